@@ -1,0 +1,153 @@
+# Makefile: builds the libraries (one per top-level directory), the four
+# binaries in bin/, the tests (with ASan + UBSan) and the fuzz targets (clang).
+#
+#   make            release build of bin/*
+#   make test       build everything and run every test (tests/run.sh)
+#   make deps       install the Debian packages that are missing
+#   make fuzz       run every fuzz target for FUZZ_SECONDS (default 60)
+#   make bench      run the benchmarks in bench/
+#   make run        deps + build + `mlops up` on synthetic data (SOURCE=... to change)
+#   make install    PREFIX=/usr/local DESTDIR=
+#   make valgrind   run the C unit tests (release build) under valgrind
+#
+# Objects go to build/<mode>/ where mode is release, asan or fuzz; sources
+# are found by wildcard, so adding a .c file to a directory needs no edit here.
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+FUZZ_SECONDS ?= 60
+PYTHON ?= /usr/bin/python3
+
+PKGS := libczmq libzmq msgpack lmdb libmicrohttpd jansson libcrypto
+DEB_PKGS := build-essential pkg-config clang libclang-rt-14-dev \
+    libzmq3-dev libczmq-dev libmsgpack-dev liblmdb-dev libcsv-dev \
+    libmicrohttpd-dev libjansson-dev libssl-dev \
+    python3 python3-zmq python3-msgpack python3-requests python3-pytest \
+    curl iproute2 valgrind
+
+LIB_DIRS := proto workers broker gateway cli
+INCLUDES := $(addprefix -I,$(LIB_DIRS))
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcsv -lpthread -lm
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers
+BASE_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) -g -MMD -MP $(INCLUDES) $(PKG_CFLAGS)
+SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+
+release_CC := $(CC)
+release_CFLAGS = $(BASE_CFLAGS) -O2
+release_LDFLAGS :=
+asan_CC := $(CC)
+asan_CFLAGS = $(BASE_CFLAGS) -O1 $(SAN)
+asan_LDFLAGS := $(SAN)
+fuzz_CC := clang
+fuzz_CFLAGS = $(BASE_CFLAGS) -O1 $(SAN) -fsanitize=fuzzer-no-link -DMLOPS_FUZZING
+fuzz_LDFLAGS := $(SAN) -fsanitize=fuzzer
+
+lib_srcs = $(filter-out $(1)/main.c,$(wildcard $(1)/*.c))
+lib_objs = $(patsubst %.c,build/$(2)/%.o,$(call lib_srcs,$(1)))
+libs_of = $(foreach d,$(LIB_DIRS),build/$(1)/lib$(d).a)
+
+BIN_MAIN_broker := broker/main.c
+BIN_MAIN_worker := workers/main.c
+BIN_MAIN_gateway := gateway/main.c
+BIN_MAIN_cli := cli/main.c
+BINS := $(if $(wildcard broker/main.c),bin/mlops-broker) \
+        $(if $(wildcard workers/main.c),bin/mlops-worker) \
+        $(if $(wildcard gateway/main.c),bin/mlops-gateway) \
+        $(if $(wildcard cli/main.c),bin/mlops)
+
+TEST_SRCS := $(wildcard tests/test_*.c)
+TEST_BINS := $(patsubst tests/%.c,build/asan/tests/%,$(TEST_SRCS))
+FUZZ_SRCS := $(wildcard fuzz/fuzz_*.c)
+FUZZ_BINS := $(patsubst fuzz/%.c,build/fuzz/bin/%,$(FUZZ_SRCS))
+BENCH_SRCS := $(wildcard bench/bench_*.c)
+BENCH_BINS := $(patsubst bench/%.c,build/release/bench/%,$(BENCH_SRCS))
+
+.PHONY: all test test-c test-py deps run fuzz fuzz-build bench install clean valgrind check-deps
+all: $(BINS)
+
+# --- objects and libraries, per mode -------------------------------------
+define MODE_RULES
+build/$(1)/%.o: %.c
+	@mkdir -p $$(dir $$@)
+	$$($(1)_CC) $$($(1)_CFLAGS) -c $$< -o $$@
+$(foreach d,$(LIB_DIRS),
+build/$(1)/lib$(d).a: $$(call lib_objs,$(d),$(1))
+	@mkdir -p $$(dir $$@)
+	rm -f $$@ && ar rcs $$@ $$^
+)
+endef
+$(eval $(call MODE_RULES,release))
+$(eval $(call MODE_RULES,asan))
+$(eval $(call MODE_RULES,fuzz))
+
+# Link order: users before providers. Static libs pull only what is used.
+LINK_LIBS = $(foreach d,cli gateway broker workers proto,build/$(1)/lib$(d).a)
+
+bin/mlops-broker: build/release/broker/main.o $(call libs_of,release)
+	@mkdir -p bin
+	$(CC) -o $@ $< $(call LINK_LIBS,release) $(PKG_LIBS)
+bin/mlops-worker: build/release/workers/main.o $(call libs_of,release)
+	@mkdir -p bin
+	$(CC) -o $@ $< $(call LINK_LIBS,release) $(PKG_LIBS)
+bin/mlops-gateway: build/release/gateway/main.o $(call libs_of,release)
+	@mkdir -p bin
+	$(CC) -o $@ $< $(call LINK_LIBS,release) $(PKG_LIBS)
+bin/mlops: build/release/cli/main.o $(call libs_of,release)
+	@mkdir -p bin
+	$(CC) -o $@ $< $(call LINK_LIBS,release) $(PKG_LIBS)
+
+build/asan/tests/%: build/asan/tests/%.o $(call libs_of,asan)
+	$(CC) $(asan_LDFLAGS) -o $@ $< $(call LINK_LIBS,asan) $(PKG_LIBS)
+
+build/fuzz/bin/%: build/fuzz/fuzz/%.o $(call libs_of,fuzz)
+	@mkdir -p $(dir $@)
+	clang $(fuzz_LDFLAGS) -o $@ $< $(call LINK_LIBS,fuzz) $(PKG_LIBS)
+
+build/release/bench/%: build/release/bench/%.o $(call libs_of,release)
+	$(CC) -o $@ $< $(call LINK_LIBS,release) $(PKG_LIBS)
+
+# --- tests ----------------------------------------------------------------
+# Unit tests run with ASan + UBSan; multi-process tests drive the release
+# binaries in bin/ (tests/run.sh says which is which).
+test: all $(TEST_BINS)
+	@MLOPS_BIN=$(CURDIR)/bin PYTHON=$(PYTHON) tests/run.sh $(TEST_BINS)
+
+valgrind: $(patsubst tests/%.c,build/release/tests/%,$(TEST_SRCS))
+	@for t in $^; do valgrind -q --error-exitcode=99 --leak-check=full $$t >/dev/null || exit 1; done; echo "valgrind: clean"
+build/release/tests/%: build/release/tests/%.o $(call libs_of,release)
+	$(CC) -o $@ $< $(call LINK_LIBS,release) $(PKG_LIBS)
+
+# --- fuzzing --------------------------------------------------------------
+fuzz-build: $(FUZZ_BINS)
+fuzz: fuzz-build
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) fuzz/run.sh $(FUZZ_BINS)
+
+# --- benchmarks -----------------------------------------------------------
+bench: all $(BENCH_BINS)
+	@bench/run.sh
+
+# --- dependencies ---------------------------------------------------------
+# Installs only what is missing; does nothing (and needs no root) when all is there.
+deps:
+	@missing=$$(for p in $(DEB_PKGS); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || echo $$p; done); \
+	if [ -z "$$missing" ]; then echo "deps: all installed"; exit 0; fi; \
+	echo "deps: installing$$(echo $$missing | sed 's/^/ /')"; \
+	SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing
+
+run: deps all
+	bin/mlops up $(if $(SOURCE),--source $(SOURCE))
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
+	install -d $(DESTDIR)$(PREFIX)/share/mlops
+	if [ -d gateway/static ]; then cp -r gateway/static $(DESTDIR)$(PREFIX)/share/mlops/; fi
+
+clean:
+	rm -rf build bin
+
+-include $(shell find build -name '*.d' 2>/dev/null)
+.SECONDARY:

@@ -1,0 +1,93 @@
+/*  store.h: the broker's LMDB store, the one durable place in the system.
+
+    One environment in a directory (created 0700, files 0600) with named
+    databases: datasets (table bytes by content hash), runs (run_t by id),
+    blobs (stage outputs by task id), versions (version_t by number),
+    artifacts (model bytes by version number), audit (audit_t by sequence),
+    meta (format marker, counters).
+
+    Every write goes through a write transaction; one state change = one
+    transaction, so a crash leaves either the old or the new state. Functions
+    take a `store_txn_t *txn`: NULL means "in a transaction of its own".
+
+    Caveats:
+    - Only the broker opens the store; LMDB allows one writer at a time.
+    - A long read transaction keeps old pages alive and the file grows;
+      read, copy out, end it.
+    - When the map is full a write returns MLOPS_EMAPFULL; the store grows the
+      map by itself once per failure up to store_options_t.max_bytes, then
+      gives up with a message saying which flag to raise.
+    - A directory that holds a different LMDB file, or a damaged one, is
+      refused with MLOPS_EFOREIGN / MLOPS_ECORRUPT rather than overwritten.
+*/
+#ifndef MLOPS_STORE_H
+#define MLOPS_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "records.h"
+
+typedef struct store store_t;
+typedef struct store_txn store_txn_t;
+
+typedef struct {
+    size_t map_bytes;   //  initial map size (0 = 256 MiB)
+    size_t max_bytes;   //  never grow past this (0 = 64 GiB)
+} store_options_t;
+
+//  Opens (creating if needed) the store in dir. opts may be NULL.
+//  Returns NULL with err: errno (EACCES for an unwritable dir...),
+//  MLOPS_EFOREIGN, MLOPS_ECORRUPT, MLOPS_ESTORE.
+store_t *store_open(const char *dir, const store_options_t *opts, mlops_err_t *err);
+
+//  Closes the store; ignores NULL; sets *p to NULL. Aborts no open txn: the
+//  caller must have ended them.
+void store_destroy(store_t **p);
+
+//  Begins a write transaction. Returns NULL with err on failure.
+store_txn_t *store_begin(store_t *self, mlops_err_t *err);
+//  Commits and frees the transaction. Returns 0 or an error (the txn is gone
+//  either way; on error nothing of it was written).
+int store_commit(store_txn_t **p, mlops_err_t *err);
+//  Abandons and frees the transaction; ignores NULL.
+void store_abort(store_txn_t **p);
+
+//  Datasets: encoded table bytes by hash. get returns a malloc'd copy.
+int store_dataset_put(store_t *self, store_txn_t *txn, const char *hash,
+                      const uint8_t *data, size_t len, mlops_err_t *err);
+int store_dataset_get(store_t *self, const char *hash, uint8_t **data, size_t *len,
+                      mlops_err_t *err);
+
+//  Runs. next_id returns the id the next new run gets (and reserves it in txn).
+int store_run_next_id(store_t *self, store_txn_t *txn, uint64_t *id, mlops_err_t *err);
+int store_run_put(store_t *self, store_txn_t *txn, const run_t *run, mlops_err_t *err);
+int store_run_get(store_t *self, uint64_t id, run_t *out, mlops_err_t *err);
+//  Newest first, at most limit (0 = all); *runs is a malloc'd array of n runs,
+//  free with store_runs_free.
+int store_run_list(store_t *self, size_t limit, run_t **runs, size_t *n, mlops_err_t *err);
+void store_runs_free(run_t **runs, size_t n);
+
+//  Blobs: stage outputs by key (task id). get returns a malloc'd copy.
+int store_blob_put(store_t *self, store_txn_t *txn, const char *key,
+                   const uint8_t *data, size_t len, mlops_err_t *err);
+int store_blob_get(store_t *self, const char *key, uint8_t **data, size_t *len,
+                   mlops_err_t *err);
+
+//  Versions and their artifacts. next_version reserves a number in txn.
+int store_version_next(store_t *self, store_txn_t *txn, uint64_t *version, mlops_err_t *err);
+int store_version_put(store_t *self, store_txn_t *txn, const version_t *v, mlops_err_t *err);
+int store_version_get(store_t *self, uint64_t version, version_t *out, mlops_err_t *err);
+//  Ascending by version; *out malloc'd array of n, caller frees.
+int store_version_list(store_t *self, version_t **out, size_t *n, mlops_err_t *err);
+int store_artifact_put(store_t *self, store_txn_t *txn, uint64_t version,
+                       const uint8_t *data, size_t len, mlops_err_t *err);
+int store_artifact_get(store_t *self, uint64_t version, uint8_t **data, size_t *len,
+                       mlops_err_t *err);
+
+//  Audit log: append (seq assigned here) and list ascending.
+int store_audit_append(store_t *self, store_txn_t *txn, audit_t *entry, mlops_err_t *err);
+int store_audit_list(store_t *self, audit_t **out, size_t *n, mlops_err_t *err);
+
+#endif

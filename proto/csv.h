@@ -1,0 +1,30 @@
+/*  csv.h: loads a CSV file or buffer into a table, with libcsv.
+
+    RFC 4180 plus what real files carry: quoted fields with commas, quotes and
+    newlines, CRLF or LF, a UTF-8 BOM, empty fields as missing. The first row
+    is the header. A column whose every present cell parses as a finite number
+    is NUMBER; otherwise it is CATEGORY or TEXT by how many distinct values it
+    has. Errors name the line (1-based, counting the header as line 1) and the
+    column: a ragged row, a duplicate or empty header name, a number column
+    forced by csv_options_t that holds a non-number.
+*/
+#ifndef MLOPS_CSV_H
+#define MLOPS_CSV_H
+
+#include "table.h"
+
+typedef struct {
+    size_t max_bytes;            //  refuse larger input (0 = 4 GiB)
+    const char *const *numeric;  //  NULL-terminated names forced NUMBER, or NULL
+    const char *const *strings;  //  NULL-terminated names forced CATEGORY, or NULL
+} csv_options_t;
+
+//  Loads path. opts may be NULL. Returns NULL with err set: errno codes for
+//  I/O, MLOPS_ECSV (with line and column), MLOPS_ETOOBIG, MLOPS_ENOMEM.
+table_t *csv_load_file(const char *path, const csv_options_t *opts, mlops_err_t *err);
+
+//  Same from memory.
+table_t *csv_load_buffer(const char *data, size_t len, const csv_options_t *opts,
+                         mlops_err_t *err);
+
+#endif

@@ -1,0 +1,152 @@
+/*  msg.h: the messages that cross a process boundary, as typed structs.
+
+    Only proto/ touches msgpack. A message travels as one ZeroMQ frame holding
+    a msgpack array [version, command, body]: version is the integer
+    PROTO_VERSION, command an upper-case string, body a map whose keys depend
+    on the command (proto/PROTOCOL.md is the normative spec). Socket envelopes
+    (ROUTER identities, the empty delimiter of REQ clients, PUB topics) are
+    handled by the callers, not here.
+
+    Decoding is strict and total: a wrong type, a missing or unknown key, an
+    unknown command or version, a frame over PROTO_FRAME_MAX_BYTES, a count
+    over its limit or trailing bytes give MLOPS_EPROTO / MLOPS_EVERSION /
+    MLOPS_ECOMMAND / MLOPS_ETOOBIG with a message naming the key or byte
+    offset. Nothing in a frame can make the decoder read past it or abort.
+
+    Ownership: a decoded proto_msg_t owns every string and byte buffer it
+    points to (they live in the message's arena); proto_msg_destroy frees
+    them all. Strings are NUL-terminated and never NULL in a decoded message
+    (absent optional strings decode as ""). To build a message, fill a
+    proto_msg_t on the stack with borrowed pointers and call proto_msg_encode;
+    the encoder copies nothing it does not need and owns nothing.
+*/
+#ifndef MLOPS_MSG_H
+#define MLOPS_MSG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+#define PROTO_VERSION 1
+#define PROTO_FRAME_MAX_BYTES (512u * 1024 * 1024) //  refuse larger frames
+#define PROTO_RECORDS_MAX 100000   //  records in one PREDICT
+#define PROTO_FIELDS_MAX 1024      //  fields in one record
+#define PROTO_DETAIL_MAX 1024      //  problems in one ERROR
+
+typedef enum {
+    //  worker side (work and backend sockets)
+    PROTO_READY = 1,
+    PROTO_HEARTBEAT,
+    PROTO_TASK,
+    PROTO_RESULT,
+    PROTO_DISCONNECT,
+    //  control side (control socket), each answered by one REPLY
+    PROTO_RETRAIN,
+    PROTO_STATUS,
+    PROTO_RUNS,
+    PROTO_MODELS,
+    PROTO_PROMOTE,
+    PROTO_ROLLBACK,
+    PROTO_GET_MODEL,
+    PROTO_REPLY,
+    //  events socket
+    PROTO_EVENT,
+    //  serving (backend socket)
+    PROTO_PREDICT,
+    PROTO_PREDICTION,
+    PROTO_ERROR,
+} proto_cmd_t;
+
+//  One value of a prediction record, as a user sent it.
+typedef enum {
+    PROTO_VAL_NIL = 0,  //  JSON null / msgpack nil
+    PROTO_VAL_BOOL,     //  true / false, in num as 1 / 0
+    PROTO_VAL_INT,      //  an integer, in num
+    PROTO_VAL_FLOAT,    //  a float, in num (may be NaN or Inf: validation rejects)
+    PROTO_VAL_STR,      //  a string, in str
+} proto_val_kind_t;
+
+typedef struct {
+    const char *name;       //  field name
+    proto_val_kind_t kind;  //  which of num / str holds the value
+    double num;             //  BOOL, INT, FLOAT
+    const char *str;        //  STR
+} proto_field_t;
+
+typedef struct {
+    proto_field_t *fields;  //  n_fields fields, in the order sent
+    size_t n_fields;
+} proto_record_t;
+
+//  One problem found in a PREDICT (as FastAPI's detail entries).
+typedef struct {
+    int64_t index;          //  record index in a batch, -1 for a single record
+    const char *field;      //  field name, "" for the record as a whole
+    const char *msg;        //  what is wrong, e.g. "must be one of C, Q, S"
+} proto_problem_t;
+
+typedef struct {
+    proto_cmd_t cmd;
+    union {
+        //  READY: a worker announces itself; model_version is what an infer
+        //  worker serves (0 = none) and is 0 for stage workers.
+        struct { const char *stage; const char *host; int64_t pid; int64_t model_version; } ready;
+        //  HEARTBEAT, both ways. task_id is the task in hand ("" when idle);
+        //  model_version as in READY.
+        struct { const char *task_id; int64_t model_version; } heartbeat;
+        //  TASK: broker to stage worker. input is the stage's msgpack payload.
+        struct { const char *task_id; int64_t run_id; const char *stage; int64_t attempt;
+                 const uint8_t *input; size_t input_len; } task;
+        //  RESULT: stage worker to broker. output is the stage's payload when ok,
+        //  error the reason when not.
+        struct { const char *task_id; int64_t run_id; bool ok; const char *error;
+                 const uint8_t *output; size_t output_len;
+                 int64_t started_ms; int64_t ended_ms; } result;
+        //  DISCONNECT: either side says goodbye.
+        struct { const char *reason; } disconnect;
+        //  RETRAIN: start (or coalesce into the next) run. source "" = default.
+        struct { const char *source; const char *reason; } retrain;
+        //  RUNS: the newest `limit` runs (0 = default 20).
+        struct { int64_t limit; } runs;
+        //  PROMOTE: put version in production.
+        struct { int64_t version; const char *reason; } promote;
+        //  ROLLBACK: restore the previous production version.
+        struct { const char *reason; } rollback;
+        //  GET_MODEL: a version's artifact, 0 = the production one.
+        struct { int64_t version; } get_model;
+        //  REPLY: answer to one control command. data is the msgpack encoding
+        //  of the command-specific answer (see PROTOCOL.md), nil when !ok.
+        struct { bool ok; const char *error; const uint8_t *data; size_t data_len; } reply;
+        //  EVENT: kind "run" | "task" | "model"; fields not relevant are 0 / "".
+        struct { const char *kind; int64_t run_id; const char *stage; const char *state;
+                 int64_t version; const char *message; int64_t ts_ms; } event;
+        //  PREDICT: gateway to infer worker.
+        struct { uint64_t req_id; proto_record_t *records; size_t n_records; } predict;
+        //  PREDICTION: infer worker to gateway, one entry per record.
+        struct { uint64_t req_id; int64_t model_version; const int64_t *predictions;
+                 const double *probabilities; size_t n; } prediction;
+        //  ERROR: infer worker to gateway. status is the HTTP status to answer
+        //  (422 bad record, 503 no model, 500 worker fault).
+        struct { uint64_t req_id; int64_t status; const char *message;
+                 const proto_problem_t *detail; size_t n_detail; } error;
+    };
+} proto_msg_t;
+
+//  Returns the wire name of cmd ("READY") or NULL if cmd is not valid.
+const char *proto_cmd_name(proto_cmd_t cmd);
+
+//  Encodes msg into a malloc'd buffer the caller frees.
+//  Returns 0, MLOPS_EINVAL (unknown cmd, NULL where a string is required,
+//  a count over its limit) or MLOPS_ENOMEM.
+int proto_msg_encode(const proto_msg_t *msg, uint8_t **out, size_t *out_len);
+
+//  Decodes one frame. Returns a new message the caller destroys, or NULL
+//  with err set (codes listed at the top of this file).
+proto_msg_t *proto_msg_decode(const uint8_t *data, size_t len, mlops_err_t *err);
+
+//  Frees a decoded message and all it owns; ignores NULL; sets *p to NULL.
+void proto_msg_destroy(proto_msg_t **p);
+
+#endif

@@ -1,0 +1,94 @@
+/*  table.h: a columnar table, the unit of data between stages.
+
+    Numbers are doubles with a missing mask; strings are dictionary-encoded
+    (a code per row into a list of distinct levels), which serves both
+    categorical columns (few levels: Sex, Embarked) and text columns (many:
+    Name, Ticket). The kind records what the loader inferred.
+
+    The structs are public on purpose: the ML code walks columns in hot loops
+    and an accessor per cell would cost more than it hides. Treat a table you
+    did not build as read-only.
+
+    Caveats:
+    - A missing cell has missing[row] = 1; for NUMBER columns num[row] is NAN
+      there too, for string columns codes[row] is 0 and must not be read.
+    - table_hash() hashes the canonical encoding, so two tables with the same
+      cells in the same order have the same hash whatever produced them.
+*/
+#ifndef MLOPS_TABLE_H
+#define MLOPS_TABLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "hash.h"
+
+#define TABLE_MAX_COLS 4096           //  refuse wider inputs
+#define TABLE_MAX_ROWS 100000000ULL   //  refuse longer inputs (100 M)
+
+typedef enum {
+    TABLE_NUMBER = 1,   //  every present cell parsed as a finite double
+    TABLE_CATEGORY = 2, //  strings with few distinct values
+    TABLE_TEXT = 3,     //  strings with many distinct values
+} table_kind_t;
+
+typedef struct {
+    char *name;          //  column name, owned
+    table_kind_t kind;   //  what the values are
+    uint8_t *missing;    //  n_rows flags, 1 = empty cell
+    double *num;         //  NUMBER: n_rows values (NAN where missing), else NULL
+    uint32_t *codes;     //  CATEGORY/TEXT: n_rows indexes into levels, else NULL
+    char **levels;       //  CATEGORY/TEXT: distinct strings, owned
+    size_t n_levels;     //  number of levels
+} table_col_t;
+
+typedef struct {
+    size_t n_rows;       //  rows (not counting a header)
+    size_t n_cols;       //  columns
+    table_col_t *cols;   //  n_cols columns, owned
+} table_t;
+
+//  Creates an empty table with n_rows rows and no columns. NULL on ENOMEM.
+table_t *table_new(size_t n_rows);
+
+//  Frees the table and its columns; ignores NULL; sets *p to NULL.
+void table_destroy(table_t **p);
+
+//  Appends a NUMBER column. values may contain NAN for missing (then the
+//  mask is derived) and missing may be NULL. Copies everything.
+//  Returns 0, MLOPS_ENOMEM, or MLOPS_EINVAL (duplicate name, too many columns).
+int table_add_number(table_t *self, const char *name, const double *values,
+                     const uint8_t *missing);
+
+//  Appends a string column from one C string per row (NULL = missing),
+//  dictionary-encoding them. kind is TABLE_CATEGORY or TABLE_TEXT.
+//  Returns 0, MLOPS_ENOMEM or MLOPS_EINVAL.
+int table_add_strings(table_t *self, const char *name, table_kind_t kind,
+                      const char *const *values);
+
+//  Returns the index of the column called name, or -1.
+int table_find(const table_t *self, const char *name);
+
+//  Returns the string of a string cell, or NULL when missing. Borrowed: valid
+//  while the table lives.
+const char *table_string(const table_t *self, size_t col, size_t row);
+
+//  Returns a new table holding the given rows (in that order) of self.
+//  NULL on ENOMEM.
+table_t *table_take(const table_t *self, const size_t *rows, size_t n_rows);
+
+//  Encodes the table as msgpack (see proto/PROTOCOL.md, "Tables") into a
+//  malloc'd buffer the caller frees. Returns 0 or MLOPS_ENOMEM.
+int table_encode(const table_t *self, uint8_t **out, size_t *out_len);
+
+//  Decodes an encoded table. Strict: every size is checked against the input
+//  before allocating. Returns NULL with err set (MLOPS_EPROTO, MLOPS_ETOOBIG,
+//  MLOPS_ENOMEM) on failure.
+table_t *table_decode(const uint8_t *data, size_t len, mlops_err_t *err);
+
+//  Writes the dataset version: sha256 hex of the canonical encoding.
+//  Returns 0 or MLOPS_ENOMEM.
+int table_hash(const table_t *self, char hex[HASH_HEX_LEN + 1]);
+
+#endif

@@ -1,0 +1,61 @@
+/*  model.h: a loaded model artifact, the one path from raw records to
+    probabilities. Training (train.h) writes artifacts; the evaluate,
+    load_model and infer workers and `mlops train` read them through here,
+    so training and serving can never disagree on preprocessing.
+
+    An artifact is a versioned msgpack blob (see proto/PROTOCOL.md,
+    "Artifacts") holding the fitted preprocessing, the classifier, the input
+    signature (field names, types, allowed categories, which may be missing)
+    and the metrics recorded at training.
+
+    A model_t is immutable once loaded and safe to share between threads.
+*/
+#ifndef MLOPS_MODEL_H
+#define MLOPS_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "msg.h"
+#include "records.h"
+#include "table.h"
+
+#define MODEL_ARTIFACT_VERSION 1
+
+typedef struct model model_t;
+
+//  Loads an artifact. Returns NULL with err: MLOPS_EFOREIGN (not an
+//  artifact), MLOPS_EVERSION (newer format), MLOPS_ECORRUPT (truncated,
+//  inconsistent), MLOPS_ENOMEM.
+model_t *model_load(const uint8_t *blob, size_t len, mlops_err_t *err);
+
+//  Frees; ignores NULL; sets *p to NULL.
+void model_destroy(model_t **p);
+
+//  Family name ("logreg", "forest"). Borrowed, lives as long as the model.
+const char *model_family(const model_t *self);
+
+//  Metrics recorded in the artifact.
+const metrics_t *model_metrics(const model_t *self);
+
+//  Checks records against the signature. Writes up to max problems (index is
+//  the record's position, or -1 when single is true) whose strings are
+//  borrowed from the model or static. Returns the number of problems found
+//  (which may exceed max).
+size_t model_validate(const model_t *self, const proto_record_t *records, size_t n,
+                      bool single, proto_problem_t *problems, size_t max);
+
+//  Probability of the positive class for n raw records (already validated;
+//  a record that fails validation gives MLOPS_ECHECK). Thread-safe.
+int model_predict(const model_t *self, const proto_record_t *records, size_t n,
+                  double *proba, mlops_err_t *err);
+
+//  Same for rows of a raw table (as extract produced it), e.g. the test split.
+int model_predict_table(const model_t *self, const table_t *raw, const size_t *rows,
+                        size_t n, double *proba, mlops_err_t *err);
+
+//  The signature as a JSON text, for /health and docs. Caller frees.
+char *model_signature_json(const model_t *self);
+
+#endif
