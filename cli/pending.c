@@ -1,0 +1,74 @@
+/*  pending.c: subcommands that are not built yet. Each says so plainly and
+    exits 2. When a subcommand lands in its own file, its block here goes. */
+#include "cli.h"
+
+#include <stdio.h>
+
+static int s_not_yet(const char *name)
+{
+    fprintf(stderr, "mlops %s: not built yet\n", name);
+    return 2;
+}
+
+/* --- up --- */
+int cli_up(int argc, char **argv)
+{
+    (void)argc, (void)argv;
+    return s_not_yet("up");
+}
+
+/* --- retrain --- */
+int cli_retrain(int argc, char **argv)
+{
+    (void)argc, (void)argv;
+    return s_not_yet("retrain");
+}
+
+/* --- status --- */
+int cli_status(int argc, char **argv)
+{
+    (void)argc, (void)argv;
+    return s_not_yet("status");
+}
+
+/* --- runs --- */
+int cli_runs(int argc, char **argv)
+{
+    (void)argc, (void)argv;
+    return s_not_yet("runs");
+}
+
+/* --- models --- */
+int cli_models(int argc, char **argv)
+{
+    (void)argc, (void)argv;
+    return s_not_yet("models");
+}
+
+/* --- promote --- */
+int cli_promote(int argc, char **argv)
+{
+    (void)argc, (void)argv;
+    return s_not_yet("promote");
+}
+
+/* --- rollback --- */
+int cli_rollback(int argc, char **argv)
+{
+    (void)argc, (void)argv;
+    return s_not_yet("rollback");
+}
+
+/* --- train --- */
+int cli_train(int argc, char **argv)
+{
+    (void)argc, (void)argv;
+    return s_not_yet("train");
+}
+
+/* --- keygen --- */
+int cli_keygen(int argc, char **argv)
+{
+    (void)argc, (void)argv;
+    return s_not_yet("keygen");
+}
