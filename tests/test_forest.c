@@ -39,7 +39,7 @@ static void test_known_split_at_midpoint(void)
     CHECK(f != NULL);
     for (size_t t = 0; t < f->n_trees; t++) {
         const forest_node_t *root = &f->nodes[f->roots[t]];
-        //  the constant x1 does not count as a tried feature, so x0 is always found
+        //  drawing goes on while every drawn feature is constant, so x0 is always found
         CHECK_INT(root->feature, 0);
         CHECK_NEAR(root->value, 2.5, 0);
         CHECK_NEAR(f->nodes[root->left].value, 0.0, 0);

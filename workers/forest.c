@@ -26,6 +26,25 @@ typedef struct {
     double wp;      //  weight of class 1
 } s_group_t;
 
+//  A row's contribution to a histogram bin, packed so one 128-bit add
+//  counts it: bits 84.. the row, 42..83 its bootstrap weight, 0..41 that
+//  weight again if the row is class 1. 42 bits hold any row count we accept.
+typedef unsigned __int128 s_packed_t;
+#define PACK_ROW ((s_packed_t)1 << 84)
+#define PACK_W_SHIFT 42
+#define PACK_MASK (((s_packed_t)1 << 42) - 1)
+
+static s_group_t s_unpack(uint32_t code, s_packed_t v)
+{
+    return (s_group_t){code, (uint32_t)(v >> 84), (double)(uint64_t)((v >> PACK_W_SHIFT) & PACK_MASK),
+                       (double)(uint64_t)(v & PACK_MASK)};
+}
+
+typedef struct {
+    uint32_t code;     //  rank
+    s_packed_t v;      //  packed row, weight, class-1 weight
+} s_keyed_t;
+
 typedef struct {
     size_t n, p;          //  rows, features
     const uint8_t *y;     //  labels
@@ -60,8 +79,9 @@ typedef struct {
     uint32_t *w;          //  n bootstrap counts
     uint32_t *idx;        //  n row indexes, node ranges
     size_t *feat;         //  p feature order for sampling
-    uint32_t *hc;         //  histogram: counts per rank
-    double *hw, *hp;      //  histogram: weights per rank
+    s_packed_t *pk;       //  n: each row's packed histogram increment
+    s_packed_t *hist;     //  2 x max_bins: histogram over one feature's ranks
+    s_keyed_t *keyed;     //  n: a small node's rows with their ranks
     s_group_t *groups;    //  distinct ranks of a node, in order
     s_pending_t *stack;   //  nodes to expand
     size_t stack_cap;
@@ -130,58 +150,63 @@ static int s_bin_feature(s_shared_t *sh, const double *X, size_t j, double *tmp)
 
 /* --- split search ----------------------------------------------------- */
 
-static int s_group_by_code_fn(const void *a, const void *b)
+//  Sorts a node's rows by rank: insertion sort, as nodes that take this
+//  path are small (fewer rows than half the feature's ranks).
+static void s_sort_keyed(s_keyed_t *g, size_t m)
 {
-    uint32_t x = ((const s_group_t *)a)->code, y = ((const s_group_t *)b)->code;
-    return (x > y) - (x < y);
+    for (size_t i = 1; i < m; i++) {
+        s_keyed_t x = g[i];
+        size_t j = i;
+        while (j > 0 && g[j - 1].code > x.code) {
+            g[j] = g[j - 1];
+            j--;
+        }
+        g[j] = x;
+    }
 }
 
 //  Fills wk->groups with the node's distinct ranks of feature f, in rank
-//  order. Returns how many (1 = constant in the node).
+//  order. Returns how many (1 = constant in the node). A histogram over all
+//  the feature's ranks when the node has rows enough to pay for it (two
+//  interleaved copies, so runs of one rank do not serialise on one bin),
+//  else a sort of the node's ranks.
 static size_t s_node_groups(const s_shared_t *sh, s_work_t *wk, size_t f, size_t start,
                             size_t end)
 {
     const uint16_t *col = sh->codes + f * sh->n;
-    uint32_t lo = UINT32_MAX, hi = 0;
-    for (size_t i = start; i < end; i++) {
-        uint32_t c = col[wk->idx[i]];
-        lo = c < lo ? c : lo;
-        hi = c > hi ? c : hi;
-    }
-    if (lo == hi)
-        return 1;
-    size_t m = end - start, k = 0;
-    if ((size_t)(hi - lo) < 4 * m) {
-        //  Histogram over the node's rank range.
-        for (uint32_t c = lo; c <= hi; c++)
-            wk->hc[c] = 0, wk->hw[c] = 0, wk->hp[c] = 0;
-        for (size_t i = start; i < end; i++) {
-            uint32_t r = wk->idx[i], c = col[r];
-            double w = wk->w[r];
-            wk->hc[c]++;
-            wk->hw[c] += w;
-            wk->hp[c] += sh->y[r] ? w : 0;
+    const uint32_t *idx = wk->idx;
+    size_t m = end - start, k = 0, nb = sh->n_bins[f];
+    if (nb <= 2 * m || m > 64) {
+        //  The histogram is all zero between calls: the scan below clears
+        //  each bin as it reads it, which is cheaper than a memset.
+        s_packed_t *h0 = wk->hist, *h1 = wk->hist + nb;
+        size_t i = start;
+        for (; i + 2 <= end; i += 2) {
+            uint32_t a = idx[i], b = idx[i + 1];
+            h0[col[a]] += wk->pk[a];
+            h1[col[b]] += wk->pk[b];
         }
-        for (uint32_t c = lo; c <= hi; c++)
-            if (wk->hc[c])
-                wk->groups[k++] = (s_group_t){c, wk->hc[c], wk->hw[c], wk->hp[c]};
+        if (i < end)
+            h0[col[idx[i]]] += wk->pk[idx[i]];
+        for (size_t c = 0; c < nb; c++) {
+            s_packed_t v = h0[c] + h1[c];
+            h0[c] = h1[c] = 0;
+            if (v)
+                wk->groups[k++] = s_unpack((uint32_t)c, v);
+        }
         return k;
     }
-    //  Few rows over a wide range: sort the rows by rank and merge equal ones.
-    for (size_t i = start; i < end; i++) {
-        uint32_t r = wk->idx[i];
-        double w = wk->w[r];
-        wk->groups[i - start] = (s_group_t){col[r], 1, w, sh->y[r] ? w : 0};
-    }
-    qsort(wk->groups, m, sizeof *wk->groups, s_group_by_code_fn);
-    for (size_t i = 0; i < m; i++) {
-        if (k > 0 && wk->groups[k - 1].code == wk->groups[i].code) {
-            wk->groups[k - 1].cnt++;
-            wk->groups[k - 1].w += wk->groups[i].w;
-            wk->groups[k - 1].wp += wk->groups[i].wp;
-        } else {
-            wk->groups[k++] = wk->groups[i];
-        }
+    s_keyed_t *g = wk->keyed;
+    for (size_t i = start; i < end; i++)
+        g[i - start] = (s_keyed_t){col[idx[i]], wk->pk[idx[i]]};
+    s_sort_keyed(g, m);
+    for (size_t i = 0; i < m;) {
+        s_packed_t v = 0;
+        size_t j = i;
+        for (; j < m && g[j].code == g[i].code; j++)
+            v += g[j].v;
+        wk->groups[k++] = s_unpack(g[i].code, v);
+        i = j;
     }
     return k;
 }
@@ -207,21 +232,23 @@ static void s_scan(const s_work_t *wk, size_t k, size_t f, size_t m, double w, d
     }
 }
 
-//  Draws features without replacement until max_features of them are
-//  non-constant in the node (constant ones do not count, as in sklearn).
+//  Draws max_features features without replacement, as sklearn's
+//  BestSplitter does: a feature constant in the node counts as drawn, and
+//  drawing goes on past max_features only while every drawn one was constant.
 static void s_best_split(const s_shared_t *sh, s_work_t *wk, const s_pending_t *e,
                          s_split_t *best)
 {
-    size_t p = sh->p, visited = 0, m = e->end - e->start;
+    size_t p = sh->p, m = e->end - e->start, constant = 0;
     memset(best, 0, sizeof *best);
-    for (size_t k = 0; k < p && visited < (size_t)sh->pr.max_features; k++) {
+    for (size_t k = 0; k < p && (k < (size_t)sh->pr.max_features || k == constant); k++) {
         size_t j = k + (size_t)rng_below(&wk->rng, p - k);
         size_t f = wk->feat[j];
         wk->feat[j] = wk->feat[k], wk->feat[k] = f;
         size_t ng = s_node_groups(sh, wk, f, e->start, e->end);
-        if (ng < 2)
+        if (ng < 2) {
+            constant++;
             continue;
-        visited++;
+        }
         s_scan(wk, ng, f, m, e->w, e->wp, (size_t)sh->pr.min_samples_leaf, best);
     }
 }
@@ -287,12 +314,14 @@ static int s_grow_tree(const s_shared_t *sh, s_work_t *wk, size_t tree)
     for (size_t i = 0; i < n; i++)
         wk->w[rng_below(&wk->rng, n)]++;
     double w = 0, wp = 0;
-    for (size_t i = 0; i < n; i++)
-        if (wk->w[i]) {
-            wk->idx[m++] = (uint32_t)i;
-            w += wk->w[i];
-            wp += sh->y[i] ? wk->w[i] : 0;
-        }
+    for (size_t i = 0; i < n; i++) {
+        if (!wk->w[i])
+            continue;
+        wk->pk[i] = PACK_ROW | ((s_packed_t)wk->w[i] << PACK_W_SHIFT) | (sh->y[i] ? wk->w[i] : 0);
+        wk->idx[m++] = (uint32_t)i;
+        w += wk->w[i];
+        wp += sh->y[i] ? wk->w[i] : 0;
+    }
     for (size_t j = 0; j < sh->p; j++)
         wk->feat[j] = j;
     wk->n_nodes = 0;
@@ -329,9 +358,9 @@ static void s_work_free(s_work_t *wk)
     free(wk->w);
     free(wk->idx);
     free(wk->feat);
-    free(wk->hc);
-    free(wk->hw);
-    free(wk->hp);
+    free(wk->pk);
+    free(wk->hist);
+    free(wk->keyed);
     free(wk->groups);
     free(wk->stack);
     free(wk->nodes);
@@ -344,11 +373,12 @@ static int s_work_init(const s_shared_t *sh, s_work_t *wk)
     wk->w = malloc(n * sizeof *wk->w);
     wk->idx = malloc(n * sizeof *wk->idx);
     wk->feat = malloc(sh->p * sizeof *wk->feat);
-    wk->hc = malloc(bins * sizeof *wk->hc);
-    wk->hw = malloc(bins * sizeof *wk->hw);
-    wk->hp = malloc(bins * sizeof *wk->hp);
+    wk->pk = malloc(n * sizeof *wk->pk);
+    wk->hist = calloc(2 * bins, sizeof *wk->hist);
+    wk->keyed = malloc(n * sizeof *wk->keyed);
     wk->groups = malloc((n > bins ? n : bins) * sizeof *wk->groups);
-    return wk->w && wk->idx && wk->feat && wk->hc && wk->hw && wk->hp && wk->groups ? 0 : -1;
+    return wk->w && wk->idx && wk->feat && wk->pk && wk->hist && wk->keyed && wk->groups ? 0
+                                                                                         : -1;
 }
 
 static void *s_thread_fn(void *arg)

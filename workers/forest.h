@@ -1,8 +1,9 @@
 /*  forest.h: a random forest of CART trees for binary classification, as
     scikit-learn's RandomForestClassifier grows it: bootstrap samples (drawn
     as per-row counts, i.e. sample weights), Gini impurity, a fresh random
-    subset of max_features features at every split (features constant in
-    the node do not count, as in sklearn), thresholds half-way between
+    subset of max_features features at every split (drawing goes on past
+    max_features only while every drawn one was constant in the node, as
+    in sklearn), thresholds half-way between
     adjacent values, trees grown until pure or min_samples_leaf / max_depth
     stop them. A probability is the mean over trees of the leaf's weighted
     fraction of class 1.
