@@ -78,13 +78,24 @@ static uint64_t s_u64_key(const void *p)
     return v;
 }
 
+//  Formats a size for messages: "256 KiB", "64 MiB".
+static const char *s_size_text(size_t bytes, char buf[32])
+{
+    if (bytes < ((size_t)1 << 20))
+        snprintf(buf, 32, "%zu KiB", bytes >> 10);
+    else
+        snprintf(buf, 32, "%zu MiB", bytes >> 20);
+    return buf;
+}
+
 //  Turns an LMDB (or errno) code into ours, with a message on what failed.
 static int s_fail(store_t *self, int rc, const char *what, mlops_err_t *err)
 {
+    char size[32];
     switch (rc) {
     case MDB_MAP_FULL:
-        return mlops_err_set(err, MLOPS_EMAPFULL, "store %s: map full (%zu MiB) during %s",
-                             self->dir, self->map_bytes >> 20, what);
+        return mlops_err_set(err, MLOPS_EMAPFULL, "store %s: map full (%s) during %s",
+                             self->dir, s_size_text(self->map_bytes, size), what);
     case MDB_CORRUPTED:
     case MDB_PAGE_NOTFOUND:
     case MDB_INVALID:
@@ -225,7 +236,10 @@ static int s_open_dbs(store_t *self, mlops_err_t *err)
     if (rc)
         return s_fail(self, rc, "opening databases", err);
     MDB_stat st;
-    rc = mdb_stat(txn, 0, &st);
+    MDB_dbi main_dbi;
+    rc = mdb_dbi_open(txn, NULL, 0, &main_dbi);
+    if (rc == 0)
+        rc = mdb_stat(txn, main_dbi, &st);
     if (rc)
         rc = s_fail(self, rc, "reading the main database", err);
     else if (st.ms_entries == 0)
@@ -285,9 +299,8 @@ static int s_grow(store_t *self, mlops_err_t *err)
 {
     if (self->map_bytes >= self->max_bytes)
         return mlops_err_set(err, MLOPS_EMAPFULL,
-                             "store %s is full at its maximum size of %zu MiB; "
-                             "raise --store-size",
-                             self->dir, self->max_bytes >> 20);
+                             "store %s is full at its maximum size of %s; raise --store-size",
+                             self->dir, s_size_text(self->max_bytes, (char[32]){0}));
     size_t next = self->map_bytes > self->max_bytes / 2 ? self->max_bytes : self->map_bytes * 2;
     pthread_rwlock_wrlock(&self->grow_lock);
     int rc = mdb_env_set_mapsize(self->env, next);
@@ -306,6 +319,12 @@ int store_grow(store_t *self, mlops_err_t *err)
     //  With our write transaction open the grow lock would deadlock.
     assert(!self->writing);
     return s_grow(self, err);
+}
+
+size_t store_map_bytes(const store_t *self)
+{
+    assert(self);
+    return self->map_bytes;
 }
 
 //  --- transactions ---------------------------------------------------------
@@ -345,9 +364,9 @@ int store_commit(store_txn_t **p, mlops_err_t *err)
     } else if ((rc = mdb_txn_commit(t->txn)) != 0) {
         rc = s_fail(self, rc, "commit", err);
         if (rc == MLOPS_EMAPFULL)
-            mlops_err_set(err, rc, "store %s: map full (%zu MiB) at commit; "
+            mlops_err_set(err, rc, "store %s: map full (%s) at commit; "
                           "call store_grow and redo the transaction", self->dir,
-                          self->map_bytes >> 20);
+                          s_size_text(self->map_bytes, (char[32]){0}));
     }
     self->writing = false;
     pthread_rwlock_unlock(&self->grow_lock);
@@ -386,9 +405,9 @@ static int s_write(store_t *self, store_txn_t *txn, const char *what, s_write_fn
         int rc = fn(self, txn->txn, arg, err);
         if (rc == MDB_MAP_FULL)
             rc = mlops_err_set(err, MLOPS_EMAPFULL,
-                               "store %s: map full (%zu MiB) during %s; abort the "
+                               "store %s: map full (%s) during %s; abort the "
                                "transaction, call store_grow and redo it",
-                               self->dir, self->map_bytes >> 20, what);
+                               self->dir, s_size_text(self->map_bytes, (char[32]){0}), what);
         else if (rc > 0 || (rc < 0 && rc > -30900))
             rc = s_fail(self, rc, what, err);
         txn->failed = rc;

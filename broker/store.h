@@ -63,6 +63,9 @@ void store_destroy(store_t **p);
 //  at max_bytes (message: raise --store-size), or an LMDB failure.
 int store_grow(store_t *self, mlops_err_t *err);
 
+//  Current map size in bytes (grows with store_grow and own-txn writes).
+size_t store_map_bytes(const store_t *self);
+
 //  Every write below returns 0 or: MLOPS_EMAPFULL (see Caveats), MLOPS_ESTATE
 //  (the transaction already failed), MLOPS_EINVAL (empty or >511-byte key,
 //  id 0), MLOPS_ENOMEM, errno (ENOSPC, EIO) or MLOPS_ESTORE. Every get
