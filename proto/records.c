@@ -9,13 +9,14 @@
     its field, an enum name it does not know, and trailing bytes, naming the
     key ("run.tasks[2].stage") in the message.
 
-    Before msgpack-c builds the object tree, s_check_bounds walks the bytes
-    once and checks every array and map count against the bytes left, so a
-    5-byte input claiming 4 billion elements fails with a message instead of
-    asking msgpack-c's zone for gigabytes.
+    Before msgpack-c builds the object tree, mpcheck walks the bytes once and
+    checks every array and map count against the bytes left, so a 5-byte
+    input claiming 4 billion elements fails with a message instead of asking
+    msgpack-c's zone for gigabytes.
 */
 #include "records.h"
 #include "log.h"
+#include "mpcheck.h"
 
 #include <assert.h>
 #include <stdarg.h>
@@ -29,6 +30,7 @@
 static const char *const s_run_states[] = {"queued", "running", "succeeded", "failed"};
 static const char *const s_task_states[] = {"pending", "running", "done", "failed"};
 static const char *const s_version_stages[] = {"none", "staging", "production", "archived"};
+#define RECORD_DEPTH_MAX 4 //  run > tasks > task > value
 #define S_COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 //  Enum fields are read and written as int (S_ENUM below).
@@ -337,93 +339,6 @@ int audit_encode(const audit_t *a, uint8_t **out, size_t *out_len)
     return s_encode(&s_audit_table, a, out, out_len);
 }
 
-//  --- bounds pre-check ---------------------------------------------------
-
-//  Reads a big-endian unsigned of k bytes at *off, or returns false when the
-//  input ends first.
-static bool s_read_be(const uint8_t *d, size_t len, size_t *off, size_t k, uint64_t *v)
-{
-    if (len - *off < k)
-        return false;
-    *v = 0;
-    for (size_t i = 0; i < k; i++)
-        *v = (*v << 8) | d[(*off)++];
-    return true;
-}
-
-//  Classifies one msgpack header byte: length-field width (lenw), payload
-//  bytes known from the byte (skip), children per counted unit (per: 1 for
-//  arrays, 2 for maps, 0 otherwise), extra payload bytes (ext type byte).
-//  Returns false for 0xc1, the one byte msgpack never uses.
-static bool s_classify(uint8_t b, size_t *lenw, uint64_t *skip, int *per, uint64_t *count)
-{
-    *lenw = 0, *skip = 0, *per = 0, *count = 0;
-    if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3)
-        return true;
-    if (b <= 0x8f)
-        return *per = 2, *count = b & 0x0f, true;
-    if (b <= 0x9f)
-        return *per = 1, *count = b & 0x0f, true;
-    if (b <= 0xbf)
-        return *skip = b & 0x1f, true;
-    static const uint8_t fixed[] = {4, 8, 1, 2, 4, 8, 1, 2, 4, 8, 2, 3, 5, 9, 17}; // 0xca..0xd8
-    if (b >= 0xca && b <= 0xd8)
-        return *skip = fixed[b - 0xca], true;
-    switch (b) {
-    case 0xc4: case 0xd9: *lenw = 1; return true;               //  bin8, str8
-    case 0xc5: case 0xda: *lenw = 2; return true;               //  bin16, str16
-    case 0xc6: case 0xdb: *lenw = 4; return true;               //  bin32, str32
-    case 0xc7: *lenw = 1, *skip = 1; return true;               //  ext8 (+type)
-    case 0xc8: *lenw = 2, *skip = 1; return true;               //  ext16
-    case 0xc9: *lenw = 4, *skip = 1; return true;               //  ext32
-    case 0xdc: *lenw = 2, *per = 1; return true;                //  array16
-    case 0xdd: *lenw = 4, *per = 1; return true;                //  array32
-    case 0xde: *lenw = 2, *per = 2; return true;                //  map16
-    case 0xdf: *lenw = 4, *per = 2; return true;                //  map32
-    default: return false;                                      //  0xc1
-    }
-}
-
-//  Walks the first msgpack object in d without building it, checking that
-//  every length and count fits in the bytes left. Sets *end to the offset
-//  just past the object. Returns 0 or MLOPS_EPROTO naming the byte.
-static int s_check_bounds(const uint8_t *d, size_t len, const char *what, size_t *end,
-                          mlops_err_t *err)
-{
-    size_t off = 0;
-    uint64_t pending = 1; //  objects still to read
-    while (pending > 0) {
-        if (off >= len)
-            return mlops_err_set(err, MLOPS_EPROTO, "%s: truncated at byte %zu", what, off);
-        size_t at = off, lenw;
-        uint64_t skip, count, v = 0;
-        int per;
-        if (!s_classify(d[off++], &lenw, &skip, &per, &count))
-            return mlops_err_set(err, MLOPS_EPROTO, "%s: invalid msgpack byte 0xc1 at byte %zu",
-                                 what, at);
-        if (lenw && !s_read_be(d, len, &off, lenw, &v))
-            return mlops_err_set(err, MLOPS_EPROTO, "%s: truncated at byte %zu", what, off);
-        if (per)
-            count = lenw ? v : count;
-        else
-            skip += v;
-        if (skip > len - off)
-            return mlops_err_set(err, MLOPS_EPROTO,
-                                 "%s: truncated: item at byte %zu claims %llu bytes, %zu left", what, at,
-                                 (unsigned long long)skip, len - off);
-        off += skip;
-        //  Each child takes at least one byte, so a count above the bytes
-        //  left is a lie; refusing it here bounds msgpack-c's allocation.
-        if (count * (uint64_t)per > len - off)
-            return mlops_err_set(err, MLOPS_EPROTO,
-                                 "%s: container at byte %zu claims %llu items, %zu bytes left",
-                                 what, at, (unsigned long long)count, len - off);
-        pending = pending - 1 + count * (uint64_t)per;
-    }
-    *end = off;
-    return 0;
-}
-
 //  --- decoding -----------------------------------------------------------
 
 static const char *s_type_name(msgpack_object_type t)
@@ -619,9 +534,12 @@ static int s_decode(const s_table_t *t, const uint8_t *data, size_t len, void *r
 {
     memset(rec, 0, rec_size);
     size_t end = 0;
-    int rc = s_check_bounds(data, len, t->name, &end, err);
-    if (rc)
-        return rc;
+    int rc = mpcheck_object(data, len, RECORD_DEPTH_MAX, &end, err);
+    if (rc) {
+        char why[MLOPS_ERRMSG_MAX];
+        snprintf(why, sizeof why, "%s", mlops_err_text(err, rc));
+        return mlops_err_set(err, rc, "%s: %.400s", t->name, why);
+    }
     if (end != len)
         return mlops_err_set(err, MLOPS_EPROTO, "%s: %zu trailing bytes after byte %zu", t->name,
                              len - end, end);
