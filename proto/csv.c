@@ -538,8 +538,8 @@ table_t *csv_load_file(const char *path, const csv_options_t *opts, mlops_err_t 
     assert(path);
     mlops_err_clear(err);
     size_t max_bytes = opts && opts->max_bytes ? opts->max_bytes : CSV_DEFAULT_MAX_BYTES;
-    char *buf;
-    size_t len;
+    char *buf = NULL;
+    size_t len = 0;
     if (s_read_all(path, max_bytes, &buf, &len, err) != 0)
         return NULL;
     table_t *t = csv_load_buffer(buf, len, opts, err);
