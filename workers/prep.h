@@ -66,7 +66,7 @@ typedef struct {
                        //  derived by prep_finish, not stored
 } prep_input_t;
 
-typedef struct {
+typedef struct prep_recipe {
     prep_kind_t kind;      //  see prep_kind_t
     char *target;          //  label column, owned
     bool target_numeric;   //  labels are numbers (else strings)
