@@ -51,10 +51,3 @@ int cli_rollback(int argc, char **argv)
     (void)argc, (void)argv;
     return s_not_yet("rollback");
 }
-
-/* --- train --- */
-int cli_train(int argc, char **argv)
-{
-    (void)argc, (void)argv;
-    return s_not_yet("train");
-}

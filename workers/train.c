@@ -194,7 +194,7 @@ int train_prepare(const table_t *raw, const prep_options_t *opts, prep_result_t 
     uint64_t seed = opts ? opts->seed : 42;
     size_t *rows = NULL, n = 0;
     uint8_t *y = NULL;
-    char desc[256] = "";
+    char desc[128] = "";
     int rc = s_labelled(raw, target, &rows, &y, &n, desc, sizeof desc, err);
     size_t *tr = NULL, *te = NULL;
     if (rc == 0) {
@@ -208,7 +208,7 @@ int train_prepare(const table_t *raw, const prep_options_t *opts, prep_result_t 
         tr[i] = rows[tr[i]];
     for (size_t i = 0; rc == 0 && i < out->n_test; i++)
         te[i] = rows[te[i]];
-    char notes[sizeof out->notes - 64] = "";
+    char notes[sizeof out->notes - sizeof desc - 48] = "";
     prep_recipe_t *r = NULL;
     if (rc == 0 && !(r = prep_fit(raw, tr, out->n_train, target, notes, sizeof notes, err)))
         rc = err && err->code ? err->code : MLOPS_ENOMEM;
@@ -345,7 +345,7 @@ static int s_cv_fold(const table_t *raw, const char *target, const size_t *rows,
 }
 
 int train_cv(const table_t *raw, const prep_options_t *opts, int k, int repeats,
-             const char *const *families, size_t n_families, const char *params_json,
+             const char *const *families, size_t n_families, const char *const *params_json,
              void (*progress)(size_t done, size_t total), train_cv_t *out, mlops_err_t *err)
 {
     const char *target = opts && opts->target ? opts->target : "Survived";
@@ -355,7 +355,7 @@ int train_cv(const table_t *raw, const prep_options_t *opts, int k, int repeats,
                                                 "1..8 families");
     s_params_t pr[8];
     for (size_t f = 0; f < n_families; f++)
-        if (s_parse_params(families[f], params_json, &pr[f], err) != 0)
+        if (s_parse_params(families[f], params_json ? params_json[f] : NULL, &pr[f], err) != 0)
             return MLOPS_EINVAL;
     size_t *rows = NULL, n = 0, total = (size_t)k * (size_t)repeats;
     uint8_t *y = NULL;

@@ -80,12 +80,12 @@ typedef struct {
     double log_loss_mean, log_loss_std;
 } train_cv_t;
 
-//  Runs the CV for n_families families (params_json as in train_fit, one
-//  for all). out has n_families entries. progress, when not NULL, is called
+//  Runs the CV for n_families families; params_json is NULL or holds one
+//  JSON text (or NULL) per family, as in train_fit. out has n_families entries. progress, when not NULL, is called
 //  after each fold with (done, total). Returns 0, or the codes of
 //  train_prepare and train_fit.
 int train_cv(const table_t *raw, const prep_options_t *opts, int k, int repeats,
-             const char *const *families, size_t n_families, const char *params_json,
+             const char *const *families, size_t n_families, const char *const *params_json,
              void (*progress)(size_t done, size_t total), train_cv_t *out, mlops_err_t *err);
 
 #endif
