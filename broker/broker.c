@@ -126,10 +126,13 @@ static void s_publish(broker_t *self, const char *kind, uint64_t run_id, const c
               stage ? stage : "", state ? state : "");
 }
 
-static void s_publish_task(broker_t *self, const run_task_t *task, const char *message)
+//  A task event's message starts with the task id ("3-train-forest: ..."),
+//  which tells fanned-out tasks of one stage apart.
+static void s_publish_task(broker_t *self, const run_task_t *task, const char *detail)
 {
-    s_publish(self, "task", self->active.id, task->stage, task_state_name(task->state), 0,
-              message ? message : task->task_id);
+    char message[RECORD_ERROR_MAX + 128];
+    snprintf(message, sizeof message, "%s%s%s", task->task_id, detail ? ": " : "", detail ? detail : "");
+    s_publish(self, "task", self->active.id, task->stage, task_state_name(task->state), 0, message);
 }
 
 static void s_publish_run(broker_t *self, const run_t *run)
