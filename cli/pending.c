@@ -58,10 +58,3 @@ int cli_train(int argc, char **argv)
     (void)argc, (void)argv;
     return s_not_yet("train");
 }
-
-/* --- keygen --- */
-int cli_keygen(int argc, char **argv)
-{
-    (void)argc, (void)argv;
-    return s_not_yet("keygen");
-}
