@@ -378,7 +378,7 @@ int cli_runs(int argc, char **argv)
                "SOURCE", "OUTCOME");
         for (size_t i = 0; i < runs.n_runs; i++) {
             const run_t *r = &runs.runs[i];
-            char when[32], span[32], version[16] = "-";
+            char when[32], span[32], version[24] = "-";
             if (r->version)
                 snprintf(version, sizeof version, "v%" PRIu64, r->version);
             printf("%5" PRIu64 "  %-9s %-19s %9s %7s  %-24.24s %s\n", r->id, run_state_name(r->state),
