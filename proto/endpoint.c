@@ -11,6 +11,10 @@ int endpoint_resolve(const char *text, int default_port, int port_offset, char *
     if (!text || !*text || strlen(text) >= ENDPOINT_MAX - 16)
         return mlops_err_set(err, MLOPS_EINVAL, "bad broker address '%.40s'", text ? text : "");
     const char *scheme = strstr(text, "://");
+    if (scheme && strncmp(text, "tcp://", 6) != 0) {   //  ipc://, inproc://: no port to add
+        snprintf(out, out_size, "%s", text);
+        return 0;
+    }
     const char *host = scheme ? scheme + 3 : text;
     const char *colon = strrchr(host, ':');
     int port = default_port;
