@@ -13,6 +13,8 @@
 # Objects go to build/<mode>/ where mode is release, asan or fuzz; sources
 # are found by wildcard, so adding a .c file to a directory needs no edit here.
 
+# Quiet by default; `make V=1` shows every command.
+Q := $(if $(V),,@)
 PREFIX ?= /usr/local
 DESTDIR ?=
 FUZZ_SECONDS ?= 60
@@ -71,11 +73,12 @@ all: $(BINS)
 define MODE_RULES
 build/$(1)/%.o: %.c
 	@mkdir -p $$(dir $$@)
-	$$($(1)_CC) $$($(1)_CFLAGS) -c $$< -o $$@
+	@$$(if $$(V),,echo "  CC [$(1)] $$<")
+	$$(Q)$$($(1)_CC) $$($(1)_CFLAGS) -c $$< -o $$@
 $(foreach d,$(LIB_DIRS),
 build/$(1)/lib$(d).a: $$(call lib_objs,$(d),$(1))
 	@mkdir -p $$(dir $$@)
-	rm -f $$@ && ar rcs $$@ $$^
+	$$(Q)rm -f $$@ && ar rcs $$@ $$^
 )
 endef
 $(eval $(call MODE_RULES,release))
@@ -87,26 +90,26 @@ LINK_LIBS = $(foreach d,cli gateway broker workers proto,build/$(1)/lib$(d).a)
 
 bin/mlops-broker: build/release/broker/main.o $(call libs_of,release)
 	@mkdir -p bin
-	$(CC) -o $@ $< $(call LINK_LIBS,release) $(PKG_LIBS)
+	$(Q)$(CC) -o $@ $< $(call LINK_LIBS,release) $(PKG_LIBS)
 bin/mlops-worker: build/release/workers/main.o $(call libs_of,release)
 	@mkdir -p bin
-	$(CC) -o $@ $< $(call LINK_LIBS,release) $(PKG_LIBS)
+	$(Q)$(CC) -o $@ $< $(call LINK_LIBS,release) $(PKG_LIBS)
 bin/mlops-gateway: build/release/gateway/main.o $(call libs_of,release)
 	@mkdir -p bin
-	$(CC) -o $@ $< $(call LINK_LIBS,release) $(PKG_LIBS)
+	$(Q)$(CC) -o $@ $< $(call LINK_LIBS,release) $(PKG_LIBS)
 bin/mlops: build/release/cli/main.o $(call libs_of,release)
 	@mkdir -p bin
-	$(CC) -o $@ $< $(call LINK_LIBS,release) $(PKG_LIBS)
+	$(Q)$(CC) -o $@ $< $(call LINK_LIBS,release) $(PKG_LIBS)
 
 build/asan/tests/%: build/asan/tests/%.o $(call libs_of,asan)
-	$(CC) $(asan_LDFLAGS) -o $@ $< $(call LINK_LIBS,asan) $(PKG_LIBS)
+	$(Q)$(CC) $(asan_LDFLAGS) -o $@ $< $(call LINK_LIBS,asan) $(PKG_LIBS)
 
 build/fuzz/bin/%: build/fuzz/fuzz/%.o $(call libs_of,fuzz)
 	@mkdir -p $(dir $@)
-	clang $(fuzz_LDFLAGS) -o $@ $< $(call LINK_LIBS,fuzz) $(PKG_LIBS)
+	$(Q)clang $(fuzz_LDFLAGS) -o $@ $< $(call LINK_LIBS,fuzz) $(PKG_LIBS)
 
 build/release/bench/%: build/release/bench/%.o $(call libs_of,release)
-	$(CC) -o $@ $< $(call LINK_LIBS,release) $(PKG_LIBS)
+	$(Q)$(CC) -o $@ $< $(call LINK_LIBS,release) $(PKG_LIBS)
 
 # --- tests ----------------------------------------------------------------
 # Unit tests run with ASan + UBSan; multi-process tests drive the release
@@ -117,7 +120,7 @@ test: all $(TEST_BINS)
 valgrind: $(patsubst tests/%.c,build/release/tests/%,$(TEST_SRCS))
 	@for t in $^; do valgrind -q --error-exitcode=99 --leak-check=full $$t >/dev/null || exit 1; done; echo "valgrind: clean"
 build/release/tests/%: build/release/tests/%.o $(call libs_of,release)
-	$(CC) -o $@ $< $(call LINK_LIBS,release) $(PKG_LIBS)
+	$(Q)$(CC) -o $@ $< $(call LINK_LIBS,release) $(PKG_LIBS)
 
 # --- fuzzing --------------------------------------------------------------
 fuzz-build: $(FUZZ_BINS)

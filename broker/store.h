@@ -14,9 +14,19 @@
     - Only the broker opens the store; LMDB allows one writer at a time.
     - A long read transaction keeps old pages alive and the file grows;
       read, copy out, end it.
-    - When the map is full a write returns MLOPS_EMAPFULL; the store grows the
-      map by itself once per failure up to store_options_t.max_bytes, then
-      gives up with a message saying which flag to raise.
+    - When the map is full: a write with txn NULL grows the map by itself
+      (doubling, up to store_options_t.max_bytes) and retries; a write inside
+      a caller's transaction returns MLOPS_EMAPFULL and the transaction is
+      spoiled: abort it, call store_grow, redo it. At max_bytes the message
+      says to raise --store-size.
+    - A transaction in which a write failed stays failed: further writes
+      return MLOPS_ESTATE and commit refuses; abort it.
+    - store_grow must be called with no write transaction open (it waits
+      for running reads to end). Only one write transaction exists at a time
+      (LMDB's writer lock): a txn NULL write while the same thread holds a
+      transaction would wait forever.
+    - Never open the same directory twice in one process, nor use a store
+      across fork(): LMDB's locks are per process.
     - A directory that holds a different LMDB file, or a damaged one, is
       refused with MLOPS_EFOREIGN / MLOPS_ECORRUPT rather than overwritten.
 */
@@ -38,13 +48,29 @@ typedef struct {
 } store_options_t;
 
 //  Opens (creating if needed) the store in dir. opts may be NULL.
-//  Returns NULL with err: errno (EACCES for an unwritable dir...),
-//  MLOPS_EFOREIGN, MLOPS_ECORRUPT, MLOPS_ESTORE.
+//  Returns NULL with err: errno (EACCES for an unwritable dir, ENOTDIR when
+//  dir or a parent is a file...), MLOPS_EFOREIGN (an LMDB file not ours),
+//  MLOPS_EVERSION (ours, another format), MLOPS_ECORRUPT (not LMDB or
+//  damaged), MLOPS_EINVAL (empty path), MLOPS_ESTORE.
 store_t *store_open(const char *dir, const store_options_t *opts, mlops_err_t *err);
 
 //  Closes the store; ignores NULL; sets *p to NULL. Aborts no open txn: the
 //  caller must have ended them.
 void store_destroy(store_t **p);
+
+//  Doubles the map size (up to max_bytes) after a caller's transaction
+//  failed with MLOPS_EMAPFULL and was aborted. Returns 0, or MLOPS_EMAPFULL
+//  at max_bytes (message: raise --store-size), or an LMDB failure.
+int store_grow(store_t *self, mlops_err_t *err);
+
+//  Current map size in bytes (grows with store_grow and own-txn writes).
+size_t store_map_bytes(const store_t *self);
+
+//  Every write below returns 0 or: MLOPS_EMAPFULL (see Caveats), MLOPS_ESTATE
+//  (the transaction already failed), MLOPS_EINVAL (empty or >511-byte key,
+//  id 0), MLOPS_ENOMEM, errno (ENOSPC, EIO) or MLOPS_ESTORE. Every get
+//  returns 0, MLOPS_ENOTFOUND, MLOPS_ECORRUPT (stored bytes do not decode),
+//  MLOPS_ENOMEM or an LMDB failure; err names the record.
 
 //  Begins a write transaction. Returns NULL with err on failure.
 store_txn_t *store_begin(store_t *self, mlops_err_t *err);

@@ -10,13 +10,6 @@ static int s_not_yet(const char *name)
     return 2;
 }
 
-/* --- up --- */
-int cli_up(int argc, char **argv)
-{
-    (void)argc, (void)argv;
-    return s_not_yet("up");
-}
-
 /* --- retrain --- */
 int cli_retrain(int argc, char **argv)
 {
@@ -64,11 +57,4 @@ int cli_train(int argc, char **argv)
 {
     (void)argc, (void)argv;
     return s_not_yet("train");
-}
-
-/* --- keygen --- */
-int cli_keygen(int argc, char **argv)
-{
-    (void)argc, (void)argv;
-    return s_not_yet("keygen");
 }

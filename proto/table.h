@@ -14,6 +14,12 @@
       there too, for string columns codes[row] is 0 and must not be read.
     - table_hash() hashes the canonical encoding, so two tables with the same
       cells in the same order have the same hash whatever produced them.
+    - Levels are kept in order of first use (table_take and table_decode
+      renumber them so), so codes of one table mean nothing in another:
+      match levels by string (a Sex column of a train split may list
+      "female" first and the test split "male" first).
+    - A present number is finite: table_add_number treats NAN as missing
+      and refuses an infinity that is not masked as missing.
 */
 #ifndef MLOPS_TABLE_H
 #define MLOPS_TABLE_H
@@ -49,7 +55,8 @@ typedef struct {
     table_col_t *cols;   //  n_cols columns, owned
 } table_t;
 
-//  Creates an empty table with n_rows rows and no columns. NULL on ENOMEM.
+//  Creates an empty table with n_rows rows and no columns. NULL on ENOMEM or
+//  when n_rows > TABLE_MAX_ROWS.
 table_t *table_new(size_t n_rows);
 
 //  Frees the table and its columns; ignores NULL; sets *p to NULL.
@@ -57,7 +64,8 @@ void table_destroy(table_t **p);
 
 //  Appends a NUMBER column. values may contain NAN for missing (then the
 //  mask is derived) and missing may be NULL. Copies everything.
-//  Returns 0, MLOPS_ENOMEM, or MLOPS_EINVAL (duplicate name, too many columns).
+//  Returns 0, MLOPS_ENOMEM, or MLOPS_EINVAL (empty or duplicate name, too
+//  many columns, an infinity not masked as missing).
 int table_add_number(table_t *self, const char *name, const double *values,
                      const uint8_t *missing);
 
@@ -74,8 +82,9 @@ int table_find(const table_t *self, const char *name);
 //  while the table lives.
 const char *table_string(const table_t *self, size_t col, size_t row);
 
-//  Returns a new table holding the given rows (in that order) of self.
-//  NULL on ENOMEM.
+//  Returns a new table holding the given rows (in that order; repeats
+//  allowed; each < n_rows) of self, string levels renumbered by first use
+//  and unused ones dropped. NULL on ENOMEM.
 table_t *table_take(const table_t *self, const size_t *rows, size_t n_rows);
 
 //  Encodes the table as msgpack (see proto/PROTOCOL.md, "Tables") into a
@@ -83,8 +92,12 @@ table_t *table_take(const table_t *self, const size_t *rows, size_t n_rows);
 int table_encode(const table_t *self, uint8_t **out, size_t *out_len);
 
 //  Decodes an encoded table. Strict: every size is checked against the input
-//  before allocating. Returns NULL with err set (MLOPS_EPROTO, MLOPS_ETOOBIG,
-//  MLOPS_ENOMEM) on failure.
+//  before allocating, and only the canonical encoding is accepted (so
+//  decode then encode gives the same bytes). Returns NULL with err set on
+//  failure: MLOPS_EPROTO (bad msgpack, wrong type, missing or stray key,
+//  wrong bin size, code out of range or order, duplicate level or column),
+//  MLOPS_EVERSION (version other than 1), MLOPS_ETOOBIG (rows over
+//  TABLE_MAX_ROWS, columns over TABLE_MAX_COLS), MLOPS_ENOMEM.
 table_t *table_decode(const uint8_t *data, size_t len, mlops_err_t *err);
 
 //  Writes the dataset version: sha256 hex of the canonical encoding.

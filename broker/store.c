@@ -1,0 +1,866 @@
+/*  store.c: the broker's LMDB store.
+
+    One environment, seven named databases. Integer keys (run ids, version
+    numbers, audit sequence numbers) are 8-byte big-endian so LMDB's byte
+    order is numeric order and "newest run first" is a cursor walk backwards
+    from the end. Text keys (dataset hashes, blob keys) are stored as is.
+
+    Writes share one shape, s_write: with a caller's transaction the put goes
+    into it; without one the store runs its own transaction and, when the
+    map is full, grows the map and tries again until max_bytes. Counters live
+    in meta and are bumped inside the same transaction as the record that
+    uses them, so a crash never reuses or skips an id.
+
+    Growing the map (mdb_env_set_mapsize) needs no transaction open in this
+    process; a rwlock held shared by every transaction and exclusively by the
+    grow gives that even when readers run on other threads (MDB_NOTLS).
+*/
+#include "store.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <lmdb.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define STORE_FORMAT "mlops-store 1"                //  meta "format" value
+#define STORE_MAP_BYTES_DEFAULT ((size_t)256 << 20) //  256 MiB
+#define STORE_MAX_BYTES_DEFAULT ((size_t)64 << 30)  //  64 GiB
+#define STORE_KEY_MAX_BYTES 511                     //  LMDB's default key limit
+
+typedef enum { DB_DATASETS, DB_RUNS, DB_BLOBS, DB_VERSIONS, DB_ARTIFACTS, DB_AUDIT, DB_META, DB_COUNT } s_db_t;
+static const char *const s_db_names[DB_COUNT] = {"datasets", "runs",  "blobs", "versions",
+                                                 "artifacts", "audit", "meta"};
+
+struct store {
+    MDB_env *env;                 //  the environment
+    MDB_dbi dbi[DB_COUNT];        //  handles by s_db_t
+    char dir[PATH_MAX];           //  store directory, for messages
+    size_t map_bytes;             //  current map size
+    size_t max_bytes;             //  growth limit
+    pthread_rwlock_t grow_lock;   //  shared by transactions, exclusive to grow
+    _Atomic bool writing;         //  a write transaction of ours is open
+};
+
+//  A counter in meta being bumped.
+typedef struct {
+    const char *name;             //  key in meta: next_run, next_version, next_audit
+    uint64_t value;               //  the value handed out
+} s_counter_t;
+
+struct store_txn {
+    store_t *store;               //  owner
+    MDB_txn *txn;                 //  the LMDB write transaction
+    int failed;                   //  first error inside it, 0 while healthy
+};
+
+//  --- small helpers --------------------------------------------------------
+
+static void s_key_u64(uint8_t buf[8], uint64_t v)
+{
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        buf[i] = (uint8_t)v;
+}
+
+static uint64_t s_u64_key(const void *p)
+{
+    const uint8_t *b = p;
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | b[i];
+    return v;
+}
+
+//  Formats a size for messages: "256 KiB", "64 MiB".
+static const char *s_size_text(size_t bytes, char buf[32])
+{
+    if (bytes < ((size_t)1 << 20))
+        snprintf(buf, 32, "%zu KiB", bytes >> 10);
+    else
+        snprintf(buf, 32, "%zu MiB", bytes >> 20);
+    return buf;
+}
+
+//  Turns an LMDB (or errno) code into ours, with a message on what failed.
+static int s_fail(store_t *self, int rc, const char *what, mlops_err_t *err)
+{
+    char size[32];
+    switch (rc) {
+    case MDB_MAP_FULL:
+        return mlops_err_set(err, MLOPS_EMAPFULL, "store %s: map full (%s) during %s",
+                             self->dir, s_size_text(self->map_bytes, size), what);
+    case MDB_CORRUPTED:
+    case MDB_PAGE_NOTFOUND:
+    case MDB_INVALID:
+    case MDB_VERSION_MISMATCH:
+        return mlops_err_set(err, MLOPS_ECORRUPT, "store %s/data.mdb is damaged (%s) during %s",
+                             self->dir, mdb_strerror(rc), what);
+    default:
+        if (rc > 0) //  errno passes through: ENOSPC, EIO, EACCES...
+            return mlops_err_set(err, rc, "store %s: %s failed: %s", self->dir, what, strerror(rc));
+        return mlops_err_set(err, MLOPS_ESTORE, "store %s: %s failed: %s", self->dir, what,
+                             mdb_strerror(rc));
+    }
+}
+
+static int s_check_key(const char *key, const char *what, mlops_err_t *err)
+{
+    size_t n = key ? strlen(key) : 0;
+    if (n == 0 || n > STORE_KEY_MAX_BYTES)
+        return mlops_err_set(err, MLOPS_EINVAL, "%s key must be 1..%d bytes, got %zu", what,
+                             STORE_KEY_MAX_BYTES, n);
+    return 0;
+}
+
+//  --- opening --------------------------------------------------------------
+
+//  Makes dir (0700) if missing and checks we may write in it.
+static int s_prepare_dir(const char *dir, mlops_err_t *err)
+{
+    if (mkdir(dir, 0700) == 0) {
+        chmod(dir, 0700); //  exactly 0700 whatever the umask
+        return 0;
+    }
+    int e = errno;
+    if (e != EEXIST) {
+        if (e == EACCES)
+            return mlops_err_set(err, e, "cannot create store directory %s: permission denied",
+                                 dir);
+        return mlops_err_set(err, e, "cannot create store directory %s: %s", dir, strerror(e));
+    }
+    struct stat st;
+    if (stat(dir, &st) != 0)
+        return mlops_err_set(err, errno, "store directory %s: %s", dir, strerror(errno));
+    if (!S_ISDIR(st.st_mode))
+        return mlops_err_set(err, ENOTDIR, "store path %s exists and is not a directory", dir);
+    if (access(dir, W_OK | X_OK) != 0)
+        return mlops_err_set(err, errno, "store directory %s is not writable (%s)", dir,
+                             strerror(errno));
+    return 0;
+}
+
+//  Opens the environment, mapping LMDB's refusals to our codes.
+static int s_open_env(store_t *self, mlops_err_t *err)
+{
+    int rc = mdb_env_create(&self->env);
+    if (rc)
+        return s_fail(self, rc, "mdb_env_create", err);
+    mdb_env_set_maxdbs(self->env, DB_COUNT);
+    mdb_env_set_mapsize(self->env, self->map_bytes);
+    char path[PATH_MAX + 16];
+    snprintf(path, sizeof path, "%s/data.mdb", self->dir);
+    bool fresh = access(path, F_OK) != 0;
+    rc = mdb_env_open(self->env, self->dir, MDB_NOTLS, 0600);
+    if (rc == 0) {
+        if (fresh) { //  exactly 0600 whatever the umask
+            chmod(path, 0600);
+            snprintf(path, sizeof path, "%s/lock.mdb", self->dir);
+            chmod(path, 0600);
+        }
+        MDB_envinfo info;
+        mdb_env_info(self->env, &info);
+        self->map_bytes = info.me_mapsize; //  an existing file may be bigger
+        int dead = 0;
+        mdb_reader_check(self->env, &dead); //  slots of killed processes
+        return 0;
+    }
+    mdb_env_close(self->env);
+    self->env = NULL;
+    if (rc == MDB_INVALID || rc == MDB_VERSION_MISMATCH || rc == MDB_CORRUPTED
+        || rc == MDB_PAGE_NOTFOUND)
+        return mlops_err_set(err, MLOPS_ECORRUPT,
+                             "%s/data.mdb is not a readable LMDB file (%s); move it away or "
+                             "use another --store",
+                             self->dir, mdb_strerror(rc));
+    if (rc == EACCES || rc == EPERM || rc == EROFS)
+        return mlops_err_set(err, rc, "store directory %s is not writable (%s)", self->dir,
+                             strerror(rc));
+    return s_fail(self, rc, "open", err);
+}
+
+//  Creates the databases and the marker in a fresh environment.
+static int s_create_dbs(store_t *self, MDB_txn *txn, mlops_err_t *err)
+{
+    for (int i = 0; i < DB_COUNT; i++) {
+        int rc = mdb_dbi_open(txn, s_db_names[i], MDB_CREATE, &self->dbi[i]);
+        if (rc)
+            return s_fail(self, rc, "creating databases", err);
+    }
+    MDB_val k = {6, "format"}, v = {strlen(STORE_FORMAT), STORE_FORMAT};
+    int rc = mdb_put(txn, self->dbi[DB_META], &k, &v, 0);
+    return rc ? s_fail(self, rc, "writing the format marker", err) : 0;
+}
+
+//  Opens the databases of an existing environment, refusing one not ours.
+static int s_check_dbs(store_t *self, MDB_txn *txn, mlops_err_t *err)
+{
+    int rc = mdb_dbi_open(txn, "meta", 0, &self->dbi[DB_META]);
+    MDB_val k = {6, "format"}, v;
+    if (rc == 0)
+        rc = mdb_get(txn, self->dbi[DB_META], &k, &v);
+    if (rc == MDB_NOTFOUND || rc == MDB_INCOMPATIBLE)
+        return mlops_err_set(err, MLOPS_EFOREIGN,
+                             "%s/data.mdb is an LMDB file but not an mlops store; "
+                             "use another --store",
+                             self->dir);
+    if (rc)
+        return s_fail(self, rc, "reading the format marker", err);
+    size_t ours = strlen(STORE_FORMAT) - 1; //  "mlops-store " without the number
+    if (v.mv_size < ours || memcmp(v.mv_data, STORE_FORMAT, ours) != 0)
+        return mlops_err_set(err, MLOPS_EFOREIGN, "%s/data.mdb is not an mlops store", self->dir);
+    if (v.mv_size != strlen(STORE_FORMAT) || memcmp(v.mv_data, STORE_FORMAT, v.mv_size) != 0)
+        return mlops_err_set(err, MLOPS_EVERSION, "%s/data.mdb has store format \"%.*s\", "
+                             "this build reads \"%s\"", self->dir, (int)(v.mv_size < 40 ? v.mv_size : 40),
+                             (const char *)v.mv_data, STORE_FORMAT);
+    for (int i = 0; i < DB_COUNT; i++) {
+        rc = mdb_dbi_open(txn, s_db_names[i], 0, &self->dbi[i]);
+        if (rc)
+            return mlops_err_set(err, MLOPS_ECORRUPT, "%s/data.mdb lacks database \"%s\" (%s)",
+                                 self->dir, s_db_names[i], mdb_strerror(rc));
+    }
+    return 0;
+}
+
+//  A fresh environment has an empty main database; anything else must be ours.
+static int s_open_dbs(store_t *self, mlops_err_t *err)
+{
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(self->env, NULL, 0, &txn);
+    if (rc)
+        return s_fail(self, rc, "opening databases", err);
+    MDB_stat st;
+    MDB_dbi main_dbi;
+    rc = mdb_dbi_open(txn, NULL, 0, &main_dbi);
+    if (rc == 0)
+        rc = mdb_stat(txn, main_dbi, &st);
+    if (rc)
+        rc = s_fail(self, rc, "reading the main database", err);
+    else if (st.ms_entries == 0)
+        rc = s_create_dbs(self, txn, err);
+    else
+        rc = s_check_dbs(self, txn, err);
+    if (rc) {
+        mdb_txn_abort(txn);
+        return rc;
+    }
+    rc = mdb_txn_commit(txn);
+    return rc ? s_fail(self, rc, "creating databases", err) : 0;
+}
+
+store_t *store_open(const char *dir, const store_options_t *opts, mlops_err_t *err)
+{
+    if (!dir || !*dir || strlen(dir) >= PATH_MAX - 16) {
+        mlops_err_set(err, MLOPS_EINVAL, "store directory path is empty or too long");
+        return NULL;
+    }
+    if (s_prepare_dir(dir, err))
+        return NULL;
+    store_t *self = calloc(1, sizeof *self);
+    if (!self) {
+        mlops_err_set(err, MLOPS_ENOMEM, "out of memory opening store %s", dir);
+        return NULL;
+    }
+    snprintf(self->dir, sizeof self->dir, "%s", dir);
+    self->map_bytes = opts && opts->map_bytes ? opts->map_bytes : STORE_MAP_BYTES_DEFAULT;
+    self->max_bytes = opts && opts->max_bytes ? opts->max_bytes : STORE_MAX_BYTES_DEFAULT;
+    if (self->max_bytes < self->map_bytes)
+        self->max_bytes = self->map_bytes;
+    pthread_rwlock_init(&self->grow_lock, NULL);
+    if (s_open_env(self, err) || s_open_dbs(self, err)) {
+        store_destroy(&self);
+        return NULL;
+    }
+    return self;
+}
+
+void store_destroy(store_t **p)
+{
+    if (!p || !*p)
+        return;
+    store_t *self = *p;
+    if (self->env)
+        mdb_env_close(self->env);
+    pthread_rwlock_destroy(&self->grow_lock);
+    free(self);
+    *p = NULL;
+}
+
+//  --- growing the map ------------------------------------------------------
+
+//  Doubles the map up to max_bytes. Caller holds no transaction of ours.
+static int s_grow(store_t *self, mlops_err_t *err)
+{
+    if (self->map_bytes >= self->max_bytes)
+        return mlops_err_set(err, MLOPS_EMAPFULL,
+                             "store %s is full at its maximum size of %s; raise --store-size",
+                             self->dir, s_size_text(self->max_bytes, (char[32]){0}));
+    size_t next = self->map_bytes > self->max_bytes / 2 ? self->max_bytes : self->map_bytes * 2;
+    pthread_rwlock_wrlock(&self->grow_lock);
+    int rc = mdb_env_set_mapsize(self->env, next);
+    if (rc == 0) {
+        MDB_envinfo info;
+        mdb_env_info(self->env, &info);
+        self->map_bytes = info.me_mapsize;
+    }
+    pthread_rwlock_unlock(&self->grow_lock);
+    return rc ? s_fail(self, rc, "growing the map", err) : 0;
+}
+
+int store_grow(store_t *self, mlops_err_t *err)
+{
+    assert(self);
+    //  With our write transaction open the grow lock would deadlock.
+    assert(!self->writing);
+    return s_grow(self, err);
+}
+
+size_t store_map_bytes(const store_t *self)
+{
+    assert(self);
+    return self->map_bytes;
+}
+
+//  --- transactions ---------------------------------------------------------
+
+store_txn_t *store_begin(store_t *self, mlops_err_t *err)
+{
+    assert(self);
+    store_txn_t *t = calloc(1, sizeof *t);
+    if (!t) {
+        mlops_err_set(err, MLOPS_ENOMEM, "out of memory beginning a transaction");
+        return NULL;
+    }
+    t->store = self;
+    pthread_rwlock_rdlock(&self->grow_lock);
+    int rc = mdb_txn_begin(self->env, NULL, 0, &t->txn);
+    if (rc) {
+        pthread_rwlock_unlock(&self->grow_lock);
+        s_fail(self, rc, "beginning a transaction", err);
+        free(t);
+        return NULL;
+    }
+    self->writing = true;
+    return t;
+}
+
+int store_commit(store_txn_t **p, mlops_err_t *err)
+{
+    assert(p && *p);
+    store_txn_t *t = *p;
+    store_t *self = t->store;
+    int rc;
+    if (t->failed) {
+        mdb_txn_abort(t->txn);
+        rc = mlops_err_set(err, MLOPS_ESTATE,
+                           "transaction not committed: a write in it failed (%s)",
+                           mlops_strerror(t->failed));
+    } else if ((rc = mdb_txn_commit(t->txn)) != 0) {
+        rc = s_fail(self, rc, "commit", err);
+        if (rc == MLOPS_EMAPFULL)
+            mlops_err_set(err, rc, "store %s: map full (%s) at commit; "
+                          "call store_grow and redo the transaction", self->dir,
+                          s_size_text(self->map_bytes, (char[32]){0}));
+    }
+    self->writing = false;
+    pthread_rwlock_unlock(&self->grow_lock);
+    free(t);
+    *p = NULL;
+    return rc;
+}
+
+void store_abort(store_txn_t **p)
+{
+    if (!p || !*p)
+        return;
+    mdb_txn_abort((*p)->txn);
+    (*p)->store->writing = false;
+    pthread_rwlock_unlock(&(*p)->store->grow_lock);
+    free(*p);
+    *p = NULL;
+}
+
+//  --- the write path -------------------------------------------------------
+
+//  One write operation: does its puts in txn and returns an LMDB code, or
+//  a negative code of ours with err set.
+typedef int (s_write_fn)(store_t *self, MDB_txn *txn, void *arg, mlops_err_t *err);
+
+//  Runs fn in the caller's transaction, or in one of its own (growing the
+//  map and retrying while it is full and may still grow).
+static int s_write(store_t *self, store_txn_t *txn, const char *what, s_write_fn *fn, void *arg,
+                   mlops_err_t *err)
+{
+    if (txn) {
+        if (txn->failed)
+            return mlops_err_set(err, MLOPS_ESTATE,
+                                 "%s: the transaction already failed (%s); abort it", what,
+                                 mlops_strerror(txn->failed));
+        int rc = fn(self, txn->txn, arg, err);
+        if (rc == MDB_MAP_FULL)
+            rc = mlops_err_set(err, MLOPS_EMAPFULL,
+                               "store %s: map full (%s) during %s; abort the "
+                               "transaction, call store_grow and redo it",
+                               self->dir, s_size_text(self->map_bytes, (char[32]){0}), what);
+        else if (rc > 0 || (rc < 0 && rc > -30900))
+            rc = s_fail(self, rc, what, err);
+        txn->failed = rc;
+        return rc;
+    }
+    for (;;) {
+        store_txn_t *own = store_begin(self, err);
+        if (!own)
+            return err ? err->code : MLOPS_ESTORE;
+        int rc = fn(self, own->txn, arg, err);
+        if (rc == 0) {
+            rc = mdb_txn_commit(own->txn);
+            own->txn = NULL;
+        }
+        if (own->txn)
+            mdb_txn_abort(own->txn);
+        self->writing = false;
+        pthread_rwlock_unlock(&self->grow_lock);
+        free(own);
+        if (rc != MDB_MAP_FULL)
+            return rc > 0 || (rc < 0 && rc > -30900) ? s_fail(self, rc, what, err) : rc;
+        rc = s_grow(self, err);
+        if (rc)
+            return rc;
+    }
+}
+
+typedef struct {
+    s_db_t db;            //  where
+    MDB_val key, val;     //  what
+} s_put_t;
+
+static int s_put_fn(store_t *self, MDB_txn *txn, void *arg, mlops_err_t *err)
+{
+    (void)err;
+    s_put_t *put = arg;
+    return mdb_put(txn, self->dbi[put->db], &put->key, &put->val, 0);
+}
+
+static int s_put(store_t *self, store_txn_t *txn, s_db_t db, const void *key, size_t klen,
+                 const void *val, size_t vlen, const char *what, mlops_err_t *err)
+{
+    s_put_t put = {db, {klen, (void *)key}, {vlen, (void *)val}};
+    return s_write(self, txn, what, s_put_fn, &put, err);
+}
+
+//  Reads counter name in txn (1 when absent), stores value+1, returns value.
+static int s_counter_fn(store_t *self, MDB_txn *txn, void *arg, mlops_err_t *err)
+{
+    (void)err;
+    s_counter_t *c = arg;
+    MDB_val k = {strlen(c->name), (void *)c->name}, v;
+    int rc = mdb_get(txn, self->dbi[DB_META], &k, &v);
+    if (rc == MDB_NOTFOUND)
+        c->value = 1;
+    else if (rc)
+        return rc;
+    else if (v.mv_size != 8)
+        return mlops_err_set(err, MLOPS_ECORRUPT, "store %s: counter %s has %zu bytes, not 8",
+                             self->dir, c->name, v.mv_size);
+    else
+        c->value = s_u64_key(v.mv_data);
+    uint8_t next[8];
+    s_key_u64(next, c->value + 1);
+    v = (MDB_val){8, next};
+    return mdb_put(txn, self->dbi[DB_META], &k, &v, 0);
+}
+
+static int s_counter_next(store_t *self, store_txn_t *txn, const char *name, uint64_t *out,
+                          mlops_err_t *err)
+{
+    s_counter_t c = {name, 0};
+    int rc = s_write(self, txn, name, s_counter_fn, &c, err);
+    if (rc == 0)
+        *out = c.value;
+    return rc;
+}
+
+//  --- the read path --------------------------------------------------------
+
+//  Copies the value under key into a malloc'd buffer (a zero-length value
+//  gives a 1-byte allocation so *data is never NULL on success).
+static int s_get(store_t *self, s_db_t db, const void *key, size_t klen, uint8_t **data,
+                 size_t *len, const char *what, mlops_err_t *err)
+{
+    MDB_txn *txn;
+    pthread_rwlock_rdlock(&self->grow_lock);
+    int rc = mdb_txn_begin(self->env, NULL, MDB_RDONLY, &txn);
+    if (rc) {
+        pthread_rwlock_unlock(&self->grow_lock);
+        return s_fail(self, rc, what, err);
+    }
+    MDB_val k = {klen, (void *)key}, v;
+    rc = mdb_get(txn, self->dbi[db], &k, &v);
+    if (rc == 0) {
+        *data = malloc(v.mv_size ? v.mv_size : 1);
+        if (*data) {
+            memcpy(*data, v.mv_data, v.mv_size);
+            *len = v.mv_size;
+        } else
+            rc = MLOPS_ENOMEM;
+    }
+    mdb_txn_abort(txn);
+    pthread_rwlock_unlock(&self->grow_lock);
+    if (rc == MDB_NOTFOUND)
+        return mlops_err_set(err, MLOPS_ENOTFOUND, "no %s", what);
+    if (rc == MLOPS_ENOMEM)
+        return mlops_err_set(err, rc, "out of memory reading %s", what);
+    return rc ? s_fail(self, rc, what, err) : 0;
+}
+
+//  Called for each value by s_scan; returns 0 to go on, 1 to stop, <0 error.
+typedef int (s_scan_fn)(const MDB_val *key, const MDB_val *val, void *arg, mlops_err_t *err);
+
+//  Walks db in key order (or reverse), calling fn on each entry.
+static int s_scan(store_t *self, s_db_t db, bool reverse, s_scan_fn *fn, void *arg,
+                  mlops_err_t *err)
+{
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    pthread_rwlock_rdlock(&self->grow_lock);
+    int rc = mdb_txn_begin(self->env, NULL, MDB_RDONLY, &txn);
+    if (rc == 0) {
+        rc = mdb_cursor_open(txn, self->dbi[db], &cur);
+        if (rc)
+            mdb_txn_abort(txn);
+    }
+    if (rc) {
+        pthread_rwlock_unlock(&self->grow_lock);
+        return s_fail(self, rc, s_db_names[db], err);
+    }
+    MDB_val k, v;
+    rc = mdb_cursor_get(cur, &k, &v, reverse ? MDB_LAST : MDB_FIRST);
+    while (rc == 0) {
+        rc = fn(&k, &v, arg, err);
+        if (rc)
+            break;
+        rc = mdb_cursor_get(cur, &k, &v, reverse ? MDB_PREV : MDB_NEXT);
+    }
+    mdb_cursor_close(cur);
+    mdb_txn_abort(txn);
+    pthread_rwlock_unlock(&self->grow_lock);
+    if (rc == MDB_NOTFOUND || rc == 1)
+        return 0;
+    return rc > 0 || (rc < 0 && rc > -30900) ? s_fail(self, rc, s_db_names[db], err) : rc;
+}
+
+//  A growing array of fixed-size records for the list functions.
+typedef struct {
+    void *items;          //  malloc'd
+    size_t n, cap;        //  used, allocated
+    size_t item_size;     //  bytes per record
+    size_t limit;         //  stop after this many, 0 = all
+} s_list_t;
+
+static void *s_list_slot(s_list_t *l)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 16;
+        void *items = realloc(l->items, cap * l->item_size);
+        if (!items)
+            return NULL;
+        l->items = items;
+        l->cap = cap;
+    }
+    void *slot = (char *)l->items + l->n * l->item_size;
+    memset(slot, 0, l->item_size);
+    return slot;
+}
+
+//  --- datasets and blobs ---------------------------------------------------
+
+int store_dataset_put(store_t *self, store_txn_t *txn, const char *hash, const uint8_t *data,
+                      size_t len, mlops_err_t *err)
+{
+    assert(self);
+    int rc = s_check_key(hash, "dataset", err);
+    return rc ? rc : s_put(self, txn, DB_DATASETS, hash, strlen(hash), data, len, "dataset put", err);
+}
+
+int store_dataset_get(store_t *self, const char *hash, uint8_t **data, size_t *len,
+                      mlops_err_t *err)
+{
+    assert(self);
+    int rc = s_check_key(hash, "dataset", err);
+    if (rc)
+        return rc;
+    rc = s_get(self, DB_DATASETS, hash, strlen(hash), data, len, "dataset", err);
+    if (rc == MLOPS_ENOTFOUND)
+        mlops_err_set(err, rc, "no dataset %.80s", hash);
+    return rc;
+}
+
+int store_blob_put(store_t *self, store_txn_t *txn, const char *key, const uint8_t *data,
+                   size_t len, mlops_err_t *err)
+{
+    assert(self);
+    int rc = s_check_key(key, "blob", err);
+    return rc ? rc : s_put(self, txn, DB_BLOBS, key, strlen(key), data, len, "blob put", err);
+}
+
+int store_blob_get(store_t *self, const char *key, uint8_t **data, size_t *len, mlops_err_t *err)
+{
+    assert(self);
+    int rc = s_check_key(key, "blob", err);
+    if (rc)
+        return rc;
+    rc = s_get(self, DB_BLOBS, key, strlen(key), data, len, "blob", err);
+    if (rc == MLOPS_ENOTFOUND)
+        mlops_err_set(err, rc, "no blob %.80s", key);
+    return rc;
+}
+
+//  --- runs -------------------------------------------------------------------
+
+int store_run_next_id(store_t *self, store_txn_t *txn, uint64_t *id, mlops_err_t *err)
+{
+    assert(self && id);
+    return s_counter_next(self, txn, "next_run", id, err);
+}
+
+int store_run_put(store_t *self, store_txn_t *txn, const run_t *run, mlops_err_t *err)
+{
+    assert(self && run);
+    if (run->id == 0)
+        return mlops_err_set(err, MLOPS_EINVAL, "run id 0 is not a run");
+    uint8_t key[8], *bytes;
+    size_t len;
+    s_key_u64(key, run->id);
+    if (run_encode(run, &bytes, &len))
+        return mlops_err_set(err, MLOPS_ENOMEM, "out of memory encoding run %llu",
+                             (unsigned long long)run->id);
+    int rc = s_put(self, txn, DB_RUNS, key, 8, bytes, len, "run put", err);
+    free(bytes);
+    return rc;
+}
+
+//  Decodes a stored record, turning a decode failure into ECORRUPT.
+static int s_decode_stored(int rc, const char *what, uint64_t id, mlops_err_t *err)
+{
+    if (rc == 0 || rc == MLOPS_ENOMEM)
+        return rc;
+    char why[MLOPS_ERRMSG_MAX];
+    snprintf(why, sizeof why, "%s", mlops_err_text(err, rc));
+    return mlops_err_set(err, MLOPS_ECORRUPT, "%s %llu in the store does not decode: %.400s",
+                         what, (unsigned long long)id, why);
+}
+
+int store_run_get(store_t *self, uint64_t id, run_t *out, mlops_err_t *err)
+{
+    assert(self && out);
+    uint8_t key[8], *bytes;
+    size_t len;
+    s_key_u64(key, id);
+    memset(out, 0, sizeof *out);
+    int rc = s_get(self, DB_RUNS, key, 8, &bytes, &len, "run", err);
+    if (rc == MLOPS_ENOTFOUND)
+        return mlops_err_set(err, rc, "no run %llu", (unsigned long long)id);
+    if (rc)
+        return rc;
+    rc = s_decode_stored(run_decode(bytes, len, out, err), "run", id, err);
+    free(bytes);
+    return rc;
+}
+
+static int s_run_scan_fn(const MDB_val *key, const MDB_val *val, void *arg, mlops_err_t *err)
+{
+    s_list_t *l = arg;
+    if (l->limit && l->n >= l->limit)
+        return 1;
+    run_t *slot = s_list_slot(l);
+    if (!slot)
+        return mlops_err_set(err, MLOPS_ENOMEM, "out of memory listing runs");
+    uint64_t id = key->mv_size == 8 ? s_u64_key(key->mv_data) : 0;
+    int rc = s_decode_stored(run_decode(val->mv_data, val->mv_size, slot, err), "run", id, err);
+    if (rc == 0)
+        l->n++;
+    return rc;
+}
+
+int store_run_list(store_t *self, size_t limit, run_t **runs, size_t *n, mlops_err_t *err)
+{
+    assert(self && runs && n);
+    s_list_t l = {NULL, 0, 0, sizeof(run_t), limit};
+    int rc = s_scan(self, DB_RUNS, true, s_run_scan_fn, &l, err);
+    if (rc) {
+        store_runs_free((run_t **)&l.items, l.n);
+        return rc;
+    }
+    *runs = l.items;
+    *n = l.n;
+    return 0;
+}
+
+void store_runs_free(run_t **runs, size_t n)
+{
+    if (!runs || !*runs)
+        return;
+    for (size_t i = 0; i < n; i++)
+        run_clear(&(*runs)[i]);
+    free(*runs);
+    *runs = NULL;
+}
+
+//  --- versions and artifacts ------------------------------------------------
+
+int store_version_next(store_t *self, store_txn_t *txn, uint64_t *version, mlops_err_t *err)
+{
+    assert(self && version);
+    return s_counter_next(self, txn, "next_version", version, err);
+}
+
+int store_version_put(store_t *self, store_txn_t *txn, const version_t *v, mlops_err_t *err)
+{
+    assert(self && v);
+    if (v->version == 0)
+        return mlops_err_set(err, MLOPS_EINVAL, "version 0 is not a version");
+    uint8_t key[8], *bytes;
+    size_t len;
+    s_key_u64(key, v->version);
+    if (version_encode(v, &bytes, &len))
+        return mlops_err_set(err, MLOPS_ENOMEM, "out of memory encoding version %llu",
+                             (unsigned long long)v->version);
+    int rc = s_put(self, txn, DB_VERSIONS, key, 8, bytes, len, "version put", err);
+    free(bytes);
+    return rc;
+}
+
+int store_version_get(store_t *self, uint64_t version, version_t *out, mlops_err_t *err)
+{
+    assert(self && out);
+    uint8_t key[8], *bytes;
+    size_t len;
+    s_key_u64(key, version);
+    memset(out, 0, sizeof *out);
+    int rc = s_get(self, DB_VERSIONS, key, 8, &bytes, &len, "version", err);
+    if (rc == MLOPS_ENOTFOUND)
+        return mlops_err_set(err, rc, "no version %llu", (unsigned long long)version);
+    if (rc)
+        return rc;
+    rc = s_decode_stored(version_decode(bytes, len, out, err), "version", version, err);
+    free(bytes);
+    return rc;
+}
+
+static int s_version_scan_fn(const MDB_val *key, const MDB_val *val, void *arg,
+                             mlops_err_t *err)
+{
+    s_list_t *l = arg;
+    version_t *slot = s_list_slot(l);
+    if (!slot)
+        return mlops_err_set(err, MLOPS_ENOMEM, "out of memory listing versions");
+    uint64_t id = key->mv_size == 8 ? s_u64_key(key->mv_data) : 0;
+    int rc = s_decode_stored(version_decode(val->mv_data, val->mv_size, slot, err), "version",
+                             id, err);
+    if (rc == 0)
+        l->n++;
+    return rc;
+}
+
+int store_version_list(store_t *self, version_t **out, size_t *n, mlops_err_t *err)
+{
+    assert(self && out && n);
+    s_list_t l = {NULL, 0, 0, sizeof(version_t), 0};
+    int rc = s_scan(self, DB_VERSIONS, false, s_version_scan_fn, &l, err);
+    if (rc) {
+        free(l.items);
+        return rc;
+    }
+    *out = l.items;
+    *n = l.n;
+    return 0;
+}
+
+int store_artifact_put(store_t *self, store_txn_t *txn, uint64_t version, const uint8_t *data,
+                       size_t len, mlops_err_t *err)
+{
+    assert(self);
+    if (version == 0)
+        return mlops_err_set(err, MLOPS_EINVAL, "version 0 is not a version");
+    uint8_t key[8];
+    s_key_u64(key, version);
+    return s_put(self, txn, DB_ARTIFACTS, key, 8, data, len, "artifact put", err);
+}
+
+int store_artifact_get(store_t *self, uint64_t version, uint8_t **data, size_t *len,
+                       mlops_err_t *err)
+{
+    assert(self);
+    uint8_t key[8];
+    s_key_u64(key, version);
+    int rc = s_get(self, DB_ARTIFACTS, key, 8, data, len, "artifact", err);
+    if (rc == MLOPS_ENOTFOUND)
+        mlops_err_set(err, rc, "no artifact for version %llu", (unsigned long long)version);
+    return rc;
+}
+
+//  --- audit -------------------------------------------------------------------
+
+typedef struct {
+    audit_t *entry;       //  seq is filled in
+} s_audit_arg_t;
+
+static int s_audit_fn(store_t *self, MDB_txn *txn, void *arg, mlops_err_t *err)
+{
+    s_audit_arg_t *a = arg;
+    s_counter_t c = {"next_audit", 0};
+    int rc = s_counter_fn(self, txn, &c, err);
+    if (rc)
+        return rc;
+    a->entry->seq = c.value;
+    uint8_t key[8], *bytes;
+    size_t len;
+    s_key_u64(key, c.value);
+    if (audit_encode(a->entry, &bytes, &len))
+        return mlops_err_set(err, MLOPS_ENOMEM, "out of memory encoding an audit entry");
+    MDB_val k = {8, key}, v = {len, bytes};
+    rc = mdb_put(txn, self->dbi[DB_AUDIT], &k, &v, 0);
+    free(bytes);
+    return rc;
+}
+
+int store_audit_append(store_t *self, store_txn_t *txn, audit_t *entry, mlops_err_t *err)
+{
+    assert(self && entry);
+    s_audit_arg_t a = {entry};
+    return s_write(self, txn, "audit append", s_audit_fn, &a, err);
+}
+
+static int s_audit_scan_fn(const MDB_val *key, const MDB_val *val, void *arg, mlops_err_t *err)
+{
+    s_list_t *l = arg;
+    audit_t *slot = s_list_slot(l);
+    if (!slot)
+        return mlops_err_set(err, MLOPS_ENOMEM, "out of memory listing the audit log");
+    uint64_t id = key->mv_size == 8 ? s_u64_key(key->mv_data) : 0;
+    int rc = s_decode_stored(audit_decode(val->mv_data, val->mv_size, slot, err), "audit entry",
+                             id, err);
+    if (rc == 0)
+        l->n++;
+    return rc;
+}
+
+int store_audit_list(store_t *self, audit_t **out, size_t *n, mlops_err_t *err)
+{
+    assert(self && out && n);
+    s_list_t l = {NULL, 0, 0, sizeof(audit_t), 0};
+    int rc = s_scan(self, DB_AUDIT, false, s_audit_scan_fn, &l, err);
+    if (rc) {
+        free(l.items);
+        return rc;
+    }
+    *out = l.items;
+    *n = l.n;
+    return 0;
+}

@@ -1,0 +1,617 @@
+/*  up.c: `mlops up`, one foreground supervisor for a whole local stack, in
+    the manner of `docker compose up`.
+
+    It starts the broker, one worker per pipeline stage (N train workers),
+    N inference workers and the gateway as child processes, prefixes each
+    child's output lines with its name, restarts a child that dies (with a
+    backoff that resets once the child has stayed up for a while), triggers
+    the first retrain itself when the store is new, prints the URLs and a
+    curl line once /health answers 200, and on Ctrl-C / SIGTERM stops every
+    child (SIGTERM, then SIGKILL after a grace period). Children also get
+    PR_SET_PDEATHSIG so that even a SIGKILLed supervisor leaves nothing
+    running.
+
+    It is one poll() loop over the children's output pipes and a self-pipe
+    for signals; no threads.
+*/
+#include "cli.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define UP_CHILDREN_MAX 64
+#define UP_ARGS_MAX 16
+#define UP_LINE_MAX 4096              //  longer output lines are split
+#define UP_BACKOFF_MIN_MSEC 500       //  first restart delay
+#define UP_BACKOFF_MAX_MSEC 30000     //  restart delay ceiling
+#define UP_STABLE_MSEC 30000          //  up this long: backoff resets
+#define UP_STOP_GRACE_MSEC 5000       //  SIGTERM to SIGKILL
+#define UP_HEALTH_IVL_MSEC 250        //  /health polling while waiting for a model
+
+typedef struct {
+    char name[32];                 //  shown before each line: "broker", "train.2"
+    char *argv[UP_ARGS_MAX];       //  argv to exec, owned strings
+    pid_t pid;                     //  0 when not running
+    int out_fd;                    //  read end of its stdout+stderr pipe, -1 when none
+    char line[UP_LINE_MAX];        //  partial line buffer
+    size_t line_len;               //  bytes in line
+    int64_t started_ms;            //  when last started
+    int64_t restart_at_ms;         //  when to start again, 0 = not scheduled
+    int backoff_msec;              //  next restart delay
+    int restarts;                  //  how often it was restarted
+    bool oneshot;                  //  run once, never restart (the first retrain)
+} s_child_t;
+
+typedef struct {
+    char bin_dir[PATH_MAX];        //  where mlops-broker & co live
+    char store[PATH_MAX];          //  --store
+    int port;                      //  --port (HTTP)
+    const char *source;            //  --source for the first retrain
+    int train_workers;             //  --train-workers
+    int infer_workers;             //  --infer-workers
+    s_child_t children[UP_CHILDREN_MAX];
+    size_t n_children;
+    bool store_was_new;            //  no data.mdb when we started
+    bool announced;                //  the ready banner was printed
+    bool stopping;                 //  a stop signal arrived
+    int64_t next_health_ms;        //  next /health probe while not announced
+} s_up_t;
+
+static int s_signal_pipe[2] = {-1, -1};
+
+static int64_t s_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void s_signal_fn(int sig)
+{
+    unsigned char byte = (unsigned char)sig;
+    int saved = errno;
+    if (write(s_signal_pipe[1], &byte, 1) < 0) {
+        //  the pipe is full: a stop is already pending
+    }
+    errno = saved;
+}
+
+static void s_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: mlops up [options]\n"
+            "Start broker, stage workers, inference workers and gateway in the foreground.\n"
+            "Ctrl-C stops them all.\n\n"
+            "  --store DIR          store directory (default ./mlops-store)\n"
+            "  --port N             HTTP port of the gateway (default 8000)\n"
+            "  --source SPEC        data for the first retrain on a new store:\n"
+            "                       a CSV path or synthetic[:rows[:seed]] (default synthetic)\n"
+            "  --train-workers N    train workers (default 2)\n"
+            "  --infer-workers N    inference workers (default 2)\n"
+            "  --bin DIR            where the mlops-* binaries are (default: beside mlops)\n"
+            "  -h, --help           this text\n\n"
+            "The broker binds tcp://*:5555 (work), :5556 (control), :5557 (events) and the\n"
+            "gateway tcp://*:5558 (backend) and the HTTP port; all must be free.\n");
+}
+
+//  Directory of the running executable, so `bin/mlops up` finds bin/mlops-broker.
+static int s_exe_dir(char *out, size_t size)
+{
+    char path[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", path, sizeof path - 1);
+    if (n < 0)
+        return errno;
+    path[n] = '\0';
+    char *slash = strrchr(path, '/');
+    if (slash)
+        *slash = '\0';
+    snprintf(out, size, "%s", path);
+    return 0;
+}
+
+//  Returns 0 when a TCP port can be bound on all interfaces, else errno.
+static int s_port_free(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return errno;
+    int yes = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                               .sin_addr.s_addr = htonl(INADDR_ANY)};
+    int rc = bind(fd, (struct sockaddr *)&addr, sizeof addr) == 0 ? 0 : errno;
+    close(fd);
+    return rc;
+}
+
+//  Adds a child running bin_dir/program with the NULL-terminated arguments.
+//  Returns NULL when the table is full (our bug: sizes are checked by flags).
+static s_child_t *s_child_add(s_up_t *self, const char *name, const char *program, ...)
+{
+    if (self->n_children >= UP_CHILDREN_MAX)
+        return NULL;
+    s_child_t *child = &self->children[self->n_children++];
+    memset(child, 0, sizeof *child);
+    snprintf(child->name, sizeof child->name, "%s", name);
+    child->out_fd = -1;
+    child->backoff_msec = UP_BACKOFF_MIN_MSEC;
+
+    char path[PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/%s", self->bin_dir, program);
+    size_t argc = 0;
+    child->argv[argc++] = strdup(path);
+    va_list ap;
+    va_start(ap, program);
+    const char *arg;
+    while ((arg = va_arg(ap, const char *)) && argc < UP_ARGS_MAX - 1)
+        child->argv[argc++] = strdup(arg);
+    va_end(ap);
+    child->argv[argc] = NULL;
+    return child;
+}
+
+//  Forks and execs child with its output on a pipe. Returns 0 or errno.
+static int s_child_start(s_child_t *child)
+{
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) < 0)
+        return errno;
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid < 0) {
+        int rc = errno;
+        close(fds[0]);
+        close(fds[1]);
+        return rc;
+    }
+    if (pid == 0) {
+        //  Own process group: a terminal's Ctrl-C reaches only the supervisor,
+        //  which then stops children in order. PDEATHSIG covers a killed supervisor.
+        setpgid(0, 0);
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid() != parent)
+            _exit(1);
+        dup2(fds[1], STDOUT_FILENO);
+        dup2(fds[1], STDERR_FILENO);
+        signal(SIGPIPE, SIG_DFL);
+        execv(child->argv[0], child->argv);
+        fprintf(stderr, "cannot run %s: %s\n", child->argv[0], strerror(errno));
+        _exit(127);
+    }
+    close(fds[1]);
+    child->pid = pid;
+    child->out_fd = fds[0];
+    child->line_len = 0;
+    child->started_ms = s_now_ms();
+    child->restart_at_ms = 0;
+    return 0;
+}
+
+static void s_emit(const s_child_t *child, const char *text, size_t len)
+{
+    printf("%-10s | %.*s\n", child->name, (int)len, text);
+    fflush(stdout);
+}
+
+//  Reads what the child wrote; prints whole lines. Returns false at EOF.
+static bool s_child_read(s_child_t *child)
+{
+    char buf[4096];
+    ssize_t n = read(child->out_fd, buf, sizeof buf);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN))
+        return true;
+    if (n <= 0) {
+        if (child->line_len)
+            s_emit(child, child->line, child->line_len);
+        child->line_len = 0;
+        close(child->out_fd);
+        child->out_fd = -1;
+        return false;
+    }
+    for (ssize_t i = 0; i < n; i++) {
+        if (buf[i] == '\n' || child->line_len == sizeof child->line) {
+            s_emit(child, child->line, child->line_len);
+            child->line_len = 0;
+            if (buf[i] == '\n')
+                continue;
+        }
+        child->line[child->line_len++] = buf[i];
+    }
+    return true;
+}
+
+static s_child_t *s_child_by_pid(s_up_t *self, pid_t pid)
+{
+    for (size_t i = 0; i < self->n_children; i++)
+        if (self->children[i].pid == pid)
+            return &self->children[i];
+    return NULL;
+}
+
+static void s_describe_exit(int status, char *out, size_t size)
+{
+    if (WIFEXITED(status))
+        snprintf(out, size, "exited with status %d", WEXITSTATUS(status));
+    else if (WIFSIGNALED(status))
+        snprintf(out, size, "killed by signal %d (%s)", WTERMSIG(status),
+                 strsignal(WTERMSIG(status)));
+    else
+        snprintf(out, size, "stopped (status 0x%x)", status);
+}
+
+//  Reaps dead children and schedules restarts with backoff.
+static void s_reap(s_up_t *self)
+{
+    int status;
+    pid_t pid;
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        s_child_t *child = s_child_by_pid(self, pid);
+        if (!child)
+            continue;
+        child->pid = 0;
+        char why[96];
+        s_describe_exit(status, why, sizeof why);
+        if (self->stopping)
+            continue;
+        if (child->oneshot) {
+            printf("mlops up: %s %s\n", child->name, why);
+            continue;
+        }
+        int64_t now = s_now_ms();
+        if (now - child->started_ms >= UP_STABLE_MSEC)
+            child->backoff_msec = UP_BACKOFF_MIN_MSEC;
+        child->restart_at_ms = now + child->backoff_msec;
+        printf("mlops up: %s %s; restarting in %.1f s\n", child->name, why,
+               child->backoff_msec / 1000.0);
+        fflush(stdout);
+        child->backoff_msec *= 2;
+        if (child->backoff_msec > UP_BACKOFF_MAX_MSEC)
+            child->backoff_msec = UP_BACKOFF_MAX_MSEC;
+    }
+}
+
+static void s_restart_due(s_up_t *self)
+{
+    int64_t now = s_now_ms();
+    for (size_t i = 0; i < self->n_children; i++) {
+        s_child_t *child = &self->children[i];
+        if (child->pid || !child->restart_at_ms || child->restart_at_ms > now)
+            continue;
+        child->restarts++;
+        int rc = s_child_start(child);
+        if (rc) {
+            printf("mlops up: cannot restart %s: %s\n", child->name, strerror(rc));
+            child->restart_at_ms = now + child->backoff_msec;
+        } else {
+            printf("mlops up: %s restarted (pid %d, restart %d)\n", child->name,
+                   (int)child->pid, child->restarts);
+        }
+        fflush(stdout);
+    }
+}
+
+//  True when GET /health on the gateway answers 200.
+static bool s_health_ok(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return false;
+    struct timeval tv = {.tv_sec = 0, .tv_usec = 300000};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                               .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    bool ok = false;
+    if (connect(fd, (struct sockaddr *)&addr, sizeof addr) == 0) {
+        const char req[] = "GET /health HTTP/1.0\r\nHost: localhost\r\n\r\n";
+        char answer[64] = "";
+        if (write(fd, req, sizeof req - 1) == (ssize_t)(sizeof req - 1)) {
+            ssize_t n = read(fd, answer, sizeof answer - 1);
+            if (n > 0) {
+                answer[n] = '\0';
+                ok = strncmp(answer, "HTTP/1.1 200", 12) == 0 ||
+                     strncmp(answer, "HTTP/1.0 200", 12) == 0;
+            }
+        }
+    }
+    close(fd);
+    return ok;
+}
+
+static void s_announce(const s_up_t *self)
+{
+    int p = self->port;
+    printf("\nmlops up: ready, a model is being served.\n"
+           "  dashboard  http://localhost:%d/\n"
+           "  health     http://localhost:%d/health\n"
+           "  metrics    http://localhost:%d/metrics\n"
+           "  try it:\n"
+           "    curl -s -X POST http://localhost:%d/predict -H 'Content-Type: application/json' "
+           "-d '{\"Pclass\":3,\"Sex\":\"male\",\"Age\":22,\"SibSp\":1,\"Parch\":0,"
+           "\"Fare\":7.25,\"Embarked\":\"S\",\"Name\":\"Braund, Mr. Owen Harris\"}'\n"
+           "  retrain:    %s/mlops retrain --wait\n"
+           "  stop:       Ctrl-C\n\n",
+           p, p, p, p, self->bin_dir);
+    fflush(stdout);
+}
+
+//  SIGTERM to every child, SIGKILL to what is left after the grace period.
+static void s_stop_all(s_up_t *self)
+{
+    self->stopping = true;
+    for (size_t i = 0; i < self->n_children; i++)
+        if (self->children[i].pid)
+            kill(self->children[i].pid, SIGTERM);
+    int64_t deadline = s_now_ms() + UP_STOP_GRACE_MSEC;
+    for (;;) {
+        s_reap(self);
+        size_t alive = 0;
+        for (size_t i = 0; i < self->n_children; i++) {
+            s_child_t *child = &self->children[i];
+            if (child->out_fd >= 0)
+                while (s_child_read(child) && child->out_fd >= 0 && child->pid == 0)
+                    ;
+            if (child->pid)
+                alive++;
+        }
+        if (!alive)
+            break;
+        if (s_now_ms() >= deadline) {
+            for (size_t i = 0; i < self->n_children; i++)
+                if (self->children[i].pid) {
+                    printf("mlops up: %s did not stop in time, killing it\n",
+                           self->children[i].name);
+                    kill(self->children[i].pid, SIGKILL);
+                }
+            deadline = s_now_ms() + 1000;
+        }
+        usleep(20000);
+    }
+    for (size_t i = 0; i < self->n_children; i++)
+        if (self->children[i].out_fd >= 0) {
+            close(self->children[i].out_fd);
+            self->children[i].out_fd = -1;
+        }
+    printf("mlops up: all processes stopped\n");
+    fflush(stdout);
+}
+
+static void s_up_free(s_up_t *self)
+{
+    for (size_t i = 0; i < self->n_children; i++)
+        for (size_t a = 0; a < UP_ARGS_MAX && self->children[i].argv[a]; a++)
+            free(self->children[i].argv[a]);
+}
+
+//  Builds the child table from the options.
+static int s_plan(s_up_t *self)
+{
+    char port[16], name[32];
+    snprintf(port, sizeof port, "%d", self->port);
+    s_child_add(self, "broker", "mlops-broker", "--store", self->store, NULL);
+    s_child_add(self, "extract", "mlops-worker", "--stage", "extract", NULL);
+    s_child_add(self, "preprocess", "mlops-worker", "--stage", "preprocess", NULL);
+    for (int i = 1; i <= self->train_workers; i++) {
+        snprintf(name, sizeof name, "train.%d", i);
+        s_child_add(self, name, "mlops-worker", "--stage", "train", NULL);
+    }
+    s_child_add(self, "evaluate", "mlops-worker", "--stage", "evaluate", NULL);
+    s_child_add(self, "load_model", "mlops-worker", "--stage", "load_model", NULL);
+    s_child_add(self, "gateway", "mlops-gateway", "--port", port, NULL);
+    for (int i = 1; i <= self->infer_workers; i++) {
+        snprintf(name, sizeof name, "infer.%d", i);
+        s_child_add(self, name, "mlops-worker", "--stage", "infer", NULL);
+    }
+    return 0;
+}
+
+static int s_parse(s_up_t *self, int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"store", required_argument, NULL, 's'},
+        {"port", required_argument, NULL, 'p'},
+        {"source", required_argument, NULL, 'S'},
+        {"train-workers", required_argument, NULL, 't'},
+        {"infer-workers", required_argument, NULL, 'i'},
+        {"bin", required_argument, NULL, 'b'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    snprintf(self->store, sizeof self->store, "mlops-store");
+    self->port = 8000;
+    self->source = "synthetic";
+    self->train_workers = 2;
+    self->infer_workers = 2;
+    if (s_exe_dir(self->bin_dir, sizeof self->bin_dir) != 0)
+        snprintf(self->bin_dir, sizeof self->bin_dir, "bin");
+    optind = 1;
+    int opt;
+    char *end;
+    while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        long value = 0;
+        if (opt == 'p' || opt == 't' || opt == 'i') {
+            value = strtol(optarg, &end, 10);
+            if (*end || end == optarg) {
+                fprintf(stderr, "mlops up: --%s wants a number, got '%s'\n",
+                        opt == 'p' ? "port" : opt == 't' ? "train-workers" : "infer-workers",
+                        optarg);
+                return 2;
+            }
+        }
+        switch (opt) {
+        case 's': snprintf(self->store, sizeof self->store, "%s", optarg); break;
+        case 'S': self->source = optarg; break;
+        case 'b': snprintf(self->bin_dir, sizeof self->bin_dir, "%s", optarg); break;
+        case 'p':
+            if (value < 1 || value > 65535) {
+                fprintf(stderr, "mlops up: --port %ld is not a TCP port (1..65535)\n", value);
+                return 2;
+            }
+            self->port = (int)value;
+            break;
+        case 't':
+        case 'i':
+            if (value < 1 || value > 16) {
+                fprintf(stderr, "mlops up: --%s must be 1..16, got %ld\n",
+                        opt == 't' ? "train-workers" : "infer-workers", value);
+                return 2;
+            }
+            if (opt == 't')
+                self->train_workers = (int)value;
+            else
+                self->infer_workers = (int)value;
+            break;
+        case 'h': s_usage(stdout); return -1;
+        default: s_usage(stderr); return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "mlops up: unexpected argument '%s'\n", argv[optind]);
+        return 2;
+    }
+    return 0;
+}
+
+//  Checks every port the stack binds; prints one line naming a busy one.
+static int s_check_ports(const s_up_t *self)
+{
+    const int ports[] = {5555, 5556, 5557, 5558, self->port};
+    const char *what[] = {"broker work", "broker control", "broker events", "gateway backend",
+                          "HTTP"};
+    for (size_t i = 0; i < sizeof ports / sizeof ports[0]; i++) {
+        int rc = s_port_free(ports[i]);
+        if (rc == EADDRINUSE) {
+            fprintf(stderr,
+                    "mlops up: port %d (%s) is already in use: stop what holds it "
+                    "(another mlops up? `ss -ltnp | grep %d` shows it)%s\n",
+                    ports[i], what[i], ports[i],
+                    i == 4 ? " or pick another with --port" : "");
+            return 1;
+        }
+        if (rc) {
+            fprintf(stderr, "mlops up: cannot bind port %d (%s): %s\n", ports[i], what[i],
+                    strerror(rc));
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void s_loop(s_up_t *self)
+{
+    struct pollfd fds[UP_CHILDREN_MAX + 1];
+    s_child_t *owner[UP_CHILDREN_MAX + 1];
+    while (!self->stopping) {
+        size_t n = 0;
+        fds[n] = (struct pollfd){.fd = s_signal_pipe[0], .events = POLLIN};
+        owner[n++] = NULL;
+        for (size_t i = 0; i < self->n_children; i++)
+            if (self->children[i].out_fd >= 0) {
+                fds[n] = (struct pollfd){.fd = self->children[i].out_fd, .events = POLLIN};
+                owner[n++] = &self->children[i];
+            }
+        if (poll(fds, n, 100) < 0 && errno != EINTR)
+            break;
+        for (size_t i = 1; i < n; i++)
+            if (fds[i].revents)
+                s_child_read(owner[i]);
+        if (fds[0].revents & POLLIN) {
+            unsigned char sig[16];
+            ssize_t got = read(s_signal_pipe[0], sig, sizeof sig);
+            for (ssize_t k = 0; k < got; k++)
+                if (sig[k] == SIGINT || sig[k] == SIGTERM) {
+                    printf("\nmlops up: stopping (signal %d)\n", sig[k]);
+                    fflush(stdout);
+                    self->stopping = true;
+                }
+        }
+        if (self->stopping)
+            break;
+        s_reap(self);
+        s_restart_due(self);
+        if (!self->announced && s_now_ms() >= self->next_health_ms) {
+            self->next_health_ms = s_now_ms() + UP_HEALTH_IVL_MSEC;
+            if (s_health_ok(self->port)) {
+                self->announced = true;
+                s_announce(self);
+            }
+        }
+    }
+}
+
+int cli_up(int argc, char **argv)
+{
+    s_up_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return 1;
+    int rc = s_parse(self, argc, argv);
+    if (rc) {
+        free(self);
+        return rc < 0 ? 0 : rc;
+    }
+    char data_file[PATH_MAX + 16];
+    snprintf(data_file, sizeof data_file, "%s/data.mdb", self->store);
+    struct stat st;
+    self->store_was_new = stat(data_file, &st) != 0;
+    if (s_check_ports(self) != 0) {
+        free(self);
+        return 1;
+    }
+    if (pipe2(s_signal_pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
+        perror("mlops up: pipe");
+        free(self);
+        return 1;
+    }
+    struct sigaction sa = {.sa_handler = s_signal_fn};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGCHLD, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    s_plan(self);
+    printf("mlops up: store %s, HTTP port %d, %d train and %d inference workers, binaries in %s\n",
+           self->store, self->port, self->train_workers, self->infer_workers, self->bin_dir);
+    for (size_t i = 0; i < self->n_children; i++) {
+        rc = s_child_start(&self->children[i]);
+        if (rc)
+            printf("mlops up: cannot start %s: %s\n", self->children[i].name, strerror(rc));
+        else if (i == 0)
+            usleep(200000); //  let the broker bind before workers connect (they retry anyway)
+    }
+    if (self->store_was_new) {
+        printf("mlops up: new store: triggering the first retrain on %s\n", self->source);
+        s_child_t *retrain = s_child_add(self, "retrain", "mlops", "retrain", "--source",
+                                         self->source, "--reason", "first start of mlops up",
+                                         "--wait", NULL);
+        if (retrain) {
+            retrain->oneshot = true;
+            s_child_start(retrain);
+        }
+    } else {
+        printf("mlops up: existing store: serving its production model "
+               "(`mlops retrain` starts a new run)\n");
+    }
+    fflush(stdout);
+    s_loop(self);
+    s_stop_all(self);
+    s_up_free(self);
+    free(self);
+    return 0;
+}

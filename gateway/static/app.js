@@ -1,0 +1,188 @@
+// app.js: the dashboard. Polls the gateway's /api endpoints (which ask the
+// broker's control socket) once a second and redraws; buttons POST to the
+// same endpoints with the admin token when one is typed in. No library, no
+// request to anything but this origin.
+"use strict";
+
+const POLL_MSEC = 1000;
+const $ = (sel) => document.querySelector(sel);
+const state = { runs: [], models: { versions: [], production: 0 }, status: null };
+
+function esc(text) {
+  return String(text ?? "").replace(/[&<>"']/g,
+    (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
+}
+
+function fmtMs(ms) {
+  if (!ms || ms < 0) return "–";
+  return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(ms < 10000 ? 2 : 1)} s`;
+}
+
+function fmtNum(x, digits = 4) {
+  return typeof x === "number" && isFinite(x) ? x.toFixed(digits) : "–";
+}
+
+function metricOf(v, name) {
+  const m = v.metrics || v;
+  return m[name];
+}
+
+function say(text, bad) {
+  const el = $("#message");
+  el.textContent = text || "";
+  el.className = bad ? "bad" : "";
+}
+
+async function getJson(path) {
+  const res = await fetch(path, { cache: "no-store" });
+  const body = await res.json().catch(() => ({}));
+  if (!res.ok) throw new Error(body.detail || body.error || `${path}: HTTP ${res.status}`);
+  return body;
+}
+
+async function post(path, payload) {
+  const headers = { "Content-Type": "application/json" };
+  const token = $("#token").value.trim();
+  if (token) headers.Authorization = `Bearer ${token}`;
+  const res = await fetch(path, { method: "POST", headers, body: JSON.stringify(payload || {}) });
+  const body = await res.json().catch(() => ({}));
+  if (!res.ok) {
+    const why = typeof body.detail === "string" ? body.detail : (body.error || JSON.stringify(body));
+    throw new Error(`${res.status}: ${why}`);
+  }
+  return body;
+}
+
+function timeline(run) {
+  const tasks = run.tasks || [];
+  const start = run.started_ms || Math.min(...tasks.map((t) => t.started_ms || Infinity));
+  const end = run.ended_ms || Date.now();
+  if (!isFinite(start) || !start) return '<div class="timeline"></div>';
+  const span = Math.max(end - start, 1);
+  const bars = tasks.map((t) => {
+    if (!t.started_ms) return "";
+    const left = ((t.started_ms - start) / span) * 100;
+    const width = Math.max((((t.ended_ms || end) - t.started_ms) / span) * 100, 1.5);
+    const label = t.family ? `${t.stage}:${t.family}` : t.stage;
+    const title = `${label} ${t.state}, ${fmtMs((t.ended_ms || end) - t.started_ms)}, ` +
+      `attempts ${t.attempts}${t.worker ? ", " + t.worker : ""}${t.error ? "\n" + t.error : ""}`;
+    const cls = t.state === "done" ? "done" : t.state === "failed" ? "failed"
+      : t.state === "running" ? "running" : "pending";
+    return `<div class="bar ${cls}" style="left:${left}%;width:${width}%" title="${esc(title)}">${esc(label)}</div>`;
+  }).join("");
+  return `<div class="timeline">${bars}</div>`;
+}
+
+function drawRuns() {
+  const rows = state.runs.map((r) => {
+    const took = r.ended_ms && r.started_ms ? fmtMs(r.ended_ms - r.started_ms)
+      : r.started_ms ? fmtMs(Date.now() - r.started_ms) + "…" : "–";
+    const retries = (r.tasks || []).filter((t) => t.attempts > 1)
+      .map((t) => `${t.stage}${t.family ? ":" + t.family : ""} ×${t.attempts}`).join(", ");
+    return `<tr>
+      <td>${esc(r.id)}</td>
+      <td class="state-${esc(r.state)}">${esc(r.state)}</td>
+      <td>${esc(r.source)}${r.coalesced ? ` <span class="muted">(+${esc(r.coalesced)} coalesced)</span>` : ""}</td>
+      <td>${timeline(r)}${retries ? `<div class="muted">retries: ${esc(retries)}</div>` : ""}</td>
+      <td>${esc(r.outcome)}${r.error ? `<div class="error">${esc(r.error)}</div>` : ""}</td>
+      <td>${took}</td></tr>`;
+  });
+  $("#runs tbody").innerHTML = rows.join("") || '<tr><td colspan="6" class="muted">no runs yet</td></tr>';
+}
+
+function drawModels() {
+  const versions = state.models.versions || [];
+  const rows = versions.slice().reverse().map((v) => `<tr>
+      <td>${esc(v.version)}</td>
+      <td class="stage-${esc(v.stage)}">${esc(v.stage)}</td>
+      <td>${esc(v.family)}</td>
+      <td>${fmtNum(metricOf(v, "auc"))}</td>
+      <td>${fmtNum(metricOf(v, "accuracy"))}</td>
+      <td>${fmtNum(metricOf(v, "f1"))}</td>
+      <td>${esc(v.run_id)}</td>
+      <td title="${esc(v.dataset_hash)}">${esc(String(v.dataset_hash || "").slice(0, 10))}</td>
+      <td>${esc(v.reason)}</td>
+      <td>${v.stage === "production" ? "" : `<button class="small promote" data-version="${esc(v.version)}">Promote</button>`}</td>
+    </tr>`);
+  $("#models tbody").innerHTML = rows.join("") || '<tr><td colspan="10" class="muted">no versions yet</td></tr>';
+  drawChart(versions);
+  $("#prod").textContent = `production: ${state.models.production ? "v" + state.models.production : "–"}`;
+}
+
+function drawChart(versions) {
+  const metric = $("#metric").value;
+  const pts = versions.map((v) => [v.version, metricOf(v, metric), v.stage])
+    .filter((p) => typeof p[1] === "number" && isFinite(p[1]));
+  const svg = $("#chart");
+  if (!pts.length) { svg.innerHTML = '<text x="10" y="20" fill="#6b6b66">no versions yet</text>'; return; }
+  const W = 600, H = 160, P = 24;
+  const ys = pts.map((p) => p[1]);
+  let lo = Math.min(...ys), hi = Math.max(...ys);
+  if (hi - lo < 1e-6) { lo -= 0.01; hi += 0.01; }
+  const x = (i) => P + (pts.length === 1 ? (W - 2 * P) / 2 : (i * (W - 2 * P)) / (pts.length - 1));
+  const y = (v) => H - P - ((v - lo) / (hi - lo)) * (H - 2 * P);
+  const line = pts.map((p, i) => `${i ? "L" : "M"}${x(i).toFixed(1)},${y(p[1]).toFixed(1)}`).join(" ");
+  const dots = pts.map((p, i) => `<circle cx="${x(i)}" cy="${y(p[1])}" r="${p[2] === "production" ? 6 : 4}"
+      fill="${p[2] === "production" ? "#1f7a3d" : "#1c5fb8"}"><title>v${p[0]} ${metric} ${p[1].toFixed(4)} (${p[2]})</title></circle>
+      <text x="${x(i)}" y="${H - 6}" font-size="10" text-anchor="middle" fill="#6b6b66">v${p[0]}</text>`).join("");
+  svg.innerHTML = `<text x="4" y="12" font-size="10" fill="#6b6b66">${hi.toFixed(3)}</text>
+    <text x="4" y="${H - P + 4}" font-size="10" fill="#6b6b66">${lo.toFixed(3)}</text>
+    <path d="${line}" fill="none" stroke="#1c5fb8" stroke-width="1.5"/>${dots}`;
+}
+
+function drawWorkers() {
+  const s = state.status || {};
+  const workers = (s.workers || []).concat(s.infer_workers || []);
+  workers.sort((a, b) => String(a.stage).localeCompare(String(b.stage)));
+  const now = Date.now();
+  $("#workers tbody").innerHTML = workers.map((w) => `<tr>
+      <td>${esc(w.stage)}</td><td>${esc(w.host)}</td><td>${esc(w.pid)}</td>
+      <td class="${w.state === "busy" ? "state-running" : ""}">${esc(w.state)}</td>
+      <td>${esc(w.task_id || (w.model_version ? "serving v" + w.model_version : ""))}</td>
+      <td>${w.last_seen_ms ? fmtMs(now - w.last_seen_ms) + " ago" : "–"}</td></tr>`).join("")
+    || '<tr><td colspan="6" class="muted">no live workers</td></tr>';
+  $("#next").textContent = s.next_schedule_ms ? `next scheduled run: ${new Date(s.next_schedule_ms).toLocaleString()}` : "";
+}
+
+async function refresh() {
+  try {
+    const [runs, models, status] = await Promise.all(
+      [getJson("/api/runs"), getJson("/api/models"), getJson("/api/workers")]);
+    state.runs = runs.runs || [];
+    state.models = models;
+    state.status = status;
+    $("#conn").textContent = "live";
+    $("#conn").className = "pill state-succeeded";
+    drawRuns(); drawModels(); drawWorkers();
+  } catch (e) {
+    $("#conn").textContent = `broker unreachable: ${e.message}`;
+    $("#conn").className = "pill state-failed";
+  }
+}
+
+async function act(what, path, payload) {
+  try {
+    const body = await post(path, payload);
+    say(`${what}: ${JSON.stringify(body)}`);
+    refresh();
+  } catch (e) {
+    say(`${what} failed: ${e.message}`, true);
+  }
+}
+
+$("#retrain").addEventListener("click", () => {
+  const source = $("#source").value.trim();
+  act("retrain", "/api/retrain", source ? { source, reason: "dashboard" } : { reason: "dashboard" });
+});
+$("#rollback").addEventListener("click", () => act("rollback", "/api/rollback", { reason: "dashboard" }));
+$("#models").addEventListener("click", (ev) => {
+  const btn = ev.target.closest("button.promote");
+  if (btn) act(`promote v${btn.dataset.version}`, "/api/promote",
+    { version: Number(btn.dataset.version), reason: "dashboard" });
+});
+$("#metric").addEventListener("change", () => drawChart(state.models.versions || []));
+$("#token").value = sessionStorage.getItem("mlops-token") || "";
+$("#token").addEventListener("change", () => sessionStorage.setItem("mlops-token", $("#token").value));
+
+refresh();
+setInterval(refresh, POLL_MSEC);

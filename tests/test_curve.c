@@ -1,0 +1,205 @@
+/*  test_curve.c: CURVE on and off, allowed and unknown clients, keys added
+    and removed while the server runs, and every configuration error. */
+#include "curve.h"
+#include "testing.h"
+
+#include <czmq.h>
+#include <unistd.h>
+
+static char s_dir[256];      //  temp dir holding keys/ and allowed/
+static char s_keys[300];
+static char s_allowed[300];
+
+static void s_setup(void)
+{
+    snprintf(s_dir, sizeof s_dir, "/tmp/mlops-test-curve-%d", (int)getpid());
+    snprintf(s_keys, sizeof s_keys, "%s/keys", s_dir);
+    snprintf(s_allowed, sizeof s_allowed, "%s/allowed", s_dir);
+    zsys_dir_create(s_dir);
+    zsys_dir_create(s_allowed);
+    curve_keygen(s_keys, "server", NULL);
+    curve_keygen(s_keys, "alice", NULL);
+    curve_keygen(s_keys, "mallory", NULL);
+}
+
+static void s_env_clear(void)
+{
+    unsetenv("MLOPS_CURVE_SERVER_CERT");
+    unsetenv("MLOPS_CURVE_CLIENTS_DIR");
+    unsetenv("MLOPS_CURVE_CLIENT_CERT");
+    unsetenv("MLOPS_CURVE_SERVER_KEY");
+}
+
+static void s_allow(const char *name, bool allow)
+{
+    char from[400], to[400];
+    snprintf(from, sizeof from, "%s/%s.cert", s_keys, name);
+    snprintf(to, sizeof to, "%s/%s.cert", s_allowed, name);
+    if (allow) {
+        char text[4096];
+        FILE *in = fopen(from, "r");
+        size_t n = in ? fread(text, 1, sizeof text, in) : 0;
+        if (in)
+            fclose(in);
+        FILE *out = fopen(to, "w");
+        if (out) {
+            fwrite(text, 1, n, out);
+            fclose(out);
+        }
+    } else {
+        unlink(to);
+    }
+}
+
+//  Connects a DEALER as `name` (NULL = no CURVE), sends one frame, and
+//  returns true when the server socket received it within wait_msec.
+static bool s_delivered(zsock_t *server, const char *endpoint, const char *name, int wait_msec)
+{
+    s_env_clear();
+    char cert[400], server_cert[400];
+    snprintf(server_cert, sizeof server_cert, "%s/server.cert", s_keys);
+    if (name) {
+        snprintf(cert, sizeof cert, "%s/%s.cert", s_keys, name);
+        setenv("MLOPS_CURVE_CLIENT_CERT", cert, 1);
+        setenv("MLOPS_CURVE_SERVER_KEY", server_cert, 1);
+    }
+    curve_t *curve = curve_new_from_env(NULL);
+    if (!curve)
+        return false;
+    zsock_t *client = zsock_new(ZMQ_DEALER);
+    curve_apply_client(curve, client);
+    zsock_connect(client, "%s", endpoint);
+    zstr_send(client, "hello");
+    bool got = false;
+    zpoller_t *poller = zpoller_new(server, NULL);
+    if (zpoller_wait(poller, wait_msec) == server) {
+        zmsg_t *msg = zmsg_recv(server);
+        got = msg && zmsg_size(msg) == 2;
+        zmsg_destroy(&msg);
+    }
+    zpoller_destroy(&poller);
+    zsock_set_linger(client, 0);
+    zsock_destroy(&client);
+    curve_destroy(&curve);
+    return got;
+}
+
+static void test_curve_allows_only_listed_keys_and_reloads(void)
+{
+    s_env_clear();
+    char server_cert[400];
+    snprintf(server_cert, sizeof server_cert, "%s/server.cert", s_keys);
+    setenv("MLOPS_CURVE_SERVER_CERT", server_cert, 1);
+    setenv("MLOPS_CURVE_CLIENTS_DIR", s_allowed, 1);
+    s_allow("alice", true);
+    mlops_err_t err = {0};
+    curve_t *server_curve = curve_new_from_env(&err);
+    CHECK(server_curve);
+    CHECK(curve_server_enabled(server_curve));
+    zsock_t *server = zsock_new(ZMQ_ROUTER);
+    curve_apply_server(server_curve, server);
+    int port = zsock_bind(server, "tcp://127.0.0.1:*");
+    CHECK(port > 0);
+    char endpoint[64];
+    snprintf(endpoint, sizeof endpoint, "tcp://127.0.0.1:%d", port);
+
+    bool alice = s_delivered(server, endpoint, "alice", 3000);
+    bool mallory = s_delivered(server, endpoint, "mallory", 700);
+    bool plain = s_delivered(server, endpoint, NULL, 700);
+    s_allow("mallory", true);
+    zclock_sleep(1100); //  directory mtime has one-second resolution on some filesystems
+    bool mallory_added = s_delivered(server, endpoint, "mallory", 3000);
+    s_allow("alice", false);
+    zclock_sleep(1100);
+    bool alice_removed = s_delivered(server, endpoint, "alice", 700);
+
+    zsock_destroy(&server);
+    curve_destroy(&server_curve);
+    CHECK(alice);
+    CHECK(!mallory);
+    CHECK(!plain);
+    CHECK(mallory_added);
+    CHECK(!alice_removed);
+}
+
+static void test_curve_off_without_environment(void)
+{
+    s_env_clear();
+    curve_t *curve = curve_new_from_env(NULL);
+    CHECK(curve);
+    CHECK(!curve_server_enabled(curve));
+    CHECK(!curve_client_enabled(curve));
+    zsock_t *sock = zsock_new(ZMQ_DEALER);
+    CHECK_INT(curve_apply_client(curve, sock), 0);
+    CHECK_INT(zsock_curve_server(sock), 0);
+    zsock_destroy(&sock);
+    curve_destroy(&curve);
+    curve_destroy(&curve); //  NULL is ignored
+}
+
+static void test_curve_configuration_errors(void)
+{
+    mlops_err_t err = {0};
+    char path[400];
+    s_env_clear();
+    snprintf(path, sizeof path, "%s/server.cert", s_keys);
+    setenv("MLOPS_CURVE_SERVER_CERT", path, 1);
+    CHECK(!curve_new_from_env(&err));
+    CHECK_INT(err.code, MLOPS_EINVAL);
+    CHECK_CONTAINS(err.msg, "MLOPS_CURVE_CLIENTS_DIR is not");
+
+    setenv("MLOPS_CURVE_CLIENTS_DIR", "/nonexistent-dir", 1);
+    CHECK(!curve_new_from_env(&err));
+    CHECK_CONTAINS(err.msg, "/nonexistent-dir is not a directory");
+
+    s_env_clear();
+    setenv("MLOPS_CURVE_SERVER_CERT", "/nonexistent.cert", 1);
+    setenv("MLOPS_CURVE_CLIENTS_DIR", s_allowed, 1);
+    CHECK(!curve_new_from_env(&err));
+    CHECK_INT(err.code, ENOENT);
+    CHECK_CONTAINS(err.msg, "/nonexistent.cert");
+
+    s_env_clear();
+    snprintf(path, sizeof path, "%s/alice.cert", s_keys);
+    setenv("MLOPS_CURVE_CLIENT_CERT", path, 1);
+    CHECK(!curve_new_from_env(&err));
+    CHECK_CONTAINS(err.msg, "go together");
+
+    setenv("MLOPS_CURVE_SERVER_KEY", "not-a-key", 1);
+    CHECK(!curve_new_from_env(&err));
+    CHECK_INT(err.code, ENOENT);
+
+    setenv("MLOPS_CURVE_SERVER_KEY", "~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~", 1);
+    CHECK(!curve_new_from_env(&err));
+    CHECK_CONTAINS(err.msg, "not a Z85 key");
+    s_env_clear();
+}
+
+static void test_keygen_refuses_overwrite_and_bad_names(void)
+{
+    mlops_err_t err = {0};
+    CHECK_INT(curve_keygen(s_keys, "alice", &err), MLOPS_EINVAL);
+    CHECK_CONTAINS(err.msg, "refusing to overwrite");
+    CHECK_INT(curve_keygen(s_keys, "a/b", &err), MLOPS_EINVAL);
+    char secret[400];
+    snprintf(secret, sizeof secret, "%s/alice.cert_secret", s_keys);
+    struct stat st;
+    CHECK_INT(stat(secret, &st), 0);
+    CHECK_INT(st.st_mode & 0777, 0600);
+}
+
+int main(void)
+{
+    zsys_init();
+    zsys_set_logstream(NULL);
+    s_setup();
+    RUN(test_curve_off_without_environment);
+    RUN(test_curve_configuration_errors);
+    RUN(test_keygen_refuses_overwrite_and_bad_names);
+    RUN(test_curve_allows_only_listed_keys_and_reloads);
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", s_dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", s_dir);
+    return TEST_REPORT("test_curve");
+}

@@ -1,0 +1,389 @@
+/*  test_records.c: the run / version / audit codecs: round trips, and each
+    class of decode error with its code and the key named in the message.
+
+    Bad inputs are made by re-packing a good record with one change (a key
+    dropped, added, repeated or given another value), so each case differs
+    from a valid record in exactly the way its name says.
+*/
+#include "records.h"
+#include "testing.h"
+
+#include <msgpack.h>
+
+static void s_fill_run(run_t *run)
+{
+    memset(run, 0, sizeof *run);
+    run->id = 42;
+    run->state = RUN_RUNNING;
+    snprintf(run->source, sizeof run->source, "synthetic:1000:7");
+    snprintf(run->reason, sizeof run->reason, "schedule");
+    run->coalesced = 2;
+    run->created_ms = 1764136800123;
+    run->started_ms = 1764136800200;
+    snprintf(run->dataset_hash, sizeof run->dataset_hash, "%064d", 7);
+    run->version = 3;
+    run->promoted = true;
+    snprintf(run->outcome, sizeof run->outcome, "promoted v3");
+    run_task_t *t = run_add_task(run, "extract", NULL);
+    t->state = TASK_DONE;
+    t->attempts = 1;
+    t->ended_ms = -5; //  negative integers survive
+    t = run_add_task(run, "train", "forest");
+    t->state = TASK_FAILED;
+    t->attempts = 3;
+    t->retry_at_ms = 1764136900000;
+    snprintf(t->worker, sizeof t->worker, "host:123");
+    snprintf(t->error, sizeof t->error, "out of memory");
+}
+
+static void test_run_round_trip_with_tasks(void)
+{
+    run_t run, back;
+    s_fill_run(&run);
+    CHECK_STR(run.tasks[0].task_id, "42-extract");
+    CHECK_STR(run.tasks[1].task_id, "42-train-forest");
+    uint8_t *bytes;
+    size_t len;
+    CHECK_INT(run_encode(&run, &bytes, &len), 0);
+    mlops_err_t err;
+    int rc = run_decode(bytes, len, &back, &err);
+    free(bytes);
+    CHECK_INT(rc, 0);
+    CHECK_INT(back.id, 42);
+    CHECK_INT(back.state, RUN_RUNNING);
+    CHECK_STR(back.source, run.source);
+    CHECK_STR(back.reason, "schedule");
+    CHECK_INT(back.coalesced, 2);
+    CHECK_INT(back.created_ms, 1764136800123);
+    CHECK_INT(back.started_ms, 1764136800200);
+    CHECK_INT(back.ended_ms, 0);
+    CHECK_STR(back.dataset_hash, run.dataset_hash);
+    CHECK_INT(back.version, 3);
+    CHECK(back.promoted);
+    CHECK_STR(back.outcome, "promoted v3");
+    CHECK_STR(back.error, "");
+    CHECK_INT(back.n_tasks, 2);
+    CHECK(memcmp(back.tasks, run.tasks, 2 * sizeof *run.tasks) == 0);
+    run_t copy;
+    CHECK_INT(run_copy(&copy, &back), 0);
+    CHECK(copy.tasks != back.tasks);
+    CHECK_STR(copy.tasks[1].error, "out of memory");
+    run_clear(&copy);
+    run_clear(&back);
+    run_clear(&run);
+    CHECK(run.tasks == NULL && run.n_tasks == 0);
+}
+
+static void test_run_add_task_stops_at_limit(void)
+{
+    run_t run = {.id = 1};
+    for (int i = 0; i < RUN_TASKS_MAX; i++)
+        CHECK(run_add_task(&run, "train", "logreg") != NULL);
+    CHECK(run_add_task(&run, "train", "logreg") == NULL);
+    CHECK_INT(run.n_tasks, RUN_TASKS_MAX);
+    run_clear(&run);
+}
+
+static void test_version_and_audit_round_trip(void)
+{
+    version_t v = {.version = 5, .run_id = 9, .artifact_len = 1234, .stage = VERSION_PRODUCTION,
+                   .created_ms = 77};
+    snprintf(v.family, sizeof v.family, "logreg");
+    snprintf(v.params, sizeof v.params, "{\"c\":1.0}");
+    snprintf(v.reason, sizeof v.reason, "beats v4");
+    hash_sha256_hex("model", 5, v.sha256);
+    v.metrics = (metrics_t){0.81, 0.79, 0.7, 0.74, 0.87, 0.43, 50, 13, 95, 21};
+    uint8_t *bytes;
+    size_t len;
+    CHECK_INT(version_encode(&v, &bytes, &len), 0);
+    version_t vb;
+    mlops_err_t err;
+    int rc = version_decode(bytes, len, &vb, &err);
+    free(bytes);
+    CHECK_INT(rc, 0);
+    CHECK(memcmp(&v, &vb, sizeof v) == 0);
+
+    audit_t a = {.seq = 3, .ts_ms = 99, .version = 5, .previous = 4};
+    snprintf(a.action, sizeof a.action, "rollback");
+    snprintf(a.reason, sizeof a.reason, "bad auc");
+    CHECK_INT(audit_encode(&a, &bytes, &len), 0);
+    audit_t ab;
+    rc = audit_decode(bytes, len, &ab, &err);
+    free(bytes);
+    CHECK_INT(rc, 0);
+    CHECK(memcmp(&a, &ab, sizeof a) == 0);
+}
+
+static void test_enum_names(void)
+{
+    CHECK_STR(run_state_name(RUN_SUCCEEDED), "succeeded");
+    CHECK_STR(task_state_name(TASK_PENDING), "pending");
+    CHECK_STR(version_stage_name(VERSION_PRODUCTION), "production");
+    CHECK(run_state_name((run_state_t)9) == NULL);
+    CHECK(version_stage_name((version_stage_t)-1) == NULL);
+}
+
+//  The encoding seen from outside: readable keys and enum names.
+static void test_encoding_uses_field_names(void)
+{
+    run_t run;
+    s_fill_run(&run);
+    uint8_t *bytes;
+    size_t len;
+    CHECK_INT(run_encode(&run, &bytes, &len), 0);
+    run_clear(&run);
+    msgpack_unpacked msg;
+    msgpack_unpacked_init(&msg);
+    size_t off = 0;
+    //  msgpack-c points into bytes for strings: free them after msg.
+    int ok = msgpack_unpack_next(&msg, (const char *)bytes, len, &off) == MSGPACK_UNPACK_SUCCESS;
+    if (!ok) {
+        msgpack_unpacked_destroy(&msg);
+        free(bytes);
+    }
+    CHECK(ok);
+    const msgpack_object *o = &msg.data;
+    int state_ok = 0, tasks_ok = 0;
+    for (uint32_t i = 0; o->type == MSGPACK_OBJECT_MAP && i < o->via.map.size; i++) {
+        const msgpack_object_kv *kv = &o->via.map.ptr[i];
+        if (kv->key.via.str.size == 5 && !memcmp(kv->key.via.str.ptr, "state", 5))
+            state_ok = kv->val.type == MSGPACK_OBJECT_STR && kv->val.via.str.size == 7
+                       && !memcmp(kv->val.via.str.ptr, "running", 7);
+        if (kv->key.via.str.size == 5 && !memcmp(kv->key.via.str.ptr, "tasks", 5))
+            tasks_ok = kv->val.type == MSGPACK_OBJECT_ARRAY && kv->val.via.array.size == 2;
+    }
+    uint32_t n = o->via.map.size;
+    msgpack_unpacked_destroy(&msg);
+    free(bytes);
+    CHECK_INT(n, 14);
+    CHECK(state_ok);
+    CHECK(tasks_ok);
+}
+
+//  --- building bad inputs --------------------------------------------------
+
+typedef enum { M_DROP, M_SET, M_ADD, M_REPEAT } s_mode_t;
+
+typedef struct {
+    const char *path;              //  "reason", "tasks.1.state", "metrics.auc"
+    s_mode_t mode;                 //  what to do at that key
+    void (*pack)(msgpack_packer *pk); //  the new value (M_SET, M_ADD)
+} s_mutation_t;
+
+static bool s_key_is(const msgpack_object *k, const char *name, size_t n)
+{
+    return k->type == MSGPACK_OBJECT_STR && k->via.str.size == n && !memcmp(k->via.str.ptr, name, n);
+}
+
+//  Re-packs o, applying m at the path rest (dot-separated; numbers index arrays).
+static void s_repack(msgpack_packer *pk, const msgpack_object *o, const char *rest,
+                     const s_mutation_t *m)
+{
+    const char *dot = rest ? strchr(rest, '.') : NULL;
+    size_t n = rest ? (dot ? (size_t)(dot - rest) : strlen(rest)) : 0;
+    const char *next = dot ? dot + 1 : NULL;
+    if (!rest) {
+        msgpack_pack_object(pk, *o);
+    } else if (o->type == MSGPACK_OBJECT_ARRAY) {
+        uint32_t idx = (uint32_t)atoi(rest);
+        msgpack_pack_array(pk, o->via.array.size);
+        for (uint32_t i = 0; i < o->via.array.size; i++)
+            s_repack(pk, &o->via.array.ptr[i], i == idx ? next : NULL, m);
+    } else {
+        uint32_t size = o->via.map.size;
+        bool leaf = next == NULL;
+        if (leaf)
+            size += m->mode == M_DROP ? -1 : m->mode == M_SET ? 0 : 1;
+        msgpack_pack_map(pk, size);
+        for (uint32_t i = 0; i < o->via.map.size; i++) {
+            const msgpack_object_kv *kv = &o->via.map.ptr[i];
+            bool hit = s_key_is(&kv->key, rest, n);
+            if (hit && leaf && m->mode == M_DROP)
+                continue;
+            msgpack_pack_object(pk, kv->key);
+            if (hit && leaf && m->mode == M_SET)
+                m->pack(pk);
+            else
+                s_repack(pk, &kv->val, hit ? next : NULL, m);
+            if (hit && leaf && m->mode == M_REPEAT) {
+                msgpack_pack_object(pk, kv->key);
+                msgpack_pack_object(pk, kv->val);
+            }
+        }
+        if (leaf && m->mode == M_ADD) {
+            msgpack_pack_str(pk, n);
+            msgpack_pack_str_body(pk, rest, n);
+            m->pack(pk);
+        }
+    }
+}
+
+//  Encodes the sample run or version with m applied into sbuf.
+static void s_mutated(bool version, const s_mutation_t *m, msgpack_sbuffer *sbuf)
+{
+    uint8_t *bytes;
+    size_t len;
+    if (version) {
+        version_t v = {.version = 1, .stage = VERSION_STAGING};
+        version_encode(&v, &bytes, &len);
+    } else {
+        run_t run;
+        s_fill_run(&run);
+        run_encode(&run, &bytes, &len);
+        run_clear(&run);
+    }
+    msgpack_unpacked msg;
+    msgpack_unpacked_init(&msg);
+    size_t off = 0;
+    msgpack_unpack_next(&msg, (const char *)bytes, len, &off);
+    msgpack_sbuffer_init(sbuf);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, sbuf, msgpack_sbuffer_write);
+    s_repack(&pk, &msg.data, m->path, m);
+    msgpack_unpacked_destroy(&msg);
+    free(bytes);
+}
+
+//  Decodes the mutated record; returns the code and leaves the message in err.
+static int s_decode_mutated(bool version, const s_mutation_t *m, mlops_err_t *err)
+{
+    msgpack_sbuffer sbuf;
+    s_mutated(version, m, &sbuf);
+    int rc;
+    if (version) {
+        version_t v;
+        rc = version_decode((uint8_t *)sbuf.data, sbuf.size, &v, err);
+    } else {
+        run_t run;
+        rc = run_decode((uint8_t *)sbuf.data, sbuf.size, &run, err);
+        run_clear(&run);
+    }
+    msgpack_sbuffer_destroy(&sbuf);
+    return rc;
+}
+
+static void s_pack_str(msgpack_packer *pk, const char *s)
+{
+    msgpack_pack_str(pk, strlen(s));
+    msgpack_pack_str_body(pk, s, strlen(s));
+}
+static void s_pack_sleeping(msgpack_packer *pk) { s_pack_str(pk, "sleeping"); }
+static void s_pack_bogus(msgpack_packer *pk) { s_pack_str(pk, "bogus"); }
+static void s_pack_7(msgpack_packer *pk) { msgpack_pack_int(pk, 7); }
+static void s_pack_minus1(msgpack_packer *pk) { msgpack_pack_int(pk, -1); }
+static void s_pack_huge(msgpack_packer *pk) { msgpack_pack_int64(pk, (int64_t)1 << 40); }
+static void s_pack_nil(msgpack_packer *pk) { msgpack_pack_nil(pk); }
+static void s_pack_long(msgpack_packer *pk)
+{
+    char s[301];
+    memset(s, 'x', 300);
+    s[300] = '\0';
+    s_pack_str(pk, s);
+}
+static void s_pack_nul(msgpack_packer *pk)
+{
+    msgpack_pack_str(pk, 3);
+    msgpack_pack_str_body(pk, "a\0b", 3);
+}
+static void s_pack_65_tasks(msgpack_packer *pk)
+{
+    msgpack_pack_array(pk, RUN_TASKS_MAX + 1);
+    for (int i = 0; i < RUN_TASKS_MAX + 1; i++)
+        msgpack_pack_map(pk, 0);
+}
+
+typedef struct {
+    bool version;        //  mutate the sample version, else the sample run
+    s_mutation_t m;      //  the change
+    int code;            //  expected code
+    const char *msg;     //  expected in the message
+} s_case_t;
+
+static void test_decode_rejects_each_error_class(void)
+{
+    static const s_case_t cases[] = {
+        {false, {"source", M_DROP, NULL}, MLOPS_EPROTO, "run.source: missing"},
+        {false, {"bogus", M_ADD, s_pack_7}, MLOPS_EPROTO, "run: unknown key \"bogus\""},
+        {false, {"id", M_REPEAT, NULL}, MLOPS_EPROTO, "run.id: key repeated"},
+        {false, {"id", M_SET, s_pack_bogus}, MLOPS_EPROTO, "run.id: expected integer, got string"},
+        {false, {"id", M_SET, s_pack_minus1}, MLOPS_EPROTO, "run.id: negative integer"},
+        {false, {"coalesced", M_SET, s_pack_huge}, MLOPS_EPROTO, "run.coalesced: integer out of range"},
+        {false, {"promoted", M_SET, s_pack_nil}, MLOPS_EPROTO, "run.promoted: expected bool, got nil"},
+        {false, {"reason", M_SET, s_pack_long}, MLOPS_EPROTO,
+         "run.reason: string of 300 bytes exceeds the limit of 255"},
+        {false, {"outcome", M_SET, s_pack_nul}, MLOPS_EPROTO, "run.outcome: string contains a NUL"},
+        {false, {"state", M_SET, s_pack_sleeping}, MLOPS_EPROTO, "run.state: unknown value \"sleeping\""},
+        {false, {"tasks", M_SET, s_pack_65_tasks}, MLOPS_ETOOBIG, "run.tasks: 65 tasks exceed the limit of 64"},
+        {false, {"tasks", M_SET, s_pack_7}, MLOPS_EPROTO, "run.tasks: expected array, got integer"},
+        {false, {"tasks.1.state", M_SET, s_pack_bogus}, MLOPS_EPROTO, "run.tasks[1].state: unknown value \"bogus\""},
+        {false, {"tasks.0.worker", M_DROP, NULL}, MLOPS_EPROTO, "run.tasks[0].worker: missing"},
+        {true, {"metrics.auc", M_SET, s_pack_7}, MLOPS_EPROTO, "version.metrics.auc: expected float, got integer"},
+        {true, {"stage", M_SET, s_pack_bogus}, MLOPS_EPROTO, "version.stage: unknown value \"bogus\""},
+        {true, {"metrics", M_SET, s_pack_nil}, MLOPS_EPROTO, "version.metrics: expected map, got nil"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        mlops_err_t err;
+        mlops_err_clear(&err);
+        CHECK_INT(s_decode_mutated(cases[i].version, &cases[i].m, &err), cases[i].code);
+        CHECK_CONTAINS(err.msg, cases[i].msg);
+    }
+}
+
+static void test_decode_rejects_bad_framing(void)
+{
+    run_t run, back;
+    s_fill_run(&run);
+    uint8_t *bytes;
+    size_t len;
+    CHECK_INT(run_encode(&run, &bytes, &len), 0);
+    run_clear(&run);
+    uint8_t *longer = malloc(len + 1);
+    memcpy(longer, bytes, len);
+    longer[len] = 0xc0;
+    mlops_err_t err;
+    int rc_trailing = run_decode(longer, len + 1, &back, &err);
+    char msg_trailing[MLOPS_ERRMSG_MAX];
+    snprintf(msg_trailing, sizeof msg_trailing, "%s", err.msg);
+    int rc_trunc = run_decode(bytes, len - 3, &back, &err);
+    free(longer);
+    free(bytes);
+    CHECK_INT(rc_trailing, MLOPS_EPROTO);
+    CHECK_CONTAINS(msg_trailing, "run: 1 trailing bytes");
+    CHECK_INT(rc_trunc, MLOPS_EPROTO);
+    CHECK_CONTAINS(err.msg, "run: msgpack");
+    CHECK(back.tasks == NULL);
+
+    CHECK_INT(run_decode(NULL, 0, &back, &err), MLOPS_EPROTO);
+    CHECK_CONTAINS(err.msg, "run: msgpack truncated at byte 0");
+    //  4 billion elements claimed in 5 bytes: refused before any allocation.
+    static const uint8_t bomb[] = {0xdd, 0xff, 0xff, 0xff, 0xff};
+    CHECK_INT(run_decode(bomb, sizeof bomb, &back, &err), MLOPS_EPROTO);
+    CHECK_CONTAINS(err.msg, "run: msgpack length at byte 0 runs past the end");
+    static const uint8_t strbomb[] = {0x81, 0xdb, 0xff, 0xff, 0xff, 0xf0, 'a'};
+    CHECK_INT(run_decode(strbomb, sizeof strbomb, &back, &err), MLOPS_EPROTO);
+    CHECK_CONTAINS(err.msg, "run: msgpack length at byte 1 runs past the end");
+    static const uint8_t deep[] = {0x81, 0xa5, 't', 'a', 's', 'k', 's', 0x91, 0x91, 0x91, 0x91, 0x90};
+    CHECK_INT(run_decode(deep, sizeof deep, &back, &err), MLOPS_EPROTO);
+    CHECK_CONTAINS(err.msg, "run: msgpack nested deeper than 4");
+    static const uint8_t c1[] = {0xc1};
+    CHECK_INT(audit_decode(c1, 1, &(audit_t){0}, &err), MLOPS_EPROTO);
+    CHECK_CONTAINS(err.msg, "audit: msgpack: bad or unsupported type 0xc1 at byte 0");
+    static const uint8_t arr[] = {0x90};
+    CHECK_INT(version_decode(arr, 1, &(version_t){0}, &err), MLOPS_EPROTO);
+    CHECK_CONTAINS(err.msg, "version: expected map, got array");
+    static const uint8_t intkey[] = {0x81, 0x01, 0x02};
+    CHECK_INT(audit_decode(intkey, sizeof intkey, &(audit_t){0}, &err), MLOPS_EPROTO);
+    CHECK_CONTAINS(err.msg, "audit: key 0 is not a string (integer)");
+}
+
+int main(void)
+{
+    RUN(test_run_round_trip_with_tasks);
+    RUN(test_run_add_task_stops_at_limit);
+    RUN(test_version_and_audit_round_trip);
+    RUN(test_enum_names);
+    RUN(test_encoding_uses_field_names);
+    RUN(test_decode_rejects_each_error_class);
+    RUN(test_decode_rejects_bad_framing);
+    return TEST_REPORT("test_records");
+}
