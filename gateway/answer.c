@@ -141,7 +141,8 @@ char *answer_prediction(const proto_msg_t *msg, bool batch, size_t *len)
     return s_buf_finish(&b, len);
 }
 
-char *answer_problems(const proto_problem_t *problems, size_t n, size_t total, size_t *len)
+char *answer_problems(const proto_problem_t *problems, size_t n, size_t total, bool single,
+                      size_t *len)
 {
     s_buf_t b;
     s_buf_init(&b, 64 + n * 80);
@@ -149,7 +150,7 @@ char *answer_problems(const proto_problem_t *problems, size_t n, size_t total, s
     for (size_t i = 0; i < n; i++) {
         const proto_problem_t *p = &problems[i];
         s_buf_str(&b, i ? ",{\"loc\":[\"body\"" : "{\"loc\":[\"body\"");
-        if (p->index >= 0)
+        if (p->index >= 0 && !single)
             s_buf_printf(&b, ",\"instances\",%" PRId64, p->index);
         if (p->field && *p->field) {
             s_buf_put(&b, ",", 1);

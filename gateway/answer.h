@@ -26,8 +26,11 @@ char *answer_prediction(const proto_msg_t *prediction, bool batch, size_t *len);
 
 //  Body for a 422: the n problems listed (of total found; when total > n a
 //  last entry says how many more there were). A problem with index >= 0 is
-//  located in "instances"; one with index -1 at the top of the body.
-char *answer_problems(const proto_problem_t *problems, size_t n, size_t total, size_t *len);
+//  located in "instances", one with index -1 at the top of the body; single
+//  puts every problem at the top (a /predict record, which the worker
+//  validated as record 0).
+char *answer_problems(const proto_problem_t *problems, size_t n, size_t total, bool single,
+                      size_t *len);
 
 //  Body {"detail": message}.
 char *answer_detail(const char *message, size_t *len);

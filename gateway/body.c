@@ -149,7 +149,8 @@ static json_t *s_load(body_t *self, const char *text, size_t len, mlops_err_t *e
     json_t *doc = json_loadb(text, len, JSON_DECODE_ANY, &je);
     if (doc)
         return doc;
-    size_t pos = (size_t)je.position;
+    //  jansson counts the bytes it read, the offending one included
+    size_t pos = je.position > 0 ? (size_t)je.position - 1 : 0;
     s_rewrite_t rw = {0};
     int n = s_rewrite(text, len, &rw);
     if (n < 0)
@@ -157,7 +158,7 @@ static json_t *s_load(body_t *self, const char *text, size_t len, mlops_err_t *e
     else if (n > 0) {
         doc = json_loadb(rw.text, rw.len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
         if (!doc)
-            pos = s_map_position(&rw, (size_t)je.position);
+            pos = s_map_position(&rw, je.position > 0 ? (size_t)je.position - 1 : 0);
     }
     free(rw.text);
     free(rw.patches);

@@ -395,7 +395,8 @@ static void s_handle_error(gateway_t *self, const proto_msg_t *msg)
         status = 502;
     size_t len = 0;
     char *answer = status == 422 && msg->error.n_detail
-                 ? answer_problems(msg->error.detail, msg->error.n_detail, msg->error.n_detail, &len)
+                 ? answer_problems(msg->error.detail, msg->error.n_detail, msg->error.n_detail,
+                                   !req->batch, &len)
                  : answer_detail(msg->error.message, &len);
     s_settle(self, req, (int)status, answer, len);
 }
@@ -714,11 +715,13 @@ static void s_request_complete(gateway_t *self, s_req_t *req)
     int rc = body_parse(&body, req->body ? req->body : "", req->body_len, req->batch,
                         self->cfg.batch_max, &err);
     size_t len = 0;
-    if (rc == MLOPS_EPROTO)
-        s_settle(self, req, 400, answer_syntax(err.msg, body.error_pos, &len), len);
-    else if (rc == MLOPS_ECHECK) {
+    if (rc == MLOPS_EPROTO) {
+        char *answer = answer_syntax(err.msg, body.error_pos, &len);
+        s_settle(self, req, 400, answer, len);
+    } else if (rc == MLOPS_ECHECK) {
         size_t shown = body.n_problems < BODY_PROBLEMS_MAX ? body.n_problems : BODY_PROBLEMS_MAX;
-        s_settle(self, req, 422, answer_problems(body.problems, shown, body.n_problems, &len), len);
+        char *answer = answer_problems(body.problems, shown, body.n_problems, false, &len);
+        s_settle(self, req, 422, answer, len);
     } else if (rc != 0)
         s_settle_detail(self, req, 500, mlops_err_text(&err, rc));
     else if (router_live(self->router) == 0)
@@ -876,11 +879,11 @@ static int s_open_http(gateway_t *self, mlops_err_t *err)
     self->httpd = MHD_start_daemon(
         MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO | MHD_USE_ERROR_LOG,
         self->cfg.port, NULL, NULL, s_access_fn, self,
+        MHD_OPTION_EXTERNAL_LOGGER, s_mhd_log_fn, self,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
         MHD_OPTION_CONNECTION_LIMIT, self->cfg.connections_max,
         MHD_OPTION_CONNECTION_TIMEOUT, self->cfg.client_timeout_sec,
         MHD_OPTION_NOTIFY_COMPLETED, s_completed_fn, self,
-        MHD_OPTION_EXTERNAL_LOGGER, s_mhd_log_fn, self,
         MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
         MHD_OPTION_END);
     if (!self->httpd)
