@@ -6,7 +6,7 @@
 #include "artifact.h"
 #include "forest.h"
 #include "logreg.h"
-#include "metrics.h"
+#include "score.h"
 #include "prep.h"
 
 #include <jansson.h>
@@ -257,7 +257,7 @@ int train_fit(const table_t *raw, const uint8_t *recipe, size_t recipe_len,
         rc = mlops_err_set(err, MLOPS_ENOMEM, "out of memory");
     if (rc == 0) {
         s_predict(&fit, T, n_test, r->n_features, proba);
-        rc = metrics_compute(yt, proba, n_test, &a.metrics, err);
+        rc = score_compute(yt, proba, n_test, &a.metrics, err);
     }
     if (rc == 0) {
         snprintf(a.family, sizeof a.family, "%s", family);
@@ -289,7 +289,7 @@ int train_score(const model_t *model, const table_t *raw, const size_t *rows, si
     if (rc == 0)
         rc = model_predict_table(model, raw, rows, n, proba, err);
     if (rc == 0)
-        rc = metrics_compute(y, proba, n, out, err);
+        rc = score_compute(y, proba, n, out, err);
     free(proba);
     free(y);
     return rc;
@@ -331,7 +331,7 @@ static int s_cv_fold(const table_t *raw, const char *target, const size_t *rows,
         rc = s_fit(&pr[k], X, y, ntr, r->n_features, seed, &fit, err);
         if (rc == 0) {
             s_predict(&fit, T, nte, r->n_features, proba);
-            rc = metrics_compute(yt, proba, nte, &m, err);
+            rc = score_compute(yt, proba, nte, &m, err);
         }
         s_fitted_clear(&fit);
         if (rc == 0) {
@@ -383,10 +383,10 @@ int train_cv(const table_t *raw, const prep_options_t *opts, int k, int repeats,
     for (size_t f = 0; f < n_families; f++) {
         if (rc == 0) {
             out[f] = (train_cv_t){.family = families[f], .n_folds = total};
-            metrics_mean_std(sc[f].acc, total, &out[f].accuracy_mean, &out[f].accuracy_std);
-            metrics_mean_std(sc[f].auc, total, &out[f].auc_mean, &out[f].auc_std);
-            metrics_mean_std(sc[f].f1, total, &out[f].f1_mean, &out[f].f1_std);
-            metrics_mean_std(sc[f].ll, total, &out[f].log_loss_mean, &out[f].log_loss_std);
+            score_mean_std(sc[f].acc, total, &out[f].accuracy_mean, &out[f].accuracy_std);
+            score_mean_std(sc[f].auc, total, &out[f].auc_mean, &out[f].auc_std);
+            score_mean_std(sc[f].f1, total, &out[f].f1_mean, &out[f].f1_std);
+            score_mean_std(sc[f].ll, total, &out[f].log_loss_mean, &out[f].log_loss_std);
         }
         free(sc[f].acc), free(sc[f].auc), free(sc[f].f1), free(sc[f].ll);
     }

@@ -1,6 +1,6 @@
-/*  metrics.c: accuracy, precision, recall, F1, ROC AUC, log loss and the
-    confusion matrix, as scikit-learn defines them (see metrics.h). */
-#include "metrics.h"
+/*  score.c: accuracy, precision, recall, F1, ROC AUC, log loss and the
+    confusion matrix, as scikit-learn defines them (see score.h). */
+#include "score.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -16,7 +16,7 @@ static int s_by_score_desc_fn(const void *a, const void *b)
     return (x < y) - (x > y);
 }
 
-double metrics_auc(const uint8_t *y, const double *score, size_t n)
+double score_auc(const uint8_t *y, const double *score, size_t n)
 {
     s_scored_t *v = malloc((n ? n : 1) * sizeof *v);
     if (!v)
@@ -51,21 +51,21 @@ double metrics_auc(const uint8_t *y, const double *score, size_t n)
     return area / (pos * neg);
 }
 
-double metrics_log_loss(const uint8_t *y, const double *proba, size_t n)
+double score_log_loss(const uint8_t *y, const double *proba, size_t n)
 {
     double sum = 0;
     for (size_t i = 0; i < n; i++) {
         double p = proba[i];
-        if (p < METRICS_LOGLOSS_EPS)
-            p = METRICS_LOGLOSS_EPS;
-        if (p > 1 - METRICS_LOGLOSS_EPS)
-            p = 1 - METRICS_LOGLOSS_EPS;
+        if (p < SCORE_LOGLOSS_EPS)
+            p = SCORE_LOGLOSS_EPS;
+        if (p > 1 - SCORE_LOGLOSS_EPS)
+            p = 1 - SCORE_LOGLOSS_EPS;
         sum -= y[i] ? log(p) : log(1 - p);
     }
     return sum / (double)n;
 }
 
-void metrics_mean_std(const double *v, size_t n, double *mean, double *std)
+void score_mean_std(const double *v, size_t n, double *mean, double *std)
 {
     double m = 0, s = 0;
     for (size_t i = 0; i < n; i++)
@@ -82,19 +82,19 @@ static double s_ratio(double num, double den)
     return den > 0 ? num / den : 0.0;
 }
 
-int metrics_compute(const uint8_t *y, const double *proba, size_t n, metrics_t *out,
+int score_compute(const uint8_t *y, const double *proba, size_t n, metrics_t *out,
                     mlops_err_t *err)
 {
     if (n == 0)
-        return mlops_err_set(err, MLOPS_EINVAL, "metrics: no rows to score");
+        return mlops_err_set(err, MLOPS_EINVAL, "score: no rows to score");
     int64_t tp = 0, fp = 0, tn = 0, fn = 0;
     for (size_t i = 0; i < n; i++) {
         if (y[i] > 1)
-            return mlops_err_set(err, MLOPS_EINVAL, "metrics: label %u at index %zu is not 0/1",
+            return mlops_err_set(err, MLOPS_EINVAL, "score: label %u at index %zu is not 0/1",
                                  y[i], i);
         if (!(proba[i] >= 0 && proba[i] <= 1))
             return mlops_err_set(err, MLOPS_EINVAL,
-                                 "metrics: probability %g at index %zu is outside [0, 1]",
+                                 "score: probability %g at index %zu is outside [0, 1]",
                                  proba[i], i);
         int pred = proba[i] >= 0.5;
         tp += pred && y[i];
@@ -102,15 +102,15 @@ int metrics_compute(const uint8_t *y, const double *proba, size_t n, metrics_t *
         tn += !pred && !y[i];
         fn += !pred && y[i];
     }
-    double auc = metrics_auc(y, proba, n);
+    double auc = score_auc(y, proba, n);
     if (isnan(auc) && tp + fn > 0 && fp + tn > 0)
-        return mlops_err_set(err, MLOPS_ENOMEM, "metrics: out of memory");
+        return mlops_err_set(err, MLOPS_ENOMEM, "score: out of memory");
     out->tp = tp, out->fp = fp, out->tn = tn, out->fn = fn;
     out->accuracy = (double)(tp + tn) / (double)n;
     out->precision = s_ratio((double)tp, (double)(tp + fp));
     out->recall = s_ratio((double)tp, (double)(tp + fn));
     out->f1 = s_ratio(2.0 * (double)tp, (double)(2 * tp + fp + fn));
     out->auc = auc;
-    out->log_loss = metrics_log_loss(y, proba, n);
+    out->log_loss = score_log_loss(y, proba, n);
     return 0;
 }
