@@ -14,6 +14,7 @@
 #include "msg.h"
 
 #include "log.h"
+#include "mpcheck.h"
 
 #include <assert.h>
 #include <math.h>
@@ -526,54 +527,6 @@ static int s_read_float(s_reader_t *r, double *out)
     return 0;
 }
 
-//  Skips one well-formed object of any type, nested at most depth deep.
-static int s_skip(s_reader_t *r, int depth)
-{
-    if (s_need(r, 1))
-        return r->err.code;
-    if (depth > PROTO_DEPTH_MAX)
-        return s_fail(r, MLOPS_ETOOBIG, "nested more than %d deep at byte %zu", PROTO_DEPTH_MAX, r->pos);
-    uint8_t b = r->buf[r->pos];
-    size_t n = 0, skip = 0;
-    if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3) {
-        r->pos++;
-        return 0;
-    }
-    if ((b >= 0x80 && b <= 0x9f) || (b >= 0xdc && b <= 0xdf)) {
-        bool map = (b >= 0x80 && b <= 0x8f) || b == 0xde || b == 0xdf;
-        if (s_read_container(r, map, &n))
-            return r->err.code;
-        for (size_t i = 0; i < n * (map ? 2 : 1); i++)
-            if (s_skip(r, depth + 1))
-                return r->err.code;
-        return 0;
-    }
-    if (b >= 0xa0 && b <= 0xbf) {
-        n = b & 0x1f;
-        r->pos++;
-    } else if (b >= 0xcc && b <= 0xd3) {
-        skip = 1 + ((size_t)1 << ((b - 0xcc) & 3));
-    } else if (b == 0xca || b == 0xcb) {
-        skip = b == 0xca ? 5 : 9;
-    } else if (b >= 0xd4 && b <= 0xd8) {  //  fixext 1..16: type byte + data
-        skip = 2 + ((size_t)1 << (b - 0xd4));
-    } else if (b == 0xc4 || b == 0xc5 || b == 0xc6 || (b >= 0xd9 && b <= 0xdb)) {
-        size_t width = b >= 0xd9 ? (size_t)1 << (b - 0xd9) : (size_t)1 << (b - 0xc4);
-        if (s_read_len(r, width, &n))
-            return r->err.code;
-    } else if (b >= 0xc7 && b <= 0xc9) {  //  ext 8/16/32: length, type byte, data
-        if (s_read_len(r, (size_t)1 << (b - 0xc7), &n))
-            return r->err.code;
-        n += 1;
-    } else {
-        return s_fail(r, MLOPS_EPROTO, "the never-used byte 0xc1 at byte %zu", r->pos);
-    }
-    if (s_need(r, skip + n))
-        return r->err.code;
-    r->pos += skip + n;
-    return 0;
-}
-
 //  --------------------------------------------------------------------------
 //  Decoding the body's composite values
 
@@ -779,9 +732,9 @@ static int s_read_bytes(s_reader_t *r, bool any, const uint8_t **out, size_t *le
 {
     size_t start = r->pos, n;
     if (any) {
-        if (s_skip(r, 0))
-            return r->err.code;
-        n = r->pos - start;
+        if (mpcheck_object(r->buf + start, r->len - start, PROTO_DEPTH_MAX, &n, &r->err))
+            return s_prefix(r, "object at byte %zu", start);
+        r->pos += n;
     } else {
         if (s_need(r, 1))
             return r->err.code;
@@ -1077,8 +1030,8 @@ static int s_pack_detail(msgpack_packer *pk, const proto_problem_t *d, size_t n)
 //  True when data[0..len) is exactly one well-formed msgpack object.
 static bool s_any_ok(const uint8_t *data, size_t len)
 {
-    s_reader_t r = {.buf = data, .len = len};
-    return s_skip(&r, 0) == 0 && r.pos == len;
+    size_t used;
+    return mpcheck_object(data, len, PROTO_DEPTH_MAX, &used, NULL) == 0 && used == len;
 }
 
 //  Packs the value of key f: 0, MLOPS_EINVAL for a value the decoder would

@@ -195,3 +195,68 @@ def test_c_refuses_what_the_spec_forbids_naming_the_key():
         got, err = c_decode(frame)
         assert got is None, f"decoded {frame.hex()}: {got}"
         assert needle in err, f"{err!r} lacks {needle!r}"
+
+
+def protocol_examples():
+    """The ```python blocks of PROTOCOL.md section 9, in order."""
+    text = open(os.path.join(REPO, "proto", "PROTOCOL.md"), encoding="utf-8").read()
+    section = text.split("## 9. Examples in Python", 1)[1].split("\n## ", 1)[0]
+    return [block.split("```", 1)[0] for block in section.split("```python\n")[1:]]
+
+
+def test_protocol_example_runs_against_a_stub_broker():
+    """The spec's retrain + status example, run as written against a stub
+    ROUTER that checks each request with the C decoder and answers with the
+    REPLY data shapes of section 5.2."""
+    import threading
+    import zmq
+
+    example = protocol_examples()[0]
+    assert "RETRAIN" in example and "STATUS" in example
+    ctx = zmq.Context()
+    router = ctx.socket(zmq.ROUTER)
+    router.setsockopt(zmq.LINGER, 0)
+    port = router.bind_to_random_port("tcp://127.0.0.1")
+    seen, errors = [], []
+    answers = {
+        "RETRAIN": {"run_id": 4, "coalesced": False, "state": "queued"},
+        "STATUS": {"active_run": 3, "queued": 1, "next_schedule_ms": 0, "production_version": 2,
+                   "workers": [{"stage": "train", "host": "h1", "pid": 10, "state": "busy",
+                                "task_id": "3-train-forest", "last_seen_ms": 1764130000000}]},
+    }
+
+    def serve():
+        try:
+            for _ in range(2):
+                if not router.poll(10000):
+                    errors.append("no request within 10 s")
+                    return
+                identity, empty, payload = router.recv_multipart()  # a REQ client
+                got, err = c_decode(payload)
+                if err:
+                    errors.append(err)
+                    return
+                seen.append(got["cmd"])
+                reply = encode("REPLY", {"ok": True, "error": "", "data": answers[got["cmd"]]})
+                router.send_multipart([identity, empty, reply])
+        except Exception as e:  # reported by the main thread
+            errors.append(repr(e))
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    code = example.replace("tcp://127.0.0.1:5556", f"tcp://127.0.0.1:{port}")
+    out = subprocess.run(["/usr/bin/python3", "-c", code], capture_output=True, text=True, timeout=30)
+    thread.join(15)
+    router.close()
+    ctx.term()
+    assert not errors, errors
+    assert out.returncode == 0, out.stderr
+    assert seen == ["RETRAIN", "STATUS"]
+    assert "run 4 new queued" in out.stdout
+    assert "active run 3 production 2" in out.stdout
+    assert "h1:10 busy 3-train-forest" in out.stdout
+
+
+def test_protocol_examples_compile():
+    for block in protocol_examples():
+        compile(block, "PROTOCOL.md", "exec")
