@@ -10,48 +10,6 @@ static int s_not_yet(const char *name)
     return 2;
 }
 
-/* --- retrain --- */
-int cli_retrain(int argc, char **argv)
-{
-    (void)argc, (void)argv;
-    return s_not_yet("retrain");
-}
-
-/* --- status --- */
-int cli_status(int argc, char **argv)
-{
-    (void)argc, (void)argv;
-    return s_not_yet("status");
-}
-
-/* --- runs --- */
-int cli_runs(int argc, char **argv)
-{
-    (void)argc, (void)argv;
-    return s_not_yet("runs");
-}
-
-/* --- models --- */
-int cli_models(int argc, char **argv)
-{
-    (void)argc, (void)argv;
-    return s_not_yet("models");
-}
-
-/* --- promote --- */
-int cli_promote(int argc, char **argv)
-{
-    (void)argc, (void)argv;
-    return s_not_yet("promote");
-}
-
-/* --- rollback --- */
-int cli_rollback(int argc, char **argv)
-{
-    (void)argc, (void)argv;
-    return s_not_yet("rollback");
-}
-
 /* --- train --- */
 int cli_train(int argc, char **argv)
 {

@@ -11,6 +11,11 @@
 
 #include <stddef.h>
 
+//  syslog.h (which czmq.h pulls in) defines LOG_WARNING, LOG_INFO and
+//  LOG_DEBUG as macros: include this header after czmq.h and ours win.
+#undef LOG_WARNING
+#undef LOG_INFO
+#undef LOG_DEBUG
 typedef enum { LOG_ERROR = 0, LOG_WARNING = 1, LOG_INFO = 2, LOG_DEBUG = 3 } log_level_t;
 
 //  Sets the process identity shown on every line ("broker", "worker[train]").

@@ -16,7 +16,10 @@
     Ownership: a decoded proto_msg_t owns every string and byte buffer it
     points to (they live in the message's arena); proto_msg_destroy frees
     them all. Strings are NUL-terminated and never NULL in a decoded message
-    (absent optional strings decode as ""). To build a message, fill a
+    (absent optional strings decode as ""); byte buffers are never NULL
+    either (an absent bin is a length-0 buffer, absent REPLY data is the one
+    byte of msgpack nil, 0xc0); an absent ERROR detail is NULL with count 0.
+    A decoded message is one allocation unless it is large. To build a message, fill a
     proto_msg_t on the stack with borrowed pointers and call proto_msg_encode;
     the encoder copies nothing it does not need and owns nothing.
 */
@@ -26,6 +29,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "err.h"
 
@@ -34,6 +38,7 @@
 #define PROTO_RECORDS_MAX 100000   //  records in one PREDICT
 #define PROTO_FIELDS_MAX 1024      //  fields in one record
 #define PROTO_DETAIL_MAX 1024      //  problems in one ERROR
+#define PROTO_DEPTH_MAX 64         //  nesting of REPLY data
 
 typedef enum {
     //  worker side (work and backend sockets)
@@ -137,9 +142,15 @@ typedef struct {
 //  Returns the wire name of cmd ("READY") or NULL if cmd is not valid.
 const char *proto_cmd_name(proto_cmd_t cmd);
 
-//  Encodes msg into a malloc'd buffer the caller frees.
+//  Encodes msg into a malloc'd buffer the caller frees: canonical bytes,
+//  every key in struct order (PROTOCOL.md, "Canonical encoding"). NULL for
+//  an optional string sends ""; reply.data NULL or length 0 sends nil, else
+//  it must be exactly one msgpack object and is spliced in verbatim.
 //  Returns 0, MLOPS_EINVAL (unknown cmd, NULL where a string is required,
-//  a count over its limit) or MLOPS_ENOMEM.
+//  a string that is not UTF-8, a negative value where the wire wants >= 0,
+//  a count over its limit, duplicate field names in a record, malformed
+//  reply.data: anything the decoder would refuse), MLOPS_ETOOBIG (over
+//  PROTO_FRAME_MAX_BYTES) or MLOPS_ENOMEM. *out is untouched on failure.
 int proto_msg_encode(const proto_msg_t *msg, uint8_t **out, size_t *out_len);
 
 //  Decodes one frame. Returns a new message the caller destroys, or NULL
@@ -147,6 +158,17 @@ int proto_msg_encode(const proto_msg_t *msg, uint8_t **out, size_t *out_len);
 proto_msg_t *proto_msg_decode(const uint8_t *data, size_t len, mlops_err_t *err);
 
 //  Frees a decoded message and all it owns; ignores NULL; sets *p to NULL.
+//  Only for messages from proto_msg_decode.
 void proto_msg_destroy(proto_msg_t **p);
+
+//  True when a and b are the same command with the same field values
+//  (strings by content, floats bit for bit, NULL strings as "").
+bool proto_msg_equal(const proto_msg_t *a, const proto_msg_t *b);
+
+//  Writes msg to f as one line of JSON {"cmd": NAME, "body": {...}}, keys in
+//  canonical order: bins and REPLY data as hex strings, records as lists of
+//  [name, kind, value], NaN and infinities as Python's json reads them. For
+//  debug logs and tests; the JSON is not a wire format.
+void proto_msg_dump(FILE *f, const proto_msg_t *msg);
 
 #endif

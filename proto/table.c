@@ -150,6 +150,22 @@ int table_add_strings(table_t *self, const char *name, table_kind_t kind,
     return s_push(self, &col);
 }
 
+int table_adopt_column(table_t *self, table_col_t *col)
+{
+    assert(self && col);
+    int is_num = col->kind == TABLE_NUMBER;
+    int ok = col->missing && (is_num ? col->num && !col->codes
+                                     : (col->kind == TABLE_CATEGORY || col->kind == TABLE_TEXT)
+                                           && col->codes && !col->num);
+    if (!ok || s_check_name(self, col->name) != 0) {
+        s_col_free(col);
+        return MLOPS_EINVAL;
+    }
+    int rc = s_push(self, col);
+    memset(col, 0, sizeof *col);
+    return rc;
+}
+
 int table_find(const table_t *self, const char *name)
 {
     assert(self && name);

@@ -75,6 +75,14 @@ int table_add_number(table_t *self, const char *name, const double *values,
 int table_add_strings(table_t *self, const char *name, table_kind_t kind,
                       const char *const *values);
 
+//  Appends col, taking its buffers (name, missing, num or codes + levels),
+//  which must be malloc'd and hold n_rows cells; *col is zeroed either way.
+//  For builders that fill columns in place (the CSV loader, the synthetic
+//  generator) without a copy. Returns 0, MLOPS_ENOMEM, or MLOPS_EINVAL
+//  (empty or duplicate name, too many columns, arrays not matching kind)
+//  after freeing the buffers.
+int table_adopt_column(table_t *self, table_col_t *col);
+
 //  Returns the index of the column called name, or -1.
 int table_find(const table_t *self, const char *name);
 

@@ -1,0 +1,1256 @@
+/*  broker.c: the mlops-broker reactor (see broker.h).
+
+    Layout: construction and resume; the work socket (READY, HEARTBEAT,
+    RESULT, DISCONNECT); the run engine (trigger, pump, dispatch, settle);
+    the stage inputs built from the store; the control socket (one function
+    per command); timers (heartbeats, expiry, timeouts, backoff, schedule).
+
+    The engine keeps the active run in memory as a copy of what the store
+    holds: every change goes through s_commit_run, which writes it in the
+    caller's transaction, commits, and only then lets the caller announce.
+*/
+#include "broker.h"
+
+#include <czmq.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "control_io.h"
+#include "curve.h"
+#include "dispatch.h"
+#include "log.h"
+#include "msg.h"
+#include "store.h"
+
+#define TICK_MSEC 50              //  timers: backoff, timeouts, schedule
+#define SAMPLE_BYTES 48           //  of a bad frame, in the log
+#define RUNS_DEFAULT 20
+
+struct broker {
+    broker_config_t cfg;          //  strings point into the copies below
+    char *strings[8];             //  owned copies of config strings
+    store_t *store;               //  the one durable place
+    curve_t *curve;               //  CURVE configuration (maybe off)
+    zsock_t *work;                //  ROUTER, stage workers
+    zsock_t *control;             //  ROUTER, clients
+    zsock_t *events;              //  PUB
+    zloop_t *loop;
+    dispatch_t *dispatch;         //  workers and per-stage queues
+    run_t active;                 //  the running run; id 0 = none
+    uint64_t queued_id;           //  the queued run, 0 = none
+    int64_t next_schedule_ms;     //  wall clock, 0 = no schedule
+    //  figures for the bench: time inside handlers, store commits
+    uint64_t n_messages;          //  work + control messages handled
+    int64_t handler_usec;         //  total time in their handlers
+    uint64_t n_commits;           //  store commits
+    int64_t commit_usec;          //  total time in commits
+};
+
+static void s_pump(broker_t *self);
+static void s_run_ended(broker_t *self);
+
+/* --- small helpers ------------------------------------------------------- */
+
+static int64_t s_wall(void)
+{
+    return (int64_t)zclock_time();
+}
+
+static char *s_sample(const void *data, size_t len, char *out, size_t size)
+{
+    return log_sanitize(data, len < SAMPLE_BYTES ? len : SAMPLE_BYTES, out, size);
+}
+
+static const char *s_copy(broker_t *self, int slot, const char *s)
+{
+    free(self->strings[slot]);
+    self->strings[slot] = strdup(s ? s : "");
+    return self->strings[slot];
+}
+
+//  Encodes msg into a frame; NULL on failure (logged: a bug of ours).
+static zframe_t *s_frame_of(const proto_msg_t *msg)
+{
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    int rc = proto_msg_encode(msg, &bytes, &len);
+    if (rc) {
+        log_error("cannot encode %s: %s", proto_cmd_name(msg->cmd), mlops_strerror(rc));
+        return NULL;
+    }
+    zframe_t *frame = zframe_new(bytes, len);
+    free(bytes);
+    return frame;
+}
+
+static void s_send_to(zsock_t *sock, const uint8_t *id, size_t id_len, bool delimiter,
+                      const proto_msg_t *msg)
+{
+    zframe_t *payload = s_frame_of(msg);
+    if (!payload)
+        return;
+    zmsg_t *out = zmsg_new();
+    zmsg_addmem(out, id, id_len);
+    if (delimiter)
+        zmsg_addmem(out, "", 0);
+    zmsg_append(out, &payload);
+    zmsg_send(&out, sock);
+}
+
+static void s_send_worker(broker_t *self, dispatch_worker_t *w, const proto_msg_t *msg)
+{
+    s_send_to(self->work, w->id, w->id_len, false, msg);
+    w->last_sent_mono = zclock_mono();
+}
+
+static void s_publish(broker_t *self, const char *kind, uint64_t run_id, const char *stage,
+                      const char *state, uint64_t version, const char *message)
+{
+    proto_msg_t ev = {.cmd = PROTO_EVENT};
+    ev.event.kind = kind;
+    ev.event.run_id = (int64_t)run_id;
+    ev.event.stage = stage ? stage : "";
+    ev.event.state = state ? state : "";
+    ev.event.version = (int64_t)version;
+    ev.event.message = message ? message : "";
+    ev.event.ts_ms = s_wall();
+    zframe_t *payload = s_frame_of(&ev);
+    if (!payload)
+        return;
+    zmsg_t *out = zmsg_new();
+    zmsg_addstr(out, kind);
+    zmsg_append(out, &payload);
+    zmsg_send(&out, self->events);
+    log_debug("event kind=%s run=%llu stage=%s state=%s", kind, (unsigned long long)run_id,
+              stage ? stage : "", state ? state : "");
+}
+
+//  A task event's message starts with the task id ("3-train-forest: ..."),
+//  which tells fanned-out tasks of one stage apart.
+static void s_publish_task(broker_t *self, const run_task_t *task, const char *detail)
+{
+    char message[RECORD_ERROR_MAX + 128];
+    snprintf(message, sizeof message, "%s%s%s", task->task_id, detail ? ": " : "", detail ? detail : "");
+    s_publish(self, "task", self->active.id, task->stage, task_state_name(task->state), 0, message);
+}
+
+static void s_publish_run(broker_t *self, const run_t *run)
+{
+    const char *message = run->state == RUN_FAILED ? run->error : run->outcome;
+    s_publish(self, "run", run->id, "", run_state_name(run->state), run->version,
+              *message ? message : run->reason);
+}
+
+//  Commits txn, timing it. Returns 0 or the store's error (logged).
+static int s_commit(broker_t *self, store_txn_t **txn)
+{
+    mlops_err_t err;
+    mlops_err_clear(&err);
+    int64_t t0 = zclock_usecs();
+    int rc = store_commit(txn, &err);
+    self->commit_usec += zclock_usecs() - t0;
+    self->n_commits++;
+    if (rc)
+        log_error("store commit failed: %s", mlops_err_text(&err, rc));
+    return rc;
+}
+
+//  Writes run (plus whatever the caller already put in txn) and commits.
+//  On failure the txn is gone and the caller must not announce anything.
+static int s_commit_run(broker_t *self, store_txn_t **txn, const run_t *run)
+{
+    mlops_err_t err;
+    mlops_err_clear(&err);
+    int rc = store_run_put(self->store, *txn, run, &err);
+    if (rc) {
+        log_error("cannot store run %llu: %s", (unsigned long long)run->id, mlops_err_text(&err, rc));
+        store_abort(txn);
+        return rc;
+    }
+    return s_commit(self, txn);
+}
+
+static store_txn_t *s_begin(broker_t *self)
+{
+    mlops_err_t err;
+    mlops_err_clear(&err);
+    store_txn_t *txn = store_begin(self->store, &err);
+    if (!txn)
+        log_error("cannot begin a store transaction: %s", mlops_err_text(&err, err.code));
+    return txn;
+}
+
+//  Saves the active run alone. Returns 0 or a store error.
+static int s_save_active(broker_t *self)
+{
+    store_txn_t *txn = s_begin(self);
+    return txn ? s_commit_run(self, &txn, &self->active) : MLOPS_ESTORE;
+}
+
+/* --- construction -------------------------------------------------------- */
+
+void broker_config_defaults(broker_config_t *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->work_endpoint = "tcp://*:5555";
+    cfg->control_endpoint = "tcp://*:5556";
+    cfg->events_endpoint = "tcp://*:5557";
+    cfg->store_dir = "mlops-store";
+    cfg->heartbeat_msec = BROKER_HEARTBEAT_MSEC;
+    cfg->liveness = BROKER_LIVENESS;
+    cfg->policy = (dag_policy_t){.max_attempts = 3, .backoff_msec = 1000, .backoff_max_msec = 60000};
+    for (int s = 0; s < STAGE_COUNT; s++)
+        cfg->timeout_msec[s] = BROKER_STAGE_TIMEOUT_MSEC;
+    snprintf(cfg->rule.metric, sizeof cfg->rule.metric, "auc");
+    cfg->rule.margin = 0;
+    cfg->default_source = "synthetic";
+    cfg->target = "";
+    cfg->seed = 42;
+    cfg->families[0] = "logreg";
+    cfg->families[1] = "forest";
+    cfg->n_families = 2;
+}
+
+static int s_work_fn(zloop_t *loop, zsock_t *sock, void *arg);
+static int s_control_fn(zloop_t *loop, zsock_t *sock, void *arg);
+static int s_tick_fn(zloop_t *loop, int timer_id, void *arg);
+
+static zsock_t *s_bind(broker_t *self, int type, const char *endpoint, mlops_err_t *err)
+{
+    zsock_t *sock = zsock_new(type);
+    if (!sock) {
+        mlops_err_set(err, MLOPS_ENOMEM, "cannot create a socket");
+        return NULL;
+    }
+    zsock_set_linger(sock, 0);
+    if (type == ZMQ_ROUTER)
+        zsock_set_router_mandatory(sock, 0);
+    if (type == ZMQ_PUB)
+        zsock_set_sndhwm(sock, 100000);
+    if (curve_apply_server(self->curve, sock) != 0 || zsock_bind(sock, "%s", endpoint) < 0) {
+        mlops_err_set(err, zmq_errno() ? zmq_errno() : MLOPS_EINVAL, "cannot bind %s: %s", endpoint,
+                      zmq_strerror(zmq_errno()));
+        zsock_destroy(&sock);
+    }
+    return sock;
+}
+
+static int s_check_config(const broker_config_t *cfg, mlops_err_t *err)
+{
+    double v;
+    metrics_t m = {0};
+    if (cfg->heartbeat_msec <= 0 || cfg->liveness < 1)
+        return mlops_err_set(err, MLOPS_EINVAL, "heartbeat interval and liveness must be positive");
+    if (cfg->policy.max_attempts < 1 || cfg->policy.backoff_msec < 0)
+        return mlops_err_set(err, MLOPS_EINVAL, "--max-attempts must be at least 1");
+    if (registry_metric(&m, cfg->rule.metric, &v))
+        return mlops_err_set(err, MLOPS_EINVAL,
+                             "unknown metric '%s' (accuracy, precision, recall, f1, auc, log_loss)",
+                             cfg->rule.metric);
+    if (cfg->n_families == 0 || cfg->n_families > DAG_FAMILIES_MAX)
+        return mlops_err_set(err, MLOPS_EINVAL, "between 1 and %d model families", DAG_FAMILIES_MAX);
+    return 0;
+}
+
+//  Picks up the store's unfinished runs: the running one resumes (its
+//  in-flight tasks go back to pending), the oldest queued one waits.
+static int s_resume(broker_t *self, mlops_err_t *err)
+{
+    run_t *runs = NULL;
+    size_t n = 0;
+    int rc = store_run_list(self->store, 0, &runs, &n, err);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < n; i++) {   //  newest first
+        if (runs[i].state == RUN_QUEUED)
+            self->queued_id = runs[i].id;
+        else if (runs[i].state == RUN_RUNNING && self->active.id == 0)
+            rc = run_copy(&self->active, &runs[i]);
+    }
+    store_runs_free(&runs, n);
+    if (rc)
+        return mlops_err_set(err, rc, "out of memory resuming runs");
+    if (self->active.id) {
+        size_t back = dag_resume(&self->active, s_wall());
+        rc = s_save_active(self);
+        if (rc)
+            return mlops_err_set(err, rc, "cannot store the resumed run");
+        log_info("resumed run=%llu tasks_requeued=%zu", (unsigned long long)self->active.id, back);
+    }
+    return 0;
+}
+
+broker_t *broker_new(const broker_config_t *cfg, mlops_err_t *err)
+{
+    if (s_check_config(cfg, err))
+        return NULL;
+    broker_t *self = calloc(1, sizeof *self);
+    if (!self) {
+        mlops_err_set(err, MLOPS_ENOMEM, "out of memory");
+        return NULL;
+    }
+    self->cfg = *cfg;
+    self->cfg.work_endpoint = s_copy(self, 0, cfg->work_endpoint);
+    self->cfg.control_endpoint = s_copy(self, 1, cfg->control_endpoint);
+    self->cfg.events_endpoint = s_copy(self, 2, cfg->events_endpoint);
+    self->cfg.store_dir = s_copy(self, 3, cfg->store_dir);
+    self->cfg.default_source = s_copy(self, 4, cfg->default_source);
+    self->cfg.target = s_copy(self, 5, cfg->target);
+    self->store = store_open(self->cfg.store_dir, NULL, err);
+    self->curve = self->store ? curve_new_from_env(err) : NULL;
+    self->dispatch = dispatch_new();
+    if (!self->store || !self->curve || !self->dispatch) {
+        broker_destroy(&self);
+        return NULL;
+    }
+    self->work = s_bind(self, ZMQ_ROUTER, self->cfg.work_endpoint, err);
+    self->control = self->work ? s_bind(self, ZMQ_ROUTER, self->cfg.control_endpoint, err) : NULL;
+    self->events = self->control ? s_bind(self, ZMQ_PUB, self->cfg.events_endpoint, err) : NULL;
+    if (!self->events || s_resume(self, err)) {
+        broker_destroy(&self);
+        return NULL;
+    }
+    self->loop = zloop_new();
+    zloop_reader(self->loop, self->work, s_work_fn, self);
+    zloop_reader(self->loop, self->control, s_control_fn, self);
+    zloop_timer(self->loop, TICK_MSEC, 0, s_tick_fn, self);
+    if (self->cfg.schedule_msec > 0)
+        self->next_schedule_ms = s_wall() + self->cfg.schedule_msec;
+    return self;
+}
+
+void broker_destroy(broker_t **p)
+{
+    if (!p || !*p)
+        return;
+    broker_t *self = *p;
+    if (self->n_messages)
+        log_info("figures messages=%llu handler_mean_us=%.1f commits=%llu commit_mean_us=%.1f "
+                 "overhead_mean_us=%.1f",
+                 (unsigned long long)self->n_messages, (double)self->handler_usec / self->n_messages,
+                 (unsigned long long)self->n_commits,
+                 self->n_commits ? (double)self->commit_usec / self->n_commits : 0.0,
+                 (double)(self->handler_usec - self->commit_usec) / self->n_messages);
+    zloop_destroy(&self->loop);
+    zsock_destroy(&self->events);
+    zsock_destroy(&self->control);
+    zsock_destroy(&self->work);
+    curve_destroy(&self->curve);
+    dispatch_destroy(&self->dispatch);
+    run_clear(&self->active);
+    store_destroy(&self->store);
+    for (size_t i = 0; i < sizeof self->strings / sizeof self->strings[0]; i++)
+        free(self->strings[i]);
+    free(self);
+    *p = NULL;
+}
+
+int broker_run(broker_t *self)
+{
+    log_info("listening work=%s control=%s events=%s store=%s", self->cfg.work_endpoint,
+             self->cfg.control_endpoint, self->cfg.events_endpoint, self->cfg.store_dir);
+    s_pump(self);
+    int rc = zloop_start(self->loop);
+    return rc == 0 || zsys_interrupted ? 0 : -1;
+}
+
+/* --- stage inputs, built from the store at each dispatch ----------------- */
+
+//  What an input borrows from, freed after the TASK is encoded.
+typedef struct {
+    uint8_t *table;               //  dataset bytes
+    size_t table_len;
+    uint8_t *prep_blob;           //  preprocess output
+    size_t prep_len;
+    stage_preprocess_out_t prep;  //  decoded from prep_blob
+    uint8_t *blobs[STAGE_CANDIDATES_MAX]; //  train outputs
+    uint8_t *production;          //  production artifact
+    uint8_t *artifact;            //  the version load_model checks
+} s_inputs_t;
+
+static void s_inputs_clear(s_inputs_t *in)
+{
+    free(in->table);
+    free(in->prep_blob);
+    stage_preprocess_out_clear(&in->prep);
+    for (size_t i = 0; i < STAGE_CANDIDATES_MAX; i++)
+        free(in->blobs[i]);
+    free(in->production);
+    free(in->artifact);
+    memset(in, 0, sizeof *in);
+}
+
+static bool s_is_hash(const char *s)
+{
+    if (strlen(s) != HASH_HEX_LEN)
+        return false;
+    for (const char *c = s; *c; c++)
+        if (!strchr("0123456789abcdef", *c))
+            return false;
+    return true;
+}
+
+static int s_load_table(broker_t *self, const char *hash, s_inputs_t *in, mlops_err_t *err)
+{
+    int rc = store_dataset_get(self->store, hash, &in->table, &in->table_len, err);
+    if (rc == MLOPS_ENOTFOUND)
+        mlops_err_set(err, rc, "dataset %.12s is not in the store", hash);
+    return rc;
+}
+
+static int s_load_prep(broker_t *self, s_inputs_t *in, mlops_err_t *err)
+{
+    char key[64];
+    snprintf(key, sizeof key, "%llu-preprocess", (unsigned long long)self->active.id);
+    int rc = s_load_table(self, self->active.dataset_hash, in, err);
+    if (rc == 0)
+        rc = store_blob_get(self->store, key, &in->prep_blob, &in->prep_len, err);
+    if (rc == 0)
+        rc = stage_preprocess_out_decode(in->prep_blob, in->prep_len, &in->prep, err);
+    return rc;
+}
+
+static int s_input_extract(broker_t *self, uint8_t **out, size_t *len, s_inputs_t *in,
+                           mlops_err_t *err)
+{
+    stage_extract_in_t p = {0};
+    const char *source = self->active.source;
+    if (strncmp(source, "dataset:", 8) == 0)
+        source += 8;
+    snprintf(p.source, sizeof p.source, "%s", self->active.source);
+    if (s_is_hash(source)) {
+        int rc = s_load_table(self, source, in, err);
+        if (rc)
+            return rc;
+        p.table = in->table;
+        p.table_len = in->table_len;
+    }
+    return stage_extract_in_encode(&p, out, len);
+}
+
+static int s_input_preprocess(broker_t *self, uint8_t **out, size_t *len, s_inputs_t *in,
+                              mlops_err_t *err)
+{
+    int rc = s_load_table(self, self->active.dataset_hash, in, err);
+    if (rc)
+        return rc;
+    stage_preprocess_in_t p = {.table = in->table, .table_len = in->table_len,
+                               .test_fraction = self->cfg.test_fraction, .seed = self->cfg.seed};
+    snprintf(p.target, sizeof p.target, "%s", self->cfg.target);
+    return stage_preprocess_in_encode(&p, out, len);
+}
+
+static int s_input_train(broker_t *self, const run_task_t *task, uint8_t **out, size_t *len,
+                         s_inputs_t *in, mlops_err_t *err)
+{
+    int rc = s_load_prep(self, in, err);
+    if (rc)
+        return rc;
+    stage_train_in_t p = {.table = in->table, .table_len = in->table_len,
+                          .recipe = in->prep.recipe, .recipe_len = in->prep.recipe_len,
+                          .train_rows = in->prep.train_rows, .n_train = in->prep.n_train,
+                          .test_rows = in->prep.test_rows, .n_test = in->prep.n_test,
+                          .seed = self->cfg.seed};
+    snprintf(p.family, sizeof p.family, "%s", task->family);
+    return stage_train_in_encode(&p, out, len);
+}
+
+static int s_input_evaluate(broker_t *self, uint8_t **out, size_t *len, s_inputs_t *in,
+                            mlops_err_t *err)
+{
+    int rc = s_load_prep(self, in, err);
+    if (rc)
+        return rc;
+    stage_evaluate_in_t p = {.table = in->table, .table_len = in->table_len,
+                             .test_rows = in->prep.test_rows, .n_test = in->prep.n_test};
+    for (size_t i = 0; i < self->active.n_tasks && rc == 0; i++) {
+        const run_task_t *t = &self->active.tasks[i];
+        if (dag_task_stage(t) != STAGE_TRAIN || p.n_candidates == STAGE_CANDIDATES_MAX)
+            continue;
+        size_t k = p.n_candidates, blob_len = 0;
+        stage_train_out_t train;
+        rc = store_blob_get(self->store, t->task_id, &in->blobs[k], &blob_len, err);
+        if (rc == 0)
+            rc = stage_train_out_decode(in->blobs[k], blob_len, &train, err);
+        if (rc)
+            break;
+        snprintf(p.candidates[k].key, sizeof p.candidates[k].key, "%s", t->task_id);
+        snprintf(p.candidates[k].family, sizeof p.candidates[k].family, "%s", train.family);
+        p.candidates[k].artifact = train.artifact;
+        p.candidates[k].artifact_len = train.artifact_len;
+        p.n_candidates++;
+    }
+    version_t prod;
+    if (rc == 0 && registry_production(self->store, &prod, err) == 0) {
+        rc = store_artifact_get(self->store, prod.version, &in->production, &p.production_len, err);
+        p.production = in->production;
+        p.production_version = (int64_t)prod.version;
+    }
+    return rc ? rc : stage_evaluate_in_encode(&p, out, len);
+}
+
+static int s_input_load_model(broker_t *self, uint8_t **out, size_t *len, s_inputs_t *in,
+                              mlops_err_t *err)
+{
+    version_t v;
+    int rc = s_load_prep(self, in, err);
+    if (rc == 0)
+        rc = store_version_get(self->store, self->active.version, &v, err);
+    stage_load_model_in_t p = {.version = (int64_t)self->active.version, .table = in->table,
+                               .table_len = in->table_len, .test_rows = in->prep.test_rows,
+                               .n_test = in->prep.n_test};
+    if (rc == 0)
+        rc = store_artifact_get(self->store, v.version, &in->artifact, &p.artifact_len, err);
+    if (rc)
+        return rc;
+    p.artifact = in->artifact;
+    p.expected = v.metrics;
+    snprintf(p.sha256, sizeof p.sha256, "%s", v.sha256);
+    return stage_load_model_in_encode(&p, out, len);
+}
+
+//  The TASK.input of task, as a malloc'd buffer. Returns 0 or an error.
+static int s_build_input(broker_t *self, const run_task_t *task, uint8_t **out, size_t *len,
+                         mlops_err_t *err)
+{
+    s_inputs_t in = {0};
+    int rc;
+    switch (dag_task_stage(task)) {
+    case STAGE_EXTRACT: rc = s_input_extract(self, out, len, &in, err); break;
+    case STAGE_PREPROCESS: rc = s_input_preprocess(self, out, len, &in, err); break;
+    case STAGE_TRAIN: rc = s_input_train(self, task, out, len, &in, err); break;
+    case STAGE_EVALUATE: rc = s_input_evaluate(self, out, len, &in, err); break;
+    case STAGE_LOAD_MODEL: rc = s_input_load_model(self, out, len, &in, err); break;
+    default: rc = mlops_err_set(err, MLOPS_EINVAL, "unknown stage '%s'", task->stage);
+    }
+    if (rc && !err->msg[0])
+        mlops_err_set(err, rc, "cannot build the input of %s: %s", task->task_id, mlops_strerror(rc));
+    s_inputs_clear(&in);
+    return rc;
+}
+
+/* --- the run engine ------------------------------------------------------ */
+
+//  Starts the queued run (when no run is active): plans its tasks, commits.
+static void s_start_queued(broker_t *self)
+{
+    if (self->active.id || !self->queued_id)
+        return;
+    mlops_err_t err;
+    mlops_err_clear(&err);
+    run_t run = {0};
+    int rc = store_run_get(self->store, self->queued_id, &run, &err);
+    self->queued_id = 0;
+    if (rc || run.state != RUN_QUEUED) {
+        if (rc)
+            log_error("cannot load queued run: %s", mlops_err_text(&err, rc));
+        run_clear(&run);
+        return;
+    }
+    run.state = RUN_RUNNING;
+    run.started_ms = s_wall();
+    rc = dag_plan(&run, self->cfg.families, self->cfg.n_families);
+    store_txn_t *txn = rc ? NULL : s_begin(self);
+    if (!txn || s_commit_run(self, &txn, &run) != 0) {
+        log_error("cannot start run %llu", (unsigned long long)run.id);
+        run_clear(&run);
+        return;
+    }
+    self->active = run;   //  takes the tasks
+    log_info("run started run=%llu source=%s reason=%s", (unsigned long long)run.id, run.source,
+             run.reason);
+    s_publish_run(self, &self->active);
+}
+
+//  RETRAIN: a new run (started at once when none is active, else queued),
+//  or folded into the queued one. Returns 0 or an error with err.
+static int s_trigger(broker_t *self, const char *source, const char *reason,
+                     control_retrain_t *answer, mlops_err_t *err)
+{
+    run_t run = {0};
+    store_txn_t *txn = NULL;
+    int rc;
+    if (self->queued_id) {
+        rc = store_run_get(self->store, self->queued_id, &run, err);
+        if (rc == 0) {
+            run.coalesced++;
+            txn = s_begin(self);
+            rc = txn ? s_commit_run(self, &txn, &run) : MLOPS_ESTORE;
+        }
+        answer->coalesced = true;
+    } else {
+        txn = s_begin(self);
+        rc = txn ? store_run_next_id(self->store, txn, &run.id, err) : MLOPS_ESTORE;
+        if (rc == 0) {
+            run.state = RUN_QUEUED;
+            run.created_ms = s_wall();
+            snprintf(run.source, sizeof run.source, "%s", *source ? source : self->cfg.default_source);
+            snprintf(run.reason, sizeof run.reason, "%s", *reason ? reason : "manual");
+            rc = s_commit_run(self, &txn, &run);
+        } else {
+            store_abort(&txn);
+        }
+        if (rc == 0)
+            self->queued_id = run.id;
+    }
+    if (rc) {
+        run_clear(&run);
+        return err->msg[0] ? rc : mlops_err_set(err, rc, "store: %s", mlops_strerror(rc));
+    }
+    answer->run_id = (int64_t)run.id;
+    log_info("trigger run=%llu coalesced=%d reason=%s", (unsigned long long)run.id,
+             answer->coalesced, *reason ? reason : "manual");
+    if (!answer->coalesced)
+        s_publish_run(self, &run);
+    run_clear(&run);
+    s_start_queued(self);
+    snprintf(answer->state, sizeof answer->state, "%s",
+             self->active.id == (uint64_t)answer->run_id ? "running" : "queued");
+    return 0;
+}
+
+//  A task's attempt failed: retry later or fail the run.
+static void s_task_failed(broker_t *self, run_task_t *task, const char *error)
+{
+    dispatch_queue_remove(self->dispatch, task->task_id);
+    dag_outcome_t outcome = dag_task_fail(&self->active, task, error, &self->cfg.policy, s_wall());
+    log_warning("task failed task=%s attempt=%d error=%s%s", task->task_id, task->attempts, error,
+                outcome == DAG_RETRY ? " (will retry)" : "");
+    store_txn_t *txn = s_begin(self);
+    if (!txn)
+        return;
+    if (outcome == DAG_RUN_FAILED && self->active.version) {
+        mlops_err_t err;
+        char reason[RECORD_TEXT_MAX];
+        snprintf(reason, sizeof reason, "run failed: %.200s", error);
+        registry_archive(self->store, txn, self->active.version, reason, &err);
+    }
+    if (s_commit_run(self, &txn, &self->active) != 0)
+        return;
+    char message[RECORD_ERROR_MAX + 64];
+    snprintf(message, sizeof message, "attempt %d failed: %s", task->attempts, error);
+    s_publish_task(self, task, message);
+    if (outcome == DAG_RUN_FAILED)
+        s_run_ended(self);
+}
+
+//  The active run reached succeeded or failed: announce, start the next.
+static void s_run_ended(broker_t *self)
+{
+    log_info("run %s run=%llu %s", run_state_name(self->active.state),
+             (unsigned long long)self->active.id,
+             self->active.state == RUN_FAILED ? self->active.error : self->active.outcome);
+    s_publish_run(self, &self->active);
+    for (size_t i = 0; i < self->active.n_tasks; i++)
+        dispatch_queue_remove(self->dispatch, self->active.tasks[i].task_id);
+    run_clear(&self->active);
+    s_start_queued(self);
+}
+
+static int s_store_blob(broker_t *self, store_txn_t *txn, const run_task_t *task,
+                        const uint8_t *output, size_t len, mlops_err_t *err)
+{
+    return store_blob_put(self->store, txn, task->task_id, output, len, err);
+}
+
+static int s_settle_extract(broker_t *self, store_txn_t *txn, const uint8_t *output, size_t len,
+                            mlops_err_t *err)
+{
+    stage_extract_out_t out;
+    int rc = stage_extract_out_decode(output, len, &out, err);
+    if (rc == 0 && !s_is_hash(out.dataset_hash))
+        rc = mlops_err_set(err, MLOPS_EPROTO, "extract output: dataset_hash is not a sha256");
+    if (rc == 0)
+        rc = store_dataset_put(self->store, txn, out.dataset_hash, out.table, out.table_len, err);
+    if (rc == 0)
+        snprintf(self->active.dataset_hash, sizeof self->active.dataset_hash, "%s", out.dataset_hash);
+    return rc;
+}
+
+static int s_settle_evaluate(broker_t *self, store_txn_t *txn, const run_task_t *task,
+                             const uint8_t *output, size_t len, mlops_err_t *err)
+{
+    stage_evaluate_out_t ev;
+    registry_decision_t decision;
+    int rc = stage_evaluate_out_decode(output, len, &ev, err);
+    if (rc == 0 && registry_decide(&self->cfg.rule, &ev, &decision) != 0)
+        rc = mlops_err_set(err, MLOPS_EPROTO, "evaluate output: no candidate scored");
+    if (rc)
+        return rc;
+    uint8_t *blob = NULL;
+    size_t blob_len = 0;
+    stage_train_out_t train;
+    rc = store_blob_get(self->store, ev.scored[decision.best].key, &blob, &blob_len, err);
+    if (rc == 0)
+        rc = stage_train_out_decode(blob, blob_len, &train, err);
+    version_t v;
+    if (rc == 0)
+        rc = registry_register(self->store, txn, &self->active, &train,
+                               &ev.scored[decision.best].metrics, decision.promote, decision.reason,
+                               s_wall(), &v, err);
+    if (rc == 0)
+        rc = s_store_blob(self, txn, task, output, len, err);
+    free(blob);
+    if (rc)
+        return rc;
+    self->active.version = v.version;
+    snprintf(self->active.outcome, sizeof self->active.outcome, "%s v%llu: %.200s",
+             decision.promote ? "validating" : "archived", (unsigned long long)v.version,
+             decision.reason);
+    return 0;
+}
+
+static int s_settle_load_model(broker_t *self, store_txn_t *txn, const uint8_t *output,
+                               size_t len, bool *promoted, mlops_err_t *err)
+{
+    stage_load_model_out_t out;
+    version_t v;
+    int rc = stage_load_model_out_decode(output, len, &out, err);
+    if (rc == 0 && out.version != (int64_t)self->active.version)
+        rc = mlops_err_set(err, MLOPS_EPROTO, "load_model output: version %lld, expected %llu",
+                           (long long)out.version, (unsigned long long)self->active.version);
+    if (rc == 0)
+        rc = store_version_get(self->store, self->active.version, &v, err);
+    if (rc || v.stage != VERSION_STAGING)
+        return rc;
+    uint64_t previous = 0;
+    rc = registry_promote(self->store, txn, v.version, "promote", v.reason, s_wall(), &previous, err);
+    if (rc)
+        return rc;
+    *promoted = true;
+    self->active.promoted = true;
+    snprintf(self->active.outcome, sizeof self->active.outcome, "promoted v%llu: %.200s",
+             (unsigned long long)v.version, v.reason);
+    return 0;
+}
+
+//  A RESULT ok=true for a task in hand: store its output, settle it, move on.
+static void s_task_succeeded(broker_t *self, run_task_t *task, const uint8_t *output, size_t len)
+{
+    mlops_err_t err;
+    mlops_err_clear(&err);
+    store_txn_t *txn = s_begin(self);
+    if (!txn)
+        return;
+    bool promoted = false;
+    int rc;
+    run_t before;
+    if (run_copy(&before, &self->active) != 0) {
+        store_abort(&txn);
+        return;
+    }
+    switch (dag_task_stage(task)) {
+    case STAGE_EXTRACT: rc = s_settle_extract(self, txn, output, len, &err); break;
+    case STAGE_EVALUATE: rc = s_settle_evaluate(self, txn, task, output, len, &err); break;
+    case STAGE_LOAD_MODEL: rc = s_settle_load_model(self, txn, output, len, &promoted, &err); break;
+    case STAGE_PREPROCESS: {
+        stage_preprocess_out_t p;
+        rc = stage_preprocess_out_decode(output, len, &p, &err);
+        stage_preprocess_out_clear(&p);
+        if (rc == 0)
+            rc = s_store_blob(self, txn, task, output, len, &err);
+        break;
+    }
+    default: {
+        stage_train_out_t t;
+        rc = stage_train_out_decode(output, len, &t, &err);
+        if (rc == 0)
+            rc = s_store_blob(self, txn, task, output, len, &err);
+    }
+    }
+    if (rc) {
+        store_abort(&txn);
+        run_clear(&self->active);
+        self->active = before;
+        task = dag_task_find(&self->active, task->task_id);
+        char message[RECORD_ERROR_MAX];
+        snprintf(message, sizeof message, "bad %s output: %s", task->stage, mlops_err_text(&err, rc));
+        s_task_failed(self, task, message);
+        return;
+    }
+    bool finished = dag_task_done(&self->active, task, s_wall());
+    if (s_commit_run(self, &txn, &self->active) != 0) {
+        //  nothing was written: go back to the stored state and let the task run again
+        run_clear(&self->active);
+        self->active = before;
+        return;
+    }
+    run_clear(&before);
+    s_publish_task(self, task, NULL);
+    if (dag_task_stage(task) == STAGE_EVALUATE && self->active.version) {
+        version_t v;
+        if (store_version_get(self->store, self->active.version, &v, &err) == 0)
+            s_publish(self, "model", self->active.id, "", version_stage_name(v.stage), v.version, v.reason);
+    }
+    if (promoted)
+        s_publish(self, "model", self->active.id, "", "production", self->active.version,
+                  self->active.outcome);
+    if (finished)
+        s_run_ended(self);
+}
+
+//  Hands task to worker: commit the dispatch, announce it, send the TASK.
+static void s_dispatch(broker_t *self, run_task_t *task, dispatch_worker_t *w)
+{
+    mlops_err_t err;
+    mlops_err_clear(&err);
+    uint8_t *input = NULL;
+    size_t input_len = 0;
+    int rc = s_build_input(self, task, &input, &input_len, &err);
+    if (rc) {
+        //  the task cannot even be described: fail this attempt, keep the worker
+        dag_task_start(&self->active, task, "broker", s_wall());
+        s_task_failed(self, task, mlops_err_text(&err, rc));
+        return;
+    }
+    char who[96];
+    snprintf(who, sizeof who, "%.63s:%lld", w->host, (long long)w->pid);
+    dag_task_start(&self->active, task, who, s_wall());
+    if (s_save_active(self) != 0) {
+        task->state = TASK_PENDING;   //  nothing was written: as if never dispatched
+        task->attempts--;
+        free(input);
+        return;
+    }
+    dispatch_worker_assign(w, task->task_id, zclock_mono());
+    s_publish_task(self, task, who);
+    proto_msg_t msg = {.cmd = PROTO_TASK};
+    msg.task.task_id = task->task_id;
+    msg.task.run_id = (int64_t)self->active.id;
+    msg.task.stage = task->stage;
+    msg.task.attempt = task->attempts;
+    msg.task.input = input;
+    msg.task.input_len = input_len;
+    s_send_worker(self, w, &msg);
+    free(input);
+    log_info("dispatch task=%s attempt=%d worker=%s bytes=%zu", task->task_id, task->attempts, who,
+             input_len);
+}
+
+//  Queues the ready tasks and hands out what idle workers can take.
+static void s_pump(broker_t *self)
+{
+    s_start_queued(self);
+    if (!self->active.id)
+        return;
+    int64_t now = s_wall();
+    for (size_t i = 0; i < self->active.n_tasks; i++) {
+        run_task_t *t = &self->active.tasks[i];
+        int stage = dag_task_stage(t);
+        if (stage >= 0 && dag_task_ready(&self->active, t, now))
+            dispatch_queue_push(self->dispatch, (stage_t)stage, t->task_id);
+    }
+    for (int s = 0; s < STAGE_COUNT && self->active.id; s++) {
+        dispatch_worker_t *w;
+        char task_id[48];
+        while (self->active.id && (w = dispatch_idle_lru(self->dispatch, (stage_t)s)) &&
+               dispatch_queue_pop(self->dispatch, (stage_t)s, task_id)) {
+            run_task_t *t = dag_task_find(&self->active, task_id);
+            if (t && t->state == TASK_PENDING)
+                s_dispatch(self, t, w);
+        }
+    }
+}
+
+/* --- the work socket ----------------------------------------------------- */
+
+static void s_disconnect_peer(broker_t *self, const uint8_t *id, size_t id_len, const char *reason)
+{
+    proto_msg_t msg = {.cmd = PROTO_DISCONNECT};
+    msg.disconnect.reason = reason;
+    s_send_to(self->work, id, id_len, false, &msg);
+}
+
+//  The worker's task in hand, if it is a running task of the active run.
+static run_task_t *s_task_of(broker_t *self, dispatch_worker_t *w)
+{
+    run_task_t *t = w->task_id[0] ? dag_task_find(&self->active, w->task_id) : NULL;
+    return t && t->state == TASK_RUNNING ? t : NULL;
+}
+
+//  A worker is gone (dead, left, restarted): its task goes back to its queue.
+static void s_worker_lost(broker_t *self, dispatch_worker_t *w, const char *why)
+{
+    char error[256];
+    snprintf(error, sizeof error, "worker %.63s:%lld %s", w->host, (long long)w->pid, why);
+    log_warning("%s stage=%s task=%s", error, stage_name(w->stage), w->task_id[0] ? w->task_id : "-");
+    run_task_t *t = s_task_of(self, w);
+    dispatch_worker_remove(self->dispatch, w);
+    if (t)
+        s_task_failed(self, t, error);
+}
+
+static void s_touch(broker_t *self, dispatch_worker_t *w)
+{
+    w->expires_mono = zclock_mono() + self->cfg.heartbeat_msec * self->cfg.liveness;
+    w->last_seen_ms = s_wall();
+}
+
+static void s_handle_ready(broker_t *self, const uint8_t *id, size_t id_len, const proto_msg_t *msg)
+{
+    int stage = stage_from_name(msg->ready.stage);
+    if (stage < 0) {
+        char reason[96];
+        snprintf(reason, sizeof reason, "stage '%.40s' is not run by this broker", msg->ready.stage);
+        log_warning("READY refused: %s host=%s", reason, msg->ready.host);
+        s_disconnect_peer(self, id, id_len, reason);
+        return;
+    }
+    dispatch_worker_t *old = dispatch_worker_find(self->dispatch, id, id_len);
+    if (old && old->task_id[0])
+        s_worker_lost(self, old, "sent READY again (restarted)");
+    dispatch_worker_t *w = dispatch_worker_add(self->dispatch, id, id_len, (stage_t)stage,
+                                               msg->ready.host, msg->ready.pid, zclock_mono());
+    if (!w) {
+        log_warning("READY refused: too many workers host=%s", msg->ready.host);
+        s_disconnect_peer(self, id, id_len, "too many workers");
+        return;
+    }
+    s_touch(self, w);
+    w->last_sent_mono = zclock_mono();
+    log_info("worker joined stage=%s host=%s pid=%lld", msg->ready.stage, w->host, (long long)w->pid);
+    s_pump(self);
+}
+
+static void s_handle_heartbeat(broker_t *self, dispatch_worker_t *w, const proto_msg_t *msg)
+{
+    //  a worker we gave up on (timeout) says it is idle again: it may work
+    if (w->busy && !w->task_id[0] && !msg->heartbeat.task_id[0]) {
+        dispatch_worker_release(w, zclock_mono());
+        s_pump(self);
+    }
+}
+
+static void s_handle_result(broker_t *self, dispatch_worker_t *w, const proto_msg_t *msg)
+{
+    const char *task_id = msg->result.task_id;
+    if (!w->task_id[0] || strcmp(w->task_id, task_id) != 0) {
+        char sample[64];
+        log_warning("RESULT ignored: task %s is not in hand by worker %s:%lld (late or duplicate)",
+                    s_sample(task_id, strlen(task_id), sample, sizeof sample), w->host,
+                    (long long)w->pid);
+        if (w->busy && !w->task_id[0]) {   //  the late answer of a timed-out task: free again
+            dispatch_worker_release(w, zclock_mono());
+            s_pump(self);
+        }
+        return;
+    }
+    run_task_t *t = s_task_of(self, w);
+    dispatch_worker_release(w, zclock_mono());
+    if (!t) {
+        log_warning("RESULT ignored: task %s is settled", task_id);
+    } else if (msg->result.ok) {
+        s_task_succeeded(self, t, msg->result.output, msg->result.output_len);
+    } else {
+        s_task_failed(self, t, *msg->result.error ? msg->result.error : "failed (no reason given)");
+    }
+    s_pump(self);
+}
+
+static int s_work_fn(zloop_t *loop, zsock_t *sock, void *arg)
+{
+    (void)loop;
+    broker_t *self = arg;
+    zmsg_t *in = zmsg_recv(sock);
+    if (!in)
+        return 0;
+    int64_t t0 = zclock_usecs();
+    zframe_t *id = zmsg_pop(in);
+    zframe_t *payload = zmsg_pop(in);
+    char sample[SAMPLE_BYTES * 2];
+    if (!id || !payload || zmsg_size(in) != 0) {
+        log_warning("work: dropped a message of %zu frames (expected identity + payload)",
+                    zmsg_size(in) + (id != NULL) + (payload != NULL));
+    } else {
+        mlops_err_t err;
+        mlops_err_clear(&err);
+        proto_msg_t *msg = proto_msg_decode(zframe_data(payload), zframe_size(payload), &err);
+        dispatch_worker_t *w = dispatch_worker_find(self->dispatch, zframe_data(id), zframe_size(id));
+        if (!msg) {
+            log_warning("work: dropped a bad frame from %s: %s sample=%s",
+                        w ? w->host : "unknown peer", mlops_err_text(&err, err.code),
+                        s_sample(zframe_data(payload), zframe_size(payload), sample, sizeof sample));
+        } else if (msg->cmd == PROTO_READY) {
+            s_handle_ready(self, zframe_data(id), zframe_size(id), msg);
+        } else if (!w) {
+            //  it knew an earlier broker, or we declared it dead: make it start over
+            log_warning("work: %s from an unknown worker: asking it to reconnect",
+                        proto_cmd_name(msg->cmd));
+            if (msg->cmd != PROTO_DISCONNECT)
+                s_disconnect_peer(self, zframe_data(id), zframe_size(id), "unknown worker: send READY");
+        } else {
+            s_touch(self, w);
+            switch (msg->cmd) {
+            case PROTO_HEARTBEAT: s_handle_heartbeat(self, w, msg); break;
+            case PROTO_RESULT: s_handle_result(self, w, msg); break;
+            case PROTO_DISCONNECT: s_worker_lost(self, w, "disconnected"); s_pump(self); break;
+            default:
+                log_warning("work: unexpected %s from worker %s:%lld, dropped",
+                            proto_cmd_name(msg->cmd), w->host, (long long)w->pid);
+            }
+        }
+        proto_msg_destroy(&msg);
+    }
+    zframe_destroy(&id);
+    zframe_destroy(&payload);
+    zmsg_destroy(&in);
+    self->handler_usec += zclock_usecs() - t0;
+    self->n_messages++;
+    return 0;
+}
+
+/* --- the control socket -------------------------------------------------- */
+
+typedef struct {
+    bool ok;                      //  carried out
+    mlops_err_t err;              //  why not
+    uint8_t *data;                //  encoded answer, owned
+    size_t data_len;
+} s_reply_t;
+
+static void s_reply_fail(s_reply_t *r, int rc, const char *what)
+{
+    r->ok = false;
+    if (!r->err.msg[0])
+        mlops_err_set(&r->err, rc, "%s: %s", what, mlops_strerror(rc));
+}
+
+static void s_reply_data(s_reply_t *r, int rc, const char *what)
+{
+    if (rc)
+        s_reply_fail(r, rc, what);
+    else
+        r->ok = true;
+}
+
+static void s_cmd_retrain(broker_t *self, const proto_msg_t *msg, s_reply_t *r)
+{
+    control_retrain_t answer = {0};
+    int rc = s_trigger(self, msg->retrain.source, msg->retrain.reason, &answer, &r->err);
+    if (rc == 0)
+        rc = control_retrain_encode(&answer, &r->data, &r->data_len);
+    s_reply_data(r, rc, "RETRAIN");
+    s_pump(self);
+}
+
+static void s_cmd_status(broker_t *self, s_reply_t *r)
+{
+    control_status_t st = {.active_run = (int64_t)self->active.id,
+                           .queued = (int64_t)self->queued_id,
+                           .next_schedule_ms = self->next_schedule_ms};
+    version_t prod;
+    mlops_err_t err;
+    if (registry_production(self->store, &prod, &err) == 0)
+        st.production_version = (int64_t)prod.version;
+    size_t n = dispatch_worker_count(self->dispatch);
+    st.workers = calloc(n ? n : 1, sizeof *st.workers);
+    if (!st.workers) {
+        s_reply_fail(r, MLOPS_ENOMEM, "STATUS");
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const dispatch_worker_t *w = dispatch_worker_at(self->dispatch, i);
+        control_worker_t *cw = &st.workers[i];
+        snprintf(cw->stage, sizeof cw->stage, "%s", stage_name(w->stage));
+        snprintf(cw->host, sizeof cw->host, "%s", w->host);
+        cw->pid = w->pid;
+        snprintf(cw->state, sizeof cw->state, "%s", w->busy ? "busy" : "idle");
+        snprintf(cw->task_id, sizeof cw->task_id, "%s", w->task_id);
+        cw->last_seen_ms = w->last_seen_ms;
+    }
+    st.n_workers = n;
+    s_reply_data(r, control_status_encode(&st, &r->data, &r->data_len), "STATUS");
+    free(st.workers);
+}
+
+static void s_cmd_runs(broker_t *self, const proto_msg_t *msg, s_reply_t *r)
+{
+    control_runs_t runs = {0};
+    size_t limit = msg->runs.limit > 0 ? (size_t)msg->runs.limit : RUNS_DEFAULT;
+    int rc = store_run_list(self->store, limit, &runs.runs, &runs.n_runs, &r->err);
+    if (rc == 0)
+        rc = control_runs_encode(&runs, &r->data, &r->data_len);
+    store_runs_free(&runs.runs, runs.n_runs);
+    s_reply_data(r, rc, "RUNS");
+}
+
+static void s_cmd_models(broker_t *self, s_reply_t *r)
+{
+    control_models_t models = {0};
+    int rc = store_version_list(self->store, &models.versions, &models.n_versions, &r->err);
+    for (size_t i = 0; rc == 0 && i < models.n_versions; i++)
+        if (models.versions[i].stage == VERSION_PRODUCTION)
+            models.production = (int64_t)models.versions[i].version;
+    if (rc == 0)
+        rc = control_models_encode(&models, &r->data, &r->data_len);
+    free(models.versions);
+    s_reply_data(r, rc, "MODELS");
+}
+
+//  PROMOTE and ROLLBACK: one transaction, then the "model" event.
+static void s_cmd_production(broker_t *self, const proto_msg_t *msg, s_reply_t *r)
+{
+    control_promote_t answer = {0};
+    uint64_t version = 0, previous = 0;
+    store_txn_t *txn = s_begin(self);
+    int rc = txn ? 0 : MLOPS_ESTORE;
+    const char *reason = msg->cmd == PROTO_PROMOTE ? msg->promote.reason : msg->rollback.reason;
+    if (rc == 0 && msg->cmd == PROTO_PROMOTE) {
+        version = (uint64_t)msg->promote.version;
+        rc = registry_promote(self->store, txn, version, "promote", reason, s_wall(), &previous, &r->err);
+    } else if (rc == 0) {
+        rc = registry_rollback(self->store, txn, reason, s_wall(), &version, &previous, &r->err);
+    }
+    if (rc == 0)
+        rc = s_commit(self, &txn);
+    else
+        store_abort(&txn);
+    const char *what = proto_cmd_name(msg->cmd);
+    if (rc) {
+        s_reply_fail(r, rc, what);
+        return;
+    }
+    char message[RECORD_TEXT_MAX + 32];
+    snprintf(message, sizeof message, "%s: %s", msg->cmd == PROTO_PROMOTE ? "promote" : "rollback",
+             *reason ? reason : "manual");
+    log_info("%s version=%llu previous=%llu reason=%s", what, (unsigned long long)version,
+             (unsigned long long)previous, *reason ? reason : "manual");
+    s_publish(self, "model", 0, "", "production", version, message);
+    answer.version = (int64_t)version;
+    answer.previous = (int64_t)previous;
+    s_reply_data(r, control_promote_encode(&answer, &r->data, &r->data_len), what);
+}
+
+static void s_cmd_get_model(broker_t *self, const proto_msg_t *msg, s_reply_t *r)
+{
+    version_t v;
+    int rc;
+    if (msg->get_model.version > 0)
+        rc = store_version_get(self->store, (uint64_t)msg->get_model.version, &v, &r->err);
+    else if ((rc = registry_production(self->store, &v, &r->err)) == MLOPS_ENOTFOUND)
+        rc = mlops_err_set(&r->err, MLOPS_ENOMODEL, "no version is in production yet");
+    uint8_t *artifact = NULL;
+    control_model_t answer = {0};
+    if (rc == 0)
+        rc = store_artifact_get(self->store, v.version, &artifact, &answer.artifact_len, &r->err);
+    if (rc == 0) {
+        answer.version = (int64_t)v.version;
+        answer.artifact = artifact;
+        snprintf(answer.sha256, sizeof answer.sha256, "%s", v.sha256);
+        snprintf(answer.family, sizeof answer.family, "%s", v.family);
+        rc = control_model_encode(&answer, &r->data, &r->data_len);
+    }
+    free(artifact);
+    s_reply_data(r, rc, "GET_MODEL");
+}
+
+static void s_control_dispatch(broker_t *self, const proto_msg_t *msg, s_reply_t *r)
+{
+    switch (msg->cmd) {
+    case PROTO_RETRAIN: s_cmd_retrain(self, msg, r); break;
+    case PROTO_STATUS: s_cmd_status(self, r); break;
+    case PROTO_RUNS: s_cmd_runs(self, msg, r); break;
+    case PROTO_MODELS: s_cmd_models(self, r); break;
+    case PROTO_PROMOTE:
+    case PROTO_ROLLBACK: s_cmd_production(self, msg, r); break;
+    case PROTO_GET_MODEL: s_cmd_get_model(self, msg, r); break;
+    default:
+        mlops_err_set(&r->err, MLOPS_ECOMMAND, "%s is not a control command", proto_cmd_name(msg->cmd));
+        r->ok = false;
+    }
+}
+
+static int s_control_fn(zloop_t *loop, zsock_t *sock, void *arg)
+{
+    (void)loop;
+    broker_t *self = arg;
+    zmsg_t *in = zmsg_recv(sock);
+    if (!in)
+        return 0;
+    int64_t t0 = zclock_usecs();
+    size_t frames = zmsg_size(in);
+    zframe_t *id = zmsg_pop(in);
+    zframe_t *delim = frames == 3 ? zmsg_pop(in) : NULL;
+    zframe_t *payload = zmsg_pop(in);
+    s_reply_t r = {0};
+    if (frames < 2 || frames > 3 || (delim && zframe_size(delim) != 0)) {
+        mlops_err_set(&r.err, MLOPS_EPROTO,
+                      "malformed envelope: %zu frames (expected [payload] or [\"\", payload])",
+                      frames - 1);
+    } else {
+        proto_msg_t *msg = proto_msg_decode(zframe_data(payload), zframe_size(payload), &r.err);
+        if (msg)
+            s_control_dispatch(self, msg, &r);
+        else {
+            char sample[SAMPLE_BYTES * 2];
+            log_warning("control: refused a request: %s sample=%s", mlops_err_text(&r.err, r.err.code),
+                        s_sample(zframe_data(payload), zframe_size(payload), sample, sizeof sample));
+        }
+        proto_msg_destroy(&msg);
+    }
+    if (id) {
+        proto_msg_t reply = {.cmd = PROTO_REPLY};
+        reply.reply.ok = r.ok;
+        reply.reply.error = r.ok ? "" : mlops_err_text(&r.err, r.err.code);
+        reply.reply.data = r.ok ? r.data : NULL;
+        reply.reply.data_len = r.ok ? r.data_len : 0;
+        s_send_to(sock, zframe_data(id), zframe_size(id), delim != NULL, &reply);
+    }
+    free(r.data);
+    zframe_destroy(&id);
+    zframe_destroy(&delim);
+    zframe_destroy(&payload);
+    zmsg_destroy(&in);
+    self->handler_usec += zclock_usecs() - t0;
+    self->n_messages++;
+    return 0;
+}
+
+/* --- timers -------------------------------------------------------------- */
+
+static void s_check_workers(broker_t *self)
+{
+    int64_t now = zclock_mono();
+    for (size_t i = dispatch_worker_count(self->dispatch); i-- > 0;) {
+        dispatch_worker_t *w = dispatch_worker_at(self->dispatch, i);
+        if (now > w->expires_mono) {
+            char why[96];
+            snprintf(why, sizeof why, "lost (silent for %lld ms)",
+                     (long long)(self->cfg.heartbeat_msec * self->cfg.liveness));
+            s_worker_lost(self, w, why);
+            continue;
+        }
+        run_task_t *t = s_task_of(self, w);
+        int64_t limit = self->cfg.timeout_msec[w->stage];
+        if (t && now - w->task_since_mono > limit) {
+            char why[128];
+            snprintf(why, sizeof why, "timed out after %lld ms on worker %.63s:%lld",
+                     (long long)limit, w->host, (long long)w->pid);
+            w->task_id[0] = '\0';   //  still busy until it answers or says it is idle
+            s_task_failed(self, t, why);
+        }
+        if (now - w->last_sent_mono >= self->cfg.heartbeat_msec) {
+            proto_msg_t hb = {.cmd = PROTO_HEARTBEAT};
+            hb.heartbeat.task_id = "";
+            s_send_worker(self, w, &hb);
+        }
+    }
+}
+
+static int s_tick_fn(zloop_t *loop, int timer_id, void *arg)
+{
+    (void)loop, (void)timer_id;
+    broker_t *self = arg;
+    s_check_workers(self);
+    if (self->next_schedule_ms && s_wall() >= self->next_schedule_ms) {
+        control_retrain_t answer = {0};
+        mlops_err_t err;
+        mlops_err_clear(&err);
+        self->next_schedule_ms = s_wall() + self->cfg.schedule_msec;
+        if (s_trigger(self, "", "schedule", &answer, &err) != 0)
+            log_error("scheduled trigger failed: %s", mlops_err_text(&err, err.code));
+    }
+    s_pump(self);
+    return 0;
+}

@@ -1,0 +1,67 @@
+/*  broker.h: mlops-broker, the process that runs the DAG.
+
+    It binds three sockets (work ROUTER for stage workers, control ROUTER
+    for clients, events PUB), owns the LMDB store, and runs one zloop with a
+    handler per socket and one function per message type. Every run and task
+    transition is committed to the store before it is announced on the events
+    socket or acted on (a TASK is sent only after its dispatch is committed),
+    so a broker killed at any point and started again resumes where the store
+    says it stood.
+
+    Caveats:
+    - One run is active at a time; RETRAIN while a run is active queues one
+      run, and further triggers fold into it (the REPLY says coalesced).
+    - A version is registered in the same store transaction that settles the
+      evaluate task, and promoted in the one that settles load_model: a
+      restart can redo a task but never registers or promotes twice.
+*/
+#ifndef MLOPS_BROKER_H
+#define MLOPS_BROKER_H
+
+#include <stdint.h>
+
+#include "dag.h"
+#include "err.h"
+#include "registry.h"
+#include "stage_io.h"
+
+#define BROKER_HEARTBEAT_MSEC 1000
+#define BROKER_LIVENESS 3
+#define BROKER_STAGE_TIMEOUT_MSEC (10 * 60 * 1000)
+
+typedef struct {
+    const char *work_endpoint;       //  bind, default tcp://*:5555
+    const char *control_endpoint;    //  bind, default tcp://*:5556
+    const char *events_endpoint;     //  bind, default tcp://*:5557
+    const char *store_dir;           //  LMDB directory
+    int64_t heartbeat_msec;          //  interval of heartbeats to workers
+    int liveness;                    //  silent intervals before a worker is dead
+    dag_policy_t policy;             //  attempts and backoff
+    int64_t timeout_msec[STAGE_COUNT]; //  per-stage task timeout
+    int64_t schedule_msec;           //  start a run this often, 0 = never
+    registry_rule_t rule;            //  promotion metric and margin
+    const char *default_source;      //  source of a RETRAIN with none
+    const char *target;              //  label column, "" = default
+    double test_fraction;            //  0 = default
+    uint64_t seed;                   //  split and training seed
+    const char *families[DAG_FAMILIES_MAX]; //  train fan-out
+    size_t n_families;
+} broker_config_t;
+
+typedef struct broker broker_t;
+
+//  Fills cfg with the defaults of DESIGN.md.
+void broker_config_defaults(broker_config_t *cfg);
+
+//  Opens the store, binds the sockets, resumes unfinished runs. Returns NULL
+//  with err: a store error (store.h), errno from a bind (EADDRINUSE...),
+//  MLOPS_EINVAL for a bad config. The config's strings are copied.
+broker_t *broker_new(const broker_config_t *cfg, mlops_err_t *err);
+
+//  Runs until SIGINT / SIGTERM. Returns 0, or -1 when the loop failed.
+int broker_run(broker_t *self);
+
+//  Closes sockets and store; logs the per-message figures; ignores NULL.
+void broker_destroy(broker_t **p);
+
+#endif

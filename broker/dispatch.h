@@ -1,0 +1,89 @@
+/*  dispatch.h: the broker's view of its stage workers and the queue of
+    tasks per stage, with no sockets in it.
+
+    A worker is known by its ROUTER identity. It is idle (may take a task) or
+    busy (has a task in hand, or is still finishing one the broker gave up on
+    after a timeout). Dispatch picks the least recently used idle worker of a
+    stage: the one idle longest. A worker silent past its expiry is dead.
+
+    Each stage has a FIFO of task ids ready to run. A task id is in at most
+    one queue once.
+
+    Ownership: workers are owned by the dispatch_t; a dispatch_worker_t
+    pointer is valid until dispatch_worker_remove or dispatch_destroy.
+*/
+#ifndef MLOPS_DISPATCH_H
+#define MLOPS_DISPATCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "stage_io.h"
+
+#define DISPATCH_ID_MAX 256     //  bytes of a ROUTER identity
+#define DISPATCH_WORKERS_MAX 4096
+
+typedef struct {
+    uint8_t id[DISPATCH_ID_MAX];  //  ROUTER identity
+    size_t id_len;
+    stage_t stage;                //  the stage it serves
+    char host[64];                //  as announced
+    int64_t pid;                  //  as announced
+    char task_id[48];             //  task in hand, "" when none
+    bool busy;                    //  not to be given a task
+    int64_t expires_mono;         //  dead when silent past this (monotonic ms)
+    int64_t idle_since_mono;      //  LRU order among idle workers
+    int64_t task_since_mono;      //  when the task in hand was given
+    int64_t last_seen_ms;         //  wall clock of its last message
+    int64_t last_sent_mono;       //  when the broker last sent it anything
+} dispatch_worker_t;
+
+typedef struct dispatch dispatch_t;
+
+//  Creates an empty dispatcher. NULL on ENOMEM.
+dispatch_t *dispatch_new(void);
+
+//  Frees it and every worker; ignores NULL; sets *p to NULL.
+void dispatch_destroy(dispatch_t **p);
+
+//  Adds (or, for a known identity, resets) an idle worker. Returns it, or
+//  NULL when id_len is 0 or over DISPATCH_ID_MAX, or at DISPATCH_WORKERS_MAX.
+//  A reset worker's task in hand is forgotten: the caller must settle it first
+//  (dispatch_worker_find tells whether it exists).
+dispatch_worker_t *dispatch_worker_add(dispatch_t *self, const uint8_t *id, size_t id_len,
+                                       stage_t stage, const char *host, int64_t pid,
+                                       int64_t now_mono);
+
+//  The worker with this identity, or NULL.
+dispatch_worker_t *dispatch_worker_find(dispatch_t *self, const uint8_t *id, size_t id_len);
+
+//  Forgets a worker (the pointer dies).
+void dispatch_worker_remove(dispatch_t *self, dispatch_worker_t *worker);
+
+//  The idle worker of stage that has been idle longest, or NULL.
+dispatch_worker_t *dispatch_idle_lru(dispatch_t *self, stage_t stage);
+
+//  Hands a task to a worker: busy, task_id set.
+void dispatch_worker_assign(dispatch_worker_t *worker, const char *task_id, int64_t now_mono);
+
+//  The worker finished (or gave up) its task: idle again, last in LRU order.
+void dispatch_worker_release(dispatch_worker_t *worker, int64_t now_mono);
+
+//  Number of workers, and the i-th one (stable until an add or remove).
+size_t dispatch_worker_count(const dispatch_t *self);
+dispatch_worker_t *dispatch_worker_at(dispatch_t *self, size_t i);
+
+//  Number of live workers of a stage.
+size_t dispatch_stage_workers(const dispatch_t *self, stage_t stage);
+
+//  Queues: push appends (no-op returning 0 if the id is already queued
+//  anywhere), pop takes the head (false when empty), remove drops an id.
+//  push returns 0 or MLOPS_ENOMEM / MLOPS_EINVAL (id too long).
+int dispatch_queue_push(dispatch_t *self, stage_t stage, const char *task_id);
+bool dispatch_queue_pop(dispatch_t *self, stage_t stage, char task_id[48]);
+bool dispatch_queue_contains(const dispatch_t *self, const char *task_id);
+void dispatch_queue_remove(dispatch_t *self, const char *task_id);
+size_t dispatch_queue_len(const dispatch_t *self, stage_t stage);
+
+#endif

@@ -1,0 +1,156 @@
+/*  main.c: `mlops-broker`. Parses flags into a broker_config_t, builds the
+    broker, runs it until SIGINT / SIGTERM. */
+#include <czmq.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker.h"
+#include "duration.h"
+#include "log.h"
+
+static void s_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: mlops-broker [options]\n\n"
+            "Runs the retraining DAG over ZeroMQ and keeps the model registry.\n\n"
+            "  --store DIR            LMDB store directory (default mlops-store)\n"
+            "  --work ENDPOINT        stage workers' socket (default tcp://*:5555)\n"
+            "  --control ENDPOINT     clients' socket (default tcp://*:5556)\n"
+            "  --events ENDPOINT      events socket (default tcp://*:5557)\n"
+            "  --heartbeat DURATION   heartbeat interval (default 1s)\n"
+            "  --liveness N           silent intervals before a worker is dead (default 3)\n"
+            "  --max-attempts N       dispatches per task before the run fails (default 3)\n"
+            "  --backoff DURATION     wait before the first retry, doubling (default 1s)\n"
+            "  --timeout [STAGE=]DURATION  task timeout, for one stage or all (default 10m)\n"
+            "  --schedule DURATION    start a run this often, e.g. 24h (default: never)\n"
+            "  --metric NAME          promotion metric: auc, accuracy, f1, precision, recall,\n"
+            "                         log_loss (default auc)\n"
+            "  --margin X             a challenger must beat production by more than X (default 0)\n"
+            "  --source SPEC          source of a RETRAIN that names none (default synthetic)\n"
+            "  --target COLUMN        label column (default Survived)\n"
+            "  --families A,B         model families trained in parallel (default logreg,forest)\n"
+            "  --seed N               split and training seed (default 42)\n"
+            "  --help                 this text\n\n"
+            "DURATION is a number with a unit: 250ms, 30s, 5m, 24h, 2d.\n");
+}
+
+static int s_duration(const char *flag, const char *text, int64_t *msec)
+{
+    mlops_err_t err;
+    if (duration_parse(text, msec, &err) == 0)
+        return 0;
+    fprintf(stderr, "mlops-broker: %s: %s\n", flag, err.msg);
+    return -1;
+}
+
+static int s_timeout(broker_config_t *cfg, const char *text)
+{
+    int64_t msec;
+    const char *eq = strchr(text, '=');
+    if (!eq) {
+        if (s_duration("--timeout", text, &msec))
+            return -1;
+        for (int s = 0; s < STAGE_COUNT; s++)
+            cfg->timeout_msec[s] = msec;
+        return 0;
+    }
+    char stage[32];
+    snprintf(stage, sizeof stage, "%.*s", (int)(eq - text), text);
+    int s = stage_from_name(stage);
+    if (s < 0) {
+        fprintf(stderr, "mlops-broker: --timeout: unknown stage '%s'\n", stage);
+        return -1;
+    }
+    if (s_duration("--timeout", eq + 1, &msec))
+        return -1;
+    cfg->timeout_msec[s] = msec;
+    return 0;
+}
+
+static int s_families(broker_config_t *cfg, char *list)
+{
+    cfg->n_families = 0;
+    for (char *save = NULL, *tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        if (cfg->n_families == DAG_FAMILIES_MAX) {
+            fprintf(stderr, "mlops-broker: --families: at most %d\n", DAG_FAMILIES_MAX);
+            return -1;
+        }
+        cfg->families[cfg->n_families++] = tok;
+    }
+    return 0;
+}
+
+static int s_number(const char *flag, const char *text, double min, double *out)
+{
+    char *end = NULL;
+    double v = strtod(text, &end);
+    if (!*text || *end || v < min) {
+        fprintf(stderr, "mlops-broker: %s: expected a number >= %g, got '%s'\n", flag, min, text);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int s_parse(broker_config_t *cfg, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"store", 1, 0, 's'},     {"work", 1, 0, 'w'},      {"control", 1, 0, 'c'},
+        {"events", 1, 0, 'e'},    {"heartbeat", 1, 0, 'H'}, {"liveness", 1, 0, 'L'},
+        {"max-attempts", 1, 0, 'a'}, {"backoff", 1, 0, 'b'}, {"timeout", 1, 0, 't'},
+        {"schedule", 1, 0, 'S'},  {"metric", 1, 0, 'm'},    {"margin", 1, 0, 'M'},
+        {"source", 1, 0, 'o'},    {"target", 1, 0, 'T'},    {"families", 1, 0, 'f'},
+        {"seed", 1, 0, 'r'},      {"help", 0, 0, 'h'},      {0, 0, 0, 0},
+    };
+    int c, rc = 0;
+    double v;
+    while (rc == 0 && (c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 's': cfg->store_dir = optarg; break;
+        case 'w': cfg->work_endpoint = optarg; break;
+        case 'c': cfg->control_endpoint = optarg; break;
+        case 'e': cfg->events_endpoint = optarg; break;
+        case 'H': rc = s_duration("--heartbeat", optarg, &cfg->heartbeat_msec); break;
+        case 'L': rc = s_number("--liveness", optarg, 1, &v); cfg->liveness = (int)v; break;
+        case 'a': rc = s_number("--max-attempts", optarg, 1, &v); cfg->policy.max_attempts = (int)v; break;
+        case 'b': rc = s_duration("--backoff", optarg, &cfg->policy.backoff_msec); break;
+        case 't': rc = s_timeout(cfg, optarg); break;
+        case 'S': rc = s_duration("--schedule", optarg, &cfg->schedule_msec); break;
+        case 'm': snprintf(cfg->rule.metric, sizeof cfg->rule.metric, "%s", optarg); break;
+        case 'M': rc = s_number("--margin", optarg, -1e9, &cfg->rule.margin); break;
+        case 'o': cfg->default_source = optarg; break;
+        case 'T': cfg->target = optarg; break;
+        case 'f': rc = s_families(cfg, optarg); break;
+        case 'r': rc = s_number("--seed", optarg, 0, &v); cfg->seed = (uint64_t)v; break;
+        case 'h': s_usage(stdout); exit(0);
+        default: s_usage(stderr); return -1;
+        }
+    }
+    if (rc == 0 && optind < argc) {
+        fprintf(stderr, "mlops-broker: unexpected argument '%s'\n", argv[optind]);
+        return -1;
+    }
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    broker_config_t cfg;
+    broker_config_defaults(&cfg);
+    if (s_parse(&cfg, argc, argv))
+        return 2;
+    zsys_init();
+    log_init("broker");
+    mlops_err_t err;
+    mlops_err_clear(&err);
+    broker_t *broker = broker_new(&cfg, &err);
+    if (!broker) {
+        log_error("cannot start: %s", mlops_err_text(&err, err.code));
+        return 1;
+    }
+    int rc = broker_run(broker);
+    broker_destroy(&broker);
+    return rc == 0 ? 0 : 1;
+}

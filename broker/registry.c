@@ -1,0 +1,201 @@
+/*  registry.c: see registry.h. */
+#include "registry.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int registry_metric(const metrics_t *m, const char *name, double *value)
+{
+    static const struct { const char *name; size_t off; } s_names[] = {
+        {"accuracy", offsetof(metrics_t, accuracy)}, {"precision", offsetof(metrics_t, precision)},
+        {"recall", offsetof(metrics_t, recall)},     {"f1", offsetof(metrics_t, f1)},
+        {"auc", offsetof(metrics_t, auc)},           {"log_loss", offsetof(metrics_t, log_loss)},
+    };
+    for (size_t i = 0; name && i < sizeof s_names / sizeof s_names[0]; i++) {
+        if (strcmp(name, s_names[i].name) == 0) {
+            *value = *(const double *)((const char *)m + s_names[i].off);
+            return 0;
+        }
+    }
+    return MLOPS_EINVAL;
+}
+
+bool registry_lower_is_better(const char *name)
+{
+    return name && strcmp(name, "log_loss") == 0;
+}
+
+//  How much a beats b on metric (positive = better), whichever way it points.
+static double s_gain(const registry_rule_t *rule, const metrics_t *a, const metrics_t *b)
+{
+    double va = 0, vb = 0;
+    registry_metric(a, rule->metric, &va);
+    registry_metric(b, rule->metric, &vb);
+    return registry_lower_is_better(rule->metric) ? vb - va : va - vb;
+}
+
+static bool s_better(const registry_rule_t *rule, const metrics_t *a, const metrics_t *b)
+{
+    double gain = s_gain(rule, a, b);
+    if (gain != 0)
+        return gain > 0;
+    if (a->f1 != b->f1)
+        return a->f1 > b->f1;
+    return a->accuracy > b->accuracy;
+}
+
+int registry_decide(const registry_rule_t *rule, const stage_evaluate_out_t *ev,
+                    registry_decision_t *out)
+{
+    double value;
+    memset(out, 0, sizeof *out);
+    if (ev->n_scored == 0 || registry_metric(&ev->scored[0].metrics, rule->metric, &value))
+        return MLOPS_EINVAL;
+    for (size_t i = 1; i < ev->n_scored; i++)
+        if (s_better(rule, &ev->scored[i].metrics, &ev->scored[out->best].metrics))
+            out->best = i;
+    const stage_scored_t *c = &ev->scored[out->best];
+    double cv = 0, pv = 0;
+    registry_metric(&c->metrics, rule->metric, &cv);
+    if (ev->production_version <= 0) {
+        out->promote = true;
+        snprintf(out->reason, sizeof out->reason, "first version: %s %s %.4f, no production model",
+                 c->family, rule->metric, cv);
+        return 0;
+    }
+    registry_metric(&ev->production, rule->metric, &pv);
+    double gain = s_gain(rule, &c->metrics, &ev->production);
+    out->promote = gain > rule->margin;
+    snprintf(out->reason, sizeof out->reason, "%s %s %.4f %s production v%lld %.4f by %+.4f (margin %g)",
+             c->family, rule->metric, cv, out->promote ? "beats" : "does not beat",
+             (long long)ev->production_version, pv, gain, rule->margin);
+    return 0;
+}
+
+int registry_production(store_t *store, version_t *out, mlops_err_t *err)
+{
+    version_t *all = NULL;
+    size_t n = 0;
+    int rc = store_version_list(store, &all, &n, err);
+    if (rc)
+        return rc;
+    rc = MLOPS_ENOTFOUND;
+    for (size_t i = n; i-- > 0;) {
+        if (all[i].stage == VERSION_PRODUCTION) {
+            *out = all[i];
+            rc = 0;
+            break;
+        }
+    }
+    free(all);
+    return rc;
+}
+
+int registry_register(store_t *store, store_txn_t *txn, const run_t *run,
+                      const stage_train_out_t *candidate, const metrics_t *test_metrics,
+                      bool promote, const char *reason, int64_t now_ms, version_t *out,
+                      mlops_err_t *err)
+{
+    memset(out, 0, sizeof *out);
+    int rc = store_version_next(store, txn, &out->version, err);
+    if (rc)
+        return rc;
+    out->run_id = run->id;
+    snprintf(out->dataset_hash, sizeof out->dataset_hash, "%s", run->dataset_hash);
+    snprintf(out->family, sizeof out->family, "%s", candidate->family);
+    snprintf(out->params, sizeof out->params, "%s", candidate->params);
+    out->metrics = *test_metrics;
+    hash_sha256_hex(candidate->artifact, candidate->artifact_len, out->sha256);
+    out->artifact_len = candidate->artifact_len;
+    out->stage = promote ? VERSION_STAGING : VERSION_ARCHIVED;
+    snprintf(out->reason, sizeof out->reason, "%s", reason);
+    out->created_ms = now_ms;
+    rc = store_artifact_put(store, txn, out->version, candidate->artifact, candidate->artifact_len, err);
+    if (rc == 0)
+        rc = store_version_put(store, txn, out, err);
+    return rc;
+}
+
+static int s_audit(store_t *store, store_txn_t *txn, const char *action, uint64_t version,
+                   uint64_t previous, const char *reason, int64_t now_ms, mlops_err_t *err)
+{
+    audit_t entry = {.ts_ms = now_ms, .version = version, .previous = previous};
+    snprintf(entry.action, sizeof entry.action, "%s", action);
+    snprintf(entry.reason, sizeof entry.reason, "%s", reason && *reason ? reason : "manual");
+    return store_audit_append(store, txn, &entry, err);
+}
+
+int registry_promote(store_t *store, store_txn_t *txn, uint64_t version, const char *action,
+                     const char *reason, int64_t now_ms, uint64_t *previous, mlops_err_t *err)
+{
+    version_t target, old;
+    int rc = store_version_get(store, version, &target, err);
+    if (rc)
+        return rc == MLOPS_ENOTFOUND
+                   ? mlops_err_set(err, rc, "no version %llu in the registry", (unsigned long long)version)
+                   : rc;
+    if (target.stage == VERSION_PRODUCTION)
+        return mlops_err_set(err, MLOPS_ESTATE, "version %llu is already in production",
+                             (unsigned long long)version);
+    *previous = 0;
+    rc = registry_production(store, &old, err);
+    if (rc == 0) {
+        *previous = old.version;
+        old.stage = VERSION_ARCHIVED;
+        snprintf(old.reason, sizeof old.reason, "replaced by v%llu (%s)", (unsigned long long)version,
+                 action);
+        rc = store_version_put(store, txn, &old, err);
+    } else if (rc == MLOPS_ENOTFOUND) {
+        rc = 0;
+    }
+    if (rc)
+        return rc;
+    target.stage = VERSION_PRODUCTION;
+    snprintf(target.reason, sizeof target.reason, "%s: %s", action, reason && *reason ? reason : "manual");
+    rc = store_version_put(store, txn, &target, err);
+    if (rc == 0)
+        rc = s_audit(store, txn, action, version, *previous, reason, now_ms, err);
+    return rc;
+}
+
+int registry_rollback(store_t *store, store_txn_t *txn, const char *reason, int64_t now_ms,
+                      uint64_t *version, uint64_t *previous, mlops_err_t *err)
+{
+    version_t current;
+    int rc = registry_production(store, &current, err);
+    if (rc)
+        return rc == MLOPS_ENOTFOUND ? mlops_err_set(err, rc, "no production version to roll back") : rc;
+    audit_t *log = NULL;
+    size_t n = 0;
+    rc = store_audit_list(store, &log, &n, err);
+    if (rc)
+        return rc;
+    uint64_t target = 0;
+    for (size_t i = n; i-- > 0;) {
+        if (strcmp(log[i].action, "promote") == 0 && log[i].version == current.version) {
+            target = log[i].previous;
+            break;
+        }
+    }
+    free(log);
+    if (target == 0)
+        return mlops_err_set(err, MLOPS_ENOTFOUND,
+                             "no version was in production before v%llu: nothing to roll back to",
+                             (unsigned long long)current.version);
+    *version = target;
+    rc = registry_promote(store, txn, target, "rollback", reason, now_ms, previous, err);
+    return rc;
+}
+
+int registry_archive(store_t *store, store_txn_t *txn, uint64_t version, const char *reason,
+                     mlops_err_t *err)
+{
+    version_t v;
+    int rc = store_version_get(store, version, &v, err);
+    if (rc)
+        return rc;
+    v.stage = VERSION_ARCHIVED;
+    snprintf(v.reason, sizeof v.reason, "%s", reason);
+    return store_version_put(store, txn, &v, err);
+}

@@ -1,0 +1,82 @@
+/*  registry.h: the model registry (MLflow's model): numbered versions, each
+    with its run, dataset hash, family, parameters, test metrics, artifact
+    sha256 and stage; exactly one version in production; every change of
+    production written to the audit log.
+
+    The promotion rule is pure (registry_decide) so it is unit-tested apart
+    from the store: the best candidate on the configured metric is the
+    challenger; it is promoted only when it beats production, scored on the
+    same test split, by more than the margin; otherwise it is archived with
+    the reason.
+
+    The store operations take the caller's write transaction, so registering
+    a version and settling the evaluate task that produced it are one commit:
+    a broker killed between the two cannot register a version twice.
+*/
+#ifndef MLOPS_REGISTRY_H
+#define MLOPS_REGISTRY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "records.h"
+#include "stage_io.h"
+#include "store.h"
+
+typedef struct {
+    char metric[RECORD_NAME_MAX];   //  accuracy, precision, recall, f1, auc, log_loss
+    double margin;                  //  challenger must beat production by more than this
+} registry_rule_t;
+
+typedef struct {
+    size_t best;                    //  index of the challenger in the evaluate output
+    bool promote;                   //  true: to production once load_model validates it
+    char reason[RECORD_TEXT_MAX];   //  why, for the version record and the audit log
+} registry_decision_t;
+
+//  Reads the named metric. Returns 0, or MLOPS_EINVAL for an unknown name.
+int registry_metric(const metrics_t *m, const char *name, double *value);
+
+//  True for a metric where lower is better (log_loss).
+bool registry_lower_is_better(const char *name);
+
+//  Picks the challenger (best on rule->metric; ties by f1, then accuracy,
+//  then the earlier candidate) and decides whether it replaces production.
+//  ev must hold at least one scored candidate. Returns 0, or MLOPS_EINVAL
+//  when the metric is unknown or ev is empty.
+int registry_decide(const registry_rule_t *rule, const stage_evaluate_out_t *ev,
+                    registry_decision_t *out);
+
+//  The production version into *out. Returns 0, MLOPS_ENOTFOUND when there
+//  is none, or a store error.
+int registry_production(store_t *store, version_t *out, mlops_err_t *err);
+
+//  Registers a new version in txn from a train output: stage staging when
+//  promote (load_model then validates it), archived otherwise, with reason.
+//  Writes the version record and its artifact. Returns 0 or a store error.
+int registry_register(store_t *store, store_txn_t *txn, const run_t *run,
+                      const stage_train_out_t *candidate, const metrics_t *test_metrics,
+                      bool promote, const char *reason, int64_t now_ms, version_t *out,
+                      mlops_err_t *err);
+
+//  Puts version in production in txn: the one there before is archived
+//  ("replaced by vN"), the change is appended to the audit log with action
+//  ("promote" or "rollback") and reason. *previous gets the production
+//  version before (0 = none). Returns 0, MLOPS_ENOTFOUND (no such version or
+//  no artifact), MLOPS_ESTATE (already in production) or a store error.
+int registry_promote(store_t *store, store_txn_t *txn, uint64_t version, const char *action,
+                     const char *reason, int64_t now_ms, uint64_t *previous, mlops_err_t *err);
+
+//  Restores the version that production replaced most recently (from the
+//  audit log). *version gets the restored one, *previous the one rolled
+//  back. Returns 0, MLOPS_ENOTFOUND (no production, or nothing before it)
+//  or a store error.
+int registry_rollback(store_t *store, store_txn_t *txn, const char *reason, int64_t now_ms,
+                      uint64_t *version, uint64_t *previous, mlops_err_t *err);
+
+//  Archives a version with reason in txn (a staging version whose
+//  validation failed). Returns 0, MLOPS_ENOTFOUND or a store error.
+int registry_archive(store_t *store, store_txn_t *txn, uint64_t version, const char *reason,
+                     mlops_err_t *err);
+
+#endif

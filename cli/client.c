@@ -1,0 +1,156 @@
+/*  client.c: see client.h. */
+#include "client.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "curve.h"
+#include "duration.h"
+
+const char *const client_opts_help =
+    "  --broker HOST|ENDPOINT  the broker (default 127.0.0.1: control :5556, events :5557)\n"
+    "  --control ENDPOINT      control socket, overrides --broker\n"
+    "  --events ENDPOINT       events socket, overrides --broker\n"
+    "  --timeout DURATION      how long to wait for an answer (default 5s)\n"
+    "  --json                  JSON for scripts instead of tables\n";
+
+void client_opts_defaults(client_opts_t *opts)
+{
+    memset(opts, 0, sizeof *opts);
+    snprintf(opts->control, sizeof opts->control, "tcp://127.0.0.1:%d", ENDPOINT_CONTROL_PORT);
+    snprintf(opts->events, sizeof opts->events, "tcp://127.0.0.1:%d", ENDPOINT_EVENTS_PORT);
+    opts->timeout_msec = 5000;
+}
+
+static const char *s_value(int argc, char **argv, int *i)
+{
+    if (*i + 1 >= argc) {
+        fprintf(stderr, "mlops: %s needs a value\n", argv[*i]);
+        return NULL;
+    }
+    return argv[++*i];
+}
+
+int client_opts_parse(client_opts_t *opts, int argc, char **argv, int *i)
+{
+    const char *flag = argv[*i], *v;
+    mlops_err_t err;
+    mlops_err_clear(&err);
+    if (strcmp(flag, "--json") == 0) {
+        opts->json = true;
+        return 1;
+    }
+    bool broker = strcmp(flag, "--broker") == 0, control = strcmp(flag, "--control") == 0,
+         events = strcmp(flag, "--events") == 0, timeout = strcmp(flag, "--timeout") == 0;
+    if (!broker && !control && !events && !timeout)
+        return 0;
+    if (!(v = s_value(argc, argv, i)))
+        return -1;
+    int rc = 0;
+    if (broker) {
+        rc = endpoint_resolve(v, ENDPOINT_CONTROL_PORT, 0, opts->control, sizeof opts->control, &err);
+        if (rc == 0)
+            rc = endpoint_resolve(v, ENDPOINT_EVENTS_PORT, 1, opts->events, sizeof opts->events, &err);
+    } else if (control) {
+        rc = endpoint_resolve(v, ENDPOINT_CONTROL_PORT, 0, opts->control, sizeof opts->control, &err);
+    } else if (events) {
+        rc = endpoint_resolve(v, ENDPOINT_EVENTS_PORT, 0, opts->events, sizeof opts->events, &err);
+    } else {
+        rc = duration_parse(v, &opts->timeout_msec, &err);
+    }
+    if (rc) {
+        fprintf(stderr, "mlops: %s: %s\n", flag, err.msg);
+        return -1;
+    }
+    return 1;
+}
+
+static zsock_t *s_socket(int type, const char *endpoint)
+{
+    zsock_t *sock = zsock_new(type);
+    if (!sock)
+        return NULL;
+    zsock_set_linger(sock, 0);
+    mlops_err_t err;
+    curve_t *curve = curve_new_from_env(&err);
+    if (curve) {
+        curve_apply_client(curve, sock);
+        curve_destroy(&curve);
+    }
+    if (zsock_connect(sock, "%s", endpoint) < 0)
+        zsock_destroy(&sock);
+    return sock;
+}
+
+int client_request(const client_opts_t *opts, const proto_msg_t *req, proto_msg_t **reply,
+                   mlops_err_t *err)
+{
+    *reply = NULL;
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    int rc = proto_msg_encode(req, &bytes, &len);
+    if (rc)
+        return mlops_err_set(err, rc, "cannot encode %s", proto_cmd_name(req->cmd));
+    zsock_t *sock = s_socket(ZMQ_REQ, opts->control);
+    if (!sock) {
+        free(bytes);
+        return mlops_err_set(err, MLOPS_EINVAL, "cannot connect to %s", opts->control);
+    }
+    zframe_t *frame = zframe_new(bytes, len);
+    free(bytes);
+    zframe_send(&frame, sock, 0);
+    zpoller_t *poller = zpoller_new(sock, NULL);
+    if (!zpoller_wait(poller, (int)opts->timeout_msec)) {
+        rc = mlops_err_set(err, MLOPS_ETIMEOUT, "no answer from the broker at %s within %lld ms "
+                           "(is mlops-broker running?)", opts->control, (long long)opts->timeout_msec);
+    } else {
+        frame = zframe_recv(sock);
+        mlops_err_t sub;
+        mlops_err_clear(&sub);
+        proto_msg_t *msg = frame ? proto_msg_decode(zframe_data(frame), zframe_size(frame), &sub) : NULL;
+        if (!msg || msg->cmd != PROTO_REPLY) {
+            rc = mlops_err_set(err, MLOPS_EPROTO, "bad answer from the broker: %s",
+                               msg ? "not a REPLY" : mlops_err_text(&sub, sub.code));
+        } else if (!msg->reply.ok) {
+            rc = mlops_err_set(err, MLOPS_EINVAL, "%s", msg->reply.error);
+        } else {
+            *reply = msg;
+            msg = NULL;
+        }
+        proto_msg_destroy(&msg);
+        zframe_destroy(&frame);
+    }
+    zpoller_destroy(&poller);
+    zsock_destroy(&sock);
+    return rc;
+}
+
+zsock_t *client_subscribe(const client_opts_t *opts)
+{
+    zsock_t *sub = s_socket(ZMQ_SUB, opts->events);
+    if (sub)
+        zsock_set_subscribe(sub, "");
+    return sub;
+}
+
+proto_msg_t *client_next_event(zsock_t *sub, int timeout_msec)
+{
+    zpoller_t *poller = zpoller_new(sub, NULL);
+    void *ready = zpoller_wait(poller, timeout_msec);
+    zpoller_destroy(&poller);
+    if (!ready)
+        return NULL;
+    zmsg_t *m = zmsg_recv(sub);
+    proto_msg_t *ev = NULL;
+    if (m && zmsg_size(m) == 2) {
+        zframe_t *topic = zmsg_pop(m), *payload = zmsg_pop(m);
+        ev = proto_msg_decode(zframe_data(payload), zframe_size(payload), NULL);
+        if (ev && ev->cmd != PROTO_EVENT)
+            proto_msg_destroy(&ev);
+        zframe_destroy(&topic);
+        zframe_destroy(&payload);
+    }
+    zmsg_destroy(&m);
+    return ev;
+}

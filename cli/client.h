@@ -1,0 +1,47 @@
+/*  client.h: the command line's side of the control and events sockets:
+    common flags (--broker, --control, --events, --timeout, --json), one
+    request / one REPLY with a deadline, and a subscription to events. */
+#ifndef MLOPS_CLIENT_H
+#define MLOPS_CLIENT_H
+
+#include <czmq.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "endpoint.h"
+#include "err.h"
+#include "msg.h"
+
+typedef struct {
+    char control[ENDPOINT_MAX];   //  broker control endpoint
+    char events[ENDPOINT_MAX];    //  broker events endpoint
+    int64_t timeout_msec;         //  REPLY deadline
+    bool json;                    //  print JSON instead of tables
+} client_opts_t;
+
+//  Defaults: tcp://127.0.0.1:5556 / :5557, 5 s, tables.
+void client_opts_defaults(client_opts_t *opts);
+
+//  Consumes a common flag at argv[*i] (advancing *i past its value).
+//  Returns 1 when it was one, 0 when it was not, -1 on a bad value (printed).
+int client_opts_parse(client_opts_t *opts, int argc, char **argv, int *i);
+
+//  The help lines of the common flags.
+extern const char *const client_opts_help;
+
+//  Sends req on the control socket and waits for the REPLY. Returns 0 with
+//  *reply (caller destroys) when the broker carried it out; else an error
+//  with err: MLOPS_ETIMEOUT (no answer: the broker is away), the broker's
+//  refusal (MLOPS_EINVAL with its message), MLOPS_EPROTO for a bad answer.
+int client_request(const client_opts_t *opts, const proto_msg_t *req, proto_msg_t **reply,
+                   mlops_err_t *err);
+
+//  A SUB socket on the events endpoint subscribed to every kind; NULL on
+//  failure. The caller destroys it.
+zsock_t *client_subscribe(const client_opts_t *opts);
+
+//  Receives one EVENT within timeout_msec. Returns it (caller destroys), or
+//  NULL on timeout or an undecodable event (skipped).
+proto_msg_t *client_next_event(zsock_t *sub, int timeout_msec);
+
+#endif

@@ -1,0 +1,492 @@
+/*  control.c: `mlops retrain|status|runs|models|promote|rollback`, the
+    commands that talk to a running broker. Each builds one request, prints
+    the REPLY as a table (or JSON with --json); `retrain --wait` then follows
+    the run on the events socket until it ends. */
+#include "cli.h"
+
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "client.h"
+#include "control_io.h"
+#include "records.h"
+
+#define WAIT_POLL_MSEC 2000     //  while waiting, ask RUNS this often (missed events)
+
+/* --- shared bits --------------------------------------------------------- */
+
+static char *s_time(int64_t ms, char *out, size_t size)
+{
+    if (ms <= 0) {
+        snprintf(out, size, "-");
+        return out;
+    }
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    localtime_r(&t, &tm);
+    strftime(out, size, "%Y-%m-%d %H:%M:%S", &tm);
+    return out;
+}
+
+static char *s_span(int64_t from, int64_t to, char *out, size_t size)
+{
+    if (from <= 0 || to <= 0)
+        snprintf(out, size, "-");
+    else if (to - from < 10000)
+        snprintf(out, size, "%lld ms", (long long)(to - from));
+    else
+        snprintf(out, size, "%.1f s", (double)(to - from) / 1000.0);
+    return out;
+}
+
+//  Parses the common flags plus the command's own (listed in own, each
+//  taking a value, stored in vals in the same order); positional arguments
+//  go to pos (at most max_pos). Returns 0, 1 for --help (usage printed), or
+//  2 for bad usage (printed).
+static int s_parse(int argc, char **argv, client_opts_t *opts, const char *usage,
+                   const char *const *own, const char **vals, bool *wait,
+                   const char **pos, int max_pos)
+{
+    int n_pos = 0;
+    client_opts_defaults(opts);
+    for (int i = 1; i < argc; i++) {
+        int rc = client_opts_parse(opts, argc, argv, &i);
+        if (rc < 0)
+            return 2;
+        if (rc > 0)
+            continue;
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            printf("usage: mlops %s\n\n%s", usage, client_opts_help);
+            return 1;
+        }
+        if (wait && strcmp(argv[i], "--wait") == 0) {
+            *wait = true;
+            continue;
+        }
+        int k = 0;
+        while (own && own[k] && strcmp(argv[i], own[k]) != 0)
+            k++;
+        if (own && own[k]) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "mlops %s: %s needs a value\n", argv[0], argv[i]);
+                return 2;
+            }
+            vals[k] = argv[++i];
+        } else if (argv[i][0] != '-' && n_pos < max_pos) {
+            pos[n_pos++] = argv[i];
+        } else {
+            fprintf(stderr, "mlops %s: unexpected argument '%s'\nusage: mlops %s\n", argv[0], argv[i],
+                    usage);
+            return 2;
+        }
+    }
+    if (n_pos < max_pos) {
+        fprintf(stderr, "usage: mlops %s\n", usage);
+        return 2;
+    }
+    return 0;
+}
+
+static int s_request(const client_opts_t *opts, const char *what, const proto_msg_t *req,
+                     proto_msg_t **reply)
+{
+    mlops_err_t err;
+    mlops_err_clear(&err);
+    int rc = client_request(opts, req, reply, &err);
+    if (rc)
+        fprintf(stderr, "mlops %s: %s\n", what, mlops_err_text(&err, rc));
+    return rc;
+}
+
+static void s_print_json(json_t *j)
+{
+    char *text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    if (text)
+        puts(text);
+    free(text);
+    json_decref(j);
+}
+
+static json_t *s_metrics_json(const metrics_t *m)
+{
+    return json_pack("{s:f,s:f,s:f,s:f,s:f,s:f,s:I,s:I,s:I,s:I}", "accuracy", m->accuracy,
+                     "precision", m->precision, "recall", m->recall, "f1", m->f1, "auc", m->auc,
+                     "log_loss", m->log_loss, "tp", (json_int_t)m->tp, "fp", (json_int_t)m->fp,
+                     "tn", (json_int_t)m->tn, "fn", (json_int_t)m->fn);
+}
+
+static json_t *s_run_json(const run_t *r)
+{
+    json_t *tasks = json_array();
+    for (size_t i = 0; i < r->n_tasks; i++) {
+        const run_task_t *t = &r->tasks[i];
+        json_array_append_new(tasks, json_pack("{s:s,s:s,s:s,s:s,s:i,s:I,s:I,s:I,s:s,s:s}",
+            "task_id", t->task_id, "stage", t->stage, "family", t->family,
+            "state", task_state_name(t->state) ? task_state_name(t->state) : "?",
+            "attempts", (int)t->attempts, "started_ms", (json_int_t)t->started_ms,
+            "ended_ms", (json_int_t)t->ended_ms, "retry_at_ms", (json_int_t)t->retry_at_ms,
+            "worker", t->worker, "error", t->error));
+    }
+    return json_pack("{s:I,s:s,s:s,s:s,s:i,s:I,s:I,s:I,s:s,s:I,s:b,s:s,s:s,s:o}",
+        "id", (json_int_t)r->id, "state", run_state_name(r->state) ? run_state_name(r->state) : "?",
+        "source", r->source, "reason", r->reason, "coalesced", (int)r->coalesced,
+        "created_ms", (json_int_t)r->created_ms, "started_ms", (json_int_t)r->started_ms,
+        "ended_ms", (json_int_t)r->ended_ms, "dataset_hash", r->dataset_hash,
+        "version", (json_int_t)r->version, "promoted", (int)r->promoted, "outcome", r->outcome,
+        "error", r->error, "tasks", tasks);
+}
+
+static json_t *s_version_json(const version_t *v)
+{
+    return json_pack("{s:I,s:I,s:s,s:s,s:s,s:o,s:s,s:I,s:s,s:s,s:I}",
+        "version", (json_int_t)v->version, "run_id", (json_int_t)v->run_id,
+        "dataset_hash", v->dataset_hash, "family", v->family, "params", v->params,
+        "metrics", s_metrics_json(&v->metrics), "sha256", v->sha256,
+        "artifact_len", (json_int_t)v->artifact_len,
+        "stage", version_stage_name(v->stage) ? version_stage_name(v->stage) : "?",
+        "reason", v->reason, "created_ms", (json_int_t)v->created_ms);
+}
+
+/* --- retrain ------------------------------------------------------------- */
+
+//  One line per task event: start, end with elapsed time, retry, failure.
+static void s_show_task(const proto_msg_t *ev, int64_t t0)
+{
+    const char *msg = ev->event.message;
+    const char *colon = strstr(msg, ": ");
+    int id_len = colon ? (int)(colon - msg) : (int)strlen(msg);
+    const char *detail = colon ? colon + 2 : "";
+    const char *state = ev->event.state;
+    double at = (double)(ev->event.ts_ms - t0) / 1000.0;
+    if (strcmp(state, "running") == 0)
+        printf("%7.3fs  %-24.*s started on %s\n", at, id_len, msg, detail);
+    else if (strcmp(state, "done") == 0)
+        printf("%7.3fs  %-24.*s done\n", at, id_len, msg);
+    else if (strcmp(state, "pending") == 0)
+        printf("%7.3fs  %-24.*s will retry: %s\n", at, id_len, msg, detail);
+    else
+        printf("%7.3fs  %-24.*s %s: %s\n", at, id_len, msg, state, detail);
+    fflush(stdout);
+}
+
+//  Looks the run up with RUNS; returns its state (-1 when not found).
+static int s_run_state(const client_opts_t *opts, int64_t run_id, run_t *out)
+{
+    proto_msg_t req = {.cmd = PROTO_RUNS}, *reply = NULL;
+    req.runs.limit = 50;
+    mlops_err_t err;
+    if (client_request(opts, &req, &reply, &err) != 0)
+        return -1;
+    control_runs_t runs;
+    int state = -1;
+    if (control_runs_decode(reply->reply.data, reply->reply.data_len, &runs, &err) == 0) {
+        for (size_t i = 0; i < runs.n_runs; i++)
+            if ((int64_t)runs.runs[i].id == run_id && run_copy(out, &runs.runs[i]) == 0)
+                state = (int)runs.runs[i].state;
+        control_runs_clear(&runs);
+    }
+    proto_msg_destroy(&reply);
+    return state;
+}
+
+//  Prints each stage's time from the run record (the record is the truth;
+//  events are only what we happened to see).
+static void s_show_summary(const run_t *run)
+{
+    char span[32];
+    printf("run %" PRIu64 " %s in %s\n", run->id, run_state_name(run->state),
+           s_span(run->started_ms, run->ended_ms, span, sizeof span));
+    for (size_t i = 0; i < run->n_tasks; i++) {
+        const run_task_t *t = &run->tasks[i];
+        printf("  %-24s %-8s %10s  attempts %d%s%s\n", t->task_id, task_state_name(t->state),
+               s_span(t->started_ms, t->ended_ms, span, sizeof span), t->attempts,
+               t->error[0] ? "  last error: " : "", t->error);
+    }
+}
+
+static int s_wait(const client_opts_t *opts, zsock_t *sub, int64_t run_id)
+{
+    int64_t t0 = (int64_t)zclock_time(), last_poll = zclock_mono();
+    run_t run = {0};
+    int state = -1;
+    while (!zsys_interrupted) {
+        proto_msg_t *ev = client_next_event(sub, 250);
+        if (ev && ev->event.run_id == run_id) {
+            if (strcmp(ev->event.kind, "task") == 0)
+                s_show_task(ev, t0);
+            else if (strcmp(ev->event.kind, "run") == 0 &&
+                     (strcmp(ev->event.state, "succeeded") == 0 || strcmp(ev->event.state, "failed") == 0))
+                last_poll = 0;   //  ask for the record now
+        }
+        proto_msg_destroy(&ev);
+        if (zclock_mono() - last_poll >= WAIT_POLL_MSEC) {
+            last_poll = zclock_mono();
+            run_clear(&run);
+            state = s_run_state(opts, run_id, &run);
+            if (state == RUN_SUCCEEDED || state == RUN_FAILED)
+                break;
+        }
+    }
+    if (state != RUN_SUCCEEDED && state != RUN_FAILED) {
+        fprintf(stderr, "mlops retrain: interrupted while run %lld was %s\n", (long long)run_id,
+                state >= 0 ? run_state_name((run_state_t)state) : "unknown");
+        run_clear(&run);
+        return 1;
+    }
+    s_show_summary(&run);
+    if (state == RUN_SUCCEEDED)
+        printf("%s\n", run.outcome);
+    else
+        fprintf(stderr, "mlops retrain: run %lld failed: %s\n", (long long)run_id, run.error);
+    run_clear(&run);
+    return state == RUN_SUCCEEDED ? 0 : 1;
+}
+
+int cli_retrain(int argc, char **argv)
+{
+    static const char *const own[] = {"--source", "--reason", NULL};
+    const char *vals[2] = {"", ""};
+    client_opts_t opts;
+    bool wait = false;
+    int rc = s_parse(argc, argv, &opts,
+                     "retrain [--source CSV|synthetic[:rows[:seed]]|HASH] [--reason TEXT] [--wait]",
+                     own, vals, &wait, NULL, 0);
+    if (rc)
+        return rc == 1 ? 0 : 2;
+    //  subscribe before triggering so no event of the run can be missed
+    zsock_t *sub = wait ? client_subscribe(&opts) : NULL;
+    if (sub)
+        zclock_sleep(100);   //  let the subscription reach the broker (slow joiner)
+    proto_msg_t req = {.cmd = PROTO_RETRAIN}, *reply = NULL;
+    req.retrain.source = vals[0];
+    req.retrain.reason = vals[1];
+    if (s_request(&opts, "retrain", &req, &reply)) {
+        zsock_destroy(&sub);
+        return 1;
+    }
+    control_retrain_t answer;
+    mlops_err_t err;
+    rc = control_retrain_decode(reply->reply.data, reply->reply.data_len, &answer, &err);
+    proto_msg_destroy(&reply);
+    if (rc) {
+        fprintf(stderr, "mlops retrain: bad answer: %s\n", err.msg);
+        zsock_destroy(&sub);
+        return 1;
+    }
+    if (opts.json && !wait)
+        s_print_json(json_pack("{s:I,s:b,s:s}", "run_id", (json_int_t)answer.run_id, "coalesced",
+                               answer.coalesced, "state", answer.state));
+    else
+        printf("run %lld %s%s\n", (long long)answer.run_id, answer.state,
+               answer.coalesced ? " (coalesced into the queued run)" : "");
+    fflush(stdout);
+    rc = wait ? s_wait(&opts, sub, answer.run_id) : 0;
+    zsock_destroy(&sub);
+    return rc;
+}
+
+/* --- status -------------------------------------------------------------- */
+
+int cli_status(int argc, char **argv)
+{
+    client_opts_t opts;
+    int rc = s_parse(argc, argv, &opts, "status [--json]", NULL, NULL, NULL, NULL, 0);
+    if (rc)
+        return rc == 1 ? 0 : 2;
+    proto_msg_t req = {.cmd = PROTO_STATUS}, *reply = NULL;
+    if (s_request(&opts, "status", &req, &reply))
+        return 1;
+    control_status_t st;
+    mlops_err_t err;
+    rc = control_status_decode(reply->reply.data, reply->reply.data_len, &st, &err);
+    proto_msg_destroy(&reply);
+    if (rc) {
+        fprintf(stderr, "mlops status: bad answer: %s\n", err.msg);
+        return 1;
+    }
+    char when[32];
+    if (opts.json) {
+        json_t *workers = json_array();
+        for (size_t i = 0; i < st.n_workers; i++) {
+            const control_worker_t *w = &st.workers[i];
+            json_array_append_new(workers, json_pack("{s:s,s:s,s:I,s:s,s:s,s:I}", "stage", w->stage,
+                "host", w->host, "pid", (json_int_t)w->pid, "state", w->state, "task_id", w->task_id,
+                "last_seen_ms", (json_int_t)w->last_seen_ms));
+        }
+        s_print_json(json_pack("{s:s,s:I,s:I,s:I,s:I,s:o}", "broker", opts.control,
+            "active_run", (json_int_t)st.active_run, "queued", (json_int_t)st.queued,
+            "next_schedule_ms", (json_int_t)st.next_schedule_ms,
+            "production_version", (json_int_t)st.production_version, "workers", workers));
+    } else {
+        printf("broker       %s\n", opts.control);
+        printf("active run   %s\n", st.active_run ? (snprintf(when, sizeof when, "%lld", (long long)st.active_run), when) : "none");
+        printf("queued run   %s\n", st.queued ? (snprintf(when, sizeof when, "%lld", (long long)st.queued), when) : "none");
+        printf("production   %s\n", st.production_version ? (snprintf(when, sizeof when, "v%lld", (long long)st.production_version), when) : "none");
+        printf("next run due %s\n", st.next_schedule_ms ? s_time(st.next_schedule_ms, when, sizeof when) : "no schedule");
+        printf("\n%-11s %-20s %8s  %-5s %-24s %s\n", "STAGE", "HOST", "PID", "STATE", "TASK", "LAST SEEN");
+        for (size_t i = 0; i < st.n_workers; i++) {
+            const control_worker_t *w = &st.workers[i];
+            printf("%-11s %-20s %8lld  %-5s %-24s %s\n", w->stage, w->host, (long long)w->pid,
+                   w->state, w->task_id[0] ? w->task_id : "-", s_time(w->last_seen_ms, when, sizeof when));
+        }
+        if (st.n_workers == 0)
+            printf("(no workers connected)\n");
+    }
+    control_status_clear(&st);
+    return 0;
+}
+
+/* --- runs ---------------------------------------------------------------- */
+
+int cli_runs(int argc, char **argv)
+{
+    static const char *const own[] = {"--limit", NULL};
+    const char *vals[1] = {"20"};
+    client_opts_t opts;
+    int rc = s_parse(argc, argv, &opts, "runs [--limit N] [--json]", own, vals, NULL, NULL, 0);
+    if (rc)
+        return rc == 1 ? 0 : 2;
+    char *end = NULL;
+    long limit = strtol(vals[0], &end, 10);
+    if (*end || limit < 1) {
+        fprintf(stderr, "mlops runs: --limit: expected a positive number, got '%s'\n", vals[0]);
+        return 2;
+    }
+    proto_msg_t req = {.cmd = PROTO_RUNS}, *reply = NULL;
+    req.runs.limit = limit;
+    if (s_request(&opts, "runs", &req, &reply))
+        return 1;
+    control_runs_t runs;
+    mlops_err_t err;
+    rc = control_runs_decode(reply->reply.data, reply->reply.data_len, &runs, &err);
+    proto_msg_destroy(&reply);
+    if (rc) {
+        fprintf(stderr, "mlops runs: bad answer: %s\n", err.msg);
+        return 1;
+    }
+    if (opts.json) {
+        json_t *arr = json_array();
+        for (size_t i = 0; i < runs.n_runs; i++)
+            json_array_append_new(arr, s_run_json(&runs.runs[i]));
+        s_print_json(json_pack("{s:o}", "runs", arr));
+    } else {
+        printf("%5s  %-9s %-19s %9s %7s  %-24s %s\n", "RUN", "STATE", "CREATED", "TOOK", "VERSION",
+               "SOURCE", "OUTCOME");
+        for (size_t i = 0; i < runs.n_runs; i++) {
+            const run_t *r = &runs.runs[i];
+            char when[32], span[32], version[24] = "-";
+            if (r->version)
+                snprintf(version, sizeof version, "v%" PRIu64, r->version);
+            printf("%5" PRIu64 "  %-9s %-19s %9s %7s  %-24.24s %s\n", r->id, run_state_name(r->state),
+                   s_time(r->created_ms, when, sizeof when), s_span(r->started_ms, r->ended_ms, span, sizeof span),
+                   version, r->source, r->state == RUN_FAILED ? r->error : r->outcome);
+        }
+        if (runs.n_runs == 0)
+            printf("(no runs yet: mlops retrain starts one)\n");
+    }
+    control_runs_clear(&runs);
+    return 0;
+}
+
+/* --- models -------------------------------------------------------------- */
+
+int cli_models(int argc, char **argv)
+{
+    client_opts_t opts;
+    int rc = s_parse(argc, argv, &opts, "models [--json]", NULL, NULL, NULL, NULL, 0);
+    if (rc)
+        return rc == 1 ? 0 : 2;
+    proto_msg_t req = {.cmd = PROTO_MODELS}, *reply = NULL;
+    if (s_request(&opts, "models", &req, &reply))
+        return 1;
+    control_models_t models;
+    mlops_err_t err;
+    rc = control_models_decode(reply->reply.data, reply->reply.data_len, &models, &err);
+    proto_msg_destroy(&reply);
+    if (rc) {
+        fprintf(stderr, "mlops models: bad answer: %s\n", err.msg);
+        return 1;
+    }
+    if (opts.json) {
+        json_t *arr = json_array();
+        for (size_t i = 0; i < models.n_versions; i++)
+            json_array_append_new(arr, s_version_json(&models.versions[i]));
+        s_print_json(json_pack("{s:I,s:o}", "production", (json_int_t)models.production, "versions", arr));
+    } else {
+        printf("%7s  %-10s %-7s %6s %6s %6s %5s  %-19s %s\n", "VERSION", "STAGE", "FAMILY", "AUC",
+               "ACC", "F1", "RUN", "CREATED", "REASON");
+        for (size_t i = models.n_versions; i-- > 0;) {
+            const version_t *v = &models.versions[i];
+            char when[32], name[24];
+            snprintf(name, sizeof name, "v%" PRIu64, v->version);
+            printf("%7s  %-10s %-7s %6.4f %6.4f %6.4f %5" PRIu64 "  %-19s %s\n", name,
+                   version_stage_name(v->stage), v->family, v->metrics.auc, v->metrics.accuracy,
+                   v->metrics.f1, v->run_id, s_time(v->created_ms, when, sizeof when), v->reason);
+        }
+        if (models.n_versions == 0)
+            printf("(no versions yet)\n");
+    }
+    control_models_clear(&models);
+    return 0;
+}
+
+/* --- promote / rollback -------------------------------------------------- */
+
+static int s_production(int argc, char **argv, bool promote)
+{
+    static const char *const own[] = {"--reason", NULL};
+    const char *vals[1] = {""};
+    const char *pos[1] = {NULL};
+    client_opts_t opts;
+    int rc = s_parse(argc, argv, &opts,
+                     promote ? "promote VERSION [--reason TEXT] [--json]" : "rollback [--reason TEXT] [--json]",
+                     own, vals, NULL, pos, promote ? 1 : 0);
+    if (rc)
+        return rc == 1 ? 0 : 2;
+    proto_msg_t req = {.cmd = promote ? PROTO_PROMOTE : PROTO_ROLLBACK}, *reply = NULL;
+    if (promote) {
+        const char *text = pos[0][0] == 'v' ? pos[0] + 1 : pos[0];
+        char *end = NULL;
+        long long v = strtoll(text, &end, 10);
+        if (!*text || *end || v < 1) {
+            fprintf(stderr, "mlops promote: VERSION must be a number like 3 or v3, got '%s'\n", pos[0]);
+            return 2;
+        }
+        req.promote.version = v;
+        req.promote.reason = vals[0];
+    } else {
+        req.rollback.reason = vals[0];
+    }
+    if (s_request(&opts, argv[0], &req, &reply))
+        return 1;
+    control_promote_t answer;
+    mlops_err_t err;
+    rc = control_promote_decode(reply->reply.data, reply->reply.data_len, &answer, &err);
+    proto_msg_destroy(&reply);
+    if (rc) {
+        fprintf(stderr, "mlops %s: bad answer: %s\n", argv[0], err.msg);
+        return 1;
+    }
+    if (opts.json)
+        s_print_json(json_pack("{s:I,s:I}", "version", (json_int_t)answer.version, "previous",
+                               (json_int_t)answer.previous));
+    else if (answer.previous)
+        printf("v%lld is in production (was v%lld)\n", (long long)answer.version, (long long)answer.previous);
+    else
+        printf("v%lld is in production\n", (long long)answer.version);
+    return 0;
+}
+
+int cli_promote(int argc, char **argv)
+{
+    return s_production(argc, argv, true);
+}
+
+int cli_rollback(int argc, char **argv)
+{
+    return s_production(argc, argv, false);
+}

@@ -1,0 +1,211 @@
+/*  answer.c: JSON answer bodies (see answer.h). Written by hand rather than
+    through jansson: these are on the hot path and their shape is fixed. */
+#include "answer.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    char *data;     //  malloc'd, NUL-terminated while !failed
+    size_t len;     //  bytes used
+    size_t cap;     //  bytes allocated
+    bool failed;    //  an allocation failed; data was freed
+} s_buf_t;
+
+static void s_buf_init(s_buf_t *b, size_t cap)
+{
+    b->data = malloc(cap);
+    b->len = 0;
+    b->cap = cap;
+    b->failed = b->data == NULL;
+}
+
+static bool s_buf_room(s_buf_t *b, size_t more)
+{
+    if (b->failed)
+        return false;
+    if (b->len + more + 1 <= b->cap)
+        return true;
+    size_t cap = b->cap * 2 > b->len + more + 1 ? b->cap * 2 : b->len + more + 1;
+    char *data = realloc(b->data, cap);
+    if (!data) {
+        free(b->data);
+        b->data = NULL;
+        b->failed = true;
+        return false;
+    }
+    b->data = data;
+    b->cap = cap;
+    return true;
+}
+
+static void s_buf_put(s_buf_t *b, const char *s, size_t n)
+{
+    if (!s_buf_room(b, n))
+        return;
+    memcpy(b->data + b->len, s, n);
+    b->len += n;
+}
+
+static void s_buf_str(s_buf_t *b, const char *s)
+{
+    s_buf_put(b, s, strlen(s));
+}
+
+static void s_buf_printf(s_buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void s_buf_printf(s_buf_t *b, const char *fmt, ...)
+{
+    char tmp[64];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        s_buf_put(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
+}
+
+//  Length of the valid UTF-8 sequence at p (1..4), or 0 when it is not one.
+static size_t s_utf8_len(const unsigned char *p)
+{
+    size_t n = p[0] >= 0xF0 && p[0] <= 0xF4 ? 4 : p[0] >= 0xE0 ? 3 : p[0] >= 0xC2 && p[0] < 0xE0 ? 2 : 0;
+    if (n == 0 || p[0] > 0xF4)
+        return 0;
+    for (size_t i = 1; i < n; i++)
+        if ((p[i] & 0xC0) != 0x80)
+            return 0;
+    if ((p[0] == 0xE0 && p[1] < 0xA0) || (p[0] == 0xED && p[1] >= 0xA0)   //  overlong, surrogate
+        || (p[0] == 0xF0 && p[1] < 0x90) || (p[0] == 0xF4 && p[1] >= 0x90)) //  overlong, > U+10FFFF
+        return 0;
+    return n;
+}
+
+//  Appends s as a JSON string literal: quotes, backslashes and control
+//  bytes escaped, valid UTF-8 kept, any other byte (a client's bytes echoed
+//  in an error message may be anything) replaced by U+FFFD.
+static void s_buf_json_string(s_buf_t *b, const char *s)
+{
+    s_buf_put(b, "\"", 1);
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        size_t n = 1;
+        if (*p == '"' || *p == '\\') {
+            char esc[2] = {'\\', (char)*p};
+            s_buf_put(b, esc, 2);
+        } else if (*p < 0x20)
+            s_buf_printf(b, "\\u%04x", *p);
+        else if (*p < 0x80)
+            s_buf_put(b, (const char *)p, 1);
+        else if ((n = s_utf8_len(p)) > 0)
+            s_buf_put(b, (const char *)p, n);
+        else {
+            s_buf_put(b, "\\ufffd", 6);
+            n = 1;
+        }
+        p += n;
+    }
+    s_buf_put(b, "\"", 1);
+}
+
+static char *s_buf_finish(s_buf_t *b, size_t *len)
+{
+    if (b->failed)
+        return NULL;
+    b->data[b->len] = '\0';
+    *len = b->len;
+    return b->data;
+}
+
+size_t answer_number(double v, char *out)
+{
+    if (!isfinite(v)) {
+        memcpy(out, "null", 5);
+        return 4;
+    }
+    int n = 0;
+    for (int prec = 15; prec <= 17; prec++) {
+        n = snprintf(out, 32, "%.*g", prec, v);
+        if (strtod(out, NULL) == v)
+            break;
+    }
+    return (size_t)n;
+}
+
+static void s_buf_number(s_buf_t *b, double v)
+{
+    char tmp[32];
+    s_buf_put(b, tmp, answer_number(v, tmp));
+}
+
+char *answer_prediction(const proto_msg_t *msg, bool batch, size_t *len)
+{
+    s_buf_t b;
+    size_t n = msg->prediction.n;
+    s_buf_init(&b, 96 + (batch ? n * 28 : 0));
+    if (!batch) {
+        s_buf_printf(&b, "{\"prediction\":%" PRId64 ",\"probability\":",
+                     n ? msg->prediction.predictions[0] : 0);
+        s_buf_number(&b, n ? msg->prediction.probabilities[0] : NAN);
+    } else {
+        s_buf_str(&b, "{\"predictions\":[");
+        for (size_t i = 0; i < n; i++)
+            s_buf_printf(&b, i ? ",%" PRId64 : "%" PRId64, msg->prediction.predictions[i]);
+        s_buf_str(&b, "],\"probabilities\":[");
+        for (size_t i = 0; i < n; i++) {
+            if (i)
+                s_buf_put(&b, ",", 1);
+            s_buf_number(&b, msg->prediction.probabilities[i]);
+        }
+        s_buf_put(&b, "]", 1);
+    }
+    s_buf_printf(&b, ",\"model_version\":%" PRId64 "}", msg->prediction.model_version);
+    return s_buf_finish(&b, len);
+}
+
+char *answer_problems(const proto_problem_t *problems, size_t n, size_t total, bool single,
+                      size_t *len)
+{
+    s_buf_t b;
+    s_buf_init(&b, 64 + n * 80);
+    s_buf_str(&b, "{\"detail\":[");
+    for (size_t i = 0; i < n; i++) {
+        const proto_problem_t *p = &problems[i];
+        s_buf_str(&b, i ? ",{\"loc\":[\"body\"" : "{\"loc\":[\"body\"");
+        if (p->index >= 0 && !single)
+            s_buf_printf(&b, ",\"instances\",%" PRId64, p->index);
+        if (p->field && *p->field) {
+            s_buf_put(&b, ",", 1);
+            s_buf_json_string(&b, p->field);
+        }
+        s_buf_str(&b, "],\"msg\":");
+        s_buf_json_string(&b, p->msg ? p->msg : "invalid");
+        s_buf_str(&b, ",\"type\":\"value_error\"}");
+    }
+    if (total > n)
+        s_buf_printf(&b, "%s{\"loc\":[\"body\"],\"msg\":\"and %zu more problems\","
+                     "\"type\":\"value_error\"}", n ? "," : "", total - n);
+    s_buf_str(&b, "]}");
+    return s_buf_finish(&b, len);
+}
+
+char *answer_detail(const char *message, size_t *len)
+{
+    s_buf_t b;
+    s_buf_init(&b, 32 + strlen(message));
+    s_buf_str(&b, "{\"detail\":");
+    s_buf_json_string(&b, message);
+    s_buf_put(&b, "}", 1);
+    return s_buf_finish(&b, len);
+}
+
+char *answer_syntax(const char *message, size_t position, size_t *len)
+{
+    s_buf_t b;
+    s_buf_init(&b, 64 + strlen(message));
+    s_buf_str(&b, "{\"detail\":");
+    s_buf_json_string(&b, message);
+    s_buf_printf(&b, ",\"position\":%zu}", position);
+    return s_buf_finish(&b, len);
+}

@@ -1,0 +1,45 @@
+/*  answer.h: the JSON bodies the gateway answers with.
+
+    Success bodies follow the reference service exactly:
+        /predict        {"prediction":0,"probability":0.11,"model_version":3}
+        /predict/batch  {"predictions":[...],"probabilities":[...],"model_version":3}
+    and error bodies follow FastAPI's shape, so clients written for the
+    reference keep working:
+        422             {"detail":[{"loc":["body","instances",4,"Age"],"msg":"..."}]}
+        every other     {"detail":"what went wrong"}
+        400             {"detail":"...","position":17}   (byte of the syntax error)
+
+    Every function returns a malloc'd NUL-terminated body the caller frees
+    and stores its length in *len, or NULL when out of memory.
+*/
+#ifndef MLOPS_ANSWER_H
+#define MLOPS_ANSWER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "msg.h"
+
+//  Body for a PREDICTION message: one record when batch is false (uses the
+//  first entry), the whole list when true.
+char *answer_prediction(const proto_msg_t *prediction, bool batch, size_t *len);
+
+//  Body for a 422: the n problems listed (of total found; when total > n a
+//  last entry says how many more there were). A problem with index >= 0 is
+//  located in "instances", one with index -1 at the top of the body; single
+//  puts every problem at the top (a /predict record, which the worker
+//  validated as record 0).
+char *answer_problems(const proto_problem_t *problems, size_t n, size_t total, bool single,
+                      size_t *len);
+
+//  Body {"detail": message}.
+char *answer_detail(const char *message, size_t *len);
+
+//  Body {"detail": message, "position": position} for a syntax error.
+char *answer_syntax(const char *message, size_t position, size_t *len);
+
+//  Writes the shortest decimal that reads back as v (JSON null for NaN and
+//  infinities) into out (at least 32 bytes). Returns the length written.
+size_t answer_number(double v, char *out);
+
+#endif

@@ -1,0 +1,82 @@
+/*  gateway.h: mlops-gateway, HTTP in front of the inference workers.
+
+    One reactor thread does everything: libmicrohttpd runs in "external
+    epoll" mode (no thread of its own) and the backend ROUTER socket sits in
+    the same zmq_poll, so a request is read, parsed, encoded as PREDICT and
+    sent to a worker, its connection suspended, and resumed with the answer
+    when PREDICTION or ERROR comes back, all without a lock or a thread hop.
+    Slow clients cost a connection slot, not a thread, and are dropped after
+    the connection timeout.
+
+    Requests that wait for a worker (all busy up to their credit) queue in
+    arrival order; each has a deadline (504 when it passes). When a worker
+    dies (heartbeat expiry, DISCONNECT, or its connection closing) its
+    requests in flight go to another worker: predictions are idempotent.
+
+    Caveats: the gateway trusts nothing from HTTP clients or from backend
+    peers, but the backend socket has no authentication of its own (bind it
+    to a private address, or use CURVE; see the README).
+*/
+#ifndef MLOPS_GATEWAY_H
+#define MLOPS_GATEWAY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+#define GATEWAY_PORT 8000
+#define GATEWAY_BACKEND "tcp://*:5558"
+#define GATEWAY_BODY_MAX_BYTES (1u << 20)          //  /predict
+#define GATEWAY_BATCH_BODY_MAX_BYTES (32u << 20)   //  /predict/batch
+#define GATEWAY_BATCH_MAX 10000                    //  records in one batch
+#define GATEWAY_DEADLINE_MSEC 10000                //  request to answer, else 504
+#define GATEWAY_CLIENT_TIMEOUT_SEC 10              //  idle or slow connection
+#define GATEWAY_CONNECTIONS_MAX 4096               //  open HTTP connections
+#define GATEWAY_CREDIT 32                          //  requests in flight per worker
+#define GATEWAY_HEARTBEAT_IVL_MSEC 1000            //  PROTOCOL.md section 7
+#define GATEWAY_HEARTBEAT_LIVENESS 3
+
+typedef struct {
+    const char *bind_address;        //  HTTP address, NULL = all interfaces
+    uint16_t port;                   //  HTTP port, 0 = any free one
+    const char *backend;             //  ROUTER endpoint the workers connect to
+    size_t body_max_bytes;           //  /predict body limit (413 above)
+    size_t batch_body_max_bytes;     //  /predict/batch body limit (413 above)
+    size_t batch_max;                //  records in a batch (422 above)
+    int64_t deadline_ms;             //  504 after this
+    unsigned client_timeout_sec;     //  MHD connection timeout
+    unsigned connections_max;        //  MHD connection limit
+    int credit;                      //  requests in flight per worker
+    int64_t heartbeat_ivl_ms;        //  heartbeat interval
+    int heartbeat_liveness;          //  intervals of silence before a worker is dead
+} gateway_config_t;
+
+typedef struct gateway gateway_t;
+
+//  Fills cfg with the defaults above.
+void gateway_config_defaults(gateway_config_t *cfg);
+
+//  Binds the HTTP port and the backend socket. Returns NULL with err:
+//  MLOPS_EINVAL (a bad endpoint or limit), or the errno of a failed bind
+//  (EADDRINUSE: another process has the port).
+gateway_t *gateway_new(const gateway_config_t *cfg, mlops_err_t *err);
+
+//  Runs the reactor until gateway_stop. Returns 0, or an error code when
+//  polling fails for a reason other than a signal.
+int gateway_run(gateway_t *self);
+
+//  Asks a running gateway to stop: async-signal-safe (sets a flag).
+void gateway_stop(gateway_t *self);
+
+//  The HTTP port actually bound (useful with port 0).
+uint16_t gateway_port(const gateway_t *self);
+
+//  The backend endpoint actually bound (resolves "*:0"). Borrowed.
+const char *gateway_backend(const gateway_t *self);
+
+//  Answers what is in flight with 503, closes everything, frees; ignores
+//  NULL; sets *p to NULL.
+void gateway_destroy(gateway_t **p);
+
+#endif

@@ -1,0 +1,131 @@
+/*  main.c: `mlops-gateway`. Parses flags, builds the gateway, runs it until
+    SIGINT or SIGTERM. */
+#include "gateway.h"
+#include "log.h"
+#include "msg.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static gateway_t *s_gateway;
+
+static void s_signal_fn(int sig)
+{
+    (void)sig;
+    if (s_gateway)
+        gateway_stop(s_gateway);
+}
+
+static void s_usage(FILE *out)
+{
+    fprintf(out,
+        "usage: mlops-gateway [options]\n"
+        "HTTP front of the inference workers: GET /health, POST /predict,\n"
+        "POST /predict/batch, GET /metrics.\n\n"
+        "  --port N             HTTP port (default %d, 0 = any free port)\n"
+        "  --bind ADDR          HTTP bind address (default all interfaces)\n"
+        "  --backend ENDPOINT   ROUTER the infer workers connect to (default %s)\n"
+        "  --broker ENDPOINT    accepted for symmetry with the other binaries and\n"
+        "                       ignored: workers, not the gateway, fetch models\n"
+        "  --body-max BYTES     /predict body limit, 413 above (default %u)\n"
+        "  --batch-body-max BYTES  /predict/batch body limit (default %u)\n"
+        "  --batch-max N        records in one batch, 422 above (default %d)\n"
+        "  --deadline MSEC      answer 504 when no worker answered by then (default %d)\n"
+        "  --client-timeout SEC drop connections idle or slow this long (default %d)\n"
+        "  --connections N      open HTTP connections at most (default %d)\n"
+        "  --credit N           requests in flight per worker (default %d)\n"
+        "  --heartbeat MSEC     heartbeat interval (default %d; dead after 3 silent)\n"
+        "  --help               this text\n"
+        "Log level: MLOPS_LOG_LEVEL=error|warning|info|debug.\n",
+        GATEWAY_PORT, GATEWAY_BACKEND, GATEWAY_BODY_MAX_BYTES, GATEWAY_BATCH_BODY_MAX_BYTES,
+        GATEWAY_BATCH_MAX, GATEWAY_DEADLINE_MSEC, GATEWAY_CLIENT_TIMEOUT_SEC,
+        GATEWAY_CONNECTIONS_MAX, GATEWAY_CREDIT, GATEWAY_HEARTBEAT_IVL_MSEC);
+}
+
+//  Parses a whole decimal number in [min, max]; 0 or -1 with a message.
+static int s_number(const char *flag, const char *text, long long min, long long max, long long *out)
+{
+    char *end;
+    errno = 0;
+    long long v = text ? strtoll(text, &end, 10) : 0;
+    if (!text || errno || end == text || *end || v < min || v > max) {
+        fprintf(stderr, "mlops-gateway: %s wants a whole number in %lld..%lld, not '%s'\n", flag,
+                min, max, text ? text : "");
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+//  Applies one flag (and its value); returns 0, 1 for --help, -1 on error.
+static int s_flag(gateway_config_t *cfg, const char *flag, const char *value)
+{
+    long long v = 0;
+    if (strcmp(flag, "--bind") == 0 && value)
+        cfg->bind_address = value;
+    else if (strcmp(flag, "--backend") == 0 && value)
+        cfg->backend = value;
+    else if (strcmp(flag, "--broker") == 0 && value)
+        ;
+    else if (strcmp(flag, "--port") == 0)
+        return s_number(flag, value, 0, 65535, &v) ? -1 : (cfg->port = (uint16_t)v, 0);
+    else if (strcmp(flag, "--body-max") == 0)
+        return s_number(flag, value, 1, 1LL << 32, &v) ? -1 : (cfg->body_max_bytes = (size_t)v, 0);
+    else if (strcmp(flag, "--batch-body-max") == 0)
+        return s_number(flag, value, 1, 1LL << 32, &v) ? -1 : (cfg->batch_body_max_bytes = (size_t)v, 0);
+    else if (strcmp(flag, "--batch-max") == 0)
+        return s_number(flag, value, 1, PROTO_RECORDS_MAX, &v) ? -1 : (cfg->batch_max = (size_t)v, 0);
+    else if (strcmp(flag, "--deadline") == 0)
+        return s_number(flag, value, 1, 3600000, &v) ? -1 : (cfg->deadline_ms = v, 0);
+    else if (strcmp(flag, "--client-timeout") == 0)
+        return s_number(flag, value, 1, 86400, &v) ? -1 : (cfg->client_timeout_sec = (unsigned)v, 0);
+    else if (strcmp(flag, "--connections") == 0)
+        return s_number(flag, value, 1, 1000000, &v) ? -1 : (cfg->connections_max = (unsigned)v, 0);
+    else if (strcmp(flag, "--credit") == 0)
+        return s_number(flag, value, 1, 100000, &v) ? -1 : (cfg->credit = (int)v, 0);
+    else if (strcmp(flag, "--heartbeat") == 0)
+        return s_number(flag, value, 10, 600000, &v) ? -1 : (cfg->heartbeat_ivl_ms = v, 0);
+    else {
+        fprintf(stderr, "mlops-gateway: unknown flag or missing value: %s\n", flag);
+        return -1;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    gateway_config_t cfg;
+    gateway_config_defaults(&cfg);
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            s_usage(stdout);
+            return 0;
+        }
+        const char *value = i + 1 < argc ? argv[i + 1] : NULL;
+        if (s_flag(&cfg, argv[i], value) != 0) {
+            s_usage(stderr);
+            return 2;
+        }
+        i++;
+    }
+    log_init("gateway");
+    signal(SIGPIPE, SIG_IGN);
+    mlops_err_t err;
+    s_gateway = gateway_new(&cfg, &err);
+    if (!s_gateway) {
+        log_error("cannot start: %s", err.msg);
+        return 1;
+    }
+    struct sigaction sa = {.sa_handler = s_signal_fn};
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    int rc = gateway_run(s_gateway);
+    if (rc != 0)
+        log_error("reactor failed: %s", mlops_strerror(rc));
+    gateway_destroy(&s_gateway);
+    log_info("gateway stopped");
+    return rc ? 1 : 0;
+}

@@ -1,0 +1,89 @@
+/*  control_io.h: the `data` of the REPLY to each control command (see
+    proto/PROTOCOL.md, section 5.2), as typed structs with msgpack codecs.
+    The broker encodes them; the CLI and other C clients decode them.
+
+    Ownership: encoders write a malloc'd buffer the caller frees. Decoded
+    structs own their arrays (workers, runs, versions): free them with the
+    matching *_clear. GET_MODEL's artifact is BORROWED from the decoded buffer.
+    Decoders are strict like every decoder in proto/ and return 0 or
+    MLOPS_EPROTO / MLOPS_ETOOBIG / MLOPS_ENOMEM with err.
+*/
+#ifndef MLOPS_CONTROL_IO_H
+#define MLOPS_CONTROL_IO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "hash.h"
+#include "records.h"
+
+#define CONTROL_WORKERS_MAX 4096   //  worker entries in one STATUS
+#define CONTROL_LIST_MAX 100000    //  runs or versions in one reply
+
+typedef struct {
+    int64_t run_id;                //  the run this trigger started or joined
+    bool coalesced;                //  joined a queued run
+    char state[RECORD_NAME_MAX];   //  run state name
+} control_retrain_t;
+
+typedef struct {
+    char stage[RECORD_NAME_MAX];   //  the stage it serves
+    char host[64];                 //  as announced
+    int64_t pid;                   //  as announced
+    char state[RECORD_NAME_MAX];   //  idle | busy
+    char task_id[48];              //  "" when idle
+    int64_t last_seen_ms;          //  wall clock of its last message
+} control_worker_t;
+
+typedef struct {
+    int64_t active_run;            //  0 = none
+    int64_t queued;                //  queued run id, 0 = none
+    int64_t next_schedule_ms;      //  0 = no schedule
+    int64_t production_version;    //  0 = none
+    control_worker_t *workers;     //  owned when decoded
+    size_t n_workers;
+} control_status_t;
+
+typedef struct {
+    run_t *runs;                   //  owned (and each run's tasks)
+    size_t n_runs;
+} control_runs_t;
+
+typedef struct {
+    int64_t production;            //  0 = none
+    version_t *versions;           //  owned
+    size_t n_versions;
+} control_models_t;
+
+typedef struct {
+    int64_t version;               //  now in production
+    int64_t previous;              //  before, 0 = none
+} control_promote_t;               //  PROMOTE and ROLLBACK
+
+typedef struct {
+    int64_t version;
+    char sha256[HASH_HEX_LEN + 1];
+    char family[RECORD_NAME_MAX];
+    const uint8_t *artifact;       //  borrowed from the decoded buffer
+    size_t artifact_len;
+} control_model_t;                 //  GET_MODEL
+
+int control_retrain_encode(const control_retrain_t *p, uint8_t **out, size_t *out_len);
+int control_retrain_decode(const uint8_t *data, size_t len, control_retrain_t *p, mlops_err_t *err);
+int control_status_encode(const control_status_t *p, uint8_t **out, size_t *out_len);
+int control_status_decode(const uint8_t *data, size_t len, control_status_t *p, mlops_err_t *err);
+void control_status_clear(control_status_t *p);
+int control_runs_encode(const control_runs_t *p, uint8_t **out, size_t *out_len);
+int control_runs_decode(const uint8_t *data, size_t len, control_runs_t *p, mlops_err_t *err);
+void control_runs_clear(control_runs_t *p);
+int control_models_encode(const control_models_t *p, uint8_t **out, size_t *out_len);
+int control_models_decode(const uint8_t *data, size_t len, control_models_t *p, mlops_err_t *err);
+void control_models_clear(control_models_t *p);
+int control_promote_encode(const control_promote_t *p, uint8_t **out, size_t *out_len);
+int control_promote_decode(const uint8_t *data, size_t len, control_promote_t *p, mlops_err_t *err);
+int control_model_encode(const control_model_t *p, uint8_t **out, size_t *out_len);
+int control_model_decode(const uint8_t *data, size_t len, control_model_t *p, mlops_err_t *err);
+
+#endif

@@ -1,0 +1,225 @@
+"""serving_util.py: helpers for the serving tests (tests/test_serving*.py).
+
+Processes on 127.0.0.1 with free ports, each killed by its own pid at the
+end; a fake inference worker and a fake broker that speak MLOPS/1 exactly as
+proto/PROTOCOL.md writes it (msgpack [1, COMMAND, body] in one frame), so
+the gateway can be driven into every corner without a trained model, and
+the real infer worker can be fed promotions without a real broker.
+"""
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+
+import msgpack
+import requests
+import zmq
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.environ.get("MLOPS_BIN", os.path.join(REPO, "bin"))
+TITANIC = os.environ.get("MLOPS_TITANIC", os.path.join(REPO, "..", "shared", "data", "titanic.csv"))
+PASSENGER = {"Pclass": 3, "Sex": "male", "Age": 22, "SibSp": 1, "Parch": 0, "Fare": 7.25,
+             "Embarked": "S", "Name": "Braund, Mr. Owen Harris"}
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def pack(command, body):
+    return msgpack.packb([1, command, body], use_bin_type=True)
+
+
+def unpack(frame):
+    version, command, body = msgpack.unpackb(frame, raw=False)
+    assert version == 1
+    return command, body
+
+
+class Procs:
+    """Started processes; stop() kills each by its pid (never by name)."""
+
+    def __init__(self, tmp):
+        self.tmp = tmp
+        self.procs = []
+
+    def start(self, name, *args):
+        log = open(os.path.join(self.tmp, name + ".log"), "ab")
+        p = subprocess.Popen([os.path.join(BIN, args[0])] + list(args[1:]), stdout=log,
+                             stderr=subprocess.STDOUT)
+        p.name = name
+        p.logpath = log.name
+        log.close()
+        self.procs.append(p)
+        return p
+
+    def log(self, p):
+        with open(p.logpath, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def stop(self):
+        for p in self.procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        deadline = time.time() + 5
+        for p in self.procs:
+            try:
+                p.wait(max(0.1, deadline - time.time()))
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait(5)
+
+
+def wait_for(cond, timeout=10.0, what="condition"):
+    end = time.time() + timeout
+    while time.time() < end:
+        try:
+            if cond():
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.05)
+    raise AssertionError("timed out waiting for " + what)
+
+
+class Gateway:
+    """A real mlops-gateway on free ports."""
+
+    def __init__(self, procs, *extra):
+        self.port = free_port()
+        self.backend_port = free_port()
+        self.backend = "tcp://127.0.0.1:%d" % self.backend_port
+        self.url = "http://127.0.0.1:%d" % self.port
+        self.proc = procs.start("gateway-%d" % self.port, "mlops-gateway", "--port", str(self.port),
+                                "--bind", "127.0.0.1", "--backend", self.backend, *extra)
+        wait_for(lambda: requests.get(self.url + "/health", timeout=1).status_code in (200, 503),
+                 what="gateway up")
+
+    def health(self):
+        return requests.get(self.url + "/health", timeout=2)
+
+    def wait_workers(self, n, version=None, timeout=10.0):
+        def ok():
+            h = self.health().json()
+            return h.get("workers_serving", 0) >= n and (version is None or h["model_version"] == version)
+        wait_for(ok, timeout, "%d workers serving" % n)
+
+
+class FakeWorker:
+    """An inference worker in Python. mode: "echo" answers probability =
+    Age/100 (0.5 without Age) and remembers what it got; "silent" never
+    answers; "error" answers ERROR 422 naming each field called "bad"."""
+
+    def __init__(self, endpoint, version=1, mode="echo", host="fake"):
+        self.endpoint, self.version, self.mode, self.host = endpoint, version, mode, host
+        self.received = []
+        self.disconnects = []
+        self.stop_flag = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _answer(self, sock, body):
+        req_id, records = body["req_id"], body["records"]
+        self.received.append(records)
+        if self.mode == "silent":
+            return
+        if self.mode == "error":
+            detail = [{"index": i, "field": k, "msg": "is bad"}
+                      for i, r in enumerate(records) for k in r if k == "bad"]
+            sock.send(pack("ERROR", {"req_id": req_id, "status": 422, "message": "bad records",
+                                     "detail": detail}))
+            return
+        probs = [float(r["Age"]) / 100 if isinstance(r.get("Age"), (int, float)) else 0.5 for r in records]
+        sock.send(pack("PREDICTION", {"req_id": req_id, "model_version": self.version,
+                                      "predictions": [int(p >= 0.5) for p in probs],
+                                      "probabilities": probs}))
+
+    def _run(self):
+        ctx = zmq.Context()
+        sock = ctx.socket(zmq.DEALER)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.connect(self.endpoint)
+        sock.send(pack("READY", {"stage": "infer", "host": self.host, "pid": os.getpid(),
+                                 "model_version": self.version}))
+        last = time.time()
+        while not self.stop_flag.is_set():
+            if sock.poll(50):
+                command, body = unpack(sock.recv())
+                if command == "PREDICT":
+                    self._answer(sock, body)
+                elif command == "DISCONNECT":
+                    self.disconnects.append(body["reason"])
+            if time.time() - last > 0.5:
+                sock.send(pack("HEARTBEAT", {"task_id": "", "model_version": self.version}))
+                last = time.time()
+        sock.close()
+        ctx.term()
+
+    def close(self):
+        self.stop_flag.set()
+        self.thread.join(5)
+
+
+class FakeBroker:
+    """The broker's control ROUTER (answers GET_MODEL with artifacts held in
+    memory) and events PUB (publishes `model` events), on free ports."""
+
+    def __init__(self, artifacts, port=None):
+        import hashlib
+        self.artifacts = {v: (data, hashlib.sha256(data).hexdigest()) for v, data in artifacts.items()}
+        self.production = min(self.artifacts)
+        self.requests = []
+        self.ctx = zmq.Context()
+        self.control = self.ctx.socket(zmq.ROUTER)
+        self.control.setsockopt(zmq.LINGER, 0)
+        if port:
+            self.control.bind("tcp://127.0.0.1:%d" % port)
+            self.port = port
+        else:
+            self.port = self.control.bind_to_random_port("tcp://127.0.0.1", min_port=20000,
+                                                         max_port=60000, max_tries=200)
+        self.events = self.ctx.socket(zmq.PUB)
+        self.events.setsockopt(zmq.LINGER, 0)
+        self.events.bind("tcp://127.0.0.1:%d" % (self.port + 1))
+        self.endpoint = "tcp://127.0.0.1:%d" % self.port
+        self.stop_flag = threading.Event()
+        self.lock = threading.Lock()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _reply(self, body):
+        version = body.get("version", 0) or self.production
+        if version not in self.artifacts:
+            return {"ok": False, "error": "no version %d" % version, "data": None}
+        data, sha = self.artifacts[version]
+        return {"ok": True, "error": "", "data": {"version": version, "sha256": sha,
+                                                  "family": "x", "artifact": data}}
+
+    def _run(self):
+        while not self.stop_flag.is_set():
+            if not self.control.poll(50):
+                continue
+            frames = self.control.recv_multipart()
+            command, body = unpack(frames[-1])
+            self.requests.append((command, body))
+            if command == "GET_MODEL":
+                frames[-1] = pack("REPLY", self._reply(body))
+                self.control.send_multipart(frames)
+
+    def promote(self, version):
+        with self.lock:
+            self.production = version
+            self.events.send_multipart([b"model", pack("EVENT", {
+                "kind": "model", "run_id": 0, "stage": "", "state": "production", "version": version,
+                "message": "", "ts_ms": int(time.time() * 1000)})])
+
+    def close(self):
+        self.stop_flag.set()
+        self.thread.join(5)
+        self.control.close()
+        self.events.close()
+        self.ctx.term()

@@ -1,0 +1,262 @@
+"""test_interop_msg.py: a Python peer written from proto/PROTOCOL.md alone
+against the C codec (proto/msg.c), through build/asan/tests/test_msg:
+
+- Python's canonical encoding of a sample of every command is byte for byte
+  what the C encoder writes (test_msg --dump-samples);
+- the C decoder reads what Python writes, also in the liberal forms the spec
+  allows (keys in any order, optional keys left out, wider int encodings,
+  float 32), and fills the documented defaults (test_msg --decode HEX);
+- the C decoder refuses broken messages naming the key.
+
+The test against a real broker lives with the broker's tests.
+"""
+import json
+import os
+import subprocess
+
+import msgpack
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TEST_MSG = os.path.join(REPO, "build", "asan", "tests", "test_msg")
+
+# --- from PROTOCOL.md section 5: every key in table order, with the default
+# of each optional key (None marks a required one).
+SPEC = {
+    "READY": [("stage", None), ("host", None), ("pid", None), ("model_version", 0)],
+    "HEARTBEAT": [("task_id", ""), ("model_version", 0)],
+    "TASK": [("task_id", None), ("run_id", None), ("stage", None), ("attempt", None), ("input", None)],
+    "RESULT": [("task_id", None), ("run_id", None), ("ok", None), ("error", ""), ("output", b""),
+               ("started_ms", None), ("ended_ms", None)],
+    "DISCONNECT": [("reason", "")],
+    "RETRAIN": [("source", ""), ("reason", "")],
+    "STATUS": [],
+    "RUNS": [("limit", 0)],
+    "MODELS": [],
+    "PROMOTE": [("version", None), ("reason", "")],
+    "ROLLBACK": [("reason", "")],
+    "GET_MODEL": [("version", 0)],
+    "REPLY": [("ok", None), ("error", ""), ("data", None)],
+    "EVENT": [("kind", None), ("run_id", 0), ("stage", ""), ("state", ""), ("version", 0),
+              ("message", ""), ("ts_ms", None)],
+    "PREDICT": [("req_id", None), ("records", None)],
+    "PREDICTION": [("req_id", None), ("model_version", None), ("predictions", None),
+                   ("probabilities", None)],
+    "ERROR": [("req_id", None), ("status", None), ("message", None), ("detail", [])],
+}
+
+# The same samples test_msg.c encodes, written here from the spec.
+SAMPLES = {
+    "READY": {"stage": "train", "host": "node-1", "pid": 4242, "model_version": 0},
+    "HEARTBEAT": {"task_id": "7-train-forest", "model_version": 3},
+    "TASK": {"task_id": "7-train-forest", "run_id": 7, "stage": "train", "attempt": 2,
+             "input": bytes(i % 251 for i in range(300))},
+    "RESULT": {"task_id": "7-train-forest", "run_id": 7, "ok": True, "error": "",
+               "output": b"\x01\x02\x03", "started_ms": 1764130000000, "ended_ms": 1764130004321},
+    "DISCONNECT": {"reason": "shutting down"},
+    "RETRAIN": {"source": "synthetic:2000:7", "reason": "from python"},
+    "STATUS": {},
+    "RUNS": {"limit": 5},
+    "MODELS": {},
+    "PROMOTE": {"version": 3, "reason": "better auc"},
+    "ROLLBACK": {"reason": "regression"},
+    "GET_MODEL": {"version": 0},
+    "REPLY": {"ok": True, "error": "", "data": {"run_id": 8, "coalesced": False, "state": "queued"}},
+    "EVENT": {"kind": "run", "run_id": 8, "stage": "", "state": "running", "version": 0,
+              "message": "started", "ts_ms": 1764130000123},
+    "PREDICT": {"req_id": 2**63 + 5, "records": [
+        {"Pclass": 3, "Sex": "male", "Age": 22.5, "SibSp": -1, "Embarked": None, "Alive": True,
+         "Big": 10**15},
+        {"Name": "Braund, Mr. Owen Harris (\u00e9t\u00e9 1912)", "Fare": 7.25}]},
+    "PREDICTION": {"req_id": 77, "model_version": 3, "predictions": [0, 1], "probabilities": [0.11, 0.93]},
+    "ERROR": {"req_id": 78, "status": 422, "message": "invalid record", "detail": [
+        {"index": 0, "field": "Age", "msg": "must be a number"},
+        {"index": -1, "field": "", "msg": "unknown field Cabin"}]},
+}
+
+
+def encode(command, body):
+    """The whole of a Python MLOPS/1 encoder (PROTOCOL.md sections 4 and 5.5)."""
+    return msgpack.packb([1, command, body], use_bin_type=True)
+
+
+def canonical(command, body):
+    """body re-ordered as the spec's table, optional keys filled in."""
+    out = {}
+    for key, default in SPEC[command]:
+        out[key] = body.get(key, default)
+    return out
+
+
+def need_binary():
+    if not os.access(TEST_MSG, os.X_OK):
+        pytest.fail(f"{TEST_MSG} is missing: build it first (make build/asan/tests/test_msg, or make test)")
+
+
+def c_samples():
+    need_binary()
+    out = subprocess.run([TEST_MSG, "--dump-samples"], capture_output=True, text=True, timeout=30, check=True)
+    return {name: bytes.fromhex(hexs) for name, hexs in (line.split() for line in out.stdout.splitlines())}
+
+
+def c_decode(frame):
+    """(decoded JSON, None) or (None, error line) from the C decoder."""
+    need_binary()
+    out = subprocess.run([TEST_MSG, "--decode", frame.hex()], capture_output=True, text=True, timeout=30)
+    if out.returncode == 0:
+        return json.loads(out.stdout), None
+    assert out.returncode == 1, out.stderr
+    return None, out.stdout.strip()
+
+
+def as_dumped(command, body):
+    """What proto_msg_dump prints for a message with this (full) body."""
+    out = {}
+    for key, value in body.items():
+        if command == "REPLY" and key == "data":
+            value = msgpack.packb(value, use_bin_type=True).hex()
+        elif isinstance(value, bytes):
+            value = value.hex()
+        elif key == "records":
+            value = [[[name, kind_of(v), v if isinstance(v, str) else (0 if v is None else float(v))]
+                      for name, v in rec.items()] for rec in value]
+        out[key] = value
+    return {"cmd": command, "body": out}
+
+
+def kind_of(v):
+    if v is None:
+        return "nil"
+    if isinstance(v, bool):
+        return "bool"
+    if isinstance(v, int):
+        return "int"
+    if isinstance(v, float):
+        return "float"
+    return "str"
+
+
+def test_python_encoding_matches_c_byte_for_byte():
+    c = c_samples()
+    assert sorted(c) == sorted(SPEC), "test_msg --dump-samples must cover every command"
+    for command, body in SAMPLES.items():
+        assert list(body) == [k for k, _ in SPEC[command]], f"{command}: sample not in table order"
+        py = encode(command, body)
+        assert py == c[command], f"{command}:\n python {py.hex()}\n C      {c[command].hex()}"
+
+
+def test_c_decodes_python_samples():
+    for command, body in SAMPLES.items():
+        got, err = c_decode(encode(command, body))
+        assert err is None, f"{command}: {err}"
+        assert got == as_dumped(command, canonical(command, body)), command
+
+
+def test_c_decodes_liberal_forms_with_defaults():
+    # optional keys left out, keys in reverse order
+    for command, body in SAMPLES.items():
+        required = {k: v for k, v in body.items() if dict(SPEC[command])[k] is None}
+        backwards = dict(reversed(list(required.items())))
+        got, err = c_decode(encode(command, backwards))
+        assert err is None, f"{command}: {err}"
+        assert got == as_dumped(command, canonical(command, required)), command
+
+    # wider int encodings and float 32 are the same values
+    wide = b"\x93\xcf" + (1).to_bytes(8, "big") + msgpack.packb("RUNS") + b"\x81" + \
+        msgpack.packb("limit") + b"\xd2" + (5).to_bytes(4, "big")
+    got, err = c_decode(wide)
+    assert err is None, err
+    assert got["body"]["limit"] == 5
+    single = msgpack.packb([1, "PREDICTION", {"req_id": 1, "model_version": 2, "predictions": [1],
+                                              "probabilities": [0.25]}], use_single_float=True)
+    assert b"\xca" in single
+    got, err = c_decode(single)
+    assert err is None, err
+    assert got["body"]["probabilities"] == [0.25]
+
+
+def test_c_refuses_what_the_spec_forbids_naming_the_key():
+    cases = [
+        (encode("RETRAIN", {"sourse": "x"}), 'RETRAIN: unknown key "sourse" at byte 11'),
+        (encode("PROMOTE", {"reason": "x"}), 'PROMOTE: missing required key "version"'),
+        (encode("RUNS", {"limit": -1}), "RUNS: limit: -1 is below 0"),
+        (encode("RUNS", {"limit": "5"}), "RUNS: limit: expected int, got str"),
+        (encode("PREDICT", {"req_id": 1, "records": [{"Age": 3}, {"Age": {"years": 3}}]}),
+         "PREDICT: records[1].Age: a record value must be nil, bool, int, float or str, got map"),
+        (encode("TASK", {"task_id": "t", "run_id": 1, "stage": "s", "attempt": 1, "input": "not bin"}),
+         "TASK: input: expected bin, got str"),
+        (msgpack.packb([2, "STATUS", {}]), "version 2"),
+        (msgpack.packb([1, "STATU", {}]), 'unknown command "STATU"'),
+        (msgpack.packb([1, "STATUS"]), "2 elements, expected 3"),
+        (encode("STATUS", {}) + b"\xc0", "trailing bytes"),
+        (encode("RETRAIN", {"source": "a\x00b"}), "RETRAIN: source: str at byte 18 has a NUL byte at byte 20"),
+    ]
+    for frame, needle in cases:
+        got, err = c_decode(frame)
+        assert got is None, f"decoded {frame.hex()}: {got}"
+        assert needle in err, f"{err!r} lacks {needle!r}"
+
+
+def protocol_examples():
+    """The ```python blocks of PROTOCOL.md section 9, in order."""
+    text = open(os.path.join(REPO, "proto", "PROTOCOL.md"), encoding="utf-8").read()
+    section = text.split("## 9. Examples in Python", 1)[1].split("\n## ", 1)[0]
+    return [block.split("```", 1)[0] for block in section.split("```python\n")[1:]]
+
+
+def test_protocol_example_runs_against_a_stub_broker():
+    """The spec's retrain + status example, run as written against a stub
+    ROUTER that checks each request with the C decoder and answers with the
+    REPLY data shapes of section 5.2."""
+    import threading
+    import zmq
+
+    example = protocol_examples()[0]
+    assert "RETRAIN" in example and "STATUS" in example
+    ctx = zmq.Context()
+    router = ctx.socket(zmq.ROUTER)
+    router.setsockopt(zmq.LINGER, 0)
+    port = router.bind_to_random_port("tcp://127.0.0.1")
+    seen, errors = [], []
+    answers = {
+        "RETRAIN": {"run_id": 4, "coalesced": False, "state": "queued"},
+        "STATUS": {"active_run": 3, "queued": 1, "next_schedule_ms": 0, "production_version": 2,
+                   "workers": [{"stage": "train", "host": "h1", "pid": 10, "state": "busy",
+                                "task_id": "3-train-forest", "last_seen_ms": 1764130000000}]},
+    }
+
+    def serve():
+        try:
+            for _ in range(2):
+                if not router.poll(10000):
+                    errors.append("no request within 10 s")
+                    return
+                identity, empty, payload = router.recv_multipart()  # a REQ client
+                got, err = c_decode(payload)
+                if err:
+                    errors.append(err)
+                    return
+                seen.append(got["cmd"])
+                reply = encode("REPLY", {"ok": True, "error": "", "data": answers[got["cmd"]]})
+                router.send_multipart([identity, empty, reply])
+        except Exception as e:  # reported by the main thread
+            errors.append(repr(e))
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    code = example.replace("tcp://127.0.0.1:5556", f"tcp://127.0.0.1:{port}")
+    out = subprocess.run(["/usr/bin/python3", "-c", code], capture_output=True, text=True, timeout=30)
+    thread.join(15)
+    router.close()
+    ctx.term()
+    assert not errors, errors
+    assert out.returncode == 0, out.stderr
+    assert seen == ["RETRAIN", "STATUS"]
+    assert "run 4 new queued" in out.stdout
+    assert "active run 3 production 2" in out.stdout
+    assert "h1:10 busy 3-train-forest" in out.stdout
+
+
+def test_protocol_examples_compile():
+    for block in protocol_examples():
+        compile(block, "PROTOCOL.md", "exec")

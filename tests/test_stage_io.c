@@ -1,0 +1,286 @@
+/*  test_stage_io.c: the stage payload and control reply codecs (round trips,
+    borrowed bytes, strict decoding with the key named), durations and
+    broker addresses. */
+#include <msgpack.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "control_io.h"
+#include "duration.h"
+#include "endpoint.h"
+#include "stage_io.h"
+#include "testing.h"
+
+//  Packs {key: value-as-str} to feed decoders something wrong on purpose.
+static size_t s_pack_map_str(char *out, size_t size, const char *key, const char *val)
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 1);
+    msgpack_pack_str_with_body(&pk, key, strlen(key));
+    msgpack_pack_str_with_body(&pk, val, strlen(val));
+    size_t n = sb.size < size ? sb.size : size;
+    memcpy(out, sb.data, n);
+    msgpack_sbuffer_destroy(&sb);
+    return n;
+}
+
+static void test_train_in_round_trip(void)
+{
+    size_t train[] = {0, 2, 4}, test[] = {1, 3};
+    stage_train_in_t in = {.table = (const uint8_t *)"TBL", .table_len = 3,
+                           .recipe = (const uint8_t *)"R", .recipe_len = 1,
+                           .train_rows = train, .n_train = 3, .test_rows = test, .n_test = 2,
+                           .seed = 42};
+    snprintf(in.family, sizeof in.family, "forest");
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    CHECK_INT(stage_train_in_encode(&in, &buf, &len), 0);
+    stage_train_in_t out;
+    mlops_err_t err;
+    mlops_err_clear(&err);
+    CHECK_INT(stage_train_in_decode(buf, len, &out, &err), 0);
+    CHECK_STR(out.family, "forest");
+    CHECK_STR(out.params, "");
+    CHECK_INT(out.n_train, 3);
+    CHECK_INT(out.train_rows[2], 4);
+    CHECK_INT(out.test_rows[1], 3);
+    CHECK_INT(out.seed, 42);
+    CHECK_INT(out.table_len, 3);
+    CHECK(out.table >= buf && out.table < buf + len);   //  borrowed, not copied
+    CHECK(memcmp(out.table, "TBL", 3) == 0);
+    stage_train_in_clear(&out);
+    CHECK(out.train_rows == NULL);
+    //  every truncation is refused, never read past
+    for (size_t cut = 0; cut < len; cut++) {
+        stage_train_in_t bad;
+        CHECK(stage_train_in_decode(buf, cut, &bad, &err) != 0);
+    }
+    free(buf);
+}
+
+static void test_evaluate_round_trip_and_limits(void)
+{
+    size_t test[] = {5};
+    stage_evaluate_in_t in = {.table = (const uint8_t *)"T", .table_len = 1, .test_rows = test,
+                              .n_test = 1, .n_candidates = 2, .production_version = 0};
+    snprintf(in.candidates[0].key, sizeof in.candidates[0].key, "1-train-logreg");
+    snprintf(in.candidates[0].family, sizeof in.candidates[0].family, "logreg");
+    in.candidates[0].artifact = (const uint8_t *)"A";
+    in.candidates[0].artifact_len = 1;
+    snprintf(in.candidates[1].key, sizeof in.candidates[1].key, "1-train-forest");
+    in.candidates[1].artifact = (const uint8_t *)"BB";
+    in.candidates[1].artifact_len = 2;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    CHECK_INT(stage_evaluate_in_encode(&in, &buf, &len), 0);
+    stage_evaluate_in_t out;
+    mlops_err_t err;
+    CHECK_INT(stage_evaluate_in_decode(buf, len, &out, &err), 0);
+    CHECK_INT(out.n_candidates, 2);
+    CHECK_STR(out.candidates[1].key, "1-train-forest");
+    CHECK_INT(out.candidates[1].artifact_len, 2);
+    CHECK(out.production == NULL);                   //  nil: no production model
+    stage_evaluate_in_clear(&out);
+    free(buf);
+    in.n_candidates = STAGE_CANDIDATES_MAX + 1;
+    CHECK_INT(stage_evaluate_in_encode(&in, &buf, &len), MLOPS_EINVAL);
+
+    stage_evaluate_out_t ev = {.n_scored = 1, .production_version = 2};
+    ev.scored[0].metrics.auc = 0.875;
+    ev.scored[0].metrics.tp = 7;
+    ev.production.auc = 0.5;
+    CHECK_INT(stage_evaluate_out_encode(&ev, &buf, &len), 0);
+    stage_evaluate_out_t ev2;
+    CHECK_INT(stage_evaluate_out_decode(buf, len, &ev2, &err), 0);
+    CHECK_NEAR(ev2.scored[0].metrics.auc, 0.875, 0);
+    CHECK_INT(ev2.scored[0].metrics.tp, 7);
+    CHECK_INT(ev2.production_version, 2);
+    CHECK_NEAR(ev2.production.auc, 0.5, 0);
+    free(buf);
+}
+
+static void test_decode_errors_name_the_key(void)
+{
+    char buf[128];
+    mlops_err_t err;
+    stage_extract_out_t out;
+    size_t n = s_pack_map_str(buf, sizeof buf, "sourse", "x");
+    stage_extract_in_t in;
+    CHECK_INT(stage_extract_in_decode((uint8_t *)buf, n, &in, &err), MLOPS_EPROTO);
+    CHECK_CONTAINS(err.msg, "unknown key 'sourse'");
+    n = s_pack_map_str(buf, sizeof buf, "source", "x");
+    CHECK_INT(stage_extract_in_decode((uint8_t *)buf, n, &in, &err), 0);   //  table is optional
+    CHECK_STR(in.source, "x");
+    CHECK(in.table == NULL);
+    n = s_pack_map_str(buf, sizeof buf, "rows", "many");
+    CHECK_INT(stage_extract_out_decode((uint8_t *)buf, n, &out, &err), MLOPS_EPROTO);
+    CHECK_CONTAINS(err.msg, "rows: expected an integer");
+    n = s_pack_map_str(buf, sizeof buf, "dataset_hash", "abc");
+    CHECK_INT(stage_extract_out_decode((uint8_t *)buf, n, &out, &err), MLOPS_EPROTO);
+    CHECK_CONTAINS(err.msg, "missing");
+    buf[n] = 0x01;                                    //  one trailing byte
+    CHECK_INT(stage_extract_out_decode((uint8_t *)buf, n + 1, &out, &err), MLOPS_EPROTO);
+    CHECK_CONTAINS(err.msg, "trailing");
+    CHECK_INT(stage_extract_out_decode((uint8_t *)"\xc1", 1, &out, &err), MLOPS_EPROTO);
+    CHECK_INT(stage_extract_out_decode(NULL, 0, &out, &err), MLOPS_EPROTO);
+    CHECK_CONTAINS(err.msg, "empty");
+    char family[41];
+    memset(family, 'f', 40);
+    family[40] = '\0';
+    n = s_pack_map_str(buf, sizeof buf, "family", family);
+    stage_train_out_t t;
+    CHECK_INT(stage_train_out_decode((uint8_t *)buf, n, &t, &err), MLOPS_ETOOBIG);
+    CHECK_CONTAINS(err.msg, "family: string of 40 bytes is over 31");
+}
+
+static void test_nested_error_path(void)
+{
+    stage_load_model_out_t lm = {.version = 3, .n_predicted = 2};
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    CHECK_INT(stage_load_model_out_encode(&lm, &buf, &len), 0);
+    //  corrupt the first float of metrics into a string fixstr header:
+    //  find "accuracy" and damage the byte after it (float64 marker 0xcb)
+    uint8_t *p = memmem(buf, len, "accuracy", 8);
+    CHECK(p && p[8] == 0xcb);
+    p[8] = 0xc0;                                      //  nil, then 8 stray bytes
+    stage_load_model_out_t out;
+    mlops_err_t err;
+    CHECK(stage_load_model_out_decode(buf, len, &out, &err) != 0);
+    free(buf);
+    CHECK_INT(stage_load_model_out_encode(&lm, &buf, &len), 0);
+    p = memmem(buf, len, "accuracy", 8);
+    p[1] = 'X';                                       //  key becomes "aXcuracy"
+    CHECK_INT(stage_load_model_out_decode(buf, len, &out, &err), MLOPS_EPROTO);
+    CHECK_CONTAINS(err.msg, "metrics.unknown key 'aXcuracy'");
+    free(buf);
+}
+
+static void test_control_status_and_retrain(void)
+{
+    control_worker_t workers[2] = {{.stage = "train", .host = "h1", .pid = 10, .state = "busy",
+                                    .task_id = "4-train-forest", .last_seen_ms = 99},
+                                   {.stage = "extract", .host = "h2", .pid = 11, .state = "idle"}};
+    control_status_t st = {.active_run = 4, .queued = 5, .next_schedule_ms = 123,
+                           .production_version = 2, .workers = workers, .n_workers = 2};
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    CHECK_INT(control_status_encode(&st, &buf, &len), 0);
+    control_status_t out;
+    mlops_err_t err;
+    CHECK_INT(control_status_decode(buf, len, &out, &err), 0);
+    CHECK_INT(out.n_workers, 2);
+    CHECK_STR(out.workers[0].task_id, "4-train-forest");
+    CHECK_STR(out.workers[1].host, "h2");
+    CHECK_INT(out.queued, 5);
+    control_status_clear(&out);
+    CHECK(out.workers == NULL);
+    for (size_t cut = 1; cut < len; cut += 7)
+        CHECK(control_status_decode(buf, cut, &out, &err) != 0);
+    free(buf);
+
+    control_retrain_t r = {.run_id = 9, .coalesced = true, .state = "queued"};
+    CHECK_INT(control_retrain_encode(&r, &buf, &len), 0);
+    control_retrain_t r2;
+    CHECK_INT(control_retrain_decode(buf, len, &r2, &err), 0);
+    CHECK(r2.coalesced);
+    CHECK_STR(r2.state, "queued");
+    free(buf);
+}
+
+static void test_control_runs_and_models(void)
+{
+    run_t runs[2] = {{.id = 2, .state = RUN_FAILED}, {.id = 1, .state = RUN_SUCCEEDED, .version = 1}};
+    snprintf(runs[0].error, sizeof runs[0].error, "extract: cannot read 'x'");
+    run_task_t *t = run_add_task(&runs[1], "train", "forest");
+    CHECK(t);
+    t->attempts = 2;
+    control_runs_t list = {.runs = runs, .n_runs = 2};
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    CHECK_INT(control_runs_encode(&list, &buf, &len), 0);
+    control_runs_t out;
+    mlops_err_t err;
+    CHECK_INT(control_runs_decode(buf, len, &out, &err), 0);
+    CHECK_INT(out.n_runs, 2);
+    CHECK_STR(out.runs[0].error, "extract: cannot read 'x'");
+    CHECK_INT(out.runs[1].n_tasks, 1);
+    CHECK_INT(out.runs[1].tasks[0].attempts, 2);
+    control_runs_clear(&out);
+    run_clear(&runs[1]);
+    free(buf);
+
+    version_t versions[1] = {{.version = 1, .stage = VERSION_PRODUCTION, .family = "logreg"}};
+    control_models_t models = {.production = 1, .versions = versions, .n_versions = 1};
+    CHECK_INT(control_models_encode(&models, &buf, &len), 0);
+    control_models_t m2;
+    CHECK_INT(control_models_decode(buf, len, &m2, &err), 0);
+    CHECK_INT(m2.production, 1);
+    CHECK_STR(m2.versions[0].family, "logreg");
+    control_models_clear(&m2);
+    CHECK_INT(control_runs_decode(buf, len, &out, &err), MLOPS_EPROTO);   //  a models answer is no runs answer
+    CHECK_CONTAINS(err.msg, "production");
+    free(buf);
+}
+
+static void test_duration(void)
+{
+    int64_t ms = 0;
+    mlops_err_t err;
+    CHECK_INT(duration_parse("30s", &ms, &err), 0);
+    CHECK_INT(ms, 30000);
+    CHECK_INT(duration_parse("24h", &ms, &err), 0);
+    CHECK_INT(ms, 86400000);
+    CHECK_INT(duration_parse("250ms", &ms, &err), 0);
+    CHECK_INT(ms, 250);
+    CHECK_INT(duration_parse("1.5", &ms, &err), 0);
+    CHECK_INT(ms, 1500);
+    CHECK_INT(duration_parse("5m", &ms, &err), 0);
+    CHECK_INT(ms, 300000);
+    CHECK_INT(duration_parse("", &ms, &err), MLOPS_EINVAL);
+    CHECK_CONTAINS(err.msg, "empty");
+    CHECK_INT(duration_parse("-3s", &ms, &err), MLOPS_EINVAL);
+    CHECK_INT(duration_parse("3 weeks", &ms, &err), MLOPS_EINVAL);
+    CHECK_CONTAINS(err.msg, "unit");
+    CHECK_INT(duration_parse("1000000d", &ms, &err), MLOPS_EINVAL);
+    CHECK_CONTAINS(err.msg, "100 years");
+    char text[32];
+    CHECK_STR(duration_format(86400000, text, sizeof text), "1d");
+    CHECK_STR(duration_format(1500, text, sizeof text), "1.5s");
+    CHECK_STR(duration_format(20, text, sizeof text), "20ms");
+}
+
+static void test_endpoint(void)
+{
+    char ep[ENDPOINT_MAX];
+    mlops_err_t err;
+    CHECK_INT(endpoint_resolve("gpu-box", 5555, 0, ep, sizeof ep, &err), 0);
+    CHECK_STR(ep, "tcp://gpu-box:5555");
+    CHECK_INT(endpoint_resolve("10.0.0.2:7000", 5556, 1, ep, sizeof ep, &err), 0);
+    CHECK_STR(ep, "tcp://10.0.0.2:7001");
+    CHECK_INT(endpoint_resolve("tcp://h:6556", 5557, 1, ep, sizeof ep, &err), 0);
+    CHECK_STR(ep, "tcp://h:6557");
+    CHECK_INT(endpoint_resolve("ipc:///tmp/x", 5555, 0, ep, sizeof ep, &err), 0);
+    CHECK_STR(ep, "ipc:///tmp/x");
+    CHECK_INT(endpoint_resolve("h:99999", 5555, 0, ep, sizeof ep, &err), MLOPS_EINVAL);
+    CHECK_CONTAINS(err.msg, "bad port");
+    CHECK_INT(endpoint_resolve("", 5555, 0, ep, sizeof ep, &err), MLOPS_EINVAL);
+    CHECK_INT(endpoint_resolve(":80", 5555, 0, ep, sizeof ep, &err), MLOPS_EINVAL);
+    CHECK_CONTAINS(err.msg, "no host");
+}
+
+int main(void)
+{
+    RUN(test_train_in_round_trip);
+    RUN(test_evaluate_round_trip_and_limits);
+    RUN(test_decode_errors_name_the_key);
+    RUN(test_nested_error_path);
+    RUN(test_control_status_and_retrain);
+    RUN(test_control_runs_and_models);
+    RUN(test_duration);
+    RUN(test_endpoint);
+    return TEST_REPORT("test_stage_io");
+}

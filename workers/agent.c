@@ -1,0 +1,320 @@
+/*  agent.c: see agent.h. One zpoller loop over the DEALER and the pipe from
+    the compute thread; the thread only runs the handler and signals. */
+#include <czmq.h>
+
+#include "agent.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "curve.h"
+#include "log.h"
+#include "msg.h"
+
+#define RECONNECT_MIN_MSEC 1000
+#define RECONNECT_MAX_MSEC 32000
+
+typedef struct {
+    proto_msg_t *task;            //  the TASK being worked (owns the input)
+    agent_handler_fn *handler;
+    zsock_t *signal;              //  thread end of the pipe
+    uint8_t *output;              //  handler's output
+    size_t output_len;
+    int rc;                       //  handler's code
+    mlops_err_t err;              //  handler's message
+    int64_t started_ms, ended_ms; //  wall clock
+} s_job_t;
+
+struct agent {
+    agent_config_t cfg;           //  copy; strings below
+    char *endpoint, *stage;       //  owned
+    char host[256];               //  gethostname
+    curve_t *curve;               //  CURVE client side (maybe off)
+    zsock_t *dealer;              //  to the broker, NULL while away
+    zsock_t *pipe;                //  our end of the pipe from the job thread
+    zsock_t *pipe_thread;         //  the thread's end
+    zpoller_t *poller;            //  rebuilt with each dealer
+    pthread_t thread;             //  the job thread, when busy
+    s_job_t job;                  //  the job in progress
+    bool busy;                    //  a job thread is running
+    bool announced;               //  READY sent on this dealer
+    bool stale_job;               //  the job began on an earlier connection
+    int64_t broker_expires;       //  monotonic: broker dead after this
+    int64_t next_heartbeat;       //  monotonic
+    int64_t reconnect_msec;       //  back-off for the next reconnect
+};
+
+agent_t *agent_new(const agent_config_t *cfg, mlops_err_t *err)
+{
+    if (!cfg->endpoint || !cfg->stage || !cfg->handler) {
+        mlops_err_set(err, MLOPS_EINVAL, "agent needs an endpoint, a stage and a handler");
+        return NULL;
+    }
+    agent_t *self = calloc(1, sizeof *self);
+    if (!self) {
+        mlops_err_set(err, MLOPS_ENOMEM, "out of memory");
+        return NULL;
+    }
+    self->cfg = *cfg;
+    self->endpoint = strdup(cfg->endpoint);
+    self->stage = strdup(cfg->stage);
+    if (self->cfg.heartbeat_msec <= 0)
+        self->cfg.heartbeat_msec = 1000;
+    if (self->cfg.liveness <= 0)
+        self->cfg.liveness = 3;
+    if (gethostname(self->host, sizeof self->host - 1) != 0)
+        snprintf(self->host, sizeof self->host, "unknown");
+    self->reconnect_msec = RECONNECT_MIN_MSEC;
+    self->curve = curve_new_from_env(err);
+    self->pipe = zsys_create_pipe(&self->pipe_thread);
+    if (!self->curve || !self->pipe || !self->endpoint || !self->stage) {
+        agent_destroy(&self);
+        return NULL;
+    }
+    return self;
+}
+
+static void s_join(agent_t *self)
+{
+    if (!self->busy)
+        return;
+    pthread_join(self->thread, NULL);
+    self->busy = false;
+}
+
+void agent_destroy(agent_t **p)
+{
+    if (!p || !*p)
+        return;
+    agent_t *self = *p;
+    s_join(self);
+    proto_msg_destroy(&self->job.task);
+    free(self->job.output);
+    zpoller_destroy(&self->poller);
+    zsock_destroy(&self->dealer);
+    zsock_destroy(&self->pipe);
+    zsock_destroy(&self->pipe_thread);
+    curve_destroy(&self->curve);
+    free(self->endpoint);
+    free(self->stage);
+    free(self);
+    *p = NULL;
+}
+
+static void s_send(agent_t *self, const proto_msg_t *msg)
+{
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    int rc = proto_msg_encode(msg, &bytes, &len);
+    if (rc) {
+        log_error("cannot encode %s: %s", proto_cmd_name(msg->cmd), mlops_strerror(rc));
+        return;
+    }
+    zframe_t *frame = zframe_new(bytes, len);
+    free(bytes);
+    zframe_send(&frame, self->dealer, 0);
+    self->next_heartbeat = zclock_mono() + self->cfg.heartbeat_msec;
+}
+
+static void s_send_ready(agent_t *self)
+{
+    proto_msg_t msg = {.cmd = PROTO_READY};
+    msg.ready.stage = self->stage;
+    msg.ready.host = self->host;
+    msg.ready.pid = (int64_t)getpid();
+    s_send(self, &msg);
+    self->announced = true;
+}
+
+//  Opens a fresh DEALER (dropping what the old one had queued) and says READY
+//  unless a job from the old connection is still computing.
+static void s_connect(agent_t *self)
+{
+    zpoller_destroy(&self->poller);
+    zsock_destroy(&self->dealer);
+    self->dealer = zsock_new(ZMQ_DEALER);
+    zsock_set_linger(self->dealer, 0);
+    curve_apply_client(self->curve, self->dealer);
+    if (zsock_connect(self->dealer, "%s", self->endpoint) < 0)
+        log_error("cannot connect to %s: %s", self->endpoint, zmq_strerror(zmq_errno()));
+    self->poller = zpoller_new(self->dealer, self->pipe, NULL);
+    self->announced = false;
+    self->stale_job = self->busy;
+    self->broker_expires = zclock_mono() + self->cfg.heartbeat_msec * self->cfg.liveness;
+    if (!self->busy)
+        s_send_ready(self);
+}
+
+static void *s_job_fn(void *arg)
+{
+    s_job_t *job = arg;
+    job->started_ms = (int64_t)zclock_time();
+    mlops_err_clear(&job->err);
+    job->rc = job->handler(job->task->task.input, job->task->task.input_len, &job->output,
+                           &job->output_len, &job->err);
+    job->ended_ms = (int64_t)zclock_time();
+    zsock_signal(job->signal, 0);
+    return NULL;
+}
+
+static void s_handle_task(agent_t *self, proto_msg_t **msg)
+{
+    proto_msg_t *task = *msg;
+    if (self->busy || strcmp(task->task.stage, self->stage) != 0) {
+        proto_msg_t res = {.cmd = PROTO_RESULT};
+        res.result.task_id = task->task.task_id;
+        res.result.run_id = task->task.run_id;
+        res.result.error = self->busy ? "worker is busy with another task" : "wrong stage for this worker";
+        res.result.started_ms = res.result.ended_ms = (int64_t)zclock_time();
+        log_warning("refused task=%s: %s", task->task.task_id, res.result.error);
+        s_send(self, &res);
+        return;
+    }
+    log_info("task started task=%s attempt=%lld bytes=%zu", task->task.task_id,
+             (long long)task->task.attempt, task->task.input_len);
+    memset(&self->job, 0, sizeof self->job);
+    self->job.task = task;
+    *msg = NULL;
+    self->job.handler = self->cfg.handler;
+    self->job.signal = self->pipe_thread;
+    if (pthread_create(&self->thread, NULL, s_job_fn, &self->job) != 0) {
+        //  no thread: run it here; heartbeats pause but the task is not lost
+        s_job_fn(&self->job);
+    } else {
+        self->busy = true;
+    }
+}
+
+//  The job thread signalled: send its RESULT (unless it began on an older
+//  connection), then become available.
+static void s_job_done(agent_t *self)
+{
+    zsock_wait(self->pipe);
+    s_join(self);
+    s_job_t *job = &self->job;
+    proto_msg_t res = {.cmd = PROTO_RESULT};
+    res.result.task_id = job->task->task.task_id;
+    res.result.run_id = job->task->task.run_id;
+    res.result.ok = job->rc == 0;
+    res.result.error = job->rc ? mlops_err_text(&job->err, job->rc) : "";
+    res.result.output = job->rc ? NULL : job->output;
+    res.result.output_len = job->rc ? 0 : job->output_len;
+    res.result.started_ms = job->started_ms;
+    res.result.ended_ms = job->ended_ms;
+    if (job->rc)
+        log_warning("task failed task=%s error=%s", res.result.task_id, res.result.error);
+    else
+        log_info("task done task=%s ms=%lld bytes=%zu", res.result.task_id,
+                 (long long)(job->ended_ms - job->started_ms), job->output_len);
+    if (self->stale_job)
+        log_warning("result of task=%s dropped: the connection was renewed meanwhile",
+                    res.result.task_id);
+    else
+        s_send(self, &res);
+    proto_msg_destroy(&job->task);
+    free(job->output);
+    memset(job, 0, sizeof *job);
+    self->stale_job = false;
+    if (!self->announced)
+        s_send_ready(self);
+}
+
+static void s_reconnect_later(agent_t *self, const char *why)
+{
+    log_warning("broker %s: reconnecting to %s in %lld ms", why, self->endpoint,
+                (long long)self->reconnect_msec);
+    zpoller_destroy(&self->poller);
+    zsock_destroy(&self->dealer);
+    //  wait, but still collect a job that ends meanwhile
+    int64_t until = zclock_mono() + self->reconnect_msec;
+    while (!zsys_interrupted && zclock_mono() < until) {
+        zpoller_t *p = zpoller_new(self->pipe, NULL);
+        void *which = zpoller_wait(p, (int)(until - zclock_mono() > 0 ? until - zclock_mono() : 0));
+        zpoller_destroy(&p);
+        if (which) {
+            self->stale_job = true;
+            //  the result cannot be delivered: collect the thread
+            zsock_wait(self->pipe);
+            s_join(self);
+            proto_msg_destroy(&self->job.task);
+            free(self->job.output);
+            memset(&self->job, 0, sizeof self->job);
+            self->stale_job = false;
+        }
+    }
+    if (self->reconnect_msec < RECONNECT_MAX_MSEC)
+        self->reconnect_msec *= 2;
+    s_connect(self);
+}
+
+static void s_handle_broker(agent_t *self)
+{
+    zframe_t *frame = zframe_recv(self->dealer);
+    if (!frame)
+        return;
+    mlops_err_t err;
+    mlops_err_clear(&err);
+    proto_msg_t *msg = proto_msg_decode(zframe_data(frame), zframe_size(frame), &err);
+    self->broker_expires = zclock_mono() + self->cfg.heartbeat_msec * self->cfg.liveness;
+    if (!msg) {
+        char sample[64];
+        log_warning("dropped a bad frame from the broker: %s sample=%s", mlops_err_text(&err, err.code),
+                    log_sanitize(zframe_data(frame), zframe_size(frame) > 32 ? 32 : zframe_size(frame),
+                                 sample, sizeof sample));
+    } else if (msg->cmd == PROTO_TASK) {
+        self->reconnect_msec = RECONNECT_MIN_MSEC;
+        s_handle_task(self, &msg);
+    } else if (msg->cmd == PROTO_HEARTBEAT) {
+        self->reconnect_msec = RECONNECT_MIN_MSEC;
+    } else if (msg->cmd == PROTO_DISCONNECT) {
+        log_warning("broker says disconnect: %s", msg->disconnect.reason);
+        zframe_destroy(&frame);
+        proto_msg_destroy(&msg);
+        s_reconnect_later(self, "asked us to reconnect");
+        return;
+    } else {
+        log_warning("unexpected %s from the broker, dropped", proto_cmd_name(msg->cmd));
+    }
+    proto_msg_destroy(&msg);
+    zframe_destroy(&frame);
+}
+
+int agent_run(agent_t *self)
+{
+    log_info("connecting stage=%s broker=%s host=%s pid=%d", self->stage, self->endpoint, self->host,
+             (int)getpid());
+    s_connect(self);
+    while (!zsys_interrupted) {
+        int64_t wait = self->next_heartbeat - zclock_mono();
+        void *which = zpoller_wait(self->poller, (int)(wait > 0 ? wait : 0));
+        if (zpoller_terminated(self->poller))
+            break;
+        if (which == self->dealer)
+            s_handle_broker(self);
+        else if (which == self->pipe)
+            s_job_done(self);
+        if (!self->dealer)
+            continue;
+        if (zclock_mono() > self->broker_expires) {
+            s_reconnect_later(self, "silent");
+            continue;
+        }
+        if (zclock_mono() >= self->next_heartbeat && self->announced) {
+            proto_msg_t hb = {.cmd = PROTO_HEARTBEAT};
+            hb.heartbeat.task_id = self->busy && !self->stale_job ? self->job.task->task.task_id : "";
+            s_send(self, &hb);
+        } else if (zclock_mono() >= self->next_heartbeat) {
+            self->next_heartbeat = zclock_mono() + self->cfg.heartbeat_msec;
+        }
+    }
+    if (self->dealer && self->announced) {
+        proto_msg_t bye = {.cmd = PROTO_DISCONNECT};
+        bye.disconnect.reason = "worker stopping";
+        s_send(self, &bye);
+    }
+    log_info("stopping");
+    return 0;
+}

@@ -1,0 +1,52 @@
+/*  agent.h: the worker agent, the part of a stage worker that speaks MLOPS/1
+    to the broker, so a stage is only a function from input bytes to output
+    bytes.
+
+    The agent owns a DEALER connected to the broker's work socket. It sends
+    READY, heartbeats both ways every interval, and runs each TASK's handler
+    in a thread of its own so heartbeats go on while a long task computes.
+    When the broker is silent for liveness intervals, or says DISCONNECT, the
+    agent closes the socket and opens a new one (after a back-off of 1 s
+    doubling to 32 s while it keeps failing) and sends READY again. A
+    handler's failure goes back as RESULT ok=false with its message; the
+    process never dies of a task.
+
+    Caveat: a task that is still computing when the connection is renewed is
+    finished, but its RESULT is dropped (the new broker has given the task to
+    someone else); the agent announces itself again once it is idle.
+*/
+#ifndef MLOPS_AGENT_H
+#define MLOPS_AGENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+//  A stage: reads the TASK input, writes a malloc'd output the agent frees.
+//  Returns 0, or an error code with err saying what went wrong.
+typedef int (agent_handler_fn)(const uint8_t *input, size_t input_len, uint8_t **output,
+                               size_t *output_len, mlops_err_t *err);
+
+typedef struct {
+    const char *endpoint;        //  the broker's work socket, e.g. tcp://127.0.0.1:5555
+    const char *stage;           //  the stage announced in READY
+    int64_t heartbeat_msec;      //  interval (0 = 1000)
+    int liveness;                //  silent intervals before the broker is dead (0 = 3)
+    agent_handler_fn *handler;   //  runs one task
+} agent_config_t;
+
+typedef struct agent agent_t;
+
+//  Creates the agent (nothing is connected until agent_run). Returns NULL
+//  with err on a bad config (MLOPS_EINVAL) or a bad CURVE environment.
+agent_t *agent_new(const agent_config_t *cfg, mlops_err_t *err);
+
+//  Serves tasks until SIGINT / SIGTERM; sends DISCONNECT on the way out.
+//  Returns 0.
+int agent_run(agent_t *self);
+
+//  Frees; waits for a task in progress; ignores NULL; sets *p to NULL.
+void agent_destroy(agent_t **p);
+
+#endif
