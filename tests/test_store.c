@@ -736,7 +736,9 @@ static void s_writer(const char *dir, int fd)
     }
     static uint8_t art[32000];
     for (uint64_t i = 1;; i++) {
-        s_report_t rep = {'R', 0};
+        s_report_t rep;
+        memset(&rep, 0, sizeof rep); //  padding too: it goes down the pipe
+        rep.kind = 'R';
         int rc;
         do {
             store_txn_t *txn = store_begin(s, &err);
