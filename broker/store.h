@@ -1,6 +1,7 @@
 /*  store.h: the broker's LMDB store, the one durable place in the system.
 
-    One environment in a directory (created 0700, files 0600) with named
+    One environment in a directory (created 0700; data.mdb, lock.mdb and
+    store.lock 0600) with named
     databases: datasets (table bytes by content hash), runs (run_t by id),
     blobs (stage outputs by task id), versions (version_t by number),
     artifacts (model bytes by version number), audit (audit_t by sequence),
@@ -11,7 +12,9 @@
     take a `store_txn_t *txn`: NULL means "in a transaction of its own".
 
     Caveats:
-    - Only the broker opens the store; LMDB allows one writer at a time.
+    - Only the broker opens the store, once: store.lock (flock) makes a
+      second store_open of the same directory, from any process or this one,
+      fail with EBUSY. LMDB allows one writer at a time anyway.
     - A long read transaction keeps old pages alive and the file grows;
       read, copy out, end it.
     - The map grows by itself (doubling, up to store_options_t.max_bytes):
@@ -51,7 +54,7 @@ typedef struct {
 
 //  Opens (creating if needed) the store in dir. opts may be NULL.
 //  Returns NULL with err: errno (EACCES for an unwritable dir, ENOTDIR when
-//  dir or a parent is a file...), MLOPS_EFOREIGN (an LMDB file not ours),
+//  dir or a parent is a file, EBUSY when another opener holds it...), MLOPS_EFOREIGN (an LMDB file not ours),
 //  MLOPS_EVERSION (ours, another format), MLOPS_ECORRUPT (not LMDB or
 //  damaged), MLOPS_EINVAL (empty path), MLOPS_ESTORE.
 store_t *store_open(const char *dir, const store_options_t *opts, mlops_err_t *err);

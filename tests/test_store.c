@@ -122,10 +122,39 @@ static void test_open_creates_private_dir_and_files(void)
     snprintf(path, sizeof path, "%s/lock.mdb", dir);
     CHECK_INT(stat(path, &st), 0);
     CHECK_INT(st.st_mode & 07777, 0600);
+    snprintf(path, sizeof path, "%s/store.lock", dir);
+    CHECK_INT(stat(path, &st), 0);
+    CHECK_INT(st.st_mode & 07777, 0600);
     s = store_open(dir, NULL, &err); //  reopen an existing store
     CHECK(s != NULL);
     store_destroy(&s);
     s_rmrf(base);
+}
+
+static void test_second_open_is_refused(void)
+{
+    char base[64], dir[96];
+    s_tmpdir(base, dir);
+    mlops_err_t err;
+    store_t *s = store_open(dir, NULL, &err);
+    CHECK(s != NULL);
+    store_t *again = store_open(dir, NULL, &err);
+    char msg[MLOPS_ERRMSG_MAX];
+    snprintf(msg, sizeof msg, "%s", err.msg);
+    char pid[32];
+    snprintf(pid, sizeof pid, "(pid %ld)", (long)getpid());
+    uint64_t id = 0;
+    int rc = store_run_next_id(s, NULL, &id, &err); //  the first still works
+    store_destroy(&s);
+    store_t *after = store_open(dir, NULL, &err);   //  and the lock goes with it
+    bool reopened = after != NULL;
+    store_destroy(&after);
+    s_rmrf(base);
+    CHECK(again == NULL);
+    CHECK_CONTAINS(msg, "is in use by another process");
+    CHECK_CONTAINS(msg, pid);
+    CHECK_INT(rc, 0);
+    CHECK(reopened);
 }
 
 static void test_open_rejects_bad_paths(void)
@@ -922,6 +951,7 @@ static void test_sigkill_mid_write_loses_nothing_committed(void)
 int main(void)
 {
     RUN(test_open_creates_private_dir_and_files);
+    RUN(test_second_open_is_refused);
     RUN(test_open_rejects_bad_paths);
     RUN(test_open_unwritable_dir_as_nobody);
     RUN(test_put_get_every_db);
