@@ -11,11 +11,3 @@ int worker_stage_main(int argc, char **argv)
     fprintf(stderr, "mlops-worker: stage workers are not built yet\n");
     return 2;
 }
-
-/* --- infer workers --- */
-int worker_infer_main(int argc, char **argv)
-{
-    (void)argc, (void)argv;
-    fprintf(stderr, "mlops-worker: infer workers are not built yet\n");
-    return 2;
-}
