@@ -4,14 +4,6 @@
 
 #include <stdio.h>
 
-/* --- stage workers --- */
-int worker_stage_main(int argc, char **argv)
-{
-    (void)argc, (void)argv;
-    fprintf(stderr, "mlops-worker: stage workers are not built yet\n");
-    return 2;
-}
-
 /* --- infer workers --- */
 int worker_infer_main(int argc, char **argv)
 {
