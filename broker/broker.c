@@ -760,10 +760,12 @@ static void s_task_succeeded(broker_t *self, run_task_t *task, const uint8_t *ou
     }
     }
     if (rc) {
+        char task_id[sizeof task->task_id];
+        snprintf(task_id, sizeof task_id, "%s", task->task_id);   //  task dies with the run below
         store_abort(&txn);
         run_clear(&self->active);
         self->active = before;
-        task = dag_task_find(&self->active, task->task_id);
+        task = dag_task_find(&self->active, task_id);
         char message[RECORD_ERROR_MAX];
         snprintf(message, sizeof message, "bad %s output: %s", task->stage, mlops_err_text(&err, rc));
         s_task_failed(self, task, message);
@@ -771,7 +773,8 @@ static void s_task_succeeded(broker_t *self, run_task_t *task, const uint8_t *ou
     }
     bool finished = dag_task_done(&self->active, task, s_wall());
     if (s_commit_run(self, &txn, &self->active) != 0) {
-        //  nothing was written: go back to the stored state and let the task run again
+        //  nothing was written: go back to the stored state; the task stays
+        //  running until its timeout fails it and it runs again
         run_clear(&self->active);
         self->active = before;
         return;
