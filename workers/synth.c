@@ -1,0 +1,563 @@
+/*  synth.c: see synth.h.
+
+    One passenger per row, drawn in dependency order: class, sex, title
+    (by class and sex), age (by title and class), port, whether the age is
+    recorded (by class and port), family (by title and class), fare (by
+    class and family), cabin (by class), ticket (by class), name (by sex
+    and title), then survival from a logistic model on those. The
+    proportions are read off the real 891 rows (see the tables below); the
+    survival model's coefficients were set by hand so that the rates by sex
+    and class come out near the real ones (female 74 %, male 19 %; class
+    1/2/3 63/47/24 %) and the overall rate near 38 %.
+
+    Columns are filled in place (doubles and dictionary codes) and handed
+    to the table with table_adopt_column, so the only allocation per row
+    is a new level the first time a name, ticket or cabin string is drawn.
+*/
+#include "synth.h"
+
+#include "dict.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SYNTH_NAME_POOL 32768    //  distinct name ids per sex
+#define SYNTH_STR_MAX 160        //  longest generated string
+#define SYNTH_LOGIT_OFFSET 0.0   //  calibration of the overall survival rate
+
+//  ---------------------------------------------------------------------------
+//  Random numbers: xoshiro256** seeded by splitmix64, all integer.
+
+typedef struct {
+    uint64_t s[4]; //  xoshiro256** state
+} s_rng_t;
+
+static uint64_t s_splitmix(uint64_t *x)
+{
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+static void s_seed(s_rng_t *r, uint64_t seed)
+{
+    for (int i = 0; i < 4; i++)
+        r->s[i] = s_splitmix(&seed);
+}
+
+static uint64_t s_rotl(uint64_t x, int k)
+{
+    return (x << k) | (x >> (64 - k));
+}
+
+static uint64_t s_next(s_rng_t *r)
+{
+    uint64_t *s = r->s;
+    uint64_t out = s_rotl(s[1] * 5, 7) * 9;
+    uint64_t t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = s_rotl(s[3], 45);
+    return out;
+}
+
+//  Uniform in [0, 1).
+static double s_unif(s_rng_t *r)
+{
+    return (double)(s_next(r) >> 11) * 0x1.0p-53;
+}
+
+//  Uniform integer in [0, n).
+static uint32_t s_below(s_rng_t *r, uint32_t n)
+{
+    return (uint32_t)(((s_next(r) >> 32) * n) >> 32);
+}
+
+//  Uniform integer in [lo, hi].
+static int s_between(s_rng_t *r, int lo, int hi)
+{
+    return lo + (int)s_below(r, (uint32_t)(hi - lo + 1));
+}
+
+//  Standard normal, approximately: the sum of 12 uniforms minus 6 (plain
+//  arithmetic, so the same on every machine; tails end at +-6).
+static double s_normal(s_rng_t *r)
+{
+    double sum = 0;
+    for (int i = 0; i < 12; i++)
+        sum += s_unif(r);
+    return sum - 6;
+}
+
+//  Index drawn from weights summing to about 1 (the last takes the rest).
+static int s_pick(s_rng_t *r, const double *w, int n)
+{
+    double u = s_unif(r);
+    for (int i = 0; i < n - 1; i++) {
+        if (u < w[i])
+            return i;
+        u -= w[i];
+    }
+    return n - 1;
+}
+
+static double s_clip(double x, double lo, double hi)
+{
+    return x < lo ? lo : x > hi ? hi : x;
+}
+
+//  ---------------------------------------------------------------------------
+//  Pools and proportions
+
+typedef enum {
+    T_MR, T_MASTER, T_DR, T_REV, T_MAJOR, T_COL, T_CAPT, T_SIR, T_DON, T_JONKHEER,
+    T_MISS, T_MRS, T_MLLE, T_MME, T_MS, T_LADY, T_COUNTESS, T_DR_F, T_COUNT
+} s_title_t;
+
+static const char *const s_title_names[T_COUNT] = {
+    "Mr", "Master", "Dr", "Rev", "Major", "Col", "Capt", "Sir", "Don", "Jonkheer",
+    "Miss", "Mrs", "Mlle", "Mme", "Ms", "Lady", "the Countess", "Dr"};
+
+//  Title weights by class, per sex (index = title - first title of the sex).
+static const double s_male_titles[3][10] = {
+    {.905, .025, .02, 0, .012, .012, .006, .006, .006, .008},
+    {.855, .08, .01, .055, 0, 0, 0, 0, 0, 0},
+    {.92, .08, 0, 0, 0, 0, 0, 0, 0, 0}};
+static const double s_female_titles[3][8] = {
+    {.47, .47, .02, .01, 0, .01, .01, .01},
+    {.42, .56, .01, 0, .01, 0, 0, 0},
+    {.70, .29, 0, 0, .01, 0, 0, 0}};
+
+static const char *const s_last[] = {
+    "Braund", "Cumings", "Heikkinen", "Futrelle", "Allen", "Moran", "McCarthy", "Palsson",
+    "Johnson", "Nasser", "Sandstrom", "Bonnell", "Saundercock", "Andersson", "Vestrom",
+    "Hewlett", "Rice", "Williams", "Vander Planke", "Masselmani", "Fynney", "Beesley",
+    "McGowan", "Sloper", "Asplund", "Emir", "Fortune", "O'Dwyer", "Todoroff", "Uruchurtu",
+    "Spencer", "Glynn", "Wheadon", "Meyer", "Holverson", "Mamee", "Cann", "Nicola-Yarred",
+    "Ahlin", "Turpin", "Kraeff", "Laroche", "Devaney", "Rogers", "Lennon", "O'Driscoll",
+    "Samaan", "Arnold-Franchi", "Panula", "Nosworthy", "Harper", "Faunthorpe", "Ostby",
+    "Woolner", "Rugg", "Novel", "West", "Goodwin", "Sirayanian", "Icard", "Harris", "Skoog",
+    "Stewart", "Moubarek", "Nye", "Crease", "Kink", "Jenkin", "Hood", "Chronopoulos", "Bing",
+    "Moen", "Staneff", "Moutal", "Caldwell", "Dowdell", "Waelens", "Sheerlinck", "McDermott",
+    "Carrau", "Ilett", "Backstrom", "Ford", "Slocovski", "Celotti", "Christmann",
+    "Andreasson", "Chaffee", "Dean", "Coxon", "Shorney", "Goldschmidt", "Greenfield",
+    "Doling", "Kantor", "Petranec", "Petroff", "White", "Johansson", "Gustafsson", "Mionoff",
+    "Salkjelsvik", "Moss", "Rekic", "Porter", "Zabour", "Barton", "Jussila", "Attalah",
+    "Pekoniemi", "Connors", "Baxter", "Hickman", "Moore", "Webber", "Peter", "Hocking",
+    "Hassab", "Keane", "Minahan", "Hold", "Graham", "Pears", "Becker", "Kelly", "Smith",
+    "Brown", "Taylor"};
+static const char *const s_male_first[] = {
+    "Owen", "John", "William", "James", "Thomas", "Charles", "George", "Henry", "Edward",
+    "Frederick", "Arthur", "Albert", "Joseph", "Richard", "Robert", "Ernest", "Alfred",
+    "Harry", "Walter", "Samuel", "Patrick", "Michael", "Daniel", "David", "Karl", "Johan",
+    "Nils", "Anders", "Erik", "Olof", "Hans", "Victor", "Leo", "Stephen", "Francis", "Edgar",
+    "Herbert", "Percival", "Harold", "Jacques", "Pierre", "Carl", "Lewis", "Benjamin",
+    "Jeremiah", "Timothy", "Denis", "Hugh", "Austin", "Ivan", "Peter", "Elias", "Ali",
+    "Youssef", "Mauritz", "Lalio", "Emil", "Juha", "Eino", "Ernst", "Frank", "Leonard",
+    "Sidney", "Gosta"};
+static const char *const s_female_first[] = {
+    "Florence", "Laina", "Lily", "Elisabeth", "Mary", "Margaret", "Anna", "Helen", "Alice",
+    "Edith", "Ellen", "Emily", "Elizabeth", "Kate", "Catherine", "Bridget", "Annie", "Ada",
+    "Agnes", "Amy", "Bertha", "Clara", "Dorothy", "Elsie", "Emma", "Eva", "Ethel",
+    "Gertrude", "Grace", "Hilda", "Ida", "Jane", "Julia", "Lucy", "Maria", "Marie", "Martha",
+    "Mathilde", "Nora", "Olga", "Rosa", "Ruth", "Sarah", "Selma", "Sigrid", "Susan",
+    "Augusta", "Ebba", "Hanna", "Ingeborg", "Karolina", "Eleanor", "Marion", "Constance",
+    "Madeleine", "Charlotte", "Louise", "Jessie", "Violet", "Winnifred", "Hedwig", "Amelia",
+    "Beatrice", "Mabel"};
+
+#define N_LAST (sizeof s_last / sizeof *s_last)
+#define N_MALE_FIRST (sizeof s_male_first / sizeof *s_male_first)
+#define N_FEMALE_FIRST (sizeof s_female_first / sizeof *s_female_first)
+
+static const double s_class_w[3] = {.242, .207, .551};
+static const double s_male_p[3] = {.565, .598, .707};
+static const double s_port_w[3][3] = {{.59, .39, .02}, {.89, .09, .02}, {.72, .14, .14}};
+static const char *const s_ports[3] = {"S", "C", "Q"};
+static const double s_age_missing_p[3] = {.14, .06, .24};
+static const double s_cabin_p[3] = {.81, .08, .025};
+static const double s_deck_w[3][7] = { //  A B C D E F G (T is the rest of class 1)
+    {.12, .27, .34, .14, .12, 0, 0}, {0, 0, 0, .25, .25, .5, 0}, {0, 0, 0, 0, .2, .4, .4}};
+static const int s_deck_hi[7] = {36, 102, 148, 56, 121, 73, 73};
+static const double s_fare3[] = {7.05, 7.225, 7.2292, 7.25, 7.75, 7.775, 7.8542, 7.8792,
+                                 7.8958, 7.925, 8.05, 8.05, 8.05, 8.6625, 9.5};
+static const double s_fare2[] = {10.5, 10.5, 11.5, 12.35, 13, 13, 13, 13, 15.0458, 26};
+
+//  ---------------------------------------------------------------------------
+//  One passenger
+
+typedef struct {
+    int pclass;        //  1, 2, 3
+    int male;          //  1 male, 0 female
+    s_title_t title;   //  from the name
+    double age;        //  true age, years
+    int age_missing;   //  age not recorded
+    int port;          //  0 S, 1 C, 2 Q, -1 not recorded
+    int sibsp, parch;  //  siblings/spouses, parents/children aboard
+    double fare;       //  ticket price
+    int survived;      //  0 or 1
+} s_passenger_t;
+
+static int s_is_child(const s_passenger_t *p)
+{
+    return p->title == T_MASTER || (p->title == T_MISS && p->age < 15);
+}
+
+static double s_whole_or_infant(s_rng_t *r, int lo, int hi)
+{
+    if (s_unif(r) < .1) //  under a year: months, as the real file writes them
+        return round(s_between(r, 5, 11) / 12.0 * 100) / 100;
+    return s_between(r, lo, hi);
+}
+
+//  Adult age: normal, clipped, whole years with a few "x.5" estimates.
+static double s_adult_age(s_rng_t *r, double mean, double sd, double lo, double hi)
+{
+    double a = floor(s_clip(mean + sd * s_normal(r), lo, hi));
+    return s_unif(r) < .04 ? a + .5 : a;
+}
+
+static void s_draw_age(s_rng_t *r, s_passenger_t *p)
+{
+    int c = p->pclass - 1;
+    static const double mr_mean[3] = {41, 33, 28}, mr_sd[3] = {13, 11, 10};
+    static const double mrs_mean[3] = {40, 33, 32}, miss_mean[3] = {30, 26, 23};
+    static const double child_p[3] = {.12, .3, .4};
+    switch (p->title) {
+    case T_MASTER: p->age = s_whole_or_infant(r, 1, 12); break;
+    case T_MISS:
+        p->age = s_unif(r) < child_p[c] ? s_whole_or_infant(r, 1, 14)
+                                        : s_adult_age(r, miss_mean[c], 7, 15, 63);
+        break;
+    case T_MRS: p->age = s_adult_age(r, mrs_mean[c], 10, 14, 63); break;
+    case T_MR: p->age = s_adult_age(r, mr_mean[c], mr_sd[c], 11, 80); break;
+    case T_MLLE: case T_MME: case T_MS: p->age = s_adult_age(r, 26, 3, 18, 40); break;
+    case T_LADY: case T_COUNTESS: p->age = s_adult_age(r, 40, 8, 25, 60); break;
+    default: p->age = s_adult_age(r, 48, 10, 23, 70); break;
+    }
+}
+
+static void s_draw_family(s_rng_t *r, s_passenger_t *p)
+{
+    static const double kids_sib[3] = {.35, .5, .15}, mrs_parch[4] = {.45, .25, .2, .1};
+    static const double adult_sib[3] = {.35, .55, .1}, adult_parch[3] = {.6, .25, .15};
+    static const double alone_p[3] = {.65, .78, .8};
+    int c3 = p->pclass == 3;
+    p->sibsp = p->parch = 0;
+    if (s_is_child(p)) {
+        p->parch = s_unif(r) < .05 ? 0 : 1 + (s_unif(r) < .6);
+        double u = s_unif(r);
+        p->sibsp = c3 && u < .03 ? 8 : c3 && u < .5 ? s_between(r, 3, 5) : s_pick(r, kids_sib, 3);
+    } else if (p->title == T_MRS) {
+        p->sibsp = s_unif(r) < .8;
+        p->parch = s_pick(r, mrs_parch, 4);
+        if (p->parch == 3)
+            p->parch = c3 ? s_between(r, 3, 6) : 2;
+    } else if (s_unif(r) >= (p->male ? alone_p[p->pclass - 1] : .6)) {
+        p->sibsp = s_pick(r, adult_sib, 3);
+        if (p->sibsp == 2)
+            p->sibsp = s_between(r, 2, 4);
+        p->parch = s_pick(r, adult_parch, 3);
+    }
+}
+
+static void s_draw_fare(s_rng_t *r, s_passenger_t *p)
+{
+    int fs = p->sibsp + p->parch + 1;
+    double share = fs == 1 ? 1 : pow(fs, .8);
+    double f;
+    if (p->male && !s_is_child(p) && s_unif(r) < .025) {
+        f = 0; //  crew-like free passes: all men in the real file
+    } else if (p->pclass == 1) {
+        f = s_clip(exp(log(46) + .55 * s_normal(r)) * share, 5, 512.3292);
+    } else if (p->pclass == 2) {
+        f = fs == 1 ? s_fare2[s_below(r, sizeof s_fare2 / sizeof *s_fare2)]
+                    : exp(log(13) + .25 * s_normal(r)) * share;
+    } else {
+        f = fs == 1 ? s_fare3[s_below(r, sizeof s_fare3 / sizeof *s_fare3)]
+                    : exp(log(7.5) + .15 * s_normal(r)) * share;
+    }
+    p->fare = round(f * 10000) / 10000;
+}
+
+//  The survival model: log-odds by sex group and class, then adjustments.
+static void s_draw_survival(s_rng_t *r, s_passenger_t *p)
+{
+    static const double woman[3] = {3.3, 2.4, 0}, boy[3] = {2.5, 2.5, -.3};
+    static const double man[3] = {-.6, -2.1, -2.15};
+    int c = p->pclass - 1;
+    int fs = p->sibsp + p->parch + 1;
+    double z = !p->male ? woman[c] : s_is_child(p) ? boy[c] : man[c];
+    if (p->male && !s_is_child(p))
+        z -= .02 * (p->age - 30);
+    if (p->title == T_REV)
+        z -= 2;
+    if (fs >= 2 && fs <= 4)
+        z += .4;
+    else if (fs >= 5)
+        z -= 1.8;
+    if (p->port == 1)
+        z += .3;
+    z += SYNTH_LOGIT_OFFSET;
+    p->survived = s_unif(r) < 1 / (1 + exp(-z));
+}
+
+static void s_draw(s_rng_t *r, s_passenger_t *p)
+{
+    p->pclass = 1 + s_pick(r, s_class_w, 3);
+    int c = p->pclass - 1;
+    p->male = s_unif(r) < s_male_p[c];
+    p->title = p->male ? (s_title_t)s_pick(r, s_male_titles[c], 10)
+                       : (s_title_t)(T_MISS + s_pick(r, s_female_titles[c], 8));
+    s_draw_age(r, p);
+    p->port = p->pclass == 1 && s_unif(r) < .009 ? -1 : s_pick(r, s_port_w[c], 3);
+    p->age_missing = s_unif(r) < (p->port == 2 ? .6 : s_age_missing_p[c]);
+    s_draw_family(r, p);
+    s_draw_fare(r, p);
+    s_draw_survival(r, p);
+}
+
+//  ---------------------------------------------------------------------------
+//  Strings
+
+//  "Last, Title. First Middle" or, for a wife, "Last, Mrs. Husband (First
+//  Maiden)". The name id fixes every part, so names stay in a bounded pool.
+static void s_format_name(s_rng_t *r, const s_passenger_t *p, char *out)
+{
+    uint64_t id = s_below(r, SYNTH_NAME_POOL) + (p->male ? 0 : SYNTH_NAME_POOL);
+    uint64_t h = s_splitmix(&id);
+    const char *last = s_last[h % N_LAST];
+    const char *title = s_title_names[p->title];
+    const char *const *firsts = p->male ? s_male_first : s_female_first;
+    size_t n_first = p->male ? N_MALE_FIRST : N_FEMALE_FIRST;
+    const char *first = firsts[(h >> 8) % n_first];
+    const char *middle = firsts[(h >> 16) % n_first];
+    int has_middle = (h >> 24) % 3 == 0;
+    if (p->title == T_MRS)
+        snprintf(out, SYNTH_STR_MAX, "%s, Mrs. %s %s (%s %s)", last,
+                 s_male_first[(h >> 32) % N_MALE_FIRST], s_male_first[(h >> 40) % N_MALE_FIRST],
+                 first, s_last[(h >> 48) % N_LAST]);
+    else if (has_middle)
+        snprintf(out, SYNTH_STR_MAX, "%s, %s. %s %s", last, title, first, middle);
+    else
+        snprintf(out, SYNTH_STR_MAX, "%s, %s. %s", last, title, first);
+}
+
+static void s_format_ticket(s_rng_t *r, int pclass, char *out)
+{
+    double u = s_unif(r);
+    int n = (int)s_below(r, 1000);
+    if (pclass == 1)
+        snprintf(out, SYNTH_STR_MAX, u < .4 ? "PC %d" : u < .85 ? "11%04d" : u < .95 ? "1%04d" : "WE/P %d",
+                 u < .4 ? 17000 + n % 800 : u < .85 ? 3000 + n : u < .95 ? 7000 + n * 3 : 5700 + n % 100);
+    else if (pclass == 2)
+        snprintf(out, SYNTH_STR_MAX, u < .6 ? "2%05d" : u < .75 ? "C.A. %d" : u < .85 ? "SC/PARIS %d" : u < .95 ? "S.O.C. %d" : "F.C.C. %d",
+                 u < .6 ? 30000 + n * 19 : u < .75 ? 24000 + n * 11 : u < .85 ? 2100 + n % 100 : u < .95 ? 14800 + n % 100 : 13500 + n % 60);
+    else
+        snprintf(out, SYNTH_STR_MAX, u < .55 ? "3%05d" : u < .7 ? "26%02d" : u < .8 ? "A/5 %d" : u < .88 ? "STON/O2. %d" : u < .95 ? "SOTON/OQ %d" : "C.A. %d",
+                 u < .55 ? 30000 + n * 70 : u < .7 ? n % 100 : u < .8 ? 21000 + n % 200 : u < .88 ? 3101270 + n % 40 : u < .95 ? 392070 + n % 40 : 2300 + n % 60);
+}
+
+//  Returns 0 and writes a cabin ("C85", "C23 C25 C27", "F G73"), or returns
+//  -1 when the passenger has none on record.
+static int s_format_cabin(s_rng_t *r, int pclass, char *out)
+{
+    int c = pclass - 1;
+    if (s_unif(r) >= s_cabin_p[c])
+        return -1;
+    double rest = 1;
+    for (int d = 0; d < 7; d++)
+        rest -= s_deck_w[c][d];
+    if (c == 0 && s_unif(r) < rest) {
+        strcpy(out, "T");
+        return 0;
+    }
+    int deck = s_pick(r, s_deck_w[c], 7);
+    int num = s_between(r, 2, s_deck_hi[deck]);
+    if (c == 0 && s_unif(r) < .05) {
+        int k = 2 + (int)s_below(r, 2);
+        int len = 0;
+        for (int i = 0; i < k; i++)
+            len += snprintf(out + len, (size_t)(SYNTH_STR_MAX - len), "%s%c%d", i ? " " : "",
+                            'A' + deck, num + 2 * i);
+    } else if (c == 2 && deck >= 5 && s_unif(r) < .25) {
+        snprintf(out, SYNTH_STR_MAX, "F %c%d", 'A' + deck, num);
+    } else {
+        snprintf(out, SYNTH_STR_MAX, "%c%d", 'A' + deck, num);
+    }
+    return 0;
+}
+
+//  ---------------------------------------------------------------------------
+//  The table
+
+enum { C_ID, C_SURVIVED, C_PCLASS, C_NAME, C_SEX, C_AGE, C_SIBSP, C_PARCH, C_TICKET, C_FARE,
+       C_CABIN, C_EMBARKED, C_COUNT };
+
+static const char *const s_col_names[C_COUNT] = {
+    "PassengerId", "Survived", "Pclass", "Name", "Sex", "Age", "SibSp", "Parch", "Ticket",
+    "Fare", "Cabin", "Embarked"};
+static const table_kind_t s_col_kinds[C_COUNT] = {
+    TABLE_NUMBER, TABLE_NUMBER, TABLE_NUMBER, TABLE_TEXT, TABLE_CATEGORY, TABLE_NUMBER,
+    TABLE_NUMBER, TABLE_NUMBER, TABLE_TEXT, TABLE_NUMBER, TABLE_TEXT, TABLE_CATEGORY};
+
+typedef struct {
+    table_col_t cols[C_COUNT]; //  being filled
+    dict_t *dicts[C_COUNT];    //  levels of the string columns
+} s_build_t;
+
+static void s_build_free(s_build_t *b)
+{
+    for (int c = 0; c < C_COUNT; c++) {
+        free(b->cols[c].name);
+        free(b->cols[c].missing);
+        free(b->cols[c].num);
+        free(b->cols[c].codes);
+        dict_destroy(&b->dicts[c]);
+    }
+}
+
+static int s_build_alloc(s_build_t *b, size_t rows)
+{
+    memset(b, 0, sizeof *b);
+    for (int c = 0; c < C_COUNT; c++) {
+        table_col_t *col = &b->cols[c];
+        col->kind = s_col_kinds[c];
+        col->name = strdup(s_col_names[c]);
+        col->missing = calloc(rows, 1);
+        if (!col->name || !col->missing)
+            return MLOPS_ENOMEM;
+        if (col->kind == TABLE_NUMBER) {
+            if (!(col->num = malloc(rows * sizeof *col->num)))
+                return MLOPS_ENOMEM;
+        } else if (!(col->codes = calloc(rows, sizeof *col->codes))
+                   || !(b->dicts[c] = dict_new(64))) {
+            return MLOPS_ENOMEM;
+        }
+    }
+    return 0;
+}
+
+//  Writes a string cell (NULL = missing).
+static int s_put_str(s_build_t *b, int c, size_t row, const char *s)
+{
+    if (!s) {
+        b->cols[c].missing[row] = 1;
+        return 0;
+    }
+    return dict_intern(b->dicts[c], s, strlen(s), &b->cols[c].codes[row]);
+}
+
+static int s_fill_row(s_build_t *b, s_rng_t *r, size_t row)
+{
+    s_passenger_t p;
+    char name[SYNTH_STR_MAX], ticket[SYNTH_STR_MAX], cabin[SYNTH_STR_MAX];
+    s_draw(r, &p);
+    s_format_name(r, &p, name);
+    s_format_ticket(r, p.pclass, ticket);
+    int has_cabin = s_format_cabin(r, p.pclass, cabin) == 0;
+    b->cols[C_ID].num[row] = (double)(row + 1);
+    b->cols[C_SURVIVED].num[row] = p.survived;
+    b->cols[C_PCLASS].num[row] = p.pclass;
+    b->cols[C_AGE].num[row] = p.age_missing ? NAN : p.age;
+    b->cols[C_AGE].missing[row] = (uint8_t)p.age_missing;
+    b->cols[C_SIBSP].num[row] = p.sibsp;
+    b->cols[C_PARCH].num[row] = p.parch;
+    b->cols[C_FARE].num[row] = p.fare;
+    int rc = s_put_str(b, C_NAME, row, name);
+    rc = rc ? rc : s_put_str(b, C_SEX, row, p.male ? "male" : "female");
+    rc = rc ? rc : s_put_str(b, C_TICKET, row, ticket);
+    rc = rc ? rc : s_put_str(b, C_CABIN, row, has_cabin ? cabin : NULL);
+    rc = rc ? rc : s_put_str(b, C_EMBARKED, row, p.port < 0 ? NULL : s_ports[p.port]);
+    return rc;
+}
+
+table_t *synth_generate(size_t rows, uint64_t seed, mlops_err_t *err)
+{
+    mlops_err_clear(err);
+    if (rows < SYNTH_MIN_ROWS || rows > SYNTH_MAX_ROWS) {
+        mlops_err_set(err, MLOPS_EINVAL, "synthetic: %zu rows outside %d..%d", rows,
+                      SYNTH_MIN_ROWS, SYNTH_MAX_ROWS);
+        return NULL;
+    }
+    s_rng_t rng;
+    s_seed(&rng, seed);
+    s_build_t b;
+    table_t *t = NULL;
+    int rc = s_build_alloc(&b, rows);
+    for (size_t row = 0; row < rows && rc == 0; row++)
+        rc = s_fill_row(&b, &rng, row);
+    if (rc == 0 && !(t = table_new(rows)))
+        rc = MLOPS_ENOMEM;
+    for (int c = 0; c < C_COUNT && rc == 0; c++) {
+        if (b.dicts[c]) {
+            b.cols[c].n_levels = dict_size(b.dicts[c]);
+            b.cols[c].levels = dict_take_levels(b.dicts[c]);
+        }
+        rc = table_adopt_column(t, &b.cols[c]);
+    }
+    s_build_free(&b);
+    if (rc != 0) {
+        table_destroy(&t);
+        mlops_err_set(err, rc, "synthetic: %s", mlops_strerror(rc));
+    }
+    return t;
+}
+
+//  ---------------------------------------------------------------------------
+//  The source spec
+
+//  Parses a decimal uint64 of the whole string; 0 on success.
+static int s_parse_u64(const char *s, uint64_t *out)
+{
+    if (!*s || strspn(s, "0123456789") != strlen(s))
+        return -1;
+    errno = 0;
+    unsigned long long v = strtoull(s, NULL, 10);
+    if (errno == ERANGE)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int synth_parse_spec(const char *spec, size_t *rows, uint64_t *seed, mlops_err_t *err)
+{
+    assert(spec && rows && seed);
+    static const char prefix[] = "synthetic";
+    size_t plen = sizeof prefix - 1;
+    if (strncmp(spec, prefix, plen) != 0 || (spec[plen] != '\0' && spec[plen] != ':'))
+        return mlops_err_set(err, MLOPS_EINVAL, "not a synthetic source (synthetic[:ROWS[:SEED]])");
+    if (spec[plen] == '\0') {
+        *rows = SYNTH_DEFAULT_ROWS;
+        *seed = SYNTH_DEFAULT_SEED;
+        return 0;
+    }
+    char buf[64];
+    if (strlen(spec + plen + 1) >= sizeof buf)
+        return mlops_err_set(err, MLOPS_EINVAL, "synthetic: spec too long");
+    strcpy(buf, spec + plen + 1);
+    char *rows_s = buf, *seed_s = strchr(buf, ':');
+    if (seed_s)
+        *seed_s++ = '\0';
+    if (seed_s && strchr(seed_s, ':'))
+        return mlops_err_set(err, MLOPS_EINVAL, "synthetic: too many parts (synthetic[:ROWS[:SEED]])");
+    uint64_t n;
+    if (s_parse_u64(rows_s, &n) != 0)
+        return mlops_err_set(err, MLOPS_EINVAL, "synthetic: rows '%s' is not a number", rows_s);
+    if (n < SYNTH_MIN_ROWS || n > SYNTH_MAX_ROWS)
+        return mlops_err_set(err, MLOPS_EINVAL, "synthetic: rows %llu outside %d..%d",
+                             (unsigned long long)n, SYNTH_MIN_ROWS, SYNTH_MAX_ROWS);
+    uint64_t sd = SYNTH_DEFAULT_SEED;
+    if (seed_s && s_parse_u64(seed_s, &sd) != 0)
+        return mlops_err_set(err, MLOPS_EINVAL, "synthetic: seed '%s' is not a number", seed_s);
+    *rows = (size_t)n;
+    *seed = sd;
+    return 0;
+}
