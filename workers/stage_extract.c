@@ -2,6 +2,7 @@
     host, so a CSV path names a file there (the broker never opens it). */
 #include "stages.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,33 +11,11 @@
 #include "synth.h"
 #include "table.h"
 
-//  Parses "synthetic[:rows[:seed]]". Returns 1 when the source is synthetic
-//  (rows and seed filled), 0 when it is not, or an error.
-static int s_synthetic_spec(const char *source, size_t *rows, uint64_t *seed, mlops_err_t *err)
+//  True when source names the synthetic generator ("synthetic" or
+//  "synthetic:..."); its spec is then checked by synth_parse_spec.
+static bool s_is_synthetic(const char *source)
 {
-    if (strncmp(source, "synthetic", 9) != 0 || (source[9] && source[9] != ':'))
-        return 0;
-    *rows = 1000;
-    *seed = 42;
-    const char *p = source + 9;
-    if (*p == ':') {
-        char *end = NULL;
-        unsigned long long n = strtoull(p + 1, &end, 10);
-        if (end == p + 1 || n == 0 || n > TABLE_MAX_ROWS || (*end && *end != ':'))
-            return mlops_err_set(err, MLOPS_EINVAL,
-                                 "extract: bad source '%.60s' (expected synthetic[:rows[:seed]])", source);
-        *rows = (size_t)n;
-        p = end;
-    }
-    if (*p == ':') {
-        char *end = NULL;
-        unsigned long long s = strtoull(p + 1, &end, 10);
-        if (end == p + 1 || *end)
-            return mlops_err_set(err, MLOPS_EINVAL,
-                                 "extract: bad seed in '%.60s' (expected synthetic[:rows[:seed]])", source);
-        *seed = s;
-    }
-    return 1;
+    return strncmp(source, "synthetic", 9) == 0 && (source[9] == '\0' || source[9] == ':');
 }
 
 static table_t *s_load(const stage_extract_in_t *in, mlops_err_t *err)
@@ -52,10 +31,13 @@ static table_t *s_load(const stage_extract_in_t *in, mlops_err_t *err)
     }
     size_t rows;
     uint64_t seed;
-    int kind = s_synthetic_spec(in->source, &rows, &seed, err);
-    if (kind < 0)
-        return NULL;
-    table_t *t = kind ? synth_titanic(rows, seed, &sub) : csv_load_file(in->source, NULL, &sub);
+    table_t *t = NULL;
+    if (s_is_synthetic(in->source)) {
+        if (synth_parse_spec(in->source, &rows, &seed, &sub) == 0)
+            t = synth_generate(rows, seed, &sub);
+    } else {
+        t = csv_load_file(in->source, NULL, &sub);
+    }
     if (!t)
         mlops_err_set(err, sub.code ? sub.code : MLOPS_ECSV, "extract: cannot read '%.200s': %s",
                       in->source, mlops_err_text(&sub, sub.code));
