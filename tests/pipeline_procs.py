@@ -13,9 +13,8 @@ import zmq
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.environ.get("MLOPS_BIN", os.path.join(REPO, "bin"))
-TITANIC = os.path.normpath(os.path.join(REPO, "..", "shared", "data", "titanic.csv"))
-if not os.path.exists(TITANIC):
-    TITANIC = os.path.normpath(os.path.join(REPO, "..", "..", "shared", "data", "titanic.csv"))
+TITANIC = os.environ.get("MLOPS_TITANIC") or os.path.normpath(
+    os.path.join(REPO, "..", "shared", "data", "titanic.csv"))
 STAGES = ["extract", "preprocess", "train", "evaluate", "load_model"]
 
 
