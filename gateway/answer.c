@@ -68,20 +68,43 @@ static void s_buf_printf(s_buf_t *b, const char *fmt, ...)
         s_buf_put(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
 }
 
-//  Appends s as a JSON string literal, escaping quotes, backslashes and
-//  control bytes (bytes >= 0x80 pass through: the text is UTF-8 or the
-//  client's own bytes echoed back).
+//  Length of the valid UTF-8 sequence at p (1..4), or 0 when it is not one.
+static size_t s_utf8_len(const unsigned char *p)
+{
+    size_t n = p[0] >= 0xF0 && p[0] <= 0xF4 ? 4 : p[0] >= 0xE0 ? 3 : p[0] >= 0xC2 && p[0] < 0xE0 ? 2 : 0;
+    if (n == 0 || p[0] > 0xF4)
+        return 0;
+    for (size_t i = 1; i < n; i++)
+        if ((p[i] & 0xC0) != 0x80)
+            return 0;
+    if ((p[0] == 0xE0 && p[1] < 0xA0) || (p[0] == 0xED && p[1] >= 0xA0)   //  overlong, surrogate
+        || (p[0] == 0xF0 && p[1] < 0x90) || (p[0] == 0xF4 && p[1] >= 0x90)) //  overlong, > U+10FFFF
+        return 0;
+    return n;
+}
+
+//  Appends s as a JSON string literal: quotes, backslashes and control
+//  bytes escaped, valid UTF-8 kept, any other byte (a client's bytes echoed
+//  in an error message may be anything) replaced by U+FFFD.
 static void s_buf_json_string(s_buf_t *b, const char *s)
 {
     s_buf_put(b, "\"", 1);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        size_t n = 1;
         if (*p == '"' || *p == '\\') {
             char esc[2] = {'\\', (char)*p};
             s_buf_put(b, esc, 2);
         } else if (*p < 0x20)
             s_buf_printf(b, "\\u%04x", *p);
-        else
+        else if (*p < 0x80)
             s_buf_put(b, (const char *)p, 1);
+        else if ((n = s_utf8_len(p)) > 0)
+            s_buf_put(b, (const char *)p, n);
+        else {
+            s_buf_put(b, "\\ufffd", 6);
+            n = 1;
+        }
+        p += n;
     }
     s_buf_put(b, "\"", 1);
 }

@@ -249,7 +249,13 @@ static json_t *s_instances(body_t *self, json_t *doc, size_t batch_max)
 int body_parse(body_t *self, const char *text, size_t len, bool batch, size_t batch_max,
                mlops_err_t *err)
 {
-    memset(self, 0, sizeof *self);
+    //  not a memset of the whole struct: msgs is large and only written on demand
+    self->doc = NULL;
+    self->records = NULL;
+    self->n_records = 0;
+    self->fields = NULL;
+    self->n_problems = 0;
+    self->error_pos = 0;
     int code = 0;
     json_t *doc = s_load(self, text, len, err, &code);
     if (!doc)
@@ -304,5 +310,8 @@ void body_clear(body_t *self)
         json_decref((json_t *)self->doc);
     free(self->records);
     free(self->fields);
-    memset(self, 0, sizeof *self);
+    self->doc = NULL;
+    self->records = NULL;
+    self->fields = NULL;
+    self->n_records = self->n_problems = 0;
 }

@@ -46,7 +46,8 @@ typedef struct {
 int body_parse(body_t *self, const char *text, size_t len, bool batch, size_t batch_max,
                mlops_err_t *err);
 
-//  Frees what body_parse allocated and zeroes self. Safe on a zeroed body.
+//  Frees what body_parse allocated and resets self. Safe on a zeroed body
+//  and on one body_parse filled, whatever it returned.
 void body_clear(body_t *self);
 
 #endif

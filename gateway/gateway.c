@@ -767,10 +767,10 @@ static enum MHD_Result s_access_fn(void *cls, struct MHD_Connection *conn, const
             return MHD_NO;
         *con_cls = req;
         s_route(self, req, url, method);
-        //  answer now when there is no body to read, or one we refuse to read
-        //  (413); otherwise the body is read and dropped to keep the connection
-        bool bodyless = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
-        if (req->state == REQ_DONE && (bodyless || req->status == 413))
+        //  answer at once only a body we refuse to read (413: MHD then closes
+        //  the connection); anything else is answered after the body was read
+        //  (or dropped), as an answer queued earlier makes MHD close too
+        if (req->state == REQ_DONE && req->status == 413)
             return s_respond(self, req);
         return MHD_YES;
     }

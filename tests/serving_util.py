@@ -168,7 +168,7 @@ class FakeBroker:
     """The broker's control ROUTER (answers GET_MODEL with artifacts held in
     memory) and events PUB (publishes `model` events), on free ports."""
 
-    def __init__(self, artifacts):
+    def __init__(self, artifacts, port=None):
         import hashlib
         self.artifacts = {v: (data, hashlib.sha256(data).hexdigest()) for v, data in artifacts.items()}
         self.production = min(self.artifacts)
@@ -176,8 +176,12 @@ class FakeBroker:
         self.ctx = zmq.Context()
         self.control = self.ctx.socket(zmq.ROUTER)
         self.control.setsockopt(zmq.LINGER, 0)
-        self.port = self.control.bind_to_random_port("tcp://127.0.0.1", min_port=20000, max_port=60000,
-                                                     max_tries=200)
+        if port:
+            self.control.bind("tcp://127.0.0.1:%d" % port)
+            self.port = port
+        else:
+            self.port = self.control.bind_to_random_port("tcp://127.0.0.1", min_port=20000,
+                                                         max_port=60000, max_tries=200)
         self.events = self.ctx.socket(zmq.PUB)
         self.events.setsockopt(zmq.LINGER, 0)
         self.events.bind("tcp://127.0.0.1:%d" % (self.port + 1))

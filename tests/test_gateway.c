@@ -200,6 +200,10 @@ static void test_answer_problems_and_escapes(void)
     char *d = answer_detail("bad \\ thing", &len);
     CHECK_STR(d, "{\"detail\":\"bad \\\\ thing\"}");
     free(d);
+    //  bytes that are not UTF-8 (a client's, echoed) become U+FFFD; valid ones stay
+    char *u = answer_detail("near '\xc3\xa9\xe7\x7d\xff'", &len);
+    CHECK_STR(u, "{\"detail\":\"near '\xc3\xa9\\ufffd}\\ufffd'\"}");
+    free(u);
     char *x = answer_syntax("oops", 17, &len);
     CHECK_STR(x, "{\"detail\":\"oops\",\"position\":17}");
     free(x);

@@ -39,6 +39,10 @@ const char *model_family(const model_t *self);
 //  Metrics recorded in the artifact.
 const metrics_t *model_metrics(const model_t *self);
 
+//  The fitted preprocessing (prep.h), borrowed for the model's lifetime.
+struct prep_recipe;
+const struct prep_recipe *model_recipe(const model_t *self);
+
 //  Checks records against the signature. Writes up to max problems (index is
 //  the record's position, or -1 when single is true) whose strings are
 //  borrowed from the model or static. Returns the number of problems found

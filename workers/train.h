@@ -62,7 +62,30 @@ int train_fit(const table_t *raw, const uint8_t *recipe, size_t recipe_len,
               uint8_t **artifact, size_t *artifact_len, mlops_err_t *err);
 
 //  Metrics of model on the given rows of raw (which must hold the target).
+//  Returns 0, or with err: MLOPS_ENOTFOUND (no target column), MLOPS_EINVAL
+//  (a missing or unknown label), MLOPS_ENOMEM.
 int train_score(const model_t *model, const table_t *raw, const size_t *rows, size_t n,
                 metrics_t *out, mlops_err_t *err);
+
+//  Repeated stratified K-fold cross-validation, in process (no artifacts):
+//  for each of repeats shufflings (seed, seed + 1, ...) and each fold, the
+//  recipe is refitted on the other folds, each family trained on them and
+//  scored on the fold. Rows whose target is missing are left out.
+typedef struct {
+    const char *family;     //  as given
+    size_t n_folds;         //  k * repeats scored folds
+    double accuracy_mean, accuracy_std; //  over folds (population std, as np.std)
+    double auc_mean, auc_std;
+    double f1_mean, f1_std;
+    double log_loss_mean, log_loss_std;
+} train_cv_t;
+
+//  Runs the CV for n_families families; params_json is NULL or holds one
+//  JSON text (or NULL) per family, as in train_fit. out has n_families entries. progress, when not NULL, is called
+//  after each fold with (done, total). Returns 0, or the codes of
+//  train_prepare and train_fit.
+int train_cv(const table_t *raw, const prep_options_t *opts, int k, int repeats,
+             const char *const *families, size_t n_families, const char *const *params_json,
+             void (*progress)(size_t done, size_t total), train_cv_t *out, mlops_err_t *err);
 
 #endif

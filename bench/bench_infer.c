@@ -1,0 +1,225 @@
+/*  bench_infer.c: the serving path without HTTP or sockets, step by step,
+    for the logistic regression and the random forest: JSON body to records
+    (gateway), PREDICT encode (gateway) and decode (worker), validation and
+    prediction (worker), PREDICTION encode, answer JSON. Medians in
+    microseconds for 1 record and for 100, to set beside the reference's
+    "Serving path without HTTP" table (anchors/python/RESULTS.md).
+
+    With --out DIR it also writes the two artifacts it trained
+    (DIR/logreg.art, DIR/forest.art), which bench/serving.sh serves.
+
+    usage: bench_infer [--data CSV] [--out DIR] [--reps N]
+*/
+#include "answer.h"
+#include "body.h"
+#include "csv.h"
+#include "model.h"
+#include "msg.h"
+#include "train.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define BATCH_RECORDS 100
+#define STEPS 6
+
+static const char *s_step_names[STEPS] = {"JSON body -> records", "PREDICT encode", "PREDICT decode",
+                                          "validate", "predict", "PREDICTION + JSON answer"};
+
+static double s_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+}
+
+static int s_cmp_fn(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+//  A Titanic-shaped JSON body: one record, or {"instances": [...]} of n.
+static char *s_body_text(size_t n, bool batch)
+{
+    static const char *names[] = {"Braund, Mr. Owen Harris", "Cumings, Mrs. John Bradley",
+                                  "Heikkinen, Miss. Laina", "Palsson, Master. Gosta Leonard"};
+    static const char *sexes[] = {"male", "female", "female", "male"};
+    static const char *ports[] = {"S", "C", "Q", "S"};
+    size_t cap = 64 + n * 200, len = 0;
+    char *text = malloc(cap);
+    if (!text)
+        return NULL;
+    if (batch)
+        len += (size_t)snprintf(text + len, cap - len, "{\"instances\":[");
+    for (size_t i = 0; i < n; i++) {
+        len += (size_t)snprintf(text + len, cap - len,
+                                "%s{\"Pclass\":%zu,\"Sex\":\"%s\",\"Age\":%s,\"SibSp\":%zu,\"Parch\":%zu,"
+                                "\"Fare\":%.2f,\"Embarked\":\"%s\",\"Name\":\"%s\"}",
+                                i ? "," : "", 1 + i % 3, sexes[i % 4], i % 5 == 4 ? "null" : "30",
+                                i % 3, i % 2, 7.25 + (double)i, ports[i % 4], names[i % 4]);
+    }
+    if (batch)
+        snprintf(text + len, cap - len, "]}");
+    return text;
+}
+
+//  One pass through every step; adds each step's time to t[].
+static int s_pass(const model_t *model, const char *text, bool batch, double t[STEPS])
+{
+    body_t body = {0};
+    mlops_err_t err;
+    double a = s_now_us();
+    if (body_parse(&body, text, strlen(text), batch, 10000, &err) != 0) {
+        fprintf(stderr, "bench_infer: body: %s\n", err.msg);
+        return -1;
+    }
+    double b = s_now_us();
+    proto_msg_t msg = {.cmd = PROTO_PREDICT,
+                       .predict = {.req_id = 1, .records = body.records, .n_records = body.n_records}};
+    uint8_t *frame = NULL;
+    size_t len = 0;
+    proto_msg_encode(&msg, &frame, &len);
+    double c = s_now_us();
+    proto_msg_t *in = proto_msg_decode(frame, len, &err);
+    double d = s_now_us();
+    proto_problem_t problems[16];
+    size_t n = in ? in->predict.n_records : 0;
+    size_t bad = in ? model_validate(model, in->predict.records, n, false, problems, 16) : 1;
+    double e = s_now_us();
+    double proba[BATCH_RECORDS];
+    int64_t pred[BATCH_RECORDS];
+    int rc = bad ? -1 : model_predict(model, in->predict.records, n, proba, &err);
+    double f = s_now_us();
+    for (size_t i = 0; i < n; i++)
+        pred[i] = proba[i] >= 0.5;
+    proto_msg_t out = {.cmd = PROTO_PREDICTION,
+                       .prediction = {.req_id = 1, .model_version = 1, .predictions = pred,
+                                      .probabilities = proba, .n = n}};
+    uint8_t *oframe = NULL;
+    size_t olen = 0, alen = 0;
+    proto_msg_encode(&out, &oframe, &olen);
+    proto_msg_t *back = proto_msg_decode(oframe, olen, &err);
+    char *answer = back ? answer_prediction(back, batch, &alen) : NULL;
+    double g = s_now_us();
+    double step[STEPS] = {b - a, c - b, d - c, e - d, f - e, g - f};
+    for (int i = 0; i < STEPS; i++)
+        t[i] = step[i];
+    free(answer);
+    proto_msg_destroy(&back);
+    free(oframe);
+    proto_msg_destroy(&in);
+    free(frame);
+    body_clear(&body);
+    if (bad || rc != 0) {
+        fprintf(stderr, "bench_infer: %s\n", bad ? problems[0].msg : err.msg);
+        return -1;
+    }
+    return 0;
+}
+
+//  Medians over reps passes, per step, into med[].
+static int s_measure(const model_t *model, size_t n, int reps, double med[STEPS])
+{
+    char *text = s_body_text(n, n > 1);
+    double *t = malloc((size_t)reps * STEPS * sizeof *t);
+    int rc = text && t ? 0 : -1;
+    for (int r = 0; r < reps && rc == 0; r++)
+        rc = s_pass(model, text, n > 1, t + (size_t)r * STEPS);
+    for (int s = 0; s < STEPS && rc == 0; s++) {
+        double col[reps];
+        for (int r = 0; r < reps; r++)
+            col[r] = t[(size_t)r * STEPS + s];
+        qsort(col, (size_t)reps, sizeof col[0], s_cmp_fn);
+        med[s] = col[reps / 2];
+    }
+    free(t);
+    free(text);
+    return rc;
+}
+
+static int s_write(const char *dir, const char *family, const uint8_t *blob, size_t len)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s.art", dir, family);
+    FILE *f = fopen(path, "wb");
+    if (!f || fwrite(blob, 1, len, f) != len || fclose(f) != 0) {
+        fprintf(stderr, "bench_infer: cannot write %s\n", path);
+        return -1;
+    }
+    return 0;
+}
+
+static model_t *s_train(const table_t *raw, const prep_result_t *prep, const char *family,
+                        const char *out_dir)
+{
+    uint8_t *blob = NULL;
+    size_t len = 0;
+    mlops_err_t err;
+    if (train_fit(raw, prep->recipe, prep->recipe_len, prep->train_rows, prep->n_train,
+                  prep->test_rows, prep->n_test, family, NULL, 42, &blob, &len, &err) != 0) {
+        fprintf(stderr, "bench_infer: train %s: %s\n", family, err.msg);
+        return NULL;
+    }
+    model_t *model = (out_dir && s_write(out_dir, family, blob, len) != 0) ? NULL
+                                                                          : model_load(blob, len, &err);
+    free(blob);
+    return model;
+}
+
+int main(int argc, char **argv)
+{
+    const char *data = "../shared/data/titanic.csv", *out_dir = NULL;
+    int reps = 2001;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (strcmp(argv[i], "--data") == 0)
+            data = argv[i + 1];
+        else if (strcmp(argv[i], "--out") == 0)
+            out_dir = argv[i + 1];
+        else if (strcmp(argv[i], "--reps") == 0)
+            reps = atoi(argv[i + 1]) > 0 ? atoi(argv[i + 1]) : reps;
+    }
+    if (argc % 2 == 0) {
+        fprintf(stderr, "usage: bench_infer [--data CSV] [--out DIR] [--reps N]\n");
+        return 2;
+    }
+    mlops_err_t err;
+    table_t *raw = csv_load_file(data, NULL, &err);
+    if (!raw) {
+        printf("skip bench_infer: %s\n", err.msg);
+        return 0;
+    }
+    prep_options_t opts = {.seed = 42};
+    prep_result_t prep = {0};
+    if (train_prepare(raw, &opts, &prep, &err) != 0) {
+        fprintf(stderr, "bench_infer: prepare: %s\n", err.msg);
+        return 1;
+    }
+    const char *families[] = {"logreg", "forest"};
+    double med[2][2][STEPS];
+    int rc = 0;
+    for (int f = 0; f < 2 && rc == 0; f++) {
+        model_t *model = s_train(raw, &prep, families[f], out_dir);
+        rc = model ? s_measure(model, 1, reps, med[f][0]) | s_measure(model, BATCH_RECORDS, reps / 4 + 1, med[f][1])
+                   : -1;
+        model_destroy(&model);
+    }
+    prep_result_clear(&prep);
+    table_destroy(&raw);
+    if (rc != 0)
+        return 1;
+    printf("serving path without HTTP, median us (%d passes; batch %d records)\n", reps, BATCH_RECORDS);
+    printf("%-26s %10s %10s %10s %10s\n", "step", "LR 1", "LR 100", "RF 1", "RF 100");
+    double total[4] = {0};
+    for (int s = 0; s < STEPS; s++) {
+        printf("%-26s %10.2f %10.2f %10.2f %10.2f\n", s_step_names[s], med[0][0][s], med[0][1][s],
+               med[1][0][s], med[1][1][s]);
+        for (int k = 0; k < 4; k++)
+            total[k] += med[k / 2][k % 2][s];
+    }
+    printf("%-26s %10.2f %10.2f %10.2f %10.2f\n", "total", total[0], total[1], total[2], total[3]);
+    printf("reproduce: make build/release/bench/bench_infer && build/release/bench/bench_infer --data %s\n", data);
+    return 0;
+}

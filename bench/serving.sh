@@ -1,0 +1,175 @@
+#!/usr/bin/env bash
+# serving.sh: the serving benchmark, side by side in one run on one machine:
+#   - the Python reference (anchors/python: uvicorn 1 worker + FastAPI + sklearn)
+#   - nginx answering a fixed JSON body (the HTTP ceiling of this machine)
+#   - mlops-gateway + two mlops-worker --stage infer, serving logistic
+#     regression, then the random forest
+# each with wrk -t2 -c16 on 127.0.0.1 (POST /predict, POST /predict/batch with
+# 100 records: the reference's own wrk scripts and bodies), after a warm-up.
+# Prints req/s, p50, p99 and the ratios the serving issue asks for.
+#
+#   bench/serving.sh                      (about 2.5 minutes)
+#   DUR=10 WARM=2 REF_FOREST=1 NGINX_WORKERS=2 bench/serving.sh
+# Needs: make all; wrk, nginx-light, python3-fastapi, python3-uvicorn,
+# python3-sklearn, python3-pandas (Debian), ../shared/data/titanic.csv and
+# ../shared/anchors/python. Raw wrk outputs and logs: bench/out/serving/.
+set -euo pipefail
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$REPO"
+PY=/usr/bin/python3
+DUR="${DUR:-10}"; WARM="${WARM:-2}"; THREADS="${THREADS:-2}"; CONNS="${CONNS:-16}"
+DATA="${DATA:-$REPO/../shared/data/titanic.csv}"
+ANCHORS="${ANCHORS:-$REPO/../shared/anchors/python}"
+NGINX_WORKERS="${NGINX_WORKERS:-1}"
+OUT="$REPO/bench/out/serving"
+for tool in wrk nginx curl; do
+  command -v $tool >/dev/null || { echo "serving.sh: $tool is not installed (see the header)" >&2; exit 1; }
+done
+[ -f "$DATA" ] || { echo "serving.sh: no data at $DATA" >&2; exit 1; }
+[ -d "$ANCHORS" ] || { echo "serving.sh: no reference at $ANCHORS" >&2; exit 1; }
+make -s all build/release/bench/bench_infer
+rm -rf "$OUT"; mkdir -p "$OUT"
+WORK="$(mktemp -d)"
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT INT TERM
+
+free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_http() {  # url: bounded wait for any HTTP answer
+  for _ in $(seq 1 100); do curl -s -o /dev/null "$1" && return 0; sleep 0.2; done
+  echo "serving.sh: nothing answers at $1" >&2; return 1
+}
+stop_pids() {  # stops the pids given, by pid
+  for p in "$@"; do kill "$p" 2>/dev/null || true; done
+  for p in "$@"; do wait "$p" 2>/dev/null || true; done
+}
+
+# --- models: the reference's (joblib) and ours (artifacts) ------------------
+cp -r "$ANCHORS" "$WORK/ref"
+rm -rf "$WORK/ref/models" "$WORK/ref/results"
+mkdir -p "$WORK/ref/results"
+(cd "$WORK/ref" && $PY gen_bodies.py "$DATA" >/dev/null &&
+  $PY pipeline.py --data "$DATA" --out models --runs 1 --cv 0 --json-out results/pipeline.json >/dev/null)
+LUA="$WORK/ref/wrk"
+build/release/bench/bench_infer --data "$DATA" --out "$WORK" --reps 501 | tee "$OUT/bench_infer.txt"
+
+# --- wrk ------------------------------------------------------------------
+ROWS=()
+run_wrk() {  # label endpoint url lua
+  local label=$1 ep=$2 url=$3 lua=$4 out="$OUT/${1}__${2}.txt"
+  wrk -t"$THREADS" -c"$CONNS" -d"${WARM}s" -s "$LUA/$lua" "$url" >/dev/null
+  wrk -t"$THREADS" -c"$CONNS" -d"${DUR}s" --latency -s "$LUA/$lua" "$url" >"$out"
+  local row; row="$($PY - "$out" <<'EOF'
+import re, sys
+t = open(sys.argv[1]).read()
+def ms(v):
+    n, u = re.match(r"([\d.]+)(us|ms|s)", v).groups()
+    return float(n) * {"us": 1e-3, "ms": 1, "s": 1e3}[u]
+rps = float(re.search(r"Requests/sec:\s+([\d.]+)", t).group(1))
+p50 = ms(re.search(r"\n\s+50%\s+(\S+)", t).group(1))
+p99 = ms(re.search(r"\n\s+99%\s+(\S+)", t).group(1))
+bad = re.search(r"Non-2xx or 3xx responses: (\d+)", t)
+err = re.search(r"Socket errors: (.*)", t)
+print("%.1f %.3f %.3f %d %s" % (rps, p50, p99, int(bad.group(1)) if bad else 0,
+                                 (err.group(1).replace(" ", "") if err else "-")))
+EOF
+)"
+  ROWS+=("$label $ep $row")
+  printf '%-22s %-8s %s\n' "$label" "$ep" "$row"
+}
+
+# reference: uvicorn, one worker, as RESULTS.md measured it
+API_PORT=$(free_port)
+ref_start() {  # model path
+  (cd "$WORK/ref" && MODEL_PATH="$1" exec $PY -m uvicorn api:app --host 127.0.0.1 --port "$API_PORT" \
+     --workers 1 >"$OUT/uvicorn.log" 2>&1) &
+  REF_PID=$!; PIDS+=("$REF_PID")
+  wait_http "http://127.0.0.1:$API_PORT/health"
+}
+ref_start "$WORK/ref/models/model.joblib"
+run_wrk ref_logreg predict "http://127.0.0.1:$API_PORT/predict" predict.lua
+run_wrk ref_logreg batch100 "http://127.0.0.1:$API_PORT/predict/batch" batch.lua
+stop_pids "$REF_PID"
+if [ "${REF_FOREST:-0}" = 1 ]; then
+  ref_start "$WORK/ref/models/candidates/random_forest.joblib"
+  run_wrk ref_forest predict "http://127.0.0.1:$API_PORT/predict" predict.lua
+  stop_pids "$REF_PID"
+fi
+
+# ceiling: nginx returning a fixed JSON body
+NGX="$WORK/nginx"; mkdir -p "$NGX"
+NGX_PORT=$(free_port)
+sed -e "s#@PREFIX@#$NGX#g" -e "s#@WORKERS@#$NGINX_WORKERS#g" -e "s#127.0.0.1:8101#127.0.0.1:$NGX_PORT#" \
+  "$ANCHORS/nginx.conf.in" >"$NGX/nginx.conf"
+nginx -p "$NGX" -c "$NGX/nginx.conf" -g 'daemon off;' >"$OUT/nginx.log" 2>&1 &
+NGX_PID=$!; PIDS+=("$NGX_PID")
+wait_http "http://127.0.0.1:$NGX_PORT/"
+run_wrk nginx predict "http://127.0.0.1:$NGX_PORT/predict" predict.lua
+stop_pids "$NGX_PID"
+
+# ours: gateway + two infer workers, per model family
+GW_PORT=$(free_port); BACKEND="tcp://127.0.0.1:$(free_port)"
+MLOPS_LOG_LEVEL=warning bin/mlops-gateway --port "$GW_PORT" --bind 127.0.0.1 --backend "$BACKEND" \
+  >"$OUT/gateway.log" 2>&1 &
+GW_PID=$!; PIDS+=("$GW_PID")
+wait_http "http://127.0.0.1:$GW_PORT/health"
+for family in logreg forest; do
+  W=()
+  for i in 1 2; do
+    MLOPS_LOG_LEVEL=warning bin/mlops-worker --stage infer --gateway "$BACKEND" --model "$WORK/$family.art" \
+      >>"$OUT/infer_$family.log" 2>&1 &
+    W+=("$!"); PIDS+=("$!")
+  done
+  for _ in $(seq 1 100); do
+    curl -s "http://127.0.0.1:$GW_PORT/health" | grep -q '"workers_serving":2' && break; sleep 0.1
+  done
+  curl -s -X POST --data-binary @"$LUA/predict.json" "http://127.0.0.1:$GW_PORT/predict" >"$OUT/answer_$family.json"
+  run_wrk "mlops_$family" predict "http://127.0.0.1:$GW_PORT/predict" predict.lua
+  run_wrk "mlops_$family" batch100 "http://127.0.0.1:$GW_PORT/predict/batch" batch.lua
+  stop_pids "${W[@]}"
+done
+curl -s "http://127.0.0.1:$GW_PORT/metrics" >"$OUT/metrics.txt"
+stop_pids "$GW_PID"
+
+# --- table and ratios -------------------------------------------------------
+printf '%s\n' "${ROWS[@]}" >"$OUT/rows.txt"
+$PY - "$OUT/rows.txt" "$DUR" "$NGINX_WORKERS" <<'EOF'
+import sys
+rows = {}
+for line in open(sys.argv[1]):
+    label, ep, rps, p50, p99, bad, err = line.split()
+    rows[(label, ep)] = dict(rps=float(rps), p50=float(p50), p99=float(p99), bad=int(bad), err=err)
+print()
+print("| server | endpoint | req/s | p50 ms | p99 ms | non-2xx | socket errors |")
+print("| --- | --- | ---: | ---: | ---: | ---: | --- |")
+for (label, ep), r in rows.items():
+    print("| %s | %s | %.0f | %.2f | %.2f | %d | %s |" % (label, ep, r["rps"], r["p50"], r["p99"], r["bad"], r["err"]))
+R = lambda l, e: rows[(l, e)]["rps"]
+checks = [
+    ("/predict, ours (LR) / reference", R("mlops_logreg", "predict") / R("ref_logreg", "predict"), 100, "x"),
+    ("/predict, ours (LR) / nginx (%s worker)" % sys.argv[3], R("mlops_logreg", "predict") / R("nginx", "predict"), 0.30, ""),
+    ("/predict p99 ms, ours (LR)", rows[("mlops_logreg", "predict")]["p99"], 2.0, "max"),
+    ("/predict/batch (100), ours (LR) / reference", R("mlops_logreg", "batch100") / R("ref_logreg", "batch100"), 100, "x"),
+    ("/predict, forest / logreg (ours)", R("mlops_forest", "predict") / R("mlops_logreg", "predict"), 0.50, ""),
+    ("/predict/batch, forest / logreg (ours)", R("mlops_forest", "batch100") / R("mlops_logreg", "batch100"), None, ""),
+]
+print()
+print("| ratio | measured | target | met |")
+print("| --- | ---: | ---: | --- |")
+for name, v, target, kind in checks:
+    if target is None:
+        print("| %s | %.2f | - | - |" % (name, v))
+    elif kind == "max":
+        print("| %s | %.2f | < %.2f | %s |" % (name, v, target, "yes" if v < target else "NO"))
+    else:
+        print("| %s | %.2f%s | >= %g%s | %s |" % (name, v, kind, target, kind, "yes" if v >= target else "NO"))
+bad = sum(r["bad"] for (l, _), r in rows.items() if l.startswith("mlops"))
+print("\nnon-2xx answers from mlops-gateway in all runs: %d" % bad)
+EOF
+echo
+echo "wrk -t$THREADS -c$CONNS -d${DUR}s --latency after a ${WARM}s warm-up, loopback, 2 cores shared by wrk and the servers."
+echo "reproduce: bench/serving.sh   (raw outputs in bench/out/serving/; knobs DUR WARM THREADS CONNS NGINX_WORKERS REF_FOREST)"

@@ -1,0 +1,196 @@
+/*  test_forest.c: the random forest: a known split, determinism whatever
+    the thread count, probabilities in [0, 1], the stopping rules, quantile
+    binning beyond max_bins, and every check of forest_new on stored trees. */
+#include "forest.h"
+#include "testing.h"
+
+#include <stdlib.h>
+
+//  n rows, 3 features: x0 decides (x0 + x1/2 > 0.6 with 10% flipped), x2 is noise.
+static void s_data(size_t n, double *X, uint8_t *y)
+{
+    for (size_t i = 0; i < n; i++) {
+        X[i * 3] = (double)((i * 37) % 101) / 100;
+        X[i * 3 + 1] = (double)((i * 53) % 97) / 96;
+        X[i * 3 + 2] = (double)((i * 71) % 89);
+        y[i] = (X[i * 3] + X[i * 3 + 1] / 2 > 0.6) ^ (i % 10 == 3);
+    }
+}
+
+static int s_same_forest(const forest_t *a, const forest_t *b)
+{
+    return a->n_nodes == b->n_nodes && a->n_trees == b->n_trees &&
+           memcmp(a->nodes, b->nodes, a->n_nodes * sizeof *a->nodes) == 0 &&
+           memcmp(a->roots, b->roots, a->n_trees * sizeof *a->roots) == 0;
+}
+
+static void test_known_split_at_midpoint(void)
+{
+    //  40 rows: x0 in {1,2} -> class 0, {3,4} -> class 1; x1 constant.
+    double X[80];
+    uint8_t y[40];
+    for (int i = 0; i < 40; i++) {
+        X[2 * i] = 1 + i % 4;
+        X[2 * i + 1] = 7;
+        y[i] = X[2 * i] >= 3;
+    }
+    forest_params_t pr = {.n_trees = 5, .max_features = 1};
+    forest_t *f = forest_fit(X, y, 40, 2, &pr, 42, NULL);
+    CHECK(f != NULL);
+    for (size_t t = 0; t < f->n_trees; t++) {
+        const forest_node_t *root = &f->nodes[f->roots[t]];
+        //  drawing goes on while every drawn feature is constant, so x0 is always found
+        CHECK_INT(root->feature, 0);
+        CHECK_NEAR(root->value, 2.5, 0);
+        CHECK_NEAR(f->nodes[root->left].value, 0.0, 0);
+        CHECK_NEAR(f->nodes[root->left + 1].value, 1.0, 0);
+    }
+    double lo[2] = {2, 7}, hi[2] = {2.6, 7};
+    CHECK_NEAR(forest_predict_one(f, lo), 0.0, 0);
+    CHECK_NEAR(forest_predict_one(f, hi), 1.0, 0);
+    forest_destroy(&f);
+    CHECK(f == NULL);
+}
+
+static void test_same_seed_same_trees_any_thread_count(void)
+{
+    size_t n = 500;
+    double *X = malloc(n * 3 * sizeof *X);
+    uint8_t *y = malloc(n);
+    s_data(n, X, y);
+    forest_params_t pr = {.n_trees = 30, .n_threads = 1};
+    forest_t *a = forest_fit(X, y, n, 3, &pr, 7, NULL);
+    pr.n_threads = 3;
+    forest_t *b = forest_fit(X, y, n, 3, &pr, 7, NULL);
+    pr.n_threads = 2;
+    forest_t *c = forest_fit(X, y, n, 3, &pr, 8, NULL);
+    int ok = a && b && c && s_same_forest(a, b) && !s_same_forest(a, c);
+    double acc = 0;
+    for (size_t i = 0; ok && i < n; i++) {
+        double p = forest_predict_one(a, X + 3 * i);
+        ok = p >= 0 && p <= 1;
+        acc += (p >= 0.5) == y[i];
+    }
+    forest_destroy(&a);
+    forest_destroy(&b);
+    forest_destroy(&c);
+    free(X);
+    free(y);
+    CHECK(ok);
+    CHECK(acc / (double)n > 0.9); //  grown to purity, it fits its training rows
+}
+
+static void test_depth_and_leaf_limits_stop_growth(void)
+{
+    size_t n = 300;
+    double *X = malloc(n * 3 * sizeof *X);
+    uint8_t *y = malloc(n);
+    s_data(n, X, y);
+    forest_params_t pr = {.n_trees = 10, .max_depth = 1};
+    forest_t *stumps = forest_fit(X, y, n, 3, &pr, 1, NULL);
+    forest_params_t pr2 = {.n_trees = 10, .min_samples_leaf = 150};
+    forest_t *wide = forest_fit(X, y, n, 3, &pr2, 1, NULL);
+    int ok = stumps && wide && stumps->n_nodes <= 30 && wide->n_nodes <= 30;
+    forest_destroy(&stumps);
+    forest_destroy(&wide);
+    free(X);
+    free(y);
+    CHECK(ok);
+}
+
+static void test_pure_labels_give_single_leaves(void)
+{
+    double X[10] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
+    uint8_t y[10] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+    forest_t *f = forest_fit(X, y, 10, 1, &(forest_params_t){.n_trees = 4}, 3, NULL);
+    CHECK(f != NULL);
+    CHECK_INT(f->n_nodes, 4);
+    CHECK_NEAR(forest_predict_one(f, X), 1.0, 0);
+    forest_destroy(&f);
+}
+
+static void test_quantile_bins_beyond_max_bins(void)
+{
+    //  1000 distinct values, 8 bins: thresholds still separate x <= 0.5.
+    size_t n = 1000;
+    double *X = malloc(n * sizeof *X);
+    uint8_t *y = malloc(n);
+    for (size_t i = 0; i < n; i++) {
+        X[i] = (double)((i * 617) % n) / n;
+        y[i] = X[i] > 0.5;
+    }
+    forest_params_t pr = {.n_trees = 8, .max_bins = 8};
+    forest_t *f = forest_fit(X, y, n, 1, &pr, 5, NULL);
+    int ok = f != NULL;
+    double a = 0.1, b = 0.9;
+    ok = ok && forest_predict_one(f, &a) == 0.0 && forest_predict_one(f, &b) == 1.0;
+    //  each split is on a value seen in training, so no threshold is mid-bin noise
+    for (size_t k = 0; ok && k < f->n_nodes; k++)
+        ok = f->nodes[k].feature < 0 || (f->nodes[k].value > 0 && f->nodes[k].value < 1);
+    forest_destroy(&f);
+    free(X);
+    free(y);
+    CHECK(ok);
+}
+
+static void test_bad_input_is_rejected(void)
+{
+    double X[4] = {1, 2, 3, NAN};
+    uint8_t y[4] = {0, 1, 0, 1};
+    mlops_err_t err;
+    CHECK(forest_fit(X, y, 4, 1, NULL, 1, &err) == NULL);
+    CHECK_INT(err.code, MLOPS_EINVAL);
+    CHECK_CONTAINS(err.msg, "feature 0 of row 3 is not finite");
+    X[3] = 4;
+    y[1] = 5;
+    CHECK(forest_fit(X, y, 4, 1, NULL, 1, &err) == NULL);
+    CHECK_CONTAINS(err.msg, "label 5 in row 1");
+    y[1] = 1;
+    CHECK(forest_fit(X, y, 0, 1, NULL, 1, &err) == NULL);
+    CHECK_CONTAINS(err.msg, "no training rows");
+    CHECK(forest_fit(X, y, 4, 1, &(forest_params_t){.n_trees = -2}, 1, &err) == NULL);
+    CHECK_CONTAINS(err.msg, "n_trees must be in 1..");
+    CHECK(forest_fit(X, y, 4, 1, &(forest_params_t){.max_features = 2}, 1, &err) == NULL);
+    CHECK_INT(err.code, MLOPS_EINVAL);
+    CHECK_CONTAINS(err.msg, "max_features in 1..1");
+}
+
+static void test_stored_forest_checks(void)
+{
+    forest_node_t ok_nodes[3] = {{0.5, 0, 1}, {0.0, -1, 0}, {1.0, -1, 0}};
+    uint32_t roots[1] = {0};
+    mlops_err_t err;
+    forest_t *f = forest_new(1, 1, roots, 3, ok_nodes, &err);
+    CHECK(f != NULL);
+    double x = 0.7;
+    CHECK_NEAR(forest_predict_one(f, &x), 1.0, 0);
+    forest_destroy(&f);
+
+    forest_node_t loop[3] = {{0.5, 0, 0}, {0.0, -1, 0}, {1.0, -1, 0}};
+    CHECK(forest_new(1, 1, roots, 3, loop, &err) == NULL);
+    CHECK_INT(err.code, MLOPS_ECORRUPT);
+    CHECK_CONTAINS(err.msg, "node 0 is malformed");
+    forest_node_t past_end[3] = {{0.5, 0, 2}, {0.0, -1, 0}, {1.0, -1, 0}};
+    CHECK(forest_new(1, 1, roots, 3, past_end, &err) == NULL);
+    forest_node_t bad_feature[3] = {{0.5, 4, 1}, {0.0, -1, 0}, {1.0, -1, 0}};
+    CHECK(forest_new(1, 1, roots, 3, bad_feature, &err) == NULL);
+    forest_node_t bad_leaf[3] = {{0.5, 0, 1}, {1.5, -1, 0}, {1.0, -1, 0}};
+    CHECK(forest_new(1, 1, roots, 3, bad_leaf, &err) == NULL);
+    CHECK_CONTAINS(err.msg, "node 1 is malformed");
+    uint32_t far_root[1] = {9};
+    CHECK(forest_new(1, 1, far_root, 3, ok_nodes, &err) == NULL);
+    CHECK_INT(err.code, MLOPS_ECORRUPT);
+    CHECK_CONTAINS(err.msg, "root of tree 0 out of range");
+}
+
+int main(void)
+{
+    RUN(test_known_split_at_midpoint);
+    RUN(test_same_seed_same_trees_any_thread_count);
+    RUN(test_depth_and_leaf_limits_stop_growth);
+    RUN(test_pure_labels_give_single_leaves);
+    RUN(test_quantile_bins_beyond_max_bins);
+    RUN(test_bad_input_is_rejected);
+    RUN(test_stored_forest_checks);
+    return TEST_REPORT("test_forest");
+}

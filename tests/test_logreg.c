@@ -1,0 +1,147 @@
+/*  test_logreg.c: logistic regression against coefficients computed once
+    in Python on the data built by s_data (below), plus every error path.
+    Two references: scikit-learn 1.2.1's LogisticRegression(C, tol=1e-12,
+    max_iter=10000), whose lbfgs stops within ~5e-6 of the optimum, and the
+    exact optimum of the same objective from scipy's BFGS (gtol 1e-12),
+    which Newton must hit to 1e-7.
+
+        X = [[((i*7)%11)/3 - 1.5, ((i*5)%13)/4 - 1, (i%4)*0.5] for i in range(24)]
+        y = [x0 + 0.5 x1 - 0.3 x2 + ((i*3)%5 - 2)*0.4 > 0]
+*/
+#include "logreg.h"
+#include "testing.h"
+
+#define N 24
+#define P 3
+
+static void s_data(double *X, uint8_t *y)
+{
+    for (int i = 0; i < N; i++) {
+        X[i * P] = ((i * 7) % 11) / 3.0 - 1.5;
+        X[i * P + 1] = ((i * 5) % 13) / 4.0 - 1.0;
+        X[i * P + 2] = (i % 4) * 0.5;
+        y[i] = X[i * P] + 0.5 * X[i * P + 1] - 0.3 * X[i * P + 2] + ((i * 3) % 5 - 2) * 0.4 > 0;
+    }
+}
+
+static void test_matches_sklearn_c1(void)
+{
+    double X[N * P];
+    uint8_t y[N];
+    s_data(X, y);
+    mlops_err_t err;
+    logreg_t *m = logreg_fit(X, y, N, P, NULL, &err);
+    CHECK(m != NULL);
+    //  sklearn
+    CHECK_NEAR(m->coef[0], 1.9903099417187622, 1e-5);
+    CHECK_NEAR(m->coef[1], 0.2834797956718094, 1e-5);
+    CHECK_NEAR(m->coef[2], -0.6237324925019243, 1e-5);
+    CHECK_NEAR(m->intercept, -0.35092016713645746, 1e-5);
+    //  exact optimum
+    CHECK_NEAR(m->coef[0], 1.9903141070618662, 1e-7);
+    CHECK_NEAR(m->coef[1], 0.28348179995448997, 1e-7);
+    CHECK_NEAR(m->coef[2], -0.6237372963754778, 1e-7);
+    CHECK_NEAR(m->intercept, -0.350922353496739, 1e-7);
+    CHECK_NEAR(logreg_predict_one(m, X), 0.02608724281770082, 1e-8);
+    CHECK_NEAR(logreg_predict_one(m, X + P), 0.7439639905805981, 1e-8);
+    CHECK(m->n_iter > 0 && m->n_iter < 20);
+    logreg_destroy(&m);
+    CHECK(m == NULL);
+}
+
+static void test_matches_sklearn_c01(void)
+{
+    double X[N * P];
+    uint8_t y[N];
+    s_data(X, y);
+    logreg_params_t pr = {.C = 0.1};
+    logreg_t *m = logreg_fit(X, y, N, P, &pr, NULL);
+    CHECK(m != NULL);
+    CHECK_NEAR(m->coef[0], 0.6522889327532141, 1e-6); //  sklearn
+    CHECK_NEAR(m->coef[1], 0.10919459786513278, 1e-6);
+    CHECK_NEAR(m->coef[2], -0.08552407425427616, 1e-6);
+    CHECK_NEAR(m->intercept, -0.26828941737976375, 1e-6);
+    CHECK_NEAR(m->coef[0], 0.652288900287731, 1e-7); //  exact optimum
+    CHECK_NEAR(m->coef[1], 0.10919455607696991, 1e-7);
+    CHECK_NEAR(m->coef[2], -0.0855241162030064, 1e-7);
+    CHECK_NEAR(m->intercept, -0.26828943516842596, 1e-7);
+    CHECK_NEAR(logreg_predict_one(m, X + 2 * P), 0.3737491729416531, 1e-6);
+    logreg_destroy(&m);
+}
+
+static void test_probabilities_in_unit_interval_for_extremes(void)
+{
+    double coef[2] = {1000, -1000};
+    logreg_t *m = logreg_new(2, coef, 0);
+    CHECK(m != NULL);
+    double big[2] = {1e6, -1e6}, small[2] = {-1e6, 1e6};
+    double hi = logreg_predict_one(m, big), lo = logreg_predict_one(m, small);
+    CHECK(hi >= 0 && hi <= 1 && lo >= 0 && lo <= 1);
+    CHECK_NEAR(hi, 1.0, 1e-12);
+    CHECK_NEAR(lo, 0.0, 1e-12);
+    logreg_destroy(&m);
+    logreg_destroy(&m); //  NULL is ignored
+}
+
+static void test_no_convergence_is_reported(void)
+{
+    double X[N * P];
+    uint8_t y[N];
+    s_data(X, y);
+    logreg_params_t pr = {.max_iter = 1};
+    mlops_err_t err;
+    mlops_err_clear(&err);
+    CHECK(logreg_fit(X, y, N, P, &pr, &err) == NULL);
+    CHECK_INT(err.code, MLOPS_ECONVERGE);
+    CHECK_CONTAINS(err.msg, "no convergence in 1 Newton iterations");
+}
+
+static void test_bad_input_is_rejected(void)
+{
+    double X[N * P];
+    uint8_t y[N];
+    s_data(X, y);
+    mlops_err_t err;
+    CHECK(logreg_fit(X, y, 0, P, NULL, &err) == NULL);
+    CHECK_INT(err.code, MLOPS_EINVAL);
+    CHECK_CONTAINS(err.msg, "no training rows");
+    y[5] = 2;
+    CHECK(logreg_fit(X, y, N, P, NULL, &err) == NULL);
+    CHECK_INT(err.code, MLOPS_EINVAL);
+    CHECK_CONTAINS(err.msg, "label 2 in row 5");
+    y[5] = 0;
+    X[7 * P + 1] = NAN;
+    CHECK(logreg_fit(X, y, N, P, NULL, &err) == NULL);
+    CHECK_INT(err.code, MLOPS_EINVAL);
+    CHECK_CONTAINS(err.msg, "feature 1 of row 7 is not finite");
+    X[7 * P + 1] = 0;
+    logreg_params_t pr = {.C = -1};
+    CHECK(logreg_fit(X, y, N, P, &pr, &err) == NULL);
+    CHECK_INT(err.code, MLOPS_EINVAL);
+    CHECK_CONTAINS(err.msg, "C must be > 0");
+    CHECK(logreg_fit(X, y, N, LOGREG_MAX_FEATURES + 1, NULL, &err) == NULL);
+    CHECK_CONTAINS(err.msg, "exceed the limit");
+}
+
+static void test_separable_data_stays_finite(void)
+{
+    //  Perfectly separable: L2 keeps the optimum finite, Newton reaches it.
+    double X[8] = {-2, -1.5, -1, -0.5, 0.5, 1, 1.5, 2};
+    uint8_t y[8] = {0, 0, 0, 0, 1, 1, 1, 1};
+    logreg_t *m = logreg_fit(X, y, 8, 1, NULL, NULL);
+    CHECK(m != NULL);
+    CHECK(isfinite(m->coef[0]) && m->coef[0] > 0);
+    CHECK(logreg_predict_one(m, X) < 0.5 && logreg_predict_one(m, X + 7) > 0.5);
+    logreg_destroy(&m);
+}
+
+int main(void)
+{
+    RUN(test_matches_sklearn_c1);
+    RUN(test_matches_sklearn_c01);
+    RUN(test_probabilities_in_unit_interval_for_extremes);
+    RUN(test_no_convergence_is_reported);
+    RUN(test_bad_input_is_rejected);
+    RUN(test_separable_data_stays_finite);
+    return TEST_REPORT("test_logreg");
+}

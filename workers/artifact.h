@@ -1,0 +1,67 @@
+/*  artifact.h: the msgpack codec of model artifacts and of the recipe blob
+    (proto/PROTOCOL.md, "Artifacts", is the normative description).
+
+    An artifact is one msgpack array
+
+        ["mlops-artifact", format, sha256, body]
+
+    where format is ARTIFACT_FORMAT, sha256 the lower-case hex digest of the
+    body bytes and body a bin holding a msgpack map: family, params, seed,
+    recipe (bin: the recipe blob), model, signature (JSON text), metrics,
+    n_train, n_test. Keeping the body as bytes behind a digest lets a
+    reader tell a foreign blob (no magic), a newer one (format), a damaged
+    one (digest) and a truncated one (short read) apart before decoding any
+    of the model.
+*/
+#ifndef MLOPS_ARTIFACT_H
+#define MLOPS_ARTIFACT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "forest.h"
+#include "logreg.h"
+#include "prep.h"
+#include "records.h"
+
+#define ARTIFACT_MAGIC "mlops-artifact"
+#define ARTIFACT_FORMAT 1
+#define ARTIFACT_PARAMS_MAX 256 //  bytes of params JSON kept
+
+//  What an artifact holds, decoded (owned) or to encode (borrowed).
+typedef struct {
+    char family[16];           //  "logreg" or "forest"
+    char params[ARTIFACT_PARAMS_MAX]; //  parameters as compact JSON
+    uint64_t seed;             //  training seed
+    uint8_t *recipe;           //  recipe blob (artifact_recipe_encode)
+    size_t recipe_len;
+    logreg_t *logreg;          //  when family is logreg
+    forest_t *forest;          //  when family is forest
+    char *signature;           //  JSON text (prep_signature_json)
+    metrics_t metrics;         //  on the held-out rows at training
+    uint64_t n_train, n_test;  //  rows used
+} artifact_t;
+
+//  Encodes a into a malloc'd blob the caller frees. Returns 0, MLOPS_EINVAL
+//  (no model for the family) or MLOPS_ENOMEM.
+int artifact_encode(const artifact_t *a, uint8_t **out, size_t *out_len);
+
+//  Decodes a blob into *a (which then owns everything; artifact_clear it).
+//  Returns 0 or, with err: MLOPS_EFOREIGN (not an artifact: no magic),
+//  MLOPS_EVERSION (a newer format), MLOPS_ECORRUPT (truncated, digest
+//  mismatch, a malformed or inconsistent body), MLOPS_ENOMEM.
+int artifact_decode(const uint8_t *blob, size_t len, artifact_t *a, mlops_err_t *err);
+
+//  Frees what artifact_decode filled and zeroes *a. Safe on a zeroed one.
+void artifact_clear(artifact_t *a);
+
+//  The recipe as msgpack (the opaque blob of train.h). Returns 0 or
+//  MLOPS_ENOMEM.
+int artifact_recipe_encode(const prep_recipe_t *r, uint8_t **out, size_t *out_len);
+
+//  Decodes a recipe blob strictly. NULL with err MLOPS_ECORRUPT (naming the
+//  key) or MLOPS_ENOMEM.
+prep_recipe_t *artifact_recipe_decode(const uint8_t *data, size_t len, mlops_err_t *err);
+
+#endif

@@ -1,0 +1,623 @@
+/*  forest.c: random forest training and prediction (see forest.h).
+
+    Layout of a fit: the features are rank-coded once (s_bin_*), shared
+    read-only by the threads; each thread takes the next tree index from an
+    atomic counter and grows that tree in its own workspace, depth first,
+    with the node's rows kept as a contiguous range of an index array that
+    is partitioned in place at each split (as sklearn's Splitter does).
+*/
+#include "forest.h"
+#include "rng.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define DEFAULT_TREES 100
+#define DEFAULT_MAX_BINS 1024
+
+typedef struct {
+    uint32_t code;  //  rank code
+    uint32_t cnt;   //  distinct rows
+    double w;       //  bootstrap weight
+    double wp;      //  weight of class 1
+} s_group_t;
+
+//  A row's contribution to a histogram bin, packed so one 128-bit add
+//  counts it: bits 84.. the row, 42..83 its bootstrap weight, 0..41 that
+//  weight again if the row is class 1. 42 bits hold any row count we accept.
+typedef unsigned __int128 s_packed_t;
+#define PACK_ROW ((s_packed_t)1 << 84)
+#define PACK_W_SHIFT 42
+#define PACK_MASK (((s_packed_t)1 << 42) - 1)
+
+static s_group_t s_unpack(uint32_t code, s_packed_t v)
+{
+    return (s_group_t){code, (uint32_t)(v >> 84), (double)(uint64_t)((v >> PACK_W_SHIFT) & PACK_MASK),
+                       (double)(uint64_t)(v & PACK_MASK)};
+}
+
+typedef struct {
+    uint32_t code;     //  rank
+    s_packed_t v;      //  packed row, weight, class-1 weight
+} s_keyed_t;
+
+typedef struct {
+    size_t n, p;          //  rows, features
+    const uint8_t *y;     //  labels
+    uint16_t *codes;      //  p columns of n rank codes
+    uint32_t *n_bins;     //  per feature
+    double **lo, **hi;    //  per feature: smallest / largest value of each bin
+    forest_params_t pr;   //  resolved parameters
+    uint64_t seed;        //  forest seed
+    atomic_size_t next;   //  next tree to grow
+    atomic_int failed;    //  a thread ran out of memory
+    forest_node_t **trees; //  per tree: its nodes (local child indexes), owned
+    size_t *tree_len;     //  per tree: node count
+} s_shared_t;
+
+typedef struct {
+    size_t start, end;    //  rows idx[start..end)
+    int depth;            //  root = 0
+    uint32_t node;        //  index in the tree's node array
+    double w, wp;         //  weight and class-1 weight of those rows
+} s_pending_t;
+
+typedef struct {
+    int found;            //  a split was found
+    size_t feature;       //  its feature
+    uint32_t bin, next;   //  last rank on the left, first on the right
+    double proxy;         //  sum over children of sum_k w_k^2 / w (larger is better)
+    double wl, wpl;       //  left weight and class-1 weight
+} s_split_t;
+
+typedef struct {
+    rng_t rng;            //  this tree's stream
+    uint32_t *w;          //  n bootstrap counts
+    uint32_t *idx;        //  n row indexes, node ranges
+    size_t *feat;         //  p feature order for sampling
+    s_packed_t *pk;       //  n: each row's packed histogram increment
+    s_packed_t *hist;     //  2 x max_bins: histogram over one feature's ranks
+    s_keyed_t *keyed;     //  n: a small node's rows with their ranks
+    s_group_t *groups;    //  distinct ranks of a node, in order
+    s_pending_t *stack;   //  nodes to expand
+    size_t stack_cap;
+    forest_node_t *nodes; //  the tree being grown
+    size_t n_nodes, cap;
+} s_work_t;
+
+/* --- rank coding ------------------------------------------------------ */
+
+static int s_cmp_double_fn(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+//  Codes feature j: each distinct value its own rank when there are at most
+//  max_bins of them, else max_bins groups of about equal row counts.
+static int s_bin_feature(s_shared_t *sh, const double *X, size_t j, double *tmp)
+{
+    size_t n = sh->n, p = sh->p, u = 0;
+    for (size_t i = 0; i < n; i++)
+        tmp[i] = X[i * p + j];
+    qsort(tmp, n, sizeof *tmp, s_cmp_double_fn);
+    for (size_t i = 0; i < n; i++)
+        u += i == 0 || tmp[i] != tmp[i - 1];
+    size_t max_bins = (size_t)sh->pr.max_bins;
+    size_t nb = u <= max_bins ? u : max_bins;
+    double *lo = malloc(nb * sizeof *lo), *hi = malloc(nb * sizeof *hi);
+    if (!lo || !hi) {
+        free(lo);
+        free(hi);
+        return MLOPS_ENOMEM;
+    }
+    size_t b = 0;
+    for (size_t i = 0; i < n;) {
+        size_t k = i;
+        while (k < n && tmp[k] == tmp[i])
+            k++;
+        //  tmp[i..k) is one distinct value; it opens a new bin when exact,
+        //  or when the previous bin holds its share of rows.
+        if (i == 0 || u <= max_bins || (b + 1 < nb && (double)i >= (double)(b + 1) * n / nb)) {
+            if (i > 0)
+                b++;
+            lo[b] = tmp[i];
+        }
+        hi[b] = tmp[i];
+        i = k;
+    }
+    nb = b + 1;
+    uint16_t *col = sh->codes + j * n;
+    for (size_t i = 0; i < n; i++) {
+        double x = X[i * p + j];
+        size_t a = 0, z = nb - 1;
+        while (a < z) {
+            size_t m = (a + z + 1) / 2;
+            if (lo[m] <= x)
+                a = m;
+            else
+                z = m - 1;
+        }
+        col[i] = (uint16_t)a;
+    }
+    sh->lo[j] = lo, sh->hi[j] = hi, sh->n_bins[j] = (uint32_t)nb;
+    return 0;
+}
+
+/* --- split search ----------------------------------------------------- */
+
+//  Sorts a node's rows by rank: insertion sort, as nodes that take this
+//  path are small (fewer rows than half the feature's ranks).
+static void s_sort_keyed(s_keyed_t *g, size_t m)
+{
+    for (size_t i = 1; i < m; i++) {
+        s_keyed_t x = g[i];
+        size_t j = i;
+        while (j > 0 && g[j - 1].code > x.code) {
+            g[j] = g[j - 1];
+            j--;
+        }
+        g[j] = x;
+    }
+}
+
+//  Fills wk->groups with the node's distinct ranks of feature f, in rank
+//  order. Returns how many (1 = constant in the node). A histogram over all
+//  the feature's ranks when the node has rows enough to pay for it (two
+//  interleaved copies, so runs of one rank do not serialise on one bin),
+//  else a sort of the node's ranks.
+static size_t s_node_groups(const s_shared_t *sh, s_work_t *wk, size_t f, size_t start,
+                            size_t end)
+{
+    const uint16_t *col = sh->codes + f * sh->n;
+    const uint32_t *idx = wk->idx;
+    size_t m = end - start, k = 0, nb = sh->n_bins[f];
+    if (nb <= 2 * m || m > 64) {
+        //  The histogram is all zero between calls: the scan below clears
+        //  each bin as it reads it, which is cheaper than a memset.
+        s_packed_t *h0 = wk->hist, *h1 = wk->hist + nb;
+        size_t i = start;
+        for (; i + 2 <= end; i += 2) {
+            uint32_t a = idx[i], b = idx[i + 1];
+            h0[col[a]] += wk->pk[a];
+            h1[col[b]] += wk->pk[b];
+        }
+        if (i < end)
+            h0[col[idx[i]]] += wk->pk[idx[i]];
+        for (size_t c = 0; c < nb; c++) {
+            s_packed_t v = h0[c] + h1[c];
+            h0[c] = h1[c] = 0;
+            if (v)
+                wk->groups[k++] = s_unpack((uint32_t)c, v);
+        }
+        return k;
+    }
+    s_keyed_t *g = wk->keyed;
+    for (size_t i = start; i < end; i++)
+        g[i - start] = (s_keyed_t){col[idx[i]], wk->pk[idx[i]]};
+    s_sort_keyed(g, m);
+    for (size_t i = 0; i < m;) {
+        s_packed_t v = 0;
+        size_t j = i;
+        for (; j < m && g[j].code == g[i].code; j++)
+            v += g[j].v;
+        wk->groups[k++] = s_unpack(g[i].code, v);
+        i = j;
+    }
+    return k;
+}
+
+//  Scans the thresholds between the k groups; keeps the first best split.
+static void s_scan(const s_work_t *wk, size_t k, size_t f, size_t m, double w, double wp,
+                   size_t min_leaf, s_split_t *best)
+{
+    size_t cl = 0;
+    double wl = 0, pl = 0;
+    for (size_t t = 0; t + 1 < k; t++) {
+        const s_group_t *g = &wk->groups[t];
+        cl += g->cnt, wl += g->w, pl += g->wp;
+        if (cl < min_leaf)
+            continue;
+        if (m - cl < min_leaf)
+            break;
+        double wr = w - wl, pr = wp - pl;
+        double proxy = (pl * pl + (wl - pl) * (wl - pl)) / wl +
+                       (pr * pr + (wr - pr) * (wr - pr)) / wr;
+        if (!best->found || proxy > best->proxy)
+            *best = (s_split_t){1, f, g->code, wk->groups[t + 1].code, proxy, wl, pl};
+    }
+}
+
+//  Draws max_features features without replacement, as sklearn's
+//  BestSplitter does: a feature constant in the node counts as drawn, and
+//  drawing goes on past max_features only while every drawn one was constant.
+static void s_best_split(const s_shared_t *sh, s_work_t *wk, const s_pending_t *e,
+                         s_split_t *best)
+{
+    size_t p = sh->p, m = e->end - e->start, constant = 0;
+    memset(best, 0, sizeof *best);
+    for (size_t k = 0; k < p && (k < (size_t)sh->pr.max_features || k == constant); k++) {
+        size_t j = k + (size_t)rng_below(&wk->rng, p - k);
+        size_t f = wk->feat[j];
+        wk->feat[j] = wk->feat[k], wk->feat[k] = f;
+        size_t ng = s_node_groups(sh, wk, f, e->start, e->end);
+        if (ng < 2) {
+            constant++;
+            continue;
+        }
+        s_scan(wk, ng, f, m, e->w, e->wp, (size_t)sh->pr.min_samples_leaf, best);
+    }
+}
+
+/* --- growing a tree --------------------------------------------------- */
+
+static int s_push_node(s_work_t *wk)
+{
+    if (wk->n_nodes == wk->cap) {
+        size_t cap = wk->cap ? wk->cap * 2 : 256;
+        forest_node_t *v = realloc(wk->nodes, cap * sizeof *v);
+        if (!v)
+            return -1;
+        wk->nodes = v, wk->cap = cap;
+    }
+    wk->nodes[wk->n_nodes++] = (forest_node_t){0, -1, 0};
+    return 0;
+}
+
+static int s_push_pending(s_work_t *wk, size_t *top, s_pending_t e)
+{
+    if (*top == wk->stack_cap) {
+        size_t cap = wk->stack_cap ? wk->stack_cap * 2 : 64;
+        s_pending_t *v = realloc(wk->stack, cap * sizeof *v);
+        if (!v)
+            return -1;
+        wk->stack = v, wk->stack_cap = cap;
+    }
+    wk->stack[(*top)++] = e;
+    return 0;
+}
+
+//  Moves the rows going left to the front of idx[start..end); returns mid.
+static size_t s_partition(const s_shared_t *sh, s_work_t *wk, const s_pending_t *e,
+                          const s_split_t *s)
+{
+    const uint16_t *col = sh->codes + s->feature * sh->n;
+    size_t i = e->start, j = e->end;
+    while (i < j) {
+        if (col[wk->idx[i]] <= s->bin) {
+            i++;
+        } else {
+            uint32_t t = wk->idx[--j];
+            wk->idx[j] = wk->idx[i];
+            wk->idx[i] = t;
+        }
+    }
+    return i;
+}
+
+static double s_threshold(const s_shared_t *sh, const s_split_t *s)
+{
+    double a = sh->hi[s->feature][s->bin], b = sh->lo[s->feature][s->next];
+    double t = a / 2 + b / 2;
+    return (t >= b || !isfinite(t)) ? a : t;
+}
+
+static int s_grow_tree(const s_shared_t *sh, s_work_t *wk, size_t tree)
+{
+    size_t n = sh->n, m = 0, top = 0;
+    rng_seed(&wk->rng, sh->seed, tree);
+    memset(wk->w, 0, n * sizeof *wk->w);
+    for (size_t i = 0; i < n; i++)
+        wk->w[rng_below(&wk->rng, n)]++;
+    double w = 0, wp = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!wk->w[i])
+            continue;
+        wk->pk[i] = PACK_ROW | ((s_packed_t)wk->w[i] << PACK_W_SHIFT) | (sh->y[i] ? wk->w[i] : 0);
+        wk->idx[m++] = (uint32_t)i;
+        w += wk->w[i];
+        wp += sh->y[i] ? wk->w[i] : 0;
+    }
+    for (size_t j = 0; j < sh->p; j++)
+        wk->feat[j] = j;
+    wk->n_nodes = 0;
+    if (s_push_node(wk) || s_push_pending(wk, &top, (s_pending_t){0, m, 0, 0, w, wp}))
+        return -1;
+    size_t min_leaf = (size_t)sh->pr.min_samples_leaf;
+    while (top > 0) {
+        s_pending_t e = wk->stack[--top];
+        size_t cnt = e.end - e.start;
+        s_split_t s = {0};
+        int leaf = (sh->pr.max_depth > 0 && e.depth >= sh->pr.max_depth) || cnt < 2 ||
+                   cnt < 2 * min_leaf || e.wp == 0 || e.wp == e.w;
+        if (!leaf)
+            s_best_split(sh, wk, &e, &s);
+        if (!s.found) {
+            wk->nodes[e.node] = (forest_node_t){e.wp / e.w, -1, 0};
+            continue;
+        }
+        size_t mid = s_partition(sh, wk, &e, &s);
+        uint32_t left = (uint32_t)wk->n_nodes;
+        if (s_push_node(wk) || s_push_node(wk))
+            return -1;
+        wk->nodes[e.node] = (forest_node_t){s_threshold(sh, &s), (int32_t)s.feature, left};
+        if (s_push_pending(wk, &top, (s_pending_t){mid, e.end, e.depth + 1, left + 1,
+                                                   e.w - s.wl, e.wp - s.wpl}) ||
+            s_push_pending(wk, &top, (s_pending_t){e.start, mid, e.depth + 1, left, s.wl, s.wpl}))
+            return -1;
+    }
+    return 0;
+}
+
+static void s_work_free(s_work_t *wk)
+{
+    free(wk->w);
+    free(wk->idx);
+    free(wk->feat);
+    free(wk->pk);
+    free(wk->hist);
+    free(wk->keyed);
+    free(wk->groups);
+    free(wk->stack);
+    free(wk->nodes);
+}
+
+static int s_work_init(const s_shared_t *sh, s_work_t *wk)
+{
+    memset(wk, 0, sizeof *wk);
+    size_t bins = (size_t)sh->pr.max_bins, n = sh->n;
+    wk->w = malloc(n * sizeof *wk->w);
+    wk->idx = malloc(n * sizeof *wk->idx);
+    wk->feat = malloc(sh->p * sizeof *wk->feat);
+    wk->pk = malloc(n * sizeof *wk->pk);
+    wk->hist = calloc(2 * bins, sizeof *wk->hist);
+    wk->keyed = malloc(n * sizeof *wk->keyed);
+    wk->groups = malloc((n > bins ? n : bins) * sizeof *wk->groups);
+    return wk->w && wk->idx && wk->feat && wk->pk && wk->hist && wk->keyed && wk->groups ? 0
+                                                                                         : -1;
+}
+
+static void *s_thread_fn(void *arg)
+{
+    s_shared_t *sh = arg;
+    s_work_t wk;
+    if (s_work_init(sh, &wk) != 0) {
+        atomic_store(&sh->failed, 1);
+        s_work_free(&wk);
+        return NULL;
+    }
+    for (;;) {
+        size_t t = atomic_fetch_add(&sh->next, 1);
+        if (t >= (size_t)sh->pr.n_trees || atomic_load(&sh->failed))
+            break;
+        if (s_grow_tree(sh, &wk, t) != 0) {
+            atomic_store(&sh->failed, 1);
+            break;
+        }
+        sh->trees[t] = malloc(wk.n_nodes * sizeof(forest_node_t));
+        if (!sh->trees[t]) {
+            atomic_store(&sh->failed, 1);
+            break;
+        }
+        memcpy(sh->trees[t], wk.nodes, wk.n_nodes * sizeof(forest_node_t));
+        sh->tree_len[t] = wk.n_nodes;
+    }
+    s_work_free(&wk);
+    return NULL;
+}
+
+/* --- fit ---------------------------------------------------------------- */
+
+int forest_default_threads(void)
+{
+    long c = sysconf(_SC_NPROCESSORS_ONLN);
+    return c < 1 ? 1 : c > 256 ? 256 : (int)c;
+}
+
+static int s_resolve(forest_params_t *pr, size_t n, size_t p, mlops_err_t *err)
+{
+    pr->n_trees = pr->n_trees ? pr->n_trees : DEFAULT_TREES;
+    pr->min_samples_leaf = pr->min_samples_leaf ? pr->min_samples_leaf : 1;
+    pr->max_bins = pr->max_bins ? pr->max_bins : DEFAULT_MAX_BINS;
+    pr->n_threads = pr->n_threads ? pr->n_threads : forest_default_threads();
+    if (!pr->max_features) {
+        pr->max_features = (int)floor(sqrt((double)p));
+        pr->max_features = pr->max_features < 1 ? 1 : pr->max_features;
+    }
+    if (n == 0 || p == 0)
+        return mlops_err_set(err, MLOPS_EINVAL, "forest: no training rows or no features");
+    if (n >= UINT32_MAX)
+        return mlops_err_set(err, MLOPS_EINVAL, "forest: %zu rows exceed the limit", n);
+    if (pr->n_trees < 1 || pr->n_trees > FOREST_MAX_TREES)
+        return mlops_err_set(err, MLOPS_EINVAL, "forest: n_trees must be in 1..%d",
+                             FOREST_MAX_TREES);
+    if (pr->max_depth < 0 || pr->min_samples_leaf < 1 || pr->max_features < 1 ||
+        (size_t)pr->max_features > p || pr->max_bins < 2 || pr->max_bins > FOREST_MAX_BINS ||
+        pr->n_threads < 1)
+        return mlops_err_set(err, MLOPS_EINVAL,
+                             "forest: need max_depth >= 0, min_samples_leaf >= 1, "
+                             "max_features in 1..%zu, max_bins in 2..%d, n_threads >= 1",
+                             p, FOREST_MAX_BINS);
+    return 0;
+}
+
+static void s_shared_free(s_shared_t *sh)
+{
+    for (size_t j = 0; sh->lo && j < sh->p; j++) {
+        free(sh->lo[j]);
+        free(sh->hi[j]);
+    }
+    for (size_t t = 0; sh->trees && t < (size_t)sh->pr.n_trees; t++)
+        free(sh->trees[t]);
+    free(sh->lo);
+    free(sh->hi);
+    free(sh->n_bins);
+    free(sh->codes);
+    free(sh->trees);
+    free(sh->tree_len);
+}
+
+static int s_check_data(const double *X, const uint8_t *y, size_t n, size_t p,
+                        mlops_err_t *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (y[i] > 1)
+            return mlops_err_set(err, MLOPS_EINVAL, "forest: label %u in row %zu is not 0/1",
+                                 y[i], i);
+        for (size_t j = 0; j < p; j++)
+            if (!isfinite(X[i * p + j]))
+                return mlops_err_set(err, MLOPS_EINVAL,
+                                     "forest: feature %zu of row %zu is not finite", j, i);
+    }
+    return 0;
+}
+
+//  Concatenates the trees into one forest, shifting child indexes.
+static forest_t *s_assemble(s_shared_t *sh, mlops_err_t *err)
+{
+    size_t total = 0, T = (size_t)sh->pr.n_trees;
+    for (size_t t = 0; t < T; t++)
+        total += sh->tree_len[t];
+    if (total >= UINT32_MAX) {
+        mlops_err_set(err, MLOPS_ENOMEM, "forest: %zu nodes exceed the limit", total);
+        return NULL;
+    }
+    forest_t *f = calloc(1, sizeof *f);
+    if (f) {
+        f->nodes = malloc(total * sizeof *f->nodes);
+        f->roots = malloc(T * sizeof *f->roots);
+    }
+    if (!f || !f->nodes || !f->roots) {
+        forest_destroy(&f);
+        mlops_err_set(err, MLOPS_ENOMEM, "forest: out of memory for %zu nodes", total);
+        return NULL;
+    }
+    size_t at = 0;
+    for (size_t t = 0; t < T; t++) {
+        f->roots[t] = (uint32_t)at;
+        for (size_t k = 0; k < sh->tree_len[t]; k++) {
+            forest_node_t nd = sh->trees[t][k];
+            if (nd.feature >= 0)
+                nd.left += (uint32_t)at;
+            f->nodes[at + k] = nd;
+        }
+        at += sh->tree_len[t];
+    }
+    f->n_features = sh->p, f->n_trees = T, f->n_nodes = total;
+    return f;
+}
+
+forest_t *forest_fit(const double *X, const uint8_t *y, size_t n, size_t p,
+                     const forest_params_t *params, uint64_t seed, mlops_err_t *err)
+{
+    s_shared_t sh;
+    memset(&sh, 0, sizeof sh);
+    sh.pr = params ? *params : (forest_params_t){0};
+    if (s_resolve(&sh.pr, n, p, err) != 0 || s_check_data(X, y, n, p, err) != 0)
+        return NULL;
+    sh.n = n, sh.p = p, sh.y = y, sh.seed = seed;
+    atomic_init(&sh.next, 0);
+    atomic_init(&sh.failed, 0);
+    size_t T = (size_t)sh.pr.n_trees;
+    sh.codes = malloc(n * p * sizeof *sh.codes);
+    sh.n_bins = calloc(p, sizeof *sh.n_bins);
+    sh.lo = calloc(p, sizeof *sh.lo);
+    sh.hi = calloc(p, sizeof *sh.hi);
+    sh.trees = calloc(T, sizeof *sh.trees);
+    sh.tree_len = calloc(T, sizeof *sh.tree_len);
+    double *tmp = malloc(n * sizeof *tmp);
+    forest_t *f = NULL;
+    int ok = sh.codes && sh.n_bins && sh.lo && sh.hi && sh.trees && sh.tree_len && tmp;
+    for (size_t j = 0; ok && j < p; j++)
+        ok = s_bin_feature(&sh, X, j, tmp) == 0;
+    free(tmp);
+    if (ok) {
+        int nt = sh.pr.n_threads < sh.pr.n_trees ? sh.pr.n_threads : sh.pr.n_trees;
+        pthread_t th[256];
+        int started = 0;
+        for (int i = 1; i < nt && i < 256; i++, started++)
+            if (pthread_create(&th[started], NULL, s_thread_fn, &sh) != 0)
+                break;
+        s_thread_fn(&sh);
+        for (int i = 0; i < started; i++)
+            pthread_join(th[i], NULL);
+        ok = !atomic_load(&sh.failed);
+    }
+    if (ok)
+        f = s_assemble(&sh, err);
+    else
+        mlops_err_set(err, MLOPS_ENOMEM, "forest: out of memory for %zu rows x %zu features", n,
+                      p);
+    s_shared_free(&sh);
+    return f;
+}
+
+/* --- stored forests, prediction ---------------------------------------- */
+
+forest_t *forest_new(size_t p, size_t n_trees, const uint32_t *roots, size_t n_nodes,
+                     const forest_node_t *nodes, mlops_err_t *err)
+{
+    if (n_trees == 0 || n_trees > FOREST_MAX_TREES || n_nodes == 0 || n_nodes >= UINT32_MAX) {
+        mlops_err_set(err, MLOPS_ECORRUPT, "forest: %zu trees, %zu nodes is not a forest",
+                      n_trees, n_nodes);
+        return NULL;
+    }
+    for (size_t t = 0; t < n_trees; t++)
+        if (roots[t] >= n_nodes) {
+            mlops_err_set(err, MLOPS_ECORRUPT, "forest: root of tree %zu out of range", t);
+            return NULL;
+        }
+    for (size_t k = 0; k < n_nodes; k++) {
+        const forest_node_t *nd = &nodes[k];
+        int bad = nd->feature >= 0
+                      ? (size_t)nd->feature >= p || nd->left <= k || (size_t)nd->left + 1 >= n_nodes ||
+                            !isfinite(nd->value)
+                      : nd->feature != -1 || !(nd->value >= 0 && nd->value <= 1);
+        //  Children after their parent: every walk ends, whatever the bytes.
+        if (bad) {
+            mlops_err_set(err, MLOPS_ECORRUPT, "forest: node %zu is malformed", k);
+            return NULL;
+        }
+    }
+    forest_t *f = calloc(1, sizeof *f);
+    if (f) {
+        f->nodes = malloc(n_nodes * sizeof *f->nodes);
+        f->roots = malloc(n_trees * sizeof *f->roots);
+    }
+    if (!f || !f->nodes || !f->roots) {
+        forest_destroy(&f);
+        mlops_err_set(err, MLOPS_ENOMEM, "forest: out of memory");
+        return NULL;
+    }
+    memcpy(f->nodes, nodes, n_nodes * sizeof *nodes);
+    memcpy(f->roots, roots, n_trees * sizeof *roots);
+    f->n_features = p, f->n_trees = n_trees, f->n_nodes = n_nodes;
+    return f;
+}
+
+void forest_destroy(forest_t **p)
+{
+    if (!p || !*p)
+        return;
+    free((*p)->nodes);
+    free((*p)->roots);
+    free(*p);
+    *p = NULL;
+}
+
+double forest_predict_one(const forest_t *self, const double *x)
+{
+    double sum = 0;
+    const forest_node_t *nodes = self->nodes;
+    for (size_t t = 0; t < self->n_trees; t++) {
+        const forest_node_t *nd = &nodes[self->roots[t]];
+        while (nd->feature >= 0)
+            nd = &nodes[nd->left + (x[nd->feature] > nd->value)];
+        sum += nd->value;
+    }
+    return sum / (double)self->n_trees;
+}

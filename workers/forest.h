@@ -1,0 +1,82 @@
+/*  forest.h: a random forest of CART trees for binary classification, as
+    scikit-learn's RandomForestClassifier grows it: bootstrap samples (drawn
+    as per-row counts, i.e. sample weights), Gini impurity, a fresh random
+    subset of max_features features at every split (drawing goes on past
+    max_features only while every drawn one was constant in the node, as
+    in sklearn), thresholds half-way between
+    adjacent values, trees grown until pure or min_samples_leaf / max_depth
+    stop them. A probability is the mean over trees of the leaf's weighted
+    fraction of class 1.
+
+    Speed: every feature is coded once into the ranks of its distinct values,
+    so a split search is a histogram over ranks (or a sort of the node's
+    ranks when the node is small next to the rank range). That is exact, not
+    an approximation, as long as a feature has at most max_bins distinct
+    values; beyond that (large data only) its values are grouped into
+    max_bins quantile bins, and thresholds fall between the bins' observed
+    values.
+
+    Determinism: tree i draws from its own generator seeded by (seed, i), and
+    trees are stored in index order, so a forest is bit-identical for a
+    seed whatever the thread count.
+
+    Trees are flattened into one node array (children adjacent), which keeps
+    prediction a tight loop over a few cache lines per tree.
+*/
+#ifndef MLOPS_FOREST_H
+#define MLOPS_FOREST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+#define FOREST_MAX_TREES 10000  //  refuse more trees
+#define FOREST_MAX_BINS 65535   //  rank codes are 16-bit
+
+typedef struct {
+    int n_trees;          //  trees (0 = 100)
+    int max_depth;        //  deepest split level, root = 0 (0 = unlimited)
+    int min_samples_leaf; //  distinct rows at least in each leaf (0 = 1)
+    int max_features;     //  features tried per split (0 = floor(sqrt(p)), at least 1)
+    int max_bins;         //  distinct values kept exact per feature (0 = 1024)
+    int n_threads;        //  training threads (0 = online CPUs)
+} forest_params_t;
+
+typedef struct {
+    double value;     //  split threshold (go left when x <= value), or leaf P(class 1)
+    int32_t feature;  //  feature index, -1 for a leaf
+    uint32_t left;    //  index of the left child in nodes; the right is left + 1
+} forest_node_t;
+
+typedef struct {
+    size_t n_features; //  p
+    size_t n_trees;    //  trees
+    size_t n_nodes;    //  nodes of all trees
+    forest_node_t *nodes; //  n_nodes nodes, owned
+    uint32_t *roots;   //  n_trees root indexes into nodes, owned
+} forest_t;
+
+//  Grows a forest on n rows of X (row-major, n x p), labels y in {0, 1}.
+//  params may be NULL for the defaults. Returns a new forest or NULL with
+//  err: MLOPS_EINVAL (no rows, a label not 0/1, a non-finite feature, bad
+//  params), MLOPS_ENOMEM.
+forest_t *forest_fit(const double *X, const uint8_t *y, size_t n, size_t p,
+                     const forest_params_t *params, uint64_t seed, mlops_err_t *err);
+
+//  Builds a forest from stored arrays (copied), checking that every child
+//  index and feature is in range and that each tree is a tree (children
+//  after their parent). Returns NULL with err MLOPS_ECORRUPT or MLOPS_ENOMEM.
+forest_t *forest_new(size_t p, size_t n_trees, const uint32_t *roots, size_t n_nodes,
+                     const forest_node_t *nodes, mlops_err_t *err);
+
+//  Frees; ignores NULL; sets *p to NULL.
+void forest_destroy(forest_t **p);
+
+//  Probability of class 1 for one row of p features.
+double forest_predict_one(const forest_t *self, const double *x);
+
+//  The thread count forest_fit uses for n_threads = 0.
+int forest_default_threads(void);
+
+#endif

@@ -1,0 +1,367 @@
+/*  infer.c: the serving loop of an inference worker (see infer.h).
+
+    One zmq_poll over the gateway DEALER and the feed pipe; one function per
+    message. Each PREDICT is validated against the served model's signature
+    and predicted in place; a model posted by the feed replaces the served
+    one between two PREDICTs. When the gateway has been silent for the
+    liveness period the socket is closed and opened again after a back-off
+    (PROTOCOL.md section 7); a DISCONNECT from the gateway (it restarted and
+    does not know us) gets a new READY at once.
+*/
+#include "infer.h"
+
+#include "infer_feed.h"
+#include "log.h"
+#include "model.h"
+#include "msg.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#define RECONNECT_MAX_MSEC 32000    //  longest back-off before reopening
+#define DRAIN_BATCH 256             //  PREDICTs handled before looking at the pipe
+
+struct infer {
+    infer_config_t cfg;                       //  copy (strings borrowed from argv)
+    void *zctx;                               //  ZeroMQ context
+    void *gateway;                            //  DEALER to the backend, NULL while backing off
+    void *pipe;                               //  PAIR the feed posts models to
+    char pipe_endpoint[64];                   //  its inproc name
+    infer_feed_t *feed;                       //  NULL without a broker
+    model_t *model;                           //  served model, NULL = none yet
+    int64_t version;                          //  its version
+    char host[64];                            //  for READY
+    int64_t last_sent_ms;                     //  last message to the gateway
+    int64_t last_heard_ms;                    //  last message from it
+    int64_t reopen_at_ms;                     //  when to reopen after a silence
+    int64_t backoff_ms;                       //  next back-off
+    double *proba;                            //  scratch, cap entries
+    int64_t *pred;                            //  scratch, cap entries
+    size_t cap;                               //  scratch size
+    proto_problem_t problems[PROTO_DETAIL_MAX]; //  validation scratch
+    volatile sig_atomic_t stop;               //  infer_stop was called
+};
+
+static int64_t s_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void s_send(infer_t *self, const proto_msg_t *msg)
+{
+    uint8_t *frame = NULL;
+    size_t len = 0;
+    int rc = proto_msg_encode(msg, &frame, &len);
+    if (rc != 0)
+        log_error("cannot encode %s: %s", proto_cmd_name(msg->cmd), mlops_strerror(rc));
+    else if (self->gateway && zmq_send(self->gateway, frame, len, ZMQ_DONTWAIT) >= 0)
+        self->last_sent_ms = s_now_ms();
+    free(frame);
+}
+
+static void s_send_ready(infer_t *self)
+{
+    proto_msg_t msg = {.cmd = PROTO_READY,
+                       .ready = {.stage = "infer", .host = self->host, .pid = getpid(),
+                                 .model_version = self->model ? self->version : 0}};
+    s_send(self, &msg);
+}
+
+static void s_send_heartbeat(infer_t *self)
+{
+    proto_msg_t msg = {.cmd = PROTO_HEARTBEAT,
+                       .heartbeat = {.task_id = "", .model_version = self->model ? self->version : 0}};
+    s_send(self, &msg);
+}
+
+static void s_send_error(infer_t *self, uint64_t req_id, int status, const char *message,
+                         const proto_problem_t *detail, size_t n_detail)
+{
+    proto_msg_t msg = {.cmd = PROTO_ERROR,
+                       .error = {.req_id = req_id, .status = status, .message = message,
+                                 .detail = detail, .n_detail = n_detail}};
+    s_send(self, &msg);
+}
+
+static int s_open(infer_t *self)
+{
+    self->gateway = zmq_socket(self->zctx, ZMQ_DEALER);
+    if (!self->gateway)
+        return errno;
+    int zero = 0, hwm = 1000000;
+    zmq_setsockopt(self->gateway, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt(self->gateway, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(self->gateway, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    if (zmq_connect(self->gateway, self->cfg.gateway) != 0) {
+        int rc = errno;
+        zmq_close(self->gateway);
+        self->gateway = NULL;
+        return rc;
+    }
+    self->last_heard_ms = s_now_ms();
+    s_send_ready(self);
+    return 0;
+}
+
+static bool s_scratch(infer_t *self, size_t n)
+{
+    if (n <= self->cap)
+        return true;
+    double *proba = realloc(self->proba, n * sizeof *proba);
+    if (proba)
+        self->proba = proba;
+    int64_t *pred = realloc(self->pred, n * sizeof *pred);
+    if (pred)
+        self->pred = pred;
+    if (!proba || !pred)
+        return false;
+    self->cap = n;
+    return true;
+}
+
+static void s_handle_predict(infer_t *self, const proto_msg_t *msg)
+{
+    uint64_t id = msg->predict.req_id;
+    const proto_record_t *records = msg->predict.records;
+    size_t n = msg->predict.n_records;
+    if (!self->model) {
+        s_send_error(self, id, 503, "no model loaded yet", NULL, 0);
+        return;
+    }
+    size_t bad = model_validate(self->model, records, n, false, self->problems, PROTO_DETAIL_MAX);
+    if (bad) {
+        char why[96];
+        snprintf(why, sizeof why, "%zu problem%s in %zu record%s", bad, bad == 1 ? "" : "s", n,
+                 n == 1 ? "" : "s");
+        s_send_error(self, id, 422, why, self->problems, bad < PROTO_DETAIL_MAX ? bad : PROTO_DETAIL_MAX);
+        return;
+    }
+    if (!s_scratch(self, n)) {
+        s_send_error(self, id, 500, "out of memory", NULL, 0);
+        return;
+    }
+    mlops_err_t err;
+    int rc = model_predict(self->model, records, n, self->proba, &err);
+    if (rc != 0) {
+        log_warning("prediction failed records=%zu error=%s", n, mlops_err_text(&err, rc));
+        s_send_error(self, id, rc == MLOPS_ECHECK ? 422 : 500, mlops_err_text(&err, rc), NULL, 0);
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        self->pred[i] = self->proba[i] >= 0.5;
+    proto_msg_t out = {.cmd = PROTO_PREDICTION,
+                       .prediction = {.req_id = id, .model_version = self->version,
+                                      .predictions = self->pred, .probabilities = self->proba, .n = n}};
+    s_send(self, &out);
+}
+
+static void s_gateway_drain(infer_t *self)
+{
+    for (int i = 0; i < DRAIN_BATCH && self->gateway; i++) {
+        zmq_msg_t frame;
+        zmq_msg_init(&frame);
+        if (zmq_msg_recv(&frame, self->gateway, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&frame);
+            return;
+        }
+        self->last_heard_ms = s_now_ms();
+        self->backoff_ms = 1000;
+        mlops_err_t err;
+        proto_msg_t *msg = proto_msg_decode(zmq_msg_data(&frame), zmq_msg_size(&frame), &err);
+        zmq_msg_close(&frame);
+        if (!msg) {
+            log_warning("gateway frame dropped reason=%s", err.msg);
+            continue;
+        }
+        switch (msg->cmd) {
+        case PROTO_PREDICT: s_handle_predict(self, msg); break;
+        case PROTO_HEARTBEAT: break;
+        case PROTO_DISCONNECT:
+            log_info("gateway said DISCONNECT reason=%s: sending READY", msg->disconnect.reason);
+            s_send_ready(self);
+            break;
+        default:
+            log_warning("unexpected command from the gateway command=%s", proto_cmd_name(msg->cmd));
+        }
+        proto_msg_destroy(&msg);
+    }
+}
+
+//  A model from the feed replaces the served one (we are between requests).
+static void s_pipe_drain(infer_t *self)
+{
+    zmq_msg_t frame;
+    zmq_msg_init(&frame);
+    while (zmq_msg_recv(&frame, self->pipe, ZMQ_DONTWAIT) >= 0) {
+        if (zmq_msg_size(&frame) != sizeof(infer_feed_post_t))
+            continue;
+        infer_feed_post_t post;
+        memcpy(&post, zmq_msg_data(&frame), sizeof post);
+        int64_t old = self->version;
+        model_destroy(&self->model);
+        self->model = post.model;
+        self->version = post.version;
+        log_info("model swapped version=%" PRId64 " previous=%" PRId64 " family=%s", post.version,
+                 old, model_family(post.model));
+        s_send_heartbeat(self);   //  tell the gateway now, not at the next interval
+    }
+    zmq_msg_close(&frame);
+}
+
+static void s_timers(infer_t *self)
+{
+    int64_t now = s_now_ms();
+    int64_t ivl = self->cfg.heartbeat_ivl_ms;
+    if (!self->gateway) {
+        if (now >= self->reopen_at_ms && s_open(self) != 0)
+            self->reopen_at_ms = now + self->backoff_ms;
+        return;
+    }
+    if (now - self->last_heard_ms > ivl * INFER_HEARTBEAT_LIVENESS) {
+        log_warning("gateway silent for %" PRId64 " ms: reconnecting in %" PRId64 " ms",
+                    now - self->last_heard_ms, self->backoff_ms);
+        zmq_close(self->gateway);
+        self->gateway = NULL;
+        self->reopen_at_ms = now + self->backoff_ms;
+        self->backoff_ms = self->backoff_ms * 2 > RECONNECT_MAX_MSEC ? RECONNECT_MAX_MSEC
+                                                                      : self->backoff_ms * 2;
+    } else if (now - self->last_sent_ms >= ivl)
+        s_send_heartbeat(self);
+}
+
+//  Reads a whole artifact file, refusing sizes over the frame limit.
+static uint8_t *s_read_file(const char *path, size_t *len, mlops_err_t *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        mlops_err_set(err, errno, "cannot open model file %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    struct stat st;
+    uint8_t *data = NULL;
+    if (fstat(fileno(f), &st) != 0 || st.st_size <= 0 || (uint64_t)st.st_size > PROTO_FRAME_MAX_BYTES)
+        mlops_err_set(err, MLOPS_ETOOBIG, "model file %s is empty or over %u bytes", path,
+                      PROTO_FRAME_MAX_BYTES);
+    else if (!(data = malloc((size_t)st.st_size)))
+        mlops_err_set(err, MLOPS_ENOMEM, "out of memory for %s", path);
+    else if (fread(data, 1, (size_t)st.st_size, f) != (size_t)st.st_size) {
+        mlops_err_set(err, EIO, "cannot read model file %s", path);
+        free(data);
+        data = NULL;
+    }
+    fclose(f);
+    *len = data ? (size_t)st.st_size : 0;
+    return data;
+}
+
+infer_t *infer_new(const infer_config_t *cfg, mlops_err_t *err)
+{
+    infer_t *self = calloc(1, sizeof *self);
+    if (!self) {
+        mlops_err_set(err, MLOPS_ENOMEM, "out of memory");
+        return NULL;
+    }
+    self->cfg = *cfg;
+    self->backoff_ms = 1000;
+    gethostname(self->host, sizeof self->host - 1);
+    if (cfg->model_path) {
+        size_t len = 0;
+        uint8_t *blob = s_read_file(cfg->model_path, &len, err);
+        self->model = blob ? model_load(blob, len, err) : NULL;
+        free(blob);
+        if (!self->model) {
+            infer_destroy(&self);
+            return NULL;
+        }
+        self->version = cfg->model_version;
+        log_info("model loaded file=%s version=%" PRId64 " family=%s", cfg->model_path,
+                 self->version, model_family(self->model));
+    }
+    self->zctx = zmq_ctx_new();
+    if (!self->zctx) {
+        mlops_err_set(err, MLOPS_ENOMEM, "cannot create a ZeroMQ context");
+        infer_destroy(&self);
+        return NULL;
+    }
+    if (cfg->control) {
+        snprintf(self->pipe_endpoint, sizeof self->pipe_endpoint, "inproc://infer-feed-%p", (void *)self);
+        self->pipe = zmq_socket(self->zctx, ZMQ_PAIR);
+        int zero = 0;
+        if (self->pipe)
+            zmq_setsockopt(self->pipe, ZMQ_LINGER, &zero, sizeof zero);
+        if (!self->pipe || zmq_bind(self->pipe, self->pipe_endpoint) != 0
+            || !(self->feed = infer_feed_new(self->zctx, cfg->control, cfg->events, self->pipe_endpoint,
+                                             self->model ? self->version : 0, err))) {
+            if (!err || err->code == 0)
+                mlops_err_set(err, errno, "cannot start the model feed: %s", zmq_strerror(errno));
+            infer_destroy(&self);
+            return NULL;
+        }
+    }
+    int rc = s_open(self);
+    if (rc != 0) {
+        mlops_err_set(err, rc, "cannot connect to the gateway at %s: %s", cfg->gateway, zmq_strerror(rc));
+        infer_destroy(&self);
+        return NULL;
+    }
+    return self;
+}
+
+int infer_run(infer_t *self)
+{
+    while (!self->stop) {
+        zmq_pollitem_t items[2] = {{self->gateway, 0, ZMQ_POLLIN, 0}, {self->pipe, 0, ZMQ_POLLIN, 0}};
+        zmq_pollitem_t *first = self->gateway ? items : items + 1;
+        int count = (self->gateway ? 1 : 0) + (self->pipe ? 1 : 0);
+        int rc = count ? zmq_poll(first, count, 100) : (usleep(100000), 0);
+        if (rc < 0 && errno != EINTR)
+            return errno;
+        if (self->pipe && (items[1].revents & ZMQ_POLLIN))
+            s_pipe_drain(self);
+        if (self->gateway && (items[0].revents & ZMQ_POLLIN))
+            s_gateway_drain(self);
+        s_timers(self);
+    }
+    return 0;
+}
+
+void infer_stop(infer_t *self)
+{
+    self->stop = 1;
+}
+
+void infer_destroy(infer_t **p)
+{
+    if (!p || !*p)
+        return;
+    infer_t *self = *p;
+    if (self->gateway) {
+        proto_msg_t bye = {.cmd = PROTO_DISCONNECT, .disconnect = {.reason = "worker stopping"}};
+        s_send(self, &bye);
+        zmq_close(self->gateway);
+        self->gateway = NULL;
+    }
+    infer_feed_destroy(&self->feed);
+    if (self->pipe) {
+        s_pipe_drain(self);   //  a model posted but not taken is still ours to free
+        zmq_close(self->pipe);
+    }
+    if (self->zctx)
+        zmq_ctx_term(self->zctx);
+    model_destroy(&self->model);
+    free(self->proba);
+    free(self->pred);
+    free(self);
+    *p = NULL;
+}

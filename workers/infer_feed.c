@@ -1,0 +1,251 @@
+/*  infer_feed.c: the model feed thread of an inference worker (see
+    infer_feed.h). One loop: wait for an event or the retry time, fetch,
+    load, post. Each fetch uses a fresh DEALER so a broker that went away
+    mid-request leaves nothing stale behind (the lazy pirate pattern). */
+#include "infer_feed.h"
+
+#include "control_io.h"
+#include "hash.h"
+#include "log.h"
+#include "msg.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <zmq.h>
+
+#define SLICE_MSEC 100   //  longest poll, so a stop request is seen quickly
+
+struct infer_feed {
+    void *zctx;                  //  the worker's context (borrowed)
+    char control[256];           //  broker control endpoint
+    char events[256];            //  broker events endpoint
+    char pipe_endpoint[128];     //  where the serving thread listens
+    int64_t have;                //  version last posted (or served at start)
+    int64_t want;                //  version to fetch, 0 = production
+    bool need_fetch;             //  a fetch is due
+    int64_t next_try_ms;         //  not before this
+    int64_t backoff_ms;          //  wait after the next failure
+    pthread_t thread;            //  the feed thread
+    atomic_bool stop;            //  set by infer_feed_destroy
+};
+
+static int64_t s_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+//  Waits for the REPLY on sock, in slices so a stop is noticed. Returns the
+//  decoded message or NULL (timeout, stop, or a malformed answer).
+static proto_msg_t *s_await_reply(infer_feed_t *self, void *sock)
+{
+    int64_t until = s_now_ms() + INFER_FEED_TIMEOUT_MSEC;
+    while (!atomic_load(&self->stop) && s_now_ms() < until) {
+        zmq_pollitem_t item = {sock, 0, ZMQ_POLLIN, 0};
+        if (zmq_poll(&item, 1, SLICE_MSEC) <= 0)
+            continue;
+        zmq_msg_t frame;
+        zmq_msg_init(&frame);
+        if (zmq_msg_recv(&frame, sock, 0) < 0) {
+            zmq_msg_close(&frame);
+            return NULL;
+        }
+        if (zmq_msg_size(&frame) == 0 && zmq_msg_more(&frame)) {   //  mirrored delimiter
+            zmq_msg_close(&frame);
+            continue;
+        }
+        mlops_err_t err;
+        proto_msg_t *msg = proto_msg_decode(zmq_msg_data(&frame), zmq_msg_size(&frame), &err);
+        zmq_msg_close(&frame);
+        if (!msg)
+            log_warning("broker answer dropped reason=%s", err.msg);
+        else if (msg->cmd != PROTO_REPLY) {
+            log_warning("broker answered GET_MODEL with command=%s", proto_cmd_name(msg->cmd));
+            proto_msg_destroy(&msg);
+        }
+        return msg;
+    }
+    return NULL;
+}
+
+//  Checks and loads the artifact of a GET_MODEL answer. Returns the model
+//  (version in *version) or NULL with a warning logged.
+static model_t *s_load_reply(infer_feed_t *self, const proto_msg_t *reply, int64_t *version)
+{
+    if (!reply->reply.ok) {
+        log_warning("broker refused GET_MODEL version=%" PRId64 " error=%s", self->want,
+                    reply->reply.error);
+        return NULL;
+    }
+    control_model_t cm;
+    mlops_err_t err;
+    if (control_model_decode(reply->reply.data, reply->reply.data_len, &cm, &err) != 0) {
+        log_warning("GET_MODEL answer dropped reason=%s", err.msg);
+        return NULL;
+    }
+    char hex[HASH_HEX_LEN + 1];
+    hash_sha256_hex(cm.artifact, cm.artifact_len, hex);
+    if (strcmp(hex, cm.sha256) != 0) {
+        log_warning("artifact of version %" PRId64 " fails its sha256 check", cm.version);
+        return NULL;
+    }
+    model_t *model = model_load(cm.artifact, cm.artifact_len, &err);
+    if (!model) {
+        log_warning("artifact of version %" PRId64 " does not load: %s", cm.version, err.msg);
+        return NULL;
+    }
+    *version = cm.version;
+    return model;
+}
+
+//  One GET_MODEL round trip. Returns the loaded model or NULL.
+static model_t *s_fetch(infer_feed_t *self, int64_t *version)
+{
+    void *sock = zmq_socket(self->zctx, ZMQ_DEALER);
+    if (!sock)
+        return NULL;
+    int zero = 0;
+    zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof zero);
+    model_t *model = NULL;
+    uint8_t *frame = NULL;
+    size_t len = 0;
+    proto_msg_t req = {.cmd = PROTO_GET_MODEL, .get_model = {.version = self->want}};
+    if (zmq_connect(sock, self->control) == 0 && proto_msg_encode(&req, &frame, &len) == 0
+        && zmq_send(sock, frame, len, ZMQ_DONTWAIT) >= 0) {
+        proto_msg_t *reply = s_await_reply(self, sock);
+        if (reply)
+            model = s_load_reply(self, reply, version);
+        else if (!atomic_load(&self->stop))
+            log_warning("no answer from the broker to GET_MODEL endpoint=%s", self->control);
+        proto_msg_destroy(&reply);
+    }
+    free(frame);
+    zmq_close(sock);
+    return model;
+}
+
+//  A `model` event: a new production version means a fetch.
+static void s_handle_event(infer_feed_t *self, void *sub)
+{
+    zmq_msg_t topic, payload;
+    zmq_msg_init(&topic);
+    zmq_msg_init(&payload);
+    if (zmq_msg_recv(&topic, sub, 0) >= 0 && zmq_msg_more(&topic)
+        && zmq_msg_recv(&payload, sub, 0) >= 0) {
+        mlops_err_t err;
+        proto_msg_t *ev = proto_msg_decode(zmq_msg_data(&payload), zmq_msg_size(&payload), &err);
+        if (!ev || ev->cmd != PROTO_EVENT)
+            log_warning("event dropped reason=%s", ev ? "not an EVENT" : err.msg);
+        else if (strcmp(ev->event.kind, "model") == 0 && strcmp(ev->event.state, "production") == 0
+                 && ev->event.version > 0 && ev->event.version != self->have) {
+            log_info("new production model announced version=%" PRId64, ev->event.version);
+            self->want = ev->event.version;
+            self->need_fetch = true;
+            self->next_try_ms = 0;
+            self->backoff_ms = 1000;
+        }
+        proto_msg_destroy(&ev);
+    }
+    while (zmq_msg_more(&payload) && zmq_msg_recv(&payload, sub, 0) >= 0)
+        ;   //  drop extra frames
+    zmq_msg_close(&topic);
+    zmq_msg_close(&payload);
+}
+
+static void s_try_fetch(infer_feed_t *self, void *pipe)
+{
+    int64_t version = 0;
+    model_t *model = s_fetch(self, &version);
+    if (!model) {
+        self->next_try_ms = s_now_ms() + self->backoff_ms;
+        self->backoff_ms = self->backoff_ms * 2 > INFER_FEED_BACKOFF_MAX_MSEC
+                         ? INFER_FEED_BACKOFF_MAX_MSEC : self->backoff_ms * 2;
+        return;
+    }
+    infer_feed_post_t post = {.model = model, .version = version};
+    if (zmq_send(pipe, &post, sizeof post, 0) < 0) {
+        model_destroy(&model);
+        return;
+    }
+    log_info("model fetched version=%" PRId64 " family=%s", version, model_family(model));
+    self->have = version;
+    self->need_fetch = false;
+}
+
+static void *s_feed_fn(void *arg)
+{
+    infer_feed_t *self = arg;
+    void *pipe = zmq_socket(self->zctx, ZMQ_PAIR);
+    void *sub = zmq_socket(self->zctx, ZMQ_SUB);
+    int zero = 0;
+    if (pipe && sub) {
+        zmq_setsockopt(pipe, ZMQ_LINGER, &zero, sizeof zero);
+        zmq_setsockopt(sub, ZMQ_LINGER, &zero, sizeof zero);
+        zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "model", 5);
+    }
+    if (!pipe || !sub || zmq_connect(pipe, self->pipe_endpoint) != 0
+        || zmq_connect(sub, self->events) != 0) {
+        log_error("model feed cannot start: %s (events endpoint %s)", zmq_strerror(errno), self->events);
+        atomic_store(&self->stop, true);
+    }
+    while (!atomic_load(&self->stop)) {
+        int64_t now = s_now_ms();
+        long timeout = SLICE_MSEC;
+        if (self->need_fetch && self->next_try_ms - now < timeout)
+            timeout = self->next_try_ms > now ? (long)(self->next_try_ms - now) : 0;
+        zmq_pollitem_t item = {sub, 0, ZMQ_POLLIN, 0};
+        if (zmq_poll(&item, 1, timeout) > 0)
+            s_handle_event(self, sub);
+        if (self->need_fetch && s_now_ms() >= self->next_try_ms)
+            s_try_fetch(self, pipe);
+    }
+    if (sub)
+        zmq_close(sub);
+    if (pipe)
+        zmq_close(pipe);
+    return NULL;
+}
+
+infer_feed_t *infer_feed_new(void *zctx, const char *control, const char *events,
+                             const char *pipe_endpoint, int64_t have_version, mlops_err_t *err)
+{
+    infer_feed_t *self = calloc(1, sizeof *self);
+    if (!self) {
+        mlops_err_set(err, MLOPS_ENOMEM, "out of memory");
+        return NULL;
+    }
+    self->zctx = zctx;
+    snprintf(self->control, sizeof self->control, "%s", control);
+    snprintf(self->events, sizeof self->events, "%s", events);
+    snprintf(self->pipe_endpoint, sizeof self->pipe_endpoint, "%s", pipe_endpoint);
+    self->have = have_version;
+    self->need_fetch = have_version == 0;
+    self->backoff_ms = 1000;
+    atomic_init(&self->stop, false);
+    int rc = pthread_create(&self->thread, NULL, s_feed_fn, self);
+    if (rc != 0) {
+        mlops_err_set(err, rc, "cannot start the model feed thread: %s", strerror(rc));
+        free(self);
+        return NULL;
+    }
+    return self;
+}
+
+void infer_feed_destroy(infer_feed_t **p)
+{
+    if (!p || !*p)
+        return;
+    infer_feed_t *self = *p;
+    atomic_store(&self->stop, true);
+    pthread_join(self->thread, NULL);
+    free(self);
+    *p = NULL;
+}

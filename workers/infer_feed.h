@@ -1,0 +1,43 @@
+/*  infer_feed.h: the thread that keeps an inference worker supplied with
+    models from the broker.
+
+    It asks the broker's control socket for the production artifact
+    (GET_MODEL) at start and again, by version, whenever the events socket
+    announces a `model` event in state `production` (a promotion or a
+    rollback). It checks the artifact's sha256, loads it (off the serving
+    thread, so serving never waits for a load) and hands the loaded model to
+    the serving thread over an inproc PAIR. While the broker is away it
+    retries with a back-off; the serving thread keeps what it has.
+
+    What crosses the pipe is one frame holding an infer_feed_post_t: the
+    receiver owns the model from then on.
+*/
+#ifndef MLOPS_INFER_FEED_H
+#define MLOPS_INFER_FEED_H
+
+#include <stdint.h>
+
+#include "err.h"
+#include "model.h"
+
+#define INFER_FEED_TIMEOUT_MSEC 3000    //  wait for one GET_MODEL answer
+#define INFER_FEED_BACKOFF_MAX_MSEC 8000 //  longest wait between attempts
+
+typedef struct {
+    model_t *model;       //  loaded model, owned by the receiver
+    int64_t version;      //  its registry version
+} infer_feed_post_t;
+
+typedef struct infer_feed infer_feed_t;
+
+//  Starts the thread. zctx is the worker's ZeroMQ context; pipe_endpoint an
+//  inproc endpoint the caller has bound a PAIR to; have_version the version
+//  already served (0 = none: fetch production at once). Returns NULL with
+//  err (MLOPS_ENOMEM or the errno of pthread_create).
+infer_feed_t *infer_feed_new(void *zctx, const char *control, const char *events,
+                             const char *pipe_endpoint, int64_t have_version, mlops_err_t *err);
+
+//  Stops and joins the thread; ignores NULL; sets *p to NULL.
+void infer_feed_destroy(infer_feed_t **p);
+
+#endif

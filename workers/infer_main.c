@@ -1,0 +1,127 @@
+/*  infer_main.c: `mlops-worker --stage infer`: flags to an infer_t, run
+    until SIGINT or SIGTERM. */
+#include "endpoint.h"
+#include "infer.h"
+#include "log.h"
+#include "worker.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+
+static infer_t *s_worker;
+
+static void s_signal_fn(int sig)
+{
+    (void)sig;
+    if (s_worker)
+        infer_stop(s_worker);
+}
+
+static void s_usage(FILE *out)
+{
+    fprintf(out,
+        "usage: mlops-worker --stage infer [options]\n"
+        "Serves predictions to the gateway with the broker's production model.\n\n"
+        "  --gateway ENDPOINT   gateway backend to connect to (default %s)\n"
+        "  --broker HOST|ENDPOINT  broker to fetch models from: a host (control\n"
+        "                       port %d, events %d) or the control endpoint\n"
+        "                       (events on its port + 1); default 127.0.0.1\n"
+        "                       unless --model is given\n"
+        "  --events ENDPOINT    broker events endpoint, overrides --broker\n"
+        "  --model FILE         serve this artifact (from `mlops train --out`) from\n"
+        "                       the start; with --broker, promotions still replace it\n"
+        "  --model-version N    version to report for --model (default 1)\n"
+        "  --heartbeat MSEC     heartbeat interval (default %d)\n"
+        "  --help               this text\n",
+        INFER_GATEWAY, ENDPOINT_CONTROL_PORT, ENDPOINT_EVENTS_PORT, INFER_HEARTBEAT_IVL_MSEC);
+}
+
+static int s_number(const char *flag, const char *text, long long min, long long max, long long *out)
+{
+    char *end;
+    errno = 0;
+    long long v = text ? strtoll(text, &end, 10) : 0;
+    if (!text || errno || end == text || *end || v < min || v > max) {
+        fprintf(stderr, "mlops-worker: %s wants a whole number in %lld..%lld\n", flag, min, max);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int worker_infer_main(int argc, char **argv)
+{
+    infer_config_t cfg = {.gateway = INFER_GATEWAY, .model_version = 1,
+                          .heartbeat_ivl_ms = INFER_HEARTBEAT_IVL_MSEC};
+    const char *broker = NULL, *events = NULL;
+    static char control_ep[ENDPOINT_MAX], events_ep[ENDPOINT_MAX];
+    for (int i = 1; i < argc; i++) {
+        const char *flag = argv[i], *value = i + 1 < argc ? argv[i + 1] : NULL;
+        long long v;
+        if (strcmp(flag, "--help") == 0 || strcmp(flag, "-h") == 0) {
+            s_usage(stdout);
+            return 0;
+        }
+        if (strcmp(flag, "--stage=infer") == 0)
+            continue;
+        if (!value) {
+            fprintf(stderr, "mlops-worker: %s needs a value\n", flag);
+            return 2;
+        }
+        i++;
+        if (strcmp(flag, "--stage") == 0)
+            continue;   //  main.c sent us here because it is infer
+        else if (strcmp(flag, "--gateway") == 0)
+            cfg.gateway = value;
+        else if (strcmp(flag, "--broker") == 0)
+            broker = value;
+        else if (strcmp(flag, "--events") == 0)
+            events = value;
+        else if (strcmp(flag, "--model") == 0)
+            cfg.model_path = value;
+        else if (strcmp(flag, "--model-version") == 0) {
+            if (s_number(flag, value, 1, INT64_MAX, &v))
+                return 2;
+            cfg.model_version = v;
+        } else if (strcmp(flag, "--heartbeat") == 0) {
+            if (s_number(flag, value, 10, 600000, &v))
+                return 2;
+            cfg.heartbeat_ivl_ms = v;
+        } else {
+            fprintf(stderr, "mlops-worker: unknown flag %s\n", flag);
+            s_usage(stderr);
+            return 2;
+        }
+    }
+    if (!broker && !cfg.model_path)
+        broker = "127.0.0.1";
+    mlops_err_t err;
+    if (broker) {
+        if (endpoint_resolve(broker, ENDPOINT_CONTROL_PORT, 0, control_ep, sizeof control_ep, &err)
+            || endpoint_resolve(events ? events : broker, ENDPOINT_EVENTS_PORT, events ? 0 : 1,
+                                events_ep, sizeof events_ep, &err)) {
+            fprintf(stderr, "mlops-worker: --broker %s: %s\n", broker, err.msg);
+            return 2;
+        }
+        cfg.control = control_ep;
+        cfg.events = events_ep;
+    }
+    log_init("worker[infer]");
+    s_worker = infer_new(&cfg, &err);
+    if (!s_worker) {
+        log_error("cannot start: %s", err.msg);
+        return 1;
+    }
+    log_info("infer worker started gateway=%s broker=%s", cfg.gateway, cfg.control ? cfg.control : "none");
+    struct sigaction sa = {.sa_handler = s_signal_fn};
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    int rc = infer_run(s_worker);
+    infer_destroy(&s_worker);
+    log_info("infer worker stopped");
+    return rc ? 1 : 0;
+}

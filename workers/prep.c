@@ -1,0 +1,1004 @@
+/*  prep.c: fitting and applying the preprocessing recipes, and the
+    stratified splits (see prep.h).
+
+    Layout: target labels; Titanic rules (title, features); generic
+    inference; fitting (medians, modes, scaler); transforms over cells, with
+    the two cell sources (table rows, user records); validation against the
+    signature; the signature as JSON; splits.
+*/
+#include "prep.h"
+#include "rng.h"
+
+#include <ctype.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define ID_LIKE_MIN_ROWS 20 //  fewer rows than this: never call a column id-like
+
+static const char *const s_titanic_cols[] = {"Pclass", "Sex", "Age", "SibSp", "Parch", "Fare",
+                                             "Embarked"};
+static const char *const s_titles[] = {"Master", "Miss", "Mr", "Mrs", "Rare"};
+static const char *const s_embarked[] = {"C", "Q", "S"};
+static const char *const s_sexes[] = {"male", "female"};
+
+//  Titanic inputs, in the order cells are read.
+enum { T_PCLASS, T_NAME, T_SEX, T_AGE, T_SIBSP, T_PARCH, T_FARE, T_EMBARKED, T_N_INPUTS };
+
+static void s_note(char *notes, size_t size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void s_note(char *notes, size_t size, const char *fmt, ...)
+{
+    if (!notes || size == 0)
+        return;
+    size_t at = strlen(notes);
+    if (at + 3 >= size)
+        return;
+    if (at > 0)
+        at += (size_t)snprintf(notes + at, size - at, "; ");
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(notes + at, size - at, fmt, ap);
+    va_end(ap);
+}
+
+/* --- target ------------------------------------------------------------- */
+
+static int s_is_word(const char *s, const char *const *words)
+{
+    for (; *words; words++)
+        if (strcasecmp(s, *words) == 0)
+            return 1;
+    return 0;
+}
+
+//  Picks class 1 among two string levels a, b: yes/true/y/t first, else the
+//  later in byte order. Returns 1 when b is positive, 0 when a is.
+static int s_positive_second(const char *a, const char *b)
+{
+    static const char *const yes[] = {"yes", "true", "y", "t", NULL};
+    static const char *const no[] = {"no", "false", "n", "f", NULL};
+    if (s_is_word(a, yes) && s_is_word(b, no))
+        return 0;
+    if (s_is_word(b, yes) && s_is_word(a, no))
+        return 1;
+    return strcmp(a, b) < 0;
+}
+
+//  Finds the two label values of the target column into the recipe.
+static int s_fit_target(prep_recipe_t *r, const table_t *raw, int col, mlops_err_t *err)
+{
+    const table_col_t *c = &raw->cols[col];
+    if (c->kind == TABLE_NUMBER) {
+        double v[3];
+        size_t k = 0;
+        for (size_t i = 0; i < raw->n_rows && k < 3; i++) {
+            if (c->missing[i])
+                continue;
+            size_t j = 0;
+            while (j < k && v[j] != c->num[i])
+                j++;
+            if (j == k)
+                v[k++] = c->num[i];
+        }
+        if (k != 2)
+            return mlops_err_set(err, MLOPS_EINVAL,
+                                 "target '%s' is not binary: %s distinct values (first: %g%s)",
+                                 r->target, k < 2 ? "fewer than 2" : "more than 2",
+                                 k ? v[0] : NAN, k > 1 ? ", ..." : "");
+        r->target_numeric = true;
+        r->pos_num = fmax(v[0], v[1]);
+        r->neg_num = fmin(v[0], v[1]);
+        return 0;
+    }
+    //  Strings: the levels actually used by present cells.
+    const char *v[3];
+    size_t k = 0;
+    for (size_t i = 0; i < raw->n_rows && k < 3; i++) {
+        if (c->missing[i])
+            continue;
+        const char *s = c->levels[c->codes[i]];
+        size_t j = 0;
+        while (j < k && strcmp(v[j], s) != 0)
+            j++;
+        if (j == k)
+            v[k++] = s;
+    }
+    if (k != 2)
+        return mlops_err_set(err, MLOPS_EINVAL,
+                             "target '%s' is not binary: %s distinct values (first: '%s'%s)",
+                             r->target, k < 2 ? "fewer than 2" : "more than 2", k ? v[0] : "",
+                             k > 1 ? ", ..." : "");
+    int second = s_positive_second(v[0], v[1]);
+    r->pos_str = strdup(v[second]);
+    r->neg_str = strdup(v[!second]);
+    if (!r->pos_str || !r->neg_str)
+        return mlops_err_set(err, MLOPS_ENOMEM, "out of memory");
+    return 0;
+}
+
+//  Label of row i of column c under recipe r: 0, 1, 2 (missing) or 3 (unknown).
+static uint8_t s_label(const prep_recipe_t *r, const table_col_t *c, size_t i)
+{
+    if (c->missing[i])
+        return 2;
+    if (r->target_numeric) {
+        if (c->kind != TABLE_NUMBER) {
+            char *end;
+            double v = strtod(c->levels[c->codes[i]], &end);
+            return *end ? 3 : v == r->pos_num ? 1 : v == r->neg_num ? 0 : 3;
+        }
+        return c->num[i] == r->pos_num ? 1 : c->num[i] == r->neg_num ? 0 : 3;
+    }
+    if (c->kind == TABLE_NUMBER)
+        return 3;
+    const char *s = c->levels[c->codes[i]];
+    return strcmp(s, r->pos_str) == 0 ? 1 : strcmp(s, r->neg_str) == 0 ? 0 : 3;
+}
+
+int prep_read_labels(const table_t *raw, const char *target, uint8_t *y, char *desc,
+                     size_t desc_size, mlops_err_t *err)
+{
+    target = target ? target : "Survived";
+    int col = table_find(raw, target);
+    if (col < 0)
+        return mlops_err_set(err, MLOPS_ENOTFOUND, "no target column '%s' in the data", target);
+    prep_recipe_t r = {.target = (char *)target};
+    int rc = s_fit_target(&r, raw, col, err);
+    if (rc == 0) {
+        for (size_t i = 0; i < raw->n_rows; i++)
+            y[i] = s_label(&r, &raw->cols[col], i);
+        if (desc && desc_size) {
+            if (r.target_numeric)
+                snprintf(desc, desc_size, "target %s: %g = positive, %g = negative", target,
+                         r.pos_num, r.neg_num);
+            else
+                snprintf(desc, desc_size, "target %s: '%s' = positive, '%s' = negative", target,
+                         r.pos_str, r.neg_str);
+        }
+    }
+    free(r.pos_str);
+    free(r.neg_str);
+    return rc;
+}
+
+int prep_labels(const prep_recipe_t *self, const table_t *raw, const size_t *rows, size_t n,
+                uint8_t *y, mlops_err_t *err)
+{
+    int col = table_find(raw, self->target);
+    if (col < 0)
+        return mlops_err_set(err, MLOPS_ENOTFOUND, "no target column '%s' in the data",
+                             self->target);
+    for (size_t i = 0; i < n; i++) {
+        uint8_t v = s_label(self, &raw->cols[col], rows[i]);
+        if (v > 1)
+            return mlops_err_set(err, MLOPS_EINVAL, "row %zu: target '%s' is %s", rows[i] + 1,
+                                 self->target, v == 2 ? "missing" : "not one of its two labels");
+        y[i] = v;
+    }
+    return 0;
+}
+
+/* --- Titanic rules -------------------------------------------------------- */
+
+//  "Braund, Mr. Owen Harris" -> Mr, as pipeline.py's title_of: the text
+//  between a comma (plus spaces) and the next '.', mapped; otherwise Rare.
+static int s_title_index(const char *name)
+{
+    static const struct { const char *from; int to; } map[] = {
+        {"Mr", 2}, {"Mrs", 3}, {"Miss", 1}, {"Master", 0}, {"Mlle", 1}, {"Ms", 1}, {"Mme", 3}};
+    if (!name)
+        return 4;
+    for (const char *c = strchr(name, ','); c; c = strchr(c + 1, ',')) {
+        const char *a = c + 1;
+        while (*a && isspace((unsigned char)*a))
+            a++;
+        const char *dot = strchr(a, '.');
+        if (!dot || dot == a)
+            continue;
+        const char *b = dot;
+        while (b > a && isspace((unsigned char)b[-1]))
+            b--;
+        size_t len = (size_t)(b - a);
+        for (size_t k = 0; k < sizeof map / sizeof map[0]; k++)
+            if (strlen(map[k].from) == len && memcmp(map[k].from, a, len) == 0)
+                return map[k].to;
+        return 4;
+    }
+    return 4;
+}
+
+static double s_num(const prep_input_t *in, const prep_cell_t *c)
+{
+    return c->missing ? in->fill : c->num;
+}
+
+//  The CAT level of a cell (after filling), or -1 when unseen.
+static int s_level(const prep_input_t *in, const prep_cell_t *c)
+{
+    if (!c->missing && c->level >= -1)
+        return c->level;
+    const char *s = c->missing ? in->fill_str : c->str;
+    for (size_t k = 0; s && k < in->n_levels; k++)
+        if (strcmp(in->levels[k], s) == 0)
+            return (int)k;
+    return -1;
+}
+
+static void s_titanic_row(const prep_recipe_t *r, const prep_cell_t *c, double *x)
+{
+    const prep_input_t *in = r->inputs;
+    double sib = s_num(&in[T_SIBSP], &c[T_SIBSP]), par = s_num(&in[T_PARCH], &c[T_PARCH]);
+    x[0] = s_num(&in[T_PCLASS], &c[T_PCLASS]);
+    x[1] = s_level(&in[T_SEX], &c[T_SEX]) == 1; //  levels are male, female
+    x[2] = s_num(&in[T_AGE], &c[T_AGE]);
+    x[3] = sib;
+    x[4] = par;
+    x[5] = s_num(&in[T_FARE], &c[T_FARE]);
+    x[6] = sib + par + 1;
+    x[7] = x[6] == 1;
+    int e = s_level(&in[T_EMBARKED], &c[T_EMBARKED]);
+    for (int k = 0; k < 3; k++)
+        x[8 + k] = e == k;
+    int t = s_title_index(c[T_NAME].missing ? NULL : c[T_NAME].str);
+    for (int k = 0; k < 5; k++)
+        x[11 + k] = t == k;
+}
+
+static void s_generic_row(const prep_recipe_t *r, const prep_cell_t *c, double *x)
+{
+    size_t f = 0;
+    for (size_t k = 0; k < r->n_inputs; k++) {
+        const prep_input_t *in = &r->inputs[k];
+        if (in->type == PREP_NUM) {
+            x[f++] = s_num(in, &c[k]);
+            continue;
+        }
+        int lv = s_level(in, &c[k]);
+        for (size_t j = 0; j <= in->n_levels; j++)
+            x[f + j] = 0;
+        x[f + (lv < 0 ? in->n_levels : (size_t)lv)] = 1;
+        f += in->n_levels + 1;
+    }
+}
+
+void prep_transform_row(const prep_recipe_t *self, const prep_cell_t *cells, double *x)
+{
+    if (self->kind == PREP_TITANIC)
+        s_titanic_row(self, cells, x);
+    else
+        s_generic_row(self, cells, x);
+    for (size_t j = 0; j < self->n_features; j++)
+        x[j] = (x[j] - self->mean[j]) / self->scale[j];
+}
+
+/* --- cells from tables and records ---------------------------------------- */
+
+typedef struct {
+    int col;            //  table column, -1 when absent
+    int32_t *level_of;  //  CAT input on a string column: table level -> input level
+    char buf[32];       //  a number shown as a string
+} s_source_t;
+
+static void s_sources_free(s_source_t *src, size_t n)
+{
+    for (size_t k = 0; src && k < n; k++)
+        free(src[k].level_of);
+    free(src);
+}
+
+static s_source_t *s_sources(const prep_recipe_t *r, const table_t *raw)
+{
+    s_source_t *src = calloc(r->n_inputs ? r->n_inputs : 1, sizeof *src);
+    for (size_t k = 0; src && k < r->n_inputs; k++) {
+        const prep_input_t *in = &r->inputs[k];
+        src[k].col = table_find(raw, in->name);
+        if (src[k].col < 0 || in->type != PREP_CAT || raw->cols[src[k].col].kind == TABLE_NUMBER)
+            continue;
+        const table_col_t *c = &raw->cols[src[k].col];
+        src[k].level_of = malloc((c->n_levels ? c->n_levels : 1) * sizeof(int32_t));
+        if (!src[k].level_of) {
+            s_sources_free(src, r->n_inputs);
+            return NULL;
+        }
+        for (size_t l = 0; l < c->n_levels; l++) {
+            prep_cell_t cell = {.str = c->levels[l], .level = -2};
+            src[k].level_of[l] = s_level(in, &cell);
+        }
+    }
+    return src;
+}
+
+static void s_table_cell(const prep_input_t *in, const table_t *raw, s_source_t *src, size_t row,
+                         prep_cell_t *cell)
+{
+    *cell = (prep_cell_t){.missing = true, .level = -2};
+    if (src->col < 0)
+        return;
+    const table_col_t *c = &raw->cols[src->col];
+    if (c->missing[row])
+        return;
+    cell->missing = false;
+    if (c->kind == TABLE_NUMBER) {
+        cell->num = c->num[row];
+        if (in->type != PREP_NUM) {
+            snprintf(src->buf, sizeof src->buf, "%.17g", c->num[row]);
+            cell->str = src->buf;
+        }
+        return;
+    }
+    cell->str = c->levels[c->codes[row]];
+    if (src->level_of)
+        cell->level = src->level_of[c->codes[row]];
+    if (in->type == PREP_NUM) {
+        char *end;
+        cell->num = strtod(cell->str, &end);
+        cell->missing = *end != 0 || end == cell->str || !isfinite(cell->num);
+    }
+}
+
+int prep_transform_table(const prep_recipe_t *self, const table_t *raw, const size_t *rows,
+                         size_t n, double *X, mlops_err_t *err)
+{
+    s_source_t *src = s_sources(self, raw);
+    prep_cell_t *cells = calloc(self->n_inputs ? self->n_inputs : 1, sizeof *cells);
+    if (!src || !cells) {
+        s_sources_free(src, self->n_inputs);
+        free(cells);
+        return mlops_err_set(err, MLOPS_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < n; i++) {
+        for (size_t k = 0; k < self->n_inputs; k++)
+            s_table_cell(&self->inputs[k], raw, &src[k], rows[i], &cells[k]);
+        prep_transform_row(self, cells, X + i * self->n_features);
+    }
+    s_sources_free(src, self->n_inputs);
+    free(cells);
+    return 0;
+}
+
+static const proto_field_t *s_field(const proto_record_t *rec, const char *name)
+{
+    for (size_t i = 0; i < rec->n_fields; i++)
+        if (strcmp(rec->fields[i].name, name) == 0)
+            return &rec->fields[i];
+    return NULL;
+}
+
+void prep_record_cells(const prep_recipe_t *self, const proto_record_t *rec, prep_cell_t *cells)
+{
+    for (size_t k = 0; k < self->n_inputs; k++) {
+        const proto_field_t *f = s_field(rec, self->inputs[k].name);
+        cells[k] = (prep_cell_t){.missing = true, .level = -2};
+        if (!f || f->kind == PROTO_VAL_NIL)
+            continue;
+        cells[k].missing = false;
+        if (f->kind == PROTO_VAL_STR)
+            cells[k].str = f->str;
+        else
+            cells[k].num = f->num;
+    }
+}
+
+/* --- validation ------------------------------------------------------------ */
+
+static void s_problem(proto_problem_t *pr, size_t max, size_t *count, int64_t index,
+                      const char *field, const char *msg)
+{
+    if (*count < max)
+        pr[*count] = (proto_problem_t){index, field, msg};
+    (*count)++;
+}
+
+static const char *s_check_num(const prep_input_t *in, const proto_field_t *f)
+{
+    if (f->kind != PROTO_VAL_INT && f->kind != PROTO_VAL_FLOAT)
+        return in->integer ? "must be an integer" : "must be a number";
+    if (!isfinite(f->num))
+        return "must be a finite number";
+    if (in->integer && f->num != floor(f->num))
+        return "must be an integer";
+    if (f->num < in->min || f->num > in->max)
+        return in->rule;
+    return NULL;
+}
+
+void prep_validate_record(const prep_recipe_t *self, const proto_record_t *rec, int64_t index,
+                          proto_problem_t *problems, size_t max, size_t *count)
+{
+    for (size_t k = 0; k < self->n_inputs; k++) {
+        const prep_input_t *in = &self->inputs[k];
+        const proto_field_t *f = s_field(rec, in->name);
+        const char *msg = NULL;
+        if (!f || f->kind == PROTO_VAL_NIL)
+            msg = in->required ? "field required" : NULL;
+        else if (in->type == PREP_NUM)
+            msg = s_check_num(in, f);
+        else if (f->kind != PROTO_VAL_STR)
+            msg = "must be a string";
+        else if (in->type == PREP_CAT && in->closed) {
+            prep_cell_t cell = {.str = f->str, .level = -2};
+            if (s_level(in, &cell) < 0)
+                msg = in->rule;
+        }
+        if (msg)
+            s_problem(problems, max, count, index, in->name, msg);
+    }
+}
+
+int prep_finish(prep_recipe_t *self)
+{
+    for (size_t k = 0; k < self->n_inputs; k++) {
+        prep_input_t *in = &self->inputs[k];
+        char buf[1024];
+        size_t at = 0;
+        buf[0] = 0;
+        if (in->type == PREP_NUM && isfinite(in->min) && isfinite(in->max))
+            snprintf(buf, sizeof buf, "must be between %g and %g", in->min, in->max);
+        else if (in->type == PREP_NUM && isfinite(in->min))
+            snprintf(buf, sizeof buf, "must be >= %g", in->min);
+        else if (in->type == PREP_NUM && isfinite(in->max))
+            snprintf(buf, sizeof buf, "must be <= %g", in->max);
+        else if (in->type == PREP_CAT && in->closed) {
+            at = (size_t)snprintf(buf, sizeof buf, "must be one of ");
+            for (size_t l = 0; l < in->n_levels && at < sizeof buf; l++)
+                at += (size_t)snprintf(buf + at, sizeof buf - at, "%s%s", l ? ", " : "",
+                                       in->levels[l]);
+        } else
+            snprintf(buf, sizeof buf, "is not valid");
+        free(in->rule);
+        in->rule = strdup(buf);
+        if (!in->rule)
+            return MLOPS_ENOMEM;
+    }
+    return 0;
+}
+
+/* --- fitting ------------------------------------------------------------- */
+
+static int s_cmp_double_fn(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+//  pandas' Series.median over the present values; NAN when none.
+static double s_median(const table_col_t *c, const size_t *rows, size_t n, double *tmp)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!c->missing[rows[i]])
+            tmp[k++] = c->num[rows[i]];
+    if (k == 0)
+        return NAN;
+    qsort(tmp, k, sizeof *tmp, s_cmp_double_fn);
+    return k % 2 ? tmp[k / 2] : (tmp[k / 2 - 1] + tmp[k / 2]) / 2;
+}
+
+typedef struct {
+    const char *s;   //  level string, borrowed from the table
+    size_t count;    //  rows holding it
+} s_level_count_t;
+
+static int s_by_count_desc_fn(const void *a, const void *b)
+{
+    const s_level_count_t *x = a, *y = b;
+    if (x->count != y->count)
+        return x->count < y->count ? 1 : -1;
+    return strcmp(x->s, y->s);
+}
+
+static int s_by_name_fn(const void *a, const void *b)
+{
+    return strcmp(((const s_level_count_t *)a)->s, ((const s_level_count_t *)b)->s);
+}
+
+//  Level counts of a string column over rows, most frequent first (ties in
+//  byte order, so the first is pandas' mode). Returns how many were used.
+static size_t s_level_counts(const table_col_t *c, const size_t *rows, size_t n,
+                             s_level_count_t *out)
+{
+    for (size_t l = 0; l < c->n_levels; l++)
+        out[l] = (s_level_count_t){c->levels[l], 0};
+    for (size_t i = 0; i < n; i++)
+        if (!c->missing[rows[i]])
+            out[c->codes[rows[i]]].count++;
+    qsort(out, c->n_levels, sizeof *out, s_by_count_desc_fn);
+    size_t used = 0;
+    while (used < c->n_levels && out[used].count > 0)
+        used++;
+    return used;
+}
+
+static void s_input_clear(prep_input_t *in)
+{
+    free(in->name);
+    for (size_t l = 0; l < in->n_levels; l++)
+        free(in->levels[l]);
+    free(in->levels);
+    free(in->fill_str);
+    free(in->rule);
+}
+
+void prep_destroy(prep_recipe_t **p)
+{
+    if (!p || !*p)
+        return;
+    prep_recipe_t *r = *p;
+    for (size_t k = 0; k < r->n_inputs; k++)
+        s_input_clear(&r->inputs[k]);
+    for (size_t j = 0; r->features && j < r->n_features; j++)
+        free(r->features[j]);
+    free(r->inputs);
+    free(r->features);
+    free(r->mean);
+    free(r->scale);
+    free(r->target);
+    free(r->pos_str);
+    free(r->neg_str);
+    free(r);
+    *p = NULL;
+}
+
+//  Appends an input; returns it (zeroed but for name/type) or NULL on ENOMEM.
+static prep_input_t *s_add_input(prep_recipe_t *r, const char *name, prep_type_t type)
+{
+    prep_input_t *v = realloc(r->inputs, (r->n_inputs + 1) * sizeof *v);
+    if (!v)
+        return NULL;
+    r->inputs = v;
+    prep_input_t *in = &v[r->n_inputs];
+    memset(in, 0, sizeof *in);
+    in->name = strdup(name);
+    if (!in->name)
+        return NULL;
+    r->n_inputs++;
+    in->type = type;
+    in->min = -INFINITY, in->max = INFINITY;
+    return in;
+}
+
+static int s_set_levels(prep_input_t *in, const char *const *levels, size_t n)
+{
+    in->levels = calloc(n ? n : 1, sizeof *in->levels);
+    if (!in->levels)
+        return -1;
+    for (size_t l = 0; l < n; l++, in->n_levels++)
+        if (!(in->levels[l] = strdup(levels[l])))
+            return -1;
+    return 0;
+}
+
+static int s_add_feature(prep_recipe_t *r, const char *a, const char *b)
+{
+    char **v = realloc(r->features, (r->n_features + 1) * sizeof *v);
+    if (!v)
+        return -1;
+    r->features = v;
+    size_t len = strlen(a) + (b ? strlen(b) + 1 : 0) + 1;
+    char *s = malloc(len);
+    if (!s)
+        return -1;
+    snprintf(s, len, "%s%s%s", a, b ? "_" : "", b ? b : "");
+    r->features[r->n_features++] = s;
+    return 0;
+}
+
+//  True when every Titanic input column is there.
+static int s_is_titanic(const table_t *raw, const char *target)
+{
+    if (strcmp(target, "Survived") != 0)
+        return 0;
+    for (size_t k = 0; k < sizeof s_titanic_cols / sizeof s_titanic_cols[0]; k++)
+        if (table_find(raw, s_titanic_cols[k]) < 0)
+            return 0;
+    return 1;
+}
+
+static double s_col_median(const table_t *raw, const char *name, const size_t *rows, size_t n,
+                           double *tmp, double dflt)
+{
+    int c = table_find(raw, name);
+    if (c < 0 || raw->cols[c].kind != TABLE_NUMBER)
+        return dflt;
+    double m = s_median(&raw->cols[c], rows, n, tmp);
+    return isnan(m) ? dflt : m;
+}
+
+static int s_fit_titanic(prep_recipe_t *r, const table_t *raw, const size_t *rows, size_t n,
+                         double *tmp, char *notes, size_t notes_size)
+{
+    static const char *const names[T_N_INPUTS] = {"Pclass", "Name",  "Sex",  "Age",
+                                                  "SibSp",  "Parch", "Fare", "Embarked"};
+    static const prep_type_t types[T_N_INPUTS] = {PREP_NUM, PREP_TEXT, PREP_CAT, PREP_NUM,
+                                                  PREP_NUM, PREP_NUM,  PREP_NUM, PREP_CAT};
+    r->kind = PREP_TITANIC;
+    for (int k = 0; k < T_N_INPUTS; k++)
+        if (!s_add_input(r, names[k], types[k]))
+            return -1;
+    prep_input_t *in = r->inputs;
+    in[T_PCLASS] = (prep_input_t){in[T_PCLASS].name, PREP_NUM, true, true, 1, 3,
+                                  s_col_median(raw, "Pclass", rows, n, tmp, 3)};
+    in[T_AGE].min = 0, in[T_AGE].max = 120;
+    in[T_AGE].fill = s_col_median(raw, "Age", rows, n, tmp, 28);
+    in[T_FARE].min = 0;
+    in[T_FARE].fill = s_col_median(raw, "Fare", rows, n, tmp, 14.4542);
+    in[T_SIBSP].integer = in[T_PARCH].integer = true;
+    in[T_SIBSP].min = in[T_PARCH].min = 0;
+    in[T_SEX].required = in[T_SEX].closed = in[T_EMBARKED].closed = true;
+    if (s_set_levels(&in[T_SEX], s_sexes, 2) || s_set_levels(&in[T_EMBARKED], s_embarked, 3))
+        return -1;
+    //  Embarked's mode over the training rows (pandas' mode: ties to the smallest).
+    int ec = table_find(raw, "Embarked");
+    const char *mode = "S";
+    s_level_count_t *lc = NULL;
+    if (raw->cols[ec].kind != TABLE_NUMBER) {
+        lc = malloc((raw->cols[ec].n_levels + 1) * sizeof *lc);
+        if (!lc)
+            return -1;
+        if (s_level_counts(&raw->cols[ec], rows, n, lc) > 0)
+            mode = lc[0].s;
+    }
+    in[T_EMBARKED].fill_str = strdup(mode);
+    free(lc);
+    if (!in[T_EMBARKED].fill_str)
+        return -1;
+    static const char *const plain[] = {"Pclass", "Sex", "Age", "SibSp", "Parch", "Fare",
+                                        "FamilySize", "IsAlone"};
+    for (size_t k = 0; k < 8; k++)
+        if (s_add_feature(r, plain[k], NULL))
+            return -1;
+    for (size_t k = 0; k < 3; k++)
+        if (s_add_feature(r, "Embarked", s_embarked[k]))
+            return -1;
+    for (size_t k = 0; k < 5; k++)
+        if (s_add_feature(r, "Title", s_titles[k]))
+            return -1;
+    s_note(notes, notes_size,
+           "recipe titanic: Age median %g, Fare median %g, Embarked mode %s; "
+           "dropped PassengerId, Name (title kept), Ticket, Cabin",
+           in[T_AGE].fill, in[T_FARE].fill, in[T_EMBARKED].fill_str);
+    return 0;
+}
+
+//  Why a column is left out of the generic recipe, or NULL to keep it.
+static const char *s_generic_drop(const table_col_t *c, const size_t *rows, size_t n,
+                                  s_level_count_t *lc, size_t *distinct)
+{
+    size_t present = 0;
+    for (size_t i = 0; i < n; i++)
+        present += !c->missing[rows[i]];
+    if (present == 0)
+        return "all missing";
+    if (c->kind == TABLE_TEXT)
+        return "free text";
+    if (c->kind == TABLE_NUMBER) {
+        //  distinct values over the rows, and whether all are integers
+        double *v = (double *)lc; //  caller sized lc for n doubles too
+        size_t k = 0;
+        int integral = 1;
+        for (size_t i = 0; i < n; i++)
+            if (!c->missing[rows[i]]) {
+                v[k++] = c->num[rows[i]];
+                integral &= v[k - 1] == floor(v[k - 1]);
+            }
+        qsort(v, k, sizeof *v, s_cmp_double_fn);
+        size_t d = 0;
+        for (size_t i = 0; i < k; i++)
+            d += i == 0 || v[i] != v[i - 1];
+        *distinct = d;
+        if (d == 1)
+            return "constant";
+        if (integral && d == n && n >= ID_LIKE_MIN_ROWS)
+            return "id-like (distinct integers)";
+        return NULL;
+    }
+    size_t d = s_level_counts(c, rows, n, lc);
+    *distinct = d;
+    if (d == 1)
+        return "constant";
+    if (d == present && n >= ID_LIKE_MIN_ROWS)
+        return "id-like (every value distinct)";
+    return NULL;
+}
+
+static int s_fit_generic_cat(prep_recipe_t *r, prep_input_t *in, const table_col_t *c,
+                             const size_t *rows, size_t n, s_level_count_t *lc, char *notes,
+                             size_t notes_size)
+{
+    size_t used = s_level_counts(c, rows, n, lc);
+    if (!(in->fill_str = strdup(lc[0].s)))
+        return -1;
+    if (used > PREP_MAX_LEVELS) {
+        s_note(notes, notes_size, "%s: %zu levels, the %d most frequent kept", in->name, used,
+               PREP_MAX_LEVELS);
+        used = PREP_MAX_LEVELS;
+    }
+    qsort(lc, used, sizeof *lc, s_by_name_fn);
+    in->levels = calloc(used, sizeof *in->levels);
+    if (!in->levels)
+        return -1;
+    for (size_t l = 0; l < used; l++, in->n_levels++)
+        if (!(in->levels[l] = strdup(lc[l].s)) || s_add_feature(r, in->name, lc[l].s))
+            return -1;
+    return s_add_feature(r, in->name, "(other)");
+}
+
+static int s_fit_generic(prep_recipe_t *r, const table_t *raw, const size_t *rows, size_t n,
+                         double *tmp, char *notes, size_t notes_size, mlops_err_t *err)
+{
+    r->kind = PREP_GENERIC;
+    size_t max_levels = n;
+    for (size_t j = 0; j < raw->n_cols; j++)
+        max_levels = raw->cols[j].n_levels > max_levels ? raw->cols[j].n_levels : max_levels;
+    //  one buffer serves as level counts or as n doubles
+    s_level_count_t *lc = malloc((max_levels + 1) * sizeof *lc + n * sizeof(double));
+    if (!lc)
+        return mlops_err_set(err, MLOPS_ENOMEM, "out of memory");
+    int rc = 0;
+    for (size_t j = 0; j < raw->n_cols && rc == 0; j++) {
+        const table_col_t *c = &raw->cols[j];
+        if (strcmp(c->name, r->target) == 0)
+            continue;
+        size_t distinct = 0;
+        const char *why = s_generic_drop(c, rows, n, lc, &distinct);
+        if (why) {
+            s_note(notes, notes_size, "dropped %s: %s", c->name, why);
+            continue;
+        }
+        prep_input_t *in = s_add_input(r, c->name, c->kind == TABLE_NUMBER ? PREP_NUM : PREP_CAT);
+        if (!in)
+            rc = -1;
+        else if (in->type == PREP_NUM) {
+            in->fill = s_median(c, rows, n, tmp);
+            rc = s_add_feature(r, c->name, NULL);
+        } else
+            rc = s_fit_generic_cat(r, in, c, rows, n, lc, notes, notes_size);
+    }
+    free(lc);
+    if (rc != 0)
+        return mlops_err_set(err, MLOPS_ENOMEM, "out of memory");
+    if (r->n_features == 0)
+        return mlops_err_set(err, MLOPS_EINVAL,
+                             "no usable input column besides the target '%s'", r->target);
+    if (r->n_features > PREP_MAX_FEATURES)
+        return mlops_err_set(err, MLOPS_EINVAL, "%zu features exceed the limit of %d",
+                             r->n_features, PREP_MAX_FEATURES);
+    s_note(notes, notes_size, "recipe generic: %zu inputs -> %zu features", r->n_inputs,
+           r->n_features);
+    return 0;
+}
+
+//  StandardScaler over the training rows (population std; 1 where it is 0).
+//  Generic one-hot features keep mean 0, scale 1, as cv_repeated.py does.
+static int s_fit_scaler(prep_recipe_t *r, const table_t *raw, const size_t *rows, size_t n,
+                        mlops_err_t *err)
+{
+    size_t p = r->n_features;
+    r->mean = calloc(p, sizeof *r->mean);
+    r->scale = malloc(p * sizeof *r->scale);
+    double *X = malloc(n * p * sizeof *X);
+    if (!r->mean || !r->scale || !X) {
+        free(X);
+        return mlops_err_set(err, MLOPS_ENOMEM, "out of memory for %zu x %zu features", n, p);
+    }
+    for (size_t j = 0; j < p; j++)
+        r->scale[j] = 1;
+    int rc = prep_transform_table(r, raw, rows, n, X, err);
+    size_t f = 0;
+    for (size_t k = 0; rc == 0 && k < (r->kind == PREP_TITANIC ? 1 : r->n_inputs); k++) {
+        size_t width = r->kind == PREP_TITANIC ? p
+                       : r->inputs[k].type == PREP_NUM ? 1 : r->inputs[k].n_levels + 1;
+        int scaled = r->kind == PREP_TITANIC || r->inputs[k].type == PREP_NUM;
+        for (size_t j = f; scaled && j < f + width; j++) {
+            double m = 0, v = 0;
+            for (size_t i = 0; i < n; i++)
+                m += X[i * p + j];
+            m /= (double)n;
+            for (size_t i = 0; i < n; i++)
+                v += (X[i * p + j] - m) * (X[i * p + j] - m);
+            double sd = sqrt(v / (double)n);
+            r->mean[j] = m;
+            r->scale[j] = sd > 0 ? sd : 1;
+        }
+        f += width;
+    }
+    free(X);
+    return rc;
+}
+
+prep_recipe_t *prep_fit(const table_t *raw, const size_t *rows, size_t n, const char *target,
+                        char *notes, size_t notes_size, mlops_err_t *err)
+{
+    target = target ? target : "Survived";
+    if (notes && notes_size)
+        notes[0] = 0;
+    int tc = table_find(raw, target);
+    if (tc < 0) {
+        mlops_err_set(err, MLOPS_ENOTFOUND, "no target column '%s' in the data", target);
+        return NULL;
+    }
+    if (n == 0) {
+        mlops_err_set(err, MLOPS_EINVAL, "no training rows");
+        return NULL;
+    }
+    prep_recipe_t *r = calloc(1, sizeof *r);
+    double *tmp = malloc(n * sizeof *tmp);
+    int rc = !r || !tmp || !(r->target = strdup(target))
+                 ? mlops_err_set(err, MLOPS_ENOMEM, "out of memory")
+                 : s_fit_target(r, raw, tc, err);
+    if (rc == 0 && s_is_titanic(raw, target))
+        rc = s_fit_titanic(r, raw, rows, n, tmp, notes, notes_size) == 0
+                 ? 0
+                 : mlops_err_set(err, MLOPS_ENOMEM, "out of memory");
+    else if (rc == 0)
+        rc = s_fit_generic(r, raw, rows, n, tmp, notes, notes_size, err);
+    if (rc == 0 && prep_finish(r) != 0)
+        rc = mlops_err_set(err, MLOPS_ENOMEM, "out of memory");
+    if (rc == 0)
+        rc = s_fit_scaler(r, raw, rows, n, err);
+    free(tmp);
+    if (rc != 0)
+        prep_destroy(&r);
+    return r;
+}
+
+/* --- signature ------------------------------------------------------------- */
+
+static const char *s_type_name(const prep_input_t *in)
+{
+    return in->type == PREP_NUM ? (in->integer ? "integer" : "number") : "string";
+}
+
+char *prep_signature_json(const prep_recipe_t *self)
+{
+    json_t *fields = json_array(), *root = json_object();
+    for (size_t k = 0; fields && k < self->n_inputs; k++) {
+        const prep_input_t *in = &self->inputs[k];
+        json_t *f = json_object();
+        json_object_set_new(f, "name", json_string(in->name));
+        json_object_set_new(f, "type", json_string(s_type_name(in)));
+        json_object_set_new(f, "required", json_boolean(in->required));
+        if (in->type == PREP_NUM) {
+            if (isfinite(in->min))
+                json_object_set_new(f, "min", json_real(in->min));
+            if (isfinite(in->max))
+                json_object_set_new(f, "max", json_real(in->max));
+            json_object_set_new(f, "fill", json_real(in->fill));
+        }
+        if (in->type == PREP_CAT) {
+            json_t *lv = json_array();
+            for (size_t l = 0; l < in->n_levels; l++)
+                json_array_append_new(lv, json_string(in->levels[l]));
+            json_object_set_new(f, in->closed ? "enum" : "known", lv);
+            if (in->fill_str)
+                json_object_set_new(f, "fill", json_string(in->fill_str));
+            if (!in->closed)
+                json_object_set_new(f, "unseen", json_string("one-hot bucket (other)"));
+        }
+        if (in->type == PREP_TEXT)
+            json_object_set_new(f, "use", json_string("title from 'Surname, Title. Given'"));
+        json_array_append_new(fields, f);
+    }
+    json_object_set_new(root, "recipe",
+                        json_string(self->kind == PREP_TITANIC ? "titanic" : "generic"));
+    json_object_set_new(root, "fields", fields);
+    json_object_set_new(root, "unknown_fields", json_string("ignored"));
+    char *text = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(root);
+    return text;
+}
+
+/* --- splits ----------------------------------------------------------------- */
+
+//  Positions of each class, shuffled with seed (class c's stream is c).
+static int s_class_members(const uint8_t *y, size_t n, uint64_t seed, size_t *members[2],
+                           size_t count[2])
+{
+    count[0] = count[1] = 0;
+    for (size_t i = 0; i < n; i++)
+        count[y[i] ? 1 : 0]++;
+    for (int c = 0; c < 2; c++) {
+        members[c] = malloc((count[c] ? count[c] : 1) * sizeof(size_t));
+        if (!members[c])
+            return -1;
+    }
+    size_t at[2] = {0, 0};
+    for (size_t i = 0; i < n; i++) {
+        int c = y[i] ? 1 : 0;
+        members[c][at[c]++] = i;
+    }
+    for (int c = 0; c < 2; c++) {
+        rng_t rng;
+        rng_seed(&rng, seed, (uint64_t)c + 1);
+        rng_shuffle(&rng, members[c], count[c]);
+    }
+    return 0;
+}
+
+static int s_cmp_size_fn(const void *a, const void *b)
+{
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    return (x > y) - (x < y);
+}
+
+int prep_split(const uint8_t *y, size_t n, double fraction, uint64_t seed, size_t *train,
+               size_t *n_train, size_t *test, size_t *n_test, mlops_err_t *err)
+{
+    if (!(fraction > 0 && fraction < 1))
+        return mlops_err_set(err, MLOPS_EINVAL, "test fraction %g is not in (0, 1)", fraction);
+    size_t *members[2] = {NULL, NULL}, count[2];
+    if (s_class_members(y, n, seed, members, count) != 0) {
+        free(members[0]);
+        free(members[1]);
+        return mlops_err_set(err, MLOPS_ENOMEM, "out of memory");
+    }
+    //  As sklearn: ceil(fraction * n) test rows, shared in proportion, the
+    //  remainder to the class with the larger fractional part.
+    size_t want = (size_t)ceil(fraction * (double)n - 1e-9);
+    double share0 = (double)want * (double)count[0] / (double)(n ? n : 1);
+    double share1 = (double)want - share0;
+    size_t t0 = (size_t)floor(share0), t1 = (size_t)floor(share1 + 1e-9);
+    if (t0 + t1 < want) {
+        if (share0 - floor(share0) >= share1 - floor(share1))
+            t0++;
+        else
+            t1++;
+    }
+    int rc = 0;
+    if (count[0] < 2 || count[1] < 2 || t0 == 0 || t1 == 0 || t0 >= count[0] || t1 >= count[1])
+        rc = mlops_err_set(err, MLOPS_EINVAL,
+                           "cannot split %zu rows (%zu of class 0, %zu of class 1) with "
+                           "test fraction %g: each class needs rows on both sides",
+                           n, count[0], count[1], fraction);
+    if (rc == 0) {
+        size_t a = 0, b = 0;
+        for (int c = 0; c < 2; c++) {
+            size_t t = c ? t1 : t0;
+            for (size_t i = 0; i < count[c]; i++) {
+                if (i < t)
+                    test[b++] = members[c][i];
+                else
+                    train[a++] = members[c][i];
+            }
+        }
+        qsort(train, a, sizeof *train, s_cmp_size_fn);
+        qsort(test, b, sizeof *test, s_cmp_size_fn);
+        *n_train = a, *n_test = b;
+    }
+    free(members[0]);
+    free(members[1]);
+    return rc;
+}
+
+int prep_kfold(const uint8_t *y, size_t n, int k, uint64_t seed, int *fold, mlops_err_t *err)
+{
+    if (k < 2 || k > PREP_MAX_FOLDS)
+        return mlops_err_set(err, MLOPS_EINVAL, "K-fold needs K in 2..%d, not %d",
+                             PREP_MAX_FOLDS, k);
+    size_t *members[2] = {NULL, NULL}, count[2];
+    if (s_class_members(y, n, seed, members, count) != 0) {
+        free(members[0]);
+        free(members[1]);
+        return mlops_err_set(err, MLOPS_ENOMEM, "out of memory");
+    }
+    int rc = 0;
+    if (count[0] < (size_t)k || count[1] < (size_t)k)
+        rc = mlops_err_set(err, MLOPS_EINVAL,
+                           "%d-fold needs at least %d rows of each class (have %zu and %zu)", k,
+                           k, count[0], count[1]);
+    //  Class 1 continues the round-robin where class 0 stopped, so fold
+    //  sizes differ by at most one overall.
+    size_t next = 0;
+    for (int c = 0; rc == 0 && c < 2; c++)
+        for (size_t i = 0; i < count[c]; i++)
+            fold[members[c][i]] = (int)(next++ % (size_t)k);
+    free(members[0]);
+    free(members[1]);
+    return rc;
+}

@@ -1,0 +1,161 @@
+/*  prep.h: the preprocessing recipe, fitted on training rows only and
+    stored in the model artifact, and the seeded stratified splits.
+
+    A recipe turns raw inputs (table rows at training, user records at
+    serving) into the feature vector the classifiers see. Both paths go
+    through one function (prep_transform_row) over one cell type, so
+    training and serving cannot disagree.
+
+    Two kinds:
+    - titanic: the reference pipeline's recipe (anchors/python/pipeline.py):
+      Title from Name (Mr, Mrs, Miss, Master, Rare; Mlle/Ms -> Miss,
+      Mme -> Mrs; a missing or title-less Name -> Rare), Age and Fare filled
+      with the training medians, Embarked with the training mode, Sex as
+      female = 1, FamilySize = SibSp + Parch + 1, IsAlone, one-hot Embarked
+      (C, Q, S) and Title; 16 features, all standardised. Chosen when the
+      target is Survived and the Titanic columns are present.
+    - generic: any table with a binary target. NUMBER columns are numeric
+      (median-filled, standardised); CATEGORY columns are categorical
+      (mode-filled, one-hot over the training levels plus one bucket for
+      unseen ones, not scaled, as sklearn's ColumnTransformer in
+      cv_repeated.py); TEXT columns, id-like columns (all values distinct)
+      and constant columns are dropped, each with a note.
+
+    Serving contract (the signature): unknown fields are ignored, as
+    FastAPI/pydantic do; a field that is present must have the right type
+    and range; a missing optional field is imputed.
+*/
+#ifndef MLOPS_PREP_H
+#define MLOPS_PREP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "msg.h"
+#include "table.h"
+
+#define PREP_MAX_LEVELS 64       //  one-hot levels kept per categorical input
+#define PREP_MAX_FEATURES 4096   //  refuse recipes wider than this
+#define PREP_MAX_FOLDS 100       //  K of K-fold
+
+typedef enum {
+    PREP_TITANIC = 1, //  the reference recipe
+    PREP_GENERIC = 2, //  inferred from the columns
+} prep_kind_t;
+
+typedef enum {
+    PREP_NUM = 1,  //  a number (imputed with fill when missing)
+    PREP_CAT = 2,  //  a category (one-hot over levels)
+    PREP_TEXT = 3, //  free text (Titanic's Name, read for its title)
+} prep_type_t;
+
+typedef struct {
+    char *name;        //  column / field name, owned
+    prep_type_t type;  //  see prep_type_t
+    bool integer;      //  NUM: a record's value must be integral
+    bool required;     //  a record must carry a non-null value
+    double min, max;   //  NUM: allowed range in records (may be -INF / INF)
+    double fill;       //  NUM: imputed value when missing
+    char **levels;     //  CAT: known levels, owned
+    size_t n_levels;   //  CAT: how many
+    bool closed;       //  CAT: a value outside levels is refused, not bucketed
+    char *fill_str;    //  CAT: imputed level when missing, owned
+    char *rule;        //  what a valid value is ("must be one of C, Q, S"), owned;
+                       //  derived by prep_finish, not stored
+} prep_input_t;
+
+typedef struct prep_recipe {
+    prep_kind_t kind;      //  see prep_kind_t
+    char *target;          //  label column, owned
+    bool target_numeric;   //  labels are numbers (else strings)
+    double pos_num, neg_num; //  numeric labels of class 1 / class 0
+    char *pos_str, *neg_str; //  string labels of class 1 / class 0, owned
+    size_t n_inputs;       //  raw inputs read
+    prep_input_t *inputs;  //  n_inputs, owned
+    size_t n_features;     //  feature vector length
+    char **features;       //  n_features names, owned
+    double *mean, *scale;  //  n_features standardisation (x - mean) / scale, owned
+} prep_recipe_t;
+
+//  One raw value as the recipe reads it, whatever it came from.
+typedef struct {
+    bool missing;      //  absent, null or empty
+    double num;        //  the value when it is a number
+    const char *str;   //  the value when it is a string (borrowed), else NULL
+    int32_t level;     //  CAT: index in levels if known, -1 unseen, -2 look str up
+} prep_cell_t;
+
+//  Derives what a recipe built field by field (by the artifact decoder)
+//  needs beyond its stored fields: the validation messages. Returns 0 or
+//  MLOPS_ENOMEM.
+int prep_finish(prep_recipe_t *self);
+
+//  Fits a recipe on the given rows of raw. target NULL means "Survived".
+//  notes (may be NULL) receives what was decided, one "; "-separated item
+//  each. Returns a new recipe or NULL with err: MLOPS_ENOTFOUND (no target
+//  column), MLOPS_EINVAL (target not binary, no usable column, too wide),
+//  MLOPS_ENOMEM.
+prep_recipe_t *prep_fit(const table_t *raw, const size_t *rows, size_t n, const char *target,
+                        char *notes, size_t notes_size, mlops_err_t *err);
+
+//  Frees; ignores NULL; sets *p to NULL.
+void prep_destroy(prep_recipe_t **p);
+
+//  The feature vector of one row of n_inputs cells into x (n_features).
+void prep_transform_row(const prep_recipe_t *self, const prep_cell_t *cells, double *x);
+
+//  Feature rows (row-major, n x n_features) of the given rows of raw. A
+//  column the recipe reads that raw lacks is all missing (imputed).
+//  Returns 0 or MLOPS_ENOMEM.
+int prep_transform_table(const prep_recipe_t *self, const table_t *raw, const size_t *rows,
+                         size_t n, double *X, mlops_err_t *err);
+
+//  The cells of one record, in input order (cells has n_inputs entries).
+//  Strings are borrowed from the record.
+void prep_record_cells(const prep_recipe_t *self, const proto_record_t *rec, prep_cell_t *cells);
+
+//  Checks one record against the recipe's signature; appends up to max
+//  problems at *problems + *count, counting all of them in *count.
+//  index goes into each problem; messages are static or owned by the recipe.
+void prep_validate_record(const prep_recipe_t *self, const proto_record_t *rec, int64_t index,
+                          proto_problem_t *problems, size_t max, size_t *count);
+
+//  Reads the whole target column of raw: which value is class 1 (0/1 ->
+//  1; yes/no, true/false, y/n, t/f -> the first; two other values -> the
+//  larger number or the later string in byte order) and each row's label
+//  (y[i] = 0/1, or 2 when the cell is missing). desc (may be NULL) gets
+//  e.g. "Survived: 1 = positive". Returns 0, or MLOPS_ENOTFOUND (no such
+//  column), MLOPS_EINVAL (not exactly two distinct values; the message
+//  lists what it found).
+int prep_read_labels(const table_t *raw, const char *target, uint8_t *y, char *desc,
+                     size_t desc_size, mlops_err_t *err);
+
+//  Labels (0/1) of the given rows. Returns 0, or MLOPS_ENOTFOUND (no
+//  target column in raw), MLOPS_EINVAL (a missing or unknown label; the
+//  message names the row).
+int prep_labels(const prep_recipe_t *self, const table_t *raw, const size_t *rows, size_t n,
+                uint8_t *y, mlops_err_t *err);
+
+//  The signature as JSON text (fields, types, ranges, categories, which are
+//  required). Caller frees; NULL on ENOMEM.
+char *prep_signature_json(const prep_recipe_t *self);
+
+/* --- splits ------------------------------------------------------------ */
+
+//  Stratified split of the n items with labels y: test gets ceil(fraction * n)
+//  items shared out between the classes in proportion, shuffled with seed.
+//  train / test must hold n entries; writes item positions (0..n-1) in
+//  ascending order. Returns 0, or MLOPS_EINVAL (fraction outside (0, 1), a
+//  class too small to appear on both sides).
+int prep_split(const uint8_t *y, size_t n, double fraction, uint64_t seed, size_t *train,
+               size_t *n_train, size_t *test, size_t *n_test, mlops_err_t *err);
+
+//  Stratified K-fold: writes fold[i] in 0..k-1 for each item; each class is
+//  shuffled with seed and dealt round-robin, so folds differ in size by at
+//  most one per class. Returns 0, or MLOPS_EINVAL (k < 2, k over
+//  PREP_MAX_FOLDS, a class with fewer than k items), MLOPS_ENOMEM.
+int prep_kfold(const uint8_t *y, size_t n, int k, uint64_t seed, int *fold, mlops_err_t *err);
+
+#endif
