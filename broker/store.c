@@ -11,8 +11,9 @@
     in meta and are bumped inside the same transaction as the record that
     uses them, so a crash never reuses or skips an id.
 
-    Growing the map (mdb_env_set_mapsize) needs no transaction open in this
-    process; a rwlock held shared by every transaction and exclusively by the
+    The map grows ahead of need at store_begin (past half full) so callers'
+    transactions rarely meet a full map. Growing (mdb_env_set_mapsize) needs
+    no transaction open in this process; a rwlock held shared by every transaction and exclusively by the
     grow gives that even when readers run on other threads (MDB_NOTLS).
 */
 #include "store.h"
@@ -46,7 +47,9 @@ struct store {
     size_t map_bytes;             //  current map size
     size_t max_bytes;             //  growth limit
     pthread_rwlock_t grow_lock;   //  shared by transactions, exclusive to grow
+    size_t page_bytes;            //  LMDB page size
     _Atomic bool writing;         //  a write transaction of ours is open
+    bool grow_pending;            //  a caller's txn met a full map: grow at next begin
 };
 
 //  A counter in meta being bumped.
@@ -167,6 +170,9 @@ static int s_open_env(store_t *self, mlops_err_t *err)
         MDB_envinfo info;
         mdb_env_info(self->env, &info);
         self->map_bytes = info.me_mapsize; //  an existing file may be bigger
+        MDB_stat st;
+        mdb_env_stat(self->env, &st);
+        self->page_bytes = st.ms_psize;
         int dead = 0;
         mdb_reader_check(self->env, &dead); //  slots of killed processes
         return 0;
@@ -313,6 +319,21 @@ static int s_grow(store_t *self, mlops_err_t *err)
     return rc ? s_fail(self, rc, "growing the map", err) : 0;
 }
 
+//  Grows ahead of need, before a write transaction begins (none of ours is
+//  open then): when the pages in use pass half the map, or when a write in
+//  a caller's transaction met a full map. So a caller's transaction rarely
+//  meets a full map, and one that did succeeds when redone. At max_bytes it
+//  leaves the map alone: writes that still fit keep working.
+static void s_grow_ahead(store_t *self)
+{
+    MDB_envinfo info;
+    mdb_env_info(self->env, &info);
+    size_t used = (info.me_last_pgno + 1) * self->page_bytes;
+    if ((self->grow_pending || used > self->map_bytes / 2) && self->map_bytes < self->max_bytes)
+        s_grow(self, NULL); //  on failure the write reports the full map itself
+    self->grow_pending = false;
+}
+
 int store_grow(store_t *self, mlops_err_t *err)
 {
     assert(self);
@@ -338,6 +359,7 @@ store_txn_t *store_begin(store_t *self, mlops_err_t *err)
         return NULL;
     }
     t->store = self;
+    s_grow_ahead(self);
     pthread_rwlock_rdlock(&self->grow_lock);
     int rc = mdb_txn_begin(self->env, NULL, 0, &t->txn);
     if (rc) {
@@ -363,10 +385,12 @@ int store_commit(store_txn_t **p, mlops_err_t *err)
                            mlops_strerror(t->failed));
     } else if ((rc = mdb_txn_commit(t->txn)) != 0) {
         rc = s_fail(self, rc, "commit", err);
-        if (rc == MLOPS_EMAPFULL)
-            mlops_err_set(err, rc, "store %s: map full (%s) at commit; "
-                          "call store_grow and redo the transaction", self->dir,
+        if (rc == MLOPS_EMAPFULL) {
+            self->grow_pending = true;
+            mlops_err_set(err, rc, "store %s: map full (%s) at commit; redo the "
+                          "transaction (the next store_begin grows the map)", self->dir,
                           s_size_text(self->map_bytes, (char[32]){0}));
+        }
     }
     self->writing = false;
     pthread_rwlock_unlock(&self->grow_lock);
@@ -403,11 +427,13 @@ static int s_write(store_t *self, store_txn_t *txn, const char *what, s_write_fn
                                  "%s: the transaction already failed (%s); abort it", what,
                                  mlops_strerror(txn->failed));
         int rc = fn(self, txn->txn, arg, err);
-        if (rc == MDB_MAP_FULL)
+        if (rc == MDB_MAP_FULL) {
+            self->grow_pending = true;
             rc = mlops_err_set(err, MLOPS_EMAPFULL,
-                               "store %s: map full (%s) during %s; abort the "
-                               "transaction, call store_grow and redo it",
+                               "store %s: map full (%s) during %s; abort the transaction "
+                               "and redo it (the next store_begin grows the map)",
                                self->dir, s_size_text(self->map_bytes, (char[32]){0}), what);
+        }
         else if (rc > 0 || (rc < 0 && rc > -30900))
             rc = s_fail(self, rc, what, err);
         txn->failed = rc;

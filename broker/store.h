@@ -14,10 +14,12 @@
     - Only the broker opens the store; LMDB allows one writer at a time.
     - A long read transaction keeps old pages alive and the file grows;
       read, copy out, end it.
-    - When the map is full: a write with txn NULL grows the map by itself
-      (doubling, up to store_options_t.max_bytes) and retries; a write inside
-      a caller's transaction returns MLOPS_EMAPFULL and the transaction is
-      spoiled: abort it, call store_grow, redo it. At max_bytes the message
+    - The map grows by itself (doubling, up to store_options_t.max_bytes):
+      store_begin grows it first when more than half is in use, and a write
+      with txn NULL that meets a full map grows it and retries. A write inside
+      a caller's transaction that meets a full map returns MLOPS_EMAPFULL and
+      spoils the transaction: abort it and redo it (the next store_begin
+      grows the map; store_grow does it at once). At max_bytes the message
       says to raise --store-size.
     - A transaction in which a write failed stays failed: further writes
       return MLOPS_ESTATE and commit refuses; abort it.
@@ -58,12 +60,13 @@ store_t *store_open(const char *dir, const store_options_t *opts, mlops_err_t *e
 //  caller must have ended them.
 void store_destroy(store_t **p);
 
-//  Doubles the map size (up to max_bytes) after a caller's transaction
-//  failed with MLOPS_EMAPFULL and was aborted. Returns 0, or MLOPS_EMAPFULL
+//  Doubles the map size (up to max_bytes) now, e.g. after a caller's
+//  transaction failed with MLOPS_EMAPFULL and was aborted. Must be called
+//  with no write transaction open. Returns 0, or MLOPS_EMAPFULL
 //  at max_bytes (message: raise --store-size), or an LMDB failure.
 int store_grow(store_t *self, mlops_err_t *err);
 
-//  Current map size in bytes (grows with store_grow and own-txn writes).
+//  Current map size in bytes. Call it from the thread that writes.
 size_t store_map_bytes(const store_t *self);
 
 //  Every write below returns 0 or: MLOPS_EMAPFULL (see Caveats), MLOPS_ESTATE

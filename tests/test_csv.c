@@ -30,6 +30,19 @@ static void test_quoted_commas_quotes_and_newlines(void)
     table_destroy(&t);
 }
 
+//  Spaces around an unquoted field are trimmed; inside quotes they stay.
+static void test_spaces_trimmed_outside_quotes(void)
+{
+    mlops_err_t err;
+    table_t *t = s_load("a,b\n  x y  , 1 \n\" q \",2\n", &err);
+    CHECK(t);
+    CHECK_STR(table_string(t, 0, 0), "x y");
+    CHECK_STR(table_string(t, 0, 1), " q ");
+    CHECK_INT(t->cols[1].kind, TABLE_NUMBER);
+    CHECK_NEAR(t->cols[1].num[0], 1, 0);
+    table_destroy(&t);
+}
+
 static void test_crlf_bom_and_no_trailing_newline(void)
 {
     mlops_err_t err;
@@ -292,6 +305,7 @@ static void test_titanic_file(void)
 int main(void)
 {
     RUN(test_quoted_commas_quotes_and_newlines);
+    RUN(test_spaces_trimmed_outside_quotes);
     RUN(test_crlf_bom_and_no_trailing_newline);
     RUN(test_empty_fields_are_missing);
     RUN(test_numbers_parse_exactly_and_refuse_nan_inf_hex);
