@@ -181,7 +181,8 @@ def test_bad_sources_fail_at_the_right_stage(procs, tmp_path, kind):
 
 def test_ten_triggers_run_one_at_a_time(procs):
     broker = Broker(procs)
-    broker.all_workers(trains=2)
+    # a slow extract keeps run 1 going while the ten triggers arrive
+    broker.all_workers(trains=2, env={"MLOPS_TASK_DELAY_MS": "200"})
     ctx = zmq.Context.instance()
     socks = [ctx.socket(zmq.DEALER) for _ in range(10)]
     for s in socks:
