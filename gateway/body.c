@@ -158,6 +158,7 @@ typedef struct {
     char *p;                  //  cursor in the copy
     char *end;                //  end of the copy (a NUL sits there)
     proto_field_t *fields;    //  fields so far, growing
+    uint32_t *tags;           //  per field: name length and end bytes, to skip most strcmps
     size_t n_fields, cap_fields;
     size_t *starts;           //  first field of each record, growing
     size_t n_records, cap_records;
@@ -346,9 +347,13 @@ static bool s_fast_grow(s_scan_t *sc)
     if (sc->n_fields == sc->cap_fields) {
         size_t cap = sc->cap_fields ? sc->cap_fields * 2 : 64;
         proto_field_t *fields = realloc(sc->fields, cap * sizeof *fields);
-        if (!fields)
+        if (fields)
+            sc->fields = fields;
+        uint32_t *tags = realloc(sc->tags, cap * sizeof *tags);
+        if (tags)
+            sc->tags = tags;
+        if (!fields || !tags)
             return false;
-        sc->fields = fields;
         sc->cap_fields = cap;
     }
     if (sc->n_records == sc->cap_records) {
@@ -380,8 +385,13 @@ static bool s_fast_record(s_scan_t *sc)
         proto_field_t *f = &sc->fields[sc->n_fields];
         if (!(f->name = s_fast_string(sc)))
             return false;
+        size_t len = (size_t)(sc->p - 2 - f->name);   //  at most: escapes shrink the name
+        len = strnlen(f->name, len + 1);
+        uint32_t tag = (uint32_t)len << 16 | (uint32_t)(unsigned char)f->name[0] << 8
+                     | (len ? (unsigned char)f->name[len - 1] : 0);
+        sc->tags[sc->n_fields] = tag;
         for (size_t i = first; i < sc->n_fields; i++)
-            if (strcmp(sc->fields[i].name, f->name) == 0)
+            if (sc->tags[i] == tag && strcmp(sc->fields[i].name, f->name) == 0)
                 return false;   //  a duplicate: jansson's rule (last wins) applies
         s_ws(sc);
         if (*sc->p++ != ':')
@@ -454,6 +464,7 @@ static int s_fast(body_t *self, const char *text, size_t len, bool batch, size_t
     if (!self->records) {
         free(copy);
         free(sc.fields);
+        free(sc.tags);
         free(sc.starts);
         return ok ? -1 : 0;
     }
@@ -465,6 +476,7 @@ static int s_fast(body_t *self, const char *text, size_t len, bool batch, size_t
     self->n_records = sc.n_records;
     self->fields = sc.fields;
     self->copy = copy;
+    free(sc.tags);
     free(sc.starts);
     return 1;
 }
