@@ -29,7 +29,7 @@
 
 #define CSV_DEFAULT_MAX_BYTES ((size_t)4 << 30) //  4 GiB when opts->max_bytes is 0
 #define CSV_CATEGORY_MAX_LEVELS 32              //  more distinct strings make TEXT
-#define CSV_FIRST_ROWS 1024                     //  initial row capacity per column
+#define CSV_FIRST_ROWS 64                       //  initial row capacity per column (doubles)
 #define CSV_SAMPLE_CHARS 40                     //  of a bad cell, in messages
 #define CSV_FIELD_BEGUN 2                       //  libcsv.c's parser state inside a field
 

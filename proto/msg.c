@@ -631,14 +631,25 @@ static int s_read_record(s_reader_t *r, proto_record_t *rec, size_t index)
     return s_record_check_dups(r, rec, index);
 }
 
+//  Reads an array header of at most max entries and takes room for them
+//  from the arena; NULL with the reader's error set on failure.
+static void *s_read_array_alloc(s_reader_t *r, size_t max, const char *what, size_t elem, size_t *n)
+{
+    size_t at = r->pos;
+    if (s_read_container(r, false, n) || s_check_count(r, *n, max, what, at))
+        return NULL;
+    void *v = s_arena_alloc(r->msg, (*n ? *n : 1) * elem);
+    if (!v)
+        s_nomem(r);
+    return v;
+}
+
 static int s_read_records(s_reader_t *r, proto_record_t **out, size_t *count)
 {
-    size_t at = r->pos, n;
-    if (s_read_container(r, false, &n) || s_check_count(r, n, PROTO_RECORDS_MAX, "records", at))
-        return s_prefix(r, "records");
-    proto_record_t *recs = s_arena_alloc(r->msg, (n ? n : 1) * sizeof(proto_record_t));
+    size_t n;
+    proto_record_t *recs = s_read_array_alloc(r, PROTO_RECORDS_MAX, "records", sizeof *recs, &n);
     if (!recs)
-        return s_nomem(r);
+        return s_prefix(r, "records");
     for (size_t i = 0; i < n; i++)
         if (s_read_record(r, &recs[i], i))
             return r->err.code;  //  already names records[i]
@@ -647,32 +658,29 @@ static int s_read_records(s_reader_t *r, proto_record_t **out, size_t *count)
     return 0;
 }
 
-static int s_read_ints(s_reader_t *r, const int64_t **out, size_t *count)
+//  Element readers for s_read_array.
+typedef int(s_elem_fn)(s_reader_t *r, void *elem);
+
+static int s_read_int_fn(s_reader_t *r, void *elem)
 {
-    size_t at = r->pos, n;
-    if (s_read_container(r, false, &n) || s_check_count(r, n, PROTO_RECORDS_MAX, "entries", at))
-        return r->err.code;
-    int64_t *v = s_arena_alloc(r->msg, (n ? n : 1) * sizeof(int64_t));
-    if (!v)
-        return s_nomem(r);
-    for (size_t i = 0; i < n; i++)
-        if (s_read_i64(r, INT64_MIN, &v[i]))
-            return s_prefix(r, "[%zu]", i);
-    *out = v;
-    *count = n;
-    return 0;
+    return s_read_i64(r, INT64_MIN, elem);
 }
 
-static int s_read_floats(s_reader_t *r, const double **out, size_t *count)
+static int s_read_float_fn(s_reader_t *r, void *elem)
 {
-    size_t at = r->pos, n;
-    if (s_read_container(r, false, &n) || s_check_count(r, n, PROTO_RECORDS_MAX, "entries", at))
-        return r->err.code;
-    double *v = s_arena_alloc(r->msg, (n ? n : 1) * sizeof(double));
+    return s_read_float(r, elem);
+}
+
+//  Reads an array of at most max elements of elem bytes each, read by fn.
+static int s_read_array(s_reader_t *r, size_t max, size_t elem, s_elem_fn *fn, const void **out,
+                        size_t *count)
+{
+    size_t n;
+    uint8_t *v = s_read_array_alloc(r, max, "entries", elem, &n);
     if (!v)
-        return s_nomem(r);
+        return r->err.code;
     for (size_t i = 0; i < n; i++)
-        if (s_read_float(r, &v[i]))
+        if (fn(r, v + i * elem))
             return s_prefix(r, "[%zu]", i);
     *out = v;
     *count = n;
@@ -680,8 +688,9 @@ static int s_read_floats(s_reader_t *r, const double **out, size_t *count)
 }
 
 //  One ERROR detail entry: a map of exactly index, field, msg.
-static int s_read_problem(s_reader_t *r, proto_problem_t *p)
+static int s_read_problem_fn(s_reader_t *r, void *elem)
 {
+    proto_problem_t *p = elem;
     static const char *keys[] = {"index", "field", "msg"};
     size_t n;
     unsigned seen = 0;
@@ -708,22 +717,6 @@ static int s_read_problem(s_reader_t *r, proto_problem_t *p)
     for (size_t k = 0; k < 3; k++)
         if (!(seen & (1u << k)))
             return s_fail(r, MLOPS_EPROTO, "missing required key \"%s\"", keys[k]);
-    return 0;
-}
-
-static int s_read_detail(s_reader_t *r, const proto_problem_t **out, size_t *count)
-{
-    size_t at = r->pos, n;
-    if (s_read_container(r, false, &n) || s_check_count(r, n, PROTO_DETAIL_MAX, "entries", at))
-        return r->err.code;
-    proto_problem_t *v = s_arena_alloc(r->msg, (n ? n : 1) * sizeof(proto_problem_t));
-    if (!v)
-        return s_nomem(r);
-    for (size_t i = 0; i < n; i++)
-        if (s_read_problem(r, &v[i]))
-            return s_prefix(r, "[%zu]", i);
-    *out = v;
-    *count = n;
     return 0;
 }
 
@@ -782,10 +775,15 @@ static int s_read_field(s_reader_t *r, const s_field_t *f)
                             S_AT(m, f->len_off, size_t));
     case F_RECORDS:
         return s_read_records(r, S_AT(m, f->off, proto_record_t *), S_AT(m, f->len_off, size_t));
-    case F_INTS: return s_read_ints(r, S_AT(m, f->off, const int64_t *), S_AT(m, f->len_off, size_t));
-    case F_FLOATS: return s_read_floats(r, S_AT(m, f->off, const double *), S_AT(m, f->len_off, size_t));
+    case F_INTS:
+        return s_read_array(r, PROTO_RECORDS_MAX, sizeof(int64_t), s_read_int_fn, S_AT(m, f->off, const void *),
+                            S_AT(m, f->len_off, size_t));
+    case F_FLOATS:
+        return s_read_array(r, PROTO_RECORDS_MAX, sizeof(double), s_read_float_fn, S_AT(m, f->off, const void *),
+                            S_AT(m, f->len_off, size_t));
     case F_DETAIL:
-        return s_read_detail(r, S_AT(m, f->off, const proto_problem_t *), S_AT(m, f->len_off, size_t));
+        return s_read_array(r, PROTO_DETAIL_MAX, sizeof(proto_problem_t), s_read_problem_fn,
+                            S_AT(m, f->off, const void *), S_AT(m, f->len_off, size_t));
     }
     assert(!"unreachable field kind");
     return MLOPS_EPROTO;

@@ -7,11 +7,16 @@
     (ROUTER identities, the empty delimiter of REQ clients, PUB topics) are
     handled by the callers, not here.
 
-    Decoding is strict and total: a wrong type, a missing or unknown key, an
-    unknown command or version, a frame over PROTO_FRAME_MAX_BYTES, a count
-    over its limit or trailing bytes give MLOPS_EPROTO / MLOPS_EVERSION /
-    MLOPS_ECOMMAND / MLOPS_ETOOBIG with a message naming the key or byte
-    offset. Nothing in a frame can make the decoder read past it or abort.
+    Decoding is strict and total: a wrong type, a missing, unknown or
+    duplicate key, a str with a NUL byte or bad UTF-8, a negative value for
+    an unsigned field, a truncated object or trailing bytes give
+    MLOPS_EPROTO; an unknown version MLOPS_EVERSION; an unknown command
+    MLOPS_ECOMMAND; a frame over PROTO_FRAME_MAX_BYTES or a count over its
+    limit MLOPS_ETOOBIG; all with a message naming the command, the key
+    (records[3].Age for a record value) and the byte offset. MLOPS_ENOMEM
+    when memory is short. Nothing in a frame can make the decoder read past
+    it, allocate more than a small multiple of its size, or abort. Keys may
+    come in any order; absent optional keys take the defaults of PROTOCOL.md.
 
     Ownership: a decoded proto_msg_t owns every string and byte buffer it
     points to (they live in the message's arena); proto_msg_destroy frees
@@ -19,9 +24,10 @@
     (absent optional strings decode as ""); byte buffers are never NULL
     either (an absent bin is a length-0 buffer, absent REPLY data is the one
     byte of msgpack nil, 0xc0); an absent ERROR detail is NULL with count 0.
-    A decoded message is one allocation unless it is large. To build a message, fill a
-    proto_msg_t on the stack with borrowed pointers and call proto_msg_encode;
-    the encoder copies nothing it does not need and owns nothing.
+    A decoded message is one allocation unless it is large.
+
+    To build a message, fill a proto_msg_t on the stack with borrowed
+    pointers and call proto_msg_encode; the encoder owns nothing.
 */
 #ifndef MLOPS_MSG_H
 #define MLOPS_MSG_H
@@ -39,6 +45,8 @@
 #define PROTO_FIELDS_MAX 1024      //  fields in one record
 #define PROTO_DETAIL_MAX 1024      //  problems in one ERROR
 #define PROTO_DEPTH_MAX 64         //  nesting of REPLY data
+#define PROTO_HEARTBEAT_IVL_MSEC 1000  //  PROTOCOL.md section 7: send after this much silence
+#define PROTO_HEARTBEAT_LIVENESS 3     //  intervals of silence before a peer is dead
 
 typedef enum {
     //  worker side (work and backend sockets)

@@ -2,6 +2,7 @@
     errors that name a line and a column. */
 #include "csv.h"
 #include "testing.h"
+#include "titanic_schema.h"
 
 #include <errno.h>
 #include <unistd.h>
@@ -26,6 +27,19 @@ static void test_quoted_commas_quotes_and_newlines(void)
     CHECK_STR(table_string(t, 1, 1), "two\nlines");
     CHECK_INT(t->cols[0].kind, TABLE_NUMBER);
     CHECK_NEAR(t->cols[0].num[1], 2, 0);
+    table_destroy(&t);
+}
+
+//  Spaces around an unquoted field are trimmed; inside quotes they stay.
+static void test_spaces_trimmed_outside_quotes(void)
+{
+    mlops_err_t err;
+    table_t *t = s_load("a,b\n  x y  , 1 \n\" q \",2\n", &err);
+    CHECK(t);
+    CHECK_STR(table_string(t, 0, 0), "x y");
+    CHECK_STR(table_string(t, 0, 1), " q ");
+    CHECK_INT(t->cols[1].kind, TABLE_NUMBER);
+    CHECK_NEAR(t->cols[1].num[0], 1, 0);
     table_destroy(&t);
 }
 
@@ -226,6 +240,24 @@ static void test_file_errors_and_round_trip(void)
     unlink(path);
 }
 
+//  data/synthetic_sample.csv (25 rows written from synth_generate) loads
+//  with the real file's columns and kinds.
+static void test_sample_file(void)
+{
+    mlops_err_t err;
+    table_t *t = csv_load_file("data/synthetic_sample.csv", NULL, &err);
+    if (!t)
+        fprintf(stderr, "  %s\n", err.msg);
+    CHECK(t);
+    CHECK_INT(t->n_rows, 25);
+    CHECK_INT(t->n_cols, TITANIC_COLS);
+    for (size_t c = 0; c < TITANIC_COLS; c++) {
+        CHECK_STR(t->cols[c].name, titanic_names[c]);
+        CHECK_INT(t->cols[c].kind, titanic_kinds[c]);
+    }
+    table_destroy(&t);
+}
+
 static void test_titanic_file(void)
 {
     const char *path = testing_titanic_path();
@@ -239,17 +271,10 @@ static void test_titanic_file(void)
         fprintf(stderr, "  %s\n", err.msg);
     CHECK(t);
     CHECK_INT(t->n_rows, 891);
-    CHECK_INT(t->n_cols, 12);
-    static const char *const names[] = {"PassengerId", "Survived", "Pclass", "Name",
-                                        "Sex", "Age", "SibSp", "Parch", "Ticket",
-                                        "Fare", "Cabin", "Embarked"};
-    static const table_kind_t kinds[] = {TABLE_NUMBER, TABLE_NUMBER, TABLE_NUMBER, TABLE_TEXT,
-                                         TABLE_CATEGORY, TABLE_NUMBER, TABLE_NUMBER,
-                                         TABLE_NUMBER, TABLE_TEXT, TABLE_NUMBER, TABLE_TEXT,
-                                         TABLE_CATEGORY};
-    for (size_t c = 0; c < 12; c++) {
-        CHECK_STR(t->cols[c].name, names[c]);
-        CHECK_INT(t->cols[c].kind, kinds[c]);
+    CHECK_INT(t->n_cols, TITANIC_COLS);
+    for (size_t c = 0; c < TITANIC_COLS; c++) {
+        CHECK_STR(t->cols[c].name, titanic_names[c]);
+        CHECK_INT(t->cols[c].kind, titanic_kinds[c]);
     }
     size_t age_missing = 0, emb_missing = 0, cabin_missing = 0;
     for (size_t r = 0; r < t->n_rows; r++) {
@@ -280,6 +305,7 @@ static void test_titanic_file(void)
 int main(void)
 {
     RUN(test_quoted_commas_quotes_and_newlines);
+    RUN(test_spaces_trimmed_outside_quotes);
     RUN(test_crlf_bom_and_no_trailing_newline);
     RUN(test_empty_fields_are_missing);
     RUN(test_numbers_parse_exactly_and_refuse_nan_inf_hex);
@@ -290,6 +316,7 @@ int main(void)
     RUN(test_header_errors);
     RUN(test_nul_unclosed_quote_and_size_limit);
     RUN(test_file_errors_and_round_trip);
+    RUN(test_sample_file);
     RUN(test_titanic_file);
     return TEST_REPORT("test_csv");
 }

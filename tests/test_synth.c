@@ -8,6 +8,7 @@
 #include "csv.h"
 #include "synth.h"
 #include "testing.h"
+#include "titanic_schema.h"
 
 #define SYNTH_TEST_ROWS 20000
 
@@ -90,21 +91,14 @@ static void test_generate_refuses_bad_row_counts(void)
 
 static void test_ten_rows_have_the_real_columns(void)
 {
-    static const char *const names[] = {"PassengerId", "Survived", "Pclass", "Name",
-                                        "Sex", "Age", "SibSp", "Parch", "Ticket",
-                                        "Fare", "Cabin", "Embarked"};
-    static const table_kind_t kinds[] = {TABLE_NUMBER, TABLE_NUMBER, TABLE_NUMBER, TABLE_TEXT,
-                                         TABLE_CATEGORY, TABLE_NUMBER, TABLE_NUMBER,
-                                         TABLE_NUMBER, TABLE_TEXT, TABLE_NUMBER, TABLE_TEXT,
-                                         TABLE_CATEGORY};
     mlops_err_t err;
     table_t *t = synth_generate(10, 5, &err);
     CHECK(t);
     CHECK_INT(t->n_rows, 10);
-    CHECK_INT(t->n_cols, 12);
-    for (size_t c = 0; c < 12; c++) {
-        CHECK_STR(t->cols[c].name, names[c]);
-        CHECK_INT(t->cols[c].kind, kinds[c]);
+    CHECK_INT(t->n_cols, TITANIC_COLS);
+    for (size_t c = 0; c < TITANIC_COLS; c++) {
+        CHECK_STR(t->cols[c].name, titanic_names[c]);
+        CHECK_INT(t->cols[c].kind, titanic_kinds[c]);
     }
     for (size_t r = 0; r < 10; r++)
         CHECK_NEAR(t->cols[0].num[r], (double)(r + 1), 0);

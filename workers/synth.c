@@ -27,7 +27,6 @@
 
 #define SYNTH_NAME_POOL 32768    //  distinct name ids per sex
 #define SYNTH_STR_MAX 160        //  longest generated string
-#define SYNTH_LOGIT_OFFSET 0.0   //  calibration of the overall survival rate
 
 //  ---------------------------------------------------------------------------
 //  Random numbers: xoshiro256** seeded by splitmix64, all integer.
@@ -305,7 +304,6 @@ static void s_draw_survival(s_rng_t *r, s_passenger_t *p)
         z -= 1.8;
     if (p->port == 1)
         z += .3;
-    z += SYNTH_LOGIT_OFFSET;
     p->survived = s_unif(r) < 1 / (1 + exp(-z));
 }
 
