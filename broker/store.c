@@ -11,8 +11,9 @@
     in meta and are bumped inside the same transaction as the record that
     uses them, so a crash never reuses or skips an id.
 
-    Growing the map (mdb_env_set_mapsize) needs no transaction open in this
-    process; a rwlock held shared by every transaction and exclusively by the
+    The map grows ahead of need at store_begin (past half full) so callers'
+    transactions rarely meet a full map. Growing (mdb_env_set_mapsize) needs
+    no transaction open in this process; a rwlock held shared by every transaction and exclusively by the
     grow gives that even when readers run on other threads (MDB_NOTLS).
 */
 #include "store.h"
@@ -27,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -40,13 +42,16 @@ static const char *const s_db_names[DB_COUNT] = {"datasets", "runs",  "blobs", "
                                                  "artifacts", "audit", "meta"};
 
 struct store {
+    int lock_fd;                  //  store.lock, flock'ed while open; -1 = none
     MDB_env *env;                 //  the environment
     MDB_dbi dbi[DB_COUNT];        //  handles by s_db_t
     char dir[PATH_MAX];           //  store directory, for messages
     size_t map_bytes;             //  current map size
     size_t max_bytes;             //  growth limit
     pthread_rwlock_t grow_lock;   //  shared by transactions, exclusive to grow
+    size_t page_bytes;            //  LMDB page size
     _Atomic bool writing;         //  a write transaction of ours is open
+    bool grow_pending;            //  a caller's txn met a full map: grow at next begin
 };
 
 //  A counter in meta being bumped.
@@ -140,9 +145,37 @@ static int s_prepare_dir(const char *dir, mlops_err_t *err)
         return mlops_err_set(err, errno, "store directory %s: %s", dir, strerror(errno));
     if (!S_ISDIR(st.st_mode))
         return mlops_err_set(err, ENOTDIR, "store path %s exists and is not a directory", dir);
-    if (access(dir, W_OK | X_OK) != 0)
+    if (eaccess(dir, W_OK | X_OK) != 0)
         return mlops_err_set(err, errno, "store directory %s is not writable (%s)", dir,
                              strerror(errno));
+    return 0;
+}
+
+//  Takes store.lock so a second opener (another broker, or this process
+//  again, which LMDB forbids) is refused instead of sharing the store. The
+//  kernel drops the lock when the holder dies, SIGKILL included.
+static int s_lock(store_t *self, mlops_err_t *err)
+{
+    char path[PATH_MAX + 16];
+    snprintf(path, sizeof path, "%s/store.lock", self->dir);
+    self->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (self->lock_fd < 0)
+        return mlops_err_set(err, errno, "cannot open %s: %s", path, strerror(errno));
+    if (flock(self->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        char holder[24] = "";
+        ssize_t n = pread(self->lock_fd, holder, sizeof holder - 1, 0);
+        holder[n > 0 ? n : 0] = '\0';
+        holder[strspn(holder, "0123456789")] = '\0';
+        if (e == EWOULDBLOCK)
+            return mlops_err_set(err, EBUSY, "store %s is in use by another process (pid %s); "
+                                 "one broker per store", self->dir, *holder ? holder : "?");
+        return mlops_err_set(err, e, "cannot lock %s: %s", path, strerror(e));
+    }
+    char pid[24];
+    int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    if (ftruncate(self->lock_fd, 0) != 0 || pwrite(self->lock_fd, pid, (size_t)n, 0) != n)
+        return mlops_err_set(err, errno, "cannot write %s: %s", path, strerror(errno));
     return 0;
 }
 
@@ -167,6 +200,9 @@ static int s_open_env(store_t *self, mlops_err_t *err)
         MDB_envinfo info;
         mdb_env_info(self->env, &info);
         self->map_bytes = info.me_mapsize; //  an existing file may be bigger
+        MDB_stat st;
+        mdb_env_stat(self->env, &st);
+        self->page_bytes = st.ms_psize;
         int dead = 0;
         mdb_reader_check(self->env, &dead); //  slots of killed processes
         return 0;
@@ -273,7 +309,8 @@ store_t *store_open(const char *dir, const store_options_t *opts, mlops_err_t *e
     if (self->max_bytes < self->map_bytes)
         self->max_bytes = self->map_bytes;
     pthread_rwlock_init(&self->grow_lock, NULL);
-    if (s_open_env(self, err) || s_open_dbs(self, err)) {
+    self->lock_fd = -1;
+    if (s_lock(self, err) || s_open_env(self, err) || s_open_dbs(self, err)) {
         store_destroy(&self);
         return NULL;
     }
@@ -287,6 +324,8 @@ void store_destroy(store_t **p)
     store_t *self = *p;
     if (self->env)
         mdb_env_close(self->env);
+    if (self->lock_fd >= 0)
+        close(self->lock_fd); //  releases the flock
     pthread_rwlock_destroy(&self->grow_lock);
     free(self);
     *p = NULL;
@@ -311,6 +350,21 @@ static int s_grow(store_t *self, mlops_err_t *err)
     }
     pthread_rwlock_unlock(&self->grow_lock);
     return rc ? s_fail(self, rc, "growing the map", err) : 0;
+}
+
+//  Grows ahead of need, before a write transaction begins (none of ours is
+//  open then): when the pages in use pass half the map, or when a write in
+//  a caller's transaction met a full map. So a caller's transaction rarely
+//  meets a full map, and one that did succeeds when redone. At max_bytes it
+//  leaves the map alone: writes that still fit keep working.
+static void s_grow_ahead(store_t *self)
+{
+    MDB_envinfo info;
+    mdb_env_info(self->env, &info);
+    size_t used = (info.me_last_pgno + 1) * self->page_bytes;
+    if ((self->grow_pending || used > self->map_bytes / 2) && self->map_bytes < self->max_bytes)
+        s_grow(self, NULL); //  on failure the write reports the full map itself
+    self->grow_pending = false;
 }
 
 int store_grow(store_t *self, mlops_err_t *err)
@@ -338,6 +392,7 @@ store_txn_t *store_begin(store_t *self, mlops_err_t *err)
         return NULL;
     }
     t->store = self;
+    s_grow_ahead(self);
     pthread_rwlock_rdlock(&self->grow_lock);
     int rc = mdb_txn_begin(self->env, NULL, 0, &t->txn);
     if (rc) {
@@ -363,10 +418,12 @@ int store_commit(store_txn_t **p, mlops_err_t *err)
                            mlops_strerror(t->failed));
     } else if ((rc = mdb_txn_commit(t->txn)) != 0) {
         rc = s_fail(self, rc, "commit", err);
-        if (rc == MLOPS_EMAPFULL)
-            mlops_err_set(err, rc, "store %s: map full (%s) at commit; "
-                          "call store_grow and redo the transaction", self->dir,
+        if (rc == MLOPS_EMAPFULL) {
+            self->grow_pending = true;
+            mlops_err_set(err, rc, "store %s: map full (%s) at commit; redo the "
+                          "transaction (the next store_begin grows the map)", self->dir,
                           s_size_text(self->map_bytes, (char[32]){0}));
+        }
     }
     self->writing = false;
     pthread_rwlock_unlock(&self->grow_lock);
@@ -403,11 +460,13 @@ static int s_write(store_t *self, store_txn_t *txn, const char *what, s_write_fn
                                  "%s: the transaction already failed (%s); abort it", what,
                                  mlops_strerror(txn->failed));
         int rc = fn(self, txn->txn, arg, err);
-        if (rc == MDB_MAP_FULL)
+        if (rc == MDB_MAP_FULL) {
+            self->grow_pending = true;
             rc = mlops_err_set(err, MLOPS_EMAPFULL,
-                               "store %s: map full (%s) during %s; abort the "
-                               "transaction, call store_grow and redo it",
+                               "store %s: map full (%s) during %s; abort the transaction "
+                               "and redo it (the next store_begin grows the map)",
                                self->dir, s_size_text(self->map_bytes, (char[32]){0}), what);
+        }
         else if (rc > 0 || (rc < 0 && rc > -30900))
             rc = s_fail(self, rc, what, err);
         txn->failed = rc;

@@ -1,6 +1,7 @@
 /*  store.h: the broker's LMDB store, the one durable place in the system.
 
-    One environment in a directory (created 0700, files 0600) with named
+    One environment in a directory (created 0700; data.mdb, lock.mdb and
+    store.lock 0600) with named
     databases: datasets (table bytes by content hash), runs (run_t by id),
     blobs (stage outputs by task id), versions (version_t by number),
     artifacts (model bytes by version number), audit (audit_t by sequence),
@@ -11,13 +12,17 @@
     take a `store_txn_t *txn`: NULL means "in a transaction of its own".
 
     Caveats:
-    - Only the broker opens the store; LMDB allows one writer at a time.
+    - Only the broker opens the store, once: store.lock (flock) makes a
+      second store_open of the same directory, from any process or this one,
+      fail with EBUSY. LMDB allows one writer at a time anyway.
     - A long read transaction keeps old pages alive and the file grows;
       read, copy out, end it.
-    - When the map is full: a write with txn NULL grows the map by itself
-      (doubling, up to store_options_t.max_bytes) and retries; a write inside
-      a caller's transaction returns MLOPS_EMAPFULL and the transaction is
-      spoiled: abort it, call store_grow, redo it. At max_bytes the message
+    - The map grows by itself (doubling, up to store_options_t.max_bytes):
+      store_begin grows it first when more than half is in use, and a write
+      with txn NULL that meets a full map grows it and retries. A write inside
+      a caller's transaction that meets a full map returns MLOPS_EMAPFULL and
+      spoils the transaction: abort it and redo it (the next store_begin
+      grows the map; store_grow does it at once). At max_bytes the message
       says to raise --store-size.
     - A transaction in which a write failed stays failed: further writes
       return MLOPS_ESTATE and commit refuses; abort it.
@@ -49,7 +54,7 @@ typedef struct {
 
 //  Opens (creating if needed) the store in dir. opts may be NULL.
 //  Returns NULL with err: errno (EACCES for an unwritable dir, ENOTDIR when
-//  dir or a parent is a file...), MLOPS_EFOREIGN (an LMDB file not ours),
+//  dir or a parent is a file, EBUSY when another opener holds it...), MLOPS_EFOREIGN (an LMDB file not ours),
 //  MLOPS_EVERSION (ours, another format), MLOPS_ECORRUPT (not LMDB or
 //  damaged), MLOPS_EINVAL (empty path), MLOPS_ESTORE.
 store_t *store_open(const char *dir, const store_options_t *opts, mlops_err_t *err);
@@ -58,12 +63,13 @@ store_t *store_open(const char *dir, const store_options_t *opts, mlops_err_t *e
 //  caller must have ended them.
 void store_destroy(store_t **p);
 
-//  Doubles the map size (up to max_bytes) after a caller's transaction
-//  failed with MLOPS_EMAPFULL and was aborted. Returns 0, or MLOPS_EMAPFULL
+//  Doubles the map size (up to max_bytes) now, e.g. after a caller's
+//  transaction failed with MLOPS_EMAPFULL and was aborted. Must be called
+//  with no write transaction open. Returns 0, or MLOPS_EMAPFULL
 //  at max_bytes (message: raise --store-size), or an LMDB failure.
 int store_grow(store_t *self, mlops_err_t *err);
 
-//  Current map size in bytes (grows with store_grow and own-txn writes).
+//  Current map size in bytes. Call it from the thread that writes.
 size_t store_map_bytes(const store_t *self);
 
 //  Every write below returns 0 or: MLOPS_EMAPFULL (see Caveats), MLOPS_ESTATE

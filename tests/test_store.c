@@ -14,6 +14,7 @@
 #include <ftw.h>
 #include <lmdb.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -121,10 +122,39 @@ static void test_open_creates_private_dir_and_files(void)
     snprintf(path, sizeof path, "%s/lock.mdb", dir);
     CHECK_INT(stat(path, &st), 0);
     CHECK_INT(st.st_mode & 07777, 0600);
+    snprintf(path, sizeof path, "%s/store.lock", dir);
+    CHECK_INT(stat(path, &st), 0);
+    CHECK_INT(st.st_mode & 07777, 0600);
     s = store_open(dir, NULL, &err); //  reopen an existing store
     CHECK(s != NULL);
     store_destroy(&s);
     s_rmrf(base);
+}
+
+static void test_second_open_is_refused(void)
+{
+    char base[64], dir[96];
+    s_tmpdir(base, dir);
+    mlops_err_t err;
+    store_t *s = store_open(dir, NULL, &err);
+    CHECK(s != NULL);
+    store_t *again = store_open(dir, NULL, &err);
+    char msg[MLOPS_ERRMSG_MAX];
+    snprintf(msg, sizeof msg, "%s", err.msg);
+    char pid[32];
+    snprintf(pid, sizeof pid, "(pid %ld)", (long)getpid());
+    uint64_t id = 0;
+    int rc = store_run_next_id(s, NULL, &id, &err); //  the first still works
+    store_destroy(&s);
+    store_t *after = store_open(dir, NULL, &err);   //  and the lock goes with it
+    bool reopened = after != NULL;
+    store_destroy(&after);
+    s_rmrf(base);
+    CHECK(again == NULL);
+    CHECK_CONTAINS(msg, "is in use by another process");
+    CHECK_CONTAINS(msg, pid);
+    CHECK_INT(rc, 0);
+    CHECK(reopened);
 }
 
 static void test_open_rejects_bad_paths(void)
@@ -470,7 +500,7 @@ static void test_map_full_at_max(void)
     int rc2 = store_blob_put(s, txn, "tiny", blob, 1, &err);
     int rc3 = store_commit(&txn, &err);
     CHECK_INT(rc, MLOPS_EMAPFULL);
-    CHECK_CONTAINS(msg, "call store_grow and redo it");
+    CHECK_CONTAINS(msg, "abort the transaction and redo it");
     CHECK_INT(rc2, MLOPS_ESTATE);
     CHECK_INT(rc3, MLOPS_ESTATE);
     CHECK_CONTAINS(err.msg, "a write in it failed");
@@ -484,7 +514,7 @@ static void test_map_full_at_max(void)
     s_rmrf(base);
 }
 
-static void test_grow_then_redo_in_callers_txn(void)
+static void test_callers_txn_redone_after_full_map(void)
 {
     char base[64], dir[96];
     s_tmpdir(base, dir);
@@ -493,7 +523,7 @@ static void test_grow_then_redo_in_callers_txn(void)
     store_t *s = store_open(dir, &opts, &err);
     CHECK(s != NULL);
     static uint8_t blob[200000];
-    int tries = 0, rc;
+    int fulls = 0, rc;
     do { //  the loop a broker runs around one state change
         store_txn_t *txn = store_begin(s, &err);
         CHECK(txn != NULL);
@@ -502,13 +532,104 @@ static void test_grow_then_redo_in_callers_txn(void)
             rc = store_commit(&txn, &err);
         else
             store_abort(&txn);
-        if (rc == MLOPS_EMAPFULL)
-            CHECK_INT(store_grow(s, &err), 0);
-    } while (rc == MLOPS_EMAPFULL && ++tries < 10);
+        if (rc == MLOPS_EMAPFULL) {
+            CHECK_CONTAINS(err.msg, "redo it (the next store_begin grows the map)");
+            fulls++;
+        }
+    } while (rc == MLOPS_EMAPFULL && fulls < 10);
     CHECK_INT(rc, 0);
-    CHECK(tries >= 1);
+    CHECK(fulls >= 1);
+    size_t before = store_map_bytes(s);
+    CHECK_INT(store_grow(s, &err), 0);
+    CHECK_INT(store_map_bytes(s), before * 2);
     store_destroy(&s);
     s_rmrf(base);
+}
+
+//  Small writes in callers' transactions never meet a full map: store_begin
+//  grows the map while half of it is still free.
+static void test_begin_grows_ahead_of_need(void)
+{
+    char base[64], dir[96];
+    s_tmpdir(base, dir);
+    store_options_t opts = {.map_bytes = 64 << 10, .max_bytes = 64 << 20};
+    mlops_err_t err;
+    store_t *s = store_open(dir, &opts, &err);
+    CHECK(s != NULL);
+    static uint8_t blob[8000];
+    for (int i = 0; i < 300; i++) {
+        char key[32];
+        snprintf(key, sizeof key, "k%d", i);
+        store_txn_t *txn = store_begin(s, &err);
+        CHECK(txn != NULL);
+        int rc = store_blob_put(s, txn, key, blob, sizeof blob, &err);
+        rc = rc ? (store_abort(&txn), rc) : store_commit(&txn, &err);
+        if (rc)
+            fprintf(stderr, "  write %d: %s\n", i, err.msg);
+        CHECK_INT(rc, 0);
+    }
+    CHECK(store_map_bytes(s) >= 300 * sizeof blob);
+    store_destroy(&s);
+    s_rmrf(base);
+}
+
+//  A reader on another thread while the writer makes the map grow: the
+//  grow lock keeps every read on a valid mapping (MDB_NOTLS readers).
+typedef struct {
+    store_t *store;         //  shared
+    _Atomic int stop;       //  set by the writer when done
+    int reads, failures;    //  the reader's tally
+} s_reader_t;
+
+static void *s_reader_fn(void *arg)
+{
+    s_reader_t *r = arg;
+    while (!r->stop) {
+        run_t run;
+        mlops_err_t err;
+        int rc = store_run_get(r->store, 1, &run, &err);
+        if (rc == 0 && strcmp(run.source, "run-1") != 0)
+            r->failures++;
+        if (rc != 0 && rc != MLOPS_ENOTFOUND)
+            r->failures++;
+        run_clear(&run);
+        r->reads++;
+    }
+    return NULL;
+}
+
+static void test_reads_from_another_thread_during_growth(void)
+{
+    char base[64], dir[96];
+    s_tmpdir(base, dir);
+    store_options_t opts = {.map_bytes = 64 << 10, .max_bytes = 64 << 20};
+    mlops_err_t err;
+    store_t *s = store_open(dir, &opts, &err);
+    CHECK(s != NULL);
+    s_reader_t r = {s, 0, 0, 0};
+    pthread_t th;
+    CHECK_INT(pthread_create(&th, NULL, s_reader_fn, &r), 0);
+    int rc = 0;
+    static uint8_t blob[20000];
+    for (uint64_t i = 1; i <= 100 && rc == 0; i++) {
+        run_t run;
+        s_make_run(&run, i, 2);
+        rc = store_run_put(s, NULL, &run, &err);
+        run_clear(&run);
+        char key[32];
+        snprintf(key, sizeof key, "b%llu", (unsigned long long)i);
+        if (rc == 0)
+            rc = store_blob_put(s, NULL, key, blob, sizeof blob, &err);
+    }
+    r.stop = 1;
+    pthread_join(th, NULL);
+    size_t grown = store_map_bytes(s);
+    store_destroy(&s);
+    s_rmrf(base);
+    CHECK_INT(rc, 0);
+    CHECK(grown >= 2000000);
+    CHECK(r.reads > 0);
+    CHECK_INT(r.failures, 0);
 }
 
 //  --- refusing what is not ours ----------------------------------------------
@@ -644,7 +765,9 @@ static void s_writer(const char *dir, int fd)
     }
     static uint8_t art[32000];
     for (uint64_t i = 1;; i++) {
-        s_report_t rep = {'R', 0};
+        s_report_t rep;
+        memset(&rep, 0, sizeof rep); //  padding too: it goes down the pipe
+        rep.kind = 'R';
         int rc;
         do {
             store_txn_t *txn = store_begin(s, &err);
@@ -828,6 +951,7 @@ static void test_sigkill_mid_write_loses_nothing_committed(void)
 int main(void)
 {
     RUN(test_open_creates_private_dir_and_files);
+    RUN(test_second_open_is_refused);
     RUN(test_open_rejects_bad_paths);
     RUN(test_open_unwritable_dir_as_nobody);
     RUN(test_put_get_every_db);
@@ -836,7 +960,9 @@ int main(void)
     RUN(test_txn_commits_all_or_nothing);
     RUN(test_map_grows_by_itself);
     RUN(test_map_full_at_max);
-    RUN(test_grow_then_redo_in_callers_txn);
+    RUN(test_callers_txn_redone_after_full_map);
+    RUN(test_begin_grows_ahead_of_need);
+    RUN(test_reads_from_another_thread_during_growth);
     RUN(test_foreign_lmdb_refused);
     RUN(test_garbage_file_refused);
     RUN(test_undecodable_record_is_corrupt);
