@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -41,6 +42,7 @@ static const char *const s_db_names[DB_COUNT] = {"datasets", "runs",  "blobs", "
                                                  "artifacts", "audit", "meta"};
 
 struct store {
+    int lock_fd;                  //  store.lock, flock'ed while open; -1 = none
     MDB_env *env;                 //  the environment
     MDB_dbi dbi[DB_COUNT];        //  handles by s_db_t
     char dir[PATH_MAX];           //  store directory, for messages
@@ -49,6 +51,7 @@ struct store {
     pthread_rwlock_t grow_lock;   //  shared by transactions, exclusive to grow
     size_t page_bytes;            //  LMDB page size
     _Atomic bool writing;         //  a write transaction of ours is open
+    pthread_t writer;             //  the thread that holds it, when writing
     bool grow_pending;            //  a caller's txn met a full map: grow at next begin
 };
 
@@ -143,9 +146,37 @@ static int s_prepare_dir(const char *dir, mlops_err_t *err)
         return mlops_err_set(err, errno, "store directory %s: %s", dir, strerror(errno));
     if (!S_ISDIR(st.st_mode))
         return mlops_err_set(err, ENOTDIR, "store path %s exists and is not a directory", dir);
-    if (access(dir, W_OK | X_OK) != 0)
+    if (eaccess(dir, W_OK | X_OK) != 0)
         return mlops_err_set(err, errno, "store directory %s is not writable (%s)", dir,
                              strerror(errno));
+    return 0;
+}
+
+//  Takes store.lock so a second opener (another broker, or this process
+//  again, which LMDB forbids) is refused instead of sharing the store. The
+//  kernel drops the lock when the holder dies, SIGKILL included.
+static int s_lock(store_t *self, mlops_err_t *err)
+{
+    char path[PATH_MAX + 16];
+    snprintf(path, sizeof path, "%s/store.lock", self->dir);
+    self->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (self->lock_fd < 0)
+        return mlops_err_set(err, errno, "cannot open %s: %s", path, strerror(errno));
+    if (flock(self->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        char holder[24] = "";
+        ssize_t n = pread(self->lock_fd, holder, sizeof holder - 1, 0);
+        holder[n > 0 ? n : 0] = '\0';
+        holder[strspn(holder, "0123456789")] = '\0';
+        if (e == EWOULDBLOCK)
+            return mlops_err_set(err, EBUSY, "store %s is in use by another process (pid %s); "
+                                 "one broker per store", self->dir, *holder ? holder : "?");
+        return mlops_err_set(err, e, "cannot lock %s: %s", path, strerror(e));
+    }
+    char pid[24];
+    int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    if (ftruncate(self->lock_fd, 0) != 0 || pwrite(self->lock_fd, pid, (size_t)n, 0) != n)
+        return mlops_err_set(err, errno, "cannot write %s: %s", path, strerror(errno));
     return 0;
 }
 
@@ -279,7 +310,8 @@ store_t *store_open(const char *dir, const store_options_t *opts, mlops_err_t *e
     if (self->max_bytes < self->map_bytes)
         self->max_bytes = self->map_bytes;
     pthread_rwlock_init(&self->grow_lock, NULL);
-    if (s_open_env(self, err) || s_open_dbs(self, err)) {
+    self->lock_fd = -1;
+    if (s_lock(self, err) || s_open_env(self, err) || s_open_dbs(self, err)) {
         store_destroy(&self);
         return NULL;
     }
@@ -293,6 +325,8 @@ void store_destroy(store_t **p)
     store_t *self = *p;
     if (self->env)
         mdb_env_close(self->env);
+    if (self->lock_fd >= 0)
+        close(self->lock_fd); //  releases the flock
     pthread_rwlock_destroy(&self->grow_lock);
     free(self);
     *p = NULL;
@@ -334,11 +368,19 @@ static void s_grow_ahead(store_t *self)
     self->grow_pending = false;
 }
 
+//  The calling thread must not hold our write transaction: LMDB's writer
+//  lock (and our grow lock) would make it wait for itself.
+static void s_assert_not_writing(store_t *self)
+{
+    assert(!(self->writing && pthread_equal(self->writer, pthread_self()))
+           && "this thread holds a store transaction: pass it, or end it first");
+    (void)self;
+}
+
 int store_grow(store_t *self, mlops_err_t *err)
 {
     assert(self);
-    //  With our write transaction open the grow lock would deadlock.
-    assert(!self->writing);
+    s_assert_not_writing(self);
     return s_grow(self, err);
 }
 
@@ -359,6 +401,7 @@ store_txn_t *store_begin(store_t *self, mlops_err_t *err)
         return NULL;
     }
     t->store = self;
+    s_assert_not_writing(self);
     s_grow_ahead(self);
     pthread_rwlock_rdlock(&self->grow_lock);
     int rc = mdb_txn_begin(self->env, NULL, 0, &t->txn);
@@ -368,6 +411,7 @@ store_txn_t *store_begin(store_t *self, mlops_err_t *err)
         free(t);
         return NULL;
     }
+    self->writer = pthread_self();
     self->writing = true;
     return t;
 }

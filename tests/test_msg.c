@@ -835,6 +835,27 @@ static void test_record_int_extremes(void)
     proto_msg_destroy(&d);
 }
 
+//  proto_msg_dump writes JSON Python reads: escapes, NaN, unsigned ids.
+static void test_dump_is_json(void)
+{
+    char *text = NULL;
+    size_t size = 0;
+    FILE *f = open_memstream(&text, &size);
+    CHECK(f != NULL);
+    proto_msg_t m = {.cmd = PROTO_DISCONNECT, .disconnect = {"say \"hi\"\\\n\x01"}};
+    proto_msg_dump(f, &m);
+    proto_field_t fs[] = {{"x", PROTO_VAL_FLOAT, NAN, NULL}, {"y", PROTO_VAL_FLOAT, -INFINITY, NULL},
+                          {"z", PROTO_VAL_NIL, 0, NULL}};
+    proto_record_t rec = {fs, 3};
+    m = (proto_msg_t){.cmd = PROTO_PREDICT, .predict = {UINT64_MAX, &rec, 1}};
+    proto_msg_dump(f, &m);
+    fclose(f);
+    CHECK_CONTAINS(text, "{\"cmd\": \"DISCONNECT\", \"body\": {\"reason\": \"say \\\"hi\\\"\\\\\\u000a\\u0001\"}}\n");
+    CHECK_CONTAINS(text, "{\"cmd\": \"PREDICT\", \"body\": {\"req_id\": 18446744073709551615, \"records\": "
+                         "[[[\"x\", \"float\", NaN], [\"y\", \"float\", -Infinity], [\"z\", \"nil\", 0]]]}}");
+    free(text);
+}
+
 //  --------------------------------------------------------------------------
 //  The helper modes for tests/test_interop_msg.py
 
@@ -902,5 +923,6 @@ int main(int argc, char **argv)
     RUN(test_every_truncation_is_refused);
     RUN(test_encoder_refuses_bad_messages);
     RUN(test_record_int_extremes);
+    RUN(test_dump_is_json);
     return TEST_REPORT("test_msg");
 }

@@ -122,10 +122,64 @@ static void test_open_creates_private_dir_and_files(void)
     snprintf(path, sizeof path, "%s/lock.mdb", dir);
     CHECK_INT(stat(path, &st), 0);
     CHECK_INT(st.st_mode & 07777, 0600);
+    snprintf(path, sizeof path, "%s/store.lock", dir);
+    CHECK_INT(stat(path, &st), 0);
+    CHECK_INT(st.st_mode & 07777, 0600);
     s = store_open(dir, NULL, &err); //  reopen an existing store
     CHECK(s != NULL);
     store_destroy(&s);
     s_rmrf(base);
+}
+
+static void test_second_open_is_refused(void)
+{
+    char base[64], dir[96];
+    s_tmpdir(base, dir);
+    mlops_err_t err;
+    store_t *s = store_open(dir, NULL, &err);
+    CHECK(s != NULL);
+    store_t *again = store_open(dir, NULL, &err);
+    char msg[MLOPS_ERRMSG_MAX];
+    snprintf(msg, sizeof msg, "%s", err.msg);
+    char pid[32];
+    snprintf(pid, sizeof pid, "(pid %ld)", (long)getpid());
+    uint64_t id = 0;
+    int rc = store_run_next_id(s, NULL, &id, &err); //  the first still works
+    store_destroy(&s);
+    store_t *after = store_open(dir, NULL, &err);   //  and the lock goes with it
+    bool reopened = after != NULL;
+    store_destroy(&after);
+    s_rmrf(base);
+    CHECK(again == NULL);
+    CHECK_CONTAINS(msg, "is in use by another process");
+    CHECK_CONTAINS(msg, pid);
+    CHECK_INT(rc, 0);
+    CHECK(reopened);
+}
+
+//  A second store_begin on the thread that holds a transaction would wait
+//  for itself forever; it asserts instead (in a child, which dies of it).
+static void test_nested_begin_asserts(void)
+{
+    char base[64], dir[96];
+    s_tmpdir(base, dir);
+    fflush(NULL);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        close(2); //  keep the assertion text out of the test output
+        mlops_err_t err;
+        store_t *s = store_open(dir, NULL, &err);
+        store_txn_t *txn = s ? store_begin(s, &err) : NULL;
+        if (txn)
+            store_begin(s, &err);
+        _exit(0);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    s_rmrf(base);
+    CHECK(WIFSIGNALED(status));
+    CHECK_INT(WTERMSIG(status), SIGABRT);
 }
 
 static void test_open_rejects_bad_paths(void)
@@ -736,7 +790,9 @@ static void s_writer(const char *dir, int fd)
     }
     static uint8_t art[32000];
     for (uint64_t i = 1;; i++) {
-        s_report_t rep = {'R', 0};
+        s_report_t rep;
+        memset(&rep, 0, sizeof rep); //  padding too: it goes down the pipe
+        rep.kind = 'R';
         int rc;
         do {
             store_txn_t *txn = store_begin(s, &err);
@@ -920,6 +976,8 @@ static void test_sigkill_mid_write_loses_nothing_committed(void)
 int main(void)
 {
     RUN(test_open_creates_private_dir_and_files);
+    RUN(test_second_open_is_refused);
+    RUN(test_nested_begin_asserts);
     RUN(test_open_rejects_bad_paths);
     RUN(test_open_unwritable_dir_as_nobody);
     RUN(test_put_get_every_db);
