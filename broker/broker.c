@@ -6,8 +6,13 @@
     per command); timers (heartbeats, expiry, timeouts, backoff, schedule).
 
     The engine keeps the active run in memory as a copy of what the store
-    holds: every change goes through s_commit_run, which writes it in the
-    caller's transaction, commits, and only then lets the caller announce.
+    holds. Changes made while handling one message go into one store
+    transaction (the batch) and everything the broker would send meanwhile
+    (TASKs, events, REPLYs, heartbeats) waits in an outbox; s_flush commits
+    the batch and only then sends the outbox. So nothing is announced or
+    acted on before it is durable, and a run costs one commit per message
+    instead of one per transition. If a commit fails, the outbox is dropped
+    and the in-memory state is reloaded from the store.
 */
 #include "broker.h"
 
@@ -27,6 +32,19 @@
 #define SAMPLE_BYTES 48           //  of a bad frame, in the log
 #define RUNS_DEFAULT 20
 
+typedef struct {
+    zsock_t *sock;                //  where it goes
+    zmsg_t *msg;                  //  what, owned
+} s_out_t;
+
+//  A stage output written in the open batch: inputs built before the batch
+//  commits must see it, and the store only shows committed data.
+typedef struct {
+    char key[96];                 //  blob key, or "dataset:<hash>"
+    uint8_t *data;                //  owned copy
+    size_t len;
+} s_cached_t;
+
 struct broker {
     broker_config_t cfg;          //  strings point into the copies below
     char *strings[8];             //  owned copies of config strings
@@ -36,6 +54,12 @@ struct broker {
     zsock_t *control;             //  ROUTER, clients
     zsock_t *events;              //  PUB
     zloop_t *loop;
+    store_txn_t *txn;             //  the batch of this message, NULL when none
+    s_out_t *out;                 //  outbox: sent after the batch commits
+    size_t n_out, cap_out;
+    s_cached_t *cache;            //  outputs written in the batch
+    size_t n_cache, cap_cache;
+    version_t staged;             //  version registered in the batch (0 = none)
     dispatch_t *dispatch;         //  workers and per-stage queues
     run_t active;                 //  the running run; id 0 = none
     uint64_t queued_id;           //  the queued run, 0 = none
@@ -49,6 +73,7 @@ struct broker {
 
 static void s_pump(broker_t *self);
 static void s_run_ended(broker_t *self);
+static void s_reload(broker_t *self);
 
 /* --- small helpers ------------------------------------------------------- */
 
@@ -84,8 +109,81 @@ static zframe_t *s_frame_of(const proto_msg_t *msg)
     return frame;
 }
 
-static void s_send_to(zsock_t *sock, const uint8_t *id, size_t id_len, bool delimiter,
-                      const proto_msg_t *msg)
+//  Queues msg for sending after the batch commits (takes it).
+static void s_out_push(broker_t *self, zsock_t *sock, zmsg_t **msg)
+{
+    if (self->n_out == self->cap_out) {
+        size_t cap = self->cap_out ? self->cap_out * 2 : 16;
+        s_out_t *grown = realloc(self->out, cap * sizeof *grown);
+        if (!grown) {
+            log_error("out of memory: a message is dropped");
+            zmsg_destroy(msg);
+            return;
+        }
+        self->out = grown;
+        self->cap_out = cap;
+    }
+    self->out[self->n_out++] = (s_out_t){sock, *msg};
+    *msg = NULL;
+}
+
+static void s_out_drop(broker_t *self)
+{
+    for (size_t i = 0; i < self->n_out; i++)
+        zmsg_destroy(&self->out[i].msg);
+    self->n_out = 0;
+}
+
+static void s_cache_clear(broker_t *self)
+{
+    for (size_t i = 0; i < self->n_cache; i++)
+        free(self->cache[i].data);
+    self->n_cache = 0;
+    self->staged.version = 0;
+}
+
+//  Remembers bytes written under key in this batch. Returns 0 or MLOPS_ENOMEM.
+static int s_cache_put(broker_t *self, const char *key, const uint8_t *data, size_t len)
+{
+    if (self->n_cache == self->cap_cache) {
+        size_t cap = self->cap_cache ? self->cap_cache * 2 : 8;
+        s_cached_t *grown = realloc(self->cache, cap * sizeof *grown);
+        if (!grown)
+            return MLOPS_ENOMEM;
+        self->cache = grown;
+        self->cap_cache = cap;
+    }
+    s_cached_t *c = &self->cache[self->n_cache];
+    c->data = malloc(len ? len : 1);
+    if (!c->data)
+        return MLOPS_ENOMEM;
+    memcpy(c->data, data, len);
+    c->len = len;
+    snprintf(c->key, sizeof c->key, "%s", key);
+    self->n_cache++;
+    return 0;
+}
+
+//  A blob (or "dataset:<hash>") as of the open batch: a malloc'd copy.
+static int s_get_bytes(broker_t *self, const char *key, uint8_t **data, size_t *len, mlops_err_t *err)
+{
+    for (size_t i = self->n_cache; i-- > 0;) {
+        if (strcmp(self->cache[i].key, key) != 0)
+            continue;
+        *data = malloc(self->cache[i].len ? self->cache[i].len : 1);
+        if (!*data)
+            return mlops_err_set(err, MLOPS_ENOMEM, "out of memory");
+        memcpy(*data, self->cache[i].data, self->cache[i].len);
+        *len = self->cache[i].len;
+        return 0;
+    }
+    if (strncmp(key, "dataset:", 8) == 0)
+        return store_dataset_get(self->store, key + 8, data, len, err);
+    return store_blob_get(self->store, key, data, len, err);
+}
+
+static void s_send_to(broker_t *self, zsock_t *sock, const uint8_t *id, size_t id_len,
+                      bool delimiter, const proto_msg_t *msg)
 {
     zframe_t *payload = s_frame_of(msg);
     if (!payload)
@@ -95,12 +193,12 @@ static void s_send_to(zsock_t *sock, const uint8_t *id, size_t id_len, bool deli
     if (delimiter)
         zmsg_addmem(out, "", 0);
     zmsg_append(out, &payload);
-    zmsg_send(&out, sock);
+    s_out_push(self, sock, &out);
 }
 
 static void s_send_worker(broker_t *self, dispatch_worker_t *w, const proto_msg_t *msg)
 {
-    s_send_to(self->work, w->id, w->id_len, false, msg);
+    s_send_to(self, self->work, w->id, w->id_len, false, msg);
     w->last_sent_mono = zclock_mono();
 }
 
@@ -121,7 +219,7 @@ static void s_publish(broker_t *self, const char *kind, uint64_t run_id, const c
     zmsg_t *out = zmsg_new();
     zmsg_addstr(out, kind);
     zmsg_append(out, &payload);
-    zmsg_send(&out, self->events);
+    s_out_push(self, self->events, &out);
     log_debug("event kind=%s run=%llu stage=%s state=%s", kind, (unsigned long long)run_id,
               stage ? stage : "", state ? state : "");
 }
@@ -142,50 +240,108 @@ static void s_publish_run(broker_t *self, const run_t *run)
               *message ? message : run->reason);
 }
 
-//  Commits txn, timing it. Returns 0 or the store's error (logged).
-static int s_commit(broker_t *self, store_txn_t **txn)
+//  The batch transaction, begun on first use. NULL on failure (logged).
+static store_txn_t *s_txn(broker_t *self)
+{
+    if (self->txn)
+        return self->txn;
+    mlops_err_t err;
+    mlops_err_clear(&err);
+    self->txn = store_begin(self->store, &err);
+    if (!self->txn)
+        log_error("cannot begin a store transaction: %s", mlops_err_text(&err, err.code));
+    return self->txn;
+}
+
+//  Writes run into the batch. Returns 0 or a store error (logged).
+static int s_put_run(broker_t *self, const run_t *run)
 {
     mlops_err_t err;
     mlops_err_clear(&err);
-    int64_t t0 = zclock_usecs();
-    int rc = store_commit(txn, &err);
-    self->commit_usec += zclock_usecs() - t0;
-    self->n_commits++;
+    store_txn_t *txn = s_txn(self);
+    int rc = txn ? store_run_put(self->store, txn, run, &err) : MLOPS_ESTORE;
     if (rc)
-        log_error("store commit failed: %s", mlops_err_text(&err, rc));
+        log_error("cannot store run %llu: %s", (unsigned long long)run->id, mlops_err_text(&err, rc));
     return rc;
 }
 
-//  Writes run (plus whatever the caller already put in txn) and commits.
-//  On failure the txn is gone and the caller must not announce anything.
-static int s_commit_run(broker_t *self, store_txn_t **txn, const run_t *run)
+//  Commits the batch, then sends the outbox. When the commit fails nothing
+//  of the batch happened: the outbox is dropped and memory is reloaded from
+//  the store. Returns 0 or the store's error.
+static int s_flush(broker_t *self)
 {
-    mlops_err_t err;
-    mlops_err_clear(&err);
-    int rc = store_run_put(self->store, *txn, run, &err);
-    if (rc) {
-        log_error("cannot store run %llu: %s", (unsigned long long)run->id, mlops_err_text(&err, rc));
-        store_abort(txn);
-        return rc;
+    int rc = 0;
+    if (self->txn) {
+        mlops_err_t err;
+        mlops_err_clear(&err);
+        int64_t t0 = zclock_usecs();
+        rc = store_commit(&self->txn, &err);
+        self->commit_usec += zclock_usecs() - t0;
+        self->n_commits++;
+        s_cache_clear(self);
+        if (rc) {
+            log_error("store commit failed, changes dropped: %s", mlops_err_text(&err, rc));
+            s_out_drop(self);
+            s_reload(self);
+            return rc;
+        }
     }
-    return s_commit(self, txn);
+    for (size_t i = 0; i < self->n_out; i++)
+        zmsg_send(&self->out[i].msg, self->out[i].sock);
+    self->n_out = 0;
+    return 0;
 }
 
-static store_txn_t *s_begin(broker_t *self)
+//  Forgets the open batch and what waits for it, and reloads from the store.
+static void s_abort_batch(broker_t *self)
 {
+    store_abort(&self->txn);
+    s_cache_clear(self);
+    s_out_drop(self);
+    s_reload(self);
+}
+
+//  Makes memory agree with the store again after a batch was lost: the
+//  running run as stored; a task it says is running but that no worker holds
+//  goes back to pending; a worker whose task is not running is idle.
+static void s_reload(broker_t *self)
+{
+    run_clear(&self->active);
+    self->queued_id = 0;
     mlops_err_t err;
-    mlops_err_clear(&err);
-    store_txn_t *txn = store_begin(self->store, &err);
-    if (!txn)
-        log_error("cannot begin a store transaction: %s", mlops_err_text(&err, err.code));
-    return txn;
-}
-
-//  Saves the active run alone. Returns 0 or a store error.
-static int s_save_active(broker_t *self)
-{
-    store_txn_t *txn = s_begin(self);
-    return txn ? s_commit_run(self, &txn, &self->active) : MLOPS_ESTORE;
+    run_t *runs = NULL;
+    size_t n = 0;
+    if (store_run_list(self->store, 0, &runs, &n, &err) != 0) {
+        log_error("cannot reload runs: %s", err.msg);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (runs[i].state == RUN_QUEUED)
+            self->queued_id = runs[i].id;
+        else if (runs[i].state == RUN_RUNNING && self->active.id == 0 &&
+                 run_copy(&self->active, &runs[i]) != 0)
+            log_error("out of memory reloading run %llu", (unsigned long long)runs[i].id);
+    }
+    store_runs_free(&runs, n);
+    for (size_t i = 0; i < dispatch_worker_count(self->dispatch); i++) {
+        dispatch_worker_t *w = dispatch_worker_at(self->dispatch, i);
+        run_task_t *t = w->task_id[0] ? dag_task_find(&self->active, w->task_id) : NULL;
+        if (w->task_id[0] && (!t || t->state != TASK_RUNNING))
+            dispatch_worker_release(w, zclock_mono());
+    }
+    for (size_t i = 0; i < self->active.n_tasks; i++) {
+        run_task_t *t = &self->active.tasks[i];
+        bool held = false;
+        for (size_t k = 0; k < dispatch_worker_count(self->dispatch); k++)
+            held |= strcmp(dispatch_worker_at(self->dispatch, k)->task_id, t->task_id) == 0;
+        if (t->state == TASK_RUNNING && !held) {
+            t->state = TASK_PENDING;
+            t->attempts = t->attempts > 0 ? t->attempts - 1 : 0;
+        }
+        dispatch_queue_remove(self->dispatch, t->task_id);
+    }
+    log_warning("state reloaded from the store: active run %llu, queued run %llu",
+                (unsigned long long)self->active.id, (unsigned long long)self->queued_id);
 }
 
 /* --- construction -------------------------------------------------------- */
@@ -250,6 +406,10 @@ static int s_check_config(const broker_config_t *cfg, mlops_err_t *err)
                              cfg->rule.metric);
     if (cfg->n_families == 0 || cfg->n_families > DAG_FAMILIES_MAX)
         return mlops_err_set(err, MLOPS_EINVAL, "between 1 and %d model families", DAG_FAMILIES_MAX);
+    for (size_t i = 0; i < cfg->n_families; i++)
+        for (size_t k = 0; k < i; k++)
+            if (strcmp(cfg->families[i], cfg->families[k]) == 0)
+                return mlops_err_set(err, MLOPS_EINVAL, "model family '%s' given twice", cfg->families[i]);
     return 0;
 }
 
@@ -273,7 +433,9 @@ static int s_resume(broker_t *self, mlops_err_t *err)
         return mlops_err_set(err, rc, "out of memory resuming runs");
     if (self->active.id) {
         size_t back = dag_resume(&self->active, s_wall());
-        rc = s_save_active(self);
+        rc = s_put_run(self, &self->active);
+        if (rc == 0)
+            rc = s_flush(self);
         if (rc)
             return mlops_err_set(err, rc, "cannot store the resumed run");
         log_info("resumed run=%llu tasks_requeued=%zu", (unsigned long long)self->active.id, back);
@@ -332,6 +494,11 @@ void broker_destroy(broker_t **p)
                  (unsigned long long)self->n_commits,
                  self->n_commits ? (double)self->commit_usec / self->n_commits : 0.0,
                  (double)(self->handler_usec - self->commit_usec) / self->n_messages);
+    store_abort(&self->txn);
+    s_cache_clear(self);
+    free(self->cache);
+    s_out_drop(self);
+    free(self->out);
     zloop_destroy(&self->loop);
     zsock_destroy(&self->events);
     zsock_destroy(&self->control);
@@ -366,7 +533,6 @@ typedef struct {
     stage_preprocess_out_t prep;  //  decoded from prep_blob
     uint8_t *blobs[STAGE_CANDIDATES_MAX]; //  train outputs
     uint8_t *production;          //  production artifact
-    uint8_t *artifact;            //  the version load_model checks
 } s_inputs_t;
 
 static void s_inputs_clear(s_inputs_t *in)
@@ -377,7 +543,6 @@ static void s_inputs_clear(s_inputs_t *in)
     for (size_t i = 0; i < STAGE_CANDIDATES_MAX; i++)
         free(in->blobs[i]);
     free(in->production);
-    free(in->artifact);
     memset(in, 0, sizeof *in);
 }
 
@@ -393,7 +558,9 @@ static bool s_is_hash(const char *s)
 
 static int s_load_table(broker_t *self, const char *hash, s_inputs_t *in, mlops_err_t *err)
 {
-    int rc = store_dataset_get(self->store, hash, &in->table, &in->table_len, err);
+    char key[96];
+    snprintf(key, sizeof key, "dataset:%s", hash);
+    int rc = s_get_bytes(self, key, &in->table, &in->table_len, err);
     if (rc == MLOPS_ENOTFOUND)
         mlops_err_set(err, rc, "dataset %.12s is not in the store", hash);
     return rc;
@@ -405,7 +572,7 @@ static int s_load_prep(broker_t *self, s_inputs_t *in, mlops_err_t *err)
     snprintf(key, sizeof key, "%llu-preprocess", (unsigned long long)self->active.id);
     int rc = s_load_table(self, self->active.dataset_hash, in, err);
     if (rc == 0)
-        rc = store_blob_get(self->store, key, &in->prep_blob, &in->prep_len, err);
+        rc = s_get_bytes(self, key, &in->prep_blob, &in->prep_len, err);
     if (rc == 0)
         rc = stage_preprocess_out_decode(in->prep_blob, in->prep_len, &in->prep, err);
     return rc;
@@ -470,7 +637,7 @@ static int s_input_evaluate(broker_t *self, uint8_t **out, size_t *len, s_inputs
             continue;
         size_t k = p.n_candidates, blob_len = 0;
         stage_train_out_t train;
-        rc = store_blob_get(self->store, t->task_id, &in->blobs[k], &blob_len, err);
+        rc = s_get_bytes(self, t->task_id, &in->blobs[k], &blob_len, err);
         if (rc == 0)
             rc = stage_train_out_decode(in->blobs[k], blob_len, &train, err);
         if (rc)
@@ -495,16 +662,26 @@ static int s_input_load_model(broker_t *self, uint8_t **out, size_t *len, s_inpu
 {
     version_t v;
     int rc = s_load_prep(self, in, err);
-    if (rc == 0)
+    if (rc == 0 && self->staged.version == self->active.version)
+        v = self->staged;   //  registered in the open batch
+    else if (rc == 0)
         rc = store_version_get(self->store, self->active.version, &v, err);
     stage_load_model_in_t p = {.version = (int64_t)self->active.version, .table = in->table,
                                .table_len = in->table_len, .test_rows = in->prep.test_rows,
                                .n_test = in->prep.n_test};
+    //  the artifact is the output of the train task that made the version
+    char key[96];
+    size_t blob_len = 0;
+    stage_train_out_t train;
+    snprintf(key, sizeof key, "%llu-train-%s", (unsigned long long)self->active.id, v.family);
     if (rc == 0)
-        rc = store_artifact_get(self->store, v.version, &in->artifact, &p.artifact_len, err);
+        rc = s_get_bytes(self, key, &in->blobs[0], &blob_len, err);
+    if (rc == 0)
+        rc = stage_train_out_decode(in->blobs[0], blob_len, &train, err);
     if (rc)
         return rc;
-    p.artifact = in->artifact;
+    p.artifact = train.artifact;
+    p.artifact_len = train.artifact_len;
     p.expected = v.metrics;
     snprintf(p.sha256, sizeof p.sha256, "%s", v.sha256);
     return stage_load_model_in_encode(&p, out, len);
@@ -532,7 +709,26 @@ static int s_build_input(broker_t *self, const run_task_t *task, uint8_t **out, 
 
 /* --- the run engine ------------------------------------------------------ */
 
-//  Starts the queued run (when no run is active): plans its tasks, commits.
+//  Makes run (queued, no tasks yet) the active one: plans its tasks and
+//  writes it in the batch. Takes what run owns.
+static void s_start_run(broker_t *self, run_t *run)
+{
+    run->state = RUN_RUNNING;
+    run->started_ms = s_wall();
+    int rc = dag_plan(run, self->cfg.families, self->cfg.n_families);
+    if (rc || s_put_run(self, run) != 0) {
+        log_error("cannot start run %llu", (unsigned long long)run->id);
+        run_clear(run);
+        return;
+    }
+    self->active = *run;
+    memset(run, 0, sizeof *run);
+    log_info("run started run=%llu source=%s reason=%s", (unsigned long long)self->active.id,
+             self->active.source, self->active.reason);
+    s_publish_run(self, &self->active);
+}
+
+//  Starts the queued run (stored by an earlier batch) when no run is active.
 static void s_start_queued(broker_t *self)
 {
     if (self->active.id || !self->queued_id)
@@ -548,19 +744,7 @@ static void s_start_queued(broker_t *self)
         run_clear(&run);
         return;
     }
-    run.state = RUN_RUNNING;
-    run.started_ms = s_wall();
-    rc = dag_plan(&run, self->cfg.families, self->cfg.n_families);
-    store_txn_t *txn = rc ? NULL : s_begin(self);
-    if (!txn || s_commit_run(self, &txn, &run) != 0) {
-        log_error("cannot start run %llu", (unsigned long long)run.id);
-        run_clear(&run);
-        return;
-    }
-    self->active = run;   //  takes the tasks
-    log_info("run started run=%llu source=%s reason=%s", (unsigned long long)run.id, run.source,
-             run.reason);
-    s_publish_run(self, &self->active);
+    s_start_run(self, &run);
 }
 
 //  RETRAIN: a new run (started at once when none is active, else queued),
@@ -569,32 +753,26 @@ static int s_trigger(broker_t *self, const char *source, const char *reason,
                      control_retrain_t *answer, mlops_err_t *err)
 {
     run_t run = {0};
-    store_txn_t *txn = NULL;
-    int rc;
-    if (self->queued_id) {
+    //  start from an empty batch, so a failure here can abort just this
+    int rc = s_flush(self);
+    if (rc == 0 && self->queued_id) {
         rc = store_run_get(self->store, self->queued_id, &run, err);
-        if (rc == 0) {
-            run.coalesced++;
-            txn = s_begin(self);
-            rc = txn ? s_commit_run(self, &txn, &run) : MLOPS_ESTORE;
-        }
-        answer->coalesced = true;
-    } else {
-        txn = s_begin(self);
-        rc = txn ? store_run_next_id(self->store, txn, &run.id, err) : MLOPS_ESTORE;
-        if (rc == 0) {
-            run.state = RUN_QUEUED;
-            run.created_ms = s_wall();
-            snprintf(run.source, sizeof run.source, "%s", *source ? source : self->cfg.default_source);
-            snprintf(run.reason, sizeof run.reason, "%s", *reason ? reason : "manual");
-            rc = s_commit_run(self, &txn, &run);
-        } else {
-            store_abort(&txn);
-        }
+        run.coalesced++;
         if (rc == 0)
-            self->queued_id = run.id;
+            rc = s_put_run(self, &run);
+        answer->coalesced = true;
+    } else if (rc == 0) {
+        store_txn_t *txn = s_txn(self);
+        rc = txn ? store_run_next_id(self->store, txn, &run.id, err) : MLOPS_ESTORE;
+        run.state = RUN_QUEUED;
+        run.created_ms = s_wall();
+        snprintf(run.source, sizeof run.source, "%s", *source ? source : self->cfg.default_source);
+        snprintf(run.reason, sizeof run.reason, "%s", *reason ? reason : "manual");
+        if (rc == 0)
+            rc = s_put_run(self, &run);
     }
     if (rc) {
+        store_abort(&self->txn);
         run_clear(&run);
         return err->msg[0] ? rc : mlops_err_set(err, rc, "store: %s", mlops_strerror(rc));
     }
@@ -603,8 +781,11 @@ static int s_trigger(broker_t *self, const char *source, const char *reason,
              answer->coalesced, *reason ? reason : "manual");
     if (!answer->coalesced)
         s_publish_run(self, &run);
+    if (!answer->coalesced && !self->active.id)
+        s_start_run(self, &run);   //  from memory: the store has it only in the batch
+    else if (!answer->coalesced)
+        self->queued_id = run.id;
     run_clear(&run);
-    s_start_queued(self);
     snprintf(answer->state, sizeof answer->state, "%s",
              self->active.id == (uint64_t)answer->run_id ? "running" : "queued");
     return 0;
@@ -617,16 +798,14 @@ static void s_task_failed(broker_t *self, run_task_t *task, const char *error)
     dag_outcome_t outcome = dag_task_fail(&self->active, task, error, &self->cfg.policy, s_wall());
     log_warning("task failed task=%s attempt=%d error=%s%s", task->task_id, task->attempts, error,
                 outcome == DAG_RETRY ? " (will retry)" : "");
-    store_txn_t *txn = s_begin(self);
-    if (!txn)
-        return;
-    if (outcome == DAG_RUN_FAILED && self->active.version) {
+    store_txn_t *txn = s_txn(self);
+    if (txn && outcome == DAG_RUN_FAILED && self->active.version) {
         mlops_err_t err;
         char reason[RECORD_TEXT_MAX];
         snprintf(reason, sizeof reason, "run failed: %.200s", error);
         registry_archive(self->store, txn, self->active.version, reason, &err);
     }
-    if (s_commit_run(self, &txn, &self->active) != 0)
+    if (s_put_run(self, &self->active) != 0)
         return;
     char message[RECORD_ERROR_MAX + 64];
     snprintf(message, sizeof message, "attempt %d failed: %s", task->attempts, error);
@@ -651,7 +830,8 @@ static void s_run_ended(broker_t *self)
 static int s_store_blob(broker_t *self, store_txn_t *txn, const run_task_t *task,
                         const uint8_t *output, size_t len, mlops_err_t *err)
 {
-    return store_blob_put(self->store, txn, task->task_id, output, len, err);
+    int rc = store_blob_put(self->store, txn, task->task_id, output, len, err);
+    return rc ? rc : s_cache_put(self, task->task_id, output, len);
 }
 
 static int s_settle_extract(broker_t *self, store_txn_t *txn, const uint8_t *output, size_t len,
@@ -661,8 +841,12 @@ static int s_settle_extract(broker_t *self, store_txn_t *txn, const uint8_t *out
     int rc = stage_extract_out_decode(output, len, &out, err);
     if (rc == 0 && !s_is_hash(out.dataset_hash))
         rc = mlops_err_set(err, MLOPS_EPROTO, "extract output: dataset_hash is not a sha256");
+    char key[96];
+    snprintf(key, sizeof key, "dataset:%s", out.dataset_hash);
     if (rc == 0)
         rc = store_dataset_put(self->store, txn, out.dataset_hash, out.table, out.table_len, err);
+    if (rc == 0)
+        rc = s_cache_put(self, key, out.table, out.table_len);
     if (rc == 0)
         snprintf(self->active.dataset_hash, sizeof self->active.dataset_hash, "%s", out.dataset_hash);
     return rc;
@@ -681,7 +865,7 @@ static int s_settle_evaluate(broker_t *self, store_txn_t *txn, const run_task_t 
     uint8_t *blob = NULL;
     size_t blob_len = 0;
     stage_train_out_t train;
-    rc = store_blob_get(self->store, ev.scored[decision.best].key, &blob, &blob_len, err);
+    rc = s_get_bytes(self, ev.scored[decision.best].key, &blob, &blob_len, err);
     if (rc == 0)
         rc = stage_train_out_decode(blob, blob_len, &train, err);
     version_t v;
@@ -695,6 +879,7 @@ static int s_settle_evaluate(broker_t *self, store_txn_t *txn, const run_task_t 
     if (rc)
         return rc;
     self->active.version = v.version;
+    self->staged = v;
     snprintf(self->active.outcome, sizeof self->active.outcome, "%s v%llu: %.200s",
              decision.promote ? "validating" : "archived", (unsigned long long)v.version,
              decision.reason);
@@ -730,14 +915,20 @@ static void s_task_succeeded(broker_t *self, run_task_t *task, const uint8_t *ou
 {
     mlops_err_t err;
     mlops_err_clear(&err);
-    store_txn_t *txn = s_begin(self);
+    char task_id[sizeof task->task_id];
+    snprintf(task_id, sizeof task_id, "%s", task->task_id);
+    //  settle in a batch of its own, so a bad output aborts only this
+    if (s_flush(self) != 0 || !(task = dag_task_find(&self->active, task_id)) ||
+        task->state != TASK_RUNNING)
+        return;
+    store_txn_t *txn = s_txn(self);
     if (!txn)
         return;
     bool promoted = false;
     int rc;
     run_t before;
     if (run_copy(&before, &self->active) != 0) {
-        store_abort(&txn);
+        store_abort(&self->txn);
         return;
     }
     switch (dag_task_stage(task)) {
@@ -760,23 +951,22 @@ static void s_task_succeeded(broker_t *self, run_task_t *task, const uint8_t *ou
     }
     }
     if (rc) {
-        store_abort(&txn);
+        store_abort(&self->txn);
+        s_cache_clear(self);
         run_clear(&self->active);
         self->active = before;
-        task = dag_task_find(&self->active, task->task_id);
+        task = dag_task_find(&self->active, task_id);
         char message[RECORD_ERROR_MAX];
         snprintf(message, sizeof message, "bad %s output: %s", task->stage, mlops_err_text(&err, rc));
         s_task_failed(self, task, message);
         return;
     }
     bool finished = dag_task_done(&self->active, task, s_wall());
-    if (s_commit_run(self, &txn, &self->active) != 0) {
-        //  nothing was written: go back to the stored state and let the task run again
-        run_clear(&self->active);
-        self->active = before;
+    run_clear(&before);
+    if (s_put_run(self, &self->active) != 0) {
+        s_abort_batch(self);
         return;
     }
-    run_clear(&before);
     s_publish_task(self, task, NULL);
     if (dag_task_stage(task) == STAGE_EVALUATE && self->active.version) {
         version_t v;
@@ -807,7 +997,7 @@ static void s_dispatch(broker_t *self, run_task_t *task, dispatch_worker_t *w)
     char who[96];
     snprintf(who, sizeof who, "%.63s:%lld", w->host, (long long)w->pid);
     dag_task_start(&self->active, task, who, s_wall());
-    if (s_save_active(self) != 0) {
+    if (s_put_run(self, &self->active) != 0) {
         task->state = TASK_PENDING;   //  nothing was written: as if never dispatched
         task->attempts--;
         free(input);
@@ -859,7 +1049,7 @@ static void s_disconnect_peer(broker_t *self, const uint8_t *id, size_t id_len, 
 {
     proto_msg_t msg = {.cmd = PROTO_DISCONNECT};
     msg.disconnect.reason = reason;
-    s_send_to(self->work, id, id_len, false, &msg);
+    s_send_to(self, self->work, id, id_len, false, &msg);
 }
 
 //  The worker's task in hand, if it is a running task of the active run.
@@ -995,6 +1185,7 @@ static int s_work_fn(zloop_t *loop, zsock_t *sock, void *arg)
     zframe_destroy(&id);
     zframe_destroy(&payload);
     zmsg_destroy(&in);
+    s_flush(self);
     self->handler_usec += zclock_usecs() - t0;
     self->n_messages++;
     return 0;
@@ -1093,8 +1284,9 @@ static void s_cmd_production(broker_t *self, const proto_msg_t *msg, s_reply_t *
 {
     control_promote_t answer = {0};
     uint64_t version = 0, previous = 0;
-    store_txn_t *txn = s_begin(self);
-    int rc = txn ? 0 : MLOPS_ESTORE;
+    int rc = s_flush(self);   //  an empty batch: a refusal aborts only this
+    store_txn_t *txn = rc ? NULL : s_txn(self);
+    rc = txn ? 0 : MLOPS_ESTORE;
     const char *reason = msg->cmd == PROTO_PROMOTE ? msg->promote.reason : msg->rollback.reason;
     if (rc == 0 && msg->cmd == PROTO_PROMOTE) {
         version = (uint64_t)msg->promote.version;
@@ -1102,10 +1294,8 @@ static void s_cmd_production(broker_t *self, const proto_msg_t *msg, s_reply_t *
     } else if (rc == 0) {
         rc = registry_rollback(self->store, txn, reason, s_wall(), &version, &previous, &r->err);
     }
-    if (rc == 0)
-        rc = s_commit(self, &txn);
-    else
-        store_abort(&txn);
+    if (rc)
+        store_abort(&self->txn);
     const char *what = proto_cmd_name(msg->cmd);
     if (rc) {
         s_reply_fail(r, rc, what);
@@ -1195,13 +1385,14 @@ static int s_control_fn(zloop_t *loop, zsock_t *sock, void *arg)
         reply.reply.error = r.ok ? "" : mlops_err_text(&r.err, r.err.code);
         reply.reply.data = r.ok ? r.data : NULL;
         reply.reply.data_len = r.ok ? r.data_len : 0;
-        s_send_to(sock, zframe_data(id), zframe_size(id), delim != NULL, &reply);
+        s_send_to(self, sock, zframe_data(id), zframe_size(id), delim != NULL, &reply);
     }
     free(r.data);
     zframe_destroy(&id);
     zframe_destroy(&delim);
     zframe_destroy(&payload);
     zmsg_destroy(&in);
+    s_flush(self);
     self->handler_usec += zclock_usecs() - t0;
     self->n_messages++;
     return 0;
@@ -1252,5 +1443,6 @@ static int s_tick_fn(zloop_t *loop, int timer_id, void *arg)
             log_error("scheduled trigger failed: %s", mlops_err_text(&err, err.code));
     }
     s_pump(self);
+    s_flush(self);
     return 0;
 }

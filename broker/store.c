@@ -51,6 +51,7 @@ struct store {
     pthread_rwlock_t grow_lock;   //  shared by transactions, exclusive to grow
     size_t page_bytes;            //  LMDB page size
     _Atomic bool writing;         //  a write transaction of ours is open
+    pthread_t writer;             //  the thread that holds it, when writing
     bool grow_pending;            //  a caller's txn met a full map: grow at next begin
 };
 
@@ -367,11 +368,19 @@ static void s_grow_ahead(store_t *self)
     self->grow_pending = false;
 }
 
+//  The calling thread must not hold our write transaction: LMDB's writer
+//  lock (and our grow lock) would make it wait for itself.
+static void s_assert_not_writing(store_t *self)
+{
+    assert(!(self->writing && pthread_equal(self->writer, pthread_self()))
+           && "this thread holds a store transaction: pass it, or end it first");
+    (void)self;
+}
+
 int store_grow(store_t *self, mlops_err_t *err)
 {
     assert(self);
-    //  With our write transaction open the grow lock would deadlock.
-    assert(!self->writing);
+    s_assert_not_writing(self);
     return s_grow(self, err);
 }
 
@@ -392,6 +401,7 @@ store_txn_t *store_begin(store_t *self, mlops_err_t *err)
         return NULL;
     }
     t->store = self;
+    s_assert_not_writing(self);
     s_grow_ahead(self);
     pthread_rwlock_rdlock(&self->grow_lock);
     int rc = mdb_txn_begin(self->env, NULL, 0, &t->txn);
@@ -401,6 +411,7 @@ store_txn_t *store_begin(store_t *self, mlops_err_t *err)
         free(t);
         return NULL;
     }
+    self->writer = pthread_self();
     self->writing = true;
     return t;
 }

@@ -157,6 +157,31 @@ static void test_second_open_is_refused(void)
     CHECK(reopened);
 }
 
+//  A second store_begin on the thread that holds a transaction would wait
+//  for itself forever; it asserts instead (in a child, which dies of it).
+static void test_nested_begin_asserts(void)
+{
+    char base[64], dir[96];
+    s_tmpdir(base, dir);
+    fflush(NULL);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        close(2); //  keep the assertion text out of the test output
+        mlops_err_t err;
+        store_t *s = store_open(dir, NULL, &err);
+        store_txn_t *txn = s ? store_begin(s, &err) : NULL;
+        if (txn)
+            store_begin(s, &err);
+        _exit(0);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    s_rmrf(base);
+    CHECK(WIFSIGNALED(status));
+    CHECK_INT(WTERMSIG(status), SIGABRT);
+}
+
 static void test_open_rejects_bad_paths(void)
 {
     char base[64], dir[96], path[160];
@@ -952,6 +977,7 @@ int main(void)
 {
     RUN(test_open_creates_private_dir_and_files);
     RUN(test_second_open_is_refused);
+    RUN(test_nested_begin_asserts);
     RUN(test_open_rejects_bad_paths);
     RUN(test_open_unwritable_dir_as_nobody);
     RUN(test_put_get_every_db);

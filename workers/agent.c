@@ -26,6 +26,7 @@ typedef struct {
     int rc;                       //  handler's code
     mlops_err_t err;              //  handler's message
     int64_t started_ms, ended_ms; //  wall clock
+    int64_t delay_msec;           //  MLOPS_TASK_DELAY_MS, see agent.h
 } s_job_t;
 
 struct agent {
@@ -45,6 +46,7 @@ struct agent {
     int64_t broker_expires;       //  monotonic: broker dead after this
     int64_t next_heartbeat;       //  monotonic
     int64_t reconnect_msec;       //  back-off for the next reconnect
+    int64_t delay_msec;           //  MLOPS_TASK_DELAY_MS
 };
 
 agent_t *agent_new(const agent_config_t *cfg, mlops_err_t *err)
@@ -68,6 +70,8 @@ agent_t *agent_new(const agent_config_t *cfg, mlops_err_t *err)
     if (gethostname(self->host, sizeof self->host - 1) != 0)
         snprintf(self->host, sizeof self->host, "unknown");
     self->reconnect_msec = RECONNECT_MIN_MSEC;
+    const char *delay = getenv("MLOPS_TASK_DELAY_MS");
+    self->delay_msec = delay ? atoll(delay) : 0;
     self->curve = curve_new_from_env(err);
     self->pipe = zsys_create_pipe(&self->pipe_thread);
     if (!self->curve || !self->pipe || !self->endpoint || !self->stage) {
@@ -152,6 +156,8 @@ static void *s_job_fn(void *arg)
 {
     s_job_t *job = arg;
     job->started_ms = (int64_t)zclock_time();
+    if (job->delay_msec > 0)
+        zclock_sleep((int)job->delay_msec);
     mlops_err_clear(&job->err);
     job->rc = job->handler(job->task->task.input, job->task->task.input_len, &job->output,
                            &job->output_len, &job->err);
@@ -180,6 +186,7 @@ static void s_handle_task(agent_t *self, proto_msg_t **msg)
     *msg = NULL;
     self->job.handler = self->cfg.handler;
     self->job.signal = self->pipe_thread;
+    self->job.delay_msec = self->delay_msec;
     if (pthread_create(&self->thread, NULL, s_job_fn, &self->job) != 0) {
         //  no thread: run it here; heartbeats pause but the task is not lost
         s_job_fn(&self->job);

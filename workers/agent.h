@@ -11,6 +11,11 @@
     handler's failure goes back as RESULT ok=false with its message; the
     process never dies of a task.
 
+    Fault injection: when the environment has MLOPS_TASK_DELAY_MS=N, every
+    task waits N ms in its thread before the handler runs (heartbeats go on).
+    The multi-process tests use it to kill a worker or the broker while a task
+    is surely in progress; it is never set in normal use.
+
     Caveat: a task that is still computing when the connection is renewed is
     finished, but its RESULT is dropped (the new broker has given the task to
     someone else); the agent announces itself again once it is idle.

@@ -1,10 +1,14 @@
 /*  forest.c: random forest training and prediction (see forest.h).
 
-    Layout of a fit: the features are rank-coded once (s_bin_*), shared
-    read-only by the threads; each thread takes the next tree index from an
-    atomic counter and grows that tree in its own workspace, depth first,
-    with the node's rows kept as a contiguous range of an index array that
-    is partitioned in place at each split (as sklearn's Splitter does).
+    Layout of a fit: the features are rank-coded once into a row-major code
+    matrix (s_bin_feature), shared read-only by the threads. Each thread
+    takes the next tree index from an atomic counter and grows that tree in
+    its own workspace, depth first. A tree copies its bootstrap rows into a
+    contiguous array of records (the row's weight, packed, then its codes)
+    and partitions that array in place at each split, so a node's rows are
+    always one contiguous run: the split search streams through memory
+    instead of chasing row indexes, which is what keeps a million rows fast.
+    At each node the drawn features are histogrammed together in one pass.
 */
 #include "forest.h"
 #include "rng.h"
@@ -12,12 +16,15 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #define DEFAULT_TREES 100
-#define DEFAULT_MAX_BINS 1024
+#define DEFAULT_MAX_BINS 256
+#define SMALL_NODE_ROWS 48   //  below this, sort the node's ranks instead of histograms
+#define BATCH_MAX 64         //  features histogrammed in one pass
 
 typedef struct {
     uint32_t code;  //  rank code
@@ -36,7 +43,8 @@ typedef unsigned __int128 s_packed_t;
 
 static s_group_t s_unpack(uint32_t code, s_packed_t v)
 {
-    return (s_group_t){code, (uint32_t)(v >> 84), (double)(uint64_t)((v >> PACK_W_SHIFT) & PACK_MASK),
+    return (s_group_t){code, (uint32_t)(v >> 84),
+                       (double)(uint64_t)((v >> PACK_W_SHIFT) & PACK_MASK),
                        (double)(uint64_t)(v & PACK_MASK)};
 }
 
@@ -48,9 +56,10 @@ typedef struct {
 typedef struct {
     size_t n, p;          //  rows, features
     const uint8_t *y;     //  labels
-    uint16_t *codes;      //  p columns of n rank codes
+    uint16_t *codes;      //  n rows of p rank codes (row-major)
     uint32_t *n_bins;     //  per feature
     double **lo, **hi;    //  per feature: smallest / largest value of each bin
+    size_t stride;        //  bytes of one record: packed weight + p codes, 16-aligned
     forest_params_t pr;   //  resolved parameters
     uint64_t seed;        //  forest seed
     atomic_size_t next;   //  next tree to grow
@@ -60,7 +69,7 @@ typedef struct {
 } s_shared_t;
 
 typedef struct {
-    size_t start, end;    //  rows idx[start..end)
+    size_t start, end;    //  records [start, end)
     int depth;            //  root = 0
     uint32_t node;        //  index in the tree's node array
     double w, wp;         //  weight and class-1 weight of those rows
@@ -77,17 +86,28 @@ typedef struct {
 typedef struct {
     rng_t rng;            //  this tree's stream
     uint32_t *w;          //  n bootstrap counts
-    uint32_t *idx;        //  n row indexes, node ranges
+    uint8_t *rec;         //  n records (stride bytes each), node ranges
     size_t *feat;         //  p feature order for sampling
-    s_packed_t *pk;       //  n: each row's packed histogram increment
-    s_packed_t *hist;     //  2 x max_bins: histogram over one feature's ranks
-    s_keyed_t *keyed;     //  n: a small node's rows with their ranks
+    s_packed_t *hist;     //  batch slots of s_slot() bins, all zero between uses
     s_group_t *groups;    //  distinct ranks of a node, in order
+    s_keyed_t *keyed;     //  a small node's rows with their ranks
     s_pending_t *stack;   //  nodes to expand
     size_t stack_cap;
     forest_node_t *nodes; //  the tree being grown
     size_t n_nodes, cap;
 } s_work_t;
+
+static inline s_packed_t s_rec_pk(const uint8_t *r)
+{
+    s_packed_t v;
+    memcpy(&v, r, sizeof v);
+    return v;
+}
+
+static inline const uint16_t *s_rec_codes(const uint8_t *r)
+{
+    return (const uint16_t *)(const void *)(r + sizeof(s_packed_t));
+}
 
 /* --- rank coding ------------------------------------------------------ */
 
@@ -131,7 +151,6 @@ static int s_bin_feature(s_shared_t *sh, const double *X, size_t j, double *tmp)
         i = k;
     }
     nb = b + 1;
-    uint16_t *col = sh->codes + j * n;
     for (size_t i = 0; i < n; i++) {
         double x = X[i * p + j];
         size_t a = 0, z = nb - 1;
@@ -142,7 +161,7 @@ static int s_bin_feature(s_shared_t *sh, const double *X, size_t j, double *tmp)
             else
                 z = m - 1;
         }
-        col[i] = (uint16_t)a;
+        sh->codes[i * p + j] = (uint16_t)a;
     }
     sh->lo[j] = lo, sh->hi[j] = hi, sh->n_bins[j] = (uint32_t)nb;
     return 0;
@@ -150,8 +169,7 @@ static int s_bin_feature(s_shared_t *sh, const double *X, size_t j, double *tmp)
 
 /* --- split search ----------------------------------------------------- */
 
-//  Sorts a node's rows by rank: insertion sort, as nodes that take this
-//  path are small (fewer rows than half the feature's ranks).
+//  Sorts a small node's rows by rank (insertion sort: a few dozen rows).
 static void s_sort_keyed(s_keyed_t *g, size_t m)
 {
     for (size_t i = 1; i < m; i++) {
@@ -165,40 +183,16 @@ static void s_sort_keyed(s_keyed_t *g, size_t m)
     }
 }
 
-//  Fills wk->groups with the node's distinct ranks of feature f, in rank
-//  order. Returns how many (1 = constant in the node). A histogram over all
-//  the feature's ranks when the node has rows enough to pay for it (two
-//  interleaved copies, so runs of one rank do not serialise on one bin),
-//  else a sort of the node's ranks.
-static size_t s_node_groups(const s_shared_t *sh, s_work_t *wk, size_t f, size_t start,
-                            size_t end)
+//  Groups of a small node for feature f, by sorting its rows' ranks.
+static size_t s_sorted_groups(const s_shared_t *sh, s_work_t *wk, size_t f, size_t start,
+                              size_t end)
 {
-    const uint16_t *col = sh->codes + f * sh->n;
-    const uint32_t *idx = wk->idx;
-    size_t m = end - start, k = 0, nb = sh->n_bins[f];
-    if (nb <= 2 * m || m > 64) {
-        //  The histogram is all zero between calls: the scan below clears
-        //  each bin as it reads it, which is cheaper than a memset.
-        s_packed_t *h0 = wk->hist, *h1 = wk->hist + nb;
-        size_t i = start;
-        for (; i + 2 <= end; i += 2) {
-            uint32_t a = idx[i], b = idx[i + 1];
-            h0[col[a]] += wk->pk[a];
-            h1[col[b]] += wk->pk[b];
-        }
-        if (i < end)
-            h0[col[idx[i]]] += wk->pk[idx[i]];
-        for (size_t c = 0; c < nb; c++) {
-            s_packed_t v = h0[c] + h1[c];
-            h0[c] = h1[c] = 0;
-            if (v)
-                wk->groups[k++] = s_unpack((uint32_t)c, v);
-        }
-        return k;
-    }
+    size_t m = end - start, k = 0;
     s_keyed_t *g = wk->keyed;
-    for (size_t i = start; i < end; i++)
-        g[i - start] = (s_keyed_t){col[idx[i]], wk->pk[idx[i]]};
+    for (size_t i = 0; i < m; i++) {
+        const uint8_t *r = wk->rec + (start + i) * sh->stride;
+        g[i] = (s_keyed_t){s_rec_codes(r)[f], s_rec_pk(r)};
+    }
     s_sort_keyed(g, m);
     for (size_t i = 0; i < m;) {
         s_packed_t v = 0;
@@ -207,6 +201,59 @@ static size_t s_node_groups(const s_shared_t *sh, s_work_t *wk, size_t f, size_t
             v += g[j].v;
         wk->groups[k++] = s_unpack(g[i].code, v);
         i = j;
+    }
+    return k;
+}
+
+//  One pass over the node's records fills the histograms of the nf
+//  features. A feature with few ranks (Sex, Pclass, one-hot columns) gets
+//  four copies of its histogram, row i adding to copy i % 4, since
+//  consecutive rows hit the same bin and with one copy every add would wait
+//  for the previous one; the copies sit in the first 4 x 16 bins of its slot.
+#define FEW_RANKS 16
+static size_t s_slot(const s_shared_t *sh)
+{
+    size_t bins = (size_t)sh->pr.max_bins;
+    return bins > 4 * FEW_RANKS ? bins : 4 * FEW_RANKS;
+}
+
+static void s_histograms(const s_shared_t *sh, s_work_t *wk, const size_t *fs, size_t nf,
+                         size_t start, size_t end)
+{
+    size_t slot = s_slot(sh), stride = sh->stride;
+    s_packed_t *h[BATCH_MAX];
+    size_t mask[BATCH_MAX];
+    for (size_t t = 0; t < nf; t++) {
+        h[t] = wk->hist + t * slot;
+        mask[t] = sh->n_bins[fs[t]] <= FEW_RANKS ? 3 : 0;
+    }
+    const uint8_t *r = wk->rec + start * stride;
+    for (size_t i = 0; i < end - start; i++, r += stride) {
+        s_packed_t v = s_rec_pk(r);
+        const uint16_t *c = s_rec_codes(r);
+        for (size_t t = 0; t < nf; t++)
+            h[t][((i & mask[t]) * FEW_RANKS) + c[fs[t]]] += v;
+    }
+}
+
+//  Reads histogram t of feature f into groups (merging its copies), zeroing
+//  it behind.
+static size_t s_hist_groups(const s_shared_t *sh, s_work_t *wk, size_t t, size_t f)
+{
+    size_t k = 0, nb = sh->n_bins[f];
+    s_packed_t *h = wk->hist + t * s_slot(sh);
+    int copies = nb <= FEW_RANKS;
+    for (size_t c = 0; c < nb; c++) {
+        s_packed_t v = h[c];
+        h[c] = 0;
+        if (copies) {
+            for (size_t k4 = 1; k4 < 4; k4++) {
+                v += h[k4 * FEW_RANKS + c];
+                h[k4 * FEW_RANKS + c] = 0;
+            }
+        }
+        if (v)
+            wk->groups[k++] = s_unpack((uint32_t)c, v);
     }
     return k;
 }
@@ -232,24 +279,53 @@ static void s_scan(const s_work_t *wk, size_t k, size_t f, size_t m, double w, d
     }
 }
 
+//  Evaluates features fs[0..nf) on the node (in draw order, so ties go to
+//  the first drawn, as in sklearn). Features with few ranks next to the
+//  node's rows are histogrammed together in one pass; on a small node the
+//  others are sorted. Returns how many were constant.
+static size_t s_eval(const s_shared_t *sh, s_work_t *wk, const size_t *fs, size_t nf,
+                     const s_pending_t *e, s_split_t *best)
+{
+    size_t m = e->end - e->start, constant = 0, min_leaf = (size_t)sh->pr.min_samples_leaf;
+    size_t hf[BATCH_MAX], slot[BATCH_MAX], nh = 0;
+    for (size_t t = 0; t < nf; t++) {
+        int hist = m >= SMALL_NODE_ROWS || sh->n_bins[fs[t]] <= 2 * m;
+        slot[t] = hist ? nh : SIZE_MAX;
+        if (hist)
+            hf[nh++] = fs[t];
+    }
+    if (nh)
+        s_histograms(sh, wk, hf, nh, e->start, e->end);
+    for (size_t t = 0; t < nf; t++) {
+        size_t k = slot[t] == SIZE_MAX ? s_sorted_groups(sh, wk, fs[t], e->start, e->end)
+                                       : s_hist_groups(sh, wk, slot[t], fs[t]);
+        if (k < 2)
+            constant++;
+        else
+            s_scan(wk, k, fs[t], m, e->w, e->wp, min_leaf, best);
+    }
+    return constant;
+}
+
 //  Draws max_features features without replacement, as sklearn's
 //  BestSplitter does: a feature constant in the node counts as drawn, and
-//  drawing goes on past max_features only while every drawn one was constant.
+//  drawing goes on past max_features only while every drawn one was
+//  constant. The first max_features draws are evaluated in one pass.
 static void s_best_split(const s_shared_t *sh, s_work_t *wk, const s_pending_t *e,
                          s_split_t *best)
 {
-    size_t p = sh->p, m = e->end - e->start, constant = 0;
+    size_t p = sh->p, mf = (size_t)sh->pr.max_features, k = 0, constant = 0;
     memset(best, 0, sizeof *best);
-    for (size_t k = 0; k < p && (k < (size_t)sh->pr.max_features || k == constant); k++) {
-        size_t j = k + (size_t)rng_below(&wk->rng, p - k);
-        size_t f = wk->feat[j];
-        wk->feat[j] = wk->feat[k], wk->feat[k] = f;
-        size_t ng = s_node_groups(sh, wk, f, e->start, e->end);
-        if (ng < 2) {
-            constant++;
-            continue;
+    while (k < p && (k < mf || k == constant)) {
+        //  a batch: the rest of the first max_features, or one more
+        size_t nf = k < mf ? mf - k : 1;
+        nf = nf > BATCH_MAX ? BATCH_MAX : nf;
+        for (size_t t = 0; t < nf; t++, k++) {
+            size_t j = k + (size_t)rng_below(&wk->rng, p - k);
+            size_t f = wk->feat[j];
+            wk->feat[j] = wk->feat[k], wk->feat[k] = f;
         }
-        s_scan(wk, ng, f, m, e->w, e->wp, (size_t)sh->pr.min_samples_leaf, best);
+        constant += s_eval(sh, wk, wk->feat + k - nf, nf, e, best);
     }
 }
 
@@ -281,19 +357,22 @@ static int s_push_pending(s_work_t *wk, size_t *top, s_pending_t e)
     return 0;
 }
 
-//  Moves the rows going left to the front of idx[start..end); returns mid.
+//  Moves the records going left to the front of [start, end); returns mid.
 static size_t s_partition(const s_shared_t *sh, s_work_t *wk, const s_pending_t *e,
                           const s_split_t *s)
 {
-    const uint16_t *col = sh->codes + s->feature * sh->n;
-    size_t i = e->start, j = e->end;
+    size_t stride = sh->stride, i = e->start, j = e->end;
     while (i < j) {
-        if (col[wk->idx[i]] <= s->bin) {
+        uint8_t *a = wk->rec + i * stride;
+        if (s_rec_codes(a)[s->feature] <= s->bin) {
             i++;
-        } else {
-            uint32_t t = wk->idx[--j];
-            wk->idx[j] = wk->idx[i];
-            wk->idx[i] = t;
+            continue;
+        }
+        uint8_t *b = wk->rec + --j * stride;
+        for (size_t o = 0; o < stride; o += 16) {
+            s_packed_t x, y;
+            memcpy(&x, a + o, 16), memcpy(&y, b + o, 16);
+            memcpy(a + o, &y, 16), memcpy(b + o, &x, 16);
         }
     }
     return i;
@@ -306,22 +385,35 @@ static double s_threshold(const s_shared_t *sh, const s_split_t *s)
     return (t >= b || !isfinite(t)) ? a : t;
 }
 
-static int s_grow_tree(const s_shared_t *sh, s_work_t *wk, size_t tree)
+//  Draws the bootstrap and lays its distinct rows out as records. Returns
+//  the record count and the total / class-1 weight.
+static size_t s_bootstrap(const s_shared_t *sh, s_work_t *wk, double *w, double *wp)
 {
-    size_t n = sh->n, m = 0, top = 0;
-    rng_seed(&wk->rng, sh->seed, tree);
+    size_t n = sh->n, p = sh->p, m = 0;
     memset(wk->w, 0, n * sizeof *wk->w);
     for (size_t i = 0; i < n; i++)
         wk->w[rng_below(&wk->rng, n)]++;
-    double w = 0, wp = 0;
+    *w = 0, *wp = 0;
     for (size_t i = 0; i < n; i++) {
-        if (!wk->w[i])
+        uint32_t c = wk->w[i];
+        if (!c)
             continue;
-        wk->pk[i] = PACK_ROW | ((s_packed_t)wk->w[i] << PACK_W_SHIFT) | (sh->y[i] ? wk->w[i] : 0);
-        wk->idx[m++] = (uint32_t)i;
-        w += wk->w[i];
-        wp += sh->y[i] ? wk->w[i] : 0;
+        uint32_t cy = sh->y[i] ? c : 0;
+        s_packed_t v = PACK_ROW | ((s_packed_t)c << PACK_W_SHIFT) | cy;
+        uint8_t *r = wk->rec + m++ * sh->stride;
+        memcpy(r, &v, sizeof v);
+        memcpy(r + sizeof v, sh->codes + i * p, p * sizeof(uint16_t));
+        *w += c, *wp += cy;
     }
+    return m;
+}
+
+static int s_grow_tree(const s_shared_t *sh, s_work_t *wk, size_t tree)
+{
+    size_t top = 0;
+    double w, wp;
+    rng_seed(&wk->rng, sh->seed, tree);
+    size_t m = s_bootstrap(sh, wk, &w, &wp);
     for (size_t j = 0; j < sh->p; j++)
         wk->feat[j] = j;
     wk->n_nodes = 0;
@@ -356,12 +448,11 @@ static int s_grow_tree(const s_shared_t *sh, s_work_t *wk, size_t tree)
 static void s_work_free(s_work_t *wk)
 {
     free(wk->w);
-    free(wk->idx);
+    free(wk->rec);
     free(wk->feat);
-    free(wk->pk);
     free(wk->hist);
-    free(wk->keyed);
     free(wk->groups);
+    free(wk->keyed);
     free(wk->stack);
     free(wk->nodes);
 }
@@ -370,14 +461,15 @@ static int s_work_init(const s_shared_t *sh, s_work_t *wk)
 {
     memset(wk, 0, sizeof *wk);
     size_t bins = (size_t)sh->pr.max_bins, n = sh->n;
+    size_t batch = (size_t)sh->pr.max_features < BATCH_MAX ? (size_t)sh->pr.max_features
+                                                            : BATCH_MAX;
     wk->w = malloc(n * sizeof *wk->w);
-    wk->idx = malloc(n * sizeof *wk->idx);
+    wk->rec = aligned_alloc(16, n * sh->stride);
     wk->feat = malloc(sh->p * sizeof *wk->feat);
-    wk->pk = malloc(n * sizeof *wk->pk);
-    wk->hist = calloc(2 * bins, sizeof *wk->hist);
-    wk->keyed = malloc(n * sizeof *wk->keyed);
-    wk->groups = malloc((n > bins ? n : bins) * sizeof *wk->groups);
-    return wk->w && wk->idx && wk->feat && wk->pk && wk->hist && wk->keyed && wk->groups ? 0
+    wk->hist = calloc(batch * s_slot(sh), sizeof *wk->hist);
+    wk->groups = malloc((bins > SMALL_NODE_ROWS ? bins : SMALL_NODE_ROWS) * sizeof *wk->groups);
+    wk->keyed = malloc(SMALL_NODE_ROWS * sizeof *wk->keyed);
+    return wk->w && wk->rec && wk->feat && wk->hist && wk->groups && wk->keyed ? 0
                                                                                          : -1;
 }
 
@@ -520,6 +612,7 @@ forest_t *forest_fit(const double *X, const uint8_t *y, size_t n, size_t p,
     if (s_resolve(&sh.pr, n, p, err) != 0 || s_check_data(X, y, n, p, err) != 0)
         return NULL;
     sh.n = n, sh.p = p, sh.y = y, sh.seed = seed;
+    sh.stride = sizeof(s_packed_t) + (p * sizeof(uint16_t) + 15) / 16 * 16;
     atomic_init(&sh.next, 0);
     atomic_init(&sh.failed, 0);
     size_t T = (size_t)sh.pr.n_trees;
@@ -620,4 +713,31 @@ double forest_predict_one(const forest_t *self, const double *x)
         sum += nd->value;
     }
     return sum / (double)self->n_trees;
+}
+
+void forest_predict(const forest_t *self, const double *X, size_t n, double *proba)
+{
+    enum { BLOCK_ROWS = 1024 };
+    const forest_node_t *nodes = self->nodes;
+    size_t p = self->n_features;
+    for (size_t at = 0; at < n; at += BLOCK_ROWS) {
+        size_t m = n - at < BLOCK_ROWS ? n - at : BLOCK_ROWS;
+        const double *B = X + at * p;
+        for (size_t i = 0; i < m; i++)
+            proba[at + i] = 0;
+        for (size_t t = 0; t < self->n_trees; t++) {
+            const forest_node_t *root = &nodes[self->roots[t]];
+            for (size_t i = 0; i < m; i++) {
+                const forest_node_t *nd = root;
+                const double *x = B + i * p;
+                while (nd->feature >= 0)
+                    nd = &nodes[nd->left + (x[nd->feature] > nd->value)];
+                proba[at + i] += nd->value;
+            }
+        }
+        //  the same sum in the same tree order as forest_predict_one, so
+        //  the same bits
+        for (size_t i = 0; i < m; i++)
+            proba[at + i] /= (double)self->n_trees;
+    }
 }

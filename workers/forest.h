@@ -10,11 +10,13 @@
 
     Speed: every feature is coded once into the ranks of its distinct values,
     so a split search is a histogram over ranks (or a sort of the node's
-    ranks when the node is small next to the rank range). That is exact, not
-    an approximation, as long as a feature has at most max_bins distinct
-    values; beyond that (large data only) its values are grouped into
-    max_bins quantile bins, and thresholds fall between the bins' observed
-    values.
+    ranks when the node is small). That is exact, not an approximation, as
+    long as a feature has at most max_bins (default 256) distinct values, as
+    every Titanic feature does; beyond that (large data) its values are
+    grouped into max_bins quantile bins, as histogram GBMs do, and
+    thresholds fall between the bins' observed values. Each tree keeps its
+    rows as contiguous records partitioned in place, so a node is one
+    sequential run of memory.
 
     Determinism: tree i draws from its own generator seeded by (seed, i), and
     trees are stored in index order, so a forest is bit-identical for a
@@ -39,7 +41,7 @@ typedef struct {
     int max_depth;        //  deepest split level, root = 0 (0 = unlimited)
     int min_samples_leaf; //  distinct rows at least in each leaf (0 = 1)
     int max_features;     //  features tried per split (0 = floor(sqrt(p)), at least 1)
-    int max_bins;         //  distinct values kept exact per feature (0 = 1024)
+    int max_bins;         //  distinct values kept exact per feature (0 = 256)
     int n_threads;        //  training threads (0 = online CPUs)
 } forest_params_t;
 
@@ -75,6 +77,12 @@ void forest_destroy(forest_t **p);
 
 //  Probability of class 1 for one row of p features.
 double forest_predict_one(const forest_t *self, const double *x);
+
+//  Probabilities of class 1 for n rows of X (row-major, n x p) into proba.
+//  Same values as forest_predict_one, computed tree by tree over blocks of
+//  rows so that each tree stays in cache while it is used: many times
+//  faster on large batches.
+void forest_predict(const forest_t *self, const double *X, size_t n, double *proba);
 
 //  The thread count forest_fit uses for n_threads = 0.
 int forest_default_threads(void);

@@ -110,7 +110,9 @@ int model_predict_table(const model_t *self, const table_t *raw, const size_t *r
     for (size_t at = 0; rc == 0 && at < n; at += BLOCK_ROWS) {
         size_t m = n - at < BLOCK_ROWS ? n - at : BLOCK_ROWS;
         rc = prep_transform_table(self->recipe, raw, rows + at, m, X, err);
-        for (size_t i = 0; rc == 0 && i < m; i++)
+        if (rc == 0 && self->art.forest)
+            forest_predict(self->art.forest, X, m, proba + at);
+        for (size_t i = 0; rc == 0 && !self->art.forest && i < m; i++)
             proba[at + i] = s_predict_x(self, X + i * p);
     }
     free(X);

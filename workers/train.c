@@ -114,7 +114,7 @@ static void s_params_json(const s_params_t *p, size_t n_features, char *out, siz
              "\"max_bins\":%d}",
              p->rf.n_trees ? p->rf.n_trees : 100, p->rf.max_depth,
              p->rf.min_samples_leaf ? p->rf.min_samples_leaf : 1, mf,
-             p->rf.max_bins ? p->rf.max_bins : 1024);
+             p->rf.max_bins ? p->rf.max_bins : 256);
 }
 
 static int s_fit(const s_params_t *p, const double *X, const uint8_t *y, size_t n, size_t d,
@@ -130,8 +130,12 @@ static int s_fit(const s_params_t *p, const double *X, const uint8_t *y, size_t 
 
 static void s_predict(const s_fitted_t *f, const double *X, size_t n, size_t d, double *proba)
 {
+    if (f->rf) {
+        forest_predict(f->rf, X, n, proba);
+        return;
+    }
     for (size_t i = 0; i < n; i++)
-        proba[i] = f->lr ? logreg_predict_one(f->lr, X + i * d) : forest_predict_one(f->rf, X + i * d);
+        proba[i] = logreg_predict_one(f->lr, X + i * d);
 }
 
 static void s_fitted_clear(s_fitted_t *f)

@@ -1,0 +1,410 @@
+/*  train.c: `mlops train`, the ML stages in one process, no broker:
+    extract (CSV or synthetic) -> prepare (labels, stratified split, recipe)
+    -> train both families -> evaluate (each artifact is loaded back and
+    scored on the held-out rows, as the load_model stage does) -> optional
+    repeated stratified K-fold CV -> optional artifact of the best family.
+
+    Human output on stdout by default, one JSON object with --json. Progress
+    goes to stderr, and only when stderr is a terminal. */
+#include "cli.h"
+#include "csv.h"
+#include "hash.h"
+#include "model.h"
+#include "synth.h"
+#include "train.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define N_FAMILIES 2
+#define PROGRESS_MIN_ROWS 100000 //  smaller sources finish before progress helps
+
+typedef struct {
+    const char *source;      //  --source
+    const char *target;      //  --target, NULL = Survived
+    const char *out;         //  --out FILE
+    const char *params[N_FAMILIES]; //  --logreg-params / --forest-params JSON
+    char *numeric, *strings; //  --numeric / --categorical lists (mutable copies)
+    int cv, repeat, threads; //  --cv K, --repeat R, --threads N
+    uint64_t seed;           //  --seed
+    double test_fraction;    //  --test-fraction
+    int json;                //  --json
+} s_opts_t;
+
+typedef struct {
+    const char *family;      //  logreg / forest
+    uint8_t *artifact;       //  its artifact, owned
+    size_t artifact_len;
+    metrics_t m;             //  held-out metrics (recomputed from the loaded artifact)
+    double train_ms;         //  train_fit wall time
+} s_result_t;
+
+static const char *const s_families[N_FAMILIES] = {TRAIN_FAMILY_LOGREG, TRAIN_FAMILY_FOREST};
+
+static double s_now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
+
+static void s_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: mlops train --source CSV|synthetic[:ROWS[:SEED]] [options]\n"
+            "\n"
+            "Extracts, preprocesses, trains logistic regression and a random forest,\n"
+            "and evaluates them on a stratified held-out split, in one process.\n"
+            "\n"
+            "  --source SPEC        a CSV file with a header, or synthetic[:ROWS[:SEED]]\n"
+            "  --target COL         binary label column (default Survived); 0/1, yes/no,\n"
+            "                       true/false or any two distinct values\n"
+            "  --cv K               also run stratified K-fold cross-validation\n"
+            "  --repeat R           repeat the K-fold R times with seeds S, S+1, ...\n"
+            "  --seed S             split, fold and forest seed (default 42)\n"
+            "  --test-fraction F    held-out share (default 0.2)\n"
+            "  --numeric A,B        force these CSV columns to be numbers\n"
+            "  --categorical C,D    force these CSV columns to be categories\n"
+            "  --logreg-params JSON e.g. '{\"C\":0.5}'\n"
+            "  --forest-params JSON e.g. '{\"n_trees\":200,\"max_depth\":8}'\n"
+            "  --threads N          forest training threads (default: online CPUs)\n"
+            "  --out FILE           write the best model's artifact (best F1, then accuracy)\n"
+            "  --json               one JSON object on stdout instead of tables\n"
+            "  --help               this text\n");
+}
+
+//  "a,b,c" -> NULL-terminated list pointing into s (which is modified).
+static const char **s_split_list(char *s)
+{
+    size_t n = 1;
+    for (const char *c = s; *c; c++)
+        n += *c == ',';
+    const char **v = calloc(n + 1, sizeof *v);
+    if (!v)
+        return NULL;
+    size_t k = 0;
+    for (char *tok = strtok(s, ","); tok; tok = strtok(NULL, ","))
+        v[k++] = tok;
+    return v;
+}
+
+static int s_parse_int(const char *flag, const char *v, int lo, int hi, int *out)
+{
+    char *end;
+    errno = 0;
+    long x = strtol(v, &end, 10);
+    if (errno || *end || end == v || x < lo || x > hi) {
+        fprintf(stderr, "mlops train: %s needs an integer in %d..%d, not '%s'\n", flag, lo, hi, v);
+        return -1;
+    }
+    *out = (int)x;
+    return 0;
+}
+
+//  Returns 0, 1 for --help, or -1 on bad usage (already reported).
+static int s_parse(int argc, char **argv, s_opts_t *o)
+{
+    memset(o, 0, sizeof *o);
+    o->seed = 42, o->repeat = 1;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
+            return 1;
+        if (strcmp(a, "--json") == 0) {
+            o->json = 1;
+            continue;
+        }
+        if (i + 1 >= argc) {
+            fprintf(stderr, "mlops train: unknown option or missing value: '%s'\n", a);
+            return -1;
+        }
+        const char *v = argv[++i];
+        int seed = 0;
+        if (strcmp(a, "--source") == 0)
+            o->source = v;
+        else if (strcmp(a, "--target") == 0)
+            o->target = v;
+        else if (strcmp(a, "--out") == 0)
+            o->out = v;
+        else if (strcmp(a, "--numeric") == 0)
+            o->numeric = strdup(v);
+        else if (strcmp(a, "--categorical") == 0)
+            o->strings = strdup(v);
+        else if (strcmp(a, "--logreg-params") == 0)
+            o->params[0] = v;
+        else if (strcmp(a, "--forest-params") == 0)
+            o->params[1] = v;
+        else if (strcmp(a, "--cv") == 0) {
+            if (s_parse_int(a, v, 2, 100, &o->cv))
+                return -1;
+        } else if (strcmp(a, "--repeat") == 0) {
+            if (s_parse_int(a, v, 1, 1000, &o->repeat))
+                return -1;
+        } else if (strcmp(a, "--threads") == 0) {
+            if (s_parse_int(a, v, 1, 256, &o->threads))
+                return -1;
+        } else if (strcmp(a, "--seed") == 0) {
+            if (s_parse_int(a, v, 0, 2147483647, &seed))
+                return -1;
+            o->seed = (uint64_t)seed;
+        } else if (strcmp(a, "--test-fraction") == 0) {
+            char *end;
+            o->test_fraction = strtod(v, &end);
+            if (*end || !(o->test_fraction > 0 && o->test_fraction < 1)) {
+                fprintf(stderr, "mlops train: --test-fraction needs a number in (0, 1), not '%s'\n", v);
+                return -1;
+            }
+        } else {
+            fprintf(stderr, "mlops train: unknown option '%s' (mlops train --help)\n", a);
+            return -1;
+        }
+    }
+    if (!o->source) {
+        fprintf(stderr, "mlops train: --source is required (mlops train --help)\n");
+        return -1;
+    }
+    return 0;
+}
+
+static table_t *s_extract(const s_opts_t *o, mlops_err_t *err)
+{
+    if (strncmp(o->source, "synthetic", 9) == 0 && (o->source[9] == 0 || o->source[9] == ':')) {
+        size_t rows;
+        uint64_t seed;
+        if (synth_parse_spec(o->source, &rows, &seed, err) != 0)
+            return NULL;
+        return synth_generate(rows, seed, err);
+    }
+    const char **numeric = o->numeric ? s_split_list(o->numeric) : NULL;
+    const char **strings = o->strings ? s_split_list(o->strings) : NULL;
+    csv_options_t co = {0, numeric, strings};
+    table_t *t = csv_load_file(o->source, &co, err);
+    if (!t && err->code > 0) //  errno: say which file
+        mlops_err_set(err, err->code, "cannot read '%s': %s", o->source, strerror(err->code));
+    free(numeric);
+    free(strings);
+    return t;
+}
+
+static void s_progress_fn(size_t done, size_t total)
+{
+    fprintf(stderr, "\rcross-validation: fold %zu/%zu", done, total);
+    if (done == total)
+        fprintf(stderr, "\n");
+}
+
+//  The forest's parameters with --threads folded in, into buf.
+static const char *s_forest_params(const s_opts_t *o, char *buf, size_t size)
+{
+    const char *p = o->params[1];
+    if (!o->threads)
+        return p;
+    if (p && *p && p[strlen(p) - 1] == '}')
+        snprintf(buf, size, "%.*s%s\"n_threads\":%d}", (int)strlen(p) - 1, p,
+                 strchr(p, ':') ? "," : "", o->threads);
+    else
+        snprintf(buf, size, "{\"n_threads\":%d}", o->threads);
+    return buf;
+}
+
+//  Trains family k and reads its held-out metrics back from the artifact.
+static int s_train_one(const table_t *raw, const prep_result_t *pr, const s_opts_t *o, size_t k,
+                       s_result_t *res, mlops_err_t *err)
+{
+    char buf[512];
+    const char *p = k == 1 ? s_forest_params(o, buf, sizeof buf) : o->params[0];
+    res->family = s_families[k];
+    double t0 = s_now_ms();
+    int rc = train_fit(raw, pr->recipe, pr->recipe_len, pr->train_rows, pr->n_train,
+                       pr->test_rows, pr->n_test, s_families[k], p, o->seed, &res->artifact,
+                       &res->artifact_len, err);
+    res->train_ms = s_now_ms() - t0;
+    if (rc != 0)
+        return rc;
+    model_t *m = model_load(res->artifact, res->artifact_len, err);
+    if (!m)
+        return err->code;
+    rc = train_score(m, raw, pr->test_rows, pr->n_test, &res->m, err);
+    if (rc == 0 && res->m.accuracy != model_metrics(m)->accuracy)
+        rc = mlops_err_set(err, MLOPS_ECORRUPT,
+                           "the loaded %s artifact does not reproduce its recorded accuracy",
+                           s_families[k]);
+    model_destroy(&m);
+    return rc;
+}
+
+static json_t *s_metrics_json(const metrics_t *m)
+{
+    return json_pack("{s:f, s:f, s:f, s:f, s:f, s:f, s:{s:I, s:I, s:I, s:I}}", "accuracy",
+                     m->accuracy, "precision", m->precision, "recall", m->recall, "f1", m->f1,
+                     "roc_auc", m->auc, "log_loss", m->log_loss, "confusion", "tp",
+                     (json_int_t)m->tp, "fp", (json_int_t)m->fp, "tn", (json_int_t)m->tn, "fn",
+                     (json_int_t)m->fn);
+}
+
+typedef struct {
+    const table_t *raw;             //  extracted table
+    const prep_result_t *pr;        //  split and recipe
+    s_result_t res[N_FAMILIES];     //  per family
+    train_cv_t cv[N_FAMILIES];      //  cross-validation, when run
+    size_t best;                    //  index of the best family
+    char dataset[HASH_HEX_LEN + 1]; //  table hash
+    char sha[HASH_HEX_LEN + 1];     //  of the written artifact, "" if none
+    double ms_extract, ms_prepare, ms_cv, ms_total; //  wall times
+} s_report_t;
+
+static void s_print_json(const s_opts_t *o, const s_report_t *r)
+{
+    json_t *fam = json_object();
+    for (size_t k = 0; k < N_FAMILIES; k++) {
+        json_t *f = json_pack("{s:o, s:f, s:i}", "test", s_metrics_json(&r->res[k].m),
+                              "train_ms", r->res[k].train_ms, "artifact_bytes",
+                              (json_int_t)r->res[k].artifact_len);
+        if (o->cv)
+            json_object_set_new(
+                f, "cv",
+                json_pack("{s:i, s:f, s:f, s:f, s:f, s:f, s:f, s:f}", "folds",
+                          (json_int_t)r->cv[k].n_folds, "accuracy_mean", r->cv[k].accuracy_mean,
+                          "accuracy_std", r->cv[k].accuracy_std, "roc_auc_mean",
+                          r->cv[k].auc_mean, "roc_auc_std", r->cv[k].auc_std, "f1_mean",
+                          r->cv[k].f1_mean, "f1_std", r->cv[k].f1_std, "log_loss_mean",
+                          r->cv[k].log_loss_mean));
+        json_object_set_new(fam, s_families[k], f);
+    }
+    json_t *root = json_pack(
+        "{s:s, s:i, s:i, s:s, s:s, s:{s:i, s:i, s:I}, s:o, s:s, s:{s:f, s:f, s:f, s:f}}",
+        "source", o->source, "rows", (json_int_t)r->raw->n_rows, "columns",
+        (json_int_t)r->raw->n_cols, "dataset", r->dataset, "notes", r->pr->notes, "split",
+        "n_train", (json_int_t)r->pr->n_train, "n_test", (json_int_t)r->pr->n_test, "seed",
+        (json_int_t)o->seed, "families", fam, "best", s_families[r->best], "times_ms",
+        "extract", r->ms_extract, "prepare", r->ms_prepare, "cv", r->ms_cv, "total",
+        r->ms_total);
+    if (o->cv)
+        json_object_set_new(root, "cv", json_pack("{s:i, s:i}", "k", o->cv, "repeat", o->repeat));
+    if (o->out)
+        json_object_set_new(root, "artifact",
+                            json_pack("{s:s, s:s, s:s}", "path", o->out, "sha256", r->sha,
+                                      "family", s_families[r->best]));
+    char *text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
+    if (text)
+        printf("%s\n", text);
+    free(text);
+    json_decref(root);
+}
+
+static void s_print_text(const s_opts_t *o, const s_report_t *r)
+{
+    printf("source   %s: %zu rows, %zu columns, dataset %.12s\n", o->source, r->raw->n_rows,
+           r->raw->n_cols, r->dataset);
+    printf("prepare  %s\n", r->pr->notes);
+    printf("split    %zu train / %zu test, stratified, seed %llu\n\n", r->pr->n_train,
+           r->pr->n_test, (unsigned long long)o->seed);
+    printf("held-out  accuracy precision  recall      f1 roc_auc log_loss  train_ms\n");
+    for (size_t k = 0; k < N_FAMILIES; k++) {
+        const metrics_t *m = &r->res[k].m;
+        printf("%-8s  %8.4f %9.4f %7.4f %7.4f %7.4f %8.4f %9.2f%s\n", s_families[k], m->accuracy,
+               m->precision, m->recall, m->f1, m->auc, m->log_loss, r->res[k].train_ms,
+               k == r->best ? "  best" : "");
+    }
+    if (o->cv) {
+        printf("\n%d-fold CV x %d  accuracy          roc_auc           f1\n", o->cv, o->repeat);
+        for (size_t k = 0; k < N_FAMILIES; k++)
+            printf("%-8s        %.4f ± %.4f   %.4f ± %.4f   %.4f ± %.4f\n", s_families[k],
+                   r->cv[k].accuracy_mean, r->cv[k].accuracy_std, r->cv[k].auc_mean,
+                   r->cv[k].auc_std, r->cv[k].f1_mean, r->cv[k].f1_std);
+    }
+    if (o->out)
+        printf("\nartifact %s: %s, %zu bytes, sha256 %s\n", o->out, s_families[r->best],
+               r->res[r->best].artifact_len, r->sha);
+    printf("\ntimes    extract %.1f ms, prepare %.1f ms, train + evaluate %.1f ms", r->ms_extract,
+           r->ms_prepare, r->res[0].train_ms + r->res[1].train_ms);
+    if (o->cv)
+        printf(", cv %.1f ms", r->ms_cv);
+    printf(", total %.1f ms\n", r->ms_total);
+}
+
+static int s_write_file(const char *path, const uint8_t *data, size_t len, mlops_err_t *err)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return mlops_err_set(err, errno, "cannot write '%s': %s", path, strerror(errno));
+    size_t w = fwrite(data, 1, len, f);
+    int bad = fclose(f) != 0 || w != len;
+    return bad ? mlops_err_set(err, EIO, "cannot write '%s': short write", path) : 0;
+}
+
+static int s_run(const s_opts_t *o, s_report_t *r, prep_result_t *pr, table_t **raw,
+                 mlops_err_t *err)
+{
+    double t0 = s_now_ms();
+    if (!(*raw = s_extract(o, err)))
+        return err->code ? err->code : MLOPS_ENOMEM;
+    r->raw = *raw, r->pr = pr;
+    r->ms_extract = s_now_ms() - t0;
+    if (table_hash(*raw, r->dataset) != 0)
+        return mlops_err_set(err, MLOPS_ENOMEM, "out of memory");
+    double t1 = s_now_ms();
+    prep_options_t po = {o->target, o->test_fraction, o->seed};
+    int rc = train_prepare(*raw, &po, pr, err);
+    r->ms_prepare = s_now_ms() - t1;
+    for (size_t k = 0; rc == 0 && k < N_FAMILIES; k++)
+        rc = s_train_one(*raw, pr, o, k, &r->res[k], err);
+    if (rc != 0)
+        return rc;
+    const metrics_t *a = &r->res[0].m, *b = &r->res[1].m;
+    r->best = b->f1 > a->f1 || (b->f1 == a->f1 && b->accuracy > a->accuracy);
+    if (o->out) {
+        const s_result_t *best = &r->res[r->best];
+        hash_sha256_hex(best->artifact, best->artifact_len, r->sha);
+        if ((rc = s_write_file(o->out, best->artifact, best->artifact_len, err)) != 0)
+            return rc;
+    }
+    if (o->cv) {
+        double t2 = s_now_ms();
+        int show = isatty(STDERR_FILENO) && ((*raw)->n_rows >= PROGRESS_MIN_ROWS || o->repeat > 1);
+        char buf[512];
+        const char *params[N_FAMILIES] = {o->params[0], s_forest_params(o, buf, sizeof buf)};
+        rc = train_cv(*raw, &po, o->cv, o->repeat, s_families, N_FAMILIES, params,
+                      show ? s_progress_fn : NULL, r->cv, err);
+        r->ms_cv = s_now_ms() - t2;
+    }
+    r->ms_total = s_now_ms() - t0;
+    return rc;
+}
+
+int cli_train(int argc, char **argv)
+{
+    s_opts_t o;
+    int p = s_parse(argc, argv, &o);
+    if (p != 0) {
+        s_usage(p > 0 ? stdout : stderr);
+        free(o.numeric);
+        free(o.strings);
+        return p > 0 ? 0 : 2;
+    }
+    s_report_t r;
+    memset(&r, 0, sizeof r);
+    prep_result_t pr = {0};
+    table_t *raw = NULL;
+    mlops_err_t err;
+    mlops_err_clear(&err);
+    int rc = s_run(&o, &r, &pr, &raw, &err);
+    if (rc == 0 && o.json)
+        s_print_json(&o, &r);
+    else if (rc == 0)
+        s_print_text(&o, &r);
+    else
+        fprintf(stderr, "mlops train: %s\n", mlops_err_text(&err, rc));
+    for (size_t k = 0; k < N_FAMILIES; k++)
+        free(r.res[k].artifact);
+    prep_result_clear(&pr);
+    table_destroy(&raw);
+    free(o.numeric);
+    free(o.strings);
+    return rc == 0 ? 0 : 1;
+}

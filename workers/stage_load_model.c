@@ -1,0 +1,85 @@
+/*  stage_load_model.c: the load_model stage: before a version is announced
+    its artifact must be intact (sha256), load, predict every test row with a
+    probability in [0, 1], and reproduce the metrics evaluate recorded. */
+#include "stages.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model.h"
+#include "train.h"
+
+#define METRIC_TOLERANCE 1e-9
+
+static int s_compare(const metrics_t *got, const metrics_t *want, mlops_err_t *err)
+{
+    const struct { const char *name; double a, b; } pairs[] = {
+        {"accuracy", got->accuracy, want->accuracy}, {"precision", got->precision, want->precision},
+        {"recall", got->recall, want->recall},       {"f1", got->f1, want->f1},
+        {"auc", got->auc, want->auc},                {"log_loss", got->log_loss, want->log_loss},
+    };
+    for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++)
+        if (!(fabs(pairs[i].a - pairs[i].b) <= METRIC_TOLERANCE))
+            return mlops_err_set(err, MLOPS_ECHECK,
+                                 "load_model: %s is %.9f on the test rows but %.9f was recorded",
+                                 pairs[i].name, pairs[i].a, pairs[i].b);
+    return 0;
+}
+
+static int s_predict_all(const model_t *model, const table_t *raw, const size_t *rows, size_t n,
+                         mlops_err_t *err)
+{
+    double *proba = malloc((n ? n : 1) * sizeof *proba);
+    if (!proba)
+        return mlops_err_set(err, MLOPS_ENOMEM, "load_model: out of memory");
+    mlops_err_t sub;
+    mlops_err_clear(&sub);
+    int rc = model_predict_table(model, raw, rows, n, proba, &sub);
+    if (rc)
+        mlops_err_set(err, rc, "load_model: cannot predict the test rows: %s", mlops_err_text(&sub, rc));
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        if (!(proba[i] >= 0 && proba[i] <= 1))
+            rc = mlops_err_set(err, MLOPS_ECHECK, "load_model: probability %g for test row %zu",
+                               proba[i], rows[i]);
+    free(proba);
+    return rc;
+}
+
+int stage_load_model_run(const uint8_t *input, size_t input_len, uint8_t **output,
+                         size_t *output_len, mlops_err_t *err)
+{
+    stage_load_model_in_t in;
+    mlops_err_t sub;
+    int rc = stage_load_model_in_decode(input, input_len, &in, &sub);
+    if (rc)
+        return mlops_err_set(err, rc, "load_model: bad input: %s", mlops_err_text(&sub, rc));
+    char sha[HASH_HEX_LEN + 1];
+    hash_sha256_hex(in.artifact, in.artifact_len, sha);
+    table_t *raw = NULL;
+    model_t *model = NULL;
+    stage_load_model_out_t out = {.version = in.version, .n_predicted = (int64_t)in.n_test};
+    if (strcmp(sha, in.sha256) != 0)
+        rc = mlops_err_set(err, MLOPS_ECORRUPT, "load_model: artifact of v%lld has sha256 %.12s, "
+                           "registered %.12s", (long long)in.version, sha, in.sha256);
+    if (rc == 0 && !(raw = stage_table_decode("load_model", in.table, in.table_len, err)))
+        rc = err->code;
+    if (rc == 0)
+        rc = stage_check_rows("test_rows", in.test_rows, in.n_test, raw->n_rows, err);
+    if (rc == 0 && !(model = model_load(in.artifact, in.artifact_len, &sub)))
+        rc = mlops_err_set(err, sub.code ? sub.code : MLOPS_ECORRUPT,
+                           "load_model: artifact of v%lld does not load: %s", (long long)in.version,
+                           mlops_err_text(&sub, sub.code));
+    if (rc == 0)
+        rc = s_predict_all(model, raw, in.test_rows, in.n_test, err);
+    if (rc == 0 && (rc = train_score(model, raw, in.test_rows, in.n_test, &out.metrics, &sub)) != 0)
+        mlops_err_set(err, rc, "load_model: cannot score: %s", mlops_err_text(&sub, rc));
+    if (rc == 0)
+        rc = s_compare(&out.metrics, &in.expected, err);
+    if (rc == 0 && (rc = stage_load_model_out_encode(&out, output, output_len)) != 0)
+        mlops_err_set(err, rc, "load_model: cannot encode the output");
+    model_destroy(&model);
+    table_destroy(&raw);
+    stage_load_model_in_clear(&in);
+    return rc;
+}

@@ -1,0 +1,117 @@
+/*  stage_main.c: `mlops-worker --stage extract|preprocess|train|evaluate|load_model`:
+    flags, then an agent (agent.h) running the stage's handler (stages.h). */
+#include <czmq.h>
+
+#include "stages.h"
+#include "worker.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "duration.h"
+#include "endpoint.h"
+#include "log.h"
+
+agent_handler_fn *stage_handler(stage_t stage)
+{
+    switch (stage) {
+    case STAGE_EXTRACT: return stage_extract_run;
+    case STAGE_PREPROCESS: return stage_preprocess_run;
+    case STAGE_TRAIN: return stage_train_run;
+    case STAGE_EVALUATE: return stage_evaluate_run;
+    case STAGE_LOAD_MODEL: return stage_load_model_run;
+    default: return NULL;
+    }
+}
+
+int stage_check_rows(const char *field, const size_t *rows, size_t n, size_t n_rows,
+                     mlops_err_t *err)
+{
+    for (size_t i = 0; i < n; i++)
+        if (rows[i] >= n_rows)
+            return mlops_err_set(err, MLOPS_EPROTO, "%s[%zu]: row %zu is past the table's %zu rows",
+                                 field, i, rows[i], n_rows);
+    return 0;
+}
+
+table_t *stage_table_decode(const char *stage, const uint8_t *bytes, size_t len, mlops_err_t *err)
+{
+    mlops_err_t sub;
+    mlops_err_clear(&sub);
+    table_t *t = table_decode(bytes, len, &sub);
+    if (!t)
+        mlops_err_set(err, sub.code ? sub.code : MLOPS_EPROTO, "%s: the table does not decode: %s",
+                      stage, mlops_err_text(&sub, sub.code));
+    return t;
+}
+
+static void s_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: mlops-worker --stage extract|preprocess|train|evaluate|load_model [options]\n"
+            "       mlops-worker --stage infer ...   (see mlops-worker --stage infer --help)\n\n"
+            "Connects to the broker, takes one task at a time, heartbeats while it computes and\n"
+            "reconnects by itself when the broker goes away.\n\n"
+            "  --broker HOST|ENDPOINT  broker's work socket (default tcp://127.0.0.1:5555;\n"
+            "                          HOST means tcp://HOST:5555)\n"
+            "  --heartbeat DURATION    heartbeat interval (default 1s)\n"
+            "  --liveness N            silent intervals before the broker is dead (default 3)\n"
+            "  --help                  this text\n");
+}
+
+int worker_stage_main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"stage", 1, 0, 's'}, {"broker", 1, 0, 'b'}, {"heartbeat", 1, 0, 'H'},
+        {"liveness", 1, 0, 'L'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0},
+    };
+    const char *stage = NULL, *broker = "127.0.0.1";
+    agent_config_t cfg = {0};
+    mlops_err_t err;
+    mlops_err_clear(&err);
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 's': stage = optarg; break;
+        case 'b': broker = optarg; break;
+        case 'H':
+            if (duration_parse(optarg, &cfg.heartbeat_msec, &err)) {
+                fprintf(stderr, "mlops-worker: --heartbeat: %s\n", err.msg);
+                return 2;
+            }
+            break;
+        case 'L': cfg.liveness = atoi(optarg); break;
+        case 'h': s_usage(stdout); return 0;
+        default: s_usage(stderr); return 2;
+        }
+    }
+    int s = stage ? stage_from_name(stage) : -1;
+    if (s < 0 || optind < argc || cfg.liveness < 0) {
+        fprintf(stderr, "mlops-worker: %s\n", !stage ? "--stage is required"
+                                              : s < 0 ? "unknown --stage (extract, preprocess, train, evaluate, load_model, infer)"
+                                                      : "bad arguments");
+        s_usage(stderr);
+        return 2;
+    }
+    char endpoint[ENDPOINT_MAX];
+    if (endpoint_resolve(broker, ENDPOINT_WORK_PORT, 0, endpoint, sizeof endpoint, &err)) {
+        fprintf(stderr, "mlops-worker: --broker: %s\n", err.msg);
+        return 2;
+    }
+    char identity[64];
+    snprintf(identity, sizeof identity, "worker[%s]", stage);
+    log_init(identity);
+    cfg.endpoint = endpoint;
+    cfg.stage = stage;
+    cfg.handler = stage_handler((stage_t)s);
+    agent_t *agent = agent_new(&cfg, &err);
+    if (!agent) {
+        log_error("cannot start: %s", mlops_err_text(&err, err.code));
+        return 1;
+    }
+    int rc = agent_run(agent);
+    agent_destroy(&agent);
+    return rc;
+}
