@@ -41,7 +41,7 @@ static int s_pack_value(msgpack_packer *pk, const void *base, const fields_spec_
         s_pack_str(pk, CAT(base, f->off, char), strnlen(CAT(base, f->off, char), f->size));
         return 0;
     case F_BIN: {
-        const uint8_t *p = *CAT(base, f->off, const uint8_t *);
+        const uint8_t *p = *CAT(base, f->off, uint8_t *);
         size_t len = *CAT(base, f->off2, size_t);
         if (!p && f->optional)
             return msgpack_pack_nil(pk), 0;
@@ -80,7 +80,7 @@ static int s_pack_value(msgpack_packer *pk, const void *base, const fields_spec_
     }
     case F_VEC: {
         size_t count = *CAT(base, f->off2, size_t);
-        const char *first = *CAT(base, f->off, const char *);
+        const char *first = *CAT(base, f->off, char *);
         if (count > f->max || (count && !first))
             return MLOPS_EINVAL;
         return s_pack_array_of(pk, first, f, count);

@@ -485,6 +485,20 @@ static int s_decode_field(const s_field_t *f, const msgpack_object *o, void *rec
     return 0;
 }
 
+//  Writes "path.key" into out, truncating; memcpy rather than snprintf
+//  because it runs for every key decoded, error or not.
+static void s_join(char *out, size_t size, const char *path, const char *key)
+{
+    size_t p = strnlen(path, size - 1), k = strnlen(key, size - 1 - p - (p < size - 1));
+    memcpy(out, path, p);
+    if (p < size - 1) {
+        out[p++] = '.';
+        memcpy(out + p, key, k);
+        p += k;
+    }
+    out[p] = '\0';
+}
+
 //  Finds the field named by a key object, or returns -1.
 static int s_find_field(const s_table_t *t, const msgpack_object *key)
 {
@@ -514,7 +528,7 @@ static int s_decode_table(const s_table_t *t, const msgpack_object *o, void *rec
             log_sanitize(kv->key.via.str.ptr, kv->key.via.str.size, sample, sizeof sample);
             return mlops_err_set(err, MLOPS_EPROTO, "%s: unknown key \"%s\"", path, sample);
         }
-        s_format(sub, sizeof sub, "%s.%s", path, t->fields[idx].key);
+        s_join(sub, sizeof sub, path, t->fields[idx].key);
         if (seen & (1u << idx))
             return mlops_err_set(err, MLOPS_EPROTO, "%s: key repeated", sub);
         seen |= 1u << idx;
