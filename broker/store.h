@@ -24,7 +24,8 @@
       with txn NULL that meets a full map grows it and retries. A write inside
       a caller's transaction that meets a full map returns MLOPS_EMAPFULL and
       spoils the transaction: abort it and redo it (the next store_begin
-      grows the map; store_grow does it at once). At max_bytes the message
+      grows the map until twice that write fits; store_grow doubles it at
+      once). At max_bytes the message
       says to raise --store-size.
     - A transaction in which a write failed stays failed: further writes
       return MLOPS_ESTATE and commit refuses; abort it.
