@@ -52,6 +52,7 @@ struct store {
     size_t page_bytes;            //  LMDB page size
     _Atomic bool writing;         //  a write transaction of ours is open
     bool grow_pending;            //  a caller's txn met a full map: grow at next begin
+    bool no_sync;                 //  store_options_t.no_sync
 };
 
 //  A counter in meta being bumped.
@@ -190,7 +191,7 @@ static int s_open_env(store_t *self, mlops_err_t *err)
     char path[PATH_MAX + 16];
     snprintf(path, sizeof path, "%s/data.mdb", self->dir);
     bool fresh = access(path, F_OK) != 0;
-    rc = mdb_env_open(self->env, self->dir, MDB_NOTLS, 0600);
+    rc = mdb_env_open(self->env, self->dir, MDB_NOTLS | (self->no_sync ? MDB_NOSYNC : 0), 0600);
     if (rc == 0) {
         if (fresh) { //  exactly 0600 whatever the umask
             chmod(path, 0600);
@@ -306,6 +307,7 @@ store_t *store_open(const char *dir, const store_options_t *opts, mlops_err_t *e
     snprintf(self->dir, sizeof self->dir, "%s", dir);
     self->map_bytes = opts && opts->map_bytes ? opts->map_bytes : STORE_MAP_BYTES_DEFAULT;
     self->max_bytes = opts && opts->max_bytes ? opts->max_bytes : STORE_MAX_BYTES_DEFAULT;
+    self->no_sync = opts && opts->no_sync;
     if (self->max_bytes < self->map_bytes)
         self->max_bytes = self->map_bytes;
     pthread_rwlock_init(&self->grow_lock, NULL);
