@@ -51,7 +51,9 @@ struct store {
     pthread_rwlock_t grow_lock;   //  shared by transactions, exclusive to grow
     size_t page_bytes;            //  LMDB page size
     _Atomic bool writing;         //  a write transaction of ours is open
+    pthread_t writer;             //  the thread that holds it, when writing
     bool grow_pending;            //  a caller's txn met a full map: grow at next begin
+    size_t grow_need;             //  bytes of the write that met it (0 = unknown)
     bool no_sync;                 //  store_options_t.no_sync
 };
 
@@ -355,8 +357,9 @@ static int s_grow(store_t *self, mlops_err_t *err)
 }
 
 //  Grows ahead of need, before a write transaction begins (none of ours is
-//  open then): when the pages in use pass half the map, or when a write in
-//  a caller's transaction met a full map. So a caller's transaction rarely
+//  open then): until the pages in use fill at most half the map, and, after
+//  a write in a caller's transaction met a full map, at least once and
+//  until twice that write's size is free. So a caller's transaction rarely
 //  meets a full map, and one that did succeeds when redone. At max_bytes it
 //  leaves the map alone: writes that still fit keep working.
 static void s_grow_ahead(store_t *self)
@@ -364,16 +367,30 @@ static void s_grow_ahead(store_t *self)
     MDB_envinfo info;
     mdb_env_info(self->env, &info);
     size_t used = (info.me_last_pgno + 1) * self->page_bytes;
-    if ((self->grow_pending || used > self->map_bytes / 2) && self->map_bytes < self->max_bytes)
+    size_t need = self->grow_need < SIZE_MAX / 4 ? self->grow_need : SIZE_MAX / 4;
+    size_t want = used + (used > 2 * need ? used : 2 * need);
+    if (self->grow_pending && self->map_bytes < self->max_bytes)
         s_grow(self, NULL); //  on failure the write reports the full map itself
+    while (self->map_bytes < want && self->map_bytes < self->max_bytes)
+        if (s_grow(self, NULL))
+            break;
     self->grow_pending = false;
+    self->grow_need = 0;
+}
+
+//  The calling thread must not hold our write transaction: LMDB's writer
+//  lock (and our grow lock) would make it wait for itself.
+static void s_assert_not_writing(store_t *self)
+{
+    assert(!(self->writing && pthread_equal(self->writer, pthread_self()))
+           && "this thread holds a store transaction: pass it, or end it first");
+    (void)self;
 }
 
 int store_grow(store_t *self, mlops_err_t *err)
 {
     assert(self);
-    //  With our write transaction open the grow lock would deadlock.
-    assert(!self->writing);
+    s_assert_not_writing(self);
     return s_grow(self, err);
 }
 
@@ -394,6 +411,7 @@ store_txn_t *store_begin(store_t *self, mlops_err_t *err)
         return NULL;
     }
     t->store = self;
+    s_assert_not_writing(self);
     s_grow_ahead(self);
     pthread_rwlock_rdlock(&self->grow_lock);
     int rc = mdb_txn_begin(self->env, NULL, 0, &t->txn);
@@ -403,6 +421,7 @@ store_txn_t *store_begin(store_t *self, mlops_err_t *err)
         free(t);
         return NULL;
     }
+    self->writer = pthread_self();
     self->writing = true;
     return t;
 }
@@ -452,9 +471,10 @@ void store_abort(store_txn_t **p)
 typedef int (s_write_fn)(store_t *self, MDB_txn *txn, void *arg, mlops_err_t *err);
 
 //  Runs fn in the caller's transaction, or in one of its own (growing the
-//  map and retrying while it is full and may still grow).
-static int s_write(store_t *self, store_txn_t *txn, const char *what, s_write_fn *fn, void *arg,
-                   mlops_err_t *err)
+//  map and retrying while it is full and may still grow). bytes is about
+//  what fn writes, so a redone transaction finds room enough.
+static int s_write(store_t *self, store_txn_t *txn, const char *what, size_t bytes,
+                   s_write_fn *fn, void *arg, mlops_err_t *err)
 {
     if (txn) {
         if (txn->failed)
@@ -464,6 +484,7 @@ static int s_write(store_t *self, store_txn_t *txn, const char *what, s_write_fn
         int rc = fn(self, txn->txn, arg, err);
         if (rc == MDB_MAP_FULL) {
             self->grow_pending = true;
+            self->grow_need = bytes > self->grow_need ? bytes : self->grow_need;
             rc = mlops_err_set(err, MLOPS_EMAPFULL,
                                "store %s: map full (%s) during %s; abort the transaction "
                                "and redo it (the next store_begin grows the map)",
@@ -512,7 +533,7 @@ static int s_put(store_t *self, store_txn_t *txn, s_db_t db, const void *key, si
                  const void *val, size_t vlen, const char *what, mlops_err_t *err)
 {
     s_put_t put = {db, {klen, (void *)key}, {vlen, (void *)val}};
-    return s_write(self, txn, what, s_put_fn, &put, err);
+    return s_write(self, txn, what, klen + vlen, s_put_fn, &put, err);
 }
 
 //  Reads counter name in txn (1 when absent), stores value+1, returns value.
@@ -541,7 +562,7 @@ static int s_counter_next(store_t *self, store_txn_t *txn, const char *name, uin
                           mlops_err_t *err)
 {
     s_counter_t c = {name, 0};
-    int rc = s_write(self, txn, name, s_counter_fn, &c, err);
+    int rc = s_write(self, txn, name, 16, s_counter_fn, &c, err);
     if (rc == 0)
         *out = c.value;
     return rc;
@@ -895,7 +916,7 @@ int store_audit_append(store_t *self, store_txn_t *txn, audit_t *entry, mlops_er
 {
     assert(self && entry);
     s_audit_arg_t a = {entry};
-    return s_write(self, txn, "audit append", s_audit_fn, &a, err);
+    return s_write(self, txn, "audit append", sizeof(audit_t), s_audit_fn, &a, err);
 }
 
 static int s_audit_scan_fn(const MDB_val *key, const MDB_val *val, void *arg, mlops_err_t *err)

@@ -1,8 +1,7 @@
 /*  store.h: the broker's LMDB store, the one durable place in the system.
 
     One environment in a directory (created 0700; data.mdb, lock.mdb and
-    store.lock 0600) with named
-    databases: datasets (table bytes by content hash), runs (run_t by id),
+    store.lock 0600) with named databases: datasets (table bytes by content hash), runs (run_t by id),
     blobs (stage outputs by task id), versions (version_t by number),
     artifacts (model bytes by version number), audit (audit_t by sequence),
     meta (format marker, counters).
@@ -14,24 +13,26 @@
     Caveats:
     - Only the broker opens the store, once: store.lock (flock) makes a
       second store_open of the same directory, from any process or this one,
-      fail with EBUSY. LMDB allows one writer at a time anyway.
-    - A long read transaction keeps old pages alive and the file grows;
-      read, copy out, end it.
+      fail with EBUSY (LMDB's locks are per process: a second open in one
+      process would break them). Do not use a store across fork().
+    - Gets and lists run in short read transactions of their own and copy
+      out (a long read transaction would pin old pages and grow the file).
+      They see the last committed state, never the writes of a transaction
+      still open, even on the thread that holds it.
     - The map grows by itself (doubling, up to store_options_t.max_bytes):
       store_begin grows it first when more than half is in use, and a write
       with txn NULL that meets a full map grows it and retries. A write inside
       a caller's transaction that meets a full map returns MLOPS_EMAPFULL and
       spoils the transaction: abort it and redo it (the next store_begin
-      grows the map; store_grow does it at once). At max_bytes the message
+      grows the map until twice that write fits; store_grow doubles it at
+      once). At max_bytes the message
       says to raise --store-size.
     - A transaction in which a write failed stays failed: further writes
       return MLOPS_ESTATE and commit refuses; abort it.
-    - store_grow must be called with no write transaction open (it waits
-      for running reads to end). Only one write transaction exists at a time
-      (LMDB's writer lock): a txn NULL write while the same thread holds a
-      transaction would wait forever.
-    - Never open the same directory twice in one process, nor use a store
-      across fork(): LMDB's locks are per process.
+    - One write transaction at a time (LMDB's writer lock). store_begin,
+      store_grow or a txn NULL write on the thread that holds a transaction
+      would wait for itself forever; they assert instead. Reads may come
+      from any thread (MDB_NOTLS); growing the map waits for them to end.
     - A directory that holds a different LMDB file, or a damaged one, is
       refused with MLOPS_EFOREIGN / MLOPS_ECORRUPT rather than overwritten.
 */

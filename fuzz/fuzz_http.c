@@ -2,6 +2,9 @@
     sockets: body bytes -> body_parse -> PREDICT -> decode, and every answer
     body the gateway could build from it.
 
+    The fast path and the full (jansson) path must agree on every input:
+    same outcome, same records bit for bit.
+
     The first input byte picks /predict (even) or /predict/batch (odd); the
     rest is the body. Whatever happens must be one of: a syntax error that
     names a byte inside the body, shape problems whose 422 answer is valid
@@ -55,6 +58,29 @@ static void s_check_records(const body_t *body)
     free(frame);
 }
 
+//  Aborts unless the full path gives what the fast path gave.
+static void s_check_paths_agree(const body_t *fast, int rc, const char *text, size_t len, bool batch)
+{
+    body_t full = {0};
+    mlops_err_t err;
+    int rc_full = body_parse_full(&full, text, len, batch, 1000, &err);
+    bool same = rc == rc_full && fast->n_records == full.n_records;
+    for (size_t i = 0; same && rc == 0 && i < fast->n_records; i++) {
+        same = fast->records[i].n_fields == full.records[i].n_fields;
+        for (size_t j = 0; same && j < fast->records[i].n_fields; j++) {
+            const proto_field_t *x = &fast->records[i].fields[j], *y = &full.records[i].fields[j];
+            same = x->kind == y->kind && strcmp(x->name, y->name) == 0
+                && memcmp(&x->num, &y->num, sizeof x->num) == 0
+                && (x->str == NULL) == (y->str == NULL) && (!x->str || strcmp(x->str, y->str) == 0);
+        }
+    }
+    body_clear(&full);
+    if (!same) {
+        fprintf(stderr, "fast and full paths disagree (rc %d vs %d)\n", rc, rc_full);
+        abort();
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size == 0)
@@ -82,6 +108,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     if (answer)
         s_check_json(answer, alen);
+    if (rc != MLOPS_ENOMEM)
+        s_check_paths_agree(&body, rc, text, len, batch);
     free(answer);
     body_clear(&body);
     return 0;

@@ -1,6 +1,7 @@
 /*  answer.c: JSON answer bodies (see answer.h). Written by hand rather than
     through jansson: these are on the hot path and their shape is fixed. */
 #include "answer.h"
+#include "utf8.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -68,21 +69,6 @@ static void s_buf_printf(s_buf_t *b, const char *fmt, ...)
         s_buf_put(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
 }
 
-//  Length of the valid UTF-8 sequence at p (1..4), or 0 when it is not one.
-static size_t s_utf8_len(const unsigned char *p)
-{
-    size_t n = p[0] >= 0xF0 && p[0] <= 0xF4 ? 4 : p[0] >= 0xE0 ? 3 : p[0] >= 0xC2 && p[0] < 0xE0 ? 2 : 0;
-    if (n == 0 || p[0] > 0xF4)
-        return 0;
-    for (size_t i = 1; i < n; i++)
-        if ((p[i] & 0xC0) != 0x80)
-            return 0;
-    if ((p[0] == 0xE0 && p[1] < 0xA0) || (p[0] == 0xED && p[1] >= 0xA0)   //  overlong, surrogate
-        || (p[0] == 0xF0 && p[1] < 0x90) || (p[0] == 0xF4 && p[1] >= 0x90)) //  overlong, > U+10FFFF
-        return 0;
-    return n;
-}
-
 //  Appends s as a JSON string literal: quotes, backslashes and control
 //  bytes escaped, valid UTF-8 kept, any other byte (a client's bytes echoed
 //  in an error message may be anything) replaced by U+FFFD.
@@ -98,7 +84,7 @@ static void s_buf_json_string(s_buf_t *b, const char *s)
             s_buf_printf(b, "\\u%04x", *p);
         else if (*p < 0x80)
             s_buf_put(b, (const char *)p, 1);
-        else if ((n = s_utf8_len(p)) > 0)
+        else if ((n = utf8_sequence_len(p)) > 0)
             s_buf_put(b, (const char *)p, n);
         else {
             s_buf_put(b, "\\ufffd", 6);
@@ -124,12 +110,11 @@ size_t answer_number(double v, char *out)
         memcpy(out, "null", 5);
         return 4;
     }
-    int n = 0;
-    for (int prec = 15; prec <= 17; prec++) {
-        n = snprintf(out, 32, "%.*g", prec, v);
-        if (strtod(out, NULL) == v)
-            break;
-    }
+    //  16 digits read back for most doubles, 17 always do; shorter forms are
+    //  what %g gives when the trailing digits are zeros (0.11, not 0.110...)
+    int n = snprintf(out, 32, "%.16g", v);
+    if (strtod(out, NULL) != v)
+        n = snprintf(out, 32, "%.17g", v);
     return (size_t)n;
 }
 

@@ -1,15 +1,25 @@
 /*  body.c: JSON request bodies to prediction records (see body.h).
 
-    The fast path is one json_loadb and one walk over the document. Only when
-    jansson refuses the text do we look for the bare NaN / Infinity tokens
-    Python's json module writes, rewrite them as marker strings jansson
-    accepts ("\u0000N", "\u0000I", "\u0000-"), parse again, and map any byte
-    position back to the client's text.
+    Two paths, one result. The fast path reads the common case in one pass
+    over a copy of the text, without a document: flat records of strings,
+    numbers, booleans and nulls, strings unescaped and cut in place.
+    It gives up, having decided nothing, on anything else: a nested value, a duplicate key, a number it cannot convert exactly, a
+    syntax or shape error. Then the full path runs: jansson parses the text
+    (its messages give the byte positions) and the document is walked and
+    checked. The fuzz target checks both paths give the same records.
+
+    Only when jansson refuses the text do we look for the bare NaN /
+    Infinity tokens Python's json module writes, rewrite them as marker
+    strings jansson accepts ("\u0000N", "\u0000I", "\u0000-"), parse again,
+    and map any byte position back to the client's text.
 */
 #include "body.h"
+#include "utf8.h"
 
 #include <jansson.h>
+#include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,6 +152,337 @@ static size_t s_map_position(const s_rewrite_t *rw, size_t pos)
     return old;
 }
 
+/* --- the fast path ------------------------------------------------------ */
+
+typedef struct {
+    char *p;                  //  cursor in the copy
+    char *end;                //  end of the copy (a NUL sits there)
+    proto_field_t *fields;    //  fields so far, growing
+    uint32_t *tags;           //  per field: name length and end bytes, to skip most strcmps
+    size_t n_fields, cap_fields;
+    size_t *starts;           //  first field of each record, growing
+    size_t n_records, cap_records;
+} s_scan_t;
+
+static void s_ws(s_scan_t *sc)
+{
+    while (*sc->p == ' ' || *sc->p == '\n' || *sc->p == '\r' || *sc->p == '\t')
+        sc->p++;
+}
+
+//  Four hex digits at p as a code unit, or -1.
+static long s_hex4(const char *p)
+{
+    long v = 0;
+    for (int i = 0; i < 4; i++) {
+        char c = p[i];
+        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+              : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+        if (d < 0)
+            return -1;
+        v = v * 16 + d;
+    }
+    return v;
+}
+
+//  Decodes the escape at sc->p (on its backslash) to w, as jansson does.
+//  Returns the bytes written, or 0 for what jansson refuses (an unknown
+//  escape, a lone surrogate, \u0000), which the full path then reports.
+static size_t s_fast_escape(s_scan_t *sc, char *w)
+{
+    static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
+    char c = sc->p[1];
+    const char *hit = c ? strchr(from, c) : NULL;
+    if (hit) {
+        *w = to[hit - from];
+        sc->p += 2;
+        return 1;
+    }
+    long u = c == 'u' ? s_hex4(sc->p + 2) : -1;
+    if (u <= 0 || (u >= 0xDC00 && u <= 0xDFFF))
+        return 0;
+    sc->p += 6;
+    if (u >= 0xD800 && u <= 0xDBFF) {   //  a high surrogate needs its low half
+        long lo = sc->p[0] == '\\' && sc->p[1] == 'u' ? s_hex4(sc->p + 2) : -1;
+        if (lo < 0xDC00 || lo > 0xDFFF)
+            return 0;
+        sc->p += 6;
+        u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
+    }
+    if (u < 0x80) {
+        w[0] = (char)u;
+        return 1;
+    }
+    if (u < 0x800) {
+        w[0] = (char)(0xC0 | (u >> 6));
+        w[1] = (char)(0x80 | (u & 0x3F));
+        return 2;
+    }
+    if (u < 0x10000) {
+        w[0] = (char)(0xE0 | (u >> 12));
+        w[1] = (char)(0x80 | ((u >> 6) & 0x3F));
+        w[2] = (char)(0x80 | (u & 0x3F));
+        return 3;
+    }
+    w[0] = (char)(0xF0 | (u >> 18));
+    w[1] = (char)(0x80 | ((u >> 12) & 0x3F));
+    w[2] = (char)(0x80 | ((u >> 6) & 0x3F));
+    w[3] = (char)(0x80 | (u & 0x3F));
+    return 4;
+}
+
+//  The string at sc->p (on its opening quote), unescaped and cut in place
+//  (an escape is never shorter than what it stands for). NULL when jansson
+//  would refuse it: a control byte, bad UTF-8, a bad escape.
+static const char *s_fast_string(s_scan_t *sc)
+{
+    char *start = ++sc->p, *w = start;
+    for (;;) {
+        unsigned char c = (unsigned char)*sc->p;
+        if (c == '"')
+            break;
+        size_t n = 1;
+        if (c < 0x20)
+            return NULL;
+        if (c == '\\') {
+            if ((n = s_fast_escape(sc, w)) == 0)
+                return NULL;
+            w += n;
+            continue;
+        }
+        if (c >= 0x80 && (n = utf8_sequence_len((const unsigned char *)sc->p)) == 0)
+            return NULL;
+        memmove(w, sc->p, n);
+        w += n;
+        sc->p += n;
+    }
+    *w = '\0';
+    sc->p++;
+    return start;
+}
+
+//  A JSON number at sc->p, as jansson would give it: integers as integers
+//  (up to 18 digits), reals converted exactly (at most 15 significant digits
+//  and a power of ten within 22, else strtod). False when it is not one.
+static bool s_fast_number(s_scan_t *sc, proto_field_t *f)
+{
+    static const double pow10[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+                                   1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+    char *start = sc->p;
+    bool neg = *sc->p == '-';
+    sc->p += neg;
+    if (*sc->p < '0' || *sc->p > '9' || (*sc->p == '0' && sc->p[1] >= '0' && sc->p[1] <= '9'))
+        return false;
+    uint64_t m = 0;
+    int digits = 0, frac = 0;
+    for (; *sc->p >= '0' && *sc->p <= '9'; sc->p++, digits++)
+        m = m * 10 + (uint64_t)(*sc->p - '0');
+    bool real = false;
+    if (*sc->p == '.') {
+        real = true;
+        sc->p++;
+        if (*sc->p < '0' || *sc->p > '9')
+            return false;
+        for (; *sc->p >= '0' && *sc->p <= '9'; sc->p++, digits++, frac++)
+            m = m * 10 + (uint64_t)(*sc->p - '0');
+    }
+    int exp10 = 0;
+    if (*sc->p == 'e' || *sc->p == 'E') {
+        real = true;
+        sc->p++;
+        int sign = *sc->p == '-' ? -1 : 1;
+        sc->p += *sc->p == '-' || *sc->p == '+';
+        if (*sc->p < '0' || *sc->p > '9')
+            return false;
+        for (; *sc->p >= '0' && *sc->p <= '9'; sc->p++)
+            exp10 = exp10 < 10000 ? exp10 * 10 + (*sc->p - '0') : exp10;
+        exp10 *= sign;
+    }
+    if (!real) {
+        if (digits > 18)
+            return false;   //  jansson's range check decides
+        f->kind = PROTO_VAL_INT;
+        f->num = (double)(neg ? -(int64_t)m : (int64_t)m);   //  "-0" is the integer 0
+        return true;
+    }
+    f->kind = PROTO_VAL_FLOAT;
+    int e = exp10 - frac;
+    if (digits <= 15 && e >= -22 && e <= 22) {   //  exact: both operands exact, one rounding
+        double v = e < 0 ? (double)m / pow10[-e] : (double)m * pow10[e];
+        f->num = neg ? -v : v;
+        return true;
+    }
+    char saved = *sc->p;   //  strtod reads exactly the number: cut it off to be sure
+    *sc->p = '\0';
+    errno = 0;
+    f->num = strtod(start, NULL);
+    *sc->p = saved;
+    return errno == 0 && isfinite(f->num);   //  overflow: jansson refuses it, let it say so
+}
+
+static bool s_fast_literal(s_scan_t *sc, const char *word, size_t n)
+{
+    if (strncmp(sc->p, word, n) != 0)
+        return false;
+    sc->p += n;
+    return true;
+}
+
+static bool s_fast_value(s_scan_t *sc, proto_field_t *f)
+{
+    f->str = NULL;
+    f->num = 0;
+    switch (*sc->p) {
+    case '"': f->kind = PROTO_VAL_STR; return (f->str = s_fast_string(sc)) != NULL;
+    case 't': f->kind = PROTO_VAL_BOOL; f->num = 1; return s_fast_literal(sc, "true", 4);
+    case 'f': f->kind = PROTO_VAL_BOOL; return s_fast_literal(sc, "false", 5);
+    case 'n': f->kind = PROTO_VAL_NIL; return s_fast_literal(sc, "null", 4);
+    default: return (*sc->p == '-' || (*sc->p >= '0' && *sc->p <= '9')) && s_fast_number(sc, f);
+    }
+}
+
+//  Room for one more field / record; false when out of memory.
+static bool s_fast_grow(s_scan_t *sc)
+{
+    if (sc->n_fields == sc->cap_fields) {
+        size_t cap = sc->cap_fields ? sc->cap_fields * 2 : 64;
+        proto_field_t *fields = realloc(sc->fields, cap * sizeof *fields);
+        if (fields)
+            sc->fields = fields;
+        uint32_t *tags = realloc(sc->tags, cap * sizeof *tags);
+        if (tags)
+            sc->tags = tags;
+        if (!fields || !tags)
+            return false;
+        sc->cap_fields = cap;
+    }
+    if (sc->n_records == sc->cap_records) {
+        size_t cap = sc->cap_records ? sc->cap_records * 2 : 8;
+        size_t *starts = realloc(sc->starts, cap * sizeof *starts);
+        if (!starts)
+            return false;
+        sc->starts = starts;
+        sc->cap_records = cap;
+    }
+    return true;
+}
+
+static bool s_fast_record(s_scan_t *sc)
+{
+    if (*sc->p != '{' || !s_fast_grow(sc))
+        return false;
+    size_t first = sc->n_fields;
+    sc->starts[sc->n_records++] = first;
+    sc->p++;
+    s_ws(sc);
+    if (*sc->p == '}') {
+        sc->p++;
+        return true;
+    }
+    for (;;) {
+        if (*sc->p != '"' || !s_fast_grow(sc) || sc->n_fields - first >= PROTO_FIELDS_MAX)
+            return false;
+        proto_field_t *f = &sc->fields[sc->n_fields];
+        if (!(f->name = s_fast_string(sc)))
+            return false;
+        size_t len = (size_t)(sc->p - 2 - f->name);   //  at most: escapes shrink the name
+        len = strnlen(f->name, len + 1);
+        uint32_t tag = (uint32_t)len << 16 | (uint32_t)(unsigned char)f->name[0] << 8
+                     | (len ? (unsigned char)f->name[len - 1] : 0);
+        sc->tags[sc->n_fields] = tag;
+        for (size_t i = first; i < sc->n_fields; i++)
+            if (sc->tags[i] == tag && strcmp(sc->fields[i].name, f->name) == 0)
+                return false;   //  a duplicate: jansson's rule (last wins) applies
+        s_ws(sc);
+        if (*sc->p++ != ':')
+            return false;
+        s_ws(sc);
+        if (!s_fast_value(sc, f))
+            return false;
+        sc->n_fields++;
+        s_ws(sc);
+        if (*sc->p == '}') {
+            sc->p++;
+            return true;
+        }
+        if (*sc->p++ != ',')
+            return false;
+        s_ws(sc);
+    }
+}
+
+//  {"instances": [record, ...]} with nothing else in it and 1..batch_max records.
+static bool s_fast_batch(s_scan_t *sc, size_t batch_max)
+{
+    static const char key[] = "\"instances\"";
+    if (*sc->p++ != '{')
+        return false;
+    s_ws(sc);
+    if (strncmp(sc->p, key, sizeof key - 1) != 0)
+        return false;
+    sc->p += sizeof key - 1;
+    s_ws(sc);
+    if (*sc->p++ != ':')
+        return false;
+    s_ws(sc);
+    if (*sc->p++ != '[')
+        return false;
+    for (;;) {
+        s_ws(sc);
+        if (!s_fast_record(sc) || sc->n_records > batch_max)
+            return false;
+        s_ws(sc);
+        if (*sc->p == ']')
+            break;
+        if (*sc->p++ != ',')
+            return false;
+    }
+    sc->p++;
+    s_ws(sc);
+    return *sc->p++ == '}';
+}
+
+//  The fast path. Returns 1 with self filled, 0 when the full path must
+//  decide (nothing kept), -1 when out of memory.
+static int s_fast(body_t *self, const char *text, size_t len, bool batch, size_t batch_max)
+{
+    s_scan_t sc = {0};
+    char *copy = malloc(len + 1);
+    if (!copy)
+        return -1;
+    memcpy(copy, text, len);
+    copy[len] = '\0';
+    sc.p = copy;
+    sc.end = copy + len;
+    s_ws(&sc);
+    bool ok = batch ? s_fast_batch(&sc, batch_max) : s_fast_record(&sc);
+    if (ok) {
+        s_ws(&sc);
+        ok = sc.p == sc.end;   //  also refuses a NUL byte inside the text
+    }
+    self->records = ok ? malloc(sc.n_records * sizeof *self->records) : NULL;
+    if (!self->records) {
+        free(copy);
+        free(sc.fields);
+        free(sc.tags);
+        free(sc.starts);
+        return ok ? -1 : 0;
+    }
+    for (size_t i = 0; i < sc.n_records; i++) {
+        size_t next = i + 1 < sc.n_records ? sc.starts[i + 1] : sc.n_fields;
+        self->records[i].fields = sc.fields + sc.starts[i];
+        self->records[i].n_fields = next - sc.starts[i];
+    }
+    self->n_records = sc.n_records;
+    self->fields = sc.fields;
+    self->copy = copy;
+    free(sc.tags);
+    free(sc.starts);
+    return 1;
+}
+
+/* --- the full path ------------------------------------------------------ */
+
 //  Parses text, trying the NaN rewrite when the plain parse fails.
 static json_t *s_load(body_t *self, const char *text, size_t len, mlops_err_t *err, int *code)
 {
@@ -256,6 +597,27 @@ int body_parse(body_t *self, const char *text, size_t len, bool batch, size_t ba
     self->fields = NULL;
     self->n_problems = 0;
     self->error_pos = 0;
+    self->copy = NULL;
+    if (batch_max > PROTO_RECORDS_MAX)
+        batch_max = PROTO_RECORDS_MAX;
+    int fast = s_fast(self, text, len, batch, batch_max);
+    if (fast > 0)
+        return 0;
+    if (fast < 0)
+        return mlops_err_set(err, MLOPS_ENOMEM, "out of memory for a body of %zu bytes", len);
+    return body_parse_full(self, text, len, batch, batch_max, err);
+}
+
+int body_parse_full(body_t *self, const char *text, size_t len, bool batch, size_t batch_max,
+                    mlops_err_t *err)
+{
+    self->doc = NULL;
+    self->records = NULL;
+    self->n_records = 0;
+    self->fields = NULL;
+    self->n_problems = 0;
+    self->error_pos = 0;
+    self->copy = NULL;
     int code = 0;
     json_t *doc = s_load(self, text, len, err, &code);
     if (!doc)
@@ -264,8 +626,6 @@ int body_parse(body_t *self, const char *text, size_t len, bool batch, size_t ba
     json_t *one = doc, **recs = &one;
     size_t n = 1;
     if (batch) {
-        if (batch_max > PROTO_RECORDS_MAX)
-            batch_max = PROTO_RECORDS_MAX;
         json_t *list = s_instances(self, doc, batch_max);
         if (!list)
             return mlops_err_set(err, MLOPS_ECHECK, "body has the wrong shape");
@@ -310,8 +670,10 @@ void body_clear(body_t *self)
         json_decref((json_t *)self->doc);
     free(self->records);
     free(self->fields);
+    free(self->copy);
     self->doc = NULL;
     self->records = NULL;
     self->fields = NULL;
+    self->copy = NULL;
     self->n_records = self->n_problems = 0;
 }

@@ -12,8 +12,9 @@
     they are accepted as float values so that validation can reject them with
     a 422 naming the field, rather than a 400 about syntax.
 
-    Ownership: a parsed body_t owns the JSON document; every string a record
-    points to is borrowed from it and lives until body_clear.
+    Ownership: a parsed body_t owns the JSON document (or a copy of the
+    text); every string a record points to is borrowed from it and lives
+    until body_clear.
 */
 #ifndef MLOPS_BODY_H
 #define MLOPS_BODY_H
@@ -28,6 +29,7 @@
 
 typedef struct {
     void *doc;                          //  the jansson document (json_t *), owns the strings
+    char *copy;                         //  or the fast path's copy of the text, owning them
     proto_record_t *records;            //  n_records records, owned
     size_t n_records;                   //  records parsed
     proto_field_t *fields;              //  every record's fields, one allocation, owned
@@ -45,6 +47,12 @@ typedef struct {
 //  where); MLOPS_ENOMEM. self is always left ready for body_clear.
 int body_parse(body_t *self, const char *text, size_t len, bool batch, size_t batch_max,
                mlops_err_t *err);
+
+//  body_parse without its fast path: jansson and the document walk alone.
+//  Same contract; there for tests that check both paths agree (batch_max
+//  must already be at most PROTO_RECORDS_MAX).
+int body_parse_full(body_t *self, const char *text, size_t len, bool batch, size_t batch_max,
+                    mlops_err_t *err);
 
 //  Frees what body_parse allocated and resets self. Safe on a zeroed body
 //  and on one body_parse filled, whatever it returned.

@@ -151,6 +151,67 @@ static void test_body_problem_overflow_counts_all(void)
     free(answer);
 }
 
+//  True when both paths give the same records, bit for bit; *fast tells
+//  whether the fast path took the text.
+static bool s_paths_agree(const char *text, bool batch, bool *fast)
+{
+    body_t a = {0}, b = {0};
+    mlops_err_t err;
+    int ra = body_parse(&a, text, strlen(text), batch, 100, &err);
+    int rb = body_parse_full(&b, text, strlen(text), batch, 100, &err);
+    bool same = ra == rb && a.n_records == b.n_records && a.n_problems == b.n_problems;
+    *fast = a.copy != NULL;
+    for (size_t i = 0; same && i < a.n_records && ra == 0; i++) {
+        same = a.records[i].n_fields == b.records[i].n_fields;
+        for (size_t j = 0; same && j < a.records[i].n_fields; j++) {
+            const proto_field_t *x = &a.records[i].fields[j], *y = &b.records[i].fields[j];
+            same = x->kind == y->kind && strcmp(x->name, y->name) == 0
+                && memcmp(&x->num, &y->num, sizeof x->num) == 0
+                && (x->str == NULL) == (y->str == NULL) && (!x->str || strcmp(x->str, y->str) == 0);
+        }
+    }
+    body_clear(&a);
+    body_clear(&b);
+    return same;
+}
+
+static void test_body_fast_path_agrees_with_jansson(void)
+{
+    static const char *taken[] = {
+        "{\"Pclass\":3,\"Sex\":\"male\",\"Age\":22,\"SibSp\":1,\"Parch\":0,\"Fare\":7.25,\"Embarked\":\"S\"}",
+        " { \"a\" : -0 , \"b\" : -0.0, \"c\": 1e3, \"d\": 2.5E-3, \"e\": 123456789012345678,"
+        " \"f\": 0.1234567890123456789, \"g\": 1e-300, \"h\": true, \"i\": false, \"j\": null,"
+        " \"k\": \"caf\xc3\xa9\", \"l\": \"\"} ",
+        "{}",
+        "{\"instances\":[{\"a\":1},{},{\"b\":\"x\",\"c\":3.25}]}",
+        "{\"Name\":\"Johnston, Miss. \\\"Carrie\\\" \\\\ \\/ \\b\\f\\n\\r\\t \\u00e9 \\ud83d\\ude00 \\u20AC\"}",
+    };
+    static const char *refused[] = {   //  the full path decides these
+        "{\"a\":\"\\u0000\"}", "{\"a\":\"\\udc00\"}", "{\"a\":\"\\ud83dx\"}", "{\"a\":\"\\x\"}",
+        "{\"a\":\"\\u12\"}", "{\"a\":[1]}", "{\"a\":1,\"a\":2}", "{\"a\":01}", "{\"a\":1e400}",
+        "{\"a\":1.}", "{\"a\":NaN}", "{\"a\":1} x", "[1]", "{\"a\":1234567890123456789012}",
+        "{\"instances\":[]}", "{\"instances\":[{}],\"more\":1}", "{\"a\":\"\xc3\"}", "{\"a\":tru}",
+        "{\"a\":\"x\x01\"}", "",
+    };
+    bool fast;
+    for (size_t i = 0; i < sizeof taken / sizeof taken[0]; i++) {
+        bool batch = strstr(taken[i], "instances") != NULL;
+        CHECK(s_paths_agree(taken[i], batch, &fast));
+        CHECK(fast);
+    }
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        CHECK(s_paths_agree(refused[i], strstr(refused[i], "instances") != NULL, &fast));
+        CHECK(!fast);
+    }
+    //  a batch over its limit is the full path's to refuse, with its message
+    char big[2048] = "{\"instances\":[";
+    for (int i = 0; i < 101; i++)
+        strcat(big, i ? ",{}" : "{}");
+    strcat(big, "]}");
+    CHECK(s_paths_agree(big, true, &fast));
+    CHECK(!fast);
+}
+
 static void test_answer_prediction(void)
 {
     int64_t pred[] = {0, 1};
@@ -337,6 +398,7 @@ int main(void)
     RUN(test_body_wrong_shapes);
     RUN(test_body_batch_shapes);
     RUN(test_body_problem_overflow_counts_all);
+    RUN(test_body_fast_path_agrees_with_jansson);
     RUN(test_answer_prediction);
     RUN(test_answer_number_round_trips);
     RUN(test_answer_problems_and_escapes);

@@ -348,19 +348,34 @@ static void s_format_name(s_rng_t *r, const s_passenger_t *p, char *out)
         snprintf(out, SYNTH_STR_MAX, "%s, %s. %s", last, title, first);
 }
 
+//  Ticket shapes by class, from the real file: a prefix and a number
+//  base + step * (n % mod) for n drawn below 1000, so the pool is bounded.
+typedef struct {
+    double weight;   //  share of the class's tickets
+    const char *fmt; //  printf format with one %d
+    int base, step, mod;
+} s_ticket_t;
+
+static const s_ticket_t s_tickets[3][6] = {
+    {{.40, "PC %d", 17000, 1, 800}, {.45, "11%04d", 3000, 1, 1000},
+     {.10, "1%04d", 7000, 3, 1000}, {.05, "WE/P %d", 5700, 1, 100}},
+    {{.60, "2%05d", 30000, 19, 1000}, {.15, "C.A. %d", 24000, 11, 1000},
+     {.10, "SC/PARIS %d", 2100, 1, 100}, {.10, "S.O.C. %d", 14800, 1, 100},
+     {.05, "F.C.C. %d", 13500, 1, 60}},
+    {{.55, "3%05d", 30000, 70, 1000}, {.15, "26%02d", 0, 1, 100},
+     {.10, "A/5 %d", 21000, 1, 200}, {.08, "STON/O2. %d", 3101270, 1, 40},
+     {.07, "SOTON/OQ %d", 392070, 1, 40}, {.05, "C.A. %d", 2300, 1, 60}}};
+
 static void s_format_ticket(s_rng_t *r, int pclass, char *out)
 {
-    double u = s_unif(r);
+    const s_ticket_t *shapes = s_tickets[pclass - 1];
+    double w[6];
+    int n_shapes = 0; //  the shapes in use; the last takes any rounding rest
+    for (; n_shapes < 6 && shapes[n_shapes].fmt; n_shapes++)
+        w[n_shapes] = shapes[n_shapes].weight;
+    const s_ticket_t *t = &shapes[s_pick(r, w, n_shapes)];
     int n = (int)s_below(r, 1000);
-    if (pclass == 1)
-        snprintf(out, SYNTH_STR_MAX, u < .4 ? "PC %d" : u < .85 ? "11%04d" : u < .95 ? "1%04d" : "WE/P %d",
-                 u < .4 ? 17000 + n % 800 : u < .85 ? 3000 + n : u < .95 ? 7000 + n * 3 : 5700 + n % 100);
-    else if (pclass == 2)
-        snprintf(out, SYNTH_STR_MAX, u < .6 ? "2%05d" : u < .75 ? "C.A. %d" : u < .85 ? "SC/PARIS %d" : u < .95 ? "S.O.C. %d" : "F.C.C. %d",
-                 u < .6 ? 30000 + n * 19 : u < .75 ? 24000 + n * 11 : u < .85 ? 2100 + n % 100 : u < .95 ? 14800 + n % 100 : 13500 + n % 60);
-    else
-        snprintf(out, SYNTH_STR_MAX, u < .55 ? "3%05d" : u < .7 ? "26%02d" : u < .8 ? "A/5 %d" : u < .88 ? "STON/O2. %d" : u < .95 ? "SOTON/OQ %d" : "C.A. %d",
-                 u < .55 ? 30000 + n * 70 : u < .7 ? n % 100 : u < .8 ? 21000 + n % 200 : u < .88 ? 3101270 + n % 40 : u < .95 ? 392070 + n % 40 : 2300 + n % 60);
+    snprintf(out, SYNTH_STR_MAX, t->fmt, t->base + t->step * (n % t->mod));
 }
 
 //  Returns 0 and writes a cabin ("C85", "C23 C25 C27", "F G73"), or returns
