@@ -6,12 +6,15 @@
 #
 #   bench/retrain.sh              RUNS=7 by default; DATA=path to another CSV
 #
-# Prints per run the CLI's wall time (process start to exit, including its
-# 25 ms subscription pause) and the broker's (trigger received to run
-# committed as succeeded), then the median per-stage breakdown: the worker's
-# compute time, the broker-side span (dispatch committed to result committed)
-# and the difference (messaging, input building, commits), and the broker's
-# own cost per message (handler time excluding store commits) and per commit.
+# Two stacks run side by side: a broker that fsyncs every commit (the
+# default) and one with --no-sync; their retrains and a fresh Python process
+# running the reference once alternate, run by run, so all three see the same
+# machine load. Prints the median per-stage breakdown (the worker's compute
+# time, the broker-side span from dispatch committed to result committed),
+# the whole run (trigger received to load_model committed) and the CLI's
+# wall time (process start to exit, with its 25 ms subscription pause), and
+# the broker's own cost: handler time besides store commits, mean over every
+# message it handled (heartbeats included), and the mean commit time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-7}
@@ -26,74 +29,105 @@ cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 
 trap cleanup EXIT
 
 port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-W=$(port); C=$(port); E=$(port)
-bin/mlops-broker --store "$TMP/store" --work tcp://127.0.0.1:$W --control tcp://127.0.0.1:$C \
-    --events tcp://127.0.0.1:$E 2>"$TMP/broker.log" & PIDS+=($!)
-BROKER=$!
-for s in extract preprocess train train evaluate load_model; do
-    bin/mlops-worker --stage $s --broker tcp://127.0.0.1:$W 2>"$TMP/worker-$s-$RANDOM.log" & PIDS+=($!)
-done
-CLI=(--control tcp://127.0.0.1:$C --events tcp://127.0.0.1:$E)
-for i in $(seq 50); do
-    n=$(bin/mlops status "${CLI[@]}" --json 2>/dev/null | grep -c '"stage"' || true)
-    [ "$n" -ge 6 ] && break; sleep 0.1
-done
-bin/mlops retrain "${CLI[@]}" --source "$DATA" --reason warm-up --wait >/dev/null   # warm caches
-: > "$TMP/cli_ms"
-for i in $(seq "$RUNS"); do
-    s=$(date +%s%N)
-    bin/mlops retrain "${CLI[@]}" --source "$DATA" --reason bench --wait >/dev/null
-    e=$(date +%s%N)
-    echo $(( (e - s) / 1000 )) >> "$TMP/cli_ms"
-done
-bin/mlops runs "${CLI[@]}" --limit $((RUNS + 1)) --json > "$TMP/runs.json"
-kill "$BROKER"; wait "$BROKER" 2>/dev/null || true
-cat "$TMP"/worker-*.log > "$TMP/workers.log"
 
-# the Python reference, in process, same machine, same session
-rm -rf /tmp/mlops-ref && cp -r ../shared/anchors/python /tmp/mlops-ref 2>/dev/null || cp -r /work/shared/anchors/python /tmp/mlops-ref
-$PY /tmp/mlops-ref/pipeline.py --data "$DATA" --out "$TMP/ref-models" --runs "$RUNS" --cv 0 \
-    --json-out "$TMP/ref.json" >/dev/null
+# start MODE [broker flags...]: a broker in a fresh store and its workers
+start() {
+    local mode=$1; shift
+    local dir="$TMP/$mode" W C E
+    mkdir -p "$dir"
+    W=$(port); C=$(port); E=$(port)
+    bin/mlops-broker --store "$dir/store" --work tcp://127.0.0.1:$W --control tcp://127.0.0.1:$C \
+        --events tcp://127.0.0.1:$E "$@" 2>"$dir/broker.log" & PIDS+=($!)
+    echo $! > "$dir/broker.pid"
+    for s in extract preprocess train train evaluate load_model; do
+        bin/mlops-worker --stage $s --broker tcp://127.0.0.1:$W 2>"$dir/worker-$s-$RANDOM.log" & PIDS+=($!)
+    done
+    echo "--control tcp://127.0.0.1:$C --events tcp://127.0.0.1:$E" > "$dir/cli"
+    for i in $(seq 50); do
+        n=$(bin/mlops status $(cat "$dir/cli") --json 2>/dev/null | grep -c '"stage"' || true)
+        [ "$n" -ge 6 ] && break; sleep 0.1
+    done
+    bin/mlops retrain $(cat "$dir/cli") --source "$DATA" --reason warm-up --wait >/dev/null   # warm caches
+}
+
+# one timed retrain on MODE's stack
+retrain() {
+    local dir="$TMP/$1" s e
+    s=$(date +%s%N)
+    bin/mlops retrain $(cat "$dir/cli") --source "$DATA" --reason bench --wait >/dev/null
+    e=$(date +%s%N)
+    echo $(( (e - s) / 1000 )) >> "$dir/cli_ms"
+}
+
+rm -rf /tmp/mlops-ref && cp -r ../shared/anchors/python /tmp/mlops-ref   # shared/ is read-only
+start fsync
+start no-sync --no-sync
+# interleaved, so the three see the same machine load
+for i in $(seq "$RUNS"); do
+    retrain fsync
+    retrain no-sync
+    $PY /tmp/mlops-ref/pipeline.py --data "$DATA" --out "$TMP/ref-models" --runs 1 --cv 0 \
+        --json-out "$TMP/ref-$i.json" >/dev/null
+done
+for mode in fsync no-sync; do
+    bin/mlops runs $(cat "$TMP/$mode/cli") --limit $((RUNS + 1)) --json > "$TMP/$mode/runs.json"
+    kill "$(cat "$TMP/$mode/broker.pid")"
+done
+sleep 0.5
+for mode in fsync no-sync; do cat "$TMP/$mode"/worker-*.log > "$TMP/$mode/workers.log"; done
 
 $PY - "$TMP" "$RUNS" <<'PYEOF'
 import json, re, statistics, sys
 tmp, runs = sys.argv[1], int(sys.argv[2])
 med = statistics.median
-recs = [r for r in json.load(open(tmp + "/runs.json"))["runs"] if r["reason"] == "bench"]
-cli = [int(x) / 1000 for x in open(tmp + "/cli_ms").read().split()]
-broker = [r["ended_ms"] - r["created_ms"] for r in recs]
-assert all(r["state"] == "succeeded" for r in recs), "a bench run failed"
-compute = {}
-for m in re.finditer(r"task done task=(\d+)-(\S+) ms=(\d+)", open(tmp + "/workers.log").read()):
-    if any(int(m.group(1)) == r["id"] for r in recs):
-        compute.setdefault(m.group(2), []).append(int(m.group(3)))
-spans = {}
-for r in recs:
-    for t in r["tasks"]:
-        name = t["task_id"].split("-", 1)[1]
-        spans.setdefault(name, []).append(t["ended_ms"] - t["started_ms"])
-ref = json.load(open(tmp + "/ref.json"))["stage_times_ms"]["median"]
+STAGES = ["extract", "preprocess", "train-logreg", "train-forest", "evaluate", "load_model"]
+
+def load(mode):
+    d = "%s/%s/" % (tmp, mode)
+    recs = [r for r in json.load(open(d + "runs.json"))["runs"] if r["reason"] == "bench"]
+    assert recs and all(r["state"] == "succeeded" for r in recs), "a bench run failed"
+    ids = {r["id"] for r in recs}
+    compute, spans = {}, {}
+    for m in re.finditer(r"task done task=(\d+)-(\S+) ms=(\d+)", open(d + "workers.log").read()):
+        if int(m.group(1)) in ids:
+            compute.setdefault(m.group(2), []).append(int(m.group(3)))
+    for r in recs:
+        for t in r["tasks"]:
+            spans.setdefault(t["task_id"].split("-", 1)[1], []).append(t["ended_ms"] - t["started_ms"])
+    fig = re.search(r"figures messages=(\d+) handler_mean_us=([\d.]+) commits=(\d+) "
+                    r"commit_mean_us=([\d.]+) overhead_mean_us=([-\d.]+)", open(d + "broker.log").read())
+    return {"source": recs[0]["source"], "compute": compute, "spans": spans,
+            "run": [r["ended_ms"] - r["created_ms"] for r in recs],
+            "cli": [int(x) / 1000 for x in open(d + "cli_ms").read().split()], "fig": fig}
+
+fs, ns = load("fsync"), load("no-sync")
+refs = [json.load(open("%s/ref-%d.json" % (tmp, i)))["stage_times_ms"]["median"]
+        for i in range(1, runs + 1)]
+ref = {k: med(r[k] for r in refs) for k in refs[0]}
 ref_of = {"extract": "extract", "preprocess": "preprocess", "train-logreg": "train_logistic_regression",
           "train-forest": "train_random_forest", "evaluate": "evaluate", "load_model": "save_and_load_model"}
-fig = open(tmp + "/broker.log").read()
-m = re.search(r"figures messages=(\d+) handler_mean_us=([\d.]+) commits=(\d+) commit_mean_us=([\d.]+) "
-              r"overhead_mean_us=([-\d.]+)", fig)
-print("retrain on %s, %d runs (median), 2 cores shared" % (json.load(open(tmp + "/runs.json"))["runs"][0]["source"], len(recs)))
+print("retrain on %s: median of %d runs each, through real processes and sockets" % (fs["source"], runs))
+print("(2 cores shared with other work; the three columns ran interleaved, run by run)")
 print()
-print("| stage | worker compute ms | broker span ms | messaging + store ms | Python in-process ms |")
+print("| stage | worker compute ms | broker span ms (fsync) | broker span ms (--no-sync) | Python in-process ms |")
 print("| --- | ---: | ---: | ---: | ---: |")
-for name in ["extract", "preprocess", "train-logreg", "train-forest", "evaluate", "load_model"]:
-    c, s = med(compute.get(name, [0])), med(spans[name])
-    print("| %s | %.0f | %.0f | %.0f | %.1f |" % (name, c, s, s - c, ref[ref_of[name]]))
-print("| **whole run** (trigger to load_model done) | | **%.0f** | | **%.1f** |" % (med(broker), ref["pipeline_total"]))
+for name in STAGES:
+    print("| %s | %.0f | %.0f | %.0f | %.1f |" % (name, med(fs["compute"].get(name, [0])),
+          med(fs["spans"][name]), med(ns["spans"][name]), ref[ref_of[name]]))
+print("| **whole run**: trigger to load_model done | | **%.0f** | **%.0f** | **%.1f** |" % (
+    med(fs["run"]), med(ns["run"]), ref["pipeline_total"]))
+print("| `mlops retrain --wait`, process start to exit | | %.0f | %.0f | |" % (med(fs["cli"]), med(ns["cli"])))
 print()
-print("mlops retrain --wait, process start to exit: median %.0f ms (min %.0f, max %.0f)" % (med(cli), min(cli), max(cli)))
-print("broker run time per run (ms): %s" % " ".join(str(b) for b in broker))
-print("Python reference pipeline_total per run (ms): %s" % " ".join(
-    str(x) for x in json.load(open(tmp + "/ref.json"))["stage_times_ms"]["all_pipeline_total"]))
-if m:
-    print("broker per message: %s messages, %.0f us mean in the handler excluding store commits; "
-          "%s commits, %.0f us mean each (fsync)" % (m.group(1), float(m.group(5)), m.group(3), float(m.group(4))))
+print("broker span = dispatch committed to result committed: the worker's compute plus messaging,")
+print("input building (tables and artifacts from the store) and one store commit per message.")
+for label, r in (("fsync", fs), ("--no-sync", ns)):
+    m = r["fig"]
+    print("%-9s runs (ms): %s" % (label, " ".join(str(x) for x in r["run"])))
+    if m:
+        print("%-9s broker per message: %.0f us mean in the handler besides store commits (%s "
+              "messages, heartbeats included); %s commits, %.0f us mean each" % (
+                  label, float(m.group(5)), m.group(1), m.group(3), float(m.group(4))))
+print("Python    runs (ms): %s" % " ".join("%.0f" % r["pipeline_total"] for r in refs))
 print()
-print("reproduce: bench/retrain.sh   (RUNS=%d; DATA=... for another CSV)" % runs)
+print("reproduce: bench/retrain.sh   (RUNS=%d by default; DATA=path for another CSV)" % runs)
 PYEOF

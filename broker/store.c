@@ -54,6 +54,7 @@ struct store {
     pthread_t writer;             //  the thread that holds it, when writing
     bool grow_pending;            //  a caller's txn met a full map: grow at next begin
     size_t grow_need;             //  bytes of the write that met it (0 = unknown)
+    bool no_sync;                 //  store_options_t.no_sync
 };
 
 //  A counter in meta being bumped.
@@ -192,7 +193,7 @@ static int s_open_env(store_t *self, mlops_err_t *err)
     char path[PATH_MAX + 16];
     snprintf(path, sizeof path, "%s/data.mdb", self->dir);
     bool fresh = access(path, F_OK) != 0;
-    rc = mdb_env_open(self->env, self->dir, MDB_NOTLS, 0600);
+    rc = mdb_env_open(self->env, self->dir, MDB_NOTLS | (self->no_sync ? MDB_NOSYNC : 0), 0600);
     if (rc == 0) {
         if (fresh) { //  exactly 0600 whatever the umask
             chmod(path, 0600);
@@ -308,6 +309,7 @@ store_t *store_open(const char *dir, const store_options_t *opts, mlops_err_t *e
     snprintf(self->dir, sizeof self->dir, "%s", dir);
     self->map_bytes = opts && opts->map_bytes ? opts->map_bytes : STORE_MAP_BYTES_DEFAULT;
     self->max_bytes = opts && opts->max_bytes ? opts->max_bytes : STORE_MAX_BYTES_DEFAULT;
+    self->no_sync = opts && opts->no_sync;
     if (self->max_bytes < self->map_bytes)
         self->max_bytes = self->map_bytes;
     pthread_rwlock_init(&self->grow_lock, NULL);
@@ -599,7 +601,9 @@ static int s_get(store_t *self, s_db_t db, const void *key, size_t klen, uint8_t
     return rc ? s_fail(self, rc, what, err) : 0;
 }
 
-//  Called for each value by s_scan; returns 0 to go on, 1 to stop, <0 error.
+//  Called for each value by s_scan; returns 0 to go on, S_SCAN_STOP to stop,
+//  or an error code of ours.
+#define S_SCAN_STOP (-2) //  neither an errno (> 0) nor an LMDB or mlops code
 typedef int (s_scan_fn)(const MDB_val *key, const MDB_val *val, void *arg, mlops_err_t *err);
 
 //  Walks db in key order (or reverse), calling fn on each entry.
@@ -630,7 +634,7 @@ static int s_scan(store_t *self, s_db_t db, bool reverse, s_scan_fn *fn, void *a
     mdb_cursor_close(cur);
     mdb_txn_abort(txn);
     pthread_rwlock_unlock(&self->grow_lock);
-    if (rc == MDB_NOTFOUND || rc == 1)
+    if (rc == MDB_NOTFOUND || rc == S_SCAN_STOP)
         return 0;
     return rc > 0 || (rc < 0 && rc > -30900) ? s_fail(self, rc, s_db_names[db], err) : rc;
 }
@@ -757,7 +761,7 @@ static int s_run_scan_fn(const MDB_val *key, const MDB_val *val, void *arg, mlop
 {
     s_list_t *l = arg;
     if (l->limit && l->n >= l->limit)
-        return 1;
+        return S_SCAN_STOP;
     run_t *slot = s_list_slot(l);
     if (!slot)
         return mlops_err_set(err, MLOPS_ENOMEM, "out of memory listing runs");

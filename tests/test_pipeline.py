@@ -133,8 +133,9 @@ def test_train_worker_killed_mid_task(procs):
     assert broker.models()["production"] == 1
 
 
-def test_broker_killed_mid_run_resumes_and_registers_once(procs):
-    broker = Broker(procs)
+@pytest.mark.parametrize("sync", ["fsync", "no-sync"])
+def test_broker_killed_mid_run_resumes_and_registers_once(procs, sync):
+    broker = Broker(procs, extra=["--no-sync"] if sync == "no-sync" else [])
     for stage in ("extract", "preprocess", "evaluate"):
         broker.worker(stage)
     broker.worker("train", {"MLOPS_TASK_DELAY_MS": "1500"})
