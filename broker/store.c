@@ -53,6 +53,8 @@ struct store {
     _Atomic bool writing;         //  a write transaction of ours is open
     pthread_t writer;             //  the thread that holds it, when writing
     bool grow_pending;            //  a caller's txn met a full map: grow at next begin
+    size_t grow_need;             //  bytes of the write that met it (0 = unknown)
+    bool no_sync;                 //  store_options_t.no_sync
 };
 
 //  A counter in meta being bumped.
@@ -191,7 +193,7 @@ static int s_open_env(store_t *self, mlops_err_t *err)
     char path[PATH_MAX + 16];
     snprintf(path, sizeof path, "%s/data.mdb", self->dir);
     bool fresh = access(path, F_OK) != 0;
-    rc = mdb_env_open(self->env, self->dir, MDB_NOTLS, 0600);
+    rc = mdb_env_open(self->env, self->dir, MDB_NOTLS | (self->no_sync ? MDB_NOSYNC : 0), 0600);
     if (rc == 0) {
         if (fresh) { //  exactly 0600 whatever the umask
             chmod(path, 0600);
@@ -307,6 +309,7 @@ store_t *store_open(const char *dir, const store_options_t *opts, mlops_err_t *e
     snprintf(self->dir, sizeof self->dir, "%s", dir);
     self->map_bytes = opts && opts->map_bytes ? opts->map_bytes : STORE_MAP_BYTES_DEFAULT;
     self->max_bytes = opts && opts->max_bytes ? opts->max_bytes : STORE_MAX_BYTES_DEFAULT;
+    self->no_sync = opts && opts->no_sync;
     if (self->max_bytes < self->map_bytes)
         self->max_bytes = self->map_bytes;
     pthread_rwlock_init(&self->grow_lock, NULL);
@@ -354,8 +357,9 @@ static int s_grow(store_t *self, mlops_err_t *err)
 }
 
 //  Grows ahead of need, before a write transaction begins (none of ours is
-//  open then): when the pages in use pass half the map, or when a write in
-//  a caller's transaction met a full map. So a caller's transaction rarely
+//  open then): until the pages in use fill at most half the map, and, after
+//  a write in a caller's transaction met a full map, at least once and
+//  until twice that write's size is free. So a caller's transaction rarely
 //  meets a full map, and one that did succeeds when redone. At max_bytes it
 //  leaves the map alone: writes that still fit keep working.
 static void s_grow_ahead(store_t *self)
@@ -363,9 +367,15 @@ static void s_grow_ahead(store_t *self)
     MDB_envinfo info;
     mdb_env_info(self->env, &info);
     size_t used = (info.me_last_pgno + 1) * self->page_bytes;
-    if ((self->grow_pending || used > self->map_bytes / 2) && self->map_bytes < self->max_bytes)
+    size_t need = self->grow_need < SIZE_MAX / 4 ? self->grow_need : SIZE_MAX / 4;
+    size_t want = used + (used > 2 * need ? used : 2 * need);
+    if (self->grow_pending && self->map_bytes < self->max_bytes)
         s_grow(self, NULL); //  on failure the write reports the full map itself
+    while (self->map_bytes < want && self->map_bytes < self->max_bytes)
+        if (s_grow(self, NULL))
+            break;
     self->grow_pending = false;
+    self->grow_need = 0;
 }
 
 //  The calling thread must not hold our write transaction: LMDB's writer
@@ -461,9 +471,10 @@ void store_abort(store_txn_t **p)
 typedef int (s_write_fn)(store_t *self, MDB_txn *txn, void *arg, mlops_err_t *err);
 
 //  Runs fn in the caller's transaction, or in one of its own (growing the
-//  map and retrying while it is full and may still grow).
-static int s_write(store_t *self, store_txn_t *txn, const char *what, s_write_fn *fn, void *arg,
-                   mlops_err_t *err)
+//  map and retrying while it is full and may still grow). bytes is about
+//  what fn writes, so a redone transaction finds room enough.
+static int s_write(store_t *self, store_txn_t *txn, const char *what, size_t bytes,
+                   s_write_fn *fn, void *arg, mlops_err_t *err)
 {
     if (txn) {
         if (txn->failed)
@@ -473,6 +484,7 @@ static int s_write(store_t *self, store_txn_t *txn, const char *what, s_write_fn
         int rc = fn(self, txn->txn, arg, err);
         if (rc == MDB_MAP_FULL) {
             self->grow_pending = true;
+            self->grow_need = bytes > self->grow_need ? bytes : self->grow_need;
             rc = mlops_err_set(err, MLOPS_EMAPFULL,
                                "store %s: map full (%s) during %s; abort the transaction "
                                "and redo it (the next store_begin grows the map)",
@@ -521,7 +533,7 @@ static int s_put(store_t *self, store_txn_t *txn, s_db_t db, const void *key, si
                  const void *val, size_t vlen, const char *what, mlops_err_t *err)
 {
     s_put_t put = {db, {klen, (void *)key}, {vlen, (void *)val}};
-    return s_write(self, txn, what, s_put_fn, &put, err);
+    return s_write(self, txn, what, klen + vlen, s_put_fn, &put, err);
 }
 
 //  Reads counter name in txn (1 when absent), stores value+1, returns value.
@@ -550,7 +562,7 @@ static int s_counter_next(store_t *self, store_txn_t *txn, const char *name, uin
                           mlops_err_t *err)
 {
     s_counter_t c = {name, 0};
-    int rc = s_write(self, txn, name, s_counter_fn, &c, err);
+    int rc = s_write(self, txn, name, 16, s_counter_fn, &c, err);
     if (rc == 0)
         *out = c.value;
     return rc;
@@ -589,7 +601,9 @@ static int s_get(store_t *self, s_db_t db, const void *key, size_t klen, uint8_t
     return rc ? s_fail(self, rc, what, err) : 0;
 }
 
-//  Called for each value by s_scan; returns 0 to go on, 1 to stop, <0 error.
+//  Called for each value by s_scan; returns 0 to go on, S_SCAN_STOP to stop,
+//  or an error code of ours.
+#define S_SCAN_STOP (-2) //  neither an errno (> 0) nor an LMDB or mlops code
 typedef int (s_scan_fn)(const MDB_val *key, const MDB_val *val, void *arg, mlops_err_t *err);
 
 //  Walks db in key order (or reverse), calling fn on each entry.
@@ -620,7 +634,7 @@ static int s_scan(store_t *self, s_db_t db, bool reverse, s_scan_fn *fn, void *a
     mdb_cursor_close(cur);
     mdb_txn_abort(txn);
     pthread_rwlock_unlock(&self->grow_lock);
-    if (rc == MDB_NOTFOUND || rc == 1)
+    if (rc == MDB_NOTFOUND || rc == S_SCAN_STOP)
         return 0;
     return rc > 0 || (rc < 0 && rc > -30900) ? s_fail(self, rc, s_db_names[db], err) : rc;
 }
@@ -747,7 +761,7 @@ static int s_run_scan_fn(const MDB_val *key, const MDB_val *val, void *arg, mlop
 {
     s_list_t *l = arg;
     if (l->limit && l->n >= l->limit)
-        return 1;
+        return S_SCAN_STOP;
     run_t *slot = s_list_slot(l);
     if (!slot)
         return mlops_err_set(err, MLOPS_ENOMEM, "out of memory listing runs");
@@ -904,7 +918,7 @@ int store_audit_append(store_t *self, store_txn_t *txn, audit_t *entry, mlops_er
 {
     assert(self && entry);
     s_audit_arg_t a = {entry};
-    return s_write(self, txn, "audit append", s_audit_fn, &a, err);
+    return s_write(self, txn, "audit append", sizeof(audit_t), s_audit_fn, &a, err);
 }
 
 static int s_audit_scan_fn(const MDB_val *key, const MDB_val *val, void *arg, mlops_err_t *err)

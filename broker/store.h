@@ -24,7 +24,8 @@
       with txn NULL that meets a full map grows it and retries. A write inside
       a caller's transaction that meets a full map returns MLOPS_EMAPFULL and
       spoils the transaction: abort it and redo it (the next store_begin
-      grows the map; store_grow does it at once). At max_bytes the message
+      grows the map until twice that write fits; store_grow doubles it at
+      once). At max_bytes the message
       says to raise --store-size.
     - A transaction in which a write failed stays failed: further writes
       return MLOPS_ESTATE and commit refuses; abort it.
@@ -38,6 +39,7 @@
 #ifndef MLOPS_STORE_H
 #define MLOPS_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -50,6 +52,8 @@ typedef struct store_txn store_txn_t;
 typedef struct {
     size_t map_bytes;   //  initial map size (0 = 256 MiB)
     size_t max_bytes;   //  never grow past this (0 = 64 GiB)
+    bool no_sync;       //  no fsync per commit (MDB_NOSYNC): a killed process loses
+                        //  nothing committed, an OS crash or power cut may lose the last commits
 } store_options_t;
 
 //  Opens (creating if needed) the store in dir. opts may be NULL.
