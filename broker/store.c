@@ -601,7 +601,9 @@ static int s_get(store_t *self, s_db_t db, const void *key, size_t klen, uint8_t
     return rc ? s_fail(self, rc, what, err) : 0;
 }
 
-//  Called for each value by s_scan; returns 0 to go on, 1 to stop, <0 error.
+//  Called for each value by s_scan; returns 0 to go on, S_SCAN_STOP to stop,
+//  or an error code of ours.
+#define S_SCAN_STOP (-2) //  neither an errno (> 0) nor an LMDB or mlops code
 typedef int (s_scan_fn)(const MDB_val *key, const MDB_val *val, void *arg, mlops_err_t *err);
 
 //  Walks db in key order (or reverse), calling fn on each entry.
@@ -632,7 +634,7 @@ static int s_scan(store_t *self, s_db_t db, bool reverse, s_scan_fn *fn, void *a
     mdb_cursor_close(cur);
     mdb_txn_abort(txn);
     pthread_rwlock_unlock(&self->grow_lock);
-    if (rc == MDB_NOTFOUND || rc == 1)
+    if (rc == MDB_NOTFOUND || rc == S_SCAN_STOP)
         return 0;
     return rc > 0 || (rc < 0 && rc > -30900) ? s_fail(self, rc, s_db_names[db], err) : rc;
 }
@@ -759,7 +761,7 @@ static int s_run_scan_fn(const MDB_val *key, const MDB_val *val, void *arg, mlop
 {
     s_list_t *l = arg;
     if (l->limit && l->n >= l->limit)
-        return 1;
+        return S_SCAN_STOP;
     run_t *slot = s_list_slot(l);
     if (!slot)
         return mlops_err_set(err, MLOPS_ENOMEM, "out of memory listing runs");

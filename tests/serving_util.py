@@ -14,6 +14,7 @@ import threading
 import time
 
 import msgpack
+import pytest
 import requests
 import zmq
 
@@ -72,6 +73,23 @@ class Procs:
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait(5)
+
+
+@pytest.fixture
+def procs(tmp_path):
+    """Processes a test starts, stopped by pid at its end."""
+    p = Procs(str(tmp_path))
+    yield p
+    p.stop()
+
+
+@pytest.fixture
+def brokers():
+    """Fake brokers a test makes, closed at its end."""
+    made = []
+    yield made
+    for b in made:
+        b.close()
 
 
 def wait_for(cond, timeout=10.0, what="condition"):

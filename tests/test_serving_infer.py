@@ -12,7 +12,8 @@ import time
 import pytest
 import requests
 
-from serving_util import BIN, PASSENGER, TITANIC, FakeBroker, Gateway, Procs, free_port, wait_for
+from serving_util import (BIN, PASSENGER, TITANIC, FakeBroker, Gateway, brokers, free_port,  # noqa: F401
+                          procs, wait_for)
 
 
 def _train(tmp, source, name):
@@ -31,21 +32,6 @@ def artifacts(tmp_path_factory):
     tmp = str(tmp_path_factory.mktemp("artifacts"))
     first = TITANIC if os.path.exists(TITANIC) else "synthetic:1500:3"
     return [_train(tmp, first, "a1.art"), _train(tmp, "synthetic:2000:7", "a2.art")]
-
-
-@pytest.fixture
-def procs(tmp_path):
-    p = Procs(str(tmp_path))
-    yield p
-    p.stop()
-
-
-@pytest.fixture
-def brokers():
-    made = []
-    yield made
-    for b in made:
-        b.close()
 
 
 def infer(procs, gw, *args):

@@ -15,6 +15,7 @@
 #include <lmdb.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -603,7 +604,8 @@ static void test_begin_grows_ahead_of_need(void)
 typedef struct {
     store_t *store;         //  shared
     _Atomic int stop;       //  set by the writer when done
-    int reads, failures;    //  the reader's tally
+    _Atomic int reads;      //  the reader's tally
+    int failures;           //  reads that returned wrong data or an error
 } s_reader_t;
 
 static void *s_reader_fn(void *arg)
@@ -634,6 +636,8 @@ static void test_reads_from_another_thread_during_growth(void)
     s_reader_t r = {s, 0, 0, 0};
     pthread_t th;
     CHECK_INT(pthread_create(&th, NULL, s_reader_fn, &r), 0);
+    while (r.reads == 0) //  overlap for sure, however the threads are scheduled
+        sched_yield();
     int rc = 0;
     static uint8_t blob[20000];
     for (uint64_t i = 1; i <= 100 && rc == 0; i++) {
