@@ -459,7 +459,8 @@ broker_t *broker_new(const broker_config_t *cfg, mlops_err_t *err)
     self->cfg.store_dir = s_copy(self, 3, cfg->store_dir);
     self->cfg.default_source = s_copy(self, 4, cfg->default_source);
     self->cfg.target = s_copy(self, 5, cfg->target);
-    self->store = store_open(self->cfg.store_dir, NULL, err);
+    store_options_t store_opts = {.no_sync = self->cfg.no_sync};
+    self->store = store_open(self->cfg.store_dir, &store_opts, err);
     self->curve = self->store ? curve_new_from_env(err) : NULL;
     self->dispatch = dispatch_new();
     if (!self->store || !self->curve || !self->dispatch) {

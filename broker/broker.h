@@ -18,6 +18,7 @@
 #ifndef MLOPS_BROKER_H
 #define MLOPS_BROKER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "dag.h"
@@ -34,6 +35,7 @@ typedef struct {
     const char *control_endpoint;    //  bind, default tcp://*:5556
     const char *events_endpoint;     //  bind, default tcp://*:5557
     const char *store_dir;           //  LMDB directory
+    bool no_sync;                    //  commits without fsync (see store_options_t)
     int64_t heartbeat_msec;          //  interval of heartbeats to workers
     int liveness;                    //  silent intervals before a worker is dead
     dag_policy_t policy;             //  attempts and backoff

@@ -16,6 +16,8 @@ static void s_usage(FILE *out)
             "usage: mlops-broker [options]\n\n"
             "Runs the retraining DAG over ZeroMQ and keeps the model registry.\n\n"
             "  --store DIR            LMDB store directory (default mlops-store)\n"
+            "  --no-sync              commit without fsync: a killed broker loses nothing,\n"
+            "                         a power cut may lose the last commits (default: fsync)\n"
             "  --work ENDPOINT        stage workers' socket (default tcp://*:5555)\n"
             "  --control ENDPOINT     clients' socket (default tcp://*:5556)\n"
             "  --events ENDPOINT      events socket (default tcp://*:5557)\n"
@@ -102,13 +104,15 @@ static int s_parse(broker_config_t *cfg, int argc, char **argv)
         {"max-attempts", 1, 0, 'a'}, {"backoff", 1, 0, 'b'}, {"timeout", 1, 0, 't'},
         {"schedule", 1, 0, 'S'},  {"metric", 1, 0, 'm'},    {"margin", 1, 0, 'M'},
         {"source", 1, 0, 'o'},    {"target", 1, 0, 'T'},    {"families", 1, 0, 'f'},
-        {"seed", 1, 0, 'r'},      {"help", 0, 0, 'h'},      {0, 0, 0, 0},
+        {"seed", 1, 0, 'r'},      {"no-sync", 0, 0, 'N'},   {"help", 0, 0, 'h'},
+        {0, 0, 0, 0},
     };
     int c, rc = 0;
     double v;
     while (rc == 0 && (c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 's': cfg->store_dir = optarg; break;
+        case 'N': cfg->no_sync = true; break;
         case 'w': cfg->work_endpoint = optarg; break;
         case 'c': cfg->control_endpoint = optarg; break;
         case 'e': cfg->events_endpoint = optarg; break;

@@ -54,6 +54,7 @@ struct store {
     pthread_t writer;             //  the thread that holds it, when writing
     bool grow_pending;            //  a caller's txn met a full map: grow at next begin
     size_t grow_need;             //  bytes of the write that met it (0 = unknown)
+    bool no_sync;                 //  store_options_t.no_sync
 };
 
 //  A counter in meta being bumped.
@@ -192,7 +193,7 @@ static int s_open_env(store_t *self, mlops_err_t *err)
     char path[PATH_MAX + 16];
     snprintf(path, sizeof path, "%s/data.mdb", self->dir);
     bool fresh = access(path, F_OK) != 0;
-    rc = mdb_env_open(self->env, self->dir, MDB_NOTLS, 0600);
+    rc = mdb_env_open(self->env, self->dir, MDB_NOTLS | (self->no_sync ? MDB_NOSYNC : 0), 0600);
     if (rc == 0) {
         if (fresh) { //  exactly 0600 whatever the umask
             chmod(path, 0600);
@@ -308,6 +309,7 @@ store_t *store_open(const char *dir, const store_options_t *opts, mlops_err_t *e
     snprintf(self->dir, sizeof self->dir, "%s", dir);
     self->map_bytes = opts && opts->map_bytes ? opts->map_bytes : STORE_MAP_BYTES_DEFAULT;
     self->max_bytes = opts && opts->max_bytes ? opts->max_bytes : STORE_MAX_BYTES_DEFAULT;
+    self->no_sync = opts && opts->no_sync;
     if (self->max_bytes < self->map_bytes)
         self->max_bytes = self->map_bytes;
     pthread_rwlock_init(&self->grow_lock, NULL);

@@ -39,6 +39,7 @@
 #ifndef MLOPS_STORE_H
 #define MLOPS_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -51,6 +52,8 @@ typedef struct store_txn store_txn_t;
 typedef struct {
     size_t map_bytes;   //  initial map size (0 = 256 MiB)
     size_t max_bytes;   //  never grow past this (0 = 64 GiB)
+    bool no_sync;       //  no fsync per commit (MDB_NOSYNC): a killed process loses
+                        //  nothing committed, an OS crash or power cut may lose the last commits
 } store_options_t;
 
 //  Opens (creating if needed) the store in dir. opts may be NULL.

@@ -153,8 +153,16 @@ static json_t *s_version_json(const version_t *v)
 
 /* --- retrain ------------------------------------------------------------- */
 
+//  When each task of the followed run last started, to print its time.
+typedef struct {
+    char task_id[48];
+    int64_t started_ms;
+} s_started_t;
+
+#define WAIT_TASKS_MAX 64
+
 //  One line per task event: start, end with elapsed time, retry, failure.
-static void s_show_task(const proto_msg_t *ev, int64_t t0)
+static void s_show_task(const proto_msg_t *ev, int64_t t0, s_started_t *started, size_t *n_started)
 {
     const char *msg = ev->event.message;
     const char *colon = strstr(msg, ": ");
@@ -162,8 +170,21 @@ static void s_show_task(const proto_msg_t *ev, int64_t t0)
     const char *detail = colon ? colon + 2 : "";
     const char *state = ev->event.state;
     double at = (double)(ev->event.ts_ms - t0) / 1000.0;
-    if (strcmp(state, "running") == 0)
+    size_t k = 0;
+    while (k < *n_started && (strncmp(started[k].task_id, msg, (size_t)id_len) != 0 ||
+                              started[k].task_id[id_len] != '\0'))
+        k++;
+    if (strcmp(state, "running") == 0) {
+        if (k == *n_started && k < WAIT_TASKS_MAX && id_len < 48) {
+            snprintf(started[k].task_id, sizeof started[k].task_id, "%.*s", id_len, msg);
+            (*n_started)++;
+        }
+        if (k < *n_started)
+            started[k].started_ms = ev->event.ts_ms;
         printf("%7.3fs  %-24.*s started on %s\n", at, id_len, msg, detail);
+    } else if (strcmp(state, "done") == 0 && k < *n_started)
+        printf("%7.3fs  %-24.*s done in %lld ms\n", at, id_len, msg,
+               (long long)(ev->event.ts_ms - started[k].started_ms));
     else if (strcmp(state, "done") == 0)
         printf("%7.3fs  %-24.*s done\n", at, id_len, msg);
     else if (strcmp(state, "pending") == 0)
@@ -210,14 +231,18 @@ static void s_show_summary(const run_t *run)
 
 static int s_wait(const client_opts_t *opts, zsock_t *sub, int64_t run_id)
 {
-    int64_t t0 = (int64_t)zclock_time(), last_poll = zclock_mono();
+    int64_t t0 = 0, last_poll = zclock_mono();   //  t0: the run's first event
     run_t run = {0};
     int state = -1;
+    s_started_t started[WAIT_TASKS_MAX];
+    size_t n_started = 0;
     while (!zsys_interrupted) {
         proto_msg_t *ev = client_next_event(sub, 250);
         if (ev && ev->event.run_id == run_id) {
+            if (t0 == 0)
+                t0 = ev->event.ts_ms;
             if (strcmp(ev->event.kind, "task") == 0)
-                s_show_task(ev, t0);
+                s_show_task(ev, t0, started, &n_started);
             else if (strcmp(ev->event.kind, "run") == 0 &&
                      (strcmp(ev->event.state, "succeeded") == 0 || strcmp(ev->event.state, "failed") == 0))
                 last_poll = 0;   //  ask for the record now
@@ -260,7 +285,7 @@ int cli_retrain(int argc, char **argv)
     //  subscribe before triggering so no event of the run can be missed
     zsock_t *sub = wait ? client_subscribe(&opts) : NULL;
     if (sub)
-        zclock_sleep(100);   //  let the subscription reach the broker (slow joiner)
+        zclock_sleep(25);   //  let the subscription reach the broker (slow joiner)
     proto_msg_t req = {.cmd = PROTO_RETRAIN}, *reply = NULL;
     req.retrain.source = vals[0];
     req.retrain.reason = vals[1];

@@ -587,10 +587,9 @@ static json_t *s_instances(body_t *self, json_t *doc, size_t batch_max)
     return NULL;
 }
 
-int body_parse(body_t *self, const char *text, size_t len, bool batch, size_t batch_max,
-               mlops_err_t *err)
+//  Not a memset of the whole struct: msgs is large and only written on demand.
+static void s_reset(body_t *self)
 {
-    //  not a memset of the whole struct: msgs is large and only written on demand
     self->doc = NULL;
     self->records = NULL;
     self->n_records = 0;
@@ -598,6 +597,12 @@ int body_parse(body_t *self, const char *text, size_t len, bool batch, size_t ba
     self->n_problems = 0;
     self->error_pos = 0;
     self->copy = NULL;
+}
+
+int body_parse(body_t *self, const char *text, size_t len, bool batch, size_t batch_max,
+               mlops_err_t *err)
+{
+    s_reset(self);
     if (batch_max > PROTO_RECORDS_MAX)
         batch_max = PROTO_RECORDS_MAX;
     int fast = s_fast(self, text, len, batch, batch_max);
@@ -611,13 +616,7 @@ int body_parse(body_t *self, const char *text, size_t len, bool batch, size_t ba
 int body_parse_full(body_t *self, const char *text, size_t len, bool batch, size_t batch_max,
                     mlops_err_t *err)
 {
-    self->doc = NULL;
-    self->records = NULL;
-    self->n_records = 0;
-    self->fields = NULL;
-    self->n_problems = 0;
-    self->error_pos = 0;
-    self->copy = NULL;
+    s_reset(self);
     int code = 0;
     json_t *doc = s_load(self, text, len, err, &code);
     if (!doc)
@@ -671,9 +670,5 @@ void body_clear(body_t *self)
     free(self->records);
     free(self->fields);
     free(self->copy);
-    self->doc = NULL;
-    self->records = NULL;
-    self->fields = NULL;
-    self->copy = NULL;
-    self->n_records = self->n_problems = 0;
+    s_reset(self);
 }

@@ -17,6 +17,7 @@
 
 #include "answer.h"
 #include "body.h"
+#include "curve.h"
 #include "log.h"
 #include "metrics.h"
 #include "msg.h"
@@ -82,9 +83,11 @@ struct gateway {
     struct MHD_Daemon *httpd;         //  libmicrohttpd, external epoll mode
     int httpd_fd;                     //  its epoll fd, polled by us
     uint16_t port;                    //  bound HTTP port
-    void *zctx;                       //  ZeroMQ context
-    void *backend;                    //  ROUTER the infer workers connect to
-    void *monitor;                    //  PAIR receiving backend disconnect events
+    curve_t *curve;                   //  CURVE server settings (maybe none)
+    zsock_t *backend_sock;            //  ROUTER the infer workers connect to
+    zsock_t *monitor_sock;            //  PAIR receiving backend disconnect events
+    void *backend;                    //  backend_sock's libzmq handle (the hot path uses it)
+    void *monitor;                    //  monitor_sock's libzmq handle
     char backend_endpoint[256];       //  resolved endpoint
     router_t *router;                 //  worker table
     metrics_t *metrics;               //  counters
@@ -845,10 +848,14 @@ static int s_check_config(const gateway_config_t *cfg, mlops_err_t *err)
 
 static int s_open_backend(gateway_t *self, mlops_err_t *err)
 {
-    self->zctx = zmq_ctx_new();
-    self->backend = self->zctx ? zmq_socket(self->zctx, ZMQ_ROUTER) : NULL;
-    if (!self->backend)
-        return mlops_err_set(err, errno ? errno : MLOPS_ENOMEM, "cannot create the backend socket");
+    self->curve = curve_new_from_env(err);
+    if (!self->curve)
+        return err->code ? err->code : MLOPS_EINVAL;
+    self->backend_sock = zsock_new(ZMQ_ROUTER);
+    if (!self->backend_sock)
+        return mlops_err_set(err, MLOPS_ENOMEM, "cannot create the backend socket");
+    curve_apply_server(self->curve, self->backend_sock);
+    self->backend = zsock_resolve(self->backend_sock);
     int one = 1, zero = 0, hwm = 1000000;
     zmq_setsockopt(self->backend, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
     zmq_setsockopt(self->backend, ZMQ_LINGER, &zero, sizeof zero);
@@ -860,12 +867,13 @@ static int s_open_backend(gateway_t *self, mlops_err_t *err)
     size_t size = sizeof self->backend_endpoint;
     zmq_getsockopt(self->backend, ZMQ_LAST_ENDPOINT, self->backend_endpoint, &size);
     if (zmq_socket_monitor(self->backend, MONITOR_ENDPOINT, ZMQ_EVENT_DISCONNECTED) == 0) {
-        self->monitor = zmq_socket(self->zctx, ZMQ_PAIR);
-        if (self->monitor && zmq_connect(self->monitor, MONITOR_ENDPOINT) != 0) {
-            zmq_close(self->monitor);
-            self->monitor = NULL;
-        }
+        self->monitor_sock = zsock_new(ZMQ_PAIR);
+        if (self->monitor_sock && zmq_connect(zsock_resolve(self->monitor_sock), MONITOR_ENDPOINT) != 0)
+            zsock_destroy(&self->monitor_sock);
+        self->monitor = self->monitor_sock ? zsock_resolve(self->monitor_sock) : NULL;
     }
+    if (curve_server_enabled(self->curve))
+        log_info("backend socket requires CURVE clients");
     return 0;
 }
 
@@ -985,14 +993,12 @@ void gateway_destroy(gateway_t **p)
             if (w)
                 s_send_disconnect(self, w->id, w->id_len, "gateway shutting down");
         }
-    if (self->monitor)
-        zmq_close(self->monitor);
-    if (self->backend) {
+    zsock_destroy(&self->monitor_sock);
+    if (self->backend_sock) {
         zmq_socket_monitor(self->backend, NULL, 0);
-        zmq_close(self->backend);
+        zsock_destroy(&self->backend_sock);
     }
-    if (self->zctx)
-        zmq_ctx_term(self->zctx);
+    curve_destroy(&self->curve);
     router_destroy(&self->router);
     metrics_destroy(&self->metrics);
     free(self->reqs);

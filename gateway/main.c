@@ -1,6 +1,8 @@
 /*  main.c: `mlops-gateway`. Parses flags, builds the gateway, runs it until
     SIGINT or SIGTERM. */
 #include "gateway.h"
+
+#include <czmq.h>
 #include "log.h"
 #include "msg.h"
 
@@ -39,7 +41,8 @@ static void s_usage(FILE *out)
         "  --credit N           requests in flight per worker (default %d)\n"
         "  --heartbeat MSEC     heartbeat interval (default %d; dead after 3 silent)\n"
         "  --help               this text\n"
-        "Log level: MLOPS_LOG_LEVEL=error|warning|info|debug.\n",
+        "Log level: MLOPS_LOG_LEVEL=error|warning|info|debug. CURVE on the backend\n"
+        "socket: MLOPS_CURVE_SERVER_CERT and MLOPS_CURVE_CLIENTS_DIR (mlops keygen).\n",
         GATEWAY_PORT, GATEWAY_BACKEND, GATEWAY_BODY_MAX_BYTES, GATEWAY_BATCH_BODY_MAX_BYTES,
         GATEWAY_BATCH_MAX, GATEWAY_DEADLINE_MSEC, GATEWAY_CLIENT_TIMEOUT_SEC,
         GATEWAY_CONNECTIONS_MAX, GATEWAY_CREDIT, GATEWAY_HEARTBEAT_IVL_MSEC);
@@ -113,6 +116,7 @@ int main(int argc, char **argv)
     }
     log_init("gateway");
     signal(SIGPIPE, SIG_IGN);
+    zsys_handler_set(NULL);   //  our handlers below, not CZMQ's
     mlops_err_t err;
     s_gateway = gateway_new(&cfg, &err);
     if (!s_gateway) {

@@ -14,6 +14,7 @@ import threading
 import time
 
 import msgpack
+import pytest
 import requests
 import zmq
 
@@ -72,6 +73,23 @@ class Procs:
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait(5)
+
+
+@pytest.fixture
+def procs(tmp_path):
+    """Processes a test starts, stopped by pid at its end."""
+    p = Procs(str(tmp_path))
+    yield p
+    p.stop()
+
+
+@pytest.fixture
+def brokers():
+    """Fake brokers a test makes, closed at its end."""
+    made = []
+    yield made
+    for b in made:
+        b.close()
 
 
 def wait_for(cond, timeout=10.0, what="condition"):
@@ -176,15 +194,25 @@ class FakeBroker:
         self.ctx = zmq.Context()
         self.control = self.ctx.socket(zmq.ROUTER)
         self.control.setsockopt(zmq.LINGER, 0)
-        if port:
-            self.control.bind("tcp://127.0.0.1:%d" % port)
-            self.port = port
-        else:
-            self.port = self.control.bind_to_random_port("tcp://127.0.0.1", min_port=20000,
-                                                         max_port=60000, max_tries=200)
         self.events = self.ctx.socket(zmq.PUB)
         self.events.setsockopt(zmq.LINGER, 0)
-        self.events.bind("tcp://127.0.0.1:%d" % (self.port + 1))
+        for _ in range(50):   # control on a free port P, events on P + 1 (PROTOCOL.md's layout)
+            self.port = port or free_port()
+            try:
+                self.control.bind("tcp://127.0.0.1:%d" % self.port)
+            except zmq.ZMQError:
+                if port:
+                    raise
+                continue
+            try:
+                self.events.bind("tcp://127.0.0.1:%d" % (self.port + 1))
+                break
+            except zmq.ZMQError:
+                self.control.unbind("tcp://127.0.0.1:%d" % self.port)
+                if port:
+                    raise
+        else:
+            raise RuntimeError("no free pair of ports for the fake broker")
         self.endpoint = "tcp://127.0.0.1:%d" % self.port
         self.stop_flag = threading.Event()
         self.lock = threading.Lock()

@@ -44,6 +44,11 @@ def test_retrain_to_production_then_challenger_judged(procs):
     out = broker.cli("status")
     assert out.returncode == 0
     assert out.stdout.count("idle") == 6 and "train" in out.stdout and str(os.getpid()) not in out.stdout
+    import json
+    st = json.loads(broker.cli("status", "--json").stdout)
+    assert sorted(w["stage"] for w in st["workers"]) == sorted(
+        ["extract", "preprocess", "train", "train", "evaluate", "load_model"])
+    assert all(w["pid"] > 0 and w["host"] and w["state"] == "idle" for w in st["workers"])
 
     out = broker.cli("retrain", "--source", SOURCE, "--reason", "first", "--wait")
     assert out.returncode == 0, out.stderr
@@ -51,8 +56,11 @@ def test_retrain_to_production_then_challenger_judged(procs):
     for t in ("1-extract", "1-preprocess", "1-train-logreg", "1-train-forest", "1-evaluate", "1-load_model"):
         assert t in out.stdout
     assert "promoted v1" in out.stdout
+    assert "done in" in out.stdout                    # each stage's end with its time
     run1 = broker.run(1)
     assert run1["state"] == "succeeded" and run1["version"] == 1 and run1["promoted"]
+    runs_json = json.loads(broker.cli("runs", "--json").stdout)["runs"]
+    assert runs_json[0]["id"] == 1 and runs_json[0]["tasks"][0]["state"] == "done"
     assert len(run1["dataset_hash"]) == 64
     # fan-out: the two families trained at the same time on the two train workers
     lr, rf = task(run1, "1-train-logreg"), task(run1, "1-train-forest")
@@ -125,8 +133,9 @@ def test_train_worker_killed_mid_task(procs):
     assert broker.models()["production"] == 1
 
 
-def test_broker_killed_mid_run_resumes_and_registers_once(procs):
-    broker = Broker(procs)
+@pytest.mark.parametrize("sync", ["fsync", "no-sync"])
+def test_broker_killed_mid_run_resumes_and_registers_once(procs, sync):
+    broker = Broker(procs, extra=["--no-sync"] if sync == "no-sync" else [])
     for stage in ("extract", "preprocess", "evaluate"):
         broker.worker(stage)
     broker.worker("train", {"MLOPS_TASK_DELAY_MS": "1500"})

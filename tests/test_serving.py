@@ -11,14 +11,7 @@ import time
 import pytest
 import requests
 
-from serving_util import PASSENGER, FakeWorker, Gateway, Procs, pack, unpack, wait_for
-
-
-@pytest.fixture
-def procs(tmp_path):
-    p = Procs(str(tmp_path))
-    yield p
-    p.stop()
+from serving_util import PASSENGER, FakeWorker, Gateway, pack, procs, unpack, wait_for  # noqa: F401 (fixture)
 
 
 @pytest.fixture

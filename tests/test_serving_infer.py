@@ -12,7 +12,8 @@ import time
 import pytest
 import requests
 
-from serving_util import BIN, PASSENGER, TITANIC, FakeBroker, Gateway, Procs, free_port, wait_for
+from serving_util import (BIN, PASSENGER, TITANIC, FakeBroker, Gateway, brokers, free_port,  # noqa: F401
+                          procs, wait_for)
 
 
 def _train(tmp, source, name):
@@ -33,24 +34,9 @@ def artifacts(tmp_path_factory):
     return [_train(tmp, first, "a1.art"), _train(tmp, "synthetic:2000:7", "a2.art")]
 
 
-@pytest.fixture
-def procs(tmp_path):
-    p = Procs(str(tmp_path))
-    yield p
-    p.stop()
-
-
-@pytest.fixture
-def brokers():
-    made = []
-    yield made
-    for b in made:
-        b.close()
-
-
 def infer(procs, gw, *args):
     return procs.start("infer-%d" % len(procs.procs), "mlops-worker", "--stage", "infer",
-                       "--gateway", gw.backend, "--heartbeat", "200", *args)
+                       "--gateway", gw.backend, *args)
 
 
 class Load:
@@ -177,6 +163,36 @@ def test_sigkill_one_worker_under_load(procs, artifacts):
     assert not load.errors, load.errors[:3]
     assert len(answers) > 50 and [a for a in answers if a[0] != 200] == []
     wait_for(lambda: gw.health().json()["workers"] == 1, timeout=5, what="dead worker forgotten")
+
+
+def test_curve_only_known_workers_are_served(procs, artifacts, tmp_path):
+    keys, clients = tmp_path / "keys", tmp_path / "clients"
+    clients.mkdir()
+    for name in ("server", "worker", "stranger"):
+        subprocess.run([BIN + "/mlops", "keygen", "--dir", str(keys), name], check=True,
+                       capture_output=True, timeout=10)
+    (clients / "worker.cert").write_bytes((keys / "worker.cert").read_bytes())
+    env = dict(os.environ, MLOPS_CURVE_SERVER_CERT=str(keys / "server.cert"),
+               MLOPS_CURVE_CLIENTS_DIR=str(clients))
+    os.environ.update(env)   # the gateway started next inherits the server side
+    try:
+        gw = Gateway(procs)
+    finally:
+        for k in ("MLOPS_CURVE_SERVER_CERT", "MLOPS_CURVE_CLIENTS_DIR"):
+            del os.environ[k]
+    os.environ["MLOPS_CURVE_SERVER_KEY"] = str(keys / "server.cert")
+    try:
+        os.environ["MLOPS_CURVE_CLIENT_CERT"] = str(keys / "stranger.cert")
+        infer(procs, gw, "--model", artifacts[0][0], "--model-version", "9")
+        os.environ["MLOPS_CURVE_CLIENT_CERT"] = str(keys / "worker.cert")
+        infer(procs, gw, "--model", artifacts[0][0], "--model-version", "9")
+    finally:
+        for k in ("MLOPS_CURVE_SERVER_KEY", "MLOPS_CURVE_CLIENT_CERT"):
+            del os.environ[k]
+    gw.wait_workers(1, version=9)
+    time.sleep(1.0)   # the stranger had its chance: its handshake is refused
+    assert gw.health().json()["workers"] == 1
+    assert requests.post(gw.url + "/predict", json=PASSENGER, timeout=5).json()["model_version"] == 9
 
 
 def test_broker_away_serving_goes_on(procs, brokers, artifacts):

@@ -504,6 +504,34 @@ static void test_decode_refuses_duplicate_columns_and_too_many(void)
     CHECK_CONTAINS(err.msg, "4097 columns");
 }
 
+//  fuzz/corpus/table/*.bin were written by Python's msgpack.packb (dicts in
+//  key order, use_bin_type=True): the C encoder must give the same bytes.
+static void test_python_encodings_are_ours(void)
+{
+    static const char *const files[] = {"empty", "one_number", "mixed", "nine_rows"};
+    for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+        char path[96];
+        snprintf(path, sizeof path, "fuzz/corpus/table/%s.bin", files[i]);
+        FILE *f = fopen(path, "rb");
+        CHECK(f);
+        uint8_t in[4096];
+        size_t n = fread(in, 1, sizeof in, f);
+        fclose(f);
+        mlops_err_t err;
+        table_t *t = table_decode(in, n, &err);
+        CHECK(t);
+        uint8_t *out;
+        size_t len;
+        CHECK_INT(table_encode(t, &out, &len), 0);
+        table_destroy(&t);
+        int same = len == n && memcmp(in, out, n) == 0;
+        free(out);
+        if (!same)
+            fprintf(stderr, "  %s: C encoding differs from Python's\n", path);
+        CHECK(same);
+    }
+}
+
 static void test_dict_interns_many_strings(void)
 {
     dict_t *d = dict_new(0);
@@ -552,6 +580,7 @@ int main(void)
     RUN(test_decode_refuses_bad_string_cells);
     RUN(test_decode_refuses_bad_numbers);
     RUN(test_decode_refuses_duplicate_columns_and_too_many);
+    RUN(test_python_encodings_are_ours);
     RUN(test_dict_interns_many_strings);
     RUN(test_mpcheck_reports_size_of_one_object);
     return TEST_REPORT("test_table");

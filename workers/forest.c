@@ -33,19 +33,18 @@ typedef struct {
     double wp;      //  weight of class 1
 } s_group_t;
 
-//  A row's contribution to a histogram bin, packed so one 128-bit add
-//  counts it: bits 84.. the row, 42..83 its bootstrap weight, 0..41 that
-//  weight again if the row is class 1. 42 bits hold any row count we accept.
-typedef unsigned __int128 s_packed_t;
-#define PACK_ROW ((s_packed_t)1 << 84)
-#define PACK_W_SHIFT 42
-#define PACK_MASK (((s_packed_t)1 << 42) - 1)
+//  A row's contribution to a histogram bin, packed so one 64-bit add
+//  counts it: the high half its bootstrap weight, the low half that weight
+//  again if the row is class 1 (weights add up to at most n < 2^32).
+//  Distinct rows are only counted (in a second histogram) when
+//  min_samples_leaf > 1 needs them.
+typedef uint64_t s_packed_t;
+#define PACK_W_SHIFT 32
+#define PACK_MASK 0xffffffffu
 
-static s_group_t s_unpack(uint32_t code, s_packed_t v)
+static s_group_t s_unpack(uint32_t code, s_packed_t v, uint32_t cnt)
 {
-    return (s_group_t){code, (uint32_t)(v >> 84),
-                       (double)(uint64_t)((v >> PACK_W_SHIFT) & PACK_MASK),
-                       (double)(uint64_t)(v & PACK_MASK)};
+    return (s_group_t){code, cnt, (double)(v >> PACK_W_SHIFT), (double)(v & PACK_MASK)};
 }
 
 typedef struct {
@@ -56,7 +55,7 @@ typedef struct {
 typedef struct {
     size_t n, p;          //  rows, features
     const uint8_t *y;     //  labels
-    uint16_t *codes;      //  n rows of p rank codes (row-major)
+    uint8_t *codes;       //  n rows of p rank codes (row-major)
     uint32_t *n_bins;     //  per feature
     double **lo, **hi;    //  per feature: smallest / largest value of each bin
     size_t stride;        //  bytes of one record: packed weight + p codes, 16-aligned
@@ -89,6 +88,7 @@ typedef struct {
     uint8_t *rec;         //  n records (stride bytes each), node ranges
     size_t *feat;         //  p feature order for sampling
     s_packed_t *hist;     //  batch slots of s_slot() bins, all zero between uses
+    uint32_t *chist;      //  distinct rows per bin, same layout; only for min_samples_leaf > 1
     s_group_t *groups;    //  distinct ranks of a node, in order
     s_keyed_t *keyed;     //  a small node's rows with their ranks
     s_pending_t *stack;   //  nodes to expand
@@ -104,9 +104,9 @@ static inline s_packed_t s_rec_pk(const uint8_t *r)
     return v;
 }
 
-static inline const uint16_t *s_rec_codes(const uint8_t *r)
+static inline const uint8_t *s_rec_codes(const uint8_t *r)
 {
-    return (const uint16_t *)(const void *)(r + sizeof(s_packed_t));
+    return r + sizeof(s_packed_t);
 }
 
 /* --- rank coding ------------------------------------------------------ */
@@ -117,10 +117,66 @@ static int s_cmp_double_fn(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+#define HASH_SLOTS 1024 //  open addressing for up to 256 distinct values
+
+static uint64_t s_key(double x)
+{
+    uint64_t k;
+    x = x == 0 ? 0.0 : x; //  -0.0 and 0.0 are one value
+    memcpy(&k, &x, sizeof k);
+    return k;
+}
+
+static size_t s_slot_of(const uint64_t *keys, const uint8_t *used, uint64_t k)
+{
+    size_t h = (size_t)((k * 0x9E3779B97F4A7C15ULL) >> 54) & (HASH_SLOTS - 1);
+    while (used[h] && keys[h] != k)
+        h = (h + 1) & (HASH_SLOTS - 1);
+    return h;
+}
+
+//  Fast path of s_bin_feature for a feature with at most max_bins distinct
+//  values (every Titanic feature): a small hash of the values, no sort of
+//  the column. Returns 0, 1 when there are more distinct values, or
+//  MLOPS_ENOMEM.
+static int s_bin_exact(s_shared_t *sh, const double *X, size_t j)
+{
+    size_t n = sh->n, p = sh->p, u = 0, max_bins = (size_t)sh->pr.max_bins;
+    uint64_t keys[HASH_SLOTS];
+    uint8_t used[HASH_SLOTS] = {0}, rank[HASH_SLOTS];
+    double vals[256];
+    for (size_t i = 0; i < n; i++) {
+        uint64_t k = s_key(X[i * p + j]);
+        size_t h = s_slot_of(keys, used, k);
+        if (used[h])
+            continue;
+        if (u == max_bins)
+            return 1;
+        used[h] = 1, keys[h] = k, vals[u++] = X[i * p + j] == 0 ? 0.0 : X[i * p + j];
+    }
+    qsort(vals, u, sizeof *vals, s_cmp_double_fn);
+    double *lo = malloc(u * sizeof *lo), *hi = malloc(u * sizeof *hi);
+    if (!lo || !hi) {
+        free(lo), free(hi);
+        return MLOPS_ENOMEM;
+    }
+    for (size_t b = 0; b < u; b++) {
+        lo[b] = hi[b] = vals[b];
+        rank[s_slot_of(keys, used, s_key(vals[b]))] = (uint8_t)b;
+    }
+    for (size_t i = 0; i < n; i++)
+        sh->codes[i * p + j] = rank[s_slot_of(keys, used, s_key(X[i * p + j]))];
+    sh->lo[j] = lo, sh->hi[j] = hi, sh->n_bins[j] = (uint32_t)u;
+    return 0;
+}
+
 //  Codes feature j: each distinct value its own rank when there are at most
 //  max_bins of them, else max_bins groups of about equal row counts.
 static int s_bin_feature(s_shared_t *sh, const double *X, size_t j, double *tmp)
 {
+    int rc = s_bin_exact(sh, X, j);
+    if (rc != 1)
+        return rc;
     size_t n = sh->n, p = sh->p, u = 0;
     for (size_t i = 0; i < n; i++)
         tmp[i] = X[i * p + j];
@@ -161,7 +217,7 @@ static int s_bin_feature(s_shared_t *sh, const double *X, size_t j, double *tmp)
             else
                 z = m - 1;
         }
-        sh->codes[i * p + j] = (uint16_t)a;
+        sh->codes[i * p + j] = (uint8_t)a;
     }
     sh->lo[j] = lo, sh->hi[j] = hi, sh->n_bins[j] = (uint32_t)nb;
     return 0;
@@ -199,40 +255,57 @@ static size_t s_sorted_groups(const s_shared_t *sh, s_work_t *wk, size_t f, size
         size_t j = i;
         for (; j < m && g[j].code == g[i].code; j++)
             v += g[j].v;
-        wk->groups[k++] = s_unpack(g[i].code, v);
+        wk->groups[k++] = s_unpack(g[i].code, v, (uint32_t)(j - i));
         i = j;
     }
     return k;
 }
 
 //  One pass over the node's records fills the histograms of the nf
-//  features. A feature with few ranks (Sex, Pclass, one-hot columns) gets
-//  four copies of its histogram, row i adding to copy i % 4, since
-//  consecutive rows hit the same bin and with one copy every add would wait
-//  for the previous one; the copies sit in the first 4 x 16 bins of its slot.
-#define FEW_RANKS 16
+//  features. Consecutive rows often hit the same bin (few ranks: Sex,
+//  Pclass; or a node already narrowed on the feature), and with one copy
+//  of a histogram every add would wait for the previous one to land; so
+//  each histogram has several copies and row i adds to copy i % copies:
+//  4 copies for up to 64 ranks, 2 beyond.
+static void s_copies(size_t nb, size_t *copies, size_t *cstride)
+{
+    *copies = nb <= 64 ? 4 : 2;
+    *cstride = nb <= 16 ? 16 : nb <= 64 ? 64 : nb;
+}
+
 static size_t s_slot(const s_shared_t *sh)
 {
     size_t bins = (size_t)sh->pr.max_bins;
-    return bins > 4 * FEW_RANKS ? bins : 4 * FEW_RANKS;
+    return 2 * (bins > 128 ? bins : 128);
 }
 
 static void s_histograms(const s_shared_t *sh, s_work_t *wk, const size_t *fs, size_t nf,
                          size_t start, size_t end)
 {
-    size_t slot = s_slot(sh), stride = sh->stride;
+    size_t slot = s_slot(sh), stride = sh->stride, m = end - start;
     s_packed_t *h[BATCH_MAX];
-    size_t mask[BATCH_MAX];
+    size_t mask[BATCH_MAX], cs[BATCH_MAX];
     for (size_t t = 0; t < nf; t++) {
+        size_t copies;
+        s_copies(sh->n_bins[fs[t]], &copies, &cs[t]);
         h[t] = wk->hist + t * slot;
-        mask[t] = sh->n_bins[fs[t]] <= FEW_RANKS ? 3 : 0;
+        mask[t] = copies - 1;
     }
     const uint8_t *r = wk->rec + start * stride;
-    for (size_t i = 0; i < end - start; i++, r += stride) {
+    if (wk->chist) {
+        for (size_t i = 0; i < m; i++, r += stride)
+            for (size_t t = 0; t < nf; t++) {
+                size_t at = t * slot + (i & mask[t]) * cs[t] + s_rec_codes(r)[fs[t]];
+                wk->hist[at] += s_rec_pk(r);
+                wk->chist[at]++;
+            }
+        return;
+    }
+    for (size_t i = 0; i < m; i++, r += stride) {
         s_packed_t v = s_rec_pk(r);
-        const uint16_t *c = s_rec_codes(r);
+        const uint8_t *c = s_rec_codes(r);
         for (size_t t = 0; t < nf; t++)
-            h[t][((i & mask[t]) * FEW_RANKS) + c[fs[t]]] += v;
+            h[t][(i & mask[t]) * cs[t] + c[fs[t]]] += v;
     }
 }
 
@@ -240,21 +313,53 @@ static void s_histograms(const s_shared_t *sh, s_work_t *wk, const size_t *fs, s
 //  it behind.
 static size_t s_hist_groups(const s_shared_t *sh, s_work_t *wk, size_t t, size_t f)
 {
-    size_t k = 0, nb = sh->n_bins[f];
+    size_t k = 0, nb = sh->n_bins[f], copies, cs;
+    s_copies(nb, &copies, &cs);
     s_packed_t *h = wk->hist + t * s_slot(sh);
-    int copies = nb <= FEW_RANKS;
+    uint32_t *ch = wk->chist ? wk->chist + t * s_slot(sh) : NULL;
     for (size_t c = 0; c < nb; c++) {
-        s_packed_t v = h[c];
-        h[c] = 0;
-        if (copies) {
-            for (size_t k4 = 1; k4 < 4; k4++) {
-                v += h[k4 * FEW_RANKS + c];
-                h[k4 * FEW_RANKS + c] = 0;
+        s_packed_t v = 0;
+        uint32_t cnt = 1;
+        for (size_t k4 = 0; k4 < copies; k4++) {
+            v += h[k4 * cs + c];
+            h[k4 * cs + c] = 0;
+        }
+        if (ch) {
+            cnt = 0;
+            for (size_t k4 = 0; k4 < copies; k4++) {
+                cnt += ch[k4 * cs + c];
+                ch[k4 * cs + c] = 0;
             }
         }
         if (v)
-            wk->groups[k++] = s_unpack((uint32_t)c, v);
+            wk->groups[k++] = s_unpack((uint32_t)c, v, cnt);
     }
+    return k;
+}
+
+//  Groups of a feature with at most 4 ranks, summed in registers: with
+//  so few bins, memory histograms would have consecutive rows adding to
+//  the same word, which stalls on every add.
+static size_t s_few_groups(const s_shared_t *sh, s_work_t *wk, size_t f, size_t start,
+                           size_t end)
+{
+    size_t stride = sh->stride;
+    s_packed_t a0 = 0, a1 = 0, a2 = 0, tot = 0;
+    uint32_t n0 = 0, n1 = 0, n2 = 0;
+    const uint8_t *r = wk->rec + start * stride, *stop = wk->rec + end * stride;
+    for (; r < stop; r += stride) {
+        s_packed_t v = s_rec_pk(r);
+        unsigned c = s_rec_codes(r)[f];
+        a0 += c == 0 ? v : 0, a1 += c == 1 ? v : 0, a2 += c == 2 ? v : 0;
+        n0 += c == 0, n1 += c == 1, n2 += c == 2;
+        tot += v;
+    }
+    s_packed_t sum[4] = {a0, a1, a2, tot - a0 - a1 - a2};
+    uint32_t cnt[4] = {n0, n1, n2, (uint32_t)(end - start) - n0 - n1 - n2};
+    size_t k = 0;
+    for (uint32_t c = 0; c < 4; c++)
+        if (sum[c])
+            wk->groups[k++] = s_unpack(c, sum[c], cnt[c]);
     return k;
 }
 
@@ -288,17 +393,24 @@ static size_t s_eval(const s_shared_t *sh, s_work_t *wk, const size_t *fs, size_
 {
     size_t m = e->end - e->start, constant = 0, min_leaf = (size_t)sh->pr.min_samples_leaf;
     size_t hf[BATCH_MAX], slot[BATCH_MAX], nh = 0;
+    enum { SORTED = -1, REGISTERS = -2 };
     for (size_t t = 0; t < nf; t++) {
-        int hist = m >= SMALL_NODE_ROWS || sh->n_bins[fs[t]] <= 2 * m;
-        slot[t] = hist ? nh : SIZE_MAX;
-        if (hist)
+        size_t nb = sh->n_bins[fs[t]];
+        if (nb <= 4) {
+            slot[t] = (size_t)REGISTERS;
+        } else if (m >= SMALL_NODE_ROWS || nb <= 2 * m) {
+            slot[t] = nh;
             hf[nh++] = fs[t];
+        } else {
+            slot[t] = (size_t)SORTED;
+        }
     }
     if (nh)
         s_histograms(sh, wk, hf, nh, e->start, e->end);
     for (size_t t = 0; t < nf; t++) {
-        size_t k = slot[t] == SIZE_MAX ? s_sorted_groups(sh, wk, fs[t], e->start, e->end)
-                                       : s_hist_groups(sh, wk, slot[t], fs[t]);
+        size_t k = slot[t] == (size_t)SORTED      ? s_sorted_groups(sh, wk, fs[t], e->start, e->end)
+                   : slot[t] == (size_t)REGISTERS ? s_few_groups(sh, wk, fs[t], e->start, e->end)
+                                                  : s_hist_groups(sh, wk, slot[t], fs[t]);
         if (k < 2)
             constant++;
         else
@@ -369,10 +481,10 @@ static size_t s_partition(const s_shared_t *sh, s_work_t *wk, const s_pending_t 
             continue;
         }
         uint8_t *b = wk->rec + --j * stride;
-        for (size_t o = 0; o < stride; o += 16) {
-            s_packed_t x, y;
-            memcpy(&x, a + o, 16), memcpy(&y, b + o, 16);
-            memcpy(a + o, &y, 16), memcpy(b + o, &x, 16);
+        for (size_t o = 0; o < stride; o += 8) {
+            uint64_t x, y;
+            memcpy(&x, a + o, 8), memcpy(&y, b + o, 8);
+            memcpy(a + o, &y, 8), memcpy(b + o, &x, 8);
         }
     }
     return i;
@@ -399,10 +511,10 @@ static size_t s_bootstrap(const s_shared_t *sh, s_work_t *wk, double *w, double 
         if (!c)
             continue;
         uint32_t cy = sh->y[i] ? c : 0;
-        s_packed_t v = PACK_ROW | ((s_packed_t)c << PACK_W_SHIFT) | cy;
+        s_packed_t v = ((s_packed_t)c << PACK_W_SHIFT) | cy;
         uint8_t *r = wk->rec + m++ * sh->stride;
         memcpy(r, &v, sizeof v);
-        memcpy(r + sizeof v, sh->codes + i * p, p * sizeof(uint16_t));
+        memcpy(r + sizeof v, sh->codes + i * p, p);
         *w += c, *wp += cy;
     }
     return m;
@@ -451,6 +563,7 @@ static void s_work_free(s_work_t *wk)
     free(wk->rec);
     free(wk->feat);
     free(wk->hist);
+    free(wk->chist);
     free(wk->groups);
     free(wk->keyed);
     free(wk->stack);
@@ -464,9 +577,11 @@ static int s_work_init(const s_shared_t *sh, s_work_t *wk)
     size_t batch = (size_t)sh->pr.max_features < BATCH_MAX ? (size_t)sh->pr.max_features
                                                             : BATCH_MAX;
     wk->w = malloc(n * sizeof *wk->w);
-    wk->rec = aligned_alloc(16, n * sh->stride);
+    wk->rec = aligned_alloc(8, n * sh->stride);
     wk->feat = malloc(sh->p * sizeof *wk->feat);
     wk->hist = calloc(batch * s_slot(sh), sizeof *wk->hist);
+    if (sh->pr.min_samples_leaf > 1 && !(wk->chist = calloc(batch * s_slot(sh), sizeof *wk->chist)))
+        return -1;
     wk->groups = malloc((bins > SMALL_NODE_ROWS ? bins : SMALL_NODE_ROWS) * sizeof *wk->groups);
     wk->keyed = malloc(SMALL_NODE_ROWS * sizeof *wk->keyed);
     return wk->w && wk->rec && wk->feat && wk->hist && wk->groups && wk->keyed ? 0
@@ -612,7 +727,7 @@ forest_t *forest_fit(const double *X, const uint8_t *y, size_t n, size_t p,
     if (s_resolve(&sh.pr, n, p, err) != 0 || s_check_data(X, y, n, p, err) != 0)
         return NULL;
     sh.n = n, sh.p = p, sh.y = y, sh.seed = seed;
-    sh.stride = sizeof(s_packed_t) + (p * sizeof(uint16_t) + 15) / 16 * 16;
+    sh.stride = sizeof(s_packed_t) + (p + 7) / 8 * 8;
     atomic_init(&sh.next, 0);
     atomic_init(&sh.failed, 0);
     size_t T = (size_t)sh.pr.n_trees;
@@ -717,7 +832,10 @@ double forest_predict_one(const forest_t *self, const double *x)
 
 void forest_predict(const forest_t *self, const double *X, size_t n, double *proba)
 {
-    enum { BLOCK_ROWS = 1024 };
+    //  Rows walk a tree in lock step, GROUP at a time: their node loads are
+    //  independent, so the cache misses of a deep tree overlap instead of
+    //  queueing one behind the other.
+    enum { BLOCK_ROWS = 1024, GROUP = 16 };
     const forest_node_t *nodes = self->nodes;
     size_t p = self->n_features;
     for (size_t at = 0; at < n; at += BLOCK_ROWS) {
@@ -727,12 +845,23 @@ void forest_predict(const forest_t *self, const double *X, size_t n, double *pro
             proba[at + i] = 0;
         for (size_t t = 0; t < self->n_trees; t++) {
             const forest_node_t *root = &nodes[self->roots[t]];
-            for (size_t i = 0; i < m; i++) {
-                const forest_node_t *nd = root;
-                const double *x = B + i * p;
-                while (nd->feature >= 0)
-                    nd = &nodes[nd->left + (x[nd->feature] > nd->value)];
-                proba[at + i] += nd->value;
+            for (size_t g = 0; g < m; g += GROUP) {
+                size_t k = m - g < GROUP ? m - g : GROUP;
+                const forest_node_t *cur[GROUP];
+                for (size_t i = 0; i < k; i++)
+                    cur[i] = root;
+                for (int active = 1; active;) {
+                    active = 0;
+                    for (size_t i = 0; i < k; i++) {
+                        const forest_node_t *nd = cur[i];
+                        if (nd->feature < 0)
+                            continue;
+                        cur[i] = &nodes[nd->left + (B[(g + i) * p + nd->feature] > nd->value)];
+                        active = 1;
+                    }
+                }
+                for (size_t i = 0; i < k; i++)
+                    proba[at + g + i] += cur[i]->value;
             }
         }
         //  the same sum in the same tree order as forest_predict_one, so

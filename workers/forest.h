@@ -34,7 +34,7 @@
 #include "err.h"
 
 #define FOREST_MAX_TREES 10000  //  refuse more trees
-#define FOREST_MAX_BINS 65535   //  rank codes are 16-bit
+#define FOREST_MAX_BINS 256     //  rank codes are one byte
 
 typedef struct {
     int n_trees;          //  trees (0 = 100)

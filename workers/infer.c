@@ -10,6 +10,7 @@
 */
 #include "infer.h"
 
+#include "curve.h"
 #include "infer_feed.h"
 #include "log.h"
 #include "model.h"
@@ -32,9 +33,11 @@
 
 struct infer {
     infer_config_t cfg;                       //  copy (strings borrowed from argv)
-    void *zctx;                               //  ZeroMQ context
-    void *gateway;                            //  DEALER to the backend, NULL while backing off
-    void *pipe;                               //  PAIR the feed posts models to
+    curve_t *curve;                           //  CURVE client settings (maybe none)
+    zsock_t *gateway_sock;                    //  DEALER to the backend, NULL while backing off
+    void *gateway;                            //  its libzmq handle
+    zsock_t *pipe_sock;                       //  PAIR the feed posts models to
+    void *pipe;                               //  its libzmq handle
     char pipe_endpoint[64];                   //  its inproc name
     infer_feed_t *feed;                       //  NULL without a broker
     model_t *model;                           //  served model, NULL = none yet
@@ -94,19 +97,26 @@ static void s_send_error(infer_t *self, uint64_t req_id, int status, const char 
     s_send(self, &msg);
 }
 
+static void s_close(infer_t *self)
+{
+    zsock_destroy(&self->gateway_sock);
+    self->gateway = NULL;
+}
+
 static int s_open(infer_t *self)
 {
-    self->gateway = zmq_socket(self->zctx, ZMQ_DEALER);
-    if (!self->gateway)
-        return errno;
+    self->gateway_sock = zsock_new(ZMQ_DEALER);
+    if (!self->gateway_sock)
+        return MLOPS_ENOMEM;
+    curve_apply_client(self->curve, self->gateway_sock);
+    self->gateway = zsock_resolve(self->gateway_sock);
     int zero = 0, hwm = 1000000;
     zmq_setsockopt(self->gateway, ZMQ_LINGER, &zero, sizeof zero);
     zmq_setsockopt(self->gateway, ZMQ_SNDHWM, &hwm, sizeof hwm);
     zmq_setsockopt(self->gateway, ZMQ_RCVHWM, &hwm, sizeof hwm);
     if (zmq_connect(self->gateway, self->cfg.gateway) != 0) {
         int rc = errno;
-        zmq_close(self->gateway);
-        self->gateway = NULL;
+        s_close(self);
         return rc;
     }
     self->last_heard_ms = s_now_ms();
@@ -231,8 +241,7 @@ static void s_timers(infer_t *self)
     if (now - self->last_heard_ms > ivl * INFER_HEARTBEAT_LIVENESS) {
         log_warning("gateway silent for %" PRId64 " ms: reconnecting in %" PRId64 " ms",
                     now - self->last_heard_ms, self->backoff_ms);
-        zmq_close(self->gateway);
-        self->gateway = NULL;
+        s_close(self);
         self->reopen_at_ms = now + self->backoff_ms;
         self->backoff_ms = self->backoff_ms * 2 > RECONNECT_MAX_MSEC ? RECONNECT_MAX_MSEC
                                                                       : self->backoff_ms * 2;
@@ -288,20 +297,17 @@ infer_t *infer_new(const infer_config_t *cfg, mlops_err_t *err)
         log_info("model loaded file=%s version=%" PRId64 " family=%s", cfg->model_path,
                  self->version, model_family(self->model));
     }
-    self->zctx = zmq_ctx_new();
-    if (!self->zctx) {
-        mlops_err_set(err, MLOPS_ENOMEM, "cannot create a ZeroMQ context");
+    self->curve = curve_new_from_env(err);
+    if (!self->curve) {
         infer_destroy(&self);
         return NULL;
     }
     if (cfg->control) {
         snprintf(self->pipe_endpoint, sizeof self->pipe_endpoint, "inproc://infer-feed-%p", (void *)self);
-        self->pipe = zmq_socket(self->zctx, ZMQ_PAIR);
-        int zero = 0;
-        if (self->pipe)
-            zmq_setsockopt(self->pipe, ZMQ_LINGER, &zero, sizeof zero);
+        self->pipe_sock = zsock_new(ZMQ_PAIR);
+        self->pipe = self->pipe_sock ? zsock_resolve(self->pipe_sock) : NULL;
         if (!self->pipe || zmq_bind(self->pipe, self->pipe_endpoint) != 0
-            || !(self->feed = infer_feed_new(self->zctx, cfg->control, cfg->events, self->pipe_endpoint,
+            || !(self->feed = infer_feed_new(self->curve, cfg->control, cfg->events, self->pipe_endpoint,
                                              self->model ? self->version : 0, err))) {
             if (!err || err->code == 0)
                 mlops_err_set(err, errno, "cannot start the model feed: %s", zmq_strerror(errno));
@@ -349,16 +355,15 @@ void infer_destroy(infer_t **p)
     if (self->gateway) {
         proto_msg_t bye = {.cmd = PROTO_DISCONNECT, .disconnect = {.reason = "worker stopping"}};
         s_send(self, &bye);
-        zmq_close(self->gateway);
-        self->gateway = NULL;
+        s_close(self);
     }
     infer_feed_destroy(&self->feed);
     if (self->pipe) {
         s_pipe_drain(self);   //  a model posted but not taken is still ours to free
-        zmq_close(self->pipe);
+        zsock_destroy(&self->pipe_sock);
+        self->pipe = NULL;
     }
-    if (self->zctx)
-        zmq_ctx_term(self->zctx);
+    curve_destroy(&self->curve);
     model_destroy(&self->model);
     free(self->proba);
     free(self->pred);

@@ -5,6 +5,7 @@
 #include "infer_feed.h"
 
 #include "control_io.h"
+#include "curve.h"
 #include "hash.h"
 #include "log.h"
 #include "msg.h"
@@ -23,7 +24,7 @@
 #define SLICE_MSEC 100   //  longest poll, so a stop request is seen quickly
 
 struct infer_feed {
-    void *zctx;                  //  the worker's context (borrowed)
+    curve_t *curve;              //  CURVE client settings (borrowed from the worker)
     char control[256];           //  broker control endpoint
     char events[256];            //  broker events endpoint
     char pipe_endpoint[128];     //  where the serving thread listens
@@ -109,9 +110,11 @@ static model_t *s_load_reply(infer_feed_t *self, const proto_msg_t *reply, int64
 //  One GET_MODEL round trip. Returns the loaded model or NULL.
 static model_t *s_fetch(infer_feed_t *self, int64_t *version)
 {
-    void *sock = zmq_socket(self->zctx, ZMQ_DEALER);
-    if (!sock)
+    zsock_t *zsock = zsock_new(ZMQ_DEALER);
+    if (!zsock)
         return NULL;
+    curve_apply_client(self->curve, zsock);
+    void *sock = zsock_resolve(zsock);
     int zero = 0;
     zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof zero);
     model_t *model = NULL;
@@ -128,7 +131,7 @@ static model_t *s_fetch(infer_feed_t *self, int64_t *version)
         proto_msg_destroy(&reply);
     }
     free(frame);
-    zmq_close(sock);
+    zsock_destroy(&zsock);
     return model;
 }
 
@@ -183,8 +186,11 @@ static void s_try_fetch(infer_feed_t *self, void *pipe)
 static void *s_feed_fn(void *arg)
 {
     infer_feed_t *self = arg;
-    void *pipe = zmq_socket(self->zctx, ZMQ_PAIR);
-    void *sub = zmq_socket(self->zctx, ZMQ_SUB);
+    zsock_t *pipe_sock = zsock_new(ZMQ_PAIR), *sub_sock = zsock_new(ZMQ_SUB);
+    if (sub_sock)
+        curve_apply_client(self->curve, sub_sock);
+    void *pipe = pipe_sock ? zsock_resolve(pipe_sock) : NULL;
+    void *sub = sub_sock ? zsock_resolve(sub_sock) : NULL;
     int zero = 0;
     if (pipe && sub) {
         zmq_setsockopt(pipe, ZMQ_LINGER, &zero, sizeof zero);
@@ -207,14 +213,12 @@ static void *s_feed_fn(void *arg)
         if (self->need_fetch && s_now_ms() >= self->next_try_ms)
             s_try_fetch(self, pipe);
     }
-    if (sub)
-        zmq_close(sub);
-    if (pipe)
-        zmq_close(pipe);
+    zsock_destroy(&sub_sock);
+    zsock_destroy(&pipe_sock);
     return NULL;
 }
 
-infer_feed_t *infer_feed_new(void *zctx, const char *control, const char *events,
+infer_feed_t *infer_feed_new(curve_t *curve, const char *control, const char *events,
                              const char *pipe_endpoint, int64_t have_version, mlops_err_t *err)
 {
     infer_feed_t *self = calloc(1, sizeof *self);
@@ -222,7 +226,7 @@ infer_feed_t *infer_feed_new(void *zctx, const char *control, const char *events
         mlops_err_set(err, MLOPS_ENOMEM, "out of memory");
         return NULL;
     }
-    self->zctx = zctx;
+    self->curve = curve;
     snprintf(self->control, sizeof self->control, "%s", control);
     snprintf(self->events, sizeof self->events, "%s", events);
     snprintf(self->pipe_endpoint, sizeof self->pipe_endpoint, "%s", pipe_endpoint);

@@ -17,6 +17,7 @@
 
 #include <stdint.h>
 
+#include "curve.h"
 #include "err.h"
 #include "model.h"
 
@@ -30,11 +31,12 @@ typedef struct {
 
 typedef struct infer_feed infer_feed_t;
 
-//  Starts the thread. zctx is the worker's ZeroMQ context; pipe_endpoint an
-//  inproc endpoint the caller has bound a PAIR to; have_version the version
+//  Starts the thread. curve (borrowed, outlives the feed) makes its sockets
+//  CURVE clients when configured; pipe_endpoint is an inproc endpoint the
+//  caller has bound a PAIR to (CZMQ's context); have_version the version
 //  already served (0 = none: fetch production at once). Returns NULL with
 //  err (MLOPS_ENOMEM or the errno of pthread_create).
-infer_feed_t *infer_feed_new(void *zctx, const char *control, const char *events,
+infer_feed_t *infer_feed_new(curve_t *curve, const char *control, const char *events,
                              const char *pipe_endpoint, int64_t have_version, mlops_err_t *err);
 
 //  Stops and joins the thread; ignores NULL; sets *p to NULL.

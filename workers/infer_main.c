@@ -5,6 +5,8 @@
 #include "log.h"
 #include "worker.h"
 
+#include <czmq.h>
+
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -36,7 +38,8 @@ static void s_usage(FILE *out)
         "                       the start; with --broker, promotions still replace it\n"
         "  --model-version N    version to report for --model (default 1)\n"
         "  --heartbeat MSEC     heartbeat interval (default %d)\n"
-        "  --help               this text\n",
+        "  --help               this text\n"
+        "CURVE: MLOPS_CURVE_CLIENT_CERT and MLOPS_CURVE_SERVER_KEY (mlops keygen).\n",
         INFER_GATEWAY, ENDPOINT_CONTROL_PORT, ENDPOINT_EVENTS_PORT, INFER_HEARTBEAT_IVL_MSEC);
 }
 
@@ -111,6 +114,7 @@ int worker_infer_main(int argc, char **argv)
         cfg.events = events_ep;
     }
     log_init("worker[infer]");
+    zsys_handler_set(NULL);   //  our handlers below, not CZMQ's
     s_worker = infer_new(&cfg, &err);
     if (!s_worker) {
         log_error("cannot start: %s", err.msg);

@@ -38,9 +38,12 @@ static table_t *s_load(const stage_extract_in_t *in, mlops_err_t *err)
     } else {
         t = csv_load_file(in->source, NULL, &sub);
     }
-    if (!t)
+    const char *why = mlops_err_text(&sub, sub.code);
+    if (!t && strstr(why, in->source))   //  the loader's message names the path already
+        mlops_err_set(err, sub.code ? sub.code : MLOPS_ECSV, "extract: %s", why);
+    else if (!t)
         mlops_err_set(err, sub.code ? sub.code : MLOPS_ECSV, "extract: cannot read '%.200s': %s",
-                      in->source, mlops_err_text(&sub, sub.code));
+                      in->source, why);
     return t;
 }
 

@@ -327,9 +327,9 @@ static void s_draw(s_rng_t *r, s_passenger_t *p)
 
 //  "Last, Title. First Middle" or, for a wife, "Last, Mrs. Husband (First
 //  Maiden)". The name id fixes every part, so names stay in a bounded pool.
-static void s_format_name(s_rng_t *r, const s_passenger_t *p, char *out)
+static void s_format_name(const s_passenger_t *p, uint32_t name_id, char *out)
 {
-    uint64_t id = s_below(r, SYNTH_NAME_POOL) + (p->male ? 0 : SYNTH_NAME_POOL);
+    uint64_t id = name_id;
     uint64_t h = s_splitmix(&id);
     const char *last = s_last[h % N_LAST];
     const char *title = s_title_names[p->title];
@@ -366,15 +366,24 @@ static const s_ticket_t s_tickets[3][6] = {
      {.10, "A/5 %d", 21000, 1, 200}, {.08, "STON/O2. %d", 3101270, 1, 40},
      {.07, "SOTON/OQ %d", 392070, 1, 40}, {.05, "C.A. %d", 2300, 1, 60}}};
 
-static void s_format_ticket(s_rng_t *r, int pclass, char *out)
+#define SYNTH_TICKET_IDS (3 * 6 * 1000) //  class, shape, number
+
+//  Draws a ticket id: class, shape and number in one index.
+static uint32_t s_draw_ticket(s_rng_t *r, int pclass)
 {
     const s_ticket_t *shapes = s_tickets[pclass - 1];
     double w[6];
     int n_shapes = 0; //  the shapes in use; the last takes any rounding rest
     for (; n_shapes < 6 && shapes[n_shapes].fmt; n_shapes++)
         w[n_shapes] = shapes[n_shapes].weight;
-    const s_ticket_t *t = &shapes[s_pick(r, w, n_shapes)];
-    int n = (int)s_below(r, 1000);
+    uint32_t shape = (uint32_t)s_pick(r, w, n_shapes);
+    return ((uint32_t)(pclass - 1) * 6 + shape) * 1000 + s_below(r, 1000);
+}
+
+static void s_format_ticket(uint32_t ticket_id, char *out)
+{
+    const s_ticket_t *t = &s_tickets[ticket_id / 6000][ticket_id / 1000 % 6];
+    int n = (int)(ticket_id % 1000);
     snprintf(out, SYNTH_STR_MAX, t->fmt, t->base + t->step * (n % t->mod));
 }
 
@@ -424,7 +433,11 @@ static const table_kind_t s_col_kinds[C_COUNT] = {
 typedef struct {
     table_col_t cols[C_COUNT]; //  being filled
     dict_t *dicts[C_COUNT];    //  levels of the string columns
+    uint32_t *name_codes;      //  by title and name id: the Name code + 1, 0 until drawn
+    uint32_t *ticket_codes;    //  by ticket id: the Ticket code + 1, 0 until drawn
 } s_build_t;
+
+#define SYNTH_NAME_KEYS ((size_t)T_COUNT * 2 * SYNTH_NAME_POOL)
 
 static void s_build_free(s_build_t *b)
 {
@@ -435,11 +448,17 @@ static void s_build_free(s_build_t *b)
         free(b->cols[c].codes);
         dict_destroy(&b->dicts[c]);
     }
+    free(b->name_codes);
+    free(b->ticket_codes);
 }
 
 static int s_build_alloc(s_build_t *b, size_t rows)
 {
     memset(b, 0, sizeof *b);
+    b->name_codes = calloc(SYNTH_NAME_KEYS, sizeof *b->name_codes);
+    b->ticket_codes = calloc(SYNTH_TICKET_IDS, sizeof *b->ticket_codes);
+    if (!b->name_codes || !b->ticket_codes)
+        return MLOPS_ENOMEM;
     for (int c = 0; c < C_COUNT; c++) {
         table_col_t *col = &b->cols[c];
         col->kind = s_col_kinds[c];
@@ -468,13 +487,33 @@ static int s_put_str(s_build_t *b, int c, size_t row, const char *s)
     return dict_intern(b->dicts[c], s, strlen(s), &b->cols[c].codes[row]);
 }
 
+//  Writes the cell of a pooled string whose code, once known, is kept in
+//  *known (code + 1): the string is formatted and looked up only the first
+//  time, which spares a printf and two cache misses per row.
+static int s_put_pooled(s_build_t *b, int c, size_t row, uint32_t *known,
+                        const s_passenger_t *p, uint32_t id)
+{
+    if (*known) {
+        b->cols[c].codes[row] = *known - 1;
+        return 0;
+    }
+    char s[SYNTH_STR_MAX];
+    if (c == C_NAME)
+        s_format_name(p, id, s);
+    else
+        s_format_ticket(id, s);
+    int rc = s_put_str(b, c, row, s);
+    *known = b->cols[c].codes[row] + 1;
+    return rc;
+}
+
 static int s_fill_row(s_build_t *b, s_rng_t *r, size_t row)
 {
     s_passenger_t p;
-    char name[SYNTH_STR_MAX], ticket[SYNTH_STR_MAX], cabin[SYNTH_STR_MAX];
+    char cabin[SYNTH_STR_MAX];
     s_draw(r, &p);
-    s_format_name(r, &p, name);
-    s_format_ticket(r, p.pclass, ticket);
+    uint32_t name_id = s_below(r, SYNTH_NAME_POOL) + (p.male ? 0 : SYNTH_NAME_POOL);
+    uint32_t ticket_id = s_draw_ticket(r, p.pclass);
     int has_cabin = s_format_cabin(r, p.pclass, cabin) == 0;
     b->cols[C_ID].num[row] = (double)(row + 1);
     b->cols[C_SURVIVED].num[row] = p.survived;
@@ -484,9 +523,10 @@ static int s_fill_row(s_build_t *b, s_rng_t *r, size_t row)
     b->cols[C_SIBSP].num[row] = p.sibsp;
     b->cols[C_PARCH].num[row] = p.parch;
     b->cols[C_FARE].num[row] = p.fare;
-    int rc = s_put_str(b, C_NAME, row, name);
+    uint32_t *name_known = &b->name_codes[(size_t)p.title * 2 * SYNTH_NAME_POOL + name_id];
+    int rc = s_put_pooled(b, C_NAME, row, name_known, &p, name_id);
     rc = rc ? rc : s_put_str(b, C_SEX, row, p.male ? "male" : "female");
-    rc = rc ? rc : s_put_str(b, C_TICKET, row, ticket);
+    rc = rc ? rc : s_put_pooled(b, C_TICKET, row, &b->ticket_codes[ticket_id], &p, ticket_id);
     rc = rc ? rc : s_put_str(b, C_CABIN, row, has_cabin ? cabin : NULL);
     rc = rc ? rc : s_put_str(b, C_EMBARKED, row, p.port < 0 ? NULL : s_ports[p.port]);
     return rc;
