@@ -264,6 +264,20 @@ static void test_put_get_every_db(void)
     free(data);
     CHECK_INT(store_blob_get(s, "2-x", &data, &len, &err), MLOPS_ENOTFOUND);
     CHECK_CONTAINS(err.msg, "no blob 2-x");
+    //  Delete: in a txn with a put of its own, then a missing key.
+    store_txn_t *txn = store_begin(s, &err);
+    CHECK(txn != NULL);
+    CHECK_INT(store_blob_put(s, txn, "tmp", (const uint8_t *)"t", 1, &err), 0);
+    CHECK_INT(store_blob_delete(s, txn, "tmp", &err), 0);
+    CHECK_INT(store_blob_delete(s, txn, "tmp", &err), MLOPS_ENOTFOUND);
+    CHECK_CONTAINS(err.msg, "no blob tmp");
+    CHECK_INT(store_blob_delete(s, txn, "1-train-forest", &err), 0);
+    CHECK_INT(store_commit(&txn, &err), 0); //  the missing key spoiled nothing
+    CHECK_INT(store_blob_get(s, "1-train-forest", &data, &len, &err), MLOPS_ENOTFOUND);
+    CHECK_INT(store_blob_get(s, "tmp", &data, &len, &err), MLOPS_ENOTFOUND);
+    CHECK_INT(store_blob_put(s, NULL, "1-train-forest", (const uint8_t *)"", 0, &err), 0);
+    CHECK_INT(store_blob_delete(s, NULL, "1-train-forest", &err), 0);
+    CHECK_INT(store_blob_delete(s, NULL, "1-train-forest", &err), MLOPS_ENOTFOUND);
     char longkey[600];
     memset(longkey, 'k', sizeof longkey - 1);
     longkey[sizeof longkey - 1] = '\0';
