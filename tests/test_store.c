@@ -905,6 +905,10 @@ static void s_check_after_kill(const char *dir, uint64_t max_run, uint64_t max_v
     free(vs);
     CHECK(versions_ok);
     CHECK(n_vs >= max_version);
+    //  No artifact without its version (they share a transaction).
+    uint8_t *stray = NULL;
+    size_t stray_len;
+    CHECK_INT(store_artifact_get(s, n_vs + 1, &stray, &stray_len, &err), MLOPS_ENOTFOUND);
     CHECK_INT(s_peek_next_version(s), n_vs + 1);
 
     audit_t *as;
