@@ -87,20 +87,20 @@ fi
 if [ -n "$SCALE" ]; then
     echo
     echo "## 4. scale: mlops train --source synthetic:N (both families, held-out split 0.2)"
-    echo "| rows | wall s | user s | peak RSS MB | logreg train ms | forest train ms | forest acc | forest nodes/tree |"
-    echo "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    echo "| rows | wall s | user+sys s | peak RSS MB | logreg train+eval ms | forest train+eval ms | logreg acc | forest acc | forest artifact MB |"
+    echo "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
     for n in $SCALE; do
         /usr/bin/time -v "$BIN" train --source "synthetic:$n" --json > "$TMP/s.json" 2> "$TMP/time.txt"
         wall=$(sed -n 's/.*Elapsed (wall clock) time (h:mm:ss or m:ss): //p' "$TMP/time.txt" \
                | awk -F: '{ if (NF==3) print $1*3600+$2*60+$3; else print $1*60+$2 }')
-        user=$(sed -n 's/.*User time (seconds): //p' "$TMP/time.txt")
+        user=$(sed -n 's/.*User time (seconds): //p; s/.*System time (seconds): //p' "$TMP/time.txt" | awk '{s+=$1} END {print s}')
         rss=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$TMP/time.txt")
         $PY - "$TMP/s.json" "$n" "$wall" "$user" "$rss" <<'PYEOF'
 import json, sys
 d = json.load(open(sys.argv[1])); f = d["families"]
-print("| %s | %.2f | %.2f | %.0f | %.1f | %.1f | %.4f | %s |" % (sys.argv[2], float(sys.argv[3]),
+print("| %s | %.2f | %.2f | %.0f | %.1f | %.1f | %.4f | %.4f | %.1f |" % (sys.argv[2], float(sys.argv[3]),
       float(sys.argv[4]), int(sys.argv[5]) / 1024, f["logreg"]["train_ms"], f["forest"]["train_ms"],
-      f["forest"]["test"]["accuracy"], f["forest"].get("nodes_per_tree", "-")))
+      f["logreg"]["test"]["accuracy"], f["forest"]["test"]["accuracy"], f["forest"]["artifact_bytes"] / 2**20))
 PYEOF
     done
 fi

@@ -601,7 +601,9 @@ static int s_get(store_t *self, s_db_t db, const void *key, size_t klen, uint8_t
     return rc ? s_fail(self, rc, what, err) : 0;
 }
 
-//  Called for each value by s_scan; returns 0 to go on, 1 to stop, <0 error.
+//  Called for each value by s_scan; returns 0 to go on, S_SCAN_STOP to stop,
+//  or an error code of ours.
+#define S_SCAN_STOP (-2) //  neither an errno (> 0) nor an LMDB or mlops code
 typedef int (s_scan_fn)(const MDB_val *key, const MDB_val *val, void *arg, mlops_err_t *err);
 
 //  Walks db in key order (or reverse), calling fn on each entry.
@@ -632,7 +634,7 @@ static int s_scan(store_t *self, s_db_t db, bool reverse, s_scan_fn *fn, void *a
     mdb_cursor_close(cur);
     mdb_txn_abort(txn);
     pthread_rwlock_unlock(&self->grow_lock);
-    if (rc == MDB_NOTFOUND || rc == 1)
+    if (rc == MDB_NOTFOUND || rc == S_SCAN_STOP)
         return 0;
     return rc > 0 || (rc < 0 && rc > -30900) ? s_fail(self, rc, s_db_names[db], err) : rc;
 }
@@ -703,6 +705,36 @@ int store_blob_get(store_t *self, const char *key, uint8_t **data, size_t *len, 
     return rc;
 }
 
+typedef struct {
+    s_db_t db;            //  where
+    MDB_val key;          //  what
+    bool found;           //  the key was there
+} s_del_t;
+
+//  A missing key is not a failed write: it leaves the txn usable and says
+//  so through found.
+static int s_del_fn(store_t *self, MDB_txn *txn, void *arg, mlops_err_t *err)
+{
+    (void)err;
+    s_del_t *del = arg;
+    int rc = mdb_del(txn, self->dbi[del->db], &del->key, NULL);
+    del->found = rc == 0;
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+int store_blob_delete(store_t *self, store_txn_t *txn, const char *key, mlops_err_t *err)
+{
+    assert(self);
+    int rc = s_check_key(key, "blob", err);
+    if (rc)
+        return rc;
+    s_del_t del = {DB_BLOBS, {strlen(key), (void *)key}, false};
+    rc = s_write(self, txn, "blob delete", 64, s_del_fn, &del, err);
+    if (rc == 0 && !del.found)
+        return mlops_err_set(err, MLOPS_ENOTFOUND, "no blob %.80s", key);
+    return rc;
+}
+
 //  --- runs -------------------------------------------------------------------
 
 int store_run_next_id(store_t *self, store_txn_t *txn, uint64_t *id, mlops_err_t *err)
@@ -759,7 +791,7 @@ static int s_run_scan_fn(const MDB_val *key, const MDB_val *val, void *arg, mlop
 {
     s_list_t *l = arg;
     if (l->limit && l->n >= l->limit)
-        return 1;
+        return S_SCAN_STOP;
     run_t *slot = s_list_slot(l);
     if (!slot)
         return mlops_err_set(err, MLOPS_ENOMEM, "out of memory listing runs");

@@ -362,12 +362,21 @@ static int s_run(const s_opts_t *o, s_report_t *r, prep_result_t *pr, table_t **
     r->ms_extract = s_now_ms() - t0;
     if (table_hash(*raw, r->dataset) != 0)
         return mlops_err_set(err, MLOPS_ENOMEM, "out of memory");
+    //  Large sources take seconds per stage: say where we are, on a terminal.
+    int tell = isatty(STDERR_FILENO) && (*raw)->n_rows >= PROGRESS_MIN_ROWS;
+    if (tell)
+        fprintf(stderr, "extracted %zu rows in %.0f ms; preparing\n", (*raw)->n_rows,
+                r->ms_extract);
     double t1 = s_now_ms();
     prep_options_t po = {o->target, o->test_fraction, o->seed};
     int rc = train_prepare(*raw, &po, pr, err);
     r->ms_prepare = s_now_ms() - t1;
-    for (size_t k = 0; rc == 0 && k < N_FAMILIES; k++)
+    for (size_t k = 0; rc == 0 && k < N_FAMILIES; k++) {
+        if (tell)
+            fprintf(stderr, "training and evaluating %s on %zu rows\n", s_families[k],
+                    pr->n_train);
         rc = s_train_one(*raw, pr, o, k, &r->res[k], err);
+    }
     if (rc != 0)
         return rc;
     const metrics_t *a = &r->res[0].m, *b = &r->res[1].m;
@@ -380,7 +389,7 @@ static int s_run(const s_opts_t *o, s_report_t *r, prep_result_t *pr, table_t **
     }
     if (o->cv) {
         double t2 = s_now_ms();
-        int show = isatty(STDERR_FILENO) && ((*raw)->n_rows >= PROGRESS_MIN_ROWS || o->repeat > 1);
+        int show = tell || (isatty(STDERR_FILENO) && o->repeat > 1);
         char buf[512];
         const char *params[N_FAMILIES] = {o->params[0], s_forest_params(o, buf, sizeof buf)};
         rc = train_cv(*raw, &po, o->cv, o->repeat, s_families, N_FAMILIES, params,

@@ -6,6 +6,7 @@
 #include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,18 +105,66 @@ static char *s_buf_finish(s_buf_t *b, size_t *len)
     return b->data;
 }
 
+//  The shortest decimal in (0, 1) that reads back as v, for 1e-4 < v < 1,
+//  by Steele & White's free-format digit generation in exact integers:
+//  v = m * 2^e with e in [-66, -53], scaled by 2^(2-e) so that v, its
+//  rounding interval's ends and every remainder fit in 128 bits. Digits
+//  stop as soon as the interval is reached (the closer end wins a choice).
+static size_t s_shortest_fraction(double v, char *out)
+{
+    int e2;
+    double f = frexp(v, &e2);
+    uint64_t m = (uint64_t)ldexp(f, 53);
+    int shift = 2 - (e2 - 53);   //  S = 2^shift
+    unsigned __int128 r = (unsigned __int128)m << 2, s = (unsigned __int128)1 << shift, mask = s - 1;
+    unsigned __int128 up = 2, down = m == (1ull << 52) ? 1 : 2;   //  a power of two has a closer lower end
+    bool even = (m & 1) == 0;   //  the ends themselves round to v
+    char *o = out;
+    *o++ = '0';
+    *o++ = '.';
+    for (int i = 0; i < 24; i++) {
+        r *= 10;
+        up *= 10;
+        down *= 10;
+        unsigned d = (unsigned)(r >> shift);
+        r &= mask;
+        bool low = even ? r <= down : r < down;
+        bool high = even ? r + up >= s : r + up > s;
+        if (low && high)
+            d += 2 * r > s || (2 * r == s && (d & 1));
+        else if (high)
+            d++;
+        *o++ = (char)('0' + d);
+        if (low || high)
+            break;
+    }
+    for (char *q = o - 1; *q == '0' + 10; q--) {   //  carry: 0.0999.. + 1 digit = 0.1
+        *q = '0';
+        if (q[-1] == '.')
+            return 0;   //  rounds to 1: not this function's range
+        q[-1]++;
+    }
+    while (o[-1] == '0' && o[-2] != '.')
+        o--;
+    *o = '\0';
+    return (size_t)(o - out);
+}
+
 size_t answer_number(double v, char *out)
 {
     if (!isfinite(v)) {
         memcpy(out, "null", 5);
         return 4;
     }
-    //  16 digits read back for most doubles, 17 always do; shorter forms are
-    //  what %g gives when the trailing digits are zeros (0.11, not 0.110...)
-    int n = snprintf(out, 32, "%.16g", v);
+    size_t n = v > 1e-4 && v < 1 ? s_shortest_fraction(v, out) : 0;
+    if (n > 0)
+        return n;
+    //  elsewhere (rare for probabilities): 16 digits read back for most
+    //  doubles, 17 always do
+    int k = snprintf(out, 32, "%.16g", v);
     if (strtod(out, NULL) != v)
-        n = snprintf(out, 32, "%.17g", v);
-    return (size_t)n;
+        k = snprintf(out, 32, "%.17g", v);
+    return (size_t)k;
 }
 
 static void s_buf_number(s_buf_t *b, double v)

@@ -38,8 +38,10 @@ char *answer_detail(const char *message, size_t *len);
 //  Body {"detail": message, "position": position} for a syntax error.
 char *answer_syntax(const char *message, size_t position, size_t *len);
 
-//  Writes the shortest decimal that reads back as v (JSON null for NaN and
-//  infinities) into out (at least 32 bytes). Returns the length written.
+//  Writes a decimal that reads back as v (JSON null for NaN and infinities)
+//  into out (at least 32 bytes): the shortest one for 1e-4 < v < 1 (where
+//  probabilities live), 16 or 17 significant digits elsewhere. Returns the
+//  length written.
 size_t answer_number(double v, char *out);
 
 #endif

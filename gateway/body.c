@@ -252,7 +252,8 @@ static const char *s_fast_string(s_scan_t *sc)
         }
         if (c >= 0x80 && (n = utf8_sequence_len((const unsigned char *)sc->p)) == 0)
             return NULL;
-        memmove(w, sc->p, n);
+        if (w != sc->p)   //  only after an escape has the text shifted
+            memmove(w, sc->p, n);
         w += n;
         sc->p += n;
     }

@@ -239,6 +239,34 @@ static void test_answer_number_round_trips(void)
     }
     CHECK_INT(answer_number(NAN, out), 4);
     CHECK_STR(out, "null");
+    answer_number(0.5, out);
+    CHECK_STR(out, "0.5");
+    answer_number(0.0001000000000000001, out);
+    CHECK(strtod(out, NULL) == 0.0001000000000000001);
+    answer_number(1 - 1e-16, out);
+    CHECK_STR(out, "0.9999999999999999");
+    //  random probabilities: shortest (as few digits as the first %.Ng that
+    //  reads back) and exact, including powers of two and their neighbours
+    unsigned long long x = 88172645463325252ull;
+    for (int i = 0; i < 200000; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        double v = i < 64 ? ldexp(1, -(i % 13) - 1) : (double)(x >> 11) / 9007199254740992.0;
+        if (i >= 32 && i < 64)
+            v = nextafter(v, 0);
+        if (!(v > 1e-4 && v < 1))
+            continue;
+        size_t n = answer_number(v, out);
+        CHECK(strtod(out, NULL) == v);
+        CHECK(n == strlen(out));
+        char ref[40];
+        int prec = 1;
+        for (; prec <= 17; prec++) {
+            snprintf(ref, sizeof ref, "%.*g", prec, v);
+            if (strtod(ref, NULL) == v)
+                break;
+        }
+        CHECK_INT(n - 2, prec + (int)(strspn(out + 2, "0")));   //  "0." + leading zeros + digits
+    }
 }
 
 static void test_answer_problems_and_escapes(void)

@@ -72,9 +72,11 @@ def test_retrain_to_production_then_challenger_judged(procs):
     assert v1["stage"] == "production" and v1["run_id"] == 1 and v1["dataset_hash"] == run1["dataset_hash"]
     assert 0.5 < v1["metrics"]["auc"] <= 1.0 and len(v1["sha256"]) == 64
 
-    # the same data again: an equal challenger does not beat production (margin 0)
-    out = broker.cli("retrain", "--source", SOURCE, "--wait")
+    # the same data again, this time named by its hash in the store: an equal
+    # challenger does not beat production (margin 0)
+    out = broker.cli("retrain", "--source", run1["dataset_hash"], "--wait")
     assert out.returncode == 0, out.stderr
+    assert broker.run(2)["dataset_hash"] == run1["dataset_hash"]
     models = broker.models()
     assert models["production"] == 1 and len(models["versions"]) == 2
     v2 = models["versions"][1]
@@ -160,7 +162,7 @@ def test_broker_killed_mid_run_resumes_and_registers_once(procs, sync):
     assert len(broker.status()["workers"]) == 6
 
 
-@pytest.mark.parametrize("kind", ["missing", "ragged", "no_target"])
+@pytest.mark.parametrize("kind", ["missing", "ragged", "no_target", "unknown_hash"])
 def test_bad_sources_fail_at_the_right_stage(procs, tmp_path, kind):
     broker = Broker(procs, extra=["--max-attempts", "2", "--backoff", "50ms"])
     broker.all_workers(trains=1)
@@ -171,6 +173,8 @@ def test_bad_sources_fail_at_the_right_stage(procs, tmp_path, kind):
     elif kind == "no_target":
         with open(path, "w") as f:
             f.write("x,y,z\n" + "".join("%d,%d,%d\n" % (i, i * 2 % 7, i % 3) for i in range(50)))
+    elif kind == "unknown_hash":
+        path = "dataset:" + "ab" * 32
     else:
         path = str(tmp_path / "does-not-exist.csv")
     out = broker.cli("retrain", "--source", path, "--wait")
@@ -180,7 +184,8 @@ def test_bad_sources_fail_at_the_right_stage(procs, tmp_path, kind):
     stage = "preprocess" if kind == "no_target" else "extract"
     failed = [t for t in run["tasks"] if t["state"] == "failed"]
     assert [t["stage"] for t in failed] == [stage] and failed[0]["attempts"] == 2
-    expect = {"missing": "does-not-exist.csv", "ragged": "line 3", "no_target": "Survived"}[kind]
+    expect = {"missing": "does-not-exist.csv", "ragged": "line 3", "no_target": "Survived",
+              "unknown_hash": "dataset ababababab"}[kind]
     assert expect in run["error"] and expect in out.stderr
     # the broker keeps serving the next trigger
     out = broker.cli("retrain", "--source", "synthetic:300:3", "--wait")

@@ -15,6 +15,7 @@
 #include <lmdb.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -263,6 +264,20 @@ static void test_put_get_every_db(void)
     free(data);
     CHECK_INT(store_blob_get(s, "2-x", &data, &len, &err), MLOPS_ENOTFOUND);
     CHECK_CONTAINS(err.msg, "no blob 2-x");
+    //  Delete: in a txn with a put of its own, then a missing key.
+    store_txn_t *txn = store_begin(s, &err);
+    CHECK(txn != NULL);
+    CHECK_INT(store_blob_put(s, txn, "tmp", (const uint8_t *)"t", 1, &err), 0);
+    CHECK_INT(store_blob_delete(s, txn, "tmp", &err), 0);
+    CHECK_INT(store_blob_delete(s, txn, "tmp", &err), MLOPS_ENOTFOUND);
+    CHECK_CONTAINS(err.msg, "no blob tmp");
+    CHECK_INT(store_blob_delete(s, txn, "1-train-forest", &err), 0);
+    CHECK_INT(store_commit(&txn, &err), 0); //  the missing key spoiled nothing
+    CHECK_INT(store_blob_get(s, "1-train-forest", &data, &len, &err), MLOPS_ENOTFOUND);
+    CHECK_INT(store_blob_get(s, "tmp", &data, &len, &err), MLOPS_ENOTFOUND);
+    CHECK_INT(store_blob_put(s, NULL, "1-train-forest", (const uint8_t *)"", 0, &err), 0);
+    CHECK_INT(store_blob_delete(s, NULL, "1-train-forest", &err), 0);
+    CHECK_INT(store_blob_delete(s, NULL, "1-train-forest", &err), MLOPS_ENOTFOUND);
     char longkey[600];
     memset(longkey, 'k', sizeof longkey - 1);
     longkey[sizeof longkey - 1] = '\0';
@@ -603,7 +618,8 @@ static void test_begin_grows_ahead_of_need(void)
 typedef struct {
     store_t *store;         //  shared
     _Atomic int stop;       //  set by the writer when done
-    int reads, failures;    //  the reader's tally
+    _Atomic int reads;      //  the reader's tally
+    int failures;           //  reads that returned wrong data or an error
 } s_reader_t;
 
 static void *s_reader_fn(void *arg)
@@ -634,6 +650,8 @@ static void test_reads_from_another_thread_during_growth(void)
     s_reader_t r = {s, 0, 0, 0};
     pthread_t th;
     CHECK_INT(pthread_create(&th, NULL, s_reader_fn, &r), 0);
+    while (r.reads == 0) //  overlap for sure, however the threads are scheduled
+        sched_yield();
     int rc = 0;
     static uint8_t blob[20000];
     for (uint64_t i = 1; i <= 100 && rc == 0; i++) {

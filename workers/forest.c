@@ -23,7 +23,6 @@
 
 #define DEFAULT_TREES 100
 #define DEFAULT_MAX_BINS 256
-#define SMALL_NODE_ROWS 48   //  below this, sort the node's ranks instead of histograms
 #define BATCH_MAX 64         //  features histogrammed in one pass
 
 typedef struct {
@@ -47,10 +46,6 @@ static s_group_t s_unpack(uint32_t code, s_packed_t v, uint32_t cnt)
     return (s_group_t){code, cnt, (double)(v >> PACK_W_SHIFT), (double)(v & PACK_MASK)};
 }
 
-typedef struct {
-    uint32_t code;     //  rank
-    s_packed_t v;      //  packed row, weight, class-1 weight
-} s_keyed_t;
 
 typedef struct {
     size_t n, p;          //  rows, features
@@ -90,7 +85,9 @@ typedef struct {
     s_packed_t *hist;     //  batch slots of s_slot() bins, all zero between uses
     uint32_t *chist;      //  distinct rows per bin, same layout; only for min_samples_leaf > 1
     s_group_t *groups;    //  distinct ranks of a node, in order
-    s_keyed_t *keyed;     //  a small node's rows with their ranks
+    s_packed_t *sparse;   //  max_bins: histogram of s_sparse_groups, zero between uses
+    uint32_t *scnt;       //  max_bins: its distinct-row counts
+    uint8_t *touched;     //  max_bins: the ranks it touched
     s_pending_t *stack;   //  nodes to expand
     size_t stack_cap;
     forest_node_t *nodes; //  the tree being grown
@@ -225,38 +222,34 @@ static int s_bin_feature(s_shared_t *sh, const double *X, size_t j, double *tmp)
 
 /* --- split search ----------------------------------------------------- */
 
-//  Sorts a small node's rows by rank (insertion sort: a few dozen rows).
-static void s_sort_keyed(s_keyed_t *g, size_t m)
-{
-    for (size_t i = 1; i < m; i++) {
-        s_keyed_t x = g[i];
-        size_t j = i;
-        while (j > 0 && g[j - 1].code > x.code) {
-            g[j] = g[j - 1];
-            j--;
-        }
-        g[j] = x;
-    }
-}
-
-//  Groups of a small node for feature f, by sorting its rows' ranks.
-static size_t s_sorted_groups(const s_shared_t *sh, s_work_t *wk, size_t f, size_t start,
+//  Groups of feature f on a node with few rows next to the feature's ranks:
+//  a histogram that remembers which bins it touched, so reading it back
+//  costs the distinct ranks present, not all the feature's ranks.
+static size_t s_sparse_groups(const s_shared_t *sh, s_work_t *wk, size_t f, size_t start,
                               size_t end)
 {
-    size_t m = end - start, k = 0;
-    s_keyed_t *g = wk->keyed;
-    for (size_t i = 0; i < m; i++) {
-        const uint8_t *r = wk->rec + (start + i) * sh->stride;
-        g[i] = (s_keyed_t){s_rec_codes(r)[f], s_rec_pk(r)};
+    size_t stride = sh->stride, k = 0, nt = 0;
+    s_packed_t *h = wk->sparse;
+    const uint8_t *r = wk->rec + start * stride, *stop = wk->rec + end * stride;
+    for (; r < stop; r += stride) {
+        unsigned c = s_rec_codes(r)[f];
+        if (!h[c])
+            wk->touched[nt++] = (uint8_t)c;
+        h[c] += s_rec_pk(r);
+        wk->scnt[c]++;
     }
-    s_sort_keyed(g, m);
-    for (size_t i = 0; i < m;) {
-        s_packed_t v = 0;
+    //  insertion sort of the distinct ranks (at most the node's rows)
+    for (size_t i = 1; i < nt; i++) {
+        uint8_t x = wk->touched[i];
         size_t j = i;
-        for (; j < m && g[j].code == g[i].code; j++)
-            v += g[j].v;
-        wk->groups[k++] = s_unpack(g[i].code, v, (uint32_t)(j - i));
-        i = j;
+        for (; j > 0 && wk->touched[j - 1] > x; j--)
+            wk->touched[j] = wk->touched[j - 1];
+        wk->touched[j] = x;
+    }
+    for (size_t i = 0; i < nt; i++) {
+        uint8_t c = wk->touched[i];
+        wk->groups[k++] = s_unpack(c, h[c], wk->scnt[c]);
+        h[c] = 0, wk->scnt[c] = 0;
     }
     return k;
 }
@@ -347,15 +340,30 @@ static size_t s_few_groups(const s_shared_t *sh, s_work_t *wk, size_t f, size_t 
     s_packed_t a0 = 0, a1 = 0, a2 = 0, tot = 0;
     uint32_t n0 = 0, n1 = 0, n2 = 0;
     const uint8_t *r = wk->rec + start * stride, *stop = wk->rec + end * stride;
+    if (wk->chist) //  distinct rows are needed for min_samples_leaf > 1 only
+        for (const uint8_t *q = r; q < stop; q += stride) {
+            unsigned c = s_rec_codes(q)[f];
+            n0 += c == 0, n1 += c == 1, n2 += c == 2;
+        }
+    if (sh->n_bins[f] == 2) { //  the common case: one-hot and yes/no columns
+        for (; r < stop; r += stride) {
+            s_packed_t v = s_rec_pk(r);
+            a0 += s_rec_codes(r)[f] ? 0 : v;
+            tot += v;
+        }
+        a1 = tot - a0;
+        tot = a0 + a1;
+    }
     for (; r < stop; r += stride) {
         s_packed_t v = s_rec_pk(r);
         unsigned c = s_rec_codes(r)[f];
         a0 += c == 0 ? v : 0, a1 += c == 1 ? v : 0, a2 += c == 2 ? v : 0;
-        n0 += c == 0, n1 += c == 1, n2 += c == 2;
         tot += v;
     }
     s_packed_t sum[4] = {a0, a1, a2, tot - a0 - a1 - a2};
     uint32_t cnt[4] = {n0, n1, n2, (uint32_t)(end - start) - n0 - n1 - n2};
+    if (!wk->chist)
+        cnt[0] = cnt[1] = cnt[2] = cnt[3] = 1;
     size_t k = 0;
     for (uint32_t c = 0; c < 4; c++)
         if (sum[c])
@@ -393,22 +401,22 @@ static size_t s_eval(const s_shared_t *sh, s_work_t *wk, const size_t *fs, size_
 {
     size_t m = e->end - e->start, constant = 0, min_leaf = (size_t)sh->pr.min_samples_leaf;
     size_t hf[BATCH_MAX], slot[BATCH_MAX], nh = 0;
-    enum { SORTED = -1, REGISTERS = -2 };
+    enum { SPARSE = -1, REGISTERS = -2 };
     for (size_t t = 0; t < nf; t++) {
         size_t nb = sh->n_bins[fs[t]];
         if (nb <= 4) {
             slot[t] = (size_t)REGISTERS;
-        } else if (m >= SMALL_NODE_ROWS || nb <= 2 * m) {
+        } else if (nb <= 2 * m) {
             slot[t] = nh;
             hf[nh++] = fs[t];
         } else {
-            slot[t] = (size_t)SORTED;
+            slot[t] = (size_t)SPARSE;
         }
     }
     if (nh)
         s_histograms(sh, wk, hf, nh, e->start, e->end);
     for (size_t t = 0; t < nf; t++) {
-        size_t k = slot[t] == (size_t)SORTED      ? s_sorted_groups(sh, wk, fs[t], e->start, e->end)
+        size_t k = slot[t] == (size_t)SPARSE      ? s_sparse_groups(sh, wk, fs[t], e->start, e->end)
                    : slot[t] == (size_t)REGISTERS ? s_few_groups(sh, wk, fs[t], e->start, e->end)
                                                   : s_hist_groups(sh, wk, slot[t], fs[t]);
         if (k < 2)
@@ -565,7 +573,9 @@ static void s_work_free(s_work_t *wk)
     free(wk->hist);
     free(wk->chist);
     free(wk->groups);
-    free(wk->keyed);
+    free(wk->sparse);
+    free(wk->scnt);
+    free(wk->touched);
     free(wk->stack);
     free(wk->nodes);
 }
@@ -582,10 +592,14 @@ static int s_work_init(const s_shared_t *sh, s_work_t *wk)
     wk->hist = calloc(batch * s_slot(sh), sizeof *wk->hist);
     if (sh->pr.min_samples_leaf > 1 && !(wk->chist = calloc(batch * s_slot(sh), sizeof *wk->chist)))
         return -1;
-    wk->groups = malloc((bins > SMALL_NODE_ROWS ? bins : SMALL_NODE_ROWS) * sizeof *wk->groups);
-    wk->keyed = malloc(SMALL_NODE_ROWS * sizeof *wk->keyed);
-    return wk->w && wk->rec && wk->feat && wk->hist && wk->groups && wk->keyed ? 0
-                                                                                         : -1;
+    wk->groups = malloc(bins * sizeof *wk->groups);
+    wk->sparse = calloc(bins, sizeof *wk->sparse);
+    wk->scnt = calloc(bins, sizeof *wk->scnt);
+    wk->touched = malloc(bins);
+    return wk->w && wk->rec && wk->feat && wk->hist && wk->groups && wk->sparse && wk->scnt &&
+                   wk->touched
+               ? 0
+               : -1;
 }
 
 static void *s_thread_fn(void *arg)
