@@ -107,9 +107,9 @@ def wait_for(cond, timeout=10.0, what="condition"):
 class Gateway:
     """A real mlops-gateway on free ports."""
 
-    def __init__(self, procs, *extra):
-        self.port = free_port()
-        self.backend_port = free_port()
+    def __init__(self, procs, *extra, port=None, backend_port=None):
+        self.port = port or free_port()
+        self.backend_port = backend_port or free_port()
         self.backend = "tcp://127.0.0.1:%d" % self.backend_port
         self.url = "http://127.0.0.1:%d" % self.port
         self.proc = procs.start("gateway-%d" % self.port, "mlops-gateway", "--port", str(self.port),

@@ -165,6 +165,18 @@ def test_sigkill_one_worker_under_load(procs, artifacts):
     wait_for(lambda: gw.health().json()["workers"] == 1, timeout=5, what="dead worker forgotten")
 
 
+def test_gateway_restart_workers_come_back(procs, artifacts):
+    gw = Gateway(procs)
+    infer(procs, gw, "--model", artifacts[0][0])
+    gw.wait_workers(1)
+    gw.proc.send_signal(signal.SIGKILL)
+    gw.proc.wait(5)
+    again = Gateway(procs, port=gw.port, backend_port=gw.backend_port)
+    again.wait_workers(1, timeout=15)   # an unknown worker's heartbeat gets DISCONNECT, then READY
+    assert requests.post(again.url + "/predict", json=PASSENGER, timeout=5).status_code == 200
+    assert 'mlops_infer_model_version{worker="' in requests.get(again.url + "/metrics", timeout=5).text
+
+
 def test_curve_only_known_workers_are_served(procs, artifacts, tmp_path):
     keys, clients = tmp_path / "keys", tmp_path / "clients"
     clients.mkdir()
