@@ -72,10 +72,28 @@ def test_retrain_to_production_then_challenger_judged(procs):
     assert v1["stage"] == "production" and v1["run_id"] == 1 and v1["dataset_hash"] == run1["dataset_hash"]
     assert 0.5 < v1["metrics"]["auc"] <= 1.0 and len(v1["sha256"]) == 64
 
+    sub = zmq.Context.instance().socket(zmq.SUB)
+    sub.setsockopt(zmq.LINGER, 0)
+    sub.setsockopt(zmq.SUBSCRIBE, b"model")
+    sub.connect(broker.events)
+    time.sleep(0.3)
+
+    def model_events():
+        out = []
+        while sub.poll(2000):
+            topic, payload = sub.recv_multipart()
+            out.append(msgpack.unpackb(payload, raw=False)[2])
+            if out[-1]["state"] in ("archived", "production"):
+                return out
+        return out
+
     # the same data again, this time named by its hash in the store: an equal
     # challenger does not beat production (margin 0)
     out = broker.cli("retrain", "--source", run1["dataset_hash"], "--wait")
     assert out.returncode == 0, out.stderr
+    registered = model_events()
+    assert [(e["state"], e["version"]) for e in registered] == [("archived", 2)]
+    assert "does not beat" in registered[0]["message"]
     assert broker.run(2)["dataset_hash"] == run1["dataset_hash"]
     models = broker.models()
     assert models["production"] == 1 and len(models["versions"]) == 2
@@ -91,17 +109,10 @@ def test_retrain_to_production_then_challenger_judged(procs):
     assert model["version"] == 1 and hashlib.sha256(model["artifact"]).hexdigest() == model["sha256"]
 
     # manual promote and rollback, announced on the events socket
-    sub = zmq.Context.instance().socket(zmq.SUB)
-    sub.setsockopt(zmq.LINGER, 0)
-    sub.setsockopt(zmq.SUBSCRIBE, b"model")
-    sub.connect(broker.events)
-    time.sleep(0.3)
     out = broker.cli("promote", "v2", "--reason", "try the archived one")
     assert out.returncode == 0 and "v2 is in production (was v1)" in out.stdout
-    assert sub.poll(5000)
-    topic, payload = sub.recv_multipart()
-    _, _, ev = msgpack.unpackb(payload, raw=False)
-    assert topic == b"model" and ev["state"] == "production" and ev["version"] == 2
+    ev = model_events()[-1]
+    assert ev["state"] == "production" and ev["version"] == 2 and "try the archived one" in ev["message"]
     out = broker.cli("rollback", "--reason", "worse in the field", "--json")
     assert out.returncode == 0 and '"version": 1' in out.stdout and '"previous": 2' in out.stdout
     versions = broker.models()["versions"]
