@@ -911,6 +911,40 @@ static int s_settle_load_model(broker_t *self, store_txn_t *txn, const uint8_t *
     return 0;
 }
 
+//  Checks and stores a task's output in txn, by stage. Returns 0 or an error.
+static int s_settle(broker_t *self, store_txn_t *txn, const run_task_t *task,
+                    const uint8_t *output, size_t len, bool *promoted, mlops_err_t *err)
+{
+    switch (dag_task_stage(task)) {
+    case STAGE_EXTRACT: return s_settle_extract(self, txn, output, len, err);
+    case STAGE_EVALUATE: return s_settle_evaluate(self, txn, task, output, len, err);
+    case STAGE_LOAD_MODEL: return s_settle_load_model(self, txn, output, len, promoted, err);
+    case STAGE_PREPROCESS: {
+        stage_preprocess_out_t p;
+        int rc = stage_preprocess_out_decode(output, len, &p, err);
+        stage_preprocess_out_clear(&p);
+        return rc ? rc : s_store_blob(self, txn, task, output, len, err);
+    }
+    default: {
+        stage_train_out_t t;
+        int rc = stage_train_out_decode(output, len, &t, err);
+        return rc ? rc : s_store_blob(self, txn, task, output, len, err);
+    }
+    }
+}
+
+//  The events of a settled task: the task, a registered version, a promotion.
+static void s_announce_settled(broker_t *self, const run_task_t *task, bool promoted)
+{
+    s_publish_task(self, task, NULL);
+    if (dag_task_stage(task) == STAGE_EVALUATE && self->staged.version == self->active.version)
+        s_publish(self, "model", self->active.id, "", version_stage_name(self->staged.stage),
+                  self->staged.version, self->staged.reason);
+    if (promoted)
+        s_publish(self, "model", self->active.id, "", "production", self->active.version,
+                  self->active.outcome);
+}
+
 //  A RESULT ok=true for a task in hand: store its output, settle it, move on.
 static void s_task_succeeded(broker_t *self, run_task_t *task, const uint8_t *output, size_t len)
 {
@@ -923,34 +957,13 @@ static void s_task_succeeded(broker_t *self, run_task_t *task, const uint8_t *ou
         task->state != TASK_RUNNING)
         return;
     store_txn_t *txn = s_txn(self);
-    if (!txn)
-        return;
-    bool promoted = false;
-    int rc;
     run_t before;
-    if (run_copy(&before, &self->active) != 0) {
+    if (!txn || run_copy(&before, &self->active) != 0) {
         store_abort(&self->txn);
         return;
     }
-    switch (dag_task_stage(task)) {
-    case STAGE_EXTRACT: rc = s_settle_extract(self, txn, output, len, &err); break;
-    case STAGE_EVALUATE: rc = s_settle_evaluate(self, txn, task, output, len, &err); break;
-    case STAGE_LOAD_MODEL: rc = s_settle_load_model(self, txn, output, len, &promoted, &err); break;
-    case STAGE_PREPROCESS: {
-        stage_preprocess_out_t p;
-        rc = stage_preprocess_out_decode(output, len, &p, &err);
-        stage_preprocess_out_clear(&p);
-        if (rc == 0)
-            rc = s_store_blob(self, txn, task, output, len, &err);
-        break;
-    }
-    default: {
-        stage_train_out_t t;
-        rc = stage_train_out_decode(output, len, &t, &err);
-        if (rc == 0)
-            rc = s_store_blob(self, txn, task, output, len, &err);
-    }
-    }
+    bool promoted = false;
+    int rc = s_settle(self, txn, task, output, len, &promoted, &err);
     if (rc) {
         store_abort(&self->txn);
         s_cache_clear(self);
@@ -962,21 +975,13 @@ static void s_task_succeeded(broker_t *self, run_task_t *task, const uint8_t *ou
         s_task_failed(self, task, message);
         return;
     }
-    bool finished = dag_task_done(&self->active, task, s_wall());
     run_clear(&before);
+    bool finished = dag_task_done(&self->active, task, s_wall());
     if (s_put_run(self, &self->active) != 0) {
         s_abort_batch(self);
         return;
     }
-    s_publish_task(self, task, NULL);
-    if (dag_task_stage(task) == STAGE_EVALUATE && self->active.version) {
-        version_t v;
-        if (store_version_get(self->store, self->active.version, &v, &err) == 0)
-            s_publish(self, "model", self->active.id, "", version_stage_name(v.stage), v.version, v.reason);
-    }
-    if (promoted)
-        s_publish(self, "model", self->active.id, "", "production", self->active.version,
-                  self->active.outcome);
+    s_announce_settled(self, task, promoted);
     if (finished)
         s_run_ended(self);
 }
@@ -1226,6 +1231,17 @@ static void s_cmd_retrain(broker_t *self, const proto_msg_t *msg, s_reply_t *r)
     s_pump(self);
 }
 
+//  Workers in DAG order, then by host and pid, for a readable status.
+static int s_worker_order_fn(const void *a, const void *b)
+{
+    const control_worker_t *x = a, *y = b;
+    int sx = stage_from_name(x->stage), sy = stage_from_name(y->stage);
+    if (sx != sy)
+        return sx - sy;
+    int h = strcmp(x->host, y->host);
+    return h ? h : (x->pid > y->pid) - (x->pid < y->pid);
+}
+
 static void s_cmd_status(broker_t *self, s_reply_t *r)
 {
     control_status_t st = {.active_run = (int64_t)self->active.id,
@@ -1252,6 +1268,7 @@ static void s_cmd_status(broker_t *self, s_reply_t *r)
         cw->last_seen_ms = w->last_seen_ms;
     }
     st.n_workers = n;
+    qsort(st.workers, n, sizeof *st.workers, s_worker_order_fn);
     s_reply_data(r, control_status_encode(&st, &r->data, &r->data_len), "STATUS");
     free(st.workers);
 }

@@ -705,6 +705,36 @@ int store_blob_get(store_t *self, const char *key, uint8_t **data, size_t *len, 
     return rc;
 }
 
+typedef struct {
+    s_db_t db;            //  where
+    MDB_val key;          //  what
+    bool found;           //  the key was there
+} s_del_t;
+
+//  A missing key is not a failed write: it leaves the txn usable and says
+//  so through found.
+static int s_del_fn(store_t *self, MDB_txn *txn, void *arg, mlops_err_t *err)
+{
+    (void)err;
+    s_del_t *del = arg;
+    int rc = mdb_del(txn, self->dbi[del->db], &del->key, NULL);
+    del->found = rc == 0;
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+int store_blob_delete(store_t *self, store_txn_t *txn, const char *key, mlops_err_t *err)
+{
+    assert(self);
+    int rc = s_check_key(key, "blob", err);
+    if (rc)
+        return rc;
+    s_del_t del = {DB_BLOBS, {strlen(key), (void *)key}, false};
+    rc = s_write(self, txn, "blob delete", 64, s_del_fn, &del, err);
+    if (rc == 0 && !del.found)
+        return mlops_err_set(err, MLOPS_ENOTFOUND, "no blob %.80s", key);
+    return rc;
+}
+
 //  --- runs -------------------------------------------------------------------
 
 int store_run_next_id(store_t *self, store_txn_t *txn, uint64_t *id, mlops_err_t *err)

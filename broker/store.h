@@ -110,6 +110,9 @@ int store_blob_put(store_t *self, store_txn_t *txn, const char *key,
                    const uint8_t *data, size_t len, mlops_err_t *err);
 int store_blob_get(store_t *self, const char *key, uint8_t **data, size_t *len,
                    mlops_err_t *err);
+//  Deletes a blob (stage outputs of old runs need not be kept forever).
+//  Returns 0, MLOPS_ENOTFOUND, or a write error as above.
+int store_blob_delete(store_t *self, store_txn_t *txn, const char *key, mlops_err_t *err);
 
 //  Versions and their artifacts. next_version reserves a number in txn.
 int store_version_next(store_t *self, store_txn_t *txn, uint64_t *version, mlops_err_t *err);

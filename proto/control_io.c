@@ -8,6 +8,9 @@
 #include <string.h>
 
 #include "fields.h"
+#include "mpcheck.h"
+
+#define CONTROL_DEPTH_MAX 16    //  a run record nests 3 deep here
 
 static const fields_spec_t s_retrain[] = {
     FIELD_I64(control_retrain_t, run_id, run_id),
@@ -170,10 +173,14 @@ static int s_list_decode(const uint8_t *data, size_t len, const char *head_key, 
 {
     msgpack_unpacked up;
     msgpack_unpacked_init(&up);
-    size_t off = 0;
+    size_t off = 0, used = 0;
     int rc = 0;
     bool seen_head = false, seen_list = false;
-    if (!data || msgpack_unpack_next(&up, (const char *)data, len, &off) != MSGPACK_UNPACK_SUCCESS)
+    mlops_err_t sub;
+    mlops_err_clear(&sub);
+    //  bound what msgpack-c will allocate before it reads a single header
+    if (!data || mpcheck_object(data, len, CONTROL_DEPTH_MAX, &used, &sub) != 0 ||
+        msgpack_unpack_next(&up, (const char *)data, len, &off) != MSGPACK_UNPACK_SUCCESS)
         rc = mlops_err_set(err, MLOPS_EPROTO, "reply data: not valid msgpack (%zu bytes)", len);
     else if (off != len)
         rc = mlops_err_set(err, MLOPS_EPROTO, "reply data: %zu trailing bytes", len - off);

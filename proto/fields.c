@@ -1,5 +1,6 @@
 /*  fields.c: see fields.h. */
 #include "fields.h"
+#include "mpcheck.h"
 
 #include <assert.h>
 #include <msgpack.h>
@@ -10,6 +11,7 @@
 #define AT(base, off, T) ((T *)((char *)(base) + (off)))
 #define CAT(base, off, T) ((const T *)((const char *)(base) + (off)))
 #define FIELDS_TABLE_MAX 32     //  fields in one table (the `seen` array below)
+#define FIELDS_DEPTH_MAX 16     //  nesting of any payload (ours go 3 deep)
 
 /* --- encoding ------------------------------------------------------------ */
 
@@ -324,6 +326,12 @@ int fields_decode(const uint8_t *data, size_t len, void *base, size_t base_size,
     memset(base, 0, base_size);
     if (!data || len == 0)
         return mlops_err_set(err, MLOPS_EPROTO, "empty payload");
+    //  bound what msgpack-c will allocate before it reads a single header
+    size_t used = 0;
+    mlops_err_t sub;
+    mlops_err_clear(&sub);
+    if (mpcheck_object(data, len, FIELDS_DEPTH_MAX, &used, &sub) != 0)
+        return mlops_err_set(err, MLOPS_EPROTO, "payload: %s", mlops_err_text(&sub, MLOPS_EPROTO));
     msgpack_unpacked up;
     msgpack_unpacked_init(&up);
     size_t off = 0;

@@ -113,12 +113,19 @@ void run_clear(run_t *run);
 //  Deep copy (tasks included). Returns 0 or MLOPS_ENOMEM.
 int run_copy(run_t *dst, const run_t *src);
 
-//  Appends a task, returning it, or NULL at RUN_TASKS_MAX / ENOMEM.
+//  Appends a zeroed task (TASK_PENDING) with stage, family (NULL = "") and
+//  task_id "<run id>-<stage>[-<family>]", returning it, or NULL at
+//  RUN_TASKS_MAX / out of memory. The pointer lives until the next add.
 run_task_t *run_add_task(run_t *run, const char *stage, const char *family);
 
-//  Codecs: encode into a malloc'd buffer (caller frees; 0 or MLOPS_ENOMEM);
-//  decode strictly into *out (0, or MLOPS_EPROTO / MLOPS_ETOOBIG with err).
-//  A decoded run owns its tasks: run_clear it.
+//  Codecs (the encoding is PROTOCOL.md section 11: maps keyed by the field
+//  names, enums as lower-case names). Encode into a malloc'd buffer (caller
+//  frees; 0 or MLOPS_ENOMEM). Decode strictly into *out (zeroed first): 0,
+//  MLOPS_ETOOBIG for more than RUN_TASKS_MAX tasks, MLOPS_EPROTO for anything
+//  else (missing, repeated or unknown key, wrong type, int out of range,
+//  string too long or with a NUL, unknown enum name, truncation, trailing
+//  bytes), with err naming the key path ("run.tasks[2].state: ..."). A
+//  decoded run owns its tasks: run_clear it (a failed decode leaves none).
 int run_encode(const run_t *run, uint8_t **out, size_t *out_len);
 int run_decode(const uint8_t *data, size_t len, run_t *out, mlops_err_t *err);
 int version_encode(const version_t *v, uint8_t **out, size_t *out_len);

@@ -72,9 +72,29 @@ def test_retrain_to_production_then_challenger_judged(procs):
     assert v1["stage"] == "production" and v1["run_id"] == 1 and v1["dataset_hash"] == run1["dataset_hash"]
     assert 0.5 < v1["metrics"]["auc"] <= 1.0 and len(v1["sha256"]) == 64
 
-    # the same data again: an equal challenger does not beat production (margin 0)
-    out = broker.cli("retrain", "--source", SOURCE, "--wait")
+    sub = zmq.Context.instance().socket(zmq.SUB)
+    sub.setsockopt(zmq.LINGER, 0)
+    sub.setsockopt(zmq.SUBSCRIBE, b"model")
+    sub.connect(broker.events)
+    time.sleep(0.3)
+
+    def model_events():
+        out = []
+        while sub.poll(2000):
+            topic, payload = sub.recv_multipart()
+            out.append(msgpack.unpackb(payload, raw=False)[2])
+            if out[-1]["state"] in ("archived", "production"):
+                return out
+        return out
+
+    # the same data again, this time named by its hash in the store: an equal
+    # challenger does not beat production (margin 0)
+    out = broker.cli("retrain", "--source", run1["dataset_hash"], "--wait")
     assert out.returncode == 0, out.stderr
+    registered = model_events()
+    assert [(e["state"], e["version"]) for e in registered] == [("archived", 2)]
+    assert "does not beat" in registered[0]["message"]
+    assert broker.run(2)["dataset_hash"] == run1["dataset_hash"]
     models = broker.models()
     assert models["production"] == 1 and len(models["versions"]) == 2
     v2 = models["versions"][1]
@@ -89,17 +109,10 @@ def test_retrain_to_production_then_challenger_judged(procs):
     assert model["version"] == 1 and hashlib.sha256(model["artifact"]).hexdigest() == model["sha256"]
 
     # manual promote and rollback, announced on the events socket
-    sub = zmq.Context.instance().socket(zmq.SUB)
-    sub.setsockopt(zmq.LINGER, 0)
-    sub.setsockopt(zmq.SUBSCRIBE, b"model")
-    sub.connect(broker.events)
-    time.sleep(0.3)
     out = broker.cli("promote", "v2", "--reason", "try the archived one")
     assert out.returncode == 0 and "v2 is in production (was v1)" in out.stdout
-    assert sub.poll(5000)
-    topic, payload = sub.recv_multipart()
-    _, _, ev = msgpack.unpackb(payload, raw=False)
-    assert topic == b"model" and ev["state"] == "production" and ev["version"] == 2
+    ev = model_events()[-1]
+    assert ev["state"] == "production" and ev["version"] == 2 and "try the archived one" in ev["message"]
     out = broker.cli("rollback", "--reason", "worse in the field", "--json")
     assert out.returncode == 0 and '"version": 1' in out.stdout and '"previous": 2' in out.stdout
     versions = broker.models()["versions"]
@@ -127,6 +140,8 @@ def test_train_worker_killed_mid_task(procs):
     assert run["state"] == "succeeded", run["error"]
     forest = task(run, "%d-train-forest" % run_id)
     assert forest["attempts"] == 2 and "lost" in forest["error"]
+    shown = broker.cli("runs", "--run", str(run_id))
+    assert shown.returncode == 0 and "attempts 2" in shown.stdout and "lost" in shown.stdout
     # the other worker computed 1.5 s at a time without being declared dead
     assert task(run, "%d-train-logreg" % run_id)["attempts"] == 1
     assert [w["pid"] for w in broker.status()["workers"] if w["stage"] == "train"] != [victim]
@@ -160,7 +175,7 @@ def test_broker_killed_mid_run_resumes_and_registers_once(procs, sync):
     assert len(broker.status()["workers"]) == 6
 
 
-@pytest.mark.parametrize("kind", ["missing", "ragged", "no_target"])
+@pytest.mark.parametrize("kind", ["missing", "ragged", "no_target", "unknown_hash"])
 def test_bad_sources_fail_at_the_right_stage(procs, tmp_path, kind):
     broker = Broker(procs, extra=["--max-attempts", "2", "--backoff", "50ms"])
     broker.all_workers(trains=1)
@@ -171,6 +186,8 @@ def test_bad_sources_fail_at_the_right_stage(procs, tmp_path, kind):
     elif kind == "no_target":
         with open(path, "w") as f:
             f.write("x,y,z\n" + "".join("%d,%d,%d\n" % (i, i * 2 % 7, i % 3) for i in range(50)))
+    elif kind == "unknown_hash":
+        path = "dataset:" + "ab" * 32
     else:
         path = str(tmp_path / "does-not-exist.csv")
     out = broker.cli("retrain", "--source", path, "--wait")
@@ -180,7 +197,8 @@ def test_bad_sources_fail_at_the_right_stage(procs, tmp_path, kind):
     stage = "preprocess" if kind == "no_target" else "extract"
     failed = [t for t in run["tasks"] if t["state"] == "failed"]
     assert [t["stage"] for t in failed] == [stage] and failed[0]["attempts"] == 2
-    expect = {"missing": "does-not-exist.csv", "ragged": "line 3", "no_target": "Survived"}[kind]
+    expect = {"missing": "does-not-exist.csv", "ragged": "line 3", "no_target": "Survived",
+              "unknown_hash": "dataset ababababab"}[kind]
     assert expect in run["error"] and expect in out.stderr
     # the broker keeps serving the next trigger
     out = broker.cli("retrain", "--source", "synthetic:300:3", "--wait")
