@@ -24,7 +24,7 @@
 #define DEFAULT_TREES 100
 #define DEFAULT_MAX_BINS 256
 #define BATCH_MAX 64         //  features histogrammed in one pass
-#define DENSE_ROWS 512       //  nodes this large use the multi-copy histograms
+#define DENSE_ROWS 4096      //  nodes this large use the multi-copy histograms
 
 typedef struct {
     uint32_t code;  //  rank code
