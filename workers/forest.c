@@ -844,12 +844,12 @@ double forest_predict_one(const forest_t *self, const double *x)
     return sum / (double)self->n_trees;
 }
 
-void forest_predict(const forest_t *self, const double *X, size_t n, double *proba)
+static void s_predict_rows(const forest_t *self, const double *X, size_t n, double *proba)
 {
     //  Rows walk a tree in lock step, GROUP at a time: their node loads are
     //  independent, so the cache misses of a deep tree overlap instead of
     //  queueing one behind the other.
-    enum { BLOCK_ROWS = 1024, GROUP = 16 };
+    enum { BLOCK_ROWS = 4096, GROUP = 32 };
     const forest_node_t *nodes = self->nodes;
     size_t p = self->n_features;
     for (size_t at = 0; at < n; at += BLOCK_ROWS) {
@@ -882,5 +882,51 @@ void forest_predict(const forest_t *self, const double *X, size_t n, double *pro
         //  the same bits
         for (size_t i = 0; i < m; i++)
             proba[at + i] /= (double)self->n_trees;
+    }
+}
+
+typedef struct {
+    const forest_t *forest; //  the model
+    const double *X;        //  first row of this share
+    size_t n;               //  rows in this share
+    double *proba;          //  where they go
+} s_predict_share_t;
+
+static void *s_predict_fn(void *arg)
+{
+    s_predict_share_t *sh = arg;
+    s_predict_rows(sh->forest, sh->X, sh->n, sh->proba);
+    return NULL;
+}
+
+void forest_predict(const forest_t *self, const double *X, size_t n, double *proba)
+{
+    //  Large batches are shared out over the CPUs in contiguous runs of
+    //  rows; each row is computed exactly as alone, so the result does not
+    //  depend on the split.
+    enum { PARALLEL_MIN_ROWS = 16384, MAX_SHARES = 16 };
+    int nt = forest_default_threads();
+    nt = nt > MAX_SHARES ? MAX_SHARES : nt;
+    if (n < PARALLEL_MIN_ROWS || nt < 2) {
+        s_predict_rows(self, X, n, proba);
+        return;
+    }
+    s_predict_share_t shares[MAX_SHARES];
+    pthread_t th[MAX_SHARES];
+    int started[MAX_SHARES] = {0};
+    size_t per = (n + (size_t)nt - 1) / (size_t)nt, p = self->n_features;
+    for (int i = 0; i < nt; i++) {
+        size_t lo = (size_t)i * per, hi = lo + per < n ? lo + per : n;
+        shares[i] = (s_predict_share_t){self, X + lo * p, hi > lo ? hi - lo : 0, proba + lo};
+        //  share 0 runs here; a share whose thread cannot start runs here too
+        if (i > 0)
+            started[i] = pthread_create(&th[i], NULL, s_predict_fn, &shares[i]) == 0;
+    }
+    s_predict_fn(&shares[0]);
+    for (int i = 1; i < nt; i++) {
+        if (started[i])
+            pthread_join(th[i], NULL);
+        else
+            s_predict_fn(&shares[i]);
     }
 }

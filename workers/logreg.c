@@ -93,8 +93,9 @@ static double s_objective(s_problem_t *pb, const double *theta)
     return f + 0.5 * pb->inv_c * pen;
 }
 
-//  Gradient g and Hessian H (q x q, full) at the point s_objective last saw.
-static void s_derivatives(s_problem_t *pb, const double *theta, double *g, double *H)
+//  Gradient g at the point s_objective last saw; keeps the row weights
+//  for s_hessian.
+static void s_gradient(s_problem_t *pb, const double *theta, double *g)
 {
     size_t n = pb->n, q = pb->q;
     for (size_t i = 0; i < n; i++) {
@@ -102,12 +103,19 @@ static void s_derivatives(s_problem_t *pb, const double *theta, double *g, doubl
         pb->s[i] = sqrt(p * (1 - p));
         pb->r[i] = p - pb->y[i];
     }
+    for (size_t j = 0; j < q; j++)
+        g[j] = s_dot(pb->r, pb->cols + j * n, n) + (j + 1 < q ? pb->inv_c * theta[j] : 0);
+}
+
+//  Hessian H (q x q, full) at the point s_gradient last saw.
+static void s_hessian(s_problem_t *pb, double *H)
+{
+    size_t n = pb->n, q = pb->q;
     for (size_t j = 0; j < q; j++) {
         const double *c = pb->cols + j * n;
         double *zc = pb->zs + j * n;
         for (size_t i = 0; i < n; i++)
             zc[i] = pb->s[i] * c[i];
-        g[j] = s_dot(pb->r, c, n) + (j + 1 < q ? pb->inv_c * theta[j] : 0);
     }
     for (size_t j = 0; j < q; j++) {
         size_t k = j;
@@ -126,9 +134,9 @@ static void s_derivatives(s_problem_t *pb, const double *theta, double *g, doubl
     }
 }
 
-//  Solves H d = b in place (d = b on entry) by Cholesky; H is destroyed.
-//  Returns 0, or -1 when H is not positive definite.
-static int s_cholesky_solve(double *H, double *d, size_t q)
+//  Replaces H by its Cholesky factor L (lower triangle). Returns 0, or -1
+//  when H is not positive definite.
+static int s_cholesky(double *H, size_t q)
 {
     for (size_t j = 0; j < q; j++) {
         double s = H[j * q + j];
@@ -145,19 +153,24 @@ static int s_cholesky_solve(double *H, double *d, size_t q)
             H[i * q + j] = t / l;
         }
     }
+    return 0;
+}
+
+//  Solves L L' d = b in place (d = b on entry).
+static void s_cholesky_apply(const double *L, double *d, size_t q)
+{
     for (size_t i = 0; i < q; i++) {
         double t = d[i];
         for (size_t k = 0; k < i; k++)
-            t -= H[i * q + k] * d[k];
-        d[i] = t / H[i * q + i];
+            t -= L[i * q + k] * d[k];
+        d[i] = t / L[i * q + i];
     }
     for (size_t i = q; i-- > 0;) {
         double t = d[i];
         for (size_t k = i + 1; k < q; k++)
-            t -= H[k * q + i] * d[k];
-        d[i] = t / H[i * q + i];
+            t -= L[k * q + i] * d[k];
+        d[i] = t / L[i * q + i];
     }
-    return 0;
 }
 
 static int s_check_input(const double *X, const uint8_t *y, size_t n, size_t p,
@@ -222,19 +235,37 @@ static int s_newton(s_problem_t *pb, const logreg_params_t *pr, double *theta,
     int rc = MLOPS_ENOMEM;
     if (!g || !d || !H || !t)
         goto done;
-    double f = s_objective(pb, theta);
+    double f = s_objective(pb, theta), tiny = sqrt(pr->tol);
+    int factored = 0;
     for (int it = 1; it <= pr->max_iter; it++) {
-        s_derivatives(pb, theta, g, H);
-        double step_max = 0;
+        s_gradient(pb, theta, g);
         for (size_t j = 0; j < q; j++)
             d[j] = -g[j];
-        if (s_cholesky_solve(H, d, q) != 0) {
-            rc = mlops_err_set(err, MLOPS_ECONVERGE,
-                               "logreg: Hessian not positive definite at iteration %d", it);
-            goto done;
+        //  Near the optimum the Hessian barely moves: when the previous
+        //  one already gives a step below sqrt(tol), that step is the last
+        //  one and the new Hessian (most of an iteration's cost) is skipped.
+        double step_max = 0;
+        if (factored) {
+            s_cholesky_apply(H, d, q);
+            for (size_t j = 0; j < q; j++)
+                step_max = fmax(step_max, fabs(d[j]));
         }
-        for (size_t j = 0; j < q; j++)
-            step_max = fmax(step_max, fabs(d[j]));
+        int last = factored && step_max < tiny;
+        if (!last) {
+            s_hessian(pb, H);
+            if (s_cholesky(H, q) != 0) {
+                rc = mlops_err_set(err, MLOPS_ECONVERGE,
+                                   "logreg: Hessian not positive definite at iteration %d", it);
+                goto done;
+            }
+            factored = 1;
+            for (size_t j = 0; j < q; j++)
+                d[j] = -g[j];
+            s_cholesky_apply(H, d, q);
+            step_max = 0;
+            for (size_t j = 0; j < q; j++)
+                step_max = fmax(step_max, fabs(d[j]));
+        }
         //  Backtracking: full Newton steps are taken near the optimum, so
         //  this only ever halves in the first iterations.
         double a = 1.0, ft = 0;
@@ -248,7 +279,7 @@ static int s_newton(s_problem_t *pb, const logreg_params_t *pr, double *theta,
         memcpy(theta, t, q * sizeof *t);
         //  Near the optimum Newton's error squares at each full step, so a
         //  full step below sqrt(tol) leaves an error of about tol.
-        if ((a == 1.0 && step_max < sqrt(pr->tol)) || step_max * a < pr->tol ||
+        if ((a == 1.0 && step_max < tiny) || step_max * a < pr->tol ||
             (ft == f && step_max < 1e-6)) {
             rc = it;
             goto done;
