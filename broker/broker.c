@@ -1231,6 +1231,17 @@ static void s_cmd_retrain(broker_t *self, const proto_msg_t *msg, s_reply_t *r)
     s_pump(self);
 }
 
+//  Workers in DAG order, then by host and pid, for a readable status.
+static int s_worker_order_fn(const void *a, const void *b)
+{
+    const control_worker_t *x = a, *y = b;
+    int sx = stage_from_name(x->stage), sy = stage_from_name(y->stage);
+    if (sx != sy)
+        return sx - sy;
+    int h = strcmp(x->host, y->host);
+    return h ? h : (x->pid > y->pid) - (x->pid < y->pid);
+}
+
 static void s_cmd_status(broker_t *self, s_reply_t *r)
 {
     control_status_t st = {.active_run = (int64_t)self->active.id,
@@ -1257,6 +1268,7 @@ static void s_cmd_status(broker_t *self, s_reply_t *r)
         cw->last_seen_ms = w->last_seen_ms;
     }
     st.n_workers = n;
+    qsort(st.workers, n, sizeof *st.workers, s_worker_order_fn);
     s_reply_data(r, control_status_encode(&st, &r->data, &r->data_len), "STATUS");
     free(st.workers);
 }

@@ -3,10 +3,17 @@
     RFC 4180 plus what real files carry: quoted fields with commas, quotes and
     newlines, CRLF or LF, a UTF-8 BOM, empty fields as missing. The first row
     is the header. A column whose every present cell parses as a finite number
-    is NUMBER; otherwise it is CATEGORY or TEXT by how many distinct values it
-    has. Errors name the line (1-based, counting the header as line 1) and the
-    column: a ragged row, a duplicate or empty header name, a number column
-    forced by csv_options_t that holds a non-number.
+    is NUMBER; otherwise it is CATEGORY (at most 32 distinct values, each
+    seen twice on average) or TEXT. Errors name the line (1-based, counting
+    the header as line 1; a row by the line it starts on) and the column: a
+    ragged row, a duplicate or empty header name, a number column forced by
+    csv_options_t that holds a non-number, a NUL byte, an unclosed quote.
+    An empty input and a header without data rows are errors too. The full
+    rules are in proto/PROTOCOL.md, "CSV loading".
+
+    Caveats:
+    - The whole input is held in memory while loading (csv_load_file reads
+      the file first), plus the table: budget about twice the file size.
 */
 #ifndef MLOPS_CSV_H
 #define MLOPS_CSV_H

@@ -140,6 +140,8 @@ def test_train_worker_killed_mid_task(procs):
     assert run["state"] == "succeeded", run["error"]
     forest = task(run, "%d-train-forest" % run_id)
     assert forest["attempts"] == 2 and "lost" in forest["error"]
+    shown = broker.cli("runs", "--run", str(run_id))
+    assert shown.returncode == 0 and "attempts 2" in shown.stdout and "lost" in shown.stdout
     # the other worker computed 1.5 s at a time without being declared dead
     assert task(run, "%d-train-logreg" % run_id)["attempts"] == 1
     assert [w["pid"] for w in broker.status()["workers"] if w["stage"] == "train"] != [victim]
