@@ -34,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 #include <zmq.h>
@@ -907,6 +908,27 @@ static int s_open_http(gateway_t *self, mlops_err_t *err)
     return 0;
 }
 
+//  Connections need descriptors: raise the soft limit to the hard one and
+//  keep the connection limit under it (sockets, epoll and ITC need a few).
+static unsigned s_fit_connections(unsigned wanted)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return wanted;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rlim_t soft = rl.rlim_cur;
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            rl.rlim_cur = soft;
+    }
+    if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > wanted + (rlim_t)64)
+        return wanted;
+    unsigned fit = rl.rlim_cur > 128 ? (unsigned)(rl.rlim_cur - 64) : 64;
+    log_warning("connection limit lowered to %u to fit the descriptor limit of %llu", fit,
+                (unsigned long long)rl.rlim_cur);
+    return fit;
+}
+
 gateway_t *gateway_new(const gateway_config_t *cfg, mlops_err_t *err)
 {
     if (s_check_config(cfg, err) != 0)
@@ -917,7 +939,8 @@ gateway_t *gateway_new(const gateway_config_t *cfg, mlops_err_t *err)
         return NULL;
     }
     self->cfg = *cfg;
-    self->n_reqs = cfg->connections_max + 16;
+    self->cfg.connections_max = s_fit_connections(cfg->connections_max);
+    self->n_reqs = self->cfg.connections_max + 16;
     self->reqs = calloc(self->n_reqs, sizeof *self->reqs);
     self->free_slots = calloc(self->n_reqs, sizeof *self->free_slots);
     self->router = router_new(cfg->credit, cfg->heartbeat_ivl_ms * cfg->heartbeat_liveness);

@@ -186,7 +186,7 @@ class FakeBroker:
     """The broker's control ROUTER (answers GET_MODEL with artifacts held in
     memory) and events PUB (publishes `model` events), on free ports."""
 
-    def __init__(self, artifacts, port=None):
+    def __init__(self, artifacts, port=None, events_port=None):
         import hashlib
         self.artifacts = {v: (data, hashlib.sha256(data).hexdigest()) for v, data in artifacts.items()}
         self.production = min(self.artifacts)
@@ -205,7 +205,7 @@ class FakeBroker:
                     raise
                 continue
             try:
-                self.events.bind("tcp://127.0.0.1:%d" % (self.port + 1))
+                self.events.bind("tcp://127.0.0.1:%d" % (events_port or self.port + 1))
                 break
             except zmq.ZMQError:
                 self.control.unbind("tcp://127.0.0.1:%d" % self.port)
