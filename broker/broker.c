@@ -548,8 +548,9 @@ void broker_destroy(broker_t **p)
 
 int broker_run(broker_t *self)
 {
-    log_info("listening work=%s control=%s events=%s store=%s", self->cfg.work_endpoint,
-             self->cfg.control_endpoint, self->cfg.events_endpoint, self->cfg.store_dir);
+    log_info("listening work=%s control=%s events=%s store=%s curve=%s", self->cfg.work_endpoint,
+             self->cfg.control_endpoint, self->cfg.events_endpoint, self->cfg.store_dir,
+             curve_server_enabled(self->curve) ? "on" : "off (any client may connect)");
     s_pump(self);
     int rc = zloop_start(self->loop);
     return rc == 0 || zsys_interrupted ? 0 : -1;

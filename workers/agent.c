@@ -121,7 +121,13 @@ static void s_send(agent_t *self, const proto_msg_t *msg)
     }
     zframe_t *frame = zframe_new(bytes, len);
     free(bytes);
-    zframe_send(&frame, self->dealer, 0);
+    //  never blocks: a DEALER whose connection failed its handshake (a CURVE
+    //  key the broker refuses) has no pipe, and a blocking send would hang
+    //  the agent for good; what is dropped here the broker's silence repairs
+    if (zframe_send(&frame, self->dealer, ZFRAME_DONTWAIT) != 0) {
+        log_debug("%s not sent: %s", proto_cmd_name(msg->cmd), zmq_strerror(zmq_errno()));
+        zframe_destroy(&frame);
+    }
     self->next_heartbeat = zclock_mono() + self->cfg.heartbeat_msec;
 }
 
@@ -312,8 +318,8 @@ static void s_awake(agent_t *self)
 
 int agent_run(agent_t *self)
 {
-    log_info("connecting stage=%s broker=%s host=%s pid=%d", self->stage, self->endpoint, self->host,
-             (int)getpid());
+    log_info("connecting stage=%s broker=%s host=%s pid=%d curve=%s", self->stage, self->endpoint,
+             self->host, (int)getpid(), curve_client_enabled(self->curve) ? "on" : "off");
     s_connect(self);
     while (!zsys_interrupted) {
         int64_t wait = self->next_heartbeat - zclock_mono();
