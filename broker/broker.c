@@ -1006,7 +1006,9 @@ static void s_dispatch(broker_t *self, run_task_t *task, dispatch_worker_t *w)
     mlops_err_clear(&err);
     uint8_t *input = NULL;
     size_t input_len = 0;
+    int64_t t0 = zclock_usecs();
     int rc = s_build_input(self, task, &input, &input_len, &err);
+    int64_t build_usec = zclock_usecs() - t0;
     if (rc) {
         //  the task cannot even be described: fail this attempt, keep the worker
         dag_task_start(&self->active, task, "broker", s_wall());
@@ -1033,8 +1035,8 @@ static void s_dispatch(broker_t *self, run_task_t *task, dispatch_worker_t *w)
     msg.task.input_len = input_len;
     s_send_worker(self, w, &msg);
     free(input);
-    log_info("dispatch task=%s attempt=%d worker=%s bytes=%zu", task->task_id, task->attempts, who,
-             input_len);
+    log_info("dispatch task=%s attempt=%d worker=%s bytes=%zu build_us=%lld", task->task_id,
+             task->attempts, who, input_len, (long long)build_usec);
 }
 
 //  Queues the ready tasks and hands out what idle workers can take.
