@@ -35,11 +35,30 @@ PASSENGER = {"Pclass": 3, "Sex": "male", "Age": 22, "SibSp": 1, "Parch": 0, "Far
 HEARTBEAT_MSEC = 200          # every process: short heartbeats so rounds are quick
 LIVENESS = 3                  # the protocol's liveness: dead after 3 silent intervals
 RECONNECT_FIRST_MSEC = 1000   # a worker's first reconnect back-off (workers/agent.c, infer.c)
-# Grace after a kill/restart of the gateway (or of the last infer worker) during
-# which failures are expected: the infer workers notice a silent gateway after one
-# liveness period (3 x 200 ms), wait their first back-off (1 s) before reopening,
-# and a restarted process needs a moment to start on a loaded machine (0.9 s).
-GRACE_SEC = (LIVENESS * HEARTBEAT_MSEC + RECONNECT_FIRST_MSEC) / 1000.0 + 0.9
+RECONNECT_MAX_MSEC = 32000    # its longest back-off (PROTOCOL.md section 7)
+LIVENESS_SEC = LIVENESS * HEARTBEAT_MSEC / 1000.0
+# Grace after an infer worker's restart during which failures are expected if it
+# was the last one: it must start on a loaded machine (0.9 s), and a gateway that
+# lost it notices after one liveness period (3 x 200 ms); its first back-off (1 s).
+GRACE_SEC = LIVENESS_SEC + RECONNECT_FIRST_MSEC / 1000.0 + 0.9
+# Slack after the back-off bound below: ZeroMQ's reconnect interval (100 ms), the
+# READY round trip and scheduling on a loaded machine.
+SLACK_SEC = 0.5
+
+
+def reconnect_wait_bound(outage_sec):
+    """The longest an infer worker following PROTOCOL.md section 7 can still be
+    waiting out its back-off when the gateway returns after outage_sec: it finds
+    the gateway silent one liveness period after the kill, closes its socket,
+    reopens after 1 s, doubling after each further silent liveness period up to
+    32 s. The back-off in force at the return bounds the wait."""
+    t, b = LIVENESS_SEC, RECONNECT_FIRST_MSEC / 1000.0
+    for _ in range(64):
+        if t + b + LIVENESS_SEC >= outage_sec:
+            return b
+        t += b + LIVENESS_SEC
+        b = min(2 * b, RECONNECT_MAX_MSEC / 1000.0)
+    return b
 STAGE_SLOTS = ["extract", "preprocess", "train-1", "train-2", "evaluate", "load_model"]
 KINDS = ["broker", "stage", "infer", "gateway"]
 ENDED = ("succeeded", "failed")
@@ -77,16 +96,18 @@ class Slot:
         self.name, self.kind, self.argv = name, kind, argv
         self.log_path = os.path.join(logdir, name + ".log")
         self.proc = None
-        self.spans = []          # [start_t, end_t or None, how it ended]
+        self.spans = []          # [start_t, end_t or None, how it ended, up_t or None]
+        self.exit_latency = []   # seconds from SIGKILL to the exit we saw
 
     def start(self, now):
         with open(self.log_path, "ab") as log:
             log.write(b"=== started by fault_lib at %.3f\n" % now)
             log.flush()
             self.proc = subprocess.Popen(self.argv, stdout=log, stderr=subprocess.STDOUT)
-        self.spans.append([now, None, None])
+        self.spans.append([now, None, None, None])
 
     def kill(self, now, how="SIGKILL"):
+        sent = time.time()
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL)
         if self.proc:
@@ -94,6 +115,7 @@ class Slot:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
                 pass
+        self.exit_latency.append(time.time() - sent)
         if self.spans and self.spans[-1][1] is None:
             self.spans[-1][1], self.spans[-1][2] = now, how
 
@@ -164,7 +186,13 @@ class Stack:
     def kill(self, slot):
         t = self.now()
         slot.kill(t)
-        self.timeline.append((t, slot.name, "kill"))
+        self.timeline.append((t, slot.name, "kill (exit seen after %.3f s)" % slot.exit_latency[-1]))
+
+    def mark_up(self, slot):
+        """Notes that the slot's current process answers (gateway: HTTP)."""
+        t = self.now()
+        slot.spans[-1][3] = t
+        self.timeline.append((t, slot.name, "up"))
 
     def start_all(self):
         for s in self.slots:
@@ -259,21 +287,33 @@ class Predictor(threading.Thread):
 
 def down_intervals(stack, kind, grace):
     """Intervals when no process of this kind was up: for each slot its dead
-    spans [kill, restart + grace], intersected across the slots of the kind."""
+    spans [kill, back + grace(outage)], intersected across the slots of the
+    kind. back is when the restarted process answered (when we saw it: the
+    gateway) or was started (the others); grace(outage) is a number or a
+    function of the outage's length in seconds."""
     per_slot = []
     for s in stack.of_kind(kind):
         dead, spans = [], s.spans
-        for i, (start, end, _) in enumerate(spans):
+        for i, (start, end, _, _) in enumerate(spans):
             if end is None:
                 continue
-            back = spans[i + 1][0] + grace if i + 1 < len(spans) else float("inf")
-            dead.append((end, back))
+            if i + 1 < len(spans):
+                back = spans[i + 1][3] if spans[i + 1][3] is not None else spans[i + 1][0]
+                dead.append((end, back + (grace(back - end) if callable(grace) else grace)))
+            else:
+                dead.append((end, float("inf")))
         per_slot.append(dead)
     common = per_slot[0]
     for other in per_slot[1:]:
         common = [(max(a, c), min(b, d)) for a, b in common for c, d in other
                   if max(a, c) < min(b, d)]
     return common
+
+
+def gateway_grace(outage_sec):
+    """Grace after the gateway answers again: the infer workers' back-off in
+    force (reconnect_wait_bound) and the slack."""
+    return reconnect_wait_bound(outage_sec) + SLACK_SEC
 
 
 class FaultRun:
@@ -348,16 +388,20 @@ class FaultRun:
             start = time.time()
             for _ in range(self.rng.randint(1, 3)):   # bursts: a queued run coalesces
                 self.trigger(rnd)
-            time.sleep(self.rng.uniform(0, self.round_sec / 3))
+            # mostly while the run just triggered is in hand (a run of synthetic:2000
+            # takes 0.2 to 1 s here), sometimes later
+            time.sleep(self.rng.uniform(0, 0.4) if self.rng.random() < 0.7
+                       else self.rng.uniform(1.0, self.round_sec / 2))
             st.kill(victim)
             self.kills[victim.kind] += 1
             time.sleep(self.rng.uniform(0.1, 1.5))
             st.start(victim)
             if victim.kind == "broker":   # a later round's kill must not find it still binding
-                wait_until(lambda: st.request("STATUS", {}, 500), 30)
+                if wait_until(lambda: st.request("STATUS", {}, 500), 30):
+                    st.mark_up(victim)
             elif victim.kind == "gateway":
-                wait_until(lambda: st.health()[0] is not None, 30)
-            st.timeline.append((st.now(), victim.name, "up"))
+                if wait_until(lambda: st.health()[0] is not None, 30, 0.02):
+                    st.mark_up(victim)
             self.note_crashes()
             self.say("round %d/%d: killed %s, restarted after %.2f s" % (
                 rnd, self.rounds, victim.name, st.slot(victim.name).spans[-1][0]
@@ -486,7 +530,7 @@ class FaultRun:
 
     def check_predictions(self):
         self.explained, self.unexplained = [], []
-        down = down_intervals(self.stack, "gateway", GRACE_SEC) + down_intervals(
+        down = down_intervals(self.stack, "gateway", gateway_grace) + down_intervals(
             self.stack, "infer", GRACE_SEC)
         for t0, t1, status, reason in self.predictor.results:
             if status is not None and 200 <= status < 300:
@@ -494,8 +538,8 @@ class FaultRun:
             hit = any(t0 < b and t1 > a for a, b in down)
             (self.explained if hit else self.unexplained).append((t0, t1, status, reason))
         self.checks["predictions_fail_only_when_down"] = (
-            not self.unexplained, "%d failures outside the down windows (+%.1f s grace): %s" % (
-                len(self.unexplained), GRACE_SEC, "; ".join(
+            not self.unexplained, "%d failures outside the down windows: %s" % (
+                len(self.unexplained), "; ".join(
                     "t=%.2f-%.2f %s %s" % f for f in self.unexplained[:10])))
 
     # --- figures --------------------------------------------------------------
@@ -503,8 +547,20 @@ class FaultRun:
         out = []
         results = self.predictor.results if self.predictor else []
         ok = sum(1 for r in results if r[2] is not None and 200 <= r[2] < 300)
-        out.append("fault suite: rounds %d, seed %d, %.1f s per round, grace %.1f s" % (
-            self.rounds, self.seed, self.round_sec, GRACE_SEC))
+        out.append("fault suite: rounds %d, seed %d, %.1f s per round; grace after the gateway"
+                   " answers again: back-off bound + %.1f s; after an infer restart: %.1f s" % (
+                       self.rounds, self.seed, self.round_sec, SLACK_SEC, GRACE_SEC))
+        lat = sorted(x for s in self.stack.slots for x in s.exit_latency)
+        if lat:
+            out.append("SIGKILL to exit seen: median %.3f s, max %.3f s (%s)" % (
+                lat[len(lat) // 2], lat[-1], max(((x, s.name) for s in self.stack.slots
+                                                   for x in s.exit_latency))[1]))
+        slow = [r for r in results if r[1] - r[0] > 1.0]
+        if slow:
+            out.append("requests slower than 1 s: %d, slowest %.2f s at t=%.2f" % (
+                len(slow), *max((r[1] - r[0], r[0]) for r in slow)))
+        for line in self.gateway_recoveries():
+            out.append(line)
         out.append("kills: " + ", ".join("%s %d" % (k, self.kills[k]) for k in KINDS))
         replies = [t[2] for t in self.triggers]
         answered = [r for r in replies if r and r["ok"]]
@@ -516,6 +572,12 @@ class FaultRun:
             states[r["state"]] = states.get(r["state"], 0) + 1
         out.append("runs: %d (%s)" % (len(self.runs), ", ".join(
             "%s %d" % kv for kv in sorted(states.items()))))
+        took = sorted(r["ended_ms"] - r["created_ms"] for r in self.runs if r["ended_ms"])
+        if took:
+            out.append("run time from trigger to end: median %d ms, max %d ms" % (
+                took[len(took) // 2], took[-1]))
+        retried = sum(1 for r in self.runs for t in r["tasks"] if t["attempts"] > 1)
+        out.append("tasks dispatched more than once: %d" % retried)
         for r in self.runs:
             if r["state"] == "failed":
                 out.append("  run %d failed: %s" % (r["id"], r["error"]))
@@ -536,6 +598,22 @@ class FaultRun:
             out.append("check %-32s %s%s" % (name, "ok" if good else "FAILED",
                                              "" if good else ": " + detail))
         return "\n".join(out)
+
+    def gateway_recoveries(self):
+        """One line per gateway restart: outage, answer-to-first-2xx time, bound."""
+        results = self.predictor.results if self.predictor else []
+        lines = []
+        spans = self.stack.slot("gateway").spans
+        for prev, cur in zip(spans, spans[1:]):
+            if prev[2] != "SIGKILL" or cur[3] is None:
+                continue
+            ok = [r[1] for r in results if r[0] >= cur[3] and r[2] is not None and 200 <= r[2] < 300]
+            if ok:
+                lines.append("  gateway down %.2f s (kill t=%.2f), first 2xx %.2f s after it answered"
+                             " again (window allows %.2f s)" % (cur[3] - prev[1], prev[1],
+                                                                min(ok) - cur[3],
+                                                                gateway_grace(cur[3] - prev[1])))
+        return lines
 
     def timeline_text(self):
         return "\n".join("%8.3f %-10s %s" % e for e in sorted(self.stack.timeline))

@@ -51,9 +51,15 @@ def main():
         good = all(ok for ok, _ in checks.values())
     finally:
         run.stack.stop()
-        print(run.figures())
+        figures = run.figures()
+        print(figures)
+        timeline = "timeline (seconds since start):\n" + run.timeline_text()
         if args.timeline or not good:
-            print("timeline (seconds since start):\n" + run.timeline_text())
+            print(timeline)
+        with open(os.path.join(tmp, "report.txt"), "w") as f:
+            f.write(figures + "\n" + timeline + "\nrequests (t0, t1, status, reason):\n")
+            for r in run.predictor.results if run.predictor else []:
+                f.write("%8.3f %8.3f %s %s\n" % r)
         print("reproduce: /usr/bin/python3 tests/fault_suite.py --rounds %d --seed %d "
               "--duration-per-round %g" % (args.rounds, seed, args.duration_per_round))
         if good and not args.keep:
