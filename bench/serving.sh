@@ -9,7 +9,9 @@
 # Prints req/s, p50, p99 and the ratios the serving issue asks for.
 #
 #   bench/serving.sh                      (about 2.5 minutes)
-#   DUR=10 WARM=2 REF_FOREST=1 NGINX_WORKERS=2 bench/serving.sh
+#   DUR=10 WARM=2 REF_FOREST=1 NGINX_WORKERS=2 BACKEND=ipc bench/serving.sh
+# BACKEND=ipc connects the workers over a Unix socket instead of TCP loopback
+# (the default, as workers on other hosts would).
 # Needs: make all; wrk, nginx-light, python3-fastapi, python3-uvicorn,
 # python3-sklearn, python3-pandas (Debian), ../shared/data/titanic.csv and
 # ../shared/anchors/python. Raw wrk outputs and logs: bench/out/serving/.
@@ -112,7 +114,8 @@ run_wrk nginx predict "http://127.0.0.1:$NGX_PORT/predict" predict.lua
 stop_pids "$NGX_PID"
 
 # ours: gateway + two infer workers, per model family
-GW_PORT=$(free_port); BACKEND="tcp://127.0.0.1:$(free_port)"
+GW_PORT=$(free_port)
+if [ "${BACKEND:-tcp}" = ipc ]; then BACKEND="ipc://$WORK/backend.ipc"; else BACKEND="tcp://127.0.0.1:$(free_port)"; fi
 MLOPS_LOG_LEVEL=warning bin/mlops-gateway --port "$GW_PORT" --bind 127.0.0.1 --backend "$BACKEND" \
   >"$OUT/gateway.log" 2>&1 &
 GW_PID=$!; PIDS+=("$GW_PID")
@@ -172,4 +175,5 @@ print("\nnon-2xx answers from mlops-gateway in all runs: %d" % bad)
 EOF
 echo
 echo "wrk -t$THREADS -c$CONNS -d${DUR}s --latency after a ${WARM}s warm-up, loopback, 2 cores shared by wrk and the servers."
-echo "reproduce: bench/serving.sh   (raw outputs in bench/out/serving/; knobs DUR WARM THREADS CONNS NGINX_WORKERS REF_FOREST)"
+echo "backend: $BACKEND"
+echo "reproduce: bench/serving.sh   (raw outputs in bench/out/serving/; knobs DUR WARM THREADS CONNS NGINX_WORKERS REF_FOREST BACKEND)"

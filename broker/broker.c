@@ -87,6 +87,12 @@ static char *s_sample(const void *data, size_t len, char *out, size_t size)
     return log_sanitize(data, len < SAMPLE_BYTES ? len : SAMPLE_BYTES, out, size);
 }
 
+//  text that came from a peer, made safe for one log line
+static char *s_clean(const char *text, char *out, size_t size)
+{
+    return log_sanitize(text, strlen(text), out, size);
+}
+
 static const char *s_copy(broker_t *self, int slot, const char *s)
 {
     free(self->strings[slot]);
@@ -724,8 +730,10 @@ static void s_start_run(broker_t *self, run_t *run)
     }
     self->active = *run;
     memset(run, 0, sizeof *run);
+    char source[128], reason[128];
     log_info("run started run=%llu source=%s reason=%s", (unsigned long long)self->active.id,
-             self->active.source, self->active.reason);
+             s_clean(self->active.source, source, sizeof source),
+             s_clean(self->active.reason, reason, sizeof reason));
     s_publish_run(self, &self->active);
 }
 
@@ -778,8 +786,9 @@ static int s_trigger(broker_t *self, const char *source, const char *reason,
         return err->msg[0] ? rc : mlops_err_set(err, rc, "store: %s", mlops_strerror(rc));
     }
     answer->run_id = (int64_t)run.id;
+    char shown[128];
     log_info("trigger run=%llu coalesced=%d reason=%s", (unsigned long long)run.id,
-             answer->coalesced, *reason ? reason : "manual");
+             answer->coalesced, s_clean(*reason ? reason : "manual", shown, sizeof shown));
     if (!answer->coalesced)
         s_publish_run(self, &run);
     if (!answer->coalesced && !self->active.id)
@@ -797,7 +806,9 @@ static void s_task_failed(broker_t *self, run_task_t *task, const char *error)
 {
     dispatch_queue_remove(self->dispatch, task->task_id);
     dag_outcome_t outcome = dag_task_fail(&self->active, task, error, &self->cfg.policy, s_wall());
-    log_warning("task failed task=%s attempt=%d error=%s%s", task->task_id, task->attempts, error,
+    char shown[256];   //  the error may come from a peer: sanitised for the log
+    log_warning("task failed task=%s attempt=%d error=%s%s", task->task_id, task->attempts,
+                log_sanitize(error, strlen(error), shown, sizeof shown),
                 outcome == DAG_RETRY ? " (will retry)" : "");
     store_txn_t *txn = s_txn(self);
     if (txn && outcome == DAG_RUN_FAILED && self->active.version) {
@@ -818,9 +829,11 @@ static void s_task_failed(broker_t *self, run_task_t *task, const char *error)
 //  The active run reached succeeded or failed: announce, start the next.
 static void s_run_ended(broker_t *self)
 {
+    char shown[256];
     log_info("run %s run=%llu %s", run_state_name(self->active.state),
              (unsigned long long)self->active.id,
-             self->active.state == RUN_FAILED ? self->active.error : self->active.outcome);
+             s_clean(self->active.state == RUN_FAILED ? self->active.error : self->active.outcome,
+                     shown, sizeof shown));
     s_publish_run(self, &self->active);
     for (size_t i = 0; i < self->active.n_tasks; i++)
         dispatch_queue_remove(self->dispatch, self->active.tasks[i].task_id);
@@ -993,7 +1006,9 @@ static void s_dispatch(broker_t *self, run_task_t *task, dispatch_worker_t *w)
     mlops_err_clear(&err);
     uint8_t *input = NULL;
     size_t input_len = 0;
+    int64_t t0 = zclock_usecs();
     int rc = s_build_input(self, task, &input, &input_len, &err);
+    int64_t build_usec = zclock_usecs() - t0;
     if (rc) {
         //  the task cannot even be described: fail this attempt, keep the worker
         dag_task_start(&self->active, task, "broker", s_wall());
@@ -1020,8 +1035,8 @@ static void s_dispatch(broker_t *self, run_task_t *task, dispatch_worker_t *w)
     msg.task.input_len = input_len;
     s_send_worker(self, w, &msg);
     free(input);
-    log_info("dispatch task=%s attempt=%d worker=%s bytes=%zu", task->task_id, task->attempts, who,
-             input_len);
+    log_info("dispatch task=%s attempt=%d worker=%s bytes=%zu build_us=%lld", task->task_id,
+             task->attempts, who, input_len, (long long)build_usec);
 }
 
 //  Queues the ready tasks and hands out what idle workers can take.
@@ -1085,27 +1100,32 @@ static void s_touch(broker_t *self, dispatch_worker_t *w)
 
 static void s_handle_ready(broker_t *self, const uint8_t *id, size_t id_len, const proto_msg_t *msg)
 {
+    //  the host goes into logs and status: no control bytes from a peer
+    char host[64], stage_text[48];
+    log_sanitize(msg->ready.host, strlen(msg->ready.host), host, sizeof host);
+    log_sanitize(msg->ready.stage, strlen(msg->ready.stage), stage_text, sizeof stage_text);
     int stage = stage_from_name(msg->ready.stage);
     if (stage < 0) {
         char reason[96];
-        snprintf(reason, sizeof reason, "stage '%.40s' is not run by this broker", msg->ready.stage);
-        log_warning("READY refused: %s host=%s", reason, msg->ready.host);
+        snprintf(reason, sizeof reason, "stage '%s' is not run by this broker", stage_text);
+        log_warning("READY refused: %s host=%s", reason, host);
         s_disconnect_peer(self, id, id_len, reason);
         return;
     }
     dispatch_worker_t *old = dispatch_worker_find(self->dispatch, id, id_len);
     if (old && old->task_id[0])
         s_worker_lost(self, old, "sent READY again (restarted)");
-    dispatch_worker_t *w = dispatch_worker_add(self->dispatch, id, id_len, (stage_t)stage,
-                                               msg->ready.host, msg->ready.pid, zclock_mono());
+    dispatch_worker_t *w = dispatch_worker_add(self->dispatch, id, id_len, (stage_t)stage, host,
+                                               msg->ready.pid, zclock_mono());
     if (!w) {
-        log_warning("READY refused: too many workers host=%s", msg->ready.host);
+        log_warning("READY refused: too many workers host=%s", host);
         s_disconnect_peer(self, id, id_len, "too many workers");
         return;
     }
     s_touch(self, w);
     w->last_sent_mono = zclock_mono();
-    log_info("worker joined stage=%s host=%s pid=%lld", msg->ready.stage, w->host, (long long)w->pid);
+    log_info("worker joined stage=%s host=%s pid=%lld", stage_name((stage_t)stage), w->host,
+             (long long)w->pid);
     s_pump(self);
 }
 
@@ -1164,8 +1184,10 @@ static int s_work_fn(zloop_t *loop, zsock_t *sock, void *arg)
         proto_msg_t *msg = proto_msg_decode(zframe_data(payload), zframe_size(payload), &err);
         dispatch_worker_t *w = dispatch_worker_find(self->dispatch, zframe_data(id), zframe_size(id));
         if (!msg) {
+            char why[256];
             log_warning("work: dropped a bad frame from %s: %s sample=%s",
-                        w ? w->host : "unknown peer", mlops_err_text(&err, err.code),
+                        w ? w->host : "unknown peer",
+                        s_clean(mlops_err_text(&err, err.code), why, sizeof why),
                         s_sample(zframe_data(payload), zframe_size(payload), sample, sizeof sample));
         } else if (msg->cmd == PROTO_READY) {
             s_handle_ready(self, zframe_data(id), zframe_size(id), msg);
@@ -1231,6 +1253,17 @@ static void s_cmd_retrain(broker_t *self, const proto_msg_t *msg, s_reply_t *r)
     s_pump(self);
 }
 
+//  Workers in DAG order, then by host and pid, for a readable status.
+static int s_worker_order_fn(const void *a, const void *b)
+{
+    const control_worker_t *x = a, *y = b;
+    int sx = stage_from_name(x->stage), sy = stage_from_name(y->stage);
+    if (sx != sy)
+        return sx - sy;
+    int h = strcmp(x->host, y->host);
+    return h ? h : (x->pid > y->pid) - (x->pid < y->pid);
+}
+
 static void s_cmd_status(broker_t *self, s_reply_t *r)
 {
     control_status_t st = {.active_run = (int64_t)self->active.id,
@@ -1257,6 +1290,7 @@ static void s_cmd_status(broker_t *self, s_reply_t *r)
         cw->last_seen_ms = w->last_seen_ms;
     }
     st.n_workers = n;
+    qsort(st.workers, n, sizeof *st.workers, s_worker_order_fn);
     s_reply_data(r, control_status_encode(&st, &r->data, &r->data_len), "STATUS");
     free(st.workers);
 }
@@ -1310,8 +1344,9 @@ static void s_cmd_production(broker_t *self, const proto_msg_t *msg, s_reply_t *
     char message[RECORD_TEXT_MAX + 32];
     snprintf(message, sizeof message, "%s: %s", msg->cmd == PROTO_PROMOTE ? "promote" : "rollback",
              *reason ? reason : "manual");
+    char shown[128];
     log_info("%s version=%llu previous=%llu reason=%s", what, (unsigned long long)version,
-             (unsigned long long)previous, *reason ? reason : "manual");
+             (unsigned long long)previous, s_clean(*reason ? reason : "manual", shown, sizeof shown));
     s_publish(self, "model", 0, "", "production", version, message);
     answer.version = (int64_t)version;
     answer.previous = (int64_t)previous;
@@ -1380,7 +1415,9 @@ static int s_control_fn(zloop_t *loop, zsock_t *sock, void *arg)
             s_control_dispatch(self, msg, &r);
         else {
             char sample[SAMPLE_BYTES * 2];
-            log_warning("control: refused a request: %s sample=%s", mlops_err_text(&r.err, r.err.code),
+            char why[256];
+            log_warning("control: refused a request: %s sample=%s",
+                        s_clean(mlops_err_text(&r.err, r.err.code), why, sizeof why),
                         s_sample(zframe_data(payload), zframe_size(payload), sample, sizeof sample));
         }
         proto_msg_destroy(&msg);

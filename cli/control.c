@@ -369,20 +369,23 @@ int cli_status(int argc, char **argv)
 
 int cli_runs(int argc, char **argv)
 {
-    static const char *const own[] = {"--limit", NULL};
-    const char *vals[1] = {"20"};
+    static const char *const own[] = {"--limit", "--run", NULL};
+    const char *vals[2] = {"20", "0"};
     client_opts_t opts;
-    int rc = s_parse(argc, argv, &opts, "runs [--limit N] [--json]", own, vals, NULL, NULL, 0);
+    int rc = s_parse(argc, argv, &opts, "runs [--limit N] [--run ID (its tasks)] [--json]", own, vals,
+                     NULL, NULL, 0);
     if (rc)
         return rc == 1 ? 0 : 2;
-    char *end = NULL;
+    char *end = NULL, *end_id = NULL;
     long limit = strtol(vals[0], &end, 10);
-    if (*end || limit < 1) {
-        fprintf(stderr, "mlops runs: --limit: expected a positive number, got '%s'\n", vals[0]);
+    long long only = strtoll(vals[1], &end_id, 10);
+    if (*end || limit < 1 || *end_id || only < 0) {
+        fprintf(stderr, "mlops runs: --limit and --run take positive numbers, got '%s' and '%s'\n",
+                vals[0], vals[1]);
         return 2;
     }
     proto_msg_t req = {.cmd = PROTO_RUNS}, *reply = NULL;
-    req.runs.limit = limit;
+    req.runs.limit = only ? CONTROL_LIST_MAX : limit;
     if (s_request(&opts, "runs", &req, &reply))
         return 1;
     control_runs_t runs;
@@ -392,6 +395,20 @@ int cli_runs(int argc, char **argv)
     if (rc) {
         fprintf(stderr, "mlops runs: bad answer: %s\n", err.msg);
         return 1;
+    }
+    if (only) {
+        size_t i = 0;
+        while (i < runs.n_runs && (long long)runs.runs[i].id != only)
+            i++;
+        if (i == runs.n_runs)
+            fprintf(stderr, "mlops runs: no run %lld\n", only);
+        else if (opts.json)
+            s_print_json(s_run_json(&runs.runs[i]));
+        else
+            s_show_summary(&runs.runs[i]);
+        bool found = i < runs.n_runs;
+        control_runs_clear(&runs);
+        return found ? 0 : 1;
     }
     if (opts.json) {
         json_t *arr = json_array();

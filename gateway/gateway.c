@@ -34,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 #include <zmq.h>
@@ -42,6 +43,7 @@
 #define PROBE_WINDOW_MSEC 300    //  after a backend disconnect, probe workers this long
 #define PROBE_IVL_MSEC 10        //  ... this often
 #define BODY_PREALLOC_BYTES (64u << 10)   //  most a declared length reserves up front
+#define DRAIN_MSEC 2000                   //  answers awaited after a stop request
 #define MONITOR_ENDPOINT "inproc://gateway-backend-monitor"
 
 typedef enum {
@@ -82,6 +84,7 @@ struct gateway {
     gateway_config_t cfg;             //  copy of the configuration
     struct MHD_Daemon *httpd;         //  libmicrohttpd, external epoll mode
     int httpd_fd;                     //  its epoll fd, polled by us
+    MHD_socket listen_fd;             //  listening socket once quiesced (ours to close)
     uint16_t port;                    //  bound HTTP port
     curve_t *curve;                   //  CURVE server settings (maybe none)
     zsock_t *backend_sock;            //  ROUTER the infer workers connect to
@@ -907,6 +910,27 @@ static int s_open_http(gateway_t *self, mlops_err_t *err)
     return 0;
 }
 
+//  Connections need descriptors: raise the soft limit to the hard one and
+//  keep the connection limit under it (sockets, epoll and ITC need a few).
+static unsigned s_fit_connections(unsigned wanted)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return wanted;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rlim_t soft = rl.rlim_cur;
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            rl.rlim_cur = soft;
+    }
+    if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > wanted + (rlim_t)64)
+        return wanted;
+    unsigned fit = rl.rlim_cur > 128 ? (unsigned)(rl.rlim_cur - 64) : 64;
+    log_warning("connection limit lowered to %u to fit the descriptor limit of %llu", fit,
+                (unsigned long long)rl.rlim_cur);
+    return fit;
+}
+
 gateway_t *gateway_new(const gateway_config_t *cfg, mlops_err_t *err)
 {
     if (s_check_config(cfg, err) != 0)
@@ -917,7 +941,9 @@ gateway_t *gateway_new(const gateway_config_t *cfg, mlops_err_t *err)
         return NULL;
     }
     self->cfg = *cfg;
-    self->n_reqs = cfg->connections_max + 16;
+    self->listen_fd = MHD_INVALID_SOCKET;
+    self->cfg.connections_max = s_fit_connections(cfg->connections_max);
+    self->n_reqs = self->cfg.connections_max + 16;
     self->reqs = calloc(self->n_reqs, sizeof *self->reqs);
     self->free_slots = calloc(self->n_reqs, sizeof *self->free_slots);
     self->router = router_new(cfg->credit, cfg->heartbeat_ivl_ms * cfg->heartbeat_liveness);
@@ -937,13 +963,29 @@ gateway_t *gateway_new(const gateway_config_t *cfg, mlops_err_t *err)
     return self;
 }
 
+//  After gateway_stop: no new connections, and the requests in flight get
+//  their answers for up to DRAIN_MSEC (a rolling restart drops nothing).
+static bool s_drained(gateway_t *self, int64_t *drain_until)
+{
+    if (!self->stop)
+        return false;
+    if (*drain_until == 0) {
+        self->listen_fd = MHD_quiesce_daemon(self->httpd);
+        *drain_until = s_now_ms() + DRAIN_MSEC;
+        log_info("stopping: draining requests=%zu", self->n_sent + self->n_queued);
+    }
+    return !self->pend_head || s_now_ms() >= *drain_until;
+}
+
 int gateway_run(gateway_t *self)
 {
-    while (!self->stop) {
+    int64_t drain_until = 0;
+    while (!s_drained(self, &drain_until)) {
         zmq_pollitem_t items[3] = {{self->backend, 0, ZMQ_POLLIN, 0},
                                    {NULL, self->httpd_fd, ZMQ_POLLIN, 0},
                                    {self->monitor, 0, ZMQ_POLLIN, 0}};
-        int rc = zmq_poll(items, self->monitor ? 3 : 2, s_poll_timeout(self));
+        long timeout = s_poll_timeout(self);
+        int rc = zmq_poll(items, self->monitor ? 3 : 2, drain_until && timeout > 50 ? 50 : timeout);
         if (rc < 0 && errno != EINTR)
             return errno;
         if (rc < 0)
@@ -987,6 +1029,8 @@ void gateway_destroy(gateway_t **p)
         MHD_run(self->httpd);
         MHD_stop_daemon(self->httpd);
     }
+    if (self->listen_fd != MHD_INVALID_SOCKET)
+        close(self->listen_fd);
     if (self->router)
         for (int i = 0; i < router_slots(self->router); i++) {
             const router_worker_t *w = router_worker(self->router, i);

@@ -130,7 +130,8 @@ class Gateway:
 class FakeWorker:
     """An inference worker in Python. mode: "echo" answers probability =
     Age/100 (0.5 without Age) and remembers what it got; "silent" never
-    answers; "error" answers ERROR 422 naming each field called "bad"."""
+    answers; "slow" answers as "echo" after 0.5 s; "error" answers ERROR 422
+    naming each field called "bad"."""
 
     def __init__(self, endpoint, version=1, mode="echo", host="fake"):
         self.endpoint, self.version, self.mode, self.host = endpoint, version, mode, host
@@ -145,6 +146,8 @@ class FakeWorker:
         self.received.append(records)
         if self.mode == "silent":
             return
+        if self.mode == "slow":
+            time.sleep(0.5)
         if self.mode == "error":
             detail = [{"index": i, "field": k, "msg": "is bad"}
                       for i, r in enumerate(records) for k in r if k == "bad"]
@@ -186,7 +189,7 @@ class FakeBroker:
     """The broker's control ROUTER (answers GET_MODEL with artifacts held in
     memory) and events PUB (publishes `model` events), on free ports."""
 
-    def __init__(self, artifacts, port=None):
+    def __init__(self, artifacts, port=None, events_port=None):
         import hashlib
         self.artifacts = {v: (data, hashlib.sha256(data).hexdigest()) for v, data in artifacts.items()}
         self.production = min(self.artifacts)
@@ -205,7 +208,7 @@ class FakeBroker:
                     raise
                 continue
             try:
-                self.events.bind("tcp://127.0.0.1:%d" % (self.port + 1))
+                self.events.bind("tcp://127.0.0.1:%d" % (events_port or self.port + 1))
                 break
             except zmq.ZMQError:
                 self.control.unbind("tcp://127.0.0.1:%d" % self.port)

@@ -155,6 +155,26 @@ static void test_bad_input_is_rejected(void)
     CHECK_CONTAINS(err.msg, "max_features in 1..1");
 }
 
+static void test_batch_prediction_equals_one_by_one(void)
+{
+    //  20000 rows: over the threshold where forest_predict shares rows out
+    //  over threads; every probability must be bit-identical to the
+    //  one-row path the serving worker uses.
+    size_t n = 20000;
+    double *X = malloc(n * 3 * sizeof *X), *p = malloc(n * sizeof *p);
+    uint8_t *y = malloc(n);
+    s_data(n, X, y);
+    forest_t *f = forest_fit(X, y, n, 3, &(forest_params_t){.n_trees = 8}, 11, NULL);
+    int ok = f != NULL;
+    if (ok)
+        forest_predict(f, X, n, p);
+    for (size_t i = 0; ok && i < n; i++)
+        ok = p[i] == forest_predict_one(f, X + 3 * i);
+    forest_destroy(&f);
+    free(X), free(p), free(y);
+    CHECK(ok);
+}
+
 static void test_stored_forest_checks(void)
 {
     forest_node_t ok_nodes[3] = {{0.5, 0, 1}, {0.0, -1, 0}, {1.0, -1, 0}};
@@ -191,6 +211,7 @@ int main(void)
     RUN(test_pure_labels_give_single_leaves);
     RUN(test_quantile_bins_beyond_max_bins);
     RUN(test_bad_input_is_rejected);
+    RUN(test_batch_prediction_equals_one_by_one);
     RUN(test_stored_forest_checks);
     return TEST_REPORT("test_forest");
 }

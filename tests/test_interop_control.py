@@ -216,3 +216,35 @@ def test_schedule_shows_next_due_time_and_starts_runs(procs):
     run = broker.runs()[-1]
     assert run["reason"] == "schedule"
     assert broker.status()["next_schedule_ms"] > due
+
+
+def test_help_and_bad_flags():
+    import subprocess
+    from pipeline_procs import BIN
+
+    def run(*argv):
+        return subprocess.run(list(argv), capture_output=True, text=True, timeout=10)
+
+    out = run(BIN + "/mlops-broker", "--help")
+    assert out.returncode == 0 and "--schedule" in out.stdout and "--max-attempts" in out.stdout
+    bad = run(BIN + "/mlops-broker", "--heartbeat", "soon")
+    assert bad.returncode == 2 and "--heartbeat" in bad.stderr and "soon" in bad.stderr
+    bad = run(BIN + "/mlops-broker", "--timeout", "juggle=1s")
+    assert bad.returncode == 2 and "unknown stage 'juggle'" in bad.stderr
+    bad = run(BIN + "/mlops-broker", "--metric", "speed", "--store", "/nonexistent/x/y")
+    assert bad.returncode == 1 and "unknown metric 'speed'" in bad.stderr
+    bad = run(BIN + "/mlops-broker", "--families", "logreg,logreg", "--store", "/nonexistent/x/y")
+    assert bad.returncode == 1 and "given twice" in bad.stderr
+    out = run(BIN + "/mlops-worker", "--stage", "train", "--help")
+    assert out.returncode == 0 and "--broker" in out.stdout
+    bad = run(BIN + "/mlops-worker", "--stage", "juggle")
+    assert bad.returncode == 2 and "unknown --stage" in bad.stderr
+    bad = run(BIN + "/mlops-worker", "--stage", "train", "--broker", "host:99999")
+    assert bad.returncode == 2 and "bad port" in bad.stderr
+    for sub in ("retrain", "status", "runs", "models", "promote", "rollback"):
+        out = run(BIN + "/mlops", sub, "--help")
+        assert out.returncode == 0 and "usage: mlops " + sub in out.stdout and "--broker" in out.stdout
+    bad = run(BIN + "/mlops", "status", "--timeout", "forever")
+    assert bad.returncode == 2 and "--timeout" in bad.stderr
+    bad = run(BIN + "/mlops", "promote")
+    assert bad.returncode == 2 and "usage: mlops promote VERSION" in bad.stderr

@@ -140,6 +140,8 @@ def test_train_worker_killed_mid_task(procs):
     assert run["state"] == "succeeded", run["error"]
     forest = task(run, "%d-train-forest" % run_id)
     assert forest["attempts"] == 2 and "lost" in forest["error"]
+    shown = broker.cli("runs", "--run", str(run_id))
+    assert shown.returncode == 0 and "attempts 2" in shown.stdout and "lost" in shown.stdout
     # the other worker computed 1.5 s at a time without being declared dead
     assert task(run, "%d-train-logreg" % run_id)["attempts"] == 1
     assert [w["pid"] for w in broker.status()["workers"] if w["stage"] == "train"] != [victim]
@@ -173,7 +175,7 @@ def test_broker_killed_mid_run_resumes_and_registers_once(procs, sync):
     assert len(broker.status()["workers"]) == 6
 
 
-@pytest.mark.parametrize("kind", ["missing", "ragged", "no_target", "unknown_hash"])
+@pytest.mark.parametrize("kind", ["missing", "ragged", "binary", "no_target", "unknown_hash"])
 def test_bad_sources_fail_at_the_right_stage(procs, tmp_path, kind):
     broker = Broker(procs, extra=["--max-attempts", "2", "--backoff", "50ms"])
     broker.all_workers(trains=1)
@@ -181,6 +183,9 @@ def test_bad_sources_fail_at_the_right_stage(procs, tmp_path, kind):
     if kind == "ragged":
         with open(path, "w") as f:
             f.write("a,b,c\n1,2,3\n4,5\n")
+    elif kind == "binary":
+        with open(path, "wb") as f:
+            f.write(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4)
     elif kind == "no_target":
         with open(path, "w") as f:
             f.write("x,y,z\n" + "".join("%d,%d,%d\n" % (i, i * 2 % 7, i % 3) for i in range(50)))
@@ -195,7 +200,8 @@ def test_bad_sources_fail_at_the_right_stage(procs, tmp_path, kind):
     stage = "preprocess" if kind == "no_target" else "extract"
     failed = [t for t in run["tasks"] if t["state"] == "failed"]
     assert [t["stage"] for t in failed] == [stage] and failed[0]["attempts"] == 2
-    expect = {"missing": "does-not-exist.csv", "ragged": "line 3", "no_target": "Survived",
+    expect = {"missing": "does-not-exist.csv", "ragged": "line 3", "binary": "NUL byte",
+              "no_target": "Survived",
               "unknown_hash": "dataset ababababab"}[kind]
     assert expect in run["error"] and expect in out.stderr
     # the broker keeps serving the next trigger

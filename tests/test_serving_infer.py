@@ -208,14 +208,14 @@ def test_curve_only_known_workers_are_served(procs, artifacts, tmp_path):
 
 
 def test_broker_away_serving_goes_on(procs, brokers, artifacts):
-    port = free_port()
     gw = Gateway(procs)
+    port, events_port = free_port(), free_port()
     # the worker starts before its broker: no model yet, and it keeps asking
-    infer(procs, gw, "--broker", "tcp://127.0.0.1:%d" % port)
+    infer(procs, gw, "--broker", "tcp://127.0.0.1:%d" % port, "--events", "tcp://127.0.0.1:%d" % events_port)
     wait_for(lambda: gw.health().json()["workers"] == 1, what="worker ready")
     assert gw.health().status_code == 503
     assert requests.post(gw.url + "/predict", json=PASSENGER, timeout=5).status_code == 503
-    broker = FakeBroker({3: artifacts[0][1]}, port=port)
+    broker = FakeBroker({3: artifacts[0][1]}, port=port, events_port=events_port)
     brokers.append(broker)
     gw.wait_workers(1, version=3, timeout=15)
     broker.close()

@@ -277,7 +277,10 @@ static void s_handle_broker(agent_t *self)
     } else if (msg->cmd == PROTO_HEARTBEAT) {
         self->reconnect_msec = RECONNECT_MIN_MSEC;
     } else if (msg->cmd == PROTO_DISCONNECT) {
-        log_warning("broker says disconnect: %s", msg->disconnect.reason);
+        char reason[128];
+        log_warning("broker says disconnect: %s",
+                    log_sanitize(msg->disconnect.reason, strlen(msg->disconnect.reason), reason,
+                                 sizeof reason));
         zframe_destroy(&frame);
         proto_msg_destroy(&msg);
         s_reconnect_later(self, "asked us to reconnect");

@@ -24,6 +24,7 @@
 #define DEFAULT_TREES 100
 #define DEFAULT_MAX_BINS 256
 #define BATCH_MAX 64         //  features histogrammed in one pass
+#define DENSE_ROWS 4096      //  nodes this large use the multi-copy histograms
 
 typedef struct {
     uint32_t code;  //  rank code
@@ -87,7 +88,6 @@ typedef struct {
     s_group_t *groups;    //  distinct ranks of a node, in order
     s_packed_t *sparse;   //  max_bins: histogram of s_sparse_groups, zero between uses
     uint32_t *scnt;       //  max_bins: its distinct-row counts
-    uint8_t *touched;     //  max_bins: the ranks it touched
     s_pending_t *stack;   //  nodes to expand
     size_t stack_cap;
     forest_node_t *nodes; //  the tree being grown
@@ -222,35 +222,31 @@ static int s_bin_feature(s_shared_t *sh, const double *X, size_t j, double *tmp)
 
 /* --- split search ----------------------------------------------------- */
 
-//  Groups of feature f on a node with few rows next to the feature's ranks:
-//  a histogram that remembers which bins it touched, so reading it back
-//  costs the distinct ranks present, not all the feature's ranks.
+//  Groups of feature f on a node of modest size: one histogram plus a
+//  bitmap of the ranks it touched, so reading it back costs the ranks
+//  present (in order, from the bitmap), not all the feature's ranks.
 static size_t s_sparse_groups(const s_shared_t *sh, s_work_t *wk, size_t f, size_t start,
                               size_t end)
 {
-    size_t stride = sh->stride, k = 0, nt = 0;
+    size_t stride = sh->stride, k = 0;
     s_packed_t *h = wk->sparse;
+    uint64_t seen[4] = {0, 0, 0, 0};
     const uint8_t *r = wk->rec + start * stride, *stop = wk->rec + end * stride;
+    if (wk->chist) {
+        for (const uint8_t *q = r; q < stop; q += stride)
+            wk->scnt[s_rec_codes(q)[f]]++;
+    }
     for (; r < stop; r += stride) {
         unsigned c = s_rec_codes(r)[f];
-        if (!h[c])
-            wk->touched[nt++] = (uint8_t)c;
+        seen[c >> 6] |= (uint64_t)1 << (c & 63);
         h[c] += s_rec_pk(r);
-        wk->scnt[c]++;
     }
-    //  insertion sort of the distinct ranks (at most the node's rows)
-    for (size_t i = 1; i < nt; i++) {
-        uint8_t x = wk->touched[i];
-        size_t j = i;
-        for (; j > 0 && wk->touched[j - 1] > x; j--)
-            wk->touched[j] = wk->touched[j - 1];
-        wk->touched[j] = x;
-    }
-    for (size_t i = 0; i < nt; i++) {
-        uint8_t c = wk->touched[i];
-        wk->groups[k++] = s_unpack(c, h[c], wk->scnt[c]);
-        h[c] = 0, wk->scnt[c] = 0;
-    }
+    for (unsigned w = 0; w < 4; w++)
+        for (uint64_t bits = seen[w]; bits; bits &= bits - 1) {
+            unsigned c = w * 64 + (unsigned)__builtin_ctzll(bits);
+            wk->groups[k++] = s_unpack(c, h[c], wk->chist ? wk->scnt[c] : 1);
+            h[c] = 0, wk->scnt[c] = 0;
+        }
     return k;
 }
 
@@ -406,7 +402,7 @@ static size_t s_eval(const s_shared_t *sh, s_work_t *wk, const size_t *fs, size_
         size_t nb = sh->n_bins[fs[t]];
         if (nb <= 4) {
             slot[t] = (size_t)REGISTERS;
-        } else if (nb <= 2 * m) {
+        } else if (m >= DENSE_ROWS) {
             slot[t] = nh;
             hf[nh++] = fs[t];
         } else {
@@ -575,7 +571,6 @@ static void s_work_free(s_work_t *wk)
     free(wk->groups);
     free(wk->sparse);
     free(wk->scnt);
-    free(wk->touched);
     free(wk->stack);
     free(wk->nodes);
 }
@@ -595,11 +590,8 @@ static int s_work_init(const s_shared_t *sh, s_work_t *wk)
     wk->groups = malloc(bins * sizeof *wk->groups);
     wk->sparse = calloc(bins, sizeof *wk->sparse);
     wk->scnt = calloc(bins, sizeof *wk->scnt);
-    wk->touched = malloc(bins);
-    return wk->w && wk->rec && wk->feat && wk->hist && wk->groups && wk->sparse && wk->scnt &&
-                   wk->touched
-               ? 0
-               : -1;
+    return wk->w && wk->rec && wk->feat && wk->hist && wk->groups && wk->sparse && wk->scnt ? 0
+                                                                                           : -1;
 }
 
 static void *s_thread_fn(void *arg)
@@ -844,12 +836,12 @@ double forest_predict_one(const forest_t *self, const double *x)
     return sum / (double)self->n_trees;
 }
 
-void forest_predict(const forest_t *self, const double *X, size_t n, double *proba)
+static void s_predict_rows(const forest_t *self, const double *X, size_t n, double *proba)
 {
     //  Rows walk a tree in lock step, GROUP at a time: their node loads are
     //  independent, so the cache misses of a deep tree overlap instead of
     //  queueing one behind the other.
-    enum { BLOCK_ROWS = 1024, GROUP = 16 };
+    enum { BLOCK_ROWS = 4096, GROUP = 32 };
     const forest_node_t *nodes = self->nodes;
     size_t p = self->n_features;
     for (size_t at = 0; at < n; at += BLOCK_ROWS) {
@@ -882,5 +874,51 @@ void forest_predict(const forest_t *self, const double *X, size_t n, double *pro
         //  the same bits
         for (size_t i = 0; i < m; i++)
             proba[at + i] /= (double)self->n_trees;
+    }
+}
+
+typedef struct {
+    const forest_t *forest; //  the model
+    const double *X;        //  first row of this share
+    size_t n;               //  rows in this share
+    double *proba;          //  where they go
+} s_predict_share_t;
+
+static void *s_predict_fn(void *arg)
+{
+    s_predict_share_t *sh = arg;
+    s_predict_rows(sh->forest, sh->X, sh->n, sh->proba);
+    return NULL;
+}
+
+void forest_predict(const forest_t *self, const double *X, size_t n, double *proba)
+{
+    //  Large batches are shared out over the CPUs in contiguous runs of
+    //  rows; each row is computed exactly as alone, so the result does not
+    //  depend on the split.
+    enum { PARALLEL_MIN_ROWS = 16384, MAX_SHARES = 16 };
+    int nt = forest_default_threads();
+    nt = nt > MAX_SHARES ? MAX_SHARES : nt;
+    if (n < PARALLEL_MIN_ROWS || nt < 2) {
+        s_predict_rows(self, X, n, proba);
+        return;
+    }
+    s_predict_share_t shares[MAX_SHARES];
+    pthread_t th[MAX_SHARES];
+    int started[MAX_SHARES] = {0};
+    size_t per = (n + (size_t)nt - 1) / (size_t)nt, p = self->n_features;
+    for (int i = 0; i < nt; i++) {
+        size_t lo = (size_t)i * per, hi = lo + per < n ? lo + per : n;
+        shares[i] = (s_predict_share_t){self, X + lo * p, hi > lo ? hi - lo : 0, proba + lo};
+        //  share 0 runs here; a share whose thread cannot start runs here too
+        if (i > 0)
+            started[i] = pthread_create(&th[i], NULL, s_predict_fn, &shares[i]) == 0;
+    }
+    s_predict_fn(&shares[0]);
+    for (int i = 1; i < nt; i++) {
+        if (started[i])
+            pthread_join(th[i], NULL);
+        else
+            s_predict_fn(&shares[i]);
     }
 }

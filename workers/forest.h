@@ -80,8 +80,9 @@ double forest_predict_one(const forest_t *self, const double *x);
 
 //  Probabilities of class 1 for n rows of X (row-major, n x p) into proba.
 //  Same values as forest_predict_one, computed tree by tree over blocks of
-//  rows so that each tree stays in cache while it is used: many times
-//  faster on large batches.
+//  rows so that each tree stays in cache while it is used, and large
+//  batches shared out over the online CPUs: many times faster on large
+//  batches.
 void forest_predict(const forest_t *self, const double *X, size_t n, double *proba);
 
 //  The thread count forest_fit uses for n_threads = 0.

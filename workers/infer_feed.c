@@ -81,9 +81,9 @@ static proto_msg_t *s_await_reply(infer_feed_t *self, void *sock)
 //  (version in *version) or NULL with a warning logged.
 static model_t *s_load_reply(infer_feed_t *self, const proto_msg_t *reply, int64_t *version)
 {
-    if (!reply->reply.ok) {
-        log_warning("broker refused GET_MODEL version=%" PRId64 " error=%s", self->want,
-                    reply->reply.error);
+    if (!reply->reply.ok) {   //  e.g. no version in production yet: a state, not a fault
+        log_info("broker refused GET_MODEL version=%" PRId64 " error=%s", self->want,
+                 reply->reply.error);
         return NULL;
     }
     control_model_t cm;
@@ -174,11 +174,11 @@ static void s_try_fetch(infer_feed_t *self, void *pipe)
         return;
     }
     infer_feed_post_t post = {.model = model, .version = version};
-    if (zmq_send(pipe, &post, sizeof post, 0) < 0) {
+    log_info("model fetched version=%" PRId64 " family=%s", version, model_family(model));
+    if (zmq_send(pipe, &post, sizeof post, 0) < 0) {   //  from here the serving thread owns it
         model_destroy(&model);
         return;
     }
-    log_info("model fetched version=%" PRId64 " family=%s", version, model_family(model));
     self->have = version;
     self->need_fetch = false;
 }

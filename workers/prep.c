@@ -589,7 +589,7 @@ static int s_add_feature(prep_recipe_t *r, const char *a, const char *b)
     return 0;
 }
 
-//  True when every Titanic input column is there.
+//  True when every Titanic input column is there, in the reference's form.
 static int s_is_titanic(const table_t *raw, const char *target)
 {
     if (strcmp(target, "Survived") != 0)
@@ -597,7 +597,9 @@ static int s_is_titanic(const table_t *raw, const char *target)
     for (size_t k = 0; k < sizeof s_titanic_cols / sizeof s_titanic_cols[0]; k++)
         if (table_find(raw, s_titanic_cols[k]) < 0)
             return 0;
-    return 1;
+    //  Sex as text (male / female), not already encoded as numbers: the
+    //  recipe reads it as a category
+    return raw->cols[table_find(raw, "Sex")].kind != TABLE_NUMBER;
 }
 
 static double s_col_median(const table_t *raw, const char *name, const size_t *rows, size_t n,

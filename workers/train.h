@@ -75,15 +75,15 @@ typedef struct {
     const char *family;     //  as given
     size_t n_folds;         //  k * repeats scored folds
     double accuracy_mean, accuracy_std; //  over folds (population std, as np.std)
-    double auc_mean, auc_std;
-    double f1_mean, f1_std;
-    double log_loss_mean, log_loss_std;
+    double auc_mean, auc_std;           //  ROC AUC
+    double f1_mean, f1_std;             //  F1
+    double log_loss_mean, log_loss_std; //  log loss
 } train_cv_t;
 
-//  Runs the CV for n_families families; params_json is NULL or holds one
-//  JSON text (or NULL) per family, as in train_fit. out has n_families entries. progress, when not NULL, is called
-//  after each fold with (done, total). Returns 0, or the codes of
-//  train_prepare and train_fit.
+//  Runs the CV for n_families (1..8) families; params_json is NULL or holds
+//  one JSON text (or NULL) per family, as in train_fit. out has n_families
+//  entries. progress, when not NULL, is called after each fold with (done,
+//  total). Returns 0, or the codes of train_prepare and train_fit.
 int train_cv(const table_t *raw, const prep_options_t *opts, int k, int repeats,
              const char *const *families, size_t n_families, const char *const *params_json,
              void (*progress)(size_t done, size_t total), train_cv_t *out, mlops_err_t *err);
