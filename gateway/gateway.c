@@ -43,6 +43,7 @@
 #define PROBE_WINDOW_MSEC 300    //  after a backend disconnect, probe workers this long
 #define PROBE_IVL_MSEC 10        //  ... this often
 #define BODY_PREALLOC_BYTES (64u << 10)   //  most a declared length reserves up front
+#define DRAIN_MSEC 2000                   //  answers awaited after a stop request
 #define MONITOR_ENDPOINT "inproc://gateway-backend-monitor"
 
 typedef enum {
@@ -83,6 +84,7 @@ struct gateway {
     gateway_config_t cfg;             //  copy of the configuration
     struct MHD_Daemon *httpd;         //  libmicrohttpd, external epoll mode
     int httpd_fd;                     //  its epoll fd, polled by us
+    MHD_socket listen_fd;             //  listening socket once quiesced (ours to close)
     uint16_t port;                    //  bound HTTP port
     curve_t *curve;                   //  CURVE server settings (maybe none)
     zsock_t *backend_sock;            //  ROUTER the infer workers connect to
@@ -939,6 +941,7 @@ gateway_t *gateway_new(const gateway_config_t *cfg, mlops_err_t *err)
         return NULL;
     }
     self->cfg = *cfg;
+    self->listen_fd = MHD_INVALID_SOCKET;
     self->cfg.connections_max = s_fit_connections(cfg->connections_max);
     self->n_reqs = self->cfg.connections_max + 16;
     self->reqs = calloc(self->n_reqs, sizeof *self->reqs);
@@ -960,13 +963,29 @@ gateway_t *gateway_new(const gateway_config_t *cfg, mlops_err_t *err)
     return self;
 }
 
+//  After gateway_stop: no new connections, and the requests in flight get
+//  their answers for up to DRAIN_MSEC (a rolling restart drops nothing).
+static bool s_drained(gateway_t *self, int64_t *drain_until)
+{
+    if (!self->stop)
+        return false;
+    if (*drain_until == 0) {
+        self->listen_fd = MHD_quiesce_daemon(self->httpd);
+        *drain_until = s_now_ms() + DRAIN_MSEC;
+        log_info("stopping: draining requests=%zu", self->n_sent + self->n_queued);
+    }
+    return !self->pend_head || s_now_ms() >= *drain_until;
+}
+
 int gateway_run(gateway_t *self)
 {
-    while (!self->stop) {
+    int64_t drain_until = 0;
+    while (!s_drained(self, &drain_until)) {
         zmq_pollitem_t items[3] = {{self->backend, 0, ZMQ_POLLIN, 0},
                                    {NULL, self->httpd_fd, ZMQ_POLLIN, 0},
                                    {self->monitor, 0, ZMQ_POLLIN, 0}};
-        int rc = zmq_poll(items, self->monitor ? 3 : 2, s_poll_timeout(self));
+        long timeout = s_poll_timeout(self);
+        int rc = zmq_poll(items, self->monitor ? 3 : 2, drain_until && timeout > 50 ? 50 : timeout);
         if (rc < 0 && errno != EINTR)
             return errno;
         if (rc < 0)
@@ -1010,6 +1029,8 @@ void gateway_destroy(gateway_t **p)
         MHD_run(self->httpd);
         MHD_stop_daemon(self->httpd);
     }
+    if (self->listen_fd != MHD_INVALID_SOCKET)
+        close(self->listen_fd);
     if (self->router)
         for (int i = 0; i < router_slots(self->router); i++) {
             const router_worker_t *w = router_worker(self->router, i);

@@ -66,7 +66,9 @@ gateway_t *gateway_new(const gateway_config_t *cfg, mlops_err_t *err);
 //  polling fails for a reason other than a signal.
 int gateway_run(gateway_t *self);
 
-//  Asks a running gateway to stop: async-signal-safe (sets a flag).
+//  Asks a running gateway to stop: async-signal-safe (sets a flag). It
+//  stops accepting connections and returns from gateway_run once the
+//  requests in flight are answered (2 s at most).
 void gateway_stop(gateway_t *self);
 
 //  The HTTP port actually bound (useful with port 0).

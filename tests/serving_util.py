@@ -130,7 +130,8 @@ class Gateway:
 class FakeWorker:
     """An inference worker in Python. mode: "echo" answers probability =
     Age/100 (0.5 without Age) and remembers what it got; "silent" never
-    answers; "error" answers ERROR 422 naming each field called "bad"."""
+    answers; "slow" answers as "echo" after 0.5 s; "error" answers ERROR 422
+    naming each field called "bad"."""
 
     def __init__(self, endpoint, version=1, mode="echo", host="fake"):
         self.endpoint, self.version, self.mode, self.host = endpoint, version, mode, host
@@ -145,6 +146,8 @@ class FakeWorker:
         self.received.append(records)
         if self.mode == "silent":
             return
+        if self.mode == "slow":
+            time.sleep(0.5)
         if self.mode == "error":
             detail = [{"index": i, "field": k, "msg": "is bad"}
                       for i, r in enumerate(records) for k in r if k == "bad"]

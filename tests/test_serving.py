@@ -188,6 +188,25 @@ def test_requests_of_a_vanished_worker_go_to_another(procs, workers):
     assert "mlops_gateway_resent_total 4" in metrics
 
 
+def test_stop_answers_requests_in_flight(procs, workers):
+    import signal
+    gw = Gateway(procs)
+    w = FakeWorker(gw.backend, mode="slow")
+    workers.append(w)
+    gw.wait_workers(1)
+    results = []
+    t = threading.Thread(target=lambda: results.append(
+        requests.post(gw.url + "/predict", json=PASSENGER, timeout=10)))
+    t.start()
+    wait_for(lambda: len(w.received) == 1, what="request at the worker")
+    gw.proc.send_signal(signal.SIGTERM)   # a rolling restart: the answer still comes
+    t.join(10)
+    assert results and results[0].status_code == 200
+    assert gw.proc.wait(5) == 0
+    with pytest.raises(requests.ConnectionError):
+        requests.get(gw.url + "/health", timeout=2)
+
+
 def test_unknown_worker_is_told_to_ready(procs):
     import zmq
     gw = Gateway(procs)
