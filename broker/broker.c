@@ -804,6 +804,19 @@ static void s_start_queued(broker_t *self)
     s_start_run(self, &run);
 }
 
+//  A trigger folded into the queued run keeps its reason: "a; b" (a reason
+//  already there is not repeated; one that does not fit ends the text "...").
+static void s_reason_append(run_t *run, const char *reason)
+{
+    size_t have = strlen(run->reason), add = strlen(reason);
+    if (strstr(run->reason, reason) || strstr(run->reason, "..."))
+        return;
+    if (have + 2 + add < sizeof run->reason)
+        snprintf(run->reason + have, sizeof run->reason - have, "; %s", reason);
+    else if (have + 5 < sizeof run->reason)
+        snprintf(run->reason + have, sizeof run->reason - have, "; ...");
+}
+
 //  RETRAIN: a new run (started at once when none is active, else queued),
 //  or folded into the queued one. Returns 0 or an error with err.
 static int s_trigger(broker_t *self, const char *source, const char *reason,
@@ -815,6 +828,7 @@ static int s_trigger(broker_t *self, const char *source, const char *reason,
     if (rc == 0 && self->queued_id) {
         rc = store_run_get(self->store, self->queued_id, &run, err);
         run.coalesced++;
+        s_reason_append(&run, *reason ? reason : "manual");
         if (rc == 0)
             rc = s_put_run(self, &run);
         answer->coalesced = true;
