@@ -1329,6 +1329,25 @@ static int s_worker_order_fn(const void *a, const void *b)
     return h ? h : (x->pid > y->pid) - (x->pid < y->pid);
 }
 
+//  Says which task of the active run is ready but has no worker of its
+//  stage to go to (it would wait for ever, silently); "" when none.
+static void s_waiting(broker_t *self, char *out, size_t size)
+{
+    out[0] = '\0';
+    int64_t now = s_wall();
+    for (size_t i = 0; i < self->active.n_tasks; i++) {
+        const run_task_t *t = &self->active.tasks[i];
+        int stage = dag_task_stage(t);
+        if (stage < 0 || !(dispatch_queue_contains(self->dispatch, t->task_id) ||
+                           dag_task_ready(&self->active, t, now)))
+            continue;
+        if (dispatch_stage_workers(self->dispatch, (stage_t)stage) == 0) {
+            snprintf(out, size, "%s waits: no %s worker is connected", t->task_id, t->stage);
+            return;
+        }
+    }
+}
+
 static void s_cmd_status(broker_t *self, s_reply_t *r)
 {
     control_status_t st = {.active_run = (int64_t)self->active.id,
@@ -1356,6 +1375,7 @@ static void s_cmd_status(broker_t *self, s_reply_t *r)
     }
     st.n_workers = n;
     qsort(st.workers, n, sizeof *st.workers, s_worker_order_fn);
+    s_waiting(self, st.waiting, sizeof st.waiting);
     s_reply_data(r, control_status_encode(&st, &r->data, &r->data_len), "STATUS");
     free(st.workers);
 }

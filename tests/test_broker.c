@@ -399,6 +399,16 @@ static void test_broker_control_in_process(void)
     broker_t *b = broker_new_detached(&cfg, &err);
     CHECK(b != NULL);
     s_retrain(b, "first", false);      //  run 1 starts (no worker will take it)
+    proto_msg_t st_req = {.cmd = PROTO_STATUS};
+    proto_msg_t *st_reply;
+    s_control(b, &st_req, &st_reply);
+    CHECK(st_reply && st_reply->reply.ok);
+    control_status_t st;
+    CHECK_INT(control_status_decode(st_reply->reply.data, st_reply->reply.data_len, &st, &err), 0);
+    CHECK_INT(st.active_run, 1);
+    CHECK_STR(st.waiting, "1-extract waits: no extract worker is connected");
+    control_status_clear(&st);
+    proto_msg_destroy(&st_reply);
     s_retrain(b, "nightly", false);    //  run 2 is queued
     s_retrain(b, "data changed", true);
     s_retrain(b, "nightly", true);     //  a reason already there is not repeated
