@@ -364,11 +364,12 @@ class FaultRun:
                 return run
         return None
 
-    def trigger(self, rnd):
+    def trigger(self, rnd, timeout_ms=3000):
         source = "synthetic:2000:%d" % (self.seed * 1000 + len(self.triggers))
+        t = self.stack.now()
         reply = self.stack.request("RETRAIN", {"source": source, "reason": "fault round %d" % rnd},
-                                   3000)
-        self.triggers.append((self.stack.now(), rnd, reply))
+                                   timeout_ms)
+        self.triggers.append((t, rnd, reply))
 
     def pick_victims(self):
         """Kinds in shuffled cycles so every 4 rounds kill each kind once."""
@@ -394,6 +395,12 @@ class FaultRun:
                        else self.rng.uniform(1.0, self.round_sec / 2))
             st.kill(victim)
             self.kills[victim.kind] += 1
+            late = None
+            if victim.kind == "broker" and self.rng.random() < 0.5:
+                # a trigger sent while the broker is away: ZeroMQ holds it until the
+                # restarted broker accepts the connection, which must answer it
+                late = threading.Thread(target=self.trigger, args=(rnd, 5000), daemon=True)
+                late.start()
             time.sleep(self.rng.uniform(0.1, 1.5))
             st.start(victim)
             if victim.kind == "broker":   # a later round's kill must not find it still binding
@@ -402,6 +409,8 @@ class FaultRun:
             elif victim.kind == "gateway":
                 if wait_until(lambda: st.health()[0] is not None, 30, 0.02):
                     st.mark_up(victim)
+            if late:
+                late.join(10)
             self.note_crashes()
             self.say("round %d/%d: killed %s, restarted after %.2f s" % (
                 rnd, self.rounds, victim.name, st.slot(victim.name).spans[-1][0]
