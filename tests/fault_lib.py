@@ -16,6 +16,7 @@ Bounded: every loop has a count and a deadline; stop() SIGKILLs every pid
 we started, and callers call it in a finally block.
 """
 import hashlib
+import json
 import os
 import random
 import signal
@@ -320,9 +321,11 @@ class FaultRun:
     """One fault suite run: set up, rounds, settle, checks and figures."""
 
     def __init__(self, tmp, rounds, seed, round_sec=3.0, settle_sec=180.0, bin_dir=BIN,
-                 say=print, sync=True):
+                 say=print, sync=True, max_down_sec=1.5):
         self.rounds, self.seed, self.round_sec, self.settle_sec = rounds, seed, round_sec, settle_sec
         self.rng = random.Random(seed)
+        self.bin_dir = bin_dir
+        self.max_down_sec = max_down_sec
         self.say = say
         self.stack = Stack(tmp, bin_dir, sync)
         self.triggers = []       # (t, round, reply or None)
@@ -364,12 +367,33 @@ class FaultRun:
                 return run
         return None
 
-    def trigger(self, rnd, timeout_ms=3000):
+    def trigger(self, rnd, timeout_ms=3000, cli=False):
+        """One RETRAIN, raw pyzmq or (cli) `mlops retrain --json`; records the
+        REPLY as {"ok", "error", "data"}, or None when none came in time."""
         source = "synthetic:2000:%d" % (self.seed * 1000 + len(self.triggers))
+        reason = "fault round %d" % rnd
         t = self.stack.now()
-        reply = self.stack.request("RETRAIN", {"source": source, "reason": "fault round %d" % rnd},
-                                   timeout_ms)
+        if cli:
+            reply = self.cli_retrain(source, reason, timeout_ms)
+        else:
+            reply = self.stack.request("RETRAIN", {"source": source, "reason": reason}, timeout_ms)
         self.triggers.append((t, rnd, reply))
+
+    def cli_retrain(self, source, reason, timeout_ms):
+        st = self.stack
+        try:
+            p = subprocess.run([self.bin_dir + "/mlops", "retrain", "--control", st.control,
+                                "--events", st.events, "--source", source, "--reason", reason,
+                                "--json", "--timeout", "%dms" % timeout_ms],
+                               capture_output=True, text=True, timeout=timeout_ms / 1000 + 10)
+        except subprocess.TimeoutExpired:
+            return None
+        if p.returncode == 0:
+            return {"ok": True, "error": "", "data": json.loads(p.stdout)}
+        if "no answer" in p.stderr:
+            return None
+        return {"ok": False, "error": "mlops retrain exit %d: %s" % (p.returncode, p.stderr.strip()),
+                "data": None}
 
     def pick_victims(self):
         """Kinds in shuffled cycles so every 4 rounds kill each kind once."""
@@ -382,13 +406,13 @@ class FaultRun:
 
     def play(self):
         st = self.stack
-        budget = self.rounds * (self.round_sec + 12) + 30
+        budget = self.rounds * (self.round_sec + self.max_down_sec + 12) + 30
         self.predictor = Predictor(st, max_requests=int(budget / 0.02), deadline_sec=budget)
         self.predictor.start()
         for rnd, victim in enumerate(self.pick_victims(), 1):
             start = time.time()
             for _ in range(self.rng.randint(1, 3)):   # bursts: a queued run coalesces
-                self.trigger(rnd)
+                self.trigger(rnd, cli=self.rng.random() < 0.25)
             # mostly while the run just triggered is in hand (a run of synthetic:2000
             # takes 0.2 to 1 s here), sometimes later
             time.sleep(self.rng.uniform(0, 0.4) if self.rng.random() < 0.7
@@ -401,7 +425,7 @@ class FaultRun:
                 # restarted broker accepts the connection, which must answer it
                 late = threading.Thread(target=self.trigger, args=(rnd, 5000), daemon=True)
                 late.start()
-            time.sleep(self.rng.uniform(0.1, 1.5))
+            time.sleep(self.rng.uniform(0.1, self.max_down_sec))
             st.start(victim)
             if victim.kind == "broker":   # a later round's kill must not find it still binding
                 if wait_until(lambda: st.request("STATUS", {}, 500), 30):
@@ -497,6 +521,14 @@ class FaultRun:
         nums = [v["version"] for v in versions]
         self.checks["versions_1_to_n"] = (sorted(nums) == list(range(1, len(nums) + 1))
                                           and len(set(nums)) == len(nums), "versions %r" % nums)
+        limbo = [(v["version"], v["stage"]) for v in versions if v["stage"] in ("staging", "none")]
+        self.checks["no_version_in_limbo"] = (not limbo, "versions neither production nor archived"
+                                              " after every run ended: %r" % limbo)
+        # no PROMOTE or ROLLBACK here: production is the newest run's promotion
+        promoted = [r["version"] for r in sorted(self.runs, key=lambda r: r["id"]) if r["promoted"]]
+        self.checks["production_is_last_promotion"] = (
+            bool(promoted) and promoted[-1] == self.models["production"],
+            "production v%r, runs promoted %r" % (self.models["production"], promoted[-5:]))
         by_run = {r["id"]: r for r in self.runs}
         bad = [(v["version"], v["run_id"]) for v in versions
                if v["run_id"] not in by_run or by_run[v["run_id"]]["version"] != v["version"]]
