@@ -286,6 +286,28 @@ class Predictor(threading.Thread):
         session.close()
 
 
+class StallWatch(threading.Thread):
+    """Notes when this process was not scheduled for longer than one liveness
+    period: on a loaded machine every process freezes at once now and then
+    (seen: 2 s with load 8 on 2 cores), and then every peer rightly looks dead
+    to every other after 3 x 200 ms. Such windows are reported apart."""
+
+    def __init__(self, stack, step_sec=0.05):
+        super().__init__(daemon=True)
+        self.stack, self.step = stack, step_sec
+        self.halt = threading.Event()
+        self.stalls = []         # (start t, end t) in the stack's clock
+
+    def run(self):
+        last = time.monotonic()
+        while not self.halt.wait(self.step):
+            now = time.monotonic()
+            if now - last - self.step > LIVENESS_SEC:
+                end = self.stack.now()
+                self.stalls.append((end - (now - last - self.step), end))
+            last = now
+
+
 def down_intervals(stack, kind, grace):
     """Intervals when no process of this kind was up: for each slot its dead
     spans [kill, back + grace(outage)], intersected across the slots of the
@@ -409,6 +431,8 @@ class FaultRun:
         budget = self.rounds * (self.round_sec + self.max_down_sec + 12) + 30
         self.predictor = Predictor(st, max_requests=int(budget / 0.02), deadline_sec=budget)
         self.predictor.start()
+        self.stallwatch = StallWatch(st)
+        self.stallwatch.start()
         for rnd, victim in enumerate(self.pick_victims(), 1):
             start = time.time()
             for _ in range(self.rng.randint(1, 3)):   # bursts: a queued run coalesces
@@ -444,6 +468,8 @@ class FaultRun:
         time.sleep(GRACE_SEC + 1)
         self.predictor.halt.set()
         self.predictor.join(30)
+        self.stallwatch.halt.set()
+        self.stallwatch.join(5)
 
     def note_crashes(self):
         for slot, rc in self.stack.unexpected_exits():
@@ -570,14 +596,20 @@ class FaultRun:
                                             broker.log_tail()))
 
     def check_predictions(self):
-        self.explained, self.unexplained = [], []
+        self.explained, self.unexplained, self.in_stall = [], [], []
         down = down_intervals(self.stack, "gateway", gateway_grace) + down_intervals(
             self.stack, "infer", GRACE_SEC)
+        stalls = [(a, b + GRACE_SEC + SLACK_SEC) for a, b in self.stallwatch.stalls]
         for t0, t1, status, reason in self.predictor.results:
             if status is not None and 200 <= status < 300:
                 continue
-            hit = any(t0 < b and t1 > a for a, b in down)
-            (self.explained if hit else self.unexplained).append((t0, t1, status, reason))
+            f = (t0, t1, status, reason)
+            if any(t0 < b and t1 > a for a, b in down):
+                self.explained.append(f)
+            elif any(t0 < b and t1 > a for a, b in stalls):
+                self.in_stall.append(f)
+            else:
+                self.unexplained.append(f)
         self.checks["predictions_fail_only_when_down"] = (
             not self.unexplained, "%d failures outside the down windows: %s" % (
                 len(self.unexplained), "; ".join(
@@ -625,9 +657,14 @@ class FaultRun:
         if self.models:
             out.append("versions: %d, production v%d" % (len(self.models["versions"]),
                                                           self.models["production"]))
-        out.append("requests: %d, 2xx %d, failed %d (%d inside down windows, %d outside)" % (
-            len(results), ok, len(results) - ok, len(getattr(self, "explained", [])),
-            len(getattr(self, "unexplained", []))))
+        stalls = self.stallwatch.stalls if getattr(self, "stallwatch", None) else []
+        out.append("machine stalls over %.1f s seen by the suite: %d%s" % (
+            LIVENESS_SEC, len(stalls), "".join(" [t=%.2f, %.2f s]" % (a, b - a) for a, b in stalls)))
+        out.append("requests: %d, 2xx %d, failed %d (%d inside down windows, %d inside machine "
+                   "stalls + %.1f s, %d outside)" % (
+                       len(results), ok, len(results) - ok, len(getattr(self, "explained", [])),
+                       len(getattr(self, "in_stall", [])), GRACE_SEC + SLACK_SEC,
+                       len(getattr(self, "unexplained", []))))
         why = {}
         for r in results:
             if r[2] is None or not 200 <= r[2] < 300:
