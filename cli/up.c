@@ -62,6 +62,7 @@ typedef struct {
     char bin_dir[PATH_MAX];        //  where mlops-broker & co live
     char store[PATH_MAX];          //  --store
     int port;                      //  --port (HTTP)
+    int base_port;                 //  --base-port: work, control, events, backend
     const char *source;            //  --source for the first retrain
     int train_workers;             //  --train-workers
     int infer_workers;             //  --infer-workers
@@ -70,6 +71,8 @@ typedef struct {
     bool store_was_new;            //  no data.mdb when we started
     bool announced;                //  the ready banner was printed
     bool stopping;                 //  a stop signal arrived
+    char control[64];              //  broker control endpoint, for the first retrain
+    char events[64];               //  broker events endpoint
     int64_t next_health_ms;        //  next /health probe while not announced
 } s_up_t;
 
@@ -104,10 +107,13 @@ static void s_usage(FILE *out)
             "                       a CSV path or synthetic[:rows[:seed]] (default synthetic)\n"
             "  --train-workers N    train workers (default 2)\n"
             "  --infer-workers N    inference workers (default 2)\n"
+            "  --base-port N        broker work/control/events on N, N+1, N+2 and the\n"
+            "                       gateway backend on N+3 (default 5555)\n"
             "  --bin DIR            where the mlops-* binaries are (default: beside mlops)\n"
             "  -h, --help           this text\n\n"
             "The broker binds tcp://*:5555 (work), :5556 (control), :5557 (events) and the\n"
-            "gateway tcp://*:5558 (backend) and the HTTP port; all must be free.\n");
+            "gateway tcp://*:5558 (backend) and the HTTP port; all must be free.\n"
+            "The environment (MLOPS_CURVE_*, MLOPS_LOG_LEVEL, ...) passes to every child.\n");
 }
 
 //  Directory of the running executable, so `bin/mlops up` finds bin/mlops-broker.
@@ -402,21 +408,37 @@ static void s_up_free(s_up_t *self)
 //  Builds the child table from the options.
 static int s_plan(s_up_t *self)
 {
-    char port[16], name[32];
+    char port[16], name[32], work_bind[64], control_bind[64], events_bind[64], backend_bind[64];
+    char work[64], control[64], events[64], backend[64];
+    int b = self->base_port;
     snprintf(port, sizeof port, "%d", self->port);
-    s_child_add(self, "broker", "mlops-broker", "--store", self->store, NULL);
-    s_child_add(self, "extract", "mlops-worker", "--stage", "extract", NULL);
-    s_child_add(self, "preprocess", "mlops-worker", "--stage", "preprocess", NULL);
+    snprintf(work_bind, sizeof work_bind, "tcp://*:%d", b);
+    snprintf(control_bind, sizeof control_bind, "tcp://*:%d", b + 1);
+    snprintf(events_bind, sizeof events_bind, "tcp://*:%d", b + 2);
+    snprintf(backend_bind, sizeof backend_bind, "tcp://*:%d", b + 3);
+    snprintf(work, sizeof work, "tcp://127.0.0.1:%d", b);
+    snprintf(control, sizeof control, "tcp://127.0.0.1:%d", b + 1);
+    snprintf(events, sizeof events, "tcp://127.0.0.1:%d", b + 2);
+    snprintf(backend, sizeof backend, "tcp://127.0.0.1:%d", b + 3);
+    snprintf(self->control, sizeof self->control, "%s", control);
+    snprintf(self->events, sizeof self->events, "%s", events);
+
+    s_child_add(self, "broker", "mlops-broker", "--store", self->store, "--work", work_bind,
+                "--control", control_bind, "--events", events_bind, NULL);
+    s_child_add(self, "extract", "mlops-worker", "--stage", "extract", "--broker", work, NULL);
+    s_child_add(self, "preprocess", "mlops-worker", "--stage", "preprocess", "--broker", work, NULL);
     for (int i = 1; i <= self->train_workers; i++) {
         snprintf(name, sizeof name, "train.%d", i);
-        s_child_add(self, name, "mlops-worker", "--stage", "train", NULL);
+        s_child_add(self, name, "mlops-worker", "--stage", "train", "--broker", work, NULL);
     }
-    s_child_add(self, "evaluate", "mlops-worker", "--stage", "evaluate", NULL);
-    s_child_add(self, "load_model", "mlops-worker", "--stage", "load_model", NULL);
-    s_child_add(self, "gateway", "mlops-gateway", "--port", port, NULL);
+    s_child_add(self, "evaluate", "mlops-worker", "--stage", "evaluate", "--broker", work, NULL);
+    s_child_add(self, "load_model", "mlops-worker", "--stage", "load_model", "--broker", work, NULL);
+    s_child_add(self, "gateway", "mlops-gateway", "--port", port, "--backend", backend_bind,
+                "--broker", control, NULL);
     for (int i = 1; i <= self->infer_workers; i++) {
         snprintf(name, sizeof name, "infer.%d", i);
-        s_child_add(self, name, "mlops-worker", "--stage", "infer", NULL);
+        s_child_add(self, name, "mlops-worker", "--stage", "infer", "--gateway", backend,
+                    "--broker", control, "--events", events, NULL);
     }
     return 0;
 }
@@ -430,11 +452,13 @@ static int s_parse(s_up_t *self, int argc, char **argv)
         {"train-workers", required_argument, NULL, 't'},
         {"infer-workers", required_argument, NULL, 'i'},
         {"bin", required_argument, NULL, 'b'},
+        {"base-port", required_argument, NULL, 'B'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     snprintf(self->store, sizeof self->store, "mlops-store");
     self->port = 8000;
+    self->base_port = 5555;
     self->source = "synthetic";
     self->train_workers = 2;
     self->infer_workers = 2;
@@ -445,11 +469,14 @@ static int s_parse(s_up_t *self, int argc, char **argv)
     char *end;
     while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         long value = 0;
-        if (opt == 'p' || opt == 't' || opt == 'i') {
+        if (opt == 'p' || opt == 't' || opt == 'i' || opt == 'B') {
             value = strtol(optarg, &end, 10);
             if (*end || end == optarg) {
                 fprintf(stderr, "mlops up: --%s wants a number, got '%s'\n",
-                        opt == 'p' ? "port" : opt == 't' ? "train-workers" : "infer-workers",
+                        opt == 'p'   ? "port"
+                        : opt == 'B' ? "base-port"
+                        : opt == 't' ? "train-workers"
+                                     : "infer-workers",
                         optarg);
                 return 2;
             }
@@ -464,6 +491,13 @@ static int s_parse(s_up_t *self, int argc, char **argv)
                 return 2;
             }
             self->port = (int)value;
+            break;
+        case 'B':
+            if (value < 1 || value > 65532) {
+                fprintf(stderr, "mlops up: --base-port %ld leaves no room for 4 ports\n", value);
+                return 2;
+            }
+            self->base_port = (int)value;
             break;
         case 't':
         case 'i':
@@ -491,7 +525,8 @@ static int s_parse(s_up_t *self, int argc, char **argv)
 //  Checks every port the stack binds; prints one line naming a busy one.
 static int s_check_ports(const s_up_t *self)
 {
-    const int ports[] = {5555, 5556, 5557, 5558, self->port};
+    const int b = self->base_port;
+    const int ports[] = {b, b + 1, b + 2, b + 3, self->port};
     const char *what[] = {"broker work", "broker control", "broker events", "gateway backend",
                           "HTTP"};
     for (size_t i = 0; i < sizeof ports / sizeof ports[0]; i++) {
@@ -499,9 +534,8 @@ static int s_check_ports(const s_up_t *self)
         if (rc == EADDRINUSE) {
             fprintf(stderr,
                     "mlops up: port %d (%s) is already in use: stop what holds it "
-                    "(another mlops up? `ss -ltnp | grep %d` shows it)%s\n",
-                    ports[i], what[i], ports[i],
-                    i == 4 ? " or pick another with --port" : "");
+                    "(another mlops up? `ss -ltnp | grep %d` shows it) or pick another with %s\n",
+                    ports[i], what[i], ports[i], i == 4 ? "--port" : "--base-port");
             return 1;
         }
         if (rc) {
@@ -599,7 +633,8 @@ int cli_up(int argc, char **argv)
         printf("mlops up: new store: triggering the first retrain on %s\n", self->source);
         s_child_t *retrain = s_child_add(self, "retrain", "mlops", "retrain", "--source",
                                          self->source, "--reason", "first start of mlops up",
-                                         "--wait", NULL);
+                                         "--control", self->control, "--events", self->events,
+                                         "--timeout", "30s", "--wait", NULL);
         if (retrain) {
             retrain->oneshot = true;
             s_child_start(retrain);

@@ -135,6 +135,39 @@ static void test_separable_data_stays_finite(void)
     logreg_destroy(&m);
 }
 
+static void test_collinear_one_hots_on_many_rows(void)
+{
+    //  Five standardised one-hot columns that sum to a constant (collinear
+    //  with the intercept, as Title_* are), one level rare, and a numeric
+    //  column, on 200,000 rows: only the L2 term keeps the Hessian positive
+    //  definite, and sums over many rows must not lose it to rounding.
+    size_t n = 200000, p = 6;
+    double *X = malloc(n * p * sizeof *X), mean[6] = {0}, sd[6] = {0};
+    uint8_t *y = malloc(n);
+    for (size_t i = 0; i < n; i++) {
+        size_t r = (i * 7919) % 100, k = r < 2 ? 0 : r < 30 ? 1 : r < 60 ? 2 : r < 90 ? 3 : 4;
+        for (size_t j = 0; j < 5; j++)
+            X[i * p + j] = j == k;
+        X[i * p + 5] = (double)((i * 13) % 17) / 8 - 1;
+        y[i] = (X[i * p + 5] + (k == 1 ? 0.8 : -0.3) + ((i * 5) % 11) / 5.0 - 1) > 0;
+    }
+    for (size_t j = 0; j < p; j++) {
+        for (size_t i = 0; i < n; i++)
+            mean[j] += X[i * p + j] / (double)n;
+        for (size_t i = 0; i < n; i++)
+            sd[j] += (X[i * p + j] - mean[j]) * (X[i * p + j] - mean[j]) / (double)n;
+        for (size_t i = 0; i < n; i++)
+            X[i * p + j] = (X[i * p + j] - mean[j]) / sqrt(sd[j]);
+    }
+    mlops_err_t err;
+    logreg_t *m = logreg_fit(X, y, n, p, NULL, &err);
+    free(X);
+    free(y);
+    CHECK(m != NULL);
+    CHECK(m->coef[1] > m->coef[2] && m->coef[5] > 0);
+    logreg_destroy(&m);
+}
+
 int main(void)
 {
     RUN(test_matches_sklearn_c1);
@@ -143,5 +176,6 @@ int main(void)
     RUN(test_no_convergence_is_reported);
     RUN(test_bad_input_is_rejected);
     RUN(test_separable_data_stays_finite);
+    RUN(test_collinear_one_hots_on_many_rows);
     return TEST_REPORT("test_logreg");
 }

@@ -18,11 +18,10 @@ typedef struct {
     const uint8_t *y;  //  labels
     double inv_c;      //  1 / C
     double *z, *r, *s; //  n scratch: margins, P(y = 1) then p - y, sqrt weights
-    float *zs;         //  n x q scratch: sqrt(w) * column, in float (see s_hessian)
+    double *zs;        //  n x q scratch: sqrt(w) * column
 } s_problem_t;
 
 typedef double s_v2_t __attribute__((vector_size(16))); //  two doubles, SSE2 or NEON
-typedef float s_v4_t __attribute__((vector_size(16)));  //  four floats
 
 //  Dot product, two lanes by two accumulators: the reduction is not
 //  vectorised at -O2 without this, and it is the whole cost of a fit.
@@ -44,42 +43,25 @@ static double s_dot(const double *a, const double *b, size_t n)
     return s;
 }
 
-//  Four float dot products of a with b[0..3] in one pass: a is loaded once
-//  for four products, which is what bounds the Hessian loop.
-static void s_dot4f(const float *a, const float *const b[4], size_t n, double out[4])
+//  Four dot products of a with b[0..3] in one pass: a is loaded once for
+//  four products, which is what bounds the Hessian loop.
+static void s_dot4(const double *a, const double *const b[4], size_t n, double out[4])
 {
-    s_v4_t s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
-    const float *b0 = b[0], *b1 = b[1], *b2 = b[2], *b3 = b[3];
+    s_v2_t s0 = {0, 0}, s1 = {0, 0}, s2 = {0, 0}, s3 = {0, 0};
+    const double *b0 = b[0], *b1 = b[1], *b2 = b[2], *b3 = b[3];
     size_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-        s_v4_t x, v0, v1, v2, v3;
+    for (; i + 2 <= n; i += 2) {
+        s_v2_t x, v0, v1, v2, v3;
         memcpy(&x, a + i, sizeof x);
         memcpy(&v0, b0 + i, sizeof v0), memcpy(&v1, b1 + i, sizeof v1);
         memcpy(&v2, b2 + i, sizeof v2), memcpy(&v3, b3 + i, sizeof v3);
         s0 += x * v0, s1 += x * v1, s2 += x * v2, s3 += x * v3;
     }
-    s_v4_t *acc[4] = {&s0, &s1, &s2, &s3};
-    for (int k = 0; k < 4; k++) {
-        s_v4_t v = *acc[k];
-        out[k] = ((double)v[0] + (double)v[1]) + ((double)v[2] + (double)v[3]);
-        for (size_t t = i; t < n; t++)
-            out[k] += (double)a[t] * (double)b[k][t];
-    }
-}
-
-static double s_dotf(const float *a, const float *b, size_t n)
-{
-    const float *bb[4] = {b, b, b, b};
-    double out[4];
-    s_dot4f(a, bb, n, out);
-    return out[0];
-}
-
-//  z += t * c; restrict lets -O2 vectorise it without a runtime overlap check.
-static void s_axpy(double t, const double *restrict c, double *restrict z, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        z[i] += t * c[i];
+    out[0] = s0[0] + s0[1], out[1] = s1[0] + s1[1];
+    out[2] = s2[0] + s2[1], out[3] = s3[0] + s3[1];
+    for (; i < n; i++)
+        out[0] += a[i] * b0[i], out[1] += a[i] * b1[i], out[2] += a[i] * b2[i],
+            out[3] += a[i] * b3[i];
 }
 
 //  At theta: margins, probabilities (kept for the derivatives) and the
@@ -87,11 +69,16 @@ static void s_axpy(double t, const double *restrict c, double *restrict z, size_
 static double s_objective(s_problem_t *pb, const double *theta)
 {
     size_t n = pb->n, q = pb->q;
-    double *restrict z = pb->z;
+    double *z = pb->z;
+    const double *ones = pb->cols + (q - 1) * n;
     for (size_t i = 0; i < n; i++)
-        z[i] = theta[q - 1]; //  the intercept's column is all ones
-    for (size_t j = 0; j + 1 < q; j++)
-        s_axpy(theta[j], pb->cols + j * n, z, n);
+        z[i] = theta[q - 1] * ones[i];
+    for (size_t j = 0; j + 1 < q; j++) {
+        const double *c = pb->cols + j * n;
+        double t = theta[j];
+        for (size_t i = 0; i < n; i++)
+            z[i] += t * c[i];
+    }
     double f = 0;
     for (size_t i = 0; i < n; i++) {
         double e = exp(-fabs(z[i]));
@@ -120,31 +107,28 @@ static void s_gradient(s_problem_t *pb, const double *theta, double *g)
         g[j] = s_dot(pb->r, pb->cols + j * n, n) + (j + 1 < q ? pb->inv_c * theta[j] : 0);
 }
 
-//  Hessian H (q x q, full) at the point s_gradient last saw. Its products
-//  are taken in float, four lanes at a time: Newton only needs the Hessian
-//  for the direction (a relative error near 1e-6 changes the path, not the
-//  optimum, which the double gradient fixes), and it is most of the cost.
+//  Hessian H (q x q, full) at the point s_gradient last saw.
 static void s_hessian(s_problem_t *pb, double *H)
 {
     size_t n = pb->n, q = pb->q;
     for (size_t j = 0; j < q; j++) {
         const double *c = pb->cols + j * n;
-        float *zc = pb->zs + j * n;
+        double *zc = pb->zs + j * n;
         for (size_t i = 0; i < n; i++)
-            zc[i] = (float)(pb->s[i] * c[i]);
+            zc[i] = pb->s[i] * c[i];
     }
     for (size_t j = 0; j < q; j++) {
         size_t k = j;
         for (; k + 4 <= q; k += 4) {
-            const float *b[4] = {pb->zs + k * n, pb->zs + (k + 1) * n, pb->zs + (k + 2) * n,
-                                 pb->zs + (k + 3) * n};
+            const double *b[4] = {pb->zs + k * n, pb->zs + (k + 1) * n, pb->zs + (k + 2) * n,
+                                  pb->zs + (k + 3) * n};
             double h[4];
-            s_dot4f(pb->zs + j * n, b, n, h);
+            s_dot4(pb->zs + j * n, b, n, h);
             for (int t = 0; t < 4; t++)
                 H[j * q + k + t] = H[(k + t) * q + j] = h[t];
         }
         for (; k < q; k++)
-            H[j * q + k] = H[k * q + j] = s_dotf(pb->zs + j * n, pb->zs + k * n, n);
+            H[j * q + k] = H[k * q + j] = s_dot(pb->zs + j * n, pb->zs + k * n, n);
         if (j + 1 < q)
             H[j * q + j] += pb->inv_c; //  the intercept is not penalised
     }
@@ -227,7 +211,7 @@ static int s_problem_init(s_problem_t *pb, const double *X, const uint8_t *y, si
     memset(pb, 0, sizeof *pb);
     pb->n = n, pb->q = p + 1, pb->y = y, pb->inv_c = 1.0 / C;
     pb->cols = malloc(n * pb->q * sizeof(double));
-    pb->zs = malloc(n * pb->q * sizeof(float));
+    pb->zs = malloc(n * pb->q * sizeof(double));
     pb->z = malloc(n * sizeof(double));
     pb->r = malloc(n * sizeof(double));
     pb->s = malloc(n * sizeof(double));

@@ -1,0 +1,227 @@
+"""test_up.py: `mlops up` as a new user runs it: a whole stack comes up on a
+new store, trains the first model by itself, prints a curl line that works,
+restarts a child that dies, and on SIGINT / SIGTERM stops every child.
+
+Each test picks free ports (the HTTP port and four consecutive broker /
+backend ports) and a fresh store, and kills only the processes it started.
+"""
+import json
+import os
+import re
+import shlex
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.environ.get("MLOPS_BIN", os.path.join(REPO, "bin"))
+READY_TIMEOUT_SEC = 90  # generous: the machine may be loaded
+
+
+def free_port_run(count):
+    """First port of `count` consecutive free TCP ports."""
+    for _ in range(200):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            base = s.getsockname()[1]
+        if base + count >= 65535:
+            continue
+        socks = []
+        try:
+            for p in range(base, base + count):
+                t = socket.socket()
+                t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                t.bind(("0.0.0.0", p))
+                socks.append(t)
+            return base
+        except OSError:
+            continue
+        finally:
+            for t in socks:
+                t.close()
+    raise RuntimeError("no run of free ports")
+
+
+def children_of(pid):
+    """Pids whose parent is pid (from /proc)."""
+    kids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            if int(fields[1]) == pid:
+                kids.append(int(entry))
+        except (OSError, IndexError, ValueError):
+            pass
+    return kids
+
+
+def alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+class Up:
+    """A running `mlops up` whose output is collected by a thread."""
+
+    def __init__(self, *extra):
+        self.tmp = tempfile.mkdtemp(prefix="mlops-up-")
+        self.port = free_port_run(1)
+        self.base = free_port_run(4)
+        self.proc = subprocess.Popen(
+            [f"{BIN}/mlops", "up", "--store", os.path.join(self.tmp, "store"),
+             "--port", str(self.port), "--base-port", str(self.base), *extra],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.lines = []
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    def text(self):
+        return "\n".join(self.lines)
+
+    def wait_for(self, pattern, timeout):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            for line in list(self.lines):
+                m = re.search(pattern, line)
+                if m:
+                    return m
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.1)
+        raise AssertionError(f"no line matching {pattern!r}; output:\n" + self.text()[-4000:])
+
+    def stop(self, sig=signal.SIGINT):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.reader.join(timeout=5)
+
+
+@pytest.fixture
+def up_stack():
+    stacks = []
+
+    def start(*extra):
+        u = Up(*extra)
+        stacks.append(u)
+        return u
+    yield start
+    for u in stacks:
+        kids = children_of(u.proc.pid)
+        u.stop(signal.SIGKILL)
+        for k in kids:  # our own children only, and only if still there
+            if alive(k):
+                os.kill(k, signal.SIGKILL)
+
+
+def test_up_trains_serves_and_stops_everything(up_stack):
+    up = up_stack("--infer-workers", "2", "--train-workers", "2")
+    up.wait_for(r"ready, a model is being served", READY_TIMEOUT_SEC)
+    curl_line = up.wait_for(r"^\s+(curl -s -X POST .*/predict .*)$", 5).group(1)
+    assert f"localhost:{up.port}" in curl_line
+    out = subprocess.run(shlex.split(curl_line), capture_output=True, text=True, timeout=20)
+    answer = json.loads(out.stdout)
+    assert answer["prediction"] in (0, 1) and 0 <= answer["probability"] <= 1
+    assert answer["model_version"] == 1
+
+    kids = children_of(up.proc.pid)
+    assert len(kids) >= 9  # broker, 6 stage workers, gateway, 2 infer (retrain may have ended)
+    up.stop(signal.SIGINT)
+    assert up.proc.returncode == 0
+    assert "all processes stopped" in up.text()
+    assert [k for k in kids if alive(k)] == []
+
+
+def test_up_restarts_a_child_that_dies_and_stops_on_sigterm(up_stack):
+    up = up_stack("--infer-workers", "1", "--train-workers", "1")
+    up.wait_for(r"ready, a model is being served", READY_TIMEOUT_SEC)
+    kids = children_of(up.proc.pid)
+    victim = None
+    for k in kids:
+        with open(f"/proc/{k}/cmdline", "rb") as f:
+            argv = f.read().split(b"\0")
+        if b"--stage" in argv and argv[argv.index(b"--stage") + 1] == b"train":
+            victim = k
+    assert victim, "no train worker among the children"
+    os.kill(victim, signal.SIGKILL)
+    up.wait_for(r"train\.1 killed by signal 9 .*restarting in", 15)
+    up.wait_for(r"train\.1 restarted \(pid \d+", 15)
+    up.stop(signal.SIGTERM)
+    assert up.proc.returncode == 0
+    after = children_of(up.proc.pid)
+    assert after == []
+    assert [k for k in kids if alive(k)] == []
+
+
+def test_up_reuses_an_existing_store_without_retraining(up_stack):
+    up = up_stack("--infer-workers", "1", "--train-workers", "1")
+    up.wait_for(r"ready, a model is being served", READY_TIMEOUT_SEC)
+    store = os.path.join(up.tmp, "store")
+    up.stop(signal.SIGINT)
+    again = Up("--store", store)  # the later --store wins over Up's own
+    try:
+        again.wait_for(r"existing store", 10)
+        again.wait_for(r"ready, a model is being served", READY_TIMEOUT_SEC)
+        assert "triggering the first retrain" not in again.text()
+    finally:
+        kids = children_of(again.proc.pid)
+        again.stop(signal.SIGINT)
+        assert [k for k in kids if alive(k)] == []
+
+
+def test_up_names_a_port_in_use():
+    with socket.socket() as holder:
+        holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        holder.bind(("0.0.0.0", 0))
+        holder.listen(1)
+        port = holder.getsockname()[1]
+        out = subprocess.run([f"{BIN}/mlops", "up", "--port", str(port),
+                              "--base-port", str(free_port_run(4)), "--store",
+                              tempfile.mkdtemp(prefix="mlops-up-")],
+                             capture_output=True, text=True, timeout=20)
+    assert out.returncode == 1
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1, out.stderr
+    assert f"port {port} (HTTP) is already in use" in lines[0]
+    assert "--port" in lines[0]
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--port", "70000"], "--port 70000 is not a TCP port"),
+    (["--port", "abc"], "--port wants a number, got 'abc'"),
+    (["--train-workers", "0"], "--train-workers must be 1..16"),
+    (["--base-port", "65534"], "leaves no room"),
+    (["extra"], "unexpected argument 'extra'"),
+])
+def test_up_refuses_bad_flags(args, message):
+    out = subprocess.run([f"{BIN}/mlops", "up", *args], capture_output=True, text=True, timeout=10)
+    assert out.returncode == 2
+    assert message in out.stderr
+
+
+def test_up_help_lists_every_flag():
+    out = subprocess.run([f"{BIN}/mlops", "up", "--help"], capture_output=True, text=True,
+                         timeout=10)
+    assert out.returncode == 0
+    for flag in ("--store", "--port", "--source", "--train-workers", "--infer-workers",
+                 "--base-port", "--bin"):
+        assert flag in out.stdout
