@@ -39,7 +39,8 @@ static void s_usage(FILE *out)
         "  --client-timeout SEC drop connections idle or slow this long (default %d)\n"
         "  --connections N      open HTTP connections at most (default %d)\n"
         "  --credit N           requests in flight per worker (default %d)\n"
-        "  --heartbeat MSEC     heartbeat interval (default %d; dead after 3 silent)\n"
+        "  --heartbeat MSEC     interval of our heartbeats (default %d); a worker is\n"
+        "                       dead after 3 silent intervals of at least 1000 ms\n"
         "  --help               this text\n"
         "Log level: MLOPS_LOG_LEVEL=error|warning|info|debug. CURVE on the backend\n"
         "socket: MLOPS_CURVE_SERVER_CERT and MLOPS_CURVE_CLIENTS_DIR (mlops keygen).\n",

@@ -165,6 +165,15 @@ def test_sigkill_one_worker_under_load(procs, artifacts):
     wait_for(lambda: gw.health().json()["workers"] == 1, timeout=5, what="dead worker forgotten")
 
 
+def test_short_worker_heartbeat_does_not_drop_an_idle_gateway(procs, artifacts):
+    gw = Gateway(procs)
+    w = infer(procs, gw, "--model", artifacts[0][0], "--heartbeat", "200")
+    gw.wait_workers(1)
+    time.sleep(2.5)   # idle: the gateway heartbeats every 1000 ms, the worker every 200 ms
+    assert "gateway silent" not in procs.log(w)
+    assert gw.health().json()["workers"] == 1
+
+
 def test_gateway_restart_workers_come_back(procs, artifacts):
     gw = Gateway(procs)
     infer(procs, gw, "--model", artifacts[0][0])

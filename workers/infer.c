@@ -238,7 +238,11 @@ static void s_timers(infer_t *self)
             self->reopen_at_ms = now + self->backoff_ms;
         return;
     }
-    if (now - self->last_heard_ms > ivl * INFER_HEARTBEAT_LIVENESS) {
+    //  the gateway heartbeats at its own interval (PROTOCOL.md's by default):
+    //  a shorter one of ours must not make it look dead
+    int64_t silence_ms = (ivl > INFER_HEARTBEAT_IVL_MSEC ? ivl : INFER_HEARTBEAT_IVL_MSEC)
+                       * INFER_HEARTBEAT_LIVENESS;
+    if (now - self->last_heard_ms > silence_ms) {
         log_warning("gateway silent for %" PRId64 " ms: reconnecting in %" PRId64 " ms",
                     now - self->last_heard_ms, self->backoff_ms);
         s_close(self);

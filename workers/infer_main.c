@@ -37,7 +37,8 @@ static void s_usage(FILE *out)
         "  --model FILE         serve this artifact (from `mlops train --out`) from\n"
         "                       the start; with --broker, promotions still replace it\n"
         "  --model-version N    version to report for --model (default 1)\n"
-        "  --heartbeat MSEC     heartbeat interval (default %d)\n"
+        "  --heartbeat MSEC     interval of our heartbeats (default %d); the gateway\n"
+        "                       is dead after 3 silent intervals of at least 1000 ms\n"
         "  --help               this text\n"
         "CURVE: MLOPS_CURVE_CLIENT_CERT and MLOPS_CURVE_SERVER_KEY (mlops keygen).\n",
         INFER_GATEWAY, ENDPOINT_CONTROL_PORT, ENDPOINT_EVENTS_PORT, INFER_HEARTBEAT_IVL_MSEC);
