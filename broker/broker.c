@@ -31,6 +31,9 @@
 #define TICK_MSEC 50              //  timers: backoff, timeouts, schedule
 #define SAMPLE_BYTES 48           //  of a bad frame, in the log
 #define RUNS_DEFAULT 20
+#define STALL_GAP_MSEC (4 * TICK_MSEC) //  a longer gap between ticks is a stall of ours
+#define DRAIN_MAX 1000            //  messages read from the work socket before expiring anyone
+#define BIG_BYTES (1 << 20)       //  a payload this big may stall the loop: heartbeat first
 
 typedef struct {
     zsock_t *sock;                //  where it goes
@@ -206,6 +209,29 @@ static void s_send_worker(broker_t *self, dispatch_worker_t *w, const proto_msg_
 {
     s_send_to(self, self->work, w->id, w->id_len, false, msg);
     w->last_sent_mono = zclock_mono();
+}
+
+//  Heartbeats every worker not written to for half an interval, at once
+//  rather than through the outbox (a heartbeat announces nothing): called
+//  before work that may keep the loop busy, so the workers hear from us
+//  right before the pause and do not take it for a dead broker.
+static void s_heartbeat_now(broker_t *self)
+{
+    proto_msg_t hb = {.cmd = PROTO_HEARTBEAT};
+    hb.heartbeat.task_id = "";
+    int64_t now = zclock_mono();
+    for (size_t i = 0; i < dispatch_worker_count(self->dispatch); i++) {
+        dispatch_worker_t *w = dispatch_worker_at(self->dispatch, i);
+        zframe_t *payload = now - w->last_sent_mono >= self->cfg.heartbeat_msec / 2 ? s_frame_of(&hb) : NULL;
+        if (!payload)
+            continue;
+        zmsg_t *out = zmsg_new();
+        zmsg_addmem(out, w->id, w->id_len);
+        zmsg_append(out, &payload);
+        zmsg_send(&out, self->work);
+        zmsg_destroy(&out);
+        w->last_sent_mono = now;
+    }
 }
 
 static void s_publish(broker_t *self, const char *kind, uint64_t run_id, const char *stage,
@@ -522,8 +548,9 @@ void broker_destroy(broker_t **p)
 
 int broker_run(broker_t *self)
 {
-    log_info("listening work=%s control=%s events=%s store=%s", self->cfg.work_endpoint,
-             self->cfg.control_endpoint, self->cfg.events_endpoint, self->cfg.store_dir);
+    log_info("listening work=%s control=%s events=%s store=%s curve=%s", self->cfg.work_endpoint,
+             self->cfg.control_endpoint, self->cfg.events_endpoint, self->cfg.store_dir,
+             curve_server_enabled(self->curve) ? "on" : "off (any client may connect)");
     s_pump(self);
     int rc = zloop_start(self->loop);
     return rc == 0 || zsys_interrupted ? 0 : -1;
@@ -1006,6 +1033,7 @@ static void s_dispatch(broker_t *self, run_task_t *task, dispatch_worker_t *w)
     mlops_err_clear(&err);
     uint8_t *input = NULL;
     size_t input_len = 0;
+    s_heartbeat_now(self);
     int64_t t0 = zclock_usecs();
     int rc = s_build_input(self, task, &input, &input_len, &err);
     int64_t build_usec = zclock_usecs() - t0;
@@ -1175,6 +1203,8 @@ static int s_work_fn(zloop_t *loop, zsock_t *sock, void *arg)
     zframe_t *id = zmsg_pop(in);
     zframe_t *payload = zmsg_pop(in);
     char sample[SAMPLE_BYTES * 2];
+    if (payload && zframe_size(payload) >= BIG_BYTES)
+        s_heartbeat_now(self);
     if (!id || !payload || zmsg_size(in) != 0) {
         log_warning("work: dropped a message of %zu frames (expected identity + payload)",
                     zmsg_size(in) + (id != NULL) + (payload != NULL));
@@ -1443,18 +1473,43 @@ static int s_control_fn(zloop_t *loop, zsock_t *sock, void *arg)
 
 /* --- timers -------------------------------------------------------------- */
 
+//  Notes a turn of the loop: a stall of ours since the last one is not
+//  counted against the workers (dispatch.h).
+static void s_awake(broker_t *self)
+{
+    int64_t stall = dispatch_awake(self->dispatch, zclock_mono(), STALL_GAP_MSEC);
+    if (stall >= self->cfg.heartbeat_msec)
+        log_info("loop stalled ms=%lld: worker expiries extended by as much", (long long)stall);
+}
+
+//  Reads what waits on the work socket, so heartbeats that arrived while the
+//  loop was busy count before anyone is declared lost.
+static void s_drain_work(broker_t *self)
+{
+    for (int i = 0; i < DRAIN_MAX && (zsock_events(self->work) & ZMQ_POLLIN); i++)
+        s_work_fn(self->loop, self->work, self);
+}
+
+static void s_expire_workers(broker_t *self)
+{
+    s_awake(self);
+    s_drain_work(self);
+    s_awake(self);
+    dispatch_worker_t *w;
+    while ((w = dispatch_expired(self->dispatch, zclock_mono()))) {
+        char why[96];
+        snprintf(why, sizeof why, "lost (silent for %lld ms)",
+                 (long long)(self->cfg.heartbeat_msec * self->cfg.liveness));
+        s_worker_lost(self, w, why);
+    }
+}
+
 static void s_check_workers(broker_t *self)
 {
+    s_expire_workers(self);
     int64_t now = zclock_mono();
     for (size_t i = dispatch_worker_count(self->dispatch); i-- > 0;) {
         dispatch_worker_t *w = dispatch_worker_at(self->dispatch, i);
-        if (now > w->expires_mono) {
-            char why[96];
-            snprintf(why, sizeof why, "lost (silent for %lld ms)",
-                     (long long)(self->cfg.heartbeat_msec * self->cfg.liveness));
-            s_worker_lost(self, w, why);
-            continue;
-        }
         run_task_t *t = s_task_of(self, w);
         int64_t limit = self->cfg.timeout_msec[w->stage];
         if (t && now - w->task_since_mono > limit) {

@@ -20,6 +20,7 @@ struct dispatch {
     size_t n_workers;
     size_t cap_workers;
     s_queue_t queues[STAGE_COUNT];
+    int64_t awake_mono;           //  last turn of the broker's loop, 0 = none yet
 };
 
 dispatch_t *dispatch_new(void)
@@ -216,4 +217,23 @@ void dispatch_queue_remove(dispatch_t *self, const char *task_id)
 size_t dispatch_queue_len(const dispatch_t *self, stage_t stage)
 {
     return self->queues[stage].len;
+}
+
+int64_t dispatch_awake(dispatch_t *self, int64_t now_mono, int64_t expected_gap_msec)
+{
+    int64_t stall = self->awake_mono ? now_mono - self->awake_mono - expected_gap_msec : 0;
+    self->awake_mono = now_mono;
+    if (stall <= 0)
+        return 0;
+    for (size_t i = 0; i < self->n_workers; i++)
+        self->workers[i]->expires_mono += stall;
+    return stall;
+}
+
+dispatch_worker_t *dispatch_expired(dispatch_t *self, int64_t now_mono)
+{
+    for (size_t i = 0; i < self->n_workers; i++)
+        if (now_mono > self->workers[i]->expires_mono)
+            return self->workers[i];
+    return NULL;
 }

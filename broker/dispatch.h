@@ -9,6 +9,13 @@
     Each stage has a FIFO of task ids ready to run. A task id is in at most
     one queue once.
 
+    Liveness counts only time the broker was listening: the broker reports
+    each turn of its loop (dispatch_awake), and a turn that comes later than
+    expected was a stall of its own (a long handler: storing or encoding a big
+    payload) during which heartbeats sat unread in its socket. Such a stall is
+    added to every worker's expiry, so a broker that paused for longer than
+    the liveness period does not declare every worker lost when it wakes.
+
     Ownership: workers are owned by the dispatch_t; a dispatch_worker_t
     pointer is valid until dispatch_worker_remove or dispatch_destroy.
 */
@@ -69,6 +76,16 @@ void dispatch_worker_assign(dispatch_worker_t *worker, const char *task_id, int6
 
 //  The worker finished (or gave up) its task: idle again, last in LRU order.
 void dispatch_worker_release(dispatch_worker_t *worker, int64_t now_mono);
+
+//  The broker's loop turned at now_mono, expecting turns at most
+//  expected_gap_msec apart. The first call only records the time. When the
+//  gap since the last turn was longer, the excess is added to every worker's
+//  expiry. Returns the excess forgiven in ms, 0 when none.
+int64_t dispatch_awake(dispatch_t *self, int64_t now_mono, int64_t expected_gap_msec);
+
+//  A worker whose expiry is before now_mono, or NULL. Call dispatch_awake
+//  first, so a stall of the broker's own is not counted.
+dispatch_worker_t *dispatch_expired(dispatch_t *self, int64_t now_mono);
 
 //  Number of workers, and the i-th one (stable until an add or remove).
 size_t dispatch_worker_count(const dispatch_t *self);

@@ -66,20 +66,29 @@ int client_opts_parse(client_opts_t *opts, int argc, char **argv, int *i)
     return 1;
 }
 
-static zsock_t *s_socket(int type, const char *endpoint)
+//  A socket connected to endpoint, a CURVE client when the environment says
+//  so (curve.h). NULL with err when the environment is unusable (no silent
+//  fall-back to plain text) or the endpoint does not parse. *curve_on tells
+//  whether CURVE is on, for the hint on a timeout.
+static zsock_t *s_socket(int type, const char *endpoint, bool *curve_on, mlops_err_t *err)
 {
-    zsock_t *sock = zsock_new(type);
-    if (!sock)
+    curve_t *curve = curve_new_from_env(err);
+    if (!curve)
         return NULL;
-    zsock_set_linger(sock, 0);
-    mlops_err_t err;
-    curve_t *curve = curve_new_from_env(&err);
-    if (curve) {
+    *curve_on = curve_client_enabled(curve);
+    zsock_t *sock = zsock_new(type);
+    if (sock) {
+        zsock_set_linger(sock, 0);
         curve_apply_client(curve, sock);
-        curve_destroy(&curve);
+        if (zsock_connect(sock, "%s", endpoint) < 0) {
+            zsock_destroy(&sock);
+            mlops_err_set(err, MLOPS_EINVAL, "cannot connect to %s: %s", endpoint,
+                          zmq_strerror(zmq_errno()));
+        }
+    } else {
+        mlops_err_set(err, MLOPS_ENOMEM, "cannot create a socket");
     }
-    if (zsock_connect(sock, "%s", endpoint) < 0)
-        zsock_destroy(&sock);
+    curve_destroy(&curve);
     return sock;
 }
 
@@ -92,18 +101,24 @@ int client_request(const client_opts_t *opts, const proto_msg_t *req, proto_msg_
     int rc = proto_msg_encode(req, &bytes, &len);
     if (rc)
         return mlops_err_set(err, rc, "cannot encode %s", proto_cmd_name(req->cmd));
-    zsock_t *sock = s_socket(ZMQ_REQ, opts->control);
+    bool curve_on = false;
+    zsock_t *sock = s_socket(ZMQ_REQ, opts->control, &curve_on, err);
     if (!sock) {
         free(bytes);
-        return mlops_err_set(err, MLOPS_EINVAL, "cannot connect to %s", opts->control);
+        return err->code;
     }
     zframe_t *frame = zframe_new(bytes, len);
     free(bytes);
-    zframe_send(&frame, sock, 0);
+    if (zframe_send(&frame, sock, ZFRAME_DONTWAIT) != 0)   //  never hang: the deadline below says it
+        zframe_destroy(&frame);
     zpoller_t *poller = zpoller_new(sock, NULL);
     if (!zpoller_wait(poller, (int)opts->timeout_msec)) {
         rc = mlops_err_set(err, MLOPS_ETIMEOUT, "no answer from the broker at %s within %lld ms "
-                           "(is mlops-broker running?)", opts->control, (long long)opts->timeout_msec);
+                           "(is mlops-broker running?%s)", opts->control, (long long)opts->timeout_msec,
+                           curve_on ? " CURVE is on: is this client's key in the broker's "
+                                      "MLOPS_CURVE_CLIENTS_DIR and MLOPS_CURVE_SERVER_KEY the broker's key?"
+                                    : " if the broker has CURVE on, set MLOPS_CURVE_CLIENT_CERT and "
+                                      "MLOPS_CURVE_SERVER_KEY");
     } else {
         frame = zframe_recv(sock);
         mlops_err_t sub;
@@ -128,9 +143,14 @@ int client_request(const client_opts_t *opts, const proto_msg_t *req, proto_msg_
 
 zsock_t *client_subscribe(const client_opts_t *opts)
 {
-    zsock_t *sub = s_socket(ZMQ_SUB, opts->events);
+    bool curve_on = false;
+    mlops_err_t err;
+    mlops_err_clear(&err);
+    zsock_t *sub = s_socket(ZMQ_SUB, opts->events, &curve_on, &err);
     if (sub)
         zsock_set_subscribe(sub, "");
+    else
+        fprintf(stderr, "mlops: events: %s\n", mlops_err_text(&err, err.code));
     return sub;
 }
 

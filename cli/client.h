@@ -32,12 +32,16 @@ extern const char *const client_opts_help;
 //  Sends req on the control socket and waits for the REPLY. Returns 0 with
 //  *reply (caller destroys) when the broker carried it out; else an error
 //  with err: MLOPS_ETIMEOUT (no answer: the broker is away), the broker's
-//  refusal (MLOPS_EINVAL with its message), MLOPS_EPROTO for a bad answer.
+//  refusal (MLOPS_EINVAL with its message), MLOPS_EPROTO for a bad answer,
+//  a CURVE environment error (curve.h) or a bad endpoint. A broker with
+//  CURVE on that refuses our key looks like no broker: MLOPS_ETIMEOUT, and
+//  the message says to check the keys.
 int client_request(const client_opts_t *opts, const proto_msg_t *req, proto_msg_t **reply,
                    mlops_err_t *err);
 
-//  A SUB socket on the events endpoint subscribed to every kind; NULL on
-//  failure. The caller destroys it.
+//  A SUB socket on the events endpoint subscribed to every kind (a CURVE
+//  client when configured); NULL on failure, said on stderr. The caller
+//  destroys it.
 zsock_t *client_subscribe(const client_opts_t *opts);
 
 //  Receives one EVENT within timeout_msec. Returns it (caller destroys), or

@@ -16,6 +16,7 @@ Bounded: every loop has a count and a deadline; stop() SIGKILLs every pid
 we started, and callers call it in a finally block.
 """
 import hashlib
+import json
 import os
 import random
 import signal
@@ -285,6 +286,28 @@ class Predictor(threading.Thread):
         session.close()
 
 
+class StallWatch(threading.Thread):
+    """Notes when this process was not scheduled for longer than one liveness
+    period: on a loaded machine every process freezes at once now and then
+    (seen: 2 s with load 8 on 2 cores), and then every peer rightly looks dead
+    to every other after 3 x 200 ms. Such windows are reported apart."""
+
+    def __init__(self, stack, step_sec=0.05):
+        super().__init__(daemon=True)
+        self.stack, self.step = stack, step_sec
+        self.halt = threading.Event()
+        self.stalls = []         # (start t, end t) in the stack's clock
+
+    def run(self):
+        last = time.monotonic()
+        while not self.halt.wait(self.step):
+            now = time.monotonic()
+            if now - last - self.step > LIVENESS_SEC:
+                end = self.stack.now()
+                self.stalls.append((end - (now - last - self.step), end))
+            last = now
+
+
 def down_intervals(stack, kind, grace):
     """Intervals when no process of this kind was up: for each slot its dead
     spans [kill, back + grace(outage)], intersected across the slots of the
@@ -320,9 +343,11 @@ class FaultRun:
     """One fault suite run: set up, rounds, settle, checks and figures."""
 
     def __init__(self, tmp, rounds, seed, round_sec=3.0, settle_sec=180.0, bin_dir=BIN,
-                 say=print, sync=True):
+                 say=print, sync=True, max_down_sec=1.5):
         self.rounds, self.seed, self.round_sec, self.settle_sec = rounds, seed, round_sec, settle_sec
         self.rng = random.Random(seed)
+        self.bin_dir = bin_dir
+        self.max_down_sec = max_down_sec
         self.say = say
         self.stack = Stack(tmp, bin_dir, sync)
         self.triggers = []       # (t, round, reply or None)
@@ -364,11 +389,33 @@ class FaultRun:
                 return run
         return None
 
-    def trigger(self, rnd):
+    def trigger(self, rnd, timeout_ms=3000, cli=False):
+        """One RETRAIN, raw pyzmq or (cli) `mlops retrain --json`; records the
+        REPLY as {"ok", "error", "data"}, or None when none came in time."""
         source = "synthetic:2000:%d" % (self.seed * 1000 + len(self.triggers))
-        reply = self.stack.request("RETRAIN", {"source": source, "reason": "fault round %d" % rnd},
-                                   3000)
-        self.triggers.append((self.stack.now(), rnd, reply))
+        reason = "fault round %d" % rnd
+        t = self.stack.now()
+        if cli:
+            reply = self.cli_retrain(source, reason, timeout_ms)
+        else:
+            reply = self.stack.request("RETRAIN", {"source": source, "reason": reason}, timeout_ms)
+        self.triggers.append((t, rnd, reply))
+
+    def cli_retrain(self, source, reason, timeout_ms):
+        st = self.stack
+        try:
+            p = subprocess.run([self.bin_dir + "/mlops", "retrain", "--control", st.control,
+                                "--events", st.events, "--source", source, "--reason", reason,
+                                "--json", "--timeout", "%dms" % timeout_ms],
+                               capture_output=True, text=True, timeout=timeout_ms / 1000 + 10)
+        except subprocess.TimeoutExpired:
+            return None
+        if p.returncode == 0:
+            return {"ok": True, "error": "", "data": json.loads(p.stdout)}
+        if "no answer" in p.stderr:
+            return None
+        return {"ok": False, "error": "mlops retrain exit %d: %s" % (p.returncode, p.stderr.strip()),
+                "data": None}
 
     def pick_victims(self):
         """Kinds in shuffled cycles so every 4 rounds kill each kind once."""
@@ -381,20 +428,28 @@ class FaultRun:
 
     def play(self):
         st = self.stack
-        budget = self.rounds * (self.round_sec + 12) + 30
+        budget = self.rounds * (self.round_sec + self.max_down_sec + 12) + 30
         self.predictor = Predictor(st, max_requests=int(budget / 0.02), deadline_sec=budget)
         self.predictor.start()
+        self.stallwatch = StallWatch(st)
+        self.stallwatch.start()
         for rnd, victim in enumerate(self.pick_victims(), 1):
             start = time.time()
             for _ in range(self.rng.randint(1, 3)):   # bursts: a queued run coalesces
-                self.trigger(rnd)
+                self.trigger(rnd, cli=self.rng.random() < 0.25)
             # mostly while the run just triggered is in hand (a run of synthetic:2000
             # takes 0.2 to 1 s here), sometimes later
             time.sleep(self.rng.uniform(0, 0.4) if self.rng.random() < 0.7
                        else self.rng.uniform(1.0, self.round_sec / 2))
             st.kill(victim)
             self.kills[victim.kind] += 1
-            time.sleep(self.rng.uniform(0.1, 1.5))
+            late = None
+            if victim.kind == "broker" and self.rng.random() < 0.5:
+                # a trigger sent while the broker is away: ZeroMQ holds it until the
+                # restarted broker accepts the connection, which must answer it
+                late = threading.Thread(target=self.trigger, args=(rnd, 5000), daemon=True)
+                late.start()
+            time.sleep(self.rng.uniform(0.1, self.max_down_sec))
             st.start(victim)
             if victim.kind == "broker":   # a later round's kill must not find it still binding
                 if wait_until(lambda: st.request("STATUS", {}, 500), 30):
@@ -402,6 +457,8 @@ class FaultRun:
             elif victim.kind == "gateway":
                 if wait_until(lambda: st.health()[0] is not None, 30, 0.02):
                     st.mark_up(victim)
+            if late:
+                late.join(10)
             self.note_crashes()
             self.say("round %d/%d: killed %s, restarted after %.2f s" % (
                 rnd, self.rounds, victim.name, st.slot(victim.name).spans[-1][0]
@@ -411,6 +468,8 @@ class FaultRun:
         time.sleep(GRACE_SEC + 1)
         self.predictor.halt.set()
         self.predictor.join(30)
+        self.stallwatch.halt.set()
+        self.stallwatch.join(5)
 
     def note_crashes(self):
         for slot, rc in self.stack.unexpected_exits():
@@ -488,6 +547,14 @@ class FaultRun:
         nums = [v["version"] for v in versions]
         self.checks["versions_1_to_n"] = (sorted(nums) == list(range(1, len(nums) + 1))
                                           and len(set(nums)) == len(nums), "versions %r" % nums)
+        limbo = [(v["version"], v["stage"]) for v in versions if v["stage"] in ("staging", "none")]
+        self.checks["no_version_in_limbo"] = (not limbo, "versions neither production nor archived"
+                                              " after every run ended: %r" % limbo)
+        # no PROMOTE or ROLLBACK here: production is the newest run's promotion
+        promoted = [r["version"] for r in sorted(self.runs, key=lambda r: r["id"]) if r["promoted"]]
+        self.checks["production_is_last_promotion"] = (
+            bool(promoted) and promoted[-1] == self.models["production"],
+            "production v%r, runs promoted %r" % (self.models["production"], promoted[-5:]))
         by_run = {r["id"]: r for r in self.runs}
         bad = [(v["version"], v["run_id"]) for v in versions
                if v["run_id"] not in by_run or by_run[v["run_id"]]["version"] != v["version"]]
@@ -529,14 +596,20 @@ class FaultRun:
                                             broker.log_tail()))
 
     def check_predictions(self):
-        self.explained, self.unexplained = [], []
+        self.explained, self.unexplained, self.in_stall = [], [], []
         down = down_intervals(self.stack, "gateway", gateway_grace) + down_intervals(
             self.stack, "infer", GRACE_SEC)
+        stalls = [(a, b + GRACE_SEC + SLACK_SEC) for a, b in self.stallwatch.stalls]
         for t0, t1, status, reason in self.predictor.results:
             if status is not None and 200 <= status < 300:
                 continue
-            hit = any(t0 < b and t1 > a for a, b in down)
-            (self.explained if hit else self.unexplained).append((t0, t1, status, reason))
+            f = (t0, t1, status, reason)
+            if any(t0 < b and t1 > a for a, b in down):
+                self.explained.append(f)
+            elif any(t0 < b and t1 > a for a, b in stalls):
+                self.in_stall.append(f)
+            else:
+                self.unexplained.append(f)
         self.checks["predictions_fail_only_when_down"] = (
             not self.unexplained, "%d failures outside the down windows: %s" % (
                 len(self.unexplained), "; ".join(
@@ -584,9 +657,14 @@ class FaultRun:
         if self.models:
             out.append("versions: %d, production v%d" % (len(self.models["versions"]),
                                                           self.models["production"]))
-        out.append("requests: %d, 2xx %d, failed %d (%d inside down windows, %d outside)" % (
-            len(results), ok, len(results) - ok, len(getattr(self, "explained", [])),
-            len(getattr(self, "unexplained", []))))
+        stalls = self.stallwatch.stalls if getattr(self, "stallwatch", None) else []
+        out.append("machine stalls over %.1f s seen by the suite: %d%s" % (
+            LIVENESS_SEC, len(stalls), "".join(" [t=%.2f, %.2f s]" % (a, b - a) for a, b in stalls)))
+        out.append("requests: %d, 2xx %d, failed %d (%d inside down windows, %d inside machine "
+                   "stalls + %.1f s, %d outside)" % (
+                       len(results), ok, len(results) - ok, len(getattr(self, "explained", [])),
+                       len(getattr(self, "in_stall", [])), GRACE_SEC + SLACK_SEC,
+                       len(getattr(self, "unexplained", []))))
         why = {}
         for r in results:
             if r[2] is None or not 200 <= r[2] < 300:

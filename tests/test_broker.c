@@ -311,6 +311,33 @@ static void test_registry_store_promote_rollback(void)
     CHECK_INT(system(cmd), 0);
 }
 
+//  The broker's own stall (a long handler) is not the workers' silence: a
+//  worker that heartbeated just before it survives, whatever its length;
+//  one that was already silent before it still expires, the stall aside.
+static void test_dispatch_stall_is_forgiven(void)
+{
+    const int64_t life = 1500, gap = 200;   //  liveness period, expected loop gap
+    dispatch_t *d = dispatch_new();
+    dispatch_worker_t *a = dispatch_worker_add(d, (const uint8_t *)"A", 1, STAGE_TRAIN, "h", 1, 0);
+    dispatch_worker_t *b = dispatch_worker_add(d, (const uint8_t *)"B", 1, STAGE_TRAIN, "h", 2, 0);
+    CHECK_INT(dispatch_awake(d, 1000, gap), 0);          //  first turn: only noted
+    a->expires_mono = 1000 + life;                        //  heartbeat at 1000
+    b->expires_mono = 100 + life;                         //  silent since 100
+    CHECK(dispatch_expired(d, 1050) == NULL);
+    CHECK_INT(dispatch_awake(d, 1100, gap), 0);           //  a normal turn forgives nothing
+    //  the loop stalls from 1100 to 11100, ten liveness periods
+    CHECK_INT(dispatch_awake(d, 11100, gap), 10000 - gap);
+    CHECK_INT(a->expires_mono, 1000 + life + 10000 - gap);
+    CHECK(dispatch_expired(d, 11100) == NULL);            //  nobody lost for our stall
+    //  b had 500 ms left before the stall and gets them (plus the normal gap)
+    CHECK(dispatch_expired(d, 11100 + 500 + gap) == b);
+    dispatch_worker_remove(d, b);
+    //  a's heartbeats stopped at 1000: it expires once its time is used up
+    CHECK(dispatch_expired(d, 1000 + life + 10000 - gap) == NULL);
+    CHECK(dispatch_expired(d, 1000 + life + 10000 - gap + 1) == a);
+    dispatch_destroy(&d);
+}
+
 int main(void)
 {
     RUN(test_dag_plan_fans_out_train);
@@ -319,6 +346,7 @@ int main(void)
     RUN(test_dag_backoff_is_capped);
     RUN(test_dag_resume_requeues_running_tasks);
     RUN(test_dispatch_lru_and_queues);
+    RUN(test_dispatch_stall_is_forgiven);
     RUN(test_registry_rule);
     RUN(test_registry_store_promote_rollback);
     return TEST_REPORT("test_broker");

@@ -16,6 +16,7 @@ ROUNDS = 4
 SEED = int(os.environ.get("MLOPS_FAULT_SEED", "7"))
 CHECKS = ["runs_settled", "failed_runs_have_reason", "no_run_lost", "coalesced_accounted",
           "run_ids_contiguous", "one_production", "versions_1_to_n", "versions_match_runs",
+          "no_version_in_limbo", "production_is_last_promotion",
           "artifacts_sha256", "serving_converged", "store_reopens",
           "predictions_fail_only_when_down", "no_crash"]
 # Checks that fail because of a product bug written up in the fault helper's

@@ -15,7 +15,8 @@
 #include "msg.h"
 
 #define RECONNECT_MIN_MSEC 1000
-#define RECONNECT_MAX_MSEC 32000
+#define RECONNECT_MAX_MSEC 5000    //  a broker back after a restart is found within this
+#define STALL_SLACK_MSEC 200        //  a loop turn later than the heartbeat plus this was a stall of ours
 
 typedef struct {
     proto_msg_t *task;            //  the TASK being worked (owns the input)
@@ -47,6 +48,7 @@ struct agent {
     int64_t next_heartbeat;       //  monotonic
     int64_t reconnect_msec;       //  back-off for the next reconnect
     int64_t delay_msec;           //  MLOPS_TASK_DELAY_MS
+    int64_t awake_mono;           //  last turn of the loop
 };
 
 agent_t *agent_new(const agent_config_t *cfg, mlops_err_t *err)
@@ -119,7 +121,13 @@ static void s_send(agent_t *self, const proto_msg_t *msg)
     }
     zframe_t *frame = zframe_new(bytes, len);
     free(bytes);
-    zframe_send(&frame, self->dealer, 0);
+    //  never blocks: a DEALER whose connection failed its handshake (a CURVE
+    //  key the broker refuses) has no pipe, and a blocking send would hang
+    //  the agent for good; what is dropped here the broker's silence repairs
+    if (zframe_send(&frame, self->dealer, ZFRAME_DONTWAIT) != 0) {
+        log_debug("%s not sent: %s", proto_cmd_name(msg->cmd), zmq_strerror(zmq_errno()));
+        zframe_destroy(&frame);
+    }
     self->next_heartbeat = zclock_mono() + self->cfg.heartbeat_msec;
 }
 
@@ -146,6 +154,7 @@ static void s_connect(agent_t *self)
         log_error("cannot connect to %s: %s", self->endpoint, zmq_strerror(zmq_errno()));
     self->poller = zpoller_new(self->dealer, self->pipe, NULL);
     self->announced = false;
+    self->awake_mono = 0;   //  the back-off was a wait, not a stall
     self->stale_job = self->busy;
     self->broker_expires = zclock_mono() + self->cfg.heartbeat_msec * self->cfg.liveness;
     if (!self->busy)
@@ -292,10 +301,25 @@ static void s_handle_broker(agent_t *self)
     zframe_destroy(&frame);
 }
 
+//  A turn of the loop came later than the loop ever waits: the agent itself
+//  was busy (decoding a big TASK, encoding a big RESULT) or starved of CPU,
+//  and what the broker sent meanwhile sits unread. That pause does not count
+//  as the broker's silence (the broker's expiry logic mirrors this).
+static void s_awake(agent_t *self)
+{
+    int64_t now = zclock_mono();
+    int64_t stall = now - self->awake_mono - self->cfg.heartbeat_msec - STALL_SLACK_MSEC;
+    if (self->awake_mono && stall > 0) {
+        self->broker_expires += stall;
+        log_debug("loop stalled ms=%lld: broker expiry extended", (long long)stall);
+    }
+    self->awake_mono = now;
+}
+
 int agent_run(agent_t *self)
 {
-    log_info("connecting stage=%s broker=%s host=%s pid=%d", self->stage, self->endpoint, self->host,
-             (int)getpid());
+    log_info("connecting stage=%s broker=%s host=%s pid=%d curve=%s", self->stage, self->endpoint,
+             self->host, (int)getpid(), curve_client_enabled(self->curve) ? "on" : "off");
     s_connect(self);
     while (!zsys_interrupted) {
         int64_t wait = self->next_heartbeat - zclock_mono();
@@ -308,7 +332,8 @@ int agent_run(agent_t *self)
             s_job_done(self);
         if (!self->dealer)
             continue;
-        if (zclock_mono() > self->broker_expires) {
+        s_awake(self);
+        if (zclock_mono() > self->broker_expires && !(zsock_events(self->dealer) & ZMQ_POLLIN)) {
             s_reconnect_later(self, "silent");
             continue;
         }

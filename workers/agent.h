@@ -7,9 +7,13 @@
     in a thread of its own so heartbeats go on while a long task computes.
     When the broker is silent for liveness intervals, or says DISCONNECT, the
     agent closes the socket and opens a new one (after a back-off of 1 s
-    doubling to 32 s while it keeps failing) and sends READY again. A
+    doubling to 5 s while it keeps failing) and sends READY again. A
     handler's failure goes back as RESULT ok=false with its message; the
     process never dies of a task.
+    Silence is counted only while the agent listens: a pause of its own
+    (decoding a big TASK, encoding a big RESULT, starved of CPU) extends the
+    broker's expiry by as much, and a frame waiting unread is read before the
+    broker is declared dead.
 
     Fault injection: when the environment has MLOPS_TASK_DELAY_MS=N, every
     task waits N ms in its thread before the handler runs (heartbeats go on).

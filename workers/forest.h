@@ -9,8 +9,9 @@
     fraction of class 1.
 
     Speed: every feature is coded once into the ranks of its distinct values,
-    so a split search is a histogram over ranks (or a sort of the node's
-    ranks when the node is small). That is exact, not an approximation, as
+    so a split search is a histogram over ranks (register sums for features
+    with up to 4 ranks, a bitmap-indexed histogram on small nodes, several
+    copies on large ones). That is exact, not an approximation, as
     long as a feature has at most max_bins (default 256) distinct values, as
     every Titanic feature does; beyond that (large data) its values are
     grouped into max_bins quantile bins, as histogram GBMs do, and

@@ -1,0 +1,247 @@
+"""test_curve_broker.py: the broker with CURVE on (proto/curve.h), through
+real processes on loopback.
+
+Keys come from `mlops keygen` into a fresh temp dir. The broker's work,
+control and events sockets are CURVE servers that accept only the public
+keys in MLOPS_CURVE_CLIENTS_DIR; the stage workers and the CLI are CURVE
+clients from MLOPS_CURVE_CLIENT_CERT + MLOPS_CURVE_SERVER_KEY. A refused
+client gets silence (no error frame exists in CURVE), so "refused" is checked
+as "no answer while an allowed client, asked the same way, gets one".
+"""
+import os
+import re
+import shutil
+import subprocess
+
+import msgpack
+import pytest
+import zmq
+
+from pipeline_procs import BIN, STAGES, Procs, free_port, wait_for
+
+CURVE_VARS = ("MLOPS_CURVE_SERVER_CERT", "MLOPS_CURVE_CLIENTS_DIR",
+              "MLOPS_CURVE_CLIENT_CERT", "MLOPS_CURVE_SERVER_KEY")
+SOURCE = "synthetic:600:3"
+
+
+def keygen(dir_, name):
+    out = subprocess.run([BIN + "/mlops", "keygen", "--dir", dir_, name],
+                         capture_output=True, text=True, timeout=10)
+    assert out.returncode == 0, out.stderr
+    return os.path.join(dir_, name + ".cert")
+
+
+def cert_key(path, which):
+    """The Z85 public-key or secret-key of a zcert file."""
+    with open(path) as f:
+        m = re.search(r'%s = "(.{40})"' % which, f.read())
+    assert m, "no %s in %s" % (which, path)
+    return m.group(1).encode()
+
+
+def clean_env(**extra):
+    env = {k: v for k, v in os.environ.items() if k not in CURVE_VARS}
+    env.update(extra)
+    return env
+
+
+class Keys:
+    """A server pair, an allowed-clients dir and named client pairs kept
+    outside it until allow() copies their public cert in."""
+
+    def __init__(self, tmp):
+        self.dir = os.path.join(str(tmp), "keys")
+        self.allowed = os.path.join(str(tmp), "allowed")
+        os.makedirs(self.dir)
+        os.makedirs(self.allowed)
+        self.server = keygen(self.dir, "server")
+
+    def client(self, name, allowed=True):
+        cert = keygen(self.dir, name)
+        if allowed:
+            self.allow(name)
+        return cert
+
+    def allow(self, name):
+        shutil.copy(os.path.join(self.dir, name + ".cert"), self.allowed)
+
+    def revoke(self, name):
+        os.unlink(os.path.join(self.allowed, name + ".cert"))
+
+    def server_env(self):
+        return clean_env(MLOPS_CURVE_SERVER_CERT=self.server, MLOPS_CURVE_CLIENTS_DIR=self.allowed)
+
+    def client_env(self, name):
+        return clean_env(MLOPS_CURVE_CLIENT_CERT=os.path.join(self.dir, name + ".cert"),
+                         MLOPS_CURVE_SERVER_KEY=self.server)
+
+
+class CurveBroker:
+    def __init__(self, procs, keys):
+        self.procs, self.keys = procs, keys
+        ports = (free_port(), free_port(), free_port())
+        self.work, self.control, self.events = ("tcp://127.0.0.1:%d" % p for p in ports)
+        env = keys.server_env() if keys else clean_env()
+        self.proc = procs.start("broker", [
+            BIN + "/mlops-broker", "--store", os.path.join(procs.tmp, "store"),
+            "--work", self.work, "--control", self.control, "--events", self.events,
+            "--heartbeat", "200ms", "--backoff", "100ms"], env=env)
+
+    def log(self):
+        with open(self.proc.log_path, errors="replace") as f:
+            return f.read()
+
+    def worker(self, stage, key):
+        env = self.keys.client_env(key) if key else clean_env()
+        return self.procs.start("worker-%s-%s" % (stage, key), [
+            BIN + "/mlops-worker", "--stage", stage, "--broker", self.work,
+            "--heartbeat", "200ms"], env=env)
+
+    def cli(self, key, *args, timeout=60):
+        env = self.keys.client_env(key) if key else clean_env()
+        return subprocess.run([BIN + "/mlops", *args, "--control", self.control,
+                               "--events", self.events], env=env,
+                              capture_output=True, text=True, timeout=timeout)
+
+    def socket(self, kind, key, endpoint):
+        """A pyzmq socket, a CURVE client with key's pair when key is given."""
+        sock = zmq.Context.instance().socket(kind)
+        sock.setsockopt(zmq.LINGER, 0)
+        if key:
+            secret = os.path.join(self.keys.dir, key + ".cert_secret")
+            sock.curve_publickey = cert_key(secret, "public-key")
+            sock.curve_secretkey = cert_key(secret, "secret-key")
+            sock.curve_serverkey = cert_key(self.keys.server, "public-key")
+        sock.connect(endpoint)
+        return sock
+
+    def request(self, key, command, body, timeout_ms=1500):
+        """The REPLY body from a fresh REQ socket, or None on silence."""
+        sock = self.socket(zmq.REQ, key, self.control)
+        try:
+            sock.send(msgpack.packb([1, command, body], use_bin_type=True))
+            if not sock.poll(timeout_ms):
+                return None
+            version, name, reply = msgpack.unpackb(sock.recv(), raw=False)
+            assert (version, name) == (1, "REPLY")
+            return reply
+        finally:
+            sock.close()
+
+    def status(self, key="cli"):
+        reply = self.request(key, "STATUS", {}, timeout_ms=3000)
+        assert reply and reply["ok"], reply
+        return reply["data"]
+
+    def stages(self):
+        return sorted(w["stage"] for w in self.status()["workers"])
+
+
+@pytest.fixture
+def procs(tmp_path):
+    p = Procs(tmp_path)
+    yield p
+    p.stop()
+
+
+@pytest.fixture
+def keys(tmp_path):
+    k = Keys(tmp_path)
+    k.client("worker")
+    k.client("cli")
+    k.client("stranger", allowed=False)
+    return k
+
+
+@pytest.fixture
+def broker(procs, keys):
+    b = CurveBroker(procs, keys)
+    wait_for(lambda: b.request("cli", "STATUS", {}, 300), what="CURVE broker up")
+    return b
+
+
+def test_allowed_workers_register_and_a_retrain_succeeds(broker):
+    assert "curve=on" in broker.log()
+    for stage in STAGES:
+        broker.worker(stage, "worker")
+    wait_for(lambda: broker.stages() == sorted(STAGES), what="five workers registered")
+    out = broker.cli("cli", "retrain", "--source", SOURCE, "--wait", "--timeout", "20s")
+    assert out.returncode == 0, out.stdout + out.stderr + broker.log()
+    assert "run 1 succeeded" in out.stdout, out.stdout
+
+
+def test_a_worker_with_an_unknown_key_never_registers_until_its_key_is_added(broker, keys):
+    stranger = broker.worker("train", "stranger")
+    broker.worker("extract", "worker")   #  the control: an allowed one does
+    wait_for(lambda: "extract" in broker.stages(), what="allowed worker registered")
+    #  several heartbeat periods (200 ms) and a reconnect (600 ms) later the
+    #  stranger is still absent
+    with pytest.raises(AssertionError):
+        wait_for(lambda: "train" in broker.stages(), timeout=2.0, what="stranger")
+    assert stranger.poll() is None   #  it is alive, only refused
+    keys.allow("stranger")           #  no restart: the next handshake counts
+    wait_for(lambda: "train" in broker.stages(), timeout=20, what="stranger admitted")
+
+
+def test_the_cli_without_an_allowed_key_cannot_trigger_a_retrain(broker):
+    for who in (None, "stranger"):
+        out = broker.cli(who, "retrain", "--source", SOURCE, "--timeout", "1s")
+        assert out.returncode != 0
+        assert "no answer from the broker" in out.stderr, out.stderr
+        assert "CURVE" in out.stderr, out.stderr
+    assert broker.request("cli", "RUNS", {})["data"]["runs"] == []   #  nothing was triggered
+
+
+def test_a_raw_client_without_curve_gets_nothing(broker):
+    assert broker.request(None, "STATUS", {}) is None
+    assert broker.request("stranger", "STATUS", {}) is None
+    assert broker.request("cli", "STATUS", {})["ok"]
+
+
+def test_a_pyzmq_client_with_an_allowed_key_triggers_a_retrain_and_sees_events(broker):
+    for stage in STAGES:
+        broker.worker(stage, "worker")
+    wait_for(lambda: len(broker.status()["workers"]) == 5, what="workers registered")
+    allowed = broker.socket(zmq.SUB, "cli", broker.events)
+    plain = broker.socket(zmq.SUB, None, broker.events)
+    stranger = broker.socket(zmq.SUB, "stranger", broker.events)
+    try:
+        for s in (allowed, plain, stranger):
+            s.setsockopt(zmq.SUBSCRIBE, b"")
+        #  the allowed subscriber is connected once it hears an event; the
+        #  first run's events prove it
+        reply = broker.request("cli", "RETRAIN", {"source": SOURCE, "reason": "pyzmq"})
+        assert reply["ok"], reply
+        run_id = reply["data"]["run_id"]
+        seen = []
+
+        def run_ended():
+            while allowed.poll(100):
+                topic, body = allowed.recv_multipart()
+                seen.append(msgpack.unpackb(body, raw=False)[2])
+            return any(e.get("kind") == "run" and e.get("run_id") == run_id
+                       and e.get("state") in ("succeeded", "failed") for e in seen)
+        wait_for(run_ended, timeout=30, what="the run's end on the allowed subscriber")
+        assert any(e.get("state") == "succeeded" for e in seen if e.get("kind") == "run"), seen
+        assert plain.poll(0) == 0 and stranger.poll(0) == 0
+    finally:
+        for s in (allowed, plain, stranger):
+            s.close()
+
+
+def test_a_removed_key_keeps_new_connections_out(broker, keys):
+    assert broker.request("worker", "STATUS", {})["ok"]
+    keys.revoke("worker")
+    assert broker.request("worker", "STATUS", {}) is None
+    assert broker.request("cli", "STATUS", {})["ok"]   #  the others are unaffected
+
+
+def test_without_keys_everything_works_as_before(procs):
+    b = CurveBroker(procs, None)
+    wait_for(lambda: b.request(None, "STATUS", {}, 300), what="broker up")
+    assert "curve=off" in b.log()
+    for stage in STAGES:
+        b.worker(stage, None)
+    wait_for(lambda: len(b.status(None)["workers"]) == 5, what="workers registered")
+    out = b.cli(None, "retrain", "--source", SOURCE, "--wait", "--timeout", "20s")
+    assert out.returncode == 0, out.stdout + out.stderr
