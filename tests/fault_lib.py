@@ -44,10 +44,15 @@ LIVENESS = 3                  # the protocol's liveness: dead after 3 silent int
 RECONNECT_FIRST_MSEC = 1000   # a worker's first reconnect back-off (workers/agent.c, infer.c)
 RECONNECT_MAX_MSEC = 32000    # its longest back-off (PROTOCOL.md section 7)
 LIVENESS_SEC = LIVENESS * HEARTBEAT_MSEC / 1000.0
+# The gateway and the infer workers call a peer dead only after 3 silent
+# intervals of at least the protocol's 1000 ms, whatever --heartbeat says
+# (gateway/gateway.c, workers/infer.c): 3 s.
+SERVING_LIVENESS_SEC = LIVENESS * max(HEARTBEAT_MSEC, 1000) / 1000.0
 # Grace after an infer worker's restart during which failures are expected if it
-# was the last one: it must start on a loaded machine (0.9 s), and a gateway that
-# lost it notices after one liveness period (3 x 200 ms); its first back-off (1 s).
-INFER_GRACE_SEC = LIVENESS_SEC + RECONNECT_FIRST_MSEC / 1000.0 + 0.9
+# was the last one: it must start on a loaded machine (0.9 s), fetch the model
+# with GET_MODEL (its feed retries after 1 s when the broker is slow) and send
+# READY with it, which a heartbeat round (0.6 s) covers.
+INFER_GRACE_SEC = 0.9 + RECONNECT_FIRST_MSEC / 1000.0 + LIVENESS_SEC
 # Slack after the back-off bound below: ZeroMQ's reconnect interval (100 ms), the
 # READY round trip and scheduling on a loaded machine.
 SLACK_SEC = 0.5
@@ -56,14 +61,15 @@ SLACK_SEC = 0.5
 def reconnect_wait_bound(outage_sec):
     """The longest an infer worker following PROTOCOL.md section 7 can still be
     waiting out its back-off when the gateway returns after outage_sec: it finds
-    the gateway silent one liveness period after the kill, closes its socket,
-    reopens after 1 s, doubling after each further silent liveness period up to
-    32 s. The back-off in force at the return bounds the wait."""
-    t, b = LIVENESS_SEC, RECONNECT_FIRST_MSEC / 1000.0
+    the gateway silent one liveness period (SERVING_LIVENESS_SEC) after the
+    kill, closes its socket, reopens after 1 s, doubling after each further
+    silent liveness period up to 32 s. The back-off in force at the return
+    bounds the wait (before the first close ZeroMQ reconnects by itself)."""
+    t, b = SERVING_LIVENESS_SEC, RECONNECT_FIRST_MSEC / 1000.0
     for _ in range(64):
-        if t + b + LIVENESS_SEC >= outage_sec:
+        if t + b + SERVING_LIVENESS_SEC >= outage_sec:
             return b
-        t += b + LIVENESS_SEC
+        t += b + SERVING_LIVENESS_SEC
         b = min(2 * b, RECONNECT_MAX_MSEC / 1000.0)
     return b
 
