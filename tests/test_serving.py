@@ -35,6 +35,26 @@ def test_help_and_bad_flags(procs):
     assert bad.returncode == 2 and "unknown flag" in bad.stderr
 
 
+def test_ports_in_use_are_reported(procs):
+    import subprocess
+    from serving_util import BIN, free_port
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        r = subprocess.run([BIN + "/mlops-gateway", "--port", str(port), "--bind", "127.0.0.1",
+                            "--backend", "tcp://127.0.0.1:%d" % free_port()],
+                           capture_output=True, text=True, timeout=10)
+        assert r.returncode == 1 and "cannot listen on 127.0.0.1:%d" % port in r.stderr
+        r = subprocess.run([BIN + "/mlops-gateway", "--port", str(free_port()), "--bind", "127.0.0.1",
+                            "--backend", "tcp://127.0.0.1:%d" % port], capture_output=True, text=True,
+                           timeout=10)
+        assert r.returncode == 1 and "cannot bind the backend socket" in r.stderr
+    r = subprocess.run([BIN + "/mlops-gateway", "--bind", "nowhere", "--backend",
+                        "tcp://127.0.0.1:%d" % free_port()], capture_output=True, text=True, timeout=10)
+    assert r.returncode == 1 and "not an IPv4 address" in r.stderr
+
+
 def test_no_worker_is_503_with_reason(procs):
     gw = Gateway(procs)
     h = gw.health()

@@ -356,9 +356,12 @@ static int s_dec_recipe(s_dec_t *d, const msgpack_object *m, prep_recipe_t *r)
     r->inputs = calloc(ins->via.array.size ? ins->via.array.size : 1, sizeof *r->inputs);
     if (!r->inputs)
         return s_fail(d, MLOPS_ENOMEM, "inputs", "does not fit in memory");
-    for (uint32_t k = 0; k < ins->via.array.size; k++, r->n_inputs++)
+    for (uint32_t k = 0; k < ins->via.array.size; k++) {
+        //  Counted before decoding, so a half-decoded input is freed with the recipe.
+        r->n_inputs++;
         if (s_dec_input(d, &ins->via.array.ptr[k], &r->inputs[k]) != 0)
             return MLOPS_ECORRUPT;
+    }
     if (r->kind == PREP_TITANIC && r->n_inputs != 8)
         return s_fail(d, MLOPS_ECORRUPT, "inputs", "is not the Titanic recipe's 8 inputs");
     const msgpack_object *fs = s_get(d, m, "features", MSGPACK_OBJECT_ARRAY);
