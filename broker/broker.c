@@ -16,6 +16,7 @@
 */
 #include "broker.h"
 
+#include <assert.h>
 #include <czmq.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -217,6 +218,8 @@ static void s_send_worker(broker_t *self, dispatch_worker_t *w, const proto_msg_
 //  right before the pause and do not take it for a dead broker.
 static void s_heartbeat_now(broker_t *self)
 {
+    if (!self->work)
+        return;
     proto_msg_t hb = {.cmd = PROTO_HEARTBEAT};
     hb.heartbeat.task_id = "";
     int64_t now = zclock_mono();
@@ -318,8 +321,11 @@ static int s_flush(broker_t *self)
             return rc;
         }
     }
-    for (size_t i = 0; i < self->n_out; i++)
-        zmsg_send(&self->out[i].msg, self->out[i].sock);
+    for (size_t i = 0; i < self->n_out; i++) {
+        if (self->out[i].sock)
+            zmsg_send(&self->out[i].msg, self->out[i].sock);
+        zmsg_destroy(&self->out[i].msg);   //  detached (no socket): dropped
+    }
     self->n_out = 0;
     return 0;
 }
@@ -475,7 +481,8 @@ static int s_resume(broker_t *self, mlops_err_t *err)
     return 0;
 }
 
-broker_t *broker_new(const broker_config_t *cfg, mlops_err_t *err)
+//  broker_new, without sockets when detached.
+static broker_t *s_new(const broker_config_t *cfg, bool detached, mlops_err_t *err)
 {
     if (s_check_config(cfg, err))
         return NULL;
@@ -499,13 +506,17 @@ broker_t *broker_new(const broker_config_t *cfg, mlops_err_t *err)
         broker_destroy(&self);
         return NULL;
     }
-    self->work = s_bind(self, ZMQ_ROUTER, self->cfg.work_endpoint, err);
-    self->control = self->work ? s_bind(self, ZMQ_ROUTER, self->cfg.control_endpoint, err) : NULL;
-    self->events = self->control ? s_bind(self, ZMQ_PUB, self->cfg.events_endpoint, err) : NULL;
-    if (!self->events || s_resume(self, err)) {
+    if (!detached) {
+        self->work = s_bind(self, ZMQ_ROUTER, self->cfg.work_endpoint, err);
+        self->control = self->work ? s_bind(self, ZMQ_ROUTER, self->cfg.control_endpoint, err) : NULL;
+        self->events = self->control ? s_bind(self, ZMQ_PUB, self->cfg.events_endpoint, err) : NULL;
+    }
+    if ((!detached && !self->events) || s_resume(self, err)) {
         broker_destroy(&self);
         return NULL;
     }
+    if (detached)
+        return self;
     self->loop = zloop_new();
     zloop_reader(self->loop, self->work, s_work_fn, self);
     zloop_reader(self->loop, self->control, s_control_fn, self);
@@ -513,6 +524,16 @@ broker_t *broker_new(const broker_config_t *cfg, mlops_err_t *err)
     if (self->cfg.schedule_msec > 0)
         self->next_schedule_ms = s_wall() + self->cfg.schedule_msec;
     return self;
+}
+
+broker_t *broker_new(const broker_config_t *cfg, mlops_err_t *err)
+{
+    return s_new(cfg, false, err);
+}
+
+broker_t *broker_new_detached(const broker_config_t *cfg, mlops_err_t *err)
+{
+    return s_new(cfg, true, err);
 }
 
 void broker_destroy(broker_t **p)
@@ -783,6 +804,19 @@ static void s_start_queued(broker_t *self)
     s_start_run(self, &run);
 }
 
+//  A trigger folded into the queued run keeps its reason: "a; b" (a reason
+//  already there is not repeated; one that does not fit ends the text "...").
+static void s_reason_append(run_t *run, const char *reason)
+{
+    size_t have = strlen(run->reason), add = strlen(reason);
+    if (strstr(run->reason, reason) || strstr(run->reason, "..."))
+        return;
+    if (have + 2 + add < sizeof run->reason)
+        snprintf(run->reason + have, sizeof run->reason - have, "; %s", reason);
+    else if (have + 5 < sizeof run->reason)
+        snprintf(run->reason + have, sizeof run->reason - have, "; ...");
+}
+
 //  RETRAIN: a new run (started at once when none is active, else queued),
 //  or folded into the queued one. Returns 0 or an error with err.
 static int s_trigger(broker_t *self, const char *source, const char *reason,
@@ -794,6 +828,7 @@ static int s_trigger(broker_t *self, const char *source, const char *reason,
     if (rc == 0 && self->queued_id) {
         rc = store_run_get(self->store, self->queued_id, &run, err);
         run.coalesced++;
+        s_reason_append(&run, *reason ? reason : "manual");
         if (rc == 0)
             rc = s_put_run(self, &run);
         answer->coalesced = true;
@@ -1294,6 +1329,25 @@ static int s_worker_order_fn(const void *a, const void *b)
     return h ? h : (x->pid > y->pid) - (x->pid < y->pid);
 }
 
+//  Says which task of the active run is ready but has no worker of its
+//  stage to go to (it would wait for ever, silently); "" when none.
+static void s_waiting(broker_t *self, char *out, size_t size)
+{
+    out[0] = '\0';
+    int64_t now = s_wall();
+    for (size_t i = 0; i < self->active.n_tasks; i++) {
+        const run_task_t *t = &self->active.tasks[i];
+        int stage = dag_task_stage(t);
+        if (stage < 0 || !(dispatch_queue_contains(self->dispatch, t->task_id) ||
+                           dag_task_ready(&self->active, t, now)))
+            continue;
+        if (dispatch_stage_workers(self->dispatch, (stage_t)stage) == 0) {
+            snprintf(out, size, "%s waits: no %s worker is connected", t->task_id, t->stage);
+            return;
+        }
+    }
+}
+
 static void s_cmd_status(broker_t *self, s_reply_t *r)
 {
     control_status_t st = {.active_run = (int64_t)self->active.id,
@@ -1321,6 +1375,7 @@ static void s_cmd_status(broker_t *self, s_reply_t *r)
     }
     st.n_workers = n;
     qsort(st.workers, n, sizeof *st.workers, s_worker_order_fn);
+    s_waiting(self, st.waiting, sizeof st.waiting);
     s_reply_data(r, control_status_encode(&st, &r->data, &r->data_len), "STATUS");
     free(st.workers);
 }
@@ -1422,23 +1477,18 @@ static void s_control_dispatch(broker_t *self, const proto_msg_t *msg, s_reply_t
     }
 }
 
-static int s_control_fn(zloop_t *loop, zsock_t *sock, void *arg)
+zmsg_t *broker_control_handle(broker_t *self, zmsg_t **in)
 {
-    (void)loop;
-    broker_t *self = arg;
-    zmsg_t *in = zmsg_recv(sock);
-    if (!in)
-        return 0;
-    int64_t t0 = zclock_usecs();
-    size_t frames = zmsg_size(in);
-    zframe_t *id = zmsg_pop(in);
-    zframe_t *delim = frames == 3 ? zmsg_pop(in) : NULL;
-    zframe_t *payload = zmsg_pop(in);
+    assert(self && in && *in);
+    size_t frames = zmsg_size(*in);
+    zframe_t *id = zmsg_pop(*in);
+    zframe_t *delim = frames == 3 ? zmsg_pop(*in) : NULL;
+    zframe_t *payload = zmsg_pop(*in);
     s_reply_t r = {0};
     if (frames < 2 || frames > 3 || (delim && zframe_size(delim) != 0)) {
         mlops_err_set(&r.err, MLOPS_EPROTO,
                       "malformed envelope: %zu frames (expected [payload] or [\"\", payload])",
-                      frames - 1);
+                      frames ? frames - 1 : 0);
     } else {
         proto_msg_t *msg = proto_msg_decode(zframe_data(payload), zframe_size(payload), &r.err);
         if (msg)
@@ -1452,19 +1502,47 @@ static int s_control_fn(zloop_t *loop, zsock_t *sock, void *arg)
         }
         proto_msg_destroy(&msg);
     }
+    zmsg_t *out = NULL;
+    zframe_t *frame = NULL;
     if (id) {
         proto_msg_t reply = {.cmd = PROTO_REPLY};
         reply.reply.ok = r.ok;
         reply.reply.error = r.ok ? "" : mlops_err_text(&r.err, r.err.code);
         reply.reply.data = r.ok ? r.data : NULL;
         reply.reply.data_len = r.ok ? r.data_len : 0;
-        s_send_to(self, sock, zframe_data(id), zframe_size(id), delim != NULL, &reply);
+        frame = s_frame_of(&reply);
+    }
+    if (frame) {
+        out = zmsg_new();
+        zmsg_addmem(out, zframe_data(id), zframe_size(id));
+        if (delim)
+            zmsg_addmem(out, "", 0);
+        zmsg_append(out, &frame);
     }
     free(r.data);
     zframe_destroy(&id);
     zframe_destroy(&delim);
     zframe_destroy(&payload);
-    zmsg_destroy(&in);
+    zmsg_destroy(in);
+    return out;
+}
+
+int broker_flush(broker_t *self)
+{
+    return s_flush(self);
+}
+
+static int s_control_fn(zloop_t *loop, zsock_t *sock, void *arg)
+{
+    (void)loop;
+    broker_t *self = arg;
+    zmsg_t *in = zmsg_recv(sock);
+    if (!in)
+        return 0;
+    int64_t t0 = zclock_usecs();
+    zmsg_t *reply = broker_control_handle(self, &in);
+    if (reply)
+        s_out_push(self, sock, &reply);   //  sent once the batch commits
     s_flush(self);
     self->handler_usec += zclock_usecs() - t0;
     self->n_messages++;

@@ -18,6 +18,7 @@
 #ifndef MLOPS_BROKER_H
 #define MLOPS_BROKER_H
 
+#include <czmq.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -59,6 +60,24 @@ void broker_config_defaults(broker_config_t *cfg);
 //  with err: a store error (store.h), errno from a bind (EADDRINUSE...),
 //  MLOPS_EINVAL for a bad config. The config's strings are copied.
 broker_t *broker_new(const broker_config_t *cfg, mlops_err_t *err);
+
+//  Like broker_new but binds no socket and runs no loop: what the broker
+//  would send is dropped (REPLYs go back to the caller of
+//  broker_control_handle). For driving the handlers in process
+//  (fuzz/fuzz_control.c).
+broker_t *broker_new_detached(const broker_config_t *cfg, mlops_err_t *err);
+
+//  Handles one message of the control socket, *in as a ROUTER receives it:
+//  [identity, payload] or [identity, "", payload] (anything else is answered
+//  "malformed envelope"). Takes *in. Returns the REPLY in the same envelope
+//  (caller owns it), NULL when there is no identity to answer. Send it only
+//  after broker_flush: the change it reports is in the open batch. Bad
+//  input never fails: it is answered ok=false with the reason.
+zmsg_t *broker_control_handle(broker_t *self, zmsg_t **in);
+
+//  Commits the open batch and sends what waits for it. Returns 0 or the
+//  store's error (the batch is then dropped and memory reloaded).
+int broker_flush(broker_t *self);
 
 //  Runs until SIGINT / SIGTERM. Returns 0, or -1 when the loop failed.
 int broker_run(broker_t *self);

@@ -342,10 +342,11 @@ int cli_status(int argc, char **argv)
                 "host", w->host, "pid", (json_int_t)w->pid, "state", w->state, "task_id", w->task_id,
                 "last_seen_ms", (json_int_t)w->last_seen_ms));
         }
-        s_print_json(json_pack("{s:s,s:I,s:I,s:I,s:I,s:o}", "broker", opts.control,
+        s_print_json(json_pack("{s:s,s:I,s:I,s:I,s:I,s:o,s:s}", "broker", opts.control,
             "active_run", (json_int_t)st.active_run, "queued", (json_int_t)st.queued,
             "next_schedule_ms", (json_int_t)st.next_schedule_ms,
-            "production_version", (json_int_t)st.production_version, "workers", workers));
+            "production_version", (json_int_t)st.production_version, "workers", workers,
+            "waiting", st.waiting));
     } else {
         printf("broker       %s\n", opts.control);
         printf("active run   %s\n", st.active_run ? (snprintf(when, sizeof when, "%lld", (long long)st.active_run), when) : "none");
@@ -360,6 +361,8 @@ int cli_status(int argc, char **argv)
         }
         if (st.n_workers == 0)
             printf("(no workers connected)\n");
+        if (st.waiting[0])
+            printf("\nwaiting      %s\n", st.waiting);
     }
     control_status_clear(&st);
     return 0;

@@ -32,6 +32,7 @@ static const fields_spec_t s_status[] = {
     FIELD_I64(control_status_t, production_version, production_version),
     FIELD_VEC(control_status_t, workers, workers, n_workers, control_worker_t, CONTROL_WORKERS_MAX,
               s_worker),
+    FIELD_STR(control_status_t, waiting, waiting),
 };
 static const fields_spec_t s_promote[] = {
     FIELD_I64(control_promote_t, version, version),

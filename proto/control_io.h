@@ -44,6 +44,7 @@ typedef struct {
     int64_t production_version;    //  0 = none
     control_worker_t *workers;     //  owned when decoded
     size_t n_workers;
+    char waiting[RECORD_TEXT_MAX]; //  why the active run cannot go on, "" = it can
 } control_status_t;
 
 typedef struct {

@@ -6,8 +6,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "broker.h"
+#include "control_io.h"
 #include "dag.h"
 #include "dispatch.h"
+#include "msg.h"
 #include "registry.h"
 #include "store.h"
 #include "testing.h"
@@ -338,6 +341,126 @@ static void test_dispatch_stall_is_forgiven(void)
     dispatch_destroy(&d);
 }
 
+//  One control request through broker_control_handle, as the ROUTER gets it
+//  ([id, payload]); *reply gets the REPLY (caller destroys) after the
+//  flush, NULL when anything on the way failed (reported).
+static void s_control(broker_t *b, const proto_msg_t *req, proto_msg_t **reply)
+{
+    *reply = NULL;
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    CHECK_INT(proto_msg_encode(req, &bytes, &len), 0);
+    zmsg_t *in = zmsg_new();
+    zmsg_addstr(in, "client-1");
+    zmsg_addmem(in, bytes, len);
+    free(bytes);
+    zmsg_t *out = broker_control_handle(b, &in);
+    CHECK(in == NULL);
+    CHECK(out != NULL);
+    CHECK_INT(broker_flush(b), 0);
+    char *id = zmsg_popstr(out);
+    CHECK_STR(id, "client-1");
+    free(id);
+    zframe_t *f = zmsg_pop(out);
+    mlops_err_t err;
+    *reply = proto_msg_decode(zframe_data(f), zframe_size(f), &err);
+    zframe_destroy(&f);
+    zmsg_destroy(&out);
+    CHECK(*reply && (*reply)->cmd == PROTO_REPLY);
+}
+
+static void s_retrain(broker_t *b, const char *reason, bool coalesced)
+{
+    proto_msg_t req = {.cmd = PROTO_RETRAIN};
+    req.retrain.source = "synthetic:100:1";
+    req.retrain.reason = reason;
+    proto_msg_t *reply;
+    s_control(b, &req, &reply);
+    CHECK(reply && reply->reply.ok);
+    control_retrain_t answer;
+    mlops_err_t err;
+    CHECK_INT(control_retrain_decode(reply->reply.data, reply->reply.data_len, &answer, &err), 0);
+    CHECK_INT(answer.coalesced, coalesced);
+    proto_msg_destroy(&reply);
+}
+
+//  The control handler without sockets: triggers fold into the queued run
+//  and keep their reasons; a bad envelope and a non-control command are
+//  answered with why.
+static void test_broker_control_in_process(void)
+{
+    char dir[] = "/tmp/mlops-test-control-XXXXXX";
+    CHECK(mkdtemp(dir));
+    broker_config_t cfg;
+    broker_config_defaults(&cfg);
+    cfg.store_dir = dir;
+    cfg.no_sync = true;
+    mlops_err_t err;
+    broker_t *b = broker_new_detached(&cfg, &err);
+    CHECK(b != NULL);
+    s_retrain(b, "first", false);      //  run 1 starts (no worker will take it)
+    proto_msg_t st_req = {.cmd = PROTO_STATUS};
+    proto_msg_t *st_reply;
+    s_control(b, &st_req, &st_reply);
+    CHECK(st_reply && st_reply->reply.ok);
+    control_status_t st;
+    CHECK_INT(control_status_decode(st_reply->reply.data, st_reply->reply.data_len, &st, &err), 0);
+    CHECK_INT(st.active_run, 1);
+    CHECK_STR(st.waiting, "1-extract waits: no extract worker is connected");
+    control_status_clear(&st);
+    proto_msg_destroy(&st_reply);
+    s_retrain(b, "nightly", false);    //  run 2 is queued
+    s_retrain(b, "data changed", true);
+    s_retrain(b, "nightly", true);     //  a reason already there is not repeated
+    proto_msg_t req = {.cmd = PROTO_RUNS};
+    proto_msg_t *reply;
+    s_control(b, &req, &reply);
+    CHECK(reply && reply->reply.ok);
+    control_runs_t runs;
+    CHECK_INT(control_runs_decode(reply->reply.data, reply->reply.data_len, &runs, &err), 0);
+    CHECK_INT(runs.n_runs, 2);
+    CHECK_INT(runs.runs[0].id, 2);     //  newest first
+    CHECK_INT(runs.runs[0].coalesced, 2);
+    CHECK_STR(runs.runs[0].reason, "nightly; data changed");
+    CHECK_STR(runs.runs[1].reason, "first");
+    control_runs_clear(&runs);
+    proto_msg_destroy(&reply);
+    //  a command that is not for the control socket
+    proto_msg_t hb = {.cmd = PROTO_HEARTBEAT};
+    hb.heartbeat.task_id = "";
+    s_control(b, &hb, &reply);
+    CHECK(reply && !reply->reply.ok);
+    CHECK_CONTAINS(reply->reply.error, "HEARTBEAT is not a control command");
+    proto_msg_destroy(&reply);
+    //  an envelope with two extra frames, and one with no payload at all
+    zmsg_t *in = zmsg_new();
+    zmsg_addstr(in, "client-2");
+    zmsg_addstr(in, "x");
+    zmsg_addstr(in, "y");
+    zmsg_addstr(in, "z");
+    zmsg_t *out = broker_control_handle(b, &in);
+    CHECK(out && zmsg_size(out) == 2);
+    zframe_t *f = zmsg_last(out);
+    reply = proto_msg_decode(zframe_data(f), zframe_size(f), &err);
+    CHECK(reply && !reply->reply.ok);
+    CHECK_CONTAINS(reply->reply.error, "malformed envelope: 3 frames");
+    proto_msg_destroy(&reply);
+    zmsg_destroy(&out);
+    in = zmsg_new();
+    zmsg_addstr(in, "client-3");
+    out = broker_control_handle(b, &in);
+    CHECK(out && zmsg_size(out) == 2);
+    reply = proto_msg_decode(zframe_data(zmsg_last(out)), zframe_size(zmsg_last(out)), &err);
+    CHECK(reply && !reply->reply.ok);
+    CHECK_CONTAINS(reply->reply.error, "malformed envelope: 0 frames");
+    proto_msg_destroy(&reply);
+    zmsg_destroy(&out);
+    broker_destroy(&b);
+    zdir_t *d = zdir_new(dir, NULL);
+    zdir_remove(d, true);
+    zdir_destroy(&d);
+}
+
 int main(void)
 {
     RUN(test_dag_plan_fans_out_train);
@@ -347,6 +470,7 @@ int main(void)
     RUN(test_dag_resume_requeues_running_tasks);
     RUN(test_dispatch_lru_and_queues);
     RUN(test_dispatch_stall_is_forgiven);
+    RUN(test_broker_control_in_process);
     RUN(test_registry_rule);
     RUN(test_registry_store_promote_rollback);
     return TEST_REPORT("test_broker");
