@@ -357,11 +357,12 @@ class FaultRun:
     """One fault suite run: set up, rounds, settle, checks and figures."""
 
     def __init__(self, tmp, rounds, seed, round_sec=3.0, settle_sec=180.0, bin_dir=BIN,
-                 say=print, sync=True, max_down_sec=1.5):
+                 say=print, sync=True, max_down_sec=1.5, double=0.0):
         self.rounds, self.seed, self.round_sec, self.settle_sec = rounds, seed, round_sec, settle_sec
         self.rng = random.Random(seed)
         self.bin_dir = bin_dir
         self.max_down_sec = max_down_sec
+        self.double = double     # chance that a round kills a second process too
         self.say = say
         self.stack = Stack(tmp, bin_dir, sync)
         self.triggers = []       # (t, round, reply or None)
@@ -442,7 +443,7 @@ class FaultRun:
 
     def play(self):
         st = self.stack
-        budget = self.rounds * (self.round_sec + self.max_down_sec + 12) + 30
+        budget = self.rounds * (self.round_sec + 2 * self.max_down_sec + 12) + 30
         self.predictor = Predictor(st, max_requests=int(budget / 0.02), deadline_sec=budget)
         self.predictor.start()
         self.stallwatch = StallWatch(st)
@@ -455,28 +456,10 @@ class FaultRun:
             # takes 0.2 to 1 s here), sometimes later
             time.sleep(self.rng.uniform(0, 0.4) if self.rng.random() < 0.7
                        else self.rng.uniform(1.0, self.round_sec / 2))
-            st.kill(victim)
-            self.kills[victim.kind] += 1
-            late = None
-            if victim.kind == "broker" and self.rng.random() < 0.5:
-                # a trigger sent while the broker is away: ZeroMQ holds it until the
-                # restarted broker accepts the connection, which must answer it
-                late = threading.Thread(target=self.trigger, args=(rnd, 5000), daemon=True)
-                late.start()
-            time.sleep(self.rng.uniform(0.1, self.max_down_sec))
-            st.start(victim)
-            if victim.kind == "broker":   # a later round's kill must not find it still binding
-                if wait_until(lambda: st.request("STATUS", {}, 500), 30):
-                    st.mark_up(victim)
-            elif victim.kind == "gateway":
-                if wait_until(lambda: st.health()[0] is not None, 30, 0.02):
-                    st.mark_up(victim)
-            if late:
-                late.join(10)
-            self.note_crashes()
-            self.say("round %d/%d: killed %s, restarted after %.2f s" % (
-                rnd, self.rounds, victim.name, st.slot(victim.name).spans[-1][0]
-                - st.slot(victim.name).spans[-2][1]))
+            victims = [victim]
+            if self.rng.random() < self.double:   # a second process at the same moment
+                victims.append(self.rng.choice([s for s in st.slots if s is not victim]))
+            self.fault(rnd, victims)
             time.sleep(max(0.0, self.round_sec - (time.time() - start)))
         # predictions go on for a while after the last restart, then stop
         time.sleep(INFER_GRACE_SEC + 1)
@@ -484,6 +467,34 @@ class FaultRun:
         self.predictor.join(30)
         self.stallwatch.halt.set()
         self.stallwatch.join(5)
+
+    def fault(self, rnd, victims):
+        """SIGKILLs the victims, restarts them one by one after random delays."""
+        st = self.stack
+        for v in victims:
+            st.kill(v)
+            self.kills[v.kind] += 1
+        late = None
+        if any(v.kind == "broker" for v in victims) and self.rng.random() < 0.5:
+            # a trigger sent while the broker is away: ZeroMQ holds it until the
+            # restarted broker accepts the connection, which must answer it
+            late = threading.Thread(target=self.trigger, args=(rnd, 5000), daemon=True)
+            late.start()
+        for v in self.rng.sample(victims, len(victims)):
+            time.sleep(self.rng.uniform(0.1, self.max_down_sec))
+            st.start(v)
+            if v.kind == "broker":   # a later kill must not find it still binding
+                if wait_until(lambda: st.request("STATUS", {}, 500), 30):
+                    st.mark_up(v)
+            elif v.kind == "gateway":
+                if wait_until(lambda: st.health()[0] is not None, 30, 0.02):
+                    st.mark_up(v)
+        if late:
+            late.join(10)
+        self.note_crashes()
+        self.say("round %d/%d: %s" % (rnd, self.rounds, ", ".join(
+            "killed %s, restarted after %.2f s" % (v.name, v.spans[-1][0] - v.spans[-2][1])
+            for v in victims)))
 
     def note_crashes(self):
         for slot, rc in self.stack.unexpected_exits():
