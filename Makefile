@@ -6,7 +6,7 @@
 #   make deps       install the Debian packages that are missing
 #   make fuzz       run every fuzz target for FUZZ_SECONDS (default 60)
 #   make bench      run the benchmarks in bench/
-#   make run        deps + build + `mlops up` on synthetic data (SOURCE=... to change)
+#   make run        deps + build + `mlops up` on synthetic data (SOURCE=... TARGET=... to change)
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make valgrind   run the C unit tests (release build) under valgrind
 #
@@ -141,7 +141,7 @@ deps:
 	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing
 
 run: deps all
-	bin/mlops up $(if $(SOURCE),--source $(SOURCE))
+	bin/mlops up $(if $(SOURCE),--source $(SOURCE)) $(if $(TARGET),--target $(TARGET))
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin

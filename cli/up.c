@@ -64,6 +64,7 @@ typedef struct {
     int port;                      //  --port (HTTP)
     int base_port;                 //  --base-port: work, control, events, backend
     const char *source;            //  --source for the first retrain
+    const char *target;            //  --target, passed to the broker
     int train_workers;             //  --train-workers
     int infer_workers;             //  --infer-workers
     s_child_t children[UP_CHILDREN_MAX];
@@ -105,6 +106,7 @@ static void s_usage(FILE *out)
             "  --port N             HTTP port of the gateway (default 8000)\n"
             "  --source SPEC        data for the first retrain on a new store:\n"
             "                       a CSV path or synthetic[:rows[:seed]] (default synthetic)\n"
+            "  --target COL         label column of the data (default Survived)\n"
             "  --train-workers N    train workers (default 2)\n"
             "  --infer-workers N    inference workers (default 2)\n"
             "  --base-port N        broker work/control/events on N, N+1, N+2 and the\n"
@@ -424,7 +426,8 @@ static int s_plan(s_up_t *self)
     snprintf(self->events, sizeof self->events, "%s", events);
 
     s_child_add(self, "broker", "mlops-broker", "--store", self->store, "--work", work_bind,
-                "--control", control_bind, "--events", events_bind, NULL);
+                "--control", control_bind, "--events", events_bind, "--target", self->target,
+                "--source", self->source, NULL);
     s_child_add(self, "extract", "mlops-worker", "--stage", "extract", "--broker", work, NULL);
     s_child_add(self, "preprocess", "mlops-worker", "--stage", "preprocess", "--broker", work, NULL);
     for (int i = 1; i <= self->train_workers; i++) {
@@ -449,6 +452,7 @@ static int s_parse(s_up_t *self, int argc, char **argv)
         {"store", required_argument, NULL, 's'},
         {"port", required_argument, NULL, 'p'},
         {"source", required_argument, NULL, 'S'},
+        {"target", required_argument, NULL, 'T'},
         {"train-workers", required_argument, NULL, 't'},
         {"infer-workers", required_argument, NULL, 'i'},
         {"bin", required_argument, NULL, 'b'},
@@ -460,6 +464,7 @@ static int s_parse(s_up_t *self, int argc, char **argv)
     self->port = 8000;
     self->base_port = 5555;
     self->source = "synthetic";
+    self->target = "Survived";
     self->train_workers = 2;
     self->infer_workers = 2;
     if (s_exe_dir(self->bin_dir, sizeof self->bin_dir) != 0)
@@ -484,6 +489,7 @@ static int s_parse(s_up_t *self, int argc, char **argv)
         switch (opt) {
         case 's': snprintf(self->store, sizeof self->store, "%s", optarg); break;
         case 'S': self->source = optarg; break;
+        case 'T': self->target = optarg; break;
         case 'b': snprintf(self->bin_dir, sizeof self->bin_dir, "%s", optarg); break;
         case 'p':
             if (value < 1 || value > 65535) {

@@ -6,7 +6,11 @@
     sent to a worker, its connection suspended, and resumed with the answer
     when PREDICTION or ERROR comes back, all without a lock or a thread hop.
     Slow clients cost a connection slot, not a thread, and are dropped after
-    the connection timeout.
+    the connection timeout. Why not MHD's thread pool: on the two cores this
+    runs on (shared with the workers and the load generator) a second HTTP
+    thread buys no CPU, and every request would then cross threads twice to
+    reach the one thread that may touch the ROUTER socket; one thread also
+    keeps the router, the request table and the metrics free of locks.
 
     Requests that wait for a worker (all busy up to their credit) queue in
     arrival order; each has a deadline (504 when it passes). When a worker

@@ -12,6 +12,12 @@ every run ended with a reason, none lost, one production version, versions
 1..n, artifacts match their sha256, the store reopens, predictions failed
 only while no gateway or no infer worker was up, no process died by itself.
 
+"While no gateway was up" is from the SIGKILL until the restarted gateway
+answers HTTP, plus the back-off an infer worker may still be waiting out by
+PROTOCOL.md section 7 (reconnect_wait_bound) and SLACK_SEC; for the infer
+workers, from the last one's kill until INFER_GRACE_SEC after a restart.
+Failures while the whole machine was frozen (StallWatch) are counted apart.
+
 Bounded: every loop has a count and a deadline; stop() SIGKILLs every pid
 we started, and callers call it in a finally block.
 """
@@ -38,10 +44,15 @@ LIVENESS = 3                  # the protocol's liveness: dead after 3 silent int
 RECONNECT_FIRST_MSEC = 1000   # a worker's first reconnect back-off (workers/agent.c, infer.c)
 RECONNECT_MAX_MSEC = 32000    # its longest back-off (PROTOCOL.md section 7)
 LIVENESS_SEC = LIVENESS * HEARTBEAT_MSEC / 1000.0
+# The gateway and the infer workers call a peer dead only after 3 silent
+# intervals of at least the protocol's 1000 ms, whatever --heartbeat says
+# (gateway/gateway.c, workers/infer.c): 3 s.
+SERVING_LIVENESS_SEC = LIVENESS * max(HEARTBEAT_MSEC, 1000) / 1000.0
 # Grace after an infer worker's restart during which failures are expected if it
-# was the last one: it must start on a loaded machine (0.9 s), and a gateway that
-# lost it notices after one liveness period (3 x 200 ms); its first back-off (1 s).
-GRACE_SEC = LIVENESS_SEC + RECONNECT_FIRST_MSEC / 1000.0 + 0.9
+# was the last one: it must start on a loaded machine (0.9 s), fetch the model
+# with GET_MODEL (its feed retries after 1 s when the broker is slow) and send
+# READY with it, which a heartbeat round (0.6 s) covers.
+INFER_GRACE_SEC = 0.9 + RECONNECT_FIRST_MSEC / 1000.0 + LIVENESS_SEC
 # Slack after the back-off bound below: ZeroMQ's reconnect interval (100 ms), the
 # READY round trip and scheduling on a loaded machine.
 SLACK_SEC = 0.5
@@ -50,16 +61,19 @@ SLACK_SEC = 0.5
 def reconnect_wait_bound(outage_sec):
     """The longest an infer worker following PROTOCOL.md section 7 can still be
     waiting out its back-off when the gateway returns after outage_sec: it finds
-    the gateway silent one liveness period after the kill, closes its socket,
-    reopens after 1 s, doubling after each further silent liveness period up to
-    32 s. The back-off in force at the return bounds the wait."""
-    t, b = LIVENESS_SEC, RECONNECT_FIRST_MSEC / 1000.0
+    the gateway silent one liveness period (SERVING_LIVENESS_SEC) after the
+    kill, closes its socket, reopens after 1 s, doubling after each further
+    silent liveness period up to 32 s. The back-off in force at the return
+    bounds the wait (before the first close ZeroMQ reconnects by itself)."""
+    t, b = SERVING_LIVENESS_SEC, RECONNECT_FIRST_MSEC / 1000.0
     for _ in range(64):
-        if t + b + LIVENESS_SEC >= outage_sec:
+        if t + b + SERVING_LIVENESS_SEC >= outage_sec:
             return b
-        t += b + LIVENESS_SEC
+        t += b + SERVING_LIVENESS_SEC
         b = min(2 * b, RECONNECT_MAX_MSEC / 1000.0)
     return b
+
+
 STAGE_SLOTS = ["extract", "preprocess", "train-1", "train-2", "evaluate", "load_model"]
 KINDS = ["broker", "stage", "infer", "gateway"]
 ENDED = ("succeeded", "failed")
@@ -343,11 +357,12 @@ class FaultRun:
     """One fault suite run: set up, rounds, settle, checks and figures."""
 
     def __init__(self, tmp, rounds, seed, round_sec=3.0, settle_sec=180.0, bin_dir=BIN,
-                 say=print, sync=True, max_down_sec=1.5):
+                 say=print, sync=True, max_down_sec=1.5, double=0.0):
         self.rounds, self.seed, self.round_sec, self.settle_sec = rounds, seed, round_sec, settle_sec
         self.rng = random.Random(seed)
         self.bin_dir = bin_dir
         self.max_down_sec = max_down_sec
+        self.double = double     # chance that a round kills a second process too
         self.say = say
         self.stack = Stack(tmp, bin_dir, sync)
         self.triggers = []       # (t, round, reply or None)
@@ -428,7 +443,7 @@ class FaultRun:
 
     def play(self):
         st = self.stack
-        budget = self.rounds * (self.round_sec + self.max_down_sec + 12) + 30
+        budget = self.rounds * (self.round_sec + 2 * self.max_down_sec + 12) + 30
         self.predictor = Predictor(st, max_requests=int(budget / 0.02), deadline_sec=budget)
         self.predictor.start()
         self.stallwatch = StallWatch(st)
@@ -441,35 +456,45 @@ class FaultRun:
             # takes 0.2 to 1 s here), sometimes later
             time.sleep(self.rng.uniform(0, 0.4) if self.rng.random() < 0.7
                        else self.rng.uniform(1.0, self.round_sec / 2))
-            st.kill(victim)
-            self.kills[victim.kind] += 1
-            late = None
-            if victim.kind == "broker" and self.rng.random() < 0.5:
-                # a trigger sent while the broker is away: ZeroMQ holds it until the
-                # restarted broker accepts the connection, which must answer it
-                late = threading.Thread(target=self.trigger, args=(rnd, 5000), daemon=True)
-                late.start()
-            time.sleep(self.rng.uniform(0.1, self.max_down_sec))
-            st.start(victim)
-            if victim.kind == "broker":   # a later round's kill must not find it still binding
-                if wait_until(lambda: st.request("STATUS", {}, 500), 30):
-                    st.mark_up(victim)
-            elif victim.kind == "gateway":
-                if wait_until(lambda: st.health()[0] is not None, 30, 0.02):
-                    st.mark_up(victim)
-            if late:
-                late.join(10)
-            self.note_crashes()
-            self.say("round %d/%d: killed %s, restarted after %.2f s" % (
-                rnd, self.rounds, victim.name, st.slot(victim.name).spans[-1][0]
-                - st.slot(victim.name).spans[-2][1]))
+            victims = [victim]
+            if self.rng.random() < self.double:   # a second process at the same moment
+                victims.append(self.rng.choice([s for s in st.slots if s is not victim]))
+            self.fault(rnd, victims)
             time.sleep(max(0.0, self.round_sec - (time.time() - start)))
         # predictions go on for a while after the last restart, then stop
-        time.sleep(GRACE_SEC + 1)
+        time.sleep(INFER_GRACE_SEC + 1)
         self.predictor.halt.set()
         self.predictor.join(30)
         self.stallwatch.halt.set()
         self.stallwatch.join(5)
+
+    def fault(self, rnd, victims):
+        """SIGKILLs the victims, restarts them one by one after random delays."""
+        st = self.stack
+        for v in victims:
+            st.kill(v)
+            self.kills[v.kind] += 1
+        late = None
+        if any(v.kind == "broker" for v in victims) and self.rng.random() < 0.5:
+            # a trigger sent while the broker is away: ZeroMQ holds it until the
+            # restarted broker accepts the connection, which must answer it
+            late = threading.Thread(target=self.trigger, args=(rnd, 5000), daemon=True)
+            late.start()
+        for v in self.rng.sample(victims, len(victims)):
+            time.sleep(self.rng.uniform(0.1, self.max_down_sec))
+            st.start(v)
+            if v.kind == "broker":   # a later kill must not find it still binding
+                if wait_until(lambda: st.request("STATUS", {}, 500), 30):
+                    st.mark_up(v)
+            elif v.kind == "gateway":
+                if wait_until(lambda: st.health()[0] is not None, 30, 0.02):
+                    st.mark_up(v)
+        if late:
+            late.join(10)
+        self.note_crashes()
+        self.say("round %d/%d: %s" % (rnd, self.rounds, ", ".join(
+            "killed %s, restarted after %.2f s" % (v.name, v.spans[-1][0] - v.spans[-2][1])
+            for v in victims)))
 
     def note_crashes(self):
         for slot, rc in self.stack.unexpected_exits():
@@ -495,6 +520,7 @@ class FaultRun:
 
     # --- checks -------------------------------------------------------------
     def check(self):
+        self.note_crashes()
         self.check_runs()
         self.check_versions()
         self.check_artifacts()
@@ -598,8 +624,8 @@ class FaultRun:
     def check_predictions(self):
         self.explained, self.unexplained, self.in_stall = [], [], []
         down = down_intervals(self.stack, "gateway", gateway_grace) + down_intervals(
-            self.stack, "infer", GRACE_SEC)
-        stalls = [(a, b + GRACE_SEC + SLACK_SEC) for a, b in self.stallwatch.stalls]
+            self.stack, "infer", INFER_GRACE_SEC)
+        stalls = [(a, b + INFER_GRACE_SEC + SLACK_SEC) for a, b in self.stallwatch.stalls]
         for t0, t1, status, reason in self.predictor.results:
             if status is not None and 200 <= status < 300:
                 continue
@@ -622,7 +648,7 @@ class FaultRun:
         ok = sum(1 for r in results if r[2] is not None and 200 <= r[2] < 300)
         out.append("fault suite: rounds %d, seed %d, %.1f s per round; grace after the gateway"
                    " answers again: back-off bound + %.1f s; after an infer restart: %.1f s" % (
-                       self.rounds, self.seed, self.round_sec, SLACK_SEC, GRACE_SEC))
+                       self.rounds, self.seed, self.round_sec, SLACK_SEC, INFER_GRACE_SEC))
         lat = sorted(x for s in self.stack.slots for x in s.exit_latency)
         if lat:
             out.append("SIGKILL to exit seen: median %.3f s, max %.3f s (%s)" % (
@@ -663,7 +689,7 @@ class FaultRun:
         out.append("requests: %d, 2xx %d, failed %d (%d inside down windows, %d inside machine "
                    "stalls + %.1f s, %d outside)" % (
                        len(results), ok, len(results) - ok, len(getattr(self, "explained", [])),
-                       len(getattr(self, "in_stall", [])), GRACE_SEC + SLACK_SEC,
+                       len(getattr(self, "in_stall", [])), INFER_GRACE_SEC + SLACK_SEC,
                        len(getattr(self, "unexplained", []))))
         why = {}
         for r in results:

@@ -32,6 +32,8 @@ def main():
                     help="how long runs may take to end after the rounds (default 180)")
     ap.add_argument("--max-down", type=float, default=1.5, metavar="SEC",
                     help="longest wait before restarting a killed process (default 1.5)")
+    ap.add_argument("--double", type=float, default=0.0, metavar="P",
+                    help="chance that a round kills a second random process too (default 0)")
     ap.add_argument("--no-sync", action="store_true", help="start the broker with --no-sync")
     ap.add_argument("--bin", default=fault_lib.BIN, help="directory of the mlops binaries")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (logs, store)")
@@ -39,14 +41,14 @@ def main():
     args = ap.parse_args()
     if args.rounds < 1 or args.rounds > 10000 or args.duration_per_round < 1.6:
         ap.error("--rounds must be 1..10000 and --duration-per-round at least 1.6 s")
-    if not 0.1 < args.max_down <= 60:
-        ap.error("--max-down must be over 0.1 and at most 60 s")
+    if not 0.1 < args.max_down <= 60 or not 0 <= args.double <= 1:
+        ap.error("--max-down must be over 0.1 and at most 60 s, --double 0..1")
     seed = args.seed if args.seed is not None else int(time.time()) % 100000
     tmp = tempfile.mkdtemp(prefix="mlops-fault-")
     print("seed %d, logs and store in %s" % (seed, tmp), flush=True)
     run = fault_lib.FaultRun(tmp, args.rounds, seed, args.duration_per_round, args.settle,
                              args.bin, say=lambda s: print(s, flush=True), sync=not args.no_sync,
-                             max_down_sec=args.max_down)
+                             max_down_sec=args.max_down, double=args.double)
     good = False
     try:
         run.setup()
@@ -66,8 +68,8 @@ def main():
             for r in run.predictor.results if run.predictor else []:
                 f.write("%8.3f %8.3f %s %s\n" % r)
         print("reproduce: /usr/bin/python3 tests/fault_suite.py --rounds %d --seed %d "
-              "--duration-per-round %g --max-down %g" % (args.rounds, seed, args.duration_per_round,
-                                                          args.max_down))
+              "--duration-per-round %g --max-down %g --double %g" % (
+                  args.rounds, seed, args.duration_per_round, args.max_down, args.double))
         if good and not args.keep:
             shutil.rmtree(tmp, ignore_errors=True)
         else:
