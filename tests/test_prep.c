@@ -233,6 +233,89 @@ static void test_records_and_tables_give_same_features(void)
     CHECK(ok);
 }
 
+//  The first field of rec named name, as a plain scan: the reference for
+//  prep_record_fields' in-order fast path.
+static const proto_field_t *s_first(const proto_record_t *rec, const char *name)
+{
+    for (size_t i = 0; i < rec->n_fields; i++)
+        if (strcmp(rec->fields[i].name, name) == 0)
+            return &rec->fields[i];
+    return NULL;
+}
+
+static void test_record_fields_map_matches_scan(void)
+{
+    table_t *t = fx_titanic(40);
+    size_t *rows = fx_all_rows(40);
+    prep_recipe_t *r = prep_fit(t, rows, 40, NULL, NULL, 0, NULL);
+    CHECK(r != NULL);
+    CHECK(r->names_unique);
+    CHECK(r->n_inputs <= 12);
+    //  Records built from the inputs in signature order, then varied by a
+    //  seeded generator: swaps, drops, unknown fields and repeated names
+    //  (the decoder refuses those, but the map must still pick the first).
+    uint64_t seed = 12345;
+    int same_map = 1, same_problems = 1, same_cells = 1;
+    for (int trial = 0; trial < 400; trial++) {
+        proto_field_t f[32];
+        size_t n = 0;
+        for (size_t k = 0; k < r->n_inputs; k++) {
+            seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+            unsigned v = (unsigned)(seed >> 33);
+            const char *name = r->inputs[k].name;
+            if (trial > 0 && v % 7 == 0)
+                continue;  //  dropped
+            if (trial > 0 && v % 11 == 1)
+                f[n++] = (proto_field_t){"Extra", PROTO_VAL_STR, 0, "x"};
+            f[n++] = r->inputs[k].type == PREP_NUM ? (proto_field_t){name, PROTO_VAL_INT, 1 + v % 3, NULL}
+                                                   : (proto_field_t){name, PROTO_VAL_STR, 0, v % 2 ? "male" : "S"};
+            if (trial > 0 && v % 13 == 2)  //  the same name again, another value
+                f[n++] = (proto_field_t){name, PROTO_VAL_STR, 0, "again"};
+        }
+        for (size_t i = 0; trial % 3 == 2 && n > 1 && i < 3; i++) {
+            seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+            size_t a = (size_t)(seed >> 33) % n, b = (size_t)(seed >> 17) % n;
+            proto_field_t tmp = f[a];
+            f[a] = f[b];
+            f[b] = tmp;
+        }
+        proto_record_t rec = {f, n};
+        const proto_field_t *map[12];
+        prep_record_fields(r, &rec, map);
+        for (size_t k = 0; k < r->n_inputs; k++)
+            same_map &= map[k] == s_first(&rec, r->inputs[k].name);
+        proto_problem_t pa[16], pb[16];
+        size_t ca = 0, cb = 0;
+        prep_validate_record(r, &rec, trial, pa, 16, &ca);
+        prep_validate_fields(r, map, trial, pb, 16, &cb);
+        same_problems &= ca == cb;
+        for (size_t i = 0; i < ca && i < 16 && ca == cb; i++)
+            same_problems &= pa[i].index == pb[i].index && strcmp(pa[i].field, pb[i].field) == 0
+                          && strcmp(pa[i].msg, pb[i].msg) == 0;
+        prep_cell_t c1[12], c2[12];
+        memset(c1, 0, sizeof c1);
+        memset(c2, 0, sizeof c2);
+        prep_record_cells(r, &rec, c1);
+        prep_fields_cells(r, map, c2);
+        for (size_t k = 0; k < r->n_inputs; k++)
+            same_cells &= c1[k].missing == c2[k].missing && c1[k].str == c2[k].str
+                       && memcmp(&c1[k].num, &c2[k].num, sizeof c1[k].num) == 0;
+    }
+    CHECK(same_map);
+    CHECK(same_problems);
+    CHECK(same_cells);
+    //  a recipe whose inputs repeat a name falls back to the scan
+    r->names_unique = false;
+    proto_field_t dup[] = {{"Pclass", PROTO_VAL_INT, 1, NULL}, {"Pclass", PROTO_VAL_INT, 2, NULL}};
+    proto_record_t rec = {dup, 2};
+    const proto_field_t *map[12];
+    prep_record_fields(r, &rec, map);
+    CHECK(map[0] == &dup[0]);
+    prep_destroy(&r);
+    table_destroy(&t);
+    free(rows);
+}
+
 static void test_recipe_codec_round_trip_and_corruption(void)
 {
     table_t *t = fx_generic(50);
@@ -338,6 +421,7 @@ int main(void)
     RUN(test_target_errors);
     RUN(test_validate_titanic_record);
     RUN(test_records_and_tables_give_same_features);
+    RUN(test_record_fields_map_matches_scan);
     RUN(test_recipe_codec_round_trip_and_corruption);
     RUN(test_split_is_stratified_and_seeded);
     RUN(test_kfold_balances_classes);

@@ -897,9 +897,10 @@ void forest_predict(const forest_t *self, const double *X, size_t n, double *pro
     //  rows; each row is computed exactly as alone, so the result does not
     //  depend on the split.
     enum { PARALLEL_MIN_ROWS = 16384, MAX_SHARES = 16 };
-    int nt = forest_default_threads();
+    //  (sysconf reads /sys: a few microseconds, so not for small batches)
+    int nt = n < PARALLEL_MIN_ROWS ? 1 : forest_default_threads();
     nt = nt > MAX_SHARES ? MAX_SHARES : nt;
-    if (n < PARALLEL_MIN_ROWS || nt < 2) {
+    if (nt < 2) {
         s_predict_rows(self, X, n, proba);
         return;
     }

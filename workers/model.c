@@ -59,41 +59,76 @@ const prep_recipe_t *model_recipe(const model_t *self)
 size_t model_validate(const model_t *self, const proto_record_t *records, size_t n,
                       bool single, proto_problem_t *problems, size_t max)
 {
+    const prep_recipe_t *r = self->recipe;
+    const proto_field_t *stack[64], **fields = stack;
+    if (r->n_inputs > 64 && !(fields = malloc(r->n_inputs * sizeof *fields))) {
+        //  no memory for the map: the scan needs none
+        size_t count = 0;
+        for (size_t i = 0; i < n; i++)
+            prep_validate_record(r, &records[i], single ? -1 : (int64_t)i, problems, max, &count);
+        return count;
+    }
     size_t count = 0;
-    for (size_t i = 0; i < n; i++)
-        prep_validate_record(self->recipe, &records[i], single ? -1 : (int64_t)i, problems, max,
-                             &count);
+    for (size_t i = 0; i < n; i++) {
+        prep_record_fields(r, &records[i], fields);
+        prep_validate_fields(r, fields, single ? -1 : (int64_t)i, problems, max, &count);
+    }
+    if (fields != stack)
+        free(fields);
     return count;
 }
 
-static double s_predict_x(const model_t *self, const double *x)
+//  Probabilities of n feature rows (row-major): the forest tree by tree over
+//  the block (each tree stays in cache; the same bits as row by row).
+static void s_predict_block(const model_t *self, const double *X, size_t n, double *proba)
 {
-    return self->art.logreg ? logreg_predict_one(self->art.logreg, x)
-                            : forest_predict_one(self->art.forest, x);
+    size_t p = self->recipe->n_features;
+    if (self->art.forest)
+        forest_predict(self->art.forest, X, n, proba);
+    else
+        for (size_t i = 0; i < n; i++)
+            proba[i] = logreg_predict_one(self->art.logreg, X + i * p);
+}
+
+//  One record's feature row into x, after checking it: 0 or MLOPS_ECHECK.
+static int s_record_x(const model_t *self, const proto_record_t *rec, size_t index,
+                      const proto_field_t **fields, prep_cell_t *cells, double *x, mlops_err_t *err)
+{
+    const prep_recipe_t *r = self->recipe;
+    proto_problem_t pb;
+    size_t count = 0;
+    prep_record_fields(r, rec, fields);
+    prep_validate_fields(r, fields, (int64_t)index, &pb, 1, &count);
+    if (count > 0)
+        return mlops_err_set(err, MLOPS_ECHECK, "record %zu: field '%s' %s", index, pb.field,
+                             pb.msg);
+    prep_fields_cells(r, fields, cells);
+    prep_transform_row(r, cells, x);
+    return 0;
 }
 
 int model_predict(const model_t *self, const proto_record_t *records, size_t n,
                   double *proba, mlops_err_t *err)
 {
+    //  Records go through in blocks: each is mapped to the inputs once
+    //  (validation and cells share the map), then a block is predicted.
+    enum { BLOCK_ROWS = 128 };
     const prep_recipe_t *r = self->recipe;
-    prep_cell_t *cells = malloc((r->n_inputs ? r->n_inputs : 1) * sizeof *cells);
-    double *x = malloc(r->n_features * sizeof *x);
-    int rc = cells && x ? 0 : mlops_err_set(err, MLOPS_ENOMEM, "out of memory");
-    for (size_t i = 0; rc == 0 && i < n; i++) {
-        proto_problem_t pb;
-        size_t count = 0;
-        prep_validate_record(r, &records[i], (int64_t)i, &pb, 1, &count);
-        if (count > 0) {
-            rc = mlops_err_set(err, MLOPS_ECHECK, "record %zu: field '%s' %s", i, pb.field,
-                               pb.msg);
-            break;
-        }
-        prep_record_cells(r, &records[i], cells);
-        prep_transform_row(r, cells, x);
-        proba[i] = s_predict_x(self, x);
+    size_t ni = r->n_inputs ? r->n_inputs : 1, p = r->n_features ? r->n_features : 1;
+    const proto_field_t **fields = malloc(ni * sizeof *fields);
+    prep_cell_t *cells = malloc(ni * sizeof *cells);
+    double *X = malloc(BLOCK_ROWS * p * sizeof *X);
+    int rc = fields && cells && X ? 0 : mlops_err_set(err, MLOPS_ENOMEM, "out of memory");
+    for (size_t at = 0; rc == 0 && at < n; at += BLOCK_ROWS) {
+        size_t m = n - at < BLOCK_ROWS ? n - at : BLOCK_ROWS;
+        for (size_t i = 0; rc == 0 && i < m; i++)
+            rc = s_record_x(self, &records[at + i], at + i, fields, cells, X + i * p, err);
+        if (rc == 0)
+            s_predict_block(self, X, m, proba + at);
     }
+    free(fields);
     free(cells);
-    free(x);
+    free(X);
     return rc;
 }
 
@@ -110,10 +145,8 @@ int model_predict_table(const model_t *self, const table_t *raw, const size_t *r
     for (size_t at = 0; rc == 0 && at < n; at += BLOCK_ROWS) {
         size_t m = n - at < BLOCK_ROWS ? n - at : BLOCK_ROWS;
         rc = prep_transform_table(self->recipe, raw, rows + at, m, X, err);
-        if (rc == 0 && self->art.forest)
-            forest_predict(self->art.forest, X, m, proba + at);
-        for (size_t i = 0; rc == 0 && !self->art.forest && i < m; i++)
-            proba[at + i] = s_predict_x(self, X + i * p);
+        if (rc == 0)
+            s_predict_block(self, X, m, proba + at);
     }
     free(X);
     return rc;

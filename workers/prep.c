@@ -370,19 +370,49 @@ static const proto_field_t *s_field(const proto_record_t *rec, const char *name)
     return NULL;
 }
 
+void prep_record_fields(const prep_recipe_t *self, const proto_record_t *rec,
+                        const proto_field_t **fields)
+{
+    //  Invariant: fields [0, next) of rec carry the names of inputs already
+    //  matched, each different from the current input's name (names_unique),
+    //  so a hit at next is also the first field with that name: the same
+    //  answer as the scan, even if a record repeats a name.
+    size_t next = 0;
+    for (size_t k = 0; k < self->n_inputs; k++) {
+        const char *name = self->inputs[k].name;
+        if (self->names_unique && next < rec->n_fields
+            && strcmp(rec->fields[next].name, name) == 0)
+            fields[k] = &rec->fields[next++];
+        else
+            fields[k] = s_field(rec, name);
+    }
+}
+
+//  The cell of one field (NULL: absent).
+static prep_cell_t s_cell(const proto_field_t *f)
+{
+    prep_cell_t c = {.missing = true, .level = -2};
+    if (!f || f->kind == PROTO_VAL_NIL)
+        return c;
+    c.missing = false;
+    if (f->kind == PROTO_VAL_STR)
+        c.str = f->str;
+    else
+        c.num = f->num;
+    return c;
+}
+
+void prep_fields_cells(const prep_recipe_t *self, const proto_field_t *const *fields,
+                       prep_cell_t *cells)
+{
+    for (size_t k = 0; k < self->n_inputs; k++)
+        cells[k] = s_cell(fields[k]);
+}
+
 void prep_record_cells(const prep_recipe_t *self, const proto_record_t *rec, prep_cell_t *cells)
 {
-    for (size_t k = 0; k < self->n_inputs; k++) {
-        const proto_field_t *f = s_field(rec, self->inputs[k].name);
-        cells[k] = (prep_cell_t){.missing = true, .level = -2};
-        if (!f || f->kind == PROTO_VAL_NIL)
-            continue;
-        cells[k].missing = false;
-        if (f->kind == PROTO_VAL_STR)
-            cells[k].str = f->str;
-        else
-            cells[k].num = f->num;
-    }
+    for (size_t k = 0; k < self->n_inputs; k++)
+        cells[k] = s_cell(s_field(rec, self->inputs[k].name));
 }
 
 /* --- validation ------------------------------------------------------------ */
@@ -408,24 +438,38 @@ static const char *s_check_num(const prep_input_t *in, const proto_field_t *f)
     return NULL;
 }
 
+static const char *s_check_field(const prep_input_t *in, const proto_field_t *f)
+{
+    if (!f || f->kind == PROTO_VAL_NIL)
+        return in->required ? "field required" : NULL;
+    if (in->type == PREP_NUM)
+        return s_check_num(in, f);
+    if (f->kind != PROTO_VAL_STR)
+        return "must be a string";
+    if (in->type == PREP_CAT && in->closed) {
+        prep_cell_t cell = {.str = f->str, .level = -2};
+        if (s_level(in, &cell) < 0)
+            return in->rule;
+    }
+    return NULL;
+}
+
+void prep_validate_fields(const prep_recipe_t *self, const proto_field_t *const *fields,
+                          int64_t index, proto_problem_t *problems, size_t max, size_t *count)
+{
+    for (size_t k = 0; k < self->n_inputs; k++) {
+        const char *msg = s_check_field(&self->inputs[k], fields[k]);
+        if (msg)
+            s_problem(problems, max, count, index, self->inputs[k].name, msg);
+    }
+}
+
 void prep_validate_record(const prep_recipe_t *self, const proto_record_t *rec, int64_t index,
                           proto_problem_t *problems, size_t max, size_t *count)
 {
     for (size_t k = 0; k < self->n_inputs; k++) {
         const prep_input_t *in = &self->inputs[k];
-        const proto_field_t *f = s_field(rec, in->name);
-        const char *msg = NULL;
-        if (!f || f->kind == PROTO_VAL_NIL)
-            msg = in->required ? "field required" : NULL;
-        else if (in->type == PREP_NUM)
-            msg = s_check_num(in, f);
-        else if (f->kind != PROTO_VAL_STR)
-            msg = "must be a string";
-        else if (in->type == PREP_CAT && in->closed) {
-            prep_cell_t cell = {.str = f->str, .level = -2};
-            if (s_level(in, &cell) < 0)
-                msg = in->rule;
-        }
+        const char *msg = s_check_field(in, s_field(rec, in->name));
         if (msg)
             s_problem(problems, max, count, index, in->name, msg);
     }
@@ -433,6 +477,11 @@ void prep_validate_record(const prep_recipe_t *self, const proto_record_t *rec, 
 
 int prep_finish(prep_recipe_t *self)
 {
+    self->names_unique = true;
+    for (size_t k = 1; k < self->n_inputs; k++)
+        for (size_t j = 0; j < k; j++)
+            if (strcmp(self->inputs[k].name, self->inputs[j].name) == 0)
+                self->names_unique = false;
     for (size_t k = 0; k < self->n_inputs; k++) {
         prep_input_t *in = &self->inputs[k];
         char buf[1024];

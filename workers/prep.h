@@ -77,6 +77,8 @@ typedef struct prep_recipe {
     size_t n_features;     //  feature vector length
     char **features;       //  n_features names, owned
     double *mean, *scale;  //  n_features standardisation (x - mean) / scale, owned
+    bool names_unique;     //  no two inputs share a name (derived by prep_finish);
+                           //  enables prep_record_fields' in-order fast path
 } prep_recipe_t;
 
 //  One raw value as the recipe reads it, whatever it came from.
@@ -115,6 +117,21 @@ int prep_transform_table(const prep_recipe_t *self, const table_t *raw, const si
 //  The cells of one record, in input order (cells has n_inputs entries).
 //  Strings are borrowed from the record.
 void prep_record_cells(const prep_recipe_t *self, const proto_record_t *rec, prep_cell_t *cells);
+
+//  Maps a record's fields to the recipe's inputs once: fields[k] is the
+//  first field of rec named as input k, or NULL (fields has n_inputs
+//  entries, borrowed from rec). Fields that arrive in the signature's order
+//  cost one name comparison each; the others a scan of the record.
+void prep_record_fields(const prep_recipe_t *self, const proto_record_t *rec,
+                        const proto_field_t **fields);
+
+//  prep_record_cells from a prep_record_fields map.
+void prep_fields_cells(const prep_recipe_t *self, const proto_field_t *const *fields,
+                       prep_cell_t *cells);
+
+//  prep_validate_record from a prep_record_fields map.
+void prep_validate_fields(const prep_recipe_t *self, const proto_field_t *const *fields,
+                          int64_t index, proto_problem_t *problems, size_t max, size_t *count);
 
 //  Checks one record against the recipe's signature; appends up to max
 //  problems at *problems + *count, counting all of them in *count.
