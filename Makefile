@@ -25,7 +25,7 @@ DEB_PKGS := build-essential pkg-config clang libclang-rt-14-dev \
     libzmq3-dev libczmq-dev libmsgpack-dev liblmdb-dev libcsv-dev \
     libmicrohttpd-dev libjansson-dev libssl-dev \
     python3 python3-zmq python3-msgpack python3-requests python3-pytest \
-    curl iproute2 valgrind
+    curl iproute2 valgrind chromium chromium-driver python3-selenium
 
 LIB_DIRS := proto workers broker gateway cli
 INCLUDES := $(addprefix -I,$(LIB_DIRS))
@@ -64,6 +64,8 @@ TEST_BINS := $(patsubst tests/%.c,build/asan/tests/%,$(TEST_SRCS))
 FUZZ_SRCS := $(wildcard fuzz/fuzz_*.c)
 FUZZ_BINS := $(patsubst fuzz/%.c,build/fuzz/bin/%,$(FUZZ_SRCS))
 BENCH_SRCS := $(wildcard bench/bench_*.c)
+# the dashboard: mlops-gateway finds them at <bin>/../share/mlops/static
+STATIC_FILES := $(wildcard gateway/static/*)
 BENCH_BINS := $(patsubst bench/%.c,build/release/bench/%,$(BENCH_SRCS))
 
 .PHONY: all test test-c test-py deps run fuzz fuzz-build bench install clean valgrind check-deps
@@ -146,8 +148,8 @@ run: deps all
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
-	install -d $(DESTDIR)$(PREFIX)/share/mlops
-	if [ -d gateway/static ]; then cp -r gateway/static $(DESTDIR)$(PREFIX)/share/mlops/; fi
+	install -d $(DESTDIR)$(PREFIX)/share/mlops/static
+	install -m 0644 $(STATIC_FILES) $(DESTDIR)$(PREFIX)/share/mlops/static/
 
 clean:
 	rm -rf build bin

@@ -16,12 +16,14 @@
 #include "gateway.h"
 
 #include "answer.h"
+#include "api.h"
 #include "body.h"
 #include "curve.h"
 #include "log.h"
 #include "metrics.h"
 #include "msg.h"
 #include "router.h"
+#include "statics.h"
 
 #include <arpa/inet.h>
 #include <assert.h>
@@ -51,6 +53,7 @@ typedef enum {
     REQ_READING,     //  collecting the body
     REQ_QUEUED,      //  encoded, waiting for a worker with credit
     REQ_SENT,        //  at a worker
+    REQ_CONTROL,     //  an /api request at the broker, waiting for its REPLY
     REQ_DONE,        //  answer ready to be queued to MHD
 } s_state_t;
 
@@ -78,7 +81,14 @@ typedef struct s_req {
     size_t answer_len;                //  its length
     const char *content_type;         //  of the answer
     const char *allow;                //  Allow header for a 405, else NULL
+    bool challenge;                   //  add WWW-Authenticate: Bearer (a 401)
+    api_call_t call;                  //  the /api call, API_NONE for others
 } s_req_t;
+
+typedef struct {
+    uint32_t slot, gen;               //  the request waiting for this REPLY
+    int64_t sent_ms;                  //  when it went to the broker
+} s_ctl_t;
 
 struct gateway {
     gateway_config_t cfg;             //  copy of the configuration
@@ -108,6 +118,9 @@ struct gateway {
     uint64_t resent, late, bad_frames; //  counters for /metrics
     bool resumed;                     //  a connection was resumed since MHD_run
     volatile sig_atomic_t stop;       //  gateway_stop was called
+    zsock_t *control_sock;            //  DEALER to the broker's control socket (/api)
+    s_ctl_t ctl[GATEWAY_CONTROL_INFLIGHT_MAX]; //  requests at the broker, a FIFO ring
+    size_t ctl_head, ctl_n;           //  ring's oldest entry, and its length
 };
 
 static int64_t s_now_us(void)
@@ -136,6 +149,7 @@ static s_req_t *s_req_new(gateway_t *self, struct MHD_Connection *conn)
     req->conn = conn;
     req->worker = -1;
     req->endpoint = METRICS_OTHER;
+    req->call = API_NONE;
     req->started_us = s_now_us();
     return req;
 }
@@ -522,6 +536,171 @@ static void s_monitor_drain(gateway_t *self)
     zmq_msg_close(&m);
 }
 
+/* --- broker control socket (/api) ---------------------------------------- */
+
+static int64_t s_wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+//  Opens the DEALER to the broker (a fresh one after a timeout: whatever the
+//  old one still held, requests or late replies, goes with it).
+static int s_control_open(gateway_t *self, mlops_err_t *err)
+{
+    zsock_destroy(&self->control_sock);
+    if (!self->cfg.broker)
+        return 0;
+    self->control_sock = zsock_new(ZMQ_DEALER);
+    if (!self->control_sock)
+        return mlops_err_set(err, MLOPS_ENOMEM, "cannot create the control socket");
+    zsock_set_linger(self->control_sock, 0);
+    curve_apply_client(self->curve, self->control_sock);
+    if (zmq_connect(zsock_resolve(self->control_sock), self->cfg.broker) != 0)
+        return mlops_err_set(err, MLOPS_EINVAL, "cannot connect to the broker at %s: %s",
+                             self->cfg.broker, zmq_strerror(errno));
+    return 0;
+}
+
+//  The request a ring entry stands for, or NULL when its client went away.
+static s_req_t *s_ctl_req(gateway_t *self, const s_ctl_t *c)
+{
+    s_req_t *req = &self->reqs[c->slot];
+    return req->gen == c->gen && req->state == REQ_CONTROL ? req : NULL;
+}
+
+//  Answers every request waiting on the broker with status / why.
+static void s_control_fail_all(gateway_t *self, int status, const char *why)
+{
+    while (self->ctl_n) {
+        s_req_t *req = s_ctl_req(self, &self->ctl[self->ctl_head]);
+        self->ctl_head = (self->ctl_head + 1) % GATEWAY_CONTROL_INFLIGHT_MAX;
+        self->ctl_n--;
+        if (req)
+            s_settle_detail(self, req, status, why);
+    }
+}
+
+//  Encodes req's call (with its body, for an action) and sends it to the
+//  broker; req waits in REQ_CONTROL, or is answered at once when that fails.
+static void s_control_send(gateway_t *self, s_req_t *req, const char *body, size_t len)
+{
+    if (!self->control_sock) {
+        s_settle_detail(self, req, 503, "this gateway has no broker configured (--broker)");
+        return;
+    }
+    if (self->ctl_n == GATEWAY_CONTROL_INFLIGHT_MAX) {
+        s_settle_detail(self, req, 503, "too many requests are waiting for the broker");
+        return;
+    }
+    uint8_t *frame = NULL;
+    size_t frame_len = 0;
+    mlops_err_t err;
+    int rc = api_request_encode(req->call, body, len, &frame, &frame_len, &err);
+    if (rc != 0) {
+        s_settle_detail(self, req, rc == MLOPS_EPROTO ? 400 : rc == MLOPS_ECHECK ? 422 : 500, err.msg);
+        return;
+    }
+    rc = zmq_send(zsock_resolve(self->control_sock), frame, frame_len, ZMQ_DONTWAIT);
+    free(frame);
+    if (rc < 0) {
+        char why[320];
+        snprintf(why, sizeof why, "broker unreachable at %s: %s", self->cfg.broker, zmq_strerror(errno));
+        s_settle_detail(self, req, 503, why);
+        return;
+    }
+    size_t tail = (self->ctl_head + self->ctl_n++) % GATEWAY_CONTROL_INFLIGHT_MAX;
+    self->ctl[tail] = (s_ctl_t){.slot = (uint32_t)(req - self->reqs), .gen = req->gen,
+                                .sent_ms = s_now_ms()};
+    req->state = REQ_CONTROL;
+}
+
+//  The HTTP status for a REPLY with ok false: what was asked for is not
+//  there (404), the registry's state forbids it (409), or the broker
+//  failed for a reason of its own (502). The broker's words say which.
+static int s_refusal_status(api_call_t call, const char *error)
+{
+    if (strncmp(error, "no ", 3) == 0)
+        return call == API_ROLLBACK ? 409 : 404;
+    return 502;
+}
+
+static void s_handle_reply(gateway_t *self, const proto_msg_t *msg)
+{
+    if (self->ctl_n == 0) {
+        self->late++;
+        return;
+    }
+    s_req_t *req = s_ctl_req(self, &self->ctl[self->ctl_head]);
+    self->ctl_head = (self->ctl_head + 1) % GATEWAY_CONTROL_INFLIGHT_MAX;
+    self->ctl_n--;
+    if (!req)
+        return;   //  its client went away
+    if (!msg->reply.ok) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", msg->reply.error ? msg->reply.error : "refused");
+        s_settle_detail(self, req, s_refusal_status(req->call, why), why);
+        return;
+    }
+    size_t len = 0;
+    mlops_err_t err;
+    char *json = api_reply_json(req->call, msg->reply.data, msg->reply.data_len, self->router,
+                                s_now_ms(), s_wall_ms(), &len, &err);
+    if (json)
+        s_settle(self, req, 200, json, len);
+    else
+        s_settle_detail(self, req, 502, err.msg);
+}
+
+static void s_control_drain(gateway_t *self)
+{
+    void *sock = zsock_resolve(self->control_sock);
+    for (int i = 0; i < DRAIN_BATCH; i++) {
+        zmq_msg_t frame;
+        zmq_msg_init(&frame);
+        if (zmq_msg_recv(&frame, sock, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&frame);
+            return;
+        }
+        bool one = !zmq_msg_more(&frame);
+        mlops_err_t err;
+        proto_msg_t *msg = one ? proto_msg_decode(zmq_msg_data(&frame), zmq_msg_size(&frame), &err) : NULL;
+        while (zmq_msg_more(&frame)) {   //  a multi-part reply is malformed: drop it whole
+            zmq_msg_close(&frame);
+            zmq_msg_init(&frame);
+            if (zmq_msg_recv(&frame, sock, 0) < 0)
+                break;
+        }
+        if (msg && msg->cmd == PROTO_REPLY)
+            s_handle_reply(self, msg);
+        else {
+            //  the broker does not speak MLOPS/1 as we do: the FIFO pairing
+            //  is no longer to be trusted, so everyone waiting is told
+            self->bad_frames++;
+            log_warning("control frame dropped reason=%s", msg ? "not a REPLY" : one ? err.msg : "not one frame");
+            s_control_fail_all(self, 502, "the broker sent an answer that is not a REPLY");
+        }
+        proto_msg_destroy(&msg);
+        zmq_msg_close(&frame);
+    }
+}
+
+//  The broker has been silent past the deadline of the oldest request.
+static void s_control_timers(gateway_t *self, int64_t now)
+{
+    if (self->ctl_n == 0 || now - self->ctl[self->ctl_head].sent_ms < self->cfg.broker_timeout_ms)
+        return;
+    char why[320];
+    snprintf(why, sizeof why, "broker unreachable at %s: no answer within %" PRId64 " ms",
+             self->cfg.broker, self->cfg.broker_timeout_ms);
+    log_warning("broker silent broker=%s requests_failed=%zu", self->cfg.broker, self->ctl_n);
+    s_control_fail_all(self, 503, why);
+    mlops_err_t err;
+    if (s_control_open(self, &err) != 0)
+        log_error("control socket: %s", err.msg);
+}
+
 /* --- timers ------------------------------------------------------------ */
 
 //  Sends a HEARTBEAT to each worker we have not written to for an
@@ -564,6 +743,7 @@ static void s_timers(gateway_t *self)
         s_heartbeat(self, now, false);
         self->next_heartbeat_ms = now + self->cfg.heartbeat_ivl_ms / 4;
     }
+    s_control_timers(self, now);
     s_dispatch(self);
 }
 
@@ -576,6 +756,8 @@ static long s_poll_timeout(gateway_t *self)
         next = self->pend_head->deadline_ms;
     if (self->probe_until_ms && self->next_probe_ms < next)
         next = self->next_probe_ms;
+    if (self->ctl_n && self->ctl[self->ctl_head].sent_ms + self->cfg.broker_timeout_ms < next)
+        next = self->ctl[self->ctl_head].sent_ms + self->cfg.broker_timeout_ms;
     MHD_UNSIGNED_LONG_LONG mhd_ms;
     if (MHD_get_timeout(self->httpd, &mhd_ms) == MHD_YES && now + (int64_t)mhd_ms < next)
         next = now + (int64_t)mhd_ms;
@@ -601,6 +783,8 @@ static enum MHD_Result s_respond(gateway_t *self, s_req_t *req)
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, req->content_type);
     if (req->allow)
         MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, req->allow);
+    if (req->challenge)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"mlops\"");
     enum MHD_Result rc = MHD_queue_response(req->conn, (unsigned)req->status, r);
     MHD_destroy_response(r);
     double seconds = (double)(s_now_us() - req->started_us) / 1e6;
@@ -638,6 +822,62 @@ static void s_answer_metrics(gateway_t *self, s_req_t *req)
 //  Decides what a request is from its first line and headers. Leaves it
 //  READING (a predict, or an error to answer once the body is read) or
 //  DONE (answer at once).
+static void s_expect_body(gateway_t *self, s_req_t *req, size_t max);
+
+//  GET / and GET /static/NAME: the dashboard's files.
+static void s_route_static(gateway_t *self, s_req_t *req, const char *url, bool get)
+{
+    req->endpoint = METRICS_STATIC;
+    if (!get) {
+        req->allow = "GET, HEAD";
+        s_settle_detail(self, req, 405, "method not allowed: use GET");
+        return;
+    }
+    char *body = NULL;
+    size_t len = 0;
+    const char *type = NULL;
+    mlops_err_t err;
+    int status = statics_load(self->cfg.static_dir, url, &body, &len, &type, &err);
+    if (status != 0) {
+        s_settle_detail(self, req, status, err.msg);
+        return;
+    }
+    s_settle(self, req, 200, body, len);
+    req->content_type = type;
+}
+
+//  /api/...: reads go to the broker at once; actions are checked against
+//  the admin token from their headers and go once their body is in.
+static void s_route_api(gateway_t *self, s_req_t *req, const char *url, bool get, bool post)
+{
+    req->endpoint = METRICS_API;
+    req->call = api_call_of(url);
+    bool action = api_call_is_action(req->call);
+    if (req->call == API_NONE)
+        s_settle_detail(self, req, 404, "not found: the /api endpoints are GET /api/runs, "
+                        "/api/models, /api/workers and POST /api/retrain, /api/promote, /api/rollback");
+    else if (action && !post) {
+        req->allow = "POST";
+        s_settle_detail(self, req, 405, "method not allowed: use POST");
+    } else if (!action && !get) {
+        req->allow = "GET, HEAD";
+        s_settle_detail(self, req, 405, "method not allowed: use GET");
+    } else if (!action)
+        s_control_send(self, req, NULL, 0);
+    else {
+        const char *auth = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
+                                                       MHD_HTTP_HEADER_AUTHORIZATION);
+        int denied = api_token_check(self->cfg.admin_token, auth);
+        req->challenge = denied == 401;
+        if (denied)
+            s_settle_detail(self, req, denied, denied == 401
+                            ? "this action needs the admin token: send Authorization: Bearer TOKEN"
+                            : "the admin token is not the right one");
+        else
+            s_expect_body(self, req, API_BODY_MAX_BYTES);
+    }
+}
+
 static void s_route(gateway_t *self, s_req_t *req, const char *url, const char *method)
 {
     bool get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
@@ -653,10 +893,18 @@ static void s_route(gateway_t *self, s_req_t *req, const char *url, const char *
             s_answer_metrics(self, req);
         return;
     }
+    if (strncmp(url, "/api/", 5) == 0) {
+        s_route_api(self, req, url, get, post);
+        return;
+    }
+    if (strcmp(url, "/") == 0 || strncmp(url, "/static/", 8) == 0) {
+        s_route_static(self, req, url, get);
+        return;
+    }
     req->batch = strcmp(url, "/predict/batch") == 0;
     if (!req->batch && strcmp(url, "/predict") != 0) {
         s_settle_detail(self, req, 404, "not found: the endpoints are /health, /predict, "
-                                        "/predict/batch and /metrics");
+                        "/predict/batch, /metrics, /api/... and the dashboard at /");
         return;
     }
     req->endpoint = req->batch ? METRICS_BATCH : METRICS_PREDICT;
@@ -665,7 +913,14 @@ static void s_route(gateway_t *self, s_req_t *req, const char *url, const char *
         s_settle_detail(self, req, 405, "method not allowed: use POST");
         return;
     }
-    req->body_max = req->batch ? self->cfg.batch_body_max_bytes : self->cfg.body_max_bytes;
+    s_expect_body(self, req, req->batch ? self->cfg.batch_body_max_bytes : self->cfg.body_max_bytes);
+}
+
+//  A request with a body to read, up to max bytes: 413 at once when its
+//  declared length is over.
+static void s_expect_body(gateway_t *self, s_req_t *req, size_t max)
+{
+    req->body_max = max;
     const char *cl = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
                                                  MHD_HTTP_HEADER_CONTENT_LENGTH);
     unsigned long long declared = cl ? strtoull(cl, NULL, 10) : 0;
@@ -714,6 +969,12 @@ static void s_request_complete(gateway_t *self, s_req_t *req)
         char why[96];
         snprintf(why, sizeof why, "body is over the limit of %zu bytes", req->body_max);
         s_settle_detail(self, req, 413, why);
+        return;
+    }
+    if (req->call != API_NONE) {
+        s_control_send(self, req, req->body, req->body_len);
+        free(req->body);
+        req->body = NULL;
         return;
     }
     body_t body;
@@ -833,6 +1094,10 @@ void gateway_config_defaults(gateway_config_t *cfg)
         .credit = GATEWAY_CREDIT,
         .heartbeat_ivl_ms = GATEWAY_HEARTBEAT_IVL_MSEC,
         .heartbeat_liveness = GATEWAY_HEARTBEAT_LIVENESS,
+        .broker = GATEWAY_BROKER,
+        .broker_timeout_ms = GATEWAY_BROKER_TIMEOUT_MSEC,
+        .admin_token = NULL,
+        .static_dir = NULL,
     };
 }
 
@@ -842,7 +1107,8 @@ static int s_check_config(const gateway_config_t *cfg, mlops_err_t *err)
         return mlops_err_set(err, MLOPS_EINVAL, "body limits must be at least 1 byte");
     if (cfg->batch_max == 0 || cfg->batch_max > PROTO_RECORDS_MAX)
         return mlops_err_set(err, MLOPS_EINVAL, "batch limit must be 1..%d records", PROTO_RECORDS_MAX);
-    if (cfg->deadline_ms <= 0 || cfg->heartbeat_ivl_ms <= 0 || cfg->heartbeat_liveness <= 0)
+    if (cfg->deadline_ms <= 0 || cfg->heartbeat_ivl_ms <= 0 || cfg->heartbeat_liveness <= 0
+        || cfg->broker_timeout_ms <= 0)
         return mlops_err_set(err, MLOPS_EINVAL, "deadline and heartbeat settings must be positive");
     if (cfg->connections_max == 0 || cfg->connections_max > 1000000 || cfg->credit <= 0)
         return mlops_err_set(err, MLOPS_EINVAL, "connection limit and credit must be positive");
@@ -959,11 +1225,14 @@ gateway_t *gateway_new(const gateway_config_t *cfg, mlops_err_t *err)
     }
     for (uint32_t i = 0; i < self->n_reqs; i++)
         self->free_slots[self->n_free++] = self->n_reqs - 1 - i;
-    if (s_open_backend(self, err) != 0 || s_open_http(self, err) != 0) {
+    if (s_open_backend(self, err) != 0 || s_control_open(self, err) != 0 || s_open_http(self, err) != 0) {
         gateway_destroy(&self);
         return NULL;
     }
-    log_info("gateway listening http_port=%u backend=%s", (unsigned)self->port, self->backend_endpoint);
+    log_info("gateway listening http_port=%u backend=%s broker=%s admin_token=%s static=%s",
+             (unsigned)self->port, self->backend_endpoint, cfg->broker ? cfg->broker : "none",
+             cfg->admin_token && *cfg->admin_token ? "set" : "none",
+             cfg->static_dir ? cfg->static_dir : "none");
     return self;
 }
 
@@ -978,26 +1247,32 @@ static bool s_drained(gateway_t *self, int64_t *drain_until)
         *drain_until = s_now_ms() + DRAIN_MSEC;
         log_info("stopping: draining requests=%zu", self->n_sent + self->n_queued);
     }
-    return !self->pend_head || s_now_ms() >= *drain_until;
+    return (!self->pend_head && self->ctl_n == 0) || s_now_ms() >= *drain_until;
 }
 
 int gateway_run(gateway_t *self)
 {
     int64_t drain_until = 0;
     while (!s_drained(self, &drain_until)) {
-        zmq_pollitem_t items[3] = {{self->backend, 0, ZMQ_POLLIN, 0},
-                                   {NULL, self->httpd_fd, ZMQ_POLLIN, 0},
-                                   {self->monitor, 0, ZMQ_POLLIN, 0}};
+        zmq_pollitem_t items[4] = {{self->backend, 0, ZMQ_POLLIN, 0},
+                                   {NULL, self->httpd_fd, ZMQ_POLLIN, 0}};
+        int n = 2, at_monitor = -1, at_control = -1;
+        if (self->monitor)
+            items[at_monitor = n++] = (zmq_pollitem_t){self->monitor, 0, ZMQ_POLLIN, 0};
+        if (self->control_sock)
+            items[at_control = n++] = (zmq_pollitem_t){zsock_resolve(self->control_sock), 0, ZMQ_POLLIN, 0};
         long timeout = s_poll_timeout(self);
-        int rc = zmq_poll(items, self->monitor ? 3 : 2, drain_until && timeout > 50 ? 50 : timeout);
+        int rc = zmq_poll(items, n, drain_until && timeout > 50 ? 50 : timeout);
         if (rc < 0 && errno != EINTR)
             return errno;
         if (rc < 0)
             continue;
         if (items[0].revents & ZMQ_POLLIN)
             s_backend_drain(self);
-        if (self->monitor && (items[2].revents & ZMQ_POLLIN))
+        if (at_monitor >= 0 && (items[at_monitor].revents & ZMQ_POLLIN))
             s_monitor_drain(self);
+        if (at_control >= 0 && (items[at_control].revents & ZMQ_POLLIN))
+            s_control_drain(self);
         if ((items[1].revents & ZMQ_POLLIN) || self->resumed || rc == 0) {
             self->resumed = false;
             MHD_run(self->httpd);
@@ -1029,6 +1304,7 @@ void gateway_destroy(gateway_t **p)
     gateway_t *self = *p;
     while (self->pend_head)
         s_settle_detail(self, self->pend_head, 503, "the gateway is shutting down");
+    s_control_fail_all(self, 503, "the gateway is shutting down");
     if (self->httpd) {
         MHD_run(self->httpd);
         MHD_stop_daemon(self->httpd);
@@ -1042,6 +1318,7 @@ void gateway_destroy(gateway_t **p)
                 s_send_disconnect(self, w->id, w->id_len, "gateway shutting down");
         }
     zsock_destroy(&self->monitor_sock);
+    zsock_destroy(&self->control_sock);
     if (self->backend_sock) {
         zmq_socket_monitor(self->backend, NULL, 0);
         zsock_destroy(&self->backend_sock);

@@ -17,6 +17,14 @@
     dies (heartbeat expiry, DISCONNECT, or its connection closing) its
     requests in flight go to another worker: predictions are idempotent.
 
+    The /api endpoints ask the broker's control socket through a DEALER in
+    the same poll loop: the request is sent, the connection suspended as a
+    predict's is, and the REPLY (replies come back in request order, so a
+    FIFO pairs them) resumes it. A broker silent past broker_timeout_ms
+    fails every request waiting on it with 503 and the DEALER is replaced,
+    so a late reply can never be paired with a newer request. No thread and
+    no blocking call: a broker that is away never slows /predict.
+
     Caveats: the gateway trusts nothing from HTTP clients or from backend
     peers, but the backend socket has no authentication of its own (bind it
     to a private address, or use CURVE; see the README).
@@ -40,6 +48,9 @@
 #define GATEWAY_CREDIT 32                          //  requests in flight per worker
 #define GATEWAY_HEARTBEAT_IVL_MSEC 1000            //  PROTOCOL.md section 7
 #define GATEWAY_HEARTBEAT_LIVENESS 3
+#define GATEWAY_BROKER "tcp://127.0.0.1:5556"     //  the broker's control socket
+#define GATEWAY_BROKER_TIMEOUT_MSEC 3000           //  /api answers 503 after this
+#define GATEWAY_CONTROL_INFLIGHT_MAX 64            //  /api requests at the broker at once
 
 typedef struct {
     const char *bind_address;        //  HTTP address, NULL = all interfaces
@@ -54,6 +65,10 @@ typedef struct {
     int credit;                      //  requests in flight per worker
     int64_t heartbeat_ivl_ms;        //  heartbeat interval
     int heartbeat_liveness;          //  intervals of silence before a worker is dead
+    const char *broker;              //  control endpoint of the broker (/api), NULL = no /api
+    int64_t broker_timeout_ms;       //  503 when the broker is silent this long
+    const char *admin_token;         //  bearer token for the /api actions, NULL/"" = none
+    const char *static_dir;          //  dashboard files, NULL = no dashboard (404)
 } gateway_config_t;
 
 typedef struct gateway gateway_t;

@@ -3,16 +3,22 @@
 #include "gateway.h"
 
 #include <czmq.h>
+#include "endpoint.h"
 #include "log.h"
 #include "msg.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 static gateway_t *s_gateway;
+static char s_broker[ENDPOINT_MAX];     //  resolved --broker
+static char s_static[PATH_MAX];         //  the dashboard directory found
 
 static void s_signal_fn(int sig)
 {
@@ -26,12 +32,21 @@ static void s_usage(FILE *out)
     fprintf(out,
         "usage: mlops-gateway [options]\n"
         "HTTP front of the inference workers: GET /health, POST /predict,\n"
-        "POST /predict/batch, GET /metrics.\n\n"
+        "POST /predict/batch, GET /metrics; the dashboard at GET / and its JSON\n"
+        "API under /api (see gateway/README.md).\n\n"
         "  --port N             HTTP port (default %d, 0 = any free port)\n"
         "  --bind ADDR          HTTP bind address (default all interfaces)\n"
         "  --backend ENDPOINT   ROUTER the infer workers connect to (default %s)\n"
-        "  --broker ENDPOINT    accepted for symmetry with the other binaries and\n"
-        "                       ignored: workers, not the gateway, fetch models\n"
+        "  --broker HOST|ENDPOINT  the broker's control socket, for /api\n"
+        "                       (default %s; HOST alone means port 5556)\n"
+        "  --broker-timeout MSEC  /api answers 503 when the broker is silent this\n"
+        "                       long (default %d)\n"
+        "  --admin-token TOKEN  POST /api/retrain, /api/promote, /api/rollback need\n"
+        "                       Authorization: Bearer TOKEN (default: env\n"
+        "                       MLOPS_ADMIN_TOKEN; unset = no token needed)\n"
+        "  --static DIR         the dashboard's files (default: the first that exists\n"
+        "                       of $MLOPS_STATIC, <bin>/../gateway/static,\n"
+        "                       <bin>/../share/mlops/static)\n"
         "  --body-max BYTES     /predict body limit, 413 above (default %u)\n"
         "  --batch-body-max BYTES  /predict/batch body limit (default %u)\n"
         "  --batch-max N        records in one batch, 422 above (default %d)\n"
@@ -44,7 +59,8 @@ static void s_usage(FILE *out)
         "  --help               this text\n"
         "Log level: MLOPS_LOG_LEVEL=error|warning|info|debug. CURVE on the backend\n"
         "socket: MLOPS_CURVE_SERVER_CERT and MLOPS_CURVE_CLIENTS_DIR (mlops keygen).\n",
-        GATEWAY_PORT, GATEWAY_BACKEND, GATEWAY_BODY_MAX_BYTES, GATEWAY_BATCH_BODY_MAX_BYTES,
+        GATEWAY_PORT, GATEWAY_BACKEND, GATEWAY_BROKER, GATEWAY_BROKER_TIMEOUT_MSEC,
+        GATEWAY_BODY_MAX_BYTES, GATEWAY_BATCH_BODY_MAX_BYTES,
         GATEWAY_BATCH_MAX, GATEWAY_DEADLINE_MSEC, GATEWAY_CLIENT_TIMEOUT_SEC,
         GATEWAY_CONNECTIONS_MAX, GATEWAY_CREDIT, GATEWAY_HEARTBEAT_IVL_MSEC);
 }
@@ -72,8 +88,19 @@ static int s_flag(gateway_config_t *cfg, const char *flag, const char *value)
         cfg->bind_address = value;
     else if (strcmp(flag, "--backend") == 0 && value)
         cfg->backend = value;
-    else if (strcmp(flag, "--broker") == 0 && value)
-        ;
+    else if (strcmp(flag, "--broker") == 0 && value) {
+        mlops_err_t err;
+        if (endpoint_resolve(value, ENDPOINT_CONTROL_PORT, 0, s_broker, sizeof s_broker, &err) != 0) {
+            fprintf(stderr, "mlops-gateway: --broker: %s\n", err.msg);
+            return -1;
+        }
+        cfg->broker = s_broker;
+    } else if (strcmp(flag, "--admin-token") == 0 && value)
+        cfg->admin_token = value;
+    else if (strcmp(flag, "--static") == 0 && value)
+        cfg->static_dir = value;
+    else if (strcmp(flag, "--broker-timeout") == 0)
+        return s_number(flag, value, 1, 3600000, &v) ? -1 : (cfg->broker_timeout_ms = v, 0);
     else if (strcmp(flag, "--port") == 0)
         return s_number(flag, value, 0, 65535, &v) ? -1 : (cfg->port = (uint16_t)v, 0);
     else if (strcmp(flag, "--body-max") == 0)
@@ -99,6 +126,37 @@ static int s_flag(gateway_config_t *cfg, const char *flag, const char *value)
     return 0;
 }
 
+static bool s_is_dir(const char *path)
+{
+    struct stat st;
+    return path && *path && stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+//  The dashboard directory when --static was not given: $MLOPS_STATIC, then
+//  beside the executable as in the repo (bin/../gateway/static) or as
+//  installed (PREFIX/bin/../share/mlops/static). NULL when none exists.
+static const char *s_find_static(void)
+{
+    const char *env = getenv("MLOPS_STATIC");
+    if (s_is_dir(env))
+        return env;
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0)
+        return NULL;
+    exe[n] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (!slash)
+        return NULL;
+    *slash = '\0';
+    const char *tails[] = {"/../gateway/static", "/../share/mlops/static"};
+    for (size_t i = 0; i < 2; i++)
+        if (snprintf(s_static, sizeof s_static, "%s%s", exe, tails[i]) < (int)sizeof s_static
+            && s_is_dir(s_static))
+            return s_static;
+    return NULL;
+}
+
 int main(int argc, char **argv)
 {
     gateway_config_t cfg;
@@ -115,6 +173,10 @@ int main(int argc, char **argv)
         }
         i++;
     }
+    if (!cfg.admin_token)
+        cfg.admin_token = getenv("MLOPS_ADMIN_TOKEN");
+    if (!cfg.static_dir)
+        cfg.static_dir = s_find_static();
     log_init("gateway");
     signal(SIGPIPE, SIG_IGN);
     zsys_handler_set(NULL);   //  our handlers below, not CZMQ's

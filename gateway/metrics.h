@@ -16,6 +16,8 @@ typedef enum {
     METRICS_PREDICT,      //  POST /predict
     METRICS_BATCH,        //  POST /predict/batch
     METRICS_METRICS,      //  GET /metrics
+    METRICS_API,          //  /api/...
+    METRICS_STATIC,       //  GET / and /static/...
     METRICS_OTHER,        //  anything else (404, 405)
     METRICS_ENDPOINTS     //  count
 } metrics_endpoint_t;

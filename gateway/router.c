@@ -73,6 +73,7 @@ int router_ready(router_t *self, const uint8_t *id, size_t id_len, const char *n
     snprintf(w->name, sizeof w->name, "%s", name ? name : "?");
     s_set_version(self, w, model_version);
     w->expires_ms = now_ms + self->liveness_ms;
+    w->heard_ms = now_ms;
     if (slot >= self->hwm)
         self->hwm = slot + 1;
     return slot;
@@ -84,6 +85,7 @@ void router_heard(router_t *self, int slot, int64_t model_version, int64_t now_m
     router_worker_t *w = &self->workers[slot];
     s_set_version(self, w, model_version);
     w->expires_ms = now_ms + self->liveness_ms;
+    w->heard_ms = now_ms;
 }
 
 int router_pick(router_t *self)

@@ -32,6 +32,7 @@ typedef struct {
     int64_t model_version;            //  version it serves, 0 = none yet
     uint64_t version_seq;             //  when it announced that version
     int64_t expires_ms;               //  dead when the clock passes this
+    int64_t heard_ms;                 //  when it was last heard (caller's clock)
     uint64_t used_seq;                //  when it was last given a request (LRU)
     int in_flight;                    //  requests sent and not answered
     uint64_t requests;                //  PREDICTs sent to it

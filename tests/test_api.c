@@ -1,0 +1,265 @@
+/*  test_api.c: the pure parts of the gateway's /api and dashboard: the
+    admin token check, action bodies to control requests (every refusal),
+    REPLY data to JSON with the gateway's own infer workers, and static
+    files (content types, traversal refused, symlinks out refused). */
+#include "api.h"
+#include "msg.h"
+#include "router.h"
+#include "statics.h"
+#include "testing.h"
+
+#include <msgpack.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static void test_paths(void)
+{
+    CHECK_INT(api_call_of("/api/runs"), API_RUNS);
+    CHECK_INT(api_call_of("/api/rollback"), API_ROLLBACK);
+    CHECK_INT(api_call_of("/api/runs/"), API_NONE);
+    CHECK_INT(api_call_of("/api/Runs"), API_NONE);
+    CHECK(api_call_is_action(API_PROMOTE));
+    CHECK(!api_call_is_action(API_WORKERS));
+}
+
+static void test_token(void)
+{
+    CHECK_INT(api_token_check(NULL, NULL), 0);
+    CHECK_INT(api_token_check("", "Bearer anything"), 0);
+    CHECK_INT(api_token_check("tok", NULL), 401);
+    CHECK_INT(api_token_check("tok", "Basic dG9r"), 401);
+    CHECK_INT(api_token_check("tok", "Bearer "), 401);
+    CHECK_INT(api_token_check("tok", "Bearer"), 401);
+    CHECK_INT(api_token_check("tok", "Bearer tok"), 0);
+    CHECK_INT(api_token_check("tok", "bearer tok"), 0);   //  the scheme is case-insensitive
+    CHECK_INT(api_token_check("tok", "Bearer Tok"), 403);
+    CHECK_INT(api_token_check("tok", "Bearer to"), 403);
+    CHECK_INT(api_token_check("tok", "Bearer tokk"), 403);
+    CHECK_INT(api_token_check("tok", "Bearer tok "), 403);
+}
+
+//  Encodes call with body and decodes the frame back (NULL on refusal,
+//  with *rc and err).
+static proto_msg_t *s_encode_rc(api_call_t call, const char *body, int *rc, mlops_err_t *err)
+{
+    uint8_t *frame = NULL;
+    size_t len = 0;
+    *rc = api_request_encode(call, body, strlen(body), &frame, &len, err);
+    if (*rc != 0)
+        return NULL;
+    proto_msg_t *msg = proto_msg_decode(frame, len, err);
+    free(frame);
+    return msg;
+}
+
+static proto_msg_t *s_encode(api_call_t call, const char *body)
+{
+    int rc;
+    mlops_err_t err;
+    return s_encode_rc(call, body, &rc, &err);
+}
+
+static void s_refused(api_call_t call, const char *body, int want, const char *why)
+{
+    int rc;
+    mlops_err_t err;
+    proto_msg_t *msg = s_encode_rc(call, body, &rc, &err);
+    proto_msg_destroy(&msg);
+    CHECK_INT(rc, want);
+    CHECK_CONTAINS(err.msg, why);
+}
+
+static void test_requests(void)
+{
+    proto_msg_t *m = s_encode(API_RUNS, "");
+    CHECK(m != NULL);
+    CHECK_INT(m->cmd, PROTO_RUNS);
+    CHECK_INT(m->runs.limit, API_RUNS_LIMIT);
+    proto_msg_destroy(&m);
+    m = s_encode(API_WORKERS, "");
+    CHECK_INT(m->cmd, PROTO_STATUS);
+    proto_msg_destroy(&m);
+    m = s_encode(API_RETRAIN, "");
+    CHECK_INT(m->cmd, PROTO_RETRAIN);
+    CHECK_STR(m->retrain.source, "");
+    proto_msg_destroy(&m);
+    m = s_encode(API_RETRAIN, "{\"source\":\"synthetic:50\",\"reason\":\"r\"}");
+    CHECK_STR(m->retrain.source, "synthetic:50");
+    CHECK_STR(m->retrain.reason, "r");
+    proto_msg_destroy(&m);
+    m = s_encode(API_PROMOTE, "{\"version\":7}");
+    CHECK_INT(m->cmd, PROTO_PROMOTE);
+    CHECK_INT(m->promote.version, 7);
+    proto_msg_destroy(&m);
+    m = s_encode(API_ROLLBACK, "{\"reason\":\"bad model\"}");
+    CHECK_INT(m->cmd, PROTO_ROLLBACK);
+    CHECK_STR(m->rollback.reason, "bad model");
+    proto_msg_destroy(&m);
+}
+
+static void test_request_refusals(void)
+{
+    s_refused(API_PROMOTE, "{\"version\":", MLOPS_EPROTO, "not valid JSON at byte");
+    s_refused(API_PROMOTE, "{\"version\":1,\"version\":2}", MLOPS_EPROTO, "duplicate");
+    s_refused(API_PROMOTE, "{}", MLOPS_ECHECK, "\"version\" is required");
+    s_refused(API_PROMOTE, "{\"version\":-1}", MLOPS_ECHECK, ">= 1");
+    s_refused(API_PROMOTE, "{\"version\":true}", MLOPS_ECHECK, "whole number");
+    s_refused(API_PROMOTE, "{\"version\":1,\"x\":1}", MLOPS_ECHECK, "unknown key \"x\"");
+    s_refused(API_RETRAIN, "[]", MLOPS_ECHECK, "must be a JSON object");
+    s_refused(API_RETRAIN, "{\"reason\":null}", MLOPS_ECHECK, "\"reason\" must be a string");
+    s_refused(API_RETRAIN, "{\"source\":\"a\\u0000b\"}", MLOPS_EPROTO, "not valid JSON");
+    s_refused(API_ROLLBACK, "{\"version\":1}", MLOPS_ECHECK, "unknown key \"version\"");
+}
+
+//  msgpack of {"workers": [], "waiting": ""} or of an array.
+static void s_pack(msgpack_sbuffer *sb, bool map)
+{
+    msgpack_sbuffer_init(sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+    if (!map) {
+        msgpack_pack_array(&pk, 0);
+        return;
+    }
+    msgpack_pack_map(&pk, 2);
+    msgpack_pack_str_with_body(&pk, "workers", 7);
+    msgpack_pack_array(&pk, 0);
+    msgpack_pack_str_with_body(&pk, "waiting", 7);
+    msgpack_pack_str_with_body(&pk, "", 0);
+}
+
+static void test_reply_json(void)
+{
+    msgpack_sbuffer sb;
+    s_pack(&sb, true);
+    mlops_err_t err;
+    size_t len = 0;
+    char *json = api_reply_json(API_MODELS, (uint8_t *)sb.data, sb.size, NULL, 0, 0, &len, &err);
+    CHECK_STR(json, "{\"workers\":[],\"waiting\":\"\"}");
+    CHECK_INT(len, strlen(json));
+    free(json);
+    router_t *router = router_new(4, 3000);
+    const uint8_t id1[] = {1}, id2[] = {2};
+    router_ready(router, id1, 1, "box-1:42", 3, 1000);
+    router_ready(router, id2, 1, "box-2:43", 0, 1500);
+    router_sent(router, 0, 1);
+    json = api_reply_json(API_WORKERS, (uint8_t *)sb.data, sb.size, router, 2000, 1700000000000, &len, &err);
+    CHECK_STR(json, "{\"workers\":[],\"waiting\":\"\",\"infer_workers\":["
+              "{\"stage\":\"infer\",\"host\":\"box-1\",\"pid\":42,\"state\":\"busy\",\"model_version\":3,"
+              "\"in_flight\":1,\"last_seen_ms\":1699999999000},"
+              "{\"stage\":\"infer\",\"host\":\"box-2\",\"pid\":43,\"state\":\"idle\",\"model_version\":0,"
+              "\"in_flight\":0,\"last_seen_ms\":1699999999500}]}");
+    CHECK_INT(len, strlen(json));
+    free(json);
+    json = api_reply_json(API_WORKERS, NULL, 0, NULL, 0, 0, &len, &err);   //  nil data
+    CHECK_STR(json, "{\"infer_workers\":[]}");
+    free(json);
+    router_destroy(&router);
+    msgpack_sbuffer_destroy(&sb);
+    s_pack(&sb, false);
+    CHECK(api_reply_json(API_RUNS, (uint8_t *)sb.data, sb.size, NULL, 0, 0, &len, &err) == NULL);
+    CHECK_INT(err.code, MLOPS_EPROTO);
+    CHECK_CONTAINS(err.msg, "not a map");
+    msgpack_sbuffer_destroy(&sb);
+    const uint8_t bad[] = {0x81, 0xa1};   //  truncated map
+    CHECK(api_reply_json(API_RUNS, bad, sizeof bad, NULL, 0, 0, &len, &err) == NULL);
+    CHECK_INT(err.code, MLOPS_EPROTO);
+}
+
+static char s_dir[64];
+
+static void s_write(const char *name, const char *text)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s", s_dir, name);
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    fputs(text, f);
+    fclose(f);
+}
+
+//  Loads url from the test directory; checks the status and, on 0, the body.
+static void s_load(const char *url, int want, const char *text_or_why, const char *type)
+{
+    char *body = NULL;
+    size_t len = 0;
+    const char *ct = NULL;
+    mlops_err_t err;
+    int status = statics_load(s_dir, url, &body, &len, &ct, &err);
+    CHECK_INT(status, want);
+    if (status == 0) {
+        CHECK_INT(len, strlen(text_or_why));
+        CHECK(memcmp(body, text_or_why, len) == 0);
+        CHECK_STR(ct, type);
+    } else
+        CHECK_CONTAINS(err.msg, text_or_why);
+    free(body);
+}
+
+static void test_statics(void)
+{
+    snprintf(s_dir, sizeof s_dir, "/tmp/test_api_static.XXXXXX");
+    CHECK(mkdtemp(s_dir) != NULL);
+    char sub[128], outside[128], link[128];
+    snprintf(sub, sizeof sub, "%s/sub", s_dir);
+    mkdir(sub, 0755);
+    s_write("index.html", "<html></html>");
+    s_write("app.js", "x = 1;");
+    s_write("sub/style.css", "a{}");
+    s_write(".secret", "s");
+    snprintf(outside, sizeof outside, "%s.outside", s_dir);
+    FILE *f = fopen(outside, "w");
+    fputs("outside", f);
+    fclose(f);
+    snprintf(link, sizeof link, "%s/link.js", s_dir);
+    CHECK_INT(symlink(outside, link), 0);
+
+    s_load("/", 0, "<html></html>", "text/html; charset=utf-8");
+    s_load("/static/app.js", 0, "x = 1;", "text/javascript; charset=utf-8");
+    s_load("/static/sub/style.css", 0, "a{}", "text/css; charset=utf-8");
+    s_load("/static/index.html", 0, "<html></html>", "text/html; charset=utf-8");
+    s_load("/static/nope.js", 404, "not found", NULL);
+    s_load("/static/sub", 404, "not found", NULL);
+    s_load("/other", 404, "not a static path", NULL);
+    s_load("/static/../test_api_static", 403, "forbidden", NULL);
+    s_load("/static/sub/../app.js", 403, "forbidden", NULL);
+    s_load("/static/./app.js", 403, "forbidden", NULL);
+    s_load("/static/.secret", 403, "forbidden", NULL);
+    s_load("/static//etc/passwd", 403, "forbidden", NULL);
+    s_load("/static/", 403, "forbidden", NULL);
+    s_load("/static/sub/", 403, "forbidden", NULL);
+    s_load("/static/a%2e", 403, "forbidden", NULL);
+    s_load("/static/link.js", 403, "outside the static directory", NULL);
+    char *body = NULL;
+    size_t len = 0;
+    const char *ct = NULL;
+    mlops_err_t err;
+    CHECK_INT(statics_load(NULL, "/", &body, &len, &ct, &err), 404);
+    CHECK_CONTAINS(err.msg, "--static DIR");
+    CHECK_STR(statics_content_type("a.svg"), "image/svg+xml");
+    CHECK_STR(statics_content_type("README"), "application/octet-stream");
+
+    unlink(link);
+    unlink(outside);
+    char path[256];
+    const char *names[] = {"index.html", "app.js", "sub/style.css", ".secret"};
+    for (size_t i = 0; i < 4; i++) {
+        snprintf(path, sizeof path, "%s/%s", s_dir, names[i]);
+        unlink(path);
+    }
+    rmdir(sub);
+    rmdir(s_dir);
+}
+
+int main(void)
+{
+    RUN(test_paths);
+    RUN(test_token);
+    RUN(test_requests);
+    RUN(test_request_refusals);
+    RUN(test_reply_json);
+    RUN(test_statics);
+    return TEST_REPORT("test_api");
+}
