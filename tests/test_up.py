@@ -71,6 +71,21 @@ def alive(pid):
         return False
 
 
+def survivors(pids):
+    """The pids still running, each with its command line, for the assertion
+    message (so a failure says which child outlived `mlops up`)."""
+    out = []
+    for pid in pids:
+        if alive(pid):
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                cmd = "?"
+            out.append((pid, cmd))
+    return out
+
+
 class Up:
     """A running `mlops up` whose output is collected by a thread."""
 
@@ -148,7 +163,7 @@ def test_up_trains_serves_and_stops_everything(up_stack):
     up.stop(signal.SIGINT)
     assert up.proc.returncode == 0
     assert "all processes stopped" in up.text()
-    assert [k for k in kids if alive(k)] == []
+    assert survivors(kids) == [], up.text()[-3000:]
 
 
 def test_up_restarts_a_child_that_dies_and_stops_on_sigterm(up_stack):
@@ -169,7 +184,7 @@ def test_up_restarts_a_child_that_dies_and_stops_on_sigterm(up_stack):
     assert up.proc.returncode == 0
     after = children_of(up.proc.pid)
     assert after == []
-    assert [k for k in kids if alive(k)] == []
+    assert survivors(kids) == [], up.text()[-3000:]
 
 
 def test_up_reuses_an_existing_store_without_retraining(up_stack):
@@ -185,7 +200,7 @@ def test_up_reuses_an_existing_store_without_retraining(up_stack):
     finally:
         kids = children_of(again.proc.pid)
         again.stop(signal.SIGINT)
-        assert [k for k in kids if alive(k)] == []
+        assert survivors(kids) == [], again.text()[-3000:]
 
 
 def test_up_names_a_port_in_use():
