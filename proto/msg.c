@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define S_FIELD_EST_BYTES 16      //  encoded bytes guessed per record field
 #define S_DUP_PAIRWISE_MAX 16     //  record fields compared pairwise up to this; sorted above
 #define S_ENCODE_START_BYTES 256  //  first encode buffer, before bins
 #define S_KEY_SAMPLE_MAX 48       //  bytes of an unknown key quoted in a message
@@ -938,10 +939,11 @@ static bool s_str_ok(const char *s)
     return s && s_utf8_valid((const uint8_t *)s, strlen(s), &bad);
 }
 
+static int s_pack_str_n(msgpack_packer *pk, const char *s, size_t n);
+
 static int s_pack_str(msgpack_packer *pk, const char *s)
 {
-    size_t n = strlen(s);
-    return msgpack_pack_str(pk, n) || msgpack_pack_str_body(pk, s, n);
+    return s_pack_str_n(pk, s, strlen(s));
 }
 
 //  An INT record value: num is integral; values past the int range were
@@ -968,36 +970,104 @@ static int s_pack_value(msgpack_packer *pk, const proto_field_t *f)
     return -1;
 }
 
-//  Checks a record as the decoder would, so what we send can be read back.
-static bool s_record_ok(const proto_record_t *rec)
+//  A C string the decoder would accept back, walked once: the ASCII run
+//  (the usual case) needs no decoding; *len gets its length.
+static bool s_str_scan(const char *s, size_t *len)
+{
+    if (!s)
+        return false;
+    const uint8_t *p = (const uint8_t *)s;
+    size_t i = 0, bad;
+    while (p[i] >= 0x01 && p[i] < 0x80)
+        i++;
+    *len = i + (p[i] ? strlen(s + i) : 0);
+    return p[i] == 0 || s_utf8_valid(p + i, *len - i, &bad);
+}
+
+//  One string, header and body in one write when it is short.
+static int s_pack_str_n(msgpack_packer *pk, const char *s, size_t n)
+{
+    if (n < 32) {
+        char buf[32];
+        buf[0] = (char)(0xa0 | n);
+        memcpy(buf + 1, s, n);
+        return pk->callback(pk->data, buf, n + 1);
+    }
+    return msgpack_pack_str(pk, n) || msgpack_pack_str_body(pk, s, n);
+}
+
+typedef struct {
+    uint64_t head;     //  the name's first 8 bytes, zero-padded
+    size_t len;        //  the name's length
+    const char *name;  //  the name, borrowed
+} s_name_key_t;
+
+static int s_name_key_cmp_fn(const void *a, const void *b)
+{
+    return strcmp(((const s_name_key_t *)a)->name, ((const s_name_key_t *)b)->name);
+}
+
+//  True when two of n names are the same: pairwise on (head, len), with
+//  strcmp only when those agree, for the usual handful; by sorting (n log
+//  n) for wide records. Sorts keys in that case.
+static bool s_names_repeat(s_name_key_t *keys, size_t n)
+{
+    if (n > S_DUP_PAIRWISE_MAX) {
+        qsort(keys, n, sizeof *keys, s_name_key_cmp_fn);
+        for (size_t i = 1; i < n; i++)
+            if (strcmp(keys[i].name, keys[i - 1].name) == 0)
+                return true;
+        return false;
+    }
+    for (size_t i = 1; i < n; i++)
+        for (size_t j = 0; j < i; j++)
+            if (keys[i].head == keys[j].head && keys[i].len == keys[j].len
+                && strcmp(keys[i].name, keys[j].name) == 0)
+                return true;
+    return false;
+}
+
+//  Checks one field as the decoder would, so what we send can be read back;
+//  fills its name key.
+static bool s_field_ok(const proto_field_t *f, s_name_key_t *key)
+{
+    size_t len;
+    if (!s_str_scan(f->name, &key->len) || f->kind > PROTO_VAL_STR)
+        return false;
+    key->name = f->name;
+    key->head = 0;
+    memcpy(&key->head, f->name, key->len < 8 ? key->len : 8);
+    if (f->kind == PROTO_VAL_STR && !s_str_scan(f->str, &len))
+        return false;
+    return f->kind != PROTO_VAL_INT
+        || (f->num == floor(f->num) && f->num >= -9223372036854775808.0 && f->num <= 18446744073709551616.0);
+}
+
+//  Checks a record as the decoder would (keys has PROTO_FIELDS_MAX entries).
+static bool s_record_ok(const proto_record_t *rec, s_name_key_t *keys)
 {
     if (rec->n_fields > PROTO_FIELDS_MAX || (rec->n_fields && !rec->fields))
         return false;
-    for (size_t j = 0; j < rec->n_fields; j++) {
-        const proto_field_t *f = &rec->fields[j];
-        if (!s_str_ok(f->name) || f->kind > PROTO_VAL_STR)
+    for (size_t j = 0; j < rec->n_fields; j++)
+        if (!s_field_ok(&rec->fields[j], &keys[j]))
             return false;
-        if (f->kind == PROTO_VAL_STR && !s_str_ok(f->str))
-            return false;
-        if (f->kind == PROTO_VAL_INT
-            && !(f->num == floor(f->num) && f->num >= -9223372036854775808.0 && f->num <= 18446744073709551616.0))
-            return false;
-        for (size_t i = 0; i < j; i++)  //  senders' records are small; no sort here
-            if (strcmp(rec->fields[i].name, f->name) == 0)
-                return false;
-    }
-    return true;
+    return !s_names_repeat(keys, rec->n_fields);
 }
 
 static int s_pack_records(msgpack_packer *pk, const proto_record_t *recs, size_t n)
 {
     if (n > PROTO_RECORDS_MAX || (n && !recs))
         return MLOPS_EINVAL;
-    for (size_t i = 0; i < n; i++)
-        if (!s_record_ok(&recs[i]))
-            return MLOPS_EINVAL;
-    if (msgpack_pack_array(pk, n))
+    s_name_key_t *keys = malloc(PROTO_FIELDS_MAX * sizeof *keys);
+    if (!keys)
         return MLOPS_ENOMEM;
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++)
+        if (!s_record_ok(&recs[i], keys))
+            rc = MLOPS_EINVAL;
+    free(keys);
+    if (rc || msgpack_pack_array(pk, n))
+        return rc ? rc : MLOPS_ENOMEM;
     for (size_t i = 0; i < n; i++) {
         if (msgpack_pack_map(pk, recs[i].n_fields))
             return MLOPS_ENOMEM;
@@ -1087,6 +1157,10 @@ static size_t s_encode_estimate(const proto_msg_t *m, const s_command_t *c)
     for (size_t i = 0; i < c->n_fields; i++)
         if (c->fields[i].kind == F_BIN || c->fields[i].kind == F_ANY)
             est += *S_CAT(m, c->fields[i].len_off, size_t);
+    //  records: about S_FIELD_EST_BYTES a field, so a batch grows once or twice
+    if (m->cmd == PROTO_PREDICT && m->predict.records && m->predict.n_records <= PROTO_RECORDS_MAX)
+        for (size_t i = 0; i < m->predict.n_records; i++)
+            est += m->predict.records[i].n_fields * S_FIELD_EST_BYTES;
     return est;
 }
 

@@ -815,6 +815,57 @@ static void test_encoder_refuses_bad_messages(void)
     CHECK_INT(s_encode_rc(&m), 0);
 }
 
+//  The encoder's fast checks (ASCII runs, name keys, sorted wide records)
+//  refuse exactly what they must and keep what they may, on varied records.
+static void test_encoder_record_checks_varied(void)
+{
+    char names[40][40];
+    proto_field_t fs[40];
+    proto_record_t rec = {fs, 0};
+    proto_msg_t m = {.cmd = PROTO_PREDICT, .predict = {1, &rec, 1}};
+    for (int i = 0; i < 40; i++) {
+        snprintf(names[i], sizeof names[i], "abcdefgh_field_%02d", i);  //  same first 8 bytes
+        fs[i] = (proto_field_t){names[i], PROTO_VAL_INT, i, NULL};
+    }
+    for (size_t n = 1; n <= 40; n += 13) {  //  pairwise (<= 16) and sorted (> 16)
+        rec.n_fields = n;
+        CHECK_INT(s_encode_rc(&m), 0);
+        if (n < 2)
+            continue;
+        fs[n - 1].name = names[0];  //  the last repeats the first
+        CHECK_INT(s_encode_rc(&m), MLOPS_EINVAL);
+        fs[n - 1].name = names[n - 1];
+    }
+    //  same length and head, different tails; a prefix of another name
+    char a[] = "abcdefghXY", b[] = "abcdefghXZ", c[] = "abcdefgh";
+    fs[0].name = a, fs[1].name = b, fs[2].name = c, rec.n_fields = 3;
+    CHECK_INT(s_encode_rc(&m), 0);
+    fs[1].name = a;
+    CHECK_INT(s_encode_rc(&m), MLOPS_EINVAL);
+    fs[1].name = b;
+    //  UTF-8: valid multibyte kept, bad bytes after an ASCII run refused
+    const char *good[] = {"caf\xc3\xa9", "\xe2\x82\xac euro", "\xf0\x9f\x98\x80",
+                          "0123456789012345678901234567890",   //  31 bytes: fixstr
+                          "01234567890123456789012345678901"}; //  32 bytes: str8
+    const char *bad[] = {"ascii then \xff", "over \xc0\xaf", "cut \xe2\x82", "sur \xed\xa0\x80"};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        fs[2] = (proto_field_t){good[i], PROTO_VAL_STR, 0, good[i]};
+        uint8_t *buf;
+        size_t len;
+        CHECK_INT(proto_msg_encode(&m, &buf, &len), 0);
+        proto_msg_t *d = proto_msg_decode(buf, len, NULL);
+        free(buf);
+        CHECK(d != NULL && proto_msg_equal(&m, d));
+        proto_msg_destroy(&d);
+    }
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        fs[2] = (proto_field_t){bad[i], PROTO_VAL_INT, 1, NULL};  //  as a name
+        CHECK_INT(s_encode_rc(&m), MLOPS_EINVAL);
+        fs[2] = (proto_field_t){c, PROTO_VAL_STR, 0, bad[i]};     //  as a value
+        CHECK_INT(s_encode_rc(&m), MLOPS_EINVAL);
+    }
+}
+
 //  Record ints out of the int64 range survive as the same double.
 static void test_record_int_extremes(void)
 {
@@ -922,6 +973,7 @@ int main(int argc, char **argv)
     RUN(test_refuses_bad_composites);
     RUN(test_every_truncation_is_refused);
     RUN(test_encoder_refuses_bad_messages);
+    RUN(test_encoder_record_checks_varied);
     RUN(test_record_int_extremes);
     RUN(test_dump_is_json);
     return TEST_REPORT("test_msg");

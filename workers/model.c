@@ -82,9 +82,14 @@ size_t model_validate(const model_t *self, const proto_record_t *records, size_t
 //  the block (each tree stays in cache; the same bits as row by row).
 static void s_predict_block(const model_t *self, const double *X, size_t n, double *proba)
 {
+    //  A row or two walk faster alone: lock step only pays with company.
+    enum { LOCKSTEP_MIN_ROWS = 4 };
     size_t p = self->recipe->n_features;
-    if (self->art.forest)
+    if (self->art.forest && n >= LOCKSTEP_MIN_ROWS)
         forest_predict(self->art.forest, X, n, proba);
+    else if (self->art.forest)
+        for (size_t i = 0; i < n; i++)
+            proba[i] = forest_predict_one(self->art.forest, X + i * p);
     else
         for (size_t i = 0; i < n; i++)
             proba[i] = logreg_predict_one(self->art.logreg, X + i * p);
