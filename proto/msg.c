@@ -151,8 +151,15 @@ const char *proto_cmd_name(proto_cmd_t cmd)
 //  of the first byte that is not.
 static bool s_utf8_valid(const uint8_t *s, size_t n, size_t *bad)
 {
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
     size_t i = 0;
     while (i < n) {
+        uint64_t w;
+        //  eight bytes at a time while they are ASCII without a NUL
+        if (n - i >= 8 && (memcpy(&w, s + i, 8), ((w | ((w - ones) & ~w)) & highs) == 0)) {
+            i += 8;
+            continue;
+        }
         uint8_t c = s[i];
         if (c >= 0x01 && c < 0x80) {
             i++;
