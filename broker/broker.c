@@ -38,7 +38,9 @@
 
 typedef struct {
     zsock_t *sock;                //  where it goes
-    zmsg_t *msg;                  //  what, owned
+    zmsg_t *msg;                  //  what, owned (the envelope only when payload is set)
+    uint8_t *payload;             //  last frame, owned, handed to ZeroMQ uncopied; NULL = none
+    size_t payload_len;
 } s_out_t;
 
 //  A stage output written in the open batch: inputs built before the batch
@@ -119,8 +121,10 @@ static zframe_t *s_frame_of(const proto_msg_t *msg)
     return frame;
 }
 
-//  Queues msg for sending after the batch commits (takes it).
-static void s_out_push(broker_t *self, zsock_t *sock, zmsg_t **msg)
+//  Queues msg, then payload as its last frame when not NULL, for sending
+//  after the batch commits (takes both).
+static void s_out_push_payload(broker_t *self, zsock_t *sock, zmsg_t **msg, uint8_t **payload,
+                               size_t payload_len)
 {
     if (self->n_out == self->cap_out) {
         size_t cap = self->cap_out ? self->cap_out * 2 : 16;
@@ -128,20 +132,58 @@ static void s_out_push(broker_t *self, zsock_t *sock, zmsg_t **msg)
         if (!grown) {
             log_error("out of memory: a message is dropped");
             zmsg_destroy(msg);
+            free(payload ? *payload : NULL);
             return;
         }
         self->out = grown;
         self->cap_out = cap;
     }
-    self->out[self->n_out++] = (s_out_t){sock, *msg};
+    self->out[self->n_out++] = (s_out_t){sock, *msg, payload ? *payload : NULL, payload_len};
     *msg = NULL;
+    if (payload)
+        *payload = NULL;
+}
+
+static void s_out_push(broker_t *self, zsock_t *sock, zmsg_t **msg)
+{
+    s_out_push_payload(self, sock, msg, NULL, 0);
 }
 
 static void s_out_drop(broker_t *self)
 {
-    for (size_t i = 0; i < self->n_out; i++)
+    for (size_t i = 0; i < self->n_out; i++) {
         zmsg_destroy(&self->out[i].msg);
+        free(self->out[i].payload);
+    }
     self->n_out = 0;
+}
+
+static void s_payload_free_fn(void *data, void *hint)
+{
+    (void)hint;
+    free(data);
+}
+
+//  Sends one outbox entry. A payload goes as a ZeroMQ message over our own
+//  buffer: a TASK can be a hundred MB, and a copy of it is loop time in
+//  which no heartbeat is read.
+static void s_out_send(s_out_t *o)
+{
+    if (!o->payload) {
+        zmsg_send(&o->msg, o->sock);
+        return;
+    }
+    zframe_t *f;
+    while ((f = zmsg_pop(o->msg)))
+        zframe_send(&f, o->sock, ZFRAME_MORE);
+    zmsg_destroy(&o->msg);
+    zmq_msg_t m;
+    if (zmq_msg_init_data(&m, o->payload, o->payload_len, s_payload_free_fn, NULL) != 0) {
+        free(o->payload);
+    } else if (zmq_msg_send(&m, zsock_resolve(o->sock), 0) < 0) {
+        zmq_msg_close(&m);   //  frees the payload
+    }
+    o->payload = NULL;
 }
 
 static void s_cache_clear(broker_t *self)
@@ -193,22 +235,23 @@ static int s_get_bytes(broker_t *self, const char *key, uint8_t **data, size_t *
 }
 
 static void s_send_to(broker_t *self, zsock_t *sock, const uint8_t *id, size_t id_len,
-                      bool delimiter, const proto_msg_t *msg)
+                      const proto_msg_t *msg)
 {
-    zframe_t *payload = s_frame_of(msg);
-    if (!payload)
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    int rc = proto_msg_encode(msg, &bytes, &len);
+    if (rc) {
+        log_error("cannot encode %s: %s", proto_cmd_name(msg->cmd), mlops_strerror(rc));
         return;
+    }
     zmsg_t *out = zmsg_new();
     zmsg_addmem(out, id, id_len);
-    if (delimiter)
-        zmsg_addmem(out, "", 0);
-    zmsg_append(out, &payload);
-    s_out_push(self, sock, &out);
+    s_out_push_payload(self, sock, &out, &bytes, len);
 }
 
 static void s_send_worker(broker_t *self, dispatch_worker_t *w, const proto_msg_t *msg)
 {
-    s_send_to(self, self->work, w->id, w->id_len, false, msg);
+    s_send_to(self, self->work, w->id, w->id_len, msg);
     w->last_sent_mono = zclock_mono();
 }
 
@@ -323,8 +366,9 @@ static int s_flush(broker_t *self)
     }
     for (size_t i = 0; i < self->n_out; i++) {
         if (self->out[i].sock)
-            zmsg_send(&self->out[i].msg, self->out[i].sock);
+            s_out_send(&self->out[i]);
         zmsg_destroy(&self->out[i].msg);   //  detached (no socket): dropped
+        free(self->out[i].payload);
     }
     self->n_out = 0;
     return 0;
@@ -1133,7 +1177,7 @@ static void s_disconnect_peer(broker_t *self, const uint8_t *id, size_t id_len, 
 {
     proto_msg_t msg = {.cmd = PROTO_DISCONNECT};
     msg.disconnect.reason = reason;
-    s_send_to(self, self->work, id, id_len, false, &msg);
+    s_send_to(self, self->work, id, id_len, &msg);
 }
 
 //  The worker's task in hand, if it is a running task of the active run.

@@ -58,7 +58,8 @@ static void s_usage(FILE *out)
         "                       dead after 3 silent intervals of at least 1000 ms\n"
         "  --help               this text\n"
         "Log level: MLOPS_LOG_LEVEL=error|warning|info|debug. CURVE on the backend\n"
-        "socket: MLOPS_CURVE_SERVER_CERT and MLOPS_CURVE_CLIENTS_DIR (mlops keygen).\n",
+        "socket: MLOPS_CURVE_SERVER_CERT and MLOPS_CURVE_CLIENTS_DIR; to the broker:\n"
+        "MLOPS_CURVE_CLIENT_CERT and MLOPS_CURVE_SERVER_KEY (mlops keygen).\n",
         GATEWAY_PORT, GATEWAY_BACKEND, GATEWAY_BROKER, GATEWAY_BROKER_TIMEOUT_MSEC,
         GATEWAY_BODY_MAX_BYTES, GATEWAY_BATCH_BODY_MAX_BYTES,
         GATEWAY_BATCH_MAX, GATEWAY_DEADLINE_MSEC, GATEWAY_CLIENT_TIMEOUT_SEC,

@@ -250,3 +250,30 @@ def test_bad_broker_flag(procs):
     p = procs.start("bad-broker", "mlops-gateway", "--port", "0", "--broker", "host:99999")
     assert p.wait(10) == 2
     assert "--broker" in procs.log(p)
+
+
+def test_control_socket_is_a_curve_client(procs, tmp_path, monkeypatch):
+    from test_curve_broker import CURVE_VARS, Keys
+    keys = Keys(tmp_path)
+    keys.client("gateway")
+    keys.client("stranger", allowed=False)
+    for var in CURVE_VARS:
+        monkeypatch.delenv(var, raising=False)
+    for var, value in keys.server_env().items():
+        if var in CURVE_VARS:
+            monkeypatch.setenv(var, value)
+    broker = Broker(procs, str(tmp_path))
+    answers = {}
+    for name in ("gateway", "stranger"):
+        for var in CURVE_VARS:
+            monkeypatch.delenv(var, raising=False)
+        for var, value in keys.client_env(name).items():
+            if var in CURVE_VARS:
+                monkeypatch.setenv(var, value)
+        gw = Gateway(procs, "--broker", broker.control, "--broker-timeout", "1000")
+        answers[name] = requests.get(gw.url + "/api/models", timeout=5)
+    assert answers["gateway"].status_code == 200
+    assert answers["gateway"].json() == {"production": 0, "versions": []}
+    #  a key the broker does not know gets silence, which the gateway reports
+    assert answers["stranger"].status_code == 503
+    assert "broker unreachable" in answers["stranger"].json()["detail"]

@@ -28,7 +28,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
-#define RECONNECT_MAX_MSEC 32000    //  longest back-off before reopening
+#define RECONNECT_MAX_MSEC 5000     //  longest back-off before reopening (PROTOCOL.md 7)
 #define DRAIN_BATCH 256             //  PREDICTs handled before looking at the pipe
 
 struct infer {

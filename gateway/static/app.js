@@ -27,6 +27,15 @@ function metricOf(v, name) {
   return m[name];
 }
 
+// Replaces an element's content only when it changed, so a poll that brings
+// nothing new leaves the page (a button under the pointer, a selection) alone.
+function setHtml(el, html) {
+  if (el.dataset.drawn !== html) {
+    el.innerHTML = html;
+    el.dataset.drawn = html;
+  }
+}
+
 function say(text, bad) {
   const el = $("#message");
   el.textContent = text || "";
@@ -87,7 +96,7 @@ function drawRuns() {
       <td>${esc(r.outcome)}${r.error ? `<div class="error">${esc(r.error)}</div>` : ""}</td>
       <td>${took}</td></tr>`;
   });
-  $("#runs tbody").innerHTML = rows.join("") || '<tr><td colspan="6" class="muted">no runs yet</td></tr>';
+  setHtml($("#runs tbody"), rows.join("") || '<tr><td colspan="6" class="muted">no runs yet</td></tr>');
 }
 
 function drawModels() {
@@ -104,7 +113,7 @@ function drawModels() {
       <td>${esc(v.reason)}</td>
       <td>${v.stage === "production" ? "" : `<button class="small promote" data-version="${esc(v.version)}">Promote</button>`}</td>
     </tr>`);
-  $("#models tbody").innerHTML = rows.join("") || '<tr><td colspan="10" class="muted">no versions yet</td></tr>';
+  setHtml($("#models tbody"), rows.join("") || '<tr><td colspan="10" class="muted">no versions yet</td></tr>');
   drawChart(versions);
   $("#prod").textContent = `production: ${state.models.production ? "v" + state.models.production : "–"}`;
 }
@@ -114,7 +123,7 @@ function drawChart(versions) {
   const pts = versions.map((v) => [v.version, metricOf(v, metric), v.stage])
     .filter((p) => typeof p[1] === "number" && isFinite(p[1]));
   const svg = $("#chart");
-  if (!pts.length) { svg.innerHTML = '<text x="10" y="20" fill="#6b6b66">no versions yet</text>'; return; }
+  if (!pts.length) { setHtml(svg, '<text x="10" y="20" fill="#6b6b66">no versions yet</text>'); return; }
   const W = 600, H = 160, P = 24;
   const ys = pts.map((p) => p[1]);
   let lo = Math.min(...ys), hi = Math.max(...ys);
@@ -125,9 +134,9 @@ function drawChart(versions) {
   const dots = pts.map((p, i) => `<circle cx="${x(i)}" cy="${y(p[1])}" r="${p[2] === "production" ? 6 : 4}"
       fill="${p[2] === "production" ? "#1f7a3d" : "#1c5fb8"}"><title>v${p[0]} ${metric} ${p[1].toFixed(4)} (${p[2]})</title></circle>
       <text x="${x(i)}" y="${H - 6}" font-size="10" text-anchor="middle" fill="#6b6b66">v${p[0]}</text>`).join("");
-  svg.innerHTML = `<text x="4" y="12" font-size="10" fill="#6b6b66">${hi.toFixed(3)}</text>
+  setHtml(svg, `<text x="4" y="12" font-size="10" fill="#6b6b66">${hi.toFixed(3)}</text>
     <text x="4" y="${H - P + 4}" font-size="10" fill="#6b6b66">${lo.toFixed(3)}</text>
-    <path d="${line}" fill="none" stroke="#1c5fb8" stroke-width="1.5"/>${dots}`;
+    <path d="${line}" fill="none" stroke="#1c5fb8" stroke-width="1.5"/>${dots}`);
 }
 
 function drawWorkers() {
@@ -135,13 +144,14 @@ function drawWorkers() {
   const workers = (s.workers || []).concat(s.infer_workers || []);
   workers.sort((a, b) => String(a.stage).localeCompare(String(b.stage)));
   const now = Date.now();
-  $("#workers tbody").innerHTML = workers.map((w) => `<tr>
+  setHtml($("#workers tbody"), workers.map((w) => `<tr>
       <td>${esc(w.stage)}</td><td>${esc(w.host)}</td><td>${esc(w.pid)}</td>
       <td class="${w.state === "busy" ? "state-running" : ""}">${esc(w.state)}</td>
       <td>${esc(w.task_id || (w.model_version ? "serving v" + w.model_version : ""))}</td>
       <td>${w.last_seen_ms ? fmtMs(now - w.last_seen_ms) + " ago" : "–"}</td></tr>`).join("")
-    || '<tr><td colspan="6" class="muted">no live workers</td></tr>';
-  $("#next").textContent = s.next_schedule_ms ? `next scheduled run: ${new Date(s.next_schedule_ms).toLocaleString()}` : "";
+    || '<tr><td colspan="6" class="muted">no live workers</td></tr>');
+  const next = s.next_schedule_ms ? `next scheduled run: ${new Date(s.next_schedule_ms).toLocaleString()}` : "";
+  $("#next").textContent = [next, s.waiting].filter(Boolean).join(" · ");
 }
 
 async function refresh() {
