@@ -542,7 +542,11 @@ static broker_t *s_new(const broker_config_t *cfg, bool detached, mlops_err_t *e
     self->cfg.store_dir = s_copy(self, 3, cfg->store_dir);
     self->cfg.default_source = s_copy(self, 4, cfg->default_source);
     self->cfg.target = s_copy(self, 5, cfg->target);
-    store_options_t store_opts = {.no_sync = self->cfg.no_sync};
+    store_options_t store_opts = {.no_sync = self->cfg.no_sync,
+                                  .max_bytes = self->cfg.store_max_bytes};
+    //  A limit below the default initial map is also the initial map.
+    if (store_opts.max_bytes && store_opts.max_bytes < STORE_MAP_BYTES_DEFAULT)
+        store_opts.map_bytes = store_opts.max_bytes;
     self->store = store_open(self->cfg.store_dir, &store_opts, err);
     self->curve = self->store ? curve_new_from_env(err) : NULL;
     self->dispatch = dispatch_new();

@@ -37,6 +37,7 @@ typedef struct {
     const char *events_endpoint;     //  bind, default tcp://*:5557
     const char *store_dir;           //  LMDB directory
     bool no_sync;                    //  commits without fsync (see store_options_t)
+    size_t store_max_bytes;          //  the store's map never grows past this, 0 = 64 GiB
     int64_t heartbeat_msec;          //  interval of heartbeats to workers
     int liveness;                    //  silent intervals before a worker is dead
     dag_policy_t policy;             //  attempts and backoff

@@ -16,6 +16,7 @@ static void s_usage(FILE *out)
             "usage: mlops-broker [options]\n\n"
             "Runs the retraining DAG over ZeroMQ and keeps the model registry.\n\n"
             "  --store DIR            LMDB store directory (default mlops-store)\n"
+            "  --store-size SIZE      the store never grows past SIZE (default 64G; K, M, G, T)\n"
             "  --no-sync              commit without fsync: a killed broker loses nothing,\n"
             "                         a power cut may lose the last commits (default: fsync)\n"
             "  --work ENDPOINT        stage workers' socket (default tcp://*:5555)\n"
@@ -96,6 +97,31 @@ static int s_number(const char *flag, const char *text, double min, double *out)
     return 0;
 }
 
+//  Parses a byte size with an optional K, M, G or T suffix (powers of 1024),
+//  at least 1 MiB so LMDB has room for its own pages.
+static int s_size(const char *flag, const char *text, size_t *out)
+{
+    char *end;
+    double v = strtod(text, &end);
+    double unit = 1;
+    switch (*end) {
+    case 'K': case 'k': unit = 1024.0; end++; break;
+    case 'M': case 'm': unit = 1024.0 * 1024; end++; break;
+    case 'G': case 'g': unit = 1024.0 * 1024 * 1024; end++; break;
+    case 'T': case 't': unit = 1024.0 * 1024 * 1024 * 1024; end++; break;
+    default: break;
+    }
+    if (*end == 'B' || *end == 'b')
+        end++;
+    if (end == text || *end || !(v * unit >= 1024.0 * 1024) || v * unit > 1e18) {
+        fprintf(stderr, "mlops-broker: %s: expected a size of at least 1M like 512M or 64G, got '%s'\n",
+                flag, text);
+        return -1;
+    }
+    *out = (size_t)(v * unit);
+    return 0;
+}
+
 static int s_parse(broker_config_t *cfg, int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -105,6 +131,7 @@ static int s_parse(broker_config_t *cfg, int argc, char **argv)
         {"schedule", 1, 0, 'S'},  {"metric", 1, 0, 'm'},    {"margin", 1, 0, 'M'},
         {"source", 1, 0, 'o'},    {"target", 1, 0, 'T'},    {"families", 1, 0, 'f'},
         {"seed", 1, 0, 'r'},      {"no-sync", 0, 0, 'N'},   {"help", 0, 0, 'h'},
+        {"store-size", 1, 0, 'z'},
         {0, 0, 0, 0},
     };
     int c, rc = 0;
@@ -113,6 +140,7 @@ static int s_parse(broker_config_t *cfg, int argc, char **argv)
         switch (c) {
         case 's': cfg->store_dir = optarg; break;
         case 'N': cfg->no_sync = true; break;
+        case 'z': rc = s_size("--store-size", optarg, &cfg->store_max_bytes); break;
         case 'w': cfg->work_endpoint = optarg; break;
         case 'c': cfg->control_endpoint = optarg; break;
         case 'e': cfg->events_endpoint = optarg; break;

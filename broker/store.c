@@ -33,7 +33,6 @@
 #include <unistd.h>
 
 #define STORE_FORMAT "mlops-store 1"                //  meta "format" value
-#define STORE_MAP_BYTES_DEFAULT ((size_t)256 << 20) //  256 MiB
 #define STORE_MAX_BYTES_DEFAULT ((size_t)64 << 30)  //  64 GiB
 #define STORE_KEY_MAX_BYTES 511                     //  LMDB's default key limit
 
@@ -485,10 +484,17 @@ static int s_write(store_t *self, store_txn_t *txn, const char *what, size_t byt
         if (rc == MDB_MAP_FULL) {
             self->grow_pending = true;
             self->grow_need = bytes > self->grow_need ? bytes : self->grow_need;
-            rc = mlops_err_set(err, MLOPS_EMAPFULL,
-                               "store %s: map full (%s) during %s; abort the transaction "
-                               "and redo it (the next store_begin grows the map)",
-                               self->dir, s_size_text(self->map_bytes, (char[32]){0}), what);
+            //  At the limit no redo can help: say what the operator can do.
+            if (self->map_bytes >= self->max_bytes)
+                rc = mlops_err_set(err, MLOPS_EMAPFULL,
+                                   "store %s is full at its maximum size of %s during %s; "
+                                   "raise --store-size",
+                                   self->dir, s_size_text(self->max_bytes, (char[32]){0}), what);
+            else
+                rc = mlops_err_set(err, MLOPS_EMAPFULL,
+                                   "store %s: map full (%s) during %s; abort the transaction "
+                                   "and redo it (the next store_begin grows the map)",
+                                   self->dir, s_size_text(self->map_bytes, (char[32]){0}), what);
         }
         else if (rc > 0 || (rc < 0 && rc > -30900))
             rc = s_fail(self, rc, what, err);

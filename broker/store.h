@@ -49,6 +49,8 @@
 typedef struct store store_t;
 typedef struct store_txn store_txn_t;
 
+#define STORE_MAP_BYTES_DEFAULT ((size_t)256 << 20) //  initial map when none is asked for
+
 typedef struct {
     size_t map_bytes;   //  initial map size (0 = 256 MiB)
     size_t max_bytes;   //  never grow past this (0 = 64 GiB)

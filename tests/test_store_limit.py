@@ -1,0 +1,36 @@
+"""test_store_limit.py: `mlops-broker --store-size`: a store that reaches its
+limit fails the run with a message that says which flag to raise, and the
+broker keeps serving the next (smaller) trigger."""
+import subprocess
+
+import pytest
+
+from pipeline_procs import BIN, Broker, Procs
+
+
+@pytest.fixture
+def procs(tmp_path):
+    p = Procs(tmp_path)
+    yield p
+    p.stop()
+
+
+def test_full_store_fails_the_run_naming_the_flag_and_broker_goes_on(procs):
+    broker = Broker(procs, extra=["--store-size", "4M", "--max-attempts", "1"])
+    broker.all_workers(trains=1)
+    big = broker.request("RETRAIN", {"source": "synthetic:100000:3", "reason": "too big"})
+    run = broker.wait_run(big["run_id"], timeout=60)
+    assert run["state"] == "failed"
+    assert "full at its maximum size of 4 MiB" in run["error"], run["error"]
+    assert "raise --store-size" in run["error"]
+    small = broker.request("RETRAIN", {"source": "synthetic:300:3", "reason": "fits"})
+    assert broker.wait_run(small["run_id"], timeout=60)["state"] == "succeeded"
+    assert broker.models()["production"] == 1
+
+
+@pytest.mark.parametrize("value", ["12x", "100k", "", "-5G"])
+def test_bad_store_size_is_refused(value):
+    out = subprocess.run([BIN + "/mlops-broker", "--store-size", value],
+                         capture_output=True, text=True, timeout=10)
+    assert out.returncode == 2
+    assert "--store-size: expected a size of at least 1M" in out.stderr
