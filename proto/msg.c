@@ -151,8 +151,15 @@ const char *proto_cmd_name(proto_cmd_t cmd)
 //  of the first byte that is not.
 static bool s_utf8_valid(const uint8_t *s, size_t n, size_t *bad)
 {
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
     size_t i = 0;
     while (i < n) {
+        uint64_t w;
+        //  eight bytes at a time while they are ASCII without a NUL
+        if (n - i >= 8 && (memcpy(&w, s + i, 8), ((w | ((w - ones) & ~w)) & highs) == 0)) {
+            i += 8;
+            continue;
+        }
         uint8_t c = s[i];
         if (c >= 0x01 && c < 0x80) {
             i++;
@@ -531,32 +538,56 @@ static int s_read_float(s_reader_t *r, double *out)
 //  --------------------------------------------------------------------------
 //  Decoding the body's composite values
 
-static int s_name_cmp_fn(const void *a, const void *b)
+typedef struct {
+    uint64_t head;     //  the name's first 8 bytes, zero-padded
+    size_t len;        //  the name's length
+    const char *name;  //  the name, borrowed
+} s_name_key_t;
+
+static void s_name_key(s_name_key_t *key, const char *name, size_t len)
 {
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
+    key->name = name;
+    key->len = len;
+    key->head = 0;
+    memcpy(&key->head, name, len < 8 ? len : 8);
 }
 
-//  Fails when two fields of a record share a name: pairwise for the usual
-//  handful of fields, by sorting for wide records (n log n, not n squared).
+static int s_name_key_cmp_fn(const void *a, const void *b)
+{
+    return strcmp(((const s_name_key_t *)a)->name, ((const s_name_key_t *)b)->name);
+}
+
+//  A name two of the n keys share, or NULL: pairwise on (head, len), with
+//  strcmp only when those agree, for the usual handful of fields (the
+//  later of the first pair found); by sorting (n log n, not n squared) for
+//  wide records, which reorders keys.
+static const char *s_names_repeat(s_name_key_t *keys, size_t n)
+{
+    if (n > S_DUP_PAIRWISE_MAX) {
+        qsort(keys, n, sizeof *keys, s_name_key_cmp_fn);
+        for (size_t i = 1; i < n; i++)
+            if (strcmp(keys[i].name, keys[i - 1].name) == 0)
+                return keys[i].name;
+        return NULL;
+    }
+    for (size_t i = 1; i < n; i++)
+        for (size_t j = 0; j < i; j++)
+            if (keys[i].head == keys[j].head && keys[i].len == keys[j].len
+                && strcmp(keys[i].name, keys[j].name) == 0)
+                return keys[i].name;
+    return NULL;
+}
+
+//  Fails when two fields of a record share a name.
 static int s_record_check_dups(s_reader_t *r, const proto_record_t *rec, size_t index)
 {
-    const char *dup = NULL;
-    if (rec->n_fields <= S_DUP_PAIRWISE_MAX) {
-        for (size_t i = 1; i < rec->n_fields && !dup; i++)
-            for (size_t j = 0; j < i && !dup; j++)
-                if (strcmp(rec->fields[i].name, rec->fields[j].name) == 0)
-                    dup = rec->fields[i].name;
-    } else {
-        const char **names = s_arena_alloc(r->msg, rec->n_fields * sizeof(char *));
-        if (!names)
-            return s_nomem(r);
-        for (size_t i = 0; i < rec->n_fields; i++)
-            names[i] = rec->fields[i].name;
-        qsort(names, rec->n_fields, sizeof(char *), s_name_cmp_fn);
-        for (size_t i = 1; i < rec->n_fields && !dup; i++)
-            if (strcmp(names[i], names[i - 1]) == 0)
-                dup = names[i];
-    }
+    s_name_key_t stack[S_DUP_PAIRWISE_MAX], *keys = stack;
+    if (rec->n_fields > S_DUP_PAIRWISE_MAX
+        && !(keys = s_arena_alloc(r->msg, rec->n_fields * sizeof *keys)))
+        return s_nomem(r);
+    for (size_t i = 0; i < rec->n_fields; i++)
+        s_name_key(&keys[i], rec->fields[i].name, strlen(rec->fields[i].name));
+    const char *dup = s_names_repeat(keys, rec->n_fields);
     if (!dup)
         return 0;
     char sample[S_KEY_SAMPLE_MAX];
@@ -996,37 +1027,6 @@ static int s_pack_str_n(msgpack_packer *pk, const char *s, size_t n)
     return msgpack_pack_str(pk, n) || msgpack_pack_str_body(pk, s, n);
 }
 
-typedef struct {
-    uint64_t head;     //  the name's first 8 bytes, zero-padded
-    size_t len;        //  the name's length
-    const char *name;  //  the name, borrowed
-} s_name_key_t;
-
-static int s_name_key_cmp_fn(const void *a, const void *b)
-{
-    return strcmp(((const s_name_key_t *)a)->name, ((const s_name_key_t *)b)->name);
-}
-
-//  True when two of n names are the same: pairwise on (head, len), with
-//  strcmp only when those agree, for the usual handful; by sorting (n log
-//  n) for wide records. Sorts keys in that case.
-static bool s_names_repeat(s_name_key_t *keys, size_t n)
-{
-    if (n > S_DUP_PAIRWISE_MAX) {
-        qsort(keys, n, sizeof *keys, s_name_key_cmp_fn);
-        for (size_t i = 1; i < n; i++)
-            if (strcmp(keys[i].name, keys[i - 1].name) == 0)
-                return true;
-        return false;
-    }
-    for (size_t i = 1; i < n; i++)
-        for (size_t j = 0; j < i; j++)
-            if (keys[i].head == keys[j].head && keys[i].len == keys[j].len
-                && strcmp(keys[i].name, keys[j].name) == 0)
-                return true;
-    return false;
-}
-
 //  Checks one field as the decoder would, so what we send can be read back;
 //  fills its name key.
 static bool s_field_ok(const proto_field_t *f, s_name_key_t *key)
@@ -1034,9 +1034,7 @@ static bool s_field_ok(const proto_field_t *f, s_name_key_t *key)
     size_t len;
     if (!s_str_scan(f->name, &key->len) || f->kind > PROTO_VAL_STR)
         return false;
-    key->name = f->name;
-    key->head = 0;
-    memcpy(&key->head, f->name, key->len < 8 ? key->len : 8);
+    s_name_key(key, f->name, key->len);
     if (f->kind == PROTO_VAL_STR && !s_str_scan(f->str, &len))
         return false;
     return f->kind != PROTO_VAL_INT
@@ -1051,7 +1049,7 @@ static bool s_record_ok(const proto_record_t *rec, s_name_key_t *keys)
     for (size_t j = 0; j < rec->n_fields; j++)
         if (!s_field_ok(&rec->fields[j], &keys[j]))
             return false;
-    return !s_names_repeat(keys, rec->n_fields);
+    return s_names_repeat(keys, rec->n_fields) == NULL;
 }
 
 static int s_pack_records(msgpack_packer *pk, const proto_record_t *recs, size_t n)

@@ -460,6 +460,38 @@ static void test_refuses_body_key_errors(void)
     CHECK_REFUSED(f, MLOPS_EPROTO, "TASK: input: expected bin, got str", "byte");
 }
 
+//  The UTF-8 check reads ASCII eight bytes at a time: a bad byte at every
+//  offset of a 24-byte str, inside a word or after it, is still refused at
+//  its own byte, and good multibyte text anywhere is kept.
+static void test_utf8_check_at_every_offset(void)
+{
+    const uint8_t bad[] = {0x00, 0x80, 0xff, 0xc0};
+    for (size_t pos = 0; pos < 24; pos++) {
+        for (size_t b = 0; b < sizeof bad; b++) {
+            char body[25];
+            memset(body, 'a', 24);
+            body[pos] = (char)bad[b];
+            frame_t f = f_start("RETRAIN", 1);
+            f_str(&f, "reason"), f_byte(&f, 0xa0 | 24);
+            size_t at = f.n + pos;
+            f_bytes(&f, body, 24);
+            char want[64];
+            snprintf(want, sizeof want, "%s at byte %zu", bad[b] ? "invalid UTF-8" : "a NUL byte", at);
+            CHECK_REFUSED(f, MLOPS_EPROTO, "reason", want);
+        }
+        if (pos > 22)
+            continue;
+        char body[25];
+        memset(body, 'a', 24);
+        body[pos] = (char)0xc3, body[pos + 1] = (char)0xa9;  //  e acute
+        frame_t f = f_start("RETRAIN", 1);
+        f_str(&f, "reason"), f_byte(&f, 0xa0 | 24), f_bytes(&f, body, 24);
+        proto_msg_t *m = proto_msg_decode(f.b, f.n, NULL);
+        CHECK(m != NULL && m->retrain.reason && memcmp(m->retrain.reason, body, 24) == 0);
+        proto_msg_destroy(&m);
+    }
+}
+
 static void test_refuses_bad_integers(void)
 {
     frame_t f = f_start("READY", 3);
@@ -966,6 +998,7 @@ int main(int argc, char **argv)
     RUN(test_equal_and_canonical_for_every_command);
     RUN(test_refuses_envelope_errors);
     RUN(test_refuses_body_key_errors);
+    RUN(test_utf8_check_at_every_offset);
     RUN(test_refuses_bad_integers);
     RUN(test_optional_keys_take_defaults);
     RUN(test_refuses_bad_records);
