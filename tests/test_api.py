@@ -215,7 +215,7 @@ def test_requests_sent_and_answers_passed_on(procs, scripted):
 
 def test_silent_broker_is_503_and_predict_is_not_blocked(procs, scripted, workers):
     b = scripted([None, {"ok": True, "error": "", "data": {"runs": []}}])
-    gw = Gateway(procs, "--broker", b.endpoint, "--broker-timeout", "1500")
+    gw = Gateway(procs, "--broker", b.endpoint, "--broker-timeout", "3000")
     workers.append(FakeWorker(gw.backend))
     gw.wait_workers(1)
     got = {}
@@ -232,7 +232,7 @@ def test_silent_broker_is_503_and_predict_is_not_blocked(procs, scripted, worker
     t.join(10)
     r = got["api"]
     assert r.status_code == 503
-    assert r.json()["detail"] == ("broker unreachable at %s: no answer within 1500 ms" % b.endpoint)
+    assert r.json()["detail"] == ("broker unreachable at %s: no answer within 3000 ms" % b.endpoint)
     #  a fresh socket after the timeout: the next request gets its own answer
     r = requests.get(gw.url + "/api/runs", timeout=5)
     assert r.status_code == 200 and r.json() == {"runs": []}
