@@ -3,11 +3,14 @@
 #include "api.h"
 
 #include "hash.h"
+#include "mpcheck.h"
 #include "mpjson.h"
 #include "msg.h"
+#include "utf8.h"
 
 #include <inttypes.h>
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -176,9 +179,32 @@ static char *s_infer_workers(char *json, size_t *len, const router_t *router, in
     return out;
 }
 
+//  True when the NUL-terminated text is valid UTF-8 throughout.
+static bool s_utf8_valid(const char *text)
+{
+    for (const unsigned char *p = (const unsigned char *)text; *p; ) {
+        size_t n = *p < 0x80 ? 1 : utf8_sequence_len(p);
+        if (n == 0)
+            return false;
+        p += n;
+    }
+    return true;
+}
+
 char *api_reply_json(api_call_t call, const uint8_t *data, size_t data_len, const router_t *router,
                      int64_t mono_now_ms, int64_t wall_now_ms, size_t *len, mlops_err_t *err)
 {
+    //  msgpack-c allocates for a container's claimed length before reading
+    //  it: bound the data first (proto_msg_decode did, but this function
+    //  must be safe on its own; fuzz_api found the gap)
+    size_t used = 0;
+    if (data && data_len && mpcheck_object(data, data_len, MPJSON_DEPTH_MAX, &used, err) != 0)
+        return NULL;
+    if (data && data_len && used != data_len) {
+        mlops_err_set(err, MLOPS_EPROTO, "the broker's answer has %zu bytes after its data",
+                      data_len - used);
+        return NULL;
+    }
     char *json = data && data_len ? mpjson_from_msgpack(data, data_len, err) : strdup("{}");
     if (!json) {
         if (data && data_len)
@@ -187,6 +213,11 @@ char *api_reply_json(api_call_t call, const uint8_t *data, size_t data_len, cons
         return NULL;
     }
     *len = strlen(json);
+    if (!s_utf8_valid(json)) {   //  the decoder checks no string inside REPLY data
+        free(json);
+        mlops_err_set(err, MLOPS_EPROTO, "the broker's answer has a string that is not UTF-8");
+        return NULL;
+    }
     if (json[0] != '{') {
         free(json);
         mlops_err_set(err, MLOPS_EPROTO, "the broker's answer is not a map");

@@ -163,6 +163,15 @@ static void test_reply_json(void)
     CHECK_INT(err.code, MLOPS_EPROTO);
     CHECK_CONTAINS(err.msg, "not a map");
     msgpack_sbuffer_destroy(&sb);
+    const uint8_t huge[] = {0x83, 0x00, 0x01, 0x7b, 0x22, 0xdd, 0xdd, 0xdd, 0xdd, 0xdc};
+    CHECK(api_reply_json(API_RUNS, huge, sizeof huge, NULL, 0, 0, &len, &err) == NULL);
+    CHECK_INT(err.code, MLOPS_EPROTO);   //  a claimed length over the input: refused, not allocated
+    const uint8_t latin1[] = {0x81, 0xa1, 'w', 0xa1, 0xea};   //  {"w": "\xea"}
+    CHECK(api_reply_json(API_RUNS, latin1, sizeof latin1, NULL, 0, 0, &len, &err) == NULL);
+    CHECK_CONTAINS(err.msg, "not UTF-8");
+    const uint8_t two[] = {0x80, 0x80};
+    CHECK(api_reply_json(API_RUNS, two, sizeof two, NULL, 0, 0, &len, &err) == NULL);
+    CHECK_CONTAINS(err.msg, "1 bytes after");
     const uint8_t bad[] = {0x81, 0xa1};   //  truncated map
     CHECK(api_reply_json(API_RUNS, bad, sizeof bad, NULL, 0, 0, &len, &err) == NULL);
     CHECK_INT(err.code, MLOPS_EPROTO);

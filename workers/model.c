@@ -140,15 +140,20 @@ int model_predict(const model_t *self, const proto_record_t *records, size_t n,
 int model_predict_table(const model_t *self, const table_t *raw, const size_t *rows, size_t n,
                         double *proba, mlops_err_t *err)
 {
-    size_t p = self->recipe->n_features;
-    //  In blocks, so a million rows never need a million feature vectors.
-    enum { BLOCK_ROWS = 4096 };
-    double *X = malloc(BLOCK_ROWS * p * sizeof *X);
+    size_t p = self->recipe->n_features ? self->recipe->n_features : 1;
+    //  In blocks, so a million rows never need a million feature vectors;
+    //  blocks of up to BLOCK_BYTES, large enough that forest_predict shares
+    //  one out over the CPUs and reuses each tree over many rows.
+    enum { BLOCK_MIN_ROWS = 4096, BLOCK_MAX_ROWS = 65536, BLOCK_BYTES = 16 << 20 };
+    size_t block = BLOCK_BYTES / (p * sizeof(double));
+    block = block < BLOCK_MIN_ROWS ? BLOCK_MIN_ROWS : block > BLOCK_MAX_ROWS ? BLOCK_MAX_ROWS : block;
+    block = block < n ? block : n ? n : 1;
+    double *X = malloc(block * p * sizeof *X);
     if (!X)
         return mlops_err_set(err, MLOPS_ENOMEM, "out of memory");
     int rc = 0;
-    for (size_t at = 0; rc == 0 && at < n; at += BLOCK_ROWS) {
-        size_t m = n - at < BLOCK_ROWS ? n - at : BLOCK_ROWS;
+    for (size_t at = 0; rc == 0 && at < n; at += block) {
+        size_t m = n - at < block ? n - at : block;
         rc = prep_transform_table(self->recipe, raw, rows + at, m, X, err);
         if (rc == 0)
             s_predict_block(self, X, m, proba + at);
