@@ -203,6 +203,9 @@ static int s_child_start(s_child_t *child)
         _exit(127);
     }
     close(fds[1]);
+    //  Our end never blocks: the stop sequence polls children that may be
+    //  alive and silent, and must still reach its SIGKILL deadline.
+    fcntl(fds[0], F_SETFL, fcntl(fds[0], F_GETFL) | O_NONBLOCK);
     child->pid = pid;
     child->out_fd = fds[0];
     child->line_len = 0;
@@ -217,20 +220,24 @@ static void s_emit(const s_child_t *child, const char *text, size_t len)
     fflush(stdout);
 }
 
-//  Reads what the child wrote; prints whole lines. Returns false at EOF.
-static bool s_child_read(s_child_t *child)
+typedef enum { S_READ_DATA, S_READ_EMPTY, S_READ_EOF } s_read_t;
+
+//  Reads what the child wrote, printing whole lines. S_READ_EMPTY when
+//  nothing is waiting (the pipe never blocks), S_READ_EOF when the child
+//  closed it (the pipe is closed here too).
+static s_read_t s_child_read(s_child_t *child)
 {
     char buf[4096];
     ssize_t n = read(child->out_fd, buf, sizeof buf);
     if (n < 0 && (errno == EINTR || errno == EAGAIN))
-        return true;
+        return S_READ_EMPTY;
     if (n <= 0) {
         if (child->line_len)
             s_emit(child, child->line, child->line_len);
         child->line_len = 0;
         close(child->out_fd);
         child->out_fd = -1;
-        return false;
+        return S_READ_EOF;
     }
     for (ssize_t i = 0; i < n; i++) {
         if (buf[i] == '\n' || child->line_len == sizeof child->line) {
@@ -241,7 +248,7 @@ static bool s_child_read(s_child_t *child)
         }
         child->line[child->line_len++] = buf[i];
     }
-    return true;
+    return S_READ_DATA;
 }
 
 static s_child_t *s_child_by_pid(s_up_t *self, pid_t pid)
@@ -372,9 +379,10 @@ static void s_stop_all(s_up_t *self)
         size_t alive = 0;
         for (size_t i = 0; i < self->n_children; i++) {
             s_child_t *child = &self->children[i];
-            if (child->out_fd >= 0)
-                while (s_child_read(child) && child->out_fd >= 0 && child->pid == 0)
-                    ;
+            //  Bounded: a dead child's pipe ends in EOF, a live one's in EAGAIN.
+            for (int reads = 0; child->out_fd >= 0 && reads < 64; reads++)
+                if (s_child_read(child) != S_READ_DATA)
+                    break;
             if (child->pid)
                 alive++;
         }

@@ -7,6 +7,7 @@ backend ports) and a fresh store, and kills only the processes it started.
 """
 import json
 import os
+import random
 import re
 import shlex
 import signal
@@ -23,14 +24,17 @@ BIN = os.environ.get("MLOPS_BIN", os.path.join(REPO, "bin"))
 READY_TIMEOUT_SEC = 90  # generous: the machine may be loaded
 
 
+_RNG = random.Random()  # one generator: two quick calls must not draw the same ports
+
+
 def free_port_run(count):
-    """First port of `count` consecutive free TCP ports."""
-    for _ in range(200):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            base = s.getsockname()[1]
-        if base + count >= 65535:
-            continue
+    """First port of `count` consecutive free TCP ports, drawn below the
+    kernel's ephemeral range so no outgoing connection elsewhere on the
+    machine takes one between this check and the stack's bind."""
+    with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+        ephemeral_low = int(f.read().split()[0])
+    for _ in range(500):
+        base = _RNG.randrange(10000, max(10001, ephemeral_low - count))
         socks = []
         try:
             for p in range(base, base + count):
@@ -91,8 +95,8 @@ class Up:
 
     def __init__(self, *extra):
         self.tmp = tempfile.mkdtemp(prefix="mlops-up-")
-        self.port = free_port_run(1)
-        self.base = free_port_run(4)
+        self.base = free_port_run(5)  # broker x3, backend, then HTTP: never overlapping
+        self.port = self.base + 4
         self.proc = subprocess.Popen(
             [f"{BIN}/mlops", "up", "--store", os.path.join(self.tmp, "store"),
              "--port", str(self.port), "--base-port", str(self.base), *extra],
@@ -240,3 +244,37 @@ def test_up_help_lists_every_flag():
     for flag in ("--store", "--port", "--source", "--train-workers", "--infer-workers",
                  "--base-port", "--bin"):
         assert flag in out.stdout
+
+
+def test_up_kills_a_child_that_ignores_sigterm(tmp_path):
+    """A child that ignores SIGTERM and prints nothing must not hang the stop:
+    after the grace period it is SIGKILLed and `mlops up` exits."""
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    for name in ("mlops-broker", "mlops-worker", "mlops-gateway", "mlops"):
+        script = fake / name
+        # exec keeps the ignored SIGTERM, so the sleep itself ignores it
+        script.write_text("#!/bin/sh\ntrap '' TERM\nexec sleep 600\n")
+        script.chmod(0o755)
+    base = free_port_run(5)
+    up = subprocess.Popen([f"{BIN}/mlops", "up", "--bin", str(fake), "--store",
+                           str(tmp_path / "store"), "--port", str(base + 4),
+                           "--base-port", str(base), "--infer-workers", "1",
+                           "--train-workers", "1"],
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.time() + 10
+        while len(children_of(up.pid)) < 8 and time.time() < deadline:
+            time.sleep(0.1)
+        kids = children_of(up.pid)
+        assert len(kids) >= 8
+        up.send_signal(signal.SIGTERM)
+        out, _ = up.communicate(timeout=30)  # grace is 5 s, then SIGKILL
+    finally:
+        if up.poll() is None:
+            up.kill()
+            up.wait()
+    assert up.returncode == 0
+    assert "did not stop in time, killing it" in out
+    assert "all processes stopped" in out
+    assert survivors(kids) == [], out[-2000:]
