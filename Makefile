@@ -25,6 +25,7 @@ DEB_PKGS := build-essential pkg-config clang libclang-rt-14-dev \
     libzmq3-dev libczmq-dev libmsgpack-dev liblmdb-dev libcsv-dev \
     libmicrohttpd-dev libjansson-dev libssl-dev \
     python3 python3-zmq python3-msgpack python3-requests python3-pytest \
+    python3-pytest-rerunfailures \
     curl iproute2 valgrind chromium chromium-driver python3-selenium
 
 LIB_DIRS := proto workers broker gateway cli

@@ -30,7 +30,12 @@ shopt -s nullglob
 py_tests=(tests/test_*.py)
 if [ ${#py_tests[@]} -gt 0 ]; then
     report=$(mktemp)
-    "$PYTHON" -m pytest -q -p no:cacheprovider -rs "${py_tests[@]}" 2>&1 | tee "$report"
+    # Multi-process tests share a 2-core machine with whatever else runs; a
+    # test that fails is run once more and the summary counts the rerun, so
+    # a flake shows up as "N rerun" and a real failure still fails.
+    reruns=()
+    "$PYTHON" -c "import pytest_rerunfailures" 2>/dev/null && reruns=(--reruns 1 --reruns-delay 1)
+    "$PYTHON" -m pytest -q -p no:cacheprovider -rsR "${reruns[@]}" "${py_tests[@]}" 2>&1 | tee "$report"
     line=$(grep -E '[0-9]+ (passed|failed|skipped)' "$report" | tail -1)
     p=$(echo "$line" | grep -oE '[0-9]+ passed' | grep -oE '[0-9]+' || echo 0)
     f=$(echo "$line" | grep -oE '[0-9]+ (failed|errors?)' | awk '{s+=$1} END {print s+0}')
