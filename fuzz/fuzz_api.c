@@ -81,7 +81,9 @@ static void s_reply(const uint8_t *data, size_t size)
     if (!json)
         return;
     json_error_t je;
-    json_t *doc = json_loadb(json, len, JSON_ALLOW_NUL, &je);   //  \u0000 is valid JSON
+    //  \u0000 is valid JSON; integers past int64 too (msgpack uint64), which
+    //  jansson reads only as reals
+    json_t *doc = json_loadb(json, len, JSON_ALLOW_NUL | JSON_DECODE_INT_AS_REAL, &je);
     //  (jansson cannot hold an object key with \u0000 in it; valid JSON all the same)
     if (!doc && strstr(je.text, "NUL byte in object key")) {
         free(json);
