@@ -43,6 +43,7 @@ SPEC = {
     "PREDICTION": [("req_id", None), ("model_version", None), ("predictions", None),
                    ("probabilities", None)],
     "ERROR": [("req_id", None), ("status", None), ("message", None), ("detail", [])],
+    "SERVING": [("host", None), ("pid", None), ("model_version", None), ("interval_ms", 0)],
 }
 
 # The same samples test_msg.c encodes, written here from the spec.
@@ -72,6 +73,7 @@ SAMPLES = {
     "ERROR": {"req_id": 78, "status": 422, "message": "invalid record", "detail": [
         {"index": 0, "field": "Age", "msg": "must be a number"},
         {"index": -1, "field": "", "msg": "unknown field Cabin"}]},
+    "SERVING": {"host": "node-2", "pid": 5151, "model_version": 3, "interval_ms": 1000},
 }
 
 
@@ -190,6 +192,12 @@ def test_c_refuses_what_the_spec_forbids_naming_the_key():
         (msgpack.packb([1, "STATUS"]), "2 elements, expected 3"),
         (encode("STATUS", {}) + b"\xc0", "trailing bytes"),
         (encode("RETRAIN", {"source": "a\x00b"}), "RETRAIN: source: str at byte 18 has a NUL byte at byte 20"),
+        (encode("SERVING", {"host": "h", "pid": 1}), 'SERVING: missing required key "model_version"'),
+        (encode("SERVING", {"host": "h", "pid": 1, "model_version": -2}), "SERVING: model_version: -2 is below 0"),
+        (encode("SERVING", {"host": "h", "pid": 1, "model_version": 2, "interval_ms": 1.5}),
+         "SERVING: interval_ms: expected int, got float"),
+        (encode("SERVING", {"host": "h", "pid": 1, "model_version": 2, "version": 2}),
+         'SERVING: unknown key "version"'),
     ]
     for frame, needle in cases:
         got, err = c_decode(frame)
