@@ -11,3 +11,22 @@ def procs(tmp_path):
     p = Procs(tmp_path)
     yield p
     p.stop()
+
+
+def _closed_at_end():
+    made = []
+    yield made
+    for thing in made:
+        thing.close()
+
+
+@pytest.fixture
+def workers():
+    """Fake inference workers (serving_util.FakeWorker) a test makes, closed at its end."""
+    yield from _closed_at_end()
+
+
+@pytest.fixture
+def brokers():
+    """Fake brokers (serving_util.FakeBroker) a test makes, closed at its end."""
+    yield from _closed_at_end()

@@ -78,14 +78,6 @@ def scripted():
         b.close()
 
 
-@pytest.fixture
-def workers():
-    made = []
-    yield made
-    for w in made:
-        w.close()
-
-
 def auth(token):
     return {"Authorization": "Bearer " + token}
 

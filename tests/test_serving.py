@@ -15,14 +15,6 @@ from procs import BIN, free_endpoint, free_port, wait_for
 from serving_util import PASSENGER, FakeWorker, Gateway, pack, unpack
 
 
-@pytest.fixture
-def workers():
-    made = []
-    yield made
-    for w in made:
-        w.close()
-
-
 def test_help_and_bad_flags(procs):
     import subprocess
     out = subprocess.run([BIN + "/mlops-gateway", "--help"], capture_output=True, text=True, timeout=5)

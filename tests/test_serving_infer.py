@@ -34,15 +34,6 @@ def artifacts(tmp_path_factory):
     return [_train(tmp, first, "a1.art"), _train(tmp, "synthetic:2000:7", "a2.art")]
 
 
-@pytest.fixture
-def brokers():
-    """Fake brokers a test makes, closed at its end."""
-    made = []
-    yield made
-    for b in made:
-        b.close()
-
-
 def infer(procs, gw, *args):
     return procs.start("infer", [exe("mlops-worker"), "--stage", "infer", "--gateway", gw.backend,
                                  *args])
