@@ -174,7 +174,9 @@ static void s_show_task(const proto_msg_t *ev, int64_t t0, s_started_t *started,
     while (k < *n_started && (strncmp(started[k].task_id, msg, (size_t)id_len) != 0 ||
                               started[k].task_id[id_len] != '\0'))
         k++;
-    if (strcmp(state, "running") == 0) {
+    if (strcmp(state, "running") == 0 && k < *n_started) {   //  load_model waiting for infer workers
+        printf("%7.3fs  %-24.*s %s\n", at, id_len, msg, detail);
+    } else if (strcmp(state, "running") == 0) {
         if (k == *n_started && k < WAIT_TASKS_MAX && id_len < 48) {
             snprintf(started[k].task_id, sizeof started[k].task_id, "%.*s", id_len, msg);
             (*n_started)++;
@@ -342,11 +344,18 @@ int cli_status(int argc, char **argv)
                 "host", w->host, "pid", (json_int_t)w->pid, "state", w->state, "task_id", w->task_id,
                 "last_seen_ms", (json_int_t)w->last_seen_ms));
         }
-        s_print_json(json_pack("{s:s,s:I,s:I,s:I,s:I,s:o,s:s}", "broker", opts.control,
+        json_t *serving = json_array();
+        for (size_t i = 0; i < st.n_serving; i++) {
+            const control_infer_t *w = &st.serving[i];
+            json_array_append_new(serving, json_pack("{s:s,s:I,s:I,s:I}", "host", w->host,
+                "pid", (json_int_t)w->pid, "model_version", (json_int_t)w->model_version,
+                "last_seen_ms", (json_int_t)w->last_seen_ms));
+        }
+        s_print_json(json_pack("{s:s,s:I,s:I,s:I,s:I,s:o,s:s,s:o}", "broker", opts.control,
             "active_run", (json_int_t)st.active_run, "queued", (json_int_t)st.queued,
             "next_schedule_ms", (json_int_t)st.next_schedule_ms,
             "production_version", (json_int_t)st.production_version, "workers", workers,
-            "waiting", st.waiting));
+            "waiting", st.waiting, "serving", serving));
     } else {
         printf("broker       %s\n", opts.control);
         printf("active run   %s\n", st.active_run ? (snprintf(when, sizeof when, "%lld", (long long)st.active_run), when) : "none");
@@ -361,6 +370,17 @@ int cli_status(int argc, char **argv)
         }
         if (st.n_workers == 0)
             printf("(no workers connected)\n");
+        printf("\n%-11s %-20s %8s  %-7s %s\n", "INFERENCE", "HOST", "PID", "SERVES", "LAST SEEN");
+        for (size_t i = 0; i < st.n_serving; i++) {
+            const control_infer_t *w = &st.serving[i];
+            char serves[32] = "none";
+            if (w->model_version)
+                snprintf(serves, sizeof serves, "v%lld", (long long)w->model_version);
+            printf("%-11s %-20s %8lld  %-7s %s\n", "infer", w->host, (long long)w->pid, serves,
+                   s_time(w->last_seen_ms, when, sizeof when));
+        }
+        if (st.n_serving == 0)
+            printf("(no inference worker reports to the broker)\n");
         if (st.waiting[0])
             printf("\nwaiting      %s\n", st.waiting);
     }

@@ -25,6 +25,16 @@ static const fields_spec_t s_worker[] = {
     FIELD_STR(control_worker_t, task_id, task_id),
     FIELD_I64(control_worker_t, last_seen_ms, last_seen_ms),
 };
+static const fields_spec_t s_infer[] = {
+    FIELD_STR(control_infer_t, host, host),
+    FIELD_I64(control_infer_t, pid, pid),
+    FIELD_I64(control_infer_t, model_version, model_version),
+    FIELD_I64(control_infer_t, last_seen_ms, last_seen_ms),
+};
+//  `serving` came after MLOPS/1's first STATUS: optional, so this decoder
+//  still reads an older broker's answer
+#define S_OPTIONAL_VEC(T, k, f, n, ET, max, sub) \
+    {#k, F_VEC, offsetof(T, f), offsetof(T, n), sizeof(ET), max, sub, FIELDS_N(sub), true}
 static const fields_spec_t s_status[] = {
     FIELD_I64(control_status_t, active_run, active_run),
     FIELD_I64(control_status_t, queued, queued),
@@ -33,6 +43,8 @@ static const fields_spec_t s_status[] = {
     FIELD_VEC(control_status_t, workers, workers, n_workers, control_worker_t, CONTROL_WORKERS_MAX,
               s_worker),
     FIELD_STR(control_status_t, waiting, waiting),
+    S_OPTIONAL_VEC(control_status_t, serving, serving, n_serving, control_infer_t, CONTROL_WORKERS_MAX,
+                   s_infer),
 };
 static const fields_spec_t s_promote[] = {
     FIELD_I64(control_promote_t, version, version),
@@ -43,6 +55,9 @@ static const fields_spec_t s_model[] = {
     FIELD_STR(control_model_t, sha256, sha256),
     FIELD_STR(control_model_t, family, family),
     FIELD_BIN(control_model_t, artifact, artifact, artifact_len),
+};
+static const fields_spec_t s_serving[] = {
+    FIELD_I64(control_serving_t, production_version, production_version),
 };
 
 #define FLAT(name, T, table)                                                               \
@@ -59,6 +74,7 @@ FLAT(retrain, control_retrain_t, s_retrain)
 FLAT(status, control_status_t, s_status)
 FLAT(promote, control_promote_t, s_promote)
 FLAT(model, control_model_t, s_model)
+FLAT(serving, control_serving_t, s_serving)
 
 void control_status_clear(control_status_t *p)
 {
