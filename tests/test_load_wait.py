@@ -24,6 +24,7 @@ import signal
 
 import msgpack
 import pytest
+import requests
 import zmq
 
 from pipeline_procs import BIN, Broker, Procs, free_port, wait_for
@@ -42,10 +43,27 @@ def procs(tmp_path):
     p.stop()
 
 
-def infer_worker(procs, broker, *extra, events=None):
+def infer_worker(procs, broker, *extra, events=None, gateway=None):
     return procs.start("infer", [
         BIN + "/mlops-worker", "--stage", "infer", "--broker", broker.control,
-        "--events", events or broker.events, "--gateway", "tcp://127.0.0.1:%d" % free_port()] + list(extra))
+        "--events", events or broker.events,
+        "--gateway", gateway or "tcp://127.0.0.1:%d" % free_port()] + list(extra))
+
+
+def gateway(procs, broker):
+    """A real gateway (its backend endpoint, its URL) that asks broker for /api/*."""
+    port, backend = free_port(), "tcp://127.0.0.1:%d" % free_port()
+    procs.start("gateway", [BIN + "/mlops-gateway", "--port", str(port), "--bind", "127.0.0.1",
+                            "--backend", backend, "--broker", broker.control])
+    url = "http://127.0.0.1:%d" % port
+
+    def up():
+        try:
+            return requests.get(url + "/health", timeout=1).status_code in (200, 503)
+        except requests.ConnectionError:
+            return False
+    wait_for(up, what="gateway up")
+    return backend, url
 
 
 def serving(broker):
@@ -66,7 +84,8 @@ def log_of(p):
 def test_run_ends_once_both_inference_workers_serve_the_new_version(procs):
     broker = Broker(procs, extra=ALWAYS_PROMOTE)
     broker.all_workers(trains=1)
-    a, b = infer_worker(procs, broker), infer_worker(procs, broker)
+    backend, url = gateway(procs, broker)
+    a, b = infer_worker(procs, broker, gateway=backend), infer_worker(procs, broker, gateway=backend)
     wait_for(lambda: serving(broker) == {a.pid: 0, b.pid: 0}, what="both infer workers reporting")
 
     out = broker.cli("retrain", "--source", SOURCE, "--wait")
@@ -89,6 +108,14 @@ def test_run_ends_once_both_inference_workers_serve_the_new_version(procs):
     rows = [line for line in status.stdout.splitlines() if line.startswith("infer ")]
     assert sorted(int(r.split()[2]) for r in rows) == sorted([a.pid, b.pid])
     assert all(r.split()[3] == "v2" for r in rows)
+    # /api/workers: the broker's view (serving) beside the gateway's own
+    api = requests.get(url + "/api/workers", timeout=5).json()
+    assert {w["pid"]: w["model_version"] for w in api["serving"]} == {a.pid: 2, b.pid: 2}
+    wait_for(lambda: {w["pid"]: w["model_version"] for w in requests.get(
+        url + "/api/workers", timeout=5).json()["infer_workers"]} == {a.pid: 2, b.pid: 2},
+        what="the gateway's own view")   # it hears of a swap on its own socket
+    answer = requests.post(url + "/predict", json={"Pclass": 3, "Sex": "male", "Age": 22}, timeout=5)
+    assert answer.status_code == 200 and answer.json()["model_version"] == 2
 
 
 def test_frozen_inference_worker_is_waited_for_then_named_as_lagging(procs):
