@@ -231,3 +231,34 @@ def test_load_wait_flag_is_checked():
     out = subprocess.run([BIN + "/mlops-worker", "--stage", "infer", "--report", "5"], capture_output=True,
                          text=True, timeout=10)
     assert out.returncode == 2 and "--report wants a whole number in 10..600000" in out.stderr
+
+
+def test_broker_restarted_during_the_wait_waits_again(procs):
+    # --liveness 10: a restarted broker gives the inference workers 10 s to
+    # report before it decides there are none; this test's peer reports at once
+    broker = Broker(procs, extra=["--load-wait", "10m", "--liveness", "10"])
+    peer = {"host": "peer", "pid": 4242, "model_version": 0, "interval_ms": 60000}
+    sock = control_socket(broker)
+    assert ask(sock, pack(peer))["ok"]
+    sock.close()
+    broker.all_workers(trains=1)
+    run_id = broker.request("RETRAIN", {"source": SOURCE, "reason": "restart"})["run_id"]
+    waiting = "%d-load_model waits: 0 of 1 inference workers serve v1" % run_id
+    wait_for(lambda: broker.status()["waiting"] == waiting, timeout=30, what="the load wait")
+    assert broker.models()["production"] == 1
+
+    broker.kill()   # SIGKILL mid-wait: the task is running in the store, held by no worker
+    broker.start()
+    sock = control_socket(broker)
+    assert ask(sock, pack(peer))["ok"]   # a real worker reports every interval
+    wait_for(lambda: broker.status()["waiting"] == waiting, timeout=30, what="the wait, resumed")
+    run = broker.run(run_id)
+    assert run["state"] == "running" and run["promoted"]
+    load = next(t for t in run["tasks"] if t["stage"] == "load_model")
+    assert load["state"] == "running" and "interrupted by a broker restart" in load["error"]
+    assert [v["stage"] for v in broker.models()["versions"]] == ["production"]   # promoted once
+
+    assert ask(sock, pack(dict(peer, model_version=1)))["data"] == {"production_version": 1}
+    run = broker.wait_run(run_id)
+    assert run["state"] == "succeeded" and run["outcome"].endswith("; 1 inference worker serves v1")
+    sock.close()
