@@ -17,7 +17,8 @@ import subprocess
 import msgpack
 import pytest
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from procs import REPO, bind_free
+
 TEST_MSG = os.path.join(REPO, "build", "asan", "tests", "test_msg")
 
 # --- from PROTOCOL.md section 5: every key in table order, with the default
@@ -224,7 +225,7 @@ def test_protocol_example_runs_against_a_stub_broker():
     ctx = zmq.Context()
     router = ctx.socket(zmq.ROUTER)
     router.setsockopt(zmq.LINGER, 0)
-    port = router.bind_to_random_port("tcp://127.0.0.1")
+    port = bind_free(router)
     seen, errors = [], []
     answers = {
         "RETRAIN": {"run_id": 4, "coalesced": False, "state": "queued"},
