@@ -27,7 +27,8 @@ import pytest
 import requests
 import zmq
 
-from pipeline_procs import BIN, Broker, Procs, free_port, wait_for
+from pipeline_procs import Broker
+from procs import Procs, exe, free_port, read_log, wait_for
 
 SOURCE = "synthetic:400:7"
 ALWAYS_PROMOTE = ["--margin", "-1"]   # every challenger beats production: every run promotes
@@ -35,9 +36,10 @@ ALWAYS_PROMOTE = ["--margin", "-1"]   # every challenger beats production: every
 
 @pytest.fixture
 def procs(tmp_path):
+    """conftest's, but a frozen worker is thawed first so it can hear SIGTERM."""
     p = Procs(tmp_path)
     yield p
-    for q in p.procs:   # a frozen worker must be thawed to hear SIGTERM
+    for q in p.procs:
         if q.poll() is None:
             q.send_signal(signal.SIGCONT)
     p.stop()
@@ -45,7 +47,7 @@ def procs(tmp_path):
 
 def infer_worker(procs, broker, *extra, events=None, gateway=None):
     return procs.start("infer", [
-        BIN + "/mlops-worker", "--stage", "infer", "--broker", broker.control,
+        exe("mlops-worker"), "--stage", "infer", "--broker", broker.control,
         "--events", events or broker.events,
         "--gateway", gateway or "tcp://127.0.0.1:%d" % free_port()] + list(extra))
 
@@ -53,7 +55,7 @@ def infer_worker(procs, broker, *extra, events=None, gateway=None):
 def gateway(procs, broker):
     """A real gateway (its backend endpoint, its URL) that asks broker for /api/*."""
     port, backend = free_port(), "tcp://127.0.0.1:%d" % free_port()
-    procs.start("gateway", [BIN + "/mlops-gateway", "--port", str(port), "--bind", "127.0.0.1",
+    procs.start("gateway", [exe("mlops-gateway"), "--port", str(port), "--bind", "127.0.0.1",
                             "--backend", backend, "--broker", broker.control])
     url = "http://127.0.0.1:%d" % port
 
@@ -74,11 +76,6 @@ def serving(broker):
 def retrain(broker, reason):
     run_id = broker.request("RETRAIN", {"source": SOURCE, "reason": reason})["run_id"]
     return broker.wait_run(run_id, timeout=60)
-
-
-def log_of(p):
-    with open(p.log_path, "rb") as f:
-        return f.read().decode(errors="replace")
 
 
 def test_run_ends_once_both_inference_workers_serve_the_new_version(procs):
@@ -135,7 +132,7 @@ def test_frozen_inference_worker_is_waited_for_then_named_as_lagging(procs):
         assert run["outcome"].endswith(
             "; after 2s 1 of 2 inference workers lag: %s:%d serves v1" % (host, frozen.pid)), run["outcome"]
         assert serving(broker) == {live.pid: 2, frozen.pid: 1}
-        assert "load wait run=2 over: after 2s 1 of 2 inference workers lag" in log_of(broker.proc)
+        assert "load wait run=2 over: after 2s 1 of 2 inference workers lag" in read_log(broker.proc)
     finally:
         frozen.send_signal(signal.SIGCONT)
     # thawed, it finds the queued `model` event and catches up
@@ -149,7 +146,7 @@ def test_no_inference_worker_no_wait(procs):
     assert run["state"] == "succeeded" and run["promoted"]
     assert run["outcome"].endswith("; no inference worker reports to the broker"), run["outcome"]
     assert broker.status()["serving"] == []
-    assert "load wait run=1 over: no inference worker reports to the broker" in log_of(broker.proc)
+    assert "load wait run=1 over: no inference worker reports to the broker" in read_log(broker.proc)
 
 
 def test_worker_without_events_catches_up_through_serving_answers(procs):
@@ -162,7 +159,7 @@ def test_worker_without_events_catches_up_through_serving_answers(procs):
     wait_for(lambda: serving(broker) == {deaf.pid: 1}, what="infer worker serving v1")
     run = retrain(broker, "deaf")
     assert run["outcome"].endswith("; 1 inference worker serves v2"), run["outcome"]
-    assert "production is version=2 (no event seen for it): fetching" in log_of(deaf)
+    assert "production is version=2 (no event seen for it): fetching" in read_log(deaf)
 
 
 def control_socket(broker):
@@ -223,12 +220,12 @@ def test_malformed_reports_are_refused_and_a_stale_peer_lags(procs):
 
 def test_load_wait_flag_is_checked():
     import subprocess
-    out = subprocess.run([BIN + "/mlops-broker", "--load-wait", "soon"], capture_output=True, text=True,
+    out = subprocess.run([exe("mlops-broker"), "--load-wait", "soon"], capture_output=True, text=True,
                          timeout=10)
     assert out.returncode == 2 and "--load-wait" in out.stderr
-    out = subprocess.run([BIN + "/mlops-broker", "--help"], capture_output=True, text=True, timeout=10)
+    out = subprocess.run([exe("mlops-broker"), "--help"], capture_output=True, text=True, timeout=10)
     assert "--load-wait DURATION" in out.stdout
-    out = subprocess.run([BIN + "/mlops-worker", "--stage", "infer", "--report", "5"], capture_output=True,
+    out = subprocess.run([exe("mlops-worker"), "--stage", "infer", "--report", "5"], capture_output=True,
                          text=True, timeout=10)
     assert out.returncode == 2 and "--report wants a whole number in 10..600000" in out.stderr
 
