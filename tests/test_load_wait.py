@@ -2,47 +2,37 @@
 promoted version (DESIGN.md's stage table), through real processes on
 loopback: a broker in a fresh store, the five stage workers, and real
 inference workers (`mlops-worker --stage infer`) that report the version they
-serve with SERVING on the broker's control socket (PROTOCOL.md 5.2).
+serve with SERVING on the broker's control socket (PROTOCOL.md 5.2, 6.4).
 
-- two inference workers: the run ends only once both serve the new version,
-  and its outcome says so; `mlops status` lists what each serves;
+- two inference workers behind a real gateway: the run ends only once both
+  serve the new version, and its outcome says so; `mlops status` and
+  /api/workers list what each serves;
 - one of two frozen (SIGSTOP, by pid): the run waits for --load-wait, then
   succeeds with the frozen worker named as lagging; once thawed it catches up;
 - no inference worker: the run does not wait (a --load-wait of 10 minutes
   would outlast the test's own timeout) and says there was none;
 - a worker that hears no events still catches up through SERVING answers;
 - malformed SERVING reports are refused naming the problem, change nothing,
-  and a peer that reports a stale version is named as lagging.
+  and a peer that reports a stale version is named as lagging;
+- a broker SIGKILLed during the wait resumes it after a restart.
 
-The infer workers connect to a gateway endpoint nobody binds: serving is not
-under test here, only what they tell the broker. The frozen one reports every
-20 s (--report 20000), so the broker's liveness (3 intervals) cannot expire it
-while the test runs: it lags rather than disappears.
+Elsewhere the infer workers connect to a gateway endpoint nobody binds:
+serving is not under test there, only what they tell the broker. The frozen
+one reports every 20 s (--report 20000), so the broker's liveness (3
+intervals) cannot expire it while the test runs: it lags rather than
+disappears. conftest's procs fixture thaws it before stopping it.
 """
-import os
 import signal
 
 import msgpack
-import pytest
 import requests
 import zmq
 
 from pipeline_procs import Broker
-from procs import Procs, exe, free_port, read_log, wait_for
+from procs import exe, free_port, read_log, wait_for
 
 SOURCE = "synthetic:400:7"
 ALWAYS_PROMOTE = ["--margin", "-1"]   # every challenger beats production: every run promotes
-
-
-@pytest.fixture
-def procs(tmp_path):
-    """conftest's, but a frozen worker is thawed first so it can hear SIGTERM."""
-    p = Procs(tmp_path)
-    yield p
-    for q in p.procs:
-        if q.poll() is None:
-            q.send_signal(signal.SIGCONT)
-    p.stop()
 
 
 def infer_worker(procs, broker, *extra, events=None, gateway=None):
