@@ -18,7 +18,8 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
 import requests  # noqa: E402
 import zmq  # noqa: E402
-from serving_util import FakeWorker, Gateway, Procs, free_port  # noqa: E402
+from procs import Procs, bind_free, exe, free_endpoint  # noqa: E402
+from serving_util import FakeWorker, Gateway  # noqa: E402
 
 
 def percentiles(session, method, url, n, **kw):
@@ -39,16 +40,16 @@ def main():
     silent = zmq.Context.instance().socket(zmq.ROUTER)
     silent.setsockopt(zmq.LINGER, 0)
     try:
-        control = "tcp://127.0.0.1:%d" % free_port()
-        procs.start("broker", "mlops-broker", "--store", os.path.join(procs.tmp, "store"), "--no-sync",
-                    "--work", "tcp://127.0.0.1:%d" % free_port(), "--control", control,
-                    "--events", "tcp://127.0.0.1:%d" % free_port())
+        control = free_endpoint()
+        procs.start("broker", [exe("mlops-broker"), "--store", os.path.join(procs.tmp, "store"),
+                               "--no-sync", "--work", free_endpoint(), "--control", control,
+                               "--events", free_endpoint()])
         gw = Gateway(procs, "--broker", control)
         s = requests.Session()
         for path in ("/api/runs", "/api/models", "/api/workers"):
             percentiles(s, "GET", gw.url + path, 20)   # warm up (broker connected)
             print("%-28s %s" % ("GET " + path, percentiles(s, "GET", gw.url + path, n)))
-        silent_port = silent.bind_to_random_port("tcp://127.0.0.1")
+        silent_port = bind_free(silent)
         gw2 = Gateway(procs, "--broker", "tcp://127.0.0.1:%d" % silent_port, "--broker-timeout", "600000")
         worker = FakeWorker(gw2.backend)
         gw2.wait_workers(1)

@@ -28,14 +28,13 @@ PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$TMP"; }
 trap cleanup EXIT
 
-port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
 # start MODE [broker flags...]: a broker in a fresh store and its workers
 start() {
     local mode=$1; shift
     local dir="$TMP/$mode" W C E
     mkdir -p "$dir"
-    W=$(port); C=$(port); E=$(port)
+    # free ports below the kernel's ephemeral range (tests/procs.py says why)
+    read -r W C E < <($PY tests/procs.py 3)
     bin/mlops-broker --store "$dir/store" --work tcp://127.0.0.1:$W --control tcp://127.0.0.1:$C \
         --events tcp://127.0.0.1:$E "$@" 2>"$dir/broker.log" & PIDS+=($!)
     echo $! > "$dir/broker.pid"

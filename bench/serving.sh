@@ -40,7 +40,10 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# every port at once from tests/procs.py: free, distinct, and below the
+# kernel's ephemeral range, so no outgoing connection takes one before its
+# server binds it
+read -r API_PORT NGX_PORT GW_PORT BACKEND_PORT < <($PY tests/procs.py 4)
 wait_http() {  # url: bounded wait for any HTTP answer
   for _ in $(seq 1 100); do curl -s -o /dev/null "$1" && return 0; sleep 0.2; done
   echo "serving.sh: nothing answers at $1" >&2; return 1
@@ -85,7 +88,6 @@ EOF
 }
 
 # reference: uvicorn, one worker, as RESULTS.md measured it
-API_PORT=$(free_port)
 ref_start() {  # model path
   (cd "$WORK/ref" && MODEL_PATH="$1" exec $PY -m uvicorn api:app --host 127.0.0.1 --port "$API_PORT" \
      --workers 1 >"$OUT/uvicorn.log" 2>&1) &
@@ -104,7 +106,6 @@ fi
 
 # ceiling: nginx returning a fixed JSON body
 NGX="$WORK/nginx"; mkdir -p "$NGX"
-NGX_PORT=$(free_port)
 sed -e "s#@PREFIX@#$NGX#g" -e "s#@WORKERS@#$NGINX_WORKERS#g" -e "s#127.0.0.1:8101#127.0.0.1:$NGX_PORT#" \
   "$ANCHORS/nginx.conf.in" >"$NGX/nginx.conf"
 nginx -p "$NGX" -c "$NGX/nginx.conf" -g 'daemon off;' >"$OUT/nginx.log" 2>&1 &
@@ -114,8 +115,7 @@ run_wrk nginx predict "http://127.0.0.1:$NGX_PORT/predict" predict.lua
 stop_pids "$NGX_PID"
 
 # ours: gateway + two infer workers, per model family
-GW_PORT=$(free_port)
-if [ "${BACKEND:-tcp}" = ipc ]; then BACKEND="ipc://$WORK/backend.ipc"; else BACKEND="tcp://127.0.0.1:$(free_port)"; fi
+if [ "${BACKEND:-tcp}" = ipc ]; then BACKEND="ipc://$WORK/backend.ipc"; else BACKEND="tcp://127.0.0.1:$BACKEND_PORT"; fi
 MLOPS_LOG_LEVEL=warning bin/mlops-gateway --port "$GW_PORT" --bind 127.0.0.1 --backend "$BACKEND" \
   >"$OUT/gateway.log" 2>&1 &
 GW_PID=$!; PIDS+=("$GW_PID")

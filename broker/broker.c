@@ -25,6 +25,8 @@
 #include "control_io.h"
 #include "curve.h"
 #include "dispatch.h"
+#include "duration.h"
+#include "fleet.h"
 #include "log.h"
 #include "msg.h"
 #include "store.h"
@@ -67,6 +69,8 @@ struct broker {
     size_t n_cache, cap_cache;
     version_t staged;             //  version registered in the batch (0 = none)
     dispatch_t *dispatch;         //  workers and per-stage queues
+    fleet_t *fleet;               //  inference workers (SERVING) and the load_model wait
+    int64_t resumed_mono;         //  when a run was resumed from the store, 0 = never
     run_t active;                 //  the running run; id 0 = none
     uint64_t queued_id;           //  the queued run, 0 = none
     int64_t next_schedule_ms;     //  wall clock, 0 = no schedule
@@ -80,6 +84,7 @@ struct broker {
 static void s_pump(broker_t *self);
 static void s_run_ended(broker_t *self);
 static void s_reload(broker_t *self);
+static void s_load_wait_check(broker_t *self);
 
 /* --- small helpers ------------------------------------------------------- */
 
@@ -442,6 +447,7 @@ void broker_config_defaults(broker_config_t *cfg)
         cfg->timeout_msec[s] = BROKER_STAGE_TIMEOUT_MSEC;
     snprintf(cfg->rule.metric, sizeof cfg->rule.metric, "auc");
     cfg->rule.margin = 0;
+    cfg->load_wait_msec = BROKER_LOAD_WAIT_MSEC;
     cfg->default_source = "synthetic";
     cfg->target = "";
     cfg->seed = 42;
@@ -482,6 +488,8 @@ static int s_check_config(const broker_config_t *cfg, mlops_err_t *err)
         return mlops_err_set(err, MLOPS_EINVAL, "heartbeat interval and liveness must be positive");
     if (cfg->policy.max_attempts < 1 || cfg->policy.backoff_msec < 0)
         return mlops_err_set(err, MLOPS_EINVAL, "--max-attempts must be at least 1");
+    if (cfg->load_wait_msec < 0)
+        return mlops_err_set(err, MLOPS_EINVAL, "--load-wait must be 0 or more");
     if (registry_metric(&m, cfg->rule.metric, &v))
         return mlops_err_set(err, MLOPS_EINVAL,
                              "unknown metric '%s' (accuracy, precision, recall, f1, auc, log_loss)",
@@ -520,6 +528,7 @@ static int s_resume(broker_t *self, mlops_err_t *err)
             rc = s_flush(self);
         if (rc)
             return mlops_err_set(err, rc, "cannot store the resumed run");
+        self->resumed_mono = zclock_mono();
         log_info("resumed run=%llu tasks_requeued=%zu", (unsigned long long)self->active.id, back);
     }
     return 0;
@@ -550,7 +559,8 @@ static broker_t *s_new(const broker_config_t *cfg, bool detached, mlops_err_t *e
     self->store = store_open(self->cfg.store_dir, &store_opts, err);
     self->curve = self->store ? curve_new_from_env(err) : NULL;
     self->dispatch = dispatch_new();
-    if (!self->store || !self->curve || !self->dispatch) {
+    self->fleet = fleet_new(self->cfg.liveness);
+    if (!self->store || !self->curve || !self->dispatch || !self->fleet) {
         broker_destroy(&self);
         return NULL;
     }
@@ -607,6 +617,7 @@ void broker_destroy(broker_t **p)
     zsock_destroy(&self->work);
     curve_destroy(&self->curve);
     dispatch_destroy(&self->dispatch);
+    fleet_destroy(&self->fleet);
     run_clear(&self->active);
     store_destroy(&self->store);
     for (size_t i = 0; i < sizeof self->strings / sizeof self->strings[0]; i++)
@@ -1068,6 +1079,92 @@ static void s_announce_settled(broker_t *self, const run_task_t *task, bool prom
                   self->active.outcome);
 }
 
+/* --- the load_model wait (fleet.h) --------------------------------------- */
+
+//  The active run's load_model task, or NULL.
+static run_task_t *s_load_model_task(broker_t *self)
+{
+    for (size_t i = 0; i < self->active.n_tasks; i++)
+        if (dag_task_stage(&self->active.tasks[i]) == STAGE_LOAD_MODEL)
+            return &self->active.tasks[i];
+    return NULL;
+}
+
+//  A validated load_model whose version is in production waits for the
+//  inference workers instead of settling: the task stays running (no
+//  worker holds it) and the run stays running. Returns false when there is
+//  nothing to wait for (no promotion, --load-wait 0): settle as before.
+static bool s_load_wait_begin(broker_t *self, run_task_t *task, bool promoted)
+{
+    if (!self->active.promoted || self->cfg.load_wait_msec <= 0)
+        return false;
+    fleet_wait_begin(self->fleet, (int64_t)self->active.version, zclock_mono(), self->cfg.load_wait_msec);
+    if (s_put_run(self, &self->active) != 0) {
+        fleet_wait_end(self->fleet);
+        s_abort_batch(self);
+        return true;
+    }
+    char detail[160], wait[32];
+    snprintf(detail, sizeof detail, "v%llu validated; waiting up to %s for %zu inference worker%s to serve it",
+             (unsigned long long)self->active.version,
+             duration_format(self->cfg.load_wait_msec, wait, sizeof wait), fleet_count(self->fleet),
+             fleet_count(self->fleet) == 1 ? "" : "s");
+    log_info("load wait run=%llu version=%llu inference_workers=%zu wait_ms=%lld",
+             (unsigned long long)self->active.id, (unsigned long long)self->active.version,
+             fleet_count(self->fleet), (long long)self->cfg.load_wait_msec);
+    s_publish_task(self, task, detail);
+    if (promoted)
+        s_publish(self, "model", self->active.id, "", "production", self->active.version,
+                  self->active.outcome);
+    s_load_wait_check(self);
+    return true;
+}
+
+//  The wait is over: load_model is done, the outcome says how it went.
+static void s_load_wait_end(broker_t *self, run_task_t *task, fleet_verdict_t verdict, const char *note)
+{
+    fleet_wait_end(self->fleet);
+    if (verdict == FLEET_TIMED_OUT)
+        log_warning("load wait run=%llu over: %s", (unsigned long long)self->active.id, note);
+    else
+        log_info("load wait run=%llu over: %s", (unsigned long long)self->active.id, note);
+    char outcome[RECORD_TEXT_MAX];
+    size_t keep = strlen(self->active.outcome), room = sizeof outcome - strlen(note) - 3;
+    snprintf(outcome, sizeof outcome, "%.*s; %s", (int)(keep < room ? keep : room), self->active.outcome, note);
+    snprintf(self->active.outcome, sizeof self->active.outcome, "%s", outcome);
+    bool finished = dag_task_done(&self->active, task, s_wall());
+    if (s_put_run(self, &self->active) != 0) {
+        s_abort_batch(self);
+        return;
+    }
+    s_publish_task(self, task, note);
+    if (finished)
+        s_run_ended(self);
+}
+
+//  Ends the wait when every live inference worker serves the version, when
+//  there is none, or at the deadline. A broker that has just resumed a run
+//  has not heard from the workers yet: "none" counts only after one
+//  liveness period of default report intervals.
+static void s_load_wait_check(broker_t *self)
+{
+    if (!fleet_wait_version(self->fleet))
+        return;
+    run_task_t *task = s_load_model_task(self);
+    if (!task || task->state != TASK_RUNNING || self->active.version != (uint64_t)fleet_wait_version(self->fleet)) {
+        fleet_wait_end(self->fleet);   //  the run ended or was reloaded: nothing to settle here
+        return;
+    }
+    char note[FLEET_NOTE_MAX];
+    int64_t now = zclock_mono(), grace = (int64_t)self->cfg.liveness * FLEET_INTERVAL_DEFAULT_MSEC;
+    if (grace > self->cfg.load_wait_msec)
+        grace = self->cfg.load_wait_msec;
+    fleet_verdict_t verdict = fleet_wait_check(self->fleet, now, note, sizeof note);
+    if (verdict == FLEET_WAITING || (verdict == FLEET_NONE && self->resumed_mono && now - self->resumed_mono < grace))
+        return;
+    s_load_wait_end(self, task, verdict, note);
+}
+
 //  A RESULT ok=true for a task in hand: store its output, settle it, move on.
 static void s_task_succeeded(broker_t *self, run_task_t *task, const uint8_t *output, size_t len)
 {
@@ -1099,6 +1196,8 @@ static void s_task_succeeded(broker_t *self, run_task_t *task, const uint8_t *ou
         return;
     }
     run_clear(&before);
+    if (dag_task_stage(task) == STAGE_LOAD_MODEL && s_load_wait_begin(self, task, promoted))
+        return;
     bool finished = dag_task_done(&self->active, task, s_wall());
     if (s_put_run(self, &self->active) != 0) {
         s_abort_batch(self);
@@ -1366,6 +1465,14 @@ static void s_cmd_retrain(broker_t *self, const proto_msg_t *msg, s_reply_t *r)
     s_pump(self);
 }
 
+//  Inference workers by host and pid, for a readable status.
+static int s_infer_order_fn(const void *a, const void *b)
+{
+    const control_infer_t *x = a, *y = b;
+    int h = strcmp(x->host, y->host);
+    return h ? h : (x->pid > y->pid) - (x->pid < y->pid);
+}
+
 //  Workers in DAG order, then by host and pid, for a readable status.
 static int s_worker_order_fn(const void *a, const void *b)
 {
@@ -1383,6 +1490,16 @@ static void s_waiting(broker_t *self, char *out, size_t size)
 {
     out[0] = '\0';
     int64_t now = s_wall();
+    int64_t version = fleet_wait_version(self->fleet);
+    run_task_t *load = version ? s_load_model_task(self) : NULL;
+    if (load) {
+        size_t serving = 0, n = fleet_count(self->fleet);
+        for (size_t i = 0; i < n; i++)
+            serving += fleet_at(self->fleet, i)->version == version;
+        snprintf(out, size, "%s waits: %zu of %zu inference workers serve v%lld", load->task_id, serving,
+                 n, (long long)version);
+        return;
+    }
     for (size_t i = 0; i < self->active.n_tasks; i++) {
         const run_task_t *t = &self->active.tasks[i];
         int stage = dag_task_stage(t);
@@ -1424,8 +1541,54 @@ static void s_cmd_status(broker_t *self, s_reply_t *r)
     st.n_workers = n;
     qsort(st.workers, n, sizeof *st.workers, s_worker_order_fn);
     s_waiting(self, st.waiting, sizeof st.waiting);
+    size_t n_infer = fleet_count(self->fleet);
+    st.serving = calloc(n_infer ? n_infer : 1, sizeof *st.serving);
+    if (!st.serving) {
+        free(st.workers);
+        s_reply_fail(r, MLOPS_ENOMEM, "STATUS");
+        return;
+    }
+    for (size_t i = 0; i < n_infer; i++) {
+        const fleet_worker_t *w = fleet_at(self->fleet, i);
+        snprintf(st.serving[i].host, sizeof st.serving[i].host, "%s", w->host);
+        st.serving[i].pid = w->pid;
+        st.serving[i].model_version = w->version;
+        st.serving[i].last_seen_ms = w->last_seen_ms;
+    }
+    st.n_serving = n_infer;
+    qsort(st.serving, n_infer, sizeof *st.serving, s_infer_order_fn);
     s_reply_data(r, control_status_encode(&st, &r->data, &r->data_len), "STATUS");
     free(st.workers);
+    free(st.serving);
+}
+
+//  SERVING: an inference worker says which version it serves. The answer
+//  carries the production version, so a worker that missed a `model` event
+//  (it joined late, the events socket dropped it) still catches up.
+static void s_cmd_serving(broker_t *self, const proto_msg_t *msg, s_reply_t *r)
+{
+    char host[64];
+    log_sanitize(msg->serving.host, strlen(msg->serving.host), host, sizeof host);
+    const fleet_worker_t *old = fleet_find(self->fleet, host, msg->serving.pid);
+    int64_t before = old ? old->version : -1;
+    int rc = fleet_report(self->fleet, host, msg->serving.pid, msg->serving.model_version,
+                          msg->serving.interval_ms, zclock_mono(), s_wall(), &r->err);
+    if (rc) {
+        char why[256];
+        log_warning("control: refused a report: %s", s_clean(r->err.msg, why, sizeof why));
+        s_reply_fail(r, rc, "SERVING");
+        return;
+    }
+    if (before != msg->serving.model_version)
+        log_info("inference worker %s host=%s pid=%lld version=%lld", before < 0 ? "joined" : "serves",
+                 host, (long long)msg->serving.pid, (long long)msg->serving.model_version);
+    control_serving_t answer = {0};
+    version_t prod;
+    mlops_err_t err;
+    if (registry_production(self->store, &prod, &err) == 0)
+        answer.production_version = (int64_t)prod.version;
+    s_reply_data(r, control_serving_encode(&answer, &r->data, &r->data_len), "SERVING");
+    s_load_wait_check(self);
 }
 
 static void s_cmd_runs(broker_t *self, const proto_msg_t *msg, s_reply_t *r)
@@ -1519,6 +1682,7 @@ static void s_control_dispatch(broker_t *self, const proto_msg_t *msg, s_reply_t
     case PROTO_PROMOTE:
     case PROTO_ROLLBACK: s_cmd_production(self, msg, r); break;
     case PROTO_GET_MODEL: s_cmd_get_model(self, msg, r); break;
+    case PROTO_SERVING: s_cmd_serving(self, msg, r); break;
     default:
         mlops_err_set(&r->err, MLOPS_ECOMMAND, "%s is not a control command", proto_cmd_name(msg->cmd));
         r->ok = false;
@@ -1604,6 +1768,8 @@ static int s_control_fn(zloop_t *loop, zsock_t *sock, void *arg)
 static void s_awake(broker_t *self)
 {
     int64_t stall = dispatch_awake(self->dispatch, zclock_mono(), STALL_GAP_MSEC);
+    if (stall > 0)
+        fleet_extend(self->fleet, stall);
     if (stall >= self->cfg.heartbeat_msec)
         log_info("loop stalled ms=%lld: worker expiries extended by as much", (long long)stall);
 }
@@ -1630,9 +1796,18 @@ static void s_expire_workers(broker_t *self)
     }
 }
 
+static void s_infer_gone_fn(const fleet_worker_t *w, void *arg)
+{
+    broker_t *self = arg;
+    log_warning("inference worker lost host=%s pid=%lld version=%lld (silent for %lld ms)", w->host,
+                (long long)w->pid, (long long)w->version, (long long)(w->interval_ms * self->cfg.liveness));
+}
+
 static void s_check_workers(broker_t *self)
 {
     s_expire_workers(self);
+    fleet_expire(self->fleet, zclock_mono(), s_infer_gone_fn, self);
+    s_load_wait_check(self);
     int64_t now = zclock_mono();
     for (size_t i = dispatch_worker_count(self->dispatch); i-- > 0;) {
         dispatch_worker_t *w = dispatch_worker_at(self->dispatch, i);

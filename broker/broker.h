@@ -14,6 +14,12 @@
     - A version is registered in the same store transaction that settles the
       evaluate task, and promoted in the one that settles load_model: a
       restart can redo a task but never registers or promotes twice.
+    - A promoting load_model is done only once every live inference worker
+      reports (SERVING) that it serves the version, or load_wait_msec after
+      its RESULT; the run then succeeds either way, its outcome naming the
+      workers that lag (fleet.h). Meanwhile the task stays `running` in the
+      store with no worker holding it, so a restart redoes the validation
+      (which promotes nothing twice) and waits again.
 */
 #ifndef MLOPS_BROKER_H
 #define MLOPS_BROKER_H
@@ -30,6 +36,7 @@
 #define BROKER_HEARTBEAT_MSEC 1000
 #define BROKER_LIVENESS 3
 #define BROKER_STAGE_TIMEOUT_MSEC (10 * 60 * 1000)
+#define BROKER_LOAD_WAIT_MSEC (30 * 1000)   //  --load-wait default
 
 typedef struct {
     const char *work_endpoint;       //  bind, default tcp://*:5555
@@ -43,6 +50,7 @@ typedef struct {
     dag_policy_t policy;             //  attempts and backoff
     int64_t timeout_msec[STAGE_COUNT]; //  per-stage task timeout
     int64_t schedule_msec;           //  start a run this often, 0 = never
+    int64_t load_wait_msec;          //  longest wait for the inference workers, 0 = none
     registry_rule_t rule;            //  promotion metric and margin
     const char *default_source;      //  source of a RETRAIN with none
     const char *target;              //  label column, "" = default

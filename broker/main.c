@@ -28,6 +28,10 @@ static void s_usage(FILE *out)
             "  --backoff DURATION     wait before the first retry, doubling (default 1s)\n"
             "  --timeout [STAGE=]DURATION  task timeout, for one stage or all (default 10m)\n"
             "  --schedule DURATION    start a run this often, e.g. 24h (default: never)\n"
+            "  --load-wait DURATION   a promoting load_model is done once every live inference\n"
+            "                         worker serves the new version, or after this long (the\n"
+            "                         run then succeeds, naming the workers that lag); 0 = do\n"
+            "                         not wait (default 30s)\n"
             "  --metric NAME          promotion metric: auc, accuracy, f1, precision, recall,\n"
             "                         log_loss (default auc)\n"
             "  --margin X             a challenger must beat production by more than X (default 0)\n"
@@ -131,7 +135,7 @@ static int s_parse(broker_config_t *cfg, int argc, char **argv)
         {"schedule", 1, 0, 'S'},  {"metric", 1, 0, 'm'},    {"margin", 1, 0, 'M'},
         {"source", 1, 0, 'o'},    {"target", 1, 0, 'T'},    {"families", 1, 0, 'f'},
         {"seed", 1, 0, 'r'},      {"no-sync", 0, 0, 'N'},   {"help", 0, 0, 'h'},
-        {"store-size", 1, 0, 'z'},
+        {"store-size", 1, 0, 'z'}, {"load-wait", 1, 0, 'W'},
         {0, 0, 0, 0},
     };
     int c, rc = 0;
@@ -150,6 +154,10 @@ static int s_parse(broker_config_t *cfg, int argc, char **argv)
         case 'b': rc = s_duration("--backoff", optarg, &cfg->policy.backoff_msec); break;
         case 't': rc = s_timeout(cfg, optarg); break;
         case 'S': rc = s_duration("--schedule", optarg, &cfg->schedule_msec); break;
+        case 'W':
+            cfg->load_wait_msec = 0;
+            rc = strcmp(optarg, "0") == 0 ? 0 : s_duration("--load-wait", optarg, &cfg->load_wait_msec);
+            break;
         case 'm': snprintf(cfg->rule.metric, sizeof cfg->rule.metric, "%s", optarg); break;
         case 'M': rc = s_number("--margin", optarg, -1e9, &cfg->rule.margin); break;
         case 'o': cfg->default_source = optarg; break;

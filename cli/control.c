@@ -164,7 +164,9 @@ static void s_show_task(const proto_msg_t *ev, int64_t t0, s_started_t *started,
     while (k < *n_started && (strncmp(started[k].task_id, msg, (size_t)id_len) != 0 ||
                               started[k].task_id[id_len] != '\0'))
         k++;
-    if (strcmp(state, "running") == 0) {
+    if (strcmp(state, "running") == 0 && k < *n_started) {   //  load_model waiting for infer workers
+        printf("%7.3fs  %-24.*s %s\n", at, id_len, msg, detail);
+    } else if (strcmp(state, "running") == 0) {
         if (k == *n_started && k < WAIT_TASKS_MAX && id_len < 48) {
             snprintf(started[k].task_id, sizeof started[k].task_id, "%.*s", id_len, msg);
             (*n_started)++;
@@ -347,6 +349,17 @@ int cli_status(int argc, char **argv)
         }
         if (st.n_workers == 0)
             printf("(no workers connected)\n");
+        printf("\n%-11s %-20s %8s  %-7s %s\n", "INFERENCE", "HOST", "PID", "SERVES", "LAST SEEN");
+        for (size_t i = 0; i < st.n_serving; i++) {
+            const control_infer_t *w = &st.serving[i];
+            char serves[32] = "none";
+            if (w->model_version)
+                snprintf(serves, sizeof serves, "v%lld", (long long)w->model_version);
+            printf("%-11s %-20s %8lld  %-7s %s\n", "infer", w->host, (long long)w->pid, serves,
+                   s_time(w->last_seen_ms, when, sizeof when));
+        }
+        if (st.n_serving == 0)
+            printf("(no inference worker reports to the broker)\n");
         if (st.waiting[0])
             printf("\nwaiting      %s\n", st.waiting);
     }

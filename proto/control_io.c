@@ -22,6 +22,12 @@ static const fields_spec_t s_worker[] = {
     FIELD_STR(control_worker_t, task_id),
     FIELD_I64(control_worker_t, last_seen_ms),
 };
+static const fields_spec_t s_infer[] = {
+    FIELD_STR(control_infer_t, host),
+    FIELD_I64(control_infer_t, pid),
+    FIELD_I64(control_infer_t, model_version),
+    FIELD_I64(control_infer_t, last_seen_ms),
+};
 static const fields_spec_t s_status[] = {
     FIELD_I64(control_status_t, active_run),
     FIELD_I64(control_status_t, queued),
@@ -29,6 +35,9 @@ static const fields_spec_t s_status[] = {
     FIELD_I64(control_status_t, production_version),
     FIELD_VEC(control_status_t, workers, n_workers, CONTROL_WORKERS_MAX, s_worker),
     FIELD_STR(control_status_t, waiting),
+    //  `serving` came after MLOPS/1's first STATUS: optional, so this decoder
+    //  still reads an older broker's answer
+    FIELD_OVEC(control_status_t, serving, n_serving, CONTROL_WORKERS_MAX, s_infer),
 };
 static const fields_spec_t s_promote[] = {
     FIELD_I64(control_promote_t, version),
@@ -46,6 +55,9 @@ static const fields_spec_t s_runs[] = {
 static const fields_spec_t s_models[] = {
     FIELD_NAT(control_models_t, production),
     FIELD_VEC(control_models_t, versions, n_versions, CONTROL_LIST_MAX, records_version_fields),
+};
+static const fields_spec_t s_serving[] = {
+    FIELD_I64(control_serving_t, production_version),
 };
 
 //  Answers have no root name in messages: "runs[2].tasks[0].state: ...".
@@ -74,3 +86,4 @@ CODEC(models, control_models_t, s_models)
 CLEAR(models, control_models_t)
 CODEC(promote, control_promote_t, s_promote)
 CODEC(model, control_model_t, s_model)
+CODEC(serving, control_serving_t, s_serving)

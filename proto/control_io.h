@@ -38,6 +38,13 @@ typedef struct {
 } control_worker_t;
 
 typedef struct {
+    char host[64];                 //  as reported in SERVING
+    int64_t pid;                   //  as reported
+    int64_t model_version;         //  version it serves, 0 = none
+    int64_t last_seen_ms;          //  wall clock of its last SERVING
+} control_infer_t;                 //  one live inference worker in STATUS
+
+typedef struct {
     int64_t active_run;            //  0 = none
     int64_t queued;                //  queued run id, 0 = none
     int64_t next_schedule_ms;      //  0 = no schedule
@@ -45,6 +52,8 @@ typedef struct {
     control_worker_t *workers;     //  owned when decoded
     size_t n_workers;
     char waiting[RECORD_TEXT_MAX]; //  why the active run cannot go on, "" = it can
+    control_infer_t *serving;      //  live inference workers, owned when decoded; a
+    size_t n_serving;              //  STATUS without the key (older broker) decodes as none
 } control_status_t;
 
 typedef struct {
@@ -71,6 +80,10 @@ typedef struct {
     size_t artifact_len;
 } control_model_t;                 //  GET_MODEL
 
+typedef struct {
+    int64_t production_version;    //  0 = none
+} control_serving_t;               //  SERVING
+
 int control_retrain_encode(const control_retrain_t *p, uint8_t **out, size_t *out_len);
 int control_retrain_decode(const uint8_t *data, size_t len, control_retrain_t *p, mlops_err_t *err);
 int control_status_encode(const control_status_t *p, uint8_t **out, size_t *out_len);
@@ -86,5 +99,7 @@ int control_promote_encode(const control_promote_t *p, uint8_t **out, size_t *ou
 int control_promote_decode(const uint8_t *data, size_t len, control_promote_t *p, mlops_err_t *err);
 int control_model_encode(const control_model_t *p, uint8_t **out, size_t *out_len);
 int control_model_decode(const uint8_t *data, size_t len, control_model_t *p, mlops_err_t *err);
+int control_serving_encode(const control_serving_t *p, uint8_t **out, size_t *out_len);
+int control_serving_decode(const uint8_t *data, size_t len, control_serving_t *p, mlops_err_t *err);
 
 #endif

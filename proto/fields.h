@@ -13,7 +13,8 @@
 
     Decoding is strict: the input MUST be one map with no trailing bytes,
     nested no deeper than the table needs; every key of the table MUST appear
-    exactly once (any order; an optional F_BIN may be absent or nil); an
+    exactly once (any order; an optional key may be absent, an optional
+    F_BIN also nil); an
     unknown or repeated key, a value of the wrong type, an int out of the
     field's range, a str over its limit or holding a NUL, an unknown enum
     name, a truncated input are MLOPS_EPROTO, and an array over its limit is
@@ -64,7 +65,7 @@ struct fields_spec {
     const fields_spec_t *sub; //  F_MAP / F_LIST / F_VEC element description
     size_t n_sub;             //  entries in sub
     const char *const *names; //  F_ENUM: the names, by value
-    bool optional;            //  may be absent or nil (F_BIN only)
+    bool optional;            //  may be absent (F_BIN: or nil)
 };
 
 //  A whole struct: what fields_encode / fields_decode take.
@@ -100,6 +101,10 @@ typedef struct {
      sub, FIELDS_N(sub), NULL, false}
 #define FIELD_VEC(T, f, n, max, sub) \
     {#f, F_VEC, offsetof(T, f), offsetof(T, n), FIELD_SIZE_(T, f[0]), max, sub, FIELDS_N(sub), NULL, false}
+//  An F_VEC that may be absent (a key added to a payload after its first
+//  version: an older peer's payload still decodes, as an empty array).
+#define FIELD_OVEC(T, f, n, max, sub) \
+    {#f, F_VEC, offsetof(T, f), offsetof(T, n), FIELD_SIZE_(T, f[0]), max, sub, FIELDS_N(sub), NULL, true}
 
 //  Encodes the struct at base into a malloc'd buffer the caller frees.
 //  Returns 0, MLOPS_EINVAL (a count over its limit, bytes missing behind a

@@ -104,6 +104,9 @@ static const s_field_t s_prediction[] = {
 static const s_field_t s_error[] = {
     S_F(error, req_id, F_UINT, REQ), S_F(error, status, F_INT, REQ),
     S_F(error, message, F_STR, REQ), S_SIZED(error, detail, n_detail, F_DETAIL, OPT)};
+static const s_field_t s_serving[] = {
+    S_F(serving, host, F_STR, REQ), S_F(serving, pid, F_INT, REQ),
+    S_F(serving, model_version, F_INT, REQ), S_F(serving, interval_ms, F_INT, OPT)};
 
 #define S_CMD(name, arr) { name, arr, sizeof(arr) / sizeof((arr)[0]) }
 static const s_command_t s_commands[] = {
@@ -124,6 +127,7 @@ static const s_command_t s_commands[] = {
     [PROTO_PREDICT] = S_CMD("PREDICT", s_predict),
     [PROTO_PREDICTION] = S_CMD("PREDICTION", s_prediction),
     [PROTO_ERROR] = S_CMD("ERROR", s_error),
+    [PROTO_SERVING] = S_CMD("SERVING", s_serving),
 };
 #define S_N_COMMANDS (sizeof(s_commands) / sizeof(s_commands[0]))
 

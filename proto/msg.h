@@ -70,6 +70,9 @@ typedef enum {
     PROTO_PREDICT,
     PROTO_PREDICTION,
     PROTO_ERROR,
+    //  control side again, added after MLOPS/1's first seventeen: an infer
+    //  worker tells the broker which version it serves
+    PROTO_SERVING,
 } proto_cmd_t;
 
 //  One value of a prediction record, as a user sent it.
@@ -144,6 +147,10 @@ typedef struct {
         //  (422 bad record, 503 no model, 500 worker fault).
         struct { uint64_t req_id; int64_t status; const char *message;
                  const proto_problem_t *detail; size_t n_detail; } error;
+        //  SERVING: infer worker to broker (control socket). model_version is
+        //  the version it serves now (0 = none); interval_ms the longest wait
+        //  before its next report (0 = PROTO_HEARTBEAT_IVL_MSEC).
+        struct { const char *host; int64_t pid; int64_t model_version; int64_t interval_ms; } serving;
     };
 } proto_msg_t;
 

@@ -26,7 +26,6 @@ import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import threading
 import time
@@ -35,8 +34,7 @@ import msgpack
 import requests
 import zmq
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BIN = os.environ.get("MLOPS_BIN", os.path.join(REPO, "bin"))
+from procs import BIN, free_port, read_log, spawn, stop_all, wait_until
 PASSENGER = {"Pclass": 3, "Sex": "male", "Age": 22, "SibSp": 1, "Parch": 0, "Fare": 7.25,
              "Embarked": "S", "Name": "Braund, Mr. Owen Harris"}
 HEARTBEAT_MSEC = 200          # every process: short heartbeats so rounds are quick
@@ -79,12 +77,6 @@ KINDS = ["broker", "stage", "infer", "gateway"]
 ENDED = ("succeeded", "failed")
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def control_request(endpoint, command, body, timeout_ms=3000):
     """One control request on a fresh DEALER (PROTOCOL.md 5.2): the REPLY's
     body, or None when no answer came within timeout_ms."""
@@ -117,8 +109,7 @@ class Slot:
     def start(self, now):
         with open(self.log_path, "ab") as log:
             log.write(b"=== started by fault_lib at %.3f\n" % now)
-            log.flush()
-            self.proc = subprocess.Popen(self.argv, stdout=log, stderr=subprocess.STDOUT)
+        self.proc = spawn(self.argv, self.log_path)
         self.spans.append([now, None, None, None])
 
     def kill(self, now, how="SIGKILL"):
@@ -143,12 +134,7 @@ class Slot:
         return None
 
     def log_tail(self, n=15):
-        try:
-            with open(self.log_path, "rb") as f:
-                lines = f.read().decode(errors="replace").splitlines()
-            return "\n".join(lines[-n:])
-        except OSError:
-            return ""
+        return "\n".join(read_log(self.proc).splitlines()[-n:]) if self.proc else ""
 
 
 class Stack:
@@ -215,15 +201,7 @@ class Stack:
 
     def stop(self):
         """SIGKILLs every process we started (by pid); safe to call twice."""
-        for s in self.slots:
-            if s.proc and s.proc.poll() is None:
-                s.proc.send_signal(signal.SIGKILL)
-        for s in self.slots:
-            if s.proc:
-                try:
-                    s.proc.wait(10)
-                except subprocess.TimeoutExpired:
-                    pass
+        stop_all([s.proc for s in self.slots if s.proc], sig=signal.SIGKILL)
 
     def request(self, command, body, timeout_ms=3000):
         return control_request(self.control, command, body, timeout_ms)
@@ -254,17 +232,6 @@ class Stack:
                 s.spans[-1][1], s.spans[-1][2] = self.now(), "exit %d" % rc
                 self.timeline.append((self.now(), s.name, "died exit %d" % rc))
         return out
-
-
-def wait_until(cond, timeout, step=0.1):
-    """cond()'s first true value within timeout seconds, else None."""
-    end = time.time() + timeout
-    while time.time() < end:
-        v = cond()
-        if v:
-            return v
-        time.sleep(step)
-    return None
 
 
 class Predictor(threading.Thread):

@@ -1,65 +1,16 @@
-"""pipeline_procs.py: helpers of the pipeline's multi-process tests: free
-loopback ports, a broker and stage workers started as real processes in a
-fresh store, killed (only ours) at the end, and a control client written
-from proto/PROTOCOL.md alone (pyzmq + msgpack)."""
+"""pipeline_procs.py: helpers of the pipeline's multi-process tests: a
+broker and stage workers started as real processes (tests/procs.py: free
+ports, stopped by pid) in a fresh store, and a control client written from
+proto/PROTOCOL.md alone (pyzmq + msgpack)."""
 import os
-import signal
-import socket
 import subprocess
-import time
 
 import msgpack
 import zmq
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BIN = os.environ.get("MLOPS_BIN", os.path.join(REPO, "bin"))
-TITANIC = os.environ.get("MLOPS_TITANIC") or os.path.normpath(
-    os.path.join(REPO, "..", "shared", "data", "titanic.csv"))
+from procs import exe, free_port, wait_for
+
 STAGES = ["extract", "preprocess", "train", "evaluate", "load_model"]
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(cond, timeout=20.0, what="condition", step=0.05):
-    end = time.time() + timeout
-    while time.time() < end:
-        value = cond()
-        if value:
-            return value
-        time.sleep(step)
-    raise AssertionError("timed out waiting for " + what)
-
-
-class Procs:
-    """Every process a test starts; stop() kills them all (only these pids)."""
-
-    def __init__(self, tmp):
-        self.tmp = str(tmp)
-        self.procs = []
-
-    def start(self, name, argv, env=None):
-        log = open(os.path.join(self.tmp, "%s-%d.log" % (name, len(self.procs))), "wb")
-        full_env = dict(os.environ)
-        full_env.update(env or {})
-        p = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=full_env)
-        p.log_path = log.name
-        self.procs.append(p)
-        return p
-
-    def stop(self):
-        for p in self.procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for p in self.procs:
-            try:
-                p.wait(timeout=3)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait(timeout=3)
 
 
 class Broker:
@@ -77,19 +28,19 @@ class Broker:
 
     def start(self):
         self.proc = self.procs.start("broker", [
-            BIN + "/mlops-broker", "--store", self.store, "--work", self.work,
+            exe("mlops-broker"), "--store", self.store, "--work", self.work,
             "--control", self.control, "--events", self.events, "--heartbeat", "200ms",
             "--backoff", "100ms"] + self.extra)
         wait_for(lambda: self.try_request("STATUS", {}) is not None, what="broker up")
 
     def kill(self):
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(timeout=5)
+        self.procs.kill(self.proc)
 
     def worker(self, stage, env=None):
+        """A stage worker; env: variables added to ours."""
         return self.procs.start("worker-" + stage, [
-            BIN + "/mlops-worker", "--stage", stage, "--broker", self.work,
-            "--heartbeat", "200ms"], env=env)
+            exe("mlops-worker"), "--stage", stage, "--broker", self.work,
+            "--heartbeat", "200ms"], env=dict(os.environ, **env) if env else None)
 
     def all_workers(self, trains=2, env=None):
         out = []
@@ -146,7 +97,7 @@ class Broker:
                         what="run %d to end" % run_id)
 
     def cli(self, *args, timeout=60):
-        return subprocess.run([BIN + "/mlops"] + list(args) + ["--control", self.control,
+        return subprocess.run([exe("mlops")] + list(args) + ["--control", self.control,
                                                                "--events", self.events],
                               capture_output=True, text=True, timeout=timeout)
 

@@ -1,34 +1,24 @@
 """serving_util.py: helpers for the serving tests (tests/test_serving*.py).
 
-Processes on 127.0.0.1 with free ports, each killed by its own pid at the
-end; a fake inference worker and a fake broker that speak MLOPS/1 exactly as
-proto/PROTOCOL.md writes it (msgpack [1, COMMAND, body] in one frame), so
+Processes on 127.0.0.1 (tests/procs.py: free ports; the `procs` fixture of
+tests/conftest.py stops each by its own pid at the end); a fake inference
+worker and a fake broker that speak MLOPS/1 exactly as proto/PROTOCOL.md
+writes it (msgpack [1, COMMAND, body] in one frame), so
 the gateway can be driven into every corner without a trained model, and
 the real infer worker can be fed promotions without a real broker.
 """
 import os
-import signal
-import socket
-import subprocess
 import threading
 import time
 
 import msgpack
-import pytest
 import requests
 import zmq
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BIN = os.environ.get("MLOPS_BIN", os.path.join(REPO, "bin"))
-TITANIC = os.environ.get("MLOPS_TITANIC", os.path.join(REPO, "..", "shared", "data", "titanic.csv"))
+from procs import exe, free_port, free_port_run, wait_for
+
 PASSENGER = {"Pclass": 3, "Sex": "male", "Age": 22, "SibSp": 1, "Parch": 0, "Fare": 7.25,
              "Embarked": "S", "Name": "Braund, Mr. Owen Harris"}
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def pack(command, body):
@@ -41,69 +31,6 @@ def unpack(frame):
     return command, body
 
 
-class Procs:
-    """Started processes; stop() kills each by its pid (never by name)."""
-
-    def __init__(self, tmp):
-        self.tmp = tmp
-        self.procs = []
-
-    def start(self, name, *args):
-        log = open(os.path.join(self.tmp, name + ".log"), "ab")
-        p = subprocess.Popen([os.path.join(BIN, args[0])] + list(args[1:]), stdout=log,
-                             stderr=subprocess.STDOUT)
-        p.name = name
-        p.logpath = log.name
-        log.close()
-        self.procs.append(p)
-        return p
-
-    def log(self, p):
-        with open(p.logpath, "rb") as f:
-            return f.read().decode(errors="replace")
-
-    def stop(self):
-        for p in self.procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        deadline = time.time() + 5
-        for p in self.procs:
-            try:
-                p.wait(max(0.1, deadline - time.time()))
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait(5)
-
-
-@pytest.fixture
-def procs(tmp_path):
-    """Processes a test starts, stopped by pid at its end."""
-    p = Procs(str(tmp_path))
-    yield p
-    p.stop()
-
-
-@pytest.fixture
-def brokers():
-    """Fake brokers a test makes, closed at its end."""
-    made = []
-    yield made
-    for b in made:
-        b.close()
-
-
-def wait_for(cond, timeout=10.0, what="condition"):
-    end = time.time() + timeout
-    while time.time() < end:
-        try:
-            if cond():
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.05)
-    raise AssertionError("timed out waiting for " + what)
-
-
 class Gateway:
     """A real mlops-gateway on free ports."""
 
@@ -112,8 +39,8 @@ class Gateway:
         self.backend_port = backend_port or free_port()
         self.backend = "tcp://127.0.0.1:%d" % self.backend_port
         self.url = "http://127.0.0.1:%d" % self.port
-        self.proc = procs.start("gateway-%d" % self.port, "mlops-gateway", "--port", str(self.port),
-                                "--bind", "127.0.0.1", "--backend", self.backend, *extra)
+        self.proc = procs.start("gateway", [exe("mlops-gateway"), "--port", str(self.port),
+                                            "--bind", "127.0.0.1", "--backend", self.backend, *extra])
         wait_for(lambda: requests.get(self.url + "/health", timeout=1).status_code in (200, 503),
                  what="gateway up")
 
@@ -199,23 +126,10 @@ class FakeBroker:
         self.control.setsockopt(zmq.LINGER, 0)
         self.events = self.ctx.socket(zmq.PUB)
         self.events.setsockopt(zmq.LINGER, 0)
-        for _ in range(50):   # control on a free port P, events on P + 1 (PROTOCOL.md's layout)
-            self.port = port or free_port()
-            try:
-                self.control.bind("tcp://127.0.0.1:%d" % self.port)
-            except zmq.ZMQError:
-                if port:
-                    raise
-                continue
-            try:
-                self.events.bind("tcp://127.0.0.1:%d" % (events_port or self.port + 1))
-                break
-            except zmq.ZMQError:
-                self.control.unbind("tcp://127.0.0.1:%d" % self.port)
-                if port:
-                    raise
-        else:
-            raise RuntimeError("no free pair of ports for the fake broker")
+        # control on a free port P, events on P + 1 (PROTOCOL.md's layout)
+        self.port = port or free_port_run(2)
+        self.control.bind("tcp://127.0.0.1:%d" % self.port)
+        self.events.bind("tcp://127.0.0.1:%d" % (events_port or self.port + 1))
         self.endpoint = "tcp://127.0.0.1:%d" % self.port
         self.stop_flag = threading.Event()
         self.lock = threading.Lock()

@@ -10,13 +10,12 @@ import os
 import threading
 import time
 
-import msgpack
 import pytest
 import requests
 import zmq
 
-from serving_util import (FakeWorker, Gateway, free_port, pack, procs, unpack,  # noqa: F401
-                          wait_for)
+from procs import bind_free, exe, free_endpoint, wait_for
+from serving_util import FakeWorker, Gateway, pack, unpack
 
 TOKEN = "s3cret-token"
 
@@ -25,11 +24,10 @@ class Broker:
     """A real mlops-broker on free ports with a fresh store."""
 
     def __init__(self, procs, tmp):
-        self.control = "tcp://127.0.0.1:%d" % free_port()
-        self.proc = procs.start("broker", "mlops-broker", "--store", os.path.join(tmp, "store"),
-                                "--no-sync", "--work", "tcp://127.0.0.1:%d" % free_port(),
-                                "--control", self.control,
-                                "--events", "tcp://127.0.0.1:%d" % free_port())
+        self.control = free_endpoint()
+        self.proc = procs.start("broker", [exe("mlops-broker"), "--store", os.path.join(tmp, "store"),
+                                           "--no-sync", "--work", free_endpoint(),
+                                           "--control", self.control, "--events", free_endpoint()])
 
 
 class ScriptedBroker:
@@ -43,7 +41,7 @@ class ScriptedBroker:
         self.ctx = zmq.Context()
         self.sock = self.ctx.socket(zmq.ROUTER)
         self.sock.setsockopt(zmq.LINGER, 0)
-        port = self.sock.bind_to_random_port("tcp://127.0.0.1")
+        port = bind_free(self.sock)
         self.endpoint = "tcp://127.0.0.1:%d" % port
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -78,14 +76,6 @@ def scripted():
     yield make
     for b in made:
         b.close()
-
-
-@pytest.fixture
-def workers():
-    made = []
-    yield made
-    for w in made:
-        w.close()
 
 
 def auth(token):
@@ -239,7 +229,7 @@ def test_silent_broker_is_503_and_predict_is_not_blocked(procs, scripted, worker
 
 
 def test_no_broker_listening(procs):
-    endpoint = "tcp://127.0.0.1:%d" % free_port()
+    endpoint = free_endpoint()
     gw = Gateway(procs, "--broker", endpoint, "--broker-timeout", "300")
     r = requests.get(gw.url + "/api/models", timeout=5)
     assert r.status_code == 503 and r.json()["detail"].startswith("broker unreachable at " + endpoint)
@@ -247,7 +237,7 @@ def test_no_broker_listening(procs):
 
 
 def test_bad_broker_flag(procs):
-    p = procs.start("bad-broker", "mlops-gateway", "--port", "0", "--broker", "host:99999")
+    p = procs.start("bad-broker", [exe("mlops-gateway"), "--port", "0", "--broker", "host:99999"])
     assert p.wait(10) == 2
     assert "--broker" in procs.log(p)
 

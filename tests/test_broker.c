@@ -461,6 +461,89 @@ static void test_broker_control_in_process(void)
     zdir_destroy(&d);
 }
 
+//  SERVING on the control socket: a report is answered with the production
+//  version and shows in STATUS; a report that breaks the rules of the
+//  fleet is refused naming the field and changes nothing.
+static void test_broker_serving_reports(void)
+{
+    char dir[] = "/tmp/mlops-test-serving-XXXXXX";
+    CHECK(mkdtemp(dir));
+    broker_config_t cfg;
+    broker_config_defaults(&cfg);
+    cfg.store_dir = dir;
+    cfg.no_sync = true;
+    mlops_err_t err;
+    broker_t *b = broker_new_detached(&cfg, &err);
+    CHECK(b != NULL);
+    proto_msg_t req = {.cmd = PROTO_SERVING};
+    req.serving.host = "infer-host\x01";   //  a control byte from a peer is sanitised
+    req.serving.pid = 77;
+    req.serving.model_version = 0;
+    proto_msg_t *reply;
+    s_control(b, &req, &reply);
+    CHECK(reply && reply->reply.ok);
+    control_serving_t answer;
+    CHECK_INT(control_serving_decode(reply->reply.data, reply->reply.data_len, &answer, &err), 0);
+    CHECK_INT(answer.production_version, 0);
+    proto_msg_destroy(&reply);
+    struct { const char *host; int64_t pid, interval_ms; const char *error; } bad[] = {
+        {"", 5, 0, "SERVING: host is empty"},
+        {"h", 0, 0, "SERVING: pid must be a process id > 0, got 0"},
+        {"h", 5, 600001, "SERVING: interval_ms 600001 is over 600000"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        req.serving.host = bad[i].host;
+        req.serving.pid = bad[i].pid;
+        req.serving.interval_ms = bad[i].interval_ms;
+        s_control(b, &req, &reply);
+        CHECK(reply && !reply->reply.ok);
+        CHECK_CONTAINS(reply->reply.error, bad[i].error);
+        proto_msg_destroy(&reply);
+    }
+    proto_msg_t st_req = {.cmd = PROTO_STATUS};
+    s_control(b, &st_req, &reply);
+    CHECK(reply && reply->reply.ok);
+    control_status_t st;
+    CHECK_INT(control_status_decode(reply->reply.data, reply->reply.data_len, &st, &err), 0);
+    proto_msg_destroy(&reply);
+    CHECK_INT(st.n_serving, 1);
+    CHECK_INT(st.serving[0].pid, 77);
+    CHECK_INT(st.serving[0].model_version, 0);
+    CHECK(strncmp(st.serving[0].host, "infer-host", 10) == 0 && !strchr(st.serving[0].host, 1));
+    CHECK(st.serving[0].last_seen_ms > 0);
+    control_status_clear(&st);
+    broker_destroy(&b);
+    zdir_t *d = zdir_new(dir, NULL);
+    zdir_remove(d, true);
+    zdir_destroy(&d);
+}
+
+//  A STATUS from a broker that predates `serving` still decodes (no key =
+//  no inference workers); a wrong `serving` is refused naming it.
+static void test_status_serving_key_is_optional(void)
+{
+    control_status_t st = {.active_run = 2, .production_version = 1};
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    CHECK_INT(control_status_encode(&st, &bytes, &len), 0);
+    //  the encoding ends with "serving": [] (0xa7 "serving" 0x90); cut it off
+    //  and lower the map's count: what an older broker sends
+    CHECK(len > 9 && bytes[0] == 0x87 && bytes[len - 1] == 0x90 && memcmp(bytes + len - 9, "\xa7serving", 8) == 0);
+    bytes[0] = 0x86;
+    mlops_err_t err;
+    control_status_t got;
+    CHECK_INT(control_status_decode(bytes, len - 9, &got, &err), 0);
+    CHECK_INT(got.active_run, 2);
+    CHECK_INT(got.n_serving, 0);
+    CHECK(got.serving == NULL);
+    control_status_clear(&got);
+    bytes[0] = 0x87;
+    bytes[len - 1] = 0x01;   //  "serving": 1
+    CHECK_INT(control_status_decode(bytes, len, &got, &err), MLOPS_EPROTO);
+    CHECK_CONTAINS(err.msg, "serving: expected an array");
+    free(bytes);
+}
+
 int main(void)
 {
     RUN(test_dag_plan_fans_out_train);
@@ -471,6 +554,8 @@ int main(void)
     RUN(test_dispatch_lru_and_queues);
     RUN(test_dispatch_stall_is_forgiven);
     RUN(test_broker_control_in_process);
+    RUN(test_broker_serving_reports);
+    RUN(test_status_serving_key_is_optional);
     RUN(test_registry_rule);
     RUN(test_registry_store_promote_rollback);
     return TEST_REPORT("test_broker");

@@ -17,7 +17,8 @@ import msgpack
 import pytest
 import zmq
 
-from pipeline_procs import BIN, STAGES, Procs, free_port, wait_for
+from pipeline_procs import STAGES
+from procs import BIN, free_port, wait_for
 
 CURVE_VARS = ("MLOPS_CURVE_SERVER_CERT", "MLOPS_CURVE_CLIENTS_DIR",
               "MLOPS_CURVE_CLIENT_CERT", "MLOPS_CURVE_SERVER_KEY")
@@ -135,13 +136,6 @@ class CurveBroker:
 
     def stages(self):
         return sorted(w["stage"] for w in self.status()["workers"])
-
-
-@pytest.fixture
-def procs(tmp_path):
-    p = Procs(tmp_path)
-    yield p
-    p.stop()
 
 
 @pytest.fixture

@@ -10,7 +10,8 @@ import subprocess
 
 import requests
 
-from serving_util import BIN, REPO, Gateway, free_port, procs, wait_for  # noqa: F401
+from procs import REPO, free_endpoint, free_port, wait_for
+from serving_util import Gateway
 
 STATIC = os.path.join(REPO, "gateway", "static")
 
@@ -94,8 +95,8 @@ def test_make_install_serves_the_dashboard(procs, tmp_path, monkeypatch):
     assert os.access(exe, os.X_OK)
     monkeypatch.delenv("MLOPS_STATIC", raising=False)
     port = free_port()
-    procs.start("installed-gateway", str(exe), "--port", str(port), "--bind", "127.0.0.1",
-                "--backend", "tcp://127.0.0.1:%d" % free_port())
+    procs.start("installed-gateway", [str(exe), "--port", str(port), "--bind", "127.0.0.1",
+                                      "--backend", free_endpoint()])
     url = "http://127.0.0.1:%d" % port
     wait_for(lambda: requests.get(url + "/health", timeout=1).status_code == 503, what="gateway up")
     r = requests.get(url + "/static/app.js", timeout=5)

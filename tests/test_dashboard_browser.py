@@ -9,14 +9,13 @@ button when the broker archived it, waits until the page shows it in
 production, and saves a screenshot (its path is printed).
 Skips, saying why, when chromium, chromedriver or selenium is missing.
 """
-import os
 import shutil
 import signal
 import tempfile
 
 import pytest
 
-from test_up import Up, alive, children_of
+from test_up import Up
 
 TOKEN = "dash-token"
 WAIT_SEC = 45   # whole-test bound is the caller's: these are upper limits, not thresholds
@@ -36,11 +35,7 @@ def stack(monkeypatch):
     monkeypatch.setenv("MLOPS_ADMIN_TOKEN", TOKEN)
     up = Up("--infer-workers", "1", "--train-workers", "1")
     yield up
-    kids = children_of(up.proc.pid)
-    up.stop(signal.SIGINT)
-    for k in kids:   # our own children only, and only if still there
-        if alive(k):
-            os.kill(k, signal.SIGKILL)
+    up.destroy(signal.SIGINT)
 
 
 @pytest.fixture

@@ -8,17 +8,10 @@ the broker keeps serving."""
 import time
 
 import msgpack
-import pytest
 import zmq
 
-from pipeline_procs import Broker, Procs, wait_for
-
-
-@pytest.fixture
-def procs(tmp_path):
-    p = Procs(tmp_path)
-    yield p
-    p.stop()
+from pipeline_procs import Broker
+from procs import BIN, wait_for
 
 
 def pack(command, body):
@@ -220,7 +213,6 @@ def test_schedule_shows_next_due_time_and_starts_runs(procs):
 
 def test_help_and_bad_flags():
     import subprocess
-    from pipeline_procs import BIN
 
     def run(*argv):
         return subprocess.run(list(argv), capture_output=True, text=True, timeout=10)

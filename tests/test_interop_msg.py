@@ -17,7 +17,8 @@ import subprocess
 import msgpack
 import pytest
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from procs import REPO, bind_free
+
 TEST_MSG = os.path.join(REPO, "build", "asan", "tests", "test_msg")
 
 # --- from PROTOCOL.md section 5: every key in table order, with the default
@@ -43,6 +44,7 @@ SPEC = {
     "PREDICTION": [("req_id", None), ("model_version", None), ("predictions", None),
                    ("probabilities", None)],
     "ERROR": [("req_id", None), ("status", None), ("message", None), ("detail", [])],
+    "SERVING": [("host", None), ("pid", None), ("model_version", None), ("interval_ms", 0)],
 }
 
 # The same samples test_msg.c encodes, written here from the spec.
@@ -72,6 +74,7 @@ SAMPLES = {
     "ERROR": {"req_id": 78, "status": 422, "message": "invalid record", "detail": [
         {"index": 0, "field": "Age", "msg": "must be a number"},
         {"index": -1, "field": "", "msg": "unknown field Cabin"}]},
+    "SERVING": {"host": "node-2", "pid": 5151, "model_version": 3, "interval_ms": 1000},
 }
 
 
@@ -190,6 +193,12 @@ def test_c_refuses_what_the_spec_forbids_naming_the_key():
         (msgpack.packb([1, "STATUS"]), "2 elements, expected 3"),
         (encode("STATUS", {}) + b"\xc0", "trailing bytes"),
         (encode("RETRAIN", {"source": "a\x00b"}), "RETRAIN: source: str at byte 18 has a NUL byte at byte 20"),
+        (encode("SERVING", {"host": "h", "pid": 1}), 'SERVING: missing required key "model_version"'),
+        (encode("SERVING", {"host": "h", "pid": 1, "model_version": -2}), "SERVING: model_version: -2 is below 0"),
+        (encode("SERVING", {"host": "h", "pid": 1, "model_version": 2, "interval_ms": 1.5}),
+         "SERVING: interval_ms: expected int, got float"),
+        (encode("SERVING", {"host": "h", "pid": 1, "model_version": 2, "version": 2}),
+         'SERVING: unknown key "version"'),
     ]
     for frame, needle in cases:
         got, err = c_decode(frame)
@@ -216,7 +225,7 @@ def test_protocol_example_runs_against_a_stub_broker():
     ctx = zmq.Context()
     router = ctx.socket(zmq.ROUTER)
     router.setsockopt(zmq.LINGER, 0)
-    port = router.bind_to_random_port("tcp://127.0.0.1")
+    port = bind_free(router)
     seen, errors = [], []
     answers = {
         "RETRAIN": {"run_id": 4, "coalesced": False, "state": "queued"},

@@ -89,6 +89,10 @@ static proto_msg_t s_sample(proto_cmd_t cmd)
         m.error.req_id = 78, m.error.status = 422, m.error.message = "invalid record";
         m.error.detail = s_detail, m.error.n_detail = 2;
         break;
+    case PROTO_SERVING:
+        m.serving.host = "node-2", m.serving.pid = 5151, m.serving.model_version = 3;
+        m.serving.interval_ms = 1000;
+        break;
     default: break;  //  STATUS, MODELS: no keys
     }
     return m;
@@ -120,8 +124,9 @@ static void test_cmd_names(void)
     CHECK_STR(proto_cmd_name(PROTO_READY), "READY");
     CHECK_STR(proto_cmd_name(PROTO_GET_MODEL), "GET_MODEL");
     CHECK_STR(proto_cmd_name(PROTO_ERROR), "ERROR");
+    CHECK_STR(proto_cmd_name(PROTO_SERVING), "SERVING");
     CHECK(proto_cmd_name(0) == NULL);
-    CHECK(proto_cmd_name(PROTO_ERROR + 1) == NULL);
+    CHECK(proto_cmd_name(PROTO_SERVING + 1) == NULL);
     CHECK(proto_cmd_name((proto_cmd_t)-1) == NULL);
 }
 
@@ -279,7 +284,7 @@ static void test_round_trip_prediction_and_error(void)
 //  (encode(decode(encode(x))) gives the same bytes).
 static void test_equal_and_canonical_for_every_command(void)
 {
-    for (proto_cmd_t c = PROTO_READY; c <= PROTO_ERROR; c++) {
+    for (proto_cmd_t c = PROTO_READY; c <= PROTO_SERVING; c++) {
         proto_msg_t m = s_sample(c);
         uint8_t *a = NULL, *b = NULL;
         size_t alen, blen;
@@ -749,7 +754,7 @@ static void test_refuses_bad_composites(void)
 //  past (REPLY data is checked by proto/mpcheck, which says "past the end").
 static void test_every_truncation_is_refused(void)
 {
-    for (proto_cmd_t c = PROTO_READY; c <= PROTO_ERROR; c++) {
+    for (proto_cmd_t c = PROTO_READY; c <= PROTO_SERVING; c++) {
         proto_msg_t m = s_sample(c);
         uint8_t *buf;
         size_t len;
@@ -792,7 +797,7 @@ static void test_encoder_refuses_bad_messages(void)
 {
     proto_msg_t m = {.cmd = 0};
     CHECK_INT(s_encode_rc(&m), MLOPS_EINVAL);
-    m.cmd = PROTO_ERROR + 1;
+    m.cmd = PROTO_SERVING + 1;
     CHECK_INT(s_encode_rc(&m), MLOPS_EINVAL);
 
     m = s_sample(PROTO_READY);
@@ -944,7 +949,7 @@ static void test_dump_is_json(void)
 
 static int s_dump_samples(void)
 {
-    for (proto_cmd_t c = PROTO_READY; c <= PROTO_ERROR; c++) {
+    for (proto_cmd_t c = PROTO_READY; c <= PROTO_SERVING; c++) {
         proto_msg_t m = s_sample(c);
         uint8_t *buf;
         size_t len;

@@ -18,15 +18,12 @@ namespaces: nothing outside this machine is ever addressed.
 import json
 import os
 import shutil
-import signal
 import subprocess
 import tempfile
-import time
 
 import pytest
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BIN = os.environ.get("MLOPS_BIN", os.path.join(REPO, "bin"))
+from procs import BIN, Procs, read_log, wait_for
 TAG = str(os.getpid())
 NS_CORE, NS_A, NS_B = f"mlc{TAG}", f"mla{TAG}", f"mlb{TAG}"
 CORE_A, CORE_B = "10.200.1.1", "10.200.2.1"
@@ -63,9 +60,9 @@ class Topology:
     removes all of it and is safe to call after a partial setup."""
 
     def __init__(self):
-        self.procs = []  # (name, Popen)
         self.tmp = tempfile.mkdtemp(prefix="mlops-multihost-")
-        self.made = []
+        self.procs = Procs(self.tmp)  # every process started here, stopped by pid
+        self.made = []                # namespaces created so far
 
     def build(self):
         sweep_stale()
@@ -84,32 +81,18 @@ class Topology:
             ns(peer_ns, "ip", "link", "set", host_if, "up")
 
     def start(self, name, namespace, *argv, env=None):
-        log = open(os.path.join(self.tmp, f"{name}.log"), "wb")
-        proc = subprocess.Popen(["ip", "netns", "exec", namespace, *argv],
-                                stdout=log, stderr=subprocess.STDOUT,
+        """argv inside the namespace (`ip netns exec` execs it: same pid);
+        env: variables added to ours."""
+        return self.procs.start(name, ["ip", "netns", "exec", namespace, *argv],
                                 env=dict(os.environ, **(env or {})))
-        log.close()
-        self.procs.append((name, proc))
-        return proc
 
     def log(self, name):
-        try:
-            with open(os.path.join(self.tmp, f"{name}.log"), "rb") as f:
-                return f.read().decode(errors="replace")[-3000:]
-        except OSError:
-            return ""
+        """The end of the log of the last process started as name."""
+        started = [p for p in self.procs.procs if p.name == name]
+        return read_log(started[-1], 3000) if started else ""
 
     def teardown(self):
-        for _, proc in self.procs:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        deadline = time.time() + 5
-        for _, proc in self.procs:
-            try:
-                proc.wait(timeout=max(0.1, deadline - time.time()))
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        self.procs.stop()
         for name in self.made:
             sh("ip", "netns", "del", name, check=False)
         shutil.rmtree(self.tmp, ignore_errors=True)
@@ -125,16 +108,6 @@ def status():
     out = mlops("status", "--json", timeout=20)
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout)
-
-
-def wait_for(what, predicate, timeout):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 def predict():
@@ -187,8 +160,8 @@ def test_multihost_spread_cut_and_rejoin(topo):
             args += ["--gateway", f"tcp://{CORE_B}:5558"]
         pids[f"b.{stage}"] = topo.start(f"b.{stage}", NS_B, w, *args).pid
 
-    wait_for("five stage workers registered",
-             lambda: len(status().get("workers", [])) >= 5, 20)
+    wait_for(lambda: len(status().get("workers", [])) >= 5, 20, "five stage workers registered",
+             step=0.2)
 
     # First run: only host A trains, so stages are spread over both hosts.
     first = mlops("retrain", "--source", "synthetic:2000:1", "--wait", "--json", timeout=120)
@@ -202,7 +175,8 @@ def test_multihost_spread_cut_and_rejoin(topo):
     assert pid_of(workers_by_stage["train"]) == pids["a.train"]
 
     # Predictions through the gateway, served by the infer workers on A and B.
-    code, body = wait_for("a prediction", lambda: (lambda r: r if r[0] == 200 else None)(predict()), 30)
+    code, body = wait_for(lambda: (lambda r: r if r[0] == 200 else None)(predict()), 30,
+                          "a prediction", step=0.2)
     assert json.loads(body)["model_version"] == 1
 
     # Second run: host B gets a train worker only once host A holds the
@@ -216,7 +190,7 @@ def test_multihost_spread_cut_and_rejoin(topo):
                 if wk["pid"] == pids["a.train"] and "forest" in (wk.get("task_id") or ""):
                     return True
             return False
-        wait_for("host A training the forest", a_trains_forest, 30)
+        wait_for(a_trains_forest, 30, "host A training the forest", step=0.2)
         pids["b.train"] = topo.start("b.train", NS_B, w, "--stage", "train",
                                      "--broker", CORE_B).pid
         ns(NS_A, "ip", "link", "set", f"ha{TAG}", "down")
@@ -237,5 +211,5 @@ def test_multihost_spread_cut_and_rejoin(topo):
 
     # Restore the link: host A's workers come back by themselves.
     ns(NS_A, "ip", "link", "set", f"ha{TAG}", "up")
-    wait_for("host A's train worker back",
-             lambda: any(wk["pid"] == pids["a.train"] for wk in status().get("workers", [])), 30)
+    wait_for(lambda: any(wk["pid"] == pids["a.train"] for wk in status().get("workers", [])), 30,
+             "host A's train worker back", step=0.2)

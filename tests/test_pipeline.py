@@ -7,23 +7,16 @@ train fan-out in parallel; ten triggers at once. Workers started with
 MLOPS_TASK_DELAY_MS hold each task that long (heartbeating), so a kill
 lands mid-task for sure."""
 import os
-import signal
 import time
 
 import msgpack
 import pytest
 import zmq
 
-from pipeline_procs import TITANIC, Broker, Procs, wait_for
+from pipeline_procs import Broker
+from procs import TITANIC, wait_for
 
 SOURCE = TITANIC if os.path.exists(TITANIC) else "synthetic:891:42"
-
-
-@pytest.fixture
-def procs(tmp_path):
-    p = Procs(tmp_path)
-    yield p
-    p.stop()
 
 
 def task(run, task_id):
@@ -134,8 +127,7 @@ def test_train_worker_killed_mid_task(procs):
     victim = wait_for(lambda: busy_with(broker, "%d-train-forest" % run_id), what="forest running")
     wait_for(lambda: busy_with(broker, "%d-train-logreg" % run_id), what="logreg running")
     proc = next(p for p in trains if p.pid == victim)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=5)
+    procs.kill(proc)
     run = broker.wait_run(run_id, timeout=40)
     assert run["state"] == "succeeded", run["error"]
     forest = task(run, "%d-train-forest" % run_id)

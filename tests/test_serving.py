@@ -11,20 +11,12 @@ import time
 import pytest
 import requests
 
-from serving_util import PASSENGER, FakeWorker, Gateway, pack, procs, unpack, wait_for  # noqa: F401 (fixture)
-
-
-@pytest.fixture
-def workers():
-    made = []
-    yield made
-    for w in made:
-        w.close()
+from procs import BIN, free_endpoint, free_port, wait_for
+from serving_util import PASSENGER, FakeWorker, Gateway, pack, unpack
 
 
 def test_help_and_bad_flags(procs):
     import subprocess
-    from serving_util import BIN
     out = subprocess.run([BIN + "/mlops-gateway", "--help"], capture_output=True, text=True, timeout=5)
     assert out.returncode == 0 and "--backend" in out.stdout and "--deadline" in out.stdout
     bad = subprocess.run([BIN + "/mlops-gateway", "--port", "70000"], capture_output=True, text=True,
@@ -37,13 +29,12 @@ def test_help_and_bad_flags(procs):
 
 def test_ports_in_use_are_reported(procs):
     import subprocess
-    from serving_util import BIN, free_port
     with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
+        port = free_port()
+        taken.bind(("127.0.0.1", port))
         taken.listen()
-        port = taken.getsockname()[1]
         r = subprocess.run([BIN + "/mlops-gateway", "--port", str(port), "--bind", "127.0.0.1",
-                            "--backend", "tcp://127.0.0.1:%d" % free_port()],
+                            "--backend", free_endpoint()],
                            capture_output=True, text=True, timeout=10)
         assert r.returncode == 1 and "cannot listen on 127.0.0.1:%d" % port in r.stderr
         r = subprocess.run([BIN + "/mlops-gateway", "--port", str(free_port()), "--bind", "127.0.0.1",
@@ -51,7 +42,7 @@ def test_ports_in_use_are_reported(procs):
                            timeout=10)
         assert r.returncode == 1 and "cannot bind the backend socket" in r.stderr
     r = subprocess.run([BIN + "/mlops-gateway", "--bind", "nowhere", "--backend",
-                        "tcp://127.0.0.1:%d" % free_port()], capture_output=True, text=True, timeout=10)
+                        free_endpoint()], capture_output=True, text=True, timeout=10)
     assert r.returncode == 1 and "not an IPv4 address" in r.stderr
 
 

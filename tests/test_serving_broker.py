@@ -2,7 +2,6 @@
 the production model from mlops-broker, follow promotions and rollbacks
 under load without a non-2xx answer, and keep serving when the broker stops.
 Models come from real retrain runs (stage workers on synthetic data)."""
-import os
 import signal
 import subprocess
 import time
@@ -11,34 +10,22 @@ import pytest
 import requests
 import zmq
 
-from serving_util import BIN, PASSENGER, Gateway, Procs, free_port, pack, unpack, wait_for
+from procs import BIN, exe, free_endpoint, free_port_run
+from serving_util import PASSENGER, Gateway, pack, unpack
 from test_serving_infer import Load
-
-
-def _port_pair():
-    """A free port P with P + 1 free too (control and events)."""
-    for _ in range(50):
-        p = free_port()
-        try:
-            import socket
-            with socket.socket() as s:
-                s.bind(("127.0.0.1", p + 1))
-            return p
-        except OSError:
-            continue
-    raise RuntimeError("no free port pair")
 
 
 class Broker:
     def __init__(self, procs, store):
-        self.work = "tcp://127.0.0.1:%d" % free_port()
-        self.port = _port_pair()
+        self.work = free_endpoint()
+        self.port = free_port_run(2)   # control P, events P + 1 (PROTOCOL.md's layout)
         self.control = "tcp://127.0.0.1:%d" % self.port
-        self.proc = procs.start("broker", "mlops-broker", "--store", store, "--work", self.work,
-                                "--control", self.control, "--events",
-                                "tcp://127.0.0.1:%d" % (self.port + 1))
+        self.proc = procs.start("broker", [exe("mlops-broker"), "--store", store, "--work", self.work,
+                                           "--control", self.control, "--events",
+                                           "tcp://127.0.0.1:%d" % (self.port + 1)])
         for stage in ("extract", "preprocess", "train", "train", "evaluate", "load_model"):
-            procs.start("stage-" + stage, "mlops-worker", "--stage", stage, "--broker", self.work)
+            procs.start("stage-" + stage, [exe("mlops-worker"), "--stage", stage, "--broker",
+                                           self.work])
         self.ctx = zmq.Context()
 
     def request(self, command, body, timeout_ms=10000):
@@ -64,11 +51,9 @@ class Broker:
 
 
 @pytest.fixture
-def stack(tmp_path):
-    procs = Procs(str(tmp_path))
+def stack(procs, tmp_path):
     broker = Broker(procs, str(tmp_path / "store"))
     yield procs, broker
-    procs.stop()
     broker.close()
 
 
@@ -83,8 +68,8 @@ def test_promotions_under_load_and_broker_stopped(stack):
         broker.request("PROMOTE", {"version": 1, "reason": "test"})
     gw = Gateway(procs)
     for _ in range(2):
-        procs.start("infer", "mlops-worker", "--stage", "infer", "--gateway", gw.backend,
-                    "--broker", broker.control)
+        procs.start("infer", [exe("mlops-worker"), "--stage", "infer", "--gateway", gw.backend,
+                              "--broker", broker.control])
     gw.wait_workers(2, version=1, timeout=20)
     load = Load(gw.url)
     end, v = time.time() + 10, 1

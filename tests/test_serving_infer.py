@@ -12,8 +12,8 @@ import time
 import pytest
 import requests
 
-from serving_util import (BIN, PASSENGER, TITANIC, FakeBroker, Gateway, brokers, free_port,  # noqa: F401
-                          procs, wait_for)
+from procs import BIN, TITANIC, exe, free_port_run, wait_for
+from serving_util import PASSENGER, FakeBroker, Gateway
 
 
 def _train(tmp, source, name):
@@ -35,8 +35,8 @@ def artifacts(tmp_path_factory):
 
 
 def infer(procs, gw, *args):
-    return procs.start("infer-%d" % len(procs.procs), "mlops-worker", "--stage", "infer",
-                       "--gateway", gw.backend, *args)
+    return procs.start("infer", [exe("mlops-worker"), "--stage", "infer", "--gateway", gw.backend,
+                                 *args])
 
 
 class Load:
@@ -218,7 +218,8 @@ def test_curve_only_known_workers_are_served(procs, artifacts, tmp_path):
 
 def test_broker_away_serving_goes_on(procs, brokers, artifacts):
     gw = Gateway(procs)
-    port, events_port = free_port(), free_port()
+    port = free_port_run(2)
+    events_port = port + 1
     # the worker starts before its broker: no model yet, and it keeps asking
     infer(procs, gw, "--broker", "tcp://127.0.0.1:%d" % port, "--events", "tcp://127.0.0.1:%d" % events_port)
     wait_for(lambda: gw.health().json()["workers"] == 1, what="worker ready")

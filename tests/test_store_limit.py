@@ -5,14 +5,8 @@ import subprocess
 
 import pytest
 
-from pipeline_procs import BIN, Broker, Procs
-
-
-@pytest.fixture
-def procs(tmp_path):
-    p = Procs(tmp_path)
-    yield p
-    p.stop()
+from pipeline_procs import Broker
+from procs import BIN
 
 
 def test_full_store_fails_the_run_naming_the_flag_and_broker_goes_on(procs):

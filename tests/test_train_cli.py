@@ -12,9 +12,8 @@ import subprocess
 import msgpack
 import pytest
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BIN = os.environ.get("MLOPS_BIN", os.path.join(REPO, "bin"))
-TITANIC = os.environ.get("MLOPS_TITANIC", os.path.join(REPO, "..", "shared", "data", "titanic.csv"))
+from procs import BIN, TITANIC
+
 
 
 def run(*args, timeout=60):

@@ -7,7 +7,6 @@ backend ports) and a fresh store, and kills only the processes it started.
 """
 import json
 import os
-import random
 import re
 import shlex
 import signal
@@ -19,75 +18,9 @@ import time
 
 import pytest
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BIN = os.environ.get("MLOPS_BIN", os.path.join(REPO, "bin"))
+from procs import BIN, children_of, free_port, free_port_run, kill_pids, survivors
+
 READY_TIMEOUT_SEC = 90  # generous: the machine may be loaded
-
-
-_RNG = random.Random()  # one generator: two quick calls must not draw the same ports
-
-
-def free_port_run(count):
-    """First port of `count` consecutive free TCP ports, drawn below the
-    kernel's ephemeral range so no outgoing connection elsewhere on the
-    machine takes one between this check and the stack's bind."""
-    with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
-        ephemeral_low = int(f.read().split()[0])
-    for _ in range(500):
-        base = _RNG.randrange(10000, max(10001, ephemeral_low - count))
-        socks = []
-        try:
-            for p in range(base, base + count):
-                t = socket.socket()
-                t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                t.bind(("0.0.0.0", p))
-                socks.append(t)
-            return base
-        except OSError:
-            continue
-        finally:
-            for t in socks:
-                t.close()
-    raise RuntimeError("no run of free ports")
-
-
-def children_of(pid):
-    """Pids whose parent is pid (from /proc)."""
-    kids = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            if int(fields[1]) == pid:
-                kids.append(int(entry))
-        except (OSError, IndexError, ValueError):
-            pass
-    return kids
-
-
-def alive(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
-def survivors(pids):
-    """The pids still running, each with its command line, for the assertion
-    message (so a failure says which child outlived `mlops up`)."""
-    out = []
-    for pid in pids:
-        if alive(pid):
-            try:
-                with open(f"/proc/{pid}/cmdline", "rb") as f:
-                    cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
-            except OSError:
-                cmd = "?"
-            out.append((pid, cmd))
-    return out
 
 
 class Up:
@@ -134,6 +67,13 @@ class Up:
                 self.proc.wait()
         self.reader.join(timeout=5)
 
+    def destroy(self, sig=signal.SIGKILL):
+        """Stops `mlops up` with sig, then SIGKILLs any child of it (ours,
+        by pid) that outlived it; for fixture finalizers."""
+        kids = children_of(self.proc.pid)
+        self.stop(sig)
+        kill_pids(kids)
+
 
 @pytest.fixture
 def up_stack():
@@ -145,11 +85,7 @@ def up_stack():
         return u
     yield start
     for u in stacks:
-        kids = children_of(u.proc.pid)
-        u.stop(signal.SIGKILL)
-        for k in kids:  # our own children only, and only if still there
-            if alive(k):
-                os.kill(k, signal.SIGKILL)
+        u.destroy()
 
 
 def test_up_trains_serves_and_stops_everything(up_stack):
@@ -210,9 +146,9 @@ def test_up_reuses_an_existing_store_without_retraining(up_stack):
 def test_up_names_a_port_in_use():
     with socket.socket() as holder:
         holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        holder.bind(("0.0.0.0", 0))
+        port = free_port()
+        holder.bind(("0.0.0.0", port))
         holder.listen(1)
-        port = holder.getsockname()[1]
         out = subprocess.run([f"{BIN}/mlops", "up", "--port", str(port),
                               "--base-port", str(free_port_run(4)), "--store",
                               tempfile.mkdtemp(prefix="mlops-up-")],

@@ -225,6 +225,7 @@ static void s_pipe_drain(infer_t *self)
         log_info("model swapped version=%" PRId64 " previous=%" PRId64 " family=%s", post.version,
                  old, model_family(post.model));
         s_send_heartbeat(self);   //  tell the gateway now, not at the next interval
+        infer_feed_served(self->pipe, post.version);   //  and the broker, through the feed
     }
     zmq_msg_close(&frame);
 }
@@ -312,7 +313,7 @@ infer_t *infer_new(const infer_config_t *cfg, mlops_err_t *err)
         self->pipe = self->pipe_sock ? zsock_resolve(self->pipe_sock) : NULL;
         if (!self->pipe || zmq_bind(self->pipe, self->pipe_endpoint) != 0
             || !(self->feed = infer_feed_new(self->curve, cfg->control, cfg->events, self->pipe_endpoint,
-                                             self->model ? self->version : 0, err))) {
+                                             self->model ? self->version : 0, cfg->report_ivl_ms, err))) {
             if (!err || err->code == 0)
                 mlops_err_set(err, errno, "cannot start the model feed: %s", zmq_strerror(errno));
             infer_destroy(&self);

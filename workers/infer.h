@@ -29,6 +29,7 @@ typedef struct {
     const char *model_path;      //  artifact to serve from the start, NULL = none
     int64_t model_version;       //  version reported for model_path
     int64_t heartbeat_ivl_ms;    //  heartbeat interval
+    int64_t report_ivl_ms;       //  SERVING to the broker at least this often, 0 = default
 } infer_config_t;
 
 typedef struct infer infer_t;

@@ -1,7 +1,9 @@
 /*  infer_feed.c: the model feed thread of an inference worker (see
-    infer_feed.h). One loop: wait for an event or the retry time, fetch,
-    load, post. Each fetch uses a fresh DEALER so a broker that went away
-    mid-request leaves nothing stale behind (the lazy pirate pattern). */
+    infer_feed.h). One loop: wait for an event, a served version from the
+    serving thread, a SERVING answer or the next due time; fetch, load,
+    post; report. Each fetch uses a fresh DEALER so a broker that went away
+    mid-request leaves nothing stale behind (the lazy pirate pattern); the
+    report DEALER lives on, and is replaced when an answer is overdue. */
 #include "infer_feed.h"
 
 #include "control_io.h"
@@ -19,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <zmq.h>
 
 #define SLICE_MSEC 100   //  longest poll, so a stop request is seen quickly
@@ -33,6 +36,14 @@ struct infer_feed {
     bool need_fetch;             //  a fetch is due
     int64_t next_try_ms;         //  not before this
     int64_t backoff_ms;          //  wait after the next failure
+    int64_t served;              //  version the serving thread says it serves
+    int64_t production;          //  production version last heard of, -1 = not yet
+    int64_t report_ivl_ms;       //  SERVING at least this often
+    int64_t next_report_ms;      //  next SERVING due (0 = now)
+    int64_t report_sent_ms;      //  when the unanswered SERVING went, 0 = none
+    zsock_t *report;             //  DEALER to the control socket, NULL until needed
+    bool refused;                //  the last SERVING was refused (logged once)
+    char host[64];               //  for SERVING
     pthread_t thread;            //  the feed thread
     atomic_bool stop;            //  set by infer_feed_destroy
 };
@@ -150,6 +161,7 @@ static void s_handle_event(infer_feed_t *self, void *sub)
         else if (strcmp(ev->event.kind, "model") == 0 && strcmp(ev->event.state, "production") == 0
                  && ev->event.version > 0 && ev->event.version != self->have) {
             log_info("new production model announced version=%" PRId64, ev->event.version);
+            self->production = ev->event.version;
             self->want = ev->event.version;
             self->need_fetch = true;
             self->next_try_ms = 0;
@@ -161,6 +173,108 @@ static void s_handle_event(infer_feed_t *self, void *sub)
         ;   //  drop extra frames
     zmq_msg_close(&topic);
     zmq_msg_close(&payload);
+}
+
+//  The production version named by a SERVING answer: a change we did not
+//  hear of as an event means a fetch. The first answer only sets the mark
+//  when we started with a model of our own (--model), which production
+//  does not replace until it changes.
+static void s_production_is(infer_feed_t *self, int64_t production)
+{
+    bool changed = self->production >= 0 && production != self->production;
+    self->production = production;
+    if (!changed || production <= 0 || production == self->have)
+        return;
+    log_info("production is version=%" PRId64 " (no event seen for it): fetching", production);
+    self->want = production;
+    self->need_fetch = true;
+    self->next_try_ms = 0;
+    self->backoff_ms = 1000;
+}
+
+//  One frame from the report socket: the REPLY to our SERVING.
+static void s_handle_report_reply(infer_feed_t *self)
+{
+    void *sock = zsock_resolve(self->report);
+    zmq_msg_t frame;
+    zmq_msg_init(&frame);
+    if (zmq_msg_recv(&frame, sock, ZMQ_DONTWAIT) < 0 || zmq_msg_more(&frame)) {
+        zmq_msg_close(&frame);
+        return;   //  nothing, or a delimiter: the payload follows
+    }
+    self->report_sent_ms = 0;
+    mlops_err_t err;
+    proto_msg_t *reply = proto_msg_decode(zmq_msg_data(&frame), zmq_msg_size(&frame), &err);
+    zmq_msg_close(&frame);
+    control_serving_t answer;
+    if (!reply || reply->cmd != PROTO_REPLY)
+        log_warning("SERVING answer dropped reason=%s", reply ? "not a REPLY" : err.msg);
+    else if (!reply->reply.ok) {
+        if (!self->refused)   //  an older broker does not know SERVING: say so once
+            log_warning("broker refused SERVING error=%s", reply->reply.error);
+        self->refused = true;
+    } else if (control_serving_decode(reply->reply.data, reply->reply.data_len, &answer, &err) != 0)
+        log_warning("SERVING answer dropped reason=%s", err.msg);
+    else {
+        self->refused = false;
+        s_production_is(self, answer.production_version);
+    }
+    proto_msg_destroy(&reply);
+}
+
+//  Sends SERVING when one is due and none is unanswered; replaces the
+//  socket when an answer is overdue (the broker restarted or is away).
+static void s_report(infer_feed_t *self)
+{
+    int64_t now = s_now_ms();
+    if (self->report_sent_ms && now - self->report_sent_ms > INFER_FEED_TIMEOUT_MSEC) {
+        zsock_destroy(&self->report);
+        self->report_sent_ms = 0;
+    }
+    if (self->report_sent_ms || now < self->next_report_ms)
+        return;
+    if (!self->report) {
+        self->report = zsock_new(ZMQ_DEALER);
+        if (!self->report)
+            return;
+        curve_apply_client(self->curve, self->report);
+        void *sock = zsock_resolve(self->report);
+        int zero = 0;
+        zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof zero);
+        if (zmq_connect(sock, self->control) != 0) {
+            zsock_destroy(&self->report);
+            return;
+        }
+    }
+    proto_msg_t req = {.cmd = PROTO_SERVING,
+                       .serving = {.host = self->host, .pid = getpid(), .model_version = self->served,
+                                   .interval_ms = self->report_ivl_ms}};
+    uint8_t *frame = NULL;
+    size_t len = 0;
+    if (proto_msg_encode(&req, &frame, &len) == 0
+        && zmq_send(zsock_resolve(self->report), frame, len, ZMQ_DONTWAIT) >= 0)
+        self->report_sent_ms = now;
+    free(frame);
+    self->next_report_ms = now + self->report_ivl_ms;
+}
+
+//  Versions the serving thread now serves: report the last one at once.
+static void s_handle_served(infer_feed_t *self, void *pipe)
+{
+    zmq_msg_t frame;
+    zmq_msg_init(&frame);
+    while (zmq_msg_recv(&frame, pipe, ZMQ_DONTWAIT) >= 0) {
+        if (zmq_msg_size(&frame) == sizeof self->served) {
+            memcpy(&self->served, zmq_msg_data(&frame), sizeof self->served);
+            self->next_report_ms = 0;
+        }
+    }
+    zmq_msg_close(&frame);
+}
+
+void infer_feed_served(void *pipe, int64_t version)
+{
+    zmq_send(pipe, &version, sizeof version, ZMQ_DONTWAIT);
 }
 
 static void s_try_fetch(infer_feed_t *self, void *pipe)
@@ -207,19 +321,31 @@ static void *s_feed_fn(void *arg)
         long timeout = SLICE_MSEC;
         if (self->need_fetch && self->next_try_ms - now < timeout)
             timeout = self->next_try_ms > now ? (long)(self->next_try_ms - now) : 0;
-        zmq_pollitem_t item = {sub, 0, ZMQ_POLLIN, 0};
-        if (zmq_poll(&item, 1, timeout) > 0)
-            s_handle_event(self, sub);
+        if (!self->report_sent_ms && self->next_report_ms - now < timeout)
+            timeout = self->next_report_ms > now ? (long)(self->next_report_ms - now) : 0;
+        zmq_pollitem_t items[3] = {{sub, 0, ZMQ_POLLIN, 0}, {pipe, 0, ZMQ_POLLIN, 0},
+                                   {self->report ? zsock_resolve(self->report) : NULL, 0, ZMQ_POLLIN, 0}};
+        if (zmq_poll(items, self->report ? 3 : 2, timeout) > 0) {
+            if (items[0].revents & ZMQ_POLLIN)
+                s_handle_event(self, sub);
+            if (items[1].revents & ZMQ_POLLIN)
+                s_handle_served(self, pipe);
+            if (self->report && (items[2].revents & ZMQ_POLLIN))
+                s_handle_report_reply(self);
+        }
         if (self->need_fetch && s_now_ms() >= self->next_try_ms)
             s_try_fetch(self, pipe);
+        s_report(self);
     }
+    zsock_destroy(&self->report);
     zsock_destroy(&sub_sock);
     zsock_destroy(&pipe_sock);
     return NULL;
 }
 
 infer_feed_t *infer_feed_new(curve_t *curve, const char *control, const char *events,
-                             const char *pipe_endpoint, int64_t have_version, mlops_err_t *err)
+                             const char *pipe_endpoint, int64_t have_version, int64_t report_ivl_ms,
+                             mlops_err_t *err)
 {
     infer_feed_t *self = calloc(1, sizeof *self);
     if (!self) {
@@ -231,6 +357,10 @@ infer_feed_t *infer_feed_new(curve_t *curve, const char *control, const char *ev
     snprintf(self->events, sizeof self->events, "%s", events);
     snprintf(self->pipe_endpoint, sizeof self->pipe_endpoint, "%s", pipe_endpoint);
     self->have = have_version;
+    self->served = have_version;
+    self->production = have_version ? -1 : 0;   //  see s_production_is
+    self->report_ivl_ms = report_ivl_ms > 0 ? report_ivl_ms : INFER_FEED_REPORT_IVL_MSEC;
+    gethostname(self->host, sizeof self->host - 1);
     self->need_fetch = have_version == 0;
     self->backoff_ms = 1000;
     atomic_init(&self->stop, false);

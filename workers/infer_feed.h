@@ -9,8 +9,18 @@
     the serving thread over an inproc PAIR. While the broker is away it
     retries with a back-off; the serving thread keeps what it has.
 
-    What crosses the pipe is one frame holding an infer_feed_post_t: the
-    receiver owns the model from then on.
+    It also reports to the broker which version the worker serves: SERVING
+    on the control socket at once when the serving thread has swapped a model
+    in, and every report interval otherwise, so the broker can tell when
+    every inference worker serves a promoted version (and a worker that
+    stops reporting stops counting). The REPLY names the production version:
+    when it changes without our having seen its `model` event (we joined
+    late, or the events socket dropped it), the feed fetches it all the same.
+
+    What crosses the pipe to the serving thread is one frame holding an
+    infer_feed_post_t: the receiver owns the model from then on. What comes
+    back is one frame holding the int64_t version the serving thread now
+    serves (infer_feed_served), after each swap.
 */
 #ifndef MLOPS_INFER_FEED_H
 #define MLOPS_INFER_FEED_H
@@ -23,6 +33,7 @@
 
 #define INFER_FEED_TIMEOUT_MSEC 3000    //  wait for one GET_MODEL answer
 #define INFER_FEED_BACKOFF_MAX_MSEC 8000 //  longest wait between attempts
+#define INFER_FEED_REPORT_IVL_MSEC 1000  //  SERVING at least this often (default)
 
 typedef struct {
     model_t *model;       //  loaded model, owned by the receiver
@@ -34,10 +45,16 @@ typedef struct infer_feed infer_feed_t;
 //  Starts the thread. curve (borrowed, outlives the feed) makes its sockets
 //  CURVE clients when configured; pipe_endpoint is an inproc endpoint the
 //  caller has bound a PAIR to (CZMQ's context); have_version the version
-//  already served (0 = none: fetch production at once). Returns NULL with
+//  already served (0 = none: fetch production at once); report_ivl_ms the
+//  SERVING interval (0 = INFER_FEED_REPORT_IVL_MSEC). Returns NULL with
 //  err (MLOPS_ENOMEM or the errno of pthread_create).
 infer_feed_t *infer_feed_new(curve_t *curve, const char *control, const char *events,
-                             const char *pipe_endpoint, int64_t have_version, mlops_err_t *err);
+                             const char *pipe_endpoint, int64_t have_version, int64_t report_ivl_ms,
+                             mlops_err_t *err);
+
+//  For the serving thread: tells the feed, over pipe (the serving thread's
+//  end of the PAIR), that it now serves version. Never blocks.
+void infer_feed_served(void *pipe, int64_t version);
 
 //  Stops and joins the thread; ignores NULL; sets *p to NULL.
 void infer_feed_destroy(infer_feed_t **p);

@@ -2,6 +2,7 @@
     until SIGINT or SIGTERM. */
 #include "endpoint.h"
 #include "infer.h"
+#include "infer_feed.h"
 #include "log.h"
 #include "worker.h"
 
@@ -39,9 +40,13 @@ static void s_usage(FILE *out)
         "  --model-version N    version to report for --model (default 1)\n"
         "  --heartbeat MSEC     interval of our heartbeats (default %d); the gateway\n"
         "                       is dead after 3 silent intervals of at least 1000 ms\n"
+        "  --report MSEC        tell the broker the version we serve at least this often\n"
+        "                       (default %d; at once after each swap); the broker stops\n"
+        "                       counting us after 3 silent intervals\n"
         "  --help               this text\n"
         "CURVE: MLOPS_CURVE_CLIENT_CERT and MLOPS_CURVE_SERVER_KEY (mlops keygen).\n",
-        INFER_GATEWAY, ENDPOINT_CONTROL_PORT, ENDPOINT_EVENTS_PORT, INFER_HEARTBEAT_IVL_MSEC);
+        INFER_GATEWAY, ENDPOINT_CONTROL_PORT, ENDPOINT_EVENTS_PORT, INFER_HEARTBEAT_IVL_MSEC,
+        INFER_FEED_REPORT_IVL_MSEC);
 }
 
 static int s_number(const char *flag, const char *text, long long min, long long max, long long *out)
@@ -95,6 +100,10 @@ int worker_infer_main(int argc, char **argv)
             if (s_number(flag, value, 10, 600000, &v))
                 return 2;
             cfg.heartbeat_ivl_ms = v;
+        } else if (strcmp(flag, "--report") == 0) {
+            if (s_number(flag, value, 10, 600000, &v))
+                return 2;
+            cfg.report_ivl_ms = v;
         } else {
             fprintf(stderr, "mlops-worker: unknown flag %s\n", flag);
             s_usage(stderr);

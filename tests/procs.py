@@ -1,0 +1,262 @@
+"""procs.py: the one place the multi-process tests (tests/test_*.py, the
+fault suite, bench/) get free TCP ports and start, wait for and stop the
+processes they run.
+
+Ports. Every port comes from one generator per Python process: it walks up
+from a random start *below* the kernel's ephemeral range
+(/proc/sys/net/ipv4/ip_local_port_range), skipping ports something holds.
+Below that range no outgoing connection anywhere on the machine is ever
+given the port as its source between our check and the child's bind, and
+a client reconnecting to a port nobody listens on yet cannot connect to
+itself (Linux's TCP simultaneous open, which happens when the source port
+it draws equals the destination port); walking instead of drawing means two
+picks in one test run never collide. Binding port 0 does neither: it hands
+out ephemeral ports, which is what the tests did before (rare flakes under
+load). A random start keeps two test runs at once (several helpers share the
+machine) apart. `python3 tests/procs.py N` prints N ports for shell scripts.
+
+Processes. Procs holds every process a test starts and stops only those, by
+pid: SIGTERM, a grace period, then SIGKILL. Each child writes its output to
+its own log file in the test's temporary directory.
+"""
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.environ.get("MLOPS_BIN", os.path.join(REPO, "bin"))
+TITANIC = os.environ.get("MLOPS_TITANIC") or os.path.normpath(   # may be absent: then skip
+    os.path.join(REPO, "..", "shared", "data", "titanic.csv"))
+PORT_LOW = 10000                # below: well-known services and the like
+EPHEMERAL_LOW_DEFAULT = 32768   # Linux's default when /proc says nothing
+STOP_GRACE_SEC = 5.0            # SIGTERM to SIGKILL
+
+_rng = random.Random()          # seeded from the OS: separate runs start apart
+_next_port = None               # where the walk goes on
+
+
+def exe(name):
+    """The path of one of our binaries (mlops, mlops-broker, ...)."""
+    return os.path.join(BIN, name)
+
+
+def ephemeral_low():
+    """The first port of the kernel's ephemeral (outgoing) range."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return EPHEMERAL_LOW_DEFAULT
+
+
+def _port_is_free(port):
+    """True when nothing listens on or is bound to the port (any address).
+    SO_REUSEADDR as the servers use it: a TIME_WAIT leftover is no obstacle."""
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("0.0.0.0", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port_run(count):
+    """The first of `count` consecutive free ports below the ephemeral range,
+    never handed out before by this process (until the walk wraps around,
+    some 20,000 ports later). RuntimeError when none is free."""
+    global _next_port
+    high = ephemeral_low()
+    if high - PORT_LOW < count:
+        raise RuntimeError("no room for %d ports between %d and the ephemeral range at %d"
+                           % (count, PORT_LOW, high))
+    if _next_port is None:
+        _next_port = _rng.randrange(PORT_LOW, high - count + 1)
+    for _ in range(high - PORT_LOW):
+        base = _next_port if _next_port + count <= high else PORT_LOW
+        _next_port = base + count
+        if all(_port_is_free(p) for p in range(base, base + count)):
+            return base
+    raise RuntimeError("no run of %d free ports below %d" % (count, high))
+
+
+def free_port():
+    """One free port (see free_port_run)."""
+    return free_port_run(1)
+
+
+def free_endpoint():
+    """tcp://127.0.0.1:PORT on a free port."""
+    return "tcp://127.0.0.1:%d" % free_port()
+
+
+def bind_free(sock, tries=20):
+    """Binds a ZeroMQ socket of ours to a free loopback port; returns the port.
+    (pyzmq's bind_to_random_port draws from 49152 up: the ephemeral range.)"""
+    import zmq
+    for _ in range(tries):
+        port = free_port()
+        try:
+            sock.bind("tcp://127.0.0.1:%d" % port)
+            return port
+        except zmq.ZMQError:
+            continue
+    raise RuntimeError("no free port to bind after %d tries" % tries)
+
+
+def wait_for(cond, timeout=20.0, what="condition", step=0.05):
+    """cond()'s first true value, polled every `step` seconds; AssertionError
+    after `timeout`. An OSError from cond (a refused connection; requests'
+    errors are OSErrors) counts as not yet, and the last one is named."""
+    end = time.time() + timeout
+    last = None
+    while time.time() < end:
+        try:
+            value = cond()
+            if value:
+                return value
+        except OSError as e:
+            last = e
+        time.sleep(step)
+    raise AssertionError("timed out after %.1f s waiting for %s%s" % (
+        timeout, what, "" if last is None else " (last error: %r)" % last))
+
+
+def wait_until(cond, timeout, step=0.1):
+    """cond()'s first true value within timeout seconds, else None."""
+    end = time.time() + timeout
+    while time.time() < end:
+        value = cond()
+        if value:
+            return value
+        time.sleep(step)
+    return None
+
+
+def spawn(argv, log_path, env=None):
+    """Starts argv with stdout and stderr appended to log_path; env is the
+    child's whole environment (default: ours). Returns the Popen, which
+    carries .log_path."""
+    with open(log_path, "ab") as log:
+        p = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env)
+    p.log_path = log_path
+    return p
+
+
+def stop_all(popens, sig=signal.SIGTERM, grace=STOP_GRACE_SEC):
+    """Sends sig to each process of ours still running, waits up to `grace`
+    seconds for all of them, then SIGKILLs the rest. By pid only; safe to
+    call again."""
+    for p in popens:
+        if p.poll() is None:
+            p.send_signal(sig)
+    deadline = time.time() + grace
+    for p in popens:
+        try:
+            p.wait(max(0.1, deadline - time.time()))
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait(10)
+
+
+def read_log(p, tail_chars=None):
+    """What a spawned process has written so far (the last tail_chars)."""
+    try:
+        with open(p.log_path, "rb") as f:
+            text = f.read().decode(errors="replace")
+    except OSError:
+        return ""
+    return text if tail_chars is None else text[-tail_chars:]
+
+
+class Procs:
+    """Every process one test starts; stop() ends them all, and only them."""
+
+    def __init__(self, tmp):
+        self.tmp = str(tmp)     # logs go here, one file per process
+        self.procs = []         # Popen objects, in start order
+
+    def start(self, name, argv, env=None):
+        """Starts argv (env: the whole environment, default ours), logging to
+        TMP/NAME-N.log; returns the Popen with .name and .log_path."""
+        p = spawn(argv, os.path.join(self.tmp, "%s-%d.log" % (name, len(self.procs))), env)
+        p.name = name
+        self.procs.append(p)
+        return p
+
+    def log(self, p):
+        return read_log(p)
+
+    def kill(self, p):
+        """SIGKILLs one of ours and reaps it."""
+        if p.poll() is None:
+            p.send_signal(signal.SIGKILL)
+        p.wait(10)
+
+    def stop(self):
+        stop_all(self.procs)
+
+
+def children_of(pid):
+    """Pids whose parent is pid (from /proc)."""
+    kids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % entry) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            if int(fields[1]) == pid:
+                kids.append(int(entry))
+        except (OSError, IndexError, ValueError):
+            pass
+    return kids
+
+
+def alive(pid):
+    """True while pid runs (a zombie is not running)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def survivors(pids):
+    """[(pid, command line)] of the pids still running, for an assertion
+    message that says which one outlived its parent."""
+    out = []
+    for pid in pids:
+        if alive(pid):
+            try:
+                with open("/proc/%d/cmdline" % pid, "rb") as f:
+                    cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                cmd = "?"
+            out.append((pid, cmd))
+    return out
+
+
+def kill_pids(pids):
+    """SIGKILLs each pid still running (children of a process of ours that
+    outlived it); gone ones are skipped."""
+    for pid in pids:
+        if alive(pid):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+if __name__ == "__main__":
+    # for shell scripts: `read -r A B C < <(python3 tests/procs.py 3)`; with
+    # --run, N consecutive ports (their first printed)
+    args = sys.argv[1:]
+    if args[:1] == ["--run"]:
+        print(free_port_run(int(args[1])))
+    else:
+        print(" ".join(str(free_port()) for _ in range(int(args[0]) if args else 1)))

@@ -1,0 +1,206 @@
+"""test_load_wait.py: load_model is done once the inference workers serve the
+promoted version (DESIGN.md's stage table), through real processes on
+loopback: a broker in a fresh store, the five stage workers, and real
+inference workers (`mlops-worker --stage infer`) that report the version they
+serve with SERVING on the broker's control socket (PROTOCOL.md 5.2).
+
+- two inference workers: the run ends only once both serve the new version,
+  and its outcome says so; `mlops status` lists what each serves;
+- one of two frozen (SIGSTOP, by pid): the run waits for --load-wait, then
+  succeeds with the frozen worker named as lagging; once thawed it catches up;
+- no inference worker: the run does not wait (a --load-wait of 10 minutes
+  would outlast the test's own timeout) and says there was none;
+- a worker that hears no events still catches up through SERVING answers;
+- malformed SERVING reports are refused naming the problem, change nothing,
+  and a peer that reports a stale version is named as lagging.
+
+The infer workers connect to a gateway endpoint nobody binds: serving is not
+under test here, only what they tell the broker. The frozen one reports every
+20 s (--report 20000), so the broker's liveness (3 intervals) cannot expire it
+while the test runs: it lags rather than disappears.
+"""
+import os
+import signal
+
+import msgpack
+import pytest
+import zmq
+
+from pipeline_procs import BIN, Broker, Procs, free_port, wait_for
+
+SOURCE = "synthetic:400:7"
+ALWAYS_PROMOTE = ["--margin", "-1"]   # every challenger beats production: every run promotes
+
+
+@pytest.fixture
+def procs(tmp_path):
+    p = Procs(tmp_path)
+    yield p
+    for q in p.procs:   # a frozen worker must be thawed to hear SIGTERM
+        if q.poll() is None:
+            q.send_signal(signal.SIGCONT)
+    p.stop()
+
+
+def infer_worker(procs, broker, *extra, events=None):
+    return procs.start("infer", [
+        BIN + "/mlops-worker", "--stage", "infer", "--broker", broker.control,
+        "--events", events or broker.events, "--gateway", "tcp://127.0.0.1:%d" % free_port()] + list(extra))
+
+
+def serving(broker):
+    """{pid: version} of the inference workers the broker knows."""
+    return {w["pid"]: w["model_version"] for w in broker.status()["serving"]}
+
+
+def retrain(broker, reason):
+    run_id = broker.request("RETRAIN", {"source": SOURCE, "reason": reason})["run_id"]
+    return broker.wait_run(run_id, timeout=60)
+
+
+def log_of(p):
+    with open(p.log_path, "rb") as f:
+        return f.read().decode(errors="replace")
+
+
+def test_run_ends_once_both_inference_workers_serve_the_new_version(procs):
+    broker = Broker(procs, extra=ALWAYS_PROMOTE)
+    broker.all_workers(trains=1)
+    a, b = infer_worker(procs, broker), infer_worker(procs, broker)
+    wait_for(lambda: serving(broker) == {a.pid: 0, b.pid: 0}, what="both infer workers reporting")
+
+    out = broker.cli("retrain", "--source", SOURCE, "--wait")
+    assert out.returncode == 0, out.stderr
+    assert "1-load_model" in out.stdout and "v1 validated; waiting up to 30s for 2 inference workers" in out.stdout
+    run = broker.run(1)
+    assert run["state"] == "succeeded" and run["promoted"]
+    # the outcome is written when the wait ends: both had reported v1 by then
+    assert run["outcome"].startswith("promoted v1") and run["outcome"].endswith("; 2 inference workers serve v1")
+    load = next(t for t in run["tasks"] if t["task_id"] == "1-load_model")
+    assert load["state"] == "done" and load["ended_ms"] >= load["started_ms"]
+    assert serving(broker) == {a.pid: 1, b.pid: 1}
+
+    run = retrain(broker, "second")
+    assert run["outcome"].startswith("promoted v2") and run["outcome"].endswith("; 2 inference workers serve v2")
+    assert serving(broker) == {a.pid: 2, b.pid: 2}
+
+    status = broker.cli("status")
+    assert status.returncode == 0, status.stderr
+    rows = [line for line in status.stdout.splitlines() if line.startswith("infer ")]
+    assert sorted(int(r.split()[2]) for r in rows) == sorted([a.pid, b.pid])
+    assert all(r.split()[3] == "v2" for r in rows)
+
+
+def test_frozen_inference_worker_is_waited_for_then_named_as_lagging(procs):
+    broker = Broker(procs, extra=ALWAYS_PROMOTE + ["--load-wait", "2s"])
+    broker.all_workers(trains=1)
+    live = infer_worker(procs, broker, "--report", "20000")
+    frozen = infer_worker(procs, broker, "--report", "20000")
+    wait_for(lambda: len(serving(broker)) == 2, what="both infer workers reporting")
+    run = retrain(broker, "first")
+    assert run["outcome"].endswith("; 2 inference workers serve v1"), run["outcome"]
+
+    frozen.send_signal(signal.SIGSTOP)
+    try:
+        run = retrain(broker, "second")
+        assert run["state"] == "succeeded" and run["promoted"] and run["version"] == 2
+        host = broker.status()["serving"][0]["host"]
+        assert run["outcome"].endswith(
+            "; after 2s 1 of 2 inference workers lag: %s:%d serves v1" % (host, frozen.pid)), run["outcome"]
+        assert serving(broker) == {live.pid: 2, frozen.pid: 1}
+        assert "load wait run=2 over: after 2s 1 of 2 inference workers lag" in log_of(broker.proc)
+    finally:
+        frozen.send_signal(signal.SIGCONT)
+    # thawed, it finds the queued `model` event and catches up
+    wait_for(lambda: serving(broker) == {live.pid: 2, frozen.pid: 2}, what="thawed worker serving v2")
+
+
+def test_no_inference_worker_no_wait(procs):
+    broker = Broker(procs, extra=["--load-wait", "10m"])
+    broker.all_workers(trains=1)
+    run = retrain(broker, "alone")   # a 10 minute wait would outlast wait_run's timeout
+    assert run["state"] == "succeeded" and run["promoted"]
+    assert run["outcome"].endswith("; no inference worker reports to the broker"), run["outcome"]
+    assert broker.status()["serving"] == []
+    assert "load wait run=1 over: no inference worker reports to the broker" in log_of(broker.proc)
+
+
+def test_worker_without_events_catches_up_through_serving_answers(procs):
+    broker = Broker(procs, extra=ALWAYS_PROMOTE)
+    broker.all_workers(trains=1)
+    retrain(broker, "first")
+    # started after v1 is in production: it fetches v1 at start and has no
+    # fetch pending; its events endpoint has no broker behind it
+    deaf = infer_worker(procs, broker, events="tcp://127.0.0.1:%d" % free_port())
+    wait_for(lambda: serving(broker) == {deaf.pid: 1}, what="infer worker serving v1")
+    run = retrain(broker, "deaf")
+    assert run["outcome"].endswith("; 1 inference worker serves v2"), run["outcome"]
+    assert "production is version=2 (no event seen for it): fetching" in log_of(deaf)
+
+
+def control_socket(broker):
+    sock = zmq.Context.instance().socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.connect(broker.control)
+    return sock
+
+
+def ask(sock, payload):
+    sock.send(payload)
+    assert sock.poll(5000), "no REPLY"
+    version, name, body = msgpack.unpackb(sock.recv(), raw=False)
+    assert version == 1 and name == "REPLY"
+    return body
+
+
+def pack(body):
+    return msgpack.packb([1, "SERVING", body], use_bin_type=True)
+
+
+def test_malformed_reports_are_refused_and_a_stale_peer_lags(procs):
+    broker = Broker(procs, extra=ALWAYS_PROMOTE + ["--load-wait", "1s"])
+    sock = control_socket(broker)
+    good = {"host": "peer", "pid": 4242, "model_version": 0, "interval_ms": 60000}
+    cases = [
+        ({"host": "peer", "pid": 4242}, 'SERVING: missing required key "model_version"'),
+        (dict(good, model_version="1"), "SERVING: model_version: expected int, got str"),
+        (dict(good, model_version=-1), "SERVING: model_version: -1 is below 0"),
+        (dict(good, pid=-5), "SERVING: pid: -5 is below 0"),
+        (dict(good, served=1), 'SERVING: unknown key "served"'),
+        (dict(good, host=""), "SERVING: host is empty"),
+        (dict(good, pid=0), "SERVING: pid must be a process id > 0, got 0"),
+        (dict(good, interval_ms=600001), "SERVING: interval_ms 600001 is over 600000"),
+        (dict(good, host=b"peer"), "SERVING: host: expected str, got bin"),
+    ]
+    for body, needle in cases:
+        reply = ask(sock, pack(body))
+        assert not reply["ok"] and needle in reply["error"], (body, reply)
+        assert reply["data"] is None
+    assert broker.status()["serving"] == []          # nothing refused was kept
+    reply = ask(sock, msgpack.packb([1, "SERVING", {"host": "peer"}, "extra"]))
+    assert not reply["ok"] and "4 elements, expected 3" in reply["error"]
+
+    reply = ask(sock, pack(good))
+    assert reply["ok"] and reply["data"] == {"production_version": 0}
+    [entry] = broker.status()["serving"]
+    assert (entry["host"], entry["pid"], entry["model_version"]) == ("peer", 4242, 0)
+
+    # a peer that never moves to the promoted version is named when the wait ends
+    broker.all_workers(trains=1)
+    run = retrain(broker, "stale peer")
+    assert run["state"] == "succeeded"
+    assert run["outcome"].endswith("; after 1s 1 of 1 inference workers lag: peer:4242 serves v0"), run["outcome"]
+    assert ask(sock, pack(good))["data"] == {"production_version": 1}
+    sock.close()
+
+
+def test_load_wait_flag_is_checked():
+    import subprocess
+    out = subprocess.run([BIN + "/mlops-broker", "--load-wait", "soon"], capture_output=True, text=True,
+                         timeout=10)
+    assert out.returncode == 2 and "--load-wait" in out.stderr
+    out = subprocess.run([BIN + "/mlops-broker", "--help"], capture_output=True, text=True, timeout=10)
+    assert "--load-wait DURATION" in out.stdout
+    out = subprocess.run([BIN + "/mlops-worker", "--stage", "infer", "--report", "5"], capture_output=True,
+                         text=True, timeout=10)
+    assert out.returncode == 2 and "--report wants a whole number in 10..600000" in out.stderr
