@@ -148,12 +148,14 @@ def spawn(argv, log_path, env=None):
 
 
 def stop_all(popens, sig=signal.SIGTERM, grace=STOP_GRACE_SEC):
-    """Sends sig to each process of ours still running, waits up to `grace`
-    seconds for all of them, then SIGKILLs the rest. By pid only; safe to
-    call again."""
+    """Sends sig (and SIGCONT, for a process a test froze) to each process of
+    ours still running, waits up to `grace` seconds for all of them, then
+    SIGKILLs the rest. By pid only; safe to call again."""
     for p in popens:
         if p.poll() is None:
             p.send_signal(sig)
+            if sig != signal.SIGKILL:
+                p.send_signal(signal.SIGCONT)   # one a test froze (SIGSTOP) must hear it
     deadline = time.time() + grace
     for p in popens:
         try:

@@ -19,27 +19,16 @@ under test here, only what they tell the broker. The frozen one reports every
 20 s (--report 20000), so the broker's liveness (3 intervals) cannot expire it
 while the test runs: it lags rather than disappears.
 """
-import os
 import signal
 
 import msgpack
-import pytest
 import zmq
 
-from pipeline_procs import BIN, Broker, Procs, free_port, wait_for
+from pipeline_procs import Broker
+from procs import BIN, free_port, wait_for
 
 SOURCE = "synthetic:400:7"
 ALWAYS_PROMOTE = ["--margin", "-1"]   # every challenger beats production: every run promotes
-
-
-@pytest.fixture
-def procs(tmp_path):
-    p = Procs(tmp_path)
-    yield p
-    for q in p.procs:   # a frozen worker must be thawed to hear SIGTERM
-        if q.poll() is None:
-            q.send_signal(signal.SIGCONT)
-    p.stop()
 
 
 def infer_worker(procs, broker, *extra, events=None):
