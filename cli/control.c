@@ -1,7 +1,11 @@
 /*  control.c: `mlops retrain|status|runs|models|promote|rollback`, the
     commands that talk to a running broker. Each builds one request, prints
     the REPLY as a table (or JSON with --json); `retrain --wait` then follows
-    the run on the events socket until it ends. */
+    the run on the events socket until it ends.
+
+    --json prints the REPLY data itself, converted by proto/mpjson.h (as the
+    gateway's /api does), after the typed decode has checked it: a field the
+    broker adds to a record shows up here with no change to this file. */
 #include "cli.h"
 
 #include <inttypes.h>
@@ -13,6 +17,7 @@
 
 #include "client.h"
 #include "control_io.h"
+#include "mpjson.h"
 #include "records.h"
 
 #define WAIT_POLL_MSEC 2000     //  while waiting, ask RUNS this often (missed events)
@@ -111,44 +116,29 @@ static void s_print_json(json_t *j)
     json_decref(j);
 }
 
-static json_t *s_metrics_json(const metrics_t *m)
+//  The REPLY data as JSON (NULL with a message on stderr when it is not
+//  JSON-able, which a decoded answer always is).
+static json_t *s_data_json(const proto_msg_t *reply, const char *what)
 {
-    return json_pack("{s:f,s:f,s:f,s:f,s:f,s:f,s:I,s:I,s:I,s:I}", "accuracy", m->accuracy,
-                     "precision", m->precision, "recall", m->recall, "f1", m->f1, "auc", m->auc,
-                     "log_loss", m->log_loss, "tp", (json_int_t)m->tp, "fp", (json_int_t)m->fp,
-                     "tn", (json_int_t)m->tn, "fn", (json_int_t)m->fn);
+    mlops_err_t err;
+    mlops_err_clear(&err);
+    char *text = mpjson_from_msgpack(reply->reply.data, reply->reply.data_len, &err);
+    json_error_t jerr;
+    json_t *j = text ? json_loads(text, 0, &jerr) : NULL;
+    if (!j)
+        fprintf(stderr, "mlops %s: answer is not JSON: %s\n", what, text ? jerr.text : err.msg);
+    free(text);
+    return j;
 }
 
-static json_t *s_run_json(const run_t *r)
+//  Prints the REPLY data as JSON; returns 0, or 1 when it could not.
+static int s_print_data(const proto_msg_t *reply, const char *what)
 {
-    json_t *tasks = json_array();
-    for (size_t i = 0; i < r->n_tasks; i++) {
-        const run_task_t *t = &r->tasks[i];
-        json_array_append_new(tasks, json_pack("{s:s,s:s,s:s,s:s,s:i,s:I,s:I,s:I,s:s,s:s}",
-            "task_id", t->task_id, "stage", t->stage, "family", t->family,
-            "state", task_state_name(t->state) ? task_state_name(t->state) : "?",
-            "attempts", (int)t->attempts, "started_ms", (json_int_t)t->started_ms,
-            "ended_ms", (json_int_t)t->ended_ms, "retry_at_ms", (json_int_t)t->retry_at_ms,
-            "worker", t->worker, "error", t->error));
-    }
-    return json_pack("{s:I,s:s,s:s,s:s,s:i,s:I,s:I,s:I,s:s,s:I,s:b,s:s,s:s,s:o}",
-        "id", (json_int_t)r->id, "state", run_state_name(r->state) ? run_state_name(r->state) : "?",
-        "source", r->source, "reason", r->reason, "coalesced", (int)r->coalesced,
-        "created_ms", (json_int_t)r->created_ms, "started_ms", (json_int_t)r->started_ms,
-        "ended_ms", (json_int_t)r->ended_ms, "dataset_hash", r->dataset_hash,
-        "version", (json_int_t)r->version, "promoted", (int)r->promoted, "outcome", r->outcome,
-        "error", r->error, "tasks", tasks);
-}
-
-static json_t *s_version_json(const version_t *v)
-{
-    return json_pack("{s:I,s:I,s:s,s:s,s:s,s:o,s:s,s:I,s:s,s:s,s:I}",
-        "version", (json_int_t)v->version, "run_id", (json_int_t)v->run_id,
-        "dataset_hash", v->dataset_hash, "family", v->family, "params", v->params,
-        "metrics", s_metrics_json(&v->metrics), "sha256", v->sha256,
-        "artifact_len", (json_int_t)v->artifact_len,
-        "stage", version_stage_name(v->stage) ? version_stage_name(v->stage) : "?",
-        "reason", v->reason, "created_ms", (json_int_t)v->created_ms);
+    json_t *j = s_data_json(reply, what);
+    if (!j)
+        return 1;
+    s_print_json(j);
+    return 0;
 }
 
 /* --- retrain ------------------------------------------------------------- */
@@ -298,18 +288,18 @@ int cli_retrain(int argc, char **argv)
     control_retrain_t answer;
     mlops_err_t err;
     rc = control_retrain_decode(reply->reply.data, reply->reply.data_len, &answer, &err);
-    proto_msg_destroy(&reply);
-    if (rc) {
+    if (rc)
         fprintf(stderr, "mlops retrain: bad answer: %s\n", err.msg);
-        zsock_destroy(&sub);
-        return 1;
-    }
-    if (opts.json && !wait)
-        s_print_json(json_pack("{s:I,s:b,s:s}", "run_id", (json_int_t)answer.run_id, "coalesced",
-                               answer.coalesced, "state", answer.state));
+    else if (opts.json && !wait)
+        rc = s_print_data(reply, "retrain");
     else
         printf("run %lld %s%s\n", (long long)answer.run_id, answer.state,
                answer.coalesced ? " (coalesced into the queued run)" : "");
+    proto_msg_destroy(&reply);
+    if (rc) {
+        zsock_destroy(&sub);
+        return 1;
+    }
     fflush(stdout);
     rc = wait ? s_wait(&opts, sub, answer.run_id) : 0;
     zsock_destroy(&sub);
@@ -330,32 +320,21 @@ int cli_status(int argc, char **argv)
     control_status_t st;
     mlops_err_t err;
     rc = control_status_decode(reply->reply.data, reply->reply.data_len, &st, &err);
-    proto_msg_destroy(&reply);
     if (rc) {
         fprintf(stderr, "mlops status: bad answer: %s\n", err.msg);
+        proto_msg_destroy(&reply);
         return 1;
     }
     char when[32];
     if (opts.json) {
-        json_t *workers = json_array();
-        for (size_t i = 0; i < st.n_workers; i++) {
-            const control_worker_t *w = &st.workers[i];
-            json_array_append_new(workers, json_pack("{s:s,s:s,s:I,s:s,s:s,s:I}", "stage", w->stage,
-                "host", w->host, "pid", (json_int_t)w->pid, "state", w->state, "task_id", w->task_id,
-                "last_seen_ms", (json_int_t)w->last_seen_ms));
-        }
-        json_t *serving = json_array();
-        for (size_t i = 0; i < st.n_serving; i++) {
-            const control_infer_t *w = &st.serving[i];
-            json_array_append_new(serving, json_pack("{s:s,s:I,s:I,s:I}", "host", w->host,
-                "pid", (json_int_t)w->pid, "model_version", (json_int_t)w->model_version,
-                "last_seen_ms", (json_int_t)w->last_seen_ms));
-        }
-        s_print_json(json_pack("{s:s,s:I,s:I,s:I,s:I,s:o,s:s,s:o}", "broker", opts.control,
-            "active_run", (json_int_t)st.active_run, "queued", (json_int_t)st.queued,
-            "next_schedule_ms", (json_int_t)st.next_schedule_ms,
-            "production_version", (json_int_t)st.production_version, "workers", workers,
-            "waiting", st.waiting, "serving", serving));
+        //  the data, after the one thing only the CLI knows: which broker it asked
+        json_t *data = s_data_json(reply, "status");
+        json_t *j = data ? json_pack("{s:s}", "broker", opts.control) : NULL;
+        if (j && json_object_update(j, data) == 0)
+            s_print_json(j);
+        else
+            rc = 1, json_decref(j);
+        json_decref(data);
     } else {
         printf("broker       %s\n", opts.control);
         printf("active run   %s\n", st.active_run ? (snprintf(when, sizeof when, "%lld", (long long)st.active_run), when) : "none");
@@ -385,7 +364,8 @@ int cli_status(int argc, char **argv)
             printf("\nwaiting      %s\n", st.waiting);
     }
     control_status_clear(&st);
-    return 0;
+    proto_msg_destroy(&reply);
+    return rc;
 }
 
 /* --- runs ---------------------------------------------------------------- */
@@ -414,30 +394,34 @@ int cli_runs(int argc, char **argv)
     control_runs_t runs;
     mlops_err_t err;
     rc = control_runs_decode(reply->reply.data, reply->reply.data_len, &runs, &err);
-    proto_msg_destroy(&reply);
     if (rc) {
         fprintf(stderr, "mlops runs: bad answer: %s\n", err.msg);
+        proto_msg_destroy(&reply);
         return 1;
     }
     if (only) {
         size_t i = 0;
         while (i < runs.n_runs && (long long)runs.runs[i].id != only)
             i++;
-        if (i == runs.n_runs)
+        rc = i < runs.n_runs ? 0 : 1;
+        if (rc)
             fprintf(stderr, "mlops runs: no run %lld\n", only);
-        else if (opts.json)
-            s_print_json(s_run_json(&runs.runs[i]));
-        else
+        else if (opts.json) {
+            //  the i-th run of the data, as the broker sent it
+            json_t *data = s_data_json(reply, "runs");
+            json_t *run = json_array_get(json_object_get(data, "runs"), i);
+            if (run)
+                s_print_json(json_incref(run));
+            rc = run ? 0 : 1;
+            json_decref(data);
+        } else
             s_show_summary(&runs.runs[i]);
-        bool found = i < runs.n_runs;
         control_runs_clear(&runs);
-        return found ? 0 : 1;
+        proto_msg_destroy(&reply);
+        return rc;
     }
     if (opts.json) {
-        json_t *arr = json_array();
-        for (size_t i = 0; i < runs.n_runs; i++)
-            json_array_append_new(arr, s_run_json(&runs.runs[i]));
-        s_print_json(json_pack("{s:o}", "runs", arr));
+        rc = s_print_data(reply, "runs");
     } else {
         printf("%5s  %-9s %-19s %9s %7s  %-24s %s\n", "RUN", "STATE", "CREATED", "TOOK", "VERSION",
                "SOURCE", "OUTCOME");
@@ -454,7 +438,8 @@ int cli_runs(int argc, char **argv)
             printf("(no runs yet: mlops retrain starts one)\n");
     }
     control_runs_clear(&runs);
-    return 0;
+    proto_msg_destroy(&reply);
+    return rc;
 }
 
 /* --- models -------------------------------------------------------------- */
@@ -471,16 +456,13 @@ int cli_models(int argc, char **argv)
     control_models_t models;
     mlops_err_t err;
     rc = control_models_decode(reply->reply.data, reply->reply.data_len, &models, &err);
-    proto_msg_destroy(&reply);
     if (rc) {
         fprintf(stderr, "mlops models: bad answer: %s\n", err.msg);
+        proto_msg_destroy(&reply);
         return 1;
     }
     if (opts.json) {
-        json_t *arr = json_array();
-        for (size_t i = 0; i < models.n_versions; i++)
-            json_array_append_new(arr, s_version_json(&models.versions[i]));
-        s_print_json(json_pack("{s:I,s:o}", "production", (json_int_t)models.production, "versions", arr));
+        rc = s_print_data(reply, "models");
     } else {
         printf("%7s  %-10s %-7s %6s %6s %6s %5s  %-19s %s\n", "VERSION", "STAGE", "FAMILY", "AUC",
                "ACC", "F1", "RUN", "CREATED", "REASON");
@@ -496,7 +478,8 @@ int cli_models(int argc, char **argv)
             printf("(no versions yet)\n");
     }
     control_models_clear(&models);
-    return 0;
+    proto_msg_destroy(&reply);
+    return rc;
 }
 
 /* --- promote / rollback -------------------------------------------------- */
@@ -531,19 +514,16 @@ static int s_production(int argc, char **argv, bool promote)
     control_promote_t answer;
     mlops_err_t err;
     rc = control_promote_decode(reply->reply.data, reply->reply.data_len, &answer, &err);
-    proto_msg_destroy(&reply);
-    if (rc) {
+    if (rc)
         fprintf(stderr, "mlops %s: bad answer: %s\n", argv[0], err.msg);
-        return 1;
-    }
-    if (opts.json)
-        s_print_json(json_pack("{s:I,s:I}", "version", (json_int_t)answer.version, "previous",
-                               (json_int_t)answer.previous));
+    else if (opts.json)
+        rc = s_print_data(reply, argv[0]);
     else if (answer.previous)
         printf("v%lld is in production (was v%lld)\n", (long long)answer.version, (long long)answer.previous);
     else
         printf("v%lld is in production\n", (long long)answer.version);
-    return 0;
+    proto_msg_destroy(&reply);
+    return rc ? 1 : 0;
 }
 
 int cli_promote(int argc, char **argv)

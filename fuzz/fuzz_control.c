@@ -40,7 +40,7 @@ static char s_dir[] = "/tmp/fuzz_control.XXXXXX";
 
 static const char *const s_commands[] = {
     "RETRAIN", "STATUS", "RUNS", "MODELS", "PROMOTE", "ROLLBACK", "GET_MODEL",
-    "READY", "HEARTBEAT", "REPLY", "EVENT", "NOPE",
+    "READY", "HEARTBEAT", "REPLY", "EVENT", "NOPE", "SERVING",
 };
 
 //  Two versions of a made-up artifact; v1 promoted.

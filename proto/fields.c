@@ -1,17 +1,43 @@
-/*  fields.c: see fields.h. */
+/*  fields.c: see fields.h. One encoder and one decoder for every table.
+
+    Before msgpack-c builds the object tree, mpcheck walks the bytes once and
+    checks every array and map count against the bytes left and the nesting
+    against what the table needs, so a 5-byte input claiming 4 billion
+    elements fails with a message instead of asking msgpack-c's zone for
+    gigabytes.
+*/
 #include "fields.h"
+#include "log.h"
 #include "mpcheck.h"
 
 #include <assert.h>
 #include <msgpack.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define AT(base, off, T) ((T *)((char *)(base) + (off)))
 #define CAT(base, off, T) ((const T *)((const char *)(base) + (off)))
-#define FIELDS_TABLE_MAX 32     //  fields in one table (the `seen` array below)
-#define FIELDS_DEPTH_MAX 16     //  nesting of any payload (ours go 3 deep)
+#define FIELDS_TABLE_MAX 32     //  fields in one table (the `seen` mask is a uint32_t)
+#define FIELDS_PATH_MAX 128     //  bytes of a key path in a message
+
+//  True when a scalar field's size matches its kind (a table typo is our bug).
+static bool s_size_ok(const fields_spec_t *f)
+{
+    switch (f->kind) {
+    case F_I64:
+    case F_NAT: return f->size == sizeof(int64_t);
+    case F_I32: return f->size == sizeof(int32_t);
+    case F_U64: return f->size == sizeof(uint64_t);
+    case F_F64:
+    case F_NUM: return f->size == sizeof(double);
+    case F_BOOL: return f->size == sizeof(bool);
+    case F_ENUM: return f->size == sizeof(int) && f->max > 0;
+    case F_STR: return f->size > 0;
+    default: return true;
+    }
+}
 
 /* --- encoding ------------------------------------------------------------ */
 
@@ -37,10 +63,11 @@ static int s_pack_array_of(msgpack_packer *pk, const char *first, const fields_s
 
 static int s_pack_value(msgpack_packer *pk, const void *base, const fields_spec_t *f)
 {
+    assert(s_size_ok(f));
     switch (f->kind) {
     case F_STR:
         //  strnlen: a struct filled by hand may use the whole array
-        s_pack_str(pk, CAT(base, f->off, char), strnlen(CAT(base, f->off, char), f->size));
+        s_pack_str(pk, CAT(base, f->off, char), strnlen(CAT(base, f->off, char), f->size - 1));
         return 0;
     case F_BIN: {
         const uint8_t *p = *CAT(base, f->off, uint8_t *);
@@ -53,15 +80,25 @@ static int s_pack_value(msgpack_packer *pk, const void *base, const fields_spec_
         msgpack_pack_bin_body(pk, p, len);
         return 0;
     }
-    case F_I64: msgpack_pack_int64(pk, *CAT(base, f->off, int64_t)); return 0;
+    case F_I64:
+    case F_NAT: msgpack_pack_int64(pk, *CAT(base, f->off, int64_t)); return 0;
+    case F_I32: msgpack_pack_int32(pk, *CAT(base, f->off, int32_t)); return 0;
     case F_U64: msgpack_pack_uint64(pk, *CAT(base, f->off, uint64_t)); return 0;
-    case F_F64: msgpack_pack_double(pk, *CAT(base, f->off, double)); return 0;
+    case F_F64:
+    case F_NUM: msgpack_pack_double(pk, *CAT(base, f->off, double)); return 0;
     case F_BOOL:
         if (*CAT(base, f->off, bool))
             msgpack_pack_true(pk);
         else
             msgpack_pack_false(pk);
         return 0;
+    case F_ENUM: {
+        int e = *CAT(base, f->off, int);
+        //  An out-of-range value is our bug; encode something decodable.
+        const char *name = f->names[e >= 0 && (size_t)e < f->max ? e : 0];
+        s_pack_str(pk, name, strlen(name));
+        return 0;
+    }
     case F_ROWS: {
         const size_t *rows = *CAT(base, f->off, size_t *);
         size_t count = *CAT(base, f->off2, size_t);
@@ -83,7 +120,7 @@ static int s_pack_value(msgpack_packer *pk, const void *base, const fields_spec_
     case F_VEC: {
         size_t count = *CAT(base, f->off2, size_t);
         const char *first = *CAT(base, f->off, char *);
-        if (count > f->max || (count && !first))
+        if (count > f->max || count > UINT32_MAX || (count && !first))
             return MLOPS_EINVAL;
         return s_pack_array_of(pk, first, f, count);
     }
@@ -103,41 +140,56 @@ static int s_pack_fields(msgpack_packer *pk, const void *base, const fields_spec
     return 0;
 }
 
-int fields_encode(const void *base, const fields_spec_t *f, size_t n, uint8_t **out,
-                  size_t *out_len)
+//  An sbuffer that remembers a failed write, so the packing code can ignore
+//  each pack call's result and the encoder checks once at the end.
+typedef struct {
+    msgpack_sbuffer sbuf; //  the bytes
+    bool failed;          //  a realloc failed: the bytes are incomplete
+} s_buffer_t;
+
+static int s_buffer_write_fn(void *data, const char *buf, size_t len)
 {
-    msgpack_sbuffer sbuf;
-    msgpack_sbuffer_init(&sbuf);
+    s_buffer_t *b = data;
+    if (!b->failed && msgpack_sbuffer_write(&b->sbuf, buf, len) != 0)
+        b->failed = true;
+    return b->failed ? -1 : 0;
+}
+
+int fields_encode(const fields_table_t *t, const void *base, uint8_t **out, size_t *out_len)
+{
+    assert(t && base && out && out_len);
+    s_buffer_t b = {.failed = false};
+    msgpack_sbuffer_init(&b.sbuf);
     msgpack_packer pk;
-    msgpack_packer_init(&pk, &sbuf, msgpack_sbuffer_write);
-    int rc = s_pack_fields(&pk, base, f, n);
-    if (rc == 0 && !sbuf.data)
+    msgpack_packer_init(&pk, &b, s_buffer_write_fn);
+    int rc = s_pack_fields(&pk, base, t->f, t->n);
+    if (rc == 0 && b.failed)
         rc = MLOPS_ENOMEM;
     if (rc) {
-        msgpack_sbuffer_destroy(&sbuf);
+        msgpack_sbuffer_destroy(&b.sbuf);
         return rc;
     }
-    *out = (uint8_t *)sbuf.data;    //  sbuffer memory is malloc'd: hand it over
-    *out_len = sbuf.size;
+    *out_len = b.sbuf.size;
+    *out = (uint8_t *)msgpack_sbuffer_release(&b.sbuf);   //  malloc'd: handed over
     return 0;
 }
 
-/* --- decoding ------------------------------------------------------------ */
+/* --- freeing ------------------------------------------------------------- */
 
-void fields_free_owned(void *base, const fields_spec_t *f, size_t n)
+static void s_free_owned(void *base, const fields_spec_t *f, size_t n)
 {
-    for (size_t i = 0; base && i < n; i++) {
+    for (size_t i = 0; i < n; i++) {
         if (f[i].kind == F_ROWS) {
             free(*AT(base, f[i].off, size_t *));
             *AT(base, f[i].off, size_t *) = NULL;
             *AT(base, f[i].off2, size_t) = 0;
         } else if (f[i].kind == F_MAP) {
-            fields_free_owned(AT(base, f[i].off, char), f[i].sub, f[i].n_sub);
+            s_free_owned(AT(base, f[i].off, char), f[i].sub, f[i].n_sub);
         } else if (f[i].kind == F_LIST || f[i].kind == F_VEC) {
             char *first = f[i].kind == F_LIST ? AT(base, f[i].off, char) : *AT(base, f[i].off, char *);
             size_t count = *AT(base, f[i].off2, size_t);
             for (size_t e = 0; first && e < count; e++)
-                fields_free_owned(first + e * f[i].size, f[i].sub, f[i].n_sub);
+                s_free_owned(first + e * f[i].size, f[i].sub, f[i].n_sub);
             if (f[i].kind == F_VEC) {
                 free(first);
                 *AT(base, f[i].off, char *) = NULL;
@@ -147,22 +199,117 @@ void fields_free_owned(void *base, const fields_spec_t *f, size_t n)
     }
 }
 
-static bool s_key_is(const msgpack_object *k, const char *name)
+void fields_free_owned(const fields_table_t *t, void *base)
 {
-    size_t n = strlen(name);
-    return k->type == MSGPACK_OBJECT_STR && k->via.str.size == n &&
-           memcmp(k->via.str.ptr, name, n) == 0;
+    if (base)
+        s_free_owned(base, t->f, t->n);
 }
 
-static int s_get_int(const msgpack_object *o, int64_t *v)
+/* --- decoding ------------------------------------------------------------ */
+
+static const char *s_type_name(msgpack_object_type t)
 {
-    if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER && o->via.u64 <= INT64_MAX)
-        *v = (int64_t)o->via.u64;
-    else if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+    switch (t) {
+    case MSGPACK_OBJECT_NIL: return "nil";
+    case MSGPACK_OBJECT_BOOLEAN: return "bool";
+    case MSGPACK_OBJECT_POSITIVE_INTEGER:
+    case MSGPACK_OBJECT_NEGATIVE_INTEGER: return "integer";
+    case MSGPACK_OBJECT_FLOAT32:
+    case MSGPACK_OBJECT_FLOAT64: return "float";
+    case MSGPACK_OBJECT_STR: return "string";
+    case MSGPACK_OBJECT_ARRAY: return "array";
+    case MSGPACK_OBJECT_MAP: return "map";
+    case MSGPACK_OBJECT_BIN: return "bin";
+    default: return "ext";
+    }
+}
+
+//  The path as a message names it: the top level of a nameless table is "payload".
+static const char *s_where(const char *path)
+{
+    return *path ? path : "payload";
+}
+
+static int s_wrong_type(const char *path, const char *want, const msgpack_object *o,
+                        mlops_err_t *err)
+{
+    return mlops_err_set(err, MLOPS_EPROTO, "%s: expected %s, got %s", s_where(path), want,
+                         s_type_name(o->type));
+}
+
+//  snprintf that may truncate on purpose (key paths in messages); going
+//  through vsnprintf keeps -Wformat-truncation quiet about it.
+static void s_format(char *out, size_t size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void s_format(char *out, size_t size, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(out, size, fmt, ap);
+    va_end(ap);
+}
+
+//  Writes "path.key" (or "key" when path is "") into out, truncating;
+//  memcpy rather than snprintf because it runs for every key decoded.
+static void s_join(char *out, size_t size, const char *path, const char *key)
+{
+    size_t p = strnlen(path, size - 1);
+    memcpy(out, path, p);
+    if (p > 0 && p < size - 1)
+        out[p++] = '.';
+    size_t k = strnlen(key, size - 1 - p);
+    memcpy(out + p, key, k);
+    out[p + k] = '\0';
+}
+
+//  Reads an integer object in [lo, hi] into *v.
+static int s_get_int(const msgpack_object *o, const char *path, int64_t lo, int64_t hi,
+                     int64_t *v, mlops_err_t *err)
+{
+    if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER && o->via.i64 >= lo) {
         *v = o->via.i64;
-    else
-        return -1;
+        return 0;
+    }
+    if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER && o->via.u64 <= (uint64_t)hi) {
+        *v = (int64_t)o->via.u64;
+        return 0;
+    }
+    if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER || o->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+        return mlops_err_set(err, MLOPS_EPROTO, "%s: integer out of range [%lld, %lld]", path,
+                             (long long)lo, (long long)hi);
+    return s_wrong_type(path, "integer", o, err);
+}
+
+static int s_decode_str(const msgpack_object *o, char *dst, size_t size, const char *path,
+                        mlops_err_t *err)
+{
+    if (o->type != MSGPACK_OBJECT_STR)
+        return s_wrong_type(path, "string", o, err);
+    if (o->via.str.size >= size)
+        return mlops_err_set(err, MLOPS_EPROTO, "%s: string of %u bytes exceeds the limit of %zu",
+                             path, o->via.str.size, size - 1);
+    if (memchr(o->via.str.ptr, '\0', o->via.str.size))
+        return mlops_err_set(err, MLOPS_EPROTO, "%s: string contains a NUL byte", path);
+    memcpy(dst, o->via.str.ptr, o->via.str.size);
+    dst[o->via.str.size] = '\0';
     return 0;
+}
+
+static int s_decode_enum(const msgpack_object *o, int *dst, const fields_spec_t *f,
+                         const char *path, mlops_err_t *err)
+{
+    if (o->type != MSGPACK_OBJECT_STR)
+        return s_wrong_type(path, "string", o, err);
+    for (size_t i = 0; i < f->max; i++) {
+        if (strlen(f->names[i]) == o->via.str.size
+            && memcmp(f->names[i], o->via.str.ptr, o->via.str.size) == 0) {
+            *dst = (int)i;
+            return 0;
+        }
+    }
+    char sample[40];
+    log_sanitize(o->via.str.ptr, o->via.str.size, sample, sizeof sample);
+    return mlops_err_set(err, MLOPS_EPROTO, "%s: unknown value \"%s\"", path, sample);
 }
 
 static int s_decode_fields(const msgpack_object *obj, void *base, const fields_spec_t *f, size_t n,
@@ -172,18 +319,25 @@ static int s_decode_rows(const msgpack_object *v, void *base, const fields_spec_
                          const char *path, mlops_err_t *err)
 {
     if (v->type != MSGPACK_OBJECT_ARRAY)
-        return mlops_err_set(err, MLOPS_EPROTO, "%s%s: expected an array of row indexes", path, f->key);
+        return s_wrong_type(path, "array", v, err);
     size_t count = v->via.array.size;
     if (count > f->max)
-        return mlops_err_set(err, MLOPS_ETOOBIG, "%s%s: %zu rows is over the limit", path, f->key, count);
-    size_t *rows = malloc((count ? count : 1) * sizeof *rows);
+        return mlops_err_set(err, MLOPS_ETOOBIG, "%s: %zu entries exceed the limit of %zu", path,
+                             count, f->max);
+    if (count == 0)
+        return 0;
+    size_t *rows = malloc(count * sizeof *rows);
     if (!rows)
-        return mlops_err_set(err, MLOPS_ENOMEM, "%s%s: out of memory", path, f->key);
+        return mlops_err_set(err, MLOPS_ENOMEM, "%s: out of memory", path);
     for (size_t r = 0; r < count; r++) {
         const msgpack_object *e = &v->via.array.ptr[r];
         if (e->type != MSGPACK_OBJECT_POSITIVE_INTEGER || e->via.u64 >= f->max) {
             free(rows);
-            return mlops_err_set(err, MLOPS_EPROTO, "%s%s[%zu]: expected a row index", path, f->key, r);
+            if (e->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+                return mlops_err_set(err, MLOPS_EPROTO, "%s[%zu]: expected a row index, got %s",
+                                     path, r, s_type_name(e->type));
+            return mlops_err_set(err, MLOPS_EPROTO, "%s[%zu]: row index %llu is over the limit of %zu",
+                                 path, r, (unsigned long long)e->via.u64, f->max - 1);
         }
         rows[r] = (size_t)e->via.u64;
     }
@@ -192,99 +346,108 @@ static int s_decode_rows(const msgpack_object *v, void *base, const fields_spec_
     return 0;
 }
 
-static int s_decode_array_of(const msgpack_object *v, char *first, const fields_spec_t *f,
-                             const char *path, mlops_err_t *err)
+static int s_decode_list(const msgpack_object *v, void *base, const fields_spec_t *f,
+                         const char *path, mlops_err_t *err)
 {
-    char sub_path[128];
-    for (uint32_t e = 0; e < v->via.array.size; e++) {
-        snprintf(sub_path, sizeof sub_path, "%s%s[%u].", path, f->key, e);
-        int rc = s_decode_fields(&v->via.array.ptr[e], first + e * f->size, f->sub, f->n_sub,
-                                 sub_path, err);
+    if (v->type != MSGPACK_OBJECT_ARRAY)
+        return s_wrong_type(path, "array", v, err);
+    size_t count = v->via.array.size;
+    if (count > f->max)
+        return mlops_err_set(err, MLOPS_ETOOBIG, "%s: %zu entries exceed the limit of %zu", path,
+                             count, f->max);
+    if (count == 0)
+        return 0;
+    char *first = AT(base, f->off, char);
+    if (f->kind == F_VEC) {
+        first = calloc(count, f->size);
+        if (!first)
+            return mlops_err_set(err, MLOPS_ENOMEM, "%s: out of memory", path);
+        *AT(base, f->off, char *) = first;
+    }
+    //  set the count first so a failure half-way frees what was decoded
+    *AT(base, f->off2, size_t) = count;
+    char sub[FIELDS_PATH_MAX];
+    for (size_t e = 0; e < count; e++) {
+        s_format(sub, sizeof sub, "%s[%zu]", path, e);
+        int rc = s_decode_fields(&v->via.array.ptr[e], first + e * f->size, f->sub, f->n_sub, sub,
+                                 err);
         if (rc)
             return rc;
     }
     return 0;
 }
 
-static int s_decode_list(const msgpack_object *v, void *base, const fields_spec_t *f,
-                         const char *path, mlops_err_t *err)
-{
-    if (v->type != MSGPACK_OBJECT_ARRAY)
-        return mlops_err_set(err, MLOPS_EPROTO, "%s%s: expected an array", path, f->key);
-    size_t count = v->via.array.size;
-    if (count > f->max)
-        return mlops_err_set(err, MLOPS_ETOOBIG, "%s%s: %zu entries (at most %zu)", path, f->key,
-                             count, f->max);
-    char *first = AT(base, f->off, char);
-    if (f->kind == F_VEC) {
-        first = calloc(count ? count : 1, f->size);
-        if (!first)
-            return mlops_err_set(err, MLOPS_ENOMEM, "%s%s: out of memory", path, f->key);
-        *AT(base, f->off, char *) = first;
-    }
-    //  set the count first so a failure half-way frees what was decoded
-    *AT(base, f->off2, size_t) = count;
-    return s_decode_array_of(v, first, f, path, err);
-}
-
+//  Decodes the value v of field f (its key path is path) into base.
 static int s_decode_value(const msgpack_object *v, void *base, const fields_spec_t *f,
                           const char *path, mlops_err_t *err)
 {
-    char sub_path[128];
-    int64_t i;
+    assert(s_size_ok(f));
+    int64_t i = 0;
+    int rc;
     switch (f->kind) {
     case F_STR:
-        if (v->type != MSGPACK_OBJECT_STR)
-            return mlops_err_set(err, MLOPS_EPROTO, "%s%s: expected a string", path, f->key);
-        if (v->via.str.size >= f->size)
-            return mlops_err_set(err, MLOPS_ETOOBIG, "%s%s: string of %u bytes is over %zu", path,
-                                 f->key, v->via.str.size, f->size - 1);
-        if (memchr(v->via.str.ptr, 0, v->via.str.size))
-            return mlops_err_set(err, MLOPS_EPROTO, "%s%s: string holds a NUL byte", path, f->key);
-        memcpy(AT(base, f->off, char), v->via.str.ptr, v->via.str.size);
-        AT(base, f->off, char)[v->via.str.size] = '\0';
-        return 0;
+        return s_decode_str(v, AT(base, f->off, char), f->size, path, err);
     case F_BIN:
         if (v->type == MSGPACK_OBJECT_NIL && f->optional)
             return 0;
         if (v->type != MSGPACK_OBJECT_BIN)
-            return mlops_err_set(err, MLOPS_EPROTO, "%s%s: expected bin%s", path, f->key,
-                                 f->optional ? " or nil" : "");
+            return s_wrong_type(path, f->optional ? "bin or nil" : "bin", v, err);
         *AT(base, f->off, const uint8_t *) = (const uint8_t *)v->via.bin.ptr;
         *AT(base, f->off2, size_t) = v->via.bin.size;
         return 0;
     case F_I64:
-        if (s_get_int(v, AT(base, f->off, int64_t)))
-            return mlops_err_set(err, MLOPS_EPROTO, "%s%s: expected an integer", path, f->key);
-        return 0;
+        return s_get_int(v, path, INT64_MIN, INT64_MAX, AT(base, f->off, int64_t), err);
+    case F_NAT:
+        return s_get_int(v, path, 0, INT64_MAX, AT(base, f->off, int64_t), err);
+    case F_I32:
+        if ((rc = s_get_int(v, path, INT32_MIN, INT32_MAX, &i, err)) == 0)
+            *AT(base, f->off, int32_t) = (int32_t)i;
+        return rc;
     case F_U64:
+        if (v->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+            return mlops_err_set(err, MLOPS_EPROTO, "%s: negative integer", path);
         if (v->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
-            return mlops_err_set(err, MLOPS_EPROTO, "%s%s: expected an unsigned integer", path, f->key);
+            return s_wrong_type(path, "integer", v, err);
         *AT(base, f->off, uint64_t) = v->via.u64;
         return 0;
+    case F_NUM:
     case F_F64:
-        if (v->type == MSGPACK_OBJECT_FLOAT32 || v->type == MSGPACK_OBJECT_FLOAT64)
-            *AT(base, f->off, double) = v->via.f64;
-        else if (s_get_int(v, &i) == 0)
-            *AT(base, f->off, double) = (double)i;
-        else
-            return mlops_err_set(err, MLOPS_EPROTO, "%s%s: expected a number", path, f->key);
+        if (f->kind == F_NUM && (v->type == MSGPACK_OBJECT_POSITIVE_INTEGER
+                                 || v->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)) {
+            *AT(base, f->off, double) = v->type == MSGPACK_OBJECT_POSITIVE_INTEGER
+                                            ? (double)v->via.u64 : (double)v->via.i64;
+            return 0;
+        }
+        if (v->type != MSGPACK_OBJECT_FLOAT32 && v->type != MSGPACK_OBJECT_FLOAT64)
+            return s_wrong_type(path, f->kind == F_NUM ? "number" : "float", v, err);
+        *AT(base, f->off, double) = v->via.f64;
         return 0;
     case F_BOOL:
         if (v->type != MSGPACK_OBJECT_BOOLEAN)
-            return mlops_err_set(err, MLOPS_EPROTO, "%s%s: expected a bool", path, f->key);
+            return s_wrong_type(path, "bool", v, err);
         *AT(base, f->off, bool) = v->via.boolean;
         return 0;
+    case F_ENUM:
+        return s_decode_enum(v, AT(base, f->off, int), f, path, err);
     case F_ROWS:
         return s_decode_rows(v, base, f, path, err);
     case F_MAP:
-        snprintf(sub_path, sizeof sub_path, "%s%s.", path, f->key);
-        return s_decode_fields(v, AT(base, f->off, char), f->sub, f->n_sub, sub_path, err);
+        return s_decode_fields(v, AT(base, f->off, char), f->sub, f->n_sub, path, err);
     case F_LIST:
     case F_VEC:
         return s_decode_list(v, base, f, path, err);
     }
-    return mlops_err_set(err, MLOPS_EPROTO, "%s%s: unsupported field kind", path, f->key);
+    return mlops_err_set(err, MLOPS_EPROTO, "%s: unsupported field kind", path);
+}
+
+//  Finds the field named by a str key object, or returns n.
+static size_t s_find(const fields_spec_t *f, size_t n, const msgpack_object *key)
+{
+    size_t i = 0;
+    while (i < n && !(strlen(f[i].key) == key->via.str.size
+                      && memcmp(f[i].key, key->via.str.ptr, key->via.str.size) == 0))
+        i++;
+    return i;
 }
 
 static int s_decode_fields(const msgpack_object *obj, void *base, const fields_spec_t *f, size_t n,
@@ -292,63 +455,85 @@ static int s_decode_fields(const msgpack_object *obj, void *base, const fields_s
 {
     assert(n <= FIELDS_TABLE_MAX);
     if (obj->type != MSGPACK_OBJECT_MAP)
-        return mlops_err_set(err, MLOPS_EPROTO, "%s: expected a map", *path ? path : "payload");
-    bool seen[FIELDS_TABLE_MAX] = {false};
+        return s_wrong_type(path, "map", obj, err);
+    uint32_t seen = 0;
+    char sub[FIELDS_PATH_MAX];
     for (uint32_t k = 0; k < obj->via.map.size; k++) {
         const msgpack_object_kv *kv = &obj->via.map.ptr[k];
-        size_t i = 0;
-        while (i < n && !s_key_is(&kv->key, f[i].key))
-            i++;
+        if (kv->key.type != MSGPACK_OBJECT_STR)
+            return mlops_err_set(err, MLOPS_EPROTO, "%s: key %u is not a string (%s)",
+                                 s_where(path), k, s_type_name(kv->key.type));
+        size_t i = s_find(f, n, &kv->key);
         if (i == n) {
-            char key[40] = "(not a string)";
-            if (kv->key.type == MSGPACK_OBJECT_STR)
-                snprintf(key, sizeof key, "%.*s",
-                         (int)(kv->key.via.str.size > 32 ? 32 : kv->key.via.str.size),
-                         kv->key.via.str.ptr);
-            return mlops_err_set(err, MLOPS_EPROTO, "%sunknown key '%s'", path, key);
+            char sample[40];
+            log_sanitize(kv->key.via.str.ptr, kv->key.via.str.size, sample, sizeof sample);
+            return mlops_err_set(err, MLOPS_EPROTO, "%s: unknown key \"%s\"", s_where(path), sample);
         }
-        if (seen[i])
-            return mlops_err_set(err, MLOPS_EPROTO, "%s%s: key given twice", path, f[i].key);
-        seen[i] = true;
-        int rc = s_decode_value(&kv->val, base, &f[i], path, err);
+        s_join(sub, sizeof sub, path, f[i].key);
+        if (seen & (1u << i))
+            return mlops_err_set(err, MLOPS_EPROTO, "%s: key repeated", sub);
+        seen |= 1u << i;
+        int rc = s_decode_value(&kv->val, base, &f[i], sub, err);
         if (rc)
             return rc;
     }
-    for (size_t i = 0; i < n; i++)
-        if (!seen[i] && !f[i].optional)
-            return mlops_err_set(err, MLOPS_EPROTO, "%s%s: missing", path, f[i].key);
+    for (size_t i = 0; i < n; i++) {
+        if (!(seen & (1u << i)) && !f[i].optional) {
+            s_join(sub, sizeof sub, path, f[i].key);
+            return mlops_err_set(err, MLOPS_EPROTO, "%s: missing", sub);
+        }
+    }
     return 0;
 }
 
-int fields_decode(const uint8_t *data, size_t len, void *base, size_t base_size,
-                  const fields_spec_t *f, size_t n, mlops_err_t *err)
+//  Levels of nesting a table needs, counting the scalars at the bottom:
+//  a run is 4 (run > tasks > task > value). Deeper input is refused.
+static size_t s_depth(const fields_spec_t *f, size_t n)
 {
-    memset(base, 0, base_size);
-    if (!data || len == 0)
-        return mlops_err_set(err, MLOPS_EPROTO, "empty payload");
-    //  bound what msgpack-c will allocate before it reads a single header
-    size_t used = 0;
+    size_t deepest = 1;
+    for (size_t i = 0; i < n; i++) {
+        size_t d = 1;
+        if (f[i].kind == F_ROWS)
+            d = 2;
+        else if (f[i].kind == F_MAP)
+            d = s_depth(f[i].sub, f[i].n_sub);
+        else if (f[i].kind == F_LIST || f[i].kind == F_VEC)
+            d = 1 + s_depth(f[i].sub, f[i].n_sub);
+        if (d > deepest)
+            deepest = d;
+    }
+    return 1 + deepest;
+}
+
+int fields_decode(const fields_table_t *t, const uint8_t *data, size_t len, void *base,
+                  mlops_err_t *err)
+{
+    assert(t && base);
+    memset(base, 0, t->size);
+    const char *root = s_where(t->name);
+    size_t end = 0;
     mlops_err_t sub;
     mlops_err_clear(&sub);
-    if (mpcheck_object(data, len, FIELDS_DEPTH_MAX, &used, &sub) != 0)
-        return mlops_err_set(err, MLOPS_EPROTO, "payload: %s", mlops_err_text(&sub, MLOPS_EPROTO));
+    if (mpcheck_object(data, len, s_depth(t->f, t->n), &end, &sub) != 0)
+        return mlops_err_set(err, MLOPS_EPROTO, "%s: %.400s", root, mlops_err_text(&sub, MLOPS_EPROTO));
+    if (end != len)
+        return mlops_err_set(err, MLOPS_EPROTO, "%s: %zu trailing bytes after byte %zu", root,
+                             len - end, end);
     msgpack_unpacked up;
     msgpack_unpacked_init(&up);
     size_t off = 0;
-    msgpack_unpack_return ret = msgpack_unpack_next(&up, (const char *)data, len, &off);
+    msgpack_unpack_return ur = msgpack_unpack_next(&up, (const char *)data, len, &off);
     int rc;
-    if (ret == MSGPACK_UNPACK_NOMEM_ERROR)
-        rc = mlops_err_set(err, MLOPS_ENOMEM, "payload: out of memory while decoding");
-    else if (ret != MSGPACK_UNPACK_SUCCESS)
-        rc = mlops_err_set(err, MLOPS_EPROTO, "payload: not valid msgpack (%zu bytes)", len);
-    else if (off != len)
-        rc = mlops_err_set(err, MLOPS_EPROTO, "payload: %zu trailing bytes at offset %zu", len - off, off);
+    if (ur == MSGPACK_UNPACK_NOMEM_ERROR)
+        rc = mlops_err_set(err, MLOPS_ENOMEM, "%s: out of memory while decoding", root);
+    else if (ur != MSGPACK_UNPACK_SUCCESS)
+        rc = mlops_err_set(err, MLOPS_EPROTO, "%s: not valid msgpack (%zu bytes)", root, len);
     else
-        rc = s_decode_fields(&up.data, base, f, n, "", err);
+        rc = s_decode_fields(&up.data, base, t->f, t->n, t->name, err);
     msgpack_unpacked_destroy(&up);
     if (rc) {
-        fields_free_owned(base, f, n);
-        memset(base, 0, base_size);
+        fields_free_owned(t, base);
+        memset(base, 0, t->size);
     }
     return rc;
 }

@@ -1,16 +1,32 @@
-/*  fields.h: a table-driven msgpack codec for flat C structs, used by the
-    payload codecs (stage_io.c, control_io.c) so that each payload's wire
-    shape is written down once, as a table of fields, and one encoder and one
-    decoder walk it. Internal to proto/: nothing outside proto/ includes it.
+/*  fields.h: the one table-driven msgpack codec for C structs in proto/.
+    The durable records (records.c), the stage payloads (stage_io.c) and the
+    control replies (control_io.c) each describe their struct once, as a
+    table of fields, and one encoder and one decoder walk the tables. Keys on
+    the wire are the struct field names by construction (the macros below
+    take the field name and stringify it). Internal to proto/: nothing
+    outside proto/ includes it.
 
-    A payload is a msgpack map with str keys in table order. Decoding is
-    strict: unknown key, duplicate key, missing required key, wrong type,
-    trailing bytes, counts over limits are MLOPS_EPROTO / MLOPS_ETOOBIG with
-    the key path in the message ("candidates[1].family: expected a string").
+    The encoding is PROTOCOL.md section 5.5's canonical one: a map with every
+    key of the table in table order, ints shortest, floats as float 64, text
+    as str, bytes as bin. Text longer than its array (no NUL in it) is
+    truncated to the array size minus one, so whatever is encoded decodes.
+
+    Decoding is strict: the input MUST be one map with no trailing bytes,
+    nested no deeper than the table needs; every key of the table MUST appear
+    exactly once (any order; an optional key may be absent, an optional
+    F_BIN also nil); an
+    unknown or repeated key, a value of the wrong type, an int out of the
+    field's range, a str over its limit or holding a NUL, an unknown enum
+    name, a truncated input are MLOPS_EPROTO, and an array over its limit is
+    MLOPS_ETOOBIG. The message names the key by its path from the table's
+    name: "run.tasks[2].state: unknown value \"sleeping\"",
+    "version.metrics.auc: expected float, got integer"; a table with the
+    name "" gives paths without a root ("candidates[1].family: ...") and
+    says "payload" for the top level.
 
     Ownership of decoded values: F_STR is copied into the struct's array;
     F_BIN points INTO the decoded buffer (borrowed, no copy); F_ROWS and F_VEC
-    are malloc'd and freed by fields_free_owned.
+    are malloc'd (NULL when empty) and freed by fields_free_owned.
 */
 #ifndef MLOPS_FIELDS_H
 #define MLOPS_FIELDS_H
@@ -23,12 +39,16 @@
 
 typedef enum {
     F_STR,      //  char array of `size` bytes
-    F_BIN,      //  const uint8_t * at off, size_t length at off2; nil = NULL
-    F_I64,      //  int64_t
-    F_U64,      //  uint64_t
-    F_F64,      //  double (integers accepted on decode)
+    F_BIN,      //  const uint8_t * at off, size_t length at off2; nil = NULL when optional
+    F_I64,      //  int64_t, any msgpack integer in range
+    F_I32,      //  int32_t, any msgpack integer in range
+    F_NAT,      //  int64_t, an integer >= 0
+    F_U64,      //  uint64_t, a positive msgpack integer
+    F_F64,      //  double, float 32 or float 64 only
+    F_NUM,      //  double, a float or an integer
     F_BOOL,     //  bool
-    F_ROWS,     //  size_t * at off, size_t count at off2; owned when decoded
+    F_ENUM,     //  an int-sized enum; on the wire a str from names[0 .. max-1]
+    F_ROWS,     //  size_t * at off, size_t count at off2; each < max; owned when decoded
     F_MAP,      //  nested struct at off, described by sub
     F_LIST,     //  array of `max` structs of `size` bytes at off, count at off2
     F_VEC,      //  malloc'd array of structs of `size` bytes at off, count at off2
@@ -36,46 +56,69 @@ typedef enum {
 
 typedef struct fields_spec fields_spec_t;
 struct fields_spec {
-    const char *key;          //  map key on the wire
+    const char *key;          //  map key on the wire = the struct field name
     fields_kind_t kind;       //  how the value is stored
     size_t off;               //  offset of the value in the struct
     size_t off2;              //  offset of the length / count, when there is one
-    size_t size;              //  F_STR array size, F_LIST / F_VEC element size
-    size_t max;               //  F_LIST capacity, F_VEC / F_ROWS decode limit
+    size_t size;              //  bytes of the field; F_LIST / F_VEC: of one element
+    size_t max;               //  F_LIST capacity, F_VEC / F_ROWS limit, F_ENUM names
     const fields_spec_t *sub; //  F_MAP / F_LIST / F_VEC element description
     size_t n_sub;             //  entries in sub
-    bool optional;            //  may be absent or nil (F_BIN only)
+    const char *const *names; //  F_ENUM: the names, by value
+    bool optional;            //  may be absent (F_BIN: or nil)
 };
 
+//  A whole struct: what fields_encode / fields_decode take.
+typedef struct {
+    const char *name;         //  root of key paths in messages ("run"), "" = none
+    const fields_spec_t *f;   //  its fields, in wire order (at most 32)
+    size_t n;                 //  entries in f
+    size_t size;              //  sizeof the struct
+} fields_table_t;
+
 #define FIELDS_N(a) (sizeof(a) / sizeof((a)[0]))
-#define FIELD_STR(T, k, f) {#k, F_STR, offsetof(T, f), 0, sizeof(((T *)0)->f), 0, NULL, 0, false}
-#define FIELD_BIN(T, k, f, l) {#k, F_BIN, offsetof(T, f), offsetof(T, l), 0, 0, NULL, 0, false}
-#define FIELD_OBIN(T, k, f, l) {#k, F_BIN, offsetof(T, f), offsetof(T, l), 0, 0, NULL, 0, true}
-#define FIELD_I64(T, k, f) {#k, F_I64, offsetof(T, f), 0, 0, 0, NULL, 0, false}
-#define FIELD_U64(T, k, f) {#k, F_U64, offsetof(T, f), 0, 0, 0, NULL, 0, false}
-#define FIELD_F64(T, k, f) {#k, F_F64, offsetof(T, f), 0, 0, 0, NULL, 0, false}
-#define FIELD_BOOL(T, k, f) {#k, F_BOOL, offsetof(T, f), 0, 0, 0, NULL, 0, false}
-#define FIELD_ROWS(T, k, f, n, max) {#k, F_ROWS, offsetof(T, f), offsetof(T, n), 0, max, NULL, 0, false}
-#define FIELD_MAP(T, k, f, sub) {#k, F_MAP, offsetof(T, f), 0, 0, 0, sub, FIELDS_N(sub), false}
-#define FIELD_LIST(T, k, f, n, ET, sub)                                                  \
-    {#k, F_LIST, offsetof(T, f), offsetof(T, n), sizeof(ET), FIELDS_N(((T *)0)->f), sub, \
-     FIELDS_N(sub), false}
-#define FIELD_VEC(T, k, f, n, ET, max, sub) \
-    {#k, F_VEC, offsetof(T, f), offsetof(T, n), sizeof(ET), max, sub, FIELDS_N(sub), false}
+#define FIELDS_TABLE(name, T, f) {name, f, FIELDS_N(f), sizeof(T)}
+
+#define FIELD_SIZE_(T, f) sizeof(((T *)0)->f)
+#define FIELD_(T, f, kind) {#f, kind, offsetof(T, f), 0, FIELD_SIZE_(T, f), 0, NULL, 0, NULL, false}
+#define FIELD_STR(T, f) FIELD_(T, f, F_STR)
+#define FIELD_I64(T, f) FIELD_(T, f, F_I64)
+#define FIELD_I32(T, f) FIELD_(T, f, F_I32)
+#define FIELD_NAT(T, f) FIELD_(T, f, F_NAT)
+#define FIELD_U64(T, f) FIELD_(T, f, F_U64)
+#define FIELD_F64(T, f) FIELD_(T, f, F_F64)
+#define FIELD_NUM(T, f) FIELD_(T, f, F_NUM)
+#define FIELD_BOOL(T, f) FIELD_(T, f, F_BOOL)
+#define FIELD_ENUM(T, f, names) \
+    {#f, F_ENUM, offsetof(T, f), 0, FIELD_SIZE_(T, f), FIELDS_N(names), NULL, 0, names, false}
+#define FIELD_BIN(T, f, len) {#f, F_BIN, offsetof(T, f), offsetof(T, len), 0, 0, NULL, 0, NULL, false}
+#define FIELD_OBIN(T, f, len) {#f, F_BIN, offsetof(T, f), offsetof(T, len), 0, 0, NULL, 0, NULL, true}
+#define FIELD_ROWS(T, f, n, max) {#f, F_ROWS, offsetof(T, f), offsetof(T, n), 0, max, NULL, 0, NULL, false}
+#define FIELD_MAP(T, f, sub) \
+    {#f, F_MAP, offsetof(T, f), 0, FIELD_SIZE_(T, f), 0, sub, FIELDS_N(sub), NULL, false}
+#define FIELD_LIST(T, f, n, sub)                                                           \
+    {#f, F_LIST, offsetof(T, f), offsetof(T, n), FIELD_SIZE_(T, f[0]), FIELDS_N(((T *)0)->f), \
+     sub, FIELDS_N(sub), NULL, false}
+#define FIELD_VEC(T, f, n, max, sub) \
+    {#f, F_VEC, offsetof(T, f), offsetof(T, n), FIELD_SIZE_(T, f[0]), max, sub, FIELDS_N(sub), NULL, false}
+//  An F_VEC that may be absent (a key added to a payload after its first
+//  version: an older peer's payload still decodes, as an empty array).
+#define FIELD_OVEC(T, f, n, max, sub) \
+    {#f, F_VEC, offsetof(T, f), offsetof(T, n), FIELD_SIZE_(T, f[0]), max, sub, FIELDS_N(sub), NULL, true}
 
 //  Encodes the struct at base into a malloc'd buffer the caller frees.
-//  Returns 0, MLOPS_EINVAL (a count over its limit) or MLOPS_ENOMEM.
-int fields_encode(const void *base, const fields_spec_t *f, size_t n, uint8_t **out,
-                  size_t *out_len);
+//  Returns 0, MLOPS_EINVAL (a count over its limit, bytes missing behind a
+//  length: our bug) or MLOPS_ENOMEM.
+int fields_encode(const fields_table_t *t, const void *base, uint8_t **out, size_t *out_len);
 
-//  Zeroes the struct (base_size bytes) and decodes data into it. Returns 0 or
-//  MLOPS_EPROTO / MLOPS_ETOOBIG / MLOPS_ENOMEM with err; on failure nothing
-//  is owned.
-int fields_decode(const uint8_t *data, size_t len, void *base, size_t base_size,
-                  const fields_spec_t *f, size_t n, mlops_err_t *err);
+//  Zeroes the struct and decodes data into it. Returns 0 or MLOPS_EPROTO /
+//  MLOPS_ETOOBIG / MLOPS_ENOMEM with err naming the key path; on failure
+//  the struct is zeroed and owns nothing.
+int fields_decode(const fields_table_t *t, const uint8_t *data, size_t len, void *base,
+                  mlops_err_t *err);
 
-//  Frees what a decode allocated (F_ROWS, F_VEC, recursively); safe on a
-//  zeroed struct.
-void fields_free_owned(void *base, const fields_spec_t *f, size_t n);
+//  Frees what a decode allocated (F_ROWS, F_VEC, recursively) and zeroes
+//  those pointers and counts; safe on a zeroed struct and on NULL.
+void fields_free_owned(const fields_table_t *t, void *base);
 
 #endif

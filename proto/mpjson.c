@@ -76,9 +76,13 @@ static int s_object(s_buf_t *buf, const msgpack_object *o, int depth, mlops_err_
     case MSGPACK_OBJECT_NEGATIVE_INTEGER: s_printf(buf, "%lld", (long long)o->via.i64); break;
     case MSGPACK_OBJECT_FLOAT32:
     case MSGPACK_OBJECT_FLOAT64:
-        if (isfinite(o->via.f64))
-            s_printf(buf, "%.17g", o->via.f64);
-        else
+        if (isfinite(o->via.f64)) {
+            char text[32];
+            int n = snprintf(text, sizeof text, "%.17g", o->via.f64);
+            s_put(buf, text, (size_t)n);
+            if (!strpbrk(text, ".e"))
+                s_put(buf, ".0", 2);   //  a float stays a float in JSON: 1.0, not 1
+        } else
             s_put(buf, "null", 4);
         break;
     case MSGPACK_OBJECT_STR: s_string(buf, o->via.str.ptr, o->via.str.size); break;

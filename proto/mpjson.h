@@ -2,9 +2,10 @@
     pass broker REPLY data (runs, models, status) to the dashboard as JSON.
 
     Maps become objects (keys must be strings), arrays arrays, nil null,
-    booleans and numbers as themselves (NaN and infinities, which JSON cannot
-    carry, become null), strings are escaped, and bin values become
-    {"bin_bytes": N}: artifacts are never shipped to a browser.
+    booleans and numbers as themselves (a whole float keeps its ".0"; NaN
+    and infinities, which JSON cannot carry, become null), strings are
+    escaped, and bin values become {"bin_bytes": N}: artifacts are never
+    shipped to a browser. The CLI's --json goes through it too.
 */
 #ifndef MLOPS_MPJSON_H
 #define MLOPS_MPJSON_H

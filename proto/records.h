@@ -119,8 +119,9 @@ int run_copy(run_t *dst, const run_t *src);
 run_task_t *run_add_task(run_t *run, const char *stage, const char *family);
 
 //  Codecs (the encoding is PROTOCOL.md section 11: maps keyed by the field
-//  names, enums as lower-case names). Encode into a malloc'd buffer (caller
-//  frees; 0 or MLOPS_ENOMEM). Decode strictly into *out (zeroed first): 0,
+//  names, enums as lower-case names; proto/fields.h is the engine). Encode
+//  into a malloc'd buffer (caller frees; 0, MLOPS_ENOMEM, or MLOPS_EINVAL for
+//  a run with more than RUN_TASKS_MAX tasks). Decode strictly into *out (zeroed first): 0,
 //  MLOPS_ETOOBIG for more than RUN_TASKS_MAX tasks, MLOPS_EPROTO for anything
 //  else (missing, repeated or unknown key, wrong type, int out of range,
 //  string too long or with a NUL, unknown enum name, truncation, trailing

@@ -540,7 +540,7 @@ static void test_status_serving_key_is_optional(void)
     bytes[0] = 0x87;
     bytes[len - 1] = 0x01;   //  "serving": 1
     CHECK_INT(control_status_decode(bytes, len, &got, &err), MLOPS_EPROTO);
-    CHECK_CONTAINS(err.msg, "serving: expected an array");
+    CHECK_CONTAINS(err.msg, "serving: expected array, got integer");
     free(bytes);
 }
 

@@ -2,39 +2,60 @@
 promoted version (DESIGN.md's stage table), through real processes on
 loopback: a broker in a fresh store, the five stage workers, and real
 inference workers (`mlops-worker --stage infer`) that report the version they
-serve with SERVING on the broker's control socket (PROTOCOL.md 5.2).
+serve with SERVING on the broker's control socket (PROTOCOL.md 5.2, 6.4).
 
-- two inference workers: the run ends only once both serve the new version,
-  and its outcome says so; `mlops status` lists what each serves;
+- two inference workers behind a real gateway: the run ends only once both
+  serve the new version, and its outcome says so; `mlops status` and
+  /api/workers list what each serves;
 - one of two frozen (SIGSTOP, by pid): the run waits for --load-wait, then
   succeeds with the frozen worker named as lagging; once thawed it catches up;
 - no inference worker: the run does not wait (a --load-wait of 10 minutes
   would outlast the test's own timeout) and says there was none;
 - a worker that hears no events still catches up through SERVING answers;
 - malformed SERVING reports are refused naming the problem, change nothing,
-  and a peer that reports a stale version is named as lagging.
+  and a peer that reports a stale version is named as lagging;
+- a broker SIGKILLed during the wait resumes it after a restart.
 
-The infer workers connect to a gateway endpoint nobody binds: serving is not
-under test here, only what they tell the broker. The frozen one reports every
-20 s (--report 20s), so the broker's liveness (3 intervals) cannot expire it
-while the test runs: it lags rather than disappears.
+Elsewhere the infer workers connect to a gateway endpoint nobody binds:
+serving is not under test there, only what they tell the broker. The frozen
+one reports every 20 s (--report 20s), so the broker's liveness (3
+intervals) cannot expire it while the test runs: it lags rather than
+disappears. conftest's procs fixture thaws it before stopping it.
 """
 import signal
 
 import msgpack
+import requests
 import zmq
 
 from pipeline_procs import Broker
-from procs import BIN, free_port, wait_for
+from procs import exe, free_port, read_log, wait_for
 
 SOURCE = "synthetic:400:7"
 ALWAYS_PROMOTE = ["--margin", "-1"]   # every challenger beats production: every run promotes
 
 
-def infer_worker(procs, broker, *extra, events=None):
+def infer_worker(procs, broker, *extra, events=None, gateway=None):
     return procs.start("infer", [
-        BIN + "/mlops-worker", "--stage", "infer", "--broker", broker.control,
-        "--events", events or broker.events, "--gateway", "tcp://127.0.0.1:%d" % free_port()] + list(extra))
+        exe("mlops-worker"), "--stage", "infer", "--broker", broker.control,
+        "--events", events or broker.events,
+        "--gateway", gateway or "tcp://127.0.0.1:%d" % free_port()] + list(extra))
+
+
+def gateway(procs, broker):
+    """A real gateway (its backend endpoint, its URL) that asks broker for /api/*."""
+    port, backend = free_port(), "tcp://127.0.0.1:%d" % free_port()
+    procs.start("gateway", [exe("mlops-gateway"), "--port", str(port), "--bind", "127.0.0.1",
+                            "--backend", backend, "--broker", broker.control])
+    url = "http://127.0.0.1:%d" % port
+
+    def up():
+        try:
+            return requests.get(url + "/health", timeout=1).status_code in (200, 503)
+        except requests.ConnectionError:
+            return False
+    wait_for(up, what="gateway up")
+    return backend, url
 
 
 def serving(broker):
@@ -47,15 +68,11 @@ def retrain(broker, reason):
     return broker.wait_run(run_id, timeout=60)
 
 
-def log_of(p):
-    with open(p.log_path, "rb") as f:
-        return f.read().decode(errors="replace")
-
-
 def test_run_ends_once_both_inference_workers_serve_the_new_version(procs):
     broker = Broker(procs, extra=ALWAYS_PROMOTE)
     broker.all_workers(trains=1)
-    a, b = infer_worker(procs, broker), infer_worker(procs, broker)
+    backend, url = gateway(procs, broker)
+    a, b = infer_worker(procs, broker, gateway=backend), infer_worker(procs, broker, gateway=backend)
     wait_for(lambda: serving(broker) == {a.pid: 0, b.pid: 0}, what="both infer workers reporting")
 
     out = broker.cli("retrain", "--source", SOURCE, "--wait")
@@ -78,6 +95,14 @@ def test_run_ends_once_both_inference_workers_serve_the_new_version(procs):
     rows = [line for line in status.stdout.splitlines() if line.startswith("infer ")]
     assert sorted(int(r.split()[2]) for r in rows) == sorted([a.pid, b.pid])
     assert all(r.split()[3] == "v2" for r in rows)
+    # /api/workers: the broker's view (serving) beside the gateway's own
+    api = requests.get(url + "/api/workers", timeout=5).json()
+    assert {w["pid"]: w["model_version"] for w in api["serving"]} == {a.pid: 2, b.pid: 2}
+    wait_for(lambda: {w["pid"]: w["model_version"] for w in requests.get(
+        url + "/api/workers", timeout=5).json()["infer_workers"]} == {a.pid: 2, b.pid: 2},
+        what="the gateway's own view")   # it hears of a swap on its own socket
+    answer = requests.post(url + "/predict", json={"Pclass": 3, "Sex": "male", "Age": 22}, timeout=5)
+    assert answer.status_code == 200 and answer.json()["model_version"] == 2
 
 
 def test_frozen_inference_worker_is_waited_for_then_named_as_lagging(procs):
@@ -97,7 +122,7 @@ def test_frozen_inference_worker_is_waited_for_then_named_as_lagging(procs):
         assert run["outcome"].endswith(
             "; after 2s 1 of 2 inference workers lag: %s:%d serves v1" % (host, frozen.pid)), run["outcome"]
         assert serving(broker) == {live.pid: 2, frozen.pid: 1}
-        assert "load wait run=2 over: after 2s 1 of 2 inference workers lag" in log_of(broker.proc)
+        assert "load wait run=2 over: after 2s 1 of 2 inference workers lag" in read_log(broker.proc)
     finally:
         frozen.send_signal(signal.SIGCONT)
     # thawed, it finds the queued `model` event and catches up
@@ -111,7 +136,7 @@ def test_no_inference_worker_no_wait(procs):
     assert run["state"] == "succeeded" and run["promoted"]
     assert run["outcome"].endswith("; no inference worker reports to the broker"), run["outcome"]
     assert broker.status()["serving"] == []
-    assert "load wait run=1 over: no inference worker reports to the broker" in log_of(broker.proc)
+    assert "load wait run=1 over: no inference worker reports to the broker" in read_log(broker.proc)
 
 
 def test_worker_without_events_catches_up_through_serving_answers(procs):
@@ -124,7 +149,7 @@ def test_worker_without_events_catches_up_through_serving_answers(procs):
     wait_for(lambda: serving(broker) == {deaf.pid: 1}, what="infer worker serving v1")
     run = retrain(broker, "deaf")
     assert run["outcome"].endswith("; 1 inference worker serves v2"), run["outcome"]
-    assert "production is version=2 (no event seen for it): fetching" in log_of(deaf)
+    assert "production is version=2 (no event seen for it): fetching" in read_log(deaf)
 
 
 def control_socket(broker):
@@ -185,11 +210,42 @@ def test_malformed_reports_are_refused_and_a_stale_peer_lags(procs):
 
 def test_load_wait_flag_is_checked():
     import subprocess
-    out = subprocess.run([BIN + "/mlops-broker", "--load-wait", "soon"], capture_output=True, text=True,
+    out = subprocess.run([exe("mlops-broker"), "--load-wait", "soon"], capture_output=True, text=True,
                          timeout=10)
     assert out.returncode == 2 and "--load-wait" in out.stderr
-    out = subprocess.run([BIN + "/mlops-broker", "--help"], capture_output=True, text=True, timeout=10)
+    out = subprocess.run([exe("mlops-broker"), "--help"], capture_output=True, text=True, timeout=10)
     assert "--load-wait DURATION" in out.stdout
-    out = subprocess.run([BIN + "/mlops-worker", "--stage", "infer", "--report", "5"], capture_output=True,
+    out = subprocess.run([exe("mlops-worker"), "--stage", "infer", "--report", "5"], capture_output=True,
                          text=True, timeout=10)
     assert out.returncode == 2 and "--report: duration '5' has no unit" in out.stderr
+
+
+def test_broker_restarted_during_the_wait_waits_again(procs):
+    # --liveness 10: a restarted broker gives the inference workers 10 s to
+    # report before it decides there are none; this test's peer reports at once
+    broker = Broker(procs, extra=["--load-wait", "10m", "--liveness", "10"])
+    peer = {"host": "peer", "pid": 4242, "model_version": 0, "interval_ms": 60000}
+    sock = control_socket(broker)
+    assert ask(sock, pack(peer))["ok"]
+    sock.close()
+    broker.all_workers(trains=1)
+    run_id = broker.request("RETRAIN", {"source": SOURCE, "reason": "restart"})["run_id"]
+    waiting = "%d-load_model waits: 0 of 1 inference workers serve v1" % run_id
+    wait_for(lambda: broker.status()["waiting"] == waiting, timeout=30, what="the load wait")
+    assert broker.models()["production"] == 1
+
+    broker.kill()   # SIGKILL mid-wait: the task is running in the store, held by no worker
+    broker.start()
+    sock = control_socket(broker)
+    assert ask(sock, pack(peer))["ok"]   # a real worker reports every interval
+    wait_for(lambda: broker.status()["waiting"] == waiting, timeout=30, what="the wait, resumed")
+    run = broker.run(run_id)
+    assert run["state"] == "running" and run["promoted"]
+    load = next(t for t in run["tasks"] if t["stage"] == "load_model")
+    assert load["state"] == "running" and "interrupted by a broker restart" in load["error"]
+    assert [v["stage"] for v in broker.models()["versions"]] == ["production"]   # promoted once
+
+    assert ask(sock, pack(dict(peer, model_version=1)))["data"] == {"production_version": 1}
+    run = broker.wait_run(run_id)
+    assert run["state"] == "succeeded" and run["outcome"].endswith("; 1 inference worker serves v1")
+    sock.close()

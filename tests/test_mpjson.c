@@ -39,6 +39,28 @@ static void test_mpjson_converts_every_type(void)
     free(json);
 }
 
+//  A whole float is written with its ".0", so a JSON reader sees a float
+//  (metrics of 1.0 and 0.0 are floats in the records, ints are not).
+static void test_mpjson_keeps_floats_floats(void)
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_array(&pk, 5);
+    msgpack_pack_double(&pk, 1.0);
+    msgpack_pack_double(&pk, -0.0);
+    msgpack_pack_float(&pk, 2.0f);
+    msgpack_pack_double(&pk, 1e300);
+    msgpack_pack_int(&pk, 1);
+    mlops_err_t err = {0};
+    char *json = mpjson_from_msgpack((uint8_t *)sb.data, sb.size, &err);
+    msgpack_sbuffer_destroy(&sb);
+    CHECK(json);
+    CHECK_STR(json, "[1.0,-0.0,2.0,1.0000000000000001e+300,1]");
+    free(json);
+}
+
 static void test_mpjson_refuses_bad_input(void)
 {
     msgpack_sbuffer sb;
@@ -72,6 +94,7 @@ static void test_mpjson_refuses_bad_input(void)
 int main(void)
 {
     RUN(test_mpjson_converts_every_type);
+    RUN(test_mpjson_keeps_floats_floats);
     RUN(test_mpjson_refuses_bad_input);
     return TEST_REPORT("test_mpjson");
 }

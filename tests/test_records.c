@@ -360,7 +360,7 @@ static void test_decode_rejects_each_error_class(void)
          "run.reason: string of 300 bytes exceeds the limit of 255"},
         {false, {"outcome", M_SET, s_pack_nul}, MLOPS_EPROTO, "run.outcome: string contains a NUL"},
         {false, {"state", M_SET, s_pack_sleeping}, MLOPS_EPROTO, "run.state: unknown value \"sleeping\""},
-        {false, {"tasks", M_SET, s_pack_65_tasks}, MLOPS_ETOOBIG, "run.tasks: 65 tasks exceed the limit of 64"},
+        {false, {"tasks", M_SET, s_pack_65_tasks}, MLOPS_ETOOBIG, "run.tasks: 65 entries exceed the limit of 64"},
         {false, {"tasks", M_SET, s_pack_7}, MLOPS_EPROTO, "run.tasks: expected array, got integer"},
         {false, {"tasks.1.state", M_SET, s_pack_bogus}, MLOPS_EPROTO, "run.tasks[1].state: unknown value \"bogus\""},
         {false, {"tasks.0.worker", M_DROP, NULL}, MLOPS_EPROTO, "run.tasks[0].worker: missing"},

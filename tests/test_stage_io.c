@@ -110,30 +110,30 @@ static void test_decode_errors_name_the_key(void)
     size_t n = s_pack_map_str(buf, sizeof buf, "sourse", "x");
     stage_extract_in_t in;
     CHECK_INT(stage_extract_in_decode((uint8_t *)buf, n, &in, &err), MLOPS_EPROTO);
-    CHECK_CONTAINS(err.msg, "unknown key 'sourse'");
+    CHECK_CONTAINS(err.msg, "payload: unknown key \"sourse\"");
     n = s_pack_map_str(buf, sizeof buf, "source", "x");
     CHECK_INT(stage_extract_in_decode((uint8_t *)buf, n, &in, &err), 0);   //  table is optional
     CHECK_STR(in.source, "x");
     CHECK(in.table == NULL);
     n = s_pack_map_str(buf, sizeof buf, "rows", "many");
     CHECK_INT(stage_extract_out_decode((uint8_t *)buf, n, &out, &err), MLOPS_EPROTO);
-    CHECK_CONTAINS(err.msg, "rows: expected an integer");
+    CHECK_CONTAINS(err.msg, "rows: expected integer, got string");
     n = s_pack_map_str(buf, sizeof buf, "dataset_hash", "abc");
     CHECK_INT(stage_extract_out_decode((uint8_t *)buf, n, &out, &err), MLOPS_EPROTO);
-    CHECK_CONTAINS(err.msg, "missing");
+    CHECK_CONTAINS(err.msg, "rows: missing");
     buf[n] = 0x01;                                    //  one trailing byte
     CHECK_INT(stage_extract_out_decode((uint8_t *)buf, n + 1, &out, &err), MLOPS_EPROTO);
-    CHECK_CONTAINS(err.msg, "trailing");
+    CHECK_CONTAINS(err.msg, "payload: 1 trailing bytes");
     CHECK_INT(stage_extract_out_decode((uint8_t *)"\xc1", 1, &out, &err), MLOPS_EPROTO);
     CHECK_INT(stage_extract_out_decode(NULL, 0, &out, &err), MLOPS_EPROTO);
-    CHECK_CONTAINS(err.msg, "empty");
+    CHECK_CONTAINS(err.msg, "payload: msgpack truncated at byte 0");
     char family[41];
     memset(family, 'f', 40);
     family[40] = '\0';
     n = s_pack_map_str(buf, sizeof buf, "family", family);
     stage_train_out_t t;
-    CHECK_INT(stage_train_out_decode((uint8_t *)buf, n, &t, &err), MLOPS_ETOOBIG);
-    CHECK_CONTAINS(err.msg, "family: string of 40 bytes is over 31");
+    CHECK_INT(stage_train_out_decode((uint8_t *)buf, n, &t, &err), MLOPS_EPROTO);
+    CHECK_CONTAINS(err.msg, "family: string of 40 bytes exceeds the limit of 31");
 }
 
 static void test_nested_error_path(void)
@@ -155,8 +155,148 @@ static void test_nested_error_path(void)
     p = memmem(buf, len, "accuracy", 8);
     p[1] = 'X';                                       //  key becomes "aXcuracy"
     CHECK_INT(stage_load_model_out_decode(buf, len, &out, &err), MLOPS_EPROTO);
-    CHECK_CONTAINS(err.msg, "metrics.unknown key 'aXcuracy'");
+    CHECK_CONTAINS(err.msg, "metrics: unknown key \"aXcuracy\"");
     free(buf);
+}
+
+//  A packer writing into a fresh sbuffer, for hand-made payloads.
+typedef struct {
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+} s_pack_t;
+
+static void s_pack_init(s_pack_t *p)
+{
+    msgpack_sbuffer_init(&p->sb);
+    msgpack_packer_init(&p->pk, &p->sb, msgpack_sbuffer_write);
+}
+
+static void s_key(s_pack_t *p, const char *key)
+{
+    msgpack_pack_str_with_body(&p->pk, key, strlen(key));
+}
+
+//  The one engine (fields.h) gives stage payloads the records' strictness:
+//  metrics are floats, ints are range-checked, rows are bounded, and the
+//  message names the key path and what came instead.
+static void test_payload_strictness(void)
+{
+    mlops_err_t err;
+    s_pack_t p;
+    //  preprocess: test_fraction takes an integer (a number) but not a string
+    s_pack_init(&p);
+    msgpack_pack_map(&p.pk, 4);
+    s_key(&p, "table"), msgpack_pack_bin_with_body(&p.pk, "T", 1);
+    s_key(&p, "target"), msgpack_pack_str_with_body(&p.pk, "", 0);
+    s_key(&p, "test_fraction"), msgpack_pack_int(&p.pk, 1);
+    s_key(&p, "seed"), msgpack_pack_int(&p.pk, 3);
+    stage_preprocess_in_t pin;
+    int rc = stage_preprocess_in_decode((uint8_t *)p.sb.data, p.sb.size, &pin, &err);
+    msgpack_sbuffer_destroy(&p.sb);
+    CHECK_INT(rc, 0);
+    CHECK_NEAR(pin.test_fraction, 1.0, 0);
+    s_pack_init(&p);
+    msgpack_pack_map(&p.pk, 1);
+    s_key(&p, "test_fraction"), msgpack_pack_str_with_body(&p.pk, "x", 1);
+    rc = stage_preprocess_in_decode((uint8_t *)p.sb.data, p.sb.size, &pin, &err);
+    msgpack_sbuffer_destroy(&p.sb);
+    CHECK_INT(rc, MLOPS_EPROTO);
+    CHECK_CONTAINS(err.msg, "test_fraction: expected number, got string");
+
+    //  load_model out: a metric given as an integer is refused (section 11.3)
+    s_pack_init(&p);
+    msgpack_pack_map(&p.pk, 1);
+    s_key(&p, "metrics");
+    msgpack_pack_map(&p.pk, 1);
+    s_key(&p, "auc"), msgpack_pack_int(&p.pk, 1);
+    stage_load_model_out_t lout;
+    rc = stage_load_model_out_decode((uint8_t *)p.sb.data, p.sb.size, &lout, &err);
+    msgpack_sbuffer_destroy(&p.sb);
+    CHECK_INT(rc, MLOPS_EPROTO);
+    CHECK_CONTAINS(err.msg, "metrics.auc: expected float, got integer");
+
+    //  rows: a negative index, and more candidates than an evaluate takes
+    s_pack_init(&p);
+    msgpack_pack_map(&p.pk, 1);
+    s_key(&p, "test_rows");
+    msgpack_pack_array(&p.pk, 2);
+    msgpack_pack_int(&p.pk, 0);
+    msgpack_pack_int(&p.pk, -1);
+    stage_evaluate_in_t ein;
+    rc = stage_evaluate_in_decode((uint8_t *)p.sb.data, p.sb.size, &ein, &err);
+    msgpack_sbuffer_destroy(&p.sb);
+    CHECK_INT(rc, MLOPS_EPROTO);
+    CHECK_CONTAINS(err.msg, "test_rows[1]: expected a row index, got integer");
+    CHECK(ein.test_rows == NULL);                     //  a failed decode owns nothing
+    s_pack_init(&p);
+    msgpack_pack_map(&p.pk, 1);
+    s_key(&p, "candidates");
+    msgpack_pack_array(&p.pk, STAGE_CANDIDATES_MAX + 1);
+    for (int i = 0; i <= STAGE_CANDIDATES_MAX; i++)
+        msgpack_pack_map(&p.pk, 0);
+    rc = stage_evaluate_in_decode((uint8_t *)p.sb.data, p.sb.size, &ein, &err);
+    msgpack_sbuffer_destroy(&p.sb);
+    CHECK_INT(rc, MLOPS_ETOOBIG);
+    CHECK_CONTAINS(err.msg, "candidates: 9 entries exceed the limit of 8");
+
+    //  an optional bin is bin or nil, nothing else
+    s_pack_init(&p);
+    msgpack_pack_map(&p.pk, 2);
+    s_key(&p, "source"), msgpack_pack_str_with_body(&p.pk, "x", 1);
+    s_key(&p, "table"), msgpack_pack_true(&p.pk);
+    stage_extract_in_t xin;
+    rc = stage_extract_in_decode((uint8_t *)p.sb.data, p.sb.size, &xin, &err);
+    msgpack_sbuffer_destroy(&p.sb);
+    CHECK_INT(rc, MLOPS_EPROTO);
+    CHECK_CONTAINS(err.msg, "table: expected bin or nil, got bool");
+
+    //  nesting deeper than the table needs is refused before decoding
+    static const uint8_t deep[] = {0x81, 0xa4, 'r', 'o', 'w', 's', 0x91, 0x91, 0x91, 0x90};
+    stage_extract_out_t xout;
+    CHECK_INT(stage_extract_out_decode(deep, sizeof deep, &xout, &err), MLOPS_EPROTO);
+    CHECK_CONTAINS(err.msg, "payload: msgpack nested deeper than 2");
+
+    //  a string filling its whole array is cut to fit, so it decodes again
+    stage_train_out_t tout = {.artifact = (const uint8_t *)"", .artifact_len = 0};
+    memset(tout.family, 'f', sizeof tout.family);
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    CHECK_INT(stage_train_out_encode(&tout, &buf, &len), 0);
+    rc = stage_train_out_decode(buf, len, &tout, &err);
+    free(buf);
+    CHECK_INT(rc, 0);
+    CHECK_INT(strlen(tout.family), sizeof tout.family - 1);
+}
+
+//  Runs and versions inside RUNS / MODELS answers are decoded by the
+//  records' own tables: the same checks, with the list index in the path.
+static void test_control_lists_are_strict(void)
+{
+    run_t run = {.id = 3};
+    CHECK(run_add_task(&run, "extract", NULL));
+    control_runs_t list = {.runs = &run, .n_runs = 1};
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    CHECK_INT(control_runs_encode(&list, &buf, &len), 0);
+    run_clear(&run);
+    uint8_t *state = memmem(buf, len, "\xa7pending", 8);   //  the task's state
+    CHECK(state != NULL);
+    memcpy(state + 1, "sleepin", 7);
+    control_runs_t out;
+    mlops_err_t err;
+    int rc = control_runs_decode(buf, len, &out, &err);
+    free(buf);
+    CHECK_INT(rc, MLOPS_EPROTO);
+    CHECK_CONTAINS(err.msg, "runs[0].tasks[0].state: unknown value \"sleepin\"");
+    CHECK(out.runs == NULL);
+
+    control_models_t models = {.production = -1};
+    CHECK_INT(control_models_encode(&models, &buf, &len), 0);
+    control_models_t m2;
+    rc = control_models_decode(buf, len, &m2, &err);
+    free(buf);
+    CHECK_INT(rc, MLOPS_EPROTO);
+    CHECK_CONTAINS(err.msg, "production: integer out of range [0, ");
 }
 
 static void test_control_status_and_retrain(void)
@@ -299,6 +439,8 @@ int main(void)
     RUN(test_evaluate_round_trip_and_limits);
     RUN(test_decode_errors_name_the_key);
     RUN(test_nested_error_path);
+    RUN(test_payload_strictness);
+    RUN(test_control_lists_are_strict);
     RUN(test_control_status_and_retrain);
     RUN(test_control_runs_and_models);
     RUN(test_duration);

@@ -1,0 +1,419 @@
+/*  test_codec_golden.c: the bytes of every record and payload codec, pinned.
+
+    The hex strings below were captured from the encoders as they stood
+    before records.c and fields.c were merged into one engine (commit
+    16bd617). Records are what the LMDB store holds: an existing store must
+    keep reading, so each case checks that the encoder still writes exactly
+    these bytes and that the decoder reads them back into the same struct
+    (compared by re-encoding and by a few fields read directly).
+
+    A mismatch prints the bytes the encoder wrote, in hex.
+*/
+#include "control_io.h"
+#include "records.h"
+#include "stage_io.h"
+#include "testing.h"
+
+//  Hex text -> bytes (malloc'd, exact size so ASan sees any overread).
+static uint8_t *s_unhex(const char *hex, size_t *len)
+{
+    *len = strlen(hex) / 2;
+    uint8_t *out = malloc(*len ? *len : 1);
+    for (size_t i = 0; i < *len; i++) {
+        unsigned v = 0;
+        sscanf(hex + 2 * i, "%2x", &v);
+        out[i] = (uint8_t)v;
+    }
+    return out;
+}
+
+//  True when bytes equal the golden hex; prints the bytes otherwise.
+static bool s_same(const char *name, const uint8_t *bytes, size_t len, const char *hex)
+{
+    bool same = strlen(hex) == 2 * len;
+    for (size_t i = 0; same && i < len; i++) {
+        unsigned v = 0;
+        sscanf(hex + 2 * i, "%2x", &v);
+        same = v == bytes[i];
+    }
+    if (!same) {
+        fprintf(stderr, "  %s: encoder wrote %zu bytes:\n  \"", name, len);
+        for (size_t i = 0; i < len; i++)
+            fprintf(stderr, "%02x%s", bytes[i], i % 48 == 47 && i + 1 < len ? "\"\n  \"" : "");
+        fprintf(stderr, "\"\n");
+    }
+    return same;
+}
+
+//  --- the records ---------------------------------------------------------
+
+static void s_fill_run(run_t *run)
+{
+    memset(run, 0, sizeof *run);
+    run->id = (uint64_t)1 << 40;
+    run->state = RUN_FAILED;
+    snprintf(run->source, sizeof run->source, "dataset:%064d", 5);
+    memset(run->reason, 'r', sizeof run->reason);   //  no NUL: the encoder stops at 255
+    run->coalesced = -7;
+    run->created_ms = 1764136800123;
+    run->started_ms = -((int64_t)1 << 40);
+    run->ended_ms = 200;
+    snprintf(run->dataset_hash, sizeof run->dataset_hash, "%064x", 0xabcdefu);
+    run->version = 65536;
+    run->promoted = true;
+    snprintf(run->outcome, sizeof run->outcome, "archived: auc 0.86 < 0.87");
+    snprintf(run->error, sizeof run->error, "3-train-forest failed after 3 attempts: \"oom\"");
+    run_task_t *t = run_add_task(run, "extract", NULL);
+    t->state = TASK_DONE;
+    t->attempts = 1;
+    t->started_ms = 127;
+    t->ended_ms = -33;
+    t = run_add_task(run, "train", "forest");
+    t->state = TASK_FAILED;
+    t->attempts = 2147483647;
+    t->retry_at_ms = 1764136900000;
+    snprintf(t->worker, sizeof t->worker, "host-\xc3\xa9:123");
+    snprintf(t->error, sizeof t->error, "out of memory");
+}
+
+static const char s_run_hex[] =
+    "8ea26964cf0000010000000000a57374617465a66661696c6564a6736f75726365d948646174617365743a3030303030"
+    "303030303030303030303030303030303030303030303030303030303030303030303030303030303030303030303030"
+    "3030303030303030303035a6726561736f6ed9ff72727272727272727272727272727272727272727272727272727272"
+    "727272727272727272727272727272727272727272727272727272727272727272727272727272727272727272727272"
+    "727272727272727272727272727272727272727272727272727272727272727272727272727272727272727272727272"
+    "727272727272727272727272727272727272727272727272727272727272727272727272727272727272727272727272"
+    "727272727272727272727272727272727272727272727272727272727272727272727272727272727272727272727272"
+    "7272727272727272727272727272727272727272727272727272727272727272727272a9636f616c6573636564f9aa63"
+    "7265617465645f6d73cf0000019abebf4f7baa737461727465645f6d73d3ffffff0000000000a8656e6465645f6d73cc"
+    "c8ac646174617365745f68617368d9403030303030303030303030303030303030303030303030303030303030303030"
+    "3030303030303030303030303030303030303030303030303030616263646566a776657273696f6ece00010000a87072"
+    "6f6d6f746564c3a76f7574636f6d65b961726368697665643a2061756320302e3836203c20302e3837a56572726f72d9"
+    "2d332d747261696e2d666f72657374206661696c6564206166746572203320617474656d7074733a20226f6f6d22a574"
+    "61736b73928aa77461736b5f6964b5313039393531313632373737362d65787472616374a57374616765a76578747261"
+    "6374a666616d696c79a0a57374617465a4646f6e65a8617474656d70747301aa737461727465645f6d737fa8656e6465"
+    "645f6d73d0dfab72657472795f61745f6d7300a6776f726b6572a0a56572726f72a08aa77461736b5f6964ba31303939"
+    "3531313632373737362d747261696e2d666f72657374a57374616765a5747261696ea666616d696c79a6666f72657374"
+    "a57374617465a66661696c6564a8617474656d707473ce7fffffffaa737461727465645f6d7300a8656e6465645f6d73"
+    "00ab72657472795f61745f6d73cf0000019abec0d5a0a6776f726b6572ab686f73742dc3a93a313233a56572726f72ad"
+    "6f7574206f66206d656d6f7279";
+
+static const char s_run_empty_hex[] =
+    "8ea2696400a57374617465a6717565756564a6736f75726365a0a6726561736f6ea0a9636f616c657363656400aa6372"
+    "65617465645f6d7300aa737461727465645f6d7300a8656e6465645f6d7300ac646174617365745f68617368a0a77665"
+    "7273696f6e00a870726f6d6f746564c2a76f7574636f6d65a0a56572726f72a0a57461736b7390";
+
+static void s_fill_version(version_t *v)
+{
+    memset(v, 0, sizeof *v);
+    v->version = 12;
+    v->run_id = 300;
+    snprintf(v->dataset_hash, sizeof v->dataset_hash, "%064x", 0x1234u);
+    snprintf(v->family, sizeof v->family, "forest");
+    snprintf(v->params, sizeof v->params, "{\"trees\":100,\"depth\":8}");
+    v->metrics = (metrics_t){.accuracy = 0.8125, .precision = 0.75, .recall = 1.0 / 3,
+                             .f1 = 0.0, .auc = 0.875, .log_loss = 0.4321,
+                             .tp = 70, .fp = -1, .tn = 100000, .fn = 5000000000};
+    snprintf(v->sha256, sizeof v->sha256, "%064x", 0xfeedu);
+    v->artifact_len = 4294967296u;
+    v->stage = VERSION_PRODUCTION;
+    snprintf(v->reason, sizeof v->reason, "beats v2: auc 0.88 > 0.86");
+    v->created_ms = 1764136800999;
+}
+
+static const char s_version_hex[] =
+    "8ba776657273696f6e0ca672756e5f6964cd012cac646174617365745f68617368d94030303030303030303030303030"
+    "303030303030303030303030303030303030303030303030303030303030303030303030303030303030303030303031"
+    "323334a666616d696c79a6666f72657374a6706172616d73b77b227472656573223a3130302c226465707468223a387d"
+    "a76d6574726963738aa86163637572616379cb3fea000000000000a9707265636973696f6ecb3fe8000000000000a672"
+    "6563616c6ccb3fd5555555555555a26631cb0000000000000000a3617563cb3fec000000000000a86c6f675f6c6f7373"
+    "cb3fdba786c226809da2747046a26670ffa2746ece000186a0a2666ecf000000012a05f200a6736861323536d9403030"
+    "303030303030303030303030303030303030303030303030303030303030303030303030303030303030303030303030"
+    "3030303030303030303066656564ac61727469666163745f6c656ecf0000000100000000a57374616765aa70726f6475"
+    "6374696f6ea6726561736f6eb962656174732076323a2061756320302e3838203e20302e3836aa637265617465645f6d"
+    "73cf0000019abebf52e7";
+
+static void s_fill_audit(audit_t *a)
+{
+    *a = (audit_t){.seq = 3, .ts_ms = 1764136801000, .version = 12, .previous = 0};
+    snprintf(a->action, sizeof a->action, "rollback");
+    snprintf(a->reason, sizeof a->reason, "manual");
+}
+
+static const char s_audit_hex[] =
+    "86a373657103a574735f6d73cf0000019abebf52e8a6616374696f6ea8726f6c6c6261636ba776657273696f6e0ca870"
+    "726576696f757300a6726561736f6ea66d616e75616c";
+
+//  Each record: encode -> golden; decode(golden) -> encode -> golden.
+static void test_run_bytes(void)
+{
+    run_t run, back;
+    s_fill_run(&run);
+    uint8_t *bytes;
+    size_t len;
+    CHECK_INT(run_encode(&run, &bytes, &len), 0);
+    bool same = s_same("run", bytes, len, s_run_hex);
+    free(bytes);
+    run_clear(&run);
+    CHECK(same);
+    uint8_t *golden = s_unhex(s_run_hex, &len);
+    mlops_err_t err;
+    int rc = run_decode(golden, len, &back, &err);
+    uint8_t *again = NULL;
+    size_t again_len = 0;
+    if (rc == 0)
+        run_encode(&back, &again, &again_len);
+    same = again && again_len == len && memcmp(again, golden, len) == 0;
+    free(golden);
+    free(again);
+    CHECK_INT(rc, 0);
+    CHECK(same);
+    CHECK_INT(back.id, (uint64_t)1 << 40);
+    CHECK_INT(back.coalesced, -7);
+    CHECK_INT(strlen(back.reason), sizeof back.reason - 1);
+    CHECK_INT(back.n_tasks, 2);
+    CHECK_INT(back.tasks[1].attempts, 2147483647);
+    CHECK_INT(back.tasks[0].ended_ms, -33);
+    CHECK_STR(back.tasks[1].task_id, "1099511627776-train-forest");
+    run_clear(&back);
+}
+
+static void test_empty_run_bytes(void)
+{
+    run_t run = {0}, back;
+    uint8_t *bytes;
+    size_t len;
+    CHECK_INT(run_encode(&run, &bytes, &len), 0);
+    bool same = s_same("empty run", bytes, len, s_run_empty_hex);
+    free(bytes);
+    CHECK(same);
+    uint8_t *golden = s_unhex(s_run_empty_hex, &len);
+    mlops_err_t err;
+    int rc = run_decode(golden, len, &back, &err);
+    free(golden);
+    CHECK_INT(rc, 0);
+    CHECK_INT(back.n_tasks, 0);
+    CHECK(back.tasks == NULL);
+    CHECK_INT(back.state, RUN_QUEUED);
+}
+
+static void test_version_bytes(void)
+{
+    version_t v, back;
+    s_fill_version(&v);
+    uint8_t *bytes;
+    size_t len;
+    CHECK_INT(version_encode(&v, &bytes, &len), 0);
+    bool same = s_same("version", bytes, len, s_version_hex);
+    free(bytes);
+    CHECK(same);
+    uint8_t *golden = s_unhex(s_version_hex, &len);
+    mlops_err_t err;
+    int rc = version_decode(golden, len, &back, &err);
+    free(golden);
+    CHECK_INT(rc, 0);
+    CHECK(memcmp(&back, &v, sizeof v) == 0);
+}
+
+static void test_audit_bytes(void)
+{
+    audit_t a, back;
+    s_fill_audit(&a);
+    uint8_t *bytes;
+    size_t len;
+    CHECK_INT(audit_encode(&a, &bytes, &len), 0);
+    bool same = s_same("audit", bytes, len, s_audit_hex);
+    free(bytes);
+    CHECK(same);
+    uint8_t *golden = s_unhex(s_audit_hex, &len);
+    mlops_err_t err;
+    int rc = audit_decode(golden, len, &back, &err);
+    free(golden);
+    CHECK_INT(rc, 0);
+    CHECK(memcmp(&back, &a, sizeof a) == 0);
+}
+
+//  --- stage payloads and control replies ----------------------------------
+
+static const char s_evaluate_in_hex[] =
+    "85a57461626c65c40354424ca9746573745f726f777394007fcc80ce00010000aa63616e646964617465739283a36b65"
+    "79ae312d747261696e2d6c6f67726567a666616d696c79a66c6f67726567a86172746966616374c4014183a36b6579ae"
+    "312d747261696e2d666f72657374a666616d696c79a6666f72657374a86172746966616374c400b270726f6475637469"
+    "6f6e5f76657273696f6effaa70726f64756374696f6ec0";
+static const char s_train_out_hex[] =
+    "85a666616d696c79a66c6f67726567a6706172616d73ab7b226c32223a302e30317da86172746966616374c405415254"
+    "0078a6736861323536d94030303030303030303030303030303030303030303030303030303030303030303030303030"
+    "303030303030303030303030303030303030303030303030303039a76d6574726963738aa86163637572616379cb3fe0"
+    "000000000000a9707265636973696f6ecb0000000000000000a6726563616c6ccb0000000000000000a26631cb000000"
+    "0000000000a3617563cb3ff0000000000000a86c6f675f6c6f7373cb4004000000000000a2747001a2667000a2746e00"
+    "a2666efe";
+static const char s_preprocess_in_hex[] =
+    "84a57461626c65c40154a6746172676574a0ad746573745f6672616374696f6ecb3fd0000000000000a473656564cfff"
+    "ffffffffffffff";
+static const char s_status_hex[] =
+    "86aa6163746976655f72756e04a671756575656400b06e6578745f7363686564756c655f6d73ce05265c00b270726f64"
+    "756374696f6e5f76657273696f6e02a7776f726b6572739186a57374616765a5747261696ea4686f7374a26831a37069"
+    "64cd1092a57374617465a462757379a77461736b5f6964ae342d747261696e2d666f72657374ac6c6173745f7365656e"
+    "5f6d73cf0000019abebf4f00a777616974696e67d931352d6576616c756174652077616974733a206e6f206576616c75"
+    "61746520776f726b657220697320636f6e6e6563746564";
+static const char s_models_hex[] =
+    "82aa70726f64756374696f6e0ca876657273696f6e73928ba776657273696f6e0ca672756e5f6964cd012cac64617461"
+    "7365745f68617368d9403030303030303030303030303030303030303030303030303030303030303030303030303030"
+    "3030303030303030303030303030303030303030303031323334a666616d696c79a6666f72657374a6706172616d73b7"
+    "7b227472656573223a3130302c226465707468223a387da76d6574726963738aa86163637572616379cb3fea00000000"
+    "0000a9707265636973696f6ecb3fe8000000000000a6726563616c6ccb3fd5555555555555a26631cb00000000000000"
+    "00a3617563cb3fec000000000000a86c6f675f6c6f7373cb3fdba786c226809da2747046a26670ffa2746ece000186a0"
+    "a2666ecf000000012a05f200a6736861323536d940303030303030303030303030303030303030303030303030303030"
+    "30303030303030303030303030303030303030303030303030303030303030303066656564ac61727469666163745f6c"
+    "656ecf0000000100000000a57374616765aa70726f64756374696f6ea6726561736f6eb962656174732076323a206175"
+    "6320302e3838203e20302e3836aa637265617465645f6d73cf0000019abebf52e78ba776657273696f6e0da672756e5f"
+    "6964cd012cac646174617365745f68617368d94030303030303030303030303030303030303030303030303030303030"
+    "303030303030303030303030303030303030303030303030303030303030303031323334a666616d696c79a6666f7265"
+    "7374a6706172616d73b77b227472656573223a3130302c226465707468223a387da76d6574726963738aa86163637572"
+    "616379cb3fea000000000000a9707265636973696f6ecb3fe8000000000000a6726563616c6ccb3fd5555555555555a2"
+    "6631cb0000000000000000a3617563cb3fec000000000000a86c6f675f6c6f7373cb3fdba786c226809da2747046a266"
+    "70ffa2746ece000186a0a2666ecf000000012a05f200a6736861323536d9403030303030303030303030303030303030"
+    "3030303030303030303030303030303030303030303030303030303030303030303030303030303030303066656564ac"
+    "61727469666163745f6c656ecf0000000100000000a57374616765a86172636869766564a6726561736f6eb962656174"
+    "732076323a2061756320302e3838203e20302e3836aa637265617465645f6d73cf0000019abebf52e7";
+
+static void test_evaluate_in_bytes(void)
+{
+    size_t test[] = {0, 127, 128, 65536};
+    stage_evaluate_in_t in = {.table = (const uint8_t *)"TBL", .table_len = 3,
+                              .test_rows = test, .n_test = 4, .n_candidates = 2,
+                              .production_version = -1, .production = NULL};
+    snprintf(in.candidates[0].key, sizeof in.candidates[0].key, "1-train-logreg");
+    snprintf(in.candidates[0].family, sizeof in.candidates[0].family, "logreg");
+    in.candidates[0].artifact = (const uint8_t *)"A";
+    in.candidates[0].artifact_len = 1;
+    snprintf(in.candidates[1].key, sizeof in.candidates[1].key, "1-train-forest");
+    snprintf(in.candidates[1].family, sizeof in.candidates[1].family, "forest");
+    in.candidates[1].artifact = (const uint8_t *)"";
+    in.candidates[1].artifact_len = 0;
+    uint8_t *bytes;
+    size_t len;
+    CHECK_INT(stage_evaluate_in_encode(&in, &bytes, &len), 0);
+    bool same = s_same("evaluate_in", bytes, len, s_evaluate_in_hex);
+    free(bytes);
+    CHECK(same);
+    uint8_t *golden = s_unhex(s_evaluate_in_hex, &len);
+    stage_evaluate_in_t back;
+    mlops_err_t err;
+    int rc = stage_evaluate_in_decode(golden, len, &back, &err);
+    bool rows = rc == 0 && back.n_test == 4 && back.test_rows[3] == 65536;
+    bool cands = rc == 0 && back.n_candidates == 2 && back.candidates[1].artifact_len == 0
+                 && strcmp(back.candidates[1].key, "1-train-forest") == 0 && !back.production;
+    stage_evaluate_in_clear(&back);
+    free(golden);
+    CHECK_INT(rc, 0);
+    CHECK(rows);
+    CHECK(cands);
+}
+
+static void test_train_out_bytes(void)
+{
+    stage_train_out_t out = {.artifact = (const uint8_t *)"ART\0x", .artifact_len = 5,
+                             .metrics = {.accuracy = 0.5, .auc = 1.0, .log_loss = 2.5,
+                                         .tp = 1, .fn = -2}};
+    snprintf(out.family, sizeof out.family, "logreg");
+    snprintf(out.params, sizeof out.params, "{\"l2\":0.01}");
+    snprintf(out.sha256, sizeof out.sha256, "%064x", 9u);
+    uint8_t *bytes;
+    size_t len;
+    CHECK_INT(stage_train_out_encode(&out, &bytes, &len), 0);
+    bool same = s_same("train_out", bytes, len, s_train_out_hex);
+    free(bytes);
+    CHECK(same);
+    uint8_t *golden = s_unhex(s_train_out_hex, &len);
+    stage_train_out_t back;
+    mlops_err_t err;
+    int rc = stage_train_out_decode(golden, len, &back, &err);
+    bool fields = rc == 0 && back.artifact_len == 5 && memcmp(back.artifact, "ART\0x", 5) == 0
+                  && memcmp(&back.metrics, &out.metrics, sizeof out.metrics) == 0
+                  && strcmp(back.params, out.params) == 0;
+    free(golden);
+    CHECK_INT(rc, 0);
+    CHECK(fields);
+}
+
+static void test_preprocess_in_bytes(void)
+{
+    stage_preprocess_in_t in = {.table = (const uint8_t *)"T", .table_len = 1,
+                                .test_fraction = 0.25, .seed = 18446744073709551615u};
+    uint8_t *bytes;
+    size_t len;
+    CHECK_INT(stage_preprocess_in_encode(&in, &bytes, &len), 0);
+    bool same = s_same("preprocess_in", bytes, len, s_preprocess_in_hex);
+    free(bytes);
+    CHECK(same);
+    uint8_t *golden = s_unhex(s_preprocess_in_hex, &len);
+    stage_preprocess_in_t back;
+    mlops_err_t err;
+    int rc = stage_preprocess_in_decode(golden, len, &back, &err);
+    free(golden);
+    CHECK_INT(rc, 0);
+    CHECK(back.seed == in.seed && back.test_fraction == 0.25 && back.target[0] == '\0');
+}
+
+static void test_control_bytes(void)
+{
+    control_worker_t w = {.stage = "train", .host = "h1", .pid = 4242, .state = "busy",
+                          .task_id = "4-train-forest", .last_seen_ms = 1764136800000};
+    control_status_t st = {.active_run = 4, .queued = 0, .next_schedule_ms = 86400000,
+                           .production_version = 2, .workers = &w, .n_workers = 1,
+                           .waiting = "5-evaluate waits: no evaluate worker is connected"};
+    //  STATUS gained `serving` (optional, last) after these bytes were
+    //  captured: a broker now writes a 7-key map ending in "serving": [],
+    //  and the 6-key answer of an older broker still decodes.
+    char now_hex[sizeof s_status_hex + 32];
+    snprintf(now_hex, sizeof now_hex, "87%s%s", s_status_hex + 2, "a773657276696e6790");
+    uint8_t *bytes;
+    size_t len;
+    CHECK_INT(control_status_encode(&st, &bytes, &len), 0);
+    bool same = s_same("status", bytes, len, now_hex);
+    free(bytes);
+    CHECK(same);
+    uint8_t *golden = s_unhex(s_status_hex, &len);
+    control_status_t old;
+    mlops_err_t err;
+    int rc = control_status_decode(golden, len, &old, &err);
+    bool fields = rc == 0 && old.n_workers == 1 && old.workers[0].pid == 4242 && old.n_serving == 0
+                  && strcmp(old.waiting, st.waiting) == 0;
+    control_status_clear(&old);
+    free(golden);
+    CHECK_INT(rc, 0);
+    CHECK(fields);
+    version_t v[2];
+    s_fill_version(&v[0]);
+    s_fill_version(&v[1]);
+    v[1].version = 13;
+    v[1].stage = VERSION_ARCHIVED;
+    control_models_t models = {.production = 12, .versions = v, .n_versions = 2};
+    CHECK_INT(control_models_encode(&models, &bytes, &len), 0);
+    same = s_same("models", bytes, len, s_models_hex);
+    free(bytes);
+    CHECK(same);
+    golden = s_unhex(s_models_hex, &len);
+    control_models_t back;
+    rc = control_models_decode(golden, len, &back, &err);
+    fields = rc == 0 && back.production == 12 && back.n_versions == 2
+                  && memcmp(&back.versions[1], &v[1], sizeof v[1]) == 0;
+    control_models_clear(&back);
+    free(golden);
+    CHECK_INT(rc, 0);
+    CHECK(fields);
+}
+
+int main(void)
+{
+    RUN(test_run_bytes);
+    RUN(test_empty_run_bytes);
+    RUN(test_version_bytes);
+    RUN(test_audit_bytes);
+    RUN(test_evaluate_in_bytes);
+    RUN(test_train_out_bytes);
+    RUN(test_preprocess_in_bytes);
+    RUN(test_control_bytes);
+    return TEST_REPORT("test_codec_golden");
+}
