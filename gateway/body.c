@@ -155,10 +155,16 @@ static size_t s_map_position(const s_rewrite_t *rw, size_t pos)
 /* --- the fast path ------------------------------------------------------ */
 
 typedef struct {
+    uint32_t tag;             //  name length and end bytes, to skip most strcmps
+    size_t len;               //  name length
+    bool plain;               //  the name had no escape: the text spells it as it is
+} s_key_t;
+
+typedef struct {
     char *p;                  //  cursor in the copy
     char *end;                //  end of the copy (a NUL sits there)
     proto_field_t *fields;    //  fields so far, growing
-    uint32_t *tags;           //  per field: name length and end bytes, to skip most strcmps
+    s_key_t *keys;            //  per field: facts about its name
     size_t n_fields, cap_fields;
     size_t *starts;           //  first field of each record, growing
     size_t n_records, cap_records;
@@ -350,10 +356,10 @@ static bool s_fast_grow(s_scan_t *sc)
         proto_field_t *fields = realloc(sc->fields, cap * sizeof *fields);
         if (fields)
             sc->fields = fields;
-        uint32_t *tags = realloc(sc->tags, cap * sizeof *tags);
-        if (tags)
-            sc->tags = tags;
-        if (!fields || !tags)
+        s_key_t *keys = realloc(sc->keys, cap * sizeof *keys);
+        if (keys)
+            sc->keys = keys;
+        if (!fields || !keys)
             return false;
         sc->cap_fields = cap;
     }
@@ -368,11 +374,46 @@ static bool s_fast_grow(s_scan_t *sc)
     return true;
 }
 
+//  The name at sc->p (on its opening quote) into field k. A batch repeats
+//  one schema, so when the record before spelled the same name at the same
+//  position (prev_k; SIZE_MAX when there is none) field k shares its copy:
+//  no unescaping, and the encoder and the worker compare such names by
+//  pointer. *shared tells which way it went.
+static bool s_fast_name(s_scan_t *sc, size_t k, size_t prev_k, bool *shared)
+{
+    proto_field_t *f = &sc->fields[k];
+    if (prev_k != SIZE_MAX && sc->keys[prev_k].plain) {
+        const s_key_t *pk = &sc->keys[prev_k];
+        const char *name = sc->fields[prev_k].name;
+        if (sc->end - sc->p > (ptrdiff_t)(pk->len + 1) && memcmp(sc->p + 1, name, pk->len) == 0
+            && sc->p[pk->len + 1] == '"') {
+            f->name = name;
+            sc->keys[k] = *pk;
+            sc->p += pk->len + 2;
+            return *shared = true;
+        }
+    }
+    *shared = false;
+    char *start = sc->p + 1;
+    if (!(f->name = s_fast_string(sc)))
+        return false;
+    size_t spelled = (size_t)(sc->p - 1 - start);   //  escapes shrink the name
+    size_t len = strnlen(f->name, spelled + 1);
+    sc->keys[k] = (s_key_t){
+        .tag = (uint32_t)len << 16 | (uint32_t)(unsigned char)f->name[0] << 8
+             | (len ? (unsigned char)f->name[len - 1] : 0),
+        .len = len,
+        .plain = len == spelled,
+    };
+    return true;
+}
+
 static bool s_fast_record(s_scan_t *sc)
 {
     if (*sc->p != '{' || !s_fast_grow(sc))
         return false;
     size_t first = sc->n_fields;
+    size_t prev_first = sc->n_records ? sc->starts[sc->n_records - 1] : SIZE_MAX;
     sc->starts[sc->n_records++] = first;
     sc->p++;
     s_ws(sc);
@@ -380,19 +421,21 @@ static bool s_fast_record(s_scan_t *sc)
         sc->p++;
         return true;
     }
+    bool same_names = prev_first != SIZE_MAX;   //  every name so far shared with the record before
     for (;;) {
         if (*sc->p != '"' || !s_fast_grow(sc) || sc->n_fields - first >= PROTO_FIELDS_MAX)
             return false;
         proto_field_t *f = &sc->fields[sc->n_fields];
-        if (!(f->name = s_fast_string(sc)))
+        size_t prev_k = prev_first != SIZE_MAX && prev_first + (sc->n_fields - first) < first
+                      ? prev_first + (sc->n_fields - first) : SIZE_MAX;
+        bool shared;
+        if (!s_fast_name(sc, sc->n_fields, prev_k, &shared))
             return false;
-        size_t len = (size_t)(sc->p - 2 - f->name);   //  at most: escapes shrink the name
-        len = strnlen(f->name, len + 1);
-        uint32_t tag = (uint32_t)len << 16 | (uint32_t)(unsigned char)f->name[0] << 8
-                     | (len ? (unsigned char)f->name[len - 1] : 0);
-        sc->tags[sc->n_fields] = tag;
-        for (size_t i = first; i < sc->n_fields; i++)
-            if (sc->tags[i] == tag && strcmp(sc->fields[i].name, f->name) == 0)
+        //  names all shared so far are distinct, as the record before's were
+        same_names = same_names && shared;
+        uint32_t tag = sc->keys[sc->n_fields].tag;
+        for (size_t i = first; !same_names && i < sc->n_fields; i++)
+            if (sc->keys[i].tag == tag && strcmp(sc->fields[i].name, f->name) == 0)
                 return false;   //  a duplicate: jansson's rule (last wins) applies
         s_ws(sc);
         if (*sc->p++ != ':')
@@ -465,7 +508,7 @@ static int s_fast(body_t *self, const char *text, size_t len, bool batch, size_t
     if (!self->records) {
         free(copy);
         free(sc.fields);
-        free(sc.tags);
+        free(sc.keys);
         free(sc.starts);
         return ok ? -1 : 0;
     }
@@ -477,7 +520,7 @@ static int s_fast(body_t *self, const char *text, size_t len, bool batch, size_t
     self->n_records = sc.n_records;
     self->fields = sc.fields;
     self->copy = copy;
-    free(sc.tags);
+    free(sc.keys);
     free(sc.starts);
     return 1;
 }

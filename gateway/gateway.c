@@ -1317,12 +1317,17 @@ void gateway_destroy(gateway_t **p)
             if (w)
                 s_send_disconnect(self, w->id, w->id_len, "gateway shutting down");
         }
+    //  The monitor stops while its reader is still there and drained:
+    //  libzmq sends each event with a blocking send under a lock that
+    //  stopping takes, so a worker leaving after the reader went would
+    //  block that send for ever, and us with it.
+    if (self->backend_sock && self->monitor) {
+        s_monitor_drain(self);
+        zmq_socket_monitor(self->backend, NULL, 0);
+    }
     zsock_destroy(&self->monitor_sock);
     zsock_destroy(&self->control_sock);
-    if (self->backend_sock) {
-        zmq_socket_monitor(self->backend, NULL, 0);
-        zsock_destroy(&self->backend_sock);
-    }
+    zsock_destroy(&self->backend_sock);
     curve_destroy(&self->curve);
     router_destroy(&self->router);
     metrics_destroy(&self->metrics);

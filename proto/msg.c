@@ -643,7 +643,24 @@ static int s_read_value(s_reader_t *r, proto_field_t *f)
                   s_type_name(b), r->pos);
 }
 
-static int s_read_record(s_reader_t *r, proto_record_t *rec, size_t index)
+//  A fixstr at the reader equal to name (len bytes, checked when it was
+//  read): the reader moves past it. Batches repeat one schema, so a name
+//  the record before had at this position is found here without a copy.
+static bool s_read_same_name(s_reader_t *r, const char *name, size_t len)
+{
+    if (len >= 32 || r->len - r->pos < len + 1 || r->buf[r->pos] != (0xa0 | len)
+        || memcmp(r->buf + r->pos + 1, name, len) != 0)
+        return false;
+    r->pos += len + 1;
+    return true;
+}
+
+//  Reads record index; prev is the record before it (NULL for the first):
+//  a field name equal to prev's at the same position shares prev's copy,
+//  and a record whose names all match prev's needs no duplicate check
+//  (prev passed it), so consumers may compare names by pointer.
+static int s_read_record(s_reader_t *r, proto_record_t *rec, size_t index,
+                         const proto_record_t *prev)
 {
     size_t at = r->pos, n;
     if (s_read_container(r, true, &n))
@@ -654,17 +671,24 @@ static int s_read_record(s_reader_t *r, proto_record_t *rec, size_t index)
     rec->fields = s_arena_alloc(r->msg, (n ? n : 1) * sizeof(proto_field_t));
     if (!rec->fields)
         return s_nomem(r);
+    bool same_names = prev && prev->n_fields == n;
     for (size_t j = 0; j < n; j++) {
         proto_field_t *f = &rec->fields[j];
-        if (s_read_str_copy(r, &f->name))
-            return s_prefix(r, "records[%zu]: field name", index);
+        const char *shared = same_names ? prev->fields[j].name : NULL;
+        if (shared && s_read_same_name(r, shared, strlen(shared))) {
+            f->name = shared;
+        } else {
+            same_names = false;
+            if (s_read_str_copy(r, &f->name))
+                return s_prefix(r, "records[%zu]: field name", index);
+        }
         if (s_read_value(r, f)) {
             char sample[S_KEY_SAMPLE_MAX];
             return s_prefix(r, "records[%zu].%s", index,
                             log_sanitize(f->name, strlen(f->name), sample, sizeof sample));
         }
     }
-    return s_record_check_dups(r, rec, index);
+    return same_names ? 0 : s_record_check_dups(r, rec, index);
 }
 
 //  Reads an array header of at most max entries and takes room for them
@@ -687,7 +711,7 @@ static int s_read_records(s_reader_t *r, proto_record_t **out, size_t *count)
     if (!recs)
         return s_prefix(r, "records");
     for (size_t i = 0; i < n; i++)
-        if (s_read_record(r, &recs[i], i))
+        if (s_read_record(r, &recs[i], i, i ? &recs[i - 1] : NULL))
             return r->err.code;  //  already names records[i]
     *out = recs;
     *count = n;
@@ -981,30 +1005,6 @@ static int s_pack_str(msgpack_packer *pk, const char *s)
     return s_pack_str_n(pk, s, strlen(s));
 }
 
-//  An INT record value: num is integral; values past the int range were
-//  rounded when decoded, so they are clamped to the range's ends, which
-//  decode back to the same double.
-static int s_pack_int_value(msgpack_packer *pk, double num)
-{
-    if (num >= 18446744073709551615.0)
-        return msgpack_pack_uint64(pk, UINT64_MAX);
-    if (num >= 9223372036854775807.0)
-        return msgpack_pack_uint64(pk, (uint64_t)num);
-    return msgpack_pack_int64(pk, (int64_t)num);
-}
-
-static int s_pack_value(msgpack_packer *pk, const proto_field_t *f)
-{
-    switch (f->kind) {
-    case PROTO_VAL_NIL: return msgpack_pack_nil(pk);
-    case PROTO_VAL_BOOL: return f->num != 0 ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
-    case PROTO_VAL_INT: return s_pack_int_value(pk, f->num);
-    case PROTO_VAL_FLOAT: return msgpack_pack_double(pk, f->num);
-    case PROTO_VAL_STR: return s_pack_str(pk, f->str);
-    }
-    return -1;
-}
-
 //  A C string the decoder would accept back, walked once: the ASCII run
 //  (the usual case) needs no decoding; *len gets its length.
 static bool s_str_scan(const char *s, size_t *len)
@@ -1031,53 +1031,218 @@ static int s_pack_str_n(msgpack_packer *pk, const char *s, size_t n)
     return msgpack_pack_str(pk, n) || msgpack_pack_str_body(pk, s, n);
 }
 
-//  Checks one field as the decoder would, so what we send can be read back;
-//  fills its name key.
-static bool s_field_ok(const proto_field_t *f, s_name_key_t *key)
+/*  PREDICT records, written straight into the buffer. A batch is most of a
+    PREDICT's bytes, so each record is checked as the decoder would check
+    it (what we send can be read back), its size bounded, then written in
+    the same canonical forms msgpack-c's packer uses (test_interop_msg
+    compares them with Python's). While a batch repeats one schema (the
+    same name pointers as the record before, as the gateway's body parser
+    and our decoder give them) the names' checks are not repeated.  */
+
+typedef struct {
+    char *at;      //  next byte to write
+} s_out_t;
+
+static void s_out_byte(s_out_t *o, uint8_t b)
 {
-    size_t len;
-    if (!s_str_scan(f->name, &key->len) || f->kind > PROTO_VAL_STR)
+    *o->at++ = (char)b;
+}
+
+//  v in n big-endian bytes.
+static void s_out_be(s_out_t *o, uint64_t v, int n)
+{
+    for (int i = n - 1; i >= 0; i--)
+        *o->at++ = (char)(v >> (8 * i));
+}
+
+static void s_out_uint(s_out_t *o, uint64_t u)
+{
+    if (u < 128)
+        s_out_byte(o, (uint8_t)u);
+    else if (u < 256)
+        s_out_byte(o, 0xcc), s_out_be(o, u, 1);
+    else if (u < 65536)
+        s_out_byte(o, 0xcd), s_out_be(o, u, 2);
+    else if (u <= UINT32_MAX)
+        s_out_byte(o, 0xce), s_out_be(o, u, 4);
+    else
+        s_out_byte(o, 0xcf), s_out_be(o, u, 8);
+}
+
+static void s_out_int(s_out_t *o, int64_t x)
+{
+    if (x >= 0)
+        s_out_uint(o, (uint64_t)x);
+    else if (x >= -32)
+        s_out_byte(o, (uint8_t)x);
+    else if (x >= INT8_MIN)
+        s_out_byte(o, 0xd0), s_out_be(o, (uint64_t)x, 1);
+    else if (x >= INT16_MIN)
+        s_out_byte(o, 0xd1), s_out_be(o, (uint64_t)x, 2);
+    else if (x >= INT32_MIN)
+        s_out_byte(o, 0xd2), s_out_be(o, (uint64_t)x, 4);
+    else
+        s_out_byte(o, 0xd3), s_out_be(o, (uint64_t)x, 8);
+}
+
+static void s_out_str(s_out_t *o, const char *str, size_t n)
+{
+    if (n < 32)
+        s_out_byte(o, (uint8_t)(0xa0 | n));
+    else if (n < 256)
+        s_out_byte(o, 0xd9), s_out_be(o, n, 1);
+    else if (n < 65536)
+        s_out_byte(o, 0xda), s_out_be(o, n, 2);
+    else
+        s_out_byte(o, 0xdb), s_out_be(o, n, 4);
+    memcpy(o->at, str, n);
+    o->at += n;
+}
+
+//  An array (map false) or map header of n entries.
+static void s_out_container(s_out_t *o, bool map, size_t n)
+{
+    if (n < 16)
+        s_out_byte(o, (uint8_t)((map ? 0x80 : 0x90) | n));
+    else if (n < 65536)
+        s_out_byte(o, map ? 0xde : 0xdc), s_out_be(o, n, 2);
+    else
+        s_out_byte(o, map ? 0xdf : 0xdd), s_out_be(o, n, 4);
+}
+
+//  An INT record value: num is integral; values past the int range were
+//  rounded when decoded, so they are clamped to the range's ends, which
+//  decode back to the same double.
+static void s_out_int_value(s_out_t *o, double num)
+{
+    if (num >= 18446744073709551615.0)
+        s_out_uint(o, UINT64_MAX);
+    else if (num >= 9223372036854775807.0)
+        s_out_uint(o, (uint64_t)num);
+    else
+        s_out_int(o, (int64_t)num);
+}
+
+static void s_out_value(s_out_t *o, const proto_field_t *f, size_t str_len)
+{
+    uint64_t bits;
+    switch (f->kind) {
+    case PROTO_VAL_NIL: s_out_byte(o, 0xc0); break;
+    case PROTO_VAL_BOOL: s_out_byte(o, f->num != 0 ? 0xc3 : 0xc2); break;
+    case PROTO_VAL_INT: s_out_int_value(o, f->num); break;
+    case PROTO_VAL_FLOAT:
+        memcpy(&bits, &f->num, sizeof bits);
+        s_out_byte(o, 0xcb);
+        s_out_be(o, bits, 8);
+        break;
+    case PROTO_VAL_STR: s_out_str(o, f->str, str_len); break;
+    }
+}
+
+//  Bytes at most for a str of n bytes, header included.
+static size_t s_str_bound(size_t n)
+{
+    return n + 5;
+}
+
+enum { S_SCALAR_BOUND = 9, S_HEADER_BOUND = 5 };   //  bytes at most: a number, a header
+
+//  Checks one field's value as the decoder would; *len is a str's length,
+//  *bound grows by the value's bytes at most.
+static bool s_value_ok(const proto_field_t *f, size_t *len, size_t *bound)
+{
+    if (f->kind > PROTO_VAL_STR)
         return false;
-    s_name_key(key, f->name, key->len);
-    if (f->kind == PROTO_VAL_STR && !s_str_scan(f->str, &len))
-        return false;
+    if (f->kind == PROTO_VAL_STR) {
+        if (!s_str_scan(f->str, len))
+            return false;
+        *bound += s_str_bound(*len);
+        return true;
+    }
+    *bound += S_SCALAR_BOUND;
     return f->kind != PROTO_VAL_INT
         || (f->num == floor(f->num) && f->num >= -9223372036854775808.0 && f->num <= 18446744073709551616.0);
 }
 
-//  Checks a record as the decoder would (keys has PROTO_FIELDS_MAX entries).
-static bool s_record_ok(const proto_record_t *rec, s_name_key_t *keys)
+//  The lengths of a record's names and str values, by field position.
+typedef struct {
+    size_t *names;    //  PROTO_FIELDS_MAX entries
+    size_t *values;   //  as many; str values only
+} s_lens_t;
+
+//  Checks a record as the decoder would. lens holds the name lengths of
+//  prev, the record before (NULL for the first), and gets rec's; *bound
+//  gets its bytes at most. keys (PROTO_FIELDS_MAX entries) is room for the
+//  duplicate check, which reorders it.
+static bool s_record_ok(const proto_record_t *rec, const proto_record_t *prev, s_lens_t *lens,
+                        s_name_key_t *keys, size_t *bound)
 {
     if (rec->n_fields > PROTO_FIELDS_MAX || (rec->n_fields && !rec->fields))
         return false;
-    for (size_t j = 0; j < rec->n_fields; j++)
-        if (!s_field_ok(&rec->fields[j], &keys[j]))
+    bool same_names = prev && prev->n_fields == rec->n_fields;
+    for (size_t j = 0; same_names && j < rec->n_fields; j++)
+        same_names = rec->fields[j].name == prev->fields[j].name;
+    *bound = S_HEADER_BOUND;
+    for (size_t j = 0; j < rec->n_fields; j++) {
+        const proto_field_t *f = &rec->fields[j];
+        if (!same_names) {
+            if (!s_str_scan(f->name, &lens->names[j]))
+                return false;
+            s_name_key(&keys[j], f->name, lens->names[j]);
+        }
+        *bound += s_str_bound(lens->names[j]);
+        if (!s_value_ok(f, &lens->values[j], bound))
             return false;
-    return s_names_repeat(keys, rec->n_fields) == NULL;
+    }
+    return same_names || s_names_repeat(keys, rec->n_fields) == NULL;
 }
 
-static int s_pack_records(msgpack_packer *pk, const proto_record_t *recs, size_t n)
+//  Room for more bytes at the buffer's end; false when memory is short.
+static bool s_reserve(msgpack_sbuffer *sb, size_t more)
+{
+    if (sb->alloc - sb->size >= more)
+        return true;
+    size_t cap = sb->alloc * 2 > sb->size + more ? sb->alloc * 2 : sb->size + more;
+    char *data = realloc(sb->data, cap);
+    if (!data)
+        return false;
+    sb->data = data;
+    sb->alloc = cap;
+    return true;
+}
+
+static int s_pack_records(msgpack_sbuffer *sb, const proto_record_t *recs, size_t n)
 {
     if (n > PROTO_RECORDS_MAX || (n && !recs))
         return MLOPS_EINVAL;
     s_name_key_t *keys = malloc(PROTO_FIELDS_MAX * sizeof *keys);
-    if (!keys)
-        return MLOPS_ENOMEM;
-    int rc = 0;
-    for (size_t i = 0; i < n && rc == 0; i++)
-        if (!s_record_ok(&recs[i], keys))
+    s_lens_t lens = {malloc(PROTO_FIELDS_MAX * sizeof(size_t)), malloc(PROTO_FIELDS_MAX * sizeof(size_t))};
+    int rc = keys && lens.names && lens.values && s_reserve(sb, S_HEADER_BOUND) ? 0 : MLOPS_ENOMEM;
+    s_out_t o = {sb->data + sb->size};
+    if (rc == 0)
+        s_out_container(&o, false, n);
+    sb->size = (size_t)(o.at - sb->data);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        const proto_record_t *rec = &recs[i];
+        size_t bound;
+        if (!s_record_ok(rec, i ? &recs[i - 1] : NULL, &lens, keys, &bound))
             rc = MLOPS_EINVAL;
-    free(keys);
-    if (rc || msgpack_pack_array(pk, n))
-        return rc ? rc : MLOPS_ENOMEM;
-    for (size_t i = 0; i < n; i++) {
-        if (msgpack_pack_map(pk, recs[i].n_fields))
-            return MLOPS_ENOMEM;
-        for (size_t j = 0; j < recs[i].n_fields; j++)
-            if (s_pack_str(pk, recs[i].fields[j].name) || s_pack_value(pk, &recs[i].fields[j]))
-                return MLOPS_ENOMEM;
+        else if (!s_reserve(sb, bound))
+            rc = MLOPS_ENOMEM;
+        if (rc)
+            break;
+        o.at = sb->data + sb->size;
+        s_out_container(&o, true, rec->n_fields);
+        for (size_t j = 0; j < rec->n_fields; j++) {
+            s_out_str(&o, rec->fields[j].name, lens.names[j]);
+            s_out_value(&o, &rec->fields[j], lens.values[j]);
+        }
+        sb->size = (size_t)(o.at - sb->data);
     }
-    return 0;
+    free(keys);
+    free(lens.names);
+    free(lens.values);
+    return rc;
 }
 
 static int s_pack_detail(msgpack_packer *pk, const proto_problem_t *d, size_t n)
@@ -1138,7 +1303,7 @@ static int s_pack_field(msgpack_packer *pk, msgpack_sbuffer *sb, const proto_msg
         else
             rc = msgpack_sbuffer_write(sb, ptr, len);
         break;
-    case F_RECORDS: return s_pack_records(pk, ptr, len);
+    case F_RECORDS: return s_pack_records(sb, ptr, len);
     case F_INTS:
     case F_FLOATS:
         if (len > PROTO_RECORDS_MAX || (len && !ptr) || msgpack_pack_array(pk, len))

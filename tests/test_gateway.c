@@ -185,6 +185,12 @@ static void test_body_fast_path_agrees_with_jansson(void)
         "{}",
         "{\"instances\":[{\"a\":1},{},{\"b\":\"x\",\"c\":3.25}]}",
         "{\"Name\":\"Johnston, Miss. \\\"Carrie\\\" \\\\ \\/ \\b\\f\\n\\r\\t \\u00e9 \\ud83d\\ude00 \\u20AC\"}",
+        //  names shared with the record before, or not: an escaped spelling,
+        //  a prefix, a longer name, more and fewer fields, a name moved
+        "{\"instances\":[{\"Age\":1,\"Sex\":\"m\"},{\"Age\":2,\"Sex\":\"f\"},"
+        "{\"\\u0041ge\":3,\"Sex\":\"f\"},{\"Age\":4,\"Sex\":\"f\"},{\"Ag\":5,\"Sexy\":1},"
+        "{\"Age\":6,\"Sex\":\"f\",\"Fare\":1.5},{\"Age\":7},{\"Sex\":\"m\",\"Age\":8},"
+        "{\"A\\\"e\":9},{\"A\\\"e\":10}]}",
     };
     static const char *refused[] = {   //  the full path decides these
         "{\"a\":\"\\u0000\"}", "{\"a\":\"\\udc00\"}", "{\"a\":\"\\ud83dx\"}", "{\"a\":\"\\x\"}",
@@ -192,6 +198,9 @@ static void test_body_fast_path_agrees_with_jansson(void)
         "{\"a\":1.}", "{\"a\":NaN}", "{\"a\":1} x", "[1]", "{\"a\":1234567890123456789012}",
         "{\"instances\":[]}", "{\"instances\":[{}],\"more\":1}", "{\"a\":\"\xc3\"}", "{\"a\":tru}",
         "{\"a\":\"x\x01\"}", "",
+        //  a duplicate after names shared with the record before
+        "{\"instances\":[{\"a\":1,\"b\":2},{\"a\":1,\"a\":2}]}",
+        "{\"instances\":[{\"a\":1,\"b\":2},{\"a\":1,\"b\":2,\"b\":3}]}",
     };
     bool fast;
     for (size_t i = 0; i < sizeof taken / sizeof taken[0]; i++) {
@@ -210,6 +219,27 @@ static void test_body_fast_path_agrees_with_jansson(void)
     strcat(big, "]}");
     CHECK(s_paths_agree(big, true, &fast));
     CHECK(!fast);
+}
+
+//  A batch of one schema shares its names (the encoder and the worker
+//  compare them by pointer); a different spelling of a name does not.
+static void test_body_batch_shares_names(void)
+{
+    const char *text = "{\"instances\":[{\"Age\":1,\"Sex\":\"m\"},{\"Age\":2,\"Sex\":\"f\"},"
+                       "{\"\\u0041ge\":3,\"Sex\":\"f\"},{\"Age\":4,\"Sex\":\"f\"}]}";
+    mlops_err_t err;
+    CHECK_INT(s_parse(text, true, 100, &err), 0);
+    CHECK_INT(s_body.n_records, 4);
+    const proto_record_t *r = s_body.records;
+    CHECK(r[1].fields[0].name == r[0].fields[0].name);
+    CHECK(r[1].fields[1].name == r[0].fields[1].name);
+    CHECK(r[2].fields[0].name != r[1].fields[0].name);   //  escaped: its own copy
+    CHECK_STR(r[2].fields[0].name, "Age");
+    CHECK(r[2].fields[1].name == r[1].fields[1].name);
+    CHECK(r[3].fields[0].name != r[2].fields[0].name);   //  the one before was escaped
+    CHECK(r[3].fields[1].name == r[2].fields[1].name);
+    CHECK(r[3].fields[0].num == 4);
+    body_clear(&s_body);
 }
 
 static void test_answer_prediction(void)
@@ -427,6 +457,7 @@ int main(void)
     RUN(test_body_batch_shapes);
     RUN(test_body_problem_overflow_counts_all);
     RUN(test_body_fast_path_agrees_with_jansson);
+    RUN(test_body_batch_shares_names);
     RUN(test_answer_prediction);
     RUN(test_answer_number_round_trips);
     RUN(test_answer_problems_and_escapes);

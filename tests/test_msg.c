@@ -13,6 +13,7 @@
 #include "testing.h"
 
 #include <assert.h>
+#include <msgpack.h>
 #include <stdint.h>
 
 //  --------------------------------------------------------------------------
@@ -923,6 +924,131 @@ static void test_record_int_extremes(void)
     proto_msg_destroy(&d);
 }
 
+//  msgpack-c's packer, the reference for canonical bytes: the encoder
+//  writes records itself and must write what the packer would.
+static void s_pack_reference(msgpack_packer *pk, const proto_record_t *recs, size_t n)
+{
+    msgpack_pack_array(pk, n);
+    for (size_t i = 0; i < n; i++) {
+        msgpack_pack_map(pk, recs[i].n_fields);
+        for (size_t j = 0; j < recs[i].n_fields; j++) {
+            const proto_field_t *f = &recs[i].fields[j];
+            msgpack_pack_str_with_body(pk, f->name, strlen(f->name));
+            switch (f->kind) {
+            case PROTO_VAL_NIL: msgpack_pack_nil(pk); break;
+            case PROTO_VAL_BOOL: f->num ? msgpack_pack_true(pk) : msgpack_pack_false(pk); break;
+            case PROTO_VAL_INT:
+                if (f->num >= 9223372036854775807.0)
+                    msgpack_pack_uint64(pk, f->num >= 18446744073709551615.0 ? UINT64_MAX : (uint64_t)f->num);
+                else
+                    msgpack_pack_int64(pk, (int64_t)f->num);
+                break;
+            case PROTO_VAL_FLOAT: msgpack_pack_double(pk, f->num); break;
+            case PROTO_VAL_STR: msgpack_pack_str_with_body(pk, f->str, strlen(f->str)); break;
+            }
+        }
+    }
+}
+
+//  Every size class of every value, header and count, against the packer.
+static void test_records_bytes_are_canonical(void)
+{
+    static const double ints[] = {0, 1, 127, 128, 255, 256, 65535, 65536, 4294967295.0, 4294967296.0,
+                                  9223372036854775807.0, 18446744073709551616.0, -1, -32, -33, -128,
+                                  -129, -32768, -32769, -2147483648.0, -2147483649.0,
+                                  -9223372036854775808.0};
+    static const size_t str_lens[] = {0, 1, 31, 32, 255, 256, 65535, 65536};
+    enum { N_INTS = sizeof ints / sizeof ints[0], N_STRS = sizeof str_lens / sizeof str_lens[0] };
+    char *strs[N_STRS];
+    char names[N_INTS + N_STRS + 4][16];
+    proto_field_t fs[N_INTS + N_STRS + 4];
+    size_t k = 0;
+    for (size_t i = 0; i < N_INTS; i++, k++)
+        fs[k] = (proto_field_t){names[k], PROTO_VAL_INT, ints[i], NULL};
+    for (size_t i = 0; i < N_STRS; i++, k++) {
+        strs[i] = malloc(str_lens[i] + 1);
+        assert(strs[i]);
+        memset(strs[i], 'x', str_lens[i]);
+        strs[i][str_lens[i]] = 0;
+        fs[k] = (proto_field_t){names[k], PROTO_VAL_STR, 0, strs[i]};
+    }
+    fs[k] = (proto_field_t){names[k], PROTO_VAL_FLOAT, -0.0, NULL}, k++;
+    fs[k] = (proto_field_t){names[k], PROTO_VAL_BOOL, 0, NULL}, k++;
+    fs[k] = (proto_field_t){names[k], PROTO_VAL_BOOL, 1, NULL}, k++;
+    fs[k] = (proto_field_t){names[k], PROTO_VAL_NIL, 0, NULL}, k++;
+    for (size_t i = 0; i < k; i++)
+        snprintf(names[i], sizeof names[i], "f%zu", i);
+    //  maps of 0, 15, 16 and all fields; arrays of 15, 16 and 70000 records
+    proto_record_t *recs = calloc(70000, sizeof *recs);
+    assert(recs);
+    static const size_t widths[] = {0, 15, 16, sizeof fs / sizeof fs[0]};
+    static const size_t counts[] = {1, 15, 16, 70000};
+    for (size_t c = 0; c < sizeof counts / sizeof counts[0]; c++) {
+        for (size_t i = 0; i < counts[c]; i++)   //  the longest array: short records (the frame limit)
+            recs[i] = (proto_record_t){fs, counts[c] > 16 ? i % 2 : widths[i % 4]};
+        proto_msg_t m = {.cmd = PROTO_PREDICT, .predict = {7, recs, counts[c]}};
+        uint8_t *buf;
+        size_t len;
+        CHECK_INT(proto_msg_encode(&m, &buf, &len), 0);
+        msgpack_sbuffer sb;
+        msgpack_sbuffer_init(&sb);
+        msgpack_packer pk;
+        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+        msgpack_pack_array(&pk, 3), msgpack_pack_int(&pk, 1);
+        msgpack_pack_str_with_body(&pk, "PREDICT", 7), msgpack_pack_map(&pk, 2);
+        msgpack_pack_str_with_body(&pk, "req_id", 6), msgpack_pack_uint64(&pk, 7);
+        msgpack_pack_str_with_body(&pk, "records", 7);
+        s_pack_reference(&pk, recs, counts[c]);
+        CHECK_INT(len, sb.size);
+        CHECK(len == sb.size && memcmp(buf, sb.data, len) == 0);
+        msgpack_sbuffer_destroy(&sb);
+        free(buf);
+    }
+    free(recs);
+    for (size_t i = 0; i < N_STRS; i++)
+        free(strs[i]);
+}
+
+//  Records of one schema share their decoded names (the worker maps fields
+//  by pointer); a record that differs anywhere gets its own, and a
+//  duplicate after a shared prefix is still refused.
+static void test_decoded_names_shared_within_a_schema(void)
+{
+    proto_field_t a[] = {{"Age", PROTO_VAL_INT, 1, NULL}, {"Sex", PROTO_VAL_STR, 0, "male"}};
+    proto_field_t b[] = {{"Age", PROTO_VAL_INT, 2, NULL}, {"Sex", PROTO_VAL_STR, 0, "female"}};
+    proto_field_t c[] = {{"Age", PROTO_VAL_INT, 3, NULL}, {"Sox", PROTO_VAL_STR, 0, "male"}};
+    proto_field_t d[] = {{"Age", PROTO_VAL_INT, 4, NULL}};
+    proto_field_t e[] = {{"Age", PROTO_VAL_INT, 5, NULL}, {"Sex", PROTO_VAL_NIL, 0, NULL},
+                         {"Fare", PROTO_VAL_FLOAT, 1.5, NULL}};
+    proto_record_t recs[] = {{a, 2}, {b, 2}, {c, 2}, {d, 1}, {e, 3}, {a, 2}};
+    proto_msg_t m = {.cmd = PROTO_PREDICT, .predict = {1, recs, 6}};
+    uint8_t *buf;
+    size_t len;
+    CHECK_INT(proto_msg_encode(&m, &buf, &len), 0);
+    proto_msg_t *got = proto_msg_decode(buf, len, NULL);
+    free(buf);
+    CHECK(got && proto_msg_equal(&m, got));
+    if (got) {
+        const proto_record_t *r = got->predict.records;
+        CHECK(r[1].fields[0].name == r[0].fields[0].name);   //  same schema: shared
+        CHECK(r[1].fields[1].name == r[0].fields[1].name);
+        CHECK(r[2].fields[0].name == r[1].fields[0].name);   //  Age shared, Sox not
+        CHECK(r[2].fields[1].name != r[1].fields[1].name);
+        CHECK_STR(r[2].fields[1].name, "Sox");
+        CHECK(r[3].fields[0].name != r[2].fields[0].name);   //  another count: not compared
+        CHECK_STR(r[3].fields[0].name, "Age");
+        CHECK(r[5].fields[0].name != r[4].fields[0].name);
+        CHECK_STR(r[4].fields[2].name, "Fare");
+    }
+    proto_msg_destroy(&got);
+    //  record 1 repeats record 0's first name, then repeats it again
+    frame_t f = f_start("PREDICT", 2);
+    f_str(&f, "req_id"), f_byte(&f, 0x01), f_str(&f, "records"), f_byte(&f, 0x92);
+    f_byte(&f, 0x82), f_str(&f, "x"), f_byte(&f, 0x01), f_str(&f, "y"), f_byte(&f, 0x02);
+    f_byte(&f, 0x82), f_str(&f, "x"), f_byte(&f, 0x01), f_str(&f, "x"), f_byte(&f, 0x02);
+    CHECK_REFUSED(f, MLOPS_EPROTO, "records[1]", "duplicate field \"x\"");
+}
+
 //  proto_msg_dump writes JSON Python reads: escapes, NaN, unsigned ids.
 static void test_dump_is_json(void)
 {
@@ -1013,6 +1139,8 @@ int main(int argc, char **argv)
     RUN(test_encoder_refuses_bad_messages);
     RUN(test_encoder_record_checks_varied);
     RUN(test_record_int_extremes);
+    RUN(test_records_bytes_are_canonical);
+    RUN(test_decoded_names_shared_within_a_schema);
     RUN(test_dump_is_json);
     return TEST_REPORT("test_msg");
 }

@@ -254,11 +254,25 @@ static void test_record_fields_map_matches_scan(void)
     //  Records built from the inputs in signature order, then varied by a
     //  seeded generator: swaps, drops, unknown fields and repeated names
     //  (the decoder refuses those, but the map must still pick the first).
+    //  Every other record repeats the names of the one before (new values),
+    //  as a batch of one schema does: prep_record_fields_after must give the
+    //  scan's map either way.
     uint64_t seed = 12345;
-    int same_map = 1, same_problems = 1, same_cells = 1;
+    int same_map = 1, same_problems = 1, same_cells = 1, same_after = 1, repeats = 0;
+    proto_field_t prev_f[32];
+    proto_record_t prev = {prev_f, 0};
+    const proto_field_t *prev_map[12];
     for (int trial = 0; trial < 400; trial++) {
         proto_field_t f[32];
         size_t n = 0;
+        if (trial % 2 == 1) {
+            for (n = 0; n < prev.n_fields; n++) {
+                f[n] = prev_f[n];
+                f[n].num += 1;
+            }
+            repeats++;
+            goto mapped;
+        }
         for (size_t k = 0; k < r->n_inputs; k++) {
             seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
             unsigned v = (unsigned)(seed >> 33);
@@ -279,11 +293,20 @@ static void test_record_fields_map_matches_scan(void)
             f[a] = f[b];
             f[b] = tmp;
         }
+    mapped:;
         proto_record_t rec = {f, n};
-        const proto_field_t *map[12];
+        const proto_field_t *map[12], *after[12];
         prep_record_fields(r, &rec, map);
-        for (size_t k = 0; k < r->n_inputs; k++)
+        prep_record_fields_after(r, &rec, trial ? &prev : NULL, prev_map, after);
+        for (size_t k = 0; k < r->n_inputs; k++) {
             same_map &= map[k] == s_first(&rec, r->inputs[k].name);
+            same_after &= after[k] == map[k];
+        }
+        //  the next record's "before": this one, moved to prev_f
+        memcpy(prev_f, f, n * sizeof *f);
+        prev.n_fields = n;
+        for (size_t k = 0; k < r->n_inputs; k++)
+            prev_map[k] = map[k] ? prev_f + (map[k] - f) : NULL;
         proto_problem_t pa[16], pb[16];
         size_t ca = 0, cb = 0;
         prep_validate_record(r, &rec, trial, pa, 16, &ca);
@@ -302,6 +325,8 @@ static void test_record_fields_map_matches_scan(void)
                        && memcmp(&c1[k].num, &c2[k].num, sizeof c1[k].num) == 0;
     }
     CHECK(same_map);
+    CHECK(same_after);
+    CHECK_INT(repeats, 200);
     CHECK(same_problems);
     CHECK(same_cells);
     //  a recipe whose inputs repeat a name falls back to the scan

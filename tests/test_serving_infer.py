@@ -165,6 +165,30 @@ def test_sigkill_one_worker_under_load(procs, artifacts):
     wait_for(lambda: gw.health().json()["workers"] == 1, timeout=5, what="dead worker forgotten")
 
 
+def test_gateway_stops_while_its_workers_leave(procs, artifacts):
+    """SIGTERM to the gateway and its workers at once, after some load: the
+    gateway exits cleanly every time. (It used to hang now and then: a
+    worker's disconnect event reached the backend monitor after the monitor's
+    reader was closed, and libzmq's blocking send held the lock that
+    stopping the monitor needs.)"""
+    for _ in range(8):
+        gw = Gateway(procs)
+        ws = [infer(procs, gw, "--model", artifacts[0][0]) for _ in range(2)]
+        gw.wait_workers(2)
+        s = requests.Session()
+        for _ in range(20):
+            assert s.post(gw.url + "/predict/batch", json={"instances": [PASSENGER] * 50},
+                          timeout=5).status_code == 200
+        for p in [gw.proc] + ws:
+            p.send_signal(signal.SIGTERM)
+        try:
+            assert gw.proc.wait(10) == 0, procs.log(gw.proc)[-2000:]
+        except subprocess.TimeoutExpired:
+            pytest.fail("the gateway did not exit within 10 s of SIGTERM")
+        for w in ws:
+            w.wait(10)
+
+
 def test_short_worker_heartbeat_does_not_drop_an_idle_gateway(procs, artifacts):
     gw = Gateway(procs)
     w = infer(procs, gw, "--model", artifacts[0][0], "--heartbeat", "200ms")

@@ -60,8 +60,9 @@ size_t model_validate(const model_t *self, const proto_record_t *records, size_t
                       bool single, proto_problem_t *problems, size_t max)
 {
     const prep_recipe_t *r = self->recipe;
-    const proto_field_t *stack[64], **fields = stack;
-    if (r->n_inputs > 64 && !(fields = malloc(r->n_inputs * sizeof *fields))) {
+    //  two maps: the record's and the one before's (prep_record_fields_after)
+    const proto_field_t *stack[2 * 64], **fields = stack;
+    if (r->n_inputs > 64 && !(fields = malloc(2 * r->n_inputs * sizeof *fields))) {
         //  no memory for the map: the scan needs none
         size_t count = 0;
         for (size_t i = 0; i < n; i++)
@@ -69,9 +70,11 @@ size_t model_validate(const model_t *self, const proto_record_t *records, size_t
         return count;
     }
     size_t count = 0;
+    size_t ni = r->n_inputs;
     for (size_t i = 0; i < n; i++) {
-        prep_record_fields(r, &records[i], fields);
-        prep_validate_fields(r, fields, single ? -1 : (int64_t)i, problems, max, &count);
+        const proto_field_t **map = fields + (i % 2) * ni, **prev_map = fields + (1 - i % 2) * ni;
+        prep_record_fields_after(r, &records[i], i ? &records[i - 1] : NULL, prev_map, map);
+        prep_validate_fields(r, map, single ? -1 : (int64_t)i, problems, max, &count);
     }
     if (fields != stack)
         free(fields);
@@ -96,13 +99,15 @@ static void s_predict_block(const model_t *self, const double *X, size_t n, doub
 }
 
 //  One record's feature row into x, after checking it: 0 or MLOPS_ECHECK.
+//  fields gets its map; prev and prev_fields are the record before and its.
 static int s_record_x(const model_t *self, const proto_record_t *rec, size_t index,
+                      const proto_record_t *prev, const proto_field_t *const *prev_fields,
                       const proto_field_t **fields, prep_cell_t *cells, double *x, mlops_err_t *err)
 {
     const prep_recipe_t *r = self->recipe;
     proto_problem_t pb;
     size_t count = 0;
-    prep_record_fields(r, rec, fields);
+    prep_record_fields_after(r, rec, prev, prev_fields, fields);
     prep_validate_fields(r, fields, (int64_t)index, &pb, 1, &count);
     if (count > 0)
         return mlops_err_set(err, MLOPS_ECHECK, "record %zu: field '%s' %s", index, pb.field,
@@ -120,14 +125,16 @@ int model_predict(const model_t *self, const proto_record_t *records, size_t n,
     enum { BLOCK_ROWS = 128 };
     const prep_recipe_t *r = self->recipe;
     size_t ni = r->n_inputs ? r->n_inputs : 1, p = r->n_features ? r->n_features : 1;
-    const proto_field_t **fields = malloc(ni * sizeof *fields);
+    const proto_field_t **fields = malloc(2 * ni * sizeof *fields);   //  two maps, as in model_validate
     prep_cell_t *cells = malloc(ni * sizeof *cells);
     double *X = malloc(BLOCK_ROWS * p * sizeof *X);
     int rc = fields && cells && X ? 0 : mlops_err_set(err, MLOPS_ENOMEM, "out of memory");
     for (size_t at = 0; rc == 0 && at < n; at += BLOCK_ROWS) {
         size_t m = n - at < BLOCK_ROWS ? n - at : BLOCK_ROWS;
-        for (size_t i = 0; rc == 0 && i < m; i++)
-            rc = s_record_x(self, &records[at + i], at + i, fields, cells, X + i * p, err);
+        for (size_t i = at; rc == 0 && i < at + m; i++)
+            rc = s_record_x(self, &records[i], i, i ? &records[i - 1] : NULL,
+                            fields + (1 - i % 2) * ni, fields + (i % 2) * ni, cells,
+                            X + (i - at) * p, err);
         if (rc == 0)
             s_predict_block(self, X, m, proba + at);
     }

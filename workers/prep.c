@@ -388,6 +388,21 @@ void prep_record_fields(const prep_recipe_t *self, const proto_record_t *rec,
     }
 }
 
+void prep_record_fields_after(const prep_recipe_t *self, const proto_record_t *rec,
+                              const proto_record_t *prev, const proto_field_t *const *prev_fields,
+                              const proto_field_t **fields)
+{
+    bool same = prev && prev->n_fields == rec->n_fields;
+    for (size_t j = 0; same && j < rec->n_fields; j++)
+        same = rec->fields[j].name == prev->fields[j].name;
+    if (!same) {
+        prep_record_fields(self, rec, fields);
+        return;
+    }
+    for (size_t k = 0; k < self->n_inputs; k++)
+        fields[k] = prev_fields[k] ? rec->fields + (prev_fields[k] - prev->fields) : NULL;
+}
+
 //  The cell of one field (NULL: absent).
 static prep_cell_t s_cell(const proto_field_t *f)
 {

@@ -125,6 +125,14 @@ void prep_record_cells(const prep_recipe_t *self, const proto_record_t *rec, pre
 void prep_record_fields(const prep_recipe_t *self, const proto_record_t *rec,
                         const proto_field_t **fields);
 
+//  prep_record_fields for a record that follows prev (mapped to prev_fields):
+//  when rec's field names are prev's, position by position and by pointer
+//  (the PREDICT decoder shares the names of a batch with one schema), the
+//  map is prev's moved onto rec with no name compared; else the full map.
+void prep_record_fields_after(const prep_recipe_t *self, const proto_record_t *rec,
+                              const proto_record_t *prev, const proto_field_t *const *prev_fields,
+                              const proto_field_t **fields);
+
 //  prep_record_cells from a prep_record_fields map.
 void prep_fields_cells(const prep_recipe_t *self, const proto_field_t *const *fields,
                        prep_cell_t *cells);
