@@ -1104,19 +1104,21 @@ static bool s_load_wait_begin(broker_t *self, run_task_t *task, bool promoted)
         s_abort_batch(self);
         return true;
     }
-    char detail[160], wait[32];
-    snprintf(detail, sizeof detail, "v%llu validated; waiting up to %s for %zu inference worker%s to serve it",
-             (unsigned long long)self->active.version,
-             duration_format(self->cfg.load_wait_msec, wait, sizeof wait), fleet_count(self->fleet),
-             fleet_count(self->fleet) == 1 ? "" : "s");
+    size_t n = fleet_count(self->fleet);
     log_info("load wait run=%llu version=%llu inference_workers=%zu wait_ms=%lld",
-             (unsigned long long)self->active.id, (unsigned long long)self->active.version,
-             fleet_count(self->fleet), (long long)self->cfg.load_wait_msec);
-    s_publish_task(self, task, detail);
+             (unsigned long long)self->active.id, (unsigned long long)self->active.version, n,
+             (long long)self->cfg.load_wait_msec);
     if (promoted)
         s_publish(self, "model", self->active.id, "", "production", self->active.version,
                   self->active.outcome);
-    s_load_wait_check(self);
+    s_load_wait_check(self);   //  no worker at all: over at once, nothing to announce
+    if (fleet_wait_version(self->fleet)) {
+        char detail[160], wait[32];
+        snprintf(detail, sizeof detail, "v%llu validated; waiting up to %s for %zu inference worker%s to serve it",
+                 (unsigned long long)self->active.version,
+                 duration_format(self->cfg.load_wait_msec, wait, sizeof wait), n, n == 1 ? "" : "s");
+        s_publish_task(self, task, detail);
+    }
     return true;
 }
 
@@ -1720,6 +1722,7 @@ zmsg_t *broker_control_handle(broker_t *self, zmsg_t **in)
         proto_msg_t reply = {.cmd = PROTO_REPLY};
         reply.reply.ok = r.ok;
         reply.reply.error = r.ok ? "" : mlops_err_text(&r.err, r.err.code);
+        reply.reply.code = r.ok ? "" : proto_reply_code(r.err.code);
         reply.reply.data = r.ok ? r.data : NULL;
         reply.reply.data_len = r.ok ? r.data_len : 0;
         frame = s_frame_of(&reply);

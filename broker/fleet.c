@@ -41,12 +41,19 @@ void fleet_destroy(fleet_t **p)
     *p = NULL;
 }
 
+//  Index of the worker with this host and pid, or self->n when none.
+static size_t s_index(const fleet_t *self, const char *host, int64_t pid)
+{
+    size_t i = 0;
+    while (i < self->n && (self->workers[i].pid != pid || strcmp(self->workers[i].host, host) != 0))
+        i++;
+    return i;
+}
+
 const fleet_worker_t *fleet_find(const fleet_t *self, const char *host, int64_t pid)
 {
-    for (size_t i = 0; i < self->n; i++)
-        if (self->workers[i].pid == pid && strcmp(self->workers[i].host, host) == 0)
-            return &self->workers[i];
-    return NULL;
+    size_t i = s_index(self, host, pid);
+    return i < self->n ? &self->workers[i] : NULL;
 }
 
 //  A new entry at the end, or NULL with err.
@@ -83,8 +90,9 @@ int fleet_report(fleet_t *self, const char *host, int64_t pid, int64_t version,
     if (interval_ms > FLEET_INTERVAL_MAX_MSEC)
         return mlops_err_set(err, MLOPS_EINVAL, "SERVING: interval_ms %" PRId64 " is over %d",
                              interval_ms, FLEET_INTERVAL_MAX_MSEC);
-    fleet_worker_t *w = (fleet_worker_t *)fleet_find(self, host, pid);
-    if (!w && !(w = s_add(self, err)))
+    size_t i = s_index(self, host, pid);
+    fleet_worker_t *w = i < self->n ? &self->workers[i] : s_add(self, err);
+    if (!w)
         return err ? err->code : MLOPS_ENOMEM;
     snprintf(w->host, sizeof w->host, "%s", host);
     w->pid = pid;
