@@ -1722,6 +1722,7 @@ zmsg_t *broker_control_handle(broker_t *self, zmsg_t **in)
         proto_msg_t reply = {.cmd = PROTO_REPLY};
         reply.reply.ok = r.ok;
         reply.reply.error = r.ok ? "" : mlops_err_text(&r.err, r.err.code);
+        reply.reply.code = r.ok ? "" : proto_reply_code(r.err.code);
         reply.reply.data = r.ok ? r.data : NULL;
         reply.reply.data_len = r.ok ? r.data_len : 0;
         frame = s_frame_of(&reply);

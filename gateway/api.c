@@ -27,6 +27,21 @@ api_call_t api_call_of(const char *path)
     return API_NONE;
 }
 
+int api_refusal_status(api_call_t call, const char *code, const char *error)
+{
+    if (!code || !*code)
+        code = error && strncmp(error, "no ", 3) == 0 ? PROTO_REPLY_NOT_FOUND : PROTO_REPLY_INTERNAL;
+    if (strcmp(code, PROTO_REPLY_INVALID) == 0)
+        return 422;
+    if (strcmp(code, PROTO_REPLY_NOT_FOUND) == 0)
+        return call == API_ROLLBACK ? 409 : 404;
+    if (strcmp(code, PROTO_REPLY_CONFLICT) == 0)
+        return 409;
+    if (strcmp(code, PROTO_REPLY_UNAVAILABLE) == 0)
+        return 503;
+    return 502;
+}
+
 int api_call_is_action(api_call_t call)
 {
     return call == API_RETRAIN || call == API_PROMOTE || call == API_ROLLBACK;

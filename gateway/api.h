@@ -51,6 +51,15 @@ int api_token_check(const char *expected, const char *authorization);
 int api_request_encode(api_call_t call, const char *body, size_t len, uint8_t **frame,
                        size_t *frame_len, mlops_err_t *err);
 
+//  The HTTP status for a REPLY with ok false, from its code (PROTO_REPLY_*):
+//  invalid 422 (the values were refused, as for a body that fails the
+//  gateway's own checks), not_found 404 (409 for a rollback: nothing to
+//  roll back to is the registry's state), conflict 409, unavailable 503,
+//  internal or a code this gateway does not know 502. code NULL or "" (a
+//  broker older than the code) falls back to the sentence: "no ..." is
+//  not_found, anything else 502.
+int api_refusal_status(api_call_t call, const char *code, const char *error);
+
 //  JSON text (malloc'd, NUL-terminated, *len its length) for the answer to
 //  a call from the REPLY's data (msgpack). For API_WORKERS the gateway's own
 //  inference workers from router (may be NULL) are added under

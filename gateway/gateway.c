@@ -616,16 +616,6 @@ static void s_control_send(gateway_t *self, s_req_t *req, const char *body, size
     req->state = REQ_CONTROL;
 }
 
-//  The HTTP status for a REPLY with ok false: what was asked for is not
-//  there (404), the registry's state forbids it (409), or the broker
-//  failed for a reason of its own (502). The broker's words say which.
-static int s_refusal_status(api_call_t call, const char *error)
-{
-    if (strncmp(error, "no ", 3) == 0)
-        return call == API_ROLLBACK ? 409 : 404;
-    return 502;
-}
-
 static void s_handle_reply(gateway_t *self, const proto_msg_t *msg)
 {
     if (self->ctl_n == 0) {
@@ -640,7 +630,7 @@ static void s_handle_reply(gateway_t *self, const proto_msg_t *msg)
     if (!msg->reply.ok) {
         char why[512];
         snprintf(why, sizeof why, "%s", msg->reply.error ? msg->reply.error : "refused");
-        s_settle_detail(self, req, s_refusal_status(req->call, why), why);
+        s_settle_detail(self, req, api_refusal_status(req->call, msg->reply.code, why), why);
         return;
     }
     size_t len = 0;

@@ -60,30 +60,13 @@ static const fields_spec_t s_serving[] = {
     FIELD_I64(control_serving_t, production_version),
 };
 
-//  Answers have no root name in messages: "runs[2].tasks[0].state: ...".
-#define CODEC(name, T, table)                                                             \
-    static const fields_table_t s_##name##_table = FIELDS_TABLE("", T, table);            \
-    int control_##name##_encode(const T *p, uint8_t **out, size_t *out_len)              \
-    {                                                                                     \
-        return fields_encode(&s_##name##_table, p, out, out_len);                         \
-    }                                                                                     \
-    int control_##name##_decode(const uint8_t *data, size_t len, T *p, mlops_err_t *err) \
-    {                                                                                     \
-        return fields_decode(&s_##name##_table, data, len, p, err);                       \
-    }
-#define CLEAR(name, T)                               \
-    void control_##name##_clear(T *p)                \
-    {                                                \
-        fields_free_owned(&s_##name##_table, p);     \
-    }
-
-CODEC(retrain, control_retrain_t, s_retrain)
-CODEC(status, control_status_t, s_status)
-CLEAR(status, control_status_t)
-CODEC(runs, control_runs_t, s_runs)
-CLEAR(runs, control_runs_t)
-CODEC(models, control_models_t, s_models)
-CLEAR(models, control_models_t)
-CODEC(promote, control_promote_t, s_promote)
-CODEC(model, control_model_t, s_model)
-CODEC(serving, control_serving_t, s_serving)
+FIELDS_CODEC(control, retrain, control_retrain_t, s_retrain)
+FIELDS_CODEC(control, status, control_status_t, s_status)
+FIELDS_CLEAR(control, status, control_status_t)
+FIELDS_CODEC(control, runs, control_runs_t, s_runs)
+FIELDS_CLEAR(control, runs, control_runs_t)
+FIELDS_CODEC(control, models, control_models_t, s_models)
+FIELDS_CLEAR(control, models, control_models_t)
+FIELDS_CODEC(control, promote, control_promote_t, s_promote)
+FIELDS_CODEC(control, model, control_model_t, s_model)
+FIELDS_CODEC(control, serving, control_serving_t, s_serving)

@@ -12,7 +12,6 @@
 
 #include <assert.h>
 #include <msgpack.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -237,18 +236,6 @@ static int s_wrong_type(const char *path, const char *want, const msgpack_object
                          s_type_name(o->type));
 }
 
-//  snprintf that may truncate on purpose (key paths in messages); going
-//  through vsnprintf keeps -Wformat-truncation quiet about it.
-static void s_format(char *out, size_t size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void s_format(char *out, size_t size, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(out, size, fmt, ap);
-    va_end(ap);
-}
-
 //  Writes "path.key" (or "key" when path is "") into out, truncating;
 //  memcpy rather than snprintf because it runs for every key decoded.
 static void s_join(char *out, size_t size, const char *path, const char *key)
@@ -260,6 +247,14 @@ static void s_join(char *out, size_t size, const char *path, const char *key)
     size_t k = strnlen(key, size - 1 - p);
     memcpy(out + p, key, k);
     out[p + k] = '\0';
+}
+
+//  Writes "path[index]" into out, truncating.
+static void s_join_index(char *out, size_t size, const char *path, size_t index)
+{
+    size_t p = strnlen(path, size - 1);
+    memcpy(out, path, p);
+    snprintf(out + p, size - p, "[%zu]", index);
 }
 
 //  Reads an integer object in [lo, hi] into *v.
@@ -368,7 +363,7 @@ static int s_decode_list(const msgpack_object *v, void *base, const fields_spec_
     *AT(base, f->off2, size_t) = count;
     char sub[FIELDS_PATH_MAX];
     for (size_t e = 0; e < count; e++) {
-        s_format(sub, sizeof sub, "%s[%zu]", path, e);
+        s_join_index(sub, sizeof sub, path, e);
         int rc = s_decode_fields(&v->via.array.ptr[e], first + e * f->size, f->sub, f->n_sub, sub,
                                  err);
         if (rc)

@@ -106,6 +106,25 @@ typedef struct {
 #define FIELD_OVEC(T, f, n, max, sub) \
     {#f, F_VEC, offsetof(T, f), offsetof(T, n), FIELD_SIZE_(T, f[0]), max, sub, FIELDS_N(sub), NULL, true}
 
+//  Defines PREFIX_NAME_encode / PREFIX_NAME_decode (the signatures of
+//  stage_io.h and control_io.h) over a nameless table of T; FIELDS_CLEAR
+//  defines PREFIX_NAME_clear. One static fields_table_t per codec.
+#define FIELDS_CODEC(prefix, name, T, table)                                                 \
+    static const fields_table_t s_##name##_table = FIELDS_TABLE("", T, table);                \
+    int prefix##_##name##_encode(const T *p, uint8_t **out, size_t *out_len)                 \
+    {                                                                                         \
+        return fields_encode(&s_##name##_table, p, out, out_len);                             \
+    }                                                                                         \
+    int prefix##_##name##_decode(const uint8_t *data, size_t len, T *p, mlops_err_t *err)    \
+    {                                                                                         \
+        return fields_decode(&s_##name##_table, data, len, p, err);                           \
+    }
+#define FIELDS_CLEAR(prefix, name, T)                \
+    void prefix##_##name##_clear(T *p)               \
+    {                                                \
+        fields_free_owned(&s_##name##_table, p);     \
+    }
+
 //  Encodes the struct at base into a malloc'd buffer the caller frees.
 //  Returns 0, MLOPS_EINVAL (a count over its limit, bytes missing behind a
 //  length: our bug) or MLOPS_ENOMEM.

@@ -88,7 +88,7 @@ static const s_field_t s_rollback[] = {S_F(rollback, reason, F_STR, OPT)};
 static const s_field_t s_get_model[] = {S_F(get_model, version, F_INT, OPT)};
 static const s_field_t s_reply[] = {
     S_F(reply, ok, F_BOOL, REQ), S_F(reply, error, F_STR, OPT),
-    S_SIZED(reply, data, data_len, F_ANY, OPT)};
+    S_SIZED(reply, data, data_len, F_ANY, OPT), S_F(reply, code, F_STR, OPT)};
 static const s_field_t s_event[] = {
     S_F(event, kind, F_STR, REQ), S_F(event, run_id, F_INT, OPT),
     S_F(event, stage, F_STR, OPT), S_F(event, state, F_STR, OPT),
@@ -145,6 +145,19 @@ const char *proto_cmd_name(proto_cmd_t cmd)
 {
     const s_command_t *c = s_command(cmd);
     return c ? c->name : NULL;
+}
+
+const char *proto_reply_code(int rc)
+{
+    switch (rc) {
+    case MLOPS_EPROTO: case MLOPS_EVERSION: case MLOPS_ECOMMAND: case MLOPS_ETOOBIG:
+    case MLOPS_EINVAL: case MLOPS_ECSV: case MLOPS_ECHECK:
+        return PROTO_REPLY_INVALID;
+    case MLOPS_ENOTFOUND: case MLOPS_ENOMODEL: return PROTO_REPLY_NOT_FOUND;
+    case MLOPS_ESTATE: return PROTO_REPLY_CONFLICT;
+    case MLOPS_EMAPFULL: case MLOPS_ENOMEM: case MLOPS_ETIMEOUT: return PROTO_REPLY_UNAVAILABLE;
+    default: return PROTO_REPLY_INTERNAL;
+    }
 }
 
 //  Field accessors: the table says where, these say as what.

@@ -133,8 +133,11 @@ typedef struct {
         //  GET_MODEL: a version's artifact, 0 = the production one.
         struct { int64_t version; } get_model;
         //  REPLY: answer to one control command. data is the msgpack encoding
-        //  of the command-specific answer (see PROTOCOL.md), nil when !ok.
-        struct { bool ok; const char *error; const uint8_t *data; size_t data_len; } reply;
+        //  of the command-specific answer (see PROTOCOL.md), nil when !ok;
+        //  code says why a request was refused (PROTO_REPLY_*; "" when ok or
+        //  from a broker older than the key).
+        struct { bool ok; const char *error; const uint8_t *data; size_t data_len;
+                 const char *code; } reply;
         //  EVENT: kind "run" | "task" | "model"; fields not relevant are 0 / "".
         struct { const char *kind; int64_t run_id; const char *stage; const char *state;
                  int64_t version; const char *message; int64_t ts_ms; } event;
@@ -156,6 +159,19 @@ typedef struct {
 
 //  Returns the wire name of cmd ("READY") or NULL if cmd is not valid.
 const char *proto_cmd_name(proto_cmd_t cmd);
+
+//  The codes of a refused REPLY (PROTOCOL.md, REPLY): what a client can act
+//  on without parsing the sentence in `error`. A receiver treats a code it
+//  does not know as PROTO_REPLY_INTERNAL.
+#define PROTO_REPLY_INVALID "invalid"         //  the request's values are wrong (a bad source, a limit)
+#define PROTO_REPLY_NOT_FOUND "not_found"     //  no such run or version, no production model
+#define PROTO_REPLY_CONFLICT "conflict"       //  the registry's state forbids it (already in production)
+#define PROTO_REPLY_UNAVAILABLE "unavailable" //  not now (store full, out of memory, a timeout): retry later
+#define PROTO_REPLY_INTERNAL "internal"       //  the broker failed for a reason of its own
+
+//  The REPLY code for a refusal whose cause is rc (an MLOPS_E* code or an
+//  errno value); never NULL, never "".
+const char *proto_reply_code(int rc);
 
 //  Encodes msg into a malloc'd buffer the caller frees: canonical bytes,
 //  every key in struct order (PROTOCOL.md, "Canonical encoding"). NULL for

@@ -105,34 +105,17 @@ int stage_from_name(const char *name)
 
 /* --- the payloads -------------------------------------------------------- */
 
-//  Stage payloads have no root name in messages: "candidates[1].family: ...".
-#define CODEC(name, T, table)                                                           \
-    static const fields_table_t s_##name##_table = FIELDS_TABLE("", T, table);          \
-    int stage_##name##_encode(const T *p, uint8_t **out, size_t *out_len)              \
-    {                                                                                   \
-        return fields_encode(&s_##name##_table, p, out, out_len);                       \
-    }                                                                                   \
-    int stage_##name##_decode(const uint8_t *data, size_t len, T *p, mlops_err_t *err) \
-    {                                                                                   \
-        return fields_decode(&s_##name##_table, data, len, p, err);                     \
-    }
-#define CLEAR(name, T)                           \
-    void stage_##name##_clear(T *p)              \
-    {                                            \
-        fields_free_owned(&s_##name##_table, p); \
-    }
-
-CODEC(extract_in, stage_extract_in_t, s_extract_in)
-CODEC(extract_out, stage_extract_out_t, s_extract_out)
-CODEC(preprocess_in, stage_preprocess_in_t, s_preprocess_in)
-CODEC(preprocess_out, stage_preprocess_out_t, s_preprocess_out)
-CLEAR(preprocess_out, stage_preprocess_out_t)
-CODEC(train_in, stage_train_in_t, s_train_in)
-CLEAR(train_in, stage_train_in_t)
-CODEC(train_out, stage_train_out_t, s_train_out)
-CODEC(evaluate_in, stage_evaluate_in_t, s_evaluate_in)
-CLEAR(evaluate_in, stage_evaluate_in_t)
-CODEC(evaluate_out, stage_evaluate_out_t, s_evaluate_out)
-CODEC(load_model_in, stage_load_model_in_t, s_load_model_in)
-CLEAR(load_model_in, stage_load_model_in_t)
-CODEC(load_model_out, stage_load_model_out_t, s_load_model_out)
+FIELDS_CODEC(stage, extract_in, stage_extract_in_t, s_extract_in)
+FIELDS_CODEC(stage, extract_out, stage_extract_out_t, s_extract_out)
+FIELDS_CODEC(stage, preprocess_in, stage_preprocess_in_t, s_preprocess_in)
+FIELDS_CODEC(stage, preprocess_out, stage_preprocess_out_t, s_preprocess_out)
+FIELDS_CLEAR(stage, preprocess_out, stage_preprocess_out_t)
+FIELDS_CODEC(stage, train_in, stage_train_in_t, s_train_in)
+FIELDS_CLEAR(stage, train_in, stage_train_in_t)
+FIELDS_CODEC(stage, train_out, stage_train_out_t, s_train_out)
+FIELDS_CODEC(stage, evaluate_in, stage_evaluate_in_t, s_evaluate_in)
+FIELDS_CLEAR(stage, evaluate_in, stage_evaluate_in_t)
+FIELDS_CODEC(stage, evaluate_out, stage_evaluate_out_t, s_evaluate_out)
+FIELDS_CODEC(stage, load_model_in, stage_load_model_in_t, s_load_model_in)
+FIELDS_CLEAR(stage, load_model_in, stage_load_model_in_t)
+FIELDS_CODEC(stage, load_model_out, stage_load_model_out_t, s_load_model_out)

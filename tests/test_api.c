@@ -207,6 +207,38 @@ static void s_load(const char *url, int want, const char *text_or_why, const cha
     free(body);
 }
 
+//  A refusal's HTTP status comes from REPLY.code, which the broker derives
+//  from its error code; a broker without codes still gets the old guess.
+static void test_refusal_status(void)
+{
+    static const struct {
+        int rc;           //  the broker's error
+        api_call_t call;  //  what the client asked
+        int status;       //  what the client gets
+    } cases[] = {
+        {MLOPS_EINVAL, API_RETRAIN, 422},   {MLOPS_EPROTO, API_PROMOTE, 422},
+        {MLOPS_ENOTFOUND, API_PROMOTE, 404}, {MLOPS_ENOTFOUND, API_ROLLBACK, 409},
+        {MLOPS_ENOMODEL, API_MODELS, 404},  {MLOPS_ESTATE, API_PROMOTE, 409},
+        {MLOPS_EMAPFULL, API_RETRAIN, 503}, {MLOPS_ENOMEM, API_RUNS, 503},
+        {MLOPS_ESTORE, API_RETRAIN, 502},   {MLOPS_ECORRUPT, API_MODELS, 502},
+        {5 /* EIO */, API_RUNS, 502},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *code = proto_reply_code(cases[i].rc);
+        CHECK(code && *code);
+        //  the sentence says "no ..." on purpose: the code wins over it
+        CHECK_INT(api_refusal_status(cases[i].call, code, "no matter"), cases[i].status);
+    }
+    CHECK_STR(proto_reply_code(MLOPS_ESTATE), PROTO_REPLY_CONFLICT);
+    CHECK_STR(proto_reply_code(MLOPS_ECOMMAND), PROTO_REPLY_INVALID);
+    CHECK_INT(api_refusal_status(API_PROMOTE, "on_fire", "no idea"), 502);   //  a newer code
+    //  an older broker: no code, the sentence decides
+    CHECK_INT(api_refusal_status(API_PROMOTE, "", "no version 9 in the registry"), 404);
+    CHECK_INT(api_refusal_status(API_ROLLBACK, NULL, "no production version to roll back"), 409);
+    CHECK_INT(api_refusal_status(API_PROMOTE, "", "version 3 is already in production"), 502);
+    CHECK_INT(api_refusal_status(API_RETRAIN, NULL, NULL), 502);
+}
+
 static void test_statics(void)
 {
     snprintf(s_dir, sizeof s_dir, "/tmp/test_api_static.XXXXXX");
@@ -269,6 +301,7 @@ int main(void)
     RUN(test_requests);
     RUN(test_request_refusals);
     RUN(test_reply_json);
+    RUN(test_refusal_status);
     RUN(test_statics);
     return TEST_REPORT("test_api");
 }

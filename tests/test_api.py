@@ -203,6 +203,32 @@ def test_requests_sent_and_answers_passed_on(procs, scripted):
     assert b.got[4] == ("RUNS", {"limit": 20})
 
 
+def test_refusal_status_follows_the_reply_code(procs, scripted):
+    # the same sentence under each code: the code decides, not the words
+    answers = [
+        {"ok": False, "error": "no luck", "data": None, "code": "conflict"},
+        {"ok": False, "error": "no luck", "data": None, "code": "invalid"},
+        {"ok": False, "error": "store: MDB_MAP_FULL", "data": None, "code": "unavailable"},
+        {"ok": False, "error": "no version 9", "data": None, "code": "not_found"},
+        {"ok": False, "error": "nothing to roll back", "data": None, "code": "not_found"},
+        {"ok": False, "error": "no luck", "data": None, "code": "on_fire"},
+        {"ok": False, "error": "no version 9", "data": None},   # an older broker: no code
+    ]
+    b = scripted(answers)
+    gw = Gateway(procs, "--broker", b.endpoint)
+
+    def post(path, body=None):
+        return requests.post(gw.url + path, json=body or {}, timeout=5)
+    want = [("/api/promote", {"version": 3}, 409), ("/api/retrain", None, 422),
+            ("/api/retrain", None, 503), ("/api/promote", {"version": 9}, 404),
+            ("/api/rollback", None, 409), ("/api/retrain", None, 502),
+            ("/api/promote", {"version": 9}, 404)]
+    for (path, body, status), answer in zip(want, answers):
+        r = post(path, body)
+        assert r.status_code == status, (path, answer, r.status_code, r.text)
+        assert r.json()["detail"] == answer["error"]
+
+
 def test_silent_broker_is_503_and_predict_is_not_blocked(procs, scripted, workers):
     b = scripted([None, {"ok": True, "error": "", "data": {"runs": []}}])
     gw = Gateway(procs, "--broker", b.endpoint, "--broker-timeout", "3000")

@@ -45,6 +45,28 @@ static bool s_same(const char *name, const uint8_t *bytes, size_t len, const cha
     return same;
 }
 
+//  Encodes *in with NAME_encode and checks the bytes against hex, then
+//  decodes the golden bytes with NAME_decode into *back and checks that it
+//  succeeded. The golden bytes are left in `golden` (decoded bins point into
+//  them): the caller frees them.
+#define S_GOLDEN(name, in, back, hex, golden)                                \
+    do {                                                                      \
+        uint8_t *bytes_ = NULL;                                               \
+        size_t len_ = 0;                                                      \
+        CHECK_INT(name##_encode(in, &bytes_, &len_), 0);                      \
+        bool same_ = s_same(#name, bytes_, len_, hex);                        \
+        free(bytes_);                                                         \
+        CHECK(same_);                                                         \
+        golden = s_unhex(hex, &len_);                                         \
+        mlops_err_t err_;                                                     \
+        int rc_ = name##_decode(golden, len_, back, &err_);                   \
+        if (rc_) {                                                            \
+            fprintf(stderr, "  %s: %s\n", #name, err_.msg);                   \
+            free(golden);                                                     \
+        }                                                                     \
+        CHECK_INT(rc_, 0);                                                    \
+    } while (0)
+
 //  --- the records ---------------------------------------------------------
 
 static void s_fill_run(run_t *run)
@@ -148,25 +170,15 @@ static const char s_audit_hex[] =
 static void test_run_bytes(void)
 {
     run_t run, back;
+    uint8_t *golden, *again = NULL;
+    size_t len = 0;
     s_fill_run(&run);
-    uint8_t *bytes;
-    size_t len;
-    CHECK_INT(run_encode(&run, &bytes, &len), 0);
-    bool same = s_same("run", bytes, len, s_run_hex);
-    free(bytes);
+    S_GOLDEN(run, &run, &back, s_run_hex, golden);
     run_clear(&run);
-    CHECK(same);
-    uint8_t *golden = s_unhex(s_run_hex, &len);
-    mlops_err_t err;
-    int rc = run_decode(golden, len, &back, &err);
-    uint8_t *again = NULL;
-    size_t again_len = 0;
-    if (rc == 0)
-        run_encode(&back, &again, &again_len);
-    same = again && again_len == len && memcmp(again, golden, len) == 0;
     free(golden);
+    CHECK_INT(run_encode(&back, &again, &len), 0);
+    bool same = s_same("run again", again, len, s_run_hex);
     free(again);
-    CHECK_INT(rc, 0);
     CHECK(same);
     CHECK_INT(back.id, (uint64_t)1 << 40);
     CHECK_INT(back.coalesced, -7);
@@ -181,17 +193,9 @@ static void test_run_bytes(void)
 static void test_empty_run_bytes(void)
 {
     run_t run = {0}, back;
-    uint8_t *bytes;
-    size_t len;
-    CHECK_INT(run_encode(&run, &bytes, &len), 0);
-    bool same = s_same("empty run", bytes, len, s_run_empty_hex);
-    free(bytes);
-    CHECK(same);
-    uint8_t *golden = s_unhex(s_run_empty_hex, &len);
-    mlops_err_t err;
-    int rc = run_decode(golden, len, &back, &err);
+    uint8_t *golden;
+    S_GOLDEN(run, &run, &back, s_run_empty_hex, golden);
     free(golden);
-    CHECK_INT(rc, 0);
     CHECK_INT(back.n_tasks, 0);
     CHECK(back.tasks == NULL);
     CHECK_INT(back.state, RUN_QUEUED);
@@ -200,36 +204,20 @@ static void test_empty_run_bytes(void)
 static void test_version_bytes(void)
 {
     version_t v, back;
+    uint8_t *golden;
     s_fill_version(&v);
-    uint8_t *bytes;
-    size_t len;
-    CHECK_INT(version_encode(&v, &bytes, &len), 0);
-    bool same = s_same("version", bytes, len, s_version_hex);
-    free(bytes);
-    CHECK(same);
-    uint8_t *golden = s_unhex(s_version_hex, &len);
-    mlops_err_t err;
-    int rc = version_decode(golden, len, &back, &err);
+    S_GOLDEN(version, &v, &back, s_version_hex, golden);
     free(golden);
-    CHECK_INT(rc, 0);
     CHECK(memcmp(&back, &v, sizeof v) == 0);
 }
 
 static void test_audit_bytes(void)
 {
     audit_t a, back;
+    uint8_t *golden;
     s_fill_audit(&a);
-    uint8_t *bytes;
-    size_t len;
-    CHECK_INT(audit_encode(&a, &bytes, &len), 0);
-    bool same = s_same("audit", bytes, len, s_audit_hex);
-    free(bytes);
-    CHECK(same);
-    uint8_t *golden = s_unhex(s_audit_hex, &len);
-    mlops_err_t err;
-    int rc = audit_decode(golden, len, &back, &err);
+    S_GOLDEN(audit, &a, &back, s_audit_hex, golden);
     free(golden);
-    CHECK_INT(rc, 0);
     CHECK(memcmp(&back, &a, sizeof a) == 0);
 }
 
@@ -291,22 +279,14 @@ static void test_evaluate_in_bytes(void)
     snprintf(in.candidates[1].family, sizeof in.candidates[1].family, "forest");
     in.candidates[1].artifact = (const uint8_t *)"";
     in.candidates[1].artifact_len = 0;
-    uint8_t *bytes;
-    size_t len;
-    CHECK_INT(stage_evaluate_in_encode(&in, &bytes, &len), 0);
-    bool same = s_same("evaluate_in", bytes, len, s_evaluate_in_hex);
-    free(bytes);
-    CHECK(same);
-    uint8_t *golden = s_unhex(s_evaluate_in_hex, &len);
     stage_evaluate_in_t back;
-    mlops_err_t err;
-    int rc = stage_evaluate_in_decode(golden, len, &back, &err);
-    bool rows = rc == 0 && back.n_test == 4 && back.test_rows[3] == 65536;
-    bool cands = rc == 0 && back.n_candidates == 2 && back.candidates[1].artifact_len == 0
+    uint8_t *golden;
+    S_GOLDEN(stage_evaluate_in, &in, &back, s_evaluate_in_hex, golden);
+    bool rows = back.n_test == 4 && back.test_rows[3] == 65536;
+    bool cands = back.n_candidates == 2 && back.candidates[1].artifact_len == 0
                  && strcmp(back.candidates[1].key, "1-train-forest") == 0 && !back.production;
     stage_evaluate_in_clear(&back);
     free(golden);
-    CHECK_INT(rc, 0);
     CHECK(rows);
     CHECK(cands);
 }
@@ -319,21 +299,13 @@ static void test_train_out_bytes(void)
     snprintf(out.family, sizeof out.family, "logreg");
     snprintf(out.params, sizeof out.params, "{\"l2\":0.01}");
     snprintf(out.sha256, sizeof out.sha256, "%064x", 9u);
-    uint8_t *bytes;
-    size_t len;
-    CHECK_INT(stage_train_out_encode(&out, &bytes, &len), 0);
-    bool same = s_same("train_out", bytes, len, s_train_out_hex);
-    free(bytes);
-    CHECK(same);
-    uint8_t *golden = s_unhex(s_train_out_hex, &len);
     stage_train_out_t back;
-    mlops_err_t err;
-    int rc = stage_train_out_decode(golden, len, &back, &err);
-    bool fields = rc == 0 && back.artifact_len == 5 && memcmp(back.artifact, "ART\0x", 5) == 0
+    uint8_t *golden;
+    S_GOLDEN(stage_train_out, &out, &back, s_train_out_hex, golden);
+    bool fields = back.artifact_len == 5 && memcmp(back.artifact, "ART\0x", 5) == 0
                   && memcmp(&back.metrics, &out.metrics, sizeof out.metrics) == 0
                   && strcmp(back.params, out.params) == 0;
     free(golden);
-    CHECK_INT(rc, 0);
     CHECK(fields);
 }
 
@@ -341,18 +313,10 @@ static void test_preprocess_in_bytes(void)
 {
     stage_preprocess_in_t in = {.table = (const uint8_t *)"T", .table_len = 1,
                                 .test_fraction = 0.25, .seed = 18446744073709551615u};
-    uint8_t *bytes;
-    size_t len;
-    CHECK_INT(stage_preprocess_in_encode(&in, &bytes, &len), 0);
-    bool same = s_same("preprocess_in", bytes, len, s_preprocess_in_hex);
-    free(bytes);
-    CHECK(same);
-    uint8_t *golden = s_unhex(s_preprocess_in_hex, &len);
     stage_preprocess_in_t back;
-    mlops_err_t err;
-    int rc = stage_preprocess_in_decode(golden, len, &back, &err);
+    uint8_t *golden;
+    S_GOLDEN(stage_preprocess_in, &in, &back, s_preprocess_in_hex, golden);
     free(golden);
-    CHECK_INT(rc, 0);
     CHECK(back.seed == in.seed && back.test_fraction == 0.25 && back.target[0] == '\0');
 }
 
@@ -389,19 +353,12 @@ static void test_control_bytes(void)
     s_fill_version(&v[1]);
     v[1].version = 13;
     v[1].stage = VERSION_ARCHIVED;
-    control_models_t models = {.production = 12, .versions = v, .n_versions = 2};
-    CHECK_INT(control_models_encode(&models, &bytes, &len), 0);
-    same = s_same("models", bytes, len, s_models_hex);
-    free(bytes);
-    CHECK(same);
-    golden = s_unhex(s_models_hex, &len);
-    control_models_t back;
-    rc = control_models_decode(golden, len, &back, &err);
-    fields = rc == 0 && back.production == 12 && back.n_versions == 2
-                  && memcmp(&back.versions[1], &v[1], sizeof v[1]) == 0;
+    control_models_t models = {.production = 12, .versions = v, .n_versions = 2}, back;
+    S_GOLDEN(control_models, &models, &back, s_models_hex, golden);
+    fields = back.production == 12 && back.n_versions == 2
+             && memcmp(&back.versions[1], &v[1], sizeof v[1]) == 0;
     control_models_clear(&back);
     free(golden);
-    CHECK_INT(rc, 0);
     CHECK(fields);
 }
 

@@ -78,14 +78,18 @@ def test_refusals_name_the_problem(procs):
     broker = Broker(procs)
     bad = broker.reply("RETRAIN", {"sourse": "x"})
     assert bad["ok"] is False and "sourse" in bad["error"] and bad["data"] is None
+    assert bad["code"] == "invalid"
     bad = broker.reply("PROMOTE", {"version": 7})
-    assert bad["ok"] is False and "no version 7" in bad["error"]
+    assert bad["ok"] is False and "no version 7" in bad["error"] and bad["code"] == "not_found"
     bad = broker.reply("ROLLBACK", {})
-    assert bad["ok"] is False and "no production version" in bad["error"]
+    assert bad["ok"] is False and "no production version" in bad["error"] and bad["code"] == "not_found"
     bad = broker.reply("GET_MODEL", {})
     assert bad["ok"] is False and "no version is in production" in bad["error"]
+    assert bad["code"] == "not_found"
     bad = broker.reply("HEARTBEAT", {})
-    assert bad["ok"] is False and "not a control command" in bad["error"]
+    assert bad["ok"] is False and "not a control command" in bad["error"] and bad["code"] == "invalid"
+    good = broker.reply("STATUS", {})
+    assert good["ok"] is True and good["code"] == ""
     # a DEALER client without the empty delimiter gets the same shape back
     sock = zmq.Context.instance().socket(zmq.DEALER)
     sock.setsockopt(zmq.LINGER, 0)

@@ -37,7 +37,7 @@ SPEC = {
     "PROMOTE": [("version", None), ("reason", "")],
     "ROLLBACK": [("reason", "")],
     "GET_MODEL": [("version", 0)],
-    "REPLY": [("ok", None), ("error", ""), ("data", None)],
+    "REPLY": [("ok", None), ("error", ""), ("data", None), ("code", "")],
     "EVENT": [("kind", None), ("run_id", 0), ("stage", ""), ("state", ""), ("version", 0),
               ("message", ""), ("ts_ms", None)],
     "PREDICT": [("req_id", None), ("records", None)],
@@ -63,7 +63,8 @@ SAMPLES = {
     "PROMOTE": {"version": 3, "reason": "better auc"},
     "ROLLBACK": {"reason": "regression"},
     "GET_MODEL": {"version": 0},
-    "REPLY": {"ok": True, "error": "", "data": {"run_id": 8, "coalesced": False, "state": "queued"}},
+    "REPLY": {"ok": True, "error": "", "data": {"run_id": 8, "coalesced": False, "state": "queued"},
+              "code": ""},
     "EVENT": {"kind": "run", "run_id": 8, "stage": "", "state": "running", "version": 0,
               "message": "started", "ts_ms": 1764130000123},
     "PREDICT": {"req_id": 2**63 + 5, "records": [
@@ -176,6 +177,26 @@ def test_c_decodes_liberal_forms_with_defaults():
     got, err = c_decode(single)
     assert err is None, err
     assert got["body"]["probabilities"] == [0.25]
+
+
+def test_reply_code_is_additive():
+    """REPLY's code (after MLOPS/1's first REPLY): a refusal carries it and
+    the C decoder reads it; a REPLY without it (an older broker) decodes
+    with code "" and so does one from a client that never heard of it."""
+    refusal = {"ok": False, "error": "version 3 is already in production", "data": None,
+               "code": "conflict"}
+    got, err = c_decode(encode("REPLY", refusal))
+    assert err is None, err
+    assert got == as_dumped("REPLY", refusal)
+    old = {"ok": False, "error": "no version 9", "data": None}
+    got, err = c_decode(encode("REPLY", old))
+    assert err is None, err
+    assert got["body"]["code"] == "" and got["body"]["error"] == "no version 9"
+    # a code this peer does not know still decodes: the receiver treats it as "internal"
+    got, err = c_decode(encode("REPLY", dict(refusal, code="on_fire")))
+    assert err is None and got["body"]["code"] == "on_fire", err
+    got, err = c_decode(encode("REPLY", dict(refusal, code=7)))
+    assert got is None and "REPLY: code: expected str, got int" in err, err
 
 
 def test_c_refuses_what_the_spec_forbids_naming_the_key():
