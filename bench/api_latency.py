@@ -50,7 +50,7 @@ def main():
             percentiles(s, "GET", gw.url + path, 20)   # warm up (broker connected)
             print("%-28s %s" % ("GET " + path, percentiles(s, "GET", gw.url + path, n)))
         silent_port = bind_free(silent)
-        gw2 = Gateway(procs, "--broker", "tcp://127.0.0.1:%d" % silent_port, "--broker-timeout", "600000")
+        gw2 = Gateway(procs, "--broker", "tcp://127.0.0.1:%d" % silent_port, "--broker-timeout", "10m")
         worker = FakeWorker(gw2.backend)
         gw2.wait_workers(1)
         body = {"Pclass": 3, "Sex": "male", "Age": 22}

@@ -22,7 +22,7 @@ static void s_usage(FILE *out)
             "  --work ENDPOINT        stage workers' socket (default tcp://*:5555)\n"
             "  --control ENDPOINT     clients' socket (default tcp://*:5556)\n"
             "  --events ENDPOINT      events socket (default tcp://*:5557)\n"
-            "  --heartbeat DURATION   heartbeat interval (default 1s)\n"
+            "  --heartbeat DURATION   heartbeat interval, 10ms..10m (default 1s)\n"
             "  --liveness N           silent intervals before a worker is dead (default 3)\n"
             "  --max-attempts N       dispatches per task before the run fails (default 3)\n"
             "  --backoff DURATION     wait before the first retry, doubling (default 1s)\n"
@@ -40,16 +40,23 @@ static void s_usage(FILE *out)
             "  --families A,B         model families trained in parallel (default logreg,forest)\n"
             "  --seed N               split and training seed (default 42)\n"
             "  --help                 this text\n\n"
-            "DURATION is a number with a unit: 250ms, 30s, 5m, 24h, 2d.\n");
+            DURATION_HELP);
+}
+
+//  A DURATION flag (duration.h) within [min_msec, max_msec]; 0 or -1 with a message.
+static int s_duration_in(const char *flag, const char *text, int64_t min_msec, int64_t max_msec,
+                         int64_t *msec)
+{
+    mlops_err_t err;
+    if (duration_parse_range(text, min_msec, max_msec, msec, &err) == 0)
+        return 0;
+    fprintf(stderr, "mlops-broker: %s: %s\n", flag, err.msg);
+    return -1;
 }
 
 static int s_duration(const char *flag, const char *text, int64_t *msec)
 {
-    mlops_err_t err;
-    if (duration_parse(text, msec, &err) == 0)
-        return 0;
-    fprintf(stderr, "mlops-broker: %s: %s\n", flag, err.msg);
-    return -1;
+    return s_duration_in(flag, text, 1, INT64_MAX, msec);
 }
 
 static int s_timeout(broker_config_t *cfg, const char *text)
@@ -148,7 +155,10 @@ static int s_parse(broker_config_t *cfg, int argc, char **argv)
         case 'w': cfg->work_endpoint = optarg; break;
         case 'c': cfg->control_endpoint = optarg; break;
         case 'e': cfg->events_endpoint = optarg; break;
-        case 'H': rc = s_duration("--heartbeat", optarg, &cfg->heartbeat_msec); break;
+        case 'H':
+            rc = s_duration_in("--heartbeat", optarg, DURATION_INTERVAL_MIN_MSEC,
+                               DURATION_INTERVAL_MAX_MSEC, &cfg->heartbeat_msec);
+            break;
         case 'L': rc = s_number("--liveness", optarg, 1, &v); cfg->liveness = (int)v; break;
         case 'a': rc = s_number("--max-attempts", optarg, 1, &v); cfg->policy.max_attempts = (int)v; break;
         case 'b': rc = s_duration("--backoff", optarg, &cfg->policy.backoff_msec); break;

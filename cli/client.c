@@ -13,7 +13,8 @@ const char *const client_opts_help =
     "  --control ENDPOINT      control socket, overrides --broker\n"
     "  --events ENDPOINT       events socket, overrides --broker\n"
     "  --timeout DURATION      how long to wait for an answer (default 5s)\n"
-    "  --json                  JSON for scripts instead of tables\n";
+    "  --json                  JSON for scripts instead of tables\n\n"
+    DURATION_HELP;
 
 void client_opts_defaults(client_opts_t *opts)
 {

@@ -3,6 +3,7 @@
 #include "gateway.h"
 
 #include <czmq.h>
+#include "duration.h"
 #include "endpoint.h"
 #include "log.h"
 #include "msg.h"
@@ -29,6 +30,7 @@ static void s_signal_fn(int sig)
 
 static void s_usage(FILE *out)
 {
+    char broker_timeout[32], deadline[32], client_timeout[32], heartbeat[32];
     fprintf(out,
         "usage: mlops-gateway [options]\n"
         "HTTP front of the inference workers: GET /health, POST /predict,\n"
@@ -39,8 +41,8 @@ static void s_usage(FILE *out)
         "  --backend ENDPOINT   ROUTER the infer workers connect to (default %s)\n"
         "  --broker HOST|ENDPOINT  the broker's control socket, for /api\n"
         "                       (default %s; HOST alone means port 5556)\n"
-        "  --broker-timeout MSEC  /api answers 503 when the broker is silent this\n"
-        "                       long (default %d)\n"
+        "  --broker-timeout DURATION  /api answers 503 when the broker is silent\n"
+        "                       this long, 1ms..1h (default %s)\n"
         "  --admin-token TOKEN  POST /api/retrain, /api/promote, /api/rollback need\n"
         "                       Authorization: Bearer TOKEN (default: env\n"
         "                       MLOPS_ADMIN_TOKEN; unset = no token needed)\n"
@@ -50,20 +52,26 @@ static void s_usage(FILE *out)
         "  --body-max BYTES     /predict body limit, 413 above (default %u)\n"
         "  --batch-body-max BYTES  /predict/batch body limit (default %u)\n"
         "  --batch-max N        records in one batch, 422 above (default %d)\n"
-        "  --deadline MSEC      answer 504 when no worker answered by then (default %d)\n"
-        "  --client-timeout SEC drop connections idle or slow this long (default %d)\n"
+        "  --deadline DURATION  answer 504 when no worker answered by then, 1ms..1h\n"
+        "                       (default %s)\n"
+        "  --client-timeout DURATION  drop connections idle or slow this long, whole\n"
+        "                       seconds, 1s..1d (default %s)\n"
         "  --connections N      open HTTP connections at most (default %d)\n"
         "  --credit N           requests in flight per worker (default %d)\n"
-        "  --heartbeat MSEC     interval of our heartbeats (default %d); a worker is\n"
-        "                       dead after 3 silent intervals of at least 1000 ms\n"
+        "  --heartbeat DURATION interval of our heartbeats, 10ms..10m (default %s); a\n"
+        "                       worker is dead after 3 silent intervals of at least 1s\n"
         "  --help               this text\n"
+        DURATION_HELP
         "Log level: MLOPS_LOG_LEVEL=error|warning|info|debug. CURVE on the backend\n"
         "socket: MLOPS_CURVE_SERVER_CERT and MLOPS_CURVE_CLIENTS_DIR; to the broker:\n"
         "MLOPS_CURVE_CLIENT_CERT and MLOPS_CURVE_SERVER_KEY (mlops keygen).\n",
-        GATEWAY_PORT, GATEWAY_BACKEND, GATEWAY_BROKER, GATEWAY_BROKER_TIMEOUT_MSEC,
-        GATEWAY_BODY_MAX_BYTES, GATEWAY_BATCH_BODY_MAX_BYTES,
-        GATEWAY_BATCH_MAX, GATEWAY_DEADLINE_MSEC, GATEWAY_CLIENT_TIMEOUT_SEC,
-        GATEWAY_CONNECTIONS_MAX, GATEWAY_CREDIT, GATEWAY_HEARTBEAT_IVL_MSEC);
+        GATEWAY_PORT, GATEWAY_BACKEND, GATEWAY_BROKER,
+        duration_format(GATEWAY_BROKER_TIMEOUT_MSEC, broker_timeout, sizeof broker_timeout),
+        GATEWAY_BODY_MAX_BYTES, GATEWAY_BATCH_BODY_MAX_BYTES, GATEWAY_BATCH_MAX,
+        duration_format(GATEWAY_DEADLINE_MSEC, deadline, sizeof deadline),
+        duration_format(GATEWAY_CLIENT_TIMEOUT_SEC * 1000LL, client_timeout, sizeof client_timeout),
+        GATEWAY_CONNECTIONS_MAX, GATEWAY_CREDIT,
+        duration_format(GATEWAY_HEARTBEAT_IVL_MSEC, heartbeat, sizeof heartbeat));
 }
 
 //  Parses a whole decimal number in [min, max]; 0 or -1 with a message.
@@ -78,6 +86,36 @@ static int s_number(const char *flag, const char *text, long long min, long long
         return -1;
     }
     *out = v;
+    return 0;
+}
+
+//  Parses a DURATION (duration.h) in [min_msec, max_msec]; 0 or -1 with a message.
+static int s_duration(const char *flag, const char *text, int64_t min_msec, int64_t max_msec,
+                      int64_t *out)
+{
+    mlops_err_t err;
+    if (!text) {
+        fprintf(stderr, "mlops-gateway: %s needs a DURATION\n", flag);
+        return -1;
+    }
+    if (duration_parse_range(text, min_msec, max_msec, out, &err) != 0) {
+        fprintf(stderr, "mlops-gateway: %s: %s\n", flag, err.msg);
+        return -1;
+    }
+    return 0;
+}
+
+//  --client-timeout: a DURATION of whole seconds (the HTTP server counts in seconds).
+static int s_client_timeout(const char *flag, const char *text, unsigned *out)
+{
+    int64_t ms;
+    if (s_duration(flag, text, 1000, 86400000, &ms))
+        return -1;
+    if (ms % 1000 != 0) {
+        fprintf(stderr, "mlops-gateway: %s: '%s' is not a whole number of seconds\n", flag, text);
+        return -1;
+    }
+    *out = (unsigned)(ms / 1000);
     return 0;
 }
 
@@ -101,7 +139,7 @@ static int s_flag(gateway_config_t *cfg, const char *flag, const char *value)
     else if (strcmp(flag, "--static") == 0 && value)
         cfg->static_dir = value;
     else if (strcmp(flag, "--broker-timeout") == 0)
-        return s_number(flag, value, 1, 3600000, &v) ? -1 : (cfg->broker_timeout_ms = v, 0);
+        return s_duration(flag, value, 1, 3600000, &cfg->broker_timeout_ms);
     else if (strcmp(flag, "--port") == 0)
         return s_number(flag, value, 0, 65535, &v) ? -1 : (cfg->port = (uint16_t)v, 0);
     else if (strcmp(flag, "--body-max") == 0)
@@ -111,15 +149,16 @@ static int s_flag(gateway_config_t *cfg, const char *flag, const char *value)
     else if (strcmp(flag, "--batch-max") == 0)
         return s_number(flag, value, 1, PROTO_RECORDS_MAX, &v) ? -1 : (cfg->batch_max = (size_t)v, 0);
     else if (strcmp(flag, "--deadline") == 0)
-        return s_number(flag, value, 1, 3600000, &v) ? -1 : (cfg->deadline_ms = v, 0);
+        return s_duration(flag, value, 1, 3600000, &cfg->deadline_ms);
     else if (strcmp(flag, "--client-timeout") == 0)
-        return s_number(flag, value, 1, 86400, &v) ? -1 : (cfg->client_timeout_sec = (unsigned)v, 0);
+        return s_client_timeout(flag, value, &cfg->client_timeout_sec);
     else if (strcmp(flag, "--connections") == 0)
         return s_number(flag, value, 1, 1000000, &v) ? -1 : (cfg->connections_max = (unsigned)v, 0);
     else if (strcmp(flag, "--credit") == 0)
         return s_number(flag, value, 1, 100000, &v) ? -1 : (cfg->credit = (int)v, 0);
     else if (strcmp(flag, "--heartbeat") == 0)
-        return s_number(flag, value, 10, 600000, &v) ? -1 : (cfg->heartbeat_ivl_ms = v, 0);
+        return s_duration(flag, value, DURATION_INTERVAL_MIN_MSEC, DURATION_INTERVAL_MAX_MSEC,
+                          &cfg->heartbeat_ivl_ms);
     else {
         fprintf(stderr, "mlops-gateway: unknown flag or missing value: %s\n", flag);
         return -1;

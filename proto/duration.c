@@ -14,7 +14,7 @@ typedef struct {
 } s_unit_t;
 
 static const s_unit_t s_units[] = {
-    {"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}, {"d", 86400000}, {"", 1000},
+    {"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}, {"d", 86400000},
 };
 
 int duration_parse(const char *text, int64_t *msec, mlops_err_t *err)
@@ -27,6 +27,10 @@ int duration_parse(const char *text, int64_t *msec, mlops_err_t *err)
         return mlops_err_set(err, MLOPS_EINVAL,
                              "bad duration '%.40s' (expected a positive number and a unit ms|s|m|h|d)",
                              text);
+    if (*end == '\0')
+        return mlops_err_set(err, MLOPS_EINVAL,
+                             "duration '%.40s' has no unit: write %.40sms or %.40ss (or m, h, d)",
+                             text, text, text);
     for (size_t i = 0; i < sizeof s_units / sizeof s_units[0]; i++) {
         if (strcmp(end, s_units[i].unit) != 0)
             continue;
@@ -40,6 +44,23 @@ int duration_parse(const char *text, int64_t *msec, mlops_err_t *err)
     }
     return mlops_err_set(err, MLOPS_EINVAL, "bad duration unit in '%.40s' (use ms, s, m, h or d)",
                          text);
+}
+
+int duration_parse_range(const char *text, int64_t min_msec, int64_t max_msec, int64_t *msec,
+                         mlops_err_t *err)
+{
+    int64_t v;
+    int rc = duration_parse(text, &v, err);
+    if (rc)
+        return rc;
+    if (v < min_msec || v > max_msec) {
+        char lo[32], hi[32];
+        return mlops_err_set(err, MLOPS_EINVAL, "'%.40s' is out of range %s..%s", text,
+                             duration_format(min_msec, lo, sizeof lo),
+                             duration_format(max_msec, hi, sizeof hi));
+    }
+    *msec = v;
+    return 0;
 }
 
 char *duration_format(int64_t msec, char *out, size_t out_size)

@@ -162,12 +162,12 @@ class Stack:
                 "--heartbeat", hb], tmp))
         self.slots.append(Slot("gateway", "gateway", [
             bin_dir + "/mlops-gateway", "--port", str(self.http_port), "--bind", "127.0.0.1",
-            "--backend", self.backend, "--heartbeat", str(HEARTBEAT_MSEC)], tmp))
+            "--backend", self.backend, "--heartbeat", hb], tmp))
         for i in (1, 2):
             self.slots.append(Slot("infer-%d" % i, "infer", [
                 bin_dir + "/mlops-worker", "--stage", "infer", "--gateway", self.backend,
                 "--broker", self.control, "--events", self.events,
-                "--heartbeat", str(HEARTBEAT_MSEC)], tmp))
+                "--heartbeat", hb], tmp))
         self.timeline = []       # (t, slot name, "start" | "kill" | "ready" | ...)
 
     def now(self):

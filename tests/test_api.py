@@ -231,7 +231,7 @@ def test_refusal_status_follows_the_reply_code(procs, scripted):
 
 def test_silent_broker_is_503_and_predict_is_not_blocked(procs, scripted, workers):
     b = scripted([None, {"ok": True, "error": "", "data": {"runs": []}}])
-    gw = Gateway(procs, "--broker", b.endpoint, "--broker-timeout", "3000")
+    gw = Gateway(procs, "--broker", b.endpoint, "--broker-timeout", "3s")
     workers.append(FakeWorker(gw.backend))
     gw.wait_workers(1)
     got = {}
@@ -256,7 +256,7 @@ def test_silent_broker_is_503_and_predict_is_not_blocked(procs, scripted, worker
 
 def test_no_broker_listening(procs):
     endpoint = free_endpoint()
-    gw = Gateway(procs, "--broker", endpoint, "--broker-timeout", "300")
+    gw = Gateway(procs, "--broker", endpoint, "--broker-timeout", "300ms")
     r = requests.get(gw.url + "/api/models", timeout=5)
     assert r.status_code == 503 and r.json()["detail"].startswith("broker unreachable at " + endpoint)
     assert gw.health().status_code == 503   # the gateway itself is fine: no worker yet
@@ -286,7 +286,7 @@ def test_control_socket_is_a_curve_client(procs, tmp_path, monkeypatch):
         for var, value in keys.client_env(name).items():
             if var in CURVE_VARS:
                 monkeypatch.setenv(var, value)
-        gw = Gateway(procs, "--broker", broker.control, "--broker-timeout", "1000")
+        gw = Gateway(procs, "--broker", broker.control, "--broker-timeout", "1s")
         answers[name] = requests.get(gw.url + "/api/models", timeout=5)
     assert answers["gateway"].status_code == 200
     assert answers["gateway"].json() == {"production": 0, "versions": []}

@@ -20,7 +20,7 @@ serve with SERVING on the broker's control socket (PROTOCOL.md 5.2, 6.4).
 
 Elsewhere the infer workers connect to a gateway endpoint nobody binds:
 serving is not under test there, only what they tell the broker. The frozen
-one reports every 20 s (--report 20000), so the broker's liveness (3
+one reports every 20 s (--report 20s), so the broker's liveness (3
 intervals) cannot expire it while the test runs: it lags rather than
 disappears. conftest's procs fixture thaws it before stopping it.
 """
@@ -111,8 +111,8 @@ def test_run_ends_once_both_inference_workers_serve_the_new_version(procs):
 def test_frozen_inference_worker_is_waited_for_then_named_as_lagging(procs):
     broker = Broker(procs, extra=ALWAYS_PROMOTE + ["--load-wait", "2s"])
     broker.all_workers(trains=1)
-    live = infer_worker(procs, broker, "--report", "20000")
-    frozen = infer_worker(procs, broker, "--report", "20000")
+    live = infer_worker(procs, broker, "--report", "20s")
+    frozen = infer_worker(procs, broker, "--report", "20s")
     wait_for(lambda: len(serving(broker)) == 2, what="both infer workers reporting")
     run = retrain(broker, "first")
     assert run["outcome"].endswith("; 2 inference workers serve v1"), run["outcome"]
@@ -220,7 +220,7 @@ def test_load_wait_flag_is_checked():
     assert "--load-wait DURATION" in out.stdout
     out = subprocess.run([exe("mlops-worker"), "--stage", "infer", "--report", "5"], capture_output=True,
                          text=True, timeout=10)
-    assert out.returncode == 2 and "--report wants a whole number in 10..600000" in out.stderr
+    assert out.returncode == 2 and "--report: duration '5' has no unit" in out.stderr
 
 
 def test_broker_restarted_during_the_wait_waits_again(procs):

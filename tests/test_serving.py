@@ -167,7 +167,7 @@ def test_wrong_method_and_path(procs, workers):
 
 
 def test_deadline_is_504(procs, workers):
-    gw = Gateway(procs, "--deadline", "300")
+    gw = Gateway(procs, "--deadline", "300ms")
     workers.append(FakeWorker(gw.backend, mode="silent"))
     gw.wait_workers(1)
     t = time.time()
@@ -242,7 +242,7 @@ def test_unknown_worker_is_told_to_ready(procs):
 
 
 def test_slow_client_is_dropped(procs, workers):
-    gw = Gateway(procs, "--client-timeout", "1")
+    gw = Gateway(procs, "--client-timeout", "1s")
     workers.append(FakeWorker(gw.backend))
     gw.wait_workers(1)
     slow = socket.create_connection(("127.0.0.1", gw.port), timeout=5)

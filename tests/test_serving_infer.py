@@ -191,7 +191,7 @@ def test_gateway_stops_while_its_workers_leave(procs, artifacts):
 
 def test_short_worker_heartbeat_does_not_drop_an_idle_gateway(procs, artifacts):
     gw = Gateway(procs)
-    w = infer(procs, gw, "--model", artifacts[0][0], "--heartbeat", "200")
+    w = infer(procs, gw, "--model", artifacts[0][0], "--heartbeat", "200ms")
     gw.wait_workers(1)
     time.sleep(2.5)   # idle: the gateway heartbeats every 1000 ms, the worker every 200 ms
     assert "gateway silent" not in procs.log(w)

@@ -1,5 +1,6 @@
 /*  infer_main.c: `mlops-worker --stage infer`: flags to an infer_t, run
     until SIGINT or SIGTERM. */
+#include "duration.h"
 #include "endpoint.h"
 #include "infer.h"
 #include "infer_feed.h"
@@ -26,6 +27,7 @@ static void s_signal_fn(int sig)
 
 static void s_usage(FILE *out)
 {
+    char heartbeat[32], report[32];
     fprintf(out,
         "usage: mlops-worker --stage infer [options]\n"
         "Serves predictions to the gateway with the broker's production model.\n\n"
@@ -38,15 +40,17 @@ static void s_usage(FILE *out)
         "  --model FILE         serve this artifact (from `mlops train --out`) from\n"
         "                       the start; with --broker, promotions still replace it\n"
         "  --model-version N    version to report for --model (default 1)\n"
-        "  --heartbeat MSEC     interval of our heartbeats (default %d); the gateway\n"
-        "                       is dead after 3 silent intervals of at least 1000 ms\n"
-        "  --report MSEC        tell the broker the version we serve at least this often\n"
-        "                       (default %d; at once after each swap); the broker stops\n"
-        "                       counting us after 3 silent intervals\n"
+        "  --heartbeat DURATION interval of our heartbeats, 10ms..10m (default %s); the\n"
+        "                       gateway is dead after 3 silent intervals of at least 1s\n"
+        "  --report DURATION    tell the broker the version we serve at least this often,\n"
+        "                       10ms..10m (default %s; at once after each swap); the\n"
+        "                       broker stops counting us after 3 silent intervals\n"
         "  --help               this text\n"
+        DURATION_HELP
         "CURVE: MLOPS_CURVE_CLIENT_CERT and MLOPS_CURVE_SERVER_KEY (mlops keygen).\n",
-        INFER_GATEWAY, ENDPOINT_CONTROL_PORT, ENDPOINT_EVENTS_PORT, INFER_HEARTBEAT_IVL_MSEC,
-        INFER_FEED_REPORT_IVL_MSEC);
+        INFER_GATEWAY, ENDPOINT_CONTROL_PORT, ENDPOINT_EVENTS_PORT,
+        duration_format(INFER_HEARTBEAT_IVL_MSEC, heartbeat, sizeof heartbeat),
+        duration_format(INFER_FEED_REPORT_IVL_MSEC, report, sizeof report));
 }
 
 static int s_number(const char *flag, const char *text, long long min, long long max, long long *out)
@@ -55,11 +59,23 @@ static int s_number(const char *flag, const char *text, long long min, long long
     errno = 0;
     long long v = text ? strtoll(text, &end, 10) : 0;
     if (!text || errno || end == text || *end || v < min || v > max) {
-        fprintf(stderr, "mlops-worker: %s wants a whole number in %lld..%lld\n", flag, min, max);
+        fprintf(stderr, "mlops-worker: %s wants a whole number in %lld..%lld, not '%s'\n", flag, min,
+                max, text ? text : "");
         return -1;
     }
     *out = v;
     return 0;
+}
+
+//  An interval flag (--heartbeat, --report): a DURATION in 10ms..10m.
+static int s_interval(const char *flag, const char *text, int64_t *out)
+{
+    mlops_err_t err;
+    if (duration_parse_range(text, DURATION_INTERVAL_MIN_MSEC, DURATION_INTERVAL_MAX_MSEC, out,
+                             &err) == 0)
+        return 0;
+    fprintf(stderr, "mlops-worker: %s: %s\n", flag, err.msg);
+    return -1;
 }
 
 int worker_infer_main(int argc, char **argv)
@@ -97,13 +113,11 @@ int worker_infer_main(int argc, char **argv)
                 return 2;
             cfg.model_version = v;
         } else if (strcmp(flag, "--heartbeat") == 0) {
-            if (s_number(flag, value, 10, 600000, &v))
+            if (s_interval(flag, value, &cfg.heartbeat_ivl_ms))
                 return 2;
-            cfg.heartbeat_ivl_ms = v;
         } else if (strcmp(flag, "--report") == 0) {
-            if (s_number(flag, value, 10, 600000, &v))
+            if (s_interval(flag, value, &cfg.report_ivl_ms))
                 return 2;
-            cfg.report_ivl_ms = v;
         } else {
             fprintf(stderr, "mlops-worker: unknown flag %s\n", flag);
             s_usage(stderr);

@@ -5,8 +5,10 @@
 #include "stages.h"
 #include "worker.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "duration.h"
@@ -55,9 +57,25 @@ static void s_usage(FILE *out)
             "reconnects by itself when the broker goes away.\n\n"
             "  --broker HOST|ENDPOINT  broker's work socket (default tcp://127.0.0.1:5555;\n"
             "                          HOST means tcp://HOST:5555)\n"
-            "  --heartbeat DURATION    heartbeat interval (default 1s)\n"
-            "  --liveness N            silent intervals before the broker is dead (default 3)\n"
-            "  --help                  this text\n");
+            "  --heartbeat DURATION    heartbeat interval, 10ms..10m (default 1s)\n"
+            "  --liveness N            silent intervals before the broker is dead, 1..1000\n"
+            "                          (default 3)\n"
+            "  --help                  this text\n\n"
+            DURATION_HELP);
+}
+
+//  --liveness: a whole number in 1..1000; 0 or -1 with a message.
+static int s_liveness(const char *text, int *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(text, &end, 10);
+    if (errno || end == text || *end || v < 1 || v > 1000) {
+        fprintf(stderr, "mlops-worker: --liveness wants a whole number in 1..1000, not '%s'\n", text);
+        return -1;
+    }
+    *out = (int)v;
+    return 0;
 }
 
 int worker_stage_main(int argc, char **argv)
@@ -77,22 +95,29 @@ int worker_stage_main(int argc, char **argv)
         case 's': stage = optarg; break;
         case 'b': broker = optarg; break;
         case 'H':
-            if (duration_parse(optarg, &cfg.heartbeat_msec, &err)) {
+            if (duration_parse_range(optarg, DURATION_INTERVAL_MIN_MSEC, DURATION_INTERVAL_MAX_MSEC,
+                                     &cfg.heartbeat_msec, &err)) {
                 fprintf(stderr, "mlops-worker: --heartbeat: %s\n", err.msg);
                 return 2;
             }
             break;
-        case 'L': cfg.liveness = atoi(optarg); break;
+        case 'L':
+            if (s_liveness(optarg, &cfg.liveness))
+                return 2;
+            break;
         case 'h': s_usage(stdout); return 0;
         default: s_usage(stderr); return 2;
         }
     }
     int s = stage ? stage_from_name(stage) : -1;
-    if (s < 0 || optind < argc || cfg.liveness < 0) {
+    if (s < 0) {
         fprintf(stderr, "mlops-worker: %s\n", !stage ? "--stage is required"
-                                              : s < 0 ? "unknown --stage (extract, preprocess, train, evaluate, load_model, infer)"
-                                                      : "bad arguments");
+                                              : "unknown --stage (extract, preprocess, train, evaluate, load_model, infer)");
         s_usage(stderr);
+        return 2;
+    }
+    if (optind < argc) {
+        fprintf(stderr, "mlops-worker: unexpected argument '%s'\n", argv[optind]);
         return 2;
     }
     char endpoint[ENDPOINT_MAX];
