@@ -271,7 +271,7 @@ def test_model_file_stays_until_production_changes(procs, brokers, tmp_path):
     assert broker.production == 2
     worker = procs.start("infer", [exe("mlops-worker"), "--stage", "infer", "--broker", broker.endpoint,
                                    "--gateway", "tcp://127.0.0.1:%d" % free_port(), "--model", arts[1],
-                                   "--model-version", "1", "--report", "50"])
+                                   "--model-version", "1", "--report", "50ms"])
 
     def reports(version):
         return [b for c, b in list(broker.requests) if c == "SERVING" and b["model_version"] == version]
