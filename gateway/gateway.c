@@ -47,6 +47,11 @@
 #define BODY_PREALLOC_BYTES (64u << 10)   //  most a declared length reserves up front
 #define DRAIN_MSEC 2000                   //  answers awaited after a stop request
 #define MONITOR_ENDPOINT "inproc://gateway-backend-monitor"
+//  libmicrohttpd's memory per connection (its default is 32 KiB). It zeroes
+//  the pool between requests, which cost 4% of the gateway's time on
+//  /predict at 32 KiB (perf); 16 KiB still takes 12 KB of headers. Bodies
+//  do not live there: they are copied out as they arrive.
+#define CONNECTION_POOL_BYTES (16u << 10)
 
 typedef enum {
     REQ_FREE = 0,    //  slot unused
@@ -1152,6 +1157,7 @@ static int s_open_http(gateway_t *self, mlops_err_t *err)
         MHD_OPTION_CONNECTION_TIMEOUT, self->cfg.client_timeout_sec,
         MHD_OPTION_NOTIFY_COMPLETED, s_completed_fn, self,
         MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_POOL_BYTES,
         MHD_OPTION_END);
     if (!self->httpd)
         return mlops_err_set(err, errno ? errno : MLOPS_EINVAL, "cannot listen on %s:%u: %s",

@@ -6,6 +6,7 @@
 #include "ml_fixtures.h"
 #include "prep.h"
 #include "testing.h"
+#include <assert.h>
 
 //  The unscaled value of feature j in a transformed row.
 static double s_raw(const prep_recipe_t *r, const double *x, size_t j)
@@ -258,7 +259,7 @@ static void test_record_fields_map_matches_scan(void)
     //  as a batch of one schema does: prep_record_fields_after must give the
     //  scan's map either way.
     uint64_t seed = 12345;
-    int same_map = 1, same_problems = 1, same_cells = 1, same_after = 1, repeats = 0;
+    int same_map = 1, same_problems = 1, same_cells = 1, same_after = 1, repeats = 0, passed = 0;
     proto_field_t prev_f[32];
     proto_record_t prev = {prev_f, 0};
     const proto_field_t *prev_map[12];
@@ -323,10 +324,28 @@ static void test_record_fields_map_matches_scan(void)
         for (size_t k = 0; k < r->n_inputs; k++)
             same_cells &= c1[k].missing == c2[k].missing && c1[k].str == c2[k].str
                        && memcmp(&c1[k].num, &c2[k].num, sizeof c1[k].num) == 0;
+        //  validation and cells in one walk: the same problems, and for a
+        //  record that passes, cells giving the same features
+        prep_cell_t c3[12];
+        proto_problem_t pc[16];
+        size_t cc = 0;
+        prep_validate_cells(r, map, trial, pc, 16, &cc, c3);
+        same_problems &= cc == cb;
+        for (size_t i = 0; i < cc && i < 16 && cc == cb; i++)
+            same_problems &= strcmp(pc[i].field, pb[i].field) == 0 && strcmp(pc[i].msg, pb[i].msg) == 0;
+        if (cc == 0) {
+            double x2[64], x3[64];
+            assert(r->n_features <= 64);
+            prep_transform_row(r, c2, x2);
+            prep_transform_row(r, c3, x3);
+            same_cells &= memcmp(x2, x3, r->n_features * sizeof *x2) == 0;
+            passed++;
+        }
     }
     CHECK(same_map);
     CHECK(same_after);
     CHECK_INT(repeats, 200);
+    CHECK(passed > 20);   //  enough records passed that features were compared (43 do)
     CHECK(same_problems);
     CHECK(same_cells);
     //  a recipe whose inputs repeat a name falls back to the scan

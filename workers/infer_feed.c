@@ -233,6 +233,7 @@ static void s_report(infer_feed_t *self)
     }
     if (self->report_sent_ms || now < self->next_report_ms)
         return;
+    self->next_report_ms = now + self->report_ivl_ms;   //  also after a failure below: no spinning
     if (!self->report) {
         self->report = zsock_new(ZMQ_DEALER);
         if (!self->report)
@@ -255,7 +256,6 @@ static void s_report(infer_feed_t *self)
         && zmq_send(zsock_resolve(self->report), frame, len, ZMQ_DONTWAIT) >= 0)
         self->report_sent_ms = now;
     free(frame);
-    self->next_report_ms = now + self->report_ivl_ms;
 }
 
 //  Versions the serving thread now serves: report the last one at once.

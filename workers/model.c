@@ -108,11 +108,10 @@ static int s_record_x(const model_t *self, const proto_record_t *rec, size_t ind
     proto_problem_t pb;
     size_t count = 0;
     prep_record_fields_after(r, rec, prev, prev_fields, fields);
-    prep_validate_fields(r, fields, (int64_t)index, &pb, 1, &count);
+    prep_validate_cells(r, fields, (int64_t)index, &pb, 1, &count, cells);
     if (count > 0)
         return mlops_err_set(err, MLOPS_ECHECK, "record %zu: field '%s' %s", index, pb.field,
                              pb.msg);
-    prep_fields_cells(r, fields, cells);
     prep_transform_row(r, cells, x);
     return 0;
 }

@@ -190,8 +190,11 @@ int prep_labels(const prep_recipe_t *self, const table_t *raw, const size_t *row
 //  between a comma (plus spaces) and the next '.', mapped; otherwise Rare.
 static int s_title_index(const char *name)
 {
-    static const struct { const char *from; int to; } map[] = {
-        {"Mr", 2}, {"Mrs", 3}, {"Miss", 1}, {"Master", 0}, {"Mlle", 1}, {"Ms", 1}, {"Mme", 3}};
+#define S_TITLE(word, to) {word, sizeof word - 1, to}
+    static const struct { const char *from; size_t len; int to; } map[] = {
+        S_TITLE("Mr", 2), S_TITLE("Mrs", 3), S_TITLE("Miss", 1), S_TITLE("Master", 0),
+        S_TITLE("Mlle", 1), S_TITLE("Ms", 1), S_TITLE("Mme", 3)};
+#undef S_TITLE
     if (!name)
         return 4;
     for (const char *c = strchr(name, ','); c; c = strchr(c + 1, ',')) {
@@ -206,7 +209,7 @@ static int s_title_index(const char *name)
             b--;
         size_t len = (size_t)(b - a);
         for (size_t k = 0; k < sizeof map / sizeof map[0]; k++)
-            if (strlen(map[k].from) == len && memcmp(map[k].from, a, len) == 0)
+            if (map[k].len == len && memcmp(map[k].from, a, len) == 0)
                 return map[k].to;
         return 4;
     }
@@ -453,7 +456,9 @@ static const char *s_check_num(const prep_input_t *in, const proto_field_t *f)
     return NULL;
 }
 
-static const char *s_check_field(const prep_input_t *in, const proto_field_t *f)
+//  What is wrong with field f as input in, or NULL; *level gets a closed
+//  CAT value's level when it is known (else stays -2: look it up).
+static const char *s_check_field(const prep_input_t *in, const proto_field_t *f, int32_t *level)
 {
     if (!f || f->kind == PROTO_VAL_NIL)
         return in->required ? "field required" : NULL;
@@ -463,7 +468,7 @@ static const char *s_check_field(const prep_input_t *in, const proto_field_t *f)
         return "must be a string";
     if (in->type == PREP_CAT && in->closed) {
         prep_cell_t cell = {.str = f->str, .level = -2};
-        if (s_level(in, &cell) < 0)
+        if ((*level = s_level(in, &cell)) < 0)
             return in->rule;
     }
     return NULL;
@@ -473,7 +478,20 @@ void prep_validate_fields(const prep_recipe_t *self, const proto_field_t *const 
                           int64_t index, proto_problem_t *problems, size_t max, size_t *count)
 {
     for (size_t k = 0; k < self->n_inputs; k++) {
-        const char *msg = s_check_field(&self->inputs[k], fields[k]);
+        int32_t level = -2;
+        const char *msg = s_check_field(&self->inputs[k], fields[k], &level);
+        if (msg)
+            s_problem(problems, max, count, index, self->inputs[k].name, msg);
+    }
+}
+
+void prep_validate_cells(const prep_recipe_t *self, const proto_field_t *const *fields,
+                         int64_t index, proto_problem_t *problems, size_t max, size_t *count,
+                         prep_cell_t *cells)
+{
+    for (size_t k = 0; k < self->n_inputs; k++) {
+        cells[k] = s_cell(fields[k]);
+        const char *msg = s_check_field(&self->inputs[k], fields[k], &cells[k].level);
         if (msg)
             s_problem(problems, max, count, index, self->inputs[k].name, msg);
     }
@@ -484,7 +502,8 @@ void prep_validate_record(const prep_recipe_t *self, const proto_record_t *rec, 
 {
     for (size_t k = 0; k < self->n_inputs; k++) {
         const prep_input_t *in = &self->inputs[k];
-        const char *msg = s_check_field(in, s_field(rec, in->name));
+        int32_t level = -2;
+        const char *msg = s_check_field(in, s_field(rec, in->name), &level);
         if (msg)
             s_problem(problems, max, count, index, in->name, msg);
     }

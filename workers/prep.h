@@ -137,6 +137,12 @@ void prep_record_fields_after(const prep_recipe_t *self, const proto_record_t *r
 void prep_fields_cells(const prep_recipe_t *self, const proto_field_t *const *fields,
                        prep_cell_t *cells);
 
+//  prep_validate_fields and prep_fields_cells in one walk: a category's
+//  level, looked up to check it, is kept in its cell for the transform.
+void prep_validate_cells(const prep_recipe_t *self, const proto_field_t *const *fields,
+                         int64_t index, proto_problem_t *problems, size_t max, size_t *count,
+                         prep_cell_t *cells);
+
 //  prep_validate_record from a prep_record_fields map.
 void prep_validate_fields(const prep_recipe_t *self, const proto_field_t *const *fields,
                           int64_t index, proto_problem_t *problems, size_t max, size_t *count);
