@@ -1376,10 +1376,22 @@ static void s_handle_result(broker_t *self, dispatch_worker_t *w, const proto_ms
     s_pump(self);
 }
 
+//  True when a message waits on sock. zloop runs its timers before its
+//  readers, and s_tick_fn drains the work socket (s_drain_work): a reader
+//  woken by a message the timer already took must not block in recv, or the
+//  whole loop (control requests, expiries) stalls until the peer's next
+//  message, which a silent peer never sends.
+static bool s_readable(zsock_t *sock)
+{
+    return (zsock_events(sock) & ZMQ_POLLIN) != 0;
+}
+
 static int s_work_fn(zloop_t *loop, zsock_t *sock, void *arg)
 {
     (void)loop;
     broker_t *self = arg;
+    if (!s_readable(sock))
+        return 0;
     zmsg_t *in = zmsg_recv(sock);
     if (!in)
         return 0;
@@ -1751,6 +1763,8 @@ static int s_control_fn(zloop_t *loop, zsock_t *sock, void *arg)
 {
     (void)loop;
     broker_t *self = arg;
+    if (!s_readable(sock))
+        return 0;
     zmsg_t *in = zmsg_recv(sock);
     if (!in)
         return 0;
@@ -1781,7 +1795,7 @@ static void s_awake(broker_t *self)
 //  loop was busy count before anyone is declared lost.
 static void s_drain_work(broker_t *self)
 {
-    for (int i = 0; i < DRAIN_MAX && (zsock_events(self->work) & ZMQ_POLLIN); i++)
+    for (int i = 0; i < DRAIN_MAX && s_readable(self->work); i++)
         s_work_fn(self->loop, self->work, self);
 }
 

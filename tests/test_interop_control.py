@@ -5,6 +5,7 @@ stage worker that misbehaves on the work socket (garbage frames, unknown
 and late RESULTs, a task it never answers) while the broker keeps its
 promises: a settled task never changes, timeouts and retries happen, and
 the broker keeps serving."""
+import signal
 import time
 
 import msgpack
@@ -203,6 +204,27 @@ def test_dead_worker_task_goes_back_to_the_queue(procs):
     record = broker.run(1)
     assert "lost" in record["tasks"][0]["error"]
     assert [w["host"] for w in broker.status()["workers"]] == ["fake"]
+
+
+def test_a_message_read_by_the_tick_does_not_stall_the_loop(procs):
+    """The broker's tick (every 50 ms) reads the work socket before it
+    expires anyone; a message that woke the loop in the same turn was then
+    gone when the socket's reader ran, and the reader waited in recv for the
+    next one: the whole loop stalled until the peer spoke again, for ever
+    with a silent one (control requests unanswered, seen as a rare flake).
+    Freezing the broker (SIGSTOP, by pid) while one message arrives makes
+    both the tick and the reader due in the same turn after SIGCONT."""
+    broker = Broker(procs, extra=["--liveness", "1000"])   # the fake stays known, silent
+    w = FakeWorker(broker.work, "extract")
+    wait_for(lambda: len(broker.status()["workers"]) == 1, what="fake worker known")
+    for i in range(3):
+        broker.proc.send_signal(signal.SIGSTOP)
+        w.send("HEARTBEAT", {"task_id": ""})
+        time.sleep(0.2)                                 # several ticks overdue
+        broker.proc.send_signal(signal.SIGCONT)
+        reply = broker.reply("STATUS", {}, timeout_ms=5000)
+        assert reply is not None and reply["ok"], "no REPLY after freeze %d" % i
+    assert [x["host"] for x in broker.status()["workers"]] == ["fake"]
 
 
 def test_schedule_shows_next_due_time_and_starts_runs(procs):
