@@ -8,8 +8,11 @@
 # 100 records: the reference's own wrk scripts and bodies), after a warm-up.
 # Prints req/s, p50, p99 and the ratios the serving issue asks for.
 #
-#   bench/serving.sh                      (about 2.5 minutes)
-#   DUR=10 WARM=2 REF_FOREST=1 NGINX_WORKERS=2 BACKEND=ipc bench/serving.sh
+#   bench/serving.sh                      (about 4.5 minutes: 3 rounds)
+#   ROUNDS=5 DUR=10 WARM=2 REF_FOREST=1 NGINX_WORKERS=2 BACKEND=ipc bench/serving.sh
+# Every round runs each server once, one after the other; the tables give
+# medians over rounds, and each ratio is the median of the ratios taken
+# within a round (the same minutes of a shared machine).
 # BACKEND=ipc connects the workers over a Unix socket instead of TCP loopback
 # (the default, as workers on other hosts would).
 # Needs: make all; wrk, nginx-light, python3-fastapi, python3-uvicorn,
@@ -40,10 +43,6 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-# every port at once from tests/procs.py: free, distinct, and below the
-# kernel's ephemeral range, so no outgoing connection takes one before its
-# server binds it
-read -r API_PORT NGX_PORT GW_PORT BACKEND_PORT < <($PY tests/procs.py 4)
 wait_http() {  # url: bounded wait for any HTTP answer
   for _ in $(seq 1 100); do curl -s -o /dev/null "$1" && return 0; sleep 0.2; done
   echo "serving.sh: nothing answers at $1" >&2; return 1
@@ -65,7 +64,7 @@ build/release/bench/bench_infer --data "$DATA" --out "$WORK" --reps 501 | tee "$
 # --- wrk ------------------------------------------------------------------
 ROWS=()
 run_wrk() {  # label endpoint url lua
-  local label=$1 ep=$2 url=$3 lua=$4 out="$OUT/${1}__${2}.txt"
+  local label=$1 ep=$2 url=$3 lua=$4 out="$OUT/${1}__${2}__r${ROUND}.txt"
   wrk -t"$THREADS" -c"$CONNS" -d"${WARM}s" -s "$LUA/$lua" "$url" >/dev/null
   wrk -t"$THREADS" -c"$CONNS" -d"${DUR}s" --latency -s "$LUA/$lua" "$url" >"$out"
   local row; row="$($PY - "$out" <<'EOF'
@@ -83,10 +82,18 @@ print("%.1f %.3f %.3f %d %s" % (rps, p50, p99, int(bad.group(1)) if bad else 0,
                                  (err.group(1).replace(" ", "") if err else "-")))
 EOF
 )"
-  ROWS+=("$label $ep $row")
+  ROWS+=("$ROUND $label $ep $row")
   printf '%-22s %-8s %s\n' "$label" "$ep" "$row"
 }
 
+ROUNDS="${ROUNDS:-3}"
+BACKEND_KIND="${BACKEND:-tcp}"
+for ROUND in $(seq 1 "$ROUNDS"); do
+echo "--- round $ROUND of $ROUNDS"
+# every port of the round at once from tests/procs.py: free, distinct, and
+# below the kernel's ephemeral range, so no outgoing connection takes one
+# before its server binds it
+read -r API_PORT NGX_PORT GW_PORT BACKEND_PORT < <($PY tests/procs.py 4)
 # reference: uvicorn, one worker, as RESULTS.md measured it
 ref_start() {  # model path
   (cd "$WORK/ref" && MODEL_PATH="$1" exec $PY -m uvicorn api:app --host 127.0.0.1 --port "$API_PORT" \
@@ -115,7 +122,7 @@ run_wrk nginx predict "http://127.0.0.1:$NGX_PORT/predict" predict.lua
 stop_pids "$NGX_PID"
 
 # ours: gateway + two infer workers, per model family
-if [ "${BACKEND:-tcp}" = ipc ]; then BACKEND="ipc://$WORK/backend.ipc"; else BACKEND="tcp://127.0.0.1:$BACKEND_PORT"; fi
+if [ "$BACKEND_KIND" = ipc ]; then BACKEND="ipc://$WORK/backend.ipc"; else BACKEND="tcp://127.0.0.1:$BACKEND_PORT"; fi
 MLOPS_LOG_LEVEL=warning bin/mlops-gateway --port "$GW_PORT" --bind 127.0.0.1 --backend "$BACKEND" \
   >"$OUT/gateway.log" 2>&1 &
 GW_PID=$!; PIDS+=("$GW_PID")
@@ -138,30 +145,40 @@ done
 curl -s "http://127.0.0.1:$GW_PORT/metrics" >"$OUT/metrics.txt"
 stop_pids "$GW_PID"
 
+done
+
 # --- table and ratios -------------------------------------------------------
 printf '%s\n' "${ROWS[@]}" >"$OUT/rows.txt"
 $PY - "$OUT/rows.txt" "$DUR" "$NGINX_WORKERS" <<'EOF'
-import sys
-rows = {}
+import statistics, sys
+runs = {}
 for line in open(sys.argv[1]):
-    label, ep, rps, p50, p99, bad, err = line.split()
-    rows[(label, ep)] = dict(rps=float(rps), p50=float(p50), p99=float(p99), bad=int(bad), err=err)
+    rnd, label, ep, rps, p50, p99, bad, err = line.split()
+    runs.setdefault((label, ep), []).append(dict(rps=float(rps), p50=float(p50), p99=float(p99), bad=int(bad), err=err))
+med = lambda key, k: statistics.median(r[k] for r in runs[key])
+n = max(len(v) for v in runs.values())
 print()
-print("| server | endpoint | req/s | p50 ms | p99 ms | non-2xx | socket errors |")
-print("| --- | --- | ---: | ---: | ---: | ---: | --- |")
-for (label, ep), r in rows.items():
-    print("| %s | %s | %.0f | %.2f | %.2f | %d | %s |" % (label, ep, r["rps"], r["p50"], r["p99"], r["bad"], r["err"]))
-R = lambda l, e: rows[(l, e)]["rps"]
+print("median of %d round(s); each round runs every server once, one after the other" % n)
+print()
+print("| server | endpoint | req/s | p50 ms | p99 ms | req/s in each round | non-2xx | socket errors |")
+print("| --- | --- | ---: | ---: | ---: | --- | ---: | --- |")
+for key, rs in runs.items():
+    print("| %s | %s | %.0f | %.2f | %.2f | %s | %d | %s |" % (key[0], key[1], med(key, "rps"), med(key, "p50"), med(key, "p99"),
+          " ".join("%.0f" % r["rps"] for r in rs), sum(r["bad"] for r in rs), ",".join(sorted(set(r["err"] for r in rs)))))
+# ratios: per round (same moment), then their median
+def ratio(a, b, k="rps"):
+    return statistics.median(x[k] / y[k] for x, y in zip(runs[a], runs[b]))
+R = lambda l, e: (l, e)
 checks = [
-    ("/predict, ours (LR) / reference", R("mlops_logreg", "predict") / R("ref_logreg", "predict"), 100, "x"),
-    ("/predict, ours (LR) / nginx (%s worker)" % sys.argv[3], R("mlops_logreg", "predict") / R("nginx", "predict"), 0.30, ""),
-    ("/predict p99 ms, ours (LR)", rows[("mlops_logreg", "predict")]["p99"], 2.0, "max"),
-    ("/predict/batch (100), ours (LR) / reference", R("mlops_logreg", "batch100") / R("ref_logreg", "batch100"), 100, "x"),
-    ("/predict, forest / logreg (ours)", R("mlops_forest", "predict") / R("mlops_logreg", "predict"), 0.50, ""),
-    ("/predict/batch, forest / logreg (ours)", R("mlops_forest", "batch100") / R("mlops_logreg", "batch100"), None, ""),
+    ("/predict, ours (LR) / reference", ratio(R("mlops_logreg", "predict"), R("ref_logreg", "predict")), 100, "x"),
+    ("/predict, ours (LR) / nginx (%s worker)" % sys.argv[3], ratio(R("mlops_logreg", "predict"), R("nginx", "predict")), 0.30, ""),
+    ("/predict p99 ms, ours (LR)", med(R("mlops_logreg", "predict"), "p99"), 2.0, "max"),
+    ("/predict/batch (100), ours (LR) / reference", ratio(R("mlops_logreg", "batch100"), R("ref_logreg", "batch100")), 100, "x"),
+    ("/predict, forest / logreg (ours)", ratio(R("mlops_forest", "predict"), R("mlops_logreg", "predict")), 0.50, ""),
+    ("/predict/batch, forest / logreg (ours)", ratio(R("mlops_forest", "batch100"), R("mlops_logreg", "batch100")), None, ""),
 ]
 print()
-print("| ratio | measured | target | met |")
+print("| ratio (median over rounds of the ratio within a round) | measured | target | met |")
 print("| --- | ---: | ---: | --- |")
 for name, v, target, kind in checks:
     if target is None:
@@ -170,10 +187,10 @@ for name, v, target, kind in checks:
         print("| %s | %.2f | < %.2f | %s |" % (name, v, target, "yes" if v < target else "NO"))
     else:
         print("| %s | %.2f%s | >= %g%s | %s |" % (name, v, kind, target, kind, "yes" if v >= target else "NO"))
-bad = sum(r["bad"] for (l, _), r in rows.items() if l.startswith("mlops"))
+bad = sum(r["bad"] for (l, _), rs in runs.items() if l.startswith("mlops") for r in rs)
 print("\nnon-2xx answers from mlops-gateway in all runs: %d" % bad)
 EOF
 echo
 echo "wrk -t$THREADS -c$CONNS -d${DUR}s --latency after a ${WARM}s warm-up, loopback, 2 cores shared by wrk and the servers."
 echo "backend: $BACKEND"
-echo "reproduce: bench/serving.sh   (raw outputs in bench/out/serving/; knobs DUR WARM THREADS CONNS NGINX_WORKERS REF_FOREST BACKEND)"
+echo "reproduce: bench/serving.sh   (raw outputs in bench/out/serving/; knobs ROUNDS DUR WARM THREADS CONNS NGINX_WORKERS REF_FOREST BACKEND)"

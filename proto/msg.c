@@ -1098,6 +1098,15 @@ static void s_out_int(s_out_t *o, int64_t x)
         s_out_byte(o, 0xd3), s_out_be(o, (uint64_t)x, 8);
 }
 
+//  A float 64, as msgpack-c writes every double.
+static void s_out_double(s_out_t *o, double v)
+{
+    uint64_t bits;
+    memcpy(&bits, &v, sizeof bits);
+    s_out_byte(o, 0xcb);
+    s_out_be(o, bits, 8);
+}
+
 static void s_out_str(s_out_t *o, const char *str, size_t n)
 {
     if (n < 32)
@@ -1138,16 +1147,11 @@ static void s_out_int_value(s_out_t *o, double num)
 
 static void s_out_value(s_out_t *o, const proto_field_t *f, size_t str_len)
 {
-    uint64_t bits;
     switch (f->kind) {
     case PROTO_VAL_NIL: s_out_byte(o, 0xc0); break;
     case PROTO_VAL_BOOL: s_out_byte(o, f->num != 0 ? 0xc3 : 0xc2); break;
     case PROTO_VAL_INT: s_out_int_value(o, f->num); break;
-    case PROTO_VAL_FLOAT:
-        memcpy(&bits, &f->num, sizeof bits);
-        s_out_byte(o, 0xcb);
-        s_out_be(o, bits, 8);
-        break;
+    case PROTO_VAL_FLOAT: s_out_double(o, f->num); break;
     case PROTO_VAL_STR: s_out_str(o, f->str, str_len); break;
     }
 }
@@ -1258,6 +1262,27 @@ static int s_pack_records(msgpack_sbuffer *sb, const proto_record_t *recs, size_
     return rc;
 }
 
+//  An array of len int64 (ints) or double values, written straight into
+//  the buffer (a PREDICTION's two arrays, one entry per record).
+static int s_pack_numbers(msgpack_sbuffer *sb, bool ints, const void *values, size_t len)
+{
+    if (len > PROTO_RECORDS_MAX || (len && !values))
+        return MLOPS_EINVAL;
+    if (!s_reserve(sb, S_HEADER_BOUND + len * S_SCALAR_BOUND))
+        return MLOPS_ENOMEM;
+    s_out_t o = {sb->data + sb->size};
+    s_out_container(&o, false, len);
+    for (size_t i = 0; i < len; i++) {
+        if (ints) {
+            s_out_int(&o, ((const int64_t *)values)[i]);
+        } else {
+            s_out_double(&o, ((const double *)values)[i]);
+        }
+    }
+    sb->size = (size_t)(o.at - sb->data);
+    return 0;
+}
+
 static int s_pack_detail(msgpack_packer *pk, const proto_problem_t *d, size_t n)
 {
     if (n > PROTO_DETAIL_MAX || (n && !d))
@@ -1318,13 +1343,7 @@ static int s_pack_field(msgpack_packer *pk, msgpack_sbuffer *sb, const proto_msg
         break;
     case F_RECORDS: return s_pack_records(sb, ptr, len);
     case F_INTS:
-    case F_FLOATS:
-        if (len > PROTO_RECORDS_MAX || (len && !ptr) || msgpack_pack_array(pk, len))
-            return len > PROTO_RECORDS_MAX || (len && !ptr) ? MLOPS_EINVAL : MLOPS_ENOMEM;
-        for (size_t i = 0; i < len && !rc; i++)
-            rc = f->kind == F_INTS ? msgpack_pack_int64(pk, ((const int64_t *)ptr)[i])
-                                   : msgpack_pack_double(pk, ((const double *)ptr)[i]);
-        break;
+    case F_FLOATS: return s_pack_numbers(sb, f->kind == F_INTS, ptr, len);
     case F_DETAIL: return s_pack_detail(pk, ptr, len);
     }
     return rc ? MLOPS_ENOMEM : 0;

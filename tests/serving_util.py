@@ -114,12 +114,14 @@ class FakeWorker:
 
 class FakeBroker:
     """The broker's control ROUTER (answers GET_MODEL with artifacts held in
-    memory) and events PUB (publishes `model` events), on free ports."""
+    memory; with answer_serving, SERVING with the production version) and
+    events PUB (publishes `model` events), on free ports."""
 
-    def __init__(self, artifacts, port=None, events_port=None):
+    def __init__(self, artifacts, port=None, events_port=None, answer_serving=False):
         import hashlib
         self.artifacts = {v: (data, hashlib.sha256(data).hexdigest()) for v, data in artifacts.items()}
         self.production = min(self.artifacts)
+        self.answer_serving = answer_serving
         self.requests = []
         self.ctx = zmq.Context()
         self.control = self.ctx.socket(zmq.ROUTER)
@@ -153,6 +155,10 @@ class FakeBroker:
             self.requests.append((command, body))
             if command == "GET_MODEL":
                 frames[-1] = pack("REPLY", self._reply(body))
+                self.control.send_multipart(frames)
+            elif command == "SERVING" and self.answer_serving:
+                frames[-1] = pack("REPLY", {"ok": True, "error": "",
+                                            "data": {"production_version": self.production}})
                 self.control.send_multipart(frames)
 
     def promote(self, version):

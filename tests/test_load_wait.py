@@ -14,7 +14,9 @@ serve with SERVING on the broker's control socket (PROTOCOL.md 5.2, 6.4).
 - a worker that hears no events still catches up through SERVING answers;
 - malformed SERVING reports are refused naming the problem, change nothing,
   and a peer that reports a stale version is named as lagging;
-- a broker SIGKILLed during the wait resumes it after a restart.
+- a broker SIGKILLed during the wait resumes it after a restart;
+- a worker serving its own --model file keeps it until production changes
+  (a fake broker that answers SERVING, serving_util.FakeBroker).
 
 Elsewhere the infer workers connect to a gateway endpoint nobody binds:
 serving is not under test there, only what they tell the broker. The frozen
@@ -30,6 +32,7 @@ import zmq
 
 from pipeline_procs import Broker
 from procs import exe, free_port, read_log, wait_for
+from serving_util import FakeBroker
 
 SOURCE = "synthetic:400:7"
 ALWAYS_PROMOTE = ["--margin", "-1"]   # every challenger beats production: every run promotes
@@ -249,3 +252,33 @@ def test_broker_restarted_during_the_wait_waits_again(procs):
     run = broker.wait_run(run_id)
     assert run["state"] == "succeeded" and run["outcome"].endswith("; 1 inference worker serves v1")
     sock.close()
+
+
+def test_model_file_stays_until_production_changes(procs, brokers, tmp_path):
+    """--model FILE with a broker: the first SERVING answer only marks the
+    production version (the file stays, as `--model` promises); a later
+    change of it, with no event, is fetched."""
+    import subprocess
+    arts = {}
+    for version, seed in ((1, 1), (2, 2), (3, 3)):
+        path = str(tmp_path / ("a%d.art" % version))
+        r = subprocess.run([exe("mlops"), "train", "--source", "synthetic:300:%d" % seed, "--out", path],
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        arts[version] = path
+    broker = FakeBroker({v: open(arts[v], "rb").read() for v in (2, 3)}, answer_serving=True)
+    brokers.append(broker)
+    assert broker.production == 2
+    worker = procs.start("infer", [exe("mlops-worker"), "--stage", "infer", "--broker", broker.endpoint,
+                                   "--gateway", "tcp://127.0.0.1:%d" % free_port(), "--model", arts[1],
+                                   "--model-version", "1", "--report", "50ms"])
+
+    def reports(version):
+        return [b for c, b in list(broker.requests) if c == "SERVING" and b["model_version"] == version]
+    wait_for(lambda: len(reports(1)) >= 5, what="several answers naming production v2")
+    assert not [b for c, b in broker.requests if c == "GET_MODEL"]   # the file stays
+    assert reports(1)[0]["pid"] == worker.pid and reports(1)[0]["interval_ms"] == 50
+    broker.production = 3   # no event: only the next SERVING answer tells
+    wait_for(lambda: reports(3), what="the worker serving v3")
+    assert ("GET_MODEL", {"version": 3}) in broker.requests
+    assert "production is version=3 (no event seen for it): fetching" in read_log(worker)

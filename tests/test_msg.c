@@ -1009,6 +1009,52 @@ static void test_records_bytes_are_canonical(void)
         free(strs[i]);
 }
 
+//  A PREDICTION's arrays (written straight into the buffer) against the
+//  packer: every int size class, doubles, and array headers of each size.
+static void test_prediction_bytes_are_canonical(void)
+{
+    static const int64_t classes[] = {0, 1, 127, 128, 255, 256, 65535, 65536, 4294967295LL,
+                                      4294967296LL, INT64_MAX, -1, -32, -33, -128, -129, -32768,
+                                      -32769, INT32_MIN, (int64_t)INT32_MIN - 1, INT64_MIN};
+    enum { N_CLASSES = sizeof classes / sizeof classes[0], MOST = 70000 };
+    int64_t *pred = malloc(MOST * sizeof *pred);
+    double *proba = malloc(MOST * sizeof *proba);
+    assert(pred && proba);
+    for (size_t i = 0; i < MOST; i++) {
+        pred[i] = classes[i % N_CLASSES];
+        proba[i] = (double)i / 7.0 - 3.0;
+    }
+    static const size_t counts[] = {0, 15, 16, 65535, 65536, MOST};
+    for (size_t c = 0; c < sizeof counts / sizeof counts[0]; c++) {
+        proto_msg_t m = {.cmd = PROTO_PREDICTION,
+                         .prediction = {.req_id = 9, .model_version = 4, .predictions = pred,
+                                        .probabilities = proba, .n = counts[c]}};
+        uint8_t *buf;
+        size_t len;
+        CHECK_INT(proto_msg_encode(&m, &buf, &len), 0);
+        msgpack_sbuffer sb;
+        msgpack_sbuffer_init(&sb);
+        msgpack_packer pk;
+        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+        msgpack_pack_array(&pk, 3), msgpack_pack_int(&pk, 1);
+        msgpack_pack_str_with_body(&pk, "PREDICTION", 10), msgpack_pack_map(&pk, 4);
+        msgpack_pack_str_with_body(&pk, "req_id", 6), msgpack_pack_uint64(&pk, 9);
+        msgpack_pack_str_with_body(&pk, "model_version", 13), msgpack_pack_int64(&pk, 4);
+        msgpack_pack_str_with_body(&pk, "predictions", 11), msgpack_pack_array(&pk, counts[c]);
+        for (size_t i = 0; i < counts[c]; i++)
+            msgpack_pack_int64(&pk, pred[i]);
+        msgpack_pack_str_with_body(&pk, "probabilities", 13), msgpack_pack_array(&pk, counts[c]);
+        for (size_t i = 0; i < counts[c]; i++)
+            msgpack_pack_double(&pk, proba[i]);
+        CHECK_INT(len, sb.size);
+        CHECK(len == sb.size && memcmp(buf, sb.data, len) == 0);
+        msgpack_sbuffer_destroy(&sb);
+        free(buf);
+    }
+    free(pred);
+    free(proba);
+}
+
 //  Records of one schema share their decoded names (the worker maps fields
 //  by pointer); a record that differs anywhere gets its own, and a
 //  duplicate after a shared prefix is still refused.
@@ -1141,6 +1187,7 @@ int main(int argc, char **argv)
     RUN(test_record_int_extremes);
     RUN(test_records_bytes_are_canonical);
     RUN(test_decoded_names_shared_within_a_schema);
+    RUN(test_prediction_bytes_are_canonical);
     RUN(test_dump_is_json);
     return TEST_REPORT("test_msg");
 }
