@@ -46,6 +46,7 @@
 #define PROBE_IVL_MSEC 10        //  ... this often
 #define BODY_PREALLOC_BYTES (64u << 10)   //  most a declared length reserves up front
 #define DRAIN_MSEC 2000                   //  answers awaited after a stop request
+#define STALL_SLACK_MSEC 100              //  a loop turn this much over its wait is a stall of ours
 #define MONITOR_ENDPOINT "inproc://gateway-backend-monitor"
 //  libmicrohttpd's memory per connection (its default is 32 KiB). It zeroes
 //  the pool between requests, which cost 4% of the gateway's time on
@@ -106,6 +107,7 @@ struct gateway {
     zsock_t *monitor_sock;            //  PAIR receiving backend disconnect events
     void *backend;                    //  backend_sock's libzmq handle (the hot path uses it)
     void *monitor;                    //  monitor_sock's libzmq handle
+    long poll_wait_ms;                //  the wait asked of zmq_poll this turn (router_awake)
     char backend_endpoint[256];       //  resolved endpoint
     router_t *router;                 //  worker table
     metrics_t *metrics;               //  counters
@@ -718,6 +720,10 @@ static void s_heartbeat(gateway_t *self, int64_t now, bool all)
 static void s_timers(gateway_t *self)
 {
     int64_t now = s_now_ms();
+    int64_t stall = router_awake(self->router, now, self->poll_wait_ms + STALL_SLACK_MSEC);
+    if (stall > 0)
+        log_info("the gateway itself stalled %" PRId64 " ms: workers' expiries moved out as much",
+                 stall);
     while (self->pend_head && self->pend_head->deadline_ms <= now) {
         char why[96];
         snprintf(why, sizeof why, "no answer from an inference worker within %" PRId64 " ms",
@@ -1249,6 +1255,7 @@ static bool s_drained(gateway_t *self, int64_t *drain_until)
 int gateway_run(gateway_t *self)
 {
     int64_t drain_until = 0;
+    router_awake(self->router, s_now_ms(), 0);   //  a stall before the first turn counts too
     while (!s_drained(self, &drain_until)) {
         zmq_pollitem_t items[4] = {{self->backend, 0, ZMQ_POLLIN, 0},
                                    {NULL, self->httpd_fd, ZMQ_POLLIN, 0}};
@@ -1258,7 +1265,8 @@ int gateway_run(gateway_t *self)
         if (self->control_sock)
             items[at_control = n++] = (zmq_pollitem_t){zsock_resolve(self->control_sock), 0, ZMQ_POLLIN, 0};
         long timeout = s_poll_timeout(self);
-        int rc = zmq_poll(items, n, drain_until && timeout > 50 ? 50 : timeout);
+        self->poll_wait_ms = drain_until && timeout > 50 ? 50 : timeout;
+        int rc = zmq_poll(items, n, self->poll_wait_ms);
         if (rc < 0 && errno != EINTR)
             return errno;
         if (rc < 0)

@@ -14,6 +14,7 @@ struct router {
     int credit;                                  //  most requests in flight per worker
     int64_t liveness_ms;                         //  life without being heard
     uint64_t seq;                                //  event counter for LRU and versions
+    int64_t awake_ms;                            //  when router_awake last ran, 0 = never
 };
 
 router_t *router_new(int credit, int64_t liveness_ms)
@@ -141,6 +142,18 @@ void router_remove(router_t *self, int slot)
     self->workers[slot].live = false;
     while (self->hwm > 0 && !self->workers[self->hwm - 1].live)
         self->hwm--;
+}
+
+int64_t router_awake(router_t *self, int64_t now_ms, int64_t expected_gap_ms)
+{
+    int64_t stall = self->awake_ms ? now_ms - self->awake_ms - expected_gap_ms : 0;
+    self->awake_ms = now_ms;
+    if (stall <= 0)
+        return 0;
+    for (int i = 0; i < self->hwm; i++)
+        if (self->workers[i].live)
+            self->workers[i].expires_ms += stall;
+    return stall;
 }
 
 size_t router_expired(const router_t *self, int64_t now_ms, int *dead, size_t max)

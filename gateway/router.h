@@ -77,6 +77,12 @@ void router_abandoned(router_t *self, int slot);
 //  Forgets a worker (expired, disconnected, unreachable).
 void router_remove(router_t *self, int slot);
 
+//  The gateway's loop calls this each turn: when more than expected_gap_ms
+//  passed since the last call, the gateway itself was not reading (stopped,
+//  descheduled, swapping), so that time cannot count against the workers:
+//  every expiry moves out by the excess. Returns the excess (0 when none).
+int64_t router_awake(router_t *self, int64_t now_ms, int64_t expected_gap_ms);
+
 //  Writes the slots of workers whose expiry has passed into dead (up to
 //  max) without removing them. Returns how many.
 size_t router_expired(const router_t *self, int64_t now_ms, int *dead, size_t max);

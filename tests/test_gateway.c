@@ -409,6 +409,27 @@ static void test_router_expiry_and_limits(void)
     router_destroy(&r);
 }
 
+//  Time the gateway itself did not run does not count against workers.
+static void test_router_forgives_its_own_stall(void)
+{
+    router_t *r = router_new(1, 3000);
+    int a = router_ready(r, ID_A, sizeof ID_A, "h:1", 1, 0);
+    int dead[4];
+    CHECK_INT(router_awake(r, 0, 250), 0);      //  the first turn has nothing to compare
+    CHECK_INT(router_awake(r, 200, 250), 0);    //  within the expected wait
+    CHECK_INT(router_expired(r, 3001, dead, 4), 1);
+    CHECK_INT(router_awake(r, 6200, 250), 5750);   //  stopped for about 6 s
+    CHECK_INT(router_expired(r, 6200, dead, 4), 0);   //  not dead: 3000 + 5750
+    CHECK_INT(router_expired(r, 8750, dead, 4), 0);
+    CHECK_INT(router_expired(r, 8751, dead, 4), 1);
+    CHECK_INT(dead[0], a);
+    router_heard(r, a, 1, 6300);   //  heard again: the usual liveness from then on
+    CHECK_INT(router_awake(r, 6400, 250), 0);
+    CHECK_INT(router_expired(r, 9300, dead, 4), 0);
+    CHECK_INT(router_expired(r, 9301, dead, 4), 1);
+    router_destroy(&r);
+}
+
 static void test_metrics_render(void)
 {
     metrics_t *m = metrics_new();
@@ -464,6 +485,7 @@ int main(void)
     RUN(test_router_ready_and_pick);
     RUN(test_router_skips_workers_without_model);
     RUN(test_router_expiry_and_limits);
+    RUN(test_router_forgives_its_own_stall);
     RUN(test_metrics_render);
     body_clear(&s_body);
     return TEST_REPORT("test_gateway");

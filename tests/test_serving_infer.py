@@ -189,6 +189,30 @@ def test_gateway_stops_while_its_workers_leave(procs, artifacts):
             w.wait(10)
 
 
+def test_a_stall_of_the_whole_host_drops_nothing(procs, artifacts):
+    """Gateway and workers stopped together for 5 s (a host paused, a VM
+    migrated): on waking, nobody counts that time as the other's silence,
+    so every request after it is answered (it used to be 503 "no inference
+    worker is connected" for about a second)."""
+    gw = Gateway(procs)
+    ws = [infer(procs, gw, "--model", artifacts[0][0]) for _ in range(2)]
+    gw.wait_workers(2)
+    everyone = [gw.proc] + ws
+    for p in everyone:
+        p.send_signal(signal.SIGSTOP)
+    try:
+        time.sleep(5.0)
+    finally:
+        for p in everyone:
+            p.send_signal(signal.SIGCONT)
+    s = requests.Session()
+    codes = [s.post(gw.url + "/predict", json=PASSENGER, timeout=10).status_code for _ in range(60)]
+    assert codes == [200] * 60, codes
+    assert gw.health().json()["workers_serving"] == 2
+    for w in ws:
+        assert "gateway silent" not in procs.log(w)
+
+
 def test_short_worker_heartbeat_does_not_drop_an_idle_gateway(procs, artifacts):
     gw = Gateway(procs)
     w = infer(procs, gw, "--model", artifacts[0][0], "--heartbeat", "200ms")

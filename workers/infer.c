@@ -30,6 +30,8 @@
 
 #define RECONNECT_MAX_MSEC 5000     //  longest back-off before reopening (PROTOCOL.md 7)
 #define DRAIN_BATCH 256             //  PREDICTs handled before looking at the pipe
+#define LOOP_WAIT_MSEC 100          //  longest wait of one loop turn
+#define STALL_SLACK_MSEC 100        //  a turn this much over the wait is a stall of ours
 
 struct infer {
     infer_config_t cfg;                       //  copy (strings borrowed from argv)
@@ -45,6 +47,7 @@ struct infer {
     char host[64];                            //  for READY
     int64_t last_sent_ms;                     //  last message to the gateway
     int64_t last_heard_ms;                    //  last message from it
+    int64_t awake_ms;                         //  last turn of the loop's timers
     int64_t reopen_at_ms;                     //  when to reopen after a silence
     int64_t backoff_ms;                       //  next back-off
     double *proba;                            //  scratch, cap entries
@@ -234,6 +237,13 @@ static void s_timers(infer_t *self)
 {
     int64_t now = s_now_ms();
     int64_t ivl = self->cfg.heartbeat_ivl_ms;
+    //  A turn far over the loop's wait was a stall of ours (stopped,
+    //  descheduled, a long model load): the gateway was not heard because
+    //  we were not listening, so that time does not count as its silence.
+    int64_t stall = now - self->awake_ms - (LOOP_WAIT_MSEC + STALL_SLACK_MSEC);
+    self->awake_ms = now;
+    if (stall > 0)
+        self->last_heard_ms += stall;
     if (!self->gateway) {
         if (now >= self->reopen_at_ms && s_open(self) != 0)
             self->reopen_at_ms = now + self->backoff_ms;
@@ -331,11 +341,12 @@ infer_t *infer_new(const infer_config_t *cfg, mlops_err_t *err)
 
 int infer_run(infer_t *self)
 {
+    self->awake_ms = s_now_ms();   //  a stall before the first turn counts too
     while (!self->stop) {
         zmq_pollitem_t items[2] = {{self->gateway, 0, ZMQ_POLLIN, 0}, {self->pipe, 0, ZMQ_POLLIN, 0}};
         zmq_pollitem_t *first = self->gateway ? items : items + 1;
         int count = (self->gateway ? 1 : 0) + (self->pipe ? 1 : 0);
-        int rc = count ? zmq_poll(first, count, 100) : (usleep(100000), 0);
+        int rc = count ? zmq_poll(first, count, LOOP_WAIT_MSEC) : (usleep(LOOP_WAIT_MSEC * 1000), 0);
         if (rc < 0 && errno != EINTR)
             return errno;
         if (self->pipe && (items[1].revents & ZMQ_POLLIN))
