@@ -278,6 +278,7 @@ static void test_answer_number_round_trips(void)
     //  random probabilities: shortest (as few digits as the first %.Ng that
     //  reads back) and exact, including powers of two and their neighbours
     unsigned long long x = 88172645463325252ull;
+    int same_as_printf = 0, checked = 0;
     for (int i = 0; i < 200000; i++) {
         x ^= x << 13, x ^= x >> 7, x ^= x << 17;
         double v = i < 64 ? ldexp(1, -(i % 13) - 1) : (double)(x >> 11) / 9007199254740992.0;
@@ -296,7 +297,12 @@ static void test_answer_number_round_trips(void)
                 break;
         }
         CHECK_INT(n - 2, prec + (int)(strspn(out + 2, "0")));   //  "0." + leading zeros + digits
+        //  and of the shortest, the closest: printf's correctly rounded digits
+        same_as_printf += strcmp(out, ref) == 0;
+        checked++;
     }
+    CHECK_INT(same_as_printf, checked);
+    CHECK(checked > 100000);
 }
 
 static void test_answer_problems_and_escapes(void)
