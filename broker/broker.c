@@ -1167,6 +1167,22 @@ static void s_load_wait_check(broker_t *self)
     s_load_wait_end(self, task, verdict, note);
 }
 
+//  A manual promote or rollback put another version in production while a
+//  run waited for its own: the inference workers now go to that one, so
+//  waiting on would only time out; the run's load_model ends, saying why.
+static void s_load_wait_superseded(broker_t *self, uint64_t production, const char *how)
+{
+    int64_t waited = fleet_wait_version(self->fleet);
+    run_task_t *task = waited ? s_load_model_task(self) : NULL;
+    if (!task || task->state != TASK_RUNNING || (uint64_t)waited == production
+        || self->active.version != (uint64_t)waited)
+        return;
+    char note[FLEET_NOTE_MAX];
+    snprintf(note, sizeof note, "a manual %s put v%llu in production while the inference workers took v%lld",
+             how, (unsigned long long)production, (long long)waited);
+    s_load_wait_end(self, task, FLEET_ALL_SERVE, note);   //  an operator's choice: logged as info
+}
+
 //  A RESULT ok=true for a task in hand: store its output, settle it, move on.
 static void s_task_succeeded(broker_t *self, run_task_t *task, const uint8_t *output, size_t len)
 {
@@ -1658,6 +1674,7 @@ static void s_cmd_production(broker_t *self, const proto_msg_t *msg, s_reply_t *
     log_info("%s version=%llu previous=%llu reason=%s", what, (unsigned long long)version,
              (unsigned long long)previous, s_clean(*reason ? reason : "manual", shown, sizeof shown));
     s_publish(self, "model", 0, "", "production", version, message);
+    s_load_wait_superseded(self, version, msg->cmd == PROTO_PROMOTE ? "promote" : "rollback");
     answer.version = (int64_t)version;
     answer.previous = (int64_t)previous;
     s_reply_data(r, control_promote_encode(&answer, &r->data, &r->data_len), what);

@@ -9,6 +9,7 @@ serve with SERVING on the broker's control socket (PROTOCOL.md 5.2, 6.4).
   /api/workers list what each serves;
 - one of two frozen (SIGSTOP, by pid): the run waits for --load-wait, then
   succeeds with the frozen worker named as lagging; once thawed it catches up;
+- a manual rollback during the wait ends it at once, and the outcome says so;
 - no inference worker: the run does not wait (a --load-wait of 10 minutes
   would outlast the test's own timeout) and says there was none;
 - a worker that hears no events still catches up through SERVING answers;
@@ -130,6 +131,32 @@ def test_frozen_inference_worker_is_waited_for_then_named_as_lagging(procs):
         frozen.send_signal(signal.SIGCONT)
     # thawed, it finds the queued `model` event and catches up
     wait_for(lambda: serving(broker) == {live.pid: 2, frozen.pid: 2}, what="thawed worker serving v2")
+
+
+def test_manual_rollback_during_the_wait_ends_it(procs):
+    """A wait for v2 that a manual rollback to v1 makes moot ends at once
+    (not after --load-wait), and the run's outcome says what happened."""
+    broker = Broker(procs, extra=ALWAYS_PROMOTE + ["--load-wait", "10m"])
+    broker.all_workers(trains=1)
+    infer_worker(procs, broker, "--report", "20s")
+    frozen = infer_worker(procs, broker, "--report", "20s")
+    wait_for(lambda: len(serving(broker)) == 2, what="both infer workers reporting")
+    assert retrain(broker, "first")["version"] == 1
+    frozen.send_signal(signal.SIGSTOP)
+    try:
+        run_id = broker.request("RETRAIN", {"source": SOURCE, "reason": "second"})["run_id"]
+        wait_for(lambda: "load_model waits" in broker.status()["waiting"], timeout=60,
+                 what="run 2 waiting for the frozen worker")
+        assert broker.run(run_id)["state"] == "running"
+        assert broker.request("ROLLBACK", {"reason": "bad v2"})["version"] == 1
+        run = broker.wait_run(run_id, timeout=10)   # not the 10 minutes of --load-wait
+        assert run["state"] == "succeeded", run
+        assert run["outcome"].endswith(
+            "; a manual rollback put v1 in production while the inference workers took v2"), run["outcome"]
+        assert broker.status()["waiting"] == ""
+    finally:
+        frozen.send_signal(signal.SIGCONT)
+    wait_for(lambda: set(serving(broker).values()) == {1}, what="both workers back on v1")
 
 
 def test_no_inference_worker_no_wait(procs):
