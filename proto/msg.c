@@ -1183,13 +1183,13 @@ static bool s_value_ok(const proto_field_t *f, size_t *len, size_t *bound)
 
 //  The lengths of a record's names and str values, by field position.
 typedef struct {
-    size_t *names;    //  PROTO_FIELDS_MAX entries
+    size_t *names;    //  one per field of the widest record
     size_t *values;   //  as many; str values only
 } s_lens_t;
 
 //  Checks a record as the decoder would. lens holds the name lengths of
 //  prev, the record before (NULL for the first), and gets rec's; *bound
-//  gets its bytes at most. keys (PROTO_FIELDS_MAX entries) is room for the
+//  gets its bytes at most. keys (as many entries) is room for the
 //  duplicate check, which reorders it.
 static bool s_record_ok(const proto_record_t *rec, const proto_record_t *prev, s_lens_t *lens,
                         s_name_key_t *keys, size_t *bound)
@@ -1232,8 +1232,21 @@ static int s_pack_records(msgpack_sbuffer *sb, const proto_record_t *recs, size_
 {
     if (n > PROTO_RECORDS_MAX || (n && !recs))
         return MLOPS_EINVAL;
-    s_name_key_t *keys = malloc(PROTO_FIELDS_MAX * sizeof *keys);
-    s_lens_t lens = {malloc(PROTO_FIELDS_MAX * sizeof(size_t)), malloc(PROTO_FIELDS_MAX * sizeof(size_t))};
+    //  room for the widest record: on the stack for the usual handful of
+    //  fields, so a request allocates nothing here
+    enum { STACK_FIELDS = 64 };
+    size_t width = 0;
+    for (size_t i = 0; i < n; i++)
+        width = recs[i].n_fields > width ? recs[i].n_fields : width;
+    if (width > PROTO_FIELDS_MAX)
+        return MLOPS_EINVAL;
+    s_name_key_t keys_stack[STACK_FIELDS], *keys = keys_stack;
+    size_t names_stack[STACK_FIELDS], values_stack[STACK_FIELDS];
+    s_lens_t lens = {names_stack, values_stack};
+    if (width > STACK_FIELDS) {
+        keys = malloc(width * sizeof *keys);
+        lens = (s_lens_t){malloc(width * sizeof(size_t)), malloc(width * sizeof(size_t))};
+    }
     int rc = keys && lens.names && lens.values && s_reserve(sb, S_HEADER_BOUND) ? 0 : MLOPS_ENOMEM;
     s_out_t o = {sb->data + sb->size};
     if (rc == 0)
@@ -1256,9 +1269,11 @@ static int s_pack_records(msgpack_sbuffer *sb, const proto_record_t *recs, size_
         }
         sb->size = (size_t)(o.at - sb->data);
     }
-    free(keys);
-    free(lens.names);
-    free(lens.values);
+    if (keys != keys_stack) {
+        free(keys);
+        free(lens.names);
+        free(lens.values);
+    }
     return rc;
 }
 

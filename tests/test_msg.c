@@ -857,15 +857,17 @@ static void test_encoder_refuses_bad_messages(void)
 //  refuse exactly what they must and keep what they may, on varied records.
 static void test_encoder_record_checks_varied(void)
 {
-    char names[40][40];
-    proto_field_t fs[40];
+    char names[100][40];
+    proto_field_t fs[100];
     proto_record_t rec = {fs, 0};
     proto_msg_t m = {.cmd = PROTO_PREDICT, .predict = {1, &rec, 1}};
-    for (int i = 0; i < 40; i++) {
+    for (int i = 0; i < 100; i++) {
         snprintf(names[i], sizeof names[i], "abcdefgh_field_%02d", i);  //  same first 8 bytes
         fs[i] = (proto_field_t){names[i], PROTO_VAL_INT, i, NULL};
     }
-    for (size_t n = 1; n <= 40; n += 13) {  //  pairwise (<= 16) and sorted (> 16)
+    //  pairwise (<= 16) and sorted (> 16); the encoder's room on the stack
+    //  (<= 64 fields) and on the heap
+    for (size_t n = 1; n <= 100; n += 13) {
         rec.n_fields = n;
         CHECK_INT(s_encode_rc(&m), 0);
         if (n < 2)
@@ -950,6 +952,24 @@ static void s_pack_reference(msgpack_packer *pk, const proto_record_t *recs, siz
     }
 }
 
+//  The packer's [1, cmd, {n_keys ...}] head: the caller packs the keys.
+static void s_reference_start(msgpack_sbuffer *sb, msgpack_packer *pk, const char *cmd, size_t n_keys)
+{
+    msgpack_sbuffer_init(sb);
+    msgpack_packer_init(pk, sb, msgpack_sbuffer_write);
+    msgpack_pack_array(pk, 3), msgpack_pack_int(pk, 1);
+    msgpack_pack_str_with_body(pk, cmd, strlen(cmd)), msgpack_pack_map(pk, n_keys);
+}
+
+//  Checks that our bytes are the packer's, then frees both.
+static void s_check_same_bytes(uint8_t *buf, size_t len, msgpack_sbuffer *sb)
+{
+    CHECK_INT(len, sb->size);
+    CHECK(len == sb->size && memcmp(buf, sb->data, len) == 0);
+    msgpack_sbuffer_destroy(sb);
+    free(buf);
+}
+
 //  Every size class of every value, header and count, against the packer.
 static void test_records_bytes_are_canonical(void)
 {
@@ -991,18 +1011,12 @@ static void test_records_bytes_are_canonical(void)
         size_t len;
         CHECK_INT(proto_msg_encode(&m, &buf, &len), 0);
         msgpack_sbuffer sb;
-        msgpack_sbuffer_init(&sb);
         msgpack_packer pk;
-        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-        msgpack_pack_array(&pk, 3), msgpack_pack_int(&pk, 1);
-        msgpack_pack_str_with_body(&pk, "PREDICT", 7), msgpack_pack_map(&pk, 2);
+        s_reference_start(&sb, &pk, "PREDICT", 2);
         msgpack_pack_str_with_body(&pk, "req_id", 6), msgpack_pack_uint64(&pk, 7);
         msgpack_pack_str_with_body(&pk, "records", 7);
         s_pack_reference(&pk, recs, counts[c]);
-        CHECK_INT(len, sb.size);
-        CHECK(len == sb.size && memcmp(buf, sb.data, len) == 0);
-        msgpack_sbuffer_destroy(&sb);
-        free(buf);
+        s_check_same_bytes(buf, len, &sb);
     }
     free(recs);
     for (size_t i = 0; i < N_STRS; i++)
@@ -1033,11 +1047,8 @@ static void test_prediction_bytes_are_canonical(void)
         size_t len;
         CHECK_INT(proto_msg_encode(&m, &buf, &len), 0);
         msgpack_sbuffer sb;
-        msgpack_sbuffer_init(&sb);
         msgpack_packer pk;
-        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-        msgpack_pack_array(&pk, 3), msgpack_pack_int(&pk, 1);
-        msgpack_pack_str_with_body(&pk, "PREDICTION", 10), msgpack_pack_map(&pk, 4);
+        s_reference_start(&sb, &pk, "PREDICTION", 4);
         msgpack_pack_str_with_body(&pk, "req_id", 6), msgpack_pack_uint64(&pk, 9);
         msgpack_pack_str_with_body(&pk, "model_version", 13), msgpack_pack_int64(&pk, 4);
         msgpack_pack_str_with_body(&pk, "predictions", 11), msgpack_pack_array(&pk, counts[c]);
@@ -1046,10 +1057,7 @@ static void test_prediction_bytes_are_canonical(void)
         msgpack_pack_str_with_body(&pk, "probabilities", 13), msgpack_pack_array(&pk, counts[c]);
         for (size_t i = 0; i < counts[c]; i++)
             msgpack_pack_double(&pk, proba[i]);
-        CHECK_INT(len, sb.size);
-        CHECK(len == sb.size && memcmp(buf, sb.data, len) == 0);
-        msgpack_sbuffer_destroy(&sb);
-        free(buf);
+        s_check_same_bytes(buf, len, &sb);
     }
     free(pred);
     free(proba);
