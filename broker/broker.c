@@ -1402,13 +1402,17 @@ static bool s_readable(zsock_t *sock)
     return (zsock_events(sock) & ZMQ_POLLIN) != 0;
 }
 
+//  The message waiting on sock, or NULL when none is (see s_readable).
+static zmsg_t *s_recv_waiting(zsock_t *sock)
+{
+    return s_readable(sock) ? zmsg_recv(sock) : NULL;
+}
+
 static int s_work_fn(zloop_t *loop, zsock_t *sock, void *arg)
 {
     (void)loop;
     broker_t *self = arg;
-    if (!s_readable(sock))
-        return 0;
-    zmsg_t *in = zmsg_recv(sock);
+    zmsg_t *in = s_recv_waiting(sock);
     if (!in)
         return 0;
     int64_t t0 = zclock_usecs();
@@ -1780,9 +1784,7 @@ static int s_control_fn(zloop_t *loop, zsock_t *sock, void *arg)
 {
     (void)loop;
     broker_t *self = arg;
-    if (!s_readable(sock))
-        return 0;
-    zmsg_t *in = zmsg_recv(sock);
+    zmsg_t *in = s_recv_waiting(sock);
     if (!in)
         return 0;
     int64_t t0 = zclock_usecs();
