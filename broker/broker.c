@@ -1090,6 +1090,19 @@ static run_task_t *s_load_model_task(broker_t *self)
     return NULL;
 }
 
+//  Marks task done in the active run and stores the run; *finished tells
+//  whether that ended the run. False when the store refused (the batch is
+//  aborted and the caller announces nothing).
+static bool s_commit_done(broker_t *self, run_task_t *task, bool *finished)
+{
+    *finished = dag_task_done(&self->active, task, s_wall());
+    if (s_put_run(self, &self->active) != 0) {
+        s_abort_batch(self);
+        return false;
+    }
+    return true;
+}
+
 //  A validated load_model whose version is in production waits for the
 //  inference workers instead of settling: the task stays running (no
 //  worker holds it) and the run stays running. Returns false when there is
@@ -1134,11 +1147,9 @@ static void s_load_wait_end(broker_t *self, run_task_t *task, fleet_verdict_t ve
     size_t keep = strlen(self->active.outcome), room = sizeof outcome - strlen(note) - 3;
     snprintf(outcome, sizeof outcome, "%.*s; %s", (int)(keep < room ? keep : room), self->active.outcome, note);
     snprintf(self->active.outcome, sizeof self->active.outcome, "%s", outcome);
-    bool finished = dag_task_done(&self->active, task, s_wall());
-    if (s_put_run(self, &self->active) != 0) {
-        s_abort_batch(self);
+    bool finished;
+    if (!s_commit_done(self, task, &finished))
         return;
-    }
     s_publish_task(self, task, note);
     if (finished)
         s_run_ended(self);
@@ -1216,11 +1227,9 @@ static void s_task_succeeded(broker_t *self, run_task_t *task, const uint8_t *ou
     run_clear(&before);
     if (dag_task_stage(task) == STAGE_LOAD_MODEL && s_load_wait_begin(self, task, promoted))
         return;
-    bool finished = dag_task_done(&self->active, task, s_wall());
-    if (s_put_run(self, &self->active) != 0) {
-        s_abort_batch(self);
+    bool finished;
+    if (!s_commit_done(self, task, &finished))
         return;
-    }
     s_announce_settled(self, task, promoted);
     if (finished)
         s_run_ended(self);
