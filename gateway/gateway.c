@@ -49,9 +49,10 @@
 #define STALL_SLACK_MSEC 100              //  a loop turn this much over its wait is a stall of ours
 #define MONITOR_ENDPOINT "inproc://gateway-backend-monitor"
 //  libmicrohttpd's memory per connection (its default is 32 KiB). It zeroes
-//  the pool between requests, which cost 4% of the gateway's time on
-//  /predict at 32 KiB (perf); 16 KiB still takes 12 KB of headers. Bodies
-//  do not live there: they are copied out as they arrive.
+//  the pool between requests: memset was 4% of the gateway's samples on
+//  /predict at 32 KiB (bench/profile_serving.sh); 16 KiB still takes 12 KB
+//  of headers (test_serving.py). Bodies do not live there: they are copied
+//  out as they arrive.
 #define CONNECTION_POOL_BYTES (16u << 10)
 
 typedef enum {
