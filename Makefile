@@ -28,13 +28,26 @@ DEB_PKGS := build-essential pkg-config clang libclang-rt-14-dev \
     python3-pytest-rerunfailures \
     curl iproute2 valgrind chromium chromium-driver python3-selenium
 
-LIB_DIRS := proto workers broker gateway cli
-INCLUDES := $(addprefix -I,$(LIB_DIRS))
+# Layers, lowest first. Each directory sees only its own headers and those of
+# the layers it is allowed to use, so a forbidden arrow (the gateway including
+# a broker header, proto including ml) fails to build instead of holding by
+# discipline. tests/, fuzz/ and bench/ see everything.
+LIB_DIRS := common proto ml workers broker gateway cli
+INC_common  := common
+INC_proto   := common proto
+INC_ml      := common proto ml
+INC_workers := common proto ml workers
+INC_broker  := common proto broker
+INC_gateway := common proto gateway
+INC_cli     := common proto ml cli
+INC_ALL     := $(LIB_DIRS)
+# the include flags for a source file: by its top directory, else everything
+includes_for = $(addprefix -I,$(or $(INC_$(firstword $(subst /, ,$(1)))),$(INC_ALL)))
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcsv -lpthread -lm
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers
-BASE_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) -g -MMD -MP $(INCLUDES) $(PKG_CFLAGS)
+BASE_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) -g -MMD -MP $(PKG_CFLAGS)
 SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 
 release_CC := $(CC)
@@ -77,7 +90,7 @@ define MODE_RULES
 build/$(1)/%.o: %.c
 	@mkdir -p $$(dir $$@)
 	@$$(if $$(V),,echo "  CC [$(1)] $$<")
-	$$(Q)$$($(1)_CC) $$($(1)_CFLAGS) -c $$< -o $$@
+	$$(Q)$$($(1)_CC) $$($(1)_CFLAGS) $$(call includes_for,$$<) -c $$< -o $$@
 $(foreach d,$(LIB_DIRS),
 build/$(1)/lib$(d).a: $$(call lib_objs,$(d),$(1))
 	@mkdir -p $$(dir $$@)
@@ -89,7 +102,7 @@ $(eval $(call MODE_RULES,asan))
 $(eval $(call MODE_RULES,fuzz))
 
 # Link order: users before providers. Static libs pull only what is used.
-LINK_LIBS = $(foreach d,cli gateway broker workers proto,build/$(1)/lib$(d).a)
+LINK_LIBS = $(foreach d,cli gateway broker workers ml proto common,build/$(1)/lib$(d).a)
 
 bin/mlops-broker: build/release/broker/main.o $(call libs_of,release)
 	@mkdir -p bin

@@ -9,7 +9,7 @@
     Reproduce:  make build/release/bench/bench_data && build/release/bench/bench_data
     Options:    bench_data [MAX_ROWS [RUNS]]   (defaults 1000000 and 3)
 */
-#include "csv.h"
+#include "csv_load.h"
 #include "synth.h"
 #include "table.h"
 

@@ -12,7 +12,7 @@
 */
 #include "answer.h"
 #include "body.h"
-#include "csv.h"
+#include "csv_load.h"
 #include "model.h"
 #include "msg.h"
 #include "train.h"

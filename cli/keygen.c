@@ -1,4 +1,4 @@
-/*  keygen.c: `mlops keygen`, writes a CURVE key pair (see proto/curve.h). */
+/*  keygen.c: `mlops keygen`, writes a CURVE key pair (see common/curve.h). */
 #include "cli.h"
 #include "curve.h"
 

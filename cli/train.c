@@ -7,7 +7,7 @@
     Human output on stdout by default, one JSON object with --json. Progress
     goes to stderr, and only when stderr is a terminal. */
 #include "cli.h"
-#include "csv.h"
+#include "csv_load.h"
 #include "hash.h"
 #include "model.h"
 #include "synth.h"

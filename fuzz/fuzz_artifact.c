@@ -1,4 +1,4 @@
-/*  fuzz_artifact.c: libFuzzer target for model_load (workers/model.c) on
+/*  fuzz_artifact.c: libFuzzer target for model_load (ml/model.c) on
     untrusted bytes: an inference worker loads whatever artifact GET_MODEL
     hands it, and `mlops-worker --model FILE` whatever file it is given.
 

@@ -5,7 +5,7 @@
     must be equal. A failure must carry a code and a message. Never a crash
     or a leak (ASan + UBSan + LeakSanitizer watch).
 */
-#include "csv.h"
+#include "csv_load.h"
 
 #include <stdint.h>
 #include <stdio.h>

@@ -1,6 +1,6 @@
 /*  test_csv.c: the CSV loader: quoting, line endings, inference, and the
     errors that name a line and a column. */
-#include "csv.h"
+#include "csv_load.h"
 #include "testing.h"
 #include "titanic_schema.h"
 

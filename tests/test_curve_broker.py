@@ -1,4 +1,4 @@
-"""test_curve_broker.py: the broker with CURVE on (proto/curve.h), through
+"""test_curve_broker.py: the broker with CURVE on (common/curve.h), through
 real processes on loopback.
 
 Keys come from `mlops keygen` into a fresh temp dir. The broker's work,

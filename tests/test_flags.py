@@ -1,5 +1,5 @@
 """test_flags.py: every duration flag of every binary reads a DURATION the
-same way (proto/duration.h): a number and a unit (ms, s, m, h, d); a bare
+same way (common/duration.h): a number and a unit (ms, s, m, h, d); a bare
 number, a wrong unit, zero, a negative or an out-of-range value is a usage
 error (exit 2) whose message names the flag and the text given; each
 binary's --help states the rule.

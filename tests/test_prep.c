@@ -2,7 +2,7 @@
     scaling), label reading, validation of records, the recipe codec, and
     the stratified split and K-fold. */
 #include "artifact.h"
-#include "csv.h"
+#include "csv_load.h"
 #include "ml_fixtures.h"
 #include "prep.h"
 #include "testing.h"

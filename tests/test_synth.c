@@ -5,7 +5,7 @@
     is present), and a logistic regression fitted here must score on the
     synthetic data about as it does on the real data.
 */
-#include "csv.h"
+#include "csv_load.h"
 #include "synth.h"
 #include "testing.h"
 #include "titanic_schema.h"

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "csv.h"
+#include "csv_load.h"
 #include "synth.h"
 #include "table.h"
 

@@ -10,12 +10,12 @@
     one pass. Levels are renumbered by first use at the end, as table.h
     promises.
 */
-#include "csv.h"
+#include "csv_load.h"
 
 #include "dict.h"
 #include "log.h"
 
-#include <libcsv.h>
+#include <csv.h>
 
 #include <assert.h>
 #include <errno.h>
