@@ -1,13 +1,10 @@
-/*  test_stage_io.c: the stage payload and control reply codecs (round trips,
-    borrowed bytes, strict decoding with the key named), durations and
-    broker addresses. */
+/*  test_stage_io.c: the stage payload codecs (proto/stage_io.c): stage
+    names, round trips of every payload, borrowed bytes, strict decoding
+    with the key named. The control replies are in test_control_io.c. */
 #include <msgpack.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "control_io.h"
-#include "duration.h"
-#include "endpoint.h"
 #include "stage_io.h"
 #include "testing.h"
 
@@ -268,182 +265,76 @@ static void test_payload_strictness(void)
     CHECK_INT(strlen(tout.family), sizeof tout.family - 1);
 }
 
-//  Runs and versions inside RUNS / MODELS answers are decoded by the
-//  records' own tables: the same checks, with the list index in the path.
-static void test_control_lists_are_strict(void)
+static void test_stage_names(void)
 {
-    run_t run = {.id = 3};
-    CHECK(run_add_task(&run, "extract", NULL));
-    control_runs_t list = {.runs = &run, .n_runs = 1};
+    for (int s = 0; s < STAGE_COUNT; s++)
+        CHECK_INT(stage_from_name(stage_name((stage_t)s)), s);
+    CHECK_STR(stage_name(STAGE_LOAD_MODEL), "load_model");
+    CHECK(stage_name(STAGE_COUNT) == NULL);
+    CHECK(stage_name((stage_t)-1) == NULL);
+    CHECK_INT(stage_from_name("Train"), -1);       //  names are exact
+    CHECK_INT(stage_from_name(""), -1);
+    CHECK_INT(stage_from_name(NULL), -1);
+}
+
+//  The payloads not covered below, each through a round trip: extract's
+//  optional table, preprocess's owned rows, load_model's borrowed artifact.
+static void test_other_payloads_round_trip(void)
+{
     uint8_t *buf = NULL;
     size_t len = 0;
-    CHECK_INT(control_runs_encode(&list, &buf, &len), 0);
-    run_clear(&run);
-    uint8_t *state = memmem(buf, len, "\xa7pending", 8);   //  the task's state
-    CHECK(state != NULL);
-    memcpy(state + 1, "sleepin", 7);
-    control_runs_t out;
     mlops_err_t err;
-    int rc = control_runs_decode(buf, len, &out, &err);
-    free(buf);
-    CHECK_INT(rc, MLOPS_EPROTO);
-    CHECK_CONTAINS(err.msg, "runs[0].tasks[0].state: unknown value \"sleepin\"");
-    CHECK(out.runs == NULL);
-
-    control_models_t models = {.production = -1};
-    CHECK_INT(control_models_encode(&models, &buf, &len), 0);
-    control_models_t m2;
-    rc = control_models_decode(buf, len, &m2, &err);
-    free(buf);
-    CHECK_INT(rc, MLOPS_EPROTO);
-    CHECK_CONTAINS(err.msg, "production: integer out of range [0, ");
-}
-
-static void test_control_status_and_retrain(void)
-{
-    control_worker_t workers[2] = {{.stage = "train", .host = "h1", .pid = 10, .state = "busy",
-                                    .task_id = "4-train-forest", .last_seen_ms = 99},
-                                   {.stage = "extract", .host = "h2", .pid = 11, .state = "idle"}};
-    control_status_t st = {.active_run = 4, .queued = 5, .next_schedule_ms = 123,
-                           .production_version = 2, .workers = workers, .n_workers = 2};
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    CHECK_INT(control_status_encode(&st, &buf, &len), 0);
-    control_status_t out;
-    mlops_err_t err;
-    CHECK_INT(control_status_decode(buf, len, &out, &err), 0);
-    CHECK_INT(out.n_workers, 2);
-    CHECK_STR(out.workers[0].task_id, "4-train-forest");
-    CHECK_STR(out.workers[1].host, "h2");
-    CHECK_INT(out.queued, 5);
-    control_status_clear(&out);
-    CHECK(out.workers == NULL);
-    for (size_t cut = 1; cut < len; cut += 7)
-        CHECK(control_status_decode(buf, cut, &out, &err) != 0);
+    stage_extract_in_t xin = {.source = "dataset:ab"};
+    CHECK_INT(stage_extract_in_encode(&xin, &buf, &len), 0);
+    stage_extract_in_t xin2;
+    CHECK_INT(stage_extract_in_decode(buf, len, &xin2, &err), 0);
+    CHECK_STR(xin2.source, "dataset:ab");
+    CHECK(xin2.table == NULL);                       //  nil: no stored table
     free(buf);
 
-    control_retrain_t r = {.run_id = 9, .coalesced = true, .state = "queued"};
-    CHECK_INT(control_retrain_encode(&r, &buf, &len), 0);
-    control_retrain_t r2;
-    CHECK_INT(control_retrain_decode(buf, len, &r2, &err), 0);
-    CHECK(r2.coalesced);
-    CHECK_STR(r2.state, "queued");
-    free(buf);
-}
-
-static void test_control_runs_and_models(void)
-{
-    run_t runs[2] = {{.id = 2, .state = RUN_FAILED}, {.id = 1, .state = RUN_SUCCEEDED, .version = 1}};
-    snprintf(runs[0].error, sizeof runs[0].error, "extract: cannot read 'x'");
-    run_task_t *t = run_add_task(&runs[1], "train", "forest");
-    CHECK(t);
-    t->attempts = 2;
-    control_runs_t list = {.runs = runs, .n_runs = 2};
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    CHECK_INT(control_runs_encode(&list, &buf, &len), 0);
-    control_runs_t out;
-    mlops_err_t err;
-    CHECK_INT(control_runs_decode(buf, len, &out, &err), 0);
-    CHECK_INT(out.n_runs, 2);
-    CHECK_STR(out.runs[0].error, "extract: cannot read 'x'");
-    CHECK_INT(out.runs[1].n_tasks, 1);
-    CHECK_INT(out.runs[1].tasks[0].attempts, 2);
-    control_runs_clear(&out);
-    run_clear(&runs[1]);
+    size_t train[] = {1, 2}, test[] = {0};
+    stage_preprocess_out_t pout = {.recipe = (const uint8_t *)"RCP", .recipe_len = 3,
+                                   .train_rows = train, .n_train = 2, .test_rows = test,
+                                   .n_test = 1, .notes = "dropped Cabin"};
+    CHECK_INT(stage_preprocess_out_encode(&pout, &buf, &len), 0);
+    stage_preprocess_out_t pout2;
+    CHECK_INT(stage_preprocess_out_decode(buf, len, &pout2, &err), 0);
+    CHECK_INT(pout2.n_train, 2);
+    CHECK_INT(pout2.train_rows[1], 2);
+    CHECK(pout2.train_rows != train);               //  owned copy
+    CHECK_STR(pout2.notes, "dropped Cabin");
+    stage_preprocess_out_clear(&pout2);
+    CHECK(pout2.train_rows == NULL && pout2.test_rows == NULL);
     free(buf);
 
-    version_t versions[1] = {{.version = 1, .stage = VERSION_PRODUCTION, .family = "logreg"}};
-    control_models_t models = {.production = 1, .versions = versions, .n_versions = 1};
-    CHECK_INT(control_models_encode(&models, &buf, &len), 0);
-    control_models_t m2;
-    CHECK_INT(control_models_decode(buf, len, &m2, &err), 0);
-    CHECK_INT(m2.production, 1);
-    CHECK_STR(m2.versions[0].family, "logreg");
-    control_models_clear(&m2);
-    CHECK_INT(control_runs_decode(buf, len, &out, &err), MLOPS_EPROTO);   //  a models answer is no runs answer
-    CHECK_CONTAINS(err.msg, "production");
+    stage_load_model_in_t lin = {.version = 4, .artifact = (const uint8_t *)"ART", .artifact_len = 3,
+                                 .sha256 = "00ff", .table = (const uint8_t *)"T", .table_len = 1,
+                                 .test_rows = test, .n_test = 1};
+    lin.expected.auc = 0.75;
+    CHECK_INT(stage_load_model_in_encode(&lin, &buf, &len), 0);
+    stage_load_model_in_t lin2;
+    CHECK_INT(stage_load_model_in_decode(buf, len, &lin2, &err), 0);
+    CHECK_INT(lin2.version, 4);
+    CHECK(lin2.artifact >= buf && lin2.artifact < buf + len);   //  borrowed
+    CHECK(memcmp(lin2.artifact, "ART", 3) == 0);
+    CHECK_NEAR(lin2.expected.auc, 0.75, 0);
+    CHECK_INT(lin2.test_rows[0], 0);
+    stage_load_model_in_clear(&lin2);
+    CHECK(lin2.test_rows == NULL);
+    //  a preprocess output is not a load_model input
+    CHECK_INT(stage_preprocess_out_decode(buf, len, &pout2, &err), MLOPS_EPROTO);
+    CHECK_CONTAINS(err.msg, "payload: unknown key \"version\"");
     free(buf);
-}
-
-static void test_duration(void)
-{
-    int64_t ms = 0;
-    mlops_err_t err;
-    CHECK_INT(duration_parse("30s", &ms, &err), 0);
-    CHECK_INT(ms, 30000);
-    CHECK_INT(duration_parse("24h", &ms, &err), 0);
-    CHECK_INT(ms, 86400000);
-    CHECK_INT(duration_parse("250ms", &ms, &err), 0);
-    CHECK_INT(ms, 250);
-    CHECK_INT(duration_parse("1.5s", &ms, &err), 0);
-    CHECK_INT(ms, 1500);
-    //  a bare number is refused, not read as seconds or milliseconds
-    CHECK_INT(duration_parse("1.5", &ms, &err), MLOPS_EINVAL);
-    CHECK_CONTAINS(err.msg, "'1.5' has no unit: write 1.5ms or 1.5s");
-    CHECK_INT(duration_parse("200", &ms, &err), MLOPS_EINVAL);
-    CHECK_INT(ms, 1500);   //  untouched
-    CHECK_INT(duration_parse("0.4ms", &ms, &err), MLOPS_EINVAL);
-    CHECK_CONTAINS(err.msg, "under 1 ms");
-    CHECK_INT(duration_parse("0s", &ms, &err), MLOPS_EINVAL);
-    CHECK_CONTAINS(err.msg, "positive");
-    CHECK_INT(duration_parse("5m", &ms, &err), 0);
-    CHECK_INT(ms, 300000);
-    CHECK_INT(duration_parse("", &ms, &err), MLOPS_EINVAL);
-    CHECK_CONTAINS(err.msg, "empty");
-    CHECK_INT(duration_parse("-3s", &ms, &err), MLOPS_EINVAL);
-    CHECK_INT(duration_parse("3 weeks", &ms, &err), MLOPS_EINVAL);
-    CHECK_CONTAINS(err.msg, "unit");
-    CHECK_INT(duration_parse("1000000d", &ms, &err), MLOPS_EINVAL);
-    CHECK_CONTAINS(err.msg, "100 years");
-    //  a range: both bounds are in it, and a refusal names both
-    CHECK_INT(duration_parse_range("10ms", 10, 600000, &ms, &err), 0);
-    CHECK_INT(ms, 10);
-    CHECK_INT(duration_parse_range("10m", 10, 600000, &ms, &err), 0);
-    CHECK_INT(ms, 600000);
-    CHECK_INT(duration_parse_range("9ms", 10, 600000, &ms, &err), MLOPS_EINVAL);
-    CHECK_STR(err.msg, "'9ms' is out of range 10ms..10m");
-    CHECK_INT(ms, 600000);   //  untouched
-    CHECK_INT(duration_parse_range("601s", 10, 600000, &ms, &err), MLOPS_EINVAL);
-    CHECK_STR(err.msg, "'601s' is out of range 10ms..10m");
-    CHECK_INT(duration_parse_range("601", 10, 600000, &ms, &err), MLOPS_EINVAL);
-    CHECK_CONTAINS(err.msg, "no unit");
-    char text[32];
-    CHECK_STR(duration_format(86400000, text, sizeof text), "1d");
-    CHECK_STR(duration_format(1500, text, sizeof text), "1.5s");
-    CHECK_STR(duration_format(20, text, sizeof text), "20ms");
-}
-
-static void test_endpoint(void)
-{
-    char ep[ENDPOINT_MAX];
-    mlops_err_t err;
-    CHECK_INT(endpoint_resolve("gpu-box", 5555, 0, ep, sizeof ep, &err), 0);
-    CHECK_STR(ep, "tcp://gpu-box:5555");
-    CHECK_INT(endpoint_resolve("10.0.0.2:7000", 5556, 1, ep, sizeof ep, &err), 0);
-    CHECK_STR(ep, "tcp://10.0.0.2:7001");
-    CHECK_INT(endpoint_resolve("tcp://h:6556", 5557, 1, ep, sizeof ep, &err), 0);
-    CHECK_STR(ep, "tcp://h:6557");
-    CHECK_INT(endpoint_resolve("ipc:///tmp/x", 5555, 0, ep, sizeof ep, &err), 0);
-    CHECK_STR(ep, "ipc:///tmp/x");
-    CHECK_INT(endpoint_resolve("h:99999", 5555, 0, ep, sizeof ep, &err), MLOPS_EINVAL);
-    CHECK_CONTAINS(err.msg, "bad port");
-    CHECK_INT(endpoint_resolve("", 5555, 0, ep, sizeof ep, &err), MLOPS_EINVAL);
-    CHECK_INT(endpoint_resolve(":80", 5555, 0, ep, sizeof ep, &err), MLOPS_EINVAL);
-    CHECK_CONTAINS(err.msg, "no host");
 }
 
 int main(void)
 {
+    RUN(test_stage_names);
+    RUN(test_other_payloads_round_trip);
     RUN(test_train_in_round_trip);
     RUN(test_evaluate_round_trip_and_limits);
     RUN(test_decode_errors_name_the_key);
     RUN(test_nested_error_path);
     RUN(test_payload_strictness);
-    RUN(test_control_lists_are_strict);
-    RUN(test_control_status_and_retrain);
-    RUN(test_control_runs_and_models);
-    RUN(test_duration);
-    RUN(test_endpoint);
     return TEST_REPORT("test_stage_io");
 }

@@ -1,0 +1,74 @@
+/*  test_stage_evaluate.c: the evaluate stage handler
+    (workers/stage_evaluate.c), run in-process: candidates and production
+    scored on the same rows, a production model that cannot be scored left
+    out, and each refusal. */
+#include "stage_fixtures.h"
+#include "testing.h"
+
+//  Evaluates the chain's model as candidate(s) and, when given, production.
+static int s_evaluate(const sf_chain_t *c, const uint8_t *artifact, size_t artifact_len,
+                      const uint8_t *production, size_t production_len, stage_evaluate_out_t *out,
+                      mlops_err_t *err)
+{
+    stage_evaluate_in_t in = {.table = c->x.table, .table_len = c->x.table_len,
+                              .test_rows = c->p.test_rows, .n_test = c->p.n_test, .n_candidates = 1,
+                              .production_version = production ? 4 : 0,
+                              .production = production, .production_len = production_len};
+    snprintf(in.candidates[0].key, sizeof in.candidates[0].key, "9-train-logreg");
+    snprintf(in.candidates[0].family, sizeof in.candidates[0].family, "logreg");
+    in.candidates[0].artifact = artifact;
+    in.candidates[0].artifact_len = artifact_len;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    int rc;
+    SF_RUN(rc, stage_evaluate_run, stage_evaluate_in_encode, &in, &buf, &len, err);
+    mlops_err_t sub;
+    if (rc == 0)
+        rc = stage_evaluate_out_decode(buf, len, out, &sub);
+    free(buf);
+    return rc;
+}
+
+static void test_scores_candidates_and_production(void)
+{
+    sf_chain_t c;
+    CHECK_INT(sf_chain(&c, true), 0);
+    stage_evaluate_out_t out;
+    mlops_err_t err;
+    int rc = s_evaluate(&c, c.t.artifact, c.t.artifact_len, c.t.artifact, c.t.artifact_len, &out, &err);
+    double train_auc = c.t.metrics.auc;
+    //  a production artifact that does not load is no yardstick: left out
+    stage_evaluate_out_t no_prod;
+    int rc2 = s_evaluate(&c, c.t.artifact, c.t.artifact_len, (const uint8_t *)"junk", 4, &no_prod, &err);
+    sf_chain_clear(&c);
+    CHECK_INT(rc, 0);
+    CHECK_INT(out.n_scored, 1);
+    CHECK_STR(out.scored[0].key, "9-train-logreg");
+    CHECK_NEAR(out.scored[0].metrics.auc, train_auc, 1e-12);   //  the same test rows
+    CHECK_INT(out.production_version, 4);
+    CHECK_NEAR(out.production.auc, train_auc, 1e-12);
+    CHECK_INT(rc2, 0);
+    CHECK_INT(no_prod.production_version, 0);
+}
+
+static void test_refusals_name_the_problem(void)
+{
+    sf_chain_t c;
+    CHECK_INT(sf_chain(&c, false), 0);
+    stage_evaluate_out_t out;
+    mlops_err_t err;
+    int rc = s_evaluate(&c, (const uint8_t *)"junk", 4, NULL, 0, &out, &err);
+    sf_chain_clear(&c);
+    CHECK_INT(rc, MLOPS_EFOREIGN);
+    CHECK_CONTAINS(err.msg, "evaluate: 9-train-logreg does not load: ");
+
+    CHECK_INT(sf_run_bytes(stage_evaluate_run, "\x81\xa9test_rows\x91\xff", 13, &err), MLOPS_EPROTO);
+    CHECK_STR(err.msg, "evaluate: bad input: test_rows[0]: expected a row index, got integer");
+}
+
+int main(void)
+{
+    RUN(test_scores_candidates_and_production);
+    RUN(test_refusals_name_the_problem);
+    return TEST_REPORT("test_stage_evaluate");
+}
