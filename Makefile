@@ -2,7 +2,7 @@
 # binaries in bin/, the tests (with ASan + UBSan) and the fuzz targets (clang).
 #
 #   make            release build of bin/*
-#   make test       build everything and run every test (tests/run.sh)
+#   make test       build everything and run every test (tests/run.sh); T=test_x one
 #   make deps       install the Debian packages that are missing
 #   make fuzz       run every fuzz target for FUZZ_SECONDS (default 60)
 #   make bench      run the benchmarks in bench/
@@ -130,8 +130,12 @@ build/release/bench/%: build/release/bench/%.o $(call libs_of,release)
 # --- tests ----------------------------------------------------------------
 # Unit tests run with ASan + UBSan; multi-process tests drive the release
 # binaries in bin/ (tests/run.sh says which is which).
-test: all $(TEST_BINS)
-	@MLOPS_BIN=$(CURDIR)/bin PYTHON=$(PYTHON) tests/run.sh $(TEST_BINS)
+# `make test T=test_msg` runs one C test binary, `T=test_api.py` one Python
+# file (`build/asan/tests/test_msg -t NAME` runs one C test function).
+T_C := $(if $(T),$(patsubst %,build/asan/tests/%,$(filter-out %.py,$(T))),$(TEST_BINS))
+T_PY := $(if $(T),$(patsubst %,tests/%,$(filter %.py,$(T))),tests/test_*.py)
+test: all $(T_C)
+	@MLOPS_BIN=$(CURDIR)/bin PYTHON=$(PYTHON) PY_TESTS="$(T_PY)" tests/run.sh $(T_C)
 
 valgrind: $(patsubst tests/%.c,build/release/tests/%,$(TEST_SRCS))
 	@for t in $^; do valgrind -q --error-exitcode=99 --leak-check=full $$t >/dev/null || exit 1; done; echo "valgrind: clean"

@@ -18,8 +18,8 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
 import requests  # noqa: E402
 import zmq  # noqa: E402
-from procs import Procs, bind_free, exe, free_endpoint  # noqa: E402
-from serving_util import FakeWorker, Gateway  # noqa: E402
+from procs import Broker, Gateway, Procs, bind_free  # noqa: E402
+from serving_util import FakeWorker  # noqa: E402
 
 
 def percentiles(session, method, url, n, **kw):
@@ -40,11 +40,8 @@ def main():
     silent = zmq.Context.instance().socket(zmq.ROUTER)
     silent.setsockopt(zmq.LINGER, 0)
     try:
-        control = free_endpoint()
-        procs.start("broker", [exe("mlops-broker"), "--store", os.path.join(procs.tmp, "store"),
-                               "--no-sync", "--work", free_endpoint(), "--control", control,
-                               "--events", free_endpoint()])
-        gw = Gateway(procs, "--broker", control)
+        broker = Broker(procs, ["--no-sync"])
+        gw = Gateway(procs, "--broker", broker.control)
         s = requests.Session()
         for path in ("/api/runs", "/api/models", "/api/workers"):
             percentiles(s, "GET", gw.url + path, 20)   # warm up (broker connected)

@@ -17,8 +17,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
-from pipeline_procs import Broker  # noqa: E402
-from procs import Procs, exe, free_port, wait_for  # noqa: E402
+from procs import Broker, Procs, free_endpoint, start_infer, wait_for  # noqa: E402
 
 RUNS = int(os.environ.get("RUNS", "7"))
 SOURCE = os.environ.get("SOURCE", "synthetic:891:42")
@@ -31,9 +30,7 @@ def measure(n_infer):
             broker = Broker(procs, extra=["--margin", "-1", "--no-sync"])
             broker.all_workers(trains=2)
             for _ in range(n_infer):
-                procs.start("infer", [exe("mlops-worker"), "--stage", "infer", "--broker", broker.control,
-                                      "--events", broker.events,
-                                      "--gateway", "tcp://127.0.0.1:%d" % free_port()])
+                start_infer(procs, free_endpoint(), "--broker", broker.control, "--events", broker.events)
             wait_for(lambda: len(broker.status()["serving"]) == n_infer, what="infer workers reporting")
             load, whole = [], []
             for i in range(RUNS):

@@ -30,13 +30,14 @@ import subprocess
 import threading
 import time
 
-import msgpack
 import requests
 import zmq
 
-from procs import BIN, free_port, read_log, spawn, stop_all, wait_until
-PASSENGER = {"Pclass": 3, "Sex": "male", "Age": 22, "SibSp": 1, "Parch": 0, "Fare": 7.25,
-             "Embarked": "S", "Name": "Braund, Mr. Owen Harris"}
+import wire
+from procs import (BIN, broker_argv, free_port, gateway_argv, infer_argv, read_log, spawn, stop_all,
+                   wait_until, worker_argv)
+from serving_util import PASSENGER
+
 HEARTBEAT_MSEC = 200          # every process: short heartbeats so rounds are quick
 LIVENESS = 3                  # the protocol's liveness: dead after 3 silent intervals
 RECONNECT_FIRST_MSEC = 1000   # a worker's first reconnect back-off (workers/agent.c, infer.c)
@@ -75,25 +76,6 @@ def reconnect_wait_bound(outage_sec):
 STAGE_SLOTS = ["extract", "preprocess", "train-1", "train-2", "evaluate", "load_model"]
 KINDS = ["broker", "stage", "infer", "gateway"]
 ENDED = ("succeeded", "failed")
-
-
-def control_request(endpoint, command, body, timeout_ms=3000):
-    """One control request on a fresh DEALER (PROTOCOL.md 5.2): the REPLY's
-    body, or None when no answer came within timeout_ms."""
-    ctx = zmq.Context.instance()
-    sock = ctx.socket(zmq.DEALER)
-    sock.setsockopt(zmq.LINGER, 0)
-    sock.connect(endpoint)
-    try:
-        sock.send(msgpack.packb([1, command, body], use_bin_type=True))
-        if not sock.poll(timeout_ms):
-            return None
-        version, name, reply = msgpack.unpackb(sock.recv(), raw=False)
-        if version != 1 or name != "REPLY":
-            raise RuntimeError("unexpected answer %r version %r to %s" % (name, version, command))
-        return reply
-    finally:
-        sock.close()
 
 
 class Slot:
@@ -150,24 +132,19 @@ class Stack:
         self.http_port = p[4]
         self.url = "http://127.0.0.1:%d" % self.http_port
         hb = "%dms" % HEARTBEAT_MSEC
-        broker = [bin_dir + "/mlops-broker", "--store", self.store, "--work", self.work,
-                  "--control", self.control, "--events", self.events, "--heartbeat", hb,
-                  "--backoff", "100ms", "--source", "synthetic:2000"]
-        if not sync:
-            broker.append("--no-sync")
+        broker = broker_argv(self.store, self.work, self.control, self.events,
+                             "--source", "synthetic:2000", *([] if sync else ["--no-sync"]),
+                             heartbeat=hb, bin_dir=bin_dir)
         self.slots = [Slot("broker", "broker", broker, tmp)]
         for name in STAGE_SLOTS:
-            self.slots.append(Slot(name, "stage", [
-                bin_dir + "/mlops-worker", "--stage", name.split("-")[0], "--broker", self.work,
-                "--heartbeat", hb], tmp))
-        self.slots.append(Slot("gateway", "gateway", [
-            bin_dir + "/mlops-gateway", "--port", str(self.http_port), "--bind", "127.0.0.1",
-            "--backend", self.backend, "--heartbeat", hb], tmp))
+            self.slots.append(Slot(name, "stage", worker_argv(
+                name.split("-")[0], self.work, heartbeat=hb, bin_dir=bin_dir), tmp))
+        self.slots.append(Slot("gateway", "gateway", gateway_argv(
+            self.http_port, self.backend, "--heartbeat", hb, bin_dir=bin_dir), tmp))
         for i in (1, 2):
-            self.slots.append(Slot("infer-%d" % i, "infer", [
-                bin_dir + "/mlops-worker", "--stage", "infer", "--gateway", self.backend,
-                "--broker", self.control, "--events", self.events,
-                "--heartbeat", hb], tmp))
+            self.slots.append(Slot("infer-%d" % i, "infer", infer_argv(
+                self.backend, "--broker", self.control, "--events", self.events, "--heartbeat", hb,
+                bin_dir=bin_dir), tmp))
         self.timeline = []       # (t, slot name, "start" | "kill" | "ready" | ...)
 
     def now(self):
@@ -204,7 +181,8 @@ class Stack:
         stop_all([s.proc for s in self.slots if s.proc], sig=signal.SIGKILL)
 
     def request(self, command, body, timeout_ms=3000):
-        return control_request(self.control, command, body, timeout_ms)
+        """The REPLY body from a fresh DEALER, or None on silence."""
+        return wire.control_request(self.control, command, body, timeout_ms, kind=zmq.DEALER)
 
     def data(self, command, body, timeout_ms=10000):
         """The REPLY data of a request that must succeed."""

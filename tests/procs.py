@@ -1,6 +1,9 @@
 """procs.py: the one place the multi-process tests (tests/test_*.py, the
 fault suite, bench/) get free TCP ports and start, wait for and stop the
-processes they run.
+processes they run, and the one wrapper of each of our servers: the argv
+of a broker, a stage or infer worker and a gateway (broker_argv, ...), and
+Broker and Gateway, a real process on free loopback ports with the calls a
+test makes on it. MLOPS/1 itself is tests/wire.py.
 
 Ports. Every port comes from one generator per Python process: it walks up
 from a random start *below* the kernel's ephemeral range
@@ -27,10 +30,14 @@ import subprocess
 import sys
 import time
 
+import wire
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.environ.get("MLOPS_BIN", os.path.join(REPO, "bin"))
 TITANIC = os.environ.get("MLOPS_TITANIC") or os.path.normpath(   # may be absent: then skip
     os.path.join(REPO, "..", "shared", "data", "titanic.csv"))
+STAGES = ["extract", "preprocess", "train", "evaluate", "load_model"]
+HEARTBEAT = "200ms"             # stage workers and brokers: a dead peer is seen quickly
 PORT_LOW = 10000                # below: well-known services and the like
 EPHEMERAL_LOW_DEFAULT = 32768   # Linux's default when /proc says nothing
 STOP_GRACE_SEC = 5.0            # SIGTERM to SIGKILL
@@ -201,6 +208,142 @@ class Procs:
 
     def stop(self):
         stop_all(self.procs)
+
+
+# --- our servers -------------------------------------------------------------
+
+def broker_argv(store, work, control, events, *extra, heartbeat=HEARTBEAT, bin_dir=BIN):
+    """mlops-broker in store on the three endpoints, short heartbeats and
+    retry back-off (a test waits for neither); extra flags win (last given)."""
+    return [os.path.join(bin_dir, "mlops-broker"), "--store", store, "--work", work,
+            "--control", control, "--events", events, "--heartbeat", heartbeat,
+            "--backoff", "100ms", *extra]
+
+
+def worker_argv(stage, broker, *extra, heartbeat=HEARTBEAT, bin_dir=BIN):
+    """A stage worker of `stage` on the broker's work endpoint."""
+    return [os.path.join(bin_dir, "mlops-worker"), "--stage", stage, "--broker", broker,
+            "--heartbeat", heartbeat, *extra]
+
+
+def infer_argv(backend, *extra, bin_dir=BIN):
+    """An inference worker on a gateway's backend endpoint (its broker, events
+    and model come in extra; default heartbeat)."""
+    return [os.path.join(bin_dir, "mlops-worker"), "--stage", "infer", "--gateway", backend, *extra]
+
+
+def gateway_argv(port, backend, *extra, bin_dir=BIN):
+    """A gateway serving HTTP on 127.0.0.1:port, its workers on backend."""
+    return [os.path.join(bin_dir, "mlops-gateway"), "--port", str(port), "--bind", "127.0.0.1",
+            "--backend", backend, *extra]
+
+
+def start_infer(procs, backend, *extra, env=None):
+    """An inference worker started by procs (see infer_argv)."""
+    return procs.start("infer", infer_argv(backend, *extra), env=env)
+
+
+class Broker:
+    """A real mlops-broker on free loopback ports in its own store (default
+    TMP/store): work on a port of its own, control on P and events on P + 1,
+    PROTOCOL.md's layout, which an infer worker given only --broker relies on.
+    wait: return once it answers STATUS (not for a CURVE broker, which
+    answers only clients with an allowed key)."""
+
+    def __init__(self, procs, extra=(), store=None, env=None, wait=True):
+        self.procs = procs
+        self.store = store or os.path.join(procs.tmp, "store")
+        self.extra = list(extra)    # flags after ours
+        self.env = env              # the child's whole environment (default ours)
+        port = free_port_run(2)
+        self.work = free_endpoint()
+        self.control = "tcp://127.0.0.1:%d" % port
+        self.events = "tcp://127.0.0.1:%d" % (port + 1)
+        self.start(wait)
+
+    def start(self, wait=True):
+        """Starts it (again, after kill(): same ports, same store)."""
+        self.proc = self.procs.start("broker", broker_argv(
+            self.store, self.work, self.control, self.events, *self.extra), env=self.env)
+        if wait:
+            wait_for(lambda: self.reply("STATUS", {}, timeout_ms=300), what="broker up")
+
+    def kill(self):
+        self.procs.kill(self.proc)
+
+    def worker(self, stage, env=None):
+        """A stage worker; env: variables added to ours."""
+        return self.procs.start("worker-" + stage, worker_argv(stage, self.work),
+                                env=dict(os.environ, **env) if env else None)
+
+    def all_workers(self, trains=2, env=None):
+        """One worker per stage and `trains` train workers, once all are known."""
+        out = []
+        for stage in STAGES:
+            for _ in range(trains if stage == "train" else 1):
+                out.append(self.worker(stage, env))
+        wait_for(lambda: len(self.status()["workers"]) == len(out), what="workers ready")
+        return out
+
+    def reply(self, command, body, timeout_ms=wire.REPLY_TIMEOUT_MS):
+        """The REPLY body to one control request, or None on silence."""
+        return wire.control_request(self.control, command, body, timeout_ms)
+
+    def request(self, command, body, timeout_ms=wire.REPLY_TIMEOUT_MS):
+        """The data of a control request that must succeed."""
+        return wire.data(self.reply(command, body, timeout_ms), command)
+
+    def status(self):
+        return self.request("STATUS", {})
+
+    def runs(self, limit=50):
+        return self.request("RUNS", {"limit": limit})["runs"]
+
+    def run(self, run_id):
+        """The record of run_id, or None."""
+        return next((r for r in self.runs() if r["id"] == run_id), None)
+
+    def models(self):
+        return self.request("MODELS", {})
+
+    def wait_run(self, run_id, timeout=30.0):
+        """The record of run_id once it has ended."""
+        def ended():
+            r = self.run(run_id)
+            return r if r and r["state"] in ("succeeded", "failed") else None
+        return wait_for(ended, timeout=timeout, what="run %d to end" % run_id)
+
+    def cli(self, *args, timeout=60, env=None):
+        """`mlops ARGS` against this broker, finished: a CompletedProcess."""
+        return subprocess.run([exe("mlops"), *args, "--control", self.control, "--events",
+                               self.events], capture_output=True, text=True, timeout=timeout,
+                              env=env)
+
+
+class Gateway:
+    """A real mlops-gateway on free ports (or the given ones, to restart one
+    in place), once it answers /health."""
+
+    def __init__(self, procs, *extra, port=None, backend_port=None):
+        import requests
+        self.port = port or free_port()
+        self.backend_port = backend_port or free_port()
+        self.backend = "tcp://127.0.0.1:%d" % self.backend_port
+        self.url = "http://127.0.0.1:%d" % self.port
+        self.proc = procs.start("gateway", gateway_argv(self.port, self.backend, *extra))
+        wait_for(lambda: requests.get(self.url + "/health", timeout=1).status_code in (200, 503),
+                 what="gateway up")
+
+    def health(self):
+        import requests
+        return requests.get(self.url + "/health", timeout=2)
+
+    def wait_workers(self, n, version=None, timeout=10.0):
+        """Waits until n workers serve (version, when given)."""
+        def ok():
+            h = self.health().json()
+            return h.get("workers_serving", 0) >= n and (version is None or h["model_version"] == version)
+        wait_for(ok, timeout, "%d workers serving" % n)
 
 
 def children_of(pid):

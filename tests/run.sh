@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # run.sh: runs every C unit test binary given as arguments, then the Python
-# multi-process tests (tests/test_*.py, with Debian's interpreter), and prints
-# one closing line "tests: N passed, N failed, N skipped". Exit 1 on any failure.
+# multi-process tests (tests/test_*.py, or the files PY_TESTS names; with
+# Debian's interpreter), and prints one closing line
+# "tests: N passed, N failed, N skipped". Exit 1 on any failure.
 set -u
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-/usr/bin/python3}
@@ -27,7 +28,8 @@ for t in "$@"; do
 done
 
 shopt -s nullglob
-py_tests=(tests/test_*.py)
+# shellcheck disable=SC2206  # PY_TESTS is a list of paths and globs
+py_tests=(${PY_TESTS-tests/test_*.py})
 if [ ${#py_tests[@]} -gt 0 ]; then
     report=$(mktemp)
     # Multi-process tests share a 2-core machine with whatever else runs; a

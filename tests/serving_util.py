@@ -1,57 +1,22 @@
-"""serving_util.py: helpers for the serving tests (tests/test_serving*.py).
-
-Processes on 127.0.0.1 (tests/procs.py: free ports; the `procs` fixture of
-tests/conftest.py stops each by its own pid at the end); a fake inference
-worker and a fake broker that speak MLOPS/1 exactly as proto/PROTOCOL.md
-writes it (msgpack [1, COMMAND, body] in one frame), so
-the gateway can be driven into every corner without a trained model, and
-the real infer worker can be fed promotions without a real broker.
+"""serving_util.py: Python peers for the serving tests (tests/test_serving*.py,
+test_api.py, test_load_wait.py, bench/api_latency.py): a fake inference
+worker and a fake broker that speak MLOPS/1 through tests/wire.py, so the
+gateway can be driven into every corner without a trained model, and the
+real infer worker can be fed promotions without a real broker. Real
+processes (the gateway, the broker) are tests/procs.py's.
 """
+import hashlib
 import os
 import threading
 import time
 
-import msgpack
-import requests
 import zmq
 
-from procs import exe, free_port, free_port_run, wait_for
+from procs import free_port_run
+from wire import pack, unpack
 
 PASSENGER = {"Pclass": 3, "Sex": "male", "Age": 22, "SibSp": 1, "Parch": 0, "Fare": 7.25,
              "Embarked": "S", "Name": "Braund, Mr. Owen Harris"}
-
-
-def pack(command, body):
-    return msgpack.packb([1, command, body], use_bin_type=True)
-
-
-def unpack(frame):
-    version, command, body = msgpack.unpackb(frame, raw=False)
-    assert version == 1
-    return command, body
-
-
-class Gateway:
-    """A real mlops-gateway on free ports."""
-
-    def __init__(self, procs, *extra, port=None, backend_port=None):
-        self.port = port or free_port()
-        self.backend_port = backend_port or free_port()
-        self.backend = "tcp://127.0.0.1:%d" % self.backend_port
-        self.url = "http://127.0.0.1:%d" % self.port
-        self.proc = procs.start("gateway", [exe("mlops-gateway"), "--port", str(self.port),
-                                            "--bind", "127.0.0.1", "--backend", self.backend, *extra])
-        wait_for(lambda: requests.get(self.url + "/health", timeout=1).status_code in (200, 503),
-                 what="gateway up")
-
-    def health(self):
-        return requests.get(self.url + "/health", timeout=2)
-
-    def wait_workers(self, n, version=None, timeout=10.0):
-        def ok():
-            h = self.health().json()
-            return h.get("workers_serving", 0) >= n and (version is None or h["model_version"] == version)
-        wait_for(ok, timeout, "%d workers serving" % n)
 
 
 class FakeWorker:
@@ -118,7 +83,6 @@ class FakeBroker:
     events PUB (publishes `model` events), on free ports."""
 
     def __init__(self, artifacts, port=None, events_port=None, answer_serving=False):
-        import hashlib
         self.artifacts = {v: (data, hashlib.sha256(data).hexdigest()) for v, data in artifacts.items()}
         self.production = min(self.artifacts)
         self.answer_serving = answer_serving

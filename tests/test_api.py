@@ -14,20 +14,12 @@ import pytest
 import requests
 import zmq
 
-from procs import bind_free, exe, free_endpoint, wait_for
-from serving_util import FakeWorker, Gateway, pack, unpack
+from procs import Broker, Gateway, bind_free, exe, free_endpoint, wait_for
+from serving_util import FakeWorker
+from wire import pack, unpack
 
 TOKEN = "s3cret-token"
-
-
-class Broker:
-    """A real mlops-broker on free ports with a fresh store."""
-
-    def __init__(self, procs, tmp):
-        self.control = free_endpoint()
-        self.proc = procs.start("broker", [exe("mlops-broker"), "--store", os.path.join(tmp, "store"),
-                                           "--no-sync", "--work", free_endpoint(),
-                                           "--control", self.control, "--events", free_endpoint()])
+NO_SYNC = ["--no-sync"]    # a real broker with an empty store; its durability is not under test here
 
 
 class ScriptedBroker:
@@ -83,7 +75,7 @@ def auth(token):
 
 
 def test_reads_answer_the_broker_data_as_json(procs, tmp_path, workers):
-    broker = Broker(procs, str(tmp_path))
+    broker = Broker(procs, NO_SYNC)
     gw = Gateway(procs, "--broker", broker.control)
     wait_for(lambda: requests.get(gw.url + "/api/runs", timeout=5).status_code == 200,
              what="broker answering")
@@ -102,7 +94,7 @@ def test_reads_answer_the_broker_data_as_json(procs, tmp_path, workers):
 
 
 def test_actions_need_the_admin_token(procs, tmp_path):
-    broker = Broker(procs, str(tmp_path))
+    broker = Broker(procs, NO_SYNC)
     gw = Gateway(procs, "--broker", broker.control, "--admin-token", TOKEN)
     url = gw.url + "/api/retrain"
     r = requests.post(url, json={}, timeout=5)
@@ -134,7 +126,7 @@ def test_actions_need_the_admin_token(procs, tmp_path):
 
 def test_token_from_the_environment(procs, tmp_path, monkeypatch):
     monkeypatch.setenv("MLOPS_ADMIN_TOKEN", TOKEN)
-    broker = Broker(procs, str(tmp_path))
+    broker = Broker(procs, NO_SYNC)
     gw = Gateway(procs, "--broker", broker.control)
     assert requests.post(gw.url + "/api/rollback", json={}, timeout=5).status_code == 401
     assert requests.post(gw.url + "/api/rollback", json={}, headers=auth("x"), timeout=5).status_code == 403
@@ -143,7 +135,7 @@ def test_token_from_the_environment(procs, tmp_path, monkeypatch):
 
 
 def test_refusals_and_bad_bodies(procs, tmp_path):
-    broker = Broker(procs, str(tmp_path))
+    broker = Broker(procs, NO_SYNC)
     gw = Gateway(procs, "--broker", broker.control)
 
     def post(path, data=None, **kw):
@@ -278,7 +270,7 @@ def test_control_socket_is_a_curve_client(procs, tmp_path, monkeypatch):
     for var, value in keys.server_env().items():
         if var in CURVE_VARS:
             monkeypatch.setenv(var, value)
-    broker = Broker(procs, str(tmp_path))
+    broker = Broker(procs, NO_SYNC, wait=False)   # answers only allowed keys
     answers = {}
     for name in ("gateway", "stranger"):
         for var in CURVE_VARS:

@@ -12,10 +12,12 @@ static char s_allowed[300];
 
 static void s_setup(void)
 {
-    snprintf(s_dir, sizeof s_dir, "/tmp/mlops-test-curve-%d", (int)getpid());
+    if (testing_tmpdir(s_dir, sizeof s_dir, "test_curve") != 0) {
+        perror("test_curve: temporary directory");
+        exit(1);
+    }
     snprintf(s_keys, sizeof s_keys, "%s/keys", s_dir);
     snprintf(s_allowed, sizeof s_allowed, "%s/allowed", s_dir);
-    zsys_dir_create(s_dir);
     zsys_dir_create(s_allowed);
     curve_keygen(s_keys, "server", NULL);
     curve_keygen(s_keys, "alice", NULL);
@@ -197,9 +199,7 @@ int main(void)
     RUN(test_curve_configuration_errors);
     RUN(test_keygen_refuses_overwrite_and_bad_names);
     RUN(test_curve_allows_only_listed_keys_and_reloads);
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", s_dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", s_dir);
+    if (testing_rmtree(s_dir) != 0)
+        perror(s_dir);
     return TEST_REPORT("test_curve");
 }

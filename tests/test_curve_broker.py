@@ -13,12 +13,11 @@ import re
 import shutil
 import subprocess
 
-import msgpack
 import pytest
 import zmq
 
-from pipeline_procs import STAGES
-from procs import BIN, free_port, wait_for
+import wire
+from procs import BIN, STAGES, Broker, read_log, wait_for, worker_argv
 
 CURVE_VARS = ("MLOPS_CURVE_SERVER_CERT", "MLOPS_CURVE_CLIENTS_DIR",
               "MLOPS_CURVE_CLIENT_CERT", "MLOPS_CURVE_SERVER_KEY")
@@ -77,32 +76,28 @@ class Keys:
                          MLOPS_CURVE_SERVER_KEY=self.server)
 
 
-class CurveBroker:
+class CurveBroker(Broker):
+    """A real broker with CURVE on when keys are given (off without), whose
+    own requests (status, runs, ... of procs.Broker) go as the client "cli";
+    the *_as calls take the client key to use, None for a plain client."""
+
     def __init__(self, procs, keys):
-        self.procs, self.keys = procs, keys
-        ports = (free_port(), free_port(), free_port())
-        self.work, self.control, self.events = ("tcp://127.0.0.1:%d" % p for p in ports)
-        env = keys.server_env() if keys else clean_env()
-        self.proc = procs.start("broker", [
-            BIN + "/mlops-broker", "--store", os.path.join(procs.tmp, "store"),
-            "--work", self.work, "--control", self.control, "--events", self.events,
-            "--heartbeat", "200ms", "--backoff", "100ms"], env=env)
+        self.keys = keys
+        self.key = "cli" if keys else None
+        super().__init__(procs, env=keys.server_env() if keys else clean_env())
 
     def log(self):
-        with open(self.proc.log_path, errors="replace") as f:
-            return f.read()
+        return read_log(self.proc)
 
-    def worker(self, stage, key):
-        env = self.keys.client_env(key) if key else clean_env()
-        return self.procs.start("worker-%s-%s" % (stage, key), [
-            BIN + "/mlops-worker", "--stage", stage, "--broker", self.work,
-            "--heartbeat", "200ms"], env=env)
+    def client_env(self, key):
+        return self.keys.client_env(key) if key else clean_env()
 
-    def cli(self, key, *args, timeout=60):
-        env = self.keys.client_env(key) if key else clean_env()
-        return subprocess.run([BIN + "/mlops", *args, "--control", self.control,
-                               "--events", self.events], env=env,
-                              capture_output=True, text=True, timeout=timeout)
+    def worker_as(self, stage, key):
+        return self.procs.start("worker-%s-%s" % (stage, key), worker_argv(stage, self.work),
+                                env=self.client_env(key))
+
+    def cli_as(self, key, *args, timeout=60):
+        return self.cli(*args, timeout=timeout, env=self.client_env(key))
 
     def socket(self, kind, key, endpoint):
         """A pyzmq socket, a CURVE client with key's pair when key is given."""
@@ -116,23 +111,16 @@ class CurveBroker:
         sock.connect(endpoint)
         return sock
 
-    def request(self, key, command, body, timeout_ms=1500):
+    def reply_as(self, key, command, body, timeout_ms=1500):
         """The REPLY body from a fresh REQ socket, or None on silence."""
         sock = self.socket(zmq.REQ, key, self.control)
         try:
-            sock.send(msgpack.packb([1, command, body], use_bin_type=True))
-            if not sock.poll(timeout_ms):
-                return None
-            version, name, reply = msgpack.unpackb(sock.recv(), raw=False)
-            assert (version, name) == (1, "REPLY")
-            return reply
+            return wire.request(sock, command, body, timeout_ms)
         finally:
             sock.close()
 
-    def status(self, key="cli"):
-        reply = self.request(key, "STATUS", {}, timeout_ms=3000)
-        assert reply and reply["ok"], reply
-        return reply["data"]
+    def reply(self, command, body, timeout_ms=3000):
+        return self.reply_as(self.key, command, body, timeout_ms)
 
     def stages(self):
         return sorted(w["stage"] for w in self.status()["workers"])
@@ -149,24 +137,22 @@ def keys(tmp_path):
 
 @pytest.fixture
 def broker(procs, keys):
-    b = CurveBroker(procs, keys)
-    wait_for(lambda: b.request("cli", "STATUS", {}, 300), what="CURVE broker up")
-    return b
+    return CurveBroker(procs, keys)
 
 
 def test_allowed_workers_register_and_a_retrain_succeeds(broker):
     assert "curve=on" in broker.log()
     for stage in STAGES:
-        broker.worker(stage, "worker")
+        broker.worker_as(stage, "worker")
     wait_for(lambda: broker.stages() == sorted(STAGES), what="five workers registered")
-    out = broker.cli("cli", "retrain", "--source", SOURCE, "--wait", "--timeout", "20s")
+    out = broker.cli_as("cli", "retrain", "--source", SOURCE, "--wait", "--timeout", "20s")
     assert out.returncode == 0, out.stdout + out.stderr + broker.log()
     assert "run 1 succeeded" in out.stdout, out.stdout
 
 
 def test_a_worker_with_an_unknown_key_never_registers_until_its_key_is_added(broker, keys):
-    stranger = broker.worker("train", "stranger")
-    broker.worker("extract", "worker")   #  the control: an allowed one does
+    stranger = broker.worker_as("train", "stranger")
+    broker.worker_as("extract", "worker")   #  the control: an allowed one does
     wait_for(lambda: "extract" in broker.stages(), what="allowed worker registered")
     #  several heartbeat periods (200 ms) and a reconnect (600 ms) later the
     #  stranger is still absent
@@ -179,22 +165,22 @@ def test_a_worker_with_an_unknown_key_never_registers_until_its_key_is_added(bro
 
 def test_the_cli_without_an_allowed_key_cannot_trigger_a_retrain(broker):
     for who in (None, "stranger"):
-        out = broker.cli(who, "retrain", "--source", SOURCE, "--timeout", "1s")
+        out = broker.cli_as(who, "retrain", "--source", SOURCE, "--timeout", "1s")
         assert out.returncode != 0
         assert "no answer from the broker" in out.stderr, out.stderr
         assert "CURVE" in out.stderr, out.stderr
-    assert broker.request("cli", "RUNS", {})["data"]["runs"] == []   #  nothing was triggered
+    assert broker.reply_as("cli", "RUNS", {})["data"]["runs"] == []   #  nothing was triggered
 
 
 def test_a_raw_client_without_curve_gets_nothing(broker):
-    assert broker.request(None, "STATUS", {}) is None
-    assert broker.request("stranger", "STATUS", {}) is None
-    assert broker.request("cli", "STATUS", {})["ok"]
+    assert broker.reply_as(None, "STATUS", {}) is None
+    assert broker.reply_as("stranger", "STATUS", {}) is None
+    assert broker.reply_as("cli", "STATUS", {})["ok"]
 
 
 def test_a_pyzmq_client_with_an_allowed_key_triggers_a_retrain_and_sees_events(broker):
     for stage in STAGES:
-        broker.worker(stage, "worker")
+        broker.worker_as(stage, "worker")
     wait_for(lambda: len(broker.status()["workers"]) == 5, what="workers registered")
     allowed = broker.socket(zmq.SUB, "cli", broker.events)
     plain = broker.socket(zmq.SUB, None, broker.events)
@@ -204,7 +190,7 @@ def test_a_pyzmq_client_with_an_allowed_key_triggers_a_retrain_and_sees_events(b
             s.setsockopt(zmq.SUBSCRIBE, b"")
         #  the allowed subscriber is connected once it hears an event; the
         #  first run's events prove it
-        reply = broker.request("cli", "RETRAIN", {"source": SOURCE, "reason": "pyzmq"})
+        reply = broker.reply_as("cli", "RETRAIN", {"source": SOURCE, "reason": "pyzmq"})
         assert reply["ok"], reply
         run_id = reply["data"]["run_id"]
         seen = []
@@ -212,7 +198,7 @@ def test_a_pyzmq_client_with_an_allowed_key_triggers_a_retrain_and_sees_events(b
         def run_ended():
             while allowed.poll(100):
                 topic, body = allowed.recv_multipart()
-                seen.append(msgpack.unpackb(body, raw=False)[2])
+                seen.append(wire.unpack(body)[1])
             return any(e.get("kind") == "run" and e.get("run_id") == run_id
                        and e.get("state") in ("succeeded", "failed") for e in seen)
         wait_for(run_ended, timeout=30, what="the run's end on the allowed subscriber")
@@ -224,18 +210,17 @@ def test_a_pyzmq_client_with_an_allowed_key_triggers_a_retrain_and_sees_events(b
 
 
 def test_a_removed_key_keeps_new_connections_out(broker, keys):
-    assert broker.request("worker", "STATUS", {})["ok"]
+    assert broker.reply_as("worker", "STATUS", {})["ok"]
     keys.revoke("worker")
-    assert broker.request("worker", "STATUS", {}) is None
-    assert broker.request("cli", "STATUS", {})["ok"]   #  the others are unaffected
+    assert broker.reply_as("worker", "STATUS", {}) is None
+    assert broker.reply_as("cli", "STATUS", {})["ok"]   #  the others are unaffected
 
 
 def test_without_keys_everything_works_as_before(procs):
     b = CurveBroker(procs, None)
-    wait_for(lambda: b.request(None, "STATUS", {}, 300), what="broker up")
     assert "curve=off" in b.log()
     for stage in STAGES:
-        b.worker(stage, None)
-    wait_for(lambda: len(b.status(None)["workers"]) == 5, what="workers registered")
-    out = b.cli(None, "retrain", "--source", SOURCE, "--wait", "--timeout", "20s")
+        b.worker_as(stage, None)
+    wait_for(lambda: len(b.status()["workers"]) == 5, what="workers registered")
+    out = b.cli_as(None, "retrain", "--source", SOURCE, "--wait", "--timeout", "20s")
     assert out.returncode == 0, out.stdout + out.stderr

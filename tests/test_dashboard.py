@@ -10,8 +10,7 @@ import subprocess
 
 import requests
 
-from procs import REPO, free_endpoint, free_port, wait_for
-from serving_util import Gateway
+from procs import REPO, Gateway, free_endpoint, free_port, wait_for
 
 STATIC = os.path.join(REPO, "gateway", "static")
 

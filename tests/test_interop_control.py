@@ -1,5 +1,5 @@
 """test_interop_control.py: a client written from proto/PROTOCOL.md alone
-(pyzmq + msgpack, no C code) drives a real mlops-broker: RETRAIN, STATUS,
+(tests/wire.py: pyzmq + msgpack, no C code) drives a real mlops-broker: RETRAIN, STATUS,
 RUNS, refusals that name the problem, both control envelopes, and a fake
 stage worker that misbehaves on the work socket (garbage frames, unknown
 and late RESULTs, a task it never answers) while the broker keeps its
@@ -8,21 +8,10 @@ the broker keeps serving."""
 import signal
 import time
 
-import msgpack
 import zmq
 
-from pipeline_procs import Broker
-from procs import BIN, wait_for
-
-
-def pack(command, body):
-    return msgpack.packb([1, command, body], use_bin_type=True)
-
-
-def unpack(frame):
-    version, command, body = msgpack.unpackb(frame, raw=False)
-    assert version == 1
-    return command, body
+from procs import BIN, Broker, wait_for
+from wire import pack, unpack
 
 
 class FakeWorker:

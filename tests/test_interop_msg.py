@@ -1,5 +1,6 @@
 """test_interop_msg.py: a Python peer written from proto/PROTOCOL.md alone
-against the C codec (proto/msg.c), through build/asan/tests/test_msg:
+(tests/wire.py, the packer every Python test uses) against the C codec
+(proto/msg.c), through build/asan/tests/test_msg:
 
 - Python's canonical encoding of a sample of every command is byte for byte
   what the C encoder writes (test_msg --dump-samples);
@@ -18,6 +19,7 @@ import msgpack
 import pytest
 
 from procs import REPO, bind_free
+from wire import pack, unpack
 
 TEST_MSG = os.path.join(REPO, "build", "asan", "tests", "test_msg")
 
@@ -77,11 +79,6 @@ SAMPLES = {
         {"index": -1, "field": "", "msg": "unknown field Cabin"}]},
     "SERVING": {"host": "node-2", "pid": 5151, "model_version": 3, "interval_ms": 1000},
 }
-
-
-def encode(command, body):
-    """The whole of a Python MLOPS/1 encoder (PROTOCOL.md sections 4 and 5.5)."""
-    return msgpack.packb([1, command, body], use_bin_type=True)
 
 
 def canonical(command, body):
@@ -145,13 +142,13 @@ def test_python_encoding_matches_c_byte_for_byte():
     assert sorted(c) == sorted(SPEC), "test_msg --dump-samples must cover every command"
     for command, body in SAMPLES.items():
         assert list(body) == [k for k, _ in SPEC[command]], f"{command}: sample not in table order"
-        py = encode(command, body)
+        py = pack(command, body)
         assert py == c[command], f"{command}:\n python {py.hex()}\n C      {c[command].hex()}"
 
 
 def test_c_decodes_python_samples():
     for command, body in SAMPLES.items():
-        got, err = c_decode(encode(command, body))
+        got, err = c_decode(pack(command, body))
         assert err is None, f"{command}: {err}"
         assert got == as_dumped(command, canonical(command, body)), command
 
@@ -161,7 +158,7 @@ def test_c_decodes_liberal_forms_with_defaults():
     for command, body in SAMPLES.items():
         required = {k: v for k, v in body.items() if dict(SPEC[command])[k] is None}
         backwards = dict(reversed(list(required.items())))
-        got, err = c_decode(encode(command, backwards))
+        got, err = c_decode(pack(command, backwards))
         assert err is None, f"{command}: {err}"
         assert got == as_dumped(command, canonical(command, required)), command
 
@@ -185,40 +182,40 @@ def test_reply_code_is_additive():
     with code "" and so does one from a client that never heard of it."""
     refusal = {"ok": False, "error": "version 3 is already in production", "data": None,
                "code": "conflict"}
-    got, err = c_decode(encode("REPLY", refusal))
+    got, err = c_decode(pack("REPLY", refusal))
     assert err is None, err
     assert got == as_dumped("REPLY", refusal)
     old = {"ok": False, "error": "no version 9", "data": None}
-    got, err = c_decode(encode("REPLY", old))
+    got, err = c_decode(pack("REPLY", old))
     assert err is None, err
     assert got["body"]["code"] == "" and got["body"]["error"] == "no version 9"
     # a code this peer does not know still decodes: the receiver treats it as "internal"
-    got, err = c_decode(encode("REPLY", dict(refusal, code="on_fire")))
+    got, err = c_decode(pack("REPLY", dict(refusal, code="on_fire")))
     assert err is None and got["body"]["code"] == "on_fire", err
-    got, err = c_decode(encode("REPLY", dict(refusal, code=7)))
+    got, err = c_decode(pack("REPLY", dict(refusal, code=7)))
     assert got is None and "REPLY: code: expected str, got int" in err, err
 
 
 def test_c_refuses_what_the_spec_forbids_naming_the_key():
     cases = [
-        (encode("RETRAIN", {"sourse": "x"}), 'RETRAIN: unknown key "sourse" at byte 11'),
-        (encode("PROMOTE", {"reason": "x"}), 'PROMOTE: missing required key "version"'),
-        (encode("RUNS", {"limit": -1}), "RUNS: limit: -1 is below 0"),
-        (encode("RUNS", {"limit": "5"}), "RUNS: limit: expected int, got str"),
-        (encode("PREDICT", {"req_id": 1, "records": [{"Age": 3}, {"Age": {"years": 3}}]}),
+        (pack("RETRAIN", {"sourse": "x"}), 'RETRAIN: unknown key "sourse" at byte 11'),
+        (pack("PROMOTE", {"reason": "x"}), 'PROMOTE: missing required key "version"'),
+        (pack("RUNS", {"limit": -1}), "RUNS: limit: -1 is below 0"),
+        (pack("RUNS", {"limit": "5"}), "RUNS: limit: expected int, got str"),
+        (pack("PREDICT", {"req_id": 1, "records": [{"Age": 3}, {"Age": {"years": 3}}]}),
          "PREDICT: records[1].Age: a record value must be nil, bool, int, float or str, got map"),
-        (encode("TASK", {"task_id": "t", "run_id": 1, "stage": "s", "attempt": 1, "input": "not bin"}),
+        (pack("TASK", {"task_id": "t", "run_id": 1, "stage": "s", "attempt": 1, "input": "not bin"}),
          "TASK: input: expected bin, got str"),
         (msgpack.packb([2, "STATUS", {}]), "version 2"),
         (msgpack.packb([1, "STATU", {}]), 'unknown command "STATU"'),
         (msgpack.packb([1, "STATUS"]), "2 elements, expected 3"),
-        (encode("STATUS", {}) + b"\xc0", "trailing bytes"),
-        (encode("RETRAIN", {"source": "a\x00b"}), "RETRAIN: source: str at byte 18 has a NUL byte at byte 20"),
-        (encode("SERVING", {"host": "h", "pid": 1}), 'SERVING: missing required key "model_version"'),
-        (encode("SERVING", {"host": "h", "pid": 1, "model_version": -2}), "SERVING: model_version: -2 is below 0"),
-        (encode("SERVING", {"host": "h", "pid": 1, "model_version": 2, "interval_ms": 1.5}),
+        (pack("STATUS", {}) + b"\xc0", "trailing bytes"),
+        (pack("RETRAIN", {"source": "a\x00b"}), "RETRAIN: source: str at byte 18 has a NUL byte at byte 20"),
+        (pack("SERVING", {"host": "h", "pid": 1}), 'SERVING: missing required key "model_version"'),
+        (pack("SERVING", {"host": "h", "pid": 1, "model_version": -2}), "SERVING: model_version: -2 is below 0"),
+        (pack("SERVING", {"host": "h", "pid": 1, "model_version": 2, "interval_ms": 1.5}),
          "SERVING: interval_ms: expected int, got float"),
-        (encode("SERVING", {"host": "h", "pid": 1, "model_version": 2, "version": 2}),
+        (pack("SERVING", {"host": "h", "pid": 1, "model_version": 2, "version": 2}),
          'SERVING: unknown key "version"'),
     ]
     for frame, needle in cases:
@@ -267,7 +264,7 @@ def test_protocol_example_runs_against_a_stub_broker():
                     errors.append(err)
                     return
                 seen.append(got["cmd"])
-                reply = encode("REPLY", {"ok": True, "error": "", "data": answers[got["cmd"]]})
+                reply = pack("REPLY", {"ok": True, "error": "", "data": answers[got["cmd"]]})
                 router.send_multipart([identity, empty, reply])
         except Exception as e:  # reported by the main thread
             errors.append(repr(e))
@@ -290,3 +287,15 @@ def test_protocol_example_runs_against_a_stub_broker():
 def test_protocol_examples_compile():
     for block in protocol_examples():
         compile(block, "PROTOCOL.md", "exec")
+
+
+def test_wire_unpack_checks_the_envelope():
+    """tests/wire.py's unpack reads what pack writes and refuses a frame that
+    is not an MLOPS/1 envelope, saying what it got."""
+    assert unpack(pack("STATUS", {})) == ("STATUS", {})
+    for frame, needle in [(msgpack.packb([1, "STATUS"]), "not a 3-element array"),
+                          (msgpack.packb([2, "STATUS", {}]), "not an MLOPS/1 envelope"),
+                          (msgpack.packb([1, b"STATUS", {}]), "not an MLOPS/1 envelope"),
+                          (msgpack.packb([1, "STATUS", []]), "not an MLOPS/1 envelope")]:
+        with pytest.raises(ValueError, match=needle):
+            unpack(frame)

@@ -31,8 +31,8 @@ import msgpack
 import requests
 import zmq
 
-from pipeline_procs import Broker
-from procs import exe, free_port, read_log, wait_for
+import wire
+from procs import Broker, Gateway, exe, free_endpoint, read_log, start_infer, wait_for
 from serving_util import FakeBroker
 
 SOURCE = "synthetic:400:7"
@@ -40,26 +40,10 @@ ALWAYS_PROMOTE = ["--margin", "-1"]   # every challenger beats production: every
 
 
 def infer_worker(procs, broker, *extra, events=None, gateway=None):
-    return procs.start("infer", [
-        exe("mlops-worker"), "--stage", "infer", "--broker", broker.control,
-        "--events", events or broker.events,
-        "--gateway", gateway or "tcp://127.0.0.1:%d" % free_port()] + list(extra))
-
-
-def gateway(procs, broker):
-    """A real gateway (its backend endpoint, its URL) that asks broker for /api/*."""
-    port, backend = free_port(), "tcp://127.0.0.1:%d" % free_port()
-    procs.start("gateway", [exe("mlops-gateway"), "--port", str(port), "--bind", "127.0.0.1",
-                            "--backend", backend, "--broker", broker.control])
-    url = "http://127.0.0.1:%d" % port
-
-    def up():
-        try:
-            return requests.get(url + "/health", timeout=1).status_code in (200, 503)
-        except requests.ConnectionError:
-            return False
-    wait_for(up, what="gateway up")
-    return backend, url
+    """An inference worker reporting to broker, behind gateway (default: an
+    endpoint nobody binds)."""
+    return start_infer(procs, gateway or free_endpoint(), "--broker", broker.control,
+                       "--events", events or broker.events, *extra)
 
 
 def serving(broker):
@@ -75,8 +59,9 @@ def retrain(broker, reason):
 def test_run_ends_once_both_inference_workers_serve_the_new_version(procs):
     broker = Broker(procs, extra=ALWAYS_PROMOTE)
     broker.all_workers(trains=1)
-    backend, url = gateway(procs, broker)
-    a, b = infer_worker(procs, broker, gateway=backend), infer_worker(procs, broker, gateway=backend)
+    gw = Gateway(procs, "--broker", broker.control)   # /api/* asks the broker
+    url = gw.url
+    a, b = infer_worker(procs, broker, gateway=gw.backend), infer_worker(procs, broker, gateway=gw.backend)
     wait_for(lambda: serving(broker) == {a.pid: 0, b.pid: 0}, what="both infer workers reporting")
 
     out = broker.cli("retrain", "--source", SOURCE, "--wait")
@@ -175,7 +160,7 @@ def test_worker_without_events_catches_up_through_serving_answers(procs):
     retrain(broker, "first")
     # started after v1 is in production: it fetches v1 at start and has no
     # fetch pending; its events endpoint has no broker behind it
-    deaf = infer_worker(procs, broker, events="tcp://127.0.0.1:%d" % free_port())
+    deaf = infer_worker(procs, broker, events=free_endpoint())
     wait_for(lambda: serving(broker) == {deaf.pid: 1}, what="infer worker serving v1")
     run = retrain(broker, "deaf")
     assert run["outcome"].endswith("; 1 inference worker serves v2"), run["outcome"]
@@ -190,15 +175,14 @@ def control_socket(broker):
 
 
 def ask(sock, payload):
-    sock.send(payload)
-    assert sock.poll(5000), "no REPLY"
-    version, name, body = msgpack.unpackb(sock.recv(), raw=False)
-    assert version == 1 and name == "REPLY"
-    return body
+    """The REPLY body to payload (a SERVING report, or bytes that are not one)."""
+    reply = wire.exchange(sock, payload)
+    assert reply is not None, "no REPLY"
+    return reply
 
 
-def pack(body):
-    return msgpack.packb([1, "SERVING", body], use_bin_type=True)
+def serving_report(body):
+    return wire.pack("SERVING", body)
 
 
 def test_malformed_reports_are_refused_and_a_stale_peer_lags(procs):
@@ -217,14 +201,14 @@ def test_malformed_reports_are_refused_and_a_stale_peer_lags(procs):
         (dict(good, host=b"peer"), "SERVING: host: expected str, got bin"),
     ]
     for body, needle in cases:
-        reply = ask(sock, pack(body))
+        reply = ask(sock, serving_report(body))
         assert not reply["ok"] and needle in reply["error"], (body, reply)
         assert reply["data"] is None
     assert broker.status()["serving"] == []          # nothing refused was kept
     reply = ask(sock, msgpack.packb([1, "SERVING", {"host": "peer"}, "extra"]))
     assert not reply["ok"] and "4 elements, expected 3" in reply["error"]
 
-    reply = ask(sock, pack(good))
+    reply = ask(sock, serving_report(good))
     assert reply["ok"] and reply["data"] == {"production_version": 0}
     [entry] = broker.status()["serving"]
     assert (entry["host"], entry["pid"], entry["model_version"]) == ("peer", 4242, 0)
@@ -234,7 +218,7 @@ def test_malformed_reports_are_refused_and_a_stale_peer_lags(procs):
     run = retrain(broker, "stale peer")
     assert run["state"] == "succeeded"
     assert run["outcome"].endswith("; after 1s 1 of 1 inference workers lag: peer:4242 serves v0"), run["outcome"]
-    assert ask(sock, pack(good))["data"] == {"production_version": 1}
+    assert ask(sock, serving_report(good))["data"] == {"production_version": 1}
     sock.close()
 
 
@@ -256,7 +240,7 @@ def test_broker_restarted_during_the_wait_waits_again(procs):
     broker = Broker(procs, extra=["--load-wait", "10m", "--liveness", "10"])
     peer = {"host": "peer", "pid": 4242, "model_version": 0, "interval_ms": 60000}
     sock = control_socket(broker)
-    assert ask(sock, pack(peer))["ok"]
+    assert ask(sock, serving_report(peer))["ok"]
     sock.close()
     broker.all_workers(trains=1)
     run_id = broker.request("RETRAIN", {"source": SOURCE, "reason": "restart"})["run_id"]
@@ -267,7 +251,7 @@ def test_broker_restarted_during_the_wait_waits_again(procs):
     broker.kill()   # SIGKILL mid-wait: the task is running in the store, held by no worker
     broker.start()
     sock = control_socket(broker)
-    assert ask(sock, pack(peer))["ok"]   # a real worker reports every interval
+    assert ask(sock, serving_report(peer))["ok"]   # a real worker reports every interval
     wait_for(lambda: broker.status()["waiting"] == waiting, timeout=30, what="the wait, resumed")
     run = broker.run(run_id)
     assert run["state"] == "running" and run["promoted"]
@@ -275,7 +259,7 @@ def test_broker_restarted_during_the_wait_waits_again(procs):
     assert load["state"] == "running" and "interrupted by a broker restart" in load["error"]
     assert [v["stage"] for v in broker.models()["versions"]] == ["production"]   # promoted once
 
-    assert ask(sock, pack(dict(peer, model_version=1)))["data"] == {"production_version": 1}
+    assert ask(sock, serving_report(dict(peer, model_version=1)))["data"] == {"production_version": 1}
     run = broker.wait_run(run_id)
     assert run["state"] == "succeeded" and run["outcome"].endswith("; 1 inference worker serves v1")
     sock.close()
@@ -296,9 +280,8 @@ def test_model_file_stays_until_production_changes(procs, brokers, tmp_path):
     broker = FakeBroker({v: open(arts[v], "rb").read() for v in (2, 3)}, answer_serving=True)
     brokers.append(broker)
     assert broker.production == 2
-    worker = procs.start("infer", [exe("mlops-worker"), "--stage", "infer", "--broker", broker.endpoint,
-                                   "--gateway", "tcp://127.0.0.1:%d" % free_port(), "--model", arts[1],
-                                   "--model-version", "1", "--report", "50ms"])
+    worker = start_infer(procs, free_endpoint(), "--broker", broker.endpoint, "--model", arts[1],
+                         "--model-version", "1", "--report", "50ms")
 
     def reports(version):
         return [b for c, b in list(broker.requests) if c == "SERVING" and b["model_version"] == version]

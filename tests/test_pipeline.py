@@ -9,12 +9,11 @@ lands mid-task for sure."""
 import os
 import time
 
-import msgpack
 import pytest
 import zmq
 
-from pipeline_procs import Broker
-from procs import TITANIC, wait_for
+from procs import TITANIC, Broker, wait_for
+from wire import pack, unpack
 
 SOURCE = TITANIC if os.path.exists(TITANIC) else "synthetic:891:42"
 
@@ -75,7 +74,7 @@ def test_retrain_to_production_then_challenger_judged(procs):
         out = []
         while sub.poll(2000):
             topic, payload = sub.recv_multipart()
-            out.append(msgpack.unpackb(payload, raw=False)[2])
+            out.append(unpack(payload)[1])
             if out[-1]["state"] in ("archived", "production"):
                 return out
         return out
@@ -213,12 +212,11 @@ def test_ten_triggers_run_one_at_a_time(procs):
         s.connect(broker.control)
     time.sleep(0.2)
     for i, s in enumerate(socks):
-        s.send_multipart([b"", msgpack.packb([1, "RETRAIN", {"source": "synthetic:400:%d" % i}],
-                                             use_bin_type=True)])
+        s.send_multipart([b"", pack("RETRAIN", {"source": "synthetic:400:%d" % i})])
     answers = []
     for s in socks:
         assert s.poll(5000)
-        answers.append(msgpack.unpackb(s.recv_multipart()[1], raw=False)[2]["data"])
+        answers.append(unpack(s.recv_multipart()[1])[1]["data"])
         s.close()
     assert sorted(a["run_id"] for a in answers) == [1] + [2] * 9
     assert sum(a["coalesced"] for a in answers) == 8

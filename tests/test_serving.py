@@ -11,8 +11,9 @@ import time
 import pytest
 import requests
 
-from procs import BIN, free_endpoint, free_port, wait_for
-from serving_util import PASSENGER, FakeWorker, Gateway, pack, unpack
+from procs import BIN, Gateway, free_endpoint, free_port, wait_for
+from serving_util import PASSENGER, FakeWorker
+from wire import pack, unpack
 
 
 def test_help_and_bad_flags(procs):

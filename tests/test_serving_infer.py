@@ -12,8 +12,8 @@ import time
 import pytest
 import requests
 
-from procs import BIN, TITANIC, exe, free_port_run, wait_for
-from serving_util import PASSENGER, FakeBroker, Gateway
+from procs import BIN, TITANIC, Gateway, free_port_run, start_infer, wait_for
+from serving_util import PASSENGER, FakeBroker
 
 
 def _train(tmp, source, name):
@@ -32,11 +32,6 @@ def artifacts(tmp_path_factory):
     tmp = str(tmp_path_factory.mktemp("artifacts"))
     first = TITANIC if os.path.exists(TITANIC) else "synthetic:1500:3"
     return [_train(tmp, first, "a1.art"), _train(tmp, "synthetic:2000:7", "a2.art")]
-
-
-def infer(procs, gw, *args):
-    return procs.start("infer", [exe("mlops-worker"), "--stage", "infer", "--gateway", gw.backend,
-                                 *args])
 
 
 class Load:
@@ -83,7 +78,7 @@ def test_help_and_bad_flags(tmp_path):
 
 def test_fixed_model_predicts_and_validates(procs, artifacts):
     gw = Gateway(procs)
-    infer(procs, gw, "--model", artifacts[0][0], "--model-version", "5")
+    start_infer(procs, gw.backend, "--model", artifacts[0][0], "--model-version", "5")
     gw.wait_workers(1, version=5)
     r = requests.post(gw.url + "/predict", json=PASSENGER, timeout=5)
     assert r.status_code == 200
@@ -111,7 +106,7 @@ def test_worker_fetches_model_from_broker_and_swaps(procs, brokers, artifacts):
     broker = FakeBroker({1: artifacts[0][1], 2: artifacts[1][1]})
     brokers.append(broker)
     gw = Gateway(procs)
-    infer(procs, gw, "--broker", broker.endpoint)
+    start_infer(procs, gw.backend, "--broker", broker.endpoint)
     gw.wait_workers(1, version=1)
     assert ("GET_MODEL", {"version": 0}) in broker.requests   # production, at start
     p1 = requests.post(gw.url + "/predict", json=PASSENGER, timeout=5).json()
@@ -128,8 +123,8 @@ def test_promotion_under_load_drops_nothing(procs, brokers, artifacts):
     broker = FakeBroker({1: artifacts[0][1], 2: artifacts[1][1]})
     brokers.append(broker)
     gw = Gateway(procs)
-    infer(procs, gw, "--broker", broker.endpoint)
-    infer(procs, gw, "--broker", broker.endpoint)
+    start_infer(procs, gw.backend, "--broker", broker.endpoint)
+    start_infer(procs, gw.backend, "--broker", broker.endpoint)
     gw.wait_workers(2, version=1)
     expect = {1: requests.post(gw.url + "/predict", json=PASSENGER, timeout=5).json()["probability"]}
     load = Load(gw.url)
@@ -152,8 +147,8 @@ def test_promotion_under_load_drops_nothing(procs, brokers, artifacts):
 
 def test_sigkill_one_worker_under_load(procs, artifacts):
     gw = Gateway(procs)
-    doomed = infer(procs, gw, "--model", artifacts[0][0])
-    infer(procs, gw, "--model", artifacts[0][0])
+    doomed = start_infer(procs, gw.backend, "--model", artifacts[0][0])
+    start_infer(procs, gw.backend, "--model", artifacts[0][0])
     gw.wait_workers(2)
     load = Load(gw.url)
     time.sleep(1.0)
@@ -173,7 +168,7 @@ def test_gateway_stops_while_its_workers_leave(procs, artifacts):
     stopping the monitor needs.)"""
     for _ in range(8):
         gw = Gateway(procs)
-        ws = [infer(procs, gw, "--model", artifacts[0][0]) for _ in range(2)]
+        ws = [start_infer(procs, gw.backend, "--model", artifacts[0][0]) for _ in range(2)]
         gw.wait_workers(2)
         s = requests.Session()
         for _ in range(20):
@@ -195,7 +190,7 @@ def test_a_stall_of_the_whole_host_drops_nothing(procs, artifacts):
     so every request after it is answered (it used to be 503 "no inference
     worker is connected" for about a second)."""
     gw = Gateway(procs)
-    ws = [infer(procs, gw, "--model", artifacts[0][0]) for _ in range(2)]
+    ws = [start_infer(procs, gw.backend, "--model", artifacts[0][0]) for _ in range(2)]
     gw.wait_workers(2)
     everyone = [gw.proc] + ws
     for p in everyone:
@@ -215,7 +210,7 @@ def test_a_stall_of_the_whole_host_drops_nothing(procs, artifacts):
 
 def test_short_worker_heartbeat_does_not_drop_an_idle_gateway(procs, artifacts):
     gw = Gateway(procs)
-    w = infer(procs, gw, "--model", artifacts[0][0], "--heartbeat", "200ms")
+    w = start_infer(procs, gw.backend, "--model", artifacts[0][0], "--heartbeat", "200ms")
     gw.wait_workers(1)
     time.sleep(2.5)   # idle: the gateway heartbeats every 1000 ms, the worker every 200 ms
     assert "gateway silent" not in procs.log(w)
@@ -224,7 +219,7 @@ def test_short_worker_heartbeat_does_not_drop_an_idle_gateway(procs, artifacts):
 
 def test_gateway_restart_workers_come_back(procs, artifacts):
     gw = Gateway(procs)
-    infer(procs, gw, "--model", artifacts[0][0])
+    start_infer(procs, gw.backend, "--model", artifacts[0][0])
     gw.wait_workers(1)
     gw.proc.send_signal(signal.SIGKILL)
     gw.proc.wait(5)
@@ -252,9 +247,9 @@ def test_curve_only_known_workers_are_served(procs, artifacts, tmp_path):
     os.environ["MLOPS_CURVE_SERVER_KEY"] = str(keys / "server.cert")
     try:
         os.environ["MLOPS_CURVE_CLIENT_CERT"] = str(keys / "stranger.cert")
-        infer(procs, gw, "--model", artifacts[0][0], "--model-version", "9")
+        start_infer(procs, gw.backend, "--model", artifacts[0][0], "--model-version", "9")
         os.environ["MLOPS_CURVE_CLIENT_CERT"] = str(keys / "worker.cert")
-        infer(procs, gw, "--model", artifacts[0][0], "--model-version", "9")
+        start_infer(procs, gw.backend, "--model", artifacts[0][0], "--model-version", "9")
     finally:
         for k in ("MLOPS_CURVE_SERVER_KEY", "MLOPS_CURVE_CLIENT_CERT"):
             del os.environ[k]
@@ -269,7 +264,7 @@ def test_broker_away_serving_goes_on(procs, brokers, artifacts):
     port = free_port_run(2)
     events_port = port + 1
     # the worker starts before its broker: no model yet, and it keeps asking
-    infer(procs, gw, "--broker", "tcp://127.0.0.1:%d" % port, "--events", "tcp://127.0.0.1:%d" % events_port)
+    start_infer(procs, gw.backend, "--broker", "tcp://127.0.0.1:%d" % port, "--events", "tcp://127.0.0.1:%d" % events_port)
     wait_for(lambda: gw.health().json()["workers"] == 1, what="worker ready")
     assert gw.health().status_code == 503
     assert requests.post(gw.url + "/predict", json=PASSENGER, timeout=5).status_code == 503

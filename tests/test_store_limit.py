@@ -5,8 +5,7 @@ import subprocess
 
 import pytest
 
-from pipeline_procs import Broker
-from procs import BIN
+from procs import BIN, Broker
 
 
 def test_full_store_fails_the_run_naming_the_flag_and_broker_goes_on(procs):
