@@ -13,7 +13,8 @@
 
     Caveats:
     - Deterministic: the same rows and seed give the same table, hence the
-      same table_hash. The generator is integer (xoshiro256**) and plain
+      same table_hash (pinned in tests/test_synth.c). The generator is integer
+      (rng.h's xoshiro256** stream 0) and plain
       IEEE arithmetic except one exp() per fare, which is rounded to 4
       decimals; a libm that rounds exp() differently could in principle
       move one fare by 0.0001 on another machine.
