@@ -114,7 +114,8 @@ static int s_pass(const model_t *model, const char *text, bool batch, double t[S
     free(frame);
     body_clear(&body);
     if (bad || rc != 0) {
-        fprintf(stderr, "bench_infer: %s\n", rc == 0 ? problems[0].msg : "decode or predict failed");
+        fprintf(stderr, "bench_infer: %s\n",
+                rc == 0 ? problems[0].msg : "decode or predict failed");
         return -1;
     }
     return 0;

@@ -5,6 +5,7 @@
 #ifndef MLOPS_ML_FIXTURES_H
 #define MLOPS_ML_FIXTURES_H
 
+#include "prep.h"
 #include "table.h"
 #include "train.h"
 
@@ -98,6 +99,15 @@ static inline size_t *fx_all_rows(size_t n)
     for (size_t i = 0; i < n; i++)
         rows[i] = i;
     return rows;
+}
+
+//  A recipe fitted on every row of t (target NULL: Survived); NULL on failure.
+static inline prep_recipe_t *fx_fit(const table_t *t, const char *target)
+{
+    size_t *rows = fx_all_rows(t->n_rows);
+    prep_recipe_t *r = rows ? prep_fit(t, rows, t->n_rows, target, NULL, 0, NULL) : NULL;
+    free(rows);
+    return r;
 }
 
 #define FX_TRAINED_ROWS 200

@@ -216,8 +216,7 @@ static void test_decode_then_encode_gives_the_same_bytes(void)
 static void test_recipe_codec_round_trip_and_corruption(void)
 {
     table_t *t = fx_generic(50);
-    size_t *rows = fx_all_rows(50);
-    prep_recipe_t *r = prep_fit(t, rows, 50, "label", NULL, 0, NULL);
+    prep_recipe_t *r = fx_fit(t, "label");
     CHECK(r != NULL);
     uint8_t *blob = NULL;
     size_t len = 0;
@@ -246,7 +245,6 @@ static void test_recipe_codec_round_trip_and_corruption(void)
     free(blob);
     prep_destroy(&r);
     table_destroy(&t);
-    free(rows);
     CHECK(same);
 }
 
@@ -339,7 +337,8 @@ static void test_body_refusals_name_the_key(void)
         {0, "recipe", s_put_bad_recipe_fn, MLOPS_ECORRUPT, "are not well-formed msgpack"},
         {0, "model", s_put_map_fn, MLOPS_ECORRUPT, "artifact model: 'coef' is missing"},
         {0, "coef", s_put_short_fn, MLOPS_ECORRUPT, "artifact model: 'coef' has the wrong length"},
-        {0, "coef", s_put_inf_fn, MLOPS_ECORRUPT, "artifact model: 'coef' holds a non-finite value"},
+        {0, "coef", s_put_inf_fn, MLOPS_ECORRUPT,
+         "artifact model: 'coef' holds a non-finite value"},
         {1, "n_features", s_put_nine_fn, MLOPS_ECORRUPT,
          "artifact model: 'n_features' does not match the recipe"},
         {1, "n_trees", s_put_zero_fn, MLOPS_ECORRUPT,
@@ -427,8 +426,7 @@ static void test_recipe_refusals_name_the_key(void)
 static void test_titanic_recipe_needs_its_inputs(void)
 {
     table_t *t = fx_generic(50);
-    size_t *rows = fx_all_rows(50);
-    prep_recipe_t *r = prep_fit(t, rows, 50, "label", NULL, 0, NULL);
+    prep_recipe_t *r = fx_fit(t, "label");
     CHECK(r != NULL);
     uint8_t *blob = NULL, *alt = NULL;
     size_t len = 0, alt_len = 0;
@@ -442,7 +440,6 @@ static void test_titanic_recipe_needs_its_inputs(void)
     free(blob);
     prep_destroy(&r);
     table_destroy(&t);
-    free(rows);
 }
 
 int main(void)

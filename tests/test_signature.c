@@ -10,8 +10,7 @@
 static void test_validate_titanic_record(void)
 {
     table_t *t = fx_titanic(40);
-    size_t *rows = fx_all_rows(40);
-    prep_recipe_t *r = prep_fit(t, rows, 40, NULL, NULL, 0, NULL);
+    prep_recipe_t *r = fx_fit(t, NULL);
     CHECK(r != NULL);
     proto_field_t good[] = {{"Pclass", PROTO_VAL_INT, 3, NULL},
                             {"Sex", PROTO_VAL_STR, 0, "male"},
@@ -52,7 +51,6 @@ static void test_validate_titanic_record(void)
     free(sig);
     prep_destroy(&r);
     table_destroy(&t);
-    free(rows);
 }
 
 //  The first field of rec named name, as a plain scan: the reference for
@@ -68,8 +66,7 @@ static const proto_field_t *s_first(const proto_record_t *rec, const char *name)
 static void test_record_fields_map_matches_scan(void)
 {
     table_t *t = fx_titanic(40);
-    size_t *rows = fx_all_rows(40);
-    prep_recipe_t *r = prep_fit(t, rows, 40, NULL, NULL, 0, NULL);
+    prep_recipe_t *r = fx_fit(t, NULL);
     CHECK(r != NULL);
     CHECK(r->names_unique);
     CHECK(r->n_inputs <= 12);
@@ -178,14 +175,12 @@ static void test_record_fields_map_matches_scan(void)
     CHECK(map[0] == &dup[0]);
     prep_destroy(&r);
     table_destroy(&t);
-    free(rows);
 }
 
 static void test_generic_contract_types_and_unseen_levels(void)
 {
     table_t *t = fx_generic(90);
-    size_t *rows = fx_all_rows(90);
-    prep_recipe_t *r = prep_fit(t, rows, 90, "label", NULL, 0, NULL);
+    prep_recipe_t *r = fx_fit(t, "label");
     CHECK(r != NULL);
     CHECK_INT(r->n_inputs, 2); //  x, color
     //  an unseen colour is no problem (open category: the (other) bucket);
@@ -217,7 +212,6 @@ static void test_generic_contract_types_and_unseen_levels(void)
     free(sig);
     prep_destroy(&r);
     table_destroy(&t);
-    free(rows);
 }
 
 //  A check keeps a closed category's level in its cell, so the transform
@@ -225,8 +219,7 @@ static void test_generic_contract_types_and_unseen_levels(void)
 static void test_check_keeps_the_level_it_looked_up(void)
 {
     table_t *t = fx_titanic(40);
-    size_t *rows = fx_all_rows(40);
-    prep_recipe_t *r = prep_fit(t, rows, 40, NULL, NULL, 0, NULL);
+    prep_recipe_t *r = fx_fit(t, NULL);
     CHECK(r != NULL);
     proto_field_t f[] = {{"Pclass", PROTO_VAL_INT, 2, NULL}, {"Sex", PROTO_VAL_STR, 0, "female"},
                          {"Embarked", PROTO_VAL_STR, 0, "Q"},
@@ -247,7 +240,6 @@ static void test_check_keeps_the_level_it_looked_up(void)
     CHECK_INT(prep_level(&r->inputs[7], "X"), -1);
     prep_destroy(&r);
     table_destroy(&t);
-    free(rows);
 }
 
 static void test_finish_derives_rules_and_uniqueness(void)
