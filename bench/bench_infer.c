@@ -1,7 +1,8 @@
 /*  bench_infer.c: the serving path without HTTP or sockets, step by step,
     for the logistic regression and the random forest: JSON body to records
     (gateway), PREDICT encode (gateway) and decode (worker), validation and
-    prediction (worker), PREDICTION encode, answer JSON. Medians in
+    prediction in one walk (worker, model_serve), PREDICTION encode, answer
+    JSON. Medians in
     microseconds for 1 record and for 100, to set beside the reference's
     "Serving path without HTTP" table (anchors/python/RESULTS.md).
 
@@ -23,10 +24,10 @@
 #include <time.h>
 
 #define BATCH_RECORDS 100
-#define STEPS 6
+#define STEPS 5
 
 static const char *s_step_names[STEPS] = {"JSON body -> records", "PREDICT encode", "PREDICT decode",
-                                          "validate", "predict", "PREDICTION + JSON answer"};
+                                          "validate + predict", "PREDICTION + JSON answer"};
 
 static double s_now_us(void)
 {
@@ -86,13 +87,12 @@ static int s_pass(const model_t *model, const char *text, bool batch, double t[S
     proto_msg_t *in = proto_msg_decode(frame, len, &err);
     double d = s_now_us();
     proto_problem_t problems[16];
-    size_t n = in ? in->predict.n_records : 0;
-    size_t bad = in ? model_validate(model, in->predict.records, n, false, problems, 16) : 1;
-    double e = s_now_us();
+    size_t n = in ? in->predict.n_records : 0, bad = 1;
     double proba[BATCH_RECORDS];
     int64_t pred[BATCH_RECORDS];
-    int rc = bad ? -1 : model_predict(model, in->predict.records, n, proba, &err);
-    double f = s_now_us();
+    int rc = in ? model_serve(model, in->predict.records, n, false, problems, 16, &bad, proba, &err)
+                : -1;
+    double e = s_now_us();
     for (size_t i = 0; i < n; i++)
         pred[i] = proba[i] >= 0.5;
     proto_msg_t out = {.cmd = PROTO_PREDICTION,
@@ -103,8 +103,8 @@ static int s_pass(const model_t *model, const char *text, bool batch, double t[S
     proto_msg_encode(&out, &oframe, &olen);
     proto_msg_t *back = proto_msg_decode(oframe, olen, &err);
     char *answer = back ? answer_prediction(back, batch, &alen) : NULL;
-    double g = s_now_us();
-    double step[STEPS] = {b - a, c - b, d - c, e - d, f - e, g - f};
+    double f = s_now_us();
+    double step[STEPS] = {b - a, c - b, d - c, e - d, f - e};
     for (int i = 0; i < STEPS; i++)
         t[i] = step[i];
     free(answer);
@@ -114,7 +114,8 @@ static int s_pass(const model_t *model, const char *text, bool batch, double t[S
     free(frame);
     body_clear(&body);
     if (bad || rc != 0) {
-        fprintf(stderr, "bench_infer: %s\n", bad ? problems[0].msg : err.msg);
+        fprintf(stderr, "bench_infer: %s\n",
+                rc == 0 ? problems[0].msg : "decode or predict failed");
         return -1;
     }
     return 0;

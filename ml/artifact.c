@@ -7,6 +7,7 @@
 #include "artifact.h"
 #include "hash.h"
 #include "mpcheck.h"
+#include "signature.h"
 
 #include <math.h>
 #include <msgpack.h>
@@ -383,7 +384,7 @@ static int s_dec_recipe(s_dec_t *d, const msgpack_object *m, prep_recipe_t *r)
     for (size_t j = 0; j < r->n_features; j++)
         if (!isfinite(r->mean[j]) || !isfinite(r->scale[j]) || r->scale[j] <= 0)
             return s_fail(d, MLOPS_ECORRUPT, "scale", "holds a non-positive or non-finite value");
-    if (prep_finish(r) != 0)
+    if (signature_finish(r) != 0)
         return s_fail(d, MLOPS_ENOMEM, "inputs", "do not fit in memory");
     return 0;
 }

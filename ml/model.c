@@ -3,7 +3,9 @@
 #include "model.h"
 #include "artifact.h"
 #include "prep.h"
+#include "signature.h"
 
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -56,31 +58,6 @@ const prep_recipe_t *model_recipe(const model_t *self)
     return self->recipe;
 }
 
-size_t model_validate(const model_t *self, const proto_record_t *records, size_t n,
-                      bool single, proto_problem_t *problems, size_t max)
-{
-    const prep_recipe_t *r = self->recipe;
-    //  two maps: the record's and the one before's (prep_record_fields_after)
-    const proto_field_t *stack[2 * 64], **fields = stack;
-    if (r->n_inputs > 64 && !(fields = malloc(2 * r->n_inputs * sizeof *fields))) {
-        //  no memory for the map: the scan needs none
-        size_t count = 0;
-        for (size_t i = 0; i < n; i++)
-            prep_validate_record(r, &records[i], single ? -1 : (int64_t)i, problems, max, &count);
-        return count;
-    }
-    size_t count = 0;
-    size_t ni = r->n_inputs;
-    for (size_t i = 0; i < n; i++) {
-        const proto_field_t **map = fields + (i % 2) * ni, **prev_map = fields + (1 - i % 2) * ni;
-        prep_record_fields_after(r, &records[i], i ? &records[i - 1] : NULL, prev_map, map);
-        prep_validate_fields(r, map, single ? -1 : (int64_t)i, problems, max, &count);
-    }
-    if (fields != stack)
-        free(fields);
-    return count;
-}
-
 //  Probabilities of n feature rows (row-major): the forest tree by tree over
 //  the block (each tree stays in cache; the same bits as row by row).
 static void s_predict_block(const model_t *self, const double *X, size_t n, double *proba)
@@ -98,48 +75,73 @@ static void s_predict_block(const model_t *self, const double *X, size_t n, doub
             proba[i] = logreg_predict_one(self->art.logreg, X + i * p);
 }
 
-//  One record's feature row into x, after checking it: 0 or MLOPS_ECHECK.
-//  fields gets its map; prev and prev_fields are the record before and its.
-static int s_record_x(const model_t *self, const proto_record_t *rec, size_t index,
-                      const proto_record_t *prev, const proto_field_t *const *prev_fields,
-                      const proto_field_t **fields, prep_cell_t *cells, double *x, mlops_err_t *err)
+//  The serving path's one walk over the records: each is mapped to the
+//  inputs once (after the record before, whose map is kept), checked, and
+//  the cells its check produced are transformed; feature rows are
+//  predicted BLOCK_ROWS at a time. proba NULL: check only. After the first
+//  problem the walk only checks (there will be no answer to fill), still
+//  counting every problem into *bad. Returns 0 or MLOPS_ENOMEM.
+static int s_walk(const model_t *self, const proto_record_t *records, size_t n, bool single,
+                  proto_problem_t *problems, size_t max, size_t *bad, double *proba,
+                  mlops_err_t *err)
 {
+    enum { BLOCK_ROWS = 128 };
     const prep_recipe_t *r = self->recipe;
-    proto_problem_t pb;
+    size_t ni = r->n_inputs, p = r->n_features ? r->n_features : 1;
+    size_t rows = proba ? (n < BLOCK_ROWS ? n : BLOCK_ROWS) : 0;
+    //  One allocation: the feature rows of a block, the record's cells and
+    //  two maps (the record's and the one before's).
+    double *X = malloc(rows * p * sizeof *X + ni * sizeof(prep_cell_t)
+                       + 2 * ni * sizeof(proto_field_t *) + 1);
+    prep_cell_t *cells = X ? (prep_cell_t *)(X + rows * p) : NULL;
+    const proto_field_t **maps = X ? (const proto_field_t **)(cells + ni) : NULL;
+    int rc = X ? 0 : MLOPS_ENOMEM;
+    *bad = 0;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        const proto_field_t **map = maps + (i % 2) * ni, **prev_map = maps + (1 - i % 2) * ni;
+        signature_map_after(r, &records[i], i ? &records[i - 1] : NULL, prev_map, map);
+        signature_validate(r, map, single ? -1 : (int64_t)i, problems, max, bad, cells);
+        if (*bad || !rows)
+            continue;
+        size_t row = i % BLOCK_ROWS;
+        prep_transform_row(r, cells, X + row * p);
+        if (row == BLOCK_ROWS - 1 || i == n - 1)
+            s_predict_block(self, X, row + 1, proba + i - row);
+    }
+    free(X);
+    return rc ? mlops_err_set(err, rc, "out of memory") : 0;
+}
+
+size_t model_validate(const model_t *self, const proto_record_t *records, size_t n,
+                      bool single, proto_problem_t *problems, size_t max)
+{
     size_t count = 0;
-    prep_record_fields_after(r, rec, prev, prev_fields, fields);
-    prep_validate_cells(r, fields, (int64_t)index, &pb, 1, &count, cells);
-    if (count > 0)
-        return mlops_err_set(err, MLOPS_ECHECK, "record %zu: field '%s' %s", index, pb.field,
-                             pb.msg);
-    prep_transform_row(r, cells, x);
-    return 0;
+    if (s_walk(self, records, n, single, problems, max, &count, NULL, NULL) == 0)
+        return count;
+    //  no memory for the maps: the scan needs none
+    count = 0;
+    for (size_t i = 0; i < n; i++)
+        signature_validate_record(self->recipe, &records[i], single ? -1 : (int64_t)i, problems,
+                                  max, &count);
+    return count;
+}
+
+int model_serve(const model_t *self, const proto_record_t *records, size_t n, bool single,
+                proto_problem_t *problems, size_t max, size_t *bad, double *proba,
+                mlops_err_t *err)
+{
+    return s_walk(self, records, n, single, problems, max, bad, proba, err);
 }
 
 int model_predict(const model_t *self, const proto_record_t *records, size_t n,
                   double *proba, mlops_err_t *err)
 {
-    //  Records go through in blocks: each is mapped to the inputs once
-    //  (validation and cells share the map), then a block is predicted.
-    enum { BLOCK_ROWS = 128 };
-    const prep_recipe_t *r = self->recipe;
-    size_t ni = r->n_inputs ? r->n_inputs : 1, p = r->n_features ? r->n_features : 1;
-    const proto_field_t **fields = malloc(2 * ni * sizeof *fields);   //  two maps, as in model_validate
-    prep_cell_t *cells = malloc(ni * sizeof *cells);
-    double *X = malloc(BLOCK_ROWS * p * sizeof *X);
-    int rc = fields && cells && X ? 0 : mlops_err_set(err, MLOPS_ENOMEM, "out of memory");
-    for (size_t at = 0; rc == 0 && at < n; at += BLOCK_ROWS) {
-        size_t m = n - at < BLOCK_ROWS ? n - at : BLOCK_ROWS;
-        for (size_t i = at; rc == 0 && i < at + m; i++)
-            rc = s_record_x(self, &records[i], i, i ? &records[i - 1] : NULL,
-                            fields + (1 - i % 2) * ni, fields + (i % 2) * ni, cells,
-                            X + (i - at) * p, err);
-        if (rc == 0)
-            s_predict_block(self, X, m, proba + at);
-    }
-    free(fields);
-    free(cells);
-    free(X);
+    proto_problem_t pb;
+    size_t bad = 0;
+    int rc = s_walk(self, records, n, false, &pb, 1, &bad, proba, err);
+    if (rc == 0 && bad > 0)
+        rc = mlops_err_set(err, MLOPS_ECHECK, "record %" PRId64 ": field '%s' %s", pb.index,
+                           pb.field, pb.msg);
     return rc;
 }
 

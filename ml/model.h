@@ -13,6 +13,7 @@
 #ifndef MLOPS_MODEL_H
 #define MLOPS_MODEL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -39,7 +40,8 @@ const char *model_family(const model_t *self);
 //  Metrics recorded in the artifact.
 const metrics_t *model_metrics(const model_t *self);
 
-//  The fitted preprocessing (prep.h), borrowed for the model's lifetime.
+//  The fitted preprocessing (prep.h, its contract signature.h), borrowed for
+//  the model's lifetime.
 struct prep_recipe;
 const struct prep_recipe *model_recipe(const model_t *self);
 
@@ -51,9 +53,19 @@ size_t model_validate(const model_t *self, const proto_record_t *records, size_t
                       bool single, proto_problem_t *problems, size_t max);
 
 //  Probability of the positive class for n raw records (already validated;
-//  a record that fails validation gives MLOPS_ECHECK). Thread-safe.
+//  a record that fails validation gives MLOPS_ECHECK, its message naming
+//  the first problem). Thread-safe.
 int model_predict(const model_t *self, const proto_record_t *records, size_t n,
                   double *proba, mlops_err_t *err);
+
+//  The serving path: model_validate and model_predict in one walk, each
+//  record mapped to the signature and checked once, its checked cells
+//  transformed. Problems as model_validate, their number in *bad; proba
+//  (n entries) is filled only when *bad is 0. Returns 0 (then look at
+//  *bad) or MLOPS_ENOMEM. Thread-safe.
+int model_serve(const model_t *self, const proto_record_t *records, size_t n, bool single,
+                proto_problem_t *problems, size_t max, size_t *bad, double *proba,
+                mlops_err_t *err);
 
 //  Same for rows of a raw table (as extract produced it), e.g. the test split.
 int model_predict_table(const model_t *self, const table_t *raw, const size_t *rows,

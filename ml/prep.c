@@ -1,16 +1,13 @@
-/*  prep.c: fitting and applying the preprocessing recipes, and the
-    stratified splits (see prep.h).
+/*  prep.c: fitting and applying the preprocessing recipes (see prep.h).
 
-    Layout: target labels; Titanic rules (title, features); generic
-    inference; fitting (medians, modes, scaler); transforms over cells, with
-    the two cell sources (table rows, user records); validation against the
-    signature; the signature as JSON; splits.
+    Layout: target labels; Titanic rules (title, features); transforms over
+    cells, with cells from table rows (records' cells come from
+    signature.c); fitting (medians, modes, scaler, the two recipes).
 */
 #include "prep.h"
-#include "rng.h"
+#include "signature.h"
 
 #include <ctype.h>
-#include <jansson.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -221,16 +218,21 @@ static double s_num(const prep_input_t *in, const prep_cell_t *c)
     return c->missing ? in->fill : c->num;
 }
 
+int32_t prep_level(const prep_input_t *in, const char *s)
+{
+    for (size_t k = 0; k < in->n_levels; k++)
+        if (strcmp(in->levels[k], s) == 0)
+            return (int32_t)k;
+    return -1;
+}
+
 //  The CAT level of a cell (after filling), or -1 when unseen.
 static int s_level(const prep_input_t *in, const prep_cell_t *c)
 {
     if (!c->missing && c->level >= -1)
         return c->level;
     const char *s = c->missing ? in->fill_str : c->str;
-    for (size_t k = 0; s && k < in->n_levels; k++)
-        if (strcmp(in->levels[k], s) == 0)
-            return (int)k;
-    return -1;
+    return s ? prep_level(in, s) : -1;
 }
 
 static void s_titanic_row(const prep_recipe_t *r, const prep_cell_t *c, double *x)
@@ -280,7 +282,7 @@ void prep_transform_row(const prep_recipe_t *self, const prep_cell_t *cells, dou
         x[j] = (x[j] - self->mean[j]) / self->scale[j];
 }
 
-/* --- cells from tables and records ---------------------------------------- */
+/* --- cells from tables ---------------------------------------------------- */
 
 typedef struct {
     int col;            //  table column, -1 when absent
@@ -309,10 +311,8 @@ static s_source_t *s_sources(const prep_recipe_t *r, const table_t *raw)
             s_sources_free(src, r->n_inputs);
             return NULL;
         }
-        for (size_t l = 0; l < c->n_levels; l++) {
-            prep_cell_t cell = {.str = c->levels[l], .level = -2};
-            src[k].level_of[l] = s_level(in, &cell);
-        }
+        for (size_t l = 0; l < c->n_levels; l++)
+            src[k].level_of[l] = prep_level(in, c->levels[l]);
     }
     return src;
 }
@@ -362,183 +362,6 @@ int prep_transform_table(const prep_recipe_t *self, const table_t *raw, const si
     }
     s_sources_free(src, self->n_inputs);
     free(cells);
-    return 0;
-}
-
-static const proto_field_t *s_field(const proto_record_t *rec, const char *name)
-{
-    for (size_t i = 0; i < rec->n_fields; i++)
-        if (strcmp(rec->fields[i].name, name) == 0)
-            return &rec->fields[i];
-    return NULL;
-}
-
-void prep_record_fields(const prep_recipe_t *self, const proto_record_t *rec,
-                        const proto_field_t **fields)
-{
-    //  Invariant: fields [0, next) of rec carry the names of inputs already
-    //  matched, each different from the current input's name (names_unique),
-    //  so a hit at next is also the first field with that name: the same
-    //  answer as the scan, even if a record repeats a name.
-    size_t next = 0;
-    for (size_t k = 0; k < self->n_inputs; k++) {
-        const char *name = self->inputs[k].name;
-        if (self->names_unique && next < rec->n_fields
-            && strcmp(rec->fields[next].name, name) == 0)
-            fields[k] = &rec->fields[next++];
-        else
-            fields[k] = s_field(rec, name);
-    }
-}
-
-void prep_record_fields_after(const prep_recipe_t *self, const proto_record_t *rec,
-                              const proto_record_t *prev, const proto_field_t *const *prev_fields,
-                              const proto_field_t **fields)
-{
-    bool same = prev && prev->n_fields == rec->n_fields;
-    for (size_t j = 0; same && j < rec->n_fields; j++)
-        same = rec->fields[j].name == prev->fields[j].name;
-    if (!same) {
-        prep_record_fields(self, rec, fields);
-        return;
-    }
-    for (size_t k = 0; k < self->n_inputs; k++)
-        fields[k] = prev_fields[k] ? rec->fields + (prev_fields[k] - prev->fields) : NULL;
-}
-
-//  The cell of one field (NULL: absent).
-static prep_cell_t s_cell(const proto_field_t *f)
-{
-    prep_cell_t c = {.missing = true, .level = -2};
-    if (!f || f->kind == PROTO_VAL_NIL)
-        return c;
-    c.missing = false;
-    if (f->kind == PROTO_VAL_STR)
-        c.str = f->str;
-    else
-        c.num = f->num;
-    return c;
-}
-
-void prep_fields_cells(const prep_recipe_t *self, const proto_field_t *const *fields,
-                       prep_cell_t *cells)
-{
-    for (size_t k = 0; k < self->n_inputs; k++)
-        cells[k] = s_cell(fields[k]);
-}
-
-void prep_record_cells(const prep_recipe_t *self, const proto_record_t *rec, prep_cell_t *cells)
-{
-    for (size_t k = 0; k < self->n_inputs; k++)
-        cells[k] = s_cell(s_field(rec, self->inputs[k].name));
-}
-
-/* --- validation ------------------------------------------------------------ */
-
-static void s_problem(proto_problem_t *pr, size_t max, size_t *count, int64_t index,
-                      const char *field, const char *msg)
-{
-    if (*count < max)
-        pr[*count] = (proto_problem_t){index, field, msg};
-    (*count)++;
-}
-
-static const char *s_check_num(const prep_input_t *in, const proto_field_t *f)
-{
-    if (f->kind != PROTO_VAL_INT && f->kind != PROTO_VAL_FLOAT)
-        return in->integer ? "must be an integer" : "must be a number";
-    if (!isfinite(f->num))
-        return "must be a finite number";
-    if (in->integer && f->num != floor(f->num))
-        return "must be an integer";
-    if (f->num < in->min || f->num > in->max)
-        return in->rule;
-    return NULL;
-}
-
-//  What is wrong with field f as input in, or NULL; *level gets a closed
-//  CAT value's level when it is known (else stays -2: look it up).
-static const char *s_check_field(const prep_input_t *in, const proto_field_t *f, int32_t *level)
-{
-    if (!f || f->kind == PROTO_VAL_NIL)
-        return in->required ? "field required" : NULL;
-    if (in->type == PREP_NUM)
-        return s_check_num(in, f);
-    if (f->kind != PROTO_VAL_STR)
-        return "must be a string";
-    if (in->type == PREP_CAT && in->closed) {
-        prep_cell_t cell = {.str = f->str, .level = -2};
-        if ((*level = s_level(in, &cell)) < 0)
-            return in->rule;
-    }
-    return NULL;
-}
-
-void prep_validate_fields(const prep_recipe_t *self, const proto_field_t *const *fields,
-                          int64_t index, proto_problem_t *problems, size_t max, size_t *count)
-{
-    for (size_t k = 0; k < self->n_inputs; k++) {
-        int32_t level = -2;
-        const char *msg = s_check_field(&self->inputs[k], fields[k], &level);
-        if (msg)
-            s_problem(problems, max, count, index, self->inputs[k].name, msg);
-    }
-}
-
-void prep_validate_cells(const prep_recipe_t *self, const proto_field_t *const *fields,
-                         int64_t index, proto_problem_t *problems, size_t max, size_t *count,
-                         prep_cell_t *cells)
-{
-    for (size_t k = 0; k < self->n_inputs; k++) {
-        cells[k] = s_cell(fields[k]);
-        const char *msg = s_check_field(&self->inputs[k], fields[k], &cells[k].level);
-        if (msg)
-            s_problem(problems, max, count, index, self->inputs[k].name, msg);
-    }
-}
-
-void prep_validate_record(const prep_recipe_t *self, const proto_record_t *rec, int64_t index,
-                          proto_problem_t *problems, size_t max, size_t *count)
-{
-    for (size_t k = 0; k < self->n_inputs; k++) {
-        const prep_input_t *in = &self->inputs[k];
-        int32_t level = -2;
-        const char *msg = s_check_field(in, s_field(rec, in->name), &level);
-        if (msg)
-            s_problem(problems, max, count, index, in->name, msg);
-    }
-}
-
-int prep_finish(prep_recipe_t *self)
-{
-    self->names_unique = true;
-    for (size_t k = 1; k < self->n_inputs; k++)
-        for (size_t j = 0; j < k; j++)
-            if (strcmp(self->inputs[k].name, self->inputs[j].name) == 0)
-                self->names_unique = false;
-    for (size_t k = 0; k < self->n_inputs; k++) {
-        prep_input_t *in = &self->inputs[k];
-        char buf[1024];
-        size_t at = 0;
-        buf[0] = 0;
-        if (in->type == PREP_NUM && isfinite(in->min) && isfinite(in->max))
-            snprintf(buf, sizeof buf, "must be between %g and %g", in->min, in->max);
-        else if (in->type == PREP_NUM && isfinite(in->min))
-            snprintf(buf, sizeof buf, "must be >= %g", in->min);
-        else if (in->type == PREP_NUM && isfinite(in->max))
-            snprintf(buf, sizeof buf, "must be <= %g", in->max);
-        else if (in->type == PREP_CAT && in->closed) {
-            at = (size_t)snprintf(buf, sizeof buf, "must be one of ");
-            for (size_t l = 0; l < in->n_levels && at < sizeof buf; l++)
-                at += (size_t)snprintf(buf + at, sizeof buf - at, "%s%s", l ? ", " : "",
-                                       in->levels[l]);
-        } else
-            snprintf(buf, sizeof buf, "is not valid");
-        free(in->rule);
-        in->rule = strdup(buf);
-        if (!in->rule)
-            return MLOPS_ENOMEM;
-    }
     return 0;
 }
 
@@ -923,7 +746,7 @@ prep_recipe_t *prep_fit(const table_t *raw, const size_t *rows, size_t n, const 
                  : mlops_err_set(err, MLOPS_ENOMEM, "out of memory");
     else if (rc == 0)
         rc = s_fit_generic(r, raw, rows, n, tmp, notes, notes_size, err);
-    if (rc == 0 && prep_finish(r) != 0)
+    if (rc == 0 && signature_finish(r) != 0)
         rc = mlops_err_set(err, MLOPS_ENOMEM, "out of memory");
     if (rc == 0)
         rc = s_fit_scaler(r, raw, rows, n, err);
@@ -931,159 +754,4 @@ prep_recipe_t *prep_fit(const table_t *raw, const size_t *rows, size_t n, const 
     if (rc != 0)
         prep_destroy(&r);
     return r;
-}
-
-/* --- signature ------------------------------------------------------------- */
-
-static const char *s_type_name(const prep_input_t *in)
-{
-    return in->type == PREP_NUM ? (in->integer ? "integer" : "number") : "string";
-}
-
-char *prep_signature_json(const prep_recipe_t *self)
-{
-    json_t *fields = json_array(), *root = json_object();
-    for (size_t k = 0; fields && k < self->n_inputs; k++) {
-        const prep_input_t *in = &self->inputs[k];
-        json_t *f = json_object();
-        json_object_set_new(f, "name", json_string(in->name));
-        json_object_set_new(f, "type", json_string(s_type_name(in)));
-        json_object_set_new(f, "required", json_boolean(in->required));
-        if (in->type == PREP_NUM) {
-            if (isfinite(in->min))
-                json_object_set_new(f, "min", json_real(in->min));
-            if (isfinite(in->max))
-                json_object_set_new(f, "max", json_real(in->max));
-            json_object_set_new(f, "fill", json_real(in->fill));
-        }
-        if (in->type == PREP_CAT) {
-            json_t *lv = json_array();
-            for (size_t l = 0; l < in->n_levels; l++)
-                json_array_append_new(lv, json_string(in->levels[l]));
-            json_object_set_new(f, in->closed ? "enum" : "known", lv);
-            if (in->fill_str)
-                json_object_set_new(f, "fill", json_string(in->fill_str));
-            if (!in->closed)
-                json_object_set_new(f, "unseen", json_string("one-hot bucket (other)"));
-        }
-        if (in->type == PREP_TEXT)
-            json_object_set_new(f, "use", json_string("title from 'Surname, Title. Given'"));
-        json_array_append_new(fields, f);
-    }
-    json_object_set_new(root, "recipe",
-                        json_string(self->kind == PREP_TITANIC ? "titanic" : "generic"));
-    json_object_set_new(root, "fields", fields);
-    json_object_set_new(root, "unknown_fields", json_string("ignored"));
-    char *text = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    json_decref(root);
-    return text;
-}
-
-/* --- splits ----------------------------------------------------------------- */
-
-//  Positions of each class, shuffled with seed (class c's stream is c).
-static int s_class_members(const uint8_t *y, size_t n, uint64_t seed, size_t *members[2],
-                           size_t count[2])
-{
-    count[0] = count[1] = 0;
-    for (size_t i = 0; i < n; i++)
-        count[y[i] ? 1 : 0]++;
-    for (int c = 0; c < 2; c++) {
-        members[c] = malloc((count[c] ? count[c] : 1) * sizeof(size_t));
-        if (!members[c])
-            return -1;
-    }
-    size_t at[2] = {0, 0};
-    for (size_t i = 0; i < n; i++) {
-        int c = y[i] ? 1 : 0;
-        members[c][at[c]++] = i;
-    }
-    for (int c = 0; c < 2; c++) {
-        rng_t rng;
-        rng_seed(&rng, seed, (uint64_t)c + 1);
-        rng_shuffle(&rng, members[c], count[c]);
-    }
-    return 0;
-}
-
-static int s_cmp_size_fn(const void *a, const void *b)
-{
-    size_t x = *(const size_t *)a, y = *(const size_t *)b;
-    return (x > y) - (x < y);
-}
-
-int prep_split(const uint8_t *y, size_t n, double fraction, uint64_t seed, size_t *train,
-               size_t *n_train, size_t *test, size_t *n_test, mlops_err_t *err)
-{
-    if (!(fraction > 0 && fraction < 1))
-        return mlops_err_set(err, MLOPS_EINVAL, "test fraction %g is not in (0, 1)", fraction);
-    size_t *members[2] = {NULL, NULL}, count[2];
-    if (s_class_members(y, n, seed, members, count) != 0) {
-        free(members[0]);
-        free(members[1]);
-        return mlops_err_set(err, MLOPS_ENOMEM, "out of memory");
-    }
-    //  As sklearn: ceil(fraction * n) test rows, shared in proportion, the
-    //  remainder to the class with the larger fractional part.
-    size_t want = (size_t)ceil(fraction * (double)n - 1e-9);
-    double share0 = (double)want * (double)count[0] / (double)(n ? n : 1);
-    double share1 = (double)want - share0;
-    size_t t0 = (size_t)floor(share0), t1 = (size_t)floor(share1 + 1e-9);
-    if (t0 + t1 < want) {
-        if (share0 - floor(share0) >= share1 - floor(share1))
-            t0++;
-        else
-            t1++;
-    }
-    int rc = 0;
-    if (count[0] < 2 || count[1] < 2 || t0 == 0 || t1 == 0 || t0 >= count[0] || t1 >= count[1])
-        rc = mlops_err_set(err, MLOPS_EINVAL,
-                           "cannot split %zu rows (%zu of class 0, %zu of class 1) with "
-                           "test fraction %g: each class needs rows on both sides",
-                           n, count[0], count[1], fraction);
-    if (rc == 0) {
-        size_t a = 0, b = 0;
-        for (int c = 0; c < 2; c++) {
-            size_t t = c ? t1 : t0;
-            for (size_t i = 0; i < count[c]; i++) {
-                if (i < t)
-                    test[b++] = members[c][i];
-                else
-                    train[a++] = members[c][i];
-            }
-        }
-        qsort(train, a, sizeof *train, s_cmp_size_fn);
-        qsort(test, b, sizeof *test, s_cmp_size_fn);
-        *n_train = a, *n_test = b;
-    }
-    free(members[0]);
-    free(members[1]);
-    return rc;
-}
-
-int prep_kfold(const uint8_t *y, size_t n, int k, uint64_t seed, int *fold, mlops_err_t *err)
-{
-    if (k < 2 || k > PREP_MAX_FOLDS)
-        return mlops_err_set(err, MLOPS_EINVAL, "K-fold needs K in 2..%d, not %d",
-                             PREP_MAX_FOLDS, k);
-    size_t *members[2] = {NULL, NULL}, count[2];
-    if (s_class_members(y, n, seed, members, count) != 0) {
-        free(members[0]);
-        free(members[1]);
-        return mlops_err_set(err, MLOPS_ENOMEM, "out of memory");
-    }
-    int rc = 0;
-    if (count[0] < (size_t)k || count[1] < (size_t)k)
-        rc = mlops_err_set(err, MLOPS_EINVAL,
-                           "%d-fold needs at least %d rows of each class (have %zu and %zu)", k,
-                           k, count[0], count[1]);
-    //  Class 1 continues the round-robin where class 0 stopped, so fold
-    //  sizes differ by at most one overall.
-    size_t next = 0;
-    for (int c = 0; rc == 0 && c < 2; c++)
-        for (size_t i = 0; i < count[c]; i++)
-            fold[members[c][i]] = (int)(next++ % (size_t)k);
-    free(members[0]);
-    free(members[1]);
-    return rc;
 }

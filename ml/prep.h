@@ -1,5 +1,7 @@
 /*  prep.h: the preprocessing recipe, fitted on training rows only and
-    stored in the model artifact, and the seeded stratified splits.
+    stored in the model artifact. What a recipe accepts from a user record
+    (the serving contract) is signature.h; the splits it is fitted on are
+    split.h.
 
     A recipe turns raw inputs (table rows at training, user records at
     serving) into the feature vector the classifiers see. Both paths go
@@ -21,9 +23,8 @@
       cv_repeated.py); TEXT columns, id-like columns (all values distinct)
       and constant columns are dropped, each with a note.
 
-    Serving contract (the signature): unknown fields are ignored, as
-    FastAPI/pydantic do; a field that is present must have the right type
-    and range; a missing optional field is imputed.
+    The inputs' types, ranges and levels are also the serving contract;
+    signature.h checks records against them.
 */
 #ifndef MLOPS_PREP_H
 #define MLOPS_PREP_H
@@ -33,12 +34,10 @@
 #include <stdint.h>
 
 #include "err.h"
-#include "msg.h"
 #include "table.h"
 
 #define PREP_MAX_LEVELS 64       //  one-hot levels kept per categorical input
 #define PREP_MAX_FEATURES 4096   //  refuse recipes wider than this
-#define PREP_MAX_FOLDS 100       //  K of K-fold
 
 typedef enum {
     PREP_TITANIC = 1, //  the reference recipe
@@ -63,7 +62,7 @@ typedef struct {
     bool closed;       //  CAT: a value outside levels is refused, not bucketed
     char *fill_str;    //  CAT: imputed level when missing, owned
     char *rule;        //  what a valid value is ("must be one of C, Q, S"), owned;
-                       //  derived by prep_finish, not stored
+                       //  derived by signature_finish, not stored
 } prep_input_t;
 
 typedef struct prep_recipe {
@@ -77,8 +76,8 @@ typedef struct prep_recipe {
     size_t n_features;     //  feature vector length
     char **features;       //  n_features names, owned
     double *mean, *scale;  //  n_features standardisation (x - mean) / scale, owned
-    bool names_unique;     //  no two inputs share a name (derived by prep_finish);
-                           //  enables prep_record_fields' in-order fast path
+    bool names_unique;     //  no two inputs share a name (derived by signature_finish);
+                           //  enables signature_map's in-order fast path
 } prep_recipe_t;
 
 //  One raw value as the recipe reads it, whatever it came from.
@@ -88,11 +87,6 @@ typedef struct {
     const char *str;   //  the value when it is a string (borrowed), else NULL
     int32_t level;     //  CAT: index in levels if known, -1 unseen, -2 look str up
 } prep_cell_t;
-
-//  Derives what a recipe built field by field (by the artifact decoder)
-//  needs beyond its stored fields: the validation messages. Returns 0 or
-//  MLOPS_ENOMEM.
-int prep_finish(prep_recipe_t *self);
 
 //  Fits a recipe on the given rows of raw. target NULL means "Survived".
 //  notes (may be NULL) receives what was decided, one "; "-separated item
@@ -114,44 +108,8 @@ void prep_transform_row(const prep_recipe_t *self, const prep_cell_t *cells, dou
 int prep_transform_table(const prep_recipe_t *self, const table_t *raw, const size_t *rows,
                          size_t n, double *X, mlops_err_t *err);
 
-//  The cells of one record, in input order (cells has n_inputs entries).
-//  Strings are borrowed from the record.
-void prep_record_cells(const prep_recipe_t *self, const proto_record_t *rec, prep_cell_t *cells);
-
-//  Maps a record's fields to the recipe's inputs once: fields[k] is the
-//  first field of rec named as input k, or NULL (fields has n_inputs
-//  entries, borrowed from rec). Fields that arrive in the signature's order
-//  cost one name comparison each; the others a scan of the record.
-void prep_record_fields(const prep_recipe_t *self, const proto_record_t *rec,
-                        const proto_field_t **fields);
-
-//  prep_record_fields for a record that follows prev (mapped to prev_fields):
-//  when rec's field names are prev's, position by position and by pointer
-//  (the PREDICT decoder shares the names of a batch with one schema), the
-//  map is prev's moved onto rec with no name compared; else the full map.
-void prep_record_fields_after(const prep_recipe_t *self, const proto_record_t *rec,
-                              const proto_record_t *prev, const proto_field_t *const *prev_fields,
-                              const proto_field_t **fields);
-
-//  prep_record_cells from a prep_record_fields map.
-void prep_fields_cells(const prep_recipe_t *self, const proto_field_t *const *fields,
-                       prep_cell_t *cells);
-
-//  prep_validate_fields and prep_fields_cells in one walk: a category's
-//  level, looked up to check it, is kept in its cell for the transform.
-void prep_validate_cells(const prep_recipe_t *self, const proto_field_t *const *fields,
-                         int64_t index, proto_problem_t *problems, size_t max, size_t *count,
-                         prep_cell_t *cells);
-
-//  prep_validate_record from a prep_record_fields map.
-void prep_validate_fields(const prep_recipe_t *self, const proto_field_t *const *fields,
-                          int64_t index, proto_problem_t *problems, size_t max, size_t *count);
-
-//  Checks one record against the recipe's signature; appends up to max
-//  problems at *problems + *count, counting all of them in *count.
-//  index goes into each problem; messages are static or owned by the recipe.
-void prep_validate_record(const prep_recipe_t *self, const proto_record_t *rec, int64_t index,
-                          proto_problem_t *problems, size_t max, size_t *count);
+//  The index of level s among a CAT input's levels, or -1 when unseen.
+int32_t prep_level(const prep_input_t *in, const char *s);
 
 //  Reads the whole target column of raw: which value is class 1 (0/1 ->
 //  1; yes/no, true/false, y/n, t/f -> the first; two other values -> the
@@ -168,25 +126,5 @@ int prep_read_labels(const table_t *raw, const char *target, uint8_t *y, char *d
 //  message names the row).
 int prep_labels(const prep_recipe_t *self, const table_t *raw, const size_t *rows, size_t n,
                 uint8_t *y, mlops_err_t *err);
-
-//  The signature as JSON text (fields, types, ranges, categories, which are
-//  required). Caller frees; NULL on ENOMEM.
-char *prep_signature_json(const prep_recipe_t *self);
-
-/* --- splits ------------------------------------------------------------ */
-
-//  Stratified split of the n items with labels y: test gets ceil(fraction * n)
-//  items shared out between the classes in proportion, shuffled with seed.
-//  train / test must hold n entries; writes item positions (0..n-1) in
-//  ascending order. Returns 0, or MLOPS_EINVAL (fraction outside (0, 1), a
-//  class too small to appear on both sides).
-int prep_split(const uint8_t *y, size_t n, double fraction, uint64_t seed, size_t *train,
-               size_t *n_train, size_t *test, size_t *n_test, mlops_err_t *err);
-
-//  Stratified K-fold: writes fold[i] in 0..k-1 for each item; each class is
-//  shuffled with seed and dealt round-robin, so folds differ in size by at
-//  most one per class. Returns 0, or MLOPS_EINVAL (k < 2, k over
-//  PREP_MAX_FOLDS, a class with fewer than k items), MLOPS_ENOMEM.
-int prep_kfold(const uint8_t *y, size_t n, int k, uint64_t seed, int *fold, mlops_err_t *err);
 
 #endif

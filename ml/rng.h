@@ -21,7 +21,8 @@ static inline uint64_t rng_splitmix(uint64_t *x)
 }
 
 //  Seeds a stream from a seed and a stream number (e.g. a tree index), so
-//  stream i is the same whatever else is drawn.
+//  stream i is the same whatever else is drawn. Stream 0 is splitmix64 of
+//  the seed itself (the synthetic data's seeding).
 static inline void rng_seed(rng_t *r, uint64_t seed, uint64_t stream)
 {
     uint64_t x = seed ^ (stream * 0xD1B54A32D192ED03ULL);
@@ -44,11 +45,25 @@ static inline uint64_t rng_next(rng_t *r)
     return result;
 }
 
+//  Uniform double in [0, 1): the top 53 bits.
+static inline double rng_unit(rng_t *r)
+{
+    return (double)(rng_next(r) >> 11) * 0x1.0p-53;
+}
+
 //  Uniform integer in [0, n), n > 0 (Lemire's multiply-shift; the bias for
 //  n far below 2^64 is negligible here).
 static inline uint64_t rng_below(rng_t *r, uint64_t n)
 {
     return (uint64_t)(((unsigned __int128)rng_next(r) * n) >> 64);
+}
+
+//  Uniform integer in [0, n) from the top 32 bits only: the synthetic data's
+//  draws (synth.c), kept because its tables are pinned; a different stream
+//  from rng_below for the same state.
+static inline uint32_t rng_below32(rng_t *r, uint32_t n)
+{
+    return (uint32_t)(((rng_next(r) >> 32) * n) >> 32);
 }
 
 //  Fisher-Yates shuffle of n size_t values.

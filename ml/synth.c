@@ -17,6 +17,7 @@
 #include "synth.h"
 
 #include "dict.h"
+#include "rng.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -29,77 +30,29 @@
 #define SYNTH_STR_MAX 160        //  longest generated string
 
 //  ---------------------------------------------------------------------------
-//  Random numbers: xoshiro256** seeded by splitmix64, all integer.
-
-typedef struct {
-    uint64_t s[4]; //  xoshiro256** state
-} s_rng_t;
-
-static uint64_t s_splitmix(uint64_t *x)
-{
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
-static void s_seed(s_rng_t *r, uint64_t seed)
-{
-    for (int i = 0; i < 4; i++)
-        r->s[i] = s_splitmix(&seed);
-}
-
-static uint64_t s_rotl(uint64_t x, int k)
-{
-    return (x << k) | (x >> (64 - k));
-}
-
-static uint64_t s_next(s_rng_t *r)
-{
-    uint64_t *s = r->s;
-    uint64_t out = s_rotl(s[1] * 5, 7) * 9;
-    uint64_t t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = s_rotl(s[3], 45);
-    return out;
-}
-
-//  Uniform in [0, 1).
-static double s_unif(s_rng_t *r)
-{
-    return (double)(s_next(r) >> 11) * 0x1.0p-53;
-}
-
-//  Uniform integer in [0, n).
-static uint32_t s_below(s_rng_t *r, uint32_t n)
-{
-    return (uint32_t)(((s_next(r) >> 32) * n) >> 32);
-}
+//  Random numbers: rng.h's stream 0 of the seed (integer arithmetic, so
+//  the same tables on every machine; pinned in tests/test_synth.c).
 
 //  Uniform integer in [lo, hi].
-static int s_between(s_rng_t *r, int lo, int hi)
+static int s_between(rng_t *r, int lo, int hi)
 {
-    return lo + (int)s_below(r, (uint32_t)(hi - lo + 1));
+    return lo + (int)rng_below32(r, (uint32_t)(hi - lo + 1));
 }
 
 //  Standard normal, approximately: the sum of 12 uniforms minus 6 (plain
 //  arithmetic, so the same on every machine; tails end at +-6).
-static double s_normal(s_rng_t *r)
+static double s_normal(rng_t *r)
 {
     double sum = 0;
     for (int i = 0; i < 12; i++)
-        sum += s_unif(r);
+        sum += rng_unit(r);
     return sum - 6;
 }
 
 //  Index drawn from weights summing to about 1 (the last takes the rest).
-static int s_pick(s_rng_t *r, const double *w, int n)
+static int s_pick(rng_t *r, const double *w, int n)
 {
-    double u = s_unif(r);
+    double u = rng_unit(r);
     for (int i = 0; i < n - 1; i++) {
         if (u < w[i])
             return i;
@@ -209,21 +162,21 @@ static int s_is_child(const s_passenger_t *p)
     return p->title == T_MASTER || (p->title == T_MISS && p->age < 15);
 }
 
-static double s_whole_or_infant(s_rng_t *r, int lo, int hi)
+static double s_whole_or_infant(rng_t *r, int lo, int hi)
 {
-    if (s_unif(r) < .1) //  under a year: months, as the real file writes them
+    if (rng_unit(r) < .1) //  under a year: months, as the real file writes them
         return round(s_between(r, 5, 11) / 12.0 * 100) / 100;
     return s_between(r, lo, hi);
 }
 
 //  Adult age: normal, clipped, whole years with a few "x.5" estimates.
-static double s_adult_age(s_rng_t *r, double mean, double sd, double lo, double hi)
+static double s_adult_age(rng_t *r, double mean, double sd, double lo, double hi)
 {
     double a = floor(s_clip(mean + sd * s_normal(r), lo, hi));
-    return s_unif(r) < .04 ? a + .5 : a;
+    return rng_unit(r) < .04 ? a + .5 : a;
 }
 
-static void s_draw_age(s_rng_t *r, s_passenger_t *p)
+static void s_draw_age(rng_t *r, s_passenger_t *p)
 {
     int c = p->pclass - 1;
     static const double mr_mean[3] = {41, 33, 28}, mr_sd[3] = {13, 11, 10};
@@ -232,7 +185,7 @@ static void s_draw_age(s_rng_t *r, s_passenger_t *p)
     switch (p->title) {
     case T_MASTER: p->age = s_whole_or_infant(r, 1, 12); break;
     case T_MISS:
-        p->age = s_unif(r) < child_p[c] ? s_whole_or_infant(r, 1, 14)
+        p->age = rng_unit(r) < child_p[c] ? s_whole_or_infant(r, 1, 14)
                                         : s_adult_age(r, miss_mean[c], 7, 15, 63);
         break;
     case T_MRS: p->age = s_adult_age(r, mrs_mean[c], 10, 14, 63); break;
@@ -243,7 +196,7 @@ static void s_draw_age(s_rng_t *r, s_passenger_t *p)
     }
 }
 
-static void s_draw_family(s_rng_t *r, s_passenger_t *p)
+static void s_draw_family(rng_t *r, s_passenger_t *p)
 {
     static const double kids_sib[3] = {.35, .5, .15}, mrs_parch[4] = {.45, .25, .2, .1};
     static const double adult_sib[3] = {.35, .55, .1}, adult_parch[3] = {.6, .25, .15};
@@ -251,15 +204,15 @@ static void s_draw_family(s_rng_t *r, s_passenger_t *p)
     int c3 = p->pclass == 3;
     p->sibsp = p->parch = 0;
     if (s_is_child(p)) {
-        p->parch = s_unif(r) < .05 ? 0 : 1 + (s_unif(r) < .6);
-        double u = s_unif(r);
+        p->parch = rng_unit(r) < .05 ? 0 : 1 + (rng_unit(r) < .6);
+        double u = rng_unit(r);
         p->sibsp = c3 && u < .03 ? 8 : c3 && u < .5 ? s_between(r, 3, 5) : s_pick(r, kids_sib, 3);
     } else if (p->title == T_MRS) {
-        p->sibsp = s_unif(r) < .8;
+        p->sibsp = rng_unit(r) < .8;
         p->parch = s_pick(r, mrs_parch, 4);
         if (p->parch == 3)
             p->parch = c3 ? s_between(r, 3, 6) : 2;
-    } else if (s_unif(r) >= (p->male ? alone_p[p->pclass - 1] : .6)) {
+    } else if (rng_unit(r) >= (p->male ? alone_p[p->pclass - 1] : .6)) {
         p->sibsp = s_pick(r, adult_sib, 3);
         if (p->sibsp == 2)
             p->sibsp = s_between(r, 2, 4);
@@ -267,27 +220,27 @@ static void s_draw_family(s_rng_t *r, s_passenger_t *p)
     }
 }
 
-static void s_draw_fare(s_rng_t *r, s_passenger_t *p)
+static void s_draw_fare(rng_t *r, s_passenger_t *p)
 {
     int fs = p->sibsp + p->parch + 1;
     double share = fs == 1 ? 1 : pow(fs, .8);
     double f;
-    if (p->male && !s_is_child(p) && s_unif(r) < .025) {
+    if (p->male && !s_is_child(p) && rng_unit(r) < .025) {
         f = 0; //  crew-like free passes: all men in the real file
     } else if (p->pclass == 1) {
         f = s_clip(exp(log(46) + .55 * s_normal(r)) * share, 5, 512.3292);
     } else if (p->pclass == 2) {
-        f = fs == 1 ? s_fare2[s_below(r, sizeof s_fare2 / sizeof *s_fare2)]
+        f = fs == 1 ? s_fare2[rng_below32(r, sizeof s_fare2 / sizeof *s_fare2)]
                     : exp(log(13) + .25 * s_normal(r)) * share;
     } else {
-        f = fs == 1 ? s_fare3[s_below(r, sizeof s_fare3 / sizeof *s_fare3)]
+        f = fs == 1 ? s_fare3[rng_below32(r, sizeof s_fare3 / sizeof *s_fare3)]
                     : exp(log(7.5) + .15 * s_normal(r)) * share;
     }
     p->fare = round(f * 10000) / 10000;
 }
 
 //  The survival model: log-odds by sex group and class, then adjustments.
-static void s_draw_survival(s_rng_t *r, s_passenger_t *p)
+static void s_draw_survival(rng_t *r, s_passenger_t *p)
 {
     static const double woman[3] = {3.3, 2.4, 0}, boy[3] = {2.5, 2.5, -.3};
     static const double man[3] = {-.6, -2.1, -2.15};
@@ -304,19 +257,19 @@ static void s_draw_survival(s_rng_t *r, s_passenger_t *p)
         z -= 1.8;
     if (p->port == 1)
         z += .3;
-    p->survived = s_unif(r) < 1 / (1 + exp(-z));
+    p->survived = rng_unit(r) < 1 / (1 + exp(-z));
 }
 
-static void s_draw(s_rng_t *r, s_passenger_t *p)
+static void s_draw(rng_t *r, s_passenger_t *p)
 {
     p->pclass = 1 + s_pick(r, s_class_w, 3);
     int c = p->pclass - 1;
-    p->male = s_unif(r) < s_male_p[c];
+    p->male = rng_unit(r) < s_male_p[c];
     p->title = p->male ? (s_title_t)s_pick(r, s_male_titles[c], 10)
                        : (s_title_t)(T_MISS + s_pick(r, s_female_titles[c], 8));
     s_draw_age(r, p);
-    p->port = p->pclass == 1 && s_unif(r) < .009 ? -1 : s_pick(r, s_port_w[c], 3);
-    p->age_missing = s_unif(r) < (p->port == 2 ? .6 : s_age_missing_p[c]);
+    p->port = p->pclass == 1 && rng_unit(r) < .009 ? -1 : s_pick(r, s_port_w[c], 3);
+    p->age_missing = rng_unit(r) < (p->port == 2 ? .6 : s_age_missing_p[c]);
     s_draw_family(r, p);
     s_draw_fare(r, p);
     s_draw_survival(r, p);
@@ -330,7 +283,7 @@ static void s_draw(s_rng_t *r, s_passenger_t *p)
 static void s_format_name(const s_passenger_t *p, uint32_t name_id, char *out)
 {
     uint64_t id = name_id;
-    uint64_t h = s_splitmix(&id);
+    uint64_t h = rng_splitmix(&id);
     const char *last = s_last[h % N_LAST];
     const char *title = s_title_names[p->title];
     const char *const *firsts = p->male ? s_male_first : s_female_first;
@@ -369,7 +322,7 @@ static const s_ticket_t s_tickets[3][6] = {
 #define SYNTH_TICKET_IDS (3 * 6 * 1000) //  class, shape, number
 
 //  Draws a ticket id: class, shape and number in one index.
-static uint32_t s_draw_ticket(s_rng_t *r, int pclass)
+static uint32_t s_draw_ticket(rng_t *r, int pclass)
 {
     const s_ticket_t *shapes = s_tickets[pclass - 1];
     double w[6];
@@ -377,7 +330,7 @@ static uint32_t s_draw_ticket(s_rng_t *r, int pclass)
     for (; n_shapes < 6 && shapes[n_shapes].fmt; n_shapes++)
         w[n_shapes] = shapes[n_shapes].weight;
     uint32_t shape = (uint32_t)s_pick(r, w, n_shapes);
-    return ((uint32_t)(pclass - 1) * 6 + shape) * 1000 + s_below(r, 1000);
+    return ((uint32_t)(pclass - 1) * 6 + shape) * 1000 + rng_below32(r, 1000);
 }
 
 static void s_format_ticket(uint32_t ticket_id, char *out)
@@ -389,27 +342,27 @@ static void s_format_ticket(uint32_t ticket_id, char *out)
 
 //  Returns 0 and writes a cabin ("C85", "C23 C25 C27", "F G73"), or returns
 //  -1 when the passenger has none on record.
-static int s_format_cabin(s_rng_t *r, int pclass, char *out)
+static int s_format_cabin(rng_t *r, int pclass, char *out)
 {
     int c = pclass - 1;
-    if (s_unif(r) >= s_cabin_p[c])
+    if (rng_unit(r) >= s_cabin_p[c])
         return -1;
     double rest = 1;
     for (int d = 0; d < 7; d++)
         rest -= s_deck_w[c][d];
-    if (c == 0 && s_unif(r) < rest) {
+    if (c == 0 && rng_unit(r) < rest) {
         strcpy(out, "T");
         return 0;
     }
     int deck = s_pick(r, s_deck_w[c], 7);
     int num = s_between(r, 2, s_deck_hi[deck]);
-    if (c == 0 && s_unif(r) < .05) {
-        int k = 2 + (int)s_below(r, 2);
+    if (c == 0 && rng_unit(r) < .05) {
+        int k = 2 + (int)rng_below32(r, 2);
         int len = 0;
         for (int i = 0; i < k; i++)
             len += snprintf(out + len, (size_t)(SYNTH_STR_MAX - len), "%s%c%d", i ? " " : "",
                             'A' + deck, num + 2 * i);
-    } else if (c == 2 && deck >= 5 && s_unif(r) < .25) {
+    } else if (c == 2 && deck >= 5 && rng_unit(r) < .25) {
         snprintf(out, SYNTH_STR_MAX, "F %c%d", 'A' + deck, num);
     } else {
         snprintf(out, SYNTH_STR_MAX, "%c%d", 'A' + deck, num);
@@ -507,12 +460,12 @@ static int s_put_pooled(s_build_t *b, int c, size_t row, uint32_t *known,
     return rc;
 }
 
-static int s_fill_row(s_build_t *b, s_rng_t *r, size_t row)
+static int s_fill_row(s_build_t *b, rng_t *r, size_t row)
 {
     s_passenger_t p;
     char cabin[SYNTH_STR_MAX];
     s_draw(r, &p);
-    uint32_t name_id = s_below(r, SYNTH_NAME_POOL) + (p.male ? 0 : SYNTH_NAME_POOL);
+    uint32_t name_id = rng_below32(r, SYNTH_NAME_POOL) + (p.male ? 0 : SYNTH_NAME_POOL);
     uint32_t ticket_id = s_draw_ticket(r, p.pclass);
     int has_cabin = s_format_cabin(r, p.pclass, cabin) == 0;
     b->cols[C_ID].num[row] = (double)(row + 1);
@@ -540,8 +493,8 @@ table_t *synth_generate(size_t rows, uint64_t seed, mlops_err_t *err)
                       SYNTH_MIN_ROWS, SYNTH_MAX_ROWS);
         return NULL;
     }
-    s_rng_t rng;
-    s_seed(&rng, seed);
+    rng_t rng;
+    rng_seed(&rng, seed, 0);
     s_build_t b;
     table_t *t = NULL;
     int rc = s_build_alloc(&b, rows);

@@ -13,10 +13,11 @@
 
     Caveats:
     - Deterministic: the same rows and seed give the same table, hence the
-      same table_hash. The generator is integer (xoshiro256**) and plain
-      IEEE arithmetic except one exp() per fare, which is rounded to 4
-      decimals; a libm that rounds exp() differently could in principle
-      move one fare by 0.0001 on another machine.
+      same table_hash (pinned in tests/test_synth.c). The generator is
+      integer (rng.h's xoshiro256** stream 0) and plain IEEE arithmetic
+      except one exp() per fare, which is rounded to 4 decimals; a libm
+      that rounds exp() differently could in principle move one fare by
+      0.0001 on another machine.
     - Names, tickets and cabins come from fixed pools, so their levels stay
       bounded (a few hundred thousand at most) whatever the row count; at
       large row counts names repeat.

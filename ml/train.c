@@ -8,6 +8,8 @@
 #include "logreg.h"
 #include "score.h"
 #include "prep.h"
+#include "signature.h"
+#include "split.h"
 
 #include <jansson.h>
 #include <stdlib.h>
@@ -204,8 +206,9 @@ int train_prepare(const table_t *raw, const prep_options_t *opts, prep_result_t 
     if (rc == 0) {
         tr = malloc((n ? n : 1) * sizeof *tr);
         te = malloc((n ? n : 1) * sizeof *te);
-        rc = tr && te ? prep_split(y, n, frac, seed, tr, &out->n_train, te, &out->n_test, err)
-                      : mlops_err_set(err, MLOPS_ENOMEM, "out of memory");
+        rc = tr && te
+                 ? split_train_test(y, n, frac, seed, tr, &out->n_train, te, &out->n_test, err)
+                 : mlops_err_set(err, MLOPS_ENOMEM, "out of memory");
     }
     //  Split positions -> table rows.
     for (size_t i = 0; rc == 0 && i < out->n_train; i++)
@@ -269,7 +272,7 @@ int train_fit(const table_t *raw, const uint8_t *recipe, size_t recipe_len,
         a.seed = seed;
         a.recipe = (uint8_t *)recipe, a.recipe_len = recipe_len;
         a.logreg = fit.lr, a.forest = fit.rf;
-        a.signature = prep_signature_json(r);
+        a.signature = signature_json(r);
         a.n_train = n_train, a.n_test = n_test;
         rc = a.signature ? artifact_encode(&a, artifact, artifact_len) : MLOPS_ENOMEM;
         if (rc != 0)
@@ -376,7 +379,7 @@ int train_cv(const table_t *raw, const prep_options_t *opts, int k, int repeats,
         rc = mlops_err_set(err, MLOPS_ENOMEM, "out of memory");
     size_t done = 0;
     for (int r = 0; rc == 0 && r < repeats; r++) {
-        rc = prep_kfold(y, n, k, seed + (uint64_t)r, fold, err);
+        rc = split_kfold(y, n, k, seed + (uint64_t)r, fold, err);
         for (int f = 0; rc == 0 && f < k; f++, done++) {
             rc = s_cv_fold(raw, target, rows, n, fold, f, pr, n_families, seed + (uint64_t)r, sc,
                            done, err);

@@ -1,14 +1,18 @@
 /*  ml_fixtures.h: small deterministic tables for the ML tests (prep,
-    model): a Titanic-shaped table and a generic one, built cell by cell so
-    the tests need no file. */
+    signature, model, artifact, train): a Titanic-shaped table and a generic
+    one, built cell by cell so the tests need no file, and the two artifacts
+    trained on the first. */
 #ifndef MLOPS_ML_FIXTURES_H
 #define MLOPS_ML_FIXTURES_H
 
+#include "prep.h"
 #include "table.h"
+#include "train.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static const char *const fx_names[] = {
     "Braund, Mr. Owen Harris", "Cumings, Mrs. John Bradley", "Heikkinen, Miss. Laina",
@@ -95,6 +99,51 @@ static inline size_t *fx_all_rows(size_t n)
     for (size_t i = 0; i < n; i++)
         rows[i] = i;
     return rows;
+}
+
+//  A recipe fitted on every row of t (target NULL: Survived); NULL on failure.
+static inline prep_recipe_t *fx_fit(const table_t *t, const char *target)
+{
+    size_t *rows = fx_all_rows(t->n_rows);
+    prep_recipe_t *r = rows ? prep_fit(t, rows, t->n_rows, target, NULL, 0, NULL) : NULL;
+    free(rows);
+    return r;
+}
+
+#define FX_TRAINED_ROWS 200
+
+//  A Titanic-shaped table, prepared (a quarter held out) and trained into a
+//  logreg (blob[0]) and a 20-tree forest (blob[1]) artifact.
+typedef struct {
+    table_t *t;          //  FX_TRAINED_ROWS rows
+    prep_result_t pr;    //  split and recipe
+    uint8_t *blob[2];    //  artifacts, logreg then forest
+    size_t len[2];
+} fx_trained_t;
+
+static inline int fx_train(fx_trained_t *s, uint64_t seed)
+{
+    const char *const families[2] = {TRAIN_FAMILY_LOGREG, TRAIN_FAMILY_FOREST};
+    memset(s, 0, sizeof *s);
+    s->t = fx_titanic(FX_TRAINED_ROWS);
+    prep_options_t po = {NULL, 0.25, seed};
+    if (train_prepare(s->t, &po, &s->pr, NULL) != 0)
+        return -1;
+    for (int k = 0; k < 2; k++)
+        if (train_fit(s->t, s->pr.recipe, s->pr.recipe_len, s->pr.train_rows, s->pr.n_train,
+                      s->pr.test_rows, s->pr.n_test, families[k],
+                      k ? "{\"n_trees\":20,\"n_threads\":2}" : NULL, seed, &s->blob[k],
+                      &s->len[k], NULL) != 0)
+            return -1;
+    return 0;
+}
+
+static inline void fx_trained_free(fx_trained_t *s)
+{
+    free(s->blob[0]);
+    free(s->blob[1]);
+    prep_result_clear(&s->pr);
+    table_destroy(&s->t);
 }
 
 #endif

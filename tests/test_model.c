@@ -1,61 +1,20 @@
-/*  test_model.c: the training stages end to end on a small table, the
-    artifact (round trip, same seed same bytes, every load error), and the
-    serving path (validate, predict from records = predict from the table). */
+/*  test_model.c: a loaded model: its metrics reproduced, every load error,
+    and the serving path (validate, predict, serve: predictions from records
+    = predictions from the table; problems named). */
 #include "artifact.h"
 #include "ml_fixtures.h"
 #include "model.h"
 #include "testing.h"
 #include "train.h"
 
-#define ROWS 200
-
-typedef struct {
-    table_t *t;
-    prep_result_t pr;
-    uint8_t *blob[2];
-    size_t len[2];
-} s_trained_t;
+#define ROWS FX_TRAINED_ROWS
 
 static const char *const s_fam[2] = {TRAIN_FAMILY_LOGREG, TRAIN_FAMILY_FOREST};
 
-static int s_train(s_trained_t *s, uint64_t seed)
-{
-    memset(s, 0, sizeof *s);
-    s->t = fx_titanic(ROWS);
-    prep_options_t po = {NULL, 0.25, seed};
-    if (train_prepare(s->t, &po, &s->pr, NULL) != 0)
-        return -1;
-    for (int k = 0; k < 2; k++)
-        if (train_fit(s->t, s->pr.recipe, s->pr.recipe_len, s->pr.train_rows, s->pr.n_train,
-                      s->pr.test_rows, s->pr.n_test, s_fam[k],
-                      k ? "{\"n_trees\":20,\"n_threads\":2}" : NULL, seed, &s->blob[k],
-                      &s->len[k], NULL) != 0)
-            return -1;
-    return 0;
-}
-
-static void s_free(s_trained_t *s)
-{
-    free(s->blob[0]);
-    free(s->blob[1]);
-    prep_result_clear(&s->pr);
-    table_destroy(&s->t);
-}
-
-static void test_prepare_splits_and_notes(void)
-{
-    s_trained_t s;
-    int rc = s_train(&s, 42);
-    int ok = rc == 0 && s.pr.n_train == 150 && s.pr.n_test == 50 &&
-             strstr(s.pr.notes, "recipe titanic") && strstr(s.pr.notes, "Survived: 1 = positive");
-    s_free(&s);
-    CHECK(ok);
-}
-
 static void test_artifact_round_trip_reproduces_metrics(void)
 {
-    s_trained_t s;
-    CHECK_INT(s_train(&s, 42), 0);
+    fx_trained_t s;
+    CHECK_INT(fx_train(&s, 42), 0);
     for (int k = 0; k < 2; k++) {
         mlops_err_t err;
         model_t *m = model_load(s.blob[k], s.len[k], &err);
@@ -75,24 +34,7 @@ static void test_artifact_round_trip_reproduces_metrics(void)
         model_destroy(&m);
         CHECK(m == NULL);
     }
-    s_free(&s);
-}
-
-static void test_same_seed_same_bytes(void)
-{
-    s_trained_t a, b, c;
-    CHECK_INT(s_train(&a, 7), 0);
-    CHECK_INT(s_train(&b, 7), 0);
-    CHECK_INT(s_train(&c, 8), 0);
-    int same = a.len[0] == b.len[0] && a.len[1] == b.len[1] &&
-               memcmp(a.blob[0], b.blob[0], a.len[0]) == 0 &&
-               memcmp(a.blob[1], b.blob[1], a.len[1]) == 0;
-    int differs = a.len[1] != c.len[1] || memcmp(a.blob[1], c.blob[1], a.len[1]) != 0;
-    s_free(&a);
-    s_free(&b);
-    s_free(&c);
-    CHECK(same);
-    CHECK(differs);
+    fx_trained_free(&s);
 }
 
 //  The record a user would send for table row i (all columns, as JSON gives them).
@@ -116,8 +58,8 @@ static proto_record_t s_record(const table_t *t, size_t i, proto_field_t *f)
 
 static void test_records_predict_as_the_table(void)
 {
-    s_trained_t s;
-    CHECK_INT(s_train(&s, 42), 0);
+    fx_trained_t s;
+    CHECK_INT(fx_train(&s, 42), 0);
     for (int k = 0; k < 2; k++) {
         model_t *m = model_load(s.blob[k], s.len[k], NULL);
         CHECK(m != NULL);
@@ -146,13 +88,65 @@ static void test_records_predict_as_the_table(void)
         free(sig);
         model_destroy(&m);
     }
-    s_free(&s);
+    fx_trained_free(&s);
+}
+
+//  model_serve gives model_validate's problems and model_predict's
+//  probabilities, over more records than one block, and fills nothing when a
+//  record is bad.
+static void test_serve_checks_and_predicts_in_one_walk(void)
+{
+    fx_trained_t s;
+    CHECK_INT(fx_train(&s, 42), 0);
+    enum { N = 300 }; //  over two blocks of 128
+    static proto_field_t fields[N][16];
+    static proto_record_t recs[N];
+    for (size_t i = 0; i < N; i++)
+        recs[i] = s_record(s.t, i % ROWS, fields[i]);
+    for (int k = 0; k < 2; k++) {
+        model_t *m = model_load(s.blob[k], s.len[k], NULL);
+        CHECK(m != NULL);
+        static double a[N], b[N];
+        proto_problem_t pb[4];
+        size_t bad = 99;
+        mlops_err_t err;
+        CHECK_INT(model_serve(m, recs, N, false, pb, 4, &bad, a, &err), 0);
+        CHECK_INT(bad, 0);
+        CHECK_INT(model_predict(m, recs, N, b, &err), 0);
+        CHECK(memcmp(a, b, sizeof a) == 0);
+        //  two bad records, one in each of the first two blocks: both counted
+        //  and named, the probabilities left as they were
+        fields[5][2] = (proto_field_t){"Pclass", PROTO_VAL_INT, 0, NULL};
+        fields[200][4] = (proto_field_t){"Sex", PROTO_VAL_STR, 0, "other"};
+        for (size_t i = 0; i < N; i++)
+            a[i] = -1;
+        CHECK_INT(model_serve(m, recs, N, false, pb, 4, &bad, a, &err), 0);
+        CHECK_INT(bad, 2);
+        CHECK_INT(pb[0].index, 5);
+        CHECK_STR(pb[0].field, "Pclass");
+        CHECK_INT(pb[1].index, 200);
+        CHECK_STR(pb[1].msg, "must be one of male, female");
+        for (size_t i = 0; i < N; i++)
+            CHECK(a[i] == -1);
+        CHECK_INT(model_validate(m, recs, N, false, pb, 4), 2);
+        //  one record, as /predict sends it: the index is -1
+        CHECK_INT(model_serve(m, recs + 5, 1, true, pb, 4, &bad, a, &err), 0);
+        CHECK_INT(bad, 1);
+        CHECK_INT(pb[0].index, -1);
+        //  no records: nothing to do
+        CHECK_INT(model_serve(m, recs, 0, false, pb, 4, &bad, a, &err), 0);
+        CHECK_INT(bad, 0);
+        recs[5] = s_record(s.t, 5, fields[5]);
+        recs[200] = s_record(s.t, 200 % ROWS, fields[200]);
+        model_destroy(&m);
+    }
+    fx_trained_free(&s);
 }
 
 static void test_load_refuses_bad_blobs(void)
 {
-    s_trained_t s;
-    CHECK_INT(s_train(&s, 42), 0);
+    fx_trained_t s;
+    CHECK_INT(fx_train(&s, 42), 0);
     mlops_err_t err;
     uint8_t *blob = s.blob[1];
     size_t len = s.len[1];
@@ -192,100 +186,14 @@ static void test_load_refuses_bad_blobs(void)
     model_t *m = model_load(blob, len, &err);
     CHECK(m != NULL);
     model_destroy(&m);
-    s_free(&s);
-}
-
-static void test_body_checks_after_a_valid_digest(void)
-{
-    //  A body whose digest matches but whose forest is malformed: re-encode
-    //  with a child index pointing backwards.
-    s_trained_t s;
-    CHECK_INT(s_train(&s, 42), 0);
-    artifact_t a;
-    mlops_err_t err;
-    CHECK_INT(artifact_decode(s.blob[1], s.len[1], &a, &err), 0);
-    CHECK(a.forest != NULL && a.forest->nodes[0].feature >= 0);
-    a.forest->nodes[0].left = 0;
-    uint8_t *bad;
-    size_t bad_len;
-    CHECK_INT(artifact_encode(&a, &bad, &bad_len), 0);
-    artifact_clear(&a);
-    CHECK(model_load(bad, bad_len, &err) == NULL);
-    CHECK_INT(err.code, MLOPS_ECORRUPT);
-    CHECK_CONTAINS(err.msg, "node 0 is malformed");
-    free(bad);
-    s_free(&s);
-}
-
-static void test_train_errors(void)
-{
-    s_trained_t s;
-    CHECK_INT(s_train(&s, 42), 0);
-    mlops_err_t err;
-    uint8_t *out;
-    size_t out_len;
-    CHECK_INT(train_fit(s.t, s.pr.recipe, s.pr.recipe_len, s.pr.train_rows, s.pr.n_train,
-                        s.pr.test_rows, s.pr.n_test, "svm", NULL, 1, &out, &out_len, &err),
-              MLOPS_EINVAL);
-    CHECK_CONTAINS(err.msg, "unknown model family 'svm'");
-    CHECK_INT(train_fit(s.t, s.pr.recipe, s.pr.recipe_len, s.pr.train_rows, s.pr.n_train,
-                        s.pr.test_rows, s.pr.n_test, "forest", "{\"trees\":5}", 1, &out,
-                        &out_len, &err),
-              MLOPS_EINVAL);
-    CHECK_CONTAINS(err.msg, "unknown parameter 'trees' for family forest");
-    CHECK_INT(train_fit(s.t, s.pr.recipe, s.pr.recipe_len, s.pr.train_rows, s.pr.n_train,
-                        s.pr.test_rows, s.pr.n_test, "logreg", "[1]", 1, &out, &out_len, &err),
-              MLOPS_EINVAL);
-    CHECK_CONTAINS(err.msg, "not a JSON object");
-    CHECK_INT(train_fit(s.t, s.pr.recipe, s.pr.recipe_len, s.pr.train_rows, s.pr.n_train,
-                        s.pr.test_rows, s.pr.n_test, "logreg", "{\"C\":-1}", 1, &out, &out_len,
-                        &err),
-              MLOPS_EINVAL);
-    CHECK_CONTAINS(err.msg, "'C' must be a number > 0");
-    CHECK_INT(train_fit(s.t, s.pr.recipe, s.pr.recipe_len / 2, s.pr.train_rows, s.pr.n_train,
-                        s.pr.test_rows, s.pr.n_test, "logreg", NULL, 1, &out, &out_len, &err),
-              MLOPS_ECORRUPT);
-    CHECK_INT(train_fit(s.t, s.pr.recipe, s.pr.recipe_len, s.pr.train_rows, s.pr.n_train,
-                        s.pr.test_rows, s.pr.n_test, "logreg", "{\"max_iter\":1}", 1, &out,
-                        &out_len, &err),
-              MLOPS_ECONVERGE);
-    prep_result_t pr;
-    prep_options_t po = {"Nope", 0, 1};
-    CHECK_INT(train_prepare(s.t, &po, &pr, &err), MLOPS_ENOTFOUND);
-    CHECK_CONTAINS(err.msg, "no target column 'Nope'");
-    po.target = "Pclass";
-    CHECK_INT(train_prepare(s.t, &po, &pr, &err), MLOPS_EINVAL);
-    CHECK_CONTAINS(err.msg, "not binary");
-    s_free(&s);
-}
-
-static void test_cross_validation_runs_every_fold(void)
-{
-    table_t *t = fx_titanic(ROWS);
-    train_cv_t cv[2];
-    const char *params[2] = {NULL, "{\"n_trees\":10}"};
-    mlops_err_t err;
-    prep_options_t po = {NULL, 0, 3};
-    CHECK_INT(train_cv(t, &po, 4, 2, s_fam, 2, params, NULL, cv, &err), 0);
-    for (int k = 0; k < 2; k++) {
-        CHECK_INT(cv[k].n_folds, 8);
-        CHECK(cv[k].accuracy_mean > 0.7 && cv[k].accuracy_mean <= 1);
-        CHECK(cv[k].auc_std >= 0 && cv[k].auc_mean > 0.7);
-    }
-    CHECK_INT(train_cv(t, &po, 1, 1, s_fam, 2, params, NULL, cv, &err), MLOPS_EINVAL);
-    CHECK_CONTAINS(err.msg, "K in 2..");
-    table_destroy(&t);
+    fx_trained_free(&s);
 }
 
 int main(void)
 {
-    RUN(test_prepare_splits_and_notes);
     RUN(test_artifact_round_trip_reproduces_metrics);
-    RUN(test_same_seed_same_bytes);
     RUN(test_records_predict_as_the_table);
+    RUN(test_serve_checks_and_predicts_in_one_walk);
     RUN(test_load_refuses_bad_blobs);
-    RUN(test_body_checks_after_a_valid_digest);
-    RUN(test_train_errors);
-    RUN(test_cross_validation_runs_every_fold);
     return TEST_REPORT("test_model");
 }

@@ -1,6 +1,6 @@
 /*  titanic_schema.h: the columns of the real Titanic file, as the CSV loader
     reads them; the synthetic generator must produce the same. Shared by
-    test_csv.c and test_synth.c. */
+    test_csv_load.c and test_synth.c. */
 #ifndef MLOPS_TITANIC_SCHEMA_H
 #define MLOPS_TITANIC_SCHEMA_H
 

@@ -152,23 +152,25 @@ static void s_handle_predict(infer_t *self, const proto_msg_t *msg)
         s_send_error(self, id, 503, "no model loaded yet", NULL, 0);
         return;
     }
-    size_t bad = model_validate(self->model, records, n, false, self->problems, PROTO_DETAIL_MAX);
+    if (!s_scratch(self, n)) {
+        s_send_error(self, id, 500, "out of memory", NULL, 0);
+        return;
+    }
+    //  One walk checks and predicts: each record is mapped to the signature once.
+    size_t bad = 0;
+    mlops_err_t err;
+    int rc = model_serve(self->model, records, n, false, self->problems, PROTO_DETAIL_MAX, &bad,
+                         self->proba, &err);
+    if (rc != 0) {
+        log_warning("prediction failed records=%zu error=%s", n, mlops_err_text(&err, rc));
+        s_send_error(self, id, 500, mlops_err_text(&err, rc), NULL, 0);
+        return;
+    }
     if (bad) {
         char why[96];
         snprintf(why, sizeof why, "%zu problem%s in %zu record%s", bad, bad == 1 ? "" : "s", n,
                  n == 1 ? "" : "s");
         s_send_error(self, id, 422, why, self->problems, bad < PROTO_DETAIL_MAX ? bad : PROTO_DETAIL_MAX);
-        return;
-    }
-    if (!s_scratch(self, n)) {
-        s_send_error(self, id, 500, "out of memory", NULL, 0);
-        return;
-    }
-    mlops_err_t err;
-    int rc = model_predict(self->model, records, n, self->proba, &err);
-    if (rc != 0) {
-        log_warning("prediction failed records=%zu error=%s", n, mlops_err_text(&err, rc));
-        s_send_error(self, id, rc == MLOPS_ECHECK ? 422 : 500, mlops_err_text(&err, rc), NULL, 0);
         return;
     }
     for (size_t i = 0; i < n; i++)

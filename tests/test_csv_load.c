@@ -1,4 +1,4 @@
-/*  test_csv.c: the CSV loader: quoting, line endings, inference, and the
+/*  test_csv_load.c: the CSV loader: quoting, line endings, inference, and the
     errors that name a line and a column. */
 #include "csv_load.h"
 #include "testing.h"
@@ -224,7 +224,7 @@ static void test_file_errors_and_round_trip(void)
     CHECK(csv_load_file("/nonexistent/x.csv", NULL, &err) == NULL);
     CHECK_INT(err.code, ENOENT);
     CHECK_CONTAINS(err.msg, "/nonexistent/x.csv");
-    char path[] = "/tmp/test_csv_XXXXXX";
+    char path[] = "/tmp/test_csv_load_XXXXXX";
     int fd = mkstemp(path);
     CHECK(fd >= 0);
     const char *text = "a,b\n1,x\n2,y\n3\n";
@@ -318,5 +318,5 @@ int main(void)
     RUN(test_file_errors_and_round_trip);
     RUN(test_sample_file);
     RUN(test_titanic_file);
-    return TEST_REPORT("test_csv");
+    return TEST_REPORT("test_csv_load");
 }
