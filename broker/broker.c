@@ -235,8 +235,8 @@ static int s_get_bytes(broker_t *self, const char *key, uint8_t **data, size_t *
         return 0;
     }
     if (strncmp(key, "dataset:", 8) == 0)
-        return store_dataset_get(self->store, key + 8, data, len, err);
-    return store_blob_get(self->store, key, data, len, err);
+        return store_dataset_get(self->store, NULL, key + 8, data, len, err);
+    return store_blob_get(self->store, NULL, key, data, len, err);
 }
 
 static void s_send_to(broker_t *self, zsock_t *sock, const uint8_t *id, size_t id_len,
@@ -764,7 +764,7 @@ static int s_input_evaluate(broker_t *self, uint8_t **out, size_t *len, s_inputs
     }
     version_t prod;
     if (rc == 0 && registry_production(self->store, &prod, err) == 0) {
-        rc = store_artifact_get(self->store, prod.version, &in->production, &p.production_len, err);
+        rc = store_artifact_get(self->store, NULL, prod.version, &in->production, &p.production_len, err);
         p.production = in->production;
         p.production_version = (int64_t)prod.version;
     }
@@ -779,7 +779,7 @@ static int s_input_load_model(broker_t *self, uint8_t **out, size_t *len, s_inpu
     if (rc == 0 && self->staged.version == self->active.version)
         v = self->staged;   //  registered in the open batch
     else if (rc == 0)
-        rc = store_version_get(self->store, self->active.version, &v, err);
+        rc = store_version_get(self->store, NULL, self->active.version, &v, err);
     stage_load_model_in_t p = {.version = (int64_t)self->active.version, .table = in->table,
                                .table_len = in->table_len, .test_rows = in->prep.test_rows,
                                .n_test = in->prep.n_test};
@@ -852,7 +852,7 @@ static void s_start_queued(broker_t *self)
     mlops_err_t err;
     mlops_err_clear(&err);
     run_t run = {0};
-    int rc = store_run_get(self->store, self->queued_id, &run, &err);
+    int rc = store_run_get(self->store, NULL, self->queued_id, &run, &err);
     self->queued_id = 0;
     if (rc || run.state != RUN_QUEUED) {
         if (rc)
@@ -885,7 +885,7 @@ static int s_trigger(broker_t *self, const char *source, const char *reason,
     //  start from an empty batch, so a failure here can abort just this
     int rc = s_flush(self);
     if (rc == 0 && self->queued_id) {
-        rc = store_run_get(self->store, self->queued_id, &run, err);
+        rc = store_run_get(self->store, NULL, self->queued_id, &run, err);
         run.coalesced++;
         s_reason_append(&run, *reason ? reason : "manual");
         if (rc == 0)
@@ -1031,7 +1031,7 @@ static int s_settle_load_model(broker_t *self, store_txn_t *txn, const uint8_t *
         rc = mlops_err_set(err, MLOPS_EPROTO, "load_model output: version %lld, expected %llu",
                            (long long)out.version, (unsigned long long)self->active.version);
     if (rc == 0)
-        rc = store_version_get(self->store, self->active.version, &v, err);
+        rc = store_version_get(self->store, NULL, self->active.version, &v, err);
     if (rc || v.stage != VERSION_STAGING)
         return rc;
     uint64_t previous = 0;
@@ -1698,13 +1698,13 @@ static void s_cmd_get_model(broker_t *self, const proto_msg_t *msg, s_reply_t *r
     version_t v;
     int rc;
     if (msg->get_model.version > 0)
-        rc = store_version_get(self->store, (uint64_t)msg->get_model.version, &v, &r->err);
+        rc = store_version_get(self->store, NULL, (uint64_t)msg->get_model.version, &v, &r->err);
     else if ((rc = registry_production(self->store, &v, &r->err)) == MLOPS_ENOTFOUND)
         rc = mlops_err_set(&r->err, MLOPS_ENOMODEL, "no version is in production yet");
     uint8_t *artifact = NULL;
     control_model_t answer = {0};
     if (rc == 0)
-        rc = store_artifact_get(self->store, v.version, &artifact, &answer.artifact_len, &r->err);
+        rc = store_artifact_get(self->store, NULL, v.version, &artifact, &answer.artifact_len, &r->err);
     if (rc == 0) {
         answer.version = (int64_t)v.version;
         answer.artifact = artifact;

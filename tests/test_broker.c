@@ -271,7 +271,7 @@ static void test_registry_store_promote_rollback(void)
     CHECK_INT(v1, 1);
     CHECK_INT(v3, 3);
     version_t v;
-    CHECK_INT(store_version_get(store, v3, &v, &err), 0);
+    CHECK_INT(store_version_get(store, NULL, v3, &v, &err), 0);
     CHECK_INT(v.stage, VERSION_ARCHIVED);
     CHECK_INT(v.artifact_len, 10);
     uint64_t previous = 99;
@@ -283,7 +283,7 @@ static void test_registry_store_promote_rollback(void)
     CHECK_CONTAINS(err.msg, "already in production");
     CHECK_INT(s_promote(store, 42, &previous, &err), MLOPS_ENOTFOUND);
     CHECK_CONTAINS(err.msg, "no version 42");
-    CHECK_INT(store_version_get(store, v1, &v, &err), 0);
+    CHECK_INT(store_version_get(store, NULL, v1, &v, &err), 0);
     CHECK_INT(v.stage, VERSION_ARCHIVED);
     CHECK_CONTAINS(v.reason, "replaced by v2");
     //  rollback restores v1, a second one finds nothing before v1
