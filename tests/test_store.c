@@ -1,9 +1,10 @@
 /*  test_store.c: the LMDB store: creation and modes, put/get/list of every
     database, reads inside an open write transaction (own writes seen, nobody
     else sees them before the commit), counters across reopen, transaction
-    atomicity, map growth and its limit, refusal of foreign, damaged and unwritable stores, and a
-    writer killed with SIGKILL mid-loop (several rounds) after which every
-    committed record is there and nothing half-written is.
+    atomicity, map growth and its limit, refusal of foreign, damaged and
+    unwritable stores, and a writer killed with SIGKILL mid-loop (several
+    rounds) after which every committed record is there and nothing
+    half-written is.
 
     Each test works in a fresh directory under /tmp and removes it.
 */
