@@ -24,6 +24,7 @@
 
 #include "control_io.h"
 #include "curve.h"
+#include "batch.h"
 #include "dispatch.h"
 #include "duration.h"
 #include "fleet.h"
@@ -38,21 +39,6 @@
 #define DRAIN_MAX 1000            //  messages read from the work socket before expiring anyone
 #define BIG_BYTES (1 << 20)       //  a payload this big may stall the loop: heartbeat first
 
-typedef struct {
-    zsock_t *sock;                //  where it goes
-    zmsg_t *msg;                  //  what, owned (the envelope only when payload is set)
-    uint8_t *payload;             //  last frame, owned, handed to ZeroMQ uncopied; NULL = none
-    size_t payload_len;
-} s_out_t;
-
-//  A stage output written in the open batch: inputs built before the batch
-//  commits must see it, and the store only shows committed data.
-typedef struct {
-    char key[96];                 //  blob key, or "dataset:<hash>"
-    uint8_t *data;                //  owned copy
-    size_t len;
-} s_cached_t;
-
 struct broker {
     broker_config_t cfg;          //  strings point into the copies below
     char *strings[8];             //  owned copies of config strings
@@ -62,23 +48,16 @@ struct broker {
     zsock_t *control;             //  ROUTER, clients
     zsock_t *events;              //  PUB
     zloop_t *loop;
-    store_txn_t *txn;             //  the batch of this message, NULL when none
-    s_out_t *out;                 //  outbox: sent after the batch commits
-    size_t n_out, cap_out;
-    s_cached_t *cache;            //  outputs written in the batch
-    size_t n_cache, cap_cache;
-    version_t staged;             //  version registered in the batch (0 = none)
+    batch_t *batch;               //  the store transaction of this message, and what waits for it
     dispatch_t *dispatch;         //  workers and per-stage queues
     fleet_t *fleet;               //  inference workers (SERVING) and the load_model wait
     int64_t resumed_mono;         //  when a run was resumed from the store, 0 = never
     run_t active;                 //  the running run; id 0 = none
     uint64_t queued_id;           //  the queued run, 0 = none
     int64_t next_schedule_ms;     //  wall clock, 0 = no schedule
-    //  figures for the bench: time inside handlers, store commits
+    //  figures for the bench: time inside handlers (commits: batch_figures)
     uint64_t n_messages;          //  work + control messages handled
     int64_t handler_usec;         //  total time in their handlers
-    uint64_t n_commits;           //  store commits
-    int64_t commit_usec;          //  total time in commits
 };
 
 static void s_pump(broker_t *self);
@@ -126,119 +105,6 @@ static zframe_t *s_frame_of(const proto_msg_t *msg)
     return frame;
 }
 
-//  Queues msg, then payload as its last frame when not NULL, for sending
-//  after the batch commits (takes both).
-static void s_out_push_payload(broker_t *self, zsock_t *sock, zmsg_t **msg, uint8_t **payload,
-                               size_t payload_len)
-{
-    if (self->n_out == self->cap_out) {
-        size_t cap = self->cap_out ? self->cap_out * 2 : 16;
-        s_out_t *grown = realloc(self->out, cap * sizeof *grown);
-        if (!grown) {
-            log_error("out of memory: a message is dropped");
-            zmsg_destroy(msg);
-            free(payload ? *payload : NULL);
-            return;
-        }
-        self->out = grown;
-        self->cap_out = cap;
-    }
-    self->out[self->n_out++] = (s_out_t){sock, *msg, payload ? *payload : NULL, payload_len};
-    *msg = NULL;
-    if (payload)
-        *payload = NULL;
-}
-
-static void s_out_push(broker_t *self, zsock_t *sock, zmsg_t **msg)
-{
-    s_out_push_payload(self, sock, msg, NULL, 0);
-}
-
-static void s_out_drop(broker_t *self)
-{
-    for (size_t i = 0; i < self->n_out; i++) {
-        zmsg_destroy(&self->out[i].msg);
-        free(self->out[i].payload);
-    }
-    self->n_out = 0;
-}
-
-static void s_payload_free_fn(void *data, void *hint)
-{
-    (void)hint;
-    free(data);
-}
-
-//  Sends one outbox entry. A payload goes as a ZeroMQ message over our own
-//  buffer: a TASK can be a hundred MB, and a copy of it is loop time in
-//  which no heartbeat is read.
-static void s_out_send(s_out_t *o)
-{
-    if (!o->payload) {
-        zmsg_send(&o->msg, o->sock);
-        return;
-    }
-    zframe_t *f;
-    while ((f = zmsg_pop(o->msg)))
-        zframe_send(&f, o->sock, ZFRAME_MORE);
-    zmsg_destroy(&o->msg);
-    zmq_msg_t m;
-    if (zmq_msg_init_data(&m, o->payload, o->payload_len, s_payload_free_fn, NULL) != 0) {
-        free(o->payload);
-    } else if (zmq_msg_send(&m, zsock_resolve(o->sock), 0) < 0) {
-        zmq_msg_close(&m);   //  frees the payload
-    }
-    o->payload = NULL;
-}
-
-static void s_cache_clear(broker_t *self)
-{
-    for (size_t i = 0; i < self->n_cache; i++)
-        free(self->cache[i].data);
-    self->n_cache = 0;
-    self->staged.version = 0;
-}
-
-//  Remembers bytes written under key in this batch. Returns 0 or MLOPS_ENOMEM.
-static int s_cache_put(broker_t *self, const char *key, const uint8_t *data, size_t len)
-{
-    if (self->n_cache == self->cap_cache) {
-        size_t cap = self->cap_cache ? self->cap_cache * 2 : 8;
-        s_cached_t *grown = realloc(self->cache, cap * sizeof *grown);
-        if (!grown)
-            return MLOPS_ENOMEM;
-        self->cache = grown;
-        self->cap_cache = cap;
-    }
-    s_cached_t *c = &self->cache[self->n_cache];
-    c->data = malloc(len ? len : 1);
-    if (!c->data)
-        return MLOPS_ENOMEM;
-    memcpy(c->data, data, len);
-    c->len = len;
-    snprintf(c->key, sizeof c->key, "%s", key);
-    self->n_cache++;
-    return 0;
-}
-
-//  A blob (or "dataset:<hash>") as of the open batch: a malloc'd copy.
-static int s_get_bytes(broker_t *self, const char *key, uint8_t **data, size_t *len, mlops_err_t *err)
-{
-    for (size_t i = self->n_cache; i-- > 0;) {
-        if (strcmp(self->cache[i].key, key) != 0)
-            continue;
-        *data = malloc(self->cache[i].len ? self->cache[i].len : 1);
-        if (!*data)
-            return mlops_err_set(err, MLOPS_ENOMEM, "out of memory");
-        memcpy(*data, self->cache[i].data, self->cache[i].len);
-        *len = self->cache[i].len;
-        return 0;
-    }
-    if (strncmp(key, "dataset:", 8) == 0)
-        return store_dataset_get(self->store, NULL, key + 8, data, len, err);
-    return store_blob_get(self->store, NULL, key, data, len, err);
-}
-
 static void s_send_to(broker_t *self, zsock_t *sock, const uint8_t *id, size_t id_len,
                       const proto_msg_t *msg)
 {
@@ -251,7 +117,7 @@ static void s_send_to(broker_t *self, zsock_t *sock, const uint8_t *id, size_t i
     }
     zmsg_t *out = zmsg_new();
     zmsg_addmem(out, id, id_len);
-    s_out_push_payload(self, sock, &out, &bytes, len);
+    batch_send_payload(self->batch, sock, &out, &bytes, len);
 }
 
 static void s_send_worker(broker_t *self, dispatch_worker_t *w, const proto_msg_t *msg)
@@ -302,7 +168,7 @@ static void s_publish(broker_t *self, const char *kind, uint64_t run_id, const c
     zmsg_t *out = zmsg_new();
     zmsg_addstr(out, kind);
     zmsg_append(out, &payload);
-    s_out_push(self, self->events, &out);
+    batch_send(self->batch, self->events, &out);
     log_debug("event kind=%s run=%llu stage=%s state=%s", kind, (unsigned long long)run_id,
               stage ? stage : "", state ? state : "");
 }
@@ -326,14 +192,12 @@ static void s_publish_run(broker_t *self, const run_t *run)
 //  The batch transaction, begun on first use. NULL on failure (logged).
 static store_txn_t *s_txn(broker_t *self)
 {
-    if (self->txn)
-        return self->txn;
     mlops_err_t err;
     mlops_err_clear(&err);
-    self->txn = store_begin(self->store, &err);
-    if (!self->txn)
+    store_txn_t *txn = batch_txn(self->batch, &err);
+    if (!txn)
         log_error("cannot begin a store transaction: %s", mlops_err_text(&err, err.code));
-    return self->txn;
+    return txn;
 }
 
 //  Writes run into the batch. Returns 0 or a store error (logged).
@@ -353,38 +217,20 @@ static int s_put_run(broker_t *self, const run_t *run)
 //  the store. Returns 0 or the store's error.
 static int s_flush(broker_t *self)
 {
-    int rc = 0;
-    if (self->txn) {
-        mlops_err_t err;
-        mlops_err_clear(&err);
-        int64_t t0 = zclock_usecs();
-        rc = store_commit(&self->txn, &err);
-        self->commit_usec += zclock_usecs() - t0;
-        self->n_commits++;
-        s_cache_clear(self);
-        if (rc) {
-            log_error("store commit failed, changes dropped: %s", mlops_err_text(&err, rc));
-            s_out_drop(self);
-            s_reload(self);
-            return rc;
-        }
+    mlops_err_t err;
+    mlops_err_clear(&err);
+    int rc = batch_commit(self->batch, &err);
+    if (rc) {
+        log_error("store commit failed, changes dropped: %s", mlops_err_text(&err, rc));
+        s_reload(self);
     }
-    for (size_t i = 0; i < self->n_out; i++) {
-        if (self->out[i].sock)
-            s_out_send(&self->out[i]);
-        zmsg_destroy(&self->out[i].msg);   //  detached (no socket): dropped
-        free(self->out[i].payload);
-    }
-    self->n_out = 0;
-    return 0;
+    return rc;
 }
 
 //  Forgets the open batch and what waits for it, and reloads from the store.
 static void s_abort_batch(broker_t *self)
 {
-    store_abort(&self->txn);
-    s_cache_clear(self);
-    s_out_drop(self);
+    batch_abort(self->batch);
     s_reload(self);
 }
 
@@ -557,10 +403,11 @@ static broker_t *s_new(const broker_config_t *cfg, bool detached, mlops_err_t *e
     if (store_opts.max_bytes && store_opts.max_bytes < STORE_MAP_BYTES_DEFAULT)
         store_opts.map_bytes = store_opts.max_bytes;
     self->store = store_open(self->cfg.store_dir, &store_opts, err);
+    self->batch = self->store ? batch_new(self->store) : NULL;
     self->curve = self->store ? curve_new_from_env(err) : NULL;
     self->dispatch = dispatch_new();
     self->fleet = fleet_new(self->cfg.liveness);
-    if (!self->store || !self->curve || !self->dispatch || !self->fleet) {
+    if (!self->store || !self->batch || !self->curve || !self->dispatch || !self->fleet) {
         broker_destroy(&self);
         return NULL;
     }
@@ -599,18 +446,17 @@ void broker_destroy(broker_t **p)
     if (!p || !*p)
         return;
     broker_t *self = *p;
+    uint64_t n_commits;
+    int64_t commit_usec;
+    if (self->batch)
+        batch_figures(self->batch, &n_commits, &commit_usec);
     if (self->n_messages)
         log_info("figures messages=%llu handler_mean_us=%.1f commits=%llu commit_mean_us=%.1f "
                  "overhead_mean_us=%.1f",
                  (unsigned long long)self->n_messages, (double)self->handler_usec / self->n_messages,
-                 (unsigned long long)self->n_commits,
-                 self->n_commits ? (double)self->commit_usec / self->n_commits : 0.0,
-                 (double)(self->handler_usec - self->commit_usec) / self->n_messages);
-    store_abort(&self->txn);
-    s_cache_clear(self);
-    free(self->cache);
-    s_out_drop(self);
-    free(self->out);
+                 (unsigned long long)n_commits, n_commits ? (double)commit_usec / n_commits : 0.0,
+                 (double)(self->handler_usec - commit_usec) / self->n_messages);
+    batch_destroy(&self->batch);
     zloop_destroy(&self->loop);
     zsock_destroy(&self->events);
     zsock_destroy(&self->control);
@@ -637,6 +483,12 @@ int broker_run(broker_t *self)
 }
 
 /* --- stage inputs, built from the store at each dispatch ----------------- */
+
+//  What a settle tells the engine beyond the run: for its announcements.
+typedef struct {
+    bool promoted;                //  load_model put the version in production
+    version_t registered;         //  evaluate registered this version (0 = none)
+} stages_settled_t;
 
 //  What an input borrows from, freed after the TASK is encoded.
 typedef struct {
@@ -670,11 +522,16 @@ static bool s_is_hash(const char *s)
     return true;
 }
 
+//  A blob as of the open batch (its own writes included): a malloc'd copy.
+static int s_blob_get(broker_t *self, const char *key, uint8_t **data, size_t *len, mlops_err_t *err)
+{
+    return store_blob_get(self->store, batch_current_txn(self->batch), key, data, len, err);
+}
+
 static int s_load_table(broker_t *self, const char *hash, s_inputs_t *in, mlops_err_t *err)
 {
-    char key[96];
-    snprintf(key, sizeof key, "dataset:%s", hash);
-    int rc = s_get_bytes(self, key, &in->table, &in->table_len, err);
+    int rc = store_dataset_get(self->store, batch_current_txn(self->batch), hash, &in->table,
+                               &in->table_len, err);
     if (rc == MLOPS_ENOTFOUND)
         mlops_err_set(err, rc, "dataset %.12s is not in the store", hash);
     return rc;
@@ -686,7 +543,7 @@ static int s_load_prep(broker_t *self, s_inputs_t *in, mlops_err_t *err)
     snprintf(key, sizeof key, "%llu-preprocess", (unsigned long long)self->active.id);
     int rc = s_load_table(self, self->active.dataset_hash, in, err);
     if (rc == 0)
-        rc = s_get_bytes(self, key, &in->prep_blob, &in->prep_len, err);
+        rc = s_blob_get(self, key, &in->prep_blob, &in->prep_len, err);
     if (rc == 0)
         rc = stage_preprocess_out_decode(in->prep_blob, in->prep_len, &in->prep, err);
     return rc;
@@ -751,7 +608,7 @@ static int s_input_evaluate(broker_t *self, uint8_t **out, size_t *len, s_inputs
             continue;
         size_t k = p.n_candidates, blob_len = 0;
         stage_train_out_t train;
-        rc = s_get_bytes(self, t->task_id, &in->blobs[k], &blob_len, err);
+        rc = s_blob_get(self, t->task_id, &in->blobs[k], &blob_len, err);
         if (rc == 0)
             rc = stage_train_out_decode(in->blobs[k], blob_len, &train, err);
         if (rc)
@@ -776,10 +633,9 @@ static int s_input_load_model(broker_t *self, uint8_t **out, size_t *len, s_inpu
 {
     version_t v;
     int rc = s_load_prep(self, in, err);
-    if (rc == 0 && self->staged.version == self->active.version)
-        v = self->staged;   //  registered in the open batch
-    else if (rc == 0)
-        rc = store_version_get(self->store, NULL, self->active.version, &v, err);
+    if (rc == 0)   //  registered maybe in the open batch
+        rc = store_version_get(self->store, batch_current_txn(self->batch), self->active.version, &v,
+                               err);
     stage_load_model_in_t p = {.version = (int64_t)self->active.version, .table = in->table,
                                .table_len = in->table_len, .test_rows = in->prep.test_rows,
                                .n_test = in->prep.n_test};
@@ -789,7 +645,7 @@ static int s_input_load_model(broker_t *self, uint8_t **out, size_t *len, s_inpu
     stage_train_out_t train;
     snprintf(key, sizeof key, "%llu-train-%s", (unsigned long long)self->active.id, v.family);
     if (rc == 0)
-        rc = s_get_bytes(self, key, &in->blobs[0], &blob_len, err);
+        rc = s_blob_get(self, key, &in->blobs[0], &blob_len, err);
     if (rc == 0)
         rc = stage_train_out_decode(in->blobs[0], blob_len, &train, err);
     if (rc)
@@ -902,7 +758,7 @@ static int s_trigger(broker_t *self, const char *source, const char *reason,
             rc = s_put_run(self, &run);
     }
     if (rc) {
-        store_abort(&self->txn);
+        batch_abort(self->batch);   //  only this: the batch was empty
         run_clear(&run);
         return err->msg[0] ? rc : mlops_err_set(err, rc, "store: %s", mlops_strerror(rc));
     }
@@ -965,8 +821,7 @@ static void s_run_ended(broker_t *self)
 static int s_store_blob(broker_t *self, store_txn_t *txn, const run_task_t *task,
                         const uint8_t *output, size_t len, mlops_err_t *err)
 {
-    int rc = store_blob_put(self->store, txn, task->task_id, output, len, err);
-    return rc ? rc : s_cache_put(self, task->task_id, output, len);
+    return store_blob_put(self->store, txn, task->task_id, output, len, err);
 }
 
 static int s_settle_extract(broker_t *self, store_txn_t *txn, const uint8_t *output, size_t len,
@@ -976,19 +831,16 @@ static int s_settle_extract(broker_t *self, store_txn_t *txn, const uint8_t *out
     int rc = stage_extract_out_decode(output, len, &out, err);
     if (rc == 0 && !s_is_hash(out.dataset_hash))
         rc = mlops_err_set(err, MLOPS_EPROTO, "extract output: dataset_hash is not a sha256");
-    char key[96];
-    snprintf(key, sizeof key, "dataset:%s", out.dataset_hash);
     if (rc == 0)
         rc = store_dataset_put(self->store, txn, out.dataset_hash, out.table, out.table_len, err);
-    if (rc == 0)
-        rc = s_cache_put(self, key, out.table, out.table_len);
     if (rc == 0)
         snprintf(self->active.dataset_hash, sizeof self->active.dataset_hash, "%s", out.dataset_hash);
     return rc;
 }
 
 static int s_settle_evaluate(broker_t *self, store_txn_t *txn, const run_task_t *task,
-                             const uint8_t *output, size_t len, mlops_err_t *err)
+                             const uint8_t *output, size_t len, stages_settled_t *settled,
+                             mlops_err_t *err)
 {
     stage_evaluate_out_t ev;
     registry_decision_t decision;
@@ -1000,7 +852,7 @@ static int s_settle_evaluate(broker_t *self, store_txn_t *txn, const run_task_t 
     uint8_t *blob = NULL;
     size_t blob_len = 0;
     stage_train_out_t train;
-    rc = s_get_bytes(self, ev.scored[decision.best].key, &blob, &blob_len, err);
+    rc = store_blob_get(self->store, txn, ev.scored[decision.best].key, &blob, &blob_len, err);
     if (rc == 0)
         rc = stage_train_out_decode(blob, blob_len, &train, err);
     version_t v;
@@ -1014,7 +866,7 @@ static int s_settle_evaluate(broker_t *self, store_txn_t *txn, const run_task_t 
     if (rc)
         return rc;
     self->active.version = v.version;
-    self->staged = v;
+    settled->registered = v;
     snprintf(self->active.outcome, sizeof self->active.outcome, "%s v%llu: %.200s",
              decision.promote ? "validating" : "archived", (unsigned long long)v.version,
              decision.reason);
@@ -1022,7 +874,7 @@ static int s_settle_evaluate(broker_t *self, store_txn_t *txn, const run_task_t 
 }
 
 static int s_settle_load_model(broker_t *self, store_txn_t *txn, const uint8_t *output,
-                               size_t len, bool *promoted, mlops_err_t *err)
+                               size_t len, stages_settled_t *settled, mlops_err_t *err)
 {
     stage_load_model_out_t out;
     version_t v;
@@ -1038,7 +890,7 @@ static int s_settle_load_model(broker_t *self, store_txn_t *txn, const uint8_t *
     rc = registry_promote(self->store, txn, v.version, "promote", v.reason, s_wall(), &previous, err);
     if (rc)
         return rc;
-    *promoted = true;
+    settled->promoted = true;
     self->active.promoted = true;
     snprintf(self->active.outcome, sizeof self->active.outcome, "promoted v%llu: %.200s",
              (unsigned long long)v.version, v.reason);
@@ -1047,12 +899,12 @@ static int s_settle_load_model(broker_t *self, store_txn_t *txn, const uint8_t *
 
 //  Checks and stores a task's output in txn, by stage. Returns 0 or an error.
 static int s_settle(broker_t *self, store_txn_t *txn, const run_task_t *task,
-                    const uint8_t *output, size_t len, bool *promoted, mlops_err_t *err)
+                    const uint8_t *output, size_t len, stages_settled_t *settled, mlops_err_t *err)
 {
     switch (dag_task_stage(task)) {
     case STAGE_EXTRACT: return s_settle_extract(self, txn, output, len, err);
-    case STAGE_EVALUATE: return s_settle_evaluate(self, txn, task, output, len, err);
-    case STAGE_LOAD_MODEL: return s_settle_load_model(self, txn, output, len, promoted, err);
+    case STAGE_EVALUATE: return s_settle_evaluate(self, txn, task, output, len, settled, err);
+    case STAGE_LOAD_MODEL: return s_settle_load_model(self, txn, output, len, settled, err);
     case STAGE_PREPROCESS: {
         stage_preprocess_out_t p;
         int rc = stage_preprocess_out_decode(output, len, &p, err);
@@ -1068,13 +920,15 @@ static int s_settle(broker_t *self, store_txn_t *txn, const run_task_t *task,
 }
 
 //  The events of a settled task: the task, a registered version, a promotion.
-static void s_announce_settled(broker_t *self, const run_task_t *task, bool promoted)
+static void s_announce_settled(broker_t *self, const run_task_t *task,
+                               const stages_settled_t *settled)
 {
+    const version_t *v = &settled->registered;
     s_publish_task(self, task, NULL);
-    if (dag_task_stage(task) == STAGE_EVALUATE && self->staged.version == self->active.version)
-        s_publish(self, "model", self->active.id, "", version_stage_name(self->staged.stage),
-                  self->staged.version, self->staged.reason);
-    if (promoted)
+    if (v->version)
+        s_publish(self, "model", self->active.id, "", version_stage_name(v->stage), v->version,
+                  v->reason);
+    if (settled->promoted)
         s_publish(self, "model", self->active.id, "", "production", self->active.version,
                   self->active.outcome);
 }
@@ -1208,14 +1062,13 @@ static void s_task_succeeded(broker_t *self, run_task_t *task, const uint8_t *ou
     store_txn_t *txn = s_txn(self);
     run_t before;
     if (!txn || run_copy(&before, &self->active) != 0) {
-        store_abort(&self->txn);
+        batch_abort(self->batch);
         return;
     }
-    bool promoted = false;
-    int rc = s_settle(self, txn, task, output, len, &promoted, &err);
+    stages_settled_t settled = {0};
+    int rc = s_settle(self, txn, task, output, len, &settled, &err);
     if (rc) {
-        store_abort(&self->txn);
-        s_cache_clear(self);
+        batch_abort(self->batch);
         run_clear(&self->active);
         self->active = before;
         task = dag_task_find(&self->active, task_id);
@@ -1225,12 +1078,12 @@ static void s_task_succeeded(broker_t *self, run_task_t *task, const uint8_t *ou
         return;
     }
     run_clear(&before);
-    if (dag_task_stage(task) == STAGE_LOAD_MODEL && s_load_wait_begin(self, task, promoted))
+    if (dag_task_stage(task) == STAGE_LOAD_MODEL && s_load_wait_begin(self, task, settled.promoted))
         return;
     bool finished;
     if (!s_commit_done(self, task, &finished))
         return;
-    s_announce_settled(self, task, promoted);
+    s_announce_settled(self, task, &settled);
     if (finished)
         s_run_ended(self);
 }
@@ -1674,7 +1527,7 @@ static void s_cmd_production(broker_t *self, const proto_msg_t *msg, s_reply_t *
         rc = registry_rollback(self->store, txn, reason, s_wall(), &version, &previous, &r->err);
     }
     if (rc)
-        store_abort(&self->txn);
+        batch_abort(self->batch);   //  only this: the batch was empty
     const char *what = proto_cmd_name(msg->cmd);
     if (rc) {
         s_reply_fail(r, rc, what);
@@ -1799,7 +1652,7 @@ static int s_control_fn(zloop_t *loop, zsock_t *sock, void *arg)
     int64_t t0 = zclock_usecs();
     zmsg_t *reply = broker_control_handle(self, &in);
     if (reply)
-        s_out_push(self, sock, &reply);   //  sent once the batch commits
+        batch_send(self->batch, sock, &reply);   //  sent once the batch commits
     s_flush(self);
     self->handler_usec += zclock_usecs() - t0;
     self->n_messages++;
