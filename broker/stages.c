@@ -76,9 +76,10 @@ static int s_load_prep(broker_t *self, s_inputs_t *in, mlops_err_t *err)
     return rc;
 }
 
-static int s_input_extract(broker_t *self, uint8_t **out, size_t *len, s_inputs_t *in,
-                           mlops_err_t *err)
+static int s_input_extract(broker_t *self, const run_task_t *task, uint8_t **out, size_t *len,
+                           s_inputs_t *in, mlops_err_t *err)
 {
+    (void)task;
     stage_extract_in_t p = {0};
     const char *source = self->active.source;
     if (strncmp(source, "dataset:", 8) == 0)
@@ -94,9 +95,10 @@ static int s_input_extract(broker_t *self, uint8_t **out, size_t *len, s_inputs_
     return stage_extract_in_encode(&p, out, len);
 }
 
-static int s_input_preprocess(broker_t *self, uint8_t **out, size_t *len, s_inputs_t *in,
-                              mlops_err_t *err)
+static int s_input_preprocess(broker_t *self, const run_task_t *task, uint8_t **out, size_t *len,
+                              s_inputs_t *in, mlops_err_t *err)
 {
+    (void)task;
     int rc = s_load_table(self, self->active.dataset_hash, in, err);
     if (rc)
         return rc;
@@ -121,9 +123,10 @@ static int s_input_train(broker_t *self, const run_task_t *task, uint8_t **out, 
     return stage_train_in_encode(&p, out, len);
 }
 
-static int s_input_evaluate(broker_t *self, uint8_t **out, size_t *len, s_inputs_t *in,
-                            mlops_err_t *err)
+static int s_input_evaluate(broker_t *self, const run_task_t *task, uint8_t **out, size_t *len,
+                            s_inputs_t *in, mlops_err_t *err)
 {
+    (void)task;
     int rc = s_load_prep(self, in, err);
     if (rc)
         return rc;
@@ -155,9 +158,10 @@ static int s_input_evaluate(broker_t *self, uint8_t **out, size_t *len, s_inputs
     return rc ? rc : stage_evaluate_in_encode(&p, out, len);
 }
 
-static int s_input_load_model(broker_t *self, uint8_t **out, size_t *len, s_inputs_t *in,
-                              mlops_err_t *err)
+static int s_input_load_model(broker_t *self, const run_task_t *task, uint8_t **out, size_t *len,
+                              s_inputs_t *in, mlops_err_t *err)
 {
+    (void)task;
     version_t v;
     int rc = s_load_prep(self, in, err);
     if (rc == 0)   //  registered maybe in the open batch
@@ -184,26 +188,6 @@ static int s_input_load_model(broker_t *self, uint8_t **out, size_t *len, s_inpu
     return stage_load_model_in_encode(&p, out, len);
 }
 
-//  The TASK.input of task, as a malloc'd buffer. Returns 0 or an error.
-int stages_build_input(broker_t *self, const run_task_t *task, uint8_t **out, size_t *len,
-                       mlops_err_t *err)
-{
-    s_inputs_t in = {0};
-    int rc;
-    switch (dag_task_stage(task)) {
-    case STAGE_EXTRACT: rc = s_input_extract(self, out, len, &in, err); break;
-    case STAGE_PREPROCESS: rc = s_input_preprocess(self, out, len, &in, err); break;
-    case STAGE_TRAIN: rc = s_input_train(self, task, out, len, &in, err); break;
-    case STAGE_EVALUATE: rc = s_input_evaluate(self, out, len, &in, err); break;
-    case STAGE_LOAD_MODEL: rc = s_input_load_model(self, out, len, &in, err); break;
-    default: rc = mlops_err_set(err, MLOPS_EINVAL, "unknown stage '%s'", task->stage);
-    }
-    if (rc && !err->msg[0])
-        mlops_err_set(err, rc, "cannot build the input of %s: %s", task->task_id, mlops_strerror(rc));
-    s_inputs_clear(&in);
-    return rc;
-}
-
 /* --- settling a task: its output checked and stored ---------------------- */
 
 static int s_store_blob(broker_t *self, store_txn_t *txn, const run_task_t *task,
@@ -212,9 +196,11 @@ static int s_store_blob(broker_t *self, store_txn_t *txn, const run_task_t *task
     return store_blob_put(self->store, txn, task->task_id, output, len, err);
 }
 
-static int s_settle_extract(broker_t *self, store_txn_t *txn, const uint8_t *output, size_t len,
+static int s_settle_extract(broker_t *self, store_txn_t *txn, const run_task_t *task,
+                            const uint8_t *output, size_t len, stages_settled_t *settled,
                             mlops_err_t *err)
 {
+    (void)task, (void)settled;
     stage_extract_out_t out;
     int rc = stage_extract_out_decode(output, len, &out, err);
     if (rc == 0 && !s_is_hash(out.dataset_hash))
@@ -261,9 +247,11 @@ static int s_settle_evaluate(broker_t *self, store_txn_t *txn, const run_task_t 
     return 0;
 }
 
-static int s_settle_load_model(broker_t *self, store_txn_t *txn, const uint8_t *output,
-                               size_t len, stages_settled_t *settled, mlops_err_t *err)
+static int s_settle_load_model(broker_t *self, store_txn_t *txn, const run_task_t *task,
+                               const uint8_t *output, size_t len, stages_settled_t *settled,
+                               mlops_err_t *err)
 {
+    (void)task;
     stage_load_model_out_t out;
     version_t v;
     int rc = stage_load_model_out_decode(output, len, &out, err);
@@ -285,24 +273,68 @@ static int s_settle_load_model(broker_t *self, store_txn_t *txn, const uint8_t *
     return 0;
 }
 
-//  Checks and stores a task's output in txn, by stage. Returns 0 or an error.
+static int s_settle_preprocess(broker_t *self, store_txn_t *txn, const run_task_t *task,
+                               const uint8_t *output, size_t len, stages_settled_t *settled,
+                               mlops_err_t *err)
+{
+    (void)settled;
+    stage_preprocess_out_t p;
+    int rc = stage_preprocess_out_decode(output, len, &p, err);
+    stage_preprocess_out_clear(&p);
+    return rc ? rc : s_store_blob(self, txn, task, output, len, err);
+}
+
+static int s_settle_train(broker_t *self, store_txn_t *txn, const run_task_t *task,
+                          const uint8_t *output, size_t len, stages_settled_t *settled,
+                          mlops_err_t *err)
+{
+    (void)settled;
+    stage_train_out_t t;
+    int rc = stage_train_out_decode(output, len, &t, err);
+    return rc ? rc : s_store_blob(self, txn, task, output, len, err);
+}
+
+/* --- the table ------------------------------------------------------------ */
+
+typedef int (s_input_fn)(broker_t *self, const run_task_t *task, uint8_t **out, size_t *len,
+                         s_inputs_t *in, mlops_err_t *err);
+typedef int (s_settle_fn)(broker_t *self, store_txn_t *txn, const run_task_t *task,
+                          const uint8_t *output, size_t len, stages_settled_t *settled,
+                          mlops_err_t *err);
+
+//  What the broker does per stage: build the TASK.input, settle the output.
+static const struct {
+    s_input_fn *build_input;
+    s_settle_fn *settle;
+} s_stages[STAGE_COUNT] = {
+    [STAGE_EXTRACT] = {s_input_extract, s_settle_extract},
+    [STAGE_PREPROCESS] = {s_input_preprocess, s_settle_preprocess},
+    [STAGE_TRAIN] = {s_input_train, s_settle_train},
+    [STAGE_EVALUATE] = {s_input_evaluate, s_settle_evaluate},
+    [STAGE_LOAD_MODEL] = {s_input_load_model, s_settle_load_model},
+};
+
+int stages_build_input(broker_t *self, const run_task_t *task, uint8_t **out, size_t *len,
+                       mlops_err_t *err)
+{
+    int stage = dag_task_stage(task);
+    if (stage < 0)
+        return mlops_err_set(err, MLOPS_EINVAL, "unknown stage '%s'", task->stage);
+    s_inputs_t in = {0};
+    int rc = s_stages[stage].build_input(self, task, out, len, &in, err);
+    if (rc && !err->msg[0])
+        mlops_err_set(err, rc, "cannot build the input of %s: %s", task->task_id, mlops_strerror(rc));
+    s_inputs_clear(&in);
+    return rc;
+}
+
+//  A task of an unknown stage never reaches a worker (its input cannot be
+//  built), so it has no output to settle: refused all the same.
 int stages_settle(broker_t *self, store_txn_t *txn, const run_task_t *task,
                   const uint8_t *output, size_t len, stages_settled_t *settled, mlops_err_t *err)
 {
-    switch (dag_task_stage(task)) {
-    case STAGE_EXTRACT: return s_settle_extract(self, txn, output, len, err);
-    case STAGE_EVALUATE: return s_settle_evaluate(self, txn, task, output, len, settled, err);
-    case STAGE_LOAD_MODEL: return s_settle_load_model(self, txn, output, len, settled, err);
-    case STAGE_PREPROCESS: {
-        stage_preprocess_out_t p;
-        int rc = stage_preprocess_out_decode(output, len, &p, err);
-        stage_preprocess_out_clear(&p);
-        return rc ? rc : s_store_blob(self, txn, task, output, len, err);
-    }
-    default: {
-        stage_train_out_t t;
-        int rc = stage_train_out_decode(output, len, &t, err);
-        return rc ? rc : s_store_blob(self, txn, task, output, len, err);
-    }
-    }
+    int stage = dag_task_stage(task);
+    if (stage < 0)
+        return mlops_err_set(err, MLOPS_EINVAL, "unknown stage '%s'", task->stage);
+    return s_stages[stage].settle(self, txn, task, output, len, settled, err);
 }
