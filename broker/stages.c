@@ -67,8 +67,9 @@ static int s_load_table(broker_t *self, const char *hash, s_inputs_t *in, mlops_
 static int s_load_prep(broker_t *self, s_inputs_t *in, mlops_err_t *err)
 {
     char key[64];
-    snprintf(key, sizeof key, "%llu-preprocess", (unsigned long long)self->active.id);
-    int rc = s_load_table(self, self->active.dataset_hash, in, err);
+    int rc = run_task_id(key, sizeof key, self->active.id, stage_name(STAGE_PREPROCESS), NULL);
+    if (rc == 0)
+        rc = s_load_table(self, self->active.dataset_hash, in, err);
     if (rc == 0)
         rc = s_blob_get(self, key, &in->prep_blob, &in->prep_len, err);
     if (rc == 0)
@@ -174,7 +175,8 @@ static int s_input_load_model(broker_t *self, const run_task_t *task, uint8_t **
     char key[96];
     size_t blob_len = 0;
     stage_train_out_t train;
-    snprintf(key, sizeof key, "%llu-train-%s", (unsigned long long)self->active.id, v.family);
+    if (rc == 0)
+        rc = run_task_id(key, sizeof key, self->active.id, stage_name(STAGE_TRAIN), v.family);
     if (rc == 0)
         rc = s_blob_get(self, key, &in->blobs[0], &blob_len, err);
     if (rc == 0)
