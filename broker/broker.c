@@ -21,7 +21,7 @@
 #define DRAIN_MAX 1000            //  messages read from the work socket before expiring anyone
 #define BIG_BYTES (1 << 20)       //  a payload this big may stall the loop: heartbeat first
 
-/* --- small helpers ------------------------------------------------------- */
+/* --- shared helpers: logs, sending, events, the batch -------------------- */
 
 int64_t broker_wall(void)
 {
@@ -536,6 +536,8 @@ static int s_work_fn(zloop_t *loop, zsock_t *sock, void *arg)
     self->n_messages++;
     return 0;
 }
+
+/* --- the control socket (its commands: control.c) ------------------------ */
 
 static int s_control_fn(zloop_t *loop, zsock_t *sock, void *arg)
 {

@@ -20,7 +20,7 @@
 
 static void s_run_ended(broker_t *self);
 
-/* --- resume and reload ------------------------------------------------------ */
+/* --- resume and reload --------------------------------------------------- */
 
 //  Makes memory agree with the store again after a batch was lost: the
 //  running run as stored; a task it says is running but that no worker holds

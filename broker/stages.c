@@ -296,7 +296,7 @@ static int s_settle_train(broker_t *self, store_txn_t *txn, const run_task_t *ta
     return rc ? rc : s_store_blob(self, txn, task, output, len, err);
 }
 
-/* --- the table ------------------------------------------------------------ */
+/* --- the table ----------------------------------------------------------- */
 
 typedef int (s_input_fn)(broker_t *self, const run_task_t *task, uint8_t **out, size_t *len,
                          s_inputs_t *in, mlops_err_t *err);
