@@ -11,14 +11,8 @@
 #include <unistd.h>
 
 #include "broker.h"
+#include "broker_fixtures.h"
 #include "testing.h"
-
-static void s_rmdir(const char *dir)
-{
-    zdir_t *d = zdir_new(dir, NULL);
-    zdir_remove(d, true);
-    zdir_destroy(&d);
-}
 
 //  The config of case i, spoiled one way; its expected error in *error.
 static void s_bad_config(broker_config_t *cfg, size_t i, const char **error)
@@ -42,9 +36,9 @@ static void s_bad_config(broker_config_t *cfg, size_t i, const char **error)
 //  opened (the directory stays empty).
 static void test_broker_refuses_bad_config(void)
 {
-    char dir[] = "/tmp/mlops-test-broker-XXXXXX";
-    CHECK(mkdtemp(dir));
-    char store_dir[64];
+    char dir[64];
+    CHECK_INT(fx_tmpdir(dir, "broker"), 0);
+    char store_dir[96];
     snprintf(store_dir, sizeof store_dir, "%s/store", dir);
     for (size_t i = 0; i < 8; i++) {
         broker_config_t cfg;
@@ -60,15 +54,15 @@ static void test_broker_refuses_bad_config(void)
         CHECK_CONTAINS(err.msg, error);
         CHECK(access(store_dir, F_OK) != 0);
     }
-    s_rmdir(dir);
+    fx_rmdir(dir);
 }
 
 //  Endpoints a first broker holds: the second fails with EADDRINUSE and
 //  says which; the first one is untouched and a detached one needs none.
 static void test_broker_bind_conflict(void)
 {
-    char dir1[] = "/tmp/mlops-test-broker-XXXXXX", dir2[] = "/tmp/mlops-test-broker-XXXXXX";
-    CHECK(mkdtemp(dir1) && mkdtemp(dir2));
+    char dir1[64], dir2[64];
+    CHECK(fx_tmpdir(dir1, "broker") == 0 && fx_tmpdir(dir2, "broker") == 0);
     broker_config_t cfg;
     broker_config_defaults(&cfg);
     cfg.work_endpoint = "inproc://test-broker-work";
@@ -93,8 +87,8 @@ static void test_broker_bind_conflict(void)
     broker_destroy(&detached);                       //  NULL is fine
     CHECK_INT(broker_flush(first), 0);
     broker_destroy(&first);
-    s_rmdir(dir1);
-    s_rmdir(dir2);
+    fx_rmdir(dir1);
+    fx_rmdir(dir2);
 }
 
 int main(void)

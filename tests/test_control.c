@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "broker.h"
+#include "broker_fixtures.h"
 #include "control_io.h"
 #include "msg.h"
 #include "testing.h"
@@ -62,15 +63,10 @@ static void s_retrain(broker_t *b, const char *reason, bool coalesced)
 //  answered with why.
 static void test_broker_control_in_process(void)
 {
-    char dir[] = "/tmp/mlops-test-control-XXXXXX";
-    CHECK(mkdtemp(dir));
-    broker_config_t cfg;
-    broker_config_defaults(&cfg);
-    cfg.store_dir = dir;
-    cfg.no_sync = true;
-    mlops_err_t err;
-    broker_t *b = broker_new_detached(&cfg, &err);
+    char dir[64];
+    broker_t *b = fx_broker(dir, "control");
     CHECK(b != NULL);
+    mlops_err_t err;
     s_retrain(b, "first", false);      //  run 1 starts (no worker will take it)
     proto_msg_t st_req = {.cmd = PROTO_STATUS};
     proto_msg_t *st_reply;
@@ -129,9 +125,7 @@ static void test_broker_control_in_process(void)
     proto_msg_destroy(&reply);
     zmsg_destroy(&out);
     broker_destroy(&b);
-    zdir_t *d = zdir_new(dir, NULL);
-    zdir_remove(d, true);
-    zdir_destroy(&d);
+    fx_rmdir(dir);
 }
 
 //  SERVING on the control socket: a report is answered with the production
@@ -139,15 +133,10 @@ static void test_broker_control_in_process(void)
 //  fleet is refused naming the field and changes nothing.
 static void test_broker_serving_reports(void)
 {
-    char dir[] = "/tmp/mlops-test-serving-XXXXXX";
-    CHECK(mkdtemp(dir));
-    broker_config_t cfg;
-    broker_config_defaults(&cfg);
-    cfg.store_dir = dir;
-    cfg.no_sync = true;
-    mlops_err_t err;
-    broker_t *b = broker_new_detached(&cfg, &err);
+    char dir[64];
+    broker_t *b = fx_broker(dir, "serving");
     CHECK(b != NULL);
+    mlops_err_t err;
     proto_msg_t req = {.cmd = PROTO_SERVING};
     req.serving.host = "infer-host\x01";   //  a control byte from a peer is sanitised
     req.serving.pid = 77;
@@ -186,9 +175,7 @@ static void test_broker_serving_reports(void)
     CHECK(st.serving[0].last_seen_ms > 0);
     control_status_clear(&st);
     broker_destroy(&b);
-    zdir_t *d = zdir_new(dir, NULL);
-    zdir_remove(d, true);
-    zdir_destroy(&d);
+    fx_rmdir(dir);
 }
 
 //  A STATUS from a broker that predates `serving` still decodes (no key =
@@ -221,15 +208,10 @@ static void test_status_serving_key_is_optional(void)
 //  with why and the reply code a client branches on, and changes nothing.
 static void test_control_refusals_on_an_empty_registry(void)
 {
-    char dir[] = "/tmp/mlops-test-control-XXXXXX";
-    CHECK(mkdtemp(dir));
-    broker_config_t cfg;
-    broker_config_defaults(&cfg);
-    cfg.store_dir = dir;
-    cfg.no_sync = true;
-    mlops_err_t err;
-    broker_t *b = broker_new_detached(&cfg, &err);
+    char dir[64];
+    broker_t *b = fx_broker(dir, "control");
     CHECK(b != NULL);
+    mlops_err_t err;
     proto_msg_t req = {.cmd = PROTO_PROMOTE};
     req.promote.version = 42;
     req.promote.reason = "try";
@@ -267,9 +249,7 @@ static void test_control_refusals_on_an_empty_registry(void)
     control_models_clear(&list);
     proto_msg_destroy(&reply);
     broker_destroy(&b);
-    zdir_t *d = zdir_new(dir, NULL);
-    zdir_remove(d, true);
-    zdir_destroy(&d);
+    fx_rmdir(dir);
 }
 
 int main(void)

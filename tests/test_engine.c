@@ -9,32 +9,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "broker_fixtures.h"
 #include "broker_internal.h"
 #include "dag.h"
 #include "stage_io.h"
 #include "testing.h"
 
 #define S_HASH "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
-
-static broker_t *s_broker(char dir[64])
-{
-    snprintf(dir, 64, "/tmp/mlops-test-engine-XXXXXX");
-    if (!mkdtemp(dir))
-        return NULL;
-    broker_config_t cfg;
-    broker_config_defaults(&cfg);
-    cfg.store_dir = dir;
-    cfg.no_sync = true;
-    mlops_err_t err;
-    return broker_new_detached(&cfg, &err);
-}
-
-static void s_rmdir(const char *dir)
-{
-    zdir_t *d = zdir_new(dir, NULL);
-    zdir_remove(d, true);
-    zdir_destroy(&d);
-}
 
 static dispatch_worker_t *s_worker(broker_t *b, const char *id, stage_t stage)
 {
@@ -62,25 +43,35 @@ static void s_result(broker_t *b, dispatch_worker_t *w, const uint8_t *output, s
     engine_pump(b);
 }
 
+//  A broker whose run 1 (synthetic source) has its extract task in hand
+//  by the extract worker *e, committed. NULL when anything failed.
+static broker_t *s_started(char dir[64], dispatch_worker_t **e)
+{
+    broker_t *b = fx_broker(dir, "engine");
+    *e = b ? s_worker(b, "E", STAGE_EXTRACT) : NULL;
+    control_retrain_t answer = {0};
+    mlops_err_t err;
+    mlops_err_clear(&err);
+    if (!*e || engine_trigger(b, "synthetic:10:1", "test", &answer, &err) != 0)
+        return b;
+    engine_pump(b);
+    if (broker_flush(b) != 0 || strcmp((*e)->task_id, "1-extract") != 0)
+        *e = NULL;
+    return b;
+}
+
 //  Extract settles and preprocess is dispatched in the same batch: the
 //  preprocess input is built from the dataset the settle wrote and has not
 //  committed yet (read through the batch's transaction, no cache beside it).
 static void test_engine_next_input_reads_the_batch(void)
 {
     char dir[64];
-    broker_t *b = s_broker(dir);
-    CHECK(b != NULL);
-    dispatch_worker_t *e = s_worker(b, "E", STAGE_EXTRACT);
+    dispatch_worker_t *e;
+    broker_t *b = s_started(dir, &e);
+    CHECK(b != NULL && e != NULL);
     dispatch_worker_t *p = s_worker(b, "P", STAGE_PREPROCESS);
-    CHECK(e && p);
-    control_retrain_t answer = {0};
+    CHECK(p);
     mlops_err_t err;
-    mlops_err_clear(&err);
-    CHECK_INT(engine_trigger(b, "synthetic:10:1", "test", &answer, &err), 0);
-    CHECK_STR(answer.state, "running");
-    engine_pump(b);
-    CHECK_STR(e->task_id, "1-extract");
-    CHECK_INT(broker_flush(b), 0);
     uint8_t *out = NULL;
     size_t len = 0;
     CHECK_INT(s_extract_out(S_HASH, &out, &len), 0);
@@ -105,7 +96,7 @@ static void test_engine_next_input_reads_the_batch(void)
     CHECK_INT(stored.tasks[1].state, TASK_RUNNING);
     run_clear(&stored);
     broker_destroy(&b);
-    s_rmdir(dir);
+    fx_rmdir(dir);
 }
 
 //  An output that does not decode, or names no sha256, fails the attempt
@@ -113,16 +104,10 @@ static void test_engine_next_input_reads_the_batch(void)
 static void test_engine_bad_output_fails_the_attempt(void)
 {
     char dir[64];
-    broker_t *b = s_broker(dir);
-    CHECK(b != NULL);
-    dispatch_worker_t *e = s_worker(b, "E", STAGE_EXTRACT);
-    CHECK(e);
-    control_retrain_t answer = {0};
+    dispatch_worker_t *e;
+    broker_t *b = s_started(dir, &e);
+    CHECK(b != NULL && e != NULL);
     mlops_err_t err;
-    mlops_err_clear(&err);
-    CHECK_INT(engine_trigger(b, "synthetic:10:1", "test", &answer, &err), 0);
-    engine_pump(b);
-    CHECK_INT(broker_flush(b), 0);
     s_result(b, e, (const uint8_t *)"\xc1", 1);      //  0xc1: never valid msgpack
     run_task_t *t = &b->active.tasks[0];
     CHECK_INT(t->state, TASK_PENDING);
@@ -151,7 +136,7 @@ static void test_engine_bad_output_fails_the_attempt(void)
     CHECK_INT(stored.tasks[0].state, TASK_PENDING);
     run_clear(&stored);
     broker_destroy(&b);
-    s_rmdir(dir);
+    fx_rmdir(dir);
 }
 
 //  When the active run fails, the queued one starts at once, with every
@@ -159,7 +144,7 @@ static void test_engine_bad_output_fails_the_attempt(void)
 static void test_engine_queued_run_starts_after_failure(void)
 {
     char dir[64];
-    broker_t *b = s_broker(dir);
+    broker_t *b = fx_broker(dir, "engine");
     CHECK(b != NULL);
     b->cfg.policy.max_attempts = 1;
     control_retrain_t answer = {0};
@@ -185,7 +170,7 @@ static void test_engine_queued_run_starts_after_failure(void)
     CHECK_CONTAINS(stored.error, "1-extract failed after 1 attempt: boom");
     run_clear(&stored);
     broker_destroy(&b);
-    s_rmdir(dir);
+    fx_rmdir(dir);
 }
 
 int main(void)

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "broker_fixtures.h"
 #include "registry.h"
 #include "store.h"
 #include "testing.h"
@@ -157,8 +158,8 @@ static void test_registry_store_promote_rollback(void)
 //  not exist are refused, naming what is missing; nothing is written.
 static void test_registry_refusals_on_an_empty_store(void)
 {
-    char dir[] = "/tmp/mlops-test-registry-XXXXXX";
-    CHECK(mkdtemp(dir));
+    char dir[64];
+    CHECK_INT(fx_tmpdir(dir, "registry"), 0);
     mlops_err_t err;
     mlops_err_clear(&err);
     store_t *store = store_open(dir, NULL, &err);
@@ -191,9 +192,7 @@ static void test_registry_refusals_on_an_empty_store(void)
     CHECK(!registry_lower_is_better("auc"));
     CHECK(!registry_lower_is_better(NULL));
     store_destroy(&store);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    CHECK_INT(system(cmd), 0);
+    fx_rmdir(dir);
 }
 
 int main(void)

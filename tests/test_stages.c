@@ -9,35 +9,21 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "broker_fixtures.h"
 #include "broker_internal.h"
 #include "dag.h"
 #include "stage_io.h"
 #include "testing.h"
 
-static void s_rmdir(const char *dir)
-{
-    zdir_t *d = zdir_new(dir, NULL);
-    zdir_remove(d, true);
-    zdir_destroy(&d);
-}
-
 //  A detached broker whose active run 1 is planned (logreg, forest).
 static broker_t *s_broker(char dir[64])
 {
-    snprintf(dir, 64, "/tmp/mlops-test-stages-XXXXXX");
-    if (!mkdtemp(dir))
-        return NULL;
-    broker_config_t cfg;
-    broker_config_defaults(&cfg);
-    cfg.store_dir = dir;
-    cfg.no_sync = true;
-    mlops_err_t err;
-    broker_t *b = broker_new_detached(&cfg, &err);
+    broker_t *b = fx_broker(dir, "stages");
     if (!b)
         return NULL;
     b->active.id = 1;
     b->active.state = RUN_RUNNING;
-    if (dag_plan(&b->active, cfg.families, cfg.n_families) != 0)
+    if (dag_plan(&b->active, b->cfg.families, b->cfg.n_families) != 0)
         broker_destroy(&b);
     return b;
 }
@@ -72,7 +58,7 @@ static void test_stages_build_input_refusals(void)
     CHECK(in.table == NULL);
     free(out);
     broker_destroy(&b);
-    s_rmdir(dir);
+    fx_rmdir(dir);
 }
 
 //  Settles one output for the task of b's active run with this id, in a
@@ -121,7 +107,7 @@ static void test_stages_settle_refusals(void)
     CHECK(!b->active.promoted);
     CHECK_STR(b->active.dataset_hash, "");
     broker_destroy(&b);
-    s_rmdir(dir);
+    fx_rmdir(dir);
 }
 
 int main(void)
