@@ -19,11 +19,8 @@ int dag_plan(run_t *run, const char *const *families, size_t n_families)
             run_task_t *task = run_add_task(run, stage_name((stage_t)s), family);
             if (!task)
                 return MLOPS_ENOMEM;
-            int len = *family ? snprintf(task->task_id, sizeof task->task_id, "%llu-%s-%s",
-                                         (unsigned long long)run->id, stage_name((stage_t)s), family)
-                              : snprintf(task->task_id, sizeof task->task_id, "%llu-%s",
-                                         (unsigned long long)run->id, stage_name((stage_t)s));
-            if (len < 0 || (size_t)len >= sizeof task->task_id)
+            //  its id is the key of its output: it must not be cut short
+            if (run_task_id(task->task_id, sizeof task->task_id, run->id, task->stage, family))
                 return MLOPS_EINVAL;
         }
     }

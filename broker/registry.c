@@ -130,7 +130,7 @@ int registry_promote(store_t *store, store_txn_t *txn, uint64_t version, const c
                      const char *reason, int64_t now_ms, uint64_t *previous, mlops_err_t *err)
 {
     version_t target, old;
-    int rc = store_version_get(store, version, &target, err);
+    int rc = store_version_get(store, NULL, version, &target, err);
     if (rc)
         return rc == MLOPS_ENOTFOUND
                    ? mlops_err_set(err, rc, "no version %llu in the registry", (unsigned long long)version)
@@ -192,7 +192,7 @@ int registry_archive(store_t *store, store_txn_t *txn, uint64_t version, const c
                      mlops_err_t *err)
 {
     version_t v;
-    int rc = store_version_get(store, version, &v, err);
+    int rc = store_version_get(store, NULL, version, &v, err);
     if (rc)
         return rc;
     v.stage = VERSION_ARCHIVED;

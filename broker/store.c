@@ -577,19 +577,28 @@ static int s_counter_next(store_t *self, store_txn_t *txn, const char *name, uin
 //  --- the read path --------------------------------------------------------
 
 //  Copies the value under key into a malloc'd buffer (a zero-length value
-//  gives a 1-byte allocation so *data is never NULL on success).
-static int s_get(store_t *self, s_db_t db, const void *key, size_t klen, uint8_t **data,
-                 size_t *len, const char *what, mlops_err_t *err)
+//  gives a 1-byte allocation so *data is never NULL on success). With txn
+//  the read goes through the caller's write transaction (LMDB's mdb_get sees
+//  that transaction's own puts); without one, through a short read
+//  transaction of its own.
+static int s_get(store_t *self, store_txn_t *txn, s_db_t db, const void *key, size_t klen,
+                 uint8_t **data, size_t *len, const char *what, mlops_err_t *err)
 {
-    MDB_txn *txn;
-    pthread_rwlock_rdlock(&self->grow_lock);
-    int rc = mdb_txn_begin(self->env, NULL, MDB_RDONLY, &txn);
-    if (rc) {
-        pthread_rwlock_unlock(&self->grow_lock);
-        return s_fail(self, rc, what, err);
+    assert(!txn || txn->store == self);
+    if (txn && txn->failed)
+        return mlops_err_set(err, MLOPS_ESTATE, "%s: the transaction already failed (%s); abort it",
+                             what, mlops_strerror(txn->failed));
+    MDB_txn *read = txn ? txn->txn : NULL;
+    if (!txn) {
+        pthread_rwlock_rdlock(&self->grow_lock);
+        int rc = mdb_txn_begin(self->env, NULL, MDB_RDONLY, &read);
+        if (rc) {
+            pthread_rwlock_unlock(&self->grow_lock);
+            return s_fail(self, rc, what, err);
+        }
     }
     MDB_val k = {klen, (void *)key}, v;
-    rc = mdb_get(txn, self->dbi[db], &k, &v);
+    int rc = mdb_get(read, self->dbi[db], &k, &v);
     if (rc == 0) {
         *data = malloc(v.mv_size ? v.mv_size : 1);
         if (*data) {
@@ -598,8 +607,10 @@ static int s_get(store_t *self, s_db_t db, const void *key, size_t klen, uint8_t
         } else
             rc = MLOPS_ENOMEM;
     }
-    mdb_txn_abort(txn);
-    pthread_rwlock_unlock(&self->grow_lock);
+    if (!txn) {
+        mdb_txn_abort(read);
+        pthread_rwlock_unlock(&self->grow_lock);
+    }
     if (rc == MDB_NOTFOUND)
         return mlops_err_set(err, MLOPS_ENOTFOUND, "no %s", what);
     if (rc == MLOPS_ENOMEM)
@@ -678,14 +689,14 @@ int store_dataset_put(store_t *self, store_txn_t *txn, const char *hash, const u
     return rc ? rc : s_put(self, txn, DB_DATASETS, hash, strlen(hash), data, len, "dataset put", err);
 }
 
-int store_dataset_get(store_t *self, const char *hash, uint8_t **data, size_t *len,
-                      mlops_err_t *err)
+int store_dataset_get(store_t *self, store_txn_t *txn, const char *hash, uint8_t **data,
+                      size_t *len, mlops_err_t *err)
 {
     assert(self);
     int rc = s_check_key(hash, "dataset", err);
     if (rc)
         return rc;
-    rc = s_get(self, DB_DATASETS, hash, strlen(hash), data, len, "dataset", err);
+    rc = s_get(self, txn, DB_DATASETS, hash, strlen(hash), data, len, "dataset", err);
     if (rc == MLOPS_ENOTFOUND)
         mlops_err_set(err, rc, "no dataset %.80s", hash);
     return rc;
@@ -699,13 +710,14 @@ int store_blob_put(store_t *self, store_txn_t *txn, const char *key, const uint8
     return rc ? rc : s_put(self, txn, DB_BLOBS, key, strlen(key), data, len, "blob put", err);
 }
 
-int store_blob_get(store_t *self, const char *key, uint8_t **data, size_t *len, mlops_err_t *err)
+int store_blob_get(store_t *self, store_txn_t *txn, const char *key, uint8_t **data, size_t *len,
+                   mlops_err_t *err)
 {
     assert(self);
     int rc = s_check_key(key, "blob", err);
     if (rc)
         return rc;
-    rc = s_get(self, DB_BLOBS, key, strlen(key), data, len, "blob", err);
+    rc = s_get(self, txn, DB_BLOBS, key, strlen(key), data, len, "blob", err);
     if (rc == MLOPS_ENOTFOUND)
         mlops_err_set(err, rc, "no blob %.80s", key);
     return rc;
@@ -776,14 +788,14 @@ static int s_decode_stored(int rc, const char *what, uint64_t id, mlops_err_t *e
                          what, (unsigned long long)id, why);
 }
 
-int store_run_get(store_t *self, uint64_t id, run_t *out, mlops_err_t *err)
+int store_run_get(store_t *self, store_txn_t *txn, uint64_t id, run_t *out, mlops_err_t *err)
 {
     assert(self && out);
     uint8_t key[8], *bytes;
     size_t len;
     s_key_u64(key, id);
     memset(out, 0, sizeof *out);
-    int rc = s_get(self, DB_RUNS, key, 8, &bytes, &len, "run", err);
+    int rc = s_get(self, txn, DB_RUNS, key, 8, &bytes, &len, "run", err);
     if (rc == MLOPS_ENOTFOUND)
         return mlops_err_set(err, rc, "no run %llu", (unsigned long long)id);
     if (rc)
@@ -856,14 +868,15 @@ int store_version_put(store_t *self, store_txn_t *txn, const version_t *v, mlops
     return rc;
 }
 
-int store_version_get(store_t *self, uint64_t version, version_t *out, mlops_err_t *err)
+int store_version_get(store_t *self, store_txn_t *txn, uint64_t version, version_t *out,
+                      mlops_err_t *err)
 {
     assert(self && out);
     uint8_t key[8], *bytes;
     size_t len;
     s_key_u64(key, version);
     memset(out, 0, sizeof *out);
-    int rc = s_get(self, DB_VERSIONS, key, 8, &bytes, &len, "version", err);
+    int rc = s_get(self, txn, DB_VERSIONS, key, 8, &bytes, &len, "version", err);
     if (rc == MLOPS_ENOTFOUND)
         return mlops_err_set(err, rc, "no version %llu", (unsigned long long)version);
     if (rc)
@@ -913,13 +926,13 @@ int store_artifact_put(store_t *self, store_txn_t *txn, uint64_t version, const 
     return s_put(self, txn, DB_ARTIFACTS, key, 8, data, len, "artifact put", err);
 }
 
-int store_artifact_get(store_t *self, uint64_t version, uint8_t **data, size_t *len,
-                       mlops_err_t *err)
+int store_artifact_get(store_t *self, store_txn_t *txn, uint64_t version, uint8_t **data,
+                       size_t *len, mlops_err_t *err)
 {
     assert(self);
     uint8_t key[8];
     s_key_u64(key, version);
-    int rc = s_get(self, DB_ARTIFACTS, key, 8, data, len, "artifact", err);
+    int rc = s_get(self, txn, DB_ARTIFACTS, key, 8, data, len, "artifact", err);
     if (rc == MLOPS_ENOTFOUND)
         mlops_err_set(err, rc, "no artifact for version %llu", (unsigned long long)version);
     return rc;

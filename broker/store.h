@@ -15,10 +15,13 @@
       second store_open of the same directory, from any process or this one,
       fail with EBUSY (LMDB's locks are per process: a second open in one
       process would break them). Do not use a store across fork().
-    - Gets and lists run in short read transactions of their own and copy
-      out (a long read transaction would pin old pages and grow the file).
-      They see the last committed state, never the writes of a transaction
-      still open, even on the thread that holds it.
+    - Gets with txn NULL and lists run in short read transactions of their
+      own and copy out (a long read transaction would pin old pages and grow
+      the file). They see the last committed state, never the writes of a
+      transaction still open, even on the thread that holds it. A get with
+      a txn reads inside that write transaction (LMDB's mdb_get does) and so
+      sees its own uncommitted writes: read your writes through the store,
+      not through a cache beside it.
     - The map grows by itself (doubling, up to store_options_t.max_bytes):
       store_begin grows it first when more than half is in use, and a write
       with txn NULL that meets a full map grows it and retries. A write inside
@@ -82,7 +85,9 @@ size_t store_map_bytes(const store_t *self);
 //  (the transaction already failed), MLOPS_EINVAL (empty or >511-byte key,
 //  id 0), MLOPS_ENOMEM, errno (ENOSPC, EIO) or MLOPS_ESTORE. Every get
 //  returns 0, MLOPS_ENOTFOUND, MLOPS_ECORRUPT (stored bytes do not decode),
-//  MLOPS_ENOMEM or an LMDB failure; err names the record.
+//  MLOPS_ENOMEM or an LMDB failure; err names the record. A get's txn may be
+//  NULL (the last commit) or an open write transaction (what it holds so far,
+//  its own puts included; MLOPS_ESTATE when a write in it failed).
 
 //  Begins a write transaction. Returns NULL with err on failure.
 store_txn_t *store_begin(store_t *self, mlops_err_t *err);
@@ -95,13 +100,13 @@ void store_abort(store_txn_t **p);
 //  Datasets: encoded table bytes by hash. get returns a malloc'd copy.
 int store_dataset_put(store_t *self, store_txn_t *txn, const char *hash,
                       const uint8_t *data, size_t len, mlops_err_t *err);
-int store_dataset_get(store_t *self, const char *hash, uint8_t **data, size_t *len,
-                      mlops_err_t *err);
+int store_dataset_get(store_t *self, store_txn_t *txn, const char *hash, uint8_t **data,
+                      size_t *len, mlops_err_t *err);
 
 //  Runs. next_id returns the id the next new run gets (and reserves it in txn).
 int store_run_next_id(store_t *self, store_txn_t *txn, uint64_t *id, mlops_err_t *err);
 int store_run_put(store_t *self, store_txn_t *txn, const run_t *run, mlops_err_t *err);
-int store_run_get(store_t *self, uint64_t id, run_t *out, mlops_err_t *err);
+int store_run_get(store_t *self, store_txn_t *txn, uint64_t id, run_t *out, mlops_err_t *err);
 //  Newest first, at most limit (0 = all); *runs is a malloc'd array of n runs,
 //  free with store_runs_free.
 int store_run_list(store_t *self, size_t limit, run_t **runs, size_t *n, mlops_err_t *err);
@@ -110,7 +115,7 @@ void store_runs_free(run_t **runs, size_t n);
 //  Blobs: stage outputs by key (task id). get returns a malloc'd copy.
 int store_blob_put(store_t *self, store_txn_t *txn, const char *key,
                    const uint8_t *data, size_t len, mlops_err_t *err);
-int store_blob_get(store_t *self, const char *key, uint8_t **data, size_t *len,
+int store_blob_get(store_t *self, store_txn_t *txn, const char *key, uint8_t **data, size_t *len,
                    mlops_err_t *err);
 //  Deletes a blob (stage outputs of old runs need not be kept forever).
 //  Returns 0, MLOPS_ENOTFOUND, or a write error as above.
@@ -119,13 +124,14 @@ int store_blob_delete(store_t *self, store_txn_t *txn, const char *key, mlops_er
 //  Versions and their artifacts. next_version reserves a number in txn.
 int store_version_next(store_t *self, store_txn_t *txn, uint64_t *version, mlops_err_t *err);
 int store_version_put(store_t *self, store_txn_t *txn, const version_t *v, mlops_err_t *err);
-int store_version_get(store_t *self, uint64_t version, version_t *out, mlops_err_t *err);
+int store_version_get(store_t *self, store_txn_t *txn, uint64_t version, version_t *out,
+                      mlops_err_t *err);
 //  Ascending by version; *out malloc'd array of n, caller frees.
 int store_version_list(store_t *self, version_t **out, size_t *n, mlops_err_t *err);
 int store_artifact_put(store_t *self, store_txn_t *txn, uint64_t version,
                        const uint8_t *data, size_t len, mlops_err_t *err);
-int store_artifact_get(store_t *self, uint64_t version, uint8_t **data, size_t *len,
-                       mlops_err_t *err);
+int store_artifact_get(store_t *self, store_txn_t *txn, uint64_t version, uint8_t **data,
+                       size_t *len, mlops_err_t *err);
 
 //  Audit log: append (seq assigned here) and list ascending.
 int store_audit_append(store_t *self, store_txn_t *txn, audit_t *entry, mlops_err_t *err);

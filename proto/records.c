@@ -14,7 +14,6 @@
 #include "records_fields.h"
 
 #include <assert.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,16 +83,12 @@ static void s_copy_text(char *dst, size_t size, const char *src)
     dst[n] = '\0';
 }
 
-//  snprintf that may truncate on purpose (task ids);
-//  going through vsnprintf keeps -Wformat-truncation quiet about it.
-static void s_format(char *out, size_t size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void s_format(char *out, size_t size, const char *fmt, ...)
+int run_task_id(char *out, size_t size, uint64_t run_id, const char *stage, const char *family)
 {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(out, size, fmt, ap);
-    va_end(ap);
+    int len = family && *family
+                  ? snprintf(out, size, "%llu-%s-%s", (unsigned long long)run_id, stage, family)
+                  : snprintf(out, size, "%llu-%s", (unsigned long long)run_id, stage);
+    return len < 0 || (size_t)len >= size ? MLOPS_EINVAL : 0;
 }
 
 run_task_t *run_add_task(run_t *run, const char *stage, const char *family)
@@ -108,12 +103,7 @@ run_task_t *run_add_task(run_t *run, const char *stage, const char *family)
     memset(task, 0, sizeof *task);
     s_copy_text(task->stage, sizeof task->stage, stage);
     s_copy_text(task->family, sizeof task->family, family);
-    if (family && *family)
-        s_format(task->task_id, sizeof task->task_id, "%llu-%s-%s",
-                 (unsigned long long)run->id, task->stage, task->family);
-    else
-        s_format(task->task_id, sizeof task->task_id, "%llu-%s",
-                 (unsigned long long)run->id, task->stage);
+    run_task_id(task->task_id, sizeof task->task_id, run->id, task->stage, task->family);
     return task;
 }
 

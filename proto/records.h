@@ -113,8 +113,15 @@ void run_clear(run_t *run);
 //  Deep copy (tasks included). Returns 0 or MLOPS_ENOMEM.
 int run_copy(run_t *dst, const run_t *src);
 
+//  Writes the id of a run's task, "<run id>-<stage>[-<family>]" (family NULL
+//  or "" for a stage that does not fan out), into out (size bytes, NUL
+//  included): the one place that spells a task id, which is also the key of
+//  the task's output in the broker's store. Returns 0, or MLOPS_EINVAL when
+//  it does not fit (out then holds it cut short).
+int run_task_id(char *out, size_t size, uint64_t run_id, const char *stage, const char *family);
+
 //  Appends a zeroed task (TASK_PENDING) with stage, family (NULL = "") and
-//  task_id "<run id>-<stage>[-<family>]", returning it, or NULL at
+//  task_id from run_task_id (cut short if too long), returning it, or NULL at
 //  RUN_TASKS_MAX / out of memory. The pointer lives until the next add.
 run_task_t *run_add_task(run_t *run, const char *stage, const char *family);
 

@@ -1,8 +1,10 @@
 /*  test_store.c: the LMDB store: creation and modes, put/get/list of every
-    database, counters across reopen, transaction atomicity, map growth and
-    its limit, refusal of foreign, damaged and unwritable stores, and a
-    writer killed with SIGKILL mid-loop (several rounds) after which every
-    committed record is there and nothing half-written is.
+    database, reads inside an open write transaction (own writes seen, nobody
+    else sees them before the commit), counters across reopen, transaction
+    atomicity, map growth and its limit, refusal of foreign, damaged and
+    unwritable stores, and a writer killed with SIGKILL mid-loop (several
+    rounds) after which every committed record is there and nothing
+    half-written is.
 
     Each test works in a fresh directory under /tmp and removes it.
 */
@@ -255,20 +257,20 @@ static void test_put_get_every_db(void)
     size_t len = 0;
 
     CHECK_INT(store_dataset_put(s, NULL, "abc123", (const uint8_t *)"table", 5, &err), 0);
-    CHECK_INT(store_dataset_get(s, "abc123", &data, &len, &err), 0);
+    CHECK_INT(store_dataset_get(s, NULL, "abc123", &data, &len, &err), 0);
     CHECK_INT(len, 5);
     CHECK(memcmp(data, "table", 5) == 0);
     free(data);
-    CHECK_INT(store_dataset_get(s, "nope", &data, &len, &err), MLOPS_ENOTFOUND);
+    CHECK_INT(store_dataset_get(s, NULL, "nope", &data, &len, &err), MLOPS_ENOTFOUND);
     CHECK_CONTAINS(err.msg, "no dataset nope");
     CHECK_INT(store_dataset_put(s, NULL, "", (const uint8_t *)"x", 1, &err), MLOPS_EINVAL);
     CHECK_CONTAINS(err.msg, "dataset key must be 1..511 bytes, got 0");
 
     CHECK_INT(store_blob_put(s, NULL, "1-train-forest", (const uint8_t *)"", 0, &err), 0);
-    CHECK_INT(store_blob_get(s, "1-train-forest", &data, &len, &err), 0);
+    CHECK_INT(store_blob_get(s, NULL, "1-train-forest", &data, &len, &err), 0);
     CHECK_INT(len, 0);
     free(data);
-    CHECK_INT(store_blob_get(s, "2-x", &data, &len, &err), MLOPS_ENOTFOUND);
+    CHECK_INT(store_blob_get(s, NULL, "2-x", &data, &len, &err), MLOPS_ENOTFOUND);
     CHECK_CONTAINS(err.msg, "no blob 2-x");
     //  Delete: in a txn with a put of its own, then a missing key.
     store_txn_t *txn = store_begin(s, &err);
@@ -279,8 +281,8 @@ static void test_put_get_every_db(void)
     CHECK_CONTAINS(err.msg, "no blob tmp");
     CHECK_INT(store_blob_delete(s, txn, "1-train-forest", &err), 0);
     CHECK_INT(store_commit(&txn, &err), 0); //  the missing key spoiled nothing
-    CHECK_INT(store_blob_get(s, "1-train-forest", &data, &len, &err), MLOPS_ENOTFOUND);
-    CHECK_INT(store_blob_get(s, "tmp", &data, &len, &err), MLOPS_ENOTFOUND);
+    CHECK_INT(store_blob_get(s, NULL, "1-train-forest", &data, &len, &err), MLOPS_ENOTFOUND);
+    CHECK_INT(store_blob_get(s, NULL, "tmp", &data, &len, &err), MLOPS_ENOTFOUND);
     CHECK_INT(store_blob_put(s, NULL, "1-train-forest", (const uint8_t *)"", 0, &err), 0);
     CHECK_INT(store_blob_delete(s, NULL, "1-train-forest", &err), 0);
     CHECK_INT(store_blob_delete(s, NULL, "1-train-forest", &err), MLOPS_ENOTFOUND);
@@ -294,12 +296,12 @@ static void test_put_get_every_db(void)
     s_make_run(&run, 1, 3);
     CHECK_INT(store_run_put(s, NULL, &run, &err), 0);
     run_clear(&run);
-    CHECK_INT(store_run_get(s, 1, &back, &err), 0);
+    CHECK_INT(store_run_get(s, NULL, 1, &back, &err), 0);
     CHECK_STR(back.source, "run-1");
     CHECK_INT(back.n_tasks, 3);
     CHECK_STR(back.tasks[1].family, "forest");
     run_clear(&back);
-    CHECK_INT(store_run_get(s, 2, &back, &err), MLOPS_ENOTFOUND);
+    CHECK_INT(store_run_get(s, NULL, 2, &back, &err), MLOPS_ENOTFOUND);
     CHECK_CONTAINS(err.msg, "no run 2");
     run.id = 0;
     CHECK_INT(store_run_put(s, NULL, &run, &err), MLOPS_EINVAL);
@@ -310,15 +312,15 @@ static void test_put_get_every_db(void)
     s_make_version(&v, 7, art, alen);
     CHECK_INT(store_version_put(s, NULL, &v, &err), 0);
     CHECK_INT(store_artifact_put(s, NULL, 7, art, alen, &err), 0);
-    CHECK_INT(store_version_get(s, 7, &vb, &err), 0);
+    CHECK_INT(store_version_get(s, NULL, 7, &vb, &err), 0);
     CHECK(memcmp(&v, &vb, sizeof v) == 0);
-    CHECK_INT(store_version_get(s, 8, &vb, &err), MLOPS_ENOTFOUND);
+    CHECK_INT(store_version_get(s, NULL, 8, &vb, &err), MLOPS_ENOTFOUND);
     CHECK_CONTAINS(err.msg, "no version 8");
-    CHECK_INT(store_artifact_get(s, 7, &data, &len, &err), 0);
+    CHECK_INT(store_artifact_get(s, NULL, 7, &data, &len, &err), 0);
     CHECK_INT(len, alen);
     CHECK(memcmp(data, art, alen) == 0);
     free(data);
-    CHECK_INT(store_artifact_get(s, 8, &data, &len, &err), MLOPS_ENOTFOUND);
+    CHECK_INT(store_artifact_get(s, NULL, 8, &data, &len, &err), MLOPS_ENOTFOUND);
     CHECK_CONTAINS(err.msg, "no artifact for version 8");
     version_t *vs;
     size_t n;
@@ -445,12 +447,12 @@ static void test_txn_commits_all_or_nothing(void)
     CHECK(txn == NULL);
     store_abort(&txn); //  NULL is fine
     run_t back;
-    CHECK_INT(store_run_get(s, id, &back, &err), MLOPS_ENOTFOUND);
+    CHECK_INT(store_run_get(s, NULL, id, &back, &err), MLOPS_ENOTFOUND);
     version_t vb;
-    CHECK_INT(store_version_get(s, ver, &vb, &err), MLOPS_ENOTFOUND);
+    CHECK_INT(store_version_get(s, NULL, ver, &vb, &err), MLOPS_ENOTFOUND);
     uint8_t *data;
     size_t len, n;
-    CHECK_INT(store_artifact_get(s, ver, &data, &len, &err), MLOPS_ENOTFOUND);
+    CHECK_INT(store_artifact_get(s, NULL, ver, &data, &len, &err), MLOPS_ENOTFOUND);
     audit_t *as;
     CHECK_INT(store_audit_list(s, &as, &n, &err), 0);
     free(as);
@@ -469,10 +471,10 @@ static void test_txn_commits_all_or_nothing(void)
     CHECK_INT(store_audit_append(s, txn, &a, &err), 0);
     CHECK_INT(store_commit(&txn, &err), 0);
     CHECK(txn == NULL);
-    CHECK_INT(store_run_get(s, id, &back, &err), 0);
+    CHECK_INT(store_run_get(s, NULL, id, &back, &err), 0);
     run_clear(&back);
-    CHECK_INT(store_version_get(s, ver, &vb, &err), 0);
-    CHECK_INT(store_artifact_get(s, ver, &data, &len, &err), 0);
+    CHECK_INT(store_version_get(s, NULL, ver, &vb, &err), 0);
+    CHECK_INT(store_artifact_get(s, NULL, ver, &data, &len, &err), 0);
     free(data);
     CHECK_INT(store_audit_list(s, &as, &n, &err), 0);
     free(as);
@@ -506,7 +508,7 @@ static void test_map_grows_by_itself(void)
     CHECK(store_map_bytes(s) <= (size_t)64 << 20);
     uint8_t *data;
     size_t len;
-    CHECK_INT(store_blob_get(s, "blob-13", &data, &len, &err), 0);
+    CHECK_INT(store_blob_get(s, NULL, "blob-13", &data, &len, &err), 0);
     CHECK_INT(len, sizeof blob);
     CHECK_INT(data[len - 1], 13);
     free(data);
@@ -516,6 +518,119 @@ static void test_map_grows_by_itself(void)
     s = store_open(dir, &opts, &err);
     CHECK(s != NULL);
     CHECK(store_map_bytes(s) >= 2000000);
+    store_destroy(&s);
+    s_rmrf(base);
+}
+
+//  A get through an open write transaction sees its uncommitted puts (and
+//  deletes); nobody else does before the commit, not a read of our own
+//  with txn NULL and not a reader on another thread. A spoiled transaction
+//  refuses reads too.
+typedef struct {
+    store_t *store;
+    int rc;               //  what the other thread's get returned
+} s_blob_reader_t;
+
+static void *s_blob_reader_fn(void *arg)
+{
+    s_blob_reader_t *r = arg;
+    uint8_t *data = NULL;
+    size_t len = 0;
+    mlops_err_t err;
+    r->rc = store_blob_get(r->store, NULL, "1-preprocess", &data, &len, &err);
+    free(data);
+    return NULL;
+}
+
+static void test_get_inside_txn_reads_own_writes(void)
+{
+    char base[64], dir[96];
+    s_tmpdir(base, dir);
+    mlops_err_t err;
+    store_t *s = store_open(dir, NULL, &err);
+    CHECK(s != NULL);
+    CHECK_INT(store_blob_put(s, NULL, "gone", (const uint8_t *)"g", 1, &err), 0);
+    store_txn_t *txn = store_begin(s, &err);
+    CHECK(txn != NULL);
+    CHECK_INT(store_blob_put(s, txn, "1-preprocess", (const uint8_t *)"recipe", 6, &err), 0);
+    CHECK_INT(store_dataset_put(s, txn, "abc", (const uint8_t *)"table", 5, &err), 0);
+    CHECK_INT(store_blob_delete(s, txn, "gone", &err), 0);
+    uint8_t art[32000];
+    size_t alen = s_artifact(4, art, sizeof art);
+    version_t v, vb;
+    s_make_version(&v, 4, art, alen);
+    CHECK_INT(store_version_put(s, txn, &v, &err), 0);
+    CHECK_INT(store_artifact_put(s, txn, 4, art, alen, &err), 0);
+    run_t run, back;
+    s_make_run(&run, 9, 2);
+    CHECK_INT(store_run_put(s, txn, &run, &err), 0);
+    run_clear(&run);
+    uint8_t *data = NULL;
+    size_t len = 0;
+    //  inside the transaction: every put is there, the delete too
+    CHECK_INT(store_blob_get(s, txn, "1-preprocess", &data, &len, &err), 0);
+    CHECK_INT(len, 6);
+    CHECK(memcmp(data, "recipe", 6) == 0);
+    free(data);
+    CHECK_INT(store_dataset_get(s, txn, "abc", &data, &len, &err), 0);
+    CHECK_INT(len, 5);
+    free(data);
+    CHECK_INT(store_blob_get(s, txn, "gone", &data, &len, &err), MLOPS_ENOTFOUND);
+    CHECK_CONTAINS(err.msg, "no blob gone");
+    CHECK_INT(store_version_get(s, txn, 4, &vb, &err), 0);
+    CHECK(memcmp(&v, &vb, sizeof v) == 0);
+    CHECK_INT(store_artifact_get(s, txn, 4, &data, &len, &err), 0);
+    CHECK_INT(len, alen);
+    free(data);
+    CHECK_INT(store_run_get(s, txn, 9, &back, &err), 0);
+    CHECK_INT(back.n_tasks, 2);
+    run_clear(&back);
+    //  outside it, before the commit: the last committed state
+    CHECK_INT(store_blob_get(s, NULL, "1-preprocess", &data, &len, &err), MLOPS_ENOTFOUND);
+    CHECK_INT(store_version_get(s, NULL, 4, &vb, &err), MLOPS_ENOTFOUND);
+    CHECK_INT(store_blob_get(s, NULL, "gone", &data, &len, &err), 0);
+    free(data);
+    s_blob_reader_t reader = {s, 0};
+    pthread_t th;
+    CHECK_INT(pthread_create(&th, NULL, s_blob_reader_fn, &reader), 0);
+    pthread_join(th, NULL);
+    CHECK_INT(reader.rc, MLOPS_ENOTFOUND);
+    CHECK_INT(store_commit(&txn, &err), 0);
+    CHECK_INT(pthread_create(&th, NULL, s_blob_reader_fn, &reader), 0);
+    pthread_join(th, NULL);
+    CHECK_INT(reader.rc, 0);
+    CHECK_INT(store_version_get(s, NULL, 4, &vb, &err), 0);
+    //  a transaction whose write failed refuses reads as it refuses writes
+    txn = store_begin(s, &err);
+    CHECK(txn != NULL);
+    CHECK_INT(store_blob_put(s, txn, "", (const uint8_t *)"x", 1, &err), MLOPS_EINVAL);
+    CHECK_INT(store_blob_get(s, txn, "1-preprocess", &data, &len, &err), 0);   //  a bad key spoils nothing
+    free(data);
+    store_abort(&txn);
+    store_destroy(&s);
+    s_rmrf(base);
+}
+
+static void test_get_inside_failed_txn_is_refused(void)
+{
+    char base[64], dir[96];
+    s_tmpdir(base, dir);
+    store_options_t opts = {.map_bytes = 64 << 10, .max_bytes = 64 << 10};
+    mlops_err_t err;
+    store_t *s = store_open(dir, &opts, &err);
+    CHECK(s != NULL);
+    CHECK_INT(store_blob_put(s, NULL, "small", (const uint8_t *)"s", 1, &err), 0);
+    static uint8_t blob[1 << 20];
+    store_txn_t *txn = store_begin(s, &err);
+    CHECK(txn != NULL);
+    CHECK_INT(store_blob_put(s, txn, "big", blob, sizeof blob, &err), MLOPS_EMAPFULL);
+    uint8_t *data = NULL;
+    size_t len = 0;
+    CHECK_INT(store_blob_get(s, txn, "small", &data, &len, &err), MLOPS_ESTATE);
+    CHECK_CONTAINS(err.msg, "blob: the transaction already failed");
+    store_abort(&txn);
+    CHECK_INT(store_blob_get(s, NULL, "small", &data, &len, &err), 0);
+    free(data);
     store_destroy(&s);
     s_rmrf(base);
 }
@@ -553,7 +668,7 @@ static void test_map_full_at_max(void)
     CHECK(txn == NULL);
     uint8_t *data;
     size_t len;
-    CHECK_INT(store_blob_get(s, "tiny", &data, &len, &err), MLOPS_ENOTFOUND);
+    CHECK_INT(store_blob_get(s, NULL, "tiny", &data, &len, &err), MLOPS_ENOTFOUND);
     CHECK_INT(store_grow(s, &err), MLOPS_EMAPFULL);
     CHECK_CONTAINS(err.msg, "raise --store-size");
     store_destroy(&s);
@@ -634,7 +749,7 @@ static void *s_reader_fn(void *arg)
     while (!r->stop) {
         run_t run;
         mlops_err_t err;
-        int rc = store_run_get(r->store, 1, &run, &err);
+        int rc = store_run_get(r->store, NULL, 1, &run, &err);
         if (rc == 0 && strcmp(run.source, "run-1") != 0)
             r->failures++;
         if (rc != 0 && rc != MLOPS_ENOTFOUND)
@@ -780,7 +895,7 @@ static void test_undecodable_record_is_corrupt(void)
     s = store_open(dir, NULL, &err);
     CHECK(s != NULL);
     run_t run;
-    int rc = store_run_get(s, 1, &run, &err);
+    int rc = store_run_get(s, NULL, 1, &run, &err);
     char msg[MLOPS_ERRMSG_MAX];
     snprintf(msg, sizeof msg, "%s", err.msg);
     run_t *runs = NULL;
@@ -899,7 +1014,7 @@ static void s_check_after_kill(const char *dir, uint64_t max_run, uint64_t max_v
         size_t len = 0;
         char sha[HASH_HEX_LEN + 1] = "";
         versions_ok = vs[i].version == i + 1
-                      && store_artifact_get(s, vs[i].version, &data, &len, &err) == 0
+                      && store_artifact_get(s, NULL, vs[i].version, &data, &len, &err) == 0
                       && len == vs[i].artifact_len
                       && len == s_artifact(vs[i].version, art, sizeof art)
                       && memcmp(data, art, len) == 0;
@@ -914,7 +1029,7 @@ static void s_check_after_kill(const char *dir, uint64_t max_run, uint64_t max_v
     //  No artifact without its version (they share a transaction).
     uint8_t *stray = NULL;
     size_t stray_len;
-    CHECK_INT(store_artifact_get(s, n_vs + 1, &stray, &stray_len, &err), MLOPS_ENOTFOUND);
+    CHECK_INT(store_artifact_get(s, NULL, n_vs + 1, &stray, &stray_len, &err), MLOPS_ENOTFOUND);
     CHECK_INT(s_peek_next_version(s), n_vs + 1);
 
     audit_t *as;
@@ -1013,6 +1128,8 @@ int main(void)
     RUN(test_counters_monotonic_across_reopen);
     RUN(test_txn_commits_all_or_nothing);
     RUN(test_map_grows_by_itself);
+    RUN(test_get_inside_txn_reads_own_writes);
+    RUN(test_get_inside_failed_txn_is_refused);
     RUN(test_map_full_at_max);
     RUN(test_callers_txn_redone_after_full_map);
     RUN(test_begin_grows_ahead_of_need);

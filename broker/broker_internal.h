@@ -1,0 +1,160 @@
+/*  broker_internal.h: what the broker's files share and nobody else sees.
+
+    The broker is one reactor split along its seams, around this header (as
+    h2o's http2_internal.h does):
+
+    - broker.c: construction, the sockets, the work socket's handlers (READY,
+      HEARTBEAT, RESULT, DISCONNECT), the timers, and the helpers below that
+      send, publish and write into the batch;
+    - batch.c (batch.h): one store transaction per message, then the outbox;
+    - engine.c: the run engine: trigger, pump, dispatch, a task failed or
+      succeeded, the load_model wait, resume and reload;
+    - stages.c: per stage, the TASK.input built from the store and the output
+      settled into it (one table);
+    - control.c: the control socket, one function per command.
+
+    The engine keeps the active run in memory as a copy of what the store
+    holds. Changes made while handling one message go into the batch, and
+    everything the broker would send meanwhile waits in its outbox;
+    broker_flush commits and only then sends. If a commit fails, the outbox
+    is dropped and memory is reloaded from the store (engine_reload).
+
+    None of these functions checks its arguments beyond an assert: they are
+    called by the broker's own code.
+*/
+#ifndef MLOPS_BROKER_INTERNAL_H
+#define MLOPS_BROKER_INTERNAL_H
+
+#include <czmq.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "batch.h"
+#include "broker.h"
+#include "control_io.h"
+#include "curve.h"
+#include "dispatch.h"
+#include "fleet.h"
+#include "msg.h"
+#include "store.h"
+
+#define SAMPLE_BYTES 48           //  of a bad frame, in the log
+
+struct broker {
+    broker_config_t cfg;          //  strings point into the copies below
+    char *strings[8];             //  owned copies of config strings
+    store_t *store;               //  the one durable place
+    curve_t *curve;               //  CURVE configuration (maybe off)
+    zsock_t *work;                //  ROUTER, stage workers
+    zsock_t *control;             //  ROUTER, clients
+    zsock_t *events;              //  PUB
+    zloop_t *loop;
+    batch_t *batch;               //  the store transaction of this message, and what waits for it
+    dispatch_t *dispatch;         //  workers and per-stage queues
+    fleet_t *fleet;               //  inference workers (SERVING) and the load_model wait
+    int64_t resumed_mono;         //  when a run was resumed from the store, 0 = never
+    run_t active;                 //  the running run; id 0 = none
+    uint64_t queued_id;           //  the queued run, 0 = none
+    int64_t next_schedule_ms;     //  wall clock, 0 = no schedule
+    //  figures for the bench: time inside handlers (commits: batch_figures)
+    uint64_t n_messages;          //  work + control messages handled
+    int64_t handler_usec;         //  total time in their handlers
+};
+
+/* --- broker.c: helpers ----------------------------------------------------- */
+
+//  Wall clock, ms (zclock_time): for what is stored and shown.
+int64_t broker_wall(void);
+
+//  The first SAMPLE_BYTES of a bad frame, made safe for one log line.
+char *broker_sample(const void *data, size_t len, char *out, size_t size);
+
+//  Text that came from a peer, made safe for one log line.
+char *broker_clean(const char *text, char *out, size_t size);
+
+//  Encodes msg into a frame; NULL on failure (logged: a bug of ours).
+zframe_t *broker_frame_of(const proto_msg_t *msg);
+
+//  Queues msg for the ROUTER peer id on sock, sent when the batch commits.
+void broker_send_to(broker_t *self, zsock_t *sock, const uint8_t *id, size_t id_len,
+                    const proto_msg_t *msg);
+
+//  Queues msg for a stage worker; counts as written to it (heartbeats).
+void broker_send_worker(broker_t *self, dispatch_worker_t *w, const proto_msg_t *msg);
+
+//  Heartbeats every worker not written to lately, at once: before work
+//  that may keep the loop busy.
+void broker_heartbeat_now(broker_t *self);
+
+//  Queues an EVENT on the events socket (proto/PROTOCOL.md); NULL texts are "".
+void broker_publish(broker_t *self, const char *kind, uint64_t run_id, const char *stage,
+                    const char *state, uint64_t version, const char *message);
+//  A task event of the active run; detail (may be NULL) follows the task id.
+void broker_publish_task(broker_t *self, const run_task_t *task, const char *detail);
+//  A run event: its state and its outcome, error or reason.
+void broker_publish_run(broker_t *self, const run_t *run);
+
+//  The batch's transaction, begun on first use. NULL on failure (logged).
+store_txn_t *broker_txn(broker_t *self);
+
+//  Writes run into the batch. Returns 0 or a store error (logged).
+int broker_put_run(broker_t *self, const run_t *run);
+
+//  Forgets the open batch and what waits for it, and reloads from the store.
+void broker_abort_batch(broker_t *self);
+
+/* --- engine.c: the run engine ---------------------------------------------- */
+
+//  Picks up the store's unfinished runs at start. Returns 0 or an error
+//  with err.
+int engine_resume(broker_t *self, mlops_err_t *err);
+
+//  Makes memory agree with the store again after a batch was lost.
+void engine_reload(broker_t *self);
+
+//  RETRAIN (or the schedule): a new run, or folded into the queued one.
+//  Returns 0 or an error with err; *answer says which.
+int engine_trigger(broker_t *self, const char *source, const char *reason,
+                   control_retrain_t *answer, mlops_err_t *err);
+
+//  Queues the ready tasks and hands out what idle workers can take.
+void engine_pump(broker_t *self);
+
+//  A task's attempt failed (RESULT ok=false, a lost worker, a timeout):
+//  retry later or fail the run.
+void engine_task_failed(broker_t *self, run_task_t *task, const char *error);
+
+//  A RESULT ok=true for a task in hand: store its output, settle it, move on.
+void engine_task_succeeded(broker_t *self, run_task_t *task, const uint8_t *output, size_t len);
+
+//  The active run's load_model task, or NULL.
+run_task_t *engine_load_model_task(broker_t *self);
+
+//  Ends the load_model wait when it is over (fleet.h); call after anything
+//  that may change its verdict.
+void engine_load_wait_check(broker_t *self);
+
+//  A manual promote or rollback put production at another version: a run
+//  waiting for its own stops waiting.
+void engine_load_wait_superseded(broker_t *self, uint64_t production, const char *how);
+
+/* --- stages.c: per-stage inputs and settles -------------------------------- */
+
+//  What a settle tells the engine beyond the run: for its announcements.
+typedef struct {
+    bool promoted;                //  load_model put the version in production
+    version_t registered;         //  evaluate registered this version (0 = none)
+} stages_settled_t;
+
+//  The TASK.input of task, built from the store as of the open batch, as a
+//  malloc'd buffer. Returns 0 or an error with err.
+int stages_build_input(broker_t *self, const run_task_t *task, uint8_t **out, size_t *len,
+                       mlops_err_t *err);
+
+//  Checks and stores a task's output in txn, by stage, updating the active
+//  run. Returns 0 or an error with err (the caller aborts the batch).
+int stages_settle(broker_t *self, store_txn_t *txn, const run_task_t *task,
+                  const uint8_t *output, size_t len, stages_settled_t *settled, mlops_err_t *err);
+
+#endif

@@ -1,0 +1,329 @@
+/*  control.c: the broker's control socket (broker_internal.h): one
+    function per command, each filling a reply; broker_control_handle
+    decodes the request and encodes the REPLY around them. A command that
+    changes something (RETRAIN, PROMOTE, ROLLBACK) starts from an empty
+    batch, so a refusal aborts only its own change.
+*/
+#include "broker.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker_internal.h"
+#include "dag.h"
+#include "log.h"
+#include "registry.h"
+
+#define RUNS_DEFAULT 20
+
+/* --- the control socket -------------------------------------------------- */
+
+typedef struct {
+    bool ok;                      //  carried out
+    mlops_err_t err;              //  why not
+    uint8_t *data;                //  encoded answer, owned
+    size_t data_len;
+} s_reply_t;
+
+static void s_reply_fail(s_reply_t *r, int rc, const char *what)
+{
+    r->ok = false;
+    if (!r->err.msg[0])
+        mlops_err_set(&r->err, rc, "%s: %s", what, mlops_strerror(rc));
+}
+
+static void s_reply_data(s_reply_t *r, int rc, const char *what)
+{
+    if (rc)
+        s_reply_fail(r, rc, what);
+    else
+        r->ok = true;
+}
+
+static void s_cmd_retrain(broker_t *self, const proto_msg_t *msg, s_reply_t *r)
+{
+    control_retrain_t answer = {0};
+    int rc = engine_trigger(self, msg->retrain.source, msg->retrain.reason, &answer, &r->err);
+    if (rc == 0)
+        rc = control_retrain_encode(&answer, &r->data, &r->data_len);
+    s_reply_data(r, rc, "RETRAIN");
+    engine_pump(self);
+}
+
+//  Inference workers by host and pid, for a readable status.
+static int s_infer_order_fn(const void *a, const void *b)
+{
+    const control_infer_t *x = a, *y = b;
+    int h = strcmp(x->host, y->host);
+    return h ? h : (x->pid > y->pid) - (x->pid < y->pid);
+}
+
+//  Workers in DAG order, then by host and pid, for a readable status.
+static int s_worker_order_fn(const void *a, const void *b)
+{
+    const control_worker_t *x = a, *y = b;
+    int sx = stage_from_name(x->stage), sy = stage_from_name(y->stage);
+    if (sx != sy)
+        return sx - sy;
+    int h = strcmp(x->host, y->host);
+    return h ? h : (x->pid > y->pid) - (x->pid < y->pid);
+}
+
+//  Says which task of the active run is ready but has no worker of its
+//  stage to go to (it would wait for ever, silently); "" when none.
+static void s_waiting(broker_t *self, char *out, size_t size)
+{
+    out[0] = '\0';
+    int64_t now = broker_wall();
+    int64_t version = fleet_wait_version(self->fleet);
+    run_task_t *load = version ? engine_load_model_task(self) : NULL;
+    if (load) {
+        size_t serving = 0, n = fleet_count(self->fleet);
+        for (size_t i = 0; i < n; i++)
+            serving += fleet_at(self->fleet, i)->version == version;
+        snprintf(out, size, "%s waits: %zu of %zu inference workers serve v%lld", load->task_id, serving,
+                 n, (long long)version);
+        return;
+    }
+    for (size_t i = 0; i < self->active.n_tasks; i++) {
+        const run_task_t *t = &self->active.tasks[i];
+        int stage = dag_task_stage(t);
+        if (stage < 0 || !(dispatch_queue_contains(self->dispatch, t->task_id) ||
+                           dag_task_ready(&self->active, t, now)))
+            continue;
+        if (dispatch_stage_workers(self->dispatch, (stage_t)stage) == 0) {
+            snprintf(out, size, "%s waits: no %s worker is connected", t->task_id, t->stage);
+            return;
+        }
+    }
+}
+
+static void s_cmd_status(broker_t *self, s_reply_t *r)
+{
+    control_status_t st = {.active_run = (int64_t)self->active.id,
+                           .queued = (int64_t)self->queued_id,
+                           .next_schedule_ms = self->next_schedule_ms};
+    version_t prod;
+    mlops_err_t err;
+    if (registry_production(self->store, &prod, &err) == 0)
+        st.production_version = (int64_t)prod.version;
+    size_t n = dispatch_worker_count(self->dispatch);
+    st.workers = calloc(n ? n : 1, sizeof *st.workers);
+    if (!st.workers) {
+        s_reply_fail(r, MLOPS_ENOMEM, "STATUS");
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const dispatch_worker_t *w = dispatch_worker_at(self->dispatch, i);
+        control_worker_t *cw = &st.workers[i];
+        snprintf(cw->stage, sizeof cw->stage, "%s", stage_name(w->stage));
+        snprintf(cw->host, sizeof cw->host, "%s", w->host);
+        cw->pid = w->pid;
+        snprintf(cw->state, sizeof cw->state, "%s", w->busy ? "busy" : "idle");
+        snprintf(cw->task_id, sizeof cw->task_id, "%s", w->task_id);
+        cw->last_seen_ms = w->last_seen_ms;
+    }
+    st.n_workers = n;
+    qsort(st.workers, n, sizeof *st.workers, s_worker_order_fn);
+    s_waiting(self, st.waiting, sizeof st.waiting);
+    size_t n_infer = fleet_count(self->fleet);
+    st.serving = calloc(n_infer ? n_infer : 1, sizeof *st.serving);
+    if (!st.serving) {
+        free(st.workers);
+        s_reply_fail(r, MLOPS_ENOMEM, "STATUS");
+        return;
+    }
+    for (size_t i = 0; i < n_infer; i++) {
+        const fleet_worker_t *w = fleet_at(self->fleet, i);
+        snprintf(st.serving[i].host, sizeof st.serving[i].host, "%s", w->host);
+        st.serving[i].pid = w->pid;
+        st.serving[i].model_version = w->version;
+        st.serving[i].last_seen_ms = w->last_seen_ms;
+    }
+    st.n_serving = n_infer;
+    qsort(st.serving, n_infer, sizeof *st.serving, s_infer_order_fn);
+    s_reply_data(r, control_status_encode(&st, &r->data, &r->data_len), "STATUS");
+    free(st.workers);
+    free(st.serving);
+}
+
+//  SERVING: an inference worker says which version it serves. The answer
+//  carries the production version, so a worker that missed a `model` event
+//  (it joined late, the events socket dropped it) still catches up.
+static void s_cmd_serving(broker_t *self, const proto_msg_t *msg, s_reply_t *r)
+{
+    char host[64];
+    log_sanitize(msg->serving.host, strlen(msg->serving.host), host, sizeof host);
+    const fleet_worker_t *old = fleet_find(self->fleet, host, msg->serving.pid);
+    int64_t before = old ? old->version : -1;
+    int rc = fleet_report(self->fleet, host, msg->serving.pid, msg->serving.model_version,
+                          msg->serving.interval_ms, zclock_mono(), broker_wall(), &r->err);
+    if (rc) {
+        char why[256];
+        log_warning("control: refused a report: %s", broker_clean(r->err.msg, why, sizeof why));
+        s_reply_fail(r, rc, "SERVING");
+        return;
+    }
+    if (before != msg->serving.model_version)
+        log_info("inference worker %s host=%s pid=%lld version=%lld", before < 0 ? "joined" : "serves",
+                 host, (long long)msg->serving.pid, (long long)msg->serving.model_version);
+    control_serving_t answer = {0};
+    version_t prod;
+    mlops_err_t err;
+    if (registry_production(self->store, &prod, &err) == 0)
+        answer.production_version = (int64_t)prod.version;
+    s_reply_data(r, control_serving_encode(&answer, &r->data, &r->data_len), "SERVING");
+    engine_load_wait_check(self);
+}
+
+static void s_cmd_runs(broker_t *self, const proto_msg_t *msg, s_reply_t *r)
+{
+    control_runs_t runs = {0};
+    size_t limit = msg->runs.limit > 0 ? (size_t)msg->runs.limit : RUNS_DEFAULT;
+    int rc = store_run_list(self->store, limit, &runs.runs, &runs.n_runs, &r->err);
+    if (rc == 0)
+        rc = control_runs_encode(&runs, &r->data, &r->data_len);
+    store_runs_free(&runs.runs, runs.n_runs);
+    s_reply_data(r, rc, "RUNS");
+}
+
+static void s_cmd_models(broker_t *self, s_reply_t *r)
+{
+    control_models_t models = {0};
+    int rc = store_version_list(self->store, &models.versions, &models.n_versions, &r->err);
+    for (size_t i = 0; rc == 0 && i < models.n_versions; i++)
+        if (models.versions[i].stage == VERSION_PRODUCTION)
+            models.production = (int64_t)models.versions[i].version;
+    if (rc == 0)
+        rc = control_models_encode(&models, &r->data, &r->data_len);
+    free(models.versions);
+    s_reply_data(r, rc, "MODELS");
+}
+
+//  PROMOTE and ROLLBACK: one transaction, then the "model" event.
+static void s_cmd_production(broker_t *self, const proto_msg_t *msg, s_reply_t *r)
+{
+    control_promote_t answer = {0};
+    uint64_t version = 0, previous = 0;
+    int rc = broker_flush(self);   //  an empty batch: a refusal aborts only this
+    store_txn_t *txn = rc ? NULL : broker_txn(self);
+    rc = txn ? 0 : MLOPS_ESTORE;
+    const char *reason = msg->cmd == PROTO_PROMOTE ? msg->promote.reason : msg->rollback.reason;
+    if (rc == 0 && msg->cmd == PROTO_PROMOTE) {
+        version = (uint64_t)msg->promote.version;
+        rc = registry_promote(self->store, txn, version, "promote", reason, broker_wall(), &previous, &r->err);
+    } else if (rc == 0) {
+        rc = registry_rollback(self->store, txn, reason, broker_wall(), &version, &previous, &r->err);
+    }
+    if (rc)
+        batch_abort(self->batch);   //  only this: the batch was empty
+    const char *what = proto_cmd_name(msg->cmd);
+    if (rc) {
+        s_reply_fail(r, rc, what);
+        return;
+    }
+    char message[RECORD_TEXT_MAX + 32];
+    snprintf(message, sizeof message, "%s: %s", msg->cmd == PROTO_PROMOTE ? "promote" : "rollback",
+             *reason ? reason : "manual");
+    char shown[128];
+    log_info("%s version=%llu previous=%llu reason=%s", what, (unsigned long long)version,
+             (unsigned long long)previous, broker_clean(*reason ? reason : "manual", shown, sizeof shown));
+    broker_publish(self, "model", 0, "", "production", version, message);
+    engine_load_wait_superseded(self, version, msg->cmd == PROTO_PROMOTE ? "promote" : "rollback");
+    answer.version = (int64_t)version;
+    answer.previous = (int64_t)previous;
+    s_reply_data(r, control_promote_encode(&answer, &r->data, &r->data_len), what);
+}
+
+static void s_cmd_get_model(broker_t *self, const proto_msg_t *msg, s_reply_t *r)
+{
+    version_t v;
+    int rc;
+    if (msg->get_model.version > 0)
+        rc = store_version_get(self->store, NULL, (uint64_t)msg->get_model.version, &v, &r->err);
+    else if ((rc = registry_production(self->store, &v, &r->err)) == MLOPS_ENOTFOUND)
+        rc = mlops_err_set(&r->err, MLOPS_ENOMODEL, "no version is in production yet");
+    uint8_t *artifact = NULL;
+    control_model_t answer = {0};
+    if (rc == 0)
+        rc = store_artifact_get(self->store, NULL, v.version, &artifact, &answer.artifact_len, &r->err);
+    if (rc == 0) {
+        answer.version = (int64_t)v.version;
+        answer.artifact = artifact;
+        snprintf(answer.sha256, sizeof answer.sha256, "%s", v.sha256);
+        snprintf(answer.family, sizeof answer.family, "%s", v.family);
+        rc = control_model_encode(&answer, &r->data, &r->data_len);
+    }
+    free(artifact);
+    s_reply_data(r, rc, "GET_MODEL");
+}
+
+static void s_control_dispatch(broker_t *self, const proto_msg_t *msg, s_reply_t *r)
+{
+    switch (msg->cmd) {
+    case PROTO_RETRAIN: s_cmd_retrain(self, msg, r); break;
+    case PROTO_STATUS: s_cmd_status(self, r); break;
+    case PROTO_RUNS: s_cmd_runs(self, msg, r); break;
+    case PROTO_MODELS: s_cmd_models(self, r); break;
+    case PROTO_PROMOTE:
+    case PROTO_ROLLBACK: s_cmd_production(self, msg, r); break;
+    case PROTO_GET_MODEL: s_cmd_get_model(self, msg, r); break;
+    case PROTO_SERVING: s_cmd_serving(self, msg, r); break;
+    default:
+        mlops_err_set(&r->err, MLOPS_ECOMMAND, "%s is not a control command", proto_cmd_name(msg->cmd));
+        r->ok = false;
+    }
+}
+
+zmsg_t *broker_control_handle(broker_t *self, zmsg_t **in)
+{
+    assert(self && in && *in);
+    size_t frames = zmsg_size(*in);
+    zframe_t *id = zmsg_pop(*in);
+    zframe_t *delim = frames == 3 ? zmsg_pop(*in) : NULL;
+    zframe_t *payload = zmsg_pop(*in);
+    s_reply_t r = {0};
+    if (frames < 2 || frames > 3 || (delim && zframe_size(delim) != 0)) {
+        mlops_err_set(&r.err, MLOPS_EPROTO,
+                      "malformed envelope: %zu frames (expected [payload] or [\"\", payload])",
+                      frames ? frames - 1 : 0);
+    } else {
+        proto_msg_t *msg = proto_msg_decode(zframe_data(payload), zframe_size(payload), &r.err);
+        if (msg)
+            s_control_dispatch(self, msg, &r);
+        else {
+            char sample[SAMPLE_BYTES * 2];
+            char why[256];
+            log_warning("control: refused a request: %s sample=%s",
+                        broker_clean(mlops_err_text(&r.err, r.err.code), why, sizeof why),
+                        broker_sample(zframe_data(payload), zframe_size(payload), sample, sizeof sample));
+        }
+        proto_msg_destroy(&msg);
+    }
+    zmsg_t *out = NULL;
+    zframe_t *frame = NULL;
+    if (id) {
+        proto_msg_t reply = {.cmd = PROTO_REPLY};
+        reply.reply.ok = r.ok;
+        reply.reply.error = r.ok ? "" : mlops_err_text(&r.err, r.err.code);
+        reply.reply.code = r.ok ? "" : proto_reply_code(r.err.code);
+        reply.reply.data = r.ok ? r.data : NULL;
+        reply.reply.data_len = r.ok ? r.data_len : 0;
+        frame = broker_frame_of(&reply);
+    }
+    if (frame) {
+        out = zmsg_new();
+        zmsg_addmem(out, zframe_data(id), zframe_size(id));
+        if (delim)
+            zmsg_addmem(out, "", 0);
+        zmsg_append(out, &frame);
+    }
+    free(r.data);
+    zframe_destroy(&id);
+    zframe_destroy(&delim);
+    zframe_destroy(&payload);
+    zmsg_destroy(in);
+    return out;
+}

@@ -1,0 +1,182 @@
+/*  test_engine.c: the broker's run engine (broker/engine.c) in process, on a
+    broker without sockets, with stage workers entered in its dispatcher by
+    hand: a settle and the dispatch it makes possible share one batch, the
+    next input read from the batch's uncommitted writes; an output that
+    does not decode fails only that attempt; the queued run starts when the
+    active one ends.
+*/
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "broker_fixtures.h"
+#include "broker_internal.h"
+#include "dag.h"
+#include "stage_io.h"
+#include "testing.h"
+
+#define S_HASH "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+static dispatch_worker_t *s_worker(broker_t *b, const char *id, stage_t stage)
+{
+    return dispatch_worker_add(b->dispatch, (const uint8_t *)id, strlen(id), stage, "test-host", 1,
+                               zclock_mono());
+}
+
+//  The encoded output of an extract task with table bytes under hash.
+static int s_extract_out(const char *hash, uint8_t **out, size_t *len)
+{
+    stage_extract_out_t p = {.rows = 1, .cols = 1, .table = (const uint8_t *)"table-bytes",
+                             .table_len = 11};
+    snprintf(p.dataset_hash, sizeof p.dataset_hash, "%s", hash);
+    return stage_extract_out_encode(&p, out, len);
+}
+
+//  RESULT ok=true of worker w for the task it holds, as the work socket
+//  handles it: release, settle, pump.
+static void s_result(broker_t *b, dispatch_worker_t *w, const uint8_t *output, size_t len)
+{
+    run_task_t *t = dag_task_find(&b->active, w->task_id);
+    dispatch_worker_release(w, zclock_mono());
+    if (t)
+        engine_task_succeeded(b, t, output, len);
+    engine_pump(b);
+}
+
+//  A broker whose run 1 (synthetic source) has its extract task in hand
+//  by the extract worker *e, committed. NULL when anything failed.
+static broker_t *s_started(char dir[64], dispatch_worker_t **e)
+{
+    broker_t *b = fx_broker(dir, "engine");
+    *e = b ? s_worker(b, "E", STAGE_EXTRACT) : NULL;
+    control_retrain_t answer = {0};
+    mlops_err_t err;
+    mlops_err_clear(&err);
+    if (!*e || engine_trigger(b, "synthetic:10:1", "test", &answer, &err) != 0)
+        return b;
+    engine_pump(b);
+    if (broker_flush(b) != 0 || strcmp((*e)->task_id, "1-extract") != 0)
+        *e = NULL;
+    return b;
+}
+
+//  Extract settles and preprocess is dispatched in the same batch: the
+//  preprocess input is built from the dataset the settle wrote and has not
+//  committed yet (read through the batch's transaction, no cache beside it).
+static void test_engine_next_input_reads_the_batch(void)
+{
+    char dir[64];
+    dispatch_worker_t *e;
+    broker_t *b = s_started(dir, &e);
+    CHECK(b != NULL && e != NULL);
+    dispatch_worker_t *p = s_worker(b, "P", STAGE_PREPROCESS);
+    CHECK(p);
+    mlops_err_t err;
+    uint8_t *out = NULL;
+    size_t len = 0;
+    CHECK_INT(s_extract_out(S_HASH, &out, &len), 0);
+    s_result(b, e, out, len);
+    free(out);
+    run_task_t *pre = dag_task_find(&b->active, "1-preprocess");
+    CHECK(pre != NULL);
+    CHECK_STR(pre->error, "");                       //  its input was built
+    CHECK_INT(pre->state, TASK_RUNNING);
+    CHECK_INT(pre->attempts, 1);
+    CHECK_STR(p->task_id, "1-preprocess");
+    uint8_t *data = NULL;
+    CHECK_INT(store_dataset_get(b->store, NULL, S_HASH, &data, &len, &err), MLOPS_ENOTFOUND);
+    CHECK_INT(broker_flush(b), 0);                   //  one commit: settle and dispatch
+    CHECK_INT(store_dataset_get(b->store, NULL, S_HASH, &data, &len, &err), 0);
+    CHECK_INT(len, 11);
+    free(data);
+    run_t stored;
+    CHECK_INT(store_run_get(b->store, NULL, 1, &stored, &err), 0);
+    CHECK_STR(stored.dataset_hash, S_HASH);
+    CHECK_INT(stored.tasks[0].state, TASK_DONE);
+    CHECK_INT(stored.tasks[1].state, TASK_RUNNING);
+    run_clear(&stored);
+    broker_destroy(&b);
+    fx_rmdir(dir);
+}
+
+//  An output that does not decode, or names no sha256, fails the attempt
+//  with why (the task waits for its retry) and stores nothing of it.
+static void test_engine_bad_output_fails_the_attempt(void)
+{
+    char dir[64];
+    dispatch_worker_t *e;
+    broker_t *b = s_started(dir, &e);
+    CHECK(b != NULL && e != NULL);
+    mlops_err_t err;
+    s_result(b, e, (const uint8_t *)"\xc1", 1);      //  0xc1: never valid msgpack
+    run_task_t *t = &b->active.tasks[0];
+    CHECK_INT(t->state, TASK_PENDING);
+    CHECK_INT(t->attempts, 1);
+    CHECK_CONTAINS(t->error, "bad extract output: ");
+    CHECK(t->retry_at_ms > 0);
+    CHECK_INT(b->active.state, RUN_RUNNING);
+    CHECK_INT(broker_flush(b), 0);
+    //  the retry: the worker takes it once its backoff has passed
+    t->retry_at_ms = 0;
+    engine_pump(b);
+    CHECK_STR(e->task_id, "1-extract");
+    uint8_t *out = NULL;
+    size_t len = 0;
+    CHECK_INT(s_extract_out("not-a-hash", &out, &len), 0);
+    s_result(b, e, out, len);
+    free(out);
+    t = &b->active.tasks[0];
+    CHECK_INT(t->attempts, 2);
+    CHECK_CONTAINS(t->error, "extract output: dataset_hash is not a sha256");
+    CHECK_STR(b->active.dataset_hash, "");
+    CHECK_INT(broker_flush(b), 0);
+    run_t stored;
+    CHECK_INT(store_run_get(b->store, NULL, 1, &stored, &err), 0);
+    CHECK_INT(stored.tasks[0].attempts, 2);
+    CHECK_INT(stored.tasks[0].state, TASK_PENDING);
+    run_clear(&stored);
+    broker_destroy(&b);
+    fx_rmdir(dir);
+}
+
+//  When the active run fails, the queued one starts at once, with every
+//  reason that folded into it.
+static void test_engine_queued_run_starts_after_failure(void)
+{
+    char dir[64];
+    broker_t *b = fx_broker(dir, "engine");
+    CHECK(b != NULL);
+    b->cfg.policy.max_attempts = 1;
+    control_retrain_t answer = {0};
+    mlops_err_t err;
+    mlops_err_clear(&err);
+    CHECK_INT(engine_trigger(b, "", "first", &answer, &err), 0);
+    CHECK_INT(engine_trigger(b, "", "second", &answer, &err), 0);
+    CHECK_STR(answer.state, "queued");
+    CHECK_INT(engine_trigger(b, "", "third", &answer, &err), 0);
+    CHECK(answer.coalesced);
+    CHECK_INT(broker_flush(b), 0);
+    run_task_t *t = &b->active.tasks[0];
+    dag_task_start(&b->active, t, "test", broker_wall());
+    engine_task_failed(b, t, "boom");
+    CHECK_INT(b->active.id, 2);
+    CHECK_STR(b->active.reason, "second; third");
+    CHECK_STR(b->active.source, "synthetic");        //  the default source
+    CHECK_INT(b->queued_id, 0);
+    CHECK_INT(broker_flush(b), 0);
+    run_t stored;
+    CHECK_INT(store_run_get(b->store, NULL, 1, &stored, &err), 0);
+    CHECK_INT(stored.state, RUN_FAILED);
+    CHECK_CONTAINS(stored.error, "1-extract failed after 1 attempt: boom");
+    run_clear(&stored);
+    broker_destroy(&b);
+    fx_rmdir(dir);
+}
+
+int main(void)
+{
+    RUN(test_engine_next_input_reads_the_batch);
+    RUN(test_engine_bad_output_fails_the_attempt);
+    RUN(test_engine_queued_run_starts_after_failure);
+    return TEST_REPORT("test_engine");
+}

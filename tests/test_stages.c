@@ -1,0 +1,118 @@
+/*  test_stages.c: the broker's per-stage table (broker/stages.c) on a
+    broker without sockets: what it refuses when building an input (an
+    unknown stage, a dataset not in the store) and when settling an output
+    (an unknown stage, an output that does not decode, an evaluate that
+    scored nothing, a load_model that validated another version), each with
+    its code and a message naming what is wrong.
+*/
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "broker_fixtures.h"
+#include "broker_internal.h"
+#include "dag.h"
+#include "stage_io.h"
+#include "testing.h"
+
+//  A detached broker whose active run 1 is planned (logreg, forest).
+static broker_t *s_broker(char dir[64])
+{
+    broker_t *b = fx_broker(dir, "stages");
+    if (!b)
+        return NULL;
+    b->active.id = 1;
+    b->active.state = RUN_RUNNING;
+    if (dag_plan(&b->active, b->cfg.families, b->cfg.n_families) != 0)
+        broker_destroy(&b);
+    return b;
+}
+
+static void test_stages_build_input_refusals(void)
+{
+    char dir[64];
+    broker_t *b = s_broker(dir);
+    CHECK(b != NULL);
+    mlops_err_t err;
+    mlops_err_clear(&err);
+    uint8_t *out = NULL;
+    size_t len = 0;
+    run_task_t odd = {.task_id = "1-bogus", .stage = "bogus"};
+    CHECK_INT(stages_build_input(b, &odd, &out, &len, &err), MLOPS_EINVAL);
+    CHECK_STR(err.msg, "unknown stage 'bogus'");
+    CHECK(out == NULL);
+    //  preprocess needs the run's dataset, which is not in the store
+    snprintf(b->active.dataset_hash, sizeof b->active.dataset_hash, "%s",
+             "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
+    mlops_err_clear(&err);
+    CHECK_INT(stages_build_input(b, dag_task_find(&b->active, "1-preprocess"), &out, &len, &err),
+              MLOPS_ENOTFOUND);
+    CHECK_STR(err.msg, "dataset 0123456789ab is not in the store");
+    //  extract needs nothing from the store for a synthetic source
+    snprintf(b->active.source, sizeof b->active.source, "synthetic:10:1");
+    mlops_err_clear(&err);
+    CHECK_INT(stages_build_input(b, dag_task_find(&b->active, "1-extract"), &out, &len, &err), 0);
+    stage_extract_in_t in;
+    CHECK_INT(stage_extract_in_decode(out, len, &in, &err), 0);
+    CHECK_STR(in.source, "synthetic:10:1");
+    CHECK(in.table == NULL);
+    free(out);
+    broker_destroy(&b);
+    fx_rmdir(dir);
+}
+
+//  Settles one output for the task of b's active run with this id, in a
+//  batch that is aborted after: returns what the settle returned.
+static int s_settle(broker_t *b, const char *task_id, const uint8_t *output, size_t len,
+                    mlops_err_t *err)
+{
+    stages_settled_t settled = {0};
+    run_task_t *task = dag_task_find(&b->active, task_id);
+    run_task_t odd = {.task_id = "1-bogus", .stage = "bogus"};
+    int rc = stages_settle(b, broker_txn(b), task ? task : &odd, output, len, &settled, err);
+    batch_abort(b->batch);
+    return rc;
+}
+
+static void test_stages_settle_refusals(void)
+{
+    char dir[64];
+    broker_t *b = s_broker(dir);
+    CHECK(b != NULL);
+    mlops_err_t err;
+    mlops_err_clear(&err);
+    CHECK_INT(s_settle(b, "1-bogus", (const uint8_t *)"", 0, &err), MLOPS_EINVAL);
+    CHECK_STR(err.msg, "unknown stage 'bogus'");
+    const char *garbage[] = {"1-preprocess", "1-train-logreg", "1-evaluate", "1-load_model", "1-extract"};
+    for (size_t i = 0; i < sizeof garbage / sizeof garbage[0]; i++) {
+        mlops_err_clear(&err);
+        CHECK_INT(s_settle(b, garbage[i], (const uint8_t *)"\xc1", 1, &err), MLOPS_EPROTO);
+        CHECK(err.msg[0] != '\0');
+    }
+    uint8_t *out = NULL;
+    size_t len = 0;
+    stage_evaluate_out_t ev = {0};
+    CHECK_INT(stage_evaluate_out_encode(&ev, &out, &len), 0);
+    mlops_err_clear(&err);
+    CHECK_INT(s_settle(b, "1-evaluate", out, len, &err), MLOPS_EPROTO);
+    CHECK_STR(err.msg, "evaluate output: no candidate scored");
+    free(out);
+    stage_load_model_out_t lm = {.version = 5};
+    CHECK_INT(stage_load_model_out_encode(&lm, &out, &len), 0);
+    mlops_err_clear(&err);
+    CHECK_INT(s_settle(b, "1-load_model", out, len, &err), MLOPS_EPROTO);
+    CHECK_STR(err.msg, "load_model output: version 5, expected 0");
+    free(out);
+    CHECK_INT(b->active.version, 0);                 //  no refusal changed the run
+    CHECK(!b->active.promoted);
+    CHECK_STR(b->active.dataset_hash, "");
+    broker_destroy(&b);
+    fx_rmdir(dir);
+}
+
+int main(void)
+{
+    RUN(test_stages_build_input_refusals);
+    RUN(test_stages_settle_refusals);
+    return TEST_REPORT("test_stages");
+}
