@@ -15,6 +15,7 @@
     for signals; no threads.
 */
 #include "cli.h"
+#include "clock.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -78,13 +79,6 @@ typedef struct {
 } s_up_t;
 
 static int s_signal_pipe[2] = {-1, -1};
-
-static int64_t s_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void s_signal_fn(int sig)
 {
@@ -209,7 +203,7 @@ static int s_child_start(s_child_t *child)
     child->pid = pid;
     child->out_fd = fds[0];
     child->line_len = 0;
-    child->started_ms = s_now_ms();
+    child->started_ms = clock_mono_ms();
     child->restart_at_ms = 0;
     return 0;
 }
@@ -288,7 +282,7 @@ static void s_reap(s_up_t *self)
             printf("mlops up: %s %s\n", child->name, why);
             continue;
         }
-        int64_t now = s_now_ms();
+        int64_t now = clock_mono_ms();
         if (now - child->started_ms >= UP_STABLE_MSEC)
             child->backoff_msec = UP_BACKOFF_MIN_MSEC;
         child->restart_at_ms = now + child->backoff_msec;
@@ -303,7 +297,7 @@ static void s_reap(s_up_t *self)
 
 static void s_restart_due(s_up_t *self)
 {
-    int64_t now = s_now_ms();
+    int64_t now = clock_mono_ms();
     for (size_t i = 0; i < self->n_children; i++) {
         s_child_t *child = &self->children[i];
         if (child->pid || !child->restart_at_ms || child->restart_at_ms > now)
@@ -373,7 +367,7 @@ static void s_stop_all(s_up_t *self)
     for (size_t i = 0; i < self->n_children; i++)
         if (self->children[i].pid)
             kill(self->children[i].pid, SIGTERM);
-    int64_t deadline = s_now_ms() + UP_STOP_GRACE_MSEC;
+    int64_t deadline = clock_mono_ms() + UP_STOP_GRACE_MSEC;
     for (;;) {
         s_reap(self);
         size_t alive = 0;
@@ -388,14 +382,14 @@ static void s_stop_all(s_up_t *self)
         }
         if (!alive)
             break;
-        if (s_now_ms() >= deadline) {
+        if (clock_mono_ms() >= deadline) {
             for (size_t i = 0; i < self->n_children; i++)
                 if (self->children[i].pid) {
                     printf("mlops up: %s did not stop in time, killing it\n",
                            self->children[i].name);
                     kill(self->children[i].pid, SIGKILL);
                 }
-            deadline = s_now_ms() + 1000;
+            deadline = clock_mono_ms() + 1000;
         }
         usleep(20000);
     }
@@ -593,8 +587,8 @@ static void s_loop(s_up_t *self)
             break;
         s_reap(self);
         s_restart_due(self);
-        if (!self->announced && s_now_ms() >= self->next_health_ms) {
-            self->next_health_ms = s_now_ms() + UP_HEALTH_IVL_MSEC;
+        if (!self->announced && clock_mono_ms() >= self->next_health_ms) {
+            self->next_health_ms = clock_mono_ms() + UP_HEALTH_IVL_MSEC;
             if (s_health_ok(self->port)) {
                 self->announced = true;
                 s_announce(self);

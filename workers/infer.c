@@ -10,6 +10,7 @@
 */
 #include "infer.h"
 
+#include "clock.h"
 #include "curve.h"
 #include "infer_feed.h"
 #include "log.h"
@@ -57,13 +58,6 @@ struct infer {
     volatile sig_atomic_t stop;               //  infer_stop was called
 };
 
-static int64_t s_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void s_send(infer_t *self, const proto_msg_t *msg)
 {
     uint8_t *frame = NULL;
@@ -72,7 +66,7 @@ static void s_send(infer_t *self, const proto_msg_t *msg)
     if (rc != 0)
         log_error("cannot encode %s: %s", proto_cmd_name(msg->cmd), mlops_strerror(rc));
     else if (self->gateway && zmq_send(self->gateway, frame, len, ZMQ_DONTWAIT) >= 0)
-        self->last_sent_ms = s_now_ms();
+        self->last_sent_ms = clock_mono_ms();
     free(frame);
 }
 
@@ -122,7 +116,7 @@ static int s_open(infer_t *self)
         s_close(self);
         return rc;
     }
-    self->last_heard_ms = s_now_ms();
+    self->last_heard_ms = clock_mono_ms();
     s_send_ready(self);
     return 0;
 }
@@ -188,7 +182,7 @@ static void s_gateway_drain(infer_t *self)
             zmq_msg_close(&frame);
             return;
         }
-        self->last_heard_ms = s_now_ms();
+        self->last_heard_ms = clock_mono_ms();
         self->backoff_ms = 1000;
         mlops_err_t err;
         proto_msg_t *msg = proto_msg_decode(zmq_msg_data(&frame), zmq_msg_size(&frame), &err);
@@ -235,7 +229,7 @@ static void s_pipe_drain(infer_t *self)
 
 static void s_timers(infer_t *self)
 {
-    int64_t now = s_now_ms();
+    int64_t now = clock_mono_ms();
     int64_t ivl = self->cfg.heartbeat_ivl_ms;
     //  A turn far over the loop's wait was a stall of ours (stopped,
     //  descheduled, a long model load): the gateway was not heard because
@@ -341,7 +335,7 @@ infer_t *infer_new(const infer_config_t *cfg, mlops_err_t *err)
 
 int infer_run(infer_t *self)
 {
-    self->awake_ms = s_now_ms();   //  a stall before the first turn counts too
+    self->awake_ms = clock_mono_ms();   //  a stall before the first turn counts too
     while (!self->stop) {
         zmq_pollitem_t items[2] = {{self->gateway, 0, ZMQ_POLLIN, 0}, {self->pipe, 0, ZMQ_POLLIN, 0}};
         zmq_pollitem_t *first = self->gateway ? items : items + 1;

@@ -6,6 +6,7 @@
     report DEALER lives on, and is replaced when an answer is overdue. */
 #include "infer_feed.h"
 
+#include "clock.h"
 #include "control_io.h"
 #include "curve.h"
 #include "hash.h"
@@ -48,19 +49,12 @@ struct infer_feed {
     atomic_bool stop;            //  set by infer_feed_destroy
 };
 
-static int64_t s_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 //  Waits for the REPLY on sock, in slices so a stop is noticed. Returns the
 //  decoded message or NULL (timeout, stop, or a malformed answer).
 static proto_msg_t *s_await_reply(infer_feed_t *self, void *sock)
 {
-    int64_t until = s_now_ms() + INFER_FEED_TIMEOUT_MSEC;
-    while (!atomic_load(&self->stop) && s_now_ms() < until) {
+    int64_t until = clock_mono_ms() + INFER_FEED_TIMEOUT_MSEC;
+    while (!atomic_load(&self->stop) && clock_mono_ms() < until) {
         zmq_pollitem_t item = {sock, 0, ZMQ_POLLIN, 0};
         if (zmq_poll(&item, 1, SLICE_MSEC) <= 0)
             continue;
@@ -226,7 +220,7 @@ static void s_handle_report_reply(infer_feed_t *self)
 //  socket when an answer is overdue (the broker restarted or is away).
 static void s_report(infer_feed_t *self)
 {
-    int64_t now = s_now_ms();
+    int64_t now = clock_mono_ms();
     if (self->report_sent_ms && now - self->report_sent_ms > INFER_FEED_TIMEOUT_MSEC) {
         zsock_destroy(&self->report);
         self->report_sent_ms = 0;
@@ -282,7 +276,7 @@ static void s_try_fetch(infer_feed_t *self, void *pipe)
     int64_t version = 0;
     model_t *model = s_fetch(self, &version);
     if (!model) {
-        self->next_try_ms = s_now_ms() + self->backoff_ms;
+        self->next_try_ms = clock_mono_ms() + self->backoff_ms;
         self->backoff_ms = self->backoff_ms * 2 > INFER_FEED_BACKOFF_MAX_MSEC
                          ? INFER_FEED_BACKOFF_MAX_MSEC : self->backoff_ms * 2;
         return;
@@ -317,7 +311,7 @@ static void *s_feed_fn(void *arg)
         atomic_store(&self->stop, true);
     }
     while (!atomic_load(&self->stop)) {
-        int64_t now = s_now_ms();
+        int64_t now = clock_mono_ms();
         long timeout = SLICE_MSEC;
         if (self->need_fetch && self->next_try_ms - now < timeout)
             timeout = self->next_try_ms > now ? (long)(self->next_try_ms - now) : 0;
@@ -333,7 +327,7 @@ static void *s_feed_fn(void *arg)
             if (self->report && (items[2].revents & ZMQ_POLLIN))
                 s_handle_report_reply(self);
         }
-        if (self->need_fetch && s_now_ms() >= self->next_try_ms)
+        if (self->need_fetch && clock_mono_ms() >= self->next_try_ms)
             s_try_fetch(self, pipe);
         s_report(self);
     }
