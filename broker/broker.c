@@ -440,8 +440,8 @@ void broker_config_defaults(broker_config_t *cfg)
     cfg->control_endpoint = "tcp://*:5556";
     cfg->events_endpoint = "tcp://*:5557";
     cfg->store_dir = "mlops-store";
-    cfg->heartbeat_msec = BROKER_HEARTBEAT_MSEC;
-    cfg->liveness = BROKER_LIVENESS;
+    cfg->heartbeat_msec = HEARTBEAT_IVL_MSEC;
+    cfg->liveness = HEARTBEAT_LIVENESS;
     cfg->policy = (dag_policy_t){.max_attempts = 3, .backoff_msec = 1000, .backoff_max_msec = 60000};
     for (int s = 0; s < STAGE_COUNT; s++)
         cfg->timeout_msec[s] = BROKER_STAGE_TIMEOUT_MSEC;
@@ -1169,7 +1169,7 @@ static void s_load_wait_check(broker_t *self)
         return;
     }
     char note[FLEET_NOTE_MAX];
-    int64_t now = zclock_mono(), grace = (int64_t)self->cfg.liveness * FLEET_INTERVAL_DEFAULT_MSEC;
+    int64_t now = zclock_mono(), grace = (int64_t)self->cfg.liveness * HEARTBEAT_IVL_MSEC;
     if (grace > self->cfg.load_wait_msec)
         grace = self->cfg.load_wait_msec;
     fleet_verdict_t verdict = fleet_wait_check(self->fleet, now, note, sizeof note);

@@ -97,7 +97,7 @@ int fleet_report(fleet_t *self, const char *host, int64_t pid, int64_t version,
     snprintf(w->host, sizeof w->host, "%s", host);
     w->pid = pid;
     w->version = version;
-    w->interval_ms = interval_ms > 0 ? interval_ms : FLEET_INTERVAL_DEFAULT_MSEC;
+    w->interval_ms = interval_ms > 0 ? interval_ms : HEARTBEAT_IVL_MSEC;
     w->expires_mono_ms = mono_ms + w->interval_ms * self->liveness;
     w->last_seen_ms = wall_ms;
     return 0;

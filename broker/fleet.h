@@ -28,9 +28,9 @@
 #include <stdint.h>
 
 #include "err.h"
+#include "heartbeat.h"   //  SERVING interval_ms 0 means HEARTBEAT_IVL_MSEC
 
 #define FLEET_WORKERS_MAX 1024                  //  inference workers tracked at once
-#define FLEET_INTERVAL_DEFAULT_MSEC 1000        //  SERVING interval_ms 0 means this
 #define FLEET_INTERVAL_MAX_MSEC (10 * 60 * 1000) //  a longer promised interval is refused
 #define FLEET_NOTE_MAX 200                      //  bytes of a wait's note, NUL included
 
@@ -60,7 +60,7 @@ fleet_t *fleet_new(int liveness);
 void fleet_destroy(fleet_t **p);
 
 //  Records one SERVING report (a new worker or an update). interval_ms 0
-//  is FLEET_INTERVAL_DEFAULT_MSEC. Returns 0, or with err: MLOPS_EINVAL
+//  is HEARTBEAT_IVL_MSEC. Returns 0, or with err: MLOPS_EINVAL
 //  (empty host, pid 0, interval_ms over FLEET_INTERVAL_MAX_MSEC, each named
 //  in the message), MLOPS_ETOOBIG (FLEET_WORKERS_MAX workers already).
 int fleet_report(fleet_t *self, const char *host, int64_t pid, int64_t version,

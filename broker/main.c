@@ -8,10 +8,12 @@
 
 #include "broker.h"
 #include "duration.h"
+#include "heartbeat.h"
 #include "log.h"
 
 static void s_usage(FILE *out)
 {
+    char heartbeat[32];
     fprintf(out,
             "usage: mlops-broker [options]\n\n"
             "Runs the retraining DAG over ZeroMQ and keeps the model registry.\n\n"
@@ -22,8 +24,8 @@ static void s_usage(FILE *out)
             "  --work ENDPOINT        stage workers' socket (default tcp://*:5555)\n"
             "  --control ENDPOINT     clients' socket (default tcp://*:5556)\n"
             "  --events ENDPOINT      events socket (default tcp://*:5557)\n"
-            "  --heartbeat DURATION   heartbeat interval, 10ms..10m (default 1s)\n"
-            "  --liveness N           silent intervals before a worker is dead (default 3)\n"
+            "  --heartbeat DURATION   heartbeat interval, 10ms..10m (default %s)\n"
+            "  --liveness N           silent intervals before a worker is dead (default %d)\n"
             "  --max-attempts N       dispatches per task before the run fails (default 3)\n"
             "  --backoff DURATION     wait before the first retry, doubling (default 1s)\n"
             "  --timeout [STAGE=]DURATION  task timeout, for one stage or all (default 10m)\n"
@@ -40,7 +42,8 @@ static void s_usage(FILE *out)
             "  --families A,B         model families trained in parallel (default logreg,forest)\n"
             "  --seed N               split and training seed (default 42)\n"
             "  --help                 this text\n\n"
-            DURATION_HELP);
+            DURATION_HELP,
+            duration_format(HEARTBEAT_IVL_MSEC, heartbeat, sizeof heartbeat), HEARTBEAT_LIVENESS);
 }
 
 //  A DURATION flag (duration.h) within [min_msec, max_msec]; 0 or -1 with a message.

@@ -59,7 +59,7 @@ static void s_usage(FILE *out)
         "  --connections N      open HTTP connections at most (default %d)\n"
         "  --credit N           requests in flight per worker (default %d)\n"
         "  --heartbeat DURATION interval of our heartbeats, 10ms..10m (default %s); a\n"
-        "                       worker is dead after 3 silent intervals of at least 1s\n"
+        "                       worker is dead after %d silent intervals of at least %s\n"
         "  --help               this text\n"
         DURATION_HELP
         "Log level: MLOPS_LOG_LEVEL=error|warning|info|debug. CURVE on the backend\n"
@@ -71,7 +71,7 @@ static void s_usage(FILE *out)
         duration_format(GATEWAY_DEADLINE_MSEC, deadline, sizeof deadline),
         duration_format(GATEWAY_CLIENT_TIMEOUT_SEC * 1000LL, client_timeout, sizeof client_timeout),
         GATEWAY_CONNECTIONS_MAX, GATEWAY_CREDIT,
-        duration_format(GATEWAY_HEARTBEAT_IVL_MSEC, heartbeat, sizeof heartbeat));
+        duration_format(HEARTBEAT_IVL_MSEC, heartbeat, sizeof heartbeat), HEARTBEAT_LIVENESS, heartbeat);
 }
 
 //  Parses a whole decimal number in [min, max]; 0 or -1 with a message.
@@ -158,7 +158,7 @@ static int s_flag(gateway_config_t *cfg, const char *flag, const char *value)
         return s_number(flag, value, 1, 100000, &v) ? -1 : (cfg->credit = (int)v, 0);
     else if (strcmp(flag, "--heartbeat") == 0)
         return s_duration(flag, value, DURATION_INTERVAL_MIN_MSEC, DURATION_INTERVAL_MAX_MSEC,
-                          &cfg->heartbeat_ivl_ms);
+                          &cfg->heartbeat_msec);
     else {
         fprintf(stderr, "mlops-gateway: unknown flag or missing value: %s\n", flag);
         return -1;

@@ -34,8 +34,8 @@ static void test_reports_update_one_entry_per_host_and_pid(void)
     const fleet_worker_t *w = fleet_find(f, "vm", 42);
     CHECK(w != NULL);
     CHECK_INT(w->version, 2);
-    CHECK_INT(w->interval_ms, FLEET_INTERVAL_DEFAULT_MSEC);   //  0 means the default
-    CHECK_INT(w->expires_mono_ms, T0 + 100 + 3 * FLEET_INTERVAL_DEFAULT_MSEC);
+    CHECK_INT(w->interval_ms, HEARTBEAT_IVL_MSEC);   //  0 means the default
+    CHECK_INT(w->expires_mono_ms, T0 + 100 + 3 * HEARTBEAT_IVL_MSEC);
     CHECK_INT(w->last_seen_ms, WALL + T0 + 100);
     CHECK_INT(fleet_find(f, "vm", 43)->interval_ms, 500);
     CHECK(fleet_find(f, "vm", 44) == NULL);

@@ -66,9 +66,9 @@ agent_t *agent_new(const agent_config_t *cfg, mlops_err_t *err)
     self->endpoint = strdup(cfg->endpoint);
     self->stage = strdup(cfg->stage);
     if (self->cfg.heartbeat_msec <= 0)
-        self->cfg.heartbeat_msec = 1000;
+        self->cfg.heartbeat_msec = HEARTBEAT_IVL_MSEC;
     if (self->cfg.liveness <= 0)
-        self->cfg.liveness = 3;
+        self->cfg.liveness = HEARTBEAT_LIVENESS;
     if (gethostname(self->host, sizeof self->host - 1) != 0)
         snprintf(self->host, sizeof self->host, "unknown");
     self->reconnect_msec = RECONNECT_MIN_MSEC;

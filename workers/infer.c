@@ -230,7 +230,7 @@ static void s_pipe_drain(infer_t *self)
 static void s_timers(infer_t *self)
 {
     int64_t now = clock_mono_ms();
-    int64_t ivl = self->cfg.heartbeat_ivl_ms;
+    int64_t ivl = self->cfg.heartbeat_msec;
     //  A turn far over the loop's wait was a stall of ours (stopped,
     //  descheduled, a long model load): the gateway was not heard because
     //  we were not listening, so that time does not count as its silence.
@@ -245,8 +245,8 @@ static void s_timers(infer_t *self)
     }
     //  the gateway heartbeats at its own interval (PROTOCOL.md's by default):
     //  a shorter one of ours must not make it look dead
-    int64_t silence_ms = (ivl > INFER_HEARTBEAT_IVL_MSEC ? ivl : INFER_HEARTBEAT_IVL_MSEC)
-                       * INFER_HEARTBEAT_LIVENESS;
+    int64_t silence_ms = (ivl > HEARTBEAT_IVL_MSEC ? ivl : HEARTBEAT_IVL_MSEC)
+                       * HEARTBEAT_LIVENESS;
     if (now - self->last_heard_ms > silence_ms) {
         log_warning("gateway silent for %" PRId64 " ms: reconnecting in %" PRId64 " ms",
                     now - self->last_heard_ms, self->backoff_ms);
@@ -317,7 +317,7 @@ infer_t *infer_new(const infer_config_t *cfg, mlops_err_t *err)
         self->pipe = self->pipe_sock ? zsock_resolve(self->pipe_sock) : NULL;
         if (!self->pipe || zmq_bind(self->pipe, self->pipe_endpoint) != 0
             || !(self->feed = infer_feed_new(self->curve, cfg->control, cfg->events, self->pipe_endpoint,
-                                             self->model ? self->version : 0, cfg->report_ivl_ms, err))) {
+                                             self->model ? self->version : 0, cfg->report_msec, err))) {
             if (!err || err->code == 0)
                 mlops_err_set(err, errno, "cannot start the model feed: %s", zmq_strerror(errno));
             infer_destroy(&self);

@@ -39,7 +39,7 @@ struct infer_feed {
     int64_t backoff_ms;          //  wait after the next failure
     int64_t served;              //  version the serving thread says it serves
     int64_t production;          //  production version last heard of, -1 = not yet
-    int64_t report_ivl_ms;       //  SERVING at least this often
+    int64_t report_msec;       //  SERVING at least this often
     int64_t next_report_ms;      //  next SERVING due (0 = now)
     int64_t report_sent_ms;      //  when the unanswered SERVING went, 0 = none
     zsock_t *report;             //  DEALER to the control socket, NULL until needed
@@ -227,7 +227,7 @@ static void s_report(infer_feed_t *self)
     }
     if (self->report_sent_ms || now < self->next_report_ms)
         return;
-    self->next_report_ms = now + self->report_ivl_ms;   //  also after a failure below: no spinning
+    self->next_report_ms = now + self->report_msec;   //  also after a failure below: no spinning
     if (!self->report) {
         self->report = zsock_new(ZMQ_DEALER);
         if (!self->report)
@@ -243,7 +243,7 @@ static void s_report(infer_feed_t *self)
     }
     proto_msg_t req = {.cmd = PROTO_SERVING,
                        .serving = {.host = self->host, .pid = getpid(), .model_version = self->served,
-                                   .interval_ms = self->report_ivl_ms}};
+                                   .interval_ms = self->report_msec}};
     uint8_t *frame = NULL;
     size_t len = 0;
     if (proto_msg_encode(&req, &frame, &len) == 0
@@ -338,7 +338,7 @@ static void *s_feed_fn(void *arg)
 }
 
 infer_feed_t *infer_feed_new(curve_t *curve, const char *control, const char *events,
-                             const char *pipe_endpoint, int64_t have_version, int64_t report_ivl_ms,
+                             const char *pipe_endpoint, int64_t have_version, int64_t report_msec,
                              mlops_err_t *err)
 {
     infer_feed_t *self = calloc(1, sizeof *self);
@@ -353,7 +353,7 @@ infer_feed_t *infer_feed_new(curve_t *curve, const char *control, const char *ev
     self->have = have_version;
     self->served = have_version;
     self->production = have_version ? -1 : 0;   //  see s_production_is
-    self->report_ivl_ms = report_ivl_ms > 0 ? report_ivl_ms : INFER_FEED_REPORT_IVL_MSEC;
+    self->report_msec = report_msec > 0 ? report_msec : HEARTBEAT_IVL_MSEC;
     gethostname(self->host, sizeof self->host - 1);
     self->need_fetch = have_version == 0;
     self->backoff_ms = 1000;

@@ -2,6 +2,7 @@
     until SIGINT or SIGTERM. */
 #include "duration.h"
 #include "endpoint.h"
+#include "heartbeat.h"
 #include "infer.h"
 #include "infer_feed.h"
 #include "log.h"
@@ -41,16 +42,16 @@ static void s_usage(FILE *out)
         "                       the start; with --broker, promotions still replace it\n"
         "  --model-version N    version to report for --model (default 1)\n"
         "  --heartbeat DURATION interval of our heartbeats, 10ms..10m (default %s); the\n"
-        "                       gateway is dead after 3 silent intervals of at least 1s\n"
+        "                       gateway is dead after %d silent intervals of at least %s\n"
         "  --report DURATION    tell the broker the version we serve at least this often,\n"
         "                       10ms..10m (default %s; at once after each swap); the\n"
-        "                       broker stops counting us after 3 silent intervals\n"
+        "                       broker stops counting us after %d silent intervals\n"
         "  --help               this text\n"
         DURATION_HELP
         "CURVE: MLOPS_CURVE_CLIENT_CERT and MLOPS_CURVE_SERVER_KEY (mlops keygen).\n",
         INFER_GATEWAY, ENDPOINT_CONTROL_PORT, ENDPOINT_EVENTS_PORT,
-        duration_format(INFER_HEARTBEAT_IVL_MSEC, heartbeat, sizeof heartbeat),
-        duration_format(INFER_FEED_REPORT_IVL_MSEC, report, sizeof report));
+        duration_format(HEARTBEAT_IVL_MSEC, heartbeat, sizeof heartbeat), HEARTBEAT_LIVENESS, heartbeat,
+        duration_format(HEARTBEAT_IVL_MSEC, report, sizeof report), HEARTBEAT_LIVENESS);
 }
 
 static int s_number(const char *flag, const char *text, long long min, long long max, long long *out)
@@ -81,7 +82,7 @@ static int s_interval(const char *flag, const char *text, int64_t *out)
 int worker_infer_main(int argc, char **argv)
 {
     infer_config_t cfg = {.gateway = INFER_GATEWAY, .model_version = 1,
-                          .heartbeat_ivl_ms = INFER_HEARTBEAT_IVL_MSEC};
+                          .heartbeat_msec = HEARTBEAT_IVL_MSEC};
     const char *broker = NULL, *events = NULL;
     static char control_ep[ENDPOINT_MAX], events_ep[ENDPOINT_MAX];
     for (int i = 1; i < argc; i++) {
@@ -113,10 +114,10 @@ int worker_infer_main(int argc, char **argv)
                 return 2;
             cfg.model_version = v;
         } else if (strcmp(flag, "--heartbeat") == 0) {
-            if (s_interval(flag, value, &cfg.heartbeat_ivl_ms))
+            if (s_interval(flag, value, &cfg.heartbeat_msec))
                 return 2;
         } else if (strcmp(flag, "--report") == 0) {
-            if (s_interval(flag, value, &cfg.report_ivl_ms))
+            if (s_interval(flag, value, &cfg.report_msec))
                 return 2;
         } else {
             fprintf(stderr, "mlops-worker: unknown flag %s\n", flag);

@@ -13,6 +13,7 @@
 
 #include "duration.h"
 #include "endpoint.h"
+#include "heartbeat.h"
 #include "log.h"
 
 agent_handler_fn *stage_handler(stage_t stage)
@@ -50,6 +51,7 @@ table_t *stage_table_decode(const char *stage, const uint8_t *bytes, size_t len,
 
 static void s_usage(FILE *out)
 {
+    char heartbeat[32];
     fprintf(out,
             "usage: mlops-worker --stage extract|preprocess|train|evaluate|load_model [options]\n"
             "       mlops-worker --stage infer ...   (see mlops-worker --stage infer --help)\n\n"
@@ -57,11 +59,12 @@ static void s_usage(FILE *out)
             "reconnects by itself when the broker goes away.\n\n"
             "  --broker HOST|ENDPOINT  broker's work socket (default tcp://127.0.0.1:5555;\n"
             "                          HOST means tcp://HOST:5555)\n"
-            "  --heartbeat DURATION    heartbeat interval, 10ms..10m (default 1s)\n"
+            "  --heartbeat DURATION    heartbeat interval, 10ms..10m (default %s)\n"
             "  --liveness N            silent intervals before the broker is dead, 1..1000\n"
-            "                          (default 3)\n"
+            "                          (default %d)\n"
             "  --help                  this text\n\n"
-            DURATION_HELP);
+            DURATION_HELP,
+            duration_format(HEARTBEAT_IVL_MSEC, heartbeat, sizeof heartbeat), HEARTBEAT_LIVENESS);
 }
 
 //  --liveness: a whole number in 1..1000; 0 or -1 with a message.
