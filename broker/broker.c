@@ -1331,7 +1331,7 @@ static void s_worker_lost(broker_t *self, dispatch_worker_t *w, const char *why)
 
 static void s_touch(broker_t *self, dispatch_worker_t *w)
 {
-    w->expires_mono = zclock_mono() + self->cfg.heartbeat_msec * self->cfg.liveness;
+    w->expires_mono = liveness_expiry(zclock_mono(), self->cfg.heartbeat_msec, self->cfg.liveness);
     w->last_seen_ms = s_wall();
 }
 

@@ -20,7 +20,7 @@ struct dispatch {
     size_t n_workers;
     size_t cap_workers;
     s_queue_t queues[STAGE_COUNT];
-    int64_t awake_mono;           //  last turn of the broker's loop, 0 = none yet
+    liveness_t awake;             //  turns of the broker's loop
 };
 
 dispatch_t *dispatch_new(void)
@@ -221,10 +221,7 @@ size_t dispatch_queue_len(const dispatch_t *self, stage_t stage)
 
 int64_t dispatch_awake(dispatch_t *self, int64_t now_mono, int64_t expected_gap_msec)
 {
-    int64_t stall = self->awake_mono ? now_mono - self->awake_mono - expected_gap_msec : 0;
-    self->awake_mono = now_mono;
-    if (stall <= 0)
-        return 0;
+    int64_t stall = liveness_awake(&self->awake, now_mono, expected_gap_msec);
     for (size_t i = 0; i < self->n_workers; i++)
         self->workers[i]->expires_mono += stall;
     return stall;
@@ -233,7 +230,7 @@ int64_t dispatch_awake(dispatch_t *self, int64_t now_mono, int64_t expected_gap_
 dispatch_worker_t *dispatch_expired(dispatch_t *self, int64_t now_mono)
 {
     for (size_t i = 0; i < self->n_workers; i++)
-        if (now_mono > self->workers[i]->expires_mono)
+        if (liveness_expired(self->workers[i]->expires_mono, now_mono))
             return self->workers[i];
     return NULL;
 }

@@ -3,6 +3,7 @@
 #include "fleet.h"
 
 #include "duration.h"
+#include "liveness.h"
 
 #include <assert.h>
 #include <inttypes.h>
@@ -98,7 +99,7 @@ int fleet_report(fleet_t *self, const char *host, int64_t pid, int64_t version,
     w->pid = pid;
     w->version = version;
     w->interval_ms = interval_ms > 0 ? interval_ms : HEARTBEAT_IVL_MSEC;
-    w->expires_mono_ms = mono_ms + w->interval_ms * self->liveness;
+    w->expires_mono_ms = liveness_expiry(mono_ms, w->interval_ms, self->liveness);
     w->last_seen_ms = wall_ms;
     return 0;
 }
@@ -117,7 +118,7 @@ size_t fleet_expire(fleet_t *self, int64_t mono_ms, fleet_gone_fn *gone_fn, void
     size_t gone = 0;
     for (size_t i = 0; i < self->n;) {
         fleet_worker_t *w = &self->workers[i];
-        if (w->expires_mono_ms > mono_ms) {
+        if (!liveness_expired(w->expires_mono_ms, mono_ms)) {
             i++;
             continue;
         }

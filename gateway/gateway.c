@@ -19,6 +19,7 @@
 #include "api.h"
 #include "body.h"
 #include "curve.h"
+#include "liveness.h"
 #include "log.h"
 #include "metrics.h"
 #include "msg.h"
@@ -1215,11 +1216,7 @@ gateway_t *gateway_new(const gateway_config_t *cfg, mlops_err_t *err)
     self->n_reqs = self->cfg.connections_max + 16;
     self->reqs = calloc(self->n_reqs, sizeof *self->reqs);
     self->free_slots = calloc(self->n_reqs, sizeof *self->free_slots);
-    //  a peer may heartbeat at the protocol's interval whatever ours is: never
-    //  call it dead sooner than that allows
-    int64_t ivl = cfg->heartbeat_msec > HEARTBEAT_IVL_MSEC ? cfg->heartbeat_msec
-                                                                     : HEARTBEAT_IVL_MSEC;
-    self->router = router_new(cfg->credit, ivl * cfg->liveness);
+    self->router = router_new(cfg->credit, liveness_interval(cfg->heartbeat_msec) * cfg->liveness);
     self->metrics = metrics_new();
     if (!self->reqs || !self->free_slots || !self->router || !self->metrics) {
         mlops_err_set(err, MLOPS_ENOMEM, "out of memory for %u request slots", self->n_reqs);

@@ -13,6 +13,7 @@
 #include "clock.h"
 #include "curve.h"
 #include "infer_feed.h"
+#include "liveness.h"
 #include "log.h"
 #include "model.h"
 #include "msg.h"
@@ -48,7 +49,7 @@ struct infer {
     char host[64];                            //  for READY
     int64_t last_sent_ms;                     //  last message to the gateway
     int64_t last_heard_ms;                    //  last message from it
-    int64_t awake_ms;                         //  last turn of the loop's timers
+    liveness_t awake;                         //  turns of the loop's timers
     int64_t reopen_at_ms;                     //  when to reopen after a silence
     int64_t backoff_ms;                       //  next back-off
     double *proba;                            //  scratch, cap entries
@@ -231,23 +232,16 @@ static void s_timers(infer_t *self)
 {
     int64_t now = clock_mono_ms();
     int64_t ivl = self->cfg.heartbeat_msec;
-    //  A turn far over the loop's wait was a stall of ours (stopped,
-    //  descheduled, a long model load): the gateway was not heard because
-    //  we were not listening, so that time does not count as its silence.
-    int64_t stall = now - self->awake_ms - (LOOP_WAIT_MSEC + STALL_SLACK_MSEC);
-    self->awake_ms = now;
-    if (stall > 0)
-        self->last_heard_ms += stall;
+    //  a stall of ours (a long model load) is not the gateway's silence
+    self->last_heard_ms += liveness_awake(&self->awake, now, LOOP_WAIT_MSEC + STALL_SLACK_MSEC);
     if (!self->gateway) {
         if (now >= self->reopen_at_ms && s_open(self) != 0)
             self->reopen_at_ms = now + self->backoff_ms;
         return;
     }
-    //  the gateway heartbeats at its own interval (PROTOCOL.md's by default):
-    //  a shorter one of ours must not make it look dead
-    int64_t silence_ms = (ivl > HEARTBEAT_IVL_MSEC ? ivl : HEARTBEAT_IVL_MSEC)
-                       * HEARTBEAT_LIVENESS;
-    if (now - self->last_heard_ms > silence_ms) {
+    int64_t expires =
+        liveness_expiry(self->last_heard_ms, liveness_interval(ivl), HEARTBEAT_LIVENESS);
+    if (liveness_expired(expires, now)) {
         log_warning("gateway silent for %" PRId64 " ms: reconnecting in %" PRId64 " ms",
                     now - self->last_heard_ms, self->backoff_ms);
         s_close(self);
@@ -335,7 +329,7 @@ infer_t *infer_new(const infer_config_t *cfg, mlops_err_t *err)
 
 int infer_run(infer_t *self)
 {
-    self->awake_ms = clock_mono_ms();   //  a stall before the first turn counts too
+    liveness_awake(&self->awake, clock_mono_ms(), 0);   //  a stall before the first turn counts too
     while (!self->stop) {
         zmq_pollitem_t items[2] = {{self->gateway, 0, ZMQ_POLLIN, 0}, {self->pipe, 0, ZMQ_POLLIN, 0}};
         zmq_pollitem_t *first = self->gateway ? items : items + 1;
