@@ -16,6 +16,7 @@
 */
 #include "cli.h"
 #include "clock.h"
+#include "flags.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -473,12 +474,12 @@ static int s_parse(s_up_t *self, int argc, char **argv)
         snprintf(self->bin_dir, sizeof self->bin_dir, "bin");
     optind = 1;
     int opt;
-    char *end;
     while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        long value = 0;
+        long long value = 0;
+        //  any whole number here (flags.h), then each flag's range in its own
+        //  words, which tests/test_up.py reads
         if (opt == 'p' || opt == 't' || opt == 'i' || opt == 'B') {
-            value = strtol(optarg, &end, 10);
-            if (*end || end == optarg) {
+            if (flags_int("", optarg, LLONG_MIN, LLONG_MAX, &value, NULL)) {
                 fprintf(stderr, "mlops up: --%s wants a number, got '%s'\n",
                         opt == 'p'   ? "port"
                         : opt == 'B' ? "base-port"
@@ -495,14 +496,14 @@ static int s_parse(s_up_t *self, int argc, char **argv)
         case 'b': snprintf(self->bin_dir, sizeof self->bin_dir, "%s", optarg); break;
         case 'p':
             if (value < 1 || value > 65535) {
-                fprintf(stderr, "mlops up: --port %ld is not a TCP port (1..65535)\n", value);
+                fprintf(stderr, "mlops up: --port %lld is not a TCP port (1..65535)\n", value);
                 return 2;
             }
             self->port = (int)value;
             break;
         case 'B':
             if (value < 1 || value > 65532) {
-                fprintf(stderr, "mlops up: --base-port %ld leaves no room for 4 ports\n", value);
+                fprintf(stderr, "mlops up: --base-port %lld leaves no room for 4 ports\n", value);
                 return 2;
             }
             self->base_port = (int)value;
@@ -510,7 +511,7 @@ static int s_parse(s_up_t *self, int argc, char **argv)
         case 't':
         case 'i':
             if (value < 1 || value > 16) {
-                fprintf(stderr, "mlops up: --%s must be 1..16, got %ld\n",
+                fprintf(stderr, "mlops up: --%s must be 1..16, got %lld\n",
                         opt == 't' ? "train-workers" : "infer-workers", value);
                 return 2;
             }

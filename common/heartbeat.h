@@ -14,5 +14,6 @@
 
 #define HEARTBEAT_IVL_MSEC 1000   //  send after this much silence of ours
 #define HEARTBEAT_LIVENESS 3      //  intervals of silence before a peer is dead
+#define HEARTBEAT_LIVENESS_MAX 1000   //  the most a --liveness flag may ask for
 
 #endif

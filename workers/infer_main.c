@@ -2,6 +2,7 @@
     until SIGINT or SIGTERM. */
 #include "duration.h"
 #include "endpoint.h"
+#include "flags.h"
 #include "heartbeat.h"
 #include "infer.h"
 #include "infer_feed.h"
@@ -54,29 +55,13 @@ static void s_usage(FILE *out)
         duration_format(HEARTBEAT_IVL_MSEC, report, sizeof report), HEARTBEAT_LIVENESS);
 }
 
-static int s_number(const char *flag, const char *text, long long min, long long max, long long *out)
-{
-    char *end;
-    errno = 0;
-    long long v = text ? strtoll(text, &end, 10) : 0;
-    if (!text || errno || end == text || *end || v < min || v > max) {
-        fprintf(stderr, "mlops-worker: %s wants a whole number in %lld..%lld, not '%s'\n", flag, min,
-                max, text ? text : "");
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
 //  An interval flag (--heartbeat, --report): a DURATION in 10ms..10m.
 static int s_interval(const char *flag, const char *text, int64_t *out)
 {
     mlops_err_t err;
-    if (duration_parse_range(text, DURATION_INTERVAL_MIN_MSEC, DURATION_INTERVAL_MAX_MSEC, out,
-                             &err) == 0)
-        return 0;
-    fprintf(stderr, "mlops-worker: %s: %s\n", flag, err.msg);
-    return -1;
+    int rc = flags_duration(flag, text, DURATION_INTERVAL_MIN_MSEC, DURATION_INTERVAL_MAX_MSEC, out,
+                            &err);
+    return flags_report("mlops-worker", rc, &err);
 }
 
 int worker_infer_main(int argc, char **argv)
@@ -88,6 +73,7 @@ int worker_infer_main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         const char *flag = argv[i], *value = i + 1 < argc ? argv[i + 1] : NULL;
         long long v;
+        mlops_err_t err;
         if (strcmp(flag, "--help") == 0 || strcmp(flag, "-h") == 0) {
             s_usage(stdout);
             return 0;
@@ -110,7 +96,7 @@ int worker_infer_main(int argc, char **argv)
         else if (strcmp(flag, "--model") == 0)
             cfg.model_path = value;
         else if (strcmp(flag, "--model-version") == 0) {
-            if (s_number(flag, value, 1, INT64_MAX, &v))
+            if (flags_report("mlops-worker", flags_int(flag, value, 1, INT64_MAX, &v, &err), &err))
                 return 2;
             cfg.model_version = v;
         } else if (strcmp(flag, "--heartbeat") == 0) {
