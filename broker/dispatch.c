@@ -3,6 +3,8 @@
     the fastest structure here. */
 #include "dispatch.h"
 
+#include "vec.h"
+
 #include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,17 +64,12 @@ dispatch_worker_t *dispatch_worker_add(dispatch_t *self, const uint8_t *id, size
     if (!w) {
         if (self->n_workers >= DISPATCH_WORKERS_MAX)
             return NULL;
-        if (self->n_workers == self->cap_workers) {
-            size_t cap = self->cap_workers ? self->cap_workers * 2 : 16;
-            dispatch_worker_t **grown = realloc(self->workers, cap * sizeof *grown);
-            if (!grown)
-                return NULL;
-            self->workers = grown;
-            self->cap_workers = cap;
-        }
         w = calloc(1, sizeof *w);
-        if (!w)
+        if (!w || vec_reserve_(&self->workers, &self->cap_workers, self->n_workers, 1,
+                               sizeof *self->workers)) {
+            free(w);
             return NULL;
+        }
         self->workers[self->n_workers++] = w;
     }
     memset(w, 0, sizeof *w);
@@ -166,14 +163,8 @@ int dispatch_queue_push(dispatch_t *self, stage_t stage, const char *task_id)
         memmove(q->ids, q->ids + q->head, q->len * sizeof q->ids[0]);
         q->head = 0;
     }
-    if (q->len == q->cap) {
-        size_t cap = q->cap ? q->cap * 2 : 8;
-        char (*grown)[48] = realloc(q->ids, cap * sizeof q->ids[0]);
-        if (!grown)
-            return MLOPS_ENOMEM;
-        q->ids = grown;
-        q->cap = cap;
-    }
+    if (vec_reserve_(&q->ids, &q->cap, q->len, 1, sizeof q->ids[0]))
+        return MLOPS_ENOMEM;
     snprintf(q->ids[q->len++], 48, "%s", task_id);
     return 0;
 }

@@ -4,6 +4,7 @@
 
 #include "duration.h"
 #include "liveness.h"
+#include "vec.h"
 
 #include <assert.h>
 #include <inttypes.h>
@@ -65,15 +66,9 @@ static fleet_worker_t *s_add(fleet_t *self, mlops_err_t *err)
                       FLEET_WORKERS_MAX);
         return NULL;
     }
-    if (self->n == self->cap) {
-        size_t cap = self->cap ? self->cap * 2 : 8;
-        fleet_worker_t *grown = realloc(self->workers, cap * sizeof *grown);
-        if (!grown) {
-            mlops_err_set(err, MLOPS_ENOMEM, "SERVING: out of memory");
-            return NULL;
-        }
-        self->workers = grown;
-        self->cap = cap;
+    if (vec_reserve_(&self->workers, &self->cap, self->n, 1, sizeof *self->workers)) {
+        mlops_err_set(err, MLOPS_ENOMEM, "SERVING: out of memory");
+        return NULL;
     }
     fleet_worker_t *w = &self->workers[self->n++];
     memset(w, 0, sizeof *w);
