@@ -6,8 +6,6 @@
 #include <string.h>
 
 #include "control_io.h"
-#include "duration.h"
-#include "endpoint.h"
 #include "stage_io.h"
 #include "testing.h"
 
@@ -366,73 +364,6 @@ static void test_control_runs_and_models(void)
     free(buf);
 }
 
-static void test_duration(void)
-{
-    int64_t ms = 0;
-    mlops_err_t err;
-    CHECK_INT(duration_parse("30s", &ms, &err), 0);
-    CHECK_INT(ms, 30000);
-    CHECK_INT(duration_parse("24h", &ms, &err), 0);
-    CHECK_INT(ms, 86400000);
-    CHECK_INT(duration_parse("250ms", &ms, &err), 0);
-    CHECK_INT(ms, 250);
-    CHECK_INT(duration_parse("1.5s", &ms, &err), 0);
-    CHECK_INT(ms, 1500);
-    //  a bare number is refused, not read as seconds or milliseconds
-    CHECK_INT(duration_parse("1.5", &ms, &err), MLOPS_EINVAL);
-    CHECK_CONTAINS(err.msg, "'1.5' has no unit: write 1.5ms or 1.5s");
-    CHECK_INT(duration_parse("200", &ms, &err), MLOPS_EINVAL);
-    CHECK_INT(ms, 1500);   //  untouched
-    CHECK_INT(duration_parse("0.4ms", &ms, &err), MLOPS_EINVAL);
-    CHECK_CONTAINS(err.msg, "under 1 ms");
-    CHECK_INT(duration_parse("0s", &ms, &err), MLOPS_EINVAL);
-    CHECK_CONTAINS(err.msg, "positive");
-    CHECK_INT(duration_parse("5m", &ms, &err), 0);
-    CHECK_INT(ms, 300000);
-    CHECK_INT(duration_parse("", &ms, &err), MLOPS_EINVAL);
-    CHECK_CONTAINS(err.msg, "empty");
-    CHECK_INT(duration_parse("-3s", &ms, &err), MLOPS_EINVAL);
-    CHECK_INT(duration_parse("3 weeks", &ms, &err), MLOPS_EINVAL);
-    CHECK_CONTAINS(err.msg, "unit");
-    CHECK_INT(duration_parse("1000000d", &ms, &err), MLOPS_EINVAL);
-    CHECK_CONTAINS(err.msg, "100 years");
-    //  a range: both bounds are in it, and a refusal names both
-    CHECK_INT(duration_parse_range("10ms", 10, 600000, &ms, &err), 0);
-    CHECK_INT(ms, 10);
-    CHECK_INT(duration_parse_range("10m", 10, 600000, &ms, &err), 0);
-    CHECK_INT(ms, 600000);
-    CHECK_INT(duration_parse_range("9ms", 10, 600000, &ms, &err), MLOPS_EINVAL);
-    CHECK_STR(err.msg, "'9ms' is out of range 10ms..10m");
-    CHECK_INT(ms, 600000);   //  untouched
-    CHECK_INT(duration_parse_range("601s", 10, 600000, &ms, &err), MLOPS_EINVAL);
-    CHECK_STR(err.msg, "'601s' is out of range 10ms..10m");
-    CHECK_INT(duration_parse_range("601", 10, 600000, &ms, &err), MLOPS_EINVAL);
-    CHECK_CONTAINS(err.msg, "no unit");
-    char text[32];
-    CHECK_STR(duration_format(86400000, text, sizeof text), "1d");
-    CHECK_STR(duration_format(1500, text, sizeof text), "1.5s");
-    CHECK_STR(duration_format(20, text, sizeof text), "20ms");
-}
-
-static void test_endpoint(void)
-{
-    char ep[ENDPOINT_MAX];
-    mlops_err_t err;
-    CHECK_INT(endpoint_resolve("gpu-box", 5555, 0, ep, sizeof ep, &err), 0);
-    CHECK_STR(ep, "tcp://gpu-box:5555");
-    CHECK_INT(endpoint_resolve("10.0.0.2:7000", 5556, 1, ep, sizeof ep, &err), 0);
-    CHECK_STR(ep, "tcp://10.0.0.2:7001");
-    CHECK_INT(endpoint_resolve("tcp://h:6556", 5557, 1, ep, sizeof ep, &err), 0);
-    CHECK_STR(ep, "tcp://h:6557");
-    CHECK_INT(endpoint_resolve("ipc:///tmp/x", 5555, 0, ep, sizeof ep, &err), 0);
-    CHECK_STR(ep, "ipc:///tmp/x");
-    CHECK_INT(endpoint_resolve("h:99999", 5555, 0, ep, sizeof ep, &err), MLOPS_EINVAL);
-    CHECK_CONTAINS(err.msg, "bad port");
-    CHECK_INT(endpoint_resolve("", 5555, 0, ep, sizeof ep, &err), MLOPS_EINVAL);
-    CHECK_INT(endpoint_resolve(":80", 5555, 0, ep, sizeof ep, &err), MLOPS_EINVAL);
-    CHECK_CONTAINS(err.msg, "no host");
-}
-
 int main(void)
 {
     RUN(test_train_in_round_trip);
@@ -443,7 +374,5 @@ int main(void)
     RUN(test_control_lists_are_strict);
     RUN(test_control_status_and_retrain);
     RUN(test_control_runs_and_models);
-    RUN(test_duration);
-    RUN(test_endpoint);
     return TEST_REPORT("test_stage_io");
 }

@@ -4,7 +4,6 @@
     exactly one rule of proto/PROTOCOL.md "Tables" and checks the code and
     the message that names it.
 */
-#include "dict.h"
 #include "mpcheck.h"
 #include "table.h"
 #include "testing.h"
@@ -532,27 +531,6 @@ static void test_python_encodings_are_ours(void)
     }
 }
 
-static void test_dict_interns_many_strings(void)
-{
-    dict_t *d = dict_new(0);
-    CHECK(d);
-    char s[32];
-    uint32_t code;
-    for (int i = 0; i < 100000; i++) {
-        int n = snprintf(s, sizeof s, "level-%d", i);
-        CHECK_INT(dict_intern(d, s, (size_t)n, &code), 0);
-        CHECK_INT(code, i);
-    }
-    CHECK_INT(dict_intern(d, "level-77", 8, &code), 0);
-    CHECK_INT(code, 77);
-    CHECK_INT(dict_size(d), 100000);
-    CHECK_STR(dict_string(d, 99999), "level-99999");
-    CHECK_INT(dict_intern(d, "", 0, &code), 0);
-    CHECK_INT(code, 100000);
-    dict_destroy(&d);
-    CHECK(d == NULL);
-}
-
 static void test_mpcheck_reports_size_of_one_object(void)
 {
     static const uint8_t two[] = {0x92, 0x01, 0xa1, 'x', 0xc0};
@@ -581,7 +559,6 @@ int main(void)
     RUN(test_decode_refuses_bad_numbers);
     RUN(test_decode_refuses_duplicate_columns_and_too_many);
     RUN(test_python_encodings_are_ours);
-    RUN(test_dict_interns_many_strings);
     RUN(test_mpcheck_reports_size_of_one_object);
     return TEST_REPORT("test_table");
 }

@@ -1,0 +1,56 @@
+/*  test_endpoint.c: what users type after --broker turned into an endpoint
+    (common/endpoint.h): a host, host:port, a full endpoint, the port
+    offset, and each refusal with its message. */
+#include "endpoint.h"
+#include "testing.h"
+
+static void test_endpoint(void)
+{
+    char ep[ENDPOINT_MAX];
+    mlops_err_t err;
+    CHECK_INT(endpoint_resolve("gpu-box", 5555, 0, ep, sizeof ep, &err), 0);
+    CHECK_STR(ep, "tcp://gpu-box:5555");
+    CHECK_INT(endpoint_resolve("10.0.0.2:7000", 5556, 1, ep, sizeof ep, &err), 0);
+    CHECK_STR(ep, "tcp://10.0.0.2:7001");
+    CHECK_INT(endpoint_resolve("tcp://h:6556", 5557, 1, ep, sizeof ep, &err), 0);
+    CHECK_STR(ep, "tcp://h:6557");
+    CHECK_INT(endpoint_resolve("ipc:///tmp/x", 5555, 0, ep, sizeof ep, &err), 0);
+    CHECK_STR(ep, "ipc:///tmp/x");
+    CHECK_INT(endpoint_resolve("h:99999", 5555, 0, ep, sizeof ep, &err), MLOPS_EINVAL);
+    CHECK_CONTAINS(err.msg, "bad port");
+    CHECK_INT(endpoint_resolve("", 5555, 0, ep, sizeof ep, &err), MLOPS_EINVAL);
+    CHECK_INT(endpoint_resolve(":80", 5555, 0, ep, sizeof ep, &err), MLOPS_EINVAL);
+    CHECK_CONTAINS(err.msg, "no host");
+}
+
+static void test_offset_and_limits(void)
+{
+    char ep[ENDPOINT_MAX];
+    mlops_err_t err;
+    CHECK_INT(endpoint_resolve("h", ENDPOINT_EVENTS_PORT, 1, ep, sizeof ep, &err), 0);
+    CHECK_STR(ep, "tcp://h:5557");   //  the offset applies only to a port that was typed
+    CHECK_INT(endpoint_resolve("tcp://*:5556", 5556, 0, ep, sizeof ep, &err), 0);
+    CHECK_STR(ep, "tcp://*:5556");
+    CHECK_INT(endpoint_resolve("h:65535", 5556, 1, ep, sizeof ep, &err), MLOPS_EINVAL);
+    CHECK_CONTAINS(err.msg, "port out of range for 'h:65535'");
+    CHECK_INT(endpoint_resolve("h:0", 5556, 0, ep, sizeof ep, &err), MLOPS_EINVAL);
+    CHECK_CONTAINS(err.msg, "bad port in 'h:0'");
+    CHECK_INT(endpoint_resolve("h:80x", 5556, 0, ep, sizeof ep, &err), MLOPS_EINVAL);
+    CHECK_INT(endpoint_resolve(NULL, 5556, 0, ep, sizeof ep, &err), MLOPS_EINVAL);
+    CHECK_STR(err.msg, "bad broker address ''");
+    char long_host[ENDPOINT_MAX];
+    memset(long_host, 'a', sizeof long_host - 1);
+    long_host[sizeof long_host - 1] = '\0';
+    CHECK_INT(endpoint_resolve(long_host, 5556, 0, ep, sizeof ep, &err), MLOPS_EINVAL);
+    CHECK_CONTAINS(err.msg, "bad broker address");
+    char small[16];
+    CHECK_INT(endpoint_resolve("a-long-host-name", 5556, 0, small, sizeof small, &err), MLOPS_EINVAL);
+    CHECK_STR(err.msg, "broker address too long");
+}
+
+int main(void)
+{
+    RUN(test_endpoint);
+    RUN(test_offset_and_limits);
+    return TEST_REPORT("test_endpoint");
+}
