@@ -199,8 +199,8 @@ void broker_config_defaults(broker_config_t *cfg)
     cfg->control_endpoint = "tcp://*:5556";
     cfg->events_endpoint = "tcp://*:5557";
     cfg->store_dir = "mlops-store";
-    cfg->heartbeat_msec = BROKER_HEARTBEAT_MSEC;
-    cfg->liveness = BROKER_LIVENESS;
+    cfg->heartbeat_msec = HEARTBEAT_IVL_MSEC;
+    cfg->liveness = HEARTBEAT_LIVENESS;
     cfg->policy = (dag_policy_t){.max_attempts = 3, .backoff_msec = 1000, .backoff_max_msec = 60000};
     for (int s = 0; s < STAGE_COUNT; s++)
         cfg->timeout_msec[s] = BROKER_STAGE_TIMEOUT_MSEC;
@@ -394,7 +394,7 @@ static void s_worker_lost(broker_t *self, dispatch_worker_t *w, const char *why)
 
 static void s_touch(broker_t *self, dispatch_worker_t *w)
 {
-    w->expires_mono = zclock_mono() + self->cfg.heartbeat_msec * self->cfg.liveness;
+    w->expires_mono = liveness_expiry(zclock_mono(), self->cfg.heartbeat_msec, self->cfg.liveness);
     w->last_seen_ms = broker_wall();
 }
 

@@ -33,8 +33,6 @@
 #include "registry.h"
 #include "stage_io.h"
 
-#define BROKER_HEARTBEAT_MSEC 1000
-#define BROKER_LIVENESS 3
 #define BROKER_STAGE_TIMEOUT_MSEC (10 * 60 * 1000)
 #define BROKER_LOAD_WAIT_MSEC (30 * 1000)   //  --load-wait default
 

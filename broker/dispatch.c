@@ -3,6 +3,8 @@
     the fastest structure here. */
 #include "dispatch.h"
 
+#include "vec.h"
+
 #include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,7 +22,7 @@ struct dispatch {
     size_t n_workers;
     size_t cap_workers;
     s_queue_t queues[STAGE_COUNT];
-    int64_t awake_mono;           //  last turn of the broker's loop, 0 = none yet
+    liveness_t awake;             //  turns of the broker's loop
 };
 
 dispatch_t *dispatch_new(void)
@@ -62,17 +64,12 @@ dispatch_worker_t *dispatch_worker_add(dispatch_t *self, const uint8_t *id, size
     if (!w) {
         if (self->n_workers >= DISPATCH_WORKERS_MAX)
             return NULL;
-        if (self->n_workers == self->cap_workers) {
-            size_t cap = self->cap_workers ? self->cap_workers * 2 : 16;
-            dispatch_worker_t **grown = realloc(self->workers, cap * sizeof *grown);
-            if (!grown)
-                return NULL;
-            self->workers = grown;
-            self->cap_workers = cap;
-        }
         w = calloc(1, sizeof *w);
-        if (!w)
+        if (!w || vec_reserve_(&self->workers, &self->cap_workers, self->n_workers, 1,
+                               sizeof *self->workers)) {
+            free(w);
             return NULL;
+        }
         self->workers[self->n_workers++] = w;
     }
     memset(w, 0, sizeof *w);
@@ -166,14 +163,8 @@ int dispatch_queue_push(dispatch_t *self, stage_t stage, const char *task_id)
         memmove(q->ids, q->ids + q->head, q->len * sizeof q->ids[0]);
         q->head = 0;
     }
-    if (q->len == q->cap) {
-        size_t cap = q->cap ? q->cap * 2 : 8;
-        char (*grown)[48] = realloc(q->ids, cap * sizeof q->ids[0]);
-        if (!grown)
-            return MLOPS_ENOMEM;
-        q->ids = grown;
-        q->cap = cap;
-    }
+    if (vec_reserve_(&q->ids, &q->cap, q->len, 1, sizeof q->ids[0]))
+        return MLOPS_ENOMEM;
     snprintf(q->ids[q->len++], 48, "%s", task_id);
     return 0;
 }
@@ -221,10 +212,7 @@ size_t dispatch_queue_len(const dispatch_t *self, stage_t stage)
 
 int64_t dispatch_awake(dispatch_t *self, int64_t now_mono, int64_t expected_gap_msec)
 {
-    int64_t stall = self->awake_mono ? now_mono - self->awake_mono - expected_gap_msec : 0;
-    self->awake_mono = now_mono;
-    if (stall <= 0)
-        return 0;
+    int64_t stall = liveness_awake(&self->awake, now_mono, expected_gap_msec);
     for (size_t i = 0; i < self->n_workers; i++)
         self->workers[i]->expires_mono += stall;
     return stall;
@@ -233,7 +221,7 @@ int64_t dispatch_awake(dispatch_t *self, int64_t now_mono, int64_t expected_gap_
 dispatch_worker_t *dispatch_expired(dispatch_t *self, int64_t now_mono)
 {
     for (size_t i = 0; i < self->n_workers; i++)
-        if (now_mono > self->workers[i]->expires_mono)
+        if (liveness_expired(self->workers[i]->expires_mono, now_mono))
             return self->workers[i];
     return NULL;
 }

@@ -9,12 +9,10 @@
     Each stage has a FIFO of task ids ready to run. A task id is in at most
     one queue once.
 
-    Liveness counts only time the broker was listening: the broker reports
-    each turn of its loop (dispatch_awake), and a turn that comes later than
-    expected was a stall of its own (a long handler: storing or encoding a big
-    payload) during which heartbeats sat unread in its socket. Such a stall is
-    added to every worker's expiry, so a broker that paused for longer than
-    the liveness period does not declare every worker lost when it wakes.
+    Liveness is the rule of liveness.h: the broker sets a worker's expiry
+    with liveness_expiry each time it hears from it, and reports each turn of
+    its loop (dispatch_awake), so a stall of its own (a long handler: storing
+    or encoding a big payload) moves every worker's expiry out by as much.
 
     Ownership: workers are owned by the dispatch_t; a dispatch_worker_t
     pointer is valid until dispatch_worker_remove or dispatch_destroy.
@@ -26,6 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "liveness.h"
 #include "stage_io.h"
 
 #define DISPATCH_ID_MAX 256     //  bytes of a ROUTER identity
@@ -39,7 +38,7 @@ typedef struct {
     int64_t pid;                  //  as announced
     char task_id[48];             //  task in hand, "" when none
     bool busy;                    //  not to be given a task
-    int64_t expires_mono;         //  dead when silent past this (monotonic ms)
+    int64_t expires_mono;         //  dead when silent past this (liveness_expiry, monotonic ms)
     int64_t idle_since_mono;      //  LRU order among idle workers
     int64_t task_since_mono;      //  when the task in hand was given
     int64_t last_seen_ms;         //  wall clock of its last message
@@ -78,9 +77,9 @@ void dispatch_worker_assign(dispatch_worker_t *worker, const char *task_id, int6
 void dispatch_worker_release(dispatch_worker_t *worker, int64_t now_mono);
 
 //  The broker's loop turned at now_mono, expecting turns at most
-//  expected_gap_msec apart. The first call only records the time. When the
-//  gap since the last turn was longer, the excess is added to every worker's
-//  expiry. Returns the excess forgiven in ms, 0 when none.
+//  expected_gap_msec apart (liveness_awake). The excess of a longer gap is
+//  added to every worker's expiry. Returns the excess forgiven in ms, 0 when
+//  none (and on the first call).
 int64_t dispatch_awake(dispatch_t *self, int64_t now_mono, int64_t expected_gap_msec);
 
 //  A worker whose expiry is before now_mono, or NULL. Call dispatch_awake

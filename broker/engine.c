@@ -341,7 +341,7 @@ void engine_load_wait_check(broker_t *self)
         return;
     }
     char note[FLEET_NOTE_MAX];
-    int64_t now = zclock_mono(), grace = (int64_t)self->cfg.liveness * FLEET_INTERVAL_DEFAULT_MSEC;
+    int64_t now = zclock_mono(), grace = (int64_t)self->cfg.liveness * HEARTBEAT_IVL_MSEC;
     if (grace > self->cfg.load_wait_msec)
         grace = self->cfg.load_wait_msec;
     fleet_verdict_t verdict = fleet_wait_check(self->fleet, now, note, sizeof note);

@@ -3,6 +3,8 @@
 #include "fleet.h"
 
 #include "duration.h"
+#include "liveness.h"
+#include "vec.h"
 
 #include <assert.h>
 #include <inttypes.h>
@@ -64,15 +66,9 @@ static fleet_worker_t *s_add(fleet_t *self, mlops_err_t *err)
                       FLEET_WORKERS_MAX);
         return NULL;
     }
-    if (self->n == self->cap) {
-        size_t cap = self->cap ? self->cap * 2 : 8;
-        fleet_worker_t *grown = realloc(self->workers, cap * sizeof *grown);
-        if (!grown) {
-            mlops_err_set(err, MLOPS_ENOMEM, "SERVING: out of memory");
-            return NULL;
-        }
-        self->workers = grown;
-        self->cap = cap;
+    if (vec_reserve_(&self->workers, &self->cap, self->n, 1, sizeof *self->workers)) {
+        mlops_err_set(err, MLOPS_ENOMEM, "SERVING: out of memory");
+        return NULL;
     }
     fleet_worker_t *w = &self->workers[self->n++];
     memset(w, 0, sizeof *w);
@@ -97,8 +93,8 @@ int fleet_report(fleet_t *self, const char *host, int64_t pid, int64_t version,
     snprintf(w->host, sizeof w->host, "%s", host);
     w->pid = pid;
     w->version = version;
-    w->interval_ms = interval_ms > 0 ? interval_ms : FLEET_INTERVAL_DEFAULT_MSEC;
-    w->expires_mono_ms = mono_ms + w->interval_ms * self->liveness;
+    w->interval_ms = interval_ms > 0 ? interval_ms : HEARTBEAT_IVL_MSEC;
+    w->expires_mono_ms = liveness_expiry(mono_ms, w->interval_ms, self->liveness);
     w->last_seen_ms = wall_ms;
     return 0;
 }
@@ -117,7 +113,7 @@ size_t fleet_expire(fleet_t *self, int64_t mono_ms, fleet_gone_fn *gone_fn, void
     size_t gone = 0;
     for (size_t i = 0; i < self->n;) {
         fleet_worker_t *w = &self->workers[i];
-        if (w->expires_mono_ms > mono_ms) {
+        if (!liveness_expired(w->expires_mono_ms, mono_ms)) {
             i++;
             continue;
         }

@@ -6,8 +6,8 @@
     version it serves changes and at least every interval_ms otherwise
     (proto/PROTOCOL.md, section 5.2). The fleet keeps one entry per host and
     pid with the version last reported. An entry silent for liveness x its
-    own interval is dead and dropped: a worker that was stopped, crashed or
-    is frozen stops counting.
+    own interval is dead and dropped (the rule of liveness.h): a worker that
+    was stopped, crashed or is frozen stops counting.
 
     A wait (fleet_wait_begin) is the load_model rule of DESIGN.md: the run
     is done once every live inference worker serves the promoted version.
@@ -28,9 +28,9 @@
 #include <stdint.h>
 
 #include "err.h"
+#include "heartbeat.h"   //  SERVING interval_ms 0 means HEARTBEAT_IVL_MSEC
 
 #define FLEET_WORKERS_MAX 1024                  //  inference workers tracked at once
-#define FLEET_INTERVAL_DEFAULT_MSEC 1000        //  SERVING interval_ms 0 means this
 #define FLEET_INTERVAL_MAX_MSEC (10 * 60 * 1000) //  a longer promised interval is refused
 #define FLEET_NOTE_MAX 200                      //  bytes of a wait's note, NUL included
 
@@ -60,7 +60,7 @@ fleet_t *fleet_new(int liveness);
 void fleet_destroy(fleet_t **p);
 
 //  Records one SERVING report (a new worker or an update). interval_ms 0
-//  is FLEET_INTERVAL_DEFAULT_MSEC. Returns 0, or with err: MLOPS_EINVAL
+//  is HEARTBEAT_IVL_MSEC. Returns 0, or with err: MLOPS_EINVAL
 //  (empty host, pid 0, interval_ms over FLEET_INTERVAL_MAX_MSEC, each named
 //  in the message), MLOPS_ETOOBIG (FLEET_WORKERS_MAX workers already).
 int fleet_report(fleet_t *self, const char *host, int64_t pid, int64_t version,
@@ -69,8 +69,8 @@ int fleet_report(fleet_t *self, const char *host, int64_t pid, int64_t version,
 //  Called with each worker fleet_expire drops, before it is gone.
 typedef void(fleet_gone_fn)(const fleet_worker_t *worker, void *arg);
 
-//  Drops the workers silent past their expiry at mono_ms, telling gone_fn
-//  (may be NULL) about each. A dropped worker that did not serve the
+//  Drops the workers whose expiry has passed at mono_ms (liveness_expired),
+//  telling gone_fn (may be NULL) about each. A dropped worker that did not serve the
 //  awaited version is named in the wait's note. Returns how many went.
 size_t fleet_expire(fleet_t *self, int64_t mono_ms, fleet_gone_fn *gone_fn, void *arg);
 

@@ -1,17 +1,24 @@
 /*  main.c: `mlops-broker`. Parses flags into a broker_config_t, builds the
     broker, runs it until SIGINT / SIGTERM. */
 #include <czmq.h>
+#include <assert.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "broker.h"
 #include "duration.h"
+#include "flags.h"
+#include "heartbeat.h"
 #include "log.h"
+
+#define S_PROG "mlops-broker"
 
 static void s_usage(FILE *out)
 {
+    char heartbeat[32];
     fprintf(out,
             "usage: mlops-broker [options]\n\n"
             "Runs the retraining DAG over ZeroMQ and keeps the model registry.\n\n"
@@ -22,8 +29,8 @@ static void s_usage(FILE *out)
             "  --work ENDPOINT        stage workers' socket (default tcp://*:5555)\n"
             "  --control ENDPOINT     clients' socket (default tcp://*:5556)\n"
             "  --events ENDPOINT      events socket (default tcp://*:5557)\n"
-            "  --heartbeat DURATION   heartbeat interval, 10ms..10m (default 1s)\n"
-            "  --liveness N           silent intervals before a worker is dead (default 3)\n"
+            "  --heartbeat DURATION   heartbeat interval, 10ms..10m (default %s)\n"
+            "  --liveness N           silent intervals before a worker is dead, 1..%d (default %d)\n"
             "  --max-attempts N       dispatches per task before the run fails (default 3)\n"
             "  --backoff DURATION     wait before the first retry, doubling (default 1s)\n"
             "  --timeout [STAGE=]DURATION  task timeout, for one stage or all (default 10m)\n"
@@ -40,23 +47,15 @@ static void s_usage(FILE *out)
             "  --families A,B         model families trained in parallel (default logreg,forest)\n"
             "  --seed N               split and training seed (default 42)\n"
             "  --help                 this text\n\n"
-            DURATION_HELP);
+            DURATION_HELP,
+            duration_format(HEARTBEAT_IVL_MSEC, heartbeat, sizeof heartbeat), HEARTBEAT_LIVENESS_MAX, HEARTBEAT_LIVENESS);
 }
 
-//  A DURATION flag (duration.h) within [min_msec, max_msec]; 0 or -1 with a message.
-static int s_duration_in(const char *flag, const char *text, int64_t min_msec, int64_t max_msec,
-                         int64_t *msec)
-{
-    mlops_err_t err;
-    if (duration_parse_range(text, min_msec, max_msec, msec, &err) == 0)
-        return 0;
-    fprintf(stderr, "mlops-broker: %s: %s\n", flag, err.msg);
-    return -1;
-}
-
+//  A DURATION flag (duration.h) of any length; 0 or -1 with a message.
 static int s_duration(const char *flag, const char *text, int64_t *msec)
 {
-    return s_duration_in(flag, text, 1, INT64_MAX, msec);
+    mlops_err_t err;
+    return flags_report(S_PROG, flags_duration(flag, text, 1, INT64_MAX, msec, &err), &err);
 }
 
 static int s_timeout(broker_config_t *cfg, const char *text)
@@ -96,41 +95,36 @@ static int s_families(broker_config_t *cfg, char *list)
     return 0;
 }
 
-static int s_number(const char *flag, const char *text, double min, double *out)
+//  The flags that take a number, a size or an interval; 0 or -1 with a message.
+static int s_value(broker_config_t *cfg, int c, const char *text)
 {
-    char *end = NULL;
-    double v = strtod(text, &end);
-    if (!*text || *end || v < min) {
-        fprintf(stderr, "mlops-broker: %s: expected a number >= %g, got '%s'\n", flag, min, text);
-        return -1;
+    mlops_err_t err;
+    long long v = 0;
+    int rc;
+    switch (c) {
+    case 'z':   //  at least 1 MiB, so LMDB has room for its own pages
+        rc = flags_size("--store-size", text, 1 << 20, &cfg->store_max_bytes, &err);
+        break;
+    case 'H':
+        rc = flags_duration("--heartbeat", text, DURATION_INTERVAL_MIN_MSEC,
+                            DURATION_INTERVAL_MAX_MSEC, &cfg->heartbeat_msec, &err);
+        break;
+    case 'M': rc = flags_number("--margin", text, -1e9, 1e9, &cfg->rule.margin, &err); break;
+    case 'L':
+        if ((rc = flags_int("--liveness", text, 1, HEARTBEAT_LIVENESS_MAX, &v, &err)) == 0)
+            cfg->liveness = (int)v;
+        break;
+    case 'a':
+        if ((rc = flags_int("--max-attempts", text, 1, INT_MAX, &v, &err)) == 0)
+            cfg->policy.max_attempts = (int)v;
+        break;
+    case 'r':
+        if ((rc = flags_int("--seed", text, 0, LLONG_MAX, &v, &err)) == 0)
+            cfg->seed = (uint64_t)v;
+        break;
+    default: assert(0); return -1;
     }
-    *out = v;
-    return 0;
-}
-
-//  Parses a byte size with an optional K, M, G or T suffix (powers of 1024),
-//  at least 1 MiB so LMDB has room for its own pages.
-static int s_size(const char *flag, const char *text, size_t *out)
-{
-    char *end;
-    double v = strtod(text, &end);
-    double unit = 1;
-    switch (*end) {
-    case 'K': case 'k': unit = 1024.0; end++; break;
-    case 'M': case 'm': unit = 1024.0 * 1024; end++; break;
-    case 'G': case 'g': unit = 1024.0 * 1024 * 1024; end++; break;
-    case 'T': case 't': unit = 1024.0 * 1024 * 1024 * 1024; end++; break;
-    default: break;
-    }
-    if (*end == 'B' || *end == 'b')
-        end++;
-    if (end == text || *end || !(v * unit >= 1024.0 * 1024) || v * unit > 1e18) {
-        fprintf(stderr, "mlops-broker: %s: expected a size of at least 1M like 512M or 64G, got '%s'\n",
-                flag, text);
-        return -1;
-    }
-    *out = (size_t)(v * unit);
-    return 0;
+    return flags_report(S_PROG, rc, &err);
 }
 
 static int s_parse(broker_config_t *cfg, int argc, char **argv)
@@ -146,21 +140,16 @@ static int s_parse(broker_config_t *cfg, int argc, char **argv)
         {0, 0, 0, 0},
     };
     int c, rc = 0;
-    double v;
     while (rc == 0 && (c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 's': cfg->store_dir = optarg; break;
         case 'N': cfg->no_sync = true; break;
-        case 'z': rc = s_size("--store-size", optarg, &cfg->store_max_bytes); break;
         case 'w': cfg->work_endpoint = optarg; break;
         case 'c': cfg->control_endpoint = optarg; break;
         case 'e': cfg->events_endpoint = optarg; break;
-        case 'H':
-            rc = s_duration_in("--heartbeat", optarg, DURATION_INTERVAL_MIN_MSEC,
-                               DURATION_INTERVAL_MAX_MSEC, &cfg->heartbeat_msec);
+        case 'z': case 'H': case 'M': case 'L': case 'a': case 'r':
+            rc = s_value(cfg, c, optarg);
             break;
-        case 'L': rc = s_number("--liveness", optarg, 1, &v); cfg->liveness = (int)v; break;
-        case 'a': rc = s_number("--max-attempts", optarg, 1, &v); cfg->policy.max_attempts = (int)v; break;
         case 'b': rc = s_duration("--backoff", optarg, &cfg->policy.backoff_msec); break;
         case 't': rc = s_timeout(cfg, optarg); break;
         case 'S': rc = s_duration("--schedule", optarg, &cfg->schedule_msec); break;
@@ -169,11 +158,9 @@ static int s_parse(broker_config_t *cfg, int argc, char **argv)
             rc = strcmp(optarg, "0") == 0 ? 0 : s_duration("--load-wait", optarg, &cfg->load_wait_msec);
             break;
         case 'm': snprintf(cfg->rule.metric, sizeof cfg->rule.metric, "%s", optarg); break;
-        case 'M': rc = s_number("--margin", optarg, -1e9, &cfg->rule.margin); break;
         case 'o': cfg->default_source = optarg; break;
         case 'T': cfg->target = optarg; break;
         case 'f': rc = s_families(cfg, optarg); break;
-        case 'r': rc = s_number("--seed", optarg, 0, &v); cfg->seed = (uint64_t)v; break;
         case 'h': s_usage(stdout); exit(0);
         default: s_usage(stderr); return -1;
         }

@@ -7,6 +7,7 @@
 
 #include "curve.h"
 #include "duration.h"
+#include "flags.h"
 
 const char *const client_opts_help =
     "  --broker HOST|ENDPOINT  the broker (default 127.0.0.1: control :5556, events :5557)\n"
@@ -58,7 +59,8 @@ int client_opts_parse(client_opts_t *opts, int argc, char **argv, int *i)
     } else if (events) {
         rc = endpoint_resolve(v, ENDPOINT_EVENTS_PORT, 0, opts->events, sizeof opts->events, &err);
     } else {
-        rc = duration_parse(v, &opts->timeout_msec, &err);
+        rc = flags_duration(flag, v, 1, INT64_MAX, &opts->timeout_msec, &err);
+        return flags_report("mlops", rc, &err) ? -1 : 1;
     }
     if (rc) {
         fprintf(stderr, "mlops: %s: %s\n", flag, err.msg);

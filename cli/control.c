@@ -17,6 +17,7 @@
 
 #include "client.h"
 #include "control_io.h"
+#include "flags.h"
 #include "mpjson.h"
 #include "records.h"
 
@@ -379,20 +380,16 @@ int cli_runs(int argc, char **argv)
                      NULL, NULL, 0);
     if (rc)
         return rc == 1 ? 0 : 2;
-    char *end = NULL, *end_id = NULL;
-    long limit = strtol(vals[0], &end, 10);
-    long long only = strtoll(vals[1], &end_id, 10);
-    if (*end || limit < 1 || *end_id || only < 0) {
-        fprintf(stderr, "mlops runs: --limit and --run take positive numbers, got '%s' and '%s'\n",
-                vals[0], vals[1]);
+    long long limit, only;
+    mlops_err_t err;
+    if (flags_report("mlops runs", flags_int("--limit", vals[0], 1, INT32_MAX, &limit, &err), &err)
+        || flags_report("mlops runs", flags_int("--run", vals[1], 0, INT64_MAX, &only, &err), &err))
         return 2;
-    }
     proto_msg_t req = {.cmd = PROTO_RUNS}, *reply = NULL;
     req.runs.limit = only ? CONTROL_LIST_MAX : limit;
     if (s_request(&opts, "runs", &req, &reply))
         return 1;
     control_runs_t runs;
-    mlops_err_t err;
     rc = control_runs_decode(reply->reply.data, reply->reply.data_len, &runs, &err);
     if (rc) {
         fprintf(stderr, "mlops runs: bad answer: %s\n", err.msg);
@@ -498,9 +495,8 @@ static int s_production(int argc, char **argv, bool promote)
     proto_msg_t req = {.cmd = promote ? PROTO_PROMOTE : PROTO_ROLLBACK}, *reply = NULL;
     if (promote) {
         const char *text = pos[0][0] == 'v' ? pos[0] + 1 : pos[0];
-        char *end = NULL;
-        long long v = strtoll(text, &end, 10);
-        if (!*text || *end || v < 1) {
+        long long v;
+        if (flags_int("VERSION", text, 1, INT64_MAX, &v, NULL)) {
             fprintf(stderr, "mlops promote: VERSION must be a number like 3 or v3, got '%s'\n", pos[0]);
             return 2;
         }

@@ -7,7 +7,9 @@
     Human output on stdout by default, one JSON object with --json. Progress
     goes to stderr, and only when stderr is a terminal. */
 #include "cli.h"
+#include "clock.h"
 #include "csv_load.h"
+#include "flags.h"
 #include "hash.h"
 #include "model.h"
 #include "synth.h"
@@ -49,11 +51,10 @@ typedef struct {
 
 static const char *const s_families[N_FAMILIES] = {TRAIN_FAMILY_LOGREG, TRAIN_FAMILY_FOREST};
 
+//  Milliseconds, with the fraction: a small table trains in under one.
 static double s_now_ms(void)
 {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+    return (double)clock_mono_us() / 1e3;
 }
 
 static void s_usage(FILE *f)
@@ -98,12 +99,11 @@ static const char **s_split_list(char *s)
     return v;
 }
 
+//  A whole number (flags.h) in its own words, which tests/test_train_cli.py reads.
 static int s_parse_int(const char *flag, const char *v, int lo, int hi, int *out)
 {
-    char *end;
-    errno = 0;
-    long x = strtol(v, &end, 10);
-    if (errno || *end || end == v || x < lo || x > hi) {
+    long long x;
+    if (flags_int(flag, v, lo, hi, &x, NULL)) {
         fprintf(stderr, "mlops train: %s needs an integer in %d..%d, not '%s'\n", flag, lo, hi, v);
         return -1;
     }
@@ -158,9 +158,8 @@ static int s_parse(int argc, char **argv, s_opts_t *o)
                 return -1;
             o->seed = (uint64_t)seed;
         } else if (strcmp(a, "--test-fraction") == 0) {
-            char *end;
-            o->test_fraction = strtod(v, &end);
-            if (*end || !(o->test_fraction > 0 && o->test_fraction < 1)) {
+            if (flags_number(a, v, 0, 1, &o->test_fraction, NULL) || o->test_fraction == 0
+                || o->test_fraction == 1) {   //  both ends excluded
                 fprintf(stderr, "mlops train: --test-fraction needs a number in (0, 1), not '%s'\n", v);
                 return -1;
             }

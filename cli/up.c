@@ -15,6 +15,8 @@
     for signals; no threads.
 */
 #include "cli.h"
+#include "clock.h"
+#include "flags.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -78,13 +80,6 @@ typedef struct {
 } s_up_t;
 
 static int s_signal_pipe[2] = {-1, -1};
-
-static int64_t s_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void s_signal_fn(int sig)
 {
@@ -209,7 +204,7 @@ static int s_child_start(s_child_t *child)
     child->pid = pid;
     child->out_fd = fds[0];
     child->line_len = 0;
-    child->started_ms = s_now_ms();
+    child->started_ms = clock_mono_ms();
     child->restart_at_ms = 0;
     return 0;
 }
@@ -288,7 +283,7 @@ static void s_reap(s_up_t *self)
             printf("mlops up: %s %s\n", child->name, why);
             continue;
         }
-        int64_t now = s_now_ms();
+        int64_t now = clock_mono_ms();
         if (now - child->started_ms >= UP_STABLE_MSEC)
             child->backoff_msec = UP_BACKOFF_MIN_MSEC;
         child->restart_at_ms = now + child->backoff_msec;
@@ -303,7 +298,7 @@ static void s_reap(s_up_t *self)
 
 static void s_restart_due(s_up_t *self)
 {
-    int64_t now = s_now_ms();
+    int64_t now = clock_mono_ms();
     for (size_t i = 0; i < self->n_children; i++) {
         s_child_t *child = &self->children[i];
         if (child->pid || !child->restart_at_ms || child->restart_at_ms > now)
@@ -373,7 +368,7 @@ static void s_stop_all(s_up_t *self)
     for (size_t i = 0; i < self->n_children; i++)
         if (self->children[i].pid)
             kill(self->children[i].pid, SIGTERM);
-    int64_t deadline = s_now_ms() + UP_STOP_GRACE_MSEC;
+    int64_t deadline = clock_mono_ms() + UP_STOP_GRACE_MSEC;
     for (;;) {
         s_reap(self);
         size_t alive = 0;
@@ -388,14 +383,14 @@ static void s_stop_all(s_up_t *self)
         }
         if (!alive)
             break;
-        if (s_now_ms() >= deadline) {
+        if (clock_mono_ms() >= deadline) {
             for (size_t i = 0; i < self->n_children; i++)
                 if (self->children[i].pid) {
                     printf("mlops up: %s did not stop in time, killing it\n",
                            self->children[i].name);
                     kill(self->children[i].pid, SIGKILL);
                 }
-            deadline = s_now_ms() + 1000;
+            deadline = clock_mono_ms() + 1000;
         }
         usleep(20000);
     }
@@ -479,12 +474,12 @@ static int s_parse(s_up_t *self, int argc, char **argv)
         snprintf(self->bin_dir, sizeof self->bin_dir, "bin");
     optind = 1;
     int opt;
-    char *end;
     while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        long value = 0;
+        long long value = 0;
+        //  any whole number here (flags.h), then each flag's range in its own
+        //  words, which tests/test_up.py reads
         if (opt == 'p' || opt == 't' || opt == 'i' || opt == 'B') {
-            value = strtol(optarg, &end, 10);
-            if (*end || end == optarg) {
+            if (flags_int("", optarg, LLONG_MIN, LLONG_MAX, &value, NULL)) {
                 fprintf(stderr, "mlops up: --%s wants a number, got '%s'\n",
                         opt == 'p'   ? "port"
                         : opt == 'B' ? "base-port"
@@ -501,14 +496,14 @@ static int s_parse(s_up_t *self, int argc, char **argv)
         case 'b': snprintf(self->bin_dir, sizeof self->bin_dir, "%s", optarg); break;
         case 'p':
             if (value < 1 || value > 65535) {
-                fprintf(stderr, "mlops up: --port %ld is not a TCP port (1..65535)\n", value);
+                fprintf(stderr, "mlops up: --port %lld is not a TCP port (1..65535)\n", value);
                 return 2;
             }
             self->port = (int)value;
             break;
         case 'B':
             if (value < 1 || value > 65532) {
-                fprintf(stderr, "mlops up: --base-port %ld leaves no room for 4 ports\n", value);
+                fprintf(stderr, "mlops up: --base-port %lld leaves no room for 4 ports\n", value);
                 return 2;
             }
             self->base_port = (int)value;
@@ -516,7 +511,7 @@ static int s_parse(s_up_t *self, int argc, char **argv)
         case 't':
         case 'i':
             if (value < 1 || value > 16) {
-                fprintf(stderr, "mlops up: --%s must be 1..16, got %ld\n",
+                fprintf(stderr, "mlops up: --%s must be 1..16, got %lld\n",
                         opt == 't' ? "train-workers" : "infer-workers", value);
                 return 2;
             }
@@ -593,8 +588,8 @@ static void s_loop(s_up_t *self)
             break;
         s_reap(self);
         s_restart_due(self);
-        if (!self->announced && s_now_ms() >= self->next_health_ms) {
-            self->next_health_ms = s_now_ms() + UP_HEALTH_IVL_MSEC;
+        if (!self->announced && clock_mono_ms() >= self->next_health_ms) {
+            self->next_health_ms = clock_mono_ms() + UP_HEALTH_IVL_MSEC;
             if (s_health_ok(self->port)) {
                 self->announced = true;
                 s_announce(self);

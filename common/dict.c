@@ -3,6 +3,7 @@
 #include "dict.h"
 
 #include "err.h"
+#include "vec.h"
 
 #include <assert.h>
 #include <stdlib.h>
@@ -94,14 +95,8 @@ void dict_destroy(dict_t **p)
 //  Appends a copy of s as the next level; returns it or NULL on ENOMEM.
 static char *s_append(dict_t *self, const char *s, size_t len)
 {
-    if (self->n_levels == self->cap_levels) {
-        size_t cap = self->cap_levels ? 2 * self->cap_levels : 16;
-        char **levels = realloc(self->levels, cap * sizeof *levels);
-        if (!levels)
-            return NULL;
-        self->levels = levels;
-        self->cap_levels = cap;
-    }
+    if (vec_reserve_(&self->levels, &self->cap_levels, self->n_levels, 1, sizeof *self->levels))
+        return NULL;
     char *copy = malloc(len + 1);
     if (!copy)
         return NULL;

@@ -19,6 +19,7 @@
 #include "api.h"
 #include "body.h"
 #include "curve.h"
+#include "liveness.h"
 #include "log.h"
 #include "metrics.h"
 #include "msg.h"
@@ -708,7 +709,7 @@ static void s_heartbeat(gateway_t *self, int64_t now, bool all)
     proto_msg_t msg = {.cmd = PROTO_HEARTBEAT, .heartbeat = {.task_id = "", .model_version = 0}};
     for (int i = 0; i < router_slots(self->router); i++) {
         const router_worker_t *w = router_worker(self->router, i);
-        if (!w || (!all && now - self->last_sent_ms[i] < self->cfg.heartbeat_ivl_ms))
+        if (!w || (!all && now - self->last_sent_ms[i] < self->cfg.heartbeat_msec))
             continue;
         int rc = s_send_control(self, w->id, w->id_len, &msg);
         if (rc == EHOSTUNREACH)
@@ -743,7 +744,7 @@ static void s_timers(gateway_t *self)
         for (size_t i = 0; i < n; i++)
             s_worker_lost(self, dead[i], "heartbeat expired");
         s_heartbeat(self, now, false);
-        self->next_heartbeat_ms = now + self->cfg.heartbeat_ivl_ms / 4;
+        self->next_heartbeat_ms = now + self->cfg.heartbeat_msec / 4;
     }
     s_control_timers(self, now);
     s_dispatch(self);
@@ -1094,8 +1095,8 @@ void gateway_config_defaults(gateway_config_t *cfg)
         .client_timeout_sec = GATEWAY_CLIENT_TIMEOUT_SEC,
         .connections_max = GATEWAY_CONNECTIONS_MAX,
         .credit = GATEWAY_CREDIT,
-        .heartbeat_ivl_ms = GATEWAY_HEARTBEAT_IVL_MSEC,
-        .heartbeat_liveness = GATEWAY_HEARTBEAT_LIVENESS,
+        .heartbeat_msec = HEARTBEAT_IVL_MSEC,
+        .liveness = HEARTBEAT_LIVENESS,
         .broker = GATEWAY_BROKER,
         .broker_timeout_ms = GATEWAY_BROKER_TIMEOUT_MSEC,
         .admin_token = NULL,
@@ -1109,7 +1110,7 @@ static int s_check_config(const gateway_config_t *cfg, mlops_err_t *err)
         return mlops_err_set(err, MLOPS_EINVAL, "body limits must be at least 1 byte");
     if (cfg->batch_max == 0 || cfg->batch_max > PROTO_RECORDS_MAX)
         return mlops_err_set(err, MLOPS_EINVAL, "batch limit must be 1..%d records", PROTO_RECORDS_MAX);
-    if (cfg->deadline_ms <= 0 || cfg->heartbeat_ivl_ms <= 0 || cfg->heartbeat_liveness <= 0
+    if (cfg->deadline_ms <= 0 || cfg->heartbeat_msec <= 0 || cfg->liveness <= 0
         || cfg->broker_timeout_ms <= 0)
         return mlops_err_set(err, MLOPS_EINVAL, "deadline and heartbeat settings must be positive");
     if (cfg->connections_max == 0 || cfg->connections_max > 1000000 || cfg->credit <= 0)
@@ -1215,11 +1216,7 @@ gateway_t *gateway_new(const gateway_config_t *cfg, mlops_err_t *err)
     self->n_reqs = self->cfg.connections_max + 16;
     self->reqs = calloc(self->n_reqs, sizeof *self->reqs);
     self->free_slots = calloc(self->n_reqs, sizeof *self->free_slots);
-    //  a peer may heartbeat at the protocol's interval whatever ours is: never
-    //  call it dead sooner than that allows
-    int64_t ivl = cfg->heartbeat_ivl_ms > GATEWAY_HEARTBEAT_IVL_MSEC ? cfg->heartbeat_ivl_ms
-                                                                     : GATEWAY_HEARTBEAT_IVL_MSEC;
-    self->router = router_new(cfg->credit, ivl * cfg->heartbeat_liveness);
+    self->router = router_new(cfg->credit, liveness_interval(cfg->heartbeat_msec) * cfg->liveness);
     self->metrics = metrics_new();
     if (!self->reqs || !self->free_slots || !self->router || !self->metrics) {
         mlops_err_set(err, MLOPS_ENOMEM, "out of memory for %u request slots", self->n_reqs);

@@ -46,8 +46,6 @@
 #define GATEWAY_CLIENT_TIMEOUT_SEC 10              //  idle or slow connection
 #define GATEWAY_CONNECTIONS_MAX 4096               //  open HTTP connections
 #define GATEWAY_CREDIT 32                          //  requests in flight per worker
-#define GATEWAY_HEARTBEAT_IVL_MSEC 1000            //  PROTOCOL.md section 7
-#define GATEWAY_HEARTBEAT_LIVENESS 3
 #define GATEWAY_BROKER "tcp://127.0.0.1:5556"     //  the broker's control socket
 #define GATEWAY_BROKER_TIMEOUT_MSEC 3000           //  /api answers 503 after this
 #define GATEWAY_CONTROL_INFLIGHT_MAX 64            //  /api requests at the broker at once
@@ -63,8 +61,8 @@ typedef struct {
     unsigned client_timeout_sec;     //  MHD connection timeout
     unsigned connections_max;        //  MHD connection limit
     int credit;                      //  requests in flight per worker
-    int64_t heartbeat_ivl_ms;        //  heartbeat interval
-    int heartbeat_liveness;          //  intervals of silence before a worker is dead
+    int64_t heartbeat_msec;          //  heartbeat interval
+    int liveness;                    //  intervals of silence before a worker is dead
     const char *broker;              //  control endpoint of the broker (/api), NULL = no /api
     int64_t broker_timeout_ms;       //  503 when the broker is silent this long
     const char *admin_token;         //  bearer token for the /api actions, NULL/"" = none

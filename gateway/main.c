@@ -5,6 +5,7 @@
 #include <czmq.h>
 #include "duration.h"
 #include "endpoint.h"
+#include "flags.h"
 #include "log.h"
 #include "msg.h"
 
@@ -59,7 +60,7 @@ static void s_usage(FILE *out)
         "  --connections N      open HTTP connections at most (default %d)\n"
         "  --credit N           requests in flight per worker (default %d)\n"
         "  --heartbeat DURATION interval of our heartbeats, 10ms..10m (default %s); a\n"
-        "                       worker is dead after 3 silent intervals of at least 1s\n"
+        "                       worker is dead after %d silent intervals of at least %s\n"
         "  --help               this text\n"
         DURATION_HELP
         "Log level: MLOPS_LOG_LEVEL=error|warning|info|debug. CURVE on the backend\n"
@@ -71,38 +72,24 @@ static void s_usage(FILE *out)
         duration_format(GATEWAY_DEADLINE_MSEC, deadline, sizeof deadline),
         duration_format(GATEWAY_CLIENT_TIMEOUT_SEC * 1000LL, client_timeout, sizeof client_timeout),
         GATEWAY_CONNECTIONS_MAX, GATEWAY_CREDIT,
-        duration_format(GATEWAY_HEARTBEAT_IVL_MSEC, heartbeat, sizeof heartbeat));
+        duration_format(HEARTBEAT_IVL_MSEC, heartbeat, sizeof heartbeat), HEARTBEAT_LIVENESS, heartbeat);
 }
 
-//  Parses a whole decimal number in [min, max]; 0 or -1 with a message.
+#define S_PROG "mlops-gateway"
+
+//  A whole number in [min, max] (flags.h); 0 or -1 with a message.
 static int s_number(const char *flag, const char *text, long long min, long long max, long long *out)
 {
-    char *end;
-    errno = 0;
-    long long v = text ? strtoll(text, &end, 10) : 0;
-    if (!text || errno || end == text || *end || v < min || v > max) {
-        fprintf(stderr, "mlops-gateway: %s wants a whole number in %lld..%lld, not '%s'\n", flag,
-                min, max, text ? text : "");
-        return -1;
-    }
-    *out = v;
-    return 0;
+    mlops_err_t err;
+    return flags_report(S_PROG, flags_int(flag, text, min, max, out, &err), &err);
 }
 
-//  Parses a DURATION (duration.h) in [min_msec, max_msec]; 0 or -1 with a message.
+//  A DURATION in [min_msec, max_msec] (flags.h); 0 or -1 with a message.
 static int s_duration(const char *flag, const char *text, int64_t min_msec, int64_t max_msec,
                       int64_t *out)
 {
     mlops_err_t err;
-    if (!text) {
-        fprintf(stderr, "mlops-gateway: %s needs a DURATION\n", flag);
-        return -1;
-    }
-    if (duration_parse_range(text, min_msec, max_msec, out, &err) != 0) {
-        fprintf(stderr, "mlops-gateway: %s: %s\n", flag, err.msg);
-        return -1;
-    }
-    return 0;
+    return flags_report(S_PROG, flags_duration(flag, text, min_msec, max_msec, out, &err), &err);
 }
 
 //  --client-timeout: a DURATION of whole seconds (the HTTP server counts in seconds).
@@ -112,7 +99,7 @@ static int s_client_timeout(const char *flag, const char *text, unsigned *out)
     if (s_duration(flag, text, 1000, 86400000, &ms))
         return -1;
     if (ms % 1000 != 0) {
-        fprintf(stderr, "mlops-gateway: %s: '%s' is not a whole number of seconds\n", flag, text);
+        fprintf(stderr, S_PROG ": %s: '%s' is not a whole number of seconds\n", flag, text);
         return -1;
     }
     *out = (unsigned)(ms / 1000);
@@ -158,7 +145,7 @@ static int s_flag(gateway_config_t *cfg, const char *flag, const char *value)
         return s_number(flag, value, 1, 100000, &v) ? -1 : (cfg->credit = (int)v, 0);
     else if (strcmp(flag, "--heartbeat") == 0)
         return s_duration(flag, value, DURATION_INTERVAL_MIN_MSEC, DURATION_INTERVAL_MAX_MSEC,
-                          &cfg->heartbeat_ivl_ms);
+                          &cfg->heartbeat_msec);
     else {
         fprintf(stderr, "mlops-gateway: unknown flag or missing value: %s\n", flag);
         return -1;

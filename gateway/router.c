@@ -3,6 +3,8 @@
     scan of a few cache lines beats any index at that size. */
 #include "router.h"
 
+#include "liveness.h"
+
 #include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,7 +16,7 @@ struct router {
     int credit;                                  //  most requests in flight per worker
     int64_t liveness_ms;                         //  life without being heard
     uint64_t seq;                                //  event counter for LRU and versions
-    int64_t awake_ms;                            //  when router_awake last ran, 0 = never
+    liveness_t awake;                            //  turns of the gateway's loop
 };
 
 router_t *router_new(int credit, int64_t liveness_ms)
@@ -73,7 +75,7 @@ int router_ready(router_t *self, const uint8_t *id, size_t id_len, const char *n
     }
     snprintf(w->name, sizeof w->name, "%s", name ? name : "?");
     s_set_version(self, w, model_version);
-    w->expires_ms = now_ms + self->liveness_ms;
+    w->expires_ms = liveness_expiry(now_ms, self->liveness_ms, 1);   //  liveness_ms: all intervals
     w->heard_ms = now_ms;
     if (slot >= self->hwm)
         self->hwm = slot + 1;
@@ -85,7 +87,7 @@ void router_heard(router_t *self, int slot, int64_t model_version, int64_t now_m
     assert(slot >= 0 && slot < self->hwm && self->workers[slot].live);
     router_worker_t *w = &self->workers[slot];
     s_set_version(self, w, model_version);
-    w->expires_ms = now_ms + self->liveness_ms;
+    w->expires_ms = liveness_expiry(now_ms, self->liveness_ms, 1);   //  liveness_ms: all intervals
     w->heard_ms = now_ms;
 }
 
@@ -146,10 +148,7 @@ void router_remove(router_t *self, int slot)
 
 int64_t router_awake(router_t *self, int64_t now_ms, int64_t expected_gap_ms)
 {
-    int64_t stall = self->awake_ms ? now_ms - self->awake_ms - expected_gap_ms : 0;
-    self->awake_ms = now_ms;
-    if (stall <= 0)
-        return 0;
+    int64_t stall = liveness_awake(&self->awake, now_ms, expected_gap_ms);
     for (int i = 0; i < self->hwm; i++)
         if (self->workers[i].live)
             self->workers[i].expires_ms += stall;
@@ -160,7 +159,7 @@ size_t router_expired(const router_t *self, int64_t now_ms, int *dead, size_t ma
 {
     size_t n = 0;
     for (int i = 0; i < self->hwm && n < max; i++)
-        if (self->workers[i].live && now_ms > self->workers[i].expires_ms)
+        if (self->workers[i].live && liveness_expired(self->workers[i].expires_ms, now_ms))
             dead[n++] = i;
     return n;
 }

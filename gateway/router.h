@@ -44,7 +44,8 @@ typedef struct {
 typedef struct router router_t;
 
 //  New table; credit = most requests in flight per worker, liveness_ms =
-//  how long a worker lives without being heard. NULL when out of memory.
+//  how long a worker lives without being heard (its interval, at least the
+//  protocol's, times the liveness: liveness.h). NULL when out of memory.
 router_t *router_new(int credit, int64_t liveness_ms);
 
 //  Frees; ignores NULL; sets *p to NULL.
@@ -77,10 +78,11 @@ void router_abandoned(router_t *self, int slot);
 //  Forgets a worker (expired, disconnected, unreachable).
 void router_remove(router_t *self, int slot);
 
-//  The gateway's loop calls this each turn: when more than expected_gap_ms
-//  passed since the last call, the gateway itself was not reading (stopped,
-//  descheduled, swapping), so that time cannot count against the workers:
-//  every expiry moves out by the excess. Returns the excess (0 when none).
+//  The gateway's loop calls this each turn (liveness_awake): when more than
+//  expected_gap_ms passed since the last call, the gateway itself was not
+//  reading (stopped, descheduled, swapping), so that time cannot count
+//  against the workers: every expiry moves out by the excess. Returns the
+//  excess (0 when none).
 int64_t router_awake(router_t *self, int64_t now_ms, int64_t expected_gap_ms);
 
 //  Writes the slots of workers whose expiry has passed into dead (up to

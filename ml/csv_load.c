@@ -14,6 +14,7 @@
 
 #include "dict.h"
 #include "log.h"
+#include "vec.h"
 
 #include <csv.h>
 
@@ -47,6 +48,7 @@ typedef struct {
 typedef struct {
     s_col_t *cols;        //  n_cols columns
     size_t n_cols;        //  from the header
+    size_t cap_cols;      //  columns allocated
     size_t cap_rows;      //  rows allocated in every column
     size_t n_rows;        //  data rows complete
     size_t field;         //  index of the next field of the current row
@@ -180,11 +182,9 @@ static int s_header_field(s_load_t *ld, const char *s, size_t len)
                              "line 1: duplicate column name '%s' (columns %u and %zu)", sample,
                              code + 1, c + 1);
     }
-    s_col_t *cols = realloc(ld->cols, (c + 1) * sizeof *cols);
-    if (!cols)
+    if (vec_reserve_(&ld->cols, &ld->cap_cols, c, 1, sizeof *ld->cols))
         return mlops_err_set(ld->err, MLOPS_ENOMEM, "out of memory");
-    ld->cols = cols;
-    s_col_t *col = &cols[c];
+    s_col_t *col = &ld->cols[c];
     memset(col, 0, sizeof *col);
     ld->n_cols++;
     col->flip_row = SIZE_MAX;

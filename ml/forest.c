@@ -12,6 +12,7 @@
 */
 #include "forest.h"
 #include "rng.h"
+#include "vec.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -449,26 +450,16 @@ static void s_best_split(const s_shared_t *sh, s_work_t *wk, const s_pending_t *
 
 static int s_push_node(s_work_t *wk)
 {
-    if (wk->n_nodes == wk->cap) {
-        size_t cap = wk->cap ? wk->cap * 2 : 256;
-        forest_node_t *v = realloc(wk->nodes, cap * sizeof *v);
-        if (!v)
-            return -1;
-        wk->nodes = v, wk->cap = cap;
-    }
+    if (vec_reserve_(&wk->nodes, &wk->cap, wk->n_nodes, 1, sizeof *wk->nodes))
+        return -1;
     wk->nodes[wk->n_nodes++] = (forest_node_t){0, -1, 0};
     return 0;
 }
 
 static int s_push_pending(s_work_t *wk, size_t *top, s_pending_t e)
 {
-    if (*top == wk->stack_cap) {
-        size_t cap = wk->stack_cap ? wk->stack_cap * 2 : 64;
-        s_pending_t *v = realloc(wk->stack, cap * sizeof *v);
-        if (!v)
-            return -1;
-        wk->stack = v, wk->stack_cap = cap;
-    }
+    if (vec_reserve_(&wk->stack, &wk->stack_cap, *top, 1, sizeof *wk->stack))
+        return -1;
     wk->stack[(*top)++] = e;
     return 0;
 }

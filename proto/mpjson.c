@@ -2,6 +2,8 @@
     appends to a growing buffer; the tree is freed with its zone. */
 #include "mpjson.h"
 
+#include "vec.h"
+
 #include <math.h>
 #include <msgpack.h>
 #include <stdarg.h>
@@ -20,17 +22,9 @@ static void s_put(s_buf_t *buf, const char *text, size_t n)
 {
     if (buf->failed)
         return;
-    if (buf->len + n + 1 > buf->cap) {
-        size_t cap = buf->cap ? buf->cap : 256;
-        while (buf->len + n + 1 > cap)
-            cap *= 2;
-        char *grown = realloc(buf->data, cap);
-        if (!grown) {
-            buf->failed = true;
-            return;
-        }
-        buf->data = grown;
-        buf->cap = cap;
+    if (vec_reserve_(&buf->data, &buf->cap, buf->len, n + 1, 1)) {   //  n bytes and a NUL
+        buf->failed = true;
+        return;
     }
     memcpy(buf->data + buf->len, text, n);
     buf->len += n;

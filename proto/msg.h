@@ -38,6 +38,7 @@
 #include <stdio.h>
 
 #include "err.h"
+#include "heartbeat.h"   //  PROTOCOL.md section 7's defaults
 
 #define PROTO_VERSION 1
 #define PROTO_FRAME_MAX_BYTES (512u * 1024 * 1024) //  refuse larger frames
@@ -45,8 +46,6 @@
 #define PROTO_FIELDS_MAX 1024      //  fields in one record
 #define PROTO_DETAIL_MAX 1024      //  problems in one ERROR
 #define PROTO_DEPTH_MAX 64         //  nesting of REPLY data
-#define PROTO_HEARTBEAT_IVL_MSEC 1000  //  PROTOCOL.md section 7: send after this much silence
-#define PROTO_HEARTBEAT_LIVENESS 3     //  intervals of silence before a peer is dead
 
 typedef enum {
     //  worker side (work and backend sockets)
@@ -152,7 +151,7 @@ typedef struct {
                  const proto_problem_t *detail; size_t n_detail; } error;
         //  SERVING: infer worker to broker (control socket). model_version is
         //  the version it serves now (0 = none); interval_ms the longest wait
-        //  before its next report (0 = PROTO_HEARTBEAT_IVL_MSEC).
+        //  before its next report (0 = HEARTBEAT_IVL_MSEC).
         struct { const char *host; int64_t pid; int64_t model_version; int64_t interval_ms; } serving;
     };
 } proto_msg_t;

@@ -1,9 +1,8 @@
-/*  test_duration.c: duration flags (common/duration.c): units, ranges,
-    the refusals that name the value, and formatting. */
+/*  test_duration.c: durations as users type them (common/duration.h): the
+    units, the refusals (a bare number, no unit, zero, negative, out of
+    range, over 100 years) with their messages, ranges and the short form. */
 #include "duration.h"
 #include "testing.h"
-
-#include <stdint.h>
 
 static void test_duration(void)
 {
@@ -53,8 +52,43 @@ static void test_duration(void)
     CHECK_STR(duration_format(20, text, sizeof text), "20ms");
 }
 
+static void test_format_picks_the_largest_whole_unit(void)
+{
+    char text[32];
+    CHECK_STR(duration_format(1000, text, sizeof text), "1s");
+    CHECK_STR(duration_format(60000, text, sizeof text), "1m");
+    CHECK_STR(duration_format(90000, text, sizeof text), "90s");
+    CHECK_STR(duration_format(7200000, text, sizeof text), "2h");
+    CHECK_STR(duration_format(999, text, sizeof text), "999ms");
+    //  what format writes, parse reads back to the same value
+    int64_t values[] = {1, 250, 1500, 60000, 3600000, 86400000, 172800000};
+    mlops_err_t err;
+    for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
+        int64_t back = 0;
+        CHECK_INT(duration_parse(duration_format(values[i], text, sizeof text), &back, &err), 0);
+        CHECK_INT(back, values[i]);
+    }
+}
+
+static void test_refusals_name_the_text(void)
+{
+    int64_t ms = 7;
+    mlops_err_t err;
+    CHECK_INT(duration_parse(NULL, &ms, &err), MLOPS_EINVAL);
+    CHECK_CONTAINS(err.msg, "empty duration");
+    CHECK_INT(duration_parse("soon", &ms, &err), MLOPS_EINVAL);
+    CHECK_STR(err.msg, "bad duration 'soon' (expected a positive number and a unit ms|s|m|h|d)");
+    CHECK_INT(duration_parse("+3s", &ms, &err), MLOPS_EINVAL);   //  no sign at all
+    CHECK_INT(duration_parse("5w", &ms, &err), MLOPS_EINVAL);
+    CHECK_STR(err.msg, "bad duration unit in '5w' (use ms, s, m, h or d)");
+    CHECK_INT(duration_parse("inf s", &ms, &err), MLOPS_EINVAL);
+    CHECK_INT(ms, 7);
+}
+
 int main(void)
 {
     RUN(test_duration);
+    RUN(test_format_picks_the_largest_whole_unit);
+    RUN(test_refusals_name_the_text);
     return TEST_REPORT("test_duration");
 }

@@ -1,5 +1,6 @@
-/*  test_endpoint.c: broker addresses (common/endpoint.c): host, host:port
-    and full endpoints, the port offset, and the refusals. */
+/*  test_endpoint.c: what users type after --broker turned into an endpoint
+    (common/endpoint.h): a host, host:port, a full endpoint, the port
+    offset, and each refusal with its message. */
 #include "endpoint.h"
 #include "testing.h"
 
@@ -22,8 +23,34 @@ static void test_endpoint(void)
     CHECK_CONTAINS(err.msg, "no host");
 }
 
+static void test_offset_and_limits(void)
+{
+    char ep[ENDPOINT_MAX];
+    mlops_err_t err;
+    CHECK_INT(endpoint_resolve("h", ENDPOINT_EVENTS_PORT, 1, ep, sizeof ep, &err), 0);
+    CHECK_STR(ep, "tcp://h:5557");   //  the offset applies only to a port that was typed
+    CHECK_INT(endpoint_resolve("tcp://*:5556", 5556, 0, ep, sizeof ep, &err), 0);
+    CHECK_STR(ep, "tcp://*:5556");
+    CHECK_INT(endpoint_resolve("h:65535", 5556, 1, ep, sizeof ep, &err), MLOPS_EINVAL);
+    CHECK_CONTAINS(err.msg, "port out of range for 'h:65535'");
+    CHECK_INT(endpoint_resolve("h:0", 5556, 0, ep, sizeof ep, &err), MLOPS_EINVAL);
+    CHECK_CONTAINS(err.msg, "bad port in 'h:0'");
+    CHECK_INT(endpoint_resolve("h:80x", 5556, 0, ep, sizeof ep, &err), MLOPS_EINVAL);
+    CHECK_INT(endpoint_resolve(NULL, 5556, 0, ep, sizeof ep, &err), MLOPS_EINVAL);
+    CHECK_STR(err.msg, "bad broker address ''");
+    char long_host[ENDPOINT_MAX];
+    memset(long_host, 'a', sizeof long_host - 1);
+    long_host[sizeof long_host - 1] = '\0';
+    CHECK_INT(endpoint_resolve(long_host, 5556, 0, ep, sizeof ep, &err), MLOPS_EINVAL);
+    CHECK_CONTAINS(err.msg, "bad broker address");
+    char small[16];
+    CHECK_INT(endpoint_resolve("a-long-host-name", 5556, 0, small, sizeof small, &err), MLOPS_EINVAL);
+    CHECK_STR(err.msg, "broker address too long");
+}
+
 int main(void)
 {
     RUN(test_endpoint);
+    RUN(test_offset_and_limits);
     return TEST_REPORT("test_endpoint");
 }

@@ -1,7 +1,5 @@
-/*  test_err.c: the error vocabulary and the log sanitiser. */
+/*  test_err.c: the error vocabulary (common/err.h). */
 #include "err.h"
-#include "hash.h"
-#include "log.h"
 #include "testing.h"
 
 #include <errno.h>
@@ -25,25 +23,9 @@ static void test_err_set_formats_and_returns_code(void)
     CHECK_INT(mlops_err_set(NULL, MLOPS_EINVAL, "ignored"), MLOPS_EINVAL);
 }
 
-static void test_log_sanitize_masks_and_truncates(void)
-{
-    char out[8];
-    CHECK_STR(log_sanitize("a\nb\x01", 4, out, sizeof out), "a?b?");
-    CHECK_STR(log_sanitize("0123456789", 10, out, sizeof out), "0123...");
-}
-
-static void test_sha256_known_answer(void)
-{
-    char hex[HASH_HEX_LEN + 1];
-    hash_sha256_hex("abc", 3, hex);
-    CHECK_STR(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-}
-
 int main(void)
 {
     RUN(test_strerror_names_ours_and_errno);
     RUN(test_err_set_formats_and_returns_code);
-    RUN(test_log_sanitize_masks_and_truncates);
-    RUN(test_sha256_known_answer);
     return TEST_REPORT("test_err");
 }

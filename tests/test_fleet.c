@@ -34,8 +34,8 @@ static void test_reports_update_one_entry_per_host_and_pid(void)
     const fleet_worker_t *w = fleet_find(f, "vm", 42);
     CHECK(w != NULL);
     CHECK_INT(w->version, 2);
-    CHECK_INT(w->interval_ms, FLEET_INTERVAL_DEFAULT_MSEC);   //  0 means the default
-    CHECK_INT(w->expires_mono_ms, T0 + 100 + 3 * FLEET_INTERVAL_DEFAULT_MSEC);
+    CHECK_INT(w->interval_ms, HEARTBEAT_IVL_MSEC);   //  0 means the default
+    CHECK_INT(w->expires_mono_ms, T0 + 100 + 3 * HEARTBEAT_IVL_MSEC);
     CHECK_INT(w->last_seen_ms, WALL + T0 + 100);
     CHECK_INT(fleet_find(f, "vm", 43)->interval_ms, 500);
     CHECK(fleet_find(f, "vm", 44) == NULL);
@@ -84,15 +84,16 @@ static void test_silent_workers_expire_after_liveness_intervals(void)
     CHECK_INT(s_report(f, "a", 1, 1, 1000, T0), 0);
     CHECK_INT(s_report(f, "b", 2, 1, 200, T0), 0);
     s_gone_count = 0;
-    CHECK_INT(fleet_expire(f, T0 + 599, s_gone_fn, NULL), 0);
-    CHECK_INT(fleet_expire(f, T0 + 600, s_gone_fn, NULL), 1);   //  3 x 200 ms
+    CHECK_INT(fleet_expire(f, T0 + 600, s_gone_fn, NULL), 0);   //  3 x 200 ms: still alive
+    CHECK_INT(fleet_expire(f, T0 + 601, s_gone_fn, NULL), 1);   //  and past them, gone
     CHECK_INT(s_gone_count, 1);
     CHECK_STR(s_gone_last, "b:2");
     CHECK_INT(fleet_count(f), 1);
     //  a stall of the broker's own moves every expiry
     fleet_extend(f, 5000);
     CHECK_INT(fleet_expire(f, T0 + 3000, NULL, NULL), 0);
-    CHECK_INT(fleet_expire(f, T0 + 8000, NULL, NULL), 1);
+    CHECK_INT(fleet_expire(f, T0 + 8000, NULL, NULL), 0);
+    CHECK_INT(fleet_expire(f, T0 + 8001, NULL, NULL), 1);
     CHECK_INT(fleet_count(f), 0);
     fleet_destroy(&f);
 }
@@ -158,8 +159,8 @@ static void test_worker_silent_during_the_wait_is_named_not_waited_for(void)
     fleet_wait_begin(f, 3, T0, 30000);
     CHECK_INT(s_report(f, "a", 1, 3, 100, T0 + 200), 0);
     CHECK_INT(fleet_wait_check(f, T0 + 200, note, sizeof note), FLEET_WAITING);
-    CHECK_INT(fleet_expire(f, T0 + 300, NULL, NULL), 1);   //  b said nothing for 3 x 100 ms
-    CHECK_INT(fleet_wait_check(f, T0 + 300, note, sizeof note), FLEET_ALL_SERVE);
+    CHECK_INT(fleet_expire(f, T0 + 301, NULL, NULL), 1);   //  b said nothing for 3 x 100 ms
+    CHECK_INT(fleet_wait_check(f, T0 + 301, note, sizeof note), FLEET_ALL_SERVE);
     CHECK_STR(note, "1 inference worker serves v3; went silent: b:2 (v2)");
     //  a worker that went silent outside a wait is not named in the next one
     CHECK_INT(fleet_expire(f, T0 + 10000, NULL, NULL), 1);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "curve.h"
+#include "liveness.h"
 #include "log.h"
 #include "msg.h"
 
@@ -48,7 +49,7 @@ struct agent {
     int64_t next_heartbeat;       //  monotonic
     int64_t reconnect_msec;       //  back-off for the next reconnect
     int64_t delay_msec;           //  MLOPS_TASK_DELAY_MS
-    int64_t awake_mono;           //  last turn of the loop
+    liveness_t awake;             //  turns of the loop
 };
 
 agent_t *agent_new(const agent_config_t *cfg, mlops_err_t *err)
@@ -66,9 +67,9 @@ agent_t *agent_new(const agent_config_t *cfg, mlops_err_t *err)
     self->endpoint = strdup(cfg->endpoint);
     self->stage = strdup(cfg->stage);
     if (self->cfg.heartbeat_msec <= 0)
-        self->cfg.heartbeat_msec = 1000;
+        self->cfg.heartbeat_msec = HEARTBEAT_IVL_MSEC;
     if (self->cfg.liveness <= 0)
-        self->cfg.liveness = 3;
+        self->cfg.liveness = HEARTBEAT_LIVENESS;
     if (gethostname(self->host, sizeof self->host - 1) != 0)
         snprintf(self->host, sizeof self->host, "unknown");
     self->reconnect_msec = RECONNECT_MIN_MSEC;
@@ -141,6 +142,13 @@ static void s_send_ready(agent_t *self)
     self->announced = true;
 }
 
+//  The broker spoke (or a connection began): its silence counts from now.
+static void s_broker_heard(agent_t *self)
+{
+    int64_t now = zclock_mono();
+    self->broker_expires = liveness_expiry(now, self->cfg.heartbeat_msec, self->cfg.liveness);
+}
+
 //  Opens a fresh DEALER (dropping what the old one had queued) and says READY
 //  unless a job from the old connection is still computing.
 static void s_connect(agent_t *self)
@@ -154,9 +162,9 @@ static void s_connect(agent_t *self)
         log_error("cannot connect to %s: %s", self->endpoint, zmq_strerror(zmq_errno()));
     self->poller = zpoller_new(self->dealer, self->pipe, NULL);
     self->announced = false;
-    self->awake_mono = 0;   //  the back-off was a wait, not a stall
+    liveness_rest(&self->awake);   //  the back-off was a wait, not a stall
     self->stale_job = self->busy;
-    self->broker_expires = zclock_mono() + self->cfg.heartbeat_msec * self->cfg.liveness;
+    s_broker_heard(self);
     if (!self->busy)
         s_send_ready(self);
 }
@@ -274,7 +282,7 @@ static void s_handle_broker(agent_t *self)
     mlops_err_t err;
     mlops_err_clear(&err);
     proto_msg_t *msg = proto_msg_decode(zframe_data(frame), zframe_size(frame), &err);
-    self->broker_expires = zclock_mono() + self->cfg.heartbeat_msec * self->cfg.liveness;
+    s_broker_heard(self);
     if (!msg) {
         char sample[64];
         log_warning("dropped a bad frame from the broker: %s sample=%s", mlops_err_text(&err, err.code),
@@ -304,16 +312,15 @@ static void s_handle_broker(agent_t *self)
 //  A turn of the loop came later than the loop ever waits: the agent itself
 //  was busy (decoding a big TASK, encoding a big RESULT) or starved of CPU,
 //  and what the broker sent meanwhile sits unread. That pause does not count
-//  as the broker's silence (the broker's expiry logic mirrors this).
+//  as the broker's silence (liveness.h).
 static void s_awake(agent_t *self)
 {
-    int64_t now = zclock_mono();
-    int64_t stall = now - self->awake_mono - self->cfg.heartbeat_msec - STALL_SLACK_MSEC;
-    if (self->awake_mono && stall > 0) {
+    int64_t gap = self->cfg.heartbeat_msec + STALL_SLACK_MSEC;   //  longest wait, and slack
+    int64_t stall = liveness_awake(&self->awake, zclock_mono(), gap);
+    if (stall > 0) {
         self->broker_expires += stall;
         log_debug("loop stalled ms=%lld: broker expiry extended", (long long)stall);
     }
-    self->awake_mono = now;
 }
 
 int agent_run(agent_t *self)
@@ -333,7 +340,8 @@ int agent_run(agent_t *self)
         if (!self->dealer)
             continue;
         s_awake(self);
-        if (zclock_mono() > self->broker_expires && !(zsock_events(self->dealer) & ZMQ_POLLIN)) {
+        if (liveness_expired(self->broker_expires, zclock_mono())
+            && !(zsock_events(self->dealer) & ZMQ_POLLIN)) {
             s_reconnect_later(self, "silent");
             continue;
         }

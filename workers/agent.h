@@ -40,8 +40,8 @@ typedef int (agent_handler_fn)(const uint8_t *input, size_t input_len, uint8_t *
 typedef struct {
     const char *endpoint;        //  the broker's work socket, e.g. tcp://127.0.0.1:5555
     const char *stage;           //  the stage announced in READY
-    int64_t heartbeat_msec;      //  interval (0 = 1000)
-    int liveness;                //  silent intervals before the broker is dead (0 = 3)
+    int64_t heartbeat_msec;      //  interval (0 = HEARTBEAT_IVL_MSEC)
+    int liveness;                //  silent intervals before the broker is dead (0 = HEARTBEAT_LIVENESS)
     agent_handler_fn *handler;   //  runs one task
 } agent_config_t;
 

@@ -10,8 +10,10 @@
 */
 #include "infer.h"
 
+#include "clock.h"
 #include "curve.h"
 #include "infer_feed.h"
+#include "liveness.h"
 #include "log.h"
 #include "model.h"
 #include "msg.h"
@@ -47,7 +49,7 @@ struct infer {
     char host[64];                            //  for READY
     int64_t last_sent_ms;                     //  last message to the gateway
     int64_t last_heard_ms;                    //  last message from it
-    int64_t awake_ms;                         //  last turn of the loop's timers
+    liveness_t awake;                         //  turns of the loop's timers
     int64_t reopen_at_ms;                     //  when to reopen after a silence
     int64_t backoff_ms;                       //  next back-off
     double *proba;                            //  scratch, cap entries
@@ -57,13 +59,6 @@ struct infer {
     volatile sig_atomic_t stop;               //  infer_stop was called
 };
 
-static int64_t s_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void s_send(infer_t *self, const proto_msg_t *msg)
 {
     uint8_t *frame = NULL;
@@ -72,7 +67,7 @@ static void s_send(infer_t *self, const proto_msg_t *msg)
     if (rc != 0)
         log_error("cannot encode %s: %s", proto_cmd_name(msg->cmd), mlops_strerror(rc));
     else if (self->gateway && zmq_send(self->gateway, frame, len, ZMQ_DONTWAIT) >= 0)
-        self->last_sent_ms = s_now_ms();
+        self->last_sent_ms = clock_mono_ms();
     free(frame);
 }
 
@@ -122,7 +117,7 @@ static int s_open(infer_t *self)
         s_close(self);
         return rc;
     }
-    self->last_heard_ms = s_now_ms();
+    self->last_heard_ms = clock_mono_ms();
     s_send_ready(self);
     return 0;
 }
@@ -190,7 +185,7 @@ static void s_gateway_drain(infer_t *self)
             zmq_msg_close(&frame);
             return;
         }
-        self->last_heard_ms = s_now_ms();
+        self->last_heard_ms = clock_mono_ms();
         self->backoff_ms = 1000;
         mlops_err_t err;
         proto_msg_t *msg = proto_msg_decode(zmq_msg_data(&frame), zmq_msg_size(&frame), &err);
@@ -237,25 +232,18 @@ static void s_pipe_drain(infer_t *self)
 
 static void s_timers(infer_t *self)
 {
-    int64_t now = s_now_ms();
-    int64_t ivl = self->cfg.heartbeat_ivl_ms;
-    //  A turn far over the loop's wait was a stall of ours (stopped,
-    //  descheduled, a long model load): the gateway was not heard because
-    //  we were not listening, so that time does not count as its silence.
-    int64_t stall = now - self->awake_ms - (LOOP_WAIT_MSEC + STALL_SLACK_MSEC);
-    self->awake_ms = now;
-    if (stall > 0)
-        self->last_heard_ms += stall;
+    int64_t now = clock_mono_ms();
+    int64_t ivl = self->cfg.heartbeat_msec;
+    //  a stall of ours (a long model load) is not the gateway's silence
+    self->last_heard_ms += liveness_awake(&self->awake, now, LOOP_WAIT_MSEC + STALL_SLACK_MSEC);
     if (!self->gateway) {
         if (now >= self->reopen_at_ms && s_open(self) != 0)
             self->reopen_at_ms = now + self->backoff_ms;
         return;
     }
-    //  the gateway heartbeats at its own interval (PROTOCOL.md's by default):
-    //  a shorter one of ours must not make it look dead
-    int64_t silence_ms = (ivl > INFER_HEARTBEAT_IVL_MSEC ? ivl : INFER_HEARTBEAT_IVL_MSEC)
-                       * INFER_HEARTBEAT_LIVENESS;
-    if (now - self->last_heard_ms > silence_ms) {
+    int64_t expires =
+        liveness_expiry(self->last_heard_ms, liveness_interval(ivl), HEARTBEAT_LIVENESS);
+    if (liveness_expired(expires, now)) {
         log_warning("gateway silent for %" PRId64 " ms: reconnecting in %" PRId64 " ms",
                     now - self->last_heard_ms, self->backoff_ms);
         s_close(self);
@@ -325,7 +313,7 @@ infer_t *infer_new(const infer_config_t *cfg, mlops_err_t *err)
         self->pipe = self->pipe_sock ? zsock_resolve(self->pipe_sock) : NULL;
         if (!self->pipe || zmq_bind(self->pipe, self->pipe_endpoint) != 0
             || !(self->feed = infer_feed_new(self->curve, cfg->control, cfg->events, self->pipe_endpoint,
-                                             self->model ? self->version : 0, cfg->report_ivl_ms, err))) {
+                                             self->model ? self->version : 0, cfg->report_msec, err))) {
             if (!err || err->code == 0)
                 mlops_err_set(err, errno, "cannot start the model feed: %s", zmq_strerror(errno));
             infer_destroy(&self);
@@ -343,7 +331,7 @@ infer_t *infer_new(const infer_config_t *cfg, mlops_err_t *err)
 
 int infer_run(infer_t *self)
 {
-    self->awake_ms = s_now_ms();   //  a stall before the first turn counts too
+    liveness_awake(&self->awake, clock_mono_ms(), 0);   //  a stall before the first turn counts too
     while (!self->stop) {
         zmq_pollitem_t items[2] = {{self->gateway, 0, ZMQ_POLLIN, 0}, {self->pipe, 0, ZMQ_POLLIN, 0}};
         zmq_pollitem_t *first = self->gateway ? items : items + 1;

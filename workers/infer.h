@@ -19,8 +19,6 @@
 #include "err.h"
 
 #define INFER_GATEWAY "tcp://127.0.0.1:5558"
-#define INFER_HEARTBEAT_IVL_MSEC 1000   //  PROTOCOL.md section 7
-#define INFER_HEARTBEAT_LIVENESS 3
 
 typedef struct {
     const char *gateway;         //  backend endpoint to connect to
@@ -28,8 +26,8 @@ typedef struct {
     const char *events;          //  broker events endpoint (with control)
     const char *model_path;      //  artifact to serve from the start, NULL = none
     int64_t model_version;       //  version reported for model_path
-    int64_t heartbeat_ivl_ms;    //  heartbeat interval
-    int64_t report_ivl_ms;       //  SERVING to the broker at least this often, 0 = default
+    int64_t heartbeat_msec;      //  heartbeat interval
+    int64_t report_msec;         //  SERVING to the broker at least this often, 0 = default
 } infer_config_t;
 
 typedef struct infer infer_t;

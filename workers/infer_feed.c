@@ -6,6 +6,7 @@
     report DEALER lives on, and is replaced when an answer is overdue. */
 #include "infer_feed.h"
 
+#include "clock.h"
 #include "control_io.h"
 #include "curve.h"
 #include "hash.h"
@@ -38,7 +39,7 @@ struct infer_feed {
     int64_t backoff_ms;          //  wait after the next failure
     int64_t served;              //  version the serving thread says it serves
     int64_t production;          //  production version last heard of, -1 = not yet
-    int64_t report_ivl_ms;       //  SERVING at least this often
+    int64_t report_msec;       //  SERVING at least this often
     int64_t next_report_ms;      //  next SERVING due (0 = now)
     int64_t report_sent_ms;      //  when the unanswered SERVING went, 0 = none
     zsock_t *report;             //  DEALER to the control socket, NULL until needed
@@ -48,19 +49,12 @@ struct infer_feed {
     atomic_bool stop;            //  set by infer_feed_destroy
 };
 
-static int64_t s_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 //  Waits for the REPLY on sock, in slices so a stop is noticed. Returns the
 //  decoded message or NULL (timeout, stop, or a malformed answer).
 static proto_msg_t *s_await_reply(infer_feed_t *self, void *sock)
 {
-    int64_t until = s_now_ms() + INFER_FEED_TIMEOUT_MSEC;
-    while (!atomic_load(&self->stop) && s_now_ms() < until) {
+    int64_t until = clock_mono_ms() + INFER_FEED_TIMEOUT_MSEC;
+    while (!atomic_load(&self->stop) && clock_mono_ms() < until) {
         zmq_pollitem_t item = {sock, 0, ZMQ_POLLIN, 0};
         if (zmq_poll(&item, 1, SLICE_MSEC) <= 0)
             continue;
@@ -226,14 +220,14 @@ static void s_handle_report_reply(infer_feed_t *self)
 //  socket when an answer is overdue (the broker restarted or is away).
 static void s_report(infer_feed_t *self)
 {
-    int64_t now = s_now_ms();
+    int64_t now = clock_mono_ms();
     if (self->report_sent_ms && now - self->report_sent_ms > INFER_FEED_TIMEOUT_MSEC) {
         zsock_destroy(&self->report);
         self->report_sent_ms = 0;
     }
     if (self->report_sent_ms || now < self->next_report_ms)
         return;
-    self->next_report_ms = now + self->report_ivl_ms;   //  also after a failure below: no spinning
+    self->next_report_ms = now + self->report_msec;   //  also after a failure below: no spinning
     if (!self->report) {
         self->report = zsock_new(ZMQ_DEALER);
         if (!self->report)
@@ -249,7 +243,7 @@ static void s_report(infer_feed_t *self)
     }
     proto_msg_t req = {.cmd = PROTO_SERVING,
                        .serving = {.host = self->host, .pid = getpid(), .model_version = self->served,
-                                   .interval_ms = self->report_ivl_ms}};
+                                   .interval_ms = self->report_msec}};
     uint8_t *frame = NULL;
     size_t len = 0;
     if (proto_msg_encode(&req, &frame, &len) == 0
@@ -282,7 +276,7 @@ static void s_try_fetch(infer_feed_t *self, void *pipe)
     int64_t version = 0;
     model_t *model = s_fetch(self, &version);
     if (!model) {
-        self->next_try_ms = s_now_ms() + self->backoff_ms;
+        self->next_try_ms = clock_mono_ms() + self->backoff_ms;
         self->backoff_ms = self->backoff_ms * 2 > INFER_FEED_BACKOFF_MAX_MSEC
                          ? INFER_FEED_BACKOFF_MAX_MSEC : self->backoff_ms * 2;
         return;
@@ -317,7 +311,7 @@ static void *s_feed_fn(void *arg)
         atomic_store(&self->stop, true);
     }
     while (!atomic_load(&self->stop)) {
-        int64_t now = s_now_ms();
+        int64_t now = clock_mono_ms();
         long timeout = SLICE_MSEC;
         if (self->need_fetch && self->next_try_ms - now < timeout)
             timeout = self->next_try_ms > now ? (long)(self->next_try_ms - now) : 0;
@@ -333,7 +327,7 @@ static void *s_feed_fn(void *arg)
             if (self->report && (items[2].revents & ZMQ_POLLIN))
                 s_handle_report_reply(self);
         }
-        if (self->need_fetch && s_now_ms() >= self->next_try_ms)
+        if (self->need_fetch && clock_mono_ms() >= self->next_try_ms)
             s_try_fetch(self, pipe);
         s_report(self);
     }
@@ -344,7 +338,7 @@ static void *s_feed_fn(void *arg)
 }
 
 infer_feed_t *infer_feed_new(curve_t *curve, const char *control, const char *events,
-                             const char *pipe_endpoint, int64_t have_version, int64_t report_ivl_ms,
+                             const char *pipe_endpoint, int64_t have_version, int64_t report_msec,
                              mlops_err_t *err)
 {
     infer_feed_t *self = calloc(1, sizeof *self);
@@ -359,7 +353,7 @@ infer_feed_t *infer_feed_new(curve_t *curve, const char *control, const char *ev
     self->have = have_version;
     self->served = have_version;
     self->production = have_version ? -1 : 0;   //  see s_production_is
-    self->report_ivl_ms = report_ivl_ms > 0 ? report_ivl_ms : INFER_FEED_REPORT_IVL_MSEC;
+    self->report_msec = report_msec > 0 ? report_msec : HEARTBEAT_IVL_MSEC;
     gethostname(self->host, sizeof self->host - 1);
     self->need_fetch = have_version == 0;
     self->backoff_ms = 1000;

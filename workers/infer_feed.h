@@ -33,7 +33,6 @@
 
 #define INFER_FEED_TIMEOUT_MSEC 3000    //  wait for one GET_MODEL answer
 #define INFER_FEED_BACKOFF_MAX_MSEC 8000 //  longest wait between attempts
-#define INFER_FEED_REPORT_IVL_MSEC 1000  //  SERVING at least this often (default)
 
 typedef struct {
     model_t *model;       //  loaded model, owned by the receiver
@@ -45,11 +44,11 @@ typedef struct infer_feed infer_feed_t;
 //  Starts the thread. curve (borrowed, outlives the feed) makes its sockets
 //  CURVE clients when configured; pipe_endpoint is an inproc endpoint the
 //  caller has bound a PAIR to (CZMQ's context); have_version the version
-//  already served (0 = none: fetch production at once); report_ivl_ms the
-//  SERVING interval (0 = INFER_FEED_REPORT_IVL_MSEC). Returns NULL with
+//  already served (0 = none: fetch production at once); report_msec the
+//  SERVING interval (0 = HEARTBEAT_IVL_MSEC). Returns NULL with
 //  err (MLOPS_ENOMEM or the errno of pthread_create).
 infer_feed_t *infer_feed_new(curve_t *curve, const char *control, const char *events,
-                             const char *pipe_endpoint, int64_t have_version, int64_t report_ivl_ms,
+                             const char *pipe_endpoint, int64_t have_version, int64_t report_msec,
                              mlops_err_t *err);
 
 //  For the serving thread: tells the feed, over pipe (the serving thread's

@@ -2,6 +2,8 @@
     until SIGINT or SIGTERM. */
 #include "duration.h"
 #include "endpoint.h"
+#include "flags.h"
+#include "heartbeat.h"
 #include "infer.h"
 #include "infer_feed.h"
 #include "log.h"
@@ -41,52 +43,37 @@ static void s_usage(FILE *out)
         "                       the start; with --broker, promotions still replace it\n"
         "  --model-version N    version to report for --model (default 1)\n"
         "  --heartbeat DURATION interval of our heartbeats, 10ms..10m (default %s); the\n"
-        "                       gateway is dead after 3 silent intervals of at least 1s\n"
+        "                       gateway is dead after %d silent intervals of at least %s\n"
         "  --report DURATION    tell the broker the version we serve at least this often,\n"
         "                       10ms..10m (default %s; at once after each swap); the\n"
-        "                       broker stops counting us after 3 silent intervals\n"
+        "                       broker stops counting us after %d silent intervals\n"
         "  --help               this text\n"
         DURATION_HELP
         "CURVE: MLOPS_CURVE_CLIENT_CERT and MLOPS_CURVE_SERVER_KEY (mlops keygen).\n",
         INFER_GATEWAY, ENDPOINT_CONTROL_PORT, ENDPOINT_EVENTS_PORT,
-        duration_format(INFER_HEARTBEAT_IVL_MSEC, heartbeat, sizeof heartbeat),
-        duration_format(INFER_FEED_REPORT_IVL_MSEC, report, sizeof report));
-}
-
-static int s_number(const char *flag, const char *text, long long min, long long max, long long *out)
-{
-    char *end;
-    errno = 0;
-    long long v = text ? strtoll(text, &end, 10) : 0;
-    if (!text || errno || end == text || *end || v < min || v > max) {
-        fprintf(stderr, "mlops-worker: %s wants a whole number in %lld..%lld, not '%s'\n", flag, min,
-                max, text ? text : "");
-        return -1;
-    }
-    *out = v;
-    return 0;
+        duration_format(HEARTBEAT_IVL_MSEC, heartbeat, sizeof heartbeat), HEARTBEAT_LIVENESS, heartbeat,
+        duration_format(HEARTBEAT_IVL_MSEC, report, sizeof report), HEARTBEAT_LIVENESS);
 }
 
 //  An interval flag (--heartbeat, --report): a DURATION in 10ms..10m.
 static int s_interval(const char *flag, const char *text, int64_t *out)
 {
     mlops_err_t err;
-    if (duration_parse_range(text, DURATION_INTERVAL_MIN_MSEC, DURATION_INTERVAL_MAX_MSEC, out,
-                             &err) == 0)
-        return 0;
-    fprintf(stderr, "mlops-worker: %s: %s\n", flag, err.msg);
-    return -1;
+    int rc = flags_duration(flag, text, DURATION_INTERVAL_MIN_MSEC, DURATION_INTERVAL_MAX_MSEC, out,
+                            &err);
+    return flags_report("mlops-worker", rc, &err);
 }
 
 int worker_infer_main(int argc, char **argv)
 {
     infer_config_t cfg = {.gateway = INFER_GATEWAY, .model_version = 1,
-                          .heartbeat_ivl_ms = INFER_HEARTBEAT_IVL_MSEC};
+                          .heartbeat_msec = HEARTBEAT_IVL_MSEC};
     const char *broker = NULL, *events = NULL;
     static char control_ep[ENDPOINT_MAX], events_ep[ENDPOINT_MAX];
     for (int i = 1; i < argc; i++) {
         const char *flag = argv[i], *value = i + 1 < argc ? argv[i + 1] : NULL;
         long long v;
+        mlops_err_t err;
         if (strcmp(flag, "--help") == 0 || strcmp(flag, "-h") == 0) {
             s_usage(stdout);
             return 0;
@@ -109,14 +96,14 @@ int worker_infer_main(int argc, char **argv)
         else if (strcmp(flag, "--model") == 0)
             cfg.model_path = value;
         else if (strcmp(flag, "--model-version") == 0) {
-            if (s_number(flag, value, 1, INT64_MAX, &v))
+            if (flags_report("mlops-worker", flags_int(flag, value, 1, INT64_MAX, &v, &err), &err))
                 return 2;
             cfg.model_version = v;
         } else if (strcmp(flag, "--heartbeat") == 0) {
-            if (s_interval(flag, value, &cfg.heartbeat_ivl_ms))
+            if (s_interval(flag, value, &cfg.heartbeat_msec))
                 return 2;
         } else if (strcmp(flag, "--report") == 0) {
-            if (s_interval(flag, value, &cfg.report_ivl_ms))
+            if (s_interval(flag, value, &cfg.report_msec))
                 return 2;
         } else {
             fprintf(stderr, "mlops-worker: unknown flag %s\n", flag);

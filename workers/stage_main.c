@@ -13,6 +13,8 @@
 
 #include "duration.h"
 #include "endpoint.h"
+#include "flags.h"
+#include "heartbeat.h"
 #include "log.h"
 
 agent_handler_fn *stage_handler(stage_t stage)
@@ -50,6 +52,7 @@ table_t *stage_table_decode(const char *stage, const uint8_t *bytes, size_t len,
 
 static void s_usage(FILE *out)
 {
+    char heartbeat[32];
     fprintf(out,
             "usage: mlops-worker --stage extract|preprocess|train|evaluate|load_model [options]\n"
             "       mlops-worker --stage infer ...   (see mlops-worker --stage infer --help)\n\n"
@@ -57,25 +60,27 @@ static void s_usage(FILE *out)
             "reconnects by itself when the broker goes away.\n\n"
             "  --broker HOST|ENDPOINT  broker's work socket (default tcp://127.0.0.1:5555;\n"
             "                          HOST means tcp://HOST:5555)\n"
-            "  --heartbeat DURATION    heartbeat interval, 10ms..10m (default 1s)\n"
-            "  --liveness N            silent intervals before the broker is dead, 1..1000\n"
-            "                          (default 3)\n"
+            "  --heartbeat DURATION    heartbeat interval, 10ms..10m (default %s)\n"
+            "  --liveness N            silent intervals before the broker is dead, 1..%d\n"
+            "                          (default %d)\n"
             "  --help                  this text\n\n"
-            DURATION_HELP);
+            DURATION_HELP,
+            duration_format(HEARTBEAT_IVL_MSEC, heartbeat, sizeof heartbeat), HEARTBEAT_LIVENESS_MAX,
+            HEARTBEAT_LIVENESS);
 }
 
-//  --liveness: a whole number in 1..1000; 0 or -1 with a message.
-static int s_liveness(const char *text, int *out)
+//  --heartbeat and --liveness; 0 or -1 with a message.
+static int s_value(agent_config_t *cfg, int c, const char *text)
 {
-    char *end;
-    errno = 0;
-    long v = strtol(text, &end, 10);
-    if (errno || end == text || *end || v < 1 || v > 1000) {
-        fprintf(stderr, "mlops-worker: --liveness wants a whole number in 1..1000, not '%s'\n", text);
-        return -1;
-    }
-    *out = (int)v;
-    return 0;
+    mlops_err_t err;
+    long long v = 0;
+    int rc;
+    if (c == 'H')
+        rc = flags_duration("--heartbeat", text, DURATION_INTERVAL_MIN_MSEC,
+                            DURATION_INTERVAL_MAX_MSEC, &cfg->heartbeat_msec, &err);
+    else if ((rc = flags_int("--liveness", text, 1, HEARTBEAT_LIVENESS_MAX, &v, &err)) == 0)
+        cfg->liveness = (int)v;
+    return flags_report("mlops-worker", rc, &err);
 }
 
 int worker_stage_main(int argc, char **argv)
@@ -95,14 +100,8 @@ int worker_stage_main(int argc, char **argv)
         case 's': stage = optarg; break;
         case 'b': broker = optarg; break;
         case 'H':
-            if (duration_parse_range(optarg, DURATION_INTERVAL_MIN_MSEC, DURATION_INTERVAL_MAX_MSEC,
-                                     &cfg.heartbeat_msec, &err)) {
-                fprintf(stderr, "mlops-worker: --heartbeat: %s\n", err.msg);
-                return 2;
-            }
-            break;
         case 'L':
-            if (s_liveness(optarg, &cfg.liveness))
+            if (s_value(&cfg, c, optarg))
                 return 2;
             break;
         case 'h': s_usage(stdout); return 0;
