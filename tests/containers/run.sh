@@ -71,19 +71,24 @@ s_start_dockerd() {
     return 1
 }
 
-# 0 when an engine answers, starting one if need be; else prints why not
+# 0 when an engine answers, starting one if need be; else 1 with WHY set
+# (not run in a subshell: DOCKERD_PID must reach the cleanup)
 s_engine() {
-    command -v docker >/dev/null || { echo "no docker command (make deps-test installs docker.io)"; return 1; }
+    WHY="no docker command (make deps-test installs docker.io)"
+    command -v docker >/dev/null || return 1
     docker info >/dev/null 2>&1 && return 0
-    command -v dockerd >/dev/null || { echo "no engine and no dockerd to start (make deps-test)"; return 1; }
-    [ "$(id -u)" = 0 ] || { echo "no engine running and starting dockerd needs root"; return 1; }
+    WHY="no engine and no dockerd to start (make deps-test)"
+    command -v dockerd >/dev/null || return 1
+    WHY="no engine running and starting dockerd needs root"
+    [ "$(id -u)" = 0 ] || return 1
     s_start_dockerd "" && return 0
     s_start_dockerd vfs && return 0
-    echo "dockerd would not start (overlay2 nor vfs): $(tail -1 "$WORK/dockerd.log")"
+    WHY="dockerd would not start (overlay2 nor vfs): $(tail -1 "$WORK/dockerd.log")"
     return 1
 }
 
-why=$(s_engine) || { skip "docker" "$why"; finish; }
+s_engine || { skip "docker" "$WHY"; finish; }
+[ -n "$DOCKERD_PID" ] && echo "docker: started dockerd (pid $DOCKERD_PID), stopped at the end"
 echo "docker: engine $(docker version -f '{{.Server.Version}}' 2>/dev/null), storage $(docker info -f '{{.Driver}}' 2>/dev/null)"
 
 # compose: the v2 plugin when it is there, else v1 (Debian's docker-compose)
