@@ -3,12 +3,15 @@
 #
 #   make            release build of bin/*
 #   make test       build everything and run every test (tests/run.sh); T=test_x one
-#   make deps       install the Debian packages that are missing
+#   make deps       install the Debian packages building and running need
+#   make deps-test  ... and those the tests need (browser, valgrind, Docker, ...)
 #   make fuzz       run every fuzz target for FUZZ_SECONDS (default 60)
 #   make bench      run the benchmarks in bench/
 #   make run        deps + build + `mlops up` on synthetic data (SOURCE=... TARGET=... to change)
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make valgrind   run the C unit tests (release build) under valgrind
+#   make image      the container image (image-base: its base images, by debootstrap)
+#   make test-containers  build the image, run the compose stack, check deploy/k8s
 #
 # Objects go to build/<mode>/ where mode is release, asan or fuzz; sources
 # are found by wildcard, so adding a .c file to a directory needs no edit here.
@@ -21,12 +24,24 @@ FUZZ_SECONDS ?= 60
 PYTHON ?= /usr/bin/python3
 
 PKGS := libczmq libzmq msgpack lmdb libmicrohttpd jansson libcrypto
-DEB_PKGS := build-essential pkg-config clang libclang-rt-14-dev \
+# What building and running need (make deps, make run), and what only the
+# tests, fuzzing and the container checks need (make deps-test): a user
+# trying the stack does not pull a browser or a container engine.
+DEB_PKGS := build-essential pkg-config \
     libzmq3-dev libczmq-dev libmsgpack-dev liblmdb-dev libcsv-dev \
-    libmicrohttpd-dev libjansson-dev libssl-dev \
+    libmicrohttpd-dev libjansson-dev libssl-dev curl
+DEB_TEST_PKGS := clang libclang-rt-14-dev \
     python3 python3-zmq python3-msgpack python3-requests python3-pytest \
     python3-pytest-rerunfailures \
-    curl iproute2 valgrind chromium chromium-driver python3-selenium
+    iproute2 valgrind chromium chromium-driver python3-selenium \
+    docker.io docker-compose debootstrap
+# kubectl (its kustomize renders deploy/k8s) and Node.js (the manifests'
+# schema check) only where no such command is there already: another
+# vendor's kubectl package owns /usr/bin/kubectl and would clash.
+DEB_TEST_CMDS = $(if $(shell command -v kubectl),,kubernetes-client) \
+    $(if $(shell command -v npm),,nodejs npm)
+K8S_VALIDATE := tests/containers/k8s
+IMAGE ?= mlops-c:latest
 
 # Layers, lowest first. Each directory sees only its own headers and those of
 # the layers it is allowed to use, so a forbidden arrow (the gateway including
@@ -82,7 +97,7 @@ BENCH_SRCS := $(wildcard bench/bench_*.c)
 STATIC_FILES := $(wildcard gateway/static/*)
 BENCH_BINS := $(patsubst bench/%.c,build/release/bench/%,$(BENCH_SRCS))
 
-.PHONY: all test test-c test-py deps run fuzz fuzz-build bench install clean valgrind check-deps
+.PHONY: all test test-c test-py deps deps-test image-base image test-containers run fuzz fuzz-build bench install clean valgrind check-deps
 all: $(BINS)
 
 # --- objects and libraries, per mode -------------------------------------
@@ -152,13 +167,35 @@ bench: all $(BENCH_BINS)
 	@bench/run.sh
 
 # --- dependencies ---------------------------------------------------------
-# Installs only what is missing; does nothing (and needs no root) when all is there.
-deps:
-	@missing=$$(for p in $(DEB_PKGS); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || echo $$p; done); \
-	if [ -z "$$missing" ]; then echo "deps: all installed"; exit 0; fi; \
-	echo "deps: installing$$(echo $$missing | sed 's/^/ /')"; \
+# $(call apt_install,PACKAGES,TARGET): installs only the packages that are
+# missing; does nothing (and needs no root) when all are there.
+define apt_install
+	@missing=$$(for p in $(1); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || echo $$p; done); \
+	if [ -z "$$missing" ]; then echo "$(2): all installed"; exit 0; fi; \
+	echo "$(2): installing$$(echo $$missing | sed 's/^/ /')"; \
 	SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
 	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing
+endef
+deps:
+	$(call apt_install,$(DEB_PKGS),deps)
+
+# the tests' packages, then the manifests' validator (versions pinned by its
+# package-lock.json) when it is not installed yet
+deps-test: deps
+	$(call apt_install,$(DEB_TEST_PKGS) $(DEB_TEST_CMDS),deps-test)
+	@[ -d $(K8S_VALIDATE)/node_modules/kubernetes-models ] || \
+	    (cd $(K8S_VALIDATE) && npm ci --no-audit --no-fund --loglevel=error)
+
+# --- containers (README, Containers) -----------------------------------------
+# debian:bookworm and debian:bookworm-slim from debootstrap, where no image
+# registry is reachable (nothing when both images exist); the image; the
+# container and Kubernetes checks (tests/containers/run.sh, not in `make test`)
+image-base:
+	@deploy/docker/base-image.sh
+image: image-base
+	docker build --network host -t $(IMAGE) .
+test-containers:
+	@PYTHON=$(PYTHON) tests/containers/run.sh
 
 run: deps all
 	bin/mlops up $(if $(SOURCE),--source $(SOURCE)) $(if $(TARGET),--target $(TARGET))
