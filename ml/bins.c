@@ -44,16 +44,18 @@ static int s_cmp_fn(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-//  numpy.percentile(sorted v, q, method="midpoint"): the value at index
-//  q (n - 1) if that is whole, else the mean of its two neighbours.
+//  numpy.percentile(sorted v, 100 q, method="midpoint") as numpy 1.24
+//  computes it, rounding included: the index (n - 1) q, the value there if
+//  it is whole, else half-way between its two neighbours (numpy's _lerp at
+//  t = 0.5: hi - (hi - lo) / 2).
 static double s_percentile_midpoint(const double *v, size_t n, double q)
 {
-    double idx = q * (double)(n - 1);
-    double lo = floor(idx);
-    size_t i = (size_t)lo;
-    if (idx == lo || i + 1 >= n)
-        return v[i];
-    return (v[i] + v[i + 1]) / 2;
+    double idx = (double)(n - 1) * q;
+    size_t lo = (size_t)floor(idx), hi = (size_t)ceil(idx);
+    hi = hi < n ? hi : n - 1;
+    if (lo == hi)
+        return v[lo];
+    return v[hi] - (v[hi] - v[lo]) * 0.5;
 }
 
 //  Edges of a sorted column of m non-missing values into out (at most
@@ -68,8 +70,9 @@ static size_t s_numeric_edges(const double *v, size_t m, int max_bins, double *o
             if (v[i] != v[i - 1])
                 out[k++] = (v[i - 1] + v[i]) / 2;
     } else {
+        double step = 100.0 / max_bins; //  numpy.linspace(0, 100, max_bins + 1)
         for (int b = 1; b < max_bins; b++) {
-            double e = s_percentile_midpoint(v, m, (double)b / max_bins);
+            double e = s_percentile_midpoint(v, m, (double)b * step / 100);
             if (k == 0 || e > out[k - 1]) //  merge repeated quantiles
                 out[k++] = e;
         }
@@ -371,16 +374,31 @@ double bins_threshold(const bins_t *self, size_t f, unsigned b)
     return self->edges[f][b];
 }
 
+static inline void s_hist_add(bins_hist_t *b, double g, double h)
+{
+    b->g += g;
+    b->h += h;
+    b->count++;
+}
+
 void bins_hist_build(bins_hist_t *hist, const uint8_t *codes, const uint32_t *rows,
                      size_t n, const float *g, const float *h)
 {
     //  one histogram, summed in row order: splitting it into interleaved
     //  copies would be faster but changes the sums' rounding
-    for (size_t k = 0; k < n; k++) {
-        bins_hist_t *b = &hist[codes[rows ? rows[k] : k]];
-        b->g += g[k];
-        b->h += h ? h[k] : 1.0;
-        b->count++;
+    //  four loops so that the common cases carry no per-row branch
+    if (rows && h) {
+        for (size_t k = 0; k < n; k++)
+            s_hist_add(&hist[codes[rows[k]]], g[k], h[k]);
+    } else if (rows) {
+        for (size_t k = 0; k < n; k++)
+            s_hist_add(&hist[codes[rows[k]]], g[k], 1.0);
+    } else if (h) {
+        for (size_t k = 0; k < n; k++)
+            s_hist_add(&hist[codes[k]], g[k], h[k]);
+    } else {
+        for (size_t k = 0; k < n; k++)
+            s_hist_add(&hist[codes[k]], g[k], 1.0);
     }
 }
 

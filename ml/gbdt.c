@@ -258,7 +258,7 @@ static void s_baseline(const double *y, size_t n, task_t task, size_t k, double 
     base[0] = log(m / (1 - m));
 }
 
-//  Loss of one row, and its gradients and hessians when g is not NULL.
+//  Loss of one row, or (when g is not NULL) its gradients and hessians.
 static double s_row_loss(const s_loss_job_t *j, size_t i, float *g, float *h)
 {
     const double *r = j->raw + i * j->k;
@@ -266,12 +266,14 @@ static double s_row_loss(const s_loss_job_t *j, size_t i, float *g, float *h)
         double d = r[0] - j->y[i];
         if (g)
             g[i] = (float)d;
-        return d * d / 2;
+        return g ? 0 : d * d / 2;
     }
     if (j->task == TASK_BINARY) {
-        double pr = s_sigmoid(r[0]);
-        if (g)
+        if (g) {
+            double pr = s_sigmoid(r[0]);
             g[i] = (float)(pr - j->y[i]), h[i] = (float)(pr * (1 - pr));
+            return 0; //  gradients only: the training loss is never used
+        }
         double lse = r[0] > 0 ? r[0] + log1p(exp(-r[0])) : log1p(exp(r[0]));
         return lse - j->y[i] * r[0];
     }
@@ -286,7 +288,7 @@ static double s_row_loss(const s_loss_job_t *j, size_t i, float *g, float *h)
         g[c * j->n + i] = (float)(pc - (c == yc));
         h[c * j->n + i] = (float)(pc * (1 - pc));
     }
-    return top + log(sum) - r[yc];
+    return g ? 0 : top + log(sum) - r[yc];
 }
 
 static void s_loss_block_fn(void *arg, size_t item)
