@@ -565,12 +565,13 @@ static uint32_t s_partition(s_tree_t *t, const s_leaf_t *lf)
 {
     const uint8_t *col = t->d->codes + (size_t)lf->split.feature * t->d->n;
     uint32_t *rows = t->part + lf->start, nl = 0, nr = 0;
+    //  branch-free: the side of a row is random, a branch would mispredict
     for (uint32_t k = 0; k < lf->count; k++) {
         uint32_t r = rows[k];
-        if (s_bin_left(&lf->split, col[r]))
-            rows[nl++] = r; //  nl <= k: never overwrites a row not yet read
-        else
-            t->tmp[nr++] = r;
+        int left = s_bin_left(&lf->split, col[r]);
+        rows[nl] = r; //  nl <= k: never overwrites a row not yet read
+        t->tmp[nr] = r;
+        nl += (uint32_t)left, nr += (uint32_t)!left;
     }
     memcpy(rows + nl, t->tmp, nr * sizeof *rows);
     return nl;

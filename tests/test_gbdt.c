@@ -53,9 +53,34 @@ static size_t s_leaves(const gbdt_t *m, size_t t, double *out)
     return k;
 }
 
+//  True when tree 0's sorted leaves are the 8 of want and the first rows'
+//  predictions (k outputs each) those of pred, within TOL; prints the first
+//  difference.
+static int s_matches(const gbdt_t *m, const double *want, const double *X, size_t rows,
+                     const double *pred)
+{
+    double lv[64], out[3];
+    size_t n_leaves = s_leaves(m, 0, lv), k = m->n_outputs;
+    for (size_t i = 0; want && i < 8; i++)
+        if (n_leaves != 8 || fabs(lv[i] - want[i]) > TOL) {
+            fprintf(stderr, "  leaf %zu of %zu: %.17g, sklearn %.17g\n", i, n_leaves, lv[i], want[i]);
+            return 0;
+        }
+    for (size_t i = 0; i < rows; i++) {
+        gbdt_predict_row(m, X + 3 * i, out);
+        for (size_t c = 0; c < k; c++)
+            if (fabs(out[c] - pred[i * k + c]) > TOL) {
+                fprintf(stderr, "  row %zu output %zu: %.17g, sklearn %.17g\n", i, c, out[c],
+                        pred[i * k + c]);
+                return 0;
+            }
+    }
+    return 1;
+}
+
 static void test_binary_as_sklearn(void)
 {
-    double X[3 * KN_ROWS], yb[KN_ROWS], ym[KN_ROWS], yr[KN_ROWS], lv[64], p;
+    double X[3 * KN_ROWS], yb[KN_ROWS], ym[KN_ROWS], yr[KN_ROWS], p;
     s_known(X, yb, ym, yr);
     gbdt_params_t pr = s_params(3);
     gbdt_t *m = gbdt_fit(X, yb, KN_ROWS, 3, TASK_BINARY, &pr, 1, NULL);
@@ -67,15 +92,9 @@ static void test_binary_as_sklearn(void)
     static const double leaves[] = {
         -0.2531645613820894, -0.14855110644588773, -0.1276284154586474, 0.013124233000969425,
         0.081598494413756, 0.10252118540099633, 0.16528925836271735, 0.16528925836271735};
-    CHECK_INT(s_leaves(m, 0, lv), 8);
-    for (int k = 0; k < 8; k++)
-        CHECK_NEAR(lv[k], leaves[k], TOL);
     static const double proba[] = {0.512611975970266, 0.6109207487331724, 0.6452111478402641,
                                    0.5102635648508932};
-    for (int i = 0; i < 4; i++) {
-        gbdt_predict_row(m, X + 3 * i, &p);
-        CHECK_NEAR(p, proba[i], TOL);
-    }
+    CHECK(s_matches(m, leaves, X, 4, proba));
     double nan_row[] = {5.0, NAN, NAN}; //  x2 had no NaN in training
     gbdt_predict_row(m, nan_row, &p);
     CHECK_NEAR(p, 0.5570783288056492, TOL);
@@ -84,7 +103,7 @@ static void test_binary_as_sklearn(void)
 
 static void test_binary_params_as_sklearn(void)
 {
-    double X[3 * KN_ROWS], yb[KN_ROWS], ym[KN_ROWS], yr[KN_ROWS], lv[64], p;
+    double X[3 * KN_ROWS], yb[KN_ROWS], ym[KN_ROWS], yr[KN_ROWS];
     s_known(X, yb, ym, yr);
     gbdt_params_t pr = s_params(3);
     pr.l2_regularization = 1.0, pr.min_samples_leaf = 5, pr.max_leaf_nodes = 8;
@@ -94,21 +113,15 @@ static void test_binary_params_as_sklearn(void)
     static const double leaves[] = {
         -0.5785292069113817, -0.4134631911432446, -0.292602520786398, -0.175297985078851,
         0.052844141694329445, 0.1111960825003768, 0.2686789989148188, 0.41539535241712783};
-    CHECK_INT(s_leaves(m, 0, lv), 8);
-    for (int k = 0; k < 8; k++)
-        CHECK_NEAR(lv[k], leaves[k], TOL);
     static const double proba[] = {0.33459426675938886, 0.7126324856998412, 0.8191024139007643,
                                    0.35606296700001533};
-    for (int i = 0; i < 4; i++) {
-        gbdt_predict_row(m, X + 3 * i, &p);
-        CHECK_NEAR(p, proba[i], TOL);
-    }
+    CHECK(s_matches(m, leaves, X, 4, proba));
     gbdt_destroy(&m);
 }
 
 static void test_multiclass_as_sklearn(void)
 {
-    double X[3 * KN_ROWS], yb[KN_ROWS], ym[KN_ROWS], yr[KN_ROWS], p[3];
+    double X[3 * KN_ROWS], yb[KN_ROWS], ym[KN_ROWS], yr[KN_ROWS];
     s_known(X, yb, ym, yr);
     gbdt_params_t pr = s_params(3);
     gbdt_t *m = gbdt_fit(X, ym, KN_ROWS, 3, TASK_MULTICLASS, &pr, 1, NULL);
@@ -116,21 +129,17 @@ static void test_multiclass_as_sklearn(void)
     CHECK_INT(m->n_outputs, 3);
     CHECK_INT(m->n_trees, 9);
     static const double base[] = {-0.6282550334923992, -0.03689054724239605, 0.6651455807347951};
-    static const double proba[2][3] = {{0.4654923134459991, 0.2395269020399336, 0.29498078451406723},
-                                       {0.096799543958754, 0.3028901737052981, 0.600310282335948}};
+    static const double proba[] = {0.4654923134459991, 0.2395269020399336, 0.29498078451406723,
+                                   0.096799543958754, 0.3028901737052981, 0.600310282335948};
     for (int c = 0; c < 3; c++)
         CHECK_NEAR(m->baseline[c], base[c], TOL);
-    for (int i = 0; i < 2; i++) {
-        gbdt_predict_row(m, X + 3 * i, p);
-        for (int c = 0; c < 3; c++)
-            CHECK_NEAR(p[c], proba[i][c], TOL);
-    }
+    CHECK(s_matches(m, NULL, X, 2, proba));
     gbdt_destroy(&m);
 }
 
 static void test_regression_as_sklearn(void)
 {
-    double X[3 * KN_ROWS], yb[KN_ROWS], ym[KN_ROWS], yr[KN_ROWS], lv[64], v;
+    double X[3 * KN_ROWS], yb[KN_ROWS], ym[KN_ROWS], yr[KN_ROWS], v;
     s_known(X, yb, ym, yr);
     gbdt_params_t pr = s_params(3);
     gbdt_t *m = gbdt_fit(X, yr, KN_ROWS, 3, TASK_REGRESSION, &pr, 1, NULL);
@@ -139,15 +148,9 @@ static void test_regression_as_sklearn(void)
     static const double leaves[] = {
         -0.9983772732994773, -0.5755785727500916, -0.49048870720209614, -0.06248673259147576,
         0.0067989781498909, 0.42877856910228734, 0.49878877316202436, 0.9248738050460816};
-    CHECK_INT(s_leaves(m, 0, lv), 8);
-    for (int k = 0; k < 8; k++)
-        CHECK_NEAR(lv[k], leaves[k], TOL);
     static const double pred[] = {4.2240705967330126, 4.625959212779724, 7.049800345439871,
                                   4.2240705967330126};
-    for (int i = 0; i < 4; i++) {
-        gbdt_predict_row(m, X + 3 * i, &v);
-        CHECK_NEAR(v, pred[i], TOL);
-    }
+    CHECK(s_matches(m, leaves, X, 4, pred));
     double nan_row[] = {5.0, NAN, 10.0};
     gbdt_predict_row(m, nan_row, &v);
     CHECK_NEAR(v, 5.823353518850533, TOL);
