@@ -13,13 +13,12 @@
 */
 #include "gbdt.h"
 #include "bins.h"
+#include "pool.h"
 #include "rng.h"
 
 #include <assert.h>
 #include <float.h>
 #include <math.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,107 +29,6 @@
 #define CAT_MAX_THRESHOLD 32   //  levels at most on the sorted side of a split
 #define ROW_BLOCK 16384        //  rows per item of a row-parallel step
 #define PREDICT_BLOCK 64       //  rows per tree pass in gbdt_predict_block
-#define MAX_THREADS 256
-
-//  --------------------------------------------------------------------------
-//  A pool of threads, started once per fit: s_pool_run hands out items
-//  0..n-1 from an atomic counter and returns when all are done.
-
-typedef void (s_item_fn)(void *arg, size_t item);
-
-typedef struct {
-    pthread_mutex_t mu;    //  guards everything below but next
-    pthread_cond_t go;     //  a new job (gen changed) or stop
-    pthread_cond_t done;   //  busy reached 0
-    pthread_t th[MAX_THREADS]; //  workers
-    int started;           //  workers running (the caller is not one)
-    uint64_t gen;          //  job generation
-    int stop;              //  workers must exit
-    int busy;              //  workers still in the current job
-    s_item_fn *fn;         //  current job
-    void *arg;             //  its argument
-    size_t n_items;        //  its items
-    atomic_size_t next;    //  next item to take
-} s_pool_t;
-
-static void s_pool_take(s_pool_t *pool)
-{
-    for (;;) {
-        size_t i = atomic_fetch_add(&pool->next, 1);
-        if (i >= pool->n_items)
-            return;
-        pool->fn(pool->arg, i);
-    }
-}
-
-static void *s_worker_fn(void *arg)
-{
-    s_pool_t *pool = arg;
-    uint64_t seen = 0;
-    pthread_mutex_lock(&pool->mu);
-    for (;;) {
-        while (!pool->stop && pool->gen == seen)
-            pthread_cond_wait(&pool->go, &pool->mu);
-        if (pool->stop)
-            break;
-        seen = pool->gen;
-        pthread_mutex_unlock(&pool->mu);
-        s_pool_take(pool);
-        pthread_mutex_lock(&pool->mu);
-        if (--pool->busy == 0)
-            pthread_cond_signal(&pool->done);
-    }
-    pthread_mutex_unlock(&pool->mu);
-    return NULL;
-}
-
-//  Starts n_threads - 1 workers (fewer if the system refuses: the result
-//  is the same, only slower).
-static void s_pool_init(s_pool_t *pool, int n_threads)
-{
-    memset(pool, 0, sizeof *pool);
-    pthread_mutex_init(&pool->mu, NULL);
-    pthread_cond_init(&pool->go, NULL);
-    pthread_cond_init(&pool->done, NULL);
-    atomic_init(&pool->next, 0);
-    for (int t = 1; t < n_threads && t < MAX_THREADS; t++)
-        if (pthread_create(&pool->th[pool->started], NULL, s_worker_fn, pool) == 0)
-            pool->started++;
-}
-
-static void s_pool_fini(s_pool_t *pool)
-{
-    pthread_mutex_lock(&pool->mu);
-    pool->stop = 1;
-    pthread_cond_broadcast(&pool->go);
-    pthread_mutex_unlock(&pool->mu);
-    for (int t = 0; t < pool->started; t++)
-        pthread_join(pool->th[t], NULL);
-    pthread_cond_destroy(&pool->done);
-    pthread_cond_destroy(&pool->go);
-    pthread_mutex_destroy(&pool->mu);
-}
-
-static void s_pool_run(s_pool_t *pool, size_t n_items, s_item_fn *fn, void *arg)
-{
-    if (pool->started == 0 || n_items < 2) {
-        for (size_t i = 0; i < n_items; i++)
-            fn(arg, i);
-        return;
-    }
-    pthread_mutex_lock(&pool->mu);
-    pool->fn = fn, pool->arg = arg, pool->n_items = n_items;
-    atomic_store(&pool->next, 0);
-    pool->busy = pool->started;
-    pool->gen++;
-    pthread_cond_broadcast(&pool->go);
-    pthread_mutex_unlock(&pool->mu);
-    s_pool_take(pool);
-    pthread_mutex_lock(&pool->mu);
-    while (pool->busy)
-        pthread_cond_wait(&pool->done, &pool->mu);
-    pthread_mutex_unlock(&pool->mu);
-}
 
 //  --------------------------------------------------------------------------
 //  Parameters and input checks
@@ -302,10 +200,10 @@ static void s_loss_block_fn(void *arg, size_t item)
 }
 
 //  Fills j->g, j->h (when set) and returns the mean loss over the rows.
-static double s_loss_run(s_pool_t *pool, s_loss_job_t *j)
+static double s_loss_run(pool_t *pool, s_loss_job_t *j)
 {
     size_t blocks = (j->n + ROW_BLOCK - 1) / ROW_BLOCK;
-    s_pool_run(pool, blocks, s_loss_block_fn, j);
+    pool_run(pool, blocks, s_loss_block_fn, j);
     double s = 0;
     for (size_t b = 0; b < blocks; b++) //  block order: the same whatever the threads
         s += j->loss[b];
@@ -332,7 +230,7 @@ typedef struct {
     const bins_t *bins;       //  the mapper (bin counts, categorical flags, edges)
     const uint8_t *has_missing; //  per feature: a NaN in the training rows
     const gbdt_params_t *pr;  //  resolved parameters
-    s_pool_t *pool;           //  threads
+    pool_t *pool;           //  threads
 } s_data_t;
 
 //  sklearn's loss of a node of sums g, h at its optimal value; gains are
@@ -627,7 +525,7 @@ static int s_search_children(s_tree_t *t, s_leaf_t *a, s_leaf_t *b, bins_hist_t 
     if (!t->small->hist)
         return MLOPS_ENOMEM;
     s_gather(t, t->small);
-    s_pool_run(d->pool, d->p, s_children_fn, t);
+    pool_run(d->pool, d->p, s_children_fn, t);
     if (t->small->open)
         t->small->split = s_best_of(t->cand_a, d->p);
     if (t->large->open)
@@ -694,7 +592,7 @@ static int s_grow_root(s_tree_t *t)
     root->hist = s_hist_take(t);
     if (!root->hist)
         return MLOPS_ENOMEM;
-    s_pool_run(d->pool, d->p, s_root_fn, t);
+    pool_run(d->pool, d->p, s_root_fn, t);
     root->split = s_best_of(t->cand_a, d->p);
     if (root->split.gain <= 0)
         s_close(t, root);
@@ -843,7 +741,7 @@ typedef struct {
     uint8_t *has_missing;    //  per feature
     s_data_t d;              //  what the grower sees
     s_tree_t tree;           //  the grower's buffers
-    s_pool_t pool;           //  threads
+    pool_t pool;           //  threads
     gbdt_t *m;               //  the model being built
     size_t cap_nodes, cap_sets; //  allocated nodes and sets of m
 } s_fit_t;
@@ -1077,7 +975,7 @@ static int s_iterate(s_fit_t *fx)
             return rc;
         s_update_train(fx, c);
         s_val_job_t vj = {fx, c, fx->m->roots[fx->m->n_trees - 1]};
-        s_pool_run(&fx->pool, (fx->n_val + ROW_BLOCK - 1) / ROW_BLOCK, s_update_val_fn, &vj);
+        pool_run(&fx->pool, (fx->n_val + ROW_BLOCK - 1) / ROW_BLOCK, s_update_val_fn, &vj);
     }
     fx->m->n_iter++;
     return 0;
@@ -1112,7 +1010,7 @@ static void s_fit_free(s_fit_t *fx)
     free(fx->val), free(fx->y_tr), free(fx->y_val), free(fx->raw_tr), free(fx->raw_val);
     free(fx->g), free(fx->h), free(fx->loss_blocks), free(fx->codes), free(fx->has_missing);
     bins_destroy(&fx->bins);
-    s_pool_fini(&fx->pool);
+    pool_fini(&fx->pool);
 }
 
 gbdt_t *gbdt_fit(const double *X, const double *y, size_t n, size_t p, task_t task,
@@ -1129,7 +1027,7 @@ gbdt_t *gbdt_fit(const double *X, const double *y, size_t n, size_t p, task_t ta
     s_fit_t fx = {.pr = pr, .X = X, .y = y, .n = n, .p = p,
                   .k = task == TASK_MULTICLASS ? n_classes : 1};
     fx.m = calloc(1, sizeof *fx.m);
-    s_pool_init(&fx.pool, pr.n_threads);
+    pool_init(&fx.pool, pr.n_threads);
     int rc = fx.m ? 0 : MLOPS_ENOMEM;
     if (rc == 0) {
         *fx.m = (gbdt_t){.task = task, .n_features = p, .n_outputs = fx.k};
