@@ -244,8 +244,9 @@ static void test_gateway_routes(void)
     CHECK_CONTAINS(out, "mlops_gateway_requests_total{endpoint=\"other\",status=\"404\"} 1\n");
 }
 
-static void s_round_trip(zsock_t *w, uint16_t port)
+static void s_round_trip(zsock_t **workers, uint16_t port)
 {
+    zsock_t *w = workers[0];
     char out[65536];
     CHECK_INT(s_http(port, "GET", "/health", NULL, out, sizeof out), 200);
     CHECK_CONTAINS(out, "{\"status\":\"ok\",\"model_version\":4,\"workers\":1,\"workers_serving\":1}");
@@ -267,19 +268,6 @@ static void s_round_trip(zsock_t *w, uint16_t port)
     CHECK_CONTAINS(out, "mlops_infer_predictions_total{worker=\"w1:1\"} 1\n");
 }
 
-static void test_gateway_round_trip(void)
-{
-    CHECK_INT(s_start(), 0);
-    zsock_t *w = s_worker(s_gateway, "w1", 4);
-    if (w)
-        s_round_trip(w, gateway_port(s_gateway));
-    bool failed = t_failed_now || !w;   //  s_round_trip returned early, or no worker
-    t_failed_now = 0;
-    zsock_destroy(&w);
-    s_stop();
-    CHECK(!failed);
-}
-
 //  Which of two workers got a PREDICT; its id in *req_id.
 static zsock_t *s_who_got(zsock_t *a, zsock_t *b, uint64_t *req_id)
 {
@@ -295,8 +283,9 @@ static zsock_t *s_who_got(zsock_t *a, zsock_t *b, uint64_t *req_id)
     return which;
 }
 
-static void s_resend(zsock_t *a, zsock_t *b, uint16_t port)
+static void s_resend(zsock_t **workers, uint16_t port)
 {
+    zsock_t *a = workers[0], *b = workers[1];
     int fd = s_http_send(port, "POST", "/predict", "{\"Age\":1}");
     CHECK(fd >= 0);
     uint64_t first = 0, again = 0;
@@ -320,20 +309,40 @@ static void s_resend(zsock_t *a, zsock_t *b, uint16_t port)
     CHECK_CONTAINS(out, "mlops_gateway_workers 1\n");
 }
 
+//  Runs fn against a running gateway with n fake workers (w1, w2, ...,
+//  serving version 4), then stops it all. False when fn failed or the
+//  workers could not be set up.
+static bool s_with_workers(int n, void (*fn)(zsock_t **workers, uint16_t port))
+{
+    if (s_start() != 0)
+        return false;
+    zsock_t *w[2] = {NULL, NULL};
+    bool ok = n <= 2;
+    for (int i = 0; ok && i < n; i++) {
+        char host[16];
+        snprintf(host, sizeof host, "w%d", i + 1);
+        ok = (w[i] = s_worker(s_gateway, host, 4)) != NULL;
+    }
+    if (ok) {
+        fn(w, gateway_port(s_gateway));
+        ok = !t_failed_now;
+        t_failed_now = 0;   //  the test says it, after cleaning up
+    }
+    zsock_destroy(&w[0]);
+    zsock_destroy(&w[1]);
+    s_stop();
+    return ok;
+}
+
+static void test_gateway_round_trip(void)
+{
+    CHECK(s_with_workers(1, s_round_trip));
+}
+
 //  A worker that leaves with a request in flight: another answers it.
 static void test_gateway_lost_worker_resent(void)
 {
-    CHECK_INT(s_start(), 0);
-    zsock_t *a = s_worker(s_gateway, "wa", 4);
-    zsock_t *b = s_worker(s_gateway, "wb", 4);
-    if (a && b)
-        s_resend(a, b, gateway_port(s_gateway));
-    bool failed = t_failed_now || !a || !b;   //  s_resend returned early, or no workers
-    t_failed_now = 0;
-    zsock_destroy(&a);
-    zsock_destroy(&b);
-    s_stop();
-    CHECK(!failed);
+    CHECK(s_with_workers(2, s_resend));
 }
 
 int main(void)

@@ -9,22 +9,14 @@ typedef struct {
     list_node_t node;   //  its place on the list
 } s_item_t;
 
-//  Writes the values on the list, first to last, as "1,2,3" into out.
-static void s_values(const list_node_t *anchor, char *out, size_t size)
+//  Writes the values on the list as "1,2,3" into out: first to last, or
+//  last to first when backward.
+static void s_values(const list_node_t *anchor, bool backward, char *out, size_t size)
 {
     size_t n = 0;
     out[0] = '\0';
-    for (list_node_t *p = list_first(anchor); p && n < size; p = list_next(anchor, p))
-        n += (size_t)snprintf(out + n, size - n, "%s%d", n ? "," : "",
-                              list_entry(p, s_item_t, node)->value);
-}
-
-//  The same, walked last to first.
-static void s_values_back(const list_node_t *anchor, char *out, size_t size)
-{
-    size_t n = 0;
-    out[0] = '\0';
-    for (list_node_t *p = list_last(anchor); p && n < size; p = list_prev(anchor, p))
+    for (list_node_t *p = backward ? list_last(anchor) : list_first(anchor); p && n < size;
+         p = backward ? list_prev(anchor, p) : list_next(anchor, p))
         n += (size_t)snprintf(out + n, size - n, "%s%d", n ? "," : "",
                               list_entry(p, s_item_t, node)->value);
 }
@@ -53,9 +45,9 @@ static void test_list_push_and_walk(void)
     list_push_front(&anchor, &items[0].node);
     list_insert_before(&items[2].node, &items[3].node);
     char text[64];
-    s_values(&anchor, text, sizeof text);
+    s_values(&anchor, false, text, sizeof text);
     CHECK_STR(text, "1,2,4,3");
-    s_values_back(&anchor, text, sizeof text);
+    s_values(&anchor, true, text, sizeof text);
     CHECK_STR(text, "3,4,2,1");
     CHECK(list_entry(list_first(&anchor), s_item_t, node) == &items[0]);
     CHECK(list_entry(list_last(&anchor), s_item_t, node) == &items[2]);
@@ -75,13 +67,13 @@ static void test_list_unlink(void)
     char text[64];
     list_unlink(&items[1].node);   //  the middle
     CHECK(!list_linked(&items[1].node));
-    s_values(&anchor, text, sizeof text);
+    s_values(&anchor, false, text, sizeof text);
     CHECK_STR(text, "1,3");
     list_unlink(&items[2].node);   //  the last
-    s_values_back(&anchor, text, sizeof text);
+    s_values(&anchor, true, text, sizeof text);
     CHECK_STR(text, "1");
     list_push_front(&anchor, &items[1].node);   //  unlinked: may go on again
-    s_values(&anchor, text, sizeof text);
+    s_values(&anchor, false, text, sizeof text);
     CHECK_STR(text, "2,1");
     list_unlink(&items[1].node);   //  the first
     list_unlink(&items[0].node);   //  the only one
@@ -105,7 +97,7 @@ static void test_list_unlink_while_walking(void)
             list_unlink(p);
     }
     char text[64];
-    s_values(&anchor, text, sizeof text);
+    s_values(&anchor, false, text, sizeof text);
     CHECK_STR(text, "1,3,5");
 }
 
