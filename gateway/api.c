@@ -1,5 +1,5 @@
 /*  api.c: see api.h. Token check, action bodies to control requests, and
-    REPLY data to JSON; the sockets are gateway.c's. */
+    REPLY data to JSON; the socket is broker_link.c's. */
 #include "api.h"
 
 #include "hash.h"

@@ -3,7 +3,7 @@
     the actions (retrain, promote, rollback) turned into control requests,
     and broker REPLY data turned into JSON for the dashboard.
 
-    The gateway (gateway.c) does the I/O: it sends the encoded request on
+    The gateway (broker_link.c) does the I/O: it sends the encoded request on
     its DEALER to the broker's control socket and answers the HTTP client
     from the REPLY with api_reply_json.
 */

@@ -10,7 +10,7 @@
     runs on (shared with the workers and the load generator) a second HTTP
     thread buys no CPU, and every request would then cross threads twice to
     reach the one thread that may touch the ROUTER socket; one thread also
-    keeps the router, the request table and the metrics free of locks.
+    keeps the router, the request table and the counters free of locks.
 
     Requests that wait for a worker (all busy up to their credit) queue in
     arrival order; each has a deadline (504 when it passes). When a worker

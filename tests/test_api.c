@@ -1,18 +1,15 @@
-/*  test_api.c: the pure parts of the gateway's /api and dashboard: the
+/*  test_api.c: gateway/api.c, the pure parts of the gateway's /api: the
     admin token check, action bodies to control requests (every refusal),
-    REPLY data to JSON with the gateway's own infer workers, and static
-    files (content types, traversal refused, symlinks out refused). */
+    REPLY data to JSON with the gateway's own infer workers, and the status
+    of a broker's refusal. */
 #include "api.h"
 #include "msg.h"
 #include "router.h"
-#include "statics.h"
 #include "testing.h"
 
 #include <msgpack.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 static void test_paths(void)
 {
@@ -177,36 +174,6 @@ static void test_reply_json(void)
     CHECK_INT(err.code, MLOPS_EPROTO);
 }
 
-static char s_dir[64];
-
-static void s_write(const char *name, const char *text)
-{
-    char path[256];
-    snprintf(path, sizeof path, "%s/%s", s_dir, name);
-    FILE *f = fopen(path, "w");
-    CHECK(f != NULL);
-    fputs(text, f);
-    fclose(f);
-}
-
-//  Loads url from the test directory; checks the status and, on 0, the body.
-static void s_load(const char *url, int want, const char *text_or_why, const char *type)
-{
-    char *body = NULL;
-    size_t len = 0;
-    const char *ct = NULL;
-    mlops_err_t err;
-    int status = statics_load(s_dir, url, &body, &len, &ct, &err);
-    CHECK_INT(status, want);
-    if (status == 0) {
-        CHECK_INT(len, strlen(text_or_why));
-        CHECK(memcmp(body, text_or_why, len) == 0);
-        CHECK_STR(ct, type);
-    } else
-        CHECK_CONTAINS(err.msg, text_or_why);
-    free(body);
-}
-
 //  A refusal's HTTP status comes from REPLY.code, which the broker derives
 //  from its error code; a broker without codes still gets the old guess.
 static void test_refusal_status(void)
@@ -239,61 +206,6 @@ static void test_refusal_status(void)
     CHECK_INT(api_refusal_status(API_RETRAIN, NULL, NULL), 502);
 }
 
-static void test_statics(void)
-{
-    snprintf(s_dir, sizeof s_dir, "/tmp/test_api_static.XXXXXX");
-    CHECK(mkdtemp(s_dir) != NULL);
-    char sub[128], outside[128], link[128];
-    snprintf(sub, sizeof sub, "%s/sub", s_dir);
-    mkdir(sub, 0755);
-    s_write("index.html", "<html></html>");
-    s_write("app.js", "x = 1;");
-    s_write("sub/style.css", "a{}");
-    s_write(".secret", "s");
-    snprintf(outside, sizeof outside, "%s.outside", s_dir);
-    FILE *f = fopen(outside, "w");
-    fputs("outside", f);
-    fclose(f);
-    snprintf(link, sizeof link, "%s/link.js", s_dir);
-    CHECK_INT(symlink(outside, link), 0);
-
-    s_load("/", 0, "<html></html>", "text/html; charset=utf-8");
-    s_load("/static/app.js", 0, "x = 1;", "text/javascript; charset=utf-8");
-    s_load("/static/sub/style.css", 0, "a{}", "text/css; charset=utf-8");
-    s_load("/static/index.html", 0, "<html></html>", "text/html; charset=utf-8");
-    s_load("/static/nope.js", 404, "not found", NULL);
-    s_load("/static/sub", 404, "not found", NULL);
-    s_load("/other", 404, "not a static path", NULL);
-    s_load("/static/../test_api_static", 403, "forbidden", NULL);
-    s_load("/static/sub/../app.js", 403, "forbidden", NULL);
-    s_load("/static/./app.js", 403, "forbidden", NULL);
-    s_load("/static/.secret", 403, "forbidden", NULL);
-    s_load("/static//etc/passwd", 403, "forbidden", NULL);
-    s_load("/static/", 403, "forbidden", NULL);
-    s_load("/static/sub/", 403, "forbidden", NULL);
-    s_load("/static/a%2e", 403, "forbidden", NULL);
-    s_load("/static/link.js", 403, "outside the static directory", NULL);
-    char *body = NULL;
-    size_t len = 0;
-    const char *ct = NULL;
-    mlops_err_t err;
-    CHECK_INT(statics_load(NULL, "/", &body, &len, &ct, &err), 404);
-    CHECK_CONTAINS(err.msg, "--static DIR");
-    CHECK_STR(statics_content_type("a.svg"), "image/svg+xml");
-    CHECK_STR(statics_content_type("README"), "application/octet-stream");
-
-    unlink(link);
-    unlink(outside);
-    char path[256];
-    const char *names[] = {"index.html", "app.js", "sub/style.css", ".secret"};
-    for (size_t i = 0; i < 4; i++) {
-        snprintf(path, sizeof path, "%s/%s", s_dir, names[i]);
-        unlink(path);
-    }
-    rmdir(sub);
-    rmdir(s_dir);
-}
-
 int main(void)
 {
     RUN(test_paths);
@@ -302,6 +214,5 @@ int main(void)
     RUN(test_request_refusals);
     RUN(test_reply_json);
     RUN(test_refusal_status);
-    RUN(test_statics);
     return TEST_REPORT("test_api");
 }

@@ -1,5 +1,6 @@
-/*  metrics.c: counters and the Prometheus text format (see metrics.h). */
-#include "metrics.h"
+/*  counters.c: the gateway's counters and the Prometheus text format (see
+    counters.h). */
+#include "counters.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -11,25 +12,25 @@
 #define STATUS_MIN 100
 #define STATUS_MAX 599
 
-static const char *s_endpoint_names[METRICS_ENDPOINTS] = {
+static const char *s_endpoint_names[COUNTERS_ENDPOINTS] = {
     "/health", "/predict", "/predict/batch", "/metrics", "/api", "/static", "other"};
-static const double s_bounds_sec[METRICS_BUCKETS] = {
+static const double s_bounds_sec[COUNTERS_BUCKETS] = {
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
     0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
 
-struct metrics {
-    uint64_t by_status[METRICS_ENDPOINTS][STATUS_MAX - STATUS_MIN + 1]; //  answers
-    uint64_t buckets[METRICS_ENDPOINTS][METRICS_BUCKETS + 1];          //  last is +Inf
-    double sum_sec[METRICS_ENDPOINTS];                                  //  latency sum
-    uint64_t count[METRICS_ENDPOINTS];                                  //  latency count
+struct counters {
+    uint64_t by_status[COUNTERS_ENDPOINTS][STATUS_MAX - STATUS_MIN + 1]; //  answers
+    uint64_t buckets[COUNTERS_ENDPOINTS][COUNTERS_BUCKETS + 1];          //  last is +Inf
+    double sum_sec[COUNTERS_ENDPOINTS];                                  //  latency sum
+    uint64_t count[COUNTERS_ENDPOINTS];                                  //  latency count
 };
 
-metrics_t *metrics_new(void)
+counters_t *counters_new(void)
 {
-    return calloc(1, sizeof(metrics_t));
+    return calloc(1, sizeof(counters_t));
 }
 
-void metrics_destroy(metrics_t **p)
+void counters_destroy(counters_t **p)
 {
     if (!p || !*p)
         return;
@@ -37,23 +38,23 @@ void metrics_destroy(metrics_t **p)
     *p = NULL;
 }
 
-void metrics_observe(metrics_t *self, metrics_endpoint_t ep, int status, double seconds)
+void counters_observe(counters_t *self, counters_endpoint_t ep, int status, double seconds)
 {
-    if (ep >= METRICS_ENDPOINTS)
-        ep = METRICS_OTHER;
+    if (ep >= COUNTERS_ENDPOINTS)
+        ep = COUNTERS_OTHER;
     if (status >= STATUS_MIN && status <= STATUS_MAX)
         self->by_status[ep][status - STATUS_MIN]++;
     size_t b = 0;
-    while (b < METRICS_BUCKETS && seconds > s_bounds_sec[b])
+    while (b < COUNTERS_BUCKETS && seconds > s_bounds_sec[b])
         b++;
     self->buckets[ep][b]++;
     self->sum_sec[ep] += seconds;
     self->count[ep]++;
 }
 
-uint64_t metrics_count(const metrics_t *self, metrics_endpoint_t ep, int status)
+uint64_t counters_count(const counters_t *self, counters_endpoint_t ep, int status)
 {
-    if (ep >= METRICS_ENDPOINTS || status < STATUS_MIN || status > STATUS_MAX)
+    if (ep >= COUNTERS_ENDPOINTS || status < STATUS_MIN || status > STATUS_MAX)
         return 0;
     return self->by_status[ep][status - STATUS_MIN];
 }
@@ -95,25 +96,25 @@ static void s_printf(s_text_t *t, const char *fmt, ...)
     t->data = NULL;
 }
 
-static void s_render_requests(s_text_t *t, const metrics_t *self)
+static void s_render_requests(s_text_t *t, const counters_t *self)
 {
     s_printf(t, "# HELP mlops_gateway_requests_total HTTP requests answered, by endpoint and status.\n"
                 "# TYPE mlops_gateway_requests_total counter\n");
-    for (int ep = 0; ep < METRICS_ENDPOINTS; ep++)
+    for (int ep = 0; ep < COUNTERS_ENDPOINTS; ep++)
         for (int s = 0; s <= STATUS_MAX - STATUS_MIN; s++)
             if (self->by_status[ep][s])
                 s_printf(t, "mlops_gateway_requests_total{endpoint=\"%s\",status=\"%d\"} %" PRIu64 "\n",
                          s_endpoint_names[ep], s + STATUS_MIN, self->by_status[ep][s]);
 }
 
-static void s_render_latency(s_text_t *t, const metrics_t *self)
+static void s_render_latency(s_text_t *t, const counters_t *self)
 {
     s_printf(t, "# HELP mlops_gateway_request_duration_seconds Time from request to answer.\n"
                 "# TYPE mlops_gateway_request_duration_seconds histogram\n");
-    for (int ep = 0; ep < METRICS_ENDPOINTS; ep++) {
+    for (int ep = 0; ep < COUNTERS_ENDPOINTS; ep++) {
         const char *name = s_endpoint_names[ep];
         uint64_t cum = 0;
-        for (int b = 0; b < METRICS_BUCKETS; b++) {
+        for (int b = 0; b < COUNTERS_BUCKETS; b++) {
             cum += self->buckets[ep][b];
             s_printf(t, "mlops_gateway_request_duration_seconds_bucket{endpoint=\"%s\",le=\"%g\"} %"
                      PRIu64 "\n", name, s_bounds_sec[b], cum);
@@ -125,7 +126,7 @@ static void s_render_latency(s_text_t *t, const metrics_t *self)
     }
 }
 
-static void s_render_gauges(s_text_t *t, const router_t *router, const metrics_gauges_t *g)
+static void s_render_gauges(s_text_t *t, const router_t *router, const counters_gauges_t *g)
 {
     s_printf(t, "# HELP mlops_gateway_model_version Model version being served (latest announced).\n"
                 "# TYPE mlops_gateway_model_version gauge\nmlops_gateway_model_version %" PRId64 "\n"
@@ -179,8 +180,8 @@ static void s_render_workers(s_text_t *t, const router_t *router)
                            "Requests at each worker, not answered yet.", 5);
 }
 
-char *metrics_render(const metrics_t *self, const router_t *router, const metrics_gauges_t *gauges,
-                     size_t *len)
+char *counters_render(const counters_t *self, const router_t *router,
+                      const counters_gauges_t *gauges, size_t *len)
 {
     s_text_t t = {.data = malloc(8192), .cap = 8192};
     t.failed = t.data == NULL;

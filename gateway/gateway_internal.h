@@ -1,0 +1,139 @@
+/*  gateway_internal.h: the gateway's private header, shared by the files
+    that make up the one gateway object (h2o's http2_internal.h habit):
+
+        gateway.c      the loop and the lifecycle (new, run, stop, destroy),
+                       timers, and settling a request (answer + wake its
+                       connection)
+        http.c         libmicrohttpd: its callbacks, routing by path and
+                       method, reading bodies, answering
+        backend.c      the ROUTER to the inference workers: READY, PREDICT
+                       out, PREDICTION / ERROR / HEARTBEAT / DISCONNECT in,
+                       heartbeats, probes, lost workers
+        broker_link.c  the DEALER to the broker's control socket for /api
+                       (what goes in it and comes out is api.c's)
+        requests.c     the request table (requests.h, no I/O)
+
+    Everything runs on the reactor's one thread; nothing here locks.
+*/
+#ifndef MLOPS_GATEWAY_INTERNAL_H
+#define MLOPS_GATEWAY_INTERNAL_H
+
+#include "gateway.h"
+
+#include "clock.h"
+#include "counters.h"
+#include "curve.h"
+#include "msg.h"
+#include "requests.h"
+#include "router.h"
+
+#include <czmq.h>
+#include <microhttpd.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#define DRAIN_BATCH 512   //  messages handled from one socket before polling the others
+
+typedef struct {
+    uint64_t req_id;                  //  the request waiting for this REPLY
+    int64_t sent_ms;                  //  when it went to the broker
+} broker_call_t;
+
+struct gateway {
+    gateway_config_t cfg;             //  copy of the configuration
+    curve_t *curve;                   //  CURVE settings (maybe none)
+    router_t *router;                 //  worker table
+    counters_t *counters;             //  for /metrics
+    requests_t *requests;             //  request table
+    volatile sig_atomic_t stop;       //  gateway_stop was called
+    long poll_wait_ms;                //  the wait asked of zmq_poll this turn (router_awake)
+    //  http.c
+    struct MHD_Daemon *httpd;         //  libmicrohttpd, external epoll mode
+    int httpd_fd;                     //  its epoll fd, polled by us
+    MHD_socket listen_fd;             //  listening socket once quiesced (ours to close)
+    uint16_t port;                    //  bound HTTP port
+    bool resumed;                     //  a connection was resumed since MHD_run
+    //  backend.c
+    zsock_t *backend_sock;            //  ROUTER the infer workers connect to
+    zsock_t *monitor_sock;            //  PAIR receiving backend disconnect events
+    void *backend;                    //  backend_sock's libzmq handle (the hot path uses it)
+    void *monitor;                    //  monitor_sock's libzmq handle
+    char backend_endpoint[256];       //  resolved endpoint
+    int64_t last_sent_ms[ROUTER_WORKERS_MAX]; //  last message to each worker slot
+    int64_t next_heartbeat_ms;        //  next heartbeat round
+    int64_t probe_until_ms;           //  probe workers until then (0 = not probing)
+    int64_t next_probe_ms;            //  next probe
+    uint64_t resent, late, bad_frames; //  for /metrics (late and bad_frames: broker_link.c too)
+    //  broker_link.c
+    zsock_t *control_sock;            //  DEALER to the broker's control socket (/api)
+    broker_call_t calls[GATEWAY_CONTROL_INFLIGHT_MAX]; //  requests at the broker, a FIFO ring
+    size_t calls_head, calls_n;       //  ring's oldest entry, and its length
+};
+
+/* --- gateway.c ---------------------------------------------------------- */
+
+//  Gives req its answer (taking `answer`; NULL means out of memory: a 500)
+//  and wakes its connection. A SENT request's credit goes back to its
+//  worker unanswered (router_abandoned) unless the caller counted its
+//  answer and set req->worker to -1.
+void gateway_settle(gateway_t *self, request_t *req, int status, char *answer, size_t len);
+
+//  gateway_settle with the body {"detail": message}.
+void gateway_settle_detail(gateway_t *self, request_t *req, int status, const char *message);
+
+//  The request's connection is gone: gives back its credit, frees its slot.
+void gateway_release(gateway_t *self, request_t *req);
+
+/* --- http.c -------------------------------------------------------------- */
+
+//  Starts libmicrohttpd on the configured address and port. Returns 0, or
+//  MLOPS_EINVAL / the errno of a failed listen, with err.
+int http_open(gateway_t *self, mlops_err_t *err);
+
+/* --- backend.c ----------------------------------------------------------- */
+
+//  Creates and binds the ROUTER (and its disconnect monitor). Returns 0, or
+//  MLOPS_EINVAL / MLOPS_ENOMEM / the errno of a failed bind, with err.
+int backend_open(gateway_t *self, mlops_err_t *err);
+
+//  Says DISCONNECT to every worker, stops the monitor, closes the sockets.
+void backend_close(gateway_t *self);
+
+//  Sends queued requests while some worker has credit.
+void backend_dispatch(gateway_t *self);
+
+//  Handles what waits on the ROUTER / on the monitor.
+void backend_drain(gateway_t *self);
+void backend_monitor_drain(gateway_t *self);
+
+//  Probes, heartbeats and expiries that are due at now.
+void backend_timers(gateway_t *self, int64_t now);
+
+//  When backend_timers next has work (monotonic ms).
+int64_t backend_due_ms(const gateway_t *self);
+
+/* --- broker_link.c ------------------------------------------------------- */
+
+//  Opens the DEALER to the broker (none when cfg.broker is NULL), replacing
+//  the one there was. Returns 0, or MLOPS_ENOMEM / MLOPS_EINVAL with err.
+int broker_link_open(gateway_t *self, mlops_err_t *err);
+
+//  Encodes req's call (with its body, for an action) and sends it to the
+//  broker: req waits in REQ_CONTROL, or is answered at once when that fails.
+void broker_link_send(gateway_t *self, request_t *req, const char *body, size_t len);
+
+//  Handles what waits on the DEALER (REPLYs).
+void broker_link_drain(gateway_t *self);
+
+//  Fails everything waiting when the broker was silent too long, at now.
+void broker_link_timers(gateway_t *self, int64_t now);
+
+//  When the oldest call times out (monotonic ms), INT64_MAX when none waits.
+int64_t broker_link_due_ms(const gateway_t *self);
+
+//  Answers every request waiting on the broker with status / why.
+void broker_link_fail_all(gateway_t *self, int status, const char *why);
+
+#endif
