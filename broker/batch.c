@@ -11,6 +11,7 @@
 #include <stdlib.h>
 
 #include "log.h"
+#include "vec.h"
 
 typedef struct {
     zsock_t *sock;                //  where it goes, NULL = dropped at commit
@@ -76,17 +77,11 @@ void batch_send_payload(batch_t *self, zsock_t *sock, zmsg_t **msg, uint8_t **pa
                         size_t payload_len)
 {
     assert(self && msg && *msg);
-    if (self->n_out == self->cap_out) {
-        size_t cap = self->cap_out ? self->cap_out * 2 : 16;
-        s_out_t *grown = realloc(self->out, cap * sizeof *grown);
-        if (!grown) {
-            log_error("out of memory: a message is dropped");
-            zmsg_destroy(msg);
-            free(payload ? *payload : NULL);
-            return;
-        }
-        self->out = grown;
-        self->cap_out = cap;
+    if (vec_reserve_(&self->out, &self->cap_out, self->n_out, 1, sizeof *self->out) != 0) {
+        log_error("out of memory: a message is dropped");
+        zmsg_destroy(msg);
+        free(payload ? *payload : NULL);
+        return;
     }
     self->out[self->n_out++] = (s_out_t){sock, *msg, payload ? *payload : NULL, payload_len};
     *msg = NULL;

@@ -17,6 +17,7 @@
     grow gives that even when readers run on other threads (MDB_NOTLS).
 */
 #include "store.h"
+#include "vec.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -666,14 +667,8 @@ typedef struct {
 
 static void *s_list_slot(s_list_t *l)
 {
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 16;
-        void *items = realloc(l->items, cap * l->item_size);
-        if (!items)
-            return NULL;
-        l->items = items;
-        l->cap = cap;
-    }
+    if (vec_reserve_(&l->items, &l->cap, l->n, 1, l->item_size) != 0)
+        return NULL;
     void *slot = (char *)l->items + l->n * l->item_size;
     memset(slot, 0, l->item_size);
     return slot;

@@ -1,4 +1,4 @@
-/*  csv.h: loads a CSV file or buffer into a table, with libcsv.
+/*  csv_load.h: loads a CSV file or buffer into a table, with libcsv.
 
     RFC 4180 plus what real files carry: quoted fields with commas, quotes and
     newlines, CRLF or LF, a UTF-8 BOM, empty fields as missing. The first row
