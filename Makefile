@@ -142,6 +142,11 @@ build/fuzz/bin/%: build/fuzz/fuzz/%.o $(call libs_of,fuzz)
 build/release/bench/%: build/release/bench/%.o $(call libs_of,release)
 	$(Q)$(CC) -o $@ $< $(call LINK_LIBS,release) $(PKG_LIBS)
 
+# The include flags a directory's sources compile with (tests/test_layers.py
+# compiles probes with them): `make -s includes-gateway`.
+includes-%:
+	@echo $(call includes_for,$*/x.c)
+
 # --- tests ----------------------------------------------------------------
 # Unit tests run with ASan + UBSan; multi-process tests drive the release
 # binaries in bin/ (tests/run.sh says which is which).
