@@ -55,7 +55,8 @@ int data_header_decode(const uint8_t *data, size_t len, data_header_t *h, mlops_
     if (h->v != DATA_VERSION)
         return mlops_err_set(err, MLOPS_EVERSION, "data.v: version %lld, this peer speaks %d",
                              (long long)h->v, DATA_VERSION);
-    if (!data_hash_valid(h->hash))
+    //  an ERROR about a request that did not decode names no blob
+    if (!data_hash_valid(h->hash) && !(h->cmd == DATA_ERROR && !h->hash[0]))
         return mlops_err_set(err, MLOPS_EPROTO, "data.hash: not 64 lower-case hex digits");
     if (h->size > DATA_CHUNK_MAX_BYTES)
         return mlops_err_set(err, MLOPS_EPROTO, "data.size: %llu bytes, more than %zu",

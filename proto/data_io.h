@@ -72,7 +72,8 @@ typedef struct {
 int data_header_encode(const data_header_t *h, uint8_t **out, size_t *out_len);
 
 //  Decodes and checks a header: 0, or MLOPS_EPROTO (bad msgpack, a key
-//  missing or unknown, a hash that is not 64 lower-case hex digits, a size
+//  missing or unknown, a hash that is not 64 lower-case hex digits (an
+//  ERROR may have "": it answers a request that did not decode), a size
 //  over DATA_CHUNK_MAX_BYTES) or MLOPS_EVERSION (another "v"), with err
 //  naming the key.
 int data_header_decode(const uint8_t *data, size_t len, data_header_t *h, mlops_err_t *err);
