@@ -11,45 +11,19 @@
 #include "hash.h"
 #include "testing.h"
 
-#include "broker_fixtures.h"
+#include "data_fixtures.h"
 
-typedef struct {
-    char dir[64];
-    char cache_dir[96];
-    store_t *store;
-    curve_t *curve;
-    data_t *data;
-    data_client_t *client;
-} s_fx_t;
 
-static void s_up(s_fx_t *fx)
+//  The cache's directory, beside the store.
+static const char *s_cache_dir(const dfx_t *fx)
 {
-    mlops_err_t err;
-    CHECK_INT(fx_tmpdir(fx->dir, "cache"), 0);
-    char store_dir[96], spool[112];
-    snprintf(store_dir, sizeof store_dir, "%s/store", fx->dir);
-    snprintf(spool, sizeof spool, "%s/incoming", store_dir);
-    snprintf(fx->cache_dir, sizeof fx->cache_dir, "%s/cache", fx->dir);
-    store_options_t opts = {.no_sync = true};
-    fx->store = store_open(store_dir, &opts, &err);
-    fx->curve = curve_new_from_env(&err);
-    fx->data = data_new(fx->store, fx->curve, "tcp://127.0.0.1:*", spool, &err);
-    CHECK(fx->data != NULL);
-    fx->client = data_client_new(data_endpoint(fx->data), &err);
-    CHECK(fx->client != NULL);
-}
-
-static void s_down(s_fx_t *fx)
-{
-    data_client_destroy(&fx->client);
-    data_destroy(&fx->data);
-    curve_destroy(&fx->curve);
-    store_destroy(&fx->store);
-    fx_rmdir(fx->dir);
+    static char dir[96];
+    snprintf(dir, sizeof dir, "%s/cache", fx->dir);
+    return dir;
 }
 
 //  Stores len patterned bytes through the service; their name in hash.
-static void s_stored(s_fx_t *fx, size_t len, int salt, char hash[65])
+static void s_stored(dfx_t *fx, size_t len, int salt, char hash[65])
 {
     uint8_t *b = malloc(len);
     for (size_t i = 0; i < len; i++)
@@ -61,10 +35,10 @@ static void s_stored(s_fx_t *fx, size_t len, int salt, char hash[65])
 
 static void test_second_fetch_fetches_nothing(void)
 {
-    s_fx_t fx = {0};
-    s_up(&fx);
+    dfx_t fx = {0};
+    CHECK_INT(dfx_up(&fx, "cache"), 0);
     mlops_err_t err;
-    blob_cache_t *cache = blob_cache_new(fx.cache_dir, 0, &err);
+    blob_cache_t *cache = blob_cache_new(s_cache_dir(&fx), 0, &err);
     CHECK(cache != NULL);
     char hash[65];
     s_stored(&fx, 2 * DATA_CHUNK_MAX_BYTES + 5, 1, hash);
@@ -83,7 +57,7 @@ static void test_second_fetch_fetches_nothing(void)
     hash_sha256_hex("none", 4, none);
     CHECK_INT(blob_cache_fetch(cache, fx.client, none, &a, &la, &err), MLOPS_ENOTFOUND);
     blob_cache_destroy(&cache);
-    s_down(&fx);
+    dfx_down(&fx);
 }
 
 static void s_damage(const char *dir, const char *hash, bool truncate_it)
@@ -102,10 +76,10 @@ static void s_damage(const char *dir, const char *hash, bool truncate_it)
 
 static void test_damaged_file_is_fetched_again(void)
 {
-    s_fx_t fx = {0};
-    s_up(&fx);
+    dfx_t fx = {0};
+    CHECK_INT(dfx_up(&fx, "cache"), 0);
     mlops_err_t err;
-    blob_cache_t *cache = blob_cache_new(fx.cache_dir, 0, &err);
+    blob_cache_t *cache = blob_cache_new(s_cache_dir(&fx), 0, &err);
     char hash[65];
     s_stored(&fx, 1000, 2, hash);
     uint8_t *a = NULL;
@@ -113,7 +87,7 @@ static void test_damaged_file_is_fetched_again(void)
     for (int truncated = 0; truncated < 2; truncated++) {
         CHECK_INT(blob_cache_fetch(cache, fx.client, hash, &a, &la, &err), 0);
         free(a);
-        s_damage(fx.cache_dir, hash, truncated);
+        s_damage(s_cache_dir(&fx), hash, truncated);
         CHECK_INT(blob_cache_get(cache, hash, &a, &la, &err), MLOPS_ENOTFOUND);
         CHECK_CONTAINS(err.msg, "was damaged");
         CHECK_INT(blob_cache_get(cache, hash, &a, &la, &err), MLOPS_ENOTFOUND);   //  removed
@@ -125,15 +99,15 @@ static void test_damaged_file_is_fetched_again(void)
         free(a);
     }
     blob_cache_destroy(&cache);
-    s_down(&fx);
+    dfx_down(&fx);
 }
 
 static void test_least_recently_used_goes_first(void)
 {
-    s_fx_t fx = {0};
-    s_up(&fx);
+    dfx_t fx = {0};
+    CHECK_INT(dfx_up(&fx, "cache"), 0);
     mlops_err_t err;
-    blob_cache_t *cache = blob_cache_new(fx.cache_dir, 2500, &err);
+    blob_cache_t *cache = blob_cache_new(s_cache_dir(&fx), 2500, &err);
     char h1[65], h2[65], h3[65], big[65];
     s_stored(&fx, 1000, 3, h1);
     s_stored(&fx, 1000, 4, h2);
@@ -165,7 +139,7 @@ static void test_least_recently_used_goes_first(void)
     CHECK(blob_cache_new("/proc/no-such-dir/x", 0, &err) == NULL);
     CHECK_INT(err.code, ENOENT);
     blob_cache_destroy(&cache);
-    s_down(&fx);
+    dfx_down(&fx);
 }
 
 int main(void)

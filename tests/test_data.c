@@ -14,38 +14,8 @@
 #include "hash.h"
 #include "testing.h"
 
-#include "broker_fixtures.h"
+#include "data_fixtures.h"
 
-typedef struct {
-    char dir[64];
-    char spool[96];
-    store_t *store;
-    curve_t *curve;
-    data_t *data;
-} s_fx_t;
-
-static void s_up(s_fx_t *fx)
-{
-    mlops_err_t err;
-    CHECK_INT(fx_tmpdir(fx->dir, "data"), 0);
-    char store_dir[96];
-    snprintf(store_dir, sizeof store_dir, "%s/store", fx->dir);
-    snprintf(fx->spool, sizeof fx->spool, "%s/store/incoming", fx->dir);
-    store_options_t opts = {.no_sync = true};
-    fx->store = store_open(store_dir, &opts, &err);
-    CHECK(fx->store != NULL);
-    fx->curve = curve_new_from_env(&err);
-    fx->data = data_new(fx->store, fx->curve, "tcp://127.0.0.1:*", fx->spool, &err);
-    CHECK(fx->data != NULL);
-}
-
-static void s_down(s_fx_t *fx)
-{
-    data_destroy(&fx->data);
-    curve_destroy(&fx->curve);
-    store_destroy(&fx->store);
-    fx_rmdir(fx->dir);
-}
 
 static uint8_t *s_bytes(size_t len)
 {
@@ -92,11 +62,10 @@ static data_header_t s_put(zsock_t *sock, const char *hash, uint64_t offset, con
 
 static void test_blob_round_trip_and_dedup(void)
 {
-    s_fx_t fx = {0};
-    s_up(&fx);
+    dfx_t fx = {0};
+    CHECK_INT(dfx_up(&fx, "data"), 0);
     mlops_err_t err;
-    data_client_t *c = data_client_new(data_endpoint(fx.data), &err);
-    CHECK(c != NULL);
+    data_client_t *c = fx.client;
     size_t len = 3 * DATA_CHUNK_MAX_BYTES + 777;
     uint8_t *blob = s_bytes(len), *back = NULL;
     char hash[65], want[65];
@@ -120,16 +89,15 @@ static void test_blob_round_trip_and_dedup(void)
     CHECK_INT(back_len, 0);
     free(back);
     free(blob);
-    data_client_destroy(&c);
-    s_down(&fx);
+    dfx_down(&fx);
 }
 
 static void test_unknown_hash(void)
 {
-    s_fx_t fx = {0};
-    s_up(&fx);
+    dfx_t fx = {0};
+    CHECK_INT(dfx_up(&fx, "data"), 0);
     mlops_err_t err;
-    data_client_t *c = data_client_new(data_endpoint(fx.data), &err);
+    data_client_t *c = fx.client;
     uint8_t *back = NULL;
     size_t len = 0;
     char none[65];
@@ -137,15 +105,14 @@ static void test_unknown_hash(void)
     CHECK_INT(data_client_fetch(c, none, &back, &len, &err), MLOPS_ENOTFOUND);
     CHECK_CONTAINS(err.msg, "no object");
     CHECK_INT(data_client_fetch(c, "../etc/passwd", &back, &len, &err), MLOPS_EPROTO);
-    data_client_destroy(&c);
-    s_down(&fx);
+    dfx_down(&fx);
 }
 
 //  Each refusal of a PUT, from a raw DEALER; nothing refused is visible.
 static void test_upload_refusals(void)
 {
-    s_fx_t fx = {0};
-    s_up(&fx);
+    dfx_t fx = {0};
+    CHECK_INT(dfx_up(&fx, "data"), 0);
     zsock_t *raw = zsock_new_dealer(data_endpoint(fx.data));
     mlops_err_t err;
     uint64_t total;
@@ -195,15 +162,15 @@ static void test_upload_refusals(void)
     zmsg_destroy(&m);
     free(b);
     zsock_destroy(&raw);
-    s_down(&fx);
+    dfx_down(&fx);
 }
 
 //  A client that goes away half-way leaves nothing visible; another
 //  client's upload of the same blob then succeeds.
 static void test_abandoned_upload_then_retry(void)
 {
-    s_fx_t fx = {0};
-    s_up(&fx);
+    dfx_t fx = {0};
+    CHECK_INT(dfx_up(&fx, "data"), 0);
     size_t len = 2 * DATA_CHUNK_MAX_BYTES;
     uint8_t *b = s_bytes(len);
     char hash[65];
@@ -214,26 +181,25 @@ static void test_abandoned_upload_then_retry(void)
     mlops_err_t err;
     uint64_t total;
     CHECK_INT(store_object_size(fx.store, NULL, hash, &total, &err), MLOPS_ENOTFOUND);
-    data_client_t *c = data_client_new(data_endpoint(fx.data), &err);
+    data_client_t *c = fx.client;
     char got[65];
     CHECK_INT(data_client_put(c, b, len, got, &err), 0);
     CHECK_INT(store_object_size(fx.store, NULL, hash, &total, &err), 0);
     CHECK_INT(total, len);
-    data_client_destroy(&c);
     free(b);
-    s_down(&fx);
+    dfx_down(&fx);
 }
 
 static void test_bind_failure(void)
 {
-    s_fx_t fx = {0};
-    s_up(&fx);
+    dfx_t fx = {0};
+    CHECK_INT(dfx_up(&fx, "data"), 0);
     mlops_err_t err;
     mlops_err_clear(&err);
     data_t *again = data_new(fx.store, fx.curve, data_endpoint(fx.data), fx.spool, &err);
     CHECK(again == NULL);
     CHECK_CONTAINS(err.msg, "cannot bind the data socket");
-    s_down(&fx);
+    dfx_down(&fx);
 }
 
 int main(void)
