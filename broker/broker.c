@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "broker_internal.h"
+#include "endpoint.h"
 #include "log.h"
 
 #define TICK_MSEC 50              //  timers: backoff, timeouts, schedule
@@ -239,6 +240,24 @@ static zsock_t *s_bind(broker_t *self, int type, const char *endpoint, mlops_err
     return sock;
 }
 
+//  The data service, on --data or on the work endpoint's host at a port
+//  the system picks (for tcp; WORK-data for ipc and inproc); its spool is
+//  STORE/incoming. 0 or an error with err.
+static int s_start_data(broker_t *self, mlops_err_t *err)
+{
+    char endpoint[ENDPOINT_MAX], spool[PATH_MAX];
+    const char *work = self->cfg.work_endpoint, *colon = strrchr(work, ':');
+    if (self->cfg.data_endpoint)
+        snprintf(endpoint, sizeof endpoint, "%s", self->cfg.data_endpoint);
+    else if (strncmp(work, "tcp://", 6) == 0 && colon)
+        snprintf(endpoint, sizeof endpoint, "%.*s:*", (int)(colon - work), work);
+    else
+        snprintf(endpoint, sizeof endpoint, "%.*s-data", ENDPOINT_MAX - 8, work);
+    snprintf(spool, sizeof spool, "%s/incoming", self->cfg.store_dir);
+    self->data = data_new(self->store, self->curve, endpoint, spool, err);
+    return self->data ? 0 : err->code;
+}
+
 static int s_check_config(const broker_config_t *cfg, mlops_err_t *err)
 {
     double v;
@@ -279,6 +298,8 @@ static broker_t *s_new(const broker_config_t *cfg, bool detached, mlops_err_t *e
     self->cfg.store_dir = s_copy(self, 3, cfg->store_dir);
     self->cfg.default_source = s_copy(self, 4, cfg->default_source);
     self->cfg.target = s_copy(self, 5, cfg->target);
+    if (cfg->data_endpoint)
+        self->cfg.data_endpoint = s_copy(self, 8, cfg->data_endpoint);
     store_options_t store_opts = {.no_sync = self->cfg.no_sync,
                                   .max_bytes = self->cfg.store_max_bytes};
     //  A limit below the default initial map is also the initial map.
@@ -298,6 +319,8 @@ static broker_t *s_new(const broker_config_t *cfg, bool detached, mlops_err_t *e
         self->control = self->work ? s_bind(self, ZMQ_ROUTER, self->cfg.control_endpoint, err) : NULL;
         self->events = self->control ? s_bind(self, ZMQ_PUB, self->cfg.events_endpoint, err) : NULL;
     }
+    if (!detached && self->events && s_start_data(self, err) != 0)
+        zsock_destroy(&self->events);
     if ((!detached && !self->events) || engine_resume(self, err)) {
         broker_destroy(&self);
         return NULL;
@@ -339,6 +362,7 @@ void broker_destroy(broker_t **p)
                  (unsigned long long)n_commits, n_commits ? (double)commit_usec / n_commits : 0.0,
                  (double)(self->handler_usec - commit_usec) / self->n_messages);
     batch_destroy(&self->batch);
+    data_destroy(&self->data);   //  before the store it reads
     zloop_destroy(&self->loop);
     zsock_destroy(&self->events);
     zsock_destroy(&self->control);
@@ -356,8 +380,9 @@ void broker_destroy(broker_t **p)
 
 int broker_run(broker_t *self)
 {
-    log_info("listening work=%s control=%s events=%s store=%s curve=%s", self->cfg.work_endpoint,
-             self->cfg.control_endpoint, self->cfg.events_endpoint, self->cfg.store_dir,
+    log_info("listening work=%s control=%s events=%s data=%s store=%s curve=%s",
+             self->cfg.work_endpoint, self->cfg.control_endpoint, self->cfg.events_endpoint,
+             data_endpoint(self->data), self->cfg.store_dir,
              curve_server_enabled(self->curve) ? "on" : "off (any client may connect)");
     engine_pump(self);
     int rc = zloop_start(self->loop);

@@ -40,6 +40,8 @@ typedef struct {
     const char *work_endpoint;       //  bind, default tcp://*:5555
     const char *control_endpoint;    //  bind, default tcp://*:5556
     const char *events_endpoint;     //  bind, default tcp://*:5557
+    const char *data_endpoint;       //  bind (data service), NULL = the work endpoint's host,
+                                     //  a port the system picks
     const char *store_dir;           //  LMDB directory
     bool no_sync;                    //  commits without fsync (see store_options_t)
     size_t store_max_bytes;          //  the store's map never grows past this, 0 = 64 GiB

@@ -34,6 +34,7 @@
 #include "broker.h"
 #include "control_io.h"
 #include "curve.h"
+#include "data.h"
 #include "dispatch.h"
 #include "fleet.h"
 #include "msg.h"
@@ -43,12 +44,13 @@
 
 struct broker {
     broker_config_t cfg;          //  strings point into the copies below
-    char *strings[8];             //  owned copies of config strings
+    char *strings[9];             //  owned copies of config strings
     store_t *store;               //  the one durable place
     curve_t *curve;               //  CURVE configuration (maybe off)
     zsock_t *work;                //  ROUTER, stage workers
     zsock_t *control;             //  ROUTER, clients
     zsock_t *events;              //  PUB
+    data_t *data;                 //  the data service (its own socket and thread)
     zloop_t *loop;
     batch_t *batch;               //  the store transaction of this message, and what waits for it
     dispatch_t *dispatch;         //  workers and per-stage queues

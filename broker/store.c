@@ -33,13 +33,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "hash.h"
+
 #define STORE_FORMAT "mlops-store 1"                //  meta "format" value
 #define STORE_MAX_BYTES_DEFAULT ((size_t)64 << 30)  //  64 GiB
 #define STORE_KEY_MAX_BYTES 511                     //  LMDB's default key limit
 
-typedef enum { DB_DATASETS, DB_RUNS, DB_BLOBS, DB_VERSIONS, DB_ARTIFACTS, DB_AUDIT, DB_META, DB_COUNT } s_db_t;
+typedef enum { DB_DATASETS, DB_RUNS, DB_BLOBS, DB_VERSIONS, DB_ARTIFACTS, DB_AUDIT, DB_META,
+               DB_OBJECTS, DB_COUNT } s_db_t;
 static const char *const s_db_names[DB_COUNT] = {"datasets", "runs",  "blobs", "versions",
-                                                 "artifacts", "audit", "meta"};
+                                                 "artifacts", "audit", "meta", "objects"};
 
 struct store {
     int lock_fd;                  //  store.lock, flock'ed while open; -1 = none
@@ -259,7 +262,8 @@ static int s_check_dbs(store_t *self, MDB_txn *txn, mlops_err_t *err)
                              "this build reads \"%s\"", self->dir, (int)(v.mv_size < 40 ? v.mv_size : 40),
                              (const char *)v.mv_data, STORE_FORMAT);
     for (int i = 0; i < DB_COUNT; i++) {
-        rc = mdb_dbi_open(txn, s_db_names[i], 0, &self->dbi[i]);
+        //  objects came after the first stores were made: created when missing
+        rc = mdb_dbi_open(txn, s_db_names[i], i == DB_OBJECTS ? MDB_CREATE : 0, &self->dbi[i]);
         if (rc)
             return mlops_err_set(err, MLOPS_ECORRUPT, "%s/data.mdb lacks database \"%s\" (%s)",
                                  self->dir, s_db_names[i], mdb_strerror(rc));
@@ -991,4 +995,244 @@ int store_audit_list(store_t *self, audit_t **out, size_t *n, mlops_err_t *err)
     *out = l.items;
     *n = l.n;
     return 0;
+}
+
+//  --- objects: blobs by sha256, in chunk records -------------------------
+
+#define S_OBJECT_KEY_BYTES (HASH_HEX_LEN + 8) //  the hash, then the chunk's number
+
+static int s_object_name(const char *hash, mlops_err_t *err)
+{
+    size_t n = hash ? strlen(hash) : 0;
+    bool hex = n == HASH_HEX_LEN;
+    for (size_t i = 0; hex && i < n; i++)
+        hex = (hash[i] >= '0' && hash[i] <= '9') || (hash[i] >= 'a' && hash[i] <= 'f');
+    return hex ? 0 : mlops_err_set(err, MLOPS_EINVAL, "object name is not a sha256 in hex");
+}
+
+static void s_chunk_key(uint8_t key[S_OBJECT_KEY_BYTES], const char *hash, uint64_t index)
+{
+    memcpy(key, hash, HASH_HEX_LEN);
+    s_key_u64(key + HASH_HEX_LEN, index);
+}
+
+//  The size record of hash in read (a transaction of either kind).
+static int s_object_size_in(store_t *self, MDB_txn *read, const char *hash, uint64_t *total)
+{
+    MDB_val k = {HASH_HEX_LEN, (void *)hash}, v;
+    int rc = mdb_get(read, self->dbi[DB_OBJECTS], &k, &v);
+    if (rc == 0 && v.mv_size != 8)
+        return MLOPS_ECORRUPT;
+    if (rc == 0)
+        *total = s_u64_key(v.mv_data);
+    return rc;
+}
+
+//  Copies [offset, offset + len) of the object out of its chunk records.
+static int s_object_copy(store_t *self, MDB_txn *read, const char *hash, uint64_t offset,
+                         uint8_t *buf, size_t len)
+{
+    while (len > 0) {
+        uint8_t key[S_OBJECT_KEY_BYTES];
+        s_chunk_key(key, hash, offset / STORE_OBJECT_CHUNK_BYTES);
+        size_t within = (size_t)(offset % STORE_OBJECT_CHUNK_BYTES);
+        MDB_val k = {sizeof key, key}, v;
+        int rc = mdb_get(read, self->dbi[DB_OBJECTS], &k, &v);
+        if (rc)
+            return rc == MDB_NOTFOUND ? MLOPS_ECORRUPT : rc;
+        if (v.mv_size <= within)
+            return MLOPS_ECORRUPT;
+        size_t n = v.mv_size - within < len ? v.mv_size - within : len;
+        memcpy(buf, (uint8_t *)v.mv_data + within, n);
+        buf += n, offset += n, len -= n;
+    }
+    return 0;
+}
+
+//  Runs fn in txn's LMDB transaction or a short read transaction.
+typedef int (s_object_fn)(store_t *self, MDB_txn *read, void *arg);
+static int s_object_read_in(store_t *self, store_txn_t *txn, s_object_fn *fn, void *arg)
+{
+    if (txn)
+        return txn->failed ? MLOPS_ESTATE : fn(self, txn->txn, arg);
+    MDB_txn *read;
+    pthread_rwlock_rdlock(&self->grow_lock);
+    int rc = mdb_txn_begin(self->env, NULL, MDB_RDONLY, &read);
+    if (rc == 0) {
+        rc = fn(self, read, arg);
+        mdb_txn_abort(read);
+    }
+    pthread_rwlock_unlock(&self->grow_lock);
+    return rc;
+}
+
+typedef struct {
+    const char *hash;
+    uint64_t offset, total;
+    uint8_t *buf;         //  NULL: malloc the whole object here
+    size_t len;
+} s_object_read_t;
+
+static int s_object_read_fn(store_t *self, MDB_txn *read, void *arg)
+{
+    s_object_read_t *r = arg;
+    int rc = s_object_size_in(self, read, r->hash, &r->total);
+    if (rc)
+        return rc;
+    if (!r->buf) {   //  the whole object
+        if (r->total > SIZE_MAX - 1 || !(r->buf = malloc(r->total ? (size_t)r->total : 1)))
+            return MLOPS_ENOMEM;
+        r->len = (size_t)r->total;
+    }
+    if (r->offset > r->total || r->len > r->total - r->offset)
+        return MLOPS_EINVAL;
+    return s_object_copy(self, read, r->hash, r->offset, r->buf, r->len);
+}
+
+//  Names what a read of an object met.
+static int s_object_error(store_t *self, int rc, const char *hash, mlops_err_t *err)
+{
+    switch (rc) {
+    case 0: return 0;
+    case MDB_NOTFOUND: return mlops_err_set(err, MLOPS_ENOTFOUND, "no object %.12s", hash);
+    case MLOPS_EINVAL: return mlops_err_set(err, rc, "object %.12s: read past its end", hash);
+    case MLOPS_ECORRUPT:
+        return mlops_err_set(err, rc, "object %.12s: a chunk is missing or short", hash);
+    case MLOPS_ENOMEM: return mlops_err_set(err, rc, "out of memory reading object %.12s", hash);
+    case MLOPS_ESTATE:
+        return mlops_err_set(err, rc, "object %.12s: the transaction already failed", hash);
+    default: return s_fail(self, rc, "object", err);
+    }
+}
+
+static int s_object_size_fn(store_t *self, MDB_txn *read, void *arg)
+{
+    s_object_read_t *r = arg;
+    return s_object_size_in(self, read, r->hash, &r->total);
+}
+
+int store_object_size(store_t *self, store_txn_t *txn, const char *hash, uint64_t *total,
+                      mlops_err_t *err)
+{
+    assert(self);
+    s_object_read_t r = {.hash = hash};
+    int rc = s_object_name(hash, err);
+    if (rc)
+        return rc;
+    rc = s_object_read_in(self, txn, s_object_size_fn, &r);
+    if (rc == 0)
+        *total = r.total;
+    return s_object_error(self, rc, hash, err);
+}
+
+int store_object_read(store_t *self, const char *hash, uint64_t offset, void *buf, size_t len,
+                      uint64_t *total, mlops_err_t *err)
+{
+    assert(self && (buf || len == 0));
+    s_object_read_t r = {.hash = hash, .offset = offset, .buf = buf ? buf : (uint8_t *)"", .len = len};
+    int rc = s_object_name(hash, err);
+    if (rc)
+        return rc;
+    rc = s_object_read_in(self, NULL, s_object_read_fn, &r);
+    *total = r.total;
+    return s_object_error(self, rc, hash, err);
+}
+
+int store_object_get(store_t *self, store_txn_t *txn, const char *hash, uint8_t **data,
+                     size_t *len, mlops_err_t *err)
+{
+    assert(self);
+    s_object_read_t r = {.hash = hash};
+    int rc = s_object_name(hash, err);
+    if (rc)
+        return rc;
+    rc = s_object_read_in(self, txn, s_object_read_fn, &r);
+    if (rc) {
+        free(r.buf);
+        return s_object_error(self, rc, hash, err);
+    }
+    *data = r.buf;
+    *len = r.len;
+    return 0;
+}
+
+//  One transaction's worth of an object being written: chunks [first, end)
+//  and, with last, the size record.
+typedef struct {
+    const char *hash;
+    uint64_t total;
+    uint64_t first, end;   //  chunk numbers
+    bool last;             //  write the size record too
+    store_source_fn *fn;
+    void *arg;
+    int source_rc;         //  what fn said, when it failed
+} s_object_put_t;
+
+static int s_object_put_fn(store_t *self, MDB_txn *txn, void *arg, mlops_err_t *err)
+{
+    s_object_put_t *p = arg;
+    for (uint64_t i = p->first; i < p->end; i++) {
+        uint64_t off = i * STORE_OBJECT_CHUNK_BYTES;
+        size_t n = p->total - off < STORE_OBJECT_CHUNK_BYTES ? (size_t)(p->total - off)
+                                                             : STORE_OBJECT_CHUNK_BYTES;
+        uint8_t key[S_OBJECT_KEY_BYTES];
+        s_chunk_key(key, p->hash, i);
+        MDB_val k = {sizeof key, key}, v = {n, NULL};
+        //  MDB_RESERVE: the bytes are read straight into the page, no copy
+        int rc = mdb_put(txn, self->dbi[DB_OBJECTS], &k, &v, MDB_RESERVE);
+        if (rc)
+            return rc;
+        //  a code of ours, so s_write keeps the message; put_from returns source_rc
+        if ((p->source_rc = p->fn(p->arg, off, v.mv_data, n)) != 0)
+            return mlops_err_set(err, MLOPS_ESTORE, "object %.12s: reading its bytes: %s", p->hash,
+                                 mlops_strerror(p->source_rc));
+    }
+    if (!p->last)
+        return 0;
+    uint8_t size[8];
+    s_key_u64(size, p->total);
+    MDB_val k = {HASH_HEX_LEN, (void *)p->hash}, v = {8, size};
+    return mdb_put(txn, self->dbi[DB_OBJECTS], &k, &v, 0);
+}
+
+int store_object_put_from(store_t *self, const char *hash, uint64_t total, store_source_fn *fn,
+                          void *arg, mlops_err_t *err)
+{
+    assert(self && fn);
+    s_assert_not_writing(self);
+    int rc = s_object_name(hash, err);
+    uint64_t chunks = (total + STORE_OBJECT_CHUNK_BYTES - 1) / STORE_OBJECT_CHUNK_BYTES;
+    uint64_t per_txn = STORE_OBJECT_TXN_BYTES / STORE_OBJECT_CHUNK_BYTES;
+    s_object_put_t p = {.hash = hash, .total = total, .fn = fn, .arg = arg};
+    for (p.first = 0; rc == 0 && (p.first < chunks || p.first == 0); p.first = p.end) {
+        p.end = p.first + per_txn < chunks ? p.first + per_txn : chunks;
+        p.last = p.end == chunks;
+        size_t bytes = (size_t)((p.end - p.first) * STORE_OBJECT_CHUNK_BYTES) + 64;
+        rc = s_write(self, NULL, "object put", bytes, s_object_put_fn, &p, err);
+        if (p.last)
+            break;
+    }
+    return rc && p.source_rc ? p.source_rc : rc;
+}
+
+typedef struct {
+    const uint8_t *data;
+} s_memory_source_t;
+
+static int s_memory_source_fn(void *arg, uint64_t offset, void *buf, size_t len)
+{
+    memcpy(buf, ((s_memory_source_t *)arg)->data + offset, len);
+    return 0;
+}
+
+int store_object_put(store_t *self, store_txn_t *txn, const uint8_t *data, size_t len,
+                     char hash[65], mlops_err_t *err)
+{
+    assert(self && (data || len == 0));
+    hash_sha256_hex(data, len, hash);
+    s_memory_source_t src = {data};
+    uint64_t chunks = (len + STORE_OBJECT_CHUNK_BYTES - 1) / STORE_OBJECT_CHUNK_BYTES;
+    s_object_put_t p = {.hash = hash, .total = len, .first = 0, .end = chunks, .last = true,
+                        .fn = s_memory_source_fn, .arg = &src};
+    return s_write(self, txn, "object put", len + 64, s_object_put_fn, &p, err);
 }

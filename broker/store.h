@@ -133,6 +133,44 @@ int store_artifact_put(store_t *self, store_txn_t *txn, uint64_t version,
 int store_artifact_get(store_t *self, store_txn_t *txn, uint64_t version, uint8_t **data,
                        size_t *len, mlops_err_t *err);
 
+//  Objects: blobs named by the sha256 of their bytes (the data service's,
+//  broker/data.h), kept as records of STORE_OBJECT_CHUNK_BYTES under the
+//  hash and the chunk's number, and a size record under the hash alone,
+//  written last: an object is visible (has a size) only once every chunk is
+//  in, so a write cut short leaves nothing anyone can read. Readers copy
+//  out of short read transactions, from any thread.
+#define STORE_OBJECT_CHUNK_BYTES ((size_t)1 << 20)
+
+//  The size of object hash. 0, MLOPS_ENOTFOUND, MLOPS_EINVAL (not a sha256)
+//  or an LMDB failure. txn as for the gets above.
+int store_object_size(store_t *self, store_txn_t *txn, const char *hash, uint64_t *total,
+                      mlops_err_t *err);
+//  Copies len bytes from offset of object hash into buf (and its size into
+//  *total). 0, MLOPS_ENOTFOUND, MLOPS_EINVAL (past its end),
+//  MLOPS_ECORRUPT (a chunk missing or short) or an LMDB failure.
+int store_object_read(store_t *self, const char *hash, uint64_t offset, void *buf, size_t len,
+                      uint64_t *total, mlops_err_t *err);
+//  The whole object as a malloc'd copy. Returns as store_object_read.
+int store_object_get(store_t *self, store_txn_t *txn, const char *hash, uint8_t **data,
+                     size_t *len, mlops_err_t *err);
+//  Stores data as an object in txn (NULL: its own), naming it by the sha256
+//  the store computes (hex into hash). Returns as the writes above.
+int store_object_put(store_t *self, store_txn_t *txn, const uint8_t *data, size_t len,
+                     char hash[65], mlops_err_t *err);
+
+//  Reads len bytes at offset of the object being written into buf:
+//  0 or an error code (an errno).
+typedef int (store_source_fn)(void *arg, uint64_t offset, void *buf, size_t len);
+//  Stores an object of total bytes read through fn, whose sha256 the caller
+//  has checked is hash, in transactions of its own of at most
+//  STORE_OBJECT_TXN_BYTES each (so neither memory nor the writer lock is
+//  held for a whole large blob), growing the map as needed; the size record
+//  goes last. Must not be called by a thread holding a transaction. Returns
+//  as the writes above, or fn's code.
+#define STORE_OBJECT_TXN_BYTES ((size_t)16 << 20)
+int store_object_put_from(store_t *self, const char *hash, uint64_t total, store_source_fn *fn,
+                          void *arg, mlops_err_t *err);
+
 //  Audit log: append (seq assigned here) and list ascending.
 int store_audit_append(store_t *self, store_txn_t *txn, audit_t *entry, mlops_err_t *err);
 int store_audit_list(store_t *self, audit_t **out, size_t *n, mlops_err_t *err);

@@ -11,6 +11,8 @@
 #include "store.h"
 #include "testing.h"
 
+#include "hash.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -1116,6 +1118,98 @@ static void test_sigkill_mid_write_loses_nothing_committed(void)
     s_rmrf(base);
 }
 
+
+//  --- objects ----------------------------------------------------------------
+
+//  A source that hands out the bytes of a pattern, or fails at fail_at.
+typedef struct {
+    uint64_t fail_at;     //  offset whose read fails (UINT64_MAX = never)
+} s_pattern_t;
+
+static uint8_t s_pattern_byte(uint64_t i)
+{
+    return (uint8_t)((i * 7919) >> 3);
+}
+
+static int s_pattern_fn(void *arg, uint64_t offset, void *buf, size_t len)
+{
+    s_pattern_t *p = arg;
+    if (offset <= p->fail_at && p->fail_at < offset + len)
+        return EIO;
+    for (size_t i = 0; i < len; i++)
+        ((uint8_t *)buf)[i] = s_pattern_byte(offset + i);
+    return 0;
+}
+
+//  An object of several chunks written through put_from into a map far
+//  smaller than it: the map grows first, every byte reads back at any
+//  offset, and the size record is there.
+static void test_object_put_from_grows_the_map(void)
+{
+    char base[64], dir[96];
+    s_tmpdir(base, dir);
+    store_options_t opts = {.map_bytes = 1 << 20, .max_bytes = 256 << 20};
+    mlops_err_t err;
+    store_t *s = store_open(dir, &opts, &err);
+    CHECK(s != NULL);
+    uint64_t total = 3 * STORE_OBJECT_CHUNK_BYTES + 12345;
+    uint8_t *all = malloc(total);
+    s_pattern_t src = {UINT64_MAX};
+    CHECK_INT(s_pattern_fn(&src, 0, all, total), 0);
+    char hash[65];
+    hash_sha256_hex(all, total, hash);
+    CHECK_INT(store_object_put_from(s, hash, total, s_pattern_fn, &src, &err), 0);
+    CHECK(store_map_bytes(s) > total);
+    uint64_t size = 0;
+    CHECK_INT(store_object_size(s, NULL, hash, &size, &err), 0);
+    CHECK_INT(size, total);
+    uint8_t buf[300];
+    uint64_t at = STORE_OBJECT_CHUNK_BYTES - 100;   //  across a chunk boundary
+    CHECK_INT(store_object_read(s, hash, at, buf, sizeof buf, &size, &err), 0);
+    CHECK(memcmp(buf, all + at, sizeof buf) == 0);
+    uint8_t *back = NULL;
+    size_t len = 0;
+    CHECK_INT(store_object_get(s, NULL, hash, &back, &len, &err), 0);
+    CHECK_INT(len, total);
+    CHECK(memcmp(back, all, total) == 0);
+    free(back);
+    CHECK_INT(store_object_read(s, hash, total - 10, buf, 11, &size, &err), MLOPS_EINVAL);
+    CHECK_CONTAINS(err.msg, "read past its end");
+    free(all);
+    store_destroy(&s);
+    s_rmrf(base);
+}
+
+//  A write whose source fails half-way leaves no object: no size record,
+//  so nothing can be read; a put of a small buffer names it by its sha256.
+static void test_object_cut_short_is_invisible(void)
+{
+    char base[64], dir[96];
+    s_tmpdir(base, dir);
+    mlops_err_t err;
+    store_t *s = store_open(dir, NULL, &err);
+    CHECK(s != NULL);
+    uint64_t total = (STORE_OBJECT_TXN_BYTES / STORE_OBJECT_CHUNK_BYTES + 2) * STORE_OBJECT_CHUNK_BYTES;
+    const char *name = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    s_pattern_t src = {total - 5};   //  fails in the last transaction
+    CHECK_INT(store_object_put_from(s, name, total, s_pattern_fn, &src, &err), EIO);
+    CHECK_CONTAINS(err.msg, "reading its bytes");
+    uint64_t size = 0;
+    CHECK_INT(store_object_size(s, NULL, name, &size, &err), MLOPS_ENOTFOUND);
+    uint8_t b;
+    CHECK_INT(store_object_read(s, name, 0, &b, 1, &size, &err), MLOPS_ENOTFOUND);
+    CHECK_INT(store_object_size(s, NULL, "not-a-hash", &size, &err), MLOPS_EINVAL);
+    char hash[65], want[65];
+    CHECK_INT(store_object_put(s, NULL, (const uint8_t *)"abc", 3, hash, &err), 0);
+    hash_sha256_hex("abc", 3, want);
+    CHECK_STR(hash, want);
+    CHECK_INT(store_object_read(s, hash, 1, &b, 1, &size, &err), 0);
+    CHECK_INT(b, 'b');
+    CHECK_INT(size, 3);
+    store_destroy(&s);
+    s_rmrf(base);
+}
+
 int main(void)
 {
     RUN(test_open_creates_private_dir_and_files);
@@ -1138,5 +1232,7 @@ int main(void)
     RUN(test_garbage_file_refused);
     RUN(test_undecodable_record_is_corrupt);
     RUN(test_sigkill_mid_write_loses_nothing_committed);
+    RUN(test_object_put_from_grows_the_map);
+    RUN(test_object_cut_short_is_invisible);
     return TEST_REPORT("test_store");
 }
