@@ -195,9 +195,9 @@ void broker_abort_batch(broker_t *self)
 void broker_config_defaults(broker_config_t *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
-    cfg->work_endpoint = "tcp://*:5555";
-    cfg->control_endpoint = "tcp://*:5556";
-    cfg->events_endpoint = "tcp://*:5557";
+    cfg->work_endpoint = "tcp://127.0.0.1:5555";
+    cfg->control_endpoint = "tcp://127.0.0.1:5556";
+    cfg->events_endpoint = "tcp://127.0.0.1:5557";
     cfg->store_dir = "mlops-store";
     cfg->heartbeat_msec = HEARTBEAT_IVL_MSEC;
     cfg->liveness = HEARTBEAT_LIVENESS;

@@ -37,9 +37,9 @@
 #define BROKER_LOAD_WAIT_MSEC (30 * 1000)   //  --load-wait default
 
 typedef struct {
-    const char *work_endpoint;       //  bind, default tcp://*:5555
-    const char *control_endpoint;    //  bind, default tcp://*:5556
-    const char *events_endpoint;     //  bind, default tcp://*:5557
+    const char *work_endpoint;       //  bind, default tcp://127.0.0.1:5555
+    const char *control_endpoint;    //  bind, default tcp://127.0.0.1:5556
+    const char *events_endpoint;     //  bind, default tcp://127.0.0.1:5557
     const char *store_dir;           //  LMDB directory
     bool no_sync;                    //  commits without fsync (see store_options_t)
     size_t store_max_bytes;          //  the store's map never grows past this, 0 = 64 GiB

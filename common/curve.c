@@ -129,6 +129,11 @@ void curve_destroy(curve_t **p)
     *p = NULL;
 }
 
+bool curve_env_server(void)
+{
+    return s_env("MLOPS_CURVE_SERVER_CERT") != NULL;
+}
+
 bool curve_server_enabled(const curve_t *self)
 {
     return self && self->server_cert;

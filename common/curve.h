@@ -46,6 +46,11 @@ curve_t *curve_new_from_env(mlops_err_t *err);
 //  after the sockets it secured are destroyed.
 void curve_destroy(curve_t **p);
 
+//  True when the environment asks for the server side (MLOPS_CURVE_SERVER_CERT
+//  is set), before anything is loaded: for a main's "loopback unless told
+//  otherwise" check (endpoint.h); curve_new_from_env still validates it.
+bool curve_env_server(void);
+
 //  True when this process has a server / client configuration.
 bool curve_server_enabled(const curve_t *self);
 bool curve_client_enabled(const curve_t *self);
