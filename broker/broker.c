@@ -9,6 +9,7 @@
 
 #include <assert.h>
 #include <czmq.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -219,7 +220,8 @@ static int s_work_fn(zloop_t *loop, zsock_t *sock, void *arg);
 static int s_control_fn(zloop_t *loop, zsock_t *sock, void *arg);
 static int s_tick_fn(zloop_t *loop, int timer_id, void *arg);
 
-static zsock_t *s_bind(broker_t *self, int type, const char *endpoint, mlops_err_t *err)
+static zsock_t *s_bind(broker_t *self, int type, const char *endpoint, int64_t max_bytes,
+                       mlops_err_t *err)
 {
     zsock_t *sock = zsock_new(type);
     if (!sock) {
@@ -227,6 +229,7 @@ static zsock_t *s_bind(broker_t *self, int type, const char *endpoint, mlops_err
         return NULL;
     }
     zsock_set_linger(sock, 0);
+    zsock_set_maxmsgsize(sock, (int)(max_bytes < INT_MAX ? max_bytes : INT_MAX));
     if (type == ZMQ_ROUTER)
         zsock_set_router_mandatory(sock, 0);
     if (type == ZMQ_PUB)
@@ -294,9 +297,11 @@ static broker_t *s_new(const broker_config_t *cfg, bool detached, mlops_err_t *e
         return NULL;
     }
     if (!detached) {
-        self->work = s_bind(self, ZMQ_ROUTER, self->cfg.work_endpoint, err);
-        self->control = self->work ? s_bind(self, ZMQ_ROUTER, self->cfg.control_endpoint, err) : NULL;
-        self->events = self->control ? s_bind(self, ZMQ_PUB, self->cfg.events_endpoint, err) : NULL;
+        self->work = s_bind(self, ZMQ_ROUTER, self->cfg.work_endpoint, BROKER_WORK_MSG_MAX_BYTES, err);
+        self->control = self->work ? s_bind(self, ZMQ_ROUTER, self->cfg.control_endpoint,
+                                            BROKER_CONTROL_MSG_MAX_BYTES, err) : NULL;
+        self->events = self->control ? s_bind(self, ZMQ_PUB, self->cfg.events_endpoint,
+                                              BROKER_EVENTS_MSG_MAX_BYTES, err) : NULL;
     }
     if ((!detached && !self->events) || engine_resume(self, err)) {
         broker_destroy(&self);
