@@ -512,6 +512,11 @@ static int s_work_fn(zloop_t *loop, zsock_t *sock, void *arg)
                         w ? w->host : "unknown peer",
                         broker_clean(mlops_err_text(&err, err.code), why, sizeof why),
                         broker_sample(zframe_data(payload), zframe_size(payload), sample, sizeof sample));
+        } else if (msg->cmd == PROTO_READY && !curve_peer_has_role(self->curve, payload, msg->ready.stage)) {
+            //  roles (curve.h): this key was not issued for that stage
+            log_warning("READY refused: key not allowed for stage %s",
+                        broker_clean(msg->ready.stage, sample, sizeof sample));
+            s_disconnect_peer(self, zframe_data(id), zframe_size(id), "this key may not serve that stage");
         } else if (msg->cmd == PROTO_READY) {
             s_handle_ready(self, zframe_data(id), zframe_size(id), msg);
         } else if (!w) {
