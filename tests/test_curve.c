@@ -32,25 +32,30 @@ static void s_env_clear(void)
     unsetenv("MLOPS_CURVE_SERVER_KEY");
 }
 
+//  Copies the text file from to to (certificates are small).
+static void s_copy_file(const char *from, const char *to)
+{
+    char text[4096];
+    FILE *in = fopen(from, "r");
+    size_t n = in ? fread(text, 1, sizeof text, in) : 0;
+    if (in)
+        fclose(in);
+    FILE *out = fopen(to, "w");
+    if (out) {
+        fwrite(text, 1, n, out);
+        fclose(out);
+    }
+}
+
 static void s_allow(const char *name, bool allow)
 {
     char from[400], to[400];
     snprintf(from, sizeof from, "%s/%s.cert", s_keys, name);
     snprintf(to, sizeof to, "%s/%s.cert", s_allowed, name);
-    if (allow) {
-        char text[4096];
-        FILE *in = fopen(from, "r");
-        size_t n = in ? fread(text, 1, sizeof text, in) : 0;
-        if (in)
-            fclose(in);
-        FILE *out = fopen(to, "w");
-        if (out) {
-            fwrite(text, 1, n, out);
-            fclose(out);
-        }
-    } else {
+    if (allow)
+        s_copy_file(from, to);
+    else
         unlink(to);
-    }
 }
 
 //  Connects a DEALER as `name` (NULL = no CURVE), sends one frame, and
@@ -127,20 +132,12 @@ static void test_curve_allows_only_listed_keys_and_reloads(void)
 //  Copies keys/NAME.cert into DIR/ROLE/ (made on demand).
 static void s_grant(const char *dir, const char *role, const char *name)
 {
-    char sub[400], from[400], to[500], text[4096];
+    char sub[400], from[400], to[500];
     snprintf(sub, sizeof sub, "%s/%s", dir, role);
     zsys_dir_create(sub);
     snprintf(from, sizeof from, "%s/%s.cert", s_keys, name);
     snprintf(to, sizeof to, "%s/%s.cert", sub, name);
-    FILE *in = fopen(from, "r");
-    size_t n = in ? fread(text, 1, sizeof text, in) : 0;
-    if (in)
-        fclose(in);
-    FILE *out = fopen(to, "w");
-    if (out) {
-        fwrite(text, 1, n, out);
-        fclose(out);
-    }
+    s_copy_file(from, to);
 }
 
 //  Sends one frame as `name` and returns what the server received (NULL
