@@ -25,7 +25,12 @@ static int s_ipc_dir(const char *text, int default_port, char *out, size_t out_s
 {
     struct stat st;
     const char *name = endpoint_ipc_name(default_port);
+    char sock[ENDPOINT_MAX + 16];
     if (strncmp(text, "ipc://", 6) != 0 || !name || stat(text + 6, &st) != 0 || !S_ISDIR(st.st_mode))
+        return 0;
+    //  only a directory that holds such a socket: any other path stays as typed
+    snprintf(sock, sizeof sock, "%s/%s", text + 6, name);
+    if (stat(sock, &st) != 0 || !S_ISSOCK(st.st_mode))
         return 0;
     int n = snprintf(out, out_size, "%s/%s", text, name);
     *rc = n < 0 || (size_t)n >= out_size ? mlops_err_set(err, MLOPS_EINVAL, "broker address too long") : 0;

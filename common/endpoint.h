@@ -22,9 +22,9 @@
 //  "HOST" -> tcp://HOST:port; "HOST:PORT" -> tcp://HOST:PORT; anything with
 //  "://" is kept as is. When the text names a port and port_offset is not
 //  0, that port plus port_offset is used (so --broker tcp://h:6556 gives
-//  events on 6557). "ipc://DIR" naming an existing directory gives the
-//  socket `mlops up` binds there for default_port (endpoint_ipc_name:
-//  ipc://DIR/control.sock for 5556). Returns 0, or MLOPS_EINVAL (empty,
+//  events on 6557). "ipc://DIR" naming a directory that holds the socket
+//  `mlops up` binds there for default_port gives that socket
+//  (endpoint_ipc_name: ipc://DIR/control.sock for 5556). Returns 0, or MLOPS_EINVAL (empty,
 //  too long, bad port).
 int endpoint_resolve(const char *text, int default_port, int port_offset, char *out,
                      size_t out_size, mlops_err_t *err);

@@ -10,6 +10,7 @@
 #include "log.h"
 #include "msg.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
 #include <sys/stat.h>
@@ -214,7 +215,10 @@ static int s_check_open(const gateway_config_t *cfg)
 {
     mlops_err_t errs[2];
     int rc[2];
-    rc[0] = endpoint_check_open("--bind", cfg->bind_address ? cfg->bind_address : "*", true,
+    //  an address that does not parse is gateway_new's to refuse, in its words
+    struct in_addr parsed;
+    bool address = !cfg->bind_address || inet_pton(AF_INET, cfg->bind_address, &parsed) == 1;
+    rc[0] = !address ? 0 : endpoint_check_open("--bind", cfg->bind_address ? cfg->bind_address : "*", true,
                                 cfg->admin_token && *cfg->admin_token, "an admin token",
                                 "give --admin-token TOKEN or MLOPS_ADMIN_TOKEN", &errs[0]);
     rc[1] = endpoint_check_open("--backend", cfg->backend, false, curve_env_server(), "CURVE keys",
