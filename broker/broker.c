@@ -9,6 +9,7 @@
 
 #include <assert.h>
 #include <czmq.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -196,9 +197,9 @@ void broker_abort_batch(broker_t *self)
 void broker_config_defaults(broker_config_t *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
-    cfg->work_endpoint = "tcp://*:5555";
-    cfg->control_endpoint = "tcp://*:5556";
-    cfg->events_endpoint = "tcp://*:5557";
+    cfg->work_endpoint = "tcp://127.0.0.1:5555";
+    cfg->control_endpoint = "tcp://127.0.0.1:5556";
+    cfg->events_endpoint = "tcp://127.0.0.1:5557";
     cfg->store_dir = "mlops-store";
     cfg->heartbeat_msec = HEARTBEAT_IVL_MSEC;
     cfg->liveness = HEARTBEAT_LIVENESS;
@@ -220,7 +221,8 @@ static int s_work_fn(zloop_t *loop, zsock_t *sock, void *arg);
 static int s_control_fn(zloop_t *loop, zsock_t *sock, void *arg);
 static int s_tick_fn(zloop_t *loop, int timer_id, void *arg);
 
-static zsock_t *s_bind(broker_t *self, int type, const char *endpoint, mlops_err_t *err)
+static zsock_t *s_bind(broker_t *self, int type, const char *endpoint, int64_t max_bytes,
+                       mlops_err_t *err)
 {
     zsock_t *sock = zsock_new(type);
     if (!sock) {
@@ -228,6 +230,7 @@ static zsock_t *s_bind(broker_t *self, int type, const char *endpoint, mlops_err
         return NULL;
     }
     zsock_set_linger(sock, 0);
+    zsock_set_maxmsgsize(sock, (int)(max_bytes < INT_MAX ? max_bytes : INT_MAX));
     if (type == ZMQ_ROUTER)
         zsock_set_router_mandatory(sock, 0);
     if (type == ZMQ_PUB)
@@ -315,9 +318,11 @@ static broker_t *s_new(const broker_config_t *cfg, bool detached, mlops_err_t *e
         return NULL;
     }
     if (!detached) {
-        self->work = s_bind(self, ZMQ_ROUTER, self->cfg.work_endpoint, err);
-        self->control = self->work ? s_bind(self, ZMQ_ROUTER, self->cfg.control_endpoint, err) : NULL;
-        self->events = self->control ? s_bind(self, ZMQ_PUB, self->cfg.events_endpoint, err) : NULL;
+        self->work = s_bind(self, ZMQ_ROUTER, self->cfg.work_endpoint, BROKER_WORK_MSG_MAX_BYTES, err);
+        self->control = self->work ? s_bind(self, ZMQ_ROUTER, self->cfg.control_endpoint,
+                                            BROKER_CONTROL_MSG_MAX_BYTES, err) : NULL;
+        self->events = self->control ? s_bind(self, ZMQ_PUB, self->cfg.events_endpoint,
+                                              BROKER_EVENTS_MSG_MAX_BYTES, err) : NULL;
     }
     if (!detached && self->events && s_start_data(self, err) != 0)
         zsock_destroy(&self->events);
@@ -532,6 +537,11 @@ static int s_work_fn(zloop_t *loop, zsock_t *sock, void *arg)
                         w ? w->host : "unknown peer",
                         broker_clean(mlops_err_text(&err, err.code), why, sizeof why),
                         broker_sample(zframe_data(payload), zframe_size(payload), sample, sizeof sample));
+        } else if (msg->cmd == PROTO_READY && !curve_peer_has_role(self->curve, payload, msg->ready.stage)) {
+            //  roles (curve.h): this key was not issued for that stage
+            log_warning("READY refused: key not allowed for stage %s",
+                        broker_clean(msg->ready.stage, sample, sizeof sample));
+            s_disconnect_peer(self, zframe_data(id), zframe_size(id), "this key may not serve that stage");
         } else if (msg->cmd == PROTO_READY) {
             s_handle_ready(self, zframe_data(id), zframe_size(id), msg);
         } else if (!w) {

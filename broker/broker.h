@@ -30,16 +30,26 @@
 
 #include "dag.h"
 #include "err.h"
+#include "msg.h"
 #include "registry.h"
 #include "stage_io.h"
 
 #define BROKER_STAGE_TIMEOUT_MSEC (10 * 60 * 1000)
 #define BROKER_LOAD_WAIT_MSEC (30 * 1000)   //  --load-wait default
+//  ZMQ_MAXMSGSIZE per bound socket: a peer that sends a larger frame is
+//  disconnected before the broker holds it. The work socket still carries
+//  whole tables and artifacts in TASK / RESULT, so it keeps today's largest
+//  legitimate frame until those move to the data service (then it shrinks
+//  to control-sized messages); clients send small requests; the events
+//  socket only receives subscriptions.
+#define BROKER_WORK_MSG_MAX_BYTES ((int64_t)PROTO_FRAME_MAX_BYTES + 4096)
+#define BROKER_CONTROL_MSG_MAX_BYTES ((int64_t)64 * 1024)
+#define BROKER_EVENTS_MSG_MAX_BYTES ((int64_t)1024)
 
 typedef struct {
-    const char *work_endpoint;       //  bind, default tcp://*:5555
-    const char *control_endpoint;    //  bind, default tcp://*:5556
-    const char *events_endpoint;     //  bind, default tcp://*:5557
+    const char *work_endpoint;       //  bind, default tcp://127.0.0.1:5555
+    const char *control_endpoint;    //  bind, default tcp://127.0.0.1:5556
+    const char *events_endpoint;     //  bind, default tcp://127.0.0.1:5557
     const char *data_endpoint;       //  bind (data service), NULL = the work endpoint's host,
                                      //  a port the system picks
     const char *store_dir;           //  LMDB directory

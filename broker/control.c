@@ -277,6 +277,30 @@ static void s_control_dispatch(broker_t *self, const proto_msg_t *msg, s_reply_t
     }
 }
 
+//  Roles (common/curve.h): which keys may send each command. Changing the
+//  registry or starting runs is admin's (and the gateway's, which relays
+//  /api with its own token check); reading is read's; models go to the
+//  inference workers; SERVING comes only from them.
+static bool s_allowed(broker_t *self, zframe_t *frame, proto_cmd_t cmd, mlops_err_t *err)
+{
+    static const char *const change[] = {"admin", "gateway", NULL};
+    static const char *const read[] = {"read", "admin", "gateway", NULL};
+    static const char *const model[] = {"infer", "read", "admin", "gateway", NULL};
+    static const char *const serving[] = {"infer", NULL};
+    const char *const *roles = cmd == PROTO_RETRAIN || cmd == PROTO_PROMOTE || cmd == PROTO_ROLLBACK
+                                   ? change
+                               : cmd == PROTO_GET_MODEL ? model
+                               : cmd == PROTO_SERVING   ? serving
+                                                        : read;
+    for (size_t i = 0; roles[i]; i++)
+        if (curve_peer_has_role(self->curve, frame, roles[i]))
+            return true;
+    log_warning("control: %s refused: the key has no role that may send it", proto_cmd_name(cmd));
+    mlops_err_set(err, MLOPS_EINVAL, "%s is not allowed for this key: it needs the role %s "
+                  "(README, Security)", proto_cmd_name(cmd), roles[0]);
+    return false;
+}
+
 zmsg_t *broker_control_handle(broker_t *self, zmsg_t **in)
 {
     assert(self && in && *in);
@@ -291,7 +315,9 @@ zmsg_t *broker_control_handle(broker_t *self, zmsg_t **in)
                       frames ? frames - 1 : 0);
     } else {
         proto_msg_t *msg = proto_msg_decode(zframe_data(payload), zframe_size(payload), &r.err);
-        if (msg)
+        if (msg && !s_allowed(self, payload, msg->cmd, &r.err))
+            r.ok = false;
+        else if (msg)
             s_control_dispatch(self, msg, &r);
         else {
             char sample[SAMPLE_BYTES * 2];

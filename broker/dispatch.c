@@ -62,7 +62,8 @@ dispatch_worker_t *dispatch_worker_add(dispatch_t *self, const uint8_t *id, size
         return NULL;
     dispatch_worker_t *w = dispatch_worker_find(self, id, id_len);
     if (!w) {
-        if (self->n_workers >= DISPATCH_WORKERS_MAX)
+        if (self->n_workers >= DISPATCH_WORKERS_MAX
+            || dispatch_stage_workers(self, stage) >= DISPATCH_STAGE_WORKERS_MAX)
             return NULL;
         w = calloc(1, sizeof *w);
         if (!w || vec_reserve_(&self->workers, &self->cap_workers, self->n_workers, 1,

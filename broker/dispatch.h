@@ -29,6 +29,7 @@
 
 #define DISPATCH_ID_MAX 256     //  bytes of a ROUTER identity
 #define DISPATCH_WORKERS_MAX 4096
+#define DISPATCH_STAGE_WORKERS_MAX 1024 //  per stage: one stage's flood of READYs leaves room for the others
 
 typedef struct {
     uint8_t id[DISPATCH_ID_MAX];  //  ROUTER identity
@@ -54,7 +55,8 @@ dispatch_t *dispatch_new(void);
 void dispatch_destroy(dispatch_t **p);
 
 //  Adds (or, for a known identity, resets) an idle worker. Returns it, or
-//  NULL when id_len is 0 or over DISPATCH_ID_MAX, or at DISPATCH_WORKERS_MAX.
+//  NULL when id_len is 0 or over DISPATCH_ID_MAX, at DISPATCH_WORKERS_MAX,
+//  or when a new worker's stage has DISPATCH_STAGE_WORKERS_MAX already.
 //  A reset worker's task in hand is forgotten: the caller must settle it first
 //  (dispatch_worker_find tells whether it exists).
 dispatch_worker_t *dispatch_worker_add(dispatch_t *self, const uint8_t *id, size_t id_len,

@@ -4,17 +4,27 @@
 #include <assert.h>
 #include <getopt.h>
 #include <limits.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "broker.h"
+#include "curve.h"
 #include "duration.h"
+#include "endpoint.h"
 #include "flags.h"
 #include "heartbeat.h"
 #include "log.h"
 
 #define S_PROG "mlops-broker"
+
+//  What main needs beyond broker_config_t: where to listen and whether an
+//  open listen without CURVE is accepted.
+static const char *s_listen;            //  --listen ADDR, NULL = loopback
+static bool s_insecure;                 //  --insecure
+static bool s_endpoint_given[3];        //  --work, --control, --events typed
+static char s_endpoints[3][ENDPOINT_MAX]; //  the endpoints --listen makes
 
 static void s_usage(FILE *out)
 {
@@ -26,9 +36,14 @@ static void s_usage(FILE *out)
             "  --store-size SIZE      the store never grows past SIZE (default 64G; K, M, G, T)\n"
             "  --no-sync              commit without fsync: a killed broker loses nothing,\n"
             "                         a power cut may lose the last commits (default: fsync)\n"
-            "  --work ENDPOINT        stage workers' socket (default tcp://*:5555)\n"
-            "  --control ENDPOINT     clients' socket (default tcp://*:5556)\n"
-            "  --events ENDPOINT      events socket (default tcp://*:5557)\n"
+            "  --listen ADDR          bind the three sockets on ADDR (an address, or * for all\n"
+            "                         interfaces) instead of loopback; needs CURVE keys\n"
+            "                         (MLOPS_CURVE_SERVER_CERT) or --insecure\n"
+            "  --work ENDPOINT        stage workers' socket (default tcp://127.0.0.1:5555)\n"
+            "  --control ENDPOINT     clients' socket (default tcp://127.0.0.1:5556)\n"
+            "  --events ENDPOINT      events socket (default tcp://127.0.0.1:5557)\n"
+            "  --insecure             allow a non-loopback socket without CURVE: anyone who\n"
+            "                         reaches it can register workers and trigger runs\n"
             "  --data ENDPOINT        data service socket (default: the work socket's host,\n"
             "                         a port the system picks)\n"
             "  --heartbeat DURATION   heartbeat interval, 10ms..10m (default %s)\n"
@@ -139,6 +154,7 @@ static int s_parse(broker_config_t *cfg, int argc, char **argv)
         {"source", 1, 0, 'o'},    {"target", 1, 0, 'T'},    {"families", 1, 0, 'f'},
         {"seed", 1, 0, 'r'},      {"no-sync", 0, 0, 'N'},   {"help", 0, 0, 'h'},
         {"store-size", 1, 0, 'z'}, {"load-wait", 1, 0, 'W'}, {"data", 1, 0, 'd'},
+        {"listen", 1, 0, 'l'},    {"insecure", 0, 0, 'I'},
         {0, 0, 0, 0},
     };
     int c, rc = 0;
@@ -146,9 +162,11 @@ static int s_parse(broker_config_t *cfg, int argc, char **argv)
         switch (c) {
         case 's': cfg->store_dir = optarg; break;
         case 'N': cfg->no_sync = true; break;
-        case 'w': cfg->work_endpoint = optarg; break;
-        case 'c': cfg->control_endpoint = optarg; break;
-        case 'e': cfg->events_endpoint = optarg; break;
+        case 'w': cfg->work_endpoint = optarg; s_endpoint_given[0] = true; break;
+        case 'c': cfg->control_endpoint = optarg; s_endpoint_given[1] = true; break;
+        case 'e': cfg->events_endpoint = optarg; s_endpoint_given[2] = true; break;
+        case 'l': s_listen = optarg; break;
+        case 'I': s_insecure = true; break;
         case 'd': cfg->data_endpoint = optarg; break;
         case 'z': case 'H': case 'M': case 'L': case 'a': case 'r':
             rc = s_value(cfg, c, optarg);
@@ -175,14 +193,66 @@ static int s_parse(broker_config_t *cfg, int argc, char **argv)
     return rc;
 }
 
+//  --listen: the endpoints not typed bind on ADDR.
+static void s_apply_listen(broker_config_t *cfg)
+{
+    const char **eps[3] = {&cfg->work_endpoint, &cfg->control_endpoint, &cfg->events_endpoint};
+    const int ports[3] = {ENDPOINT_WORK_PORT, ENDPOINT_CONTROL_PORT, ENDPOINT_EVENTS_PORT};
+    for (int i = 0; s_listen && i < 3; i++)
+        if (!s_endpoint_given[i]) {
+            snprintf(s_endpoints[i], sizeof s_endpoints[i], "tcp://%s:%d", s_listen, ports[i]);
+            *eps[i] = s_endpoints[i];
+        }
+}
+
+//  Loopback unless told otherwise (endpoint.h): an open socket needs CURVE,
+//  or --insecure, which is said at every start. 0 or -1 with a message.
+static int s_check_open(const broker_config_t *cfg)
+{
+    const char *flags[3] = {"--work", "--control", "--events"};
+    const char *eps[3] = {cfg->work_endpoint, cfg->control_endpoint, cfg->events_endpoint};
+    for (int i = 0; i < 3; i++) {
+        mlops_err_t err;
+        if (endpoint_check_open(flags[i], eps[i], false, curve_env_server(), "CURVE keys",
+                                "set MLOPS_CURVE_SERVER_CERT and MLOPS_CURVE_CLIENTS_DIR "
+                                "(mlops keygen; README, Security)", &err) == 0)
+            continue;
+        if (!s_insecure) {
+            log_error("refusing to start: %s", err.msg);
+            return -1;
+        }
+        log_warning("--insecure: %s", err.msg);
+    }
+    return 0;
+}
+
+//  A broker holds one descriptor per connection: take the hard limit, so
+//  a thousand idle connections do not lock every client out.
+static void s_raise_nofile(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+        getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    log_info("open-file limit %llu", (unsigned long long)rl.rlim_cur);
+}
+
 int main(int argc, char **argv)
 {
     broker_config_t cfg;
     broker_config_defaults(&cfg);
     if (s_parse(&cfg, argc, argv))
         return 2;
-    zsys_init();
+    s_apply_listen(&cfg);
     log_init("broker");
+    if (s_check_open(&cfg))
+        return 2;
+    s_raise_nofile();
+    zsys_init();
     mlops_err_t err;
     mlops_err_clear(&err);
     broker_t *broker = broker_new(&cfg, &err);

@@ -133,6 +133,44 @@ static int s_check_key(const char *key, const char *what, mlops_err_t *err)
 //  --- opening --------------------------------------------------------------
 
 //  Makes dir (0700) if missing and checks we may write in it.
+//  An existing store another user could write (group or world write, or
+//  another owner) is refused, as OpenSSH's StrictModes and PostgreSQL's
+//  data directory check do: whoever can write it can forge the registry.
+static int s_check_owner(const char *path, const struct stat *st, mlops_err_t *err)
+{
+    if (st->st_uid != geteuid())
+        return mlops_err_set(err, MLOPS_EINVAL,
+                             "store %s is owned by uid %u, not by this user (uid %u): refused; "
+                             "run the broker as its owner or chown it",
+                             path, (unsigned)st->st_uid, (unsigned)geteuid());
+    if (st->st_mode & (S_IWGRP | S_IWOTH))
+        return mlops_err_set(err, MLOPS_EINVAL,
+                             "store %s is writable by group or others (mode %03o): refused; "
+                             "chmod go-w %s",
+                             path, (unsigned)(st->st_mode & 0777), path);
+    return 0;
+}
+
+//  The store's own files, when they exist: regular, ours, not writable by others.
+static int s_check_files(const char *dir, mlops_err_t *err)
+{
+    const char *names[] = {"data.mdb", "lock.mdb", "store.lock"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        char path[PATH_MAX + 16];
+        struct stat st;
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        if (lstat(path, &st) != 0)
+            continue;
+        if (!S_ISREG(st.st_mode))
+            return mlops_err_set(err, MLOPS_EINVAL, "store file %s is not a regular file: refused",
+                                 path);
+        int rc = s_check_owner(path, &st, err);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
 static int s_prepare_dir(const char *dir, mlops_err_t *err)
 {
     if (mkdir(dir, 0700) == 0) {
@@ -154,7 +192,8 @@ static int s_prepare_dir(const char *dir, mlops_err_t *err)
     if (eaccess(dir, W_OK | X_OK) != 0)
         return mlops_err_set(err, errno, "store directory %s is not writable (%s)", dir,
                              strerror(errno));
-    return 0;
+    int rc = s_check_owner(dir, &st, err);
+    return rc ? rc : s_check_files(dir, err);
 }
 
 //  Takes store.lock so a second opener (another broker, or this process

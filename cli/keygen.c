@@ -12,7 +12,16 @@ static void s_usage(FILE *out)
             "Write a CURVE key pair: DIR/NAME.cert (public, give it to the server's\n"
             "MLOPS_CURVE_CLIENTS_DIR or to clients as MLOPS_CURVE_SERVER_KEY) and\n"
             "DIR/NAME.cert_secret (private, mode 0600). DIR defaults to ./keys.\n"
-            "An existing key is never overwritten.\n");
+            "An existing key is never overwritten.\n\n"
+            "Roles: the server's clients dir may hold one subdirectory per role; a key\n"
+            "then has exactly the roles whose subdirectory holds its NAME.cert:\n"
+            "  extract preprocess train evaluate load_model  register as that stage\n"
+            "  infer     fetch models (GET_MODEL) and report SERVING\n"
+            "  gateway   relay /api (retrain, promote, rollback, reads)\n"
+            "  admin     RETRAIN, PROMOTE, ROLLBACK and every read\n"
+            "  read      STATUS, RUNS, MODELS, GET_MODEL\n"
+            "e.g.  mkdir -p allowed/train && cp keys/worker1.cert allowed/train/\n"
+            "With no role subdirectory every allowed key has every role.\n");
 }
 
 int cli_keygen(int argc, char **argv)

@@ -13,9 +13,16 @@
 
     It is one poll() loop over the children's output pipes and a self-pipe
     for signals; no threads.
+
+    Nothing it starts is reachable from another host or another local user
+    (README, Security): the ZeroMQ sockets are ipc:// files inside the
+    store directory, which is made 0700 first; HTTP binds 127.0.0.1. With
+    --base-port the ZeroMQ sockets are tcp on 127.0.0.1 instead. The
+    extract worker reads files only under the directory of --source.
 */
 #include "cli.h"
 #include "clock.h"
+#include "endpoint.h"
 #include "flags.h"
 
 #include <errno.h>
@@ -45,6 +52,7 @@
 #define UP_STABLE_MSEC 30000          //  up this long: backoff resets
 #define UP_STOP_GRACE_MSEC 5000       //  SIGTERM to SIGKILL
 #define UP_HEALTH_IVL_MSEC 250        //  /health polling while waiting for a model
+#define UP_IPC_PATH_MAX 100           //  of an ipc socket's path: sun_path holds 107 bytes
 
 typedef struct {
     char name[32];                 //  shown before each line: "broker", "train.2"
@@ -64,7 +72,9 @@ typedef struct {
     char bin_dir[PATH_MAX];        //  where mlops-broker & co live
     char store[PATH_MAX];          //  --store
     int port;                      //  --port (HTTP)
-    int base_port;                 //  --base-port: work, control, events, backend
+    int base_port;                 //  --base-port: work, control, events, backend; 0 = ipc
+    char ipc_dir[PATH_MAX];        //  the store's absolute path, for ipc:// endpoints
+    char data_root[PATH_MAX];      //  directory of --source when it is a file, "" = none
     const char *source;            //  --source for the first retrain
     const char *target;            //  --target, passed to the broker
     int train_workers;             //  --train-workers
@@ -74,8 +84,9 @@ typedef struct {
     bool store_was_new;            //  no data.mdb when we started
     bool announced;                //  the ready banner was printed
     bool stopping;                 //  a stop signal arrived
-    char control[64];              //  broker control endpoint, for the first retrain
-    char events[64];               //  broker events endpoint
+    char control[ENDPOINT_MAX];    //  broker control endpoint, for the first retrain
+    char events[ENDPOINT_MAX];     //  broker events endpoint
+    char broker_arg[ENDPOINT_MAX]; //  what `mlops retrain --broker` takes, for the banner
     int64_t next_health_ms;        //  next /health probe while not announced
 } s_up_t;
 
@@ -104,12 +115,16 @@ static void s_usage(FILE *out)
             "  --target COL         label column of the data (default Survived)\n"
             "  --train-workers N    train workers (default 2)\n"
             "  --infer-workers N    inference workers (default 2)\n"
-            "  --base-port N        broker work/control/events on N, N+1, N+2 and the\n"
-            "                       gateway backend on N+3 (default 5555)\n"
+            "  --base-port N        broker work/control/events on tcp://127.0.0.1:N, N+1,\n"
+            "                       N+2 and the gateway backend on N+3 (default: ipc\n"
+            "                       sockets in the store directory)\n"
             "  --bin DIR            where the mlops-* binaries are (default: beside mlops)\n"
             "  -h, --help           this text\n\n"
-            "The broker binds tcp://*:5555 (work), :5556 (control), :5557 (events) and the\n"
-            "gateway tcp://*:5558 (backend) and the HTTP port; all must be free.\n"
+            "Everything stays on this host and this user: the broker and the gateway\n"
+            "backend bind ipc://STORE/{work,control,events,backend}.sock (the store is\n"
+            "made 0700), HTTP binds 127.0.0.1, and the extract worker reads files only\n"
+            "under the directory of --source. `mlops retrain --broker ipc://STORE` talks\n"
+            "to it. To open up, run the binaries themselves (README, Security).\n"
             "The environment (MLOPS_CURVE_*, MLOPS_LOG_LEVEL, ...) passes to every child.\n");
 }
 
@@ -355,9 +370,11 @@ static void s_announce(const s_up_t *self)
            "    curl -s -X POST http://localhost:%d/predict -H 'Content-Type: application/json' "
            "-d '{\"Pclass\":3,\"Sex\":\"male\",\"Age\":22,\"SibSp\":1,\"Parch\":0,"
            "\"Fare\":7.25,\"Embarked\":\"S\",\"Name\":\"Braund, Mr. Owen Harris\"}'\n"
-           "  retrain:    %s/mlops retrain --wait\n"
+           "  retrain:    %s/mlops retrain --broker %s --wait\n"
+           "  reachable:  HTTP on 127.0.0.1:%d only; broker and backend %s\n"
            "  stop:       Ctrl-C\n\n",
-           p, p, p, p, self->bin_dir);
+           p, p, p, p, self->bin_dir, self->broker_arg, p,
+           self->base_port ? "on 127.0.0.1 only" : "as ipc sockets in the store (0700)");
     fflush(stdout);
 }
 
@@ -410,28 +427,43 @@ static void s_up_free(s_up_t *self)
             free(self->children[i].argv[a]);
 }
 
+//  The endpoint of one socket: ipc://STORE/NAME.sock, or tcp on loopback
+//  at base_port + k (default_port - ENDPOINT_WORK_PORT).
+static void s_endpoint(const s_up_t *self, int default_port, char *out, size_t size)
+{
+    if (self->base_port)
+        snprintf(out, size, "tcp://127.0.0.1:%d", self->base_port + default_port - ENDPOINT_WORK_PORT);
+    else if (snprintf(out, size, "ipc://%s/%s", self->ipc_dir, endpoint_ipc_name(default_port))
+             >= (int)size)
+        out[0] = '\0';   //  s_prepare_dirs keeps the path short enough
+}
+
 //  Builds the child table from the options.
 static int s_plan(s_up_t *self)
 {
-    char port[16], name[32], work_bind[64], control_bind[64], events_bind[64], backend_bind[64];
-    char work[64], control[64], events[64], backend[64];
-    int b = self->base_port;
+    char port[16], name[32], work[ENDPOINT_MAX], control[ENDPOINT_MAX], events[ENDPOINT_MAX],
+        backend[ENDPOINT_MAX];
     snprintf(port, sizeof port, "%d", self->port);
-    snprintf(work_bind, sizeof work_bind, "tcp://*:%d", b);
-    snprintf(control_bind, sizeof control_bind, "tcp://*:%d", b + 1);
-    snprintf(events_bind, sizeof events_bind, "tcp://*:%d", b + 2);
-    snprintf(backend_bind, sizeof backend_bind, "tcp://*:%d", b + 3);
-    snprintf(work, sizeof work, "tcp://127.0.0.1:%d", b);
-    snprintf(control, sizeof control, "tcp://127.0.0.1:%d", b + 1);
-    snprintf(events, sizeof events, "tcp://127.0.0.1:%d", b + 2);
-    snprintf(backend, sizeof backend, "tcp://127.0.0.1:%d", b + 3);
+    s_endpoint(self, ENDPOINT_WORK_PORT, work, sizeof work);
+    s_endpoint(self, ENDPOINT_CONTROL_PORT, control, sizeof control);
+    s_endpoint(self, ENDPOINT_EVENTS_PORT, events, sizeof events);
+    s_endpoint(self, ENDPOINT_BACKEND_PORT, backend, sizeof backend);
     snprintf(self->control, sizeof self->control, "%s", control);
     snprintf(self->events, sizeof self->events, "%s", events);
+    if (self->base_port)
+        snprintf(self->broker_arg, sizeof self->broker_arg, "127.0.0.1:%d", self->base_port + 1);
+    else if (snprintf(self->broker_arg, sizeof self->broker_arg, "ipc://%s", self->ipc_dir)
+             >= (int)sizeof self->broker_arg)
+        self->broker_arg[0] = '\0';
 
-    s_child_add(self, "broker", "mlops-broker", "--store", self->store, "--work", work_bind,
-                "--control", control_bind, "--events", events_bind, "--target", self->target,
+    s_child_add(self, "broker", "mlops-broker", "--store", self->store, "--work", work,
+                "--control", control, "--events", events, "--target", self->target,
                 "--source", self->source, NULL);
-    s_child_add(self, "extract", "mlops-worker", "--stage", "extract", "--broker", work, NULL);
+    if (self->data_root[0])
+        s_child_add(self, "extract", "mlops-worker", "--stage", "extract", "--broker", work,
+                    "--data-root", self->data_root, NULL);
+    else
+        s_child_add(self, "extract", "mlops-worker", "--stage", "extract", "--broker", work, NULL);
     s_child_add(self, "preprocess", "mlops-worker", "--stage", "preprocess", "--broker", work, NULL);
     for (int i = 1; i <= self->train_workers; i++) {
         snprintf(name, sizeof name, "train.%d", i);
@@ -439,13 +471,42 @@ static int s_plan(s_up_t *self)
     }
     s_child_add(self, "evaluate", "mlops-worker", "--stage", "evaluate", "--broker", work, NULL);
     s_child_add(self, "load_model", "mlops-worker", "--stage", "load_model", "--broker", work, NULL);
-    s_child_add(self, "gateway", "mlops-gateway", "--port", port, "--backend", backend_bind,
-                "--broker", control, NULL);
+    s_child_add(self, "gateway", "mlops-gateway", "--port", port, "--bind", ENDPOINT_LOOPBACK,
+                "--backend", backend, "--broker", control, NULL);
     for (int i = 1; i <= self->infer_workers; i++) {
         snprintf(name, sizeof name, "infer.%d", i);
         s_child_add(self, name, "mlops-worker", "--stage", "infer", "--gateway", backend,
                     "--broker", control, "--events", events, NULL);
     }
+    return 0;
+}
+
+//  Makes the store directory (0700) and notes its absolute path for the
+//  ipc sockets; and the directory of --source when it names a file, which
+//  the extract worker may read under. 0, or 1 with a message.
+static int s_prepare_dirs(s_up_t *self)
+{
+    if (mkdir(self->store, 0700) != 0 && errno != EEXIST) {
+        fprintf(stderr, "mlops up: cannot create %s: %s\n", self->store, strerror(errno));
+        return 1;
+    }
+    if (!realpath(self->store, self->ipc_dir)) {
+        fprintf(stderr, "mlops up: %s: %s\n", self->store, strerror(errno));
+        return 1;
+    }
+    if (!self->base_port && strlen(self->ipc_dir) + sizeof "/backend.sock" > UP_IPC_PATH_MAX) {
+        fprintf(stderr, "mlops up: the store path %s is too long for ipc sockets (at most %zu "
+                        "bytes): use a shorter --store, or --base-port for tcp on 127.0.0.1\n",
+                self->ipc_dir, UP_IPC_PATH_MAX - sizeof "/backend.sock");
+        return 1;
+    }
+    char source[PATH_MAX];
+    if (strncmp(self->source, "synthetic", 9) == 0 || strncmp(self->source, "dataset:", 8) == 0
+        || !realpath(self->source, source))
+        return 0;   //  not a file here: the extract worker says why when it runs
+    char *slash = strrchr(source, '/');
+    *slash = '\0';
+    snprintf(self->data_root, sizeof self->data_root, "%s", slash == source ? "/" : source);
     return 0;
 }
 
@@ -465,7 +526,7 @@ static int s_parse(s_up_t *self, int argc, char **argv)
     };
     snprintf(self->store, sizeof self->store, "mlops-store");
     self->port = 8000;
-    self->base_port = 5555;
+    self->base_port = 0;
     self->source = "synthetic";
     self->target = "Survived";
     self->train_workers = 2;
@@ -535,16 +596,17 @@ static int s_parse(s_up_t *self, int argc, char **argv)
 static int s_check_ports(const s_up_t *self)
 {
     const int b = self->base_port;
-    const int ports[] = {b, b + 1, b + 2, b + 3, self->port};
-    const char *what[] = {"broker work", "broker control", "broker events", "gateway backend",
-                          "HTTP"};
-    for (size_t i = 0; i < sizeof ports / sizeof ports[0]; i++) {
+    const int ports[] = {self->port, b, b + 1, b + 2, b + 3};
+    const char *what[] = {"HTTP", "broker work", "broker control", "broker events",
+                          "gateway backend"};
+    size_t n = b ? sizeof ports / sizeof ports[0] : 1;   //  ipc: only HTTP is a port
+    for (size_t i = 0; i < n; i++) {
         int rc = s_port_free(ports[i]);
         if (rc == EADDRINUSE) {
             fprintf(stderr,
                     "mlops up: port %d (%s) is already in use: stop what holds it "
                     "(another mlops up? `ss -ltnp | grep %d` shows it) or pick another with %s\n",
-                    ports[i], what[i], ports[i], i == 4 ? "--port" : "--base-port");
+                    ports[i], what[i], ports[i], i == 0 ? "--port" : "--base-port");
             return 1;
         }
         if (rc) {
@@ -612,7 +674,7 @@ int cli_up(int argc, char **argv)
     snprintf(data_file, sizeof data_file, "%s/data.mdb", self->store);
     struct stat st;
     self->store_was_new = stat(data_file, &st) != 0;
-    if (s_check_ports(self) != 0) {
+    if (s_check_ports(self) != 0 || s_prepare_dirs(self) != 0) {
         free(self);
         return 1;
     }

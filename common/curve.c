@@ -9,12 +9,17 @@
 
 #define CURVE_KEY_Z85_LEN 40 //  Z85 text of a 32-byte key
 
+static const char *s_roles[] = {CURVE_ROLES};
+#define S_N_ROLES (sizeof s_roles / sizeof s_roles[0])
+
 struct curve {
     zcert_t *server_cert;               //  server key pair, NULL when not a server
     char *clients_dir;                  //  allowed client certificates
     zactor_t *auth;                     //  zauth, started with the server side
     zcert_t *client_cert;               //  this client's key pair, NULL when not a client
     char server_key[CURVE_KEY_Z85_LEN + 1]; //  the server's public key (Z85)
+    bool roles_on;                      //  the clients dir has role subdirectories
+    zcertstore_t *roles[S_N_ROLES];     //  per role, its subdirectory (may be absent)
 };
 
 static const char *s_env(const char *name)
@@ -59,6 +64,21 @@ static int s_server_key(curve_t *self, const char *value, mlops_err_t *err)
     return 0;
 }
 
+//  One certificate store per role subdirectory; roles are on when any exists.
+static int s_roles_load(curve_t *self, mlops_err_t *err)
+{
+    for (size_t i = 0; i < S_N_ROLES; i++) {
+        char path[4096];
+        struct stat st;
+        snprintf(path, sizeof path, "%s/%s", self->clients_dir, s_roles[i]);
+        if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+            self->roles_on = true;
+        if (!(self->roles[i] = zcertstore_new(path)))
+            return mlops_err_set(err, MLOPS_ENOMEM, "cannot load the role directory %s", path);
+    }
+    return 0;
+}
+
 static int s_server_side(curve_t *self, const char *cert_path, mlops_err_t *err)
 {
     const char *dir = s_env("MLOPS_CURVE_CLIENTS_DIR");
@@ -83,7 +103,7 @@ static int s_server_side(curve_t *self, const char *cert_path, mlops_err_t *err)
         return mlops_err_set(err, MLOPS_ENOMEM, "cannot start the authenticator");
     zstr_sendx(self->auth, "CURVE", self->clients_dir, NULL);
     zsock_wait(self->auth);
-    return 0;
+    return s_roles_load(self, err);
 }
 
 curve_t *curve_new_from_env(mlops_err_t *err)
@@ -122,6 +142,8 @@ void curve_destroy(curve_t **p)
         return;
     curve_t *self = *p;
     zactor_destroy(&self->auth);
+    for (size_t i = 0; i < S_N_ROLES; i++)
+        zcertstore_destroy(&self->roles[i]);
     zcert_destroy(&self->client_cert);
     free(self->clients_dir);
     zcert_destroy(&self->server_cert);
@@ -129,9 +151,30 @@ void curve_destroy(curve_t **p)
     *p = NULL;
 }
 
+bool curve_env_server(void)
+{
+    return s_env("MLOPS_CURVE_SERVER_CERT") != NULL;
+}
+
 bool curve_server_enabled(const curve_t *self)
 {
     return self && self->server_cert;
+}
+
+bool curve_roles_enabled(const curve_t *self)
+{
+    return curve_server_enabled(self) && self->roles_on;
+}
+
+bool curve_peer_has_role(curve_t *self, zframe_t *frame, const char *role)
+{
+    if (!curve_roles_enabled(self))
+        return true;
+    const char *key = frame ? zframe_meta(frame, "User-Id") : NULL;
+    for (size_t i = 0; key && role && i < S_N_ROLES; i++)
+        if (strcmp(s_roles[i], role) == 0)
+            return zcertstore_lookup(self->roles[i], key) != NULL;
+    return false;
 }
 
 bool curve_client_enabled(const curve_t *self)

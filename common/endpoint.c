@@ -1,15 +1,50 @@
 /*  endpoint.c: see endpoint.h. */
 #include "endpoint.h"
 
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+
+const char *endpoint_ipc_name(int default_port)
+{
+    switch (default_port) {
+    case ENDPOINT_WORK_PORT: return "work.sock";
+    case ENDPOINT_CONTROL_PORT: return "control.sock";
+    case ENDPOINT_EVENTS_PORT: return "events.sock";
+    case ENDPOINT_BACKEND_PORT: return "backend.sock";
+    default: return NULL;
+    }
+}
+
+//  ipc://DIR naming a directory: the socket of default_port inside it.
+//  Returns 1 when it was one (out written or err set), 0 when not.
+static int s_ipc_dir(const char *text, int default_port, char *out, size_t out_size, int *rc,
+                     mlops_err_t *err)
+{
+    struct stat st;
+    const char *name = endpoint_ipc_name(default_port);
+    char sock[ENDPOINT_MAX + 16];
+    if (strncmp(text, "ipc://", 6) != 0 || !name || stat(text + 6, &st) != 0 || !S_ISDIR(st.st_mode))
+        return 0;
+    //  only a directory that holds such a socket: any other path stays as typed
+    snprintf(sock, sizeof sock, "%s/%s", text + 6, name);
+    if (stat(sock, &st) != 0 || !S_ISSOCK(st.st_mode))
+        return 0;
+    int n = snprintf(out, out_size, "%s/%s", text, name);
+    *rc = n < 0 || (size_t)n >= out_size ? mlops_err_set(err, MLOPS_EINVAL, "broker address too long") : 0;
+    return 1;
+}
 
 int endpoint_resolve(const char *text, int default_port, int port_offset, char *out,
                      size_t out_size, mlops_err_t *err)
 {
     if (!text || !*text || strlen(text) >= ENDPOINT_MAX - 16)
         return mlops_err_set(err, MLOPS_EINVAL, "bad broker address '%.40s'", text ? text : "");
+    int rc = 0;
+    if (s_ipc_dir(text, default_port, out, out_size, &rc, err))
+        return rc;
     const char *scheme = strstr(text, "://");
     if (scheme && strncmp(text, "tcp://", 6) != 0) {   //  ipc://, inproc://: no port to add
         snprintf(out, out_size, "%s", text);
@@ -38,4 +73,50 @@ int endpoint_resolve(const char *text, int default_port, int port_offset, char *
     if (n < 0 || (size_t)n >= out_size)
         return mlops_err_set(err, MLOPS_EINVAL, "broker address too long");
     return 0;
+}
+
+bool endpoint_host_is_loopback(const char *host)
+{
+    if (!host)
+        return false;
+    struct in_addr v4;
+    struct in6_addr v6;
+    if (inet_pton(AF_INET, host, &v4) == 1)
+        return (ntohl(v4.s_addr) >> 24) == 127;
+    if (inet_pton(AF_INET6, host, &v6) == 1)
+        return IN6_IS_ADDR_LOOPBACK(&v6);
+    return strcmp(host, "localhost") == 0;
+}
+
+bool endpoint_is_local(const char *endpoint)
+{
+    if (!endpoint)
+        return false;
+    if (strncmp(endpoint, "ipc://", 6) == 0 || strncmp(endpoint, "inproc://", 9) == 0)
+        return true;
+    if (strncmp(endpoint, "tcp://", 6) != 0)
+        return false;
+    const char *host = endpoint + 6;
+    const char *colon = strrchr(host, ':');
+    size_t len = colon ? (size_t)(colon - host) : strlen(host);
+    if (len >= 2 && host[0] == '[' && host[len - 1] == ']')
+        host++, len -= 2;
+    char text[ENDPOINT_MAX];
+    if (len >= sizeof text)
+        return false;
+    memcpy(text, host, len);
+    text[len] = '\0';
+    return endpoint_host_is_loopback(text);
+}
+
+int endpoint_check_open(const char *flag, const char *where, bool is_host, bool secured,
+                        const char *auth, const char *fix, mlops_err_t *err)
+{
+    bool local = is_host ? endpoint_host_is_loopback(where) : endpoint_is_local(where);
+    if (local || secured)
+        return 0;
+    return mlops_err_set(err, MLOPS_EINVAL,
+                         "%s %.80s is reachable from other hosts without %s: %s, bind loopback, "
+                         "or pass --insecure",
+                         flag, where ? where : "(all interfaces)", auth, fix);
 }

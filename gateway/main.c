@@ -3,12 +3,14 @@
 #include "gateway.h"
 
 #include <czmq.h>
+#include "curve.h"
 #include "duration.h"
 #include "endpoint.h"
 #include "flags.h"
 #include "log.h"
 #include "msg.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
 #include <sys/stat.h>
@@ -21,6 +23,10 @@
 static gateway_t *s_gateway;
 static char s_broker[ENDPOINT_MAX];     //  resolved --broker
 static char s_static[PATH_MAX];         //  the dashboard directory found
+static char s_backend[ENDPOINT_MAX];    //  the backend --listen makes
+static const char *s_listen;            //  --listen ADDR, NULL = loopback
+static bool s_bind_given, s_backend_given; //  typed, so --listen leaves them
+static bool s_insecure;                 //  --insecure
 
 static void s_signal_fn(int sig)
 {
@@ -38,8 +44,13 @@ static void s_usage(FILE *out)
         "POST /predict/batch, GET /metrics; the dashboard at GET / and its JSON\n"
         "API under /api (see gateway/README.md).\n\n"
         "  --port N             HTTP port (default %d, 0 = any free port)\n"
-        "  --bind ADDR          HTTP bind address (default all interfaces)\n"
+        "  --listen ADDR        HTTP and backend on ADDR (an IPv4 address, * for all\n"
+        "                       interfaces) instead of loopback; needs an admin token\n"
+        "                       and CURVE keys, or --insecure\n"
+        "  --bind ADDR          HTTP bind address (default 127.0.0.1)\n"
         "  --backend ENDPOINT   ROUTER the infer workers connect to (default %s)\n"
+        "  --insecure           allow HTTP beyond loopback without an admin token and\n"
+        "                       the backend without CURVE (a warning at every start)\n"
         "  --broker HOST|ENDPOINT  the broker's control socket, for /api\n"
         "                       (default %s; HOST alone means port 5556)\n"
         "  --broker-timeout DURATION  /api answers 503 when the broker is silent\n"
@@ -66,7 +77,7 @@ static void s_usage(FILE *out)
         "Log level: MLOPS_LOG_LEVEL=error|warning|info|debug. CURVE on the backend\n"
         "socket: MLOPS_CURVE_SERVER_CERT and MLOPS_CURVE_CLIENTS_DIR; to the broker:\n"
         "MLOPS_CURVE_CLIENT_CERT and MLOPS_CURVE_SERVER_KEY (mlops keygen).\n",
-        GATEWAY_PORT, GATEWAY_BACKEND, GATEWAY_BROKER,
+        GATEWAY_PORT, "tcp://" ENDPOINT_LOOPBACK ":5558", GATEWAY_BROKER,
         duration_format(GATEWAY_BROKER_TIMEOUT_MSEC, broker_timeout, sizeof broker_timeout),
         GATEWAY_BODY_MAX_BYTES, GATEWAY_BATCH_BODY_MAX_BYTES, GATEWAY_BATCH_MAX,
         duration_format(GATEWAY_DEADLINE_MSEC, deadline, sizeof deadline),
@@ -111,9 +122,11 @@ static int s_flag(gateway_config_t *cfg, const char *flag, const char *value)
 {
     long long v = 0;
     if (strcmp(flag, "--bind") == 0 && value)
-        cfg->bind_address = value;
+        cfg->bind_address = value, s_bind_given = true;
     else if (strcmp(flag, "--backend") == 0 && value)
-        cfg->backend = value;
+        cfg->backend = value, s_backend_given = true;
+    else if (strcmp(flag, "--listen") == 0 && value)
+        s_listen = value;
     else if (strcmp(flag, "--broker") == 0 && value) {
         mlops_err_t err;
         if (endpoint_resolve(value, ENDPOINT_CONTROL_PORT, 0, s_broker, sizeof s_broker, &err) != 0) {
@@ -184,6 +197,44 @@ static const char *s_find_static(void)
     return NULL;
 }
 
+//  Loopback unless told otherwise: --listen opens what was not typed.
+static void s_apply_listen(gateway_config_t *cfg)
+{
+    const char *host = s_listen ? s_listen : ENDPOINT_LOOPBACK;
+    if (!s_bind_given)
+        cfg->bind_address = strcmp(host, "*") == 0 ? NULL : host;
+    if (!s_backend_given) {
+        snprintf(s_backend, sizeof s_backend, "tcp://%s:%d", host, ENDPOINT_BACKEND_PORT);
+        cfg->backend = s_backend;
+    }
+}
+
+//  HTTP beyond loopback needs an admin token, the backend CURVE keys
+//  (endpoint.h); --insecure turns each refusal into a warning. 0 or -1.
+static int s_check_open(const gateway_config_t *cfg)
+{
+    mlops_err_t errs[2];
+    int rc[2];
+    //  an address that does not parse is gateway_new's to refuse, in its words
+    struct in_addr parsed;
+    bool address = !cfg->bind_address || inet_pton(AF_INET, cfg->bind_address, &parsed) == 1;
+    rc[0] = !address ? 0 : endpoint_check_open("--bind", cfg->bind_address ? cfg->bind_address : "*", true,
+                                cfg->admin_token && *cfg->admin_token, "an admin token",
+                                "give --admin-token TOKEN or MLOPS_ADMIN_TOKEN", &errs[0]);
+    rc[1] = endpoint_check_open("--backend", cfg->backend, false, curve_env_server(), "CURVE keys",
+                                "set MLOPS_CURVE_SERVER_CERT and MLOPS_CURVE_CLIENTS_DIR "
+                                "(mlops keygen; README, Security)", &errs[1]);
+    for (int i = 0; i < 2; i++) {
+        if (rc[i] && !s_insecure) {
+            log_error("refusing to start: %s", errs[i].msg);
+            return -1;
+        }
+        if (rc[i])
+            log_warning("--insecure: %s", errs[i].msg);
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     gateway_config_t cfg;
@@ -192,6 +243,10 @@ int main(int argc, char **argv)
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             s_usage(stdout);
             return 0;
+        }
+        if (strcmp(argv[i], "--insecure") == 0) {
+            s_insecure = true;
+            continue;
         }
         const char *value = i + 1 < argc ? argv[i + 1] : NULL;
         if (s_flag(&cfg, argv[i], value) != 0) {
@@ -204,7 +259,10 @@ int main(int argc, char **argv)
         cfg.admin_token = getenv("MLOPS_ADMIN_TOKEN");
     if (!cfg.static_dir)
         cfg.static_dir = s_find_static();
+    s_apply_listen(&cfg);
     log_init("gateway");
+    if (s_check_open(&cfg))
+        return 2;
     signal(SIGPIPE, SIG_IGN);
     zsys_handler_set(NULL);   //  our handlers below, not CZMQ's
     mlops_err_t err;

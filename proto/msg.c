@@ -9,6 +9,7 @@
     into canonical bytes. A new command or key is one table entry here.
 */
 #include "msg_internal.h"
+#include "records.h"
 
 #include <assert.h>
 #include <math.h>
@@ -19,32 +20,35 @@
 //  --------------------------------------------------------------------------
 //  The command tables
 
-#define S_F(c, k, kind, req) { #k, kind, offsetof(proto_msg_t, c.k), 0, req }
-#define S_SIZED(c, k, n, kind, req) { #k, kind, offsetof(proto_msg_t, c.k), offsetof(proto_msg_t, c.n), req }
+#define S_F(c, k, kind, req) { #k, kind, offsetof(proto_msg_t, c.k), 0, req, 0 }
+#define S_SIZED(c, k, n, kind, req) { #k, kind, offsetof(proto_msg_t, c.k), offsetof(proto_msg_t, c.n), req, 0 }
+//  A str a peer sends that the broker keeps or shows: refused above max bytes
+//  (PROTOCOL.md, "Limits"), never truncated.
+#define S_STR(c, k, req, max) { #k, F_STR, offsetof(proto_msg_t, c.k), 0, req, max }
 #define REQ true
 #define OPT false
 
 static const msg_field_t s_ready[] = {
-    S_F(ready, stage, F_STR, REQ), S_F(ready, host, F_STR, REQ),
+    S_STR(ready, stage, REQ, PROTO_NAME_MAX), S_STR(ready, host, REQ, PROTO_HOST_MAX),
     S_F(ready, pid, F_INT, REQ), S_F(ready, model_version, F_INT, OPT)};
 static const msg_field_t s_heartbeat[] = {
-    S_F(heartbeat, task_id, F_STR, OPT), S_F(heartbeat, model_version, F_INT, OPT)};
+    S_STR(heartbeat, task_id, OPT, PROTO_TASK_ID_MAX), S_F(heartbeat, model_version, F_INT, OPT)};
 static const msg_field_t s_task[] = {
     S_F(task, task_id, F_STR, REQ), S_F(task, run_id, F_INT, REQ),
     S_F(task, stage, F_STR, REQ), S_F(task, attempt, F_INT, REQ),
     S_SIZED(task, input, input_len, F_BIN, REQ)};
 static const msg_field_t s_result[] = {
-    S_F(result, task_id, F_STR, REQ), S_F(result, run_id, F_INT, REQ),
+    S_STR(result, task_id, REQ, PROTO_TASK_ID_MAX), S_F(result, run_id, F_INT, REQ),
     S_F(result, ok, F_BOOL, REQ), S_F(result, error, F_STR, OPT),
     S_SIZED(result, output, output_len, F_BIN, OPT),
     S_F(result, started_ms, F_INT, REQ), S_F(result, ended_ms, F_INT, REQ)};
 static const msg_field_t s_disconnect[] = {S_F(disconnect, reason, F_STR, OPT)};
 static const msg_field_t s_retrain[] = {
-    S_F(retrain, source, F_STR, OPT), S_F(retrain, reason, F_STR, OPT)};
+    S_STR(retrain, source, OPT, PROTO_TEXT_MAX), S_STR(retrain, reason, OPT, PROTO_TEXT_MAX)};
 static const msg_field_t s_runs[] = {S_F(runs, limit, F_INT, OPT)};
 static const msg_field_t s_promote[] = {
-    S_F(promote, version, F_INT, REQ), S_F(promote, reason, F_STR, OPT)};
-static const msg_field_t s_rollback[] = {S_F(rollback, reason, F_STR, OPT)};
+    S_F(promote, version, F_INT, REQ), S_STR(promote, reason, OPT, PROTO_TEXT_MAX)};
+static const msg_field_t s_rollback[] = {S_STR(rollback, reason, OPT, PROTO_TEXT_MAX)};
 static const msg_field_t s_get_model[] = {S_F(get_model, version, F_INT, OPT)};
 static const msg_field_t s_reply[] = {
     S_F(reply, ok, F_BOOL, REQ), S_F(reply, error, F_STR, OPT),
@@ -65,8 +69,12 @@ static const msg_field_t s_error[] = {
     S_F(error, req_id, F_UINT, REQ), S_F(error, status, F_INT, REQ),
     S_F(error, message, F_STR, REQ), S_SIZED(error, detail, n_detail, F_DETAIL, OPT)};
 static const msg_field_t s_serving[] = {
-    S_F(serving, host, F_STR, REQ), S_F(serving, pid, F_INT, REQ),
+    S_STR(serving, host, REQ, PROTO_HOST_MAX), S_F(serving, pid, F_INT, REQ),
     S_F(serving, model_version, F_INT, REQ), S_F(serving, interval_ms, F_INT, OPT)};
+
+//  what a str limit lets through fits the record that keeps it
+_Static_assert(PROTO_TEXT_MAX + 1 == RECORD_TEXT_MAX, "source and reason fit a run record");
+_Static_assert(PROTO_NAME_MAX + 1 == RECORD_NAME_MAX, "a stage name fits a task record");
 
 #define S_CMD(name, arr) { name, arr, sizeof(arr) / sizeof((arr)[0]) }
 static const msg_command_t s_commands[] = {

@@ -46,6 +46,13 @@
 #define PROTO_FIELDS_MAX 1024      //  fields in one record
 #define PROTO_DETAIL_MAX 1024      //  problems in one ERROR
 #define PROTO_DEPTH_MAX 64         //  nesting of REPLY data
+//  Longest strs a peer may send where the broker keeps or shows them, in
+//  bytes; a longer one is refused (MLOPS_EINVAL, REPLY code "invalid"),
+//  never truncated. The stored records hold exactly these (records.h).
+#define PROTO_TEXT_MAX 255         //  RETRAIN source and reason, PROMOTE / ROLLBACK reason
+#define PROTO_NAME_MAX 31          //  READY stage
+#define PROTO_HOST_MAX 63          //  READY and SERVING host
+#define PROTO_TASK_ID_MAX 47       //  HEARTBEAT and RESULT task_id
 
 typedef enum {
     //  worker side (work and backend sockets)

@@ -605,7 +605,15 @@ static int s_read_field(s_reader_t *r, const msg_field_t *f)
 {
     proto_msg_t *m = &r->msg->pub;
     switch (f->kind) {
-    case F_STR: return s_read_str_copy(r, MSG_AT(m, f->off, const char *));
+    case F_STR: {
+        const char **out = MSG_AT(m, f->off, const char *);
+        if (s_read_str_copy(r, out))
+            return r->err.code;
+        size_t n = strlen(*out);
+        return f->max_len && n > f->max_len
+                   ? s_fail(r, MLOPS_EINVAL, "%zu bytes, at most %zu allowed", n, f->max_len)
+                   : 0;
+    }
     case F_INT: return s_read_i64(r, 0, MSG_AT(m, f->off, int64_t));
     case F_UINT: {
         size_t at = r->pos;

@@ -351,7 +351,7 @@ static int s_pack_field(msgpack_packer *pk, msgpack_sbuffer *sb, const proto_msg
     case F_STR:
         if (!ptr && f->required)
             return MLOPS_EINVAL;
-        if (ptr && !s_str_ok(ptr))
+        if (ptr && (!s_str_ok(ptr) || (f->max_len && strlen(ptr) > f->max_len)))
             return MLOPS_EINVAL;
         return s_pack_str(pk, ptr ? ptr : "") ? MLOPS_ENOMEM : 0;
     case F_INT:

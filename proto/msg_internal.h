@@ -42,6 +42,7 @@ typedef struct {
     size_t off;        //  offset of the value in proto_msg_t
     size_t len_off;    //  offset of the size_t length or count (sized kinds)
     bool required;     //  an absent key is an error (else it takes its default)
+    size_t max_len;    //  F_STR: longest value in bytes, 0 = only the frame's limit
 } msg_field_t;
 
 //  One command: its name and its body keys.

@@ -221,9 +221,12 @@ def broker_argv(store, work, control, events, *extra, heartbeat=HEARTBEAT, bin_d
 
 
 def worker_argv(stage, broker, *extra, heartbeat=HEARTBEAT, bin_dir=BIN):
-    """A stage worker of `stage` on the broker's work endpoint."""
+    """A stage worker of `stage` on the broker's work endpoint. Extract
+    workers read files anywhere (--data-root /): tests put their CSVs in
+    temporary directories; the roots' rules have their own tests."""
+    roots = ["--data-root", "/"] if stage == "extract" else []
     return [os.path.join(bin_dir, "mlops-worker"), "--stage", stage, "--broker", broker,
-            "--heartbeat", heartbeat, *extra]
+            "--heartbeat", heartbeat, *roots, *extra]
 
 
 def infer_argv(backend, *extra, bin_dir=BIN):

@@ -32,25 +32,30 @@ static void s_env_clear(void)
     unsetenv("MLOPS_CURVE_SERVER_KEY");
 }
 
+//  Copies the text file from to to (certificates are small).
+static void s_copy_file(const char *from, const char *to)
+{
+    char text[4096];
+    FILE *in = fopen(from, "r");
+    size_t n = in ? fread(text, 1, sizeof text, in) : 0;
+    if (in)
+        fclose(in);
+    FILE *out = fopen(to, "w");
+    if (out) {
+        fwrite(text, 1, n, out);
+        fclose(out);
+    }
+}
+
 static void s_allow(const char *name, bool allow)
 {
     char from[400], to[400];
     snprintf(from, sizeof from, "%s/%s.cert", s_keys, name);
     snprintf(to, sizeof to, "%s/%s.cert", s_allowed, name);
-    if (allow) {
-        char text[4096];
-        FILE *in = fopen(from, "r");
-        size_t n = in ? fread(text, 1, sizeof text, in) : 0;
-        if (in)
-            fclose(in);
-        FILE *out = fopen(to, "w");
-        if (out) {
-            fwrite(text, 1, n, out);
-            fclose(out);
-        }
-    } else {
+    if (allow)
+        s_copy_file(from, to);
+    else
         unlink(to);
-    }
 }
 
 //  Connects a DEALER as `name` (NULL = no CURVE), sends one frame, and
@@ -122,6 +127,96 @@ static void test_curve_allows_only_listed_keys_and_reloads(void)
     CHECK(!plain);
     CHECK(mallory_added);
     CHECK(!alice_removed);
+}
+
+//  Copies keys/NAME.cert into DIR/ROLE/ (made on demand).
+static void s_grant(const char *dir, const char *role, const char *name)
+{
+    char sub[400], from[400], to[500];
+    snprintf(sub, sizeof sub, "%s/%s", dir, role);
+    zsys_dir_create(sub);
+    snprintf(from, sizeof from, "%s/%s.cert", s_keys, name);
+    snprintf(to, sizeof to, "%s/%s.cert", sub, name);
+    s_copy_file(from, to);
+}
+
+//  Sends one frame as `name` and returns what the server received (NULL
+//  when nothing came within wait_msec); the caller destroys it.
+static zmsg_t *s_receive(zsock_t *server, const char *endpoint, const char *name, int wait_msec)
+{
+    s_env_clear();
+    char cert[400], server_cert[400];
+    snprintf(server_cert, sizeof server_cert, "%s/server.cert", s_keys);
+    snprintf(cert, sizeof cert, "%s/%s.cert", s_keys, name);
+    setenv("MLOPS_CURVE_CLIENT_CERT", cert, 1);
+    setenv("MLOPS_CURVE_SERVER_KEY", server_cert, 1);
+    curve_t *curve = curve_new_from_env(NULL);
+    zsock_t *client = zsock_new(ZMQ_DEALER);
+    curve_apply_client(curve, client);
+    zsock_connect(client, "%s", endpoint);
+    zstr_send(client, "READY");
+    zmsg_t *msg = NULL;
+    zpoller_t *poller = zpoller_new(server, NULL);
+    if (zpoller_wait(poller, wait_msec) == server)
+        msg = zmsg_recv(server);
+    zpoller_destroy(&poller);
+    zsock_set_linger(client, 0);
+    zsock_destroy(&client);
+    curve_destroy(&curve);
+    return msg;
+}
+
+//  Issue 15, point 2: with role directories, a key has the roles whose
+//  directory holds its certificate and no other: the inference worker's
+//  key may not register as evaluate or act as admin. The peer's key comes
+//  from ZAP (the frame's User-Id), certificates in role subdirectories are
+//  accepted by the authenticator, and without role directories every
+//  allowed key has every role.
+static void test_curve_roles_per_key(void)
+{
+    s_env_clear();
+    char roles_dir[300], server_cert[400];
+    snprintf(roles_dir, sizeof roles_dir, "%s/roles", s_dir);
+    snprintf(server_cert, sizeof server_cert, "%s/server.cert", s_keys);
+    s_grant(roles_dir, "train", "alice");
+    s_grant(roles_dir, "infer", "mallory");
+    setenv("MLOPS_CURVE_SERVER_CERT", server_cert, 1);
+    setenv("MLOPS_CURVE_CLIENTS_DIR", roles_dir, 1);
+    mlops_err_t err = {0};
+    curve_t *server_curve = curve_new_from_env(&err);
+    CHECK(server_curve);
+    CHECK(curve_roles_enabled(server_curve));
+    zsock_t *server = zsock_new(ZMQ_ROUTER);
+    curve_apply_server(server_curve, server);
+    int port = zsock_bind(server, "tcp://127.0.0.1:*");
+    char endpoint[64];
+    snprintf(endpoint, sizeof endpoint, "tcp://127.0.0.1:%d", port);
+    zmsg_t *from_alice = s_receive(server, endpoint, "alice", 3000);
+    zmsg_t *from_mallory = s_receive(server, endpoint, "mallory", 3000);
+    CHECK(from_alice && from_mallory);
+    zframe_t *a = from_alice ? zmsg_last(from_alice) : NULL;
+    zframe_t *m = from_mallory ? zmsg_last(from_mallory) : NULL;
+    CHECK(curve_peer_has_role(server_curve, a, "train"));
+    CHECK(!curve_peer_has_role(server_curve, a, "evaluate"));
+    CHECK(!curve_peer_has_role(server_curve, a, "admin"));
+    CHECK(curve_peer_has_role(server_curve, m, "infer"));
+    CHECK(!curve_peer_has_role(server_curve, m, "evaluate"));
+    CHECK(!curve_peer_has_role(server_curve, m, "admin"));
+    CHECK(!curve_peer_has_role(server_curve, m, "no-such-role"));
+    CHECK(!curve_peer_has_role(server_curve, NULL, "infer"));
+    zmsg_destroy(&from_alice);
+    zmsg_destroy(&from_mallory);
+    zsock_destroy(&server);
+    curve_destroy(&server_curve);
+    //  the flat layout: every allowed key has every role
+    s_env_clear();
+    setenv("MLOPS_CURVE_SERVER_CERT", server_cert, 1);
+    setenv("MLOPS_CURVE_CLIENTS_DIR", s_allowed, 1);
+    server_curve = curve_new_from_env(&err);
+    CHECK(server_curve && !curve_roles_enabled(server_curve));
+    CHECK(curve_peer_has_role(server_curve, NULL, "admin"));
+    curve_destroy(&server_curve);
+    s_env_clear();
 }
 
 static void test_curve_off_without_environment(void)
@@ -199,6 +294,7 @@ int main(void)
     RUN(test_curve_configuration_errors);
     RUN(test_keygen_refuses_overwrite_and_bad_names);
     RUN(test_curve_allows_only_listed_keys_and_reloads);
+    RUN(test_curve_roles_per_key);
     if (testing_rmtree(s_dir) != 0)
         perror(s_dir);
     return TEST_REPORT("test_curve");

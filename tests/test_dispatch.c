@@ -104,6 +104,21 @@ static void test_dispatch_readd_resets_worker(void)
     dispatch_destroy(&d);
 }
 
+//  Issue 15, point 6: one stage's workers past DISPATCH_STAGE_WORKERS_MAX
+//  are refused while another stage still has room.
+static void test_dispatch_stage_cap(void)
+{
+    dispatch_t *d = dispatch_new();
+    CHECK(d);
+    for (uint32_t i = 0; i < DISPATCH_STAGE_WORKERS_MAX; i++)
+        CHECK(dispatch_worker_add(d, (const uint8_t *)&i, sizeof i, STAGE_TRAIN, "h", 1, 0) != NULL);
+    uint32_t next = DISPATCH_STAGE_WORKERS_MAX;
+    CHECK(dispatch_worker_add(d, (const uint8_t *)&next, sizeof next, STAGE_TRAIN, "h", 1, 0) == NULL);
+    CHECK(dispatch_worker_add(d, (const uint8_t *)&next, sizeof next, STAGE_EXTRACT, "h", 1, 0) != NULL);
+    CHECK_INT(dispatch_stage_workers(d, STAGE_TRAIN), DISPATCH_STAGE_WORKERS_MAX);
+    dispatch_destroy(&d);
+}
+
 //  Identities over DISPATCH_ID_MAX bytes and workers past
 //  DISPATCH_WORKERS_MAX are refused; nothing expires before its time.
 static void test_dispatch_refuses_past_its_limits(void)
@@ -115,8 +130,9 @@ static void test_dispatch_refuses_past_its_limits(void)
     CHECK(dispatch_worker_add(d, id, sizeof id, STAGE_TRAIN, "h", 1, 0) == NULL);
     CHECK(dispatch_worker_add(d, id, DISPATCH_ID_MAX, STAGE_TRAIN, "h", 1, 0) != NULL);
     CHECK(dispatch_worker_find(d, id, DISPATCH_ID_MAX - 1) == NULL);   //  a prefix is another peer
+    //  spread over the stages: each stage has a cap of its own (test_dispatch_stage_cap)
     for (uint32_t i = 1; i < DISPATCH_WORKERS_MAX; i++)
-        CHECK(dispatch_worker_add(d, (const uint8_t *)&i, sizeof i, STAGE_EXTRACT, "h", i, 0) != NULL);
+        CHECK(dispatch_worker_add(d, (const uint8_t *)&i, sizeof i, (stage_t)(i % STAGE_COUNT), "h", i, 0) != NULL);
     CHECK_INT(dispatch_worker_count(d), DISPATCH_WORKERS_MAX);
     uint32_t one_more = DISPATCH_WORKERS_MAX;
     CHECK(dispatch_worker_add(d, (const uint8_t *)&one_more, sizeof one_more, STAGE_EXTRACT, "h", 9, 0) == NULL);
@@ -134,5 +150,6 @@ int main(void)
     RUN(test_dispatch_stall_is_forgiven);
     RUN(test_dispatch_readd_resets_worker);
     RUN(test_dispatch_refuses_past_its_limits);
+    RUN(test_dispatch_stage_cap);
     return TEST_REPORT("test_dispatch");
 }

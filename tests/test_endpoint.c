@@ -4,6 +4,8 @@
 #include "endpoint.h"
 #include "testing.h"
 
+#include <czmq.h>
+
 static void test_endpoint(void)
 {
     char ep[ENDPOINT_MAX];
@@ -48,8 +50,48 @@ static void test_offset_and_limits(void)
     CHECK_STR(err.msg, "broker address too long");
 }
 
+//  Issue 15, point 1: what counts as reachable from this host only, and
+//  the refusal every binary prints for an open socket without auth.
+static void test_loopback_rule(void)
+{
+    CHECK(endpoint_is_local("tcp://127.0.0.1:5555"));
+    CHECK(endpoint_is_local("tcp://127.1.2.3:*"));
+    CHECK(endpoint_is_local("tcp://[::1]:5555"));
+    CHECK(endpoint_is_local("tcp://localhost:5555"));
+    CHECK(endpoint_is_local("ipc:///run/x.sock"));
+    CHECK(endpoint_is_local("inproc://x"));
+    CHECK(!endpoint_is_local("tcp://*:5555"));
+    CHECK(!endpoint_is_local("tcp://0.0.0.0:5555"));
+    CHECK(!endpoint_is_local("tcp://10.0.0.5:5555"));
+    CHECK(!endpoint_is_local("tcp://eth0:5555"));
+    CHECK(!endpoint_is_local(NULL));
+    CHECK(endpoint_host_is_loopback("127.0.0.1") && endpoint_host_is_loopback("::1"));
+    CHECK(!endpoint_host_is_loopback("0.0.0.0") && !endpoint_host_is_loopback("*"));
+    mlops_err_t err;
+    CHECK_INT(endpoint_check_open("--work", "tcp://*:5555", false, false, "CURVE keys", "set X", &err),
+              MLOPS_EINVAL);
+    CHECK_STR(err.msg, "--work tcp://*:5555 is reachable from other hosts without CURVE keys: set X, "
+                       "bind loopback, or pass --insecure");
+    CHECK_INT(endpoint_check_open("--work", "tcp://*:5555", false, true, "CURVE keys", "set X", &err), 0);
+    CHECK_INT(endpoint_check_open("--bind", "127.0.0.1", true, false, "a token", "give one", &err), 0);
+    //  ipc://DIR finds the socket `mlops up` made there, and only then
+    char dir[256], sock[300], ep[ENDPOINT_MAX], text[300];
+    CHECK_INT(testing_tmpdir(dir, sizeof dir, "test_endpoint"), 0);
+    snprintf(text, sizeof text, "ipc://%s", dir);
+    CHECK_INT(endpoint_resolve(text, ENDPOINT_CONTROL_PORT, 0, ep, sizeof ep, &err), 0);
+    CHECK_STR(ep, text);
+    zsock_t *bound = zsock_new(ZMQ_ROUTER);
+    snprintf(sock, sizeof sock, "ipc://%s/control.sock", dir);
+    CHECK(zsock_bind(bound, "%s", sock) == 0);
+    CHECK_INT(endpoint_resolve(text, ENDPOINT_CONTROL_PORT, 0, ep, sizeof ep, &err), 0);
+    CHECK_STR(ep, sock);
+    zsock_destroy(&bound);
+    testing_rmtree(dir);
+}
+
 int main(void)
 {
+    RUN(test_loopback_rule);
     RUN(test_endpoint);
     RUN(test_offset_and_limits);
     return TEST_REPORT("test_endpoint");

@@ -519,8 +519,56 @@ static void test_decoded_names_shared_within_a_schema(void)
 }
 
 
+//  A str16 of n bytes of 'a' as the value of key.
+static void f_long_str(frame_t *f, const char *key, size_t n)
+{
+    f_str(f, key);
+    f_byte(f, 0xda);
+    f_byte(f, (uint8_t)(n >> 8));
+    f_byte(f, (uint8_t)n);
+    for (size_t i = 0; i < n; i++)
+        f_byte(f, 'a');
+}
+
+//  Issue 15, point 6: a str the broker keeps (source, reason, names) over
+//  its limit is refused with MLOPS_EINVAL naming the key and the limit,
+//  never truncated; at the limit it passes, and the encoder agrees.
+static void test_refuses_strs_over_their_limit(void)
+{
+    frame_t f = f_start("RETRAIN", 1);
+    f_long_str(&f, "source", PROTO_TEXT_MAX + 1);
+    CHECK_REFUSED(f, MLOPS_EINVAL, "RETRAIN: source: 256 bytes", "at most 255 allowed");
+    f = f_start("RETRAIN", 1);
+    f_long_str(&f, "reason", PROTO_TEXT_MAX + 1);
+    CHECK_REFUSED(f, MLOPS_EINVAL, "reason: 256 bytes", "at most 255");
+    f = f_start("READY", 1);
+    f_long_str(&f, "stage", PROTO_NAME_MAX + 1);
+    CHECK_REFUSED(f, MLOPS_EINVAL, "stage: 32 bytes", "at most 31");
+    f = f_start("SERVING", 1);
+    f_long_str(&f, "host", PROTO_HOST_MAX + 1);
+    CHECK_REFUSED(f, MLOPS_EINVAL, "host: 64 bytes", "at most 63");
+    f = f_start("RETRAIN", 1);
+    f_long_str(&f, "source", PROTO_TEXT_MAX);
+    mlops_err_t err;
+    proto_msg_t *m = proto_msg_decode(f.b, f.n, &err);
+    CHECK(m != NULL);
+    CHECK_INT(strlen(m->retrain.source), PROTO_TEXT_MAX);
+    proto_msg_destroy(&m);
+    char text[PROTO_TEXT_MAX + 2];
+    memset(text, 'a', sizeof text - 1);
+    text[sizeof text - 1] = '\0';
+    proto_msg_t req = {.cmd = PROTO_RETRAIN};
+    req.retrain.source = text;
+    req.retrain.reason = "";
+    uint8_t *out = NULL;
+    size_t len = 0;
+    CHECK_INT(proto_msg_encode(&req, &out, &len), MLOPS_EINVAL);
+    CHECK(out == NULL);
+}
+
 int main(void)
 {
+    RUN(test_refuses_strs_over_their_limit);
     RUN(test_refuses_envelope_errors);
     RUN(test_refuses_body_key_errors);
     RUN(test_utf8_check_at_every_offset);

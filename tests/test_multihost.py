@@ -141,9 +141,12 @@ def test_multihost_spread_cut_and_rejoin(topo):
     store = os.path.join(topo.tmp, "store")
     # Default 1 s heartbeats (3 s to declare a host lost): a loaded machine
     # must not make a live worker look dead.
+    # Other hosts connect: listen on every interface, without keys (a test
+    # network of namespaces), which must be said with --insecure.
     topo.start("broker", NS_CORE, f"{BIN}/mlops-broker", "--store", store,
-               "--backoff", "200ms")
-    topo.start("gateway", NS_CORE, f"{BIN}/mlops-gateway", "--port", "8000")
+               "--backoff", "200ms", "--listen", "*", "--insecure")
+    topo.start("gateway", NS_CORE, f"{BIN}/mlops-gateway", "--port", "8000", "--listen", "*",
+               "--insecure")
     w = f"{BIN}/mlops-worker"
     pids = {}
     for stage in ("extract", "train", "infer"):

@@ -214,6 +214,40 @@ static void test_open_rejects_bad_paths(void)
     s_rmrf(base);
 }
 
+//  Issue 15, point 7: an existing store that others could write (a 0777
+//  directory, a 0666 data file) or that another user owns is refused at
+//  open, naming the path and the fix.
+static void test_open_refuses_loose_permissions(void)
+{
+    char base[64], dir[96], path[128];
+    s_tmpdir(base, dir);
+    mlops_err_t err;
+    store_t *s = store_open(dir, NULL, &err);
+    CHECK(s != NULL);
+    store_destroy(&s);
+    CHECK_INT(chmod(dir, 0777), 0);
+    CHECK(store_open(dir, NULL, &err) == NULL);
+    CHECK_INT(err.code, MLOPS_EINVAL);
+    CHECK_CONTAINS(err.msg, "is writable by group or others (mode 777): refused; chmod go-w");
+    CHECK_INT(chmod(dir, 0700), 0);
+    snprintf(path, sizeof path, "%s/data.mdb", dir);
+    CHECK_INT(chmod(path, 0666), 0);
+    CHECK(store_open(dir, NULL, &err) == NULL);
+    CHECK_CONTAINS(err.msg, path);
+    CHECK_CONTAINS(err.msg, "writable by group or others");
+    CHECK_INT(chmod(path, 0600), 0);
+    if (getuid() == 0) {   //  another owner: only root can make one
+        CHECK_INT(chown(dir, 65534, 65534), 0);
+        CHECK(store_open(dir, NULL, &err) == NULL);
+        CHECK_CONTAINS(err.msg, "is owned by uid 65534, not by this user");
+        CHECK_INT(chown(dir, 0, 0), 0);
+    }
+    s = store_open(dir, NULL, &err);
+    CHECK(s != NULL);
+    store_destroy(&s);
+    s_rmrf(base);
+}
+
 //  As nobody, a root-owned 0700 directory is not writable. Runs in a child
 //  because setuid cannot be undone; the child's exit code is the verdict.
 static void test_open_unwritable_dir_as_nobody(void)
@@ -1217,6 +1251,7 @@ int main(void)
     RUN(test_nested_begin_asserts);
     RUN(test_open_rejects_bad_paths);
     RUN(test_open_unwritable_dir_as_nobody);
+    RUN(test_open_refuses_loose_permissions);
     RUN(test_put_get_every_db);
     RUN(test_run_list_newest_first_with_limit);
     RUN(test_counters_monotonic_across_reopen);

@@ -26,13 +26,14 @@ READY_TIMEOUT_SEC = 90  # generous: the machine may be loaded
 class Up:
     """A running `mlops up` whose output is collected by a thread."""
 
-    def __init__(self, *extra):
+    def __init__(self, *extra, ipc=False):
         self.tmp = tempfile.mkdtemp(prefix="mlops-up-")
         self.base = free_port_run(5)  # broker x3, backend, then HTTP: never overlapping
         self.port = self.base + 4
+        base = [] if ipc else ["--base-port", str(self.base)]   # ipc: the default
         self.proc = subprocess.Popen(
             [f"{BIN}/mlops", "up", "--store", os.path.join(self.tmp, "store"),
-             "--port", str(self.port), "--base-port", str(self.base), *extra],
+             "--port", str(self.port), *base, *extra],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.lines = []
         self.reader = threading.Thread(target=self._read, daemon=True)
@@ -79,8 +80,8 @@ class Up:
 def up_stack():
     stacks = []
 
-    def start(*extra):
-        u = Up(*extra)
+    def start(*extra, ipc=False):
+        u = Up(*extra, ipc=ipc)
         stacks.append(u)
         return u
     yield start
@@ -214,3 +215,45 @@ def test_up_kills_a_child_that_ignores_sigterm(tmp_path):
     assert "did not stop in time, killing it" in out
     assert "all processes stopped" in out
     assert survivors(kids) == [], out[-2000:]
+
+
+def _listening_tcp(pids):
+    """(address, port) of every TCP socket the pids listen on, from /proc."""
+    inodes = set()
+    for pid in pids:
+        try:
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                link = os.readlink(f"/proc/{pid}/fd/{fd}")
+                if link.startswith("socket:["):
+                    inodes.add(link[8:-1])
+        except OSError:
+            pass
+    found = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as f:
+            for row in f.read().splitlines()[1:]:
+                cols = row.split()
+                if cols[3] == "0A" and cols[9] in inodes:   # LISTEN
+                    addr, port = cols[1].split(":")
+                    found.append((addr, int(port, 16)))
+    return found
+
+
+def test_up_listens_on_loopback_http_only(up_stack):
+    """Issue 15, point 1: on defaults `mlops up` opens no TCP port but HTTP on
+    127.0.0.1; its ZeroMQ sockets are ipc files in the 0700 store, and the
+    banner says how to reach the broker and what is reachable."""
+    up = up_stack("--infer-workers", "1", "--train-workers", "1", ipc=True)
+    up.wait_for(r"ready, a model is being served", READY_TIMEOUT_SEC)
+    store = os.path.join(up.tmp, "store")
+    assert os.stat(store).st_mode & 0o777 == 0o700
+    for name in ("work", "control", "events", "backend"):
+        assert os.path.exists(os.path.join(store, name + ".sock")), name
+    listening = _listening_tcp(children_of(up.proc.pid))
+    assert listening == [("0100007F", up.port)], listening   # 127.0.0.1, little-endian hex
+    line = up.wait_for(r"retrain:\s+(\S+/mlops retrain --broker (\S+) --wait)", 5)
+    assert line.group(2) == "ipc://" + os.path.realpath(store)
+    out = subprocess.run(shlex.split(line.group(1).replace("--wait", "")) + ["--source", "synthetic:300:2"],
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0 and "run 2" in out.stdout, out.stdout + out.stderr
+    up.wait_for(r"reachable:\s+HTTP on 127.0.0.1:%d only; broker and backend as ipc sockets" % up.port, 5)

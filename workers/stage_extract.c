@@ -1,15 +1,195 @@
 /*  stage_extract.c: the extract stage. The source is read on the worker's
-    host, so a CSV path names a file there (the broker never opens it). */
+    host, so a CSV path names a file there (the broker never opens it).
+
+    A source comes from whoever may trigger a run, so a path is read only
+    when it resolves (symlinks and .. followed) under one of the worker's
+    data roots (stage_extract_configure), is a regular file (not a FIFO,
+    a device, /proc), and is no larger than the byte cap; it is opened
+    non-blocking and read in chunks that stop at SIGTERM and at a deadline.
+    A CSV error that would quote the file (a cell, a header name) keeps
+    only its line number: run records are readable by anyone with read
+    access. */
 #include "stages.h"
 
+#include <czmq.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "csv_load.h"
 #include "synth.h"
 #include "table.h"
+
+#define S_CHUNK_BYTES (1 << 20)            //  read between two checks of SIGTERM and the deadline
+#define S_READ_DEADLINE_MSEC (5 * 60 * 1000) //  a source that reads slower than this is refused
+
+static struct {
+    char *roots[STAGE_EXTRACT_ROOTS_MAX]; //  resolved directories, owned
+    size_t n_roots;
+    size_t max_bytes;                     //  0 = STAGE_EXTRACT_MAX_BYTES
+} s_policy;
+
+int stage_extract_configure(const char *const *roots, size_t n_roots, size_t max_bytes,
+                            mlops_err_t *err)
+{
+    if (n_roots > STAGE_EXTRACT_ROOTS_MAX)
+        return mlops_err_set(err, MLOPS_EINVAL, "--data-root: at most %d", STAGE_EXTRACT_ROOTS_MAX);
+    stage_extract_configure_clear();
+    for (size_t i = 0; i < n_roots; i++) {
+        char resolved[PATH_MAX];
+        struct stat st;
+        if (!realpath(roots[i], resolved) || stat(resolved, &st) != 0 || !S_ISDIR(st.st_mode))
+            return mlops_err_set(err, MLOPS_EINVAL, "--data-root %s is not a directory", roots[i]);
+        if (!(s_policy.roots[s_policy.n_roots++] = strdup(resolved)))
+            return mlops_err_set(err, MLOPS_ENOMEM, "out of memory");
+    }
+    s_policy.max_bytes = max_bytes;
+    return 0;
+}
+
+void stage_extract_configure_clear(void)
+{
+    for (size_t i = 0; i < s_policy.n_roots; i++)
+        free(s_policy.roots[i]);
+    memset(&s_policy, 0, sizeof s_policy);
+}
+
+//  True when resolved lies in one of the roots.
+static bool s_under_root(const char *resolved)
+{
+    for (size_t i = 0; i < s_policy.n_roots; i++) {
+        const char *root = s_policy.roots[i];
+        size_t len = strlen(root);
+        if (strcmp(root, "/") == 0 || (strncmp(resolved, root, len) == 0 && resolved[len] == '/'))
+            return true;
+    }
+    return false;
+}
+
+//  True under the kernel's pseudo file systems, which no root may open up.
+static bool s_pseudo(const char *resolved)
+{
+    const char *pseudo[] = {"/proc/", "/sys/", "/dev/"};
+    for (size_t i = 0; i < sizeof pseudo / sizeof pseudo[0]; i++)
+        if (strncmp(resolved, pseudo[i], strlen(pseudo[i])) == 0)
+            return true;
+    return false;
+}
+
+//  Opens source under the rules at the top of this file; *fd and *size on
+//  success. Returns 0, errno, MLOPS_EINVAL (outside the roots, no roots,
+//  not a regular file) or MLOPS_ETOOBIG, with err naming the rule.
+static int s_open_source(const char *source, int *fd, size_t *size, mlops_err_t *err)
+{
+    size_t cap = s_policy.max_bytes ? s_policy.max_bytes : STAGE_EXTRACT_MAX_BYTES;
+    char resolved[PATH_MAX];
+    if (s_policy.n_roots == 0)
+        return mlops_err_set(err, MLOPS_EINVAL, "extract: %s: this worker reads no files: start "
+                             "it with --data-root DIR (synthetic is always allowed)", source);
+    if (!realpath(source, resolved))
+        return mlops_err_set(err, errno, "extract: %s: %s", source, strerror(errno));
+    if (!s_under_root(resolved) || s_pseudo(resolved))
+        return mlops_err_set(err, MLOPS_EINVAL, "extract: %s is outside this worker's data roots "
+                             "(--data-root): refused", source);
+    *fd = open(resolved, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+    if (*fd < 0)
+        return mlops_err_set(err, errno, "extract: %s: %s", source, strerror(errno));
+    struct stat st;
+    int rc = 0;
+    if (fstat(*fd, &st) != 0 || !S_ISREG(st.st_mode))
+        rc = mlops_err_set(err, MLOPS_EINVAL, "extract: %s is not a regular file (a FIFO, a "
+                           "device or a directory): refused", source);
+    else if ((uint64_t)st.st_size > cap)
+        rc = mlops_err_set(err, MLOPS_ETOOBIG, "extract: %s is %lld bytes, over the limit of %zu "
+                           "(--max-source-bytes)", source, (long long)st.st_size, cap);
+    if (rc) {
+        close(*fd);
+        return rc;
+    }
+    *size = (size_t)st.st_size;
+    return 0;
+}
+
+//  Reads the whole file of size bytes (plus whatever it grew, up to the
+//  cap), in chunks that stop at SIGTERM and at the deadline.
+static int s_read_source(const char *source, int fd, size_t size, char **out, size_t *len,
+                         mlops_err_t *err)
+{
+    size_t cap = s_policy.max_bytes ? s_policy.max_bytes : STAGE_EXTRACT_MAX_BYTES;
+    char *buf = malloc(cap + 1 < size + 1 ? cap + 1 : size + 1);
+    size_t have = 0, room = size;
+    int64_t deadline = zclock_mono() + S_READ_DEADLINE_MSEC;
+    int rc = buf ? 0 : mlops_err_set(err, MLOPS_ENOMEM, "extract: %s: out of memory", source);
+    while (rc == 0) {
+        if (zsys_interrupted || zclock_mono() > deadline) {
+            rc = mlops_err_set(err, MLOPS_ETIMEOUT, "extract: %s: %s", source,
+                               zsys_interrupted ? "interrupted" : "read too slow: refused");
+            break;
+        }
+        size_t want = room - have < S_CHUNK_BYTES ? room - have : S_CHUNK_BYTES;
+        ssize_t n = want ? read(fd, buf + have, want) : 0;
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            rc = mlops_err_set(err, errno, "extract: %s: %s", source, strerror(errno));
+        else if (n == 0)
+            break;
+        else
+            have += (size_t)n;
+    }
+    if (rc == 0 && have == room && read(fd, &(char){0}, 1) > 0)   //  it grew since fstat
+        rc = mlops_err_set(err, MLOPS_ETOOBIG, "extract: %s changed while read: refused", source);
+    if (rc) {
+        free(buf);
+        return rc;
+    }
+    *out = buf;
+    *len = have;
+    return 0;
+}
+
+//  A CSV error for the run record: the loader's message when it quotes
+//  nothing of the file, else its line number only.
+static int s_csv_error(const char *source, const mlops_err_t *sub, mlops_err_t *err)
+{
+    const char *why = mlops_err_text(sub, sub->code);
+    int code = sub->code ? sub->code : MLOPS_ECSV;
+    if (!strchr(why, '\'') && !strchr(why, '"') && !strstr(why, ", column "))
+        return mlops_err_set(err, code, "extract: %s: %s", source, why);
+    size_t line = 0;
+    if (sscanf(why, "line %zu", &line) == 1)
+        return mlops_err_set(err, code, "extract: %s: line %zu is malformed (the detail quotes "
+                             "the file, so it is not kept here; `mlops train --source` on the "
+                             "worker's host shows it)", source, line);
+    return mlops_err_set(err, code, "extract: %s: not a CSV this loader reads", source);
+}
+
+//  A CSV path under the rules at the top of this file.
+static table_t *s_load_file(const char *source, mlops_err_t *err)
+{
+    int fd = -1;
+    size_t size = 0, len = 0;
+    char *data = NULL;
+    if (s_open_source(source, &fd, &size, err))
+        return NULL;
+    int rc = s_read_source(source, fd, size, &data, &len, err);
+    close(fd);
+    if (rc)
+        return NULL;
+    mlops_err_t sub;
+    mlops_err_clear(&sub);
+    table_t *t = csv_load_buffer(data, len, NULL, &sub);
+    free(data);
+    if (!t)
+        s_csv_error(source, &sub, err);
+    return t;
+}
 
 //  True when source names the synthetic generator ("synthetic" or
 //  "synthetic:..."); its spec is then checked by synth_parse_spec.
@@ -32,12 +212,10 @@ static table_t *s_load(const stage_extract_in_t *in, mlops_err_t *err)
     size_t rows;
     uint64_t seed;
     table_t *t = NULL;
-    if (s_is_synthetic(in->source)) {
-        if (synth_parse_spec(in->source, &rows, &seed, &sub) == 0)
-            t = synth_generate(rows, seed, &sub);
-    } else {
-        t = csv_load_file(in->source, NULL, &sub);
-    }
+    if (!s_is_synthetic(in->source))
+        return s_load_file(in->source, err);
+    if (synth_parse_spec(in->source, &rows, &seed, &sub) == 0)
+        t = synth_generate(rows, seed, &sub);
     const char *why = mlops_err_text(&sub, sub.code);
     if (!t && strstr(why, in->source))   //  the loader's message names the path already
         mlops_err_set(err, sub.code ? sub.code : MLOPS_ECSV, "extract: %s", why);

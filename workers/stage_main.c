@@ -63,6 +63,9 @@ static void s_usage(FILE *out)
             "  --heartbeat DURATION    heartbeat interval, 10ms..10m (default %s)\n"
             "  --liveness N            silent intervals before the broker is dead, 1..%d\n"
             "                          (default %d)\n"
+            "  --data-root DIR         extract: read CSV files only under DIR (repeatable;\n"
+            "                          default none: only synthetic and stored datasets)\n"
+            "  --max-source-bytes SIZE extract: refuse larger files (default 1G; K, M, G)\n"
             "  --help                  this text\n\n"
             DURATION_HELP,
             duration_format(HEARTBEAT_IVL_MSEC, heartbeat, sizeof heartbeat), HEARTBEAT_LIVENESS_MAX,
@@ -87,9 +90,12 @@ int worker_stage_main(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"stage", 1, 0, 's'}, {"broker", 1, 0, 'b'}, {"heartbeat", 1, 0, 'H'},
-        {"liveness", 1, 0, 'L'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0},
+        {"liveness", 1, 0, 'L'}, {"help", 0, 0, 'h'}, {"data-root", 1, 0, 'd'},
+        {"max-source-bytes", 1, 0, 'm'}, {0, 0, 0, 0},
     };
     const char *stage = NULL, *broker = "127.0.0.1";
+    const char *roots[STAGE_EXTRACT_ROOTS_MAX + 1];
+    size_t n_roots = 0, max_source = 0;
     agent_config_t cfg = {0};
     mlops_err_t err;
     mlops_err_clear(&err);
@@ -104,9 +110,21 @@ int worker_stage_main(int argc, char **argv)
             if (s_value(&cfg, c, optarg))
                 return 2;
             break;
+        case 'd':
+            if (n_roots <= STAGE_EXTRACT_ROOTS_MAX)
+                roots[n_roots++] = optarg;
+            break;
+        case 'm':
+            if (flags_report("mlops-worker", flags_size("--max-source-bytes", optarg, 1, &max_source, &err), &err))
+                return 2;
+            break;
         case 'h': s_usage(stdout); return 0;
         default: s_usage(stderr); return 2;
         }
+    }
+    if (stage_extract_configure(roots, n_roots, max_source, &err) != 0) {
+        fprintf(stderr, "mlops-worker: %s\n", err.msg);
+        return 2;
     }
     int s = stage ? stage_from_name(stage) : -1;
     if (s < 0) {

@@ -13,8 +13,23 @@
 #include "table.h"
 
 //  extract: CSV path on this host, synthetic[:rows[:seed]], or the stored
-//  table the broker sent for dataset:HASH -> table + its hash.
+//  table the broker sent for dataset:HASH -> table + its hash. A path is
+//  read only under the data roots (stage_extract_configure).
 agent_handler_fn stage_extract_run;
+
+#define STAGE_EXTRACT_ROOTS_MAX 16                    //  --data-root given at most this often
+#define STAGE_EXTRACT_MAX_BYTES ((size_t)1 << 30)     //  --max-source-bytes default: 1 GiB
+
+//  Where extract may read: files that resolve under one of roots (each an
+//  existing directory, resolved here), at most max_bytes each (0 = the
+//  default). With no roots only synthetic and stored datasets are read.
+//  Call before any task. Returns 0 or MLOPS_EINVAL (not a directory, too
+//  many) / MLOPS_ENOMEM with err.
+int stage_extract_configure(const char *const *roots, size_t n_roots, size_t max_bytes,
+                            mlops_err_t *err);
+
+//  Forgets the roots (no file may be read).
+void stage_extract_configure_clear(void);
 //  preprocess: raw table -> fitted recipe + stratified split.
 agent_handler_fn stage_preprocess_run;
 //  train: one family on the train rows -> artifact + test metrics.
