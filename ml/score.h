@@ -48,7 +48,7 @@ double score_log_loss(const uint8_t *y, const double *proba, size_t n);
 void score_mean_std(const double *v, size_t n, double *mean, double *std);
 
 //  The metrics of one task type.
-typedef struct {
+typedef struct score_s {
     task_type_t task;         //  which fields below hold values
     metrics_t bin;            //  BINARY
     double accuracy, macro_f1, log_loss; //  MULTICLASS
