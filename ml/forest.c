@@ -484,15 +484,7 @@ static void s_best_split(const s_shared_t *sh, s_work_t *wk, const s_pending_t *
 
 static int s_push_node(s_work_t *wk)
 {
-    if (wk->n_nodes == wk->cap) {
-        size_t cap = wk->cap ? wk->cap * 2 : 256;
-        forest_node_t *v = realloc(wk->nodes, cap * sizeof *v);
-        if (!v)
-            return -1;
-        wk->nodes = v, wk->cap = cap;
-    }
-    wk->nodes[wk->n_nodes++] = (forest_node_t){0, -1, 0};
-    return 0;
+    return forest_nodes_push(&wk->nodes, &wk->n_nodes, &wk->cap);
 }
 
 static int s_push_pending(s_work_t *wk, size_t *top, s_pending_t e)
@@ -669,6 +661,31 @@ static void *s_thread_fn(void *arg)
 
 /* --- fit ---------------------------------------------------------------- */
 
+void forest_run_threads(int n_threads, void *(*fn)(void *), void *arg)
+{
+    pthread_t th[256];
+    int started = 0;
+    for (int i = 1; i < n_threads && i < 256; i++, started++)
+        if (pthread_create(&th[started], NULL, fn, arg) != 0)
+            break;
+    fn(arg);
+    for (int i = 0; i < started; i++)
+        pthread_join(th[i], NULL);
+}
+
+int forest_nodes_push(forest_node_t **nodes, size_t *n, size_t *cap)
+{
+    if (*n == *cap) {
+        size_t c = *cap ? *cap * 2 : 256;
+        forest_node_t *v = realloc(*nodes, c * sizeof *v);
+        if (!v)
+            return -1;
+        *nodes = v, *cap = c;
+    }
+    (*nodes)[(*n)++] = (forest_node_t){0, -1, 0};
+    return 0;
+}
+
 int forest_default_threads(void)
 {
     long c = sysconf(_SC_NPROCESSORS_ONLN);
@@ -796,14 +813,7 @@ forest_t *forest_fit(const double *X, const uint8_t *y, size_t n, size_t p,
     free(tmp);
     if (ok) {
         int nt = sh.pr.n_threads < sh.pr.n_trees ? sh.pr.n_threads : sh.pr.n_trees;
-        pthread_t th[256];
-        int started = 0;
-        for (int i = 1; i < nt && i < 256; i++, started++)
-            if (pthread_create(&th[started], NULL, s_thread_fn, &sh) != 0)
-                break;
-        s_thread_fn(&sh);
-        for (int i = 0; i < started; i++)
-            pthread_join(th[i], NULL);
+        forest_run_threads(nt, s_thread_fn, &sh);
         ok = !atomic_load(&sh.failed);
     }
     if (ok)

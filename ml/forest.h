@@ -58,7 +58,7 @@ typedef struct {
     int n_threads;        //  training threads (0 = online CPUs)
 } forest_params_t;
 
-typedef struct {
+typedef struct forest_node_s {
     double value;     //  split threshold (go left when x <= value), or leaf P(class 1)
     int32_t feature;  //  feature index, -1 for a leaf
     uint32_t left;    //  index of the left child in nodes; the right is left + 1

@@ -24,4 +24,13 @@ void forest_codes_free(forest_codes_t *c);
 //  half-way between their values, as the binary forest places it.
 double forest_codes_threshold(const forest_codes_t *c, size_t f, uint32_t b, uint32_t nb);
 
+//  Runs fn(arg) on n_threads threads, this one included, and waits for
+//  them; a thread that cannot start leaves its share to the others.
+void forest_run_threads(int n_threads, void *(*fn)(void *), void *arg);
+
+//  Appends a zeroed leaf to a growable node array. Returns 0, or -1 when
+//  out of memory.
+struct forest_node_s;
+int forest_nodes_push(struct forest_node_s **nodes, size_t *n, size_t *cap);
+
 #endif

@@ -13,7 +13,6 @@
 #include "rng.h"
 
 #include <math.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -169,15 +168,7 @@ static void s_best_split(const s_shared_t *sh, s_work_t *wk, const s_pending_t *
 
 static int s_push_node(s_work_t *wk)
 {
-    if (wk->n_nodes == wk->cap) {
-        size_t cap = wk->cap ? wk->cap * 2 : 256;
-        forest_node_t *v = realloc(wk->nodes, cap * sizeof *v);
-        if (!v)
-            return -1;
-        wk->nodes = v, wk->cap = cap;
-    }
-    wk->nodes[wk->n_nodes++] = (forest_node_t){0, -1, 0};
-    return 0;
+    return forest_nodes_push(&wk->nodes, &wk->n_nodes, &wk->cap);
 }
 
 static int s_push_pending(s_work_t *wk, s_pending_t e)
@@ -438,14 +429,7 @@ forest_t *forest_fit_task(task_type_t task, const double *X, const double *y, si
              forest_codes_fit(X, n, p, sh.pr.max_bins, &sh.codes) == 0;
     if (ok) {
         int nt = sh.pr.n_threads < sh.pr.n_trees ? sh.pr.n_threads : sh.pr.n_trees;
-        pthread_t th[256];
-        int started = 0;
-        for (int i = 1; i < nt && i < 256; i++, started++)
-            if (pthread_create(&th[started], NULL, s_thread_fn, &sh) != 0)
-                break;
-        s_thread_fn(&sh);
-        for (int i = 0; i < started; i++)
-            pthread_join(th[i], NULL);
+        forest_run_threads(nt, s_thread_fn, &sh);
         ok = !atomic_load(&sh.failed);
     }
     if (ok)
