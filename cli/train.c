@@ -7,12 +7,15 @@
     Human output on stdout by default, one JSON object with --json. Progress
     goes to stderr, and only when stderr is a terminal. */
 #include "cli.h"
+#include "artifact.h"
 #include "clock.h"
 #include "csv_load.h"
 #include "flags.h"
 #include "hash.h"
 #include "model.h"
+#include "prep.h"
 #include "synth.h"
+#include "task_name.h"
 #include "train.h"
 
 #include <errno.h>
@@ -31,6 +34,7 @@
 typedef struct {
     const char *source;      //  --source
     const char *target;      //  --target, NULL = Survived
+    const char *task;        //  --task, default auto
     const char *out;         //  --out FILE
     const char *params[N_FAMILIES]; //  --logreg-params / --forest-params JSON
     char *numeric, *strings; //  --numeric / --categorical lists (mutable copies)
@@ -45,6 +49,7 @@ typedef struct {
     uint8_t *artifact;       //  its artifact, owned
     size_t artifact_len;
     metrics_t m;             //  held-out metrics (recomputed from the loaded artifact)
+    score_t sc;              //  the same for any task (binary: sc.bin = m), owned
     double train_ms;         //  train_fit wall time
     bool rescored;           //  the reloaded artifact was scored again
 } s_result_t;
@@ -68,8 +73,11 @@ static void s_usage(FILE *f)
             "rows, scored again and checked against its recorded metrics.\n"
             "\n"
             "  --source SPEC        a CSV file with a header, or synthetic[:ROWS[:SEED]]\n"
-            "  --target COL         binary label column (default Survived); 0/1, yes/no,\n"
-            "                       true/false or any two distinct values\n"
+            "  --target COL         target column (default Survived)\n"
+            "  --task T             binary, multiclass, regression or auto (default):\n"
+            "                       2 distinct values are binary; strings or at most 20\n"
+            "                       distinct integers multiclass (up to 100 classes);\n"
+            "                       other numbers regression\n"
             "  --cv K               also run stratified K-fold cross-validation\n"
             "  --repeat R           repeat the K-fold R times with seeds S, S+1, ...\n"
             "  --seed S             split, fold and forest seed (default 42)\n"
@@ -79,7 +87,8 @@ static void s_usage(FILE *f)
             "  --logreg-params JSON e.g. '{\"C\":0.5}'\n"
             "  --forest-params JSON e.g. '{\"n_trees\":200,\"max_depth\":8}'\n"
             "  --threads N          forest training threads (default: online CPUs)\n"
-            "  --out FILE           write the best model's artifact (best F1, then accuracy)\n"
+            "  --out FILE           write the best model's artifact (best F1, then accuracy;\n"
+            "                       multiclass: macro F1, then accuracy; regression: R^2)\n"
             "  --json               one JSON object on stdout instead of tables\n"
             "  --help               this text\n");
 }
@@ -115,7 +124,7 @@ static int s_parse_int(const char *flag, const char *v, int lo, int hi, int *out
 static int s_parse(int argc, char **argv, s_opts_t *o)
 {
     memset(o, 0, sizeof *o);
-    o->seed = 42, o->repeat = 1;
+    o->seed = 42, o->repeat = 1, o->task = "auto";
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
@@ -134,6 +143,15 @@ static int s_parse(int argc, char **argv, s_opts_t *o)
             o->source = v;
         else if (strcmp(a, "--target") == 0)
             o->target = v;
+        else if (strcmp(a, "--task") == 0) {
+            int t;
+            if (task_parse(v, &t) != 0) {
+                fprintf(stderr, "mlops train: --task needs binary, multiclass, regression or "
+                                "auto, not '%s'\n", v);
+                return -1;
+            }
+            o->task = v;
+        }
         else if (strcmp(a, "--out") == 0)
             o->out = v;
         else if (strcmp(a, "--numeric") == 0)
@@ -216,6 +234,31 @@ static const char *s_forest_params(const s_opts_t *o, char *buf, size_t size)
     return buf;
 }
 
+//  A multiclass or regression model's held-out metrics, scored again when
+//  the split is small enough, else read from the artifact; the task's
+//  first metric (accuracy, R^2) must match the recorded one.
+static int s_rescore(const model_t *m, const table_t *raw, const prep_result_t *pr, size_t k,
+                     s_result_t *res, mlops_err_t *err)
+{
+    const score_t *rec = model_score(m);
+    const char *name = task_default_metric(model_task(m));
+    if (res->rescored) {
+        int rc = train_evaluate(m, raw, pr->test_rows, pr->n_test, &res->sc, err);
+        if (rc != 0)
+            return rc;
+    } else {
+        res->sc = *rec;
+        res->sc.confusion = NULL; //  the model's copy stays with the model
+    }
+    double got = 0, want = 0;
+    if (score_metric(&res->sc, name, &got) != 0 || score_metric(rec, name, &want) != 0 ||
+        got != want)
+        return mlops_err_set(err, MLOPS_ECORRUPT,
+                             "the loaded %s artifact does not reproduce its recorded %s",
+                             s_families[k], name);
+    return 0;
+}
+
 //  Trains family k and reads its held-out metrics back from the artifact.
 static int s_train_one(const table_t *raw, const prep_result_t *pr, const s_opts_t *o, size_t k,
                        s_result_t *res, mlops_err_t *err)
@@ -236,16 +279,50 @@ static int s_train_one(const table_t *raw, const prep_result_t *pr, const s_opts
     if (!m)
         return err->code;
     res->rescored = pr->n_test <= RESCORE_MAX_ROWS;
-    if (!res->rescored)
+    if (model_task(m) != TASK_BINARY)
+        rc = s_rescore(m, raw, pr, k, res, err);
+    else if (!res->rescored)
         res->m = *model_metrics(m);
     else
         rc = train_score(m, raw, pr->test_rows, pr->n_test, &res->m, err);
-    if (rc == 0 && res->m.accuracy != model_metrics(m)->accuracy)
+    if (rc == 0 && model_task(m) == TASK_BINARY && res->m.accuracy != model_metrics(m)->accuracy)
         rc = mlops_err_set(err, MLOPS_ECORRUPT,
                            "the loaded %s artifact does not reproduce its recorded accuracy",
                            s_families[k]);
+    res->sc.task = model_task(m);
+    res->sc.bin = res->m;
     model_destroy(&m);
     return rc;
+}
+
+//  A multiclass or regression model's held-out metrics as JSON.
+static json_t *s_score_json(const score_t *s)
+{
+    if (s->task == TASK_REGRESSION)
+        return json_pack("{s:f, s:f, s:f}", "r2", s->r2, "rmse", s->rmse, "mae", s->mae);
+    json_t *cm = json_array();
+    for (size_t i = 0; s->confusion && i < s->n_classes; i++) {
+        json_t *row = json_array();
+        for (size_t j = 0; j < s->n_classes; j++)
+            json_array_append_new(row, json_integer(s->confusion[i * s->n_classes + j]));
+        json_array_append_new(cm, row);
+    }
+    return json_pack("{s:f, s:f, s:f, s:o}", "accuracy", s->accuracy, "macro_f1", s->macro_f1,
+                     "log_loss", s->log_loss, "confusion", cm);
+}
+
+//  Cross-validation of any task: folds, then <metric>_mean / _std.
+static json_t *s_cv_json(const train_cv_t *cv)
+{
+    json_t *o = json_pack("{s:i}", "folds", (json_int_t)cv->n_folds);
+    for (size_t j = 0; j < cv->n_metrics; j++) {
+        char key[64];
+        snprintf(key, sizeof key, "%s_mean", cv->metric[j]);
+        json_object_set_new(o, key, json_real(cv->mean[j]));
+        snprintf(key, sizeof key, "%s_std", cv->metric[j]);
+        json_object_set_new(o, key, json_real(cv->std[j]));
+    }
+    return o;
 }
 
 static json_t *s_metrics_json(const metrics_t *m)
@@ -260,6 +337,7 @@ static json_t *s_metrics_json(const metrics_t *m)
 typedef struct {
     const table_t *raw;             //  extracted table
     const prep_result_t *pr;        //  split and recipe
+    json_t *classes;                //  multiclass: the class labels in order, else NULL
     s_result_t res[N_FAMILIES];     //  per family
     train_cv_t cv[N_FAMILIES];      //  cross-validation, when run
     size_t best;                    //  index of the best family
@@ -272,11 +350,15 @@ static void s_print_json(const s_opts_t *o, const s_report_t *r)
 {
     json_t *fam = json_object();
     for (size_t k = 0; k < N_FAMILIES; k++) {
-        json_t *f = json_pack("{s:o, s:f, s:i, s:s}", "test", s_metrics_json(&r->res[k].m),
+        bool bin = r->pr->task == TASK_BINARY;
+        json_t *f = json_pack("{s:o, s:f, s:i, s:s}", "test",
+                              bin ? s_metrics_json(&r->res[k].m) : s_score_json(&r->res[k].sc),
                               "train_ms", r->res[k].train_ms, "artifact_bytes",
                               (json_int_t)r->res[k].artifact_len, "verified",
                               r->res[k].rescored ? "reloaded, rescored" : "reloaded");
-        if (o->cv)
+        if (o->cv && !bin)
+            json_object_set_new(f, "cv", s_cv_json(&r->cv[k]));
+        else if (o->cv)
             json_object_set_new(
                 f, "cv",
                 json_pack("{s:i, s:f, s:f, s:f, s:f, s:f, s:f, s:f}", "folds",
@@ -295,6 +377,9 @@ static void s_print_json(const s_opts_t *o, const s_report_t *r)
         (json_int_t)o->seed, "families", fam, "best", s_families[r->best], "times_ms",
         "extract", r->ms_extract, "prepare", r->ms_prepare, "cv", r->ms_cv, "total",
         r->ms_total);
+    json_object_set_new(root, "task", json_string(task_name(r->pr->task)));
+    if (r->classes)
+        json_object_set(root, "classes", r->classes);
     if (o->cv)
         json_object_set_new(root, "cv", json_pack("{s:i, s:i}", "k", o->cv, "repeat", o->repeat));
     if (o->out)
@@ -308,13 +393,8 @@ static void s_print_json(const s_opts_t *o, const s_report_t *r)
     json_decref(root);
 }
 
-static void s_print_text(const s_opts_t *o, const s_report_t *r)
+static void s_print_binary_tables(const s_opts_t *o, const s_report_t *r)
 {
-    printf("source   %s: %zu rows, %zu columns, dataset %.12s\n", o->source, r->raw->n_rows,
-           r->raw->n_cols, r->dataset);
-    printf("prepare  %s\n", r->pr->notes);
-    printf("split    %zu train / %zu test, stratified, seed %llu\n\n", r->pr->n_train,
-           r->pr->n_test, (unsigned long long)o->seed);
     printf("held-out  accuracy precision  recall      f1 roc_auc log_loss  train_ms\n");
     for (size_t k = 0; k < N_FAMILIES; k++) {
         const metrics_t *m = &r->res[k].m;
@@ -329,6 +409,48 @@ static void s_print_text(const s_opts_t *o, const s_report_t *r)
                    r->cv[k].accuracy_mean, r->cv[k].accuracy_std, r->cv[k].auc_mean,
                    r->cv[k].auc_std, r->cv[k].f1_mean, r->cv[k].f1_std);
     }
+}
+
+//  The held-out and CV tables of a multiclass or regression run.
+static void s_print_task_tables(const s_opts_t *o, const s_report_t *r)
+{
+    bool reg = r->pr->task == TASK_REGRESSION;
+    printf(reg ? "held-out        r2       rmse        mae  train_ms\n"
+               : "held-out  accuracy macro_f1 log_loss  train_ms\n");
+    for (size_t k = 0; k < N_FAMILIES; k++) {
+        const score_t *s = &r->res[k].sc;
+        if (reg)
+            printf("%-8s  %8.4f %10.4f %10.4f %9.2f%s\n", s_families[k], s->r2, s->rmse, s->mae,
+                   r->res[k].train_ms, k == r->best ? "  best" : "");
+        else
+            printf("%-8s  %8.4f %8.4f %8.4f %9.2f%s\n", s_families[k], s->accuracy, s->macro_f1,
+                   s->log_loss, r->res[k].train_ms, k == r->best ? "  best" : "");
+    }
+    if (!o->cv)
+        return;
+    printf("\n%d-fold CV x %d", o->cv, o->repeat);
+    for (size_t j = 0; j < r->cv[0].n_metrics; j++)
+        printf("  %-16s", r->cv[0].metric[j]);
+    printf("\n");
+    for (size_t k = 0; k < N_FAMILIES; k++) {
+        printf("%-8s      ", s_families[k]);
+        for (size_t j = 0; j < r->cv[k].n_metrics; j++)
+            printf("  %7.4f ± %.4f", r->cv[k].mean[j], r->cv[k].std[j]);
+        printf("\n");
+    }
+}
+
+static void s_print_text(const s_opts_t *o, const s_report_t *r)
+{
+    printf("source   %s: %zu rows, %zu columns, dataset %.12s\n", o->source, r->raw->n_rows,
+           r->raw->n_cols, r->dataset);
+    printf("prepare  %s\n", r->pr->notes);
+    printf("split    %zu train / %zu test, stratified, seed %llu\n\n", r->pr->n_train,
+           r->pr->n_test, (unsigned long long)o->seed);
+    if (r->pr->task != TASK_BINARY)
+        s_print_task_tables(o, r);
+    else
+        s_print_binary_tables(o, r);
     printf("verified artifacts reload%s\n",
            r->res[0].rescored ? " and reproduce their held-out metrics" : " (held-out split too large to rescore)");
     if (o->out)
@@ -351,6 +473,31 @@ static int s_write_file(const char *path, const uint8_t *data, size_t len, mlops
     return bad ? mlops_err_set(err, EIO, "cannot write '%s': short write", path) : 0;
 }
 
+//  Index of the better of the two families on the held-out rows.
+static size_t s_pick_best(task_t task, const s_result_t *res)
+{
+    if (task == TASK_REGRESSION)
+        return res[1].sc.r2 > res[0].sc.r2;
+    if (task == TASK_MULTICLASS)
+        return res[1].sc.macro_f1 > res[0].sc.macro_f1 ||
+               (res[1].sc.macro_f1 == res[0].sc.macro_f1 && res[1].sc.accuracy > res[0].sc.accuracy);
+    const metrics_t *a = &res[0].m, *b = &res[1].m;
+    return b->f1 > a->f1 || (b->f1 == a->f1 && b->accuracy > a->accuracy);
+}
+
+//  The class labels of a multiclass recipe, in class order, as JSON strings.
+static json_t *s_classes_json(const prep_result_t *pr, mlops_err_t *err)
+{
+    prep_recipe_t *r = artifact_recipe_decode(pr->recipe, pr->recipe_len, err);
+    json_t *v = r ? json_array() : NULL;
+    for (size_t k = 0; v && k < r->n_classes; k++) {
+        char buf[256];
+        json_array_append_new(v, json_string(prep_class_name(r, k, buf, sizeof buf)));
+    }
+    prep_destroy(&r);
+    return v;
+}
+
 static int s_run(const s_opts_t *o, s_report_t *r, prep_result_t *pr, table_t **raw,
                  mlops_err_t *err)
 {
@@ -367,7 +514,7 @@ static int s_run(const s_opts_t *o, s_report_t *r, prep_result_t *pr, table_t **
         fprintf(stderr, "extracted %zu rows in %.0f ms; preparing\n", (*raw)->n_rows,
                 r->ms_extract);
     double t1 = s_now_ms();
-    prep_options_t po = {o->target, o->test_fraction, o->seed};
+    prep_options_t po = {o->target, o->test_fraction, o->seed, o->task};
     int rc = train_prepare(*raw, &po, pr, err);
     r->ms_prepare = s_now_ms() - t1;
     for (size_t k = 0; rc == 0 && k < N_FAMILIES; k++) {
@@ -378,8 +525,9 @@ static int s_run(const s_opts_t *o, s_report_t *r, prep_result_t *pr, table_t **
     }
     if (rc != 0)
         return rc;
-    const metrics_t *a = &r->res[0].m, *b = &r->res[1].m;
-    r->best = b->f1 > a->f1 || (b->f1 == a->f1 && b->accuracy > a->accuracy);
+    r->best = s_pick_best(pr->task, r->res);
+    if (pr->task == TASK_MULTICLASS && !(r->classes = s_classes_json(pr, err)))
+        return err->code;
     if (o->out) {
         const s_result_t *best = &r->res[r->best];
         hash_sha256_hex(best->artifact, best->artifact_len, r->sha);
@@ -422,8 +570,11 @@ int cli_train(int argc, char **argv)
         s_print_text(&o, &r);
     else
         fprintf(stderr, "mlops train: %s\n", mlops_err_text(&err, rc));
-    for (size_t k = 0; k < N_FAMILIES; k++)
+    for (size_t k = 0; k < N_FAMILIES; k++) {
         free(r.res[k].artifact);
+        score_clear(&r.res[k].sc);
+    }
+    json_decref(r.classes);
     prep_result_clear(&pr);
     table_destroy(&raw);
     free(o.numeric);

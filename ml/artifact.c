@@ -8,6 +8,7 @@
 #include "hash.h"
 #include "mpcheck.h"
 #include "signature.h"
+#include "task_name.h"
 
 #include <math.h>
 #include <msgpack.h>
@@ -92,6 +93,34 @@ static void s_pack_input(msgpack_packer *pk, const prep_input_t *in)
         msgpack_pack_nil(pk);
 }
 
+//  The binary target: its two labels (format 1's keys).
+static void s_pack_binary(msgpack_packer *pk, const prep_recipe_t *r)
+{
+    s_key(pk, "positive");
+    if (r->target_numeric)
+        msgpack_pack_double(pk, r->pos_num);
+    else
+        s_str(pk, r->pos_str);
+    s_key(pk, "negative");
+    if (r->target_numeric)
+        msgpack_pack_double(pk, r->neg_num);
+    else
+        s_str(pk, r->neg_str);
+}
+
+//  The other tasks' target: task and classes (format 2).
+static void s_pack_classes(msgpack_packer *pk, const prep_recipe_t *r)
+{
+    s_key(pk, "task"), s_str(pk, task_name(r->task));
+    size_t k = r->task == TASK_MULTICLASS ? r->n_classes : 0;
+    s_key(pk, "classes"), msgpack_pack_array(pk, k);
+    for (size_t c = 0; c < k; c++)
+        if (r->target_numeric)
+            msgpack_pack_double(pk, r->class_num[c]);
+        else
+            s_str(pk, r->class_str[c]);
+}
+
 int artifact_recipe_encode(const prep_recipe_t *r, uint8_t **out, size_t *out_len)
 {
     msgpack_sbuffer sb;
@@ -101,16 +130,10 @@ int artifact_recipe_encode(const prep_recipe_t *r, uint8_t **out, size_t *out_le
     msgpack_pack_map(&pk, 8);
     s_key(&pk, "kind"), s_str(&pk, r->kind == PREP_TITANIC ? "titanic" : "generic");
     s_key(&pk, "target"), s_str(&pk, r->target);
-    s_key(&pk, "positive");
-    if (r->target_numeric)
-        msgpack_pack_double(&pk, r->pos_num);
+    if (r->task != TASK_BINARY)
+        s_pack_classes(&pk, r);
     else
-        s_str(&pk, r->pos_str);
-    s_key(&pk, "negative");
-    if (r->target_numeric)
-        msgpack_pack_double(&pk, r->neg_num);
-    else
-        s_str(&pk, r->neg_str);
+        s_pack_binary(&pk, r);
     s_key(&pk, "inputs"), msgpack_pack_array(&pk, r->n_inputs);
     for (size_t k = 0; k < r->n_inputs; k++)
         s_pack_input(&pk, &r->inputs[k]);
@@ -325,8 +348,44 @@ static size_t s_width(const prep_recipe_t *r)
     return w;
 }
 
+//  Format 2's target: task and classes (sorted and distinct, as prep made them).
+static int s_dec_classes(s_dec_t *d, const msgpack_object *m, prep_recipe_t *r)
+{
+    char *task = s_get_str(d, m, "task");
+    int t = TASK_AUTO;
+    if (task_parse(task, &t) != 0 || t == TASK_AUTO || t == TASK_BINARY)
+        s_fail(d, MLOPS_ECORRUPT, "task", "is not multiclass or regression");
+    free(task);
+    const msgpack_object *cl = s_get(d, m, "classes", MSGPACK_OBJECT_ARRAY);
+    if (d->failed)
+        return MLOPS_ECORRUPT;
+    size_t k = cl->via.array.size;
+    r->task = (task_t)t, r->target_numeric = true;
+    if (t == TASK_REGRESSION)
+        return k == 0 ? 0 : s_fail(d, MLOPS_ECORRUPT, "classes", "is not empty for regression");
+    if (k < 2 || k > PREP_MAX_CLASSES)
+        return s_fail(d, MLOPS_ECORRUPT, "classes", "does not hold 2..100 labels");
+    r->target_numeric = cl->via.array.ptr[0].type != MSGPACK_OBJECT_STR;
+    if (r->target_numeric && !(r->class_num = s_get_doubles(d, m, "classes", k)))
+        return MLOPS_ECORRUPT;
+    if (!r->target_numeric && !(r->class_str = calloc(k, sizeof *r->class_str)))
+        return s_fail(d, MLOPS_ENOMEM, "classes", "does not fit in memory");
+    for (size_t c = 0; !r->target_numeric && c < k; c++, r->n_classes++)
+        if (!(r->class_str[c] = s_dup(d, &cl->via.array.ptr[c], "classes")))
+            return MLOPS_ECORRUPT;
+    r->n_classes = k;
+    for (size_t c = 1; c < k; c++)
+        if (r->target_numeric ? !(r->class_num[c - 1] < r->class_num[c])
+                              : strcmp(r->class_str[c - 1], r->class_str[c]) >= 0)
+            return s_fail(d, MLOPS_ECORRUPT, "classes", "are not sorted and distinct");
+    return 0;
+}
+
 static int s_dec_target(s_dec_t *d, const msgpack_object *m, prep_recipe_t *r)
 {
+    if (s_peek(m, "task"))
+        return s_dec_classes(d, m, r);
+    r->task = TASK_BINARY, r->n_classes = 2;
     const msgpack_object *pos = s_peek(m, "positive");
     if (!pos || pos->type != MSGPACK_OBJECT_STR) {
         r->target_numeric = true;
@@ -413,9 +472,31 @@ prep_recipe_t *artifact_recipe_decode(const uint8_t *data, size_t len, mlops_err
 
 #define NODE_BYTES 16 //  f64 value, i32 feature, u32 left, little-endian
 
+//  A multiclass forest's leaf fractions as little-endian f64 bytes.
+static void s_pack_leaves(msgpack_packer *pk, const forest_t *f)
+{
+    size_t nv = f->n_leaves * f->n_classes;
+    uint8_t *buf = malloc(nv * 8 + 1);
+    s_key(pk, "n_classes"), msgpack_pack_uint64(pk, f->n_classes);
+    s_key(pk, "leaves");
+    if (!buf) { //  the packer's own allocation will fail the same way
+        s_bin(pk, "", 0);
+        return;
+    }
+    for (size_t i = 0; i < nv; i++) {
+        uint64_t bits;
+        memcpy(&bits, &f->leaf_values[i], 8);
+        s_put_le(buf + 8 * i, bits, 8);
+    }
+    s_bin(pk, buf, nv * 8);
+    free(buf);
+}
+
 static void s_pack_forest(msgpack_packer *pk, const forest_t *f)
 {
-    msgpack_pack_map(pk, 4);
+    msgpack_pack_map(pk, f->task == TASK_MULTICLASS ? 6 : 4);
+    if (f->task == TASK_MULTICLASS)
+        s_pack_leaves(pk, f);
     s_key(pk, "n_features"), msgpack_pack_uint64(pk, f->n_features);
     s_key(pk, "n_trees"), msgpack_pack_uint64(pk, f->n_trees);
     uint8_t *buf = malloc(f->n_nodes * NODE_BYTES > f->n_trees * 4 ? f->n_nodes * NODE_BYTES
@@ -440,20 +521,48 @@ static void s_pack_forest(msgpack_packer *pk, const forest_t *f)
     free(buf);
 }
 
-static forest_t *s_dec_forest(s_dec_t *d, const msgpack_object *m, size_t p)
+//  A multiclass forest's leaves; *n_leaves rows of k. NULL when failed.
+static double *s_dec_leaves(s_dec_t *d, const msgpack_object *m, size_t k, size_t *n_leaves)
 {
+    uint64_t nc = s_get_u64(d, m, "n_classes");
+    const msgpack_object *lv = s_get(d, m, "leaves", MSGPACK_OBJECT_BIN);
+    if (d->failed)
+        return NULL;
+    if (nc != k || lv->via.bin.size % (8 * k) != 0) {
+        s_fail(d, MLOPS_ECORRUPT, "leaves", "do not match the recipe's classes");
+        return NULL;
+    }
+    size_t nv = lv->via.bin.size / 8;
+    double *v = malloc((nv ? nv : 1) * sizeof *v);
+    if (!v) {
+        s_fail(d, MLOPS_ENOMEM, "leaves", "do not fit in memory");
+        return NULL;
+    }
+    const uint8_t *b = (const uint8_t *)lv->via.bin.ptr;
+    for (size_t i = 0; i < nv; i++) {
+        uint64_t bits = s_get_le(b + 8 * i, 8);
+        memcpy(&v[i], &bits, 8);
+    }
+    *n_leaves = nv / k;
+    return v;
+}
+
+static forest_t *s_dec_forest(s_dec_t *d, const msgpack_object *m, const prep_recipe_t *rc)
+{
+    size_t p = rc->n_features, n_leaves = 0;
+    double *leaves = NULL;
+    if (rc->task == TASK_MULTICLASS && !(leaves = s_dec_leaves(d, m, rc->n_classes, &n_leaves)))
+        return NULL;
     uint64_t nf = s_get_u64(d, m, "n_features"), nt = s_get_u64(d, m, "n_trees");
     const msgpack_object *roots = s_get(d, m, "roots", MSGPACK_OBJECT_BIN);
     const msgpack_object *nodes = s_get(d, m, "nodes", MSGPACK_OBJECT_BIN);
-    if (d->failed)
-        return NULL;
-    if (nf != p) {
+    if (!d->failed && nf != p)
         s_fail(d, MLOPS_ECORRUPT, "n_features", "does not match the recipe");
-        return NULL;
-    }
-    if (nt == 0 || nt > FOREST_MAX_TREES || roots->via.bin.size != nt * 4 ||
-        nodes->via.bin.size % NODE_BYTES != 0) {
+    if (!d->failed && (nt == 0 || nt > FOREST_MAX_TREES || roots->via.bin.size != nt * 4 ||
+                       nodes->via.bin.size % NODE_BYTES != 0))
         s_fail(d, MLOPS_ECORRUPT, "nodes", "has sizes that do not match n_trees");
+    if (d->failed) {
+        free(leaves);
         return NULL;
     }
     size_t nn = nodes->via.bin.size / NODE_BYTES;
@@ -472,7 +581,7 @@ static forest_t *s_dec_forest(s_dec_t *d, const msgpack_object *m, size_t p)
             v[k].left = (uint32_t)s_get_le(b + NODE_BYTES * k + 12, 4);
         }
         mlops_err_t e;
-        f = forest_new(p, nt, r, nn, v, &e);
+        f = forest_new_task(rc->task, p, rc->n_classes, nt, r, nn, v, n_leaves, leaves, &e);
         if (!f)
             s_fail(d, e.code, "nodes", e.msg);
     } else {
@@ -480,22 +589,34 @@ static forest_t *s_dec_forest(s_dec_t *d, const msgpack_object *m, size_t p)
     }
     free(r);
     free(v);
+    free(leaves);
     return f;
 }
 
-static logreg_t *s_dec_logreg(s_dec_t *d, const msgpack_object *m, size_t p)
+static int s_finite(const double *v, size_t n)
 {
-    double *coef = s_get_doubles(d, m, "coef", p);
-    double b = s_get_num(d, m, "intercept");
+    for (size_t i = 0; v && i < n; i++)
+        if (!isfinite(v[i]))
+            return 0;
+    return 1;
+}
+
+static logreg_t *s_dec_logreg(s_dec_t *d, const msgpack_object *m, const prep_recipe_t *rc)
+{
+    size_t p = rc->n_features, k = rc->task == TASK_MULTICLASS ? rc->n_classes : 1;
+    double *coef = s_get_doubles(d, m, "coef", k * p), b1 = 0, *b = &b1;
+    if (rc->task == TASK_MULTICLASS)
+        b = s_get_doubles(d, m, "intercepts", k);
+    else
+        b1 = s_get_num(d, m, "intercept");
     logreg_t *lr = NULL;
-    int finite = isfinite(b);
-    for (size_t j = 0; coef && j < p; j++)
-        finite &= isfinite(coef[j]);
-    if (!d->failed && !finite)
+    if (!d->failed && (!s_finite(coef, k * p) || !s_finite(b, k)))
         s_fail(d, MLOPS_ECORRUPT, "coef", "holds a non-finite value");
-    if (!d->failed && !(lr = logreg_new(p, coef, b)))
+    if (!d->failed && !(lr = logreg_new_task(rc->task, p, k, coef, b)))
         s_fail(d, MLOPS_ENOMEM, "coef", "does not fit in memory");
     free(coef);
+    if (b != &b1)
+        free(b);
     return lr;
 }
 
@@ -530,6 +651,70 @@ static void s_dec_metrics(s_dec_t *d, const msgpack_object *m, metrics_t *out)
     out->fn = (int64_t)s_get_u64(d, m, "fn");
 }
 
+static void s_pack_score(msgpack_packer *pk, const score_t *s)
+{
+    if (s->task == TASK_REGRESSION) {
+        msgpack_pack_map(pk, 3);
+        s_key(pk, "r2"), msgpack_pack_double(pk, s->r2);
+        s_key(pk, "rmse"), msgpack_pack_double(pk, s->rmse);
+        s_key(pk, "mae"), msgpack_pack_double(pk, s->mae);
+        return;
+    }
+    msgpack_pack_map(pk, 4);
+    s_key(pk, "accuracy"), msgpack_pack_double(pk, s->accuracy);
+    s_key(pk, "macro_f1"), msgpack_pack_double(pk, s->macro_f1);
+    s_key(pk, "log_loss"), msgpack_pack_double(pk, s->log_loss);
+    size_t cells = s->confusion ? s->n_classes * s->n_classes : 0;
+    s_key(pk, "confusion"), msgpack_pack_array(pk, cells);
+    for (size_t i = 0; i < cells; i++)
+        msgpack_pack_int64(pk, s->confusion[i]);
+}
+
+//  The metrics map of the recipe's task into a->metrics / a->score.
+static void s_dec_task_metrics(s_dec_t *d, const msgpack_object *m, const prep_recipe_t *r,
+                               artifact_t *a)
+{
+    a->score.task = r->task;
+    if (r->task == TASK_BINARY) {
+        s_dec_metrics(d, m, &a->metrics);
+        a->score.bin = a->metrics;
+        return;
+    }
+    if (r->task == TASK_REGRESSION) {
+        a->score.r2 = s_get_num(d, m, "r2");
+        a->score.rmse = s_get_num(d, m, "rmse");
+        a->score.mae = s_get_num(d, m, "mae");
+        return;
+    }
+    a->score.accuracy = s_get_num(d, m, "accuracy");
+    a->score.macro_f1 = s_get_num(d, m, "macro_f1");
+    a->score.log_loss = s_get_num(d, m, "log_loss");
+    const msgpack_object *cm = s_get(d, m, "confusion", MSGPACK_OBJECT_ARRAY);
+    size_t k = r->n_classes;
+    if (!cm || cm->via.array.size != k * k) {
+        s_fail(d, MLOPS_ECORRUPT, "confusion", "is not n_classes x n_classes");
+        return;
+    }
+    if (!(a->score.confusion = malloc(k * k * sizeof *a->score.confusion))) {
+        s_fail(d, MLOPS_ENOMEM, "confusion", "does not fit in memory");
+        return;
+    }
+    a->score.n_classes = k;
+    for (size_t i = 0; i < k * k; i++) {
+        const msgpack_object *e = &cm->via.array.ptr[i];
+        if (e->type != MSGPACK_OBJECT_POSITIVE_INTEGER) {
+            s_fail(d, MLOPS_ECORRUPT, "confusion", "holds a non-count");
+            return;
+        }
+        a->score.confusion[i] = (int64_t)e->via.u64;
+    }
+}
+
+static task_t s_task_of(const artifact_t *a)
+{
+    return a->logreg ? a->logreg->task : a->forest->task;
+}
+
 static int s_encode_body(const artifact_t *a, msgpack_sbuffer *sb)
 {
     msgpack_packer pk;
@@ -540,7 +725,12 @@ static int s_encode_body(const artifact_t *a, msgpack_sbuffer *sb)
     s_key(&pk, "seed"), msgpack_pack_uint64(&pk, a->seed);
     s_key(&pk, "recipe"), s_bin(&pk, a->recipe, a->recipe_len);
     s_key(&pk, "model");
-    if (a->logreg) {
+    if (a->logreg && a->logreg->task == TASK_MULTICLASS) {
+        msgpack_pack_map(&pk, 2);
+        s_key(&pk, "coef");
+        s_doubles(&pk, a->logreg->coef, a->logreg->n_classes * a->logreg->n_features);
+        s_key(&pk, "intercepts"), s_doubles(&pk, a->logreg->intercepts, a->logreg->n_classes);
+    } else if (a->logreg) {
         msgpack_pack_map(&pk, 2);
         s_key(&pk, "coef"), s_doubles(&pk, a->logreg->coef, a->logreg->n_features);
         s_key(&pk, "intercept"), msgpack_pack_double(&pk, a->logreg->intercept);
@@ -548,7 +738,11 @@ static int s_encode_body(const artifact_t *a, msgpack_sbuffer *sb)
         s_pack_forest(&pk, a->forest);
     }
     s_key(&pk, "signature"), s_str(&pk, a->signature ? a->signature : "{}");
-    s_key(&pk, "metrics"), s_pack_metrics(&pk, &a->metrics);
+    s_key(&pk, "metrics");
+    if (s_task_of(a) == TASK_BINARY)
+        s_pack_metrics(&pk, &a->metrics);
+    else
+        s_pack_score(&pk, &a->score);
     s_key(&pk, "n_train"), msgpack_pack_uint64(&pk, a->n_train);
     s_key(&pk, "n_test"), msgpack_pack_uint64(&pk, a->n_test);
     return sb->data ? 0 : MLOPS_ENOMEM;
@@ -573,7 +767,7 @@ int artifact_encode(const artifact_t *a, uint8_t **out, size_t *out_len)
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
     msgpack_pack_array(&pk, 4);
     s_str(&pk, ARTIFACT_MAGIC);
-    msgpack_pack_uint32(&pk, ARTIFACT_FORMAT);
+    msgpack_pack_uint32(&pk, s_task_of(a) == TASK_BINARY ? ARTIFACT_FORMAT_BINARY : ARTIFACT_FORMAT);
     s_str(&pk, hex);
     s_bin(&pk, body.data, body.size);
     msgpack_sbuffer_destroy(&body);
@@ -586,6 +780,7 @@ void artifact_clear(artifact_t *a)
     logreg_destroy(&a->logreg);
     forest_destroy(&a->forest);
     free(a->signature);
+    score_clear(&a->score);
     memset(a, 0, sizeof *a);
 }
 
@@ -666,8 +861,6 @@ static int s_dec_body(s_dec_t *d, const msgpack_object *m, artifact_t *a)
     a->n_test = s_get_u64(d, m, "n_test");
     a->signature = s_get_str(d, m, "signature");
     const msgpack_object *met = s_get(d, m, "metrics", MSGPACK_OBJECT_MAP);
-    if (met)
-        s_dec_metrics(d, met, &a->metrics);
     const msgpack_object *rb = s_get(d, m, "recipe", MSGPACK_OBJECT_BIN);
     const msgpack_object *model = s_get(d, m, "model", MSGPACK_OBJECT_MAP);
     if (d->failed)
@@ -682,9 +875,11 @@ static int s_dec_body(s_dec_t *d, const msgpack_object *m, artifact_t *a)
         return MLOPS_ECORRUPT;
     d->what = "artifact model";
     if (strcmp(a->family, "logreg") == 0)
-        a->logreg = s_dec_logreg(d, model, r->n_features);
+        a->logreg = s_dec_logreg(d, model, r);
     else
-        a->forest = s_dec_forest(d, model, r->n_features);
+        a->forest = s_dec_forest(d, model, r);
+    d->what = "artifact";
+    s_dec_task_metrics(d, met, r, a);
     prep_destroy(&r);
     return d->failed ? MLOPS_ECORRUPT : 0;
 }

@@ -12,6 +12,20 @@
     reader tell a foreign blob (no magic), a newer one (format), a damaged
     one (digest) and a truncated one (short read) apart before decoding any
     of the model.
+
+    Formats: 1 is a binary model; 2 (ARTIFACT_FORMAT) adds the other task
+    types. A binary model is still written as format 1, byte for byte as
+    before, so its digest and every stored binary artifact stay valid; a
+    multiclass or regression model is written as format 2, which an older
+    build refuses as newer (MLOPS_EVERSION) instead of misreading it. In
+    format 2 the recipe carries "task" ("multiclass", "regression") and
+    "classes" (the labels, numbers or strings, in class order; [] for
+    regression) in place of "positive"/"negative"; a multiclass logreg's
+    model is {"coef": K*p weights, class-major, "intercepts": K}; a
+    multiclass forest adds "n_classes" and "leaves" (bin: K little-endian
+    f64 fractions per leaf; a leaf node's left field is its leaf row); and
+    "metrics" holds the task's metrics: {accuracy, macro_f1, log_loss,
+    confusion: K*K counts, true class major} or {r2, rmse, mae}.
 */
 #ifndef MLOPS_ARTIFACT_H
 #define MLOPS_ARTIFACT_H
@@ -24,9 +38,11 @@
 #include "logreg.h"
 #include "prep.h"
 #include "records.h"
+#include "score.h"
 
 #define ARTIFACT_MAGIC "mlops-artifact"
-#define ARTIFACT_FORMAT 1
+#define ARTIFACT_FORMAT 2        //  newest format read and written
+#define ARTIFACT_FORMAT_BINARY 1 //  binary models are still written so
 #define ARTIFACT_PARAMS_MAX 256 //  bytes of params JSON kept
 
 //  What an artifact holds, decoded (owned) or to encode (borrowed).
@@ -39,7 +55,8 @@ typedef struct {
     logreg_t *logreg;          //  when family is logreg
     forest_t *forest;          //  when family is forest
     char *signature;           //  JSON text (prep_signature_json)
-    metrics_t metrics;         //  on the held-out rows at training
+    metrics_t metrics;         //  on the held-out rows at training (BINARY)
+    score_t score;             //  the same for any task (BINARY: bin = metrics), owned
     uint64_t n_train, n_test;  //  rows used
 } artifact_t;
 

@@ -11,6 +11,7 @@
     At each node the drawn features are histogrammed together in one pass.
 */
 #include "forest.h"
+#include "forest_codes.h"
 #include "rng.h"
 #include "vec.h"
 
@@ -219,6 +220,40 @@ static int s_bin_feature(s_shared_t *sh, const double *X, size_t j, double *tmp)
     }
     sh->lo[j] = lo, sh->hi[j] = hi, sh->n_bins[j] = (uint32_t)nb;
     return 0;
+}
+
+int forest_codes_fit(const double *X, size_t n, size_t p, int max_bins, forest_codes_t *out)
+{
+    //  The fit's own coding, run on a shared state that holds only what it reads.
+    s_shared_t sh;
+    memset(&sh, 0, sizeof sh);
+    memset(out, 0, sizeof *out);
+    sh.n = n, sh.p = p, sh.pr.max_bins = max_bins;
+    sh.codes = malloc((n * p > 0 ? n * p : 1) * sizeof *sh.codes);
+    sh.n_bins = calloc(p ? p : 1, sizeof *sh.n_bins);
+    sh.lo = calloc(p ? p : 1, sizeof *sh.lo);
+    sh.hi = calloc(p ? p : 1, sizeof *sh.hi);
+    double *tmp = malloc((n ? n : 1) * sizeof *tmp);
+    int ok = sh.codes && sh.n_bins && sh.lo && sh.hi && tmp;
+    for (size_t j = 0; ok && j < p; j++)
+        ok = s_bin_feature(&sh, X, j, tmp) == 0;
+    free(tmp);
+    *out = (forest_codes_t){n, p, sh.codes, sh.n_bins, sh.lo, sh.hi};
+    if (!ok) {
+        forest_codes_free(out);
+        return MLOPS_ENOMEM;
+    }
+    return 0;
+}
+
+void forest_codes_free(forest_codes_t *c)
+{
+    for (size_t j = 0; c->lo && j < c->p; j++) {
+        free(c->lo[j]);
+        free(c->hi[j]);
+    }
+    free(c->lo), free(c->hi), free(c->n_bins), free(c->codes);
+    memset(c, 0, sizeof *c);
 }
 
 /* --- split search ----------------------------------------------------- */
@@ -450,10 +485,7 @@ static void s_best_split(const s_shared_t *sh, s_work_t *wk, const s_pending_t *
 
 static int s_push_node(s_work_t *wk)
 {
-    if (vec_reserve_(&wk->nodes, &wk->cap, wk->n_nodes, 1, sizeof *wk->nodes))
-        return -1;
-    wk->nodes[wk->n_nodes++] = (forest_node_t){0, -1, 0};
-    return 0;
+    return forest_nodes_push(&wk->nodes, &wk->n_nodes, &wk->cap);
 }
 
 static int s_push_pending(s_work_t *wk, size_t *top, s_pending_t e)
@@ -485,11 +517,20 @@ static size_t s_partition(const s_shared_t *sh, s_work_t *wk, const s_pending_t 
     return i;
 }
 
-static double s_threshold(const s_shared_t *sh, const s_split_t *s)
+static double s_midpoint(double a, double b)
 {
-    double a = sh->hi[s->feature][s->bin], b = sh->lo[s->feature][s->next];
     double t = a / 2 + b / 2;
     return (t >= b || !isfinite(t)) ? a : t;
+}
+
+static double s_threshold(const s_shared_t *sh, const s_split_t *s)
+{
+    return s_midpoint(sh->hi[s->feature][s->bin], sh->lo[s->feature][s->next]);
+}
+
+double forest_codes_threshold(const forest_codes_t *c, size_t f, uint32_t b, uint32_t nb)
+{
+    return s_midpoint(c->hi[f][b], c->lo[f][nb]);
 }
 
 //  Draws the bootstrap and lays its distinct rows out as records. Returns
@@ -616,6 +657,31 @@ static void *s_thread_fn(void *arg)
 
 /* --- fit ---------------------------------------------------------------- */
 
+void forest_run_threads(int n_threads, void *(*fn)(void *), void *arg)
+{
+    pthread_t th[256];
+    int started = 0;
+    for (int i = 1; i < n_threads && i < 256; i++, started++)
+        if (pthread_create(&th[started], NULL, fn, arg) != 0)
+            break;
+    fn(arg);
+    for (int i = 0; i < started; i++)
+        pthread_join(th[i], NULL);
+}
+
+int forest_nodes_push(forest_node_t **nodes, size_t *n, size_t *cap)
+{
+    if (*n == *cap) {
+        size_t c = *cap ? *cap * 2 : 256;
+        forest_node_t *v = realloc(*nodes, c * sizeof *v);
+        if (!v)
+            return -1;
+        *nodes = v, *cap = c;
+    }
+    (*nodes)[(*n)++] = (forest_node_t){0, -1, 0};
+    return 0;
+}
+
 int forest_default_threads(void)
 {
     long c = sysconf(_SC_NPROCESSORS_ONLN);
@@ -712,6 +778,7 @@ static forest_t *s_assemble(s_shared_t *sh, mlops_err_t *err)
         at += sh->tree_len[t];
     }
     f->n_features = sh->p, f->n_trees = T, f->n_nodes = total;
+    f->n_classes = 1;
     return f;
 }
 
@@ -742,14 +809,7 @@ forest_t *forest_fit(const double *X, const uint8_t *y, size_t n, size_t p,
     free(tmp);
     if (ok) {
         int nt = sh.pr.n_threads < sh.pr.n_trees ? sh.pr.n_threads : sh.pr.n_trees;
-        pthread_t th[256];
-        int started = 0;
-        for (int i = 1; i < nt && i < 256; i++, started++)
-            if (pthread_create(&th[started], NULL, s_thread_fn, &sh) != 0)
-                break;
-        s_thread_fn(&sh);
-        for (int i = 0; i < started; i++)
-            pthread_join(th[i], NULL);
+        forest_run_threads(nt, s_thread_fn, &sh);
         ok = !atomic_load(&sh.failed);
     }
     if (ok)
@@ -763,45 +823,76 @@ forest_t *forest_fit(const double *X, const uint8_t *y, size_t n, size_t p,
 
 /* --- stored forests, prediction ---------------------------------------- */
 
-forest_t *forest_new(size_t p, size_t n_trees, const uint32_t *roots, size_t n_nodes,
-                     const forest_node_t *nodes, mlops_err_t *err)
+//  A leaf's payload is in range for the task.
+static int s_leaf_ok(task_t task, const forest_node_t *nd, size_t n_leaves)
 {
-    if (n_trees == 0 || n_trees > FOREST_MAX_TREES || n_nodes == 0 || n_nodes >= UINT32_MAX) {
-        mlops_err_set(err, MLOPS_ECORRUPT, "forest: %zu trees, %zu nodes is not a forest",
-                      n_trees, n_nodes);
-        return NULL;
-    }
+    if (nd->feature != -1)
+        return 0;
+    if (task == TASK_MULTICLASS)
+        return nd->left < n_leaves;
+    return task == TASK_REGRESSION ? isfinite(nd->value) : nd->value >= 0 && nd->value <= 1;
+}
+
+static int s_check_arrays(task_t task, size_t p, size_t n_trees, const uint32_t *roots,
+                          size_t n_nodes, const forest_node_t *nodes, size_t n_leaves,
+                          mlops_err_t *err)
+{
+    if (n_trees == 0 || n_trees > FOREST_MAX_TREES || n_nodes == 0 || n_nodes >= UINT32_MAX)
+        return mlops_err_set(err, MLOPS_ECORRUPT, "forest: %zu trees, %zu nodes is not a forest",
+                             n_trees, n_nodes);
     for (size_t t = 0; t < n_trees; t++)
-        if (roots[t] >= n_nodes) {
-            mlops_err_set(err, MLOPS_ECORRUPT, "forest: root of tree %zu out of range", t);
-            return NULL;
-        }
+        if (roots[t] >= n_nodes)
+            return mlops_err_set(err, MLOPS_ECORRUPT, "forest: root of tree %zu out of range", t);
     for (size_t k = 0; k < n_nodes; k++) {
         const forest_node_t *nd = &nodes[k];
         int bad = nd->feature >= 0
                       ? (size_t)nd->feature >= p || nd->left <= k || (size_t)nd->left + 1 >= n_nodes ||
                             !isfinite(nd->value)
-                      : nd->feature != -1 || !(nd->value >= 0 && nd->value <= 1);
+                      : !s_leaf_ok(task, nd, n_leaves);
         //  Children after their parent: every walk ends, whatever the bytes.
-        if (bad) {
-            mlops_err_set(err, MLOPS_ECORRUPT, "forest: node %zu is malformed", k);
+        if (bad)
+            return mlops_err_set(err, MLOPS_ECORRUPT, "forest: node %zu is malformed", k);
+    }
+    return 0;
+}
+
+forest_t *forest_new_task(task_t task, size_t p, size_t n_classes, size_t n_trees,
+                          const uint32_t *roots, size_t n_nodes, const forest_node_t *nodes,
+                          size_t n_leaves, const double *leaf_values, mlops_err_t *err)
+{
+    size_t k = task == TASK_MULTICLASS ? n_classes : 1, nv = task == TASK_MULTICLASS ? n_leaves * k : 0;
+    if (s_check_arrays(task, p, n_trees, roots, n_nodes, nodes, task == TASK_MULTICLASS ? n_leaves : 0,
+                       err) != 0)
+        return NULL;
+    for (size_t i = 0; i < nv; i++)
+        if (!(leaf_values[i] >= 0 && leaf_values[i] <= 1)) {
+            mlops_err_set(err, MLOPS_ECORRUPT, "forest: leaf value %zu is not a fraction", i);
             return NULL;
         }
-    }
     forest_t *f = calloc(1, sizeof *f);
     if (f) {
         f->nodes = malloc(n_nodes * sizeof *f->nodes);
         f->roots = malloc(n_trees * sizeof *f->roots);
+        f->leaf_values = nv ? malloc(nv * sizeof *f->leaf_values) : NULL;
     }
-    if (!f || !f->nodes || !f->roots) {
+    if (!f || !f->nodes || !f->roots || (nv && !f->leaf_values)) {
         forest_destroy(&f);
         mlops_err_set(err, MLOPS_ENOMEM, "forest: out of memory");
         return NULL;
     }
     memcpy(f->nodes, nodes, n_nodes * sizeof *nodes);
     memcpy(f->roots, roots, n_trees * sizeof *roots);
+    if (nv)
+        memcpy(f->leaf_values, leaf_values, nv * sizeof *leaf_values);
     f->n_features = p, f->n_trees = n_trees, f->n_nodes = n_nodes;
+    f->task = task, f->n_classes = k, f->n_leaves = nv ? n_leaves : 0;
     return f;
+}
+
+forest_t *forest_new(size_t p, size_t n_trees, const uint32_t *roots, size_t n_nodes,
+                     const forest_node_t *nodes, mlops_err_t *err)
+{
+    return forest_new_task(TASK_BINARY, p, 2, n_trees, roots, n_nodes, nodes, 0, NULL, err);
 }
 
 void forest_destroy(forest_t **p)
@@ -810,6 +901,7 @@ void forest_destroy(forest_t **p)
         return;
     free((*p)->nodes);
     free((*p)->roots);
+    free((*p)->leaf_values);
     free(*p);
     *p = NULL;
 }
@@ -912,5 +1004,34 @@ void forest_predict(const forest_t *self, const double *X, size_t n, double *pro
             pthread_join(th[i], NULL);
         else
             s_predict_fn(&shares[i]);
+    }
+}
+
+size_t forest_outputs(const forest_t *self)
+{
+    return self->task == TASK_MULTICLASS ? self->n_classes : 1;
+}
+
+void forest_predict_outputs(const forest_t *self, const double *X, size_t n, double *out)
+{
+    if (self->task != TASK_MULTICLASS) { //  a mean of leaf values either way
+        forest_predict(self, X, n, out);
+        return;
+    }
+    size_t k = self->n_classes, p = self->n_features;
+    for (size_t i = 0; i < n; i++) {
+        double *o = out + i * k;
+        for (size_t c = 0; c < k; c++)
+            o[c] = 0;
+        for (size_t t = 0; t < self->n_trees; t++) {
+            const forest_node_t *nd = &self->nodes[self->roots[t]];
+            while (nd->feature >= 0)
+                nd = &self->nodes[nd->left + (X[i * p + nd->feature] > nd->value)];
+            const double *v = self->leaf_values + (size_t)nd->left * k;
+            for (size_t c = 0; c < k; c++)
+                o[c] += v[c];
+        }
+        for (size_t c = 0; c < k; c++)
+            o[c] /= (double)self->n_trees;
     }
 }

@@ -25,6 +25,17 @@
 
     Trees are flattened into one node array (children adjacent), which keeps
     prediction a tight loop over a few cache lines per tree.
+
+    Other task types (forest_fit_task, grown by forest_task.c on the same
+    rank codes, with the same bootstrap, feature draws and thresholds):
+    - multiclass: Gini over the classes; a leaf holds the weighted class
+      fractions (its node's left indexes a row of leaf_values), and a
+      prediction is their mean over trees (predict_proba);
+    - regression: squared error (variance reduction, as sklearn's
+      "squared_error"); a leaf's value is the weighted mean of its rows,
+      and a prediction the mean over trees. sklearn's RandomForestRegressor
+      tries every feature at each split (max_features=1.0), so max_features
+      0 means p here.
 */
 #ifndef MLOPS_FOREST_H
 #define MLOPS_FOREST_H
@@ -33,6 +44,7 @@
 #include <stdint.h>
 
 #include "err.h"
+#include "task.h"
 
 #define FOREST_MAX_TREES 10000  //  refuse more trees
 #define FOREST_MAX_BINS 256     //  rank codes are one byte
@@ -46,7 +58,7 @@ typedef struct {
     int n_threads;        //  training threads (0 = online CPUs)
 } forest_params_t;
 
-typedef struct {
+typedef struct forest_node_s {
     double value;     //  split threshold (go left when x <= value), or leaf P(class 1)
     int32_t feature;  //  feature index, -1 for a leaf
     uint32_t left;    //  index of the left child in nodes; the right is left + 1
@@ -58,6 +70,11 @@ typedef struct {
     size_t n_nodes;    //  nodes of all trees
     forest_node_t *nodes; //  n_nodes nodes, owned
     uint32_t *roots;   //  n_trees root indexes into nodes, owned
+    task_t task;  //  BINARY / REGRESSION: a leaf's value; MULTICLASS: leaf_values
+    size_t n_classes;  //  MULTICLASS: values per leaf; else 1
+    size_t n_leaves;   //  MULTICLASS: rows of leaf_values
+    double *leaf_values; //  MULTICLASS: n_leaves x n_classes fractions, owned; a leaf's
+                         //  node has feature -1 and left = its row
 } forest_t;
 
 //  Grows a forest on n rows of X (row-major, n x p), labels y in {0, 1}.
@@ -66,6 +83,28 @@ typedef struct {
 //  params), MLOPS_ENOMEM.
 forest_t *forest_fit(const double *X, const uint8_t *y, size_t n, size_t p,
                      const forest_params_t *params, uint64_t seed, mlops_err_t *err);
+
+//  Grows a forest for any task: y holds class indexes 0..n_classes-1 as
+//  doubles (BINARY, MULTICLASS) or targets (REGRESSION). BINARY is
+//  forest_fit. Same errors, plus MLOPS_EINVAL for a label out of range or
+//  a non-finite target.
+forest_t *forest_fit_task(task_t task, const double *X, const double *y, size_t n,
+                          size_t p, size_t n_classes, const forest_params_t *params,
+                          uint64_t seed, mlops_err_t *err);
+
+//  forest_new for any task; leaf_values (n_leaves x n_classes, MULTICLASS
+//  only, else NULL and 0) is copied and checked too (fractions in [0, 1],
+//  each leaf's row in range; REGRESSION leaves finite).
+forest_t *forest_new_task(task_t task, size_t p, size_t n_classes, size_t n_trees,
+                          const uint32_t *roots, size_t n_nodes, const forest_node_t *nodes,
+                          size_t n_leaves, const double *leaf_values, mlops_err_t *err);
+
+//  Values per row of forest_predict_outputs: n_classes for MULTICLASS, else 1.
+size_t forest_outputs(const forest_t *self);
+
+//  Outputs of n rows (row-major X) into out (n x forest_outputs): P(class 1),
+//  the class probabilities or the prediction.
+void forest_predict_outputs(const forest_t *self, const double *X, size_t n, double *out);
 
 //  Builds a forest from stored arrays (copied), checking that every child
 //  index and feature is in range and that each tree is a tree (children

@@ -351,6 +351,7 @@ logreg_t *logreg_new(size_t p, const double *coef, double intercept)
         memcpy(self->coef, coef, p * sizeof(double));
     self->n_features = p;
     self->intercept = intercept;
+    self->n_classes = 1;
     return self;
 }
 
@@ -359,6 +360,7 @@ void logreg_destroy(logreg_t **p)
     if (!p || !*p)
         return;
     free((*p)->coef);
+    free((*p)->intercepts);
     free(*p);
     *p = NULL;
 }
@@ -377,4 +379,341 @@ double logreg_predict_one(const logreg_t *self, const double *x)
     for (size_t j = 0; j < self->n_features; j++)
         z += self->coef[j] * x[j];
     return s_sigmoid(z);
+}
+
+/* --- multinomial (L-BFGS) ------------------------------------------------------ */
+
+#define LBFGS_PAIRS 10
+
+typedef struct {
+    const double *X;     //  n x p
+    const uint8_t *y;    //  compact labels 0..k-1
+    size_t n, p, k;      //  rows, features, classes fitted
+    double inv_c;        //  1 / C
+    double *z;           //  n x k scratch: scores, then P - Y
+} s_multi_t;
+
+//  Objective at theta (k rows of p weights then the intercept) and its
+//  gradient into g.
+static double s_multi_eval(s_multi_t *m, const double *theta, double *g)
+{
+    size_t n = m->n, p = m->p, k = m->k, q = p + 1;
+    double f = 0;
+    memset(g, 0, k * q * sizeof *g);
+    for (size_t i = 0; i < n; i++) {
+        const double *x = m->X + i * p;
+        double *z = m->z + i * k, top = -INFINITY, sum = 0;
+        for (size_t c = 0; c < k; c++) {
+            const double *w = theta + c * q;
+            z[c] = w[p] + s_dot(w, x, p);
+            top = z[c] > top ? z[c] : top;
+        }
+        for (size_t c = 0; c < k; c++)
+            sum += exp(z[c] - top);
+        f += top + log(sum) - z[m->y[i]];
+        for (size_t c = 0; c < k; c++) {
+            double r = exp(z[c] - top) / sum - (c == m->y[i]);
+            double *gc = g + c * q;
+            for (size_t j = 0; j < p; j++)
+                gc[j] += r * x[j];
+            gc[p] += r;
+        }
+    }
+    for (size_t c = 0; c < k; c++)
+        for (size_t j = 0; j < p; j++) {
+            f += 0.5 * m->inv_c * theta[c * q + j] * theta[c * q + j];
+            g[c * q + j] += m->inv_c * theta[c * q + j];
+        }
+    return f;
+}
+
+static double s_max_abs(const double *v, size_t n)
+{
+    double m = 0;
+    for (size_t i = 0; i < n; i++)
+        m = fmax(m, fabs(v[i]));
+    return m;
+}
+
+//  L-BFGS two-loop recursion: d = -H g from the stored pairs.
+static void s_lbfgs_direction(const double *g, const double *S, const double *Y,
+                              const double *rho, size_t used, size_t newest, size_t d_len,
+                              double *d)
+{
+    double alpha[LBFGS_PAIRS];
+    for (size_t j = 0; j < d_len; j++)
+        d[j] = -g[j];
+    for (size_t t = 0; t < used; t++) {
+        size_t h = (newest + LBFGS_PAIRS - t) % LBFGS_PAIRS;
+        alpha[h] = rho[h] * s_dot(S + h * d_len, d, d_len);
+        for (size_t j = 0; j < d_len; j++)
+            d[j] -= alpha[h] * Y[h * d_len + j];
+    }
+    if (used) {
+        const double *s = S + newest * d_len, *y = Y + newest * d_len;
+        double gamma = s_dot(s, y, d_len) / s_dot(y, y, d_len);
+        for (size_t j = 0; j < d_len; j++)
+            d[j] *= gamma;
+    }
+    for (size_t t = used; t-- > 0;) {
+        size_t h = (newest + LBFGS_PAIRS - t) % LBFGS_PAIRS;
+        double b = rho[h] * s_dot(Y + h * d_len, d, d_len);
+        for (size_t j = 0; j < d_len; j++)
+            d[j] += (alpha[h] - b) * S[h * d_len + j];
+    }
+}
+
+//  Minimises from theta = 0. Returns iterations used, or a code.
+static int s_lbfgs(s_multi_t *m, int max_iter, double *theta, mlops_err_t *err)
+{
+    size_t d_len = m->k * (m->p + 1), used = 0, newest = 0;
+    double *buf = malloc((2 * LBFGS_PAIRS + 4) * d_len * sizeof *buf);
+    if (!buf)
+        return MLOPS_ENOMEM;
+    double *S = buf, *Y = S + LBFGS_PAIRS * d_len, *g = Y + LBFGS_PAIRS * d_len;
+    double *d = g + d_len, *t = d + d_len, *gt = t + d_len, rho[LBFGS_PAIRS];
+    double f = s_multi_eval(m, theta, g), tol = 1e-8 * (double)m->n;
+    int rc = MLOPS_ECONVERGE;
+    for (int it = 1; it <= max_iter; it++) {
+        if (s_max_abs(g, d_len) < tol) {
+            rc = it;
+            break;
+        }
+        s_lbfgs_direction(g, S, Y, rho, used, newest, d_len, d);
+        double slope = s_dot(g, d, d_len), a = used ? 1.0 : 1.0 / fmax(1.0, s_max_abs(g, d_len));
+        double ft = f;
+        int k = 0;
+        for (; k < 50; k++, a *= 0.5) {
+            for (size_t j = 0; j < d_len; j++)
+                t[j] = theta[j] + a * d[j];
+            ft = s_multi_eval(m, t, gt);
+            if (ft <= f + 1e-4 * a * slope)
+                break;
+        }
+        if (k == 50 || slope >= 0) { //  no descent left: the optimum to double precision
+            rc = it;
+            break;
+        }
+        size_t h = used ? (newest + 1) % LBFGS_PAIRS : 0;
+        double sy = 0;
+        for (size_t j = 0; j < d_len; j++) {
+            S[h * d_len + j] = t[j] - theta[j];
+            Y[h * d_len + j] = gt[j] - g[j];
+            sy += S[h * d_len + j] * Y[h * d_len + j];
+        }
+        if (sy > 0) { //  keeps the inverse Hessian estimate positive definite
+            rho[h] = 1.0 / sy, newest = h;
+            used = used < LBFGS_PAIRS ? used + 1 : LBFGS_PAIRS;
+        }
+        memcpy(theta, t, d_len * sizeof *t);
+        memcpy(g, gt, d_len * sizeof *g);
+        f = ft;
+    }
+    if (rc == MLOPS_ECONVERGE)
+        mlops_err_set(err, rc, "logreg: no convergence in %d L-BFGS iterations; scale the "
+                               "features or lower C", max_iter);
+    free(buf);
+    return rc;
+}
+
+//  Spreads the fitted classes' rows (theta, compact) over all k classes.
+static logreg_t *s_multi_model(const double *theta, const int *compact, size_t p, size_t k)
+{
+    double *coef = calloc(k * p, sizeof *coef), *b = malloc(k * sizeof *b);
+    logreg_t *self = NULL;
+    if (coef && b) {
+        double mean = 0;
+        size_t fitted = 0;
+        for (size_t c = 0; c < k; c++)
+            if (compact[c] >= 0)
+                mean += theta[(size_t)compact[c] * (p + 1) + p], fitted++;
+        mean /= (double)fitted;
+        for (size_t c = 0; c < k; c++) {
+            if (compact[c] < 0) {
+                b[c] = LOGREG_ABSENT_INTERCEPT;
+                continue;
+            }
+            const double *w = theta + (size_t)compact[c] * (p + 1);
+            memcpy(coef + c * p, w, p * sizeof *coef);
+            b[c] = w[p] - mean;
+        }
+        self = logreg_new_task(TASK_MULTICLASS, p, k, coef, b);
+    }
+    free(coef);
+    free(b);
+    return self;
+}
+
+static int s_check_multi(const double *X, const uint8_t *y, size_t n, size_t p, size_t k,
+                         const logreg_params_t *pr, mlops_err_t *err)
+{
+    if (n == 0 || k < 2 || k > 255)
+        return mlops_err_set(err, MLOPS_EINVAL, "logreg: no training rows or %zu classes", k);
+    if (p > LOGREG_MAX_FEATURES)
+        return mlops_err_set(err, MLOPS_EINVAL, "logreg: %zu features exceed the limit of %d",
+                             p, LOGREG_MAX_FEATURES);
+    if (!(pr->C > 0) || !isfinite(pr->C) || pr->max_iter < 1)
+        return mlops_err_set(err, MLOPS_EINVAL, "logreg: C must be > 0 and max_iter >= 1");
+    for (size_t i = 0; i < n; i++) {
+        if (y[i] >= k)
+            return mlops_err_set(err, MLOPS_EINVAL,
+                                 "logreg: label %u in row %zu is not below %zu", y[i], i, k);
+        for (size_t j = 0; j < p; j++)
+            if (!isfinite(X[i * p + j]))
+                return mlops_err_set(err, MLOPS_EINVAL,
+                                     "logreg: feature %zu of row %zu is not finite", j, i);
+    }
+    return 0;
+}
+
+logreg_t *logreg_fit_multi(const double *X, const uint8_t *y, size_t n, size_t p, size_t k,
+                           const logreg_params_t *params, mlops_err_t *err)
+{
+    logreg_params_t pr = params ? *params : (logreg_params_t){0};
+    pr.C = pr.C == 0 ? 1.0 : pr.C;
+    pr.max_iter = pr.max_iter == 0 ? 1000 : pr.max_iter;
+    if (s_check_multi(X, y, n, p, k, &pr, err) != 0)
+        return NULL;
+    int compact[256];
+    size_t fitted = 0;
+    for (size_t c = 0; c < k; c++)
+        compact[c] = -1;
+    for (size_t i = 0; i < n; i++)
+        compact[y[i]] = 0;
+    for (size_t c = 0; c < k; c++)
+        if (compact[c] == 0)
+            compact[c] = (int)fitted++;
+    s_multi_t m = {X, NULL, n, p, fitted, 1.0 / pr.C, malloc(n * k * sizeof(double))};
+    uint8_t *yc = malloc(n);
+    double *theta = calloc(fitted * (p + 1), sizeof *theta);
+    logreg_t *self = NULL;
+    int iters = MLOPS_ENOMEM;
+    if (m.z && yc && theta) {
+        for (size_t i = 0; i < n; i++)
+            yc[i] = (uint8_t)compact[y[i]];
+        m.y = yc;
+        //  one class only: nothing to fit, the intercepts decide
+        iters = fitted < 2 ? 1 : s_lbfgs(&m, pr.max_iter, theta, err);
+    }
+    if (iters > 0 && !(self = s_multi_model(theta, compact, p, k)))
+        iters = MLOPS_ENOMEM;
+    if (iters == MLOPS_ENOMEM)
+        mlops_err_set(err, MLOPS_ENOMEM, "logreg: out of memory for %zu x %zu", n, p);
+    if (self)
+        self->n_iter = iters;
+    free(m.z);
+    free(yc);
+    free(theta);
+    return self;
+}
+
+/* --- ridge ------------------------------------------------------------------- */
+
+logreg_t *logreg_fit_ridge(const double *X, const double *y, size_t n, size_t p,
+                           const logreg_params_t *params, mlops_err_t *err)
+{
+    double alpha = params && params->alpha > 0 ? params->alpha : 1.0;
+    if (n == 0 || p > LOGREG_MAX_FEATURES || (params && params->alpha < 0)) {
+        mlops_err_set(err, MLOPS_EINVAL, "ridge: no rows, more than %d features or alpha < 0",
+                      LOGREG_MAX_FEATURES);
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j <= p; j++)
+            if (!isfinite(j < p ? X[i * p + j] : y[i])) {
+                mlops_err_set(err, MLOPS_EINVAL, "ridge: a value of row %zu is not finite", i);
+                return NULL;
+            }
+    double *mx = calloc(p + 1, sizeof *mx), *A = calloc(p * p + 1, sizeof *A);
+    double *w = calloc(p + 1, sizeof *w), my = 0;
+    logreg_t *self = NULL;
+    if (!mx || !A || !w) {
+        mlops_err_set(err, MLOPS_ENOMEM, "ridge: out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++) {
+        my += y[i];
+        for (size_t j = 0; j < p; j++)
+            mx[j] += X[i * p + j];
+    }
+    my /= (double)n;
+    for (size_t j = 0; j < p; j++)
+        mx[j] /= (double)n;
+    //  (Xc'Xc + alpha I) w = Xc'(y - my), Xc the centred columns
+    for (size_t i = 0; i < n; i++) {
+        const double *x = X + i * p;
+        for (size_t j = 0; j < p; j++) {
+            double a = x[j] - mx[j];
+            w[j] += a * (y[i] - my);
+            for (size_t l = 0; l <= j; l++)
+                A[j * p + l] += a * (x[l] - mx[l]);
+        }
+    }
+    for (size_t j = 0; j < p; j++) {
+        A[j * p + j] += alpha;
+        for (size_t l = 0; l < j; l++)
+            A[l * p + j] = A[j * p + l];
+    }
+    if (s_cholesky(A, p) != 0) {
+        mlops_err_set(err, MLOPS_ECONVERGE, "ridge: the system is not positive definite");
+        goto done;
+    }
+    s_cholesky_apply(A, w, p);
+    double b = my - s_dot(mx, w, p);
+    if (!(self = logreg_new_task(TASK_REGRESSION, p, 1, w, &b)))
+        mlops_err_set(err, MLOPS_ENOMEM, "ridge: out of memory");
+done:
+    free(mx), free(A), free(w);
+    return self;
+}
+
+/* --- any task ------------------------------------------------------------------ */
+
+logreg_t *logreg_new_task(task_t task, size_t p, size_t n_classes, const double *coef,
+                          const double *intercepts)
+{
+    size_t k = task == TASK_MULTICLASS ? n_classes : 1;
+    logreg_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->coef = malloc((k * p > 0 ? k * p : 1) * sizeof(double));
+    self->intercepts = task == TASK_MULTICLASS ? malloc(k * sizeof(double)) : NULL;
+    if (!self->coef || (task == TASK_MULTICLASS && !self->intercepts)) {
+        logreg_destroy(&self);
+        return NULL;
+    }
+    if (k * p > 0)
+        memcpy(self->coef, coef, k * p * sizeof(double));
+    if (self->intercepts)
+        memcpy(self->intercepts, intercepts, k * sizeof(double));
+    self->intercept = task == TASK_MULTICLASS ? 0 : intercepts[0];
+    self->task = task, self->n_features = p, self->n_classes = k;
+    return self;
+}
+
+size_t logreg_outputs(const logreg_t *self)
+{
+    return self->task == TASK_MULTICLASS ? self->n_classes : 1;
+}
+
+void logreg_predict_outputs(const logreg_t *self, const double *x, double *out)
+{
+    size_t p = self->n_features;
+    if (self->task == TASK_BINARY) {
+        out[0] = logreg_predict_one(self, x);
+        return;
+    }
+    if (self->task == TASK_REGRESSION) {
+        out[0] = self->intercept + s_dot(self->coef, x, p);
+        return;
+    }
+    double top = -INFINITY, sum = 0;
+    for (size_t c = 0; c < self->n_classes; c++) {
+        out[c] = self->intercepts[c] + s_dot(self->coef + c * p, x, p);
+        top = out[c] > top ? out[c] : top;
+    }
+    for (size_t c = 0; c < self->n_classes; c++)
+        sum += out[c] = exp(out[c] - top);
+    for (size_t c = 0; c < self->n_classes; c++)
+        out[c] /= sum;
 }

@@ -3,6 +3,7 @@
 #include "model.h"
 #include "artifact.h"
 #include "prep.h"
+#include "score.h"
 #include "signature.h"
 
 #include <inttypes.h>
@@ -58,10 +59,63 @@ const prep_recipe_t *model_recipe(const model_t *self)
     return self->recipe;
 }
 
+task_t model_task(const model_t *self)
+{
+    return self->recipe->task;
+}
+
+const score_t *model_score(const model_t *self)
+{
+    return &self->art.score;
+}
+
+size_t model_outputs(const model_t *self)
+{
+    return self->art.forest ? forest_outputs(self->art.forest) : logreg_outputs(self->art.logreg);
+}
+
+//  Outputs of n feature rows into out (n x model_outputs).
+static void s_outputs_block(const model_t *self, const double *X, size_t n, double *out)
+{
+    size_t p = self->recipe->n_features, k = model_outputs(self);
+    if (self->art.forest)
+        forest_predict_outputs(self->art.forest, X, n, out);
+    else
+        for (size_t i = 0; i < n; i++)
+            logreg_predict_outputs(self->art.logreg, X + i * p, out + i * k);
+}
+
+//  One value per row for a multiclass model: the most probable class (ties
+//  to the lower index, as numpy's argmax).
+static void s_class_block(const model_t *self, const double *X, size_t n, double *pred)
+{
+    enum { CHUNK_ROWS = 16 };
+    size_t k = model_outputs(self), p = self->recipe->n_features;
+    double buf[CHUNK_ROWS * 256];
+    for (size_t at = 0; at < n; at += CHUNK_ROWS) {
+        size_t m = n - at < CHUNK_ROWS ? n - at : CHUNK_ROWS;
+        s_outputs_block(self, X + at * p, m, buf);
+        for (size_t i = 0; i < m; i++) {
+            size_t best = 0;
+            for (size_t c = 1; c < k; c++)
+                best = buf[i * k + c] > buf[i * k + best] ? c : best;
+            pred[at + i] = (double)best;
+        }
+    }
+}
+
 //  Probabilities of n feature rows (row-major): the forest tree by tree over
 //  the block (each tree stays in cache; the same bits as row by row).
 static void s_predict_block(const model_t *self, const double *X, size_t n, double *proba)
 {
+    if (self->recipe->task == TASK_MULTICLASS) {
+        s_class_block(self, X, n, proba);
+        return;
+    }
+    if (self->recipe->task == TASK_REGRESSION) {
+        s_outputs_block(self, X, n, proba);
+        return;
+    }
     //  A row or two walk faster alone: lock step only pays with company.
     enum { LOCKSTEP_MIN_ROWS = 4 };
     size_t p = self->recipe->n_features;
@@ -145,8 +199,12 @@ int model_predict(const model_t *self, const proto_record_t *records, size_t n,
     return rc;
 }
 
-int model_predict_table(const model_t *self, const table_t *raw, const size_t *rows, size_t n,
-                        double *proba, mlops_err_t *err)
+//  Rows of raw through the recipe, a block at a time, each block's feature
+//  rows handed to fn with where its k values per row go.
+static int s_table_blocks(const model_t *self, const table_t *raw, const size_t *rows, size_t n,
+                          size_t k, double *out,
+                          void (*fn)(const model_t *, const double *, size_t, double *),
+                          mlops_err_t *err)
 {
     size_t p = self->recipe->n_features ? self->recipe->n_features : 1;
     //  In blocks, so a million rows never need a million feature vectors;
@@ -164,10 +222,22 @@ int model_predict_table(const model_t *self, const table_t *raw, const size_t *r
         size_t m = n - at < block ? n - at : block;
         rc = prep_transform_table(self->recipe, raw, rows + at, m, X, err);
         if (rc == 0)
-            s_predict_block(self, X, m, proba + at);
+            fn(self, X, m, out + at * k);
     }
     free(X);
     return rc;
+}
+
+int model_predict_table(const model_t *self, const table_t *raw, const size_t *rows, size_t n,
+                        double *proba, mlops_err_t *err)
+{
+    return s_table_blocks(self, raw, rows, n, 1, proba, s_predict_block, err);
+}
+
+int model_predict_outputs(const model_t *self, const table_t *raw, const size_t *rows, size_t n,
+                          double *out, mlops_err_t *err)
+{
+    return s_table_blocks(self, raw, rows, n, model_outputs(self), out, s_outputs_block, err);
 }
 
 char *model_signature_json(const model_t *self)

@@ -21,8 +21,9 @@
 #include "msg.h"
 #include "records.h"
 #include "table.h"
+#include "task.h"
 
-#define MODEL_ARTIFACT_VERSION 1
+#define MODEL_ARTIFACT_VERSION 2 //  newest artifact format read (artifact.h)
 
 typedef struct model model_t;
 
@@ -45,6 +46,22 @@ const metrics_t *model_metrics(const model_t *self);
 struct prep_recipe;
 const struct prep_recipe *model_recipe(const model_t *self);
 
+//  What the model predicts, and its metrics for that task (score.h),
+//  borrowed for the model's lifetime.
+task_t model_task(const model_t *self);
+struct score_s;
+const struct score_s *model_score(const model_t *self);
+
+//  Values per row of model_predict_outputs: the class count for a
+//  multiclass model, else 1.
+size_t model_outputs(const model_t *self);
+
+//  Outputs for rows of a raw table into out (n x model_outputs): P(class 1)
+//  (binary), the class probabilities (multiclass), the prediction
+//  (regression). Returns 0 or MLOPS_ENOMEM.
+int model_predict_outputs(const model_t *self, const table_t *raw, const size_t *rows, size_t n,
+                          double *out, mlops_err_t *err);
+
 //  Checks records against the signature. Writes up to max problems (index is
 //  the record's position, or -1 when single is true) whose strings are
 //  borrowed from the model or static. Returns the number of problems found
@@ -52,6 +69,9 @@ const struct prep_recipe *model_recipe(const model_t *self);
 size_t model_validate(const model_t *self, const proto_record_t *records, size_t n,
                       bool single, proto_problem_t *problems, size_t max);
 
+//  One value per record, whatever the task (so a caller's n-sized buffer
+//  always fits): the probability of the positive class (binary), the index
+//  of the most probable class (multiclass), the prediction (regression).
 //  Probability of the positive class for n raw records (already validated;
 //  a record that fails validation gives MLOPS_ECHECK, its message naming
 //  the first problem). Thread-safe.

@@ -6,6 +6,7 @@
 */
 #include "prep.h"
 #include "signature.h"
+#include "task_name.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -46,6 +47,8 @@ static void s_note(char *notes, size_t size, const char *fmt, ...)
 
 /* --- target ------------------------------------------------------------- */
 
+static int s_cmp_double_fn(const void *a, const void *b);
+
 static int s_is_word(const char *s, const char *const *words)
 {
     for (; *words; words++)
@@ -68,9 +71,10 @@ static int s_positive_second(const char *a, const char *b)
 }
 
 //  Finds the two label values of the target column into the recipe.
-static int s_fit_target(prep_recipe_t *r, const table_t *raw, int col, mlops_err_t *err)
+static int s_fit_binary(prep_recipe_t *r, const table_t *raw, int col, mlops_err_t *err)
 {
     const table_col_t *c = &raw->cols[col];
+    r->task = TASK_BINARY, r->n_classes = 2;
     if (c->kind == TABLE_NUMBER) {
         double v[3];
         size_t k = 0;
@@ -119,23 +123,288 @@ static int s_fit_target(prep_recipe_t *r, const table_t *raw, int col, mlops_err
     return 0;
 }
 
-//  Label of row i of column c under recipe r: 0, 1, 2 (missing) or 3 (unknown).
-static uint8_t s_label(const prep_recipe_t *r, const table_col_t *c, size_t i)
+static int s_cmp_str_fn(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+//  What the task rules look at in a target column.
+typedef struct {
+    size_t k;          //  distinct present values (counting stops past PREP_MAX_CLASSES)
+    bool integer;      //  NUMBER: every present value is integral
+    size_t present;    //  present cells
+    size_t numeric;    //  strings: present cells that parse whole as numbers (inf, nan too)
+    size_t bad_row;    //  strings: first present cell that is not a finite number, or SIZE_MAX
+    double *num;       //  NUMBER: the first min(k, PREP_MAX_CLASSES + 1) distinct values, ascending, owned
+    const char **str;  //  strings: the same for levels, byte order, owned (strings borrowed)
+} s_target_t;
+
+static int s_parses(const char *s, double *v)
+{
+    char *end;
+    *v = strtod(s, &end);
+    return *s && !*end;
+}
+
+//  Distinct values of a NUMBER column: sorted copy of the present values.
+static int s_stats_number(const table_col_t *c, size_t n_rows, s_target_t *t)
+{
+    double *v = malloc((n_rows ? n_rows : 1) * sizeof *v);
+    if (!v)
+        return MLOPS_ENOMEM;
+    t->integer = true;
+    for (size_t i = 0; i < n_rows; i++)
+        if (!c->missing[i]) {
+            v[t->present++] = c->num[i];
+            t->integer &= c->num[i] == floor(c->num[i]);
+        }
+    qsort(v, t->present, sizeof *v, s_cmp_double_fn);
+    for (size_t i = 0; i < t->present; i++)
+        if (i == 0 || v[i] != v[i - 1]) {
+            if (t->k <= PREP_MAX_CLASSES)
+                v[t->k] = v[i];
+            t->k++;
+        }
+    t->num = v;
+    return 0;
+}
+
+static int s_stats_strings(const table_col_t *c, size_t n_rows, s_target_t *t)
+{
+    uint8_t *used = calloc(c->n_levels ? c->n_levels : 1, 1);
+    t->str = malloc((c->n_levels ? c->n_levels : 1) * sizeof *t->str);
+    if (!used || !t->str) {
+        free(used);
+        return MLOPS_ENOMEM;
+    }
+    t->bad_row = SIZE_MAX;
+    for (size_t i = 0; i < n_rows; i++) {
+        if (c->missing[i])
+            continue;
+        const char *s = c->levels[c->codes[i]];
+        double x;
+        int num = s_parses(s, &x);
+        t->present++, t->numeric += num;
+        if ((!num || !isfinite(x)) && t->bad_row == SIZE_MAX)
+            t->bad_row = i;
+        if (!used[c->codes[i]]++)
+            t->str[t->k++] = s;
+    }
+    free(used);
+    qsort(t->str, t->k, sizeof *t->str, s_cmp_str_fn);
+    return 0;
+}
+
+//  The task the rules pick for an unrequested target, or -1 with err.
+static int s_infer_task(const prep_recipe_t *r, const table_col_t *c, const s_target_t *t,
+                        mlops_err_t *err)
+{
+    if (c->kind != TABLE_NUMBER && 2 * t->numeric > t->present && t->bad_row != SIZE_MAX)
+        return mlops_err_set(err, MLOPS_EINVAL,
+                             "target '%s' looks numeric (%zu of %zu values are numbers) but "
+                             "row %zu holds '%s', not a finite number; fix the data, or give "
+                             "--task multiclass or binary to read the values as labels",
+                             r->target, t->numeric, t->present, t->bad_row + 1,
+                             c->levels[c->codes[t->bad_row]]),
+               -1;
+    if (t->k == 2)
+        return TASK_BINARY;
+    if (c->kind != TABLE_NUMBER || (t->integer && t->k <= PREP_INT_CLASSES_MAX))
+        return TASK_MULTICLASS;
+    return TASK_REGRESSION;
+}
+
+static int s_fit_classes(prep_recipe_t *r, const table_col_t *c, const s_target_t *t,
+                         mlops_err_t *err)
+{
+    if (t->k > PREP_MAX_CLASSES)
+        return mlops_err_set(err, MLOPS_EINVAL,
+                             "target '%s' has more than %d classes; a multiclass target may "
+                             "have at most %d (give --task regression for a numeric one)",
+                             r->target, PREP_MAX_CLASSES, PREP_MAX_CLASSES);
+    r->task = TASK_MULTICLASS, r->n_classes = t->k;
+    r->target_numeric = c->kind == TABLE_NUMBER;
+    if (r->target_numeric) {
+        if (!(r->class_num = malloc(t->k * sizeof *r->class_num)))
+            return mlops_err_set(err, MLOPS_ENOMEM, "out of memory");
+        memcpy(r->class_num, t->num, t->k * sizeof *r->class_num);
+        return 0;
+    }
+    if (!(r->class_str = calloc(t->k, sizeof *r->class_str)))
+        return mlops_err_set(err, MLOPS_ENOMEM, "out of memory");
+    for (size_t k = 0; k < t->k; k++)
+        if (!(r->class_str[k] = strdup(t->str[k])))
+            return mlops_err_set(err, MLOPS_ENOMEM, "out of memory");
+    return 0;
+}
+
+//  Fills the recipe's target part for a task request (TASK_AUTO or a task).
+static int s_fit_target(prep_recipe_t *r, const table_t *raw, int col, int task,
+                        mlops_err_t *err)
+{
+    if (task == TASK_BINARY)
+        return s_fit_binary(r, raw, col, err);
+    const table_col_t *c = &raw->cols[col];
+    s_target_t t = {0};
+    int rc = c->kind == TABLE_NUMBER ? s_stats_number(c, raw->n_rows, &t)
+                                     : s_stats_strings(c, raw->n_rows, &t);
+    if (rc != 0)
+        rc = mlops_err_set(err, MLOPS_ENOMEM, "out of memory");
+    else if (t.k < 2)
+        rc = mlops_err_set(err, MLOPS_EINVAL,
+                           "target '%s' has %s: nothing to learn (a model needs at least 2 "
+                           "distinct values)",
+                           r->target, t.k ? "one value only" : "no values");
+    else if (task == TASK_AUTO && (task = s_infer_task(r, c, &t, err)) < 0)
+        rc = MLOPS_EINVAL;
+    else if (task == TASK_REGRESSION && c->kind != TABLE_NUMBER)
+        rc = mlops_err_set(err, MLOPS_EINVAL,
+                           "--task regression needs a numeric target; '%s' holds strings "
+                           "(row %zu: '%s')",
+                           r->target, t.bad_row == SIZE_MAX ? 0 : t.bad_row + 1,
+                           t.bad_row == SIZE_MAX ? "" : c->levels[c->codes[t.bad_row]]);
+    else if (task == TASK_REGRESSION)
+        r->task = TASK_REGRESSION, r->target_numeric = true;
+    else if (task == TASK_BINARY)
+        rc = s_fit_binary(r, raw, col, err);
+    else
+        rc = s_fit_classes(r, c, &t, err);
+    free(t.num);
+    free(t.str);
+    return rc;
+}
+
+//  Class index of row i of column c under recipe r, or LABEL_MISSING /
+//  LABEL_UNKNOWN.
+enum { LABEL_MISSING = -1, LABEL_UNKNOWN = -2 };
+
+static int s_class_index(const prep_recipe_t *r, const table_col_t *c, size_t i)
+{
+    if (r->target_numeric) {
+        double v = c->num ? c->num[i] : NAN;
+        if (c->kind != TABLE_NUMBER && !s_parses(c->levels[c->codes[i]], &v))
+            return LABEL_UNKNOWN;
+        const double *hit = bsearch(&v, r->class_num, r->n_classes, sizeof v, s_cmp_double_fn);
+        return hit ? (int)(hit - r->class_num) : LABEL_UNKNOWN;
+    }
+    if (c->kind == TABLE_NUMBER)
+        return LABEL_UNKNOWN;
+    const char *s = c->levels[c->codes[i]];
+    char *const *hit = bsearch(&s, r->class_str, r->n_classes, sizeof s, s_cmp_str_fn);
+    return hit ? (int)(hit - r->class_str) : LABEL_UNKNOWN;
+}
+
+static int s_label(const prep_recipe_t *r, const table_col_t *c, size_t i)
 {
     if (c->missing[i])
-        return 2;
+        return LABEL_MISSING;
+    if (r->task == TASK_MULTICLASS)
+        return s_class_index(r, c, i);
     if (r->target_numeric) {
         if (c->kind != TABLE_NUMBER) {
             char *end;
             double v = strtod(c->levels[c->codes[i]], &end);
-            return *end ? 3 : v == r->pos_num ? 1 : v == r->neg_num ? 0 : 3;
+            return *end ? LABEL_UNKNOWN : v == r->pos_num ? 1 : v == r->neg_num ? 0 : LABEL_UNKNOWN;
         }
-        return c->num[i] == r->pos_num ? 1 : c->num[i] == r->neg_num ? 0 : 3;
+        return c->num[i] == r->pos_num ? 1 : c->num[i] == r->neg_num ? 0 : LABEL_UNKNOWN;
     }
     if (c->kind == TABLE_NUMBER)
-        return 3;
+        return LABEL_UNKNOWN;
     const char *s = c->levels[c->codes[i]];
-    return strcmp(s, r->pos_str) == 0 ? 1 : strcmp(s, r->neg_str) == 0 ? 0 : 3;
+    return strcmp(s, r->pos_str) == 0 ? 1 : strcmp(s, r->neg_str) == 0 ? 0 : LABEL_UNKNOWN;
+}
+
+//  A regression target of row i: the value, NAN when missing or not a number.
+static double s_value(const table_col_t *c, size_t i)
+{
+    double v = NAN;
+    if (c->missing[i])
+        return NAN;
+    if (c->kind == TABLE_NUMBER)
+        return c->num[i];
+    return s_parses(c->levels[c->codes[i]], &v) && isfinite(v) ? v : NAN;
+}
+
+static void s_describe(const prep_recipe_t *r, char *desc, size_t desc_size)
+{
+    if (!desc || !desc_size)
+        return;
+    if (r->task == TASK_BINARY && r->target_numeric)
+        snprintf(desc, desc_size, "target %s: %g = positive, %g = negative", r->target, r->pos_num,
+                 r->neg_num);
+    else if (r->task == TASK_BINARY)
+        snprintf(desc, desc_size, "target %s: '%s' = positive, '%s' = negative", r->target,
+                 r->pos_str, r->neg_str);
+    else if (r->task == TASK_MULTICLASS)
+        snprintf(desc, desc_size, "target %s: multiclass, %zu classes", r->target, r->n_classes);
+    else
+        snprintf(desc, desc_size, "target %s: regression", r->target);
+}
+
+prep_recipe_t *prep_target_fit(const table_t *raw, const char *target, int task, char *desc,
+                               size_t desc_size, mlops_err_t *err)
+{
+    target = target ? target : "Survived";
+    int col = table_find(raw, target);
+    if (col < 0) {
+        mlops_err_set(err, MLOPS_ENOTFOUND, "no target column '%s' in the data", target);
+        return NULL;
+    }
+    prep_recipe_t *r = calloc(1, sizeof *r);
+    if (!r || !(r->target = strdup(target))) {
+        free(r);
+        mlops_err_set(err, MLOPS_ENOMEM, "out of memory");
+        return NULL;
+    }
+    if (s_fit_target(r, raw, col, task, err) != 0)
+        prep_destroy(&r);
+    else
+        s_describe(r, desc, desc_size);
+    return r;
+}
+
+int prep_read_target(const prep_recipe_t *r, const table_t *raw, uint8_t *y, double *v,
+                     size_t *n_missing, mlops_err_t *err)
+{
+    int col = table_find(raw, r->target);
+    if (col < 0)
+        return mlops_err_set(err, MLOPS_ENOTFOUND, "no target column '%s' in the data",
+                             r->target);
+    const table_col_t *c = &raw->cols[col];
+    size_t missing = 0;
+    for (size_t i = 0; i < raw->n_rows; i++) {
+        missing += c->missing[i];
+        if (r->task == TASK_REGRESSION) {
+            v[i] = s_value(c, i);
+            if (isnan(v[i]) && !c->missing[i])
+                return mlops_err_set(err, MLOPS_EINVAL, "row %zu: target '%s' is not a finite number",
+                                     i + 1, r->target);
+            continue;
+        }
+        int k = s_label(r, c, i);
+        if (k == LABEL_UNKNOWN)
+            return mlops_err_set(err, MLOPS_EINVAL, "row %zu: target '%s' is not one of its classes",
+                                 i + 1, r->target);
+        y[i] = k == LABEL_MISSING ? PREP_LABEL_MISSING : (uint8_t)k;
+    }
+    if (n_missing)
+        *n_missing = missing;
+    return 0;
+}
+
+const char *prep_class_name(const prep_recipe_t *r, size_t k, char *buf, size_t size)
+{
+    if (r->task == TASK_BINARY && r->target_numeric)
+        snprintf(buf, size, "%g", k ? r->pos_num : r->neg_num);
+    else if (r->task == TASK_BINARY)
+        snprintf(buf, size, "%s", k ? r->pos_str : r->neg_str);
+    else if (r->task == TASK_MULTICLASS && k < r->n_classes && r->target_numeric)
+        snprintf(buf, size, "%g", r->class_num[k]);
+    else if (r->task == TASK_MULTICLASS && k < r->n_classes)
+        snprintf(buf, size, "%s", r->class_str[k]);
+    else
+        snprintf(buf, size, "?");
+    return buf;
 }
 
 int prep_read_labels(const table_t *raw, const char *target, uint8_t *y, char *desc,
@@ -146,18 +415,13 @@ int prep_read_labels(const table_t *raw, const char *target, uint8_t *y, char *d
     if (col < 0)
         return mlops_err_set(err, MLOPS_ENOTFOUND, "no target column '%s' in the data", target);
     prep_recipe_t r = {.target = (char *)target};
-    int rc = s_fit_target(&r, raw, col, err);
+    int rc = s_fit_binary(&r, raw, col, err);
     if (rc == 0) {
-        for (size_t i = 0; i < raw->n_rows; i++)
-            y[i] = s_label(&r, &raw->cols[col], i);
-        if (desc && desc_size) {
-            if (r.target_numeric)
-                snprintf(desc, desc_size, "target %s: %g = positive, %g = negative", target,
-                         r.pos_num, r.neg_num);
-            else
-                snprintf(desc, desc_size, "target %s: '%s' = positive, '%s' = negative", target,
-                         r.pos_str, r.neg_str);
+        for (size_t i = 0; i < raw->n_rows; i++) {
+            int k = s_label(&r, &raw->cols[col], i);
+            y[i] = k == LABEL_MISSING ? 2 : k == LABEL_UNKNOWN ? 3 : (uint8_t)k;
         }
+        s_describe(&r, desc, desc_size);
     }
     free(r.pos_str);
     free(r.neg_str);
@@ -172,11 +436,32 @@ int prep_labels(const prep_recipe_t *self, const table_t *raw, const size_t *row
         return mlops_err_set(err, MLOPS_ENOTFOUND, "no target column '%s' in the data",
                              self->target);
     for (size_t i = 0; i < n; i++) {
-        uint8_t v = s_label(self, &raw->cols[col], rows[i]);
-        if (v > 1)
+        int v = s_label(self, &raw->cols[col], rows[i]);
+        if (v < 0)
             return mlops_err_set(err, MLOPS_EINVAL, "row %zu: target '%s' is %s", rows[i] + 1,
-                                 self->target, v == 2 ? "missing" : "not one of its two labels");
-        y[i] = v;
+                                 self->target,
+                                 v == LABEL_MISSING      ? "missing"
+                                 : self->n_classes == 2 ? "not one of its two labels"
+                                                         : "not one of its classes");
+        y[i] = (uint8_t)v;
+    }
+    return 0;
+}
+
+int prep_values(const prep_recipe_t *self, const table_t *raw, const size_t *rows, size_t n,
+                double *v, mlops_err_t *err)
+{
+    int col = table_find(raw, self->target);
+    if (col < 0)
+        return mlops_err_set(err, MLOPS_ENOTFOUND, "no target column '%s' in the data",
+                             self->target);
+    for (size_t i = 0; i < n; i++) {
+        v[i] = s_value(&raw->cols[col], rows[i]);
+        if (isnan(v[i]))
+            return mlops_err_set(err, MLOPS_EINVAL, "row %zu: target '%s' is %s", rows[i] + 1,
+                                 self->target,
+                                 raw->cols[col].missing[rows[i]] ? "missing"
+                                                                 : "not a finite number");
     }
     return 0;
 }
@@ -447,6 +732,10 @@ void prep_destroy(prep_recipe_t **p)
     free(r->target);
     free(r->pos_str);
     free(r->neg_str);
+    for (size_t k = 0; r->class_str && k < r->n_classes; k++)
+        free(r->class_str[k]);
+    free(r->class_str);
+    free(r->class_num);
     free(r);
     *p = NULL;
 }
@@ -723,6 +1012,13 @@ static int s_fit_scaler(prep_recipe_t *r, const table_t *raw, const size_t *rows
 prep_recipe_t *prep_fit(const table_t *raw, const size_t *rows, size_t n, const char *target,
                         char *notes, size_t notes_size, mlops_err_t *err)
 {
+    return prep_fit_task(raw, rows, n, target, TASK_BINARY, notes, notes_size, err);
+}
+
+prep_recipe_t *prep_fit_task(const table_t *raw, const size_t *rows, size_t n,
+                             const char *target, int task, char *notes, size_t notes_size,
+                             mlops_err_t *err)
+{
     target = target ? target : "Survived";
     if (notes && notes_size)
         notes[0] = 0;
@@ -739,7 +1035,7 @@ prep_recipe_t *prep_fit(const table_t *raw, const size_t *rows, size_t n, const 
     double *tmp = malloc(n * sizeof *tmp);
     int rc = !r || !tmp || !(r->target = strdup(target))
                  ? mlops_err_set(err, MLOPS_ENOMEM, "out of memory")
-                 : s_fit_target(r, raw, tc, err);
+                 : s_fit_target(r, raw, tc, task, err);
     if (rc == 0 && s_is_titanic(raw, target))
         rc = s_fit_titanic(r, raw, rows, n, tmp, notes, notes_size) == 0
                  ? 0

@@ -10,7 +10,9 @@
 #include "prep.h"
 #include "signature.h"
 #include "split.h"
+#include "task_name.h"
 
+#include <math.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +27,14 @@ typedef struct {
     logreg_t *lr;              //  fitted logreg, or NULL
     forest_t *rf;              //  fitted forest, or NULL
 } s_fitted_t;
+
+//  The rows of a fit or a score: features and targets.
+typedef struct {
+    double *X;                 //  n x p features
+    uint8_t *y;                //  BINARY, MULTICLASS: class indexes
+    double *v;                 //  class indexes as doubles, or REGRESSION targets
+    size_t n;                  //  rows
+} s_rows_t;
 
 static int s_int_param(json_t *v, const char *key, int lo, int hi, int *out, mlops_err_t *err)
 {
@@ -52,6 +62,8 @@ static int s_param(s_params_t *p, const char *key, json_t *v, mlops_err_t *err)
             return s_real_param(v, key, &p->lr.tol, err);
         if (strcmp(key, "max_iter") == 0)
             return s_int_param(v, key, 1, 100000, &p->lr.max_iter, err);
+        if (strcmp(key, "alpha") == 0)
+            return s_real_param(v, key, &p->lr.alpha, err);
     } else {
         static const struct { const char *key; size_t off; int lo, hi; } ints[] = {
             {"n_trees", offsetof(forest_params_t, n_trees), 1, FOREST_MAX_TREES},
@@ -98,14 +110,26 @@ static int s_parse_params(const char *family, const char *json, s_params_t *p, m
 
 //  The parameters as recorded in the artifact (the thread count is left
 //  out: it does not change the model).
-static void s_params_json(const s_params_t *p, size_t n_features, char *out, size_t size)
+static void s_params_json(const s_params_t *p, task_t task, size_t n_features, char *out,
+                          size_t size)
 {
+    if (!p->is_forest && task == TASK_REGRESSION) {
+        snprintf(out, size, "{\"alpha\":%g}", p->lr.alpha ? p->lr.alpha : 1.0);
+        return;
+    }
+    if (!p->is_forest && task == TASK_MULTICLASS) {
+        snprintf(out, size, "{\"C\":%g,\"max_iter\":%d}", p->lr.C ? p->lr.C : 1.0,
+                 p->lr.max_iter ? p->lr.max_iter : 1000);
+        return;
+    }
     if (!p->is_forest) {
         snprintf(out, size, "{\"C\":%g,\"max_iter\":%d,\"tol\":%g}", p->lr.C ? p->lr.C : 1.0,
                  p->lr.max_iter ? p->lr.max_iter : 100, p->lr.tol ? p->lr.tol : 1e-10);
         return;
     }
     int mf = p->rf.max_features;
+    if (!mf && task == TASK_REGRESSION)
+        mf = (int)n_features;
     if (!mf) {
         while ((size_t)(mf + 1) * (size_t)(mf + 1) <= n_features)
             mf++;
@@ -119,25 +143,52 @@ static void s_params_json(const s_params_t *p, size_t n_features, char *out, siz
              p->rf.max_bins ? p->rf.max_bins : 256);
 }
 
-static int s_fit(const s_params_t *p, const double *X, const uint8_t *y, size_t n, size_t d,
-                 uint64_t seed, s_fitted_t *out, mlops_err_t *err)
+static int s_fit(const s_params_t *p, const prep_recipe_t *r, const s_rows_t *t, uint64_t seed,
+                 s_fitted_t *out, mlops_err_t *err)
 {
     memset(out, 0, sizeof *out);
-    if (p->is_forest)
-        out->rf = forest_fit(X, y, n, d, &p->rf, seed, err);
+    size_t d = r->n_features, k = r->n_classes;
+    if (r->task == TASK_BINARY && p->is_forest)
+        out->rf = forest_fit(t->X, t->y, t->n, d, &p->rf, seed, err);
+    else if (r->task == TASK_BINARY)
+        out->lr = logreg_fit(t->X, t->y, t->n, d, &p->lr, err);
+    else if (p->is_forest)
+        out->rf = forest_fit_task(r->task, t->X, t->v, t->n, d, k, &p->rf, seed, err);
+    else if (r->task == TASK_MULTICLASS)
+        out->lr = logreg_fit_multi(t->X, t->y, t->n, d, k, &p->lr, err);
     else
-        out->lr = logreg_fit(X, y, n, d, &p->lr, err);
+        out->lr = logreg_fit_ridge(t->X, t->v, t->n, d, &p->lr, err);
     return out->rf || out->lr ? 0 : (err && err->code ? err->code : MLOPS_ENOMEM);
 }
 
-static void s_predict(const s_fitted_t *f, const double *X, size_t n, size_t d, double *proba)
+static size_t s_outputs(const s_fitted_t *f)
+{
+    return f->rf ? forest_outputs(f->rf) : logreg_outputs(f->lr);
+}
+
+//  Outputs (n x s_outputs) of n feature rows.
+static void s_predict(const s_fitted_t *f, const double *X, size_t n, size_t d, double *out)
 {
     if (f->rf) {
-        forest_predict(f->rf, X, n, proba);
+        forest_predict_outputs(f->rf, X, n, out);
         return;
     }
+    size_t k = logreg_outputs(f->lr);
     for (size_t i = 0; i < n; i++)
-        proba[i] = logreg_predict_one(f->lr, X + i * d);
+        logreg_predict_outputs(f->lr, X + i * d, out + i * k);
+}
+
+//  The task's metrics of outputs against the targets of t.
+static int s_score(task_t task, const s_rows_t *t, const double *out, size_t k,
+                   score_t *sc, mlops_err_t *err)
+{
+    memset(sc, 0, sizeof *sc);
+    if (task == TASK_MULTICLASS)
+        return score_multiclass(t->y, out, t->n, k, sc, err);
+    if (task == TASK_REGRESSION)
+        return score_regression(t->v, out, t->n, sc, err);
+    sc->task = TASK_BINARY;
+    return score_compute(t->y, out, t->n, &sc->bin, err);
 }
 
 static void s_fitted_clear(s_fitted_t *f)
@@ -146,17 +197,31 @@ static void s_fitted_clear(s_fitted_t *f)
     forest_destroy(&f->rf);
 }
 
-//  Features and labels of the given rows, into new arrays.
-static int s_matrix(const prep_recipe_t *r, const table_t *raw, const size_t *rows, size_t n,
-                    double **X, uint8_t **y, mlops_err_t *err)
+static void s_rows_clear(s_rows_t *t)
 {
-    *X = malloc((n ? n : 1) * r->n_features * sizeof **X);
-    *y = malloc(n ? n : 1);
-    if (!*X || !*y)
+    free(t->X), free(t->y), free(t->v);
+    memset(t, 0, sizeof *t);
+}
+
+//  Features and targets of the given rows, into new arrays.
+static int s_matrix(const prep_recipe_t *r, const table_t *raw, const size_t *rows, size_t n,
+                    s_rows_t *t, mlops_err_t *err)
+{
+    t->n = n;
+    t->X = malloc((n ? n : 1) * r->n_features * sizeof *t->X);
+    t->y = malloc(n ? n : 1);
+    t->v = malloc((n ? n : 1) * sizeof *t->v);
+    if (!t->X || !t->y || !t->v)
         return mlops_err_set(err, MLOPS_ENOMEM, "out of memory for %zu x %zu features", n,
                              r->n_features);
-    int rc = prep_transform_table(r, raw, rows, n, *X, err);
-    return rc ? rc : prep_labels(r, raw, rows, n, *y, err);
+    int rc = prep_transform_table(r, raw, rows, n, t->X, err);
+    if (rc == 0 && r->task == TASK_REGRESSION)
+        return prep_values(r, raw, rows, n, t->v, err);
+    if (rc == 0)
+        rc = prep_labels(r, raw, rows, n, t->y, err);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        t->v[i] = t->y[i];
+    return rc;
 }
 
 /* --- prepare --------------------------------------------------------------- */
@@ -169,26 +234,75 @@ void prep_result_clear(prep_result_t *r)
     memset(r, 0, sizeof *r);
 }
 
-//  Rows with a label, and their labels. *rows and *y are new arrays.
-static int s_labelled(const table_t *raw, const char *target, size_t **rows, uint8_t **y,
-                      size_t *n, char *desc, size_t desc_size, mlops_err_t *err)
+//  The task request of opts: TASK_BINARY when none (the pipeline's stages).
+static int s_task_request(const prep_options_t *opts, int *task, mlops_err_t *err)
 {
-    uint8_t *all = malloc(raw->n_rows ? raw->n_rows : 1);
-    *rows = malloc((raw->n_rows ? raw->n_rows : 1) * sizeof **rows);
-    *y = malloc(raw->n_rows ? raw->n_rows : 1);
-    if (!all || !*rows || !*y) {
-        free(all);
-        return mlops_err_set(err, MLOPS_ENOMEM, "out of memory");
-    }
-    int rc = prep_read_labels(raw, target, all, desc, desc_size, err);
+    *task = TASK_BINARY;
+    if (!opts || !opts->task)
+        return 0;
+    if (task_parse(opts->task, task) != 0)
+        return mlops_err_set(err, MLOPS_EINVAL,
+                             "unknown task '%s' (binary, multiclass, regression, auto)",
+                             opts->task);
+    return 0;
+}
+
+//  Decides the task (into *t, a target-only recipe), and lists the rows
+//  with a target and their strata: the class, or 0 for regression. *rows
+//  and *y are new arrays.
+static int s_labelled(const table_t *raw, const char *target, int task, prep_recipe_t **t,
+                      size_t **rows, uint8_t **y, size_t *n, char *desc, size_t desc_size,
+                      mlops_err_t *err)
+{
+    if (!(*t = prep_target_fit(raw, target, task, desc, desc_size, err)))
+        return err && err->code ? err->code : MLOPS_ENOMEM;
+    size_t m = raw->n_rows ? raw->n_rows : 1;
+    uint8_t *all = malloc(m);
+    double *v = malloc(m * sizeof *v);
+    *rows = malloc(m * sizeof **rows);
+    *y = malloc(m);
+    int rc = all && v && *rows && *y ? prep_read_target(*t, raw, all, v, NULL, err)
+                                     : mlops_err_set(err, MLOPS_ENOMEM, "out of memory");
     *n = 0;
+    int reg = (*t)->task == TASK_REGRESSION;
     for (size_t i = 0; rc == 0 && i < raw->n_rows; i++)
-        if (all[i] < 2) {
+        if (reg ? !isnan(v[i]) : all[i] != PREP_LABEL_MISSING) {
             (*rows)[*n] = i;
-            (*y)[(*n)++] = all[i];
+            (*y)[(*n)++] = reg ? 0 : all[i];
         }
     free(all);
+    free(v);
     return rc;
+}
+
+//  The stratified split of positions 0..n-1 into tr / te, as the task wants.
+static int s_split(const prep_recipe_t *t, const uint8_t *y, size_t n, double frac, uint64_t seed,
+                   size_t *tr, size_t *te, prep_result_t *out, size_t *rare, mlops_err_t *err)
+{
+    *rare = 0;
+    if (t->task == TASK_BINARY)
+        return split_train_test(y, n, frac, seed, tr, &out->n_train, te, &out->n_test, err);
+    size_t k = t->task == TASK_MULTICLASS ? t->n_classes : 1;
+    return split_train_test_classes(y, n, k, frac, seed, tr, &out->n_train, te, &out->n_test,
+                                    rare, err);
+}
+
+static void s_prepare_notes(prep_result_t *out, const char *desc, const char *notes,
+                            size_t dropped, size_t rare)
+{
+    char extra[160] = "";
+    if (dropped && out->task == TASK_BINARY)
+        snprintf(extra, sizeof extra, "; rows without a label left out");
+    else if (dropped)
+        snprintf(extra, sizeof extra, "; %zu rows without a target left out", dropped);
+    if (rare)
+        snprintf(extra + strlen(extra), sizeof extra - strlen(extra),
+                 "; %zu class%s with a single row kept in training only", rare,
+                 rare == 1 ? "" : "es");
+    snprintf(out->notes, sizeof out->notes, "%s; %s", desc, notes);
+    size_t at = strlen(out->notes), room = sizeof out->notes - 1 - at, len = strlen(extra);
+    memcpy(out->notes + at, extra, len < room ? len : room); //  cut, as snprintf would
+    out->notes[at + (len < room ? len : room)] = 0;
 }
 
 int train_prepare(const table_t *raw, const prep_options_t *opts, prep_result_t *out,
@@ -198,17 +312,19 @@ int train_prepare(const table_t *raw, const prep_options_t *opts, prep_result_t 
     const char *target = opts && opts->target ? opts->target : "Survived";
     double frac = opts && opts->test_fraction > 0 ? opts->test_fraction : 0.2;
     uint64_t seed = opts ? opts->seed : 42;
-    size_t *rows = NULL, n = 0;
+    size_t *rows = NULL, n = 0, rare = 0;
     uint8_t *y = NULL;
     char desc[128] = "";
-    int rc = s_labelled(raw, target, &rows, &y, &n, desc, sizeof desc, err);
+    prep_recipe_t *t = NULL;
+    int task, rc = s_task_request(opts, &task, err);
+    if (rc == 0)
+        rc = s_labelled(raw, target, task, &t, &rows, &y, &n, desc, sizeof desc, err);
     size_t *tr = NULL, *te = NULL;
     if (rc == 0) {
         tr = malloc((n ? n : 1) * sizeof *tr);
         te = malloc((n ? n : 1) * sizeof *te);
-        rc = tr && te
-                 ? split_train_test(y, n, frac, seed, tr, &out->n_train, te, &out->n_test, err)
-                 : mlops_err_set(err, MLOPS_ENOMEM, "out of memory");
+        rc = tr && te ? s_split(t, y, n, frac, seed, tr, te, out, &rare, err)
+                      : mlops_err_set(err, MLOPS_ENOMEM, "out of memory");
     }
     //  Split positions -> table rows.
     for (size_t i = 0; rc == 0 && i < out->n_train; i++)
@@ -217,19 +333,20 @@ int train_prepare(const table_t *raw, const prep_options_t *opts, prep_result_t 
         te[i] = rows[te[i]];
     char notes[sizeof out->notes - sizeof desc - 48] = "";
     prep_recipe_t *r = NULL;
-    if (rc == 0 && !(r = prep_fit(raw, tr, out->n_train, target, notes, sizeof notes, err)))
+    if (rc == 0 && !(r = prep_fit_task(raw, tr, out->n_train, target, (int)t->task, notes,
+                                       sizeof notes, err)))
         rc = err && err->code ? err->code : MLOPS_ENOMEM;
     if (rc == 0 && artifact_recipe_encode(r, &out->recipe, &out->recipe_len) != 0)
         rc = mlops_err_set(err, MLOPS_ENOMEM, "out of memory");
     if (rc == 0) {
         out->train_rows = tr, out->test_rows = te, tr = te = NULL;
-        size_t dropped = raw->n_rows - n;
-        snprintf(out->notes, sizeof out->notes, "%s; %s%s", desc, notes,
-                 dropped ? "; rows without a label left out" : "");
+        out->task = r->task, out->n_unlabelled = raw->n_rows - n;
+        s_prepare_notes(out, desc, notes, raw->n_rows - n, rare);
     } else {
         prep_result_clear(out);
     }
     prep_destroy(&r);
+    prep_destroy(&t);
     free(rows);
     free(y);
     free(tr);
@@ -238,6 +355,23 @@ int train_prepare(const table_t *raw, const prep_options_t *opts, prep_result_t 
 }
 
 /* --- fit, score ---------------------------------------------------------------- */
+
+//  Fits family pr on the train rows and scores it on the test rows.
+static int s_fit_score(const s_params_t *pr, const prep_recipe_t *r, const s_rows_t *train,
+                       const s_rows_t *test, uint64_t seed, s_fitted_t *fit, score_t *sc,
+                       mlops_err_t *err)
+{
+    int rc = s_fit(pr, r, train, seed, fit, err);
+    double *out = NULL;
+    if (rc == 0 && !(out = malloc((test->n ? test->n : 1) * s_outputs(fit) * sizeof *out)))
+        rc = mlops_err_set(err, MLOPS_ENOMEM, "out of memory");
+    if (rc == 0) {
+        s_predict(fit, test->X, test->n, r->n_features, out);
+        rc = s_score(r->task, test, out, s_outputs(fit), sc, err);
+    }
+    free(out);
+    return rc;
+}
 
 int train_fit(const table_t *raw, const uint8_t *recipe, size_t recipe_len,
               const size_t *train_rows, size_t n_train, const size_t *test_rows, size_t n_test,
@@ -251,24 +385,18 @@ int train_fit(const table_t *raw, const uint8_t *recipe, size_t recipe_len,
     prep_recipe_t *r = artifact_recipe_decode(recipe, recipe_len, err);
     if (!r)
         return err && err->code ? err->code : MLOPS_ECORRUPT;
-    double *X = NULL, *T = NULL, *proba = NULL;
-    uint8_t *y = NULL, *yt = NULL;
+    s_rows_t train = {0}, test = {0};
     s_fitted_t fit = {0};
     artifact_t a = {0};
-    rc = s_matrix(r, raw, train_rows, n_train, &X, &y, err);
+    rc = s_matrix(r, raw, train_rows, n_train, &train, err);
     if (rc == 0)
-        rc = s_fit(&pr, X, y, n_train, r->n_features, seed, &fit, err);
+        rc = s_matrix(r, raw, test_rows, n_test, &test, err);
     if (rc == 0)
-        rc = s_matrix(r, raw, test_rows, n_test, &T, &yt, err);
-    if (rc == 0 && !(proba = malloc((n_test ? n_test : 1) * sizeof *proba)))
-        rc = mlops_err_set(err, MLOPS_ENOMEM, "out of memory");
+        rc = s_fit_score(&pr, r, &train, &test, seed, &fit, &a.score, err);
     if (rc == 0) {
-        s_predict(&fit, T, n_test, r->n_features, proba);
-        rc = score_compute(yt, proba, n_test, &a.metrics, err);
-    }
-    if (rc == 0) {
+        a.metrics = a.score.bin;
         snprintf(a.family, sizeof a.family, "%s", family);
-        s_params_json(&pr, r->n_features, a.params, sizeof a.params);
+        s_params_json(&pr, r->task, r->n_features, a.params, sizeof a.params);
         a.seed = seed;
         a.recipe = (uint8_t *)recipe, a.recipe_len = recipe_len;
         a.logreg = fit.lr, a.forest = fit.rf;
@@ -279,39 +407,70 @@ int train_fit(const table_t *raw, const uint8_t *recipe, size_t recipe_len,
             mlops_err_set(err, rc, "cannot encode the artifact: %s", mlops_strerror(rc));
         free(a.signature);
     }
+    score_clear(&a.score);
     s_fitted_clear(&fit);
     prep_destroy(&r);
-    free(X), free(y), free(T), free(yt), free(proba);
+    s_rows_clear(&train);
+    s_rows_clear(&test);
+    return rc;
+}
+
+int train_evaluate(const model_t *model, const table_t *raw, const size_t *rows, size_t n,
+                   score_t *out, mlops_err_t *err)
+{
+    memset(out, 0, sizeof *out);
+    const prep_recipe_t *r = model_recipe(model);
+    size_t k = model_outputs(model);
+    s_rows_t t = {0};
+    double *pred = malloc((n ? n : 1) * k * sizeof *pred);
+    int rc = pred ? 0 : mlops_err_set(err, MLOPS_ENOMEM, "out of memory");
+    //  targets only: the features go through the model's own path
+    t.n = n, t.y = malloc(n ? n : 1), t.v = malloc((n ? n : 1) * sizeof *t.v);
+    if (rc == 0 && (!t.y || !t.v))
+        rc = mlops_err_set(err, MLOPS_ENOMEM, "out of memory");
+    if (rc == 0)
+        rc = r->task == TASK_REGRESSION ? prep_values(r, raw, rows, n, t.v, err)
+                                        : prep_labels(r, raw, rows, n, t.y, err);
+    if (rc == 0)
+        rc = model_predict_outputs(model, raw, rows, n, pred, err);
+    if (rc == 0)
+        rc = s_score(r->task, &t, pred, k, out, err);
+    free(pred);
+    s_rows_clear(&t);
     return rc;
 }
 
 int train_score(const model_t *model, const table_t *raw, const size_t *rows, size_t n,
                 metrics_t *out, mlops_err_t *err)
 {
-    double *proba = malloc((n ? n : 1) * sizeof *proba);
-    uint8_t *y = malloc(n ? n : 1);
-    int rc = proba && y ? 0 : mlops_err_set(err, MLOPS_ENOMEM, "out of memory");
+    if (model_task(model) != TASK_BINARY)
+        return mlops_err_set(err, MLOPS_EINVAL,
+                             "a %s model has no binary metrics (score it with train_evaluate)",
+                             task_name(model_task(model)));
+    score_t sc;
+    int rc = train_evaluate(model, raw, rows, n, &sc, err);
     if (rc == 0)
-        rc = prep_labels(model_recipe(model), raw, rows, n, y, err);
-    if (rc == 0)
-        rc = model_predict_table(model, raw, rows, n, proba, err);
-    if (rc == 0)
-        rc = score_compute(y, proba, n, out, err);
-    free(proba);
-    free(y);
+        *out = sc.bin;
+    score_clear(&sc);
     return rc;
 }
 
 /* --- cross-validation ------------------------------------------------------------ */
 
+static const char *const s_cv_names[3][TRAIN_CV_METRICS] = {
+    {"accuracy", "auc", "f1", "log_loss"},
+    {"accuracy", "macro_f1", "log_loss", NULL},
+    {"r2", "rmse", "mae", NULL}};
+
 typedef struct {
-    double *acc, *auc, *f1, *ll;   //  per fold
+    double *v[TRAIN_CV_METRICS];   //  per metric, per fold
 } s_fold_scores_t;
 
 //  One fold: recipe on the other folds, every family fitted and scored.
-static int s_cv_fold(const table_t *raw, const char *target, const size_t *rows, size_t n,
-                     const int *fold, int f, const s_params_t *pr, size_t n_families,
-                     uint64_t seed, s_fold_scores_t *sc, size_t at, mlops_err_t *err)
+static int s_cv_fold(const table_t *raw, const char *target, task_t task,
+                     const size_t *rows, size_t n, const int *fold, int f, const s_params_t *pr,
+                     size_t n_families, uint64_t seed, s_fold_scores_t *sc, size_t at,
+                     mlops_err_t *err)
 {
     size_t *tr = malloc(n * sizeof *tr), *te = malloc(n * sizeof *te), ntr = 0, nte = 0;
     if (!tr || !te) {
@@ -324,31 +483,53 @@ static int s_cv_fold(const table_t *raw, const char *target, const size_t *rows,
         else
             tr[ntr++] = rows[i];
     }
-    double *X = NULL, *T = NULL, *proba = malloc(nte * sizeof *proba);
-    uint8_t *y = NULL, *yt = NULL;
-    prep_recipe_t *r = prep_fit(raw, tr, ntr, target, NULL, 0, err);
-    int rc = r && proba ? 0 : (err && err->code ? err->code : MLOPS_ENOMEM);
+    s_rows_t train = {0}, test = {0};
+    prep_recipe_t *r = prep_fit_task(raw, tr, ntr, target, (int)task, NULL, 0, err);
+    int rc = r ? 0 : (err && err->code ? err->code : MLOPS_ENOMEM);
     if (rc == 0)
-        rc = s_matrix(r, raw, tr, ntr, &X, &y, err);
+        rc = s_matrix(r, raw, tr, ntr, &train, err);
     if (rc == 0)
-        rc = s_matrix(r, raw, te, nte, &T, &yt, err);
+        rc = s_matrix(r, raw, te, nte, &test, err);
     for (size_t k = 0; rc == 0 && k < n_families; k++) {
         s_fitted_t fit;
-        metrics_t m;
-        rc = s_fit(&pr[k], X, y, ntr, r->n_features, seed, &fit, err);
-        if (rc == 0) {
-            s_predict(&fit, T, nte, r->n_features, proba);
-            rc = score_compute(yt, proba, nte, &m, err);
-        }
+        score_t m;
+        rc = s_fit_score(&pr[k], r, &train, &test, seed, &fit, &m, err);
         s_fitted_clear(&fit);
-        if (rc == 0) {
-            sc[k].acc[at] = m.accuracy, sc[k].auc[at] = m.auc;
-            sc[k].f1[at] = m.f1, sc[k].ll[at] = m.log_loss;
-        }
+        for (size_t j = 0; rc == 0 && j < TRAIN_CV_METRICS && s_cv_names[task][j]; j++)
+            score_metric(&m, s_cv_names[task][j], &sc[k].v[j][at]);
+        score_clear(&m);
     }
     prep_destroy(&r);
-    free(tr), free(te), free(X), free(T), free(y), free(yt), free(proba);
+    s_rows_clear(&train);
+    s_rows_clear(&test);
+    free(tr), free(te);
     return rc;
+}
+
+//  Fold assignment of repeat rep: binary as before, the others K-class.
+static int s_folds(const prep_recipe_t *t, const uint8_t *y, size_t n, int k, uint64_t seed,
+                   int *fold, mlops_err_t *err)
+{
+    if (t->task == TASK_BINARY)
+        return split_kfold(y, n, k, seed, fold, err);
+    return split_kfold_classes(y, n, t->task == TASK_MULTICLASS ? t->n_classes : 1, k, seed,
+                               fold, NULL, err);
+}
+
+static void s_cv_summary(task_t task, const s_fold_scores_t *sc, size_t total,
+                         const char *family, train_cv_t *out)
+{
+    *out = (train_cv_t){.family = family, .n_folds = total, .task = task};
+    for (size_t j = 0; j < TRAIN_CV_METRICS && s_cv_names[task][j]; j++, out->n_metrics++) {
+        out->metric[j] = s_cv_names[task][j];
+        score_mean_std(sc->v[j], total, &out->mean[j], &out->std[j]);
+    }
+    if (task != TASK_BINARY)
+        return;
+    out->accuracy_mean = out->mean[0], out->accuracy_std = out->std[0];
+    out->auc_mean = out->mean[1], out->auc_std = out->std[1];
+    out->f1_mean = out->mean[2], out->f1_std = out->std[2];
+    out->log_loss_mean = out->mean[3], out->log_loss_std = out->std[3];
 }
 
 int train_cv(const table_t *raw, const prep_options_t *opts, int k, int repeats,
@@ -366,37 +547,35 @@ int train_cv(const table_t *raw, const prep_options_t *opts, int k, int repeats,
             return MLOPS_EINVAL;
     size_t *rows = NULL, n = 0, total = (size_t)k * (size_t)repeats;
     uint8_t *y = NULL;
-    int rc = s_labelled(raw, target, &rows, &y, &n, NULL, 0, err);
+    prep_recipe_t *t = NULL;
+    int task, rc = s_task_request(opts, &task, err);
+    if (rc == 0)
+        rc = s_labelled(raw, target, task, &t, &rows, &y, &n, NULL, 0, err);
     int *fold = malloc((n ? n : 1) * sizeof *fold);
-    s_fold_scores_t sc[8] = {{0}};
-    for (size_t f = 0; f < n_families; f++) {
-        sc[f].acc = malloc(total * sizeof(double)), sc[f].auc = malloc(total * sizeof(double));
-        sc[f].f1 = malloc(total * sizeof(double)), sc[f].ll = malloc(total * sizeof(double));
-        if (!sc[f].acc || !sc[f].auc || !sc[f].f1 || !sc[f].ll)
-            rc = rc ? rc : mlops_err_set(err, MLOPS_ENOMEM, "out of memory");
-    }
+    s_fold_scores_t sc[8] = {{{0}}};
+    for (size_t f = 0; f < n_families; f++)
+        for (size_t j = 0; j < TRAIN_CV_METRICS; j++)
+            if (!(sc[f].v[j] = malloc((total ? total : 1) * sizeof(double))))
+                rc = rc ? rc : mlops_err_set(err, MLOPS_ENOMEM, "out of memory");
     if (!fold && rc == 0)
         rc = mlops_err_set(err, MLOPS_ENOMEM, "out of memory");
     size_t done = 0;
     for (int r = 0; rc == 0 && r < repeats; r++) {
-        rc = split_kfold(y, n, k, seed + (uint64_t)r, fold, err);
+        rc = s_folds(t, y, n, k, seed + (uint64_t)r, fold, err);
         for (int f = 0; rc == 0 && f < k; f++, done++) {
-            rc = s_cv_fold(raw, target, rows, n, fold, f, pr, n_families, seed + (uint64_t)r, sc,
-                           done, err);
+            rc = s_cv_fold(raw, target, t->task, rows, n, fold, f, pr, n_families,
+                           seed + (uint64_t)r, sc, done, err);
             if (rc == 0 && progress)
                 progress(done + 1, total);
         }
     }
     for (size_t f = 0; f < n_families; f++) {
-        if (rc == 0) {
-            out[f] = (train_cv_t){.family = families[f], .n_folds = total};
-            score_mean_std(sc[f].acc, total, &out[f].accuracy_mean, &out[f].accuracy_std);
-            score_mean_std(sc[f].auc, total, &out[f].auc_mean, &out[f].auc_std);
-            score_mean_std(sc[f].f1, total, &out[f].f1_mean, &out[f].f1_std);
-            score_mean_std(sc[f].ll, total, &out[f].log_loss_mean, &out[f].log_loss_std);
-        }
-        free(sc[f].acc), free(sc[f].auc), free(sc[f].f1), free(sc[f].ll);
+        if (rc == 0)
+            s_cv_summary(t->task, &sc[f], total, families[f], &out[f]);
+        for (size_t j = 0; j < TRAIN_CV_METRICS; j++)
+            free(sc[f].v[j]);
     }
+    prep_destroy(&t);
     free(rows), free(y), free(fold);
     return rc;
 }

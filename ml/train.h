@@ -19,7 +19,9 @@
 #include "err.h"
 #include "model.h"
 #include "records.h"
+#include "score.h"
 #include "table.h"
+#include "task.h"
 
 #define TRAIN_FAMILY_LOGREG "logreg"
 #define TRAIN_FAMILY_FOREST "forest"
@@ -28,6 +30,9 @@ typedef struct {
     const char *target;      //  label column; NULL = "Survived"
     double test_fraction;    //  held-out share, 0 = 0.2
     uint64_t seed;           //  split seed (42 in the reference)
+    const char *task;        //  binary, multiclass, regression or auto (inferred, see
+                             //  prep.h); NULL = binary, what the pipeline's stages
+                             //  handle until they carry a task type
 } prep_options_t;
 
 typedef struct {
@@ -38,12 +43,18 @@ typedef struct {
     size_t *test_rows;       //  held-out rows, owned
     size_t n_test;
     char notes[512];         //  what the recipe decided ("dropped PassengerId: id-like")
+    task_t task;        //  what the recipe's models predict
+    size_t n_unlabelled;     //  rows left out: their target is missing
 } prep_result_t;
 
 //  Fits the preprocessing on a stratified train split of raw. Picks the
 //  Titanic recipe when the Titanic columns are present, else the generic one.
-//  Returns 0, or with err: MLOPS_ENOTFOUND (no target column), MLOPS_EINVAL
-//  (target not binary, too few rows of a class), MLOPS_ENOMEM.
+//  Rows without a target are left out (counted in n_unlabelled and the
+//  notes). Binary splits are split_train_test's (a class of one row is an
+//  error); multiclass and regression splits split_train_test_classes' (a
+//  class of one row stays in training, noted). Returns 0, or with err:
+//  MLOPS_ENOTFOUND (no target column), MLOPS_EINVAL (an unknown task, the
+//  target errors of prep_target_fit, too few rows of a class), MLOPS_ENOMEM.
 int train_prepare(const table_t *raw, const prep_options_t *opts, prep_result_t *out,
                   mlops_err_t *err);
 
@@ -61,29 +72,45 @@ int train_fit(const table_t *raw, const uint8_t *recipe, size_t recipe_len,
               const char *family, const char *params_json, uint64_t seed,
               uint8_t **artifact, size_t *artifact_len, mlops_err_t *err);
 
-//  Metrics of model on the given rows of raw (which must hold the target).
-//  Returns 0, or with err: MLOPS_ENOTFOUND (no target column), MLOPS_EINVAL
-//  (a missing or unknown label), MLOPS_ENOMEM.
+//  Metrics of a binary model on the given rows of raw (which must hold the
+//  target). Returns 0, or with err: MLOPS_ENOTFOUND (no target column),
+//  MLOPS_EINVAL (a missing or unknown label, a model of another task: use
+//  train_evaluate), MLOPS_ENOMEM.
 int train_score(const model_t *model, const table_t *raw, const size_t *rows, size_t n,
                 metrics_t *out, mlops_err_t *err);
+
+//  The same for a model of any task, into out (score_clear it). Same codes.
+int train_evaluate(const model_t *model, const table_t *raw, const size_t *rows, size_t n,
+                   score_t *out, mlops_err_t *err);
 
 //  Repeated stratified K-fold cross-validation, in process (no artifacts):
 //  for each of repeats shufflings (seed, seed + 1, ...) and each fold, the
 //  recipe is refitted on the other folds, each family trained on them and
 //  scored on the fold. Rows whose target is missing are left out.
+#define TRAIN_CV_METRICS 4 //  metrics reported per task type
+
 typedef struct {
     const char *family;     //  as given
     size_t n_folds;         //  k * repeats scored folds
-    double accuracy_mean, accuracy_std; //  over folds (population std, as np.std)
-    double auc_mean, auc_std;           //  ROC AUC
-    double f1_mean, f1_std;             //  F1
-    double log_loss_mean, log_loss_std; //  log loss
+    double accuracy_mean, accuracy_std; //  BINARY: over folds (population std, as np.std)
+    double auc_mean, auc_std;           //  BINARY: ROC AUC
+    double f1_mean, f1_std;             //  BINARY: F1
+    double log_loss_mean, log_loss_std; //  BINARY: log loss
+    task_t task;       //  the metrics below are this task's
+    size_t n_metrics;       //  BINARY: accuracy, auc, f1, log_loss; MULTICLASS: accuracy,
+                            //  macro_f1, log_loss; REGRESSION: r2, rmse, mae
+    const char *metric[TRAIN_CV_METRICS]; //  their names (static)
+    double mean[TRAIN_CV_METRICS], std[TRAIN_CV_METRICS]; //  over folds
 } train_cv_t;
 
 //  Runs the CV for n_families (1..8) families; params_json is NULL or holds
 //  one JSON text (or NULL) per family, as in train_fit. out has n_families
 //  entries. progress, when not NULL, is called after each fold with (done,
-//  total). Returns 0, or the codes of train_prepare and train_fit.
+//  total). The task is opts->task's, as in train_prepare; binary folds are
+//  split_kfold's (every class needs k rows), the others split_kfold_classes'
+//  (a class with fewer rows than k lands in some folds only; a model then
+//  gives it probability 0 in the folds whose training rows lack it).
+//  Returns 0, or the codes of train_prepare and train_fit.
 int train_cv(const table_t *raw, const prep_options_t *opts, int k, int repeats,
              const char *const *families, size_t n_families, const char *const *params_json,
              void (*progress)(size_t done, size_t total), train_cv_t *out, mlops_err_t *err);

@@ -266,7 +266,7 @@ static void test_envelope_refusals(void)
     //  a newer format, with a correct digest
     uint8_t *blob = s_wrap(body, body_len, ARTIFACT_FORMAT + 1, &len);
     CHECK_INT(artifact_decode(blob, len, &a, &err), MLOPS_EVERSION);
-    CHECK_STR(err.msg, "artifact format 2 is newer than this build reads (1)");
+    CHECK_STR(err.msg, "artifact format 3 is newer than this build reads (2)");
     free(blob);
     //  the same body wrapped again decodes: the wrapper is faithful
     blob = s_wrap(body, body_len, ARTIFACT_FORMAT, &len);

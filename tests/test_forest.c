@@ -4,6 +4,8 @@
 #include "forest.h"
 #include "testing.h"
 
+#include <math.h>
+
 #include <stdlib.h>
 
 //  n rows, 3 features: x0 decides (x0 + x1/2 > 0.6 with 10% flipped), x2 is noise.
@@ -203,8 +205,48 @@ static void test_stored_forest_checks(void)
     CHECK_CONTAINS(err.msg, "root of tree 0 out of range");
 }
 
+//  Multiclass and regression forests: deterministic for a seed whatever
+//  the thread count, leaves of the right kind, sensible fits, refusals.
+static void test_task_forests(void)
+{
+    enum { N = 300, P = 3 };
+    double *X = malloc(N * P * sizeof *X), cls[N], val[N];
+    for (int i = 0; i < N; i++) {
+        for (int j = 0; j < P; j++)
+            X[i * P + j] = (double)((i * (31 + 6 * j)) % 97) / 10;
+        cls[i] = X[i * P] < 3 ? 0 : X[i * P] < 6 ? 1 : 2;
+        val[i] = 2 * X[i * P] - X[i * P + 1];
+    }
+    mlops_err_t err;
+    forest_params_t one = {.n_trees = 20, .n_threads = 1}, four = {.n_trees = 20, .n_threads = 4};
+    forest_t *a = forest_fit_task(TASK_MULTICLASS, X, cls, N, P, 3, &one, 9, &err);
+    forest_t *b = forest_fit_task(TASK_MULTICLASS, X, cls, N, P, 3, &four, 9, &err);
+    CHECK(a && b && a->n_nodes == b->n_nodes && a->n_leaves == b->n_leaves);
+    CHECK(memcmp(a->nodes, b->nodes, a->n_nodes * sizeof *a->nodes) == 0);
+    CHECK(memcmp(a->leaf_values, b->leaf_values, a->n_leaves * 3 * sizeof(double)) == 0);
+    double pr[3];
+    forest_predict_outputs(a, X + 10 * P, 1, pr);
+    CHECK_NEAR(pr[0] + pr[1] + pr[2], 1, 1e-12);
+    CHECK(pr[(int)cls[10]] > 0.9);
+    forest_destroy(&a), forest_destroy(&b);
+    forest_t *r = forest_fit_task(TASK_REGRESSION, X, val, N, P, 0, &one, 9, &err);
+    CHECK(r != NULL);
+    double out;
+    forest_predict_outputs(r, X + 20 * P, 1, &out);
+    CHECK_NEAR(out, val[20], 0.5);
+    forest_destroy(&r);
+    cls[3] = 3;
+    CHECK(forest_fit_task(TASK_MULTICLASS, X, cls, N, P, 3, &one, 9, &err) == NULL);
+    CHECK_STR(err.msg, "forest: target 3 in row 3 is not a class");
+    val[4] = NAN;
+    CHECK(forest_fit_task(TASK_REGRESSION, X, val, N, P, 0, &one, 9, &err) == NULL);
+    CHECK_STR(err.msg, "forest: target nan in row 4 is not finite");
+    free(X);
+}
+
 int main(void)
 {
+    RUN(test_task_forests);
     RUN(test_known_split_at_midpoint);
     RUN(test_same_seed_same_trees_any_thread_count);
     RUN(test_depth_and_leaf_limits_stop_growth);

@@ -168,6 +168,101 @@ static void test_collinear_one_hots_on_many_rows(void)
     logreg_destroy(&m);
 }
 
+/*  Multinomial and ridge on a 12-row, 2-feature, 3-class set, against
+    scikit-learn 1.2.1:
+        LogisticRegression(C=1.0, tol=1e-12, max_iter=100000).fit(X3, y3)
+        Ridge(alpha=1.0).fit(X3, v3)
+    sklearn's lbfgs stops ~1e-5 short of the optimum, so the multinomial
+    is also checked against the exact optimum of the same objective
+    (scipy BFGS, gtol 1e-13, intercepts centred) to 1e-7.                 */
+static const double X3[12 * 2] = {0.5, 1.0,  1.5,  -0.5, -1.0, 0.3,  0.2,  0.8,
+                                  -0.7, -1.2, 1.1, 0.4,  -1.5, 0.9,  0.3,  -0.9,
+                                  2.0, 1.5,  -0.2, -0.3, 0.9,  -1.4, -1.8, -0.6};
+static const uint8_t y3[12] = {0, 1, 2, 0, 2, 1, 2, 1, 0, 0, 1, 2};
+static const double v3[12] = {1.2, 3.4, -0.5, 2.2, -1.0, 2.9, 0.1, 1.7, 4.0, 0.6, 2.5, -1.3};
+
+static void test_multinomial_matches_sklearn(void)
+{
+    static const double coef[3][2] = {{0.304825938114, 0.771287574504},
+                                      {0.952978230067, -0.678699137215},
+                                      {-1.257804168181, -0.092588437289}};
+    static const double b[3] = {0.190312377337, -0.086673185203, -0.103639192134};
+    mlops_err_t err;
+    logreg_t *m = logreg_fit_multi(X3, y3, 12, 2, 3, NULL, &err);
+    CHECK(m != NULL);
+    CHECK_INT((int)logreg_outputs(m), 3);
+    static const double exact[3][3] = {{0.304834556234, 0.771291251899, 0.190308255706},
+                                       {0.952978210628, -0.678691682022, -0.086663187475},
+                                       {-1.257812766862, -0.092599569876, -0.103645068231}};
+    for (int c = 0; c < 3; c++) {
+        CHECK_NEAR(m->coef[c * 2], coef[c][0], 2e-5);
+        CHECK_NEAR(m->coef[c * 2 + 1], coef[c][1], 2e-5);
+        CHECK_NEAR(m->intercepts[c], b[c], 2e-5);
+        CHECK_NEAR(m->coef[c * 2], exact[c][0], 1e-7);
+        CHECK_NEAR(m->coef[c * 2 + 1], exact[c][1], 1e-7);
+        CHECK_NEAR(m->intercepts[c], exact[c][2], 1e-7);
+    }
+    double pr[3];
+    logreg_predict_outputs(m, X3, pr);
+    CHECK_NEAR(pr[0], 0.719574054128, 1e-5);
+    CHECK_NEAR(pr[1], 0.176931617688, 1e-5);
+    CHECK_NEAR(pr[2], 0.103494328184, 1e-5);
+    logreg_destroy(&m);
+}
+
+static void test_multinomial_absent_class_gets_probability_zero(void)
+{
+    uint8_t y[12];
+    for (int i = 0; i < 12; i++)
+        y[i] = y3[i] == 1 ? 3 : y3[i]; //  classes 0, 2, 3 of 4: class 1 has no row
+    mlops_err_t err;
+    logreg_t *m = logreg_fit_multi(X3, y, 12, 2, 4, NULL, &err);
+    CHECK(m != NULL);
+    CHECK_NEAR(m->intercepts[1], LOGREG_ABSENT_INTERCEPT, 0);
+    double pr[4];
+    logreg_predict_outputs(m, X3, pr);
+    CHECK_NEAR(pr[1], 0, 1e-300);
+    CHECK_NEAR(pr[0] + pr[2] + pr[3], 1, 1e-12);
+    logreg_destroy(&m);
+}
+
+static void test_multinomial_bad_input(void)
+{
+    mlops_err_t err;
+    uint8_t y[12];
+    memcpy(y, y3, sizeof y);
+    y[4] = 3;
+    CHECK(logreg_fit_multi(X3, y, 12, 2, 3, NULL, &err) == NULL);
+    CHECK_INT(err.code, MLOPS_EINVAL);
+    CHECK_CONTAINS(err.msg, "label 3 in row 4 is not below 3");
+    CHECK(logreg_fit_multi(X3, y3, 0, 2, 3, NULL, &err) == NULL);
+    CHECK_INT(err.code, MLOPS_EINVAL);
+    logreg_params_t few = {.max_iter = 1};
+    CHECK(logreg_fit_multi(X3, y3, 12, 2, 3, &few, &err) == NULL);
+    CHECK_INT(err.code, MLOPS_ECONVERGE);
+    CHECK_CONTAINS(err.msg, "no convergence in 1 L-BFGS iterations");
+}
+
+static void test_ridge_matches_sklearn(void)
+{
+    mlops_err_t err;
+    logreg_t *m = logreg_fit_ridge(X3, v3, 12, 2, NULL, &err);
+    CHECK(m != NULL);
+    CHECK_NEAR(m->coef[0], 1.281255458968, 1e-10);
+    CHECK_NEAR(m->coef[1], 0.218720143943, 1e-10);
+    CHECK_NEAR(m->intercept, 1.1778639919451486, 1e-10);
+    double out;
+    logreg_predict_outputs(m, X3, &out);
+    CHECK_NEAR(out, 1.1778639919451486 + 0.5 * 1.281255458968 + 0.218720143943, 1e-10);
+    logreg_destroy(&m);
+    double bad[12];
+    memcpy(bad, v3, sizeof bad);
+    bad[7] = INFINITY;
+    CHECK(logreg_fit_ridge(X3, bad, 12, 2, NULL, &err) == NULL);
+    CHECK_INT(err.code, MLOPS_EINVAL);
+    CHECK_CONTAINS(err.msg, "row 7 is not finite");
+}
+
 int main(void)
 {
     RUN(test_matches_sklearn_c1);
@@ -177,5 +272,9 @@ int main(void)
     RUN(test_bad_input_is_rejected);
     RUN(test_separable_data_stays_finite);
     RUN(test_collinear_one_hots_on_many_rows);
+    RUN(test_multinomial_matches_sklearn);
+    RUN(test_multinomial_absent_class_gets_probability_zero);
+    RUN(test_multinomial_bad_input);
+    RUN(test_ridge_matches_sklearn);
     return TEST_REPORT("test_logreg");
 }

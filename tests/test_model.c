@@ -170,12 +170,12 @@ static void test_load_refuses_bad_blobs(void)
     CHECK_CONTAINS(err.msg, "sha256");
     blob[len - 40] ^= 0x01;
     //  newer format: the fixint after the 15-byte magic string
-    CHECK_INT(blob[16], ARTIFACT_FORMAT);
+    CHECK_INT(blob[16], ARTIFACT_FORMAT_BINARY); //  a binary model keeps format 1
     blob[16] = ARTIFACT_FORMAT + 1;
     CHECK(model_load(blob, len, &err) == NULL);
     CHECK_INT(err.code, MLOPS_EVERSION);
     CHECK_CONTAINS(err.msg, "newer than this build");
-    blob[16] = ARTIFACT_FORMAT;
+    blob[16] = ARTIFACT_FORMAT_BINARY;
     //  trailing bytes
     uint8_t *longer = malloc(len + 1);
     memcpy(longer, blob, len);

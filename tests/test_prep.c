@@ -6,6 +6,7 @@
 #include "ml_fixtures.h"
 #include "prep.h"
 #include "signature.h"
+#include "task_name.h"
 #include "testing.h"
 
 //  The unscaled value of feature j in a transformed row.
@@ -257,8 +258,100 @@ static void test_label_refusals_name_the_row(void)
     free(rows);
 }
 
+//  The task rules of prep.h on small CSVs: (target column text, request,
+//  expected task or error).
+static table_t *s_csv_target(const char *values)
+{
+    char buf[4096];
+    size_t at = (size_t)snprintf(buf, sizeof buf, "x,y\n");
+    int i = 0;
+    for (const char *v = values; *v; i++) {
+        const char *end = strchr(v, ' ');
+        size_t len = end ? (size_t)(end - v) : strlen(v);
+        at += (size_t)snprintf(buf + at, sizeof buf - at, "%d,%.*s\n", i, (int)len, v);
+        v += len + (end != NULL);
+    }
+    mlops_err_t err;
+    return csv_load_buffer(buf, at, NULL, &err);
+}
+
+static void test_task_inference(void)
+{
+    static const struct { const char *values; int req; int task; size_t k; } cases[] = {
+        {"a b c a b c", TASK_AUTO, TASK_MULTICLASS, 3},
+        {"1 2 3 1 2 3", TASK_AUTO, TASK_MULTICLASS, 3},
+        {"0 1 0 1", TASK_AUTO, TASK_BINARY, 2},
+        {"1.5 2.25 3 4 5 6", TASK_AUTO, TASK_REGRESSION, 0},
+        {"1 2 3 1 2 3", TASK_REGRESSION, TASK_REGRESSION, 0},
+        {"0 1 0 1", TASK_MULTICLASS, TASK_MULTICLASS, 2},
+        {"1 2 x 1 2 x", TASK_MULTICLASS, TASK_MULTICLASS, 3}, //  labels, as asked
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        table_t *t = s_csv_target(cases[i].values);
+        mlops_err_t err;
+        char desc[128];
+        prep_recipe_t *r = prep_target_fit(t, "y", cases[i].req, desc, sizeof desc, &err);
+        CHECK(r != NULL);
+        CHECK_INT((int)r->task, cases[i].task);
+        CHECK_INT((int)r->n_classes, (int)cases[i].k);
+        prep_destroy(&r);
+        table_destroy(&t);
+    }
+    //  21 distinct integers: regression; classes sort as numbers, not text
+    char many[256] = "";
+    for (int i = 0; i < 21; i++)
+        snprintf(many + strlen(many), sizeof many - strlen(many), "%s%d", i ? " " : "", i * 5);
+    table_t *t = s_csv_target(many);
+    mlops_err_t err;
+    prep_recipe_t *r = prep_target_fit(t, "y", TASK_AUTO, NULL, 0, &err);
+    CHECK_INT((int)r->task, TASK_REGRESSION);
+    prep_destroy(&r);
+    table_destroy(&t);
+    t = s_csv_target("10 9 100 9 10 100");
+    r = prep_target_fit(t, "y", TASK_AUTO, NULL, 0, &err);
+    char buf[16];
+    CHECK_STR(prep_class_name(r, 0, buf, sizeof buf), "9");
+    CHECK_STR(prep_class_name(r, 2, buf, sizeof buf), "100");
+    uint8_t y[6];
+    size_t missing = 9;
+    CHECK_INT(prep_read_target(r, t, y, NULL, &missing, &err), 0);
+    CHECK_INT(y[0], 1);
+    CHECK_INT(y[2], 2);
+    CHECK_INT((int)missing, 0);
+    prep_destroy(&r);
+    table_destroy(&t);
+}
+
+static void test_task_errors(void)
+{
+    char over[2048] = "";
+    for (int i = 0; i < PREP_MAX_CLASSES + 1; i++)
+        snprintf(over + strlen(over), sizeof over - strlen(over), "%sc%d", i ? " " : "", i);
+    const struct { const char *values; int req; const char *msg; } cases[] = {
+        {"a a a a", TASK_AUTO, "target 'y' has one value only: nothing to learn"},
+        {"5 5 5", TASK_REGRESSION, "target 'y' has one value only"},
+        {"1.5 2.5 3.5 x 4.5 5.5", TASK_AUTO,
+         "target 'y' looks numeric (5 of 6 values are numbers) but row 4 holds 'x'"},
+        {"1.5 2.5 inf 3.5 4.5", TASK_AUTO, "row 3 holds 'inf', not a finite number"},
+        {"1.5 2.5 nan 3.5 4.5", TASK_AUTO, "row 3 holds 'nan', not a finite number"},
+        {"a b c a", TASK_REGRESSION, "--task regression needs a numeric target; 'y' holds strings"},
+        {"a b c a", TASK_BINARY, "target 'y' is not binary: more than 2"},
+        {over, TASK_AUTO, "target 'y' has more than 100 classes"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        table_t *t = s_csv_target(cases[i].values);
+        mlops_err_t err;
+        CHECK(prep_target_fit(t, "y", cases[i].req, NULL, 0, &err) == NULL);
+        CHECK_INT(err.code, MLOPS_EINVAL);
+        CHECK_CONTAINS(err.msg, cases[i].msg);
+        table_destroy(&t);
+    }
+}
+
 int main(void)
 {
+    RUN(test_task_inference);
+    RUN(test_task_errors);
     RUN(test_titanic_recipe_rules);
     RUN(test_titanic_real_file_titles_and_fills);
     RUN(test_generic_recipe_infers_and_drops);

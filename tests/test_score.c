@@ -88,8 +88,58 @@ static void test_mean_std_is_population(void)
     CHECK_NEAR(std, sqrt(1.25), 1e-15);
 }
 
+//  Against scikit-learn 1.2.1: accuracy_score, f1_score(average="macro"),
+//  log_loss, confusion_matrix on P.argmax(1); r2_score, mean_squared_error
+//  ** 0.5, mean_absolute_error.
+static void test_multiclass_and_regression_match_sklearn(void)
+{
+    static const uint8_t y[8] = {0, 1, 2, 2, 1, 0, 2, 1};
+    static const double P[8 * 3] = {.7, .2, .1, .1, .6, .3, .2, .2, .6, .5, .1, .4,
+                                    .3, .3, .4, .4, .4, .2, 0,  0,  1,  .2, .5, .3};
+    static const int64_t cm[9] = {2, 0, 0, 0, 2, 1, 1, 0, 2};
+    score_t s;
+    mlops_err_t err;
+    CHECK_INT(score_multiclass(y, P, 8, 3, &s, &err), 0);
+    CHECK_NEAR(s.accuracy, 0.75, 1e-15);
+    CHECK_NEAR(s.macro_f1, 0.7555555555555555, 1e-15);
+    CHECK_NEAR(s.log_loss, 0.6385034550131132, 1e-12);
+    for (int i = 0; i < 9; i++)
+        CHECK_INT((int)s.confusion[i], (int)cm[i]);
+    double v;
+    CHECK_INT(score_metric(&s, "macro_f1", &v), 0);
+    CHECK_INT(score_metric(&s, "auc", &v), -1);
+    score_clear(&s);
+    static const double t[5] = {3.0, -0.5, 2.0, 7.0, 4.2}, p[5] = {2.5, 0.0, 2.0, 8.0, 3.9};
+    CHECK_INT(score_regression(t, p, 5, &s, &err), 0);
+    CHECK_NEAR(s.r2, 0.9480256276150627, 1e-12);
+    CHECK_NEAR(s.rmse, 0.5639148871948674, 1e-12);
+    CHECK_NEAR(s.mae, 0.4600000000000001, 1e-12);
+    CHECK_INT(score_metric(&s, "rmse", &v), 0);
+    CHECK_NEAR(v, s.rmse, 0);
+}
+
+static void test_multiclass_and_regression_refusals(void)
+{
+    static const uint8_t y[2] = {0, 3};
+    static const double P[6] = {.5, .5, 0, .2, .2, .6};
+    score_t s;
+    mlops_err_t err;
+    CHECK_INT(score_multiclass(y, P, 2, 3, &s, &err), MLOPS_EINVAL);
+    CHECK_STR(err.msg, "score: label 3 at index 1 is not below 3");
+    static const double bad[6] = {.5, .5, 0, .2, NAN, .6};
+    static const uint8_t ok[2] = {0, 2};
+    CHECK_INT(score_multiclass(ok, bad, 2, 3, &s, &err), MLOPS_EINVAL);
+    CHECK_CONTAINS(err.msg, "at index 1 is outside [0, 1]");
+    static const double t[2] = {1, INFINITY}, p[2] = {1, 2};
+    CHECK_INT(score_regression(t, p, 2, &s, &err), MLOPS_EINVAL);
+    CHECK_STR(err.msg, "score: value at index 1 is not finite");
+    CHECK_INT(score_regression(t, p, 0, &s, &err), MLOPS_EINVAL);
+}
+
 int main(void)
 {
+    RUN(test_multiclass_and_regression_match_sklearn);
+    RUN(test_multiclass_and_regression_refusals);
     RUN(test_confusion_and_ratios_by_hand);
     RUN(test_auc_counts_ties_as_half);
     RUN(test_no_predicted_positive_gives_zero_precision);

@@ -4,6 +4,8 @@
 #include "split.h"
 #include "testing.h"
 
+#include <string.h>
+
 static void test_split_is_stratified_and_seeded(void)
 {
     enum { N = 891 };
@@ -107,8 +109,55 @@ static void test_kfold_refuses_k_over_the_limit(void)
     CHECK_CONTAINS(err.msg, "not -3");
 }
 
+static void test_classes_split_keeps_single_rows_in_training(void)
+{
+    uint8_t y[40];
+    for (int i = 0; i < 40; i++)
+        y[i] = (uint8_t)(i % 3);
+    y[39] = 3; //  class 3: one row
+    size_t tr[40], te[40], ntr, nte, rare = 9;
+    mlops_err_t err;
+    CHECK_INT(split_train_test_classes(y, 40, 4, 0.25, 1, tr, &ntr, te, &nte, &rare, &err), 0);
+    CHECK_INT((int)rare, 1);
+    CHECK_INT((int)(ntr + nte), 40);
+    CHECK_INT((int)nte, 10);
+    for (size_t i = 0; i < nte; i++)
+        CHECK(te[i] != 39);
+    //  binary: the same labels 0/1 give the binary split's rows
+    uint8_t b[40];
+    for (int i = 0; i < 40; i++)
+        b[i] = (uint8_t)(i % 4 == 0);
+    size_t tr2[40], te2[40], ntr2, nte2;
+    CHECK_INT(split_train_test(b, 40, 0.2, 5, tr, &ntr, te, &nte, &err), 0);
+    CHECK_INT(split_train_test_classes(b, 40, 2, 0.2, 5, tr2, &ntr2, te2, &nte2, NULL, &err), 0);
+    CHECK(nte == nte2 && memcmp(te, te2, nte * sizeof *te) == 0);
+    CHECK_INT(split_train_test_classes(y, 40, 0, 0.25, 1, tr, &ntr, te, &nte, NULL, &err),
+              MLOPS_EINVAL);
+}
+
+static void test_classes_kfold_deals_rare_classes(void)
+{
+    uint8_t y[30];
+    for (int i = 0; i < 30; i++)
+        y[i] = (uint8_t)(i % 2);
+    y[7] = 2, y[8] = 2; //  class 2: two rows, fewer than 5 folds
+    int fold[30], seen[5] = {0};
+    size_t rare = 0;
+    mlops_err_t err;
+    CHECK_INT(split_kfold_classes(y, 30, 3, 5, 1, fold, &rare, &err), 0);
+    CHECK_INT((int)rare, 1);
+    for (int i = 0; i < 30; i++)
+        seen[fold[i]]++;
+    for (int f = 0; f < 5; f++)
+        CHECK_INT(seen[f], 6);
+    CHECK_INT(split_kfold_classes(y, 3, 3, 5, 1, fold, NULL, &err), MLOPS_EINVAL);
+    CHECK_STR(err.msg, "5-fold needs at least 5 rows (have 3)");
+}
+
 int main(void)
 {
+    RUN(test_classes_split_keeps_single_rows_in_training);
+    RUN(test_classes_kfold_deals_rare_classes);
     RUN(test_split_is_stratified_and_seeded);
     RUN(test_kfold_balances_classes);
     RUN(test_split_refusals_name_the_problem);

@@ -2,10 +2,16 @@
     fit (same seed same bytes; every refusal: family, parameters, recipe,
     convergence), score, and cross-validation (every fold run; its
     refusals). */
+#include "artifact.h"
+#include "csv_load.h"
 #include "ml_fixtures.h"
 #include "model.h"
+#include "prep.h"
 #include "testing.h"
 #include "train.h"
+
+#include <math.h>
+#include <unistd.h>
 
 static const char *const s_fam[2] = {TRAIN_FAMILY_LOGREG, TRAIN_FAMILY_FOREST};
 
@@ -187,8 +193,178 @@ static void test_cv_refusals(void)
     table_destroy(&t);
 }
 
+/* --- multiclass and regression ------------------------------------------------- */
+
+//  n rows: x1, x2 numbers, color a category, and the target: "kind" (ant,
+//  bee, cat by the sign of a score, plus a single "dog" row when rare) or
+//  "y" (3 x1 - 2 x2 + 1.5 [red] + noise; every 10th target missing).
+static table_t *s_task_table(size_t n, bool regression, bool rare)
+{
+    static const char *const colors[] = {"red", "green", "blue"};
+    static const char *const kinds[] = {"ant", "bee", "cat"};
+    double *x1 = malloc(n * sizeof *x1), *x2 = malloc(n * sizeof *x2), *y = malloc(n * sizeof *y);
+    const char **color = malloc(n * sizeof *color), **kind = malloc(n * sizeof *kind);
+    for (size_t i = 0; i < n; i++) {
+        x1[i] = (double)((i * 37) % 101) / 10 - 5;
+        x2[i] = (double)((i * 53) % 97) / 10 - 5;
+        color[i] = colors[i % 3];
+        double noise = (double)((i * 7919) % 13) / 13 - 0.5;
+        y[i] = i % 10 == 9 ? NAN : 3 * x1[i] - 2 * x2[i] + (i % 3 == 0 ? 1.5 : 0) + noise;
+        double z = x1[i] + 0.5 * x2[i] + noise;
+        kind[i] = kinds[z < -1.5 ? 0 : z < 1.5 ? 1 : 2];
+    }
+    if (rare)
+        kind[n / 2] = "dog";
+    table_t *t = table_new(n);
+    table_add_number(t, "x1", x1, NULL);
+    table_add_number(t, "x2", x2, NULL);
+    table_add_strings(t, "color", TABLE_CATEGORY, color);
+    if (regression)
+        table_add_number(t, "y", y, NULL);
+    else
+        table_add_strings(t, "kind", TABLE_CATEGORY, kind);
+    free(x1), free(x2), free(y), free(color), free(kind);
+    return t;
+}
+
+//  Trains both families on t for target and checks each artifact: loads,
+//  has the task, reproduces its recorded metrics, decodes and re-encodes to
+//  the same bytes. Returns the models' primary metric (accuracy, R^2).
+static void s_round_trip(table_t *t, const char *target, task_t task, double floor_metric)
+{
+    prep_options_t po = {target, 0.25, 3, "auto"};
+    prep_result_t pr;
+    mlops_err_t err;
+    CHECK_INT(train_prepare(t, &po, &pr, &err), 0);
+    CHECK_INT((int)pr.task, (int)task);
+    for (size_t k = 0; k < 2; k++) {
+        uint8_t *blob;
+        size_t len;
+        CHECK_INT(train_fit(t, pr.recipe, pr.recipe_len, pr.train_rows, pr.n_train, pr.test_rows,
+                            pr.n_test, s_fam[k], NULL, 5, &blob, &len, &err),
+                  0);
+        CHECK_INT(blob[16], ARTIFACT_FORMAT); //  the new format, for a new task type
+        model_t *m = model_load(blob, len, &err);
+        CHECK(m != NULL);
+        CHECK_INT((int)model_task(m), (int)task);
+        CHECK_INT((int)model_outputs(m), task == TASK_MULTICLASS ? 3 : 1);
+        score_t sc;
+        CHECK_INT(train_evaluate(m, t, pr.test_rows, pr.n_test, &sc, &err), 0);
+        double got, want;
+        const char *name = task == TASK_MULTICLASS ? "accuracy" : "r2";
+        CHECK_INT(score_metric(&sc, name, &got), 0);
+        CHECK_INT(score_metric(model_score(m), name, &want), 0);
+        CHECK_NEAR(got, want, 0);
+        CHECK(got > floor_metric);
+        metrics_t bin;
+        CHECK_INT(train_score(m, t, pr.test_rows, pr.n_test, &bin, &err), MLOPS_EINVAL);
+        CHECK_CONTAINS(err.msg, "has no binary metrics");
+        score_clear(&sc);
+        //  decode, encode: the same bytes
+        artifact_t a;
+        uint8_t *again;
+        size_t again_len;
+        CHECK_INT(artifact_decode(blob, len, &a, &err), 0);
+        CHECK_INT(artifact_encode(&a, &again, &again_len), 0);
+        CHECK(again_len == len && memcmp(again, blob, len) == 0);
+        artifact_clear(&a);
+        free(again);
+        model_destroy(&m);
+        free(blob);
+    }
+    prep_result_clear(&pr);
+}
+
+static void test_multiclass_round_trip_both_families(void)
+{
+    table_t *t = s_task_table(300, false, false);
+    s_round_trip(t, "kind", TASK_MULTICLASS, 0.8);
+    table_destroy(&t);
+}
+
+static void test_regression_round_trip_both_families(void)
+{
+    table_t *t = s_task_table(300, true, false);
+    s_round_trip(t, "y", TASK_REGRESSION, 0.8);
+    prep_options_t po = {"y", 0.25, 3, "regression"};
+    prep_result_t pr;
+    mlops_err_t err;
+    CHECK_INT(train_prepare(t, &po, &pr, &err), 0);
+    CHECK_INT((int)pr.n_unlabelled, 30);
+    CHECK_CONTAINS(pr.notes, "30 rows without a target left out");
+    CHECK_INT((int)(pr.n_train + pr.n_test), 270);
+    prep_result_clear(&pr);
+    table_destroy(&t);
+}
+
+static void test_rare_class_is_kept_in_training(void)
+{
+    table_t *t = s_task_table(300, false, true);
+    prep_options_t po = {"kind", 0.25, 3, "multiclass"};
+    prep_result_t pr;
+    mlops_err_t err;
+    CHECK_INT(train_prepare(t, &po, &pr, &err), 0);
+    CHECK_CONTAINS(pr.notes, "multiclass, 4 classes");
+    CHECK_CONTAINS(pr.notes, "1 class with a single row kept in training only");
+    bool in_train = false;
+    for (size_t i = 0; i < pr.n_train; i++)
+        in_train |= pr.train_rows[i] == 150;
+    CHECK(in_train);
+    prep_result_clear(&pr);
+    //  and a 5-fold CV runs: the folds without the dog give it probability 0
+    train_cv_t cv[2];
+    CHECK_INT(train_cv(t, &po, 5, 1, s_fam, 2, NULL, NULL, cv, &err), 0);
+    CHECK_INT((int)cv[0].task, TASK_MULTICLASS);
+    CHECK(cv[0].mean[0] > 0.8 && cv[1].mean[0] > 0.8);
+    //  binary refuses what it always refused
+    po.task = "binary";
+    CHECK_INT(train_prepare(t, &po, &pr, &err), MLOPS_EINVAL);
+    CHECK_CONTAINS(err.msg, "is not binary: more than 2");
+    po.task = "ordinal";
+    CHECK_INT(train_prepare(t, &po, &pr, &err), MLOPS_EINVAL);
+    CHECK_STR(err.msg, "unknown task 'ordinal' (binary, multiclass, regression, auto)");
+    table_destroy(&t);
+}
+
+//  Repeated K-fold on scikit-learn's bundled iris file (its header row is
+//  "150,4,setosa,versicolor,virginica", so the label column is named
+//  "virginica"), and on the regression table.
+static void test_cv_reports_the_task_metrics(void)
+{
+    const char *iris = "/usr/lib/python3/dist-packages/sklearn/datasets/data/iris.csv";
+    mlops_err_t err;
+    train_cv_t cv[2];
+    if (access(iris, R_OK) == 0) {
+        table_t *t = csv_load_file(iris, NULL, &err);
+        CHECK(t != NULL);
+        prep_options_t po = {"virginica", 0, 42, "auto"};
+        CHECK_INT(train_cv(t, &po, 5, 2, s_fam, 2, NULL, NULL, cv, &err), 0);
+        CHECK_INT((int)cv[0].n_folds, 10);
+        CHECK_INT((int)cv[0].n_metrics, 3);
+        CHECK_STR(cv[0].metric[1], "macro_f1");
+        //  sklearn's LogisticRegression / RandomForest score about 0.96 here
+        CHECK(cv[0].mean[0] > 0.93 && cv[1].mean[0] > 0.93);
+        CHECK(cv[0].mean[2] > 0 && cv[0].mean[2] < 0.3);
+        table_destroy(&t);
+    } else {
+        fprintf(stderr, "     (no %s: iris CV skipped)\n", iris);
+    }
+    table_t *t = s_task_table(200, true, false);
+    prep_options_t po = {"y", 0, 42, "auto"};
+    CHECK_INT(train_cv(t, &po, 4, 1, s_fam, 2, NULL, NULL, cv, &err), 0);
+    CHECK_STR(cv[0].metric[0], "r2");
+    CHECK(cv[0].mean[0] > 0.95); //  a linear target: ridge all but fits it
+    CHECK(cv[1].mean[0] > 0.8);
+    CHECK(cv[0].mean[1] < cv[1].mean[1]); //  RMSE
+    table_destroy(&t);
+}
+
 int main(void)
 {
+    RUN(test_multiclass_round_trip_both_families);
+    RUN(test_regression_round_trip_both_families);
+    RUN(test_rare_class_is_kept_in_training);
+    RUN(test_cv_reports_the_task_metrics);
     RUN(test_prepare_splits_and_notes);
     RUN(test_same_seed_same_bytes);
     RUN(test_train_errors);
