@@ -35,6 +35,8 @@ typedef struct {
     char state[RECORD_NAME_MAX];   //  idle | busy
     char task_id[48];              //  "" when idle
     int64_t last_seen_ms;          //  wall clock of its last message
+    char name[64];                 //  its instance name (MLOPS/2; an older broker's
+                                   //  answer decodes as "": show host:pid)
 } control_worker_t;
 
 typedef struct {
@@ -42,6 +44,7 @@ typedef struct {
     int64_t pid;                   //  as reported
     int64_t model_version;         //  version it serves, 0 = none
     int64_t last_seen_ms;          //  wall clock of its last SERVING
+    char name[64];                 //  as control_worker_t.name
 } control_infer_t;                 //  one live inference worker in STATUS
 
 typedef struct {
@@ -84,6 +87,23 @@ typedef struct {
     int64_t production_version;    //  0 = none
 } control_serving_t;               //  SERVING
 
+#define CONTROL_LOGS_MAX 1024      //  attempts' logs in one LOGS answer
+
+typedef struct {
+    char task_id[48];              //  the task
+    int64_t attempt;               //  1 for the first dispatch, ...
+    char worker[64];               //  name of the worker that ran it
+    int64_t bytes_dropped;         //  older lines dropped to keep the last PROTO_LOG_MAX_BYTES
+    const uint8_t *text;           //  the lines, '\n'-separated, no other control bytes;
+    size_t text_len;               //  borrowed from the decoded buffer (a bin: any bytes
+                                   //  a worker wrote, sanitised by the broker)
+} control_log_t;                   //  one attempt's log
+
+typedef struct {
+    control_log_t *logs;           //  by task order, then attempt; owned when decoded
+    size_t n_logs;
+} control_logs_t;                  //  LOGS
+
 int control_retrain_encode(const control_retrain_t *p, uint8_t **out, size_t *out_len);
 int control_retrain_decode(const uint8_t *data, size_t len, control_retrain_t *p, mlops_err_t *err);
 int control_status_encode(const control_status_t *p, uint8_t **out, size_t *out_len);
@@ -101,5 +121,8 @@ int control_model_encode(const control_model_t *p, uint8_t **out, size_t *out_le
 int control_model_decode(const uint8_t *data, size_t len, control_model_t *p, mlops_err_t *err);
 int control_serving_encode(const control_serving_t *p, uint8_t **out, size_t *out_len);
 int control_serving_decode(const uint8_t *data, size_t len, control_serving_t *p, mlops_err_t *err);
+int control_logs_encode(const control_logs_t *p, uint8_t **out, size_t *out_len);
+int control_logs_decode(const uint8_t *data, size_t len, control_logs_t *p, mlops_err_t *err);
+void control_logs_clear(control_logs_t *p);
 
 #endif

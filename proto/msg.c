@@ -19,16 +19,19 @@
 //  --------------------------------------------------------------------------
 //  The command tables
 
-#define S_F(c, k, kind, req) { #k, kind, offsetof(proto_msg_t, c.k), 0, req }
-#define S_SIZED(c, k, n, kind, req) { #k, kind, offsetof(proto_msg_t, c.k), offsetof(proto_msg_t, c.n), req }
+#define S_F(c, k, kind, req) { #k, kind, offsetof(proto_msg_t, c.k), 0, req, 1 }
+#define S_SIZED(c, k, n, kind, req) { #k, kind, offsetof(proto_msg_t, c.k), offsetof(proto_msg_t, c.n), req, 1 }
+//  An optional str key added by MLOPS/2: on the wire only when set.
+#define S_STR2(c, k) { #k, F_STR, offsetof(proto_msg_t, c.k), 0, false, 2 }
 #define REQ true
 #define OPT false
 
 static const msg_field_t s_ready[] = {
     S_F(ready, stage, F_STR, REQ), S_F(ready, host, F_STR, REQ),
-    S_F(ready, pid, F_INT, REQ), S_F(ready, model_version, F_INT, OPT)};
+    S_F(ready, pid, F_INT, REQ), S_F(ready, model_version, F_INT, OPT), S_STR2(ready, name)};
 static const msg_field_t s_heartbeat[] = {
-    S_F(heartbeat, task_id, F_STR, OPT), S_F(heartbeat, model_version, F_INT, OPT)};
+    S_F(heartbeat, task_id, F_STR, OPT), S_F(heartbeat, model_version, F_INT, OPT),
+    S_STR2(heartbeat, log)};
 static const msg_field_t s_task[] = {
     S_F(task, task_id, F_STR, REQ), S_F(task, run_id, F_INT, REQ),
     S_F(task, stage, F_STR, REQ), S_F(task, attempt, F_INT, REQ),
@@ -37,8 +40,8 @@ static const msg_field_t s_result[] = {
     S_F(result, task_id, F_STR, REQ), S_F(result, run_id, F_INT, REQ),
     S_F(result, ok, F_BOOL, REQ), S_F(result, error, F_STR, OPT),
     S_SIZED(result, output, output_len, F_BIN, OPT),
-    S_F(result, started_ms, F_INT, REQ), S_F(result, ended_ms, F_INT, REQ)};
-static const msg_field_t s_disconnect[] = {S_F(disconnect, reason, F_STR, OPT)};
+    S_F(result, started_ms, F_INT, REQ), S_F(result, ended_ms, F_INT, REQ), S_STR2(result, log)};
+static const msg_field_t s_disconnect[] = {S_F(disconnect, reason, F_STR, OPT), S_STR2(disconnect, code)};
 static const msg_field_t s_retrain[] = {
     S_F(retrain, source, F_STR, OPT), S_F(retrain, reason, F_STR, OPT)};
 static const msg_field_t s_runs[] = {S_F(runs, limit, F_INT, OPT)};
@@ -66,9 +69,14 @@ static const msg_field_t s_error[] = {
     S_F(error, message, F_STR, REQ), S_SIZED(error, detail, n_detail, F_DETAIL, OPT)};
 static const msg_field_t s_serving[] = {
     S_F(serving, host, F_STR, REQ), S_F(serving, pid, F_INT, REQ),
-    S_F(serving, model_version, F_INT, REQ), S_F(serving, interval_ms, F_INT, OPT)};
+    S_F(serving, model_version, F_INT, REQ), S_F(serving, interval_ms, F_INT, OPT),
+    S_STR2(serving, name)};
+static const msg_field_t s_logs[] = {
+    {"run_id", F_INT, offsetof(proto_msg_t, logs.run_id), 0, true, 2},
+    {"task_id", F_STR, offsetof(proto_msg_t, logs.task_id), 0, false, 2}};
 
-#define S_CMD(name, arr) { name, arr, sizeof(arr) / sizeof((arr)[0]) }
+#define S_CMD(name, arr) { name, arr, sizeof(arr) / sizeof((arr)[0]), 1 }
+#define S_CMD2(name, arr) { name, arr, sizeof(arr) / sizeof((arr)[0]), 2 }
 static const msg_command_t s_commands[] = {
     [PROTO_READY] = S_CMD("READY", s_ready),
     [PROTO_HEARTBEAT] = S_CMD("HEARTBEAT", s_heartbeat),
@@ -76,9 +84,9 @@ static const msg_command_t s_commands[] = {
     [PROTO_RESULT] = S_CMD("RESULT", s_result),
     [PROTO_DISCONNECT] = S_CMD("DISCONNECT", s_disconnect),
     [PROTO_RETRAIN] = S_CMD("RETRAIN", s_retrain),
-    [PROTO_STATUS] = {"STATUS", NULL, 0},
+    [PROTO_STATUS] = {"STATUS", NULL, 0, 1},
     [PROTO_RUNS] = S_CMD("RUNS", s_runs),
-    [PROTO_MODELS] = {"MODELS", NULL, 0},
+    [PROTO_MODELS] = {"MODELS", NULL, 0, 1},
     [PROTO_PROMOTE] = S_CMD("PROMOTE", s_promote),
     [PROTO_ROLLBACK] = S_CMD("ROLLBACK", s_rollback),
     [PROTO_GET_MODEL] = S_CMD("GET_MODEL", s_get_model),
@@ -88,6 +96,7 @@ static const msg_command_t s_commands[] = {
     [PROTO_PREDICTION] = S_CMD("PREDICTION", s_prediction),
     [PROTO_ERROR] = S_CMD("ERROR", s_error),
     [PROTO_SERVING] = S_CMD("SERVING", s_serving),
+    [PROTO_LOGS] = S_CMD2("LOGS", s_logs),
 };
 #define S_N_COMMANDS (sizeof(s_commands) / sizeof(s_commands[0]))
 
@@ -112,6 +121,40 @@ const char *proto_cmd_name(proto_cmd_t cmd)
 {
     const msg_command_t *c = msg_command(cmd);
     return c ? c->name : NULL;
+}
+
+bool msg_field_omitted(const proto_msg_t *msg, const msg_field_t *f)
+{
+    if (f->since <= 1 || f->kind != F_STR)
+        return false;
+    const char *s = *MSG_CAT(msg, f->off, const char *);
+    return !s || !*s;
+}
+
+int msg_version_needed(const proto_msg_t *msg, const msg_command_t *c)
+{
+    int version = c->since > PROTO_VERSION_MIN ? c->since : PROTO_VERSION_MIN;
+    for (size_t i = 0; i < c->n_fields; i++)
+        if (c->fields[i].since > version && !msg_field_omitted(msg, &c->fields[i]))
+            version = c->fields[i].since;
+    return version;
+}
+
+int proto_name_check(const char *name, mlops_err_t *err)
+{
+    size_t n = name ? strlen(name) : 0;
+    if (n == 0 || n > PROTO_NAME_MAX)
+        return mlops_err_set(err, MLOPS_EINVAL, "a worker name has 1 to %d bytes, got %zu",
+                             PROTO_NAME_MAX, n);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)name[i];
+        bool alnum = (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z');
+        if (!alnum && !strchr("._-:@", ch))
+            return mlops_err_set(err, MLOPS_EINVAL,
+                                 "a worker name may hold letters, digits and . _ - : @, not byte "
+                                 "0x%02x at %zu", ch, i);
+    }
+    return 0;
 }
 
 const char *proto_reply_code(int rc)
@@ -377,9 +420,13 @@ void proto_msg_dump(FILE *f, const proto_msg_t *msg)
         return;
     }
     fprintf(f, "{\"cmd\": \"%s\", \"body\": {", c->name);
+    bool first = true;
     for (size_t i = 0; i < c->n_fields; i++) {
-        fprintf(f, "%s\"%s\": ", i ? ", " : "", c->fields[i].key);
+        if (msg_field_omitted(msg, &c->fields[i]))
+            continue;   //  as on the wire
+        fprintf(f, "%s\"%s\": ", first ? "" : ", ", c->fields[i].key);
         s_dump_field(f, msg, &c->fields[i]);
+        first = false;
     }
     fputs("}}\n", f);
 }
