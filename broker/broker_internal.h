@@ -73,6 +73,19 @@ char *broker_sample(const void *data, size_t len, char *out, size_t size);
 //  Text that came from a peer, made safe for one log line.
 char *broker_clean(const char *text, char *out, size_t size);
 
+//  The name a worker goes by: sent (checked with proto_name_check), or
+//  host:pid when it sent none (a worker older than names). Returns 0 or
+//  MLOPS_EINVAL with err.
+int broker_peer_name(const char *sent, const char *host, int64_t pid, char *out, size_t size,
+                     mlops_err_t *err);
+
+//  True when another live worker, stage or inference, goes by name: not
+//  the one on ROUTER identity id (may be NULL) and not the same host and
+//  pid (the same process on a new connection). who gets a description
+//  of the holder for the refusal.
+bool broker_name_taken(broker_t *self, const char *name, const char *host, int64_t pid,
+                       const uint8_t *id, size_t id_len, char *who, size_t size);
+
 //  Encodes msg into a frame; NULL on failure (logged: a bug of ours).
 zframe_t *broker_frame_of(const proto_msg_t *msg);
 

@@ -424,7 +424,7 @@ static void s_dispatch(broker_t *self, run_task_t *task, dispatch_worker_t *w)
         return;
     }
     char who[96];
-    snprintf(who, sizeof who, "%.63s:%lld", w->host, (long long)w->pid);
+    snprintf(who, sizeof who, "%.63s", w->name);
     dag_task_start(&self->active, task, who, broker_wall());
     if (broker_put_run(self, &self->active) != 0) {
         task->state = TASK_PENDING;   //  nothing was written: as if never dispatched

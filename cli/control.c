@@ -25,6 +25,17 @@
 
 /* --- shared bits --------------------------------------------------------- */
 
+//  A worker's name, or host:pid from a broker older than names (MLOPS/1).
+//  The fallback lives in a static buffer: one call per printf.
+static const char *s_name(const char *name, const char *host, int64_t pid)
+{
+    static char fallback[96];
+    if (name[0])
+        return name;
+    snprintf(fallback, sizeof fallback, "%s:%lld", host, (long long)pid);
+    return fallback;
+}
+
 static char *s_time(int64_t ms, char *out, size_t size)
 {
     if (ms <= 0) {
@@ -342,22 +353,24 @@ int cli_status(int argc, char **argv)
         printf("queued run   %s\n", st.queued ? (snprintf(when, sizeof when, "%lld", (long long)st.queued), when) : "none");
         printf("production   %s\n", st.production_version ? (snprintf(when, sizeof when, "v%lld", (long long)st.production_version), when) : "none");
         printf("next run due %s\n", st.next_schedule_ms ? s_time(st.next_schedule_ms, when, sizeof when) : "no schedule");
-        printf("\n%-11s %-20s %8s  %-5s %-24s %s\n", "STAGE", "HOST", "PID", "STATE", "TASK", "LAST SEEN");
+        printf("\n%-11s %-24s %-20s %8s  %-5s %-24s %s\n", "STAGE", "NAME", "HOST", "PID", "STATE", "TASK",
+               "LAST SEEN");
         for (size_t i = 0; i < st.n_workers; i++) {
             const control_worker_t *w = &st.workers[i];
-            printf("%-11s %-20s %8lld  %-5s %-24s %s\n", w->stage, w->host, (long long)w->pid,
-                   w->state, w->task_id[0] ? w->task_id : "-", s_time(w->last_seen_ms, when, sizeof when));
+            printf("%-11s %-24s %-20s %8lld  %-5s %-24s %s\n", w->stage, s_name(w->name, w->host, w->pid),
+                   w->host, (long long)w->pid, w->state, w->task_id[0] ? w->task_id : "-",
+                   s_time(w->last_seen_ms, when, sizeof when));
         }
         if (st.n_workers == 0)
             printf("(no workers connected)\n");
-        printf("\n%-11s %-20s %8s  %-7s %s\n", "INFERENCE", "HOST", "PID", "SERVES", "LAST SEEN");
+        printf("\n%-11s %-24s %-20s %8s  %-7s %s\n", "INFERENCE", "NAME", "HOST", "PID", "SERVES", "LAST SEEN");
         for (size_t i = 0; i < st.n_serving; i++) {
             const control_infer_t *w = &st.serving[i];
             char serves[32] = "none";
             if (w->model_version)
                 snprintf(serves, sizeof serves, "v%lld", (long long)w->model_version);
-            printf("%-11s %-20s %8lld  %-7s %s\n", "infer", w->host, (long long)w->pid, serves,
-                   s_time(w->last_seen_ms, when, sizeof when));
+            printf("%-11s %-24s %-20s %8lld  %-7s %s\n", "infer", s_name(w->name, w->host, w->pid), w->host,
+                   (long long)w->pid, serves, s_time(w->last_seen_ms, when, sizeof when));
         }
         if (st.n_serving == 0)
             printf("(no inference worker reports to the broker)\n");

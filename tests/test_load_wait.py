@@ -82,8 +82,10 @@ def test_run_ends_once_both_inference_workers_serve_the_new_version(procs):
     status = broker.cli("status")
     assert status.returncode == 0, status.stderr
     rows = [line for line in status.stdout.splitlines() if line.startswith("infer ")]
-    assert sorted(int(r.split()[2]) for r in rows) == sorted([a.pid, b.pid])
-    assert all(r.split()[3] == "v2" for r in rows)
+    # infer NAME HOST PID SERVES ...: each worker by its own generated name
+    assert sorted(int(r.split()[3]) for r in rows) == sorted([a.pid, b.pid])
+    assert all(r.split()[4] == "v2" for r in rows)
+    assert len({r.split()[1] for r in rows}) == 2
     # /api/workers: the broker's view (serving) beside the gateway's own
     api = requests.get(url + "/api/workers", timeout=5).json()
     assert {w["pid"]: w["model_version"] for w in api["serving"]} == {a.pid: 2, b.pid: 2}

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include "curve.h"
@@ -35,6 +36,8 @@ struct agent {
     agent_config_t cfg;           //  copy; strings below
     char *endpoint, *stage;       //  owned
     char host[256];               //  gethostname
+    char name[PROTO_NAME_MAX + 1];//  instance name, in READY
+    char refused[512];            //  the broker's reason when it refused us for good
     curve_t *curve;               //  CURVE client side (maybe off)
     zsock_t *dealer;              //  to the broker, NULL while away
     zsock_t *pipe;                //  our end of the pipe from the job thread
@@ -72,6 +75,14 @@ agent_t *agent_new(const agent_config_t *cfg, mlops_err_t *err)
         self->cfg.liveness = HEARTBEAT_LIVENESS;
     if (gethostname(self->host, sizeof self->host - 1) != 0)
         snprintf(self->host, sizeof self->host, "unknown");
+    if (cfg->name && proto_name_check(cfg->name, err)) {
+        agent_destroy(&self);
+        return NULL;
+    }
+    if (cfg->name)
+        snprintf(self->name, sizeof self->name, "%s", cfg->name);
+    else
+        agent_name_make(self->name, sizeof self->name);
     self->reconnect_msec = RECONNECT_MIN_MSEC;
     const char *delay = getenv("MLOPS_TASK_DELAY_MS");
     self->delay_msec = delay ? atoll(delay) : 0;
@@ -138,6 +149,7 @@ static void s_send_ready(agent_t *self)
     msg.ready.stage = self->stage;
     msg.ready.host = self->host;
     msg.ready.pid = (int64_t)getpid();
+    msg.ready.name = self->name;
     s_send(self, &msg);
     self->announced = true;
 }
@@ -293,6 +305,11 @@ static void s_handle_broker(agent_t *self)
         s_handle_task(self, &msg);
     } else if (msg->cmd == PROTO_HEARTBEAT) {
         self->reconnect_msec = RECONNECT_MIN_MSEC;
+    } else if (msg->cmd == PROTO_DISCONNECT && *msg->disconnect.code) {
+        //  refused for good: coming back would be refused again
+        log_sanitize(msg->disconnect.reason, strlen(msg->disconnect.reason), self->refused,
+                     sizeof self->refused);
+        log_error("broker refused this worker (%s): %s", msg->disconnect.code, self->refused);
     } else if (msg->cmd == PROTO_DISCONNECT) {
         char reason[128];
         log_warning("broker says disconnect: %s",
@@ -325,10 +342,10 @@ static void s_awake(agent_t *self)
 
 int agent_run(agent_t *self)
 {
-    log_info("connecting stage=%s broker=%s host=%s pid=%d curve=%s", self->stage, self->endpoint,
-             self->host, (int)getpid(), curve_client_enabled(self->curve) ? "on" : "off");
+    log_info("connecting stage=%s name=%s broker=%s host=%s pid=%d curve=%s", self->stage, self->name,
+             self->endpoint, self->host, (int)getpid(), curve_client_enabled(self->curve) ? "on" : "off");
     s_connect(self);
-    while (!zsys_interrupted) {
+    while (!zsys_interrupted && !self->refused[0]) {
         int64_t wait = self->next_heartbeat - zclock_mono();
         void *which = zpoller_wait(self->poller, (int)(wait > 0 ? wait : 0));
         if (zpoller_terminated(self->poller))
@@ -353,11 +370,32 @@ int agent_run(agent_t *self)
             self->next_heartbeat = zclock_mono() + self->cfg.heartbeat_msec;
         }
     }
-    if (self->dealer && self->announced) {
+    if (self->dealer && self->announced && !self->refused[0]) {
         proto_msg_t bye = {.cmd = PROTO_DISCONNECT};
         bye.disconnect.reason = "worker stopping";
         s_send(self, &bye);
     }
     log_info("stopping");
-    return 0;
+    return self->refused[0] ? MLOPS_ESTATE : 0;
+}
+
+const char *agent_name(const agent_t *self)
+{
+    return self->name;
+}
+
+void agent_name_make(char *out, size_t size)
+{
+    char host[256] = "";
+    if (gethostname(host, sizeof host - 1) != 0 || !host[0])
+        snprintf(host, sizeof host, "worker");
+    host[48] = '\0';
+    for (char *p = host; *p; p++)
+        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
+              || strchr("._-:@", *p)))
+            *p = '-';
+    uint32_t bits = 0;
+    if (getrandom(&bits, sizeof bits, 0) != (ssize_t)sizeof bits)
+        bits = (uint32_t)zclock_usecs() ^ (uint32_t)getpid() << 8;
+    snprintf(out, size, "%s-%06x", host, (unsigned)(bits & 0xffffff));
 }

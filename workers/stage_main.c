@@ -16,6 +16,7 @@
 #include "flags.h"
 #include "heartbeat.h"
 #include "log.h"
+#include "msg.h"
 
 agent_handler_fn *stage_handler(stage_t stage)
 {
@@ -63,10 +64,13 @@ static void s_usage(FILE *out)
             "  --heartbeat DURATION    heartbeat interval, 10ms..10m (default %s)\n"
             "  --liveness N            silent intervals before the broker is dead, 1..%d\n"
             "                          (default %d)\n"
+            "  --name NAME             this worker's instance name, unique among live workers:\n"
+            "                          letters, digits, . _ - : @, at most %d bytes (default:\n"
+            "                          the host name and six random hex digits, vm-3fa9c2)\n"
             "  --help                  this text\n\n"
             DURATION_HELP,
             duration_format(HEARTBEAT_IVL_MSEC, heartbeat, sizeof heartbeat), HEARTBEAT_LIVENESS_MAX,
-            HEARTBEAT_LIVENESS);
+            HEARTBEAT_LIVENESS, PROTO_NAME_MAX);
 }
 
 //  --heartbeat and --liveness; 0 or -1 with a message.
@@ -87,7 +91,7 @@ int worker_stage_main(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"stage", 1, 0, 's'}, {"broker", 1, 0, 'b'}, {"heartbeat", 1, 0, 'H'},
-        {"liveness", 1, 0, 'L'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0},
+        {"liveness", 1, 0, 'L'}, {"name", 1, 0, 'n'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0},
     };
     const char *stage = NULL, *broker = "127.0.0.1";
     agent_config_t cfg = {0};
@@ -99,6 +103,13 @@ int worker_stage_main(int argc, char **argv)
         switch (c) {
         case 's': stage = optarg; break;
         case 'b': broker = optarg; break;
+        case 'n':
+            if (proto_name_check(optarg, &err)) {
+                fprintf(stderr, "mlops-worker: --name '%s': %s\n", optarg, err.msg);
+                return 2;
+            }
+            cfg.name = optarg;
+            break;
         case 'H':
         case 'L':
             if (s_value(&cfg, c, optarg))
@@ -137,5 +148,5 @@ int worker_stage_main(int argc, char **argv)
     }
     int rc = agent_run(agent);
     agent_destroy(&agent);
-    return rc;
+    return rc ? 1 : 0;   //  refused by the broker: agent_run logged why
 }
