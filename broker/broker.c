@@ -190,6 +190,29 @@ void broker_abort_batch(broker_t *self)
     engine_reload(self);
 }
 
+//  Renders the exporter's page with the gauges of now (exporter.h).
+void broker_metrics_publish(broker_t *self)
+{
+    if (!self->exporter)
+        return;
+    exporter_gauges_t g = {.serving = fleet_count(self->fleet), .active_run = self->active.id,
+                           .store_map_bytes = store_map_bytes(self->store),
+                           .store_used_bytes = store_used_bytes(self->store),
+                           .store_max_bytes = store_max_bytes(self->store)};
+    for (int s = 0; s < STAGE_COUNT; s++)
+        g.queued[s] = dispatch_queue_len(self->dispatch, (stage_t)s);
+    for (size_t i = 0; i < dispatch_worker_count(self->dispatch); i++) {
+        const dispatch_worker_t *w = dispatch_worker_at(self->dispatch, i);
+        if (w->busy)
+            g.busy[w->stage]++;
+        else
+            g.idle[w->stage]++;
+    }
+    if (exporter_publish(self->exporter, &g) != 0)
+        log_warning("metrics page not rendered: out of memory");
+    self->next_publish_mono = zclock_mono() + EXPORTER_PUBLISH_MSEC;
+}
+
 /* --- construction -------------------------------------------------------- */
 
 void broker_config_defaults(broker_config_t *cfg)
@@ -262,6 +285,18 @@ static int s_check_config(const broker_config_t *cfg, mlops_err_t *err)
     return 0;
 }
 
+//  Starts the exporter when --metrics is given. Returns 0 or an error with
+//  err naming the flag (exporter_serve).
+static int s_serve_metrics(broker_t *self, mlops_err_t *err)
+{
+    if (!self->cfg.metrics_listen)
+        return 0;
+    self->exporter = exporter_new();
+    if (!self->exporter)
+        return mlops_err_set(err, MLOPS_ENOMEM, "out of memory");
+    return exporter_serve(self->exporter, self->cfg.metrics_listen, err);
+}
+
 //  broker_new, without sockets when detached.
 static broker_t *s_new(const broker_config_t *cfg, bool detached, mlops_err_t *err)
 {
@@ -279,6 +314,8 @@ static broker_t *s_new(const broker_config_t *cfg, bool detached, mlops_err_t *e
     self->cfg.store_dir = s_copy(self, 3, cfg->store_dir);
     self->cfg.default_source = s_copy(self, 4, cfg->default_source);
     self->cfg.target = s_copy(self, 5, cfg->target);
+    if (cfg->metrics_listen)
+        self->cfg.metrics_listen = s_copy(self, 6, cfg->metrics_listen);
     store_options_t store_opts = {.no_sync = self->cfg.no_sync,
                                   .max_bytes = self->cfg.store_max_bytes};
     //  A limit below the default initial map is also the initial map.
@@ -298,7 +335,7 @@ static broker_t *s_new(const broker_config_t *cfg, bool detached, mlops_err_t *e
         self->control = self->work ? s_bind(self, ZMQ_ROUTER, self->cfg.control_endpoint, err) : NULL;
         self->events = self->control ? s_bind(self, ZMQ_PUB, self->cfg.events_endpoint, err) : NULL;
     }
-    if ((!detached && !self->events) || engine_resume(self, err)) {
+    if ((!detached && (!self->events || s_serve_metrics(self, err))) || engine_resume(self, err)) {
         broker_destroy(&self);
         return NULL;
     }
@@ -338,6 +375,7 @@ void broker_destroy(broker_t **p)
                  (unsigned long long)self->n_messages, (double)self->handler_usec / self->n_messages,
                  (unsigned long long)n_commits, n_commits ? (double)commit_usec / n_commits : 0.0,
                  (double)(self->handler_usec - commit_usec) / self->n_messages);
+    exporter_destroy(&self->exporter);
     batch_destroy(&self->batch);
     zloop_destroy(&self->loop);
     zsock_destroy(&self->events);
@@ -356,9 +394,11 @@ void broker_destroy(broker_t **p)
 
 int broker_run(broker_t *self)
 {
-    log_info("listening work=%s control=%s events=%s store=%s curve=%s", self->cfg.work_endpoint,
-             self->cfg.control_endpoint, self->cfg.events_endpoint, self->cfg.store_dir,
+    log_info("listening work=%s control=%s events=%s metrics=%s store=%s curve=%s", self->cfg.work_endpoint,
+             self->cfg.control_endpoint, self->cfg.events_endpoint,
+             self->cfg.metrics_listen ? self->cfg.metrics_listen : "off", self->cfg.store_dir,
              curve_server_enabled(self->curve) ? "on" : "off (any client may connect)");
+    broker_metrics_publish(self);
     engine_pump(self);
     int rc = zloop_start(self->loop);
     return rc == 0 || zsys_interrupted ? 0 : -1;
@@ -639,6 +679,8 @@ static void s_awake(broker_t *self)
     int64_t stall = dispatch_awake(self->dispatch, zclock_mono(), STALL_GAP_MSEC);
     if (stall > 0)
         fleet_extend(self->fleet, stall);
+    if (stall > 0 && self->exporter)
+        exporter_stall(self->exporter, (double)stall / 1000);
     if (stall >= self->cfg.heartbeat_msec)
         log_info("loop stalled ms=%lld: worker expiries extended by as much", (long long)stall);
 }
@@ -687,6 +729,8 @@ static void s_check_workers(broker_t *self)
             snprintf(why, sizeof why, "timed out after %lld ms on worker %.63s",
                      (long long)limit, w->name);
             w->task_id[0] = '\0';   //  still busy until it answers or says it is idle
+            if (self->exporter)
+                exporter_task_timed_out(self->exporter, w->stage);
             engine_task_failed(self, t, why);
         }
         if (now - w->last_sent_mono >= self->cfg.heartbeat_msec) {
@@ -712,5 +756,7 @@ static int s_tick_fn(zloop_t *loop, int timer_id, void *arg)
     }
     engine_pump(self);
     broker_flush(self);
+    if (self->exporter && zclock_mono() >= self->next_publish_mono)
+        broker_metrics_publish(self);
     return 0;
 }

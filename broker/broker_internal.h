@@ -35,6 +35,7 @@
 #include "control_io.h"
 #include "curve.h"
 #include "dispatch.h"
+#include "exporter.h"
 #include "fleet.h"
 #include "msg.h"
 #include "store.h"
@@ -53,6 +54,9 @@ struct broker {
     batch_t *batch;               //  the store transaction of this message, and what waits for it
     dispatch_t *dispatch;         //  workers and per-stage queues
     fleet_t *fleet;               //  inference workers (SERVING) and the load_model wait
+    exporter_t *exporter;         //  Prometheus metrics, NULL when --metrics is off
+    int64_t next_publish_mono;    //  when the exporter's page is next rendered
+    int64_t load_wait_began_mono; //  when the load_model wait began, for its histogram
     int64_t resumed_mono;         //  when a run was resumed from the store, 0 = never
     run_t active;                 //  the running run; id 0 = none
     uint64_t queued_id;           //  the queued run, 0 = none
@@ -116,6 +120,9 @@ int broker_put_run(broker_t *self, const run_t *run);
 
 //  Forgets the open batch and what waits for it, and reloads from the store.
 void broker_abort_batch(broker_t *self);
+
+//  Renders the metrics page now (no-op without --metrics).
+void broker_metrics_publish(broker_t *self);
 
 /* --- engine.c: the run engine ---------------------------------------------- */
 

@@ -29,6 +29,8 @@ static void s_usage(FILE *out)
             "  --work ENDPOINT        stage workers' socket (default tcp://*:5555)\n"
             "  --control ENDPOINT     clients' socket (default tcp://*:5556)\n"
             "  --events ENDPOINT      events socket (default tcp://*:5557)\n"
+            "  --metrics ADDR:PORT    serve Prometheus metrics on GET /metrics there, e.g.\n"
+            "                         127.0.0.1:9100 or *:9100 (default: off)\n"
             "  --heartbeat DURATION   heartbeat interval, 10ms..10m (default %s)\n"
             "  --liveness N           silent intervals before a worker is dead, 1..%d (default %d)\n"
             "  --max-attempts N       dispatches per task before the run fails (default 3)\n"
@@ -136,7 +138,7 @@ static int s_parse(broker_config_t *cfg, int argc, char **argv)
         {"schedule", 1, 0, 'S'},  {"metric", 1, 0, 'm'},    {"margin", 1, 0, 'M'},
         {"source", 1, 0, 'o'},    {"target", 1, 0, 'T'},    {"families", 1, 0, 'f'},
         {"seed", 1, 0, 'r'},      {"no-sync", 0, 0, 'N'},   {"help", 0, 0, 'h'},
-        {"store-size", 1, 0, 'z'}, {"load-wait", 1, 0, 'W'},
+        {"store-size", 1, 0, 'z'}, {"load-wait", 1, 0, 'W'}, {"metrics", 1, 0, 'x'},
         {0, 0, 0, 0},
     };
     int c, rc = 0;
@@ -147,6 +149,7 @@ static int s_parse(broker_config_t *cfg, int argc, char **argv)
         case 'w': cfg->work_endpoint = optarg; break;
         case 'c': cfg->control_endpoint = optarg; break;
         case 'e': cfg->events_endpoint = optarg; break;
+        case 'x': cfg->metrics_listen = optarg; break;
         case 'z': case 'H': case 'M': case 'L': case 'a': case 'r':
             rc = s_value(cfg, c, optarg);
             break;

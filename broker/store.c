@@ -399,6 +399,21 @@ size_t store_map_bytes(const store_t *self)
     return self->map_bytes;
 }
 
+size_t store_max_bytes(const store_t *self)
+{
+    assert(self);
+    return self->max_bytes;
+}
+
+size_t store_used_bytes(const store_t *self)
+{
+    assert(self);
+    MDB_envinfo info;
+    if (mdb_env_info(self->env, &info) != 0)
+        return 0;
+    return (info.me_last_pgno + 1) * self->page_bytes;
+}
+
 //  --- transactions ---------------------------------------------------------
 
 store_txn_t *store_begin(store_t *self, mlops_err_t *err)

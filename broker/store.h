@@ -81,6 +81,13 @@ int store_grow(store_t *self, mlops_err_t *err);
 //  Current map size in bytes. Call it from the thread that writes.
 size_t store_map_bytes(const store_t *self);
 
+//  The growth limit in bytes (store_options_t.max_bytes, or its default).
+size_t store_max_bytes(const store_t *self);
+
+//  Bytes of the map in use: pages up to the last one written, as of the
+//  last commit (mdb_env_info's me_last_pgno). 0 when LMDB cannot say.
+size_t store_used_bytes(const store_t *self);
+
 //  Every write below returns 0 or: MLOPS_EMAPFULL (see Caveats), MLOPS_ESTATE
 //  (the transaction already failed), MLOPS_EINVAL (empty or >511-byte key,
 //  id 0), MLOPS_ENOMEM, errno (ENOSPC, EIO) or MLOPS_ESTORE. Every get

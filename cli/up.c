@@ -65,6 +65,7 @@ typedef struct {
     char store[PATH_MAX];          //  --store
     int port;                      //  --port (HTTP)
     int base_port;                 //  --base-port: work, control, events, backend
+    int metrics_port;              //  --metrics-port: the broker's /metrics on loopback, 0 = any free one
     const char *source;            //  --source for the first retrain
     const char *target;            //  --target, passed to the broker
     int train_workers;             //  --train-workers
@@ -106,6 +107,8 @@ static void s_usage(FILE *out)
             "  --infer-workers N    inference workers (default 2)\n"
             "  --base-port N        broker work/control/events on N, N+1, N+2 and the\n"
             "                       gateway backend on N+3 (default 5555)\n"
+            "  --metrics-port N     the broker's Prometheus metrics on 127.0.0.1:N/metrics\n"
+            "                       (default: a free port, printed in the banner)\n"
             "  --bin DIR            where the mlops-* binaries are (default: beside mlops)\n"
             "  -h, --help           this text\n\n"
             "The broker binds tcp://*:5555 (work), :5556 (control), :5557 (events) and the\n"
@@ -141,6 +144,25 @@ static int s_port_free(int port)
     int rc = bind(fd, (struct sockaddr *)&addr, sizeof addr) == 0 ? 0 : errno;
     close(fd);
     return rc;
+}
+
+//  A port free on loopback now (the kernel's pick), for the broker's
+//  metrics when --metrics-port is not given. Returns 0 or 1 (said on stderr).
+static int s_free_loopback_port(int *port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof addr;
+    int rc = fd < 0 || bind(fd, (struct sockaddr *)&addr, sizeof addr) != 0
+             || getsockname(fd, (struct sockaddr *)&addr, &len) != 0 ? errno : 0;
+    if (fd >= 0)
+        close(fd);
+    if (rc) {
+        fprintf(stderr, "mlops up: cannot find a free port for the broker's metrics: %s\n", strerror(rc));
+        return 1;
+    }
+    *port = ntohs(addr.sin_port);
+    return 0;
 }
 
 //  Adds a child running bin_dir/program with the NULL-terminated arguments.
@@ -351,13 +373,14 @@ static void s_announce(const s_up_t *self)
            "  dashboard  http://localhost:%d/\n"
            "  health     http://localhost:%d/health\n"
            "  metrics    http://localhost:%d/metrics\n"
+           "  broker     http://127.0.0.1:%d/metrics (Prometheus: queue depth, workers, runs)\n"
            "  try it:\n"
            "    curl -s -X POST http://localhost:%d/predict -H 'Content-Type: application/json' "
            "-d '{\"Pclass\":3,\"Sex\":\"male\",\"Age\":22,\"SibSp\":1,\"Parch\":0,"
            "\"Fare\":7.25,\"Embarked\":\"S\",\"Name\":\"Braund, Mr. Owen Harris\"}'\n"
            "  retrain:    %s/mlops retrain --wait\n"
            "  stop:       Ctrl-C\n\n",
-           p, p, p, p, self->bin_dir);
+           p, p, p, self->metrics_port, p, self->bin_dir);
     fflush(stdout);
 }
 
@@ -414,6 +437,7 @@ static void s_up_free(s_up_t *self)
 static int s_plan(s_up_t *self)
 {
     char port[16], name[32], work_bind[64], control_bind[64], events_bind[64], backend_bind[64];
+    char metrics[32];
     char work[64], control[64], events[64], backend[64];
     int b = self->base_port;
     snprintf(port, sizeof port, "%d", self->port);
@@ -427,10 +451,11 @@ static int s_plan(s_up_t *self)
     snprintf(backend, sizeof backend, "tcp://127.0.0.1:%d", b + 3);
     snprintf(self->control, sizeof self->control, "%s", control);
     snprintf(self->events, sizeof self->events, "%s", events);
+    snprintf(metrics, sizeof metrics, "127.0.0.1:%d", self->metrics_port);
 
     s_child_add(self, "broker", "mlops-broker", "--store", self->store, "--work", work_bind,
                 "--control", control_bind, "--events", events_bind, "--target", self->target,
-                "--source", self->source, NULL);
+                "--source", self->source, "--metrics", metrics, NULL);
     s_child_add(self, "extract", "mlops-worker", "--stage", "extract", "--broker", work, NULL);
     s_child_add(self, "preprocess", "mlops-worker", "--stage", "preprocess", "--broker", work, NULL);
     for (int i = 1; i <= self->train_workers; i++) {
@@ -460,6 +485,7 @@ static int s_parse(s_up_t *self, int argc, char **argv)
         {"infer-workers", required_argument, NULL, 'i'},
         {"bin", required_argument, NULL, 'b'},
         {"base-port", required_argument, NULL, 'B'},
+        {"metrics-port", required_argument, NULL, 'm'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -478,11 +504,12 @@ static int s_parse(s_up_t *self, int argc, char **argv)
         long long value = 0;
         //  any whole number here (flags.h), then each flag's range in its own
         //  words, which tests/test_up.py reads
-        if (opt == 'p' || opt == 't' || opt == 'i' || opt == 'B') {
+        if (opt == 'p' || opt == 't' || opt == 'i' || opt == 'B' || opt == 'm') {
             if (flags_int("", optarg, LLONG_MIN, LLONG_MAX, &value, NULL)) {
                 fprintf(stderr, "mlops up: --%s wants a number, got '%s'\n",
                         opt == 'p'   ? "port"
                         : opt == 'B' ? "base-port"
+                        : opt == 'm' ? "metrics-port"
                         : opt == 't' ? "train-workers"
                                      : "infer-workers",
                         optarg);
@@ -500,6 +527,13 @@ static int s_parse(s_up_t *self, int argc, char **argv)
                 return 2;
             }
             self->port = (int)value;
+            break;
+        case 'm':
+            if (value < 1 || value > 65535) {
+                fprintf(stderr, "mlops up: --metrics-port %lld is not a TCP port (1..65535)\n", value);
+                return 2;
+            }
+            self->metrics_port = (int)value;
             break;
         case 'B':
             if (value < 1 || value > 65532) {
@@ -535,16 +569,18 @@ static int s_parse(s_up_t *self, int argc, char **argv)
 static int s_check_ports(const s_up_t *self)
 {
     const int b = self->base_port;
-    const int ports[] = {b, b + 1, b + 2, b + 3, self->port};
+    const int ports[] = {b, b + 1, b + 2, b + 3, self->port, self->metrics_port};
     const char *what[] = {"broker work", "broker control", "broker events", "gateway backend",
-                          "HTTP"};
+                          "HTTP", "broker metrics"};
+    const char *flag[] = {"--base-port", "--base-port", "--base-port", "--base-port", "--port",
+                          "--metrics-port"};
     for (size_t i = 0; i < sizeof ports / sizeof ports[0]; i++) {
         int rc = s_port_free(ports[i]);
         if (rc == EADDRINUSE) {
             fprintf(stderr,
                     "mlops up: port %d (%s) is already in use: stop what holds it "
                     "(another mlops up? `ss -ltnp | grep %d` shows it) or pick another with %s\n",
-                    ports[i], what[i], ports[i], i == 4 ? "--port" : "--base-port");
+                    ports[i], what[i], ports[i], flag[i]);
             return 1;
         }
         if (rc) {
@@ -612,7 +648,7 @@ int cli_up(int argc, char **argv)
     snprintf(data_file, sizeof data_file, "%s/data.mdb", self->store);
     struct stat st;
     self->store_was_new = stat(data_file, &st) != 0;
-    if (s_check_ports(self) != 0) {
+    if (s_check_ports(self) != 0 || (!self->metrics_port && s_free_loopback_port(&self->metrics_port))) {
         free(self);
         return 1;
     }
