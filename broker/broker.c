@@ -546,6 +546,11 @@ static void s_handle_ready(broker_t *self, const uint8_t *id, size_t id_len, con
 
 static void s_handle_heartbeat(broker_t *self, dispatch_worker_t *w, const proto_msg_t *msg)
 {
+    //  the lines its task logged so far (a worker that dies keeps these)
+    run_task_t *t = *msg->heartbeat.log && strcmp(msg->heartbeat.task_id, w->task_id) == 0
+                    ? s_task_of(self, w) : NULL;
+    if (t)
+        runlogs_append(self, t, w->name, msg->heartbeat.log);
     //  a worker we gave up on (timeout) says it is idle again: it may work
     if (w->busy && !w->task_id[0] && !msg->heartbeat.task_id[0]) {
         dispatch_worker_release(w, zclock_mono());
@@ -568,6 +573,8 @@ static void s_handle_result(broker_t *self, dispatch_worker_t *w, const proto_ms
     }
     run_task_t *t = s_task_of(self, w);
     dispatch_worker_release(w, zclock_mono());
+    if (t)
+        runlogs_append(self, t, w->name, msg->result.log);
     if (!t) {
         log_warning("RESULT ignored: task %s is settled", task_id);
     } else if (msg->result.ok) {

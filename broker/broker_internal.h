@@ -177,4 +177,22 @@ int stages_build_input(broker_t *self, const run_task_t *task, uint8_t **out, si
 int stages_settle(broker_t *self, store_txn_t *txn, const run_task_t *task,
                   const uint8_t *output, size_t len, stages_settled_t *settled, mlops_err_t *err);
 
+/* --- runlogs.c: the task logs a run keeps ------------------------------- */
+
+#define RUNLOGS_RUNS_KEPT 100     //  runs whose task logs the store keeps
+
+//  Appends text (a piece of HEARTBEAT.log or RESULT.log from worker) to
+//  the log of task's current attempt, in the batch. A failure is logged
+//  and leaves the batch alone: a lost log line never costs a result.
+void runlogs_append(broker_t *self, const run_task_t *task, const char *worker, const char *text);
+
+//  A run started: deletes the logs of the run RUNLOGS_RUNS_KEPT before it.
+void runlogs_prune(broker_t *self, uint64_t started_run);
+
+//  The LOGS answer: every kept attempt of the run's tasks (or of task_id),
+//  in task order, encoded into a malloc'd *out. Returns 0, or with err:
+//  MLOPS_ENOTFOUND (no such run, no such task in it), a store error.
+int runlogs_answer(broker_t *self, int64_t run_id, const char *task_id, uint8_t **out, size_t *len,
+                   mlops_err_t *err);
+
 #endif

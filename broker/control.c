@@ -267,6 +267,13 @@ static void s_cmd_get_model(broker_t *self, const proto_msg_t *msg, s_reply_t *r
     s_reply_data(r, rc, "GET_MODEL");
 }
 
+//  LOGS: the kept log lines of a run's tasks (runlogs.c).
+static void s_cmd_logs(broker_t *self, const proto_msg_t *msg, s_reply_t *r)
+{
+    s_reply_data(r, runlogs_answer(self, msg->logs.run_id, msg->logs.task_id, &r->data, &r->data_len, &r->err),
+                 "LOGS");
+}
+
 static void s_control_dispatch(broker_t *self, const proto_msg_t *msg, s_reply_t *r)
 {
     switch (msg->cmd) {
@@ -278,6 +285,7 @@ static void s_control_dispatch(broker_t *self, const proto_msg_t *msg, s_reply_t
     case PROTO_ROLLBACK: s_cmd_production(self, msg, r); break;
     case PROTO_GET_MODEL: s_cmd_get_model(self, msg, r); break;
     case PROTO_SERVING: s_cmd_serving(self, msg, r); break;
+    case PROTO_LOGS: s_cmd_logs(self, msg, r); break;
     default:
         mlops_err_set(&r->err, MLOPS_ECOMMAND, "%s is not a control command", proto_cmd_name(msg->cmd));
         r->ok = false;

@@ -112,6 +112,7 @@ static void s_start_run(broker_t *self, run_t *run)
     }
     self->active = *run;
     memset(run, 0, sizeof *run);
+    runlogs_prune(self, self->active.id);
     char source[128], reason[128];
     log_info("run started run=%llu source=%s reason=%s", (unsigned long long)self->active.id,
              broker_clean(self->active.source, source, sizeof source),

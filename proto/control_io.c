@@ -71,7 +71,7 @@ static const fields_spec_t s_log[] = {
     FIELD_NAT(control_log_t, attempt),
     FIELD_STR(control_log_t, worker),
     FIELD_NAT(control_log_t, bytes_dropped),
-    FIELD_BIN(control_log_t, text, text_len),
+    FIELD_STR(control_log_t, text),
 };
 static const fields_spec_t s_logs[] = {
     FIELD_VEC(control_logs_t, logs, n_logs, CONTROL_LOGS_MAX, s_log),
@@ -87,5 +87,6 @@ FIELDS_CLEAR(control, models, control_models_t)
 FIELDS_CODEC(control, promote, control_promote_t, s_promote)
 FIELDS_CODEC(control, model, control_model_t, s_model)
 FIELDS_CODEC(control, serving, control_serving_t, s_serving)
+FIELDS_CODEC(control, log, control_log_t, s_log)
 FIELDS_CODEC(control, logs, control_logs_t, s_logs)
 FIELDS_CLEAR(control, logs, control_logs_t)

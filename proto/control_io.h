@@ -17,6 +17,7 @@
 
 #include "err.h"
 #include "hash.h"
+#include "msg.h"
 #include "records.h"
 
 #define CONTROL_WORKERS_MAX 4096   //  worker entries in one STATUS
@@ -94,9 +95,8 @@ typedef struct {
     int64_t attempt;               //  1 for the first dispatch, ...
     char worker[64];               //  name of the worker that ran it
     int64_t bytes_dropped;         //  older lines dropped to keep the last PROTO_LOG_MAX_BYTES
-    const uint8_t *text;           //  the lines, '\n'-separated, no other control bytes;
-    size_t text_len;               //  borrowed from the decoded buffer (a bin: any bytes
-                                   //  a worker wrote, sanitised by the broker)
+    char text[PROTO_LOG_MAX_BYTES + 1]; //  the lines, each ending in '\n', UTF-8 with no
+                                   //  other control byte (proto_log_sanitize)
 } control_log_t;                   //  one attempt's log
 
 typedef struct {
@@ -121,6 +121,10 @@ int control_model_encode(const control_model_t *p, uint8_t **out, size_t *out_le
 int control_model_decode(const uint8_t *data, size_t len, control_model_t *p, mlops_err_t *err);
 int control_serving_encode(const control_serving_t *p, uint8_t **out, size_t *out_len);
 int control_serving_decode(const uint8_t *data, size_t len, control_serving_t *p, mlops_err_t *err);
+//  One attempt's log alone: what the broker keeps in its store per attempt
+//  (the bytes of one entry of LOGS' list).
+int control_log_encode(const control_log_t *p, uint8_t **out, size_t *out_len);
+int control_log_decode(const uint8_t *data, size_t len, control_log_t *p, mlops_err_t *err);
 int control_logs_encode(const control_logs_t *p, uint8_t **out, size_t *out_len);
 int control_logs_decode(const uint8_t *data, size_t len, control_logs_t *p, mlops_err_t *err);
 void control_logs_clear(control_logs_t *p);

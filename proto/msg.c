@@ -157,6 +157,30 @@ int proto_name_check(const char *name, mlops_err_t *err)
     return 0;
 }
 
+char *proto_log_sanitize(char *text, size_t len)
+{
+    uint8_t *p = (uint8_t *)text;
+    size_t i = 0;
+    while (i < len) {
+        if (p[i] < 0x80) {
+            if ((p[i] < 0x20 && p[i] != '\n') || p[i] == 0x7f)
+                p[i] = '?';
+            i++;
+            continue;
+        }
+        size_t n = p[i] >= 0xf0 ? 4 : p[i] >= 0xe0 ? 3 : 2, bad;
+        bool valid = n <= len - i && msg_utf8_valid(p + i, n, &bad);
+        if (valid && !(p[i] == 0xc2 && p[i + 1] < 0xa0)) {
+            i += n;
+            continue;
+        }
+        //  a C1 control (0xc2 0x80..0x9f) loses both its bytes, a stray byte itself
+        for (size_t k = valid ? n : 1; k > 0; k--)
+            p[i++] = '?';
+    }
+    return text;
+}
+
 const char *proto_reply_code(int rc)
 {
     switch (rc) {

@@ -188,6 +188,13 @@ typedef struct {
 //  Returns 0 or MLOPS_EINVAL with err quoting the first bad byte.
 int proto_name_check(const char *name, mlops_err_t *err);
 
+//  Makes text[0..len) a task log as it may travel (HEARTBEAT.log,
+//  RESULT.log) and be kept and shown: valid UTF-8 whose only control byte
+//  is '\n'. Every other control byte (C0, DEL, the C1 range U+0080..U+009F)
+//  and every byte that is not part of a valid UTF-8 sequence becomes '?',
+//  in place (the length does not change). Returns text.
+char *proto_log_sanitize(char *text, size_t len);
+
 //  Returns the wire name of cmd ("READY") or NULL if cmd is not valid.
 const char *proto_cmd_name(proto_cmd_t cmd);
 

@@ -15,6 +15,7 @@
 #include "liveness.h"
 #include "log.h"
 #include "msg.h"
+#include "tasklog.h"
 
 #define RECONNECT_MIN_MSEC 1000
 #define RECONNECT_MAX_MSEC 5000    //  a broker back after a restart is found within this
@@ -53,6 +54,7 @@ struct agent {
     int64_t reconnect_msec;       //  back-off for the next reconnect
     int64_t delay_msec;           //  MLOPS_TASK_DELAY_MS
     liveness_t awake;             //  turns of the loop
+    tasklog_t *tasklog;           //  the lines logged while a task runs (the log tap)
 };
 
 agent_t *agent_new(const agent_config_t *cfg, mlops_err_t *err)
@@ -88,10 +90,12 @@ agent_t *agent_new(const agent_config_t *cfg, mlops_err_t *err)
     self->delay_msec = delay ? atoll(delay) : 0;
     self->curve = curve_new_from_env(err);
     self->pipe = zsys_create_pipe(&self->pipe_thread);
-    if (!self->curve || !self->pipe || !self->endpoint || !self->stage) {
+    self->tasklog = tasklog_new(0);
+    if (!self->curve || !self->pipe || !self->endpoint || !self->stage || !self->tasklog) {
         agent_destroy(&self);
         return NULL;
     }
+    log_set_tap(tasklog_tap_fn, self->tasklog);
     return self;
 }
 
@@ -109,6 +113,9 @@ void agent_destroy(agent_t **p)
         return;
     agent_t *self = *p;
     s_join(self);
+    if (self->tasklog)
+        log_set_tap(NULL, NULL);
+    tasklog_destroy(&self->tasklog);
     proto_msg_destroy(&self->job.task);
     free(self->job.output);
     zpoller_destroy(&self->poller);
@@ -208,6 +215,7 @@ static void s_handle_task(agent_t *self, proto_msg_t **msg)
         s_send(self, &res);
         return;
     }
+    tasklog_begin(self->tasklog);   //  from this line on, the task's log
     log_info("task started task=%s attempt=%lld bytes=%zu", task->task.task_id,
              (long long)task->task.attempt, task->task.input_len);
     memset(&self->job, 0, sizeof self->job);
@@ -248,8 +256,12 @@ static void s_job_done(agent_t *self)
     if (self->stale_job)
         log_warning("result of task=%s dropped: the connection was renewed meanwhile",
                     res.result.task_id);
-    else
+    char *lines = tasklog_take(self->tasklog);
+    tasklog_end(self->tasklog);
+    res.result.log = lines;
+    if (!self->stale_job)
         s_send(self, &res);
+    free(lines);
     proto_msg_destroy(&job->task);
     free(job->output);
     memset(job, 0, sizeof *job);
@@ -275,6 +287,7 @@ static void s_reconnect_later(agent_t *self, const char *why)
             //  the result cannot be delivered: collect the thread
             zsock_wait(self->pipe);
             s_join(self);
+            tasklog_end(self->tasklog);
             proto_msg_destroy(&self->job.task);
             free(self->job.output);
             memset(&self->job, 0, sizeof self->job);
@@ -364,8 +377,12 @@ int agent_run(agent_t *self)
         }
         if (zclock_mono() >= self->next_heartbeat && self->announced) {
             proto_msg_t hb = {.cmd = PROTO_HEARTBEAT};
-            hb.heartbeat.task_id = self->busy && !self->stale_job ? self->job.task->task.task_id : "";
+            bool working = self->busy && !self->stale_job;
+            hb.heartbeat.task_id = working ? self->job.task->task.task_id : "";
+            char *lines = working ? tasklog_take(self->tasklog) : NULL;   //  so far (tasklog.h)
+            hb.heartbeat.log = lines;
             s_send(self, &hb);
+            free(lines);
         } else if (zclock_mono() >= self->next_heartbeat) {
             self->next_heartbeat = zclock_mono() + self->cfg.heartbeat_msec;
         }
