@@ -269,26 +269,30 @@ static void s_render_gauges(FILE *f, const exporter_gauges_t *g)
         fprintf(f, "mlops_workers{stage=\"%s\",state=\"idle\"} %zu\nmlops_workers{stage=\"%s\",state=\"busy\"} %zu\n",
                 stage_name((stage_t)s), g->idle[s], stage_name((stage_t)s), g->busy[s]);
     fprintf(f, "mlops_workers{stage=\"infer\",state=\"serving\"} %zu\n", g->serving);
-    s_head(f, "mlops_active_run", "gauge", "Id of the active run, 0 when none.");
-    fprintf(f, "mlops_active_run %llu\n", (unsigned long long)g->active_run);
-    s_head(f, "mlops_store_map_bytes", "gauge", "Size of the LMDB store's map.");
-    fprintf(f, "mlops_store_map_bytes %zu\n", g->store_map_bytes);
-    s_head(f, "mlops_store_used_bytes", "gauge", "Bytes of the store's map in use (pages).");
-    fprintf(f, "mlops_store_used_bytes %zu\n", g->store_used_bytes);
-    s_head(f, "mlops_store_max_bytes", "gauge", "The store's growth limit (--store-size).");
-    fprintf(f, "mlops_store_max_bytes %zu\n", g->store_max_bytes);
+    const struct { const char *name, *help; uint64_t v; } plain[] = {
+        {"mlops_active_run", "Id of the active run, 0 when none.", g->active_run},
+        {"mlops_store_map_bytes", "Size of the LMDB store's map.", g->store_map_bytes},
+        {"mlops_store_used_bytes", "Bytes of the store's map in use (pages).", g->store_used_bytes},
+        {"mlops_store_max_bytes", "The store's growth limit (--store-size).", g->store_max_bytes},
+    };
+    for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++) {
+        s_head(f, plain[i].name, "gauge", plain[i].help);
+        fprintf(f, "%s %llu\n", plain[i].name, (unsigned long long)plain[i].v);
+    }
 }
 
 static void s_render_counters(FILE *f, const exporter_t *self)
 {
-    s_head(f, "mlops_tasks_dispatched_total", "counter", "Task attempts handed to a worker.");
-    s_per_stage(f, "mlops_tasks_dispatched_total", self->dispatched);
-    s_head(f, "mlops_tasks_failed_total", "counter", "Task attempts that failed (error, lost worker, timeout).");
-    s_per_stage(f, "mlops_tasks_failed_total", self->failed);
-    s_head(f, "mlops_tasks_retried_total", "counter", "Failed task attempts that will be retried.");
-    s_per_stage(f, "mlops_tasks_retried_total", self->retried);
-    s_head(f, "mlops_tasks_timed_out_total", "counter", "Task attempts past their stage's --timeout.");
-    s_per_stage(f, "mlops_tasks_timed_out_total", self->timed_out);
+    const struct { const char *name, *help; const uint64_t *v; } per_stage[] = {
+        {"mlops_tasks_dispatched_total", "Task attempts handed to a worker.", self->dispatched},
+        {"mlops_tasks_failed_total", "Task attempts that failed (error, lost worker, timeout).", self->failed},
+        {"mlops_tasks_retried_total", "Failed task attempts that will be retried.", self->retried},
+        {"mlops_tasks_timed_out_total", "Task attempts past their stage's --timeout.", self->timed_out},
+    };
+    for (size_t i = 0; i < sizeof per_stage / sizeof per_stage[0]; i++) {
+        s_head(f, per_stage[i].name, "counter", per_stage[i].help);
+        s_per_stage(f, per_stage[i].name, per_stage[i].v);
+    }
     s_head(f, "mlops_task_duration_seconds", "histogram", "Dispatch to result of the tasks that succeeded.");
     for (int s = 0; s < STAGE_COUNT; s++) {
         char labels[48];
