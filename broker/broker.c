@@ -499,7 +499,8 @@ static bool s_ready_name(broker_t *self, const uint8_t *id, size_t id_len, const
         s_refuse_peer(self, id, id_len, reason, PROTO_REPLY_INVALID);
         return false;
     }
-    if (!broker_name_taken(self, name, host, msg->ready.pid, id, id_len, who, sizeof who))
+    //  an MLOPS/1 worker (no name) is told apart by its connection, as before
+    if (!*msg->ready.name || !broker_name_taken(self, name, host, msg->ready.pid, id, id_len, who, sizeof who))
         return true;
     snprintf(reason, sizeof reason, "the name '%s' is taken by %s", name, who);
     log_warning("READY refused: %s host=%s pid=%lld", reason, host, (long long)msg->ready.pid);
@@ -526,7 +527,7 @@ static void s_handle_ready(broker_t *self, const uint8_t *id, size_t id_len, con
     dispatch_worker_t *old = dispatch_worker_find(self->dispatch, id, id_len);
     if (old && old->task_id[0])
         s_worker_lost(self, old, "sent READY again (restarted)");
-    dispatch_worker_t *earlier = dispatch_worker_named(self->dispatch, name);
+    dispatch_worker_t *earlier = *msg->ready.name ? dispatch_worker_named(self->dispatch, name) : NULL;
     if (earlier && (earlier->id_len != id_len || memcmp(earlier->id, id, id_len) != 0))
         s_worker_lost(self, earlier, "came back on a new connection");
     dispatch_worker_t *w = dispatch_worker_add(self->dispatch, id, id_len, (stage_t)stage, host,

@@ -159,7 +159,8 @@ static void s_cmd_serving(broker_t *self, const proto_msg_t *msg, s_reply_t *r)
     char host[64], name[PROTO_NAME_MAX + 1], who[224];
     log_sanitize(msg->serving.host, strlen(msg->serving.host), host, sizeof host);
     int rc = broker_peer_name(msg->serving.name, host, msg->serving.pid, name, sizeof name, &r->err);
-    if (rc == 0 && broker_name_taken(self, name, host, msg->serving.pid, NULL, 0, who, sizeof who))
+    if (rc == 0 && *msg->serving.name   //  an MLOPS/1 worker is host:pid, as before
+        && broker_name_taken(self, name, host, msg->serving.pid, NULL, 0, who, sizeof who))
         rc = mlops_err_set(&r->err, MLOPS_ESTATE, "SERVING: the name '%s' is taken by %s", name, who);
     const fleet_worker_t *old = rc ? NULL : fleet_find(self->fleet, name);
     int64_t before = old ? old->version : -1;
