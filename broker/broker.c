@@ -192,6 +192,29 @@ void broker_abort_batch(broker_t *self)
     engine_reload(self);
 }
 
+//  Renders the exporter's page with the gauges of now (exporter.h).
+void broker_metrics_publish(broker_t *self)
+{
+    if (!self->exporter)
+        return;
+    exporter_gauges_t g = {.serving = fleet_count(self->fleet), .active_run = self->active.id,
+                           .store_map_bytes = store_map_bytes(self->store),
+                           .store_used_bytes = store_used_bytes(self->store),
+                           .store_max_bytes = store_max_bytes(self->store)};
+    for (int s = 0; s < STAGE_COUNT; s++)
+        g.queued[s] = dispatch_queue_len(self->dispatch, (stage_t)s);
+    for (size_t i = 0; i < dispatch_worker_count(self->dispatch); i++) {
+        const dispatch_worker_t *w = dispatch_worker_at(self->dispatch, i);
+        if (w->busy)
+            g.busy[w->stage]++;
+        else
+            g.idle[w->stage]++;
+    }
+    if (exporter_publish(self->exporter, &g) != 0)
+        log_warning("metrics page not rendered: out of memory");
+    self->next_publish_mono = zclock_mono() + EXPORTER_PUBLISH_MSEC;
+}
+
 /* --- construction -------------------------------------------------------- */
 
 void broker_config_defaults(broker_config_t *cfg)
@@ -284,6 +307,18 @@ static int s_check_config(const broker_config_t *cfg, mlops_err_t *err)
     return 0;
 }
 
+//  Starts the exporter when --metrics is given. Returns 0 or an error with
+//  err naming the flag (exporter_serve).
+static int s_serve_metrics(broker_t *self, mlops_err_t *err)
+{
+    if (!self->cfg.metrics_listen)
+        return 0;
+    self->exporter = exporter_new();
+    if (!self->exporter)
+        return mlops_err_set(err, MLOPS_ENOMEM, "out of memory");
+    return exporter_serve(self->exporter, self->cfg.metrics_listen, err);
+}
+
 //  broker_new, without sockets when detached.
 static broker_t *s_new(const broker_config_t *cfg, bool detached, mlops_err_t *err)
 {
@@ -303,6 +338,8 @@ static broker_t *s_new(const broker_config_t *cfg, bool detached, mlops_err_t *e
     self->cfg.target = s_copy(self, 5, cfg->target);
     if (cfg->data_endpoint)
         self->cfg.data_endpoint = s_copy(self, 8, cfg->data_endpoint);
+    if (cfg->metrics_listen)
+        self->cfg.metrics_listen = s_copy(self, 6, cfg->metrics_listen);
     store_options_t store_opts = {.no_sync = self->cfg.no_sync,
                                   .max_bytes = self->cfg.store_max_bytes};
     //  A limit below the default initial map is also the initial map.
@@ -326,7 +363,7 @@ static broker_t *s_new(const broker_config_t *cfg, bool detached, mlops_err_t *e
     }
     if (!detached && self->events && s_start_data(self, err) != 0)
         zsock_destroy(&self->events);
-    if ((!detached && !self->events) || engine_resume(self, err)) {
+    if ((!detached && (!self->events || s_serve_metrics(self, err))) || engine_resume(self, err)) {
         broker_destroy(&self);
         return NULL;
     }
@@ -366,6 +403,7 @@ void broker_destroy(broker_t **p)
                  (unsigned long long)self->n_messages, (double)self->handler_usec / self->n_messages,
                  (unsigned long long)n_commits, n_commits ? (double)commit_usec / n_commits : 0.0,
                  (double)(self->handler_usec - commit_usec) / self->n_messages);
+    exporter_destroy(&self->exporter);
     batch_destroy(&self->batch);
     data_destroy(&self->data);   //  before the store it reads
     zloop_destroy(&self->loop);
@@ -385,10 +423,12 @@ void broker_destroy(broker_t **p)
 
 int broker_run(broker_t *self)
 {
-    log_info("listening work=%s control=%s events=%s data=%s store=%s curve=%s",
+    log_info("listening work=%s control=%s events=%s data=%s metrics=%s store=%s curve=%s",
              self->cfg.work_endpoint, self->cfg.control_endpoint, self->cfg.events_endpoint,
-             data_endpoint(self->data), self->cfg.store_dir,
+             data_endpoint(self->data), self->cfg.metrics_listen ? self->cfg.metrics_listen : "off",
+             self->cfg.store_dir,
              curve_server_enabled(self->curve) ? "on" : "off (any client may connect)");
+    broker_metrics_publish(self);
     engine_pump(self);
     int rc = zloop_start(self->loop);
     return rc == 0 || zsys_interrupted ? 0 : -1;
@@ -403,6 +443,17 @@ static void s_disconnect_peer(broker_t *self, const uint8_t *id, size_t id_len, 
     broker_send_to(self, self->work, id, id_len, &msg);
 }
 
+//  Refuses a worker for good: DISCONNECT with a code, so it does not come
+//  back (proto/PROTOCOL.md, DISCONNECT) but exits saying why.
+static void s_refuse_peer(broker_t *self, const uint8_t *id, size_t id_len, const char *reason,
+                          const char *code)
+{
+    proto_msg_t msg = {.cmd = PROTO_DISCONNECT};
+    msg.disconnect.reason = reason;
+    msg.disconnect.code = code;
+    broker_send_to(self, self->work, id, id_len, &msg);
+}
+
 //  The worker's task in hand, if it is a running task of the active run.
 static run_task_t *s_task_of(broker_t *self, dispatch_worker_t *w)
 {
@@ -414,8 +465,9 @@ static run_task_t *s_task_of(broker_t *self, dispatch_worker_t *w)
 static void s_worker_lost(broker_t *self, dispatch_worker_t *w, const char *why)
 {
     char error[256];
-    snprintf(error, sizeof error, "worker %.63s:%lld %s", w->host, (long long)w->pid, why);
-    log_warning("%s stage=%s task=%s", error, stage_name(w->stage), w->task_id[0] ? w->task_id : "-");
+    snprintf(error, sizeof error, "worker %.63s %s", w->name, why);
+    log_warning("%s stage=%s host=%s pid=%lld task=%s", error, stage_name(w->stage), w->host,
+                (long long)w->pid, w->task_id[0] ? w->task_id : "-");
     run_task_t *t = s_task_of(self, w);
     dispatch_worker_remove(self->dispatch, w);
     if (t)
@@ -428,10 +480,68 @@ static void s_touch(broker_t *self, dispatch_worker_t *w)
     w->last_seen_ms = broker_wall();
 }
 
+int broker_peer_name(const char *sent, const char *host, int64_t pid, char *out, size_t size,
+                     mlops_err_t *err)
+{
+    if (!*sent) {   //  a worker older than names: host:pid, as before
+        snprintf(out, size, "%.40s:%lld", host, (long long)pid);
+        return 0;
+    }
+    int rc = proto_name_check(sent, err);
+    if (rc == 0)
+        snprintf(out, size, "%s", sent);
+    return rc;
+}
+
+bool broker_name_taken(broker_t *self, const char *name, const char *host, int64_t pid,
+                       const uint8_t *id, size_t id_len, char *who, size_t size)
+{
+    dispatch_worker_t *w = dispatch_worker_named(self->dispatch, name);
+    const fleet_worker_t *f = fleet_find(self->fleet, name);
+    //  the same process again (a new connection, a new report) is not another
+    if (w && !(id && w->id_len == id_len && memcmp(w->id, id, id_len) == 0)
+        && !(w->pid == pid && strcmp(w->host, host) == 0)) {
+        snprintf(who, size, "the %s worker '%s' on host %s pid %lld, last heard %.1f s ago",
+                 stage_name(w->stage), w->name, w->host, (long long)w->pid,
+                 (double)(broker_wall() - w->last_seen_ms) / 1000);
+        return true;
+    }
+    if (f && !(f->pid == pid && strcmp(f->host, host) == 0)) {
+        snprintf(who, size, "the inference worker '%s' on host %s pid %lld, last heard %.1f s ago",
+                 f->name, f->host, (long long)f->pid, (double)(broker_wall() - f->last_seen_ms) / 1000);
+        return true;
+    }
+    return false;
+}
+
+//  A READY's name, checked: the name to use, or false when the worker was
+//  refused (a bad name, a name a live worker has).
+static bool s_ready_name(broker_t *self, const uint8_t *id, size_t id_len, const proto_msg_t *msg,
+                         const char *host, char *name, size_t size)
+{
+    mlops_err_t err;
+    mlops_err_clear(&err);
+    char reason[320], shown[96], who[224];
+    if (broker_peer_name(msg->ready.name, host, msg->ready.pid, name, size, &err)) {
+        snprintf(reason, sizeof reason, "READY: %.200s", err.msg);
+        log_warning("READY refused: %s name=%s host=%s", reason,
+                    broker_clean(msg->ready.name, shown, sizeof shown), host);
+        s_refuse_peer(self, id, id_len, reason, PROTO_REPLY_INVALID);
+        return false;
+    }
+    //  an MLOPS/1 worker (no name) is told apart by its connection, as before
+    if (!*msg->ready.name || !broker_name_taken(self, name, host, msg->ready.pid, id, id_len, who, sizeof who))
+        return true;
+    snprintf(reason, sizeof reason, "the name '%s' is taken by %s", name, who);
+    log_warning("READY refused: %s host=%s pid=%lld", reason, host, (long long)msg->ready.pid);
+    s_refuse_peer(self, id, id_len, reason, PROTO_REPLY_CONFLICT);
+    return false;
+}
+
 static void s_handle_ready(broker_t *self, const uint8_t *id, size_t id_len, const proto_msg_t *msg)
 {
     //  the host goes into logs and status: no control bytes from a peer
-    char host[64], stage_text[48];
+    char host[64], stage_text[48], name[PROTO_NAME_MAX + 1];
     log_sanitize(msg->ready.host, strlen(msg->ready.host), host, sizeof host);
     log_sanitize(msg->ready.stage, strlen(msg->ready.stage), stage_text, sizeof stage_text);
     int stage = stage_from_name(msg->ready.stage);
@@ -442,9 +552,14 @@ static void s_handle_ready(broker_t *self, const uint8_t *id, size_t id_len, con
         s_disconnect_peer(self, id, id_len, reason);
         return;
     }
+    if (!s_ready_name(self, id, id_len, msg, host, name, sizeof name))
+        return;
     dispatch_worker_t *old = dispatch_worker_find(self->dispatch, id, id_len);
     if (old && old->task_id[0])
         s_worker_lost(self, old, "sent READY again (restarted)");
+    dispatch_worker_t *earlier = *msg->ready.name ? dispatch_worker_named(self->dispatch, name) : NULL;
+    if (earlier && (earlier->id_len != id_len || memcmp(earlier->id, id, id_len) != 0))
+        s_worker_lost(self, earlier, "came back on a new connection");
     dispatch_worker_t *w = dispatch_worker_add(self->dispatch, id, id_len, (stage_t)stage, host,
                                                msg->ready.pid, zclock_mono());
     if (!w) {
@@ -452,15 +567,21 @@ static void s_handle_ready(broker_t *self, const uint8_t *id, size_t id_len, con
         s_disconnect_peer(self, id, id_len, "too many workers");
         return;
     }
+    snprintf(w->name, sizeof w->name, "%s", name);
     s_touch(self, w);
     w->last_sent_mono = zclock_mono();
-    log_info("worker joined stage=%s host=%s pid=%lld", stage_name((stage_t)stage), w->host,
-             (long long)w->pid);
+    log_info("worker joined stage=%s name=%s host=%s pid=%lld", stage_name((stage_t)stage), w->name,
+             w->host, (long long)w->pid);
     engine_pump(self);
 }
 
 static void s_handle_heartbeat(broker_t *self, dispatch_worker_t *w, const proto_msg_t *msg)
 {
+    //  the lines its task logged so far (a worker that dies keeps these)
+    run_task_t *t = *msg->heartbeat.log && strcmp(msg->heartbeat.task_id, w->task_id) == 0
+                    ? s_task_of(self, w) : NULL;
+    if (t)
+        runlogs_append(self, t, w->name, msg->heartbeat.log);
     //  a worker we gave up on (timeout) says it is idle again: it may work
     if (w->busy && !w->task_id[0] && !msg->heartbeat.task_id[0]) {
         dispatch_worker_release(w, zclock_mono());
@@ -473,9 +594,8 @@ static void s_handle_result(broker_t *self, dispatch_worker_t *w, const proto_ms
     const char *task_id = msg->result.task_id;
     if (!w->task_id[0] || strcmp(w->task_id, task_id) != 0) {
         char sample[64];
-        log_warning("RESULT ignored: task %s is not in hand by worker %s:%lld (late or duplicate)",
-                    broker_sample(task_id, strlen(task_id), sample, sizeof sample), w->host,
-                    (long long)w->pid);
+        log_warning("RESULT ignored: task %s is not in hand by worker %s (late or duplicate)",
+                    broker_sample(task_id, strlen(task_id), sample, sizeof sample), w->name);
         if (w->busy && !w->task_id[0]) {   //  the late answer of a timed-out task: free again
             dispatch_worker_release(w, zclock_mono());
             engine_pump(self);
@@ -484,6 +604,8 @@ static void s_handle_result(broker_t *self, dispatch_worker_t *w, const proto_ms
     }
     run_task_t *t = s_task_of(self, w);
     dispatch_worker_release(w, zclock_mono());
+    if (t)
+        runlogs_append(self, t, w->name, msg->result.log);
     if (!t) {
         log_warning("RESULT ignored: task %s is settled", task_id);
     } else if (msg->result.ok) {
@@ -534,7 +656,7 @@ static int s_work_fn(zloop_t *loop, zsock_t *sock, void *arg)
         if (!msg) {
             char why[256];
             log_warning("work: dropped a bad frame from %s: %s sample=%s",
-                        w ? w->host : "unknown peer",
+                        w ? w->name : "unknown peer",
                         broker_clean(mlops_err_text(&err, err.code), why, sizeof why),
                         broker_sample(zframe_data(payload), zframe_size(payload), sample, sizeof sample));
         } else if (msg->cmd == PROTO_READY && !curve_peer_has_role(self->curve, payload, msg->ready.stage)) {
@@ -557,8 +679,8 @@ static int s_work_fn(zloop_t *loop, zsock_t *sock, void *arg)
             case PROTO_RESULT: s_handle_result(self, w, msg); break;
             case PROTO_DISCONNECT: s_worker_lost(self, w, "disconnected"); engine_pump(self); break;
             default:
-                log_warning("work: unexpected %s from worker %s:%lld, dropped",
-                            proto_cmd_name(msg->cmd), w->host, (long long)w->pid);
+                log_warning("work: unexpected %s from worker %s, dropped",
+                            proto_cmd_name(msg->cmd), w->name);
             }
         }
         proto_msg_destroy(&msg);
@@ -600,6 +722,8 @@ static void s_awake(broker_t *self)
     int64_t stall = dispatch_awake(self->dispatch, zclock_mono(), STALL_GAP_MSEC);
     if (stall > 0)
         fleet_extend(self->fleet, stall);
+    if (stall > 0 && self->exporter)
+        exporter_stall(self->exporter, (double)stall / 1000);
     if (stall >= self->cfg.heartbeat_msec)
         log_info("loop stalled ms=%lld: worker expiries extended by as much", (long long)stall);
 }
@@ -629,8 +753,8 @@ static void s_expire_workers(broker_t *self)
 static void s_infer_gone_fn(const fleet_worker_t *w, void *arg)
 {
     broker_t *self = arg;
-    log_warning("inference worker lost host=%s pid=%lld version=%lld (silent for %lld ms)", w->host,
-                (long long)w->pid, (long long)w->version, (long long)(w->interval_ms * self->cfg.liveness));
+    log_warning("inference worker lost name=%s host=%s pid=%lld version=%lld (silent for %lld ms)",
+                w->name, w->host, (long long)w->pid, (long long)w->version, (long long)(w->interval_ms * self->cfg.liveness));
 }
 
 static void s_check_workers(broker_t *self)
@@ -645,9 +769,11 @@ static void s_check_workers(broker_t *self)
         int64_t limit = self->cfg.timeout_msec[w->stage];
         if (t && now - w->task_since_mono > limit) {
             char why[128];
-            snprintf(why, sizeof why, "timed out after %lld ms on worker %.63s:%lld",
-                     (long long)limit, w->host, (long long)w->pid);
+            snprintf(why, sizeof why, "timed out after %lld ms on worker %.63s",
+                     (long long)limit, w->name);
             w->task_id[0] = '\0';   //  still busy until it answers or says it is idle
+            if (self->exporter)
+                exporter_task_timed_out(self->exporter, w->stage);
             engine_task_failed(self, t, why);
         }
         if (now - w->last_sent_mono >= self->cfg.heartbeat_msec) {
@@ -673,5 +799,7 @@ static int s_tick_fn(zloop_t *loop, int timer_id, void *arg)
     }
     engine_pump(self);
     broker_flush(self);
+    if (self->exporter && zclock_mono() >= self->next_publish_mono)
+        broker_metrics_publish(self);
     return 0;
 }

@@ -68,6 +68,7 @@ typedef struct {
     uint64_t seed;                   //  split and training seed
     const char *families[DAG_FAMILIES_MAX]; //  train fan-out
     size_t n_families;
+    const char *metrics_listen;      //  ADDR:PORT of GET /metrics (exporter.h), NULL = off
 } broker_config_t;
 
 typedef struct broker broker_t;

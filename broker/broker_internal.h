@@ -36,6 +36,7 @@
 #include "curve.h"
 #include "data.h"
 #include "dispatch.h"
+#include "exporter.h"
 #include "fleet.h"
 #include "msg.h"
 #include "store.h"
@@ -55,6 +56,9 @@ struct broker {
     batch_t *batch;               //  the store transaction of this message, and what waits for it
     dispatch_t *dispatch;         //  workers and per-stage queues
     fleet_t *fleet;               //  inference workers (SERVING) and the load_model wait
+    exporter_t *exporter;         //  Prometheus metrics, NULL when --metrics is off
+    int64_t next_publish_mono;    //  when the exporter's page is next rendered
+    int64_t load_wait_began_mono; //  when the load_model wait began, for its histogram
     int64_t resumed_mono;         //  when a run was resumed from the store, 0 = never
     run_t active;                 //  the running run; id 0 = none
     uint64_t queued_id;           //  the queued run, 0 = none
@@ -74,6 +78,19 @@ char *broker_sample(const void *data, size_t len, char *out, size_t size);
 
 //  Text that came from a peer, made safe for one log line.
 char *broker_clean(const char *text, char *out, size_t size);
+
+//  The name a worker goes by: sent (checked with proto_name_check), or
+//  host:pid when it sent none (a worker older than names). Returns 0 or
+//  MLOPS_EINVAL with err.
+int broker_peer_name(const char *sent, const char *host, int64_t pid, char *out, size_t size,
+                     mlops_err_t *err);
+
+//  True when another live worker, stage or inference, goes by name: not
+//  the one on ROUTER identity id (may be NULL) and not the same host and
+//  pid (the same process on a new connection). who gets a description
+//  of the holder for the refusal.
+bool broker_name_taken(broker_t *self, const char *name, const char *host, int64_t pid,
+                       const uint8_t *id, size_t id_len, char *who, size_t size);
 
 //  Encodes msg into a frame; NULL on failure (logged: a bug of ours).
 zframe_t *broker_frame_of(const proto_msg_t *msg);
@@ -105,6 +122,9 @@ int broker_put_run(broker_t *self, const run_t *run);
 
 //  Forgets the open batch and what waits for it, and reloads from the store.
 void broker_abort_batch(broker_t *self);
+
+//  Renders the metrics page now (no-op without --metrics).
+void broker_metrics_publish(broker_t *self);
 
 /* --- engine.c: the run engine ---------------------------------------------- */
 
@@ -158,5 +178,23 @@ int stages_build_input(broker_t *self, const run_task_t *task, uint8_t **out, si
 //  run. Returns 0 or an error with err (the caller aborts the batch).
 int stages_settle(broker_t *self, store_txn_t *txn, const run_task_t *task,
                   const uint8_t *output, size_t len, stages_settled_t *settled, mlops_err_t *err);
+
+/* --- runlogs.c: the task logs a run keeps ------------------------------- */
+
+#define RUNLOGS_RUNS_KEPT 100     //  runs whose task logs the store keeps
+
+//  Appends text (a piece of HEARTBEAT.log or RESULT.log from worker) to
+//  the log of task's current attempt, in the batch. A failure is logged
+//  and leaves the batch alone: a lost log line never costs a result.
+void runlogs_append(broker_t *self, const run_task_t *task, const char *worker, const char *text);
+
+//  A run started: deletes the logs of the run RUNLOGS_RUNS_KEPT before it.
+void runlogs_prune(broker_t *self, uint64_t started_run);
+
+//  The LOGS answer: every kept attempt of the run's tasks (or of task_id),
+//  in task order, encoded into a malloc'd *out. Returns 0, or with err:
+//  MLOPS_ENOTFOUND (no such run, no such task in it), a store error.
+int runlogs_answer(broker_t *self, int64_t run_id, const char *task_id, uint8_t **out, size_t *len,
+                   mlops_err_t *err);
 
 #endif

@@ -52,15 +52,15 @@ static void s_cmd_retrain(broker_t *self, const proto_msg_t *msg, s_reply_t *r)
     engine_pump(self);
 }
 
-//  Inference workers by host and pid, for a readable status.
+//  Inference workers by host, then name, for a readable status.
 static int s_infer_order_fn(const void *a, const void *b)
 {
     const control_infer_t *x = a, *y = b;
     int h = strcmp(x->host, y->host);
-    return h ? h : (x->pid > y->pid) - (x->pid < y->pid);
+    return h ? h : strcmp(x->name, y->name);
 }
 
-//  Workers in DAG order, then by host and pid, for a readable status.
+//  Workers in DAG order, then by host and name, for a readable status.
 static int s_worker_order_fn(const void *a, const void *b)
 {
     const control_worker_t *x = a, *y = b;
@@ -68,7 +68,7 @@ static int s_worker_order_fn(const void *a, const void *b)
     if (sx != sy)
         return sx - sy;
     int h = strcmp(x->host, y->host);
-    return h ? h : (x->pid > y->pid) - (x->pid < y->pid);
+    return h ? h : strcmp(x->name, y->name);
 }
 
 //  Says which task of the active run is ready but has no worker of its
@@ -123,6 +123,7 @@ static void s_cmd_status(broker_t *self, s_reply_t *r)
         cw->pid = w->pid;
         snprintf(cw->state, sizeof cw->state, "%s", w->busy ? "busy" : "idle");
         snprintf(cw->task_id, sizeof cw->task_id, "%s", w->task_id);
+        snprintf(cw->name, sizeof cw->name, "%s", w->name);
         cw->last_seen_ms = w->last_seen_ms;
     }
     st.n_workers = n;
@@ -138,6 +139,7 @@ static void s_cmd_status(broker_t *self, s_reply_t *r)
     for (size_t i = 0; i < n_infer; i++) {
         const fleet_worker_t *w = fleet_at(self->fleet, i);
         snprintf(st.serving[i].host, sizeof st.serving[i].host, "%s", w->host);
+        snprintf(st.serving[i].name, sizeof st.serving[i].name, "%s", w->name);
         st.serving[i].pid = w->pid;
         st.serving[i].model_version = w->version;
         st.serving[i].last_seen_ms = w->last_seen_ms;
@@ -154,11 +156,16 @@ static void s_cmd_status(broker_t *self, s_reply_t *r)
 //  (it joined late, the events socket dropped it) still catches up.
 static void s_cmd_serving(broker_t *self, const proto_msg_t *msg, s_reply_t *r)
 {
-    char host[64];
+    char host[64], name[PROTO_NAME_MAX + 1], who[224];
     log_sanitize(msg->serving.host, strlen(msg->serving.host), host, sizeof host);
-    const fleet_worker_t *old = fleet_find(self->fleet, host, msg->serving.pid);
+    int rc = broker_peer_name(msg->serving.name, host, msg->serving.pid, name, sizeof name, &r->err);
+    if (rc == 0 && *msg->serving.name   //  an MLOPS/1 worker is host:pid, as before
+        && broker_name_taken(self, name, host, msg->serving.pid, NULL, 0, who, sizeof who))
+        rc = mlops_err_set(&r->err, MLOPS_ESTATE, "SERVING: the name '%s' is taken by %s", name, who);
+    const fleet_worker_t *old = rc ? NULL : fleet_find(self->fleet, name);
     int64_t before = old ? old->version : -1;
-    int rc = fleet_report(self->fleet, host, msg->serving.pid, msg->serving.model_version,
+    if (rc == 0)
+        rc = fleet_report(self->fleet, name, host, msg->serving.pid, msg->serving.model_version,
                           msg->serving.interval_ms, zclock_mono(), broker_wall(), &r->err);
     if (rc) {
         char why[256];
@@ -167,8 +174,9 @@ static void s_cmd_serving(broker_t *self, const proto_msg_t *msg, s_reply_t *r)
         return;
     }
     if (before != msg->serving.model_version)
-        log_info("inference worker %s host=%s pid=%lld version=%lld", before < 0 ? "joined" : "serves",
-                 host, (long long)msg->serving.pid, (long long)msg->serving.model_version);
+        log_info("inference worker %s name=%s host=%s pid=%lld version=%lld",
+                 before < 0 ? "joined" : "serves", name, host, (long long)msg->serving.pid,
+                 (long long)msg->serving.model_version);
     control_serving_t answer = {0};
     version_t prod;
     mlops_err_t err;
@@ -260,6 +268,13 @@ static void s_cmd_get_model(broker_t *self, const proto_msg_t *msg, s_reply_t *r
     s_reply_data(r, rc, "GET_MODEL");
 }
 
+//  LOGS: the kept log lines of a run's tasks (runlogs.c).
+static void s_cmd_logs(broker_t *self, const proto_msg_t *msg, s_reply_t *r)
+{
+    s_reply_data(r, runlogs_answer(self, msg->logs.run_id, msg->logs.task_id, &r->data, &r->data_len, &r->err),
+                 "LOGS");
+}
+
 static void s_control_dispatch(broker_t *self, const proto_msg_t *msg, s_reply_t *r)
 {
     switch (msg->cmd) {
@@ -271,6 +286,7 @@ static void s_control_dispatch(broker_t *self, const proto_msg_t *msg, s_reply_t
     case PROTO_ROLLBACK: s_cmd_production(self, msg, r); break;
     case PROTO_GET_MODEL: s_cmd_get_model(self, msg, r); break;
     case PROTO_SERVING: s_cmd_serving(self, msg, r); break;
+    case PROTO_LOGS: s_cmd_logs(self, msg, r); break;
     default:
         mlops_err_set(&r->err, MLOPS_ECOMMAND, "%s is not a control command", proto_cmd_name(msg->cmd));
         r->ok = false;

@@ -79,8 +79,17 @@ dispatch_worker_t *dispatch_worker_add(dispatch_t *self, const uint8_t *id, size
     w->stage = stage;
     snprintf(w->host, sizeof w->host, "%s", host ? host : "");
     w->pid = pid;
+    snprintf(w->name, sizeof w->name, "%.40s:%lld", w->host, (long long)pid);
     w->idle_since_mono = now_mono;
     return w;
+}
+
+dispatch_worker_t *dispatch_worker_named(dispatch_t *self, const char *name)
+{
+    for (size_t i = 0; i < self->n_workers; i++)
+        if (strcmp(self->workers[i]->name, name) == 0)
+            return self->workers[i];
+    return NULL;
 }
 
 void dispatch_worker_remove(dispatch_t *self, dispatch_worker_t *worker)

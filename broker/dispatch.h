@@ -1,7 +1,9 @@
 /*  dispatch.h: the broker's view of its stage workers and the queue of
     tasks per stage, with no sockets in it.
 
-    A worker is known by its ROUTER identity. It is idle (may take a task) or
+    A worker is known by its ROUTER identity, and shown by its name (the
+    READY's instance name, host:pid for a worker older than names), which
+    tells workers apart when they share a host and pid (containers). It is idle (may take a task) or
     busy (has a task in hand, or is still finishing one the broker gave up on
     after a timeout). Dispatch picks the least recently used idle worker of a
     stage: the one idle longest. A worker silent past its expiry is dead.
@@ -35,6 +37,7 @@ typedef struct {
     uint8_t id[DISPATCH_ID_MAX];  //  ROUTER identity
     size_t id_len;
     stage_t stage;                //  the stage it serves
+    char name[64];                //  its instance name, unique among live workers
     char host[64];                //  as announced
     int64_t pid;                  //  as announced
     char task_id[48];             //  task in hand, "" when none
@@ -58,13 +61,17 @@ void dispatch_destroy(dispatch_t **p);
 //  NULL when id_len is 0 or over DISPATCH_ID_MAX, at DISPATCH_WORKERS_MAX,
 //  or when a new worker's stage has DISPATCH_STAGE_WORKERS_MAX already.
 //  A reset worker's task in hand is forgotten: the caller must settle it first
-//  (dispatch_worker_find tells whether it exists).
+//  (dispatch_worker_find tells whether it exists). Its name is host:pid until
+//  the caller sets another.
 dispatch_worker_t *dispatch_worker_add(dispatch_t *self, const uint8_t *id, size_t id_len,
                                        stage_t stage, const char *host, int64_t pid,
                                        int64_t now_mono);
 
 //  The worker with this identity, or NULL.
 dispatch_worker_t *dispatch_worker_find(dispatch_t *self, const uint8_t *id, size_t id_len);
+
+//  The worker with this name, or NULL.
+dispatch_worker_t *dispatch_worker_named(dispatch_t *self, const char *name);
 
 //  Forgets a worker (the pointer dies).
 void dispatch_worker_remove(dispatch_t *self, dispatch_worker_t *worker);

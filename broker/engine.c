@@ -112,6 +112,7 @@ static void s_start_run(broker_t *self, run_t *run)
     }
     self->active = *run;
     memset(run, 0, sizeof *run);
+    runlogs_prune(self, self->active.id);
     char source[128], reason[128];
     log_info("run started run=%llu source=%s reason=%s", (unsigned long long)self->active.id,
              broker_clean(self->active.source, source, sizeof source),
@@ -206,6 +207,9 @@ void engine_task_failed(broker_t *self, run_task_t *task, const char *error)
     log_warning("task failed task=%s attempt=%d error=%s%s", task->task_id, task->attempts,
                 log_sanitize(error, strlen(error), shown, sizeof shown),
                 outcome == DAG_RETRY ? " (will retry)" : "");
+    int stage = dag_task_stage(task);
+    if (self->exporter && stage >= 0)
+        exporter_task_failed(self->exporter, (stage_t)stage, outcome == DAG_RETRY);
     store_txn_t *txn = broker_txn(self);
     if (txn && outcome == DAG_RUN_FAILED && self->active.version) {
         mlops_err_t err;
@@ -231,6 +235,12 @@ static void s_run_ended(broker_t *self)
              broker_clean(self->active.state == RUN_FAILED ? self->active.error : self->active.outcome,
                           shown, sizeof shown));
     broker_publish_run(self, &self->active);
+    if (self->exporter) {
+        const run_t *r = &self->active;
+        int64_t began = r->started_ms ? r->started_ms : r->created_ms;
+        exporter_run_ended(self->exporter, r->state == RUN_SUCCEEDED, r->promoted,
+                           r->ended_ms > began ? (double)(r->ended_ms - began) / 1000 : 0);
+    }
     for (size_t i = 0; i < self->active.n_tasks; i++)
         dispatch_queue_remove(self->dispatch, self->active.tasks[i].task_id);
     run_clear(&self->active);
@@ -272,6 +282,9 @@ static bool s_commit_done(broker_t *self, run_task_t *task, bool *finished)
         broker_abort_batch(self);
         return false;
     }
+    int stage = dag_task_stage(task);
+    if (self->exporter && stage >= 0)
+        exporter_task_done(self->exporter, (stage_t)stage, (double)(task->ended_ms - task->started_ms) / 1000);
     return true;
 }
 
@@ -284,6 +297,7 @@ static bool s_load_wait_begin(broker_t *self, run_task_t *task, bool promoted)
     if (!self->active.promoted || self->cfg.load_wait_msec <= 0)
         return false;
     fleet_wait_begin(self->fleet, (int64_t)self->active.version, zclock_mono(), self->cfg.load_wait_msec);
+    self->load_wait_began_mono = zclock_mono();
     if (broker_put_run(self, &self->active) != 0) {
         fleet_wait_end(self->fleet);
         broker_abort_batch(self);
@@ -308,9 +322,13 @@ static bool s_load_wait_begin(broker_t *self, run_task_t *task, bool promoted)
 }
 
 //  The wait is over: load_model is done, the outcome says how it went.
-static void s_load_wait_end(broker_t *self, run_task_t *task, fleet_verdict_t verdict, const char *note)
+static void s_load_wait_end(broker_t *self, run_task_t *task, const char *verdict_name,
+                            fleet_verdict_t verdict, const char *note)
 {
     fleet_wait_end(self->fleet);
+    if (self->exporter)
+        exporter_load_wait(self->exporter, verdict_name,
+                           (double)(zclock_mono() - self->load_wait_began_mono) / 1000);
     if (verdict == FLEET_TIMED_OUT)
         log_warning("load wait run=%llu over: %s", (unsigned long long)self->active.id, note);
     else
@@ -347,7 +365,9 @@ void engine_load_wait_check(broker_t *self)
     fleet_verdict_t verdict = fleet_wait_check(self->fleet, now, note, sizeof note);
     if (verdict == FLEET_WAITING || (verdict == FLEET_NONE && self->resumed_mono && now - self->resumed_mono < grace))
         return;
-    s_load_wait_end(self, task, verdict, note);
+    static const char *const names[] = {[FLEET_NONE] = "none", [FLEET_ALL_SERVE] = "all_serve",
+                                        [FLEET_TIMED_OUT] = "timed_out"};
+    s_load_wait_end(self, task, names[verdict], verdict, note);
 }
 
 //  A manual promote or rollback put another version in production while a
@@ -363,7 +383,7 @@ void engine_load_wait_superseded(broker_t *self, uint64_t production, const char
     char note[FLEET_NOTE_MAX];
     snprintf(note, sizeof note, "a manual %s put v%llu in production while the inference workers took v%lld",
              how, (unsigned long long)production, (long long)waited);
-    s_load_wait_end(self, task, FLEET_ALL_SERVE, note);   //  an operator's choice: logged as info
+    s_load_wait_end(self, task, "superseded", FLEET_ALL_SERVE, note);   //  an operator's choice: logged as info
 }
 
 //  A RESULT ok=true for a task in hand: store its output, settle it, move on.
@@ -424,7 +444,7 @@ static void s_dispatch(broker_t *self, run_task_t *task, dispatch_worker_t *w)
         return;
     }
     char who[96];
-    snprintf(who, sizeof who, "%.63s:%lld", w->host, (long long)w->pid);
+    snprintf(who, sizeof who, "%.63s", w->name);
     dag_task_start(&self->active, task, who, broker_wall());
     if (broker_put_run(self, &self->active) != 0) {
         task->state = TASK_PENDING;   //  nothing was written: as if never dispatched
@@ -433,6 +453,8 @@ static void s_dispatch(broker_t *self, run_task_t *task, dispatch_worker_t *w)
         return;
     }
     dispatch_worker_assign(w, task->task_id, zclock_mono());
+    if (self->exporter)
+        exporter_task_dispatched(self->exporter, w->stage);
     broker_publish_task(self, task, who);
     proto_msg_t msg = {.cmd = PROTO_TASK};
     msg.task.task_id = task->task_id;

@@ -43,18 +43,18 @@ void fleet_destroy(fleet_t **p)
     *p = NULL;
 }
 
-//  Index of the worker with this host and pid, or self->n when none.
-static size_t s_index(const fleet_t *self, const char *host, int64_t pid)
+//  Index of the worker with this name, or self->n when none.
+static size_t s_index(const fleet_t *self, const char *name)
 {
     size_t i = 0;
-    while (i < self->n && (self->workers[i].pid != pid || strcmp(self->workers[i].host, host) != 0))
+    while (i < self->n && strcmp(self->workers[i].name, name) != 0)
         i++;
     return i;
 }
 
-const fleet_worker_t *fleet_find(const fleet_t *self, const char *host, int64_t pid)
+const fleet_worker_t *fleet_find(const fleet_t *self, const char *name)
 {
-    size_t i = s_index(self, host, pid);
+    size_t i = s_index(self, name);
     return i < self->n ? &self->workers[i] : NULL;
 }
 
@@ -75,10 +75,12 @@ static fleet_worker_t *s_add(fleet_t *self, mlops_err_t *err)
     return w;
 }
 
-int fleet_report(fleet_t *self, const char *host, int64_t pid, int64_t version,
+int fleet_report(fleet_t *self, const char *name, const char *host, int64_t pid, int64_t version,
                  int64_t interval_ms, int64_t mono_ms, int64_t wall_ms, mlops_err_t *err)
 {
-    assert(self && host);
+    assert(self && name && host);
+    if (!*name)
+        return mlops_err_set(err, MLOPS_EINVAL, "SERVING: name is empty");
     if (!*host)
         return mlops_err_set(err, MLOPS_EINVAL, "SERVING: host is empty");
     if (pid <= 0)
@@ -86,10 +88,11 @@ int fleet_report(fleet_t *self, const char *host, int64_t pid, int64_t version,
     if (interval_ms > FLEET_INTERVAL_MAX_MSEC)
         return mlops_err_set(err, MLOPS_EINVAL, "SERVING: interval_ms %" PRId64 " is over %d",
                              interval_ms, FLEET_INTERVAL_MAX_MSEC);
-    size_t i = s_index(self, host, pid);
+    size_t i = s_index(self, name);
     fleet_worker_t *w = i < self->n ? &self->workers[i] : s_add(self, err);
     if (!w)
         return err ? err->code : MLOPS_ENOMEM;
+    snprintf(w->name, sizeof w->name, "%s", name);
     snprintf(w->host, sizeof w->host, "%s", host);
     w->pid = pid;
     w->version = version;
@@ -99,13 +102,13 @@ int fleet_report(fleet_t *self, const char *host, int64_t pid, int64_t version,
     return 0;
 }
 
-//  Appends "host:pid (vN)" to the wait's silent list, or counts it.
+//  Appends "name (vN)" to the wait's silent list, or counts it.
 static void s_note_silent(fleet_t *self, const fleet_worker_t *w)
 {
     size_t have = strlen(self->silent);
     if (self->n_silent++ < S_NAMED_MAX)
-        snprintf(self->silent + have, sizeof self->silent - have, "%s%.40s:%" PRId64 " (v%" PRId64 ")",
-                 have ? ", " : "", w->host, w->pid, w->version);
+        snprintf(self->silent + have, sizeof self->silent - have, "%s%.63s (v%" PRId64 ")",
+                 have ? ", " : "", w->name, w->version);
 }
 
 size_t fleet_expire(fleet_t *self, int64_t mono_ms, fleet_gone_fn *gone_fn, void *arg)
@@ -162,7 +165,7 @@ int64_t fleet_wait_version(const fleet_t *self)
     return self->wait_version;
 }
 
-//  Appends the workers that lag ("vm:42 serves v2, ...") to note.
+//  Appends the workers that lag ("vm-3fa9c2 serves v2, ...") to note.
 static void s_note_lagging(const fleet_t *self, char *note, size_t size)
 {
     size_t named = 0, lagging = 0;
@@ -172,8 +175,8 @@ static void s_note_lagging(const fleet_t *self, char *note, size_t size)
             continue;
         size_t have = strlen(note);
         if (named++ < S_NAMED_MAX)
-            snprintf(note + have, size - have, "%s%.40s:%" PRId64 " serves v%" PRId64,
-                     lagging ? ", " : "", w->host, w->pid, w->version);
+            snprintf(note + have, size - have, "%s%.63s serves v%" PRId64,
+                     lagging ? ", " : "", w->name, w->version);
         lagging++;
     }
     size_t have = strlen(note);

@@ -4,8 +4,9 @@
     Inference workers do not talk to the broker's work socket (they serve the
     gateway); each one sends SERVING on the control socket, at once when the
     version it serves changes and at least every interval_ms otherwise
-    (proto/PROTOCOL.md, section 5.2). The fleet keeps one entry per host and
-    pid with the version last reported. An entry silent for liveness x its
+    (proto/PROTOCOL.md, section 5.2). The fleet keeps one entry per worker
+    name (SERVING.name; host:pid for a worker older than names) with the
+    version last reported. An entry silent for liveness x its
     own interval is dead and dropped (the rule of liveness.h): a worker that
     was stopped, crashed or is frozen stops counting.
 
@@ -35,6 +36,7 @@
 #define FLEET_NOTE_MAX 200                      //  bytes of a wait's note, NUL included
 
 typedef struct {
+    char name[64];               //  its instance name: what tells workers apart
     char host[64];               //  as reported, sanitised by the caller
     int64_t pid;                 //  as reported
     int64_t version;             //  version it serves, 0 = none
@@ -59,11 +61,13 @@ fleet_t *fleet_new(int liveness);
 //  Frees; ignores NULL; sets *p to NULL.
 void fleet_destroy(fleet_t **p);
 
-//  Records one SERVING report (a new worker or an update). interval_ms 0
-//  is HEARTBEAT_IVL_MSEC. Returns 0, or with err: MLOPS_EINVAL
-//  (empty host, pid 0, interval_ms over FLEET_INTERVAL_MAX_MSEC, each named
-//  in the message), MLOPS_ETOOBIG (FLEET_WORKERS_MAX workers already).
-int fleet_report(fleet_t *self, const char *host, int64_t pid, int64_t version,
+//  Records one SERVING report of the worker called name (a new worker or
+//  an update; the caller has checked that the name is not another
+//  worker's). interval_ms 0 is HEARTBEAT_IVL_MSEC. Returns 0, or with err:
+//  MLOPS_EINVAL (empty name or host, pid 0, interval_ms over
+//  FLEET_INTERVAL_MAX_MSEC, each named in the message), MLOPS_ETOOBIG
+//  (FLEET_WORKERS_MAX workers already).
+int fleet_report(fleet_t *self, const char *name, const char *host, int64_t pid, int64_t version,
                  int64_t interval_ms, int64_t mono_ms, int64_t wall_ms, mlops_err_t *err);
 
 //  Called with each worker fleet_expire drops, before it is gone.
@@ -74,8 +78,8 @@ typedef void(fleet_gone_fn)(const fleet_worker_t *worker, void *arg);
 //  awaited version is named in the wait's note. Returns how many went.
 size_t fleet_expire(fleet_t *self, int64_t mono_ms, fleet_gone_fn *gone_fn, void *arg);
 
-//  The worker with this host and pid, or NULL (borrowed until the next change).
-const fleet_worker_t *fleet_find(const fleet_t *self, const char *host, int64_t pid);
+//  The worker with this name, or NULL (borrowed until the next change).
+const fleet_worker_t *fleet_find(const fleet_t *self, const char *name);
 
 //  Pushes every expiry `ms` later: the broker's own stall (a long commit)
 //  must not make a live worker look dead.
@@ -98,7 +102,8 @@ int64_t fleet_wait_version(const fleet_t *self);
 //  Where the wait stands at mono_ms. For every verdict but FLEET_WAITING,
 //  note (FLEET_NOTE_MAX bytes) gets one line for the run's outcome, e.g.
 //  "2 inference workers serve v3", "no inference worker reports to the
-//  broker", "after 30000 ms 1 of 2 inference workers lag: vm:42 serves v2".
+//  broker", "after 30000 ms 1 of 2 inference workers lag: vm-3fa9c2 serves v2"
+//  (workers named by their names).
 fleet_verdict_t fleet_wait_check(const fleet_t *self, int64_t mono_ms, char *note, size_t size);
 
 #endif

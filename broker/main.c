@@ -46,6 +46,8 @@ static void s_usage(FILE *out)
             "                         reaches it can register workers and trigger runs\n"
             "  --data ENDPOINT        data service socket (default: the work socket's host,\n"
             "                         a port the system picks)\n"
+            "  --metrics ADDR:PORT    serve Prometheus metrics on GET /metrics there, e.g.\n"
+            "                         127.0.0.1:9100 or *:9100 (default: off)\n"
             "  --heartbeat DURATION   heartbeat interval, 10ms..10m (default %s)\n"
             "  --liveness N           silent intervals before a worker is dead, 1..%d (default %d)\n"
             "  --max-attempts N       dispatches per task before the run fails (default 3)\n"
@@ -154,6 +156,7 @@ static int s_parse(broker_config_t *cfg, int argc, char **argv)
         {"source", 1, 0, 'o'},    {"target", 1, 0, 'T'},    {"families", 1, 0, 'f'},
         {"seed", 1, 0, 'r'},      {"no-sync", 0, 0, 'N'},   {"help", 0, 0, 'h'},
         {"store-size", 1, 0, 'z'}, {"load-wait", 1, 0, 'W'}, {"data", 1, 0, 'd'},
+        {"metrics", 1, 0, 'x'},
         {"listen", 1, 0, 'l'},    {"insecure", 0, 0, 'I'},
         {0, 0, 0, 0},
     };
@@ -168,6 +171,7 @@ static int s_parse(broker_config_t *cfg, int argc, char **argv)
         case 'l': s_listen = optarg; break;
         case 'I': s_insecure = true; break;
         case 'd': cfg->data_endpoint = optarg; break;
+        case 'x': cfg->metrics_listen = optarg; break;
         case 'z': case 'H': case 'M': case 'L': case 'a': case 'r':
             rc = s_value(cfg, c, optarg);
             break;

@@ -40,9 +40,12 @@
 #define STORE_KEY_MAX_BYTES 511                     //  LMDB's default key limit
 
 typedef enum { DB_DATASETS, DB_RUNS, DB_BLOBS, DB_VERSIONS, DB_ARTIFACTS, DB_AUDIT, DB_META,
-               DB_OBJECTS, DB_COUNT } s_db_t;
+               DB_OBJECTS, DB_LOGS, DB_COUNT } s_db_t;
 static const char *const s_db_names[DB_COUNT] = {"datasets", "runs",  "blobs", "versions",
-                                                 "artifacts", "audit", "meta", "objects"};
+                                                 "artifacts", "audit", "meta", "objects", "logs"};
+//  Databases added after a store format's first release: an existing store
+//  gets them, empty, when it is opened (no format change: nothing old moves).
+#define S_DB_ADDED(i) ((i) == DB_OBJECTS || (i) == DB_LOGS)
 
 struct store {
     int lock_fd;                  //  store.lock, flock'ed while open; -1 = none
@@ -301,8 +304,7 @@ static int s_check_dbs(store_t *self, MDB_txn *txn, mlops_err_t *err)
                              "this build reads \"%s\"", self->dir, (int)(v.mv_size < 40 ? v.mv_size : 40),
                              (const char *)v.mv_data, STORE_FORMAT);
     for (int i = 0; i < DB_COUNT; i++) {
-        //  objects came after the first stores were made: created when missing
-        rc = mdb_dbi_open(txn, s_db_names[i], i == DB_OBJECTS ? MDB_CREATE : 0, &self->dbi[i]);
+        rc = mdb_dbi_open(txn, s_db_names[i], S_DB_ADDED(i) ? MDB_CREATE : 0, &self->dbi[i]);
         if (rc)
             return mlops_err_set(err, MLOPS_ECORRUPT, "%s/data.mdb lacks database \"%s\" (%s)",
                                  self->dir, s_db_names[i], mdb_strerror(rc));
@@ -441,6 +443,21 @@ size_t store_map_bytes(const store_t *self)
 {
     assert(self);
     return self->map_bytes;
+}
+
+size_t store_max_bytes(const store_t *self)
+{
+    assert(self);
+    return self->max_bytes;
+}
+
+size_t store_used_bytes(const store_t *self)
+{
+    assert(self);
+    MDB_envinfo info;
+    if (mdb_env_info(self->env, &info) != 0)
+        return 0;
+    return (info.me_last_pgno + 1) * self->page_bytes;
 }
 
 //  --- transactions ---------------------------------------------------------
@@ -788,6 +805,83 @@ int store_blob_delete(store_t *self, store_txn_t *txn, const char *key, mlops_er
     rc = s_write(self, txn, "blob delete", 64, s_del_fn, &del, err);
     if (rc == 0 && !del.found)
         return mlops_err_set(err, MLOPS_ENOTFOUND, "no blob %.80s", key);
+    return rc;
+}
+
+//  --- task logs --------------------------------------------------------------
+
+//  "<task_id>#<attempt, 3 digits>": one run's keys share the prefix "<run>-".
+static int s_log_key(char *key, size_t size, const char *task_id, int attempt, mlops_err_t *err)
+{
+    int rc = s_check_key(task_id, "log", err);
+    if (rc == 0 && (attempt < 1 || attempt > 999))
+        rc = mlops_err_set(err, MLOPS_EINVAL, "log attempt %d outside 1..999", attempt);
+    if (rc == 0 && (size_t)snprintf(key, size, "%s#%03d", task_id, attempt) >= size)
+        rc = mlops_err_set(err, MLOPS_EINVAL, "log key too long for task %.80s", task_id);
+    return rc;
+}
+
+int store_log_put(store_t *self, store_txn_t *txn, const char *task_id, int attempt,
+                  const uint8_t *data, size_t len, mlops_err_t *err)
+{
+    assert(self);
+    char key[STORE_KEY_MAX_BYTES + 1];
+    int rc = s_log_key(key, sizeof key, task_id, attempt, err);
+    return rc ? rc : s_put(self, txn, DB_LOGS, key, strlen(key), data, len, "log put", err);
+}
+
+int store_log_get(store_t *self, store_txn_t *txn, const char *task_id, int attempt, uint8_t **data,
+                  size_t *len, mlops_err_t *err)
+{
+    assert(self);
+    char key[STORE_KEY_MAX_BYTES + 1];
+    int rc = s_log_key(key, sizeof key, task_id, attempt, err);
+    if (rc == 0)
+        rc = s_get(self, txn, DB_LOGS, key, strlen(key), data, len, "log", err);
+    if (rc == MLOPS_ENOTFOUND)
+        mlops_err_set(err, rc, "no log of %.80s attempt %d", task_id, attempt);
+    return rc;
+}
+
+typedef struct {
+    char prefix[32];      //  "<run>-"
+    size_t deleted;       //  entries gone
+} s_log_del_t;
+
+static int s_log_delete_fn(store_t *self, MDB_txn *txn, void *arg, mlops_err_t *err)
+{
+    (void)err;
+    s_log_del_t *del = arg;
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, self->dbi[DB_LOGS], &cur);
+    if (rc)
+        return rc;
+    size_t n = strlen(del->prefix);
+    MDB_val k = {n, del->prefix}, v;
+    rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    while (rc == 0 && k.mv_size >= n && memcmp(k.mv_data, del->prefix, n) == 0) {
+        if ((rc = mdb_cursor_del(cur, 0)) != 0)
+            break;
+        del->deleted++;
+        rc = mdb_cursor_get(cur, &k, &v, MDB_GET_CURRENT);
+        if (rc == EINVAL || rc == MDB_NOTFOUND)   //  deleted the last entry
+            break;
+        if (rc == 0 && (k.mv_size < n || memcmp(k.mv_data, del->prefix, n) != 0))
+            break;
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND || rc == EINVAL ? 0 : rc;
+}
+
+int store_log_delete_run(store_t *self, store_txn_t *txn, uint64_t run_id, size_t *deleted,
+                         mlops_err_t *err)
+{
+    assert(self);
+    s_log_del_t del = {.deleted = 0};
+    snprintf(del.prefix, sizeof del.prefix, "%llu-", (unsigned long long)run_id);
+    int rc = s_write(self, txn, "log delete", 64, s_log_delete_fn, &del, err);
+    if (deleted)
+        *deleted = rc ? 0 : del.deleted;
     return rc;
 }
 

@@ -2,6 +2,8 @@
 
     One environment in a directory (created 0700; data.mdb, lock.mdb and
     store.lock 0600) with named databases: datasets (table bytes by content hash), runs (run_t by id),
+    logs (a task attempt's log lines, by task id and attempt; added to an
+    existing store when it is opened),
     blobs (stage outputs by task id), versions (version_t by number),
     artifacts (model bytes by version number), audit (audit_t by sequence),
     meta (format marker, counters).
@@ -81,6 +83,13 @@ int store_grow(store_t *self, mlops_err_t *err);
 //  Current map size in bytes. Call it from the thread that writes.
 size_t store_map_bytes(const store_t *self);
 
+//  The growth limit in bytes (store_options_t.max_bytes, or its default).
+size_t store_max_bytes(const store_t *self);
+
+//  Bytes of the map in use: pages up to the last one written, as of the
+//  last commit (mdb_env_info's me_last_pgno). 0 when LMDB cannot say.
+size_t store_used_bytes(const store_t *self);
+
 //  Every write below returns 0 or: MLOPS_EMAPFULL (see Caveats), MLOPS_ESTATE
 //  (the transaction already failed), MLOPS_EINVAL (empty or >511-byte key,
 //  id 0), MLOPS_ENOMEM, errno (ENOSPC, EIO) or MLOPS_ESTORE. Every get
@@ -120,6 +129,17 @@ int store_blob_get(store_t *self, store_txn_t *txn, const char *key, uint8_t **d
 //  Deletes a blob (stage outputs of old runs need not be kept forever).
 //  Returns 0, MLOPS_ENOTFOUND, or a write error as above.
 int store_blob_delete(store_t *self, store_txn_t *txn, const char *key, mlops_err_t *err);
+
+//  Task logs: one value per attempt of a task (the broker's encoding of a
+//  control_log_t), under "<task_id>#<attempt>"; attempt 1..999. get returns
+//  a malloc'd copy. delete_run removes every attempt's log of the run's
+//  tasks (task ids start "<run>-") and says how many went.
+int store_log_put(store_t *self, store_txn_t *txn, const char *task_id, int attempt,
+                  const uint8_t *data, size_t len, mlops_err_t *err);
+int store_log_get(store_t *self, store_txn_t *txn, const char *task_id, int attempt, uint8_t **data,
+                  size_t *len, mlops_err_t *err);
+int store_log_delete_run(store_t *self, store_txn_t *txn, uint64_t run_id, size_t *deleted,
+                         mlops_err_t *err);
 
 //  Versions and their artifacts. next_version reserves a number in txn.
 int store_version_next(store_t *self, store_txn_t *txn, uint64_t *version, mlops_err_t *err);

@@ -25,6 +25,17 @@
 
 /* --- shared bits --------------------------------------------------------- */
 
+//  A worker's name, or host:pid from a broker older than names (MLOPS/1).
+//  The fallback lives in a static buffer: one call per printf.
+static const char *s_name(const char *name, const char *host, int64_t pid)
+{
+    static char fallback[96];
+    if (name[0])
+        return name;
+    snprintf(fallback, sizeof fallback, "%s:%lld", host, (long long)pid);
+    return fallback;
+}
+
 static char *s_time(int64_t ms, char *out, size_t size)
 {
     if (ms <= 0) {
@@ -51,8 +62,9 @@ static char *s_span(int64_t from, int64_t to, char *out, size_t size)
 
 //  Parses the common flags plus the command's own (listed in own, each
 //  taking a value, stored in vals in the same order); positional arguments
-//  go to pos (at most max_pos). Returns 0, 1 for --help (usage printed), or
-//  2 for bad usage (printed).
+//  go to pos (at most max_pos; one whose slot already holds a default may
+//  be left out). Returns 0, 1 for --help (usage printed), or 2 for bad
+//  usage (printed).
 static int s_parse(int argc, char **argv, client_opts_t *opts, const char *usage,
                    const char *const *own, const char **vals, bool *wait,
                    const char **pos, int max_pos)
@@ -90,7 +102,7 @@ static int s_parse(int argc, char **argv, client_opts_t *opts, const char *usage
             return 2;
         }
     }
-    if (n_pos < max_pos) {
+    if (n_pos < max_pos && !pos[n_pos]) {
         fprintf(stderr, "usage: mlops %s\n", usage);
         return 2;
     }
@@ -342,22 +354,24 @@ int cli_status(int argc, char **argv)
         printf("queued run   %s\n", st.queued ? (snprintf(when, sizeof when, "%lld", (long long)st.queued), when) : "none");
         printf("production   %s\n", st.production_version ? (snprintf(when, sizeof when, "v%lld", (long long)st.production_version), when) : "none");
         printf("next run due %s\n", st.next_schedule_ms ? s_time(st.next_schedule_ms, when, sizeof when) : "no schedule");
-        printf("\n%-11s %-20s %8s  %-5s %-24s %s\n", "STAGE", "HOST", "PID", "STATE", "TASK", "LAST SEEN");
+        printf("\n%-11s %-24s %-20s %8s  %-5s %-24s %s\n", "STAGE", "NAME", "HOST", "PID", "STATE", "TASK",
+               "LAST SEEN");
         for (size_t i = 0; i < st.n_workers; i++) {
             const control_worker_t *w = &st.workers[i];
-            printf("%-11s %-20s %8lld  %-5s %-24s %s\n", w->stage, w->host, (long long)w->pid,
-                   w->state, w->task_id[0] ? w->task_id : "-", s_time(w->last_seen_ms, when, sizeof when));
+            printf("%-11s %-24s %-20s %8lld  %-5s %-24s %s\n", w->stage, s_name(w->name, w->host, w->pid),
+                   w->host, (long long)w->pid, w->state, w->task_id[0] ? w->task_id : "-",
+                   s_time(w->last_seen_ms, when, sizeof when));
         }
         if (st.n_workers == 0)
             printf("(no workers connected)\n");
-        printf("\n%-11s %-20s %8s  %-7s %s\n", "INFERENCE", "HOST", "PID", "SERVES", "LAST SEEN");
+        printf("\n%-11s %-24s %-20s %8s  %-7s %s\n", "INFERENCE", "NAME", "HOST", "PID", "SERVES", "LAST SEEN");
         for (size_t i = 0; i < st.n_serving; i++) {
             const control_infer_t *w = &st.serving[i];
             char serves[32] = "none";
             if (w->model_version)
                 snprintf(serves, sizeof serves, "v%lld", (long long)w->model_version);
-            printf("%-11s %-20s %8lld  %-7s %s\n", "infer", w->host, (long long)w->pid, serves,
-                   s_time(w->last_seen_ms, when, sizeof when));
+            printf("%-11s %-24s %-20s %8lld  %-7s %s\n", "infer", s_name(w->name, w->host, w->pid), w->host,
+                   (long long)w->pid, serves, s_time(w->last_seen_ms, when, sizeof when));
         }
         if (st.n_serving == 0)
             printf("(no inference worker reports to the broker)\n");
@@ -530,4 +544,51 @@ int cli_promote(int argc, char **argv)
 int cli_rollback(int argc, char **argv)
 {
     return s_production(argc, argv, false);
+}
+
+/* --- logs ---------------------------------------------------------------- */
+
+//  Prints one attempt's log under a header line.
+static void s_show_log(const control_log_t *l)
+{
+    printf("== %s attempt %lld on %s ==\n", l->task_id, (long long)l->attempt,
+           l->worker[0] ? l->worker : "?");
+    if (l->bytes_dropped)
+        printf("(%lld bytes of earlier lines not kept)\n", (long long)l->bytes_dropped);
+    size_t n = strlen(l->text);
+    fputs(l->text, stdout);
+    if (n && l->text[n - 1] != '\n')
+        putchar('\n');
+}
+
+int cli_logs(int argc, char **argv)
+{
+    const char *pos[2] = {NULL, ""};
+    client_opts_t opts;
+    int rc = s_parse(argc, argv, &opts, "logs RUN [TASK] [--json]", NULL, NULL, NULL, pos, 2);
+    if (rc)
+        return rc == 1 ? 0 : 2;
+    long long run_id;
+    if (flags_int("RUN", pos[0], 1, INT64_MAX, &run_id, NULL)) {
+        fprintf(stderr, "mlops logs: RUN must be a run id like 7, got '%s'\n", pos[0]);
+        return 2;
+    }
+    proto_msg_t req = {.cmd = PROTO_LOGS, .logs = {.run_id = run_id, .task_id = pos[1]}}, *reply = NULL;
+    if (s_request(&opts, "logs", &req, &reply))
+        return 1;
+    control_logs_t logs;
+    mlops_err_t err;
+    rc = control_logs_decode(reply->reply.data, reply->reply.data_len, &logs, &err);
+    if (rc)
+        fprintf(stderr, "mlops logs: bad answer: %s\n", err.msg);
+    else if (opts.json)
+        rc = s_print_data(reply, "logs");
+    else if (logs.n_logs == 0)
+        printf("(no log lines kept for run %lld%s%s)\n", run_id, *pos[1] ? " task " : "", pos[1]);
+    for (size_t i = 0; rc == 0 && !opts.json && i < logs.n_logs; i++)
+        s_show_log(&logs.logs[i]);
+    if (rc == 0)
+        control_logs_clear(&logs);
+    proto_msg_destroy(&reply);
+    return rc ? 1 : 0;
 }

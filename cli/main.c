@@ -17,6 +17,7 @@ static const s_command_t s_commands[] = {
     {"status", cli_status, "broker state, active run, live workers [--json]"},
     {"runs", cli_runs, "recent runs [--limit N] [--json]"},
     {"models", cli_models, "registered model versions [--json]"},
+    {"logs", cli_logs, "the log lines of a run's tasks: RUN [TASK] [--json]"},
     {"promote", cli_promote, "promote VERSION [--reason TEXT]"},
     {"rollback", cli_rollback, "restore the previous production version [--reason TEXT]"},
     {"train", cli_train, "run the ML stages in one process: --source CSV|synthetic[:rows[:seed]]"},

@@ -75,6 +75,7 @@ typedef struct {
     int base_port;                 //  --base-port: work, control, events, backend; 0 = ipc
     char ipc_dir[PATH_MAX];        //  the store's absolute path, for ipc:// endpoints
     char data_root[PATH_MAX];      //  directory of --source when it is a file, "" = none
+    int metrics_port;              //  --metrics-port: the broker's /metrics on loopback, 0 = any free one
     const char *source;            //  --source for the first retrain
     const char *target;            //  --target, passed to the broker
     int train_workers;             //  --train-workers
@@ -118,6 +119,8 @@ static void s_usage(FILE *out)
             "  --base-port N        broker work/control/events on tcp://127.0.0.1:N, N+1,\n"
             "                       N+2 and the gateway backend on N+3 (default: ipc\n"
             "                       sockets in the store directory)\n"
+            "  --metrics-port N     the broker's Prometheus metrics on 127.0.0.1:N/metrics\n"
+            "                       (default: a free port, printed in the banner)\n"
             "  --bin DIR            where the mlops-* binaries are (default: beside mlops)\n"
             "  -h, --help           this text\n\n"
             "Everything stays on this host and this user: the broker and the gateway\n"
@@ -156,6 +159,25 @@ static int s_port_free(int port)
     int rc = bind(fd, (struct sockaddr *)&addr, sizeof addr) == 0 ? 0 : errno;
     close(fd);
     return rc;
+}
+
+//  A port free on loopback now (the kernel's pick), for the broker's
+//  metrics when --metrics-port is not given. Returns 0 or 1 (said on stderr).
+static int s_free_loopback_port(int *port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof addr;
+    int rc = fd < 0 || bind(fd, (struct sockaddr *)&addr, sizeof addr) != 0
+             || getsockname(fd, (struct sockaddr *)&addr, &len) != 0 ? errno : 0;
+    if (fd >= 0)
+        close(fd);
+    if (rc) {
+        fprintf(stderr, "mlops up: cannot find a free port for the broker's metrics: %s\n", strerror(rc));
+        return 1;
+    }
+    *port = ntohs(addr.sin_port);
+    return 0;
 }
 
 //  Adds a child running bin_dir/program with the NULL-terminated arguments.
@@ -366,6 +388,7 @@ static void s_announce(const s_up_t *self)
            "  dashboard  http://localhost:%d/\n"
            "  health     http://localhost:%d/health\n"
            "  metrics    http://localhost:%d/metrics\n"
+           "  broker     http://127.0.0.1:%d/metrics (Prometheus: queue depth, workers, runs)\n"
            "  try it:\n"
            "    curl -s -X POST http://localhost:%d/predict -H 'Content-Type: application/json' "
            "-d '{\"Pclass\":3,\"Sex\":\"male\",\"Age\":22,\"SibSp\":1,\"Parch\":0,"
@@ -373,7 +396,7 @@ static void s_announce(const s_up_t *self)
            "  retrain:    %s/mlops retrain --broker %s --wait\n"
            "  reachable:  HTTP on 127.0.0.1:%d only; broker and backend %s\n"
            "  stop:       Ctrl-C\n\n",
-           p, p, p, p, self->bin_dir, self->broker_arg, p,
+           p, p, p, self->metrics_port, p, self->bin_dir, self->broker_arg, p,
            self->base_port ? "on 127.0.0.1 only" : "as ipc sockets in the store (0700)");
     fflush(stdout);
 }
@@ -443,6 +466,7 @@ static int s_plan(s_up_t *self)
 {
     char port[16], name[32], work[ENDPOINT_MAX], control[ENDPOINT_MAX], events[ENDPOINT_MAX],
         backend[ENDPOINT_MAX];
+    char metrics[32];
     snprintf(port, sizeof port, "%d", self->port);
     s_endpoint(self, ENDPOINT_WORK_PORT, work, sizeof work);
     s_endpoint(self, ENDPOINT_CONTROL_PORT, control, sizeof control);
@@ -456,9 +480,11 @@ static int s_plan(s_up_t *self)
              >= (int)sizeof self->broker_arg)
         self->broker_arg[0] = '\0';
 
+    snprintf(metrics, sizeof metrics, "127.0.0.1:%d", self->metrics_port);
+
     s_child_add(self, "broker", "mlops-broker", "--store", self->store, "--work", work,
                 "--control", control, "--events", events, "--target", self->target,
-                "--source", self->source, NULL);
+                "--source", self->source, "--metrics", metrics, NULL);
     if (self->data_root[0])
         s_child_add(self, "extract", "mlops-worker", "--stage", "extract", "--broker", work,
                     "--data-root", self->data_root, NULL);
@@ -521,6 +547,7 @@ static int s_parse(s_up_t *self, int argc, char **argv)
         {"infer-workers", required_argument, NULL, 'i'},
         {"bin", required_argument, NULL, 'b'},
         {"base-port", required_argument, NULL, 'B'},
+        {"metrics-port", required_argument, NULL, 'm'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -539,11 +566,12 @@ static int s_parse(s_up_t *self, int argc, char **argv)
         long long value = 0;
         //  any whole number here (flags.h), then each flag's range in its own
         //  words, which tests/test_up.py reads
-        if (opt == 'p' || opt == 't' || opt == 'i' || opt == 'B') {
+        if (opt == 'p' || opt == 't' || opt == 'i' || opt == 'B' || opt == 'm') {
             if (flags_int("", optarg, LLONG_MIN, LLONG_MAX, &value, NULL)) {
                 fprintf(stderr, "mlops up: --%s wants a number, got '%s'\n",
                         opt == 'p'   ? "port"
                         : opt == 'B' ? "base-port"
+                        : opt == 'm' ? "metrics-port"
                         : opt == 't' ? "train-workers"
                                      : "infer-workers",
                         optarg);
@@ -561,6 +589,13 @@ static int s_parse(s_up_t *self, int argc, char **argv)
                 return 2;
             }
             self->port = (int)value;
+            break;
+        case 'm':
+            if (value < 1 || value > 65535) {
+                fprintf(stderr, "mlops up: --metrics-port %lld is not a TCP port (1..65535)\n", value);
+                return 2;
+            }
+            self->metrics_port = (int)value;
             break;
         case 'B':
             if (value < 1 || value > 65532) {
@@ -596,17 +631,23 @@ static int s_parse(s_up_t *self, int argc, char **argv)
 static int s_check_ports(const s_up_t *self)
 {
     const int b = self->base_port;
-    const int ports[] = {self->port, b, b + 1, b + 2, b + 3};
-    const char *what[] = {"HTTP", "broker work", "broker control", "broker events",
+    const int ports[] = {self->port, self->metrics_port, b, b + 1, b + 2, b + 3};
+    const char *what[] = {"HTTP", "broker metrics", "broker work", "broker control", "broker events",
                           "gateway backend"};
-    size_t n = b ? sizeof ports / sizeof ports[0] : 1;   //  ipc: only HTTP is a port
+    const char *flag[] = {"--port", "--metrics-port", "--base-port", "--base-port", "--base-port",
+                          "--base-port"};
+    //  ipc: only HTTP and the metrics port are ports; a metrics port of 0
+    //  is picked free after this check
+    size_t n = b ? sizeof ports / sizeof ports[0] : 2;
     for (size_t i = 0; i < n; i++) {
+        if (ports[i] == 0)
+            continue;
         int rc = s_port_free(ports[i]);
         if (rc == EADDRINUSE) {
             fprintf(stderr,
                     "mlops up: port %d (%s) is already in use: stop what holds it "
                     "(another mlops up? `ss -ltnp | grep %d` shows it) or pick another with %s\n",
-                    ports[i], what[i], ports[i], i == 0 ? "--port" : "--base-port");
+                    ports[i], what[i], ports[i], flag[i]);
             return 1;
         }
         if (rc) {
@@ -674,7 +715,8 @@ int cli_up(int argc, char **argv)
     snprintf(data_file, sizeof data_file, "%s/data.mdb", self->store);
     struct stat st;
     self->store_was_new = stat(data_file, &st) != 0;
-    if (s_check_ports(self) != 0 || s_prepare_dirs(self) != 0) {
+    if (s_check_ports(self) != 0 || s_prepare_dirs(self) != 0 ||
+        (!self->metrics_port && s_free_loopback_port(&self->metrics_port))) {
         free(self);
         return 1;
     }

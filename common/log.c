@@ -12,6 +12,8 @@
 static char s_identity[64] = "mlops";
 static log_level_t s_level = LOG_INFO;
 static const char *s_level_names[] = {"error", "warning", "info", "debug"};
+static log_tap_fn *s_tap;   //  log_set_tap
+static void *s_tap_arg;
 
 void log_init(const char *identity)
 {
@@ -49,8 +51,18 @@ void log_write(log_level_t level, const char *fmt, ...)
     gmtime_r(&ts.tv_sec, &tm);
     char stamp[32];
     strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
-    fprintf(stderr, "%s.%03ldZ %s %s %s\n", stamp, ts.tv_nsec / 1000000, s_identity,
-            s_level_names[level], text);
+    char line[1200];
+    int n = snprintf(line, sizeof line, "%s.%03ldZ %s %s %s", stamp, ts.tv_nsec / 1000000, s_identity,
+                     s_level_names[level], text);
+    fprintf(stderr, "%s\n", line);
+    if (s_tap && n > 0)
+        s_tap(line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1, s_tap_arg);
+}
+
+void log_set_tap(log_tap_fn *fn, void *arg)
+{
+    s_tap = fn;
+    s_tap_arg = arg;
 }
 
 char *log_sanitize(const void *data, size_t len, char *out, size_t out_size)

@@ -35,6 +35,14 @@ void log_write(log_level_t level, const char *fmt, ...) __attribute__((format(pr
 #define log_info(...) log_write(LOG_INFO, __VA_ARGS__)
 #define log_debug(...) log_write(LOG_DEBUG, __VA_ARGS__)
 
+//  Called with each line printed (text without its newline), from the
+//  thread that logged it, after it is printed: how a worker keeps the lines
+//  it writes while a task runs (workers/agent.c). The tap must not log.
+typedef void(log_tap_fn)(const char *line, size_t len, void *arg);
+
+//  Sets the one tap (NULL = none). Set it before threads log.
+void log_set_tap(log_tap_fn *fn, void *arg);
+
 //  Copies at most out_size-1 bytes of data into out, replacing control and
 //  non-ASCII bytes with '?' and truncating long input with "...". Returns out.
 char *log_sanitize(const void *data, size_t len, char *out, size_t out_size);

@@ -9,6 +9,10 @@
 #include "fields.h"
 #include "records_fields.h"
 
+//  A str key added to an answer after its first version: an older
+//  broker's answer, without it, still decodes (as "").
+#define FIELD_OSTR(T, f) {#f, F_STR, offsetof(T, f), 0, FIELD_SIZE_(T, f), 0, NULL, 0, NULL, true}
+
 static const fields_spec_t s_retrain[] = {
     FIELD_I64(control_retrain_t, run_id),
     FIELD_BOOL(control_retrain_t, coalesced),
@@ -21,12 +25,14 @@ static const fields_spec_t s_worker[] = {
     FIELD_STR(control_worker_t, state),
     FIELD_STR(control_worker_t, task_id),
     FIELD_I64(control_worker_t, last_seen_ms),
+    FIELD_OSTR(control_worker_t, name),
 };
 static const fields_spec_t s_infer[] = {
     FIELD_STR(control_infer_t, host),
     FIELD_I64(control_infer_t, pid),
     FIELD_I64(control_infer_t, model_version),
     FIELD_I64(control_infer_t, last_seen_ms),
+    FIELD_OSTR(control_infer_t, name),
 };
 static const fields_spec_t s_status[] = {
     FIELD_I64(control_status_t, active_run),
@@ -60,6 +66,17 @@ static const fields_spec_t s_serving[] = {
     FIELD_I64(control_serving_t, production_version),
 };
 
+static const fields_spec_t s_log[] = {
+    FIELD_STR(control_log_t, task_id),
+    FIELD_NAT(control_log_t, attempt),
+    FIELD_STR(control_log_t, worker),
+    FIELD_NAT(control_log_t, bytes_dropped),
+    FIELD_STR(control_log_t, text),
+};
+static const fields_spec_t s_logs[] = {
+    FIELD_VEC(control_logs_t, logs, n_logs, CONTROL_LOGS_MAX, s_log),
+};
+
 FIELDS_CODEC(control, retrain, control_retrain_t, s_retrain)
 FIELDS_CODEC(control, status, control_status_t, s_status)
 FIELDS_CLEAR(control, status, control_status_t)
@@ -70,3 +87,6 @@ FIELDS_CLEAR(control, models, control_models_t)
 FIELDS_CODEC(control, promote, control_promote_t, s_promote)
 FIELDS_CODEC(control, model, control_model_t, s_model)
 FIELDS_CODEC(control, serving, control_serving_t, s_serving)
+FIELDS_CODEC(control, log, control_log_t, s_log)
+FIELDS_CODEC(control, logs, control_logs_t, s_logs)
+FIELDS_CLEAR(control, logs, control_logs_t)

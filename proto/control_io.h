@@ -17,6 +17,7 @@
 
 #include "err.h"
 #include "hash.h"
+#include "msg.h"
 #include "records.h"
 
 #define CONTROL_WORKERS_MAX 4096   //  worker entries in one STATUS
@@ -35,6 +36,8 @@ typedef struct {
     char state[RECORD_NAME_MAX];   //  idle | busy
     char task_id[48];              //  "" when idle
     int64_t last_seen_ms;          //  wall clock of its last message
+    char name[64];                 //  its instance name (MLOPS/2; an older broker's
+                                   //  answer decodes as "": show host:pid)
 } control_worker_t;
 
 typedef struct {
@@ -42,6 +45,7 @@ typedef struct {
     int64_t pid;                   //  as reported
     int64_t model_version;         //  version it serves, 0 = none
     int64_t last_seen_ms;          //  wall clock of its last SERVING
+    char name[64];                 //  as control_worker_t.name
 } control_infer_t;                 //  one live inference worker in STATUS
 
 typedef struct {
@@ -84,6 +88,22 @@ typedef struct {
     int64_t production_version;    //  0 = none
 } control_serving_t;               //  SERVING
 
+#define CONTROL_LOGS_MAX 1024      //  attempts' logs in one LOGS answer
+
+typedef struct {
+    char task_id[48];              //  the task
+    int64_t attempt;               //  1 for the first dispatch, ...
+    char worker[64];               //  name of the worker that ran it
+    int64_t bytes_dropped;         //  older lines dropped to keep the last PROTO_LOG_MAX_BYTES
+    char text[PROTO_LOG_MAX_BYTES + 1]; //  the lines, each ending in '\n', UTF-8 with no
+                                   //  other control byte (proto_log_sanitize)
+} control_log_t;                   //  one attempt's log
+
+typedef struct {
+    control_log_t *logs;           //  by task order, then attempt; owned when decoded
+    size_t n_logs;
+} control_logs_t;                  //  LOGS
+
 int control_retrain_encode(const control_retrain_t *p, uint8_t **out, size_t *out_len);
 int control_retrain_decode(const uint8_t *data, size_t len, control_retrain_t *p, mlops_err_t *err);
 int control_status_encode(const control_status_t *p, uint8_t **out, size_t *out_len);
@@ -101,5 +121,12 @@ int control_model_encode(const control_model_t *p, uint8_t **out, size_t *out_le
 int control_model_decode(const uint8_t *data, size_t len, control_model_t *p, mlops_err_t *err);
 int control_serving_encode(const control_serving_t *p, uint8_t **out, size_t *out_len);
 int control_serving_decode(const uint8_t *data, size_t len, control_serving_t *p, mlops_err_t *err);
+//  One attempt's log alone: what the broker keeps in its store per attempt
+//  (the bytes of one entry of LOGS' list).
+int control_log_encode(const control_log_t *p, uint8_t **out, size_t *out_len);
+int control_log_decode(const uint8_t *data, size_t len, control_log_t *p, mlops_err_t *err);
+int control_logs_encode(const control_logs_t *p, uint8_t **out, size_t *out_len);
+int control_logs_decode(const uint8_t *data, size_t len, control_logs_t *p, mlops_err_t *err);
+void control_logs_clear(control_logs_t *p);
 
 #endif

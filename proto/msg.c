@@ -20,19 +20,26 @@
 //  --------------------------------------------------------------------------
 //  The command tables
 
-#define S_F(c, k, kind, req) { #k, kind, offsetof(proto_msg_t, c.k), 0, req, 0 }
-#define S_SIZED(c, k, n, kind, req) { #k, kind, offsetof(proto_msg_t, c.k), offsetof(proto_msg_t, c.n), req, 0 }
+//  Fields: key, kind, where in proto_msg_t, where its length is (sized
+//  kinds), required, longest str in bytes (0 = only the frame's limit) and
+//  the protocol version that added the key (msg_internal.h).
+#define S_F(c, k, kind, req) { #k, kind, offsetof(proto_msg_t, c.k), 0, req, 0, 1 }
+#define S_SIZED(c, k, n, kind, req) { #k, kind, offsetof(proto_msg_t, c.k), offsetof(proto_msg_t, c.n), req, 0, 1 }
 //  A str a peer sends that the broker keeps or shows: refused above max bytes
 //  (PROTOCOL.md, "Limits"), never truncated.
-#define S_STR(c, k, req, max) { #k, F_STR, offsetof(proto_msg_t, c.k), 0, req, max }
+#define S_STR(c, k, req, max) { #k, F_STR, offsetof(proto_msg_t, c.k), 0, req, max, 1 }
+//  An optional str key added by MLOPS/2: on the wire only when set.
+#define S_STR2(c, k, max) { #k, F_STR, offsetof(proto_msg_t, c.k), 0, false, max, 2 }
 #define REQ true
 #define OPT false
 
 static const msg_field_t s_ready[] = {
-    S_STR(ready, stage, REQ, PROTO_NAME_MAX), S_STR(ready, host, REQ, PROTO_HOST_MAX),
-    S_F(ready, pid, F_INT, REQ), S_F(ready, model_version, F_INT, OPT)};
+    S_STR(ready, stage, REQ, PROTO_STAGE_MAX), S_STR(ready, host, REQ, PROTO_HOST_MAX),
+    S_F(ready, pid, F_INT, REQ), S_F(ready, model_version, F_INT, OPT),
+    S_STR2(ready, name, PROTO_NAME_MAX)};
 static const msg_field_t s_heartbeat[] = {
-    S_STR(heartbeat, task_id, OPT, PROTO_TASK_ID_MAX), S_F(heartbeat, model_version, F_INT, OPT)};
+    S_STR(heartbeat, task_id, OPT, PROTO_TASK_ID_MAX), S_F(heartbeat, model_version, F_INT, OPT),
+    S_STR2(heartbeat, log, 0)};
 static const msg_field_t s_task[] = {
     S_F(task, task_id, F_STR, REQ), S_F(task, run_id, F_INT, REQ),
     S_F(task, stage, F_STR, REQ), S_F(task, attempt, F_INT, REQ),
@@ -41,8 +48,9 @@ static const msg_field_t s_result[] = {
     S_STR(result, task_id, REQ, PROTO_TASK_ID_MAX), S_F(result, run_id, F_INT, REQ),
     S_F(result, ok, F_BOOL, REQ), S_F(result, error, F_STR, OPT),
     S_SIZED(result, output, output_len, F_BIN, OPT),
-    S_F(result, started_ms, F_INT, REQ), S_F(result, ended_ms, F_INT, REQ)};
-static const msg_field_t s_disconnect[] = {S_F(disconnect, reason, F_STR, OPT)};
+    S_F(result, started_ms, F_INT, REQ), S_F(result, ended_ms, F_INT, REQ), S_STR2(result, log, 0)};
+static const msg_field_t s_disconnect[] = {S_F(disconnect, reason, F_STR, OPT),
+                                           S_STR2(disconnect, code, PROTO_STAGE_MAX)};
 static const msg_field_t s_retrain[] = {
     S_STR(retrain, source, OPT, PROTO_TEXT_MAX), S_STR(retrain, reason, OPT, PROTO_TEXT_MAX)};
 static const msg_field_t s_runs[] = {S_F(runs, limit, F_INT, OPT)};
@@ -70,13 +78,18 @@ static const msg_field_t s_error[] = {
     S_F(error, message, F_STR, REQ), S_SIZED(error, detail, n_detail, F_DETAIL, OPT)};
 static const msg_field_t s_serving[] = {
     S_STR(serving, host, REQ, PROTO_HOST_MAX), S_F(serving, pid, F_INT, REQ),
-    S_F(serving, model_version, F_INT, REQ), S_F(serving, interval_ms, F_INT, OPT)};
+    S_F(serving, model_version, F_INT, REQ), S_F(serving, interval_ms, F_INT, OPT),
+    S_STR2(serving, name, PROTO_NAME_MAX)};
+static const msg_field_t s_logs[] = {
+    {"run_id", F_INT, offsetof(proto_msg_t, logs.run_id), 0, true, 0, 2},
+    {"task_id", F_STR, offsetof(proto_msg_t, logs.task_id), 0, false, PROTO_TASK_ID_MAX, 2}};
 
 //  what a str limit lets through fits the record that keeps it
 _Static_assert(PROTO_TEXT_MAX + 1 == RECORD_TEXT_MAX, "source and reason fit a run record");
-_Static_assert(PROTO_NAME_MAX + 1 == RECORD_NAME_MAX, "a stage name fits a task record");
+_Static_assert(PROTO_STAGE_MAX + 1 == RECORD_NAME_MAX, "a stage name fits a task record");
 
-#define S_CMD(name, arr) { name, arr, sizeof(arr) / sizeof((arr)[0]) }
+#define S_CMD(name, arr) { name, arr, sizeof(arr) / sizeof((arr)[0]), 1 }
+#define S_CMD2(name, arr) { name, arr, sizeof(arr) / sizeof((arr)[0]), 2 }
 static const msg_command_t s_commands[] = {
     [PROTO_READY] = S_CMD("READY", s_ready),
     [PROTO_HEARTBEAT] = S_CMD("HEARTBEAT", s_heartbeat),
@@ -84,9 +97,9 @@ static const msg_command_t s_commands[] = {
     [PROTO_RESULT] = S_CMD("RESULT", s_result),
     [PROTO_DISCONNECT] = S_CMD("DISCONNECT", s_disconnect),
     [PROTO_RETRAIN] = S_CMD("RETRAIN", s_retrain),
-    [PROTO_STATUS] = {"STATUS", NULL, 0},
+    [PROTO_STATUS] = {"STATUS", NULL, 0, 1},
     [PROTO_RUNS] = S_CMD("RUNS", s_runs),
-    [PROTO_MODELS] = {"MODELS", NULL, 0},
+    [PROTO_MODELS] = {"MODELS", NULL, 0, 1},
     [PROTO_PROMOTE] = S_CMD("PROMOTE", s_promote),
     [PROTO_ROLLBACK] = S_CMD("ROLLBACK", s_rollback),
     [PROTO_GET_MODEL] = S_CMD("GET_MODEL", s_get_model),
@@ -96,6 +109,7 @@ static const msg_command_t s_commands[] = {
     [PROTO_PREDICTION] = S_CMD("PREDICTION", s_prediction),
     [PROTO_ERROR] = S_CMD("ERROR", s_error),
     [PROTO_SERVING] = S_CMD("SERVING", s_serving),
+    [PROTO_LOGS] = S_CMD2("LOGS", s_logs),
 };
 #define S_N_COMMANDS (sizeof(s_commands) / sizeof(s_commands[0]))
 
@@ -120,6 +134,64 @@ const char *proto_cmd_name(proto_cmd_t cmd)
 {
     const msg_command_t *c = msg_command(cmd);
     return c ? c->name : NULL;
+}
+
+bool msg_field_omitted(const proto_msg_t *msg, const msg_field_t *f)
+{
+    if (f->since <= 1 || f->kind != F_STR)
+        return false;
+    const char *s = *MSG_CAT(msg, f->off, const char *);
+    return !s || !*s;
+}
+
+int msg_version_needed(const proto_msg_t *msg, const msg_command_t *c)
+{
+    int version = c->since > PROTO_VERSION_MIN ? c->since : PROTO_VERSION_MIN;
+    for (size_t i = 0; i < c->n_fields; i++)
+        if (c->fields[i].since > version && !msg_field_omitted(msg, &c->fields[i]))
+            version = c->fields[i].since;
+    return version;
+}
+
+int proto_name_check(const char *name, mlops_err_t *err)
+{
+    size_t n = name ? strlen(name) : 0;
+    if (n == 0 || n > PROTO_NAME_MAX)
+        return mlops_err_set(err, MLOPS_EINVAL, "a worker name has 1 to %d bytes, got %zu",
+                             PROTO_NAME_MAX, n);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)name[i];
+        bool alnum = (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z');
+        if (!alnum && !strchr("._-:@", ch))
+            return mlops_err_set(err, MLOPS_EINVAL,
+                                 "a worker name may hold letters, digits and . _ - : @, not byte "
+                                 "0x%02x at %zu", ch, i);
+    }
+    return 0;
+}
+
+char *proto_log_sanitize(char *text, size_t len)
+{
+    uint8_t *p = (uint8_t *)text;
+    size_t i = 0;
+    while (i < len) {
+        if (p[i] < 0x80) {
+            if ((p[i] < 0x20 && p[i] != '\n') || p[i] == 0x7f)
+                p[i] = '?';
+            i++;
+            continue;
+        }
+        size_t n = p[i] >= 0xf0 ? 4 : p[i] >= 0xe0 ? 3 : 2, bad;
+        bool valid = n <= len - i && msg_utf8_valid(p + i, n, &bad);
+        if (valid && !(p[i] == 0xc2 && p[i + 1] < 0xa0)) {
+            i += n;
+            continue;
+        }
+        //  a C1 control (0xc2 0x80..0x9f) loses both its bytes, a stray byte itself
+        for (size_t k = valid ? n : 1; k > 0; k--)
+            p[i++] = '?';
+    }
+    return text;
 }
 
 const char *proto_reply_code(int rc)
@@ -385,9 +457,13 @@ void proto_msg_dump(FILE *f, const proto_msg_t *msg)
         return;
     }
     fprintf(f, "{\"cmd\": \"%s\", \"body\": {", c->name);
+    bool first = true;
     for (size_t i = 0; i < c->n_fields; i++) {
-        fprintf(f, "%s\"%s\": ", i ? ", " : "", c->fields[i].key);
+        if (msg_field_omitted(msg, &c->fields[i]))
+            continue;   //  as on the wire
+        fprintf(f, "%s\"%s\": ", first ? "" : ", ", c->fields[i].key);
         s_dump_field(f, msg, &c->fields[i]);
+        first = false;
     }
     fputs("}}\n", f);
 }

@@ -28,6 +28,17 @@
 
     To build a message, fill a proto_msg_t on the stack with borrowed
     pointers and call proto_msg_encode; the encoder owns nothing.
+
+    Versions (PROTOCOL.md, section 4.1): MLOPS/2 is MLOPS/1 plus the LOGS
+    command and a few optional keys (READY.name, SERVING.name,
+    HEARTBEAT.log, RESULT.log, DISCONNECT.code). The encoder writes a key
+    added after version 1 only when it is set (a non-empty string), and
+    writes the envelope version the message needs: a message that uses
+    nothing of version 2 is byte for byte the MLOPS/1 message it always
+    was, and one that does is refused by a version-1 peer as "version 2 is
+    not supported" rather than as a malformed body. The decoder reads
+    both versions and refuses, in a version-1 envelope, what version 2
+    added.
 */
 #ifndef MLOPS_MSG_H
 #define MLOPS_MSG_H
@@ -40,7 +51,10 @@
 #include "err.h"
 #include "heartbeat.h"   //  PROTOCOL.md section 7's defaults
 
-#define PROTO_VERSION 1
+#define PROTO_VERSION 2            //  the newest version this peer speaks
+#define PROTO_VERSION_MIN 1        //  the oldest it reads
+#define PROTO_NAME_MAX 63          //  bytes of a worker's name (READY.name, SERVING.name)
+#define PROTO_LOG_MAX_BYTES 16384  //  of one task attempt's log that a worker sends and the broker keeps
 #define PROTO_FRAME_MAX_BYTES (512u * 1024 * 1024) //  refuse larger frames
 #define PROTO_RECORDS_MAX 100000   //  records in one PREDICT
 #define PROTO_FIELDS_MAX 1024      //  fields in one record
@@ -50,7 +64,7 @@
 //  bytes; a longer one is refused (MLOPS_EINVAL, REPLY code "invalid"),
 //  never truncated. The stored records hold exactly these (records.h).
 #define PROTO_TEXT_MAX 255         //  RETRAIN source and reason, PROMOTE / ROLLBACK reason
-#define PROTO_NAME_MAX 31          //  READY stage
+#define PROTO_STAGE_MAX 31         //  READY stage
 #define PROTO_HOST_MAX 63          //  READY and SERVING host
 #define PROTO_TASK_ID_MAX 47       //  HEARTBEAT and RESULT task_id
 
@@ -79,6 +93,8 @@ typedef enum {
     //  control side again, added after MLOPS/1's first seventeen: an infer
     //  worker tells the broker which version it serves
     PROTO_SERVING,
+    //  control side, MLOPS/2: a task's log lines as the broker keeps them
+    PROTO_LOGS,
 } proto_cmd_t;
 
 //  One value of a prediction record, as a user sent it.
@@ -113,21 +129,27 @@ typedef struct {
     proto_cmd_t cmd;
     union {
         //  READY: a worker announces itself; model_version is what an infer
-        //  worker serves (0 = none) and is 0 for stage workers.
-        struct { const char *stage; const char *host; int64_t pid; int64_t model_version; } ready;
+        //  worker serves (0 = none) and is 0 for stage workers; name is its
+        //  instance name (MLOPS/2; "" = none: the broker names it host:pid).
+        struct { const char *stage; const char *host; int64_t pid; int64_t model_version;
+                 const char *name; } ready;
         //  HEARTBEAT, both ways. task_id is the task in hand ("" when idle);
-        //  model_version as in READY.
-        struct { const char *task_id; int64_t model_version; } heartbeat;
+        //  model_version as in READY; log the task's log lines written since
+        //  the last ones sent (MLOPS/2, "" = none).
+        struct { const char *task_id; int64_t model_version; const char *log; } heartbeat;
         //  TASK: broker to stage worker. input is the stage's msgpack payload.
         struct { const char *task_id; int64_t run_id; const char *stage; int64_t attempt;
                  const uint8_t *input; size_t input_len; } task;
         //  RESULT: stage worker to broker. output is the stage's payload when ok,
         //  error the reason when not.
+        //  log: the task's log lines not sent yet (MLOPS/2, "" = none).
         struct { const char *task_id; int64_t run_id; bool ok; const char *error;
                  const uint8_t *output; size_t output_len;
-                 int64_t started_ms; int64_t ended_ms; } result;
-        //  DISCONNECT: either side says goodbye.
-        struct { const char *reason; } disconnect;
+                 int64_t started_ms; int64_t ended_ms; const char *log; } result;
+        //  DISCONNECT: either side says goodbye. code "" asks the worker to
+        //  reconnect and say READY again; a code (PROTO_REPLY_*, MLOPS/2)
+        //  says the broker refused it for good: it must not come back.
+        struct { const char *reason; const char *code; } disconnect;
         //  RETRAIN: start (or coalesce into the next) run. source "" = default.
         struct { const char *source; const char *reason; } retrain;
         //  RUNS: the newest `limit` runs (0 = default 20).
@@ -159,9 +181,26 @@ typedef struct {
         //  SERVING: infer worker to broker (control socket). model_version is
         //  the version it serves now (0 = none); interval_ms the longest wait
         //  before its next report (0 = HEARTBEAT_IVL_MSEC).
-        struct { const char *host; int64_t pid; int64_t model_version; int64_t interval_ms; } serving;
+        //  name as in READY (MLOPS/2).
+        struct { const char *host; int64_t pid; int64_t model_version; int64_t interval_ms;
+                 const char *name; } serving;
+        //  LOGS (MLOPS/2): the kept log lines of a run's tasks, or of one
+        //  task ("" = every task of the run).
+        struct { int64_t run_id; const char *task_id; } logs;
     };
 } proto_msg_t;
+
+//  Checks a worker name: 1 to PROTO_NAME_MAX bytes of letters, digits and
+//  . _ - : @ (so it is safe in logs, status and Prometheus labels).
+//  Returns 0 or MLOPS_EINVAL with err quoting the first bad byte.
+int proto_name_check(const char *name, mlops_err_t *err);
+
+//  Makes text[0..len) a task log as it may travel (HEARTBEAT.log,
+//  RESULT.log) and be kept and shown: valid UTF-8 whose only control byte
+//  is '\n'. Every other control byte (C0, DEL, the C1 range U+0080..U+009F)
+//  and every byte that is not part of a valid UTF-8 sequence becomes '?',
+//  in place (the length does not change). Returns text.
+char *proto_log_sanitize(char *text, size_t len);
 
 //  Returns the wire name of cmd ("READY") or NULL if cmd is not valid.
 const char *proto_cmd_name(proto_cmd_t cmd);

@@ -682,7 +682,7 @@ static const char *s_shared_seen(const msg_command_t *c, uint32_t seen, size_t i
     return NULL;
 }
 
-static int s_read_body(s_reader_t *r, const msg_command_t *c)
+static int s_read_body(s_reader_t *r, const msg_command_t *c, int version)
 {
     proto_msg_t *m = &r->msg->pub;
     size_t n;
@@ -700,6 +700,9 @@ static int s_read_body(s_reader_t *r, const msg_command_t *c)
             return s_fail(r, MLOPS_EPROTO, "%s key \"%s\" at byte %zu", idx < 0 ? "unknown" : "duplicate",
                           log_sanitize(k, kn, sample, sizeof sample), at);
         const msg_field_t *f = &c->fields[idx];
+        if (f->since > version)
+            return s_fail(r, MLOPS_EPROTO, "key \"%s\" at byte %zu needs version %d (the envelope says %d)",
+                          f->key, at, f->since, version);
         const char *other = s_shared_seen(c, seen, (size_t)idx);
         size_t other_n = other ? *MSG_AT(m, f->len_off, size_t) : 0;
         if (s_read_field(r, f))
@@ -719,8 +722,9 @@ static int s_read_body(s_reader_t *r, const msg_command_t *c)
     return 0;
 }
 
-//  Reads [version, command, body]; returns the command or fails.
-static int s_read_envelope(s_reader_t *r, proto_cmd_t *cmd)
+//  Reads [version, command, body]; returns the command and the envelope's
+//  version or fails.
+static int s_read_envelope(s_reader_t *r, proto_cmd_t *cmd, int *version)
 {
     size_t n, at;
     if (s_read_container(r, false, &n))
@@ -731,18 +735,25 @@ static int s_read_envelope(s_reader_t *r, proto_cmd_t *cmd)
     s_int_t v;
     if (s_read_int(r, &v))
         return s_prefix(r, "version");
-    if (v.neg || v.u != PROTO_VERSION)
-        return s_fail(r, MLOPS_EVERSION, "version %s%llu at byte %zu is not supported (this peer speaks %d)",
+    if (v.neg || v.u < PROTO_VERSION_MIN || v.u > PROTO_VERSION)
+        return s_fail(r, MLOPS_EVERSION,
+                      "version %s%llu at byte %zu is not supported (this peer speaks %d to %d)",
                       v.neg ? "-" : "", v.neg ? 0ull - (unsigned long long)v.i : (unsigned long long)v.u,
-                      at, PROTO_VERSION);
+                      at, PROTO_VERSION_MIN, PROTO_VERSION);
+    *version = (int)v.u;
     at = r->pos;
     const uint8_t *name;
     size_t nn;
     if (s_read_str(r, &name, &nn))
         return s_prefix(r, "command");
-    if ((*cmd = msg_command_find(name, nn)) != 0)
-        return 0;
     char sample[S_KEY_SAMPLE_MAX];
+    if ((*cmd = msg_command_find(name, nn)) != 0) {
+        int since = msg_command(*cmd)->since;
+        if (since <= *version)
+            return 0;
+        return s_fail(r, MLOPS_EVERSION, "command \"%s\" at byte %zu needs version %d (the envelope says %d)",
+                      msg_command(*cmd)->name, at, since, *version);
+    }
     return s_fail(r, MLOPS_ECOMMAND, "unknown command \"%s\" at byte %zu",
                   log_sanitize(name, nn, sample, sizeof sample), at);
 }
@@ -753,17 +764,18 @@ proto_msg_t *proto_msg_decode(const uint8_t *data, size_t len, mlops_err_t *err)
     s_reader_t r = {.buf = data, .len = len};
     mlops_err_clear(&r.err);
     proto_cmd_t cmd = 0;
+    int version = 0;
     if (len > PROTO_FRAME_MAX_BYTES) {
         mlops_err_set(err, MLOPS_ETOOBIG, "frame of %zu bytes is over the %u byte limit", len,
                       PROTO_FRAME_MAX_BYTES);
         return NULL;
     }
-    if (s_read_envelope(&r, &cmd) == 0) {
+    if (s_read_envelope(&r, &cmd, &version) == 0) {
         const msg_command_t *c = msg_command(cmd);
         r.msg = s_msg_new(len);
         if (!r.msg)
             s_nomem(&r);
-        else if (s_read_body(&r, c) != 0)
+        else if (s_read_body(&r, c, version) != 0)
             s_prefix(&r, "%s", c->name);
         else if (r.pos != len)
             s_fail(&r, MLOPS_EPROTO, "%s: %zu trailing bytes after the message at byte %zu", c->name,

@@ -410,11 +410,18 @@ int proto_msg_encode(const proto_msg_t *msg, uint8_t **out, size_t *out_len)
         return MLOPS_ENOMEM;
     msgpack_packer pk;
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    int rc = msgpack_pack_array(&pk, 3) || msgpack_pack_int(&pk, PROTO_VERSION)
-          || s_pack_str(&pk, c->name) || msgpack_pack_map(&pk, c->n_fields) ? MLOPS_ENOMEM : 0;
-    for (size_t i = 0; i < c->n_fields && !rc; i++)
+    //  keys added after version 1 go out only when set (msg.h, "Versions")
+    size_t n_keys = 0;
+    for (size_t i = 0; i < c->n_fields; i++)
+        n_keys += !msg_field_omitted(msg, &c->fields[i]);
+    int rc = msgpack_pack_array(&pk, 3) || msgpack_pack_int(&pk, msg_version_needed(msg, c))
+          || s_pack_str(&pk, c->name) || msgpack_pack_map(&pk, n_keys) ? MLOPS_ENOMEM : 0;
+    for (size_t i = 0; i < c->n_fields && !rc; i++) {
+        if (msg_field_omitted(msg, &c->fields[i]))
+            continue;
         if ((rc = s_pack_str(&pk, c->fields[i].key) ? MLOPS_ENOMEM : 0) == 0)
             rc = s_pack_field(&pk, &sb, msg, &c->fields[i]);
+    }
     if (!rc && sb.size > PROTO_FRAME_MAX_BYTES)
         rc = MLOPS_ETOOBIG;
     if (rc) {

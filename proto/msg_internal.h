@@ -43,6 +43,9 @@ typedef struct {
     size_t len_off;    //  offset of the size_t length or count (sized kinds)
     bool required;     //  an absent key is an error (else it takes its default)
     size_t max_len;    //  F_STR: longest value in bytes, 0 = only the frame's limit
+    int since;         //  the protocol version that added it; keys added after
+                       //  version 1 are written only when set (not "") and
+                       //  make the envelope carry that version (msg.h)
 } msg_field_t;
 
 //  One command: its name and its body keys.
@@ -50,6 +53,7 @@ typedef struct {
     const char *name;           //  wire name
     const msg_field_t *fields;  //  body keys in canonical order
     size_t n_fields;            //  how many
+    int since;                  //  the protocol version that added the command
 } msg_command_t;
 
 //  Field accessors: the table says where, these say as what.
@@ -58,6 +62,14 @@ typedef struct {
 
 //  The table entry of cmd, or NULL when cmd is not a command.
 const msg_command_t *msg_command(proto_cmd_t cmd);
+
+//  The version a message needs: the newest `since` of its command and of
+//  the keys it sets (PROTO_VERSION_MIN when it uses nothing newer).
+int msg_version_needed(const proto_msg_t *msg, const msg_command_t *c);
+
+//  True when key f is left out of msg on the wire: added after version 1
+//  and not set.
+bool msg_field_omitted(const proto_msg_t *msg, const msg_field_t *f);
 
 //  The command whose wire name is name[0..n) (not terminated), or 0.
 proto_cmd_t msg_command_find(const uint8_t *name, size_t n);

@@ -10,6 +10,7 @@
     A mismatch prints the bytes the encoder wrote, in hex.
 */
 #include "control_io.h"
+#include "msg.h"
 #include "records.h"
 #include "stage_io.h"
 #include "testing.h"
@@ -244,6 +245,19 @@ static const char s_status_hex[] =
     "64cd1092a57374617465a462757379a77461736b5f6964ae342d747261696e2d666f72657374ac6c6173745f7365656e"
     "5f6d73cf0000019abebf4f00a777616974696e67d931352d6576616c756174652077616974733a206e6f206576616c75"
     "61746520776f726b657220697320636f6e6e6563746564";
+//  STATUS as a broker of MLOPS/2 writes it: `serving` (added after the
+//  bytes above were captured) and each worker's `name` (MLOPS/2).
+static const char s_status_v2_hex[] =
+    "87aa6163746976655f72756e04a671756575656400b06e6578745f7363686564756c655f6d73ce05265c00b270726f64"
+    "756374696f6e5f76657273696f6e02a7776f726b6572739187a57374616765a5747261696ea4686f7374a26831a37069"
+    "64cd1092a57374617465a462757379a77461736b5f6964ae342d747261696e2d666f72657374ac6c6173745f7365656e"
+    "5f6d73cf0000019abebf4f00a46e616d65a968312d336661396332a777616974696e67d931352d6576616c7561746520"
+    "77616974733a206e6f206576616c7561746520776f726b657220697320636f6e6e6563746564a773657276696e679185"
+    "a4686f7374a26832a370696401ad6d6f64656c5f76657273696f6e02ac6c6173745f7365656e5f6d73cf0000019abebf"
+    "4f00a46e616d65a7696e6665722d61";
+static const char s_logs_hex[] =
+    "81a46c6f67739185a77461736b5f6964ae342d747261696e2d666f72657374a7617474656d707402a6776f726b6572a9"
+    "68312d336661396332ad62797465735f64726f7070656400a474657874ae61206c696e650a616e6f74686572";
 static const char s_models_hex[] =
     "82aa70726f64756374696f6e0ca876657273696f6e73928ba776657273696f6e0ca672756e5f6964cd012cac64617461"
     "7365745f68617368d9403030303030303030303030303030303030303030303030303030303030303030303030303030"
@@ -320,30 +334,86 @@ static void test_preprocess_in_bytes(void)
     CHECK(back.seed == in.seed && back.test_fraction == 0.25 && back.target[0] == '\0');
 }
 
+//  MLOPS/2 messages: a key it added makes the envelope say 2; without it
+//  the bytes are MLOPS/1's, unchanged.
+static const char s_ready_v1_hex[] =
+    "9301a5524541445984a57374616765a5747261696ea4686f7374a66e6f64652d31a3706964cd1092ad6d6f64656c5f76"
+    "657273696f6e00";
+static const char s_ready_v2_hex[] =
+    "9302a5524541445985a57374616765a5747261696ea4686f7374a66e6f64652d31a3706964cd1092ad6d6f64656c5f76"
+    "657273696f6e00a46e616d65ad6e6f64652d312d336661396332";
+static const char s_result_v2_hex[] =
+    "9302a6524553554c5488a77461736b5f6964ae372d747261696e2d666f72657374a672756e5f696407a26f6bc2a56572"
+    "726f72a4626f6f6da66f7574707574c400aa737461727465645f6d7301a8656e6465645f6d7302a36c6f67ad6c696e65"
+    "20310a6c696e652032";
+
+//  Encodes m, compares with hex, decodes hex back and compares the message.
+static bool s_msg_golden(const char *name, const proto_msg_t *m, const char *hex)
+{
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    bool same = proto_msg_encode(m, &bytes, &len) == 0 && s_same(name, bytes, len, hex);
+    free(bytes);
+    uint8_t *golden = s_unhex(hex, &len);
+    proto_msg_t *back = proto_msg_decode(golden, len, NULL);
+    same = same && back && proto_msg_equal(back, m);
+    proto_msg_destroy(&back);
+    free(golden);
+    return same;
+}
+
+static void test_msg_v2_bytes(void)
+{
+    proto_msg_t m = {.cmd = PROTO_READY, .ready = {.stage = "train", .host = "node-1", .pid = 4242}};
+    CHECK(s_msg_golden("ready v1", &m, s_ready_v1_hex));
+    m.ready.name = "node-1-3fa9c2";
+    CHECK(s_msg_golden("ready v2", &m, s_ready_v2_hex));
+    m = (proto_msg_t){.cmd = PROTO_RESULT,
+                      .result = {.task_id = "7-train-forest", .run_id = 7, .error = "boom",
+                                 .started_ms = 1, .ended_ms = 2, .log = "line 1\nline 2"}};
+    CHECK(s_msg_golden("result v2", &m, s_result_v2_hex));
+}
+
+static void test_control_logs_bytes(void)
+{
+    static control_log_t log = {.task_id = "4-train-forest", .attempt = 2, .worker = "h1-3fa9c2",
+                                .text = "a line\nanother"};
+    control_logs_t logs = {.logs = &log, .n_logs = 1}, back;
+    uint8_t *golden;
+    S_GOLDEN(control_logs, &logs, &back, s_logs_hex, golden);
+    bool fields = back.n_logs == 1 && back.logs[0].attempt == 2
+                  && strcmp(back.logs[0].text, "a line\nanother") == 0;
+    control_logs_clear(&back);
+    free(golden);
+    CHECK(fields);
+}
+
 static void test_control_bytes(void)
 {
     control_worker_t w = {.stage = "train", .host = "h1", .pid = 4242, .state = "busy",
-                          .task_id = "4-train-forest", .last_seen_ms = 1764136800000};
+                          .task_id = "4-train-forest", .last_seen_ms = 1764136800000,
+                          .name = "h1-3fa9c2"};
+    control_infer_t inf = {.host = "h2", .pid = 1, .model_version = 2, .last_seen_ms = 1764136800000,
+                           .name = "infer-a"};
     control_status_t st = {.active_run = 4, .queued = 0, .next_schedule_ms = 86400000,
                            .production_version = 2, .workers = &w, .n_workers = 1,
-                           .waiting = "5-evaluate waits: no evaluate worker is connected"};
-    //  STATUS gained `serving` (optional, last) after these bytes were
-    //  captured: a broker now writes a 7-key map ending in "serving": [],
-    //  and the 6-key answer of an older broker still decodes.
-    char now_hex[sizeof s_status_hex + 32];
-    snprintf(now_hex, sizeof now_hex, "87%s%s", s_status_hex + 2, "a773657276696e6790");
-    uint8_t *bytes;
+                           .waiting = "5-evaluate waits: no evaluate worker is connected",
+                           .serving = &inf, .n_serving = 1}, now;
+    uint8_t *golden;
+    S_GOLDEN(control_status, &st, &now, s_status_v2_hex, golden);
+    bool fields = now.n_workers == 1 && strcmp(now.workers[0].name, "h1-3fa9c2") == 0
+                  && now.n_serving == 1 && strcmp(now.serving[0].name, "infer-a") == 0;
+    control_status_clear(&now);
+    free(golden);
+    CHECK(fields);
+    //  the 6-key answer of an older broker (no `serving`, no `name`) still decodes
     size_t len;
-    CHECK_INT(control_status_encode(&st, &bytes, &len), 0);
-    bool same = s_same("status", bytes, len, now_hex);
-    free(bytes);
-    CHECK(same);
-    uint8_t *golden = s_unhex(s_status_hex, &len);
+    golden = s_unhex(s_status_hex, &len);
     control_status_t old;
     mlops_err_t err;
     int rc = control_status_decode(golden, len, &old, &err);
-    bool fields = rc == 0 && old.n_workers == 1 && old.workers[0].pid == 4242 && old.n_serving == 0
-                  && strcmp(old.waiting, st.waiting) == 0;
+    fields = rc == 0 && old.n_workers == 1 && old.workers[0].pid == 4242 && old.n_serving == 0
+             && old.workers[0].name[0] == '\0' && strcmp(old.waiting, st.waiting) == 0;
     control_status_clear(&old);
     free(golden);
     CHECK_INT(rc, 0);
@@ -372,5 +442,7 @@ int main(void)
     RUN(test_train_out_bytes);
     RUN(test_preprocess_in_bytes);
     RUN(test_control_bytes);
+    RUN(test_control_logs_bytes);
+    RUN(test_msg_v2_bytes);
     return TEST_REPORT("test_codec_golden");
 }

@@ -178,6 +178,57 @@ static void test_broker_serving_reports(void)
     fx_rmdir(dir);
 }
 
+//  Names: a SERVING under a name a live worker of another host or pid has
+//  is refused with code conflict, naming that worker; the same worker
+//  reporting again is an update; a bad name is refused as invalid.
+static void test_serving_names_are_unique(void)
+{
+    char dir[64];
+    broker_t *b = fx_broker(dir, "names");
+    CHECK(b != NULL);
+    proto_msg_t req = {.cmd = PROTO_SERVING,
+                       .serving = {.host = "box", .pid = 1, .model_version = 0, .name = "infer-a"}};
+    proto_msg_t *reply;
+    s_control(b, &req, &reply);
+    CHECK(reply && reply->reply.ok);
+    proto_msg_destroy(&reply);
+    s_control(b, &req, &reply);   //  the same process again
+    CHECK(reply && reply->reply.ok);
+    proto_msg_destroy(&reply);
+    req.serving.pid = 2;          //  another process, same name
+    s_control(b, &req, &reply);
+    CHECK(reply && !reply->reply.ok);
+    CHECK_STR(reply->reply.code, "conflict");
+    CHECK_CONTAINS(reply->reply.error, "SERVING: the name 'infer-a' is taken by the inference worker "
+                                       "'infer-a' on host box pid 1");
+    proto_msg_destroy(&reply);
+    req.serving.name = "infer b";
+    s_control(b, &req, &reply);
+    CHECK(reply && !reply->reply.ok);
+    CHECK_STR(reply->reply.code, "invalid");
+    CHECK_CONTAINS(reply->reply.error, "not byte 0x20 at 5");
+    proto_msg_destroy(&reply);
+    req.serving.name = "infer-b";  //  same host and pid as infer-a, another name: another worker
+    req.serving.pid = 1;
+    s_control(b, &req, &reply);
+    CHECK(reply && reply->reply.ok);
+    proto_msg_destroy(&reply);
+    proto_msg_t st_req = {.cmd = PROTO_STATUS};
+    s_control(b, &st_req, &reply);
+    control_status_t st;
+    mlops_err_t err;
+    CHECK_INT(control_status_decode(reply->reply.data, reply->reply.data_len, &st, &err), 0);
+    proto_msg_destroy(&reply);
+    CHECK_INT(st.n_serving, 2);
+    if (st.n_serving == 2) {
+        CHECK_STR(st.serving[0].name, "infer-a");
+        CHECK_STR(st.serving[1].name, "infer-b");
+    }
+    control_status_clear(&st);
+    broker_destroy(&b);
+    fx_rmdir(dir);
+}
+
 //  A STATUS from a broker that predates `serving` still decodes (no key =
 //  no inference workers); a wrong `serving` is refused naming it.
 static void test_status_serving_key_is_optional(void)
@@ -257,6 +308,7 @@ int main(void)
     RUN(test_broker_control_in_process);
     RUN(test_broker_serving_reports);
     RUN(test_status_serving_key_is_optional);
+    RUN(test_serving_names_are_unique);
     RUN(test_control_refusals_on_an_empty_registry);
     return TEST_REPORT("test_control");
 }

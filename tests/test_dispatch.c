@@ -99,6 +99,11 @@ static void test_dispatch_readd_resets_worker(void)
     CHECK_STR(again->task_id, "");
     CHECK_INT(again->stage, STAGE_EVALUATE);
     CHECK_STR(again->host, "h2");
+    CHECK_STR(again->name, "h2:5");   //  host:pid until the broker sets the READY's name
+    CHECK(dispatch_worker_named(d, "h2:5") == again);
+    snprintf(again->name, sizeof again->name, "eval-1");
+    CHECK(dispatch_worker_named(d, "eval-1") == again);
+    CHECK(dispatch_worker_named(d, "h2:5") == NULL);
     CHECK(dispatch_idle_lru(d, STAGE_EVALUATE) == again);
     CHECK_INT(dispatch_stage_workers(d, STAGE_TRAIN), 0);
     dispatch_destroy(&d);

@@ -15,13 +15,15 @@ static int s_report(fleet_t *f, const char *host, int64_t pid, int64_t version, 
 {
     mlops_err_t err;
     mlops_err_clear(&err);
-    int rc = fleet_report(f, host, pid, version, ivl, now, WALL + now, &err);
+    char name[96];   //  named as the broker names a worker older than names
+    snprintf(name, sizeof name, "%s:%lld", host, (long long)pid);
+    int rc = fleet_report(f, name, host, pid, version, ivl, now, WALL + now, &err);
     if (rc)
         fprintf(stderr, "  report %s:%lld: %s\n", host, (long long)pid, err.msg);
     return rc;
 }
 
-static void test_reports_update_one_entry_per_host_and_pid(void)
+static void test_reports_update_one_entry_per_name(void)
 {
     fleet_t *f = fleet_new(3);
     CHECK(f != NULL);
@@ -29,17 +31,23 @@ static void test_reports_update_one_entry_per_host_and_pid(void)
     CHECK_INT(s_report(f, "vm", 43, 1, 500, T0), 0);
     CHECK_INT(s_report(f, "other", 42, 0, 0, T0), 0);
     CHECK_INT(fleet_count(f), 3);
+    //  two workers on one host with one pid (containers) are two by name
+    mlops_err_t err;
+    CHECK_INT(fleet_report(f, "c-1", "box", 1, 1, 0, T0, WALL, &err), 0);
+    CHECK_INT(fleet_report(f, "c-2", "box", 1, 1, 0, T0, WALL, &err), 0);
+    CHECK_INT(fleet_count(f), 5);
+    CHECK_STR(fleet_find(f, "c-2")->host, "box");
     CHECK_INT(s_report(f, "vm", 42, 2, 0, T0 + 100), 0);   //  an update, not a new entry
-    CHECK_INT(fleet_count(f), 3);
-    const fleet_worker_t *w = fleet_find(f, "vm", 42);
+    CHECK_INT(fleet_count(f), 5);
+    const fleet_worker_t *w = fleet_find(f, "vm:42");
     CHECK(w != NULL);
     CHECK_INT(w->version, 2);
     CHECK_INT(w->interval_ms, HEARTBEAT_IVL_MSEC);   //  0 means the default
     CHECK_INT(w->expires_mono_ms, T0 + 100 + 3 * HEARTBEAT_IVL_MSEC);
     CHECK_INT(w->last_seen_ms, WALL + T0 + 100);
-    CHECK_INT(fleet_find(f, "vm", 43)->interval_ms, 500);
-    CHECK(fleet_find(f, "vm", 44) == NULL);
-    CHECK(fleet_at(f, 3) == NULL);
+    CHECK_INT(fleet_find(f, "vm:43")->interval_ms, 500);
+    CHECK(fleet_find(f, "vm:44") == NULL);
+    CHECK(fleet_at(f, 5) == NULL);
     fleet_destroy(&f);
     CHECK(f == NULL);
     fleet_destroy(&f);   //  NULL is fine
@@ -49,11 +57,13 @@ static void test_bad_reports_are_refused_naming_the_field(void)
 {
     fleet_t *f = fleet_new(3);
     mlops_err_t err;
-    CHECK_INT(fleet_report(f, "", 42, 1, 0, T0, WALL, &err), MLOPS_EINVAL);
+    CHECK_INT(fleet_report(f, "", "vm", 42, 1, 0, T0, WALL, &err), MLOPS_EINVAL);
+    CHECK_CONTAINS(err.msg, "SERVING: name is empty");
+    CHECK_INT(fleet_report(f, "w", "", 42, 1, 0, T0, WALL, &err), MLOPS_EINVAL);
     CHECK_CONTAINS(err.msg, "SERVING: host is empty");
-    CHECK_INT(fleet_report(f, "vm", 0, 1, 0, T0, WALL, &err), MLOPS_EINVAL);
+    CHECK_INT(fleet_report(f, "w", "vm", 0, 1, 0, T0, WALL, &err), MLOPS_EINVAL);
     CHECK_CONTAINS(err.msg, "SERVING: pid must be a process id > 0, got 0");
-    CHECK_INT(fleet_report(f, "vm", 42, 1, FLEET_INTERVAL_MAX_MSEC + 1, T0, WALL, &err), MLOPS_EINVAL);
+    CHECK_INT(fleet_report(f, "w", "vm", 42, 1, FLEET_INTERVAL_MAX_MSEC + 1, T0, WALL, &err), MLOPS_EINVAL);
     CHECK_CONTAINS(err.msg, "SERVING: interval_ms 600001 is over 600000");
     CHECK_INT(fleet_count(f), 0);   //  nothing refused was kept
     //  the table is bounded
@@ -62,7 +72,7 @@ static void test_bad_reports_are_refused_naming_the_field(void)
         snprintf(host, sizeof host, "h%d", i);
         CHECK_INT(s_report(f, host, 1, 1, 0, T0), 0);
     }
-    CHECK_INT(fleet_report(f, "one-more", 1, 1, 0, T0, WALL, &err), MLOPS_ETOOBIG);
+    CHECK_INT(fleet_report(f, "one-more", "one-more", 1, 1, 0, T0, WALL, &err), MLOPS_ETOOBIG);
     CHECK_CONTAINS(err.msg, "1024 inference workers are known already");
     CHECK_INT(s_report(f, "h7", 1, 2, 0, T0), 0);   //  a known one still reports
     fleet_destroy(&f);
@@ -171,7 +181,7 @@ static void test_worker_silent_during_the_wait_is_named_not_waited_for(void)
 
 int main(void)
 {
-    RUN(test_reports_update_one_entry_per_host_and_pid);
+    RUN(test_reports_update_one_entry_per_name);
     RUN(test_bad_reports_are_refused_naming_the_field);
     RUN(test_silent_workers_expire_after_liveness_intervals);
     RUN(test_wait_with_no_worker_says_so);

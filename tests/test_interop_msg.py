@@ -206,7 +206,10 @@ def test_c_refuses_what_the_spec_forbids_naming_the_key():
          "PREDICT: records[1].Age: a record value must be nil, bool, int, float or str, got map"),
         (pack("TASK", {"task_id": "t", "run_id": 1, "stage": "s", "attempt": 1, "input": "not bin"}),
          "TASK: input: expected bin, got str"),
-        (msgpack.packb([2, "STATUS", {}]), "version 2"),
+        (msgpack.packb([3, "STATUS", {}]), "version 3"),
+        (msgpack.packb([1, "READY", {"stage": "train", "host": "h", "pid": 1, "name": "w"}]),
+         'READY: key "name" at byte 33 needs version 2 (the envelope says 1)'),
+        (msgpack.packb([1, "LOGS", {"run_id": 1}]), 'command "LOGS" at byte 2 needs version 2'),
         (msgpack.packb([1, "STATU", {}]), 'unknown command "STATU"'),
         (msgpack.packb([1, "STATUS"]), "2 elements, expected 3"),
         (pack("STATUS", {}) + b"\xc0", "trailing bytes"),
@@ -291,11 +294,12 @@ def test_protocol_examples_compile():
 
 def test_wire_unpack_checks_the_envelope():
     """tests/wire.py's unpack reads what pack writes and refuses a frame that
-    is not an MLOPS/1 envelope, saying what it got."""
+    is not an MLOPS/1 or MLOPS/2 envelope, saying what it got."""
     assert unpack(pack("STATUS", {})) == ("STATUS", {})
+    assert unpack(pack("LOGS", {"run_id": 1}, version=2)) == ("LOGS", {"run_id": 1})
     for frame, needle in [(msgpack.packb([1, "STATUS"]), "not a 3-element array"),
-                          (msgpack.packb([2, "STATUS", {}]), "not an MLOPS/1 envelope"),
-                          (msgpack.packb([1, b"STATUS", {}]), "not an MLOPS/1 envelope"),
-                          (msgpack.packb([1, "STATUS", []]), "not an MLOPS/1 envelope")]:
+                          (msgpack.packb([3, "STATUS", {}]), "not an MLOPS/1 or MLOPS/2 envelope"),
+                          (msgpack.packb([1, b"STATUS", {}]), "not an MLOPS/1 or MLOPS/2 envelope"),
+                          (msgpack.packb([1, "STATUS", []]), "not an MLOPS/1 or MLOPS/2 envelope")]:
         with pytest.raises(ValueError, match=needle):
             unpack(frame)

@@ -82,8 +82,10 @@ def test_run_ends_once_both_inference_workers_serve_the_new_version(procs):
     status = broker.cli("status")
     assert status.returncode == 0, status.stderr
     rows = [line for line in status.stdout.splitlines() if line.startswith("infer ")]
-    assert sorted(int(r.split()[2]) for r in rows) == sorted([a.pid, b.pid])
-    assert all(r.split()[3] == "v2" for r in rows)
+    # infer NAME HOST PID SERVES ...: each worker by its own generated name
+    assert sorted(int(r.split()[3]) for r in rows) == sorted([a.pid, b.pid])
+    assert all(r.split()[4] == "v2" for r in rows)
+    assert len({r.split()[1] for r in rows}) == 2
     # /api/workers: the broker's view (serving) beside the gateway's own
     api = requests.get(url + "/api/workers", timeout=5).json()
     assert {w["pid"]: w["model_version"] for w in api["serving"]} == {a.pid: 2, b.pid: 2}
@@ -107,9 +109,9 @@ def test_frozen_inference_worker_is_waited_for_then_named_as_lagging(procs):
     try:
         run = retrain(broker, "second")
         assert run["state"] == "succeeded" and run["promoted"] and run["version"] == 2
-        host = broker.status()["serving"][0]["host"]
+        name = next(w["name"] for w in broker.status()["serving"] if w["pid"] == frozen.pid)
         assert run["outcome"].endswith(
-            "; after 2s 1 of 2 inference workers lag: %s:%d serves v1" % (host, frozen.pid)), run["outcome"]
+            "; after 2s 1 of 2 inference workers lag: %s serves v1" % name), run["outcome"]
         assert serving(broker) == {live.pid: 2, frozen.pid: 1}
         assert "load wait run=2 over: after 2s 1 of 2 inference workers lag" in read_log(broker.proc)
     finally:

@@ -42,7 +42,7 @@ static void test_cmd_names(void)
     CHECK_STR(proto_cmd_name(PROTO_ERROR), "ERROR");
     CHECK_STR(proto_cmd_name(PROTO_SERVING), "SERVING");
     CHECK(proto_cmd_name(0) == NULL);
-    CHECK(proto_cmd_name(PROTO_SERVING + 1) == NULL);
+    CHECK(proto_cmd_name(PROTO_LOGS + 1) == NULL);
     CHECK(proto_cmd_name((proto_cmd_t)-1) == NULL);
 }
 
@@ -293,6 +293,18 @@ static int s_decode_hex(const char *hex)
     return 0;
 }
 
+//  A task log keeps UTF-8 text and newlines; C0, DEL, C1 controls and
+//  bytes that are not UTF-8 become '?', length unchanged.
+static void test_log_sanitize(void)
+{
+    char text[] = "ok \xc3\xa9\n\x1b[1m\x7f\xc2\x85|\xff|\xc3(|\xe2\x82\xac";
+    size_t n = strlen(text);
+    CHECK_STR(proto_log_sanitize(text, n), "ok \xc3\xa9\n?[1m???|?|?(|\xe2\x82\xac");
+    CHECK_INT(strlen(text), n);
+    char cut[] = "\xe2\x82";   //  a sequence cut short
+    CHECK_STR(proto_log_sanitize(cut, 2), "??");
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 2 && strcmp(argv[1], "--dump-samples") == 0)
@@ -300,6 +312,7 @@ int main(int argc, char **argv)
     if (argc == 3 && strcmp(argv[1], "--decode") == 0)
         return s_decode_hex(argv[2]);
     RUN(test_cmd_names);
+    RUN(test_log_sanitize);
     RUN(test_round_trip_worker_side);
     RUN(test_round_trip_control_side);
     RUN(test_round_trip_predict);

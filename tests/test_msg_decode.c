@@ -80,8 +80,10 @@ static void test_refuses_envelope_errors(void)
     CHECK_REFUSED(f, MLOPS_EPROTO, "envelope", "4 elements");
 
     f = f_start("STATUS", 0);
-    f.b[1] = 0x02;
-    CHECK_REFUSED(f, MLOPS_EVERSION, "version 2", "byte 1");
+    f.b[1] = 0x03;   //  MLOPS/2 is the newest (msg.h, "Versions")
+    CHECK_REFUSED(f, MLOPS_EVERSION, "version 3", "byte 1");
+    f.b[1] = 0x00;
+    CHECK_REFUSED(f, MLOPS_EVERSION, "version 0", "speaks 1 to 2");
     f.b[1] = 0xff;  //  -1
     CHECK_REFUSED(f, MLOPS_EVERSION, "version -1", "not supported");
 
@@ -518,6 +520,41 @@ static void test_decoded_names_shared_within_a_schema(void)
     CHECK_REFUSED(f, MLOPS_EPROTO, "records[1]", "duplicate field \"x\"");
 }
 
+//  MLOPS/2's additions are refused in a version-1 envelope and read in a
+//  version-2 one; a version-2 message without them decodes as before.
+static void test_version_2_keys(void)
+{
+    frame_t f = f_start("DISCONNECT", 2);
+    f_str(&f, "reason"), f_str(&f, "dup"), f_str(&f, "code"), f_str(&f, "conflict");
+    CHECK_REFUSED(f, MLOPS_EPROTO, "key \"code\" at byte 25", "needs version 2 (the envelope says 1)");
+    f.b[1] = 0x02;
+    proto_msg_t *m = proto_msg_decode(f.b, f.n, NULL);
+    CHECK(m && m->cmd == PROTO_DISCONNECT);
+    if (m)
+        CHECK_STR(m->disconnect.code, "conflict");
+    proto_msg_destroy(&m);
+
+    f = f_start("LOGS", 1);
+    f_str(&f, "run_id"), f_byte(&f, 0x07);
+    CHECK_REFUSED(f, MLOPS_EVERSION, "command \"LOGS\" at byte 2", "needs version 2");
+    f.b[1] = 0x02;
+    m = proto_msg_decode(f.b, f.n, NULL);
+    CHECK(m && m->cmd == PROTO_LOGS);
+    if (m) {
+        CHECK_INT(m->logs.run_id, 7);
+        CHECK_STR(m->logs.task_id, "");   //  absent: every task
+    }
+    proto_msg_destroy(&m);
+
+    f = f_start("READY", 3);   //  version 2, no name: read, name ""
+    f.b[1] = 0x02;
+    f_str(&f, "stage"), f_str(&f, "train"), f_str(&f, "host"), f_str(&f, "h"), f_str(&f, "pid"), f_byte(&f, 9);
+    m = proto_msg_decode(f.b, f.n, NULL);
+    CHECK(m && m->cmd == PROTO_READY);
+    if (m)
+        CHECK_STR(m->ready.name, "");
+    proto_msg_destroy(&m);
+}
 
 //  A str16 of n bytes of 'a' as the value of key.
 static void f_long_str(frame_t *f, const char *key, size_t n)
@@ -542,7 +579,7 @@ static void test_refuses_strs_over_their_limit(void)
     f_long_str(&f, "reason", PROTO_TEXT_MAX + 1);
     CHECK_REFUSED(f, MLOPS_EINVAL, "reason: 256 bytes", "at most 255");
     f = f_start("READY", 1);
-    f_long_str(&f, "stage", PROTO_NAME_MAX + 1);
+    f_long_str(&f, "stage", PROTO_STAGE_MAX + 1);
     CHECK_REFUSED(f, MLOPS_EINVAL, "stage: 32 bytes", "at most 31");
     f = f_start("SERVING", 1);
     f_long_str(&f, "host", PROTO_HOST_MAX + 1);
@@ -569,6 +606,7 @@ static void test_refuses_strs_over_their_limit(void)
 int main(void)
 {
     RUN(test_refuses_strs_over_their_limit);
+    RUN(test_version_2_keys);
     RUN(test_refuses_envelope_errors);
     RUN(test_refuses_body_key_errors);
     RUN(test_utf8_check_at_every_offset);

@@ -172,7 +172,8 @@ def test_multihost_spread_cut_and_rejoin(topo):
     run1 = run_record(1)
     assert run1["state"] == "succeeded"
     workers_by_stage = {t["stage"]: t["worker"] for t in run1["tasks"]}
-    pid_of = lambda worker: int(worker.rsplit(":", 1)[1])  # "host:pid"
+    # a task record names its worker by its instance name: the pid is in status
+    pid_of = lambda worker: next(w["pid"] for w in status()["workers"] if w["name"] == worker)
     assert pid_of(workers_by_stage["extract"]) == pids["a.extract"]
     assert pid_of(workers_by_stage["preprocess"]) == pids["b.preprocess"]
     assert pid_of(workers_by_stage["train"]) == pids["a.train"]

@@ -1244,6 +1244,61 @@ static void test_object_cut_short_is_invisible(void)
     s_rmrf(base);
 }
 
+//  Task logs: by task and attempt; a run's logs go together, and only
+//  that run's (the prefix "1-" is not "10-"); bad keys are refused.
+static void test_task_logs(void)
+{
+    char base[64], dir[96];
+    s_tmpdir(base, dir);
+    mlops_err_t err;
+    store_t *s = store_open(dir, NULL, &err);
+    CHECK(s != NULL);
+    const char *keys[] = {"1-extract", "1-train-forest", "10-extract", "2-extract"};
+    for (size_t i = 0; i < 4; i++)
+        for (int a = 1; a <= 2; a++)
+            CHECK_INT(store_log_put(s, NULL, keys[i], a, (const uint8_t *)"lines", 5, &err), 0);
+    uint8_t *data = NULL;
+    size_t len = 0, gone = 0;
+    CHECK_INT(store_log_get(s, NULL, "1-train-forest", 2, &data, &len, &err), 0);
+    CHECK(len == 5 && memcmp(data, "lines", 5) == 0);
+    free(data);
+    CHECK_INT(store_log_get(s, NULL, "1-train-forest", 3, &data, &len, &err), MLOPS_ENOTFOUND);
+    CHECK_CONTAINS(err.msg, "no log of 1-train-forest attempt 3");
+    CHECK_INT(store_log_put(s, NULL, "1-x", 0, (const uint8_t *)"", 0, &err), MLOPS_EINVAL);
+    CHECK_CONTAINS(err.msg, "log attempt 0 outside 1..999");
+    store_txn_t *txn = store_begin(s, &err);
+    CHECK_INT(store_log_delete_run(s, txn, 1, &gone, &err), 0);
+    CHECK_INT(gone, 4);
+    CHECK_INT(store_commit(&txn, &err), 0);
+    CHECK_INT(store_log_get(s, NULL, "1-extract", 1, &data, &len, &err), MLOPS_ENOTFOUND);
+    CHECK_INT(store_log_get(s, NULL, "10-extract", 2, &data, &len, &err), 0);
+    free(data);
+    CHECK_INT(store_log_delete_run(s, NULL, 2, &gone, &err), 0);
+    CHECK_INT(gone, 2);   //  the last keys of the database
+    CHECK_INT(store_log_delete_run(s, NULL, 2, &gone, &err), 0);
+    CHECK_INT(gone, 0);
+    store_destroy(&s);
+    //  a store made before the logs database (dropped here by hand) opens
+    //  and gains it, empty; what it held is still there
+    MDB_env *env;
+    MDB_txn *raw;
+    MDB_dbi dbi;
+    mdb_env_create(&env);
+    mdb_env_set_maxdbs(env, 16);
+    CHECK_INT(mdb_env_open(env, dir, 0, 0600), 0);
+    CHECK_INT(mdb_txn_begin(env, NULL, 0, &raw), 0);
+    CHECK_INT(mdb_dbi_open(raw, "logs", 0, &dbi), 0);
+    CHECK_INT(mdb_drop(raw, dbi, 1), 0);
+    CHECK_INT(mdb_txn_commit(raw), 0);
+    mdb_env_close(env);
+    s = store_open(dir, NULL, &err);
+    CHECK(s != NULL);
+    CHECK_INT(store_log_get(s, NULL, "10-extract", 2, &data, &len, &err), MLOPS_ENOTFOUND);
+    CHECK_INT(store_log_put(s, NULL, "11-extract", 1, (const uint8_t *)"x", 1, &err), 0);
+    store_destroy(&s);
+    s_rmrf(base);
+}
+
 int main(void)
 {
     RUN(test_open_creates_private_dir_and_files);
@@ -1253,6 +1308,7 @@ int main(void)
     RUN(test_open_unwritable_dir_as_nobody);
     RUN(test_open_refuses_loose_permissions);
     RUN(test_put_get_every_db);
+    RUN(test_task_logs);
     RUN(test_run_list_newest_first_with_limit);
     RUN(test_counters_monotonic_across_reopen);
     RUN(test_txn_commits_all_or_nothing);

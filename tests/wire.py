@@ -16,13 +16,15 @@ or on a DEALER without the empty delimiter, answered by one REPLY.
 import msgpack
 import zmq
 
-VERSION = 1                 # MLOPS/1
+VERSION = 1                 # MLOPS/1: what pack writes unless told otherwise
+VERSIONS = (1, 2)           # what unpack reads (MLOPS/2 adds LOGS and a few keys, section 4.1)
 REPLY_TIMEOUT_MS = 5000     # how long a control client waits by default
 
 
-def pack(command, body):
-    """The payload of one message: bytes for one frame."""
-    return msgpack.packb([VERSION, command, body], use_bin_type=True)
+def pack(command, body, version=VERSION):
+    """The payload of one message: bytes for one frame. A message that uses
+    anything MLOPS/2 added (LOGS, READY.name, ...) needs version=2."""
+    return msgpack.packb([version, command, body], use_bin_type=True)
 
 
 def unpack(frame):
@@ -32,8 +34,8 @@ def unpack(frame):
     if not isinstance(message, list) or len(message) != 3:
         raise ValueError("not a 3-element array: %r" % (message,))
     version, command, body = message
-    if version != VERSION or not isinstance(command, str) or not isinstance(body, dict):
-        raise ValueError("not an MLOPS/%d envelope: %r" % (VERSION, message))
+    if version not in VERSIONS or not isinstance(command, str) or not isinstance(body, dict):
+        raise ValueError("not an MLOPS/1 or MLOPS/2 envelope: %r" % (message,))
     return command, body
 
 

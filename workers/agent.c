@@ -8,12 +8,14 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include "curve.h"
 #include "liveness.h"
 #include "log.h"
 #include "msg.h"
+#include "tasklog.h"
 
 #define RECONNECT_MIN_MSEC 1000
 #define RECONNECT_MAX_MSEC 5000    //  a broker back after a restart is found within this
@@ -35,6 +37,8 @@ struct agent {
     agent_config_t cfg;           //  copy; strings below
     char *endpoint, *stage;       //  owned
     char host[256];               //  gethostname
+    char name[PROTO_NAME_MAX + 1];//  instance name, in READY
+    char refused[512];            //  the broker's reason when it refused us for good
     curve_t *curve;               //  CURVE client side (maybe off)
     zsock_t *dealer;              //  to the broker, NULL while away
     zsock_t *pipe;                //  our end of the pipe from the job thread
@@ -50,6 +54,7 @@ struct agent {
     int64_t reconnect_msec;       //  back-off for the next reconnect
     int64_t delay_msec;           //  MLOPS_TASK_DELAY_MS
     liveness_t awake;             //  turns of the loop
+    tasklog_t *tasklog;           //  the lines logged while a task runs (the log tap)
 };
 
 agent_t *agent_new(const agent_config_t *cfg, mlops_err_t *err)
@@ -72,15 +77,25 @@ agent_t *agent_new(const agent_config_t *cfg, mlops_err_t *err)
         self->cfg.liveness = HEARTBEAT_LIVENESS;
     if (gethostname(self->host, sizeof self->host - 1) != 0)
         snprintf(self->host, sizeof self->host, "unknown");
+    if (cfg->name && proto_name_check(cfg->name, err)) {
+        agent_destroy(&self);
+        return NULL;
+    }
+    if (cfg->name)
+        snprintf(self->name, sizeof self->name, "%s", cfg->name);
+    else
+        agent_name_make(self->name, sizeof self->name);
     self->reconnect_msec = RECONNECT_MIN_MSEC;
     const char *delay = getenv("MLOPS_TASK_DELAY_MS");
     self->delay_msec = delay ? atoll(delay) : 0;
     self->curve = curve_new_from_env(err);
     self->pipe = zsys_create_pipe(&self->pipe_thread);
-    if (!self->curve || !self->pipe || !self->endpoint || !self->stage) {
+    self->tasklog = tasklog_new(0);
+    if (!self->curve || !self->pipe || !self->endpoint || !self->stage || !self->tasklog) {
         agent_destroy(&self);
         return NULL;
     }
+    log_set_tap(tasklog_tap_fn, self->tasklog);
     return self;
 }
 
@@ -98,6 +113,9 @@ void agent_destroy(agent_t **p)
         return;
     agent_t *self = *p;
     s_join(self);
+    if (self->tasklog)
+        log_set_tap(NULL, NULL);
+    tasklog_destroy(&self->tasklog);
     proto_msg_destroy(&self->job.task);
     free(self->job.output);
     zpoller_destroy(&self->poller);
@@ -138,6 +156,7 @@ static void s_send_ready(agent_t *self)
     msg.ready.stage = self->stage;
     msg.ready.host = self->host;
     msg.ready.pid = (int64_t)getpid();
+    msg.ready.name = self->name;
     s_send(self, &msg);
     self->announced = true;
 }
@@ -196,6 +215,7 @@ static void s_handle_task(agent_t *self, proto_msg_t **msg)
         s_send(self, &res);
         return;
     }
+    tasklog_begin(self->tasklog);   //  from this line on, the task's log
     log_info("task started task=%s attempt=%lld bytes=%zu", task->task.task_id,
              (long long)task->task.attempt, task->task.input_len);
     memset(&self->job, 0, sizeof self->job);
@@ -236,8 +256,12 @@ static void s_job_done(agent_t *self)
     if (self->stale_job)
         log_warning("result of task=%s dropped: the connection was renewed meanwhile",
                     res.result.task_id);
-    else
+    char *lines = tasklog_take(self->tasklog);
+    tasklog_end(self->tasklog);
+    res.result.log = lines;
+    if (!self->stale_job)
         s_send(self, &res);
+    free(lines);
     proto_msg_destroy(&job->task);
     free(job->output);
     memset(job, 0, sizeof *job);
@@ -263,6 +287,7 @@ static void s_reconnect_later(agent_t *self, const char *why)
             //  the result cannot be delivered: collect the thread
             zsock_wait(self->pipe);
             s_join(self);
+            tasklog_end(self->tasklog);
             proto_msg_destroy(&self->job.task);
             free(self->job.output);
             memset(&self->job, 0, sizeof self->job);
@@ -293,6 +318,11 @@ static void s_handle_broker(agent_t *self)
         s_handle_task(self, &msg);
     } else if (msg->cmd == PROTO_HEARTBEAT) {
         self->reconnect_msec = RECONNECT_MIN_MSEC;
+    } else if (msg->cmd == PROTO_DISCONNECT && *msg->disconnect.code) {
+        //  refused for good: coming back would be refused again
+        log_sanitize(msg->disconnect.reason, strlen(msg->disconnect.reason), self->refused,
+                     sizeof self->refused);
+        log_error("broker refused this worker (%s): %s", msg->disconnect.code, self->refused);
     } else if (msg->cmd == PROTO_DISCONNECT) {
         char reason[128];
         log_warning("broker says disconnect: %s",
@@ -325,10 +355,10 @@ static void s_awake(agent_t *self)
 
 int agent_run(agent_t *self)
 {
-    log_info("connecting stage=%s broker=%s host=%s pid=%d curve=%s", self->stage, self->endpoint,
-             self->host, (int)getpid(), curve_client_enabled(self->curve) ? "on" : "off");
+    log_info("connecting stage=%s name=%s broker=%s host=%s pid=%d curve=%s", self->stage, self->name,
+             self->endpoint, self->host, (int)getpid(), curve_client_enabled(self->curve) ? "on" : "off");
     s_connect(self);
-    while (!zsys_interrupted) {
+    while (!zsys_interrupted && !self->refused[0]) {
         int64_t wait = self->next_heartbeat - zclock_mono();
         void *which = zpoller_wait(self->poller, (int)(wait > 0 ? wait : 0));
         if (zpoller_terminated(self->poller))
@@ -347,17 +377,42 @@ int agent_run(agent_t *self)
         }
         if (zclock_mono() >= self->next_heartbeat && self->announced) {
             proto_msg_t hb = {.cmd = PROTO_HEARTBEAT};
-            hb.heartbeat.task_id = self->busy && !self->stale_job ? self->job.task->task.task_id : "";
+            bool working = self->busy && !self->stale_job;
+            hb.heartbeat.task_id = working ? self->job.task->task.task_id : "";
+            char *lines = working ? tasklog_take(self->tasklog) : NULL;   //  so far (tasklog.h)
+            hb.heartbeat.log = lines;
             s_send(self, &hb);
+            free(lines);
         } else if (zclock_mono() >= self->next_heartbeat) {
             self->next_heartbeat = zclock_mono() + self->cfg.heartbeat_msec;
         }
     }
-    if (self->dealer && self->announced) {
+    if (self->dealer && self->announced && !self->refused[0]) {
         proto_msg_t bye = {.cmd = PROTO_DISCONNECT};
         bye.disconnect.reason = "worker stopping";
         s_send(self, &bye);
     }
     log_info("stopping");
-    return 0;
+    return self->refused[0] ? MLOPS_ESTATE : 0;
+}
+
+const char *agent_name(const agent_t *self)
+{
+    return self->name;
+}
+
+void agent_name_make(char *out, size_t size)
+{
+    char host[256] = "";
+    if (gethostname(host, sizeof host - 1) != 0 || !host[0])
+        snprintf(host, sizeof host, "worker");
+    host[48] = '\0';
+    for (char *p = host; *p; p++)
+        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
+              || strchr("._-:@", *p)))
+            *p = '-';
+    uint32_t bits = 0;
+    if (getrandom(&bits, sizeof bits, 0) != (ssize_t)sizeof bits)
+        bits = (uint32_t)zclock_usecs() ^ (uint32_t)getpid() << 8;
+    snprintf(out, size, "%s-%06x", host, (unsigned)(bits & 0xffffff));
 }

@@ -15,6 +15,14 @@
     broker's expiry by as much, and a frame waiting unread is read before the
     broker is declared dead.
 
+    Identity: the agent announces an instance name in READY (MLOPS/2): the
+    one configured (--name), else one made at start, the host name and six
+    random hex digits (`vm-3fa9c2`), so workers that share a host name and
+    a pid (containers with host networking, each pid 1) are still told
+    apart. A broker that refuses the worker for good (DISCONNECT with a
+    code: the name is a live worker's, or it is not a valid name) ends
+    agent_run with MLOPS_ESTATE and the broker's reason, logged as an error.
+
     Fault injection: when the environment has MLOPS_TASK_DELAY_MS=N, every
     task waits N ms in its thread before the handler runs (heartbeats go on).
     The multi-process tests use it to kill a worker or the broker while a task
@@ -40,6 +48,7 @@ typedef int (agent_handler_fn)(const uint8_t *input, size_t input_len, uint8_t *
 typedef struct {
     const char *endpoint;        //  the broker's work socket, e.g. tcp://127.0.0.1:5555
     const char *stage;           //  the stage announced in READY
+    const char *name;            //  instance name (proto_name_check), NULL = agent_name_make
     int64_t heartbeat_msec;      //  interval (0 = HEARTBEAT_IVL_MSEC)
     int liveness;                //  silent intervals before the broker is dead (0 = HEARTBEAT_LIVENESS)
     agent_handler_fn *handler;   //  runs one task
@@ -52,8 +61,16 @@ typedef struct agent agent_t;
 agent_t *agent_new(const agent_config_t *cfg, mlops_err_t *err);
 
 //  Serves tasks until SIGINT / SIGTERM; sends DISCONNECT on the way out.
-//  Returns 0.
+//  Returns 0, or MLOPS_ESTATE when the broker refused the worker for good
+//  (logged with its reason).
 int agent_run(agent_t *self);
+
+//  The agent's instance name (borrowed, lives as long as the agent).
+const char *agent_name(const agent_t *self);
+
+//  Makes a worker instance name: the host name (bytes proto_name_check
+//  refuses made '-', at most 48 of them) and '-' and six random hex digits.
+void agent_name_make(char *out, size_t size);
 
 //  Frees; waits for a task in progress; ignores NULL; sets *p to NULL.
 void agent_destroy(agent_t **p);

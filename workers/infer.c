@@ -75,7 +75,8 @@ static void s_send_ready(infer_t *self)
 {
     proto_msg_t msg = {.cmd = PROTO_READY,
                        .ready = {.stage = "infer", .host = self->host, .pid = getpid(),
-                                 .model_version = self->model ? self->version : 0}};
+                                 .model_version = self->model ? self->version : 0,
+                                 .name = self->cfg.name}};
     s_send(self, &msg);
 }
 
@@ -313,7 +314,8 @@ infer_t *infer_new(const infer_config_t *cfg, mlops_err_t *err)
         self->pipe = self->pipe_sock ? zsock_resolve(self->pipe_sock) : NULL;
         if (!self->pipe || zmq_bind(self->pipe, self->pipe_endpoint) != 0
             || !(self->feed = infer_feed_new(self->curve, cfg->control, cfg->events, self->pipe_endpoint,
-                                             self->model ? self->version : 0, cfg->report_msec, err))) {
+                                             self->model ? self->version : 0, cfg->report_msec,
+                                             cfg->name, err))) {
             if (!err || err->code == 0)
                 mlops_err_set(err, errno, "cannot start the model feed: %s", zmq_strerror(errno));
             infer_destroy(&self);

@@ -28,6 +28,7 @@ typedef struct {
     int64_t model_version;       //  version reported for model_path
     int64_t heartbeat_msec;      //  heartbeat interval
     int64_t report_msec;         //  SERVING to the broker at least this often, 0 = default
+    const char *name;            //  instance name in READY and SERVING (agent_name_make's form)
 } infer_config_t;
 
 typedef struct infer infer_t;

@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -24,6 +25,8 @@
 #include <time.h>
 #include <unistd.h>
 #include <zmq.h>
+
+static atomic_bool s_refused;   //  a feed was refused for its name (infer_feed_refused)
 
 #define SLICE_MSEC 100   //  longest poll, so a stop request is seen quickly
 
@@ -45,6 +48,7 @@ struct infer_feed {
     zsock_t *report;             //  DEALER to the control socket, NULL until needed
     bool refused;                //  the last SERVING was refused (logged once)
     char host[64];               //  for SERVING
+    char name[PROTO_NAME_MAX + 1]; //  for SERVING
     pthread_t thread;            //  the feed thread
     atomic_bool stop;            //  set by infer_feed_destroy
 };
@@ -203,7 +207,11 @@ static void s_handle_report_reply(infer_feed_t *self)
     control_serving_t answer;
     if (!reply || reply->cmd != PROTO_REPLY)
         log_warning("SERVING answer dropped reason=%s", reply ? "not a REPLY" : err.msg);
-    else if (!reply->reply.ok) {
+    else if (!reply->reply.ok && strcmp(reply->reply.code, PROTO_REPLY_CONFLICT) == 0) {
+        log_error("broker refused this worker: %s", reply->reply.error);
+        atomic_store(&s_refused, true);
+        kill(getpid(), SIGTERM);   //  stop as an operator would (infer_feed.h)
+    } else if (!reply->reply.ok) {
         if (!self->refused)   //  an older broker does not know SERVING: say so once
             log_warning("broker refused SERVING error=%s", reply->reply.error);
         self->refused = true;
@@ -243,7 +251,7 @@ static void s_report(infer_feed_t *self)
     }
     proto_msg_t req = {.cmd = PROTO_SERVING,
                        .serving = {.host = self->host, .pid = getpid(), .model_version = self->served,
-                                   .interval_ms = self->report_msec}};
+                                   .interval_ms = self->report_msec, .name = self->name}};
     uint8_t *frame = NULL;
     size_t len = 0;
     if (proto_msg_encode(&req, &frame, &len) == 0
@@ -339,7 +347,7 @@ static void *s_feed_fn(void *arg)
 
 infer_feed_t *infer_feed_new(curve_t *curve, const char *control, const char *events,
                              const char *pipe_endpoint, int64_t have_version, int64_t report_msec,
-                             mlops_err_t *err)
+                             const char *name, mlops_err_t *err)
 {
     infer_feed_t *self = calloc(1, sizeof *self);
     if (!self) {
@@ -355,6 +363,7 @@ infer_feed_t *infer_feed_new(curve_t *curve, const char *control, const char *ev
     self->production = have_version ? -1 : 0;   //  see s_production_is
     self->report_msec = report_msec > 0 ? report_msec : HEARTBEAT_IVL_MSEC;
     gethostname(self->host, sizeof self->host - 1);
+    snprintf(self->name, sizeof self->name, "%s", name ? name : "");
     self->need_fetch = have_version == 0;
     self->backoff_ms = 1000;
     atomic_init(&self->stop, false);
@@ -365,6 +374,11 @@ infer_feed_t *infer_feed_new(curve_t *curve, const char *control, const char *ev
         return NULL;
     }
     return self;
+}
+
+bool infer_feed_refused(void)
+{
+    return atomic_load(&s_refused);
 }
 
 void infer_feed_destroy(infer_feed_t **p)

@@ -17,6 +17,15 @@
     when it changes without our having seen its `model` event (we joined
     late, or the events socket dropped it), the feed fetches it all the same.
 
+    SERVING carries the worker's instance name (MLOPS/2). When the broker
+    refuses it because a live worker already goes by that name (REPLY code
+    `conflict`), the worker must not serve under a name that is not its
+    own: the feed logs the broker's reason as an error, marks the process
+    refused (infer_feed_refused) and stops it the way an operator would,
+    with SIGTERM, so the serving thread says DISCONNECT and exits through
+    its usual path; mlops-worker then exits 1. Any other refusal (a broker
+    older than SERVING or than MLOPS/2) is logged once and serving goes on.
+
     What crosses the pipe to the serving thread is one frame holding an
     infer_feed_post_t: the receiver owns the model from then on. What comes
     back is one frame holding the int64_t version the serving thread now
@@ -25,6 +34,7 @@
 #ifndef MLOPS_INFER_FEED_H
 #define MLOPS_INFER_FEED_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "curve.h"
@@ -47,9 +57,13 @@ typedef struct infer_feed infer_feed_t;
 //  already served (0 = none: fetch production at once); report_msec the
 //  SERVING interval (0 = HEARTBEAT_IVL_MSEC). Returns NULL with
 //  err (MLOPS_ENOMEM or the errno of pthread_create).
+//  name is the worker's instance name for SERVING (copied).
 infer_feed_t *infer_feed_new(curve_t *curve, const char *control, const char *events,
                              const char *pipe_endpoint, int64_t have_version, int64_t report_msec,
-                             mlops_err_t *err);
+                             const char *name, mlops_err_t *err);
+
+//  True once a feed of this process was refused for its name (see above).
+bool infer_feed_refused(void);
 
 //  For the serving thread: tells the feed, over pipe (the serving thread's
 //  end of the PAIR), that it now serves version. Never blocks.

@@ -1,5 +1,6 @@
 /*  infer_main.c: `mlops-worker --stage infer`: flags to an infer_t, run
     until SIGINT or SIGTERM. */
+#include "agent.h"
 #include "duration.h"
 #include "endpoint.h"
 #include "flags.h"
@@ -7,6 +8,7 @@
 #include "infer.h"
 #include "infer_feed.h"
 #include "log.h"
+#include "msg.h"
 #include "worker.h"
 
 #include <czmq.h>
@@ -44,6 +46,9 @@ static void s_usage(FILE *out)
         "  --model-version N    version to report for --model (default 1)\n"
         "  --heartbeat DURATION interval of our heartbeats, 10ms..10m (default %s); the\n"
         "                       gateway is dead after %d silent intervals of at least %s\n"
+        "  --name NAME          this worker's instance name, unique among live workers:\n"
+        "                       letters, digits, . _ - : @ (default: the host name and\n"
+        "                       six random hex digits, vm-3fa9c2)\n"
         "  --report DURATION    tell the broker the version we serve at least this often,\n"
         "                       10ms..10m (default %s; at once after each swap); the\n"
         "                       broker stops counting us after %d silent intervals\n"
@@ -95,6 +100,13 @@ int worker_infer_main(int argc, char **argv)
             events = value;
         else if (strcmp(flag, "--model") == 0)
             cfg.model_path = value;
+        else if (strcmp(flag, "--name") == 0) {
+            if (proto_name_check(value, &err)) {
+                fprintf(stderr, "mlops-worker: --name '%s': %s\n", value, err.msg);
+                return 2;
+            }
+            cfg.name = value;
+        }
         else if (strcmp(flag, "--model-version") == 0) {
             if (flags_report("mlops-worker", flags_int(flag, value, 1, INT64_MAX, &v, &err), &err))
                 return 2;
@@ -124,6 +136,11 @@ int worker_infer_main(int argc, char **argv)
         cfg.control = control_ep;
         cfg.events = events_ep;
     }
+    static char name[PROTO_NAME_MAX + 1];
+    if (!cfg.name) {
+        agent_name_make(name, sizeof name);
+        cfg.name = name;
+    }
     log_init("worker[infer]");
     zsys_handler_set(NULL);   //  our handlers below, not CZMQ's
     s_worker = infer_new(&cfg, &err);
@@ -131,12 +148,13 @@ int worker_infer_main(int argc, char **argv)
         log_error("cannot start: %s", err.msg);
         return 1;
     }
-    log_info("infer worker started gateway=%s broker=%s", cfg.gateway, cfg.control ? cfg.control : "none");
+    log_info("infer worker started name=%s gateway=%s broker=%s", cfg.name, cfg.gateway,
+             cfg.control ? cfg.control : "none");
     struct sigaction sa = {.sa_handler = s_signal_fn};
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     int rc = infer_run(s_worker);
     infer_destroy(&s_worker);
     log_info("infer worker stopped");
-    return rc ? 1 : 0;
+    return rc || infer_feed_refused() ? 1 : 0;   //  refused: infer_feed logged why
 }

@@ -16,6 +16,7 @@
 #include "flags.h"
 #include "heartbeat.h"
 #include "log.h"
+#include "msg.h"
 
 agent_handler_fn *stage_handler(stage_t stage)
 {
@@ -66,10 +67,13 @@ static void s_usage(FILE *out)
             "  --data-root DIR         extract: read CSV files only under DIR (repeatable;\n"
             "                          default none: only synthetic and stored datasets)\n"
             "  --max-source-bytes SIZE extract: refuse larger files (default 1G; K, M, G)\n"
+            "  --name NAME             this worker's instance name, unique among live workers:\n"
+            "                          letters, digits, . _ - : @, at most %d bytes (default:\n"
+            "                          the host name and six random hex digits, vm-3fa9c2)\n"
             "  --help                  this text\n\n"
             DURATION_HELP,
             duration_format(HEARTBEAT_IVL_MSEC, heartbeat, sizeof heartbeat), HEARTBEAT_LIVENESS_MAX,
-            HEARTBEAT_LIVENESS);
+            HEARTBEAT_LIVENESS, PROTO_NAME_MAX);
 }
 
 //  --heartbeat and --liveness; 0 or -1 with a message.
@@ -91,7 +95,7 @@ int worker_stage_main(int argc, char **argv)
     static const struct option opts[] = {
         {"stage", 1, 0, 's'}, {"broker", 1, 0, 'b'}, {"heartbeat", 1, 0, 'H'},
         {"liveness", 1, 0, 'L'}, {"help", 0, 0, 'h'}, {"data-root", 1, 0, 'd'},
-        {"max-source-bytes", 1, 0, 'm'}, {0, 0, 0, 0},
+        {"max-source-bytes", 1, 0, 'm'}, {"name", 1, 0, 'n'}, {0, 0, 0, 0},
     };
     const char *stage = NULL, *broker = "127.0.0.1";
     const char *roots[STAGE_EXTRACT_ROOTS_MAX + 1];
@@ -105,6 +109,13 @@ int worker_stage_main(int argc, char **argv)
         switch (c) {
         case 's': stage = optarg; break;
         case 'b': broker = optarg; break;
+        case 'n':
+            if (proto_name_check(optarg, &err)) {
+                fprintf(stderr, "mlops-worker: --name '%s': %s\n", optarg, err.msg);
+                return 2;
+            }
+            cfg.name = optarg;
+            break;
         case 'H':
         case 'L':
             if (s_value(&cfg, c, optarg))
@@ -155,5 +166,5 @@ int worker_stage_main(int argc, char **argv)
     }
     int rc = agent_run(agent);
     agent_destroy(&agent);
-    return rc;
+    return rc ? 1 : 0;   //  refused by the broker: agent_run logged why
 }
