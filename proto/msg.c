@@ -140,7 +140,7 @@ bool msg_field_omitted(const proto_msg_t *msg, const msg_field_t *f)
 {
     if (f->since <= 1 || f->kind != F_STR)
         return false;
-    const char *s = *MSG_CAT(msg, f->off, const char *);
+    const char *s = *MSG_CAT(msg, f->off, char *);
     return !s || !*s;
 }
 
