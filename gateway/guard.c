@@ -128,7 +128,8 @@ static int s_list_parse(s_list_t *list, const char *text, bool origin, const cha
     char *save = NULL;
     for (char *tok = strtok_r(list->text, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         tok += strspn(tok, " \t");
-        tok[strcspn(tok, " \t")] = '\0';
+        for (size_t n = strlen(tok); n > 0 && (tok[n - 1] == ' ' || tok[n - 1] == '\t'); n--)
+            tok[n - 1] = '\0';
         if (list->n == GUARD_ENTRIES_MAX)
             return mlops_err_set(err, MLOPS_EINVAL, "%s: more than %d entries", flag,
                                  GUARD_ENTRIES_MAX);
