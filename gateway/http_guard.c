@@ -20,6 +20,7 @@
 #include "log.h"
 
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 
 int http_guard_open(gateway_t *self, mlops_err_t *err)
@@ -48,6 +49,8 @@ bool http_guard_request(gateway_t *self, request_t *req, const char *url, const 
     if (status == 0)
         return true;
     req->challenge = challenge;
+    if (strncmp(url, "/api/", 5) == 0)
+        req->endpoint = COUNTERS_API;   //  counted where it was aimed (routing never saw it)
     gateway_settle_detail(self, req, status, why);
     return false;
 }

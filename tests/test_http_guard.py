@@ -247,3 +247,128 @@ def test_bad_limit_flags(procs, args):
     p = procs.start("bad", [exe("mlops-gateway"), "--port", "0", *args])
     assert p.wait(10) == 2
     assert args[0] in procs.log(p)
+
+
+# --- a real browser ---------------------------------------------------------
+
+EVIL_PAGE = """<!doctype html><html><body>
+<iframe name="sink1"></iframe><iframe name="sink2"></iframe>
+<form id="f1" method="POST" action="GW/api/retrain" enctype="text/plain" target="sink1">
+<input name='{"source":"synthetic:50","reason":"csrf","x":"' value='"}'></form>
+<form id="f2" method="POST" action="GW/api/promote" target="sink2">
+<input name="version" value="1"></form>
+<script>
+const results = {};
+async function attempt(name, url, init) {
+  try { const r = await fetch(url, init); results[name] = "status " + r.status; }
+  catch (e) { results[name] = "blocked"; }
+}
+(async () => {
+  document.getElementById("f1").submit();
+  document.getElementById("f2").submit();
+  const retrain = JSON.stringify({source: "synthetic:50", reason: "csrf"});
+  const promote = JSON.stringify({version: 1});
+  await attempt("no-cors retrain", "GW/api/retrain",
+                {method: "POST", mode: "no-cors", body: retrain, headers: {"Content-Type": "text/plain"}});
+  await attempt("no-cors promote", "GW/api/promote", {method: "POST", mode: "no-cors", body: promote});
+  await attempt("json retrain", "GW/api/retrain",
+                {method: "POST", headers: {"Content-Type": "application/json"}, body: retrain});
+  await attempt("json promote", "GW/api/promote",
+                {method: "POST", headers: {"Content-Type": "application/json"}, body: promote});
+  await attempt("read runs", "GW/api/runs", {});
+  window.results = results;
+})();
+</script></body></html>"""
+
+
+class EvilSite:
+    """A page on another loopback port (another origin) that tries every
+    way a page has to make the browser POST to the gateway's /api."""
+
+    def __init__(self):
+        import http.server
+        page = {}
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                body = page["html"].encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+        self.page = page
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.origin = "http://127.0.0.1:%d" % self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def aim(self, gateway_url):
+        self.page["html"] = EVIL_PAGE.replace("GW", gateway_url)
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def evil():
+    site = EvilSite()
+    yield site
+    site.close()
+
+
+@pytest.fixture
+def chrome():
+    pytest.importorskip("selenium.webdriver", reason="python3-selenium is not installed")
+    from test_dashboard_browser import chromium
+    yield from chromium("--host-resolver-rules=MAP evil.test 127.0.0.1")
+
+
+def refused(gw, status):
+    """How many /api requests the gateway answered with status (/metrics)."""
+    text = requests.get(gw.url + "/metrics", timeout=5).text
+    key = 'mlops_gateway_requests_total{endpoint="/api",status="%d"} ' % status
+    return sum(int(line[len(key):]) for line in text.splitlines() if line.startswith(key))
+
+
+@pytest.mark.parametrize("allow_evil,status", [(False, 403), (True, 415)])
+def test_a_page_from_another_origin_changes_nothing(procs, evil, chrome, allow_evil, status):
+    """No token at all (the open default): a page elsewhere makes the browser
+    POST forms and fetches to /api/retrain and /api/promote. They reach the
+    gateway and are refused: by Origin (403) or, with that origin allowed,
+    by Content-Type (415); JSON fetches never leave the browser (the
+    gateway grants no CORS preflight). No run starts, nothing is promoted."""
+    from selenium.webdriver.support.ui import WebDriverWait
+    broker = Broker(procs, ["--no-sync"])
+    extra = ["--allowed-origins", evil.origin] if allow_evil else []
+    gw = Gateway(procs, "--broker", broker.control, *extra)
+    evil.aim(gw.url)
+    chrome.get(evil.origin + "/")
+    results = WebDriverWait(chrome, 30, poll_frequency=0.2).until(
+        lambda d: d.execute_script("return window.results"))
+    assert results == {"no-cors retrain": "status 0", "no-cors promote": "status 0",
+                       "json retrain": "blocked", "json promote": "blocked", "read runs": "blocked"}
+    #  the two forms and the two no-cors fetches did arrive, and were refused
+    wait_for(lambda: refused(gw, status) == 4, 30, "4 refused POSTs")
+    assert no_runs(gw)
+    assert requests.get(gw.url + "/api/models", timeout=5).json() == {"production": 0, "versions": []}
+
+
+def test_dns_rebinding_in_a_browser(procs, chrome):
+    """evil.test resolves to 127.0.0.1 (as a rebinding attacker's name does
+    after its first answer): its pages are same-origin with the gateway's
+    port, so Origin and Content-Type pass; the Host does not."""
+    broker = Broker(procs, ["--no-sync"])
+    gw = Gateway(procs, "--broker", broker.control)
+    chrome.get("http://evil.test:%d/" % gw.port)
+    assert "DNS rebinding" in chrome.find_element("tag name", "body").text
+    status = chrome.execute_async_script(
+        "const done = arguments[0];"
+        "fetch('/api/retrain', {method: 'POST', headers: {'Content-Type': 'application/json'},"
+        "  body: JSON.stringify({source: 'synthetic:50'})}).then(r => done(r.status), e => done(String(e)));")
+    assert status == 403
+    assert no_runs(gw)

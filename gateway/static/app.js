@@ -54,7 +54,11 @@ function auth() {
 async function getJson(path) {
   const res = await fetch(path, { cache: "no-store", headers: auth() });
   const body = await res.json().catch(() => ({}));
-  if (!res.ok) throw new Error(body.detail || body.error || `${path}: HTTP ${res.status}`);
+  if (!res.ok) {
+    const e = new Error(body.detail || body.error || `${path}: HTTP ${res.status}`);
+    e.status = res.status;
+    throw e;
+  }
   return body;
 }
 
@@ -176,7 +180,8 @@ async function refresh() {
     $("#conn").className = "pill state-succeeded";
     drawRuns(); drawModels(); drawWorkers();
   } catch (e) {
-    $("#conn").textContent = `broker unreachable: ${e.message}`;
+    $("#conn").textContent = e.status === 401 || e.status === 403
+      ? `token needed: ${e.message}` : `broker unreachable: ${e.message}`;
     $("#conn").className = "pill state-failed";
   }
 }
