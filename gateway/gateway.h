@@ -6,7 +6,8 @@
     sent to a worker, its connection suspended, and resumed with the answer
     when PREDICTION or ERROR comes back, all without a lock or a thread hop.
     Slow clients cost a connection slot, not a thread, and are dropped after
-    the connection timeout. Why not MHD's thread pool: on the two cores this
+    the connection timeout (idle) or the header deadline (headers not whole
+    in time, however steadily they trickle: http_guard.c). Why not MHD's thread pool: on the two cores this
     runs on (shared with the workers and the load generator) a second HTTP
     thread buys no CPU, and every request would then cross threads twice to
     reach the one thread that may touch the ROUTER socket; one thread also
