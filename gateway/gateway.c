@@ -74,6 +74,7 @@ static void s_timers(gateway_t *self)
     }
     backend_timers(self, now);
     broker_link_timers(self, now);
+    http_guard_timers(self, now);
     backend_dispatch(self);
 }
 
@@ -87,6 +88,8 @@ static long s_poll_timeout(gateway_t *self)
         next = oldest->deadline_ms;
     if (broker_link_due_ms(self) < next)
         next = broker_link_due_ms(self);
+    if (http_guard_due_ms(self) < next)
+        next = http_guard_due_ms(self);
     MHD_UNSIGNED_LONG_LONG mhd_ms;
     if (MHD_get_timeout(self->httpd, &mhd_ms) == MHD_YES && now + (int64_t)mhd_ms < next)
         next = now + (int64_t)mhd_ms;
@@ -114,6 +117,8 @@ void gateway_config_defaults(gateway_config_t *cfg)
         .broker_timeout_ms = GATEWAY_BROKER_TIMEOUT_MSEC,
         .admin_token = NULL,
         .static_dir = NULL,
+        .connections_per_ip = GATEWAY_CONNECTIONS_PER_IP,
+        .header_timeout_ms = GATEWAY_HEADER_TIMEOUT_MSEC,
     };
 }
 
@@ -124,7 +129,7 @@ static int s_check_config(const gateway_config_t *cfg, mlops_err_t *err)
     if (cfg->batch_max == 0 || cfg->batch_max > PROTO_RECORDS_MAX)
         return mlops_err_set(err, MLOPS_EINVAL, "batch limit must be 1..%d records", PROTO_RECORDS_MAX);
     if (cfg->deadline_ms <= 0 || cfg->heartbeat_msec <= 0 || cfg->liveness <= 0
-        || cfg->broker_timeout_ms <= 0)
+        || cfg->broker_timeout_ms <= 0 || cfg->header_timeout_ms <= 0)
         return mlops_err_set(err, MLOPS_EINVAL, "deadline and heartbeat settings must be positive");
     if (cfg->connections_max == 0 || cfg->connections_max > 1000000 || cfg->credit <= 0)
         return mlops_err_set(err, MLOPS_EINVAL, "connection limit and credit must be positive");
@@ -275,6 +280,7 @@ void gateway_destroy(gateway_t **p)
         MHD_run(self->httpd);
         MHD_stop_daemon(self->httpd);
     }
+    guard_destroy(&self->guard);   //  after MHD: closing connections stop their clocks
     if (self->listen_fd != MHD_INVALID_SOCKET)
         close(self->listen_fd);
     backend_close(self);

@@ -6,7 +6,8 @@
     sent to a worker, its connection suspended, and resumed with the answer
     when PREDICTION or ERROR comes back, all without a lock or a thread hop.
     Slow clients cost a connection slot, not a thread, and are dropped after
-    the connection timeout. Why not MHD's thread pool: on the two cores this
+    the connection timeout (idle) or the header deadline (headers not whole
+    in time, however steadily they trickle: http_guard.c). Why not MHD's thread pool: on the two cores this
     runs on (shared with the workers and the load generator) a second HTTP
     thread buys no CPU, and every request would then cross threads twice to
     reach the one thread that may touch the ROUTER socket; one thread also
@@ -45,6 +46,8 @@
 #define GATEWAY_DEADLINE_MSEC 10000                //  request to answer, else 504
 #define GATEWAY_CLIENT_TIMEOUT_SEC 10              //  idle or slow connection
 #define GATEWAY_CONNECTIONS_MAX 4096               //  open HTTP connections
+#define GATEWAY_CONNECTIONS_PER_IP 128             //  open HTTP connections from one address
+#define GATEWAY_HEADER_TIMEOUT_MSEC 10000          //  a request's headers must be in by then
 #define GATEWAY_CREDIT 32                          //  requests in flight per worker
 #define GATEWAY_BROKER "tcp://127.0.0.1:5556"     //  the broker's control socket
 #define GATEWAY_BROKER_TIMEOUT_MSEC 3000           //  /api answers 503 after this
@@ -67,6 +70,12 @@ typedef struct {
     int64_t broker_timeout_ms;       //  503 when the broker is silent this long
     const char *admin_token;         //  bearer token for the /api actions, NULL/"" = none
     const char *static_dir;          //  dashboard files, NULL = no dashboard (404)
+    const char *read_token;          //  bearer token for /api reads only (needs admin_token), NULL = none
+    const char *allowed_hosts;       //  Host values served, comma-separated; NULL = the loopback
+                                     //  names and bind_address, "*" = any (guard.h)
+    const char *allowed_origins;     //  Origins allowed besides our own for /api actions, NULL = none
+    unsigned connections_per_ip;     //  MHD per-IP connection limit, 0 = none
+    int64_t header_timeout_ms;       //  request headers must be whole this long after the first byte
 } gateway_config_t;
 
 typedef struct gateway gateway_t;

@@ -6,6 +6,9 @@
                        connection)
         http.c         libmicrohttpd: its callbacks, routing by path and
                        method, reading bodies, answering
+        http_guard.c   guard.h's rules on those requests: Host, Origin,
+                       Content-Type, read token, security headers, and
+                       the header deadline
         backend.c      the ROUTER to the inference workers: READY, PREDICT
                        out, PREDICTION / ERROR / HEARTBEAT / DISCONNECT in,
                        heartbeats, probes, lost workers
@@ -23,6 +26,7 @@
 #include "clock.h"
 #include "counters.h"
 #include "curve.h"
+#include "guard.h"
 #include "msg.h"
 #include "requests.h"
 #include "router.h"
@@ -55,6 +59,7 @@ struct gateway {
     MHD_socket listen_fd;             //  listening socket once quiesced (ours to close)
     uint16_t port;                    //  bound HTTP port
     bool resumed;                     //  a connection was resumed since MHD_run
+    guard_t *guard;                   //  http_guard.c: the HTTP rules and header clocks
     //  backend.c
     zsock_t *backend_sock;            //  ROUTER the infer workers connect to
     zsock_t *monitor_sock;            //  PAIR receiving backend disconnect events
@@ -91,6 +96,30 @@ void gateway_release(gateway_t *self, request_t *req);
 //  Starts libmicrohttpd on the configured address and port. Returns 0, or
 //  MLOPS_EINVAL / the errno of a failed listen, with err.
 int http_open(gateway_t *self, mlops_err_t *err);
+
+/* --- http_guard.c ------------------------------------------------------- */
+
+//  Builds the guard from the config and the bound port (after the daemon
+//  started). Returns 0, or MLOPS_EINVAL / MLOPS_ENOMEM with err.
+int http_guard_open(gateway_t *self, mlops_err_t *err);
+
+//  Before routing: stops the connection's header clock and applies the
+//  guard; false when it refused req (then settled with 401, 403 or 415).
+bool http_guard_request(gateway_t *self, request_t *req, const char *url, const char *method);
+
+//  Adds the security headers for an answer of content_type.
+void http_guard_headers(const gateway_t *self, struct MHD_Response *r, const char *content_type);
+
+//  MHD_OPTION_NOTIFY_CONNECTION: a clock per connection, from its accept.
+void http_guard_notify_fn(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe);
+
+//  A request on conn completed: its next request's headers are on the clock.
+void http_guard_completed(gateway_t *self, struct MHD_Connection *conn);
+
+//  Shuts the connections whose headers are late at now; when the next is due.
+void http_guard_timers(gateway_t *self, int64_t now);
+int64_t http_guard_due_ms(const gateway_t *self);
 
 /* --- backend.c ----------------------------------------------------------- */
 

@@ -50,6 +50,7 @@ static enum MHD_Result s_respond(gateway_t *self, request_t *req)
     if (!r)
         return MHD_NO;
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, req->content_type);
+    http_guard_headers(self, r, req->content_type);
     if (req->allow)
         MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, req->allow);
     if (req->challenge)
@@ -273,6 +274,8 @@ static enum MHD_Result s_access_fn(void *cls, struct MHD_Connection *conn, const
         if (!req)
             return MHD_NO;
         *con_cls = req;
+        if (!http_guard_request(self, req, url, method))
+            return s_respond(self, req);   //  refused: its body is not worth reading
         s_route(self, req, url, method);
         //  answer at once only a body we refuse to read (413: MHD then closes
         //  the connection); anything else is answered after the body was read
@@ -300,12 +303,13 @@ static enum MHD_Result s_access_fn(void *cls, struct MHD_Connection *conn, const
 static void s_completed_fn(void *cls, struct MHD_Connection *conn, void **con_cls,
                            enum MHD_RequestTerminationCode toe)
 {
-    (void)conn, (void)toe;
+    (void)toe;
     gateway_t *self = cls;
     request_t *req = *con_cls;
     if (req)
         gateway_release(self, req);
     *con_cls = NULL;
+    http_guard_completed(self, conn);
 }
 
 static void s_mhd_log_fn(void *cls, const char *fmt, va_list ap)
@@ -330,6 +334,8 @@ int http_open(gateway_t *self, mlops_err_t *err)
         MHD_OPTION_EXTERNAL_LOGGER, s_mhd_log_fn, self,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
         MHD_OPTION_CONNECTION_LIMIT, self->cfg.connections_max,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, self->cfg.connections_per_ip,
+        MHD_OPTION_NOTIFY_CONNECTION, http_guard_notify_fn, self,
         MHD_OPTION_CONNECTION_TIMEOUT, self->cfg.client_timeout_sec,
         MHD_OPTION_NOTIFY_COMPLETED, s_completed_fn, self,
         MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
@@ -345,5 +351,5 @@ int http_open(gateway_t *self, mlops_err_t *err)
     self->port = info ? info->port : self->cfg.port;
     if (self->httpd_fd < 0)
         return mlops_err_set(err, MLOPS_EINVAL, "libmicrohttpd gave no epoll descriptor");
-    return 0;
+    return http_guard_open(self, err);
 }

@@ -37,7 +37,7 @@ static void s_signal_fn(int sig)
 
 static void s_usage(FILE *out)
 {
-    char broker_timeout[32], deadline[32], client_timeout[32], heartbeat[32];
+    char broker_timeout[32], deadline[32], client_timeout[32], heartbeat[32], header_timeout[32];
     fprintf(out,
         "usage: mlops-gateway [options]\n"
         "HTTP front of the inference workers: GET /health, POST /predict,\n"
@@ -55,9 +55,18 @@ static void s_usage(FILE *out)
         "                       (default %s; HOST alone means port 5556)\n"
         "  --broker-timeout DURATION  /api answers 503 when the broker is silent\n"
         "                       this long, 1ms..1h (default %s)\n"
-        "  --admin-token TOKEN  POST /api/retrain, /api/promote, /api/rollback need\n"
-        "                       Authorization: Bearer TOKEN (default: env\n"
-        "                       MLOPS_ADMIN_TOKEN; unset = no token needed)\n"
+        "  --admin-token TOKEN  every /api call needs Authorization: Bearer TOKEN\n"
+        "                       (default: env MLOPS_ADMIN_TOKEN; unset = no token needed)\n"
+        "  --read-token TOKEN   a second token that the /api reads (GET) take too, for\n"
+        "                       dashboards that must not act (default: env\n"
+        "                       MLOPS_READ_TOKEN; needs --admin-token)\n"
+        "  --allowed-hosts LIST Host values served, comma-separated NAME[:PORT] (a NAME\n"
+        "                       alone: without a port or with ours); others get 403\n"
+        "                       (default: localhost,127.0.0.1,[::1] and the --bind\n"
+        "                       address; '*' = any Host, no DNS-rebinding guard)\n"
+        "  --allowed-origins LIST  Origins besides the gateway's own whose pages may\n"
+        "                       POST to /api (http(s)://HOST[:PORT], comma-separated;\n"
+        "                       default none)\n"
         "  --static DIR         the dashboard's files (default: the first that exists\n"
         "                       of $MLOPS_STATIC, <bin>/../gateway/static,\n"
         "                       <bin>/../share/mlops/static)\n"
@@ -69,6 +78,11 @@ static void s_usage(FILE *out)
         "  --client-timeout DURATION  drop connections idle or slow this long, whole\n"
         "                       seconds, 1s..1d (default %s)\n"
         "  --connections N      open HTTP connections at most (default %d)\n"
+        "  --connections-per-ip N  open HTTP connections from one address at most\n"
+        "                       (default %d, 0 = no limit)\n"
+        "  --header-timeout DURATION  a request's headers must be whole this long after\n"
+        "                       its connection opened or its previous request ended,\n"
+        "                       else the connection is closed, 1ms..1h (default %s)\n"
         "  --credit N           requests in flight per worker (default %d)\n"
         "  --heartbeat DURATION interval of our heartbeats, 10ms..10m (default %s); a\n"
         "                       worker is dead after %d silent intervals of at least %s\n"
@@ -82,7 +96,9 @@ static void s_usage(FILE *out)
         GATEWAY_BODY_MAX_BYTES, GATEWAY_BATCH_BODY_MAX_BYTES, GATEWAY_BATCH_MAX,
         duration_format(GATEWAY_DEADLINE_MSEC, deadline, sizeof deadline),
         duration_format(GATEWAY_CLIENT_TIMEOUT_SEC * 1000LL, client_timeout, sizeof client_timeout),
-        GATEWAY_CONNECTIONS_MAX, GATEWAY_CREDIT,
+        GATEWAY_CONNECTIONS_MAX, GATEWAY_CONNECTIONS_PER_IP,
+        duration_format(GATEWAY_HEADER_TIMEOUT_MSEC, header_timeout, sizeof header_timeout),
+        GATEWAY_CREDIT,
         duration_format(HEARTBEAT_IVL_MSEC, heartbeat, sizeof heartbeat), HEARTBEAT_LIVENESS, heartbeat);
 }
 
@@ -136,6 +152,12 @@ static int s_flag(gateway_config_t *cfg, const char *flag, const char *value)
         cfg->broker = s_broker;
     } else if (strcmp(flag, "--admin-token") == 0 && value)
         cfg->admin_token = value;
+    else if (strcmp(flag, "--read-token") == 0 && value)
+        cfg->read_token = value;
+    else if (strcmp(flag, "--allowed-hosts") == 0 && value)
+        cfg->allowed_hosts = value;
+    else if (strcmp(flag, "--allowed-origins") == 0 && value)
+        cfg->allowed_origins = value;
     else if (strcmp(flag, "--static") == 0 && value)
         cfg->static_dir = value;
     else if (strcmp(flag, "--broker-timeout") == 0)
@@ -154,6 +176,10 @@ static int s_flag(gateway_config_t *cfg, const char *flag, const char *value)
         return s_client_timeout(flag, value, &cfg->client_timeout_sec);
     else if (strcmp(flag, "--connections") == 0)
         return s_number(flag, value, 1, 1000000, &v) ? -1 : (cfg->connections_max = (unsigned)v, 0);
+    else if (strcmp(flag, "--connections-per-ip") == 0)
+        return s_number(flag, value, 0, 1000000, &v) ? -1 : (cfg->connections_per_ip = (unsigned)v, 0);
+    else if (strcmp(flag, "--header-timeout") == 0)
+        return s_duration(flag, value, 1, 3600000, &cfg->header_timeout_ms);
     else if (strcmp(flag, "--credit") == 0)
         return s_number(flag, value, 1, 100000, &v) ? -1 : (cfg->credit = (int)v, 0);
     else if (strcmp(flag, "--heartbeat") == 0)
@@ -257,6 +283,8 @@ int main(int argc, char **argv)
     }
     if (!cfg.admin_token)
         cfg.admin_token = getenv("MLOPS_ADMIN_TOKEN");
+    if (!cfg.read_token)
+        cfg.read_token = getenv("MLOPS_READ_TOKEN");
     if (!cfg.static_dir)
         cfg.static_dir = s_find_static();
     s_apply_listen(&cfg);

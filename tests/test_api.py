@@ -74,6 +74,9 @@ def auth(token):
     return {"Authorization": "Bearer " + token}
 
 
+JSON = {"Content-Type": "application/json"}   # the /api actions take nothing else (test_http_guard.py)
+
+
 def test_reads_answer_the_broker_data_as_json(procs, tmp_path, workers):
     broker = Broker(procs, NO_SYNC)
     gw = Gateway(procs, "--broker", broker.control)
@@ -109,18 +112,19 @@ def test_actions_need_the_admin_token(procs, tmp_path):
         assert requests.post(gw.url + path, json={"version": 1}, timeout=5).status_code == 401
         assert requests.post(gw.url + path, json={"version": 1}, headers=auth("no"), timeout=5).status_code == 403
     #  nothing was started by the refused requests
-    assert requests.get(gw.url + "/api/runs", timeout=5).json() == {"runs": []}
+    assert requests.get(gw.url + "/api/runs", headers=auth(TOKEN), timeout=5).json() == {"runs": []}
     r = requests.post(url, json={"source": "synthetic:200", "reason": "from the test"},
                       headers=auth(TOKEN), timeout=5)
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["run_id"] >= 1 and body["state"] in ("queued", "running")
-    [run] = requests.get(gw.url + "/api/runs", timeout=5).json()["runs"]
+    [run] = requests.get(gw.url + "/api/runs", headers=auth(TOKEN), timeout=5).json()["runs"]
     assert run["id"] == body["run_id"] and run["reason"] == "from the test"
     assert run["source"] == "synthetic:200"
-    #  reads and predictions stay open
-    assert requests.get(gw.url + "/api/models", timeout=5).status_code == 200
-    assert requests.get(gw.url + "/api/workers", timeout=5).status_code == 200
+    #  reads take the token too; predictions stay open
+    assert requests.get(gw.url + "/api/models", timeout=5).status_code == 401
+    assert requests.get(gw.url + "/api/models", headers=auth(TOKEN), timeout=5).status_code == 200
+    assert requests.get(gw.url + "/api/workers", headers=auth(TOKEN), timeout=5).status_code == 200
     assert requests.post(gw.url + "/predict", json={"Age": 3}, timeout=5).status_code == 503
 
 
@@ -139,7 +143,7 @@ def test_refusals_and_bad_bodies(procs, tmp_path):
     gw = Gateway(procs, "--broker", broker.control)
 
     def post(path, data=None, **kw):
-        return requests.post(gw.url + path, data=data, timeout=5, **kw)
+        return requests.post(gw.url + path, data=data, headers=JSON, timeout=5, **kw)
     r = post("/api/promote", json={"version": 99, "reason": "x"})
     assert r.status_code == 404 and "no version 99" in r.json()["detail"]
     r = post("/api/rollback")
@@ -181,7 +185,7 @@ def test_requests_sent_and_answers_passed_on(procs, scripted):
     r = requests.post(gw.url + "/api/promote", json={"version": 3, "reason": "better"}, timeout=5)
     assert r.status_code == 200 and r.json() == {"version": 3, "previous": 2}
     assert b.got[0] == ("PROMOTE", {"version": 3, "reason": "better"})
-    r = requests.post(gw.url + "/api/retrain", timeout=5)
+    r = requests.post(gw.url + "/api/retrain", headers=JSON, timeout=5)   # an empty body
     assert r.status_code == 502 and r.json()["detail"] == "store: MDB_MAP_FULL"
     assert b.got[1] == ("RETRAIN", {"source": "", "reason": ""})
     r = requests.get(gw.url + "/api/models", timeout=5)

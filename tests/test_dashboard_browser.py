@@ -3,8 +3,9 @@
 Headless Chromium (Debian's chromium + chromium-driver, driven by
 python3-selenium) opens the dashboard of a whole stack started with
 `mlops up` (fresh store, free ports, admin token set), checks that runs,
-model versions and workers render, clicks Retrain (refused without the
-token, accepted with it), waits for the new version, promotes it with its
+model versions and workers render once the token is typed (with an admin
+token the gateway wants one for reads too), clicks Retrain (refused without
+the token, accepted with it), waits for the new version, promotes it with its
 button when the broker archived it, waits until the page shows it in
 production, and saves a screenshot (its path is printed).
 Skips, saying why, when chromium, chromedriver or selenium is missing.
@@ -38,8 +39,10 @@ def stack(monkeypatch):
     up.destroy(signal.SIGINT)
 
 
-@pytest.fixture
-def browser():
+def chromium(*extra_flags):
+    """Yields a headless Chromium driver (extra command-line flags added),
+    quit and its profile removed at the end; skips when it is missing.
+    test_http_guard.py uses it too."""
     if not CHROMIUM or not CHROMEDRIVER:
         pytest.skip("chromium or chromedriver is not installed (Debian: chromium chromium-driver)")
     from selenium.webdriver.chrome.service import Service
@@ -49,12 +52,18 @@ def browser():
     for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run",
                  "--disable-dev-shm-usage", "--window-size=1280,1100",
-                 "--user-data-dir=" + profile):
+                 "--user-data-dir=" + profile, *extra_flags):
         opts.add_argument(flag)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})   # console: CSP reports
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
     yield driver
     driver.quit()
     shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture
+def browser():
+    yield from chromium()
 
 
 def cells(driver, table):
@@ -87,6 +96,13 @@ def test_dashboard_retrain_and_promote(stack, browser, tmp_path):
                          ignored_exceptions=[StaleElementReferenceException])
     browser.get("http://127.0.0.1:%d/" % stack.port)
 
+    #  with an admin token the reads need it too: the page says so
+    wait.until(lambda d: d.find_element(By.ID, "conn").text.startswith("token needed"))
+    #  without the token the button's action is refused, and the page says so
+    browser.find_element(By.ID, "retrain").click()
+    wait.until(lambda d: "401" in d.find_element(By.ID, "message").text)
+    browser.find_element(By.ID, "token").send_keys(TOKEN)
+
     #  first model, its run and the workers render
     wait.until(lambda d: d.find_element(By.ID, "conn").text == "live")
     wait.until(lambda d: (version_row(d, 1) or [None, None])[1] == "production")
@@ -99,11 +115,7 @@ def test_dashboard_retrain_and_promote(stack, browser, tmp_path):
                           "infer"} <= stages(d))
     assert browser.find_elements(By.CSS_SELECTOR, "#chart circle")
 
-    #  without the token the button's action is refused, and the page says so
-    browser.find_element(By.ID, "retrain").click()
-    wait.until(lambda d: "401" in d.find_element(By.ID, "message").text)
-    #  with it, a new run and then a new version
-    browser.find_element(By.ID, "token").send_keys(TOKEN)
+    #  with the token, a new run and then a new version
     browser.find_element(By.ID, "retrain").click()
     wait.until(lambda d: "run_id" in d.find_element(By.ID, "message").text)
     wait.until(lambda d: version_row(d, 2) is not None)
@@ -115,6 +127,14 @@ def test_dashboard_retrain_and_promote(stack, browser, tmp_path):
     wait.until(lambda d: sum(r[1] == "succeeded" for r in cells(d, "runs")) >= 2)
     #  the inference worker swaps the model in, and the workers table says so
     wait.until(lambda d: any(r[0] == "infer" and r[4] == "serving v2" for r in cells(d, "workers")))
+
+    #  nothing on the page broke the gateway's Content-Security-Policy: the
+    #  timeline bars are placed through the CSSOM, not inline style attributes
+    assert browser.execute_script("const bars = document.querySelectorAll('#runs .bar');"
+                                  "return bars.length > 0 && Array.from(bars).every("
+                                  "b => b.style.width.endsWith('%'))")
+    refused = [e["message"] for e in browser.get_log("browser") if "Content Security Policy" in e["message"]]
+    assert not refused, refused
 
     shot = str(tmp_path / "dashboard.png")
     assert browser.save_screenshot(shot)

@@ -99,7 +99,7 @@ static int s_http_send(uint16_t port, const char *method, const char *path, cons
         return -1;
     }
     char req[1024];
-    int n = snprintf(req, sizeof req, "%s %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+    int n = snprintf(req, sizeof req, "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
                      "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
                      method, path, body ? strlen(body) : 0, body ? body : "");
     if (write(fd, req, (size_t)n) != n) {

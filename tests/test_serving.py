@@ -266,7 +266,7 @@ def test_slow_client_is_dropped(procs, workers):
     workers.append(FakeWorker(gw.backend))
     gw.wait_workers(1)
     slow = socket.create_connection(("127.0.0.1", gw.port), timeout=5)
-    slow.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"Pcl")
+    slow.sendall(b"POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\n{\"Pcl")
     # while it dawdles, others are served
     assert requests.post(gw.url + "/predict", json=PASSENGER, timeout=5).status_code == 200
     t = time.time()

@@ -1,7 +1,10 @@
 // app.js: the dashboard. Polls the gateway's /api endpoints (which ask the
 // broker's control socket) once a second and redraws; buttons POST to the
-// same endpoints with the admin token when one is typed in. No library, no
-// request to anything but this origin.
+// same endpoints. The token typed in goes with every call (with an admin
+// token set, the gateway wants one for reads too). No library, no request to
+// anything but this origin, no inline script or style: the gateway's
+// Content-Security-Policy (default-src 'self') refuses them, so positions
+// are set through the CSSOM (element.style), which it allows.
 "use strict";
 
 const POLL_MSEC = 1000;
@@ -42,17 +45,25 @@ function say(text, bad) {
   el.className = bad ? "bad" : "";
 }
 
+// The Authorization header for the typed token ({} when none is typed).
+function auth() {
+  const token = $("#token").value.trim();
+  return token ? { Authorization: `Bearer ${token}` } : {};
+}
+
 async function getJson(path) {
-  const res = await fetch(path, { cache: "no-store" });
+  const res = await fetch(path, { cache: "no-store", headers: auth() });
   const body = await res.json().catch(() => ({}));
-  if (!res.ok) throw new Error(body.detail || body.error || `${path}: HTTP ${res.status}`);
+  if (!res.ok) {
+    const e = new Error(body.detail || body.error || `${path}: HTTP ${res.status}`);
+    e.status = res.status;
+    throw e;
+  }
   return body;
 }
 
 async function post(path, payload) {
-  const headers = { "Content-Type": "application/json" };
-  const token = $("#token").value.trim();
-  if (token) headers.Authorization = `Bearer ${token}`;
+  const headers = { "Content-Type": "application/json", ...auth() };
   const res = await fetch(path, { method: "POST", headers, body: JSON.stringify(payload || {}) });
   const body = await res.json().catch(() => ({}));
   if (!res.ok) {
@@ -77,7 +88,7 @@ function timeline(run) {
       `attempts ${t.attempts}${t.worker ? ", " + t.worker : ""}${t.error ? "\n" + t.error : ""}`;
     const cls = t.state === "done" ? "done" : t.state === "failed" ? "failed"
       : t.state === "running" ? "running" : "pending";
-    return `<div class="bar ${cls}" style="left:${left}%;width:${width}%" title="${esc(title)}">${esc(label)}</div>`;
+    return `<div class="bar ${cls}" data-left="${left}" data-width="${width}" title="${esc(title)}">${esc(label)}</div>`;
   }).join("");
   return `<div class="timeline">${bars}</div>`;
 }
@@ -97,6 +108,10 @@ function drawRuns() {
       <td>${took}</td></tr>`;
   });
   setHtml($("#runs tbody"), rows.join("") || '<tr><td colspan="6" class="muted">no runs yet</td></tr>');
+  for (const bar of document.querySelectorAll("#runs .bar")) {
+    bar.style.left = `${bar.dataset.left}%`;
+    bar.style.width = `${bar.dataset.width}%`;
+  }
 }
 
 function drawModels() {
@@ -165,7 +180,8 @@ async function refresh() {
     $("#conn").className = "pill state-succeeded";
     drawRuns(); drawModels(); drawWorkers();
   } catch (e) {
-    $("#conn").textContent = `broker unreachable: ${e.message}`;
+    $("#conn").textContent = e.status === 401 || e.status === 403
+      ? `token needed: ${e.message}` : `broker unreachable: ${e.message}`;
     $("#conn").className = "pill state-failed";
   }
 }
@@ -193,6 +209,7 @@ $("#models").addEventListener("click", (ev) => {
 $("#metric").addEventListener("change", () => drawChart(state.models.versions || []));
 $("#token").value = sessionStorage.getItem("mlops-token") || "";
 $("#token").addEventListener("change", () => sessionStorage.setItem("mlops-token", $("#token").value));
+$("#token").addEventListener("input", refresh);
 
 refresh();
 setInterval(refresh, POLL_MSEC);
