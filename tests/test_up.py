@@ -240,8 +240,8 @@ def _listening_tcp(pids):
 
 
 def test_up_listens_on_loopback_http_only(up_stack):
-    """Issue 15, point 1: on defaults `mlops up` opens no TCP port but HTTP on
-    127.0.0.1; its ZeroMQ sockets are ipc files in the 0700 store, and the
+    """Issue 15, point 1: on defaults `mlops up` opens no TCP port but HTTP and
+    the broker's metrics on 127.0.0.1; its ZeroMQ sockets are ipc files in the 0700 store, and the
     banner says how to reach the broker and what is reachable."""
     up = up_stack("--infer-workers", "1", "--train-workers", "1", ipc=True)
     up.wait_for(r"ready, a model is being served", READY_TIMEOUT_SEC)
@@ -249,8 +249,10 @@ def test_up_listens_on_loopback_http_only(up_stack):
     assert os.stat(store).st_mode & 0o777 == 0o700
     for name in ("work", "control", "events", "backend"):
         assert os.path.exists(os.path.join(store, name + ".sock")), name
+    metrics = int(up.wait_for(r"broker\s+http://127\.0\.0\.1:(\d+)/metrics", 5).group(1))
     listening = _listening_tcp(children_of(up.proc.pid))
-    assert listening == [("0100007F", up.port)], listening   # 127.0.0.1, little-endian hex
+    #  127.0.0.1 (little-endian hex): the gateway's HTTP and the broker's metrics
+    assert sorted(listening) == sorted([("0100007F", up.port), ("0100007F", metrics)]), listening
     line = up.wait_for(r"retrain:\s+(\S+/mlops retrain --broker (\S+) --wait)", 5)
     assert line.group(2) == "ipc://" + os.path.realpath(store)
     out = subprocess.run(shlex.split(line.group(1).replace("--wait", "")) + ["--source", "synthetic:300:2"],
