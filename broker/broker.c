@@ -220,7 +220,10 @@ static int s_work_fn(zloop_t *loop, zsock_t *sock, void *arg);
 static int s_control_fn(zloop_t *loop, zsock_t *sock, void *arg);
 static int s_tick_fn(zloop_t *loop, int timer_id, void *arg);
 
-static zsock_t *s_bind(broker_t *self, int type, const char *endpoint, mlops_err_t *err)
+//  Binds a socket; max_bytes (0 = none) is its ZMQ_MAXMSGSIZE: a peer
+//  sending a larger frame is disconnected before the frame is read whole.
+static zsock_t *s_bind(broker_t *self, int type, const char *endpoint, int64_t max_bytes,
+                       mlops_err_t *err)
 {
     zsock_t *sock = zsock_new(type);
     if (!sock) {
@@ -228,6 +231,8 @@ static zsock_t *s_bind(broker_t *self, int type, const char *endpoint, mlops_err
         return NULL;
     }
     zsock_set_linger(sock, 0);
+    if (max_bytes)
+        zmq_setsockopt(zsock_resolve(sock), ZMQ_MAXMSGSIZE, &max_bytes, sizeof max_bytes);
     if (type == ZMQ_ROUTER)
         zsock_set_router_mandatory(sock, 0);
     if (type == ZMQ_PUB)
@@ -240,19 +245,16 @@ static zsock_t *s_bind(broker_t *self, int type, const char *endpoint, mlops_err
     return sock;
 }
 
-//  The data service, on --data or on the work endpoint's host at a port
-//  the system picks (for tcp; WORK-data for ipc and inproc); its spool is
+//  The data service, on --data or beside the work endpoint (its port plus
+//  4, where workers look for it: endpoint_data); its spool is
 //  STORE/incoming. 0 or an error with err.
 static int s_start_data(broker_t *self, mlops_err_t *err)
 {
     char endpoint[ENDPOINT_MAX], spool[PATH_MAX];
-    const char *work = self->cfg.work_endpoint, *colon = strrchr(work, ':');
     if (self->cfg.data_endpoint)
         snprintf(endpoint, sizeof endpoint, "%s", self->cfg.data_endpoint);
-    else if (strncmp(work, "tcp://", 6) == 0 && colon)
-        snprintf(endpoint, sizeof endpoint, "%.*s:*", (int)(colon - work), work);
-    else
-        snprintf(endpoint, sizeof endpoint, "%.*s-data", ENDPOINT_MAX - 8, work);
+    else if (endpoint_data(self->cfg.work_endpoint, endpoint, sizeof endpoint, err) != 0)
+        return err->code;
     snprintf(spool, sizeof spool, "%s/incoming", self->cfg.store_dir);
     self->data = data_new(self->store, self->curve, endpoint, spool, err);
     return self->data ? 0 : err->code;
@@ -315,9 +317,9 @@ static broker_t *s_new(const broker_config_t *cfg, bool detached, mlops_err_t *e
         return NULL;
     }
     if (!detached) {
-        self->work = s_bind(self, ZMQ_ROUTER, self->cfg.work_endpoint, err);
-        self->control = self->work ? s_bind(self, ZMQ_ROUTER, self->cfg.control_endpoint, err) : NULL;
-        self->events = self->control ? s_bind(self, ZMQ_PUB, self->cfg.events_endpoint, err) : NULL;
+        self->work = s_bind(self, ZMQ_ROUTER, self->cfg.work_endpoint, BROKER_WORK_MSG_MAX_BYTES, err);
+        self->control = self->work ? s_bind(self, ZMQ_ROUTER, self->cfg.control_endpoint, 0, err) : NULL;
+        self->events = self->control ? s_bind(self, ZMQ_PUB, self->cfg.events_endpoint, 0, err) : NULL;
     }
     if (!detached && self->events && s_start_data(self, err) != 0)
         zsock_destroy(&self->events);

@@ -35,13 +35,17 @@
 
 #define BROKER_STAGE_TIMEOUT_MSEC (10 * 60 * 1000)
 #define BROKER_LOAD_WAIT_MSEC (30 * 1000)   //  --load-wait default
+//  ZMQ_MAXMSGSIZE of the work socket: stage payloads name their data by
+//  hash, so a TASK or RESULT is a few KiB; the rest is room for error texts
+//  and logs (PROTOCOL.md section 14).
+#define BROKER_WORK_MSG_MAX_BYTES ((int64_t)1 << 20)
 
 typedef struct {
     const char *work_endpoint;       //  bind, default tcp://*:5555
     const char *control_endpoint;    //  bind, default tcp://*:5556
     const char *events_endpoint;     //  bind, default tcp://*:5557
-    const char *data_endpoint;       //  bind (data service), NULL = the work endpoint's host,
-                                     //  a port the system picks
+    const char *data_endpoint;       //  bind (data service), NULL = the work endpoint's port
+                                     //  plus 4 (tcp://*:5559; endpoint_data)
     const char *store_dir;           //  LMDB directory
     bool no_sync;                    //  commits without fsync (see store_options_t)
     size_t store_max_bytes;          //  the store's map never grows past this, 0 = 64 GiB

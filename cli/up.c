@@ -64,7 +64,7 @@ typedef struct {
     char bin_dir[PATH_MAX];        //  where mlops-broker & co live
     char store[PATH_MAX];          //  --store
     int port;                      //  --port (HTTP)
-    int base_port;                 //  --base-port: work, control, events, backend
+    int base_port;                 //  --base-port: work, control, events, backend, data
     const char *source;            //  --source for the first retrain
     const char *target;            //  --target, passed to the broker
     int train_workers;             //  --train-workers
@@ -104,12 +104,13 @@ static void s_usage(FILE *out)
             "  --target COL         label column of the data (default Survived)\n"
             "  --train-workers N    train workers (default 2)\n"
             "  --infer-workers N    inference workers (default 2)\n"
-            "  --base-port N        broker work/control/events on N, N+1, N+2 and the\n"
-            "                       gateway backend on N+3 (default 5555)\n"
+            "  --base-port N        broker work/control/events on N, N+1, N+2, the\n"
+            "                       gateway backend on N+3, the broker's data service on\n"
+            "                       N+4 (default 5555)\n"
             "  --bin DIR            where the mlops-* binaries are (default: beside mlops)\n"
             "  -h, --help           this text\n\n"
-            "The broker binds tcp://*:5555 (work), :5556 (control), :5557 (events) and the\n"
-            "gateway tcp://*:5558 (backend) and the HTTP port; all must be free.\n"
+            "The broker binds tcp://*:5555 (work), :5556 (control), :5557 (events), :5559\n"
+            "(data) and the gateway tcp://*:5558 (backend) and the HTTP port; all must be free.\n"
             "The environment (MLOPS_CURVE_*, MLOPS_LOG_LEVEL, ...) passes to every child.\n");
 }
 
@@ -502,8 +503,8 @@ static int s_parse(s_up_t *self, int argc, char **argv)
             self->port = (int)value;
             break;
         case 'B':
-            if (value < 1 || value > 65532) {
-                fprintf(stderr, "mlops up: --base-port %lld leaves no room for 4 ports\n", value);
+            if (value < 1 || value > 65531) {
+                fprintf(stderr, "mlops up: --base-port %lld leaves no room for 5 ports\n", value);
                 return 2;
             }
             self->base_port = (int)value;
@@ -535,16 +536,16 @@ static int s_parse(s_up_t *self, int argc, char **argv)
 static int s_check_ports(const s_up_t *self)
 {
     const int b = self->base_port;
-    const int ports[] = {b, b + 1, b + 2, b + 3, self->port};
+    const int ports[] = {b, b + 1, b + 2, b + 3, b + 4, self->port};
     const char *what[] = {"broker work", "broker control", "broker events", "gateway backend",
-                          "HTTP"};
+                          "broker data", "HTTP"};
     for (size_t i = 0; i < sizeof ports / sizeof ports[0]; i++) {
         int rc = s_port_free(ports[i]);
         if (rc == EADDRINUSE) {
             fprintf(stderr,
                     "mlops up: port %d (%s) is already in use: stop what holds it "
                     "(another mlops up? `ss -ltnp | grep %d` shows it) or pick another with %s\n",
-                    ports[i], what[i], ports[i], i == 4 ? "--port" : "--base-port");
+                    ports[i], what[i], ports[i], i == 5 ? "--port" : "--base-port");
             return 1;
         }
         if (rc) {

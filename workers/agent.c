@@ -22,6 +22,7 @@
 typedef struct {
     proto_msg_t *task;            //  the TASK being worked (owns the input)
     agent_handler_fn *handler;
+    void *arg;                    //  the handler's
     zsock_t *signal;              //  thread end of the pipe
     uint8_t *output;              //  handler's output
     size_t output_len;
@@ -176,7 +177,7 @@ static void *s_job_fn(void *arg)
     if (job->delay_msec > 0)
         zclock_sleep((int)job->delay_msec);
     mlops_err_clear(&job->err);
-    job->rc = job->handler(job->task->task.input, job->task->task.input_len, &job->output,
+    job->rc = job->handler(job->arg, job->task->task.input, job->task->task.input_len, &job->output,
                            &job->output_len, &job->err);
     job->ended_ms = (int64_t)zclock_time();
     zsock_signal(job->signal, 0);
@@ -202,6 +203,7 @@ static void s_handle_task(agent_t *self, proto_msg_t **msg)
     self->job.task = task;
     *msg = NULL;
     self->job.handler = self->cfg.handler;
+    self->job.arg = self->cfg.handler_arg;
     self->job.signal = self->pipe_thread;
     self->job.delay_msec = self->delay_msec;
     if (pthread_create(&self->thread, NULL, s_job_fn, &self->job) != 0) {

@@ -33,9 +33,11 @@
 #include "err.h"
 
 //  A stage: reads the TASK input, writes a malloc'd output the agent frees.
-//  Returns 0, or an error code with err saying what went wrong.
-typedef int (agent_handler_fn)(const uint8_t *input, size_t input_len, uint8_t **output,
-                               size_t *output_len, mlops_err_t *err);
+//  arg is agent_config_t.handler_arg (the handler runs on the job thread,
+//  one task at a time). Returns 0, or an error code with err saying what
+//  went wrong.
+typedef int (agent_handler_fn)(void *arg, const uint8_t *input, size_t input_len,
+                               uint8_t **output, size_t *output_len, mlops_err_t *err);
 
 typedef struct {
     const char *endpoint;        //  the broker's work socket, e.g. tcp://127.0.0.1:5555
@@ -43,6 +45,7 @@ typedef struct {
     int64_t heartbeat_msec;      //  interval (0 = HEARTBEAT_IVL_MSEC)
     int liveness;                //  silent intervals before the broker is dead (0 = HEARTBEAT_LIVENESS)
     agent_handler_fn *handler;   //  runs one task
+    void *handler_arg;           //  passed to every call of handler (not owned)
 } agent_config_t;
 
 typedef struct agent agent_t;
