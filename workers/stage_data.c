@@ -53,6 +53,10 @@ int stage_upload(stage_data_t *d, const char *stage, const char *what, const uin
                              mlops_err_text(&sub, rc));
     ref->size = (int64_t)len;
     log_info("uploaded %s hash=%.12s bytes=%zu", what, ref->hash, len);
+    //  kept as if fetched: the next stage on this host (sharing the cache)
+    //  or the next run on the same data fetches nothing
+    if (d->cache && blob_cache_put(d->cache, ref->hash, bytes, len, &sub) != 0)
+        log_warning("%s", sub.msg);
     return 0;
 }
 
