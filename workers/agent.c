@@ -30,6 +30,7 @@ typedef struct {
     mlops_err_t err;              //  handler's message
     int64_t started_ms, ended_ms; //  wall clock
     int64_t delay_msec;           //  MLOPS_TASK_DELAY_MS, see agent.h
+    int64_t busy_msec;            //  MLOPS_TASK_BUSY_MS, see agent.h
 } s_job_t;
 
 struct agent {
@@ -50,6 +51,7 @@ struct agent {
     int64_t next_heartbeat;       //  monotonic
     int64_t reconnect_msec;       //  back-off for the next reconnect
     int64_t delay_msec;           //  MLOPS_TASK_DELAY_MS
+    int64_t busy_msec;            //  MLOPS_TASK_BUSY_MS
     liveness_t awake;             //  turns of the loop
 };
 
@@ -76,6 +78,8 @@ agent_t *agent_new(const agent_config_t *cfg, mlops_err_t *err)
     self->reconnect_msec = RECONNECT_MIN_MSEC;
     const char *delay = getenv("MLOPS_TASK_DELAY_MS");
     self->delay_msec = delay ? atoll(delay) : 0;
+    const char *busy = getenv("MLOPS_TASK_BUSY_MS");
+    self->busy_msec = busy ? atoll(busy) : 0;
     self->curve = curve_new_from_env(err);
     self->pipe = zsys_create_pipe(&self->pipe_thread);
     if (!self->curve || !self->pipe || !self->endpoint || !self->stage) {
@@ -176,6 +180,8 @@ static void *s_job_fn(void *arg)
     job->started_ms = (int64_t)zclock_time();
     if (job->delay_msec > 0)
         zclock_sleep((int)job->delay_msec);
+    for (int64_t end = zclock_mono() + job->busy_msec; zclock_mono() < end;)
+        ;   //  MLOPS_TASK_BUSY_MS: computing, not waiting (agent.h)
     mlops_err_clear(&job->err);
     job->rc = job->handler(job->arg, job->task->task.input, job->task->task.input_len, &job->output,
                            &job->output_len, &job->err);
@@ -206,6 +212,7 @@ static void s_handle_task(agent_t *self, proto_msg_t **msg)
     self->job.arg = self->cfg.handler_arg;
     self->job.signal = self->pipe_thread;
     self->job.delay_msec = self->delay_msec;
+    self->job.busy_msec = self->busy_msec;
     if (pthread_create(&self->thread, NULL, s_job_fn, &self->job) != 0) {
         //  no thread: run it here; heartbeats pause but the task is not lost
         s_job_fn(&self->job);

@@ -18,7 +18,9 @@
     Fault injection: when the environment has MLOPS_TASK_DELAY_MS=N, every
     task waits N ms in its thread before the handler runs (heartbeats go on).
     The multi-process tests use it to kill a worker or the broker while a task
-    is surely in progress; it is never set in normal use.
+    is surely in progress; it is never set in normal use. MLOPS_TASK_BUSY_MS=N
+    makes the task's thread compute (spin on a core) for N ms instead, so a
+    test can show a worker busy past the broker's liveness is not lost.
 
     Caveat: a task that is still computing when the connection is renewed is
     finished, but its RESULT is dropped (the new broker has given the task to
