@@ -77,6 +77,23 @@ table_t *stage_table_fetch(stage_data_t *d, const char *stage, const stage_ref_t
     return t;
 }
 
+model_t *stage_model_fetch(stage_data_t *d, const char *stage, const char *what,
+                           const stage_ref_t *ref, mlops_err_t *err)
+{
+    uint8_t *artifact = NULL;
+    size_t len = 0;
+    if (stage_fetch(d, stage, what, ref, &artifact, &len, err))
+        return NULL;
+    mlops_err_t sub;
+    mlops_err_clear(&sub);
+    model_t *model = model_load(artifact, len, &sub);
+    free(artifact);
+    if (!model)
+        mlops_err_set(err, sub.code ? sub.code : MLOPS_ECORRUPT, "%s: %s does not load: %s", stage,
+                      what, mlops_err_text(&sub, sub.code));
+    return model;
+}
+
 int stage_split_fetch(stage_data_t *d, const char *stage, const stage_ref_t *ref, size_t n_rows,
                       stage_split_t *split, mlops_err_t *err)
 {

@@ -15,19 +15,12 @@
 static int s_score(stage_data_t *d, const char *what, const stage_ref_t *ref, const table_t *raw,
                    const size_t *rows, size_t n, metrics_t *out, mlops_err_t *err)
 {
-    uint8_t *artifact = NULL;
-    size_t len = 0;
-    int rc = stage_fetch(d, "evaluate", what, ref, &artifact, &len, err);
-    if (rc)
-        return rc;
+    model_t *model = stage_model_fetch(d, "evaluate", what, ref, err);
+    if (!model)
+        return err->code;
     mlops_err_t sub;
     mlops_err_clear(&sub);
-    model_t *model = model_load(artifact, len, &sub);
-    free(artifact);
-    if (!model)
-        return mlops_err_set(err, sub.code ? sub.code : MLOPS_ECORRUPT,
-                             "evaluate: %s does not load: %s", what, mlops_err_text(&sub, sub.code));
-    rc = train_score(model, raw, rows, n, out, &sub);
+    int rc = train_score(model, raw, rows, n, out, &sub);
     model_destroy(&model);
     if (rc)
         return mlops_err_set(err, rc, "evaluate: cannot score %s: %s", what, mlops_err_text(&sub, rc));

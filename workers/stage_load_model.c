@@ -4,6 +4,7 @@
 #include "stages.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "model.h"
@@ -45,25 +46,6 @@ static int s_predict_all(const model_t *model, const table_t *raw, const size_t 
     return rc;
 }
 
-//  Loads the artifact ref names (fetched: its bytes hash to the registered
-//  sha256, or the fetch fails). NULL with err.
-static model_t *s_load(stage_data_t *d, const stage_load_model_in_t *in, mlops_err_t *err)
-{
-    uint8_t *artifact = NULL;
-    size_t len = 0;
-    if (stage_fetch(d, "load_model", "artifact", &in->artifact, &artifact, &len, err))
-        return NULL;
-    mlops_err_t sub;
-    mlops_err_clear(&sub);
-    model_t *model = model_load(artifact, len, &sub);
-    free(artifact);
-    if (!model)
-        mlops_err_set(err, sub.code ? sub.code : MLOPS_ECORRUPT,
-                      "load_model: artifact of v%lld does not load: %s", (long long)in->version,
-                      mlops_err_text(&sub, sub.code));
-    return model;
-}
-
 int stage_load_model_run(void *arg, const uint8_t *input, size_t input_len, uint8_t **output,
                          size_t *output_len, mlops_err_t *err)
 {
@@ -73,7 +55,9 @@ int stage_load_model_run(void *arg, const uint8_t *input, size_t input_len, uint
     if (rc)
         return mlops_err_set(err, rc, "load_model: bad input: %s", mlops_err_text(&sub, rc));
     stage_split_t split = {0};
-    model_t *model = s_load(arg, &in, err);
+    char what[48];   //  fetched by its registered sha256: its bytes hash to it, or the fetch fails
+    snprintf(what, sizeof what, "artifact of v%lld", (long long)in.version);
+    model_t *model = stage_model_fetch(arg, "load_model", what, &in.artifact, err);
     table_t *raw = model ? stage_table_fetch(arg, "load_model", &in.table, err) : NULL;
     rc = raw ? stage_split_fetch(arg, "load_model", &in.split, raw->n_rows, &split, err) : err->code;
     stage_load_model_out_t out = {.version = in.version, .n_predicted = (int64_t)split.n_test};

@@ -15,6 +15,7 @@
 #include "agent.h"
 #include "blob_cache.h"
 #include "data_client.h"
+#include "model.h"
 #include "stage_io.h"
 #include "table.h"
 
@@ -62,6 +63,11 @@ int stage_upload(stage_data_t *d, const char *stage, const char *what, const uin
 //  the stage name when it cannot be fetched or does not decode.
 table_t *stage_table_fetch(stage_data_t *d, const char *stage, const stage_ref_t *ref,
                            mlops_err_t *err);
+
+//  The model artifact ref names, fetched and loaded; NULL with err
+//  ("STAGE: WHAT does not load: ...") when it cannot be fetched or loaded.
+model_t *stage_model_fetch(stage_data_t *d, const char *stage, const char *what,
+                           const stage_ref_t *ref, mlops_err_t *err);
 
 //  The split ref names, fetched and decoded, every row checked below
 //  n_rows. 0 or an error with err; split owns its rows on success
