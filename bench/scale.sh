@@ -5,7 +5,9 @@
 # the peak RssAnon of the broker and of each worker (sampled from
 # /proc/PID/status every 0.2 s) and the largest TASK and RESULT messages
 # (from the workers' "task started ... bytes=" and "task done ... bytes="
-# log lines, which count the stage payload).
+# log lines, which count the stage payload: names of blobs, the data going
+# through the broker's data service on the work port + 4). The workers of
+# one size share a fresh blob cache, as workers on one host do.
 #
 #   bench/scale.sh                 SIZES="100000 1000000" by default
 #   SIZES="5000000" bench/scale.sh
@@ -32,14 +34,15 @@ sample() {
 run_size() {
     local rows=$1 dir="$TMP/$1" W C E
     mkdir -p "$dir"
-    read -r W C E < <($PY tests/procs.py 3)
+    read -r W C E _ _ < <($PY tests/procs.py 5)   # W + 4: the data service
     bin/mlops-broker --store "$dir/store" --work tcp://127.0.0.1:$W --control tcp://127.0.0.1:$C \
         --events tcp://127.0.0.1:$E 2>"$dir/broker.log" & local broker=$!; PIDS+=($broker)
     sample $broker "$dir/rss-broker" & PIDS+=($!)
     local n=0
     for s in extract preprocess train train evaluate load_model; do
         n=$((n + 1))
-        bin/mlops-worker --stage $s --broker tcp://127.0.0.1:$W 2>"$dir/worker-$n-$s.log" &
+        bin/mlops-worker --stage $s --broker tcp://127.0.0.1:$W --cache-dir "$dir/cache" \
+            2>"$dir/worker-$n-$s.log" &
         local w=$!; PIDS+=($w)
         sample $w "$dir/rss-worker-$n-$s" & PIDS+=($!)
     done

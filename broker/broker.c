@@ -244,6 +244,8 @@ static int s_work_fn(zloop_t *loop, zsock_t *sock, void *arg);
 static int s_control_fn(zloop_t *loop, zsock_t *sock, void *arg);
 static int s_tick_fn(zloop_t *loop, int timer_id, void *arg);
 
+//  Binds a socket; max_bytes (0 = none) is its ZMQ_MAXMSGSIZE: a peer
+//  sending a larger frame is disconnected before the frame is read whole.
 static zsock_t *s_bind(broker_t *self, int type, const char *endpoint, int64_t max_bytes,
                        mlops_err_t *err)
 {
@@ -266,19 +268,16 @@ static zsock_t *s_bind(broker_t *self, int type, const char *endpoint, int64_t m
     return sock;
 }
 
-//  The data service, on --data or on the work endpoint's host at a port
-//  the system picks (for tcp; WORK-data for ipc and inproc); its spool is
+//  The data service, on --data or beside the work endpoint (its port plus
+//  4, where workers look for it: endpoint_data); its spool is
 //  STORE/incoming. 0 or an error with err.
 static int s_start_data(broker_t *self, mlops_err_t *err)
 {
     char endpoint[ENDPOINT_MAX], spool[PATH_MAX];
-    const char *work = self->cfg.work_endpoint, *colon = strrchr(work, ':');
     if (self->cfg.data_endpoint)
         snprintf(endpoint, sizeof endpoint, "%s", self->cfg.data_endpoint);
-    else if (strncmp(work, "tcp://", 6) == 0 && colon)
-        snprintf(endpoint, sizeof endpoint, "%.*s:*", (int)(colon - work), work);
-    else
-        snprintf(endpoint, sizeof endpoint, "%.*s-data", ENDPOINT_MAX - 8, work);
+    else if (endpoint_data(self->cfg.work_endpoint, endpoint, sizeof endpoint, err) != 0)
+        return err->code;
     snprintf(spool, sizeof spool, "%s/incoming", self->cfg.store_dir);
     self->data = data_new(self->store, self->curve, endpoint, spool, err);
     return self->data ? 0 : err->code;

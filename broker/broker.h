@@ -37,12 +37,11 @@
 #define BROKER_STAGE_TIMEOUT_MSEC (10 * 60 * 1000)
 #define BROKER_LOAD_WAIT_MSEC (30 * 1000)   //  --load-wait default
 //  ZMQ_MAXMSGSIZE per bound socket: a peer that sends a larger frame is
-//  disconnected before the broker holds it. The work socket still carries
-//  whole tables and artifacts in TASK / RESULT, so it keeps today's largest
-//  legitimate frame until those move to the data service (then it shrinks
-//  to control-sized messages); clients send small requests; the events
-//  socket only receives subscriptions.
-#define BROKER_WORK_MSG_MAX_BYTES ((int64_t)PROTO_FRAME_MAX_BYTES + 4096)
+//  disconnected before the broker holds it. Stage payloads name their data
+//  by hash, so a TASK or RESULT is a few KiB; the rest of the work socket's
+//  limit is room for error texts and logs (PROTOCOL.md section 14). Clients
+//  send small requests; the events socket only receives subscriptions.
+#define BROKER_WORK_MSG_MAX_BYTES ((int64_t)1 << 20)
 #define BROKER_CONTROL_MSG_MAX_BYTES ((int64_t)64 * 1024)
 #define BROKER_EVENTS_MSG_MAX_BYTES ((int64_t)1024)
 
@@ -50,8 +49,8 @@ typedef struct {
     const char *work_endpoint;       //  bind, default tcp://127.0.0.1:5555
     const char *control_endpoint;    //  bind, default tcp://127.0.0.1:5556
     const char *events_endpoint;     //  bind, default tcp://127.0.0.1:5557
-    const char *data_endpoint;       //  bind (data service), NULL = the work endpoint's host,
-                                     //  a port the system picks
+    const char *data_endpoint;       //  bind (data service), NULL = the work endpoint's port
+                                     //  plus 4 (tcp://127.0.0.1:5559; endpoint_data)
     const char *store_dir;           //  LMDB directory
     bool no_sync;                    //  commits without fsync (see store_options_t)
     size_t store_max_bytes;          //  the store's map never grows past this, 0 = 64 GiB

@@ -44,8 +44,8 @@ static void s_usage(FILE *out)
             "  --events ENDPOINT      events socket (default tcp://127.0.0.1:5557)\n"
             "  --insecure             allow a non-loopback socket without CURVE: anyone who\n"
             "                         reaches it can register workers and trigger runs\n"
-            "  --data ENDPOINT        data service socket (default: the work socket's host,\n"
-            "                         a port the system picks)\n"
+            "  --data ENDPOINT        data service socket (default: the work socket's port\n"
+            "                         plus 4, tcp://127.0.0.1:5559; WORK-data for ipc)\n"
             "  --metrics ADDR:PORT    serve Prometheus metrics on GET /metrics there, e.g.\n"
             "                         127.0.0.1:9100 or *:9100 (default: off)\n"
             "  --heartbeat DURATION   heartbeat interval, 10ms..10m (default %s)\n"
@@ -213,9 +213,11 @@ static void s_apply_listen(broker_config_t *cfg)
 //  or --insecure, which is said at every start. 0 or -1 with a message.
 static int s_check_open(const broker_config_t *cfg)
 {
-    const char *flags[3] = {"--work", "--control", "--events"};
-    const char *eps[3] = {cfg->work_endpoint, cfg->control_endpoint, cfg->events_endpoint};
-    for (int i = 0; i < 3; i++) {
+    //  an explicit --data is checked too; the default follows --work
+    const char *flags[4] = {"--work", "--control", "--events", "--data"};
+    const char *eps[4] = {cfg->work_endpoint, cfg->control_endpoint, cfg->events_endpoint,
+                          cfg->data_endpoint};
+    for (int i = 0; i < (cfg->data_endpoint ? 4 : 3); i++) {
         mlops_err_t err;
         if (endpoint_check_open(flags[i], eps[i], false, curve_env_server(), "CURVE keys",
                                 "set MLOPS_CURVE_SERVER_CERT and MLOPS_CURVE_CLIENTS_DIR "

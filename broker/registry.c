@@ -106,15 +106,14 @@ int registry_register(store_t *store, store_txn_t *txn, const run_t *run,
     snprintf(out->family, sizeof out->family, "%s", candidate->family);
     snprintf(out->params, sizeof out->params, "%s", candidate->params);
     out->metrics = *test_metrics;
-    hash_sha256_hex(candidate->artifact, candidate->artifact_len, out->sha256);
-    out->artifact_len = candidate->artifact_len;
+    snprintf(out->sha256, sizeof out->sha256, "%s", candidate->artifact.hash);
+    out->artifact_len = (uint64_t)candidate->artifact.size;
     out->stage = promote ? VERSION_STAGING : VERSION_ARCHIVED;
     snprintf(out->reason, sizeof out->reason, "%s", reason);
     out->created_ms = now_ms;
-    rc = store_artifact_put(store, txn, out->version, candidate->artifact, candidate->artifact_len, err);
-    if (rc == 0)
-        rc = store_version_put(store, txn, out, err);
-    return rc;
+    //  the artifact is the stored object the candidate names (checked when
+    //  its train output was settled): store_artifact_get finds it by sha256
+    return store_version_put(store, txn, out, err);
 }
 
 static int s_audit(store_t *store, store_txn_t *txn, const char *action, uint64_t version,

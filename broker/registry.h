@@ -53,7 +53,9 @@ int registry_production(store_t *store, version_t *out, mlops_err_t *err);
 
 //  Registers a new version in txn from a train output: stage staging when
 //  promote (load_model then validates it), archived otherwise, with reason.
-//  Writes the version record and its artifact. Returns 0 or a store error.
+//  Writes the version record; its artifact is the stored object the
+//  candidate names (its sha256 and size are recorded). Returns 0 or a
+//  store error.
 int registry_register(store_t *store, store_txn_t *txn, const run_t *run,
                       const stage_train_out_t *candidate, const metrics_t *test_metrics,
                       bool promote, const char *reason, int64_t now_ms, version_t *out,

@@ -2,6 +2,13 @@
     TASK.input it builds from the store at each dispatch, and how it settles
     a task's output into the store.
 
+    Payloads name data by sha256 (PROTOCOL.md section 14): an input names
+    stored objects, and an output is settled only when every object it
+    names is stored whole (the data service makes an upload visible only
+    once its hash is checked), so a RESULT naming a blob never uploaded
+    fails its attempt. No payload bytes pass through here: the outputs kept
+    (by task id) are the small payloads themselves.
+
     Inputs read through the batch's open transaction, so an input built
     right after a settle in the same batch (preprocess after extract,
     load_model after evaluate) sees what that settle wrote.
@@ -13,31 +20,11 @@
 #include "broker_internal.h"
 #include "dag.h"
 #include "hash.h"
+#include "log.h"
 #include "registry.h"
+#include "table.h"
 
-/* --- stage inputs, built from the store at each dispatch ----------------- */
-
-//  What an input borrows from, freed after the TASK is encoded.
-typedef struct {
-    uint8_t *table;               //  dataset bytes
-    size_t table_len;
-    uint8_t *prep_blob;           //  preprocess output
-    size_t prep_len;
-    stage_preprocess_out_t prep;  //  decoded from prep_blob
-    uint8_t *blobs[STAGE_CANDIDATES_MAX]; //  train outputs
-    uint8_t *production;          //  production artifact
-} s_inputs_t;
-
-static void s_inputs_clear(s_inputs_t *in)
-{
-    free(in->table);
-    free(in->prep_blob);
-    stage_preprocess_out_clear(&in->prep);
-    for (size_t i = 0; i < STAGE_CANDIDATES_MAX; i++)
-        free(in->blobs[i]);
-    free(in->production);
-    memset(in, 0, sizeof *in);
-}
+/* --- blobs named by hash (the data service's objects) -------------------- */
 
 static bool s_is_hash(const char *s)
 {
@@ -49,36 +36,125 @@ static bool s_is_hash(const char *s)
     return true;
 }
 
-//  A blob as of the open batch (its own writes included): a malloc'd copy.
+//  A ref to the stored object hash (what an input names). ENOTFOUND with
+//  "WHAT HASH is not in the store".
+static int s_ref(broker_t *self, const char *what, const char *hash, stage_ref_t *ref,
+                 mlops_err_t *err)
+{
+    uint64_t size = 0;
+    int rc = store_object_size(self->store, batch_current_txn(self->batch), hash, &size, err);
+    if (rc == MLOPS_ENOTFOUND || rc == MLOPS_EINVAL)
+        return mlops_err_set(err, MLOPS_ENOTFOUND, "%s %.12s is not in the store", what, hash);
+    snprintf(ref->hash, sizeof ref->hash, "%s", hash);
+    ref->size = (int64_t)size;
+    return rc;
+}
+
+//  A ref an output names: a stored, complete object of that size (the
+//  data service made it visible only once its sha256 matched). ENOTFOUND
+//  for a blob never uploaded, EPROTO for a bad name or size.
+static int s_check_ref(broker_t *self, store_txn_t *txn, const char *stage, const char *what,
+                       const stage_ref_t *ref, mlops_err_t *err)
+{
+    uint64_t size = 0;
+    if (!s_is_hash(ref->hash))
+        return mlops_err_set(err, MLOPS_EPROTO, "%s output: %s '%.70s' is not a sha256", stage,
+                             what, ref->hash);
+    int rc = store_object_size(self->store, txn, ref->hash, &size, err);
+    if (rc == MLOPS_ENOTFOUND)
+        return mlops_err_set(err, rc, "%s output: %s %.12s was never uploaded (the data service "
+                             "does not have it)", stage, what, ref->hash);
+    if (rc == 0 && size != (uint64_t)ref->size)
+        return mlops_err_set(err, MLOPS_EPROTO, "%s output: %s %.12s has %llu bytes, the output "
+                             "says %lld", stage, what, ref->hash, (unsigned long long)size,
+                             (long long)ref->size);
+    return rc;
+}
+
+//  A stage output kept by task id: the small payload naming the blobs.
 static int s_blob_get(broker_t *self, const char *key, uint8_t **data, size_t *len, mlops_err_t *err)
 {
     return store_blob_get(self->store, batch_current_txn(self->batch), key, data, len, err);
 }
 
-static int s_load_table(broker_t *self, const char *hash, s_inputs_t *in, mlops_err_t *err)
-{
-    int rc = store_dataset_get(self->store, batch_current_txn(self->batch), hash, &in->table,
-                               &in->table_len, err);
-    if (rc == MLOPS_ENOTFOUND)
-        mlops_err_set(err, rc, "dataset %.12s is not in the store", hash);
-    return rc;
-}
-
-static int s_load_prep(broker_t *self, s_inputs_t *in, mlops_err_t *err)
+//  The run's table, and preprocess's recipe and split (its output).
+static int s_load_prep(broker_t *self, stage_ref_t *table, stage_preprocess_out_t *prep,
+                       mlops_err_t *err)
 {
     char key[64];
+    uint8_t *blob = NULL;
+    size_t len = 0;
     int rc = run_task_id(key, sizeof key, self->active.id, stage_name(STAGE_PREPROCESS), NULL);
     if (rc == 0)
-        rc = s_load_table(self, self->active.dataset_hash, in, err);
+        rc = s_ref(self, "dataset", self->active.dataset_hash, table, err);
     if (rc == 0)
-        rc = s_blob_get(self, key, &in->prep_blob, &in->prep_len, err);
+        rc = s_blob_get(self, key, &blob, &len, err);
     if (rc == 0)
-        rc = stage_preprocess_out_decode(in->prep_blob, in->prep_len, &in->prep, err);
+        rc = stage_preprocess_out_decode(blob, len, prep, err);
+    free(blob);
     return rc;
 }
 
+//  The output of a train task, decoded.
+static int s_load_train(broker_t *self, store_txn_t *txn, const char *task_id,
+                        stage_train_out_t *train, mlops_err_t *err)
+{
+    uint8_t *blob = NULL;
+    size_t len = 0;
+    int rc = store_blob_get(self->store, txn, task_id, &blob, &len, err);
+    if (rc == 0)
+        rc = stage_train_out_decode(blob, len, train, err);
+    free(blob);
+    return rc;
+}
+
+//  Bytes kept in a database of their own before payloads went by
+//  reference (a dataset, an artifact) become an object: a ref to it.
+static int s_migrate(broker_t *self, const uint8_t *data, size_t len, stage_ref_t *ref,
+                     mlops_err_t *err)
+{
+    int rc = store_object_put(self->store, batch_current_txn(self->batch), data, len, ref->hash, err);
+    ref->size = (int64_t)len;
+    return rc;
+}
+
+//  The stored table a `dataset:HASH` source names (moved into the objects
+//  when an older broker stored it).
+static int s_dataset_ref(broker_t *self, const char *hash, stage_ref_t *ref, mlops_err_t *err)
+{
+    int rc = s_ref(self, "dataset", hash, ref, err);
+    uint8_t *table = NULL;
+    size_t len = 0;
+    if (rc != MLOPS_ENOTFOUND ||
+        store_dataset_get(self->store, batch_current_txn(self->batch), hash, &table, &len, err) != 0)
+        return rc == MLOPS_ENOTFOUND ? mlops_err_set(err, rc, "dataset %.12s is not in the store", hash)
+                                     : rc;
+    rc = s_migrate(self, table, len, ref, err);
+    free(table);
+    return rc;
+}
+
+//  The production version's artifact, moved into the objects when it was
+//  registered by an older broker.
+static int s_production_ref(broker_t *self, const version_t *prod, stage_ref_t *ref, mlops_err_t *err)
+{
+    int rc = s_ref(self, "artifact", prod->sha256, ref, err);
+    if (rc != MLOPS_ENOTFOUND)
+        return rc;
+    uint8_t *artifact = NULL;
+    size_t len = 0;
+    mlops_err_clear(err);
+    rc = store_artifact_get(self->store, NULL, prod->version, &artifact, &len, err);
+    if (rc == 0)
+        rc = s_migrate(self, artifact, len, ref, err);
+    free(artifact);
+    return rc;
+}
+
+/* --- stage inputs, built from the store at each dispatch ----------------- */
+
 static int s_input_extract(broker_t *self, const run_task_t *task, uint8_t **out, size_t *len,
-                           s_inputs_t *in, mlops_err_t *err)
+                           mlops_err_t *err)
 {
     (void)task;
     stage_extract_in_t p = {0};
@@ -86,107 +162,83 @@ static int s_input_extract(broker_t *self, const run_task_t *task, uint8_t **out
     if (strncmp(source, "dataset:", 8) == 0)
         source += 8;
     snprintf(p.source, sizeof p.source, "%s", self->active.source);
-    if (s_is_hash(source)) {
-        int rc = s_load_table(self, source, in, err);
-        if (rc)
-            return rc;
-        p.table = in->table;
-        p.table_len = in->table_len;
-    }
-    return stage_extract_in_encode(&p, out, len);
+    int rc = s_is_hash(source) ? s_dataset_ref(self, source, &p.dataset, err) : 0;
+    return rc ? rc : stage_extract_in_encode(&p, out, len);
 }
 
 static int s_input_preprocess(broker_t *self, const run_task_t *task, uint8_t **out, size_t *len,
-                              s_inputs_t *in, mlops_err_t *err)
+                              mlops_err_t *err)
 {
     (void)task;
-    int rc = s_load_table(self, self->active.dataset_hash, in, err);
+    stage_preprocess_in_t p = {.test_fraction = self->cfg.test_fraction, .seed = self->cfg.seed};
+    int rc = s_ref(self, "dataset", self->active.dataset_hash, &p.table, err);
     if (rc)
         return rc;
-    stage_preprocess_in_t p = {.table = in->table, .table_len = in->table_len,
-                               .test_fraction = self->cfg.test_fraction, .seed = self->cfg.seed};
     snprintf(p.target, sizeof p.target, "%s", self->cfg.target);
     return stage_preprocess_in_encode(&p, out, len);
 }
 
 static int s_input_train(broker_t *self, const run_task_t *task, uint8_t **out, size_t *len,
-                         s_inputs_t *in, mlops_err_t *err)
+                         mlops_err_t *err)
 {
-    int rc = s_load_prep(self, in, err);
+    stage_preprocess_out_t prep;
+    stage_train_in_t p = {.seed = self->cfg.seed};
+    int rc = s_load_prep(self, &p.table, &prep, err);
     if (rc)
         return rc;
-    stage_train_in_t p = {.table = in->table, .table_len = in->table_len,
-                          .recipe = in->prep.recipe, .recipe_len = in->prep.recipe_len,
-                          .train_rows = in->prep.train_rows, .n_train = in->prep.n_train,
-                          .test_rows = in->prep.test_rows, .n_test = in->prep.n_test,
-                          .seed = self->cfg.seed};
+    p.recipe = prep.recipe;
+    p.split = prep.split;
     snprintf(p.family, sizeof p.family, "%s", task->family);
     return stage_train_in_encode(&p, out, len);
 }
 
 static int s_input_evaluate(broker_t *self, const run_task_t *task, uint8_t **out, size_t *len,
-                            s_inputs_t *in, mlops_err_t *err)
+                            mlops_err_t *err)
 {
     (void)task;
-    int rc = s_load_prep(self, in, err);
-    if (rc)
-        return rc;
-    stage_evaluate_in_t p = {.table = in->table, .table_len = in->table_len,
-                             .test_rows = in->prep.test_rows, .n_test = in->prep.n_test};
+    stage_preprocess_out_t prep;
+    stage_evaluate_in_t p = {0};
+    int rc = s_load_prep(self, &p.table, &prep, err);
+    p.split = prep.split;
     for (size_t i = 0; i < self->active.n_tasks && rc == 0; i++) {
         const run_task_t *t = &self->active.tasks[i];
         if (dag_task_stage(t) != STAGE_TRAIN || p.n_candidates == STAGE_CANDIDATES_MAX)
             continue;
-        size_t k = p.n_candidates, blob_len = 0;
+        stage_candidate_t *c = &p.candidates[p.n_candidates];
         stage_train_out_t train;
-        rc = s_blob_get(self, t->task_id, &in->blobs[k], &blob_len, err);
-        if (rc == 0)
-            rc = stage_train_out_decode(in->blobs[k], blob_len, &train, err);
+        rc = s_load_train(self, batch_current_txn(self->batch), t->task_id, &train, err);
         if (rc)
             break;
-        snprintf(p.candidates[k].key, sizeof p.candidates[k].key, "%s", t->task_id);
-        snprintf(p.candidates[k].family, sizeof p.candidates[k].family, "%s", train.family);
-        p.candidates[k].artifact = train.artifact;
-        p.candidates[k].artifact_len = train.artifact_len;
+        snprintf(c->key, sizeof c->key, "%s", t->task_id);
+        snprintf(c->family, sizeof c->family, "%s", train.family);
+        c->artifact = train.artifact;
         p.n_candidates++;
     }
     version_t prod;
     if (rc == 0 && registry_production(self->store, &prod, err) == 0) {
-        rc = store_artifact_get(self->store, NULL, prod.version, &in->production, &p.production_len, err);
-        p.production = in->production;
+        rc = s_production_ref(self, &prod, &p.production, err);
         p.production_version = (int64_t)prod.version;
     }
     return rc ? rc : stage_evaluate_in_encode(&p, out, len);
 }
 
 static int s_input_load_model(broker_t *self, const run_task_t *task, uint8_t **out, size_t *len,
-                              s_inputs_t *in, mlops_err_t *err)
+                              mlops_err_t *err)
 {
     (void)task;
     version_t v;
-    int rc = s_load_prep(self, in, err);
+    stage_preprocess_out_t prep;
+    stage_load_model_in_t p = {.version = (int64_t)self->active.version};
+    int rc = s_load_prep(self, &p.table, &prep, err);
     if (rc == 0)   //  registered maybe in the open batch
         rc = store_version_get(self->store, batch_current_txn(self->batch), self->active.version, &v,
                                err);
-    stage_load_model_in_t p = {.version = (int64_t)self->active.version, .table = in->table,
-                               .table_len = in->table_len, .test_rows = in->prep.test_rows,
-                               .n_test = in->prep.n_test};
-    //  the artifact is the output of the train task that made the version
-    char key[96];
-    size_t blob_len = 0;
-    stage_train_out_t train;
     if (rc == 0)
-        rc = run_task_id(key, sizeof key, self->active.id, stage_name(STAGE_TRAIN), v.family);
-    if (rc == 0)
-        rc = s_blob_get(self, key, &in->blobs[0], &blob_len, err);
-    if (rc == 0)
-        rc = stage_train_out_decode(in->blobs[0], blob_len, &train, err);
+        rc = s_ref(self, "artifact", v.sha256, &p.artifact, err);
     if (rc)
         return rc;
-    p.artifact = train.artifact;
-    p.artifact_len = train.artifact_len;
+    p.split = prep.split;
     p.expected = v.metrics;
-    snprintf(p.sha256, sizeof p.sha256, "%s", v.sha256);
     return stage_load_model_in_encode(&p, out, len);
 }
 
@@ -198,20 +250,37 @@ static int s_store_blob(broker_t *self, store_txn_t *txn, const run_task_t *task
     return store_blob_put(self->store, txn, task->task_id, output, len, err);
 }
 
+//  The dataset version is the name the data service gave the bytes it
+//  received (their sha256), and its shape is read from the stored table's
+//  head: nothing of it is the worker's word.
 static int s_settle_extract(broker_t *self, store_txn_t *txn, const run_task_t *task,
                             const uint8_t *output, size_t len, stages_settled_t *settled,
                             mlops_err_t *err)
 {
     (void)task, (void)settled;
     stage_extract_out_t out;
+    uint8_t head[TABLE_HEAD_BYTES];
+    size_t rows = 0, cols = 0;
+    uint64_t total = 0;
     int rc = stage_extract_out_decode(output, len, &out, err);
-    if (rc == 0 && !s_is_hash(out.dataset_hash))
-        rc = mlops_err_set(err, MLOPS_EPROTO, "extract output: dataset_hash is not a sha256");
     if (rc == 0)
-        rc = store_dataset_put(self->store, txn, out.dataset_hash, out.table, out.table_len, err);
+        rc = s_check_ref(self, txn, "extract", "table", &out.table, err);
+    size_t n = out.table.size < (int64_t)sizeof head ? (size_t)out.table.size : sizeof head;
     if (rc == 0)
-        snprintf(self->active.dataset_hash, sizeof self->active.dataset_hash, "%s", out.dataset_hash);
-    return rc;
+        rc = store_object_read(self->store, out.table.hash, 0, head, n, &total, err);
+    mlops_err_t sub;
+    mlops_err_clear(&sub);
+    if (rc == 0 && table_shape(head, n, &rows, &cols, &sub) != 0)
+        rc = mlops_err_set(err, MLOPS_EPROTO, "extract output: %.12s is not a table: %s",
+                           out.table.hash, sub.msg);
+    if (rc == 0 && rows == 0)
+        rc = mlops_err_set(err, MLOPS_EPROTO, "extract output: table %.12s has no rows", out.table.hash);
+    if (rc)
+        return rc;
+    snprintf(self->active.dataset_hash, sizeof self->active.dataset_hash, "%s", out.table.hash);
+    log_info("dataset %.12s rows=%zu cols=%zu bytes=%lld", out.table.hash, rows, cols,
+             (long long)out.table.size);
+    return 0;
 }
 
 static int s_settle_evaluate(broker_t *self, store_txn_t *txn, const run_task_t *task,
@@ -225,12 +294,8 @@ static int s_settle_evaluate(broker_t *self, store_txn_t *txn, const run_task_t 
         rc = mlops_err_set(err, MLOPS_EPROTO, "evaluate output: no candidate scored");
     if (rc)
         return rc;
-    uint8_t *blob = NULL;
-    size_t blob_len = 0;
     stage_train_out_t train;
-    rc = store_blob_get(self->store, txn, ev.scored[decision.best].key, &blob, &blob_len, err);
-    if (rc == 0)
-        rc = stage_train_out_decode(blob, blob_len, &train, err);
+    rc = s_load_train(self, txn, ev.scored[decision.best].key, &train, err);
     version_t v;
     if (rc == 0)
         rc = registry_register(self->store, txn, &self->active, &train,
@@ -238,7 +303,6 @@ static int s_settle_evaluate(broker_t *self, store_txn_t *txn, const run_task_t 
                                broker_wall(), &v, err);
     if (rc == 0)
         rc = s_store_blob(self, txn, task, output, len, err);
-    free(blob);
     if (rc)
         return rc;
     self->active.version = v.version;
@@ -282,7 +346,10 @@ static int s_settle_preprocess(broker_t *self, store_txn_t *txn, const run_task_
     (void)settled;
     stage_preprocess_out_t p;
     int rc = stage_preprocess_out_decode(output, len, &p, err);
-    stage_preprocess_out_clear(&p);
+    if (rc == 0)
+        rc = s_check_ref(self, txn, "preprocess", "recipe", &p.recipe, err);
+    if (rc == 0)
+        rc = s_check_ref(self, txn, "preprocess", "split", &p.split, err);
     return rc ? rc : s_store_blob(self, txn, task, output, len, err);
 }
 
@@ -293,13 +360,15 @@ static int s_settle_train(broker_t *self, store_txn_t *txn, const run_task_t *ta
     (void)settled;
     stage_train_out_t t;
     int rc = stage_train_out_decode(output, len, &t, err);
+    if (rc == 0)
+        rc = s_check_ref(self, txn, "train", "artifact", &t.artifact, err);
     return rc ? rc : s_store_blob(self, txn, task, output, len, err);
 }
 
 /* --- the table ----------------------------------------------------------- */
 
 typedef int (s_input_fn)(broker_t *self, const run_task_t *task, uint8_t **out, size_t *len,
-                         s_inputs_t *in, mlops_err_t *err);
+                         mlops_err_t *err);
 typedef int (s_settle_fn)(broker_t *self, store_txn_t *txn, const run_task_t *task,
                           const uint8_t *output, size_t len, stages_settled_t *settled,
                           mlops_err_t *err);
@@ -322,11 +391,9 @@ int stages_build_input(broker_t *self, const run_task_t *task, uint8_t **out, si
     int stage = dag_task_stage(task);
     if (stage < 0)
         return mlops_err_set(err, MLOPS_EINVAL, "unknown stage '%s'", task->stage);
-    s_inputs_t in = {0};
-    int rc = s_stages[stage].build_input(self, task, out, len, &in, err);
+    int rc = s_stages[stage].build_input(self, task, out, len, err);
     if (rc && !err->msg[0])
         mlops_err_set(err, rc, "cannot build the input of %s: %s", task->task_id, mlops_strerror(rc));
-    s_inputs_clear(&in);
     return rc;
 }
 

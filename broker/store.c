@@ -1065,6 +1065,11 @@ int store_artifact_get(store_t *self, store_txn_t *txn, uint64_t version, uint8_
     uint8_t key[8];
     s_key_u64(key, version);
     int rc = s_get(self, txn, DB_ARTIFACTS, key, 8, data, len, "artifact", err);
+    version_t v;
+    //  since stage payloads by reference, a version's artifact is the
+    //  object named by its sha256; older versions have their bytes here
+    if (rc == MLOPS_ENOTFOUND && (rc = store_version_get(self, txn, version, &v, err)) == 0)
+        rc = store_object_get(self, txn, v.sha256, data, len, err);
     if (rc == MLOPS_ENOTFOUND)
         mlops_err_set(err, rc, "no artifact for version %llu", (unsigned long long)version);
     return rc;

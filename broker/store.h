@@ -150,6 +150,8 @@ int store_version_get(store_t *self, store_txn_t *txn, uint64_t version, version
 int store_version_list(store_t *self, version_t **out, size_t *n, mlops_err_t *err);
 int store_artifact_put(store_t *self, store_txn_t *txn, uint64_t version,
                        const uint8_t *data, size_t len, mlops_err_t *err);
+//  get: the bytes put for version, else (a version registered from a stage
+//  payload by reference) the object named by the version's sha256.
 int store_artifact_get(store_t *self, store_txn_t *txn, uint64_t version, uint8_t **data,
                        size_t *len, mlops_err_t *err);
 

@@ -72,7 +72,7 @@ typedef struct {
     char bin_dir[PATH_MAX];        //  where mlops-broker & co live
     char store[PATH_MAX];          //  --store
     int port;                      //  --port (HTTP)
-    int base_port;                 //  --base-port: work, control, events, backend; 0 = ipc
+    int base_port;                 //  --base-port: work, control, events, backend, data; 0 = ipc
     char ipc_dir[PATH_MAX];        //  the store's absolute path, for ipc:// endpoints
     char data_root[PATH_MAX];      //  directory of --source when it is a file, "" = none
     int metrics_port;              //  --metrics-port: the broker's /metrics on loopback, 0 = any free one
@@ -117,8 +117,9 @@ static void s_usage(FILE *out)
             "  --train-workers N    train workers (default 2)\n"
             "  --infer-workers N    inference workers (default 2)\n"
             "  --base-port N        broker work/control/events on tcp://127.0.0.1:N, N+1,\n"
-            "                       N+2 and the gateway backend on N+3 (default: ipc\n"
-            "                       sockets in the store directory)\n"
+            "                       N+2, the gateway backend on N+3 and the broker's data\n"
+            "                       service on N+4 (default: ipc sockets in the store\n"
+            "                       directory)\n"
             "  --metrics-port N     the broker's Prometheus metrics on 127.0.0.1:N/metrics\n"
             "                       (default: a free port, printed in the banner)\n"
             "  --bin DIR            where the mlops-* binaries are (default: beside mlops)\n"
@@ -520,10 +521,10 @@ static int s_prepare_dirs(s_up_t *self)
         fprintf(stderr, "mlops up: %s: %s\n", self->store, strerror(errno));
         return 1;
     }
-    if (!self->base_port && strlen(self->ipc_dir) + sizeof "/backend.sock" > UP_IPC_PATH_MAX) {
+    if (!self->base_port && strlen(self->ipc_dir) + sizeof "/work.sock-data" > UP_IPC_PATH_MAX) {
         fprintf(stderr, "mlops up: the store path %s is too long for ipc sockets (at most %zu "
                         "bytes): use a shorter --store, or --base-port for tcp on 127.0.0.1\n",
-                self->ipc_dir, UP_IPC_PATH_MAX - sizeof "/backend.sock");
+                self->ipc_dir, UP_IPC_PATH_MAX - sizeof "/work.sock-data");
         return 1;
     }
     char source[PATH_MAX];
@@ -598,8 +599,8 @@ static int s_parse(s_up_t *self, int argc, char **argv)
             self->metrics_port = (int)value;
             break;
         case 'B':
-            if (value < 1 || value > 65532) {
-                fprintf(stderr, "mlops up: --base-port %lld leaves no room for 4 ports\n", value);
+            if (value < 1 || value > 65531) {
+                fprintf(stderr, "mlops up: --base-port %lld leaves no room for 5 ports\n", value);
                 return 2;
             }
             self->base_port = (int)value;
@@ -631,11 +632,11 @@ static int s_parse(s_up_t *self, int argc, char **argv)
 static int s_check_ports(const s_up_t *self)
 {
     const int b = self->base_port;
-    const int ports[] = {self->port, self->metrics_port, b, b + 1, b + 2, b + 3};
+    const int ports[] = {self->port, self->metrics_port, b, b + 1, b + 2, b + 3, b + 4};
     const char *what[] = {"HTTP", "broker metrics", "broker work", "broker control", "broker events",
-                          "gateway backend"};
+                          "gateway backend", "broker data"};
     const char *flag[] = {"--port", "--metrics-port", "--base-port", "--base-port", "--base-port",
-                          "--base-port"};
+                          "--base-port", "--base-port"};
     //  ipc: only HTTP and the metrics port are ports; a metrics port of 0
     //  is picked free after this check
     size_t n = b ? sizeof ports / sizeof ports[0] : 2;

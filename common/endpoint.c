@@ -120,3 +120,19 @@ int endpoint_check_open(const char *flag, const char *where, bool is_host, bool 
                          "or pass --insecure",
                          flag, where ? where : "(all interfaces)", auth, fix);
 }
+
+int endpoint_data(const char *work, char *out, size_t out_size, mlops_err_t *err)
+{
+    const char *colon = strrchr(work, ':');
+    int n;
+    if (strncmp(work, "tcp://", 6) != 0)
+        n = snprintf(out, out_size, "%s-data", work);
+    else if (colon && strcmp(colon, ":*") == 0)
+        n = snprintf(out, out_size, "%s", work);
+    else
+        return endpoint_resolve(work, ENDPOINT_WORK_PORT + ENDPOINT_DATA_OFFSET, ENDPOINT_DATA_OFFSET, out,
+                                out_size, err);
+    if (n < 0 || (size_t)n >= out_size)
+        return mlops_err_set(err, MLOPS_EINVAL, "endpoint too long: '%.60s'", work);
+    return 0;
+}

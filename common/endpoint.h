@@ -18,6 +18,7 @@
 #define ENDPOINT_EVENTS_PORT 5557
 #define ENDPOINT_BACKEND_PORT 5558
 #define ENDPOINT_LOOPBACK "127.0.0.1"   //  what every binary binds unless told otherwise
+#define ENDPOINT_DATA_OFFSET 4       //  data service: the work port plus this (5559)
 
 //  "HOST" -> tcp://HOST:port; "HOST:PORT" -> tcp://HOST:PORT; anything with
 //  "://" is kept as is. When the text names a port and port_offset is not
@@ -49,5 +50,12 @@ bool endpoint_host_is_loopback(const char *host);
 //  given --insecure logs that sentence as a warning instead of refusing.
 int endpoint_check_open(const char *flag, const char *where, bool is_host, bool secured,
                         const char *auth, const char *fix, mlops_err_t *err);
+
+//  The data service's endpoint that goes with a work endpoint (PROTOCOL.md
+//  section 15): tcp://HOST:P -> tcp://HOST:P+ENDPOINT_DATA_OFFSET,
+//  tcp://HOST:* -> tcp://HOST:* (a port the system picks: peers must be
+//  told), ipc:// and inproc:// -> WORK-data. The broker binds it, a worker
+//  connects to it. Returns 0, or MLOPS_EINVAL (too long, a bad port).
+int endpoint_data(const char *work, char *out, size_t out_size, mlops_err_t *err);
 
 #endif

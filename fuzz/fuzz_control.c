@@ -52,8 +52,9 @@ static void s_seed_store(void)
     if (!store)
         s_die("store_open", &err);
     static const uint8_t artifact[] = "not a real model, only bytes";
-    stage_train_out_t cand = {.family = "logreg", .artifact = artifact, .artifact_len = sizeof artifact};
-    hash_sha256_hex(artifact, sizeof artifact, cand.sha256);
+    stage_train_out_t cand = {.family = "logreg", .artifact = {.size = sizeof artifact}};
+    if (store_object_put(store, NULL, artifact, sizeof artifact, cand.artifact.hash, &err) != 0)
+        s_die("store_object_put", &err);
     metrics_t m = {0};
     version_t v;
     uint64_t previous;

@@ -3,22 +3,20 @@
     broker) for each stage. proto/PROTOCOL.md, "Stage payloads", is the
     normative description; this is its C shape.
 
-    Every payload is one msgpack map with string keys. Decoding is strict:
-    a missing key, an unknown key, a wrong type, a count over its limit or
-    trailing bytes give MLOPS_EPROTO (or MLOPS_ETOOBIG) with a message naming
-    the key.
+    Every payload is one msgpack map with string keys, version 2
+    (STAGE_PAYLOAD_VERSION, key `v`): the data itself (tables, recipes,
+    splits, artifacts) never travels in a payload, only its sha256 and size
+    (stage_ref_t); the bytes go through the data service. Decoding is strict:
+    a payload of another version (version 1 had no `v` and carried the bytes)
+    gives MLOPS_EVERSION saying which version it is and which this peer
+    speaks; a missing key, an unknown key, a wrong type, a count over its
+    limit or trailing bytes give MLOPS_EPROTO (or MLOPS_ETOOBIG) with a
+    message naming the key.
 
-    Ownership (read this before using a decoded payload):
-    - Byte fields (table, recipe, artifact) of a decoded payload are BORROWED
-      from the buffer that was decoded: they are valid only while that buffer
-      lives and is unchanged. Nothing is copied, because tables and artifacts
-      are the large part of every message.
-    - Strings are copied into the fixed char arrays of the structs.
-    - Row index arrays of a decoded payload are malloc'd and owned by the
-      struct; the matching *_clear function frees them (safe on a zeroed
-      struct). Structs that own nothing have no clear function.
-    - To encode, fill a struct with borrowed pointers; the encoder writes a
-      malloc'd buffer the caller frees and owns nothing else.
+    Ownership: strings and refs are copied into the structs. Row index arrays
+    of a decoded stage_split_t are malloc'd and owned by it; stage_split_clear
+    frees them (safe on a zeroed struct). The other payloads own nothing. The
+    encoders write a malloc'd buffer the caller frees.
 */
 #ifndef MLOPS_STAGE_IO_H
 #define MLOPS_STAGE_IO_H
@@ -32,7 +30,8 @@
 #include "records.h"
 
 #define STAGE_CANDIDATES_MAX 8       //  model families in one evaluate
-#define STAGE_ROWS_MAX 100000000ULL  //  row indexes in one payload
+#define STAGE_ROWS_MAX 100000000ULL  //  row indexes in one split
+#define STAGE_PAYLOAD_VERSION 2      //  `v` of every payload (PROTOCOL.md section 14)
 
 //  The five stages of the DAG, in order.
 typedef enum {
@@ -49,61 +48,72 @@ const char *stage_name(stage_t stage);
 //  Stage of a name, or -1 when the name is not a stage.
 int stage_from_name(const char *name);
 
-//  extract: a source spec (CSV path on the worker's host, synthetic[:rows[:seed]],
-//  or dataset:HASH, for which the broker puts the stored table in `table`).
+//  A blob named by its content (a claim check): the data service
+//  (PROTOCOL.md section 15) serves and stores the bytes, a payload carries
+//  only this. hash "" (and size 0) = none, where a payload allows none.
 typedef struct {
+    char hash[HASH_HEX_LEN + 1];     //  sha256 of the bytes, 64 lower-case hex
+    int64_t size;                    //  bytes
+} stage_ref_t;
+
+//  Every payload carries `v`: the encoders write STAGE_PAYLOAD_VERSION
+//  whatever the struct holds; the decoders refuse any other (see above).
+
+//  extract: a source spec (CSV path on the worker's host, synthetic[:rows[:seed]],
+//  or dataset:HASH, for which the broker names the stored table in `dataset`).
+typedef struct {
+    int64_t v;                       //  payload version (set by the encoder)
     char source[RECORD_TEXT_MAX];    //  as triggered
-    const uint8_t *table;            //  encoded table for dataset:HASH, else NULL
-    size_t table_len;
+    stage_ref_t dataset;             //  the stored table for dataset:HASH, else none
 } stage_extract_in_t;
 
+//  The table, uploaded (table_encode bytes): its name is the dataset version.
 typedef struct {
-    char dataset_hash[HASH_HEX_LEN + 1]; //  table_hash of the table
-    int64_t rows, cols;                  //  its shape
-    const uint8_t *table;                //  table_encode bytes
-    size_t table_len;
+    int64_t v;
+    stage_ref_t table;
 } stage_extract_out_t;
 
 //  preprocess: the raw table and the split options.
 typedef struct {
-    const uint8_t *table;            //  raw table (extract's output)
-    size_t table_len;
+    int64_t v;
+    stage_ref_t table;               //  raw table (extract's output)
     char target[RECORD_NAME_MAX];    //  label column, "" = default (Survived)
     double test_fraction;            //  0 = default (0.2)
     uint64_t seed;                   //  split seed
 } stage_preprocess_in_t;
 
 typedef struct {
-    const uint8_t *recipe;           //  fitted preprocessing (opaque)
-    size_t recipe_len;
-    size_t *train_rows;              //  owned when decoded
-    size_t n_train;
-    size_t *test_rows;               //  owned when decoded
-    size_t n_test;
+    int64_t v;
+    stage_ref_t recipe;              //  fitted preprocessing (opaque bytes)
+    stage_ref_t split;               //  a stage_split_t blob
     char notes[512];                 //  what the recipe decided
 } stage_preprocess_out_t;
 
-//  train: one family on the train rows.
+//  The split blob preprocess uploads: row indexes into the table.
 typedef struct {
-    const uint8_t *table;            //  raw table
-    size_t table_len;
-    const uint8_t *recipe;           //  preprocess's recipe
-    size_t recipe_len;
+    int64_t v;
     size_t *train_rows;              //  owned when decoded
     size_t n_train;
     size_t *test_rows;               //  owned when decoded
     size_t n_test;
+} stage_split_t;
+
+//  train: one family on the train rows.
+typedef struct {
+    int64_t v;
+    stage_ref_t table;               //  raw table
+    stage_ref_t recipe;              //  preprocess's recipe
+    stage_ref_t split;               //  preprocess's split
     char family[RECORD_NAME_MAX];    //  logreg, forest
     char params[RECORD_TEXT_MAX];    //  compact JSON, "" = defaults
     uint64_t seed;                   //  training seed
 } stage_train_in_t;
 
 typedef struct {
+    int64_t v;
     char family[RECORD_NAME_MAX];    //  as asked
     char params[RECORD_TEXT_MAX];    //  as used
-    const uint8_t *artifact;         //  model artifact
-    size_t artifact_len;
-    char sha256[HASH_HEX_LEN + 1];   //  of the artifact
+    stage_ref_t artifact;            //  the model artifact, uploaded (its hash is its sha256)
     metrics_t metrics;               //  on the test rows, as recorded in the artifact
 } stage_train_out_t;
 
@@ -111,20 +121,17 @@ typedef struct {
 typedef struct {
     char key[48];                    //  the train task id that made it
     char family[RECORD_NAME_MAX];
-    const uint8_t *artifact;
-    size_t artifact_len;
+    stage_ref_t artifact;
 } stage_candidate_t;
 
 typedef struct {
-    const uint8_t *table;            //  raw table
-    size_t table_len;
-    size_t *test_rows;               //  owned when decoded
-    size_t n_test;
+    int64_t v;
+    stage_ref_t table;               //  raw table
+    stage_ref_t split;               //  its test rows are scored
     stage_candidate_t candidates[STAGE_CANDIDATES_MAX];
     size_t n_candidates;             //  1..STAGE_CANDIDATES_MAX
     int64_t production_version;      //  0 = no production model
-    const uint8_t *production;       //  its artifact, NULL when none
-    size_t production_len;
+    stage_ref_t production;          //  its artifact, none when no production model
 } stage_evaluate_in_t;
 
 typedef struct {
@@ -134,6 +141,7 @@ typedef struct {
 } stage_scored_t;
 
 typedef struct {
+    int64_t v;
     stage_scored_t scored[STAGE_CANDIDATES_MAX];
     size_t n_scored;                 //  one per candidate, same order
     int64_t production_version;      //  0 = none was given
@@ -142,18 +150,16 @@ typedef struct {
 
 //  load_model: the registered version's artifact, checked end to end.
 typedef struct {
+    int64_t v;
     int64_t version;                 //  registry number
-    const uint8_t *artifact;
-    size_t artifact_len;
-    char sha256[HASH_HEX_LEN + 1];   //  expected sha256 of the artifact
+    stage_ref_t artifact;            //  as registered (hash = its sha256)
     metrics_t expected;              //  metrics recorded at evaluate
-    const uint8_t *table;            //  raw table
-    size_t table_len;
-    size_t *test_rows;               //  owned when decoded
-    size_t n_test;
+    stage_ref_t table;               //  raw table
+    stage_ref_t split;               //  its test rows are predicted
 } stage_load_model_in_t;
 
 typedef struct {
+    int64_t v;
     int64_t version;                 //  as in the input
     int64_t n_predicted;             //  test rows predicted
     metrics_t metrics;               //  recomputed metrics (equal to expected)
@@ -161,7 +167,8 @@ typedef struct {
 
 //  Encoders: 0, MLOPS_EINVAL (a count over its limit) or MLOPS_ENOMEM;
 //  *out is malloc'd, the caller frees it.
-//  Decoders: 0 or MLOPS_EPROTO / MLOPS_ETOOBIG / MLOPS_ENOMEM with err;
+//  Decoders: 0 or MLOPS_EVERSION / MLOPS_EPROTO / MLOPS_ETOOBIG /
+//  MLOPS_ENOMEM with err;
 //  on failure nothing is owned (no clear needed).
 int stage_extract_in_encode(const stage_extract_in_t *p, uint8_t **out, size_t *out_len);
 int stage_extract_in_decode(const uint8_t *data, size_t len, stage_extract_in_t *p, mlops_err_t *err);
@@ -172,23 +179,23 @@ int stage_preprocess_in_encode(const stage_preprocess_in_t *p, uint8_t **out, si
 int stage_preprocess_in_decode(const uint8_t *data, size_t len, stage_preprocess_in_t *p, mlops_err_t *err);
 int stage_preprocess_out_encode(const stage_preprocess_out_t *p, uint8_t **out, size_t *out_len);
 int stage_preprocess_out_decode(const uint8_t *data, size_t len, stage_preprocess_out_t *p, mlops_err_t *err);
-void stage_preprocess_out_clear(stage_preprocess_out_t *p);
+
+int stage_split_encode(const stage_split_t *p, uint8_t **out, size_t *out_len);
+int stage_split_decode(const uint8_t *data, size_t len, stage_split_t *p, mlops_err_t *err);
+void stage_split_clear(stage_split_t *p);
 
 int stage_train_in_encode(const stage_train_in_t *p, uint8_t **out, size_t *out_len);
 int stage_train_in_decode(const uint8_t *data, size_t len, stage_train_in_t *p, mlops_err_t *err);
-void stage_train_in_clear(stage_train_in_t *p);
 int stage_train_out_encode(const stage_train_out_t *p, uint8_t **out, size_t *out_len);
 int stage_train_out_decode(const uint8_t *data, size_t len, stage_train_out_t *p, mlops_err_t *err);
 
 int stage_evaluate_in_encode(const stage_evaluate_in_t *p, uint8_t **out, size_t *out_len);
 int stage_evaluate_in_decode(const uint8_t *data, size_t len, stage_evaluate_in_t *p, mlops_err_t *err);
-void stage_evaluate_in_clear(stage_evaluate_in_t *p);
 int stage_evaluate_out_encode(const stage_evaluate_out_t *p, uint8_t **out, size_t *out_len);
 int stage_evaluate_out_decode(const uint8_t *data, size_t len, stage_evaluate_out_t *p, mlops_err_t *err);
 
 int stage_load_model_in_encode(const stage_load_model_in_t *p, uint8_t **out, size_t *out_len);
 int stage_load_model_in_decode(const uint8_t *data, size_t len, stage_load_model_in_t *p, mlops_err_t *err);
-void stage_load_model_in_clear(stage_load_model_in_t *p);
 int stage_load_model_out_encode(const stage_load_model_out_t *p, uint8_t **out, size_t *out_len);
 int stage_load_model_out_decode(const uint8_t *data, size_t len, stage_load_model_out_t *p, mlops_err_t *err);
 

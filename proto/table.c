@@ -677,3 +677,60 @@ table_t *table_decode(const uint8_t *data, size_t len, mlops_err_t *err)
         table_destroy(&t);
     return t;
 }
+
+/* --- the shape, from the head alone ---------------------------------------- */
+
+//  Reads the unsigned int at *pos (fixint, uint 8..64) and moves past it;
+//  false when there is none.
+static bool s_head_uint(const uint8_t *d, size_t len, size_t *pos, uint64_t *v)
+{
+    if (*pos >= len)
+        return false;
+    uint8_t b = d[(*pos)++];
+    if (b <= 0x7f) {
+        *v = b;
+        return true;
+    }
+    if (b < 0xcc || b > 0xcf)
+        return false;
+    size_t w = (size_t)1 << (b - 0xcc);
+    if (*pos + w > len)
+        return false;
+    for (*v = 0; w > 0; w--)
+        *v = *v << 8 | d[(*pos)++];
+    return true;
+}
+
+//  Moves past the fixstr key at *pos; false when it is another.
+static bool s_head_key(const uint8_t *d, size_t len, size_t *pos, const char *key)
+{
+    size_t n = strlen(key);
+    if (*pos + 1 + n > len || d[*pos] != (0xa0 | n) || memcmp(d + *pos + 1, key, n) != 0)
+        return false;
+    *pos += 1 + n;
+    return true;
+}
+
+int table_shape(const uint8_t *head, size_t len, size_t *rows, size_t *cols, mlops_err_t *err)
+{
+    size_t pos = 1;
+    uint64_t version = 0, n_rows = 0, n_cols = 0;
+    bool ok = len > 0 && head[0] == 0x83 && s_head_key(head, len, &pos, "version")
+              && s_head_uint(head, len, &pos, &version) && s_head_key(head, len, &pos, "rows")
+              && s_head_uint(head, len, &pos, &n_rows) && s_head_key(head, len, &pos, "columns")
+              && pos < len;
+    if (ok && (head[pos] & 0xf0) == 0x90)
+        n_cols = head[pos] & 0x0f;
+    else if (ok && head[pos] == 0xdc && pos + 3 <= len)
+        n_cols = (uint64_t)head[pos + 1] << 8 | head[pos + 2];
+    else
+        ok = false;
+    if (!ok)
+        return mlops_err_set(err, MLOPS_EPROTO, "table: not the head of an encoded table");
+    if (version != 1)
+        return mlops_err_set(err, MLOPS_EVERSION, "table: version %llu, expected 1",
+                             (unsigned long long)version);
+    *rows = (size_t)n_rows;
+    *cols = (size_t)n_cols;
+    return 0;
+}

@@ -108,6 +108,16 @@ int table_encode(const table_t *self, uint8_t **out, size_t *out_len);
 //  TABLE_MAX_ROWS, columns over TABLE_MAX_COLS), MLOPS_ENOMEM.
 table_t *table_decode(const uint8_t *data, size_t len, mlops_err_t *err);
 
+//  Bytes of an encoded table's head that always hold its shape.
+#define TABLE_HEAD_BYTES 48
+
+//  The shape of an encoded table from its first bytes (at least
+//  TABLE_HEAD_BYTES, or the whole table when shorter), without reading
+//  the rest: what the broker records of a stored table. Only the canonical
+//  head ({"version": 1, "rows": n, "columns": [...]}, shortest ints) is
+//  read. Returns 0, MLOPS_EPROTO (not a table's head) or MLOPS_EVERSION.
+int table_shape(const uint8_t *head, size_t len, size_t *rows, size_t *cols, mlops_err_t *err);
+
 //  Writes the dataset version: sha256 hex of the canonical encoding.
 //  Returns 0 or MLOPS_ENOMEM.
 int table_hash(const table_t *self, char hex[HASH_HEX_LEN + 1]);

@@ -34,7 +34,7 @@ import requests
 import zmq
 
 import wire
-from procs import (BIN, broker_argv, free_port, gateway_argv, infer_argv, read_log, spawn, stop_all,
+from procs import (BIN, broker_argv, free_port, free_port_run, gateway_argv, infer_argv, read_log, spawn, stop_all,
                    wait_until, worker_argv)
 from serving_util import PASSENGER
 
@@ -126,10 +126,10 @@ class Stack:
         self.tmp = tmp
         self.t0 = time.time()
         self.store = os.path.join(tmp, "store")
-        p = [free_port() for _ in range(5)]
+        base = free_port_run(5)   # work, control, events, backend, then the broker's data (W + 4)
         self.work, self.control, self.events, self.backend = (
-            "tcp://127.0.0.1:%d" % x for x in p[:4])
-        self.http_port = p[4]
+            "tcp://127.0.0.1:%d" % (base + i) for i in range(4))
+        self.http_port = free_port()
         self.url = "http://127.0.0.1:%d" % self.http_port
         hb = "%dms" % HEARTBEAT_MSEC
         broker = broker_argv(self.store, self.work, self.control, self.events,

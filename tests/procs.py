@@ -248,8 +248,10 @@ def start_infer(procs, backend, *extra, env=None):
 
 class Broker:
     """A real mlops-broker on free loopback ports in its own store (default
-    TMP/store): work on a port of its own, control on P and events on P + 1,
-    PROTOCOL.md's layout, which an infer worker given only --broker relies on.
+    TMP/store): work on W, control on W + 1 and events on W + 2 (control
+    then events: PROTOCOL.md's layout, which an infer worker given only
+    --broker relies on), and its data service on W + 4, where a stage
+    worker given only --broker looks for it.
     wait: return once it answers STATUS (not for a CURVE broker, which
     answers only clients with an allowed key)."""
 
@@ -258,10 +260,11 @@ class Broker:
         self.store = store or os.path.join(procs.tmp, "store")
         self.extra = list(extra)    # flags after ours
         self.env = env              # the child's whole environment (default ours)
-        port = free_port_run(2)
-        self.work = free_endpoint()
-        self.control = "tcp://127.0.0.1:%d" % port
-        self.events = "tcp://127.0.0.1:%d" % (port + 1)
+        port = free_port_run(5)     # W + 3 stays free, as the gateway's backend by default
+        self.work = "tcp://127.0.0.1:%d" % port
+        self.control = "tcp://127.0.0.1:%d" % (port + 1)
+        self.events = "tcp://127.0.0.1:%d" % (port + 2)
+        self.data = "tcp://127.0.0.1:%d" % (port + 4)
         self.start(wait)
 
     def start(self, wait=True):
@@ -274,10 +277,12 @@ class Broker:
     def kill(self):
         self.procs.kill(self.proc)
 
-    def worker(self, stage, env=None):
-        """A stage worker; env: variables added to ours."""
-        return self.procs.start("worker-" + stage, worker_argv(stage, self.work),
-                                env=dict(os.environ, **env) if env else None)
+    def worker(self, stage, env=None, extra=()):
+        """A stage worker, its blob cache in TMP/cache (one per test, shared
+        by its workers as on one host); env: variables added to ours."""
+        return self.procs.start("worker-" + stage, worker_argv(
+            stage, self.work, "--cache-dir", os.path.join(self.procs.tmp, "cache"), *extra),
+            env=dict(os.environ, **env) if env else None)
 
     def all_workers(self, trains=2, env=None):
         """One worker per stage and `trains` train workers, once all are known."""

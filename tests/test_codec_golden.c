@@ -225,20 +225,27 @@ static void test_audit_bytes(void)
 //  --- stage payloads and control replies ----------------------------------
 
 static const char s_evaluate_in_hex[] =
-    "85a57461626c65c40354424ca9746573745f726f777394007fcc80ce00010000aa63616e646964617465739283a36b65"
-    "79ae312d747261696e2d6c6f67726567a666616d696c79a66c6f67726567a86172746966616374c4014183a36b6579ae"
-    "312d747261696e2d666f72657374a666616d696c79a6666f72657374a86172746966616374c400b270726f6475637469"
-    "6f6e5f76657273696f6effaa70726f64756374696f6ec0";
+    "86a17602a57461626c6582a468617368d940303030303030303030303030303030303030303030303030303030303030"
+    "30303030303030303030303030303030303030303030303030303030303030303031a473697a6503a573706c697482a4"
+    "68617368d940303030303030303030303030303030303030303030303030303030303030303030303030303030303030"
+    "30303030303030303030303030303030303030303032a473697a65ce00010000aa63616e646964617465739283a36b65"
+    "79ae312d747261696e2d6c6f67726567a666616d696c79a66c6f67726567a8617274696661637482a468617368d94030"
+    "303030303030303030303030303030303030303030303030303030303030303030303030303030303030303030303030"
+    "303030303030303030303030303033a473697a65cc8083a36b6579ae312d747261696e2d666f72657374a666616d696c"
+    "79a6666f72657374a8617274696661637482a468617368d9403030303030303030303030303030303030303030303030"
+    "3030303030303030303030303030303030303030303030303030303030303030303030303030303034a473697a6500b2"
+    "70726f64756374696f6e5f76657273696f6effaa70726f64756374696f6e82a468617368a0a473697a6500";
 static const char s_train_out_hex[] =
-    "85a666616d696c79a66c6f67726567a6706172616d73ab7b226c32223a302e30317da86172746966616374c405415254"
-    "0078a6736861323536d94030303030303030303030303030303030303030303030303030303030303030303030303030"
-    "303030303030303030303030303030303030303030303030303039a76d6574726963738aa86163637572616379cb3fe0"
-    "000000000000a9707265636973696f6ecb0000000000000000a6726563616c6ccb0000000000000000a26631cb000000"
-    "0000000000a3617563cb3ff0000000000000a86c6f675f6c6f7373cb4004000000000000a2747001a2667000a2746e00"
-    "a2666efe";
+    "85a17602a666616d696c79a66c6f67726567a6706172616d73ab7b226c32223a302e30317da8617274696661637482a4"
+    "68617368d940303030303030303030303030303030303030303030303030303030303030303030303030303030303030"
+    "30303030303030303030303030303030303030303039a473697a6505a76d6574726963738aa86163637572616379cb3f"
+    "e0000000000000a9707265636973696f6ecb0000000000000000a6726563616c6ccb0000000000000000a26631cb0000"
+    "000000000000a3617563cb3ff0000000000000a86c6f675f6c6f7373cb4004000000000000a2747001a2667000a2746e"
+    "00a2666efe";
 static const char s_preprocess_in_hex[] =
-    "84a57461626c65c40154a6746172676574a0ad746573745f6672616374696f6ecb3fd0000000000000a473656564cfff"
-    "ffffffffffffff";
+    "85a17602a57461626c6582a468617368d940303030303030303030303030303030303030303030303030303030303030"
+    "30303030303030303030303030303030303030303030303030303030303030303061a473697a6501a6746172676574a0"
+    "ad746573745f6672616374696f6ecb3fd0000000000000a473656564cfffffffffffffffff";
 static const char s_status_hex[] =
     "86aa6163746976655f72756e04a671756575656400b06e6578745f7363686564756c655f6d73ce05265c00b270726f64"
     "756374696f6e5f76657273696f6e02a7776f726b6572739186a57374616765a5747261696ea4686f7374a26831a37069"
@@ -279,44 +286,45 @@ static const char s_models_hex[] =
     "61727469666163745f6c656ecf0000000100000000a57374616765a86172636869766564a6726561736f6eb962656174"
     "732076323a2061756320302e3838203e20302e3836aa637265617465645f6d73cf0000019abebf52e7";
 
+//  Stage payloads version 2 (refs, not bytes): these three samples were
+//  renewed with the payloads' switch to references (issue 14).
 static void test_evaluate_in_bytes(void)
 {
-    size_t test[] = {0, 127, 128, 65536};
-    stage_evaluate_in_t in = {.table = (const uint8_t *)"TBL", .table_len = 3,
-                              .test_rows = test, .n_test = 4, .n_candidates = 2,
-                              .production_version = -1, .production = NULL};
+    stage_evaluate_in_t in = {.n_candidates = 2, .production_version = -1};
+    snprintf(in.table.hash, sizeof in.table.hash, "%064x", 1u);
+    in.table.size = 3;
+    snprintf(in.split.hash, sizeof in.split.hash, "%064x", 2u);
+    in.split.size = 65536;
     snprintf(in.candidates[0].key, sizeof in.candidates[0].key, "1-train-logreg");
     snprintf(in.candidates[0].family, sizeof in.candidates[0].family, "logreg");
-    in.candidates[0].artifact = (const uint8_t *)"A";
-    in.candidates[0].artifact_len = 1;
+    snprintf(in.candidates[0].artifact.hash, sizeof in.candidates[0].artifact.hash, "%064x", 3u);
+    in.candidates[0].artifact.size = 128;
     snprintf(in.candidates[1].key, sizeof in.candidates[1].key, "1-train-forest");
     snprintf(in.candidates[1].family, sizeof in.candidates[1].family, "forest");
-    in.candidates[1].artifact = (const uint8_t *)"";
-    in.candidates[1].artifact_len = 0;
+    snprintf(in.candidates[1].artifact.hash, sizeof in.candidates[1].artifact.hash, "%064x", 4u);
     stage_evaluate_in_t back;
     uint8_t *golden;
     S_GOLDEN(stage_evaluate_in, &in, &back, s_evaluate_in_hex, golden);
-    bool rows = back.n_test == 4 && back.test_rows[3] == 65536;
-    bool cands = back.n_candidates == 2 && back.candidates[1].artifact_len == 0
-                 && strcmp(back.candidates[1].key, "1-train-forest") == 0 && !back.production;
-    stage_evaluate_in_clear(&back);
+    bool refs = back.split.size == 65536 && back.candidates[0].artifact.size == 128
+                && back.candidates[1].artifact.size == 0 && back.production.hash[0] == '\0';
+    bool cands = back.n_candidates == 2 && strcmp(back.candidates[1].key, "1-train-forest") == 0;
     free(golden);
-    CHECK(rows);
+    CHECK(refs);
     CHECK(cands);
 }
 
 static void test_train_out_bytes(void)
 {
-    stage_train_out_t out = {.artifact = (const uint8_t *)"ART\0x", .artifact_len = 5,
-                             .metrics = {.accuracy = 0.5, .auc = 1.0, .log_loss = 2.5,
+    stage_train_out_t out = {.metrics = {.accuracy = 0.5, .auc = 1.0, .log_loss = 2.5,
                                          .tp = 1, .fn = -2}};
     snprintf(out.family, sizeof out.family, "logreg");
     snprintf(out.params, sizeof out.params, "{\"l2\":0.01}");
-    snprintf(out.sha256, sizeof out.sha256, "%064x", 9u);
+    snprintf(out.artifact.hash, sizeof out.artifact.hash, "%064x", 9u);
+    out.artifact.size = 5;
     stage_train_out_t back;
     uint8_t *golden;
     S_GOLDEN(stage_train_out, &out, &back, s_train_out_hex, golden);
-    bool fields = back.artifact_len == 5 && memcmp(back.artifact, "ART\0x", 5) == 0
+    bool fields = back.artifact.size == 5 && strcmp(back.artifact.hash, out.artifact.hash) == 0
                   && memcmp(&back.metrics, &out.metrics, sizeof out.metrics) == 0
                   && strcmp(back.params, out.params) == 0;
     free(golden);
@@ -325,8 +333,9 @@ static void test_train_out_bytes(void)
 
 static void test_preprocess_in_bytes(void)
 {
-    stage_preprocess_in_t in = {.table = (const uint8_t *)"T", .table_len = 1,
-                                .test_fraction = 0.25, .seed = 18446744073709551615u};
+    stage_preprocess_in_t in = {.test_fraction = 0.25, .seed = 18446744073709551615u};
+    snprintf(in.table.hash, sizeof in.table.hash, "%064x", 10u);
+    in.table.size = 1;
     stage_preprocess_in_t back;
     uint8_t *golden;
     S_GOLDEN(stage_preprocess_in, &in, &back, s_preprocess_in_hex, golden);

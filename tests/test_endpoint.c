@@ -1,6 +1,7 @@
 /*  test_endpoint.c: what users type after --broker turned into an endpoint
     (common/endpoint.h): a host, host:port, a full endpoint, the port
-    offset, and each refusal with its message. */
+    offset, the data service's endpoint beside the work one, and each
+    refusal with its message. */
 #include "endpoint.h"
 #include "testing.h"
 
@@ -89,9 +90,31 @@ static void test_loopback_rule(void)
     testing_rmtree(dir);
 }
 
+//  The data service beside a work endpoint: its port plus 4, a port the
+//  system picks stays one, WORK-data for ipc and inproc.
+static void test_endpoint_data(void)
+{
+    char ep[ENDPOINT_MAX];
+    mlops_err_t err;
+    CHECK_INT(endpoint_data("tcp://*:5555", ep, sizeof ep, &err), 0);
+    CHECK_STR(ep, "tcp://*:5559");
+    CHECK_INT(endpoint_data("tcp://10.0.0.2:7000", ep, sizeof ep, &err), 0);
+    CHECK_STR(ep, "tcp://10.0.0.2:7004");
+    CHECK_INT(endpoint_data("tcp://127.0.0.1:*", ep, sizeof ep, &err), 0);
+    CHECK_STR(ep, "tcp://127.0.0.1:*");
+    CHECK_INT(endpoint_data("ipc:///tmp/w", ep, sizeof ep, &err), 0);
+    CHECK_STR(ep, "ipc:///tmp/w-data");
+    CHECK_INT(endpoint_data("tcp://h:65533", ep, sizeof ep, &err), MLOPS_EINVAL);
+    CHECK_CONTAINS(err.msg, "port out of range for 'tcp://h:65533'");
+    char small[12];
+    CHECK_INT(endpoint_data("inproc://work", small, sizeof small, &err), MLOPS_EINVAL);
+    CHECK_CONTAINS(err.msg, "endpoint too long");
+}
+
 int main(void)
 {
     RUN(test_loopback_rule);
+    RUN(test_endpoint_data);
     RUN(test_endpoint);
     RUN(test_offset_and_limits);
     return TEST_REPORT("test_endpoint");

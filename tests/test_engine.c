@@ -1,7 +1,8 @@
 /*  test_engine.c: the broker's run engine (broker/engine.c) in process, on a
     broker without sockets, with stage workers entered in its dispatcher by
     hand: a settle and the dispatch it makes possible share one batch, the
-    next input read from the batch's uncommitted writes; an output that
+    next input read from the batch's uncommitted writes (the run's dataset
+    version, the name of the stored table the extract output names); an output that
     does not decode fails only that attempt; the queued run starts when the
     active one ends.
 */
@@ -13,9 +14,9 @@
 #include "broker_internal.h"
 #include "dag.h"
 #include "stage_io.h"
+#include "table.h"
 #include "testing.h"
 
-#define S_HASH "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
 static dispatch_worker_t *s_worker(broker_t *b, const char *id, stage_t stage)
 {
@@ -23,12 +24,31 @@ static dispatch_worker_t *s_worker(broker_t *b, const char *id, stage_t stage)
                                zclock_mono());
 }
 
-//  The encoded output of an extract task with table bytes under hash.
-static int s_extract_out(const char *hash, uint8_t **out, size_t *len)
+//  A one-column table of rows rows stored as an object in b's store (as
+//  the data service stores an upload): its name in hash, its size in *size.
+static int s_store_table(broker_t *b, size_t rows, char hash[HASH_HEX_LEN + 1], int64_t *size)
 {
-    stage_extract_out_t p = {.rows = 1, .cols = 1, .table = (const uint8_t *)"table-bytes",
-                             .table_len = 11};
-    snprintf(p.dataset_hash, sizeof p.dataset_hash, "%s", hash);
+    double values[4] = {1, 2, 3, 4};
+    table_t *t = table_new(rows);
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    mlops_err_t err;
+    int rc = t ? table_add_number(t, "x", values, NULL) : MLOPS_ENOMEM;
+    if (rc == 0)
+        rc = table_encode(t, &bytes, &len);
+    if (rc == 0)
+        rc = store_object_put(b->store, NULL, bytes, len, hash, &err);
+    *size = (int64_t)len;
+    table_destroy(&t);
+    free(bytes);
+    return rc;
+}
+
+//  The encoded output of an extract task naming the object hash of size.
+static int s_extract_out(const char *hash, int64_t size, uint8_t **out, size_t *len)
+{
+    stage_extract_out_t p = {.table = {.size = size}};
+    snprintf(p.table.hash, sizeof p.table.hash, "%s", hash);
     return stage_extract_out_encode(&p, out, len);
 }
 
@@ -74,7 +94,10 @@ static void test_engine_next_input_reads_the_batch(void)
     mlops_err_t err;
     uint8_t *out = NULL;
     size_t len = 0;
-    CHECK_INT(s_extract_out(S_HASH, &out, &len), 0);
+    char hash[HASH_HEX_LEN + 1];
+    int64_t size = 0;
+    CHECK_INT(s_store_table(b, 4, hash, &size), 0);
+    CHECK_INT(s_extract_out(hash, size, &out, &len), 0);
     s_result(b, e, out, len);
     free(out);
     run_task_t *pre = dag_task_find(&b->active, "1-preprocess");
@@ -83,15 +106,13 @@ static void test_engine_next_input_reads_the_batch(void)
     CHECK_INT(pre->state, TASK_RUNNING);
     CHECK_INT(pre->attempts, 1);
     CHECK_STR(p->task_id, "1-preprocess");
-    uint8_t *data = NULL;
-    CHECK_INT(store_dataset_get(b->store, NULL, S_HASH, &data, &len, &err), MLOPS_ENOTFOUND);
-    CHECK_INT(broker_flush(b), 0);                   //  one commit: settle and dispatch
-    CHECK_INT(store_dataset_get(b->store, NULL, S_HASH, &data, &len, &err), 0);
-    CHECK_INT(len, 11);
-    free(data);
     run_t stored;
     CHECK_INT(store_run_get(b->store, NULL, 1, &stored, &err), 0);
-    CHECK_STR(stored.dataset_hash, S_HASH);
+    CHECK_STR(stored.dataset_hash, "");              //  not committed yet
+    run_clear(&stored);
+    CHECK_INT(broker_flush(b), 0);                   //  one commit: settle and dispatch
+    CHECK_INT(store_run_get(b->store, NULL, 1, &stored, &err), 0);
+    CHECK_STR(stored.dataset_hash, hash);
     CHECK_INT(stored.tasks[0].state, TASK_DONE);
     CHECK_INT(stored.tasks[1].state, TASK_RUNNING);
     run_clear(&stored);
@@ -122,12 +143,12 @@ static void test_engine_bad_output_fails_the_attempt(void)
     CHECK_STR(e->task_id, "1-extract");
     uint8_t *out = NULL;
     size_t len = 0;
-    CHECK_INT(s_extract_out("not-a-hash", &out, &len), 0);
+    CHECK_INT(s_extract_out("not-a-hash", 1, &out, &len), 0);
     s_result(b, e, out, len);
     free(out);
     t = &b->active.tasks[0];
     CHECK_INT(t->attempts, 2);
-    CHECK_CONTAINS(t->error, "extract output: dataset_hash is not a sha256");
+    CHECK_CONTAINS(t->error, "extract output: table 'not-a-hash' is not a sha256");
     CHECK_STR(b->active.dataset_hash, "");
     CHECK_INT(broker_flush(b), 0);
     run_t stored;

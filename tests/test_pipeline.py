@@ -5,7 +5,8 @@ worker SIGKILLed mid-task; the broker SIGKILLed mid-run and restarted; bad
 sources failing at the right stage with a message naming the problem;
 train fan-out in parallel; ten triggers at once. Workers started with
 MLOPS_TASK_DELAY_MS hold each task that long (heartbeating), so a kill
-lands mid-task for sure."""
+lands mid-task for sure; with MLOPS_TASK_BUSY_MS a train task computes
+for three times the broker's liveness window and is not lost."""
 import os
 import time
 
@@ -137,6 +138,24 @@ def test_train_worker_killed_mid_task(procs):
     assert task(run, "%d-train-logreg" % run_id)["attempts"] == 1
     assert [w["pid"] for w in broker.status()["workers"] if w["stage"] == "train"] != [victim]
     assert broker.models()["production"] == 1
+
+
+def test_a_stage_computing_past_liveness_is_not_lost(procs):
+    # the broker calls a worker dead after 5 silent 200 ms intervals; the
+    # train task computes (spins a core) for 3 times that: its agent keeps
+    # heartbeating from a loop that never waits on the computing. One train
+    # task only: the other core stays for the idle workers' heartbeats on a
+    # machine shared with other tests.
+    broker = Broker(procs, extra=["--liveness", "5", "--families", "logreg"])
+    for stage in ("extract", "preprocess", "evaluate", "load_model"):
+        broker.worker(stage)
+    broker.worker("train", {"MLOPS_TASK_BUSY_MS": "3000"})
+    wait_for(lambda: len(broker.status()["workers"]) == 5, what="workers")
+    run_id = broker.request("RETRAIN", {"source": SOURCE})["run_id"]
+    run = broker.wait_run(run_id, timeout=60)
+    assert run["state"] == "succeeded", run["error"]
+    assert [t["attempts"] for t in run["tasks"]] == [1] * len(run["tasks"]), run["tasks"]
+    assert "lost" not in procs.log(broker.proc)
 
 
 @pytest.mark.parametrize("sync", ["fsync", "no-sync"])

@@ -72,11 +72,14 @@ static void test_registry_rule(void)
 static uint64_t s_register(store_t *store, uint64_t run_id, bool promote, const char *artifact)
 {
     run_t run = {.id = run_id};
-    stage_train_out_t cand = {.artifact = (const uint8_t *)artifact, .artifact_len = strlen(artifact)};
+    stage_train_out_t cand = {.artifact = {.size = (int64_t)strlen(artifact)}};
+    mlops_err_t err;
+    if (store_object_put(store, NULL, (const uint8_t *)artifact, strlen(artifact),
+                         cand.artifact.hash, &err) != 0)   //  as the data service stores it
+        return 0;
     snprintf(cand.family, sizeof cand.family, "logreg");
     metrics_t m = {.auc = 0.9};
     version_t v;
-    mlops_err_t err;
     store_txn_t *txn = store_begin(store, &err);
     if (!txn || registry_register(store, txn, &run, &cand, &m, promote, "test", 1, &v, &err) ||
         store_commit(&txn, &err))
@@ -114,6 +117,14 @@ static void test_registry_store_promote_rollback(void)
     CHECK_INT(store_version_get(store, NULL, v3, &v, &err), 0);
     CHECK_INT(v.stage, VERSION_ARCHIVED);
     CHECK_INT(v.artifact_len, 10);
+    uint8_t *artifact = NULL;   //  the version's artifact is the object it names
+    size_t len = 0;
+    CHECK_INT(store_artifact_get(store, NULL, v3, &artifact, &len, &err), 0);
+    CHECK_INT(len, 10);
+    CHECK(artifact && memcmp(artifact, "artifact-3", 10) == 0);
+    free(artifact);
+    CHECK_INT(store_artifact_get(store, NULL, 77, &artifact, &len, &err), MLOPS_ENOTFOUND);
+    CHECK_STR(err.msg, "no artifact for version 77");
     uint64_t previous = 99;
     CHECK_INT(s_promote(store, v1, &previous, &err), 0);
     CHECK_INT(previous, 0);

@@ -5,19 +5,17 @@
 #include "stage_fixtures.h"
 #include "testing.h"
 
-//  Evaluates the chain's model as candidate(s) and, when given, production.
-static int s_evaluate(const sf_chain_t *c, const uint8_t *artifact, size_t artifact_len,
-                      const uint8_t *production, size_t production_len, stage_evaluate_out_t *out,
-                      mlops_err_t *err)
+//  Evaluates the artifact as candidate and, when given, production.
+static int s_evaluate(const sf_chain_t *c, const stage_ref_t *artifact, const stage_ref_t *production,
+                      stage_evaluate_out_t *out, mlops_err_t *err)
 {
-    stage_evaluate_in_t in = {.table = c->x.table, .table_len = c->x.table_len,
-                              .test_rows = c->p.test_rows, .n_test = c->p.n_test, .n_candidates = 1,
-                              .production_version = production ? 4 : 0,
-                              .production = production, .production_len = production_len};
+    stage_evaluate_in_t in = {.table = c->x.table, .split = c->p.split, .n_candidates = 1,
+                              .production_version = production ? 4 : 0};
+    if (production)
+        in.production = *production;
     snprintf(in.candidates[0].key, sizeof in.candidates[0].key, "9-train-logreg");
     snprintf(in.candidates[0].family, sizeof in.candidates[0].family, "logreg");
-    in.candidates[0].artifact = artifact;
-    in.candidates[0].artifact_len = artifact_len;
+    in.candidates[0].artifact = *artifact;
     uint8_t *buf = NULL;
     size_t len = 0;
     int rc;
@@ -35,11 +33,13 @@ static void test_scores_candidates_and_production(void)
     CHECK_INT(sf_chain(&c, true), 0);
     stage_evaluate_out_t out;
     mlops_err_t err;
-    int rc = s_evaluate(&c, c.t.artifact, c.t.artifact_len, c.t.artifact, c.t.artifact_len, &out, &err);
+    int rc = s_evaluate(&c, &c.t.artifact, &c.t.artifact, &out, &err);
     double train_auc = c.t.metrics.auc;
     //  a production artifact that does not load is no yardstick: left out
     stage_evaluate_out_t no_prod;
-    int rc2 = s_evaluate(&c, c.t.artifact, c.t.artifact_len, (const uint8_t *)"junk", 4, &no_prod, &err);
+    stage_ref_t junk;
+    CHECK_INT(sf_put("junk", 4, &junk), 0);
+    int rc2 = s_evaluate(&c, &c.t.artifact, &junk, &no_prod, &err);
     sf_chain_clear(&c);
     CHECK_INT(rc, 0);
     CHECK_INT(out.n_scored, 1);
@@ -57,18 +57,24 @@ static void test_refusals_name_the_problem(void)
     CHECK_INT(sf_chain(&c, false), 0);
     stage_evaluate_out_t out;
     mlops_err_t err;
-    int rc = s_evaluate(&c, (const uint8_t *)"junk", 4, NULL, 0, &out, &err);
+    stage_ref_t junk;
+    CHECK_INT(sf_put("junk", 4, &junk), 0);
+    int rc = s_evaluate(&c, &junk, NULL, &out, &err);
     sf_chain_clear(&c);
     CHECK_INT(rc, MLOPS_EFOREIGN);
     CHECK_CONTAINS(err.msg, "evaluate: 9-train-logreg does not load: ");
 
-    CHECK_INT(sf_run_bytes(stage_evaluate_run, "\x81\xa9test_rows\x91\xff", 13, &err), MLOPS_EPROTO);
-    CHECK_STR(err.msg, "evaluate: bad input: test_rows[0]: expected a row index, got integer");
+    CHECK_INT(sf_run_bytes(stage_evaluate_run, "\x82\xa1v\x02\xa5split\x91\xff", 12, &err),
+              MLOPS_EPROTO);
+    CHECK_STR(err.msg, "evaluate: bad input: split: expected map, got array");
 }
 
 int main(void)
 {
+    if (sf_up("stage-evaluate") != 0)
+        return 1;
     RUN(test_scores_candidates_and_production);
     RUN(test_refusals_name_the_problem);
+    sf_down();
     return TEST_REPORT("test_stage_evaluate");
 }

@@ -1,6 +1,7 @@
 /*  test_stage_extract.c: the extract stage handler (workers/stage_extract.c),
-    run in-process: a synthetic source, a CSV file, a stored dataset, and
-    each refusal with the code and the message the run record shows. */
+    run in-process against a data service: a synthetic source, a CSV file,
+    a stored dataset, each uploaded under its dataset version, and each
+    refusal with the code and the message the run record shows. */
 #include "stage_fixtures.h"
 #include "testing.h"
 
@@ -10,36 +11,54 @@
 #include <unistd.h>
 
 //  Runs extract on source (and a stored table when given); returns the code.
-static int s_extract(const char *source, const uint8_t *table, size_t table_len,
-                     stage_extract_out_t *out, uint8_t **buf, mlops_err_t *err)
+static int s_extract(const char *source, const stage_ref_t *dataset, stage_extract_out_t *out,
+                     mlops_err_t *err)
 {
-    stage_extract_in_t in = {.table = table, .table_len = table_len};
+    stage_extract_in_t in = {0};
+    if (dataset)
+        in.dataset = *dataset;
     snprintf(in.source, sizeof in.source, "%s", source);
+    uint8_t *buf = NULL;
     size_t len = 0;
     int rc;
-    *buf = NULL;
-    SF_RUN(rc, stage_extract_run, stage_extract_in_encode, &in, buf, &len, err);
+    SF_RUN(rc, stage_extract_run, stage_extract_in_encode, &in, &buf, &len, err);
     mlops_err_t sub;
-    return rc ? rc : stage_extract_out_decode(*buf, len, out, &sub);
+    rc = rc ? rc : stage_extract_out_decode(buf, len, out, &sub);
+    free(buf);
+    return rc;
+}
+
+//  The table a ref names, decoded from the service (NULL on failure).
+static table_t *s_table(const stage_ref_t *ref)
+{
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    mlops_err_t err;
+    table_t *t = sf_get(ref, &bytes, &len) == 0 ? table_decode(bytes, len, &err) : NULL;
+    free(bytes);
+    return t;
 }
 
 static void test_synthetic_source(void)
 {
     stage_extract_out_t out;
-    uint8_t *buf;
     mlops_err_t err;
-    CHECK_INT(s_extract(SF_SOURCE, NULL, 0, &out, &buf, &err), 0);
-    CHECK_INT(out.rows, 300);
-    CHECK(out.cols > 2);
-    CHECK_INT(strlen(out.dataset_hash), HASH_HEX_LEN);
-    //  the same spec gives the same table; the stored table gives it back
+    CHECK_INT(s_extract(SF_SOURCE, NULL, &out, &err), 0);
+    table_t *t = s_table(&out.table);
+    CHECK(t != NULL);
+    CHECK_INT(t ? t->n_rows : 0, 300);
+    CHECK(t && t->n_cols > 2);
+    //  the name of the upload is the dataset version (table_hash)
+    char version[HASH_HEX_LEN + 1] = "";
+    if (t)
+        table_hash(t, version);
+    CHECK_STR(out.table.hash, version);
+    table_destroy(&t);
+    //  the stored table gives itself back
     stage_extract_out_t again;
-    uint8_t *buf2;
-    CHECK_INT(s_extract("dataset:x", out.table, out.table_len, &again, &buf2, &err), 0);
-    CHECK_STR(again.dataset_hash, out.dataset_hash);
-    CHECK_INT(again.rows, 300);
-    free(buf2);
-    free(buf);
+    CHECK_INT(s_extract("dataset:x", &out.table, &again, &err), 0);
+    CHECK_STR(again.table.hash, out.table.hash);
+    CHECK_INT(again.table.size, out.table.size);
 }
 
 static void test_csv_source(void)
@@ -51,19 +70,19 @@ static void test_csv_source(void)
     fputs("Survived,Pclass,Sex\n1,1,female\n0,3,male\n", f);
     fclose(f);
     stage_extract_out_t out;
-    uint8_t *buf;
     mlops_err_t err;
-    int rc = s_extract(path, NULL, 0, &out, &buf, &err);
-    free(buf);
+    int rc = s_extract(path, NULL, &out, &err);
+    table_t *t = rc == 0 ? s_table(&out.table) : NULL;
+    size_t cols = t ? t->n_cols : 0;
+    table_destroy(&t);
     //  a header and no rows: nothing to train on
     f = fopen(path, "w");
     fputs("Survived,Pclass,Sex\n", f);
     fclose(f);
-    int empty_rc = s_extract(path, NULL, 0, &out, &buf, &err);
+    int empty_rc = s_extract(path, NULL, &out, &err);
     unlink(path);
-    free(buf);
     CHECK_INT(rc, 0);
-    CHECK_INT(out.cols, 3);
+    CHECK_INT(cols, 3);
     CHECK_INT(empty_rc, MLOPS_ECSV);
     CHECK_CONTAINS(err.msg, "extract: ");
     CHECK_CONTAINS(err.msg, path);
@@ -73,23 +92,23 @@ static void test_csv_source(void)
 static void test_refusals_name_the_problem(void)
 {
     stage_extract_out_t out;
-    uint8_t *buf;
     mlops_err_t err;
-    CHECK_INT(s_extract("/no/such/file.csv", NULL, 0, &out, &buf, &err), ENOENT);
+    CHECK_INT(s_extract("/no/such/file.csv", NULL, &out, &err), ENOENT);
     CHECK_STR(err.msg, "extract: /no/such/file.csv: No such file or directory");
-    free(buf);
-    CHECK_INT(s_extract("synthetic:1", NULL, 0, &out, &buf, &err), MLOPS_EINVAL);
+    CHECK_INT(s_extract("synthetic:1", NULL, &out, &err), MLOPS_EINVAL);
     CHECK_STR(err.msg, "extract: cannot read 'synthetic:1': synthetic: rows 1 outside 10..10000000");
-    free(buf);
-    CHECK_INT(s_extract("synthetic:x", NULL, 0, &out, &buf, &err), MLOPS_EINVAL);
+    CHECK_INT(s_extract("synthetic:x", NULL, &out, &err), MLOPS_EINVAL);
     CHECK_CONTAINS(err.msg, "rows 'x' is not a number");
-    free(buf);
-    CHECK_INT(s_extract("dataset:x", (const uint8_t *)"\x80", 1, &out, &buf, &err), MLOPS_EPROTO);
-    CHECK_CONTAINS(err.msg, "extract: stored dataset does not decode: ");
-    free(buf);
-    //  an input that is not an extract payload
-    CHECK_INT(sf_run_bytes(stage_extract_run, "\x81\xa1x\x01", 4, &err), MLOPS_EPROTO);
+    stage_ref_t junk;
+    CHECK_INT(sf_put("\x80", 1, &junk), 0);
+    CHECK_INT(s_extract("dataset:x", &junk, &out, &err), MLOPS_EPROTO);
+    CHECK_CONTAINS(err.msg, "extract: the table does not decode: ");
+    //  an input that is not an extract payload, or of the version before
+    CHECK_INT(sf_run_bytes(stage_extract_run, "\x82\xa1v\x02\xa1x\x01", 7, &err), MLOPS_EPROTO);
     CHECK_STR(err.msg, "extract: bad input: payload: unknown key \"x\"");
+    CHECK_INT(sf_run_bytes(stage_extract_run, "\x81\xa6source\xa1x", 10, &err), MLOPS_EVERSION);
+    CHECK_CONTAINS(err.msg, "extract: bad input: payload: stage payload version 1 (no \"v\" key); "
+                            "this peer speaks 2");
     CHECK_INT(sf_run_bytes(stage_extract_run, "", 0, &err), MLOPS_EPROTO);
     CHECK_CONTAINS(err.msg, "extract: bad input: payload: msgpack truncated at byte 0");
 }
@@ -128,39 +147,28 @@ static void test_data_roots(void)
     const char *roots[] = {root};
     CHECK_INT(stage_extract_configure(roots, 1, 24, &err), 0);
     stage_extract_out_t out;
-    uint8_t *buf;
-    CHECK_INT(s_extract(path, NULL, 0, &out, &buf, &err), 0);
-    free(buf);
-    CHECK_INT(s_extract(secret, NULL, 0, &out, &buf, &err), MLOPS_EINVAL);
+    CHECK_INT(s_extract(path, NULL, &out, &err), 0);
+    CHECK_INT(s_extract(secret, NULL, &out, &err), MLOPS_EINVAL);
     CHECK_CONTAINS(err.msg, "is outside this worker's data roots (--data-root): refused");
-    free(buf);
     char dotdot[700];
     snprintf(dotdot, sizeof dotdot, "%s/../outside/secret.csv", root);
-    CHECK_INT(s_extract(dotdot, NULL, 0, &out, &buf, &err), MLOPS_EINVAL);
+    CHECK_INT(s_extract(dotdot, NULL, &out, &err), MLOPS_EINVAL);
     CHECK_CONTAINS(err.msg, "outside this worker's data roots");
-    free(buf);
-    CHECK_INT(s_extract(link, NULL, 0, &out, &buf, &err), MLOPS_EINVAL);
+    CHECK_INT(s_extract(link, NULL, &out, &err), MLOPS_EINVAL);
     CHECK_CONTAINS(err.msg, "outside this worker's data roots");
-    free(buf);
-    CHECK_INT(s_extract(fifo, NULL, 0, &out, &buf, &err), MLOPS_EINVAL);   //  returns, never blocks
+    CHECK_INT(s_extract(fifo, NULL, &out, &err), MLOPS_EINVAL);   //  returns, never blocks
     CHECK_CONTAINS(err.msg, "is not a regular file (a FIFO, a device or a directory): refused");
-    free(buf);
-    CHECK_INT(s_extract(big, NULL, 0, &out, &buf, &err), MLOPS_ETOOBIG);
+    CHECK_INT(s_extract(big, NULL, &out, &err), MLOPS_ETOOBIG);
     CHECK_CONTAINS(err.msg, "bytes, over the limit of 24 (--max-source-bytes)");
-    free(buf);
     const char *everything[] = {"/"};
     CHECK_INT(stage_extract_configure(everything, 1, 0, &err), 0);
-    CHECK_INT(s_extract("/dev/zero", NULL, 0, &out, &buf, &err), MLOPS_EINVAL);
+    CHECK_INT(s_extract("/dev/zero", NULL, &out, &err), MLOPS_EINVAL);
     CHECK_CONTAINS(err.msg, "outside this worker's data roots");
-    free(buf);
-    CHECK_INT(s_extract("/proc/self/environ", NULL, 0, &out, &buf, &err), MLOPS_EINVAL);
-    free(buf);
+    CHECK_INT(s_extract("/proc/self/environ", NULL, &out, &err), MLOPS_EINVAL);
     stage_extract_configure_clear();
-    CHECK_INT(s_extract(path, NULL, 0, &out, &buf, &err), MLOPS_EINVAL);
+    CHECK_INT(s_extract(path, NULL, &out, &err), MLOPS_EINVAL);
     CHECK_CONTAINS(err.msg, "this worker reads no files: start it with --data-root DIR");
-    free(buf);
-    CHECK_INT(s_extract(SF_SOURCE, NULL, 0, &out, &buf, &err), 0);
-    free(buf);
+    CHECK_INT(s_extract(SF_SOURCE, NULL, &out, &err), 0);
     const char *not_dir[] = {path};
     CHECK_INT(stage_extract_configure(not_dir, 1, 0, &err), MLOPS_EINVAL);
     CHECK_CONTAINS(err.msg, "is not a directory");
@@ -177,12 +185,10 @@ static void test_errors_quote_nothing(void)
     char path[600];
     s_write(dir, "dup.csv", "TOPSECRET,TOPSECRET\n1,2\n", path, sizeof path);
     stage_extract_out_t out;
-    uint8_t *buf;
     mlops_err_t err;
-    CHECK_INT(s_extract(path, NULL, 0, &out, &buf, &err), MLOPS_ECSV);
+    CHECK_INT(s_extract(path, NULL, &out, &err), MLOPS_ECSV);
     CHECK_CONTAINS(err.msg, "line 1 is malformed");
     CHECK(strstr(err.msg, "TOPSECRET") == NULL);
-    free(buf);
     testing_rmtree(dir);
 }
 
@@ -191,12 +197,13 @@ int main(void)
     //  the historical cases read anywhere; test_data_roots checks the roots
     const char *everything[] = {"/"};
     mlops_err_t err;
-    if (stage_extract_configure(everything, 1, 0, &err) != 0)
+    if (stage_extract_configure(everything, 1, 0, &err) != 0 || sf_up("stage-extract") != 0)
         return 1;
     RUN(test_synthetic_source);
     RUN(test_csv_source);
     RUN(test_refusals_name_the_problem);
     RUN(test_data_roots);
     RUN(test_errors_quote_nothing);
+    sf_down();
     return TEST_REPORT("test_stage_extract");
 }

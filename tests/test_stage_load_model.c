@@ -1,18 +1,19 @@
 /*  test_stage_load_model.c: the load_model stage handler
     (workers/stage_load_model.c), run in-process: a trained artifact passes
-    its end-to-end check; a changed byte, a wrong recorded metric, rows past
-    the table and a payload that is not one are each refused by name. */
+    its end-to-end check; an artifact of another size than registered, a
+    wrong recorded metric, rows past the table and a payload that is not
+    one are each refused by name. (A changed byte cannot reach the stage:
+    the data client and the cache check every blob against its sha256,
+    tests/test_data.c and test_blob_cache.c.) */
 #include "stage_fixtures.h"
 #include "testing.h"
 
-//  Checks the chain's artifact (as given) against sha256 and expected.
-static int s_load(const sf_chain_t *c, const uint8_t *artifact, const metrics_t *expected,
-                  size_t *rows, size_t n_rows, stage_load_model_out_t *out, mlops_err_t *err)
+//  Checks the artifact ref names against expected on the split.
+static int s_load(const sf_chain_t *c, const stage_ref_t *artifact, const metrics_t *expected,
+                  const stage_ref_t *split, stage_load_model_out_t *out, mlops_err_t *err)
 {
-    stage_load_model_in_t in = {.version = 6, .artifact = artifact, .artifact_len = c->t.artifact_len,
-                                .expected = *expected, .table = c->x.table,
-                                .table_len = c->x.table_len, .test_rows = rows, .n_test = n_rows};
-    snprintf(in.sha256, sizeof in.sha256, "%s", c->t.sha256);
+    stage_load_model_in_t in = {.version = 6, .artifact = *artifact, .expected = *expected,
+                                .table = c->x.table, .split = *split};
     uint8_t *buf = NULL;
     size_t len = 0;
     int rc;
@@ -30,8 +31,8 @@ static void test_artifact_reproduces_its_metrics(void)
     CHECK_INT(sf_chain(&c, true), 0);
     stage_load_model_out_t out;
     mlops_err_t err;
-    int rc = s_load(&c, c.t.artifact, &c.t.metrics, c.p.test_rows, c.p.n_test, &out, &err);
-    size_t n_test = c.p.n_test;
+    int rc = s_load(&c, &c.t.artifact, &c.t.metrics, &c.p.split, &out, &err);
+    size_t n_test = c.split.n_test;
     sf_chain_clear(&c);
     CHECK_INT(rc, 0);
     CHECK_INT(out.version, 6);
@@ -43,34 +44,38 @@ static void test_refusals_name_the_problem(void)
     sf_chain_t c;
     CHECK_INT(sf_chain(&c, true), 0);
     stage_load_model_out_t out;
-    mlops_err_t err, sha_err, metric_err;
-    uint8_t *changed = malloc(c.t.artifact_len);
-    CHECK(changed != NULL);
-    memcpy(changed, c.t.artifact, c.t.artifact_len);
-    changed[c.t.artifact_len / 2] ^= 0x01;
-    int sha_rc = s_load(&c, changed, &c.t.metrics, c.p.test_rows, c.p.n_test, &out, &sha_err);
-    free(changed);
+    mlops_err_t err, size_err, metric_err;
+    stage_ref_t resized = c.t.artifact;   //  registered with another size
+    resized.size--;
+    int size_rc = s_load(&c, &resized, &c.t.metrics, &c.p.split, &out, &size_err);
     metrics_t wrong = c.t.metrics;
     wrong.accuracy += 0.01;
-    int metric_rc = s_load(&c, c.t.artifact, &wrong, c.p.test_rows, c.p.n_test, &out, &metric_err);
+    int metric_rc = s_load(&c, &c.t.artifact, &wrong, &c.p.split, &out, &metric_err);
     size_t past[] = {299, 300};
-    int rows_rc = s_load(&c, c.t.artifact, &c.t.metrics, past, 2, &out, &err);
+    stage_ref_t bad_split;
+    CHECK_INT(sf_put_split(past, 0, past, 2, &bad_split), 0);
+    int rows_rc = s_load(&c, &c.t.artifact, &c.t.metrics, &bad_split, &out, &err);
     sf_chain_clear(&c);
-    CHECK_INT(sha_rc, MLOPS_ECORRUPT);
-    CHECK_CONTAINS(sha_err.msg, "load_model: artifact of v6 has sha256 ");
+    CHECK_INT(size_rc, MLOPS_ECORRUPT);
+    CHECK_CONTAINS(size_err.msg, "load_model: the artifact ");
+    CHECK_CONTAINS(size_err.msg, " bytes, the task says ");
     CHECK_INT(metric_rc, MLOPS_ECHECK);
     CHECK_CONTAINS(metric_err.msg, "load_model: accuracy is ");
     CHECK_CONTAINS(metric_err.msg, " on the test rows but ");
     CHECK_INT(rows_rc, MLOPS_EPROTO);
     CHECK_STR(err.msg, "test_rows[1]: row 300 is past the table's 300 rows");
 
-    CHECK_INT(sf_run_bytes(stage_load_model_run, "\x81\xa7version\xa1" "6", 11, &err), MLOPS_EPROTO);
+    CHECK_INT(sf_run_bytes(stage_load_model_run, "\x82\xa1v\x02\xa7version\xa1" "6", 14, &err),
+              MLOPS_EPROTO);
     CHECK_STR(err.msg, "load_model: bad input: version: expected integer, got string");
 }
 
 int main(void)
 {
+    if (sf_up("stage-load-model") != 0)
+        return 1;
     RUN(test_artifact_reproduces_its_metrics);
     RUN(test_refusals_name_the_problem);
+    sf_down();
     return TEST_REPORT("test_stage_load_model");
 }

@@ -2,8 +2,9 @@
     broker without sockets: what it refuses when building an input (an
     unknown stage, a dataset not in the store) and when settling an output
     (an unknown stage, an output that does not decode, an evaluate that
-    scored nothing, a load_model that validated another version), each with
-    its code and a message naming what is wrong.
+    scored nothing, a load_model that validated another version, a blob
+    never uploaded, a forged dataset version, an object that is no table or
+    of another size), each with its code and a message naming what is wrong.
 */
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +49,12 @@ static void test_stages_build_input_refusals(void)
     CHECK_INT(stages_build_input(b, dag_task_find(&b->active, "1-preprocess"), &out, &len, &err),
               MLOPS_ENOTFOUND);
     CHECK_STR(err.msg, "dataset 0123456789ab is not in the store");
+    //  nor is a dataset:HASH source, when extract is built
+    snprintf(b->active.source, sizeof b->active.source, "dataset:%s", b->active.dataset_hash);
+    mlops_err_clear(&err);
+    CHECK_INT(stages_build_input(b, dag_task_find(&b->active, "1-extract"), &out, &len, &err),
+              MLOPS_ENOTFOUND);
+    CHECK_STR(err.msg, "dataset 0123456789ab is not in the store");
     //  extract needs nothing from the store for a synthetic source
     snprintf(b->active.source, sizeof b->active.source, "synthetic:10:1");
     mlops_err_clear(&err);
@@ -55,7 +62,7 @@ static void test_stages_build_input_refusals(void)
     stage_extract_in_t in;
     CHECK_INT(stage_extract_in_decode(out, len, &in, &err), 0);
     CHECK_STR(in.source, "synthetic:10:1");
-    CHECK(in.table == NULL);
+    CHECK_STR(in.dataset.hash, "");
     free(out);
     broker_destroy(&b);
     fx_rmdir(dir);
@@ -110,8 +117,56 @@ static void test_stages_settle_refusals(void)
     fx_rmdir(dir);
 }
 
+//  An output naming blobs: each must be a stored, whole object of the size
+//  it says, and an extract's table a table with rows. The dataset version
+//  is the stored object's name, never a hash the worker made up.
+static void test_stages_settle_refs(void)
+{
+    char dir[64];
+    broker_t *b = s_broker(dir);
+    CHECK(b != NULL);
+    mlops_err_t err;
+    uint8_t *out = NULL;
+    size_t len = 0;
+    //  a forged dataset version: a sha256 of nothing that was uploaded
+    stage_extract_out_t x = {.table = {.hash = "5feceb66ffc86f38d952786c6d696c79c2dbc239dd4e91b46729d73a27fb57e9",
+                                       .size = 11}};
+    CHECK_INT(stage_extract_out_encode(&x, &out, &len), 0);
+    mlops_err_clear(&err);
+    CHECK_INT(s_settle(b, "1-extract", out, len, &err), MLOPS_ENOTFOUND);
+    CHECK_STR(err.msg, "extract output: table 5feceb66ffc8 was never uploaded (the data service does "
+                       "not have it)");
+    free(out);
+    //  a stored object that is not a table, and one of another size
+    CHECK_INT(store_object_put(b->store, NULL, (const uint8_t *)"not a table", 11, x.table.hash, &err), 0);
+    CHECK_INT(stage_extract_out_encode(&x, &out, &len), 0);
+    mlops_err_clear(&err);
+    CHECK_INT(s_settle(b, "1-extract", out, len, &err), MLOPS_EPROTO);
+    CHECK_CONTAINS(err.msg, "is not a table: table: not the head of an encoded table");
+    free(out);
+    x.table.size = 12;
+    CHECK_INT(stage_extract_out_encode(&x, &out, &len), 0);
+    mlops_err_clear(&err);
+    CHECK_INT(s_settle(b, "1-extract", out, len, &err), MLOPS_EPROTO);
+    CHECK_CONTAINS(err.msg, "has 11 bytes, the output says 12");
+    free(out);
+    CHECK_STR(b->active.dataset_hash, "");
+    //  a train output whose artifact was never uploaded fails its attempt
+    stage_train_out_t t = {.family = "logreg", .artifact = {.size = 5}};
+    memset(t.artifact.hash, 'a', HASH_HEX_LEN);
+    CHECK_INT(stage_train_out_encode(&t, &out, &len), 0);
+    mlops_err_clear(&err);
+    CHECK_INT(s_settle(b, "1-train-logreg", out, len, &err), MLOPS_ENOTFOUND);
+    CHECK_STR(err.msg, "train output: artifact aaaaaaaaaaaa was never uploaded (the data service "
+                       "does not have it)");
+    free(out);
+    broker_destroy(&b);
+    fx_rmdir(dir);
+}
+
 int main(void)
 {
+    RUN(test_stages_settle_refs);
     RUN(test_stages_build_input_refusals);
     RUN(test_stages_settle_refusals);
     return TEST_REPORT("test_stages");

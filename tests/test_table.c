@@ -530,8 +530,35 @@ static void test_python_encodings_are_ours(void)
     }
 }
 
+//  The shape from the head of an encoded table, without the rest; a head
+//  that is not a table's, or of another version, refused.
+static void test_table_shape(void)
+{
+    double v[3] = {1, 2, 3};
+    table_t *t = table_new(3);
+    CHECK(t != NULL);
+    CHECK_INT(table_add_number(t, "a", v, NULL), 0);
+    CHECK_INT(table_add_number(t, "b", v, NULL), 0);
+    uint8_t *bytes = NULL;
+    size_t len = 0, rows = 0, cols = 0;
+    CHECK_INT(table_encode(t, &bytes, &len), 0);
+    table_destroy(&t);
+    mlops_err_t err;
+    CHECK_INT(table_shape(bytes, len < TABLE_HEAD_BYTES ? len : TABLE_HEAD_BYTES, &rows, &cols, &err), 0);
+    CHECK_INT(rows, 3);
+    CHECK_INT(cols, 2);
+    CHECK_INT(table_shape(bytes, 12, &rows, &cols, &err), MLOPS_EPROTO);   //  cut in the head
+    CHECK_STR(err.msg, "table: not the head of an encoded table");
+    bytes[9] = 2;                                   //  "version": 2
+    CHECK_INT(table_shape(bytes, len, &rows, &cols, &err), MLOPS_EVERSION);
+    CHECK_STR(err.msg, "table: version 2, expected 1");
+    free(bytes);
+    CHECK_INT(table_shape((const uint8_t *)"", 0, &rows, &cols, &err), MLOPS_EPROTO);
+}
+
 int main(void)
 {
+    RUN(test_table_shape);
     RUN(test_build_find_and_read_cells);
     RUN(test_add_refuses_bad_columns);
     RUN(test_take_reorders_and_compacts_levels);

@@ -28,8 +28,8 @@ class Up:
 
     def __init__(self, *extra, ipc=False):
         self.tmp = tempfile.mkdtemp(prefix="mlops-up-")
-        self.base = free_port_run(5)  # broker x3, backend, then HTTP: never overlapping
-        self.port = self.base + 4
+        self.base = free_port_run(6)  # broker x3, backend, data, then HTTP: never overlapping
+        self.port = self.base + 5
         base = [] if ipc else ["--base-port", str(self.base)]   # ipc: the default
         self.proc = subprocess.Popen(
             [f"{BIN}/mlops", "up", "--store", os.path.join(self.tmp, "store"),
@@ -151,7 +151,7 @@ def test_up_names_a_port_in_use():
         holder.bind(("0.0.0.0", port))
         holder.listen(1)
         out = subprocess.run([f"{BIN}/mlops", "up", "--port", str(port),
-                              "--base-port", str(free_port_run(4)), "--store",
+                              "--base-port", str(free_port_run(5)), "--store",
                               tempfile.mkdtemp(prefix="mlops-up-")],
                              capture_output=True, text=True, timeout=20)
     assert out.returncode == 1
@@ -193,9 +193,9 @@ def test_up_kills_a_child_that_ignores_sigterm(tmp_path):
         # exec keeps the ignored SIGTERM, so the sleep itself ignores it
         script.write_text("#!/bin/sh\ntrap '' TERM\nexec sleep 600\n")
         script.chmod(0o755)
-    base = free_port_run(5)
+    base = free_port_run(6)
     up = subprocess.Popen([f"{BIN}/mlops", "up", "--bin", str(fake), "--store",
-                           str(tmp_path / "store"), "--port", str(base + 4),
+                           str(tmp_path / "store"), "--port", str(base + 5),
                            "--base-port", str(base), "--infer-workers", "1",
                            "--train-workers", "1"],
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

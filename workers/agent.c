@@ -24,6 +24,7 @@
 typedef struct {
     proto_msg_t *task;            //  the TASK being worked (owns the input)
     agent_handler_fn *handler;
+    void *arg;                    //  the handler's
     zsock_t *signal;              //  thread end of the pipe
     uint8_t *output;              //  handler's output
     size_t output_len;
@@ -31,6 +32,7 @@ typedef struct {
     mlops_err_t err;              //  handler's message
     int64_t started_ms, ended_ms; //  wall clock
     int64_t delay_msec;           //  MLOPS_TASK_DELAY_MS, see agent.h
+    int64_t busy_msec;            //  MLOPS_TASK_BUSY_MS, see agent.h
 } s_job_t;
 
 struct agent {
@@ -53,6 +55,7 @@ struct agent {
     int64_t next_heartbeat;       //  monotonic
     int64_t reconnect_msec;       //  back-off for the next reconnect
     int64_t delay_msec;           //  MLOPS_TASK_DELAY_MS
+    int64_t busy_msec;            //  MLOPS_TASK_BUSY_MS
     liveness_t awake;             //  turns of the loop
     tasklog_t *tasklog;           //  the lines logged while a task runs (the log tap)
 };
@@ -88,6 +91,8 @@ agent_t *agent_new(const agent_config_t *cfg, mlops_err_t *err)
     self->reconnect_msec = RECONNECT_MIN_MSEC;
     const char *delay = getenv("MLOPS_TASK_DELAY_MS");
     self->delay_msec = delay ? atoll(delay) : 0;
+    const char *busy = getenv("MLOPS_TASK_BUSY_MS");
+    self->busy_msec = busy ? atoll(busy) : 0;
     self->curve = curve_new_from_env(err);
     self->pipe = zsys_create_pipe(&self->pipe_thread);
     self->tasklog = tasklog_new(0);
@@ -194,8 +199,10 @@ static void *s_job_fn(void *arg)
     job->started_ms = (int64_t)zclock_time();
     if (job->delay_msec > 0)
         zclock_sleep((int)job->delay_msec);
+    for (int64_t end = zclock_mono() + job->busy_msec; zclock_mono() < end;)
+        ;   //  MLOPS_TASK_BUSY_MS: computing, not waiting (agent.h)
     mlops_err_clear(&job->err);
-    job->rc = job->handler(job->task->task.input, job->task->task.input_len, &job->output,
+    job->rc = job->handler(job->arg, job->task->task.input, job->task->task.input_len, &job->output,
                            &job->output_len, &job->err);
     job->ended_ms = (int64_t)zclock_time();
     zsock_signal(job->signal, 0);
@@ -222,8 +229,10 @@ static void s_handle_task(agent_t *self, proto_msg_t **msg)
     self->job.task = task;
     *msg = NULL;
     self->job.handler = self->cfg.handler;
+    self->job.arg = self->cfg.handler_arg;
     self->job.signal = self->pipe_thread;
     self->job.delay_msec = self->delay_msec;
+    self->job.busy_msec = self->busy_msec;
     if (pthread_create(&self->thread, NULL, s_job_fn, &self->job) != 0) {
         //  no thread: run it here; heartbeats pause but the task is not lost
         s_job_fn(&self->job);

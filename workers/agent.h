@@ -26,7 +26,9 @@
     Fault injection: when the environment has MLOPS_TASK_DELAY_MS=N, every
     task waits N ms in its thread before the handler runs (heartbeats go on).
     The multi-process tests use it to kill a worker or the broker while a task
-    is surely in progress; it is never set in normal use.
+    is surely in progress; it is never set in normal use. MLOPS_TASK_BUSY_MS=N
+    makes the task's thread compute (spin on a core) for N ms instead, so a
+    test can show a worker busy past the broker's liveness is not lost.
 
     Caveat: a task that is still computing when the connection is renewed is
     finished, but its RESULT is dropped (the new broker has given the task to
@@ -41,9 +43,11 @@
 #include "err.h"
 
 //  A stage: reads the TASK input, writes a malloc'd output the agent frees.
-//  Returns 0, or an error code with err saying what went wrong.
-typedef int (agent_handler_fn)(const uint8_t *input, size_t input_len, uint8_t **output,
-                               size_t *output_len, mlops_err_t *err);
+//  arg is agent_config_t.handler_arg (the handler runs on the job thread,
+//  one task at a time). Returns 0, or an error code with err saying what
+//  went wrong.
+typedef int (agent_handler_fn)(void *arg, const uint8_t *input, size_t input_len,
+                               uint8_t **output, size_t *output_len, mlops_err_t *err);
 
 typedef struct {
     const char *endpoint;        //  the broker's work socket, e.g. tcp://127.0.0.1:5555
@@ -52,6 +56,7 @@ typedef struct {
     int64_t heartbeat_msec;      //  interval (0 = HEARTBEAT_IVL_MSEC)
     int liveness;                //  silent intervals before the broker is dead (0 = HEARTBEAT_LIVENESS)
     agent_handler_fn *handler;   //  runs one task
+    void *handler_arg;           //  passed to every call of handler (not owned)
 } agent_config_t;
 
 typedef struct agent agent_t;

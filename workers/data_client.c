@@ -5,6 +5,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "curve.h"
 #include "data_io.h"
@@ -16,6 +17,8 @@ struct data_client {
     zsock_t *dealer;              //  to the service
     zpoller_t *poller;
     uint64_t fetched;             //  chunk bytes received
+    uint64_t put_chunks;          //  upload chunks sent
+    uint64_t exit_after;          //  MLOPS_DATA_PUT_EXIT_AFTER (see data_client.h), 0 = off
 };
 
 //  A fresh DEALER: after a failed transfer, answers still on their way
@@ -45,6 +48,8 @@ data_client_t *data_client_new(const char *endpoint, mlops_err_t *err)
         return NULL;
     }
     self->endpoint = strdup(endpoint);
+    const char *exit_after = getenv("MLOPS_DATA_PUT_EXIT_AFTER");
+    self->exit_after = exit_after ? strtoull(exit_after, NULL, 10) : 0;
     self->curve = self->endpoint ? curve_new_from_env(err) : NULL;
     if (!self->endpoint || !self->curve || s_open(self, err)) {
         data_client_destroy(&self);
@@ -250,6 +255,8 @@ int data_client_put(data_client_t *self, const uint8_t *data, size_t len,
             h.size = len - next < DATA_CHUNK_MAX_BYTES ? len - next : DATA_CHUNK_MAX_BYTES;
             rc = s_send(self, &h, data + next, err);
             next += h.size, in_flight++;
+            if (self->exit_after && ++self->put_chunks == self->exit_after)
+                _exit(3);   //  fault injection: an upload cut half-way (data_client.h)
             if (len == 0)
                 break;
         }

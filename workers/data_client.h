@@ -9,6 +9,11 @@
     same.
 
     Not thread-safe: one client per thread.
+
+    Fault injection: when the environment has MLOPS_DATA_PUT_EXIT_AFTER=N,
+    the process exits (code 3, as if killed) right after sending its N-th
+    upload chunk, so a test can cut an upload half-way through; it is
+    never set in normal use.
 */
 #ifndef MLOPS_DATA_CLIENT_H
 #define MLOPS_DATA_CLIENT_H

@@ -1,5 +1,7 @@
 /*  stage_extract.c: the extract stage. The source is read on the worker's
-    host, so a CSV path names a file there (the broker never opens it).
+    host, so a CSV path names a file there (the broker never opens it); the
+    table is uploaded to the data service and the output names it. A stored
+    dataset (dataset:HASH) is fetched, checked and named again.
 
     A source comes from whoever may trigger a run, so a path is read only
     when it resolves (symlinks and .. followed) under one of the worker's
@@ -198,17 +200,12 @@ static bool s_is_synthetic(const char *source)
     return strncmp(source, "synthetic", 9) == 0 && (source[9] == '\0' || source[9] == ':');
 }
 
-static table_t *s_load(const stage_extract_in_t *in, mlops_err_t *err)
+static table_t *s_load(stage_data_t *d, const stage_extract_in_t *in, mlops_err_t *err)
 {
     mlops_err_t sub;
     mlops_err_clear(&sub);
-    if (in->table) {
-        table_t *t = table_decode(in->table, in->table_len, &sub);
-        if (!t)
-            mlops_err_set(err, sub.code, "extract: stored dataset does not decode: %s",
-                          mlops_err_text(&sub, sub.code));
-        return t;
-    }
+    if (in->dataset.hash[0])
+        return stage_table_fetch(d, "extract", &in->dataset, err);
     size_t rows;
     uint64_t seed;
     table_t *t = NULL;
@@ -225,7 +222,7 @@ static table_t *s_load(const stage_extract_in_t *in, mlops_err_t *err)
     return t;
 }
 
-int stage_extract_run(const uint8_t *input, size_t input_len, uint8_t **output,
+int stage_extract_run(void *arg, const uint8_t *input, size_t input_len, uint8_t **output,
                       size_t *output_len, mlops_err_t *err)
 {
     stage_extract_in_t in;
@@ -233,25 +230,25 @@ int stage_extract_run(const uint8_t *input, size_t input_len, uint8_t **output,
     int rc = stage_extract_in_decode(input, input_len, &in, &sub);
     if (rc)
         return mlops_err_set(err, rc, "extract: bad input: %s", mlops_err_text(&sub, rc));
-    table_t *table = s_load(&in, err);
+    table_t *table = s_load(arg, &in, err);
     if (!table)
         return err->code ? err->code : MLOPS_ECSV;
     if (table->n_rows == 0) {
         table_destroy(&table);
         return mlops_err_set(err, MLOPS_ECSV, "extract: '%.200s' has no rows", in.source);
     }
-    stage_extract_out_t out = {.rows = (int64_t)table->n_rows, .cols = (int64_t)table->n_cols};
+    //  the table's name is the sha256 of its canonical encoding: the
+    //  dataset version (table_hash), computed again by the data service
+    stage_extract_out_t out = {0};
     uint8_t *bytes = NULL;
     size_t len = 0;
-    rc = table_hash(table, out.dataset_hash);
-    if (rc == 0)
-        rc = table_encode(table, &bytes, &len);
+    rc = table_encode(table, &bytes, &len);
     table_destroy(&table);
     if (rc)
         return mlops_err_set(err, rc, "extract: cannot encode the table: %s", mlops_strerror(rc));
-    out.table = bytes;
-    out.table_len = len;
-    rc = stage_extract_out_encode(&out, output, output_len);
+    rc = stage_upload(arg, "extract", "table", bytes, len, &out.table, err);
     free(bytes);
-    return rc ? mlops_err_set(err, rc, "extract: cannot encode the output") : 0;
+    if (rc == 0 && (rc = stage_extract_out_encode(&out, output, output_len)) != 0)
+        mlops_err_set(err, rc, "extract: cannot encode the output");
+    return rc;
 }

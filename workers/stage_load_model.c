@@ -1,11 +1,11 @@
 /*  stage_load_model.c: the load_model stage: before a version is announced
-    its artifact must be intact (sha256), load, predict every test row with a
+    its artifact must be intact (fetched by its registered sha256), load, predict every test row with a
     probability in [0, 1], and reproduce the metrics evaluate recorded. */
 #include "stages.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "model.h"
 #include "train.h"
@@ -46,7 +46,7 @@ static int s_predict_all(const model_t *model, const table_t *raw, const size_t 
     return rc;
 }
 
-int stage_load_model_run(const uint8_t *input, size_t input_len, uint8_t **output,
+int stage_load_model_run(void *arg, const uint8_t *input, size_t input_len, uint8_t **output,
                          size_t *output_len, mlops_err_t *err)
 {
     stage_load_model_in_t in;
@@ -54,25 +54,16 @@ int stage_load_model_run(const uint8_t *input, size_t input_len, uint8_t **outpu
     int rc = stage_load_model_in_decode(input, input_len, &in, &sub);
     if (rc)
         return mlops_err_set(err, rc, "load_model: bad input: %s", mlops_err_text(&sub, rc));
-    char sha[HASH_HEX_LEN + 1];
-    hash_sha256_hex(in.artifact, in.artifact_len, sha);
-    table_t *raw = NULL;
-    model_t *model = NULL;
-    stage_load_model_out_t out = {.version = in.version, .n_predicted = (int64_t)in.n_test};
-    if (strcmp(sha, in.sha256) != 0)
-        rc = mlops_err_set(err, MLOPS_ECORRUPT, "load_model: artifact of v%lld has sha256 %.12s, "
-                           "registered %.12s", (long long)in.version, sha, in.sha256);
-    if (rc == 0 && !(raw = stage_table_decode("load_model", in.table, in.table_len, err)))
-        rc = err->code;
+    stage_split_t split = {0};
+    char what[48];   //  fetched by its registered sha256: its bytes hash to it, or the fetch fails
+    snprintf(what, sizeof what, "artifact of v%lld", (long long)in.version);
+    model_t *model = stage_model_fetch(arg, "load_model", what, &in.artifact, err);
+    table_t *raw = model ? stage_table_fetch(arg, "load_model", &in.table, err) : NULL;
+    rc = raw ? stage_split_fetch(arg, "load_model", &in.split, raw->n_rows, &split, err) : err->code;
+    stage_load_model_out_t out = {.version = in.version, .n_predicted = (int64_t)split.n_test};
     if (rc == 0)
-        rc = stage_check_rows("test_rows", in.test_rows, in.n_test, raw->n_rows, err);
-    if (rc == 0 && !(model = model_load(in.artifact, in.artifact_len, &sub)))
-        rc = mlops_err_set(err, sub.code ? sub.code : MLOPS_ECORRUPT,
-                           "load_model: artifact of v%lld does not load: %s", (long long)in.version,
-                           mlops_err_text(&sub, sub.code));
-    if (rc == 0)
-        rc = s_predict_all(model, raw, in.test_rows, in.n_test, err);
-    if (rc == 0 && (rc = train_score(model, raw, in.test_rows, in.n_test, &out.metrics, &sub)) != 0)
+        rc = s_predict_all(model, raw, split.test_rows, split.n_test, err);
+    if (rc == 0 && (rc = train_score(model, raw, split.test_rows, split.n_test, &out.metrics, &sub)) != 0)
         mlops_err_set(err, rc, "load_model: cannot score: %s", mlops_err_text(&sub, rc));
     if (rc == 0)
         rc = s_compare(&out.metrics, &in.expected, err);
@@ -80,6 +71,6 @@ int stage_load_model_run(const uint8_t *input, size_t input_len, uint8_t **outpu
         mlops_err_set(err, rc, "load_model: cannot encode the output");
     model_destroy(&model);
     table_destroy(&raw);
-    stage_load_model_in_clear(&in);
+    stage_split_clear(&split);
     return rc;
 }

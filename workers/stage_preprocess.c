@@ -1,5 +1,6 @@
 /*  stage_preprocess.c: the preprocess stage: fits the recipe on a
-    stratified train split (train_prepare) and hands the split on. */
+    stratified train split (train_prepare) and uploads both, the split as
+    a stage_split_t blob. */
 #include "stages.h"
 
 #include <stdio.h>
@@ -7,7 +8,24 @@
 
 #include "train.h"
 
-int stage_preprocess_run(const uint8_t *input, size_t input_len, uint8_t **output,
+//  Uploads the recipe and the split; their refs go into out.
+static int s_upload(stage_data_t *d, const prep_result_t *prep, stage_preprocess_out_t *out,
+                    mlops_err_t *err)
+{
+    stage_split_t split = {.train_rows = prep->train_rows, .n_train = prep->n_train,
+                           .test_rows = prep->test_rows, .n_test = prep->n_test};
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    int rc = stage_split_encode(&split, &bytes, &len);
+    if (rc)
+        return mlops_err_set(err, rc, "preprocess: cannot encode the split");
+    rc = stage_upload(d, "preprocess", "split", bytes, len, &out->split, err);
+    free(bytes);
+    return rc ? rc : stage_upload(d, "preprocess", "recipe", prep->recipe, prep->recipe_len,
+                                  &out->recipe, err);
+}
+
+int stage_preprocess_run(void *arg, const uint8_t *input, size_t input_len, uint8_t **output,
                          size_t *output_len, mlops_err_t *err)
 {
     stage_preprocess_in_t in;
@@ -15,7 +33,7 @@ int stage_preprocess_run(const uint8_t *input, size_t input_len, uint8_t **outpu
     int rc = stage_preprocess_in_decode(input, input_len, &in, &sub);
     if (rc)
         return mlops_err_set(err, rc, "preprocess: bad input: %s", mlops_err_text(&sub, rc));
-    table_t *raw = stage_table_decode("preprocess", in.table, in.table_len, err);
+    table_t *raw = stage_table_fetch(arg, "preprocess", &in.table, err);
     if (!raw)
         return err->code;
     prep_options_t opts = {.target = in.target[0] ? in.target : NULL,
@@ -26,11 +44,11 @@ int stage_preprocess_run(const uint8_t *input, size_t input_len, uint8_t **outpu
     table_destroy(&raw);
     if (rc)
         return mlops_err_set(err, rc, "preprocess: %s", mlops_err_text(&sub, rc));
-    stage_preprocess_out_t out = {.recipe = prep.recipe, .recipe_len = prep.recipe_len,
-                                  .train_rows = prep.train_rows, .n_train = prep.n_train,
-                                  .test_rows = prep.test_rows, .n_test = prep.n_test};
+    stage_preprocess_out_t out = {0};
     snprintf(out.notes, sizeof out.notes, "%s", prep.notes);
-    rc = stage_preprocess_out_encode(&out, output, output_len);
+    rc = s_upload(arg, &prep, &out, err);
+    if (rc == 0 && (rc = stage_preprocess_out_encode(&out, output, output_len)) != 0)
+        mlops_err_set(err, rc, "preprocess: cannot encode the output");
     prep_result_clear(&prep);
-    return rc ? mlops_err_set(err, rc, "preprocess: cannot encode the output") : 0;
+    return rc;
 }

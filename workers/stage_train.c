@@ -1,6 +1,7 @@
 /*  stage_train.c: the train stage: one model family per task (the broker
     fans train out, one task per family, so families train in parallel on
-    as many train workers as there are). */
+    as many train workers as there are). The artifact is uploaded; the
+    output names it by its sha256. */
 #include "stages.h"
 
 #include <stdio.h>
@@ -9,46 +10,55 @@
 #include "model.h"
 #include "train.h"
 
-int stage_train_run(const uint8_t *input, size_t input_len, uint8_t **output, size_t *output_len,
-                    mlops_err_t *err)
+//  The model of family trained on the fetched table, recipe and split:
+//  its artifact (malloc'd) and metrics. 0 or an error with err.
+static int s_fit(stage_data_t *d, const stage_train_in_t *in, uint8_t **artifact, size_t *len,
+                 metrics_t *metrics, mlops_err_t *err)
+{
+    uint8_t *recipe = NULL;
+    size_t recipe_len = 0;
+    stage_split_t split = {0};
+    table_t *raw = stage_table_fetch(d, "train", &in->table, err);
+    int rc = raw ? stage_split_fetch(d, "train", &in->split, raw->n_rows, &split, err) : err->code;
+    if (rc == 0)
+        rc = stage_fetch(d, "train", "recipe", &in->recipe, &recipe, &recipe_len, err);
+    mlops_err_t sub;
+    mlops_err_clear(&sub);
+    if (rc == 0 && (rc = train_fit(raw, recipe, recipe_len, split.train_rows, split.n_train,
+                                   split.test_rows, split.n_test, in->family, in->params, in->seed,
+                                   artifact, len, &sub)) != 0)
+        mlops_err_set(err, rc, "train %s: %s", in->family, mlops_err_text(&sub, rc));
+    table_destroy(&raw);
+    stage_split_clear(&split);
+    free(recipe);
+    model_t *model = rc == 0 ? model_load(*artifact, *len, &sub) : NULL;
+    if (rc == 0 && !model)
+        rc = mlops_err_set(err, MLOPS_ECORRUPT, "train %s: the new artifact does not load: %s",
+                           in->family, mlops_err_text(&sub, sub.code));
+    if (model)
+        *metrics = *model_metrics(model);
+    model_destroy(&model);
+    return rc;
+}
+
+int stage_train_run(void *arg, const uint8_t *input, size_t input_len, uint8_t **output,
+                    size_t *output_len, mlops_err_t *err)
 {
     stage_train_in_t in;
     mlops_err_t sub;
     int rc = stage_train_in_decode(input, input_len, &in, &sub);
     if (rc)
         return mlops_err_set(err, rc, "train: bad input: %s", mlops_err_text(&sub, rc));
-    table_t *raw = stage_table_decode("train", in.table, in.table_len, err);
-    if (!raw || stage_check_rows("train_rows", in.train_rows, in.n_train, raw->n_rows, err) ||
-        stage_check_rows("test_rows", in.test_rows, in.n_test, raw->n_rows, err)) {
-        table_destroy(&raw);
-        stage_train_in_clear(&in);
-        return err->code;
-    }
     uint8_t *artifact = NULL;
     size_t artifact_len = 0;
-    mlops_err_clear(&sub);
-    rc = train_fit(raw, in.recipe, in.recipe_len, in.train_rows, in.n_train, in.test_rows,
-                   in.n_test, in.family, in.params, in.seed, &artifact, &artifact_len, &sub);
-    table_destroy(&raw);
-    if (rc) {
-        stage_train_in_clear(&in);
-        return mlops_err_set(err, rc, "train %s: %s", in.family, mlops_err_text(&sub, rc));
-    }
-    model_t *model = model_load(artifact, artifact_len, &sub);
-    if (!model) {
-        free(artifact);
-        stage_train_in_clear(&in);
-        return mlops_err_set(err, MLOPS_ECORRUPT, "train %s: the new artifact does not load: %s",
-                             in.family, mlops_err_text(&sub, sub.code));
-    }
-    stage_train_out_t out = {.artifact = artifact, .artifact_len = artifact_len,
-                             .metrics = *model_metrics(model)};
+    stage_train_out_t out = {0};
+    rc = s_fit(arg, &in, &artifact, &artifact_len, &out.metrics, err);
+    if (rc == 0)
+        rc = stage_upload(arg, "train", "artifact", artifact, artifact_len, &out.artifact, err);
+    free(artifact);
     snprintf(out.family, sizeof out.family, "%s", in.family);
     snprintf(out.params, sizeof out.params, "%s", in.params[0] ? in.params : "{}");
-    hash_sha256_hex(artifact, artifact_len, out.sha256);
-    rc = stage_train_out_encode(&out, output, output_len);
-    model_destroy(&model);
-    free(artifact);
-    stage_train_in_clear(&in);
-    return rc ? mlops_err_set(err, rc, "train: cannot encode the output") : 0;
+    if (rc == 0 && (rc = stage_train_out_encode(&out, output, output_len)) != 0)
+        mlops_err_set(err, rc, "train: cannot encode the output");
+    return rc;
 }

@@ -1,16 +1,29 @@
 /*  stages.h: the five stage handlers of the DAG. Each is an agent_handler_fn:
-    it decodes its TASK input (proto/stage_io.h), does the stage's work with
-    the ML library (train.h, model.h) and encodes its RESULT output. They keep
-    no state between tasks, so any number of workers on any host give the same
+    it decodes its TASK input (proto/stage_io.h), fetches the blobs it names
+    from the data service (through the worker's blob cache), does the
+    stage's work with the ML library (train.h, model.h), uploads what it
+    made and encodes its RESULT output, which names the uploads by hash: a
+    RESULT is sent only once every blob it names is stored. They keep no
+    state between tasks, so any number of workers on any host give the same
     answers. Errors name the stage's problem (a missing file, a CSV line, a
-    missing target column, a metric that does not match) for the run record.
+    missing target column, a metric that does not match, a blob the data
+    service does not have) for the run record.
 */
 #ifndef MLOPS_STAGES_H
 #define MLOPS_STAGES_H
 
 #include "agent.h"
+#include "blob_cache.h"
+#include "data_client.h"
+#include "model.h"
 #include "stage_io.h"
 #include "table.h"
+
+//  What the handlers reach the data through: their agent_config_t.handler_arg.
+typedef struct {
+    data_client_t *client;       //  the data service (used on the job thread only)
+    blob_cache_t *cache;         //  fetched blobs kept on disk, NULL = none
+} stage_data_t;
 
 //  extract: CSV path on this host, synthetic[:rows[:seed]], or the stored
 //  table the broker sent for dataset:HASH -> table + its hash. A path is
@@ -48,9 +61,33 @@ agent_handler_fn *stage_handler(stage_t stage);
 int stage_check_rows(const char *field, const size_t *rows, size_t n, size_t n_rows,
                      mlops_err_t *err);
 
-//  Decodes the raw table of a stage's input; NULL with err prefixed by the
-//  stage name when it does not decode.
-table_t *stage_table_decode(const char *stage, const uint8_t *bytes, size_t len,
-                                 mlops_err_t *err);
+//  The blob ref names, from the cache or the data service, checked against
+//  its size (its hash the client and the cache check): a malloc'd copy the
+//  caller frees. Logs `fetched` with where it came from. Returns 0 or the
+//  code of blob_cache_fetch / MLOPS_ECORRUPT (a size other than ref's),
+//  with err prefixed by the stage and what the blob is.
+int stage_fetch(stage_data_t *d, const char *stage, const char *what, const stage_ref_t *ref,
+                uint8_t **data, size_t *len, mlops_err_t *err);
+
+//  Uploads len bytes and names them in *ref (sha256 and size). Returns 0
+//  or the code of data_client_put with err prefixed by the stage.
+int stage_upload(stage_data_t *d, const char *stage, const char *what, const uint8_t *bytes,
+                 size_t len, stage_ref_t *ref, mlops_err_t *err);
+
+//  The raw table ref names, fetched and decoded; NULL with err prefixed by
+//  the stage name when it cannot be fetched or does not decode.
+table_t *stage_table_fetch(stage_data_t *d, const char *stage, const stage_ref_t *ref,
+                           mlops_err_t *err);
+
+//  The model artifact ref names, fetched and loaded; NULL with err
+//  ("STAGE: WHAT does not load: ...") when it cannot be fetched or loaded.
+model_t *stage_model_fetch(stage_data_t *d, const char *stage, const char *what,
+                           const stage_ref_t *ref, mlops_err_t *err);
+
+//  The split ref names, fetched and decoded, every row checked below
+//  n_rows. 0 or an error with err; split owns its rows on success
+//  (stage_split_clear).
+int stage_split_fetch(stage_data_t *d, const char *stage, const stage_ref_t *ref, size_t n_rows,
+                      stage_split_t *split, mlops_err_t *err);
 
 #endif

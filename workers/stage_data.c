@@ -1,0 +1,116 @@
+/*  stage_data.c: how the stage handlers get and give data (stages.h): the
+    blobs a payload names, fetched through the blob cache and the data
+    service, and their outputs uploaded. One log line per blob, so a run's
+    transfers can be counted from the worker's log. */
+#include "stages.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+int stage_check_rows(const char *field, const size_t *rows, size_t n, size_t n_rows,
+                     mlops_err_t *err)
+{
+    for (size_t i = 0; i < n; i++)
+        if (rows[i] >= n_rows)
+            return mlops_err_set(err, MLOPS_EPROTO, "%s[%zu]: row %zu is past the table's %zu rows",
+                                 field, i, rows[i], n_rows);
+    return 0;
+}
+
+int stage_fetch(stage_data_t *d, const char *stage, const char *what, const stage_ref_t *ref,
+                uint8_t **data, size_t *len, mlops_err_t *err)
+{
+    mlops_err_t sub;
+    mlops_err_clear(&sub);
+    uint64_t before = data_client_fetched_bytes(d->client);
+    int rc = blob_cache_fetch(d->cache, d->client, ref->hash, data, len, &sub);
+    if (rc)
+        return mlops_err_set(err, rc, "%s: cannot fetch the %s: %s", stage, what,
+                             mlops_err_text(&sub, rc));
+    if ((int64_t)*len != ref->size) {
+        free(*data);
+        *data = NULL;
+        return mlops_err_set(err, MLOPS_ECORRUPT, "%s: the %s %.12s has %zu bytes, the task says %lld",
+                             stage, what, ref->hash, *len, (long long)ref->size);
+    }
+    bool fetched = data_client_fetched_bytes(d->client) != before || *len == 0;
+    log_info("fetched %s hash=%.12s bytes=%zu from=%s", what, ref->hash, *len,
+             fetched ? "service" : "cache");
+    return 0;
+}
+
+int stage_upload(stage_data_t *d, const char *stage, const char *what, const uint8_t *bytes,
+                 size_t len, stage_ref_t *ref, mlops_err_t *err)
+{
+    mlops_err_t sub;
+    mlops_err_clear(&sub);
+    int rc = data_client_put(d->client, bytes, len, ref->hash, &sub);
+    if (rc)
+        return mlops_err_set(err, rc, "%s: cannot upload the %s: %s", stage, what,
+                             mlops_err_text(&sub, rc));
+    ref->size = (int64_t)len;
+    log_info("uploaded %s hash=%.12s bytes=%zu", what, ref->hash, len);
+    //  kept as if fetched: the next stage on this host (sharing the cache)
+    //  or the next run on the same data fetches nothing
+    if (d->cache && blob_cache_put(d->cache, ref->hash, bytes, len, &sub) != 0)
+        log_warning("%s", sub.msg);
+    return 0;
+}
+
+table_t *stage_table_fetch(stage_data_t *d, const char *stage, const stage_ref_t *ref,
+                           mlops_err_t *err)
+{
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    if (stage_fetch(d, stage, "table", ref, &bytes, &len, err))
+        return NULL;
+    mlops_err_t sub;
+    mlops_err_clear(&sub);
+    table_t *t = table_decode(bytes, len, &sub);
+    free(bytes);
+    if (!t)
+        mlops_err_set(err, sub.code ? sub.code : MLOPS_EPROTO, "%s: the table does not decode: %s",
+                      stage, mlops_err_text(&sub, sub.code));
+    return t;
+}
+
+model_t *stage_model_fetch(stage_data_t *d, const char *stage, const char *what,
+                           const stage_ref_t *ref, mlops_err_t *err)
+{
+    uint8_t *artifact = NULL;
+    size_t len = 0;
+    if (stage_fetch(d, stage, what, ref, &artifact, &len, err))
+        return NULL;
+    mlops_err_t sub;
+    mlops_err_clear(&sub);
+    model_t *model = model_load(artifact, len, &sub);
+    free(artifact);
+    if (!model)
+        mlops_err_set(err, sub.code ? sub.code : MLOPS_ECORRUPT, "%s: %s does not load: %s", stage,
+                      what, mlops_err_text(&sub, sub.code));
+    return model;
+}
+
+int stage_split_fetch(stage_data_t *d, const char *stage, const stage_ref_t *ref, size_t n_rows,
+                      stage_split_t *split, mlops_err_t *err)
+{
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    memset(split, 0, sizeof *split);
+    int rc = stage_fetch(d, stage, "split", ref, &bytes, &len, err);
+    mlops_err_t sub;
+    mlops_err_clear(&sub);
+    if (rc == 0 && (rc = stage_split_decode(bytes, len, split, &sub)) != 0)
+        mlops_err_set(err, rc, "%s: the split does not decode: %s", stage, mlops_err_text(&sub, rc));
+    free(bytes);
+    if (rc == 0)
+        rc = stage_check_rows("train_rows", split->train_rows, split->n_train, n_rows, err);
+    if (rc == 0)
+        rc = stage_check_rows("test_rows", split->test_rows, split->n_test, n_rows, err);
+    if (rc)
+        stage_split_clear(split);
+    return rc;
+}
