@@ -2,6 +2,7 @@
     through jansson: these are on the hot path and their shape is fixed. */
 #include "answer.h"
 #include "utf8.h"
+#include "vec.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -30,19 +31,12 @@ static bool s_buf_room(s_buf_t *b, size_t more)
 {
     if (b->failed)
         return false;
-    if (b->len + more + 1 <= b->cap)
-        return true;
-    size_t cap = b->cap * 2 > b->len + more + 1 ? b->cap * 2 : b->len + more + 1;
-    char *data = realloc(b->data, cap);
-    if (!data) {
-        free(b->data);
-        b->data = NULL;
-        b->failed = true;
-        return false;
-    }
-    b->data = data;
-    b->cap = cap;
-    return true;
+    if (more < SIZE_MAX && vec_reserve_(&b->data, &b->cap, b->len, more + 1, 1) == 0)
+        return true;   //  + 1: the NUL kept after the text
+    free(b->data);
+    b->data = NULL;
+    b->failed = true;
+    return false;
 }
 
 static void s_buf_put(s_buf_t *b, const char *s, size_t n)

@@ -1,6 +1,7 @@
 /*  counters.c: the gateway's counters and the Prometheus text format (see
     counters.h). */
 #include "counters.h"
+#include "vec.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -84,13 +85,10 @@ static void s_printf(s_text_t *t, const char *fmt, ...)
             t->len += (size_t)n;
             return;
         }
-        char *data = realloc(t->data, t->cap * 2 + (size_t)n);
-        if (!data) {
+        if (vec_reserve_(&t->data, &t->cap, t->len, (size_t)n + 1, 1) != 0) {
             t->failed = true;
             break;
         }
-        t->data = data;
-        t->cap = t->cap * 2 + (size_t)n;
     }
     free(t->data);
     t->data = NULL;

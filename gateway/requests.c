@@ -143,6 +143,8 @@ void request_append(request_t *req, const char *data, size_t n)
         req->too_big = true;
         return;
     }
+    //  a byte buffer with its own limit (body_max, checked above) and a first
+    //  size of 4 KiB rather than VEC_MIN_CAP: vec.h's array would add nothing
     if (req->body_len + n > req->body_cap) {
         size_t cap = req->body_cap ? req->body_cap * 2 : 4096;
         while (cap < req->body_len + n)
