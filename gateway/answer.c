@@ -272,3 +272,70 @@ char *answer_syntax(const char *message, size_t position, size_t *len)
     s_buf_printf(&b, ",\"position\":%zu}", position);
     return s_buf_finish(&b, len);
 }
+
+/* --- Open Inference Protocol (V2) ---------------------------------------- */
+
+static void s_buf_v2_output(s_buf_t *b, const proto_msg_t *msg, bool probability)
+{
+    size_t n = msg->prediction.n;
+    s_buf_printf(b, "{\"name\":\"%s\",\"datatype\":\"%s\",\"shape\":[%zu],\"data\":[",
+                 probability ? "probability" : "predict", probability ? "FP64" : "INT64", n);
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            s_buf_put(b, ",", 1);
+        if (probability)
+            s_buf_number(b, msg->prediction.probabilities[i]);
+        else
+            s_buf_int(b, msg->prediction.predictions[i]);
+    }
+    s_buf_str(b, "]}");
+}
+
+char *answer_v2_infer(const proto_msg_t *msg, const char *model_name, const char *id,
+                      bool predict, bool probability, size_t *len)
+{
+    s_buf_t b;
+    s_buf_init(&b, 192 + msg->prediction.n * 28);
+    s_buf_str(&b, "{\"model_name\":");
+    s_buf_json_string(&b, model_name);
+    s_buf_printf(&b, ",\"model_version\":\"%" PRId64 "\"", msg->prediction.model_version);
+    if (id) {
+        s_buf_str(&b, ",\"id\":");
+        s_buf_json_string(&b, id);
+    }
+    s_buf_str(&b, ",\"outputs\":[");
+    if (predict)
+        s_buf_v2_output(&b, msg, false);
+    if (probability) {
+        if (predict)
+            s_buf_put(&b, ",", 1);
+        s_buf_v2_output(&b, msg, true);
+    }
+    s_buf_str(&b, "]}");
+    return s_buf_finish(&b, len);
+}
+
+char *answer_v2_error(const char *message, size_t *len)
+{
+    s_buf_t b;
+    s_buf_init(&b, 32 + strlen(message));
+    s_buf_str(&b, "{\"error\":");
+    s_buf_json_string(&b, message);
+    s_buf_put(&b, "}", 1);
+    return s_buf_finish(&b, len);
+}
+
+char *answer_v2_problems(const proto_problem_t *problems, size_t n, size_t total, size_t *len)
+{
+    char text[1024] = "";
+    size_t at = 0;
+    for (size_t i = 0; i < n && at < sizeof text - 1; i++) {
+        const proto_problem_t *p = &problems[i];
+        at += (size_t)snprintf(text + at, sizeof text - at, "%sinput '%s' row %" PRId64 ": %s",
+                               i ? "; " : "", p->field && *p->field ? p->field : "?",
+                               p->index > 0 ? p->index : 0, p->msg ? p->msg : "invalid");
+    }
+    if (total > n && at < sizeof text - 1)
+        snprintf(text + at, sizeof text - at, "; and %zu more problems", total - n);
+    return answer_v2_error(text, len);
+}

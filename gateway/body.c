@@ -698,6 +698,30 @@ int body_parse_full(body_t *self, const char *text, size_t len, bool batch, size
     return 0;
 }
 
+int body_load(body_t *self, const char *text, size_t len, mlops_err_t *err)
+{
+    s_reset(self);
+    int code = 0;
+    self->doc = s_load(self, text, len, err, &code);
+    return self->doc ? 0 : code;
+}
+
+bool body_number(const void *value, double *out)
+{
+    const json_t *v = value;
+    if (json_is_number(v)) {
+        *out = json_number_value(v);
+        return true;
+    }
+    //  only the rewrite puts NULs in strings: the markers of s_field
+    const char *s = json_string_value(v);
+    if (!s || json_string_length(v) != 2 || s[0] != '\0'
+        || (s[1] != 'N' && s[1] != 'I' && s[1] != '-'))
+        return false;
+    *out = s[1] == 'N' ? NAN : s[1] == 'I' ? INFINITY : -INFINITY;
+    return true;
+}
+
 void body_clear(body_t *self)
 {
     if (self->doc)

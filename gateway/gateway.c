@@ -45,7 +45,7 @@ void gateway_settle(gateway_t *self, request_t *req, int status, char *answer, s
 void gateway_settle_detail(gateway_t *self, request_t *req, int status, const char *message)
 {
     size_t len = 0;
-    char *answer = answer_detail(message, &len);
+    char *answer = req->v2 ? answer_v2_error(message, &len) : answer_detail(message, &len);
     gateway_settle(self, req, status, answer, len);
 }
 
@@ -114,6 +114,7 @@ void gateway_config_defaults(gateway_config_t *cfg)
         .broker_timeout_ms = GATEWAY_BROKER_TIMEOUT_MSEC,
         .admin_token = NULL,
         .static_dir = NULL,
+        .model_name = GATEWAY_MODEL_NAME,
     };
 }
 
@@ -283,6 +284,7 @@ void gateway_destroy(gateway_t **p)
     router_destroy(&self->router);
     counters_destroy(&self->counters);
     requests_destroy(&self->requests);
+    http_v2_close(self);
     free(self);
     *p = NULL;
 }

@@ -49,6 +49,7 @@
 #define GATEWAY_BROKER "tcp://127.0.0.1:5556"     //  the broker's control socket
 #define GATEWAY_BROKER_TIMEOUT_MSEC 3000           //  /api answers 503 after this
 #define GATEWAY_CONTROL_INFLIGHT_MAX 64            //  /api requests at the broker at once
+#define GATEWAY_MODEL_NAME "titanic"               //  the served model's V2 name
 
 typedef struct {
     const char *bind_address;        //  HTTP address, NULL = all interfaces
@@ -67,6 +68,7 @@ typedef struct {
     int64_t broker_timeout_ms;       //  503 when the broker is silent this long
     const char *admin_token;         //  bearer token for the /api actions, NULL/"" = none
     const char *static_dir;          //  dashboard files, NULL = no dashboard (404)
+    const char *model_name;          //  the served model's name in /v2/models/NAME
 } gateway_config_t;
 
 typedef struct gateway gateway_t;

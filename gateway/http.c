@@ -93,7 +93,7 @@ static void s_answer_metrics(gateway_t *self, request_t *req)
 
 //  A request with a body to read, up to max bytes: 413 at once when its
 //  declared length is over.
-static void s_expect_body(gateway_t *self, request_t *req, size_t max)
+void http_expect_body(gateway_t *self, request_t *req, size_t max)
 {
     const char *cl = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
                                                  MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -156,7 +156,7 @@ static void s_route_api(gateway_t *self, request_t *req, const char *url, bool g
                                   ? "this action needs the admin token: send Authorization: Bearer TOKEN"
                                   : "the admin token is not the right one");
         else
-            s_expect_body(self, req, API_BODY_MAX_BYTES);
+            http_expect_body(self, req, API_BODY_MAX_BYTES);
     }
 }
 
@@ -182,6 +182,10 @@ static void s_route(gateway_t *self, request_t *req, const char *url, const char
         s_route_api(self, req, url, get, post);
         return;
     }
+    if (strcmp(url, "/v2") == 0 || strncmp(url, "/v2/", 4) == 0) {
+        http_v2_route(self, req, url, get, post);
+        return;
+    }
     if (strcmp(url, "/") == 0 || strncmp(url, "/static/", 8) == 0) {
         s_route_static(self, req, url, get);
         return;
@@ -189,7 +193,7 @@ static void s_route(gateway_t *self, request_t *req, const char *url, const char
     req->batch = strcmp(url, "/predict/batch") == 0;
     if (!req->batch && strcmp(url, "/predict") != 0) {
         gateway_settle_detail(self, req, 404, "not found: the endpoints are /health, /predict, "
-                              "/predict/batch, /metrics, /api/... and the dashboard at /");
+                              "/predict/batch, /metrics, /v2/..., /api/... and the dashboard at /");
         return;
     }
     req->endpoint = req->batch ? COUNTERS_BATCH : COUNTERS_PREDICT;
@@ -198,13 +202,13 @@ static void s_route(gateway_t *self, request_t *req, const char *url, const char
         gateway_settle_detail(self, req, 405, "method not allowed: use POST");
         return;
     }
-    s_expect_body(self, req, req->batch ? self->cfg.batch_body_max_bytes : self->cfg.body_max_bytes);
+    http_expect_body(self, req, req->batch ? self->cfg.batch_body_max_bytes : self->cfg.body_max_bytes);
 }
 
 /* --- bodies -------------------------------------------------------------- */
 
 //  A parsed predict body: encode, queue and send.
-static void s_predict(gateway_t *self, request_t *req, const body_t *body)
+void http_predict(gateway_t *self, request_t *req, const body_t *body)
 {
     proto_msg_t msg = {.cmd = PROTO_PREDICT,
                        .predict = {.req_id = requests_id(self->requests, req),
@@ -228,6 +232,10 @@ static void s_request_complete(gateway_t *self, request_t *req)
         char why[96];
         snprintf(why, sizeof why, "body is over the limit of %zu bytes", req->body_max);
         gateway_settle_detail(self, req, 413, why);
+        return;
+    }
+    if (req->v2) {
+        http_v2_complete(self, req);
         return;
     }
     if (req->call != API_NONE) {
@@ -255,7 +263,7 @@ static void s_request_complete(gateway_t *self, request_t *req)
     else if (router_serving(self->router) == 0)
         gateway_settle_detail(self, req, 503, "no model loaded yet: the inference workers wait for one");
     else
-        s_predict(self, req, &body);
+        http_predict(self, req, &body);
     body_clear(&body);
 }
 

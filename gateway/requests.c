@@ -45,7 +45,8 @@ static void s_free_buffers(request_t *req)
     free(req->body);
     free(req->frame);
     free(req->answer);
-    req->body = req->answer = NULL;
+    free(req->v2_id);
+    req->body = req->answer = req->v2_id = NULL;
     req->frame = NULL;
 }
 

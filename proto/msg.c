@@ -67,6 +67,8 @@ static const msg_field_t s_error[] = {
 static const msg_field_t s_serving[] = {
     S_F(serving, host, F_STR, REQ), S_F(serving, pid, F_INT, REQ),
     S_F(serving, model_version, F_INT, REQ), S_F(serving, interval_ms, F_INT, OPT)};
+static const msg_field_t s_signature[] = {
+    S_F(signature, model_version, F_INT, REQ), S_F(signature, signature, F_STR, REQ)};
 
 #define S_CMD(name, arr) { name, arr, sizeof(arr) / sizeof((arr)[0]) }
 static const msg_command_t s_commands[] = {
@@ -88,6 +90,7 @@ static const msg_command_t s_commands[] = {
     [PROTO_PREDICTION] = S_CMD("PREDICTION", s_prediction),
     [PROTO_ERROR] = S_CMD("ERROR", s_error),
     [PROTO_SERVING] = S_CMD("SERVING", s_serving),
+    [PROTO_SIGNATURE] = S_CMD("SIGNATURE", s_signature),
 };
 #define S_N_COMMANDS (sizeof(s_commands) / sizeof(s_commands[0]))
 

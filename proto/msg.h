@@ -72,6 +72,9 @@ typedef enum {
     //  control side again, added after MLOPS/1's first seventeen: an infer
     //  worker tells the broker which version it serves
     PROTO_SERVING,
+    //  serving again, added later still: an infer worker tells the gateway
+    //  the input signature of the version it serves (V2 metadata, OpenAPI)
+    PROTO_SIGNATURE,
 } proto_cmd_t;
 
 //  One value of a prediction record, as a user sent it.
@@ -153,6 +156,10 @@ typedef struct {
         //  the version it serves now (0 = none); interval_ms the longest wait
         //  before its next report (0 = HEARTBEAT_IVL_MSEC).
         struct { const char *host; int64_t pid; int64_t model_version; int64_t interval_ms; } serving;
+        //  SIGNATURE: infer worker to gateway, after READY and after each
+        //  swap. signature is the served version's signature as JSON text
+        //  (PROTOCOL.md section 12, "Signature").
+        struct { int64_t model_version; const char *signature; } signature;
     };
 } proto_msg_t;
 

@@ -79,6 +79,21 @@ static void s_send_ready(infer_t *self)
     s_send(self, &msg);
 }
 
+//  The served version's signature, for the gateway's V2 metadata and
+//  OpenAPI document (PROTOCOL.md, SIGNATURE). Nothing to say without a model.
+static void s_send_signature(infer_t *self)
+{
+    if (!self->model)
+        return;
+    char *text = model_signature_json(self->model);
+    if (!text)
+        return;   //  out of memory: the next swap or READY says it again
+    proto_msg_t msg = {.cmd = PROTO_SIGNATURE,
+                       .signature = {.model_version = self->version, .signature = text}};
+    s_send(self, &msg);
+    free(text);
+}
+
 static void s_send_heartbeat(infer_t *self)
 {
     proto_msg_t msg = {.cmd = PROTO_HEARTBEAT,
@@ -119,6 +134,7 @@ static int s_open(infer_t *self)
     }
     self->last_heard_ms = clock_mono_ms();
     s_send_ready(self);
+    s_send_signature(self);
     return 0;
 }
 
@@ -200,6 +216,7 @@ static void s_gateway_drain(infer_t *self)
         case PROTO_DISCONNECT:
             log_info("gateway said DISCONNECT reason=%s: sending READY", msg->disconnect.reason);
             s_send_ready(self);
+            s_send_signature(self);
             break;
         default:
             log_warning("unexpected command from the gateway command=%s", proto_cmd_name(msg->cmd));
@@ -225,6 +242,7 @@ static void s_pipe_drain(infer_t *self)
         log_info("model swapped version=%" PRId64 " previous=%" PRId64 " family=%s", post.version,
                  old, model_family(post.model));
         s_send_heartbeat(self);   //  tell the gateway now, not at the next interval
+        s_send_signature(self);
         infer_feed_served(self->pipe, post.version);   //  and the broker, through the feed
     }
     zmq_msg_close(&frame);
