@@ -123,6 +123,9 @@ void http_v2_signature(gateway_t *self, const proto_msg_t *msg);
 void http_v2_prediction(gateway_t *self, request_t *req, const proto_msg_t *msg);
 void http_v2_error(gateway_t *self, request_t *req, const proto_msg_t *msg);
 
+//  The signature kept for version, or NULL. Borrowed until the next SIGNATURE.
+const schema_t *http_v2_schema(const gateway_t *self, int64_t version);
+
 //  Frees the kept signatures.
 void http_v2_close(gateway_t *self);
 

@@ -16,6 +16,7 @@
 #include "api.h"
 #include "body.h"
 #include "log.h"
+#include "openapi.h"
 #include "statics.h"
 
 #include <arpa/inet.h>
@@ -106,6 +107,35 @@ void http_expect_body(gateway_t *self, request_t *req, size_t max)
     }
 }
 
+//  GET /openapi.json (built from the production model's signature) and
+//  GET /docs (a static page that reads it).
+static void s_route_docs(gateway_t *self, request_t *req, const char *url, bool get)
+{
+    req->endpoint = COUNTERS_STATIC;
+    if (!get) {
+        req->allow = "GET, HEAD";
+        gateway_settle_detail(self, req, 405, "method not allowed: use GET");
+        return;
+    }
+    size_t len = 0;
+    char *body = NULL;
+    if (url[1] == 'o') {
+        const schema_t *schema = http_v2_schema(self, router_version(self->router));
+        body = openapi_document(schema, self->cfg.model_name, &len);
+        gateway_settle(self, req, 200, body, len);
+        return;
+    }
+    const char *type = NULL;
+    mlops_err_t err;
+    int status = statics_load(self->cfg.static_dir, "/static/docs.html", &body, &len, &type, &err);
+    if (status != 0) {
+        gateway_settle_detail(self, req, status, err.msg);
+        return;
+    }
+    gateway_settle(self, req, 200, body, len);
+    req->content_type = type;
+}
+
 //  GET / and GET /static/NAME: the dashboard's files.
 static void s_route_static(gateway_t *self, request_t *req, const char *url, bool get)
 {
@@ -182,6 +212,10 @@ static void s_route(gateway_t *self, request_t *req, const char *url, const char
         s_route_api(self, req, url, get, post);
         return;
     }
+    if (strcmp(url, "/openapi.json") == 0 || strcmp(url, "/docs") == 0) {
+        s_route_docs(self, req, url, get);
+        return;
+    }
     if (strcmp(url, "/v2") == 0 || strncmp(url, "/v2/", 4) == 0) {
         http_v2_route(self, req, url, get, post);
         return;
@@ -193,7 +227,8 @@ static void s_route(gateway_t *self, request_t *req, const char *url, const char
     req->batch = strcmp(url, "/predict/batch") == 0;
     if (!req->batch && strcmp(url, "/predict") != 0) {
         gateway_settle_detail(self, req, 404, "not found: the endpoints are /health, /predict, "
-                              "/predict/batch, /metrics, /v2/..., /api/... and the dashboard at /");
+                              "/predict/batch, /metrics, /v2/..., /api/..., /openapi.json, /docs "
+                              "and the dashboard at /");
         return;
     }
     req->endpoint = req->batch ? COUNTERS_BATCH : COUNTERS_PREDICT;

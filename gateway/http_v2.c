@@ -59,7 +59,7 @@ void http_v2_close(gateway_t *self)
     vec_free(&self->schemas);
 }
 
-static const schema_t *s_schema(const gateway_t *self, int64_t version)
+const schema_t *http_v2_schema(const gateway_t *self, int64_t version)
 {
     for (size_t i = 0; i < self->schemas.len; i++)
         if (self->schemas.at[i]->version == version)
@@ -113,7 +113,7 @@ static void s_model_metadata(gateway_t *self, request_t *req, int64_t version)
     if (version)
         versions[0] = version;
     //  the signature of the version asked for, else of the one rolled out
-    const schema_t *schema = s_schema(self, version ? version : router_version(self->router));
+    const schema_t *schema = http_v2_schema(self, version ? version : router_version(self->router));
     if (!schema && (version || n)) {
         gateway_settle_detail(self, req, 503, "the inference workers have not sent the model's "
                               "signature yet (a worker older than this gateway does not)");
@@ -288,7 +288,7 @@ void http_v2_complete(gateway_t *self, request_t *req)
     }
     static v2_infer_t parsed;   //  one thread; its buffers are freed below
     mlops_err_t err;
-    const schema_t *schema = s_schema(self, router_version(self->router));
+    const schema_t *schema = http_v2_schema(self, router_version(self->router));
     int rc = v2_infer_parse(&parsed, req->body ? req->body : "", req->body_len, schema,
                             self->cfg.batch_max, &err);
     if (rc == 0 && parsed.has_id)
