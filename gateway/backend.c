@@ -68,7 +68,7 @@ void backend_dispatch(gateway_t *self)
 {
     request_t *req;
     while ((req = requests_next(self->requests))) {
-        int slot = router_pick(self->router);
+        int slot = req->pin_version ? router_pick_pinning(self->router) : router_pick(self->router);
         if (slot < 0)
             break;
         int rc = s_send_to(self, slot, req->frame, req->frame_len);
@@ -220,8 +220,10 @@ static void s_handle_message(gateway_t *self, const uint8_t *id, size_t id_len, 
     case PROTO_ERROR: s_handle_error(self, msg); break;
     case PROTO_HEARTBEAT: break;
     case PROTO_SIGNATURE:
-        if (slot >= 0)
+        if (slot >= 0) {
+            router_pins(self->router, slot);
             http_v2_signature(self, msg);
+        }
         break;
     case PROTO_DISCONNECT:
         if (slot >= 0)

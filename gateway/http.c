@@ -17,6 +17,7 @@
 #include "body.h"
 #include "log.h"
 #include "openapi.h"
+#include "v2.h"
 #include "statics.h"
 
 #include <arpa/inet.h>
@@ -237,6 +238,12 @@ static void s_route(gateway_t *self, request_t *req, const char *url, const char
         gateway_settle_detail(self, req, 405, "method not allowed: use POST");
         return;
     }
+    //  ?version=V pins the request to a registry version (PROTOCOL.md, PREDICT)
+    const char *pin = MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, "version");
+    if (pin && !(req->pin_version = v2_version_parse(pin, strlen(pin)))) {
+        gateway_settle_detail(self, req, 400, "query parameter version must be a whole number > 0");
+        return;
+    }
     http_expect_body(self, req, req->batch ? self->cfg.batch_body_max_bytes : self->cfg.body_max_bytes);
 }
 
@@ -245,9 +252,15 @@ static void s_route(gateway_t *self, request_t *req, const char *url, const char
 //  A parsed predict body: encode, queue and send.
 void http_predict(gateway_t *self, request_t *req, const body_t *body)
 {
+    if (req->pin_version && router_pinning(self->router) == 0) {
+        gateway_settle_detail(self, req, 503, "no inference worker takes requests pinned to a "
+                              "version (they predate it)");
+        return;
+    }
     proto_msg_t msg = {.cmd = PROTO_PREDICT,
                        .predict = {.req_id = requests_id(self->requests, req),
-                                   .records = body->records, .n_records = body->n_records}};
+                                   .records = body->records, .n_records = body->n_records,
+                                   .version = req->pin_version}};
     int rc = proto_msg_encode(&msg, &req->frame, &req->frame_len);
     if (rc != 0) {
         gateway_settle_detail(self, req, 500, mlops_strerror(rc));

@@ -196,7 +196,7 @@ static void s_route_model(gateway_t *self, request_t *req, const char *rest, boo
         gateway_settle_detail(self, req, 404, why);
         return;
     }
-    if (bad_version || (version && !s_is_served(self, version))) {
+    if (bad_version || (version && verb != S_INFER && !s_is_served(self, version))) {
         if (bad_version)
             snprintf(why, sizeof why, "model '%s': a version is a whole number > 0",
                      self->cfg.model_name);
@@ -206,10 +206,11 @@ static void s_route_model(gateway_t *self, request_t *req, const char *rest, boo
         gateway_settle_detail(self, req, 404, why);
         return;
     }
-    if (verb == S_INFER) {
+    if (verb == S_INFER) {   //  a version not served is loaded by a worker, or 404 from it
         if (s_method(self, req, post, "POST"))
             http_expect_body(self, req, self->cfg.batch_body_max_bytes);
         req->batch = true;   //  the worker locates problems by row
+        req->pin_version = version;
         return;
     }
     if (s_method(self, req, get, "GET, HEAD"))
@@ -288,7 +289,10 @@ void http_v2_complete(gateway_t *self, request_t *req)
     }
     static v2_infer_t parsed;   //  one thread; its buffers are freed below
     mlops_err_t err;
-    const schema_t *schema = http_v2_schema(self, router_version(self->router));
+    //  a pinned version's signature when it was seen, else production's
+    const schema_t *schema = http_v2_schema(self, req->pin_version);
+    if (!schema)
+        schema = http_v2_schema(self, router_version(self->router));
     int rc = v2_infer_parse(&parsed, req->body ? req->body : "", req->body_len, schema,
                             self->cfg.batch_max, &err);
     if (rc == 0 && parsed.has_id)

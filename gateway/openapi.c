@@ -136,7 +136,7 @@ static void s_seed_paths(json_t *paths)
 {
     const char *d = "Detail";
     s_path(paths, "/health", "get", s_op("liveness and the served version", "seed", NULL, NULL, d));
-    s_path(paths, "/predict", "post", s_op("predict one record", "seed",
+    s_path(paths, "/predict", "post", s_op("predict one record (?version=V: that registry version)", "seed",
                                            S_REF("Record"), S_REF("Prediction"), d));
     s_path(paths, "/predict/batch", "post", s_op("predict a batch of records", "seed", S_REF("Batch"),
                                                  S_REF("Predictions"), d));

@@ -72,6 +72,7 @@ typedef struct {
     bool v2;                          //  an Open Inference Protocol request: V2 answers
     unsigned v2_outputs;              //  V2_OUTPUT_* asked for (infer)
     char *v2_id;                      //  the V2 request's "id" to echo, malloc'd, NULL = none
+    int64_t pin_version;              //  the model version asked for, 0 = production
 } request_t;
 
 typedef struct requests requests_t;

@@ -21,6 +21,9 @@
 
 #define S_F(c, k, kind, req) { #k, kind, offsetof(proto_msg_t, c.k), 0, req }
 #define S_SIZED(c, k, n, kind, req) { #k, kind, offsetof(proto_msg_t, c.k), offsetof(proto_msg_t, c.n), req }
+//  an optional int key added to a command later: left out when 0, so older
+//  peers see the bytes they always did
+#define S_F_ADDED(c, k, kind) { #k, kind, offsetof(proto_msg_t, c.k), 0, false, true }
 #define REQ true
 #define OPT false
 
@@ -56,7 +59,7 @@ static const msg_field_t s_event[] = {
     S_F(event, ts_ms, F_INT, REQ)};
 static const msg_field_t s_predict[] = {
     S_F(predict, req_id, F_UINT, REQ),
-    S_SIZED(predict, records, n_records, F_RECORDS, REQ)};
+    S_SIZED(predict, records, n_records, F_RECORDS, REQ), S_F_ADDED(predict, version, F_INT)};
 static const msg_field_t s_prediction[] = {
     S_F(prediction, req_id, F_UINT, REQ), S_F(prediction, model_version, F_INT, REQ),
     S_SIZED(prediction, predictions, n, F_INTS, REQ),
@@ -381,6 +384,8 @@ void proto_msg_dump(FILE *f, const proto_msg_t *msg)
     }
     fprintf(f, "{\"cmd\": \"%s\", \"body\": {", c->name);
     for (size_t i = 0; i < c->n_fields; i++) {
+        if (c->fields[i].omit_zero && *MSG_CAT(msg, c->fields[i].off, int64_t) == 0)
+            continue;   //  as on the wire
         fprintf(f, "%s\"%s\": ", i ? ", " : "", c->fields[i].key);
         s_dump_field(f, msg, &c->fields[i]);
     }

@@ -143,8 +143,10 @@ typedef struct {
         //  EVENT: kind "run" | "task" | "model"; fields not relevant are 0 / "".
         struct { const char *kind; int64_t run_id; const char *stage; const char *state;
                  int64_t version; const char *message; int64_t ts_ms; } event;
-        //  PREDICT: gateway to infer worker.
-        struct { uint64_t req_id; proto_record_t *records; size_t n_records; } predict;
+        //  PREDICT: gateway to infer worker. version pins the model version
+        //  to predict with (0 = the one the worker serves); sent only when
+        //  not 0, and only to workers that sent SIGNATURE (PROTOCOL.md).
+        struct { uint64_t req_id; proto_record_t *records; size_t n_records; int64_t version; } predict;
         //  PREDICTION: infer worker to gateway, one entry per record.
         struct { uint64_t req_id; int64_t model_version; const int64_t *predictions;
                  const double *probabilities; size_t n; } prediction;

@@ -382,6 +382,20 @@ static int s_pack_field(msgpack_packer *pk, msgpack_sbuffer *sb, const proto_msg
     return rc ? MLOPS_ENOMEM : 0;
 }
 
+//  True when key f is left out of m's encoding (an added key at 0).
+static bool s_is_omitted(const proto_msg_t *m, const msg_field_t *f)
+{
+    return f->omit_zero && *MSG_CAT(m, f->off, int64_t) == 0;
+}
+
+static size_t s_omitted(const proto_msg_t *m, const msg_command_t *c)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < c->n_fields; i++)
+        n += s_is_omitted(m, &c->fields[i]);
+    return n;
+}
+
 //  A first buffer big enough for the message's bins, so they are copied once.
 static size_t s_encode_estimate(const proto_msg_t *m, const msg_command_t *c)
 {
@@ -411,9 +425,11 @@ int proto_msg_encode(const proto_msg_t *msg, uint8_t **out, size_t *out_len)
     msgpack_packer pk;
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
     int rc = msgpack_pack_array(&pk, 3) || msgpack_pack_int(&pk, PROTO_VERSION)
-          || s_pack_str(&pk, c->name) || msgpack_pack_map(&pk, c->n_fields) ? MLOPS_ENOMEM : 0;
+          || s_pack_str(&pk, c->name) || msgpack_pack_map(&pk, c->n_fields - s_omitted(msg, c))
+          ? MLOPS_ENOMEM : 0;
     for (size_t i = 0; i < c->n_fields && !rc; i++)
-        if ((rc = s_pack_str(&pk, c->fields[i].key) ? MLOPS_ENOMEM : 0) == 0)
+        if (!s_is_omitted(msg, &c->fields[i])
+            && (rc = s_pack_str(&pk, c->fields[i].key) ? MLOPS_ENOMEM : 0) == 0)
             rc = s_pack_field(&pk, &sb, msg, &c->fields[i]);
     if (!rc && sb.size > PROTO_FRAME_MAX_BYTES)
         rc = MLOPS_ETOOBIG;

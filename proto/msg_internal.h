@@ -42,6 +42,8 @@ typedef struct {
     size_t off;        //  offset of the value in proto_msg_t
     size_t len_off;    //  offset of the size_t length or count (sized kinds)
     bool required;     //  an absent key is an error (else it takes its default)
+    bool omit_zero;    //  not sent when 0: a key added after its command, which
+                       //  peers that predate it would refuse (PROTOCOL.md 5)
 } msg_field_t;
 
 //  One command: its name and its body keys.
