@@ -253,14 +253,20 @@ char *answer_problems(const proto_problem_t *problems, size_t n, size_t total, b
     return s_buf_finish(&b, len);
 }
 
-char *answer_detail(const char *message, size_t *len)
+//  {"key": message}: the error bodies of both APIs.
+static char *s_one_string(const char *key, const char *message, size_t *len)
 {
     s_buf_t b;
     s_buf_init(&b, 32 + strlen(message));
-    s_buf_str(&b, "{\"detail\":");
+    s_buf_printf(&b, "{\"%s\":", key);
     s_buf_json_string(&b, message);
     s_buf_put(&b, "}", 1);
     return s_buf_finish(&b, len);
+}
+
+char *answer_detail(const char *message, size_t *len)
+{
+    return s_one_string("detail", message, len);
 }
 
 char *answer_syntax(const char *message, size_t position, size_t *len)
@@ -317,12 +323,7 @@ char *answer_v2_infer(const proto_msg_t *msg, const char *model_name, const char
 
 char *answer_v2_error(const char *message, size_t *len)
 {
-    s_buf_t b;
-    s_buf_init(&b, 32 + strlen(message));
-    s_buf_str(&b, "{\"error\":");
-    s_buf_json_string(&b, message);
-    s_buf_put(&b, "}", 1);
-    return s_buf_finish(&b, len);
+    return s_one_string("error", message, len);
 }
 
 char *answer_v2_problems(const proto_problem_t *problems, size_t n, size_t total, size_t *len)

@@ -108,36 +108,7 @@ void http_expect_body(gateway_t *self, request_t *req, size_t max)
     }
 }
 
-//  GET /openapi.json (built from the production model's signature) and
-//  GET /docs (a static page that reads it).
-static void s_route_docs(gateway_t *self, request_t *req, const char *url, bool get)
-{
-    req->endpoint = COUNTERS_STATIC;
-    if (!get) {
-        req->allow = "GET, HEAD";
-        gateway_settle_detail(self, req, 405, "method not allowed: use GET");
-        return;
-    }
-    size_t len = 0;
-    char *body = NULL;
-    if (url[1] == 'o') {
-        const schema_t *schema = http_v2_schema(self, router_version(self->router));
-        body = openapi_document(schema, self->cfg.model_name, &len);
-        gateway_settle(self, req, 200, body, len);
-        return;
-    }
-    const char *type = NULL;
-    mlops_err_t err;
-    int status = statics_load(self->cfg.static_dir, "/static/docs.html", &body, &len, &type, &err);
-    if (status != 0) {
-        gateway_settle_detail(self, req, status, err.msg);
-        return;
-    }
-    gateway_settle(self, req, 200, body, len);
-    req->content_type = type;
-}
-
-//  GET / and GET /static/NAME: the dashboard's files.
+//  GET / and GET /static/NAME: the dashboard's files (and /docs's page).
 static void s_route_static(gateway_t *self, request_t *req, const char *url, bool get)
 {
     req->endpoint = COUNTERS_STATIC;
@@ -157,6 +128,21 @@ static void s_route_static(gateway_t *self, request_t *req, const char *url, boo
     }
     gateway_settle(self, req, 200, body, len);
     req->content_type = type;
+}
+
+//  GET /openapi.json, built from the production model's signature, and
+//  GET /docs, a static page that reads it.
+static void s_route_docs(gateway_t *self, request_t *req, const char *url, bool get)
+{
+    if (strcmp(url, "/docs") == 0 || !get) {
+        s_route_static(self, req, "/static/docs.html", get);
+        return;
+    }
+    req->endpoint = COUNTERS_STATIC;
+    size_t len = 0;
+    const schema_t *schema = http_v2_schema(self, router_version(self->router));
+    char *body = openapi_document(schema, self->cfg.model_name, &len);
+    gateway_settle(self, req, 200, body, len);
 }
 
 //  /api/...: reads go to the broker at once; actions are checked against
