@@ -1,6 +1,8 @@
 /*  fuzz_v2.c: libFuzzer target for the Open Inference Protocol body parser
-    (gateway/v2.c) without sockets: body bytes -> v2_infer_parse against a
-    Titanic-like signature -> PREDICT -> decode, and the V2 error answer.
+    (gateway/v2.c, v2_fast.c) without sockets: body bytes -> v2_infer_parse
+    against a Titanic-like signature -> PREDICT -> decode, and the V2 error
+    answer; the fast path must agree with jansson alone (v2_infer_parse_full)
+    on every input.
 
     The first input byte picks the signature (even) or none (odd); the rest
     is the body. Whatever happens must be one of: EPROTO with a message
@@ -61,6 +63,31 @@ static void s_check_records(const body_t *body)
     free(frame);
 }
 
+//  Aborts unless the fast path gave what jansson alone gives: the outcome,
+//  the message, the id, the outputs and every record's fields bit for bit.
+static void s_check_agree(const v2_infer_t *a, int rc, const mlops_err_t *err, const v2_infer_t *b,
+                          int full_rc, const mlops_err_t *full_err)
+{
+    bool same = rc == full_rc && (rc == 0 || strcmp(err->msg, full_err->msg) == 0);
+    same = same && (rc != 0 || (a->has_id == b->has_id && strcmp(a->id, b->id) == 0
+                                && a->outputs == b->outputs && a->body.n_records == b->body.n_records));
+    for (size_t i = 0; same && rc == 0 && i < a->body.n_records; i++) {
+        const proto_record_t *x = &a->body.records[i], *y = &b->body.records[i];
+        same = x->n_fields == y->n_fields;
+        for (size_t j = 0; same && j < x->n_fields; j++) {
+            const proto_field_t *f = &x->fields[j], *g = &y->fields[j];
+            same = f->kind == g->kind && strcmp(f->name, g->name) == 0
+                && memcmp(&f->num, &g->num, sizeof f->num) == 0
+                && (f->str == NULL) == (g->str == NULL) && (!f->str || strcmp(f->str, g->str) == 0);
+        }
+    }
+    if (!same) {
+        fprintf(stderr, "fast and full paths disagree: %d \"%s\" vs %d \"%s\"\n", rc, err->msg,
+                full_rc, full_err->msg);
+        abort();
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size == 0)
@@ -71,10 +98,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (!s_schema)
             abort();
     }
-    static v2_infer_t req;
-    mlops_err_t err = {0};
-    int rc = v2_infer_parse(&req, (const char *)data + 1, size - 1, data[0] & 1 ? NULL : s_schema,
-                            1000, &err);
+    static v2_infer_t req, full;
+    mlops_err_t err = {0}, full_err = {0};
+    const schema_t *schema = data[0] & 1 ? NULL : s_schema;
+    int rc = v2_infer_parse(&req, (const char *)data + 1, size - 1, schema, 1000, &err);
+    int full_rc = v2_infer_parse_full(&full, (const char *)data + 1, size - 1, schema, 1000, &full_err);
+    s_check_agree(&req, rc, &err, &full, full_rc, &full_err);
+    v2_infer_clear(&full);
     if (rc == MLOPS_EPROTO)
         s_check_error(err.msg);
     else if (rc == 0)

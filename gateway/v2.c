@@ -11,6 +11,7 @@
 */
 #include "v2.h"
 
+#include "v2_internal.h"
 #include "vec.h"
 
 #include <inttypes.h>
@@ -20,7 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define S_NEST_MAX 8   //  nesting of a tensor's data lists
 
 typedef enum { S_BOOL = 1, S_UINT, S_INT, S_FP, S_BYTES } s_family_t;
 
@@ -39,13 +39,6 @@ static const s_dtype_t s_dtypes[] = {
     {"INT64", S_INT, -9223372036854775808.0, 9223372036854775807.0},
     {"FP16", S_FP, 0, 0}, {"FP32", S_FP, 0, 0}, {"FP64", S_FP, 0, 0}, {"BYTES", S_BYTES, 0, 0}};
 
-typedef struct {
-    const char *name;          //  the input's name, borrowed from the document
-    const s_dtype_t *dtype;    //  its datatype
-    VEC(json_t *) values;      //  its data, flattened
-    size_t rows;               //  shape[0]
-} s_tensor_t;
-
 static const s_dtype_t *s_dtype(const char *name)
 {
     for (size_t i = 0; name && i < sizeof s_dtypes / sizeof s_dtypes[0]; i++)
@@ -59,19 +52,35 @@ const char *v2_datatype_of(schema_type_t type)
     return type == SCHEMA_INTEGER ? "INT64" : type == SCHEMA_NUMBER ? "FP64" : "BYTES";
 }
 
-/* --- one tensor ---------------------------------------------------------- */
+/* --- one tensor, from the document ------------------------------------- */
+
+//  A json value as a leaf: what the fast path would have read.
+static v2_leaf_t s_leaf_of(json_t *v)
+{
+    v2_leaf_t leaf = {.kind = PROTO_VAL_NIL};
+    const char *s = json_string_value(v);
+    if (json_is_boolean(v))
+        leaf.kind = PROTO_VAL_BOOL, leaf.num = json_is_true(v);
+    else if (json_is_integer(v))
+        leaf.kind = PROTO_VAL_INT, leaf.num = (double)json_integer_value(v);
+    else if (body_number(v, &leaf.num))   //  a real, or a NaN / infinity marker
+        leaf.kind = PROTO_VAL_FLOAT;
+    else if (s && strlen(s) == json_string_length(v))
+        leaf.kind = PROTO_VAL_STR, leaf.str = s;
+    return leaf;
+}
 
 //  Appends the leaves of data (nested lists, row-major) to t->values.
-static int s_flatten(s_tensor_t *t, json_t *data, int depth, mlops_err_t *err)
+static int s_flatten(v2_tensor_t *t, json_t *data, int depth, mlops_err_t *err)
 {
     if (!json_is_array(data)) {
-        if (vec_push(&t->values, data) != 0)
+        if (vec_push(&t->values, s_leaf_of(data)) != 0)
             return mlops_err_set(err, MLOPS_ENOMEM, "out of memory");
         return 0;
     }
-    if (depth >= S_NEST_MAX)
+    if (depth >= V2_NEST_MAX)
         return mlops_err_set(err, MLOPS_EPROTO, "input '%s': data is nested more than %d deep",
-                             t->name, S_NEST_MAX);
+                             t->name, V2_NEST_MAX);
     size_t i;
     json_t *v;
     json_array_foreach(data, i, v) {
@@ -82,22 +91,6 @@ static int s_flatten(s_tensor_t *t, json_t *data, int depth, mlops_err_t *err)
     return 0;
 }
 
-//  Checks shape: [N] or [N, 1] with N rows, and N x 1 values.
-static int s_shape(s_tensor_t *t, json_t *shape, mlops_err_t *err)
-{
-    size_t dims = json_array_size(shape);
-    json_t *d0 = json_array_get(shape, 0), *d1 = json_array_get(shape, 1);
-    if (!json_is_array(shape) || dims < 1 || dims > 2 || !json_is_integer(d0)
-        || json_integer_value(d0) < 0 || (d1 && (!json_is_integer(d1) || json_integer_value(d1) != 1)))
-        return mlops_err_set(err, MLOPS_EPROTO, "input '%s': shape must be [N] or [N, 1] "
-                             "(one column of the batch)", t->name);
-    t->rows = (size_t)json_integer_value(d0);
-    if (t->rows != t->values.len)
-        return mlops_err_set(err, MLOPS_EPROTO, "input '%s': shape says %zu values, data holds %zu",
-                             t->name, t->rows, t->values.len);
-    return 0;
-}
-
 static int s_binary_refused(const char *where, mlops_err_t *err)
 {
     return mlops_err_set(err, MLOPS_EPROTO, "%s uses the binary tensor data extension, which this "
@@ -105,7 +98,9 @@ static int s_binary_refused(const char *where, mlops_err_t *err)
                          "binary_data=False on each InferInput and InferRequestedOutput)", where);
 }
 
-static int s_tensor(s_tensor_t *t, json_t *in, size_t k, mlops_err_t *err)
+//  Reads tensor k of the document as the fast path reads one, with the
+//  checks only the document can fail (the fast path gives those up).
+static int s_tensor_doc(v2_tensor_t *t, json_t *in, size_t k, mlops_err_t *err)
 {
     t->name = json_string_value(json_object_get(in, "name"));
     if (!json_is_object(in) || !t->name)
@@ -113,43 +108,69 @@ static int s_tensor(s_tensor_t *t, json_t *in, size_t k, mlops_err_t *err)
     json_t *params = json_object_get(in, "parameters");
     if (params && json_object_get(params, "binary_data_size"))
         return s_binary_refused(t->name, err);
-    const char *dt = json_string_value(json_object_get(in, "datatype"));
+    t->datatype = json_string_value(json_object_get(in, "datatype"));
+    if (!s_dtype(t->datatype))
+        return 0;   //  s_tensor_check says so, before looking at the data
+    json_t *data = json_object_get(in, "data"), *shape = json_object_get(in, "shape");
+    if (!json_is_array(data))
+        return mlops_err_set(err, MLOPS_EPROTO, "input '%s': \"data\" must be a list", t->name);
+    t->is_list = json_is_array(shape);
+    t->n_dims = json_array_size(shape);
+    t->dims_int = true;
+    for (size_t d = 0; d < 2 && d < t->n_dims; d++) {
+        json_t *v = json_array_get(shape, d);
+        t->dims_int = t->dims_int && json_is_integer(v);
+        t->dims[d] = json_integer_value(v);
+    }
+    return s_flatten(t, data, 0, err);
+}
+
+/* --- one tensor, checked ------------------------------------------------- */
+
+//  Its datatype known, its shape [N] or [N, 1] with N rows and N values.
+static int s_tensor_check(v2_tensor_t *t, mlops_err_t *err)
+{
+    const char *dt = t->datatype;
     if (!(t->dtype = s_dtype(dt)))
         return mlops_err_set(err, MLOPS_EPROTO, "input '%s': datatype %s%s%s is not one of BOOL, "
                              "UINT8..UINT64, INT8..INT64, FP16, FP32, FP64, BYTES", t->name,
                              dt ? "\"" : "", dt ? dt : "missing", dt ? "\"" : "");
-    json_t *data = json_object_get(in, "data");
-    if (!json_is_array(data))
-        return mlops_err_set(err, MLOPS_EPROTO, "input '%s': \"data\" must be a list", t->name);
-    int rc = s_flatten(t, data, 0, err);
-    return rc ? rc : s_shape(t, json_object_get(in, "shape"), err);
+    if (!t->is_list || t->n_dims < 1 || t->n_dims > 2 || !t->dims_int || t->dims[0] < 0
+        || (t->n_dims == 2 && t->dims[1] != 1))
+        return mlops_err_set(err, MLOPS_EPROTO, "input '%s': shape must be [N] or [N, 1] "
+                             "(one column of the batch)", t->name);
+    t->rows = (size_t)t->dims[0];
+    if (t->rows != t->values.len)
+        return mlops_err_set(err, MLOPS_EPROTO, "input '%s': shape says %zu values, data holds %zu",
+                             t->name, t->rows, t->values.len);
+    return 0;
 }
 
 /* --- one value ----------------------------------------------------------- */
 
 //  Value row of tensor t into f, checked against its datatype.
-static int s_value(const s_tensor_t *t, size_t row, proto_field_t *f, mlops_err_t *err)
+static int s_value(const v2_tensor_t *t, size_t row, proto_field_t *f, mlops_err_t *err)
 {
-    json_t *v = t->values.at[row];
+    const v2_leaf_t *v = &t->values.at[row];
+    const s_dtype_t *dtype = t->dtype;
     f->name = t->name;
-    f->str = NULL;
-    switch (t->dtype->family) {
+    f->str = v->str;
+    f->num = v->num;
+    switch (dtype->family) {
     case S_BOOL:
         f->kind = PROTO_VAL_BOOL;
-        f->num = json_is_true(v);
-        if (json_is_boolean(v))
+        if (v->kind == PROTO_VAL_BOOL)
             return 0;
         break;
     case S_UINT:
     case S_INT:
         f->kind = PROTO_VAL_INT;
-        f->num = (double)json_integer_value(v);
-        if (json_is_integer(v) && f->num >= t->dtype->lo && f->num <= t->dtype->hi)
+        if (v->kind == PROTO_VAL_INT && f->num >= dtype->lo && f->num <= dtype->hi)
             return 0;
         break;
     case S_FP:
         f->kind = PROTO_VAL_FLOAT;
-        if (!body_number(v, &f->num))
+        if (v->kind != PROTO_VAL_INT && v->kind != PROTO_VAL_FLOAT)
             break;
         if (isfinite(f->num))
             return 0;
@@ -157,13 +178,12 @@ static int s_value(const s_tensor_t *t, size_t row, proto_field_t *f, mlops_err_
                              "takes finite numbers)", t->name, row, isnan(f->num) ? "NaN" : "an infinity");
     case S_BYTES:
         f->kind = PROTO_VAL_STR;
-        f->str = json_string_value(v);
-        if (f->str && strlen(f->str) == json_string_length(v))
+        if (v->kind == PROTO_VAL_STR)
             return 0;
         break;
     }
     return mlops_err_set(err, MLOPS_EPROTO, "input '%s' row %zu: not a value of datatype %s", t->name, row,
-                         t->dtype->name);
+                         dtype->name);
 }
 
 /* --- against the signature ----------------------------------------------- */
@@ -175,16 +195,17 @@ static bool s_fits(schema_type_t type, s_family_t family)
     return family == S_INT || family == S_UINT || (type == SCHEMA_NUMBER && family == S_FP);
 }
 
-static int s_against(const schema_t *schema, const s_tensor_t *ts, size_t n, mlops_err_t *err)
+static int s_against(const schema_t *schema, const v2_tensor_t *ts, size_t n, mlops_err_t *err)
 {
     for (size_t k = 0; k < n; k++) {
+        const s_dtype_t *dtype = ts[k].dtype;
         const schema_field_t *f = schema_field(schema, ts[k].name);
         if (!f)
             return mlops_err_set(err, MLOPS_EPROTO, "input '%s' is not an input of the model "
                                  "(GET /v2/models/NAME lists them)", ts[k].name);
-        if (!s_fits(f->type, ts[k].dtype->family))
+        if (!s_fits(f->type, dtype->family))
             return mlops_err_set(err, MLOPS_EPROTO, "input '%s': datatype %s does not fit the "
-                                 "model's %s input (send %s)", ts[k].name, ts[k].dtype->name,
+                                 "model's %s input (send %s)", ts[k].name, dtype->name,
                                  schema_type_name(f->type), f->type == SCHEMA_STRING ? "BYTES"
                                  : f->type == SCHEMA_INTEGER ? "INT8..INT64 or UINT8..UINT64"
                                  : "FP16..FP64 or an integer type");
@@ -201,7 +222,7 @@ static int s_against(const schema_t *schema, const s_tensor_t *ts, size_t n, mlo
 }
 
 //  A closed category's value must be one of its levels.
-static int s_category(const schema_t *schema, const s_tensor_t *t, const proto_field_t *f,
+static int s_category(const schema_t *schema, const v2_tensor_t *t, const proto_field_t *f,
                       size_t row, mlops_err_t *err)
 {
     const schema_field_t *sf = schema ? schema_field(schema, t->name) : NULL;
@@ -261,12 +282,15 @@ static int s_header(v2_infer_t *self, json_t *root, mlops_err_t *err)
     return s_outputs(self, root, err);
 }
 
-//  Reads every tensor of inputs into ts (n of them), the rows they share in *rows.
-static int s_tensors(s_tensor_t *ts, json_t *inputs, size_t n, size_t rows_max, size_t *rows,
+//  Checks every tensor (read from the document when doc is not NULL), the
+//  rows they share in *rows.
+static int s_tensors(v2_tensor_t *ts, json_t *inputs, size_t n, size_t rows_max, size_t *rows,
                      mlops_err_t *err)
 {
     for (size_t k = 0; k < n; k++) {
-        int rc = s_tensor(&ts[k], json_array_get(inputs, k), k, err);
+        int rc = inputs ? s_tensor_doc(&ts[k], json_array_get(inputs, k), k, err) : 0;
+        if (rc == 0)
+            rc = s_tensor_check(&ts[k], err);
         if (rc)
             return rc;
         for (size_t j = 0; j < k; j++)
@@ -285,7 +309,7 @@ static int s_tensors(s_tensor_t *ts, json_t *inputs, size_t n, size_t rows_max, 
 }
 
 //  Row i of every tensor makes record i.
-static int s_records(v2_infer_t *self, const s_tensor_t *ts, size_t n, size_t rows,
+static int s_records(v2_infer_t *self, const v2_tensor_t *ts, size_t n, size_t rows,
                      const schema_t *schema, mlops_err_t *err)
 {
     body_t *b = &self->body;
@@ -308,41 +332,74 @@ static int s_records(v2_infer_t *self, const s_tensor_t *ts, size_t n, size_t ro
     return 0;
 }
 
-static int s_parse(v2_infer_t *self, const schema_t *schema, size_t rows_max, s_tensor_t *ts,
-                   size_t n, mlops_err_t *err)
+//  The checks both paths share, on tensors read (from the document when
+//  inputs is not NULL).
+static int s_check(v2_infer_t *self, const schema_t *schema, size_t rows_max, v2_tensor_t *ts,
+                   size_t n, json_t *inputs, mlops_err_t *err)
 {
-    json_t *root = self->body.doc;
-    int rc = s_header(self, root, err);
-    if (rc)
-        return rc;
-    size_t rows = 0;
-    json_t *inputs = json_object_get(root, "inputs");
-    if (!json_is_array(inputs) || n == 0 || n > PROTO_FIELDS_MAX)
+    if (n == 0 || n > PROTO_FIELDS_MAX)
         return mlops_err_set(err, MLOPS_EPROTO, "\"inputs\" must be a list of 1 to %d tensors",
                              PROTO_FIELDS_MAX);
-    rc = s_tensors(ts, inputs, n, rows_max, &rows, err);
+    size_t rows = 0;
+    int rc = s_tensors(ts, inputs, n, rows_max, &rows, err);
     if (rc == 0 && schema)
         rc = s_against(schema, ts, n, err);
     return rc ? rc : s_records(self, ts, n, rows, schema, err);
 }
 
-int v2_infer_parse(v2_infer_t *self, const char *text, size_t len, const schema_t *schema,
-                   size_t rows_max, mlops_err_t *err)
+static void s_reset(v2_infer_t *self)
 {
     self->id[0] = '\0';
     self->has_id = false;
     self->outputs = 0;
+}
+
+int v2_infer_parse_full(v2_infer_t *self, const char *text, size_t len, const schema_t *schema,
+                        size_t rows_max, mlops_err_t *err)
+{
+    s_reset(self);
     int rc = body_load(&self->body, text, len, err);
     if (rc)
         return rc;
-    size_t n = json_array_size(json_object_get(self->body.doc, "inputs"));
-    s_tensor_t *ts = calloc(n ? n : 1, sizeof *ts);
-    rc = ts ? s_parse(self, schema, rows_max, ts, n, err)
-            : mlops_err_set(err, MLOPS_ENOMEM, "out of memory");
-    for (size_t k = 0; ts && k < n; k++)
-        vec_free(&ts[k].values);
-    free(ts);
+    json_t *root = self->body.doc, *inputs = json_object_get(root, "inputs");
+    rc = s_header(self, root, err);
+    if (rc)
+        return rc;
+    if (!json_is_array(inputs))
+        return mlops_err_set(err, MLOPS_EPROTO, "\"inputs\" must be a list of 1 to %d tensors",
+                             PROTO_FIELDS_MAX);
+    v2_tensors_t ts = {0};
+    size_t n = json_array_size(inputs);
+    if (n <= PROTO_FIELDS_MAX && vec_reserve(&ts, n) != 0)
+        return mlops_err_set(err, MLOPS_ENOMEM, "out of memory");
+    for (size_t k = 0; k < n && k < ts.cap; k++)
+        ts.at[ts.len++] = (v2_tensor_t){0};
+    rc = s_check(self, schema, rows_max, ts.at, n <= PROTO_FIELDS_MAX ? n : 0, inputs, err);
+    v2_tensors_free(&ts);
     return rc;
+}
+
+int v2_infer_parse(v2_infer_t *self, const char *text, size_t len, const schema_t *schema,
+                   size_t rows_max, mlops_err_t *err)
+{
+    s_reset(self);
+    body_clear(&self->body);
+    char *copy = malloc(len + 1);
+    if (!copy)
+        return mlops_err_set(err, MLOPS_ENOMEM, "out of memory for a body of %zu bytes", len);
+    memcpy(copy, text, len);
+    copy[len] = '\0';
+    v2_tensors_t ts = {0};
+    int fast = v2_fast_scan(copy, len, &ts, self->id, sizeof self->id, &self->has_id);
+    int rc = fast < 0 ? mlops_err_set(err, MLOPS_ENOMEM, "out of memory") : 0;
+    if (fast > 0) {
+        self->body.copy = copy;   //  the strings the tensors point to
+        self->outputs = V2_OUTPUT_PREDICT | V2_OUTPUT_PROBABILITY;
+        rc = s_check(self, schema, rows_max, ts.at, ts.len, NULL, err);
+    } else
+        free(copy);
+    v2_tensors_free(&ts);
+    return fast == 0 ? v2_infer_parse_full(self, text, len, schema, rows_max, err) : rc;
 }
 
 void v2_infer_clear(v2_infer_t *self)

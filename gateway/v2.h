@@ -50,6 +50,11 @@ typedef struct {
 int v2_infer_parse(v2_infer_t *self, const char *text, size_t len, const schema_t *schema,
                    size_t rows_max, mlops_err_t *err);
 
+//  v2_infer_parse without its fast path (jansson and the document alone):
+//  the same contract, for the fuzz target that checks both paths agree.
+int v2_infer_parse_full(v2_infer_t *self, const char *text, size_t len, const schema_t *schema,
+                        size_t rows_max, mlops_err_t *err);
+
 //  Frees what v2_infer_parse allocated.
 void v2_infer_clear(v2_infer_t *self);
 

@@ -18,8 +18,24 @@ static const char s_signature[] =
 static v2_infer_t s_req;
 static schema_t *s_schema;
 
+//  The fast path and the jansson-only path give the same outcome on text.
+static void s_agree(const char *text, size_t rows_max)
+{
+    v2_infer_t fast = {0}, full = {0};
+    mlops_err_t err = {0}, full_err = {0};
+    int rc = v2_infer_parse(&fast, text, strlen(text), s_schema, rows_max, &err);
+    int full_rc = v2_infer_parse_full(&full, text, strlen(text), s_schema, rows_max, &full_err);
+    CHECK_INT(rc, full_rc);
+    if (rc && full_rc)
+        CHECK_STR(err.msg, full_err.msg);
+    CHECK_INT(fast.body.n_records, full.body.n_records);
+    v2_infer_clear(&fast);
+    v2_infer_clear(&full);
+}
+
 static int s_parse(const char *text, size_t rows_max, mlops_err_t *err)
 {
+    s_agree(text, rows_max);
     v2_infer_clear(&s_req);
     return v2_infer_parse(&s_req, text, strlen(text), s_schema, rows_max, err);
 }
@@ -141,6 +157,34 @@ static void test_v2_refusals_name_the_tensor(void)
     CHECK_CONTAINS(err.msg, "not valid JSON at byte");
 }
 
+static void test_v2_fast_path_reads_what_jansson_reads(void)
+{
+    mlops_err_t err;
+    //  the fast path's shape, whitespace and all; and forms it leaves to jansson
+    const char *bodies[] = {
+        " { \"inputs\" : [ {\"data\":[[3],[1]],\"shape\":[2,1],\"name\":\"Pclass\",\"datatype\":\"INT64\"},"
+        T_SEX " ] , \"id\":\"x\" } ",
+        "{\"inputs\":[" T_PCLASS "," T_SEX ",{\"name\":\"Age\",\"shape\":[2],\"datatype\":\"FP64\","
+        "\"data\":[-0.5e1,1E+2]}]}",
+        "{\"inputs\":[{\"name\":\"Pclass\",\"shape\":[2],\"datatype\":\"INT64\",\"data\":[01,3]}," T_SEX "]}",
+        "{\"inputs\":[{\"name\":\"Pcl\\u0061ss\",\"shape\":[2],\"datatype\":\"INT64\",\"data\":[1,3]}," T_SEX "]}",
+        "{\"inputs\":[{\"name\":\"Pclass\",\"shape\":[9007199254740993],\"datatype\":\"INT64\",\"data\":[1]}]}",
+        "{\"inputs\":[" T_PCLASS "," T_SEX "],\"inputs\":[]}",
+    };
+    for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++)
+        s_parse(bodies[i], 100, &err);   //  s_parse compares both paths
+    CHECK_INT(s_parse(bodies[0], 100, &err), 0);
+    CHECK_STR(s_req.id, "x");
+    CHECK(s_req.body.copy != NULL);   //  read by the fast path: no document
+    CHECK_NEAR(s_req.body.records[1].fields[0].num, 1, 0);
+    CHECK_INT(s_parse(bodies[1], 100, &err), 0);
+    CHECK_NEAR(s_req.body.records[0].fields[2].num, -5, 0);
+    CHECK_NEAR(s_req.body.records[1].fields[2].num, 100, 0);
+    CHECK_INT(s_parse(bodies[3], 100, &err), 0);
+    CHECK(s_req.body.doc != NULL);    //  an escape: jansson read it
+    CHECK_STR(s_req.body.records[0].fields[0].name, "Pclass");
+}
+
 static void test_v2_without_signature_goes_by_datatype(void)
 {
     schema_t *kept = s_schema;
@@ -179,6 +223,7 @@ int main(void)
     RUN(test_schema_parse);
     RUN(test_v2_tensors_to_records);
     RUN(test_v2_refusals_name_the_tensor);
+    RUN(test_v2_fast_path_reads_what_jansson_reads);
     RUN(test_v2_without_signature_goes_by_datatype);
     RUN(test_v2_metadata);
     v2_infer_clear(&s_req);
