@@ -32,7 +32,7 @@ DEB_PKGS := build-essential pkg-config \
     libmicrohttpd-dev libjansson-dev libssl-dev curl
 DEB_TEST_PKGS := clang libclang-rt-14-dev \
     python3 python3-zmq python3-msgpack python3-requests python3-pytest \
-    python3-pytest-rerunfailures \
+    python3-pytest-rerunfailures python3-jsonschema \
     iproute2 valgrind chromium chromium-driver python3-selenium \
     docker.io docker-compose debootstrap
 # kubectl (its kustomize renders deploy/k8s) and Node.js (the manifests'

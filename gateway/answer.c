@@ -2,6 +2,7 @@
     through jansson: these are on the hot path and their shape is fixed. */
 #include "answer.h"
 #include "utf8.h"
+#include "vec.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -30,19 +31,12 @@ static bool s_buf_room(s_buf_t *b, size_t more)
 {
     if (b->failed)
         return false;
-    if (b->len + more + 1 <= b->cap)
-        return true;
-    size_t cap = b->cap * 2 > b->len + more + 1 ? b->cap * 2 : b->len + more + 1;
-    char *data = realloc(b->data, cap);
-    if (!data) {
-        free(b->data);
-        b->data = NULL;
-        b->failed = true;
-        return false;
-    }
-    b->data = data;
-    b->cap = cap;
-    return true;
+    if (more < SIZE_MAX && vec_reserve_(&b->data, &b->cap, b->len, more + 1, 1) == 0)
+        return true;   //  + 1: the NUL kept after the text
+    free(b->data);
+    b->data = NULL;
+    b->failed = true;
+    return false;
 }
 
 static void s_buf_put(s_buf_t *b, const char *s, size_t n)
@@ -259,14 +253,20 @@ char *answer_problems(const proto_problem_t *problems, size_t n, size_t total, b
     return s_buf_finish(&b, len);
 }
 
-char *answer_detail(const char *message, size_t *len)
+//  {"key": message}: the error bodies of both APIs.
+static char *s_one_string(const char *key, const char *message, size_t *len)
 {
     s_buf_t b;
     s_buf_init(&b, 32 + strlen(message));
-    s_buf_str(&b, "{\"detail\":");
+    s_buf_printf(&b, "{\"%s\":", key);
     s_buf_json_string(&b, message);
     s_buf_put(&b, "}", 1);
     return s_buf_finish(&b, len);
+}
+
+char *answer_detail(const char *message, size_t *len)
+{
+    return s_one_string("detail", message, len);
 }
 
 char *answer_syntax(const char *message, size_t position, size_t *len)
@@ -277,4 +277,66 @@ char *answer_syntax(const char *message, size_t position, size_t *len)
     s_buf_json_string(&b, message);
     s_buf_printf(&b, ",\"position\":%zu}", position);
     return s_buf_finish(&b, len);
+}
+
+/* --- Open Inference Protocol (V2) ---------------------------------------- */
+
+static void s_buf_v2_output(s_buf_t *b, const proto_msg_t *msg, bool probability)
+{
+    size_t n = msg->prediction.n;
+    s_buf_printf(b, "{\"name\":\"%s\",\"datatype\":\"%s\",\"shape\":[%zu],\"data\":[",
+                 probability ? "probability" : "predict", probability ? "FP64" : "INT64", n);
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            s_buf_put(b, ",", 1);
+        if (probability)
+            s_buf_number(b, msg->prediction.probabilities[i]);
+        else
+            s_buf_int(b, msg->prediction.predictions[i]);
+    }
+    s_buf_str(b, "]}");
+}
+
+char *answer_v2_infer(const proto_msg_t *msg, const char *model_name, const char *id,
+                      bool predict, bool probability, size_t *len)
+{
+    s_buf_t b;
+    s_buf_init(&b, 192 + msg->prediction.n * 28);
+    s_buf_str(&b, "{\"model_name\":");
+    s_buf_json_string(&b, model_name);
+    s_buf_printf(&b, ",\"model_version\":\"%" PRId64 "\"", msg->prediction.model_version);
+    if (id) {
+        s_buf_str(&b, ",\"id\":");
+        s_buf_json_string(&b, id);
+    }
+    s_buf_str(&b, ",\"outputs\":[");
+    if (predict)
+        s_buf_v2_output(&b, msg, false);
+    if (probability) {
+        if (predict)
+            s_buf_put(&b, ",", 1);
+        s_buf_v2_output(&b, msg, true);
+    }
+    s_buf_str(&b, "]}");
+    return s_buf_finish(&b, len);
+}
+
+char *answer_v2_error(const char *message, size_t *len)
+{
+    return s_one_string("error", message, len);
+}
+
+char *answer_v2_problems(const proto_problem_t *problems, size_t n, size_t total, size_t *len)
+{
+    char text[1024] = "";
+    size_t at = 0;
+    for (size_t i = 0; i < n && at < sizeof text - 1; i++) {
+        const proto_problem_t *p = &problems[i];
+        at += (size_t)snprintf(text + at, sizeof text - at, "%sinput '%s' row %" PRId64 ": %s",
+                               i ? "; " : "", p->field && *p->field ? p->field : "?",
+                               p->index > 0 ? p->index : 0, p->msg ? p->msg : "invalid");
+    }
+    if (total > n && at < sizeof text - 1)
+        snprintf(text + at, sizeof text - at, "; and %zu more problems", total - n);
+    return answer_v2_error(text, len);
 }

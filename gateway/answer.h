@@ -8,6 +8,8 @@
         422             {"detail":[{"loc":["body","instances",4,"Age"],"msg":"..."}]}
         every other     {"detail":"what went wrong"}
         400             {"detail":"...","position":17}   (byte of the syntax error)
+    The Open Inference Protocol (V2) answers have that protocol's shapes:
+    {"model_name":..,"outputs":[...]} and {"error": "..."}.
 
     Every function returns a malloc'd NUL-terminated body the caller frees
     and stores its length in *len, or NULL when out of memory.
@@ -37,6 +39,20 @@ char *answer_detail(const char *message, size_t *len);
 
 //  Body {"detail": message, "position": position} for a syntax error.
 char *answer_syntax(const char *message, size_t position, size_t *len);
+
+//  Open Inference Protocol (V2) infer answer for a PREDICTION:
+//  {"model_name":..,"model_version":"3","id":..,"outputs":[{"name":"predict",
+//  "datatype":"INT64","shape":[n],"data":[..]},{"name":"probability",...}]},
+//  with the outputs asked for; id NULL leaves it out.
+char *answer_v2_infer(const proto_msg_t *prediction, const char *model_name, const char *id,
+                      bool predict, bool probability, size_t *len);
+
+//  V2 error body {"error": message}.
+char *answer_v2_error(const char *message, size_t *len);
+
+//  V2 error body for a worker's validation problems (n shown of total), one
+//  sentence naming each input and row: {"error":"input 'Age' row 3: must be >= 0; ..."}.
+char *answer_v2_problems(const proto_problem_t *problems, size_t n, size_t total, size_t *len);
 
 //  Writes a decimal that reads back as v (JSON null for NaN and infinities)
 //  into out (at least 32 bytes): the shortest one for 1e-4 < v < 1 (where

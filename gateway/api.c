@@ -7,6 +7,7 @@
 #include "mpjson.h"
 #include "msg.h"
 #include "utf8.h"
+#include "vec.h"
 
 #include <inttypes.h>
 #include <jansson.h>
@@ -165,12 +166,12 @@ static char *s_infer_workers(char *json, size_t *len, const router_t *router, in
                              int64_t wall_now_ms)
 {
     int slots = router ? router_slots(router) : 0;
-    size_t cap = *len + 64 + (size_t)slots * 256;
-    char *out = realloc(json, cap);
-    if (!out) {
+    size_t cap = *len + 1;   //  json_dumps sized it to the text and its NUL
+    if (vec_reserve_(&json, &cap, *len + 1, 64 + (size_t)slots * 256, 1) != 0) {
         free(json);
         return NULL;
     }
+    char *out = json;
     size_t n = *len - 1;   //  drop the closing brace
     n += (size_t)snprintf(out + n, cap - n, "%s\"infer_workers\":[", n > 1 ? "," : "");
     const char *sep = "";

@@ -68,7 +68,7 @@ void backend_dispatch(gateway_t *self)
 {
     request_t *req;
     while ((req = requests_next(self->requests))) {
-        int slot = router_pick(self->router);
+        int slot = req->pin_version ? router_pick_pinning(self->router) : router_pick(self->router);
         if (slot < 0)
             break;
         int rc = s_send_to(self, slot, req->frame, req->frame_len);
@@ -138,6 +138,10 @@ static void s_handle_prediction(gateway_t *self, const proto_msg_t *msg)
         gateway_settle_detail(self, req, 502, why);
         return;
     }
+    if (req->v2) {
+        http_v2_prediction(self, req, msg);
+        return;
+    }
     size_t len = 0;
     char *answer = answer_prediction(msg, req->batch, &len);
     gateway_settle(self, req, 200, answer, len);
@@ -151,6 +155,10 @@ static void s_handle_error(gateway_t *self, const proto_msg_t *msg)
     int64_t status = msg->error.status;
     if (status < 400 || status > 599)
         status = 502;
+    if (req->v2) {
+        http_v2_error(self, req, msg);
+        return;
+    }
     size_t len = 0;
     char *answer = status == 422 && msg->error.n_detail
                  ? answer_problems(msg->error.detail, msg->error.n_detail, msg->error.n_detail,
@@ -211,6 +219,12 @@ static void s_handle_message(gateway_t *self, const uint8_t *id, size_t id_len, 
     case PROTO_PREDICTION: s_handle_prediction(self, msg); break;
     case PROTO_ERROR: s_handle_error(self, msg); break;
     case PROTO_HEARTBEAT: break;
+    case PROTO_SIGNATURE:
+        if (slot >= 0) {
+            router_pins(self->router, slot);
+            http_v2_signature(self, msg);
+        }
+        break;
     case PROTO_DISCONNECT:
         if (slot >= 0)
             s_worker_lost(self, slot, "said DISCONNECT");

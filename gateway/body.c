@@ -15,6 +15,7 @@
 */
 #include "body.h"
 #include "utf8.h"
+#include "vec.h"
 
 #include <jansson.h>
 #include <errno.h>
@@ -165,7 +166,7 @@ typedef struct {
     char *end;                //  end of the copy (a NUL sits there)
     proto_field_t *fields;    //  fields so far, growing
     s_key_t *keys;            //  per field: facts about its name
-    size_t n_fields, cap_fields;
+    size_t n_fields, cap_fields, cap_keys;
     size_t *starts;           //  first field of each record, growing
     size_t n_records, cap_records;
 } s_scan_t;
@@ -356,29 +357,12 @@ enum { S_TEXT_PER_FIELD_GUESS = 16, S_TEXT_PER_RECORD_GUESS = 128 };
 //  Room for one more field / record; false when out of memory.
 static bool s_fast_grow(s_scan_t *sc)
 {
-    if (sc->n_fields == sc->cap_fields) {
-        size_t guess = (size_t)(sc->end - sc->p) / S_TEXT_PER_FIELD_GUESS + 16;
-        size_t cap = sc->cap_fields ? sc->cap_fields * 2 : guess;
-        proto_field_t *fields = realloc(sc->fields, cap * sizeof *fields);
-        if (fields)
-            sc->fields = fields;
-        s_key_t *keys = realloc(sc->keys, cap * sizeof *keys);
-        if (keys)
-            sc->keys = keys;
-        if (!fields || !keys)
-            return false;
-        sc->cap_fields = cap;
-    }
-    if (sc->n_records == sc->cap_records) {
-        size_t guess = (size_t)(sc->end - sc->p) / S_TEXT_PER_RECORD_GUESS + 8;
-        size_t cap = sc->cap_records ? sc->cap_records * 2 : guess;
-        size_t *starts = realloc(sc->starts, cap * sizeof *starts);
-        if (!starts)
-            return false;
-        sc->starts = starts;
-        sc->cap_records = cap;
-    }
-    return true;
+    //  the first reservation is the guess, later ones double
+    size_t field_room = sc->cap_fields ? 1 : (size_t)(sc->end - sc->p) / S_TEXT_PER_FIELD_GUESS + 16;
+    size_t record_room = sc->cap_records ? 1 : (size_t)(sc->end - sc->p) / S_TEXT_PER_RECORD_GUESS + 8;
+    return vec_reserve_(&sc->fields, &sc->cap_fields, sc->n_fields, field_room, sizeof *sc->fields) == 0
+        && vec_reserve_(&sc->keys, &sc->cap_keys, sc->n_fields, field_room, sizeof *sc->keys) == 0
+        && vec_reserve_(&sc->starts, &sc->cap_records, sc->n_records, record_room, sizeof *sc->starts) == 0;
 }
 
 //  The name at sc->p (on its opening quote) into field k. A batch repeats
@@ -712,6 +696,30 @@ int body_parse_full(body_t *self, const char *text, size_t len, bool batch, size
         return mlops_err_set(err, MLOPS_ECHECK, "body has the wrong shape (%zu problems)",
                              self->n_problems);
     return 0;
+}
+
+int body_load(body_t *self, const char *text, size_t len, mlops_err_t *err)
+{
+    s_reset(self);
+    int code = 0;
+    self->doc = s_load(self, text, len, err, &code);
+    return self->doc ? 0 : code;
+}
+
+bool body_number(const void *value, double *out)
+{
+    const json_t *v = value;
+    if (json_is_number(v)) {
+        *out = json_number_value(v);
+        return true;
+    }
+    //  only the rewrite puts NULs in strings: the markers of s_field
+    const char *s = json_string_value(v);
+    if (!s || json_string_length(v) != 2 || s[0] != '\0'
+        || (s[1] != 'N' && s[1] != 'I' && s[1] != '-'))
+        return false;
+    *out = s[1] == 'N' ? NAN : s[1] == 'I' ? INFINITY : -INFINITY;
+    return true;
 }
 
 void body_clear(body_t *self)

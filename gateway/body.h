@@ -54,6 +54,16 @@ int body_parse(body_t *self, const char *text, size_t len, bool batch, size_t ba
 int body_parse_full(body_t *self, const char *text, size_t len, bool batch, size_t batch_max,
                     mlops_err_t *err);
 
+//  Parses text as one JSON document into self->doc for a caller that walks
+//  it itself (the V2 tensors, v2.c), bare NaN / Infinity / -Infinity
+//  accepted as body_parse does (read them with body_number). Returns 0,
+//  MLOPS_EPROTO (err and self->error_pos name the byte), MLOPS_ENOMEM.
+int body_load(body_t *self, const char *text, size_t len, mlops_err_t *err);
+
+//  True when value (a json_t * of a body_load document) is a number, NaN
+//  and infinities included; its value goes to *out.
+bool body_number(const void *value, double *out);
+
 //  Frees what body_parse allocated and resets self. Safe on a zeroed body
 //  and on one body_parse filled, whatever it returned.
 void body_clear(body_t *self);

@@ -1,6 +1,7 @@
 /*  counters.c: the gateway's counters and the Prometheus text format (see
     counters.h). */
 #include "counters.h"
+#include "vec.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -13,7 +14,7 @@
 #define STATUS_MAX 599
 
 static const char *s_endpoint_names[COUNTERS_ENDPOINTS] = {
-    "/health", "/predict", "/predict/batch", "/metrics", "/api", "/static", "other"};
+    "/health", "/predict", "/predict/batch", "/metrics", "/api", "/static", "/v2", "other"};
 static const double s_bounds_sec[COUNTERS_BUCKETS] = {
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
     0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
@@ -84,13 +85,10 @@ static void s_printf(s_text_t *t, const char *fmt, ...)
             t->len += (size_t)n;
             return;
         }
-        char *data = realloc(t->data, t->cap * 2 + (size_t)n);
-        if (!data) {
+        if (vec_reserve_(&t->data, &t->cap, t->len, (size_t)n + 1, 1) != 0) {
             t->failed = true;
             break;
         }
-        t->data = data;
-        t->cap = t->cap * 2 + (size_t)n;
     }
     free(t->data);
     t->data = NULL;

@@ -45,7 +45,7 @@ void gateway_settle(gateway_t *self, request_t *req, int status, char *answer, s
 void gateway_settle_detail(gateway_t *self, request_t *req, int status, const char *message)
 {
     size_t len = 0;
-    char *answer = answer_detail(message, &len);
+    char *answer = req->v2 ? answer_v2_error(message, &len) : answer_detail(message, &len);
     gateway_settle(self, req, status, answer, len);
 }
 
@@ -119,6 +119,7 @@ void gateway_config_defaults(gateway_config_t *cfg)
         .static_dir = NULL,
         .connections_per_ip = GATEWAY_CONNECTIONS_PER_IP,
         .header_timeout_ms = GATEWAY_HEADER_TIMEOUT_MSEC,
+        .model_name = GATEWAY_MODEL_NAME,
     };
 }
 
@@ -289,6 +290,7 @@ void gateway_destroy(gateway_t **p)
     router_destroy(&self->router);
     counters_destroy(&self->counters);
     requests_destroy(&self->requests);
+    http_v2_close(self);
     free(self);
     *p = NULL;
 }

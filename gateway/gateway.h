@@ -52,6 +52,7 @@
 #define GATEWAY_BROKER "tcp://127.0.0.1:5556"     //  the broker's control socket
 #define GATEWAY_BROKER_TIMEOUT_MSEC 3000           //  /api answers 503 after this
 #define GATEWAY_CONTROL_INFLIGHT_MAX 64            //  /api requests at the broker at once
+#define GATEWAY_MODEL_NAME "titanic"               //  the served model's V2 name
 
 typedef struct {
     const char *bind_address;        //  HTTP address, NULL = all interfaces
@@ -76,6 +77,7 @@ typedef struct {
     const char *allowed_origins;     //  Origins allowed besides our own for /api actions, NULL = none
     unsigned connections_per_ip;     //  MHD per-IP connection limit, 0 = none
     int64_t header_timeout_ms;       //  request headers must be whole this long after the first byte
+    const char *model_name;          //  the served model's name in /v2/models/NAME
 } gateway_config_t;
 
 typedef struct gateway gateway_t;

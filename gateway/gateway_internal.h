@@ -14,6 +14,8 @@
                        heartbeats, probes, lost workers
         broker_link.c  the DEALER to the broker's control socket for /api
                        (what goes in it and comes out is api.c's)
+        http_v2.c      the Open Inference Protocol's paths (the bodies are
+                       v2.c's, no I/O) and the signatures workers send
         requests.c     the request table (requests.h, no I/O)
 
     Everything runs on the reactor's one thread; nothing here locks.
@@ -23,6 +25,7 @@
 
 #include "gateway.h"
 
+#include "body.h"
 #include "clock.h"
 #include "counters.h"
 #include "curve.h"
@@ -30,6 +33,8 @@
 #include "msg.h"
 #include "requests.h"
 #include "router.h"
+#include "schema.h"
+#include "vec.h"
 
 #include <czmq.h>
 #include <microhttpd.h>
@@ -39,6 +44,7 @@
 #include <time.h>
 
 #define DRAIN_BATCH 512   //  messages handled from one socket before polling the others
+#define SCHEMAS_MAX 16    //  signatures kept, by version (the oldest goes first)
 
 typedef struct {
     uint64_t req_id;                  //  the request waiting for this REPLY
@@ -60,6 +66,8 @@ struct gateway {
     uint16_t port;                    //  bound HTTP port
     bool resumed;                     //  a connection was resumed since MHD_run
     guard_t *guard;                   //  http_guard.c: the HTTP rules and header clocks
+    //  http_v2.c
+    VEC(schema_t *) schemas;          //  signatures the workers sent, oldest first
     //  backend.c
     zsock_t *backend_sock;            //  ROUTER the infer workers connect to
     zsock_t *monitor_sock;            //  PAIR receiving backend disconnect events
@@ -120,6 +128,35 @@ void http_guard_completed(gateway_t *self, struct MHD_Connection *conn);
 //  Shuts the connections whose headers are late at now; when the next is due.
 void http_guard_timers(gateway_t *self, int64_t now);
 int64_t http_guard_due_ms(const gateway_t *self);
+
+//  A request with a body to read, up to max bytes: 413 at once when its
+//  declared length is over.
+void http_expect_body(gateway_t *self, request_t *req, size_t max);
+
+//  Encodes a parsed body's records as a PREDICT, queues and sends it.
+void http_predict(gateway_t *self, request_t *req, const body_t *body);
+
+/* --- http_v2.c ----------------------------------------------------------- */
+
+//  Routes a request under /v2 (answers metadata at once, leaves an infer
+//  or an index READING).
+void http_v2_route(gateway_t *self, request_t *req, const char *url, bool get, bool post);
+
+//  A V2 request's body is in: parse the tensors and send, or answer.
+void http_v2_complete(gateway_t *self, request_t *req);
+
+//  A worker's SIGNATURE: keeps it for its version (replacing one kept).
+void http_v2_signature(gateway_t *self, const proto_msg_t *msg);
+
+//  Answers a worker's PREDICTION / ERROR for a V2 request.
+void http_v2_prediction(gateway_t *self, request_t *req, const proto_msg_t *msg);
+void http_v2_error(gateway_t *self, request_t *req, const proto_msg_t *msg);
+
+//  The signature kept for version, or NULL. Borrowed until the next SIGNATURE.
+const schema_t *http_v2_schema(const gateway_t *self, int64_t version);
+
+//  Frees the kept signatures.
+void http_v2_close(gateway_t *self);
 
 /* --- backend.c ----------------------------------------------------------- */
 

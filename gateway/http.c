@@ -16,6 +16,8 @@
 #include "api.h"
 #include "body.h"
 #include "log.h"
+#include "openapi.h"
+#include "v2.h"
 #include "statics.h"
 
 #include <arpa/inet.h>
@@ -94,7 +96,7 @@ static void s_answer_metrics(gateway_t *self, request_t *req)
 
 //  A request with a body to read, up to max bytes: 413 at once when its
 //  declared length is over.
-static void s_expect_body(gateway_t *self, request_t *req, size_t max)
+void http_expect_body(gateway_t *self, request_t *req, size_t max)
 {
     const char *cl = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
                                                  MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -107,7 +109,7 @@ static void s_expect_body(gateway_t *self, request_t *req, size_t max)
     }
 }
 
-//  GET / and GET /static/NAME: the dashboard's files.
+//  GET / and GET /static/NAME: the dashboard's files (and /docs's page).
 static void s_route_static(gateway_t *self, request_t *req, const char *url, bool get)
 {
     req->endpoint = COUNTERS_STATIC;
@@ -127,6 +129,21 @@ static void s_route_static(gateway_t *self, request_t *req, const char *url, boo
     }
     gateway_settle(self, req, 200, body, len);
     req->content_type = type;
+}
+
+//  GET /openapi.json, built from the production model's signature, and
+//  GET /docs, a static page that reads it.
+static void s_route_docs(gateway_t *self, request_t *req, const char *url, bool get)
+{
+    if (strcmp(url, "/docs") == 0 || !get) {
+        s_route_static(self, req, "/static/docs.html", get);
+        return;
+    }
+    req->endpoint = COUNTERS_STATIC;
+    size_t len = 0;
+    const schema_t *schema = http_v2_schema(self, router_version(self->router));
+    char *body = openapi_document(schema, self->cfg.model_name, &len);
+    gateway_settle(self, req, 200, body, len);
 }
 
 //  /api/...: reads go to the broker at once; actions are checked against
@@ -157,7 +174,7 @@ static void s_route_api(gateway_t *self, request_t *req, const char *url, bool g
                                   ? "this action needs the admin token: send Authorization: Bearer TOKEN"
                                   : "the admin token is not the right one");
         else
-            s_expect_body(self, req, API_BODY_MAX_BYTES);
+            http_expect_body(self, req, API_BODY_MAX_BYTES);
     }
 }
 
@@ -183,6 +200,14 @@ static void s_route(gateway_t *self, request_t *req, const char *url, const char
         s_route_api(self, req, url, get, post);
         return;
     }
+    if (strcmp(url, "/openapi.json") == 0 || strcmp(url, "/docs") == 0) {
+        s_route_docs(self, req, url, get);
+        return;
+    }
+    if (strcmp(url, "/v2") == 0 || strncmp(url, "/v2/", 4) == 0) {
+        http_v2_route(self, req, url, get, post);
+        return;
+    }
     if (strcmp(url, "/") == 0 || strncmp(url, "/static/", 8) == 0) {
         s_route_static(self, req, url, get);
         return;
@@ -190,7 +215,8 @@ static void s_route(gateway_t *self, request_t *req, const char *url, const char
     req->batch = strcmp(url, "/predict/batch") == 0;
     if (!req->batch && strcmp(url, "/predict") != 0) {
         gateway_settle_detail(self, req, 404, "not found: the endpoints are /health, /predict, "
-                              "/predict/batch, /metrics, /api/... and the dashboard at /");
+                              "/predict/batch, /metrics, /v2/..., /api/..., /openapi.json, /docs "
+                              "and the dashboard at /");
         return;
     }
     req->endpoint = req->batch ? COUNTERS_BATCH : COUNTERS_PREDICT;
@@ -199,17 +225,29 @@ static void s_route(gateway_t *self, request_t *req, const char *url, const char
         gateway_settle_detail(self, req, 405, "method not allowed: use POST");
         return;
     }
-    s_expect_body(self, req, req->batch ? self->cfg.batch_body_max_bytes : self->cfg.body_max_bytes);
+    //  ?version=V pins the request to a registry version (PROTOCOL.md, PREDICT)
+    const char *pin = MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, "version");
+    if (pin && !(req->pin_version = v2_version_parse(pin, strlen(pin)))) {
+        gateway_settle_detail(self, req, 400, "query parameter version must be a whole number > 0");
+        return;
+    }
+    http_expect_body(self, req, req->batch ? self->cfg.batch_body_max_bytes : self->cfg.body_max_bytes);
 }
 
 /* --- bodies -------------------------------------------------------------- */
 
 //  A parsed predict body: encode, queue and send.
-static void s_predict(gateway_t *self, request_t *req, const body_t *body)
+void http_predict(gateway_t *self, request_t *req, const body_t *body)
 {
+    if (req->pin_version && router_pinning(self->router) == 0) {
+        gateway_settle_detail(self, req, 503, "no inference worker takes requests pinned to a "
+                              "version (they predate it)");
+        return;
+    }
     proto_msg_t msg = {.cmd = PROTO_PREDICT,
                        .predict = {.req_id = requests_id(self->requests, req),
-                                   .records = body->records, .n_records = body->n_records}};
+                                   .records = body->records, .n_records = body->n_records,
+                                   .version = req->pin_version}};
     int rc = proto_msg_encode(&msg, &req->frame, &req->frame_len);
     if (rc != 0) {
         gateway_settle_detail(self, req, 500, mlops_strerror(rc));
@@ -229,6 +267,10 @@ static void s_request_complete(gateway_t *self, request_t *req)
         char why[96];
         snprintf(why, sizeof why, "body is over the limit of %zu bytes", req->body_max);
         gateway_settle_detail(self, req, 413, why);
+        return;
+    }
+    if (req->v2) {
+        http_v2_complete(self, req);
         return;
     }
     if (req->call != API_NONE) {
@@ -256,7 +298,7 @@ static void s_request_complete(gateway_t *self, request_t *req)
     else if (router_serving(self->router) == 0)
         gateway_settle_detail(self, req, 503, "no model loaded yet: the inference workers wait for one");
     else
-        s_predict(self, req, &body);
+        http_predict(self, req, &body);
     body_clear(&body);
 }
 

@@ -41,8 +41,8 @@ static void s_usage(FILE *out)
     fprintf(out,
         "usage: mlops-gateway [options]\n"
         "HTTP front of the inference workers: GET /health, POST /predict,\n"
-        "POST /predict/batch, GET /metrics; the dashboard at GET / and its JSON\n"
-        "API under /api (see gateway/README.md).\n\n"
+        "POST /predict/batch, GET /metrics; the Open Inference Protocol under /v2;\n"
+        "the dashboard at GET / and its JSON API under /api (see gateway/README.md).\n\n"
         "  --port N             HTTP port (default %d, 0 = any free port)\n"
         "  --listen ADDR        HTTP and backend on ADDR (an IPv4 address, * for all\n"
         "                       interfaces) instead of loopback; needs an admin token\n"
@@ -70,6 +70,8 @@ static void s_usage(FILE *out)
         "  --static DIR         the dashboard's files (default: the first that exists\n"
         "                       of $MLOPS_STATIC, <bin>/../gateway/static,\n"
         "                       <bin>/../share/mlops/static)\n"
+        "  --model-name NAME    the served model's name in the Open Inference Protocol\n"
+        "                       paths /v2/models/NAME (default %s)\n"
         "  --body-max BYTES     /predict body limit, 413 above (default %u)\n"
         "  --batch-body-max BYTES  /predict/batch body limit (default %u)\n"
         "  --batch-max N        records in one batch, 422 above (default %d)\n"
@@ -93,7 +95,7 @@ static void s_usage(FILE *out)
         "MLOPS_CURVE_CLIENT_CERT and MLOPS_CURVE_SERVER_KEY (mlops keygen).\n",
         GATEWAY_PORT, "tcp://" ENDPOINT_LOOPBACK ":5558", GATEWAY_BROKER,
         duration_format(GATEWAY_BROKER_TIMEOUT_MSEC, broker_timeout, sizeof broker_timeout),
-        GATEWAY_BODY_MAX_BYTES, GATEWAY_BATCH_BODY_MAX_BYTES, GATEWAY_BATCH_MAX,
+        GATEWAY_MODEL_NAME, GATEWAY_BODY_MAX_BYTES, GATEWAY_BATCH_BODY_MAX_BYTES, GATEWAY_BATCH_MAX,
         duration_format(GATEWAY_DEADLINE_MSEC, deadline, sizeof deadline),
         duration_format(GATEWAY_CLIENT_TIMEOUT_SEC * 1000LL, client_timeout, sizeof client_timeout),
         GATEWAY_CONNECTIONS_MAX, GATEWAY_CONNECTIONS_PER_IP,
@@ -158,6 +160,8 @@ static int s_flag(gateway_config_t *cfg, const char *flag, const char *value)
         cfg->allowed_hosts = value;
     else if (strcmp(flag, "--allowed-origins") == 0 && value)
         cfg->allowed_origins = value;
+    else if (strcmp(flag, "--model-name") == 0 && value)
+        cfg->model_name = value;
     else if (strcmp(flag, "--static") == 0 && value)
         cfg->static_dir = value;
     else if (strcmp(flag, "--broker-timeout") == 0)

@@ -45,7 +45,8 @@ static void s_free_buffers(request_t *req)
     free(req->body);
     free(req->frame);
     free(req->answer);
-    req->body = req->answer = NULL;
+    free(req->v2_id);
+    req->body = req->answer = req->v2_id = NULL;
     req->frame = NULL;
 }
 
@@ -143,6 +144,8 @@ void request_append(request_t *req, const char *data, size_t n)
         req->too_big = true;
         return;
     }
+    //  a byte buffer with its own limit (body_max, checked above) and a first
+    //  size of 4 KiB rather than VEC_MIN_CAP: vec.h's array would add nothing
     if (req->body_len + n > req->body_cap) {
         size_t cap = req->body_cap ? req->body_cap * 2 : 4096;
         while (cap < req->body_len + n)

@@ -69,6 +69,10 @@ typedef struct {
     const char *allow;                //  Allow header for a 405, else NULL
     bool challenge;                   //  add WWW-Authenticate: Bearer (a 401)
     api_call_t call;                  //  the /api call, API_NONE for others
+    bool v2;                          //  an Open Inference Protocol request: V2 answers
+    unsigned v2_outputs;              //  V2_OUTPUT_* asked for (infer)
+    char *v2_id;                      //  the V2 request's "id" to echo, malloc'd, NULL = none
+    int64_t pin_version;              //  the model version asked for, 0 = production
 } request_t;
 
 typedef struct requests requests_t;

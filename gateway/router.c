@@ -91,12 +91,12 @@ void router_heard(router_t *self, int slot, int64_t model_version, int64_t now_m
     w->heard_ms = now_ms;
 }
 
-int router_pick(router_t *self)
+static int s_pick(router_t *self, bool pins_only)
 {
     int best = -1;
     for (int i = 0; i < self->hwm; i++) {
         const router_worker_t *w = &self->workers[i];
-        if (!w->live || w->model_version <= 0 || w->in_flight >= self->credit)
+        if (!w->live || w->model_version <= 0 || w->in_flight >= self->credit || (pins_only && !w->pins))
             continue;
         if (best < 0) {
             best = i;
@@ -107,6 +107,30 @@ int router_pick(router_t *self)
             best = i;
     }
     return best;
+}
+
+int router_pick(router_t *self)
+{
+    return s_pick(self, false);
+}
+
+int router_pick_pinning(router_t *self)
+{
+    return s_pick(self, true);
+}
+
+void router_pins(router_t *self, int slot)
+{
+    assert(slot >= 0 && slot < self->hwm && self->workers[slot].live);
+    self->workers[slot].pins = true;
+}
+
+size_t router_pinning(const router_t *self)
+{
+    size_t n = 0;
+    for (int i = 0; i < self->hwm; i++)
+        n += self->workers[i].live && self->workers[i].model_version > 0 && self->workers[i].pins;
+    return n;
 }
 
 void router_sent(router_t *self, int slot, size_t records)

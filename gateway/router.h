@@ -39,6 +39,7 @@ typedef struct {
     uint64_t records;                 //  records in those
     uint64_t answers;                 //  PREDICTIONs received
     uint64_t errors;                  //  ERRORs received
+    bool pins;                        //  it sent SIGNATURE: it takes PREDICTs pinned to a version
 } router_worker_t;
 
 typedef struct router router_t;
@@ -66,6 +67,15 @@ void router_heard(router_t *self, int slot, int64_t model_version, int64_t now_m
 //  The worker to take the next request, or -1 when none is live with a
 //  model and credit left.
 int router_pick(router_t *self);
+
+//  router_pick among the workers that take pinned PREDICTs (router_pins).
+int router_pick_pinning(router_t *self);
+
+//  The worker in slot takes PREDICTs pinned to a version (it sent SIGNATURE).
+void router_pins(router_t *self, int slot);
+
+//  Live workers with a model that take pinned PREDICTs.
+size_t router_pinning(const router_t *self);
 
 //  Bookkeeping for a request of `records` records sent to slot / answered.
 void router_sent(router_t *self, int slot, size_t records);

@@ -125,6 +125,13 @@ double forest_predict_one(const forest_t *self, const double *x);
 //  batches.
 void forest_predict(const forest_t *self, const double *X, size_t n, double *proba);
 
+//  forest_predict for the serving path's blocks (up to a few hundred rows):
+//  the same values, bit for bit, with each tree walked by the rows still
+//  inside it only (a row that reached its leaf leaves the group at once),
+//  so a batch costs the sum of the rows' depths rather than the deepest
+//  row's depth per group. Large n goes to forest_predict and its threads.
+void forest_predict_block(const forest_t *self, const double *X, size_t n, double *proba);
+
 //  The thread count forest_fit uses for n_threads = 0.
 int forest_default_threads(void);
 

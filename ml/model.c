@@ -120,7 +120,7 @@ static void s_predict_block(const model_t *self, const double *X, size_t n, doub
     enum { LOCKSTEP_MIN_ROWS = 4 };
     size_t p = self->recipe->n_features;
     if (self->art.forest && n >= LOCKSTEP_MIN_ROWS)
-        forest_predict(self->art.forest, X, n, proba);
+        forest_predict_block(self->art.forest, X, n, proba);
     else if (self->art.forest)
         for (size_t i = 0; i < n; i++)
             proba[i] = forest_predict_one(self->art.forest, X + i * p);

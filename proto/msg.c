@@ -30,6 +30,8 @@
 #define S_STR(c, k, req, max) { #k, F_STR, offsetof(proto_msg_t, c.k), 0, req, max, 1 }
 //  An optional str key added by MLOPS/2: on the wire only when set.
 #define S_STR2(c, k, max) { #k, F_STR, offsetof(proto_msg_t, c.k), 0, false, max, 2 }
+//  An optional int key added by MLOPS/2: on the wire only when not 0.
+#define S_INT2(c, k) { #k, F_INT, offsetof(proto_msg_t, c.k), 0, false, 0, 2 }
 #define REQ true
 #define OPT false
 
@@ -68,7 +70,7 @@ static const msg_field_t s_event[] = {
     S_F(event, ts_ms, F_INT, REQ)};
 static const msg_field_t s_predict[] = {
     S_F(predict, req_id, F_UINT, REQ),
-    S_SIZED(predict, records, n_records, F_RECORDS, REQ)};
+    S_SIZED(predict, records, n_records, F_RECORDS, REQ), S_INT2(predict, version)};
 static const msg_field_t s_prediction[] = {
     S_F(prediction, req_id, F_UINT, REQ), S_F(prediction, model_version, F_INT, REQ),
     S_SIZED(prediction, predictions, n, F_INTS, REQ),
@@ -83,6 +85,8 @@ static const msg_field_t s_serving[] = {
 static const msg_field_t s_logs[] = {
     {"run_id", F_INT, offsetof(proto_msg_t, logs.run_id), 0, true, 0, 2},
     {"task_id", F_STR, offsetof(proto_msg_t, logs.task_id), 0, false, PROTO_TASK_ID_MAX, 2}};
+static const msg_field_t s_signature[] = {
+    S_F(signature, model_version, F_INT, REQ), S_F(signature, signature, F_STR, REQ)};
 
 //  what a str limit lets through fits the record that keeps it
 _Static_assert(PROTO_TEXT_MAX + 1 == RECORD_TEXT_MAX, "source and reason fit a run record");
@@ -110,6 +114,7 @@ static const msg_command_t s_commands[] = {
     [PROTO_ERROR] = S_CMD("ERROR", s_error),
     [PROTO_SERVING] = S_CMD("SERVING", s_serving),
     [PROTO_LOGS] = S_CMD2("LOGS", s_logs),
+    [PROTO_SIGNATURE] = S_CMD2("SIGNATURE", s_signature),
 };
 #define S_N_COMMANDS (sizeof(s_commands) / sizeof(s_commands[0]))
 
@@ -138,7 +143,11 @@ const char *proto_cmd_name(proto_cmd_t cmd)
 
 bool msg_field_omitted(const proto_msg_t *msg, const msg_field_t *f)
 {
-    if (f->since <= 1 || f->kind != F_STR)
+    if (f->since <= 1)
+        return false;
+    if (f->kind == F_INT)
+        return *MSG_CAT(msg, f->off, int64_t) == 0;
+    if (f->kind != F_STR)
         return false;
     const char *s = *MSG_CAT(msg, f->off, char *);
     return !s || !*s;

@@ -95,6 +95,9 @@ typedef enum {
     PROTO_SERVING,
     //  control side, MLOPS/2: a task's log lines as the broker keeps them
     PROTO_LOGS,
+    //  serving again, added later still: an infer worker tells the gateway
+    //  the input signature of the version it serves (V2 metadata, OpenAPI)
+    PROTO_SIGNATURE,
 } proto_cmd_t;
 
 //  One value of a prediction record, as a user sent it.
@@ -169,8 +172,10 @@ typedef struct {
         //  EVENT: kind "run" | "task" | "model"; fields not relevant are 0 / "".
         struct { const char *kind; int64_t run_id; const char *stage; const char *state;
                  int64_t version; const char *message; int64_t ts_ms; } event;
-        //  PREDICT: gateway to infer worker.
-        struct { uint64_t req_id; proto_record_t *records; size_t n_records; } predict;
+        //  PREDICT: gateway to infer worker. version pins the model version
+        //  to predict with (0 = the one the worker serves); sent only when
+        //  not 0, and only to workers that sent SIGNATURE (PROTOCOL.md).
+        struct { uint64_t req_id; proto_record_t *records; size_t n_records; int64_t version; } predict;
         //  PREDICTION: infer worker to gateway, one entry per record.
         struct { uint64_t req_id; int64_t model_version; const int64_t *predictions;
                  const double *probabilities; size_t n; } prediction;
@@ -187,6 +192,10 @@ typedef struct {
         //  LOGS (MLOPS/2): the kept log lines of a run's tasks, or of one
         //  task ("" = every task of the run).
         struct { int64_t run_id; const char *task_id; } logs;
+        //  SIGNATURE (MLOPS/2): infer worker to gateway, after READY and after
+        //  each swap. signature is the served version's signature as JSON
+        //  text (PROTOCOL.md section 12, "Signature").
+        struct { int64_t model_version; const char *signature; } signature;
     };
 } proto_msg_t;
 

@@ -382,6 +382,7 @@ static int s_pack_field(msgpack_packer *pk, msgpack_sbuffer *sb, const proto_msg
     return rc ? MLOPS_ENOMEM : 0;
 }
 
+
 //  A first buffer big enough for the message's bins, so they are copied once.
 static size_t s_encode_estimate(const proto_msg_t *m, const msg_command_t *c)
 {

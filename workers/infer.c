@@ -3,7 +3,10 @@
     One zmq_poll over the gateway DEALER and the feed pipe; one function per
     message. Each PREDICT is validated against the served model's signature
     and predicted in place; a model posted by the feed replaces the served
-    one between two PREDICTs. When the gateway has been silent for the
+    one between two PREDICTs. A PREDICT pinned to another version is served
+    by that version: held among the last INFER_PINNED_MAX pinned ones (LRU),
+    or fetched by the feed while the PREDICT waits (parked), or answered
+    ERROR 404 when the broker has no such version or it does not load. When the gateway has been silent for the
     liveness period the socket is closed and opened again after a back-off
     (PROTOCOL.md section 7); a DISCONNECT from the gateway (it restarted and
     does not know us) gets a new READY at once.
@@ -17,6 +20,7 @@
 #include "log.h"
 #include "model.h"
 #include "msg.h"
+#include "vec.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -34,6 +38,14 @@
 #define DRAIN_BATCH 256             //  PREDICTs handled before looking at the pipe
 #define LOOP_WAIT_MSEC 100          //  longest wait of one loop turn
 #define STALL_SLACK_MSEC 100        //  a turn this much over the wait is a stall of ours
+#define INFER_PINNED_MAX 4          //  pinned versions held beside the served one
+#define INFER_PARKED_MAX 4096       //  PREDICTs waiting for a pinned version to load
+
+typedef struct {
+    int64_t version;                          //  0 = empty entry
+    model_t *model;                           //  owned
+    uint64_t used_seq;                        //  last use, for LRU eviction
+} s_pinned_t;
 
 struct infer {
     infer_config_t cfg;                       //  copy (strings borrowed from argv)
@@ -56,6 +68,9 @@ struct infer {
     int64_t *pred;                            //  scratch, cap entries
     size_t cap;                               //  scratch size
     proto_problem_t problems[PROTO_DETAIL_MAX]; //  validation scratch
+    s_pinned_t pinned[INFER_PINNED_MAX];      //  pinned versions held (LRU)
+    uint64_t seq;                             //  use counter for the LRU
+    VEC(proto_msg_t *) parked;                //  PREDICTs waiting for a pinned version, owned
     volatile sig_atomic_t stop;               //  infer_stop was called
 };
 
@@ -78,6 +93,21 @@ static void s_send_ready(infer_t *self)
                                  .model_version = self->model ? self->version : 0,
                                  .name = self->cfg.name}};
     s_send(self, &msg);
+}
+
+//  The served version's signature, for the gateway's V2 metadata and
+//  OpenAPI document (PROTOCOL.md, SIGNATURE). Nothing to say without a model.
+static void s_send_signature(infer_t *self)
+{
+    if (!self->model)
+        return;
+    char *text = model_signature_json(self->model);
+    if (!text)
+        return;   //  out of memory: the next swap or READY says it again
+    proto_msg_t msg = {.cmd = PROTO_SIGNATURE,
+                       .signature = {.model_version = self->version, .signature = text}};
+    s_send(self, &msg);
+    free(text);
 }
 
 static void s_send_heartbeat(infer_t *self)
@@ -120,6 +150,7 @@ static int s_open(infer_t *self)
     }
     self->last_heard_ms = clock_mono_ms();
     s_send_ready(self);
+    s_send_signature(self);
     return 0;
 }
 
@@ -139,42 +170,133 @@ static bool s_scratch(infer_t *self, size_t n)
     return true;
 }
 
-static void s_handle_predict(infer_t *self, const proto_msg_t *msg)
+//  The pinned entry holding version, or NULL.
+static s_pinned_t *s_pinned(infer_t *self, int64_t version)
+{
+    for (int i = 0; i < INFER_PINNED_MAX; i++)
+        if (self->pinned[i].version == version && self->pinned[i].model)
+            return &self->pinned[i];
+    return NULL;
+}
+
+//  True when a PREDICT waits for version (the feed was asked already).
+static bool s_awaited(const infer_t *self, int64_t version)
+{
+    for (size_t i = 0; i < self->parked.len; i++)
+        if (self->parked.at[i]->predict.version == version)
+            return true;
+    return false;
+}
+
+//  A pinned PREDICT for a version not held: park it and ask the feed (once
+//  per version). Returns true when msg was kept (the caller must not free it).
+static bool s_park(infer_t *self, proto_msg_t *msg)
+{
+    uint64_t id = msg->predict.req_id;
+    int64_t v = msg->predict.version;
+    char why[128];
+    if (!self->feed) {
+        snprintf(why, sizeof why, "version %" PRId64 " is not held by this worker and it has no "
+                 "broker to load it from", v);
+        s_send_error(self, id, 404, why, NULL, 0);
+        return false;
+    }
+    bool asked = s_awaited(self, v);
+    if (self->parked.len >= INFER_PARKED_MAX || (!asked && !infer_feed_pin(self->pipe, v))
+        || vec_push(&self->parked, msg) != 0) {
+        s_send_error(self, id, 503, "too many requests wait for pinned versions", NULL, 0);
+        return false;
+    }
+    return true;
+}
+
+//  The model a PREDICT asks for: the served one (version 0 or its own) or
+//  a pinned one; NULL when it must be fetched first. *version gets its version.
+static model_t *s_model_for(infer_t *self, int64_t want, int64_t *version)
+{
+    *version = self->version;
+    if (want == 0 || (self->model && want == self->version))
+        return self->model;
+    s_pinned_t *p = s_pinned(self, want);
+    if (!p)
+        return NULL;
+    p->used_seq = ++self->seq;
+    *version = want;
+    return p->model;
+}
+
+//  Answers msg; returns true when it was parked (kept) for a pinned version.
+static bool s_handle_predict(infer_t *self, proto_msg_t *msg)
 {
     uint64_t id = msg->predict.req_id;
     const proto_record_t *records = msg->predict.records;
     size_t n = msg->predict.n_records;
-    if (!self->model) {
+    int64_t version;
+    model_t *model = s_model_for(self, msg->predict.version, &version);
+    if (!model && msg->predict.version != 0)
+        return s_park(self, msg);
+    if (!model) {
         s_send_error(self, id, 503, "no model loaded yet", NULL, 0);
-        return;
+        return false;
     }
     if (!s_scratch(self, n)) {
         s_send_error(self, id, 500, "out of memory", NULL, 0);
-        return;
+        return false;
     }
     //  One walk checks and predicts: each record is mapped to the signature once.
     size_t bad = 0;
     mlops_err_t err;
-    int rc = model_serve(self->model, records, n, false, self->problems, PROTO_DETAIL_MAX, &bad,
+    int rc = model_serve(model, records, n, false, self->problems, PROTO_DETAIL_MAX, &bad,
                          self->proba, &err);
     if (rc != 0) {
         log_warning("prediction failed records=%zu error=%s", n, mlops_err_text(&err, rc));
         s_send_error(self, id, 500, mlops_err_text(&err, rc), NULL, 0);
-        return;
+        return false;
     }
     if (bad) {
         char why[96];
         snprintf(why, sizeof why, "%zu problem%s in %zu record%s", bad, bad == 1 ? "" : "s", n,
                  n == 1 ? "" : "s");
         s_send_error(self, id, 422, why, self->problems, bad < PROTO_DETAIL_MAX ? bad : PROTO_DETAIL_MAX);
-        return;
+        return false;
     }
     for (size_t i = 0; i < n; i++)
         self->pred[i] = self->proba[i] >= 0.5;
     proto_msg_t out = {.cmd = PROTO_PREDICTION,
-                       .prediction = {.req_id = id, .model_version = self->version,
+                       .prediction = {.req_id = id, .model_version = version,
                                       .predictions = self->pred, .probabilities = self->proba, .n = n}};
     s_send(self, &out);
+    return false;
+}
+
+//  A pinned version arrived from the feed (or why it will not): keep it,
+//  evicting the least recently used, and answer the PREDICTs waiting for it.
+static void s_pin_arrived(infer_t *self, infer_feed_post_t *post)
+{
+    if (post->model) {
+        s_pinned_t *slot = &self->pinned[0];
+        for (int i = 1; i < INFER_PINNED_MAX; i++)
+            if (self->pinned[i].used_seq < slot->used_seq)
+                slot = &self->pinned[i];
+        if (slot->model)
+            log_info("pinned model evicted version=%" PRId64, slot->version);
+        model_destroy(&slot->model);
+        *slot = (s_pinned_t){.version = post->version, .model = post->model, .used_seq = ++self->seq};
+    }
+    size_t kept = 0;
+    for (size_t i = 0; i < self->parked.len; i++) {
+        proto_msg_t *msg = self->parked.at[i];
+        if (msg->predict.version != post->version) {
+            self->parked.at[kept++] = msg;
+            continue;
+        }
+        if (post->model)
+            s_handle_predict(self, msg);
+        else
+            s_send_error(self, msg->predict.req_id, post->status, post->why, NULL, 0);
+        proto_msg_destroy(&msg);
+    }
+    self->parked.len = kept;
 }
 
 static void s_gateway_drain(infer_t *self)
@@ -196,11 +318,15 @@ static void s_gateway_drain(infer_t *self)
             continue;
         }
         switch (msg->cmd) {
-        case PROTO_PREDICT: s_handle_predict(self, msg); break;
+        case PROTO_PREDICT:
+            if (s_handle_predict(self, msg))
+                msg = NULL;   //  parked: ours until its version arrives
+            break;
         case PROTO_HEARTBEAT: break;
         case PROTO_DISCONNECT:
             log_info("gateway said DISCONNECT reason=%s: sending READY", msg->disconnect.reason);
             s_send_ready(self);
+            s_send_signature(self);
             break;
         default:
             log_warning("unexpected command from the gateway command=%s", proto_cmd_name(msg->cmd));
@@ -219,6 +345,10 @@ static void s_pipe_drain(infer_t *self)
             continue;
         infer_feed_post_t post;
         memcpy(&post, zmq_msg_data(&frame), sizeof post);
+        if (post.pinned) {
+            s_pin_arrived(self, &post);
+            continue;
+        }
         int64_t old = self->version;
         model_destroy(&self->model);
         self->model = post.model;
@@ -226,6 +356,7 @@ static void s_pipe_drain(infer_t *self)
         log_info("model swapped version=%" PRId64 " previous=%" PRId64 " family=%s", post.version,
                  old, model_family(post.model));
         s_send_heartbeat(self);   //  tell the gateway now, not at the next interval
+        s_send_signature(self);
         infer_feed_served(self->pipe, post.version);   //  and the broker, through the feed
     }
     zmq_msg_close(&frame);
@@ -373,6 +504,11 @@ void infer_destroy(infer_t **p)
     }
     curve_destroy(&self->curve);
     model_destroy(&self->model);
+    for (int i = 0; i < INFER_PINNED_MAX; i++)
+        model_destroy(&self->pinned[i].model);
+    for (size_t i = 0; i < self->parked.len; i++)
+        proto_msg_destroy(&self->parked.at[i]);
+    vec_free(&self->parked);
     free(self->proba);
     free(self->pred);
     free(self);

@@ -51,7 +51,15 @@ struct infer_feed {
     char name[PROTO_NAME_MAX + 1]; //  for SERVING
     pthread_t thread;            //  the feed thread
     atomic_bool stop;            //  set by infer_feed_destroy
+    int64_t pins[INFER_FEED_PINS_MAX]; //  versions the serving thread asked for, in order
+    size_t n_pins;               //  how many wait
 };
+
+//  A pin request on the pipe: its size tells it from a served version.
+typedef struct {
+    int64_t version;             //  the version asked for
+    int64_t unused;              //  padding to a size of its own
+} s_pin_request_t;
 
 //  Waits for the REPLY on sock, in slices so a stop is noticed. Returns the
 //  decoded message or NULL (timeout, stop, or a malformed answer).
@@ -88,36 +96,47 @@ static proto_msg_t *s_await_reply(infer_feed_t *self, void *sock)
 
 //  Checks and loads the artifact of a GET_MODEL answer. Returns the model
 //  (version in *version) or NULL with a warning logged.
-static model_t *s_load_reply(infer_feed_t *self, const proto_msg_t *reply, int64_t *version)
+//  why (may be NULL) gets the reason of a NULL return.
+static model_t *s_load_reply(const proto_msg_t *reply, int64_t want, int64_t *version, char *why,
+                             size_t why_size)
 {
+    char scratch[160];
+    if (!why)
+        why = scratch, why_size = sizeof scratch;
     if (!reply->reply.ok) {   //  e.g. no version in production yet: a state, not a fault
-        log_info("broker refused GET_MODEL version=%" PRId64 " error=%s", self->want,
-                 reply->reply.error);
+        log_info("broker refused GET_MODEL version=%" PRId64 " error=%s", want, reply->reply.error);
+        snprintf(why, why_size, "the broker has no version %" PRId64 ": %.96s", want, reply->reply.error);
         return NULL;
     }
     control_model_t cm;
     mlops_err_t err;
     if (control_model_decode(reply->reply.data, reply->reply.data_len, &cm, &err) != 0) {
         log_warning("GET_MODEL answer dropped reason=%s", err.msg);
+        snprintf(why, why_size, "the broker's answer is malformed: %.96s", err.msg);
         return NULL;
     }
     char hex[HASH_HEX_LEN + 1];
     hash_sha256_hex(cm.artifact, cm.artifact_len, hex);
     if (strcmp(hex, cm.sha256) != 0) {
         log_warning("artifact of version %" PRId64 " fails its sha256 check", cm.version);
+        snprintf(why, why_size, "the artifact of version %" PRId64 " fails its sha256 check", cm.version);
         return NULL;
     }
     model_t *model = model_load(cm.artifact, cm.artifact_len, &err);
     if (!model) {
         log_warning("artifact of version %" PRId64 " does not load: %s", cm.version, err.msg);
+        snprintf(why, why_size, "version %" PRId64 " cannot be loaded: %.96s", cm.version, err.msg);
         return NULL;
     }
     *version = cm.version;
     return model;
 }
 
-//  One GET_MODEL round trip. Returns the loaded model or NULL.
-static model_t *s_fetch(infer_feed_t *self, int64_t *version)
+//  One GET_MODEL round trip for want (0 = production). Returns the loaded
+//  model or NULL, with why (may be NULL) saying why and *answered telling
+//  a broker's answer (404: the version is not there) from its silence (503).
+static model_t *s_fetch_version(infer_feed_t *self, int64_t want, int64_t *version, char *why,
+                                size_t why_size, bool *answered)
 {
     zsock_t *zsock = zsock_new(ZMQ_DEALER);
     if (!zsock)
@@ -129,12 +148,16 @@ static model_t *s_fetch(infer_feed_t *self, int64_t *version)
     model_t *model = NULL;
     uint8_t *frame = NULL;
     size_t len = 0;
-    proto_msg_t req = {.cmd = PROTO_GET_MODEL, .get_model = {.version = self->want}};
+    proto_msg_t req = {.cmd = PROTO_GET_MODEL, .get_model = {.version = want}};
+    *answered = false;
+    if (why)
+        snprintf(why, why_size, "no answer from the broker to GET_MODEL");
     if (zmq_connect(sock, self->control) == 0 && proto_msg_encode(&req, &frame, &len) == 0
         && zmq_send(sock, frame, len, ZMQ_DONTWAIT) >= 0) {
         proto_msg_t *reply = s_await_reply(self, sock);
+        *answered = reply != NULL;
         if (reply)
-            model = s_load_reply(self, reply, version);
+            model = s_load_reply(reply, want, version, why, why_size);
         else if (!atomic_load(&self->stop))
             log_warning("no answer from the broker to GET_MODEL endpoint=%s", self->control);
         proto_msg_destroy(&reply);
@@ -142,6 +165,12 @@ static model_t *s_fetch(infer_feed_t *self, int64_t *version)
     free(frame);
     zsock_destroy(&zsock);
     return model;
+}
+
+static model_t *s_fetch(infer_feed_t *self, int64_t *version)
+{
+    bool answered;
+    return s_fetch_version(self, self->want, version, NULL, 0, &answered);
 }
 
 //  A `model` event: a new production version means a fetch.
@@ -269,6 +298,11 @@ static void s_handle_served(infer_feed_t *self, void *pipe)
         if (zmq_msg_size(&frame) == sizeof self->served) {
             memcpy(&self->served, zmq_msg_data(&frame), sizeof self->served);
             self->next_report_ms = 0;
+        } else if (zmq_msg_size(&frame) == sizeof(s_pin_request_t)
+                   && self->n_pins < INFER_FEED_PINS_MAX) {
+            s_pin_request_t pin;
+            memcpy(&pin, zmq_msg_data(&frame), sizeof pin);
+            self->pins[self->n_pins++] = pin.version;
         }
     }
     zmq_msg_close(&frame);
@@ -277,6 +311,31 @@ static void s_handle_served(infer_feed_t *self, void *pipe)
 void infer_feed_served(void *pipe, int64_t version)
 {
     zmq_send(pipe, &version, sizeof version, ZMQ_DONTWAIT);
+}
+
+bool infer_feed_pin(void *pipe, int64_t version)
+{
+    s_pin_request_t pin = {.version = version};
+    return zmq_send(pipe, &pin, sizeof pin, ZMQ_DONTWAIT) == (int)sizeof pin;
+}
+
+//  Fetches the versions pinned requests wait for, each once, and posts
+//  each answer (a model, or why not) to the serving thread.
+static void s_fetch_pins(infer_feed_t *self, void *pipe)
+{
+    for (size_t i = 0; i < self->n_pins && !atomic_load(&self->stop); i++) {
+        infer_feed_post_t post = {.version = self->pins[i], .pinned = true};
+        bool answered = false;
+        int64_t got = 0;
+        post.model = s_fetch_version(self, self->pins[i], &got, post.why, sizeof post.why, &answered);
+        post.status = post.model ? 200 : answered ? 404 : 503;
+        if (post.model)
+            log_info("pinned model fetched version=%" PRId64 " family=%s", got,
+                     model_family(post.model));
+        if (zmq_send(pipe, &post, sizeof post, 0) < 0)
+            model_destroy(&post.model);
+    }
+    self->n_pins = 0;
 }
 
 static void s_try_fetch(infer_feed_t *self, void *pipe)
@@ -337,6 +396,7 @@ static void *s_feed_fn(void *arg)
         }
         if (self->need_fetch && clock_mono_ms() >= self->next_try_ms)
             s_try_fetch(self, pipe);
+        s_fetch_pins(self, pipe);
         s_report(self);
     }
     zsock_destroy(&self->report);

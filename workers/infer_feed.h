@@ -26,10 +26,15 @@
     its usual path; mlops-worker then exits 1. Any other refusal (a broker
     older than SERVING or than MLOPS/2) is logged once and serving goes on.
 
+    It also fetches a version the serving thread asks for by number
+    (infer_feed_pin: a PREDICT pinned to a version the worker does not
+    hold), once, without retrying: the answer, a model or why there is
+    none, is posted as a pinned infer_feed_post_t.
+
     What crosses the pipe to the serving thread is one frame holding an
     infer_feed_post_t: the receiver owns the model from then on. What comes
     back is one frame holding the int64_t version the serving thread now
-    serves (infer_feed_served), after each swap.
+    serves (infer_feed_served), after each swap, or a pin request.
 */
 #ifndef MLOPS_INFER_FEED_H
 #define MLOPS_INFER_FEED_H
@@ -44,9 +49,14 @@
 #define INFER_FEED_TIMEOUT_MSEC 3000    //  wait for one GET_MODEL answer
 #define INFER_FEED_BACKOFF_MAX_MSEC 8000 //  longest wait between attempts
 
+#define INFER_FEED_PINS_MAX 64   //  pin requests waiting in the feed
+
 typedef struct {
-    model_t *model;       //  loaded model, owned by the receiver
+    model_t *model;       //  loaded model, owned by the receiver; NULL for a failed pin
     int64_t version;      //  its registry version
+    bool pinned;          //  the answer to infer_feed_pin, not a new production model
+    int status;           //  a failed pin: 404 (no such version, or it does not load), 503
+    char why[160];        //  a failed pin: what happened
 } infer_feed_post_t;
 
 typedef struct infer_feed infer_feed_t;
@@ -68,6 +78,11 @@ bool infer_feed_refused(void);
 //  For the serving thread: tells the feed, over pipe (the serving thread's
 //  end of the PAIR), that it now serves version. Never blocks.
 void infer_feed_served(void *pipe, int64_t version);
+
+//  For the serving thread: asks the feed for version (a pinned post comes
+//  back, with the model or why not). Never blocks; false when the request
+//  could not be queued.
+bool infer_feed_pin(void *pipe, int64_t version);
 
 //  Stops and joins the thread; ignores NULL; sets *p to NULL.
 void infer_feed_destroy(infer_feed_t **p);

@@ -1,0 +1,247 @@
+/*  v2_fast.c: the one-pass reader of V2 infer bodies (see v2_internal.h).
+    jansson builds a document of one allocation per value, which was most of
+    the gateway's time on a V2 request; this reads the shape clients send
+    (tritonclient, the KServe SDK, curl) straight into tensors. It decides
+    nothing: anything it does not read exactly as jansson would, it leaves
+    to jansson (the fuzz target checks both paths agree).
+*/
+#include "v2_internal.h"
+
+#include "utf8.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    char *p;       //  cursor
+    char *end;     //  end of the text (a NUL sits there)
+    bool oom;      //  an allocation failed
+} s_scan_t;
+
+static void s_ws(s_scan_t *sc)
+{
+    while (*sc->p == ' ' || *sc->p == '\n' || *sc->p == '\r' || *sc->p == '\t')
+        sc->p++;
+}
+
+static bool s_char(s_scan_t *sc, char c)
+{
+    s_ws(sc);
+    if (*sc->p != c)
+        return false;
+    sc->p++;
+    s_ws(sc);
+    return true;
+}
+
+//  A string at sc->p, unescaped and cut in place (it ends with a NUL where
+//  the text had its closing quote or before); NULL for a \u escape (the
+//  NUL and surrogate rules are jansson's), a control byte, bad UTF-8 or
+//  the end of the text.
+static const char *s_string(s_scan_t *sc)
+{
+    static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
+    if (*sc->p != '"')
+        return NULL;
+    char *start = ++sc->p, *w = start;
+    for (;;) {
+        unsigned char c = (unsigned char)*sc->p;
+        if (c == '"')
+            break;
+        if (c == '\\') {
+            const char *hit = sc->p[1] ? strchr(from, sc->p[1]) : NULL;
+            if (!hit)
+                return NULL;
+            *w++ = to[hit - from];
+            sc->p += 2;
+            continue;
+        }
+        size_t n = c < 0x80 ? 1 : utf8_sequence_len((const unsigned char *)sc->p);
+        if (c < 0x20 || n == 0 || sc->end - sc->p < (ptrdiff_t)n)
+            return NULL;
+        memmove(w, sc->p, n);
+        w += n;
+        sc->p += n;
+    }
+    sc->p++;
+    *w = '\0';
+    return start;
+}
+
+//  A JSON number: INT when it has no fraction or exponent (and fits
+//  jansson's integer), else FLOAT.
+static bool s_number(s_scan_t *sc, v2_leaf_t *leaf)
+{
+    char *q = sc->p;
+    if (*q == '-')
+        q++;
+    if (*q == '0')
+        q++;
+    else if (*q >= '1' && *q <= '9')
+        while (*q >= '0' && *q <= '9')
+            q++;
+    else
+        return false;
+    bool real = *q == '.' || *q == 'e' || *q == 'E';
+    char *end;
+    errno = 0;
+    if (!real) {
+        long long v = strtoll(sc->p, &end, 10);
+        leaf->kind = PROTO_VAL_INT, leaf->num = (double)v;
+        if (end != q)
+            return false;   //  a leading zero: not JSON
+    } else {
+        leaf->kind = PROTO_VAL_FLOAT, leaf->num = strtod(sc->p, &end);
+        //  strtod takes forms JSON does not ("1.", ".5e"): the grammar decides
+        char *g = q;
+        if (*g == '.' && !(*++g >= '0' && *g <= '9'))
+            return false;
+        while (*g >= '0' && *g <= '9')
+            g++;
+        if (*g == 'e' || *g == 'E') {
+            g += g[1] == '+' || g[1] == '-' ? 2 : 1;
+            if (!(*g >= '0' && *g <= '9'))
+                return false;
+            while (*g >= '0' && *g <= '9')
+                g++;
+        }
+        if (g != end)
+            return false;
+    }
+    if (errno == ERANGE || end == sc->p)
+        return false;   //  out of range: jansson says so in its own words
+    sc->p = end;
+    return true;
+}
+
+static bool s_leaf(s_scan_t *sc, v2_leaf_t *leaf)
+{
+    leaf->str = NULL;
+    leaf->num = 0;
+    if (*sc->p == '"') {
+        leaf->kind = PROTO_VAL_STR;
+        return (leaf->str = s_string(sc)) != NULL;
+    }
+    if (strncmp(sc->p, "true", 4) == 0 || strncmp(sc->p, "false", 5) == 0) {
+        leaf->kind = PROTO_VAL_BOOL;
+        leaf->num = *sc->p == 't';
+        sc->p += *sc->p == 't' ? 4 : 5;
+        return true;
+    }
+    return s_number(sc, leaf);
+}
+
+//  data: a list of values or of lists, flattened into t->values.
+static bool s_data(s_scan_t *sc, v2_tensor_t *t, int depth)
+{
+    if (depth >= V2_NEST_MAX || !s_char(sc, '['))
+        return false;
+    if (s_char(sc, ']'))
+        return true;
+    do {
+        if (*sc->p == '[') {
+            if (!s_data(sc, t, depth + 1))
+                return false;
+            continue;
+        }
+        v2_leaf_t leaf;
+        if (!s_leaf(sc, &leaf))
+            return false;
+        if (vec_push(&t->values, leaf) != 0)
+            return !(sc->oom = true);
+    } while (s_char(sc, ','));
+    return s_char(sc, ']');
+}
+
+static bool s_shape(s_scan_t *sc, v2_tensor_t *t)
+{
+    if (!s_char(sc, '['))
+        return false;
+    t->is_list = true;
+    t->dims_int = true;
+    if (s_char(sc, ']'))
+        return true;
+    do {
+        v2_leaf_t d;
+        const char *start = sc->p;
+        if (!s_number(sc, &d) || d.kind != PROTO_VAL_INT)
+            return false;
+        if (t->n_dims < 2)   //  read again as an integer: a double would round it
+            t->dims[t->n_dims] = strtoll(start, NULL, 10);
+        t->n_dims++;
+    } while (s_char(sc, ','));
+    return s_char(sc, ']');
+}
+
+//  One tensor object: exactly name, datatype, shape and data.
+static bool s_tensor(s_scan_t *sc, v2_tensor_t *t)
+{
+    unsigned seen = 0;
+    if (!s_char(sc, '{'))
+        return false;
+    do {
+        const char *key = s_string(sc);
+        if (!key || !s_char(sc, ':'))
+            return false;
+        static const char *keys[] = {"name", "datatype", "shape", "data"};
+        unsigned bit = 0;
+        for (unsigned k = 0; k < 4; k++)
+            if (strcmp(key, keys[k]) == 0)
+                bit = 1u << k;
+        if (!bit || (seen & bit))
+            return false;   //  another key (parameters), or one twice
+        seen |= bit;
+        bool ok = bit == 1 ? (t->name = s_string(sc)) != NULL
+                : bit == 2 ? (t->datatype = s_string(sc)) != NULL
+                : bit == 4 ? s_shape(sc, t) : s_data(sc, t, 0);
+        if (!ok)
+            return false;
+    } while (s_char(sc, ','));
+    return seen == 15 && s_char(sc, '}');
+}
+
+static bool s_inputs(s_scan_t *sc, v2_tensors_t *ts)
+{
+    if (!s_char(sc, '[') || *sc->p == ']')
+        return false;   //  no tensor: jansson's message
+    do {
+        if (vec_push(ts, (v2_tensor_t){0}) != 0)
+            return !(sc->oom = true);
+        if (!s_tensor(sc, &ts->at[ts->len - 1]))
+            return false;
+    } while (s_char(sc, ','));
+    return s_char(sc, ']');
+}
+
+int v2_fast_scan(char *text, size_t len, v2_tensors_t *ts, char *id, size_t id_size, bool *has_id)
+{
+    s_scan_t sc = {.p = text, .end = text + len};
+    bool seen_id = false, seen_inputs = false, ok = s_char(&sc, '{');
+    while (ok) {
+        const char *key = s_string(&sc), *value = NULL;
+        ok = key && s_char(&sc, ':');
+        if (ok && strcmp(key, "id") == 0 && !seen_id)
+            ok = seen_id = (value = s_string(&sc)) != NULL && strlen(value) < id_size;
+        else if (ok && strcmp(key, "inputs") == 0 && !seen_inputs)
+            ok = seen_inputs = s_inputs(&sc, ts);
+        else
+            ok = false;
+        if (value)
+            memcpy(id, value, strlen(value) + 1);
+        if (!ok || !s_char(&sc, ','))
+            break;
+    }
+    ok = ok && seen_inputs && s_char(&sc, '}') && sc.p == sc.end;
+    *has_id = ok && seen_id;
+    if (sc.oom)
+        return MLOPS_ENOMEM;
+    return ok ? 1 : 0;
+}
+
+void v2_tensors_free(v2_tensors_t *ts)
+{
+    for (size_t k = 0; k < ts->len; k++)
+        vec_free(&ts->at[k].values);
+    vec_free(ts);
+}
