@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PROFILE_MSGPACK_DEPTH 5  //  profile > fields > field > counts > count
+#define PROFILE_MSGPACK_DEPTH 4  //  containers: profile > fields > field > counts
 #define PROFILE_PATH_MAX 64      //  bytes of "profile.fields[1023]"
 #define S_XSTR(x) #x
 #define S_STR(x) S_XSTR(x)
