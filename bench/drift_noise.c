@@ -72,41 +72,22 @@ typedef enum { FRESH, BOOTSTRAP, FARE_X3, PCLASS_SHIFT, BOTH, N_KINDS } s_kind_t
 static const char *const s_kind_names[N_KINDS] = {"fresh", "bootstrap", "fare x3", "pclass shifted",
                                                   "both"};
 
-//  A table and, per reference field, its column there (-1: absent).
-typedef struct {
-    const table_t *t;
-    int col[PROFILE_FIELDS_MAX];
-} s_source_t;
-
-static void s_source(s_source_t *s, const table_t *t, const profile_t *ref)
+//  A copy of pop shifted as kind says: Fare x3, Pclass 1 -> 2 -> 3 -> 1.
+static table_t *s_shifted(const table_t *pop, s_kind_t kind)
 {
-    s->t = t;
-    for (size_t k = 0; k < ref->n_fields; k++)
-        s->col[k] = table_find(t, ref->fields[k].name);
-}
-
-//  Adds row r of the source to live, shifted as kind says.
-static void s_add_row(profile_t *live, const s_source_t *s, size_t r, s_kind_t kind)
-{
-    for (size_t k = 0; k < live->n_fields; k++) {
-        const profile_field_t *f = &live->fields[k];
-        const table_col_t *c = s->col[k] < 0 ? NULL : &s->t->cols[s->col[k]];
-        if (!c || c->missing[r]) {
-            profile_add_missing(live, k);
-            continue;
-        }
-        if (f->kind == PROFILE_CATEGORY) {
-            profile_add_string(live, k, c->levels[c->codes[r]]);
-            continue;
-        }
-        double x = c->num[r];
-        if ((kind == FARE_X3 || kind == BOTH) && strcmp(f->name, "Fare") == 0)
-            x *= 3;
-        if ((kind == PCLASS_SHIFT || kind == BOTH) && strcmp(f->name, "Pclass") == 0)
-            x = fmod(x, 3) + 1;
-        profile_add_number(live, k, x);
+    size_t *rows = malloc(pop->n_rows * sizeof *rows);
+    for (size_t i = 0; rows && i < pop->n_rows; i++)
+        rows[i] = i;
+    table_t *t = rows ? table_take(pop, rows, pop->n_rows) : NULL;
+    free(rows);
+    int fare = t ? table_find(t, "Fare") : -1, pclass = t ? table_find(t, "Pclass") : -1;
+    for (size_t i = 0; t && fare >= 0 && pclass >= 0 && i < t->n_rows; i++) {
+        if (kind == FARE_X3 || kind == BOTH)
+            t->cols[fare].num[i] *= 3;   //  NaN (missing) stays NaN
+        if (kind == PCLASS_SHIFT || kind == BOTH)
+            t->cols[pclass].num[i] = fmod(t->cols[pclass].num[i], 3) + 1;
     }
-    profile_end_row(live);
+    return t;
 }
 
 //  A copy of ref (drift_set_reference takes its argument).
@@ -132,7 +113,7 @@ static int s_cmp_fn(const void *a, const void *b)
 
 //  Runs `windows` windows of one kind and size through one monitor per
 //  threshold, counting triggers (and the noise, for fresh traffic).
-static int s_run(const profile_t *ref, const s_source_t *fresh, const s_source_t *train,
+static int s_run(const profile_t *ref, const prep_recipe_t *r, const table_t *src, size_t pool,
                  s_kind_t kind, size_t si, int windows, rng_t *rng, s_results_t *res)
 {
     drift_t *mon[N_THRESHOLDS];
@@ -147,13 +128,14 @@ static int s_run(const profile_t *ref, const s_source_t *fresh, const s_source_t
             return -1;
     }
     profile_t *live = profile_new_like(ref);
-    const s_source_t *src = kind == BOOTSTRAP ? train : fresh;
-    size_t pool = kind == BOOTSTRAP ? REF_ROWS : POP_ROWS;
+    size_t rows[5000];
     int64_t step = (DRIFT_BUCKETS + 1) * (int64_t)DRIFT_BUCKET_MSEC_DEFAULT;
     for (int w = 0; live && w < windows; w++) {
         profile_reset(live);
         for (uint64_t i = 0; i < s_sizes[si]; i++)
-            s_add_row(live, src, rng_below(rng, pool), kind);
+            rows[i] = rng_below(rng, pool);
+        if (profile_fit_add_rows(live, r, src, rows, s_sizes[si], NULL) != 0)
+            return -1;
         for (int t = 0; t < N_THRESHOLDS; t++) {
             drift_report_t rep;
             if (drift_add(mon[t], 1, live, w * step, NULL) || drift_check(mon[t], 1, w * step, &rep))
@@ -220,15 +202,17 @@ int main(int argc, char **argv)
         fprintf(stderr, "drift_noise: %s\n", mlops_err_text(&err, MLOPS_ENOMEM));
         return 1;
     }
-    s_source_t fresh, train;
-    s_source(&fresh, pop, ref);
-    s_source(&train, t, ref);
     rng_t rng;
     rng_seed(&rng, 2024, 0);
     int rc = 0;
-    for (int kind = 0; kind < N_KINDS && rc == 0; kind++)
+    for (int kind = 0; kind < N_KINDS && rc == 0; kind++) {
+        table_t *shifted = kind >= FARE_X3 ? s_shifted(pop, (s_kind_t)kind) : NULL;
+        const table_t *src = kind == BOOTSTRAP ? t : kind == FRESH ? pop : shifted;
+        size_t pool = kind == BOOTSTRAP ? REF_ROWS : POP_ROWS;
         for (size_t si = 0; si < N_SIZES && rc == 0; si++)
-            rc = s_run(ref, &fresh, &train, (s_kind_t)kind, si, windows, &rng, res);
+            rc = src ? s_run(ref, r, src, pool, (s_kind_t)kind, si, windows, &rng, res) : -1;
+        table_destroy(&shifted);
+    }
     if (rc == 0)
         s_print(res, windows);
     free(res);

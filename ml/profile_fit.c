@@ -1,6 +1,6 @@
 /*  profile_fit.c: see profile_fit.h. Shaping a field per profiled input
-    (bins from ml/bins.c, levels from the recipe), then counting the
-    training rows column by column; the live path counts one record's cells.
+    (bins from ml/bins.c, levels from the recipe), counting table rows
+    column by column, and the live path that counts one record's cells.
 */
 #include "profile_fit.h"
 #include "bins.h"
@@ -42,10 +42,10 @@ static const table_col_t *s_column(const prep_input_t *in, const table_t *raw)
     return &raw->cols[c];
 }
 
-//  Shapes and counts number field k from column c (NULL: all missing);
-//  x is scratch for n values.
-static int s_fit_number(profile_t *p, size_t k, const char *name, const table_col_t *c,
-                        const size_t *rows, size_t n, double *x, mlops_err_t *err)
+//  Shapes number field k from column c (NULL: all missing): the edges of
+//  its present values over rows; x is scratch for n values.
+static int s_shape_number(profile_t *p, size_t k, const char *name, const table_col_t *c,
+                          const size_t *rows, size_t n, double *x, mlops_err_t *err)
 {
     for (size_t i = 0; i < n; i++)
         x[i] = c ? c->num[rows[i]] : NAN;   //  a missing cell holds NaN
@@ -55,30 +55,48 @@ static int s_fit_number(profile_t *p, size_t k, const char *name, const table_co
         return err ? err->code : MLOPS_ENOMEM;
     int rc = profile_set_number(p, k, name, b ? b->edges[0] : NULL, b ? b->n_bins[0] - 1u : 0, err);
     bins_destroy(&b);
-    for (size_t i = 0; rc == 0 && i < n; i++)
-        profile_add_number(p, k, x[i]);
     return rc;
 }
 
-//  Shapes and counts category field k of input in from column c.
-static int s_fit_category(profile_t *p, size_t k, const prep_input_t *in, const table_col_t *c,
-                          const size_t *rows, size_t n, mlops_err_t *err)
+//  Counts category field k of input in over rows of column c.
+static int s_count_category(profile_t *p, size_t k, const prep_input_t *in, const table_col_t *c,
+                            const size_t *rows, size_t n, mlops_err_t *err)
 {
-    int rc = profile_set_category(p, k, in->name, (const char *const *)in->levels, in->n_levels,
-                                  err);
     int32_t *level_of = c ? malloc((c->n_levels + 1) * sizeof *level_of) : NULL;
-    if (rc == 0 && c && !level_of)
-        rc = mlops_err_set(err, MLOPS_ENOMEM, "profile: out of memory");
-    for (size_t l = 0; rc == 0 && c && l < c->n_levels; l++)
+    if (c && !level_of)
+        return mlops_err_set(err, MLOPS_ENOMEM, "profile: out of memory");
+    for (size_t l = 0; c && l < c->n_levels; l++)
         level_of[l] = prep_level(in, c->levels[l]);
-    for (size_t i = 0; rc == 0 && i < n; i++) {
+    for (size_t i = 0; i < n; i++) {
         if (!c || c->missing[rows[i]])
             profile_add_missing(p, k);
         else
             profile_add_level(p, k, level_of[c->codes[rows[i]]]);
     }
     free(level_of);
-    return rc;
+    return 0;
+}
+
+int profile_fit_add_rows(profile_t *p, const prep_recipe_t *r, const table_t *raw,
+                         const size_t *rows, size_t n, mlops_err_t *err)
+{
+    assert(p && r && raw && (rows || n == 0));
+    for (size_t i = 0, k = 0; i < r->n_inputs; i++) {
+        const prep_input_t *in = &r->inputs[i];
+        if (!s_profiled(in))
+            continue;
+        const table_col_t *c = s_column(in, raw);
+        if (in->type != PREP_NUM) {
+            int rc = s_count_category(p, k, in, c, rows, n, err);
+            if (rc)
+                return rc;
+        } else
+            for (size_t j = 0; j < n; j++)
+                profile_add_number(p, k, c ? c->num[rows[j]] : NAN);
+        k++;
+    }
+    p->rows += n;   //  every field counted every row
+    return 0;
 }
 
 profile_t *profile_fit(const prep_recipe_t *r, const table_t *raw, const size_t *rows, size_t n,
@@ -92,15 +110,16 @@ profile_t *profile_fit(const prep_recipe_t *r, const table_t *raw, const size_t 
         const prep_input_t *in = &r->inputs[i];
         if (!s_profiled(in))
             continue;
-        const table_col_t *c = s_column(in, raw);
-        rc = in->type == PREP_NUM ? s_fit_number(p, k, in->name, c, rows, n, x, err)
-                                  : s_fit_category(p, k, in, c, rows, n, err);
+        rc = in->type == PREP_NUM
+                 ? s_shape_number(p, k, in->name, s_column(in, raw), rows, n, x, err)
+                 : profile_set_category(p, k, in->name, (const char *const *)in->levels,
+                                        in->n_levels, err);
         k++;
     }
     free(x);
     if (rc == 0)
-        p->rows = n;   //  every field counted every row
-    else
+        rc = profile_fit_add_rows(p, r, raw, rows, n, err);
+    if (rc)
         profile_destroy(&p);
     return p;
 }

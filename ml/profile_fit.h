@@ -32,6 +32,13 @@
 profile_t *profile_fit(const prep_recipe_t *r, const table_t *raw, const size_t *rows, size_t n,
                        mlops_err_t *err);
 
+//  Adds the given rows of raw (repeats allowed) to p, a profile of r's
+//  shape: how profile_fit counts the training rows, and how a test or a
+//  benchmark counts a sample of a table. Returns 0 or MLOPS_ENOMEM (then
+//  p holds some of the fields' counts: discard it).
+int profile_fit_add_rows(profile_t *p, const prep_recipe_t *r, const table_t *raw,
+                         const size_t *rows, size_t n, mlops_err_t *err);
+
 //  Checks that p has the shape profile_fit gives for r (fields, names,
 //  kinds, levels; edges are the data's). Returns 0 or MLOPS_ECORRUPT with
 //  err naming the field: for a profile read from an artifact.
