@@ -124,21 +124,16 @@ profile_t *profile_fit(const prep_recipe_t *r, const table_t *raw, const size_t 
     return p;
 }
 
-//  How field f differs from what input in gives, or NULL.
+//  How field f differs from what input in gives, or NULL: f against the
+//  field in would make, with f's own edges (they are the data's).
 static const char *s_differs(const profile_field_t *f, const prep_input_t *in)
 {
-    if (strcmp(f->name, in->name) != 0)
-        return "another name";
-    if ((f->kind == PROFILE_NUMBER) != (in->type == PREP_NUM))
-        return "another kind";
-    if (f->kind == PROFILE_NUMBER)
-        return NULL;
-    if (f->n_levels != in->n_levels)
-        return "other levels";
-    for (size_t l = 0; l < f->n_levels; l++)
-        if (strcmp(f->levels[l], in->levels[l]) != 0)
-            return "other levels";
-    return NULL;
+    profile_field_t want = {.name = in->name,
+                            .kind = in->type == PREP_NUM ? PROFILE_NUMBER : PROFILE_CATEGORY,
+                            .n_edges = f->n_edges, .edges = f->edges,
+                            .n_levels = in->type == PREP_NUM ? 0 : in->n_levels,
+                            .levels = in->levels};
+    return profile_field_differs(&want, f);
 }
 
 int profile_fit_check(const profile_t *p, const prep_recipe_t *r, mlops_err_t *err)

@@ -262,8 +262,7 @@ void profile_end_row(profile_t *self)
 
 /* --- merging and distances ---------------------------------------------------- */
 
-//  How field b differs from field a, or NULL.
-static const char *s_field_differs(const profile_field_t *a, const profile_field_t *b)
+const char *profile_field_differs(const profile_field_t *a, const profile_field_t *b)
 {
     if (strcmp(a->name, b->name) != 0)
         return "another name";
@@ -287,7 +286,7 @@ int profile_check_shape(const profile_t *ref, const profile_t *p, mlops_err_t *e
         return mlops_err_set(err, MLOPS_EPROTO, "profile: %zu fields, the reference has %zu",
                              p->n_fields, ref->n_fields);
     for (size_t k = 0; k < ref->n_fields; k++) {
-        const char *why = s_field_differs(&ref->fields[k], &p->fields[k]);
+        const char *why = profile_field_differs(&ref->fields[k], &p->fields[k]);
         if (why) {
             char shown[48];
             log_sanitize(ref->fields[k].name, strlen(ref->fields[k].name), shown, sizeof shown);

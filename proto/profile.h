@@ -131,6 +131,10 @@ size_t profile_bin(const profile_field_t *f, double x);
 
 //  --- combining and comparing --------------------------------------------
 
+//  How field b's shape differs from field a's ("another name", "another
+//  kind", "other edges", "other levels"), or NULL when it does not.
+const char *profile_field_differs(const profile_field_t *a, const profile_field_t *b);
+
 //  Returns 0 when p has ref's shape (same fields in the same order, same
 //  names, kinds, edges and levels), else MLOPS_EPROTO with err naming the
 //  first field that differs and how.

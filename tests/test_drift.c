@@ -15,31 +15,42 @@
 #define MIN_ROWS 1000
 #define MIN_MS 60000
 
-//  The training table, its recipe and reference, and a table of other
-//  draws of the same population (for shifting).
+//  The training table, its recipe and reference, other draws of the same
+//  population shifted (s_shifted), and a monitor of version 1.
 typedef struct {
-    table_t *train, *other;
+    table_t *train, *shifted;
     prep_recipe_t *r;
     profile_t *ref;
+    drift_t *d;
     rng_t rng;
 } s_fx_t;
 
-static int s_setup(s_fx_t *fx)
+static table_t *s_shifted(const table_t *t);
+static drift_t *s_monitor(s_fx_t *fx, double threshold, int64_t cooldown_ms);
+
+//  The fixture, its monitor with threshold and cooldown (min_rows MIN_ROWS).
+static int s_setup(s_fx_t *fx, double threshold, int64_t cooldown_ms)
 {
-    *fx = (s_fx_t){synth_generate(891, 42, NULL), synth_generate(5000, 7, NULL), NULL, NULL};
+    *fx = (s_fx_t){.train = synth_generate(891, 42, NULL)};
     rng_seed(&fx->rng, 99, 0);
+    table_t *other = synth_generate(5000, 7, NULL);
     size_t *rows = fx_all_rows(TRAIN_ROWS);
-    if (fx->train && fx->other && rows && (fx->r = fx_fit(fx->train, NULL)))
+    if (fx->train && other && rows && (fx->r = fx_fit(fx->train, NULL)))
         fx->ref = profile_fit(fx->r, fx->train, rows, TRAIN_ROWS, NULL);
     free(rows);
-    return fx->ref ? 0 : -1;
+    fx->shifted = other ? s_shifted(other) : NULL;
+    table_destroy(&other);
+    if (fx->ref)
+        fx->d = s_monitor(fx, threshold, cooldown_ms);
+    return fx->d && fx->shifted ? 0 : -1;
 }
 
 static void s_teardown(s_fx_t *fx)
 {
+    drift_destroy(&fx->d);
     profile_destroy(&fx->ref);
     prep_destroy(&fx->r);
-    table_destroy(&fx->other);
+    table_destroy(&fx->shifted);
     table_destroy(&fx->train);
 }
 
@@ -58,12 +69,12 @@ static profile_t *s_sample(s_fx_t *fx, const table_t *t, size_t pool, size_t n)
 }
 
 //  A monitor watching version 1 against a copy of the reference.
-static drift_t *s_monitor(s_fx_t *fx, double threshold, uint64_t min_rows, int64_t cooldown_ms)
+static drift_t *s_monitor(s_fx_t *fx, double threshold, int64_t cooldown_ms)
 {
     drift_config_t cfg;
     drift_config_default(&cfg);
     cfg.threshold = threshold;
-    cfg.min_rows = min_rows;
+    cfg.min_rows = MIN_ROWS;
     cfg.cooldown_ms = cooldown_ms;
     drift_t *d = drift_new(&cfg);
     profile_t *copy = profile_new_like(fx->ref);
@@ -73,11 +84,13 @@ static drift_t *s_monitor(s_fx_t *fx, double threshold, uint64_t min_rows, int64
     return d;
 }
 
-//  Adds a sample of n rows of t (first pool rows) to version 1 at now.
-static int s_add(s_fx_t *fx, drift_t *d, const table_t *t, size_t pool, size_t n, int64_t now)
+//  Adds n rows sampled from the training rows (shifted: from the shifted
+//  table) to version 1 at now.
+static int s_add(s_fx_t *fx, bool shifted, size_t n, int64_t now)
 {
-    profile_t *live = s_sample(fx, t, pool, n);
-    int rc = live ? drift_add(d, 1, live, now, NULL) : MLOPS_ENOMEM;
+    profile_t *live = shifted ? s_sample(fx, fx->shifted, fx->shifted->n_rows, n)
+                              : s_sample(fx, fx->train, TRAIN_ROWS, n);
+    int rc = live ? drift_add(fx->d, 1, live, now, NULL) : MLOPS_ENOMEM;
     profile_destroy(&live);
     return rc;
 }
@@ -110,23 +123,20 @@ static table_t *s_shifted(const table_t *t)
 static void test_training_rows_never_trigger(void)
 {
     s_fx_t fx;
-    CHECK(s_setup(&fx) == 0);
-    drift_t *d = s_monitor(&fx, DRIFT_THRESHOLD_DEFAULT, MIN_ROWS, 1);
-    CHECK(d != NULL);
+    CHECK(s_setup(&fx, DRIFT_THRESHOLD_DEFAULT, 1) == 0);
     int64_t step = (DRIFT_BUCKETS + 1) * (int64_t)DRIFT_BUCKET_MSEC_DEFAULT;   //  a fresh window each
     int fired = 0;
     double top = 0;
     for (int w = 0; w < 40; w++) {
         drift_report_t rep;
-        CHECK_INT(s_add(&fx, d, fx.train, TRAIN_ROWS, MIN_ROWS, w * step), 0);
-        CHECK_INT(drift_check(d, 1, w * step, &rep), 0);
+        CHECK_INT(s_add(&fx, false, MIN_ROWS, w * step), 0);
+        CHECK_INT(drift_check(fx.d, 1, w * step, &rep), 0);
         CHECK(rep.measured);
         CHECK_INT(rep.rows, MIN_ROWS);
         fired += rep.trigger;
         for (size_t k = 0; k < rep.n_fields; k++)
             top = rep.fields[k].js > top ? rep.fields[k].js : top;
     }
-    drift_destroy(&d);
     s_teardown(&fx);
     CHECK_INT(fired, 0);
     CHECK(top < DRIFT_THRESHOLD_DEFAULT);
@@ -135,13 +145,10 @@ static void test_training_rows_never_trigger(void)
 static void test_shifted_fields_trigger_and_are_named(void)
 {
     s_fx_t fx;
-    CHECK(s_setup(&fx) == 0);
-    table_t *shifted = s_shifted(fx.other);
-    drift_t *d = s_monitor(&fx, DRIFT_THRESHOLD_DEFAULT, MIN_ROWS, 1);
-    CHECK(shifted && d);
+    CHECK(s_setup(&fx, DRIFT_THRESHOLD_DEFAULT, 1) == 0);
     drift_report_t rep;
-    CHECK_INT(s_add(&fx, d, shifted, shifted->n_rows, MIN_ROWS, 0), 0);
-    CHECK_INT(drift_check(d, 1, 0, &rep), 0);
+    CHECK_INT(s_add(&fx, true, MIN_ROWS, 0), 0);
+    CHECK_INT(drift_check(fx.d, 1, 0, &rep), 0);
     CHECK(rep.trigger);
     CHECK_INT(rep.n_drifted, 2);
     CHECK(rep.fields[6].drifted && rep.fields[5].drifted);   //  Embarked, Fare
@@ -151,103 +158,81 @@ static void test_shifted_fields_trigger_and_are_named(void)
     char want[RECORD_TEXT_MAX];
     snprintf(want, sizeof want, "drift: Embarked %.2f, Fare %.2f", rep.fields[6].js, rep.fields[5].js);
     CHECK_STR(rep.reason, want);
-    drift_destroy(&d);
-    table_destroy(&shifted);
     s_teardown(&fx);
 }
 
 static void test_min_rows_respected(void)
 {
     s_fx_t fx;
-    CHECK(s_setup(&fx) == 0);
-    table_t *shifted = s_shifted(fx.other);
-    drift_t *d = s_monitor(&fx, DRIFT_THRESHOLD_DEFAULT, MIN_ROWS, 1);
-    CHECK(shifted && d);
+    CHECK(s_setup(&fx, DRIFT_THRESHOLD_DEFAULT, 1) == 0);
     drift_report_t rep;
     //  999 shifted rows in two reports: measured (for the gauges) but no decision
-    CHECK_INT(s_add(&fx, d, shifted, shifted->n_rows, 500, 0), 0);
-    CHECK_INT(s_add(&fx, d, shifted, shifted->n_rows, 499, MIN_MS), 0);
-    CHECK_INT(drift_check(d, 1, MIN_MS, &rep), 0);
+    CHECK_INT(s_add(&fx, true, 500, 0), 0);
+    CHECK_INT(s_add(&fx, true, 499, MIN_MS), 0);
+    CHECK_INT(drift_check(fx.d, 1, MIN_MS, &rep), 0);
     CHECK_INT(rep.rows, 999);
     CHECK(!rep.measured && !rep.trigger && rep.n_drifted == 0);
     CHECK(rep.fields[5].js > DRIFT_THRESHOLD_DEFAULT);   //  distances are still there
     CHECK_STR(rep.reason, "");
     //  the thousandth row decides
-    CHECK_INT(s_add(&fx, d, shifted, shifted->n_rows, 1, 2 * MIN_MS), 0);
-    CHECK_INT(drift_check(d, 1, 2 * MIN_MS, &rep), 0);
+    CHECK_INT(s_add(&fx, true, 1, 2 * MIN_MS), 0);
+    CHECK_INT(drift_check(fx.d, 1, 2 * MIN_MS, &rep), 0);
     CHECK(rep.measured && rep.trigger);
-    drift_destroy(&d);
-    table_destroy(&shifted);
     s_teardown(&fx);
 }
 
 static void test_cooldown_respected(void)
 {
     s_fx_t fx;
-    CHECK(s_setup(&fx) == 0);
-    table_t *shifted = s_shifted(fx.other);
     int64_t cooldown = 30 * MIN_MS;
-    drift_t *d = s_monitor(&fx, DRIFT_THRESHOLD_DEFAULT, MIN_ROWS, cooldown);
-    CHECK(shifted && d);
+    CHECK(s_setup(&fx, DRIFT_THRESHOLD_DEFAULT, cooldown) == 0);
     drift_report_t rep;
-    CHECK_INT(s_add(&fx, d, shifted, shifted->n_rows, MIN_ROWS, 0), 0);
-    CHECK_INT(drift_check(d, 1, 0, &rep), 0);
+    CHECK_INT(s_add(&fx, true, MIN_ROWS, 0), 0);
+    CHECK_INT(drift_check(fx.d, 1, 0, &rep), 0);
     CHECK(rep.trigger);
     //  still drifted all through the cooldown, and no second trigger
     for (int64_t t = MIN_MS; t < cooldown; t += 5 * MIN_MS) {
-        CHECK_INT(s_add(&fx, d, shifted, shifted->n_rows, 100, t), 0);
-        CHECK_INT(drift_check(d, 1, t, &rep), 0);
+        CHECK_INT(s_add(&fx, true, 100, t), 0);
+        CHECK_INT(drift_check(fx.d, 1, t, &rep), 0);
         CHECK(rep.n_drifted == 2 && !rep.trigger);
         CHECK_STR(rep.reason, "");
     }
-    CHECK_INT(drift_check(d, 1, cooldown - 1, &rep), 0);
+    CHECK_INT(drift_check(fx.d, 1, cooldown - 1, &rep), 0);
     CHECK(!rep.trigger);
-    CHECK_INT(drift_check(d, 1, cooldown, &rep), 0);
+    CHECK_INT(drift_check(fx.d, 1, cooldown, &rep), 0);
     CHECK(rep.trigger);
-    drift_destroy(&d);
-    table_destroy(&shifted);
     s_teardown(&fx);
 }
 
 static void test_window_forgets_old_rows(void)
 {
     s_fx_t fx;
-    CHECK(s_setup(&fx) == 0);
-    table_t *shifted = s_shifted(fx.other);
-    drift_t *d = s_monitor(&fx, DRIFT_THRESHOLD_DEFAULT, MIN_ROWS, 1);
-    CHECK(shifted && d);
+    CHECK(s_setup(&fx, DRIFT_THRESHOLD_DEFAULT, 1) == 0);
     int64_t window = DRIFT_BUCKETS * (int64_t)DRIFT_BUCKET_MSEC_DEFAULT;
     drift_report_t rep;
-    CHECK_INT(s_add(&fx, d, shifted, shifted->n_rows, MIN_ROWS, 0), 0);
-    CHECK_INT(drift_check(d, 1, window - 1, &rep), 0);   //  the last moment inside
+    CHECK_INT(s_add(&fx, true, MIN_ROWS, 0), 0);
+    CHECK_INT(drift_check(fx.d, 1, window - 1, &rep), 0);   //  the last moment inside
     CHECK_INT(rep.rows, MIN_ROWS);
-    CHECK_INT(drift_check(d, 1, window, &rep), 0);       //  its bucket left the window
+    CHECK_INT(drift_check(fx.d, 1, window, &rep), 0);       //  its bucket left the window
     CHECK_INT(rep.rows, 0);
     CHECK(!rep.measured && !rep.trigger);
     CHECK_NEAR(rep.fields[5].js, 0, 0);
     //  in-distribution rows after the shift ended: no trigger
-    CHECK_INT(s_add(&fx, d, fx.train, TRAIN_ROWS, MIN_ROWS, window + 1), 0);
-    CHECK_INT(drift_check(d, 1, window + 1, &rep), 0);
+    CHECK_INT(s_add(&fx, false, MIN_ROWS, window + 1), 0);
+    CHECK_INT(drift_check(fx.d, 1, window + 1, &rep), 0);
     CHECK(rep.measured && !rep.trigger);
-    drift_destroy(&d);
-    table_destroy(&shifted);
     s_teardown(&fx);
 }
 
 static void test_off_never_triggers(void)
 {
     s_fx_t fx;
-    CHECK(s_setup(&fx) == 0);
-    table_t *shifted = s_shifted(fx.other);
-    drift_t *d = s_monitor(&fx, 0, MIN_ROWS, 1);   //  threshold 0: monitoring only
-    CHECK(shifted && d);
+    CHECK(s_setup(&fx, 0, 1) == 0);   //  threshold 0: monitoring only
     drift_report_t rep;
-    CHECK_INT(s_add(&fx, d, shifted, shifted->n_rows, MIN_ROWS, 0), 0);
-    CHECK_INT(drift_check(d, 1, 0, &rep), 0);
+    CHECK_INT(s_add(&fx, true, MIN_ROWS, 0), 0);
+    CHECK_INT(drift_check(fx.d, 1, 0, &rep), 0);
     CHECK(rep.measured && !rep.trigger && rep.n_drifted == 0);
     CHECK(rep.fields[5].js > 0.3);
-    drift_destroy(&d);
-    table_destroy(&shifted);
     s_teardown(&fx);
 }
 
@@ -256,56 +241,51 @@ static void test_off_never_triggers(void)
 static void test_reports_of_unknown_versions_and_shapes(void)
 {
     s_fx_t fx;
-    CHECK(s_setup(&fx) == 0);
-    drift_t *d = s_monitor(&fx, DRIFT_THRESHOLD_DEFAULT, MIN_ROWS, 1);
+    CHECK(s_setup(&fx, DRIFT_THRESHOLD_DEFAULT, 1) == 0);
     profile_t *live = s_sample(&fx, fx.train, TRAIN_ROWS, 10);
-    CHECK(d && live);
+    CHECK(live != NULL);
     mlops_err_t err;
-    CHECK_INT(drift_add(d, 2, live, 0, &err), MLOPS_ENOTFOUND);
+    CHECK_INT(drift_add(fx.d, 2, live, 0, &err), MLOPS_ENOTFOUND);
     CHECK_STR(err.msg, "drift: no reference profile for version 2");
     drift_report_t rep;
-    CHECK_INT(drift_check(d, 2, 0, &rep), MLOPS_ENOTFOUND);
+    CHECK_INT(drift_check(fx.d, 2, 0, &rep), MLOPS_ENOTFOUND);
     profile_t *other = profile_new(1);
     double e = 1;
     CHECK(other && profile_set_number(other, 0, "Fare", &e, 1, NULL) == 0);
-    CHECK_INT(drift_add(d, 1, other, 0, &err), MLOPS_EPROTO);
+    CHECK_INT(drift_add(fx.d, 1, other, 0, &err), MLOPS_EPROTO);
     CHECK_STR(err.msg, "profile: 1 fields, the reference has 7");
-    CHECK_INT(drift_check(d, 1, 0, &rep), 0);
+    CHECK_INT(drift_check(fx.d, 1, 0, &rep), 0);
     CHECK_INT(rep.rows, 0);   //  nothing refused was counted
     profile_destroy(&other);
     profile_destroy(&live);
-    drift_destroy(&d);
     s_teardown(&fx);
 }
 
 static void test_oldest_version_is_dropped(void)
 {
     s_fx_t fx;
-    CHECK(s_setup(&fx) == 0);
-    drift_t *d = s_monitor(&fx, DRIFT_THRESHOLD_DEFAULT, MIN_ROWS, 1);   //  version 1
-    CHECK(d != NULL);
+    CHECK(s_setup(&fx, DRIFT_THRESHOLD_DEFAULT, 1) == 0);   //  version 1
     for (uint64_t v = 2; v <= DRIFT_VERSIONS_MAX + 1; v++) {
         profile_t *ref = profile_new_like(fx.ref);
         CHECK(ref != NULL);
-        CHECK_INT(drift_set_reference(d, v, &ref, NULL), 0);
+        CHECK_INT(drift_set_reference(fx.d, v, &ref, NULL), 0);
         CHECK(ref == NULL);
     }
     drift_report_t rep;
-    CHECK_INT(drift_check(d, 1, 0, &rep), MLOPS_ENOTFOUND);
+    CHECK_INT(drift_check(fx.d, 1, 0, &rep), MLOPS_ENOTFOUND);
     for (uint64_t v = 2; v <= DRIFT_VERSIONS_MAX + 1; v++)
-        CHECK_INT(drift_check(d, v, 0, &rep), 0);
+        CHECK_INT(drift_check(fx.d, v, 0, &rep), 0);
     //  setting a watched version again empties its window
     profile_t *live = s_sample(&fx, fx.train, TRAIN_ROWS, 5);
-    CHECK(live && drift_add(d, 2, live, 0, NULL) == 0);
+    CHECK(live && drift_add(fx.d, 2, live, 0, NULL) == 0);
     profile_destroy(&live);
     profile_t *ref = profile_new_like(fx.ref);
-    CHECK(ref && drift_set_reference(d, 2, &ref, NULL) == 0);
-    CHECK_INT(drift_check(d, 2, 0, &rep), 0);
+    CHECK(ref && drift_set_reference(fx.d, 2, &ref, NULL) == 0);
+    CHECK_INT(drift_check(fx.d, 2, 0, &rep), 0);
     CHECK_INT(rep.rows, 0);
-    CHECK_INT(drift_check(d, 3, 0, &rep), 0);
-    drift_destroy(&d);
-    CHECK(d == NULL);
+    CHECK_INT(drift_check(fx.d, 3, 0, &rep), 0);
     s_teardown(&fx);
+    CHECK(fx.d == NULL);
 }
 
 /* --- flags ---------------------------------------------------------------------------- */
