@@ -38,6 +38,7 @@
 #include "dispatch.h"
 #include "fleet.h"
 #include "msg.h"
+#include "outage.h"
 #include "store.h"
 
 #define SAMPLE_BYTES 48           //  of a bad frame, in the log
@@ -59,6 +60,7 @@ struct broker {
     run_t active;                 //  the running run; id 0 = none
     uint64_t queued_id;           //  the queued run, 0 = none
     int64_t next_schedule_ms;     //  wall clock, 0 = no schedule
+    outage_t outage;              //  while the store refuses writes (outage.h)
     //  figures for the bench: time inside handlers (commits: batch_figures)
     uint64_t n_messages;          //  work + control messages handled
     int64_t handler_usec;         //  total time in their handlers
@@ -120,7 +122,14 @@ void engine_reload(broker_t *self);
 int engine_trigger(broker_t *self, const char *source, const char *reason,
                    control_retrain_t *answer, mlops_err_t *err);
 
-//  Queues the ready tasks and hands out what idle workers can take.
+//  A commit failed (rc, err): memory was reloaded. When the environment
+//  refused it (store_fault) the engine holds off (outage.h) and fails the
+//  active run with the cause, once the store takes that write; otherwise
+//  the failure is logged.
+void engine_store_refused(broker_t *self, int rc, const mlops_err_t *err);
+
+//  Queues the ready tasks and hands out what idle workers can take; during
+//  a store outage, nothing until its hold has passed.
 void engine_pump(broker_t *self);
 
 //  A task's attempt failed (RESULT ok=false, a lost worker, a timeout):
