@@ -270,6 +270,8 @@ static void s_outage_fail_run(broker_t *self, const char *task_id)
     char cause[MLOPS_ERRMSG_MAX];
     snprintf(cause, sizeof cause, "%s", self->outage.cause.msg);
     static const dag_policy_t no_retry = {0};
+    if (task->attempts == 0 && task->started_ms)
+        task->attempts = 1;   //  ran on a worker; the reload uncounted it (engine_reload)
     s_task_failed(self, task, cause, &no_retry);
     mlops_err_t err;
     mlops_err_clear(&err);

@@ -3,8 +3,10 @@
     hand: a settle and the dispatch it makes possible share one batch, the
     next input read from the batch's uncommitted writes; an output that
     does not decode fails only that attempt; the queued run starts when the
-    active one ends.
+    active one ends; a store that refuses writes holds the engine off and
+    fails the run once.
 */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -173,10 +175,97 @@ static void test_engine_queued_run_starts_after_failure(void)
     fx_rmdir(dir);
 }
 
+//  One control request (RETRAIN or STATUS) through broker_control_handle,
+//  as the control socket handles it; its REPLY (caller destroys), or NULL.
+static proto_msg_t *s_control(broker_t *b, proto_cmd_t cmd)
+{
+    proto_msg_t req = {.cmd = cmd};
+    req.retrain.source = "";
+    req.retrain.reason = "";
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    if (proto_msg_encode(&req, &bytes, &len) != 0)
+        return NULL;
+    zmsg_t *in = zmsg_new();
+    zmsg_addstr(in, "client");
+    zmsg_addmem(in, bytes, len);
+    free(bytes);
+    zmsg_t *out = broker_control_handle(b, &in);
+    broker_flush(b);
+    free(out ? zmsg_popstr(out) : NULL);
+    zframe_t *f = out ? zmsg_pop(out) : NULL;
+    mlops_err_t err;
+    proto_msg_t *reply = f ? proto_msg_decode(zframe_data(f), zframe_size(f), &err) : NULL;
+    zframe_destroy(&f);
+    zmsg_destroy(&out);
+    return reply;
+}
+
+//  A disk that refuses writes (ENOSPC, injected): the commit of a settle is
+//  refused, and so is the run's failure; the engine then holds off (no
+//  dispatch, the task stays with no worker), answers RETRAIN `unavailable`
+//  naming the cause and still answers reads. Once the disk takes writes and
+//  the hold has passed, the run fails, once, with the cause; no retry.
+static void test_engine_store_refusal_holds_then_fails_the_run_once(void)
+{
+    char dir[64];
+    dispatch_worker_t *e;
+    broker_t *b = s_started(dir, &e);
+    CHECK(b != NULL && e != NULL);
+    store_inject_fault(b->store, ENOSPC);
+    uint8_t *out = NULL;
+    size_t len = 0;
+    CHECK_INT(s_extract_out(S_HASH, &out, &len), 0);
+    s_result(b, e, out, len);
+    free(out);
+    CHECK_INT(broker_flush(b), ENOSPC);
+    CHECK(outage_holding(&b->outage, zclock_mono()));
+    CHECK_INT(b->outage.refusals, 2);                 //  the settle, then the run's failure
+    CHECK_INT(b->outage.fail_run, 1);
+    CHECK_INT(b->active.state, RUN_RUNNING);          //  as the store has it
+    CHECK_INT(b->active.tasks[0].state, TASK_PENDING);
+    for (int i = 0; i < 3; i++) {
+        engine_pump(b);
+        CHECK_INT(broker_flush(b), 0);
+    }
+    CHECK_STR(e->task_id, "");                        //  not dispatched again
+    CHECK_INT(b->active.tasks[0].attempts, 0);
+
+    proto_msg_t *reply = s_control(b, PROTO_RETRAIN);
+    CHECK(reply != NULL);
+    CHECK(!reply->reply.ok);
+    CHECK_STR(reply->reply.code, "unavailable");
+    CHECK_CONTAINS(reply->reply.error, "RETRAIN: store unavailable, retry in ");
+    CHECK_CONTAINS(reply->reply.error, "disk full: free space on the file system of ");
+    proto_msg_destroy(&reply);
+    reply = s_control(b, PROTO_STATUS);
+    CHECK(reply && reply->reply.ok);
+    proto_msg_destroy(&reply);
+
+    store_inject_fault(b->store, 0);
+    b->outage.until_mono = 0;                         //  the hold has passed
+    engine_pump(b);
+    CHECK(!outage_active(&b->outage));
+    CHECK_INT(b->active.id, 0);
+    mlops_err_t err;
+    run_t stored;
+    CHECK_INT(store_run_get(b->store, NULL, 1, &stored, &err), 0);
+    CHECK_INT(stored.state, RUN_FAILED);
+    CHECK_CONTAINS(stored.error, "1-extract failed after 1 attempt: disk full: free space");
+    run_clear(&stored);
+    reply = s_control(b, PROTO_RETRAIN);              //  writes are taken again
+    CHECK(reply && reply->reply.ok);
+    proto_msg_destroy(&reply);
+    CHECK_STR(e->task_id, "2-extract");
+    broker_destroy(&b);
+    fx_rmdir(dir);
+}
+
 int main(void)
 {
     RUN(test_engine_next_input_reads_the_batch);
     RUN(test_engine_bad_output_fails_the_attempt);
     RUN(test_engine_queued_run_starts_after_failure);
+    RUN(test_engine_store_refusal_holds_then_fails_the_run_once);
     return TEST_REPORT("test_engine");
 }
