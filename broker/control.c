@@ -7,12 +7,14 @@
 #include "broker.h"
 
 #include <assert.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "broker_internal.h"
 #include "dag.h"
+#include "duration.h"
 #include "log.h"
 #include "registry.h"
 
@@ -73,14 +75,34 @@ static int s_commit(broker_t *self, const char *what, s_reply_t *r)
     return r->err.code;
 }
 
+//  --trigger-min-interval: a RETRAIN for a source accepted less than the
+//  interval ago is refused, EAGAIN (`unavailable`: retry later), naming the
+//  limit. True when it was refused.
+static bool s_too_soon(broker_t *self, const char *source, s_reply_t *r)
+{
+    int64_t limit = self->cfg.trigger_min_interval_msec;
+    int64_t wait = limit ? throttle_wait(&self->triggers, source, zclock_mono(), limit) : 0;
+    if (!wait)
+        return false;
+    char shown[64], text[32];
+    mlops_err_set(&r->err, EAGAIN, "RETRAIN: source %s was triggered less than %s ago "
+                  "(--trigger-min-interval): retry in %lld ms", broker_clean(source, shown, sizeof shown),
+                  duration_format(limit, text, sizeof text), (long long)wait);
+    r->ok = false;
+    return true;
+}
+
 static void s_cmd_retrain(broker_t *self, const proto_msg_t *msg, s_reply_t *r)
 {
     control_retrain_t answer = {0};
-    if (s_held(self, "RETRAIN", r))
+    const char *source = *msg->retrain.source ? msg->retrain.source : self->cfg.default_source;
+    if (s_held(self, "RETRAIN", r) || s_too_soon(self, source, r))
         return;
     int rc = engine_trigger(self, msg->retrain.source, msg->retrain.reason, &answer, &r->err);
     if (rc == 0)
         rc = s_commit(self, "RETRAIN", r);
+    if (rc == 0 && self->cfg.trigger_min_interval_msec)
+        throttle_note(&self->triggers, source, zclock_mono());
     if (rc == 0)
         rc = control_retrain_encode(&answer, &r->data, &r->data_len);
     s_reply_data(r, rc, "RETRAIN");

@@ -309,6 +309,7 @@ static void s_run_ended(broker_t *self)
     broker_publish_run(self, &self->active);
     for (size_t i = 0; i < self->active.n_tasks; i++)
         dispatch_queue_remove(self->dispatch, self->active.tasks[i].task_id);
+    retention_apply(self, self->active.id, self->active.version);
     run_clear(&self->active);
     s_start_queued(self);
 }

@@ -865,16 +865,53 @@ static int s_del_fn(store_t *self, MDB_txn *txn, void *arg, mlops_err_t *err)
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
+//  Deletes key from db in txn: 0, MLOPS_ENOTFOUND (nothing written), or a
+//  write error.
+static int s_delete(store_t *self, store_txn_t *txn, s_db_t db, const void *key, size_t klen,
+                    const char *what, mlops_err_t *err)
+{
+    s_del_t del = {db, {klen, (void *)key}, false};
+    int rc = s_write(self, txn, what, 64, s_del_fn, &del, err);
+    if (rc == 0 && !del.found)
+        return mlops_err_set(err, MLOPS_ENOTFOUND, "no %s to delete", what);
+    return rc;
+}
+
 int store_blob_delete(store_t *self, store_txn_t *txn, const char *key, mlops_err_t *err)
 {
     assert(self);
     int rc = s_check_key(key, "blob", err);
     if (rc)
         return rc;
-    s_del_t del = {DB_BLOBS, {strlen(key), (void *)key}, false};
-    rc = s_write(self, txn, "blob delete", 64, s_del_fn, &del, err);
-    if (rc == 0 && !del.found)
-        return mlops_err_set(err, MLOPS_ENOTFOUND, "no blob %.80s", key);
+    rc = s_delete(self, txn, DB_BLOBS, key, strlen(key), "blob", err);
+    return rc == MLOPS_ENOTFOUND ? mlops_err_set(err, rc, "no blob %.80s", key) : rc;
+}
+
+int store_dataset_delete(store_t *self, store_txn_t *txn, const char *hash, mlops_err_t *err)
+{
+    assert(self);
+    int rc = s_check_key(hash, "dataset", err);
+    return rc ? rc : s_delete(self, txn, DB_DATASETS, hash, strlen(hash), "dataset", err);
+}
+
+int store_run_delete(store_t *self, store_txn_t *txn, uint64_t id, mlops_err_t *err)
+{
+    assert(self);
+    uint8_t key[8];
+    s_key_u64(key, id);
+    return s_delete(self, txn, DB_RUNS, key, sizeof key, "run", err);
+}
+
+int store_version_delete(store_t *self, store_txn_t *txn, uint64_t version, mlops_err_t *err)
+{
+    assert(self);
+    uint8_t key[8];
+    s_key_u64(key, version);
+    int rc = s_delete(self, txn, DB_VERSIONS, key, sizeof key, "version", err);
+    if (rc == 0) {
+        rc = s_delete(self, txn, DB_ARTIFACTS, key, sizeof key, "artifact", err);
+        rc = rc == MLOPS_ENOTFOUND ? 0 : rc;
+    }
     return rc;
 }
 

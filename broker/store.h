@@ -138,6 +138,13 @@ int store_blob_get(store_t *self, store_txn_t *txn, const char *key, uint8_t **d
 //  Returns 0, MLOPS_ENOTFOUND, or a write error as above.
 int store_blob_delete(store_t *self, store_txn_t *txn, const char *key, mlops_err_t *err);
 
+//  Deletes for retention (--keep-runs, --keep-versions): a run record, a
+//  dataset, a version with its artifact. Return 0, MLOPS_ENOTFOUND (nothing
+//  was there; the txn stays usable) or a write error as above.
+int store_run_delete(store_t *self, store_txn_t *txn, uint64_t id, mlops_err_t *err);
+int store_dataset_delete(store_t *self, store_txn_t *txn, const char *hash, mlops_err_t *err);
+int store_version_delete(store_t *self, store_txn_t *txn, uint64_t version, mlops_err_t *err);
+
 //  Versions and their artifacts. next_version reserves a number in txn.
 int store_version_next(store_t *self, store_txn_t *txn, uint64_t *version, mlops_err_t *err);
 int store_version_put(store_t *self, store_txn_t *txn, const version_t *v, mlops_err_t *err);

@@ -133,6 +133,7 @@ const char *proto_reply_code(int rc)
     case MLOPS_ESTATE: return PROTO_REPLY_CONFLICT;
     case MLOPS_EMAPFULL: case MLOPS_ENOMEM: case MLOPS_ETIMEOUT: return PROTO_REPLY_UNAVAILABLE;
     case ENOSPC: case EDQUOT: case EIO: case EROFS: return PROTO_REPLY_UNAVAILABLE; //  the store's disk
+    case EAGAIN: return PROTO_REPLY_UNAVAILABLE; //  too soon (--trigger-min-interval)
     default: return PROTO_REPLY_INTERNAL;
     }
 }
