@@ -165,22 +165,27 @@ int broker_put_run(broker_t *self, const run_t *run)
     mlops_err_clear(&err);
     store_txn_t *txn = broker_txn(self);
     int rc = txn ? store_run_put(self->store, txn, run, &err) : MLOPS_ESTORE;
-    if (rc)
+    if (rc && !store_fault(self->store, NULL))   //  a refusal is the outage's to log
         log_error("cannot store run %llu: %s", (unsigned long long)run->id, mlops_err_text(&err, rc));
     return rc;
 }
 
 //  Commits the batch, then sends the outbox. When the commit fails nothing
-//  of the batch happened: the outbox is dropped and memory is reloaded from
-//  the store. Returns 0 or the store's error.
+//  of the batch happened: the outbox is dropped, memory is reloaded from
+//  the store, and the engine deals with the refusal (engine_store_refused).
+//  A commit that wrote something ends a store outage. Returns 0 or the
+//  store's error.
 int broker_flush(broker_t *self)
 {
     mlops_err_t err;
     mlops_err_clear(&err);
+    bool writes = batch_current_txn(self->batch) != NULL;
     int rc = batch_commit(self->batch, &err);
+    if (rc == 0 && writes)
+        outage_end(&self->outage);
     if (rc) {
-        log_error("store commit failed, changes dropped: %s", mlops_err_text(&err, rc));
         engine_reload(self);
+        engine_store_refused(self, rc, &err);
     }
     return rc;
 }
@@ -704,9 +709,12 @@ static int s_control_fn(zloop_t *loop, zsock_t *sock, void *arg)
         return 0;
     int64_t t0 = zclock_usecs();
     zmsg_t *reply = broker_control_handle(self, &in);
-    if (reply)
-        batch_send(self->batch, sock, &reply);   //  sent once the batch commits
+    //  the reply reports a change already committed (control.c): it goes
+    //  out even when what the command set going after it is refused
     broker_flush(self);
+    if (reply)
+        zmsg_send(&reply, sock);
+    zmsg_destroy(&reply);   //  left when the send failed
     self->handler_usec += zclock_usecs() - t0;
     self->n_messages++;
     return 0;

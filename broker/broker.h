@@ -68,6 +68,9 @@ typedef struct {
     const char *families[DAG_FAMILIES_MAX]; //  train fan-out
     size_t n_families;
     const char *metrics_listen;      //  ADDR:PORT of GET /metrics (exporter.h), NULL = off
+    int64_t keep_runs;               //  ended runs kept with their outputs, 0 = all
+    int64_t keep_versions;           //  versions kept beyond production and its rollback target, 0 = all
+    int64_t trigger_min_interval_msec; //  per source, between accepted RETRAINs, 0 = no limit
 } broker_config_t;
 
 typedef struct broker broker_t;

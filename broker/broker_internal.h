@@ -39,7 +39,9 @@
 #include "exporter.h"
 #include "fleet.h"
 #include "msg.h"
+#include "outage.h"
 #include "store.h"
+#include "throttle.h"
 
 #define SAMPLE_BYTES 48           //  of a bad frame, in the log
 
@@ -63,6 +65,8 @@ struct broker {
     run_t active;                 //  the running run; id 0 = none
     uint64_t queued_id;           //  the queued run, 0 = none
     int64_t next_schedule_ms;     //  wall clock, 0 = no schedule
+    outage_t outage;              //  while the store refuses writes (outage.h)
+    throttle_t triggers;          //  --trigger-min-interval: last RETRAIN per source
     //  figures for the bench: time inside handlers (commits: batch_figures)
     uint64_t n_messages;          //  work + control messages handled
     int64_t handler_usec;         //  total time in their handlers
@@ -140,7 +144,14 @@ void engine_reload(broker_t *self);
 int engine_trigger(broker_t *self, const char *source, const char *reason,
                    control_retrain_t *answer, mlops_err_t *err);
 
-//  Queues the ready tasks and hands out what idle workers can take.
+//  A commit failed (rc, err): memory was reloaded. When the environment
+//  refused it (store_fault) the engine holds off (outage.h) and fails the
+//  active run with the cause, once the store takes that write; otherwise
+//  the failure is logged.
+void engine_store_refused(broker_t *self, int rc, const mlops_err_t *err);
+
+//  Queues the ready tasks and hands out what idle workers can take; during
+//  a store outage, nothing until its hold has passed.
 void engine_pump(broker_t *self);
 
 //  A task's attempt failed (RESULT ok=false, a lost worker, a timeout):
@@ -160,6 +171,15 @@ void engine_load_wait_check(broker_t *self);
 //  A manual promote or rollback put production at another version: a run
 //  waiting for its own stops waiting.
 void engine_load_wait_superseded(broker_t *self, uint64_t production, const char *how);
+
+/* --- retention.c: --keep-runs, --keep-versions ---------------------------- */
+
+//  Deletes in the batch the ended runs beyond the newest keep_runs (the
+//  ending run counts as kept) with their stage outputs, and the versions
+//  beyond the newest keep_versions with their artifacts, never production,
+//  its rollback target nor own_version; then the datasets nothing kept
+//  names. Does nothing when both are 0. Returns 0 or a store error (logged).
+int retention_apply(broker_t *self, uint64_t ending, uint64_t own_version);
 
 /* --- stages.c: per-stage inputs and settles -------------------------------- */
 

@@ -7,12 +7,14 @@
 #include "broker.h"
 
 #include <assert.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "broker_internal.h"
 #include "dag.h"
+#include "duration.h"
 #include "log.h"
 #include "registry.h"
 
@@ -42,10 +44,65 @@ static void s_reply_data(s_reply_t *r, int rc, const char *what)
         r->ok = true;
 }
 
+//  A change while the store refuses writes (outage.h) is not tried: it is
+//  answered with the cause, whose code the REPLY gives as `unavailable`.
+//  True when it was refused so.
+static bool s_held(broker_t *self, const char *what, s_reply_t *r)
+{
+    const outage_t *o = &self->outage;
+    if (!outage_holding(o, zclock_mono()))
+        return false;
+    mlops_err_set(&r->err, o->cause.code, "%s: store unavailable, retry in %lld ms: %s", what,
+                  (long long)(o->until_mono - zclock_mono()), o->cause.msg);
+    r->ok = false;
+    return true;
+}
+
+//  Commits the change a command made before it is answered, so the answer
+//  never waits on (or is lost with) what the change sets going. 0, or the
+//  error with r failed: the store's fault when it refused the write.
+static int s_commit(broker_t *self, const char *what, s_reply_t *r)
+{
+    int rc = broker_flush(self);
+    if (rc == 0)
+        return 0;
+    mlops_err_t cause;
+    if (store_fault(self->store, &cause))
+        mlops_err_set(&r->err, cause.code, "%s: store unavailable: %s", what, cause.msg);
+    else
+        mlops_err_set(&r->err, rc, "%s: the change was not stored: %s", what, mlops_strerror(rc));
+    s_reply_fail(r, r->err.code, what);
+    return r->err.code;
+}
+
+//  --trigger-min-interval: a RETRAIN for a source accepted less than the
+//  interval ago is refused, EAGAIN (`unavailable`: retry later), naming the
+//  limit. True when it was refused.
+static bool s_too_soon(broker_t *self, const char *source, s_reply_t *r)
+{
+    int64_t limit = self->cfg.trigger_min_interval_msec;
+    int64_t wait = limit ? throttle_wait(&self->triggers, source, zclock_mono(), limit) : 0;
+    if (!wait)
+        return false;
+    char shown[64], text[32];
+    mlops_err_set(&r->err, EAGAIN, "RETRAIN: source %s was triggered less than %s ago "
+                  "(--trigger-min-interval): retry in %lld ms", broker_clean(source, shown, sizeof shown),
+                  duration_format(limit, text, sizeof text), (long long)wait);
+    r->ok = false;
+    return true;
+}
+
 static void s_cmd_retrain(broker_t *self, const proto_msg_t *msg, s_reply_t *r)
 {
     control_retrain_t answer = {0};
+    const char *source = *msg->retrain.source ? msg->retrain.source : self->cfg.default_source;
+    if (s_held(self, "RETRAIN", r) || s_too_soon(self, source, r))
+        return;
     int rc = engine_trigger(self, msg->retrain.source, msg->retrain.reason, &answer, &r->err);
+    if (rc == 0)
+        rc = s_commit(self, "RETRAIN", r);
+    if (rc == 0 && self->cfg.trigger_min_interval_msec)
+        throttle_note(&self->triggers, source, zclock_mono());
     if (rc == 0)
         rc = control_retrain_encode(&answer, &r->data, &r->data_len);
     s_reply_data(r, rc, "RETRAIN");
@@ -215,6 +272,8 @@ static void s_cmd_production(broker_t *self, const proto_msg_t *msg, s_reply_t *
 {
     control_promote_t answer = {0};
     uint64_t version = 0, previous = 0;
+    if (s_held(self, proto_cmd_name(msg->cmd), r))
+        return;
     int rc = broker_flush(self);   //  an empty batch: a refusal aborts only this
     store_txn_t *txn = rc ? NULL : broker_txn(self);
     rc = txn ? 0 : MLOPS_ESTORE;
@@ -235,10 +294,12 @@ static void s_cmd_production(broker_t *self, const proto_msg_t *msg, s_reply_t *
     char message[RECORD_TEXT_MAX + 32];
     snprintf(message, sizeof message, "%s: %s", msg->cmd == PROTO_PROMOTE ? "promote" : "rollback",
              *reason ? reason : "manual");
+    broker_publish(self, "model", 0, "", "production", version, message);
+    if (s_commit(self, what, r))
+        return;
     char shown[128];
     log_info("%s version=%llu previous=%llu reason=%s", what, (unsigned long long)version,
              (unsigned long long)previous, broker_clean(*reason ? reason : "manual", shown, sizeof shown));
-    broker_publish(self, "model", 0, "", "production", version, message);
     engine_load_wait_superseded(self, version, msg->cmd == PROTO_PROMOTE ? "promote" : "rollback");
     answer.version = (int64_t)version;
     answer.previous = (int64_t)previous;

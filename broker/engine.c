@@ -20,6 +20,13 @@
 
 static void s_run_ended(broker_t *self);
 
+//  True when the store's fault is what made a write return rc (a fault
+//  left from an earlier write, of the data service say, is not this one).
+static bool s_refused(broker_t *self, int rc, mlops_err_t *cause)
+{
+    return rc && store_fault(self->store, cause) == rc;
+}
+
 /* --- resume and reload --------------------------------------------------- */
 
 //  Makes memory agree with the store again after a batch was lost: the
@@ -177,6 +184,11 @@ int engine_trigger(broker_t *self, const char *source, const char *reason,
         if (rc == 0)
             rc = broker_put_run(self, &run);
     }
+    mlops_err_t cause;
+    if (s_refused(self, rc, &cause)) {
+        outage_enter(&self->outage, &cause, zclock_mono());
+        *err = cause;   //  says what to do
+    }
     if (rc) {
         batch_abort(self->batch);   //  only this: the batch was empty
         run_clear(&run);
@@ -198,11 +210,12 @@ int engine_trigger(broker_t *self, const char *source, const char *reason,
     return 0;
 }
 
-//  A task's attempt failed: retry later or fail the run.
-void engine_task_failed(broker_t *self, run_task_t *task, const char *error)
+//  A task's attempt failed: retry under policy or fail the run.
+static void s_task_failed(broker_t *self, run_task_t *task, const char *error,
+                          const dag_policy_t *policy)
 {
     dispatch_queue_remove(self->dispatch, task->task_id);
-    dag_outcome_t outcome = dag_task_fail(&self->active, task, error, &self->cfg.policy, broker_wall());
+    dag_outcome_t outcome = dag_task_fail(&self->active, task, error, policy, broker_wall());
     char shown[256];   //  the error may come from a peer: sanitised for the log
     log_warning("task failed task=%s attempt=%d error=%s%s", task->task_id, task->attempts,
                 log_sanitize(error, strlen(error), shown, sizeof shown),
@@ -226,6 +239,69 @@ void engine_task_failed(broker_t *self, run_task_t *task, const char *error)
         s_run_ended(self);
 }
 
+void engine_task_failed(broker_t *self, run_task_t *task, const char *error)
+{
+    s_task_failed(self, task, error, &self->cfg.policy);
+}
+
+/* --- a store that refuses writes (outage.h) ------------------------------ */
+
+//  The task an outage stops: task_id when given, else the first running,
+//  else the first pending task of the active run.
+static run_task_t *s_stopped_task(broker_t *self, const char *task_id)
+{
+    run_task_t *t = task_id ? dag_task_find(&self->active, task_id) : NULL;
+    for (size_t i = 0; !t && i < self->active.n_tasks; i++)
+        if (self->active.tasks[i].state == TASK_RUNNING)
+            t = &self->active.tasks[i];
+    for (size_t i = 0; !t && i < self->active.n_tasks; i++)
+        if (self->active.tasks[i].state == TASK_PENDING)
+            t = &self->active.tasks[i];
+    return t && (t->state == TASK_RUNNING || t->state == TASK_PENDING) ? t : NULL;
+}
+
+//  Fails the run the outage stopped with its cause, in a transaction of its
+//  own: no retry (no attempt would find the store better). The commit is
+//  the outage's probe: if the store takes it the outage is over, else the
+//  hold grows and this is tried again after it.
+static void s_outage_fail_run(broker_t *self, const char *task_id)
+{
+    run_task_t *task = self->outage.fail_run == self->active.id ? s_stopped_task(self, task_id) : NULL;
+    if (!task) {
+        self->outage.fail_run = 0;   //  the run ended otherwise
+        return;
+    }
+    char cause[MLOPS_ERRMSG_MAX];
+    snprintf(cause, sizeof cause, "%s", self->outage.cause.msg);
+    static const dag_policy_t no_retry = {0};
+    if (task->attempts == 0 && task->started_ms)
+        task->attempts = 1;   //  ran on a worker; the reload uncounted it (engine_reload)
+    s_task_failed(self, task, cause, &no_retry);
+    mlops_err_t err;
+    mlops_err_clear(&err);
+    int rc = batch_commit(self->batch, &err);
+    if (rc == 0) {
+        outage_end(&self->outage);   //  the run's own line says it failed, and why
+        return;
+    }
+    engine_reload(self);
+    mlops_err_t refused;
+    outage_enter(&self->outage, store_fault(self->store, &refused) ? &refused : &err, zclock_mono());
+}
+
+void engine_store_refused(broker_t *self, int rc, const mlops_err_t *err)
+{
+    mlops_err_t cause;
+    if (!store_fault(self->store, &cause)) {
+        log_error("store commit failed, changes dropped: %s", mlops_err_text(err, rc));
+        return;
+    }
+    outage_enter(&self->outage, &cause, zclock_mono());
+    if (self->active.id)
+        self->outage.fail_run = self->active.id;
+    s_outage_fail_run(self, NULL);
+}
+
 //  The active run reached succeeded or failed: announce, start the next.
 static void s_run_ended(broker_t *self)
 {
@@ -243,6 +319,7 @@ static void s_run_ended(broker_t *self)
     }
     for (size_t i = 0; i < self->active.n_tasks; i++)
         dispatch_queue_remove(self->dispatch, self->active.tasks[i].task_id);
+    retention_apply(self, self->active.id, self->active.version);
     run_clear(&self->active);
     s_start_queued(self);
 }
@@ -405,6 +482,17 @@ void engine_task_succeeded(broker_t *self, run_task_t *task, const uint8_t *outp
     }
     stages_settled_t settled = {0};
     int rc = stages_settle(self, txn, task, output, len, &settled, &err);
+    mlops_err_t cause;
+    if (s_refused(self, rc, &cause)) {
+        //  the output is fine, the store is not: fail the run once, no retry
+        batch_abort(self->batch);
+        run_clear(&self->active);
+        self->active = before;
+        outage_enter(&self->outage, &cause, zclock_mono());
+        self->outage.fail_run = self->active.id;
+        s_outage_fail_run(self, task_id);
+        return;
+    }
     if (rc) {
         batch_abort(self->batch);
         run_clear(&self->active);
@@ -427,7 +515,8 @@ void engine_task_succeeded(broker_t *self, run_task_t *task, const uint8_t *outp
 }
 
 //  Hands task to worker: commit the dispatch, announce it, send the TASK.
-static void s_dispatch(broker_t *self, run_task_t *task, dispatch_worker_t *w)
+//  Returns -1 when the store refused the dispatch (dispatch no more), else 0.
+static int s_dispatch(broker_t *self, run_task_t *task, dispatch_worker_t *w)
 {
     mlops_err_t err;
     mlops_err_clear(&err);
@@ -441,7 +530,7 @@ static void s_dispatch(broker_t *self, run_task_t *task, dispatch_worker_t *w)
         //  the task cannot even be described: fail this attempt, keep the worker
         dag_task_start(&self->active, task, "broker", broker_wall());
         engine_task_failed(self, task, mlops_err_text(&err, rc));
-        return;
+        return 0;
     }
     char who[96];
     snprintf(who, sizeof who, "%.63s", w->name);
@@ -450,7 +539,7 @@ static void s_dispatch(broker_t *self, run_task_t *task, dispatch_worker_t *w)
         task->state = TASK_PENDING;   //  nothing was written: as if never dispatched
         task->attempts--;
         free(input);
-        return;
+        return -1;
     }
     dispatch_worker_assign(w, task->task_id, zclock_mono());
     if (self->exporter)
@@ -467,11 +556,18 @@ static void s_dispatch(broker_t *self, run_task_t *task, dispatch_worker_t *w)
     free(input);
     log_info("dispatch task=%s attempt=%d worker=%s bytes=%zu build_us=%lld", task->task_id,
              task->attempts, who, input_len, (long long)build_usec);
+    return 0;
 }
 
 //  Queues the ready tasks and hands out what idle workers can take.
 void engine_pump(broker_t *self)
 {
+    if (outage_holding(&self->outage, zclock_mono()))
+        return;
+    if (self->outage.fail_run) {
+        s_outage_fail_run(self, NULL);   //  the probe after the hold
+        return;
+    }
     s_start_queued(self);
     if (!self->active.id)
         return;
@@ -488,8 +584,8 @@ void engine_pump(broker_t *self)
         while (self->active.id && (w = dispatch_idle_lru(self->dispatch, (stage_t)s)) &&
                dispatch_queue_pop(self->dispatch, (stage_t)s, task_id)) {
             run_task_t *t = dag_task_find(&self->active, task_id);
-            if (t && t->state == TASK_PENDING)
-                s_dispatch(self, t, w);
+            if (t && t->state == TASK_PENDING && s_dispatch(self, t, w) != 0)
+                return;   //  the batch failed: its commit says why
         }
     }
 }

@@ -65,6 +65,12 @@ static void s_usage(FILE *out)
             "  --target COLUMN        label column (default Survived)\n"
             "  --families A,B         model families trained in parallel (default logreg,forest)\n"
             "  --seed N               split and training seed (default 42)\n"
+            "  --keep-runs N          keep the newest N ended runs with their stage outputs and\n"
+            "                         datasets; older ones are removed as runs end (default: all)\n"
+            "  --keep-versions N      keep the newest N versions with their artifacts, and always\n"
+            "                         production and its rollback target (default: all)\n"
+            "  --trigger-min-interval DURATION  refuse a RETRAIN of a source triggered less than\n"
+            "                         this long ago, code unavailable (default: no limit)\n"
             "  --help                 this text\n\n"
             DURATION_HELP,
             duration_format(HEARTBEAT_IVL_MSEC, heartbeat, sizeof heartbeat), HEARTBEAT_LIVENESS_MAX, HEARTBEAT_LIVENESS);
@@ -141,6 +147,14 @@ static int s_value(broker_config_t *cfg, int c, const char *text)
         if ((rc = flags_int("--seed", text, 0, LLONG_MAX, &v, &err)) == 0)
             cfg->seed = (uint64_t)v;
         break;
+    case 'K':
+        if ((rc = flags_int("--keep-runs", text, 1, INT_MAX, &v, &err)) == 0)
+            cfg->keep_runs = v;
+        break;
+    case 'V':
+        if ((rc = flags_int("--keep-versions", text, 1, INT_MAX, &v, &err)) == 0)
+            cfg->keep_versions = v;
+        break;
     default: assert(0); return -1;
     }
     return flags_report(S_PROG, rc, &err);
@@ -158,6 +172,8 @@ static int s_parse(broker_config_t *cfg, int argc, char **argv)
         {"store-size", 1, 0, 'z'}, {"load-wait", 1, 0, 'W'}, {"data", 1, 0, 'd'},
         {"metrics", 1, 0, 'x'},
         {"listen", 1, 0, 'l'},    {"insecure", 0, 0, 'I'},
+        {"keep-runs", 1, 0, 'K'}, {"keep-versions", 1, 0, 'V'},
+        {"trigger-min-interval", 1, 0, 'G'},
         {0, 0, 0, 0},
     };
     int c, rc = 0;
@@ -172,12 +188,13 @@ static int s_parse(broker_config_t *cfg, int argc, char **argv)
         case 'I': s_insecure = true; break;
         case 'd': cfg->data_endpoint = optarg; break;
         case 'x': cfg->metrics_listen = optarg; break;
-        case 'z': case 'H': case 'M': case 'L': case 'a': case 'r':
+        case 'z': case 'H': case 'M': case 'L': case 'a': case 'r': case 'K': case 'V':
             rc = s_value(cfg, c, optarg);
             break;
         case 'b': rc = s_duration("--backoff", optarg, &cfg->policy.backoff_msec); break;
         case 't': rc = s_timeout(cfg, optarg); break;
         case 'S': rc = s_duration("--schedule", optarg, &cfg->schedule_msec); break;
+        case 'G': rc = s_duration("--trigger-min-interval", optarg, &cfg->trigger_min_interval_msec); break;
         case 'W':
             cfg->load_wait_msec = 0;
             rc = strcmp(optarg, "0") == 0 ? 0 : s_duration("--load-wait", optarg, &cfg->load_wait_msec);

@@ -158,6 +158,25 @@ int registry_promote(store_t *store, store_txn_t *txn, uint64_t version, const c
     return rc;
 }
 
+int registry_rollback_target(store_t *store, uint64_t production, uint64_t *target,
+                             mlops_err_t *err)
+{
+    audit_t *log = NULL;
+    size_t n = 0;
+    int rc = store_audit_list(store, &log, &n, err);
+    if (rc)
+        return rc;
+    *target = 0;
+    for (size_t i = n; i-- > 0;) {
+        if (strcmp(log[i].action, "promote") == 0 && log[i].version == production) {
+            *target = log[i].previous;
+            break;
+        }
+    }
+    free(log);
+    return 0;
+}
+
 int registry_rollback(store_t *store, store_txn_t *txn, const char *reason, int64_t now_ms,
                       uint64_t *version, uint64_t *previous, mlops_err_t *err)
 {
@@ -165,19 +184,10 @@ int registry_rollback(store_t *store, store_txn_t *txn, const char *reason, int6
     int rc = registry_production(store, &current, err);
     if (rc)
         return rc == MLOPS_ENOTFOUND ? mlops_err_set(err, rc, "no production version to roll back") : rc;
-    audit_t *log = NULL;
-    size_t n = 0;
-    rc = store_audit_list(store, &log, &n, err);
+    uint64_t target = 0;
+    rc = registry_rollback_target(store, current.version, &target, err);
     if (rc)
         return rc;
-    uint64_t target = 0;
-    for (size_t i = n; i-- > 0;) {
-        if (strcmp(log[i].action, "promote") == 0 && log[i].version == current.version) {
-            target = log[i].previous;
-            break;
-        }
-    }
-    free(log);
     if (target == 0)
         return mlops_err_set(err, MLOPS_ENOTFOUND,
                              "no version was in production before v%llu: nothing to roll back to",

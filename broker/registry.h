@@ -76,6 +76,12 @@ int registry_promote(store_t *store, store_txn_t *txn, uint64_t version, const c
 int registry_rollback(store_t *store, store_txn_t *txn, const char *reason, int64_t now_ms,
                       uint64_t *version, uint64_t *previous, mlops_err_t *err);
 
+//  The version a rollback from production would restore (the one it
+//  replaced when it was last promoted) into *target, 0 = none. Reads the
+//  last commit. Returns 0 or a store error.
+int registry_rollback_target(store_t *store, uint64_t production, uint64_t *target,
+                             mlops_err_t *err);
+
 //  Archives a version with reason in txn (a staging version whose
 //  validation failed). Returns 0, MLOPS_ENOTFOUND or a store error.
 int registry_archive(store_t *store, store_txn_t *txn, uint64_t version, const char *reason,

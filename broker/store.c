@@ -61,6 +61,9 @@ struct store {
     bool grow_pending;            //  a caller's txn met a full map: grow at next begin
     size_t grow_need;             //  bytes of the write that met it (0 = unknown)
     bool no_sync;                 //  store_options_t.no_sync
+    pthread_mutex_t fault_lock;   //  guards the two below (the data service writes too)
+    mlops_err_t fault;            //  the last write refused by the environment, code 0 = none
+    int inject;                   //  store_inject_fault: commits fail with this, 0 = none
 };
 
 //  A counter in meta being bumped.
@@ -122,6 +125,83 @@ static int s_fail(store_t *self, int rc, const char *what, mlops_err_t *err)
         return mlops_err_set(err, MLOPS_ESTORE, "store %s: %s failed: %s", self->dir, what,
                              mdb_strerror(rc));
     }
+}
+
+//  --- faults: writes the environment refuses (store_fault) --------------
+
+//  What an operator does about a refused write, by its cause; NULL when
+//  the code is not one (a bad key, a spoilt transaction: our own doing,
+//  or a map that may still grow).
+static const char *s_fault_advice(const store_t *self, int rc, char *out, size_t size)
+{
+    switch (rc) {
+    case MLOPS_EMAPFULL:
+        if (self->map_bytes < self->max_bytes)
+            return NULL;
+        snprintf(out, size, "store full: raise --store-size or free space in %.160s "
+                 "(--keep-runs, --keep-versions)", self->dir);
+        return out;
+    case ENOSPC:
+    case EDQUOT:
+        snprintf(out, size, "disk full: free space on the file system of %.160s", self->dir);
+        return out;
+    case EIO:
+        snprintf(out, size, "store I/O error: check the disk under %.160s (dmesg)", self->dir);
+        return out;
+    case EROFS:
+        snprintf(out, size, "store read-only: %.160s is on a read-only file system", self->dir);
+        return out;
+    default:
+        return NULL;
+    }
+}
+
+//  Notes a failed write (rc, its message in err, which may be NULL) as the
+//  store's fault when the environment refused it. Returns rc.
+static int s_fault_note(store_t *self, int rc, const mlops_err_t *err)
+{
+    char advice[MLOPS_ERRMSG_MAX / 2];
+    if (!s_fault_advice(self, rc, advice, sizeof advice))
+        return rc;
+    pthread_mutex_lock(&self->fault_lock);
+    mlops_err_set(&self->fault, rc, "%s (%.200s)", advice,
+                  err && err->code == rc ? err->msg : mlops_strerror(rc));
+    pthread_mutex_unlock(&self->fault_lock);
+    return rc;
+}
+
+//  A write transaction committed: the environment takes writes again.
+static void s_fault_clear(store_t *self)
+{
+    pthread_mutex_lock(&self->fault_lock);
+    mlops_err_clear(&self->fault);
+    pthread_mutex_unlock(&self->fault_lock);
+}
+
+int store_fault(store_t *self, mlops_err_t *err)
+{
+    assert(self);
+    pthread_mutex_lock(&self->fault_lock);
+    int rc = self->fault.code;
+    if (rc && err)
+        *err = self->fault;
+    pthread_mutex_unlock(&self->fault_lock);
+    return rc;
+}
+
+void store_inject_fault(store_t *self, int code)
+{
+    assert(self);
+    self->inject = code;
+}
+
+//  mdb_txn_commit, or, with a fault injected, an abort and that fault.
+static int s_txn_commit(store_t *self, MDB_txn *txn)
+{
+    if (!self->inject)
+        return mdb_txn_commit(txn);
+    mdb_txn_abort(txn);
+    return self->inject;
 }
 
 static int s_check_key(const char *key, const char *what, mlops_err_t *err)
@@ -358,6 +438,7 @@ store_t *store_open(const char *dir, const store_options_t *opts, mlops_err_t *e
     if (self->max_bytes < self->map_bytes)
         self->max_bytes = self->map_bytes;
     pthread_rwlock_init(&self->grow_lock, NULL);
+    pthread_mutex_init(&self->fault_lock, NULL);
     self->lock_fd = -1;
     if (s_lock(self, err) || s_open_env(self, err) || s_open_dbs(self, err)) {
         store_destroy(&self);
@@ -376,6 +457,7 @@ void store_destroy(store_t **p)
     if (self->lock_fd >= 0)
         close(self->lock_fd); //  releases the flock
     pthread_rwlock_destroy(&self->grow_lock);
+    pthread_mutex_destroy(&self->fault_lock);
     free(self);
     *p = NULL;
 }
@@ -497,7 +579,7 @@ int store_commit(store_txn_t **p, mlops_err_t *err)
         rc = mlops_err_set(err, MLOPS_ESTATE,
                            "transaction not committed: a write in it failed (%s)",
                            mlops_strerror(t->failed));
-    } else if ((rc = mdb_txn_commit(t->txn)) != 0) {
+    } else if ((rc = s_txn_commit(self, t->txn)) != 0) {
         rc = s_fail(self, rc, "commit", err);
         if (rc == MLOPS_EMAPFULL) {
             self->grow_pending = true;
@@ -505,7 +587,9 @@ int store_commit(store_txn_t **p, mlops_err_t *err)
                           "transaction (the next store_begin grows the map)", self->dir,
                           s_size_text(self->map_bytes, (char[32]){0}));
         }
-    }
+        s_fault_note(self, rc, err);
+    } else
+        s_fault_clear(self);
     self->writing = false;
     pthread_rwlock_unlock(&self->grow_lock);
     free(t);
@@ -560,7 +644,7 @@ static int s_write(store_t *self, store_txn_t *txn, const char *what, size_t byt
         else if (rc > 0 || (rc < 0 && rc > -30900))
             rc = s_fail(self, rc, what, err);
         txn->failed = rc;
-        return rc;
+        return s_fault_note(self, rc, err);
     }
     for (;;) {
         store_txn_t *own = store_begin(self, err);
@@ -568,8 +652,10 @@ static int s_write(store_t *self, store_txn_t *txn, const char *what, size_t byt
             return err ? err->code : MLOPS_ESTORE;
         int rc = fn(self, own->txn, arg, err);
         if (rc == 0) {
-            rc = mdb_txn_commit(own->txn);
+            rc = s_txn_commit(self, own->txn);
             own->txn = NULL;
+            if (rc == 0)
+                s_fault_clear(self);
         }
         if (own->txn)
             mdb_txn_abort(own->txn);
@@ -577,10 +663,11 @@ static int s_write(store_t *self, store_txn_t *txn, const char *what, size_t byt
         pthread_rwlock_unlock(&self->grow_lock);
         free(own);
         if (rc != MDB_MAP_FULL)
-            return rc > 0 || (rc < 0 && rc > -30900) ? s_fail(self, rc, what, err) : rc;
+            return s_fault_note(self, rc > 0 || (rc < 0 && rc > -30900)
+                                          ? s_fail(self, rc, what, err) : rc, err);
         rc = s_grow(self, err);
         if (rc)
-            return rc;
+            return s_fault_note(self, rc, err);
     }
 }
 
@@ -795,16 +882,53 @@ static int s_del_fn(store_t *self, MDB_txn *txn, void *arg, mlops_err_t *err)
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
+//  Deletes key from db in txn: 0, MLOPS_ENOTFOUND (nothing written), or a
+//  write error.
+static int s_delete(store_t *self, store_txn_t *txn, s_db_t db, const void *key, size_t klen,
+                    const char *what, mlops_err_t *err)
+{
+    s_del_t del = {db, {klen, (void *)key}, false};
+    int rc = s_write(self, txn, what, 64, s_del_fn, &del, err);
+    if (rc == 0 && !del.found)
+        return mlops_err_set(err, MLOPS_ENOTFOUND, "no %s to delete", what);
+    return rc;
+}
+
 int store_blob_delete(store_t *self, store_txn_t *txn, const char *key, mlops_err_t *err)
 {
     assert(self);
     int rc = s_check_key(key, "blob", err);
     if (rc)
         return rc;
-    s_del_t del = {DB_BLOBS, {strlen(key), (void *)key}, false};
-    rc = s_write(self, txn, "blob delete", 64, s_del_fn, &del, err);
-    if (rc == 0 && !del.found)
-        return mlops_err_set(err, MLOPS_ENOTFOUND, "no blob %.80s", key);
+    rc = s_delete(self, txn, DB_BLOBS, key, strlen(key), "blob", err);
+    return rc == MLOPS_ENOTFOUND ? mlops_err_set(err, rc, "no blob %.80s", key) : rc;
+}
+
+int store_dataset_delete(store_t *self, store_txn_t *txn, const char *hash, mlops_err_t *err)
+{
+    assert(self);
+    int rc = s_check_key(hash, "dataset", err);
+    return rc ? rc : s_delete(self, txn, DB_DATASETS, hash, strlen(hash), "dataset", err);
+}
+
+int store_run_delete(store_t *self, store_txn_t *txn, uint64_t id, mlops_err_t *err)
+{
+    assert(self);
+    uint8_t key[8];
+    s_key_u64(key, id);
+    return s_delete(self, txn, DB_RUNS, key, sizeof key, "run", err);
+}
+
+int store_version_delete(store_t *self, store_txn_t *txn, uint64_t version, mlops_err_t *err)
+{
+    assert(self);
+    uint8_t key[8];
+    s_key_u64(key, version);
+    int rc = s_delete(self, txn, DB_VERSIONS, key, sizeof key, "version", err);
+    if (rc == 0) {
+        rc = s_delete(self, txn, DB_ARTIFACTS, key, sizeof key, "artifact", err);
+        rc = rc == MLOPS_ENOTFOUND ? 0 : rc;
+    }
     return rc;
 }
 

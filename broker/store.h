@@ -38,6 +38,10 @@
       store_grow or a txn NULL write on the thread that holds a transaction
       would wait for itself forever; they assert instead. Reads may come
       from any thread (MDB_NOTLS); growing the map waits for them to end.
+    - A write the environment refuses (the disk full, an I/O error, the map
+      full at max_bytes) is also kept as the store's fault (store_fault),
+      with what to do about it, until a write transaction commits again:
+      the broker holds off on it rather than retrying every turn.
     - A directory that holds a different LMDB file, or a damaged one, is
       refused with MLOPS_EFOREIGN / MLOPS_ECORRUPT rather than overwritten.
 */
@@ -79,6 +83,19 @@ void store_destroy(store_t **p);
 //  with no write transaction open. Returns 0, or MLOPS_EMAPFULL
 //  at max_bytes (message: raise --store-size), or an LMDB failure.
 int store_grow(store_t *self, mlops_err_t *err);
+
+//  The store's fault: 0 while writes are taken, else the code of the last
+//  write the environment refused (MLOPS_EMAPFULL at max_bytes, ENOSPC,
+//  EDQUOT, EIO, EROFS), err (may be NULL) getting a sentence that starts
+//  with the cause and says what to do ("store full: raise --store-size or
+//  free space in DIR ..."). A commit clears it. Any thread.
+int store_fault(store_t *self, mlops_err_t *err);
+
+//  For tests: from now on every commit fails with code (an errno such as
+//  ENOSPC or EIO), nothing of the transaction written, as a full or failing
+//  disk would; 0 stops it. Nothing else calls it (tests/test_engine.c,
+//  tests/test_store.c).
+void store_inject_fault(store_t *self, int code);
 
 //  Current map size in bytes. Call it from the thread that writes.
 size_t store_map_bytes(const store_t *self);
@@ -140,6 +157,13 @@ int store_log_get(store_t *self, store_txn_t *txn, const char *task_id, int atte
                   size_t *len, mlops_err_t *err);
 int store_log_delete_run(store_t *self, store_txn_t *txn, uint64_t run_id, size_t *deleted,
                          mlops_err_t *err);
+
+//  Deletes for retention (--keep-runs, --keep-versions): a run record, a
+//  dataset, a version with its artifact. Return 0, MLOPS_ENOTFOUND (nothing
+//  was there; the txn stays usable) or a write error as above.
+int store_run_delete(store_t *self, store_txn_t *txn, uint64_t id, mlops_err_t *err);
+int store_dataset_delete(store_t *self, store_txn_t *txn, const char *hash, mlops_err_t *err);
+int store_version_delete(store_t *self, store_txn_t *txn, uint64_t version, mlops_err_t *err);
 
 //  Versions and their artifacts. next_version reserves a number in txn.
 int store_version_next(store_t *self, store_txn_t *txn, uint64_t *version, mlops_err_t *err);

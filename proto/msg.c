@@ -12,6 +12,7 @@
 #include "records.h"
 
 #include <assert.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -212,6 +213,8 @@ const char *proto_reply_code(int rc)
     case MLOPS_ENOTFOUND: case MLOPS_ENOMODEL: return PROTO_REPLY_NOT_FOUND;
     case MLOPS_ESTATE: return PROTO_REPLY_CONFLICT;
     case MLOPS_EMAPFULL: case MLOPS_ENOMEM: case MLOPS_ETIMEOUT: return PROTO_REPLY_UNAVAILABLE;
+    case ENOSPC: case EDQUOT: return PROTO_REPLY_UNAVAILABLE; //  the store's disk is full
+    case EAGAIN: return PROTO_REPLY_UNAVAILABLE; //  too soon (--trigger-min-interval)
     default: return PROTO_REPLY_INTERNAL;
     }
 }

@@ -224,3 +224,30 @@ def test_without_keys_everything_works_as_before(procs):
     wait_for(lambda: len(b.status()["workers"]) == 5, what="workers registered")
     out = b.cli_as(None, "retrain", "--source", SOURCE, "--wait", "--timeout", "20s")
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def keygen_role(keys, name, *roles):
+    """`mlops keygen --role R...`: the pair in keys.dir, its public cert
+    granted each role in keys.allowed (README, Security)."""
+    args = [a for r in roles for a in ("--role", r)]
+    return subprocess.run([BIN + "/mlops", "keygen", "--dir", keys.dir, "--clients", keys.allowed,
+                           *args, name], capture_output=True, text=True, timeout=10)
+
+
+def test_keygen_role_writes_the_layout_the_broker_enforces(procs, tmp_path):
+    keys = Keys(tmp_path / "roles")
+    for name, role in (("cli", "read"), ("dash", "read"), ("ops", "admin")):
+        out = keygen_role(keys, name, role)
+        assert out.returncode == 0, out.stderr
+        assert "granted %s: %s/%s/%s.cert" % (role, keys.allowed, role, name) in out.stdout
+        assert os.path.isfile(os.path.join(keys.allowed, role, name + ".cert"))
+    bad = keygen_role(keys, "x", "root")
+    assert bad.returncode == 2 and "--role: 'root' is not a role" in bad.stderr
+    assert not os.path.exists(os.path.join(keys.dir, "x.cert"))   # nothing written
+    again = keygen_role(keys, "dash", "read")
+    assert again.returncode == 1 and "refusing to overwrite" in again.stderr
+    broker = CurveBroker(procs, keys)
+    assert broker.reply_as("dash", "STATUS", {})["ok"]
+    refused = broker.reply_as("dash", "RETRAIN", {"source": SOURCE})
+    assert refused["code"] == "invalid" and "it needs the role admin" in refused["error"], refused
+    assert broker.reply_as("ops", "RETRAIN", {"source": SOURCE})["ok"]

@@ -4,8 +4,10 @@
     next input read from the batch's uncommitted writes (the run's dataset
     version, the name of the stored table the extract output names); an output that
     does not decode fails only that attempt; the queued run starts when the
-    active one ends.
+    active one ends; a store that refuses writes holds the engine off and
+    fails the run once.
 */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -13,6 +15,7 @@
 #include "broker_fixtures.h"
 #include "broker_internal.h"
 #include "dag.h"
+#include "registry.h"
 #include "stage_io.h"
 #include "table.h"
 #include "testing.h"
@@ -194,10 +197,176 @@ static void test_engine_queued_run_starts_after_failure(void)
     fx_rmdir(dir);
 }
 
+//  One control request (RETRAIN or STATUS) through broker_control_handle,
+//  as the control socket handles it; its REPLY (caller destroys), or NULL.
+static proto_msg_t *s_control(broker_t *b, proto_cmd_t cmd)
+{
+    proto_msg_t req = {.cmd = cmd};
+    req.retrain.source = "";
+    req.retrain.reason = "";
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    if (proto_msg_encode(&req, &bytes, &len) != 0)
+        return NULL;
+    zmsg_t *in = zmsg_new();
+    zmsg_addstr(in, "client");
+    zmsg_addmem(in, bytes, len);
+    free(bytes);
+    zmsg_t *out = broker_control_handle(b, &in);
+    broker_flush(b);
+    free(out ? zmsg_popstr(out) : NULL);
+    zframe_t *f = out ? zmsg_pop(out) : NULL;
+    mlops_err_t err;
+    proto_msg_t *reply = f ? proto_msg_decode(zframe_data(f), zframe_size(f), &err) : NULL;
+    zframe_destroy(&f);
+    zmsg_destroy(&out);
+    return reply;
+}
+
+//  A disk that refuses writes (ENOSPC, injected): the commit of a settle is
+//  refused, and so is the run's failure; the engine then holds off (no
+//  dispatch, the task stays with no worker), answers RETRAIN `unavailable`
+//  naming the cause and still answers reads. Once the disk takes writes and
+//  the hold has passed, the run fails, once, with the cause; no retry.
+static void test_engine_store_refusal_holds_then_fails_the_run_once(void)
+{
+    char dir[64];
+    dispatch_worker_t *e;
+    broker_t *b = s_started(dir, &e);
+    CHECK(b != NULL && e != NULL);
+    store_inject_fault(b->store, ENOSPC);
+    uint8_t *out = NULL;
+    size_t len = 0;
+    CHECK_INT(s_extract_out(S_HASH, &out, &len), 0);
+    s_result(b, e, out, len);
+    free(out);
+    CHECK_INT(broker_flush(b), ENOSPC);
+    CHECK(outage_holding(&b->outage, zclock_mono()));
+    CHECK_INT(b->outage.refusals, 2);                 //  the settle, then the run's failure
+    CHECK_INT(b->outage.fail_run, 1);
+    CHECK_INT(b->active.state, RUN_RUNNING);          //  as the store has it
+    CHECK_INT(b->active.tasks[0].state, TASK_PENDING);
+    for (int i = 0; i < 3; i++) {
+        engine_pump(b);
+        CHECK_INT(broker_flush(b), 0);
+    }
+    CHECK_STR(e->task_id, "");                        //  not dispatched again
+    CHECK_INT(b->active.tasks[0].attempts, 0);
+
+    proto_msg_t *reply = s_control(b, PROTO_RETRAIN);
+    CHECK(reply != NULL);
+    CHECK(!reply->reply.ok);
+    CHECK_STR(reply->reply.code, "unavailable");
+    CHECK_CONTAINS(reply->reply.error, "RETRAIN: store unavailable, retry in ");
+    CHECK_CONTAINS(reply->reply.error, "disk full: free space on the file system of ");
+    proto_msg_destroy(&reply);
+    reply = s_control(b, PROTO_STATUS);
+    CHECK(reply && reply->reply.ok);
+    proto_msg_destroy(&reply);
+
+    store_inject_fault(b->store, 0);
+    b->outage.until_mono = 0;                         //  the hold has passed
+    engine_pump(b);
+    CHECK(!outage_active(&b->outage));
+    CHECK_INT(b->active.id, 0);
+    mlops_err_t err;
+    run_t stored;
+    CHECK_INT(store_run_get(b->store, NULL, 1, &stored, &err), 0);
+    CHECK_INT(stored.state, RUN_FAILED);
+    CHECK_CONTAINS(stored.error, "1-extract failed after 1 attempt: disk full: free space");
+    run_clear(&stored);
+    reply = s_control(b, PROTO_RETRAIN);              //  writes are taken again
+    CHECK(reply && reply->reply.ok);
+    proto_msg_destroy(&reply);
+    CHECK_STR(e->task_id, "2-extract");
+    broker_destroy(&b);
+    fx_rmdir(dir);
+}
+
+//  A version with an artifact, stored; promoted when promote.
+static int s_version(broker_t *b, uint64_t number, const char *dataset, bool promote)
+{
+    version_t v = {.version = number, .run_id = 1, .stage = VERSION_ARCHIVED};
+    snprintf(v.dataset_hash, sizeof v.dataset_hash, "%s", dataset);
+    snprintf(v.family, sizeof v.family, "logreg");
+    mlops_err_t err;
+    uint64_t previous;
+    int rc = store_version_put(b->store, NULL, &v, &err);
+    if (rc == 0)
+        rc = store_artifact_put(b->store, NULL, number, (const uint8_t *)"model", 5, &err);
+    if (rc == 0 && promote)
+        rc = registry_promote(b->store, NULL, number, "promote", "test", 1, &previous, &err);
+    return rc;
+}
+
+//  --keep-runs 1, --keep-versions 1: as runs end, older ended runs go with
+//  their outputs and a dataset nothing kept names; versions beyond the
+//  newest go, but never production (v2) nor its rollback target (v1); the
+//  running run stays.
+static void test_engine_retention_keeps_what_is_named(void)
+{
+    char dir[64];
+    broker_t *b = fx_broker(dir, "engine");
+    CHECK(b != NULL);
+    b->cfg.policy.max_attempts = 1;
+    b->cfg.keep_runs = 1;
+    b->cfg.keep_versions = 1;
+    mlops_err_t err;
+    static const char other[] = "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff";
+    CHECK_INT(store_dataset_put(b->store, NULL, S_HASH, (const uint8_t *)"t", 1, &err), 0);
+    CHECK_INT(store_dataset_put(b->store, NULL, other, (const uint8_t *)"t", 1, &err), 0);
+    CHECK_INT(s_version(b, 1, other, true), 0);
+    CHECK_INT(s_version(b, 2, other, true), 0);       //  production, v1 its rollback target
+    CHECK_INT(s_version(b, 3, other, false), 0);
+    CHECK_INT(s_version(b, 4, other, false), 0);
+    control_retrain_t answer = {0};
+    mlops_err_clear(&err);
+    for (uint64_t id = 1; id <= 3; id++) {
+        CHECK_INT(engine_trigger(b, "", "test", &answer, &err), 0);
+        CHECK_INT(answer.run_id, id);
+        if (id == 1) {
+            snprintf(b->active.dataset_hash, sizeof b->active.dataset_hash, "%s", S_HASH);
+            CHECK_INT(store_blob_put(b->store, broker_txn(b), "1-extract", (const uint8_t *)"o", 1, &err), 0);
+        }
+        CHECK_INT(broker_flush(b), 0);
+        run_task_t *t = &b->active.tasks[0];
+        dag_task_start(&b->active, t, "test", broker_wall());
+        engine_task_failed(b, t, "boom");
+        CHECK_INT(broker_flush(b), 0);
+    }
+    CHECK_INT(engine_trigger(b, "", "queued", &answer, &err), 0);
+    CHECK_INT(broker_flush(b), 0);
+    run_t *runs = NULL;
+    size_t n = 0;
+    CHECK_INT(store_run_list(b->store, 0, &runs, &n, &err), 0);
+    CHECK_INT(n, 2);                                  //  run 4 (running) and run 3, the newest ended
+    CHECK_INT(runs[0].id, 4);
+    CHECK_INT(runs[1].id, 3);
+    store_runs_free(&runs, n);
+    uint8_t *data = NULL;
+    size_t len = 0;
+    CHECK_INT(store_blob_get(b->store, NULL, "1-extract", &data, &len, &err), MLOPS_ENOTFOUND);
+    CHECK_INT(store_dataset_get(b->store, NULL, S_HASH, &data, &len, &err), MLOPS_ENOTFOUND);
+    CHECK_INT(store_dataset_get(b->store, NULL, other, &data, &len, &err), 0);   //  versions name it
+    free(data);
+    version_t *vs = NULL;
+    CHECK_INT(store_version_list(b->store, &vs, &n, &err), 0);
+    CHECK_INT(n, 3);
+    CHECK_INT(vs[0].version, 1);
+    CHECK_INT(vs[1].version, 2);
+    CHECK_INT(vs[2].version, 4);
+    free(vs);
+    CHECK_INT(store_artifact_get(b->store, NULL, 3, &data, &len, &err), MLOPS_ENOTFOUND);
+    broker_destroy(&b);
+    fx_rmdir(dir);
+}
+
 int main(void)
 {
     RUN(test_engine_next_input_reads_the_batch);
     RUN(test_engine_bad_output_fails_the_attempt);
     RUN(test_engine_queued_run_starts_after_failure);
+    RUN(test_engine_store_refusal_holds_then_fails_the_run_once);
+    RUN(test_engine_retention_keeps_what_is_named);
     return TEST_REPORT("test_engine");
 }

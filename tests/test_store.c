@@ -1299,6 +1299,53 @@ static void test_task_logs(void)
     s_rmrf(base);
 }
 
+//  A write the environment refuses is the store's fault, with what to do,
+//  until a commit succeeds: the map full at its maximum, and a disk that
+//  fails (store_inject_fault) in a caller's transaction and in one of the
+//  store's own. A map that may still grow is no fault.
+static void test_fault_names_the_cause_until_a_commit(void)
+{
+    char base[64], dir[96];
+    s_tmpdir(base, dir);
+    store_options_t opts = {.map_bytes = 64 << 10, .max_bytes = 256 << 10};
+    mlops_err_t err, fault;
+    store_t *s = store_open(dir, &opts, &err);
+    CHECK(s != NULL);
+    static uint8_t blob[1 << 20];
+    CHECK_INT(store_fault(s, &fault), 0);
+    store_txn_t *txn = store_begin(s, &err);
+    CHECK(txn != NULL);
+    CHECK_INT(store_blob_put(s, txn, "big", blob, sizeof blob, &err), MLOPS_EMAPFULL);
+    store_abort(&txn);
+    CHECK_INT(store_fault(s, NULL), 0);               //  not at its maximum yet: grow and redo
+    CHECK_INT(store_blob_put(s, NULL, "big", blob, sizeof blob, &err), MLOPS_EMAPFULL);
+    CHECK_INT(store_fault(s, &fault), MLOPS_EMAPFULL);
+    CHECK_CONTAINS(fault.msg, "store full: raise --store-size or free space in ");
+    CHECK_CONTAINS(fault.msg, "maximum size of 256 KiB");
+    CHECK_INT(store_blob_put(s, NULL, "small", blob, 100, &err), 0);
+    CHECK_INT(store_fault(s, NULL), 0);               //  a commit: over
+
+    store_inject_fault(s, ENOSPC);
+    txn = store_begin(s, &err);
+    CHECK(txn != NULL);
+    CHECK_INT(store_blob_put(s, txn, "a", blob, 10, &err), 0);
+    CHECK_INT(store_commit(&txn, &err), ENOSPC);
+    CHECK_INT(store_fault(s, &fault), ENOSPC);
+    CHECK_CONTAINS(fault.msg, "disk full: free space on the file system of ");
+    store_inject_fault(s, EIO);
+    CHECK_INT(store_blob_put(s, NULL, "a", blob, 10, &err), EIO);
+    CHECK_INT(store_fault(s, &fault), EIO);
+    CHECK_CONTAINS(fault.msg, "store I/O error: check the disk under ");
+    uint8_t *data;
+    size_t len;
+    CHECK_INT(store_blob_get(s, NULL, "a", &data, &len, &err), MLOPS_ENOTFOUND);
+    store_inject_fault(s, 0);
+    CHECK_INT(store_blob_put(s, NULL, "a", blob, 10, &err), 0);
+    CHECK_INT(store_fault(s, NULL), 0);
+    store_destroy(&s);
+    s_rmrf(base);
+}
+
 int main(void)
 {
     RUN(test_open_creates_private_dir_and_files);
@@ -1316,6 +1363,7 @@ int main(void)
     RUN(test_get_inside_txn_reads_own_writes);
     RUN(test_get_inside_failed_txn_is_refused);
     RUN(test_map_full_at_max);
+    RUN(test_fault_names_the_cause_until_a_commit);
     RUN(test_callers_txn_redone_after_full_map);
     RUN(test_begin_grows_ahead_of_need);
     RUN(test_reads_from_another_thread_during_growth);

@@ -1,6 +1,8 @@
 """test_store_limit.py: `mlops-broker --store-size`: a store that reaches its
-limit fails the run with a message that says which flag to raise, and the
-broker keeps serving the next (smaller) trigger."""
+limit fails the run once (no retry) with a message that says which flag to
+raise, logs it once, and the broker keeps serving the next (smaller)
+trigger. The disk that refuses writes (ENOSPC, EIO) is tests/test_engine.c's,
+injected through store_inject_fault."""
 import subprocess
 
 import pytest
@@ -27,3 +29,21 @@ def test_bad_store_size_is_refused(value):
                          capture_output=True, text=True, timeout=10)
     assert out.returncode == 2
     assert "--store-size: expected a size of at least 1M" in out.stderr
+
+
+def test_full_store_fails_the_run_once_without_retrying(procs):
+    # default --max-attempts (3): an output the full store cannot take is
+    # not redone; the run fails at its first refusal, saying what to do, and
+    # the log says it once, not once per turn of the loop
+    broker = Broker(procs, extra=["--store-size", "4M"])
+    broker.all_workers(trains=1)
+    big = broker.request("RETRAIN", {"source": "synthetic:100000:3", "reason": "too big"})
+    run = broker.wait_run(big["run_id"], timeout=60)
+    assert run["state"] == "failed"
+    assert "store full: raise --store-size or free space in " + broker.store in run["error"], run["error"]
+    assert run["tasks"][0]["attempts"] == 1
+    log = procs.log(broker.proc)
+    assert log.count("dispatch task=1-extract") == 1, log
+    assert log.count("store refuses writes") == 1, log
+    small = broker.request("RETRAIN", {"source": "synthetic:300:3", "reason": "fits"})
+    assert broker.wait_run(small["run_id"], timeout=60)["state"] == "succeeded"
