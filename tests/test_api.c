@@ -43,6 +43,16 @@ static void test_token(void)
     CHECK_INT(api_token_check("tok", "Bearer tok "), 403);
 }
 
+//  The request frame (taken) decoded back; NULL when rc says it was refused.
+static proto_msg_t *s_decoded(int rc, uint8_t *frame, size_t len, mlops_err_t *err)
+{
+    if (rc != 0)
+        return NULL;
+    proto_msg_t *msg = proto_msg_decode(frame, len, err);
+    free(frame);
+    return msg;
+}
+
 //  Encodes call with body and decodes the frame back (NULL on refusal,
 //  with *rc and err).
 static proto_msg_t *s_encode_rc(api_call_t call, const char *body, int *rc, mlops_err_t *err)
@@ -50,11 +60,7 @@ static proto_msg_t *s_encode_rc(api_call_t call, const char *body, int *rc, mlop
     uint8_t *frame = NULL;
     size_t len = 0;
     *rc = api_request_encode(call, body, strlen(body), &frame, &len, err);
-    if (*rc != 0)
-        return NULL;
-    proto_msg_t *msg = proto_msg_decode(frame, len, err);
-    free(frame);
-    return msg;
+    return s_decoded(*rc, frame, len, err);
 }
 
 static proto_msg_t *s_encode(api_call_t call, const char *body)
@@ -140,11 +146,7 @@ static proto_msg_t *s_logs(const char *path, const char *task, int *rc, mlops_er
     uint8_t *frame = NULL;
     size_t len = 0;
     *rc = api_logs_encode(path, task, &frame, &len, err);
-    if (*rc != 0)
-        return NULL;
-    proto_msg_t *msg = proto_msg_decode(frame, len, err);
-    free(frame);
-    return msg;
+    return s_decoded(*rc, frame, len, err);
 }
 
 static void test_logs_request(void)
