@@ -1,5 +1,5 @@
-/*  api.c: see api.h. Token check, action bodies to control requests, and
-    REPLY data to JSON; the socket is broker_link.c's. */
+/*  api.c: see api.h. Token check, action bodies and the logs read to
+    control requests, and REPLY data to JSON; the socket is broker_link.c's. */
 #include "api.h"
 
 #include "hash.h"
@@ -7,8 +7,10 @@
 #include "mpjson.h"
 #include "msg.h"
 #include "utf8.h"
+#include "v2.h"
 #include "vec.h"
 
+#include <assert.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <stdbool.h>
@@ -17,15 +19,31 @@
 #include <string.h>
 #include <strings.h>
 
-static const char *const s_paths[API_NONE] = {"/api/runs", "/api/models", "/api/workers",
+//  API_LOGS has a run segment: s_logs_run finds it, not this table
+static const char *const s_paths[API_LOGS] = {"/api/runs", "/api/models", "/api/workers",
                                               "/api/retrain", "/api/promote", "/api/rollback"};
+#define LOGS_PREFIX "/api/runs/"
+#define LOGS_SUFFIX "/logs"
+
+//  The run segment of /api/runs/{run}/logs (borrowed from path, *len its
+//  length, 0 for an empty one), or NULL when path has another shape.
+static const char *s_logs_run(const char *path, size_t *len)
+{
+    size_t n = strlen(path), pre = strlen(LOGS_PREFIX), suf = strlen(LOGS_SUFFIX);
+    if (n < pre + suf || strncmp(path, LOGS_PREFIX, pre) != 0 || strcmp(path + n - suf, LOGS_SUFFIX) != 0)
+        return NULL;
+    const char *run = path + pre;
+    *len = n - pre - suf;
+    return memchr(run, '/', *len) ? NULL : run;
+}
 
 api_call_t api_call_of(const char *path)
 {
-    for (int i = 0; i < API_NONE; i++)
+    for (int i = 0; i < API_LOGS; i++)
         if (strcmp(path, s_paths[i]) == 0)
             return (api_call_t)i;
-    return API_NONE;
+    size_t len;
+    return s_logs_run(path, &len) ? API_LOGS : API_NONE;
 }
 
 int api_refusal_status(api_call_t call, const char *code, const char *error)
@@ -134,6 +152,7 @@ static int s_action(api_call_t call, json_t *obj, proto_msg_t *msg, mlops_err_t 
 int api_request_encode(api_call_t call, const char *body, size_t len, uint8_t **frame,
                        size_t *frame_len, mlops_err_t *err)
 {
+    assert(call != API_LOGS && call != API_NONE);   //  api_logs_encode's, and no call
     proto_msg_t msg = {.cmd = PROTO_STATUS};
     if (call == API_RUNS)
         msg = (proto_msg_t){.cmd = PROTO_RUNS, .runs = {.limit = API_RUNS_LIMIT}};
@@ -157,6 +176,31 @@ int api_request_encode(api_call_t call, const char *body, size_t len, uint8_t **
     json_decref(obj);
     if (rc == MLOPS_EINVAL)
         return mlops_err_set(err, MLOPS_ECHECK, "a string is not valid UTF-8");
+    return rc ? mlops_err_set(err, rc, "cannot encode the request: %s", mlops_strerror(rc)) : 0;
+}
+
+//  True for a task id of 1 to PROTO_TASK_ID_MAX bytes of [A-Za-z0-9._-] (the
+//  broker's ids are "7-train-forest": nothing else can name one of them).
+static bool s_task_id_valid(const char *task)
+{
+    size_t n = strlen(task);
+    return n >= 1 && n <= PROTO_TASK_ID_MAX && strspn(task, "abcdefghijklmnopqrstuvwxyz"
+               "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == n;
+}
+
+int api_logs_encode(const char *path, const char *task, uint8_t **frame, size_t *frame_len,
+                    mlops_err_t *err)
+{
+    size_t len = 0;
+    const char *run = s_logs_run(path, &len);
+    int64_t run_id = run ? v2_version_parse(run, len) : 0;
+    if (run_id == 0)
+        return mlops_err_set(err, MLOPS_EPROTO, "the run in /api/runs/RUN/logs must be a whole number > 0");
+    if (task && *task && !s_task_id_valid(task))
+        return mlops_err_set(err, MLOPS_EPROTO, "query parameter task must be a task id of 1 to %d "
+                             "letters, digits, '.', '_' or '-'", PROTO_TASK_ID_MAX);
+    proto_msg_t msg = {.cmd = PROTO_LOGS, .logs = {.run_id = run_id, .task_id = task ? task : ""}};
+    int rc = proto_msg_encode(&msg, frame, frame_len);
     return rc ? mlops_err_set(err, rc, "cannot encode the request: %s", mlops_strerror(rc)) : 0;
 }
 

@@ -1,6 +1,7 @@
 /*  api.h: the pure parts of the gateway's /api endpoints, no sockets, so
     each rule can be tested alone: the admin token check, the JSON bodies of
     the actions (retrain, promote, rollback) turned into control requests,
+    the read of a run's task logs (its path and query) turned into LOGS,
     and broker REPLY data turned into JSON for the dashboard.
 
     The gateway (broker_link.c) does the I/O: it sends the encoded request on
@@ -26,10 +27,12 @@ typedef enum {
     API_RETRAIN,     //  POST /api/retrain  -> RETRAIN
     API_PROMOTE,     //  POST /api/promote  -> PROMOTE
     API_ROLLBACK,    //  POST /api/rollback -> ROLLBACK
+    API_LOGS,        //  GET /api/runs/{run}/logs[?task=TASK_ID] -> LOGS
     API_NONE         //  not an /api path
 } api_call_t;
 
-//  The call a path names (exact match), or API_NONE.
+//  The call a path names (exact match; for API_LOGS, any run segment:
+//  api_logs_encode checks it), or API_NONE.
 api_call_t api_call_of(const char *path);
 
 //  True for the calls that change something (POST, token-guarded).
@@ -50,6 +53,15 @@ int api_token_check(const char *expected, const char *authorization);
 //  MLOPS_ENOMEM; err names the key.
 int api_request_encode(api_call_t call, const char *body, size_t len, uint8_t **frame,
                        size_t *frame_len, mlops_err_t *err);
+
+//  The LOGS request for GET /api/runs/{run}/logs (path as api_call_of saw
+//  it as API_LOGS; task the ?task= value, NULL or "" = every task) as an
+//  encoded control request frame (malloc'd, caller frees). Returns 0,
+//  MLOPS_EPROTO (the run is not a whole number > 0, or the task id is not
+//  1 to PROTO_TASK_ID_MAX bytes of [A-Za-z0-9._-]: 400), or MLOPS_ENOMEM;
+//  err names which.
+int api_logs_encode(const char *path, const char *task, uint8_t **frame, size_t *frame_len,
+                    mlops_err_t *err);
 
 //  The HTTP status for a REPLY with ok false, from its code (PROTO_REPLY_*):
 //  invalid 422 (the values were refused, as for a body that fails the

@@ -57,26 +57,10 @@ void broker_link_fail_all(gateway_t *self, int status, const char *why)
     }
 }
 
-void broker_link_send(gateway_t *self, request_t *req, const char *body, size_t len)
+//  Sends an encoded request frame (taken) for req, or settles req with why not.
+static void s_send(gateway_t *self, request_t *req, uint8_t *frame, size_t frame_len)
 {
-    if (!self->control_sock) {
-        gateway_settle_detail(self, req, 503, "this gateway has no broker configured (--broker)");
-        return;
-    }
-    if (self->calls_n == GATEWAY_CONTROL_INFLIGHT_MAX) {
-        gateway_settle_detail(self, req, 503, "too many requests are waiting for the broker");
-        return;
-    }
-    uint8_t *frame = NULL;
-    size_t frame_len = 0;
-    mlops_err_t err;
-    int rc = api_request_encode(req->call, body, len, &frame, &frame_len, &err);
-    if (rc != 0) {
-        gateway_settle_detail(self, req, rc == MLOPS_EPROTO ? 400 : rc == MLOPS_ECHECK ? 422 : 500,
-                              err.msg);
-        return;
-    }
-    rc = zmq_send(zsock_resolve(self->control_sock), frame, frame_len, ZMQ_DONTWAIT);
+    int rc = zmq_send(zsock_resolve(self->control_sock), frame, frame_len, ZMQ_DONTWAIT);
     free(frame);
     if (rc < 0) {
         char why[320];
@@ -88,6 +72,49 @@ void broker_link_send(gateway_t *self, request_t *req, const char *body, size_t 
     self->calls[tail] = (broker_call_t){.req_id = requests_id(self->requests, req),
                                         .sent_ms = clock_mono_ms()};
     req->state = REQ_CONTROL;
+}
+
+//  True when a request can go to the broker now; else req is settled 503.
+static bool s_can_send(gateway_t *self, request_t *req)
+{
+    if (!self->control_sock)
+        gateway_settle_detail(self, req, 503, "this gateway has no broker configured (--broker)");
+    else if (self->calls_n == GATEWAY_CONTROL_INFLIGHT_MAX)
+        gateway_settle_detail(self, req, 503, "too many requests are waiting for the broker");
+    else
+        return true;
+    return false;
+}
+
+void broker_link_send(gateway_t *self, request_t *req, const char *body, size_t len)
+{
+    if (!s_can_send(self, req))
+        return;
+    uint8_t *frame = NULL;
+    size_t frame_len = 0;
+    mlops_err_t err;
+    int rc = api_request_encode(req->call, body, len, &frame, &frame_len, &err);
+    if (rc != 0) {
+        gateway_settle_detail(self, req, rc == MLOPS_EPROTO ? 400 : rc == MLOPS_ECHECK ? 422 : 500,
+                              err.msg);
+        return;
+    }
+    s_send(self, req, frame, frame_len);
+}
+
+void broker_link_send_logs(gateway_t *self, request_t *req, const char *path, const char *task)
+{
+    uint8_t *frame = NULL;
+    size_t frame_len = 0;
+    mlops_err_t err;
+    //  a bad run id is the client's mistake whether or not a broker is there
+    int rc = api_logs_encode(path, task, &frame, &frame_len, &err);
+    if (rc != 0)
+        gateway_settle_detail(self, req, rc == MLOPS_EPROTO ? 400 : 500, err.msg);
+    else if (s_can_send(self, req))
+        s_send(self, req, frame, frame_len);
+    else
+        free(frame);
 }
 
 static void s_handle_reply(gateway_t *self, const proto_msg_t *msg)

@@ -189,6 +189,8 @@ int broker_link_open(gateway_t *self, mlops_err_t *err);
 //  Encodes req's call (with its body, for an action) and sends it to the
 //  broker: req waits in REQ_CONTROL, or is answered at once when that fails.
 void broker_link_send(gateway_t *self, request_t *req, const char *body, size_t len);
+//  The same for GET /api/runs/{run}/logs: path and the ?task= value (NULL = every task).
+void broker_link_send_logs(gateway_t *self, request_t *req, const char *path, const char *task);
 
 //  Handles what waits on the DEALER (REPLYs).
 void broker_link_drain(gateway_t *self);

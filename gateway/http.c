@@ -155,14 +155,18 @@ static void s_route_api(gateway_t *self, request_t *req, const char *url, bool g
     bool action = api_call_is_action(req->call);
     if (req->call == API_NONE)
         gateway_settle_detail(self, req, 404, "not found: the /api endpoints are GET /api/runs, "
-                              "/api/models, /api/workers and POST /api/retrain, /api/promote, /api/rollback");
+                              "/api/runs/RUN/logs, /api/models, /api/workers and POST /api/retrain, "
+                              "/api/promote, /api/rollback");
     else if (action && !post) {
         req->allow = "POST";
         gateway_settle_detail(self, req, 405, "method not allowed: use POST");
     } else if (!action && !get) {
         req->allow = "GET, HEAD";
         gateway_settle_detail(self, req, 405, "method not allowed: use GET");
-    } else if (!action)
+    } else if (req->call == API_LOGS)
+        broker_link_send_logs(self, req, url,
+                              MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, "task"));
+    else if (!action)
         broker_link_send(self, req, NULL, 0);
     else {
         const char *auth = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,

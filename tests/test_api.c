@@ -1,7 +1,7 @@
 /*  test_api.c: gateway/api.c, the pure parts of the gateway's /api: the
     admin token check, action bodies to control requests (every refusal),
-    REPLY data to JSON with the gateway's own infer workers, and the status
-    of a broker's refusal. */
+    REPLY data to JSON with the gateway's own infer workers, the logs read
+    to LOGS (bad run and task ids), and the status of a broker's refusal. */
 #include "api.h"
 #include "msg.h"
 #include "router.h"
@@ -17,6 +17,12 @@ static void test_paths(void)
     CHECK_INT(api_call_of("/api/rollback"), API_ROLLBACK);
     CHECK_INT(api_call_of("/api/runs/"), API_NONE);
     CHECK_INT(api_call_of("/api/Runs"), API_NONE);
+    CHECK_INT(api_call_of("/api/runs/7/logs"), API_LOGS);
+    CHECK_INT(api_call_of("/api/runs/x/logs"), API_LOGS);   //  api_logs_encode refuses it: 400
+    CHECK_INT(api_call_of("/api/runs/7/log"), API_NONE);
+    CHECK_INT(api_call_of("/api/runs/7/8/logs"), API_NONE);
+    CHECK_INT(api_call_of("/api/runs/logs"), API_NONE);
+    CHECK(!api_call_is_action(API_LOGS));
     CHECK(api_call_is_action(API_PROMOTE));
     CHECK(!api_call_is_action(API_WORKERS));
 }
@@ -37,6 +43,16 @@ static void test_token(void)
     CHECK_INT(api_token_check("tok", "Bearer tok "), 403);
 }
 
+//  The request frame (taken) decoded back; NULL when rc says it was refused.
+static proto_msg_t *s_decoded(int rc, uint8_t *frame, size_t len, mlops_err_t *err)
+{
+    if (rc != 0)
+        return NULL;
+    proto_msg_t *msg = proto_msg_decode(frame, len, err);
+    free(frame);
+    return msg;
+}
+
 //  Encodes call with body and decodes the frame back (NULL on refusal,
 //  with *rc and err).
 static proto_msg_t *s_encode_rc(api_call_t call, const char *body, int *rc, mlops_err_t *err)
@@ -44,11 +60,7 @@ static proto_msg_t *s_encode_rc(api_call_t call, const char *body, int *rc, mlop
     uint8_t *frame = NULL;
     size_t len = 0;
     *rc = api_request_encode(call, body, strlen(body), &frame, &len, err);
-    if (*rc != 0)
-        return NULL;
-    proto_msg_t *msg = proto_msg_decode(frame, len, err);
-    free(frame);
-    return msg;
+    return s_decoded(*rc, frame, len, err);
 }
 
 static proto_msg_t *s_encode(api_call_t call, const char *body)
@@ -125,6 +137,45 @@ static void s_pack(msgpack_sbuffer *sb, bool map)
     msgpack_pack_array(&pk, 0);
     msgpack_pack_str_with_body(&pk, "waiting", 7);
     msgpack_pack_str_with_body(&pk, "", 0);
+}
+
+//  api_logs_encode for path and task, decoded back (NULL on refusal, with
+//  *rc and err).
+static proto_msg_t *s_logs(const char *path, const char *task, int *rc, mlops_err_t *err)
+{
+    uint8_t *frame = NULL;
+    size_t len = 0;
+    *rc = api_logs_encode(path, task, &frame, &len, err);
+    return s_decoded(*rc, frame, len, err);
+}
+
+static void test_logs_request(void)
+{
+    int rc;
+    mlops_err_t err;
+    proto_msg_t *m = s_logs("/api/runs/7/logs", NULL, &rc, &err);
+    CHECK(m != NULL);
+    CHECK_INT(m->cmd, PROTO_LOGS);
+    CHECK_INT(m->logs.run_id, 7);
+    CHECK_STR(m->logs.task_id, "");
+    proto_msg_destroy(&m);
+    m = s_logs("/api/runs/12/logs", "12-train-forest", &rc, &err);
+    CHECK_INT(m->logs.run_id, 12);
+    CHECK_STR(m->logs.task_id, "12-train-forest");
+    proto_msg_destroy(&m);
+    const char *bad_runs[] = {"/api/runs/0/logs", "/api/runs/x/logs", "/api/runs//logs",
+                              "/api/runs/-3/logs", "/api/runs/07/logs", "/api/runs/1234567890123456789/logs"};
+    for (size_t i = 0; i < sizeof bad_runs / sizeof *bad_runs; i++) {
+        CHECK(s_logs(bad_runs[i], NULL, &rc, &err) == NULL);
+        CHECK_INT(rc, MLOPS_EPROTO);
+        CHECK_CONTAINS(err.msg, "the run in /api/runs/RUN/logs");
+    }
+    const char *bad_tasks[] = {"7 train", "7-train\n", "<b>", "7-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"};
+    for (size_t i = 0; i < sizeof bad_tasks / sizeof *bad_tasks; i++) {
+        CHECK(s_logs("/api/runs/7/logs", bad_tasks[i], &rc, &err) == NULL);
+        CHECK_INT(rc, MLOPS_EPROTO);
+        CHECK_CONTAINS(err.msg, "query parameter task");
+    }
 }
 
 static void test_reply_json(void)
@@ -212,6 +263,7 @@ int main(void)
     RUN(test_token);
     RUN(test_requests);
     RUN(test_request_refusals);
+    RUN(test_logs_request);
     RUN(test_reply_json);
     RUN(test_refusal_status);
     return TEST_REPORT("test_api");

@@ -3,8 +3,10 @@
 Headless Chromium (Debian's chromium + chromium-driver, driven by
 python3-selenium) opens the dashboard of a whole stack started with
 `mlops up` (fresh store, free ports, admin token set), checks that runs,
-model versions and workers render once the token is typed (with an admin
-token the gateway wants one for reads too), clicks Retrain (refused without
+model versions and workers (with their instance names) render once the
+token is typed (with an admin token the gateway wants one for reads too),
+shows a task's log lines when its stage is clicked and a run's with its
+"logs" button (as text: a log line never becomes markup), clicks Retrain (refused without
 the token, accepted with it), waits for the new version, promotes it with its
 button when the broker archived it, waits until the page shows it in
 production, and saves a screenshot (its path is printed).
@@ -15,6 +17,7 @@ import signal
 import tempfile
 
 import pytest
+import requests
 
 from test_up import Up
 
@@ -114,6 +117,34 @@ def test_dashboard_retrain_and_promote(stack, browser, tmp_path):
     wait.until(lambda d: {"extract", "preprocess", "train", "evaluate", "load_model",
                           "infer"} <= stages(d))
     assert browser.find_elements(By.CSS_SELECTOR, "#chart circle")
+    #  each worker shows its instance name, as mlops status does; the
+    #  inference worker's comes from the broker's serving list
+    status = requests.get("http://127.0.0.1:%d/api/workers" % stack.port,
+                          headers={"Authorization": "Bearer " + TOKEN}, timeout=5).json()
+    names = {w["stage"]: w["name"] for w in status["workers"]}
+    [serving] = status["serving"]
+    names["infer"] = serving["name"]
+    wait.until(lambda d: {r[0]: r[1] for r in cells(d, "workers")}.get("infer") == names["infer"])
+    shown = {r[0]: r[1:4] for r in cells(browser, "workers")}
+    for stage, name in names.items():
+        assert shown[stage][0] == name and shown[stage][1] and shown[stage][2].isdigit(), shown
+
+    #  a click on a run's stage shows that task's log lines, as text
+    assert browser.find_element(By.ID, "logs-panel").get_attribute("hidden")
+    wait.until(lambda d: click(d, '#runs .bar[data-task$="-extract"]'))
+    wait.until(lambda d: "task done task=" in d.find_element(By.ID, "logs").text)
+    logs = browser.find_element(By.ID, "logs")
+    text = logs.text
+    assert "== 1-extract attempt 1 on %s ==" % names["extract"] in text, text
+    assert "task started task=1-extract attempt=1" in text and "-train-" not in text
+    assert not logs.find_elements(By.CSS_SELECTOR, "*")   # text only, no markup
+    assert browser.find_element(By.ID, "logs-of").text == "task 1-extract"
+    #  the run's "logs" button shows every task's
+    wait.until(lambda d: click(d, '#runs button.logs[data-run="1"]'))
+    wait.until(lambda d: "== 1-load_model attempt 1" in d.find_element(By.ID, "logs").text)
+    assert "== 1-extract attempt 1" in browser.find_element(By.ID, "logs").text
+    browser.find_element(By.ID, "logs-close").click()
+    assert browser.find_element(By.ID, "logs-panel").get_attribute("hidden")
 
     #  with the token, a new run and then a new version
     browser.find_element(By.ID, "retrain").click()
@@ -126,7 +157,7 @@ def test_dashboard_retrain_and_promote(stack, browser, tmp_path):
     wait.until(lambda d: version_row(d, 2)[1] == "production" and version_row(d, 1)[1] != "production")
     wait.until(lambda d: sum(r[1] == "succeeded" for r in cells(d, "runs")) >= 2)
     #  the inference worker swaps the model in, and the workers table says so
-    wait.until(lambda d: any(r[0] == "infer" and r[4] == "serving v2" for r in cells(d, "workers")))
+    wait.until(lambda d: any(r[0] == "infer" and r[5] == "serving v2" for r in cells(d, "workers")))
 
     #  nothing on the page broke the gateway's Content-Security-Policy: the
     #  timeline bars are placed through the CSSOM, not inline style attributes

@@ -4,12 +4,16 @@
 // token set, the gateway wants one for reads too). No library, no request to
 // anything but this origin, no inline script or style: the gateway's
 // Content-Security-Policy (default-src 'self') refuses them, so positions
-// are set through the CSSOM (element.style), which it allows.
+// are set through the CSSOM (element.style), which it allows. Task logs
+// (a run's "logs" button, or a click on one stage's bar) are shown as text
+// only (textContent): a worker's lines never become markup.
 "use strict";
 
 const POLL_MSEC = 1000;
 const $ = (sel) => document.querySelector(sel);
 const state = { runs: [], models: { versions: [], production: 0 }, status: null };
+const LOG_ENTRY_HEAD = (e) => `== ${e.task_id} attempt ${e.attempt} on ${e.worker || "?"} ==\n` +
+  (e.bytes_dropped ? `(${e.bytes_dropped} older bytes not kept)\n` : "");
 
 function esc(text) {
   return String(text ?? "").replace(/[&<>"']/g,
@@ -88,7 +92,8 @@ function timeline(run) {
       `attempts ${t.attempts}${t.worker ? ", " + t.worker : ""}${t.error ? "\n" + t.error : ""}`;
     const cls = t.state === "done" ? "done" : t.state === "failed" ? "failed"
       : t.state === "running" ? "running" : "pending";
-    return `<div class="bar ${cls}" data-left="${left}" data-width="${width}" title="${esc(title)}">${esc(label)}</div>`;
+    return `<div class="bar ${cls}" data-left="${left}" data-width="${width}" data-run="${esc(run.id)}" ` +
+      `data-task="${esc(t.task_id)}" title="${esc(title)}">${esc(label)}</div>`;
   }).join("");
   return `<div class="timeline">${bars}</div>`;
 }
@@ -100,7 +105,7 @@ function drawRuns() {
     const retries = (r.tasks || []).filter((t) => t.attempts > 1)
       .map((t) => `${t.stage}${t.family ? ":" + t.family : ""} ×${t.attempts}`).join(", ");
     return `<tr>
-      <td>${esc(r.id)}</td>
+      <td>${esc(r.id)} <button class="small secondary logs" data-run="${esc(r.id)}">logs</button></td>
       <td class="state-${esc(r.state)}">${esc(r.state)}</td>
       <td>${esc(r.source)}${r.coalesced ? ` <span class="muted">(+${esc(r.coalesced)} coalesced)</span>` : ""}</td>
       <td>${timeline(r)}${retries ? `<div class="muted">retries: ${esc(retries)}</div>` : ""}</td>
@@ -154,17 +159,26 @@ function drawChart(versions) {
     <path d="${line}" fill="none" stroke="#1c5fb8" stroke-width="1.5"/>${dots}`);
 }
 
+// The broker's name for one of the gateway's inference workers (which the
+// gateway knows by host and pid only): from STATUS's serving list, else
+// host:pid, as the broker calls a worker that sent no name.
+function inferName(s, w) {
+  const known = (s.serving || []).find((v) => v.host === w.host && v.pid === w.pid);
+  return known && known.name ? known.name : `${w.host}:${w.pid}`;
+}
+
 function drawWorkers() {
   const s = state.status || {};
-  const workers = (s.workers || []).concat(s.infer_workers || []);
+  const infer = (s.infer_workers || []).map((w) => ({ ...w, name: inferName(s, w) }));
+  const workers = (s.workers || []).concat(infer);
   workers.sort((a, b) => String(a.stage).localeCompare(String(b.stage)));
   const now = Date.now();
   setHtml($("#workers tbody"), workers.map((w) => `<tr>
-      <td>${esc(w.stage)}</td><td>${esc(w.host)}</td><td>${esc(w.pid)}</td>
+      <td>${esc(w.stage)}</td><td>${esc(w.name || `${w.host}:${w.pid}`)}</td><td>${esc(w.host)}</td><td>${esc(w.pid)}</td>
       <td class="${w.state === "busy" ? "state-running" : ""}">${esc(w.state)}</td>
       <td>${esc(w.task_id || (w.model_version ? "serving v" + w.model_version : ""))}</td>
       <td>${w.last_seen_ms ? fmtMs(now - w.last_seen_ms) + " ago" : "–"}</td></tr>`).join("")
-    || '<tr><td colspan="6" class="muted">no live workers</td></tr>');
+    || '<tr><td colspan="7" class="muted">no live workers</td></tr>');
   const next = s.next_schedule_ms ? `next scheduled run: ${new Date(s.next_schedule_ms).toLocaleString()}` : "";
   $("#next").textContent = [next, s.waiting].filter(Boolean).join(" · ");
 }
@@ -183,6 +197,22 @@ async function refresh() {
     $("#conn").textContent = e.status === 401 || e.status === 403
       ? `token needed: ${e.message}` : `broker unreachable: ${e.message}`;
     $("#conn").className = "pill state-failed";
+  }
+}
+
+// Shows the log lines of run's tasks (of one task when task is given) in
+// the logs panel, as text.
+async function showLogs(run, task) {
+  const path = `/api/runs/${encodeURIComponent(run)}/logs` + (task ? `?task=${encodeURIComponent(task)}` : "");
+  $("#logs-of").textContent = task ? `task ${task}` : `run ${run}`;
+  $("#logs-panel").hidden = false;
+  try {
+    const body = await getJson(path);
+    const entries = body.logs || [];
+    $("#logs").textContent = entries.map((e) => LOG_ENTRY_HEAD(e) + e.text).join("\n")
+      || "no log lines were kept for this " + (task ? "task" : "run");
+  } catch (e) {
+    $("#logs").textContent = `cannot read the logs: ${e.message}`;
   }
 }
 
@@ -206,6 +236,11 @@ $("#models").addEventListener("click", (ev) => {
   if (btn) act(`promote v${btn.dataset.version}`, "/api/promote",
     { version: Number(btn.dataset.version), reason: "dashboard" });
 });
+$("#runs").addEventListener("click", (ev) => {
+  const el = ev.target.closest("button.logs, .bar");
+  if (el) showLogs(el.dataset.run, el.dataset.task);
+});
+$("#logs-close").addEventListener("click", () => { $("#logs-panel").hidden = true; });
 $("#metric").addEventListener("change", () => drawChart(state.models.versions || []));
 $("#token").value = sessionStorage.getItem("mlops-token") || "";
 $("#token").addEventListener("change", () => sessionStorage.setItem("mlops-token", $("#token").value));
