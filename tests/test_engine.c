@@ -47,6 +47,9 @@ static int s_store_table(broker_t *b, size_t rows, char hash[HASH_HEX_LEN + 1], 
     return rc;
 }
 
+//  A dataset hash the retention test stores under by hand.
+#define S_HASH "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee"
+
 //  The encoded output of an extract task naming the object hash of size.
 static int s_extract_out(const char *hash, int64_t size, uint8_t **out, size_t *len)
 {
@@ -234,10 +237,13 @@ static void test_engine_store_refusal_holds_then_fails_the_run_once(void)
     dispatch_worker_t *e;
     broker_t *b = s_started(dir, &e);
     CHECK(b != NULL && e != NULL);
+    char hash[HASH_HEX_LEN + 1];
+    int64_t size = 0;
+    CHECK_INT(s_store_table(b, 4, hash, &size), 0);   //  uploaded before the disk fails
     store_inject_fault(b->store, ENOSPC);
     uint8_t *out = NULL;
     size_t len = 0;
-    CHECK_INT(s_extract_out(S_HASH, &out, &len), 0);
+    CHECK_INT(s_extract_out(hash, size, &out, &len), 0);
     s_result(b, e, out, len);
     free(out);
     CHECK_INT(broker_flush(b), ENOSPC);
