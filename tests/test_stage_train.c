@@ -1,6 +1,6 @@
 /*  test_stage_train.c: the train stage handler (workers/stage_train.c), run
     in-process on a preprocessed synthetic table: the artifact, its sha256
-    and metrics, and each refusal (rows past the table, an unknown family,
+    and metrics (logreg, and a gbdt), and each refusal (rows past the table, an unknown family,
     a payload that is not one). */
 #include "stage_fixtures.h"
 #include "testing.h"
@@ -35,6 +35,32 @@ static int s_train(const sf_chain_t *c, stage_train_in_t *in, mlops_err_t *err)
     return rc;
 }
 
+//  The gbdt family trains through the stage, its parameters recorded.
+static void test_trains_a_gbdt(void)
+{
+    sf_chain_t c;
+    CHECK_INT(sf_chain(&c, false), 0);
+    stage_train_in_t in = {.table = c.x.table, .table_len = c.x.table_len,
+                           .recipe = c.p.recipe, .recipe_len = c.p.recipe_len,
+                           .train_rows = c.p.train_rows, .n_train = c.p.n_train,
+                           .test_rows = c.p.test_rows, .n_test = c.p.n_test,
+                           .family = "gbdt", .params = "{\"max_iter\":10}", .seed = 2};
+    uint8_t *out = NULL;
+    size_t len = 0;
+    mlops_err_t err;
+    int rc;
+    SF_RUN(rc, stage_train_run, stage_train_in_encode, &in, &out, &len, &err);
+    stage_train_out_t t = {0};
+    if (rc == 0)
+        rc = stage_train_out_decode(out, len, &t, &err);
+    int ok = rc == 0 && strcmp(t.family, "gbdt") == 0 &&
+             strcmp(t.params, "{\"max_iter\":10}") == 0 && t.metrics.auc > 0.5;
+    free(out);
+    sf_chain_clear(&c);
+    CHECK_INT(rc, 0);
+    CHECK(ok);
+}
+
 static void test_refusals_name_the_problem(void)
 {
     sf_chain_t c;
@@ -61,6 +87,7 @@ static void test_refusals_name_the_problem(void)
 int main(void)
 {
     RUN(test_trains_one_family);
+    RUN(test_trains_a_gbdt);
     RUN(test_refusals_name_the_problem);
     return TEST_REPORT("test_stage_train");
 }
