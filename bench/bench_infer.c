@@ -1,13 +1,14 @@
 /*  bench_infer.c: the serving path without HTTP or sockets, step by step,
-    for the logistic regression and the random forest: JSON body to records
+    for the logistic regression, the random forest and a 100-tree gbdt
+    (early stopping off, so all 100 trees are kept): JSON body to records
     (gateway), PREDICT encode (gateway) and decode (worker), validation and
     prediction in one walk (worker, model_serve), PREDICTION encode, answer
     JSON. Medians in
     microseconds for 1 record and for 100, to set beside the reference's
     "Serving path without HTTP" table (anchors/python/RESULTS.md).
 
-    With --out DIR it also writes the two artifacts it trained
-    (DIR/logreg.art, DIR/forest.art), which bench/serving.sh serves.
+    With --out DIR it also writes the artifacts it trained (DIR/logreg.art,
+    DIR/forest.art, DIR/gbdt.art); bench/serving.sh serves the first two.
 
     usage: bench_infer [--data CSV] [--out DIR] [--reps N]
 */
@@ -25,6 +26,7 @@
 
 #define BATCH_RECORDS 100
 #define STEPS 5
+#define FAMILIES 3
 
 static const char *s_step_names[STEPS] = {"JSON body -> records", "PREDICT encode", "PREDICT decode",
                                           "validate + predict", "PREDICTION + JSON answer"};
@@ -154,13 +156,13 @@ static int s_write(const char *dir, const char *family, const uint8_t *blob, siz
 }
 
 static model_t *s_train(const table_t *raw, const prep_result_t *prep, const char *family,
-                        const char *out_dir)
+                        const char *params, const char *out_dir)
 {
     uint8_t *blob = NULL;
     size_t len = 0;
     mlops_err_t err;
     if (train_fit(raw, prep->recipe, prep->recipe_len, prep->train_rows, prep->n_train,
-                  prep->test_rows, prep->n_test, family, NULL, 42, &blob, &len, &err) != 0) {
+                  prep->test_rows, prep->n_test, family, params, 42, &blob, &len, &err) != 0) {
         fprintf(stderr, "bench_infer: train %s: %s\n", family, err.msg);
         return NULL;
     }
@@ -198,11 +200,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_infer: prepare: %s\n", err.msg);
         return 1;
     }
-    const char *families[] = {"logreg", "forest"};
-    double med[2][2][STEPS];
+    const char *families[FAMILIES] = {"logreg", "forest", "gbdt"};
+    const char *params[FAMILIES] = {NULL, NULL, "{\"max_iter\":100,\"early_stopping\":false}"};
+    double med[FAMILIES][2][STEPS];
     int rc = 0;
-    for (int f = 0; f < 2 && rc == 0; f++) {
-        model_t *model = s_train(raw, &prep, families[f], out_dir);
+    for (int f = 0; f < FAMILIES && rc == 0; f++) {
+        model_t *model = s_train(raw, &prep, families[f], params[f], out_dir);
         rc = model ? s_measure(model, 1, reps, med[f][0]) | s_measure(model, BATCH_RECORDS, reps / 4 + 1, med[f][1])
                    : -1;
         model_destroy(&model);
@@ -212,15 +215,21 @@ int main(int argc, char **argv)
     if (rc != 0)
         return 1;
     printf("serving path without HTTP, median us (%d passes; batch %d records)\n", reps, BATCH_RECORDS);
-    printf("%-26s %10s %10s %10s %10s\n", "step", "LR 1", "LR 100", "RF 1", "RF 100");
-    double total[4] = {0};
+    printf("%-26s %9s %9s %9s %9s %9s %9s\n", "step", "LR 1", "LR 100", "RF 1", "RF 100",
+           "GB 1", "GB 100");
+    double total[2 * FAMILIES] = {0};
     for (int s = 0; s < STEPS; s++) {
-        printf("%-26s %10.2f %10.2f %10.2f %10.2f\n", s_step_names[s], med[0][0][s], med[0][1][s],
-               med[1][0][s], med[1][1][s]);
-        for (int k = 0; k < 4; k++)
+        printf("%-26s", s_step_names[s]);
+        for (int k = 0; k < 2 * FAMILIES; k++) {
+            printf(" %9.2f", med[k / 2][k % 2][s]);
             total[k] += med[k / 2][k % 2][s];
+        }
+        printf("\n");
     }
-    printf("%-26s %10.2f %10.2f %10.2f %10.2f\n", "total", total[0], total[1], total[2], total[3]);
+    printf("%-26s", "total");
+    for (int k = 0; k < 2 * FAMILIES; k++)
+        printf(" %9.2f", total[k]);
+    printf("\n");
     printf("reproduce: make build/release/bench/bench_infer && build/release/bench/bench_infer --data %s\n", data);
     return 0;
 }

@@ -1,6 +1,6 @@
 /*  train.c: `mlops train`, the ML stages in one process, no broker:
     extract (CSV or synthetic) -> prepare (labels, stratified split, recipe)
-    -> train both families -> evaluate (each artifact is loaded back and
+    -> train each family (--families: logreg, forest, gbdt) -> evaluate (each artifact is loaded back and
     scored on the held-out rows, as the load_model stage does) -> optional
     repeated stratified K-fold CV -> optional artifact of the best family.
 
@@ -27,7 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define N_FAMILIES 2
+#define N_KNOWN 3 //  families there are: logreg, forest, gbdt
 #define PROGRESS_MIN_ROWS 100000 //  smaller sources finish before progress helps
 #define RESCORE_MAX_ROWS 50000   //  larger held-out splits are not scored a second time
 
@@ -36,7 +36,10 @@ typedef struct {
     const char *target;      //  --target, NULL = Survived
     const char *task;        //  --task, default auto
     const char *out;         //  --out FILE
-    const char *params[N_FAMILIES]; //  --logreg-params / --forest-params JSON
+    const char *params[N_KNOWN]; //  --logreg-params / --forest-params / --gbdt-params JSON
+    char *family_list;       //  --families (mutable copy)
+    const char *families[N_KNOWN]; //  the families trained, in order
+    size_t n_families;       //  how many
     char *numeric, *strings; //  --numeric / --categorical lists (mutable copies)
     int cv, repeat, threads; //  --cv K, --repeat R, --threads N
     uint64_t seed;           //  --seed
@@ -45,7 +48,7 @@ typedef struct {
 } s_opts_t;
 
 typedef struct {
-    const char *family;      //  logreg / forest
+    const char *family;      //  logreg / forest / gbdt
     uint8_t *artifact;       //  its artifact, owned
     size_t artifact_len;
     metrics_t m;             //  held-out metrics (recomputed from the loaded artifact)
@@ -54,7 +57,8 @@ typedef struct {
     bool rescored;           //  the reloaded artifact was scored again
 } s_result_t;
 
-static const char *const s_families[N_FAMILIES] = {TRAIN_FAMILY_LOGREG, TRAIN_FAMILY_FOREST};
+static const char *const s_known[N_KNOWN] = {TRAIN_FAMILY_LOGREG, TRAIN_FAMILY_FOREST,
+                                            TRAIN_FAMILY_GBDT};
 
 //  Milliseconds, with the fraction: a small table trains in under one.
 static double s_now_ms(void)
@@ -67,10 +71,11 @@ static void s_usage(FILE *f)
     fprintf(f,
             "usage: mlops train --source CSV|synthetic[:ROWS[:SEED]] [options]\n"
             "\n"
-            "Extracts, preprocesses, trains logistic regression and a random forest,\n"
-            "and evaluates them on a stratified held-out split, in one process. Each\n"
-            "artifact is loaded back and, when the held-out split has at most 50,000\n"
-            "rows, scored again and checked against its recorded metrics.\n"
+            "Extracts, preprocesses, trains logistic regression and a random forest\n"
+            "(and gradient-boosted trees with --families), and evaluates them on a\n"
+            "stratified held-out split, in one process. Each artifact is loaded back\n"
+            "and, when the held-out split has at most 50,000 rows, scored again and\n"
+            "checked against its recorded metrics.\n"
             "\n"
             "  --source SPEC        a CSV file with a header, or synthetic[:ROWS[:SEED]]\n"
             "  --target COL         target column (default Survived)\n"
@@ -84,9 +89,12 @@ static void s_usage(FILE *f)
             "  --test-fraction F    held-out share (default 0.2)\n"
             "  --numeric A,B        force these CSV columns to be numbers\n"
             "  --categorical C,D    force these CSV columns to be categories\n"
+            "  --families A,B       model families, of logreg, forest, gbdt (default\n"
+            "                       logreg,forest)\n"
             "  --logreg-params JSON e.g. '{\"C\":0.5}'\n"
             "  --forest-params JSON e.g. '{\"n_trees\":200,\"max_depth\":8}'\n"
-            "  --threads N          forest training threads (default: online CPUs)\n"
+            "  --gbdt-params JSON   e.g. '{\"max_iter\":200,\"learning_rate\":0.05}'\n"
+            "  --threads N          forest and gbdt training threads (default: online CPUs)\n"
             "  --out FILE           write the best model's artifact (best F1, then accuracy;\n"
             "                       multiclass: macro F1, then accuracy; regression: R^2)\n"
             "  --json               one JSON object on stdout instead of tables\n"
@@ -120,11 +128,44 @@ static int s_parse_int(const char *flag, const char *v, int lo, int hi, int *out
     return 0;
 }
 
+//  The index of a known family, or -1.
+static int s_known_index(const char *name)
+{
+    for (int k = 0; k < N_KNOWN; k++)
+        if (strcmp(name, s_known[k]) == 0)
+            return k;
+    return -1;
+}
+
+//  --families: known names, each once, into o->families.
+static int s_parse_families(s_opts_t *o)
+{
+    o->n_families = 0;
+    for (char *tok = strtok(o->family_list, ","); tok; tok = strtok(NULL, ",")) {
+        int k = s_known_index(tok), twice = 0;
+        for (size_t i = 0; k >= 0 && i < o->n_families; i++)
+            twice |= strcmp(o->families[i], tok) == 0;
+        if (k < 0 || twice) {
+            fprintf(stderr, "mlops train: --families: '%s' is %s (logreg, forest, gbdt)\n", tok,
+                    twice ? "given twice" : "not a family");
+            return -1;
+        }
+        o->families[o->n_families++] = s_known[k];
+    }
+    if (o->n_families == 0) {
+        fprintf(stderr, "mlops train: --families needs at least one of logreg, forest, gbdt\n");
+        return -1;
+    }
+    return 0;
+}
+
 //  Returns 0, 1 for --help, or -1 on bad usage (already reported).
 static int s_parse(int argc, char **argv, s_opts_t *o)
 {
     memset(o, 0, sizeof *o);
     o->seed = 42, o->repeat = 1, o->task = "auto";
+    o->families[0] = TRAIN_FAMILY_LOGREG, o->families[1] = TRAIN_FAMILY_FOREST;
+    o->n_families = 2;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
@@ -162,6 +203,14 @@ static int s_parse(int argc, char **argv, s_opts_t *o)
             o->params[0] = v;
         else if (strcmp(a, "--forest-params") == 0)
             o->params[1] = v;
+        else if (strcmp(a, "--gbdt-params") == 0)
+            o->params[2] = v;
+        else if (strcmp(a, "--families") == 0) {
+            free(o->family_list);
+            o->family_list = strdup(v);
+            if (!o->family_list || s_parse_families(o) != 0)
+                return -1;
+        }
         else if (strcmp(a, "--cv") == 0) {
             if (s_parse_int(a, v, 2, 100, &o->cv))
                 return -1;
@@ -220,11 +269,13 @@ static void s_progress_fn(size_t done, size_t total)
         fprintf(stderr, "\n");
 }
 
-//  The forest's parameters with --threads folded in, into buf.
-static const char *s_forest_params(const s_opts_t *o, char *buf, size_t size)
+//  The parameters of a family, with --threads folded in for the tree
+//  families, into buf.
+static const char *s_family_params(const s_opts_t *o, const char *family, char *buf, size_t size)
 {
-    const char *p = o->params[1];
-    if (!o->threads)
+    int k = s_known_index(family);
+    const char *p = o->params[k];
+    if (!o->threads || strcmp(family, TRAIN_FAMILY_LOGREG) == 0)
         return p;
     if (p && *p && p[strlen(p) - 1] == '}')
         snprintf(buf, size, "%.*s%s\"n_threads\":%d}", (int)strlen(p) - 1, p,
@@ -237,7 +288,7 @@ static const char *s_forest_params(const s_opts_t *o, char *buf, size_t size)
 //  A multiclass or regression model's held-out metrics, scored again when
 //  the split is small enough, else read from the artifact; the task's
 //  first metric (accuracy, R^2) must match the recorded one.
-static int s_rescore(const model_t *m, const table_t *raw, const prep_result_t *pr, size_t k,
+static int s_rescore(const model_t *m, const table_t *raw, const prep_result_t *pr,
                      s_result_t *res, mlops_err_t *err)
 {
     const score_t *rec = model_score(m);
@@ -255,7 +306,7 @@ static int s_rescore(const model_t *m, const table_t *raw, const prep_result_t *
         got != want)
         return mlops_err_set(err, MLOPS_ECORRUPT,
                              "the loaded %s artifact does not reproduce its recorded %s",
-                             s_families[k], name);
+                             res->family, name);
     return 0;
 }
 
@@ -264,11 +315,11 @@ static int s_train_one(const table_t *raw, const prep_result_t *pr, const s_opts
                        s_result_t *res, mlops_err_t *err)
 {
     char buf[512];
-    const char *p = k == 1 ? s_forest_params(o, buf, sizeof buf) : o->params[0];
-    res->family = s_families[k];
+    res->family = o->families[k];
+    const char *p = s_family_params(o, res->family, buf, sizeof buf);
     double t0 = s_now_ms();
     int rc = train_fit(raw, pr->recipe, pr->recipe_len, pr->train_rows, pr->n_train,
-                       pr->test_rows, pr->n_test, s_families[k], p, o->seed, &res->artifact,
+                       pr->test_rows, pr->n_test, res->family, p, o->seed, &res->artifact,
                        &res->artifact_len, err);
     res->train_ms = s_now_ms() - t0;
     if (rc != 0)
@@ -280,7 +331,7 @@ static int s_train_one(const table_t *raw, const prep_result_t *pr, const s_opts
         return err->code;
     res->rescored = pr->n_test <= RESCORE_MAX_ROWS;
     if (model_task(m) != TASK_BINARY)
-        rc = s_rescore(m, raw, pr, k, res, err);
+        rc = s_rescore(m, raw, pr, res, err);
     else if (!res->rescored)
         res->m = *model_metrics(m);
     else
@@ -288,7 +339,7 @@ static int s_train_one(const table_t *raw, const prep_result_t *pr, const s_opts
     if (rc == 0 && model_task(m) == TASK_BINARY && res->m.accuracy != model_metrics(m)->accuracy)
         rc = mlops_err_set(err, MLOPS_ECORRUPT,
                            "the loaded %s artifact does not reproduce its recorded accuracy",
-                           s_families[k]);
+                           res->family);
     res->sc.task = model_task(m);
     res->sc.bin = res->m;
     model_destroy(&m);
@@ -338,8 +389,8 @@ typedef struct {
     const table_t *raw;             //  extracted table
     const prep_result_t *pr;        //  split and recipe
     json_t *classes;                //  multiclass: the class labels in order, else NULL
-    s_result_t res[N_FAMILIES];     //  per family
-    train_cv_t cv[N_FAMILIES];      //  cross-validation, when run
+    s_result_t res[N_KNOWN];        //  per family, in o->families' order
+    train_cv_t cv[N_KNOWN];         //  cross-validation, when run
     size_t best;                    //  index of the best family
     char dataset[HASH_HEX_LEN + 1]; //  table hash
     char sha[HASH_HEX_LEN + 1];     //  of the written artifact, "" if none
@@ -349,7 +400,7 @@ typedef struct {
 static void s_print_json(const s_opts_t *o, const s_report_t *r)
 {
     json_t *fam = json_object();
-    for (size_t k = 0; k < N_FAMILIES; k++) {
+    for (size_t k = 0; k < o->n_families; k++) {
         bool bin = r->pr->task == TASK_BINARY;
         json_t *f = json_pack("{s:o, s:f, s:i, s:s}", "test",
                               bin ? s_metrics_json(&r->res[k].m) : s_score_json(&r->res[k].sc),
@@ -367,14 +418,14 @@ static void s_print_json(const s_opts_t *o, const s_report_t *r)
                           r->cv[k].auc_mean, "roc_auc_std", r->cv[k].auc_std, "f1_mean",
                           r->cv[k].f1_mean, "f1_std", r->cv[k].f1_std, "log_loss_mean",
                           r->cv[k].log_loss_mean));
-        json_object_set_new(fam, s_families[k], f);
+        json_object_set_new(fam, o->families[k], f);
     }
     json_t *root = json_pack(
         "{s:s, s:i, s:i, s:s, s:s, s:{s:i, s:i, s:I}, s:o, s:s, s:{s:f, s:f, s:f, s:f}}",
         "source", o->source, "rows", (json_int_t)r->raw->n_rows, "columns",
         (json_int_t)r->raw->n_cols, "dataset", r->dataset, "notes", r->pr->notes, "split",
         "n_train", (json_int_t)r->pr->n_train, "n_test", (json_int_t)r->pr->n_test, "seed",
-        (json_int_t)o->seed, "families", fam, "best", s_families[r->best], "times_ms",
+        (json_int_t)o->seed, "families", fam, "best", o->families[r->best], "times_ms",
         "extract", r->ms_extract, "prepare", r->ms_prepare, "cv", r->ms_cv, "total",
         r->ms_total);
     json_object_set_new(root, "task", json_string(task_name(r->pr->task)));
@@ -385,7 +436,7 @@ static void s_print_json(const s_opts_t *o, const s_report_t *r)
     if (o->out)
         json_object_set_new(root, "artifact",
                             json_pack("{s:s, s:s, s:s}", "path", o->out, "sha256", r->sha,
-                                      "family", s_families[r->best]));
+                                      "family", o->families[r->best]));
     char *text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
     if (text)
         printf("%s\n", text);
@@ -396,16 +447,16 @@ static void s_print_json(const s_opts_t *o, const s_report_t *r)
 static void s_print_binary_tables(const s_opts_t *o, const s_report_t *r)
 {
     printf("held-out  accuracy precision  recall      f1 roc_auc log_loss  train_ms\n");
-    for (size_t k = 0; k < N_FAMILIES; k++) {
+    for (size_t k = 0; k < o->n_families; k++) {
         const metrics_t *m = &r->res[k].m;
-        printf("%-8s  %8.4f %9.4f %7.4f %7.4f %7.4f %8.4f %9.2f%s\n", s_families[k], m->accuracy,
+        printf("%-8s  %8.4f %9.4f %7.4f %7.4f %7.4f %8.4f %9.2f%s\n", o->families[k], m->accuracy,
                m->precision, m->recall, m->f1, m->auc, m->log_loss, r->res[k].train_ms,
                k == r->best ? "  best" : "");
     }
     if (o->cv) {
         printf("\n%d-fold CV x %d  accuracy          roc_auc           f1\n", o->cv, o->repeat);
-        for (size_t k = 0; k < N_FAMILIES; k++)
-            printf("%-8s        %.4f ± %.4f   %.4f ± %.4f   %.4f ± %.4f\n", s_families[k],
+        for (size_t k = 0; k < o->n_families; k++)
+            printf("%-8s        %.4f ± %.4f   %.4f ± %.4f   %.4f ± %.4f\n", o->families[k],
                    r->cv[k].accuracy_mean, r->cv[k].accuracy_std, r->cv[k].auc_mean,
                    r->cv[k].auc_std, r->cv[k].f1_mean, r->cv[k].f1_std);
     }
@@ -417,13 +468,13 @@ static void s_print_task_tables(const s_opts_t *o, const s_report_t *r)
     bool reg = r->pr->task == TASK_REGRESSION;
     printf(reg ? "held-out        r2       rmse        mae  train_ms\n"
                : "held-out  accuracy macro_f1 log_loss  train_ms\n");
-    for (size_t k = 0; k < N_FAMILIES; k++) {
+    for (size_t k = 0; k < o->n_families; k++) {
         const score_t *s = &r->res[k].sc;
         if (reg)
-            printf("%-8s  %8.4f %10.4f %10.4f %9.2f%s\n", s_families[k], s->r2, s->rmse, s->mae,
+            printf("%-8s  %8.4f %10.4f %10.4f %9.2f%s\n", o->families[k], s->r2, s->rmse, s->mae,
                    r->res[k].train_ms, k == r->best ? "  best" : "");
         else
-            printf("%-8s  %8.4f %8.4f %8.4f %9.2f%s\n", s_families[k], s->accuracy, s->macro_f1,
+            printf("%-8s  %8.4f %8.4f %8.4f %9.2f%s\n", o->families[k], s->accuracy, s->macro_f1,
                    s->log_loss, r->res[k].train_ms, k == r->best ? "  best" : "");
     }
     if (!o->cv)
@@ -432,8 +483,8 @@ static void s_print_task_tables(const s_opts_t *o, const s_report_t *r)
     for (size_t j = 0; j < r->cv[0].n_metrics; j++)
         printf("  %-16s", r->cv[0].metric[j]);
     printf("\n");
-    for (size_t k = 0; k < N_FAMILIES; k++) {
-        printf("%-8s      ", s_families[k]);
+    for (size_t k = 0; k < o->n_families; k++) {
+        printf("%-8s      ", o->families[k]);
         for (size_t j = 0; j < r->cv[k].n_metrics; j++)
             printf("  %7.4f ± %.4f", r->cv[k].mean[j], r->cv[k].std[j]);
         printf("\n");
@@ -454,10 +505,13 @@ static void s_print_text(const s_opts_t *o, const s_report_t *r)
     printf("verified artifacts reload%s\n",
            r->res[0].rescored ? " and reproduce their held-out metrics" : " (held-out split too large to rescore)");
     if (o->out)
-        printf("\nartifact %s: %s, %zu bytes, sha256 %s\n", o->out, s_families[r->best],
+        printf("\nartifact %s: %s, %zu bytes, sha256 %s\n", o->out, o->families[r->best],
                r->res[r->best].artifact_len, r->sha);
+    double train_ms = 0;
+    for (size_t k = 0; k < o->n_families; k++)
+        train_ms += r->res[k].train_ms;
     printf("\ntimes    extract %.1f ms, prepare %.1f ms, train + evaluate %.1f ms", r->ms_extract,
-           r->ms_prepare, r->res[0].train_ms + r->res[1].train_ms);
+           r->ms_prepare, train_ms);
     if (o->cv)
         printf(", cv %.1f ms", r->ms_cv);
     printf(", total %.1f ms\n", r->ms_total);
@@ -473,16 +527,25 @@ static int s_write_file(const char *path, const uint8_t *data, size_t len, mlops
     return bad ? mlops_err_set(err, EIO, "cannot write '%s': short write", path) : 0;
 }
 
-//  Index of the better of the two families on the held-out rows.
-static size_t s_pick_best(task_t task, const s_result_t *res)
+//  Whether b is better than a on the held-out rows.
+static bool s_better(task_t task, const s_result_t *b, const s_result_t *a)
 {
     if (task == TASK_REGRESSION)
-        return res[1].sc.r2 > res[0].sc.r2;
+        return b->sc.r2 > a->sc.r2;
     if (task == TASK_MULTICLASS)
-        return res[1].sc.macro_f1 > res[0].sc.macro_f1 ||
-               (res[1].sc.macro_f1 == res[0].sc.macro_f1 && res[1].sc.accuracy > res[0].sc.accuracy);
-    const metrics_t *a = &res[0].m, *b = &res[1].m;
-    return b->f1 > a->f1 || (b->f1 == a->f1 && b->accuracy > a->accuracy);
+        return b->sc.macro_f1 > a->sc.macro_f1 ||
+               (b->sc.macro_f1 == a->sc.macro_f1 && b->sc.accuracy > a->sc.accuracy);
+    return b->m.f1 > a->m.f1 || (b->m.f1 == a->m.f1 && b->m.accuracy > a->m.accuracy);
+}
+
+//  Index of the best of n families (the first on ties).
+static size_t s_pick_best(task_t task, const s_result_t *res, size_t n)
+{
+    size_t best = 0;
+    for (size_t k = 1; k < n; k++)
+        if (s_better(task, &res[k], &res[best]))
+            best = k;
+    return best;
 }
 
 //  The class labels of a multiclass recipe, in class order, as JSON strings.
@@ -517,15 +580,15 @@ static int s_run(const s_opts_t *o, s_report_t *r, prep_result_t *pr, table_t **
     prep_options_t po = {o->target, o->test_fraction, o->seed, o->task};
     int rc = train_prepare(*raw, &po, pr, err);
     r->ms_prepare = s_now_ms() - t1;
-    for (size_t k = 0; rc == 0 && k < N_FAMILIES; k++) {
+    for (size_t k = 0; rc == 0 && k < o->n_families; k++) {
         if (tell)
-            fprintf(stderr, "training and evaluating %s on %zu rows\n", s_families[k],
+            fprintf(stderr, "training and evaluating %s on %zu rows\n", o->families[k],
                     pr->n_train);
         rc = s_train_one(*raw, pr, o, k, &r->res[k], err);
     }
     if (rc != 0)
         return rc;
-    r->best = s_pick_best(pr->task, r->res);
+    r->best = s_pick_best(pr->task, r->res, o->n_families);
     if (pr->task == TASK_MULTICLASS && !(r->classes = s_classes_json(pr, err)))
         return err->code;
     if (o->out) {
@@ -537,9 +600,11 @@ static int s_run(const s_opts_t *o, s_report_t *r, prep_result_t *pr, table_t **
     if (o->cv) {
         double t2 = s_now_ms();
         int show = tell || (isatty(STDERR_FILENO) && o->repeat > 1);
-        char buf[512];
-        const char *params[N_FAMILIES] = {o->params[0], s_forest_params(o, buf, sizeof buf)};
-        rc = train_cv(*raw, &po, o->cv, o->repeat, s_families, N_FAMILIES, params,
+        char buf[N_KNOWN][512];
+        const char *params[N_KNOWN];
+        for (size_t k = 0; k < o->n_families; k++)
+            params[k] = s_family_params(o, o->families[k], buf[k], sizeof buf[k]);
+        rc = train_cv(*raw, &po, o->cv, o->repeat, o->families, o->n_families, params,
                       show ? s_progress_fn : NULL, r->cv, err);
         r->ms_cv = s_now_ms() - t2;
     }
@@ -555,6 +620,7 @@ int cli_train(int argc, char **argv)
         s_usage(p > 0 ? stdout : stderr);
         free(o.numeric);
         free(o.strings);
+        free(o.family_list);
         return p > 0 ? 0 : 2;
     }
     s_report_t r;
@@ -570,7 +636,7 @@ int cli_train(int argc, char **argv)
         s_print_text(&o, &r);
     else
         fprintf(stderr, "mlops train: %s\n", mlops_err_text(&err, rc));
-    for (size_t k = 0; k < N_FAMILIES; k++) {
+    for (size_t k = 0; k < o.n_families; k++) {
         free(r.res[k].artifact);
         score_clear(&r.res[k].sc);
     }
@@ -579,5 +645,6 @@ int cli_train(int argc, char **argv)
     table_destroy(&raw);
     free(o.numeric);
     free(o.strings);
+    free(o.family_list);
     return rc == 0 ? 0 : 1;
 }

@@ -521,6 +521,124 @@ static void s_pack_forest(msgpack_packer *pk, const forest_t *f)
     free(buf);
 }
 
+/* --- gbdt ---------------------------------------------------------------------- */
+
+#define GBDT_NODE_BYTES 21 //  f64 value, i32 feature, u32 left, u32 cat_set, u8 flags
+#define GBDT_SET_BYTES 32  //  4 u64 words: levels 0..255
+#define GBDT_MISSING_LEFT 1 //  node flag bits
+#define GBDT_CATEGORICAL 2
+
+static void s_put_gbdt_node(uint8_t *b, const gbdt_node_t *nd)
+{
+    uint64_t bits;
+    memcpy(&bits, &nd->value, 8);
+    s_put_le(b, bits, 8);
+    s_put_le(b + 8, (uint32_t)nd->feature, 4);
+    s_put_le(b + 12, nd->left, 4);
+    s_put_le(b + 16, nd->cat_set, 4);
+    b[20] = (uint8_t)((nd->missing_left ? GBDT_MISSING_LEFT : 0) |
+                      (nd->categorical ? GBDT_CATEGORICAL : 0));
+}
+
+//  The node of b; flags other than the two known ones are kept so that
+//  gbdt_new refuses them (missing_left or categorical above 1).
+static void s_get_gbdt_node(const uint8_t *b, gbdt_node_t *nd)
+{
+    uint64_t bits = s_get_le(b, 8);
+    memcpy(&nd->value, &bits, 8);
+    nd->feature = (int32_t)(uint32_t)s_get_le(b + 8, 4);
+    nd->left = (uint32_t)s_get_le(b + 12, 4);
+    nd->cat_set = (uint32_t)s_get_le(b + 16, 4);
+    nd->missing_left = b[20] & GBDT_MISSING_LEFT;
+    nd->categorical = (uint8_t)((b[20] & ~GBDT_MISSING_LEFT) >> 1);
+}
+
+//  roots, nodes and level sets as little-endian bytes into one buffer.
+static uint8_t *s_gbdt_bytes(const gbdt_t *m, size_t *nr, size_t *nn, size_t *ns)
+{
+    *nr = m->n_trees * 4, *nn = m->n_nodes * GBDT_NODE_BYTES, *ns = m->n_cat_sets * GBDT_SET_BYTES;
+    uint8_t *buf = malloc(*nr + *nn + *ns + 1);
+    if (!buf)
+        return NULL;
+    for (size_t t = 0; t < m->n_trees; t++)
+        s_put_le(buf + 4 * t, m->roots[t], 4);
+    for (size_t k = 0; k < m->n_nodes; k++)
+        s_put_gbdt_node(buf + *nr + GBDT_NODE_BYTES * k, &m->nodes[k]);
+    for (size_t w = 0; w < 4 * m->n_cat_sets; w++)
+        s_put_le(buf + *nr + *nn + 8 * w, m->cat_sets[w], 8);
+    return buf;
+}
+
+static void s_pack_gbdt(msgpack_packer *pk, const gbdt_t *m)
+{
+    size_t nr, nn, ns;
+    uint8_t *buf = s_gbdt_bytes(m, &nr, &nn, &ns);
+    msgpack_pack_map(pk, 7);
+    s_key(pk, "n_features"), msgpack_pack_uint64(pk, m->n_features);
+    s_key(pk, "n_outputs"), msgpack_pack_uint64(pk, m->n_outputs);
+    s_key(pk, "baseline"), s_doubles(pk, m->baseline, m->n_outputs);
+    s_key(pk, "n_trees"), msgpack_pack_uint64(pk, m->n_trees);
+    if (!buf) //  the packer's own allocation will fail the same way
+        nr = nn = ns = 0;
+    s_key(pk, "roots"), s_bin(pk, buf ? buf : (const uint8_t *)"", nr);
+    s_key(pk, "nodes"), s_bin(pk, buf ? buf + nr : (const uint8_t *)"", nn);
+    s_key(pk, "cat_sets"), s_bin(pk, buf ? buf + nr + nn : (const uint8_t *)"", ns);
+    free(buf);
+}
+
+//  The arrays of a stored gbdt, decoded and handed to gbdt_new.
+static gbdt_t *s_gbdt_from(s_dec_t *d, task_t task, size_t p, size_t k, const double *base,
+                           const msgpack_object *roots, const msgpack_object *nodes,
+                           const msgpack_object *sets)
+{
+    size_t nt = roots->via.bin.size / 4, nn = nodes->via.bin.size / GBDT_NODE_BYTES;
+    size_t ns = sets->via.bin.size / GBDT_SET_BYTES;
+    uint32_t *r = malloc((nt ? nt : 1) * sizeof *r);
+    gbdt_node_t *v = calloc(nn ? nn : 1, sizeof *v);
+    uint64_t *w = malloc((ns ? ns : 1) * 4 * sizeof *w);
+    gbdt_t *m = NULL;
+    if (r && v && w) {
+        const uint8_t *b = (const uint8_t *)roots->via.bin.ptr;
+        for (size_t t = 0; t < nt; t++)
+            r[t] = (uint32_t)s_get_le(b + 4 * t, 4);
+        for (size_t i = 0; i < nn; i++)
+            s_get_gbdt_node((const uint8_t *)nodes->via.bin.ptr + GBDT_NODE_BYTES * i, &v[i]);
+        for (size_t i = 0; i < 4 * ns; i++)
+            w[i] = s_get_le((const uint8_t *)sets->via.bin.ptr + 8 * i, 8);
+        mlops_err_t e;
+        if (!(m = gbdt_new(task, p, k, base, nt, r, nn, v, ns, w, &e)))
+            s_fail(d, e.code, "nodes", e.msg);
+    } else {
+        s_fail(d, MLOPS_ENOMEM, "nodes", "do not fit in memory");
+    }
+    free(r), free(v), free(w);
+    return m;
+}
+
+static gbdt_t *s_dec_gbdt(s_dec_t *d, const msgpack_object *m, const prep_recipe_t *rc)
+{
+    size_t p = rc->n_features, k = rc->task == TASK_MULTICLASS ? rc->n_classes : 1;
+    uint64_t nf = s_get_u64(d, m, "n_features"), no = s_get_u64(d, m, "n_outputs");
+    uint64_t nt = s_get_u64(d, m, "n_trees");
+    const msgpack_object *roots = s_get(d, m, "roots", MSGPACK_OBJECT_BIN);
+    const msgpack_object *nodes = s_get(d, m, "nodes", MSGPACK_OBJECT_BIN);
+    const msgpack_object *sets = s_get(d, m, "cat_sets", MSGPACK_OBJECT_BIN);
+    if (!d->failed && nf != p)
+        s_fail(d, MLOPS_ECORRUPT, "n_features", "does not match the recipe");
+    if (!d->failed && no != k)
+        s_fail(d, MLOPS_ECORRUPT, "n_outputs", "does not match the recipe's task");
+    if (!d->failed && (roots->via.bin.size / 4 != nt || roots->via.bin.size % 4 != 0))
+        s_fail(d, MLOPS_ECORRUPT, "roots", "do not hold n_trees roots");
+    if (!d->failed && nodes->via.bin.size % GBDT_NODE_BYTES != 0)
+        s_fail(d, MLOPS_ECORRUPT, "nodes", "are not whole nodes");
+    if (!d->failed && sets->via.bin.size % GBDT_SET_BYTES != 0)
+        s_fail(d, MLOPS_ECORRUPT, "cat_sets", "are not whole level sets");
+    double *base = d->failed ? NULL : s_get_doubles(d, m, "baseline", k);
+    gbdt_t *g = d->failed ? NULL : s_gbdt_from(d, rc->task, p, k, base, roots, nodes, sets);
+    free(base);
+    return g;
+}
+
 //  A multiclass forest's leaves; *n_leaves rows of k. NULL when failed.
 static double *s_dec_leaves(s_dec_t *d, const msgpack_object *m, size_t k, size_t *n_leaves)
 {
@@ -712,7 +830,7 @@ static void s_dec_task_metrics(s_dec_t *d, const msgpack_object *m, const prep_r
 
 static task_t s_task_of(const artifact_t *a)
 {
-    return a->logreg ? a->logreg->task : a->forest->task;
+    return a->logreg ? a->logreg->task : a->forest ? a->forest->task : a->gbdt->task;
 }
 
 static int s_encode_body(const artifact_t *a, msgpack_sbuffer *sb)
@@ -734,8 +852,10 @@ static int s_encode_body(const artifact_t *a, msgpack_sbuffer *sb)
         msgpack_pack_map(&pk, 2);
         s_key(&pk, "coef"), s_doubles(&pk, a->logreg->coef, a->logreg->n_features);
         s_key(&pk, "intercept"), msgpack_pack_double(&pk, a->logreg->intercept);
-    } else {
+    } else if (a->forest) {
         s_pack_forest(&pk, a->forest);
+    } else {
+        s_pack_gbdt(&pk, a->gbdt);
     }
     s_key(&pk, "signature"), s_str(&pk, a->signature ? a->signature : "{}");
     s_key(&pk, "metrics");
@@ -751,7 +871,9 @@ static int s_encode_body(const artifact_t *a, msgpack_sbuffer *sb)
 int artifact_encode(const artifact_t *a, uint8_t **out, size_t *out_len)
 {
     int is_lr = strcmp(a->family, "logreg") == 0, is_rf = strcmp(a->family, "forest") == 0;
-    if ((is_lr && !a->logreg) || (is_rf && !a->forest) || (!is_lr && !is_rf))
+    int is_gb = strcmp(a->family, "gbdt") == 0;
+    if ((is_lr && !a->logreg) || (is_rf && !a->forest) || (is_gb && !a->gbdt) ||
+        (!is_lr && !is_rf && !is_gb))
         return MLOPS_EINVAL;
     msgpack_sbuffer body;
     msgpack_sbuffer_init(&body);
@@ -767,7 +889,9 @@ int artifact_encode(const artifact_t *a, uint8_t **out, size_t *out_len)
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
     msgpack_pack_array(&pk, 4);
     s_str(&pk, ARTIFACT_MAGIC);
-    msgpack_pack_uint32(&pk, s_task_of(a) == TASK_BINARY ? ARTIFACT_FORMAT_BINARY : ARTIFACT_FORMAT);
+    //  format 1 only for what format 1 knew: binary logreg and forest models
+    int old = s_task_of(a) == TASK_BINARY && !is_gb;
+    msgpack_pack_uint32(&pk, old ? ARTIFACT_FORMAT_BINARY : ARTIFACT_FORMAT);
     s_str(&pk, hex);
     s_bin(&pk, body.data, body.size);
     msgpack_sbuffer_destroy(&body);
@@ -779,6 +903,7 @@ void artifact_clear(artifact_t *a)
     free(a->recipe);
     logreg_destroy(&a->logreg);
     forest_destroy(&a->forest);
+    gbdt_destroy(&a->gbdt);
     free(a->signature);
     score_clear(&a->score);
     memset(a, 0, sizeof *a);
@@ -786,7 +911,7 @@ void artifact_clear(artifact_t *a)
 
 //  Reads the envelope: magic, format, digest. Points *body at the body bytes.
 static int s_envelope(s_dec_t *d, const uint8_t *blob, size_t len, const uint8_t **body,
-                      size_t *body_len)
+                      size_t *body_len, uint64_t *format)
 {
     //  The magic comes first on the wire: 0x94 (array of 4), 0xae (str 14).
     static const uint8_t head[] = {0x94, 0xae, 'm', 'l', 'o', 'p', 's', '-', 'a',
@@ -836,6 +961,7 @@ static int s_envelope(s_dec_t *d, const uint8_t *blob, size_t len, const uint8_t
                                "recorded %.12s...",
                                hex, o->via.array.ptr[2].via.str.ptr);
         }
+        *format = o->via.array.ptr[1].via.u64;
         //  The body lives inside blob: point at it there, not in the zone.
         *body = (const uint8_t *)b->via.bin.ptr;
         *body_len = b->via.bin.size;
@@ -844,12 +970,15 @@ static int s_envelope(s_dec_t *d, const uint8_t *blob, size_t len, const uint8_t
     return rc;
 }
 
-static int s_dec_body(s_dec_t *d, const msgpack_object *m, artifact_t *a)
+static int s_dec_body(s_dec_t *d, const msgpack_object *m, uint64_t format, artifact_t *a)
 {
     char *family = s_get_str(d, m, "family");
     char *params = s_get_str(d, m, "params");
-    if (family && strcmp(family, "logreg") != 0 && strcmp(family, "forest") != 0)
-        s_fail(d, MLOPS_ECORRUPT, "family", "is not logreg or forest");
+    if (family && strcmp(family, "logreg") != 0 && strcmp(family, "forest") != 0 &&
+        strcmp(family, "gbdt") != 0)
+        s_fail(d, MLOPS_ECORRUPT, "family", "is not logreg, forest or gbdt");
+    else if (family && strcmp(family, "gbdt") == 0 && format < ARTIFACT_FORMAT_GBDT)
+        s_fail(d, MLOPS_ECORRUPT, "family", "gbdt needs format 2 or newer");
     if (family)
         snprintf(a->family, sizeof a->family, "%s", family);
     if (params)
@@ -876,8 +1005,10 @@ static int s_dec_body(s_dec_t *d, const msgpack_object *m, artifact_t *a)
     d->what = "artifact model";
     if (strcmp(a->family, "logreg") == 0)
         a->logreg = s_dec_logreg(d, model, r);
-    else
+    else if (strcmp(a->family, "forest") == 0)
         a->forest = s_dec_forest(d, model, r);
+    else
+        a->gbdt = s_dec_gbdt(d, model, r);
     d->what = "artifact";
     s_dec_task_metrics(d, met, r, a);
     prep_destroy(&r);
@@ -890,13 +1021,14 @@ int artifact_decode(const uint8_t *blob, size_t len, artifact_t *a, mlops_err_t 
     s_dec_t d = {err, "artifact", 0, 0};
     const uint8_t *body = NULL;
     size_t body_len = 0;
-    int rc = s_envelope(&d, blob, len, &body, &body_len);
+    uint64_t format = 0;
+    int rc = s_envelope(&d, blob, len, &body, &body_len, &format);
     if (rc != 0)
         return rc;
     msgpack_unpacked u;
     if (s_unpack(&d, body, body_len, &u) != 0)
         return d.code;
-    rc = s_dec_body(&d, &u.data, a);
+    rc = s_dec_body(&d, &u.data, format, a);
     msgpack_unpacked_destroy(&u);
     if (rc != 0 || d.failed) {
         rc = d.code ? d.code : MLOPS_ECORRUPT;

@@ -26,6 +26,15 @@
     f64 fractions per leaf; a leaf node's left field is its leaf row); and
     "metrics" holds the task's metrics: {accuracy, macro_f1, log_loss,
     confusion: K*K counts, true class major} or {r2, rmse, mae}.
+
+    Family "gbdt" (format 2 whatever its task, so a format-1 build says
+    "newer" instead of "corrupt"; a gbdt body in a format-1 envelope is
+    refused): model is {"n_features", "n_outputs" (K for multiclass, else
+    1), "baseline": n_outputs raw values, "n_trees", "roots" (bin: u32 per
+    tree), "nodes" (bin: 21 bytes per node: f64 value, i32 feature, u32
+    left, u32 cat_set, u8 flags: 1 missing goes left, 2 categorical),
+    "cat_sets" (bin: 4 u64 words per level set)}, all little-endian; tree
+    t's output is t % n_outputs. gbdt_new checks every array.
 */
 #ifndef MLOPS_ARTIFACT_H
 #define MLOPS_ARTIFACT_H
@@ -35,6 +44,7 @@
 
 #include "err.h"
 #include "forest.h"
+#include "gbdt.h"
 #include "logreg.h"
 #include "prep.h"
 #include "records.h"
@@ -42,18 +52,20 @@
 
 #define ARTIFACT_MAGIC "mlops-artifact"
 #define ARTIFACT_FORMAT 2        //  newest format read and written
-#define ARTIFACT_FORMAT_BINARY 1 //  binary models are still written so
+#define ARTIFACT_FORMAT_BINARY 1 //  binary logreg and forest models are still written so
+#define ARTIFACT_FORMAT_GBDT 2   //  the first format holding gbdt models
 #define ARTIFACT_PARAMS_MAX 256 //  bytes of params JSON kept
 
 //  What an artifact holds, decoded (owned) or to encode (borrowed).
 typedef struct {
-    char family[16];           //  "logreg" or "forest"
+    char family[16];           //  "logreg", "forest" or "gbdt"
     char params[ARTIFACT_PARAMS_MAX]; //  parameters as compact JSON
     uint64_t seed;             //  training seed
     uint8_t *recipe;           //  recipe blob (artifact_recipe_encode)
     size_t recipe_len;
     logreg_t *logreg;          //  when family is logreg
     forest_t *forest;          //  when family is forest
+    gbdt_t *gbdt;              //  when family is gbdt
     char *signature;           //  JSON text (prep_signature_json)
     metrics_t metrics;         //  on the held-out rows at training (BINARY)
     score_t score;             //  the same for any task (BINARY: bin = metrics), owned

@@ -56,7 +56,8 @@ static int s_check_params(const gbdt_params_t *pr, mlops_err_t *err)
         : !(pr->validation_fraction > 0 && pr->validation_fraction < 1) ? "validation_fraction"
         : pr->n_iter_no_change < 1 ? "n_iter_no_change"
         : !(pr->tol >= 0) || !isfinite(pr->tol) ? "tol"
-        : pr->n_threads < 0 ? "n_threads" : NULL;
+        : pr->n_threads < 0 ? "n_threads"
+        : pr->n_classes < 0 || pr->n_classes > TASK_MAX_CLASSES ? "n_classes" : NULL;
     if (bad)
         return mlops_err_set(err, MLOPS_EINVAL, "gbdt: parameter %s is out of range", bad);
     return 0;
@@ -724,6 +725,97 @@ void gbdt_destroy(gbdt_t **p)
 }
 
 //  --------------------------------------------------------------------------
+//  Stored models
+
+static int s_bad(mlops_err_t *err, const char *what, size_t i)
+{
+    return mlops_err_set(err, MLOPS_ECORRUPT, "gbdt: %s %zu is malformed", what, i);
+}
+
+//  The shape: task, outputs, trees as whole iterations, sizes in range.
+static int s_check_shape(task_t task, size_t p, size_t k, size_t n_trees, size_t n_nodes,
+                         size_t n_sets, mlops_err_t *err)
+{
+    int k_ok = task == TASK_MULTICLASS ? k >= 2 && k <= TASK_MAX_CLASSES
+               : task == TASK_BINARY || task == TASK_REGRESSION ? k == 1 : 0;
+    if (!k_ok || p == 0)
+        return mlops_err_set(err, MLOPS_ECORRUPT, "gbdt: %zu outputs of %zu features do not "
+                             "fit task %d", k, p, (int)task);
+    if (n_trees == 0 || n_trees % k != 0 || n_trees / k > GBDT_MAX_ITER)
+        return mlops_err_set(err, MLOPS_ECORRUPT, "gbdt: %zu trees are not 1..%d iterations "
+                             "of %zu", n_trees, GBDT_MAX_ITER, k);
+    if (n_nodes == 0 || n_nodes >= UINT32_MAX || n_sets >= UINT32_MAX)
+        return mlops_err_set(err, MLOPS_ECORRUPT, "gbdt: %zu nodes, %zu level sets is not a "
+                             "model", n_nodes, n_sets);
+    return 0;
+}
+
+//  One node: a leaf of finite value, or a split whose children come after
+//  it (so every walk ends), on a feature below p, with a usable test.
+static int s_node_ok(const gbdt_node_t *nd, size_t at, size_t p, size_t n_nodes, size_t n_sets)
+{
+    if (nd->feature == -1)
+        return isfinite(nd->value);
+    if (nd->feature < 0 || (size_t)nd->feature >= p || nd->left <= at ||
+        (size_t)nd->left + 1 >= n_nodes || nd->missing_left > 1 || nd->categorical > 1)
+        return 0;
+    return nd->categorical ? nd->cat_set < n_sets : !isnan(nd->value);
+}
+
+static int s_check_stored(task_t task, size_t p, size_t k, const double *baseline,
+                          size_t n_trees, const uint32_t *roots, size_t n_nodes,
+                          const gbdt_node_t *nodes, size_t n_sets, const uint64_t *sets,
+                          mlops_err_t *err)
+{
+    if (s_check_shape(task, p, k, n_trees, n_nodes, n_sets, err) != 0)
+        return MLOPS_ECORRUPT;
+    for (size_t c = 0; c < k; c++)
+        if (!isfinite(baseline[c]))
+            return s_bad(err, "baseline", c);
+    for (size_t t = 0; t < n_trees; t++)
+        if (roots[t] >= n_nodes)
+            return s_bad(err, "root of tree", t);
+    for (size_t i = 0; i < n_nodes; i++)
+        if (!s_node_ok(&nodes[i], i, p, n_nodes, n_sets))
+            return s_bad(err, "node", i);
+    //  levels are below BINS_MAX_LEVEL: the word's top bit is never a level
+    for (size_t s = 0; s < n_sets; s++)
+        if ((sets[4 * s + 3] >> (BINS_MAX_LEVEL % 64)) != 0)
+            return s_bad(err, "level set", s);
+    return 0;
+}
+
+gbdt_t *gbdt_new(task_t task, size_t p, size_t n_outputs, const double *baseline,
+                 size_t n_trees, const uint32_t *roots, size_t n_nodes, const gbdt_node_t *nodes,
+                 size_t n_cat_sets, const uint64_t *cat_sets, mlops_err_t *err)
+{
+    if (s_check_stored(task, p, n_outputs, baseline, n_trees, roots, n_nodes, nodes, n_cat_sets,
+                       cat_sets, err) != 0)
+        return NULL;
+    gbdt_t *m = calloc(1, sizeof *m);
+    if (m) {
+        m->baseline = malloc(n_outputs * sizeof *m->baseline);
+        m->roots = malloc(n_trees * sizeof *m->roots);
+        m->nodes = malloc(n_nodes * sizeof *m->nodes);
+        m->cat_sets = malloc((n_cat_sets ? n_cat_sets : 1) * 4 * sizeof *m->cat_sets);
+    }
+    if (!m || !m->baseline || !m->roots || !m->nodes || !m->cat_sets) {
+        gbdt_destroy(&m);
+        mlops_err_set(err, MLOPS_ENOMEM, "gbdt: out of memory");
+        return NULL;
+    }
+    memcpy(m->baseline, baseline, n_outputs * sizeof *baseline);
+    memcpy(m->roots, roots, n_trees * sizeof *roots);
+    memcpy(m->nodes, nodes, n_nodes * sizeof *nodes);
+    if (n_cat_sets)
+        memcpy(m->cat_sets, cat_sets, n_cat_sets * 4 * sizeof *cat_sets);
+    m->task = task, m->n_features = p, m->n_outputs = n_outputs;
+    m->n_iter = n_trees / n_outputs, m->n_trees = n_trees;
+    m->n_nodes = n_nodes, m->n_cat_sets = n_cat_sets;
+    return m;
+}
+
+//  --------------------------------------------------------------------------
 //  Boosting
 
 typedef struct {
@@ -1023,6 +1115,13 @@ gbdt_t *gbdt_fit(const double *X, const double *y, size_t n, size_t p, task_t ta
     mlops_err_clear(err);
     if (s_check_params(&pr, err) || s_check_input(X, y, n, p, task, &n_classes, err))
         return NULL;
+    if (task == TASK_MULTICLASS && pr.n_classes && n_classes > (size_t)pr.n_classes) {
+        mlops_err_set(err, MLOPS_EINVAL, "gbdt: label %zu is not below n_classes %d",
+                      n_classes - 1, pr.n_classes);
+        return NULL;
+    }
+    if (task == TASK_MULTICLASS && pr.n_classes)
+        n_classes = (size_t)pr.n_classes;
     pr.n_threads = pr.n_threads ? pr.n_threads : bins_default_threads();
     s_fit_t fx = {.pr = pr, .X = X, .y = y, .n = n, .p = p,
                   .k = task == TASK_MULTICLASS ? n_classes : 1};

@@ -63,6 +63,8 @@ typedef struct {
     double tol;                 //  least loss improvement that counts, >= 0 (1e-7)
     const uint8_t *categorical; //  per feature 1 if categorical, or NULL (borrowed by fit)
     int n_threads;              //  training threads; 0 = online CPUs (0)
+    int n_classes;              //  multiclass outputs, above the largest label when the
+                                //  training rows lack the top classes; 0 = largest + 1 (0)
 } gbdt_params_t;
 
 typedef struct {
@@ -102,6 +104,19 @@ gbdt_params_t gbdt_params_default(void);
 //  regression target, bad params, a bad categorical value), MLOPS_ENOMEM.
 gbdt_t *gbdt_fit(const double *X, const double *y, size_t n, size_t p, task_t task,
                  const gbdt_params_t *params, uint64_t seed, mlops_err_t *err);
+
+//  Builds a model from stored arrays (copied; the artifact codec's
+//  constructor): n_outputs raw baselines, n_trees roots (n_trees a whole
+//  number of iterations of n_outputs trees), n_nodes nodes and n_cat_sets
+//  level sets of 4 words each. Checks everything a walk relies on: the
+//  task and its output count, finite baselines and leaf values, every root
+//  and child in range with children after their parent (so every walk
+//  ends), features below p, thresholds not NaN, flags 0 or 1, level sets
+//  in range and holding no level at or over BINS_MAX_LEVEL. Returns NULL
+//  with err MLOPS_ECORRUPT (naming the array and index) or MLOPS_ENOMEM.
+gbdt_t *gbdt_new(task_t task, size_t p, size_t n_outputs, const double *baseline,
+                 size_t n_trees, const uint32_t *roots, size_t n_nodes, const gbdt_node_t *nodes,
+                 size_t n_cat_sets, const uint64_t *cat_sets, mlops_err_t *err);
 
 //  Frees; ignores NULL; sets *p to NULL.
 void gbdt_destroy(gbdt_t **p);

@@ -71,6 +71,8 @@ const score_t *model_score(const model_t *self)
 
 size_t model_outputs(const model_t *self)
 {
+    if (self->art.gbdt)
+        return self->art.gbdt->n_outputs;
     return self->art.forest ? forest_outputs(self->art.forest) : logreg_outputs(self->art.logreg);
 }
 
@@ -80,6 +82,8 @@ static void s_outputs_block(const model_t *self, const double *X, size_t n, doub
     size_t p = self->recipe->n_features, k = model_outputs(self);
     if (self->art.forest)
         forest_predict_outputs(self->art.forest, X, n, out);
+    else if (self->art.gbdt)
+        gbdt_predict_block(self->art.gbdt, X, n, out);
     else
         for (size_t i = 0; i < n; i++)
             logreg_predict_outputs(self->art.logreg, X + i * p, out + i * k);
@@ -119,7 +123,9 @@ static void s_predict_block(const model_t *self, const double *X, size_t n, doub
     //  A row or two walk faster alone: lock step only pays with company.
     enum { LOCKSTEP_MIN_ROWS = 4 };
     size_t p = self->recipe->n_features;
-    if (self->art.forest && n >= LOCKSTEP_MIN_ROWS)
+    if (self->art.gbdt) //  one output per row: the block is the answer
+        gbdt_predict_block(self->art.gbdt, X, n, proba);
+    else if (self->art.forest && n >= LOCKSTEP_MIN_ROWS)
         forest_predict_block(self->art.forest, X, n, proba);
     else if (self->art.forest)
         for (size_t i = 0; i < n; i++)

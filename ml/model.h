@@ -35,7 +35,7 @@ model_t *model_load(const uint8_t *blob, size_t len, mlops_err_t *err);
 //  Frees; ignores NULL; sets *p to NULL.
 void model_destroy(model_t **p);
 
-//  Family name ("logreg", "forest"). Borrowed, lives as long as the model.
+//  Family name ("logreg", "forest", "gbdt"). Borrowed, lives as long as the model.
 const char *model_family(const model_t *self);
 
 //  Metrics recorded in the artifact.

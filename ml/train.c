@@ -1,10 +1,17 @@
 /*  train.c: the training stages (see train.h): prepare (labels, split,
     recipe), fit (one family into an artifact), score, and in-process
     cross-validation. The classifiers and the recipe are the ones model.c
-    serves with, so an artifact predicts exactly what training measured. */
+    serves with, so an artifact predicts exactly what training measured.
+
+    Every family gets the recipe's feature matrix: missing numbers imputed
+    with the training median, categories one-hot. gbdt could take NaN
+    natively, but the serving path (signature.h) imputes before any family
+    sees a record, so a gbdt trained on NaN would meet medians at serving:
+    one recipe for all families keeps training and serving identical. */
 #include "train.h"
 #include "artifact.h"
 #include "forest.h"
+#include "gbdt.h"
 #include "logreg.h"
 #include "score.h"
 #include "prep.h"
@@ -17,15 +24,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+typedef enum { S_LOGREG, S_FOREST, S_GBDT } s_family_t;
+
 typedef struct {
-    bool is_forest;            //  which of the two
+    s_family_t family;         //  which one
     logreg_params_t lr;        //  logreg parameters
     forest_params_t rf;        //  forest parameters
+    gbdt_params_t gb;          //  gbdt parameters
 } s_params_t;
 
 typedef struct {
     logreg_t *lr;              //  fitted logreg, or NULL
     forest_t *rf;              //  fitted forest, or NULL
+    gbdt_t *gb;                //  fitted gbdt, or NULL
 } s_fitted_t;
 
 //  The rows of a fit or a score: features and targets.
@@ -53,9 +64,64 @@ static int s_real_param(json_t *v, const char *key, double *out, mlops_err_t *er
     return 0;
 }
 
+//  A number in [lo, hi], both ends excluded when open.
+static int s_range_param(json_t *v, const char *key, double lo, double hi, bool open,
+                         double *out, mlops_err_t *err)
+{
+    double x = json_number_value(v);
+    if (!json_is_number(v) || !(open ? x > lo && x < hi : x >= lo && x <= hi))
+        return mlops_err_set(err, MLOPS_EINVAL, "parameter '%s' must be a number in %s%g, %g%s",
+                             key, open ? "(" : "[", lo, hi, open ? ")" : "]");
+    *out = x;
+    return 0;
+}
+
+//  early_stopping: true, false or "auto" (sklearn's values).
+static int s_early_param(json_t *v, int *out, mlops_err_t *err)
+{
+    if (json_is_boolean(v))
+        *out = json_is_true(v) ? GBDT_EARLY_ON : GBDT_EARLY_OFF;
+    else if (json_is_string(v) && strcmp(json_string_value(v), "auto") == 0)
+        *out = GBDT_EARLY_AUTO;
+    else
+        return mlops_err_set(err, MLOPS_EINVAL,
+                             "parameter 'early_stopping' must be true, false or \"auto\"");
+    return 0;
+}
+
+static int s_gbdt_param(gbdt_params_t *g, const char *key, json_t *v, mlops_err_t *err)
+{
+    static const struct { const char *key; size_t off; int lo, hi; } ints[] = {
+        {"max_iter", offsetof(gbdt_params_t, max_iter), 1, GBDT_MAX_ITER},
+        {"max_leaf_nodes", offsetof(gbdt_params_t, max_leaf_nodes), 2, GBDT_MAX_LEAVES},
+        {"max_depth", offsetof(gbdt_params_t, max_depth), 0, 10000},
+        {"min_samples_leaf", offsetof(gbdt_params_t, min_samples_leaf), 1, 1000000},
+        {"max_bins", offsetof(gbdt_params_t, max_bins), 2, 255},
+        {"n_iter_no_change", offsetof(gbdt_params_t, n_iter_no_change), 1, 100000},
+        {"n_threads", offsetof(gbdt_params_t, n_threads), 1, 256}};
+    for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++)
+        if (strcmp(key, ints[i].key) == 0)
+            return s_int_param(v, key, ints[i].lo, ints[i].hi,
+                               (int *)((char *)g + ints[i].off), err);
+    if (strcmp(key, "learning_rate") == 0)
+        return s_real_param(v, key, &g->learning_rate, err);
+    if (strcmp(key, "l2_regularization") == 0)
+        return s_range_param(v, key, 0, 1e300, false, &g->l2_regularization, err);
+    if (strcmp(key, "tol") == 0)
+        return s_range_param(v, key, 0, 1e300, false, &g->tol, err);
+    if (strcmp(key, "validation_fraction") == 0)
+        return s_range_param(v, key, 0, 1, true, &g->validation_fraction, err);
+    if (strcmp(key, "early_stopping") == 0)
+        return s_early_param(v, &g->early_stopping, err);
+    return mlops_err_set(err, MLOPS_EINVAL, "unknown parameter '%s' for family %s", key,
+                         TRAIN_FAMILY_GBDT);
+}
+
 static int s_param(s_params_t *p, const char *key, json_t *v, mlops_err_t *err)
 {
-    if (!p->is_forest) {
+    if (p->family == S_GBDT)
+        return s_gbdt_param(&p->gb, key, v, err);
+    if (p->family == S_LOGREG) {
         if (strcmp(key, "C") == 0)
             return s_real_param(v, key, &p->lr.C, err);
         if (strcmp(key, "tol") == 0)
@@ -78,17 +144,20 @@ static int s_param(s_params_t *p, const char *key, json_t *v, mlops_err_t *err)
                                    (int *)((char *)&p->rf + ints[i].off), err);
     }
     return mlops_err_set(err, MLOPS_EINVAL, "unknown parameter '%s' for family %s", key,
-                         p->is_forest ? TRAIN_FAMILY_FOREST : TRAIN_FAMILY_LOGREG);
+                         p->family == S_FOREST ? TRAIN_FAMILY_FOREST : TRAIN_FAMILY_LOGREG);
 }
 
 static int s_parse_params(const char *family, const char *json, s_params_t *p, mlops_err_t *err)
 {
     memset(p, 0, sizeof *p);
+    p->gb = gbdt_params_default();
     if (strcmp(family, TRAIN_FAMILY_FOREST) == 0)
-        p->is_forest = true;
+        p->family = S_FOREST;
+    else if (strcmp(family, TRAIN_FAMILY_GBDT) == 0)
+        p->family = S_GBDT;
     else if (strcmp(family, TRAIN_FAMILY_LOGREG) != 0)
-        return mlops_err_set(err, MLOPS_EINVAL, "unknown model family '%s' (logreg, forest)",
-                             family);
+        return mlops_err_set(err, MLOPS_EINVAL,
+                             "unknown model family '%s' (logreg, forest, gbdt)", family);
     if (!json || !*json)
         return 0;
     json_error_t je;
@@ -113,16 +182,28 @@ static int s_parse_params(const char *family, const char *json, s_params_t *p, m
 static void s_params_json(const s_params_t *p, task_t task, size_t n_features, char *out,
                           size_t size)
 {
-    if (!p->is_forest && task == TASK_REGRESSION) {
+    if (p->family == S_GBDT) {
+        const gbdt_params_t *g = &p->gb;
+        static const char *const early[] = {"\"auto\"", "true", "false"};
+        snprintf(out, size,
+                 "{\"max_iter\":%d,\"learning_rate\":%g,\"max_leaf_nodes\":%d,"
+                 "\"max_depth\":%d,\"min_samples_leaf\":%d,\"l2_regularization\":%g,"
+                 "\"max_bins\":%d,\"early_stopping\":%s}",
+                 g->max_iter, g->learning_rate, g->max_leaf_nodes, g->max_depth,
+                 g->min_samples_leaf, g->l2_regularization, g->max_bins,
+                 early[g->early_stopping]);
+        return;
+    }
+    if (p->family == S_LOGREG && task == TASK_REGRESSION) {
         snprintf(out, size, "{\"alpha\":%g}", p->lr.alpha ? p->lr.alpha : 1.0);
         return;
     }
-    if (!p->is_forest && task == TASK_MULTICLASS) {
+    if (p->family == S_LOGREG && task == TASK_MULTICLASS) {
         snprintf(out, size, "{\"C\":%g,\"max_iter\":%d}", p->lr.C ? p->lr.C : 1.0,
                  p->lr.max_iter ? p->lr.max_iter : 1000);
         return;
     }
-    if (!p->is_forest) {
+    if (p->family == S_LOGREG) {
         snprintf(out, size, "{\"C\":%g,\"max_iter\":%d,\"tol\":%g}", p->lr.C ? p->lr.C : 1.0,
                  p->lr.max_iter ? p->lr.max_iter : 100, p->lr.tol ? p->lr.tol : 1e-10);
         return;
@@ -148,22 +229,27 @@ static int s_fit(const s_params_t *p, const prep_recipe_t *r, const s_rows_t *t,
 {
     memset(out, 0, sizeof *out);
     size_t d = r->n_features, k = r->n_classes;
-    if (r->task == TASK_BINARY && p->is_forest)
+    if (p->family == S_GBDT) {
+        gbdt_params_t g = p->gb;
+        //  every class an output, even one this fold's training rows lack
+        g.n_classes = r->task == TASK_MULTICLASS ? (int)k : 0;
+        out->gb = gbdt_fit(t->X, t->v, t->n, d, r->task, &g, seed, err);
+    } else if (r->task == TASK_BINARY && p->family == S_FOREST)
         out->rf = forest_fit(t->X, t->y, t->n, d, &p->rf, seed, err);
     else if (r->task == TASK_BINARY)
         out->lr = logreg_fit(t->X, t->y, t->n, d, &p->lr, err);
-    else if (p->is_forest)
+    else if (p->family == S_FOREST)
         out->rf = forest_fit_task(r->task, t->X, t->v, t->n, d, k, &p->rf, seed, err);
     else if (r->task == TASK_MULTICLASS)
         out->lr = logreg_fit_multi(t->X, t->y, t->n, d, k, &p->lr, err);
     else
         out->lr = logreg_fit_ridge(t->X, t->v, t->n, d, &p->lr, err);
-    return out->rf || out->lr ? 0 : (err && err->code ? err->code : MLOPS_ENOMEM);
+    return out->rf || out->lr || out->gb ? 0 : (err && err->code ? err->code : MLOPS_ENOMEM);
 }
 
 static size_t s_outputs(const s_fitted_t *f)
 {
-    return f->rf ? forest_outputs(f->rf) : logreg_outputs(f->lr);
+    return f->gb ? f->gb->n_outputs : f->rf ? forest_outputs(f->rf) : logreg_outputs(f->lr);
 }
 
 //  Outputs (n x s_outputs) of n feature rows.
@@ -171,6 +257,10 @@ static void s_predict(const s_fitted_t *f, const double *X, size_t n, size_t d, 
 {
     if (f->rf) {
         forest_predict_outputs(f->rf, X, n, out);
+        return;
+    }
+    if (f->gb) {
+        gbdt_predict_block(f->gb, X, n, out);
         return;
     }
     size_t k = logreg_outputs(f->lr);
@@ -195,6 +285,7 @@ static void s_fitted_clear(s_fitted_t *f)
 {
     logreg_destroy(&f->lr);
     forest_destroy(&f->rf);
+    gbdt_destroy(&f->gb);
 }
 
 static void s_rows_clear(s_rows_t *t)
@@ -399,7 +490,7 @@ int train_fit(const table_t *raw, const uint8_t *recipe, size_t recipe_len,
         s_params_json(&pr, r->task, r->n_features, a.params, sizeof a.params);
         a.seed = seed;
         a.recipe = (uint8_t *)recipe, a.recipe_len = recipe_len;
-        a.logreg = fit.lr, a.forest = fit.rf;
+        a.logreg = fit.lr, a.forest = fit.rf, a.gbdt = fit.gb;
         a.signature = signature_json(r);
         a.n_train = n_train, a.n_test = n_test;
         rc = a.signature ? artifact_encode(&a, artifact, artifact_len) : MLOPS_ENOMEM;

@@ -25,6 +25,7 @@
 
 #define TRAIN_FAMILY_LOGREG "logreg"
 #define TRAIN_FAMILY_FOREST "forest"
+#define TRAIN_FAMILY_GBDT "gbdt"
 
 typedef struct {
     const char *target;      //  label column; NULL = "Survived"
@@ -63,7 +64,10 @@ void prep_result_clear(prep_result_t *r);
 
 //  Trains one family on the train rows and writes an artifact (caller frees)
 //  that embeds the recipe, the signature and the metrics on the test rows.
-//  params_json may be NULL or "" for defaults, else e.g. {"n_trees":100}.
+//  family is logreg, forest or gbdt (all three take the recipe's imputed
+//  features). params_json may be NULL or "" for defaults, else e.g.
+//  {"n_trees":100} (forest) or {"max_iter":200,"learning_rate":0.05} (gbdt:
+//  gbdt_params_t's names; early_stopping true, false or "auto").
 //  Returns 0, or with err: MLOPS_EINVAL (unknown family or parameter),
 //  MLOPS_ECONVERGE, MLOPS_ECORRUPT (bad recipe), MLOPS_ENOMEM.
 int train_fit(const table_t *raw, const uint8_t *recipe, size_t recipe_len,

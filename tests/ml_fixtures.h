@@ -113,35 +113,41 @@ static inline prep_recipe_t *fx_fit(const table_t *t, const char *target)
 #define FX_TRAINED_ROWS 200
 
 //  A Titanic-shaped table, prepared (a quarter held out) and trained into a
-//  logreg (blob[0]) and a 20-tree forest (blob[1]) artifact.
+//  logreg (blob[0]), a 20-tree forest (blob[1]) and a 20-iteration gbdt
+//  (blob[2]) artifact.
+#define FX_FAMILIES 3
+
+static const char *const fx_families[FX_FAMILIES] = {TRAIN_FAMILY_LOGREG, TRAIN_FAMILY_FOREST,
+                                                     TRAIN_FAMILY_GBDT};
+
 typedef struct {
     table_t *t;          //  FX_TRAINED_ROWS rows
     prep_result_t pr;    //  split and recipe
-    uint8_t *blob[2];    //  artifacts, logreg then forest
-    size_t len[2];
+    uint8_t *blob[FX_FAMILIES]; //  artifacts, in fx_families' order
+    size_t len[FX_FAMILIES];
 } fx_trained_t;
 
 static inline int fx_train(fx_trained_t *s, uint64_t seed)
 {
-    const char *const families[2] = {TRAIN_FAMILY_LOGREG, TRAIN_FAMILY_FOREST};
+    static const char *const params[FX_FAMILIES] = {
+        NULL, "{\"n_trees\":20,\"n_threads\":2}", "{\"max_iter\":20,\"n_threads\":2}"};
     memset(s, 0, sizeof *s);
     s->t = fx_titanic(FX_TRAINED_ROWS);
     prep_options_t po = {NULL, 0.25, seed};
     if (train_prepare(s->t, &po, &s->pr, NULL) != 0)
         return -1;
-    for (int k = 0; k < 2; k++)
+    for (int k = 0; k < FX_FAMILIES; k++)
         if (train_fit(s->t, s->pr.recipe, s->pr.recipe_len, s->pr.train_rows, s->pr.n_train,
-                      s->pr.test_rows, s->pr.n_test, families[k],
-                      k ? "{\"n_trees\":20,\"n_threads\":2}" : NULL, seed, &s->blob[k],
-                      &s->len[k], NULL) != 0)
+                      s->pr.test_rows, s->pr.n_test, fx_families[k], params[k], seed,
+                      &s->blob[k], &s->len[k], NULL) != 0)
             return -1;
     return 0;
 }
 
 static inline void fx_trained_free(fx_trained_t *s)
 {
-    free(s->blob[0]);
-    free(s->blob[1]);
+    for (int k = 0; k < FX_FAMILIES; k++)
+        free(s->blob[k]);
     prep_result_clear(&s->pr);
     table_destroy(&s->t);
 }

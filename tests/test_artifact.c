@@ -170,6 +170,18 @@ static void s_put_bad_recipe_fn(msgpack_packer *pk)
     msgpack_pack_bin(pk, 2);
     msgpack_pack_bin_body(pk, "\x81\xa1", 2);
 }
+static void s_put_gbdt_fn(msgpack_packer *pk) { s_put_str(pk, "gbdt"); }
+static void s_put_two_fn(msgpack_packer *pk) { msgpack_pack_uint64(pk, 2); }
+static void s_put_odd_bin_fn(msgpack_packer *pk)
+{
+    msgpack_pack_bin(pk, 5);
+    msgpack_pack_bin_body(pk, "\0\0\0\0\0", 5);
+}
+static void s_put_nan_base_fn(msgpack_packer *pk)
+{
+    msgpack_pack_array(pk, 1);
+    msgpack_pack_double(pk, NAN);
+}
 static void s_put_inf_fn(msgpack_packer *pk)
 {
     msgpack_pack_array(pk, 16);
@@ -181,12 +193,14 @@ static void test_decode_then_encode_gives_the_same_bytes(void)
 {
     fx_trained_t s;
     CHECK_INT(fx_train(&s, 42), 0);
-    for (int k = 0; k < 2; k++) {
+    for (int k = 0; k < FX_FAMILIES; k++) {
         artifact_t a;
         mlops_err_t err;
         CHECK_INT(artifact_decode(s.blob[k], s.len[k], &a, &err), 0);
-        CHECK_STR(a.family, k ? "forest" : "logreg");
-        CHECK(k ? a.forest != NULL : a.logreg != NULL);
+        CHECK_STR(a.family, fx_families[k]);
+        CHECK(k == 2 ? a.gbdt != NULL : k ? a.forest != NULL : a.logreg != NULL);
+        //  binary logreg and forest keep format 1; a gbdt is format 2 whatever its task
+        CHECK_INT(s.blob[k][16], k == 2 ? ARTIFACT_FORMAT_GBDT : ARTIFACT_FORMAT_BINARY);
         CHECK_INT(a.n_train + a.n_test, FX_TRAINED_ROWS);
         uint8_t *again = NULL;
         size_t len = 0;
@@ -210,6 +224,8 @@ static void test_decode_then_encode_gives_the_same_bytes(void)
     uint8_t *out = NULL;
     size_t out_len = 0;
     CHECK_INT(artifact_encode(&none, &out, &out_len), MLOPS_EINVAL);
+    artifact_t no_gbdt = {.family = "gbdt"};
+    CHECK_INT(artifact_encode(&no_gbdt, &out, &out_len), MLOPS_EINVAL);
     fx_trained_free(&s);
 }
 
@@ -328,7 +344,7 @@ static void test_body_refusals_name_the_key(void)
         const char *msg;
     } cases[] = {
         {0, "family", NULL, MLOPS_ECORRUPT, "artifact: 'family' is missing"},
-        {0, "family", s_put_svm_fn, MLOPS_ECORRUPT, "artifact: 'family' is not logreg or forest"},
+        {0, "family", s_put_svm_fn, MLOPS_ECORRUPT, "artifact: 'family' is not logreg, forest or gbdt"},
         {0, "family", s_put_nul_fn, MLOPS_ECORRUPT, "artifact: 'family' holds a NUL byte"},
         {0, "seed", s_put_text_fn, MLOPS_ECORRUPT, "artifact: 'seed' has the wrong type"},
         {0, "metrics", s_put_nil_fn, MLOPS_ECORRUPT, "artifact: 'metrics' has the wrong type"},
@@ -344,6 +360,23 @@ static void test_body_refusals_name_the_key(void)
         {1, "n_trees", s_put_zero_fn, MLOPS_ECORRUPT,
          "artifact model: 'nodes' has sizes that do not match n_trees"},
         {1, "roots", NULL, MLOPS_ECORRUPT, "artifact model: 'roots' is missing"},
+        {0, "family", s_put_gbdt_fn, MLOPS_ECORRUPT, "artifact model: 'n_features' is missing"},
+        {2, "n_features", s_put_nine_fn, MLOPS_ECORRUPT,
+         "artifact model: 'n_features' does not match the recipe"},
+        {2, "n_outputs", s_put_two_fn, MLOPS_ECORRUPT,
+         "artifact model: 'n_outputs' does not match the recipe's task"},
+        {2, "n_trees", s_put_nine_fn, MLOPS_ECORRUPT,
+         "artifact model: 'roots' do not hold n_trees roots"},
+        {2, "roots", s_put_odd_bin_fn, MLOPS_ECORRUPT,
+         "artifact model: 'roots' do not hold n_trees roots"},
+        {2, "nodes", s_put_odd_bin_fn, MLOPS_ECORRUPT, "artifact model: 'nodes' are not whole"},
+        {2, "cat_sets", s_put_odd_bin_fn, MLOPS_ECORRUPT,
+         "artifact model: 'cat_sets' are not whole level sets"},
+        {2, "cat_sets", s_put_nine_fn, MLOPS_ECORRUPT,
+         "artifact model: 'cat_sets' has the wrong type"},
+        {2, "baseline", s_put_nan_base_fn, MLOPS_ECORRUPT, "gbdt: baseline 0 is malformed"},
+        {2, "baseline", s_put_zeros_fn, MLOPS_ECORRUPT,
+         "artifact model: 'baseline' has the wrong length"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         err.msg[0] = 0;
@@ -375,6 +408,32 @@ static void test_body_checks_after_a_valid_digest(void)
     CHECK_INT(err.code, MLOPS_ECORRUPT);
     CHECK_CONTAINS(err.msg, "node 0 is malformed");
     free(bad);
+    //  the same for a gbdt: a child before its parent, then a leaf of NaN
+    for (int c = 0; c < 2; c++) {
+        CHECK_INT(artifact_decode(s.blob[2], s.len[2], &a, &err), 0);
+        CHECK(a.gbdt != NULL && a.gbdt->nodes[0].feature >= 0);
+        gbdt_node_t *nd = &a.gbdt->nodes[c ? a.gbdt->nodes[0].left : 0];
+        if (c)
+            nd->feature = -1, nd->value = NAN;
+        else
+            nd->left = 0;
+        CHECK_INT(artifact_encode(&a, &bad, &bad_len), 0);
+        CHECK(model_load(bad, bad_len, &err) == NULL);
+        CHECK_INT(err.code, MLOPS_ECORRUPT);
+        char want[64];
+        snprintf(want, sizeof want, "gbdt: node %u is malformed",
+                 c ? a.gbdt->nodes[0].left : 0);
+        CHECK_CONTAINS(err.msg, want);
+        artifact_clear(&a);
+        free(bad);
+    }
+    //  a gbdt body in a format-1 envelope: format 1 never held one
+    size_t body_len, len;
+    const uint8_t *body = s_body(s.blob[2], s.len[2], &body_len);
+    uint8_t *old = s_wrap(body, body_len, ARTIFACT_FORMAT_BINARY, &len);
+    CHECK_INT(artifact_decode(old, len, &a, &err), MLOPS_ECORRUPT);
+    CHECK_STR(err.msg, "artifact: 'family' gbdt needs format 2 or newer");
+    free(old);
     fx_trained_free(&s);
 }
 

@@ -8,6 +8,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define KN_ROWS 200
 #define TOL 1e-9
@@ -413,8 +414,8 @@ static void test_param_errors(void)
     double X[] = {1, 2, 3, 4}, y[] = {0, 1, 0, 1};
     static const char *const names[] = {"max_iter", "learning_rate", "max_leaf_nodes",
         "max_depth", "min_samples_leaf", "l2_regularization", "max_bins", "early_stopping",
-        "validation_fraction", "n_iter_no_change", "tol", "n_threads"};
-    for (int k = 0; k < 12; k++) {
+        "validation_fraction", "n_iter_no_change", "tol", "n_threads", "n_classes"};
+    for (int k = 0; k < 13; k++) {
         gbdt_params_t pr = gbdt_params_default();
         switch (k) {
         case 0: pr.max_iter = 0; break;
@@ -428,12 +429,123 @@ static void test_param_errors(void)
         case 8: pr.validation_fraction = 1; break;
         case 9: pr.n_iter_no_change = 0; break;
         case 10: pr.tol = -1e-3; break;
-        default: pr.n_threads = -2; break;
+        case 11: pr.n_threads = -2; break;
+        default: pr.n_classes = TASK_MAX_CLASSES + 1; break;
         }
         char want[64];
         snprintf(want, sizeof want, "parameter %s is out of range", names[k]);
         CHECK_FIT_FAILS(X, y, 4, 1, TASK_BINARY, &pr, want);
     }
+}
+
+//  n_classes keeps an output for classes the training rows lack (a rare
+//  class missing from a fold), and refuses a label at or over it.
+static void test_n_classes(void)
+{
+    size_t n = 300;
+    double *X = malloc(n * 5 * sizeof *X), *y = malloc(n * sizeof *y), out[5];
+    s_generated(n, X, y, TASK_MULTICLASS);
+    gbdt_params_t pr = s_params(5);
+    pr.n_classes = 5;
+    gbdt_t *m = gbdt_fit(X, y, n, 5, TASK_MULTICLASS, &pr, 1, NULL);
+    CHECK(m != NULL);
+    if (m) {
+        CHECK_INT(m->n_outputs, 5);
+        CHECK_INT(m->n_trees, 25);
+        gbdt_predict_row(m, X, out);
+        CHECK(out[3] < 1e-9 && out[4] < 1e-9 && fabs(out[0] + out[1] + out[2] - 1) < 1e-6);
+    }
+    gbdt_destroy(&m);
+    pr.n_classes = 2;
+    CHECK_FIT_FAILS(X, y, n, 5, TASK_MULTICLASS, &pr, "label 2 is not below n_classes 2");
+    free(X), free(y);
+}
+
+//  gbdt_new of a fitted model's arrays is the same model.
+static void test_new_copies_a_model(void)
+{
+    size_t n = 400;
+    double *X = malloc(n * 5 * sizeof *X), *y = malloc(n * sizeof *y);
+    uint8_t cat[] = {0, 0, 0, 0, 1};
+    s_generated(n, X, y, TASK_MULTICLASS);
+    gbdt_params_t pr = s_params(4);
+    pr.categorical = cat;
+    gbdt_t *a = gbdt_fit(X, y, n, 5, TASK_MULTICLASS, &pr, 3, NULL);
+    mlops_err_t err;
+    gbdt_t *b = a ? gbdt_new(a->task, a->n_features, a->n_outputs, a->baseline, a->n_trees,
+                             a->roots, a->n_nodes, a->nodes, a->n_cat_sets, a->cat_sets, &err)
+                  : NULL;
+    CHECK(a && b && a->n_cat_sets > 0 && s_same_model(a, b) && b->n_iter == 4 && !b->val_loss);
+    gbdt_destroy(&a);
+    gbdt_destroy(&b);
+    free(X), free(y);
+}
+
+#define CHECK_NEW_FAILS(task, p, k, base, nt, roots, nn, nodes, ns, sets, want)      \
+    do {                                                                             \
+        mlops_err_t _e;                                                              \
+        mlops_err_clear(&_e);                                                        \
+        gbdt_t *_m = gbdt_new(task, p, k, base, nt, roots, nn, nodes, ns, sets, &_e); \
+        CHECK(_m == NULL);                                                           \
+        gbdt_destroy(&_m);                                                           \
+        CHECK_INT(_e.code, MLOPS_ECORRUPT);                                          \
+        CHECK_CONTAINS(_e.msg, (want));                                              \
+    } while (0)
+
+//  Every stored array a walk relies on is checked (a tree of one split
+//  and two leaves, broken one field at a time).
+static void test_new_refusals(void)
+{
+    double base[2] = {0.5, -0.5};
+    uint32_t roots[2] = {0, 0};
+    uint64_t sets[4] = {0x5, 0, 0, 0};
+    gbdt_node_t ok[3] = {{.value = 1.5, .feature = 1, .left = 1},
+                         {.value = 0.1, .feature = -1}, {.value = -0.1, .feature = -1}};
+    gbdt_node_t nd[3];
+    mlops_err_t err;
+    gbdt_t *m = gbdt_new(TASK_BINARY, 2, 1, base, 1, roots, 3, ok, 1, sets, &err);
+    CHECK(m != NULL);
+    gbdt_destroy(&m);
+    CHECK_NEW_FAILS(TASK_BINARY, 2, 2, base, 2, roots, 3, ok, 0, sets, "2 outputs of 2 features");
+    CHECK_NEW_FAILS(TASK_MULTICLASS, 2, 1, base, 1, roots, 3, ok, 0, sets, "1 outputs");
+    CHECK_NEW_FAILS((task_t)9, 2, 1, base, 1, roots, 3, ok, 0, sets, "do not fit task 9");
+    CHECK_NEW_FAILS(TASK_BINARY, 0, 1, base, 1, roots, 3, ok, 0, sets, "of 0 features");
+    CHECK_NEW_FAILS(TASK_BINARY, 2, 1, base, 0, roots, 3, ok, 0, sets, "0 trees are not");
+    CHECK_NEW_FAILS(TASK_MULTICLASS, 2, 2, base, 3, roots, 3, ok, 0, sets, "3 trees are not");
+    CHECK_NEW_FAILS(TASK_BINARY, 2, 1, base, 1, roots, 0, ok, 0, sets, "0 nodes");
+    double nan_base[1] = {NAN};
+    CHECK_NEW_FAILS(TASK_BINARY, 2, 1, nan_base, 1, roots, 3, ok, 0, sets, "baseline 0 is");
+    uint32_t far[1] = {3};
+    CHECK_NEW_FAILS(TASK_BINARY, 2, 1, base, 1, far, 3, ok, 0, sets, "root of tree 0 is");
+    for (int k = 0; k < 9; k++) {
+        memcpy(nd, ok, sizeof nd);
+        switch (k) {
+        case 0: nd[0].feature = 2; break;        //  feature out of range
+        case 1: nd[0].feature = -2; break;       //  neither split nor leaf
+        case 2: nd[0].left = 0; break;           //  a child before its parent: a cycle
+        case 3: nd[0].left = 2; break;           //  the right child past the end
+        case 4: nd[0].value = NAN; break;        //  a threshold no value compares with
+        case 5: nd[0].missing_left = 2; break;
+        case 6: nd[0].categorical = 1, nd[0].cat_set = 1; break; //  no such level set
+        case 7: nd[2].value = INFINITY; break;   //  a leaf value
+        default: nd[0].categorical = 3; break;
+        }
+        char want[64];
+        snprintf(want, sizeof want, "node %d is malformed", k == 7 ? 2 : 0);
+        CHECK_NEW_FAILS(TASK_BINARY, 2, 1, base, 1, roots, 3, nd, 1, sets, want);
+    }
+    memcpy(nd, ok, sizeof nd);
+    nd[0].categorical = 1, nd[0].cat_set = 0;
+    uint64_t top[4] = {0, 0, 0, 1ULL << 63}; //  level 255: never a level
+    CHECK_NEW_FAILS(TASK_BINARY, 2, 1, base, 1, roots, 3, nd, 1, top, "level set 0 is");
+    m = gbdt_new(TASK_BINARY, 2, 1, base, 1, roots, 3, nd, 1, sets, &err);
+    double x[2] = {0, 2}, out;
+    CHECK(m != NULL);
+    if (m) {
+        gbdt_predict_row(m, x, &out); //  level 2 is in the set: left
+        CHECK_NEAR(out, 1 / (1 + exp(-0.6)), 1e-12);
+    }
+    gbdt_destroy(&m);
 }
 
 //  Defaults are scikit-learn's.
@@ -467,6 +579,9 @@ int main(void)
     RUN(test_tree_limits);
     RUN(test_data_errors);
     RUN(test_param_errors);
+    RUN(test_n_classes);
+    RUN(test_new_copies_a_model);
+    RUN(test_new_refusals);
     RUN(test_defaults);
     return TEST_REPORT("test_gbdt");
 }

@@ -9,17 +9,15 @@
 
 #define ROWS FX_TRAINED_ROWS
 
-static const char *const s_fam[2] = {TRAIN_FAMILY_LOGREG, TRAIN_FAMILY_FOREST};
-
 static void test_artifact_round_trip_reproduces_metrics(void)
 {
     fx_trained_t s;
     CHECK_INT(fx_train(&s, 42), 0);
-    for (int k = 0; k < 2; k++) {
+    for (int k = 0; k < FX_FAMILIES; k++) {
         mlops_err_t err;
         model_t *m = model_load(s.blob[k], s.len[k], &err);
         CHECK(m != NULL);
-        CHECK_STR(model_family(m), s_fam[k]);
+        CHECK_STR(model_family(m), fx_families[k]);
         metrics_t again;
         CHECK_INT(train_score(m, s.t, s.pr.test_rows, s.pr.n_test, &again, &err), 0);
         const metrics_t *rec = model_metrics(m);
@@ -60,7 +58,7 @@ static void test_records_predict_as_the_table(void)
 {
     fx_trained_t s;
     CHECK_INT(fx_train(&s, 42), 0);
-    for (int k = 0; k < 2; k++) {
+    for (int k = 0; k < FX_FAMILIES; k++) {
         model_t *m = model_load(s.blob[k], s.len[k], NULL);
         CHECK(m != NULL);
         proto_field_t fields[ROWS][16];
@@ -103,7 +101,7 @@ static void test_serve_checks_and_predicts_in_one_walk(void)
     static proto_record_t recs[N];
     for (size_t i = 0; i < N; i++)
         recs[i] = s_record(s.t, i % ROWS, fields[i]);
-    for (int k = 0; k < 2; k++) {
+    for (int k = 0; k < FX_FAMILIES; k++) {
         model_t *m = model_load(s.blob[k], s.len[k], NULL);
         CHECK(m != NULL);
         static double a[N], b[N];

@@ -13,7 +13,7 @@
 #include <math.h>
 #include <unistd.h>
 
-static const char *const s_fam[2] = {TRAIN_FAMILY_LOGREG, TRAIN_FAMILY_FOREST};
+#define s_fam fx_families //  logreg, forest, gbdt
 
 static void test_prepare_splits_and_notes(void)
 {
@@ -31,9 +31,9 @@ static void test_same_seed_same_bytes(void)
     CHECK_INT(fx_train(&a, 7), 0);
     CHECK_INT(fx_train(&b, 7), 0);
     CHECK_INT(fx_train(&c, 8), 0);
-    int same = a.len[0] == b.len[0] && a.len[1] == b.len[1] &&
-               memcmp(a.blob[0], b.blob[0], a.len[0]) == 0 &&
-               memcmp(a.blob[1], b.blob[1], a.len[1]) == 0;
+    int same = 1;
+    for (int k = 0; k < FX_FAMILIES; k++)
+        same &= a.len[k] == b.len[k] && memcmp(a.blob[k], b.blob[k], a.len[k]) == 0;
     int differs = a.len[1] != c.len[1] || memcmp(a.blob[1], c.blob[1], a.len[1]) != 0;
     fx_trained_free(&a);
     fx_trained_free(&b);
@@ -87,12 +87,12 @@ static void test_train_errors(void)
 static void test_cross_validation_runs_every_fold(void)
 {
     table_t *t = fx_titanic(FX_TRAINED_ROWS);
-    train_cv_t cv[2];
-    const char *params[2] = {NULL, "{\"n_trees\":10}"};
+    train_cv_t cv[FX_FAMILIES];
+    const char *params[FX_FAMILIES] = {NULL, "{\"n_trees\":10}", "{\"max_iter\":20}"};
     mlops_err_t err;
     prep_options_t po = {NULL, 0, 3};
-    CHECK_INT(train_cv(t, &po, 4, 2, s_fam, 2, params, NULL, cv, &err), 0);
-    for (int k = 0; k < 2; k++) {
+    CHECK_INT(train_cv(t, &po, 4, 2, s_fam, FX_FAMILIES, params, NULL, cv, &err), 0);
+    for (int k = 0; k < FX_FAMILIES; k++) {
         CHECK_INT(cv[k].n_folds, 8);
         CHECK(cv[k].accuracy_mean > 0.7 && cv[k].accuracy_mean <= 1);
         CHECK(cv[k].auc_std >= 0 && cv[k].auc_mean > 0.7);
@@ -116,6 +116,17 @@ static void test_fit_parameter_ranges(void)
         {"logreg", "{\"tol\":\"small\"}", "parameter 'tol' must be a number > 0"},
         {"logreg", "{\"n_trees\":5}", "unknown parameter 'n_trees' for family logreg"},
         {"logreg", "not json", "parameters are not a JSON object: not json"},
+        {"gbdt", "{\"max_iter\":0}", "parameter 'max_iter' must be an integer in 1..100000"},
+        {"gbdt", "{\"max_leaf_nodes\":1}", "parameter 'max_leaf_nodes' must be an integer in 2.."},
+        {"gbdt", "{\"max_bins\":256}", "parameter 'max_bins' must be an integer in 2..255"},
+        {"gbdt", "{\"learning_rate\":0}", "parameter 'learning_rate' must be a number > 0"},
+        {"gbdt", "{\"l2_regularization\":-1}",
+         "parameter 'l2_regularization' must be a number in [0, 1e+300]"},
+        {"gbdt", "{\"validation_fraction\":1}",
+         "parameter 'validation_fraction' must be a number in (0, 1)"},
+        {"gbdt", "{\"early_stopping\":\"soon\"}",
+         "parameter 'early_stopping' must be true, false or \"auto\""},
+        {"gbdt", "{\"n_trees\":5}", "unknown parameter 'n_trees' for family gbdt"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         CHECK_INT(train_fit(s.t, s.pr.recipe, s.pr.recipe_len, s.pr.train_rows, s.pr.n_train,
@@ -129,6 +140,22 @@ static void test_fit_parameter_ranges(void)
     CHECK_INT(train_fit(s.t, s.pr.recipe, s.pr.recipe_len, s.pr.train_rows, s.pr.n_train,
                         s.pr.test_rows, s.pr.n_test, "logreg", "", 1, &out, &out_len, &err),
               0);
+    free(out);
+    //  every gbdt parameter is read, and recorded in the artifact
+    const char *gb = "{\"max_iter\":7,\"learning_rate\":0.2,\"max_leaf_nodes\":4,"
+                     "\"max_depth\":3,\"min_samples_leaf\":5,\"l2_regularization\":0.5,"
+                     "\"max_bins\":32,\"early_stopping\":false,\"validation_fraction\":0.2,"
+                     "\"n_iter_no_change\":3,\"tol\":0,\"n_threads\":1}";
+    CHECK_INT(train_fit(s.t, s.pr.recipe, s.pr.recipe_len, s.pr.train_rows, s.pr.n_train,
+                        s.pr.test_rows, s.pr.n_test, "gbdt", gb, 1, &out, &out_len, &err),
+              0);
+    artifact_t a;
+    CHECK_INT(artifact_decode(out, out_len, &a, &err), 0);
+    CHECK_STR(a.params, "{\"max_iter\":7,\"learning_rate\":0.2,\"max_leaf_nodes\":4,"
+                        "\"max_depth\":3,\"min_samples_leaf\":5,\"l2_regularization\":0.5,"
+                        "\"max_bins\":32,\"early_stopping\":false}");
+    CHECK(a.gbdt && a.gbdt->n_trees == 7);
+    artifact_clear(&a);
     free(out);
     fx_trained_free(&s);
 }
@@ -237,7 +264,7 @@ static void s_round_trip(table_t *t, const char *target, task_t task, double flo
     mlops_err_t err;
     CHECK_INT(train_prepare(t, &po, &pr, &err), 0);
     CHECK_INT((int)pr.task, (int)task);
-    for (size_t k = 0; k < 2; k++) {
+    for (size_t k = 0; k < FX_FAMILIES; k++) {
         uint8_t *blob;
         size_t len;
         CHECK_INT(train_fit(t, pr.recipe, pr.recipe_len, pr.train_rows, pr.n_train, pr.test_rows,
@@ -275,14 +302,14 @@ static void s_round_trip(table_t *t, const char *target, task_t task, double flo
     prep_result_clear(&pr);
 }
 
-static void test_multiclass_round_trip_both_families(void)
+static void test_multiclass_round_trip_every_family(void)
 {
     table_t *t = s_task_table(300, false, false);
     s_round_trip(t, "kind", TASK_MULTICLASS, 0.8);
     table_destroy(&t);
 }
 
-static void test_regression_round_trip_both_families(void)
+static void test_regression_round_trip_every_family(void)
 {
     table_t *t = s_task_table(300, true, false);
     s_round_trip(t, "y", TASK_REGRESSION, 0.8);
@@ -312,10 +339,11 @@ static void test_rare_class_is_kept_in_training(void)
     CHECK(in_train);
     prep_result_clear(&pr);
     //  and a 5-fold CV runs: the folds without the dog give it probability 0
-    train_cv_t cv[2];
-    CHECK_INT(train_cv(t, &po, 5, 1, s_fam, 2, NULL, NULL, cv, &err), 0);
+    //  (a gbdt keeps an output for it all the same: n_classes)
+    train_cv_t cv[FX_FAMILIES];
+    CHECK_INT(train_cv(t, &po, 5, 1, s_fam, FX_FAMILIES, NULL, NULL, cv, &err), 0);
     CHECK_INT((int)cv[0].task, TASK_MULTICLASS);
-    CHECK(cv[0].mean[0] > 0.8 && cv[1].mean[0] > 0.8);
+    CHECK(cv[0].mean[0] > 0.8 && cv[1].mean[0] > 0.8 && cv[2].mean[0] > 0.8);
     //  binary refuses what it always refused
     po.task = "binary";
     CHECK_INT(train_prepare(t, &po, &pr, &err), MLOPS_EINVAL);
@@ -333,17 +361,18 @@ static void test_cv_reports_the_task_metrics(void)
 {
     const char *iris = "/usr/lib/python3/dist-packages/sklearn/datasets/data/iris.csv";
     mlops_err_t err;
-    train_cv_t cv[2];
+    train_cv_t cv[FX_FAMILIES];
     if (access(iris, R_OK) == 0) {
         table_t *t = csv_load_file(iris, NULL, &err);
         CHECK(t != NULL);
         prep_options_t po = {"virginica", 0, 42, "auto"};
-        CHECK_INT(train_cv(t, &po, 5, 2, s_fam, 2, NULL, NULL, cv, &err), 0);
+        CHECK_INT(train_cv(t, &po, 5, 2, s_fam, FX_FAMILIES, NULL, NULL, cv, &err), 0);
         CHECK_INT((int)cv[0].n_folds, 10);
         CHECK_INT((int)cv[0].n_metrics, 3);
         CHECK_STR(cv[0].metric[1], "macro_f1");
-        //  sklearn's LogisticRegression / RandomForest score about 0.96 here
-        CHECK(cv[0].mean[0] > 0.93 && cv[1].mean[0] > 0.93);
+        //  sklearn's LogisticRegression / RandomForest score about 0.96 here,
+        //  HistGradientBoosting about 0.94
+        CHECK(cv[0].mean[0] > 0.93 && cv[1].mean[0] > 0.93 && cv[2].mean[0] > 0.92);
         CHECK(cv[0].mean[2] > 0 && cv[0].mean[2] < 0.3);
         table_destroy(&t);
     } else {
@@ -351,18 +380,18 @@ static void test_cv_reports_the_task_metrics(void)
     }
     table_t *t = s_task_table(200, true, false);
     prep_options_t po = {"y", 0, 42, "auto"};
-    CHECK_INT(train_cv(t, &po, 4, 1, s_fam, 2, NULL, NULL, cv, &err), 0);
+    CHECK_INT(train_cv(t, &po, 4, 1, s_fam, FX_FAMILIES, NULL, NULL, cv, &err), 0);
     CHECK_STR(cv[0].metric[0], "r2");
     CHECK(cv[0].mean[0] > 0.95); //  a linear target: ridge all but fits it
-    CHECK(cv[1].mean[0] > 0.8);
+    CHECK(cv[1].mean[0] > 0.8 && cv[2].mean[0] > 0.8);
     CHECK(cv[0].mean[1] < cv[1].mean[1]); //  RMSE
     table_destroy(&t);
 }
 
 int main(void)
 {
-    RUN(test_multiclass_round_trip_both_families);
-    RUN(test_regression_round_trip_both_families);
+    RUN(test_multiclass_round_trip_every_family);
+    RUN(test_regression_round_trip_every_family);
     RUN(test_rare_class_is_kept_in_training);
     RUN(test_cv_reports_the_task_metrics);
     RUN(test_prepare_splits_and_notes);

@@ -32,6 +32,17 @@ def test_help_and_usage_errors():
     assert rc == 2 and "--cv needs an integer in 2..100" in err
     rc, _, err = run("--source", "synthetic", "--bogus", "1")
     assert rc == 2 and "unknown option '--bogus'" in err
+    rc, out, _ = run("--help")
+    assert "--families A,B" in out and "--gbdt-params JSON" in out
+    rc, _, err = run("--source", "synthetic", "--families", "logreg,svm")
+    assert rc == 2 and "--families: 'svm' is not a family (logreg, forest, gbdt)" in err
+    rc, _, err = run("--source", "synthetic", "--families", "gbdt,forest,gbdt")
+    assert rc == 2 and "--families: 'gbdt' is given twice" in err
+    rc, _, err = run("--source", "synthetic", "--families", ",")
+    assert rc == 2 and "--families needs at least one of logreg, forest, gbdt" in err
+    rc, _, err = run("--source", "synthetic:300", "--families", "gbdt", "--gbdt-params",
+                     '{"max_iter":0}')
+    assert rc == 1 and "parameter 'max_iter' must be an integer in 1..100000" in err
 
 
 def test_data_errors_are_named(tmp_path):
@@ -98,6 +109,19 @@ def test_multiclass_and_regression_cli(tmp_path):
     rc, out, err = run("--source", str(csv), "--target", "kind", "--out", str(out_file))
     assert rc == 0, err
     assert "macro_f1" in out and msgpack.unpackb(out_file.read_bytes())[1] == 2
+    # gbdt alone, on both tasks, with its CV and its own parameters
+    for target, metric, floor in (("kind", "accuracy", 0.8), ("y", "r2", 0.8)):
+        rc, out, err = run("--source", str(csv), "--target", target, "--families", "gbdt",
+                           "--gbdt-params", '{"max_iter":60,"min_samples_leaf":5}',
+                           "--threads", "2", "--json", "--cv", "3", "--out", str(out_file))
+        assert rc == 0, err
+        d = json.loads(out)
+        assert list(d["families"]) == ["gbdt"] and d["best"] == "gbdt"
+        assert d["families"]["gbdt"]["test"][metric] > floor
+        assert d["families"]["gbdt"]["cv"]["folds"] == 3
+        assert d["families"]["gbdt"]["cv"][metric + "_mean"] > floor
+        inner = msgpack.unpackb(msgpack.unpackb(out_file.read_bytes())[3])
+        assert inner["family"] == "gbdt" and '"max_iter":60' in inner["params"]
     rc, _, err = run("--source", str(csv), "--target", "kind", "--task", "ordinal")
     assert rc == 2 and "--task needs binary, multiclass, regression or auto" in err
 
@@ -132,6 +156,11 @@ def test_wine_cultivars_cv(tmp_path):
     # scikit-learn: LogisticRegression 0.98, RandomForest 0.97 on the same CV
     assert d["families"]["logreg"]["cv"]["accuracy_mean"] > 0.95
     assert d["families"]["forest"]["cv"]["accuracy_mean"] > 0.94
+    rc, out, err = run("--source", str(csv), "--target", "cultivar", "--json", "--cv", "5",
+                       "--repeat", "2", "--families", "gbdt")
+    assert rc == 0, err
+    # scikit-learn's HistGradientBoosting: 0.96 (bench/tasks.sh)
+    assert json.loads(out)["families"]["gbdt"]["cv"]["accuracy_mean"] > 0.94
 
 
 def test_generic_csv_trains_both_families(tmp_path):
@@ -180,7 +209,8 @@ def test_same_seed_same_artifact(tmp_path):
 
 @pytest.mark.skipif(not os.path.exists(TITANIC), reason="no titanic.csv")
 def test_titanic_matches_the_reference_quality():
-    rc, out, err = run("--source", TITANIC, "--json", "--cv", "5")
+    rc, out, err = run("--source", TITANIC, "--json", "--cv", "5", "--families",
+                       "logreg,forest,gbdt")
     assert rc == 0, err
     d = json.loads(out)
     assert d["rows"] == 891 and d["split"]["n_train"] == 712 and d["split"]["n_test"] == 179
@@ -188,3 +218,6 @@ def test_titanic_matches_the_reference_quality():
     # the reference's 5-fold CV: LR 0.828 / 0.873, RF 0.814 / 0.868 (another fold draw)
     assert cv["logreg"]["cv"]["accuracy_mean"] > 0.80 and cv["logreg"]["cv"]["roc_auc_mean"] > 0.85
     assert cv["forest"]["cv"]["accuracy_mean"] > 0.78 and cv["forest"]["cv"]["roc_auc_mean"] > 0.84
+    # HistGradientBoosting on the same features: about 0.81 / 0.86 (bench/tasks.sh)
+    assert cv["gbdt"]["cv"]["accuracy_mean"] > 0.78 and cv["gbdt"]["cv"]["roc_auc_mean"] > 0.84
+    assert list(cv) == ["logreg", "forest", "gbdt"]
