@@ -103,8 +103,11 @@ else skip "docker" "no docker compose plugin and no docker-compose (make deps-te
 echo "docker: compose $("${COMPOSE[@]}" version --short 2>/dev/null || "${COMPOSE[@]}" version | head -1)"
 
 PROJECT=mlopsct$$
-read -r MLOPS_WORK_PORT MLOPS_CONTROL_PORT MLOPS_EVENTS_PORT MLOPS_BACKEND_PORT MLOPS_HTTP_PORT \
-    MLOPS_METRICS_PORT < <("$PYTHON" tests/procs.py 6)
+# seven consecutive free ports: work, control, events, backend, the data
+# service (the broker's default: the work port + 4), HTTP, metrics
+port=$("$PYTHON" tests/procs.py --run 7)
+MLOPS_WORK_PORT=$port MLOPS_CONTROL_PORT=$((port + 1)) MLOPS_EVENTS_PORT=$((port + 2))
+MLOPS_BACKEND_PORT=$((port + 3)) MLOPS_HTTP_PORT=$((port + 5)) MLOPS_METRICS_PORT=$((port + 6))
 export MLOPS_WORK_PORT MLOPS_CONTROL_PORT MLOPS_EVENTS_PORT MLOPS_BACKEND_PORT MLOPS_HTTP_PORT \
     MLOPS_METRICS_PORT
 export MLOPS_IMAGE=$IMAGE
