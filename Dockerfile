@@ -1,9 +1,9 @@
 # Dockerfile: one image for every role of mlops-c; the role is the command.
 #
 #   docker build --network host -t mlops-c .
-#   docker run --rm mlops-c mlops-broker --store /var/lib/mlops/store
+#   docker run --rm mlops-c mlops-broker --store /var/lib/mlops/store --listen "*" ...
 #   docker run --rm mlops-c mlops-worker --stage train --broker tcp://broker:5555
-#   docker run --rm -p 8000:8000 mlops-c mlops-gateway --broker tcp://broker:5556
+#   docker run --rm -p 127.0.0.1:8000:8000 mlops-c mlops-gateway --listen "*" ...
 #
 # Two stages: the binaries are built on debian:bookworm with the -dev
 # packages and installed (`make install`: bin/ and the dashboard's files in
@@ -49,8 +49,8 @@ USER mlops
 WORKDIR /var/lib/mlops
 # the broker's store lives here; compose and Kubernetes mount a volume on it
 VOLUME ["/var/lib/mlops"]
-# work, control, events (broker); backend, HTTP (gateway)
-EXPOSE 5555 5556 5557 5558 8000
+# work, control, events, metrics (broker); backend, HTTP (gateway)
+EXPOSE 5555 5556 5557 5558 8000 9100
 HEALTHCHECK --interval=10s --timeout=8s --start-period=20s --retries=3 CMD ["mlops-health"]
 ENTRYPOINT ["/usr/bin/tini", "--"]
 CMD ["mlops", "--help"]

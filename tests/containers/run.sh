@@ -6,11 +6,16 @@
 #  2. Docker: build the image (base images by `make image-base` when no
 #     registry is reachable), bring the compose stack up with
 #     docker-compose.hostnet.yml (every socket on loopback, free ports), get a
-#     prediction, scale train and infer to 3 and see them in `mlops status`
-#     and the gateway's /health, wait for every container's HEALTHCHECK,
+#     prediction, scrape the broker's /metrics, scale train and infer to 3
+#     and see 3 distinct worker names of each in `mlops status` (and 3
+#     serving in the gateway's /health), wait for every container's HEALTHCHECK,
 #     retrain and see both train tasks run in two train containers (so at
 #     least one a scaled one), stop everything and check every container
-#     exited with code 0. Prints the image size and the build time.
+#     exited with code 0. Prints the image size and the build time. Before
+#     that, the broker and gateway commands of docker-compose.yml (--listen
+#     '*' --insecure) and of docker-compose.curve.yml (CURVE and a token, no
+#     --insecure) start in a container without network, and without
+#     --insecure the plain ones are refused.
 #
 # Part 2 is skipped, with a line saying why, where no Docker engine can be
 # reached or started (not root, no docker.io): exit 0 then. A dockerd this
@@ -98,9 +103,13 @@ else skip "docker" "no docker compose plugin and no docker-compose (make deps-te
 echo "docker: compose $("${COMPOSE[@]}" version --short 2>/dev/null || "${COMPOSE[@]}" version | head -1)"
 
 PROJECT=mlopsct$$
-read -r MLOPS_WORK_PORT MLOPS_CONTROL_PORT MLOPS_EVENTS_PORT MLOPS_BACKEND_PORT MLOPS_HTTP_PORT \
-    < <("$PYTHON" tests/procs.py 5)
-export MLOPS_WORK_PORT MLOPS_CONTROL_PORT MLOPS_EVENTS_PORT MLOPS_BACKEND_PORT MLOPS_HTTP_PORT
+# seven consecutive free ports: work, control, events, backend, the data
+# service (the broker's default: the work port + 4), HTTP, metrics
+port=$("$PYTHON" tests/procs.py --run 7)
+MLOPS_WORK_PORT=$port MLOPS_CONTROL_PORT=$((port + 1)) MLOPS_EVENTS_PORT=$((port + 2))
+MLOPS_BACKEND_PORT=$((port + 3)) MLOPS_HTTP_PORT=$((port + 5)) MLOPS_METRICS_PORT=$((port + 6))
+export MLOPS_WORK_PORT MLOPS_CONTROL_PORT MLOPS_EVENTS_PORT MLOPS_BACKEND_PORT MLOPS_HTTP_PORT \
+    MLOPS_METRICS_PORT
 export MLOPS_IMAGE=$IMAGE
 dc() { "${COMPOSE[@]}" -p "$PROJECT" -f docker-compose.yml -f docker-compose.hostnet.yml "$@"; }
 s_cleanup() {
@@ -114,7 +123,13 @@ check "compose config: default (override publishes 8000)" \
     eval '"${COMPOSE[@]}" config -q 2>"$WORK/config.err"'
 check "compose config: hostnet" eval 'dc config -q 2>>"$WORK/config.err"'
 mkdir -p "$WORK/keys/server" "$WORK/keys/client" "$WORK/keys/allowed"; touch "$WORK/keys/server/server.cert" "$WORK/keys/server/server.cert_secret" "$WORK/keys/client/client.cert" "$WORK/keys/client/client.cert_secret"
-check "compose config: CURVE from secrets" eval 'MLOPS_KEYS="$WORK/keys" "${COMPOSE[@]}" -f docker-compose.yml -f docker-compose.override.yml -f docker-compose.curve.yml config -q 2>>"$WORK/config.err"'
+CURVE_FILES=(-f docker-compose.yml -f docker-compose.override.yml -f docker-compose.curve.yml)
+check "compose config: CURVE from secrets" eval 'MLOPS_ADMIN_TOKEN=t MLOPS_KEYS="$WORK/keys" "${COMPOSE[@]}" "${CURVE_FILES[@]}" config -q 2>>"$WORK/config.err"'
+s_curve_needs_token() {
+    ! MLOPS_ADMIN_TOKEN= MLOPS_KEYS="$WORK/keys" "${COMPOSE[@]}" "${CURVE_FILES[@]}" config -q > "$WORK/notoken.err" 2>&1 \
+        && grep -q "set MLOPS_ADMIN_TOKEN" "$WORK/notoken.err"
+}
+check "compose config: CURVE without MLOPS_ADMIN_TOKEN refused" s_curve_needs_token
 
 # base images, then ours, timed
 if ! make -s image-base > "$WORK/image-base.log" 2>&1; then
@@ -132,6 +147,35 @@ if docker build --network host -t "$IMAGE" . > "$WORK/build.log" 2>&1; then
 else
     fail "image build" "$(tail -5 "$WORK/build.log")"; finish
 fi
+
+# the command of service $1 in the compose files $2... (JSON list)
+s_command() {
+    local service=$1; shift
+    MLOPS_ADMIN_TOKEN=t MLOPS_KEYS="$WORK/keys" "${COMPOSE[@]}" "$@" config 2>/dev/null \
+        | "$PYTHON" -c 'import json,sys,yaml; print(json.dumps(yaml.safe_load(sys.stdin)["services"][sys.argv[1]]["command"]))' "$service"
+}
+# runs that command in a container without network for 3 s, with a server
+# key pair at hand and the environment $1 (VAR=VALUE words): exit 124 when
+# it was still running as timeout ended it, else the binary's own exit code
+s_start() {
+    local env=$1 cmd=$2 args
+    mapfile -t args < <(echo "$cmd" | "$PYTHON" -c 'import json,sys; print("\n".join(json.load(sys.stdin)))')
+    docker run --rm --network none --entrypoint /bin/sh "$IMAGE" -c \
+        "mlops keygen --dir /tmp/k server >/dev/null && mkdir /tmp/allowed && exec env $env timeout 3 \"\$@\"" \
+        sh "${args[@]}" > "$WORK/start.log" 2>&1
+}
+s_refused() { [ "$1" = 2 ] && grep -q 'refusing to start' "$WORK/start.log"; }
+CURVE_ENV="MLOPS_CURVE_SERVER_CERT=/tmp/k/server.cert MLOPS_CURVE_CLIENTS_DIR=/tmp/allowed MLOPS_ADMIN_TOKEN=t"
+for svc in broker gateway; do
+    plain=$(s_command $svc -f docker-compose.yml); curve=$(s_command $svc "${CURVE_FILES[@]}")
+    s_start "" "$plain"; rc=$?
+    check "$svc of docker-compose.yml starts: $plain" [ $rc = 124 ]
+    s_start "" "$(echo "$plain" | sed 's/, *"--insecure"//')"; rc=$?
+    check "$svc of docker-compose.yml without --insecure is refused (exit $rc)" s_refused $rc
+    s_start "$CURVE_ENV" "$curve"; rc=$?
+    check "$svc of docker-compose.curve.yml starts with CURVE and a token: $curve" [ $rc = 124 ]
+    check "$svc of docker-compose.curve.yml has no --insecure" eval '! echo "$curve" | grep -q -- --insecure'
+done
 
 # a JSON field of the status (python: the image has no jq, the host has python3)
 s_json() { "$PYTHON" -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))" "$1"; }
@@ -151,9 +195,20 @@ answer=$(curl -s -m 5 -X POST "http://127.0.0.1:$MLOPS_HTTP_PORT/predict" -H 'Co
 echo "predict: $answer"
 check "prediction from the gateway" eval 'echo "$answer" | s_json "d[\"prediction\"] in (0, 1) and d[\"model_version\"] >= 1" | grep -qx True'
 
+# the broker's Prometheus page, once (hostnet: --metrics on loopback)
+metrics=$(curl -s -m 5 "http://127.0.0.1:$MLOPS_METRICS_PORT/metrics")
+echo "metrics: $(echo "$metrics" | grep -c '^mlops_') series; $(echo "$metrics" | grep '^mlops_tasks_queued{stage="train"}')"
+check "broker /metrics has mlops_tasks_queued per stage" \
+    eval '[ "$(echo "$metrics" | grep -cE "^mlops_tasks_queued\{stage=\"[a-z_]+\"\} [0-9]+$")" = 5 ]'
+
 dc up -d --scale train=3 --scale infer=3 > "$WORK/scale.log" 2>&1 || fail "compose scale" "$(tail -5 "$WORK/scale.log")"
-s_trains() { [ "$(s_status | s_json "sum(w['stage'] == 'train' for w in d['workers'])")" = 3 ]; }
-check "3 train workers in mlops status" s_until s_trains
+# N workers with N distinct names: with host networking they share the host
+# name (and, each in its own pid namespace, maybe the pid), so the names are
+# what tells them apart
+s_trains() { [ "$(s_status | s_json "len({w['name'] for w in d['workers'] if w['stage'] == 'train'})")" = 3 ]; }
+s_infers() { [ "$(s_status | s_json "len({w['name'] for w in d['serving']})")" = 3 ]; }
+check "3 train workers, 3 names, in mlops status" s_until s_trains
+check "3 inference workers, 3 names, in mlops status" s_until s_infers
 check "3 inference workers serve (gateway /health)" s_until s_serving 3
 echo "status after scaling:"; docker exec "$(dc ps -q broker)" mlops status --broker "tcp://127.0.0.1:$MLOPS_CONTROL_PORT" | sed 's/^/  /'
 
@@ -166,12 +221,14 @@ s_all_healthy() {
 check "every running container's HEALTHCHECK says healthy" s_until s_all_healthy
 
 # the retrain: two train tasks (logreg, forest) dispatched together can only
-# run on two workers, so at least one of them on a scaled container
+# run on two workers, so at least one of them on a scaled container; its
+# source is a file of the data directory mounted on the extract workers'
+# --data-root (./data on /data)
 run_out=$(docker exec "$(dc ps -q broker)" mlops retrain --broker "tcp://127.0.0.1:$MLOPS_CONTROL_PORT" \
-          --reason "container test" --wait 2>&1); run_rc=$?
+          --source /data/synthetic_sample.csv --reason "container test" --wait 2>&1); run_rc=$?
 echo "$run_out" | sed 's/^/  /'
 run_id=$(echo "$run_out" | sed -n 's/^run \([0-9]*\) succeeded.*/\1/p')
-check "retrain through the containers succeeded" eval '[ $run_rc = 0 ] && [ -n "$run_id" ]'
+check "retrain through the containers (source under --data-root) succeeded" eval '[ $run_rc = 0 ] && [ -n "$run_id" ]'
 used=(); for id in $(dc ps -q train); do
     docker logs "$id" 2>&1 | grep -q "task started task=${run_id:-none}-train-" \
         && used+=("$(docker inspect -f '{{index .Config.Labels "com.docker.compose.container-number"}}' "$id")")

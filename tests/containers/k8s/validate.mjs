@@ -7,7 +7,10 @@
 //    reject unknown fields.
 //  - consistency (our own rules, which no schema states): selectors match
 //    their pod labels, named ports exist, Services select pods, Secrets are
-//    the documented ones, KEDA targets a rendered Deployment.
+//    the documented ones, KEDA targets a rendered Deployment and its
+//    Prometheus trigger has a broker started with --metrics and a Service
+//    port for it, no container passes --insecure (CURVE and a token
+//    instead), HTTP probes send a Host the gateway serves (not the pod IP).
 // Prints "ok NAME" / "FAIL NAME: why"; exit 1 on any failure.
 import { parseAllDocuments } from "yaml";
 import { readFileSync } from "node:fs";
@@ -43,7 +46,10 @@ function consistencyError(obj, all) {
   }
   if (obj.kind === "ScaledObject") {
     const t = obj.spec.scaleTargetRef.name;
-    return all.some((o) => o.kind === "Deployment" && o.metadata.name === t) ? "" : `targets no Deployment ${t}`;
+    if (!all.some((o) => o.kind === "Deployment" && o.metadata.name === t)) return `targets no Deployment ${t}`;
+    if (obj.spec.triggers.some((g) => g.type === "prometheus") && !s_metricsServed(all))
+      return "a Prometheus trigger, but no broker runs with --metrics behind a Service port named metrics";
+    return "";
   }
   if (!pod) return "";
   const sel = obj.spec.selector?.matchLabels || {};
@@ -56,7 +62,10 @@ function consistencyError(obj, all) {
     for (const probe of [c.readinessProbe, c.livenessProbe].filter(Boolean)) {
       const p = probe.tcpSocket?.port ?? probe.httpGet?.port;
       if (typeof p === "string" && !ports.has(p)) return `probe port ${p} is not a port of ${c.name}`;
+      if (probe.httpGet && !(probe.httpGet.httpHeaders || []).some((h) => h.name.toLowerCase() === "host"))
+        return `HTTP probe of ${c.name} sends the pod IP as Host (the gateway answers 403): set httpHeaders Host`;
     }
+    if ((c.args || []).concat(c.command || []).includes("--insecure")) return `${c.name} runs with --insecure`;
     for (const e of c.env || [])
       if (e.valueFrom?.secretKeyRef && !SECRETS.has(e.valueFrom.secretKeyRef.name)) return `unknown Secret ${e.valueFrom.secretKeyRef.name}`;
     const mounts = new Set((pod.volumes || []).map((v) => v.name).concat((obj.spec.volumeClaimTemplates || []).map((v) => v.metadata.name)));
@@ -64,6 +73,15 @@ function consistencyError(obj, all) {
     if (!(pod.securityContext?.runAsNonRoot)) return "pod may run as root";
   }
   return "";
+}
+
+// a broker container started with --metrics, and a Service port "metrics" to it
+function s_metricsServed(all) {
+  const broker = all.find((o) => podSpecOf(o)?.containers.some((c) => (c.args || []).includes("--metrics")));
+  const labels = broker?.spec.template.metadata?.labels || {};
+  return Boolean(broker) && all.some((o) => o.kind === "Service"
+    && Object.entries(o.spec.selector || {}).every(([k, v]) => labels[k] === v)
+    && o.spec.ports.some((p) => p.name === "metrics"));
 }
 
 const docs = parseAllDocuments(readFileSync(0, "utf8")).map((d) => d.toJS()).filter(Boolean);
@@ -80,5 +98,15 @@ if (workload) {
   broken.spec.replicas = "2";
   const why = await schemaError(broken);
   report("schema rejects a Deployment with replicas \"2\"", why ? "" : "accepted");
+}
+// and the rules can fail: the gateway without its probe's Host, with --insecure
+const gateway = docs.find((o) => o.metadata?.name === "mlops-gateway" && podSpecOf(o));
+if (gateway) {
+  const bare = structuredClone(gateway);
+  delete podSpecOf(bare).containers[0].readinessProbe.httpGet.httpHeaders;
+  report("consistency rejects a gateway probe without Host", consistencyError(bare, docs) ? "" : "accepted");
+  const open = structuredClone(gateway);
+  podSpecOf(open).containers[0].args.push("--insecure");
+  report("consistency rejects --insecure", consistencyError(open, docs) ? "" : "accepted");
 }
 process.exit(failed ? 1 : 0);
