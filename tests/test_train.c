@@ -371,7 +371,7 @@ static void test_cv_reports_the_task_metrics(void)
         CHECK_INT((int)cv[0].n_metrics, 3);
         CHECK_STR(cv[0].metric[1], "macro_f1");
         //  sklearn's LogisticRegression / RandomForest score about 0.96 here,
-        //  HistGradientBoosting about 0.94
+        //  HistGradientBoosting 0.945 (bench/tasks.sh)
         CHECK(cv[0].mean[0] > 0.93 && cv[1].mean[0] > 0.93 && cv[2].mean[0] > 0.92);
         CHECK(cv[0].mean[2] > 0 && cv[0].mean[2] < 0.3);
         table_destroy(&t);
