@@ -21,6 +21,7 @@
 #include "dag.h"
 #include "hash.h"
 #include "log.h"
+#include "metrics.h"
 #include "registry.h"
 #include "table.h"
 
@@ -313,6 +314,19 @@ static int s_settle_evaluate(broker_t *self, store_txn_t *txn, const run_task_t 
     return 0;
 }
 
+//  evaluate's metrics are a worker's word: load_model re-scored the
+//  registered artifact on the same test rows, and the two must agree
+//  (metrics.h) before anything is promoted. ECHECK naming the metric.
+static int s_check_rescore(const version_t *v, const metrics_t *rescored, mlops_err_t *err)
+{
+    metrics_diff_t d;
+    if (!metrics_differ(rescored, &v->metrics, &d))
+        return 0;
+    return mlops_err_set(err, MLOPS_ECHECK, "load_model output: %s of v%llu is %.9f on the test "
+                         "rows but evaluate recorded %.9f: not promoted", d.name,
+                         (unsigned long long)v->version, d.got, d.want);
+}
+
 static int s_settle_load_model(broker_t *self, store_txn_t *txn, const run_task_t *task,
                                const uint8_t *output, size_t len, stages_settled_t *settled,
                                mlops_err_t *err)
@@ -326,6 +340,8 @@ static int s_settle_load_model(broker_t *self, store_txn_t *txn, const run_task_
                            (long long)out.version, (unsigned long long)self->active.version);
     if (rc == 0)
         rc = store_version_get(self->store, NULL, self->active.version, &v, err);
+    if (rc == 0)
+        rc = s_check_rescore(&v, &out.metrics, err);
     if (rc || v.stage != VERSION_STAGING)
         return rc;
     uint64_t previous = 0;

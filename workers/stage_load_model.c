@@ -3,28 +3,23 @@
     probability in [0, 1], and reproduce the metrics evaluate recorded. */
 #include "stages.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "metrics.h"
 #include "model.h"
 #include "train.h"
 
-#define METRIC_TOLERANCE 1e-9
-
+//  Recomputed metrics against evaluate's (metrics.h: every metric, one
+//  tolerance); the broker compares them again before it promotes.
 static int s_compare(const metrics_t *got, const metrics_t *want, mlops_err_t *err)
 {
-    const struct { const char *name; double a, b; } pairs[] = {
-        {"accuracy", got->accuracy, want->accuracy}, {"precision", got->precision, want->precision},
-        {"recall", got->recall, want->recall},       {"f1", got->f1, want->f1},
-        {"auc", got->auc, want->auc},                {"log_loss", got->log_loss, want->log_loss},
-    };
-    for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++)
-        if (!(fabs(pairs[i].a - pairs[i].b) <= METRIC_TOLERANCE))
-            return mlops_err_set(err, MLOPS_ECHECK,
-                                 "load_model: %s is %.9f on the test rows but %.9f was recorded",
-                                 pairs[i].name, pairs[i].a, pairs[i].b);
-    return 0;
+    metrics_diff_t d;
+    if (!metrics_differ(got, want, &d))
+        return 0;
+    return mlops_err_set(err, MLOPS_ECHECK,
+                         "load_model: %s is %.9f on the test rows but evaluate recorded %.9f",
+                         d.name, d.got, d.want);
 }
 
 static int s_predict_all(const model_t *model, const table_t *raw, const size_t *rows, size_t n,
