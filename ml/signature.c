@@ -193,6 +193,24 @@ static const char *s_type_name(const prep_input_t *in)
     return in->type == PREP_NUM ? (in->integer ? "integer" : "number") : "string";
 }
 
+//  A category's levels: a closed one's whole, an open one's capped (see
+//  SIGNATURE_KNOWN_MAX in the header).
+static void s_levels_json(json_t *f, const prep_input_t *in)
+{
+    json_t *lv = json_array();
+    size_t omitted = 0;
+    for (size_t l = 0; l < in->n_levels; l++) {
+        bool shown = in->closed || (json_array_size(lv) < SIGNATURE_KNOWN_MAX &&
+                                    strlen(in->levels[l]) <= SIGNATURE_LEVEL_MAX_BYTES);
+        if (shown)
+            json_array_append_new(lv, json_string(in->levels[l]));
+        omitted += !shown;
+    }
+    json_object_set_new(f, in->closed ? "enum" : "known", lv);
+    if (omitted)
+        json_object_set_new(f, "known_omitted", json_integer((json_int_t)omitted));
+}
+
 char *signature_json(const prep_recipe_t *self)
 {
     json_t *fields = json_array(), *root = json_object();
@@ -210,10 +228,7 @@ char *signature_json(const prep_recipe_t *self)
             json_object_set_new(f, "fill", json_real(in->fill));
         }
         if (in->type == PREP_CAT) {
-            json_t *lv = json_array();
-            for (size_t l = 0; l < in->n_levels; l++)
-                json_array_append_new(lv, json_string(in->levels[l]));
-            json_object_set_new(f, in->closed ? "enum" : "known", lv);
+            s_levels_json(f, in);
             if (in->fill_str)
                 json_object_set_new(f, "fill", json_string(in->fill_str));
             if (!in->closed)

@@ -71,6 +71,18 @@ void signature_validate_record(const prep_recipe_t *self, const proto_record_t *
                                int64_t index, proto_problem_t *problems, size_t max,
                                size_t *count);
 
+//  What the signature shows of an open category's levels (its "known"
+//  list): anyone who can reach /health or the docs reads it, and the levels
+//  are values of the training file, so it lists at most
+//  SIGNATURE_KNOWN_MAX of them, each at most SIGNATURE_LEVEL_MAX_BYTES long,
+//  and counts the others in "known_omitted". Serving is unchanged (an
+//  unlisted level is still one-hot encoded as trained). A closed category's
+//  "enum" is a fixed list of the recipe's (Sex, Embarked), never cut: the
+//  gateway refuses a value outside it. Only inputs have levels: a column the
+//  recipe dropped appears nowhere.
+#define SIGNATURE_KNOWN_MAX 32
+#define SIGNATURE_LEVEL_MAX_BYTES 64
+
 //  The signature as JSON text (fields, types, ranges, categories, which are
 //  required). Caller frees; NULL on ENOMEM.
 char *signature_json(const prep_recipe_t *self);

@@ -1,7 +1,8 @@
 /*  test_signature.c: the serving contract of a recipe: records checked
     against it (each problem named), a record's fields mapped to the inputs
     (in order, after the record before, by a scan: one answer), the cells a
-    check yields, the derived messages and the signature as JSON. */
+    check yields, the derived messages and the signature as JSON, whose
+    open levels are capped in number and length. */
 #include "ml_fixtures.h"
 #include "signature.h"
 #include "testing.h"
@@ -279,8 +280,47 @@ static void test_finish_derives_rules_and_uniqueness(void)
     prep_destroy(&r);
 }
 
+//  A category of 46 levels, one of them 100 bytes long, and a text column
+//  the recipe drops: the signature lists 32 short levels, counts the 14
+//  others, and shows nothing of the dropped column.
+static void test_signature_caps_open_levels(void)
+{
+    enum { N = 230 };
+    const char *city[N], *label[N], *note[N];
+    char names[N][16], notes[N][24], lng[101];
+    memset(lng, 'z', 100);
+    lng[100] = 0;
+    double x[N];
+    for (size_t i = 0; i < N; i++) {
+        snprintf(names[i], sizeof names[i], "city-%02zu", i % 45);
+        snprintf(notes[i], sizeof notes[i], "secret note %zu", i);
+        city[i] = i == 7 ? lng : names[i];
+        note[i] = notes[i];
+        label[i] = i % 2 ? "yes" : "no";
+        x[i] = (double)(i % 13);
+    }
+    table_t *t = table_new(N);
+    table_add_number(t, "x", x, NULL);
+    table_add_strings(t, "city", TABLE_CATEGORY, city);
+    table_add_strings(t, "note", TABLE_TEXT, note);
+    table_add_strings(t, "label", TABLE_CATEGORY, label);
+    prep_recipe_t *r = fx_fit(t, "label");
+    CHECK(r != NULL);
+    CHECK_INT(r->inputs[1].n_levels, 46);          //  the model keeps them all
+    char *sig = signature_json(r);
+    CHECK_CONTAINS(sig, "\"known\":[\"city-00\",\"city-01\",");
+    CHECK_CONTAINS(sig, "\"city-31\"],\"known_omitted\":14");
+    CHECK(strstr(sig, "city-32") == NULL);
+    CHECK(strstr(sig, "zzzz") == NULL);
+    CHECK(strstr(sig, "note") == NULL);             //  dropped: neither name nor values
+    free(sig);
+    prep_destroy(&r);
+    table_destroy(&t);
+}
+
 int main(void)
 {
+    RUN(test_signature_caps_open_levels);
     RUN(test_validate_titanic_record);
     RUN(test_record_fields_map_matches_scan);
     RUN(test_generic_contract_types_and_unseen_levels);
