@@ -3,7 +3,7 @@
     Layout: mapping a record's fields to the inputs (in order, after the
     record before, or by a scan); cells from fields; the checks, one per
     field, which keep a category's level for the transform; the derived
-    validation messages; the signature as JSON.
+    validation messages; the signature as JSON; two signatures compared.
 */
 #include "signature.h"
 
@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "task_name.h"
 
 /* --- mapping --------------------------------------------------------------- */
 
@@ -245,4 +247,74 @@ char *signature_json(const prep_recipe_t *self)
     char *text = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(root);
     return text;
+}
+
+/* --- two contracts compared ------------------------------------------------ */
+
+static const prep_input_t *s_input(const prep_recipe_t *r, const char *name)
+{
+    for (size_t k = 0; k < r->n_inputs; k++)
+        if (strcmp(r->inputs[k].name, name) == 0)
+            return &r->inputs[k];
+    return NULL;
+}
+
+//  Appends one difference to out ("; " between), counting it.
+static void s_differs(char *out, size_t size, size_t *count, const char *fmt, const char *a,
+                      const char *b, const char *c)
+{
+    size_t at = strnlen(out, size);
+    if (at + 3 < size) {
+        if (*count)
+            at += (size_t)snprintf(out + at, size - at, "; ");
+        if (at < size)
+            snprintf(out + at, size - at, fmt, a, b, c);
+    }
+    (*count)++;
+}
+
+static bool s_same_levels(const prep_input_t *a, const prep_input_t *b)
+{
+    if (a->closed != b->closed || a->n_levels != b->n_levels)
+        return !a->closed && !b->closed;   //  open levels are fitted values
+    for (size_t l = 0; a->closed && l < a->n_levels; l++)
+        if (prep_level(b, a->levels[l]) < 0)
+            return false;
+    return true;
+}
+
+//  Differences of one field present in both.
+static void s_diff_field(const prep_input_t *c, const prep_input_t *p, char *out, size_t size,
+                         size_t *count)
+{
+    if (strcmp(s_type_name(c), s_type_name(p)) != 0)
+        s_differs(out, size, count, "field %s type changed (%s -> %s)", c->name, s_type_name(p),
+                  s_type_name(c));
+    if (c->required != p->required)
+        s_differs(out, size, count, "field %s %s", c->name,
+                  c->required ? "now required" : "no longer required", "");
+    if (c->type == PREP_CAT && p->type == PREP_CAT && !s_same_levels(c, p))
+        s_differs(out, size, count, "field %s allowed values changed", c->name, "", "");
+}
+
+size_t signature_diff(const prep_recipe_t *cand, const prep_recipe_t *prod, char *out,
+                      size_t size)
+{
+    size_t count = 0;
+    if (size)
+        out[0] = 0;
+    if (cand->task != prod->task)
+        s_differs(out, size, &count, "task changed (%s -> %s)", task_name(prod->task),
+                  task_name(cand->task), "");
+    for (size_t k = 0; k < prod->n_inputs; k++) {
+        const prep_input_t *c = s_input(cand, prod->inputs[k].name);
+        if (!c)
+            s_differs(out, size, &count, "field %s removed", prod->inputs[k].name, "", "");
+        else
+            s_diff_field(c, &prod->inputs[k], out, size, &count);
+    }
+    for (size_t k = 0; k < cand->n_inputs; k++)
+        if (!s_input(prod, cand->inputs[k].name))
+            s_differs(out, size, &count, "field %s added", cand->inputs[k].name, "", "");
+    return count;
 }

@@ -80,6 +80,18 @@ void signature_validate_record(const prep_recipe_t *self, const proto_record_t *
 //  "enum" is a fixed list of the recipe's (Sex, Embarked), never cut: the
 //  gateway refuses a value outside it. Only inputs have levels: a column the
 //  recipe dropped appears nowhere.
+//  What differs between the serving contracts of a candidate's recipe and
+//  production's (load_model's schema check): the task (what an answer
+//  means), an input field added or removed, a field's type (integer,
+//  number, string) or whether it is required, a closed category's allowed
+//  values. Fitted values are not the contract and may change with every
+//  retrain: ranges, fills, an open category's levels (an unseen one is
+//  bucketed, not refused). Writes "" when nothing differs, else "field Sex
+//  removed; field Color added" (in production's then the candidate's
+//  order, cut to size). Returns how many differences it found.
+size_t signature_diff(const prep_recipe_t *cand, const prep_recipe_t *prod, char *out,
+                      size_t size);
+
 #define SIGNATURE_KNOWN_MAX 32
 #define SIGNATURE_LEVEL_MAX_BYTES 64
 

@@ -1,6 +1,8 @@
 /*  stage_load_model.c: the load_model stage: before a version is announced
     its artifact must be intact (fetched by its registered sha256), load, predict every test row with a
-    probability in [0, 1], and reproduce the metrics evaluate recorded. */
+    probability in [0, 1], and reproduce the metrics evaluate recorded; and
+    its serving contract is compared with production's (signature_diff), so
+    the broker never promotes a schema change on its own. */
 #include "stages.h"
 
 #include <stdio.h>
@@ -8,6 +10,7 @@
 
 #include "metrics.h"
 #include "model.h"
+#include "signature.h"
 #include "train.h"
 
 //  Recomputed metrics against evaluate's (metrics.h: every metric, one
@@ -41,6 +44,24 @@ static int s_predict_all(const model_t *model, const table_t *raw, const size_t 
     return rc;
 }
 
+//  The candidate's signature against production's, into out->schema:
+//  "same" or what differs ("" when the task names no production).
+static int s_schema(void *arg, const model_t *model, const stage_load_model_in_t *in,
+                    stage_load_model_out_t *out, mlops_err_t *err)
+{
+    if (!in->production.hash[0])
+        return 0;
+    char what[48];
+    snprintf(what, sizeof what, "artifact of production v%lld", (long long)in->production_version);
+    model_t *prod = stage_model_fetch(arg, "load_model", what, &in->production, err);
+    if (!prod)
+        return err->code;
+    if (signature_diff(model_recipe(model), model_recipe(prod), out->schema, sizeof out->schema) == 0)
+        snprintf(out->schema, sizeof out->schema, "same");
+    model_destroy(&prod);
+    return 0;
+}
+
 int stage_load_model_run(void *arg, const uint8_t *input, size_t input_len, uint8_t **output,
                          size_t *output_len, mlops_err_t *err)
 {
@@ -62,6 +83,8 @@ int stage_load_model_run(void *arg, const uint8_t *input, size_t input_len, uint
         mlops_err_set(err, rc, "load_model: cannot score: %s", mlops_err_text(&sub, rc));
     if (rc == 0)
         rc = s_compare(&out.metrics, &in.expected, err);
+    if (rc == 0)
+        rc = s_schema(arg, model, &in, &out, err);
     if (rc == 0 && (rc = stage_load_model_out_encode(&out, output, output_len)) != 0)
         mlops_err_set(err, rc, "load_model: cannot encode the output");
     model_destroy(&model);
