@@ -356,7 +356,7 @@ static int s_check_schema(broker_t *self, store_txn_t *txn, const version_t *v,
     if (rc)
         return rc;
     char reason[RECORD_TEXT_MAX];
-    snprintf(reason, sizeof reason, REGISTRY_SCHEMA_REASON " v%llu: %.150s",
+    snprintf(reason, sizeof reason, REGISTRY_SCHEMA_REASON " v%llu: %.190s",
              (unsigned long long)prod.version, schema);
     rc = registry_archive(self->store, txn, v->version, reason, err);
     if (rc == 0)

@@ -259,18 +259,39 @@ static const prep_input_t *s_input(const prep_recipe_t *r, const char *name)
     return NULL;
 }
 
-//  Appends one difference to out ("; " between), counting it.
+//  Appends text to out after a separator sep ("" for none), cut to size.
+static void s_append(char *out, size_t size, const char *sep, const char *text)
+{
+    size_t at = strnlen(out, size);
+    if (at + 1 < size)
+        snprintf(out + at, size - at, "%s%s", at ? sep : "", text);
+}
+
+//  Appends one difference (a clause of its own), counting it.
 static void s_differs(char *out, size_t size, size_t *count, const char *fmt, const char *a,
                       const char *b, const char *c)
 {
-    size_t at = strnlen(out, size);
-    if (at + 3 < size) {
-        if (*count)
-            at += (size_t)snprintf(out + at, size - at, "; ");
-        if (at < size)
-            snprintf(out + at, size - at, fmt, a, b, c);
-    }
+    char clause[256];
+    snprintf(clause, sizeof clause, fmt, a, b, c);
+    s_append(out, size, "; ", clause);
     (*count)++;
+}
+
+//  One clause listing the inputs of a that b lacks: "fields added: X, Y".
+static void s_missing(const prep_recipe_t *a, const prep_recipe_t *b, const char *what, char *out,
+                      size_t size, size_t *count)
+{
+    size_t before = *count;
+    for (size_t k = 0; k < a->n_inputs; k++) {
+        if (s_input(b, a->inputs[k].name))
+            continue;
+        if (*count == before) {
+            s_append(out, size, "; ", what);
+            s_append(out, size, "", a->inputs[k].name);
+        } else
+            s_append(out, size, ", ", a->inputs[k].name);
+        (*count)++;
+    }
 }
 
 static bool s_same_levels(const prep_input_t *a, const prep_input_t *b)
@@ -308,13 +329,10 @@ size_t signature_diff(const prep_recipe_t *cand, const prep_recipe_t *prod, char
                   task_name(cand->task), "");
     for (size_t k = 0; k < prod->n_inputs; k++) {
         const prep_input_t *c = s_input(cand, prod->inputs[k].name);
-        if (!c)
-            s_differs(out, size, &count, "field %s removed", prod->inputs[k].name, "", "");
-        else
+        if (c)
             s_diff_field(c, &prod->inputs[k], out, size, &count);
     }
-    for (size_t k = 0; k < cand->n_inputs; k++)
-        if (!s_input(prod, cand->inputs[k].name))
-            s_differs(out, size, &count, "field %s added", cand->inputs[k].name, "", "");
+    s_missing(cand, prod, "fields added: ", out, size, &count);
+    s_missing(prod, cand, "fields removed: ", out, size, &count);
     return count;
 }

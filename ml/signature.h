@@ -86,9 +86,10 @@ void signature_validate_record(const prep_recipe_t *self, const proto_record_t *
 //  number, string) or whether it is required, a closed category's allowed
 //  values. Fitted values are not the contract and may change with every
 //  retrain: ranges, fills, an open category's levels (an unseen one is
-//  bucketed, not refused). Writes "" when nothing differs, else "field Sex
-//  removed; field Color added" (in production's then the candidate's
-//  order, cut to size). Returns how many differences it found.
+//  bucketed, not refused). Writes "" when nothing differs, else the task,
+//  then each changed field, then the fields added and removed: "field Age
+//  type changed (number -> string); fields added: Color; fields removed:
+//  Sex, Fare" (cut to size). Returns how many differences it found.
 size_t signature_diff(const prep_recipe_t *cand, const prep_recipe_t *prod, char *out,
                       size_t size);
 
