@@ -5,7 +5,9 @@
     scored nothing, a load_model that validated another version, a blob
     never uploaded, a forged dataset version, an object that is no table or
     of another size, a load_model re-score that disagrees with evaluate's
-    metrics), each with its code and a message naming what is wrong.
+    metrics, a load_model that gave no schema verdict), each with its code
+    and a message naming what is wrong; and a candidate of another schema
+    archived with the outcome saying why.
 */
 #include <stdlib.h>
 #include <string.h>
@@ -208,8 +210,49 @@ static void test_stages_settle_rescore(void)
     fx_rmdir(dir);
 }
 
+//  With v1 in production, staged v2 goes to production only when
+//  load_model says its schema is the same; another schema archives it and
+//  the run says why; no verdict at all is refused.
+static void test_stages_settle_schema(void)
+{
+    char dir[64];
+    broker_t *b = s_broker(dir);
+    CHECK(b != NULL);
+    mlops_err_t err;
+    mlops_err_clear(&err);
+    version_t v1 = {.version = 1, .stage = VERSION_PRODUCTION};
+    version_t v2 = {.version = 2, .stage = VERSION_STAGING};
+    CHECK_INT(store_version_put(b->store, NULL, &v1, &err), 0);
+    CHECK_INT(store_version_put(b->store, NULL, &v2, &err), 0);
+    b->active.version = 2;
+    stage_load_model_out_t lm = {.version = 2};
+    uint8_t *out = NULL;
+    size_t len = 0;
+    CHECK_INT(stage_load_model_out_encode(&lm, &out, &len), 0);
+    CHECK_INT(s_settle(b, "1-load_model", out, len, &err), MLOPS_EPROTO);
+    CHECK_STR(err.msg, "load_model output: no schema verdict against production v1 (a load_model "
+                       "worker older than the broker?)");
+    free(out);
+    snprintf(lm.schema, sizeof lm.schema, "fields added: Height; fields removed: Sex");
+    CHECK_INT(stage_load_model_out_encode(&lm, &out, &len), 0);
+    mlops_err_clear(&err);
+    CHECK_INT(s_settle(b, "1-load_model", out, len, &err), 0);
+    CHECK(!b->active.promoted);
+    CHECK_STR(b->active.outcome, "v2 not promoted: schema differs from production v1: fields "
+                                 "added: Height; fields removed: Sex");
+    free(out);
+    snprintf(lm.schema, sizeof lm.schema, "same");
+    CHECK_INT(stage_load_model_out_encode(&lm, &out, &len), 0);
+    CHECK_INT(s_settle(b, "1-load_model", out, len, &err), 0);
+    CHECK(b->active.promoted);
+    free(out);
+    broker_destroy(&b);
+    fx_rmdir(dir);
+}
+
 int main(void)
 {
+    RUN(test_stages_settle_schema);
     RUN(test_stages_settle_rescore);
     RUN(test_stages_settle_refs);
     RUN(test_stages_build_input_refusals);
