@@ -280,7 +280,8 @@ static void s_cmd_production(broker_t *self, const proto_msg_t *msg, s_reply_t *
     const char *reason = msg->cmd == PROTO_PROMOTE ? msg->promote.reason : msg->rollback.reason;
     if (rc == 0 && msg->cmd == PROTO_PROMOTE) {
         version = (uint64_t)msg->promote.version;
-        rc = registry_promote(self->store, txn, version, "promote", reason, broker_wall(), &previous, &r->err);
+        rc = registry_promote_manual(self->store, txn, version, msg->promote.schema_change, reason,
+                                     broker_wall(), &previous, &r->err);
     } else if (rc == 0) {
         rc = registry_rollback(self->store, txn, reason, broker_wall(), &version, &previous, &r->err);
     }

@@ -158,6 +158,24 @@ int registry_promote(store_t *store, store_txn_t *txn, uint64_t version, const c
     return rc;
 }
 
+int registry_promote_manual(store_t *store, store_txn_t *txn, uint64_t version, bool schema_change,
+                            const char *reason, int64_t now_ms, uint64_t *previous,
+                            mlops_err_t *err)
+{
+    version_t v;
+    int rc = store_version_get(store, NULL, version, &v, err);
+    bool changed = rc == 0 && strncmp(v.reason, REGISTRY_SCHEMA_REASON,
+                                      strlen(REGISTRY_SCHEMA_REASON)) == 0;
+    if (changed && !schema_change)
+        return mlops_err_set(err, MLOPS_ESTATE, "v%llu has another schema than production (%.200s): "
+                             "promote it with --schema-change if that is meant",
+                             (unsigned long long)version, v.reason + strlen("not promoted: "));
+    char why[RECORD_TEXT_MAX];
+    snprintf(why, sizeof why, "%s%.200s", changed ? "schema-change: " : "",
+             reason && *reason ? reason : "manual");
+    return registry_promote(store, txn, version, "promote", why, now_ms, previous, err);
+}
+
 int registry_rollback_target(store_t *store, uint64_t production, uint64_t *target,
                              mlops_err_t *err)
 {

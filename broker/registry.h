@@ -69,6 +69,19 @@ int registry_register(store_t *store, store_txn_t *txn, const run_t *run,
 int registry_promote(store_t *store, store_txn_t *txn, uint64_t version, const char *action,
                      const char *reason, int64_t now_ms, uint64_t *previous, mlops_err_t *err);
 
+//  The reason of a version load_model found a schema other than
+//  production's for: registered, archived, never promoted on its own
+//  (PROTOCOL.md section 14).
+#define REGISTRY_SCHEMA_REASON "not promoted: schema differs from production"
+
+//  A PROMOTE from a person: registry_promote with action "promote", except
+//  that a version archived for a schema change (REGISTRY_SCHEMA_REASON)
+//  needs schema_change, else MLOPS_ESTATE saying to add --schema-change;
+//  with it the audit reason reads "schema-change: REASON". Same codes.
+int registry_promote_manual(store_t *store, store_txn_t *txn, uint64_t version, bool schema_change,
+                            const char *reason, int64_t now_ms, uint64_t *previous,
+                            mlops_err_t *err);
+
 //  Restores the version that production replaced most recently (from the
 //  audit log). *version gets the restored one, *previous the one rolled
 //  back. Returns 0, MLOPS_ENOTFOUND (no production, or nothing before it)

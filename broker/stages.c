@@ -21,6 +21,7 @@
 #include "dag.h"
 #include "hash.h"
 #include "log.h"
+#include "metrics.h"
 #include "registry.h"
 #include "table.h"
 
@@ -239,7 +240,14 @@ static int s_input_load_model(broker_t *self, const run_task_t *task, uint8_t **
         return rc;
     p.split = prep.split;
     p.expected = v.metrics;
-    return stage_load_model_in_encode(&p, out, len);
+    version_t prod;   //  whose signature the candidate's is compared with
+    if (registry_production(self->store, &prod, err) != 0)
+        mlops_err_clear(err);
+    else if (prod.version != v.version) {
+        rc = s_production_ref(self, &prod, &p.production, err);
+        p.production_version = (int64_t)prod.version;
+    }
+    return rc ? rc : stage_load_model_in_encode(&p, out, len);
 }
 
 /* --- settling a task: its output checked and stored ---------------------- */
@@ -313,6 +321,52 @@ static int s_settle_evaluate(broker_t *self, store_txn_t *txn, const run_task_t 
     return 0;
 }
 
+//  evaluate's metrics are a worker's word: load_model re-scored the
+//  registered artifact on the same test rows, and the two must agree
+//  (metrics.h) before anything is promoted. ECHECK naming the metric.
+static int s_check_rescore(const version_t *v, const metrics_t *rescored, mlops_err_t *err)
+{
+    metrics_diff_t d;
+    if (!metrics_differ(rescored, &v->metrics, &d))
+        return 0;
+    return mlops_err_set(err, MLOPS_ECHECK, "load_model output: %s of v%llu is %.9f on the test "
+                         "rows but evaluate recorded %.9f: not promoted", d.name,
+                         (unsigned long long)v->version, d.got, d.want);
+}
+
+//  A candidate whose serving contract differs from production's is never
+//  promoted on its own: it is archived with REGISTRY_SCHEMA_REASON and
+//  what differs, and the run succeeds saying so (*same false). An output
+//  with no verdict while there is a production model is EPROTO.
+static int s_check_schema(broker_t *self, store_txn_t *txn, const version_t *v,
+                          const char *schema, bool *same, stages_settled_t *settled,
+                          mlops_err_t *err)
+{
+    version_t prod;
+    *same = true;
+    int rc = registry_production(self->store, &prod, err);
+    if (rc == MLOPS_ENOTFOUND || (rc == 0 && strcmp(schema, "same") == 0)) {
+        mlops_err_clear(err);
+        return 0;
+    }
+    if (rc == 0 && !schema[0])
+        rc = mlops_err_set(err, MLOPS_EPROTO, "load_model output: no schema verdict against "
+                           "production v%llu (a load_model worker older than the broker?)",
+                           (unsigned long long)prod.version);
+    if (rc)
+        return rc;
+    char reason[RECORD_TEXT_MAX];
+    snprintf(reason, sizeof reason, REGISTRY_SCHEMA_REASON " v%llu: %.190s",
+             (unsigned long long)prod.version, schema);
+    rc = registry_archive(self->store, txn, v->version, reason, err);
+    if (rc == 0)
+        rc = store_version_get(self->store, txn, v->version, &settled->registered, err);
+    *same = false;
+    snprintf(self->active.outcome, sizeof self->active.outcome, "v%llu %.200s",
+             (unsigned long long)v->version, reason);
+    return rc;
+}
+
 static int s_settle_load_model(broker_t *self, store_txn_t *txn, const run_task_t *task,
                                const uint8_t *output, size_t len, stages_settled_t *settled,
                                mlops_err_t *err)
@@ -326,7 +380,13 @@ static int s_settle_load_model(broker_t *self, store_txn_t *txn, const run_task_
                            (long long)out.version, (unsigned long long)self->active.version);
     if (rc == 0)
         rc = store_version_get(self->store, NULL, self->active.version, &v, err);
+    if (rc == 0)
+        rc = s_check_rescore(&v, &out.metrics, err);
     if (rc || v.stage != VERSION_STAGING)
+        return rc;
+    bool same = true;
+    rc = s_check_schema(self, txn, &v, out.schema, &same, settled, err);
+    if (rc || !same)
         return rc;
     uint64_t previous = 0;
     rc = registry_promote(self->store, txn, v.version, "promote", v.reason, broker_wall(), &previous, err);

@@ -495,14 +495,34 @@ int cli_models(int argc, char **argv)
 
 /* --- promote / rollback -------------------------------------------------- */
 
+//  Takes a flag without a value out of argv (s_parse knows --wait only):
+//  true when it was there.
+static bool s_take_flag(int *argc, char **argv, const char *flag)
+{
+    bool found = false;
+    int kept = 1;
+    for (int i = 1; i < *argc; i++) {
+        if (strcmp(argv[i], flag) == 0)
+            found = true;
+        else
+            argv[kept++] = argv[i];
+    }
+    *argc = kept;
+    return found;
+}
+
 static int s_production(int argc, char **argv, bool promote)
 {
     static const char *const own[] = {"--reason", NULL};
     const char *vals[1] = {""};
     const char *pos[1] = {NULL};
     client_opts_t opts;
+    bool schema_change = promote && s_take_flag(&argc, argv, "--schema-change");
     int rc = s_parse(argc, argv, &opts,
-                     promote ? "promote VERSION [--reason TEXT] [--json]" : "rollback [--reason TEXT] [--json]",
+                     promote ? "promote VERSION [--reason TEXT] [--schema-change] [--json]\n\n"
+                               "--schema-change  promote a version whose input fields differ from "
+                               "production's\n"
+                             : "rollback [--reason TEXT] [--json]",
                      own, vals, NULL, pos, promote ? 1 : 0);
     if (rc)
         return rc == 1 ? 0 : 2;
@@ -516,6 +536,7 @@ static int s_production(int argc, char **argv, bool promote)
         }
         req.promote.version = v;
         req.promote.reason = vals[0];
+        req.promote.schema_change = schema_change;
     } else {
         req.rollback.reason = vals[0];
     }

@@ -122,7 +122,7 @@ static int s_known_keys(json_t *obj, const char *const *keys, mlops_err_t *err)
 static int s_action(api_call_t call, json_t *obj, proto_msg_t *msg, mlops_err_t *err)
 {
     static const char *const retrain_keys[] = {"source", "reason", NULL};
-    static const char *const promote_keys[] = {"version", "reason", NULL};
+    static const char *const promote_keys[] = {"version", "reason", "schema_change", NULL};
     static const char *const rollback_keys[] = {"reason", NULL};
     int rc;
     if (call == API_RETRAIN) {
@@ -146,6 +146,10 @@ static int s_action(api_call_t call, json_t *obj, proto_msg_t *msg, mlops_err_t 
     if (!json_is_integer(v) || json_integer_value(v) < 1)
         return mlops_err_set(err, MLOPS_ECHECK, "\"version\" must be a whole number >= 1");
     msg->promote.version = json_integer_value(v);
+    json_t *change = json_object_get(obj, "schema_change");
+    if (change && !json_is_boolean(change))
+        return mlops_err_set(err, MLOPS_ECHECK, "\"schema_change\" must be true or false");
+    msg->promote.schema_change = json_is_true(change);
     return 0;
 }
 

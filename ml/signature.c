@@ -3,7 +3,7 @@
     Layout: mapping a record's fields to the inputs (in order, after the
     record before, or by a scan); cells from fields; the checks, one per
     field, which keep a category's level for the transform; the derived
-    validation messages; the signature as JSON.
+    validation messages; the signature as JSON; two signatures compared.
 */
 #include "signature.h"
 
@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "task_name.h"
 
 /* --- mapping --------------------------------------------------------------- */
 
@@ -193,6 +195,24 @@ static const char *s_type_name(const prep_input_t *in)
     return in->type == PREP_NUM ? (in->integer ? "integer" : "number") : "string";
 }
 
+//  A category's levels: a closed one's whole, an open one's capped (see
+//  SIGNATURE_KNOWN_MAX in the header).
+static void s_levels_json(json_t *f, const prep_input_t *in)
+{
+    json_t *lv = json_array();
+    size_t omitted = 0;
+    for (size_t l = 0; l < in->n_levels; l++) {
+        bool shown = in->closed || (json_array_size(lv) < SIGNATURE_KNOWN_MAX &&
+                                    strlen(in->levels[l]) <= SIGNATURE_LEVEL_MAX_BYTES);
+        if (shown)
+            json_array_append_new(lv, json_string(in->levels[l]));
+        omitted += !shown;
+    }
+    json_object_set_new(f, in->closed ? "enum" : "known", lv);
+    if (omitted)
+        json_object_set_new(f, "known_omitted", json_integer((json_int_t)omitted));
+}
+
 char *signature_json(const prep_recipe_t *self)
 {
     json_t *fields = json_array(), *root = json_object();
@@ -210,10 +230,7 @@ char *signature_json(const prep_recipe_t *self)
             json_object_set_new(f, "fill", json_real(in->fill));
         }
         if (in->type == PREP_CAT) {
-            json_t *lv = json_array();
-            for (size_t l = 0; l < in->n_levels; l++)
-                json_array_append_new(lv, json_string(in->levels[l]));
-            json_object_set_new(f, in->closed ? "enum" : "known", lv);
+            s_levels_json(f, in);
             if (in->fill_str)
                 json_object_set_new(f, "fill", json_string(in->fill_str));
             if (!in->closed)
@@ -230,4 +247,92 @@ char *signature_json(const prep_recipe_t *self)
     char *text = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(root);
     return text;
+}
+
+/* --- two contracts compared ------------------------------------------------ */
+
+static const prep_input_t *s_input(const prep_recipe_t *r, const char *name)
+{
+    for (size_t k = 0; k < r->n_inputs; k++)
+        if (strcmp(r->inputs[k].name, name) == 0)
+            return &r->inputs[k];
+    return NULL;
+}
+
+//  Appends text to out after a separator sep ("" for none), cut to size.
+static void s_append(char *out, size_t size, const char *sep, const char *text)
+{
+    size_t at = strnlen(out, size);
+    if (at + 1 < size)
+        snprintf(out + at, size - at, "%s%s", at ? sep : "", text);
+}
+
+//  Appends one difference (a clause of its own), counting it.
+static void s_differs(char *out, size_t size, size_t *count, const char *fmt, const char *a,
+                      const char *b, const char *c)
+{
+    char clause[256];
+    snprintf(clause, sizeof clause, fmt, a, b, c);
+    s_append(out, size, "; ", clause);
+    (*count)++;
+}
+
+//  One clause listing the inputs of a that b lacks: "fields added: X, Y".
+static void s_missing(const prep_recipe_t *a, const prep_recipe_t *b, const char *what, char *out,
+                      size_t size, size_t *count)
+{
+    size_t before = *count;
+    for (size_t k = 0; k < a->n_inputs; k++) {
+        if (s_input(b, a->inputs[k].name))
+            continue;
+        if (*count == before) {
+            s_append(out, size, "; ", what);
+            s_append(out, size, "", a->inputs[k].name);
+        } else
+            s_append(out, size, ", ", a->inputs[k].name);
+        (*count)++;
+    }
+}
+
+static bool s_same_levels(const prep_input_t *a, const prep_input_t *b)
+{
+    if (a->closed != b->closed || a->n_levels != b->n_levels)
+        return !a->closed && !b->closed;   //  open levels are fitted values
+    for (size_t l = 0; a->closed && l < a->n_levels; l++)
+        if (prep_level(b, a->levels[l]) < 0)
+            return false;
+    return true;
+}
+
+//  Differences of one field present in both.
+static void s_diff_field(const prep_input_t *c, const prep_input_t *p, char *out, size_t size,
+                         size_t *count)
+{
+    if (strcmp(s_type_name(c), s_type_name(p)) != 0)
+        s_differs(out, size, count, "field %s type changed (%s -> %s)", c->name, s_type_name(p),
+                  s_type_name(c));
+    if (c->required != p->required)
+        s_differs(out, size, count, "field %s %s", c->name,
+                  c->required ? "now required" : "no longer required", "");
+    if (c->type == PREP_CAT && p->type == PREP_CAT && !s_same_levels(c, p))
+        s_differs(out, size, count, "field %s allowed values changed", c->name, "", "");
+}
+
+size_t signature_diff(const prep_recipe_t *cand, const prep_recipe_t *prod, char *out,
+                      size_t size)
+{
+    size_t count = 0;
+    if (size)
+        out[0] = 0;
+    if (cand->task != prod->task)
+        s_differs(out, size, &count, "task changed (%s -> %s)", task_name(prod->task),
+                  task_name(cand->task), "");
+    for (size_t k = 0; k < prod->n_inputs; k++) {
+        const prep_input_t *c = s_input(cand, prod->inputs[k].name);
+        if (c)
+            s_diff_field(c, &prod->inputs[k], out, size, &count);
+    }
+    s_missing(cand, prod, "fields added: ", out, size, &count);
+    s_missing(prod, cand, "fields removed: ", out, size, &count);
+    return count;
 }

@@ -71,6 +71,31 @@ void signature_validate_record(const prep_recipe_t *self, const proto_record_t *
                                int64_t index, proto_problem_t *problems, size_t max,
                                size_t *count);
 
+//  What the signature shows of an open category's levels (its "known"
+//  list): anyone who can reach /health or the docs reads it, and the levels
+//  are values of the training file, so it lists at most
+//  SIGNATURE_KNOWN_MAX of them, each at most SIGNATURE_LEVEL_MAX_BYTES long,
+//  and counts the others in "known_omitted". Serving is unchanged (an
+//  unlisted level is still one-hot encoded as trained). A closed category's
+//  "enum" is a fixed list of the recipe's (Sex, Embarked), never cut: the
+//  gateway refuses a value outside it. Only inputs have levels: a column the
+//  recipe dropped appears nowhere.
+//  What differs between the serving contracts of a candidate's recipe and
+//  production's (load_model's schema check): the task (what an answer
+//  means), an input field added or removed, a field's type (integer,
+//  number, string) or whether it is required, a closed category's allowed
+//  values. Fitted values are not the contract and may change with every
+//  retrain: ranges, fills, an open category's levels (an unseen one is
+//  bucketed, not refused). Writes "" when nothing differs, else the task,
+//  then each changed field, then the fields added and removed: "field Age
+//  type changed (number -> string); fields added: Color; fields removed:
+//  Sex, Fare" (cut to size). Returns how many differences it found.
+size_t signature_diff(const prep_recipe_t *cand, const prep_recipe_t *prod, char *out,
+                      size_t size);
+
+#define SIGNATURE_KNOWN_MAX 32
+#define SIGNATURE_LEVEL_MAX_BYTES 64
+
 //  The signature as JSON text (fields, types, ranges, categories, which are
 //  required). Caller frees; NULL on ENOMEM.
 char *signature_json(const prep_recipe_t *self);

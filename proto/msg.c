@@ -33,6 +33,8 @@
 #define S_STR2(c, k, max) { #k, F_STR, offsetof(proto_msg_t, c.k), 0, false, max, 2 }
 //  An optional int key added by MLOPS/2: on the wire only when not 0.
 #define S_INT2(c, k) { #k, F_INT, offsetof(proto_msg_t, c.k), 0, false, 0, 2 }
+//  An optional bool key added by MLOPS/2: on the wire only when true.
+#define S_BOOL2(c, k) { #k, F_BOOL, offsetof(proto_msg_t, c.k), 0, false, 0, 2 }
 #define REQ true
 #define OPT false
 
@@ -58,7 +60,8 @@ static const msg_field_t s_retrain[] = {
     S_STR(retrain, source, OPT, PROTO_TEXT_MAX), S_STR(retrain, reason, OPT, PROTO_TEXT_MAX)};
 static const msg_field_t s_runs[] = {S_F(runs, limit, F_INT, OPT)};
 static const msg_field_t s_promote[] = {
-    S_F(promote, version, F_INT, REQ), S_STR(promote, reason, OPT, PROTO_TEXT_MAX)};
+    S_F(promote, version, F_INT, REQ), S_STR(promote, reason, OPT, PROTO_TEXT_MAX),
+    S_BOOL2(promote, schema_change)};
 static const msg_field_t s_rollback[] = {S_STR(rollback, reason, OPT, PROTO_TEXT_MAX)};
 static const msg_field_t s_get_model[] = {S_F(get_model, version, F_INT, OPT)};
 static const msg_field_t s_reply[] = {
@@ -148,6 +151,8 @@ bool msg_field_omitted(const proto_msg_t *msg, const msg_field_t *f)
         return false;
     if (f->kind == F_INT)
         return *MSG_CAT(msg, f->off, int64_t) == 0;
+    if (f->kind == F_BOOL)
+        return !*MSG_CAT(msg, f->off, bool);
     if (f->kind != F_STR)
         return false;
     const char *s = *MSG_CAT(msg, f->off, char *);

@@ -158,7 +158,9 @@ typedef struct {
         //  RUNS: the newest `limit` runs (0 = default 20).
         struct { int64_t limit; } runs;
         //  PROMOTE: put version in production.
-        struct { int64_t version; const char *reason; } promote;
+        //  schema_change (MLOPS/2): the version's inputs differ from
+        //  production's and that is meant (PROTOCOL.md, PROMOTE).
+        struct { int64_t version; const char *reason; bool schema_change; } promote;
         //  ROLLBACK: restore the previous production version.
         struct { const char *reason; } rollback;
         //  GET_MODEL: a version's artifact, 0 = the production one.

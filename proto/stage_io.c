@@ -96,12 +96,15 @@ static const fields_spec_t s_load_model_in[] = {
     FIELD_MAP(stage_load_model_in_t, expected, records_metrics_fields),
     REF(stage_load_model_in_t, table),
     REF(stage_load_model_in_t, split),
+    FIELD_I64(stage_load_model_in_t, production_version),
+    REF(stage_load_model_in_t, production),
 };
 static const fields_spec_t s_load_model_out[] = {
     VER(stage_load_model_out_t),
     FIELD_I64(stage_load_model_out_t, version),
     FIELD_I64(stage_load_model_out_t, n_predicted),
     FIELD_MAP(stage_load_model_out_t, metrics, records_metrics_fields),
+    FIELD_STR(stage_load_model_out_t, schema),
 };
 
 static const char *s_stage_names[STAGE_COUNT] = {"extract", "preprocess", "train", "evaluate",

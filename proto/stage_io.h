@@ -156,6 +156,8 @@ typedef struct {
     metrics_t expected;              //  metrics recorded at evaluate
     stage_ref_t table;               //  raw table
     stage_ref_t split;               //  its test rows are predicted
+    int64_t production_version;      //  0 = no production model
+    stage_ref_t production;          //  its artifact (its signature is compared), none when none
 } stage_load_model_in_t;
 
 typedef struct {
@@ -163,6 +165,7 @@ typedef struct {
     int64_t version;                 //  as in the input
     int64_t n_predicted;             //  test rows predicted
     metrics_t metrics;               //  recomputed metrics (equal to expected)
+    char schema[RECORD_TEXT_MAX];    //  "" no production given, "same", or what differs
 } stage_load_model_out_t;
 
 //  Encoders: 0, MLOPS_EINVAL (a count over its limit) or MLOPS_ENOMEM;

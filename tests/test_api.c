@@ -101,6 +101,10 @@ static void test_requests(void)
     m = s_encode(API_PROMOTE, "{\"version\":7}");
     CHECK_INT(m->cmd, PROTO_PROMOTE);
     CHECK_INT(m->promote.version, 7);
+    CHECK(!m->promote.schema_change);
+    proto_msg_destroy(&m);
+    m = s_encode(API_PROMOTE, "{\"version\":7,\"schema_change\":true}");
+    CHECK(m->promote.schema_change);
     proto_msg_destroy(&m);
     m = s_encode(API_ROLLBACK, "{\"reason\":\"bad model\"}");
     CHECK_INT(m->cmd, PROTO_ROLLBACK);
@@ -116,6 +120,8 @@ static void test_request_refusals(void)
     s_refused(API_PROMOTE, "{\"version\":-1}", MLOPS_ECHECK, ">= 1");
     s_refused(API_PROMOTE, "{\"version\":true}", MLOPS_ECHECK, "whole number");
     s_refused(API_PROMOTE, "{\"version\":1,\"x\":1}", MLOPS_ECHECK, "unknown key \"x\"");
+    s_refused(API_PROMOTE, "{\"version\":1,\"schema_change\":1}", MLOPS_ECHECK,
+              "\"schema_change\" must be true or false");
     s_refused(API_RETRAIN, "[]", MLOPS_ECHECK, "must be a JSON object");
     s_refused(API_RETRAIN, "{\"reason\":null}", MLOPS_ECHECK, "\"reason\" must be a string");
     s_refused(API_RETRAIN, "{\"source\":\"a\\u0000b\"}", MLOPS_EPROTO, "not valid JSON");

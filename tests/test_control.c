@@ -3,7 +3,8 @@
     (broker_new_detached): triggers folding into the queued run, SERVING
     reports, refusals that name their reason and reply code (a bad envelope,
     a command that is not a control command, a version that is not there,
-    nothing to roll back, no model yet), and the STATUS codec's optional key.
+    nothing to roll back, no model yet, a schema change promoted without
+    saying so), and the STATUS codec's optional key.
 */
 #include <stdlib.h>
 #include <string.h>
@@ -11,8 +12,11 @@
 
 #include "broker.h"
 #include "broker_fixtures.h"
+#include "broker_internal.h"
 #include "control_io.h"
 #include "msg.h"
+#include "registry.h"
+#include "store.h"
 #include "testing.h"
 
 //  One control request through broker_control_handle, as the ROUTER gets it
@@ -303,8 +307,50 @@ static void test_control_refusals_on_an_empty_registry(void)
     fx_rmdir(dir);
 }
 
+//  A PROMOTE of a version archived for a schema change: refused (conflict,
+//  naming --schema-change) unless schema_change says it is meant; then the
+//  audit reason says schema-change.
+static void test_promote_schema_change(void)
+{
+    char dir[64];
+    broker_t *b = fx_broker(dir, "control-schema");
+    CHECK(b != NULL);
+    mlops_err_t err;
+    version_t v1 = {.version = 1, .stage = VERSION_PRODUCTION, .reason = "promote: manual"};
+    version_t v2 = {.version = 2, .stage = VERSION_ARCHIVED,
+                    .reason = REGISTRY_SCHEMA_REASON " v1: fields added: Height"};
+    CHECK_INT(store_version_put(b->store, NULL, &v1, &err), 0);
+    CHECK_INT(store_version_put(b->store, NULL, &v2, &err), 0);
+    proto_msg_t req = {.cmd = PROTO_PROMOTE, .promote = {.version = 2, .reason = "new form"}};
+    proto_msg_t *reply;
+    s_control(b, &req, &reply);
+    CHECK(reply && !reply->reply.ok);
+    CHECK_STR(reply->reply.code, "conflict");
+    CHECK_STR(reply->reply.error, "v2 has another schema than production (schema differs "
+                                  "from production v1: fields added: Height): promote it with "
+                                  "--schema-change if that is meant");
+    proto_msg_destroy(&reply);
+    req.promote.schema_change = true;
+    s_control(b, &req, &reply);
+    CHECK(reply && reply->reply.ok);
+    proto_msg_destroy(&reply);
+    audit_t *log = NULL;
+    size_t n = 0;
+    CHECK_INT(store_audit_list(b->store, &log, &n, &err), 0);
+    CHECK_INT(n, 1);
+    if (n == 1) {
+        CHECK_STR(log[0].action, "promote");
+        CHECK_STR(log[0].reason, "schema-change: new form");
+        CHECK_INT(log[0].previous, 1);
+    }
+    free(log);
+    broker_destroy(&b);
+    fx_rmdir(dir);
+}
+
 int main(void)
 {
+    RUN(test_promote_schema_change);
     RUN(test_broker_control_in_process);
     RUN(test_broker_serving_reports);
     RUN(test_status_serving_key_is_optional);

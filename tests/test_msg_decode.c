@@ -534,6 +534,26 @@ static void test_version_2_keys(void)
         CHECK_STR(m->disconnect.code, "conflict");
     proto_msg_destroy(&m);
 
+    //  PROMOTE.schema_change: written only when true, so a plain PROMOTE
+    //  is the MLOPS/1 message it always was
+    f = f_start("PROMOTE", 2);
+    f_str(&f, "version"), f_byte(&f, 0x03), f_str(&f, "schema_change"), f_byte(&f, 0xc3);
+    CHECK_REFUSED(f, MLOPS_EPROTO, "key \"schema_change\"", "needs version 2 (the envelope says 1)");
+    f.b[1] = 0x02;
+    m = proto_msg_decode(f.b, f.n, NULL);
+    CHECK(m && m->cmd == PROTO_PROMOTE && m->promote.schema_change && m->promote.version == 3);
+    proto_msg_destroy(&m);
+    proto_msg_t promote = {.cmd = PROTO_PROMOTE, .promote = {.version = 3, .reason = ""}};
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    CHECK_INT(proto_msg_encode(&promote, &bytes, &len), 0);
+    CHECK(len > 2 && bytes[1] == 0x01 && memmem(bytes, len, "schema_change", 13) == NULL);
+    free(bytes);
+    promote.promote.schema_change = true;
+    CHECK_INT(proto_msg_encode(&promote, &bytes, &len), 0);
+    CHECK(len > 2 && bytes[1] == 0x02 && memmem(bytes, len, "schema_change", 13) != NULL);
+    free(bytes);
+
     f = f_start("LOGS", 1);
     f_str(&f, "run_id"), f_byte(&f, 0x07);
     CHECK_REFUSED(f, MLOPS_EVERSION, "command \"LOGS\" at byte 2", "needs version 2");

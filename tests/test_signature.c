@@ -1,7 +1,8 @@
 /*  test_signature.c: the serving contract of a recipe: records checked
     against it (each problem named), a record's fields mapped to the inputs
     (in order, after the record before, by a scan: one answer), the cells a
-    check yields, the derived messages and the signature as JSON. */
+    check yields, the derived messages and the signature as JSON, whose
+    open levels are capped in number and length; two contracts compared. */
 #include "ml_fixtures.h"
 #include "signature.h"
 #include "testing.h"
@@ -279,8 +280,97 @@ static void test_finish_derives_rules_and_uniqueness(void)
     prep_destroy(&r);
 }
 
+//  A category of 46 levels, one of them 100 bytes long, and a text column
+//  the recipe drops: the signature lists 32 short levels, counts the 14
+//  others, and shows nothing of the dropped column.
+static void test_signature_caps_open_levels(void)
+{
+    enum { N = 230 };
+    const char *city[N], *label[N], *note[N];
+    char names[N][16], notes[N][24], lng[101];
+    memset(lng, 'z', 100);
+    lng[100] = 0;
+    double x[N];
+    for (size_t i = 0; i < N; i++) {
+        snprintf(names[i], sizeof names[i], "city-%02zu", i % 45);
+        snprintf(notes[i], sizeof notes[i], "secret note %zu", i);
+        city[i] = i == 7 ? lng : names[i];
+        note[i] = notes[i];
+        label[i] = i % 2 ? "yes" : "no";
+        x[i] = (double)(i % 13);
+    }
+    table_t *t = table_new(N);
+    table_add_number(t, "x", x, NULL);
+    table_add_strings(t, "city", TABLE_CATEGORY, city);
+    table_add_strings(t, "note", TABLE_TEXT, note);
+    table_add_strings(t, "label", TABLE_CATEGORY, label);
+    prep_recipe_t *r = fx_fit(t, "label");
+    CHECK(r != NULL);
+    CHECK_INT(r->inputs[1].n_levels, 46);          //  the model keeps them all
+    char *sig = signature_json(r);
+    CHECK_CONTAINS(sig, "\"known\":[\"city-00\",\"city-01\",");
+    CHECK_CONTAINS(sig, "\"city-31\"],\"known_omitted\":14");
+    CHECK(strstr(sig, "city-32") == NULL);
+    CHECK(strstr(sig, "zzzz") == NULL);
+    CHECK(strstr(sig, "note") == NULL);             //  dropped: neither name nor values
+    free(sig);
+    prep_destroy(&r);
+    table_destroy(&t);
+}
+
+//  A recipe of n inputs "name:type" (int, num, open, closed; a category
+//  gets the levels given, comma-separated, after a second colon).
+static prep_recipe_t *s_recipe(const char *const *spec, size_t n)
+{
+    prep_recipe_t *r = calloc(1, sizeof *r);
+    r->kind = PREP_GENERIC;
+    r->task = TASK_BINARY;
+    r->inputs = calloc(n, sizeof *r->inputs);
+    r->n_inputs = n;
+    for (size_t k = 0; k < n; k++) {
+        prep_input_t *in = &r->inputs[k];
+        char buf[64], *levels;
+        snprintf(buf, sizeof buf, "%s", spec[k]);
+        char *type = strchr(buf, ':');
+        *type++ = 0;
+        if ((levels = strchr(type, ':')))
+            *levels++ = 0;
+        in->name = strdup(buf);
+        in->type = strstr(type, "int") || strstr(type, "num") ? PREP_NUM : PREP_CAT;
+        in->integer = strcmp(type, "int") == 0;
+        in->closed = strcmp(type, "closed") == 0;
+        in->levels = calloc(4, sizeof *in->levels);
+        for (char *lv = levels ? strtok(levels, ",") : NULL; lv; lv = strtok(NULL, ","))
+            in->levels[in->n_levels++] = strdup(lv);
+    }
+    return r;
+}
+
+//  What differs: types, closed values, fields added and removed; open
+//  levels do not count, nor does the order of the fields.
+static void test_signature_diff(void)
+{
+    const char *const prod_spec[] = {"a:int", "b:closed:x,y", "c:open:p", "d:num"};
+    const char *const cand_spec[] = {"e:num", "c:open:q", "b:closed:y,z", "a:num"};
+    prep_recipe_t *prod = s_recipe(prod_spec, 4), *cand = s_recipe(cand_spec, 4);
+    char out[256];
+    CHECK_INT(signature_diff(cand, prod, out, sizeof out), 4);
+    CHECK_STR(out, "field a type changed (integer -> number); field b allowed values changed; "
+                   "fields added: e; fields removed: d");
+    CHECK_INT(signature_diff(prod, prod, out, sizeof out), 0);
+    CHECK_STR(out, "");
+    cand->task = TASK_REGRESSION;
+    char small[24];
+    CHECK_INT(signature_diff(cand, prod, small, sizeof small), 5);
+    CHECK_STR(small, "task changed (binary ->");   //  cut to size
+    prep_destroy(&prod);
+    prep_destroy(&cand);
+}
+
 int main(void)
 {
+    RUN(test_signature_diff);
+    RUN(test_signature_caps_open_levels);
     RUN(test_validate_titanic_record);
     RUN(test_record_fields_map_matches_scan);
     RUN(test_generic_contract_types_and_unseen_levels);

@@ -4,7 +4,10 @@
     (an unknown stage, an output that does not decode, an evaluate that
     scored nothing, a load_model that validated another version, a blob
     never uploaded, a forged dataset version, an object that is no table or
-    of another size), each with its code and a message naming what is wrong.
+    of another size, a load_model re-score that disagrees with evaluate's
+    metrics, a load_model that gave no schema verdict), each with its code
+    and a message naming what is wrong; and a candidate of another schema
+    archived with the outcome saying why.
 */
 #include <stdlib.h>
 #include <string.h>
@@ -164,8 +167,93 @@ static void test_stages_settle_refs(void)
     fx_rmdir(dir);
 }
 
+//  A staged version whose evaluate metrics were forged: load_model's
+//  re-score of the artifact disagrees, so it is refused naming the metric
+//  and both values; the honest figures promote it.
+static void test_stages_settle_rescore(void)
+{
+    char dir[64];
+    broker_t *b = s_broker(dir);
+    CHECK(b != NULL);
+    mlops_err_t err;
+    mlops_err_clear(&err);
+    metrics_t honest = {.accuracy = 0.8, .precision = 0.75, .recall = 0.7, .f1 = 0.72, .auc = 0.85,
+                        .log_loss = 0.45, .tp = 7, .fp = 2, .tn = 8, .fn = 3};
+    version_t v = {.version = 1, .run_id = 1, .family = "logreg", .stage = VERSION_STAGING,
+                   .metrics = honest};
+    v.metrics.auc = 0.99;                             //  what a forged evaluate said
+    CHECK_INT(store_version_put(b->store, NULL, &v, &err), 0);
+    b->active.version = 1;
+    stage_load_model_out_t lm = {.version = 1, .n_predicted = 20, .metrics = honest};
+    uint8_t *out = NULL;
+    size_t len = 0;
+    CHECK_INT(stage_load_model_out_encode(&lm, &out, &len), 0);
+    CHECK_INT(s_settle(b, "1-load_model", out, len, &err), MLOPS_ECHECK);
+    CHECK_STR(err.msg, "load_model output: auc of v1 is 0.850000000 on the test rows but evaluate "
+                       "recorded 0.990000000: not promoted");
+    CHECK(!b->active.promoted);
+    //  a count differs too: the confusion matrix is compared like the rest
+    v.metrics = honest;
+    v.metrics.fn = 4;
+    CHECK_INT(store_version_put(b->store, NULL, &v, &err), 0);
+    mlops_err_clear(&err);
+    CHECK_INT(s_settle(b, "1-load_model", out, len, &err), MLOPS_ECHECK);
+    CHECK_CONTAINS(err.msg, "load_model output: fn of v1 is 3.000000000");
+    //  the recorded figures are the artifact's: promoted
+    v.metrics = honest;
+    CHECK_INT(store_version_put(b->store, NULL, &v, &err), 0);
+    mlops_err_clear(&err);
+    CHECK_INT(s_settle(b, "1-load_model", out, len, &err), 0);
+    CHECK(b->active.promoted);
+    free(out);
+    broker_destroy(&b);
+    fx_rmdir(dir);
+}
+
+//  With v1 in production, staged v2 goes to production only when
+//  load_model says its schema is the same; another schema archives it and
+//  the run says why; no verdict at all is refused.
+static void test_stages_settle_schema(void)
+{
+    char dir[64];
+    broker_t *b = s_broker(dir);
+    CHECK(b != NULL);
+    mlops_err_t err;
+    mlops_err_clear(&err);
+    version_t v1 = {.version = 1, .stage = VERSION_PRODUCTION};
+    version_t v2 = {.version = 2, .stage = VERSION_STAGING};
+    CHECK_INT(store_version_put(b->store, NULL, &v1, &err), 0);
+    CHECK_INT(store_version_put(b->store, NULL, &v2, &err), 0);
+    b->active.version = 2;
+    stage_load_model_out_t lm = {.version = 2};
+    uint8_t *out = NULL;
+    size_t len = 0;
+    CHECK_INT(stage_load_model_out_encode(&lm, &out, &len), 0);
+    CHECK_INT(s_settle(b, "1-load_model", out, len, &err), MLOPS_EPROTO);
+    CHECK_STR(err.msg, "load_model output: no schema verdict against production v1 (a load_model "
+                       "worker older than the broker?)");
+    free(out);
+    snprintf(lm.schema, sizeof lm.schema, "fields added: Height; fields removed: Sex");
+    CHECK_INT(stage_load_model_out_encode(&lm, &out, &len), 0);
+    mlops_err_clear(&err);
+    CHECK_INT(s_settle(b, "1-load_model", out, len, &err), 0);
+    CHECK(!b->active.promoted);
+    CHECK_STR(b->active.outcome, "v2 not promoted: schema differs from production v1: fields "
+                                 "added: Height; fields removed: Sex");
+    free(out);
+    snprintf(lm.schema, sizeof lm.schema, "same");
+    CHECK_INT(stage_load_model_out_encode(&lm, &out, &len), 0);
+    CHECK_INT(s_settle(b, "1-load_model", out, len, &err), 0);
+    CHECK(b->active.promoted);
+    free(out);
+    broker_destroy(&b);
+    fx_rmdir(dir);
+}
+
 int main(void)
 {
+    RUN(test_stages_settle_schema);
+    RUN(test_stages_settle_rescore);
     RUN(test_stages_settle_refs);
     RUN(test_stages_build_input_refusals);
     RUN(test_stages_settle_refusals);

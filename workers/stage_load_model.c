@@ -1,30 +1,28 @@
 /*  stage_load_model.c: the load_model stage: before a version is announced
     its artifact must be intact (fetched by its registered sha256), load, predict every test row with a
-    probability in [0, 1], and reproduce the metrics evaluate recorded. */
+    probability in [0, 1], and reproduce the metrics evaluate recorded; and
+    its serving contract is compared with production's (signature_diff), so
+    the broker never promotes a schema change on its own. */
 #include "stages.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "metrics.h"
 #include "model.h"
+#include "signature.h"
 #include "train.h"
 
-#define METRIC_TOLERANCE 1e-9
-
+//  Recomputed metrics against evaluate's (metrics.h: every metric, one
+//  tolerance); the broker compares them again before it promotes.
 static int s_compare(const metrics_t *got, const metrics_t *want, mlops_err_t *err)
 {
-    const struct { const char *name; double a, b; } pairs[] = {
-        {"accuracy", got->accuracy, want->accuracy}, {"precision", got->precision, want->precision},
-        {"recall", got->recall, want->recall},       {"f1", got->f1, want->f1},
-        {"auc", got->auc, want->auc},                {"log_loss", got->log_loss, want->log_loss},
-    };
-    for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++)
-        if (!(fabs(pairs[i].a - pairs[i].b) <= METRIC_TOLERANCE))
-            return mlops_err_set(err, MLOPS_ECHECK,
-                                 "load_model: %s is %.9f on the test rows but %.9f was recorded",
-                                 pairs[i].name, pairs[i].a, pairs[i].b);
-    return 0;
+    metrics_diff_t d;
+    if (!metrics_differ(got, want, &d))
+        return 0;
+    return mlops_err_set(err, MLOPS_ECHECK,
+                         "load_model: %s is %.9f on the test rows but evaluate recorded %.9f",
+                         d.name, d.got, d.want);
 }
 
 static int s_predict_all(const model_t *model, const table_t *raw, const size_t *rows, size_t n,
@@ -44,6 +42,24 @@ static int s_predict_all(const model_t *model, const table_t *raw, const size_t 
                                proba[i], rows[i]);
     free(proba);
     return rc;
+}
+
+//  The candidate's signature against production's, into out->schema:
+//  "same" or what differs ("" when the task names no production).
+static int s_schema(void *arg, const model_t *model, const stage_load_model_in_t *in,
+                    stage_load_model_out_t *out, mlops_err_t *err)
+{
+    if (!in->production.hash[0])
+        return 0;
+    char what[48];
+    snprintf(what, sizeof what, "artifact of production v%lld", (long long)in->production_version);
+    model_t *prod = stage_model_fetch(arg, "load_model", what, &in->production, err);
+    if (!prod)
+        return err->code;
+    if (signature_diff(model_recipe(model), model_recipe(prod), out->schema, sizeof out->schema) == 0)
+        snprintf(out->schema, sizeof out->schema, "same");
+    model_destroy(&prod);
+    return 0;
 }
 
 int stage_load_model_run(void *arg, const uint8_t *input, size_t input_len, uint8_t **output,
@@ -67,6 +83,8 @@ int stage_load_model_run(void *arg, const uint8_t *input, size_t input_len, uint
         mlops_err_set(err, rc, "load_model: cannot score: %s", mlops_err_text(&sub, rc));
     if (rc == 0)
         rc = s_compare(&out.metrics, &in.expected, err);
+    if (rc == 0)
+        rc = s_schema(arg, model, &in, &out, err);
     if (rc == 0 && (rc = stage_load_model_out_encode(&out, output, output_len)) != 0)
         mlops_err_set(err, rc, "load_model: cannot encode the output");
     model_destroy(&model);
