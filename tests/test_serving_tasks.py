@@ -233,3 +233,83 @@ def test_integer_labels_stay_numbers(procs, artifacts):
     assert meta["outputs"][0] == {"name": "predict", "datatype": "INT64", "shape": [-1]}
     one = requests.get(gw.url + "/openapi.json", timeout=5).json()["components"]["schemas"]["Prediction"]
     assert one["properties"]["prediction"] == {"type": "integer", "enum": [3, 5, 8]}
+
+
+# --- the dashboard --------------------------------------------------------------
+
+VERSIONS = {
+    "multiclass": [{"accuracy": 0.81, "macro_f1": 0.7963, "log_loss": 0.4703},
+                   {"accuracy": 0.85, "macro_f1": 0.8412, "log_loss": 0.4101}],
+    "regression": [{"r2": 0.9412, "rmse": 1.2345, "mae": 0.9876},
+                   {"r2": 0.9544, "rmse": 1.1001, "mae": 0.8765}],
+}
+HEADS = {"multiclass": ["accuracy", "macro F1", "log loss"], "regression": ["R²", "RMSE", "MAE"]}
+
+
+class FakeControl:
+    """The broker's control ROUTER answering the dashboard's reads: MODELS
+    with two versions whose metrics are those of task, RUNS and STATUS empty."""
+
+    def __init__(self, task):
+        import threading
+        import zmq
+        from wire import pack, unpack
+        self.pack, self.unpack = pack, unpack
+        self.versions = [{"version": i + 1, "run_id": i + 1, "dataset_hash": "ab" * 32, "family": "logreg",
+                          "params": "{}", "metrics": m, "sha256": "cd" * 32, "artifact_len": 100,
+                          "stage": "production" if i else "archived", "reason": "test",
+                          "created_ms": 1} for i, m in enumerate(VERSIONS[task])]
+        self.ctx = zmq.Context()
+        self.sock = self.ctx.socket(zmq.ROUTER)
+        self.sock.setsockopt(zmq.LINGER, 0)
+        port = self.sock.bind_to_random_port("tcp://127.0.0.1")
+        self.endpoint = "tcp://127.0.0.1:%d" % port
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        data = {"MODELS": {"production": 2, "versions": self.versions}, "RUNS": {"runs": []},
+                "STATUS": {"active_run": 0, "queued": 0, "next_schedule_ms": 0, "production_version": 2,
+                           "workers": [], "waiting": "", "serving": []}}
+        while not self.stop.is_set():
+            if not self.sock.poll(50):
+                continue
+            frames = self.sock.recv_multipart()
+            command, _ = self.unpack(frames[-1])
+            frames[-1] = self.pack("REPLY", {"ok": command in data, "error": "", "data": data.get(command)})
+            self.sock.send_multipart(frames)
+
+    def close(self):
+        self.stop.set()
+        self.thread.join(5)
+        self.sock.close()
+        self.ctx.term()
+
+
+@pytest.mark.parametrize("task", ["multiclass", "regression"])
+def test_dashboard_metrics_follow_the_task(procs, task):
+    pytest.importorskip("selenium.webdriver", reason="python3-selenium is not installed")
+    from selenium.webdriver.support.ui import WebDriverWait
+    from test_dashboard_browser import cells, chromium
+    control = FakeControl(task)
+    try:
+        gw = Gateway(procs, "--broker", control.endpoint)
+        for browser in chromium():
+            browser.get(gw.url + "/")
+            WebDriverWait(browser, 30, poll_frequency=0.2).until(
+                lambda d: len(cells(d, "models")) == 2 and cells(d, "models")[0][0] == "2")
+            heads = browser.execute_script(
+                "return Array.from(document.querySelectorAll('#models th.metric')).map(t => t.textContent)")
+            assert heads == HEADS[task]
+            rows = {r[0]: r[3:6] for r in cells(browser, "models")}
+            for v, metrics in enumerate(VERSIONS[task], 1):
+                assert rows[str(v)] == ["%.4f" % x for x in metrics.values()]
+            options = browser.execute_script(
+                "return Array.from(document.querySelectorAll('#metric option')).map(o => o.value)")
+            assert options == list(VERSIONS[task][0])
+            assert len(browser.find_elements("css selector", "#chart circle")) == 2
+            csp = [e for e in browser.get_log("browser") if "Content Security Policy" in e["message"]]
+            assert not csp, csp
+    finally:
+        control.close()
