@@ -186,10 +186,10 @@ static int s_multiclass_check(const proto_msg_t *msg, mlops_err_t *err)
         return mlops_err_set(err, MLOPS_EPROTO, "PREDICTION: a multiclass answer needs \"classes\"");
     if (msg->prediction.n_values)
         return mlops_err_set(err, MLOPS_EPROTO, "PREDICTION: a multiclass answer has no \"values\"");
-    if (n && (k < 2 || k > PROTO_CLASSES_MAX || k * n != msg->prediction.n_class_probabilities))
+    size_t got = msg->prediction.n_class_probabilities;
+    if (n ? k < 2 || k > PROTO_CLASSES_MAX || k * n != got : got != 0)
         return mlops_err_set(err, MLOPS_EPROTO, "PREDICTION: class_probabilities has %zu entries, "
-                             "not 2 to %d per record for %zu records",
-                             msg->prediction.n_class_probabilities, PROTO_CLASSES_MAX, n);
+                             "not 2 to %d per record for %zu records", got, PROTO_CLASSES_MAX, n);
     for (size_t i = 0; i < n; i++)
         if (msg->prediction.predictions[i] < 0 || (size_t)msg->prediction.predictions[i] >= k)
             return mlops_err_set(err, MLOPS_EPROTO, "PREDICTION: predictions[%zu] is not a class "

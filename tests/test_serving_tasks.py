@@ -248,45 +248,30 @@ VERSIONS = {
 HEADS = {"binary": ["AUC", "accuracy", "F1"], "multiclass": ["accuracy", "macro F1", "log loss"], "regression": ["R²", "RMSE", "MAE"]}
 
 
-class FakeControl:
-    """The broker's control ROUTER answering the dashboard's reads: MODELS
-    with two versions whose metrics are those of task, RUNS and STATUS empty."""
+def _control(task):
+    """A control ROUTER (test_api's ScriptedBroker with another loop)
+    answering the dashboard's reads: MODELS with two versions whose metrics
+    are those of task, RUNS and STATUS empty."""
+    from test_api import ScriptedBroker
+    from wire import pack, unpack
+    versions = [{"version": i + 1, "run_id": i + 1, "dataset_hash": "ab" * 32, "family": "logreg",
+                 "params": "{}", "metrics": m, "sha256": "cd" * 32, "artifact_len": 100,
+                 "stage": "production" if i else "archived", "reason": "test", "created_ms": 1}
+                for i, m in enumerate(VERSIONS[task])]
+    data = {"MODELS": {"production": 2, "versions": versions}, "RUNS": {"runs": []},
+            "STATUS": {"active_run": 0, "queued": 0, "next_schedule_ms": 0, "production_version": 2,
+                       "workers": [], "waiting": "", "serving": []}}
 
-    def __init__(self, task):
-        import threading
-        import zmq
-        from wire import pack, unpack
-        self.pack, self.unpack = pack, unpack
-        self.versions = [{"version": i + 1, "run_id": i + 1, "dataset_hash": "ab" * 32, "family": "logreg",
-                          "params": "{}", "metrics": m, "sha256": "cd" * 32, "artifact_len": 100,
-                          "stage": "production" if i else "archived", "reason": "test",
-                          "created_ms": 1} for i, m in enumerate(VERSIONS[task])]
-        self.ctx = zmq.Context()
-        self.sock = self.ctx.socket(zmq.ROUTER)
-        self.sock.setsockopt(zmq.LINGER, 0)
-        port = self.sock.bind_to_random_port("tcp://127.0.0.1")
-        self.endpoint = "tcp://127.0.0.1:%d" % port
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _run(self):
-        data = {"MODELS": {"production": 2, "versions": self.versions}, "RUNS": {"runs": []},
-                "STATUS": {"active_run": 0, "queued": 0, "next_schedule_ms": 0, "production_version": 2,
-                           "workers": [], "waiting": "", "serving": []}}
-        while not self.stop.is_set():
-            if not self.sock.poll(50):
-                continue
-            frames = self.sock.recv_multipart()
-            command, _ = self.unpack(frames[-1])
-            frames[-1] = self.pack("REPLY", {"ok": command in data, "error": "", "data": data.get(command)})
-            self.sock.send_multipart(frames)
-
-    def close(self):
-        self.stop.set()
-        self.thread.join(5)
-        self.sock.close()
-        self.ctx.term()
+    class Control(ScriptedBroker):
+        def _run(self):
+            while not self.stop.is_set():
+                if not self.sock.poll(50):
+                    continue
+                frames = self.sock.recv_multipart()
+                command, _ = unpack(frames[-1])
+                frames[-1] = pack("REPLY", {"ok": command in data, "error": "", "data": data.get(command)})
+                self.sock.send_multipart(frames)
+    return Control([])
 
 
 @pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
@@ -294,7 +279,7 @@ def test_dashboard_metrics_follow_the_task(procs, task):
     pytest.importorskip("selenium.webdriver", reason="python3-selenium is not installed")
     from selenium.webdriver.support.ui import WebDriverWait
     from test_dashboard_browser import cells, chromium
-    control = FakeControl(task)
+    control = _control(task)
     try:
         gw = Gateway(procs, "--broker", control.endpoint)
         for browser in chromium():
