@@ -248,6 +248,12 @@ VERSIONS = {
 HEADS = {"binary": ["AUC", "accuracy", "F1"], "multiclass": ["accuracy", "macro F1", "log loss"], "regression": ["R²", "RMSE", "MAE"]}
 
 
+def _metrics(task, i):
+    """Version i's metrics as the registry keeps them: a multiclass one names
+    its task (the dashboard reads it), a regression one is told by its names."""
+    return dict(VERSIONS[task][i], task=task) if task == "multiclass" else VERSIONS[task][i]
+
+
 def _control(task):
     """A control ROUTER (test_api's ScriptedBroker with another loop)
     answering the dashboard's reads: MODELS with two versions whose metrics
@@ -255,9 +261,9 @@ def _control(task):
     from test_api import ScriptedBroker
     from wire import pack, unpack
     versions = [{"version": i + 1, "run_id": i + 1, "dataset_hash": "ab" * 32, "family": "logreg",
-                 "params": "{}", "metrics": m, "sha256": "cd" * 32, "artifact_len": 100,
+                 "params": "{}", "metrics": _metrics(task, i), "sha256": "cd" * 32, "artifact_len": 100,
                  "stage": "production" if i else "archived", "reason": "test", "created_ms": 1}
-                for i, m in enumerate(VERSIONS[task])]
+                for i in range(len(VERSIONS[task]))]
     data = {"MODELS": {"production": 2, "versions": versions}, "RUNS": {"runs": []},
             "STATUS": {"active_run": 0, "queued": 0, "next_schedule_ms": 0, "production_version": 2,
                        "workers": [], "waiting": "", "serving": []}}

@@ -35,8 +35,9 @@ function metricOf(v, name) {
 }
 
 // The metrics shown per task type ([name, label, column head when shorter]):
-// the table's three columns are the first three, the chart offers all. A version says its task in "task" when the
-// registry records it, else by its metrics' names (r2: regression,
+// the table's three columns are the first three, the chart offers all. A
+// version says its task in its metrics' "task" (the registry writes it for
+// multiclass and regression), else by its metrics' names (r2: regression,
 // macro_f1: multiclass, else binary).
 const TASK_METRICS = {
   binary: [["auc", "ROC AUC", "AUC"], ["accuracy", "accuracy"], ["f1", "F1"], ["log_loss", "log loss"]],
@@ -45,8 +46,8 @@ const TASK_METRICS = {
 };
 
 function taskOf(v) {
-  if (v && TASK_METRICS[v.task]) return v.task;
   const m = (v && v.metrics) || {};
+  if (TASK_METRICS[m.task]) return m.task;
   return "r2" in m ? "regression" : "macro_f1" in m ? "multiclass" : "binary";
 }
 
