@@ -172,14 +172,16 @@ static void s_predict_block(const model_t *self, const double *X, size_t n, doub
             proba[i] = logreg_predict_one(self->art.logreg, X + i * p);
 }
 
+//  What a walk does with a block of n feature rows: out gets k values a row.
+typedef void(s_block_fn)(const model_t *self, const double *X, size_t n, double *out);
+
 //  The serving path's one walk over the records: each is mapped to the
 //  inputs once (after the record before, whose map is kept), checked, and
 //  the cells its check produced are transformed; feature rows are
-//  predicted BLOCK_ROWS at a time. proba NULL: check only. After the first
+//  predicted BLOCK_ROWS at a time by block_fn, k values a record into
+//  proba. proba NULL: check only. After the first
 //  problem the walk only checks (there will be no answer to fill), still
 //  counting every problem into *bad. Returns 0 or MLOPS_ENOMEM.
-typedef void(s_block_fn)(const model_t *, const double *, size_t, double *);
-
 static int s_walk_with(const model_t *self, const proto_record_t *records, size_t n,
                        bool single, proto_problem_t *problems, size_t max, size_t *bad,
                        s_block_fn *block_fn, size_t k, double *proba, mlops_err_t *err)
@@ -264,9 +266,7 @@ int model_predict(const model_t *self, const proto_record_t *records, size_t n,
 //  Rows of raw through the recipe, a block at a time, each block's feature
 //  rows handed to fn with where its k values per row go.
 static int s_table_blocks(const model_t *self, const table_t *raw, const size_t *rows, size_t n,
-                          size_t k, double *out,
-                          void (*fn)(const model_t *, const double *, size_t, double *),
-                          mlops_err_t *err)
+                          size_t k, double *out, s_block_fn *fn, mlops_err_t *err)
 {
     size_t p = self->recipe->n_features ? self->recipe->n_features : 1;
     //  In blocks, so a million rows never need a million feature vectors;
