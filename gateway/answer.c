@@ -228,24 +228,32 @@ static const char *s_label_datatype(const json_t *e)
     return json_is_string(e) ? "BYTES" : json_is_integer(e) ? "INT64" : json_is_real(e) ? "FP64" : NULL;
 }
 
-//  Writes the k labels' value and key texts into l->text.
+//  Writes the k labels' value and key texts into l->text (a number's key
+//  is its text quoted). Returns 0 or MLOPS_ENOMEM.
 static int s_labels_render(s_labels_t *l, json_t *root)
 {
     s_buf_t b;
-    s_buf_init(&b, 64);
     size_t *at = calloc(2 * l->k + 1, sizeof *at);
-    for (size_t c = 0; at && c < l->k; c++) {
-        char *text = json_dumps(json_array_get(root, c), JSON_ENCODE_ANY | JSON_COMPACT);
-        bool quote = text && !json_is_string(json_array_get(root, c));
+    s_buf_init(&b, 64);
+    for (size_t c = 0; at && !b.failed && c < l->k; c++) {
+        json_t *e = json_array_get(root, c);
+        char *text = json_dumps(e, JSON_ENCODE_ANY | JSON_COMPACT);
+        const char *quote = json_is_string(e) ? "" : "\"";
         at[2 * c] = b.len;
-        s_buf_put(&b, text ? text : "null", text ? strlen(text) + 1 : 5);
-        at[2 * c + 1] = b.len;
-        s_buf_printf(&b, "%s%s%s", quote ? "\"" : "", text ? text : "null", quote ? "\"" : "");
+        s_buf_str(&b, text ? text : "");
         s_buf_put(&b, "", 1);
+        at[2 * c + 1] = b.len;
+        s_buf_str(&b, quote);
+        s_buf_str(&b, text ? text : "");
+        s_buf_str(&b, quote);
+        s_buf_put(&b, "", 1);
+        b.failed = b.failed || !text;
         free(text);
     }
     size_t unused;
-    l->text = at ? s_buf_finish(&b, &unused) : (free(b.data), NULL);
+    l->text = at && !b.failed ? s_buf_finish(&b, &unused) : NULL;
+    if (!l->text)
+        free(b.data);
     for (size_t c = 0; l->text && c < l->k; c++) {
         l->value[c] = l->text + at[2 * c];
         l->key[c] = l->text + at[2 * c + 1];
@@ -448,11 +456,27 @@ char *answer_syntax(const char *message, size_t position, size_t *len)
 
 /* --- Open Inference Protocol (V2) ---------------------------------------- */
 
+//  {"name":NAME,"datatype":TYPE,"shape":[n] (or [n,k] when k),"data":[ ...
+//  up to the data (written piece by piece: s_buf_printf would cut it).
+static void s_buf_v2_head(s_buf_t *b, const char *name, const char *datatype, size_t n, size_t k)
+{
+    s_buf_str(b, "{\"name\":\"");
+    s_buf_str(b, name);
+    s_buf_str(b, "\",\"datatype\":\"");
+    s_buf_str(b, datatype);
+    s_buf_str(b, "\",\"shape\":[");
+    s_buf_int(b, (int64_t)n);
+    if (k) {
+        s_buf_put(b, ",", 1);
+        s_buf_int(b, (int64_t)k);
+    }
+    s_buf_str(b, "],\"data\":[");
+}
+
 static void s_buf_v2_output(s_buf_t *b, const proto_msg_t *msg, bool probability)
 {
     size_t n = msg->prediction.n;
-    s_buf_printf(b, "{\"name\":\"%s\",\"datatype\":\"%s\",\"shape\":[%zu],\"data\":[",
-                 probability ? "probability" : "predict", probability ? "FP64" : "INT64", n);
+    s_buf_v2_head(b, probability ? "probability" : "predict", probability ? "FP64" : "INT64", n, 0);
     for (size_t i = 0; i < n; i++) {
         if (i)
             s_buf_put(b, ",", 1);
@@ -471,8 +495,7 @@ static void s_buf_v2_multiclass(s_buf_t *b, const proto_msg_t *msg, const s_labe
 {
     size_t n = msg->prediction.n;
     if (predict) {
-        s_buf_printf(b, "{\"name\":\"predict\",\"datatype\":\"%s\",\"shape\":[%zu],\"data\":[",
-                     l->datatype, n);
+        s_buf_v2_head(b, "predict", l->datatype, n, 0);
         for (size_t i = 0; i < n; i++) {
             s_buf_str(b, i ? "," : "");
             s_buf_str(b, l->value[msg->prediction.predictions[i]]);
@@ -481,8 +504,7 @@ static void s_buf_v2_multiclass(s_buf_t *b, const proto_msg_t *msg, const s_labe
     }
     if (!probability)
         return;
-    s_buf_printf(b, "{\"name\":\"probability\",\"datatype\":\"FP64\",\"shape\":[%zu,%zu],"
-                 "\"data\":[", n, l->k);
+    s_buf_v2_head(b, "probability", "FP64", n, l->k);
     for (size_t i = 0; i < n * l->k; i++) {
         s_buf_str(b, i ? "," : "");
         s_buf_number(b, msg->prediction.class_probabilities[i]);
@@ -496,7 +518,7 @@ static void s_buf_v2_regression(s_buf_t *b, const proto_msg_t *msg, bool predict
     size_t n = msg->prediction.n_values;
     if (!predict)
         return;
-    s_buf_printf(b, "{\"name\":\"predict\",\"datatype\":\"FP64\",\"shape\":[%zu],\"data\":[", n);
+    s_buf_v2_head(b, "predict", "FP64", n, 0);
     for (size_t i = 0; i < n; i++) {
         s_buf_str(b, i ? "," : "");
         s_buf_number(b, msg->prediction.values[i]);

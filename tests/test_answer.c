@@ -21,6 +21,12 @@ static void test_answer_prediction(void)
     char *many = answer_prediction(&msg, true, &len);
     CHECK_STR(many, "{\"predictions\":[0,1],\"probabilities\":[0.11,0.875],\"model_version\":3}");
     free(many);
+    char *v2 = answer_v2_infer(&msg, "titanic", "x", true, true, &len);
+    CHECK_STR(v2, "{\"model_name\":\"titanic\",\"model_version\":\"3\",\"id\":\"x\",\"outputs\":["
+                  "{\"name\":\"predict\",\"datatype\":\"INT64\",\"shape\":[2],\"data\":[0,1]},"
+                  "{\"name\":\"probability\",\"datatype\":\"FP64\",\"shape\":[2],\"data\":"
+                  "[0.11,0.875]}]}");
+    free(v2);
 }
 
 //  A multiclass answer: the label of the predicted class and every class's
@@ -58,6 +64,14 @@ static void test_answer_multiclass(void)
     v2 = answer_v2_infer(&msg, "wine", NULL, true, false, &len);
     CHECK_CONTAINS(v2, "\"datatype\":\"INT64\",\"shape\":[2],\"data\":[5,3]}]}");
     free(v2);
+    //  labels longer than any fixed buffer, with bytes to escape
+    msg.prediction.classes = "[\"a label of more than sixty-four bytes, which is a lot for a label\","
+                             "\"q\\\"uote\",\"c\"]";
+    one = answer_prediction(&msg, false, &len);
+    CHECK_STR(one, "{\"prediction\":\"q\\\"uote\",\"probabilities\":{\"a label of more than "
+                   "sixty-four bytes, which is a lot for a label\":0.1,\"q\\\"uote\":0.8,\"c\":0.1},"
+                   "\"model_version\":7}");
+    free(one);
     msg.prediction.classes = "[3,5.5,8]";
     v2 = answer_v2_infer(&msg, "wine", NULL, true, false, &len);
     CHECK_CONTAINS(v2, "\"datatype\":\"FP64\",\"shape\":[2],\"data\":[5.5,3]}]}");
