@@ -1,8 +1,12 @@
 /*  answer.c: JSON answer bodies (see answer.h). Written by hand rather than
-    through jansson: these are on the hot path and their shape is fixed. */
+    through jansson: these are on the hot path and their shape is fixed.
+    Only a multiclass answer's class labels go through jansson (they come
+    as a JSON array text in the PREDICTION, PROTOCOL.md). */
 #include "answer.h"
 #include "utf8.h"
 #include "vec.h"
+
+#include <jansson.h>
 
 #include <inttypes.h>
 #include <math.h>
@@ -199,8 +203,179 @@ static void s_buf_number(s_buf_t *b, double v)
     s_buf_put(b, tmp, answer_number(v, tmp));
 }
 
+/* --- task types: multiclass and regression ------------------------------ */
+
+//  A multiclass answer's class labels, each as a JSON value ("b", 3) and as
+//  an object key ("b", "3"), both texts in one block.
+typedef struct {
+    char *text;            //  2 x k NUL-terminated texts: value then key, owned
+    const char **value;    //  k pointers into text, owned array
+    const char **key;      //  k pointers into text, owned array
+    size_t k;              //  classes
+    const char *datatype;  //  V2 datatype of the labels: BYTES, INT64 or FP64
+} s_labels_t;
+
+static void s_labels_free(s_labels_t *l)
+{
+    free(l->text);
+    free(l->value);
+    free(l->key);
+}
+
+//  The V2 datatype of one label, NULL when it is neither a string nor a number.
+static const char *s_label_datatype(const json_t *e)
+{
+    return json_is_string(e) ? "BYTES" : json_is_integer(e) ? "INT64" : json_is_real(e) ? "FP64" : NULL;
+}
+
+//  Writes the k labels' value and key texts into l->text (a number's key
+//  is its text quoted). Returns 0 or MLOPS_ENOMEM.
+static int s_labels_render(s_labels_t *l, json_t *root)
+{
+    s_buf_t b;
+    size_t *at = calloc(2 * l->k + 1, sizeof *at);
+    s_buf_init(&b, 64);
+    for (size_t c = 0; at && !b.failed && c < l->k; c++) {
+        json_t *e = json_array_get(root, c);
+        char *text = json_dumps(e, JSON_ENCODE_ANY | JSON_COMPACT);
+        const char *quote = json_is_string(e) ? "" : "\"";
+        at[2 * c] = b.len;
+        s_buf_str(&b, text ? text : "");
+        s_buf_put(&b, "", 1);
+        at[2 * c + 1] = b.len;
+        s_buf_str(&b, quote);
+        s_buf_str(&b, text ? text : "");
+        s_buf_str(&b, quote);
+        s_buf_put(&b, "", 1);
+        b.failed = b.failed || !text;
+        free(text);
+    }
+    size_t unused;
+    l->text = at && !b.failed ? s_buf_finish(&b, &unused) : NULL;
+    if (!l->text)
+        free(b.data);
+    for (size_t c = 0; l->text && c < l->k; c++) {
+        l->value[c] = l->text + at[2 * c];
+        l->key[c] = l->text + at[2 * c + 1];
+    }
+    free(at);
+    return l->text ? 0 : MLOPS_ENOMEM;
+}
+
+//  Reads the PREDICTION's class labels; 0, MLOPS_EPROTO (why says what is
+//  wrong with them) or MLOPS_ENOMEM.
+static int s_labels_parse(const proto_msg_t *msg, s_labels_t *l, char *why, size_t size)
+{
+    memset(l, 0, sizeof *l);
+    json_t *root = json_loads(msg->prediction.classes ? msg->prediction.classes : "", 0, NULL);
+    size_t k = msg->prediction.n ? proto_prediction_classes(msg) : json_array_size(root);
+    int rc = 0;
+    if (!json_is_array(root) || json_array_size(root) != k) {
+        snprintf(why, size, "the inference worker sent %zu class probabilities per record and "
+                 "class labels that are not a list of %zu", k, k);
+        rc = MLOPS_EPROTO;
+    }
+    for (size_t c = 0; rc == 0 && c < k; c++) {
+        const char *t = s_label_datatype(json_array_get(root, c));
+        bool numbers = t && l->datatype && strcmp(l->datatype, "BYTES") != 0 && strcmp(t, "BYTES") != 0;
+        if (!t || (l->datatype && strcmp(t, l->datatype) != 0 && !numbers)) {
+            snprintf(why, size, "the inference worker sent class label %zu that is not a string "
+                     "or a number like the others", c);
+            rc = MLOPS_EPROTO;
+        } else if (!l->datatype || strcmp(t, "FP64") == 0)
+            l->datatype = t;   //  integers with a real among them: all FP64
+    }
+    l->k = k;
+    l->value = rc ? NULL : calloc(k + 1, sizeof *l->value);
+    l->key = rc ? NULL : calloc(k + 1, sizeof *l->key);
+    if (rc == 0 && (!l->value || !l->key || s_labels_render(l, root) != 0))
+        rc = MLOPS_ENOMEM;
+    json_decref(root);
+    if (rc)
+        s_labels_free(l);
+    return rc;
+}
+
+int answer_prediction_check(const proto_msg_t *msg, char *why, size_t size)
+{
+    s_labels_t l;
+    if (!msg->prediction.task || strcmp(msg->prediction.task, "multiclass") != 0)
+        return 0;
+    int rc = s_labels_parse(msg, &l, why, size);
+    if (rc == MLOPS_ENOMEM)
+        snprintf(why, size, "out of memory");
+    if (rc == 0)
+        s_labels_free(&l);
+    return rc;
+}
+
+static bool s_is_task(const proto_msg_t *msg, const char *task)
+{
+    return msg->prediction.task && strcmp(msg->prediction.task, task) == 0;
+}
+
+//  {"a":0.1,"b":0.8,"c":0.1}: record i's class probabilities by label.
+static void s_buf_class_probabilities(s_buf_t *b, const proto_msg_t *msg, const s_labels_t *l,
+                                      size_t i)
+{
+    s_buf_put(b, "{", 1);
+    for (size_t c = 0; c < l->k; c++) {
+        s_buf_str(b, c ? "," : "");
+        s_buf_str(b, l->key[c]);
+        s_buf_put(b, ":", 1);
+        s_buf_number(b, msg->prediction.class_probabilities[i * l->k + c]);
+    }
+    s_buf_put(b, "}", 1);
+}
+
+//  The /predict and /predict/batch bodies of a multiclass model.
+static char *s_multiclass(const proto_msg_t *msg, bool batch, size_t *len)
+{
+    s_labels_t l;
+    char why[160];
+    if (s_labels_parse(msg, &l, why, sizeof why) != 0)
+        return NULL;   //  answer_prediction_check said why before
+    s_buf_t b;
+    size_t n = batch ? msg->prediction.n : msg->prediction.n ? 1 : 0;
+    s_buf_init(&b, 96 + n * (l.k + 1) * 28);
+    s_buf_str(&b, batch ? "{\"predictions\":[" : "{\"prediction\":");
+    for (size_t i = 0; i < n; i++) {
+        s_buf_str(&b, i ? "," : "");
+        s_buf_str(&b, l.value[msg->prediction.predictions[i]]);
+    }
+    s_buf_str(&b, batch ? "],\"probabilities\":[" : ",\"probabilities\":");
+    for (size_t i = 0; i < n; i++) {
+        s_buf_str(&b, i ? "," : "");
+        s_buf_class_probabilities(&b, msg, &l, i);
+    }
+    s_buf_str(&b, batch ? "]" : "");
+    s_buf_printf(&b, ",\"model_version\":%" PRId64 "}", msg->prediction.model_version);
+    s_labels_free(&l);
+    return s_buf_finish(&b, len);
+}
+
+//  The /predict and /predict/batch bodies of a regression model.
+static char *s_regression(const proto_msg_t *msg, bool batch, size_t *len)
+{
+    s_buf_t b;
+    size_t n = batch ? msg->prediction.n_values : msg->prediction.n_values ? 1 : 0;
+    s_buf_init(&b, 96 + n * 28);
+    s_buf_str(&b, batch ? "{\"predictions\":[" : "{\"prediction\":");
+    for (size_t i = 0; i < n; i++) {
+        s_buf_str(&b, i ? "," : "");
+        s_buf_number(&b, msg->prediction.values[i]);
+    }
+    s_buf_str(&b, batch ? "]" : n ? "" : "null");
+    s_buf_printf(&b, ",\"model_version\":%" PRId64 "}", msg->prediction.model_version);
+    return s_buf_finish(&b, len);
+}
+
 char *answer_prediction(const proto_msg_t *msg, bool batch, size_t *len)
 {
+    if (s_is_task(msg, "multiclass"))
+        return s_multiclass(msg, batch, len);
+    if (s_is_task(msg, "regression"))
+        return s_regression(msg, batch, len);
     s_buf_t b;
     size_t n = msg->prediction.n;
     s_buf_init(&b, 96 + (batch ? n * 28 : 0));
@@ -281,11 +456,27 @@ char *answer_syntax(const char *message, size_t position, size_t *len)
 
 /* --- Open Inference Protocol (V2) ---------------------------------------- */
 
+//  {"name":NAME,"datatype":TYPE,"shape":[n] (or [n,k] when k),"data":[ ...
+//  up to the data (written piece by piece: s_buf_printf would cut it).
+static void s_buf_v2_head(s_buf_t *b, const char *name, const char *datatype, size_t n, size_t k)
+{
+    s_buf_str(b, "{\"name\":\"");
+    s_buf_str(b, name);
+    s_buf_str(b, "\",\"datatype\":\"");
+    s_buf_str(b, datatype);
+    s_buf_str(b, "\",\"shape\":[");
+    s_buf_int(b, (int64_t)n);
+    if (k) {
+        s_buf_put(b, ",", 1);
+        s_buf_int(b, (int64_t)k);
+    }
+    s_buf_str(b, "],\"data\":[");
+}
+
 static void s_buf_v2_output(s_buf_t *b, const proto_msg_t *msg, bool probability)
 {
     size_t n = msg->prediction.n;
-    s_buf_printf(b, "{\"name\":\"%s\",\"datatype\":\"%s\",\"shape\":[%zu],\"data\":[",
-                 probability ? "probability" : "predict", probability ? "FP64" : "INT64", n);
+    s_buf_v2_head(b, probability ? "probability" : "predict", probability ? "FP64" : "INT64", n, 0);
     for (size_t i = 0; i < n; i++) {
         if (i)
             s_buf_put(b, ",", 1);
@@ -297,11 +488,54 @@ static void s_buf_v2_output(s_buf_t *b, const proto_msg_t *msg, bool probability
     s_buf_str(b, "]}");
 }
 
+//  The V2 outputs of a multiclass model: predict (the labels, datatype of
+//  the labels) and probability (FP64, [n, k], row-major).
+static void s_buf_v2_multiclass(s_buf_t *b, const proto_msg_t *msg, const s_labels_t *l,
+                                bool predict, bool probability)
+{
+    size_t n = msg->prediction.n;
+    if (predict) {
+        s_buf_v2_head(b, "predict", l->datatype, n, 0);
+        for (size_t i = 0; i < n; i++) {
+            s_buf_str(b, i ? "," : "");
+            s_buf_str(b, l->value[msg->prediction.predictions[i]]);
+        }
+        s_buf_str(b, probability ? "]}," : "]}");
+    }
+    if (!probability)
+        return;
+    s_buf_v2_head(b, "probability", "FP64", n, l->k);
+    for (size_t i = 0; i < n * l->k; i++) {
+        s_buf_str(b, i ? "," : "");
+        s_buf_number(b, msg->prediction.class_probabilities[i]);
+    }
+    s_buf_str(b, "]}");
+}
+
+//  The V2 output of a regression model: predict, FP64 (no probability).
+static void s_buf_v2_regression(s_buf_t *b, const proto_msg_t *msg, bool predict)
+{
+    size_t n = msg->prediction.n_values;
+    if (!predict)
+        return;
+    s_buf_v2_head(b, "predict", "FP64", n, 0);
+    for (size_t i = 0; i < n; i++) {
+        s_buf_str(b, i ? "," : "");
+        s_buf_number(b, msg->prediction.values[i]);
+    }
+    s_buf_str(b, "]}");
+}
+
 char *answer_v2_infer(const proto_msg_t *msg, const char *model_name, const char *id,
                       bool predict, bool probability, size_t *len)
 {
+    s_labels_t l;
+    char why[160];
+    bool multiclass = s_is_task(msg, "multiclass"), regression = s_is_task(msg, "regression");
+    if (multiclass && s_labels_parse(msg, &l, why, sizeof why) != 0)
+        return NULL;   //  answer_prediction_check said why before
     s_buf_t b;
-    s_buf_init(&b, 192 + msg->prediction.n * 28);
+    s_buf_init(&b, 192 + msg->prediction.n * (multiclass ? l.k + 1 : 1) * 28);
     s_buf_str(&b, "{\"model_name\":");
     s_buf_json_string(&b, model_name);
     s_buf_printf(&b, ",\"model_version\":\"%" PRId64 "\"", msg->prediction.model_version);
@@ -310,12 +544,19 @@ char *answer_v2_infer(const proto_msg_t *msg, const char *model_name, const char
         s_buf_json_string(&b, id);
     }
     s_buf_str(&b, ",\"outputs\":[");
-    if (predict)
-        s_buf_v2_output(&b, msg, false);
-    if (probability) {
+    if (multiclass) {
+        s_buf_v2_multiclass(&b, msg, &l, predict, probability);
+        s_labels_free(&l);
+    } else if (regression)
+        s_buf_v2_regression(&b, msg, predict);
+    else {
         if (predict)
-            s_buf_put(&b, ",", 1);
-        s_buf_v2_output(&b, msg, true);
+            s_buf_v2_output(&b, msg, false);
+        if (probability) {
+            if (predict)
+                s_buf_put(&b, ",", 1);
+            s_buf_v2_output(&b, msg, true);
+        }
     }
     s_buf_str(&b, "]}");
     return s_buf_finish(&b, len);

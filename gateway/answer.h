@@ -23,8 +23,21 @@
 #include "msg.h"
 
 //  Body for a PREDICTION message: one record when batch is false (uses the
-//  first entry), the whole list when true.
+//  first entry), the whole list when true. By the PREDICTION's task:
+//      binary      as above
+//      multiclass  {"prediction":"b","probabilities":{"a":0.1,"b":0.8,"c":0.1},"model_version":3}
+//                  batch: {"predictions":["b",..],"probabilities":[{..},..],"model_version":3}
+//      regression  {"prediction":151.3,"model_version":3}, batch {"predictions":[..],..}
+//  A label is written as the worker sent it: a string, or a number (then
+//  quoted as a key). A multiclass PREDICTION must pass
+//  answer_prediction_check first (else NULL).
 char *answer_prediction(const proto_msg_t *prediction, bool batch, size_t *len);
+
+//  Checks what answer_prediction and answer_v2_infer read from a PREDICTION
+//  beyond the codec's checks: a multiclass one's class labels, a JSON list
+//  of k strings or numbers. Returns 0, or MLOPS_EPROTO / MLOPS_ENOMEM with
+//  why (size bytes) saying what is wrong.
+int answer_prediction_check(const proto_msg_t *prediction, char *why, size_t size);
 
 //  Body for a 422: the n problems listed (of total found; when total > n a
 //  last entry says how many more there were). A problem with index >= 0 is
@@ -43,7 +56,11 @@ char *answer_syntax(const char *message, size_t position, size_t *len);
 //  Open Inference Protocol (V2) infer answer for a PREDICTION:
 //  {"model_name":..,"model_version":"3","id":..,"outputs":[{"name":"predict",
 //  "datatype":"INT64","shape":[n],"data":[..]},{"name":"probability",...}]},
-//  with the outputs asked for; id NULL leaves it out.
+//  with the outputs asked for; id NULL leaves it out. A multiclass model's
+//  predict holds the labels (BYTES, INT64 or FP64 as they are) and its
+//  probability has shape [n, k]; a regression model's predict is FP64 and
+//  it has no probability (left out even when asked for).
+//  Binary as above.
 char *answer_v2_infer(const proto_msg_t *prediction, const char *model_name, const char *id,
                       bool predict, bool probability, size_t *len);
 

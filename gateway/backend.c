@@ -131,10 +131,14 @@ static void s_handle_prediction(gateway_t *self, const proto_msg_t *msg)
     request_t *req = s_answered(self, msg->prediction.req_id, true);
     if (!req)
         return;
+    char why[160];
     if (msg->prediction.n != req->n_records) {
-        char why[128];
         snprintf(why, sizeof why, "the inference worker answered %zu predictions for %zu records",
                  msg->prediction.n, req->n_records);
+        gateway_settle_detail(self, req, 502, why);
+        return;
+    }
+    if (answer_prediction_check(msg, why, sizeof why) != 0) {
         gateway_settle_detail(self, req, 502, why);
         return;
     }

@@ -7,6 +7,7 @@
 
 #include <jansson.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define S_REF(name) json_pack("{s:s}", "$ref", "#/components/schemas/" name)
@@ -62,6 +63,63 @@ static json_t *s_record(const schema_t *schema)
 
 /* --- components ---------------------------------------------------------- */
 
+//  A multiclass model's label: its type and the labels as its enum.
+static json_t *s_label_schema(const schema_t *schema)
+{
+    json_t *labels = json_loads(schema->classes, 0, NULL);
+    return json_pack("{s:s,s:o}", "type", schema_type_name(schema->class_type), "enum",
+                     labels ? labels : json_array());
+}
+
+//  {"a": number, "b": number, ...}: a record's class probabilities.
+static json_t *s_class_probabilities_schema(const schema_t *schema)
+{
+    json_t *labels = json_loads(schema->classes, 0, NULL), *props = json_object(), *label;
+    size_t c;
+    json_array_foreach(labels, c, label) {
+        char *key = json_is_string(label) ? NULL : json_dumps(label, JSON_ENCODE_ANY);
+        json_object_set_new(props, key ? key : json_string_value(label),
+                            json_pack("{s:s,s:i,s:i}", "type", "number", "minimum", 0, "maximum", 1));
+        free(key);
+    }
+    json_decref(labels);
+    return json_pack("{s:s,s:o}", "type", "object", "properties", props);
+}
+
+//  Prediction and Predictions, the /predict and /predict/batch answers of
+//  the served model's task (binary without a served model).
+static void s_answers(json_t *s, const schema_t *schema)
+{
+    schema_task_t task = schema ? schema->task : SCHEMA_BINARY;
+    json_t *one, *many, *p1, *pn;
+    if (task == SCHEMA_BINARY) {
+        one = json_pack("{s:s,s:[i,i]}", "type", "integer", "enum", 0, 1);
+        many = json_pack("{s:s}", "type", "integer");
+        p1 = json_pack("{s:s}", "type", "number");
+        pn = json_pack("{s:s}", "type", "number");
+    } else if (task == SCHEMA_MULTICLASS) {
+        one = s_label_schema(schema);
+        many = s_label_schema(schema);
+        p1 = s_class_probabilities_schema(schema);
+        pn = s_class_probabilities_schema(schema);
+    } else {
+        one = json_pack("{s:s}", "type", "number");
+        many = json_pack("{s:s}", "type", "number");
+        p1 = pn = NULL;
+    }
+    json_t *props1 = json_pack("{s:o}", "prediction", one);
+    json_t *propsn = json_pack("{s:{s:s,s:o}}", "predictions", "type", "array", "items", many);
+    if (p1) {
+        json_object_set_new(props1, task == SCHEMA_BINARY ? "probability" : "probabilities", p1);
+        json_object_set_new(propsn, "probabilities", json_pack("{s:s,s:o}", "type", "array",
+                                                               "items", pn));
+    }
+    json_object_set_new(props1, "model_version", json_pack("{s:s}", "type", "integer"));
+    json_object_set_new(propsn, "model_version", json_pack("{s:s}", "type", "integer"));
+    json_object_set_new(s, "Prediction", json_pack("{s:s,s:o}", "type", "object", "properties", props1));
+    json_object_set_new(s, "Predictions", json_pack("{s:s,s:o}", "type", "object", "properties", propsn));
+}
+
 static json_t *s_schemas(const schema_t *schema)
 {
     json_t *s = json_object();
@@ -69,12 +127,7 @@ static json_t *s_schemas(const schema_t *schema)
     json_object_set_new(s, "Batch", json_pack("{s:s,s:[s],s:{s:{s:s,s:i,s:o}}}", "type", "object",
         "required", "instances", "properties", "instances", "type", "array", "minItems", 1,
         "items", S_REF("Record")));
-    json_object_set_new(s, "Prediction", json_pack("{s:s,s:{s:{s:s,s:[i,i]},s:{s:s},s:{s:s}}}",
-        "type", "object", "properties", "prediction", "type", "integer", "enum", 0, 1,
-        "probability", "type", "number", "model_version", "type", "integer"));
-    json_object_set_new(s, "Predictions", json_pack("{s:s,s:{s:{s:s,s:{s:s}},s:{s:s,s:{s:s}},s:{s:s}}}",
-        "type", "object", "properties", "predictions", "type", "array", "items", "type", "integer",
-        "probabilities", "type", "array", "items", "type", "number", "model_version", "type", "integer"));
+    s_answers(s, schema);
     json_object_set_new(s, "Detail", json_pack("{s:s,s:{s:{}}}", "type", "object", "properties", "detail"));
     json_object_set_new(s, "V2Error", json_pack("{s:s,s:[s],s:{s:{s:s}}}", "type", "object",
         "required", "error", "properties", "error", "type", "string"));
@@ -85,12 +138,15 @@ static json_t *s_schemas(const schema_t *schema)
         "datatype", "type", "string", "enum", "BOOL", "UINT8", "UINT16", "UINT32", "UINT64", "INT8",
         "INT16", "INT32", "INT64", "FP16", "FP32", "FP64", "BYTES",
         "data", "type", "array", "parameters", "type", "object"));
+    //  a regression model's only output is predict
+    json_t *outputs = schema && schema->task == SCHEMA_REGRESSION ? json_pack("[s]", "predict")
+                    : json_pack("[s,s]", "predict", "probability");
     json_object_set_new(s, "V2InferRequest", json_pack("{s:s,s:[s],s:{s:{s:s},s:{s:s},s:{s:s,s:o},"
-        "s:{s:s,s:{s:s,s:{s:{s:s,s:[s,s]}}}}}}",
+        "s:{s:s,s:{s:s,s:{s:{s:s,s:o}}}}}}",
         "type", "object", "required", "inputs", "properties", "id", "type", "string",
         "parameters", "type", "object", "inputs", "type", "array", "items", S_REF("V2Tensor"),
         "outputs", "type", "array", "items", "type", "object", "properties", "name", "type", "string",
-        "enum", "predict", "probability"));
+        "enum", outputs));
     json_object_set_new(s, "V2InferResponse", json_pack("{s:s,s:{s:{s:s},s:{s:s},s:{s:s},s:{s:s,s:o}}}",
         "type", "object", "properties", "model_name", "type", "string", "model_version", "type",
         "string", "id", "type", "string", "outputs", "type", "array", "items", S_REF("V2Tensor")));

@@ -22,6 +22,57 @@ static int s_type_of(const char *name)
     return 0;
 }
 
+static const char *s_task_names[] = {[SCHEMA_BINARY] = "binary",
+                                     [SCHEMA_MULTICLASS] = "multiclass",
+                                     [SCHEMA_REGRESSION] = "regression"};
+
+const char *schema_task_name(schema_task_t task)
+{
+    return task <= SCHEMA_REGRESSION ? s_task_names[task] : "?";
+}
+
+//  The labels' type: every one a string, or every one a number (integer
+//  when all are whole); 0 for anything else.
+static int s_classes_type(json_t *classes)
+{
+    size_t c;
+    json_t *e;
+    int type = 0;
+    json_array_foreach(classes, c, e) {
+        int t = json_is_string(e) ? SCHEMA_STRING : json_is_integer(e) ? SCHEMA_INTEGER
+              : json_is_real(e) ? SCHEMA_NUMBER : 0;
+        if (!t || (type && (t == SCHEMA_STRING) != (type == SCHEMA_STRING)))
+            return 0;
+        type = type == SCHEMA_NUMBER ? type : t;
+    }
+    return type;
+}
+
+//  "task" and, for a multiclass model, "classes".
+static int s_task(schema_t *self, json_t *root, mlops_err_t *err)
+{
+    json_t *task = json_object_get(root, "task"), *classes = json_object_get(root, "classes");
+    const char *name = task ? json_string_value(task) : "binary";
+    int t = -1;
+    for (int i = SCHEMA_BINARY; name && i <= SCHEMA_REGRESSION; i++)
+        t = strcmp(name, s_task_names[i]) == 0 ? i : t;
+    if (t < 0)
+        return mlops_err_set(err, MLOPS_EPROTO, "signature: 'task' is not binary, multiclass "
+                             "or regression");
+    self->task = (schema_task_t)t;
+    if (self->task != SCHEMA_MULTICLASS)
+        return 0;
+    size_t k = json_array_size(classes);
+    int type = s_classes_type(classes);
+    if (!json_is_array(classes) || k < 2 || k > SCHEMA_CLASSES_MAX || !type)
+        return mlops_err_set(err, MLOPS_EPROTO, "signature: 'classes' is not a list of 2 to %d "
+                             "strings or numbers", SCHEMA_CLASSES_MAX);
+    self->n_classes = k;
+    self->class_type = (schema_type_t)type;
+    self->classes = json_dumps(classes, JSON_COMPACT);
+    return self->classes ? 0 : mlops_err_set(err, MLOPS_ENOMEM, "out of memory");
+}
+
 //  A bound of a number field: the value, or fallback when absent.
 static bool s_bound(json_t *f, const char *key, double fallback, double *out)
 {
@@ -106,6 +157,7 @@ schema_t *schema_parse(const char *text, size_t len, int64_t version, mlops_err_
         self->version = version;
         self->json = strndup(text, len);
         rc = self->json ? s_fields(self, root, err) : mlops_err_set(err, MLOPS_ENOMEM, "out of memory");
+        rc = rc ? rc : s_task(self, root, err);
     }
     json_decref(root);
     if (rc)
@@ -126,6 +178,7 @@ void schema_destroy(schema_t **p)
     }
     free(self->fields);
     free(self->recipe);
+    free(self->classes);
     free(self->json);
     free(self);
     *p = NULL;

@@ -10,8 +10,8 @@
     typed fields. Parsing is strict: a signature that is not the documented
     shape is refused, never half-used.
 
-    Ownership: a schema owns its fields, their names and levels, and a copy
-    of the JSON text; schema_destroy frees them all.
+    Ownership: a schema owns its fields, their names and levels, its class
+    labels and a copy of the JSON text; schema_destroy frees them all.
 */
 #ifndef MLOPS_SCHEMA_H
 #define MLOPS_SCHEMA_H
@@ -40,12 +40,25 @@ typedef struct {
     bool closed;          //  a value outside levels is refused ("enum")
 } schema_field_t;
 
+//  What the model predicts (the signature's "task"; absent = binary).
+typedef enum {
+    SCHEMA_BINARY = 0,        //  class 0 / 1 and P(class 1)
+    SCHEMA_MULTICLASS,        //  one of "classes" and each class's probability
+    SCHEMA_REGRESSION,        //  a number
+} schema_task_t;
+
+#define SCHEMA_CLASSES_MAX 100   //  as PROTO_CLASSES_MAX
+
 typedef struct {
     int64_t version;          //  the model version it describes
     char *json;               //  the signature as the worker sent it
     char *recipe;             //  "titanic" | "generic"
     schema_field_t *fields;   //  n_fields fields in signature order
     size_t n_fields;
+    schema_task_t task;       //  what the model predicts
+    char *classes;            //  MULTICLASS: the labels as a JSON array text, else NULL
+    size_t n_classes;         //  MULTICLASS: how many (2..SCHEMA_CLASSES_MAX), else 0
+    schema_type_t class_type; //  MULTICLASS: the labels' type (string, integer or number)
 } schema_t;
 
 //  Parses signature JSON text (len bytes) for version. Returns a new schema
@@ -64,5 +77,8 @@ bool schema_level_known(const schema_field_t *field, const char *value);
 
 //  The type's name in the signature ("integer", "number", "string").
 const char *schema_type_name(schema_type_t type);
+
+//  The task's name in the signature ("binary", "multiclass", "regression").
+const char *schema_task_name(schema_task_t task);
 
 #endif

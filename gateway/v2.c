@@ -238,8 +238,10 @@ static int s_category(const schema_t *schema, const v2_tensor_t *t, const proto_
 
 /* --- the request --------------------------------------------------------- */
 
-static int s_outputs(v2_infer_t *self, json_t *root, mlops_err_t *err)
+//  The outputs asked for; a regression model (schema) has no probability.
+static int s_outputs(v2_infer_t *self, json_t *root, const schema_t *schema, mlops_err_t *err)
 {
+    bool regression = schema && schema->task == SCHEMA_REGRESSION;
     json_t *outs = json_object_get(root, "outputs"), *o;
     self->outputs = outs && json_array_size(outs) ? 0 : V2_OUTPUT_PREDICT | V2_OUTPUT_PROBABILITY;
     if (outs && !json_is_array(outs))
@@ -252,8 +254,11 @@ static int s_outputs(v2_infer_t *self, json_t *root, mlops_err_t *err)
             return s_binary_refused("an output", err);
         if (name && strcmp(name, "predict") == 0)
             self->outputs |= V2_OUTPUT_PREDICT;
-        else if (name && strcmp(name, "probability") == 0)
+        else if (name && strcmp(name, "probability") == 0 && !regression)
             self->outputs |= V2_OUTPUT_PROBABILITY;
+        else if (name && strcmp(name, "probability") == 0)
+            return mlops_err_set(err, MLOPS_EPROTO, "outputs[%zu]: a regression model has no "
+                                 "output 'probability': its only output is predict", i);
         else
             return mlops_err_set(err, MLOPS_EPROTO, "outputs[%zu]: unknown output %s%s%s: the "
                                  "model's outputs are predict and probability", i, name ? "'" : "",
@@ -262,7 +267,7 @@ static int s_outputs(v2_infer_t *self, json_t *root, mlops_err_t *err)
     return 0;
 }
 
-static int s_header(v2_infer_t *self, json_t *root, mlops_err_t *err)
+static int s_header(v2_infer_t *self, json_t *root, const schema_t *schema, mlops_err_t *err)
 {
     if (!json_is_object(root))
         return mlops_err_set(err, MLOPS_EPROTO, "body must be a JSON object with \"inputs\"");
@@ -279,7 +284,7 @@ static int s_header(v2_infer_t *self, json_t *root, mlops_err_t *err)
         return mlops_err_set(err, MLOPS_EPROTO, "\"parameters\" must be an object");
     if (params && json_is_true(json_object_get(params, "binary_data_output")))
         return s_binary_refused("the request", err);
-    return s_outputs(self, root, err);
+    return s_outputs(self, root, schema, err);
 }
 
 //  Checks every tensor (read from the document when doc is not NULL), the
@@ -362,7 +367,7 @@ int v2_infer_parse_full(v2_infer_t *self, const char *text, size_t len, const sc
     if (rc)
         return rc;
     json_t *root = self->body.doc, *inputs = json_object_get(root, "inputs");
-    rc = s_header(self, root, err);
+    rc = s_header(self, root, schema, err);
     if (rc)
         return rc;
     if (!json_is_array(inputs))
@@ -433,6 +438,22 @@ static json_t *s_tensor_meta(const char *name, const char *datatype)
     return json_pack("{s:s,s:s,s:[i]}", "name", name, "datatype", datatype, "shape", -1);
 }
 
+//  The outputs of the model the schema describes (binary without one):
+//  predict (the class, or a regression's value) and, with classes,
+//  probability ([-1] binary: P(class 1); [-1, k] multiclass).
+static json_t *s_outputs_meta(const schema_t *schema)
+{
+    schema_task_t task = schema ? schema->task : SCHEMA_BINARY;
+    if (task == SCHEMA_REGRESSION)
+        return json_pack("[o]", s_tensor_meta("predict", "FP64"));
+    if (task == SCHEMA_BINARY)
+        return json_pack("[oo]", s_tensor_meta("predict", "INT64"),
+                         s_tensor_meta("probability", "FP64"));
+    return json_pack("[o{s:s,s:s,s:[i,I]}]", s_tensor_meta("predict", v2_datatype_of(schema->class_type)),
+                     "name", "probability", "datatype", "FP64", "shape", -1,
+                     (json_int_t)schema->n_classes);
+}
+
 char *v2_model_metadata(const char *name, const int64_t *versions, size_t n_versions,
                         const schema_t *schema, size_t *len)
 {
@@ -440,8 +461,7 @@ char *v2_model_metadata(const char *name, const int64_t *versions, size_t n_vers
     for (size_t k = 0; schema && k < schema->n_fields; k++)
         json_array_append_new(inputs, s_tensor_meta(schema->fields[k].name,
                                                     v2_datatype_of(schema->fields[k].type)));
-    json_t *outputs = json_pack("[oo]", s_tensor_meta("predict", "INT64"),
-                                s_tensor_meta("probability", "FP64"));
+    json_t *outputs = s_outputs_meta(schema);
     return s_dump(json_pack("{s:s,s:o,s:s,s:o,s:o}", "name", name, "versions",
                             s_versions(versions, n_versions), "platform", "mlops_c",
                             "inputs", inputs, "outputs", outputs), len);

@@ -31,8 +31,8 @@
 #include "msg.h"
 #include "schema.h"
 
-#define V2_OUTPUT_PREDICT 1u       //  output "predict": the class, INT64
-#define V2_OUTPUT_PROBABILITY 2u   //  output "probability": P(class 1), FP64
+#define V2_OUTPUT_PREDICT 1u       //  output "predict": the class (its label), or a value
+#define V2_OUTPUT_PROBABILITY 2u   //  output "probability": P(class 1), or [n, k] per class
 #define V2_ID_MAX_BYTES 256        //  longest request id echoed
 
 typedef struct {
@@ -62,7 +62,8 @@ void v2_infer_clear(v2_infer_t *self);
 const char *v2_datatype_of(schema_type_t type);
 
 //  Model metadata: name, the versions served, platform, inputs from the
-//  signature (NULL: an empty list) and the two outputs. Malloc'd JSON text,
+//  signature (NULL: an empty list) and the outputs of its task (a regression
+//  model has predict only; a multiclass one a [-1, k] probability). Malloc'd JSON text,
 //  NULL when out of memory.
 char *v2_model_metadata(const char *name, const int64_t *versions, size_t n_versions,
                         const schema_t *schema, size_t *len);

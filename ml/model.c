@@ -5,15 +5,45 @@
 #include "prep.h"
 #include "score.h"
 #include "signature.h"
+#include "task_name.h"
 
 #include <inttypes.h>
+#include <jansson.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 struct model {
     artifact_t art;          //  decoded artifact (classifier, metrics, signature)
     prep_recipe_t *recipe;   //  decoded recipe
+    json_t *classes;         //  MULTICLASS: the labels as JSON values, else NULL
+    char *classes_json;      //  MULTICLASS: their JSON text, else NULL
 };
+
+_Static_assert(TASK_MAX_CLASSES <= PROTO_CLASSES_MAX, "a multiclass answer fits a PREDICTION");
+
+//  One class label as JSON: a string, or a number (an integer when whole).
+static json_t *s_label(const prep_recipe_t *r, size_t c)
+{
+    if (!r->target_numeric)
+        return json_string(r->class_str[c]);
+    double v = r->class_num[c];
+    return v == floor(v) && fabs(v) < 9e15 ? json_integer((json_int_t)v) : json_real(v);
+}
+
+//  The class labels of a multiclass model, kept for every answer.
+static int s_classes(model_t *self)
+{
+    const prep_recipe_t *r = self->recipe;
+    if (r->task != TASK_MULTICLASS)
+        return 0;
+    self->classes = json_array();
+    for (size_t c = 0; self->classes && c < r->n_classes; c++)
+        if (json_array_append_new(self->classes, s_label(r, c)) != 0)
+            return MLOPS_ENOMEM;
+    self->classes_json = self->classes ? json_dumps(self->classes, JSON_COMPACT) : NULL;
+    return self->classes_json ? 0 : MLOPS_ENOMEM;
+}
 
 model_t *model_load(const uint8_t *blob, size_t len, mlops_err_t *err)
 {
@@ -27,7 +57,9 @@ model_t *model_load(const uint8_t *blob, size_t len, mlops_err_t *err)
         return NULL;
     }
     self->recipe = artifact_recipe_decode(self->art.recipe, self->art.recipe_len, err);
-    if (!self->recipe) {
+    if (!self->recipe || s_classes(self) != 0) {
+        if (self->recipe)
+            mlops_err_set(err, MLOPS_ENOMEM, "out of memory");
         model_destroy(&self);
         return NULL;
     }
@@ -38,6 +70,8 @@ void model_destroy(model_t **p)
 {
     if (!p || !*p)
         return;
+    json_decref((*p)->classes);
+    free((*p)->classes_json);
     prep_destroy(&(*p)->recipe);
     artifact_clear(&(*p)->art);
     free(*p);
@@ -89,8 +123,15 @@ static void s_outputs_block(const model_t *self, const double *X, size_t n, doub
             logreg_predict_outputs(self->art.logreg, X + i * p, out + i * k);
 }
 
-//  One value per row for a multiclass model: the most probable class (ties
-//  to the lower index, as numpy's argmax).
+size_t model_class_of(const double *probs, size_t k)
+{
+    size_t best = 0;
+    for (size_t c = 1; c < k; c++)
+        best = probs[c] > probs[best] ? c : best;
+    return best;
+}
+
+//  One value per row for a multiclass model: the most probable class.
 static void s_class_block(const model_t *self, const double *X, size_t n, double *pred)
 {
     enum { CHUNK_ROWS = 16 };
@@ -99,12 +140,8 @@ static void s_class_block(const model_t *self, const double *X, size_t n, double
     for (size_t at = 0; at < n; at += CHUNK_ROWS) {
         size_t m = n - at < CHUNK_ROWS ? n - at : CHUNK_ROWS;
         s_outputs_block(self, X + at * p, m, buf);
-        for (size_t i = 0; i < m; i++) {
-            size_t best = 0;
-            for (size_t c = 1; c < k; c++)
-                best = buf[i * k + c] > buf[i * k + best] ? c : best;
-            pred[at + i] = (double)best;
-        }
+        for (size_t i = 0; i < m; i++)
+            pred[at + i] = (double)model_class_of(buf + i * k, k);
     }
 }
 
@@ -135,15 +172,19 @@ static void s_predict_block(const model_t *self, const double *X, size_t n, doub
             proba[i] = logreg_predict_one(self->art.logreg, X + i * p);
 }
 
+//  What a walk does with a block of n feature rows: out gets k values a row.
+typedef void(s_block_fn)(const model_t *self, const double *X, size_t n, double *out);
+
 //  The serving path's one walk over the records: each is mapped to the
 //  inputs once (after the record before, whose map is kept), checked, and
 //  the cells its check produced are transformed; feature rows are
-//  predicted BLOCK_ROWS at a time. proba NULL: check only. After the first
+//  predicted BLOCK_ROWS at a time by block_fn, k values a record into
+//  proba. proba NULL: check only. After the first
 //  problem the walk only checks (there will be no answer to fill), still
 //  counting every problem into *bad. Returns 0 or MLOPS_ENOMEM.
-static int s_walk(const model_t *self, const proto_record_t *records, size_t n, bool single,
-                  proto_problem_t *problems, size_t max, size_t *bad, double *proba,
-                  mlops_err_t *err)
+static int s_walk_with(const model_t *self, const proto_record_t *records, size_t n,
+                       bool single, proto_problem_t *problems, size_t max, size_t *bad,
+                       s_block_fn *block_fn, size_t k, double *proba, mlops_err_t *err)
 {
     enum { BLOCK_ROWS = 128 };
     const prep_recipe_t *r = self->recipe;
@@ -166,10 +207,19 @@ static int s_walk(const model_t *self, const proto_record_t *records, size_t n, 
         size_t row = i % BLOCK_ROWS;
         prep_transform_row(r, cells, X + row * p);
         if (row == BLOCK_ROWS - 1 || i == n - 1)
-            s_predict_block(self, X, row + 1, proba + i - row);
+            block_fn(self, X, row + 1, proba + (i - row) * k);
     }
     free(X);
     return rc ? mlops_err_set(err, rc, "out of memory") : 0;
+}
+
+//  s_walk_with one value per record (s_predict_block).
+static int s_walk(const model_t *self, const proto_record_t *records, size_t n, bool single,
+                  proto_problem_t *problems, size_t max, size_t *bad, double *proba,
+                  mlops_err_t *err)
+{
+    return s_walk_with(self, records, n, single, problems, max, bad, s_predict_block, 1, proba,
+                       err);
 }
 
 size_t model_validate(const model_t *self, const proto_record_t *records, size_t n,
@@ -193,6 +243,14 @@ int model_serve(const model_t *self, const proto_record_t *records, size_t n, bo
     return s_walk(self, records, n, single, problems, max, bad, proba, err);
 }
 
+int model_serve_outputs(const model_t *self, const proto_record_t *records, size_t n,
+                        bool single, proto_problem_t *problems, size_t max, size_t *bad,
+                        double *out, mlops_err_t *err)
+{
+    return s_walk_with(self, records, n, single, problems, max, bad, s_outputs_block,
+                       model_outputs(self), out, err);
+}
+
 int model_predict(const model_t *self, const proto_record_t *records, size_t n,
                   double *proba, mlops_err_t *err)
 {
@@ -208,9 +266,7 @@ int model_predict(const model_t *self, const proto_record_t *records, size_t n,
 //  Rows of raw through the recipe, a block at a time, each block's feature
 //  rows handed to fn with where its k values per row go.
 static int s_table_blocks(const model_t *self, const table_t *raw, const size_t *rows, size_t n,
-                          size_t k, double *out,
-                          void (*fn)(const model_t *, const double *, size_t, double *),
-                          mlops_err_t *err)
+                          size_t k, double *out, s_block_fn *fn, mlops_err_t *err)
 {
     size_t p = self->recipe->n_features ? self->recipe->n_features : 1;
     //  In blocks, so a million rows never need a million feature vectors;
@@ -246,7 +302,27 @@ int model_predict_outputs(const model_t *self, const table_t *raw, const size_t 
     return s_table_blocks(self, raw, rows, n, model_outputs(self), out, s_outputs_block, err);
 }
 
+const char *model_classes_json(const model_t *self)
+{
+    return self->classes_json;
+}
+
+//  The stored signature with what the model predicts added: "task" and,
+//  for a multiclass model, "classes" (a binary signature stays as stored).
 char *model_signature_json(const model_t *self)
 {
-    return strdup(self->art.signature ? self->art.signature : "{}");
+    const char *stored = self->art.signature ? self->art.signature : "{}";
+    if (self->recipe->task == TASK_BINARY)
+        return strdup(stored);
+    json_t *root = json_loads(stored, 0, NULL);
+    if (!json_is_object(root)) {
+        json_decref(root);
+        return strdup(stored);   //  not ours to repair; the gateway refuses it by name
+    }
+    json_object_set_new(root, "task", json_string(task_name(self->recipe->task)));
+    if (self->classes)
+        json_object_set(root, "classes", self->classes);
+    char *text = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(root);
+    return text;
 }

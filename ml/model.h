@@ -87,11 +87,29 @@ int model_serve(const model_t *self, const proto_record_t *records, size_t n, bo
                 proto_problem_t *problems, size_t max, size_t *bad, double *proba,
                 mlops_err_t *err);
 
+//  model_serve with every output of each record: out gets n x
+//  model_outputs values (the class probabilities of a multiclass model).
+//  Thread-safe.
+int model_serve_outputs(const model_t *self, const proto_record_t *records, size_t n,
+                        bool single, proto_problem_t *problems, size_t max, size_t *bad,
+                        double *out, mlops_err_t *err);
+
+//  The most probable of k class probabilities (ties to the lower index, as
+//  numpy's argmax): the class model_predict answers.
+size_t model_class_of(const double *probs, size_t k);
+
+//  A multiclass model's class labels in class order as a JSON array text
+//  (strings, or numbers for a numeric target), NULL for other tasks.
+//  Borrowed, lives as long as the model.
+const char *model_classes_json(const model_t *self);
+
 //  Same for rows of a raw table (as extract produced it), e.g. the test split.
 int model_predict_table(const model_t *self, const table_t *raw, const size_t *rows,
                         size_t n, double *proba, mlops_err_t *err);
 
-//  The signature as a JSON text, for /health and docs. Caller frees.
+//  The signature as a JSON text, for /health and docs; a multiclass or
+//  regression model's names its "task" (and "classes": the labels in
+//  class order); a binary model's has neither. Caller frees.
 char *model_signature_json(const model_t *self);
 
 #endif

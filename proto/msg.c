@@ -75,10 +75,17 @@ static const msg_field_t s_event[] = {
 static const msg_field_t s_predict[] = {
     S_F(predict, req_id, F_UINT, REQ),
     S_SIZED(predict, records, n_records, F_RECORDS, REQ), S_INT2(predict, version)};
+//  An optional array key added by MLOPS/2: on the wire only when not
+//  empty; max entries at most (0 = PROTO_RECORDS_MAX).
+#define S_SIZED2(c, k, n, kind, max) { #k, kind, offsetof(proto_msg_t, c.k), offsetof(proto_msg_t, c.n), false, max, 2 }
 static const msg_field_t s_prediction[] = {
     S_F(prediction, req_id, F_UINT, REQ), S_F(prediction, model_version, F_INT, REQ),
     S_SIZED(prediction, predictions, n, F_INTS, REQ),
-    S_SIZED(prediction, probabilities, n, F_FLOATS, REQ)};
+    S_SIZED(prediction, probabilities, n, F_FLOATS, REQ),
+    S_STR2(prediction, task, PROTO_STAGE_MAX), S_STR2(prediction, classes, 0),
+    S_SIZED2(prediction, values, n_values, F_FLOATS, 0),
+    S_SIZED2(prediction, class_probabilities, n_class_probabilities, F_FLOATS,
+             PROTO_RECORDS_MAX * PROTO_CLASSES_MAX)};
 static const msg_field_t s_error[] = {
     S_F(error, req_id, F_UINT, REQ), S_F(error, status, F_INT, REQ),
     S_F(error, message, F_STR, REQ), S_SIZED(error, detail, n_detail, F_DETAIL, OPT)};
@@ -149,6 +156,8 @@ bool msg_field_omitted(const proto_msg_t *msg, const msg_field_t *f)
 {
     if (f->since <= 1)
         return false;
+    if (f->len_off)
+        return *MSG_CAT(msg, f->len_off, size_t) == 0;
     if (f->kind == F_INT)
         return *MSG_CAT(msg, f->off, int64_t) == 0;
     if (f->kind == F_BOOL)
@@ -166,6 +175,50 @@ int msg_version_needed(const proto_msg_t *msg, const msg_command_t *c)
         if (c->fields[i].since > version && !msg_field_omitted(msg, &c->fields[i]))
             version = c->fields[i].since;
     return version;
+}
+
+size_t proto_prediction_classes(const proto_msg_t *msg)
+{
+    size_t n = msg->prediction.n;
+    return n && msg->prediction.n_class_probabilities ? msg->prediction.n_class_probabilities / n : 0;
+}
+
+//  The multiclass half of proto_prediction_check.
+static int s_multiclass_check(const proto_msg_t *msg, mlops_err_t *err)
+{
+    size_t n = msg->prediction.n, k = proto_prediction_classes(msg);
+    if (!msg->prediction.classes || !*msg->prediction.classes)
+        return mlops_err_set(err, MLOPS_EPROTO, "PREDICTION: a multiclass answer needs \"classes\"");
+    if (msg->prediction.n_values)
+        return mlops_err_set(err, MLOPS_EPROTO, "PREDICTION: a multiclass answer has no \"values\"");
+    size_t got = msg->prediction.n_class_probabilities;
+    if (n ? k < 2 || k > PROTO_CLASSES_MAX || k * n != got : got != 0)
+        return mlops_err_set(err, MLOPS_EPROTO, "PREDICTION: class_probabilities has %zu entries, "
+                             "not 2 to %d per record for %zu records", got, PROTO_CLASSES_MAX, n);
+    for (size_t i = 0; i < n; i++)
+        if (msg->prediction.predictions[i] < 0 || (size_t)msg->prediction.predictions[i] >= k)
+            return mlops_err_set(err, MLOPS_EPROTO, "PREDICTION: predictions[%zu] is not a class "
+                                 "index below %zu", i, k);
+    return 0;
+}
+
+int proto_prediction_check(const proto_msg_t *msg, mlops_err_t *err)
+{
+    const char *task = msg->prediction.task ? msg->prediction.task : "";
+    bool classes = (msg->prediction.classes && *msg->prediction.classes)
+                || msg->prediction.n_class_probabilities;
+    if (strcmp(task, "multiclass") == 0)
+        return s_multiclass_check(msg, err);
+    if (strcmp(task, "regression") == 0 && msg->prediction.n_values == msg->prediction.n && !classes)
+        return 0;
+    if (!*task && !classes && !msg->prediction.n_values)
+        return 0;
+    if (*task && strcmp(task, "regression") != 0)
+        return mlops_err_set(err, MLOPS_EPROTO, "PREDICTION: unknown task \"%s\" (binary is "
+                             "left out; else multiclass or regression)", task);
+    return mlops_err_set(err, MLOPS_EPROTO, "PREDICTION: %s answer with %zu values for %zu "
+                         "records%s", *task ? "a regression" : "a binary", msg->prediction.n_values,
+                         msg->prediction.n, classes ? " and class keys" : "");
 }
 
 int proto_name_check(const char *name, mlops_err_t *err)

@@ -59,6 +59,7 @@
 #define PROTO_RECORDS_MAX 100000   //  records in one PREDICT
 #define PROTO_FIELDS_MAX 1024      //  fields in one record
 #define PROTO_DETAIL_MAX 1024      //  problems in one ERROR
+#define PROTO_CLASSES_MAX 100      //  classes of a multiclass PREDICTION (ml/task.h's limit)
 #define PROTO_DEPTH_MAX 64         //  nesting of REPLY data
 //  Longest strs a peer may send where the broker keeps or shows them, in
 //  bytes; a longer one is refused (MLOPS_EINVAL, REPLY code "invalid"),
@@ -178,9 +179,18 @@ typedef struct {
         //  to predict with (0 = the one the worker serves); sent only when
         //  not 0, and only to workers that sent SIGNATURE (PROTOCOL.md).
         struct { uint64_t req_id; proto_record_t *records; size_t n_records; int64_t version; } predict;
-        //  PREDICTION: infer worker to gateway, one entry per record.
+        //  PREDICTION: infer worker to gateway, one entry per record. task
+        //  (MLOPS/2) is "" for a binary model, else "multiclass" or
+        //  "regression" (PROTOCOL.md): a multiclass answer carries the class
+        //  labels (classes, a JSON array text) and n x k class_probabilities
+        //  (row-major), predictions being class indexes and probabilities
+        //  the predicted class's; a regression answer carries n values,
+        //  predictions 0 and probabilities NaN. proto_prediction_classes
+        //  gives k.
         struct { uint64_t req_id; int64_t model_version; const int64_t *predictions;
-                 const double *probabilities; size_t n; } prediction;
+                 const double *probabilities; size_t n; const char *task; const char *classes;
+                 const double *values; size_t n_values; const double *class_probabilities;
+                 size_t n_class_probabilities; } prediction;
         //  ERROR: infer worker to gateway. status is the HTTP status to answer
         //  (422 bad record, 503 no model, 500 worker fault).
         struct { uint64_t req_id; int64_t status; const char *message;
@@ -215,6 +225,18 @@ char *proto_log_sanitize(char *text, size_t len);
 
 //  Returns the wire name of cmd ("READY") or NULL if cmd is not valid.
 const char *proto_cmd_name(proto_cmd_t cmd);
+
+//  Classes per record of a PREDICTION: k for a multiclass one (its
+//  class_probabilities hold n x k), else 0.
+size_t proto_prediction_classes(const proto_msg_t *msg);
+
+//  Checks that a PREDICTION's task keys agree (what the encoder refuses to
+//  write and the decoder to read): task "", "multiclass" or "regression";
+//  regression with n values and nothing of multiclass; multiclass with
+//  classes, n x k class_probabilities (2 <= k <= PROTO_CLASSES_MAX) and
+//  predictions in 0..k-1; binary with neither. Returns 0 or MLOPS_EPROTO
+//  with err naming the key.
+int proto_prediction_check(const proto_msg_t *msg, mlops_err_t *err);
 
 //  The codes of a refused REPLY (PROTOCOL.md, REPLY): what a client can act
 //  on without parsing the sentence in `error`. A receiver treats a code it

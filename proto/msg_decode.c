@@ -636,7 +636,8 @@ static int s_read_field(s_reader_t *r, const msg_field_t *f)
         return s_read_array(r, PROTO_RECORDS_MAX, sizeof(int64_t), s_read_int_fn, MSG_AT(m, f->off, const void *),
                             MSG_AT(m, f->len_off, size_t));
     case F_FLOATS:
-        return s_read_array(r, PROTO_RECORDS_MAX, sizeof(double), s_read_float_fn, MSG_AT(m, f->off, const void *),
+        return s_read_array(r, f->max_len ? f->max_len : PROTO_RECORDS_MAX, sizeof(double),
+                            s_read_float_fn, MSG_AT(m, f->off, const void *),
                             MSG_AT(m, f->len_off, size_t));
     case F_DETAIL:
         return s_read_array(r, PROTO_DETAIL_MAX, sizeof(proto_problem_t), s_read_problem_fn,
@@ -780,6 +781,8 @@ proto_msg_t *proto_msg_decode(const uint8_t *data, size_t len, mlops_err_t *err)
         else if (r.pos != len)
             s_fail(&r, MLOPS_EPROTO, "%s: %zu trailing bytes after the message at byte %zu", c->name,
                    len - r.pos, r.pos);
+        else if (cmd == PROTO_PREDICTION)
+            proto_prediction_check(&r.msg->pub, &r.err);
     }
     if (r.err.code) {
         if (err)

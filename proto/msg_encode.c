@@ -297,9 +297,9 @@ static int s_pack_records(msgpack_sbuffer *sb, const proto_record_t *recs, size_
 
 //  An array of len int64 (ints) or double values, written straight into
 //  the buffer (a PREDICTION's two arrays, one entry per record).
-static int s_pack_numbers(msgpack_sbuffer *sb, bool ints, const void *values, size_t len)
+static int s_pack_numbers(msgpack_sbuffer *sb, bool ints, const void *values, size_t len, size_t max)
 {
-    if (len > PROTO_RECORDS_MAX || (len && !values))
+    if (len > (max ? max : PROTO_RECORDS_MAX) || (len && !values))
         return MLOPS_EINVAL;
     if (!s_reserve(sb, S_HEADER_BOUND + len * S_SCALAR_BOUND))
         return MLOPS_ENOMEM;
@@ -376,7 +376,7 @@ static int s_pack_field(msgpack_packer *pk, msgpack_sbuffer *sb, const proto_msg
         break;
     case F_RECORDS: return s_pack_records(sb, ptr, len);
     case F_INTS:
-    case F_FLOATS: return s_pack_numbers(sb, f->kind == F_INTS, ptr, len);
+    case F_FLOATS: return s_pack_numbers(sb, f->kind == F_INTS, ptr, len, f->max_len);
     case F_DETAIL: return s_pack_detail(pk, ptr, len);
     }
     return rc ? MLOPS_ENOMEM : 0;
@@ -401,7 +401,7 @@ int proto_msg_encode(const proto_msg_t *msg, uint8_t **out, size_t *out_len)
 {
     assert(msg && out && out_len);
     const msg_command_t *c = msg_command(msg->cmd);
-    if (!c)
+    if (!c || (msg->cmd == PROTO_PREDICTION && proto_prediction_check(msg, NULL) != 0))
         return MLOPS_EINVAL;
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);

@@ -42,7 +42,8 @@ typedef struct {
     size_t off;        //  offset of the value in proto_msg_t
     size_t len_off;    //  offset of the size_t length or count (sized kinds)
     bool required;     //  an absent key is an error (else it takes its default)
-    size_t max_len;    //  F_STR: longest value in bytes, 0 = only the frame's limit
+    size_t max_len;    //  F_STR: longest value in bytes, 0 = only the frame's limit;
+                       //  F_FLOATS: most entries, 0 = PROTO_RECORDS_MAX
     int since;         //  the protocol version that added it; keys added after
                        //  version 1 are written only when set (not "") and
                        //  make the envelope carry that version (msg.h)

@@ -1,5 +1,5 @@
 /*  test_answer.c: gateway/answer.c, the JSON bodies the gateway answers
-    with: predictions, 422 problems, details with escapes and bytes that are
+    with: predictions (binary, multiclass and regression, V2 too), 422 problems, details with escapes and bytes that are
     not UTF-8, and the shortest round-tripping number. */
 #include "answer.h"
 #include "testing.h"
@@ -21,6 +21,106 @@ static void test_answer_prediction(void)
     char *many = answer_prediction(&msg, true, &len);
     CHECK_STR(many, "{\"predictions\":[0,1],\"probabilities\":[0.11,0.875],\"model_version\":3}");
     free(many);
+    char *v2 = answer_v2_infer(&msg, "titanic", "x", true, true, &len);
+    CHECK_STR(v2, "{\"model_name\":\"titanic\",\"model_version\":\"3\",\"id\":\"x\",\"outputs\":["
+                  "{\"name\":\"predict\",\"datatype\":\"INT64\",\"shape\":[2],\"data\":[0,1]},"
+                  "{\"name\":\"probability\",\"datatype\":\"FP64\",\"shape\":[2],\"data\":"
+                  "[0.11,0.875]}]}");
+    free(v2);
+}
+
+//  A multiclass answer: the label of the predicted class and every class's
+//  probability by label; numeric labels stay numbers and become quoted keys.
+static void test_answer_multiclass(void)
+{
+    int64_t pred[] = {1, 0};
+    double proba[] = {0.8, 0.5}, classes[] = {0.1, 0.8, 0.1, 0.5, 0.25, 0.25};
+    proto_msg_t msg = {.cmd = PROTO_PREDICTION,
+                       .prediction = {.model_version = 7, .predictions = pred, .probabilities = proba,
+                                      .n = 2, .task = "multiclass", .classes = "[\"a\",\"b\",\"c\"]",
+                                      .class_probabilities = classes, .n_class_probabilities = 6}};
+    char why[160];
+    size_t len = 0;
+    CHECK_INT(answer_prediction_check(&msg, why, sizeof why), 0);
+    char *one = answer_prediction(&msg, false, &len);
+    CHECK_STR(one, "{\"prediction\":\"b\",\"probabilities\":{\"a\":0.1,\"b\":0.8,\"c\":0.1},"
+                   "\"model_version\":7}");
+    free(one);
+    char *many = answer_prediction(&msg, true, &len);
+    CHECK_STR(many, "{\"predictions\":[\"b\",\"a\"],\"probabilities\":[{\"a\":0.1,\"b\":0.8,"
+                    "\"c\":0.1},{\"a\":0.5,\"b\":0.25,\"c\":0.25}],\"model_version\":7}");
+    free(many);
+    char *v2 = answer_v2_infer(&msg, "wine", NULL, true, true, &len);
+    CHECK_STR(v2, "{\"model_name\":\"wine\",\"model_version\":\"7\",\"outputs\":[{\"name\":"
+                  "\"predict\",\"datatype\":\"BYTES\",\"shape\":[2],\"data\":[\"b\",\"a\"]},"
+                  "{\"name\":\"probability\",\"datatype\":\"FP64\",\"shape\":[2,3],\"data\":"
+                  "[0.1,0.8,0.1,0.5,0.25,0.25]}]}");
+    free(v2);
+    msg.prediction.classes = "[3,5,8]";
+    one = answer_prediction(&msg, false, &len);
+    CHECK_STR(one, "{\"prediction\":5,\"probabilities\":{\"3\":0.1,\"5\":0.8,\"8\":0.1},"
+                   "\"model_version\":7}");
+    free(one);
+    v2 = answer_v2_infer(&msg, "wine", NULL, true, false, &len);
+    CHECK_CONTAINS(v2, "\"datatype\":\"INT64\",\"shape\":[2],\"data\":[5,3]}]}");
+    free(v2);
+    //  labels longer than any fixed buffer, with bytes to escape
+    msg.prediction.classes = "[\"a label of more than sixty-four bytes, which is a lot for a label\","
+                             "\"q\\\"uote\",\"c\"]";
+    one = answer_prediction(&msg, false, &len);
+    CHECK_STR(one, "{\"prediction\":\"q\\\"uote\",\"probabilities\":{\"a label of more than "
+                   "sixty-four bytes, which is a lot for a label\":0.1,\"q\\\"uote\":0.8,\"c\":0.1},"
+                   "\"model_version\":7}");
+    free(one);
+    msg.prediction.classes = "[3,5.5,8]";
+    v2 = answer_v2_infer(&msg, "wine", NULL, true, false, &len);
+    CHECK_CONTAINS(v2, "\"datatype\":\"FP64\",\"shape\":[2],\"data\":[5.5,3]}]}");
+    free(v2);
+}
+
+//  Labels that do not fit the probabilities are refused by name, not indexed.
+static void test_answer_multiclass_bad_labels(void)
+{
+    int64_t pred[] = {1};
+    double proba[] = {0.8}, classes[] = {0.2, 0.8};
+    proto_msg_t msg = {.cmd = PROTO_PREDICTION,
+                       .prediction = {.predictions = pred, .probabilities = proba, .n = 1,
+                                      .task = "multiclass", .classes = "[\"a\"]",
+                                      .class_probabilities = classes, .n_class_probabilities = 2}};
+    char why[160];
+    CHECK_INT(answer_prediction_check(&msg, why, sizeof why), MLOPS_EPROTO);
+    CHECK_CONTAINS(why, "not a list of 2");
+    msg.prediction.classes = "[\"a\", 2]";
+    CHECK_INT(answer_prediction_check(&msg, why, sizeof why), MLOPS_EPROTO);
+    CHECK_CONTAINS(why, "class label 1 that is not a string or a number like the others");
+    msg.prediction.classes = "[\"a\", null]";
+    CHECK_INT(answer_prediction_check(&msg, why, sizeof why), MLOPS_EPROTO);
+    msg.prediction.classes = "not json";
+    CHECK_INT(answer_prediction_check(&msg, why, sizeof why), MLOPS_EPROTO);
+}
+
+//  A regression answer: the value, no class, no probability.
+static void test_answer_regression(void)
+{
+    int64_t pred[] = {0, 0};
+    double nan2[] = {NAN, NAN}, values[] = {151.3, -2};
+    proto_msg_t msg = {.cmd = PROTO_PREDICTION,
+                       .prediction = {.model_version = 2, .predictions = pred, .probabilities = nan2,
+                                      .n = 2, .task = "regression", .values = values, .n_values = 2}};
+    size_t len;
+    char why[160];
+    CHECK_INT(answer_prediction_check(&msg, why, sizeof why), 0);
+    char *one = answer_prediction(&msg, false, &len);
+    CHECK_STR(one, "{\"prediction\":151.3,\"model_version\":2}");
+    free(one);
+    char *many = answer_prediction(&msg, true, &len);
+    CHECK_STR(many, "{\"predictions\":[151.3,-2],\"model_version\":2}");
+    free(many);
+    char *v2 = answer_v2_infer(&msg, "m", "r1", true, true, &len);
+    CHECK_STR(v2, "{\"model_name\":\"m\",\"model_version\":\"2\",\"id\":\"r1\",\"outputs\":"
+                  "[{\"name\":\"predict\",\"datatype\":\"FP64\",\"shape\":[2],\"data\":"
+                  "[151.3,-2]}]}");
+    free(v2);
 }
 
 static void test_answer_number_round_trips(void)
@@ -101,6 +201,9 @@ static void test_answer_problems_and_escapes(void)
 int main(void)
 {
     RUN(test_answer_prediction);
+    RUN(test_answer_multiclass);
+    RUN(test_answer_multiclass_bad_labels);
+    RUN(test_answer_regression);
     RUN(test_answer_number_round_trips);
     RUN(test_answer_problems_and_escapes);
     return TEST_REPORT("test_answer");

@@ -20,10 +20,12 @@
 #include "log.h"
 #include "model.h"
 #include "msg.h"
+#include "task_name.h"
 #include "vec.h"
 
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -67,6 +69,8 @@ struct infer {
     double *proba;                            //  scratch, cap entries
     int64_t *pred;                            //  scratch, cap entries
     size_t cap;                               //  scratch size
+    double *outs;                             //  scratch, outs_cap entries: n x k outputs
+    size_t outs_cap;                          //  its size
     proto_problem_t problems[PROTO_DETAIL_MAX]; //  validation scratch
     s_pinned_t pinned[INFER_PINNED_MAX];      //  pinned versions held (LRU)
     uint64_t seq;                             //  use counter for the LRU
@@ -154,8 +158,16 @@ static int s_open(infer_t *self)
     return 0;
 }
 
-static bool s_scratch(infer_t *self, size_t n)
+//  Room for n records of k outputs each (outs: n x k; proba, pred: n).
+static bool s_scratch(infer_t *self, size_t n, size_t k)
 {
+    if (n * k > self->outs_cap) {
+        double *outs = realloc(self->outs, n * k * sizeof *outs);
+        if (!outs)
+            return false;
+        self->outs = outs;
+        self->outs_cap = n * k;
+    }
     if (n <= self->cap)
         return true;
     double *proba = realloc(self->proba, n * sizeof *proba);
@@ -225,6 +237,40 @@ static model_t *s_model_for(infer_t *self, int64_t want, int64_t *version)
     return p->model;
 }
 
+//  The task's keys of a PREDICTION whose outputs the scratch holds
+//  (PROTOCOL.md, PREDICTION): binary, the class of P(1) >= 0.5; multiclass,
+//  the most probable class, its probability and all of them with the
+//  labels; regression, the values (no class, no probability).
+static void s_fill_prediction(infer_t *self, const model_t *model, proto_msg_t *out)
+{
+    size_t n = out->prediction.n, k = model_outputs(model);
+    task_t task = model_task(model);
+    for (size_t i = 0; i < n; i++) {
+        if (task == TASK_BINARY)
+            self->pred[i] = self->proba[i] >= 0.5;
+        else if (task == TASK_MULTICLASS) {
+            size_t c = model_class_of(self->outs + i * k, k);
+            self->pred[i] = (int64_t)c;
+            self->proba[i] = self->outs[i * k + c];
+        } else {
+            self->pred[i] = 0;
+            self->outs[i] = NAN;
+        }
+    }
+    if (task == TASK_BINARY)
+        return;
+    out->prediction.task = task_name(task);
+    if (task == TASK_MULTICLASS) {
+        out->prediction.classes = model_classes_json(model);
+        out->prediction.class_probabilities = self->outs;
+        out->prediction.n_class_probabilities = n * k;
+    } else {
+        out->prediction.values = self->proba;
+        out->prediction.n_values = n;
+        out->prediction.probabilities = self->outs;
+    }
+}
+
 //  Answers msg; returns true when it was parked (kept) for a pinned version.
 static bool s_handle_predict(infer_t *self, proto_msg_t *msg)
 {
@@ -239,14 +285,19 @@ static bool s_handle_predict(infer_t *self, proto_msg_t *msg)
         s_send_error(self, id, 503, "no model loaded yet", NULL, 0);
         return false;
     }
-    if (!s_scratch(self, n)) {
+    task_t task = model_task(model);
+    size_t k = task == TASK_MULTICLASS ? model_outputs(model) : 1;
+    if (!s_scratch(self, n, k)) {
         s_send_error(self, id, 500, "out of memory", NULL, 0);
         return false;
     }
     //  One walk checks and predicts: each record is mapped to the signature once.
     size_t bad = 0;
     mlops_err_t err;
-    int rc = model_serve(model, records, n, false, self->problems, PROTO_DETAIL_MAX, &bad,
+    int rc = task == TASK_MULTICLASS
+           ? model_serve_outputs(model, records, n, false, self->problems, PROTO_DETAIL_MAX, &bad,
+                                 self->outs, &err)
+           : model_serve(model, records, n, false, self->problems, PROTO_DETAIL_MAX, &bad,
                          self->proba, &err);
     if (rc != 0) {
         log_warning("prediction failed records=%zu error=%s", n, mlops_err_text(&err, rc));
@@ -260,11 +311,10 @@ static bool s_handle_predict(infer_t *self, proto_msg_t *msg)
         s_send_error(self, id, 422, why, self->problems, bad < PROTO_DETAIL_MAX ? bad : PROTO_DETAIL_MAX);
         return false;
     }
-    for (size_t i = 0; i < n; i++)
-        self->pred[i] = self->proba[i] >= 0.5;
     proto_msg_t out = {.cmd = PROTO_PREDICTION,
                        .prediction = {.req_id = id, .model_version = version,
                                       .predictions = self->pred, .probabilities = self->proba, .n = n}};
+    s_fill_prediction(self, model, &out);
     s_send(self, &out);
     return false;
 }
@@ -511,6 +561,7 @@ void infer_destroy(infer_t **p)
     vec_free(&self->parked);
     free(self->proba);
     free(self->pred);
+    free(self->outs);
     free(self);
     *p = NULL;
 }

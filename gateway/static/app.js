@@ -34,6 +34,43 @@ function metricOf(v, name) {
   return m[name];
 }
 
+// The metrics shown per task type ([name, label, column head when shorter]):
+// the table's three columns are the first three, the chart offers all. A
+// version says its task in its metrics' "task" (the registry writes it for
+// multiclass and regression), else by its metrics' names (r2: regression,
+// macro_f1: multiclass, else binary).
+const TASK_METRICS = {
+  binary: [["auc", "ROC AUC", "AUC"], ["accuracy", "accuracy"], ["f1", "F1"], ["log_loss", "log loss"]],
+  multiclass: [["accuracy", "accuracy"], ["macro_f1", "macro F1"], ["log_loss", "log loss"]],
+  regression: [["r2", "R²"], ["rmse", "RMSE"], ["mae", "MAE"]],
+};
+
+function taskOf(v) {
+  const m = (v && v.metrics) || {};
+  if (TASK_METRICS[m.task]) return m.task;
+  return "r2" in m ? "regression" : "macro_f1" in m ? "multiclass" : "binary";
+}
+
+// The task of the versions shown: the newest version's (the table follows
+// what the pipeline trains now).
+function tableTask(versions) {
+  return taskOf(versions[versions.length - 1]);
+}
+
+// Column heads and chart choices for task; the chosen metric is kept when
+// the task offers it.
+function drawMetricChoices(task) {
+  const metrics = TASK_METRICS[task];
+  document.querySelectorAll("#models th.metric").forEach((th, i) => { th.textContent = metrics[i][2] || metrics[i][1]; });
+  const select = $("#metric");
+  const options = metrics.map(([name, label]) => `<option value="${name}">${esc(label)}</option>`).join("");
+  if (select.dataset.drawn === options) return;
+  const chosen = select.value;
+  select.innerHTML = options;
+  select.dataset.drawn = options;
+  select.value = metrics.some(([name]) => name === chosen) ? chosen : metrics[0][0];
+}
+
 // Replaces an element's content only when it changed, so a poll that brings
 // nothing new leaves the page (a button under the pointer, a selection) alone.
 function setHtml(el, html) {
@@ -121,13 +158,14 @@ function drawRuns() {
 
 function drawModels() {
   const versions = state.models.versions || [];
+  const task = tableTask(versions);
+  drawMetricChoices(task);
+  const shown = TASK_METRICS[task].slice(0, 3);
   const rows = versions.slice().reverse().map((v) => `<tr>
       <td>${esc(v.version)}</td>
       <td class="stage-${esc(v.stage)}">${esc(v.stage)}</td>
       <td>${esc(v.family)}</td>
-      <td>${fmtNum(metricOf(v, "auc"))}</td>
-      <td>${fmtNum(metricOf(v, "accuracy"))}</td>
-      <td>${fmtNum(metricOf(v, "f1"))}</td>
+      ${shown.map(([name]) => `<td>${fmtNum(metricOf(v, name))}</td>`).join("")}
       <td>${esc(v.run_id)}</td>
       <td title="${esc(v.dataset_hash)}">${esc(String(v.dataset_hash || "").slice(0, 10))}</td>
       <td>${esc(v.reason)}</td>
