@@ -175,6 +175,7 @@ static int s_input_preprocess(broker_t *self, const run_task_t *task, uint8_t **
     if (rc)
         return rc;
     snprintf(p.target, sizeof p.target, "%s", self->cfg.target);
+    snprintf(p.task, sizeof p.task, "%s", self->cfg.task);
     return stage_preprocess_in_encode(&p, out, len);
 }
 
@@ -188,6 +189,7 @@ static int s_input_train(broker_t *self, const run_task_t *task, uint8_t **out, 
         return rc;
     p.recipe = prep.recipe;
     p.split = prep.split;
+    snprintf(p.task, sizeof p.task, "%s", prep.task);
     snprintf(p.family, sizeof p.family, "%s", task->family);
     return stage_train_in_encode(&p, out, len);
 }
@@ -200,6 +202,7 @@ static int s_input_evaluate(broker_t *self, const run_task_t *task, uint8_t **ou
     stage_evaluate_in_t p = {0};
     int rc = s_load_prep(self, &p.table, &prep, err);
     p.split = prep.split;
+    snprintf(p.task, sizeof p.task, "%s", rc == 0 ? prep.task : "");
     for (size_t i = 0; i < self->active.n_tasks && rc == 0; i++) {
         const run_task_t *t = &self->active.tasks[i];
         if (dag_task_stage(t) != STAGE_TRAIN || p.n_candidates == STAGE_CANDIDATES_MAX)
@@ -238,6 +241,7 @@ static int s_input_load_model(broker_t *self, const run_task_t *task, uint8_t **
     if (rc)
         return rc;
     p.split = prep.split;
+    snprintf(p.task, sizeof p.task, "%s", prep.task);
     p.expected = v.metrics;
     return stage_load_model_in_encode(&p, out, len);
 }
@@ -290,8 +294,12 @@ static int s_settle_evaluate(broker_t *self, store_txn_t *txn, const run_task_t 
     stage_evaluate_out_t ev;
     registry_decision_t decision;
     int rc = stage_evaluate_out_decode(output, len, &ev, err);
-    if (rc == 0 && registry_decide(&self->cfg.rule, &ev, &decision) != 0)
+    if (rc == 0 && ev.n_scored == 0)
         rc = mlops_err_set(err, MLOPS_EPROTO, "evaluate output: no candidate scored");
+    if (rc == 0 && registry_decide(&self->cfg.rule, &ev, &decision) != 0)
+        rc = mlops_err_set(err, MLOPS_EINVAL, "metric '%s' is not one of a %s model's (--metric)",
+                           self->cfg.rule.metric,
+                           ev.scored[0].metrics.task[0] ? ev.scored[0].metrics.task : "binary");
     if (rc)
         return rc;
     stage_train_out_t train;
