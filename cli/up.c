@@ -45,7 +45,7 @@
 #include <unistd.h>
 
 #define UP_CHILDREN_MAX 64
-#define UP_ARGS_MAX 16
+#define UP_ARGS_MAX 32
 #define UP_LINE_MAX 4096              //  longer output lines are split
 #define UP_BACKOFF_MIN_MSEC 500       //  first restart delay
 #define UP_BACKOFF_MAX_MSEC 30000     //  restart delay ceiling

@@ -24,29 +24,35 @@ static void test_trains_one_family(void)
     CHECK(auc > 0.5 && auc <= 1);
 }
 
-static void test_gbdt_binary(void)
+//  The train output of family on target for task (run through the chain).
+static int s_train_task(const char *target, const char *task, const char *family,
+                        stage_train_out_t *t)
 {
     sf_chain_t c;
-    int rc = sf_chain_task(&c, "", "", "gbdt");
-    stage_train_out_t t = c.t;
+    int rc = sf_chain_task(&c, target, task, family);
+    *t = c.t;
     sf_chain_clear(&c);
-    CHECK_INT(rc, 0);
+    return rc;
+}
+
+static void test_gbdt_binary(void)
+{
+    stage_train_out_t t;
+    CHECK_INT(s_train_task("", "", "gbdt", &t), 0);
     CHECK_STR(t.family, "gbdt");
     CHECK_STR(t.metrics.task, "");
     CHECK(t.metrics.auc > 0.5 && t.metrics.auc <= 1);
 }
 
+static const char *const s_families[] = {"logreg", "forest", "gbdt"};
+
 //  Every family on the multiclass Pclass: accuracy, macro F1 and log loss.
 static void test_multiclass_families(void)
 {
-    static const char *const families[] = {"logreg", "forest", "gbdt"};
     for (size_t i = 0; i < 3; i++) {
-        sf_chain_t c;
-        int rc = sf_chain_task(&c, "Pclass", "auto", families[i]);
-        stage_train_out_t t = c.t;
-        sf_chain_clear(&c);
-        CHECK_INT(rc, 0);
-        CHECK_STR(t.family, families[i]);
+        stage_train_out_t t;
+        CHECK_INT(s_train_task("Pclass", "auto", s_families[i], &t), 0);
+        CHECK_STR(t.family, s_families[i]);
         CHECK_STR(t.metrics.task, "multiclass");
         CHECK(t.metrics.accuracy > 1.0 / 3 && t.metrics.accuracy <= 1);   //  beats chance
         CHECK(t.metrics.macro_f1 > 0 && t.metrics.macro_f1 <= 1);
@@ -58,13 +64,9 @@ static void test_multiclass_families(void)
 //  Every family on the regression Age: R^2, RMSE and MAE.
 static void test_regression_families(void)
 {
-    static const char *const families[] = {"logreg", "forest", "gbdt"};
     for (size_t i = 0; i < 3; i++) {
-        sf_chain_t c;
-        int rc = sf_chain_task(&c, "Age", "regression", families[i]);
-        stage_train_out_t t = c.t;
-        sf_chain_clear(&c);
-        CHECK_INT(rc, 0);
+        stage_train_out_t t;
+        CHECK_INT(s_train_task("Age", "regression", s_families[i], &t), 0);
         CHECK_STR(t.metrics.task, "regression");
         CHECK(t.metrics.r2 <= 1);
         CHECK(t.metrics.rmse > 0 && t.metrics.mae > 0 && t.metrics.mae <= t.metrics.rmse);
