@@ -24,6 +24,7 @@
 #include "clock.h"
 #include "endpoint.h"
 #include "flags.h"
+#include "task_name.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -588,7 +589,16 @@ static int s_parse(s_up_t *self, int argc, char **argv)
         case 's': snprintf(self->store, sizeof self->store, "%s", optarg); break;
         case 'S': self->source = optarg; break;
         case 'T': self->target = optarg; break;
-        case 'Y': self->task = optarg; break;
+        case 'Y': {
+            int task;
+            if (task_parse(optarg, &task) != 0) {
+                fprintf(stderr, "mlops up: --task '%s' is not auto, binary, multiclass or "
+                        "regression\n", optarg);
+                return 2;
+            }
+            self->task = optarg;
+            break;
+        }
         case 'b': snprintf(self->bin_dir, sizeof self->bin_dir, "%s", optarg); break;
         case 'p':
             if (value < 1 || value > 65535) {
