@@ -175,7 +175,9 @@ static int s_input_preprocess(broker_t *self, const run_task_t *task, uint8_t **
     if (rc)
         return rc;
     snprintf(p.target, sizeof p.target, "%s", self->cfg.target);
-    snprintf(p.task, sizeof p.task, "%s", self->cfg.task);
+    //  auto goes as "" (no key): a binary run's payloads stay the bytes an
+    //  older worker reads
+    snprintf(p.task, sizeof p.task, "%s", strcmp(self->cfg.task, "auto") == 0 ? "" : self->cfg.task);
     return stage_preprocess_in_encode(&p, out, len);
 }
 

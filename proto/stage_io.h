@@ -14,10 +14,10 @@
     message naming the key.
 
     Task types: `task` (preprocess in and out, train, evaluate and
-    load_model in) is optional and written only when not "": "" is binary,
-    so a binary run's payloads are the bytes they were before task types.
-    preprocess's input asks (auto, binary, multiclass, regression), its
-    output says what it decided, and the broker passes that on. Metrics say
+    load_model in) is optional and written only when not "", so a binary
+    run's payloads are the bytes they were before task types. preprocess's
+    input asks ("" = auto, binary, multiclass, regression); its output says
+    what it decided ("" = binary), and the broker passes that on. Metrics say
     their own task (metrics_t.task, records.h).
 
     Ownership: strings and refs are copied into the structs. Row index arrays
@@ -87,7 +87,7 @@ typedef struct {
     char target[RECORD_NAME_MAX];    //  label column, "" = default (Survived)
     double test_fraction;            //  0 = default (0.2)
     uint64_t seed;                   //  split seed
-    char task[RECORD_NAME_MAX];      //  auto, binary, multiclass, regression; "" = binary
+    char task[RECORD_NAME_MAX];      //  "" (auto: from the target), binary, multiclass, regression
 } stage_preprocess_in_t;
 
 typedef struct {

@@ -1,6 +1,6 @@
 /*  stage_preprocess.c: the preprocess stage: decides the task type (the
-    input's `task`, auto = from the target column; "" = binary, what a
-    broker from before task types means), fits the recipe on a stratified
+    input's `task`; "" = auto, from the target column, which gives binary
+    for every target a broker from before task types could train), fits the recipe on a stratified
     train split (train_prepare; regression drops the rows without a target
     and says how many) and uploads both, the split as a stage_split_t blob. */
 #include "stages.h"
@@ -41,7 +41,7 @@ int stage_preprocess_run(void *arg, const uint8_t *input, size_t input_len, uint
         return err->code;
     prep_options_t opts = {.target = in.target[0] ? in.target : NULL,
                            .test_fraction = in.test_fraction, .seed = in.seed,
-                           .task = in.task[0] ? in.task : "binary"};
+                           .task = in.task[0] ? in.task : "auto"};
     prep_result_t prep = {0};
     mlops_err_clear(&sub);
     rc = train_prepare(raw, &opts, &prep, &sub);
