@@ -298,10 +298,12 @@ static int s_settle_evaluate(broker_t *self, store_txn_t *txn, const run_task_t 
     int rc = stage_evaluate_out_decode(output, len, &ev, err);
     if (rc == 0 && ev.n_scored == 0)
         rc = mlops_err_set(err, MLOPS_EPROTO, "evaluate output: no candidate scored");
+    const char *kind = rc == 0 && ev.scored[0].metrics.task[0] ? ev.scored[0].metrics.task : "binary";
+    if (rc == 0 && !registry_default_metric(kind))
+        rc = mlops_err_set(err, MLOPS_EPROTO, "evaluate output: unknown task type '%.40s'", kind);
     if (rc == 0 && registry_decide(&self->cfg.rule, &ev, &decision) != 0)
         rc = mlops_err_set(err, MLOPS_EINVAL, "metric '%s' is not one of a %s model's (--metric)",
-                           self->cfg.rule.metric,
-                           ev.scored[0].metrics.task[0] ? ev.scored[0].metrics.task : "binary");
+                           self->cfg.rule.metric, kind);
     if (rc)
         return rc;
     stage_train_out_t train;

@@ -218,6 +218,12 @@ static void test_stages_carry_the_task_type(void)
     CHECK_INT(s_settle(b, "1-evaluate", out, len, &err), MLOPS_EINVAL);
     CHECK_STR(err.msg, "metric 'auc' is not one of a multiclass model's (--metric)");
     free(out);
+    snprintf(ev.scored[0].metrics.task, sizeof ev.scored[0].metrics.task, "ordinal");
+    CHECK_INT(stage_evaluate_out_encode(&ev, &out, &len), 0);
+    mlops_err_clear(&err);
+    CHECK_INT(s_settle(b, "1-evaluate", out, len, &err), MLOPS_EPROTO);
+    CHECK_STR(err.msg, "evaluate output: unknown task type 'ordinal'");
+    free(out);
     broker_destroy(&b);
     fx_rmdir(dir);
 }
