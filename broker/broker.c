@@ -234,7 +234,8 @@ void broker_config_defaults(broker_config_t *cfg)
     cfg->policy = (dag_policy_t){.max_attempts = 3, .backoff_msec = 1000, .backoff_max_msec = 60000};
     for (int s = 0; s < STAGE_COUNT; s++)
         cfg->timeout_msec[s] = BROKER_STAGE_TIMEOUT_MSEC;
-    snprintf(cfg->rule.metric, sizeof cfg->rule.metric, "auc");
+    cfg->rule.metric[0] = 0;   //  the task type's default (registry_default_metric)
+    snprintf(cfg->task, sizeof cfg->task, "auto");
     cfg->rule.margin = 0;
     cfg->load_wait_msec = BROKER_LOAD_WAIT_MSEC;
     cfg->default_source = "synthetic";
@@ -288,20 +289,32 @@ static int s_start_data(broker_t *self, mlops_err_t *err)
     return self->data ? 0 : err->code;
 }
 
+//  True for a --task word.
+static bool s_task_word(const char *task)
+{
+    static const char *const s_tasks[] = {"auto", "binary", "multiclass", "regression"};
+    for (size_t i = 0; i < sizeof s_tasks / sizeof s_tasks[0]; i++)
+        if (strcmp(task, s_tasks[i]) == 0)
+            return true;
+    return false;
+}
+
 static int s_check_config(const broker_config_t *cfg, mlops_err_t *err)
 {
-    double v;
-    metrics_t m = {0};
     if (cfg->heartbeat_msec <= 0 || cfg->liveness < 1)
         return mlops_err_set(err, MLOPS_EINVAL, "heartbeat interval and liveness must be positive");
     if (cfg->policy.max_attempts < 1 || cfg->policy.backoff_msec < 0)
         return mlops_err_set(err, MLOPS_EINVAL, "--max-attempts must be at least 1");
     if (cfg->load_wait_msec < 0)
         return mlops_err_set(err, MLOPS_EINVAL, "--load-wait must be 0 or more");
-    if (registry_metric(&m, cfg->rule.metric, &v))
+    if (cfg->rule.metric[0] && !registry_metric_known(cfg->rule.metric))
         return mlops_err_set(err, MLOPS_EINVAL,
-                             "unknown metric '%s' (accuracy, precision, recall, f1, auc, log_loss)",
-                             cfg->rule.metric);
+                             "unknown metric '%s' (binary: auc, accuracy, precision, recall, f1, "
+                             "log_loss; multiclass: accuracy, macro_f1, log_loss; regression: r2, "
+                             "rmse, mae)", cfg->rule.metric);
+    if (!s_task_word(cfg->task))
+        return mlops_err_set(err, MLOPS_EINVAL,
+                             "unknown task '%s' (auto, binary, multiclass, regression)", cfg->task);
     if (cfg->n_families == 0 || cfg->n_families > DAG_FAMILIES_MAX)
         return mlops_err_set(err, MLOPS_EINVAL, "between 1 and %d model families", DAG_FAMILIES_MAX);
     for (size_t i = 0; i < cfg->n_families; i++)

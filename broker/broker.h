@@ -63,6 +63,8 @@ typedef struct {
     registry_rule_t rule;            //  promotion metric and margin
     const char *default_source;      //  source of a RETRAIN with none
     const char *target;              //  label column, "" = default
+    char task[RECORD_NAME_MAX];      //  --task: auto (from the target column), binary,
+                                     //  multiclass, regression
     double test_fraction;            //  0 = default
     uint64_t seed;                   //  split and training seed
     const char *families[DAG_FAMILIES_MAX]; //  train fan-out

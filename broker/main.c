@@ -58,11 +58,15 @@ static void s_usage(FILE *out)
             "                         worker serves the new version, or after this long (the\n"
             "                         run then succeeds, naming the workers that lag); 0 = do\n"
             "                         not wait (default 30s)\n"
-            "  --metric NAME          promotion metric: auc, accuracy, f1, precision, recall,\n"
-            "                         log_loss (default auc)\n"
+            "  --metric NAME          promotion metric: binary auc, accuracy, f1, precision,\n"
+            "                         recall, log_loss; multiclass accuracy, macro_f1, log_loss;\n"
+            "                         regression r2, rmse, mae (default: the task type's: auc,\n"
+            "                         accuracy, r2)\n"
             "  --margin X             a challenger must beat production by more than X (default 0)\n"
             "  --source SPEC          source of a RETRAIN that names none (default synthetic)\n"
             "  --target COLUMN        label column (default Survived)\n"
+            "  --task TYPE            auto, binary, multiclass or regression (default auto:\n"
+            "                         from the target column, as mlops train decides)\n"
             "  --families A,B         model families trained in parallel (default logreg,forest)\n"
             "  --seed N               split and training seed (default 42)\n"
             "  --keep-runs N          keep the newest N ended runs with their stage outputs and\n"
@@ -174,6 +178,7 @@ static int s_parse(broker_config_t *cfg, int argc, char **argv)
         {"listen", 1, 0, 'l'},    {"insecure", 0, 0, 'I'},
         {"keep-runs", 1, 0, 'K'}, {"keep-versions", 1, 0, 'V'},
         {"trigger-min-interval", 1, 0, 'G'},
+        {"task", 1, 0, 'Y'},
         {0, 0, 0, 0},
     };
     int c, rc = 0;
@@ -202,6 +207,7 @@ static int s_parse(broker_config_t *cfg, int argc, char **argv)
         case 'm': snprintf(cfg->rule.metric, sizeof cfg->rule.metric, "%s", optarg); break;
         case 'o': cfg->default_source = optarg; break;
         case 'T': cfg->target = optarg; break;
+        case 'Y': snprintf(cfg->task, sizeof cfg->task, "%s", optarg); break;
         case 'f': rc = s_families(cfg, optarg); break;
         case 'h': s_usage(stdout); exit(0);
         default: s_usage(stderr); return -1;

@@ -5,14 +5,51 @@
 #include <stdlib.h>
 #include <string.h>
 
+//  The metrics of each task type, as metrics_t.task names it ("" = binary).
+#define S_TASK_METRICS 6
+static const struct {
+    const char *task;
+    const char *metric[S_TASK_METRICS];   //  the first is the default promotion metric
+} s_tasks[] = {
+    {"", {"auc", "accuracy", "precision", "recall", "f1", "log_loss"}},
+    {"multiclass", {"accuracy", "macro_f1", "log_loss"}},
+    {"regression", {"r2", "rmse", "mae"}},
+};
+
+static const struct { const char *name; size_t off; } s_names[] = {
+    {"accuracy", offsetof(metrics_t, accuracy)}, {"precision", offsetof(metrics_t, precision)},
+    {"recall", offsetof(metrics_t, recall)},     {"f1", offsetof(metrics_t, f1)},
+    {"auc", offsetof(metrics_t, auc)},           {"log_loss", offsetof(metrics_t, log_loss)},
+    {"macro_f1", offsetof(metrics_t, macro_f1)}, {"r2", offsetof(metrics_t, r2)},
+    {"rmse", offsetof(metrics_t, rmse)},         {"mae", offsetof(metrics_t, mae)},
+};
+
+//  The row of s_tasks for a metrics_t.task ("binary" is "" too), or -1.
+static int s_task(const char *task)
+{
+    if (strcmp(task, "binary") == 0)
+        task = "";
+    for (size_t t = 0; t < sizeof s_tasks / sizeof s_tasks[0]; t++)
+        if (strcmp(task, s_tasks[t].task) == 0)
+            return (int)t;
+    return -1;
+}
+
+bool registry_metric_known(const char *name)
+{
+    for (size_t i = 0; name && i < sizeof s_names / sizeof s_names[0]; i++)
+        if (strcmp(name, s_names[i].name) == 0)
+            return true;
+    return false;
+}
+
 int registry_metric(const metrics_t *m, const char *name, double *value)
 {
-    static const struct { const char *name; size_t off; } s_names[] = {
-        {"accuracy", offsetof(metrics_t, accuracy)}, {"precision", offsetof(metrics_t, precision)},
-        {"recall", offsetof(metrics_t, recall)},     {"f1", offsetof(metrics_t, f1)},
-        {"auc", offsetof(metrics_t, auc)},           {"log_loss", offsetof(metrics_t, log_loss)},
-    };
-    for (size_t i = 0; name && i < sizeof s_names / sizeof s_names[0]; i++) {
+    int t = s_task(m->task);
+    bool of_task = false;
+    for (size_t i = 0; t >= 0 && name && i < S_TASK_METRICS && s_tasks[t].metric[i]; i++)
+        of_task |= strcmp(name, s_tasks[t].metric[i]) == 0;
+    for (size_t i = 0; of_task && i < sizeof s_names / sizeof s_names[0]; i++) {
         if (strcmp(name, s_names[i].name) == 0) {
             *value = *(const double *)((const char *)m + s_names[i].off);
             return 0;
@@ -21,23 +58,30 @@ int registry_metric(const metrics_t *m, const char *name, double *value)
     return MLOPS_EINVAL;
 }
 
+const char *registry_default_metric(const char *task)
+{
+    int t = s_task(task);
+    return t >= 0 ? s_tasks[t].metric[0] : NULL;
+}
+
 bool registry_lower_is_better(const char *name)
 {
-    return name && strcmp(name, "log_loss") == 0;
+    return name && (strcmp(name, "log_loss") == 0 || strcmp(name, "rmse") == 0 ||
+                    strcmp(name, "mae") == 0);
 }
 
 //  How much a beats b on metric (positive = better), whichever way it points.
-static double s_gain(const registry_rule_t *rule, const metrics_t *a, const metrics_t *b)
+static double s_gain(const char *metric, const metrics_t *a, const metrics_t *b)
 {
     double va = 0, vb = 0;
-    registry_metric(a, rule->metric, &va);
-    registry_metric(b, rule->metric, &vb);
-    return registry_lower_is_better(rule->metric) ? vb - va : va - vb;
+    registry_metric(a, metric, &va);
+    registry_metric(b, metric, &vb);
+    return registry_lower_is_better(metric) ? vb - va : va - vb;
 }
 
-static bool s_better(const registry_rule_t *rule, const metrics_t *a, const metrics_t *b)
+static bool s_better(const char *metric, const metrics_t *a, const metrics_t *b)
 {
-    double gain = s_gain(rule, a, b);
+    double gain = s_gain(metric, a, b);
     if (gain != 0)
         return gain > 0;
     if (a->f1 != b->f1)
@@ -45,30 +89,51 @@ static bool s_better(const registry_rule_t *rule, const metrics_t *a, const metr
     return a->accuracy > b->accuracy;
 }
 
+//  Production of another task type: nothing to compare; promotion is
+//  left to a person (mlops promote), since the serving answers change shape.
+static void s_other_task(const stage_evaluate_out_t *ev, const stage_scored_t *c,
+                         registry_decision_t *out)
+{
+    out->promote = false;
+    snprintf(out->reason, sizeof out->reason,
+             "task changed: %s %s, production v%lld %s; metrics of different task types are not "
+             "compared, promote by hand", c->family, c->metrics.task[0] ? c->metrics.task : "binary",
+             (long long)ev->production_version,
+             ev->production.task[0] ? ev->production.task : "binary");
+}
+
 int registry_decide(const registry_rule_t *rule, const stage_evaluate_out_t *ev,
                     registry_decision_t *out)
 {
     double value;
     memset(out, 0, sizeof *out);
-    if (ev->n_scored == 0 || registry_metric(&ev->scored[0].metrics, rule->metric, &value))
+    if (ev->n_scored == 0)
+        return MLOPS_EINVAL;
+    const char *metric = rule->metric[0] ? rule->metric
+                                         : registry_default_metric(ev->scored[0].metrics.task);
+    if (!metric || registry_metric(&ev->scored[0].metrics, metric, &value))
         return MLOPS_EINVAL;
     for (size_t i = 1; i < ev->n_scored; i++)
-        if (s_better(rule, &ev->scored[i].metrics, &ev->scored[out->best].metrics))
+        if (s_better(metric, &ev->scored[i].metrics, &ev->scored[out->best].metrics))
             out->best = i;
     const stage_scored_t *c = &ev->scored[out->best];
     double cv = 0, pv = 0;
-    registry_metric(&c->metrics, rule->metric, &cv);
+    registry_metric(&c->metrics, metric, &cv);
     if (ev->production_version <= 0) {
         out->promote = true;
         snprintf(out->reason, sizeof out->reason, "first version: %s %s %.4f, no production model",
-                 c->family, rule->metric, cv);
+                 c->family, metric, cv);
         return 0;
     }
-    registry_metric(&ev->production, rule->metric, &pv);
-    double gain = s_gain(rule, &c->metrics, &ev->production);
+    if (s_task(ev->production.task) != s_task(c->metrics.task)) {
+        s_other_task(ev, c, out);
+        return 0;
+    }
+    registry_metric(&ev->production, metric, &pv);
+    double gain = s_gain(metric, &c->metrics, &ev->production);
     out->promote = gain > rule->margin;
     snprintf(out->reason, sizeof out->reason, "%s %s %.4f %s production v%lld %.4f by %+.4f (margin %g)",
-             c->family, rule->metric, cv, out->promote ? "beats" : "does not beat",
+             c->family, metric, cv, out->promote ? "beats" : "does not beat",
              (long long)ev->production_version, pv, gain, rule->margin);
     return 0;
 }

@@ -24,7 +24,7 @@
 #include "store.h"
 
 typedef struct {
-    char metric[RECORD_NAME_MAX];   //  accuracy, precision, recall, f1, auc, log_loss
+    char metric[RECORD_NAME_MAX];   //  a registry_metric name; "" = the task type's default
     double margin;                  //  challenger must beat production by more than this
 } registry_rule_t;
 
@@ -34,16 +34,30 @@ typedef struct {
     char reason[RECORD_TEXT_MAX];   //  why, for the version record and the audit log
 } registry_decision_t;
 
-//  Reads the named metric. Returns 0, or MLOPS_EINVAL for an unknown name.
+//  Reads the named metric of m's task type (m->task): binary (""): auc,
+//  accuracy, precision, recall, f1, log_loss; multiclass: accuracy,
+//  macro_f1, log_loss; regression: r2, rmse, mae. Returns 0, or
+//  MLOPS_EINVAL for a name unknown or not of m's task.
 int registry_metric(const metrics_t *m, const char *name, double *value);
 
-//  True for a metric where lower is better (log_loss).
+//  True for a name registry_metric knows for some task type (--metric).
+bool registry_metric_known(const char *name);
+
+//  The default promotion metric of a task type (metrics_t.task; "" and
+//  "binary" = binary): auc, multiclass accuracy, regression r2 (the same
+//  defaults as `mlops train`, ml/task_name.h). NULL for an unknown task.
+const char *registry_default_metric(const char *task);
+
+//  True for a metric where lower is better (log_loss, rmse, mae).
 bool registry_lower_is_better(const char *name);
 
-//  Picks the challenger (best on rule->metric; ties by f1, then accuracy,
-//  then the earlier candidate) and decides whether it replaces production.
-//  ev must hold at least one scored candidate. Returns 0, or MLOPS_EINVAL
-//  when the metric is unknown or ev is empty.
+//  Picks the challenger (best on rule->metric, or the candidates' task
+//  type's default when it is ""; ties by f1, then accuracy, then the
+//  earlier candidate) and decides whether it replaces production. A
+//  production model of another task type is not compared: the challenger
+//  is archived with "task changed: ..." (promote it by hand). ev must hold
+//  at least one scored candidate. Returns 0, or MLOPS_EINVAL when the
+//  metric is unknown or not of the candidates' task type, or ev is empty.
 int registry_decide(const registry_rule_t *rule, const stage_evaluate_out_t *ev,
                     registry_decision_t *out);
 

@@ -176,6 +176,9 @@ static int s_input_preprocess(broker_t *self, const run_task_t *task, uint8_t **
     if (rc)
         return rc;
     snprintf(p.target, sizeof p.target, "%s", self->cfg.target);
+    //  auto goes as "" (no key): a binary run's payloads stay the bytes an
+    //  older worker reads
+    snprintf(p.task, sizeof p.task, "%s", strcmp(self->cfg.task, "auto") == 0 ? "" : self->cfg.task);
     return stage_preprocess_in_encode(&p, out, len);
 }
 
@@ -189,6 +192,7 @@ static int s_input_train(broker_t *self, const run_task_t *task, uint8_t **out, 
         return rc;
     p.recipe = prep.recipe;
     p.split = prep.split;
+    snprintf(p.task, sizeof p.task, "%s", prep.task);
     snprintf(p.family, sizeof p.family, "%s", task->family);
     return stage_train_in_encode(&p, out, len);
 }
@@ -201,6 +205,7 @@ static int s_input_evaluate(broker_t *self, const run_task_t *task, uint8_t **ou
     stage_evaluate_in_t p = {0};
     int rc = s_load_prep(self, &p.table, &prep, err);
     p.split = prep.split;
+    snprintf(p.task, sizeof p.task, "%s", rc == 0 ? prep.task : "");
     for (size_t i = 0; i < self->active.n_tasks && rc == 0; i++) {
         const run_task_t *t = &self->active.tasks[i];
         if (dag_task_stage(t) != STAGE_TRAIN || p.n_candidates == STAGE_CANDIDATES_MAX)
@@ -239,6 +244,7 @@ static int s_input_load_model(broker_t *self, const run_task_t *task, uint8_t **
     if (rc)
         return rc;
     p.split = prep.split;
+    snprintf(p.task, sizeof p.task, "%s", prep.task);
     p.expected = v.metrics;
     version_t prod;   //  whose signature the candidate's is compared with
     if (registry_production(self->store, &prod, err) != 0)
@@ -298,8 +304,14 @@ static int s_settle_evaluate(broker_t *self, store_txn_t *txn, const run_task_t 
     stage_evaluate_out_t ev;
     registry_decision_t decision;
     int rc = stage_evaluate_out_decode(output, len, &ev, err);
-    if (rc == 0 && registry_decide(&self->cfg.rule, &ev, &decision) != 0)
+    if (rc == 0 && ev.n_scored == 0)
         rc = mlops_err_set(err, MLOPS_EPROTO, "evaluate output: no candidate scored");
+    const char *kind = rc == 0 && ev.scored[0].metrics.task[0] ? ev.scored[0].metrics.task : "binary";
+    if (rc == 0 && !registry_default_metric(kind))
+        rc = mlops_err_set(err, MLOPS_EPROTO, "evaluate output: unknown task type '%.40s'", kind);
+    if (rc == 0 && registry_decide(&self->cfg.rule, &ev, &decision) != 0)
+        rc = mlops_err_set(err, MLOPS_EINVAL, "metric '%s' is not one of a %s model's (--metric)",
+                           self->cfg.rule.metric, kind);
     if (rc)
         return rc;
     stage_train_out_t train;

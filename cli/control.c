@@ -455,6 +455,19 @@ int cli_runs(int argc, char **argv)
 
 /* --- models -------------------------------------------------------------- */
 
+//  The AUC, ACC and F1 columns of `mlops models`, for a binary version;
+//  the other task types put their own metrics there, named.
+static const char *s_metric_cols(const metrics_t *m, char *buf, size_t size)
+{
+    if (strcmp(m->task, "multiclass") == 0)
+        snprintf(buf, size, "%6s %6.4f %6.4f", "-", m->accuracy, m->macro_f1);
+    else if (strcmp(m->task, "regression") == 0)
+        snprintf(buf, size, "r2 %.4f rmse %.4g mae %.4g", m->r2, m->rmse, m->mae);
+    else
+        snprintf(buf, size, "%6.4f %6.4f %6.4f", m->auc, m->accuracy, m->f1);
+    return buf;
+}
+
 int cli_models(int argc, char **argv)
 {
     client_opts_t opts;
@@ -475,15 +488,17 @@ int cli_models(int argc, char **argv)
     if (opts.json) {
         rc = s_print_data(reply, "models");
     } else {
+        //  multiclass rows: ACC is accuracy, F1 macro F1; regression rows name theirs
         printf("%7s  %-10s %-7s %6s %6s %6s %5s  %-19s %s\n", "VERSION", "STAGE", "FAMILY", "AUC",
                "ACC", "F1", "RUN", "CREATED", "REASON");
         for (size_t i = models.n_versions; i-- > 0;) {
             const version_t *v = &models.versions[i];
             char when[32], name[24];
             snprintf(name, sizeof name, "v%" PRIu64, v->version);
-            printf("%7s  %-10s %-7s %6.4f %6.4f %6.4f %5" PRIu64 "  %-19s %s\n", name,
-                   version_stage_name(v->stage), v->family, v->metrics.auc, v->metrics.accuracy,
-                   v->metrics.f1, v->run_id, s_time(v->created_ms, when, sizeof when), v->reason);
+            char cols[64];
+            printf("%7s  %-10s %-7s %s %5" PRIu64 "  %-19s %s\n", name, version_stage_name(v->stage),
+                   v->family, s_metric_cols(&v->metrics, cols, sizeof cols), v->run_id,
+                   s_time(v->created_ms, when, sizeof when), v->reason);
         }
         if (models.n_versions == 0)
             printf("(no versions yet)\n");

@@ -24,6 +24,7 @@
 #include "clock.h"
 #include "endpoint.h"
 #include "flags.h"
+#include "task_name.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -45,7 +46,7 @@
 #include <unistd.h>
 
 #define UP_CHILDREN_MAX 64
-#define UP_ARGS_MAX 16
+#define UP_ARGS_MAX 32
 #define UP_LINE_MAX 4096              //  longer output lines are split
 #define UP_BACKOFF_MIN_MSEC 500       //  first restart delay
 #define UP_BACKOFF_MAX_MSEC 30000     //  restart delay ceiling
@@ -78,6 +79,7 @@ typedef struct {
     int metrics_port;              //  --metrics-port: the broker's /metrics on loopback, 0 = any free one
     const char *source;            //  --source for the first retrain
     const char *target;            //  --target, passed to the broker
+    const char *task;              //  --task, passed to the broker
     int train_workers;             //  --train-workers
     int infer_workers;             //  --infer-workers
     s_child_t children[UP_CHILDREN_MAX];
@@ -114,6 +116,8 @@ static void s_usage(FILE *out)
             "  --source SPEC        data for the first retrain on a new store:\n"
             "                       a CSV path or synthetic[:rows[:seed]] (default synthetic)\n"
             "  --target COL         label column of the data (default Survived)\n"
+            "  --task TYPE          auto, binary, multiclass or regression (default auto:\n"
+            "                       from the target column)\n"
             "  --train-workers N    train workers (default 2)\n"
             "  --infer-workers N    inference workers (default 2)\n"
             "  --base-port N        broker work/control/events on tcp://127.0.0.1:N, N+1,\n"
@@ -485,7 +489,7 @@ static int s_plan(s_up_t *self)
 
     s_child_add(self, "broker", "mlops-broker", "--store", self->store, "--work", work,
                 "--control", control, "--events", events, "--target", self->target,
-                "--source", self->source, "--metrics", metrics, NULL);
+                "--task", self->task, "--source", self->source, "--metrics", metrics, NULL);
     if (self->data_root[0])
         s_child_add(self, "extract", "mlops-worker", "--stage", "extract", "--broker", work,
                     "--data-root", self->data_root, NULL);
@@ -544,6 +548,7 @@ static int s_parse(s_up_t *self, int argc, char **argv)
         {"port", required_argument, NULL, 'p'},
         {"source", required_argument, NULL, 'S'},
         {"target", required_argument, NULL, 'T'},
+        {"task", required_argument, NULL, 'Y'},
         {"train-workers", required_argument, NULL, 't'},
         {"infer-workers", required_argument, NULL, 'i'},
         {"bin", required_argument, NULL, 'b'},
@@ -557,6 +562,7 @@ static int s_parse(s_up_t *self, int argc, char **argv)
     self->base_port = 0;
     self->source = "synthetic";
     self->target = "Survived";
+    self->task = "auto";
     self->train_workers = 2;
     self->infer_workers = 2;
     if (s_exe_dir(self->bin_dir, sizeof self->bin_dir) != 0)
@@ -583,6 +589,16 @@ static int s_parse(s_up_t *self, int argc, char **argv)
         case 's': snprintf(self->store, sizeof self->store, "%s", optarg); break;
         case 'S': self->source = optarg; break;
         case 'T': self->target = optarg; break;
+        case 'Y': {
+            int task;
+            if (task_parse(optarg, &task) != 0) {
+                fprintf(stderr, "mlops up: --task '%s' is not auto, binary, multiclass or "
+                        "regression\n", optarg);
+                return 2;
+            }
+            self->task = optarg;
+            break;
+        }
         case 'b': snprintf(self->bin_dir, sizeof self->bin_dir, "%s", optarg); break;
         case 'p':
             if (value < 1 || value > 65535) {

@@ -18,8 +18,8 @@ int task_parse(const char *word, int *out);
 
 //  The metric the promotion rule compares by default for a task type:
 //  auc (binary), accuracy (multiclass), r2 (regression). Static string.
-//  (broker/broker.c sets the binary default today; it calls this once the
-//  pipeline carries the task type.)
+//  The broker, which does not see ml/, keeps the same defaults in
+//  broker/registry.c (registry_default_metric): change both together.
 const char *task_default_metric(task_t task);
 
 #endif

@@ -127,10 +127,27 @@ static int s_pack_value(msgpack_packer *pk, const void *base, const fields_spec_
     return MLOPS_EINVAL;
 }
 
+//  True for an optional scalar left at zero: it is not written (FIELD_OSTR).
+static bool s_omitted(const void *base, const fields_spec_t *f)
+{
+    if (!f->optional)
+        return false;
+    if (f->kind == F_STR)
+        return CAT(base, f->off, char)[0] == 0;
+    if (f->kind == F_F64)
+        return *CAT(base, f->off, double) == 0;
+    return false;
+}
+
 static int s_pack_fields(msgpack_packer *pk, const void *base, const fields_spec_t *f, size_t n)
 {
-    msgpack_pack_map(pk, (uint32_t)n);
+    uint32_t present = 0;
+    for (size_t i = 0; i < n; i++)
+        present += !s_omitted(base, &f[i]);
+    msgpack_pack_map(pk, present);
     for (size_t i = 0; i < n; i++) {
+        if (s_omitted(base, &f[i]))
+            continue;
         s_pack_str(pk, f[i].key, strlen(f[i].key));
         int rc = s_pack_value(pk, base, &f[i]);
         if (rc)

@@ -105,6 +105,11 @@ typedef struct {
 //  version: an older peer's payload still decodes, as an empty array).
 #define FIELD_OVEC(T, f, n, max, sub) \
     {#f, F_VEC, offsetof(T, f), offsetof(T, n), FIELD_SIZE_(T, f[0]), max, sub, FIELDS_N(sub), NULL, true}
+//  A scalar (F_STR, F_F64) added after a struct's first version: omitted
+//  on encode while it is zero ("" / 0.0), zero when absent, so the bytes of
+//  a struct that does not use it are the bytes an older peer wrote.
+#define FIELD_OSTR(T, f) {#f, F_STR, offsetof(T, f), 0, FIELD_SIZE_(T, f), 0, NULL, 0, NULL, true}
+#define FIELD_OF64(T, f) {#f, F_F64, offsetof(T, f), 0, FIELD_SIZE_(T, f), 0, NULL, 0, NULL, true}
 
 //  Defines PREFIX_NAME_encode / PREFIX_NAME_decode (the signatures of
 //  stage_io.h and control_io.h) over a nameless table of T; FIELDS_CLEAR

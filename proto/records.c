@@ -150,6 +150,11 @@ const fields_spec_t records_metrics_fields[] = {
     FIELD_I64(metrics_t, fp),
     FIELD_I64(metrics_t, tn),
     FIELD_I64(metrics_t, fn),
+    FIELD_OSTR(metrics_t, task),
+    FIELD_OF64(metrics_t, macro_f1),
+    FIELD_OF64(metrics_t, r2),
+    FIELD_OF64(metrics_t, rmse),
+    FIELD_OF64(metrics_t, mae),
 };
 
 const fields_spec_t records_version_fields[] = {

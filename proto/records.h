@@ -74,9 +74,17 @@ typedef enum {
     VERSION_ARCHIVED = 3,
 } version_stage_t;
 
+//  The test metrics of one model. task says which fields hold values:
+//  "" = binary (all but the four below; the bytes of every record written
+//  before task types), "multiclass" (accuracy, macro_f1, log_loss),
+//  "regression" (r2, rmse, mae). The task fields are optional on the wire,
+//  written only when not zero.
 typedef struct {
     double accuracy, precision, recall, f1, auc, log_loss;  //  on the test split
     int64_t tp, fp, tn, fn;                                  //  confusion matrix
+    char task[RECORD_NAME_MAX];                              //  "" (binary), multiclass, regression
+    double macro_f1;                                         //  multiclass
+    double r2, rmse, mae;                                    //  regression
 } metrics_t;
 
 typedef struct {

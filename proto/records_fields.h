@@ -10,7 +10,7 @@
 
 //  The sizes are part of the declarations so that FIELD_MAP / FIELD_VEC can
 //  count them; a definition in records.c with another count does not compile.
-extern const fields_spec_t records_metrics_fields[10]; //  metrics_t
+extern const fields_spec_t records_metrics_fields[15]; //  metrics_t
 extern const fields_spec_t records_run_fields[14];     //  run_t
 extern const fields_spec_t records_version_fields[11]; //  version_t
 

@@ -37,12 +37,14 @@ static const fields_spec_t s_preprocess_in[] = {
     FIELD_STR(stage_preprocess_in_t, target),
     FIELD_NUM(stage_preprocess_in_t, test_fraction),
     FIELD_U64(stage_preprocess_in_t, seed),
+    FIELD_OSTR(stage_preprocess_in_t, task),
 };
 static const fields_spec_t s_preprocess_out[] = {
     VER(stage_preprocess_out_t),
     REF(stage_preprocess_out_t, recipe),
     REF(stage_preprocess_out_t, split),
     FIELD_STR(stage_preprocess_out_t, notes),
+    FIELD_OSTR(stage_preprocess_out_t, task),
 };
 static const fields_spec_t s_split[] = {
     VER(stage_split_t),
@@ -57,6 +59,7 @@ static const fields_spec_t s_train_in[] = {
     FIELD_STR(stage_train_in_t, family),
     FIELD_STR(stage_train_in_t, params),
     FIELD_U64(stage_train_in_t, seed),
+    FIELD_OSTR(stage_train_in_t, task),
 };
 static const fields_spec_t s_train_out[] = {
     VER(stage_train_out_t),
@@ -77,6 +80,7 @@ static const fields_spec_t s_evaluate_in[] = {
     FIELD_LIST(stage_evaluate_in_t, candidates, n_candidates, s_candidate),
     FIELD_I64(stage_evaluate_in_t, production_version),
     REF(stage_evaluate_in_t, production),
+    FIELD_OSTR(stage_evaluate_in_t, task),
 };
 static const fields_spec_t s_scored[] = {
     FIELD_STR(stage_scored_t, key),
@@ -98,6 +102,7 @@ static const fields_spec_t s_load_model_in[] = {
     REF(stage_load_model_in_t, split),
     FIELD_I64(stage_load_model_in_t, production_version),
     REF(stage_load_model_in_t, production),
+    FIELD_OSTR(stage_load_model_in_t, task),
 };
 static const fields_spec_t s_load_model_out[] = {
     VER(stage_load_model_out_t),

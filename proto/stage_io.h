@@ -13,6 +13,13 @@
     limit or trailing bytes give MLOPS_EPROTO (or MLOPS_ETOOBIG) with a
     message naming the key.
 
+    Task types: `task` (preprocess in and out, train, evaluate and
+    load_model in) is optional and written only when not "", so a binary
+    run's payloads are the bytes they were before task types. preprocess's
+    input asks ("" = auto, binary, multiclass, regression); its output says
+    what it decided ("" = binary), and the broker passes that on. Metrics say
+    their own task (metrics_t.task, records.h).
+
     Ownership: strings and refs are copied into the structs. Row index arrays
     of a decoded stage_split_t are malloc'd and owned by it; stage_split_clear
     frees them (safe on a zeroed struct). The other payloads own nothing. The
@@ -80,6 +87,7 @@ typedef struct {
     char target[RECORD_NAME_MAX];    //  label column, "" = default (Survived)
     double test_fraction;            //  0 = default (0.2)
     uint64_t seed;                   //  split seed
+    char task[RECORD_NAME_MAX];      //  "" (auto: from the target), binary, multiclass, regression
 } stage_preprocess_in_t;
 
 typedef struct {
@@ -87,6 +95,7 @@ typedef struct {
     stage_ref_t recipe;              //  fitted preprocessing (opaque bytes)
     stage_ref_t split;               //  a stage_split_t blob
     char notes[512];                 //  what the recipe decided
+    char task[RECORD_NAME_MAX];      //  the task type decided: "" = binary, multiclass, regression
 } stage_preprocess_out_t;
 
 //  The split blob preprocess uploads: row indexes into the table.
@@ -107,6 +116,7 @@ typedef struct {
     char family[RECORD_NAME_MAX];    //  logreg, forest
     char params[RECORD_TEXT_MAX];    //  compact JSON, "" = defaults
     uint64_t seed;                   //  training seed
+    char task[RECORD_NAME_MAX];      //  preprocess's task ("" = binary): the recipe's must match
 } stage_train_in_t;
 
 typedef struct {
@@ -132,6 +142,7 @@ typedef struct {
     size_t n_candidates;             //  1..STAGE_CANDIDATES_MAX
     int64_t production_version;      //  0 = no production model
     stage_ref_t production;          //  its artifact, none when no production model
+    char task[RECORD_NAME_MAX];      //  preprocess's task ("" = binary): the metrics computed
 } stage_evaluate_in_t;
 
 typedef struct {
@@ -158,6 +169,7 @@ typedef struct {
     stage_ref_t split;               //  its test rows are predicted
     int64_t production_version;      //  0 = no production model
     stage_ref_t production;          //  its artifact (its signature is compared), none when none
+    char task[RECORD_NAME_MAX];      //  preprocess's task ("" = binary)
 } stage_load_model_in_t;
 
 typedef struct {

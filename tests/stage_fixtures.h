@@ -12,6 +12,7 @@
 
 #include "stages.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -112,9 +113,12 @@ static inline int sf_get(const stage_ref_t *ref, uint8_t **bytes, size_t *len)
         free(_buf);                                                              \
     } while (0)
 
-//  Runs extract, then preprocess, then (when train) a logreg train on
-//  SF_SOURCE. Returns 0 or the first failing stage's code.
-static inline int sf_chain(sf_chain_t *c, bool train)
+//  Runs extract, then preprocess for target and task ("" = the defaults:
+//  Survived, binary), then (when family is not NULL) a train of family on
+//  SF_SOURCE, passing preprocess's task on. Returns 0 or the first
+//  failing stage's code.
+static inline int sf_chain_task(sf_chain_t *c, const char *target, const char *task,
+                                const char *family)
 {
     memset(c, 0, sizeof *c);
     stage_extract_in_t xin = {.source = SF_SOURCE};
@@ -123,6 +127,8 @@ static inline int sf_chain(sf_chain_t *c, bool train)
     if (rc)
         return rc;
     stage_preprocess_in_t pin = {.table = c->x.table, .seed = 1};
+    snprintf(pin.target, sizeof pin.target, "%s", target);
+    snprintf(pin.task, sizeof pin.task, "%s", task);
     SF_STEP(rc, stage_preprocess_run, stage_preprocess_in_encode, &pin, stage_preprocess_out_decode,
             &c->p);
     uint8_t *split = NULL;
@@ -131,12 +137,20 @@ static inline int sf_chain(sf_chain_t *c, bool train)
     if (rc == 0 && (rc = sf_get(&c->p.split, &split, &split_len)) == 0)
         rc = stage_split_decode(split, split_len, &c->split, &err);
     free(split);
-    if (rc || !train)
+    if (rc || !family)
         return rc;
     stage_train_in_t tin = {.table = c->x.table, .recipe = c->p.recipe, .split = c->p.split,
-                            .family = "logreg", .seed = 2};
+                            .seed = 2};
+    snprintf(tin.family, sizeof tin.family, "%s", family);
+    snprintf(tin.task, sizeof tin.task, "%s", c->p.task);
     SF_STEP(rc, stage_train_run, stage_train_in_encode, &tin, stage_train_out_decode, &c->t);
     return rc;
+}
+
+//  sf_chain_task for Survived, binary, and (when train) logreg.
+static inline int sf_chain(sf_chain_t *c, bool train)
+{
+    return sf_chain_task(c, "", "", train ? "logreg" : NULL);
 }
 
 static inline void sf_chain_clear(sf_chain_t *c)

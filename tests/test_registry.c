@@ -2,7 +2,8 @@
     rule (pure), and registration, promotion, rollback and archiving on a
     real store in a temporary directory, with what each refuses (an unknown
     metric, no candidate, a version not there or already in production,
-    nothing to roll back to).
+    nothing to roll back to); the metrics and default metric of each task
+    type, and no comparison across task types.
 */
 #include <stdlib.h>
 #include <string.h>
@@ -67,6 +68,100 @@ static void test_registry_rule(void)
     CHECK_INT(registry_decide(&rule, &ev, &d), MLOPS_EINVAL);
     double v;
     CHECK_INT(registry_metric(&ev.production, "nope", &v), MLOPS_EINVAL);
+}
+
+//  Two candidates of a task type ("multiclass", "regression") whose
+//  metric values are a and b, and production (version 0 = none) of
+//  prod_task with value p: the metric is accuracy for multiclass, rmse for
+//  regression; the other metrics are filled so a default shows which one.
+static stage_evaluate_out_t s_eval_task(const char *task, double a, double b, int64_t prod_version,
+                                        const char *prod_task, double p)
+{
+    stage_evaluate_out_t ev = s_eval(0, 0, prod_version, 0);
+    metrics_t *m[3] = {&ev.scored[0].metrics, &ev.scored[1].metrics, &ev.production};
+    double value[3] = {a, b, p};
+    for (int i = 0; i < 3; i++) {
+        snprintf(m[i]->task, sizeof m[i]->task, "%s", i == 2 ? prod_task : task);
+        if (strcmp(task, "multiclass") == 0)
+            m[i]->accuracy = value[i], m[i]->macro_f1 = 1 - value[i];
+        else
+            m[i]->rmse = value[i], m[i]->r2 = value[i], m[i]->mae = 1;
+    }
+    return ev;
+}
+
+static void test_registry_metrics_per_task(void)
+{
+    metrics_t mc = {.task = "multiclass", .accuracy = 0.7, .macro_f1 = 0.6, .log_loss = 0.8,
+                    .auc = 0.9};
+    metrics_t rg = {.task = "regression", .r2 = 0.5, .rmse = 12.5, .mae = 9.25};
+    double v = 0;
+    CHECK_INT(registry_metric(&mc, "macro_f1", &v), 0);
+    CHECK_NEAR(v, 0.6, 0);
+    CHECK_INT(registry_metric(&mc, "log_loss", &v), 0);
+    CHECK_NEAR(v, 0.8, 0);
+    CHECK_INT(registry_metric(&mc, "auc", &v), MLOPS_EINVAL);   //  not a multiclass metric
+    CHECK_INT(registry_metric(&rg, "rmse", &v), 0);
+    CHECK_NEAR(v, 12.5, 0);
+    CHECK_INT(registry_metric(&rg, "mae", &v), 0);
+    CHECK_NEAR(v, 9.25, 0);
+    CHECK_INT(registry_metric(&rg, "accuracy", &v), MLOPS_EINVAL);
+    CHECK(registry_lower_is_better("rmse") && registry_lower_is_better("mae"));
+    CHECK(!registry_lower_is_better("r2") && !registry_lower_is_better("macro_f1"));
+    CHECK(registry_metric_known("r2") && registry_metric_known("macro_f1"));
+    CHECK(!registry_metric_known("speed"));
+    CHECK_STR(registry_default_metric(""), "auc");
+    CHECK_STR(registry_default_metric("binary"), "auc");
+    CHECK_STR(registry_default_metric("multiclass"), "accuracy");
+    CHECK_STR(registry_default_metric("regression"), "r2");
+    CHECK(registry_default_metric("ordinal") == NULL);
+}
+
+static void test_registry_default_metric_follows_task(void)
+{
+    registry_rule_t rule = {.metric = ""};
+    registry_decision_t d;
+    stage_evaluate_out_t ev = s_eval(0.80, 0.86, 3, 0.85);   //  binary: auc
+    CHECK_INT(registry_decide(&rule, &ev, &d), 0);
+    CHECK_INT(d.best, 1);
+    CHECK_CONTAINS(d.reason, "forest auc 0.8600 beats production v3");
+    ev = s_eval_task("multiclass", 0.7, 0.6, 3, "multiclass", 0.65);
+    CHECK_INT(registry_decide(&rule, &ev, &d), 0);
+    CHECK_INT(d.best, 0);
+    CHECK(d.promote);
+    CHECK_CONTAINS(d.reason, "logreg accuracy 0.7000 beats production v3 0.6500");
+    ev = s_eval_task("regression", 0.4, 0.6, 0, "", 0);
+    CHECK_INT(registry_decide(&rule, &ev, &d), 0);
+    CHECK_INT(d.best, 1);                            //  higher r2
+    CHECK_STR(d.reason, "first version: forest r2 0.6000, no production model");
+    snprintf(rule.metric, sizeof rule.metric, "rmse");   //  --metric: lower is better
+    ev = s_eval_task("regression", 0.4, 0.6, 3, "regression", 0.5);
+    CHECK_INT(registry_decide(&rule, &ev, &d), 0);
+    CHECK_INT(d.best, 0);
+    CHECK(d.promote);
+    CHECK_CONTAINS(d.reason, "logreg rmse 0.4000 beats production v3 0.5000");
+    snprintf(rule.metric, sizeof rule.metric, "auc");    //  not of the candidates' task
+    CHECK_INT(registry_decide(&rule, &ev, &d), MLOPS_EINVAL);
+}
+
+static void test_registry_no_comparison_across_tasks(void)
+{
+    registry_rule_t rule = {.metric = ""};
+    registry_decision_t d;
+    stage_evaluate_out_t ev = s_eval_task("regression", 0.9, 0.8, 3, "binary", 0);
+    CHECK_INT(registry_decide(&rule, &ev, &d), 0);
+    CHECK(!d.promote);
+    CHECK_STR(d.reason, "task changed: logreg regression, production v3 binary; metrics of "
+                        "different task types are not compared, promote by hand");
+    ev = s_eval_task("multiclass", 0.9, 0.8, 3, "", 0);    //  "" is binary too
+    CHECK_INT(registry_decide(&rule, &ev, &d), 0);
+    CHECK(!d.promote);
+    CHECK_CONTAINS(d.reason, "task changed: logreg multiclass, production v3 binary");
+    ev = s_eval(0.9, 0.8, 3, 0);
+    snprintf(ev.production.task, sizeof ev.production.task, "multiclass");
+    CHECK_INT(registry_decide(&rule, &ev, &d), 0);
+    CHECK(!d.promote);
+    CHECK_CONTAINS(d.reason, "task changed: logreg binary, production v3 multiclass");
 }
 
 static uint64_t s_register(store_t *store, uint64_t run_id, bool promote, const char *artifact)
@@ -209,6 +304,9 @@ static void test_registry_refusals_on_an_empty_store(void)
 int main(void)
 {
     RUN(test_registry_rule);
+    RUN(test_registry_metrics_per_task);
+    RUN(test_registry_default_metric_follows_task);
+    RUN(test_registry_no_comparison_across_tasks);
     RUN(test_registry_store_promote_rollback);
     RUN(test_registry_refusals_on_an_empty_store);
     return TEST_REPORT("test_registry");

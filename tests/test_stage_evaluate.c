@@ -1,7 +1,8 @@
 /*  test_stage_evaluate.c: the evaluate stage handler
     (workers/stage_evaluate.c), run in-process: candidates and production
-    scored on the same rows, a production model that cannot be scored left
-    out, and each refusal. */
+    scored on the same rows with the metrics of the run's task type, a
+    production model that cannot be scored left out, one of another task
+    type named but not scored, and each refusal. */
 #include "stage_fixtures.h"
 #include "testing.h"
 
@@ -11,6 +12,7 @@ static int s_evaluate(const sf_chain_t *c, const stage_ref_t *artifact, const st
 {
     stage_evaluate_in_t in = {.table = c->x.table, .split = c->p.split, .n_candidates = 1,
                               .production_version = production ? 4 : 0};
+    snprintf(in.task, sizeof in.task, "%s", c->p.task);
     if (production)
         in.production = *production;
     snprintf(in.candidates[0].key, sizeof in.candidates[0].key, "9-train-logreg");
@@ -51,6 +53,61 @@ static void test_scores_candidates_and_production(void)
     CHECK_INT(no_prod.production_version, 0);
 }
 
+//  Candidate and production of the task on the same rows: its metrics.
+static void s_check_task(const char *target, const char *task, const char *family)
+{
+    sf_chain_t c;
+    CHECK_INT(sf_chain_task(&c, target, task, family), 0);
+    stage_evaluate_out_t out;
+    mlops_err_t err;
+    int rc = s_evaluate(&c, &c.t.artifact, &c.t.artifact, &out, &err);
+    metrics_t trained = c.t.metrics;
+    sf_chain_clear(&c);
+    CHECK_INT(rc, 0);
+    CHECK_INT(out.n_scored, 1);
+    CHECK_STR(out.scored[0].metrics.task, task);
+    CHECK_STR(out.production.task, task);
+    CHECK_INT(out.production_version, 4);
+    if (strcmp(task, "multiclass") == 0) {
+        CHECK_NEAR(out.scored[0].metrics.accuracy, trained.accuracy, 1e-12);
+        CHECK_NEAR(out.scored[0].metrics.macro_f1, trained.macro_f1, 1e-12);
+        CHECK_NEAR(out.production.log_loss, trained.log_loss, 1e-12);
+    } else {
+        CHECK_NEAR(out.scored[0].metrics.r2, trained.r2, 1e-12);
+        CHECK_NEAR(out.scored[0].metrics.rmse, trained.rmse, 1e-12);
+        CHECK_NEAR(out.production.mae, trained.mae, 1e-12);
+    }
+}
+
+static void test_multiclass_and_regression(void)
+{
+    s_check_task("Pclass", "multiclass", "forest");
+    s_check_task("Age", "regression", "gbdt");
+}
+
+//  Production predicts another task type: named (its task, its version)
+//  with no metrics, for the registry to refuse comparing; a candidate of
+//  another task than the run's is an error.
+static void test_other_task_types(void)
+{
+    sf_chain_t bin, reg;
+    CHECK_INT(sf_chain(&bin, true), 0);
+    CHECK_INT(sf_chain_task(&reg, "Age", "regression", "logreg"), 0);
+    stage_evaluate_out_t out;
+    mlops_err_t err;
+    int rc = s_evaluate(&reg, &reg.t.artifact, &bin.t.artifact, &out, &err);
+    int rc2 = s_evaluate(&reg, &bin.t.artifact, NULL, &(stage_evaluate_out_t){0}, &err);
+    sf_chain_clear(&bin);
+    sf_chain_clear(&reg);
+    CHECK_INT(rc, 0);
+    CHECK_STR(out.scored[0].metrics.task, "regression");
+    CHECK_INT(out.production_version, 4);
+    CHECK_STR(out.production.task, "binary");
+    CHECK(out.production.auc == 0 && out.production.r2 == 0);
+    CHECK_INT(rc2, MLOPS_EINVAL);
+    CHECK_STR(err.msg, "evaluate: cannot score 9-train-logreg: it predicts binary, the run is regression");
+}
+
 static void test_refusals_name_the_problem(void)
 {
     sf_chain_t c;
@@ -74,6 +131,8 @@ int main(void)
     if (sf_up("stage-evaluate") != 0)
         return 1;
     RUN(test_scores_candidates_and_production);
+    RUN(test_multiclass_and_regression);
+    RUN(test_other_task_types);
     RUN(test_refusals_name_the_problem);
     sf_down();
     return TEST_REPORT("test_stage_evaluate");

@@ -1,7 +1,8 @@
 /*  test_stage_io.c: the stage payload codecs (proto/stage_io.c): stage
     names, round trips of every payload (refs, not bytes), the version
-    check before anything else, strict decoding with the key named. The
-    control replies are in test_control_io.c. */
+    check before anything else, strict decoding with the key named, the
+    optional task type (absent when binary, so those bytes do not change).
+    The control replies are in test_control_io.c. */
 #include <msgpack.h>
 #include <stdlib.h>
 #include <string.h>
@@ -296,6 +297,40 @@ static void test_payload_strictness(void)
     CHECK_INT(strlen(tout.family), sizeof tout.family - 1);
 }
 
+//  `task` and the task metrics travel; a binary payload has no `task` key
+//  and its bytes are those of the same struct with none (older peers').
+static void test_task_type_is_optional(void)
+{
+    stage_train_out_t out = {.artifact = s_ref(9), .family = "gbdt", .params = "{}"};
+    snprintf(out.metrics.task, sizeof out.metrics.task, "regression");
+    out.metrics.r2 = 0.75, out.metrics.rmse = 2.5, out.metrics.mae = 1.25;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    CHECK_INT(stage_train_out_encode(&out, &buf, &len), 0);
+    stage_train_out_t back;
+    mlops_err_t err;
+    CHECK_INT(stage_train_out_decode(buf, len, &back, &err), 0);
+    free(buf);
+    CHECK_STR(back.metrics.task, "regression");
+    CHECK_NEAR(back.metrics.rmse, 2.5, 0);
+    CHECK_NEAR(back.metrics.mae, 1.25, 0);
+    CHECK_NEAR(back.metrics.macro_f1, 0, 0);
+
+    stage_evaluate_in_t in = {.table = s_ref(1), .split = s_ref(2), .n_candidates = 1};
+    snprintf(in.candidates[0].key, sizeof in.candidates[0].key, "1-train-logreg");
+    CHECK_INT(stage_evaluate_in_encode(&in, &buf, &len), 0);
+    CHECK(memmem(buf, len, "task", 4) == NULL);       //  binary: no key
+    stage_evaluate_in_t back_in;
+    CHECK_INT(stage_evaluate_in_decode(buf, len, &back_in, &err), 0);
+    free(buf);
+    CHECK_STR(back_in.task, "");
+    snprintf(in.task, sizeof in.task, "multiclass");
+    CHECK_INT(stage_evaluate_in_encode(&in, &buf, &len), 0);
+    CHECK_INT(stage_evaluate_in_decode(buf, len, &back_in, &err), 0);
+    free(buf);
+    CHECK_STR(back_in.task, "multiclass");
+}
+
 static void test_stage_names(void)
 {
     for (int s = 0; s < STAGE_COUNT; s++)
@@ -362,6 +397,7 @@ static void test_other_payloads_round_trip(void)
 int main(void)
 {
     RUN(test_stage_names);
+    RUN(test_task_type_is_optional);
     RUN(test_other_payloads_round_trip);
     RUN(test_train_in_round_trip);
     RUN(test_evaluate_round_trip_and_limits);

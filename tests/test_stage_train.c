@@ -1,7 +1,9 @@
 /*  test_stage_train.c: the train stage handler (workers/stage_train.c), run
     in-process on a preprocessed synthetic table: the artifact uploaded
-    under its sha256, its metrics, and each refusal (rows past the table,
-    an unknown family, a split never uploaded, a payload that is not one). */
+    under its sha256, its metrics, every family (gbdt included) for the
+    binary, multiclass and regression task types with that task's metrics,
+    and each refusal (rows past the table, an unknown family, a split never
+    uploaded, a task other than the recipe's, a payload that is not one). */
 #include "stage_fixtures.h"
 #include "testing.h"
 
@@ -20,6 +22,56 @@ static void test_trains_one_family(void)
     sf_chain_clear(&c);
     CHECK(family_ok);
     CHECK(auc > 0.5 && auc <= 1);
+}
+
+//  The train output of family on target for task (run through the chain).
+static int s_train_task(const char *target, const char *task, const char *family,
+                        stage_train_out_t *t)
+{
+    sf_chain_t c;
+    int rc = sf_chain_task(&c, target, task, family);
+    *t = c.t;
+    sf_chain_clear(&c);
+    return rc;
+}
+
+static void test_gbdt_binary(void)
+{
+    stage_train_out_t t;
+    CHECK_INT(s_train_task("", "", "gbdt", &t), 0);
+    CHECK_STR(t.family, "gbdt");
+    CHECK_STR(t.metrics.task, "");
+    CHECK(t.metrics.auc > 0.5 && t.metrics.auc <= 1);
+}
+
+static const char *const s_families[] = {"logreg", "forest", "gbdt"};
+
+//  Every family on the multiclass Pclass: accuracy, macro F1 and log loss.
+static void test_multiclass_families(void)
+{
+    for (size_t i = 0; i < 3; i++) {
+        stage_train_out_t t;
+        CHECK_INT(s_train_task("Pclass", "auto", s_families[i], &t), 0);
+        CHECK_STR(t.family, s_families[i]);
+        CHECK_STR(t.metrics.task, "multiclass");
+        CHECK(t.metrics.accuracy > 1.0 / 3 && t.metrics.accuracy <= 1);   //  beats chance
+        CHECK(t.metrics.macro_f1 > 0 && t.metrics.macro_f1 <= 1);
+        CHECK(t.metrics.log_loss > 0);
+        CHECK(t.metrics.auc == 0 && t.metrics.r2 == 0);   //  no other task's metric
+    }
+}
+
+//  Every family on the regression Age: R^2, RMSE and MAE.
+static void test_regression_families(void)
+{
+    for (size_t i = 0; i < 3; i++) {
+        stage_train_out_t t;
+        CHECK_INT(s_train_task("Age", "regression", s_families[i], &t), 0);
+        CHECK_STR(t.metrics.task, "regression");
+        CHECK(t.metrics.r2 <= 1);
+        CHECK(t.metrics.rmse > 0 && t.metrics.mae > 0 && t.metrics.mae <= t.metrics.rmse);
+        CHECK(t.metrics.accuracy == 0 && t.metrics.auc == 0);
+    }
 }
 
 //  Trains with in changed by the caller; returns the code.
@@ -63,12 +115,34 @@ static void test_refusals_name_the_problem(void)
     CHECK_STR(err.msg, "train: bad input: table: missing");
 }
 
+//  A task that is not the recipe's (a broker and preprocess that disagree).
+static void test_task_must_be_the_recipes(void)
+{
+    sf_chain_t c;
+    CHECK_INT(sf_chain(&c, false), 0);
+    mlops_err_t err;
+    stage_train_in_t in = {.split = c.p.split, .family = "logreg", .task = "regression"};
+    int other_rc = s_train(&c, &in, &err);
+    mlops_err_t other_err = err;
+    in = (stage_train_in_t){.split = c.p.split, .family = "logreg", .task = "ordinal"};
+    int unknown_rc = s_train(&c, &in, &err);
+    sf_chain_clear(&c);
+    CHECK_INT(other_rc, MLOPS_EPROTO);
+    CHECK_STR(other_err.msg, "train logreg: the recipe's task is binary, the input says regression");
+    CHECK_INT(unknown_rc, MLOPS_EPROTO);
+    CHECK_STR(err.msg, "train: unknown task type 'ordinal'");
+}
+
 int main(void)
 {
     if (sf_up("stage-train") != 0)
         return 1;
     RUN(test_trains_one_family);
+    RUN(test_gbdt_binary);
+    RUN(test_multiclass_families);
+    RUN(test_regression_families);
     RUN(test_refusals_name_the_problem);
+    RUN(test_task_must_be_the_recipes);
     sf_down();
     return TEST_REPORT("test_stage_train");
 }

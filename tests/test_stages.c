@@ -6,8 +6,10 @@
     never uploaded, a forged dataset version, an object that is no table or
     of another size, a load_model re-score that disagrees with evaluate's
     metrics, a load_model that gave no schema verdict), each with its code
-    and a message naming what is wrong; and a candidate of another schema
-    archived with the outcome saying why.
+    and a message naming what is wrong; a candidate of another schema
+    archived with the outcome saying why; the task type carried from --task
+    to preprocess and from preprocess's output to train, and a --metric of
+    another task type refused.
 */
 #include <stdlib.h>
 #include <string.h>
@@ -250,6 +252,68 @@ static void test_stages_settle_schema(void)
     fx_rmdir(dir);
 }
 
+//  The input the broker builds for task_id, decoded by decode into p.
+#define S_INPUT(b, task_id, decode, p, rc)                                                   \
+    do {                                                                                     \
+        uint8_t *_out = NULL;                                                                \
+        size_t _len = 0;                                                                     \
+        mlops_err_t _err;                                                                    \
+        mlops_err_clear(&_err);                                                              \
+        (rc) = stages_build_input((b), dag_task_find(&(b)->active, (task_id)), &_out, &_len, \
+                                  &_err);                                                    \
+        if ((rc) == 0)                                                                       \
+            (rc) = decode(_out, _len, (p), &_err);                                           \
+        free(_out);                                                                          \
+    } while (0)
+
+static void test_stages_carry_the_task_type(void)
+{
+    char dir[64];
+    broker_t *b = s_broker(dir);
+    CHECK(b != NULL);
+    mlops_err_t err;
+    CHECK_INT(store_object_put(b->store, NULL, (const uint8_t *)"rows", 4, b->active.dataset_hash,
+                               &err), 0);
+    stage_preprocess_in_t pin;
+    int rc;
+    S_INPUT(b, "1-preprocess", stage_preprocess_in_decode, &pin, rc);
+    CHECK_INT(rc, 0);
+    CHECK_STR(pin.task, "");                         //  auto: no key, the old bytes
+    snprintf(b->cfg.task, sizeof b->cfg.task, "regression");
+    S_INPUT(b, "1-preprocess", stage_preprocess_in_decode, &pin, rc);
+    CHECK_INT(rc, 0);
+    CHECK_STR(pin.task, "regression");
+    //  preprocess's decision goes on to train
+    stage_preprocess_out_t prep = {.recipe = {.hash = "", .size = 0}, .task = "multiclass"};
+    uint8_t *out = NULL;
+    size_t len = 0;
+    CHECK_INT(stage_preprocess_out_encode(&prep, &out, &len), 0);
+    CHECK_INT(store_blob_put(b->store, NULL, "1-preprocess", out, len, &err), 0);
+    free(out);
+    stage_train_in_t tin;
+    S_INPUT(b, "1-train-logreg", stage_train_in_decode, &tin, rc);
+    CHECK_INT(rc, 0);
+    CHECK_STR(tin.task, "multiclass");
+    //  --metric auc on multiclass candidates: refused naming both
+    stage_evaluate_out_t ev = {.n_scored = 1};
+    snprintf(ev.scored[0].key, sizeof ev.scored[0].key, "1-train-logreg");
+    snprintf(ev.scored[0].metrics.task, sizeof ev.scored[0].metrics.task, "multiclass");
+    snprintf(b->cfg.rule.metric, sizeof b->cfg.rule.metric, "auc");
+    CHECK_INT(stage_evaluate_out_encode(&ev, &out, &len), 0);
+    mlops_err_clear(&err);
+    CHECK_INT(s_settle(b, "1-evaluate", out, len, &err), MLOPS_EINVAL);
+    CHECK_STR(err.msg, "metric 'auc' is not one of a multiclass model's (--metric)");
+    free(out);
+    snprintf(ev.scored[0].metrics.task, sizeof ev.scored[0].metrics.task, "ordinal");
+    CHECK_INT(stage_evaluate_out_encode(&ev, &out, &len), 0);
+    mlops_err_clear(&err);
+    CHECK_INT(s_settle(b, "1-evaluate", out, len, &err), MLOPS_EPROTO);
+    CHECK_STR(err.msg, "evaluate output: unknown task type 'ordinal'");
+    free(out);
+    broker_destroy(&b);
+    fx_rmdir(dir);
+}
+
 int main(void)
 {
     RUN(test_stages_settle_schema);
@@ -257,5 +321,6 @@ int main(void)
     RUN(test_stages_settle_refs);
     RUN(test_stages_build_input_refusals);
     RUN(test_stages_settle_refusals);
+    RUN(test_stages_carry_the_task_type);
     return TEST_REPORT("test_stages");
 }

@@ -167,6 +167,7 @@ def test_up_names_a_port_in_use():
     (["--train-workers", "0"], "--train-workers must be 1..16"),
     (["--base-port", "65534"], "leaves no room"),
     (["extra"], "unexpected argument 'extra'"),
+    (["--task", "ordinal"], "--task 'ordinal' is not auto, binary, multiclass or regression"),
 ])
 def test_up_refuses_bad_flags(args, message):
     out = subprocess.run([f"{BIN}/mlops", "up", *args], capture_output=True, text=True, timeout=10)
@@ -179,8 +180,20 @@ def test_up_help_lists_every_flag():
                          timeout=10)
     assert out.returncode == 0
     for flag in ("--store", "--port", "--source", "--train-workers", "--infer-workers",
-                 "--base-port", "--bin"):
+                 "--base-port", "--bin", "--task"):
         assert flag in out.stdout
+
+
+def test_up_passes_the_task_type_to_the_broker(up_stack):
+    """--task regression on the synthetic 0/1 Survived: the version served is
+    a regression (r2, rmse, mae in `mlops models`), so the broker got it."""
+    up = up_stack("--infer-workers", "1", "--train-workers", "1", "--task", "regression")
+    up.wait_for(r"ready, a model is being served", READY_TIMEOUT_SEC)
+    out = subprocess.run([f"{BIN}/mlops", "models", "--broker", f"127.0.0.1:{up.base + 1}"],
+                         capture_output=True, text=True, timeout=20)
+    assert out.returncode == 0, out.stderr
+    row = next(line for line in out.stdout.splitlines() if line.strip().startswith("v1"))
+    assert "production" in row and "r2 " in row and "rmse " in row, out.stdout
 
 
 def test_up_kills_a_child_that_ignores_sigterm(tmp_path):

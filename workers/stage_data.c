@@ -9,6 +9,8 @@
 #include <string.h>
 
 #include "log.h"
+#include "task_name.h"
+#include "train.h"
 
 int stage_check_rows(const char *field, const size_t *rows, size_t n, size_t n_rows,
                      mlops_err_t *err)
@@ -112,5 +114,50 @@ int stage_split_fetch(stage_data_t *d, const char *stage, const stage_ref_t *ref
         rc = stage_check_rows("test_rows", split->test_rows, split->n_test, n_rows, err);
     if (rc)
         stage_split_clear(split);
+    return rc;
+}
+
+/* --- task types ------------------------------------------------------------ */
+
+int stage_task_parse(const char *stage, const char *word, task_t *out, mlops_err_t *err)
+{
+    int t = TASK_BINARY;
+    if (word[0] && (task_parse(word, &t) != 0 || t == TASK_AUTO))
+        return mlops_err_set(err, MLOPS_EPROTO, "%s: unknown task type '%.40s'", stage, word);
+    *out = (task_t)t;
+    return 0;
+}
+
+const char *stage_task_word(task_t task)
+{
+    return task == TASK_BINARY ? "" : task_name(task);
+}
+
+void stage_metrics_of(const score_t *s, metrics_t *out)
+{
+    memset(out, 0, sizeof *out);
+    if (s->task == TASK_BINARY) {
+        *out = s->bin;
+        out->task[0] = 0;
+        return;
+    }
+    snprintf(out->task, sizeof out->task, "%s", task_name(s->task));
+    if (s->task == TASK_MULTICLASS) {
+        out->accuracy = s->accuracy, out->macro_f1 = s->macro_f1, out->log_loss = s->log_loss;
+    } else {
+        out->r2 = s->r2, out->rmse = s->rmse, out->mae = s->mae;
+    }
+}
+
+int stage_score(const model_t *model, const table_t *raw, const size_t *rows, size_t n,
+                metrics_t *out, mlops_err_t *err)
+{
+    if (model_task(model) == TASK_BINARY)
+        return train_score(model, raw, rows, n, out, err);
+    score_t s = {0};
+    int rc = train_evaluate(model, raw, rows, n, &s, err);
+    if (rc == 0)
+        stage_metrics_of(&s, out);
+    score_clear(&s);
     return rc;
 }

@@ -1,5 +1,6 @@
 /*  stage_evaluate.c: the evaluate stage (the fan-in): every candidate and
-    the production model scored on the same test rows. The promotion rule
+    the production model scored on the same test rows, with the metrics of
+    the run's task type (the input's `task`). The promotion rule
     itself lives in the broker's registry (broker/registry.h), which owns
     the metric and margin flags; this stage only measures. */
 #include "stages.h"
@@ -9,38 +10,67 @@
 
 #include "log.h"
 #include "model.h"
+#include "task_name.h"
 #include "train.h"
 
-//  Scores the artifact ref names (fetched) on the rows; 0 or an error.
-static int s_score(stage_data_t *d, const char *what, const stage_ref_t *ref, const table_t *raw,
-                   const size_t *rows, size_t n, metrics_t *out, mlops_err_t *err)
+//  Scores a loaded model on the rows with the metrics of its task, which
+//  must be task; 0 or an error naming what.
+static int s_score_model(const model_t *model, const char *what, task_t task, const table_t *raw,
+                         const size_t *rows, size_t n, metrics_t *out, mlops_err_t *err)
 {
-    model_t *model = stage_model_fetch(d, "evaluate", what, ref, err);
-    if (!model)
-        return err->code;
     mlops_err_t sub;
     mlops_err_clear(&sub);
-    int rc = train_score(model, raw, rows, n, out, &sub);
-    model_destroy(&model);
+    int rc = model_task(model) == task ? stage_score(model, raw, rows, n, out, &sub)
+                                       : mlops_err_set(&sub, MLOPS_EINVAL, "it predicts %s, the run is %s",
+                                                       task_name(model_task(model)), task_name(task));
     if (rc)
         return mlops_err_set(err, rc, "evaluate: cannot score %s: %s", what, mlops_err_text(&sub, rc));
     return 0;
 }
 
 //  Production on the same rows; a production model that cannot score this
-//  data (other columns) is no yardstick: the challenger is then judged as
-//  the first version.
-static void s_score_production(stage_data_t *d, const stage_evaluate_in_t *in, const table_t *raw,
-                               const stage_split_t *split, stage_evaluate_out_t *out)
+//  data (it does not load, other columns) is no yardstick: the challenger
+//  is then judged as the first version. A production model of another
+//  task type is named with its task and no metrics: the registry refuses
+//  to compare across task types.
+static void s_score_production(stage_data_t *d, const stage_evaluate_in_t *in, task_t task,
+                               const table_t *raw, const stage_split_t *split,
+                               stage_evaluate_out_t *out)
 {
     mlops_err_t prod_err;
     mlops_err_clear(&prod_err);
-    if (s_score(d, "production", &in->production, raw, split->test_rows, split->n_test,
-                &out->production, &prod_err) == 0)
+    model_t *model = stage_model_fetch(d, "evaluate", "production", &in->production, &prod_err);
+    if (model && model_task(model) != task) {
         out->production_version = in->production_version;
-    else
+        snprintf(out->production.task, sizeof out->production.task, "%s",
+                 task_name(model_task(model)));
+        log_warning("production v%lld predicts %s, this run %s: not compared",
+                    (long long)in->production_version, out->production.task, task_name(task));
+    } else if (model && s_score_model(model, "production", task, raw, split->test_rows,
+                                      split->n_test, &out->production, &prod_err) == 0) {
+        out->production_version = in->production_version;
+    } else {
         log_warning("production v%lld is not comparable: %s", (long long)in->production_version,
                     prod_err.msg);
+    }
+    model_destroy(&model);
+}
+
+//  Scores candidate i (fetched) into out->scored[i].
+static int s_score_candidate(stage_data_t *d, const stage_evaluate_in_t *in, size_t i, task_t task,
+                             const table_t *raw, const stage_split_t *split,
+                             stage_evaluate_out_t *out, mlops_err_t *err)
+{
+    stage_scored_t *s = &out->scored[i];
+    snprintf(s->key, sizeof s->key, "%s", in->candidates[i].key);
+    snprintf(s->family, sizeof s->family, "%s", in->candidates[i].family);
+    out->n_scored = i + 1;
+    model_t *model = stage_model_fetch(d, "evaluate", s->key, &in->candidates[i].artifact, err);
+    int rc = model ? s_score_model(model, s->key, task, raw, split->test_rows, split->n_test,
+                                   &s->metrics, err)
+                   : err->code;
+    model_destroy(&model);
+    return rc;
 }
 
 int stage_evaluate_run(void *arg, const uint8_t *input, size_t input_len, uint8_t **output,
@@ -52,19 +82,16 @@ int stage_evaluate_run(void *arg, const uint8_t *input, size_t input_len, uint8_
     if (rc)
         return mlops_err_set(err, rc, "evaluate: bad input: %s", mlops_err_text(&sub, rc));
     stage_split_t split = {0};
+    task_t task;
+    if (stage_task_parse("evaluate", in.task, &task, err))
+        return err->code;
     table_t *raw = stage_table_fetch(arg, "evaluate", &in.table, err);
     rc = raw ? stage_split_fetch(arg, "evaluate", &in.split, raw->n_rows, &split, err) : err->code;
     stage_evaluate_out_t out = {0};
-    for (size_t i = 0; rc == 0 && i < in.n_candidates; i++) {
-        stage_scored_t *s = &out.scored[i];
-        snprintf(s->key, sizeof s->key, "%s", in.candidates[i].key);
-        snprintf(s->family, sizeof s->family, "%s", in.candidates[i].family);
-        rc = s_score(arg, s->key, &in.candidates[i].artifact, raw, split.test_rows, split.n_test,
-                     &s->metrics, err);
-        out.n_scored = i + 1;
-    }
+    for (size_t i = 0; rc == 0 && i < in.n_candidates; i++)
+        rc = s_score_candidate(arg, &in, i, task, raw, &split, &out, err);
     if (rc == 0 && in.production.hash[0])
-        s_score_production(arg, &in, raw, &split, &out);
+        s_score_production(arg, &in, task, raw, &split, &out);
     if (rc == 0 && (rc = stage_evaluate_out_encode(&out, output, output_len)) != 0)
         mlops_err_set(err, rc, "evaluate: cannot encode the output");
     table_destroy(&raw);

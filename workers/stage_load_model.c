@@ -77,9 +77,9 @@ int stage_load_model_run(void *arg, const uint8_t *input, size_t input_len, uint
     table_t *raw = model ? stage_table_fetch(arg, "load_model", &in.table, err) : NULL;
     rc = raw ? stage_split_fetch(arg, "load_model", &in.split, raw->n_rows, &split, err) : err->code;
     stage_load_model_out_t out = {.version = in.version, .n_predicted = (int64_t)split.n_test};
-    if (rc == 0)
+    if (rc == 0 && model_task(model) == TASK_BINARY)   //  a regression value is no probability
         rc = s_predict_all(model, raw, split.test_rows, split.n_test, err);
-    if (rc == 0 && (rc = train_score(model, raw, split.test_rows, split.n_test, &out.metrics, &sub)) != 0)
+    if (rc == 0 && (rc = stage_score(model, raw, split.test_rows, split.n_test, &out.metrics, &sub)) != 0)
         mlops_err_set(err, rc, "load_model: cannot score: %s", mlops_err_text(&sub, rc));
     if (rc == 0)
         rc = s_compare(&out.metrics, &in.expected, err);

@@ -1,11 +1,14 @@
-/*  stage_preprocess.c: the preprocess stage: fits the recipe on a
-    stratified train split (train_prepare) and uploads both, the split as
-    a stage_split_t blob. */
+/*  stage_preprocess.c: the preprocess stage: decides the task type (the
+    input's `task`; "" = auto, from the target column, which gives binary
+    for every target a broker from before task types could train), fits the recipe on a stratified
+    train split (train_prepare; regression drops the rows without a target
+    and says how many) and uploads both, the split as a stage_split_t blob. */
 #include "stages.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "log.h"
 #include "train.h"
 
 //  Uploads the recipe and the split; their refs go into out.
@@ -37,7 +40,8 @@ int stage_preprocess_run(void *arg, const uint8_t *input, size_t input_len, uint
     if (!raw)
         return err->code;
     prep_options_t opts = {.target = in.target[0] ? in.target : NULL,
-                           .test_fraction = in.test_fraction, .seed = in.seed};
+                           .test_fraction = in.test_fraction, .seed = in.seed,
+                           .task = in.task[0] ? in.task : "auto"};
     prep_result_t prep = {0};
     mlops_err_clear(&sub);
     rc = train_prepare(raw, &opts, &prep, &sub);
@@ -46,6 +50,9 @@ int stage_preprocess_run(void *arg, const uint8_t *input, size_t input_len, uint
         return mlops_err_set(err, rc, "preprocess: %s", mlops_err_text(&sub, rc));
     stage_preprocess_out_t out = {0};
     snprintf(out.notes, sizeof out.notes, "%s", prep.notes);
+    snprintf(out.task, sizeof out.task, "%s", stage_task_word(prep.task));
+    log_info("task %s: %zu train rows, %zu test rows, %zu rows without a target left out",
+             out.task[0] ? out.task : "binary", prep.n_train, prep.n_test, prep.n_unlabelled);
     rc = s_upload(arg, &prep, &out, err);
     if (rc == 0 && (rc = stage_preprocess_out_encode(&out, output, output_len)) != 0)
         mlops_err_set(err, rc, "preprocess: cannot encode the output");

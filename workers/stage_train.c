@@ -1,13 +1,15 @@
 /*  stage_train.c: the train stage: one model family per task (the broker
     fans train out, one task per family, so families train in parallel on
-    as many train workers as there are). The artifact is uploaded; the
-    output names it by its sha256. */
+    as many train workers as there are), for the task type preprocess
+    decided (the recipe's, checked against the input's `task`). The
+    artifact is uploaded; the output names it by its sha256. */
 #include "stages.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "model.h"
+#include "task_name.h"
 #include "train.h"
 
 //  The model of family trained on the fetched table, recipe and split:
@@ -18,6 +20,9 @@ static int s_fit(stage_data_t *d, const stage_train_in_t *in, uint8_t **artifact
     uint8_t *recipe = NULL;
     size_t recipe_len = 0;
     stage_split_t split = {0};
+    task_t task;
+    if (stage_task_parse("train", in->task, &task, err))
+        return err->code;
     table_t *raw = stage_table_fetch(d, "train", &in->table, err);
     int rc = raw ? stage_split_fetch(d, "train", &in->split, raw->n_rows, &split, err) : err->code;
     if (rc == 0)
@@ -35,8 +40,11 @@ static int s_fit(stage_data_t *d, const stage_train_in_t *in, uint8_t **artifact
     if (rc == 0 && !model)
         rc = mlops_err_set(err, MLOPS_ECORRUPT, "train %s: the new artifact does not load: %s",
                            in->family, mlops_err_text(&sub, sub.code));
-    if (model)
-        *metrics = *model_metrics(model);
+    if (model && model_task(model) != task)
+        rc = mlops_err_set(err, MLOPS_EPROTO, "train %s: the recipe's task is %s, the input says %s",
+                           in->family, task_name(model_task(model)), task_name(task));
+    if (rc == 0)
+        stage_metrics_of(model_score(model), metrics);
     model_destroy(&model);
     return rc;
 }

@@ -16,8 +16,10 @@
 #include "blob_cache.h"
 #include "data_client.h"
 #include "model.h"
+#include "score.h"
 #include "stage_io.h"
 #include "table.h"
+#include "task.h"
 
 //  What the handlers reach the data through: their agent_config_t.handler_arg.
 typedef struct {
@@ -60,6 +62,24 @@ agent_handler_fn *stage_handler(stage_t stage);
 //  with err naming the field and the index.
 int stage_check_rows(const char *field, const size_t *rows, size_t n, size_t n_rows,
                      mlops_err_t *err);
+
+//  The task type a payload's `task` names: "" is binary (a payload from
+//  before task types), else binary, multiclass or regression. Returns 0
+//  or MLOPS_EPROTO with err ("STAGE: unknown task type 'x'").
+int stage_task_parse(const char *stage, const char *word, task_t *out, mlops_err_t *err);
+
+//  The `task` a payload carries for a task type: "" for binary (the
+//  bytes of a binary run stay what they were), else its name. Static.
+const char *stage_task_word(task_t task);
+
+//  A model's metrics as the registry stores them (metrics_t, records.h):
+//  binary as before, multiclass and regression with their task's fields.
+void stage_metrics_of(const score_t *s, metrics_t *out);
+
+//  The model's metrics for its task on the given rows of raw (train_score
+//  for binary, train_evaluate for the others). 0 or the codes of those.
+int stage_score(const model_t *model, const table_t *raw, const size_t *rows, size_t n,
+                metrics_t *out, mlops_err_t *err);
 
 //  The blob ref names, from the cache or the data service, checked against
 //  its size (its hash the client and the cache check): a malloc'd copy the
