@@ -1,7 +1,7 @@
 /*  forest.c: random forest training and prediction (see forest.h).
 
-    Layout of a fit: the features are rank-coded once into a row-major code
-    matrix (s_bin_feature), shared read-only by the threads. Each thread
+    Layout of a fit: the features are binned once (forest_codes_fit, on
+    bins.h), shared read-only by the threads. Each thread
     takes the next tree index from an atomic counter and grows that tree in
     its own workspace, depth first. A tree copies its bootstrap rows into a
     contiguous array of records (the row's weight, packed, then its codes)
@@ -11,7 +11,7 @@
     At each node the drawn features are histogrammed together in one pass.
 */
 #include "forest.h"
-#include "forest_codes.h"
+#include "forest_fit.h"
 #include "rng.h"
 #include "vec.h"
 
@@ -23,8 +23,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#define DEFAULT_TREES 100
-#define DEFAULT_MAX_BINS 256
 #define BATCH_MAX 64         //  features histogrammed in one pass
 #define DENSE_ROWS 4096      //  nodes this large use the multi-copy histograms
 
@@ -53,16 +51,11 @@ static s_group_t s_unpack(uint32_t code, s_packed_t v, uint32_t cnt)
 typedef struct {
     size_t n, p;          //  rows, features
     const uint8_t *y;     //  labels
-    uint8_t *codes;       //  n rows of p rank codes (row-major)
-    uint32_t *n_bins;     //  per feature
-    double **lo, **hi;    //  per feature: smallest / largest value of each bin
-    size_t stride;        //  bytes of one record: packed weight + p codes, 16-aligned
+    forest_codes_t codes; //  the binned features
+    size_t stride;        //  bytes of one record: packed weight + p codes, 8-aligned
     forest_params_t pr;   //  resolved parameters
     uint64_t seed;        //  forest seed
-    atomic_size_t next;   //  next tree to grow
-    atomic_int failed;    //  a thread ran out of memory
-    forest_node_t **trees; //  per tree: its nodes (local child indexes), owned
-    size_t *tree_len;     //  per tree: node count
+    forest_grown_t grown; //  the trees grown so far
 } s_shared_t;
 
 typedef struct {
@@ -106,154 +99,6 @@ static inline s_packed_t s_rec_pk(const uint8_t *r)
 static inline const uint8_t *s_rec_codes(const uint8_t *r)
 {
     return r + sizeof(s_packed_t);
-}
-
-/* --- rank coding ------------------------------------------------------ */
-
-static int s_cmp_double_fn(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-#define HASH_SLOTS 1024 //  open addressing for up to 256 distinct values
-
-static uint64_t s_key(double x)
-{
-    uint64_t k;
-    x = x == 0 ? 0.0 : x; //  -0.0 and 0.0 are one value
-    memcpy(&k, &x, sizeof k);
-    return k;
-}
-
-static size_t s_slot_of(const uint64_t *keys, const uint8_t *used, uint64_t k)
-{
-    size_t h = (size_t)((k * 0x9E3779B97F4A7C15ULL) >> 54) & (HASH_SLOTS - 1);
-    while (used[h] && keys[h] != k)
-        h = (h + 1) & (HASH_SLOTS - 1);
-    return h;
-}
-
-//  Fast path of s_bin_feature for a feature with at most max_bins distinct
-//  values (every Titanic feature): a small hash of the values, no sort of
-//  the column. Returns 0, 1 when there are more distinct values, or
-//  MLOPS_ENOMEM.
-static int s_bin_exact(s_shared_t *sh, const double *X, size_t j)
-{
-    size_t n = sh->n, p = sh->p, u = 0, max_bins = (size_t)sh->pr.max_bins;
-    uint64_t keys[HASH_SLOTS];
-    uint8_t used[HASH_SLOTS] = {0}, rank[HASH_SLOTS];
-    double vals[256];
-    for (size_t i = 0; i < n; i++) {
-        uint64_t k = s_key(X[i * p + j]);
-        size_t h = s_slot_of(keys, used, k);
-        if (used[h])
-            continue;
-        if (u == max_bins)
-            return 1;
-        used[h] = 1, keys[h] = k, vals[u++] = X[i * p + j] == 0 ? 0.0 : X[i * p + j];
-    }
-    qsort(vals, u, sizeof *vals, s_cmp_double_fn);
-    double *lo = malloc(u * sizeof *lo), *hi = malloc(u * sizeof *hi);
-    if (!lo || !hi) {
-        free(lo), free(hi);
-        return MLOPS_ENOMEM;
-    }
-    for (size_t b = 0; b < u; b++) {
-        lo[b] = hi[b] = vals[b];
-        rank[s_slot_of(keys, used, s_key(vals[b]))] = (uint8_t)b;
-    }
-    for (size_t i = 0; i < n; i++)
-        sh->codes[i * p + j] = rank[s_slot_of(keys, used, s_key(X[i * p + j]))];
-    sh->lo[j] = lo, sh->hi[j] = hi, sh->n_bins[j] = (uint32_t)u;
-    return 0;
-}
-
-//  Codes feature j: each distinct value its own rank when there are at most
-//  max_bins of them, else max_bins groups of about equal row counts.
-static int s_bin_feature(s_shared_t *sh, const double *X, size_t j, double *tmp)
-{
-    int rc = s_bin_exact(sh, X, j);
-    if (rc != 1)
-        return rc;
-    size_t n = sh->n, p = sh->p, u = 0;
-    for (size_t i = 0; i < n; i++)
-        tmp[i] = X[i * p + j];
-    qsort(tmp, n, sizeof *tmp, s_cmp_double_fn);
-    for (size_t i = 0; i < n; i++)
-        u += i == 0 || tmp[i] != tmp[i - 1];
-    size_t max_bins = (size_t)sh->pr.max_bins;
-    size_t nb = u <= max_bins ? u : max_bins;
-    double *lo = malloc(nb * sizeof *lo), *hi = malloc(nb * sizeof *hi);
-    if (!lo || !hi) {
-        free(lo);
-        free(hi);
-        return MLOPS_ENOMEM;
-    }
-    size_t b = 0;
-    for (size_t i = 0; i < n;) {
-        size_t k = i;
-        while (k < n && tmp[k] == tmp[i])
-            k++;
-        //  tmp[i..k) is one distinct value; it opens a new bin when exact,
-        //  or when the previous bin holds its share of rows.
-        if (i == 0 || u <= max_bins || (b + 1 < nb && (double)i >= (double)(b + 1) * n / nb)) {
-            if (i > 0)
-                b++;
-            lo[b] = tmp[i];
-        }
-        hi[b] = tmp[i];
-        i = k;
-    }
-    nb = b + 1;
-    for (size_t i = 0; i < n; i++) {
-        double x = X[i * p + j];
-        size_t a = 0, z = nb - 1;
-        while (a < z) {
-            size_t m = (a + z + 1) / 2;
-            if (lo[m] <= x)
-                a = m;
-            else
-                z = m - 1;
-        }
-        sh->codes[i * p + j] = (uint8_t)a;
-    }
-    sh->lo[j] = lo, sh->hi[j] = hi, sh->n_bins[j] = (uint32_t)nb;
-    return 0;
-}
-
-int forest_codes_fit(const double *X, size_t n, size_t p, int max_bins, forest_codes_t *out)
-{
-    //  The fit's own coding, run on a shared state that holds only what it reads.
-    s_shared_t sh;
-    memset(&sh, 0, sizeof sh);
-    memset(out, 0, sizeof *out);
-    sh.n = n, sh.p = p, sh.pr.max_bins = max_bins;
-    sh.codes = malloc((n * p > 0 ? n * p : 1) * sizeof *sh.codes);
-    sh.n_bins = calloc(p ? p : 1, sizeof *sh.n_bins);
-    sh.lo = calloc(p ? p : 1, sizeof *sh.lo);
-    sh.hi = calloc(p ? p : 1, sizeof *sh.hi);
-    double *tmp = malloc((n ? n : 1) * sizeof *tmp);
-    int ok = sh.codes && sh.n_bins && sh.lo && sh.hi && tmp;
-    for (size_t j = 0; ok && j < p; j++)
-        ok = s_bin_feature(&sh, X, j, tmp) == 0;
-    free(tmp);
-    *out = (forest_codes_t){n, p, sh.codes, sh.n_bins, sh.lo, sh.hi};
-    if (!ok) {
-        forest_codes_free(out);
-        return MLOPS_ENOMEM;
-    }
-    return 0;
-}
-
-void forest_codes_free(forest_codes_t *c)
-{
-    for (size_t j = 0; c->lo && j < c->p; j++) {
-        free(c->lo[j]);
-        free(c->hi[j]);
-    }
-    free(c->lo), free(c->hi), free(c->n_bins), free(c->codes);
-    memset(c, 0, sizeof *c);
 }
 
 /* --- split search ----------------------------------------------------- */
@@ -312,7 +157,7 @@ static void s_histograms(const s_shared_t *sh, s_work_t *wk, const size_t *fs, s
     size_t mask[BATCH_MAX], cs[BATCH_MAX];
     for (size_t t = 0; t < nf; t++) {
         size_t copies;
-        s_copies(sh->n_bins[fs[t]], &copies, &cs[t]);
+        s_copies(sh->codes.n_bins[fs[t]], &copies, &cs[t]);
         h[t] = wk->hist + t * slot;
         mask[t] = copies - 1;
     }
@@ -338,7 +183,7 @@ static void s_histograms(const s_shared_t *sh, s_work_t *wk, const size_t *fs, s
 //  it behind.
 static size_t s_hist_groups(const s_shared_t *sh, s_work_t *wk, size_t t, size_t f)
 {
-    size_t k = 0, nb = sh->n_bins[f], copies, cs;
+    size_t k = 0, nb = sh->codes.n_bins[f], copies, cs;
     s_copies(nb, &copies, &cs);
     s_packed_t *h = wk->hist + t * s_slot(sh);
     uint32_t *ch = wk->chist ? wk->chist + t * s_slot(sh) : NULL;
@@ -377,7 +222,7 @@ static size_t s_few_groups(const s_shared_t *sh, s_work_t *wk, size_t f, size_t 
             unsigned c = s_rec_codes(q)[f];
             n0 += c == 0, n1 += c == 1, n2 += c == 2;
         }
-    if (sh->n_bins[f] == 2) { //  the common case: one-hot and yes/no columns
+    if (sh->codes.n_bins[f] == 2) { //  the common case: one-hot and yes/no columns
         for (; r < stop; r += stride) {
             s_packed_t v = s_rec_pk(r);
             a0 += s_rec_codes(r)[f] ? 0 : v;
@@ -435,7 +280,7 @@ static size_t s_eval(const s_shared_t *sh, s_work_t *wk, const size_t *fs, size_
     size_t hf[BATCH_MAX], slot[BATCH_MAX], nh = 0;
     enum { SPARSE = -1, REGISTERS = -2 };
     for (size_t t = 0; t < nf; t++) {
-        size_t nb = sh->n_bins[fs[t]];
+        size_t nb = sh->codes.n_bins[fs[t]];
         if (nb <= 4) {
             slot[t] = (size_t)REGISTERS;
         } else if (m >= DENSE_ROWS) {
@@ -517,20 +362,9 @@ static size_t s_partition(const s_shared_t *sh, s_work_t *wk, const s_pending_t 
     return i;
 }
 
-static double s_midpoint(double a, double b)
-{
-    double t = a / 2 + b / 2;
-    return (t >= b || !isfinite(t)) ? a : t;
-}
-
 static double s_threshold(const s_shared_t *sh, const s_split_t *s)
 {
-    return s_midpoint(sh->hi[s->feature][s->bin], sh->lo[s->feature][s->next]);
-}
-
-double forest_codes_threshold(const forest_codes_t *c, size_t f, uint32_t b, uint32_t nb)
-{
-    return s_midpoint(c->hi[f][b], c->lo[f][nb]);
+    return forest_codes_threshold(&sh->codes, s->feature, s->bin, s->next);
 }
 
 //  Draws the bootstrap and lays its distinct rows out as records. Returns
@@ -550,7 +384,8 @@ static size_t s_bootstrap(const s_shared_t *sh, s_work_t *wk, double *w, double 
         s_packed_t v = ((s_packed_t)c << PACK_W_SHIFT) | cy;
         uint8_t *r = wk->rec + m++ * sh->stride;
         memcpy(r, &v, sizeof v);
-        memcpy(r + sizeof v, sh->codes + i * p, p);
+        for (size_t j = 0; j < p; j++) //  the columns are read in step, each in order
+            r[sizeof v + j] = sh->codes.codes[j * n + i];
         *w += c, *wp += cy;
     }
     return m;
@@ -630,156 +465,25 @@ static void *s_thread_fn(void *arg)
 {
     s_shared_t *sh = arg;
     s_work_t wk;
-    if (s_work_init(sh, &wk) != 0) {
-        atomic_store(&sh->failed, 1);
-        s_work_free(&wk);
-        return NULL;
-    }
-    for (;;) {
-        size_t t = atomic_fetch_add(&sh->next, 1);
-        if (t >= (size_t)sh->pr.n_trees || atomic_load(&sh->failed))
-            break;
-        if (s_grow_tree(sh, &wk, t) != 0) {
-            atomic_store(&sh->failed, 1);
-            break;
-        }
-        sh->trees[t] = malloc(wk.n_nodes * sizeof(forest_node_t));
-        if (!sh->trees[t]) {
-            atomic_store(&sh->failed, 1);
-            break;
-        }
-        memcpy(sh->trees[t], wk.nodes, wk.n_nodes * sizeof(forest_node_t));
-        sh->tree_len[t] = wk.n_nodes;
-    }
+    int ok = s_work_init(sh, &wk) == 0;
+    for (size_t t; ok && (t = forest_grown_next(&sh->grown)) < sh->grown.n_trees;)
+        ok = s_grow_tree(sh, &wk, t) == 0 &&
+             forest_grown_keep(&sh->grown, t, wk.nodes, wk.n_nodes, NULL, 0) == 0;
+    if (!ok)
+        forest_grown_fail(&sh->grown);
     s_work_free(&wk);
     return NULL;
 }
 
 /* --- fit ---------------------------------------------------------------- */
 
-void forest_run_threads(int n_threads, void *(*fn)(void *), void *arg)
+static int s_check_labels(const uint8_t *y, size_t n, mlops_err_t *err)
 {
-    pthread_t th[256];
-    int started = 0;
-    for (int i = 1; i < n_threads && i < 256; i++, started++)
-        if (pthread_create(&th[started], NULL, fn, arg) != 0)
-            break;
-    fn(arg);
-    for (int i = 0; i < started; i++)
-        pthread_join(th[i], NULL);
-}
-
-int forest_nodes_push(forest_node_t **nodes, size_t *n, size_t *cap)
-{
-    if (*n == *cap) {
-        size_t c = *cap ? *cap * 2 : 256;
-        forest_node_t *v = realloc(*nodes, c * sizeof *v);
-        if (!v)
-            return -1;
-        *nodes = v, *cap = c;
-    }
-    (*nodes)[(*n)++] = (forest_node_t){0, -1, 0};
-    return 0;
-}
-
-int forest_default_threads(void)
-{
-    long c = sysconf(_SC_NPROCESSORS_ONLN);
-    return c < 1 ? 1 : c > 256 ? 256 : (int)c;
-}
-
-static int s_resolve(forest_params_t *pr, size_t n, size_t p, mlops_err_t *err)
-{
-    pr->n_trees = pr->n_trees ? pr->n_trees : DEFAULT_TREES;
-    pr->min_samples_leaf = pr->min_samples_leaf ? pr->min_samples_leaf : 1;
-    pr->max_bins = pr->max_bins ? pr->max_bins : DEFAULT_MAX_BINS;
-    pr->n_threads = pr->n_threads ? pr->n_threads : forest_default_threads();
-    if (!pr->max_features) {
-        pr->max_features = (int)floor(sqrt((double)p));
-        pr->max_features = pr->max_features < 1 ? 1 : pr->max_features;
-    }
-    if (n == 0 || p == 0)
-        return mlops_err_set(err, MLOPS_EINVAL, "forest: no training rows or no features");
-    if (n >= UINT32_MAX)
-        return mlops_err_set(err, MLOPS_EINVAL, "forest: %zu rows exceed the limit", n);
-    if (pr->n_trees < 1 || pr->n_trees > FOREST_MAX_TREES)
-        return mlops_err_set(err, MLOPS_EINVAL, "forest: n_trees must be in 1..%d",
-                             FOREST_MAX_TREES);
-    if (pr->max_depth < 0 || pr->min_samples_leaf < 1 || pr->max_features < 1 ||
-        (size_t)pr->max_features > p || pr->max_bins < 2 || pr->max_bins > FOREST_MAX_BINS ||
-        pr->n_threads < 1)
-        return mlops_err_set(err, MLOPS_EINVAL,
-                             "forest: need max_depth >= 0, min_samples_leaf >= 1, "
-                             "max_features in 1..%zu, max_bins in 2..%d, n_threads >= 1",
-                             p, FOREST_MAX_BINS);
-    return 0;
-}
-
-static void s_shared_free(s_shared_t *sh)
-{
-    for (size_t j = 0; sh->lo && j < sh->p; j++) {
-        free(sh->lo[j]);
-        free(sh->hi[j]);
-    }
-    for (size_t t = 0; sh->trees && t < (size_t)sh->pr.n_trees; t++)
-        free(sh->trees[t]);
-    free(sh->lo);
-    free(sh->hi);
-    free(sh->n_bins);
-    free(sh->codes);
-    free(sh->trees);
-    free(sh->tree_len);
-}
-
-static int s_check_data(const double *X, const uint8_t *y, size_t n, size_t p,
-                        mlops_err_t *err)
-{
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n; i++)
         if (y[i] > 1)
             return mlops_err_set(err, MLOPS_EINVAL, "forest: label %u in row %zu is not 0/1",
                                  y[i], i);
-        for (size_t j = 0; j < p; j++)
-            if (!isfinite(X[i * p + j]))
-                return mlops_err_set(err, MLOPS_EINVAL,
-                                     "forest: feature %zu of row %zu is not finite", j, i);
-    }
     return 0;
-}
-
-//  Concatenates the trees into one forest, shifting child indexes.
-static forest_t *s_assemble(s_shared_t *sh, mlops_err_t *err)
-{
-    size_t total = 0, T = (size_t)sh->pr.n_trees;
-    for (size_t t = 0; t < T; t++)
-        total += sh->tree_len[t];
-    if (total >= UINT32_MAX) {
-        mlops_err_set(err, MLOPS_ENOMEM, "forest: %zu nodes exceed the limit", total);
-        return NULL;
-    }
-    forest_t *f = calloc(1, sizeof *f);
-    if (f) {
-        f->nodes = malloc(total * sizeof *f->nodes);
-        f->roots = malloc(T * sizeof *f->roots);
-    }
-    if (!f || !f->nodes || !f->roots) {
-        forest_destroy(&f);
-        mlops_err_set(err, MLOPS_ENOMEM, "forest: out of memory for %zu nodes", total);
-        return NULL;
-    }
-    size_t at = 0;
-    for (size_t t = 0; t < T; t++) {
-        f->roots[t] = (uint32_t)at;
-        for (size_t k = 0; k < sh->tree_len[t]; k++) {
-            forest_node_t nd = sh->trees[t][k];
-            if (nd.feature >= 0)
-                nd.left += (uint32_t)at;
-            f->nodes[at + k] = nd;
-        }
-        at += sh->tree_len[t];
-    }
-    f->n_features = sh->p, f->n_trees = T, f->n_nodes = total;
-    f->n_classes = 1;
-    return f;
 }
 
 forest_t *forest_fit(const double *X, const uint8_t *y, size_t n, size_t p,
@@ -788,36 +492,20 @@ forest_t *forest_fit(const double *X, const uint8_t *y, size_t n, size_t p,
     s_shared_t sh;
     memset(&sh, 0, sizeof sh);
     sh.pr = params ? *params : (forest_params_t){0};
-    if (s_resolve(&sh.pr, n, p, err) != 0 || s_check_data(X, y, n, p, err) != 0)
+    if (forest_params_resolve(TASK_BINARY, &sh.pr, n, p, err) != 0 ||
+        s_check_labels(y, n, err) != 0 || forest_check_features(X, n, p, err) != 0)
         return NULL;
     sh.n = n, sh.p = p, sh.y = y, sh.seed = seed;
     sh.stride = sizeof(s_packed_t) + (p + 7) / 8 * 8;
-    atomic_init(&sh.next, 0);
-    atomic_init(&sh.failed, 0);
-    size_t T = (size_t)sh.pr.n_trees;
-    sh.codes = malloc(n * p * sizeof *sh.codes);
-    sh.n_bins = calloc(p, sizeof *sh.n_bins);
-    sh.lo = calloc(p, sizeof *sh.lo);
-    sh.hi = calloc(p, sizeof *sh.hi);
-    sh.trees = calloc(T, sizeof *sh.trees);
-    sh.tree_len = calloc(T, sizeof *sh.tree_len);
-    double *tmp = malloc(n * sizeof *tmp);
     forest_t *f = NULL;
-    int ok = sh.codes && sh.n_bins && sh.lo && sh.hi && sh.trees && sh.tree_len && tmp;
-    for (size_t j = 0; ok && j < p; j++)
-        ok = s_bin_feature(&sh, X, j, tmp) == 0;
-    free(tmp);
-    if (ok) {
-        int nt = sh.pr.n_threads < sh.pr.n_trees ? sh.pr.n_threads : sh.pr.n_trees;
-        forest_run_threads(nt, s_thread_fn, &sh);
-        ok = !atomic_load(&sh.failed);
-    }
-    if (ok)
-        f = s_assemble(&sh, err);
+    if (forest_grown_init(&sh.grown, TASK_BINARY, p, 1, (size_t)sh.pr.n_trees) == 0 &&
+        forest_codes_fit(X, n, p, sh.pr.max_bins, sh.pr.n_threads, seed, &sh.codes) == 0)
+        f = forest_grown_run(&sh.grown, sh.pr.n_threads, s_thread_fn, &sh, err);
     else
         mlops_err_set(err, MLOPS_ENOMEM, "forest: out of memory for %zu rows x %zu features", n,
                       p);
-    s_shared_free(&sh);
+    forest_codes_free(&sh.codes);
+    forest_grown_free(&sh.grown);
     return f;
 }
 
