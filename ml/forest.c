@@ -8,7 +8,14 @@
     and partitions that array in place at each split, so a node's rows are
     always one contiguous run: the split search streams through memory
     instead of chasing row indexes, which is what keeps a million rows fast.
-    At each node the drawn features are histogrammed together in one pass.
+    A node of at least DENSE_ROWS rows holds a full histogram (every
+    feature's bins, packed weights and distinct-row counts): of its two
+    children only the smaller is summed, the larger is its parent's minus
+    that (exact: the sums are integers), so the rows of a level are
+    streamed about half a time, whatever max_features; split search on
+    such a node reads the histogram and no rows. Smaller nodes histogram
+    their drawn features alone (registers for up to 4 bins, a bitmap-read
+    histogram beyond).
 */
 #include "forest.h"
 #include "forest_fit.h"
@@ -23,8 +30,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define BATCH_MAX 64         //  features histogrammed in one pass
-#define DENSE_ROWS 4096      //  nodes this large use the multi-copy histograms
+#define DENSE_ROWS 4096      //  nodes this large hold a full histogram
 
 typedef struct {
     uint32_t code;  //  rank code
@@ -56,6 +62,8 @@ typedef struct {
     forest_params_t pr;   //  resolved parameters
     uint64_t seed;        //  forest seed
     forest_grown_t grown; //  the trees grown so far
+    size_t *off;          //  per feature: where its bins start in a full histogram, owned
+    size_t full_bins;     //  bins of a full histogram (all features)
 } s_shared_t;
 
 typedef struct {
@@ -63,6 +71,7 @@ typedef struct {
     int depth;            //  root = 0
     uint32_t node;        //  index in the tree's node array
     double w, wp;         //  weight and class-1 weight of those rows
+    int full;             //  its full histogram in s_work_t's, or -1 (small nodes)
 } s_pending_t;
 
 typedef struct {
@@ -74,17 +83,24 @@ typedef struct {
 } s_split_t;
 
 typedef struct {
+    s_packed_t *w;        //  full_bins packed weights
+    uint32_t *c;          //  full_bins distinct-row counts
+    int used;             //  held by a pending node
+} s_full_t;
+
+typedef struct {
     rng_t rng;            //  this tree's stream
     uint32_t *w;          //  n bootstrap counts
     uint8_t *rec;         //  n records (stride bytes each), node ranges
     size_t *feat;         //  p feature order for sampling
-    s_packed_t *hist;     //  batch slots of s_slot() bins, all zero between uses
-    uint32_t *chist;      //  distinct rows per bin, same layout; only for min_samples_leaf > 1
+    int count;            //  distinct rows are counted (min_samples_leaf > 1)
     s_group_t *groups;    //  distinct ranks of a node, in order
     s_packed_t *sparse;   //  max_bins: histogram of s_sparse_groups, zero between uses
     uint32_t *scnt;       //  max_bins: its distinct-row counts
     s_pending_t *stack;   //  nodes to expand
     size_t stack_cap;
+    s_full_t *full;       //  full histograms, in use by pending nodes or free
+    size_t n_full;
     forest_node_t *nodes; //  the tree being grown
     size_t n_nodes, cap;
 } s_work_t;
@@ -113,7 +129,7 @@ static size_t s_sparse_groups(const s_shared_t *sh, s_work_t *wk, size_t f, size
     s_packed_t *h = wk->sparse;
     uint64_t seen[4] = {0, 0, 0, 0};
     const uint8_t *r = wk->rec + start * stride, *stop = wk->rec + end * stride;
-    if (wk->chist) {
+    if (wk->count) {
         for (const uint8_t *q = r; q < stop; q += stride)
             wk->scnt[s_rec_codes(q)[f]]++;
     }
@@ -125,87 +141,113 @@ static size_t s_sparse_groups(const s_shared_t *sh, s_work_t *wk, size_t f, size
     for (unsigned w = 0; w < 4; w++)
         for (uint64_t bits = seen[w]; bits; bits &= bits - 1) {
             unsigned c = w * 64 + (unsigned)__builtin_ctzll(bits);
-            wk->groups[k++] = s_unpack(c, h[c], wk->chist ? wk->scnt[c] : 1);
+            wk->groups[k++] = s_unpack(c, h[c], wk->count ? wk->scnt[c] : 1);
             h[c] = 0, wk->scnt[c] = 0;
         }
     return k;
 }
 
-//  One pass over the node's records fills the histograms of the nf
-//  features. Consecutive rows often hit the same bin (few ranks: Sex,
-//  Pclass; or a node already narrowed on the feature), and with one copy
-//  of a histogram every add would wait for the previous one to land; so
-//  each histogram has several copies and row i adds to copy i % copies:
-//  4 copies for up to 64 ranks, 2 beyond.
-static void s_copies(size_t nb, size_t *copies, size_t *cstride)
+/* --- full histograms ---------------------------------------------------- */
+
+//  A free full histogram, zeroed; its index, or -1 when out of memory.
+static int s_full_take(const s_shared_t *sh, s_work_t *wk)
 {
-    *copies = nb <= 64 ? 4 : 2;
-    *cstride = nb <= 16 ? 16 : nb <= 64 ? 64 : nb;
+    size_t i = 0;
+    while (i < wk->n_full && wk->full[i].used)
+        i++;
+    if (i == wk->n_full) {
+        s_full_t *v = realloc(wk->full, (i + 1) * sizeof *v);
+        if (!v)
+            return -1;
+        wk->full = v;
+        s_full_t h = {malloc(sh->full_bins * sizeof *h.w), malloc(sh->full_bins * sizeof *h.c), 0};
+        if (!h.w || !h.c) {
+            free(h.w), free(h.c);
+            return -1;
+        }
+        v[wk->n_full++] = h;
+    }
+    memset(wk->full[i].w, 0, sh->full_bins * sizeof *wk->full[i].w);
+    memset(wk->full[i].c, 0, sh->full_bins * sizeof *wk->full[i].c);
+    wk->full[i].used = 1;
+    return (int)i;
 }
 
-static size_t s_slot(const s_shared_t *sh)
+static void s_full_drop(s_work_t *wk, int i)
 {
-    size_t bins = (size_t)sh->pr.max_bins;
-    return 2 * (bins > 128 ? bins : 128);
+    if (i >= 0)
+        wk->full[i].used = 0;
 }
 
-static void s_histograms(const s_shared_t *sh, s_work_t *wk, const size_t *fs, size_t nf,
-                         size_t start, size_t end)
+//  Sums records [start, end) into full histogram i, every feature.
+static void s_full_sum(const s_shared_t *sh, s_work_t *wk, int i, size_t start, size_t end)
 {
-    size_t slot = s_slot(sh), stride = sh->stride, m = end - start;
-    s_packed_t *h[BATCH_MAX];
-    size_t mask[BATCH_MAX], cs[BATCH_MAX];
-    for (size_t t = 0; t < nf; t++) {
-        size_t copies;
-        s_copies(sh->codes.n_bins[fs[t]], &copies, &cs[t]);
-        h[t] = wk->hist + t * slot;
-        mask[t] = copies - 1;
-    }
-    const uint8_t *r = wk->rec + start * stride;
-    if (wk->chist) {
-        for (size_t i = 0; i < m; i++, r += stride)
-            for (size_t t = 0; t < nf; t++) {
-                size_t at = t * slot + (i & mask[t]) * cs[t] + s_rec_codes(r)[fs[t]];
-                wk->hist[at] += s_rec_pk(r);
-                wk->chist[at]++;
-            }
-        return;
-    }
-    for (size_t i = 0; i < m; i++, r += stride) {
+    size_t stride = sh->stride, p = sh->p;
+    const size_t *off = sh->off;
+    s_packed_t *hw = wk->full[i].w;
+    uint32_t *hc = wk->full[i].c;
+    const uint8_t *r = wk->rec + start * stride, *stop = wk->rec + end * stride;
+    for (; r < stop; r += stride) {
         s_packed_t v = s_rec_pk(r);
         const uint8_t *c = s_rec_codes(r);
-        for (size_t t = 0; t < nf; t++)
-            h[t][(i & mask[t]) * cs[t] + c[fs[t]]] += v;
+        for (size_t f = 0; f < p; f++) {
+            hw[off[f] + c[f]] += v;
+            hc[off[f] + c[f]]++;
+        }
     }
 }
 
-//  Reads histogram t of feature f into groups (merging its copies), zeroing
-//  it behind.
-static size_t s_hist_groups(const s_shared_t *sh, s_work_t *wk, size_t t, size_t f)
+//  Full histogram i -= j.
+static void s_full_minus(const s_shared_t *sh, s_work_t *wk, int i, int j)
 {
-    size_t k = 0, nb = sh->codes.n_bins[f], copies, cs;
-    s_copies(nb, &copies, &cs);
-    s_packed_t *h = wk->hist + t * s_slot(sh);
-    uint32_t *ch = wk->chist ? wk->chist + t * s_slot(sh) : NULL;
-    for (size_t c = 0; c < nb; c++) {
-        s_packed_t v = 0;
-        uint32_t cnt = 1;
-        for (size_t k4 = 0; k4 < copies; k4++) {
-            v += h[k4 * cs + c];
-            h[k4 * cs + c] = 0;
-        }
-        if (ch) {
-            cnt = 0;
-            for (size_t k4 = 0; k4 < copies; k4++) {
-                cnt += ch[k4 * cs + c];
-                ch[k4 * cs + c] = 0;
-            }
-        }
-        if (v)
-            wk->groups[k++] = s_unpack((uint32_t)c, v, cnt);
-    }
+    s_packed_t *a = wk->full[i].w, *b = wk->full[j].w;
+    uint32_t *ca = wk->full[i].c, *cb = wk->full[j].c;
+    for (size_t k = 0; k < sh->full_bins; k++)
+        a[k] -= b[k], ca[k] -= cb[k];
+}
+
+//  The groups of feature f read from full histogram i.
+static size_t s_full_groups(const s_shared_t *sh, s_work_t *wk, int i, size_t f)
+{
+    size_t k = 0, nb = sh->codes.n_bins[f];
+    const s_packed_t *hw = wk->full[i].w + sh->off[f];
+    const uint32_t *hc = wk->full[i].c + sh->off[f];
+    for (size_t c = 0; c < nb; c++)
+        if (hw[c])
+            wk->groups[k++] = s_unpack((uint32_t)c, hw[c], hc[c]);
     return k;
 }
+
+//  The full histograms of e's children (split at record mid): the smaller
+//  child's summed, the larger's its parent's minus that, in the parent's
+//  buffer. A child under DENSE_ROWS keeps none. Returns 0 or -1 (memory).
+static int s_child_fulls(const s_shared_t *sh, s_work_t *wk, const s_pending_t *e, size_t mid,
+                         int *hl, int *hr)
+{
+    size_t ml = mid - e->start, mr = e->end - mid;
+    *hl = *hr = -1;
+    if (e->full < 0)
+        return 0; //  a small node has only small children
+    if (ml < DENSE_ROWS && mr < DENSE_ROWS) {
+        s_full_drop(wk, e->full);
+        return 0;
+    }
+    int small = s_full_take(sh, wk), left_small = ml <= mr;
+    if (small < 0)
+        return -1;
+    s_full_sum(sh, wk, small, left_small ? e->start : mid, left_small ? mid : e->end);
+    s_full_minus(sh, wk, e->full, small);
+    size_t ms = left_small ? ml : mr, mb = left_small ? mr : ml;
+    int hs = ms >= DENSE_ROWS ? small : -1, hb = mb >= DENSE_ROWS ? e->full : -1;
+    if (hs < 0)
+        s_full_drop(wk, small);
+    if (hb < 0)
+        s_full_drop(wk, e->full);
+    *hl = left_small ? hs : hb, *hr = left_small ? hb : hs;
+    return 0;
+}
+
+/* --- node histograms ---------------------------------------------------- */
 
 //  Groups of a feature with at most 4 ranks, summed in registers: with
 //  so few bins, memory histograms would have consecutive rows adding to
@@ -217,7 +259,7 @@ static size_t s_few_groups(const s_shared_t *sh, s_work_t *wk, size_t f, size_t 
     s_packed_t a0 = 0, a1 = 0, a2 = 0, tot = 0;
     uint32_t n0 = 0, n1 = 0, n2 = 0;
     const uint8_t *r = wk->rec + start * stride, *stop = wk->rec + end * stride;
-    if (wk->chist) //  distinct rows are needed for min_samples_leaf > 1 only
+    if (wk->count) //  distinct rows are needed for min_samples_leaf > 1 only
         for (const uint8_t *q = r; q < stop; q += stride) {
             unsigned c = s_rec_codes(q)[f];
             n0 += c == 0, n1 += c == 1, n2 += c == 2;
@@ -239,7 +281,7 @@ static size_t s_few_groups(const s_shared_t *sh, s_work_t *wk, size_t f, size_t 
     }
     s_packed_t sum[4] = {a0, a1, a2, tot - a0 - a1 - a2};
     uint32_t cnt[4] = {n0, n1, n2, (uint32_t)(end - start) - n0 - n1 - n2};
-    if (!wk->chist)
+    if (!wk->count)
         cnt[0] = cnt[1] = cnt[2] = cnt[3] = 1;
     size_t k = 0;
     for (uint32_t c = 0; c < 4; c++)
@@ -270,36 +312,21 @@ static void s_scan(const s_work_t *wk, size_t k, size_t f, size_t m, double w, d
 }
 
 //  Evaluates features fs[0..nf) on the node (in draw order, so ties go to
-//  the first drawn, as in sklearn). Features with few ranks next to the
-//  node's rows are histogrammed together in one pass; on a small node the
-//  others are sorted. Returns how many were constant.
+//  the first drawn, as in sklearn), from its full histogram when it has
+//  one. Returns how many were constant.
 static size_t s_eval(const s_shared_t *sh, s_work_t *wk, const size_t *fs, size_t nf,
                      const s_pending_t *e, s_split_t *best)
 {
     size_t m = e->end - e->start, constant = 0, min_leaf = (size_t)sh->pr.min_samples_leaf;
-    size_t hf[BATCH_MAX], slot[BATCH_MAX], nh = 0;
-    enum { SPARSE = -1, REGISTERS = -2 };
     for (size_t t = 0; t < nf; t++) {
-        size_t nb = sh->codes.n_bins[fs[t]];
-        if (nb <= 4) {
-            slot[t] = (size_t)REGISTERS;
-        } else if (m >= DENSE_ROWS) {
-            slot[t] = nh;
-            hf[nh++] = fs[t];
-        } else {
-            slot[t] = (size_t)SPARSE;
-        }
-    }
-    if (nh)
-        s_histograms(sh, wk, hf, nh, e->start, e->end);
-    for (size_t t = 0; t < nf; t++) {
-        size_t k = slot[t] == (size_t)SPARSE      ? s_sparse_groups(sh, wk, fs[t], e->start, e->end)
-                   : slot[t] == (size_t)REGISTERS ? s_few_groups(sh, wk, fs[t], e->start, e->end)
-                                                  : s_hist_groups(sh, wk, slot[t], fs[t]);
+        size_t f = fs[t];
+        size_t k = e->full >= 0               ? s_full_groups(sh, wk, e->full, f)
+                   : sh->codes.n_bins[f] <= 4 ? s_few_groups(sh, wk, f, e->start, e->end)
+                                              : s_sparse_groups(sh, wk, f, e->start, e->end);
         if (k < 2)
             constant++;
         else
-            s_scan(wk, k, fs[t], m, e->w, e->wp, min_leaf, best);
+            s_scan(wk, k, f, m, e->w, e->wp, min_leaf, best);
     }
     return constant;
 }
@@ -307,16 +334,15 @@ static size_t s_eval(const s_shared_t *sh, s_work_t *wk, const size_t *fs, size_
 //  Draws max_features features without replacement, as sklearn's
 //  BestSplitter does: a feature constant in the node counts as drawn, and
 //  drawing goes on past max_features only while every drawn one was
-//  constant. The first max_features draws are evaluated in one pass.
+//  constant.
 static void s_best_split(const s_shared_t *sh, s_work_t *wk, const s_pending_t *e,
                          s_split_t *best)
 {
     size_t p = sh->p, mf = (size_t)sh->pr.max_features, k = 0, constant = 0;
     memset(best, 0, sizeof *best);
     while (k < p && (k < mf || k == constant)) {
-        //  a batch: the rest of the first max_features, or one more
+        //  the first max_features at once, then one more at a time
         size_t nf = k < mf ? mf - k : 1;
-        nf = nf > BATCH_MAX ? BATCH_MAX : nf;
         for (size_t t = 0; t < nf; t++, k++) {
             size_t j = k + (size_t)rng_below(&wk->rng, p - k);
             size_t f = wk->feat[j];
@@ -391,6 +417,36 @@ static size_t s_bootstrap(const s_shared_t *sh, s_work_t *wk, double *w, double 
     return m;
 }
 
+//  The root's pending entry: a full histogram when it is large.
+static int s_root(const s_shared_t *sh, s_work_t *wk, size_t m, double w, double wp,
+                  s_pending_t *e)
+{
+    *e = (s_pending_t){0, m, 0, 0, w, wp, -1};
+    for (size_t i = 0; i < wk->n_full; i++)
+        wk->full[i].used = 0;
+    if (m >= DENSE_ROWS && (e->full = s_full_take(sh, wk)) < 0)
+        return -1;
+    if (e->full >= 0)
+        s_full_sum(sh, wk, e->full, 0, m);
+    return 0;
+}
+
+//  Splits node e (found split s): partitions its records, adds its two
+//  children and queues them, left on top.
+static int s_split_node(const s_shared_t *sh, s_work_t *wk, size_t *top, const s_pending_t *e,
+                        const s_split_t *s)
+{
+    size_t mid = s_partition(sh, wk, e, s);
+    uint32_t left = (uint32_t)wk->n_nodes;
+    int hl, hr;
+    if (s_push_node(wk) || s_push_node(wk) || s_child_fulls(sh, wk, e, mid, &hl, &hr))
+        return -1;
+    wk->nodes[e->node] = (forest_node_t){s_threshold(sh, s), (int32_t)s->feature, left};
+    s_pending_t r = {mid, e->end, e->depth + 1, left + 1, e->w - s->wl, e->wp - s->wpl, hr};
+    s_pending_t l = {e->start, mid, e->depth + 1, left, s->wl, s->wpl, hl};
+    return s_push_pending(wk, top, r) || s_push_pending(wk, top, l) ? -1 : 0;
+}
+
 static int s_grow_tree(const s_shared_t *sh, s_work_t *wk, size_t tree)
 {
     size_t top = 0;
@@ -400,7 +456,8 @@ static int s_grow_tree(const s_shared_t *sh, s_work_t *wk, size_t tree)
     for (size_t j = 0; j < sh->p; j++)
         wk->feat[j] = j;
     wk->n_nodes = 0;
-    if (s_push_node(wk) || s_push_pending(wk, &top, (s_pending_t){0, m, 0, 0, w, wp}))
+    s_pending_t root;
+    if (s_push_node(wk) || s_root(sh, wk, m, w, wp, &root) || s_push_pending(wk, &top, root))
         return -1;
     size_t min_leaf = (size_t)sh->pr.min_samples_leaf;
     while (top > 0) {
@@ -413,28 +470,22 @@ static int s_grow_tree(const s_shared_t *sh, s_work_t *wk, size_t tree)
             s_best_split(sh, wk, &e, &s);
         if (!s.found) {
             wk->nodes[e.node] = (forest_node_t){e.wp / e.w, -1, 0};
-            continue;
+            s_full_drop(wk, e.full);
+        } else if (s_split_node(sh, wk, &top, &e, &s) != 0) {
+            return -1;
         }
-        size_t mid = s_partition(sh, wk, &e, &s);
-        uint32_t left = (uint32_t)wk->n_nodes;
-        if (s_push_node(wk) || s_push_node(wk))
-            return -1;
-        wk->nodes[e.node] = (forest_node_t){s_threshold(sh, &s), (int32_t)s.feature, left};
-        if (s_push_pending(wk, &top, (s_pending_t){mid, e.end, e.depth + 1, left + 1,
-                                                   e.w - s.wl, e.wp - s.wpl}) ||
-            s_push_pending(wk, &top, (s_pending_t){e.start, mid, e.depth + 1, left, s.wl, s.wpl}))
-            return -1;
     }
     return 0;
 }
 
 static void s_work_free(s_work_t *wk)
 {
+    for (size_t i = 0; i < wk->n_full; i++)
+        free(wk->full[i].w), free(wk->full[i].c);
+    free(wk->full);
     free(wk->w);
     free(wk->rec);
     free(wk->feat);
-    free(wk->hist);
-    free(wk->chist);
     free(wk->groups);
     free(wk->sparse);
     free(wk->scnt);
@@ -446,19 +497,14 @@ static int s_work_init(const s_shared_t *sh, s_work_t *wk)
 {
     memset(wk, 0, sizeof *wk);
     size_t bins = (size_t)sh->pr.max_bins, n = sh->n;
-    size_t batch = (size_t)sh->pr.max_features < BATCH_MAX ? (size_t)sh->pr.max_features
-                                                            : BATCH_MAX;
+    wk->count = sh->pr.min_samples_leaf > 1;
     wk->w = malloc(n * sizeof *wk->w);
     wk->rec = aligned_alloc(8, n * sh->stride);
     wk->feat = malloc(sh->p * sizeof *wk->feat);
-    wk->hist = calloc(batch * s_slot(sh), sizeof *wk->hist);
-    if (sh->pr.min_samples_leaf > 1 && !(wk->chist = calloc(batch * s_slot(sh), sizeof *wk->chist)))
-        return -1;
     wk->groups = malloc(bins * sizeof *wk->groups);
     wk->sparse = calloc(bins, sizeof *wk->sparse);
     wk->scnt = calloc(bins, sizeof *wk->scnt);
-    return wk->w && wk->rec && wk->feat && wk->hist && wk->groups && wk->sparse && wk->scnt ? 0
-                                                                                           : -1;
+    return wk->w && wk->rec && wk->feat && wk->groups && wk->sparse && wk->scnt ? 0 : -1;
 }
 
 static void *s_thread_fn(void *arg)
@@ -499,11 +545,16 @@ forest_t *forest_fit(const double *X, const uint8_t *y, size_t n, size_t p,
     sh.stride = sizeof(s_packed_t) + (p + 7) / 8 * 8;
     forest_t *f = NULL;
     if (forest_grown_init(&sh.grown, TASK_BINARY, p, 1, (size_t)sh.pr.n_trees) == 0 &&
-        forest_codes_fit(X, n, p, sh.pr.max_bins, sh.pr.n_threads, seed, &sh.codes) == 0)
+        forest_codes_fit(X, n, p, sh.pr.max_bins, sh.pr.n_threads, seed, &sh.codes) == 0 &&
+        (sh.off = malloc(p * sizeof *sh.off)) != NULL) {
+        for (size_t j = 0; j < p; j++)
+            sh.off[j] = sh.full_bins, sh.full_bins += sh.codes.n_bins[j];
         f = forest_grown_run(&sh.grown, sh.pr.n_threads, s_thread_fn, &sh, err);
-    else
+    } else {
         mlops_err_set(err, MLOPS_ENOMEM, "forest: out of memory for %zu rows x %zu features", n,
                       p);
+    }
+    free(sh.off);
     forest_codes_free(&sh.codes);
     forest_grown_free(&sh.grown);
     return f;
