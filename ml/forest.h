@@ -19,7 +19,9 @@
     grouped into max_bins quantile bins, as histogram GBMs do, and
     thresholds fall between the bins' observed values. Each tree keeps its
     rows as contiguous records partitioned in place, so a node is one
-    sequential run of memory.
+    sequential run of memory. A binary node of 4096 rows or more holds the
+    histograms of every feature; of its children only the smaller is
+    summed, the larger is the parent's minus it (exact: integer sums).
 
     Size: a tree grown to purity has about as many leaves as distinct
     bootstrap rows, so 100 trees on 10 M rows would take gigabytes and

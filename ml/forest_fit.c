@@ -10,7 +10,6 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 /* --- codes -------------------------------------------------------------- */
 
@@ -81,8 +80,7 @@ double forest_codes_threshold(const forest_codes_t *c, size_t f, uint32_t b, uin
 
 int forest_default_threads(void)
 {
-    long c = sysconf(_SC_NPROCESSORS_ONLN);
-    return c < 1 ? 1 : c > 256 ? 256 : (int)c;
+    return bins_default_threads();
 }
 
 int forest_default_leaf(size_t n)
