@@ -129,9 +129,12 @@ static size_t s_sparse_groups(const s_shared_t *sh, s_work_t *wk, size_t f, size
     s_packed_t *h = wk->sparse;
     uint64_t seen[4] = {0, 0, 0, 0};
     const uint8_t *r = wk->rec + start * stride, *stop = wk->rec + end * stride;
-    if (wk->count) {
-        for (const uint8_t *q = r; q < stop; q += stride)
-            wk->scnt[s_rec_codes(q)[f]]++;
+    //  distinct rows are counted in the same pass, only when min_samples_leaf > 1 needs them
+    for (; wk->count && r < stop; r += stride) {
+        unsigned c = s_rec_codes(r)[f];
+        seen[c >> 6] |= (uint64_t)1 << (c & 63);
+        h[c] += s_rec_pk(r);
+        wk->scnt[c]++;
     }
     for (; r < stop; r += stride) {
         unsigned c = s_rec_codes(r)[f];
@@ -259,24 +262,24 @@ static size_t s_few_groups(const s_shared_t *sh, s_work_t *wk, size_t f, size_t 
     s_packed_t a0 = 0, a1 = 0, a2 = 0, tot = 0;
     uint32_t n0 = 0, n1 = 0, n2 = 0;
     const uint8_t *r = wk->rec + start * stride, *stop = wk->rec + end * stride;
-    if (wk->count) //  distinct rows are needed for min_samples_leaf > 1 only
-        for (const uint8_t *q = r; q < stop; q += stride) {
-            unsigned c = s_rec_codes(q)[f];
-            n0 += c == 0, n1 += c == 1, n2 += c == 2;
-        }
+    //  distinct rows are counted in registers too (used for min_samples_leaf > 1 only)
     if (sh->codes.n_bins[f] == 2) { //  the common case: one-hot and yes/no columns
         for (; r < stop; r += stride) {
             s_packed_t v = s_rec_pk(r);
-            a0 += s_rec_codes(r)[f] ? 0 : v;
+            unsigned c = s_rec_codes(r)[f];
+            a0 += c ? 0 : v;
+            n0 += c == 0;
             tot += v;
         }
         a1 = tot - a0;
         tot = a0 + a1;
+        n1 = (uint32_t)(end - start) - n0;
     }
     for (; r < stop; r += stride) {
         s_packed_t v = s_rec_pk(r);
         unsigned c = s_rec_codes(r)[f];
         a0 += c == 0 ? v : 0, a1 += c == 1 ? v : 0, a2 += c == 2 ? v : 0;
+        n0 += c == 0, n1 += c == 1, n2 += c == 2;
         tot += v;
     }
     s_packed_t sum[4] = {a0, a1, a2, tot - a0 - a1 - a2};

@@ -182,6 +182,37 @@ static void test_default_leaf_scales_with_rows(void)
     free(X), free(y);
 }
 
+//  Every leaf holds at least min_samples_leaf distinct bootstrap rows, so
+//  at least that many training rows reach it; on yes/no features (the
+//  register path) and a many-valued one (the bitmap path).
+static void test_leaves_hold_min_samples_leaf_rows(void)
+{
+    enum { N = 3000, P = 4, LEAF = 25 };
+    double *X = malloc(N * P * sizeof *X);
+    uint8_t *y = malloc(N);
+    for (size_t i = 0; i < N; i++) {
+        X[i * P] = i % 2, X[i * P + 1] = (i / 2) % 2, X[i * P + 2] = (i * 7) % 3;
+        X[i * P + 3] = (double)((i * 37) % 1001);
+        y[i] = (X[i * P] + X[i * P + 1] + (X[i * P + 3] > 500)) >= 2 ? i % 13 != 0 : i % 11 == 0;
+    }
+    forest_t *f = forest_fit(X, y, N, P, &(forest_params_t){.n_trees = 5, .min_samples_leaf = LEAF},
+                             3, NULL);
+    uint32_t *hits = calloc(f ? f->n_nodes : 1, sizeof *hits);
+    for (size_t t = 0; f && t < f->n_trees; t++)
+        for (size_t i = 0; i < N; i++) {
+            const forest_node_t *nd = &f->nodes[f->roots[t]];
+            while (nd->feature >= 0)
+                nd = &f->nodes[nd->left + (X[i * P + nd->feature] > nd->value)];
+            hits[nd - f->nodes]++;
+        }
+    int ok = f != NULL && f->n_nodes > 5 * 3;
+    for (size_t k = 0; ok && k < f->n_nodes; k++)
+        ok = f->nodes[k].feature >= 0 || hits[k] >= LEAF;
+    CHECK(ok);
+    forest_destroy(&f);
+    free(hits), free(X), free(y);
+}
+
 static void test_bad_input_is_rejected(void)
 {
     double X[4] = {1, 2, 3, NAN};
@@ -309,6 +340,7 @@ int main(void)
     RUN(test_quantile_bins_beyond_max_bins);
     RUN(test_large_nodes_same_any_thread_count);
     RUN(test_default_leaf_scales_with_rows);
+    RUN(test_leaves_hold_min_samples_leaf_rows);
     RUN(test_bad_input_is_rejected);
     RUN(test_batch_prediction_equals_one_by_one);
     RUN(test_stored_forest_checks);
