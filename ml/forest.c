@@ -33,7 +33,7 @@
 #define DENSE_ROWS 4096      //  nodes this large hold a full histogram
 
 typedef struct {
-    uint32_t code;  //  rank code
+    uint32_t code;  //  bin code
     uint32_t cnt;   //  distinct rows
     double w;       //  bootstrap weight
     double wp;      //  weight of class 1
@@ -77,7 +77,7 @@ typedef struct {
 typedef struct {
     int found;            //  a split was found
     size_t feature;       //  its feature
-    uint32_t bin, next;   //  last rank on the left, first on the right
+    uint32_t bin, next;   //  last bin on the left, first present bin on the right
     double proxy;         //  sum over children of sum_k w_k^2 / w (larger is better)
     double wl, wpl;       //  left weight and class-1 weight
 } s_split_t;
@@ -94,7 +94,7 @@ typedef struct {
     uint8_t *rec;         //  n records (stride bytes each), node ranges
     size_t *feat;         //  p feature order for sampling
     int count;            //  distinct rows are counted (min_samples_leaf > 1)
-    s_group_t *groups;    //  distinct ranks of a node, in order
+    s_group_t *groups;    //  bins present in a node, in order
     s_packed_t *sparse;   //  max_bins: histogram of s_sparse_groups, zero between uses
     uint32_t *scnt;       //  max_bins: its distinct-row counts
     s_pending_t *stack;   //  nodes to expand
@@ -120,8 +120,8 @@ static inline const uint8_t *s_rec_codes(const uint8_t *r)
 /* --- split search ----------------------------------------------------- */
 
 //  Groups of feature f on a node of modest size: one histogram plus a
-//  bitmap of the ranks it touched, so reading it back costs the ranks
-//  present (in order, from the bitmap), not all the feature's ranks.
+//  bitmap of the bins it touched, so reading it back costs the bins
+//  present (in order, from the bitmap), not all the feature's bins.
 static size_t s_sparse_groups(const s_shared_t *sh, s_work_t *wk, size_t f, size_t start,
                               size_t end)
 {
@@ -252,7 +252,7 @@ static int s_child_fulls(const s_shared_t *sh, s_work_t *wk, const s_pending_t *
 
 /* --- node histograms ---------------------------------------------------- */
 
-//  Groups of a feature with at most 4 ranks, summed in registers: with
+//  Groups of a feature with at most 4 bins, summed in registers: with
 //  so few bins, memory histograms would have consecutive rows adding to
 //  the same word, which stalls on every add.
 static size_t s_few_groups(const s_shared_t *sh, s_work_t *wk, size_t f, size_t start,

@@ -15,7 +15,6 @@
 #include "rng.h"
 
 #include <math.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,7 +25,7 @@ typedef struct {
     const double *y;        //  class index or target per row
     size_t k;               //  classes (MULTICLASS), 1 (REGRESSION)
     size_t stats;           //  doubles per histogram bin: k class weights, or sum w*y
-    forest_codes_t codes;   //  rank codes
+    forest_codes_t codes;   //  the binned features
     forest_params_t pr;     //  resolved parameters
     uint64_t seed;          //  forest seed
     forest_grown_t grown;   //  the trees grown so far
@@ -58,7 +57,7 @@ typedef struct {
 typedef struct {
     int found;              //  a split was found
     size_t feature;         //  its feature
-    uint32_t bin, next;     //  last rank on the left, first on the right
+    uint32_t bin, next;     //  last bin on the left, first present bin on the right
     double proxy;           //  larger is better
 } s_split_t;
 
