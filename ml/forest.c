@@ -1,17 +1,24 @@
 /*  forest.c: random forest training and prediction (see forest.h).
 
-    Layout of a fit: the features are rank-coded once into a row-major code
-    matrix (s_bin_feature), shared read-only by the threads. Each thread
+    Layout of a fit: the features are binned once (forest_codes_fit, on
+    bins.h), shared read-only by the threads. Each thread
     takes the next tree index from an atomic counter and grows that tree in
     its own workspace, depth first. A tree copies its bootstrap rows into a
     contiguous array of records (the row's weight, packed, then its codes)
     and partitions that array in place at each split, so a node's rows are
     always one contiguous run: the split search streams through memory
     instead of chasing row indexes, which is what keeps a million rows fast.
-    At each node the drawn features are histogrammed together in one pass.
+    A node of at least DENSE_ROWS rows holds a full histogram (every
+    feature's bins, packed weights and distinct-row counts): of its two
+    children only the smaller is summed, the larger is its parent's minus
+    that (exact: the sums are integers), so the rows of a level are
+    streamed about half a time, whatever max_features; split search on
+    such a node reads the histogram and no rows. Smaller nodes histogram
+    their drawn features alone (registers for up to 4 bins, a bitmap-read
+    histogram beyond).
 */
 #include "forest.h"
-#include "forest_codes.h"
+#include "forest_fit.h"
 #include "rng.h"
 #include "vec.h"
 
@@ -23,13 +30,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#define DEFAULT_TREES 100
-#define DEFAULT_MAX_BINS 256
-#define BATCH_MAX 64         //  features histogrammed in one pass
-#define DENSE_ROWS 4096      //  nodes this large use the multi-copy histograms
+#define DENSE_ROWS 4096      //  nodes this large hold a full histogram
 
 typedef struct {
-    uint32_t code;  //  rank code
+    uint32_t code;  //  bin code
     uint32_t cnt;   //  distinct rows
     double w;       //  bootstrap weight
     double wp;      //  weight of class 1
@@ -53,16 +57,13 @@ static s_group_t s_unpack(uint32_t code, s_packed_t v, uint32_t cnt)
 typedef struct {
     size_t n, p;          //  rows, features
     const uint8_t *y;     //  labels
-    uint8_t *codes;       //  n rows of p rank codes (row-major)
-    uint32_t *n_bins;     //  per feature
-    double **lo, **hi;    //  per feature: smallest / largest value of each bin
-    size_t stride;        //  bytes of one record: packed weight + p codes, 16-aligned
+    forest_codes_t codes; //  the binned features
+    size_t stride;        //  bytes of one record: packed weight + p codes, 8-aligned
     forest_params_t pr;   //  resolved parameters
     uint64_t seed;        //  forest seed
-    atomic_size_t next;   //  next tree to grow
-    atomic_int failed;    //  a thread ran out of memory
-    forest_node_t **trees; //  per tree: its nodes (local child indexes), owned
-    size_t *tree_len;     //  per tree: node count
+    forest_grown_t grown; //  the trees grown so far
+    size_t *off;          //  per feature: where its bins start in a full histogram, owned
+    size_t full_bins;     //  bins of a full histogram (all features)
 } s_shared_t;
 
 typedef struct {
@@ -70,28 +71,36 @@ typedef struct {
     int depth;            //  root = 0
     uint32_t node;        //  index in the tree's node array
     double w, wp;         //  weight and class-1 weight of those rows
+    int full;             //  its full histogram in s_work_t's, or -1 (small nodes)
 } s_pending_t;
 
 typedef struct {
     int found;            //  a split was found
     size_t feature;       //  its feature
-    uint32_t bin, next;   //  last rank on the left, first on the right
+    uint32_t bin, next;   //  last bin on the left, first present bin on the right
     double proxy;         //  sum over children of sum_k w_k^2 / w (larger is better)
     double wl, wpl;       //  left weight and class-1 weight
 } s_split_t;
+
+typedef struct {
+    s_packed_t *w;        //  full_bins packed weights
+    uint32_t *c;          //  full_bins distinct-row counts
+    int used;             //  held by a pending node
+} s_full_t;
 
 typedef struct {
     rng_t rng;            //  this tree's stream
     uint32_t *w;          //  n bootstrap counts
     uint8_t *rec;         //  n records (stride bytes each), node ranges
     size_t *feat;         //  p feature order for sampling
-    s_packed_t *hist;     //  batch slots of s_slot() bins, all zero between uses
-    uint32_t *chist;      //  distinct rows per bin, same layout; only for min_samples_leaf > 1
-    s_group_t *groups;    //  distinct ranks of a node, in order
+    int count;            //  distinct rows are counted (min_samples_leaf > 1)
+    s_group_t *groups;    //  bins present in a node, in order
     s_packed_t *sparse;   //  max_bins: histogram of s_sparse_groups, zero between uses
     uint32_t *scnt;       //  max_bins: its distinct-row counts
     s_pending_t *stack;   //  nodes to expand
     size_t stack_cap;
+    s_full_t *full;       //  full histograms, in use by pending nodes or free
+    size_t n_full;
     forest_node_t *nodes; //  the tree being grown
     size_t n_nodes, cap;
 } s_work_t;
@@ -108,159 +117,11 @@ static inline const uint8_t *s_rec_codes(const uint8_t *r)
     return r + sizeof(s_packed_t);
 }
 
-/* --- rank coding ------------------------------------------------------ */
-
-static int s_cmp_double_fn(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-#define HASH_SLOTS 1024 //  open addressing for up to 256 distinct values
-
-static uint64_t s_key(double x)
-{
-    uint64_t k;
-    x = x == 0 ? 0.0 : x; //  -0.0 and 0.0 are one value
-    memcpy(&k, &x, sizeof k);
-    return k;
-}
-
-static size_t s_slot_of(const uint64_t *keys, const uint8_t *used, uint64_t k)
-{
-    size_t h = (size_t)((k * 0x9E3779B97F4A7C15ULL) >> 54) & (HASH_SLOTS - 1);
-    while (used[h] && keys[h] != k)
-        h = (h + 1) & (HASH_SLOTS - 1);
-    return h;
-}
-
-//  Fast path of s_bin_feature for a feature with at most max_bins distinct
-//  values (every Titanic feature): a small hash of the values, no sort of
-//  the column. Returns 0, 1 when there are more distinct values, or
-//  MLOPS_ENOMEM.
-static int s_bin_exact(s_shared_t *sh, const double *X, size_t j)
-{
-    size_t n = sh->n, p = sh->p, u = 0, max_bins = (size_t)sh->pr.max_bins;
-    uint64_t keys[HASH_SLOTS];
-    uint8_t used[HASH_SLOTS] = {0}, rank[HASH_SLOTS];
-    double vals[256];
-    for (size_t i = 0; i < n; i++) {
-        uint64_t k = s_key(X[i * p + j]);
-        size_t h = s_slot_of(keys, used, k);
-        if (used[h])
-            continue;
-        if (u == max_bins)
-            return 1;
-        used[h] = 1, keys[h] = k, vals[u++] = X[i * p + j] == 0 ? 0.0 : X[i * p + j];
-    }
-    qsort(vals, u, sizeof *vals, s_cmp_double_fn);
-    double *lo = malloc(u * sizeof *lo), *hi = malloc(u * sizeof *hi);
-    if (!lo || !hi) {
-        free(lo), free(hi);
-        return MLOPS_ENOMEM;
-    }
-    for (size_t b = 0; b < u; b++) {
-        lo[b] = hi[b] = vals[b];
-        rank[s_slot_of(keys, used, s_key(vals[b]))] = (uint8_t)b;
-    }
-    for (size_t i = 0; i < n; i++)
-        sh->codes[i * p + j] = rank[s_slot_of(keys, used, s_key(X[i * p + j]))];
-    sh->lo[j] = lo, sh->hi[j] = hi, sh->n_bins[j] = (uint32_t)u;
-    return 0;
-}
-
-//  Codes feature j: each distinct value its own rank when there are at most
-//  max_bins of them, else max_bins groups of about equal row counts.
-static int s_bin_feature(s_shared_t *sh, const double *X, size_t j, double *tmp)
-{
-    int rc = s_bin_exact(sh, X, j);
-    if (rc != 1)
-        return rc;
-    size_t n = sh->n, p = sh->p, u = 0;
-    for (size_t i = 0; i < n; i++)
-        tmp[i] = X[i * p + j];
-    qsort(tmp, n, sizeof *tmp, s_cmp_double_fn);
-    for (size_t i = 0; i < n; i++)
-        u += i == 0 || tmp[i] != tmp[i - 1];
-    size_t max_bins = (size_t)sh->pr.max_bins;
-    size_t nb = u <= max_bins ? u : max_bins;
-    double *lo = malloc(nb * sizeof *lo), *hi = malloc(nb * sizeof *hi);
-    if (!lo || !hi) {
-        free(lo);
-        free(hi);
-        return MLOPS_ENOMEM;
-    }
-    size_t b = 0;
-    for (size_t i = 0; i < n;) {
-        size_t k = i;
-        while (k < n && tmp[k] == tmp[i])
-            k++;
-        //  tmp[i..k) is one distinct value; it opens a new bin when exact,
-        //  or when the previous bin holds its share of rows.
-        if (i == 0 || u <= max_bins || (b + 1 < nb && (double)i >= (double)(b + 1) * n / nb)) {
-            if (i > 0)
-                b++;
-            lo[b] = tmp[i];
-        }
-        hi[b] = tmp[i];
-        i = k;
-    }
-    nb = b + 1;
-    for (size_t i = 0; i < n; i++) {
-        double x = X[i * p + j];
-        size_t a = 0, z = nb - 1;
-        while (a < z) {
-            size_t m = (a + z + 1) / 2;
-            if (lo[m] <= x)
-                a = m;
-            else
-                z = m - 1;
-        }
-        sh->codes[i * p + j] = (uint8_t)a;
-    }
-    sh->lo[j] = lo, sh->hi[j] = hi, sh->n_bins[j] = (uint32_t)nb;
-    return 0;
-}
-
-int forest_codes_fit(const double *X, size_t n, size_t p, int max_bins, forest_codes_t *out)
-{
-    //  The fit's own coding, run on a shared state that holds only what it reads.
-    s_shared_t sh;
-    memset(&sh, 0, sizeof sh);
-    memset(out, 0, sizeof *out);
-    sh.n = n, sh.p = p, sh.pr.max_bins = max_bins;
-    sh.codes = malloc((n * p > 0 ? n * p : 1) * sizeof *sh.codes);
-    sh.n_bins = calloc(p ? p : 1, sizeof *sh.n_bins);
-    sh.lo = calloc(p ? p : 1, sizeof *sh.lo);
-    sh.hi = calloc(p ? p : 1, sizeof *sh.hi);
-    double *tmp = malloc((n ? n : 1) * sizeof *tmp);
-    int ok = sh.codes && sh.n_bins && sh.lo && sh.hi && tmp;
-    for (size_t j = 0; ok && j < p; j++)
-        ok = s_bin_feature(&sh, X, j, tmp) == 0;
-    free(tmp);
-    *out = (forest_codes_t){n, p, sh.codes, sh.n_bins, sh.lo, sh.hi};
-    if (!ok) {
-        forest_codes_free(out);
-        return MLOPS_ENOMEM;
-    }
-    return 0;
-}
-
-void forest_codes_free(forest_codes_t *c)
-{
-    for (size_t j = 0; c->lo && j < c->p; j++) {
-        free(c->lo[j]);
-        free(c->hi[j]);
-    }
-    free(c->lo), free(c->hi), free(c->n_bins), free(c->codes);
-    memset(c, 0, sizeof *c);
-}
-
 /* --- split search ----------------------------------------------------- */
 
 //  Groups of feature f on a node of modest size: one histogram plus a
-//  bitmap of the ranks it touched, so reading it back costs the ranks
-//  present (in order, from the bitmap), not all the feature's ranks.
+//  bitmap of the bins it touched, so reading it back costs the bins
+//  present (in order, from the bitmap), not all the feature's bins.
 static size_t s_sparse_groups(const s_shared_t *sh, s_work_t *wk, size_t f, size_t start,
                               size_t end)
 {
@@ -268,9 +129,12 @@ static size_t s_sparse_groups(const s_shared_t *sh, s_work_t *wk, size_t f, size
     s_packed_t *h = wk->sparse;
     uint64_t seen[4] = {0, 0, 0, 0};
     const uint8_t *r = wk->rec + start * stride, *stop = wk->rec + end * stride;
-    if (wk->chist) {
-        for (const uint8_t *q = r; q < stop; q += stride)
-            wk->scnt[s_rec_codes(q)[f]]++;
+    //  distinct rows are counted in the same pass, only when min_samples_leaf > 1 needs them
+    for (; wk->count && r < stop; r += stride) {
+        unsigned c = s_rec_codes(r)[f];
+        seen[c >> 6] |= (uint64_t)1 << (c & 63);
+        h[c] += s_rec_pk(r);
+        wk->scnt[c]++;
     }
     for (; r < stop; r += stride) {
         unsigned c = s_rec_codes(r)[f];
@@ -280,89 +144,115 @@ static size_t s_sparse_groups(const s_shared_t *sh, s_work_t *wk, size_t f, size
     for (unsigned w = 0; w < 4; w++)
         for (uint64_t bits = seen[w]; bits; bits &= bits - 1) {
             unsigned c = w * 64 + (unsigned)__builtin_ctzll(bits);
-            wk->groups[k++] = s_unpack(c, h[c], wk->chist ? wk->scnt[c] : 1);
+            wk->groups[k++] = s_unpack(c, h[c], wk->count ? wk->scnt[c] : 1);
             h[c] = 0, wk->scnt[c] = 0;
         }
     return k;
 }
 
-//  One pass over the node's records fills the histograms of the nf
-//  features. Consecutive rows often hit the same bin (few ranks: Sex,
-//  Pclass; or a node already narrowed on the feature), and with one copy
-//  of a histogram every add would wait for the previous one to land; so
-//  each histogram has several copies and row i adds to copy i % copies:
-//  4 copies for up to 64 ranks, 2 beyond.
-static void s_copies(size_t nb, size_t *copies, size_t *cstride)
+/* --- full histograms ---------------------------------------------------- */
+
+//  A free full histogram, zeroed; its index, or -1 when out of memory.
+static int s_full_take(const s_shared_t *sh, s_work_t *wk)
 {
-    *copies = nb <= 64 ? 4 : 2;
-    *cstride = nb <= 16 ? 16 : nb <= 64 ? 64 : nb;
+    size_t i = 0;
+    while (i < wk->n_full && wk->full[i].used)
+        i++;
+    if (i == wk->n_full) {
+        s_full_t *v = realloc(wk->full, (i + 1) * sizeof *v);
+        if (!v)
+            return -1;
+        wk->full = v;
+        s_full_t h = {malloc(sh->full_bins * sizeof *h.w), malloc(sh->full_bins * sizeof *h.c), 0};
+        if (!h.w || !h.c) {
+            free(h.w), free(h.c);
+            return -1;
+        }
+        v[wk->n_full++] = h;
+    }
+    memset(wk->full[i].w, 0, sh->full_bins * sizeof *wk->full[i].w);
+    memset(wk->full[i].c, 0, sh->full_bins * sizeof *wk->full[i].c);
+    wk->full[i].used = 1;
+    return (int)i;
 }
 
-static size_t s_slot(const s_shared_t *sh)
+static void s_full_drop(s_work_t *wk, int i)
 {
-    size_t bins = (size_t)sh->pr.max_bins;
-    return 2 * (bins > 128 ? bins : 128);
+    if (i >= 0)
+        wk->full[i].used = 0;
 }
 
-static void s_histograms(const s_shared_t *sh, s_work_t *wk, const size_t *fs, size_t nf,
-                         size_t start, size_t end)
+//  Sums records [start, end) into full histogram i, every feature.
+static void s_full_sum(const s_shared_t *sh, s_work_t *wk, int i, size_t start, size_t end)
 {
-    size_t slot = s_slot(sh), stride = sh->stride, m = end - start;
-    s_packed_t *h[BATCH_MAX];
-    size_t mask[BATCH_MAX], cs[BATCH_MAX];
-    for (size_t t = 0; t < nf; t++) {
-        size_t copies;
-        s_copies(sh->n_bins[fs[t]], &copies, &cs[t]);
-        h[t] = wk->hist + t * slot;
-        mask[t] = copies - 1;
-    }
-    const uint8_t *r = wk->rec + start * stride;
-    if (wk->chist) {
-        for (size_t i = 0; i < m; i++, r += stride)
-            for (size_t t = 0; t < nf; t++) {
-                size_t at = t * slot + (i & mask[t]) * cs[t] + s_rec_codes(r)[fs[t]];
-                wk->hist[at] += s_rec_pk(r);
-                wk->chist[at]++;
-            }
-        return;
-    }
-    for (size_t i = 0; i < m; i++, r += stride) {
+    size_t stride = sh->stride, p = sh->p;
+    const size_t *off = sh->off;
+    s_packed_t *hw = wk->full[i].w;
+    uint32_t *hc = wk->full[i].c;
+    const uint8_t *r = wk->rec + start * stride, *stop = wk->rec + end * stride;
+    for (; r < stop; r += stride) {
         s_packed_t v = s_rec_pk(r);
         const uint8_t *c = s_rec_codes(r);
-        for (size_t t = 0; t < nf; t++)
-            h[t][(i & mask[t]) * cs[t] + c[fs[t]]] += v;
+        for (size_t f = 0; f < p; f++) {
+            hw[off[f] + c[f]] += v;
+            hc[off[f] + c[f]]++;
+        }
     }
 }
 
-//  Reads histogram t of feature f into groups (merging its copies), zeroing
-//  it behind.
-static size_t s_hist_groups(const s_shared_t *sh, s_work_t *wk, size_t t, size_t f)
+//  Full histogram i -= j.
+static void s_full_minus(const s_shared_t *sh, s_work_t *wk, int i, int j)
 {
-    size_t k = 0, nb = sh->n_bins[f], copies, cs;
-    s_copies(nb, &copies, &cs);
-    s_packed_t *h = wk->hist + t * s_slot(sh);
-    uint32_t *ch = wk->chist ? wk->chist + t * s_slot(sh) : NULL;
-    for (size_t c = 0; c < nb; c++) {
-        s_packed_t v = 0;
-        uint32_t cnt = 1;
-        for (size_t k4 = 0; k4 < copies; k4++) {
-            v += h[k4 * cs + c];
-            h[k4 * cs + c] = 0;
-        }
-        if (ch) {
-            cnt = 0;
-            for (size_t k4 = 0; k4 < copies; k4++) {
-                cnt += ch[k4 * cs + c];
-                ch[k4 * cs + c] = 0;
-            }
-        }
-        if (v)
-            wk->groups[k++] = s_unpack((uint32_t)c, v, cnt);
-    }
+    s_packed_t *a = wk->full[i].w, *b = wk->full[j].w;
+    uint32_t *ca = wk->full[i].c, *cb = wk->full[j].c;
+    for (size_t k = 0; k < sh->full_bins; k++)
+        a[k] -= b[k], ca[k] -= cb[k];
+}
+
+//  The groups of feature f read from full histogram i.
+static size_t s_full_groups(const s_shared_t *sh, s_work_t *wk, int i, size_t f)
+{
+    size_t k = 0, nb = sh->codes.n_bins[f];
+    const s_packed_t *hw = wk->full[i].w + sh->off[f];
+    const uint32_t *hc = wk->full[i].c + sh->off[f];
+    for (size_t c = 0; c < nb; c++)
+        if (hw[c])
+            wk->groups[k++] = s_unpack((uint32_t)c, hw[c], hc[c]);
     return k;
 }
 
-//  Groups of a feature with at most 4 ranks, summed in registers: with
+//  The full histograms of e's children (split at record mid): the smaller
+//  child's summed, the larger's its parent's minus that, in the parent's
+//  buffer. A child under DENSE_ROWS keeps none. Returns 0 or -1 (memory).
+static int s_child_fulls(const s_shared_t *sh, s_work_t *wk, const s_pending_t *e, size_t mid,
+                         int *hl, int *hr)
+{
+    size_t ml = mid - e->start, mr = e->end - mid;
+    *hl = *hr = -1;
+    if (e->full < 0)
+        return 0; //  a small node has only small children
+    if (ml < DENSE_ROWS && mr < DENSE_ROWS) {
+        s_full_drop(wk, e->full);
+        return 0;
+    }
+    int small = s_full_take(sh, wk), left_small = ml <= mr;
+    if (small < 0)
+        return -1;
+    s_full_sum(sh, wk, small, left_small ? e->start : mid, left_small ? mid : e->end);
+    s_full_minus(sh, wk, e->full, small);
+    size_t ms = left_small ? ml : mr, mb = left_small ? mr : ml;
+    int hs = ms >= DENSE_ROWS ? small : -1, hb = mb >= DENSE_ROWS ? e->full : -1;
+    if (hs < 0)
+        s_full_drop(wk, small);
+    if (hb < 0)
+        s_full_drop(wk, e->full);
+    *hl = left_small ? hs : hb, *hr = left_small ? hb : hs;
+    return 0;
+}
+
+/* --- node histograms ---------------------------------------------------- */
+
+//  Groups of a feature with at most 4 bins, summed in registers: with
 //  so few bins, memory histograms would have consecutive rows adding to
 //  the same word, which stalls on every add.
 static size_t s_few_groups(const s_shared_t *sh, s_work_t *wk, size_t f, size_t start,
@@ -372,29 +262,29 @@ static size_t s_few_groups(const s_shared_t *sh, s_work_t *wk, size_t f, size_t 
     s_packed_t a0 = 0, a1 = 0, a2 = 0, tot = 0;
     uint32_t n0 = 0, n1 = 0, n2 = 0;
     const uint8_t *r = wk->rec + start * stride, *stop = wk->rec + end * stride;
-    if (wk->chist) //  distinct rows are needed for min_samples_leaf > 1 only
-        for (const uint8_t *q = r; q < stop; q += stride) {
-            unsigned c = s_rec_codes(q)[f];
-            n0 += c == 0, n1 += c == 1, n2 += c == 2;
-        }
-    if (sh->n_bins[f] == 2) { //  the common case: one-hot and yes/no columns
+    //  distinct rows are counted in registers too (used for min_samples_leaf > 1 only)
+    if (sh->codes.n_bins[f] == 2) { //  the common case: one-hot and yes/no columns
         for (; r < stop; r += stride) {
             s_packed_t v = s_rec_pk(r);
-            a0 += s_rec_codes(r)[f] ? 0 : v;
+            unsigned c = s_rec_codes(r)[f];
+            a0 += c ? 0 : v;
+            n0 += c == 0;
             tot += v;
         }
         a1 = tot - a0;
         tot = a0 + a1;
+        n1 = (uint32_t)(end - start) - n0;
     }
     for (; r < stop; r += stride) {
         s_packed_t v = s_rec_pk(r);
         unsigned c = s_rec_codes(r)[f];
         a0 += c == 0 ? v : 0, a1 += c == 1 ? v : 0, a2 += c == 2 ? v : 0;
+        n0 += c == 0, n1 += c == 1, n2 += c == 2;
         tot += v;
     }
     s_packed_t sum[4] = {a0, a1, a2, tot - a0 - a1 - a2};
     uint32_t cnt[4] = {n0, n1, n2, (uint32_t)(end - start) - n0 - n1 - n2};
-    if (!wk->chist)
+    if (!wk->count)
         cnt[0] = cnt[1] = cnt[2] = cnt[3] = 1;
     size_t k = 0;
     for (uint32_t c = 0; c < 4; c++)
@@ -425,36 +315,21 @@ static void s_scan(const s_work_t *wk, size_t k, size_t f, size_t m, double w, d
 }
 
 //  Evaluates features fs[0..nf) on the node (in draw order, so ties go to
-//  the first drawn, as in sklearn). Features with few ranks next to the
-//  node's rows are histogrammed together in one pass; on a small node the
-//  others are sorted. Returns how many were constant.
+//  the first drawn, as in sklearn), from its full histogram when it has
+//  one. Returns how many were constant.
 static size_t s_eval(const s_shared_t *sh, s_work_t *wk, const size_t *fs, size_t nf,
                      const s_pending_t *e, s_split_t *best)
 {
     size_t m = e->end - e->start, constant = 0, min_leaf = (size_t)sh->pr.min_samples_leaf;
-    size_t hf[BATCH_MAX], slot[BATCH_MAX], nh = 0;
-    enum { SPARSE = -1, REGISTERS = -2 };
     for (size_t t = 0; t < nf; t++) {
-        size_t nb = sh->n_bins[fs[t]];
-        if (nb <= 4) {
-            slot[t] = (size_t)REGISTERS;
-        } else if (m >= DENSE_ROWS) {
-            slot[t] = nh;
-            hf[nh++] = fs[t];
-        } else {
-            slot[t] = (size_t)SPARSE;
-        }
-    }
-    if (nh)
-        s_histograms(sh, wk, hf, nh, e->start, e->end);
-    for (size_t t = 0; t < nf; t++) {
-        size_t k = slot[t] == (size_t)SPARSE      ? s_sparse_groups(sh, wk, fs[t], e->start, e->end)
-                   : slot[t] == (size_t)REGISTERS ? s_few_groups(sh, wk, fs[t], e->start, e->end)
-                                                  : s_hist_groups(sh, wk, slot[t], fs[t]);
+        size_t f = fs[t];
+        size_t k = e->full >= 0               ? s_full_groups(sh, wk, e->full, f)
+                   : sh->codes.n_bins[f] <= 4 ? s_few_groups(sh, wk, f, e->start, e->end)
+                                              : s_sparse_groups(sh, wk, f, e->start, e->end);
         if (k < 2)
             constant++;
         else
-            s_scan(wk, k, fs[t], m, e->w, e->wp, min_leaf, best);
+            s_scan(wk, k, f, m, e->w, e->wp, min_leaf, best);
     }
     return constant;
 }
@@ -462,16 +337,15 @@ static size_t s_eval(const s_shared_t *sh, s_work_t *wk, const size_t *fs, size_
 //  Draws max_features features without replacement, as sklearn's
 //  BestSplitter does: a feature constant in the node counts as drawn, and
 //  drawing goes on past max_features only while every drawn one was
-//  constant. The first max_features draws are evaluated in one pass.
+//  constant.
 static void s_best_split(const s_shared_t *sh, s_work_t *wk, const s_pending_t *e,
                          s_split_t *best)
 {
     size_t p = sh->p, mf = (size_t)sh->pr.max_features, k = 0, constant = 0;
     memset(best, 0, sizeof *best);
     while (k < p && (k < mf || k == constant)) {
-        //  a batch: the rest of the first max_features, or one more
+        //  the first max_features at once, then one more at a time
         size_t nf = k < mf ? mf - k : 1;
-        nf = nf > BATCH_MAX ? BATCH_MAX : nf;
         for (size_t t = 0; t < nf; t++, k++) {
             size_t j = k + (size_t)rng_below(&wk->rng, p - k);
             size_t f = wk->feat[j];
@@ -517,20 +391,9 @@ static size_t s_partition(const s_shared_t *sh, s_work_t *wk, const s_pending_t 
     return i;
 }
 
-static double s_midpoint(double a, double b)
-{
-    double t = a / 2 + b / 2;
-    return (t >= b || !isfinite(t)) ? a : t;
-}
-
 static double s_threshold(const s_shared_t *sh, const s_split_t *s)
 {
-    return s_midpoint(sh->hi[s->feature][s->bin], sh->lo[s->feature][s->next]);
-}
-
-double forest_codes_threshold(const forest_codes_t *c, size_t f, uint32_t b, uint32_t nb)
-{
-    return s_midpoint(c->hi[f][b], c->lo[f][nb]);
+    return forest_codes_threshold(&sh->codes, s->feature, s->bin, s->next);
 }
 
 //  Draws the bootstrap and lays its distinct rows out as records. Returns
@@ -550,10 +413,41 @@ static size_t s_bootstrap(const s_shared_t *sh, s_work_t *wk, double *w, double 
         s_packed_t v = ((s_packed_t)c << PACK_W_SHIFT) | cy;
         uint8_t *r = wk->rec + m++ * sh->stride;
         memcpy(r, &v, sizeof v);
-        memcpy(r + sizeof v, sh->codes + i * p, p);
+        for (size_t j = 0; j < p; j++) //  the columns are read in step, each in order
+            r[sizeof v + j] = sh->codes.codes[j * n + i];
         *w += c, *wp += cy;
     }
     return m;
+}
+
+//  The root's pending entry: a full histogram when it is large.
+static int s_root(const s_shared_t *sh, s_work_t *wk, size_t m, double w, double wp,
+                  s_pending_t *e)
+{
+    *e = (s_pending_t){0, m, 0, 0, w, wp, -1};
+    for (size_t i = 0; i < wk->n_full; i++)
+        wk->full[i].used = 0;
+    if (m >= DENSE_ROWS && (e->full = s_full_take(sh, wk)) < 0)
+        return -1;
+    if (e->full >= 0)
+        s_full_sum(sh, wk, e->full, 0, m);
+    return 0;
+}
+
+//  Splits node e (found split s): partitions its records, adds its two
+//  children and queues them, left on top.
+static int s_split_node(const s_shared_t *sh, s_work_t *wk, size_t *top, const s_pending_t *e,
+                        const s_split_t *s)
+{
+    size_t mid = s_partition(sh, wk, e, s);
+    uint32_t left = (uint32_t)wk->n_nodes;
+    int hl, hr;
+    if (s_push_node(wk) || s_push_node(wk) || s_child_fulls(sh, wk, e, mid, &hl, &hr))
+        return -1;
+    wk->nodes[e->node] = (forest_node_t){s_threshold(sh, s), (int32_t)s->feature, left};
+    s_pending_t r = {mid, e->end, e->depth + 1, left + 1, e->w - s->wl, e->wp - s->wpl, hr};
+    s_pending_t l = {e->start, mid, e->depth + 1, left, s->wl, s->wpl, hl};
+    return s_push_pending(wk, top, r) || s_push_pending(wk, top, l) ? -1 : 0;
 }
 
 static int s_grow_tree(const s_shared_t *sh, s_work_t *wk, size_t tree)
@@ -565,7 +459,8 @@ static int s_grow_tree(const s_shared_t *sh, s_work_t *wk, size_t tree)
     for (size_t j = 0; j < sh->p; j++)
         wk->feat[j] = j;
     wk->n_nodes = 0;
-    if (s_push_node(wk) || s_push_pending(wk, &top, (s_pending_t){0, m, 0, 0, w, wp}))
+    s_pending_t root;
+    if (s_push_node(wk) || s_root(sh, wk, m, w, wp, &root) || s_push_pending(wk, &top, root))
         return -1;
     size_t min_leaf = (size_t)sh->pr.min_samples_leaf;
     while (top > 0) {
@@ -578,28 +473,22 @@ static int s_grow_tree(const s_shared_t *sh, s_work_t *wk, size_t tree)
             s_best_split(sh, wk, &e, &s);
         if (!s.found) {
             wk->nodes[e.node] = (forest_node_t){e.wp / e.w, -1, 0};
-            continue;
+            s_full_drop(wk, e.full);
+        } else if (s_split_node(sh, wk, &top, &e, &s) != 0) {
+            return -1;
         }
-        size_t mid = s_partition(sh, wk, &e, &s);
-        uint32_t left = (uint32_t)wk->n_nodes;
-        if (s_push_node(wk) || s_push_node(wk))
-            return -1;
-        wk->nodes[e.node] = (forest_node_t){s_threshold(sh, &s), (int32_t)s.feature, left};
-        if (s_push_pending(wk, &top, (s_pending_t){mid, e.end, e.depth + 1, left + 1,
-                                                   e.w - s.wl, e.wp - s.wpl}) ||
-            s_push_pending(wk, &top, (s_pending_t){e.start, mid, e.depth + 1, left, s.wl, s.wpl}))
-            return -1;
     }
     return 0;
 }
 
 static void s_work_free(s_work_t *wk)
 {
+    for (size_t i = 0; i < wk->n_full; i++)
+        free(wk->full[i].w), free(wk->full[i].c);
+    free(wk->full);
     free(wk->w);
     free(wk->rec);
     free(wk->feat);
-    free(wk->hist);
-    free(wk->chist);
     free(wk->groups);
     free(wk->sparse);
     free(wk->scnt);
@@ -611,175 +500,39 @@ static int s_work_init(const s_shared_t *sh, s_work_t *wk)
 {
     memset(wk, 0, sizeof *wk);
     size_t bins = (size_t)sh->pr.max_bins, n = sh->n;
-    size_t batch = (size_t)sh->pr.max_features < BATCH_MAX ? (size_t)sh->pr.max_features
-                                                            : BATCH_MAX;
+    wk->count = sh->pr.min_samples_leaf > 1;
     wk->w = malloc(n * sizeof *wk->w);
     wk->rec = aligned_alloc(8, n * sh->stride);
     wk->feat = malloc(sh->p * sizeof *wk->feat);
-    wk->hist = calloc(batch * s_slot(sh), sizeof *wk->hist);
-    if (sh->pr.min_samples_leaf > 1 && !(wk->chist = calloc(batch * s_slot(sh), sizeof *wk->chist)))
-        return -1;
     wk->groups = malloc(bins * sizeof *wk->groups);
     wk->sparse = calloc(bins, sizeof *wk->sparse);
     wk->scnt = calloc(bins, sizeof *wk->scnt);
-    return wk->w && wk->rec && wk->feat && wk->hist && wk->groups && wk->sparse && wk->scnt ? 0
-                                                                                           : -1;
+    return wk->w && wk->rec && wk->feat && wk->groups && wk->sparse && wk->scnt ? 0 : -1;
 }
 
 static void *s_thread_fn(void *arg)
 {
     s_shared_t *sh = arg;
     s_work_t wk;
-    if (s_work_init(sh, &wk) != 0) {
-        atomic_store(&sh->failed, 1);
-        s_work_free(&wk);
-        return NULL;
-    }
-    for (;;) {
-        size_t t = atomic_fetch_add(&sh->next, 1);
-        if (t >= (size_t)sh->pr.n_trees || atomic_load(&sh->failed))
-            break;
-        if (s_grow_tree(sh, &wk, t) != 0) {
-            atomic_store(&sh->failed, 1);
-            break;
-        }
-        sh->trees[t] = malloc(wk.n_nodes * sizeof(forest_node_t));
-        if (!sh->trees[t]) {
-            atomic_store(&sh->failed, 1);
-            break;
-        }
-        memcpy(sh->trees[t], wk.nodes, wk.n_nodes * sizeof(forest_node_t));
-        sh->tree_len[t] = wk.n_nodes;
-    }
+    int ok = s_work_init(sh, &wk) == 0;
+    for (size_t t; ok && (t = forest_grown_next(&sh->grown)) < sh->grown.n_trees;)
+        ok = s_grow_tree(sh, &wk, t) == 0 &&
+             forest_grown_keep(&sh->grown, t, wk.nodes, wk.n_nodes, NULL, 0) == 0;
+    if (!ok)
+        forest_grown_fail(&sh->grown);
     s_work_free(&wk);
     return NULL;
 }
 
 /* --- fit ---------------------------------------------------------------- */
 
-void forest_run_threads(int n_threads, void *(*fn)(void *), void *arg)
+static int s_check_labels(const uint8_t *y, size_t n, mlops_err_t *err)
 {
-    pthread_t th[256];
-    int started = 0;
-    for (int i = 1; i < n_threads && i < 256; i++, started++)
-        if (pthread_create(&th[started], NULL, fn, arg) != 0)
-            break;
-    fn(arg);
-    for (int i = 0; i < started; i++)
-        pthread_join(th[i], NULL);
-}
-
-int forest_nodes_push(forest_node_t **nodes, size_t *n, size_t *cap)
-{
-    if (*n == *cap) {
-        size_t c = *cap ? *cap * 2 : 256;
-        forest_node_t *v = realloc(*nodes, c * sizeof *v);
-        if (!v)
-            return -1;
-        *nodes = v, *cap = c;
-    }
-    (*nodes)[(*n)++] = (forest_node_t){0, -1, 0};
-    return 0;
-}
-
-int forest_default_threads(void)
-{
-    long c = sysconf(_SC_NPROCESSORS_ONLN);
-    return c < 1 ? 1 : c > 256 ? 256 : (int)c;
-}
-
-static int s_resolve(forest_params_t *pr, size_t n, size_t p, mlops_err_t *err)
-{
-    pr->n_trees = pr->n_trees ? pr->n_trees : DEFAULT_TREES;
-    pr->min_samples_leaf = pr->min_samples_leaf ? pr->min_samples_leaf : 1;
-    pr->max_bins = pr->max_bins ? pr->max_bins : DEFAULT_MAX_BINS;
-    pr->n_threads = pr->n_threads ? pr->n_threads : forest_default_threads();
-    if (!pr->max_features) {
-        pr->max_features = (int)floor(sqrt((double)p));
-        pr->max_features = pr->max_features < 1 ? 1 : pr->max_features;
-    }
-    if (n == 0 || p == 0)
-        return mlops_err_set(err, MLOPS_EINVAL, "forest: no training rows or no features");
-    if (n >= UINT32_MAX)
-        return mlops_err_set(err, MLOPS_EINVAL, "forest: %zu rows exceed the limit", n);
-    if (pr->n_trees < 1 || pr->n_trees > FOREST_MAX_TREES)
-        return mlops_err_set(err, MLOPS_EINVAL, "forest: n_trees must be in 1..%d",
-                             FOREST_MAX_TREES);
-    if (pr->max_depth < 0 || pr->min_samples_leaf < 1 || pr->max_features < 1 ||
-        (size_t)pr->max_features > p || pr->max_bins < 2 || pr->max_bins > FOREST_MAX_BINS ||
-        pr->n_threads < 1)
-        return mlops_err_set(err, MLOPS_EINVAL,
-                             "forest: need max_depth >= 0, min_samples_leaf >= 1, "
-                             "max_features in 1..%zu, max_bins in 2..%d, n_threads >= 1",
-                             p, FOREST_MAX_BINS);
-    return 0;
-}
-
-static void s_shared_free(s_shared_t *sh)
-{
-    for (size_t j = 0; sh->lo && j < sh->p; j++) {
-        free(sh->lo[j]);
-        free(sh->hi[j]);
-    }
-    for (size_t t = 0; sh->trees && t < (size_t)sh->pr.n_trees; t++)
-        free(sh->trees[t]);
-    free(sh->lo);
-    free(sh->hi);
-    free(sh->n_bins);
-    free(sh->codes);
-    free(sh->trees);
-    free(sh->tree_len);
-}
-
-static int s_check_data(const double *X, const uint8_t *y, size_t n, size_t p,
-                        mlops_err_t *err)
-{
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n; i++)
         if (y[i] > 1)
             return mlops_err_set(err, MLOPS_EINVAL, "forest: label %u in row %zu is not 0/1",
                                  y[i], i);
-        for (size_t j = 0; j < p; j++)
-            if (!isfinite(X[i * p + j]))
-                return mlops_err_set(err, MLOPS_EINVAL,
-                                     "forest: feature %zu of row %zu is not finite", j, i);
-    }
     return 0;
-}
-
-//  Concatenates the trees into one forest, shifting child indexes.
-static forest_t *s_assemble(s_shared_t *sh, mlops_err_t *err)
-{
-    size_t total = 0, T = (size_t)sh->pr.n_trees;
-    for (size_t t = 0; t < T; t++)
-        total += sh->tree_len[t];
-    if (total >= UINT32_MAX) {
-        mlops_err_set(err, MLOPS_ENOMEM, "forest: %zu nodes exceed the limit", total);
-        return NULL;
-    }
-    forest_t *f = calloc(1, sizeof *f);
-    if (f) {
-        f->nodes = malloc(total * sizeof *f->nodes);
-        f->roots = malloc(T * sizeof *f->roots);
-    }
-    if (!f || !f->nodes || !f->roots) {
-        forest_destroy(&f);
-        mlops_err_set(err, MLOPS_ENOMEM, "forest: out of memory for %zu nodes", total);
-        return NULL;
-    }
-    size_t at = 0;
-    for (size_t t = 0; t < T; t++) {
-        f->roots[t] = (uint32_t)at;
-        for (size_t k = 0; k < sh->tree_len[t]; k++) {
-            forest_node_t nd = sh->trees[t][k];
-            if (nd.feature >= 0)
-                nd.left += (uint32_t)at;
-            f->nodes[at + k] = nd;
-        }
-        at += sh->tree_len[t];
-    }
-    f->n_features = sh->p, f->n_trees = T, f->n_nodes = total;
-    f->n_classes = 1;
-    return f;
 }
 
 forest_t *forest_fit(const double *X, const uint8_t *y, size_t n, size_t p,
@@ -788,36 +541,25 @@ forest_t *forest_fit(const double *X, const uint8_t *y, size_t n, size_t p,
     s_shared_t sh;
     memset(&sh, 0, sizeof sh);
     sh.pr = params ? *params : (forest_params_t){0};
-    if (s_resolve(&sh.pr, n, p, err) != 0 || s_check_data(X, y, n, p, err) != 0)
+    if (forest_params_resolve(TASK_BINARY, &sh.pr, n, p, err) != 0 ||
+        s_check_labels(y, n, err) != 0 || forest_check_features(X, n, p, err) != 0)
         return NULL;
     sh.n = n, sh.p = p, sh.y = y, sh.seed = seed;
     sh.stride = sizeof(s_packed_t) + (p + 7) / 8 * 8;
-    atomic_init(&sh.next, 0);
-    atomic_init(&sh.failed, 0);
-    size_t T = (size_t)sh.pr.n_trees;
-    sh.codes = malloc(n * p * sizeof *sh.codes);
-    sh.n_bins = calloc(p, sizeof *sh.n_bins);
-    sh.lo = calloc(p, sizeof *sh.lo);
-    sh.hi = calloc(p, sizeof *sh.hi);
-    sh.trees = calloc(T, sizeof *sh.trees);
-    sh.tree_len = calloc(T, sizeof *sh.tree_len);
-    double *tmp = malloc(n * sizeof *tmp);
     forest_t *f = NULL;
-    int ok = sh.codes && sh.n_bins && sh.lo && sh.hi && sh.trees && sh.tree_len && tmp;
-    for (size_t j = 0; ok && j < p; j++)
-        ok = s_bin_feature(&sh, X, j, tmp) == 0;
-    free(tmp);
-    if (ok) {
-        int nt = sh.pr.n_threads < sh.pr.n_trees ? sh.pr.n_threads : sh.pr.n_trees;
-        forest_run_threads(nt, s_thread_fn, &sh);
-        ok = !atomic_load(&sh.failed);
-    }
-    if (ok)
-        f = s_assemble(&sh, err);
-    else
+    if (forest_grown_init(&sh.grown, TASK_BINARY, p, 1, (size_t)sh.pr.n_trees) == 0 &&
+        forest_codes_fit(X, n, p, sh.pr.max_bins, sh.pr.n_threads, seed, &sh.codes) == 0 &&
+        (sh.off = malloc(p * sizeof *sh.off)) != NULL) {
+        for (size_t j = 0; j < p; j++)
+            sh.off[j] = sh.full_bins, sh.full_bins += sh.codes.n_bins[j];
+        f = forest_grown_run(&sh.grown, sh.pr.n_threads, s_thread_fn, &sh, err);
+    } else {
         mlops_err_set(err, MLOPS_ENOMEM, "forest: out of memory for %zu rows x %zu features", n,
                       p);
-    s_shared_free(&sh);
+    }
+    free(sh.off);
+    forest_codes_free(&sh.codes);
+    forest_grown_free(&sh.grown);
     return f;
 }
 

@@ -1,19 +1,20 @@
 /*  forest_task.c: random forests for multiclass and regression targets
     (see forest.h). The binary forest (forest.c) packs a row's weight and
     its class into one 64-bit add; with K classes or real targets that
-    trick does not hold, so these trees take the plain road: the same rank
-    codes (forest_codes.h), the same bootstrap draws, feature draws and
+    trick does not hold, so these trees take the plain road: the same codes
+    (forest_fit.h, on bins.h), the same bootstrap draws, feature draws and
     thresholds, and per node a histogram per drawn feature over a row
-    index array partitioned in place. Tree i draws from its own stream of
-    the seed and trees are assembled in index order, so a forest is the
-    same for a seed whatever the thread count.
+    index array partitioned in place. A histogram is read back through a
+    bitmap of the bins its rows touched, so a small node costs its rows,
+    not the feature's 255 bins. Tree i draws from its own stream of the
+    seed and trees are assembled in index order (forest_grown_t), so a
+    forest is the same for a seed whatever the thread count.
 */
 #include "forest.h"
-#include "forest_codes.h"
+#include "forest_fit.h"
 #include "rng.h"
 
 #include <math.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,15 +25,10 @@ typedef struct {
     const double *y;        //  class index or target per row
     size_t k;               //  classes (MULTICLASS), 1 (REGRESSION)
     size_t stats;           //  doubles per histogram bin: k class weights, or sum w*y
-    forest_codes_t codes;   //  rank codes
+    forest_codes_t codes;   //  the binned features
     forest_params_t pr;     //  resolved parameters
     uint64_t seed;          //  forest seed
-    atomic_size_t next;     //  next tree to grow
-    atomic_int failed;      //  a thread ran out of memory
-    forest_node_t **trees;  //  per tree: nodes (local indexes), owned
-    size_t *tree_len;       //  per tree: node count
-    double **leaves;        //  per tree: leaf values (k per leaf, MULTICLASS), owned
-    size_t *n_leaves;       //  per tree: leaves
+    forest_grown_t grown;   //  the trees grown so far
 } s_shared_t;
 
 typedef struct {
@@ -48,6 +44,7 @@ typedef struct {
     size_t *feat;           //  p feature order for sampling
     double *hist;           //  max_bins x (1 + stats): weight then stats
     uint32_t *hcnt;         //  max_bins distinct rows
+    uint8_t touched[256];   //  bins a histogram touched, in order
     double *tot, *left;     //  1 + stats: a node's sums, a scan's left sums
     s_pending_t *stack;     //  nodes to expand
     size_t top, stack_cap;
@@ -60,7 +57,7 @@ typedef struct {
 typedef struct {
     int found;              //  a split was found
     size_t feature;         //  its feature
-    uint32_t bin, next;     //  last rank on the left, first on the right
+    uint32_t bin, next;     //  last bin on the left, first present bin on the right
     double proxy;           //  larger is better
 } s_split_t;
 
@@ -105,47 +102,56 @@ static int s_pure(const s_shared_t *sh, const s_work_t *wk, const s_pending_t *e
 
 /* --- split search ----------------------------------------------------------- */
 
-static void s_eval_feature(const s_shared_t *sh, s_work_t *wk, size_t f, const s_pending_t *e,
-                           s_split_t *best, size_t *constant)
+//  Histogram of feature f over the node's rows; returns the bins touched,
+//  in order, in wk->touched.
+static size_t s_histogram(const s_shared_t *sh, s_work_t *wk, size_t f, const s_pending_t *e)
 {
-    size_t nb = sh->codes.n_bins[f], width = 1 + sh->stats, p = sh->codes.p;
-    size_t min_leaf = (size_t)sh->pr.min_samples_leaf, m = e->end - e->start;
-    memset(wk->hist, 0, nb * width * sizeof *wk->hist);
-    memset(wk->hcnt, 0, nb * sizeof *wk->hcnt);
+    size_t width = 1 + sh->stats, k = 0;
+    const uint8_t *col = sh->codes.codes + f * sh->codes.n;
+    uint64_t seen[4] = {0, 0, 0, 0};
     for (size_t r = e->start; r < e->end; r++) {
-        size_t i = wk->idx[r], b = sh->codes.codes[i * p + f];
+        size_t i = wk->idx[r];
+        unsigned b = col[i];
+        seen[b >> 6] |= (uint64_t)1 << (b & 63);
         s_add(sh, wk->hist + b * width, i, wk->w[i]);
         wk->hcnt[b]++;
     }
-    size_t present = 0, cl = 0;
-    for (size_t b = 0; b < nb; b++)
-        present += wk->hcnt[b] > 0;
-    if (present < 2) {
+    for (unsigned q = 0; q < 4; q++)
+        for (uint64_t bits = seen[q]; bits; bits &= bits - 1)
+            wk->touched[k++] = (uint8_t)(q * 64 + (unsigned)__builtin_ctzll(bits));
+    return k;
+}
+
+//  Scans the thresholds between the touched bins of f (zeroing them
+//  behind: the histogram is all zero between uses).
+static void s_eval_feature(const s_shared_t *sh, s_work_t *wk, size_t f, const s_pending_t *e,
+                           s_split_t *best, size_t *constant)
+{
+    size_t width = 1 + sh->stats, min_leaf = (size_t)sh->pr.min_samples_leaf;
+    size_t m = e->end - e->start, k = s_histogram(sh, wk, f, e), cl = 0;
+    if (k < 2)
         (*constant)++;
-        return;
-    }
     memset(wk->left, 0, width * sizeof *wk->left);
     double *right = wk->left + width;
-    for (size_t b = 0; b + 1 < nb; b++) {
-        if (!wk->hcnt[b])
-            continue;
+    int open = k >= 2;
+    for (size_t t = 0; t < k; t++) {
+        size_t b = wk->touched[t];
+        double *h = wk->hist + b * width;
         cl += wk->hcnt[b];
         for (size_t s = 0; s < width; s++)
-            wk->left[s] += wk->hist[b * width + s];
-        size_t next = b + 1;
-        while (next < nb && !wk->hcnt[next])
-            next++;
-        if (next == nb)
-            break;
-        if (cl < min_leaf)
+            wk->left[s] += h[s], h[s] = 0;
+        wk->hcnt[b] = 0;
+        if (!open || t + 1 == k || cl < min_leaf)
             continue;
-        if (m - cl < min_leaf)
-            break;
+        if (m - cl < min_leaf) {
+            open = 0;
+            continue;
+        }
         for (size_t s = 0; s < width; s++)
             right[s] = wk->tot[s] - wk->left[s];
         double proxy = s_proxy(sh, wk->left) + s_proxy(sh, right);
         if (!best->found || proxy > best->proxy)
-            *best = (s_split_t){1, f, (uint32_t)b, (uint32_t)next, proxy};
+            *best = (s_split_t){1, f, (uint32_t)b, wk->touched[t + 1], proxy};
     }
 }
 
@@ -208,9 +214,10 @@ static int s_leaf(const s_shared_t *sh, s_work_t *wk, const s_pending_t *e)
 static size_t s_partition(const s_shared_t *sh, s_work_t *wk, const s_pending_t *e,
                           const s_split_t *s)
 {
-    size_t i = e->start, j = e->end, p = sh->codes.p;
+    size_t i = e->start, j = e->end;
+    const uint8_t *col = sh->codes.codes + s->feature * sh->codes.n;
     while (i < j) {
-        if (sh->codes.codes[wk->idx[i] * p + s->feature] <= s->bin) {
+        if (col[wk->idx[i]] <= s->bin) {
             i++;
             continue;
         }
@@ -287,78 +294,25 @@ static int s_work_init(const s_shared_t *sh, s_work_t *wk)
     wk->w = malloc(n * sizeof *wk->w);
     wk->idx = malloc(n * sizeof *wk->idx);
     wk->feat = malloc(sh->codes.p * sizeof *wk->feat);
-    wk->hist = malloc(bins * width * sizeof *wk->hist);
-    wk->hcnt = malloc(bins * sizeof *wk->hcnt);
+    wk->hist = calloc(bins * width, sizeof *wk->hist);
+    wk->hcnt = calloc(bins, sizeof *wk->hcnt);
     wk->tot = malloc(3 * width * sizeof *wk->tot); //  tot, left, right
     wk->left = wk->tot ? wk->tot + width : NULL;
     return wk->w && wk->idx && wk->feat && wk->hist && wk->hcnt && wk->tot ? 0 : -1;
-}
-
-//  Keeps the tree just grown in the shared arrays.
-static int s_keep(s_shared_t *sh, const s_work_t *wk, size_t t)
-{
-    size_t nl = sh->task == TASK_MULTICLASS ? wk->n_leaves * sh->k : 0;
-    sh->trees[t] = malloc(wk->n_nodes * sizeof(forest_node_t));
-    sh->leaves[t] = malloc((nl ? nl : 1) * sizeof(double));
-    if (!sh->trees[t] || !sh->leaves[t])
-        return -1;
-    memcpy(sh->trees[t], wk->nodes, wk->n_nodes * sizeof(forest_node_t));
-    if (nl)
-        memcpy(sh->leaves[t], wk->leaves, nl * sizeof(double));
-    sh->tree_len[t] = wk->n_nodes, sh->n_leaves[t] = wk->n_leaves;
-    return 0;
 }
 
 static void *s_thread_fn(void *arg)
 {
     s_shared_t *sh = arg;
     s_work_t wk;
-    if (s_work_init(sh, &wk) != 0)
-        atomic_store(&sh->failed, 1);
-    while (!atomic_load(&sh->failed)) {
-        size_t t = atomic_fetch_add(&sh->next, 1);
-        if (t >= (size_t)sh->pr.n_trees)
-            break;
-        if (s_grow_tree(sh, &wk, t) != 0 || s_keep(sh, &wk, t) != 0)
-            atomic_store(&sh->failed, 1);
-    }
+    int ok = s_work_init(sh, &wk) == 0;
+    for (size_t t; ok && (t = forest_grown_next(&sh->grown)) < sh->grown.n_trees;)
+        ok = s_grow_tree(sh, &wk, t) == 0 &&
+             forest_grown_keep(&sh->grown, t, wk.nodes, wk.n_nodes, wk.leaves, wk.n_leaves) == 0;
+    if (!ok)
+        forest_grown_fail(&sh->grown);
     s_work_free(&wk);
     return NULL;
-}
-
-//  One forest from the trees, child and leaf indexes shifted.
-static forest_t *s_assemble(const s_shared_t *sh, mlops_err_t *err)
-{
-    size_t T = (size_t)sh->pr.n_trees, nodes = 0, leaves = 0, k = sh->k;
-    for (size_t t = 0; t < T; t++)
-        nodes += sh->tree_len[t], leaves += sh->n_leaves[t];
-    forest_node_t *all = malloc(nodes * sizeof *all);
-    uint32_t *roots = malloc(T * sizeof *roots);
-    double *lv = malloc((leaves * k > 0 ? leaves * k : 1) * sizeof *lv);
-    forest_t *f = NULL;
-    if (all && roots && lv && nodes < UINT32_MAX) {
-        size_t at = 0, lat = 0;
-        for (size_t t = 0; t < T; t++) {
-            roots[t] = (uint32_t)at;
-            for (size_t j = 0; j < sh->tree_len[t]; j++) {
-                forest_node_t nd = sh->trees[t][j];
-                if (nd.feature >= 0)
-                    nd.left += (uint32_t)at;
-                else if (sh->task == TASK_MULTICLASS)
-                    nd.left += (uint32_t)lat;
-                all[at + j] = nd;
-            }
-            if (sh->task == TASK_MULTICLASS)
-                memcpy(lv + lat * k, sh->leaves[t], sh->n_leaves[t] * k * sizeof *lv);
-            at += sh->tree_len[t], lat += sh->n_leaves[t];
-        }
-        f = forest_new_task(sh->task, sh->codes.p, k, T, roots, nodes, all,
-                            sh->task == TASK_MULTICLASS ? leaves : 0, lv, err);
-    } else {
-        mlops_err_set(err, MLOPS_ENOMEM, "forest: out of memory for %zu nodes", nodes);
-    }
-    free(all), free(roots), free(lv);
-    return f;
 }
 
 static int s_check(task_t task, const double *X, const double *y, size_t n, size_t p,
@@ -366,43 +320,16 @@ static int s_check(task_t task, const double *X, const double *y, size_t n, size
 {
     if (task != TASK_MULTICLASS && task != TASK_REGRESSION)
         return mlops_err_set(err, MLOPS_EINVAL, "forest: not a multiclass or regression task");
-    if (n == 0 || p == 0 || n >= UINT32_MAX || (task == TASK_MULTICLASS && (k < 2 || k > 255)))
-        return mlops_err_set(err, MLOPS_EINVAL, "forest: %zu rows, %zu features, %zu classes",
-                             n, p, k);
-    pr->n_trees = pr->n_trees ? pr->n_trees : 100;
-    pr->min_samples_leaf = pr->min_samples_leaf ? pr->min_samples_leaf : 1;
-    pr->max_bins = pr->max_bins ? pr->max_bins : FOREST_MAX_BINS;
-    pr->n_threads = pr->n_threads ? pr->n_threads : forest_default_threads();
-    if (!pr->max_features)
-        pr->max_features = task == TASK_REGRESSION ? (int)p : (int)fmax(1, floor(sqrt((double)p)));
-    if (pr->n_trees < 1 || pr->n_trees > FOREST_MAX_TREES || pr->max_depth < 0 ||
-        pr->min_samples_leaf < 1 || pr->max_features < 1 || (size_t)pr->max_features > p ||
-        pr->max_bins < 2 || pr->max_bins > FOREST_MAX_BINS || pr->n_threads < 1)
-        return mlops_err_set(err, MLOPS_EINVAL,
-                             "forest: need n_trees in 1..%d, max_depth >= 0, min_samples_leaf "
-                             ">= 1, max_features in 1..%zu, max_bins in 2..%d, n_threads >= 1",
-                             FOREST_MAX_TREES, p, FOREST_MAX_BINS);
-    for (size_t i = 0; i < n; i++) {
+    if (task == TASK_MULTICLASS && (k < 2 || k > 255))
+        return mlops_err_set(err, MLOPS_EINVAL, "forest: %zu classes is not 2..255", k);
+    if (forest_params_resolve(task, pr, n, p, err) != 0)
+        return MLOPS_EINVAL;
+    for (size_t i = 0; i < n; i++)
         if (!isfinite(y[i]) || (task == TASK_MULTICLASS && (y[i] < 0 || y[i] >= (double)k ||
                                                             y[i] != floor(y[i]))))
             return mlops_err_set(err, MLOPS_EINVAL, "forest: target %g in row %zu is not %s",
                                  y[i], i, task == TASK_MULTICLASS ? "a class" : "finite");
-        for (size_t j = 0; j < p; j++)
-            if (!isfinite(X[i * p + j]))
-                return mlops_err_set(err, MLOPS_EINVAL,
-                                     "forest: feature %zu of row %zu is not finite", j, i);
-    }
-    return 0;
-}
-
-static void s_shared_free(s_shared_t *sh)
-{
-    for (size_t t = 0; sh->trees && t < (size_t)sh->pr.n_trees; t++) {
-        free(sh->trees[t]);
-        free(sh->leaves[t]);
-    }
-    free(sh->trees), free(sh->tree_len), free(sh->leaves), free(sh->n_leaves);
-    forest_codes_free(&sh->codes);
+    return forest_check_features(X, n, p, err);
 }
 
 forest_t *forest_fit_task(task_t task, const double *X, const double *y, size_t n,
@@ -417,26 +344,14 @@ forest_t *forest_fit_task(task_t task, const double *X, const double *y, size_t 
     sh.task = task, sh.y = y, sh.seed = seed;
     sh.k = task == TASK_MULTICLASS ? n_classes : 1;
     sh.stats = sh.k;
-    atomic_init(&sh.next, 0);
-    atomic_init(&sh.failed, 0);
-    size_t T = (size_t)sh.pr.n_trees;
-    sh.trees = calloc(T, sizeof *sh.trees);
-    sh.leaves = calloc(T, sizeof *sh.leaves);
-    sh.tree_len = calloc(T, sizeof *sh.tree_len);
-    sh.n_leaves = calloc(T, sizeof *sh.n_leaves);
     forest_t *f = NULL;
-    int ok = sh.trees && sh.leaves && sh.tree_len && sh.n_leaves &&
-             forest_codes_fit(X, n, p, sh.pr.max_bins, &sh.codes) == 0;
-    if (ok) {
-        int nt = sh.pr.n_threads < sh.pr.n_trees ? sh.pr.n_threads : sh.pr.n_trees;
-        forest_run_threads(nt, s_thread_fn, &sh);
-        ok = !atomic_load(&sh.failed);
-    }
-    if (ok)
-        f = s_assemble(&sh, err);
+    if (forest_grown_init(&sh.grown, task, p, sh.k, (size_t)sh.pr.n_trees) == 0 &&
+        forest_codes_fit(X, n, p, sh.pr.max_bins, sh.pr.n_threads, seed, &sh.codes) == 0)
+        f = forest_grown_run(&sh.grown, sh.pr.n_threads, s_thread_fn, &sh, err);
     else
         mlops_err_set(err, MLOPS_ENOMEM, "forest: out of memory for %zu rows x %zu features", n,
                       p);
-    s_shared_free(&sh);
+    forest_codes_free(&sh.codes);
+    forest_grown_free(&sh.grown);
     return f;
 }

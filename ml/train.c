@@ -221,7 +221,7 @@ static void s_params_json(const s_params_t *p, task_t task, size_t n_features, c
              "\"max_bins\":%d}",
              p->rf.n_trees ? p->rf.n_trees : 100, p->rf.max_depth,
              p->rf.min_samples_leaf ? p->rf.min_samples_leaf : 1, mf,
-             p->rf.max_bins ? p->rf.max_bins : 256);
+             p->rf.max_bins ? p->rf.max_bins : FOREST_MAX_BINS);
 }
 
 static int s_fit(const s_params_t *p, const prep_recipe_t *r, const s_rows_t *t, uint64_t seed,
@@ -487,6 +487,8 @@ int train_fit(const table_t *raw, const uint8_t *recipe, size_t recipe_len,
     if (rc == 0) {
         a.metrics = a.score.bin;
         snprintf(a.family, sizeof a.family, "%s", family);
+        if (pr.family == S_FOREST && !pr.rf.min_samples_leaf) //  the one the fit used
+            pr.rf.min_samples_leaf = forest_default_leaf(train.n);
         s_params_json(&pr, r->task, r->n_features, a.params, sizeof a.params);
         a.seed = seed;
         a.recipe = (uint8_t *)recipe, a.recipe_len = recipe_len;

@@ -135,6 +135,84 @@ static void test_quantile_bins_beyond_max_bins(void)
     CHECK(ok);
 }
 
+//  Nodes of DENSE_ROWS (4096) rows or more hold a full histogram and get
+//  one child's by subtraction: 12000 rows take that path near the root,
+//  and the trees must still be the same whatever the thread count.
+static void test_large_nodes_same_any_thread_count(void)
+{
+    size_t n = 12000;
+    double *X = malloc(n * 3 * sizeof *X);
+    uint8_t *y = malloc(n);
+    s_data(n, X, y);
+    forest_params_t pr = {.n_trees = 6, .n_threads = 1, .max_features = 1};
+    forest_t *a = forest_fit(X, y, n, 3, &pr, 21, NULL);
+    pr.n_threads = 2;
+    forest_t *b = forest_fit(X, y, n, 3, &pr, 21, NULL);
+    CHECK(a && b && s_same_forest(a, b));
+    //  grown to purity on noisy labels: its training rows are fitted
+    double acc = 0;
+    for (size_t i = 0; a && i < n; i++)
+        acc += (forest_predict_one(a, X + 3 * i) >= 0.5) == y[i];
+    CHECK(acc / (double)n > 0.9);
+    forest_destroy(&a), forest_destroy(&b);
+    free(X), free(y);
+}
+
+//  min_samples_leaf 0 means max(1, n / 20000): 1 at Titanic size, then
+//  growing with n (which bounds a tree's size); a fit with the default
+//  is the fit with that number written out.
+static void test_default_leaf_scales_with_rows(void)
+{
+    CHECK_INT(forest_default_leaf(712), 1);
+    CHECK_INT(forest_default_leaf(39999), 1);
+    CHECK_INT(forest_default_leaf(40000), 2);
+    CHECK_INT(forest_default_leaf(10000000), 500);
+    size_t n = 60000;
+    double *X = malloc(n * 3 * sizeof *X);
+    uint8_t *y = malloc(n);
+    s_data(n, X, y);
+    forest_params_t dflt = {.n_trees = 2}, three = {.n_trees = 2, .min_samples_leaf = 3};
+    forest_params_t one = {.n_trees = 2, .min_samples_leaf = 1};
+    forest_t *a = forest_fit(X, y, n, 3, &dflt, 4, NULL);
+    forest_t *b = forest_fit(X, y, n, 3, &three, 4, NULL);
+    forest_t *c = forest_fit(X, y, n, 3, &one, 4, NULL);
+    CHECK(a && b && c && s_same_forest(a, b));
+    CHECK(c && a && c->n_nodes > a->n_nodes);
+    forest_destroy(&a), forest_destroy(&b), forest_destroy(&c);
+    free(X), free(y);
+}
+
+//  Every leaf holds at least min_samples_leaf distinct bootstrap rows, so
+//  at least that many training rows reach it; on yes/no features (the
+//  register path) and a many-valued one (the bitmap path).
+static void test_leaves_hold_min_samples_leaf_rows(void)
+{
+    enum { N = 3000, P = 4, LEAF = 25 };
+    double *X = malloc(N * P * sizeof *X);
+    uint8_t *y = malloc(N);
+    for (size_t i = 0; i < N; i++) {
+        X[i * P] = i % 2, X[i * P + 1] = (i / 2) % 2, X[i * P + 2] = (i * 7) % 3;
+        X[i * P + 3] = (double)((i * 37) % 1001);
+        y[i] = (X[i * P] + X[i * P + 1] + (X[i * P + 3] > 500)) >= 2 ? i % 13 != 0 : i % 11 == 0;
+    }
+    forest_t *f = forest_fit(X, y, N, P, &(forest_params_t){.n_trees = 5, .min_samples_leaf = LEAF},
+                             3, NULL);
+    uint32_t *hits = calloc(f ? f->n_nodes : 1, sizeof *hits);
+    for (size_t t = 0; f && t < f->n_trees; t++)
+        for (size_t i = 0; i < N; i++) {
+            const forest_node_t *nd = &f->nodes[f->roots[t]];
+            while (nd->feature >= 0)
+                nd = &f->nodes[nd->left + (X[i * P + nd->feature] > nd->value)];
+            hits[nd - f->nodes]++;
+        }
+    int ok = f != NULL && f->n_nodes > 5 * 3;
+    for (size_t k = 0; ok && k < f->n_nodes; k++)
+        ok = f->nodes[k].feature >= 0 || hits[k] >= LEAF;
+    CHECK(ok);
+    forest_destroy(&f);
+    free(hits), free(X), free(y);
+}
+
 static void test_bad_input_is_rejected(void)
 {
     double X[4] = {1, 2, 3, NAN};
@@ -155,6 +233,9 @@ static void test_bad_input_is_rejected(void)
     CHECK(forest_fit(X, y, 4, 1, &(forest_params_t){.max_features = 2}, 1, &err) == NULL);
     CHECK_INT(err.code, MLOPS_EINVAL);
     CHECK_CONTAINS(err.msg, "max_features in 1..1");
+    //  bins are bytes: 255 at most, the binning gbdt uses (bins.h)
+    CHECK(forest_fit(X, y, 4, 1, &(forest_params_t){.max_bins = 256}, 1, &err) == NULL);
+    CHECK_CONTAINS(err.msg, "max_bins in 2..255");
 }
 
 static void test_batch_prediction_equals_one_by_one(void)
@@ -230,7 +311,12 @@ static void test_task_forests(void)
     CHECK(pr[(int)cls[10]] > 0.9);
     forest_destroy(&a), forest_destroy(&b);
     forest_t *r = forest_fit_task(TASK_REGRESSION, X, val, N, P, 0, &one, 9, &err);
-    CHECK(r != NULL);
+    forest_t *r4 = forest_fit_task(TASK_REGRESSION, X, val, N, P, 0, &four, 9, &err);
+    CHECK(r && r4 && r->n_nodes == r4->n_nodes);
+    CHECK(memcmp(r->nodes, r4->nodes, r->n_nodes * sizeof *r->nodes) == 0);
+    forest_destroy(&r4);
+    CHECK(forest_fit_task(TASK_MULTICLASS, X, cls, N, P, 300, &one, 9, &err) == NULL);
+    CHECK_STR(err.msg, "forest: 300 classes is not 2..255");
     double out;
     forest_predict_outputs(r, X + 20 * P, 1, &out);
     CHECK_NEAR(out, val[20], 0.5);
@@ -252,6 +338,9 @@ int main(void)
     RUN(test_depth_and_leaf_limits_stop_growth);
     RUN(test_pure_labels_give_single_leaves);
     RUN(test_quantile_bins_beyond_max_bins);
+    RUN(test_large_nodes_same_any_thread_count);
+    RUN(test_default_leaf_scales_with_rows);
+    RUN(test_leaves_hold_min_samples_leaf_rows);
     RUN(test_bad_input_is_rejected);
     RUN(test_batch_prediction_equals_one_by_one);
     RUN(test_stored_forest_checks);
