@@ -50,7 +50,7 @@ static void s_usage(FILE *out)
         "                       letters, digits, . _ - : @ (default: the host name and\n"
         "                       six random hex digits, vm-3fa9c2)\n"
         "  --report DURATION    tell the broker the version we serve at least this often,\n"
-        "                       10ms..10m (default %s; at once after each swap); the\n"
+        "                       10ms..1m (default %s; at once after each swap); the\n"
         "                       broker stops counting us after %d silent intervals\n"
         "  --help               this text\n"
         DURATION_HELP
@@ -60,12 +60,12 @@ static void s_usage(FILE *out)
         duration_format(HEARTBEAT_IVL_MSEC, report, sizeof report), HEARTBEAT_LIVENESS);
 }
 
-//  An interval flag (--heartbeat, --report): a DURATION in 10ms..10m.
-static int s_interval(const char *flag, const char *text, int64_t *out)
+//  An interval flag: a DURATION in 10ms..max_ms (--heartbeat: 10m;
+//  --report: the longest SERVING interval a broker accepts, 1m).
+static int s_interval(const char *flag, const char *text, int64_t max_ms, int64_t *out)
 {
     mlops_err_t err;
-    int rc = flags_duration(flag, text, DURATION_INTERVAL_MIN_MSEC, DURATION_INTERVAL_MAX_MSEC, out,
-                            &err);
+    int rc = flags_duration(flag, text, DURATION_INTERVAL_MIN_MSEC, max_ms, out, &err);
     return flags_report("mlops-worker", rc, &err);
 }
 
@@ -112,10 +112,10 @@ int worker_infer_main(int argc, char **argv)
                 return 2;
             cfg.model_version = v;
         } else if (strcmp(flag, "--heartbeat") == 0) {
-            if (s_interval(flag, value, &cfg.heartbeat_msec))
+            if (s_interval(flag, value, DURATION_INTERVAL_MAX_MSEC, &cfg.heartbeat_msec))
                 return 2;
         } else if (strcmp(flag, "--report") == 0) {
-            if (s_interval(flag, value, &cfg.report_msec))
+            if (s_interval(flag, value, HEARTBEAT_REPORT_MAX_MSEC, &cfg.report_msec))
                 return 2;
         } else {
             fprintf(stderr, "mlops-worker: unknown flag %s\n", flag);
