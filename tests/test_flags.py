@@ -79,7 +79,7 @@ def _below(text):
 
 
 def _above(text):
-    return {"10m": "601s", "1h": "61m", "1d": "25h"}[text]
+    return {"1m": "61s", "10m": "601s", "1h": "61m", "1d": "25h"}[text]
 
 
 @pytest.mark.parametrize("command,flag,good,low,high", [f for f in FLAGS if f[3]],
