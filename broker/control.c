@@ -17,6 +17,7 @@
 #include "duration.h"
 #include "log.h"
 #include "registry.h"
+#include "source.h"
 
 #define RUNS_DEFAULT 20
 
@@ -92,11 +93,27 @@ static bool s_too_soon(broker_t *self, const char *source, s_reply_t *r)
     return true;
 }
 
+//  A source that breaks the grammar (proto/source.h) is refused before
+//  any run starts, `invalid` naming the rule, not failed as a run later.
+//  True when it was refused.
+static bool s_bad_source(const char *source, s_reply_t *r)
+{
+    source_t parsed;
+    mlops_err_t why;
+    if (source_parse(source, &parsed, &why) == 0)
+        return false;
+    char shown[64];
+    log_warning("control: RETRAIN refused: %s source=%s", why.msg, broker_clean(source, shown, sizeof shown));
+    mlops_err_set(&r->err, why.code, "RETRAIN: %s", why.msg);
+    r->ok = false;
+    return true;
+}
+
 static void s_cmd_retrain(broker_t *self, const proto_msg_t *msg, s_reply_t *r)
 {
     control_retrain_t answer = {0};
     const char *source = *msg->retrain.source ? msg->retrain.source : self->cfg.default_source;
-    if (s_held(self, "RETRAIN", r) || s_too_soon(self, source, r))
+    if (s_bad_source(source, r) || s_held(self, "RETRAIN", r) || s_too_soon(self, source, r))
         return;
     int rc = engine_trigger(self, msg->retrain.source, msg->retrain.reason, &answer, &r->err);
     if (rc == 0)
