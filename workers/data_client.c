@@ -204,7 +204,7 @@ int data_client_fetch(data_client_t *self, const char *hash, uint8_t **data, siz
     char got[HASH_HEX_LEN + 1];
     hash_sha256_hex(buf, (size_t)total, got);
     if (rc == 0 && strcmp(got, hash) != 0)
-        rc = mlops_err_set(err, MLOPS_ECORRUPT, "blob %.12s: the bytes received hash to %.12s", hash,
+        rc = mlops_err_set(err, MLOPS_ECORRUPT, "blob %s: the bytes received hash to %s", hash,
                            got);
     if (rc) {
         free(buf);
