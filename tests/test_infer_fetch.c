@@ -4,7 +4,8 @@
     once; bytes the data service holds under a name they do not hash to are
     refused with both hashes named, as are inline bytes that fail the
     registry's sha256 and a size that is not the registry's; a GET_MODEL
-    answer of either shape is read, and one of neither is refused. */
+    answer of either shape is read, and one of neither is refused; a silent
+    data service times out after the wait the caller set. */
 #include <czmq.h>
 #include <string.h>
 
@@ -153,12 +154,36 @@ static void test_setup_trains_the_artifacts(void)
     CHECK_INT(fx_train(&s_trained, 7), 0);
 }
 
+//  A data service that never answers: the feed's shorter wait, then
+//  MLOPS_ETIMEOUT (the feed's cue to ask for inline answers).
+static void test_a_silent_data_service_times_out(void)
+{
+    zsock_t *mute = zsock_new_router("tcp://127.0.0.1:*");
+    CHECK(mute != NULL);
+    const char *ep = zsock_endpoint(mute);   //  tcp://127.0.0.1:PORT
+    mlops_err_t err;
+    data_client_t *client = data_client_new(ep, &err);
+    CHECK(client != NULL);
+    data_client_set_timeout(client, 200);
+    control_model_ref_t ref = {.version = 6, .size = 10};
+    hash_sha256_hex((const uint8_t *)"x", 1, ref.sha256);
+    CHECK(infer_fetch_ref(client, NULL, &ref, &err) == NULL);
+    CHECK_INT(err.code, MLOPS_ETIMEOUT);
+    char want[300];
+    snprintf(want, sizeof want, "version 6 not fetched from %s: the data service %s did not answer "
+             "within 200 ms", ep, ep);
+    CHECK_STR(err.msg, want);
+    data_client_destroy(&client);
+    zsock_destroy(&mute);
+}
+
 int main(void)
 {
     RUN(test_setup_trains_the_artifacts);
     RUN(test_a_reference_loads_and_is_cached);
     RUN(test_bytes_that_are_not_the_registrys_are_refused);
     RUN(test_inline_answers_are_checked_against_their_sha256);
+    RUN(test_a_silent_data_service_times_out);
     fx_trained_free(&s_trained);
     return TEST_REPORT("test_infer_fetch");
 }

@@ -5,7 +5,8 @@ broker's data service (found from --broker as the stage workers find it),
 through real processes on loopback.
 
 - a worker fetches v1 by hash from the data service, and a worker with
-  --cache-dir keeps it under the registry's sha256;
+  --cache-dir keeps it under the registry's sha256; one whose --data names
+  no service gets it inline after one silent wait;
 - a worker whose --data names a data service that serves other bytes under
   the registry's name refuses them: the error names both hashes, it goes on
   serving what it had (SERVING reports v0), and the broker's load wait
@@ -39,17 +40,23 @@ def test_a_worker_fetches_its_model_by_hash(procs):
     broker.all_workers(trains=1)
     cache = os.path.join(procs.tmp, "infer-cache")
     plain, cached = infer(procs, broker), infer(procs, broker, "--cache-dir", cache)
-    wait_for(lambda: serving(broker) == {plain.pid: 0, cached.pid: 0}, what="both reporting")
+    nowhere = free_endpoint()   # no data service there: the worker falls back to inline bytes
+    lost = infer(procs, broker, "--data", nowhere)
+    wait_for(lambda: serving(broker) == {plain.pid: 0, cached.pid: 0, lost.pid: 0}, what="all reporting")
     broker.request("RETRAIN", {"source": SOURCE, "reason": "by hash"})
     run = broker.wait_run(1, timeout=120)
     assert run["state"] == "succeeded" and run["promoted"], run
-    wait_for(lambda: serving(broker) == {plain.pid: 1, cached.pid: 1}, what="both serving v1")
+    wait_for(lambda: serving(broker) == {plain.pid: 1, cached.pid: 1, lost.pid: 1}, what="all serving v1")
     [version] = broker.models()["versions"]
     for p in (plain, cached):
         log = read_log(p)
         assert "artifacts by hash from data=%s" % broker.data in log, log
         assert "artifact of version 1 fetched by hash from the data service" in log, log
         assert "received inline" not in log
+    log = read_log(lost)
+    assert "not fetched from %s: the data service %s did not answer within 3000 ms: artifacts come " \
+        "inline from now on" % (nowhere, nowhere) in log, log
+    assert "artifact of version 1 received inline" in log
     assert os.listdir(cache) == [version["sha256"]]   # kept under the registry's name
     with open(os.path.join(cache, version["sha256"]), "rb") as f:
         assert hashlib.sha256(f.read()).hexdigest() == version["sha256"]

@@ -121,6 +121,10 @@ static model_t *s_load_reply(infer_feed_t *self, const proto_msg_t *reply, int64
                                       reply->reply.data_len, version, &by_ref, err);
     if (!model && err->code == MLOPS_ECORRUPT)
         log_error("%s: still serving version %" PRId64, err->msg, self->served);
+    else if (!model && by_ref && err->code == MLOPS_ETIMEOUT) {   //  the next try asks inline
+        log_warning("%s: artifacts come inline from now on", err->msg);
+        self->inline_only = true;
+    }
     else if (!model)
         log_warning("GET_MODEL version=%" PRId64 " dropped: %s", want, err->msg);
     else
@@ -398,6 +402,7 @@ static void s_data_open(infer_feed_t *self)
         log_error("data service %s unusable, artifacts come inline: %s", self->data, err.msg);
         return;
     }
+    data_client_set_timeout(self->client, INFER_FEED_TIMEOUT_MSEC);   //  as long as GET_MODEL's wait
     if (self->cache_dir[0] && !(self->cache = blob_cache_new(self->cache_dir, self->cache_bytes, &err)))
         log_warning("blob cache %s unusable, going without: %s", self->cache_dir, err.msg);
     log_info("artifacts by hash from data=%s cache=%s", self->data,

@@ -8,7 +8,9 @@
     the artifact (GET_MODEL by_hash), and the feed fetches the bytes from
     the broker's data service (or its blob cache, when given one) by that
     hash; a broker older than by_hash, or a version the data service does
-    not hold, sends the bytes inline (infer_fetch.h). Either way the bytes
+    not hold, sends the bytes inline (infer_fetch.h), and a data service
+    silent for INFER_FEED_TIMEOUT_MSEC makes the feed ask for inline
+    answers from then on (serving matters more than the claim check). Either way the bytes
     are checked against the registry's sha256 before they are loaded (off
     the serving thread, so serving never waits for a load) and the loaded
     model is handed to the serving thread over an inproc PAIR. While the
