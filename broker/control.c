@@ -17,6 +17,7 @@
 #include "duration.h"
 #include "log.h"
 #include "registry.h"
+#include "source.h"
 
 #define RUNS_DEFAULT 20
 
@@ -92,11 +93,27 @@ static bool s_too_soon(broker_t *self, const char *source, s_reply_t *r)
     return true;
 }
 
+//  A source that breaks the grammar (proto/source.h) is refused before
+//  any run starts, `invalid` naming the rule, not failed as a run later.
+//  True when it was refused.
+static bool s_bad_source(const char *source, s_reply_t *r)
+{
+    source_t parsed;
+    mlops_err_t why;
+    if (source_parse(source, &parsed, &why) == 0)
+        return false;
+    char shown[64];
+    log_warning("control: RETRAIN refused: %s source=%s", why.msg, broker_clean(source, shown, sizeof shown));
+    mlops_err_set(&r->err, why.code, "RETRAIN: %s", why.msg);
+    r->ok = false;
+    return true;
+}
+
 static void s_cmd_retrain(broker_t *self, const proto_msg_t *msg, s_reply_t *r)
 {
     control_retrain_t answer = {0};
     const char *source = *msg->retrain.source ? msg->retrain.source : self->cfg.default_source;
-    if (s_held(self, "RETRAIN", r) || s_too_soon(self, source, r))
+    if (s_bad_source(source, r) || s_held(self, "RETRAIN", r) || s_too_soon(self, source, r))
         return;
     int rc = engine_trigger(self, msg->retrain.source, msg->retrain.reason, &answer, &r->err);
     if (rc == 0)
@@ -307,6 +324,26 @@ static void s_cmd_production(broker_t *self, const proto_msg_t *msg, s_reply_t *
     s_reply_data(r, control_promote_encode(&answer, &r->data, &r->data_len), what);
 }
 
+//  GET_MODEL by_hash: the artifact's name and size, the bytes to be fetched
+//  from the data service (a claim check), when it holds them as an object.
+//  0 with the answer encoded, or MLOPS_ENOTFOUND (a version registered by an
+//  older broker, its bytes kept apart: answered inline), or another error.
+static int s_model_ref(broker_t *self, const version_t *v, s_reply_t *r)
+{
+    control_model_ref_t answer = {.version = (int64_t)v->version};
+    uint64_t size = 0;
+    mlops_err_t err;
+    int rc = store_object_size(self->store, NULL, v->sha256, &size, &err);
+    if (rc == MLOPS_ENOTFOUND || rc == MLOPS_EINVAL)
+        return MLOPS_ENOTFOUND;
+    if (rc)
+        return mlops_err_set(&r->err, rc, "GET_MODEL: %s", err.msg);
+    snprintf(answer.sha256, sizeof answer.sha256, "%s", v->sha256);
+    snprintf(answer.family, sizeof answer.family, "%s", v->family);
+    answer.size = (int64_t)size;
+    return control_model_ref_encode(&answer, &r->data, &r->data_len);
+}
+
 static void s_cmd_get_model(broker_t *self, const proto_msg_t *msg, s_reply_t *r)
 {
     version_t v;
@@ -315,6 +352,11 @@ static void s_cmd_get_model(broker_t *self, const proto_msg_t *msg, s_reply_t *r
         rc = store_version_get(self->store, NULL, (uint64_t)msg->get_model.version, &v, &r->err);
     else if ((rc = registry_production(self->store, &v, &r->err)) == MLOPS_ENOTFOUND)
         rc = mlops_err_set(&r->err, MLOPS_ENOMODEL, "no version is in production yet");
+    int ref = rc == 0 && msg->get_model.by_hash ? s_model_ref(self, &v, r) : MLOPS_ENOTFOUND;
+    if (ref != MLOPS_ENOTFOUND) {
+        s_reply_data(r, ref, "GET_MODEL");
+        return;
+    }
     uint8_t *artifact = NULL;
     control_model_t answer = {0};
     if (rc == 0)

@@ -32,7 +32,7 @@
 #include "heartbeat.h"   //  SERVING interval_ms 0 means HEARTBEAT_IVL_MSEC
 
 #define FLEET_WORKERS_MAX 1024                  //  inference workers tracked at once
-#define FLEET_INTERVAL_MAX_MSEC (10 * 60 * 1000) //  a longer promised interval is refused
+#define FLEET_INTERVAL_MAX_MSEC HEARTBEAT_REPORT_MAX_MSEC //  a longer promised interval is refused
 #define FLEET_NOTE_MAX 200                      //  bytes of a wait's note, NUL included
 
 typedef struct {

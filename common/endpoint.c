@@ -136,3 +136,23 @@ int endpoint_data(const char *work, char *out, size_t out_size, mlops_err_t *err
         return mlops_err_set(err, MLOPS_EINVAL, "endpoint too long: '%.60s'", work);
     return 0;
 }
+
+int endpoint_data_of_control(const char *control, char *out, size_t out_size, mlops_err_t *err)
+{
+    static const char sock[] = "/control.sock";
+    char work[ENDPOINT_MAX];
+    size_t n = strlen(control), k = sizeof sock - 1;
+    if (n >= sizeof work)
+        return mlops_err_set(err, MLOPS_EINVAL, "endpoint too long: '%.60s'", control);
+    if (strncmp(control, "tcp://", 6) == 0) {
+        const char *colon = strrchr(control, ':');
+        long port = colon > control + 5 ? strtol(colon + 1, NULL, 10) : 0;
+        if (port <= 1 || port > 65535)
+            return mlops_err_set(err, MLOPS_EINVAL, "no work port beside '%.60s'", control);
+        snprintf(work, sizeof work, "%.*s:%ld", (int)(colon - control), control, port - 1);
+    } else if (strncmp(control, "ipc://", 6) == 0 && n > k && strcmp(control + n - k, sock) == 0) {
+        snprintf(work, sizeof work, "%.*s/work.sock", (int)(n - k), control);
+    } else
+        return mlops_err_set(err, MLOPS_EINVAL, "no work endpoint beside '%.60s'", control);
+    return endpoint_data(work, out, out_size, err);
+}

@@ -58,4 +58,13 @@ int endpoint_check_open(const char *flag, const char *where, bool is_host, bool 
 //  connects to it. Returns 0, or MLOPS_EINVAL (too long, a bad port).
 int endpoint_data(const char *work, char *out, size_t out_size, mlops_err_t *err);
 
+//  The data service's endpoint that goes with a control endpoint (what an
+//  inference worker knows of its broker): the work endpoint beside it
+//  (tcp://HOST:P -> tcp://HOST:P-1; ipc://DIR/control.sock ->
+//  ipc://DIR/work.sock, as `mlops up` lays them out), then endpoint_data:
+//  tcp://HOST:5556 -> tcp://HOST:5559. Returns 0, or MLOPS_EINVAL when the
+//  control endpoint does not say where the work endpoint is (another ipc://
+//  or inproc:// name, port 1, too long): the caller must be told --data.
+int endpoint_data_of_control(const char *control, char *out, size_t out_size, mlops_err_t *err);
+
 #endif

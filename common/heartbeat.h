@@ -15,5 +15,10 @@
 #define HEARTBEAT_IVL_MSEC 1000   //  send after this much silence of ours
 #define HEARTBEAT_LIVENESS 3      //  intervals of silence before a peer is dead
 #define HEARTBEAT_LIVENESS_MAX 1000   //  the most a --liveness flag may ask for
+//  The longest SERVING interval a broker accepts, and so the most an
+//  inference worker's --report may ask for: a silent inference worker stops
+//  counting after liveness x its interval, so at most 3 minutes by default
+//  (a 10 minute interval let a report keep a dead worker counted for 30).
+#define HEARTBEAT_REPORT_MAX_MSEC 60000
 
 #endif

@@ -520,50 +520,16 @@ table_t *synth_generate(size_t rows, uint64_t seed, mlops_err_t *err)
 //  ---------------------------------------------------------------------------
 //  The source spec
 
-//  Parses a decimal uint64 of the whole string; 0 on success.
-static int s_parse_u64(const char *s, uint64_t *out)
-{
-    if (!*s || strspn(s, "0123456789") != strlen(s))
-        return -1;
-    errno = 0;
-    unsigned long long v = strtoull(s, NULL, 10);
-    if (errno == ERANGE)
-        return -1;
-    *out = v;
-    return 0;
-}
-
 int synth_parse_spec(const char *spec, size_t *rows, uint64_t *seed, mlops_err_t *err)
 {
     assert(spec && rows && seed);
-    static const char prefix[] = "synthetic";
-    size_t plen = sizeof prefix - 1;
-    if (strncmp(spec, prefix, plen) != 0 || (spec[plen] != '\0' && spec[plen] != ':'))
+    source_t src;
+    int rc = source_parse(spec, &src, err);
+    if (src.kind != SOURCE_SYNTHETIC)
         return mlops_err_set(err, MLOPS_EINVAL, "not a synthetic source (synthetic[:ROWS[:SEED]])");
-    if (spec[plen] == '\0') {
-        *rows = SYNTH_DEFAULT_ROWS;
-        *seed = SYNTH_DEFAULT_SEED;
-        return 0;
-    }
-    char buf[64];
-    if (strlen(spec + plen + 1) >= sizeof buf)
-        return mlops_err_set(err, MLOPS_EINVAL, "synthetic: spec too long");
-    strcpy(buf, spec + plen + 1);
-    char *rows_s = buf, *seed_s = strchr(buf, ':');
-    if (seed_s)
-        *seed_s++ = '\0';
-    if (seed_s && strchr(seed_s, ':'))
-        return mlops_err_set(err, MLOPS_EINVAL, "synthetic: too many parts (synthetic[:ROWS[:SEED]])");
-    uint64_t n;
-    if (s_parse_u64(rows_s, &n) != 0)
-        return mlops_err_set(err, MLOPS_EINVAL, "synthetic: rows '%s' is not a number", rows_s);
-    if (n < SYNTH_MIN_ROWS || n > SYNTH_MAX_ROWS)
-        return mlops_err_set(err, MLOPS_EINVAL, "synthetic: rows %llu outside %d..%d",
-                             (unsigned long long)n, SYNTH_MIN_ROWS, SYNTH_MAX_ROWS);
-    uint64_t sd = SYNTH_DEFAULT_SEED;
-    if (seed_s && s_parse_u64(seed_s, &sd) != 0)
-        return mlops_err_set(err, MLOPS_EINVAL, "synthetic: seed '%s' is not a number", seed_s);
-    *rows = (size_t)n;
-    *seed = sd;
+    if (rc)
+        return rc;
+    *rows = src.rows;
+    *seed = src.seed;
     return 0;
 }

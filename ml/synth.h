@@ -29,18 +29,21 @@
 #include <stdint.h>
 
 #include "err.h"
+#include "source.h"
 #include "table.h"
 
-#define SYNTH_MIN_ROWS 10            //  fewer rows cannot be split and trained on
-#define SYNTH_MAX_ROWS 10000000      //  ~1 GB of table at this size
-#define SYNTH_DEFAULT_ROWS 891       //  the real file's size
-#define SYNTH_DEFAULT_SEED 42
+//  The spec's limits and defaults are the source grammar's (proto/source.h).
+#define SYNTH_MIN_ROWS SOURCE_SYNTH_MIN_ROWS
+#define SYNTH_MAX_ROWS SOURCE_SYNTH_MAX_ROWS
+#define SYNTH_DEFAULT_ROWS SOURCE_SYNTH_DEFAULT_ROWS
+#define SYNTH_DEFAULT_SEED SOURCE_SYNTH_DEFAULT_SEED
 
 //  Parses "synthetic", "synthetic:ROWS" or "synthetic:ROWS:SEED" (decimal)
-//  into *rows and *seed (defaults SYNTH_DEFAULT_ROWS, SYNTH_DEFAULT_SEED).
-//  Returns 0, or MLOPS_EINVAL with err naming the part that is wrong (not
-//  a synthetic source, rows not a number or outside 10..10,000,000, seed
-//  not a number, too many parts); *rows and *seed are then untouched.
+//  into *rows and *seed (defaults SYNTH_DEFAULT_ROWS, SYNTH_DEFAULT_SEED)
+//  by the source grammar (source_parse). Returns 0, or MLOPS_EINVAL with
+//  err naming the part that is wrong (not a synthetic source, rows not a
+//  number or outside 10..10,000,000, seed not a number, too many parts);
+//  *rows and *seed are then untouched.
 int synth_parse_spec(const char *spec, size_t *rows, uint64_t *seed, mlops_err_t *err);
 
 //  Generates rows passengers from seed. Returns a new table the caller

@@ -55,6 +55,12 @@ static const fields_spec_t s_model[] = {
     FIELD_STR(control_model_t, family),
     FIELD_BIN(control_model_t, artifact, artifact_len),
 };
+static const fields_spec_t s_model_ref[] = {
+    FIELD_I64(control_model_ref_t, version),
+    FIELD_STR(control_model_ref_t, sha256),
+    FIELD_STR(control_model_ref_t, family),
+    FIELD_NAT(control_model_ref_t, size),
+};
 static const fields_spec_t s_runs[] = {
     FIELD_VEC(control_runs_t, runs, n_runs, CONTROL_LIST_MAX, records_run_fields),
 };
@@ -86,6 +92,7 @@ FIELDS_CODEC(control, models, control_models_t, s_models)
 FIELDS_CLEAR(control, models, control_models_t)
 FIELDS_CODEC(control, promote, control_promote_t, s_promote)
 FIELDS_CODEC(control, model, control_model_t, s_model)
+FIELDS_CODEC(control, model_ref, control_model_ref_t, s_model_ref)
 FIELDS_CODEC(control, serving, control_serving_t, s_serving)
 FIELDS_CODEC(control, log, control_log_t, s_log)
 FIELDS_CODEC(control, logs, control_logs_t, s_logs)

@@ -85,6 +85,13 @@ typedef struct {
 } control_model_t;                 //  GET_MODEL
 
 typedef struct {
+    int64_t version;
+    char sha256[HASH_HEX_LEN + 1]; //  the registry's: the blob's name in the data service
+    char family[RECORD_NAME_MAX];
+    int64_t size;                  //  bytes of the artifact
+} control_model_ref_t;             //  GET_MODEL with by_hash, when the data service has it
+
+typedef struct {
     int64_t production_version;    //  0 = none
 } control_serving_t;               //  SERVING
 
@@ -119,6 +126,10 @@ int control_promote_encode(const control_promote_t *p, uint8_t **out, size_t *ou
 int control_promote_decode(const uint8_t *data, size_t len, control_promote_t *p, mlops_err_t *err);
 int control_model_encode(const control_model_t *p, uint8_t **out, size_t *out_len);
 int control_model_decode(const uint8_t *data, size_t len, control_model_t *p, mlops_err_t *err);
+//  A GET_MODEL answer by_hash is one of the two: a client tries this first
+//  (its keys differ from control_model_t's, so neither decodes the other).
+int control_model_ref_encode(const control_model_ref_t *p, uint8_t **out, size_t *out_len);
+int control_model_ref_decode(const uint8_t *data, size_t len, control_model_ref_t *p, mlops_err_t *err);
 int control_serving_encode(const control_serving_t *p, uint8_t **out, size_t *out_len);
 int control_serving_decode(const uint8_t *data, size_t len, control_serving_t *p, mlops_err_t *err);
 //  One attempt's log alone: what the broker keeps in its store per attempt

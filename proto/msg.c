@@ -63,7 +63,7 @@ static const msg_field_t s_promote[] = {
     S_F(promote, version, F_INT, REQ), S_STR(promote, reason, OPT, PROTO_TEXT_MAX),
     S_BOOL2(promote, schema_change)};
 static const msg_field_t s_rollback[] = {S_STR(rollback, reason, OPT, PROTO_TEXT_MAX)};
-static const msg_field_t s_get_model[] = {S_F(get_model, version, F_INT, OPT)};
+static const msg_field_t s_get_model[] = {S_F(get_model, version, F_INT, OPT), S_INT2(get_model, by_hash)};
 static const msg_field_t s_reply[] = {
     S_F(reply, ok, F_BOOL, REQ), S_F(reply, error, F_STR, OPT),
     S_SIZED(reply, data, data_len, F_ANY, OPT), S_F(reply, code, F_STR, OPT)};

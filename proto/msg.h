@@ -164,8 +164,11 @@ typedef struct {
         struct { int64_t version; const char *reason; bool schema_change; } promote;
         //  ROLLBACK: restore the previous production version.
         struct { const char *reason; } rollback;
-        //  GET_MODEL: a version's artifact, 0 = the production one.
-        struct { int64_t version; } get_model;
+        //  GET_MODEL: a version's artifact, 0 = the production one. by_hash
+        //  (MLOPS/2, 1 = yes): answer with the artifact's sha256 and size
+        //  (control_model_ref_t) when the data service holds it, the client
+        //  fetching the bytes there; else, or 0, the bytes inline.
+        struct { int64_t version; int64_t by_hash; } get_model;
         //  REPLY: answer to one control command. data is the msgpack encoding
         //  of the command-specific answer (see PROTOCOL.md), nil when !ok;
         //  code says why a request was refused (PROTO_REPLY_*; "" when ok or

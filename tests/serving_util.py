@@ -79,7 +79,8 @@ class FakeWorker:
 
 class FakeBroker:
     """The broker's control ROUTER (answers GET_MODEL with artifacts held in
-    memory; with answer_serving, SERVING with the production version) and
+    memory, inline, refusing GET_MODEL's by_hash as a broker older than it
+    does; with answer_serving, SERVING with the production version) and
     events PUB (publishes `model` events), on free ports."""
 
     def __init__(self, artifacts, port=None, events_port=None, answer_serving=False):
@@ -103,6 +104,9 @@ class FakeBroker:
         self.thread.start()
 
     def _reply(self, body):
+        if "by_hash" in body:   # as a broker older than the key: the worker asks again without it
+            return {"ok": False, "error": 'GET_MODEL: unknown key "by_hash" at byte 22', "data": None,
+                    "code": "invalid"}
         version = body.get("version", 0) or self.production
         if version not in self.artifacts:
             return {"ok": False, "error": "no version %d" % version, "data": None}

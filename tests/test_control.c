@@ -155,7 +155,7 @@ static void test_broker_serving_reports(void)
     struct { const char *host; int64_t pid, interval_ms; const char *error; } bad[] = {
         {"", 5, 0, "SERVING: host is empty"},
         {"h", 0, 0, "SERVING: pid must be a process id > 0, got 0"},
-        {"h", 5, 600001, "SERVING: interval_ms 600001 is over 600000"},
+        {"h", 5, 60001, "SERVING: interval_ms 60001 is over 60000"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         req.serving.host = bad[i].host;
@@ -348,9 +348,64 @@ static void test_promote_schema_change(void)
     fx_rmdir(dir);
 }
 
+//  GET_MODEL by_hash: the registry's sha256 and size when the data service
+//  holds the artifact as an object; the bytes inline for a version whose
+//  bytes an older broker kept apart, and always without by_hash.
+static void test_get_model_by_hash_or_inline(void)
+{
+    char dir[64];
+    broker_t *b = fx_broker(dir, "get-model");
+    CHECK(b != NULL);
+    mlops_err_t err;
+    static const uint8_t old_bytes[] = "an artifact stored before references";
+    static const uint8_t new_bytes[] = "an artifact stored as an object";
+    version_t v1 = {.version = 1, .family = "logreg"}, v2 = {.version = 2, .family = "forest"};
+    hash_sha256_hex(old_bytes, sizeof old_bytes, v1.sha256);
+    CHECK_INT(store_version_put(b->store, NULL, &v1, &err), 0);
+    CHECK_INT(store_artifact_put(b->store, NULL, 1, old_bytes, sizeof old_bytes, &err), 0);
+    CHECK_INT(store_object_put(b->store, NULL, new_bytes, sizeof new_bytes, v2.sha256, &err), 0);
+    CHECK_INT(store_version_put(b->store, NULL, &v2, &err), 0);
+    proto_msg_t get = {.cmd = PROTO_GET_MODEL, .get_model = {.version = 2, .by_hash = 1}};
+    proto_msg_t *reply;
+    s_control(b, &get, &reply);
+    CHECK(reply && reply->reply.ok);
+    control_model_ref_t ref;
+    CHECK_INT(control_model_ref_decode(reply->reply.data, reply->reply.data_len, &ref, &err), 0);
+    CHECK_INT(ref.version, 2);
+    CHECK_STR(ref.sha256, v2.sha256);
+    CHECK_STR(ref.family, "forest");
+    CHECK_INT(ref.size, sizeof new_bytes);
+    proto_msg_destroy(&reply);
+    get.get_model.by_hash = 0;   //  as before: the bytes
+    s_control(b, &get, &reply);
+    control_model_t cm;
+    CHECK(reply && reply->reply.ok);
+    CHECK_INT(control_model_decode(reply->reply.data, reply->reply.data_len, &cm, &err), 0);
+    CHECK_INT(cm.artifact_len, sizeof new_bytes);
+    CHECK(memcmp(cm.artifact, new_bytes, sizeof new_bytes) == 0);
+    proto_msg_destroy(&reply);
+    get.get_model.version = 1;   //  its bytes kept apart: inline, by_hash or not
+    s_control(b, &get, &reply);
+    CHECK(reply && reply->reply.ok);
+    CHECK(control_model_ref_decode(reply->reply.data, reply->reply.data_len, &ref, &err) != 0);
+    CHECK_INT(control_model_decode(reply->reply.data, reply->reply.data_len, &cm, &err), 0);
+    CHECK_STR(cm.sha256, v1.sha256);
+    CHECK(cm.artifact_len == sizeof old_bytes && memcmp(cm.artifact, old_bytes, sizeof old_bytes) == 0);
+    proto_msg_destroy(&reply);
+    get.get_model.version = 9;
+    s_control(b, &get, &reply);
+    CHECK(reply && !reply->reply.ok);
+    CHECK_CONTAINS(reply->reply.error, "no version 9");
+    CHECK_STR(reply->reply.code, PROTO_REPLY_NOT_FOUND);
+    proto_msg_destroy(&reply);
+    broker_destroy(&b);
+    fx_rmdir(dir);
+}
+
 int main(void)
 {
     RUN(test_promote_schema_change);
+    RUN(test_get_model_by_hash_or_inline);
     RUN(test_broker_control_in_process);
     RUN(test_broker_serving_reports);
     RUN(test_status_serving_key_is_optional);

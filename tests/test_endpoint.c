@@ -111,10 +111,32 @@ static void test_endpoint_data(void)
     CHECK_CONTAINS(err.msg, "endpoint too long");
 }
 
+//  What an inference worker, which knows only the control endpoint, finds
+//  its broker's data service at.
+static void test_endpoint_data_of_control(void)
+{
+    char ep[ENDPOINT_MAX];
+    mlops_err_t err;
+    CHECK_INT(endpoint_data_of_control("tcp://127.0.0.1:5556", ep, sizeof ep, &err), 0);
+    CHECK_STR(ep, "tcp://127.0.0.1:5559");
+    CHECK_INT(endpoint_data_of_control("tcp://[::1]:7001", ep, sizeof ep, &err), 0);
+    CHECK_STR(ep, "tcp://[::1]:7004");
+    CHECK_INT(endpoint_data_of_control("ipc:///run/mlops/control.sock", ep, sizeof ep, &err), 0);
+    CHECK_STR(ep, "ipc:///run/mlops/work.sock-data");
+    CHECK_INT(endpoint_data_of_control("ipc:///run/mlops/ctl", ep, sizeof ep, &err), MLOPS_EINVAL);
+    CHECK_STR(err.msg, "no work endpoint beside 'ipc:///run/mlops/ctl'");
+    CHECK_INT(endpoint_data_of_control("inproc://control", ep, sizeof ep, &err), MLOPS_EINVAL);
+    CHECK_INT(endpoint_data_of_control("tcp://h:1", ep, sizeof ep, &err), MLOPS_EINVAL);
+    CHECK_STR(err.msg, "no work port beside 'tcp://h:1'");
+    CHECK_INT(endpoint_data_of_control("tcp://h:65535", ep, sizeof ep, &err), MLOPS_EINVAL);
+    CHECK_CONTAINS(err.msg, "port out of range for 'tcp://h:65534'");
+}
+
 int main(void)
 {
     RUN(test_loopback_rule);
     RUN(test_endpoint_data);
+    RUN(test_endpoint_data_of_control);
     RUN(test_endpoint);
     RUN(test_offset_and_limits);
     return TEST_REPORT("test_endpoint");

@@ -30,7 +30,7 @@ FLAGS = [
     (BROKER, "--load-wait", "2s", None, None),
     (STAGE, "--heartbeat", "1.5s", "10ms", "10m"),
     (INFER, "--heartbeat", "200ms", "10ms", "10m"),
-    (INFER, "--report", "20s", "10ms", "10m"),
+    (INFER, "--report", "20s", "10ms", "1m"),
     (GATEWAY, "--heartbeat", "250ms", "10ms", "10m"),
     (GATEWAY, "--deadline", "300ms", "1ms", "1h"),
     (GATEWAY, "--broker-timeout", "3s", "1ms", "1h"),
@@ -79,7 +79,7 @@ def _below(text):
 
 
 def _above(text):
-    return {"10m": "601s", "1h": "61m", "1d": "25h"}[text]
+    return {"1m": "61s", "10m": "601s", "1h": "61m", "1d": "25h"}[text]
 
 
 @pytest.mark.parametrize("command,flag,good,low,high", [f for f in FLAGS if f[3]],

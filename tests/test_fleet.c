@@ -64,7 +64,7 @@ static void test_bad_reports_are_refused_naming_the_field(void)
     CHECK_INT(fleet_report(f, "w", "vm", 0, 1, 0, T0, WALL, &err), MLOPS_EINVAL);
     CHECK_CONTAINS(err.msg, "SERVING: pid must be a process id > 0, got 0");
     CHECK_INT(fleet_report(f, "w", "vm", 42, 1, FLEET_INTERVAL_MAX_MSEC + 1, T0, WALL, &err), MLOPS_EINVAL);
-    CHECK_CONTAINS(err.msg, "SERVING: interval_ms 600001 is over 600000");
+    CHECK_CONTAINS(err.msg, "SERVING: interval_ms 60001 is over 60000");
     CHECK_INT(fleet_count(f), 0);   //  nothing refused was kept
     //  the table is bounded
     char host[32];
@@ -104,6 +104,25 @@ static void test_silent_workers_expire_after_liveness_intervals(void)
     CHECK_INT(fleet_expire(f, T0 + 3000, NULL, NULL), 0);
     CHECK_INT(fleet_expire(f, T0 + 8000, NULL, NULL), 0);
     CHECK_INT(fleet_expire(f, T0 + 8001, NULL, NULL), 1);
+    CHECK_INT(fleet_count(f), 0);
+    fleet_destroy(&f);
+}
+
+//  The longest interval a report may promise bounds how long a worker that
+//  stops reporting is counted: liveness x 1 minute, never 30 minutes.
+static void test_longest_interval_bounds_a_silent_worker(void)
+{
+    fleet_t *f = fleet_new(HEARTBEAT_LIVENESS);
+    mlops_err_t err;
+    CHECK_INT(FLEET_INTERVAL_MAX_MSEC, 60000);
+    CHECK_INT(s_report(f, "slow", 1, 1, FLEET_INTERVAL_MAX_MSEC, T0), 0);
+    CHECK_INT(fleet_report(f, "slower", "h", 2, 1, 10 * 60 * 1000, T0, WALL, &err), MLOPS_EINVAL);
+    CHECK_CONTAINS(err.msg, "SERVING: interval_ms 600000 is over 60000");
+    CHECK_INT(fleet_count(f), 1);
+    //  the reporter stops: counted until its expiry, gone just after
+    CHECK_INT(fleet_expire(f, T0 + HEARTBEAT_LIVENESS * 60000, NULL, NULL), 0);
+    CHECK_INT(fleet_count(f), 1);
+    CHECK_INT(fleet_expire(f, T0 + HEARTBEAT_LIVENESS * 60000 + 1, NULL, NULL), 1);
     CHECK_INT(fleet_count(f), 0);
     fleet_destroy(&f);
 }
@@ -184,6 +203,7 @@ int main(void)
     RUN(test_reports_update_one_entry_per_name);
     RUN(test_bad_reports_are_refused_naming_the_field);
     RUN(test_silent_workers_expire_after_liveness_intervals);
+    RUN(test_longest_interval_bounds_a_silent_worker);
     RUN(test_wait_with_no_worker_says_so);
     RUN(test_wait_ends_when_every_worker_serves_the_version);
     RUN(test_wait_times_out_naming_the_laggards);

@@ -3,6 +3,7 @@
 
 #include "data_client.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -19,6 +20,7 @@ struct data_client {
     uint64_t fetched;             //  chunk bytes received
     uint64_t put_chunks;          //  upload chunks sent
     uint64_t exit_after;          //  MLOPS_DATA_PUT_EXIT_AFTER (see data_client.h), 0 = off
+    int timeout_ms;               //  longest wait for one answer
 };
 
 //  A fresh DEALER: after a failed transfer, answers still on their way
@@ -48,6 +50,7 @@ data_client_t *data_client_new(const char *endpoint, mlops_err_t *err)
         return NULL;
     }
     self->endpoint = strdup(endpoint);
+    self->timeout_ms = DATA_CLIENT_TIMEOUT_MSEC;
     const char *exit_after = getenv("MLOPS_DATA_PUT_EXIT_AFTER");
     self->exit_after = exit_after ? strtoull(exit_after, NULL, 10) : 0;
     self->curve = self->endpoint ? curve_new_from_env(err) : NULL;
@@ -74,6 +77,12 @@ void data_client_destroy(data_client_t **p)
 const char *data_client_endpoint(const data_client_t *self)
 {
     return self->endpoint;
+}
+
+void data_client_set_timeout(data_client_t *self, int msec)
+{
+    assert(self && msec > 0);
+    self->timeout_ms = msec;
 }
 
 uint64_t data_client_fetched_bytes(const data_client_t *self)
@@ -104,10 +113,10 @@ static int s_send(data_client_t *self, const data_header_t *h, const void *chunk
 //  the caller destroys). An ERROR answer is returned as such.
 static int s_recv(data_client_t *self, data_header_t *h, zframe_t **chunk, mlops_err_t *err)
 {
-    if (!zpoller_wait(self->poller, DATA_CLIENT_TIMEOUT_MSEC))
+    if (!zpoller_wait(self->poller, self->timeout_ms))
         return mlops_err_set(err, zpoller_terminated(self->poller) ? MLOPS_ESTATE : MLOPS_ETIMEOUT,
                              "the data service %s did not answer within %d ms", self->endpoint,
-                             DATA_CLIENT_TIMEOUT_MSEC);
+                             self->timeout_ms);
     zmsg_t *msg = zmsg_recv(self->dealer);
     zframe_t *head = msg ? zmsg_pop(msg) : NULL;
     *chunk = msg ? zmsg_pop(msg) : NULL;
@@ -204,7 +213,7 @@ int data_client_fetch(data_client_t *self, const char *hash, uint8_t **data, siz
     char got[HASH_HEX_LEN + 1];
     hash_sha256_hex(buf, (size_t)total, got);
     if (rc == 0 && strcmp(got, hash) != 0)
-        rc = mlops_err_set(err, MLOPS_ECORRUPT, "blob %.12s: the bytes received hash to %.12s", hash,
+        rc = mlops_err_set(err, MLOPS_ECORRUPT, "blob %s: the bytes received hash to %s", hash,
                            got);
     if (rc) {
         free(buf);

@@ -52,6 +52,11 @@ int data_client_fetch(data_client_t *self, const char *hash, uint8_t **data, siz
 int data_client_put(data_client_t *self, const uint8_t *data, size_t len,
                     char hash[HASH_HEX_LEN + 1], mlops_err_t *err);
 
+//  Waits at most msec (> 0) for each answer from now on, instead of
+//  DATA_CLIENT_TIMEOUT_MSEC: a caller with a heartbeat of its own to keep
+//  (the inference worker's feed) must not stall a minute on a silent service.
+void data_client_set_timeout(data_client_t *self, int msec);
+
 //  Test hook: bytes sent so far by fetches (chunk bytes received) and puts.
 uint64_t data_client_fetched_bytes(const data_client_t *self);
 

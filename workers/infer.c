@@ -496,7 +496,7 @@ infer_t *infer_new(const infer_config_t *cfg, mlops_err_t *err)
         if (!self->pipe || zmq_bind(self->pipe, self->pipe_endpoint) != 0
             || !(self->feed = infer_feed_new(self->curve, cfg->control, cfg->events, self->pipe_endpoint,
                                              self->model ? self->version : 0, cfg->report_msec,
-                                             cfg->name, err))) {
+                                             cfg->name, &cfg->data, err))) {
             if (!err || err->code == 0)
                 mlops_err_set(err, errno, "cannot start the model feed: %s", zmq_strerror(errno));
             infer_destroy(&self);

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "err.h"
+#include "infer_feed.h"
 
 #define INFER_GATEWAY "tcp://127.0.0.1:5558"
 
@@ -29,6 +30,7 @@ typedef struct {
     int64_t heartbeat_msec;      //  heartbeat interval
     int64_t report_msec;         //  SERVING to the broker at least this often, 0 = default
     const char *name;            //  instance name in READY and SERVING (agent_name_make's form)
+    infer_feed_data_t data;      //  where artifacts are fetched by hash (with control)
 } infer_config_t;
 
 typedef struct infer infer_t;

@@ -6,15 +6,18 @@
     report DEALER lives on, and is replaced when an answer is overdue. */
 #include "infer_feed.h"
 
+#include "blob_cache.h"
 #include "clock.h"
 #include "control_io.h"
 #include "curve.h"
-#include "hash.h"
+#include "data_client.h"
+#include "infer_fetch.h"
 #include "log.h"
 #include "msg.h"
 
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -53,6 +56,12 @@ struct infer_feed {
     atomic_bool stop;            //  set by infer_feed_destroy
     int64_t pins[INFER_FEED_PINS_MAX]; //  versions the serving thread asked for, in order
     size_t n_pins;               //  how many wait
+    char data[256];              //  the data service, "" = none
+    char cache_dir[PATH_MAX];    //  the blob cache, "" = none
+    uint64_t cache_bytes;        //  its bound
+    data_client_t *client;       //  to data, made by the feed thread; NULL = inline only
+    blob_cache_t *cache;         //  NULL = none
+    bool inline_only;            //  the broker does not know GET_MODEL's by_hash
 };
 
 //  A pin request on the pipe: its size tells it from a served version.
@@ -94,49 +103,45 @@ static proto_msg_t *s_await_reply(infer_feed_t *self, void *sock)
     return NULL;
 }
 
-//  Checks and loads the artifact of a GET_MODEL answer. Returns the model
-//  (version in *version) or NULL with a warning logged.
-//  why (may be NULL) gets the reason of a NULL return.
-static model_t *s_load_reply(const proto_msg_t *reply, int64_t want, int64_t *version, char *why,
-                             size_t why_size)
+//  Loads the model of a GET_MODEL answer (infer_fetch.h). Returns it
+//  (version in *version) or NULL with err: a refusal of the broker is
+//  MLOPS_ENOTFOUND, bytes that fail the registry's sha256 MLOPS_ECORRUPT
+//  (logged as an error: an operator must look), the rest as infer_fetch.
+static model_t *s_load_reply(infer_feed_t *self, const proto_msg_t *reply, int64_t want,
+                             int64_t *version, mlops_err_t *err)
 {
-    char scratch[160];
-    if (!why)
-        why = scratch, why_size = sizeof scratch;
     if (!reply->reply.ok) {   //  e.g. no version in production yet: a state, not a fault
         log_info("broker refused GET_MODEL version=%" PRId64 " error=%s", want, reply->reply.error);
-        snprintf(why, why_size, "the broker has no version %" PRId64 ": %.96s", want, reply->reply.error);
+        mlops_err_set(err, MLOPS_ENOTFOUND, "the broker has no version %" PRId64 ": %.96s", want,
+                      reply->reply.error);
         return NULL;
     }
-    control_model_t cm;
-    mlops_err_t err;
-    if (control_model_decode(reply->reply.data, reply->reply.data_len, &cm, &err) != 0) {
-        log_warning("GET_MODEL answer dropped reason=%s", err.msg);
-        snprintf(why, why_size, "the broker's answer is malformed: %.96s", err.msg);
-        return NULL;
+    bool by_ref = false;
+    model_t *model = infer_fetch_load(self->client, self->cache, reply->reply.data,
+                                      reply->reply.data_len, version, &by_ref, err);
+    if (!model && err->code == MLOPS_ECORRUPT)
+        log_error("%s: still serving version %" PRId64, err->msg, self->served);
+    else if (!model && by_ref && err->code == MLOPS_ETIMEOUT) {   //  the next try asks inline
+        log_warning("%s: artifacts come inline from now on", err->msg);
+        self->inline_only = true;
     }
-    char hex[HASH_HEX_LEN + 1];
-    hash_sha256_hex(cm.artifact, cm.artifact_len, hex);
-    if (strcmp(hex, cm.sha256) != 0) {
-        log_warning("artifact of version %" PRId64 " fails its sha256 check", cm.version);
-        snprintf(why, why_size, "the artifact of version %" PRId64 " fails its sha256 check", cm.version);
-        return NULL;
-    }
-    model_t *model = model_load(cm.artifact, cm.artifact_len, &err);
-    if (!model) {
-        log_warning("artifact of version %" PRId64 " does not load: %s", cm.version, err.msg);
-        snprintf(why, why_size, "version %" PRId64 " cannot be loaded: %.96s", cm.version, err.msg);
-        return NULL;
-    }
-    *version = cm.version;
+    else if (!model)
+        log_warning("GET_MODEL version=%" PRId64 " dropped: %s", want, err->msg);
+    else
+        log_info("artifact of version %" PRId64 " %s", *version,
+                 by_ref ? "fetched by hash from the data service" : "received inline");
     return model;
 }
 
-//  One GET_MODEL round trip for want (0 = production). Returns the loaded
-//  model or NULL, with why (may be NULL) saying why and *answered telling
-//  a broker's answer (404: the version is not there) from its silence (503).
-static model_t *s_fetch_version(infer_feed_t *self, int64_t want, int64_t *version, char *why,
-                                size_t why_size, bool *answered)
+//  A refusal from a broker older than GET_MODEL's by_hash key.
+static bool s_by_hash_unknown(const proto_msg_t *reply)
+{
+    return reply && !reply->reply.ok && strstr(reply->reply.error, "\"by_hash\"");
+}
+
+//  One GET_MODEL round trip for want (0 = production) on a fresh DEALER.
+//  Returns the answer or NULL (no answer, or the feed is stopping).
+static proto_msg_t *s_ask_model(infer_feed_t *self, int64_t want)
 {
     zsock_t *zsock = zsock_new(ZMQ_DEALER);
     if (!zsock)
@@ -145,33 +150,45 @@ static model_t *s_fetch_version(infer_feed_t *self, int64_t want, int64_t *versi
     void *sock = zsock_resolve(zsock);
     int zero = 0;
     zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof zero);
-    model_t *model = NULL;
     uint8_t *frame = NULL;
     size_t len = 0;
-    proto_msg_t req = {.cmd = PROTO_GET_MODEL, .get_model = {.version = want}};
-    *answered = false;
-    if (why)
-        snprintf(why, why_size, "no answer from the broker to GET_MODEL");
+    proto_msg_t req = {.cmd = PROTO_GET_MODEL,
+                       .get_model = {.version = want, .by_hash = self->client && !self->inline_only}};
+    proto_msg_t *reply = NULL;
     if (zmq_connect(sock, self->control) == 0 && proto_msg_encode(&req, &frame, &len) == 0
         && zmq_send(sock, frame, len, ZMQ_DONTWAIT) >= 0) {
-        proto_msg_t *reply = s_await_reply(self, sock);
-        *answered = reply != NULL;
-        if (reply)
-            model = s_load_reply(reply, want, version, why, why_size);
-        else if (!atomic_load(&self->stop))
+        reply = s_await_reply(self, sock);
+        if (!reply && !atomic_load(&self->stop))
             log_warning("no answer from the broker to GET_MODEL endpoint=%s", self->control);
-        proto_msg_destroy(&reply);
     }
     free(frame);
     zsock_destroy(&zsock);
+    return reply;
+}
+
+//  GET_MODEL for want (0 = production), loaded. Returns the model or NULL
+//  with err (s_load_reply's, or MLOPS_ETIMEOUT when the broker did not
+//  answer: *answered tells a broker's answer, 404, from its silence, 503).
+static model_t *s_fetch_version(infer_feed_t *self, int64_t want, int64_t *version, mlops_err_t *err,
+                                bool *answered)
+{
+    proto_msg_t *reply = s_ask_model(self, want);
+    if (s_by_hash_unknown(reply) && !self->inline_only) {   //  rolling upgrade: ask as before
+        log_info("the broker does not send artifacts by hash: fetching them inline");
+        self->inline_only = true;
+        proto_msg_destroy(&reply);
+        reply = s_ask_model(self, want);
+    }
+    *answered = reply != NULL;
+    model_t *model = NULL;
+    if (reply)
+        model = s_load_reply(self, reply, want, version, err);
+    else
+        mlops_err_set(err, MLOPS_ETIMEOUT, "no answer from the broker to GET_MODEL");
+    proto_msg_destroy(&reply);
     return model;
 }
 
-static model_t *s_fetch(infer_feed_t *self, int64_t *version)
-{
-    bool answered;
-    return s_fetch_version(self, self->want, version, NULL, 0, &answered);
-}
 
 //  A `model` event: a new production version means a fetch.
 static void s_handle_event(infer_feed_t *self, void *sub)
@@ -327,8 +344,12 @@ static void s_fetch_pins(infer_feed_t *self, void *pipe)
         infer_feed_post_t post = {.version = self->pins[i], .pinned = true};
         bool answered = false;
         int64_t got = 0;
-        post.model = s_fetch_version(self, self->pins[i], &got, post.why, sizeof post.why, &answered);
+        mlops_err_t err;
+        mlops_err_clear(&err);
+        post.model = s_fetch_version(self, self->pins[i], &got, &err, &answered);
         post.status = post.model ? 200 : answered ? 404 : 503;
+        if (!post.model)
+            snprintf(post.why, sizeof post.why, "%.159s", err.msg);
         if (post.model)
             log_info("pinned model fetched version=%" PRId64 " family=%s", got,
                      model_family(post.model));
@@ -338,10 +359,20 @@ static void s_fetch_pins(infer_feed_t *self, void *pipe)
     self->n_pins = 0;
 }
 
+//  Fetches the version wanted; retries with a back-off, except bytes that
+//  fail the registry's sha256: refused until the version is announced again
+//  (s_handle_event, s_production_is), serving what we have meanwhile.
 static void s_try_fetch(infer_feed_t *self, void *pipe)
 {
     int64_t version = 0;
-    model_t *model = s_fetch(self, &version);
+    bool answered;
+    mlops_err_t err;
+    mlops_err_clear(&err);
+    model_t *model = s_fetch_version(self, self->want, &version, &err, &answered);
+    if (!model && err.code == MLOPS_ECORRUPT) {
+        self->need_fetch = false;
+        return;
+    }
     if (!model) {
         self->next_try_ms = clock_mono_ms() + self->backoff_ms;
         self->backoff_ms = self->backoff_ms * 2 > INFER_FEED_BACKOFF_MAX_MSEC
@@ -358,9 +389,30 @@ static void s_try_fetch(infer_feed_t *self, void *pipe)
     self->need_fetch = false;
 }
 
+//  The data client and the blob cache, made on the feed's thread (a data
+//  client is one thread's). Without them the feed asks for inline answers:
+//  logged, not fatal, as serving goes on either way.
+static void s_data_open(infer_feed_t *self)
+{
+    mlops_err_t err;
+    mlops_err_clear(&err);
+    if (!self->data[0])
+        return;
+    if (!(self->client = data_client_new(self->data, &err))) {
+        log_error("data service %s unusable, artifacts come inline: %s", self->data, err.msg);
+        return;
+    }
+    data_client_set_timeout(self->client, INFER_FEED_TIMEOUT_MSEC);   //  as long as GET_MODEL's wait
+    if (self->cache_dir[0] && !(self->cache = blob_cache_new(self->cache_dir, self->cache_bytes, &err)))
+        log_warning("blob cache %s unusable, going without: %s", self->cache_dir, err.msg);
+    log_info("artifacts by hash from data=%s cache=%s", self->data,
+             self->cache ? self->cache_dir : "none");
+}
+
 static void *s_feed_fn(void *arg)
 {
     infer_feed_t *self = arg;
+    s_data_open(self);
     zsock_t *pipe_sock = zsock_new(ZMQ_PAIR), *sub_sock = zsock_new(ZMQ_SUB);
     if (sub_sock)
         curve_apply_client(self->curve, sub_sock);
@@ -402,12 +454,14 @@ static void *s_feed_fn(void *arg)
     zsock_destroy(&self->report);
     zsock_destroy(&sub_sock);
     zsock_destroy(&pipe_sock);
+    blob_cache_destroy(&self->cache);
+    data_client_destroy(&self->client);
     return NULL;
 }
 
 infer_feed_t *infer_feed_new(curve_t *curve, const char *control, const char *events,
                              const char *pipe_endpoint, int64_t have_version, int64_t report_msec,
-                             const char *name, mlops_err_t *err)
+                             const char *name, const infer_feed_data_t *data, mlops_err_t *err)
 {
     infer_feed_t *self = calloc(1, sizeof *self);
     if (!self) {
@@ -424,6 +478,11 @@ infer_feed_t *infer_feed_new(curve_t *curve, const char *control, const char *ev
     self->report_msec = report_msec > 0 ? report_msec : HEARTBEAT_IVL_MSEC;
     gethostname(self->host, sizeof self->host - 1);
     snprintf(self->name, sizeof self->name, "%s", name ? name : "");
+    if (data && data->endpoint)
+        snprintf(self->data, sizeof self->data, "%s", data->endpoint);
+    if (data && data->cache_dir)
+        snprintf(self->cache_dir, sizeof self->cache_dir, "%s", data->cache_dir);
+    self->cache_bytes = data ? data->cache_bytes : 0;
     self->need_fetch = have_version == 0;
     self->backoff_ms = 1000;
     atomic_init(&self->stop, false);

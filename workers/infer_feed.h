@@ -4,10 +4,22 @@
     It asks the broker's control socket for the production artifact
     (GET_MODEL) at start and again, by version, whenever the events socket
     announces a `model` event in state `production` (a promotion or a
-    rollback). It checks the artifact's sha256, loads it (off the serving
-    thread, so serving never waits for a load) and hands the loaded model to
-    the serving thread over an inproc PAIR. While the broker is away it
-    retries with a back-off; the serving thread keeps what it has.
+    rollback). The broker answers with the registry's sha256 and size of
+    the artifact (GET_MODEL by_hash), and the feed fetches the bytes from
+    the broker's data service (or its blob cache, when given one) by that
+    hash; a broker older than by_hash, or a version the data service does
+    not hold, sends the bytes inline (infer_fetch.h), and a data service
+    silent for INFER_FEED_TIMEOUT_MSEC makes the feed ask for inline
+    answers from then on (serving matters more than the claim check). Either way the bytes
+    are checked against the registry's sha256 before they are loaded (off
+    the serving thread, so serving never waits for a load) and the loaded
+    model is handed to the serving thread over an inproc PAIR. While the
+    broker is away it retries with a back-off; the serving thread keeps
+    what it has. Bytes that fail the check are refused: the error is
+    logged naming both hashes, the version is not fetched again until it
+    is announced again, and the worker goes on serving (and reporting in
+    SERVING) the version it had, so the broker's load wait names it as
+    lagging.
 
     It also reports to the broker which version the worker serves: SERVING
     on the control socket at once when the serving thread has swapped a model
@@ -59,6 +71,12 @@ typedef struct {
     char why[160];        //  a failed pin: what happened
 } infer_feed_post_t;
 
+typedef struct {
+    const char *endpoint;     //  the broker's data service, NULL = inline answers only
+    const char *cache_dir;    //  blob cache directory, NULL = no cache
+    uint64_t cache_bytes;     //  its bound, 0 = BLOB_CACHE_BYTES_DEFAULT
+} infer_feed_data_t;
+
 typedef struct infer_feed infer_feed_t;
 
 //  Starts the thread. curve (borrowed, outlives the feed) makes its sockets
@@ -67,10 +85,12 @@ typedef struct infer_feed infer_feed_t;
 //  already served (0 = none: fetch production at once); report_msec the
 //  SERVING interval (0 = HEARTBEAT_IVL_MSEC). Returns NULL with
 //  err (MLOPS_ENOMEM or the errno of pthread_create).
-//  name is the worker's instance name for SERVING (copied).
+//  name is the worker's instance name for SERVING (copied). data (may be
+//  NULL, copied) says where artifacts are fetched by hash; the data client
+//  is CURVE's from the environment, as the stage workers'.
 infer_feed_t *infer_feed_new(curve_t *curve, const char *control, const char *events,
                              const char *pipe_endpoint, int64_t have_version, int64_t report_msec,
-                             const char *name, mlops_err_t *err);
+                             const char *name, const infer_feed_data_t *data, mlops_err_t *err);
 
 //  True once a feed of this process was refused for its name (see above).
 bool infer_feed_refused(void);

@@ -41,6 +41,12 @@ static void s_usage(FILE *out)
         "                       (events on its port + 1); default 127.0.0.1\n"
         "                       unless --model is given\n"
         "  --events ENDPOINT    broker events endpoint, overrides --broker\n"
+        "  --data ENDPOINT      broker's data service, where artifacts are fetched by\n"
+        "                       hash (default: the work port beside --broker's control\n"
+        "                       port, plus 4, e.g. tcp://127.0.0.1:5559; WORK-data for ipc)\n"
+        "  --cache-dir DIR      keep fetched artifacts here by hash (default: no cache)\n"
+        "  --cache-size SIZE    the cache's bound, least recently used go first\n"
+        "                       (default 2G; K, M, G, T)\n"
         "  --model FILE         serve this artifact (from `mlops train --out`) from\n"
         "                       the start; with --broker, promotions still replace it\n"
         "  --model-version N    version to report for --model (default 1)\n"
@@ -50,7 +56,7 @@ static void s_usage(FILE *out)
         "                       letters, digits, . _ - : @ (default: the host name and\n"
         "                       six random hex digits, vm-3fa9c2)\n"
         "  --report DURATION    tell the broker the version we serve at least this often,\n"
-        "                       10ms..10m (default %s; at once after each swap); the\n"
+        "                       10ms..1m (default %s; at once after each swap); the\n"
         "                       broker stops counting us after %d silent intervals\n"
         "  --help               this text\n"
         DURATION_HELP
@@ -60,21 +66,40 @@ static void s_usage(FILE *out)
         duration_format(HEARTBEAT_IVL_MSEC, report, sizeof report), HEARTBEAT_LIVENESS);
 }
 
-//  An interval flag (--heartbeat, --report): a DURATION in 10ms..10m.
-static int s_interval(const char *flag, const char *text, int64_t *out)
+//  An interval flag: a DURATION in 10ms..max_ms (--heartbeat: 10m;
+//  --report: the longest SERVING interval a broker accepts, 1m).
+static int s_interval(const char *flag, const char *text, int64_t max_ms, int64_t *out)
 {
     mlops_err_t err;
-    int rc = flags_duration(flag, text, DURATION_INTERVAL_MIN_MSEC, DURATION_INTERVAL_MAX_MSEC, out,
-                            &err);
+    int rc = flags_duration(flag, text, DURATION_INTERVAL_MIN_MSEC, max_ms, out, &err);
     return flags_report("mlops-worker", rc, &err);
+}
+
+//  --data, else the rule of the stage workers from the control endpoint
+//  (endpoint_data_of_control); "" when that says nothing: artifacts then
+//  come inline (a broker behind a name we cannot read, say so). 0 or 2.
+static int s_data_endpoint(const char *flag, const char *control, char out[ENDPOINT_MAX])
+{
+    mlops_err_t err;
+    out[0] = '\0';
+    if (flag && snprintf(out, ENDPOINT_MAX, "%s", flag) >= ENDPOINT_MAX) {
+        fprintf(stderr, "mlops-worker: --data: too long\n");
+        return 2;
+    }
+    if (!flag && endpoint_data_of_control(control, out, ENDPOINT_MAX, &err) != 0) {
+        fprintf(stderr, "mlops-worker: no data service endpoint (%s): artifacts come inline; "
+                        "give --data to fetch them by hash\n", err.msg);
+        out[0] = '\0';
+    }
+    return 0;
 }
 
 int worker_infer_main(int argc, char **argv)
 {
     infer_config_t cfg = {.gateway = INFER_GATEWAY, .model_version = 1,
                           .heartbeat_msec = HEARTBEAT_IVL_MSEC};
-    const char *broker = NULL, *events = NULL;
-    static char control_ep[ENDPOINT_MAX], events_ep[ENDPOINT_MAX];
+    const char *broker = NULL, *events = NULL, *data = NULL;
+    static char control_ep[ENDPOINT_MAX], events_ep[ENDPOINT_MAX], data_ep[ENDPOINT_MAX];
     for (int i = 1; i < argc; i++) {
         const char *flag = argv[i], *value = i + 1 < argc ? argv[i + 1] : NULL;
         long long v;
@@ -98,6 +123,16 @@ int worker_infer_main(int argc, char **argv)
             broker = value;
         else if (strcmp(flag, "--events") == 0)
             events = value;
+        else if (strcmp(flag, "--data") == 0)
+            data = value;
+        else if (strcmp(flag, "--cache-dir") == 0)
+            cfg.data.cache_dir = value;
+        else if (strcmp(flag, "--cache-size") == 0) {
+            size_t bytes;
+            if (flags_report("mlops-worker", flags_size(flag, value, 1, &bytes, &err), &err))
+                return 2;
+            cfg.data.cache_bytes = bytes;
+        }
         else if (strcmp(flag, "--model") == 0)
             cfg.model_path = value;
         else if (strcmp(flag, "--name") == 0) {
@@ -112,10 +147,10 @@ int worker_infer_main(int argc, char **argv)
                 return 2;
             cfg.model_version = v;
         } else if (strcmp(flag, "--heartbeat") == 0) {
-            if (s_interval(flag, value, &cfg.heartbeat_msec))
+            if (s_interval(flag, value, DURATION_INTERVAL_MAX_MSEC, &cfg.heartbeat_msec))
                 return 2;
         } else if (strcmp(flag, "--report") == 0) {
-            if (s_interval(flag, value, &cfg.report_msec))
+            if (s_interval(flag, value, HEARTBEAT_REPORT_MAX_MSEC, &cfg.report_msec))
                 return 2;
         } else {
             fprintf(stderr, "mlops-worker: unknown flag %s\n", flag);
@@ -135,6 +170,9 @@ int worker_infer_main(int argc, char **argv)
         }
         cfg.control = control_ep;
         cfg.events = events_ep;
+        if (s_data_endpoint(data, control_ep, data_ep))
+            return 2;
+        cfg.data.endpoint = data_ep[0] ? data_ep : NULL;
     }
     static char name[PROTO_NAME_MAX + 1];
     if (!cfg.name) {
