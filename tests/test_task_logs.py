@@ -45,10 +45,24 @@ def test_logs_of_a_run(procs):
 
 
 def test_failed_attempts_keep_their_logs_sanitised(procs):
-    broker = Broker(procs, extra=["--max-attempts", "2"])
-    broker.worker("extract")
+    """A peer's log lines with control bytes are kept per attempt, masked
+    (a source with one is refused before any run: test_retrain_source.py)."""
+    import time
+    import wire
+    from test_interop_control import FakeWorker
+    broker = Broker(procs, extra=["--max-attempts", "2", "--backoff", "10ms"])
+    fake = FakeWorker(broker.work, "extract")
     wait_for(lambda: broker.status()["workers"], what="extract worker")
-    run_id = broker.request("RETRAIN", {"source": "/no/such/file\x01.csv"})["run_id"]
+    run_id = broker.request("RETRAIN", {"source": "synthetic:100:1"})["run_id"]
+    for attempt in (1, 2):
+        task = fake.next("TASK", timeout=30, heartbeat=True)
+        now = int(time.time() * 1000)
+        fake.sock.send(wire.pack("RESULT", {
+            "task_id": task["task_id"], "run_id": task["run_id"], "ok": False,
+            "error": "extract: cannot open /no/such/file.csv", "output": b"",
+            "started_ms": now, "ended_ms": now,
+            "log": "task failed task=%s attempt=%d\n/no/such/file\x01.csv\x1b[31m\n"
+                   % (task["task_id"], attempt)}, version=2))
     assert broker.wait_run(run_id, timeout=30)["state"] == "failed"
     out = broker.cli("logs", str(run_id), "--json")
     assert out.returncode == 0, out.stderr
