@@ -40,6 +40,7 @@
 #ifndef MLOPS_FOREST_H
 #define MLOPS_FOREST_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -64,6 +65,9 @@ typedef struct forest_node_s {
     uint32_t left;    //  index of the left child in nodes; the right is left + 1
 } forest_node_t;
 
+//  A node as prediction walks it (forest_predict.c): a leaf loops to itself.
+typedef struct forest_step_s forest_step_t;
+
 typedef struct {
     size_t n_features; //  p
     size_t n_trees;    //  trees
@@ -75,6 +79,8 @@ typedef struct {
     size_t n_leaves;   //  MULTICLASS: rows of leaf_values
     double *leaf_values; //  MULTICLASS: n_leaves x n_classes fractions, owned; a leaf's
                          //  node has feature -1 and left = its row
+    _Atomic(forest_step_t *) steps; //  nodes as prediction walks them, built on first
+                                    //  use (NULL until then), owned
 } forest_t;
 
 //  Grows a forest on n rows of X (row-major, n x p), labels y in {0, 1}.
