@@ -24,7 +24,8 @@
     seed whatever the thread count.
 
     Trees are flattened into one node array (children adjacent), which keeps
-    prediction a tight loop over a few cache lines per tree.
+    prediction a tight loop over a few cache lines per tree; prediction
+    walks a copy of it in which a leaf loops to itself (forest_predict.c).
 
     Other task types (forest_fit_task, grown by forest_task.c on the same
     rank codes, with the same bootstrap, feature draws and thresholds):
@@ -121,21 +122,18 @@ forest_t *forest_new(size_t p, size_t n_trees, const uint32_t *roots, size_t n_n
 //  Frees; ignores NULL; sets *p to NULL.
 void forest_destroy(forest_t **p);
 
-//  Probability of class 1 for one row of p features.
+//  Probability of class 1 for one row of p features: the mean over trees of
+//  the leaf values, summed in tree order (forest_predict.c walks the trees
+//  in lock step; the same bits as walking them one by one).
 double forest_predict_one(const forest_t *self, const double *x);
 
-//  Probabilities of class 1 for n rows of X (row-major, n x p) into proba.
-//  Same values as forest_predict_one, computed tree by tree over blocks of
-//  rows so that each tree stays in cache while it is used, and large
-//  batches shared out over the online CPUs: many times faster on large
-//  batches.
+//  Probabilities of class 1 for n rows of X (row-major, n x p) into proba:
+//  the same bits as forest_predict_one, each tree walked by a block of rows
+//  in lock step, and large batches (16384 rows and more) shared out over
+//  the online CPUs.
 void forest_predict(const forest_t *self, const double *X, size_t n, double *proba);
 
-//  forest_predict for the serving path's blocks (up to a few hundred rows):
-//  the same values, bit for bit, with each tree walked by the rows still
-//  inside it only (a row that reached its leaf leaves the group at once),
-//  so a batch costs the sum of the rows' depths rather than the deepest
-//  row's depth per group. Large n goes to forest_predict and its threads.
+//  forest_predict, kept for the serving path's blocks (model.c).
 void forest_predict_block(const forest_t *self, const double *X, size_t n, double *proba);
 
 //  The thread count forest_fit uses for n_threads = 0.
