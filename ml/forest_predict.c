@@ -119,10 +119,13 @@ double forest_predict_one(const forest_t *self, const double *x)
     return sum / (double)self->n_trees;
 }
 
-//  n rows, WALKS at a time, each tree walked by the block's rows in lock
-//  step; a row's leaf values summed in tree order.
+//  n rows, BLOCK_ROWS at a time, tree by tree over the block so that a
+//  large tree is used by many rows while it is in cache; each tree walked
+//  by WALKS of the block's rows in lock step; a row's leaf values summed
+//  in tree order.
 static void s_predict_rows(const forest_t *self, const double *X, size_t n, double *proba)
 {
+    enum { BLOCK_ROWS = 4096 };
     const forest_step_t *st = s_steps(self);
     size_t p = self->n_features;
     if (!st) {
@@ -132,19 +135,21 @@ static void s_predict_rows(const forest_t *self, const double *X, size_t n, doub
     }
     uint32_t cur[WALKS], slot[WALKS], leaf[WALKS];
     const double *xs[WALKS];
-    for (size_t at = 0; at < n; at += WALKS) {
-        size_t k = n - at < WALKS ? n - at : WALKS;
+    for (size_t at = 0; at < n; at += BLOCK_ROWS) {
+        size_t m = n - at < BLOCK_ROWS ? n - at : BLOCK_ROWS;
         double *acc = proba + at;
-        for (size_t i = 0; i < k; i++)
+        for (size_t i = 0; i < m; i++)
             acc[i] = 0;
-        for (size_t t = 0; t < self->n_trees; t++) {
-            for (size_t i = 0; i < k; i++)
-                cur[i] = self->roots[t], xs[i] = X + (at + i) * p, slot[i] = (uint32_t)i;
-            s_walk(st, cur, xs, slot, k, leaf);
-            for (size_t i = 0; i < k; i++)
-                acc[i] += self->nodes[leaf[i]].value;
-        }
-        for (size_t i = 0; i < k; i++)
+        for (size_t t = 0; t < self->n_trees; t++)
+            for (size_t g = 0; g < m; g += WALKS) {
+                size_t k = m - g < WALKS ? m - g : WALKS;
+                for (size_t i = 0; i < k; i++)
+                    cur[i] = self->roots[t], xs[i] = X + (at + g + i) * p, slot[i] = (uint32_t)i;
+                s_walk(st, cur, xs, slot, k, leaf);
+                for (size_t i = 0; i < k; i++)
+                    acc[g + i] += self->nodes[leaf[i]].value;
+            }
+        for (size_t i = 0; i < m; i++)
             acc[i] /= (double)self->n_trees;
     }
 }
