@@ -3,7 +3,9 @@
     (early stopping off, so all 100 trees are kept): JSON body to records
     (gateway), PREDICT encode (gateway) and decode (worker), validation and
     prediction in one walk (worker, model_serve), PREDICTION encode, answer
-    JSON. Medians in
+    JSON; and the gateway's two steps for the same records sent as an Open
+    Inference Protocol (V2) infer body: its body to records, and its
+    answer. Medians in
     microseconds for 1 record and for 100, to set beside the reference's
     "Serving path without HTTP" table (anchors/python/RESULTS.md).
 
@@ -18,6 +20,7 @@
 #include "model.h"
 #include "msg.h"
 #include "train.h"
+#include "v2.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,11 +28,12 @@
 #include <time.h>
 
 #define BATCH_RECORDS 100
-#define STEPS 5
+#define STEPS 7
 #define FAMILIES 3
 
 static const char *s_step_names[STEPS] = {"JSON body -> records", "PREDICT encode", "PREDICT decode",
-                                          "validate + predict", "PREDICTION + JSON answer"};
+                                          "validate + predict", "PREDICTION + JSON answer",
+                                          "V2: JSON body -> records", "V2: JSON answer"};
 
 static double s_now_us(void)
 {
@@ -69,8 +73,66 @@ static char *s_body_text(size_t n, bool batch)
     return text;
 }
 
+//  The same records as s_body_text as a V2 infer body: one column tensor
+//  per field (a missing Age gets what the model imputes: V2 has no null).
+static char *s_v2_text(size_t n)
+{
+    static const char *names[] = {"Braund, Mr. Owen Harris", "Cumings, Mrs. John Bradley",
+                                  "Heikkinen, Miss. Laina", "Palsson, Master. Gosta Leonard"};
+    static const char *sexes[] = {"male", "female", "female", "male"};
+    static const char *ports[] = {"S", "C", "Q", "S"};
+    static const char *cols[] = {"Pclass", "Sex", "Age", "SibSp", "Parch", "Fare", "Embarked", "Name"};
+    static const char *types[] = {"INT64", "BYTES", "FP64", "INT64", "INT64", "FP64", "BYTES", "BYTES"};
+    size_t cap = 512 + n * 200, len = 0;
+    char *text = malloc(cap);
+    if (!text)
+        return NULL;
+    len += (size_t)snprintf(text, cap, "{\"inputs\":[");
+    for (size_t c = 0; c < 8; c++) {
+        len += (size_t)snprintf(text + len, cap - len, "%s{\"name\":\"%s\",\"shape\":[%zu],"
+                                "\"datatype\":\"%s\",\"data\":[", c ? "," : "", cols[c], n, types[c]);
+        for (size_t i = 0; i < n; i++) {
+            const char *sep = i ? "," : "";
+            if (c == 0 || c == 3 || c == 4)
+                len += (size_t)snprintf(text + len, cap - len, "%s%zu", sep,
+                                        c == 0 ? 1 + i % 3 : c == 3 ? i % 3 : i % 2);
+            else if (c == 2)
+                len += (size_t)snprintf(text + len, cap - len, "%s%s", sep, i % 5 == 4 ? "28" : "30");
+            else if (c == 5)
+                len += (size_t)snprintf(text + len, cap - len, "%s%.2f", sep, 7.25 + (double)i);
+            else
+                len += (size_t)snprintf(text + len, cap - len, "%s\"%s\"", sep,
+                                        c == 1 ? sexes[i % 4] : c == 6 ? ports[i % 4] : names[i % 4]);
+        }
+        len += (size_t)snprintf(text + len, cap - len, "]}");
+    }
+    snprintf(text + len, cap - len, "]}");
+    return text;
+}
+
+//  The V2 steps: body to records, and the answer of the PREDICTION back.
+static int s_v2_steps(const schema_t *schema, const char *v2_text, const proto_msg_t *back,
+                      double t[2])
+{
+    static v2_infer_t parsed;
+    mlops_err_t err;
+    double a = s_now_us();
+    int rc = v2_infer_parse(&parsed, v2_text, strlen(v2_text), schema, 10000, &err);
+    double b = s_now_us();
+    size_t alen = 0;
+    char *answer = rc == 0 ? answer_v2_infer(back, "titanic", NULL, true, true, &alen) : NULL;
+    double c = s_now_us();
+    v2_infer_clear(&parsed);
+    free(answer);
+    if (rc != 0)
+        fprintf(stderr, "bench_infer: V2 body: %s\n", err.msg);
+    t[0] = b - a, t[1] = c - b;
+    return rc == 0 && answer ? 0 : -1;
+}
+
 //  One pass through every step; adds each step's time to t[].
-static int s_pass(const model_t *model, const char *text, bool batch, double t[STEPS])
+static int s_pass(const model_t *model, const schema_t *schema, const char *text,
+                  const char *v2_text, bool batch, double t[STEPS])
 {
     body_t body = {0};
     mlops_err_t err;
@@ -107,6 +169,7 @@ static int s_pass(const model_t *model, const char *text, bool batch, double t[S
     char *answer = back ? answer_prediction(back, batch, &alen) : NULL;
     double f = s_now_us();
     double step[STEPS] = {b - a, c - b, d - c, e - d, f - e};
+    int v2 = back ? s_v2_steps(schema, v2_text, back, step + 5) : -1;
     for (int i = 0; i < STEPS; i++)
         t[i] = step[i];
     free(answer);
@@ -115,7 +178,7 @@ static int s_pass(const model_t *model, const char *text, bool batch, double t[S
     proto_msg_destroy(&in);
     free(frame);
     body_clear(&body);
-    if (bad || rc != 0) {
+    if (bad || rc != 0 || v2 != 0) {
         fprintf(stderr, "bench_infer: %s\n",
                 rc == 0 ? problems[0].msg : "decode or predict failed");
         return -1;
@@ -126,11 +189,13 @@ static int s_pass(const model_t *model, const char *text, bool batch, double t[S
 //  Medians over reps passes, per step, into med[].
 static int s_measure(const model_t *model, size_t n, int reps, double med[STEPS])
 {
-    char *text = s_body_text(n, n > 1);
+    char *text = s_body_text(n, n > 1), *v2_text = s_v2_text(n), *sig = model_signature_json(model);
+    mlops_err_t err;
+    schema_t *schema = sig ? schema_parse(sig, strlen(sig), 1, &err) : NULL;
     double *t = malloc((size_t)reps * STEPS * sizeof *t);
-    int rc = text && t ? 0 : -1;
+    int rc = text && v2_text && schema && t ? 0 : -1;
     for (int r = 0; r < reps && rc == 0; r++)
-        rc = s_pass(model, text, n > 1, t + (size_t)r * STEPS);
+        rc = s_pass(model, schema, text, v2_text, n > 1, t + (size_t)r * STEPS);
     for (int s = 0; s < STEPS && rc == 0; s++) {
         double col[reps];
         for (int r = 0; r < reps; r++)
@@ -140,6 +205,9 @@ static int s_measure(const model_t *model, size_t n, int reps, double med[STEPS]
     }
     free(t);
     free(text);
+    free(v2_text);
+    free(sig);
+    schema_destroy(&schema);
     return rc;
 }
 
@@ -217,18 +285,25 @@ int main(int argc, char **argv)
     printf("serving path without HTTP, median us (%d passes; batch %d records)\n", reps, BATCH_RECORDS);
     printf("%-26s %9s %9s %9s %9s %9s %9s\n", "step", "LR 1", "LR 100", "RF 1", "RF 100",
            "GB 1", "GB 100");
-    double total[2 * FAMILIES] = {0};
+    //  total: the seed API's five steps; V2 total: its body and answer
+    //  steps in place of the seed API's
+    double total[2 * FAMILIES] = {0}, v2_total[2 * FAMILIES] = {0};
     for (int s = 0; s < STEPS; s++) {
         printf("%-26s", s_step_names[s]);
         for (int k = 0; k < 2 * FAMILIES; k++) {
-            printf(" %9.2f", med[k / 2][k % 2][s]);
-            total[k] += med[k / 2][k % 2][s];
+            double m = med[k / 2][k % 2][s];
+            printf(" %9.2f", m);
+            total[k] += s < 5 ? m : 0;
+            v2_total[k] += s == 0 || s == 4 ? 0 : m;
         }
         printf("\n");
     }
     printf("%-26s", "total");
     for (int k = 0; k < 2 * FAMILIES; k++)
         printf(" %9.2f", total[k]);
+    printf("\n%-26s", "V2 total");
+    for (int k = 0; k < 2 * FAMILIES; k++)
+        printf(" %9.2f", v2_total[k]);
     printf("\n");
     printf("reproduce: make build/release/bench/bench_infer && build/release/bench/bench_infer --data %s\n", data);
     return 0;

@@ -10,11 +10,13 @@
 # after a warm-up.
 # Prints req/s, p50, p99 and the ratios the serving issue asks for.
 #
-#   bench/serving.sh                      (about 4.5 minutes: 3 rounds)
+#   bench/serving.sh                      (about 6 minutes: 4 rounds)
 #   ROUNDS=5 DUR=10 WARM=2 REF_FOREST=1 NGINX_WORKERS=2 BACKEND=ipc bench/serving.sh
 # Every round runs each server once, one after the other; the tables give
 # medians over rounds, and each ratio is the median of the ratios taken
-# within a round (the same minutes of a shared machine).
+# within a round (the same minutes of a shared machine). Our runs go in the
+# reverse order (families and endpoints) every other round, so use an even
+# number of rounds for unbiased ratios.
 # BACKEND=ipc connects the workers over a Unix socket instead of TCP loopback
 # (the default, as workers on other hosts would).
 # Needs: make all; wrk, nginx-light, python3-fastapi, python3-uvicorn,
@@ -109,7 +111,7 @@ EOF
   printf '%-22s %-8s %s\n' "$label" "$ep" "$row"
 }
 
-ROUNDS="${ROUNDS:-3}"
+ROUNDS="${ROUNDS:-4}"
 BACKEND_KIND="${BACKEND:-tcp}"
 for ROUND in $(seq 1 "$ROUNDS"); do
 echo "--- round $ROUND of $ROUNDS"
@@ -150,7 +152,10 @@ MLOPS_LOG_LEVEL=warning bin/mlops-gateway --port "$GW_PORT" --bind 127.0.0.1 --b
   >"$OUT/gateway.log" 2>&1 &
 GW_PID=$!; PIDS+=("$GW_PID")
 wait_http "http://127.0.0.1:$GW_PORT/health"
-for family in logreg forest; do
+# odd rounds: logreg then forest, each predict, batch100, v2_1, v2_100; even
+# rounds the reverse, so that a ratio is not biased by which ran first
+if [ $((ROUND % 2)) = 1 ]; then FAMILIES="logreg forest"; else FAMILIES="forest logreg"; fi
+for family in $FAMILIES; do
   W=()
   for i in 1 2; do
     MLOPS_LOG_LEVEL=warning bin/mlops-worker --stage infer --gateway "$BACKEND" --model "$WORK/$family.art" \
@@ -161,10 +166,15 @@ for family in logreg forest; do
     curl -s "http://127.0.0.1:$GW_PORT/health" | grep -q '"workers_serving":2' && break; sleep 0.1
   done
   curl -s -X POST --data-binary @"$LUA/predict.json" "http://127.0.0.1:$GW_PORT/predict" >"$OUT/answer_$family.json"
-  run_wrk "mlops_$family" predict "http://127.0.0.1:$GW_PORT/predict" predict.lua
-  run_wrk "mlops_$family" batch100 "http://127.0.0.1:$GW_PORT/predict/batch" batch.lua
-  run_wrk "mlops_$family" v2_1 "http://127.0.0.1:$GW_PORT/v2/models/titanic/infer" v2_1.lua
-  run_wrk "mlops_$family" v2_100 "http://127.0.0.1:$GW_PORT/v2/models/titanic/infer" v2_100.lua
+  EPS="predict batch100 v2_1 v2_100"
+  [ $((ROUND % 2)) = 1 ] || EPS="v2_100 v2_1 batch100 predict"
+  for ep in $EPS; do
+    case $ep in
+      predict) run_wrk "mlops_$family" predict "http://127.0.0.1:$GW_PORT/predict" predict.lua ;;
+      batch100) run_wrk "mlops_$family" batch100 "http://127.0.0.1:$GW_PORT/predict/batch" batch.lua ;;
+      *) run_wrk "mlops_$family" "$ep" "http://127.0.0.1:$GW_PORT/v2/models/titanic/infer" "$ep.lua" ;;
+    esac
+  done
   stop_pids "${W[@]}"
 done
 curl -s "http://127.0.0.1:$GW_PORT/metrics" >"$OUT/metrics.txt"

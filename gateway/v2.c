@@ -42,7 +42,7 @@ static const s_dtype_t s_dtypes[] = {
 static const s_dtype_t *s_dtype(const char *name)
 {
     for (size_t i = 0; name && i < sizeof s_dtypes / sizeof s_dtypes[0]; i++)
-        if (strcmp(s_dtypes[i].name, name) == 0)
+        if (s_dtypes[i].name[0] == name[0] && strcmp(s_dtypes[i].name, name) == 0)
             return &s_dtypes[i];
     return NULL;
 }

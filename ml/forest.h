@@ -38,7 +38,8 @@
     seed whatever the thread count.
 
     Trees are flattened into one node array (children adjacent), which keeps
-    prediction a tight loop over a few cache lines per tree.
+    prediction a tight loop over a few cache lines per tree; prediction
+    walks a copy of it in which a leaf loops to itself (forest_predict.c).
 
     Other task types (forest_fit_task, grown by forest_task.c on the same
     codes, with the same bootstrap, feature draws and thresholds):
@@ -54,6 +55,7 @@
 #ifndef MLOPS_FOREST_H
 #define MLOPS_FOREST_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -80,6 +82,9 @@ typedef struct forest_node_s {
     uint32_t left;    //  index of the left child in nodes; the right is left + 1
 } forest_node_t;
 
+//  A node as prediction walks it (forest_predict.c): a leaf loops to itself.
+typedef struct forest_step_s forest_step_t;
+
 typedef struct {
     size_t n_features; //  p
     size_t n_trees;    //  trees
@@ -91,6 +96,8 @@ typedef struct {
     size_t n_leaves;   //  MULTICLASS: rows of leaf_values
     double *leaf_values; //  MULTICLASS: n_leaves x n_classes fractions, owned; a leaf's
                          //  node has feature -1 and left = its row
+    _Atomic(forest_step_t *) steps; //  nodes as prediction walks them, built on first
+                                    //  use (NULL until then), owned
 } forest_t;
 
 //  Grows a forest on n rows of X (row-major, n x p), labels y in {0, 1}.
@@ -131,21 +138,18 @@ forest_t *forest_new(size_t p, size_t n_trees, const uint32_t *roots, size_t n_n
 //  Frees; ignores NULL; sets *p to NULL.
 void forest_destroy(forest_t **p);
 
-//  Probability of class 1 for one row of p features.
+//  Probability of class 1 for one row of p features: the mean over trees of
+//  the leaf values, summed in tree order (forest_predict.c walks the trees
+//  in lock step; the same bits as walking them one by one).
 double forest_predict_one(const forest_t *self, const double *x);
 
-//  Probabilities of class 1 for n rows of X (row-major, n x p) into proba.
-//  Same values as forest_predict_one, computed tree by tree over blocks of
-//  rows so that each tree stays in cache while it is used, and large
-//  batches shared out over the online CPUs: many times faster on large
-//  batches.
+//  Probabilities of class 1 for n rows of X (row-major, n x p) into proba:
+//  the same bits as forest_predict_one, each tree walked by a block of rows
+//  in lock step, and large batches (16384 rows and more) shared out over
+//  the online CPUs.
 void forest_predict(const forest_t *self, const double *X, size_t n, double *proba);
 
-//  forest_predict for the serving path's blocks (up to a few hundred rows):
-//  the same values, bit for bit, with each tree walked by the rows still
-//  inside it only (a row that reached its leaf leaves the group at once),
-//  so a batch costs the sum of the rows' depths rather than the deepest
-//  row's depth per group. Large n goes to forest_predict and its threads.
+//  forest_predict, kept for the serving path's blocks (model.c).
 void forest_predict_block(const forest_t *self, const double *X, size_t n, double *proba);
 
 //  The thread count forest_fit uses for n_threads = 0.
