@@ -74,7 +74,7 @@ typedef struct {
     uint64_t missing;     //  rows without a value
 } profile_field_t;
 
-typedef struct {
+typedef struct profile {
     uint64_t rows;            //  rows added (each field counts every one)
     size_t n_fields;          //  fields
     profile_field_t *fields;  //  n_fields, owned
