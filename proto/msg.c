@@ -33,6 +33,8 @@
 #define S_STR2(c, k, max) { #k, F_STR, offsetof(proto_msg_t, c.k), 0, false, max, 2 }
 //  An optional int key added by MLOPS/2: on the wire only when not 0.
 #define S_INT2(c, k) { #k, F_INT, offsetof(proto_msg_t, c.k), 0, false, 0, 2 }
+//  An optional bin key added by MLOPS/2: on the wire only when not empty.
+#define S_BIN2(c, k, n) { #k, F_BIN, offsetof(proto_msg_t, c.k), offsetof(proto_msg_t, c.n), false, 0, 2 }
 #define REQ true
 #define OPT false
 
@@ -82,7 +84,8 @@ static const msg_field_t s_error[] = {
 static const msg_field_t s_serving[] = {
     S_STR(serving, host, REQ, PROTO_HOST_MAX), S_F(serving, pid, F_INT, REQ),
     S_F(serving, model_version, F_INT, REQ), S_F(serving, interval_ms, F_INT, OPT),
-    S_STR2(serving, name, PROTO_NAME_MAX)};
+    S_STR2(serving, name, PROTO_NAME_MAX), S_INT2(serving, profile_version),
+    S_BIN2(serving, profile, profile_len)};
 static const msg_field_t s_logs[] = {
     {"run_id", F_INT, offsetof(proto_msg_t, logs.run_id), 0, true, 0, 2},
     {"task_id", F_STR, offsetof(proto_msg_t, logs.task_id), 0, false, PROTO_TASK_ID_MAX, 2}};
@@ -148,6 +151,8 @@ bool msg_field_omitted(const proto_msg_t *msg, const msg_field_t *f)
         return false;
     if (f->kind == F_INT)
         return *MSG_CAT(msg, f->off, int64_t) == 0;
+    if (f->kind == F_BIN)
+        return *MSG_CAT(msg, f->len_off, size_t) == 0;
     if (f->kind != F_STR)
         return false;
     const char *s = *MSG_CAT(msg, f->off, char *);
