@@ -123,4 +123,14 @@ int drift_add(drift_t *self, uint64_t version, const profile_t *live, int64_t no
 //  reference for the version).
 int drift_check(drift_t *self, uint64_t version, int64_t now_ms, drift_report_t *out);
 
+//  drift_check without the decision: *out has the distances, rows,
+//  measured and n_drifted, trigger false and no reason; the cooldown is
+//  untouched. For `mlops drift` and the metrics. Returns 0 or
+//  MLOPS_ENOTFOUND.
+int drift_measure(drift_t *self, uint64_t version, int64_t now_ms, drift_report_t *out);
+
+//  The watched versions, up to max of them, oldest reference first, into
+//  out. Returns how many.
+size_t drift_versions(const drift_t *self, uint64_t *out, size_t max);
+
 #endif

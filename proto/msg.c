@@ -119,6 +119,7 @@ static const msg_command_t s_commands[] = {
     [PROTO_SERVING] = S_CMD("SERVING", s_serving),
     [PROTO_LOGS] = S_CMD2("LOGS", s_logs),
     [PROTO_SIGNATURE] = S_CMD2("SIGNATURE", s_signature),
+    [PROTO_DRIFT] = {"DRIFT", NULL, 0, 2},
 };
 #define S_N_COMMANDS (sizeof(s_commands) / sizeof(s_commands[0]))
 

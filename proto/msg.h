@@ -98,6 +98,8 @@ typedef enum {
     //  serving again, added later still: an infer worker tells the gateway
     //  the input signature of the version it serves (V2 metadata, OpenAPI)
     PROTO_SIGNATURE,
+    //  control side, MLOPS/2: the drift windows per version (proto/drift_io.h)
+    PROTO_DRIFT,
 } proto_cmd_t;
 
 //  One value of a prediction record, as a user sent it.
