@@ -215,8 +215,12 @@ void broker_metrics_publish(broker_t *self)
         else
             g.idle[w->stage]++;
     }
+    exporter_drift_t *drift = NULL;
+    g.n_drift = broker_drift_gauges(self, &drift);
+    g.drift = drift;
     if (exporter_publish(self->exporter, &g) != 0)
         log_warning("metrics page not rendered: out of memory");
+    free(drift);
     self->next_publish_mono = zclock_mono() + EXPORTER_PUBLISH_MSEC;
 }
 

@@ -144,6 +144,11 @@ void broker_drift_report(broker_t *self, int64_t version, const uint8_t *profile
 //  none when the watch is off. Returns 0 or MLOPS_ENOMEM with err.
 int broker_drift_answer(broker_t *self, uint8_t **out, size_t *out_len, mlops_err_t *err);
 
+//  The drift gauges of the metrics page: one entry per watched version and
+//  field, in *out (malloc'd, the caller frees). Returns how many (0 with
+//  the watch off, or out of memory: the page then goes without them).
+size_t broker_drift_gauges(broker_t *self, exporter_drift_t **out);
+
 /* --- engine.c: the run engine ---------------------------------------------- */
 
 //  Picks up the store's unfinished runs at start. Returns 0 or an error

@@ -109,3 +109,27 @@ int broker_drift_answer(broker_t *self, uint8_t **out, size_t *out_len, mlops_er
         free(vs[i].fields);
     return rc ? mlops_err_set(err, rc, "DRIFT: out of memory") : 0;
 }
+
+size_t broker_drift_gauges(broker_t *self, exporter_drift_t **out)
+{
+    *out = NULL;
+    uint64_t ids[DRIFT_VERSIONS_MAX];
+    size_t n_ids = self->drift ? drift_versions(self->drift, ids, DRIFT_VERSIONS_MAX) : 0;
+    if (n_ids == 0)
+        return 0;
+    int64_t now = zclock_mono();
+    drift_report_t rep;
+    size_t total = 0;
+    for (size_t i = 0; i < n_ids; i++)
+        total += drift_measure(self->drift, ids[i], now, &rep) == 0 ? rep.n_fields : 0;
+    *out = calloc(total ? total : 1, sizeof **out);
+    size_t n = 0;
+    for (size_t i = 0; *out && i < n_ids; i++) {
+        if (drift_measure(self->drift, ids[i], now, &rep) != 0)
+            continue;
+        for (size_t k = 0; k < rep.n_fields && n < total; k++)   //  names live with the reference
+            (*out)[n++] = (exporter_drift_t){ids[i], rep.fields[k].name, rep.fields[k].js,
+                                             rep.fields[k].psi, rep.rows};
+    }
+    return n;
+}

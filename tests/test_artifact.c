@@ -533,6 +533,12 @@ static void test_reference_profile(void)
         CHECK(r != NULL);
         CHECK_INT(profile_fit_check(a.profile, r, &err), 0);
         CHECK_INT(a.profile->rows, a.n_train);
+        //  the broker's reading (no ml/): the same profile
+        profile_t *seen = profile_from_artifact(s.blob[k], s.len[k], &err);
+        CHECK(seen != NULL);
+        CHECK_INT(profile_check_shape(a.profile, seen, &err), 0);
+        CHECK(seen && seen->rows == a.profile->rows);
+        profile_destroy(&seen);
         prep_destroy(&r);
         artifact_clear(&a);
         //  without the key: no profile, and encoding gives the old bytes back
@@ -543,6 +549,8 @@ static void test_reference_profile(void)
         uint8_t *blob = s_wrap(old, old_len, s.blob[k][16], &len);
         CHECK_INT(artifact_decode(blob, len, &a, &err), 0);
         CHECK(a.profile == NULL);
+        CHECK(profile_from_artifact(blob, len, &err) == NULL);
+        CHECK_INT(err.code, MLOPS_ENOTFOUND);
         uint8_t *again = NULL;
         CHECK_INT(artifact_encode(&a, &again, &again_len), 0);
         CHECK_INT(again_len, len);
@@ -552,6 +560,10 @@ static void test_reference_profile(void)
         free(blob);
         free(old);
     }
+    CHECK(profile_from_artifact((const uint8_t *)"\x93\x01", 2, &err) == NULL);
+    CHECK_INT(err.code, MLOPS_EPROTO);
+    CHECK(profile_from_artifact((const uint8_t *)"\x91\x01", 2, &err) == NULL);
+    CHECK_STR(err.msg, "artifact: not [magic, format, sha256, body]");
     CHECK_INT(s_decode_altered(&s, 1, "profile", s_put_text_fn, &err), MLOPS_ECORRUPT);
     CHECK_STR(err.msg, "artifact: 'profile' has the wrong type");
     CHECK_INT(s_decode_altered(&s, 1, "profile", s_put_bad_recipe_fn, &err), MLOPS_ECORRUPT);

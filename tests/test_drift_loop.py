@@ -19,7 +19,7 @@ import subprocess
 import pytest
 import requests
 
-from procs import TITANIC, Broker, Gateway, exe, start_infer, wait_for
+from procs import TITANIC, Broker, Gateway, exe, free_port, start_infer, wait_for
 
 pytestmark = pytest.mark.skipif(not os.path.exists(TITANIC), reason="no Titanic file")
 
@@ -69,8 +69,10 @@ def drift_runs(broker):
 
 def test_shifted_traffic_retrains_once_and_in_distribution_never(procs):
     # --margin 1: no retrain is promoted, so v1 serves (and is watched) throughout
+    metrics = "http://127.0.0.1:%d/metrics" % free_port()
     broker = Broker(procs, extra=["--source", TITANIC, "--margin", "1", "--drift-threshold", THRESHOLD,
-                                  "--drift-min-rows", str(MIN_ROWS), "--drift-cooldown", "1h"])
+                                  "--drift-min-rows", str(MIN_ROWS), "--drift-cooldown", "1h",
+                                  "--metrics", metrics[len("http://"):-len("/metrics")]])
     broker.all_workers(trains=1)
     gw = Gateway(procs)
     start_infer(procs, gw.backend, "--broker", broker.control, "--events", broker.events,
@@ -101,6 +103,16 @@ def test_shifted_traffic_retrains_once_and_in_distribution_never(procs):
         assert name in reason, reason
     assert "Age" not in reason and "Embarked" not in reason, reason
     wait_for(lambda: window_rows(broker, 1) == len(calm) + len(moved), what="the shifted rows counted")
+    gauges = {}
+    def scraped():
+        for line in requests.get(metrics, timeout=5).text.splitlines():
+            if line.startswith("mlops_feature_drift{") or line.startswith("mlops_drift_window_rows{"):
+                name, value = line.rsplit(" ", 1)
+                gauges[name] = float(value)
+        return gauges.get('mlops_drift_window_rows{version="1"}') == len(calm) + len(moved)
+    wait_for(scraped, what="the drift gauges on /metrics")
+    assert gauges['mlops_feature_drift{version="1",field="Fare"}'] >= 0.2
+    assert gauges['mlops_feature_drift{version="1",field="Embarked"}'] < 0.2
 
     # inside the cooldown: more drifted rows, no second retrain
     more = [shifted(rng.choice(records)) for _ in range(2 * MIN_ROWS)]
