@@ -74,7 +74,7 @@ def test_shifted_traffic_retrains_once_and_in_distribution_never(procs):
                                   "--drift-min-rows", str(MIN_ROWS), "--drift-cooldown", "1h",
                                   "--metrics", metrics[len("http://"):-len("/metrics")]])
     broker.all_workers(trains=1)
-    gw = Gateway(procs)
+    gw = Gateway(procs, "--broker", broker.control)   # /api/drift asks the broker
     start_infer(procs, gw.backend, "--broker", broker.control, "--events", broker.events,
                 "--report", "100ms")
     run_id = broker.request("RETRAIN", {"source": TITANIC, "reason": "first"})["run_id"]
@@ -113,6 +113,10 @@ def test_shifted_traffic_retrains_once_and_in_distribution_never(procs):
     wait_for(scraped, what="the drift gauges on /metrics")
     assert gauges['mlops_feature_drift{version="1",field="Fare"}'] >= 0.2
     assert gauges['mlops_feature_drift{version="1",field="Embarked"}'] < 0.2
+    api = requests.get(gw.url + "/api/drift", timeout=5)
+    assert api.status_code == 200, api.text
+    fields = {f["name"]: f for f in api.json()["versions"][0]["fields"]}
+    assert fields["Fare"]["drifted"] and not fields["Embarked"]["drifted"]
 
     # inside the cooldown: more drifted rows, no second retrain
     more = [shifted(rng.choice(records)) for _ in range(2 * MIN_ROWS)]
