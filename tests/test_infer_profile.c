@@ -25,31 +25,12 @@ typedef struct {
     proto_record_t recs[ROWS_MAX];
 } s_fx_t;
 
-//  The record a user would send for table row i (all columns, as JSON gives them).
-static proto_record_t s_record(const table_t *t, size_t i, proto_field_t *f)
-{
-    size_t k = 0;
-    for (size_t c = 0; c < t->n_cols && k < FIELDS_MAX; c++) {
-        const table_col_t *col = &t->cols[c];
-        if (col->missing[i])
-            f[k++] = (proto_field_t){col->name, PROTO_VAL_NIL, 0, NULL};
-        else if (col->kind == TABLE_NUMBER)
-            f[k++] = (proto_field_t){col->name,
-                                     col->num[i] == floor(col->num[i]) ? PROTO_VAL_INT
-                                                                       : PROTO_VAL_FLOAT,
-                                     col->num[i], NULL};
-        else
-            f[k++] = (proto_field_t){col->name, PROTO_VAL_STR, 0, table_string(t, c, i)};
-    }
-    return (proto_record_t){f, k};
-}
-
 static void s_fx_init(s_fx_t *fx)
 {
     if (fx_train(&fx->s, 42) != 0 || !(fx->model = model_load(fx->s.blob[1], fx->s.len[1], NULL)))
         abort();
     for (size_t i = 0; i < fx->s.t->n_rows; i++)
-        fx->recs[i] = s_record(fx->s.t, i, fx->fields[i]);
+        fx->recs[i] = fx_record(fx->s.t, i, fx->fields[i]);
 }
 
 static void s_fx_free(s_fx_t *fx)
