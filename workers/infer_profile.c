@@ -19,6 +19,7 @@ typedef struct {
     atomic_int reading;           //  the feed is reading the slot
     profile_t *buf[2];            //  the double buffer, the version's reference shape
     prep_cell_t *cells;           //  serving thread's scratch: one record's cells
+    const proto_field_t **map[2]; //  its scratch: two records' field maps (signature_map_after)
     uint64_t used_seq;            //  serving thread: last use, for reuse
 } s_slot_t;
 
@@ -45,7 +46,10 @@ static void s_slot_free(s_slot_t *slot)
     profile_destroy(&slot->buf[0]);
     profile_destroy(&slot->buf[1]);
     free(slot->cells);
+    free(slot->map[0]);
+    free(slot->map[1]);
     slot->cells = NULL;
+    slot->map[0] = slot->map[1] = NULL;
 }
 
 void infer_profile_clear(infer_profile_t *self)
@@ -75,8 +79,11 @@ static bool s_claim(s_slot_t *slot, int64_t version, const profile_t *ref, size_
     s_slot_free(slot);
     slot->buf[0] = profile_new_like(ref);
     slot->buf[1] = profile_new_like(ref);
-    slot->cells = malloc((n_inputs ? n_inputs : 1) * sizeof *slot->cells);
-    if (!slot->buf[0] || !slot->buf[1] || !slot->cells) {
+    size_t n = n_inputs ? n_inputs : 1;
+    slot->cells = malloc(n * sizeof *slot->cells);
+    slot->map[0] = malloc(n * sizeof *slot->map[0]);
+    slot->map[1] = malloc(n * sizeof *slot->map[1]);
+    if (!slot->buf[0] || !slot->buf[1] || !slot->cells || !slot->map[0] || !slot->map[1]) {
         s_slot_free(slot);
         return false;
     }
@@ -117,9 +124,16 @@ void infer_profile_add(infer_profile_t *self, int64_t version, const model_t *mo
         idx = atomic_load(&slot->active);
         atomic_store(&slot->busy, idx + 1);
     } while (atomic_load(&slot->active) != idx);
+    //  a batch's records share their names (the PREDICT decoder's doing), so
+    //  each record's map is mostly the one before it moved over (signature.h)
     const prep_recipe_t *r = model_recipe(model);
     for (size_t i = 0; i < n; i++) {
-        signature_record_cells(r, &records[i], slot->cells);
+        const proto_field_t **map = slot->map[i & 1], **prev = slot->map[(i & 1) ^ 1];
+        if (i == 0)
+            signature_map(r, &records[i], map);
+        else
+            signature_map_after(r, &records[i], &records[i - 1], prev, map);
+        signature_cells(r, map, slot->cells);
         profile_fit_add_cells(slot->buf[idx], r, slot->cells);
     }
     atomic_store(&slot->busy, 0);
