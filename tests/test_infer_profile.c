@@ -55,7 +55,7 @@ static void test_counts_served_records_as_the_table_rows(void)
 {
     s_fx_t fx;
     s_fx_init(&fx);
-    infer_profile_t *p = infer_profile_new();
+    infer_profile_t *p = infer_profile_new(0);
     CHECK(p != NULL);
     size_t n = fx.s.pr.n_test;
     const size_t *rows = fx.s.pr.test_rows;
@@ -91,6 +91,23 @@ static void test_counts_served_records_as_the_table_rows(void)
     s_fx_free(&fx);
 }
 
+//  A profile over the report limit is not sent: its rows are dropped.
+static void test_too_wide_to_report(void)
+{
+    s_fx_t fx;
+    s_fx_init(&fx);
+    infer_profile_t *p = infer_profile_new(64);
+    infer_profile_add(p, 2, fx.model, fx.recs, 10);
+    int64_t v = -1;
+    uint8_t *b = (uint8_t *)"x";
+    size_t n = 1;
+    CHECK_INT(infer_profile_take(p, &v, &b, &n), MLOPS_ETOOBIG);
+    CHECK(b == NULL && n == 0 && v == 0);
+    CHECK(s_take(p, &v) == NULL);   //  dropped, not kept for later
+    infer_profile_destroy(&p);
+    s_fx_free(&fx);
+}
+
 static void test_model_without_profile_is_not_profiled(void)
 {
     s_fx_t fx;
@@ -104,7 +121,7 @@ static void test_model_without_profile_is_not_profiled(void)
     artifact_clear(&a);
     model_t *old = model_load(blob, len, NULL);
     CHECK(old != NULL && model_profile(old) == NULL);
-    infer_profile_t *p = infer_profile_new();
+    infer_profile_t *p = infer_profile_new(0);
     infer_profile_add(p, 3, old, fx.recs, 10);
     int64_t v = -1;
     CHECK(s_take(p, &v) == NULL);
@@ -118,7 +135,7 @@ static void test_versions_take_turns_and_slots_are_reused(void)
 {
     s_fx_t fx;
     s_fx_init(&fx);
-    infer_profile_t *p = infer_profile_new();
+    infer_profile_t *p = infer_profile_new(0);
     //  one more version than slots: the one served longest ago (1) goes
     for (int64_t v = 1; v <= INFER_PROFILE_VERSIONS + 1; v++)
         infer_profile_add(p, v, fx.model, fx.recs, (size_t)v);
@@ -160,7 +177,7 @@ static void test_rows_survive_concurrent_takes(void)
 {
     s_fx_t fx;
     s_fx_init(&fx);
-    infer_profile_t *p = infer_profile_new();
+    infer_profile_t *p = infer_profile_new(0);
     s_server_t sv = {p, &fx};
     pthread_t th;
     CHECK_INT(pthread_create(&th, NULL, s_serve_fn, &sv), 0);
@@ -222,6 +239,7 @@ int main(void)
 {
     RUN(test_counts_served_records_as_the_table_rows);
     RUN(test_model_without_profile_is_not_profiled);
+    RUN(test_too_wide_to_report);
     RUN(test_versions_take_turns_and_slots_are_reused);
     RUN(test_rows_survive_concurrent_takes);
     RUN(test_serving_carries_a_profile);

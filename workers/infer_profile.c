@@ -4,6 +4,7 @@
     "publish, then look at the other side" handshakes rely on it.
 */
 #include "infer_profile.h"
+#include "log.h"
 #include "prep.h"
 #include "profile_fit.h"
 #include "signature.h"
@@ -27,13 +28,18 @@ struct infer_profile {
     s_slot_t slots[INFER_PROFILE_VERSIONS];
     uint64_t seq;                 //  serving thread: use counter
     size_t next;                  //  feed: slot to look at first in the next take
+    bool said_too_big;            //  feed: the too-wide warning was logged
+    size_t report_max;            //  bytes of an encoded profile taken, 0 = the default
 };
 
 static infer_profile_t s_process;
 
-infer_profile_t *infer_profile_new(void)
+infer_profile_t *infer_profile_new(size_t report_max)
 {
-    return calloc(1, sizeof(infer_profile_t));
+    infer_profile_t *self = calloc(1, sizeof *self);
+    if (self)
+        self->report_max = report_max;
+    return self;
 }
 
 infer_profile_t *infer_profile_process(void)
@@ -141,7 +147,8 @@ void infer_profile_add(infer_profile_t *self, int64_t version, const model_t *mo
 
 //  Takes slot's rows when it has some: 1 taken (into *out), 0 none,
 //  MLOPS_ENOMEM.
-static int s_take_slot(s_slot_t *slot, int64_t *version, uint8_t **out, size_t *out_len)
+static int s_take_slot(s_slot_t *slot, size_t max, int64_t *version, uint8_t **out,
+                       size_t *out_len)
 {
     int rc = 0;
     atomic_store(&slot->reading, 1);
@@ -155,6 +162,11 @@ static int s_take_slot(s_slot_t *slot, int64_t *version, uint8_t **out, size_t *
         if (p->rows > 0) {
             rc = profile_encode(p, out, out_len) == 0 ? 1 : MLOPS_ENOMEM;
             *version = v;
+            if (rc == 1 && *out_len > max) {
+                free(*out);
+                *out = NULL, *out_len = 0, *version = 0;
+                rc = MLOPS_ETOOBIG;
+            }
             profile_reset(p);
         }
     }
@@ -167,7 +179,13 @@ int infer_profile_take(infer_profile_t *self, int64_t *version, uint8_t **out, s
     *out = NULL, *out_len = 0, *version = 0;
     for (size_t k = 0; k < INFER_PROFILE_VERSIONS; k++) {
         size_t i = (self->next + k) % INFER_PROFILE_VERSIONS;
-        int rc = s_take_slot(&self->slots[i], version, out, out_len);
+        size_t max = self->report_max ? self->report_max : INFER_PROFILE_REPORT_MAX_BYTES;
+        int rc = s_take_slot(&self->slots[i], max, version, out, out_len);
+        if (rc == MLOPS_ETOOBIG && !self->said_too_big) {
+            self->said_too_big = true;
+            log_warning("drift: the live profile is over %zu bytes, too wide to report: "
+                        "this worker's rows are not watched for drift", max);
+        }
         if (rc != 0) {
             self->next = i + 1;
             return rc < 0 ? rc : 0;

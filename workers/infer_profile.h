@@ -43,11 +43,16 @@
 #include "msg.h"
 
 #define INFER_PROFILE_VERSIONS 5   //  the served version and INFER_PINNED_MAX pinned ones
+//  An encoded profile that goes with SERVING: the broker's control socket
+//  takes messages of 64 KiB (BROKER_CONTROL_MSG_MAX_BYTES) and drops the
+//  peer of a bigger one, so the rest is room for SERVING's other keys.
+#define INFER_PROFILE_REPORT_MAX_BYTES (48u << 10)
 
 typedef struct infer_profile infer_profile_t;
 
-//  An empty accumulator. NULL on ENOMEM.
-infer_profile_t *infer_profile_new(void);
+//  An empty accumulator whose takes refuse an encoded profile over
+//  report_max bytes (0 = INFER_PROFILE_REPORT_MAX_BYTES). NULL on ENOMEM.
+infer_profile_t *infer_profile_new(size_t report_max);
 
 //  Frees; ignores NULL; sets *p to NULL. Neither thread may use it then.
 void infer_profile_destroy(infer_profile_t **p);
@@ -68,8 +73,10 @@ void infer_profile_add(infer_profile_t *self, int64_t version, const model_t *mo
 //  Feed thread: the next version with rows since its last take, as an
 //  encoded profile (*out malloc'd, the caller frees) and its version; the
 //  rows are then taken (counted from zero again). Returns 0 with *out
-//  NULL and *out_len 0 when no version has rows, or MLOPS_ENOMEM (the
-//  rows are dropped).
+//  NULL and *out_len 0 when no version has rows, MLOPS_ETOOBIG (a profile
+//  over the report limit: a table too wide to watch this way; the rows
+//  are dropped, *out NULL and *version 0, and a warning is logged once) or
+//  MLOPS_ENOMEM (the rows are dropped).
 int infer_profile_take(infer_profile_t *self, int64_t *version, uint8_t **out, size_t *out_len);
 
 #endif
