@@ -238,6 +238,8 @@ int drift_measure(drift_t *self, uint64_t version, int64_t now_ms, drift_report_
     out->measured = out->rows >= c->min_rows;
     for (size_t k = 0; k < w->ref->n_fields; k++) {
         drift_field_t *f = &w->fields[k];
+        f->ref = &w->ref->fields[k];
+        f->live = &w->window->fields[k];
         f->js = profile_js(&w->ref->fields[k], &w->window->fields[k]);
         f->psi = profile_psi(&w->ref->fields[k], &w->window->fields[k]);
         f->drifted = out->measured && c->threshold > 0 && f->js >= c->threshold;

@@ -69,10 +69,13 @@ typedef struct {
     double js;         //  Jensen-Shannon distance to the reference, [0, 1]
     double psi;        //  PSI against the reference
     bool drifted;      //  js >= threshold
+    const profile_field_t *ref;   //  the reference's counts, borrowed from the monitor
+    const profile_field_t *live;  //  the window's counts, borrowed (until the next call)
 } drift_field_t;
 
-//  What drift_check found. fields is borrowed from the monitor: valid
-//  until the next call on it for any version.
+//  What drift_check found. fields (and their ref and live) is borrowed
+//  from the version's own state in the monitor: valid until the next
+//  check or measure of that version, or a reference set for any.
 typedef struct {
     uint64_t rows;                   //  live rows in the window
     bool measured;                   //  rows >= min_rows: the distances mean something

@@ -100,7 +100,8 @@ int broker_drift_answer(broker_t *self, uint8_t **out, size_t *out_len, mlops_er
             rc = MLOPS_ENOMEM;
         for (size_t k = 0; v->fields && k < rep.n_fields; k++)   //  names borrowed from drift
             v->fields[k] = (control_drift_field_t){(char *)rep.fields[k].name, rep.fields[k].js,
-                                                   rep.fields[k].psi, rep.fields[k].drifted};
+                                                   rep.fields[k].psi, rep.fields[k].drifted,
+                                                   rep.fields[k].ref, rep.fields[k].live};
     }
     d.versions = vs;
     if (rc == 0)

@@ -6,12 +6,38 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define DRIFT_IO_DEPTH 5   //  answer > versions > version > fields > field
+#define DRIFT_IO_DEPTH 6   //  answer > versions > version > fields > field > bins
 
 static void s_key(msgpack_packer *pk, const char *k)
 {
     msgpack_pack_str(pk, strlen(k));
     msgpack_pack_str_body(pk, k, strlen(k));
+}
+
+//  A field's bins: kind, edges or levels, and both sides' counts with
+//  the missing count last.
+static void s_pack_bins(msgpack_packer *pk, const profile_field_t *ref, const profile_field_t *live)
+{
+    bool number = ref->kind == PROFILE_NUMBER;
+    s_key(pk, "kind");
+    msgpack_pack_str(pk, number ? 6 : 8);
+    msgpack_pack_str_body(pk, number ? "number" : "category", number ? 6 : 8);
+    s_key(pk, number ? "edges" : "levels");
+    msgpack_pack_array(pk, number ? ref->n_edges : ref->n_levels);
+    for (size_t i = 0; number && i < ref->n_edges; i++)
+        msgpack_pack_double(pk, ref->edges[i]);
+    for (size_t i = 0; !number && i < ref->n_levels; i++) {
+        msgpack_pack_str(pk, strlen(ref->levels[i]));
+        msgpack_pack_str_body(pk, ref->levels[i], strlen(ref->levels[i]));
+    }
+    const profile_field_t *side[2] = {ref, live};
+    for (int s = 0; s < 2; s++) {
+        s_key(pk, s ? "live" : "reference");
+        msgpack_pack_array(pk, side[s]->n_counts + 1);
+        for (size_t i = 0; i < side[s]->n_counts; i++)
+            msgpack_pack_uint64(pk, side[s]->counts[i]);
+        msgpack_pack_uint64(pk, side[s]->missing);
+    }
 }
 
 int control_drift_encode(const control_drift_t *d, uint8_t **out, size_t *out_len)
@@ -33,13 +59,15 @@ int control_drift_encode(const control_drift_t *d, uint8_t **out, size_t *out_le
         s_key(&pk, "fields"), msgpack_pack_array(&pk, v->n_fields);
         for (size_t k = 0; k < v->n_fields; k++) {
             const control_drift_field_t *f = &v->fields[k];
-            msgpack_pack_map(&pk, 4);
+            msgpack_pack_map(&pk, f->ref && f->live ? 8 : 4);
             s_key(&pk, "name");
             msgpack_pack_str(&pk, strlen(f->name));
             msgpack_pack_str_body(&pk, f->name, strlen(f->name));
             s_key(&pk, "js"), msgpack_pack_double(&pk, f->js);
             s_key(&pk, "psi"), msgpack_pack_double(&pk, f->psi);
             s_key(&pk, "drifted"), f->drifted ? msgpack_pack_true(&pk) : msgpack_pack_false(&pk);
+            if (f->ref && f->live)
+                s_pack_bins(&pk, f->ref, f->live);
         }
     }
     if (!sb.data) {

@@ -5,10 +5,16 @@
         {"threshold": f64 (0: no trigger), "min_rows": uint,
          "versions": [{"version": uint, "rows": uint, "measured": bool,
                        "fields": [{"name": str, "js": f64, "psi": f64,
-                                   "drifted": bool}, ...]}, ...]}
+                                   "drifted": bool, "kind": "number"|"category",
+                                   "edges": [f64] | "levels": [str],
+                                   "reference": [uint], "live": [uint]}, ...]}, ...]}
 
-    Keys in that order; decoding is strict about types and counts but
-    skips keys it does not know (a newer broker may add some).
+    A field's bins are its profile's (proto/PROFILE.md): "reference" and
+    "live" hold the counts of the training rows and of the window's rows,
+    one per bin (number: len(edges) + 1; category: one per level, then
+    unseen) and last the missing count; for the dashboard's histograms.
+    Keys in that order; decoding is strict about the types of the keys it
+    reads and skips the others (the bins, and keys a newer broker adds).
 */
 #ifndef MLOPS_DRIFT_IO_H
 #define MLOPS_DRIFT_IO_H
@@ -18,6 +24,7 @@
 #include <stdint.h>
 
 #include "err.h"
+#include "profile.h"
 
 #define DRIFT_IO_VERSIONS_MAX 64     //  versions in one answer
 #define DRIFT_IO_FIELDS_MAX 1024     //  fields of one version
@@ -28,6 +35,7 @@ typedef struct {
     double js;      //  Jensen-Shannon distance to the reference, base 2
     double psi;     //  population stability index, reported only
     bool drifted;   //  js >= threshold, once measured
+    const profile_field_t *ref, *live;  //  to encode: the bins' counts (not decoded)
 } control_drift_field_t;
 
 typedef struct {
