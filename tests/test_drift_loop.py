@@ -149,3 +149,43 @@ def test_impossible_drift_flags_stop_the_broker_at_start(tmp_path, flags, says):
     out = subprocess.run([exe("mlops-broker"), "--store", str(tmp_path / "s"), *flags],
                          capture_output=True, text=True, timeout=10)
     assert out.returncode == 2 and says in out.stderr, out.stderr
+
+
+def test_dashboard_draws_training_against_live_per_field(procs, tmp_path):
+    """The drift panel: one histogram per field, training vs live, the
+    drifted ones marked, nothing refused by the gateway's CSP."""
+    from test_dashboard_browser import chromium
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+    broker = Broker(procs, extra=["--source", TITANIC, "--margin", "1", "--drift-threshold", THRESHOLD,
+                                  "--drift-min-rows", str(MIN_ROWS)])
+    broker.all_workers(trains=1)
+    gw = Gateway(procs, "--broker", broker.control)
+    start_infer(procs, gw.backend, "--broker", broker.control, "--events", broker.events,
+                "--report", "100ms")
+    run_id = broker.request("RETRAIN", {"source": TITANIC, "reason": "first"})["run_id"]
+    assert broker.wait_run(run_id, timeout=120)["state"] == "succeeded"
+    gw.wait_workers(1, version=1, timeout=30)
+    rng = random.Random(5)
+    records = titanic_records()
+    post(gw, [shifted(rng.choice(records)) for _ in range(2 * MIN_ROWS)])
+    wait_for(lambda: window_rows(broker, 1) == 2 * MIN_ROWS, what="the shifted rows counted")
+    for browser in chromium():
+        browser.get(gw.url + "/")
+        wait = WebDriverWait(browser, 20)
+        wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#drift .drift-field")) == 7)
+        captions = [e.text for e in browser.find_elements(By.CSS_SELECTOR, "#drift figcaption")]
+        fare = [c for c in captions if c.startswith("Fare")][0]
+        assert "drifted" in fare and not [c for c in captions if c.startswith("Embarked ")
+                                          and "drifted" in c]
+        # Pclass: 3 values + missing, two bars each; the live side all in class 1
+        bars = browser.execute_script(
+            "const f = Array.from(document.querySelectorAll('#drift .drift-field'))"
+            ".find(e => e.textContent.startsWith('Pclass'));"
+            "return Array.from(f.querySelectorAll('rect.live')).map(r => +r.getAttribute('height'));")
+        assert len(bars) == 4 and bars[0] > 0 and bars[1:] == [0, 0, 0], bars
+        refused = [e["message"] for e in browser.get_log("browser") if "Content Security Policy" in e["message"]]
+        assert not refused, refused
+        shot = str(tmp_path / "drift.png")
+        assert browser.save_screenshot(shot)
+        print("screenshot:", shot)
