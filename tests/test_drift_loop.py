@@ -67,12 +67,13 @@ def drift_runs(broker):
     return [r for r in broker.runs() if r["reason"].startswith("drift:")]
 
 
-def test_shifted_traffic_retrains_once_and_in_distribution_never(procs):
-    # --margin 1: no retrain is promoted, so v1 serves (and is watched) throughout
-    metrics = "http://127.0.0.1:%d/metrics" % free_port()
+def watched_stack(procs, *flags):
+    """A broker watching drift (flags added), its stage workers, a gateway
+    and an inference worker reporting every 100 ms, v1 trained on Titanic
+    and served. --margin 1: no retrain is promoted, so v1 serves (and is
+    watched) throughout."""
     broker = Broker(procs, extra=["--source", TITANIC, "--margin", "1", "--drift-threshold", THRESHOLD,
-                                  "--drift-min-rows", str(MIN_ROWS), "--drift-cooldown", "1h",
-                                  "--metrics", metrics[len("http://"):-len("/metrics")]])
+                                  "--drift-min-rows", str(MIN_ROWS), *flags])
     broker.all_workers(trains=1)
     gw = Gateway(procs, "--broker", broker.control)   # /api/drift asks the broker
     start_infer(procs, gw.backend, "--broker", broker.control, "--events", broker.events,
@@ -80,7 +81,13 @@ def test_shifted_traffic_retrains_once_and_in_distribution_never(procs):
     run_id = broker.request("RETRAIN", {"source": TITANIC, "reason": "first"})["run_id"]
     assert broker.wait_run(run_id, timeout=120)["state"] == "succeeded"
     gw.wait_workers(1, version=1, timeout=30)
+    return broker, gw
 
+
+def test_shifted_traffic_retrains_once_and_in_distribution_never(procs):
+    metrics = "http://127.0.0.1:%d/metrics" % free_port()
+    broker, gw = watched_stack(procs, "--drift-cooldown", "1h",
+                               "--metrics", metrics[len("http://"):-len("/metrics")])
     rng = random.Random(19)
     records = titanic_records()
     calm = [rng.choice(records) for _ in range(3 * MIN_ROWS)]
@@ -157,15 +164,7 @@ def test_dashboard_draws_training_against_live_per_field(procs, tmp_path):
     from test_dashboard_browser import chromium
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
-    broker = Broker(procs, extra=["--source", TITANIC, "--margin", "1", "--drift-threshold", THRESHOLD,
-                                  "--drift-min-rows", str(MIN_ROWS)])
-    broker.all_workers(trains=1)
-    gw = Gateway(procs, "--broker", broker.control)
-    start_infer(procs, gw.backend, "--broker", broker.control, "--events", broker.events,
-                "--report", "100ms")
-    run_id = broker.request("RETRAIN", {"source": TITANIC, "reason": "first"})["run_id"]
-    assert broker.wait_run(run_id, timeout=120)["state"] == "succeeded"
-    gw.wait_workers(1, version=1, timeout=30)
+    broker, gw = watched_stack(procs)
     rng = random.Random(5)
     records = titanic_records()
     post(gw, [shifted(rng.choice(records)) for _ in range(2 * MIN_ROWS)])
