@@ -215,8 +215,12 @@ void broker_metrics_publish(broker_t *self)
         else
             g.idle[w->stage]++;
     }
+    exporter_drift_t *drift = NULL;
+    g.n_drift = broker_drift_gauges(self, &drift);
+    g.drift = drift;
     if (exporter_publish(self->exporter, &g) != 0)
         log_warning("metrics page not rendered: out of memory");
+    free(drift);
     self->next_publish_mono = zclock_mono() + EXPORTER_PUBLISH_MSEC;
 }
 
@@ -239,6 +243,7 @@ void broker_config_defaults(broker_config_t *cfg)
     cfg->rule.margin = 0;
     cfg->load_wait_msec = BROKER_LOAD_WAIT_MSEC;
     cfg->default_source = "synthetic";
+    drift_config_default(&cfg->drift);
     cfg->target = "";
     cfg->seed = 42;
     cfg->families[0] = "logreg";
@@ -367,7 +372,10 @@ static broker_t *s_new(const broker_config_t *cfg, bool detached, mlops_err_t *e
     self->curve = self->store ? curve_new_from_env(err) : NULL;
     self->dispatch = dispatch_new();
     self->fleet = fleet_new(self->cfg.liveness);
-    if (!self->store || !self->batch || !self->curve || !self->dispatch || !self->fleet) {
+    if (self->cfg.drift.threshold > 0)   //  the watch costs an artifact read per version: only when asked
+        self->drift = drift_new(&self->cfg.drift);
+    bool drift_ok = self->cfg.drift.threshold <= 0 || self->drift;
+    if (!self->store || !self->batch || !self->curve || !self->dispatch || !self->fleet || !drift_ok) {
         broker_destroy(&self);
         return NULL;
     }
@@ -421,6 +429,7 @@ void broker_destroy(broker_t **p)
                  (unsigned long long)n_commits, n_commits ? (double)commit_usec / n_commits : 0.0,
                  (double)(self->handler_usec - commit_usec) / self->n_messages);
     exporter_destroy(&self->exporter);
+    drift_destroy(&self->drift);
     batch_destroy(&self->batch);
     data_destroy(&self->data);   //  before the store it reads
     zloop_destroy(&self->loop);

@@ -29,6 +29,7 @@
 #include <stdint.h>
 
 #include "dag.h"
+#include "drift.h"
 #include "err.h"
 #include "msg.h"
 #include "registry.h"
@@ -73,6 +74,7 @@ typedef struct {
     int64_t keep_runs;               //  ended runs kept with their outputs, 0 = all
     int64_t keep_versions;           //  versions kept beyond production and its rollback target, 0 = all
     int64_t trigger_min_interval_msec; //  per source, between accepted RETRAINs, 0 = no limit
+    drift_config_t drift;            //  --drift-*: threshold 0 = no drift watch (drift.h)
 } broker_config_t;
 
 typedef struct broker broker_t;

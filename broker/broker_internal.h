@@ -67,6 +67,9 @@ struct broker {
     int64_t next_schedule_ms;     //  wall clock, 0 = no schedule
     outage_t outage;              //  while the store refuses writes (outage.h)
     throttle_t triggers;          //  --trigger-min-interval: last RETRAIN per source
+    drift_t *drift;               //  --drift-threshold: live profiles per version, NULL = off
+    uint64_t drift_unwatched[DRIFT_VERSIONS_MAX]; //  versions whose artifact has no profile
+    size_t drift_n_unwatched;     //  ring position in drift_unwatched
     //  figures for the bench: time inside handlers (commits: batch_figures)
     uint64_t n_messages;          //  work + control messages handled
     int64_t handler_usec;         //  total time in their handlers
@@ -129,6 +132,22 @@ void broker_abort_batch(broker_t *self);
 
 //  Renders the metrics page now (no-op without --metrics).
 void broker_metrics_publish(broker_t *self);
+
+/* --- drift_watch.c: live profiles from SERVING ------------------------------ */
+
+//  A SERVING's live profile (profile bytes of len) of version: into its
+//  drift window, and a retrain when the window says so. Bad input is
+//  logged, never fatal. Does nothing when the drift watch is off.
+void broker_drift_report(broker_t *self, int64_t version, const uint8_t *profile, size_t len);
+
+//  The DRIFT answer (proto/drift_io.h): every watched version's window now,
+//  none when the watch is off. Returns 0 or MLOPS_ENOMEM with err.
+int broker_drift_answer(broker_t *self, uint8_t **out, size_t *out_len, mlops_err_t *err);
+
+//  The drift gauges of the metrics page: one entry per watched version and
+//  field, in *out (malloc'd, the caller frees). Returns how many (0 with
+//  the watch off, or out of memory: the page then goes without them).
+size_t broker_drift_gauges(broker_t *self, exporter_drift_t **out);
 
 /* --- engine.c: the run engine ---------------------------------------------- */
 

@@ -247,6 +247,8 @@ static void s_cmd_serving(broker_t *self, const proto_msg_t *msg, s_reply_t *r)
         s_reply_fail(r, rc, "SERVING");
         return;
     }
+    broker_drift_report(self, msg->serving.profile_version, msg->serving.profile,
+                        msg->serving.profile_len);
     if (before != msg->serving.model_version)
         log_info("inference worker %s name=%s host=%s pid=%lld version=%lld",
                  before < 0 ? "joined" : "serves", name, host, (long long)msg->serving.pid,
@@ -391,6 +393,7 @@ static void s_control_dispatch(broker_t *self, const proto_msg_t *msg, s_reply_t
     case PROTO_GET_MODEL: s_cmd_get_model(self, msg, r); break;
     case PROTO_SERVING: s_cmd_serving(self, msg, r); break;
     case PROTO_LOGS: s_cmd_logs(self, msg, r); break;
+    case PROTO_DRIFT: s_reply_data(r, broker_drift_answer(self, &r->data, &r->data_len, &r->err), "DRIFT"); break;
     default:
         mlops_err_set(&r->err, MLOPS_ECOMMAND, "%s is not a control command", proto_cmd_name(msg->cmd));
         r->ok = false;

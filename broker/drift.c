@@ -225,7 +225,7 @@ static void s_reason(const s_watch_t *w, size_t n_drifted, char *out, size_t siz
     }
 }
 
-int drift_check(drift_t *self, uint64_t version, int64_t now_ms, drift_report_t *out)
+int drift_measure(drift_t *self, uint64_t version, int64_t now_ms, drift_report_t *out)
 {
     assert(self && out);
     s_watch_t *w = s_find(self, version);
@@ -238,11 +238,23 @@ int drift_check(drift_t *self, uint64_t version, int64_t now_ms, drift_report_t 
     out->measured = out->rows >= c->min_rows;
     for (size_t k = 0; k < w->ref->n_fields; k++) {
         drift_field_t *f = &w->fields[k];
+        f->ref = &w->ref->fields[k];
+        f->live = &w->window->fields[k];
         f->js = profile_js(&w->ref->fields[k], &w->window->fields[k]);
         f->psi = profile_psi(&w->ref->fields[k], &w->window->fields[k]);
         f->drifted = out->measured && c->threshold > 0 && f->js >= c->threshold;
         out->n_drifted += f->drifted;
     }
+    return 0;
+}
+
+int drift_check(drift_t *self, uint64_t version, int64_t now_ms, drift_report_t *out)
+{
+    int rc = drift_measure(self, version, now_ms, out);
+    if (rc)
+        return rc;
+    const drift_config_t *c = &self->cfg;
+    s_watch_t *w = s_find(self, version);
     bool share = out->n_drifted > 0 && (double)out->n_drifted >= DRIFT_SHARE * (double)out->n_fields;
     bool cooled = !self->triggered || now_ms - self->last_trigger_ms >= c->cooldown_ms;
     out->trigger = share && cooled;
@@ -252,4 +264,23 @@ int drift_check(drift_t *self, uint64_t version, int64_t now_ms, drift_report_t 
         s_reason(w, out->n_drifted, out->reason, sizeof out->reason);
     }
     return 0;
+}
+
+size_t drift_versions(const drift_t *self, uint64_t *out, size_t max)
+{
+    size_t n = 0;
+    uint64_t after = 0;   //  by set_seq, so the order is the references' order
+    while (n < max) {
+        const s_watch_t *next = NULL;
+        for (size_t i = 0; i < DRIFT_VERSIONS_MAX; i++) {
+            const s_watch_t *w = &self->watch[i];
+            if (w->version && w->set_seq > after && (!next || w->set_seq < next->set_seq))
+                next = w;
+        }
+        if (!next)
+            break;
+        out[n++] = next->version;
+        after = next->set_seq;
+    }
+    return n;
 }

@@ -69,10 +69,13 @@ typedef struct {
     double js;         //  Jensen-Shannon distance to the reference, [0, 1]
     double psi;        //  PSI against the reference
     bool drifted;      //  js >= threshold
+    const profile_field_t *ref;   //  the reference's counts, borrowed from the monitor
+    const profile_field_t *live;  //  the window's counts, borrowed (until the next call)
 } drift_field_t;
 
-//  What drift_check found. fields is borrowed from the monitor: valid
-//  until the next call on it for any version.
+//  What drift_check found. fields (and their ref and live) is borrowed
+//  from the version's own state in the monitor: valid until the next
+//  check or measure of that version, or a reference set for any.
 typedef struct {
     uint64_t rows;                   //  live rows in the window
     bool measured;                   //  rows >= min_rows: the distances mean something
@@ -122,5 +125,15 @@ int drift_add(drift_t *self, uint64_t version, const profile_t *live, int64_t no
 //  top); a trigger starts the cooldown. Returns 0 or MLOPS_ENOTFOUND (no
 //  reference for the version).
 int drift_check(drift_t *self, uint64_t version, int64_t now_ms, drift_report_t *out);
+
+//  drift_check without the decision: *out has the distances, rows,
+//  measured and n_drifted, trigger false and no reason; the cooldown is
+//  untouched. For `mlops drift` and the metrics. Returns 0 or
+//  MLOPS_ENOTFOUND.
+int drift_measure(drift_t *self, uint64_t version, int64_t now_ms, drift_report_t *out);
+
+//  The watched versions, up to max of them, oldest reference first, into
+//  out. Returns how many.
+size_t drift_versions(const drift_t *self, uint64_t *out, size_t max);
 
 #endif

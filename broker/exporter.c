@@ -281,6 +281,41 @@ static void s_render_gauges(FILE *f, const exporter_gauges_t *g)
     }
 }
 
+//  A label value as the exposition format wants it: \\, \" and \n escaped.
+static void s_label(FILE *f, const char *s)
+{
+    for (; *s; s++) {
+        if (*s == '\\' || *s == '"')
+            fputc('\\', f), fputc(*s, f);
+        else if (*s == '\n')
+            fputs("\\n", f);
+        else
+            fputc(*s, f);
+    }
+}
+
+static void s_render_drift(FILE *f, const exporter_gauges_t *g)
+{
+    static const struct { const char *name, *help; } heads[2] = {
+        {"mlops_feature_drift", "Jensen-Shannon distance (base 2) of a field's live requests in the "
+                                "drift window to the version's training data."},
+        {"mlops_feature_psi", "Population stability index of the same (reported, never a trigger)."}};
+    for (int h = 0; h < 2; h++) {
+        s_head(f, heads[h].name, "gauge", heads[h].help);
+        for (size_t i = 0; i < g->n_drift; i++) {
+            fprintf(f, "%s{version=\"%llu\",field=\"", heads[h].name,
+                    (unsigned long long)g->drift[i].version);
+            s_label(f, g->drift[i].field);
+            fprintf(f, "\"} %.6f\n", h == 0 ? g->drift[i].js : g->drift[i].psi);
+        }
+    }
+    s_head(f, "mlops_drift_window_rows", "gauge", "Live rows in a version's drift window.");
+    for (size_t i = 0; i < g->n_drift; i++)
+        if (i == 0 || g->drift[i].version != g->drift[i - 1].version)
+            fprintf(f, "mlops_drift_window_rows{version=\"%llu\"} %llu\n",
+                    (unsigned long long)g->drift[i].version, (unsigned long long)g->drift[i].rows);
+}
+
 static void s_render_counters(FILE *f, const exporter_t *self)
 {
     const struct { const char *name, *help; const uint64_t *v; } per_stage[] = {
@@ -326,6 +361,8 @@ int exporter_publish(exporter_t *self, const exporter_gauges_t *g)
     if (!f)
         return MLOPS_ENOMEM;
     s_render_gauges(f, g);
+    if (g->n_drift)
+        s_render_drift(f, g);
     s_render_counters(f, self);
     if (fclose(f) != 0 || !page) {
         free(page);

@@ -30,6 +30,10 @@
       mlops_store_map_bytes, mlops_store_used_bytes, mlops_store_max_bytes   gauges
       mlops_loop_stalls_total, mlops_loop_stall_seconds_total   counters, heartbeat-loop stalls
       mlops_active_run                               gauge, id of the active run, 0 = none
+      mlops_feature_drift{version,field}             gauge, Jensen-Shannon distance of the live
+                                                     requests to the training data (--drift-threshold)
+      mlops_feature_psi{version,field}               gauge, the same field's PSI (reported only)
+      mlops_drift_window_rows{version}               gauge, live rows in the version's drift window
 
     Counters count what this broker process handled since it started (a
     restart starts them at 0, as Prometheus expects of counters).
@@ -48,6 +52,14 @@
 
 typedef struct exporter exporter_t;
 
+//  One field's drift in one version's window.
+typedef struct {
+    uint64_t version;
+    const char *field;     //  the input field's name (escaped when rendered)
+    double js, psi;        //  distances to the reference (proto/profile.h)
+    uint64_t rows;         //  live rows in the version's window
+} exporter_drift_t;
+
 //  Gauges of one moment, read by the loop when it publishes.
 typedef struct {
     size_t queued[STAGE_COUNT];    //  ready tasks per stage
@@ -58,6 +70,8 @@ typedef struct {
     size_t store_used_bytes;       //  pages in use
     size_t store_max_bytes;        //  its growth limit
     uint64_t active_run;           //  0 = none
+    const exporter_drift_t *drift; //  per watched version and field (broker/drift.h), borrowed
+    size_t n_drift;                //  entries; none without the drift watch
 } exporter_gauges_t;
 
 //  Counters at zero and an empty page; nothing listens yet. NULL on ENOMEM.

@@ -75,6 +75,13 @@ static void s_usage(FILE *out)
             "                         production and its rollback target (default: all)\n"
             "  --trigger-min-interval DURATION  refuse a RETRAIN of a source triggered less than\n"
             "                         this long ago, code unavailable (default: no limit)\n"
+            "  --drift-threshold X    watch live requests for drift: retrain when 10%% of the\n"
+            "                         fields (at least one) are at Jensen-Shannon distance >= X\n"
+            "                         from the training data, X in (0, 1] (default: off; 0.15\n"
+            "                         keeps in-distribution traffic quiet at 1000 rows)\n"
+            "  --drift-min-rows N     live rows in the window before any decision (default 1000)\n"
+            "  --drift-cooldown DURATION  at least this long between two drift retrains\n"
+            "                         (default 1h)\n"
             "  --help                 this text\n\n"
             DURATION_HELP,
             duration_format(HEARTBEAT_IVL_MSEC, heartbeat, sizeof heartbeat), HEARTBEAT_LIVENESS_MAX, HEARTBEAT_LIVENESS);
@@ -179,9 +186,12 @@ static int s_parse(broker_config_t *cfg, int argc, char **argv)
         {"keep-runs", 1, 0, 'K'}, {"keep-versions", 1, 0, 'V'},
         {"trigger-min-interval", 1, 0, 'G'},
         {"task", 1, 0, 'Y'},
+        {"drift-threshold", 1, 0, 'D'}, {"drift-min-rows", 1, 0, 'R'},
+        {"drift-cooldown", 1, 0, 'C'},
         {0, 0, 0, 0},
     };
     int c, rc = 0;
+    const char *drift[3] = {NULL, NULL, NULL};   //  --drift-threshold, -min-rows, -cooldown
     while (rc == 0 && (c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 's': cfg->store_dir = optarg; break;
@@ -200,6 +210,9 @@ static int s_parse(broker_config_t *cfg, int argc, char **argv)
         case 't': rc = s_timeout(cfg, optarg); break;
         case 'S': rc = s_duration("--schedule", optarg, &cfg->schedule_msec); break;
         case 'G': rc = s_duration("--trigger-min-interval", optarg, &cfg->trigger_min_interval_msec); break;
+        case 'D': drift[0] = optarg; break;
+        case 'R': drift[1] = optarg; break;
+        case 'C': drift[2] = optarg; break;
         case 'W':
             cfg->load_wait_msec = 0;
             rc = strcmp(optarg, "0") == 0 ? 0 : s_duration("--load-wait", optarg, &cfg->load_wait_msec);
@@ -216,6 +229,12 @@ static int s_parse(broker_config_t *cfg, int argc, char **argv)
     if (rc == 0 && optind < argc) {
         fprintf(stderr, "mlops-broker: unexpected argument '%s'\n", argv[optind]);
         return -1;
+    }
+    if (rc == 0) {
+        mlops_err_t err;
+        mlops_err_clear(&err);
+        rc = flags_report(S_PROG, drift_config_parse(&cfg->drift, drift[0], drift[1], drift[2], &err),
+                          &err);
     }
     return rc;
 }

@@ -10,6 +10,7 @@ int cli_status(int argc, char **argv);    //  broker, runs in flight, live worke
 int cli_runs(int argc, char **argv);      //  recent runs
 int cli_models(int argc, char **argv);    //  registry versions
 int cli_logs(int argc, char **argv);      //  a run's task logs
+int cli_drift(int argc, char **argv);     //  drift windows per version
 int cli_promote(int argc, char **argv);   //  put a version in production
 int cli_rollback(int argc, char **argv);  //  restore the previous production version
 int cli_train(int argc, char **argv);     //  the ML stages in one process, no broker

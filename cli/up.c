@@ -80,6 +80,7 @@ typedef struct {
     const char *source;            //  --source for the first retrain
     const char *target;            //  --target, passed to the broker
     const char *task;              //  --task, passed to the broker
+    const char *drift[3];          //  --drift-threshold, -min-rows, -cooldown: to the broker, NULL = not given
     int train_workers;             //  --train-workers
     int infer_workers;             //  --infer-workers
     s_child_t children[UP_CHILDREN_MAX];
@@ -124,6 +125,9 @@ static void s_usage(FILE *out)
             "                       N+2, the gateway backend on N+3 and the broker's data\n"
             "                       service on N+4 (default: ipc sockets in the store\n"
             "                       directory)\n"
+            "  --drift-threshold X, --drift-min-rows N, --drift-cooldown DURATION\n"
+            "                       passed to the broker: retrain when live requests drift\n"
+            "                       (mlops-broker --help; default off)\n"
             "  --metrics-port N     the broker's Prometheus metrics on 127.0.0.1:N/metrics\n"
             "                       (default: a free port, printed in the banner)\n"
             "  --bin DIR            where the mlops-* binaries are (default: beside mlops)\n"
@@ -209,6 +213,19 @@ static s_child_t *s_child_add(s_up_t *self, const char *name, const char *progra
     va_end(ap);
     child->argv[argc] = NULL;
     return child;
+}
+
+//  Appends flag and value to child's argv (room is kept for the NULL).
+static void s_child_arg(s_child_t *child, const char *flag, const char *value)
+{
+    size_t argc = 0;
+    while (child->argv[argc])
+        argc++;
+    if (argc + 2 < UP_ARGS_MAX) {
+        child->argv[argc++] = strdup(flag);
+        child->argv[argc++] = strdup(value);
+        child->argv[argc] = NULL;
+    }
 }
 
 //  Forks and execs child with its output on a pipe. Returns 0 or errno.
@@ -487,9 +504,15 @@ static int s_plan(s_up_t *self)
 
     snprintf(metrics, sizeof metrics, "127.0.0.1:%d", self->metrics_port);
 
-    s_child_add(self, "broker", "mlops-broker", "--store", self->store, "--work", work,
-                "--control", control, "--events", events, "--target", self->target,
-                "--task", self->task, "--source", self->source, "--metrics", metrics, NULL);
+    s_child_t *broker = s_child_add(self, "broker", "mlops-broker", "--store", self->store, "--work",
+                                    work, "--control", control, "--events", events, "--target",
+                                    self->target, "--task", self->task, "--source", self->source,
+                                    "--metrics", metrics, NULL);
+    static const char *const drift_flags[3] = {"--drift-threshold", "--drift-min-rows",
+                                               "--drift-cooldown"};
+    for (size_t i = 0; i < 3; i++)
+        if (self->drift[i])
+            s_child_arg(broker, drift_flags[i], self->drift[i]);
     if (self->data_root[0])
         s_child_add(self, "extract", "mlops-worker", "--stage", "extract", "--broker", work,
                     "--data-root", self->data_root, NULL);
@@ -554,6 +577,9 @@ static int s_parse(s_up_t *self, int argc, char **argv)
         {"bin", required_argument, NULL, 'b'},
         {"base-port", required_argument, NULL, 'B'},
         {"metrics-port", required_argument, NULL, 'm'},
+        {"drift-threshold", required_argument, NULL, 'D'},
+        {"drift-min-rows", required_argument, NULL, 'R'},
+        {"drift-cooldown", required_argument, NULL, 'C'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -599,6 +625,9 @@ static int s_parse(s_up_t *self, int argc, char **argv)
             self->task = optarg;
             break;
         }
+        case 'D': self->drift[0] = optarg; break;
+        case 'R': self->drift[1] = optarg; break;
+        case 'C': self->drift[2] = optarg; break;
         case 'b': snprintf(self->bin_dir, sizeof self->bin_dir, "%s", optarg); break;
         case 'p':
             if (value < 1 || value > 65535) {

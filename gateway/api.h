@@ -27,6 +27,7 @@ typedef enum {
     API_RETRAIN,     //  POST /api/retrain  -> RETRAIN
     API_PROMOTE,     //  POST /api/promote  -> PROMOTE
     API_ROLLBACK,    //  POST /api/rollback -> ROLLBACK
+    API_DRIFT,       //  GET /api/drift     -> DRIFT (proto/drift_io.h)
     API_LOGS,        //  GET /api/runs/{run}/logs[?task=TASK_ID] -> LOGS
     API_NONE         //  not an /api path
 } api_call_t;

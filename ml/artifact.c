@@ -7,6 +7,7 @@
 #include "artifact.h"
 #include "hash.h"
 #include "mpcheck.h"
+#include "profile_fit.h"
 #include "signature.h"
 #include "task_name.h"
 
@@ -837,7 +838,11 @@ static int s_encode_body(const artifact_t *a, msgpack_sbuffer *sb)
 {
     msgpack_packer pk;
     msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, 9);
+    uint8_t *prof = NULL;
+    size_t prof_len = 0;
+    if (a->profile && profile_encode(a->profile, &prof, &prof_len) != 0)
+        return MLOPS_ENOMEM;
+    msgpack_pack_map(&pk, a->profile ? 10 : 9);
     s_key(&pk, "family"), s_str(&pk, a->family);
     s_key(&pk, "params"), s_str(&pk, a->params);
     s_key(&pk, "seed"), msgpack_pack_uint64(&pk, a->seed);
@@ -865,6 +870,10 @@ static int s_encode_body(const artifact_t *a, msgpack_sbuffer *sb)
         s_pack_score(&pk, &a->score);
     s_key(&pk, "n_train"), msgpack_pack_uint64(&pk, a->n_train);
     s_key(&pk, "n_test"), msgpack_pack_uint64(&pk, a->n_test);
+    //  last, and only when there is one: a body without it keeps its old bytes
+    if (a->profile)
+        s_key(&pk, "profile"), s_bin(&pk, prof, prof_len);
+    free(prof);
     return sb->data ? 0 : MLOPS_ENOMEM;
 }
 
@@ -906,6 +915,7 @@ void artifact_clear(artifact_t *a)
     gbdt_destroy(&a->gbdt);
     free(a->signature);
     score_clear(&a->score);
+    profile_destroy(&a->profile);
     memset(a, 0, sizeof *a);
 }
 
@@ -970,6 +980,30 @@ static int s_envelope(s_dec_t *d, const uint8_t *blob, size_t len, const uint8_t
     return rc;
 }
 
+//  The optional reference profile: absent is fine (no drift watch), but a
+//  present one must decode and fit the recipe.
+static void s_dec_profile(s_dec_t *d, const msgpack_object *m, const prep_recipe_t *r,
+                          artifact_t *a)
+{
+    const msgpack_object *o = s_peek(m, "profile");
+    if (!o || d->failed)
+        return;
+    if (o->type != MSGPACK_OBJECT_BIN) {
+        s_fail(d, MLOPS_ECORRUPT, "profile", "has the wrong type");
+        return;
+    }
+    mlops_err_t e = {0};
+    a->profile = profile_decode((const uint8_t *)o->via.bin.ptr, o->via.bin.size, &e);
+    if (a->profile && profile_fit_check(a->profile, r, &e) != 0)
+        profile_destroy(&a->profile);
+    if (!a->profile) {
+        d->code = e.code == MLOPS_ENOMEM ? MLOPS_ENOMEM : MLOPS_ECORRUPT;
+        d->failed = 1;
+        mlops_err_set(d->err, d->code, "%s: 'profile' is not a reference profile: %s", d->what,
+                      e.msg);
+    }
+}
+
 static int s_dec_body(s_dec_t *d, const msgpack_object *m, uint64_t format, artifact_t *a)
 {
     char *family = s_get_str(d, m, "family");
@@ -1011,6 +1045,7 @@ static int s_dec_body(s_dec_t *d, const msgpack_object *m, uint64_t format, arti
         a->gbdt = s_dec_gbdt(d, model, r);
     d->what = "artifact";
     s_dec_task_metrics(d, met, r, a);
+    s_dec_profile(d, m, r, a);
     prep_destroy(&r);
     return d->failed ? MLOPS_ECORRUPT : 0;
 }

@@ -35,6 +35,14 @@
     left, u32 cat_set, u8 flags: 1 missing goes left, 2 categorical),
     "cat_sets" (bin: 4 u64 words per level set)}, all little-endian; tree
     t's output is t % n_outputs. gbdt_new checks every array.
+
+    Any format may end its body with an optional "profile" key (bin: the
+    reference profile of the training rows, proto/PROFILE.md), written only
+    when the artifact has one. An artifact without it encodes exactly as
+    before, and a build that predates it ignores the key, so the format
+    number does not change; a model without a profile is not watched for
+    drift. A profile that does not decode or does not have the shape
+    profile_fit gives the recipe makes the artifact corrupt.
 */
 #ifndef MLOPS_ARTIFACT_H
 #define MLOPS_ARTIFACT_H
@@ -47,6 +55,7 @@
 #include "gbdt.h"
 #include "logreg.h"
 #include "prep.h"
+#include "profile.h"
 #include "records.h"
 #include "score.h"
 
@@ -70,6 +79,7 @@ typedef struct {
     metrics_t metrics;         //  on the held-out rows at training (BINARY)
     score_t score;             //  the same for any task (BINARY: bin = metrics), owned
     uint64_t n_train, n_test;  //  rows used
+    profile_t *profile;        //  reference profile of the training rows, or NULL
 } artifact_t;
 
 //  Encodes a into a malloc'd blob the caller frees. Returns 0, MLOPS_EINVAL

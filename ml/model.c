@@ -93,6 +93,11 @@ const prep_recipe_t *model_recipe(const model_t *self)
     return self->recipe;
 }
 
+const profile_t *model_profile(const model_t *self)
+{
+    return self->art.profile;
+}
+
 task_t model_task(const model_t *self)
 {
     return self->recipe->task;

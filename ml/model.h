@@ -46,6 +46,12 @@ const metrics_t *model_metrics(const model_t *self);
 struct prep_recipe;
 const struct prep_recipe *model_recipe(const model_t *self);
 
+//  The reference profile of the training rows (proto/profile.h), borrowed
+//  for the model's lifetime; NULL for an artifact made before profiles
+//  (such a version is not watched for drift).
+struct profile;
+const struct profile *model_profile(const model_t *self);
+
 //  What the model predicts, and its metrics for that task (score.h),
 //  borrowed for the model's lifetime.
 task_t model_task(const model_t *self);

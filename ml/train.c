@@ -15,6 +15,7 @@
 #include "logreg.h"
 #include "score.h"
 #include "prep.h"
+#include "profile_fit.h"
 #include "signature.h"
 #include "split.h"
 #include "task_name.h"
@@ -495,10 +496,14 @@ int train_fit(const table_t *raw, const uint8_t *recipe, size_t recipe_len,
         a.logreg = fit.lr, a.forest = fit.rf, a.gbdt = fit.gb;
         a.signature = signature_json(r);
         a.n_train = n_train, a.n_test = n_test;
-        rc = a.signature ? artifact_encode(&a, artifact, artifact_len) : MLOPS_ENOMEM;
+        //  the training rows' profile: what live requests are compared to
+        a.profile = profile_fit(r, raw, train_rows, n_train, err);
+        rc = a.signature && a.profile ? artifact_encode(&a, artifact, artifact_len)
+                                      : MLOPS_ENOMEM;
         if (rc != 0)
             mlops_err_set(err, rc, "cannot encode the artifact: %s", mlops_strerror(rc));
         free(a.signature);
+        profile_destroy(&a.profile);
     }
     score_clear(&a.score);
     s_fitted_clear(&fit);

@@ -35,6 +35,8 @@
 #define S_INT2(c, k) { #k, F_INT, offsetof(proto_msg_t, c.k), 0, false, 0, 2 }
 //  An optional bool key added by MLOPS/2: on the wire only when true.
 #define S_BOOL2(c, k) { #k, F_BOOL, offsetof(proto_msg_t, c.k), 0, false, 0, 2 }
+//  An optional bin key added by MLOPS/2: on the wire only when not empty.
+#define S_BIN2(c, k, n) { #k, F_BIN, offsetof(proto_msg_t, c.k), offsetof(proto_msg_t, c.n), false, 0, 2 }
 #define REQ true
 #define OPT false
 
@@ -92,7 +94,8 @@ static const msg_field_t s_error[] = {
 static const msg_field_t s_serving[] = {
     S_STR(serving, host, REQ, PROTO_HOST_MAX), S_F(serving, pid, F_INT, REQ),
     S_F(serving, model_version, F_INT, REQ), S_F(serving, interval_ms, F_INT, OPT),
-    S_STR2(serving, name, PROTO_NAME_MAX)};
+    S_STR2(serving, name, PROTO_NAME_MAX), S_INT2(serving, profile_version),
+    S_BIN2(serving, profile, profile_len)};
 static const msg_field_t s_logs[] = {
     {"run_id", F_INT, offsetof(proto_msg_t, logs.run_id), 0, true, 0, 2},
     {"task_id", F_STR, offsetof(proto_msg_t, logs.task_id), 0, false, PROTO_TASK_ID_MAX, 2}};
@@ -126,6 +129,7 @@ static const msg_command_t s_commands[] = {
     [PROTO_SERVING] = S_CMD("SERVING", s_serving),
     [PROTO_LOGS] = S_CMD2("LOGS", s_logs),
     [PROTO_SIGNATURE] = S_CMD2("SIGNATURE", s_signature),
+    [PROTO_DRIFT] = {"DRIFT", NULL, 0, 2},
 };
 #define S_N_COMMANDS (sizeof(s_commands) / sizeof(s_commands[0]))
 
@@ -162,6 +166,8 @@ bool msg_field_omitted(const proto_msg_t *msg, const msg_field_t *f)
         return *MSG_CAT(msg, f->off, int64_t) == 0;
     if (f->kind == F_BOOL)
         return !*MSG_CAT(msg, f->off, bool);
+    if (f->kind == F_BIN)
+        return *MSG_CAT(msg, f->len_off, size_t) == 0;
     if (f->kind != F_STR)
         return false;
     const char *s = *MSG_CAT(msg, f->off, char *);

@@ -99,6 +99,8 @@ typedef enum {
     //  serving again, added later still: an infer worker tells the gateway
     //  the input signature of the version it serves (V2 metadata, OpenAPI)
     PROTO_SIGNATURE,
+    //  control side, MLOPS/2: the drift windows per version (proto/drift_io.h)
+    PROTO_DRIFT,
 } proto_cmd_t;
 
 //  One value of a prediction record, as a user sent it.
@@ -201,9 +203,12 @@ typedef struct {
         //  SERVING: infer worker to broker (control socket). model_version is
         //  the version it serves now (0 = none); interval_ms the longest wait
         //  before its next report (0 = HEARTBEAT_IVL_MSEC).
-        //  name as in READY (MLOPS/2).
+        //  name as in READY (MLOPS/2). profile (MLOPS/2, omitted when
+        //  empty): the live profile (proto/PROFILE.md) of the records
+        //  profile_version served since the previous report, for drift.
         struct { const char *host; int64_t pid; int64_t model_version; int64_t interval_ms;
-                 const char *name; } serving;
+                 const char *name; int64_t profile_version; const uint8_t *profile;
+                 size_t profile_len; } serving;
         //  LOGS (MLOPS/2): the kept log lines of a run's tasks, or of one
         //  task ("" = every task of the run).
         struct { int64_t run_id; const char *task_id; } logs;

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #define PROFILE_MSGPACK_DEPTH 4  //  containers: profile > fields > field > counts
+#define ARTIFACT_MSGPACK_DEPTH 16 //  an artifact body nests deeper (ml/artifact.c reads to 16)
 #define PROFILE_PATH_MAX 64      //  bytes of "profile.fields[1023]"
 #define S_XSTR(x) #x
 #define S_STR(x) S_XSTR(x)
@@ -646,5 +647,63 @@ profile_t *profile_decode(const uint8_t *data, size_t len, mlops_err_t *err)
     else
         s_dec_root(&up.data, &self, err);
     msgpack_unpacked_destroy(&up);
+    return self;
+}
+
+/* --- the reference profile inside an artifact --------------------------- */
+
+//  The value under key in a msgpack map, or NULL.
+static const msgpack_object *s_map_get(const msgpack_object *map, const char *key)
+{
+    size_t n = strlen(key);
+    for (uint32_t i = 0; map->type == MSGPACK_OBJECT_MAP && i < map->via.map.size; i++) {
+        const msgpack_object_kv *kv = &map->via.map.ptr[i];
+        if (kv->key.type == MSGPACK_OBJECT_STR && kv->key.via.str.size == n
+            && memcmp(kv->key.via.str.ptr, key, n) == 0)
+            return &kv->val;
+    }
+    return NULL;
+}
+
+//  Unpacks one whole object of data (pre-checked, so msgpack-c allocates
+//  only for what is there). 0, or MLOPS_EPROTO / MLOPS_ENOMEM with err.
+static int s_unpack_whole(const uint8_t *data, size_t len, msgpack_unpacked *up, const char *what,
+                          mlops_err_t *err)
+{
+    size_t used = 0, off = 0;
+    if (mpcheck_object(data, len, ARTIFACT_MSGPACK_DEPTH, &used, NULL) != 0 || used != len)
+        return mlops_err_set(err, MLOPS_EPROTO, "artifact: the %s is not one msgpack object", what);
+    msgpack_unpacked_init(up);
+    int ret = msgpack_unpack_next(up, (const char *)data, len, &off);
+    if (ret == MSGPACK_UNPACK_SUCCESS)
+        return 0;
+    msgpack_unpacked_destroy(up);
+    return ret == MSGPACK_UNPACK_NOMEM_ERROR ? mlops_err_set(err, MLOPS_ENOMEM, "artifact: out of memory")
+                                             : mlops_err_set(err, MLOPS_EPROTO, "artifact: not msgpack");
+}
+
+profile_t *profile_from_artifact(const uint8_t *blob, size_t len, mlops_err_t *err)
+{
+    mlops_err_clear(err);
+    msgpack_unpacked env, body;
+    if (s_unpack_whole(blob, len, &env, "envelope", err) != 0)
+        return NULL;
+    const msgpack_object *o = &env.data;
+    profile_t *self = NULL;
+    if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 4
+        || o->via.array.ptr[3].type != MSGPACK_OBJECT_BIN) {
+        mlops_err_set(err, MLOPS_EPROTO, "artifact: not [magic, format, sha256, body]");
+    } else if (s_unpack_whole((const uint8_t *)o->via.array.ptr[3].via.bin.ptr,
+                              o->via.array.ptr[3].via.bin.size, &body, "body", err) == 0) {
+        const msgpack_object *p = s_map_get(&body.data, "profile");
+        if (!p)
+            mlops_err_set(err, MLOPS_ENOTFOUND, "artifact: no reference profile (made before profiles)");
+        else if (p->type != MSGPACK_OBJECT_BIN)
+            mlops_err_set(err, MLOPS_EPROTO, "artifact: 'profile' is not a bin");
+        else
+            self = profile_decode((const uint8_t *)p->via.bin.ptr, p->via.bin.size, err);
+        msgpack_unpacked_destroy(&body);
+    }
+    msgpack_unpacked_destroy(&env);
     return self;
 }

@@ -74,7 +74,7 @@ typedef struct {
     uint64_t missing;     //  rows without a value
 } profile_field_t;
 
-typedef struct {
+typedef struct profile {
     uint64_t rows;            //  rows added (each field counts every one)
     size_t n_fields;          //  fields
     profile_field_t *fields;  //  n_fields, owned
@@ -168,5 +168,13 @@ int profile_encode(const profile_t *self, uint8_t **out, size_t *out_len);
 //  MLOPS_EVERSION (version other than 1), MLOPS_ETOOBIG (input over
 //  PROFILE_ENCODED_MAX, too many fields, edges or levels), MLOPS_ENOMEM.
 profile_t *profile_decode(const uint8_t *data, size_t len, mlops_err_t *err);
+
+//  The reference profile in a model artifact (ml/artifact.h: the body's
+//  optional "profile" key), for the broker, which stores artifacts but
+//  sees no ml/: reads only the envelope and that key (the digest and the
+//  rest are the artifact codec's to check). Returns a new profile, or
+//  NULL with err: MLOPS_ENOTFOUND (an artifact without one), MLOPS_EPROTO
+//  (not an artifact's shape), the codes of profile_decode, MLOPS_ENOMEM.
+profile_t *profile_from_artifact(const uint8_t *blob, size_t len, mlops_err_t *err);
 
 #endif

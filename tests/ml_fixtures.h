@@ -5,6 +5,7 @@
 #ifndef MLOPS_ML_FIXTURES_H
 #define MLOPS_ML_FIXTURES_H
 
+#include "msg.h"
 #include "prep.h"
 #include "table.h"
 #include "train.h"
@@ -150,6 +151,26 @@ static inline void fx_trained_free(fx_trained_t *s)
         free(s->blob[k]);
     prep_result_clear(&s->pr);
     table_destroy(&s->t);
+}
+
+//  The record a user would send for table row i (all columns, as JSON
+//  gives them) into f (t->n_cols fields).
+static inline proto_record_t fx_record(const table_t *t, size_t i, proto_field_t *f)
+{
+    size_t k = 0;
+    for (size_t c = 0; c < t->n_cols; c++) {
+        const table_col_t *col = &t->cols[c];
+        if (col->missing[i])
+            f[k++] = (proto_field_t){col->name, PROTO_VAL_NIL, 0, NULL};
+        else if (col->kind == TABLE_NUMBER)
+            f[k++] = (proto_field_t){col->name,
+                                     col->num[i] == floor(col->num[i]) ? PROTO_VAL_INT
+                                                                       : PROTO_VAL_FLOAT,
+                                     col->num[i], NULL};
+        else
+            f[k++] = (proto_field_t){col->name, PROTO_VAL_STR, 0, table_string(t, c, i)};
+    }
+    return (proto_record_t){f, k};
 }
 
 #endif

@@ -12,6 +12,7 @@
 #include "artifact.h"
 #include "hash.h"
 #include "ml_fixtures.h"
+#include "profile_fit.h"
 #include "testing.h"
 
 #include <msgpack.h>
@@ -501,6 +502,77 @@ static void test_titanic_recipe_needs_its_inputs(void)
     table_destroy(&t);
 }
 
+//  A profile of one number field "x": well-formed, but not the recipe's shape.
+static void s_put_other_profile_fn(msgpack_packer *pk)
+{
+    profile_t *p = profile_new(1);
+    const double edges[] = {1.0};
+    uint8_t *b = NULL;
+    size_t n = 0;
+    if (!p || profile_set_number(p, 0, "x", edges, 1, NULL) != 0 || profile_encode(p, &b, &n))
+        abort();
+    msgpack_pack_bin(pk, n);
+    msgpack_pack_bin_body(pk, b, n);
+    free(b);
+    profile_destroy(&p);
+}
+
+//  Trained artifacts carry the training rows' profile as the body's last
+//  key; one without it (made before profiles) loads with none and keeps
+//  its bytes; a bad one is refused naming 'profile'.
+static void test_reference_profile(void)
+{
+    fx_trained_t s;
+    CHECK_INT(fx_train(&s, 42), 0);
+    mlops_err_t err;
+    for (int k = 0; k < FX_FAMILIES; k++) {
+        artifact_t a;
+        CHECK_INT(artifact_decode(s.blob[k], s.len[k], &a, &err), 0);
+        CHECK(a.profile != NULL);
+        prep_recipe_t *r = artifact_recipe_decode(a.recipe, a.recipe_len, &err);
+        CHECK(r != NULL);
+        CHECK_INT(profile_fit_check(a.profile, r, &err), 0);
+        CHECK_INT(a.profile->rows, a.n_train);
+        //  the broker's reading (no ml/): the same profile
+        profile_t *seen = profile_from_artifact(s.blob[k], s.len[k], &err);
+        CHECK(seen != NULL);
+        CHECK_INT(profile_check_shape(a.profile, seen, &err), 0);
+        CHECK(seen && seen->rows == a.profile->rows);
+        profile_destroy(&seen);
+        prep_destroy(&r);
+        artifact_clear(&a);
+        //  without the key: no profile, and encoding gives the old bytes back
+        size_t body_len, old_len, len, again_len;
+        const uint8_t *body = s_body(s.blob[k], s.len[k], &body_len);
+        uint8_t *old = s_altered(body, body_len, "profile", NULL, &old_len);
+        CHECK(old_len < body_len);
+        uint8_t *blob = s_wrap(old, old_len, s.blob[k][16], &len);
+        CHECK_INT(artifact_decode(blob, len, &a, &err), 0);
+        CHECK(a.profile == NULL);
+        CHECK(profile_from_artifact(blob, len, &err) == NULL);
+        CHECK_INT(err.code, MLOPS_ENOTFOUND);
+        uint8_t *again = NULL;
+        CHECK_INT(artifact_encode(&a, &again, &again_len), 0);
+        CHECK_INT(again_len, len);
+        CHECK(again && memcmp(again, blob, len) == 0);
+        artifact_clear(&a);
+        free(again);
+        free(blob);
+        free(old);
+    }
+    CHECK(profile_from_artifact((const uint8_t *)"\x93\x01", 2, &err) == NULL);
+    CHECK_INT(err.code, MLOPS_EPROTO);
+    CHECK(profile_from_artifact((const uint8_t *)"\x91\x01", 2, &err) == NULL);
+    CHECK_STR(err.msg, "artifact: not [magic, format, sha256, body]");
+    CHECK_INT(s_decode_altered(&s, 1, "profile", s_put_text_fn, &err), MLOPS_ECORRUPT);
+    CHECK_STR(err.msg, "artifact: 'profile' has the wrong type");
+    CHECK_INT(s_decode_altered(&s, 1, "profile", s_put_bad_recipe_fn, &err), MLOPS_ECORRUPT);
+    CHECK_CONTAINS(err.msg, "artifact: 'profile' is not a reference profile: profile");
+    CHECK_INT(s_decode_altered(&s, 0, "profile", s_put_other_profile_fn, &err), MLOPS_ECORRUPT);
+    CHECK_CONTAINS(err.msg, "artifact: 'profile' is not a reference profile: profile: 1 fields");
+    fx_trained_free(&s);
+}
+
 int main(void)
 {
     RUN(test_decode_then_encode_gives_the_same_bytes);
@@ -510,5 +582,6 @@ int main(void)
     RUN(test_body_checks_after_a_valid_digest);
     RUN(test_recipe_refusals_name_the_key);
     RUN(test_titanic_recipe_needs_its_inputs);
+    RUN(test_reference_profile);
     return TEST_REPORT("test_artifact");
 }

@@ -288,6 +288,31 @@ static void test_oldest_version_is_dropped(void)
     CHECK(fx.d == NULL);
 }
 
+//  drift_measure reports what drift_check would see but decides nothing:
+//  a later check still triggers; drift_versions lists references in the
+//  order they were set.
+static void test_measure_decides_nothing(void)
+{
+    s_fx_t fx;
+    CHECK(s_setup(&fx, DRIFT_THRESHOLD_DEFAULT, MIN_MS) == 0);
+    CHECK_INT(s_add(&fx, true, MIN_ROWS, 0), 0);
+    drift_report_t rep;
+    for (int i = 0; i < 2; i++) {
+        CHECK_INT(drift_measure(fx.d, 1, 0, &rep), 0);
+        CHECK(rep.measured && rep.n_drifted == 2 && !rep.trigger && rep.reason[0] == '\0');
+    }
+    CHECK_INT(drift_check(fx.d, 1, 0, &rep), 0);
+    CHECK(rep.trigger);
+    CHECK_INT(drift_measure(fx.d, 9, 0, &rep), MLOPS_ENOTFOUND);
+    profile_t *ref = profile_new_like(fx.ref);
+    CHECK(ref && drift_set_reference(fx.d, 7, &ref, NULL) == 0);
+    uint64_t ids[DRIFT_VERSIONS_MAX];
+    CHECK_INT(drift_versions(fx.d, ids, DRIFT_VERSIONS_MAX), 2);
+    CHECK(ids[0] == 1 && ids[1] == 7);
+    CHECK_INT(drift_versions(fx.d, ids, 1), 1);
+    s_teardown(&fx);
+}
+
 /* --- flags ---------------------------------------------------------------------------- */
 
 static void test_flags(void)
@@ -337,6 +362,7 @@ int main(void)
     RUN(test_off_never_triggers);
     RUN(test_reports_of_unknown_versions_and_shapes);
     RUN(test_oldest_version_is_dropped);
+    RUN(test_measure_decides_nothing);
     RUN(test_flags);
     return TEST_REPORT("test_drift");
 }

@@ -165,8 +165,41 @@ static void test_refusals_name_the_flag(void)
     exporter_destroy(&e);
 }
 
+//  The drift gauges: one line per version and field, names escaped; none
+//  at all without the drift watch.
+static void test_drift_gauges(void)
+{
+    exporter_t *e = exporter_new();
+    CHECK(e != NULL);
+    exporter_gauges_t g = {0};
+    CHECK_INT(exporter_publish(e, &g), 0);
+    char *page = exporter_page(e);
+    CHECK(page && !strstr(page, "mlops_feature_drift"));
+    free(page);
+    const exporter_drift_t d[] = {{3, "Fare", 0.41, 1.25, 1500}, {3, "odd\"na\nme", 0.02, 0.001, 1500},
+                                  {4, "Fare", 0, 0, 12}};
+    g.drift = d, g.n_drift = 3;
+    CHECK_INT(exporter_publish(e, &g), 0);
+    page = exporter_page(e);
+    CHECK(page != NULL);
+    const char *want[] = {
+        "# TYPE mlops_feature_drift gauge\n",
+        "mlops_feature_drift{version=\"3\",field=\"Fare\"} 0.410000\n",
+        "mlops_feature_drift{version=\"3\",field=\"odd\\\"na\\nme\"} 0.020000\n",
+        "mlops_feature_drift{version=\"4\",field=\"Fare\"} 0.000000\n",
+        "mlops_feature_psi{version=\"3\",field=\"Fare\"} 1.250000\n",
+        "mlops_drift_window_rows{version=\"3\"} 1500\n",
+        "mlops_drift_window_rows{version=\"4\"} 12\n",
+    };
+    for (size_t i = 0; page && i < sizeof want / sizeof want[0]; i++)
+        CHECK_CONTAINS(page, want[i]);
+    free(page);
+    exporter_destroy(&e);
+}
+
 int main(void)
 {
+    RUN(test_drift_gauges);
     RUN(test_page_has_every_family);
     RUN(test_serves_get_metrics_over_http);
     RUN(test_refusals_name_the_flag);

@@ -35,25 +35,6 @@ static void test_artifact_round_trip_reproduces_metrics(void)
     fx_trained_free(&s);
 }
 
-//  The record a user would send for table row i (all columns, as JSON gives them).
-static proto_record_t s_record(const table_t *t, size_t i, proto_field_t *f)
-{
-    size_t k = 0;
-    for (size_t c = 0; c < t->n_cols; c++) {
-        const table_col_t *col = &t->cols[c];
-        if (col->missing[i])
-            f[k++] = (proto_field_t){col->name, PROTO_VAL_NIL, 0, NULL};
-        else if (col->kind == TABLE_NUMBER)
-            f[k++] = (proto_field_t){col->name,
-                                     col->num[i] == floor(col->num[i]) ? PROTO_VAL_INT
-                                                                       : PROTO_VAL_FLOAT,
-                                     col->num[i], NULL};
-        else
-            f[k++] = (proto_field_t){col->name, PROTO_VAL_STR, 0, table_string(t, c, i)};
-    }
-    return (proto_record_t){f, k};
-}
-
 static void test_records_predict_as_the_table(void)
 {
     fx_trained_t s;
@@ -64,7 +45,7 @@ static void test_records_predict_as_the_table(void)
         proto_field_t fields[ROWS][16];
         proto_record_t recs[ROWS];
         for (size_t i = 0; i < s.pr.n_test; i++)
-            recs[i] = s_record(s.t, s.pr.test_rows[i], fields[i]);
+            recs[i] = fx_record(s.t, s.pr.test_rows[i], fields[i]);
         proto_problem_t pb[4];
         CHECK_INT(model_validate(m, recs, s.pr.n_test, false, pb, 4), 0);
         double a[ROWS], b[ROWS];
@@ -100,7 +81,7 @@ static void test_serve_checks_and_predicts_in_one_walk(void)
     static proto_field_t fields[N][16];
     static proto_record_t recs[N];
     for (size_t i = 0; i < N; i++)
-        recs[i] = s_record(s.t, i % ROWS, fields[i]);
+        recs[i] = fx_record(s.t, i % ROWS, fields[i]);
     for (int k = 0; k < FX_FAMILIES; k++) {
         model_t *m = model_load(s.blob[k], s.len[k], NULL);
         CHECK(m != NULL);
@@ -134,8 +115,8 @@ static void test_serve_checks_and_predicts_in_one_walk(void)
         //  no records: nothing to do
         CHECK_INT(model_serve(m, recs, 0, false, pb, 4, &bad, a, &err), 0);
         CHECK_INT(bad, 0);
-        recs[5] = s_record(s.t, 5, fields[5]);
-        recs[200] = s_record(s.t, 200 % ROWS, fields[200]);
+        recs[5] = fx_record(s.t, 5, fields[5]);
+        recs[200] = fx_record(s.t, 200 % ROWS, fields[200]);
         model_destroy(&m);
     }
     fx_trained_free(&s);

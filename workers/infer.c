@@ -16,6 +16,7 @@
 #include "clock.h"
 #include "curve.h"
 #include "infer_feed.h"
+#include "infer_profile.h"
 #include "liveness.h"
 #include "log.h"
 #include "model.h"
@@ -316,6 +317,7 @@ static bool s_handle_predict(infer_t *self, proto_msg_t *msg)
                                       .predictions = self->pred, .probabilities = self->proba, .n = n}};
     s_fill_prediction(self, model, &out);
     s_send(self, &out);
+    infer_profile_add(infer_profile_process(), version, model, records, n);   //  for drift
     return false;
 }
 
@@ -547,6 +549,7 @@ void infer_destroy(infer_t **p)
         s_close(self);
     }
     infer_feed_destroy(&self->feed);
+    infer_profile_clear(infer_profile_process());   //  the feed that read it has stopped
     if (self->pipe) {
         s_pipe_drain(self);   //  a model posted but not taken is still ours to free
         zsock_destroy(&self->pipe_sock);

@@ -5,6 +5,7 @@
     mid-request leaves nothing stale behind (the lazy pirate pattern); the
     report DEALER lives on, and is replaced when an answer is overdue. */
 #include "infer_feed.h"
+#include "infer_profile.h"
 
 #include "blob_cache.h"
 #include "clock.h"
@@ -295,15 +296,23 @@ static void s_report(infer_feed_t *self)
             return;
         }
     }
+    //  the live profile of one served version's rows since it last went (drift)
+    uint8_t *prof = NULL;
+    size_t prof_len = 0;
+    int64_t prof_version = 0;
+    infer_profile_take(infer_profile_process(), &prof_version, &prof, &prof_len);
     proto_msg_t req = {.cmd = PROTO_SERVING,
                        .serving = {.host = self->host, .pid = getpid(), .model_version = self->served,
-                                   .interval_ms = self->report_msec, .name = self->name}};
+                                   .interval_ms = self->report_msec, .name = self->name,
+                                   .profile_version = prof_version, .profile = prof,
+                                   .profile_len = prof_len}};
     uint8_t *frame = NULL;
     size_t len = 0;
     if (proto_msg_encode(&req, &frame, &len) == 0
         && zmq_send(zsock_resolve(self->report), frame, len, ZMQ_DONTWAIT) >= 0)
         self->report_sent_ms = now;
     free(frame);
+    free(prof);
 }
 
 //  Versions the serving thread now serves: report the last one at once.
