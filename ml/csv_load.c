@@ -70,7 +70,7 @@ typedef struct {
 //  digits, no exponent) take a fast exact path: the integer of the digits
 //  and the power of ten are both exact doubles, so one division rounds
 //  correctly. Anything else goes to strtod; hex, nan and inf are refused.
-static int s_parse_number(const char *s, size_t len, double *out)
+int csv_parse_number(const char *s, size_t len, double *out)
 {
     static const double pow10[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7,
                                    1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
@@ -130,7 +130,7 @@ static int s_cell(s_load_t *ld, s_col_t *col, const char *s, size_t len)
         return 0;
     }
     if (col->num) {
-        if (s_parse_number(s, len, &col->num[r])) {
+        if (csv_parse_number(s, len, &col->num[r])) {
             col->any_number = 1;
             return 0;
         }
