@@ -324,8 +324,9 @@ static void s_render_counters(FILE *f, const exporter_t *self)
     s_head(f, "mlops_loop_stall_seconds_total", "counter", "Time the broker's loop lost to its stalls.");
     fprintf(f, "mlops_loop_stall_seconds_total %.6f\n", self->stall_seconds);
     s_head(f, "mlops_store_objects_collected_total", "counter", "Store objects no run, version or stage output named, removed.");
-    fprintf(f, "mlops_store_objects_collected_total %llu\nmlops_store_objects_collected_bytes_total %llu\n",
-            (unsigned long long)self->collected, (unsigned long long)self->collected_bytes);
+    fprintf(f, "mlops_store_objects_collected_total %llu\n", (unsigned long long)self->collected);
+    s_head(f, "mlops_store_objects_collected_bytes_total", "counter", "Bytes of the store objects collected.");
+    fprintf(f, "mlops_store_objects_collected_bytes_total %llu\n", (unsigned long long)self->collected_bytes);
 }
 
 int exporter_publish(exporter_t *self, const exporter_gauges_t *g)
