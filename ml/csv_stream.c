@@ -7,13 +7,12 @@
 */
 #include "csv_stream.h"
 
+#include "csv_internal.h"
 #include "csv_load.h"
 #include "dict.h"
-#include "log.h"
 #include "table_stream.h"
 #include "vec.h"
 
-#include <csv.h>
 
 #include <errno.h>
 #include <stdbool.h>
@@ -22,14 +21,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#define S_CATEGORY_MAX_LEVELS 32   //  as csv_load.c: more distinct strings make TEXT
-#define S_FIELD_BEGUN 2            //  libcsv.c's parser state inside a field
-#define S_SAMPLE_CHARS 40          //  of a bad name, in messages
 
 typedef struct {
     char *name;           //  header name, owned
     bool string;          //  a present cell is not a number
-    bool many;            //  first pass: over S_CATEGORY_MAX_LEVELS distinct values
+    bool many;            //  first pass: over CSV_CATEGORY_MAX_LEVELS distinct values
     size_t present;       //  present cells
     dict_t *dict;         //  first pass: the distinct values while few; second: the levels
     table_kind_t kind;    //  decided after the first pass
@@ -68,21 +64,9 @@ typedef struct {
 static int s_header_field(s_stream_t *st, const char *s, size_t len)
 {
     size_t c = st->n_cols;
-    if (c >= TABLE_MAX_COLS)
-        return mlops_err_set(st->err, MLOPS_ETOOBIG, "line 1: more than %d columns",
-                             TABLE_MAX_COLS);
-    if (len == 0)
-        return mlops_err_set(st->err, MLOPS_ECSV, "line 1: column %zu has an empty name", c + 1);
-    uint32_t code;
-    if (dict_intern(st->names, s, len, &code) != 0)
-        return mlops_err_set(st->err, MLOPS_ENOMEM, "out of memory");
-    if (code != c) {
-        char sample[S_SAMPLE_CHARS];
-        log_sanitize(s, len, sample, sizeof sample);
-        return mlops_err_set(st->err, MLOPS_ECSV,
-                             "line 1: duplicate column name '%s' (columns %u and %zu)", sample,
-                             code + 1, c + 1);
-    }
+    int rc = csv_header_name(st->names, c, s, len, st->err);
+    if (rc)
+        return rc;
     if (vec_reserve_(&st->cols, &st->cap_cols, c, 1, sizeof *st->cols))
         return mlops_err_set(st->err, MLOPS_ENOMEM, "out of memory");
     s_col_t *col = &st->cols[st->n_cols++];
@@ -106,7 +90,7 @@ static int s_scan_cell(s_stream_t *st, s_col_t *col, const char *s, size_t len)
     uint32_t code;
     if (dict_intern(col->dict, s, len, &code) != 0)
         return mlops_err_set(st->err, MLOPS_ENOMEM, "out of memory");
-    if (dict_size(col->dict) > S_CATEGORY_MAX_LEVELS) {
+    if (dict_size(col->dict) > CSV_CATEGORY_MAX_LEVELS) {
         col->many = true;
         dict_destroy(&col->dict);
     }
@@ -187,7 +171,7 @@ static int s_plan(s_stream_t *st)
     for (size_t c = 0; c < st->n_cols; c++) {
         s_col_t *col = &st->cols[c];
         size_t levels = col->dict ? dict_size(col->dict) : SIZE_MAX;
-        bool few = !col->many && levels <= S_CATEGORY_MAX_LEVELS && 2 * levels <= col->present;
+        bool few = !col->many && levels <= CSV_CATEGORY_MAX_LEVELS && 2 * levels <= col->present;
         col->kind = !col->string ? TABLE_NUMBER : few ? TABLE_CATEGORY : TABLE_TEXT;
         dict_destroy(&col->dict);
         if (col->kind != TABLE_NUMBER && !(col->dict = dict_new(64)))
@@ -215,21 +199,13 @@ static int s_plan(s_stream_t *st)
 
 /* --- libcsv callbacks ------------------------------------------------------ */
 
-static size_t s_count_newlines(const char *s, size_t len)
-{
-    size_t n = 0;
-    for (const char *p = s; len > 0 && (p = memchr(p, '\n', len - (size_t)(p - s))); p++)
-        n++;
-    return n;
-}
-
 static void s_field_fn(void *data, size_t len, void *arg)
 {
     s_stream_t *st = arg;
     const char *s = data ? data : "";
     if (st->rc)
         return;
-    st->row_newlines += s_count_newlines(s, len);
+    st->row_newlines += csv_count_newlines(s, len);
     size_t c = st->field++;
     if (!st->header_done && st->pass == 1)
         st->rc = s_header_field(st, s, len);
@@ -251,8 +227,7 @@ static void s_row_fn(int term, void *arg)
     if (!st->header_done)
         st->header_done = true;
     else if (st->field != st->n_cols)
-        st->rc = mlops_err_set(st->err, MLOPS_ECSV, "line %zu: %zu field%s, expected %zu",
-                               first_line, st->field, st->field == 1 ? "" : "s", st->n_cols);
+        st->rc = csv_ragged(first_line, st->field, st->n_cols, st->err);
     else if (st->n_rows >= (st->pass == 1 ? TABLE_MAX_ROWS : st->first_rows))
         st->rc = st->pass == 1 ? mlops_err_set(st->err, MLOPS_ETOOBIG, "line %zu: more than %llu "
                                                "rows", st->line, TABLE_MAX_ROWS)
@@ -290,26 +265,13 @@ static void s_check_bytes(s_stream_t *st, const char *data, size_t len)
     const char *nul = memchr(data, '\0', len);
     if (nul) {
         st->rc = mlops_err_set(st->err, MLOPS_ECSV, "line %zu: NUL byte at byte %llu",
-                               1 + st->raw_newlines + s_count_newlines(data, (size_t)(nul - data)),
+                               1 + st->raw_newlines + csv_count_newlines(data, (size_t)(nul - data)),
                                (unsigned long long)(st->offset + (uint64_t)(nul - data)));
         return;
     }
-    st->raw_newlines += s_count_newlines(data, len);
+    st->raw_newlines += csv_count_newlines(data, len);
     for (size_t i = 0; i < len && !st->content; i++)
         st->content = !strchr(" \t\r\n", data[i]);
-}
-
-//  At the end: a quoted field still open, as csv_load.c words it.
-static void s_check_end(s_stream_t *st, struct csv_parser *p, char last)
-{
-    if (st->rc || !p->quoted || p->pstate != S_FIELD_BEGUN)
-        return;
-    size_t open_newlines = s_count_newlines((const char *)p->entry_buf, p->entry_pos);
-    if (open_newlines > 0 && last == '\n')
-        open_newlines--;
-    st->rc = mlops_err_set(st->err, MLOPS_ECSV,
-                           "line %zu: a quoted field is not closed at the end of the input",
-                           st->line - st->row_newlines - open_newlines);
 }
 
 static int s_read(int fd, char *buf, size_t cap, size_t *got, mlops_err_t *err)
@@ -349,7 +311,8 @@ static int s_pass(s_stream_t *st, int fd, char *buf, csv_stream_check_fn *check,
     }
     if (!st->rc && st->pass == 1 && !st->content)
         st->rc = mlops_err_set(st->err, MLOPS_ECSV, "empty CSV: no header line");
-    s_check_end(st, &p, last);
+    if (!st->rc)
+        st->rc = csv_check_closed(&p, st->line, st->row_newlines, last, st->err);
     if (!st->rc && csv_fini(&p, s_field_fn, s_row_fn, st) != 0 && !st->rc)
         st->rc = mlops_err_set(st->err, MLOPS_ENOMEM, "out of memory");
     csv_free(&p);
