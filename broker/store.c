@@ -1628,7 +1628,8 @@ static int s_collect_fn(store_t *self, MDB_txn *txn, void *arg, mlops_err_t *err
         bool sized = k.mv_size == HASH_HEX_LEN && v.mv_size == 8;
         uint64_t total = sized ? s_u64_key(v.mv_data) : 0;
         uint64_t cost = 1 + (total + STORE_OBJECT_CHUNK_BYTES - 1) / STORE_OBJECT_CHUNK_BYTES;
-        if (sized && !bsearch(hash, names.names, names.n, sizeof *names.names, s_name_cmp)) {
+        bool named = names.n && bsearch(hash, names.names, names.n, sizeof *names.names, s_name_cmp);
+        if (sized && !named) {
             if (records > 0 && records + cost > c->max_records) {
                 c->out->more = true;
                 break;
