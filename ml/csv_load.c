@@ -350,7 +350,9 @@ static int s_pass(s_load_t *ld, const char *data, size_t len)
         if (nl && off < len)
             ld->line++;
     }
-    if (!ld->rc && len > 0)
+    //  the second pass stops at the last row it needs, maybe inside a
+    //  quoted field; the first pass checked the whole input already
+    if (!ld->rc && !ld->second_pass && len > 0)
         ld->rc = csv_check_closed(&p, ld->line, ld->row_newlines, data[len - 1], ld->err);
     if (!ld->rc && csv_fini(&p, s_field_fn, s_row_fn, ld) != 0 && !ld->rc)
         ld->rc = mlops_err_set(ld->err, MLOPS_ENOMEM, "out of memory");
