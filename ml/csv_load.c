@@ -350,11 +350,12 @@ static int s_pass(s_load_t *ld, const char *data, size_t len)
         if (nl && off < len)
             ld->line++;
     }
-    //  the second pass stops at the last row it needs, maybe inside a
-    //  quoted field; the first pass checked the whole input already
+    //  the second pass stops at the last row it needs, maybe inside the
+    //  next row or a quoted field of it: the first pass checked the whole
+    //  input already, and finishing the cut row would misread it
     if (!ld->rc && !ld->second_pass && len > 0)
         ld->rc = csv_check_closed(&p, ld->line, ld->row_newlines, data[len - 1], ld->err);
-    if (!ld->rc && csv_fini(&p, s_field_fn, s_row_fn, ld) != 0 && !ld->rc)
+    if (!ld->rc && !ld->second_pass && csv_fini(&p, s_field_fn, s_row_fn, ld) != 0 && !ld->rc)
         ld->rc = mlops_err_set(ld->err, MLOPS_ENOMEM, "out of memory");
     csv_free(&p);
     return ld->rc;

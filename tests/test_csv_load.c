@@ -217,6 +217,13 @@ static void test_second_pass_stops_inside_a_quoted_field(void)
     CHECK_STR(t ? table_string(t, 0, 0) : "", "1");
     CHECK_STR(t ? table_string(t, 1, 1) : "", "two\r\nlines");
     table_destroy(&t);
+    //  ... or inside a row narrower than the header so far
+    t = s_load("id,name,note\r\n1,\"a\",\"b\"\rg2,\"two\r\nlines\",x\r\n", &err);
+    if (!t)
+        fprintf(stderr, "  %s\n", err.msg);
+    CHECK(t);
+    CHECK_INT(t ? t->n_rows : 0, 2);
+    table_destroy(&t);
 }
 
 static void test_nul_unclosed_quote_and_size_limit(void)
