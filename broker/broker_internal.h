@@ -197,7 +197,9 @@ void engine_load_wait_superseded(broker_t *self, uint64_t production, const char
 //  ending run counts as kept) with their stage outputs, and the versions
 //  beyond the newest keep_versions with their artifacts, never production,
 //  its rollback target nor own_version; then the datasets nothing kept
-//  names. Does nothing when both are 0. Returns 0 or a store error (logged).
+//  names (nothing of this when both are 0); then collects the store's
+//  objects nothing names (store_object_collect). Returns 0 or a store
+//  error (logged).
 int retention_apply(broker_t *self, uint64_t ending, uint64_t own_version);
 
 /* --- stages.c: per-stage inputs and settles -------------------------------- */

@@ -40,6 +40,7 @@ struct exporter {
     uint64_t load_waits[S_VERDICTS];
     s_histogram_t load_wait;
     uint64_t stalls;
+    uint64_t collected, collected_bytes;  //  store objects removed by collection
     double stall_seconds;
     //  the page (shared with the HTTP thread, under lock)
     pthread_mutex_t lock;
@@ -220,6 +221,12 @@ void exporter_load_wait(exporter_t *self, const char *verdict, double seconds)
     s_observe(&self->load_wait, seconds);
 }
 
+void exporter_objects_collected(exporter_t *self, uint64_t objects, uint64_t bytes)
+{
+    self->collected += objects;
+    self->collected_bytes += bytes;
+}
+
 void exporter_stall(exporter_t *self, double seconds)
 {
     self->stalls++;
@@ -351,6 +358,10 @@ static void s_render_counters(FILE *f, const exporter_t *self)
     fprintf(f, "mlops_loop_stalls_total %llu\n", (unsigned long long)self->stalls);
     s_head(f, "mlops_loop_stall_seconds_total", "counter", "Time the broker's loop lost to its stalls.");
     fprintf(f, "mlops_loop_stall_seconds_total %.6f\n", self->stall_seconds);
+    s_head(f, "mlops_store_objects_collected_total", "counter", "Store objects no run, version or stage output named, removed.");
+    fprintf(f, "mlops_store_objects_collected_total %llu\n", (unsigned long long)self->collected);
+    s_head(f, "mlops_store_objects_collected_bytes_total", "counter", "Bytes of the store objects collected.");
+    fprintf(f, "mlops_store_objects_collected_bytes_total %llu\n", (unsigned long long)self->collected_bytes);
 }
 
 int exporter_publish(exporter_t *self, const exporter_gauges_t *g)

@@ -34,6 +34,7 @@
                                                      requests to the training data (--drift-threshold)
       mlops_feature_psi{version,field}               gauge, the same field's PSI (reported only)
       mlops_drift_window_rows{version}               gauge, live rows in the version's drift window
+      mlops_store_objects_collected_total, ..._bytes_total   counters, objects collected (store.h)
 
     Counters count what this broker process handled since it started (a
     restart starts them at 0, as Prometheus expects of counters).
@@ -95,6 +96,7 @@ void exporter_task_done(exporter_t *self, stage_t stage, double seconds);
 void exporter_run_ended(exporter_t *self, bool succeeded, bool promoted, double seconds);
 void exporter_load_wait(exporter_t *self, const char *verdict, double seconds);
 void exporter_stall(exporter_t *self, double seconds);
+void exporter_objects_collected(exporter_t *self, uint64_t objects, uint64_t bytes);
 
 //  Renders the page with these gauges and makes it the one scrapes get.
 //  Returns 0 or MLOPS_ENOMEM (the previous page stays).

@@ -5,13 +5,23 @@
     and their dataset when no run or version that stays names it; versions
     beyond the newest keep_versions go with their artifacts, except
     production, the version a rollback would restore, and the ending run's
-    own. Running and queued runs always stay. The data service's objects
-    are not collected here (nothing keyed by run names them yet).
+    own. Running and queued runs always stay.
+
+    Then, in the same batch, whatever retention kept or not, the data
+    service's objects no run, version or stage output names any more are
+    collected (store_object_collect), a bounded number of records per run
+    end so the loop never stalls on it: "objects collected=N bytes=B" in
+    the log and mlops_store_objects_collected_total on --metrics. Only the
+    run-ending batch does it: no other run is active then, so an object
+    uploaded but not yet named by a RESULT belongs to no live task (a late
+    one of the ended run is garbage), and one still being uploaded is not
+    complete, so not touched.
 */
 #include <stdlib.h>
 #include <string.h>
 
 #include "broker_internal.h"
+#include "exporter.h"
 #include "log.h"
 #include "registry.h"
 
@@ -119,10 +129,27 @@ static int s_apply(broker_t *self, const run_t *runs, size_t n_runs, const bool 
     return rc;
 }
 
-int retention_apply(broker_t *self, uint64_t ending, uint64_t own_version)
+//  Collects the objects nothing names, in the batch; says what went.
+static void s_collect(broker_t *self)
 {
-    if (!self->cfg.keep_runs && !self->cfg.keep_versions)
-        return 0;
+    mlops_err_t err;
+    mlops_err_clear(&err);
+    store_collect_t out;
+    store_txn_t *txn = broker_txn(self);
+    int rc = txn ? store_object_collect(self->store, txn, 0, &out, &err) : MLOPS_ESTORE;
+    if (rc)
+        log_error("object collection failed: %s", mlops_err_text(&err, rc));
+    else if (out.skipped)
+        log_warning("object collection skipped: %s", mlops_err_text(&err, out.skipped));
+    else if (out.objects)
+        log_info("objects collected=%llu bytes=%llu%s", (unsigned long long)out.objects,
+                 (unsigned long long)out.bytes, out.more ? " more=yes (the next run end goes on)" : "");
+    if (rc == 0 && self->exporter)
+        exporter_objects_collected(self->exporter, out.objects, out.bytes);
+}
+
+static int s_retain(broker_t *self, uint64_t ending, uint64_t own_version)
+{
     mlops_err_t err;
     mlops_err_clear(&err);
     run_t *runs = NULL;
@@ -148,5 +175,13 @@ int retention_apply(broker_t *self, uint64_t ending, uint64_t own_version)
     free(drop_version);
     free(vs);
     store_runs_free(&runs, n_runs);
+    return rc;
+}
+
+int retention_apply(broker_t *self, uint64_t ending, uint64_t own_version)
+{
+    int rc = self->cfg.keep_runs || self->cfg.keep_versions ? s_retain(self, ending, own_version) : 0;
+    if (rc == 0)
+        s_collect(self);
     return rc;
 }

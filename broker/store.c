@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "hash.h"
+#include "refs.h"
 
 #define STORE_FORMAT "mlops-store 1"                //  meta "format" value
 #define STORE_MAX_BYTES_DEFAULT ((size_t)64 << 30)  //  64 GiB
@@ -1497,4 +1498,193 @@ int store_object_put(store_t *self, store_txn_t *txn, const uint8_t *data, size_
     s_object_put_t p = {.hash = hash, .total = len, .first = 0, .end = chunks, .last = true,
                         .fn = s_memory_source_fn, .arg = &src};
     return s_write(self, txn, "object put", len + 64, s_object_put_fn, &p, err);
+}
+
+//  --- object collection ------------------------------------------------------
+
+//  Runs fn on every entry of db in txn, in key order.
+static int s_walk_db(store_t *self, MDB_txn *txn, s_db_t db, s_scan_fn *fn, void *arg,
+                     mlops_err_t *err)
+{
+    MDB_cursor *cur = NULL;
+    int rc = mdb_cursor_open(txn, self->dbi[db], &cur);
+    MDB_val k, v;
+    for (rc = rc ? rc : mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+        if ((rc = fn(&k, &v, arg, err)) != 0)
+            break;
+    if (cur)
+        mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+typedef struct {
+    char (*names)[HASH_HEX_LEN + 1];  //  sorted once complete
+    size_t n, cap;
+} s_names_t;
+
+static int s_names_add(void *arg, const char hash[HASH_HEX_LEN + 1])
+{
+    s_names_t *s = arg;
+    if (s_object_name(hash, NULL) != 0)
+        return 0;   //  "" (none yet) or not a name: holds nothing
+    if (vec_reserve_((void **)&s->names, &s->cap, s->n, 1, sizeof *s->names))
+        return MLOPS_ENOMEM;
+    memcpy(s->names[s->n++], hash, HASH_HEX_LEN + 1);
+    return 0;
+}
+
+static int s_name_cmp(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
+
+//  A run names its dataset, and the stored dataset its source names
+//  (dataset:HASH or a bare hash) while it is queued.
+static int s_run_names_fn(const MDB_val *key, const MDB_val *val, void *arg, mlops_err_t *err)
+{
+    run_t run;
+    int rc = s_decode_stored(run_decode(val->mv_data, val->mv_size, &run, err), "run",
+                             key->mv_size == 8 ? s_u64_key(key->mv_data) : 0, err);
+    if (rc)
+        return rc;
+    const char *src = strncmp(run.source, "dataset:", 8) == 0 ? run.source + 8 : run.source;
+    char name[HASH_HEX_LEN + 1] = "";
+    if (strlen(src) == HASH_HEX_LEN)
+        memcpy(name, src, sizeof name);
+    rc = s_names_add(arg, run.dataset_hash);
+    rc = rc ? rc : s_names_add(arg, name);
+    run_clear(&run);
+    return rc;
+}
+
+static int s_version_names_fn(const MDB_val *key, const MDB_val *val, void *arg, mlops_err_t *err)
+{
+    version_t v;
+    int rc = s_decode_stored(version_decode(val->mv_data, val->mv_size, &v, err), "version",
+                             key->mv_size == 8 ? s_u64_key(key->mv_data) : 0, err);
+    rc = rc ? rc : s_names_add(arg, v.sha256);
+    return rc ? rc : s_names_add(arg, v.dataset_hash);
+}
+
+static int s_output_names_fn(const MDB_val *key, const MDB_val *val, void *arg, mlops_err_t *err)
+{
+    (void)key;
+    return refs_find(val->mv_data, val->mv_size, s_names_add, arg, err);
+}
+
+//  Every object name the records in txn hold, sorted.
+static int s_names_in(store_t *self, MDB_txn *txn, s_names_t *names, mlops_err_t *err)
+{
+    int rc = s_walk_db(self, txn, DB_RUNS, s_run_names_fn, names, err);
+    rc = rc ? rc : s_walk_db(self, txn, DB_VERSIONS, s_version_names_fn, names, err);
+    rc = rc ? rc : s_walk_db(self, txn, DB_BLOBS, s_output_names_fn, names, err);
+    if (rc == 0 && names->n)
+        qsort(names->names, names->n, sizeof *names->names, s_name_cmp);
+    return rc;
+}
+
+typedef struct {
+    size_t max_records;            //  records deleted at most
+    store_collect_t *out;
+} s_collect_t;
+
+//  Deletes object hash of total bytes: its chunk records, then its size.
+static int s_object_drop(store_t *self, MDB_txn *txn, const char *hash, uint64_t total)
+{
+    uint64_t chunks = (total + STORE_OBJECT_CHUNK_BYTES - 1) / STORE_OBJECT_CHUNK_BYTES;
+    int rc = 0;
+    for (uint64_t i = 0; i < chunks && rc == 0; i++) {
+        uint8_t key[S_OBJECT_KEY_BYTES];
+        s_chunk_key(key, hash, i);
+        MDB_val k = {sizeof key, key};
+        rc = mdb_del(txn, self->dbi[DB_OBJECTS], &k, NULL);
+        rc = rc == MDB_NOTFOUND ? 0 : rc;
+    }
+    MDB_val k = {HASH_HEX_LEN, (void *)hash};
+    return rc ? rc : mdb_del(txn, self->dbi[DB_OBJECTS], &k, NULL);
+}
+
+//  Walks the size records (an object without one is still being written:
+//  never touched) and drops those no record names, within the bound.
+static int s_collect_fn(store_t *self, MDB_txn *txn, void *arg, mlops_err_t *err)
+{
+    s_collect_t *c = arg;
+    s_names_t names = {0};
+    int rc = s_names_in(self, txn, &names, err);
+    if (rc <= MLOPS_EPROTO && rc > MLOPS_EPROTO - 100) {   //  ours, not LMDB's: keep everything
+        c->out->skipped = rc;
+        free(names.names);
+        return 0;
+    }
+    MDB_cursor *cur = NULL;
+    rc = rc ? rc : mdb_cursor_open(txn, self->dbi[DB_OBJECTS], &cur);
+    MDB_val k, v;
+    size_t records = 0;
+    for (rc = rc ? rc : mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;) {
+        char hash[HASH_HEX_LEN + 1];
+        memcpy(hash, k.mv_data, HASH_HEX_LEN);
+        hash[HASH_HEX_LEN] = '\0';
+        bool sized = k.mv_size == HASH_HEX_LEN && v.mv_size == 8;
+        uint64_t total = sized ? s_u64_key(v.mv_data) : 0;
+        uint64_t cost = 1 + (total + STORE_OBJECT_CHUNK_BYTES - 1) / STORE_OBJECT_CHUNK_BYTES;
+        bool named = names.n && bsearch(hash, names.names, names.n, sizeof *names.names, s_name_cmp);
+        if (sized && !named) {
+            if (records > 0 && records + cost > c->max_records) {
+                c->out->more = true;
+                break;
+            }
+            if ((rc = s_object_drop(self, txn, hash, total)) != 0)
+                break;
+            records += cost;
+            c->out->objects++;
+            c->out->bytes += total;
+        }
+        //  on past this name's chunk records
+        uint8_t next[S_OBJECT_KEY_BYTES];
+        memcpy(next, hash, HASH_HEX_LEN);
+        memset(next + HASH_HEX_LEN, 0xff, 8);
+        k = (MDB_val){sizeof next, next};
+        rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    }
+    if (cur)
+        mdb_cursor_close(cur);
+    free(names.names);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+int store_object_collect(store_t *self, store_txn_t *txn, size_t max_records,
+                         store_collect_t *out, mlops_err_t *err)
+{
+    assert(self && out);
+    memset(out, 0, sizeof *out);
+    s_collect_t c = {max_records ? max_records : STORE_COLLECT_MAX_RECORDS, out};
+    return s_write(self, txn, "object collection", 4096, s_collect_fn, &c, err);
+}
+
+static int s_stats_fn(store_t *self, MDB_txn *read, void *arg)
+{
+    store_object_stats_t *out = arg;
+    MDB_cursor *cur = NULL;
+    int rc = mdb_cursor_open(read, self->dbi[DB_OBJECTS], &cur);
+    MDB_val k, v;
+    for (rc = rc ? rc : mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        bool sized = k.mv_size == HASH_HEX_LEN && v.mv_size == 8;
+        out->objects += sized;
+        out->bytes += sized ? s_u64_key(v.mv_data) : 0;
+        out->chunks += !sized;
+    }
+    if (cur)
+        mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+int store_object_stats(store_t *self, store_txn_t *txn, store_object_stats_t *out,
+                       mlops_err_t *err)
+{
+    assert(self && out);
+    memset(out, 0, sizeof *out);
+    int rc = s_object_read_in(self, txn, s_stats_fn, out);
+    return rc ? s_fail(self, rc, "objects", err) : 0;
 }

@@ -217,6 +217,36 @@ typedef int (store_source_fn)(void *arg, uint64_t offset, void *buf, size_t len)
 int store_object_put_from(store_t *self, const char *hash, uint64_t total, store_source_fn *fn,
                           void *arg, mlops_err_t *err);
 
+//  Object collection: the objects no record in the store names any more.
+//  A name is held by a run (its dataset_hash; its source when that names a
+//  stored dataset), a version (its artifact's sha256, its dataset) or a
+//  stage output in blobs (every ref in it, proto/refs.h). An object still
+//  being written (no size record yet: an upload in progress, or one cut
+//  short by a crash) is never touched.
+typedef struct {
+    uint64_t objects;     //  objects removed
+    uint64_t bytes;       //  their bytes
+    bool more;            //  the bound stopped the walk: more may be unnamed
+    int skipped;          //  a record did not decode (this code, err says which): nothing removed
+} store_collect_t;
+#define STORE_COLLECT_MAX_RECORDS 4096   //  records deleted per call by default (4 GiB of chunks)
+//  Removes, in txn (NULL: its own), the complete objects no record in txn
+//  names, deleting at most max_records records (0: the default) so that
+//  one call stays short; out says what went. Returns as the writes above.
+//  A record that does not decode removes nothing and leaves txn usable
+//  (out->skipped, with err naming the record).
+int store_object_collect(store_t *self, store_txn_t *txn, size_t max_records,
+                         store_collect_t *out, mlops_err_t *err);
+
+typedef struct {
+    uint64_t objects;     //  complete objects
+    uint64_t bytes;       //  their bytes
+    uint64_t chunks;      //  chunk records (of complete objects and of writes in progress)
+} store_object_stats_t;
+//  Counts the objects, in txn or a read transaction of its own.
+int store_object_stats(store_t *self, store_txn_t *txn, store_object_stats_t *out,
+                       mlops_err_t *err);
+
 //  Audit log: append (seq assigned here) and list ascending.
 int store_audit_append(store_t *self, store_txn_t *txn, audit_t *entry, mlops_err_t *err);
 int store_audit_list(store_t *self, audit_t **out, size_t *n, mlops_err_t *err);

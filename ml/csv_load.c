@@ -11,6 +11,7 @@
     promises.
 */
 #include "csv_load.h"
+#include "csv_internal.h"
 
 #include "dict.h"
 #include "log.h"
@@ -29,7 +30,6 @@
 #include <unistd.h>
 
 #define CSV_DEFAULT_MAX_BYTES ((size_t)4 << 30) //  4 GiB when opts->max_bytes is 0
-#define CSV_CATEGORY_MAX_LEVELS 32              //  more distinct strings make TEXT
 #define CSV_FIRST_ROWS 64                       //  initial row capacity per column (doubles)
 #define CSV_SAMPLE_CHARS 40                     //  of a bad cell, in messages
 #define CSV_FIELD_BEGUN 2                       //  libcsv.c's parser state inside a field
@@ -70,7 +70,7 @@ typedef struct {
 //  digits, no exponent) take a fast exact path: the integer of the digits
 //  and the power of ten are both exact doubles, so one division rounds
 //  correctly. Anything else goes to strtod; hex, nan and inf are refused.
-static int s_parse_number(const char *s, size_t len, double *out)
+int csv_parse_number(const char *s, size_t len, double *out)
 {
     static const double pow10[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7,
                                    1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
@@ -130,7 +130,7 @@ static int s_cell(s_load_t *ld, s_col_t *col, const char *s, size_t len)
         return 0;
     }
     if (col->num) {
-        if (s_parse_number(s, len, &col->num[r])) {
+        if (csv_parse_number(s, len, &col->num[r])) {
             col->any_number = 1;
             return 0;
         }
@@ -163,25 +163,32 @@ static int s_listed(const char *const *list, const char *name)
     return 0;
 }
 
-static int s_header_field(s_load_t *ld, const char *s, size_t len)
+int csv_header_name(dict_t *names, size_t c, const char *s, size_t len, mlops_err_t *err)
 {
-    size_t c = ld->n_cols;
     if (c >= TABLE_MAX_COLS)
-        return mlops_err_set(ld->err, MLOPS_ETOOBIG, "line 1: more than %d columns",
-                             TABLE_MAX_COLS);
+        return mlops_err_set(err, MLOPS_ETOOBIG, "line 1: more than %d columns", TABLE_MAX_COLS);
     if (len == 0)
-        return mlops_err_set(ld->err, MLOPS_ECSV, "line 1: column %zu has an empty name", c + 1);
+        return mlops_err_set(err, MLOPS_ECSV, "line 1: column %zu has an empty name", c + 1);
     uint32_t code;
-    int rc = dict_intern(ld->names, s, len, &code);
+    int rc = dict_intern(names, s, len, &code);
     if (rc != 0)
-        return mlops_err_set(ld->err, rc, "out of memory");
+        return mlops_err_set(err, rc, "out of memory");
     if (code != c) {
         char sample[CSV_SAMPLE_CHARS];
         log_sanitize(s, len, sample, sizeof sample);
-        return mlops_err_set(ld->err, MLOPS_ECSV,
+        return mlops_err_set(err, MLOPS_ECSV,
                              "line 1: duplicate column name '%s' (columns %u and %zu)", sample,
                              code + 1, c + 1);
     }
+    return 0;
+}
+
+static int s_header_field(s_load_t *ld, const char *s, size_t len)
+{
+    size_t c = ld->n_cols;
+    int rc = csv_header_name(ld->names, c, s, len, ld->err);
+    if (rc)
+        return rc;
     if (vec_reserve_(&ld->cols, &ld->cap_cols, c, 1, sizeof *ld->cols))
         return mlops_err_set(ld->err, MLOPS_ENOMEM, "out of memory");
     s_col_t *col = &ld->cols[c];
@@ -250,7 +257,7 @@ static void s_refill_cell(s_load_t *ld, s_col_t *col, const char *s, size_t len)
                                mlops_strerror(rc));
 }
 
-static size_t s_count_newlines(const char *s, size_t len)
+size_t csv_count_newlines(const char *s, size_t len)
 {
     size_t n = 0;
     for (const char *p = s; len > 0 && (p = memchr(p, '\n', len - (size_t)(p - s))); p++)
@@ -264,7 +271,7 @@ static void s_field_fn(void *data, size_t len, void *arg)
     const char *s = data ? data : "";
     if (ld->rc)
         return;
-    ld->row_newlines += s_count_newlines(s, len);
+    ld->row_newlines += csv_count_newlines(s, len);
     size_t c = ld->field++;
     if (!ld->header_done) {
         if (!ld->second_pass)
@@ -289,12 +296,36 @@ static void s_row_fn(int term, void *arg)
     if (!ld->header_done)
         ld->header_done = 1;
     else if (ld->field != ld->n_cols)
-        ld->rc = mlops_err_set(ld->err, MLOPS_ECSV, "line %zu: %zu field%s, expected %zu",
-                               first_line, ld->field, ld->field == 1 ? "" : "s", ld->n_cols);
+        ld->rc = csv_ragged(first_line, ld->field, ld->n_cols, ld->err);
     else
         ld->n_rows++;
     ld->field = 0;
     ld->row_newlines = 0;
+}
+
+int csv_ragged(size_t first_line, size_t fields, size_t n_cols, mlops_err_t *err)
+{
+    return mlops_err_set(err, MLOPS_ECSV, "line %zu: %zu field%s, expected %zu", first_line,
+                         fields, fields == 1 ? "" : "s", n_cols);
+}
+
+int csv_check_closed(const struct csv_parser *p, size_t line, size_t row_newlines, char last,
+                     mlops_err_t *err)
+{
+    //  libcsv's own check (CSV_STRICT_FINI) works only in strict mode, which
+    //  would also refuse stray quotes inside fields that real files carry;
+    //  so look at the parser's public state: inside a quoted field
+    //  (libcsv's FIELD_BEGUN) at the end of the input.
+    if (!p->quoted || p->pstate != CSV_FIELD_BEGUN)
+        return 0;
+    //  The open field's line breaks moved us down, except a last one
+    //  that ends the input (line does not count past it).
+    size_t open_newlines = csv_count_newlines((const char *)p->entry_buf, p->entry_pos);
+    if (open_newlines > 0 && last == '\n')
+        open_newlines--;
+    return mlops_err_set(err, MLOPS_ECSV,
+                         "line %zu: a quoted field is not closed at the end of the input",
+                         line - row_newlines - open_newlines);
 }
 
 //  ---------------------------------------------------------------------------
@@ -319,21 +350,12 @@ static int s_pass(s_load_t *ld, const char *data, size_t len)
         if (nl && off < len)
             ld->line++;
     }
-    //  libcsv's own check (CSV_STRICT_FINI) works only in strict mode, which
-    //  would also refuse stray quotes inside fields that real files carry;
-    //  so look at the parser's public state: inside a quoted field
-    //  (libcsv's FIELD_BEGUN) at the end of the input.
-    if (!ld->rc && p.quoted && p.pstate == CSV_FIELD_BEGUN) {
-        //  The open field's line breaks moved us down, except a last one
-        //  that ends the input (ld->line does not count past it).
-        size_t open_newlines = s_count_newlines((const char *)p.entry_buf, p.entry_pos);
-        if (open_newlines > 0 && data[len - 1] == '\n')
-            open_newlines--;
-        ld->rc = mlops_err_set(ld->err, MLOPS_ECSV,
-                               "line %zu: a quoted field is not closed at the end of the input",
-                               ld->line - ld->row_newlines - open_newlines);
-    }
-    if (!ld->rc && csv_fini(&p, s_field_fn, s_row_fn, ld) != 0 && !ld->rc)
+    //  the second pass stops at the last row it needs, maybe inside the
+    //  next row or a quoted field of it: the first pass checked the whole
+    //  input already, and finishing the cut row would misread it
+    if (!ld->rc && !ld->second_pass && len > 0)
+        ld->rc = csv_check_closed(&p, ld->line, ld->row_newlines, data[len - 1], ld->err);
+    if (!ld->rc && !ld->second_pass && csv_fini(&p, s_field_fn, s_row_fn, ld) != 0 && !ld->rc)
         ld->rc = mlops_err_set(ld->err, MLOPS_ENOMEM, "out of memory");
     csv_free(&p);
     return ld->rc;

@@ -14,6 +14,7 @@
     Caveats:
     - The whole input is held in memory while loading (csv_load_file reads
       the file first), plus the table: budget about twice the file size.
+      ml/csv_stream.h reads a file of any size in bounded memory.
 */
 #ifndef MLOPS_CSV_H
 #define MLOPS_CSV_H
@@ -33,5 +34,10 @@ table_t *csv_load_file(const char *path, const csv_options_t *opts, mlops_err_t 
 //  Same from memory.
 table_t *csv_load_buffer(const char *data, size_t len, const csv_options_t *opts,
                          mlops_err_t *err);
+
+//  Parses a whole field of len bytes (NUL-terminated at s[len]) as a finite
+//  double: the one rule for "this cell is a number" (PROTOCOL.md, "CSV
+//  loading"). Returns 1 with *out set, or 0.
+int csv_parse_number(const char *s, size_t len, double *out);
 
 #endif

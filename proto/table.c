@@ -22,7 +22,6 @@
 
 #define TABLE_VERSION 1              //  the "version" field of the encoding
 #define TABLE_MSGPACK_DEPTH 8        //  nesting of the encoding is 4
-#define TABLE_NAN_BITS 0x7ff8000000000000ULL //  the bytes of a missing number
 
 //  --------------------------------------------------------------------------
 //  Building

@@ -32,6 +32,7 @@
 
 #define TABLE_MAX_COLS 4096           //  refuse wider inputs
 #define TABLE_MAX_ROWS 100000000ULL   //  refuse longer inputs (100 M)
+#define TABLE_NAN_BITS 0x7ff8000000000000ULL //  the encoded bytes of a missing number
 
 typedef enum {
     TABLE_NUMBER = 1,   //  every present cell parsed as a finite double

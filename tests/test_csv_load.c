@@ -203,6 +203,29 @@ static void test_header_errors(void)
     CHECK_CONTAINS(err.msg, "empty CSV");
 }
 
+//  A column that turns to strings makes a second pass, which stops at
+//  the row it needs, here inside the next row's quoted line break: that
+//  is no unclosed quote (found by fuzz/fuzz_csv_stream).
+static void test_second_pass_stops_inside_a_quoted_field(void)
+{
+    mlops_err_t err;
+    table_t *t = s_load("id,note\r\n1,\"a\"\rg2,\"two\r\nlines\"\r\n", &err);
+    if (!t)
+        fprintf(stderr, "  %s\n", err.msg);
+    CHECK(t);
+    CHECK_INT(t ? t->n_rows : 0, 2);
+    CHECK_STR(t ? table_string(t, 0, 0) : "", "1");
+    CHECK_STR(t ? table_string(t, 1, 1) : "", "two\r\nlines");
+    table_destroy(&t);
+    //  ... or inside a row narrower than the header so far
+    t = s_load("id,name,note\r\n1,\"a\",\"b\"\rg2,\"two\r\nlines\",x\r\n", &err);
+    if (!t)
+        fprintf(stderr, "  %s\n", err.msg);
+    CHECK(t);
+    CHECK_INT(t ? t->n_rows : 0, 2);
+    table_destroy(&t);
+}
+
 static void test_nul_unclosed_quote_and_size_limit(void)
 {
     mlops_err_t err;
@@ -315,6 +338,7 @@ int main(void)
     RUN(test_forced_columns);
     RUN(test_header_errors);
     RUN(test_nul_unclosed_quote_and_size_limit);
+    RUN(test_second_pass_stops_inside_a_quoted_field);
     RUN(test_file_errors_and_round_trip);
     RUN(test_sample_file);
     RUN(test_titanic_file);

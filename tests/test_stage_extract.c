@@ -2,6 +2,7 @@
     run in-process against a data service: a synthetic source, a CSV file,
     a stored dataset, each uploaded under its dataset version, and each
     refusal with the code and the message the run record shows. */
+#include "csv_load.h"
 #include "stage_fixtures.h"
 #include "testing.h"
 
@@ -192,6 +193,64 @@ static void test_errors_quote_nothing(void)
     testing_rmtree(dir);
 }
 
+
+//  A CSV of many read chunks (Titanic's rows, repeated) is streamed under
+//  the same dataset version csv_load gives it, the Titanic file itself
+//  keeps its old version, and a file broken near its end leaves no new
+//  object in the store.
+static void test_streamed_csv_keeps_the_version(void)
+{
+    const char *titanic = testing_titanic_path();
+    if (!titanic) {
+        printf("skip test_streamed_csv_keeps_the_version: no titanic.csv\n");
+        return;
+    }
+    char dir[256], path[600], broken[600];
+    CHECK_INT(testing_tmpdir(dir, sizeof dir, "extract_stream"), 0);
+    snprintf(path, sizeof path, "%s/big.csv", dir);
+    snprintf(broken, sizeof broken, "%s/broken.csv", dir);
+    FILE *in = fopen(titanic, "rb");
+    CHECK(in != NULL);
+    char *text = malloc(1 << 20);
+    size_t len = in ? fread(text, 1, 1 << 20, in) : 0;
+    if (in)
+        fclose(in);
+    const char *body = strchr(text, '\n') + 1;   //  the rows without the header
+    FILE *big = fopen(path, "w"), *bad = fopen(broken, "w");
+    fwrite(text, 1, len, big);
+    fwrite(text, 1, len, bad);
+    for (int i = 0; i < 100; i++) {
+        fwrite(body, 1, len - (size_t)(body - text), big);
+        fwrite(body, 1, len - (size_t)(body - text), bad);
+    }
+    fclose(big);
+    fputs("1,2\n", bad);   //  a ragged row at the very end
+    fclose(bad);
+    mlops_err_t err;
+    stage_extract_out_t out;
+    const char *files[] = {titanic, path};
+    for (int f = 0; f < 2; f++) {
+        table_t *t = csv_load_file(files[f], NULL, &err);
+        char version[HASH_HEX_LEN + 1] = "";
+        if (t)
+            table_hash(t, version);
+        CHECK_INT(s_extract(files[f], NULL, &out, &err), 0);
+        CHECK_STR(out.table.hash, version);
+        CHECK(f == 0 || out.table.size > 4 * (int64_t)STORE_OBJECT_CHUNK_BYTES);
+        table_destroy(&t);
+    }
+    store_object_stats_t before, after;
+    CHECK_INT(store_object_stats(sf_fx.store, NULL, &before, &err), 0);
+    CHECK_INT(s_extract(broken, NULL, &out, &err), MLOPS_ECSV);
+    CHECK_CONTAINS(err.msg, ": line 89993: 2 fields, expected 12");
+    CHECK_INT(store_object_stats(sf_fx.store, NULL, &after, &err), 0);
+    CHECK_INT(after.objects, before.objects);
+    CHECK_INT(after.bytes, before.bytes);
+    CHECK_INT(after.chunks, before.chunks);
+    free(text);
+    testing_rmtree(dir);
+}
+
 int main(void)
 {
     //  the historical cases read anywhere; test_data_roots checks the roots
@@ -204,6 +263,7 @@ int main(void)
     RUN(test_refusals_name_the_problem);
     RUN(test_data_roots);
     RUN(test_errors_quote_nothing);
+    RUN(test_streamed_csv_keeps_the_version);
     sf_down();
     return TEST_REPORT("test_stage_extract");
 }

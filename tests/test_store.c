@@ -1244,6 +1244,96 @@ static void test_object_cut_short_is_invisible(void)
     s_rmrf(base);
 }
 
+//  Collection: objects named by a run (dataset, queued source), a version
+//  (artifact, dataset) or a stage output stay; the others go, chunks and
+//  all, within the bound; an object still being written (chunks, no size
+//  record) is never touched.
+static void s_put_object(store_t *s, const char *text, size_t repeat, char hash[65])
+{
+    size_t n = strlen(text) * repeat;
+    uint8_t *bytes = malloc(n + 1);
+    for (size_t i = 0; i < repeat; i++)
+        memcpy(bytes + i * strlen(text), text, strlen(text));
+    mlops_err_t err;
+    CHECK_INT(store_object_put(s, NULL, bytes, n, hash, &err), 0);
+    free(bytes);
+}
+
+static void test_object_collection(void)
+{
+    char base[64], dir[96];
+    s_tmpdir(base, dir);
+    mlops_err_t err;
+    store_t *s = store_open(dir, NULL, &err);
+    CHECK(s != NULL);
+    char data[65], queued[65], output[65], artifact[65], trained[65], gone1[65], gone2[65];
+    s_put_object(s, "dataset", 1, data);
+    s_put_object(s, "queued source", 1, queued);
+    s_put_object(s, "recipe", 1, output);
+    s_put_object(s, "artifact", 1, artifact);
+    s_put_object(s, "old dataset", 1, trained);
+    s_put_object(s, "unnamed, three chunks and a bit ", 100000, gone1);
+    s_put_object(s, "unnamed", 1, gone2);
+    //  an upload cut short in its second transaction: chunks, no size record
+    uint64_t total = (STORE_OBJECT_TXN_BYTES / STORE_OBJECT_CHUNK_BYTES + 2) * STORE_OBJECT_CHUNK_BYTES;
+    s_pattern_t src = {total - 5};
+    const char *partial = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+    CHECK_INT(store_object_put_from(s, partial, total, s_pattern_fn, &src, &err), EIO);
+    run_t run = {.id = 1, .state = RUN_SUCCEEDED};
+    snprintf(run.dataset_hash, sizeof run.dataset_hash, "%s", data);
+    snprintf(run.source, sizeof run.source, "x.csv");
+    CHECK_INT(store_run_put(s, NULL, &run, &err), 0);
+    run_t waiting = {.id = 2, .state = RUN_QUEUED};
+    snprintf(waiting.source, sizeof waiting.source, "dataset:%s", queued);
+    CHECK_INT(store_run_put(s, NULL, &waiting, &err), 0);
+    version_t v = {.version = 1, .stage = VERSION_PRODUCTION};
+    snprintf(v.sha256, sizeof v.sha256, "%s", artifact);
+    snprintf(v.dataset_hash, sizeof v.dataset_hash, "%s", trained);
+    CHECK_INT(store_version_put(s, NULL, &v, &err), 0);
+    char out[200];   //  a stage output: {"v": 2, "recipe": {"hash": ..., "size": 6}}
+    int n = snprintf(out, sizeof out, "\x82\xa1v\x02\xa6recipe\x82\xa4hash\xd9\x40%s\xa4size\x06", output);
+    CHECK_INT(store_blob_put(s, NULL, "1-preprocess", (const uint8_t *)out, (size_t)n, &err), 0);
+    store_object_stats_t before, after;
+    CHECK_INT(store_object_stats(s, NULL, &before, &err), 0);
+    CHECK_INT(before.objects, 7);
+    //  a bound of one record: the small one goes first (hash order decides
+    //  which), the walk stops at the next and says there is more
+    store_collect_t got;
+    CHECK_INT(store_object_collect(s, NULL, 1, &got, &err), 0);
+    CHECK_INT(got.objects, 1);
+    CHECK(got.more);
+    store_collect_t rest;
+    CHECK_INT(store_object_collect(s, NULL, 0, &rest, &err), 0);
+    CHECK_INT(got.objects + rest.objects, 2);
+    CHECK_INT(got.bytes + rest.bytes, 32 * 100000 + 7);
+    CHECK(!rest.more);
+    CHECK_INT(store_object_stats(s, NULL, &after, &err), 0);
+    CHECK_INT(after.objects, 5);
+    CHECK_INT(after.bytes, before.bytes - 32 * 100000 - 7);
+    CHECK_INT(after.chunks, before.chunks - 4 - 1);   //  the partial upload's 16 stay
+    const char *kept[] = {data, queued, output, artifact, trained};
+    uint64_t size;
+    for (size_t i = 0; i < 5; i++)
+        CHECK_INT(store_object_size(s, NULL, kept[i], &size, &err), 0);
+    CHECK_INT(store_object_size(s, NULL, gone1, &size, &err), MLOPS_ENOTFOUND);
+    CHECK_INT(store_object_size(s, NULL, gone2, &size, &err), MLOPS_ENOTFOUND);
+    //  nothing more to do; the run goes, and its dataset with the next pass
+    CHECK_INT(store_object_collect(s, NULL, 0, &rest, &err), 0);
+    CHECK_INT(rest.objects, 0);
+    CHECK_INT(store_run_delete(s, NULL, 1, &err), 0);
+    CHECK_INT(store_object_collect(s, NULL, 0, &rest, &err), 0);
+    CHECK_INT(rest.objects, 1);
+    CHECK_INT(store_object_size(s, NULL, data, &size, &err), MLOPS_ENOTFOUND);
+    //  a stage output that does not decode: nothing is removed
+    CHECK_INT(store_blob_put(s, NULL, "2-extract", (const uint8_t *)"\xc1", 1, &err), 0);
+    CHECK_INT(store_version_delete(s, NULL, 1, &err), 0);
+    CHECK_INT(store_object_collect(s, NULL, 0, &rest, &err), 0);
+    CHECK_INT(rest.objects, 0);
+    CHECK_INT(rest.skipped, MLOPS_EPROTO);
+    store_destroy(&s);
+    s_rmrf(base);
+}
+
 //  Task logs: by task and attempt; a run's logs go together, and only
 //  that run's (the prefix "1-" is not "10-"); bad keys are refused.
 static void test_task_logs(void)
@@ -1373,5 +1463,6 @@ int main(void)
     RUN(test_sigkill_mid_write_loses_nothing_committed);
     RUN(test_object_put_from_grows_the_map);
     RUN(test_object_cut_short_is_invisible);
+    RUN(test_object_collection);
     return TEST_REPORT("test_store");
 }

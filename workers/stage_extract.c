@@ -8,6 +8,10 @@
     data roots (stage_extract_configure), is a regular file (not a FIFO,
     a device, /proc), and is no larger than the byte cap; it is opened
     non-blocking and read in chunks that stop at SIGTERM and at a deadline.
+    A CSV is streamed (ml/csv_stream.h): read twice in chunks, encoded
+    into an unlinked temporary file and uploaded from it, so extract's
+    memory is bounded by the chunk, not the file; a stored dataset and a
+    synthetic source are built in memory (synth generates the table whole).
     A CSV error that would quote the file (a cell, a header name) keeps
     only its line number: run records are readable by anyone with read
     access. */
@@ -21,14 +25,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "csv_load.h"
+#include "csv_stream.h"
+#include "log.h"
 #include "synth.h"
 #include "table.h"
 
-#define S_CHUNK_BYTES (1 << 20)            //  read between two checks of SIGTERM and the deadline
 #define S_READ_DEADLINE_MSEC (5 * 60 * 1000) //  a source that reads slower than this is refused
 
 static struct {
@@ -118,41 +123,18 @@ static int s_open_source(const char *source, int *fd, size_t *size, mlops_err_t 
     return 0;
 }
 
-//  Reads the whole file of size bytes (plus whatever it grew, up to the
-//  cap), in chunks that stop at SIGTERM and at the deadline.
-static int s_read_source(const char *source, int fd, size_t size, char **out, size_t *len,
-                         mlops_err_t *err)
+//  Between chunks of the CSV: stop at SIGTERM and at the deadline.
+typedef struct {
+    const char *source;
+    int64_t deadline;     //  zclock_mono
+} s_check_t;
+
+static int s_check_fn(void *arg, mlops_err_t *err)
 {
-    size_t cap = s_policy.max_bytes ? s_policy.max_bytes : STAGE_EXTRACT_MAX_BYTES;
-    char *buf = malloc(cap + 1 < size + 1 ? cap + 1 : size + 1);
-    size_t have = 0, room = size;
-    int64_t deadline = zclock_mono() + S_READ_DEADLINE_MSEC;
-    int rc = buf ? 0 : mlops_err_set(err, MLOPS_ENOMEM, "extract: %s: out of memory", source);
-    while (rc == 0) {
-        if (zsys_interrupted || zclock_mono() > deadline) {
-            rc = mlops_err_set(err, MLOPS_ETIMEOUT, "extract: %s: %s", source,
-                               zsys_interrupted ? "interrupted" : "read too slow: refused");
-            break;
-        }
-        size_t want = room - have < S_CHUNK_BYTES ? room - have : S_CHUNK_BYTES;
-        ssize_t n = want ? read(fd, buf + have, want) : 0;
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            rc = mlops_err_set(err, errno, "extract: %s: %s", source, strerror(errno));
-        else if (n == 0)
-            break;
-        else
-            have += (size_t)n;
-    }
-    if (rc == 0 && have == room && read(fd, &(char){0}, 1) > 0)   //  it grew since fstat
-        rc = mlops_err_set(err, MLOPS_ETOOBIG, "extract: %s changed while read: refused", source);
-    if (rc) {
-        free(buf);
-        return rc;
-    }
-    *out = buf;
-    *len = have;
+    s_check_t *check = arg;
+    if (zsys_interrupted || zclock_mono() > check->deadline)
+        return mlops_err_set(err, MLOPS_ETIMEOUT, "%s",
+                             zsys_interrupted ? "interrupted" : "read too slow: refused");
     return 0;
 }
 
@@ -172,25 +154,48 @@ static int s_csv_error(const char *source, const mlops_err_t *sub, mlops_err_t *
     return mlops_err_set(err, code, "extract: %s: not a CSV this loader reads", source);
 }
 
-//  A CSV path under the rules at the top of this file.
-static table_t *s_load_file(const char *source, mlops_err_t *err)
+//  Uploads the len bytes of fd from a read-only mapping, so they are paged
+//  in from the file as they are sent rather than held.
+static int s_upload_file(stage_data_t *d, int fd, stage_ref_t *ref, mlops_err_t *err)
 {
-    int fd = -1;
-    size_t size = 0, len = 0;
-    char *data = NULL;
+    off_t len = lseek(fd, 0, SEEK_END);
+    void *bytes = len > 0 ? mmap(NULL, (size_t)len, PROT_READ, MAP_PRIVATE, fd, 0) : MAP_FAILED;
+    if (bytes == MAP_FAILED)
+        return mlops_err_set(err, errno ? errno : MLOPS_EINVAL, "extract: the encoded table: %s",
+                             strerror(errno ? errno : EINVAL));
+    int rc = stage_upload(d, "extract", "table", bytes, (size_t)len, ref, err);
+    munmap(bytes, (size_t)len);
+    return rc;
+}
+
+//  A CSV path under the rules at the top of this file, streamed
+//  (ml/csv_stream.h): encoded into an unlinked temporary file, then
+//  uploaded from it, so extract's memory does not grow with the file.
+static int s_extract_file(stage_data_t *d, const char *source, stage_ref_t *ref, mlops_err_t *err)
+{
+    int fd = -1, out = -1;
+    size_t size = 0, rows = 0, cols = 0;
     if (s_open_source(source, &fd, &size, err))
-        return NULL;
-    int rc = s_read_source(source, fd, size, &data, &len, err);
-    close(fd);
-    if (rc)
-        return NULL;
+        return err->code;
     mlops_err_t sub;
     mlops_err_clear(&sub);
-    table_t *t = csv_load_buffer(data, len, NULL, &sub);
-    free(data);
-    if (!t)
+    s_check_t check = {source, zclock_mono() + S_READ_DEADLINE_MSEC};
+    struct stat st;
+    int rc = (out = csv_stream_temp(&sub)) < 0 ? sub.code : 0;
+    if (rc == 0)
+        rc = csv_stream_encode(fd, out, s_check_fn, &check, &rows, &cols, &sub);
+    if (rc)
         s_csv_error(source, &sub, err);
-    return t;
+    else if (fstat(fd, &st) != 0 || (size_t)st.st_size != size)   //  it grew since it was opened
+        rc = mlops_err_set(err, MLOPS_ETOOBIG, "extract: %s changed while read: refused", source);
+    close(fd);
+    if (rc == 0) {
+        log_info("extract: streamed %zu rows, %zu columns", rows, cols);
+        rc = s_upload_file(d, out, ref, err);
+    }
+    if (out >= 0)
+        close(out);
+    return rc;
 }
 
 //  True when source names the synthetic generator ("synthetic" or
@@ -209,8 +214,6 @@ static table_t *s_load(stage_data_t *d, const stage_extract_in_t *in, mlops_err_
     size_t rows;
     uint64_t seed;
     table_t *t = NULL;
-    if (!s_is_synthetic(in->source))
-        return s_load_file(in->source, err);
     if (synth_parse_spec(in->source, &rows, &seed, &sub) == 0)
         t = synth_generate(rows, seed, &sub);
     const char *why = mlops_err_text(&sub, sub.code);
@@ -222,6 +225,30 @@ static table_t *s_load(stage_data_t *d, const stage_extract_in_t *in, mlops_err_
     return t;
 }
 
+//  A table built in memory (a stored dataset, synthetic), uploaded.
+static int s_extract_table(stage_data_t *d, const stage_extract_in_t *in, stage_ref_t *ref,
+                           mlops_err_t *err)
+{
+    table_t *table = s_load(d, in, err);
+    if (!table)
+        return err->code ? err->code : MLOPS_ECSV;
+    if (table->n_rows == 0) {
+        table_destroy(&table);
+        return mlops_err_set(err, MLOPS_ECSV, "extract: '%.200s' has no rows", in->source);
+    }
+    //  the table's name is the sha256 of its canonical encoding: the
+    //  dataset version (table_hash), computed again by the data service
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    int rc = table_encode(table, &bytes, &len);
+    table_destroy(&table);
+    if (rc)
+        return mlops_err_set(err, rc, "extract: cannot encode the table: %s", mlops_strerror(rc));
+    rc = stage_upload(d, "extract", "table", bytes, len, ref, err);
+    free(bytes);
+    return rc;
+}
+
 int stage_extract_run(void *arg, const uint8_t *input, size_t input_len, uint8_t **output,
                       size_t *output_len, mlops_err_t *err)
 {
@@ -230,24 +257,11 @@ int stage_extract_run(void *arg, const uint8_t *input, size_t input_len, uint8_t
     int rc = stage_extract_in_decode(input, input_len, &in, &sub);
     if (rc)
         return mlops_err_set(err, rc, "extract: bad input: %s", mlops_err_text(&sub, rc));
-    table_t *table = s_load(arg, &in, err);
-    if (!table)
-        return err->code ? err->code : MLOPS_ECSV;
-    if (table->n_rows == 0) {
-        table_destroy(&table);
-        return mlops_err_set(err, MLOPS_ECSV, "extract: '%.200s' has no rows", in.source);
-    }
-    //  the table's name is the sha256 of its canonical encoding: the
-    //  dataset version (table_hash), computed again by the data service
     stage_extract_out_t out = {0};
-    uint8_t *bytes = NULL;
-    size_t len = 0;
-    rc = table_encode(table, &bytes, &len);
-    table_destroy(&table);
-    if (rc)
-        return mlops_err_set(err, rc, "extract: cannot encode the table: %s", mlops_strerror(rc));
-    rc = stage_upload(arg, "extract", "table", bytes, len, &out.table, err);
-    free(bytes);
+    if (!in.dataset.hash[0] && !s_is_synthetic(in.source))
+        rc = s_extract_file(arg, in.source, &out.table, err);
+    else
+        rc = s_extract_table(arg, &in, &out.table, err);
     if (rc == 0 && (rc = stage_extract_out_encode(&out, output, output_len)) != 0)
         mlops_err_set(err, rc, "extract: cannot encode the output");
     return rc;
