@@ -135,6 +135,7 @@ typedef struct {
     size_t present;    //  present cells
     size_t numeric;    //  strings: present cells that parse whole as numbers (inf, nan too)
     size_t bad_row;    //  strings: first present cell that is not a finite number, or SIZE_MAX
+    size_t big_row;    //  NUMBER: first present value beyond +-PREP_TARGET_MAX, or SIZE_MAX
     double *num;       //  NUMBER: the first min(k, PREP_MAX_CLASSES + 1) distinct values, ascending, owned
     const char **str;  //  strings: the same for levels, byte order, owned (strings borrowed)
 } s_target_t;
@@ -157,6 +158,8 @@ static int s_stats_number(const table_col_t *c, size_t n_rows, s_target_t *t)
         if (!c->missing[i]) {
             v[t->present++] = c->num[i];
             t->integer &= c->num[i] == floor(c->num[i]);
+            if (fabs(c->num[i]) > PREP_TARGET_MAX && t->big_row == SIZE_MAX)
+                t->big_row = i;
         }
     qsort(v, t->present, sizeof *v, s_cmp_double_fn);
     for (size_t i = 0; i < t->present; i++)
@@ -195,18 +198,27 @@ static int s_stats_strings(const table_col_t *c, size_t n_rows, s_target_t *t)
     return 0;
 }
 
+//  A string column most of whose values are numbers is a numeric target
+//  with bad cells (a stray word, inf, nan): nonzero with err naming the first.
+static int s_bad_number(const prep_recipe_t *r, const table_col_t *c, const s_target_t *t,
+                        mlops_err_t *err)
+{
+    if (c->kind == TABLE_NUMBER || 2 * t->numeric <= t->present || t->bad_row == SIZE_MAX)
+        return 0;
+    return mlops_err_set(err, MLOPS_EINVAL,
+                         "target '%s' looks numeric (%zu of %zu values are numbers) but "
+                         "row %zu holds '%s', not a finite number; fix the data, or give "
+                         "--task multiclass or binary to read the values as labels",
+                         r->target, t->numeric, t->present, t->bad_row + 1,
+                         c->levels[c->codes[t->bad_row]]);
+}
+
 //  The task the rules pick for an unrequested target, or -1 with err.
 static int s_infer_task(const prep_recipe_t *r, const table_col_t *c, const s_target_t *t,
                         mlops_err_t *err)
 {
-    if (c->kind != TABLE_NUMBER && 2 * t->numeric > t->present && t->bad_row != SIZE_MAX)
-        return mlops_err_set(err, MLOPS_EINVAL,
-                             "target '%s' looks numeric (%zu of %zu values are numbers) but "
-                             "row %zu holds '%s', not a finite number; fix the data, or give "
-                             "--task multiclass or binary to read the values as labels",
-                             r->target, t->numeric, t->present, t->bad_row + 1,
-                             c->levels[c->codes[t->bad_row]]),
-               -1;
+    if (s_bad_number(r, c, t, err))
+        return -1;
     if (t->k == 2)
         return TASK_BINARY;
     if (c->kind != TABLE_NUMBER || (t->integer && t->k <= PREP_INT_CLASSES_MAX))
@@ -245,7 +257,7 @@ static int s_fit_target(prep_recipe_t *r, const table_t *raw, int col, int task,
     if (task == TASK_BINARY)
         return s_fit_binary(r, raw, col, err);
     const table_col_t *c = &raw->cols[col];
-    s_target_t t = {0};
+    s_target_t t = {.bad_row = SIZE_MAX, .big_row = SIZE_MAX};
     int rc = c->kind == TABLE_NUMBER ? s_stats_number(c, raw->n_rows, &t)
                                      : s_stats_strings(c, raw->n_rows, &t);
     if (rc != 0)
@@ -257,12 +269,20 @@ static int s_fit_target(prep_recipe_t *r, const table_t *raw, int col, int task,
                            r->target, t.k ? "one value only" : "no values");
     else if (task == TASK_AUTO && (task = s_infer_task(r, c, &t, err)) < 0)
         rc = MLOPS_EINVAL;
+    else if (task == TASK_REGRESSION && s_bad_number(r, c, &t, err))
+        rc = MLOPS_EINVAL;
     else if (task == TASK_REGRESSION && c->kind != TABLE_NUMBER)
         rc = mlops_err_set(err, MLOPS_EINVAL,
                            "--task regression needs a numeric target; '%s' holds strings "
                            "(row %zu: '%s')",
                            r->target, t.bad_row == SIZE_MAX ? 0 : t.bad_row + 1,
                            t.bad_row == SIZE_MAX ? "" : c->levels[c->codes[t.bad_row]]);
+    else if (task == TASK_REGRESSION && t.big_row != SIZE_MAX)
+        rc = mlops_err_set(err, MLOPS_EINVAL,
+                           "target '%s' row %zu holds %g, beyond +-%g: its square would "
+                           "overflow the fit and the metrics; rescale the target",
+                           r->target, t.big_row + 1, raw->cols[col].num[t.big_row],
+                           PREP_TARGET_MAX);
     else if (task == TASK_REGRESSION)
         r->task = TASK_REGRESSION, r->target_numeric = true;
     else if (task == TASK_BINARY)

@@ -37,7 +37,11 @@
       PREP_INT_CLASSES_MAX distinct values multiclass (wine's 1, 2, 3);
       anything else regression (diabetes' 214 distinct integers);
     - requested: binary needs exactly 2 values (the old message), multiclass
-      2..PREP_MAX_CLASSES, regression a numeric column with 2+ values.
+      2..PREP_MAX_CLASSES, regression a numeric column with 2+ values (a
+      string column that looks numeric names its first bad cell, as above);
+    - a regression target (inferred or requested) with a value beyond
+      +-PREP_TARGET_MAX is an error naming the row (1e300 would make
+      squared errors infinite: a model of NaNs, metrics inf).
     Classes are sorted as numpy's unique sorts them (numbers ascending,
     strings in byte order), so class k is sklearn's classes_[k].
 */
@@ -56,6 +60,8 @@
 #define PREP_MAX_FEATURES 4096   //  refuse recipes wider than this
 #define PREP_MAX_CLASSES TASK_MAX_CLASSES //  classes of a multiclass target at most (task.h)
 #define PREP_INT_CLASSES_MAX 20  //  integer targets with at most this many values are classes
+#define PREP_TARGET_MAX 1e100    //  a regression target beyond +-this is refused: squares and
+                                 //  their sums over any row count stay finite
 #define PREP_LABEL_MISSING 255   //  prep_read_target: a row without a target
 
 typedef enum {

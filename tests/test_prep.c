@@ -337,6 +337,15 @@ static void test_task_errors(void)
         {"a b c a", TASK_REGRESSION, "--task regression needs a numeric target; 'y' holds strings"},
         {"a b c a", TASK_BINARY, "target 'y' is not binary: more than 2"},
         {over, TASK_AUTO, "target 'y' has more than 100 classes"},
+        {over, TASK_MULTICLASS, "target 'y' has more than 100 classes"},
+        {"a a a", TASK_MULTICLASS, "target 'y' has one value only"},
+        {"a a a", TASK_BINARY, "target 'y' is not binary: fewer than 2"},
+        //  requested regression: a bad cell is named as under auto
+        {"1.5 2.5 -inf 3.5 4.5", TASK_REGRESSION, "row 3 holds '-inf', not a finite number"},
+        {"1.5 nan 2.5 3.5", TASK_REGRESSION, "row 2 holds 'nan', not a finite number"},
+        //  finite but too large: squared errors would be inf (a model of NaNs)
+        {"1.5 2.5 1e300 3.5", TASK_AUTO, "target 'y' row 3 holds 1e+300, beyond +-1e+100"},
+        {"1.5 -2e150 2.5 3.5", TASK_REGRESSION, "target 'y' row 2 holds -2e+150, beyond"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         table_t *t = s_csv_target(cases[i].values);
@@ -346,6 +355,13 @@ static void test_task_errors(void)
         CHECK_CONTAINS(err.msg, cases[i].msg);
         table_destroy(&t);
     }
+    //  the limit itself is a value like any other
+    table_t *t = s_csv_target("1e100 -1e100 0.5 2.5");
+    mlops_err_t err;
+    prep_recipe_t *r = prep_target_fit(t, "y", TASK_REGRESSION, NULL, 0, &err);
+    CHECK(r != NULL);
+    prep_destroy(&r);
+    table_destroy(&t);
 }
 
 int main(void)

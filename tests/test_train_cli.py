@@ -139,6 +139,35 @@ def test_target_errors_cli(tmp_path):
     assert rc == 1 and "row 30 holds 'inf', not a finite number" in err
     rc, _, err = target(["c%d" % i for i in range(101)] * 2)
     assert rc == 1 and "more than 100 classes" in err
+    rc, _, err = target(["c%d" % i for i in range(101)] * 2, "--task", "multiclass")
+    assert rc == 1 and "more than 100 classes" in err
+    rc, _, err = target(["a"] * 30, "--task", "multiclass")
+    assert rc == 1 and "target 't' has one value only" in err
+    # asked for a regression, a numeric column's bad cell is named all the same
+    rc, _, err = target(["%d.5" % i for i in range(29)] + ["nan"], "--task", "regression")
+    assert rc == 1 and "looks numeric (30 of 30 values are numbers) but row 30 holds 'nan'" in err
+    # finite, but its square is not: refused before a model of NaNs is made
+    rc, _, err = target(["%d.5" % i for i in range(29)] + ["1e300"])
+    assert rc == 1 and "target 't' row 30 holds 1e+300, beyond +-1e+100" in err
+
+
+def test_single_row_class_cli(tmp_path):
+    # multiclass keeps a one-row class in training (noted), in the split and
+    # in every fold; binary cannot stratify it and says so
+    def csv(label):
+        path = tmp_path / "rare.csv"
+        path.write_text("x,t\n" + "".join("%d,%s\n" % (i % 7, label(i)) for i in range(50)))
+        return str(path)
+    rc, out, err = run("--source", csv(lambda i: "c" if i == 7 else "ab"[i % 2]), "--target", "t",
+                       "--json", "--cv", "5")
+    assert rc == 0, err
+    d = json.loads(out)
+    assert d["task"] == "multiclass" and d["classes"] == ["a", "b", "c"]
+    assert "1 class with a single row kept in training only" in d["notes"]
+    assert d["split"]["n_test"] == 10 and d["families"]["logreg"]["cv"]["folds"] == 5
+    rc, _, err = run("--source", csv(lambda i: "b" if i == 7 else "a"), "--target", "t")
+    assert rc == 1 and "cannot split 50 rows (49 of class 0, 1 of class 1) with test fraction " \
+        "0.2: each class needs rows on both sides" in err
 
 
 @pytest.mark.skipif(not os.path.exists(SKDATA + "wine_data.csv"), reason="no sklearn data files")
