@@ -172,11 +172,17 @@ static const forest_steps_t *s_steps(const forest_t *self)
     return st;
 }
 
-//  Row x coded into ranks r (p of them).
-static void s_code(const forest_steps_t *st, size_t p, const double *x, uint16_t *r)
+//  m rows of X (m x p) coded into ranks R (m x p). Feature by feature:
+//  every row's search of one feature takes the same number of steps, so
+//  the loop is predicted and the rows' searches overlap.
+static void s_code(const forest_steps_t *st, size_t p, const double *X, size_t m, uint16_t *R)
 {
-    for (size_t j = 0; j < p; j++)
-        r[j] = (uint16_t)s_rank(st->cut + st->cut_at[j], st->cut_at[j + 1] - st->cut_at[j], x[j]);
+    for (size_t j = 0; j < p; j++) {
+        const double *cut = st->cut + st->cut_at[j];
+        uint32_t n_cuts = st->cut_at[j + 1] - st->cut_at[j];
+        for (size_t i = 0; i < m; i++)
+            R[i * p + j] = (uint16_t)s_rank(cut, n_cuts, X[i * p + j]);
+    }
 }
 
 //  The stored nodes walked one row, one tree at a time: what every other
@@ -227,7 +233,7 @@ double forest_predict_one(const forest_t *self, const double *x)
     uint16_t *r = !st ? NULL : p <= ROW_STACK_MAX ? on_stack : malloc(p * sizeof *r);
     if (!r)
         return s_plain_one(self, x);
-    s_code(st, p, x, r);
+    s_code(st, p, x, 1, r);
     //  the trees of one row in lock step, WALKS at a time
     uint32_t cur[WALKS], slot[WALKS], leaf[WALKS];
     const uint16_t *xs[WALKS];
@@ -282,8 +288,7 @@ static void s_predict_rows(const forest_t *self, const double *X, size_t n, doub
     }
     for (size_t at = 0; at < n; at += BLOCK_ROWS) {
         size_t m = n - at < BLOCK_ROWS ? n - at : BLOCK_ROWS;
-        for (size_t i = 0; i < m; i++)
-            s_code(st, p, X + (at + i) * p, R + i * p);
+        s_code(st, p, X + at * p, m, R);
         s_block_sums(self, st, R, m, proba + at);
         for (size_t i = 0; i < m; i++)
             proba[at + i] /= (double)self->n_trees;
