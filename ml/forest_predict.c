@@ -75,9 +75,11 @@ static uint32_t s_rank(const double *cut, uint32_t m, double x)
     return (uint32_t)(b - cut) + (x > *b);
 }
 
-//  Feature j's sorted distinct thresholds, gathered into cut from cut_at[j]
-//  on (cut_at counts per feature on entry); cut_at[j + 1] is where they end
-//  on return. -0 and +0 compare equal and are one cut.
+//  Every feature's sorted distinct thresholds (its cuts) into cut, feature
+//  after feature. On entry cut_at[j] is where feature j's thresholds may
+//  start (the counts before it); on return where its cuts start, and
+//  cut_at[p] their total, which is returned (SIZE_MAX: out of memory).
+//  -0 and +0 compare equal and are one cut.
 static size_t s_cuts(const forest_t *self, double *cut, uint32_t *cut_at)
 {
     size_t p = self->n_features, total = 0;
@@ -104,6 +106,23 @@ static size_t s_cuts(const forest_t *self, double *cut, uint32_t *cut_at)
     cut_at[p] = (uint32_t)total;
     free(fill);
     return total;
+}
+
+//  The steps and leaf values of self's nodes, the cuts in st already.
+static void s_fill(const forest_t *self, const forest_steps_t *st, double *leaf, s_step_t *step)
+{
+    for (size_t k = 0; k < self->n_nodes; k++) {
+        const forest_node_t *nd = &self->nodes[k];
+        if (nd->feature < 0) {
+            leaf[k] = nd->value, step[k] = (s_step_t){0, RANK_NEVER, (uint32_t)k};
+            continue;
+        }
+        const uint32_t *at = st->cut_at + nd->feature;
+        //  a threshold is one of its feature's cuts: its rank is its index
+        //  there; NaN is none of them, and no row is above it
+        uint32_t r = isnan(nd->value) ? RANK_NEVER : s_rank(st->cut + at[0], at[1] - at[0], nd->value);
+        leaf[k] = 0, step[k] = (s_step_t){(uint16_t)nd->feature, (uint16_t)r, nd->left};
+    }
 }
 
 //  The steps of self, or NULL (out of memory, no features, or too many
@@ -135,18 +154,7 @@ static forest_steps_t *s_steps_build(const forest_t *self)
         memcpy(c, cut, d * sizeof *c);
         memcpy(at, cut_at, (p + 1) * sizeof *at);
         *st = (forest_steps_t){leaf, c, at, step};
-        for (size_t k = 0; k < n; k++) {
-            const forest_node_t *nd = &self->nodes[k];
-            const double *fc = c + (nd->feature >= 0 ? at[nd->feature] : 0);
-            uint32_t m = nd->feature >= 0 ? at[nd->feature + 1] - at[nd->feature] : 0;
-            //  a threshold is one of its feature's cuts: its rank is its
-            //  index there; NaN is none of them, and no row is above it
-            uint16_t r = nd->feature < 0 || isnan(nd->value) ? RANK_NEVER
-                                                             : (uint16_t)s_rank(fc, m, nd->value);
-            leaf[k] = nd->feature >= 0 ? 0 : nd->value;
-            step[k] = nd->feature >= 0 ? (s_step_t){(uint16_t)nd->feature, r, nd->left}
-                                       : (s_step_t){0, RANK_NEVER, (uint32_t)k};
-        }
+        s_fill(self, st, leaf, step);
     }
     free(cut_at);
     free(cut);
