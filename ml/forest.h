@@ -39,7 +39,8 @@
 
     Trees are flattened into one node array (children adjacent), which keeps
     prediction a tight loop over a few cache lines per tree; prediction
-    walks a copy of it in which a leaf loops to itself (forest_predict.c).
+    walks a compact copy of it in which a leaf loops to itself and a
+    threshold is a rank among its feature's thresholds (forest_predict.c).
 
     Other task types (forest_fit_task, grown by forest_task.c on the same
     codes, with the same bootstrap, feature draws and thresholds):
@@ -82,8 +83,10 @@ typedef struct forest_node_s {
     uint32_t left;    //  index of the left child in nodes; the right is left + 1
 } forest_node_t;
 
-//  A node as prediction walks it (forest_predict.c): a leaf loops to itself.
-typedef struct forest_step_s forest_step_t;
+//  The nodes as prediction walks them (forest_predict.c): 8-byte steps
+//  comparing ranks, where a leaf loops to itself, and the per-feature
+//  threshold tables that code a row into ranks.
+typedef struct forest_steps_s forest_steps_t;
 
 typedef struct {
     size_t n_features; //  p
@@ -96,8 +99,8 @@ typedef struct {
     size_t n_leaves;   //  MULTICLASS: rows of leaf_values
     double *leaf_values; //  MULTICLASS: n_leaves x n_classes fractions, owned; a leaf's
                          //  node has feature -1 and left = its row
-    _Atomic(forest_step_t *) steps; //  nodes as prediction walks them, built on first
-                                    //  use (NULL until then), owned
+    _Atomic(forest_steps_t *) steps; //  nodes as prediction walks them, built on first
+                                     //  use (NULL until then), owned: one block
 } forest_t;
 
 //  Grows a forest on n rows of X (row-major, n x p), labels y in {0, 1}.

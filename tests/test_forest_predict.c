@@ -2,7 +2,10 @@
     plain walk of the stored nodes, bit for bit: single rows (trees in lock
     step, more trees than one lock step holds), blocks of rows of every
     size, the threaded batch, NaN features (they go left, as x > t is
-    false) and a forest that is all leaves. */
+    false), a forest that is all leaves, and the rank coding's edges:
+    thresholds shared by several nodes (and -0 beside +0), rows exactly at,
+    just below and just above them, features no node splits on, and a
+    feature with more thresholds than 16-bit ranks hold (the plain walk). */
 #include "forest.h"
 #include "testing.h"
 
@@ -34,10 +37,10 @@ static double *s_rows(size_t n, unsigned seed, int with_nan)
     return X;
 }
 
-//  Rows differing from the plain walk, through each entry point.
-static size_t s_differ(const forest_t *f, size_t n, int with_nan)
+//  Rows of X (n x P) differing from the plain walk, through each entry point.
+static size_t s_differ_rows(const forest_t *f, const double *X, size_t n)
 {
-    double *X = s_rows(n, 5, with_nan), *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b);
+    double *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b);
     forest_predict(f, X, n, a);
     forest_predict_block(f, X, n, b);
     size_t differ = 0;
@@ -46,10 +49,28 @@ static size_t s_differ(const forest_t *f, size_t n, int with_nan)
         differ += memcmp(&a[i], &want, sizeof want) != 0 || memcmp(&b[i], &want, sizeof want) != 0 ||
                   memcmp(&one, &want, sizeof want) != 0;
     }
-    free(X);
     free(a);
     free(b);
     return differ;
+}
+
+static size_t s_differ(const forest_t *f, size_t n, int with_nan)
+{
+    double *X = s_rows(n, 5, with_nan);
+    size_t differ = s_differ_rows(f, X, n);
+    free(X);
+    return differ;
+}
+
+//  Rows whose feature 2 takes each of the values, the others random (NaN
+//  among them).
+static double *s_rows_at(const double *values, size_t n_values, size_t *n)
+{
+    *n = n_values * 3;
+    double *X = s_rows(*n, 9, 1);
+    for (size_t i = 0; i < *n; i++)
+        X[i * P + 2] = values[i % n_values];
+    return X;
 }
 
 static forest_t *s_fit(int n_trees)
@@ -101,10 +122,76 @@ static void test_forest_of_leaves(void)
     forest_destroy(&f);
 }
 
+static void test_shared_thresholds_and_unsplit_features(void)
+{
+    //  only feature 2 is split on; 0.5 twice in one tree and once in
+    //  another, -0 and +0 in one tree (one cut: they compare equal)
+    forest_node_t nodes[] = {
+        {0.5, 2, 1},   {0.5, 2, 3},  {0.9, -1, 0}, {0.1, -1, 0}, {0.2, -1, 0},        //  tree 0
+        {-0.0, 2, 6},  {0.0, 2, 8},  {0.5, 2, 10}, {0.3, -1, 0}, {0.4, -1, 0},        //  tree 1
+        {0.6, -1, 0},  {0.7, -1, 0},                                                  //
+        {0.25, 2, 13}, {0.05, -1, 0}, {0.95, -1, 0},                                  //  tree 2
+    };
+    uint32_t roots[] = {0, 5, 12};
+    mlops_err_t err;
+    forest_t *f = forest_new(P, 3, roots, sizeof nodes / sizeof nodes[0], nodes, &err);
+    CHECK(f != NULL);
+    double values[] = {-INFINITY, -1, -0.0, 0.0, nextafter(-0.0, -1), nextafter(0.0, 1), 0.25,
+                       nextafter(0.25, 0), nextafter(0.25, 1), 0.5, nextafter(0.5, 0),
+                       nextafter(0.5, 1), 1, INFINITY, NAN};
+    size_t n;
+    double *X = s_rows_at(values, sizeof values / sizeof values[0], &n);
+    if (f) {
+        CHECK_INT(s_differ_rows(f, X, n), 0);
+        double x[P] = {NAN, NAN, 0.5, NAN}; //  at 0.5: left, left; right, left; right
+        CHECK_NEAR(forest_predict_one(f, x), (0.1 + 0.6 + 0.95) / 3, 0);
+        CHECK(atomic_load(&f->steps) != NULL); //  the ranks were used
+    }
+    free(X);
+    forest_destroy(&f);
+}
+
+//  One tree, a chain of k splits of feature 2 at 0, 1, .., k - 1: k
+//  distinct thresholds of one feature.
+static forest_t *s_chain(size_t k)
+{
+    size_t n_nodes = 2 * k + 1;
+    forest_node_t *nodes = malloc(n_nodes * sizeof *nodes);
+    for (size_t i = 0; i < k; i++) {
+        nodes[2 * i] = (forest_node_t){(double)i, 2, (uint32_t)(2 * i + 1)};
+        nodes[2 * i + 1] = (forest_node_t){(double)(i % 10) / 10, -1, 0};
+    }
+    nodes[2 * k] = (forest_node_t){1, -1, 0};
+    uint32_t root = 0;
+    mlops_err_t err;
+    forest_t *f = forest_new(P, 1, &root, n_nodes, nodes, &err);
+    free(nodes);
+    return f;
+}
+
+static void test_ranks_past_16_bits(void)
+{
+    double values[] = {-1, 0, 0.5, 7, 1000.5, 65532, 65533, 65533.5, 65534, 65535, INFINITY, NAN};
+    size_t n;
+    double *X = s_rows_at(values, sizeof values / sizeof values[0], &n);
+    for (size_t k = 65534; k <= 65535; k++) { //  the most ranks fit; one more does not
+        forest_t *f = s_chain(k);
+        CHECK(f != NULL);
+        if (f) {
+            CHECK_INT(s_differ_rows(f, X, n), 0);
+            CHECK_INT(atomic_load(&f->steps) != NULL, k == 65534);
+        }
+        forest_destroy(&f);
+    }
+    free(X);
+}
+
 int main(void)
 {
     RUN(test_walks_equal_the_plain_walk);
     RUN(test_large_batch_on_threads);
     RUN(test_forest_of_leaves);
+    RUN(test_shared_thresholds_and_unsplit_features);
+    RUN(test_ranks_past_16_bits);
     return TEST_REPORT("test_forest_predict");
 }
