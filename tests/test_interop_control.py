@@ -248,7 +248,7 @@ def test_help_and_bad_flags():
     assert bad.returncode == 2 and "unknown --stage" in bad.stderr
     bad = run(BIN + "/mlops-worker", "--stage", "train", "--broker", "host:99999")
     assert bad.returncode == 2 and "bad port" in bad.stderr
-    for sub in ("retrain", "status", "runs", "models", "promote", "rollback"):
+    for sub in ("retrain", "status", "runs", "models", "audit", "promote", "rollback"):
         out = run(BIN + "/mlops", sub, "--help")
         assert out.returncode == 0 and "usage: mlops " + sub in out.stdout and "--broker" in out.stdout
     bad = run(BIN + "/mlops", "status", "--timeout", "forever")
@@ -307,3 +307,32 @@ def test_malformed_control_envelopes_get_the_documented_refusal(procs):
         "error": "envelope: expected array, got the never-used byte 0xc1 at byte 0"}
     sock.close()
     assert broker.status()["active_run"] == 0
+
+
+def test_audit_from_python_and_the_cli(procs):
+    """AUDIT (MLOPS/2, PROTOCOL.md 5.2): refused in a version-1 envelope,
+    answered with the audit records of 11.4 in a version-2 one; `mlops audit`
+    prints them."""
+    import json
+    import subprocess
+
+    broker = Broker(procs)
+    sock = zmq.Context.instance().socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.connect(broker.control)
+    sock.send_multipart([b"", pack("AUDIT", {})])
+    assert sock.poll(5000)
+    assert unpack(sock.recv_multipart()[1])[1] == {
+        "ok": False, "data": None, "code": "invalid",
+        "error": 'command "AUDIT" at byte 2 needs version 2 (the envelope says 1)'}
+    sock.send_multipart([b"", pack("AUDIT", {}, version=2)])
+    assert sock.poll(5000)
+    assert unpack(sock.recv_multipart()[1])[1] == {"ok": True, "data": {"audit": []}, "code": "",
+                                                   "error": ""}
+    sock.close()
+    out = subprocess.run([BIN + "/mlops", "audit", "--control", broker.control],
+                         capture_output=True, text=True, timeout=10)
+    assert out.returncode == 0 and out.stdout.splitlines()[-1] == "(no registry actions yet)"
+    out = subprocess.run([BIN + "/mlops", "audit", "--json", "--control", broker.control],
+                         capture_output=True, text=True, timeout=10)
+    assert out.returncode == 0 and json.loads(out.stdout) == {"audit": []}
