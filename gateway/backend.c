@@ -126,6 +126,27 @@ static request_t *s_answered(gateway_t *self, uint64_t req_id, bool ok)
     return req;
 }
 
+//  The first probability outside [0, 1] (NaN included) a binary or
+//  multiclass PREDICTION carries, said in why: the worker is wrong, and a
+//  client must not get it as an answer (PROTOCOL.md, PREDICTION). A
+//  regression's probabilities are NaN by definition and are not looked at.
+static bool s_probability_bad(const proto_msg_t *msg, char *why, size_t size)
+{
+    const char *task = msg->prediction.task ? msg->prediction.task : "";
+    if (strcmp(task, "regression") == 0)
+        return false;
+    const double *sets[2] = {msg->prediction.probabilities, msg->prediction.class_probabilities};
+    size_t counts[2] = {msg->prediction.n, msg->prediction.n_class_probabilities};
+    for (size_t s = 0; s < 2; s++)
+        for (size_t i = 0; i < counts[s]; i++)
+            if (!(sets[s][i] >= 0 && sets[s][i] <= 1)) {
+                snprintf(why, size, "the inference worker answered %s[%zu] = %g, outside [0, 1]",
+                         s ? "class_probabilities" : "probabilities", i, sets[s][i]);
+                return true;
+            }
+    return false;
+}
+
 static void s_handle_prediction(gateway_t *self, const proto_msg_t *msg)
 {
     request_t *req = s_answered(self, msg->prediction.req_id, true);
@@ -138,7 +159,7 @@ static void s_handle_prediction(gateway_t *self, const proto_msg_t *msg)
         gateway_settle_detail(self, req, 502, why);
         return;
     }
-    if (answer_prediction_check(msg, why, sizeof why) != 0) {
+    if (answer_prediction_check(msg, why, sizeof why) != 0 || s_probability_bad(msg, why, sizeof why)) {
         gateway_settle_detail(self, req, 502, why);
         return;
     }
