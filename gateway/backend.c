@@ -25,6 +25,12 @@
 #define PROBE_WINDOW_MSEC 300    //  after a backend disconnect, probe workers this long
 #define PROBE_IVL_MSEC 10        //  ... this often
 #define MONITOR_ENDPOINT "inproc://gateway-backend-monitor"
+//  ZMQ_MAXMSGSIZE of the backend socket: the largest answer the protocol
+//  allows (a PREDICTION of PROTO_RECORDS_MAX records with PROTO_CLASSES_MAX
+//  class probabilities and its three other arrays, 9 bytes a float) and a
+//  MiB for the rest. ZeroMQ drops a peer that sends more before the gateway
+//  holds any of it (PROTOCOL.md, section 3).
+#define BACKEND_MSG_MAX_BYTES ((int64_t)PROTO_RECORDS_MAX * (PROTO_CLASSES_MAX + 3) * 9 + (1 << 20))
 
 /* --- sending ------------------------------------------------------------- */
 
@@ -372,6 +378,8 @@ int backend_open(gateway_t *self, mlops_err_t *err)
     zmq_setsockopt(self->backend, ZMQ_LINGER, &zero, sizeof zero);
     zmq_setsockopt(self->backend, ZMQ_SNDHWM, &hwm, sizeof hwm);
     zmq_setsockopt(self->backend, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    int64_t max_bytes = BACKEND_MSG_MAX_BYTES;
+    zmq_setsockopt(self->backend, ZMQ_MAXMSGSIZE, &max_bytes, sizeof max_bytes);
     if (zmq_bind(self->backend, self->cfg.backend) != 0)
         return mlops_err_set(err, errno, "cannot bind the backend socket to %s: %s",
                              self->cfg.backend, zmq_strerror(errno));
