@@ -303,3 +303,20 @@ def test_wire_unpack_checks_the_envelope():
                           (msgpack.packb([1, "STATUS", []]), "not an MLOPS/1 or MLOPS/2 envelope")]:
         with pytest.raises(ValueError, match=needle):
             unpack(frame)
+
+
+def test_data_service_example_runs_against_a_broker(procs):
+    """PROTOCOL.md section 15's example, run as written (DATA set to the
+    broker's data endpoint) against a real mlops-broker: it prints STORED,
+    then the bytes it fetched back."""
+    from procs import Broker
+
+    text = open(os.path.join(REPO, "proto", "PROTOCOL.md"), encoding="utf-8").read()
+    section = text.split("## 15. Data service", 1)[1].split("\n## ", 1)[0]
+    blocks = [block.split("```", 1)[0] for block in section.split("```python\n")[1:]]
+    assert len(blocks) == 1
+    broker = Broker(procs)
+    code = "DATA = %r\n%s" % (broker.data, blocks[0])
+    out = subprocess.run(["/usr/bin/python3", "-c", code], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == "STORED\nb'hello'\n"
