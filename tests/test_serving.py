@@ -197,32 +197,33 @@ def test_deadline_is_504(procs, workers):
     assert time.time() - t >= 0.3
 
 
+def _answered_by(procs, workers, mode, path, body):
+    """The gateway (deadline 1 s) and its answer to one request served by a
+    FakeWorker in mode."""
+    gw = Gateway(procs, "--deadline", "1s")
+    workers.append(FakeWorker(gw.backend, mode=mode))
+    gw.wait_workers(1)
+    return gw, requests.post(gw.url + path, json=body, timeout=5)
+
+
 def test_inconsistent_predictions_are_502_or_dropped(procs, workers):
     """PROTOCOL.md, PREDICTION: an answer whose lengths disagree with the
     request, or with a probability outside [0, 1], is the worker's fault
     (502, naming it); one whose arrays disagree with each other does not
     decode and is dropped like any bad frame (the request ends in 504)."""
-    gw = Gateway(procs, "--deadline", "1s")
-    workers.append(FakeWorker(gw.backend))                # probability = Age / 100
-    gw.wait_workers(1)
-    r = requests.post(gw.url + "/predict", json=dict(PASSENGER, Age=150), timeout=5)
+    # echo: probability = Age / 100
+    gw, r = _answered_by(procs, workers, "echo", "/predict", dict(PASSENGER, Age=150))
     assert r.status_code == 502
     assert r.json()["detail"] == "the inference worker answered probabilities[0] = 1.5, outside [0, 1]"
     batch = {"instances": [dict(PASSENGER, Age=10), dict(PASSENGER, Age=-20)]}
     r = requests.post(gw.url + "/predict/batch", json=batch, timeout=5)
     assert r.status_code == 502
     assert r.json()["detail"] == "the inference worker answered probabilities[1] = -0.2, outside [0, 1]"
-    gw = Gateway(procs, "--deadline", "1s")
-    workers.append(FakeWorker(gw.backend, mode="short"))
-    gw.wait_workers(1)
     batch = {"instances": [PASSENGER, PASSENGER]}
-    r = requests.post(gw.url + "/predict/batch", json=batch, timeout=5)
+    _, r = _answered_by(procs, workers, "short", "/predict/batch", batch)
     assert r.status_code == 502
     assert r.json()["detail"] == "the inference worker answered 1 predictions for 2 records"
-    gw = Gateway(procs, "--deadline", "1s")
-    workers.append(FakeWorker(gw.backend, mode="uneven"))
-    gw.wait_workers(1)
-    r = requests.post(gw.url + "/predict/batch", json=batch, timeout=5)
+    gw, r = _answered_by(procs, workers, "uneven", "/predict/batch", batch)
     assert r.status_code == 504
     assert "mlops_gateway_bad_frames_total 1" in requests.get(gw.url + "/metrics", timeout=5).text
 
