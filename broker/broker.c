@@ -632,7 +632,15 @@ static void s_handle_result(broker_t *self, dispatch_worker_t *w, const proto_ms
     dispatch_worker_release(w, zclock_mono());
     if (t)
         runlogs_append(self, t, w->name, msg->result.log);
-    if (!t) {
+    char wrong[160];
+    if (t && msg->result.run_id != (int64_t)self->active.id) {
+        //  the right task with another run's id: a confused worker, whose
+        //  output may be another run's; the attempt fails (PROTOCOL.md 6.1)
+        snprintf(wrong, sizeof wrong, "RESULT refused: it names run %lld, task %s belongs to run %llu",
+                 (long long)msg->result.run_id, t->task_id, (unsigned long long)self->active.id);
+        log_warning("%s (worker %s)", wrong, w->name);
+        engine_task_failed(self, t, wrong);
+    } else if (!t) {
         log_warning("RESULT ignored: task %s is settled", task_id);
     } else if (msg->result.ok) {
         engine_task_succeeded(self, t, msg->result.output, msg->result.output_len);

@@ -286,6 +286,23 @@ static void s_cmd_models(broker_t *self, s_reply_t *r)
     s_reply_data(r, rc, "MODELS");
 }
 
+//  AUDIT: the registry's audit log, oldest first; the newest
+//  CONTROL_LIST_MAX when it holds more.
+static void s_cmd_audit(broker_t *self, s_reply_t *r)
+{
+    control_audit_t log = {0};
+    int rc = store_audit_list(self->store, &log.audit, &log.n_audit, &r->err);
+    if (rc == 0 && log.n_audit > CONTROL_LIST_MAX) {
+        size_t skip = log.n_audit - CONTROL_LIST_MAX;
+        memmove(log.audit, log.audit + skip, CONTROL_LIST_MAX * sizeof *log.audit);
+        log.n_audit = CONTROL_LIST_MAX;
+    }
+    if (rc == 0)
+        rc = control_audit_encode(&log, &r->data, &r->data_len);
+    free(log.audit);
+    s_reply_data(r, rc, "AUDIT");
+}
+
 //  PROMOTE and ROLLBACK: one transaction, then the "model" event.
 static void s_cmd_production(broker_t *self, const proto_msg_t *msg, s_reply_t *r)
 {
@@ -393,6 +410,7 @@ static void s_control_dispatch(broker_t *self, const proto_msg_t *msg, s_reply_t
     case PROTO_GET_MODEL: s_cmd_get_model(self, msg, r); break;
     case PROTO_SERVING: s_cmd_serving(self, msg, r); break;
     case PROTO_LOGS: s_cmd_logs(self, msg, r); break;
+    case PROTO_AUDIT: s_cmd_audit(self, r); break;
     case PROTO_DRIFT: s_reply_data(r, broker_drift_answer(self, &r->data, &r->data_len, &r->err), "DRIFT"); break;
     default:
         mlops_err_set(&r->err, MLOPS_ECOMMAND, "%s is not a control command", proto_cmd_name(msg->cmd));

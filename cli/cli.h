@@ -9,6 +9,7 @@ int cli_retrain(int argc, char **argv);   //  trigger a run, optionally follow i
 int cli_status(int argc, char **argv);    //  broker, runs in flight, live workers
 int cli_runs(int argc, char **argv);      //  recent runs
 int cli_models(int argc, char **argv);    //  registry versions
+int cli_audit(int argc, char **argv);     //  the registry's audit log
 int cli_logs(int argc, char **argv);      //  a run's task logs
 int cli_drift(int argc, char **argv);     //  drift windows per version
 int cli_promote(int argc, char **argv);   //  put a version in production

@@ -1,4 +1,4 @@
-/*  control.c: `mlops retrain|status|runs|models|promote|rollback`, the
+/*  control.c: `mlops retrain|status|runs|models|audit|promote|rollback`, the
     commands that talk to a running broker. Each builds one request, prints
     the REPLY as a table (or JSON with --json); `retrain --wait` then follows
     the run on the events socket until it ends.
@@ -504,6 +504,48 @@ int cli_models(int argc, char **argv)
             printf("(no versions yet)\n");
     }
     control_models_clear(&models);
+    proto_msg_destroy(&reply);
+    return rc;
+}
+
+/* --- audit --------------------------------------------------------------- */
+
+int cli_audit(int argc, char **argv)
+{
+    client_opts_t opts;
+    int rc = s_parse(argc, argv, &opts, "audit [--json]", NULL, NULL, NULL, NULL, 0);
+    if (rc)
+        return rc == 1 ? 0 : 2;
+    proto_msg_t req = {.cmd = PROTO_AUDIT}, *reply = NULL;
+    if (s_request(&opts, "audit", &req, &reply))
+        return 1;
+    control_audit_t log;
+    mlops_err_t err;
+    rc = control_audit_decode(reply->reply.data, reply->reply.data_len, &log, &err);
+    if (rc) {
+        fprintf(stderr, "mlops audit: bad answer: %s\n", err.msg);
+        proto_msg_destroy(&reply);
+        return 1;
+    }
+    if (opts.json) {
+        rc = s_print_data(reply, "audit");
+    } else {
+        printf("%5s  %-19s %-9s %7s %8s  %s\n", "SEQ", "TIME", "ACTION", "VERSION", "PREVIOUS", "REASON");
+        for (size_t i = 0; i < log.n_audit; i++) {
+            const audit_t *a = &log.audit[i];
+            char when[32], version[24], previous[24];
+            snprintf(version, sizeof version, "v%" PRIu64, a->version);
+            if (a->previous)
+                snprintf(previous, sizeof previous, "v%" PRIu64, a->previous);
+            else
+                snprintf(previous, sizeof previous, "-");
+            printf("%5" PRIu64 "  %-19s %-9s %7s %8s  %s\n", a->seq, s_time(a->ts_ms, when, sizeof when),
+                   a->action, version, previous, a->reason);
+        }
+        if (log.n_audit == 0)
+            printf("(no registry actions yet)\n");
+    }
+    control_audit_clear(&log);
     proto_msg_destroy(&reply);
     return rc;
 }

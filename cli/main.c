@@ -17,6 +17,7 @@ static const s_command_t s_commands[] = {
     {"status", cli_status, "broker state, active run, live workers [--json]"},
     {"runs", cli_runs, "recent runs [--limit N] [--json]"},
     {"models", cli_models, "registered model versions [--json]"},
+    {"audit", cli_audit, "the registry's audit log: promotions, rollbacks [--json]"},
     {"logs", cli_logs, "the log lines of a run's tasks: RUN [TASK] [--json]"},
     {"drift", cli_drift, "live requests against the training data, per field [--json]"},
     {"promote", cli_promote, "promote VERSION [--reason TEXT] [--schema-change]"},

@@ -25,6 +25,12 @@
 #define PROBE_WINDOW_MSEC 300    //  after a backend disconnect, probe workers this long
 #define PROBE_IVL_MSEC 10        //  ... this often
 #define MONITOR_ENDPOINT "inproc://gateway-backend-monitor"
+//  ZMQ_MAXMSGSIZE of the backend socket: the largest answer the protocol
+//  allows (a PREDICTION of PROTO_RECORDS_MAX records with PROTO_CLASSES_MAX
+//  class probabilities and its three other arrays, 9 bytes a float) and a
+//  MiB for the rest. ZeroMQ drops a peer that sends more before the gateway
+//  holds any of it (PROTOCOL.md, section 3).
+#define BACKEND_MSG_MAX_BYTES ((int64_t)PROTO_RECORDS_MAX * (PROTO_CLASSES_MAX + 3) * 9 + (1 << 20))
 
 /* --- sending ------------------------------------------------------------- */
 
@@ -126,6 +132,27 @@ static request_t *s_answered(gateway_t *self, uint64_t req_id, bool ok)
     return req;
 }
 
+//  The first probability outside [0, 1] (NaN included) a binary or
+//  multiclass PREDICTION carries, said in why: the worker is wrong, and a
+//  client must not get it as an answer (PROTOCOL.md, PREDICTION). A
+//  regression's probabilities are NaN by definition and are not looked at.
+static bool s_probability_bad(const proto_msg_t *msg, char *why, size_t size)
+{
+    const char *task = msg->prediction.task ? msg->prediction.task : "";
+    if (strcmp(task, "regression") == 0)
+        return false;
+    const double *sets[2] = {msg->prediction.probabilities, msg->prediction.class_probabilities};
+    size_t counts[2] = {msg->prediction.n, msg->prediction.n_class_probabilities};
+    for (size_t s = 0; s < 2; s++)
+        for (size_t i = 0; i < counts[s]; i++)
+            if (!(sets[s][i] >= 0 && sets[s][i] <= 1)) {
+                snprintf(why, size, "the inference worker answered %s[%zu] = %g, outside [0, 1]",
+                         s ? "class_probabilities" : "probabilities", i, sets[s][i]);
+                return true;
+            }
+    return false;
+}
+
 static void s_handle_prediction(gateway_t *self, const proto_msg_t *msg)
 {
     request_t *req = s_answered(self, msg->prediction.req_id, true);
@@ -138,7 +165,7 @@ static void s_handle_prediction(gateway_t *self, const proto_msg_t *msg)
         gateway_settle_detail(self, req, 502, why);
         return;
     }
-    if (answer_prediction_check(msg, why, sizeof why) != 0) {
+    if (answer_prediction_check(msg, why, sizeof why) != 0 || s_probability_bad(msg, why, sizeof why)) {
         gateway_settle_detail(self, req, 502, why);
         return;
     }
@@ -351,6 +378,8 @@ int backend_open(gateway_t *self, mlops_err_t *err)
     zmq_setsockopt(self->backend, ZMQ_LINGER, &zero, sizeof zero);
     zmq_setsockopt(self->backend, ZMQ_SNDHWM, &hwm, sizeof hwm);
     zmq_setsockopt(self->backend, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    int64_t max_bytes = BACKEND_MSG_MAX_BYTES;
+    zmq_setsockopt(self->backend, ZMQ_MAXMSGSIZE, &max_bytes, sizeof max_bytes);
     if (zmq_bind(self->backend, self->cfg.backend) != 0)
         return mlops_err_set(err, errno, "cannot bind the backend socket to %s: %s",
                              self->cfg.backend, zmq_strerror(errno));

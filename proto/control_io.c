@@ -68,6 +68,9 @@ static const fields_spec_t s_models[] = {
     FIELD_NAT(control_models_t, production),
     FIELD_VEC(control_models_t, versions, n_versions, CONTROL_LIST_MAX, records_version_fields),
 };
+static const fields_spec_t s_audit[] = {
+    FIELD_VEC(control_audit_t, audit, n_audit, CONTROL_LIST_MAX, records_audit_fields),
+};
 static const fields_spec_t s_serving[] = {
     FIELD_I64(control_serving_t, production_version),
 };
@@ -90,6 +93,8 @@ FIELDS_CODEC(control, runs, control_runs_t, s_runs)
 FIELDS_CLEAR(control, runs, control_runs_t)
 FIELDS_CODEC(control, models, control_models_t, s_models)
 FIELDS_CLEAR(control, models, control_models_t)
+FIELDS_CODEC(control, audit, control_audit_t, s_audit)
+FIELDS_CLEAR(control, audit, control_audit_t)
 FIELDS_CODEC(control, promote, control_promote_t, s_promote)
 FIELDS_CODEC(control, model, control_model_t, s_model)
 FIELDS_CODEC(control, model_ref, control_model_ref_t, s_model_ref)

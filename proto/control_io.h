@@ -72,6 +72,11 @@ typedef struct {
 } control_models_t;
 
 typedef struct {
+    audit_t *audit;                //  owned, oldest first (by seq)
+    size_t n_audit;
+} control_audit_t;                 //  AUDIT (MLOPS/2)
+
+typedef struct {
     int64_t version;               //  now in production
     int64_t previous;              //  before, 0 = none
 } control_promote_t;               //  PROMOTE and ROLLBACK
@@ -122,6 +127,9 @@ void control_runs_clear(control_runs_t *p);
 int control_models_encode(const control_models_t *p, uint8_t **out, size_t *out_len);
 int control_models_decode(const uint8_t *data, size_t len, control_models_t *p, mlops_err_t *err);
 void control_models_clear(control_models_t *p);
+int control_audit_encode(const control_audit_t *p, uint8_t **out, size_t *out_len);
+int control_audit_decode(const uint8_t *data, size_t len, control_audit_t *p, mlops_err_t *err);
+void control_audit_clear(control_audit_t *p);
 int control_promote_encode(const control_promote_t *p, uint8_t **out, size_t *out_len);
 int control_promote_decode(const uint8_t *data, size_t len, control_promote_t *p, mlops_err_t *err);
 int control_model_encode(const control_model_t *p, uint8_t **out, size_t *out_len);

@@ -130,6 +130,7 @@ static const msg_command_t s_commands[] = {
     [PROTO_LOGS] = S_CMD2("LOGS", s_logs),
     [PROTO_SIGNATURE] = S_CMD2("SIGNATURE", s_signature),
     [PROTO_DRIFT] = {"DRIFT", NULL, 0, 2},
+    [PROTO_AUDIT] = {"AUDIT", NULL, 0, 2},
 };
 #define S_N_COMMANDS (sizeof(s_commands) / sizeof(s_commands[0]))
 

@@ -101,6 +101,8 @@ typedef enum {
     PROTO_SIGNATURE,
     //  control side, MLOPS/2: the drift windows per version (proto/drift_io.h)
     PROTO_DRIFT,
+    //  control side, MLOPS/2: the registry's audit log (records.h audit_t)
+    PROTO_AUDIT,
 } proto_cmd_t;
 
 //  One value of a prediction record, as a user sent it.

@@ -171,7 +171,7 @@ const fields_spec_t records_version_fields[] = {
     FIELD_I64(version_t, created_ms),
 };
 
-static const fields_spec_t s_audit_fields[] = {
+const fields_spec_t records_audit_fields[] = {
     FIELD_U64(audit_t, seq),
     FIELD_I64(audit_t, ts_ms),
     FIELD_STR(audit_t, action),
@@ -182,7 +182,7 @@ static const fields_spec_t s_audit_fields[] = {
 
 static const fields_table_t s_run_table = FIELDS_TABLE("run", run_t, records_run_fields);
 static const fields_table_t s_version_table = FIELDS_TABLE("version", version_t, records_version_fields);
-static const fields_table_t s_audit_table = FIELDS_TABLE("audit", audit_t, s_audit_fields);
+static const fields_table_t s_audit_table = FIELDS_TABLE("audit", audit_t, records_audit_fields);
 
 //  --- codecs -------------------------------------------------------------
 

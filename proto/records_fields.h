@@ -13,5 +13,6 @@
 extern const fields_spec_t records_metrics_fields[15]; //  metrics_t
 extern const fields_spec_t records_run_fields[14];     //  run_t
 extern const fields_spec_t records_version_fields[11]; //  version_t
+extern const fields_spec_t records_audit_fields[6];    //  audit_t
 
 #endif

@@ -23,7 +23,9 @@ class FakeWorker:
     """An inference worker in Python. mode: "echo" answers probability =
     Age/100 (0.5 without Age) and remembers what it got; "silent" never
     answers; "slow" answers as "echo" after 0.5 s; "error" answers ERROR 422
-    naming each field called "bad"."""
+    naming each field called "bad"; "short" answers as "echo" with the last
+    record left out; "uneven" as "echo" with one probability fewer than
+    predictions (a PREDICTION that does not decode)."""
 
     def __init__(self, endpoint, version=1, mode="echo", host="fake"):
         self.endpoint, self.version, self.mode, self.host = endpoint, version, mode, host
@@ -47,9 +49,13 @@ class FakeWorker:
                                      "detail": detail}))
             return
         probs = [float(r["Age"]) / 100 if isinstance(r.get("Age"), (int, float)) else 0.5 for r in records]
+        predictions = [int(p >= 0.5) for p in probs]
+        if self.mode == "short":
+            probs, predictions = probs[:-1], predictions[:-1]
+        if self.mode == "uneven":
+            probs = probs[:-1]
         sock.send(pack("PREDICTION", {"req_id": req_id, "model_version": self.version,
-                                      "predictions": [int(p >= 0.5) for p in probs],
-                                      "probabilities": probs}))
+                                      "predictions": predictions, "probabilities": probs}))
 
     def _run(self):
         ctx = zmq.Context()

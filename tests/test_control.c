@@ -402,8 +402,81 @@ static void test_get_model_by_hash_or_inline(void)
     fx_rmdir(dir);
 }
 
+//  One PROMOTE or ROLLBACK through the handler: the version now in
+//  production, or 0 with the refusal's error in *error (code not_found).
+static int64_t s_production(broker_t *b, proto_cmd_t cmd, int64_t version, char *error, size_t size)
+{
+    proto_msg_t req = {.cmd = cmd};
+    if (cmd == PROTO_PROMOTE) {   //  one union: promote and rollback overlap
+        req.promote.version = version;
+        req.promote.reason = "";
+    } else {
+        req.rollback.reason = "";
+    }
+    proto_msg_t *reply;
+    s_control(b, &req, &reply);
+    control_promote_t answer = {0};
+    mlops_err_t err;
+    if (reply && reply->reply.ok
+        && control_promote_decode(reply->reply.data, reply->reply.data_len, &answer, &err) != 0)
+        answer.version = -1;   //  a REPLY that does not decode: the caller's check fails
+    else if (reply && !reply->reply.ok)
+        snprintf(error, size, "%s [%s]", reply->reply.error, reply->reply.code);
+    proto_msg_destroy(&reply);
+    return answer.version;
+}
+
+//  Repeated ROLLBACKs walk the promotion history back (v3, v2, v1, then
+//  nothing), and AUDIT returns every registry action, oldest first, as the
+//  store keeps it (PROTOCOL.md 5.2 AUDIT, 11.4).
+static void test_rollbacks_walk_back_and_audit_lists_them(void)
+{
+    char dir[64];
+    broker_t *b = fx_broker(dir, "control-audit");
+    CHECK(b != NULL);
+    mlops_err_t err;
+    for (uint64_t i = 1; i <= 3; i++) {
+        version_t v = {.version = i, .stage = VERSION_STAGING, .family = "logreg"};
+        CHECK_INT(store_version_put(b->store, NULL, &v, &err), 0);
+    }
+    char error[256] = "";
+    proto_msg_t req = {.cmd = PROTO_AUDIT}, *reply;
+    s_control(b, &req, &reply);
+    control_audit_t log;
+    CHECK(reply && reply->reply.ok);
+    CHECK_INT(control_audit_decode(reply->reply.data, reply->reply.data_len, &log, &err), 0);
+    CHECK_INT(log.n_audit, 0);
+    control_audit_clear(&log);
+    proto_msg_destroy(&reply);
+    for (int64_t v = 1; v <= 3; v++)
+        CHECK_INT(s_production(b, PROTO_PROMOTE, v, error, sizeof error), v);
+    CHECK_INT(s_production(b, PROTO_ROLLBACK, 0, error, sizeof error), 2);
+    CHECK_INT(s_production(b, PROTO_ROLLBACK, 0, error, sizeof error), 1);
+    CHECK_INT(s_production(b, PROTO_ROLLBACK, 0, error, sizeof error), 0);
+    CHECK_STR(error, "no version was in production before v1: nothing to roll back to [not_found]");
+    s_control(b, &req, &reply);
+    CHECK(reply && reply->reply.ok);
+    CHECK_INT(control_audit_decode(reply->reply.data, reply->reply.data_len, &log, &err), 0);
+    static const struct { const char *action; uint64_t version, previous; } want[] = {
+        {"promote", 1, 0}, {"promote", 2, 1}, {"promote", 3, 2}, {"rollback", 2, 3}, {"rollback", 1, 2},
+    };
+    CHECK_INT(log.n_audit, 5);
+    for (size_t i = 0; i < log.n_audit && i < 5; i++) {
+        CHECK_INT(log.audit[i].seq, i + 1);
+        CHECK_STR(log.audit[i].action, want[i].action);
+        CHECK_INT(log.audit[i].version, want[i].version);
+        CHECK_INT(log.audit[i].previous, want[i].previous);
+        CHECK_STR(log.audit[i].reason, "manual");
+    }
+    control_audit_clear(&log);
+    proto_msg_destroy(&reply);
+    broker_destroy(&b);
+    fx_rmdir(dir);
+}
+
 int main(void)
 {
+    RUN(test_rollbacks_walk_back_and_audit_lists_them);
     RUN(test_promote_schema_change);
     RUN(test_get_model_by_hash_or_inline);
     RUN(test_broker_control_in_process);

@@ -248,10 +248,91 @@ def test_help_and_bad_flags():
     assert bad.returncode == 2 and "unknown --stage" in bad.stderr
     bad = run(BIN + "/mlops-worker", "--stage", "train", "--broker", "host:99999")
     assert bad.returncode == 2 and "bad port" in bad.stderr
-    for sub in ("retrain", "status", "runs", "models", "promote", "rollback"):
+    for sub in ("retrain", "status", "runs", "models", "audit", "promote", "rollback"):
         out = run(BIN + "/mlops", sub, "--help")
         assert out.returncode == 0 and "usage: mlops " + sub in out.stdout and "--broker" in out.stdout
     bad = run(BIN + "/mlops", "status", "--timeout", "forever")
     assert bad.returncode == 2 and "--timeout" in bad.stderr
     bad = run(BIN + "/mlops", "promote")
     assert bad.returncode == 2 and "usage: mlops promote VERSION" in bad.stderr
+
+
+def test_a_result_with_another_runs_id_fails_the_attempt(procs):
+    """PROTOCOL.md 6.1: a RESULT must carry its TASK's run_id; one that names
+    another run is refused, the attempt fails with that reason and the task
+    is dispatched again (the worker is free for it)."""
+    broker = Broker(procs, extra=["--max-attempts", "2", "--liveness", "100"])
+    w = FakeWorker(broker.work, "extract")
+    wait_for(lambda: len(broker.status()["workers"]) == 1, what="fake worker known")
+    broker.request("RETRAIN", {"source": "synthetic:100"})
+    task = w.next("TASK")
+    w.result(dict(task, run_id=task["run_id"] + 6), True, output=b"")
+    task2 = w.next("TASK", heartbeat=True)
+    assert task2["task_id"] == "1-extract" and task2["attempt"] == 2
+    record = broker.run(1)
+    assert record["tasks"][0]["error"] == \
+        "RESULT refused: it names run 7, task 1-extract belongs to run 1"
+    w.result(dict(task2, run_id=0), False, error="not this one either")
+    run = broker.wait_run(1)
+    assert run["state"] == "failed"
+    assert "RESULT refused: it names run 0, task 1-extract belongs to run 1" in run["error"]
+
+
+def test_malformed_control_envelopes_get_the_documented_refusal(procs):
+    """PROTOCOL.md 8: the exact REPLY to an envelope that is neither
+    [payload] nor ["", payload], and to a payload that is not MLOPS."""
+    broker = Broker(procs)
+    sock = zmq.Context.instance().socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.connect(broker.control)
+    sock.send_multipart([b"x", b"", pack("STATUS", {})])          # three frames
+    assert sock.poll(5000)
+    frames = sock.recv_multipart()
+    assert len(frames) == 1
+    assert unpack(frames[0]) == ("REPLY", {
+        "ok": False, "data": None, "code": "invalid",
+        "error": 'malformed envelope: 3 frames (expected [payload] or ["", payload])'})
+    sock.send_multipart([b"x", pack("STATUS", {})])               # a delimiter that is not empty
+    assert sock.poll(5000)
+    frames = sock.recv_multipart()
+    assert frames[0] == b"" and len(frames) == 2
+    assert unpack(frames[1]) == ("REPLY", {
+        "ok": False, "data": None, "code": "invalid",
+        "error": 'malformed envelope: 2 frames (expected [payload] or ["", payload])'})
+    sock.send(b"\xc1garbage")                                     # not msgpack
+    assert sock.poll(5000)
+    command, body = unpack(sock.recv())
+    assert command == "REPLY" and body == {
+        "ok": False, "data": None, "code": "invalid",
+        "error": "envelope: expected array, got the never-used byte 0xc1 at byte 0"}
+    sock.close()
+    assert broker.status()["active_run"] == 0
+
+
+def test_audit_from_python_and_the_cli(procs):
+    """AUDIT (MLOPS/2, PROTOCOL.md 5.2): refused in a version-1 envelope,
+    answered with the audit records of 11.4 in a version-2 one; `mlops audit`
+    prints them."""
+    import json
+    import subprocess
+
+    broker = Broker(procs)
+    sock = zmq.Context.instance().socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.connect(broker.control)
+    sock.send_multipart([b"", pack("AUDIT", {})])
+    assert sock.poll(5000)
+    assert unpack(sock.recv_multipart()[1])[1] == {
+        "ok": False, "data": None, "code": "invalid",
+        "error": 'command "AUDIT" at byte 2 needs version 2 (the envelope says 1)'}
+    sock.send_multipart([b"", pack("AUDIT", {}, version=2)])
+    assert sock.poll(5000)
+    assert unpack(sock.recv_multipart()[1])[1] == {"ok": True, "data": {"audit": []}, "code": "",
+                                                   "error": ""}
+    sock.close()
+    out = subprocess.run([BIN + "/mlops", "audit", "--control", broker.control],
+                         capture_output=True, text=True, timeout=10)
+    assert out.returncode == 0 and out.stdout.splitlines()[-1] == "(no registry actions yet)"
+    out = subprocess.run([BIN + "/mlops", "audit", "--json", "--control", broker.control],
+                         capture_output=True, text=True, timeout=10)
+    assert out.returncode == 0 and json.loads(out.stdout) == {"audit": []}

@@ -303,3 +303,56 @@ def test_wire_unpack_checks_the_envelope():
                           (msgpack.packb([1, "STATUS", []]), "not an MLOPS/1 or MLOPS/2 envelope")]:
         with pytest.raises(ValueError, match=needle):
             unpack(frame)
+
+
+def test_data_service_example_runs_against_a_broker(procs):
+    """PROTOCOL.md section 15's example, run as written (DATA set to the
+    broker's data endpoint) against a real mlops-broker: it prints STORED,
+    then the bytes it fetched back."""
+    from procs import Broker
+
+    text = open(os.path.join(REPO, "proto", "PROTOCOL.md"), encoding="utf-8").read()
+    section = text.split("## 15. Data service", 1)[1].split("\n## ", 1)[0]
+    blocks = [block.split("```", 1)[0] for block in section.split("```python\n")[1:]]
+    assert len(blocks) == 1
+    broker = Broker(procs)
+    code = "DATA = %r\n%s" % (broker.data, blocks[0])
+    out = subprocess.run(["/usr/bin/python3", "-c", code], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == "STORED\nb'hello'\n"
+
+
+def test_protocol_events_example_runs_against_a_stub_publisher():
+    """Section 9's events example, run as written against a stub PUB that
+    publishes a run's events (topic `run`, then a `model` event it must
+    skip) until the example stops at the run's end."""
+    import time
+    import zmq
+
+    example = protocol_examples()[1]
+    assert "SUBSCRIBE" in example
+    ctx = zmq.Context()
+    pub = ctx.socket(zmq.PUB)
+    pub.setsockopt(zmq.LINGER, 0)
+    port = bind_free(pub)
+    code = example.replace("tcp://127.0.0.1:5557", f"tcp://127.0.0.1:{port}")
+    proc = subprocess.Popen(["/usr/bin/python3", "-c", code], stdout=subprocess.PIPE, text=True)
+    events = [("model", {"kind": "model", "state": "production", "version": 3, "ts_ms": 1}),
+              ("run", {"kind": "run", "run_id": 7, "state": "running", "message": "go", "ts_ms": 2}),
+              ("run", {"kind": "run", "run_id": 7, "state": "succeeded", "message": "promoted v3",
+                       "ts_ms": 3})]
+    end = time.time() + 20
+    while proc.poll() is None and time.time() < end:   # a SUB joins late: publish until it ends
+        for topic, body in events:
+            pub.send_multipart([topic.encode(), pack("EVENT", body)])
+        time.sleep(0.05)
+    timed_out = proc.poll() is None
+    if timed_out:
+        proc.kill()
+    out = proc.communicate(timeout=5)[0]
+    pub.close()
+    ctx.term()
+    assert not timed_out and proc.returncode == 0
+    lines = out.splitlines()
+    assert lines[-1] == "7 succeeded promoted v3"
+    assert set(lines) <= {"7 running go", "7 succeeded promoted v3"}

@@ -64,6 +64,9 @@ def test_retrain_to_production_then_challenger_judged(procs):
     v1 = models["versions"][0]
     assert v1["stage"] == "production" and v1["run_id"] == 1 and v1["dataset_hash"] == run1["dataset_hash"]
     assert 0.5 < v1["metrics"]["auc"] <= 1.0 and len(v1["sha256"]) == 64
+    # the parameters it was trained with, defaults filled in (PROTOCOL.md 11.3)
+    family_params = {"logreg": '"max_iter":100', "forest": '"n_trees":'}[v1["family"]]
+    assert family_params in v1["params"], v1["params"]
 
     sub = zmq.Context.instance().socket(zmq.SUB)
     sub.setsockopt(zmq.LINGER, 0)
@@ -113,6 +116,14 @@ def test_retrain_to_production_then_challenger_judged(procs):
     assert versions[1]["stage"] == "archived" and "replaced by v1" in versions[1]["reason"]
     out = broker.cli("promote", "v9")
     assert out.returncode == 1 and "no version 9" in out.stderr
+    # every registry action, oldest first (AUDIT); the rollback walked back to v1
+    audit = json.loads(broker.cli("audit", "--json").stdout)["audit"]
+    assert [(a["seq"], a["action"], a["version"], a["previous"]) for a in audit] == [
+        (1, "promote", 1, 0), (2, "promote", 2, 1), (3, "rollback", 1, 2)]
+    assert audit[2]["reason"] == "worse in the field"
+    table = broker.cli("audit").stdout.splitlines()
+    assert table[0].split() == ["SEQ", "TIME", "ACTION", "VERSION", "PREVIOUS", "REASON"]
+    assert table[3].split()[3:] == ["rollback", "v1", "v2", "worse", "in", "the", "field"]
     sub.close()
 
 

@@ -10,6 +10,7 @@ import time
 
 import pytest
 import requests
+import zmq
 
 from procs import BIN, Gateway, free_endpoint, free_port, wait_for
 from serving_util import PASSENGER, FakeWorker
@@ -194,6 +195,63 @@ def test_deadline_is_504(procs, workers):
     r = requests.post(gw.url + "/predict", json=PASSENGER, timeout=5)
     assert r.status_code == 504 and "300 ms" in r.json()["detail"]
     assert time.time() - t >= 0.3
+
+
+def _answered_by(procs, workers, mode, path, body):
+    """The gateway (deadline 1 s) and its answer to one request served by a
+    FakeWorker in mode."""
+    gw = Gateway(procs, "--deadline", "1s")
+    workers.append(FakeWorker(gw.backend, mode=mode))
+    gw.wait_workers(1)
+    return gw, requests.post(gw.url + path, json=body, timeout=5)
+
+
+def test_inconsistent_predictions_are_502_or_dropped(procs, workers):
+    """PROTOCOL.md, PREDICTION: an answer whose lengths disagree with the
+    request, or with a probability outside [0, 1], is the worker's fault
+    (502, naming it); one whose arrays disagree with each other does not
+    decode and is dropped like any bad frame (the request ends in 504)."""
+    # echo: probability = Age / 100
+    gw, r = _answered_by(procs, workers, "echo", "/predict", dict(PASSENGER, Age=150))
+    assert r.status_code == 502
+    assert r.json()["detail"] == "the inference worker answered probabilities[0] = 1.5, outside [0, 1]"
+    batch = {"instances": [dict(PASSENGER, Age=10), dict(PASSENGER, Age=-20)]}
+    r = requests.post(gw.url + "/predict/batch", json=batch, timeout=5)
+    assert r.status_code == 502
+    assert r.json()["detail"] == "the inference worker answered probabilities[1] = -0.2, outside [0, 1]"
+    batch = {"instances": [PASSENGER, PASSENGER]}
+    _, r = _answered_by(procs, workers, "short", "/predict/batch", batch)
+    assert r.status_code == 502
+    assert r.json()["detail"] == "the inference worker answered 1 predictions for 2 records"
+    gw, r = _answered_by(procs, workers, "uneven", "/predict/batch", batch)
+    assert r.status_code == 504
+    assert "mlops_gateway_bad_frames_total 1" in requests.get(gw.url + "/metrics", timeout=5).text
+
+
+def test_a_frame_over_the_backend_limit_is_never_read(procs, workers):
+    """The backend socket's ZMQ_MAXMSGSIZE (gateway/backend.c: the largest
+    PREDICTION the protocol allows, 100000 x (100 + 3) x 9 bytes, plus 1 MiB):
+    ZeroMQ drops the sender's connection before the gateway decodes anything."""
+    from zmq.utils.monitor import recv_monitor_message
+    gw = Gateway(procs)
+    sock = zmq.Context.instance().socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    monitor = sock.get_monitor_socket(zmq.EVENT_CONNECTED | zmq.EVENT_DISCONNECTED)
+    sock.connect(gw.backend)
+    events = []
+    while zmq.EVENT_CONNECTED not in events and monitor.poll(10000):
+        events.append(recv_monitor_message(monitor)["event"])
+    assert zmq.EVENT_CONNECTED in events
+    sock.send(b"\x00" * (100000 * 103 * 9 + (1 << 20) + 1))
+    assert monitor.poll(10000), "the gateway kept a connection that sent too large a frame"
+    assert recv_monitor_message(monitor)["event"] == zmq.EVENT_DISCONNECTED
+    sock.disable_monitor()
+    monitor.close()
+    sock.close()
+    workers.append(FakeWorker(gw.backend))
+    gw.wait_workers(1)
+    assert requests.post(gw.url + "/predict", json=PASSENGER, timeout=5).status_code == 200
+    assert "mlops_gateway_bad_frames_total 0" in requests.get(gw.url + "/metrics", timeout=5).text
 
 
 def test_requests_of_a_vanished_worker_go_to_another(procs, workers):

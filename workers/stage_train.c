@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "artifact.h"
 #include "model.h"
 #include "task_name.h"
 #include "train.h"
@@ -49,6 +50,20 @@ static int s_fit(stage_data_t *d, const stage_train_in_t *in, uint8_t **artifact
     return rc;
 }
 
+//  The parameters the new artifact holds (defaults filled in), for the
+//  version record: what the model was trained with, not what was asked.
+static int s_params_of(const uint8_t *artifact, size_t len, char *out, size_t size, mlops_err_t *err)
+{
+    artifact_t a;
+    mlops_err_t sub;
+    int rc = artifact_decode(artifact, len, &a, &sub);
+    if (rc)
+        return mlops_err_set(err, rc, "train: the new artifact does not decode: %s", mlops_err_text(&sub, rc));
+    snprintf(out, size, "%s", a.params);
+    artifact_clear(&a);
+    return 0;
+}
+
 int stage_train_run(void *arg, const uint8_t *input, size_t input_len, uint8_t **output,
                     size_t *output_len, mlops_err_t *err)
 {
@@ -62,10 +77,11 @@ int stage_train_run(void *arg, const uint8_t *input, size_t input_len, uint8_t *
     stage_train_out_t out = {0};
     rc = s_fit(arg, &in, &artifact, &artifact_len, &out.metrics, err);
     if (rc == 0)
+        rc = s_params_of(artifact, artifact_len, out.params, sizeof out.params, err);
+    if (rc == 0)
         rc = stage_upload(arg, "train", "artifact", artifact, artifact_len, &out.artifact, err);
     free(artifact);
     snprintf(out.family, sizeof out.family, "%s", in.family);
-    snprintf(out.params, sizeof out.params, "%s", in.params[0] ? in.params : "{}");
     if (rc == 0 && (rc = stage_train_out_encode(&out, output, output_len)) != 0)
         mlops_err_set(err, rc, "train: cannot encode the output");
     return rc;
