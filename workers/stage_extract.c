@@ -11,6 +11,7 @@
     A CSV error that would quote the file (a cell, a header name) keeps
     only its line number: run records are readable by anyone with read
     access. */
+#include "progress.h"
 #include "stages.h"
 
 #include <czmq.h>
@@ -143,7 +144,7 @@ static int s_read_source(const char *source, int fd, size_t size, char **out, si
         else if (n == 0)
             break;
         else
-            have += (size_t)n;
+            progress_report((int64_t)(have += (size_t)n), (int64_t)room, "bytes");   //  per chunk
     }
     if (rc == 0 && have == room && read(fd, &(char){0}, 1) > 0)   //  it grew since fstat
         rc = mlops_err_set(err, MLOPS_ETOOBIG, "extract: %s changed while read: refused", source);
@@ -233,6 +234,7 @@ int stage_extract_run(void *arg, const uint8_t *input, size_t input_len, uint8_t
     table_t *table = s_load(arg, &in, err);
     if (!table)
         return err->code ? err->code : MLOPS_ECSV;
+    progress_report((int64_t)table->n_rows, (int64_t)table->n_rows, "rows");
     if (table->n_rows == 0) {
         table_destroy(&table);
         return mlops_err_set(err, MLOPS_ECSV, "extract: '%.200s' has no rows", in.source);
