@@ -367,7 +367,9 @@ static broker_t *s_new(const broker_config_t *cfg, bool detached, mlops_err_t *e
     self->curve = self->store ? curve_new_from_env(err) : NULL;
     self->dispatch = dispatch_new();
     self->fleet = fleet_new(self->cfg.liveness);
-    if (!self->store || !self->batch || !self->curve || !self->dispatch || !self->fleet) {
+    self->progress = progress_table_new();
+    if (!self->store || !self->batch || !self->curve || !self->dispatch || !self->fleet
+        || !self->progress) {
         broker_destroy(&self);
         return NULL;
     }
@@ -430,6 +432,7 @@ void broker_destroy(broker_t **p)
     curve_destroy(&self->curve);
     dispatch_destroy(&self->dispatch);
     fleet_destroy(&self->fleet);
+    progress_table_destroy(&self->progress);
     run_clear(&self->active);
     store_destroy(&self->store);
     for (size_t i = 0; i < sizeof self->strings / sizeof self->strings[0]; i++)
@@ -592,6 +595,20 @@ static void s_handle_ready(broker_t *self, const uint8_t *id, size_t id_len, con
     engine_pump(self);
 }
 
+//  A heartbeat's progress for the task in the worker's hand: kept for
+//  STATUS, published as a `progress` event at most once a second per task.
+static void s_progress(broker_t *self, dispatch_worker_t *w, const proto_msg_t *msg)
+{
+    run_task_t *t = s_task_of(self, w);
+    if (!t || !progress_table_update(self->progress, t->task_id, msg->heartbeat.done,
+                                     msg->heartbeat.total, msg->heartbeat.unit, zclock_mono()))
+        return;
+    char text[PROGRESS_TABLE_TEXT_MAX], message[PROGRESS_TABLE_TEXT_MAX + 64];
+    snprintf(message, sizeof message, "%s: %s", t->task_id,
+             progress_table_text(self->progress, t->task_id, text, sizeof text));
+    broker_publish(self, "progress", self->active.id, t->stage, task_state_name(t->state), 0, message);
+}
+
 static void s_handle_heartbeat(broker_t *self, dispatch_worker_t *w, const proto_msg_t *msg)
 {
     //  the lines its task logged so far (a worker that dies keeps these)
@@ -599,6 +616,8 @@ static void s_handle_heartbeat(broker_t *self, dispatch_worker_t *w, const proto
                     ? s_task_of(self, w) : NULL;
     if (t)
         runlogs_append(self, t, w->name, msg->heartbeat.log);
+    if (*msg->heartbeat.unit && strcmp(msg->heartbeat.task_id, w->task_id) == 0)
+        s_progress(self, w, msg);
     //  a worker we gave up on (timeout) says it is idle again: it may work
     if (w->busy && !w->task_id[0] && !msg->heartbeat.task_id[0]) {
         dispatch_worker_release(w, zclock_mono());
@@ -621,6 +640,7 @@ static void s_handle_result(broker_t *self, dispatch_worker_t *w, const proto_ms
     }
     run_task_t *t = s_task_of(self, w);
     dispatch_worker_release(w, zclock_mono());
+    progress_table_forget(self->progress, task_id);
     if (t)
         runlogs_append(self, t, w->name, msg->result.log);
     if (!t) {
