@@ -10,7 +10,8 @@ typedef struct {
     char unit[PROTO_UNIT_MAX + 1];
     int64_t first_mono, first_done;   //  where the current count began, for the rate
     int64_t last_mono;                //  when the latest report came
-    int64_t published_mono;           //  when its event last went out, 0 = never
+    int64_t published_mono;           //  when its event last went out
+    bool published;                   //  it went out once
 } s_entry_t;
 
 struct progress_table {
@@ -56,24 +57,27 @@ static s_entry_t *s_entry(progress_table_t *self, const char *task_id)
     return e;
 }
 
-bool progress_table_update(progress_table_t *self, const char *task_id, int64_t done, int64_t total,
-                     const char *unit, int64_t now_mono)
+bool progress_table_update(progress_table_t *self, const char *task_id, int64_t done,
+                           int64_t total, const char *unit, int64_t now_mono)
 {
     if (!unit || !*unit)
         return false;
     s_entry_t *e = s_entry(self, task_id);
     if (!e)
         return false;
-    if (strcmp(e->unit, unit) != 0 || done < e->done || e->first_mono == 0) {
-        e->first_mono = now_mono;   //  a new count: the rate starts here
+    //  a new count (a new entry's unit is "", a new unit, a new attempt):
+    //  the rate starts here
+    if (strcmp(e->unit, unit) != 0 || done < e->done) {
+        e->first_mono = now_mono;
         e->first_done = done;
         snprintf(e->unit, sizeof e->unit, "%s", unit);
     }
     e->done = done;
     e->total = total;
     e->last_mono = now_mono;
-    if (e->published_mono && now_mono - e->published_mono < PROGRESS_TABLE_PUBLISH_MSEC)
+    if (e->published && now_mono - e->published_mono < PROGRESS_TABLE_PUBLISH_MSEC)
         return false;
+    e->published = true;
     e->published_mono = now_mono;
     return true;
 }

@@ -22,9 +22,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PROGRESS_TABLE_TASKS_MAX 64          //  tasks with progress kept at once
-#define PROGRESS_TABLE_PUBLISH_MSEC 1000     //  a task's progress event goes out at most this often
-#define PROGRESS_TABLE_TEXT_MAX 96           //  bytes of progress_table_text's output, with the NUL
+#define PROGRESS_TABLE_TASKS_MAX 64       //  tasks with progress kept at once
+#define PROGRESS_TABLE_PUBLISH_MSEC 1000  //  a task's progress event goes out at most this often
+#define PROGRESS_TABLE_TEXT_MAX 96        //  bytes of progress_table_text's output, with the NUL
 
 typedef struct progress_table progress_table_t;
 
@@ -37,8 +37,8 @@ void progress_table_destroy(progress_table_t **p);
 //  Records a report for task_id at monotonic now_mono (unit "" is ignored:
 //  no progress). Returns true when it is time to publish it (the first
 //  report, or PROGRESS_TABLE_PUBLISH_MSEC after the last one published).
-bool progress_table_update(progress_table_t *self, const char *task_id, int64_t done, int64_t total,
-                     const char *unit, int64_t now_mono);
+bool progress_table_update(progress_table_t *self, const char *task_id, int64_t done,
+                           int64_t total, const char *unit, int64_t now_mono);
 
 //  Forgets task_id's progress (its RESULT came).
 void progress_table_forget(progress_table_t *self, const char *task_id);
