@@ -50,6 +50,7 @@
 
 #include "err.h"
 #include "heartbeat.h"   //  PROTOCOL.md section 7's defaults
+#include "progress.h"    //  PROGRESS_UNIT_MAX
 
 #define PROTO_VERSION 2            //  the newest version this peer speaks
 #define PROTO_VERSION_MIN 1        //  the oldest it reads
@@ -68,7 +69,7 @@
 #define PROTO_STAGE_MAX 31         //  READY stage
 #define PROTO_HOST_MAX 63          //  READY and SERVING host
 #define PROTO_TASK_ID_MAX 47       //  HEARTBEAT and RESULT task_id
-#define PROTO_UNIT_MAX 15          //  HEARTBEAT unit of progress (rows, bytes, trees, ms)
+#define PROTO_UNIT_MAX PROGRESS_UNIT_MAX //  HEARTBEAT unit of progress (rows, bytes, trees, ms)
 
 typedef enum {
     //  worker side (work and backend sockets)

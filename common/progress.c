@@ -10,7 +10,7 @@ static struct {
     bool open;                        //  between progress_begin and progress_end
     bool reported;                    //  a report came since progress_begin
     int64_t done, total;              //  the latest report
-    char unit[PROTO_UNIT_MAX + 1];
+    char unit[PROGRESS_UNIT_MAX + 1];
 } s_slot = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 static void s_reset(bool open)
@@ -31,20 +31,33 @@ void progress_end(void)
     s_reset(false);
 }
 
-void progress_report(int64_t done, int64_t total, const char *unit)
+//  The report, unless forward_only and it is behind the latest of its count.
+static void s_report(int64_t done, int64_t total, const char *unit, bool forward_only)
 {
     if (done < 0)
         done = 0;
     if (total < 0)
         total = 0;
     pthread_mutex_lock(&s_slot.lock);
-    if (s_slot.open) {
+    bool behind = forward_only && s_slot.reported && s_slot.total == total
+                  && strcmp(s_slot.unit, unit) == 0 && done < s_slot.done;
+    if (s_slot.open && !behind) {
         s_slot.done = total && done > total ? total : done;
         s_slot.total = total;
         snprintf(s_slot.unit, sizeof s_slot.unit, "%s", unit);
         s_slot.reported = true;
     }
     pthread_mutex_unlock(&s_slot.lock);
+}
+
+void progress_report(int64_t done, int64_t total, const char *unit)
+{
+    s_report(done, total, unit, false);
+}
+
+void progress_advance(int64_t done, int64_t total, const char *unit)
+{
+    s_report(done, total, unit, true);
 }
 
 bool progress_read(int64_t *done, int64_t *total, char *unit)
