@@ -58,3 +58,56 @@ def test_retrain_wait_prints_progress_with_an_estimate(procs):
     run = broker.run(1)
     train = next(t for t in run["tasks"] if t["task_id"] == "1-train-logreg")
     assert len(lines) <= (train["ended_ms"] - train["started_ms"]) // 1000 + 1, lines
+
+
+def test_bad_progress_is_refused_and_the_broker_goes_on(procs):
+    # a stage worker played by hand: the broker keeps and publishes a sound
+    # report, drops a malformed HEARTBEAT as a bad frame, and carries on
+    import zmq
+    from wire import pack, unpack
+    broker = Broker(procs)
+    sub = zmq.Context.instance().socket(zmq.SUB)
+    sub.setsockopt(zmq.LINGER, 0)
+    sub.setsockopt(zmq.SUBSCRIBE, b"progress")
+    sub.connect(broker.events)
+    worker = zmq.Context.instance().socket(zmq.DEALER)
+    worker.setsockopt(zmq.LINGER, 0)
+    worker.connect(broker.work)
+    worker.send(pack("READY", {"stage": "extract", "host": "fake", "pid": 4242}))
+    wait_for(lambda: broker.status()["workers"], what="the worker")
+    broker.request("RETRAIN", {"source": "synthetic:500:7"})
+
+    def task():
+        worker.send(pack("HEARTBEAT", {"task_id": ""}))
+        if worker.poll(100):
+            command, body = unpack(worker.recv())
+            return body if command == "TASK" else None
+    task_id = wait_for(task, what="the TASK")["task_id"]
+
+    def beat(done, total, unit, version=2):
+        worker.send(pack("HEARTBEAT", {"task_id": task_id, "done": done, "total": total,
+                                       "unit": unit}, version=version))
+
+    def shown():
+        return next(w.get("progress") for w in broker.status()["workers"])
+    beat(3, 10, "rows")
+    assert wait_for(shown, what="progress in STATUS") == "3/10 rows (30%)"
+
+    def event():
+        # reported again until the SUB, subscribed late (slow joiner), hears one
+        beat(3, 10, "rows")
+        return sub.recv_multipart() if sub.poll(200) else None
+    topic, frame = wait_for(event, what="a progress event")
+    command, event = unpack(frame)
+    assert topic == b"progress" and command == "EVENT"
+    assert event["kind"] == "progress" and event["stage"] == "extract"
+    assert event["message"] == "%s: 3/10 rows (30%%)" % task_id
+    for bad in ((11, 10, "rows", 2), (-1, 10, "rows", 2), (1, 10, "k" * 16, 2),
+                (1, 10, "Rows", 2), (1, 10, "", 2), (1, 10, "rows", 1)):
+        beat(*bad)
+    beat(4, 10, "rows")   # after the bad ones on the same socket: the first change seen
+    assert wait_for(lambda: shown() != "3/10 rows (30%)" and shown(), what="next report") \
+        .startswith("4/10 rows (40%")
+    log = procs.log(broker.proc)
+    assert '"done" 11 is not in 0..10' in log and "needs version 2" in log
+    assert broker.status()["active_run"] == 1
