@@ -1,6 +1,7 @@
 /*  progress.c: see progress.h. A mutex around one slot. */
 #include "progress.h"
 
+#include <assert.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -31,9 +32,22 @@ void progress_end(void)
     s_reset(false);
 }
 
+//  True for 1 to PROGRESS_UNIT_MAX lower-case letters (what HEARTBEAT carries).
+static bool s_unit_valid(const char *unit)
+{
+    size_t n = strlen(unit);
+    return n >= 1 && n <= PROGRESS_UNIT_MAX && strspn(unit, "abcdefghijklmnopqrstuvwxyz") == n;
+}
+
 //  The report, unless forward_only and it is behind the latest of its count.
+//  A bad unit is our bug; dropped in a release build rather than sent, as
+//  a heartbeat the encoder refuses would not go out at all.
 static void s_report(int64_t done, int64_t total, const char *unit, bool forward_only)
 {
+    if (!s_unit_valid(unit)) {
+        assert(!"a progress unit is 1 to PROGRESS_UNIT_MAX lower-case letters");
+        return;
+    }
     if (done < 0)
         done = 0;
     if (total < 0)

@@ -36,8 +36,9 @@ void progress_begin(void);
 void progress_end(void);
 
 //  done units of total (0 = unknown) so far; unit is 1 to PROGRESS_UNIT_MAX
-//  lower-case letters ("rows", "bytes", "trees"). A report that
-//  proto_heartbeat_check would refuse (done past total) is clamped to total.
+//  lower-case letters ("rows", "bytes", "trees"; another unit is a bug:
+//  asserted, dropped in a release build). A count past total is clamped to
+//  total, a negative one to 0 (proto_heartbeat_check refuses both).
 void progress_report(int64_t done, int64_t total, const char *unit);
 
 //  As progress_report, for a count that several threads advance: a report
