@@ -3,7 +3,9 @@
 worker with MLOPS_TASK_BUSY_MS computes for a while and reports how many of
 those milliseconds it has done; the broker keeps the latest report with an
 estimate and shows it in STATUS (`mlops status`), and `mlops retrain
---wait` prints the progress events, at most one a second per task."""
+--wait` prints the progress events, at most one a second per task; the
+dashboard shows it under the running run. A worker played by hand shows a
+malformed progress HEARTBEAT refused while the broker goes on."""
 import os
 import re
 
@@ -111,3 +113,27 @@ def test_bad_progress_is_refused_and_the_broker_goes_on(procs):
     log = procs.log(broker.proc)
     assert '"done" 11 is not in 0..10' in log and "needs version 2" in log
     assert broker.status()["active_run"] == 1
+
+
+def test_dashboard_shows_the_running_stages_progress(procs):
+    # the dashboard reads /api/workers (the broker's STATUS through the
+    # gateway) and shows a running task's progress under its run
+    import pytest
+    pytest.importorskip("selenium.webdriver", reason="python3-selenium is not installed")
+    from procs import Gateway
+    from test_dashboard_browser import chromium
+    broker = slow_pipeline(procs)
+    gw = Gateway(procs, "--broker", broker.control)
+    driver_gen = chromium()
+    driver = next(driver_gen)
+    try:
+        driver.get(gw.url + "/")
+        broker.request("RETRAIN", {"source": SOURCE})
+
+        def shown():
+            return driver.execute_script(
+                "const e = document.querySelector('#runs .progress'); return e ? e.innerText : ''")
+        text = wait_for(shown, timeout=30, what="progress on the dashboard")
+        assert re.match(r"train:logreg \d+/%d ms \(\d+%%" % BUSY_MS, text), text
+    finally:
+        next(driver_gen, None)   # runs the rest of chromium(): quit, profile removed
