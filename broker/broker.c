@@ -375,7 +375,9 @@ static broker_t *s_new(const broker_config_t *cfg, bool detached, mlops_err_t *e
     if (self->cfg.drift.threshold > 0)   //  the watch costs an artifact read per version: only when asked
         self->drift = drift_new(&self->cfg.drift);
     bool drift_ok = self->cfg.drift.threshold <= 0 || self->drift;
-    if (!self->store || !self->batch || !self->curve || !self->dispatch || !self->fleet || !drift_ok) {
+    self->progress = progress_table_new();
+    if (!self->store || !self->batch || !self->curve || !self->dispatch || !self->fleet || !drift_ok
+        || !self->progress) {
         broker_destroy(&self);
         return NULL;
     }
@@ -439,6 +441,7 @@ void broker_destroy(broker_t **p)
     curve_destroy(&self->curve);
     dispatch_destroy(&self->dispatch);
     fleet_destroy(&self->fleet);
+    progress_table_destroy(&self->progress);
     run_clear(&self->active);
     store_destroy(&self->store);
     for (size_t i = 0; i < sizeof self->strings / sizeof self->strings[0]; i++)
@@ -601,6 +604,20 @@ static void s_handle_ready(broker_t *self, const uint8_t *id, size_t id_len, con
     engine_pump(self);
 }
 
+//  A heartbeat's progress for the task in the worker's hand: kept for
+//  STATUS, published as a `progress` event at most once a second per task.
+static void s_progress(broker_t *self, dispatch_worker_t *w, const proto_msg_t *msg)
+{
+    run_task_t *t = s_task_of(self, w);
+    if (!t || !progress_table_update(self->progress, t->task_id, msg->heartbeat.done,
+                                     msg->heartbeat.total, msg->heartbeat.unit, zclock_mono()))
+        return;
+    char text[PROGRESS_TABLE_TEXT_MAX], message[PROGRESS_TABLE_TEXT_MAX + 64];
+    snprintf(message, sizeof message, "%s: %s", t->task_id,
+             progress_table_text(self->progress, t->task_id, text, sizeof text));
+    broker_publish(self, "progress", self->active.id, t->stage, task_state_name(t->state), 0, message);
+}
+
 static void s_handle_heartbeat(broker_t *self, dispatch_worker_t *w, const proto_msg_t *msg)
 {
     //  the lines its task logged so far (a worker that dies keeps these)
@@ -608,6 +625,8 @@ static void s_handle_heartbeat(broker_t *self, dispatch_worker_t *w, const proto
                     ? s_task_of(self, w) : NULL;
     if (t)
         runlogs_append(self, t, w->name, msg->heartbeat.log);
+    if (*msg->heartbeat.unit && strcmp(msg->heartbeat.task_id, w->task_id) == 0)
+        s_progress(self, w, msg);
     //  a worker we gave up on (timeout) says it is idle again: it may work
     if (w->busy && !w->task_id[0] && !msg->heartbeat.task_id[0]) {
         dispatch_worker_release(w, zclock_mono());
@@ -630,6 +649,7 @@ static void s_handle_result(broker_t *self, dispatch_worker_t *w, const proto_ms
     }
     run_task_t *t = s_task_of(self, w);
     dispatch_worker_release(w, zclock_mono());
+    progress_table_forget(self->progress, task_id);
     if (t)
         runlogs_append(self, t, w->name, msg->result.log);
     char wrong[160];

@@ -40,6 +40,7 @@
 #include "fleet.h"
 #include "msg.h"
 #include "outage.h"
+#include "progress_table.h"
 #include "store.h"
 #include "throttle.h"
 
@@ -58,6 +59,7 @@ struct broker {
     batch_t *batch;               //  the store transaction of this message, and what waits for it
     dispatch_t *dispatch;         //  workers and per-stage queues
     fleet_t *fleet;               //  inference workers (SERVING) and the load_model wait
+    progress_table_t *progress;   //  running tasks' progress (HEARTBEAT), in memory only
     exporter_t *exporter;         //  Prometheus metrics, NULL when --metrics is off
     int64_t next_publish_mono;    //  when the exporter's page is next rendered
     int64_t load_wait_began_mono; //  when the load_model wait began, for its histogram

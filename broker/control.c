@@ -199,6 +199,7 @@ static void s_cmd_status(broker_t *self, s_reply_t *r)
         snprintf(cw->task_id, sizeof cw->task_id, "%s", w->task_id);
         snprintf(cw->name, sizeof cw->name, "%s", w->name);
         cw->last_seen_ms = w->last_seen_ms;
+        progress_table_text(self->progress, w->task_id, cw->progress, sizeof cw->progress);
     }
     st.n_workers = n;
     qsort(st.workers, n, sizeof *st.workers, s_worker_order_fn);

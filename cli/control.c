@@ -199,6 +199,17 @@ static void s_show_task(const proto_msg_t *ev, int64_t t0, s_started_t *started,
     fflush(stdout);
 }
 
+//  A progress event: "TASK: DONE/TOTAL UNIT (P%, about N s left)", as the
+//  broker wrote it (it keeps the counts the estimate needs).
+static void s_show_progress(const proto_msg_t *ev, int64_t t0)
+{
+    const char *msg = ev->event.message, *colon = strstr(msg, ": ");
+    int id_len = colon ? (int)(colon - msg) : (int)strlen(msg);
+    printf("%7.3fs  %-24.*s %s\n", (double)(ev->event.ts_ms - t0) / 1000.0, id_len, msg,
+           colon ? colon + 2 : "");
+    fflush(stdout);
+}
+
 //  Looks the run up with RUNS; returns its state (-1 when not found).
 static int s_run_state(const client_opts_t *opts, int64_t run_id, run_t *out)
 {
@@ -248,6 +259,8 @@ static int s_wait(const client_opts_t *opts, zsock_t *sub, int64_t run_id)
                 t0 = ev->event.ts_ms;
             if (strcmp(ev->event.kind, "task") == 0)
                 s_show_task(ev, t0, started, &n_started);
+            else if (strcmp(ev->event.kind, "progress") == 0)
+                s_show_progress(ev, t0);
             else if (strcmp(ev->event.kind, "run") == 0 &&
                      (strcmp(ev->event.state, "succeeded") == 0 || strcmp(ev->event.state, "failed") == 0))
                 last_poll = 0;   //  ask for the record now
@@ -361,6 +374,8 @@ int cli_status(int argc, char **argv)
             printf("%-11s %-24s %-20s %8lld  %-5s %-24s %s\n", w->stage, s_name(w->name, w->host, w->pid),
                    w->host, (long long)w->pid, w->state, w->task_id[0] ? w->task_id : "-",
                    s_time(w->last_seen_ms, when, sizeof when));
+            if (w->progress[0])
+                printf("%-11s progress %s\n", "", w->progress);
         }
         if (st.n_workers == 0)
             printf("(no workers connected)\n");

@@ -5,6 +5,7 @@
 */
 #include "forest_fit.h"
 #include "bins.h"
+#include "progress.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -134,6 +135,7 @@ int forest_grown_init(forest_grown_t *g, task_t task, size_t p, size_t k, size_t
     g->task = task, g->p = p, g->k = k, g->n_trees = n_trees;
     atomic_init(&g->next, 0);
     atomic_init(&g->failed, 0);
+    atomic_init(&g->kept, 0);
     g->nodes = calloc(n_trees, sizeof *g->nodes);
     g->n_nodes = calloc(n_trees, sizeof *g->n_nodes);
     g->leaves = calloc(n_trees, sizeof *g->leaves);
@@ -164,6 +166,7 @@ int forest_grown_keep(forest_grown_t *g, size_t t, const forest_node_t *nodes, s
     if (nl)
         memcpy(g->leaves[t], leaves, nl * sizeof *leaves);
     g->n_nodes[t] = n_nodes, g->n_leaves[t] = n_leaves;
+    progress_advance((int64_t)atomic_fetch_add(&g->kept, 1) + 1, (int64_t)g->n_trees, "trees");
     return 0;
 }
 

@@ -63,6 +63,7 @@ typedef struct {
     size_t *n_leaves;       //  per tree
     atomic_size_t next;     //  next tree index to grow
     atomic_int failed;      //  a thread ran out of memory
+    atomic_size_t kept;     //  trees grown and kept, for progress.h
 } forest_grown_t;
 
 //  Returns 0 or MLOPS_ENOMEM.

@@ -13,6 +13,7 @@
 */
 #include "gbdt.h"
 #include "bins.h"
+#include "progress.h"
 #include "pool.h"
 #include "rng.h"
 
@@ -1087,6 +1088,7 @@ static int s_boost(s_fit_t *fx)
         int rc = s_iterate(fx);
         if (rc)
             return rc;
+        progress_report(it + 1, fx->pr.max_iter, "iterations");   //  at most: it may stop early
         if (fx->n_val) {
             fx->m->val_loss[fx->m->n_iter] = s_val_loss(fx);
             if (s_should_stop(fx, fx->m->n_iter + 1))

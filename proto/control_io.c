@@ -26,6 +26,7 @@ static const fields_spec_t s_worker[] = {
     FIELD_STR(control_worker_t, task_id),
     FIELD_I64(control_worker_t, last_seen_ms),
     FIELD_OSTR(control_worker_t, name),
+    FIELD_OSTR(control_worker_t, progress),
 };
 static const fields_spec_t s_infer[] = {
     FIELD_STR(control_infer_t, host),

@@ -38,6 +38,8 @@ typedef struct {
     int64_t last_seen_ms;          //  wall clock of its last message
     char name[64];                 //  its instance name (MLOPS/2; an older broker's
                                    //  answer decodes as "": show host:pid)
+    char progress[96];             //  its task's progress and estimate, "" = none
+                                   //  (omitted then; the broker's progress_table_text)
 } control_worker_t;
 
 typedef struct {

@@ -46,7 +46,8 @@ static const msg_field_t s_ready[] = {
     S_STR2(ready, name, PROTO_NAME_MAX)};
 static const msg_field_t s_heartbeat[] = {
     S_STR(heartbeat, task_id, OPT, PROTO_TASK_ID_MAX), S_F(heartbeat, model_version, F_INT, OPT),
-    S_STR2(heartbeat, log, 0)};
+    S_STR2(heartbeat, log, 0), S_INT2(heartbeat, done), S_INT2(heartbeat, total),
+    S_STR2(heartbeat, unit, PROTO_UNIT_MAX)};
 static const msg_field_t s_task[] = {
     S_F(task, task_id, F_STR, REQ), S_F(task, run_id, F_INT, REQ),
     S_F(task, stage, F_STR, REQ), S_F(task, attempt, F_INT, REQ),
@@ -226,6 +227,21 @@ int proto_prediction_check(const proto_msg_t *msg, mlops_err_t *err)
     return mlops_err_set(err, MLOPS_EPROTO, "PREDICTION: %s answer with %zu values for %zu "
                          "records%s", *task ? "a regression" : "a binary", msg->prediction.n_values,
                          msg->prediction.n, classes ? " and class keys" : "");
+}
+
+int proto_heartbeat_check(const proto_msg_t *msg, mlops_err_t *err)
+{
+    const char *unit = msg->heartbeat.unit ? msg->heartbeat.unit : "";
+    int64_t done = msg->heartbeat.done, total = msg->heartbeat.total;
+    if (!*unit && (done || total))
+        return mlops_err_set(err, MLOPS_EPROTO, "HEARTBEAT: progress without a \"unit\"");
+    if (strlen(unit) > PROTO_UNIT_MAX || strspn(unit, "abcdefghijklmnopqrstuvwxyz") != strlen(unit))
+        return mlops_err_set(err, MLOPS_EPROTO, "HEARTBEAT: \"unit\" is 1 to %d lower-case "
+                             "letters", PROTO_UNIT_MAX);
+    if (done < 0 || total < 0 || (total && done > total))
+        return mlops_err_set(err, MLOPS_EPROTO, "HEARTBEAT: \"done\" %lld is not in 0..%lld "
+                             "(\"total\")", (long long)done, (long long)total);
+    return 0;
 }
 
 int proto_name_check(const char *name, mlops_err_t *err)

@@ -31,7 +31,7 @@
 
     Versions (PROTOCOL.md, section 4.1): MLOPS/2 is MLOPS/1 plus the LOGS
     command and a few optional keys (READY.name, SERVING.name,
-    HEARTBEAT.log, RESULT.log, DISCONNECT.code). The encoder writes a key
+    HEARTBEAT.log, HEARTBEAT.done/total/unit, RESULT.log, DISCONNECT.code). The encoder writes a key
     added after version 1 only when it is set (a non-empty string), and
     writes the envelope version the message needs: a message that uses
     nothing of version 2 is byte for byte the MLOPS/1 message it always
@@ -50,6 +50,7 @@
 
 #include "err.h"
 #include "heartbeat.h"   //  PROTOCOL.md section 7's defaults
+#include "progress.h"    //  PROGRESS_UNIT_MAX
 
 #define PROTO_VERSION 2            //  the newest version this peer speaks
 #define PROTO_VERSION_MIN 1        //  the oldest it reads
@@ -68,6 +69,7 @@
 #define PROTO_STAGE_MAX 31         //  READY stage
 #define PROTO_HOST_MAX 63          //  READY and SERVING host
 #define PROTO_TASK_ID_MAX 47       //  HEARTBEAT and RESULT task_id
+#define PROTO_UNIT_MAX PROGRESS_UNIT_MAX //  HEARTBEAT unit of progress (rows, bytes, trees, ms)
 
 typedef enum {
     //  worker side (work and backend sockets)
@@ -143,8 +145,11 @@ typedef struct {
                  const char *name; } ready;
         //  HEARTBEAT, both ways. task_id is the task in hand ("" when idle);
         //  model_version as in READY; log the task's log lines written since
-        //  the last ones sent (MLOPS/2, "" = none).
-        struct { const char *task_id; int64_t model_version; const char *log; } heartbeat;
+        //  the last ones sent (MLOPS/2, "" = none). done, total, unit: the
+        //  task's progress (MLOPS/2, unit "" = none; total 0 = unknown;
+        //  proto_heartbeat_check says what holds).
+        struct { const char *task_id; int64_t model_version; const char *log;
+                 int64_t done; int64_t total; const char *unit; } heartbeat;
         //  TASK: broker to stage worker. input is the stage's msgpack payload.
         struct { const char *task_id; int64_t run_id; const char *stage; int64_t attempt;
                  const uint8_t *input; size_t input_len; } task;
@@ -247,6 +252,13 @@ size_t proto_prediction_classes(const proto_msg_t *msg);
 //  predictions in 0..k-1; binary with neither. Returns 0 or MLOPS_EPROTO
 //  with err naming the key.
 int proto_prediction_check(const proto_msg_t *msg, mlops_err_t *err);
+
+//  Checks a HEARTBEAT's progress keys (what the encoder refuses to write
+//  and the decoder to read): none of done, total, unit, or a unit of 1 to
+//  PROTO_UNIT_MAX lower-case letters with done <= total when total is
+//  known (not 0). Negative counts the codec refuses as for every int.
+//  Returns 0 or MLOPS_EPROTO with err naming the key.
+int proto_heartbeat_check(const proto_msg_t *msg, mlops_err_t *err);
 
 //  The codes of a refused REPLY (PROTOCOL.md, REPLY): what a client can act
 //  on without parsing the sentence in `error`. A receiver treats a code it

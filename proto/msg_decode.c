@@ -783,6 +783,8 @@ proto_msg_t *proto_msg_decode(const uint8_t *data, size_t len, mlops_err_t *err)
                    len - r.pos, r.pos);
         else if (cmd == PROTO_PREDICTION)
             proto_prediction_check(&r.msg->pub, &r.err);
+        else if (cmd == PROTO_HEARTBEAT)
+            proto_heartbeat_check(&r.msg->pub, &r.err);
     }
     if (r.err.code) {
         if (err)

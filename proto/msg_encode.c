@@ -401,7 +401,8 @@ int proto_msg_encode(const proto_msg_t *msg, uint8_t **out, size_t *out_len)
 {
     assert(msg && out && out_len);
     const msg_command_t *c = msg_command(msg->cmd);
-    if (!c || (msg->cmd == PROTO_PREDICTION && proto_prediction_check(msg, NULL) != 0))
+    if (!c || (msg->cmd == PROTO_PREDICTION && proto_prediction_check(msg, NULL) != 0)
+        || (msg->cmd == PROTO_HEARTBEAT && proto_heartbeat_check(msg, NULL) != 0))
         return MLOPS_EINVAL;
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);

@@ -15,11 +15,13 @@
 #include "liveness.h"
 #include "log.h"
 #include "msg.h"
+#include "progress.h"
 #include "tasklog.h"
 
 #define RECONNECT_MIN_MSEC 1000
 #define RECONNECT_MAX_MSEC 5000    //  a broker back after a restart is found within this
 #define STALL_SLACK_MSEC 200        //  a loop turn later than the heartbeat plus this was a stall of ours
+#define BUSY_REPORT_MSEC 100        //  the busy knob reports its progress this often
 
 typedef struct {
     proto_msg_t *task;            //  the TASK being worked (owns the input)
@@ -193,14 +195,25 @@ static void s_connect(agent_t *self)
         s_send_ready(self);
 }
 
+//  MLOPS_TASK_BUSY_MS: computes (spins) for msec, not waiting (agent.h),
+//  and reports how far it is in "ms", as a real stage reports rows.
+static void s_busy(int64_t msec)
+{
+    int64_t start = zclock_mono(), end = start + msec, next = start;
+    for (int64_t now = start; now < end; now = zclock_mono())
+        if (now >= next) {
+            progress_report(now - start, msec, "ms");
+            next = now + BUSY_REPORT_MSEC;
+        }
+}
+
 static void *s_job_fn(void *arg)
 {
     s_job_t *job = arg;
     job->started_ms = (int64_t)zclock_time();
     if (job->delay_msec > 0)
         zclock_sleep((int)job->delay_msec);
-    for (int64_t end = zclock_mono() + job->busy_msec; zclock_mono() < end;)
-        ;   //  MLOPS_TASK_BUSY_MS: computing, not waiting (agent.h)
+    s_busy(job->busy_msec);
     mlops_err_clear(&job->err);
     job->rc = job->handler(job->arg, job->task->task.input, job->task->task.input_len, &job->output,
                            &job->output_len, &job->err);
@@ -223,6 +236,7 @@ static void s_handle_task(agent_t *self, proto_msg_t **msg)
         return;
     }
     tasklog_begin(self->tasklog);   //  from this line on, the task's log
+    progress_begin();
     log_info("task started task=%s attempt=%lld bytes=%zu", task->task.task_id,
              (long long)task->task.attempt, task->task.input_len);
     memset(&self->job, 0, sizeof self->job);
@@ -267,6 +281,7 @@ static void s_job_done(agent_t *self)
                     res.result.task_id);
     char *lines = tasklog_take(self->tasklog);
     tasklog_end(self->tasklog);
+    progress_end();
     res.result.log = lines;
     if (!self->stale_job)
         s_send(self, &res);
@@ -297,6 +312,7 @@ static void s_reconnect_later(agent_t *self, const char *why)
             zsock_wait(self->pipe);
             s_join(self);
             tasklog_end(self->tasklog);
+            progress_end();
             proto_msg_destroy(&self->job.task);
             free(self->job.output);
             memset(&self->job, 0, sizeof self->job);
@@ -390,6 +406,9 @@ int agent_run(agent_t *self)
             hb.heartbeat.task_id = working ? self->job.task->task.task_id : "";
             char *lines = working ? tasklog_take(self->tasklog) : NULL;   //  so far (tasklog.h)
             hb.heartbeat.log = lines;
+            char unit[PROTO_UNIT_MAX + 1];
+            if (working && progress_read(&hb.heartbeat.done, &hb.heartbeat.total, unit))
+                hb.heartbeat.unit = unit;
             s_send(self, &hb);
             free(lines);
         } else if (zclock_mono() >= self->next_heartbeat) {

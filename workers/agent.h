@@ -28,7 +28,12 @@
     The multi-process tests use it to kill a worker or the broker while a task
     is surely in progress; it is never set in normal use. MLOPS_TASK_BUSY_MS=N
     makes the task's thread compute (spin on a core) for N ms instead, so a
-    test can show a worker busy past the broker's liveness is not lost.
+    test can show a worker busy past the broker's liveness is not lost; it
+    reports its progress in "ms" (progress.h) as a real stage reports rows.
+
+    Progress: each heartbeat sent while a task runs carries the task's
+    latest progress report, if any (progress.h; PROTOCOL.md "Task
+    progress"), so at most one a heartbeat interval leaves the worker.
 
     Caveat: a task that is still computing when the connection is renewed is
     finished, but its RESULT is dropped (the new broker has given the task to

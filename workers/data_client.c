@@ -11,6 +11,7 @@
 #include "curve.h"
 #include "data_io.h"
 #include "log.h"
+#include "progress.h"
 
 struct data_client {
     char *endpoint;               //  owned
@@ -209,6 +210,8 @@ int data_client_fetch(data_client_t *self, const char *hash, uint8_t **data, siz
         if (rc == 0)
             rc = s_take_chunk(self, hash, buf, total, err);
         in_flight--;
+        uint64_t pending = in_flight * DATA_CHUNK_MAX_BYTES;   //  at most: the last may be short
+        progress_report(next > pending ? (int64_t)(next - pending) : 0, (int64_t)total, "bytes");
     }
     char got[HASH_HEX_LEN + 1];
     hash_sha256_hex(buf, (size_t)total, got);
@@ -272,6 +275,7 @@ int data_client_put(data_client_t *self, const uint8_t *data, size_t len,
         if (rc == 0)
             rc = s_take_ack(self, hash, &stored, err);
         in_flight--;
+        progress_report((int64_t)next, (int64_t)len, "bytes");
     } while (rc == 0 && !stored && (in_flight > 0 || next < len));
     if (rc)
         s_open(self, NULL);   //  answers still on their way go to the old socket

@@ -15,6 +15,7 @@
     A CSV error that would quote the file (a cell, a header name) keeps
     only its line number: run records are readable by anyone with read
     access. */
+#include "progress.h"
 #include "stages.h"
 
 #include <czmq.h>
@@ -123,10 +124,16 @@ static int s_open_source(const char *source, int *fd, size_t *size, mlops_err_t 
     return 0;
 }
 
-//  Between chunks of the CSV: stop at SIGTERM and at the deadline.
+//  Between chunks of the CSV: stop at SIGTERM and at the deadline, and
+//  report the bytes read; the file is read twice (csv_stream.h), so the
+//  count runs to twice its size, a pass being found by the offset going back.
 typedef struct {
     const char *source;
     int64_t deadline;     //  zclock_mono
+    int fd;               //  the CSV, for its offset
+    int64_t size;         //  its size in bytes
+    int64_t last;         //  the offset at the previous check
+    int64_t passes;       //  passes finished
 } s_check_t;
 
 static int s_check_fn(void *arg, mlops_err_t *err)
@@ -135,6 +142,14 @@ static int s_check_fn(void *arg, mlops_err_t *err)
     if (zsys_interrupted || zclock_mono() > check->deadline)
         return mlops_err_set(err, MLOPS_ETIMEOUT, "%s",
                              zsys_interrupted ? "interrupted" : "read too slow: refused");
+    int64_t at = (int64_t)lseek(check->fd, 0, SEEK_CUR);
+    if (at >= 0) {
+        if (at < check->last)
+            check->passes++;
+        check->last = at;
+        int64_t done = check->passes * check->size + at, total = 2 * check->size;
+        progress_report(done < total ? done : total, total, "bytes");
+    }
     return 0;
 }
 
@@ -179,7 +194,7 @@ static int s_extract_file(stage_data_t *d, const char *source, stage_ref_t *ref,
         return err->code;
     mlops_err_t sub;
     mlops_err_clear(&sub);
-    s_check_t check = {source, zclock_mono() + S_READ_DEADLINE_MSEC};
+    s_check_t check = {source, zclock_mono() + S_READ_DEADLINE_MSEC, fd, (int64_t)size, 0, 0};
     struct stat st;
     int rc = (out = csv_stream_temp(&sub)) < 0 ? sub.code : 0;
     if (rc == 0)
@@ -191,6 +206,7 @@ static int s_extract_file(stage_data_t *d, const char *source, stage_ref_t *ref,
     close(fd);
     if (rc == 0) {
         log_info("extract: streamed %zu rows, %zu columns", rows, cols);
+        progress_report((int64_t)rows, (int64_t)rows, "rows");
         rc = s_upload_file(d, out, ref, err);
     }
     if (out >= 0)
@@ -232,6 +248,7 @@ static int s_extract_table(stage_data_t *d, const stage_extract_in_t *in, stage_
     table_t *table = s_load(d, in, err);
     if (!table)
         return err->code ? err->code : MLOPS_ECSV;
+    progress_report((int64_t)table->n_rows, (int64_t)table->n_rows, "rows");
     if (table->n_rows == 0) {
         table_destroy(&table);
         return mlops_err_set(err, MLOPS_ECSV, "extract: '%.200s' has no rows", in->source);
