@@ -178,7 +178,8 @@ void http_feedback_complete(gateway_t *self, request_t *req)
         size_t len = 0;
         char why[256];
         snprintf(why, sizeof why, "body is not valid JSON at byte %d: %s", jerr.position, jerr.text);
-        gateway_settle(self, req, 400, answer_syntax(why, (size_t)jerr.position, &len), len);
+        char *answer = answer_syntax(why, (size_t)jerr.position, &len);   //  len is set here
+        gateway_settle(self, req, 400, answer, len);
         return;
     }
     const json_t *items = json_object_get(root, "items");
