@@ -116,6 +116,8 @@ static void s_answers(json_t *s, const schema_t *schema)
     }
     json_object_set_new(props1, "model_version", json_pack("{s:s}", "type", "integer"));
     json_object_set_new(propsn, "model_version", json_pack("{s:s}", "type", "integer"));
+    json_object_set_new(props1, "request_id", json_pack("{s:s}", "type", "string"));   //  for POST /feedback
+    json_object_set_new(propsn, "request_id", json_pack("{s:s}", "type", "string"));
     json_object_set_new(s, "Prediction", json_pack("{s:s,s:o}", "type", "object", "properties", props1));
     json_object_set_new(s, "Predictions", json_pack("{s:s,s:o}", "type", "object", "properties", propsn));
 }

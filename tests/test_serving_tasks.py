@@ -191,7 +191,8 @@ def test_regression_answers_what_the_model_computes(procs, artifacts):
     assert meta["outputs"] == [{"name": "predict", "datatype": "FP64", "shape": [-1]}]
     schemas = requests.get(gw.url + "/openapi.json", timeout=5).json()["components"]["schemas"]
     assert schemas["Prediction"]["properties"] == {"prediction": {"type": "number"},
-                                                   "model_version": {"type": "integer"}}
+                                                   "model_version": {"type": "integer"},
+                                                   "request_id": {"type": "string"}}
     assert schemas["Predictions"]["properties"]["predictions"] == {"type": "array",
                                                                    "items": {"type": "number"}}
     assert "probabilities" not in schemas["Predictions"]["properties"]
