@@ -206,33 +206,38 @@ static feedback_version_t *s_version(feedback_t *self, int64_t version, feedback
     return v;
 }
 
-//  Checks label against row's task; counts it into v when it fits.
-static int s_score(const s_row_t *row, const feedback_label_t *label, feedback_version_t *v,
-                   const char **why)
+//  Checks label against row's task: 0 or MLOPS_ECHECK with why.
+static int s_check(const s_row_t *row, const feedback_label_t *label, const char **why)
 {
-    if (row->task == FEEDBACK_MULTICLASS) {
+    if (row->task == FEEDBACK_MULTICLASS)
         *why = "labels for a multiclass model are not scored yet";
-        return MLOPS_ECHECK;
-    }
+    else if (row->task == FEEDBACK_REGRESSION
+             && (label->kind != FEEDBACK_LABEL_NUMBER || !isfinite(label->number)))
+        *why = "label must be a number for a regression model";
+    else if (row->task == FEEDBACK_BINARY
+             && (label->kind == FEEDBACK_LABEL_OTHER || (label->number != 0 && label->number != 1)))
+        *why = "label must be 0, 1, true or false for a binary model";
+    else
+        return 0;
+    return MLOPS_ECHECK;
+}
+
+//  Counts a checked label into its version's metrics.
+static void s_score(const s_row_t *row, const feedback_label_t *label, feedback_version_t *v)
+{
     if (row->task == FEEDBACK_REGRESSION) {
-        if (label->kind != FEEDBACK_LABEL_NUMBER || !isfinite(label->number)) {
-            *why = "label must be a number for a regression model";
-            return MLOPS_ECHECK;
-        }
         v->labelled++;
         v->abs_error_sum += fabs(label->number - row->value);
-        return 0;
-    }
-    if (label->kind == FEEDBACK_LABEL_OTHER || (label->number != 0 && label->number != 1)) {
-        *why = "label must be 0, 1, true or false for a binary model";
-        return MLOPS_ECHECK;
+        return;
     }
     int truth = label->number == 1;
     double p = fmin(fmax(truth ? row->value : 1 - row->value, PROB_EPS), 1 - PROB_EPS);
     v->labelled++;
     v->correct += row->predicted == truth;
     v->log_loss_sum += -log(p);
-    return 0;
+    double score = isfinite(row->value) ? fmin(fmax(row->value, 0), 1) : 0;
+    size_t bin = (size_t)(score * FEEDBACK_AUC_BINS);
+    (truth ? v->positives : v->negatives)[bin < FEEDBACK_AUC_BINS ? bin : FEEDBACK_AUC_BINS - 1]++;
 }
 
 int feedback_label(feedback_t *self, const char *id, uint32_t index, const feedback_label_t *label,
@@ -250,17 +255,12 @@ int feedback_label(feedback_t *self, const char *id, uint32_t index, const feedb
         *why = "this prediction has a label already";
         return MLOPS_ESTATE;
     }
-    feedback_version_t scratch = {0};
-    int rc = s_score(row, label, &scratch, why);
+    int rc = s_check(row, label, why);
     if (rc != 0) {
         self->counts.invalid++;
         return rc;
     }
-    feedback_version_t *v = s_version(self, row->version, (feedback_task_t)row->task);
-    v->labelled += scratch.labelled;
-    v->correct += scratch.correct;
-    v->log_loss_sum += scratch.log_loss_sum;
-    v->abs_error_sum += scratch.abs_error_sum;
+    s_score(row, label, s_version(self, row->version, (feedback_task_t)row->task));
     row->labelled = true;
     self->counts.accepted++;
     *why = NULL;
@@ -276,6 +276,17 @@ size_t feedback_versions(const feedback_t *self, feedback_version_t *out)
 {
     memcpy(out, self->versions, self->n_versions * sizeof *out);
     return self->n_versions;
+}
+
+double feedback_auc(const feedback_version_t *v)
+{
+    double pairs = 0, below = 0, positives = 0;
+    for (size_t b = 0; b < FEEDBACK_AUC_BINS; b++) {
+        pairs += v->positives[b] * (below + 0.5 * v->negatives[b]);
+        below += v->negatives[b];
+        positives += v->positives[b];
+    }
+    return positives > 0 && below > 0 ? pairs / (positives * below) : NAN;
 }
 
 size_t feedback_rows(const feedback_t *self)
@@ -312,7 +323,7 @@ char *feedback_metrics(const feedback_t *self, size_t *len)
         "mlops_feedback_total{result=\"duplicate\"} %" PRIu64 "\n"
         "mlops_feedback_total{result=\"invalid\"} %" PRIu64 "\n"
         "# TYPE mlops_live_labelled gauge\n# TYPE mlops_live_accuracy gauge\n"
-        "# TYPE mlops_live_log_loss gauge\n# TYPE mlops_live_mae gauge\n",
+        "# TYPE mlops_live_log_loss gauge\n# TYPE mlops_live_auc gauge\n# TYPE mlops_live_mae gauge\n",
         c->logged, c->accepted, c->unknown, c->duplicate, c->invalid);
     for (size_t i = 0; i < self->n_versions && n < cap; i++) {
         const feedback_version_t *v = &self->versions[i];
@@ -320,11 +331,15 @@ char *feedback_metrics(const feedback_t *self, size_t *len)
         s_rates(v, &acc, &loss, &mae);
         n += (size_t)snprintf(text + n, cap - n, "mlops_live_labelled{version=\"%" PRId64 "\"} %"
                               PRIu64 "\n", v->version, v->labelled);
-        if (!isnan(acc))
+        if (!isnan(acc) && n < cap)
             n += (size_t)snprintf(text + n, cap - n, "mlops_live_accuracy{version=\"%" PRId64
                                   "\"} %.17g\nmlops_live_log_loss{version=\"%" PRId64 "\"} %.17g\n",
                                   v->version, acc, v->version, loss);
-        if (!isnan(mae))
+        double auc = v->task == FEEDBACK_BINARY ? feedback_auc(v) : NAN;
+        if (!isnan(auc) && n < cap)
+            n += (size_t)snprintf(text + n, cap - n, "mlops_live_auc{version=\"%" PRId64 "\"} %.17g\n",
+                                  v->version, auc);
+        if (!isnan(mae) && n < cap)
             n += (size_t)snprintf(text + n, cap - n, "mlops_live_mae{version=\"%" PRId64 "\"} %.17g\n",
                                   v->version, mae);
     }
@@ -350,6 +365,7 @@ char *feedback_summary(const feedback_t *self, size_t *len)
                               "labelled", (json_int_t)v->labelled);
         s_set_number(o, "accuracy", acc);
         s_set_number(o, "log_loss", loss);
+        s_set_number(o, "auc", v->task == FEEDBACK_BINARY ? feedback_auc(v) : NAN);
         s_set_number(o, "mae", mae);
         json_array_append_new(versions, o);
     }

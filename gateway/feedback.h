@@ -11,7 +11,7 @@
     all allocated once: logging a prediction copies into the ring and
     allocates nothing. A label posted later is joined to its row by id and
     index and counted into its version's live metrics (binary: accuracy
-    and log loss; regression: mean absolute error; multiclass rows are
+    log loss and AUC; regression: mean absolute error; multiclass rows are
     logged but their labels refused until they are scored: see the README).
 
     Caveats: the log lives in the gateway's memory only: a restart forgets
@@ -31,6 +31,7 @@
 #define FEEDBACK_LOG_ROWS 100000           //  --feedback-log default (about 11 MB)
 #define FEEDBACK_LOG_ROWS_MAX 10000000     //  --feedback-log limit
 #define FEEDBACK_VERSIONS_MAX 16           //  versions with live metrics (the oldest goes first)
+#define FEEDBACK_AUC_BINS 1000             //  probability buckets of the live AUC (0.001 wide)
 
 typedef struct feedback feedback_t;
 
@@ -60,6 +61,8 @@ typedef struct {
     uint64_t correct;            //  binary: labelled rows predicted right
     double log_loss_sum;         //  binary: sum of -log p(label), p clamped to [1e-15, 1-1e-15]
     double abs_error_sum;        //  regression: sum of |label - predicted|
+    uint32_t positives[FEEDBACK_AUC_BINS]; //  binary: labelled 1, by the bucket of p(1)
+    uint32_t negatives[FEEDBACK_AUC_BINS]; //  binary: labelled 0, by the bucket of p(1)
 } feedback_version_t;
 
 //  Counts since start (for /metrics and GET /api/feedback).
@@ -107,6 +110,11 @@ int feedback_label(feedback_t *self, const char *id, uint32_t index, const feedb
 feedback_counts_t feedback_counts(const feedback_t *self);
 size_t feedback_versions(const feedback_t *self, feedback_version_t *out);
 
+//  A binary version's live AUC from its buckets (pairs in one bucket count
+//  half, so it is exact when no two scores share a 0.001 bucket); NAN
+//  without both a positive and a negative label.
+double feedback_auc(const feedback_version_t *v);
+
 //  Ring size and sample rate, as configured.
 size_t feedback_rows(const feedback_t *self);
 double feedback_sample(const feedback_t *self);
@@ -117,7 +125,7 @@ char *feedback_metrics(const feedback_t *self, size_t *len);
 
 //  GET /api/feedback's body: {"log_rows":..,"sample":..,"logged":..,
 //  "accepted":..,"unknown":..,"duplicate":..,"invalid":..,"versions":[{"version":3,
-//  "labelled":..,"accuracy":..,"log_loss":..,"mae":..}]}; NULL when out of memory.
+//  "labelled":..,"accuracy":..,"log_loss":..,"auc":..,"mae":..}]}; NULL when out of memory.
 char *feedback_summary(const feedback_t *self, size_t *len);
 
 #endif

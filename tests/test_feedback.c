@@ -156,7 +156,33 @@ static void test_live_metrics(void)
     char *s = feedback_summary(f, &len);
     CHECK_CONTAINS(s, "\"version\":7,\"labelled\":4,\"accuracy\":0.75");
     CHECK_CONTAINS(s, "\"mae\":1.5");
+    CHECK_CONTAINS(s, "\"auc\":1.0");   //  p(1) of every 1 above every 0's
     free(s);
+    feedback_destroy(&f);
+}
+
+//  AUC from the buckets: every positive against every negative, a tie
+//  (one bucket) counted half; NAN with one class only.
+static void test_auc(void)
+{
+    feedback_t *f = feedback_new(64, 1, 1);
+    const char *why;
+    struct { double p; int label; } seq[] = {{0.9, 1}, {0.3, 1}, {0.5, 1}, {0.2, 0}, {0.4, 0}, {0.6, 0}, {0.5, 0}};
+    char id[16];
+    feedback_version_t v[FEEDBACK_VERSIONS_MAX];
+    for (int i = 0; i < 7; i++) {
+        snprintf(id, sizeof id, "a%d", i);
+        feedback_log(f, id, 0, 1, FEEDBACK_BINARY, seq[i].p >= 0.5, seq[i].p, 0);
+        CHECK_INT(feedback_label(f, id, 0, seq[i].label ? &ONE : &ZERO, &why), 0);
+        feedback_versions(f, v);
+        if (i < 3)
+            CHECK(isnan(feedback_auc(&v[0])));
+    }
+    CHECK_NEAR(feedback_auc(&v[0]), 7.5 / 12, 1e-12);
+    size_t len;
+    char *m = feedback_metrics(f, &len);
+    CHECK_CONTAINS(m, "mlops_live_auc{version=\"1\"} 0.625\n");
+    free(m);
     feedback_destroy(&f);
 }
 
@@ -201,6 +227,7 @@ int main(void)
     RUN(test_batch_rows_and_reuse);
     RUN(test_wrong_label_type);
     RUN(test_live_metrics);
+    RUN(test_auc);
     RUN(test_sampling);
     RUN(test_versions_bounded);
     return TEST_REPORT("test_feedback");

@@ -108,13 +108,21 @@ def test_labels_join_and_live_metrics(procs, artifact):
     p_true = [a["probability"] if l == 1 else 1 - a["probability"] for a, l in zip(answers, labels)]
     p_true += [max(p, 1 - p) for p in b["probabilities"]]
     loss = -sum(math.log(p) for p in p_true) / len(p_true)
+    # AUC over the gateway's 0.001-wide buckets of p(1): a pair in one bucket counts half
+    scored = [(a["probability"], l) for a, l in zip(answers, labels)]
+    scored += [(p, c) for p, c in zip(b["probabilities"], b["predictions"])]
+    bucket = [(min(int(p * 1000), 999), l) for p, l in scored]
+    pos, neg = [k for k, l in bucket if l == 1], [k for k, l in bucket if l == 0]
+    auc = sum((kp > kn) + 0.5 * (kp == kn) for kp in pos for kn in neg) / (len(pos) * len(neg))
     assert _gauge(gw, 'mlops_live_accuracy{version="%d"}' % VERSION) == pytest.approx(7 / 10)
     assert _gauge(gw, 'mlops_live_log_loss{version="%d"}' % VERSION) == pytest.approx(loss, rel=1e-9)
+    assert _gauge(gw, 'mlops_live_auc{version="%d"}' % VERSION) == pytest.approx(auc, rel=1e-12)
     assert _gauge(gw, 'mlops_feedback_total{result="accepted"}') == 10
     s = requests.get(gw.url + "/api/feedback", timeout=5).json()
     assert s["accepted"] == 10 and s["logged"] == 10 and s["log_rows"] == 100000 and s["sample"] == 1
     assert s["versions"] == [{"version": VERSION, "labelled": 10, "accuracy": pytest.approx(0.7),
-                              "log_loss": pytest.approx(loss, rel=1e-9), "mae": None}]
+                              "log_loss": pytest.approx(loss, rel=1e-9),
+                              "auc": pytest.approx(auc, rel=1e-12), "mae": None}]
 
 
 def test_refusals(procs, artifact):
