@@ -329,7 +329,19 @@ static void s_buf_class_probabilities(s_buf_t *b, const proto_msg_t *msg, const 
 }
 
 //  The /predict and /predict/batch bodies of a multiclass model.
-static char *s_multiclass(const proto_msg_t *msg, bool batch, size_t *len)
+//  The tail every prediction body ends with: the version and, when there is
+//  one, the request id (an addition to the reference's shape).
+static void s_buf_tail(s_buf_t *b, const proto_msg_t *msg, const char *request_id)
+{
+    s_buf_printf(b, ",\"model_version\":%" PRId64, msg->prediction.model_version);
+    if (request_id && *request_id) {
+        s_buf_str(b, ",\"request_id\":");
+        s_buf_json_string(b, request_id);
+    }
+    s_buf_put(b, "}", 1);
+}
+
+static char *s_multiclass(const proto_msg_t *msg, bool batch, const char *request_id, size_t *len)
 {
     s_labels_t l;
     char why[160];
@@ -349,13 +361,13 @@ static char *s_multiclass(const proto_msg_t *msg, bool batch, size_t *len)
         s_buf_class_probabilities(&b, msg, &l, i);
     }
     s_buf_str(&b, batch ? "]" : "");
-    s_buf_printf(&b, ",\"model_version\":%" PRId64 "}", msg->prediction.model_version);
+    s_buf_tail(&b, msg, request_id);
     s_labels_free(&l);
     return s_buf_finish(&b, len);
 }
 
 //  The /predict and /predict/batch bodies of a regression model.
-static char *s_regression(const proto_msg_t *msg, bool batch, size_t *len)
+static char *s_regression(const proto_msg_t *msg, bool batch, const char *request_id, size_t *len)
 {
     s_buf_t b;
     size_t n = batch ? msg->prediction.n_values : msg->prediction.n_values ? 1 : 0;
@@ -366,16 +378,21 @@ static char *s_regression(const proto_msg_t *msg, bool batch, size_t *len)
         s_buf_number(&b, msg->prediction.values[i]);
     }
     s_buf_str(&b, batch ? "]" : n ? "" : "null");
-    s_buf_printf(&b, ",\"model_version\":%" PRId64 "}", msg->prediction.model_version);
+    s_buf_tail(&b, msg, request_id);
     return s_buf_finish(&b, len);
 }
 
 char *answer_prediction(const proto_msg_t *msg, bool batch, size_t *len)
 {
+    return answer_prediction_id(msg, batch, NULL, len);
+}
+
+char *answer_prediction_id(const proto_msg_t *msg, bool batch, const char *request_id, size_t *len)
+{
     if (s_is_task(msg, "multiclass"))
-        return s_multiclass(msg, batch, len);
+        return s_multiclass(msg, batch, request_id, len);
     if (s_is_task(msg, "regression"))
-        return s_regression(msg, batch, len);
+        return s_regression(msg, batch, request_id, len);
     s_buf_t b;
     size_t n = msg->prediction.n;
     s_buf_init(&b, 96 + (batch ? n * 28 : 0));
@@ -398,7 +415,7 @@ char *answer_prediction(const proto_msg_t *msg, bool batch, size_t *len)
         }
         s_buf_put(&b, "]", 1);
     }
-    s_buf_printf(&b, ",\"model_version\":%" PRId64 "}", msg->prediction.model_version);
+    s_buf_tail(&b, msg, request_id);
     return s_buf_finish(&b, len);
 }
 

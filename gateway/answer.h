@@ -33,6 +33,11 @@
 //  answer_prediction_check first (else NULL).
 char *answer_prediction(const proto_msg_t *prediction, bool batch, size_t *len);
 
+//  The same with "request_id":ID after "model_version" (NULL or "" = none,
+//  then byte for byte answer_prediction's).
+char *answer_prediction_id(const proto_msg_t *prediction, bool batch, const char *request_id,
+                           size_t *len);
+
 //  Checks what answer_prediction and answer_v2_infer read from a PREDICTION
 //  beyond the codec's checks: a multiclass one's class labels, a JSON list
 //  of k strings or numbers. Returns 0, or MLOPS_EPROTO / MLOPS_ENOMEM with

@@ -169,12 +169,13 @@ static void s_handle_prediction(gateway_t *self, const proto_msg_t *msg)
         gateway_settle_detail(self, req, 502, why);
         return;
     }
+    http_feedback_log(self, req, msg);
     if (req->v2) {
         http_v2_prediction(self, req, msg);
         return;
     }
     size_t len = 0;
-    char *answer = answer_prediction(msg, req->batch, &len);
+    char *answer = answer_prediction_id(msg, req->batch, req->request_id, &len);
     gateway_settle(self, req, 200, answer, len);
 }
 

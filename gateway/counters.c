@@ -14,7 +14,7 @@
 #define STATUS_MAX 599
 
 static const char *s_endpoint_names[COUNTERS_ENDPOINTS] = {
-    "/health", "/predict", "/predict/batch", "/metrics", "/api", "/static", "/v2", "other"};
+    "/health", "/predict", "/predict/batch", "/metrics", "/api", "/static", "/v2", "/feedback", "other"};
 static const double s_bounds_sec[COUNTERS_BUCKETS] = {
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
     0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};

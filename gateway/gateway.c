@@ -120,6 +120,8 @@ void gateway_config_defaults(gateway_config_t *cfg)
         .connections_per_ip = GATEWAY_CONNECTIONS_PER_IP,
         .header_timeout_ms = GATEWAY_HEADER_TIMEOUT_MSEC,
         .model_name = GATEWAY_MODEL_NAME,
+        .feedback_rows = FEEDBACK_LOG_ROWS,
+        .feedback_sample = GATEWAY_FEEDBACK_SAMPLE,
     };
 }
 
@@ -132,6 +134,10 @@ static int s_check_config(const gateway_config_t *cfg, mlops_err_t *err)
     if (cfg->deadline_ms <= 0 || cfg->heartbeat_msec <= 0 || cfg->liveness <= 0
         || cfg->broker_timeout_ms <= 0 || cfg->header_timeout_ms <= 0)
         return mlops_err_set(err, MLOPS_EINVAL, "deadline and heartbeat settings must be positive");
+    if (cfg->feedback_rows == 0 || cfg->feedback_rows > FEEDBACK_LOG_ROWS_MAX
+        || !(cfg->feedback_sample >= 0 && cfg->feedback_sample <= 1))
+        return mlops_err_set(err, MLOPS_EINVAL, "the feedback log takes 1..%d rows and a sample "
+                             "rate of 0..1", FEEDBACK_LOG_ROWS_MAX);
     if (cfg->connections_max == 0 || cfg->connections_max > 1000000 || cfg->credit <= 0)
         return mlops_err_set(err, MLOPS_EINVAL, "connection limit and credit must be positive");
     return 0;
@@ -188,7 +194,8 @@ gateway_t *gateway_new(const gateway_config_t *cfg, mlops_err_t *err)
     self->requests = requests_new(n_requests);
     self->router = router_new(cfg->credit, liveness_interval(cfg->heartbeat_msec) * cfg->liveness);
     self->counters = counters_new();
-    if (!self->requests || !self->router || !self->counters) {
+    self->feedback = feedback_new(cfg->feedback_rows, cfg->feedback_sample, 0);
+    if (!self->requests || !self->router || !self->counters || !self->feedback) {
         mlops_err_set(err, MLOPS_ENOMEM, "out of memory for %u request slots", n_requests);
         gateway_destroy(&self);
         return NULL;
@@ -289,6 +296,7 @@ void gateway_destroy(gateway_t **p)
     curve_destroy(&self->curve);
     router_destroy(&self->router);
     counters_destroy(&self->counters);
+    feedback_destroy(&self->feedback);
     requests_destroy(&self->requests);
     http_v2_close(self);
     free(self);

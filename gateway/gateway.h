@@ -53,6 +53,7 @@
 #define GATEWAY_BROKER_TIMEOUT_MSEC 3000           //  /api answers 503 after this
 #define GATEWAY_CONTROL_INFLIGHT_MAX 64            //  /api requests at the broker at once
 #define GATEWAY_MODEL_NAME "titanic"               //  the served model's V2 name
+#define GATEWAY_FEEDBACK_SAMPLE 1.0                //  share of predictions logged for /feedback
 
 typedef struct {
     const char *bind_address;        //  HTTP address, NULL = all interfaces
@@ -78,6 +79,9 @@ typedef struct {
     unsigned connections_per_ip;     //  MHD per-IP connection limit, 0 = none
     int64_t header_timeout_ms;       //  request headers must be whole this long after the first byte
     const char *model_name;          //  the served model's name in /v2/models/NAME
+    size_t feedback_rows;            //  prediction log rows (feedback.h), 1..FEEDBACK_LOG_ROWS_MAX
+    double feedback_sample;          //  share of predictions logged, 0..1
+    const char *feedback_token;      //  bearer token for POST /feedback, NULL = the admin token's rule
 } gateway_config_t;
 
 typedef struct gateway gateway_t;

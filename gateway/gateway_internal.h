@@ -17,6 +17,8 @@
         http_v2.c      the Open Inference Protocol's paths (the bodies are
                        v2.c's, no I/O) and the signatures workers send
         requests.c     the request table (requests.h, no I/O)
+        http_feedback.c  request ids, the prediction log (feedback.h, no
+                       I/O), POST /feedback and GET /api/feedback
 
     Everything runs on the reactor's one thread; nothing here locks.
 */
@@ -29,6 +31,7 @@
 #include "clock.h"
 #include "counters.h"
 #include "curve.h"
+#include "feedback.h"
 #include "guard.h"
 #include "msg.h"
 #include "requests.h"
@@ -57,6 +60,7 @@ struct gateway {
     router_t *router;                 //  worker table
     counters_t *counters;             //  for /metrics
     requests_t *requests;             //  request table
+    feedback_t *feedback;             //  the prediction log and live metrics (http_feedback.c)
     volatile sig_atomic_t stop;       //  gateway_stop was called
     long poll_wait_ms;                //  the wait asked of zmq_poll this turn (router_awake)
     //  http.c
@@ -157,6 +161,24 @@ const schema_t *http_v2_schema(const gateway_t *self, int64_t version);
 
 //  Frees the kept signatures.
 void http_v2_close(gateway_t *self);
+
+/* --- http_feedback.c ---------------------------------------------------- */
+
+//  Gives a prediction request its id: the client's X-Request-Id when valid,
+//  else one already set (a V2 body's id), else a new one.
+void http_feedback_id(gateway_t *self, request_t *req);
+
+//  Logs a PREDICTION's rows under req's id (when sampled).
+void http_feedback_log(gateway_t *self, const request_t *req, const proto_msg_t *msg);
+
+//  POST /feedback's headers: method and token, then its body is read.
+void http_feedback_route(gateway_t *self, request_t *req, bool post);
+
+//  POST /feedback's body is in: join its labels and answer.
+void http_feedback_complete(gateway_t *self, request_t *req);
+
+//  GET /api/feedback: the log's summary and the live metrics.
+void http_feedback_summary(gateway_t *self, request_t *req, bool get);
 
 /* --- backend.c ----------------------------------------------------------- */
 

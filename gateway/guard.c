@@ -257,9 +257,10 @@ int guard_check(const guard_t *self, const guard_request_t *req, const char **wh
                "--allowed-hosts NAME[:PORT] to serve that name (a guard against DNS rebinding)";
         return 403;
     }
-    if (strncmp(req->path, "/api/", 5) != 0)
+    bool feedback = strcmp(req->path, "/feedback") == 0;   //  labels change live metrics: an action
+    if (strncmp(req->path, "/api/", 5) != 0 && !feedback)
         return 0;
-    if (strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0) {
+    if (!feedback && (strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0)) {
         int status = guard_read_token(self, req->authorization);
         *challenge = status == 401;
         *why = status == 401 ? "the /api reads need a token when the gateway has an admin token: "
@@ -267,7 +268,7 @@ int guard_check(const guard_t *self, const guard_request_t *req, const char **wh
              : status == 403 ? "the token is not the right one" : NULL;
         return status;
     }
-    if (strcmp(req->method, "POST") != 0 || !api_call_is_action(api_call_of(req->path)))
+    if (strcmp(req->method, "POST") != 0 || (!feedback && !api_call_is_action(api_call_of(req->path))))
         return 0;   //  refused by the router with 404 / 405
     if (guard_origin(self, req->origin, req->host) != 0) {
         *why = "cross-origin request refused: the Origin is not this gateway's own; start it "
@@ -275,7 +276,8 @@ int guard_check(const guard_t *self, const guard_request_t *req, const char **wh
         return 403;
     }
     if (guard_content_type(req->content_type) != 0) {
-        *why = "the /api actions take Content-Type: application/json only (an empty body too)";
+        *why = feedback ? "/feedback takes Content-Type: application/json only"
+                        : "the /api actions take Content-Type: application/json only (an empty body too)";
         return 415;
     }
     return 0;

@@ -9,7 +9,7 @@
                     DNS name was re-pointed at 127.0.0.1 (DNS rebinding)
                     reaches the port but still sends Host: evil.example.
       Origin        a state-changing /api call (POST retrain, promote,
-                    rollback) that carries an Origin must come from the
+                    rollback, and POST /feedback) that carries an Origin must come from the
                     gateway's own origin (http or https, the same Host) or
                     one of --allowed-origins (403): cross-site request
                     forgery from a page the user happens to visit.

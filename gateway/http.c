@@ -57,6 +57,8 @@ static enum MHD_Result s_respond(gateway_t *self, request_t *req)
         MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, req->allow);
     if (req->challenge)
         MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"mlops\"");
+    if (req->request_id[0])
+        MHD_add_response_header(r, "X-Request-Id", req->request_id);
     enum MHD_Result rc = MHD_queue_response(req->conn, (unsigned)req->status, r);
     MHD_destroy_response(r);
     double seconds = (double)(clock_mono_us() - req->started_us) / 1e6;
@@ -86,8 +88,15 @@ static void s_answer_metrics(gateway_t *self, request_t *req)
     counters_gauges_t g = {.in_flight = requests_in_flight(self->requests),
                            .queued = requests_queued(self->requests),
                            .resent = self->resent, .late = self->late, .bad_frames = self->bad_frames};
-    size_t len = 0;
+    size_t len = 0, more = 0;
     char *text = counters_render(self->counters, self->router, &g, &len);
+    char *live = text ? feedback_metrics(self->feedback, &more) : NULL;
+    char *both = live ? realloc(text, len + more + 1) : NULL;
+    if (both) {
+        memcpy(both + len, live, more + 1);
+        text = both, len += more;
+    }
+    free(live);
     gateway_settle(self, req, 200, text, len);
     req->content_type = "text/plain; version=0.0.4; charset=utf-8";
 }
@@ -151,6 +160,10 @@ static void s_route_docs(gateway_t *self, request_t *req, const char *url, bool 
 static void s_route_api(gateway_t *self, request_t *req, const char *url, bool get, bool post)
 {
     req->endpoint = COUNTERS_API;
+    if (strcmp(url, "/api/feedback") == 0) {   //  the gateway's own, not the broker's
+        http_feedback_summary(self, req, get);
+        return;
+    }
     req->call = api_call_of(url);
     bool action = api_call_is_action(req->call);
     if (req->call == API_NONE)
@@ -212,6 +225,10 @@ static void s_route(gateway_t *self, request_t *req, const char *url, const char
         http_v2_route(self, req, url, get, post);
         return;
     }
+    if (strcmp(url, "/feedback") == 0) {
+        http_feedback_route(self, req, post);
+        return;
+    }
     if (strcmp(url, "/") == 0 || strncmp(url, "/static/", 8) == 0) {
         s_route_static(self, req, url, get);
         return;
@@ -219,7 +236,7 @@ static void s_route(gateway_t *self, request_t *req, const char *url, const char
     req->batch = strcmp(url, "/predict/batch") == 0;
     if (!req->batch && strcmp(url, "/predict") != 0) {
         gateway_settle_detail(self, req, 404, "not found: the endpoints are /health, /predict, "
-                              "/predict/batch, /metrics, /v2/..., /api/..., /openapi.json, /docs "
+                              "/predict/batch, /feedback, /metrics, /v2/..., /api/..., /openapi.json, /docs "
                               "and the dashboard at /");
         return;
     }
@@ -243,6 +260,7 @@ static void s_route(gateway_t *self, request_t *req, const char *url, const char
 //  A parsed predict body: encode, queue and send.
 void http_predict(gateway_t *self, request_t *req, const body_t *body)
 {
+    http_feedback_id(self, req);
     if (req->pin_version && router_pinning(self->router) == 0) {
         gateway_settle_detail(self, req, 503, "no inference worker takes requests pinned to a "
                               "version (they predate it)");
@@ -275,6 +293,10 @@ static void s_request_complete(gateway_t *self, request_t *req)
     }
     if (req->v2) {
         http_v2_complete(self, req);
+        return;
+    }
+    if (req->feedback) {
+        http_feedback_complete(self, req);
         return;
     }
     if (req->call != API_NONE) {

@@ -299,6 +299,9 @@ void http_v2_complete(gateway_t *self, request_t *req)
         req->v2_id = strdup(parsed.id);
     if (rc == 0 && parsed.has_id && !req->v2_id)
         rc = mlops_err_set(&err, MLOPS_ENOMEM, "out of memory");
+    size_t id_len = strlen(parsed.id);
+    if (rc == 0 && parsed.has_id && feedback_id_valid(parsed.id, id_len))
+        memcpy(req->request_id, parsed.id, id_len + 1);   //  unless X-Request-Id says otherwise
     req->v2_outputs = parsed.outputs;
     if (rc == 0)
         http_predict(self, req, &parsed.body);
@@ -310,7 +313,8 @@ void http_v2_complete(gateway_t *self, request_t *req)
 void http_v2_prediction(gateway_t *self, request_t *req, const proto_msg_t *msg)
 {
     size_t len = 0;
-    char *text = answer_v2_infer(msg, self->cfg.model_name, req->v2_id,
+    //  V2's own "id": the client's when it sent one, else the request id
+    char *text = answer_v2_infer(msg, self->cfg.model_name, req->v2_id ? req->v2_id : req->request_id,
                                  req->v2_outputs & V2_OUTPUT_PREDICT,
                                  req->v2_outputs & V2_OUTPUT_PROBABILITY, &len);
     gateway_settle(self, req, 200, text, len);

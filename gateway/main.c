@@ -6,6 +6,7 @@
 #include "curve.h"
 #include "duration.h"
 #include "endpoint.h"
+#include "feedback.h"
 #include "flags.h"
 #include "log.h"
 #include "msg.h"
@@ -13,6 +14,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <signal.h>
@@ -72,6 +74,12 @@ static void s_usage(FILE *out)
         "                       <bin>/../share/mlops/static)\n"
         "  --model-name NAME    the served model's name in the Open Inference Protocol\n"
         "                       paths /v2/models/NAME (default %s)\n"
+        "  --feedback-log N     predictions kept for POST /feedback to label, 1..%d\n"
+        "                       rows, about 112 bytes each (default %d)\n"
+        "  --feedback-sample RATE  share of predictions kept, 0..1 (default 1: all)\n"
+        "  --feedback-token TOKEN  POST /feedback needs Authorization: Bearer TOKEN\n"
+        "                       (default: env MLOPS_FEEDBACK_TOKEN; unset = the admin\n"
+        "                       token when there is one, else open)\n"
         "  --body-max BYTES     /predict body limit, 413 above (default %u)\n"
         "  --batch-body-max BYTES  /predict/batch body limit (default %u)\n"
         "  --batch-max N        records in one batch, 422 above (default %d)\n"
@@ -95,7 +103,7 @@ static void s_usage(FILE *out)
         "MLOPS_CURVE_CLIENT_CERT and MLOPS_CURVE_SERVER_KEY (mlops keygen).\n",
         GATEWAY_PORT, "tcp://" ENDPOINT_LOOPBACK ":5558", GATEWAY_BROKER,
         duration_format(GATEWAY_BROKER_TIMEOUT_MSEC, broker_timeout, sizeof broker_timeout),
-        GATEWAY_MODEL_NAME, GATEWAY_BODY_MAX_BYTES, GATEWAY_BATCH_BODY_MAX_BYTES, GATEWAY_BATCH_MAX,
+        GATEWAY_MODEL_NAME, FEEDBACK_LOG_ROWS_MAX, FEEDBACK_LOG_ROWS, GATEWAY_BODY_MAX_BYTES, GATEWAY_BATCH_BODY_MAX_BYTES, GATEWAY_BATCH_MAX,
         duration_format(GATEWAY_DEADLINE_MSEC, deadline, sizeof deadline),
         duration_format(GATEWAY_CLIENT_TIMEOUT_SEC * 1000LL, client_timeout, sizeof client_timeout),
         GATEWAY_CONNECTIONS_MAX, GATEWAY_CONNECTIONS_PER_IP,
@@ -119,6 +127,19 @@ static int s_duration(const char *flag, const char *text, int64_t min_msec, int6
 {
     mlops_err_t err;
     return flags_report(S_PROG, flags_duration(flag, text, min_msec, max_msec, out, &err), &err);
+}
+
+//  --feedback-sample: a number in [0, 1]; 0 or -1 with a message.
+static int s_rate(const char *flag, const char *text, double *out)
+{
+    char *end = NULL;
+    double v = text ? strtod(text, &end) : NAN;
+    if (!text || end == text || *end || !(v >= 0 && v <= 1)) {
+        fprintf(stderr, S_PROG ": %s: '%s' is not a rate between 0 and 1\n", flag, text ? text : "");
+        return -1;
+    }
+    *out = v;
+    return 0;
 }
 
 //  --client-timeout: a DURATION of whole seconds (the HTTP server counts in seconds).
@@ -160,6 +181,12 @@ static int s_flag(gateway_config_t *cfg, const char *flag, const char *value)
         cfg->allowed_hosts = value;
     else if (strcmp(flag, "--allowed-origins") == 0 && value)
         cfg->allowed_origins = value;
+    else if (strcmp(flag, "--feedback-token") == 0 && value)
+        cfg->feedback_token = value;
+    else if (strcmp(flag, "--feedback-log") == 0)
+        return s_number(flag, value, 1, FEEDBACK_LOG_ROWS_MAX, &v) ? -1 : (cfg->feedback_rows = (size_t)v, 0);
+    else if (strcmp(flag, "--feedback-sample") == 0)
+        return s_rate(flag, value, &cfg->feedback_sample);
     else if (strcmp(flag, "--model-name") == 0 && value)
         cfg->model_name = value;
     else if (strcmp(flag, "--static") == 0 && value)
@@ -289,6 +316,8 @@ int main(int argc, char **argv)
         cfg.admin_token = getenv("MLOPS_ADMIN_TOKEN");
     if (!cfg.read_token)
         cfg.read_token = getenv("MLOPS_READ_TOKEN");
+    if (!cfg.feedback_token)
+        cfg.feedback_token = getenv("MLOPS_FEEDBACK_TOKEN");
     if (!cfg.static_dir)
         cfg.static_dir = s_find_static();
     s_apply_listen(&cfg);

@@ -116,6 +116,8 @@ static void s_answers(json_t *s, const schema_t *schema)
     }
     json_object_set_new(props1, "model_version", json_pack("{s:s}", "type", "integer"));
     json_object_set_new(propsn, "model_version", json_pack("{s:s}", "type", "integer"));
+    json_object_set_new(props1, "request_id", json_pack("{s:s}", "type", "string"));   //  for POST /feedback
+    json_object_set_new(propsn, "request_id", json_pack("{s:s}", "type", "string"));
     json_object_set_new(s, "Prediction", json_pack("{s:s,s:o}", "type", "object", "properties", props1));
     json_object_set_new(s, "Predictions", json_pack("{s:s,s:o}", "type", "object", "properties", propsn));
 }
@@ -200,6 +202,13 @@ static void s_seed_paths(json_t *paths)
     s_path(paths, "/openapi.json", "get", s_op("this document", "ops", NULL, NULL, d));
     s_path(paths, "/docs", "get", s_op("a page listing the endpoints, with a try-it (text/html)",
                                        "ops", NULL, NULL, d));
+    json_t *label = s_op("true labels of earlier predictions by request_id ({\"request_id\":..,\"label\":..} "
+                         "or {\"items\":[..]}; a token when one is set)", "seed",
+                         json_pack("{s:s}", "type", "object"), NULL, d);
+    json_object_set_new(label, "security", json_pack("[{s:[]},{}]", "bearer"));
+    s_path(paths, "/feedback", "post", label);
+    s_path(paths, "/api/feedback", "get", s_op("the prediction log's counts and live metrics per version",
+                                               "api", NULL, NULL, d));
     const char *reads[] = {"/api/runs", "/api/models", "/api/workers"};
     for (size_t i = 0; i < 3; i++)
         s_path(paths, reads[i], "get", s_op("the broker's view (dashboard)", "api", NULL, NULL, d));

@@ -29,6 +29,7 @@
 
 #include "api.h"
 #include "counters.h"
+#include "feedback.h"
 #include "list.h"
 
 struct MHD_Connection;
@@ -73,6 +74,8 @@ typedef struct {
     unsigned v2_outputs;              //  V2_OUTPUT_* asked for (infer)
     char *v2_id;                      //  the V2 request's "id" to echo, malloc'd, NULL = none
     int64_t pin_version;              //  the model version asked for, 0 = production
+    bool feedback;                    //  POST /feedback
+    char request_id[FEEDBACK_ID_MAX + 1]; //  a prediction's id (X-Request-Id), "" = none
 } request_t;
 
 typedef struct requests requests_t;

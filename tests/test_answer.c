@@ -21,6 +21,13 @@ static void test_answer_prediction(void)
     char *many = answer_prediction(&msg, true, &len);
     CHECK_STR(many, "{\"predictions\":[0,1],\"probabilities\":[0.11,0.875],\"model_version\":3}");
     free(many);
+    //  the request id is an addition after model_version; none leaves the reference's bytes
+    char *with = answer_prediction_id(&msg, false, "a-1", &len);
+    CHECK_STR(with, "{\"prediction\":0,\"probability\":0.11,\"model_version\":3,\"request_id\":\"a-1\"}");
+    free(with);
+    with = answer_prediction_id(&msg, true, "", &len);
+    CHECK_STR(with, "{\"predictions\":[0,1],\"probabilities\":[0.11,0.875],\"model_version\":3}");
+    free(with);
     char *v2 = answer_v2_infer(&msg, "titanic", "x", true, true, &len);
     CHECK_STR(v2, "{\"model_name\":\"titanic\",\"model_version\":\"3\",\"id\":\"x\",\"outputs\":["
                   "{\"name\":\"predict\",\"datatype\":\"INT64\",\"shape\":[2],\"data\":[0,1]},"

@@ -262,7 +262,7 @@ static void s_round_trip(zsock_t **workers, uint16_t port)
     CHECK_INT(s_answer(w, req_id + (1ull << 32), 9, 0.9), 0);   //  another generation: late
     CHECK_INT(s_answer(w, req_id, 1, 0.75), 0);
     CHECK_INT(s_http_read(fd, out, sizeof out), 200);
-    CHECK_CONTAINS(out, "{\"prediction\":1,\"probability\":0.75,\"model_version\":4}");
+    CHECK_CONTAINS(out, "{\"prediction\":1,\"probability\":0.75,\"model_version\":4,\"request_id\":\"");
     CHECK_INT(s_http(port, "GET", "/metrics", NULL, out, sizeof out), 200);
     CHECK_CONTAINS(out, "mlops_gateway_late_answers_total 1\n");
     CHECK_CONTAINS(out, "mlops_infer_predictions_total{worker=\"w1:1\"} 1\n");
@@ -303,7 +303,7 @@ static void s_resend(zsock_t **workers, uint16_t port)
     CHECK_INT(s_answer(other, again, 0, 0.25), 0);
     char out[65536];
     CHECK_INT(s_http_read(fd, out, sizeof out), 200);
-    CHECK_CONTAINS(out, "{\"prediction\":0,\"probability\":0.25,\"model_version\":4}");
+    CHECK_CONTAINS(out, "{\"prediction\":0,\"probability\":0.25,\"model_version\":4,\"request_id\":\"");
     CHECK_INT(s_http(port, "GET", "/metrics", NULL, out, sizeof out), 200);
     CHECK_CONTAINS(out, "mlops_gateway_resent_total 1\n");
     CHECK_CONTAINS(out, "mlops_gateway_workers 1\n");

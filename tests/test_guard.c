@@ -210,6 +210,12 @@ static void test_check(void)
     //  not an action: the router answers 404 / 405
     CHECK_INT(s_check(g, "POST", "/api/runs", h, "http://evil.example", NULL, NULL, &why), 0);
     CHECK_INT(s_check(g, "DELETE", "/api/retrain", h, NULL, NULL, NULL, &why), 0);
+    //  POST /feedback is an action too (its token is http_feedback.c's); a GET is the router's 405
+    CHECK_INT(s_check(g, "POST", "/feedback", h, "http://evil.example", json, NULL, &why), 403);
+    CHECK_INT(s_check(g, "POST", "/feedback", h, NULL, "text/plain", NULL, &why), 415);
+    CHECK_STR(why, "/feedback takes Content-Type: application/json only");
+    CHECK_INT(s_check(g, "POST", "/feedback", h, "http://localhost:8000", json, NULL, &why), 0);
+    CHECK_INT(s_check(g, "GET", "/feedback", h, NULL, NULL, NULL, &why), 0);
     guard_destroy(&g);
 }
 

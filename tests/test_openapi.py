@@ -97,7 +97,7 @@ def test_document_is_openapi3_with_every_path(served):
     assert check_openapi3(doc) == []
     paths = set(doc["paths"])
     for p in ["/health", "/predict", "/predict/batch", "/metrics", "/openapi.json", "/docs",
-              "/api/runs", "/api/models", "/api/workers", "/api/retrain", "/api/promote", "/api/rollback",
+              "/api/runs", "/api/models", "/api/workers", "/api/feedback", "/feedback", "/api/retrain", "/api/promote", "/api/rollback",
               "/v2", "/v2/health/live", "/v2/health/ready", "/v2/repository/index",
               "/v2/models/{model_name}", "/v2/models/{model_name}/ready", "/v2/models/{model_name}/infer",
               "/v2/models/{model_name}/versions/{model_version}/infer"]:

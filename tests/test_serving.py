@@ -75,12 +75,14 @@ def test_predict_and_batch_round_trip(procs, workers):
     assert gw.health().json() == {"status": "ok", "model_version": 7, "workers": 1, "workers_serving": 1}
     r = requests.post(gw.url + "/predict", json=PASSENGER, timeout=5)
     assert r.status_code == 200 and r.headers["Content-Type"] == "application/json"
-    assert r.json() == {"prediction": 0, "probability": 0.22, "model_version": 7}
+    assert r.json() == {"prediction": 0, "probability": 0.22, "model_version": 7,
+                        "request_id": r.headers["X-Request-Id"]}
     assert w.received[-1] == [PASSENGER]   # the record arrived typed and whole
     batch = {"instances": [dict(PASSENGER, Age=a) for a in (10, 80, None)]}
     r = requests.post(gw.url + "/predict/batch", json=batch, timeout=5)
     assert r.status_code == 200
-    assert r.json() == {"predictions": [0, 1, 1], "probabilities": [0.1, 0.8, 0.5], "model_version": 7}
+    assert r.json() == {"predictions": [0, 1, 1], "probabilities": [0.1, 0.8, 0.5], "model_version": 7,
+                        "request_id": r.headers["X-Request-Id"]}
     assert w.received[-1][2]["Age"] is None
 
 

@@ -135,14 +135,14 @@ def test_multiclass_answers_what_the_model_computes(procs, artifacts):
     for rec in RECORDS:
         want = model.probabilities(rec)
         a = _post(gw, "/predict", rec)
-        assert set(a) == {"prediction", "probabilities", "model_version"}
+        assert set(a) == {"prediction", "probabilities", "model_version", "request_id"}
         assert a["model_version"] == 3
         assert list(a["probabilities"]) == CLASSES
         for c, label in enumerate(CLASSES):
             assert a["probabilities"][label] == pytest.approx(want[c], rel=1e-9, abs=1e-12)
         assert a["prediction"] == CLASSES[want.index(max(want))]
     b = _post(gw, "/predict/batch", {"instances": RECORDS})
-    assert set(b) == {"predictions", "probabilities", "model_version"}
+    assert set(b) == {"predictions", "probabilities", "model_version", "request_id"}
     assert b["predictions"] == [_post(gw, "/predict", rec)["prediction"] for rec in RECORDS]
     assert b["probabilities"] == [_post(gw, "/predict", rec)["probabilities"] for rec in RECORDS]
     # the classes the CSV had are what the model answers with
@@ -177,10 +177,10 @@ def test_regression_answers_what_the_model_computes(procs, artifacts):
     gw = _serve(procs, artifacts["regression"], 4)
     for rec in RECORDS:
         a = _post(gw, "/predict", rec)
-        assert set(a) == {"prediction", "model_version"} and a["model_version"] == 4
+        assert set(a) == {"prediction", "model_version", "request_id"} and a["model_version"] == 4
         assert a["prediction"] == pytest.approx(model.value(rec), rel=1e-12)
     b = _post(gw, "/predict/batch", {"instances": RECORDS})
-    assert set(b) == {"predictions", "model_version"}
+    assert set(b) == {"predictions", "model_version", "request_id"}
     assert b["predictions"] == [_post(gw, "/predict", rec)["prediction"] for rec in RECORDS]
     full = [r for r in RECORDS if "x2" in r]
     v2 = _post(gw, "/v2/models/%s/infer" % MODEL, _v2_body(full))
@@ -191,7 +191,8 @@ def test_regression_answers_what_the_model_computes(procs, artifacts):
     assert meta["outputs"] == [{"name": "predict", "datatype": "FP64", "shape": [-1]}]
     schemas = requests.get(gw.url + "/openapi.json", timeout=5).json()["components"]["schemas"]
     assert schemas["Prediction"]["properties"] == {"prediction": {"type": "number"},
-                                                   "model_version": {"type": "integer"}}
+                                                   "model_version": {"type": "integer"},
+                                                   "request_id": {"type": "string"}}
     assert schemas["Predictions"]["properties"]["predictions"] == {"type": "array",
                                                                    "items": {"type": "number"}}
     assert "probabilities" not in schemas["Predictions"]["properties"]

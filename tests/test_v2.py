@@ -98,11 +98,12 @@ def test_infer_matches_predict(served):
     b = requests.post(served.url + "/predict/batch", json={"instances": rows}, timeout=5).json()
     assert out["probability"]["data"] == b["probabilities"]
     assert out["predict"]["data"] == b["predictions"]
-    # the outputs filter, nested [N, 1] data, no id
+    # the outputs filter, nested [N, 1] data, no id: the gateway's request id
     body = {"inputs": tensors([PASSENGER], Age={"shape": [1, 1], "data": [[22.0]]}),
             "outputs": [{"name": "probability"}]}
-    a = infer(served, body, path="/v2/models/titanic/versions/5/infer").json()
-    assert "id" not in a and [o["name"] for o in a["outputs"]] == ["probability"]
+    r = infer(served, body, path="/v2/models/titanic/versions/5/infer")
+    a = r.json()
+    assert a["id"] == r.headers["X-Request-Id"] and [o["name"] for o in a["outputs"]] == ["probability"]
 
 
 @pytest.mark.parametrize("override,status,needle", [

@@ -1,0 +1,383 @@
+/*  feedback.c: the prediction log and live metrics (see feedback.h).
+
+    The ring is an array of rows written round-robin; a chained hash on
+    (id, index) finds a row: heads[] holds the first row of each bucket,
+    row.next the following one (-1 ends a chain). A row is unlinked from
+    its chain when the ring overwrites it, so chains only hold live rows.
+    Everything is allocated in feedback_new; nothing on the hot path
+    (feedback_id_new, feedback_sampled, feedback_log) allocates.
+*/
+#include "feedback.h"
+
+#include "err.h"
+
+#include <jansson.h>
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#define PROB_EPS 1e-15   //  log loss clamps probabilities away from 0 and 1 (as sklearn)
+
+typedef struct {
+    char id[FEEDBACK_ID_MAX + 1];     //  request id, "" = row unused
+    uint32_t index;                   //  record within the request
+    uint32_t hash;                    //  of (id, index)
+    int32_t next;                     //  next row in the bucket, -1 = none
+    uint8_t task;                     //  feedback_task_t
+    bool labelled;                    //  a label was joined
+    int64_t version;                  //  model version that predicted
+    int64_t predicted;                //  binary class (0/1)
+    double value;                     //  binary probability of 1, regression value
+    int64_t time_ms;                  //  when it was logged (wall clock)
+} s_row_t;
+
+struct feedback {
+    s_row_t *rows;                    //  the ring
+    size_t n_rows;                    //  its size
+    size_t next_row;                  //  where the next row goes
+    int32_t *heads;                   //  bucket heads, -1 = empty
+    uint32_t mask;                    //  buckets - 1 (a power of two)
+    double sample;                    //  share of predictions logged
+    uint64_t rng;                     //  splitmix64 state
+    uint64_t counter;                 //  ids made
+    feedback_counts_t counts;         //  since start
+    feedback_version_t versions[FEEDBACK_VERSIONS_MAX]; //  live metrics, oldest first
+    size_t n_versions;                //  used
+};
+
+static uint64_t s_next(feedback_t *self)
+{
+    uint64_t z = (self->rng += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+feedback_t *feedback_new(size_t rows, double sample, uint64_t seed)
+{
+    if (rows == 0 || rows > FEEDBACK_LOG_ROWS_MAX || !(sample >= 0 && sample <= 1))
+        return NULL;
+    feedback_t *self = calloc(1, sizeof *self);
+    uint32_t buckets = 1;
+    while (buckets < rows)
+        buckets <<= 1;
+    if (self) {
+        self->rows = calloc(rows, sizeof *self->rows);
+        self->heads = malloc(buckets * sizeof *self->heads);
+    }
+    if (!self || !self->rows || !self->heads) {
+        feedback_destroy(&self);
+        return NULL;
+    }
+    memset(self->heads, 0xff, buckets * sizeof *self->heads);   //  every head -1
+    self->n_rows = rows;
+    self->mask = buckets - 1;
+    self->sample = sample;
+    if (seed == 0 && getrandom(&seed, sizeof seed, 0) != (ssize_t)sizeof seed)
+        seed = (uint64_t)(uintptr_t)self ^ (uint64_t)time(NULL);
+    self->rng = seed;
+    return self;
+}
+
+void feedback_destroy(feedback_t **p)
+{
+    if (!p || !*p)
+        return;
+    free((*p)->heads);
+    free((*p)->rows);
+    free(*p);
+    *p = NULL;
+}
+
+bool feedback_id_valid(const char *id, size_t len)
+{
+    if (len == 0 || len > FEEDBACK_ID_MAX)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)id[i];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+               || c == '.' || c == '_' || c == '-' || c == ':';
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+//  Writes the low `digits` hex digits of v at out (zero-padded); returns digits.
+static size_t s_hex(uint64_t v, char *out, size_t digits)
+{
+    static const char hex[] = "0123456789abcdef";
+    for (size_t i = digits; i-- > 0; v >>= 4)
+        out[i] = hex[v & 15];
+    return digits;
+}
+
+void feedback_id_new(feedback_t *self, char *out)
+{
+    //  16 random hex digits, then the counter: unique, and one id says
+    //  nothing of the next
+    size_t n = s_hex(s_next(self), out, 16);
+    out[n++] = '-';
+    n += s_hex(++self->counter, out + n, 12);
+    out[n] = '\0';
+}
+
+bool feedback_sampled(feedback_t *self)
+{
+    if (self->sample >= 1)
+        return true;
+    bool in = (double)(s_next(self) >> 11) * 0x1.0p-53 < self->sample;
+    if (!in)
+        self->counts.unsampled++;
+    return in;
+}
+
+static uint32_t s_hash(const char *id, uint32_t index)
+{
+    uint32_t h = 2166136261u;   //  FNV-1a
+    for (const unsigned char *p = (const unsigned char *)id; *p; p++)
+        h = (h ^ *p) * 16777619u;
+    return (h ^ index) * 16777619u;
+}
+
+//  Takes row r off its bucket's chain.
+static void s_unlink(feedback_t *self, int32_t r)
+{
+    int32_t *link = &self->heads[self->rows[r].hash & self->mask];
+    while (*link != -1 && *link != r)
+        link = &self->rows[*link].next;
+    if (*link == r)
+        *link = self->rows[r].next;
+}
+
+void feedback_log(feedback_t *self, const char *id, uint32_t index, int64_t version,
+                  feedback_task_t task, int64_t predicted, double value, int64_t now_ms)
+{
+    int32_t r = (int32_t)self->next_row;
+    self->next_row = (self->next_row + 1) % self->n_rows;
+    s_row_t *row = &self->rows[r];
+    if (row->id[0])
+        s_unlink(self, r);
+    size_t len = strnlen(id, FEEDBACK_ID_MAX);
+    memcpy(row->id, id, len);
+    row->id[len] = '\0';
+    row->index = index;
+    row->hash = s_hash(row->id, index);
+    row->task = (uint8_t)task;
+    row->labelled = false;
+    row->version = version;
+    row->predicted = predicted;
+    row->value = value;
+    row->time_ms = now_ms;
+    int32_t *head = &self->heads[row->hash & self->mask];
+    row->next = *head;   //  at the head: a reused id finds its newest row first
+    *head = r;
+    self->counts.logged++;
+}
+
+static s_row_t *s_find(feedback_t *self, const char *id, uint32_t index)
+{
+    uint32_t h = s_hash(id, index);
+    for (int32_t r = self->heads[h & self->mask]; r != -1; r = self->rows[r].next) {
+        s_row_t *row = &self->rows[r];
+        if (row->hash == h && row->index == index && strcmp(row->id, id) == 0)
+            return row;
+    }
+    return NULL;
+}
+
+//  The live metrics of version, made (evicting the oldest) when new.
+static feedback_version_t *s_version(feedback_t *self, int64_t version, feedback_task_t task)
+{
+    for (size_t i = 0; i < self->n_versions; i++)
+        if (self->versions[i].version == version)
+            return &self->versions[i];
+    if (self->n_versions == FEEDBACK_VERSIONS_MAX) {
+        memmove(self->versions, self->versions + 1, (FEEDBACK_VERSIONS_MAX - 1) * sizeof *self->versions);
+        self->n_versions--;
+    }
+    feedback_version_t *v = &self->versions[self->n_versions++];
+    *v = (feedback_version_t){.version = version, .task = task};
+    return v;
+}
+
+//  Checks label against row's task: 0 or MLOPS_ECHECK with why.
+static int s_check(const s_row_t *row, const feedback_label_t *label, const char **why)
+{
+    if (row->task == FEEDBACK_MULTICLASS)
+        *why = "labels for a multiclass model are not scored yet";
+    else if (row->task == FEEDBACK_REGRESSION
+             && (label->kind != FEEDBACK_LABEL_NUMBER || !isfinite(label->number)))
+        *why = "label must be a number for a regression model";
+    else if (row->task == FEEDBACK_BINARY
+             && (label->kind == FEEDBACK_LABEL_OTHER || (label->number != 0 && label->number != 1)))
+        *why = "label must be 0, 1, true or false for a binary model";
+    else
+        return 0;
+    return MLOPS_ECHECK;
+}
+
+//  Counts a checked label into its version's metrics.
+static void s_score(const s_row_t *row, const feedback_label_t *label, feedback_version_t *v)
+{
+    if (row->task == FEEDBACK_REGRESSION) {
+        v->labelled++;
+        v->abs_error_sum += fabs(label->number - row->value);
+        return;
+    }
+    int truth = label->number == 1;
+    double p = fmin(fmax(truth ? row->value : 1 - row->value, PROB_EPS), 1 - PROB_EPS);
+    v->labelled++;
+    v->correct += row->predicted == truth;
+    v->log_loss_sum += -log(p);
+    double score = isfinite(row->value) ? fmin(fmax(row->value, 0), 1) : 0;
+    size_t bin = (size_t)(score * FEEDBACK_AUC_BINS);
+    (truth ? v->positives : v->negatives)[bin < FEEDBACK_AUC_BINS ? bin : FEEDBACK_AUC_BINS - 1]++;
+}
+
+int feedback_label(feedback_t *self, const char *id, uint32_t index, const feedback_label_t *label,
+                   const char **why)
+{
+    s_row_t *row = s_find(self, id, index);
+    if (!row) {
+        self->counts.unknown++;
+        *why = "unknown or expired request id (not logged, sampled out, or overwritten by newer "
+               "predictions: see --feedback-log)";
+        return MLOPS_ENOTFOUND;
+    }
+    if (row->labelled) {
+        self->counts.duplicate++;
+        *why = "this prediction has a label already";
+        return MLOPS_ESTATE;
+    }
+    int rc = s_check(row, label, why);
+    if (rc != 0) {
+        self->counts.invalid++;
+        return rc;
+    }
+    s_score(row, label, s_version(self, row->version, (feedback_task_t)row->task));
+    row->labelled = true;
+    self->counts.accepted++;
+    *why = NULL;
+    return 0;
+}
+
+feedback_counts_t feedback_counts(const feedback_t *self)
+{
+    return self->counts;
+}
+
+size_t feedback_versions(const feedback_t *self, feedback_version_t *out)
+{
+    memcpy(out, self->versions, self->n_versions * sizeof *out);
+    return self->n_versions;
+}
+
+double feedback_auc(const feedback_version_t *v)
+{
+    double pairs = 0, below = 0, positives = 0;
+    for (size_t b = 0; b < FEEDBACK_AUC_BINS; b++) {
+        pairs += v->positives[b] * (below + 0.5 * v->negatives[b]);
+        below += v->negatives[b];
+        positives += v->positives[b];
+    }
+    return positives > 0 && below > 0 ? pairs / (positives * below) : NAN;
+}
+
+size_t feedback_rows(const feedback_t *self)
+{
+    return self->n_rows;
+}
+
+double feedback_sample(const feedback_t *self)
+{
+    return self->sample;
+}
+
+//  A version's live metrics by its task; NAN where none.
+static void s_rates(const feedback_version_t *v, double *accuracy, double *log_loss, double *mae)
+{
+    bool any = v->labelled > 0, regression = v->task == FEEDBACK_REGRESSION;
+    *accuracy = any && !regression ? (double)v->correct / (double)v->labelled : NAN;
+    *log_loss = any && !regression ? v->log_loss_sum / (double)v->labelled : NAN;
+    *mae = any && regression ? v->abs_error_sum / (double)v->labelled : NAN;
+}
+
+char *feedback_metrics(const feedback_t *self, size_t *len)
+{
+    size_t cap = 1024 + self->n_versions * 512;
+    char *text = malloc(cap);
+    if (!text)
+        return NULL;
+    const feedback_counts_t *c = &self->counts;
+    size_t n = (size_t)snprintf(text, cap,
+        "# TYPE mlops_feedback_logged_total counter\nmlops_feedback_logged_total %" PRIu64 "\n"
+        "# TYPE mlops_feedback_total counter\n"
+        "mlops_feedback_total{result=\"accepted\"} %" PRIu64 "\n"
+        "mlops_feedback_total{result=\"unknown\"} %" PRIu64 "\n"
+        "mlops_feedback_total{result=\"duplicate\"} %" PRIu64 "\n"
+        "mlops_feedback_total{result=\"invalid\"} %" PRIu64 "\n"
+        "# TYPE mlops_live_labelled gauge\n# TYPE mlops_live_accuracy gauge\n"
+        "# TYPE mlops_live_log_loss gauge\n# TYPE mlops_live_auc gauge\n# TYPE mlops_live_mae gauge\n",
+        c->logged, c->accepted, c->unknown, c->duplicate, c->invalid);
+    for (size_t i = 0; i < self->n_versions && n < cap; i++) {
+        const feedback_version_t *v = &self->versions[i];
+        double acc, loss, mae;
+        s_rates(v, &acc, &loss, &mae);
+        n += (size_t)snprintf(text + n, cap - n, "mlops_live_labelled{version=\"%" PRId64 "\"} %"
+                              PRIu64 "\n", v->version, v->labelled);
+        if (!isnan(acc) && n < cap)
+            n += (size_t)snprintf(text + n, cap - n, "mlops_live_accuracy{version=\"%" PRId64
+                                  "\"} %.17g\nmlops_live_log_loss{version=\"%" PRId64 "\"} %.17g\n",
+                                  v->version, acc, v->version, loss);
+        double auc = v->task == FEEDBACK_BINARY ? feedback_auc(v) : NAN;
+        if (!isnan(auc) && n < cap)
+            n += (size_t)snprintf(text + n, cap - n, "mlops_live_auc{version=\"%" PRId64 "\"} %.17g\n",
+                                  v->version, auc);
+        if (!isnan(mae) && n < cap)
+            n += (size_t)snprintf(text + n, cap - n, "mlops_live_mae{version=\"%" PRId64 "\"} %.17g\n",
+                                  v->version, mae);
+    }
+    *len = n < cap ? n : cap - 1;
+    return text;
+}
+
+//  Sets key to x, or to null when x is NaN.
+static void s_set_number(json_t *o, const char *key, double x)
+{
+    json_object_set_new(o, key, isnan(x) ? json_null() : json_real(x));
+}
+
+char *feedback_summary(const feedback_t *self, size_t *len)
+{
+    const feedback_counts_t *c = &self->counts;
+    json_t *versions = json_array();
+    for (size_t i = 0; i < self->n_versions; i++) {
+        const feedback_version_t *v = &self->versions[i];
+        double acc, loss, mae;
+        s_rates(v, &acc, &loss, &mae);
+        json_t *o = json_pack("{sIsI}", "version", (json_int_t)v->version,
+                              "labelled", (json_int_t)v->labelled);
+        s_set_number(o, "accuracy", acc);
+        s_set_number(o, "log_loss", loss);
+        s_set_number(o, "auc", v->task == FEEDBACK_BINARY ? feedback_auc(v) : NAN);
+        s_set_number(o, "mae", mae);
+        json_array_append_new(versions, o);
+    }
+    json_t *root = json_pack("{sIsfsIsIsIsIsIsIso}", "log_rows", (json_int_t)self->n_rows,
+                             "sample", self->sample, "logged", (json_int_t)c->logged,
+                             "unsampled", (json_int_t)c->unsampled,
+                             "accepted", (json_int_t)c->accepted, "unknown", (json_int_t)c->unknown,
+                             "duplicate", (json_int_t)c->duplicate,
+                             "invalid", (json_int_t)c->invalid, "versions", versions);
+    char *text = root ? json_dumps(root, JSON_COMPACT) : NULL;
+    json_decref(root);
+    if (text)
+        *len = strlen(text);
+    return text;
+}

@@ -1,0 +1,206 @@
+/*  http_feedback.c: the HTTP side of feedback (see gateway_internal.h):
+    every prediction's request id, the PREDICTION rows written to the
+    prediction log (feedback.h, which has no I/O), POST /feedback, and
+    GET /api/feedback.
+
+    POST /feedback takes one label {"request_id":"..","index":0,"label":1}
+    (index: the record within a /predict/batch or V2 request, default 0)
+    or a list {"items":[{..},..]} (1..--batch-max). One label is answered
+    by its own status: 200 {"request_id":..,"index":..,"status":"accepted"},
+    404 unknown or expired id, 409 labelled before, 422 a label that does
+    not fit the model's task or a malformed item. A list is answered 200
+    with one status per item, in order:
+    {"accepted":N,"results":[{"status":200},{"status":404,"detail":".."},..]}
+    (a malformed list, not its items, is a 400 / 422 as a whole).
+
+    The id costs the hot path one header lookup and 29 bytes written into
+    the request's slot; logging copies into the ring: nothing allocates.
+*/
+#include "gateway_internal.h"
+
+#include "answer.h"
+#include "api.h"
+#include "log.h"
+
+#include <jansson.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#define FEEDBACK_HEADER "X-Request-Id"
+
+void http_feedback_id(gateway_t *self, request_t *req)
+{
+    const char *h = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, FEEDBACK_HEADER);
+    size_t len = h ? strnlen(h, FEEDBACK_ID_MAX + 1) : 0;
+    if (h && feedback_id_valid(h, len)) {
+        memcpy(req->request_id, h, len);
+        req->request_id[len] = '\0';
+    } else if (!req->request_id[0])
+        feedback_id_new(self->feedback, req->request_id);
+}
+
+void http_feedback_log(gateway_t *self, const request_t *req, const proto_msg_t *msg)
+{
+    if (!req->request_id[0] || !feedback_sampled(self->feedback))
+        return;
+    const char *task = msg->prediction.task ? msg->prediction.task : "";
+    bool regression = strcmp(task, "regression") == 0;
+    feedback_task_t kind = regression ? FEEDBACK_REGRESSION
+                         : strcmp(task, "multiclass") == 0 ? FEEDBACK_MULTICLASS : FEEDBACK_BINARY;
+    size_t n = regression ? msg->prediction.n_values : msg->prediction.n;
+    int64_t now = clock_wall_ms();
+    for (size_t i = 0; i < n; i++)
+        feedback_log(self->feedback, req->request_id, (uint32_t)i, msg->prediction.model_version, kind,
+                     regression ? 0 : msg->prediction.predictions[i],
+                     regression ? msg->prediction.values[i] : msg->prediction.probabilities[i], now);
+}
+
+void http_feedback_route(gateway_t *self, request_t *req, bool post)
+{
+    req->endpoint = COUNTERS_FEEDBACK;
+    if (!post) {
+        req->allow = "POST";
+        gateway_settle_detail(self, req, 405, "method not allowed: use POST");
+        return;
+    }
+    //  the application posts labels: its own token when one is set, else the admin token's rule
+    const char *token = self->cfg.feedback_token && *self->cfg.feedback_token
+                      ? self->cfg.feedback_token : self->cfg.admin_token;
+    const char *auth = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
+                                                   MHD_HTTP_HEADER_AUTHORIZATION);
+    int denied = token && *token ? api_token_check(token, auth) : 0;
+    req->challenge = denied == 401;
+    if (denied) {
+        gateway_settle_detail(self, req, denied, denied == 401
+                              ? "/feedback needs the feedback token (or the admin token when no "
+                                "feedback token is set): send Authorization: Bearer TOKEN"
+                              : "the token is not the right one");
+        return;
+    }
+    req->feedback = true;
+    http_expect_body(self, req, self->cfg.body_max_bytes);
+}
+
+/* --- one label ----------------------------------------------------------- */
+
+typedef struct {
+    int status;                       //  HTTP status of this label
+    const char *detail;               //  why, when not 200 (static)
+    const char *id;                   //  borrowed from the JSON
+    uint32_t index;                   //  the record within its request
+} s_result_t;
+
+static feedback_label_t s_label_of(const json_t *v)
+{
+    if (json_is_boolean(v))
+        return (feedback_label_t){FEEDBACK_LABEL_BOOL, json_is_true(v) ? 1 : 0};
+    if (json_is_number(v))
+        return (feedback_label_t){FEEDBACK_LABEL_NUMBER, json_number_value(v)};
+    return (feedback_label_t){FEEDBACK_LABEL_OTHER, 0};
+}
+
+//  Reads one item and joins its label.
+static s_result_t s_join(gateway_t *self, const json_t *item)
+{
+    s_result_t r = {.status = 422};
+    const json_t *id = json_object_get(item, "request_id"), *index = json_object_get(item, "index");
+    const json_t *label = json_object_get(item, "label");
+    if (!json_is_object(item))
+        r.detail = "an item must be an object {\"request_id\":..,\"label\":..}";
+    else if (!json_is_string(id) || !feedback_id_valid(json_string_value(id), json_string_length(id)))
+        r.detail = "request_id must be 1..64 letters, digits and . _ - :";
+    else if (index && (!json_is_integer(index) || json_integer_value(index) < 0
+                       || json_integer_value(index) >= PROTO_RECORDS_MAX))
+        r.detail = "index must be a whole number >= 0 (the record within its request)";
+    else if (!label)
+        r.detail = "label is missing";
+    if (r.detail)
+        return r;
+    r.id = json_string_value(id);
+    r.index = index ? (uint32_t)json_integer_value(index) : 0;
+    feedback_label_t l = s_label_of(label);
+    int rc = feedback_label(self->feedback, r.id, r.index, &l, &r.detail);
+    r.status = rc == 0 ? 200 : rc == MLOPS_ENOTFOUND ? 404 : rc == MLOPS_ESTATE ? 409 : 422;
+    return r;
+}
+
+/* --- answers ------------------------------------------------------------- */
+
+static void s_settle_json(gateway_t *self, request_t *req, int status, json_t *root)
+{
+    char *text = root ? json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(root);
+    gateway_settle(self, req, status, text, text ? strlen(text) : 0);
+}
+
+static void s_answer_one(gateway_t *self, request_t *req, const json_t *item)
+{
+    s_result_t r = s_join(self, item);
+    if (r.status != 200) {
+        gateway_settle_detail(self, req, r.status, r.detail);
+        return;
+    }
+    s_settle_json(self, req, 200, json_pack("{sssIss}", "request_id", r.id, "index",
+                                            (json_int_t)r.index, "status", "accepted"));
+}
+
+static void s_answer_list(gateway_t *self, request_t *req, const json_t *items)
+{
+    size_t n = json_array_size(items);
+    if (!json_is_array(items) || n == 0 || n > self->cfg.batch_max) {
+        char why[128];
+        snprintf(why, sizeof why, "items must be a list of 1..%zu labels", self->cfg.batch_max);
+        gateway_settle_detail(self, req, 422, why);
+        return;
+    }
+    json_t *results = json_array();
+    size_t accepted = 0;
+    for (size_t i = 0; i < n; i++) {
+        s_result_t r = s_join(self, json_array_get(items, i));
+        accepted += r.status == 200;
+        json_t *o = json_pack("{si}", "status", r.status);
+        if (r.status != 200)
+            json_object_set_new(o, "detail", json_string(r.detail));
+        json_array_append_new(results, o);
+    }
+    s_settle_json(self, req, 200, json_pack("{sIso}", "accepted", (json_int_t)accepted,
+                                            "results", results));
+}
+
+void http_feedback_complete(gateway_t *self, request_t *req)
+{
+    json_error_t jerr;
+    json_t *root = json_loadb(req->body ? req->body : "", req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+    free(req->body);
+    req->body = NULL;
+    if (!root) {
+        size_t len = 0;
+        char why[256];
+        snprintf(why, sizeof why, "body is not valid JSON at byte %d: %s", jerr.position, jerr.text);
+        char *answer = answer_syntax(why, (size_t)jerr.position, &len);   //  len is set here
+        gateway_settle(self, req, 400, answer, len);
+        return;
+    }
+    const json_t *items = json_object_get(root, "items");
+    if (!json_is_object(root))
+        gateway_settle_detail(self, req, 422, "the body must be an object: {\"request_id\":..,"
+                              "\"label\":..} or {\"items\":[..]}");
+    else if (items)
+        s_answer_list(self, req, items);
+    else
+        s_answer_one(self, req, root);
+    json_decref(root);
+}
+
+void http_feedback_summary(gateway_t *self, request_t *req, bool get)
+{
+    if (!get) {
+        req->allow = "GET, HEAD";
+        gateway_settle_detail(self, req, 405, "method not allowed: use GET");
+        return;
+    }
+    size_t len = 0;
+    char *text = feedback_summary(self->feedback, &len);
+    gateway_settle(self, req, 200, text, len);
+}

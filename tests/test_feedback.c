@@ -1,0 +1,234 @@
+/*  test_feedback.c: gateway/feedback.c, the prediction log: ids (valid,
+    made unique), the ring and its hash (join, duplicates, expiry when
+    overwritten, a reused id), labels of the wrong type, sampling, and the
+    live metrics on a known sequence (binary accuracy and log loss,
+    regression MAE) with their /metrics and /api/feedback text. */
+#include "err.h"
+#include "feedback.h"
+#include "testing.h"
+
+#include <math.h>
+
+static const feedback_label_t ONE = {FEEDBACK_LABEL_NUMBER, 1}, ZERO = {FEEDBACK_LABEL_NUMBER, 0};
+
+static void test_ids(void)
+{
+    CHECK(feedback_id_valid("abc-12_3.x:y", 12));
+    CHECK(!feedback_id_valid("", 0));
+    CHECK(!feedback_id_valid("a b", 3));
+    CHECK(!feedback_id_valid("a\"b", 3));
+    CHECK(!feedback_id_valid("a\r\nb", 4));
+    char big[FEEDBACK_ID_MAX + 2];
+    memset(big, 'a', sizeof big);
+    CHECK(feedback_id_valid(big, FEEDBACK_ID_MAX));
+    CHECK(!feedback_id_valid(big, FEEDBACK_ID_MAX + 1));
+    feedback_t *f = feedback_new(4, 1, 42);
+    char a[FEEDBACK_ID_MAX + 1], b[FEEDBACK_ID_MAX + 1];
+    feedback_id_new(f, a);
+    feedback_id_new(f, b);
+    CHECK(feedback_id_valid(a, strlen(a)));
+    CHECK(strcmp(a, b) != 0);
+    CHECK_INT(strlen(a), 29);
+    CHECK(strncmp(a, b, 16) != 0);   //  the random part differs too
+    feedback_destroy(&f);
+    CHECK(f == NULL);
+    CHECK(feedback_new(0, 1, 1) == NULL);
+    CHECK(feedback_new(4, 1.5, 1) == NULL);
+    CHECK(feedback_new(4, NAN, 1) == NULL);
+}
+
+static void test_join_and_duplicate(void)
+{
+    feedback_t *f = feedback_new(8, 1, 1);
+    const char *why = NULL;
+    feedback_log(f, "r1", 0, 3, FEEDBACK_BINARY, 1, 0.9, 1000);
+    CHECK_INT(feedback_label(f, "r1", 0, &ONE, &why), 0);
+    CHECK(why == NULL);
+    CHECK_INT(feedback_label(f, "r1", 0, &ONE, &why), MLOPS_ESTATE);
+    CHECK_CONTAINS(why, "label already");
+    CHECK_INT(feedback_label(f, "r2", 0, &ONE, &why), MLOPS_ENOTFOUND);
+    CHECK_CONTAINS(why, "unknown or expired");
+    CHECK_INT(feedback_label(f, "r1", 1, &ONE, &why), MLOPS_ENOTFOUND);   //  no such row
+    feedback_counts_t c = feedback_counts(f);
+    CHECK_INT(c.logged, 1);
+    CHECK_INT(c.accepted, 1);
+    CHECK_INT(c.duplicate, 1);
+    CHECK_INT(c.unknown, 2);
+    feedback_destroy(&f);
+}
+
+//  A full ring overwrites its oldest rows: their ids are then unknown; the
+//  rows that stay are found however the chains were cut.
+static void test_expiry(void)
+{
+    feedback_t *f = feedback_new(3, 1, 1);
+    const char *why;
+    char id[16];
+    for (int i = 0; i < 10; i++) {
+        snprintf(id, sizeof id, "id%d", i);
+        feedback_log(f, id, 0, 1, FEEDBACK_BINARY, 0, 0.2, i);
+    }
+    for (int i = 0; i < 7; i++) {
+        snprintf(id, sizeof id, "id%d", i);
+        CHECK_INT(feedback_label(f, id, 0, &ZERO, &why), MLOPS_ENOTFOUND);
+    }
+    for (int i = 7; i < 10; i++) {
+        snprintf(id, sizeof id, "id%d", i);
+        CHECK_INT(feedback_label(f, id, 0, &ZERO, &why), 0);
+    }
+    feedback_destroy(&f);
+}
+
+//  A batch's rows by index; a reused id joins its newest prediction.
+static void test_batch_rows_and_reuse(void)
+{
+    feedback_t *f = feedback_new(16, 1, 1);
+    const char *why;
+    for (uint32_t i = 0; i < 3; i++)
+        feedback_log(f, "b", i, 2, FEEDBACK_BINARY, i % 2, 0.5, 0);
+    feedback_log(f, "b", 0, 5, FEEDBACK_BINARY, 1, 0.9, 0);   //  reused id, newer version
+    CHECK_INT(feedback_label(f, "b", 2, &ZERO, &why), 0);
+    CHECK_INT(feedback_label(f, "b", 0, &ONE, &why), 0);
+    feedback_version_t v[FEEDBACK_VERSIONS_MAX];
+    CHECK_INT(feedback_versions(f, v), 2);
+    CHECK_INT(v[0].version, 2);
+    CHECK_INT(v[0].correct, 1);   //  row 2 predicted 0, label 0
+    CHECK_INT(v[1].version, 5);
+    CHECK_INT(v[1].labelled, 1);
+    CHECK_INT(feedback_label(f, "b", 0, &ONE, &why), MLOPS_ESTATE);   //  the newest is labelled
+    feedback_destroy(&f);
+}
+
+static void test_wrong_label_type(void)
+{
+    feedback_t *f = feedback_new(8, 1, 1);
+    const char *why;
+    feedback_log(f, "b", 0, 1, FEEDBACK_BINARY, 1, 0.7, 0);
+    feedback_log(f, "r", 0, 1, FEEDBACK_REGRESSION, 0, 2.5, 0);
+    feedback_log(f, "m", 0, 1, FEEDBACK_MULTICLASS, 2, NAN, 0);
+    feedback_label_t two = {FEEDBACK_LABEL_NUMBER, 2}, text = {FEEDBACK_LABEL_OTHER, 0};
+    CHECK_INT(feedback_label(f, "b", 0, &two, &why), MLOPS_ECHECK);
+    CHECK_CONTAINS(why, "0, 1, true or false");
+    CHECK_INT(feedback_label(f, "b", 0, &text, &why), MLOPS_ECHECK);
+    CHECK_INT(feedback_label(f, "r", 0, &text, &why), MLOPS_ECHECK);
+    CHECK_CONTAINS(why, "must be a number");
+    CHECK_INT(feedback_label(f, "m", 0, &ONE, &why), MLOPS_ECHECK);
+    CHECK_CONTAINS(why, "multiclass");
+    feedback_label_t yes = {FEEDBACK_LABEL_BOOL, 1};
+    CHECK_INT(feedback_label(f, "b", 0, &yes, &why), 0);   //  a refused label did not mark it
+    CHECK_INT(feedback_counts(f).invalid, 4);
+    feedback_destroy(&f);
+}
+
+//  Accuracy and log loss on a known sequence; regression's MAE.
+static void test_live_metrics(void)
+{
+    feedback_t *f = feedback_new(64, 1, 1);
+    const char *why;
+    //  (predicted, p(1), label): right, right, wrong, right
+    struct { int pred; double p; int label; } seq[] = {{1, 0.9, 1}, {0, 0.2, 0}, {1, 0.6, 0}, {0, 0.4, 0}};
+    char id[16];
+    for (int i = 0; i < 4; i++) {
+        snprintf(id, sizeof id, "s%d", i);
+        feedback_log(f, id, 0, 7, FEEDBACK_BINARY, seq[i].pred, seq[i].p, 0);
+        CHECK_INT(feedback_label(f, id, 0, seq[i].label ? &ONE : &ZERO, &why), 0);
+    }
+    feedback_log(f, "x", 0, 8, FEEDBACK_REGRESSION, 0, 10, 0);
+    feedback_log(f, "y", 0, 8, FEEDBACK_REGRESSION, 0, 20, 0);
+    feedback_label_t l1 = {FEEDBACK_LABEL_NUMBER, 12}, l2 = {FEEDBACK_LABEL_NUMBER, 19};
+    CHECK_INT(feedback_label(f, "x", 0, &l1, &why), 0);
+    CHECK_INT(feedback_label(f, "y", 0, &l2, &why), 0);
+    feedback_version_t v[FEEDBACK_VERSIONS_MAX];
+    CHECK_INT(feedback_versions(f, v), 2);
+    CHECK_INT(v[0].labelled, 4);
+    CHECK_INT(v[0].correct, 3);
+    double loss = -(log(0.9) + log(0.8) + log(0.4) + log(0.6)) / 4;
+    CHECK_NEAR(v[0].log_loss_sum / 4, loss, 1e-12);
+    CHECK_NEAR(v[1].abs_error_sum / 2, 1.5, 1e-12);
+    size_t len = 0;
+    char *m = feedback_metrics(f, &len);
+    CHECK_INT(len, strlen(m));
+    CHECK_CONTAINS(m, "mlops_live_accuracy{version=\"7\"} 0.75\n");
+    CHECK_CONTAINS(m, "mlops_live_mae{version=\"8\"} 1.5\n");
+    CHECK_CONTAINS(m, "mlops_feedback_total{result=\"accepted\"} 6\n");
+    CHECK(strstr(m, "mlops_live_accuracy{version=\"8\"}") == NULL);
+    free(m);
+    char *s = feedback_summary(f, &len);
+    CHECK_CONTAINS(s, "\"version\":7,\"labelled\":4,\"accuracy\":0.75");
+    CHECK_CONTAINS(s, "\"mae\":1.5");
+    CHECK_CONTAINS(s, "\"auc\":1.0");   //  p(1) of every 1 above every 0's
+    free(s);
+    feedback_destroy(&f);
+}
+
+//  AUC from the buckets: every positive against every negative, a tie
+//  (one bucket) counted half; NAN with one class only.
+static void test_auc(void)
+{
+    feedback_t *f = feedback_new(64, 1, 1);
+    const char *why;
+    struct { double p; int label; } seq[] = {{0.9, 1}, {0.3, 1}, {0.5, 1}, {0.2, 0}, {0.4, 0}, {0.6, 0}, {0.5, 0}};
+    char id[16];
+    feedback_version_t v[FEEDBACK_VERSIONS_MAX];
+    for (int i = 0; i < 7; i++) {
+        snprintf(id, sizeof id, "a%d", i);
+        feedback_log(f, id, 0, 1, FEEDBACK_BINARY, seq[i].p >= 0.5, seq[i].p, 0);
+        CHECK_INT(feedback_label(f, id, 0, seq[i].label ? &ONE : &ZERO, &why), 0);
+        feedback_versions(f, v);
+        if (i < 3)
+            CHECK(isnan(feedback_auc(&v[0])));
+    }
+    CHECK_NEAR(feedback_auc(&v[0]), 7.5 / 12, 1e-12);
+    size_t len;
+    char *m = feedback_metrics(f, &len);
+    CHECK_CONTAINS(m, "mlops_live_auc{version=\"1\"} 0.625\n");
+    free(m);
+    feedback_destroy(&f);
+}
+
+//  The sample rate keeps about its share; 0 keeps none.
+static void test_sampling(void)
+{
+    feedback_t *f = feedback_new(4, 0.25, 9);
+    int kept = 0;
+    for (int i = 0; i < 10000; i++)
+        kept += feedback_sampled(f);
+    CHECK(kept > 2000 && kept < 3000);
+    CHECK_INT(feedback_counts(f).unsampled, (uint64_t)(10000 - kept));
+    feedback_destroy(&f);
+    f = feedback_new(4, 0, 9);
+    CHECK(!feedback_sampled(f));
+    feedback_destroy(&f);
+}
+
+//  Versions past FEEDBACK_VERSIONS_MAX push out the oldest.
+static void test_versions_bounded(void)
+{
+    feedback_t *f = feedback_new(64, 1, 1);
+    const char *why;
+    char id[16];
+    for (int i = 0; i < FEEDBACK_VERSIONS_MAX + 2; i++) {
+        snprintf(id, sizeof id, "v%d", i);
+        feedback_log(f, id, 0, i + 1, FEEDBACK_BINARY, 1, 0.9, 0);
+        CHECK_INT(feedback_label(f, id, 0, &ONE, &why), 0);
+    }
+    feedback_version_t v[FEEDBACK_VERSIONS_MAX];
+    CHECK_INT(feedback_versions(f, v), FEEDBACK_VERSIONS_MAX);
+    CHECK_INT(v[0].version, 3);
+    CHECK_INT(v[FEEDBACK_VERSIONS_MAX - 1].version, FEEDBACK_VERSIONS_MAX + 2);
+    feedback_destroy(&f);
+}
+
+int main(void)
+{
+    RUN(test_ids);
+    RUN(test_join_and_duplicate);
+    RUN(test_expiry);
+    RUN(test_batch_rows_and_reuse);
+    RUN(test_wrong_label_type);
+    RUN(test_live_metrics);
+    RUN(test_auc);
+    RUN(test_sampling);
+    RUN(test_versions_bounded);
+    return TEST_REPORT("test_feedback");
+}
