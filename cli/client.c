@@ -177,3 +177,52 @@ proto_msg_t *client_next_event(zsock_t *sub, int timeout_msec)
     zmsg_destroy(&m);
     return ev;
 }
+
+//  Parses the common flags plus the command's own (listed in own, each
+//  taking a value, stored in vals in the same order); positional arguments
+//  go to pos (at most max_pos; one whose slot already holds a default may
+//  be left out). Returns 0, 1 for --help (usage printed), or 2 for bad
+//  usage (printed).
+int client_parse_args(int argc, char **argv, client_opts_t *opts, const char *usage,
+                   const char *const *own, const char **vals, bool *wait,
+                   const char **pos, int max_pos)
+{
+    int n_pos = 0;
+    client_opts_defaults(opts);
+    for (int i = 1; i < argc; i++) {
+        int rc = client_opts_parse(opts, argc, argv, &i);
+        if (rc < 0)
+            return 2;
+        if (rc > 0)
+            continue;
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            printf("usage: mlops %s\n\n%s", usage, client_opts_help);
+            return 1;
+        }
+        if (wait && strcmp(argv[i], "--wait") == 0) {
+            *wait = true;
+            continue;
+        }
+        int k = 0;
+        while (own && own[k] && strcmp(argv[i], own[k]) != 0)
+            k++;
+        if (own && own[k]) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "mlops %s: %s needs a value\n", argv[0], argv[i]);
+                return 2;
+            }
+            vals[k] = argv[++i];
+        } else if (argv[i][0] != '-' && n_pos < max_pos) {
+            pos[n_pos++] = argv[i];
+        } else {
+            fprintf(stderr, "mlops %s: unexpected argument '%s'\nusage: mlops %s\n", argv[0], argv[i],
+                    usage);
+            return 2;
+        }
+    }
+    if (n_pos < max_pos && !pos[n_pos]) {
+        fprintf(stderr, "usage: mlops %s\n", usage);
+        return 2;
+    }
+    return 0;
+}

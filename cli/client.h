@@ -29,6 +29,16 @@ int client_opts_parse(client_opts_t *opts, int argc, char **argv, int *i);
 //  The help lines of the common flags.
 extern const char *const client_opts_help;
 
+//  Parses the common flags plus the command's own (listed in own, each
+//  taking a value, stored in vals in the same order; own may be NULL);
+//  --wait sets *wait when wait is not NULL; positional arguments go to pos
+//  (at most max_pos; one whose slot already holds a default may be left
+//  out). Returns 0, 1 for --help (usage printed), or 2 for bad usage
+//  (printed).
+int client_parse_args(int argc, char **argv, client_opts_t *opts, const char *usage,
+                      const char *const *own, const char **vals, bool *wait,
+                      const char **pos, int max_pos);
+
 //  Sends req on the control socket and waits for the REPLY. Returns 0 with
 //  *reply (caller destroys) when the broker carried it out; else an error
 //  with err: MLOPS_ETIMEOUT (no answer: the broker is away), the broker's

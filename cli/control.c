@@ -60,55 +60,6 @@ static char *s_span(int64_t from, int64_t to, char *out, size_t size)
     return out;
 }
 
-//  Parses the common flags plus the command's own (listed in own, each
-//  taking a value, stored in vals in the same order); positional arguments
-//  go to pos (at most max_pos; one whose slot already holds a default may
-//  be left out). Returns 0, 1 for --help (usage printed), or 2 for bad
-//  usage (printed).
-static int s_parse(int argc, char **argv, client_opts_t *opts, const char *usage,
-                   const char *const *own, const char **vals, bool *wait,
-                   const char **pos, int max_pos)
-{
-    int n_pos = 0;
-    client_opts_defaults(opts);
-    for (int i = 1; i < argc; i++) {
-        int rc = client_opts_parse(opts, argc, argv, &i);
-        if (rc < 0)
-            return 2;
-        if (rc > 0)
-            continue;
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            printf("usage: mlops %s\n\n%s", usage, client_opts_help);
-            return 1;
-        }
-        if (wait && strcmp(argv[i], "--wait") == 0) {
-            *wait = true;
-            continue;
-        }
-        int k = 0;
-        while (own && own[k] && strcmp(argv[i], own[k]) != 0)
-            k++;
-        if (own && own[k]) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "mlops %s: %s needs a value\n", argv[0], argv[i]);
-                return 2;
-            }
-            vals[k] = argv[++i];
-        } else if (argv[i][0] != '-' && n_pos < max_pos) {
-            pos[n_pos++] = argv[i];
-        } else {
-            fprintf(stderr, "mlops %s: unexpected argument '%s'\nusage: mlops %s\n", argv[0], argv[i],
-                    usage);
-            return 2;
-        }
-    }
-    if (n_pos < max_pos && !pos[n_pos]) {
-        fprintf(stderr, "usage: mlops %s\n", usage);
-        return 2;
-    }
-    return 0;
-}
-
 static int s_request(const client_opts_t *opts, const char *what, const proto_msg_t *req,
                      proto_msg_t **reply)
 {
@@ -295,9 +246,10 @@ int cli_retrain(int argc, char **argv)
     const char *vals[2] = {"", ""};
     client_opts_t opts;
     bool wait = false;
-    int rc = s_parse(argc, argv, &opts,
-                     "retrain [--source CSV|synthetic[:rows[:seed]]|HASH] [--reason TEXT] [--wait]",
-                     own, vals, &wait, NULL, 0);
+    int rc = client_parse_args(argc, argv, &opts,
+                               "retrain [--source CSV|synthetic[:rows[:seed]]|HASH] [--reason TEXT] "
+                               "[--wait]",
+                               own, vals, &wait, NULL, 0);
     if (rc)
         return rc == 1 ? 0 : 2;
     //  subscribe before triggering so no event of the run can be missed
@@ -337,7 +289,7 @@ int cli_retrain(int argc, char **argv)
 int cli_status(int argc, char **argv)
 {
     client_opts_t opts;
-    int rc = s_parse(argc, argv, &opts, "status [--json]", NULL, NULL, NULL, NULL, 0);
+    int rc = client_parse_args(argc, argv, &opts, "status [--json]", NULL, NULL, NULL, NULL, 0);
     if (rc)
         return rc == 1 ? 0 : 2;
     proto_msg_t req = {.cmd = PROTO_STATUS}, *reply = NULL;
@@ -405,8 +357,8 @@ int cli_runs(int argc, char **argv)
     static const char *const own[] = {"--limit", "--run", NULL};
     const char *vals[2] = {"20", "0"};
     client_opts_t opts;
-    int rc = s_parse(argc, argv, &opts, "runs [--limit N] [--run ID (its tasks)] [--json]", own, vals,
-                     NULL, NULL, 0);
+    int rc = client_parse_args(argc, argv, &opts, "runs [--limit N] [--run ID (its tasks)] [--json]",
+                                         own, vals, NULL, NULL, 0);
     if (rc)
         return rc == 1 ? 0 : 2;
     long long limit, only;
@@ -486,7 +438,7 @@ static const char *s_metric_cols(const metrics_t *m, char *buf, size_t size)
 int cli_models(int argc, char **argv)
 {
     client_opts_t opts;
-    int rc = s_parse(argc, argv, &opts, "models [--json]", NULL, NULL, NULL, NULL, 0);
+    int rc = client_parse_args(argc, argv, &opts, "models [--json]", NULL, NULL, NULL, NULL, 0);
     if (rc)
         return rc == 1 ? 0 : 2;
     proto_msg_t req = {.cmd = PROTO_MODELS}, *reply = NULL;
@@ -528,7 +480,7 @@ int cli_models(int argc, char **argv)
 int cli_audit(int argc, char **argv)
 {
     client_opts_t opts;
-    int rc = s_parse(argc, argv, &opts, "audit [--json]", NULL, NULL, NULL, NULL, 0);
+    int rc = client_parse_args(argc, argv, &opts, "audit [--json]", NULL, NULL, NULL, NULL, 0);
     if (rc)
         return rc == 1 ? 0 : 2;
     proto_msg_t req = {.cmd = PROTO_AUDIT}, *reply = NULL;
@@ -567,7 +519,7 @@ int cli_audit(int argc, char **argv)
 
 /* --- promote / rollback -------------------------------------------------- */
 
-//  Takes a flag without a value out of argv (s_parse knows --wait only):
+//  Takes a flag without a value out of argv (client_parse_args knows --wait only):
 //  true when it was there.
 static bool s_take_flag(int *argc, char **argv, const char *flag)
 {
@@ -590,12 +542,12 @@ static int s_production(int argc, char **argv, bool promote)
     const char *pos[1] = {NULL};
     client_opts_t opts;
     bool schema_change = promote && s_take_flag(&argc, argv, "--schema-change");
-    int rc = s_parse(argc, argv, &opts,
-                     promote ? "promote VERSION [--reason TEXT] [--schema-change] [--json]\n\n"
-                               "--schema-change  promote a version whose input fields differ from "
-                               "production's\n"
-                             : "rollback [--reason TEXT] [--json]",
-                     own, vals, NULL, pos, promote ? 1 : 0);
+    int rc = client_parse_args(argc, argv, &opts,
+                               promote ? "promote VERSION [--reason TEXT] [--schema-change] [--json]\n\n"
+                                         "--schema-change  promote a version whose input fields "
+                                         "differ from production's\n"
+                                       : "rollback [--reason TEXT] [--json]",
+                               own, vals, NULL, pos, promote ? 1 : 0);
     if (rc)
         return rc == 1 ? 0 : 2;
     proto_msg_t req = {.cmd = promote ? PROTO_PROMOTE : PROTO_ROLLBACK}, *reply = NULL;
@@ -658,7 +610,7 @@ int cli_logs(int argc, char **argv)
 {
     const char *pos[2] = {NULL, ""};
     client_opts_t opts;
-    int rc = s_parse(argc, argv, &opts, "logs RUN [TASK] [--json]", NULL, NULL, NULL, pos, 2);
+    int rc = client_parse_args(argc, argv, &opts, "logs RUN [TASK] [--json]", NULL, NULL, NULL, pos, 2);
     if (rc)
         return rc == 1 ? 0 : 2;
     long long run_id;

@@ -13,26 +13,6 @@
 
 #define S_USAGE "drift [--json]"
 
-//  The common flags; 0, 1 for --help (printed), 2 for bad usage (printed).
-static int s_parse(int argc, char **argv, client_opts_t *opts)
-{
-    client_opts_defaults(opts);
-    for (int i = 1; i < argc; i++) {
-        int rc = client_opts_parse(opts, argc, argv, &i);
-        if (rc < 0)
-            return 2;
-        if (rc > 0)
-            continue;
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            printf("usage: mlops %s\n\n%s", S_USAGE, client_opts_help);
-            return 1;
-        }
-        fprintf(stderr, "mlops drift: unexpected argument '%s'\nusage: mlops %s\n", argv[i], S_USAGE);
-        return 2;
-    }
-    return 0;
-}
-
 static void s_print_table(const control_drift_t *d)
 {
     if (d->threshold <= 0)
@@ -57,7 +37,7 @@ static void s_print_table(const control_drift_t *d)
 int cli_drift(int argc, char **argv)
 {
     client_opts_t opts;
-    int rc = s_parse(argc, argv, &opts);
+    int rc = client_parse_args(argc, argv, &opts, S_USAGE, NULL, NULL, NULL, NULL, 0);
     if (rc)
         return rc == 1 ? 0 : 2;
     proto_msg_t req = {.cmd = PROTO_DRIFT}, *reply = NULL;

@@ -188,7 +188,7 @@ def test_multiclass_run_registers_and_promotes(procs, tmp_path):
     records = [rec for rec, _ in MC_RECORDS]
     singles = [post(gw, "/predict", rec) for rec in records]
     for rec, a in zip(records, singles):
-        assert set(a) == {"prediction", "probabilities", "model_version"}
+        assert set(a) == {"prediction", "probabilities", "model_version", "request_id"}
         assert a["model_version"] == 1 and list(a["probabilities"]) == CLASSES
         assert math.fsum(a["probabilities"].values()) == pytest.approx(1.0, abs=1e-12)
         probs = [a["probabilities"][c] for c in CLASSES]
@@ -196,6 +196,7 @@ def test_multiclass_run_registers_and_promotes(procs, tmp_path):
         assert a["prediction"] == CLASSES[probs.index(max(probs))]
     assert [a["prediction"] for a in singles] == [label for _, label in MC_RECORDS]
     b = post(gw, "/predict/batch", {"instances": records})
+    assert b.pop("request_id") not in [a["request_id"] for a in singles]
     assert b == {"predictions": [a["prediction"] for a in singles],
                  "probabilities": [a["probabilities"] for a in singles], "model_version": 1}
     v2 = post(gw, "/v2/models/%s/infer" % MODEL, v2_body(records, MC_TYPES))
@@ -236,10 +237,11 @@ def test_regression_run_drops_rows_and_promotes(procs, tmp_path):
     records = [rec for rec, _ in RG_RECORDS]
     singles = [post(gw, "/predict", rec) for rec in records]
     for (rec, rule), a in zip(RG_RECORDS, singles):
-        assert set(a) == {"prediction", "model_version"} and a["model_version"] == 1
+        assert set(a) == {"prediction", "model_version", "request_id"} and a["model_version"] == 1
         assert a["prediction"] == pytest.approx(model.value(rec), rel=1e-12)
         assert abs(a["prediction"] - rule) < 1.0     # the noise's sd is 0.5
     b = post(gw, "/predict/batch", {"instances": records})
+    assert b.pop("request_id") not in [a["request_id"] for a in singles]
     assert b == {"predictions": [a["prediction"] for a in singles], "model_version": 1}
     v2 = post(gw, "/v2/models/%s/infer" % MODEL, v2_body(records, RG_TYPES))
     assert v2["model_version"] == "1" and [o["name"] for o in v2["outputs"]] == ["predict"]
@@ -260,7 +262,9 @@ def test_regression_run_drops_rows_and_promotes(procs, tmp_path):
     assert v2["metrics"]["task"] == "multiclass" and v2["stage"] == "archived"
     assert "task changed" in v2["reason"] and "production v1 regression" in v2["reason"]
     assert broker.models()["production"] == 1
-    assert post(gw, "/predict", records[0]) == singles[0]   # still the regression v1
+    again = post(gw, "/predict", records[0])
+    assert again.pop("request_id") != singles[0]["request_id"]
+    assert again == {k: v for k, v in singles[0].items() if k != "request_id"}   # still v1
 
 
 def test_bad_targets_fail_at_preprocess(procs, tmp_path):
