@@ -424,6 +424,11 @@ int agent_run(agent_t *self)
     return self->refused[0] ? MLOPS_ESTATE : 0;
 }
 
+const char *agent_task_in_progress(const agent_t *self)
+{
+    return self->busy && self->job.task ? self->job.task->task.task_id : NULL;
+}
+
 const char *agent_name(const agent_t *self)
 {
     return self->name;

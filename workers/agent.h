@@ -75,6 +75,10 @@ agent_t *agent_new(const agent_config_t *cfg, mlops_err_t *err);
 //  (logged with its reason).
 int agent_run(agent_t *self);
 
+//  The id of the task its compute thread is still running (borrowed), or
+//  NULL when none: after agent_run, a task the stop left unfinished.
+const char *agent_task_in_progress(const agent_t *self);
+
 //  The agent's instance name (borrowed, lives as long as the agent).
 const char *agent_name(const agent_t *self);
 

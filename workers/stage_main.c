@@ -203,6 +203,21 @@ static int s_data_open(const s_opts_t *o, const char *endpoint, stage_data_t *d)
     return 0;
 }
 
+//  A stop (SIGTERM, SIGINT) while a task computes: waiting for it could
+//  take an hour and outlast any grace period, so the process ends at once
+//  and the attempt is abandoned; the broker has had our DISCONNECT and
+//  sends the task again. Nothing is left half-visible: an upload cut short
+//  is discarded by the data service, a cache file cut short fails its hash.
+static void s_abandon_if_busy(const agent_t *agent, int rc)
+{
+    const char *task = agent ? agent_task_in_progress(agent) : NULL;
+    if (!task)
+        return;
+    log_warning("stopped with task %s in progress: abandoned (the broker sends it again)", task);
+    fflush(NULL);
+    _exit(rc ? 1 : 0);
+}
+
 int worker_stage_main(int argc, char **argv)
 {
     s_opts_t o = {.broker = "127.0.0.1", .cache_bytes = BLOB_CACHE_BYTES_DEFAULT};
@@ -231,7 +246,8 @@ int worker_stage_main(int argc, char **argv)
     }
     if (rc == 0)
         rc = agent_run(agent);
-    agent_destroy(&agent);   //  waits for a task in progress, which uses d
+    s_abandon_if_busy(agent, rc);
+    agent_destroy(&agent);   //  no task in progress: nothing uses d any more
     blob_cache_destroy(&d.cache);
     data_client_destroy(&d.client);
     return rc ? 1 : 0;   //  refused by the broker (agent_run logged why), or could not start
