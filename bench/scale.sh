@@ -17,12 +17,14 @@
 #   bench/scale.sh       SIZES="100000 1000000" CSV_ROWS="100000 1000000 2000000" PY_ROWS="100000 1000000"
 #   SIZES="5000000" CSV_ROWS= PY_ROWS= bench/scale.sh
 #   KEEP=/tmp/dir bench/scale.sh    keeps the logs, stores and results there
+#   BROKER_FLAGS="--timeout 45m"     flags for the broker
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SIZES=${SIZES-"100000 1000000"}
 CSV_ROWS=${CSV_ROWS-"100000 1000000 2000000"}
 PY_ROWS=${PY_ROWS-"100000 1000000"}   # ours runs on the same CSVs: add them to CSV_ROWS
 DATA=${DATA:-$PWD/../shared/data/titanic.csv}
+BROKER_FLAGS=${BROKER_FLAGS:-}   # e.g. "--timeout train=45m"
 PY=/usr/bin/python3
 make -s all >/dev/null
 TMP=${KEEP:-$(mktemp -d /tmp/mlops-bench-scale.XXXXXX)}   # KEEP=dir: keep logs
@@ -63,14 +65,14 @@ run_size() {
     mkdir -p "$dir"
     read -r W C E _ _ < <($PY tests/procs.py 5)   # W + 4: the data service
     bin/mlops-broker --store "$dir/store" --work tcp://127.0.0.1:$W --control tcp://127.0.0.1:$C \
-        --events tcp://127.0.0.1:$E 2>"$dir/broker.log" & local broker=$!; PIDS+=($broker)
+        --events tcp://127.0.0.1:$E $BROKER_FLAGS 2>"$dir/broker.log" & local broker=$!; PIDS+=($broker)
     sample $broker "$dir/rss-broker" & PIDS+=($!)
-    local n=0
+    local n=0 workers=()
     for s in extract preprocess train train evaluate load_model; do
         n=$((n + 1))
         bin/mlops-worker --stage $s --broker tcp://127.0.0.1:$W --cache-dir "$dir/cache" \
             2>"$dir/worker-$n-$s.log" &
-        local w=$!; PIDS+=($w)
+        local w=$!; PIDS+=($w); workers+=($w)
         sample $w "$dir/rss-worker-$n-$s" & PIDS+=($!)
     done
     local cli="--control tcp://127.0.0.1:$C --events tcp://127.0.0.1:$E"
@@ -83,7 +85,7 @@ run_size() {
     bin/mlops retrain $cli --source "$source" --wait > "$dir/cli.out" 2>&1 || echo "retrain failed: $(tail -3 "$dir/cli.out")"
     e=$(date +%s%N)
     bin/mlops runs $cli --json > "$dir/runs.json"
-    kill $broker; sleep 0.5
+    kill $broker "${workers[@]}"; sleep 0.5   # this size's memory freed before the next
     cat "$dir"/worker-*.log > "$dir/workers.log"
     $PY - "$dir" "$label" $(( (e - s) / 1000000 )) <<'PYEOF' | tee -a "$TMP/results.txt"
 import glob, json, os, re, sys
