@@ -70,7 +70,9 @@ run_size() {
     local n=0 workers=()
     for s in extract preprocess train train evaluate load_model; do
         n=$((n + 1))
-        bin/mlops-worker --stage $s --broker tcp://127.0.0.1:$W --cache-dir "$dir/cache" \
+        local root=()   # extract reads the CSVs made here
+        [ $s = extract ] && root=(--data-root "$TMP")
+        bin/mlops-worker --stage $s --broker tcp://127.0.0.1:$W --cache-dir "$dir/cache" "${root[@]}" \
             2>"$dir/worker-$n-$s.log" &
         local w=$!; PIDS+=($w); workers+=($w)
         sample $w "$dir/rss-worker-$n-$s" & PIDS+=($!)
