@@ -17,7 +17,7 @@ for path in sys.argv[1:]:
 print("| source | state | end to end s | " + " | ".join(s + " s" for s in STAGES) +
       " | attempts per task (max) | broker RssAnon MiB | largest worker RssAnon MiB"
       " | largest TASK B | largest RESULT B |")
-print("|" + " --- |" * (10 + len(STAGES)))
+print("|" + " --- |" * (8 + len(STAGES)))
 for r in rows:
     st = " | ".join("%.1f" % r["stages"][s] if s in r["stages"] else "-" for s in STAGES)
     print("| %s | %s | %.1f | %s | %d | %.0f | %.0f | %d | %d |" % (
