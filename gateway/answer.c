@@ -328,7 +328,6 @@ static void s_buf_class_probabilities(s_buf_t *b, const proto_msg_t *msg, const 
     s_buf_put(b, "}", 1);
 }
 
-//  The /predict and /predict/batch bodies of a multiclass model.
 //  The tail every prediction body ends with: the version and, when there is
 //  one, the request id (an addition to the reference's shape).
 static void s_buf_tail(s_buf_t *b, const proto_msg_t *msg, const char *request_id)
@@ -341,6 +340,7 @@ static void s_buf_tail(s_buf_t *b, const proto_msg_t *msg, const char *request_i
     s_buf_put(b, "}", 1);
 }
 
+//  The /predict and /predict/batch bodies of a multiclass model.
 static char *s_multiclass(const proto_msg_t *msg, bool batch, const char *request_id, size_t *len)
 {
     s_labels_t l;
