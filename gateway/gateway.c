@@ -74,6 +74,7 @@ static void s_timers(gateway_t *self)
     }
     backend_timers(self, now);
     broker_link_timers(self, now);
+    drift_gauges_timers(self, now);
     http_guard_timers(self, now);
     backend_dispatch(self);
 }
@@ -284,6 +285,7 @@ void gateway_destroy(gateway_t **p)
     while (self->requests && (req = requests_oldest(self->requests)))
         gateway_settle_detail(self, req, 503, "the gateway is shutting down");
     broker_link_fail_all(self, 503, "the gateway is shutting down");
+    drift_gauges_destroy(&self->drift_gauges);
     if (self->httpd) {
         MHD_run(self->httpd);
         MHD_stop_daemon(self->httpd);
