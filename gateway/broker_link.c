@@ -46,6 +46,7 @@ static request_t *s_pop(gateway_t *self, broker_reply_fn **own_fn)
     self->calls_head = (self->calls_head + 1) % GATEWAY_CONTROL_INFLIGHT_MAX;
     self->calls_n--;
     *own_fn = c.own_fn;
+    self->calls_own -= c.own_fn != NULL;
     request_t *req = c.own_fn ? NULL : requests_find(self->requests, c.req_id);
     return req && req->state == REQ_CONTROL ? req : NULL;
 }
@@ -88,6 +89,7 @@ int broker_link_send_own(gateway_t *self, uint8_t *frame, size_t frame_len, brok
         return -1;
     size_t tail = (self->calls_head + self->calls_n++) % GATEWAY_CONTROL_INFLIGHT_MAX;
     self->calls[tail] = (broker_call_t){.sent_ms = clock_mono_ms(), .own_fn = fn};
+    self->calls_own++;
     return 0;
 }
 

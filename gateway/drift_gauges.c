@@ -14,6 +14,7 @@ struct drift_gauges {
     char *text;                       //  the last answer rendered, NULL when none
     size_t len;                       //  its bytes
     int64_t next_ms;                  //  when the next DRIFT goes (monotonic)
+    int64_t scraped_ms;               //  the last /metrics, 0 = none yet
     bool waiting;                     //  a DRIFT is at the broker
     bool said_unreadable;             //  an unreadable answer was logged
 };
@@ -98,7 +99,8 @@ void drift_gauges_timers(gateway_t *self, int64_t now)
     if (!self->drift_gauges && !(self->drift_gauges = calloc(1, sizeof *self->drift_gauges)))
         return;   //  out of memory: try again on the next turn
     drift_gauges_t *g = self->drift_gauges;
-    if (g->waiting || now < g->next_ms)
+    bool scraped = g->scraped_ms && now - g->scraped_ms < DRIFT_GAUGES_IDLE_MSEC;
+    if (g->waiting || now < g->next_ms || !scraped)
         return;
     g->next_ms = now + DRIFT_GAUGES_POLL_MSEC;
     proto_msg_t msg = {.cmd = PROTO_DRIFT};
@@ -108,9 +110,15 @@ void drift_gauges_timers(gateway_t *self, int64_t now)
         g->waiting = true;   //  else the next poll tries again
 }
 
-char *drift_gauges_append(const drift_gauges_t *self, char *text, size_t *len)
+char *drift_gauges_append(drift_gauges_t *self, char *text, size_t *len)
 {
-    if (!self || !self->text || !text)
+    if (!self)
+        return text;
+    int64_t now = clock_mono_ms();
+    if (!self->scraped_ms || now - self->scraped_ms >= DRIFT_GAUGES_IDLE_MSEC)
+        self->next_ms = now;   //  polls resume: the next turn asks
+    self->scraped_ms = now;
+    if (!self->text || !text)
         return text;
     char *both = realloc(text, *len + self->len + 1);
     if (!both)

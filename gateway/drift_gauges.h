@@ -6,13 +6,16 @@
       mlops_feature_psi{version,field}     population stability index of the same
       mlops_drift_window_rows{version}     live rows in the version's window
 
-    With --broker, the gateway asks the broker for its drift windows (DRIFT,
-    PROTOCOL.md) every DRIFT_GAUGES_POLL_MSEC through broker_link.c's FIFO
-    of calls, and keeps the answer rendered, so a scrape of /metrics costs
-    the broker nothing. Without --broker there is nothing to show.
+    With --broker, while /metrics is being scraped (one scrape in the last
+    DRIFT_GAUGES_IDLE_MSEC), the gateway asks the broker for its drift
+    windows (DRIFT, PROTOCOL.md) every DRIFT_GAUGES_POLL_MSEC through
+    broker_link.c's FIFO of calls and keeps the answer rendered: a scrape
+    never waits on the broker, and a gateway nobody scrapes asks nothing.
+    Without --broker there is nothing to show.
 
     Caveats:
-    - The figures are up to one poll old, plus the broker's answer time.
+    - The figures are up to one poll old, plus the broker's answer time;
+      the first scrape after a quiet minute has none (it starts the polls).
     - An answer that does not come (the broker silent past --broker-timeout)
       or is refused empties the gauges: no stale distances.
     - A broker without --drift-threshold watches nothing: no gauges.
@@ -26,17 +29,19 @@
 #include <stdint.h>
 
 #define DRIFT_GAUGES_POLL_MSEC 5000   //  a Prometheus scrape interval is 15 s or more
+#define DRIFT_GAUGES_IDLE_MSEC 60000  //  no scrape for this long: polls stop
 
 typedef struct drift_gauges drift_gauges_t;
 
-//  The reactor's timer: sends DRIFT when a poll is due and none is waiting
-//  (makes self->drift_gauges on the first call). Nothing without --broker
-//  or once the gateway is stopping.
+//  The reactor's timer: sends DRIFT when a poll is due, none is waiting and
+//  /metrics is being scraped (makes self->drift_gauges on the first call).
+//  Nothing without --broker or once the gateway is stopping.
 void drift_gauges_timers(gateway_t *self, int64_t now);
 
 //  Appends the gauges to the /metrics text (malloc'd, *len bytes, taken and
-//  returned; NUL-terminated). On ENOMEM the text comes back as it was.
-char *drift_gauges_append(const drift_gauges_t *self, char *text, size_t *len);
+//  returned; NUL-terminated), and notes the scrape. On ENOMEM the text
+//  comes back as it was. self NULL (no broker): the text as it was.
+char *drift_gauges_append(drift_gauges_t *self, char *text, size_t *len);
 
 //  Frees; ignores NULL; sets *p to NULL. After broker_link_fail_all.
 void drift_gauges_destroy(drift_gauges_t **p);

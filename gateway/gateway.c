@@ -224,7 +224,8 @@ static bool s_drained(gateway_t *self, int64_t *drain_until)
         log_info("stopping: draining requests=%zu",
                  requests_in_flight(self->requests) + requests_queued(self->requests));
     }
-    return (!requests_oldest(self->requests) && self->calls_n == 0) || clock_mono_ms() >= *drain_until;
+    return (!requests_oldest(self->requests) && self->calls_n == self->calls_own)
+           || clock_mono_ms() >= *drain_until;
 }
 
 int gateway_run(gateway_t *self)

@@ -93,6 +93,7 @@ struct gateway {
     zsock_t *control_sock;            //  DEALER to the broker's control socket (/api)
     broker_call_t calls[GATEWAY_CONTROL_INFLIGHT_MAX]; //  requests at the broker, a FIFO ring
     size_t calls_head, calls_n;       //  ring's oldest entry, and its length
+    size_t calls_own;                 //  of those, the gateway's own (a stop does not wait for them)
     drift_gauges_t *drift_gauges;     //  the broker's drift on /metrics (drift_gauges.c)
 };
 

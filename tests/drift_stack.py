@@ -51,16 +51,17 @@ def drift_runs(broker):
     return [r for r in broker.runs() if r["reason"].startswith("drift:")]
 
 
-def watched_stack(procs, min_rows, threshold, *flags):
+def watched_stack(procs, min_rows, threshold, *flags, gateway=()):
     """A broker watching drift (--drift-min-rows min_rows, --drift-threshold
-    threshold, flags added), its stage workers, a gateway and an inference
+    threshold, flags added), its stage workers, a gateway (gateway: its
+    flags added) and an inference
     worker reporting every 100 ms, v1 trained on Titanic and served.
     --margin 1: no retrain is promoted, so v1 serves (and is watched)
     throughout."""
     broker = Broker(procs, extra=["--source", TITANIC, "--margin", "1", "--drift-threshold", str(threshold),
                                   "--drift-min-rows", str(min_rows), *flags])
     broker.all_workers(trains=1)
-    gw = Gateway(procs, "--broker", broker.control)   # /api/drift asks the broker
+    gw = Gateway(procs, "--broker", broker.control, *gateway)   # /api/drift asks the broker
     start_infer(procs, gw.backend, "--broker", broker.control, "--events", broker.events,
                 "--report", "100ms")
     run_id = broker.request("RETRAIN", {"source": TITANIC, "reason": "first"})["run_id"]
