@@ -51,11 +51,11 @@ def drift_runs(broker):
     return [r for r in broker.runs() if r["reason"].startswith("drift:")]
 
 
-def watched_stack(procs, min_rows, threshold, *flags, gateway=()):
+def watched_stack(procs, min_rows, threshold, *flags, gateway=(), report="100ms"):
     """A broker watching drift (--drift-min-rows min_rows, --drift-threshold
     threshold, flags added), its stage workers, a gateway (gateway: its
-    flags added) and an inference
-    worker reporting every 100 ms, v1 trained on Titanic and served.
+    flags added) and an inference worker reporting every `report`, v1
+    trained on Titanic and served.
     --margin 1: no retrain is promoted, so v1 serves (and is watched)
     throughout."""
     broker = Broker(procs, extra=["--source", TITANIC, "--margin", "1", "--drift-threshold", str(threshold),
@@ -63,7 +63,7 @@ def watched_stack(procs, min_rows, threshold, *flags, gateway=()):
     broker.all_workers(trains=1)
     gw = Gateway(procs, "--broker", broker.control, *gateway)   # /api/drift asks the broker
     start_infer(procs, gw.backend, "--broker", broker.control, "--events", broker.events,
-                "--report", "100ms")
+                "--report", report)
     run_id = broker.request("RETRAIN", {"source": TITANIC, "reason": "first"})["run_id"]
     assert broker.wait_run(run_id, timeout=120)["state"] == "succeeded"
     gw.wait_workers(1, version=1, timeout=30)
