@@ -5,6 +5,7 @@
 
 #include "drift_io.h"
 #include "log.h"
+#include "prom.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,19 +19,6 @@ struct drift_gauges {
     bool waiting;                     //  a DRIFT is at the broker
     bool said_unreadable;             //  an unreadable answer was logged
 };
-
-//  A label value as the exposition format wants it: \\, \" and \n escaped.
-static void s_label(FILE *f, const char *s)
-{
-    for (; *s; s++) {
-        if (*s == '\\' || *s == '"')
-            fputc('\\', f), fputc(*s, f);
-        else if (*s == '\n')
-            fputs("\\n", f);
-        else
-            fputc(*s, f);
-    }
-}
 
 //  The gauges of d's versions in the broker exporter's order: every field's
 //  distance, every field's PSI, every version's rows. NULL when it has no
@@ -46,18 +34,17 @@ static char *s_render(const control_drift_t *d, size_t *len)
     if (!f)
         return NULL;
     for (int h = 0; h < 2; h++) {
-        fprintf(f, "# HELP %s %s\n# TYPE %s gauge\n", heads[h].name, heads[h].help, heads[h].name);
+        prom_head(f, heads[h].name, "gauge", heads[h].help);
         for (size_t i = 0; i < d->n_versions; i++)
             for (size_t k = 0; k < d->versions[i].n_fields; k++) {
                 const control_drift_field_t *fd = &d->versions[i].fields[k];
                 fprintf(f, "%s{version=\"%llu\",field=\"", heads[h].name,
                         (unsigned long long)d->versions[i].version);
-                s_label(f, fd->name);
+                prom_label(f, fd->name);
                 fprintf(f, "\"} %.6f\n", h == 0 ? fd->js : fd->psi);
             }
     }
-    fputs("# HELP mlops_drift_window_rows Live rows in a version's drift window (from the broker).\n"
-          "# TYPE mlops_drift_window_rows gauge\n", f);
+    prom_head(f, "mlops_drift_window_rows", "gauge", "Live rows in a version's drift window (from the broker).");
     for (size_t i = 0; i < d->n_versions; i++)
         fprintf(f, "mlops_drift_window_rows{version=\"%llu\"} %llu\n",
                 (unsigned long long)d->versions[i].version, (unsigned long long)d->versions[i].rows);
