@@ -75,7 +75,11 @@ def shift_once(broker, gw, rng, records):
             raise RuntimeError("no drift retrain within 120 s")
     seen = time.monotonic() - t0
     run = drift_runs(broker)[0]
-    broker.wait_run(run["id"], timeout=120)   # before the next restart
+    # every row counted and the run ended before the next restart: a report
+    # sent while the broker is away waits in the worker's socket and would
+    # land in the next window
+    wait_for(lambda: window_rows(broker, 1) == MIN_ROWS + sent, timeout=60, what="the shifted rows counted")
+    broker.wait_run(run["id"], timeout=120)
     return run["created_ms"] / 1000.0 - wall0, seen, sent, run["reason"]
 
 
