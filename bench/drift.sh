@@ -17,7 +17,7 @@
 #  (c) the time from a shift in live traffic to the retrain starting,
 #      through the real stack (bench/drift_live.py).
 #
-#   bench/drift.sh                  (about 6 minutes)
+#   bench/drift.sh                  (about 8 minutes)
 #   ROUNDS=10 DUR=5 WARM=1 NOISE_WINDOWS=500 WINDOWS=20 REPEATS=5 RATE=1000 bench/drift.sh
 # Needs: make all; wrk, curl, python3-requests (Debian), ../shared/data/titanic.csv
 # and ../shared/anchors/python. Raw wrk outputs and logs: bench/out/drift/.
