@@ -30,25 +30,12 @@ ROUNDS="${ROUNDS:-10}"; NOISE_WINDOWS="${NOISE_WINDOWS:-500}"
 DATA="${DATA:-$REPO/../shared/data/titanic.csv}"
 ANCHORS="${ANCHORS:-$REPO/../shared/anchors/python}"
 OUT="$REPO/bench/out/drift"
-for tool in wrk curl; do
-  command -v $tool >/dev/null || { echo "drift.sh: $tool is not installed (see the header)" >&2; exit 1; }
+for need in "$(command -v wrk)" "$(command -v curl)" "$DATA" "$ANCHORS"; do
+  [ -e "$need" ] || { echo "drift.sh: wrk, curl, $DATA and $ANCHORS are needed (see the header)" >&2; exit 1; }
 done
-[ -f "$DATA" ] || { echo "drift.sh: no data at $DATA" >&2; exit 1; }
-[ -d "$ANCHORS" ] || { echo "drift.sh: no reference at $ANCHORS" >&2; exit 1; }
 make -s all build/release/bench/drift_noise
 rm -rf "$OUT"; mkdir -p "$OUT"
-WORK="$(mktemp -d)"
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT INT TERM
-stop_pids() {  # stops the pids given, by pid
-  for p in "$@"; do kill "$p" 2>/dev/null || true; done
-  for p in "$@"; do wait "$p" 2>/dev/null || true; done
-}
+. bench/procs.sh   # WORK, PIDS, stop_pids; all stopped at exit
 
 # --- (a) the hot path, profiling on vs off -----------------------------------
 cp -r "$ANCHORS" "$WORK/ref"
