@@ -9,7 +9,8 @@ worker reporting every 100 ms, a version trained on the real Titanic file.
 - more shifted rows inside the cooldown start no second one;
 - a restarted broker starts with empty windows and decides nothing on
   fewer than --drift-min-rows new rows (broker/drift_watch.c's meaning);
-- impossible flag values stop the broker at start, naming the flag.
+- impossible flag values stop the broker at start, naming the flag, and
+  the inference worker's --drift-profile takes on or off only.
 """
 import os
 import random
@@ -109,6 +110,15 @@ def test_impossible_drift_flags_stop_the_broker_at_start(tmp_path, flags, says):
     out = subprocess.run([exe("mlops-broker"), "--store", str(tmp_path / "s"), *flags],
                          capture_output=True, text=True, timeout=10)
     assert out.returncode == 2 and says in out.stderr, out.stderr
+
+
+def test_drift_profile_takes_on_or_off_only():
+    out = subprocess.run([exe("mlops-worker"), "--stage", "infer", "--drift-profile", "maybe"],
+                         capture_output=True, text=True, timeout=10)
+    assert out.returncode == 2 and "--drift-profile 'maybe': on or off" in out.stderr, out.stderr
+    out = subprocess.run([exe("mlops-worker"), "--stage", "infer", "--help"],
+                         capture_output=True, text=True, timeout=10)
+    assert out.returncode == 0 and "--drift-profile on|off" in out.stdout
 
 
 def test_dashboard_draws_training_against_live_per_field(procs, tmp_path):

@@ -1,8 +1,9 @@
 """test_gateway_drift.py: the broker's drift gauges on the gateway's
 /metrics (gateway/drift_gauges.c), with real processes: they appear once a
 version's window has rows, with the broker's own names, labels and values;
-they go when the broker stops answering; a gateway without --broker has
-none."""
+they go when the broker stops answering; a scripted broker's refusal or
+unreadable answer shows none (the latter logged) and the gateway carries
+on; a gateway without --broker has none."""
 import os
 import random
 
@@ -11,7 +12,8 @@ import requests
 
 import drift_stack
 from drift_stack import drift, post, shifted, titanic_records, window_rows
-from procs import TITANIC, Gateway, wait_for
+from procs import TITANIC, Gateway, read_log, wait_for
+from test_api import scripted  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.skipif(not os.path.exists(TITANIC), reason="no Titanic file")
 
@@ -65,3 +67,18 @@ def test_a_gateway_without_broker_shows_no_drift(procs):
     text = requests.get(gw.url + "/metrics", timeout=5).text
     assert "mlops_gateway_requests_total" in text
     assert "mlops_feature_drift" not in text and "mlops_drift_window_rows" not in text
+
+
+def test_a_refused_or_unreadable_answer_shows_none(procs, scripted):  # noqa: F811
+    refused = {"ok": False, "error": "DRIFT is not a control command", "data": None, "code": "invalid"}
+    unreadable = {"ok": True, "error": "", "data": {"threshold": "high"}, "code": ""}
+    b = scripted([refused, unreadable])
+    gw = Gateway(procs, "--broker", b.endpoint)
+    assert drift_lines(gw) == ({}, [])   # the first scrape starts the polls
+    wait_for(lambda: len(b.got) == 1, what="the first DRIFT")
+    assert b.got[0] == ("DRIFT", {})
+    wait_for(lambda: drift_lines(gw) == ({}, []) and len(b.got) == 2, timeout=4 * POLL_SEC,
+             what="the second DRIFT")
+    wait_for(lambda: "the broker's DRIFT answer is unreadable" in read_log(gw.proc),
+             what="the unreadable answer logged")
+    assert drift_lines(gw) == ({}, []) and gw.health().status_code in (200, 503)
