@@ -3,6 +3,7 @@
     The listening socket is bound here, not by libmicrohttpd, so a port in
     use fails with its errno and a message naming the flag. */
 #include "exporter.h"
+#include "prom.h"
 
 #include <arpa/inet.h>
 #include <assert.h>
@@ -235,11 +236,6 @@ void exporter_stall(exporter_t *self, double seconds)
 
 /* --- rendering ------------------------------------------------------------ */
 
-static void s_head(FILE *f, const char *name, const char *type, const char *help)
-{
-    fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-}
-
 //  One counter or gauge line per stage.
 static void s_per_stage(FILE *f, const char *name, const uint64_t *v)
 {
@@ -267,11 +263,11 @@ static void s_histogram(FILE *f, const char *name, const char *labels, const s_h
 static void s_render_gauges(FILE *f, const exporter_gauges_t *g)
 {
     uint64_t v[STAGE_COUNT];
-    s_head(f, "mlops_tasks_queued", "gauge", "Tasks ready to run and waiting for a worker of their stage.");
+    prom_head(f, "mlops_tasks_queued", "gauge", "Tasks ready to run and waiting for a worker of their stage.");
     for (int s = 0; s < STAGE_COUNT; s++)
         v[s] = g->queued[s];
     s_per_stage(f, "mlops_tasks_queued", v);
-    s_head(f, "mlops_workers", "gauge", "Live workers by stage and state (infer: reporting SERVING).");
+    prom_head(f, "mlops_workers", "gauge", "Live workers by stage and state (infer: reporting SERVING).");
     for (int s = 0; s < STAGE_COUNT; s++)
         fprintf(f, "mlops_workers{stage=\"%s\",state=\"idle\"} %zu\nmlops_workers{stage=\"%s\",state=\"busy\"} %zu\n",
                 stage_name((stage_t)s), g->idle[s], stage_name((stage_t)s), g->busy[s]);
@@ -283,21 +279,8 @@ static void s_render_gauges(FILE *f, const exporter_gauges_t *g)
         {"mlops_store_max_bytes", "The store's growth limit (--store-size).", g->store_max_bytes},
     };
     for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++) {
-        s_head(f, plain[i].name, "gauge", plain[i].help);
+        prom_head(f, plain[i].name, "gauge", plain[i].help);
         fprintf(f, "%s %llu\n", plain[i].name, (unsigned long long)plain[i].v);
-    }
-}
-
-//  A label value as the exposition format wants it: \\, \" and \n escaped.
-static void s_label(FILE *f, const char *s)
-{
-    for (; *s; s++) {
-        if (*s == '\\' || *s == '"')
-            fputc('\\', f), fputc(*s, f);
-        else if (*s == '\n')
-            fputs("\\n", f);
-        else
-            fputc(*s, f);
     }
 }
 
@@ -308,15 +291,15 @@ static void s_render_drift(FILE *f, const exporter_gauges_t *g)
                                 "drift window to the version's training data."},
         {"mlops_feature_psi", "Population stability index of the same (reported, never a trigger)."}};
     for (int h = 0; h < 2; h++) {
-        s_head(f, heads[h].name, "gauge", heads[h].help);
+        prom_head(f, heads[h].name, "gauge", heads[h].help);
         for (size_t i = 0; i < g->n_drift; i++) {
             fprintf(f, "%s{version=\"%llu\",field=\"", heads[h].name,
                     (unsigned long long)g->drift[i].version);
-            s_label(f, g->drift[i].field);
+            prom_label(f, g->drift[i].field);
             fprintf(f, "\"} %.6f\n", h == 0 ? g->drift[i].js : g->drift[i].psi);
         }
     }
-    s_head(f, "mlops_drift_window_rows", "gauge", "Live rows in a version's drift window.");
+    prom_head(f, "mlops_drift_window_rows", "gauge", "Live rows in a version's drift window.");
     for (size_t i = 0; i < g->n_drift; i++)
         if (i == 0 || g->drift[i].version != g->drift[i - 1].version)
             fprintf(f, "mlops_drift_window_rows{version=\"%llu\"} %llu\n",
@@ -332,35 +315,35 @@ static void s_render_counters(FILE *f, const exporter_t *self)
         {"mlops_tasks_timed_out_total", "Task attempts past their stage's --timeout.", self->timed_out},
     };
     for (size_t i = 0; i < sizeof per_stage / sizeof per_stage[0]; i++) {
-        s_head(f, per_stage[i].name, "counter", per_stage[i].help);
+        prom_head(f, per_stage[i].name, "counter", per_stage[i].help);
         s_per_stage(f, per_stage[i].name, per_stage[i].v);
     }
-    s_head(f, "mlops_task_duration_seconds", "histogram", "Dispatch to result of the tasks that succeeded.");
+    prom_head(f, "mlops_task_duration_seconds", "histogram", "Dispatch to result of the tasks that succeeded.");
     for (int s = 0; s < STAGE_COUNT; s++) {
         char labels[48];
         snprintf(labels, sizeof labels, "stage=\"%s\",", stage_name((stage_t)s));
         s_histogram(f, "mlops_task_duration_seconds", labels, &self->task_span[s]);
     }
-    s_head(f, "mlops_runs_total", "counter", "Runs ended, by outcome.");
+    prom_head(f, "mlops_runs_total", "counter", "Runs ended, by outcome.");
     fprintf(f, "mlops_runs_total{state=\"succeeded\"} %llu\nmlops_runs_total{state=\"failed\"} %llu\n",
             (unsigned long long)self->runs_succeeded, (unsigned long long)self->runs_failed);
-    s_head(f, "mlops_runs_promoted_total", "counter", "Runs that put their version in production.");
+    prom_head(f, "mlops_runs_promoted_total", "counter", "Runs that put their version in production.");
     fprintf(f, "mlops_runs_promoted_total %llu\n", (unsigned long long)self->runs_promoted);
-    s_head(f, "mlops_run_duration_seconds", "histogram", "First dispatch to end of each run.");
+    prom_head(f, "mlops_run_duration_seconds", "histogram", "First dispatch to end of each run.");
     s_histogram(f, "mlops_run_duration_seconds", "", &self->run_span);
-    s_head(f, "mlops_load_wait_seconds", "histogram", "load_model's wait for the inference workers to serve a promoted version.");
+    prom_head(f, "mlops_load_wait_seconds", "histogram", "load_model's wait for the inference workers to serve a promoted version.");
     s_histogram(f, "mlops_load_wait_seconds", "", &self->load_wait);
-    s_head(f, "mlops_load_waits_total", "counter", "load_model waits ended, by verdict.");
+    prom_head(f, "mlops_load_waits_total", "counter", "load_model waits ended, by verdict.");
     for (size_t i = 0; i < S_VERDICTS; i++)
         fprintf(f, "mlops_load_waits_total{verdict=\"%s\"} %llu\n", s_verdicts[i],
                 (unsigned long long)self->load_waits[i]);
-    s_head(f, "mlops_loop_stalls_total", "counter", "Turns of the broker's loop that came late (a stall of its own).");
+    prom_head(f, "mlops_loop_stalls_total", "counter", "Turns of the broker's loop that came late (a stall of its own).");
     fprintf(f, "mlops_loop_stalls_total %llu\n", (unsigned long long)self->stalls);
-    s_head(f, "mlops_loop_stall_seconds_total", "counter", "Time the broker's loop lost to its stalls.");
+    prom_head(f, "mlops_loop_stall_seconds_total", "counter", "Time the broker's loop lost to its stalls.");
     fprintf(f, "mlops_loop_stall_seconds_total %.6f\n", self->stall_seconds);
-    s_head(f, "mlops_store_objects_collected_total", "counter", "Store objects no run, version or stage output named, removed.");
+    prom_head(f, "mlops_store_objects_collected_total", "counter", "Store objects no run, version or stage output named, removed.");
     fprintf(f, "mlops_store_objects_collected_total %llu\n", (unsigned long long)self->collected);
-    s_head(f, "mlops_store_objects_collected_bytes_total", "counter", "Bytes of the store objects collected.");
+    prom_head(f, "mlops_store_objects_collected_bytes_total", "counter", "Bytes of the store objects collected.");
     fprintf(f, "mlops_store_objects_collected_bytes_total %llu\n", (unsigned long long)self->collected_bytes);
 }
 

@@ -1,6 +1,7 @@
 /*  broker_link.c: the gateway's DEALER to the broker's control socket, for
-    the /api endpoints (see gateway_internal.h). api.c says what goes in a
-    request and how a REPLY reads as JSON; this file does the I/O.
+    the /api endpoints and the gateway's own calls (drift_gauges.c), see
+    gateway_internal.h. api.c says what goes in a request and how a REPLY
+    reads as JSON; this file does the I/O.
 
     The broker answers a DEALER's requests in order, so the requests
     waiting on it are a FIFO ring and each REPLY settles the oldest. When
@@ -38,21 +39,26 @@ int broker_link_open(gateway_t *self, mlops_err_t *err)
 }
 
 //  Takes the oldest call off the ring: its request, or NULL when its
-//  client went away.
-static request_t *s_pop(gateway_t *self)
+//  client went away or it is the gateway's own (*own_fn set, else NULL).
+static request_t *s_pop(gateway_t *self, broker_reply_fn **own_fn)
 {
-    const broker_call_t *c = &self->calls[self->calls_head];
+    broker_call_t c = self->calls[self->calls_head];
     self->calls_head = (self->calls_head + 1) % GATEWAY_CONTROL_INFLIGHT_MAX;
     self->calls_n--;
-    request_t *req = requests_find(self->requests, c->req_id);
+    *own_fn = c.own_fn;
+    self->calls_own -= c.own_fn != NULL;
+    request_t *req = c.own_fn ? NULL : requests_find(self->requests, c.req_id);
     return req && req->state == REQ_CONTROL ? req : NULL;
 }
 
 void broker_link_fail_all(gateway_t *self, int status, const char *why)
 {
     while (self->calls_n) {
-        request_t *req = s_pop(self);
-        if (req)
+        broker_reply_fn *own_fn;
+        request_t *req = s_pop(self, &own_fn);
+        if (own_fn)
+            own_fn(self, NULL);
+        else if (req)
             gateway_settle_detail(self, req, status, why);
     }
 }
@@ -72,6 +78,19 @@ static void s_send(gateway_t *self, request_t *req, uint8_t *frame, size_t frame
     self->calls[tail] = (broker_call_t){.req_id = requests_id(self->requests, req),
                                         .sent_ms = clock_mono_ms()};
     req->state = REQ_CONTROL;
+}
+
+int broker_link_send_own(gateway_t *self, uint8_t *frame, size_t frame_len, broker_reply_fn *fn)
+{
+    bool sent = self->control_sock && self->calls_n < GATEWAY_CONTROL_INFLIGHT_MAX
+                && zmq_send(zsock_resolve(self->control_sock), frame, frame_len, ZMQ_DONTWAIT) >= 0;
+    free(frame);
+    if (!sent)
+        return -1;
+    size_t tail = (self->calls_head + self->calls_n++) % GATEWAY_CONTROL_INFLIGHT_MAX;
+    self->calls[tail] = (broker_call_t){.sent_ms = clock_mono_ms(), .own_fn = fn};
+    self->calls_own++;
+    return 0;
 }
 
 //  True when a request can go to the broker now; else req is settled 503.
@@ -123,9 +142,12 @@ static void s_handle_reply(gateway_t *self, const proto_msg_t *msg)
         self->late++;
         return;
     }
-    request_t *req = s_pop(self);
+    broker_reply_fn *own_fn;
+    request_t *req = s_pop(self, &own_fn);
+    if (own_fn)
+        own_fn(self, msg);
     if (!req)
-        return;   //  its client went away
+        return;   //  its client went away, or it was our own
     if (!msg->reply.ok) {
         char why[512];
         snprintf(why, sizeof why, "%s", msg->reply.error ? msg->reply.error : "refused");

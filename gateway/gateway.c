@@ -74,6 +74,7 @@ static void s_timers(gateway_t *self)
     }
     backend_timers(self, now);
     broker_link_timers(self, now);
+    drift_gauges_timers(self, now);
     http_guard_timers(self, now);
     backend_dispatch(self);
 }
@@ -223,7 +224,8 @@ static bool s_drained(gateway_t *self, int64_t *drain_until)
         log_info("stopping: draining requests=%zu",
                  requests_in_flight(self->requests) + requests_queued(self->requests));
     }
-    return (!requests_oldest(self->requests) && self->calls_n == 0) || clock_mono_ms() >= *drain_until;
+    return (!requests_oldest(self->requests) && self->calls_n == self->calls_own)
+           || clock_mono_ms() >= *drain_until;
 }
 
 int gateway_run(gateway_t *self)
@@ -284,6 +286,7 @@ void gateway_destroy(gateway_t **p)
     while (self->requests && (req = requests_oldest(self->requests)))
         gateway_settle_detail(self, req, 503, "the gateway is shutting down");
     broker_link_fail_all(self, 503, "the gateway is shutting down");
+    drift_gauges_destroy(&self->drift_gauges);
     if (self->httpd) {
         MHD_run(self->httpd);
         MHD_stop_daemon(self->httpd);

@@ -31,6 +31,7 @@
 #include "clock.h"
 #include "counters.h"
 #include "curve.h"
+#include "drift_gauges.h"
 #include "feedback.h"
 #include "guard.h"
 #include "msg.h"
@@ -49,9 +50,14 @@
 #define DRAIN_BATCH 512   //  messages handled from one socket before polling the others
 #define SCHEMAS_MAX 16    //  signatures kept, by version (the oldest goes first)
 
+//  The REPLY to one of the gateway's own calls to the broker (no client
+//  waits for it): msg NULL when none will come (timeout, shutdown).
+typedef void (broker_reply_fn)(gateway_t *self, const proto_msg_t *msg);
+
 typedef struct {
     uint64_t req_id;                  //  the request waiting for this REPLY
     int64_t sent_ms;                  //  when it went to the broker
+    broker_reply_fn *own_fn;          //  or, a call of the gateway's own: where its REPLY goes
 } broker_call_t;
 
 struct gateway {
@@ -87,6 +93,8 @@ struct gateway {
     zsock_t *control_sock;            //  DEALER to the broker's control socket (/api)
     broker_call_t calls[GATEWAY_CONTROL_INFLIGHT_MAX]; //  requests at the broker, a FIFO ring
     size_t calls_head, calls_n;       //  ring's oldest entry, and its length
+    size_t calls_own;                 //  of those, the gateway's own (a stop does not wait for them)
+    drift_gauges_t *drift_gauges;     //  the broker's drift on /metrics (drift_gauges.c)
 };
 
 /* --- gateway.c ---------------------------------------------------------- */
@@ -213,6 +221,10 @@ int broker_link_open(gateway_t *self, mlops_err_t *err);
 void broker_link_send(gateway_t *self, request_t *req, const char *body, size_t len);
 //  The same for GET /api/runs/{run}/logs: path and the ?task= value (NULL = every task).
 void broker_link_send_logs(gateway_t *self, request_t *req, const char *path, const char *task);
+//  Sends a call of the gateway's own (an encoded request frame, taken); its
+//  REPLY goes to fn. Returns 0, or -1 when it cannot go now (no broker, the
+//  ring full, the socket refused): fn is then not called.
+int broker_link_send_own(gateway_t *self, uint8_t *frame, size_t frame_len, broker_reply_fn *fn);
 
 //  Handles what waits on the DEALER (REPLYs).
 void broker_link_drain(gateway_t *self);
@@ -223,7 +235,8 @@ void broker_link_timers(gateway_t *self, int64_t now);
 //  When the oldest call times out (monotonic ms), INT64_MAX when none waits.
 int64_t broker_link_due_ms(const gateway_t *self);
 
-//  Answers every request waiting on the broker with status / why.
+//  Answers every request waiting on the broker with status / why (and the
+//  gateway's own calls with no REPLY).
 void broker_link_fail_all(gateway_t *self, int status, const char *why);
 
 #endif

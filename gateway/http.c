@@ -97,6 +97,7 @@ static void s_answer_metrics(gateway_t *self, request_t *req)
         text = both, len += more;
     }
     free(live);
+    text = drift_gauges_append(self->drift_gauges, text, &len);
     gateway_settle(self, req, 200, text, len);
     req->content_type = "text/plain; version=0.0.4; charset=utf-8";
 }

@@ -131,6 +131,28 @@ static void test_model_without_profile_is_not_profiled(void)
     s_fx_free(&fx);
 }
 
+//  Counting turned off (--drift-profile off) counts nothing, and on again
+//  counts as before.
+static void test_off_counts_nothing(void)
+{
+    s_fx_t fx;
+    s_fx_init(&fx);
+    infer_profile_t *p = infer_profile_new(0);
+    infer_profile_set_on(p, false);
+    infer_profile_add(p, 4, fx.model, fx.recs, 10);
+    int64_t v = -1;
+    CHECK(s_take(p, &v) == NULL);
+    CHECK_INT(v, 0);
+    infer_profile_set_on(p, true);
+    infer_profile_add(p, 4, fx.model, fx.recs, 10);
+    profile_t *got = s_take(p, &v);
+    CHECK(got != NULL && got->rows == 10);
+    CHECK_INT(v, 4);
+    profile_destroy(&got);
+    infer_profile_destroy(&p);
+    s_fx_free(&fx);
+}
+
 static void test_versions_take_turns_and_slots_are_reused(void)
 {
     s_fx_t fx;
@@ -240,6 +262,7 @@ int main(void)
     RUN(test_counts_served_records_as_the_table_rows);
     RUN(test_model_without_profile_is_not_profiled);
     RUN(test_too_wide_to_report);
+    RUN(test_off_counts_nothing);
     RUN(test_versions_take_turns_and_slots_are_reused);
     RUN(test_rows_survive_concurrent_takes);
     RUN(test_serving_carries_a_profile);

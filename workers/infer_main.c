@@ -7,6 +7,7 @@
 #include "heartbeat.h"
 #include "infer.h"
 #include "infer_feed.h"
+#include "infer_profile.h"
 #include "log.h"
 #include "msg.h"
 #include "worker.h"
@@ -58,6 +59,8 @@ static void s_usage(FILE *out)
         "  --report DURATION    tell the broker the version we serve at least this often,\n"
         "                       10ms..1m (default %s; at once after each swap); the\n"
         "                       broker stops counting us after %d silent intervals\n"
+        "  --drift-profile on|off  count the served records' profile for the broker's\n"
+        "                       drift watch (default on; off to measure its cost)\n"
         "  --help               this text\n"
         DURATION_HELP
         "CURVE: MLOPS_CURVE_CLIENT_CERT and MLOPS_CURVE_SERVER_KEY (mlops keygen).\n",
@@ -73,6 +76,17 @@ static int s_interval(const char *flag, const char *text, int64_t max_ms, int64_
     mlops_err_t err;
     int rc = flags_duration(flag, text, DURATION_INTERVAL_MIN_MSEC, max_ms, out, &err);
     return flags_report("mlops-worker", rc, &err);
+}
+
+//  An on|off flag's value into *on; 0, or 2 (said why).
+static int s_on_off(const char *flag, const char *text, bool *on)
+{
+    if (strcmp(text, "on") != 0 && strcmp(text, "off") != 0) {
+        fprintf(stderr, "mlops-worker: %s '%s': on or off\n", flag, text);
+        return 2;
+    }
+    *on = strcmp(text, "on") == 0;
+    return 0;
 }
 
 //  --data, else the rule of the stage workers from the control endpoint
@@ -99,6 +113,7 @@ int worker_infer_main(int argc, char **argv)
     infer_config_t cfg = {.gateway = INFER_GATEWAY, .model_version = 1,
                           .heartbeat_msec = HEARTBEAT_IVL_MSEC};
     const char *broker = NULL, *events = NULL, *data = NULL;
+    bool profile_on = true;
     static char control_ep[ENDPOINT_MAX], events_ep[ENDPOINT_MAX], data_ep[ENDPOINT_MAX];
     for (int i = 1; i < argc; i++) {
         const char *flag = argv[i], *value = i + 1 < argc ? argv[i + 1] : NULL;
@@ -152,6 +167,9 @@ int worker_infer_main(int argc, char **argv)
         } else if (strcmp(flag, "--report") == 0) {
             if (s_interval(flag, value, HEARTBEAT_REPORT_MAX_MSEC, &cfg.report_msec))
                 return 2;
+        } else if (strcmp(flag, "--drift-profile") == 0) {
+            if (s_on_off(flag, value, &profile_on))
+                return 2;
         } else {
             fprintf(stderr, "mlops-worker: unknown flag %s\n", flag);
             s_usage(stderr);
@@ -181,6 +199,7 @@ int worker_infer_main(int argc, char **argv)
     }
     log_init("worker[infer]");
     zsys_handler_set(NULL);   //  our handlers below, not CZMQ's
+    infer_profile_set_on(infer_profile_process(), profile_on);
     s_worker = infer_new(&cfg, &err);
     if (!s_worker) {
         log_error("cannot start: %s", err.msg);

@@ -30,6 +30,7 @@ struct infer_profile {
     size_t next;                  //  feed: slot to look at first in the next take
     bool said_too_big;            //  feed: the too-wide warning was logged
     size_t report_max;            //  bytes of an encoded profile taken, 0 = the default
+    bool off;                     //  counting turned off (set before serving starts)
 };
 
 static infer_profile_t s_process;
@@ -45,6 +46,11 @@ infer_profile_t *infer_profile_new(size_t report_max)
 infer_profile_t *infer_profile_process(void)
 {
     return &s_process;
+}
+
+void infer_profile_set_on(infer_profile_t *self, bool on)
+{
+    self->off = !on;
 }
 
 static void s_slot_free(s_slot_t *slot)
@@ -119,7 +125,7 @@ static s_slot_t *s_slot_for(infer_profile_t *self, int64_t version, const model_
 void infer_profile_add(infer_profile_t *self, int64_t version, const model_t *model,
                        const proto_record_t *records, size_t n)
 {
-    if (version <= 0 || n == 0 || !model_profile(model))
+    if (self->off || version <= 0 || n == 0 || !model_profile(model))
         return;
     s_slot_t *slot = s_slot_for(self, version, model);
     if (!slot)

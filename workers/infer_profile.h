@@ -35,6 +35,7 @@
 #ifndef MLOPS_INFER_PROFILE_H
 #define MLOPS_INFER_PROFILE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -60,13 +61,19 @@ void infer_profile_destroy(infer_profile_t **p);
 //  The accumulator of this process (see the caveats).
 infer_profile_t *infer_profile_process(void);
 
+//  Turns counting on (the default) or off: off, infer_profile_add does
+//  nothing and takes find no rows (mlops-worker --drift-profile off, to
+//  measure the cost side by side). Before the serving thread starts.
+void infer_profile_set_on(infer_profile_t *self, bool on);
+
 //  Frees what self holds (every slot), for the end of the serving thread:
 //  neither thread may use it meanwhile.
 void infer_profile_clear(infer_profile_t *self);
 
 //  Serving thread: counts n records (already validated and answered) that
 //  version served with model. Allocates only when version is new to self.
-//  Does nothing when model has no reference profile or version <= 0.
+//  Does nothing when model has no reference profile, version <= 0 or
+//  counting is off.
 void infer_profile_add(infer_profile_t *self, int64_t version, const model_t *model,
                        const proto_record_t *records, size_t n);
 
