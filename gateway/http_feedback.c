@@ -20,10 +20,12 @@
 
 #include "answer.h"
 #include "api.h"
+#include "feedback_io.h"
 #include "log.h"
 
 #include <jansson.h>
 
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,20 +42,40 @@ void http_feedback_id(gateway_t *self, request_t *req)
         feedback_id_new(self->feedback, req->request_id);
 }
 
+//  The PREDICTION's task as the log's.
+static feedback_task_t s_task(const proto_msg_t *msg)
+{
+    const char *task = msg->prediction.task ? msg->prediction.task : "";
+    return strcmp(task, "regression") == 0   ? FEEDBACK_REGRESSION
+         : strcmp(task, "multiclass") == 0 ? FEEDBACK_MULTICLASS : FEEDBACK_BINARY;
+}
+
 void http_feedback_log(gateway_t *self, const request_t *req, const proto_msg_t *msg)
 {
     if (!req->request_id[0] || !feedback_sampled(self->feedback))
         return;
-    const char *task = msg->prediction.task ? msg->prediction.task : "";
-    bool regression = strcmp(task, "regression") == 0;
-    feedback_task_t kind = regression ? FEEDBACK_REGRESSION
-                         : strcmp(task, "multiclass") == 0 ? FEEDBACK_MULTICLASS : FEEDBACK_BINARY;
+    feedback_task_t task = s_task(msg);
+    bool regression = task == FEEDBACK_REGRESSION;
     size_t n = regression ? msg->prediction.n_values : msg->prediction.n;
-    int64_t now = clock_wall_ms();
-    for (size_t i = 0; i < n; i++)
-        feedback_log(self->feedback, req->request_id, (uint32_t)i, msg->prediction.model_version, kind,
-                     regression ? 0 : msg->prediction.predictions[i],
-                     regression ? msg->prediction.values[i] : msg->prediction.probabilities[i], now);
+    size_t k = proto_prediction_classes(msg);
+    if (task == FEEDBACK_MULTICLASS
+        && feedback_classes(self->feedback, msg->prediction.model_version, msg->prediction.classes) != 0)
+        log_warning("feedback: version %" PRId64 " sent class labels that are not a list",
+                    msg->prediction.model_version);
+    //  each record's bytes from the frame still queued for re-sending
+    feedback_io_records_t walk;
+    bool records = req->frame && feedback_io_records_open(&walk, req->frame, req->frame_len) == 0;
+    feedback_row_t row = {.id = req->request_id, .version = msg->prediction.model_version,
+                          .task = task, .time_ms = clock_wall_ms(), .k = k};
+    for (size_t i = 0; i < n; i++) {
+        row.index = (uint32_t)i;
+        row.predicted = regression ? 0 : msg->prediction.predictions[i];
+        row.value = regression ? msg->prediction.values[i] : msg->prediction.probabilities[i];
+        row.class_probabilities = k ? msg->prediction.class_probabilities + i * k : NULL;
+        if (!records || !feedback_io_records_next(&walk, &row.record, &row.record_len))
+            row.record = NULL, row.record_len = 0;
+        feedback_log_row(self->feedback, &row);
+    }
 }
 
 void http_feedback_route(gateway_t *self, request_t *req, bool post)
@@ -97,6 +119,8 @@ static feedback_label_t s_label_of(const json_t *v)
         return (feedback_label_t){FEEDBACK_LABEL_BOOL, json_is_true(v) ? 1 : 0};
     if (json_is_number(v))
         return (feedback_label_t){FEEDBACK_LABEL_NUMBER, json_number_value(v)};
+    if (json_is_string(v) && strlen(json_string_value(v)) == json_string_length(v))
+        return (feedback_label_t){FEEDBACK_LABEL_STRING, 0, json_string_value(v)};
     return (feedback_label_t){FEEDBACK_LABEL_OTHER, 0};
 }
 
