@@ -290,6 +290,88 @@ int feedback_io_row_encode(const feedback_io_row_t *row, uint8_t **out, size_t *
     return s_encode(row, 1, false, out, out_len);
 }
 
+int feedback_io_rows_join(const uint8_t *const *rows, const size_t *lens, size_t n, uint8_t **out,
+                          size_t *out_len)
+{
+    if (n > FEEDBACK_IO_ROWS_MAX)
+        return MLOPS_EINVAL;
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_array(&pk, n);
+    for (size_t i = 0; i < n; i++)
+        msgpack_sbuffer_write(&sb, (const char *)rows[i], lens[i]);
+    if (!sb.data)
+        return MLOPS_ENOMEM;
+    *out = (uint8_t *)sb.data;
+    *out_len = sb.size;
+    return 0;
+}
+
+static const char *const s_answer_keys[] = {"stored", "duplicate", "rows", "bytes", "max_bytes",
+                                            "stored_total", "duplicate_total", "rotated_total"};
+#define S_ANSWER_KEYS (sizeof s_answer_keys / sizeof s_answer_keys[0])
+
+//  The answer's fields in s_answer_keys' order.
+static void s_answer_fields(feedback_io_answer_t *a, uint64_t *f[S_ANSWER_KEYS])
+{
+    uint64_t *all[S_ANSWER_KEYS] = {&a->stored, &a->duplicate, &a->rows, &a->bytes, &a->max_bytes,
+                                    &a->stored_total, &a->duplicate_total, &a->rotated_total};
+    memcpy(f, all, sizeof all);
+}
+
+int feedback_io_answer_encode(const feedback_io_answer_t *a, uint8_t **out, size_t *out_len)
+{
+    feedback_io_answer_t copy = *a;
+    uint64_t *f[S_ANSWER_KEYS];
+    s_answer_fields(&copy, f);
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, S_ANSWER_KEYS);
+    for (size_t i = 0; i < S_ANSWER_KEYS; i++) {
+        s_pack_str(&pk, s_answer_keys[i]);
+        msgpack_pack_uint64(&pk, *f[i]);
+    }
+    if (!sb.data)
+        return MLOPS_ENOMEM;
+    *out = (uint8_t *)sb.data;
+    *out_len = sb.size;
+    return 0;
+}
+
+int feedback_io_answer_decode(const uint8_t *data, size_t len, feedback_io_answer_t *a,
+                              mlops_err_t *err)
+{
+    s_rd_t r = {data, data + len};
+    uint64_t keys, *f[S_ANSWER_KEYS];
+    *a = (feedback_io_answer_t){0};
+    s_answer_fields(a, f);
+    if (!s_container(&r, true, &keys))
+        return mlops_err_set(err, MLOPS_EPROTO, "FEEDBACK answer: not a map");
+    for (uint64_t k = 0; k < keys; k++) {
+        const char *key;
+        size_t key_len;
+        double x;
+        bool is_int, is_bool, known = false;
+        if (!s_str(&r, &key, &key_len))
+            return mlops_err_set(err, MLOPS_EPROTO, "FEEDBACK answer: a key that is not a str");
+        for (size_t i = 0; i < S_ANSWER_KEYS && !known; i++)
+            if (s_is(key, key_len, s_answer_keys[i])) {
+                known = true;
+                if (!s_number(&r, &x, &is_int, &is_bool) || !is_int || is_bool || x < 0)
+                    return mlops_err_set(err, MLOPS_EPROTO, "FEEDBACK answer: %s is not a uint",
+                                         s_answer_keys[i]);
+                *f[i] = (uint64_t)x;
+            }
+        if (!known && !s_skip(&r, 64))
+            return mlops_err_set(err, MLOPS_EPROTO, "FEEDBACK answer: a value cut short");
+    }
+    return 0;
+}
+
 /* --- decoding ------------------------------------------------------------ */
 
 //  Copies a str of at most max bytes into out (max + 1 bytes).

@@ -72,6 +72,36 @@ int feedback_io_row_decode(const uint8_t *data, size_t len, feedback_io_row_t *r
 int feedback_io_record_decode(const uint8_t *data, size_t len, proto_field_t **fields, size_t *n,
                               mlops_err_t *err);
 
+//  FEEDBACK.rows from n rows already encoded one by one
+//  (feedback_io_row_encode): an array header, then their bytes. Returns 0,
+//  MLOPS_EINVAL (n over the limit) or MLOPS_ENOMEM.
+int feedback_io_rows_join(const uint8_t *const *rows, const size_t *lens, size_t n, uint8_t **out,
+                          size_t *out_len);
+
+//  The REPLY data of FEEDBACK: what this request did and the feedback
+//  set's counts.
+//      {"stored": uint, "duplicate": uint, "rows": uint, "bytes": uint,
+//       "max_bytes": uint, "stored_total": uint, "duplicate_total": uint,
+//       "rotated_total": uint}
+typedef struct {
+    uint64_t stored;             //  rows of this request stored
+    uint64_t duplicate;          //  rows of this request refused: (request id, index) stored already
+    uint64_t rows;               //  rows the set holds
+    uint64_t bytes;              //  their bytes
+    uint64_t max_bytes;          //  the cap (--feedback-max-bytes)
+    uint64_t stored_total;       //  rows ever stored
+    uint64_t duplicate_total;    //  rows ever refused as duplicates
+    uint64_t rotated_total;      //  rows dropped, oldest first, for the cap
+} feedback_io_answer_t;
+
+//  Encodes into a malloc'd buffer. Returns 0 or MLOPS_ENOMEM.
+int feedback_io_answer_encode(const feedback_io_answer_t *a, uint8_t **out, size_t *out_len);
+
+//  Decodes (strict on the keys it knows, skipping others). Returns 0 or
+//  MLOPS_EPROTO naming the key.
+int feedback_io_answer_decode(const uint8_t *data, size_t len, feedback_io_answer_t *a,
+                              mlops_err_t *err);
+
 //  A walk over the records of an encoded PREDICT frame (ours: the
 //  gateway's queued frame), allocating nothing.
 typedef struct {

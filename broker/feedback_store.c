@@ -1,0 +1,90 @@
+/*  feedback_store.c: see feedback_store.h. Each row is stored as the
+    canonical encoding of its decoded form (feedback_io_row_encode), so
+    what a gateway sent is checked once here and read back without doubt.
+*/
+#include "feedback_store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+//  "<request id>#<index>": what names a row.
+static void s_key(const feedback_io_row_t *row, char key[FEEDBACK_IO_ID_MAX + 16])
+{
+    snprintf(key, FEEDBACK_IO_ID_MAX + 16, "%s#%u", row->request_id, (unsigned)row->index);
+}
+
+//  Stores one row, dropping the oldest while the set is over max_bytes.
+static int s_add(store_t *store, store_txn_t *txn, uint64_t max_bytes, const feedback_io_row_t *row,
+                 store_feedback_stats_t *st, feedback_io_answer_t *answer, mlops_err_t *err)
+{
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    char key[FEEDBACK_IO_ID_MAX + 16];
+    s_key(row, key);
+    int rc = feedback_io_row_encode(row, &bytes, &len);
+    if (rc)
+        return mlops_err_set(err, rc, "feedback row %.80s cannot be encoded", key);
+    rc = store_feedback_put(store, txn, key, bytes, len, err);
+    free(bytes);
+    if (rc == MLOPS_ESTATE) {   //  stored already: the first one stays
+        st->duplicate++;
+        answer->duplicate++;
+        return 0;
+    }
+    if (rc)
+        return rc;
+    st->rows++, st->bytes += len, st->stored++;
+    answer->stored++;
+    while (rc == 0 && st->bytes > max_bytes && st->rows > 0) {
+        size_t dropped = 0;
+        rc = store_feedback_drop_oldest(store, txn, &dropped, err);
+        st->rows--, st->bytes -= dropped < st->bytes ? dropped : st->bytes, st->rotated++;
+    }
+    return rc;
+}
+
+//  The answer's counts from the stats.
+static void s_counts(const store_feedback_stats_t *st, uint64_t max_bytes, feedback_io_answer_t *a)
+{
+    a->rows = st->rows;
+    a->bytes = st->bytes;
+    a->max_bytes = max_bytes;
+    a->stored_total = st->stored;
+    a->duplicate_total = st->duplicate;
+    a->rotated_total = st->rotated;
+}
+
+int feedback_store_add(store_t *store, store_txn_t *txn, uint64_t max_bytes,
+                       const feedback_io_row_t *rows, size_t n, feedback_io_answer_t *answer,
+                       mlops_err_t *err)
+{
+    max_bytes = max_bytes ? max_bytes : FEEDBACK_STORE_MAX_BYTES_DEFAULT;
+    *answer = (feedback_io_answer_t){0};
+    store_txn_t *own = txn ? NULL : store_begin(store, err);
+    store_txn_t *t = txn ? txn : own;
+    if (!t)
+        return err ? err->code : MLOPS_ESTORE;
+    store_feedback_stats_t st;
+    int rc = store_feedback_stats_get(store, t, &st, err);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        rc = s_add(store, t, max_bytes, &rows[i], &st, answer, err);
+    if (rc == 0 && n)
+        rc = store_feedback_stats_put(store, t, &st, err);
+    if (own && rc == 0)
+        rc = store_commit(&own, err);
+    store_abort(&own);
+    if (rc == 0)
+        s_counts(&st, max_bytes, answer);
+    return rc;
+}
+
+int feedback_store_counts(store_t *store, store_txn_t *txn, uint64_t max_bytes,
+                          feedback_io_answer_t *answer, mlops_err_t *err)
+{
+    store_feedback_stats_t st;
+    *answer = (feedback_io_answer_t){0};
+    int rc = store_feedback_stats_get(store, txn, &st, err);
+    if (rc == 0)
+        s_counts(&st, max_bytes ? max_bytes : FEEDBACK_STORE_MAX_BYTES_DEFAULT, answer);
+    return rc;
+}
