@@ -73,6 +73,9 @@ typedef struct {
     uint64_t active_run;           //  0 = none
     const exporter_drift_t *drift; //  per watched version and field (broker/drift.h), borrowed
     size_t n_drift;                //  entries; none without the drift watch
+    uint64_t feedback_rows, feedback_bytes, feedback_max_bytes;   //  the feedback set now
+    uint64_t feedback_stored, feedback_duplicate, feedback_rotated; //  its rows ever stored,
+                                   //  refused as duplicates, dropped for the cap
 } exporter_gauges_t;
 
 //  Counters at zero and an empty page; nothing listens yet. NULL on ENOMEM.

@@ -4,6 +4,9 @@
 */
 #include "feedback_store.h"
 
+#include "broker_internal.h"
+#include "log.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -87,4 +90,41 @@ int feedback_store_counts(store_t *store, store_txn_t *txn, uint64_t max_bytes,
     if (rc == 0)
         s_counts(&st, max_bytes ? max_bytes : FEEDBACK_STORE_MAX_BYTES_DEFAULT, answer);
     return rc;
+}
+
+/* --- the broker's side ---------------------------------------------------- */
+
+int broker_feedback_answer(broker_t *self, const proto_msg_t *msg, uint8_t **out, size_t *out_len,
+                           mlops_err_t *err)
+{
+    feedback_io_row_t *rows = NULL;
+    size_t n = 0;
+    int rc = 0;
+    if (msg->feedback.rows_len)
+        rc = feedback_io_rows_decode(msg->feedback.rows, msg->feedback.rows_len, &rows, &n, err);
+    store_txn_t *txn = rc == 0 && n ? broker_txn(self) : NULL;
+    if (rc == 0 && n && !txn)
+        rc = mlops_err_set(err, MLOPS_ESTORE, "the store cannot begin a transaction");
+    feedback_io_answer_t answer;
+    if (rc == 0)
+        rc = n ? feedback_store_add(self->store, txn, self->cfg.feedback_max_bytes, rows, n, &answer, err)
+               : feedback_store_counts(self->store, NULL, self->cfg.feedback_max_bytes, &answer, err);
+    free(rows);
+    if (rc == 0 && feedback_io_answer_encode(&answer, out, out_len) != 0)
+        rc = mlops_err_set(err, MLOPS_ENOMEM, "FEEDBACK answer: out of memory");
+    if (rc == 0 && n)
+        log_debug("feedback: stored=%llu duplicate=%llu rows=%llu rotated_total=%llu",
+                  (unsigned long long)answer.stored, (unsigned long long)answer.duplicate,
+                  (unsigned long long)answer.rows, (unsigned long long)answer.rotated_total);
+    return rc;
+}
+
+void broker_feedback_gauges(broker_t *self, exporter_gauges_t *g)
+{
+    feedback_io_answer_t a;
+    if (feedback_store_counts(self->store, NULL, self->cfg.feedback_max_bytes, &a, NULL) != 0)
+        return;
+    g->feedback_rows = a.rows, g->feedback_bytes = a.bytes, g->feedback_max_bytes = a.max_bytes;
+    g->feedback_stored = a.stored_total, g->feedback_duplicate = a.duplicate_total;
+    g->feedback_rotated = a.rotated_total;
 }

@@ -123,6 +123,11 @@ static void s_handle_reply(gateway_t *self, const proto_msg_t *msg)
         self->late++;
         return;
     }
+    if (self->calls[self->calls_head].req_id == FEEDBACK_CALL_ID) {
+        s_pop(self);
+        http_feedback_reply(self, msg);
+        return;
+    }
     request_t *req = s_pop(self);
     if (!req)
         return;   //  its client went away

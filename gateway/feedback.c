@@ -17,6 +17,7 @@
 
 #include <jansson.h>
 
+#include <assert.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -44,6 +45,11 @@ typedef struct {
 } s_row_t;
 
 typedef struct {
+    uint8_t *bytes;                   //  malloc'd
+    size_t len;
+} s_outbox_row_t;
+
+typedef struct {
     int64_t version;                  //  0 = slot unused
     json_t *labels;                   //  the JSON list of class labels, owned
 } s_classes_t;
@@ -63,6 +69,9 @@ struct feedback {
     s_classes_t classes[FEEDBACK_VERSIONS_MAX]; //  multiclass versions' labels
     size_t next_classes;              //  slot the next new version takes (round robin)
     char why[320];                    //  a refusal that names the label
+    s_outbox_row_t *outbox;           //  labelled rows for the broker, a ring
+    size_t outbox_head, outbox_n;     //  its oldest row, and its length
+    size_t outbox_marked;             //  its oldest rows sent, not answered yet
 };
 
 static uint64_t s_next(feedback_t *self)
@@ -84,8 +93,9 @@ feedback_t *feedback_new(size_t rows, double sample, uint64_t seed)
     if (self) {
         self->rows = calloc(rows, sizeof *self->rows);
         self->heads = malloc(buckets * sizeof *self->heads);
+        self->outbox = calloc(FEEDBACK_OUTBOX_ROWS, sizeof *self->outbox);
     }
-    if (!self || !self->rows || !self->heads) {
+    if (!self || !self->rows || !self->heads || !self->outbox) {
         feedback_destroy(&self);
         return NULL;
     }
@@ -105,6 +115,9 @@ void feedback_destroy(feedback_t **p)
         return;
     for (size_t i = 0; i < FEEDBACK_VERSIONS_MAX; i++)
         json_decref((*p)->classes[i].labels);
+    if ((*p)->outbox)
+        feedback_outbox_pop(*p, (*p)->outbox_n);
+    free((*p)->outbox);
     free((*p)->heads);
     free((*p)->rows);
     free(*p);
@@ -428,9 +441,62 @@ int feedback_label_row(feedback_t *self, const char *id, uint32_t index,
     return 0;
 }
 
+/* --- the outbox ----------------------------------------------------------- */
+
+void feedback_outbox_put(feedback_t *self, uint8_t *bytes, size_t len)
+{
+    if (self->outbox_n == FEEDBACK_OUTBOX_ROWS) {   //  the oldest goes, answered or not
+        self->outbox_marked -= self->outbox_marked > 0;
+        free(self->outbox[self->outbox_head].bytes);
+        self->outbox_head = (self->outbox_head + 1) % FEEDBACK_OUTBOX_ROWS;
+        self->outbox_n--;
+        self->counts.forward_dropped++;
+    }
+    size_t tail = (self->outbox_head + self->outbox_n++) % FEEDBACK_OUTBOX_ROWS;
+    self->outbox[tail] = (s_outbox_row_t){bytes, len};
+}
+
+size_t feedback_outbox_len(const feedback_t *self)
+{
+    return self->outbox_n;
+}
+
+const uint8_t *feedback_outbox_peek(const feedback_t *self, size_t i, size_t *len)
+{
+    assert(i < self->outbox_n);
+    const s_outbox_row_t *row = &self->outbox[(self->outbox_head + i) % FEEDBACK_OUTBOX_ROWS];
+    *len = row->len;
+    return row->bytes;
+}
+
+//  Frees the n oldest (destroy too, uncounted there as it does not matter).
+void feedback_outbox_pop(feedback_t *self, size_t n)
+{
+    for (size_t i = 0; i < n && self->outbox_n; i++) {
+        free(self->outbox[self->outbox_head].bytes);
+        self->outbox[self->outbox_head] = (s_outbox_row_t){0};
+        self->outbox_head = (self->outbox_head + 1) % FEEDBACK_OUTBOX_ROWS;
+        self->outbox_n--;
+        self->outbox_marked -= self->outbox_marked > 0;
+        self->counts.forwarded++;
+    }
+}
+
+void feedback_outbox_mark(feedback_t *self, size_t n)
+{
+    self->outbox_marked = n < self->outbox_n ? n : self->outbox_n;
+}
+
+size_t feedback_outbox_marked(const feedback_t *self)
+{
+    return self->outbox_marked;
+}
+
 feedback_counts_t feedback_counts(const feedback_t *self)
 {
-    return self->counts;
+    feedback_counts_t c = self->counts;
+    c.outbox = self->outbox_n;
+    return c;
 }
 
 size_t feedback_versions(const feedback_t *self, feedback_version_t *out)
@@ -483,7 +549,8 @@ char *feedback_metrics(const feedback_t *self, size_t *len)
     char *text = malloc(cap);
     if (!text)
         return NULL;
-    const feedback_counts_t *c = &self->counts;
+    feedback_counts_t counts = feedback_counts(self);
+    const feedback_counts_t *c = &counts;
     size_t n = (size_t)snprintf(text, cap,
         "# TYPE mlops_feedback_logged_total counter\nmlops_feedback_logged_total %" PRIu64 "\n"
         "# TYPE mlops_feedback_total counter\n"
@@ -492,9 +559,13 @@ char *feedback_metrics(const feedback_t *self, size_t *len)
         "mlops_feedback_total{result=\"duplicate\"} %" PRIu64 "\n"
         "mlops_feedback_total{result=\"invalid\"} %" PRIu64 "\n"
         "# TYPE mlops_feedback_unkept_total counter\nmlops_feedback_unkept_total %" PRIu64 "\n"
+        "# TYPE mlops_feedback_forwarded_total counter\nmlops_feedback_forwarded_total %" PRIu64 "\n"
+        "# TYPE mlops_feedback_forward_dropped_total counter\nmlops_feedback_forward_dropped_total %"
+        PRIu64 "\n# TYPE mlops_feedback_outbox gauge\nmlops_feedback_outbox %" PRIu64 "\n"
         "# TYPE mlops_live_labelled gauge\n# TYPE mlops_live_accuracy gauge\n"
         "# TYPE mlops_live_log_loss gauge\n# TYPE mlops_live_auc gauge\n# TYPE mlops_live_mae gauge\n",
-        c->logged, c->accepted, c->unknown, c->duplicate, c->invalid, c->unkept);
+        c->logged, c->accepted, c->unknown, c->duplicate, c->invalid, c->unkept, c->forwarded,
+        c->forward_dropped, c->outbox);
     for (size_t i = 0; i < self->n_versions && n < cap; i++) {
         const feedback_version_t *v = &self->versions[i];
         double acc, loss, mae;
@@ -517,7 +588,8 @@ static void s_set_number(json_t *o, const char *key, double x)
 
 char *feedback_summary(const feedback_t *self, size_t *len)
 {
-    const feedback_counts_t *c = &self->counts;
+    feedback_counts_t counts = feedback_counts(self);
+    const feedback_counts_t *c = &counts;
     json_t *versions = json_array();
     for (size_t i = 0; i < self->n_versions; i++) {
         const feedback_version_t *v = &self->versions[i];
@@ -538,6 +610,9 @@ char *feedback_summary(const feedback_t *self, size_t *len)
                              "duplicate", (json_int_t)c->duplicate,
                              "invalid", (json_int_t)c->invalid, "unkept", (json_int_t)c->unkept,
                              "versions", versions);
+    json_object_set_new(root, "forwarded", json_integer((json_int_t)c->forwarded));
+    json_object_set_new(root, "forward_dropped", json_integer((json_int_t)c->forward_dropped));
+    json_object_set_new(root, "outbox", json_integer((json_int_t)c->outbox));
     char *text = root ? json_dumps(root, JSON_COMPACT) : NULL;
     json_decref(root);
     if (text)

@@ -35,6 +35,7 @@
 #define FEEDBACK_VERSIONS_MAX 16           //  versions with live metrics (the oldest goes first)
 #define FEEDBACK_AUC_BINS 1000             //  probability buckets of the live AUC (0.001 wide)
 #define FEEDBACK_ROW_BYTES 512             //  per row: a multiclass row's k float probabilities, then the record
+#define FEEDBACK_OUTBOX_ROWS 10000         //  labelled rows waiting for the broker (the oldest dropped past it)
 
 typedef struct feedback feedback_t;
 
@@ -97,6 +98,9 @@ typedef struct {
     uint64_t duplicate;          //  labels for a row labelled before
     uint64_t invalid;            //  labels of the wrong type for the row's task
     uint64_t unkept;             //  rows logged without their record (over FEEDBACK_ROW_BYTES)
+    uint64_t forwarded;          //  labelled rows sent to the broker
+    uint64_t forward_dropped;    //  labelled rows dropped from a full outbox (the broker away)
+    uint64_t outbox;             //  labelled rows waiting for the broker now
 } feedback_counts_t;
 
 //  A ring of rows rows (1..FEEDBACK_LOG_ROWS_MAX) keeping a share sample
@@ -148,6 +152,20 @@ int feedback_label(feedback_t *self, const char *id, uint32_t index, const feedb
 //  (when not NULL and it returns 0): borrowed, see feedback_row_t.
 int feedback_label_row(feedback_t *self, const char *id, uint32_t index,
                        const feedback_label_t *label, const char **why, feedback_row_t *row);
+
+//  The outbox: labelled rows (bytes in whatever encoding the caller uses:
+//  proto/feedback_io.h) waiting to go to the broker, oldest first, at most
+//  FEEDBACK_OUTBOX_ROWS (a put past it drops the oldest, counted). put
+//  takes the malloc'd bytes; peek borrows row i (0 = oldest) until the
+//  next put or pop; pop frees the n oldest, counted as forwarded.
+void feedback_outbox_put(feedback_t *self, uint8_t *bytes, size_t len);
+size_t feedback_outbox_len(const feedback_t *self);
+const uint8_t *feedback_outbox_peek(const feedback_t *self, size_t i, size_t *len);
+void feedback_outbox_pop(feedback_t *self, size_t n);
+//  The n oldest rows are at the broker, unanswered (0: none): they stay
+//  in the outbox until its answer pops them.
+void feedback_outbox_mark(feedback_t *self, size_t n);
+size_t feedback_outbox_marked(const feedback_t *self);
 
 //  The counts, and the live metrics of up to FEEDBACK_VERSIONS_MAX versions
 //  (oldest first) into out; returns how many.

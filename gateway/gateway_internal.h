@@ -180,6 +180,15 @@ void http_feedback_complete(gateway_t *self, request_t *req);
 //  GET /api/feedback: the log's summary and the live metrics.
 void http_feedback_summary(gateway_t *self, request_t *req, bool get);
 
+//  Sends the labelled rows waiting for the broker (FEEDBACK), one request
+//  at a time; the rest wait (after each POST /feedback and each turn).
+void http_feedback_flush(gateway_t *self);
+
+//  The broker's REPLY to the FEEDBACK at the head of the calls ring (its
+//  call's req_id is FEEDBACK_CALL_ID, which names no request).
+#define FEEDBACK_CALL_ID UINT64_MAX
+void http_feedback_reply(gateway_t *self, const proto_msg_t *msg);
+
 /* --- backend.c ----------------------------------------------------------- */
 
 //  Creates and binds the ROUTER (and its disconnect monitor). Returns 0, or

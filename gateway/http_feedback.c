@@ -25,11 +25,16 @@
 
 #include <jansson.h>
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define FEEDBACK_HEADER "X-Request-Id"
+#define FEEDBACK_SEND_ROWS 64                //  rows in one FEEDBACK at most
+#define FEEDBACK_SEND_BYTES (40u << 10)      //  and about this many bytes (the broker's control
+                                             //  socket takes frames of 64 KiB at most)
+_Static_assert(FEEDBACK_SEND_ROWS <= FEEDBACK_IO_ROWS_MAX, "a batch is one FEEDBACK");
 
 void http_feedback_id(gateway_t *self, request_t *req)
 {
@@ -124,6 +129,96 @@ static feedback_label_t s_label_of(const json_t *v)
     return (feedback_label_t){FEEDBACK_LABEL_OTHER, 0};
 }
 
+/* --- to the broker -------------------------------------------------------- */
+
+//  A labelled row that kept its record goes to the outbox for the broker
+//  (with no broker configured there is nowhere to send it).
+static void s_outbox(gateway_t *self, const feedback_row_t *row, const feedback_label_t *label)
+{
+    if (!self->control_sock || !row->record)
+        return;
+    feedback_io_row_t out = {.index = row->index, .version = (uint64_t)row->version,
+                             .record = row->record, .record_len = row->record_len,
+                             .label_number = label->number, .time_ms = row->time_ms};
+    snprintf(out.request_id, sizeof out.request_id, "%s", row->id);
+    out.label_kind = label->kind == FEEDBACK_LABEL_STRING ? FEEDBACK_IO_LABEL_STRING
+                   : label->kind == FEEDBACK_LABEL_BOOL   ? FEEDBACK_IO_LABEL_BOOL
+                                                          : FEEDBACK_IO_LABEL_NUMBER;
+    if (label->kind == FEEDBACK_LABEL_STRING)
+        snprintf(out.label_text, sizeof out.label_text, "%s", label->text);
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    if (feedback_io_row_encode(&out, &bytes, &len) == 0)
+        feedback_outbox_put(self->feedback, bytes, len);
+    else   //  a string label over FEEDBACK_IO_LABEL_MAX: scored, not kept
+        log_warning("feedback: row %s#%u not sent to the broker: it cannot be encoded", row->id,
+                    (unsigned)row->index);
+}
+
+//  The outbox's oldest rows, as many as one FEEDBACK carries, as its rows
+//  bytes; how many in *n. NULL when out of memory.
+static uint8_t *s_batch(gateway_t *self, size_t *n, size_t *len)
+{
+    const uint8_t *rows[FEEDBACK_SEND_ROWS];
+    size_t lens[FEEDBACK_SEND_ROWS], bytes = 0;
+    *n = 0;
+    while (*n < FEEDBACK_SEND_ROWS && *n < feedback_outbox_len(self->feedback)) {
+        rows[*n] = feedback_outbox_peek(self->feedback, *n, &lens[*n]);
+        if (*n && bytes + lens[*n] > FEEDBACK_SEND_BYTES)
+            break;
+        bytes += lens[(*n)++];
+    }
+    uint8_t *out = NULL;
+    return feedback_io_rows_join(rows, lens, *n, &out, len) == 0 ? out : NULL;
+}
+
+//  True while a FEEDBACK waits for its REPLY in the calls ring (a timeout
+//  empties the ring: its rows are then sent again, and the broker refuses
+//  those it stored as duplicates).
+static bool s_waiting(const gateway_t *self)
+{
+    for (size_t i = 0; i < self->calls_n; i++)
+        if (self->calls[(self->calls_head + i) % GATEWAY_CONTROL_INFLIGHT_MAX].req_id == FEEDBACK_CALL_ID)
+            return true;
+    return false;
+}
+
+void http_feedback_flush(gateway_t *self)
+{
+    if (feedback_outbox_marked(self->feedback) && s_waiting(self))
+        return;
+    feedback_outbox_mark(self->feedback, 0);
+    if (!self->control_sock || !feedback_outbox_len(self->feedback)
+        || self->calls_n == GATEWAY_CONTROL_INFLIGHT_MAX)
+        return;
+    size_t n, rows_len, frame_len;
+    uint8_t *rows = s_batch(self, &n, &rows_len), *frame = NULL;
+    proto_msg_t msg = {.cmd = PROTO_FEEDBACK, .feedback = {rows, rows_len}};
+    int rc = rows ? proto_msg_encode(&msg, &frame, &frame_len) : MLOPS_ENOMEM;
+    free(rows);
+    if (rc == 0 && zmq_send(zsock_resolve(self->control_sock), frame, frame_len, ZMQ_DONTWAIT) < 0)
+        rc = errno;
+    free(frame);
+    if (rc)
+        return;   //  the broker away (EAGAIN) or no memory: the rows wait for the next turn
+    feedback_outbox_mark(self->feedback, n);
+    //  its REPLY comes in order with the /api calls'
+    size_t tail = (self->calls_head + self->calls_n++) % GATEWAY_CONTROL_INFLIGHT_MAX;
+    self->calls[tail] = (broker_call_t){.req_id = FEEDBACK_CALL_ID, .sent_ms = clock_mono_ms()};
+}
+
+void http_feedback_reply(gateway_t *self, const proto_msg_t *msg)
+{
+    size_t n = feedback_outbox_marked(self->feedback);
+    bool retry = !msg->reply.ok && msg->reply.code && strcmp(msg->reply.code, PROTO_REPLY_UNAVAILABLE) == 0;
+    if (!msg->reply.ok)
+        log_warning("feedback: the broker refused %zu rows%s: %s", n, retry ? " (sent again later)" : "",
+                    msg->reply.error ? msg->reply.error : "");
+    feedback_outbox_mark(self->feedback, 0);
+    if (!retry)   //  stored, or refused for good (not to be sent forever)
+        feedback_outbox_pop(self->feedback, n);
+}
+
 //  Reads one item and joins its label.
 static s_result_t s_join(gateway_t *self, const json_t *item)
 {
@@ -144,8 +239,11 @@ static s_result_t s_join(gateway_t *self, const json_t *item)
     r.id = json_string_value(id);
     r.index = index ? (uint32_t)json_integer_value(index) : 0;
     feedback_label_t l = s_label_of(label);
-    int rc = feedback_label(self->feedback, r.id, r.index, &l, &r.detail);
+    feedback_row_t row;
+    int rc = feedback_label_row(self->feedback, r.id, r.index, &l, &r.detail, &row);
     r.status = rc == 0 ? 200 : rc == MLOPS_ENOTFOUND ? 404 : rc == MLOPS_ESTATE ? 409 : 422;
+    if (rc == 0)
+        s_outbox(self, &row, &l);
     return r;
 }
 
@@ -215,6 +313,7 @@ void http_feedback_complete(gateway_t *self, request_t *req)
     else
         s_answer_one(self, req, root);
     json_decref(root);
+    http_feedback_flush(self);
 }
 
 void http_feedback_summary(gateway_t *self, request_t *req, bool get)
