@@ -160,6 +160,13 @@ size_t broker_drift_gauges(broker_t *self, exporter_drift_t **out);
 int broker_feedback_answer(broker_t *self, const proto_msg_t *msg, uint8_t **out, size_t *out_len,
                            mlops_err_t *err);
 
+//  For a "+feedback" source (proto/source.h): the feedback set, written
+//  as an object in the open batch (feedback_io_set_encode, labels under
+//  --target), named in *ref for extract's TASK. Other sources: 0, ref
+//  untouched. Returns 0, MLOPS_ENOTFOUND (the set is empty: the run fails
+//  saying so) or a store error, with err.
+int broker_feedback_ref(broker_t *self, const char *source, stage_ref_t *ref, mlops_err_t *err);
+
 //  The feedback set's counts into the metrics page's gauges (left 0 when
 //  the store cannot say).
 void broker_feedback_gauges(broker_t *self, exporter_gauges_t *g);

@@ -6,9 +6,12 @@
 
 #include "broker_internal.h"
 #include "log.h"
+#include "source.h"
+#include "vec.h"
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 //  "<request id>#<index>": what names a row.
 static void s_key(const feedback_io_row_t *row, char key[FEEDBACK_IO_ID_MAX + 16])
@@ -127,4 +130,58 @@ void broker_feedback_gauges(broker_t *self, exporter_gauges_t *g)
     g->feedback_rows = a.rows, g->feedback_bytes = a.bytes, g->feedback_max_bytes = a.max_bytes;
     g->feedback_stored = a.stored_total, g->feedback_duplicate = a.duplicate_total;
     g->feedback_rotated = a.rotated_total;
+}
+
+/* --- the set a "+feedback" run trains on ----------------------------------- */
+
+typedef struct {
+    VEC(uint8_t *) rows;      //  copies of the stored rows, oldest first
+    VEC(size_t) lens;
+} s_set_t;
+
+static int s_copy_fn(void *arg, const uint8_t *row, size_t len, mlops_err_t *err)
+{
+    s_set_t *set = arg;
+    uint8_t *copy = malloc(len ? len : 1);
+    if (!copy || vec_push(&set->rows, copy) != 0 || vec_push(&set->lens, len) != 0) {
+        free(copy);
+        return mlops_err_set(err, MLOPS_ENOMEM, "feedback set: out of memory");
+    }
+    memcpy(copy, row, len);
+    return 0;
+}
+
+//  The set's bytes (feedback_io_set_encode) into *out; MLOPS_ENOTFOUND
+//  when it has no row.
+static int s_set_bytes(broker_t *self, uint8_t **out, size_t *len, mlops_err_t *err)
+{
+    s_set_t set = {0};
+    int rc = store_feedback_scan(self->store, s_copy_fn, &set, err);
+    if (rc == 0 && set.rows.len == 0)
+        rc = mlops_err_set(err, MLOPS_ENOTFOUND, "the feedback set is empty: no labelled row to join "
+                           "(labels reach it through POST /feedback at a gateway given --broker); "
+                           "retrain without +feedback");
+    if (rc == 0 && feedback_io_set_encode(self->cfg.target ? self->cfg.target : "", (const uint8_t *const *)set.rows.at,
+                                          set.lens.at, set.rows.len, out, len) != 0)
+        rc = mlops_err_set(err, MLOPS_ENOMEM, "feedback set: cannot encode %zu rows", set.rows.len);
+    for (size_t i = 0; i < set.rows.len; i++)
+        free(set.rows.at[i]);
+    vec_free(&set.rows);
+    vec_free(&set.lens);
+    return rc;
+}
+
+int broker_feedback_ref(broker_t *self, const char *source, stage_ref_t *ref, mlops_err_t *err)
+{
+    source_t s;
+    if (source_parse(source, &s, NULL) != 0 || !s.feedback)
+        return 0;
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    int rc = s_set_bytes(self, &bytes, &len, err);
+    if (rc == 0)
+        rc = store_object_put(self->store, batch_current_txn(self->batch), bytes, len, ref->hash, err);
+    ref->size = rc == 0 ? (int64_t)len : 0;
+    free(bytes);
+    return rc;
 }

@@ -290,6 +290,8 @@ int feedback_io_row_encode(const feedback_io_row_t *row, uint8_t **out, size_t *
     return s_encode(row, 1, false, out, out_len);
 }
 
+static bool s_str_into(s_rd_t *r, char *out, size_t max, bool empty_ok);
+
 int feedback_io_rows_join(const uint8_t *const *rows, const size_t *lens, size_t n, uint8_t **out,
                           size_t *out_len)
 {
@@ -453,35 +455,81 @@ static int s_row(s_rd_t *r, feedback_io_row_t *row, size_t at, mlops_err_t *err)
     return 0;
 }
 
-int feedback_io_rows_decode(const uint8_t *data, size_t len, feedback_io_row_t **rows, size_t *n,
-                            mlops_err_t *err)
+//  An array of at most max rows at r (to its end when whole).
+static int s_rows(s_rd_t *r, size_t max, bool whole, feedback_io_row_t **rows, size_t *n, mlops_err_t *err)
 {
-    s_rd_t r = {data, data + len};
     uint64_t count;
     *rows = NULL;
     *n = 0;
-    if (!s_container(&r, false, &count))
+    if (!s_container(r, false, &count))
         return mlops_err_set(err, MLOPS_EPROTO, "feedback rows: not an array");
-    if (count > FEEDBACK_IO_ROWS_MAX)
-        return mlops_err_set(err, MLOPS_ETOOBIG, "feedback rows: %llu rows, over the limit of %d",
-                             (unsigned long long)count, FEEDBACK_IO_ROWS_MAX);
+    if (count > max || count > (size_t)(r->end - r->p))   //  a row takes bytes: no lie allocates
+        return mlops_err_set(err, MLOPS_ETOOBIG, "feedback rows: %llu rows, over the limit of %zu",
+                             (unsigned long long)count, max);
     feedback_io_row_t *out = calloc(count ? count : 1, sizeof *out);
     if (!out)
         return mlops_err_set(err, MLOPS_ENOMEM, "feedback rows: out of memory");
     for (size_t i = 0; i < count; i++) {
-        int rc = s_row(&r, &out[i], i, err);
+        int rc = s_row(r, &out[i], i, err);
         if (rc) {
             free(out);
             return rc;
         }
     }
-    if (r.p != r.end) {
+    if (whole && r->p != r->end) {
         free(out);
         return mlops_err_set(err, MLOPS_EPROTO, "feedback rows: bytes after the array");
     }
     *rows = out;
     *n = count;
     return 0;
+}
+
+int feedback_io_rows_decode(const uint8_t *data, size_t len, feedback_io_row_t **rows, size_t *n,
+                            mlops_err_t *err)
+{
+    s_rd_t r = {data, data + len};
+    return s_rows(&r, FEEDBACK_IO_ROWS_MAX, true, rows, n, err);
+}
+
+int feedback_io_set_encode(const char *target, const uint8_t *const *rows, const size_t *lens,
+                           size_t n, uint8_t **out, size_t *out_len)
+{
+    size_t tlen = target ? strlen(target) : 0;
+    if (tlen > FEEDBACK_IO_TARGET_MAX || n > FEEDBACK_IO_SET_ROWS_MAX)
+        return MLOPS_EINVAL;
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 2);
+    s_pack_str(&pk, "target");
+    s_pack_str(&pk, target ? target : "");
+    s_pack_str(&pk, "rows");
+    msgpack_pack_array(&pk, n);
+    for (size_t i = 0; i < n; i++)
+        msgpack_sbuffer_write(&sb, (const char *)rows[i], lens[i]);
+    if (!sb.data)
+        return MLOPS_ENOMEM;
+    *out = (uint8_t *)sb.data;
+    *out_len = sb.size;
+    return 0;
+}
+
+int feedback_io_set_decode(const uint8_t *data, size_t len, char *target, feedback_io_row_t **rows,
+                           size_t *n, mlops_err_t *err)
+{
+    s_rd_t r = {data, data + len};
+    uint64_t keys;
+    const char *key;
+    size_t key_len;
+    *rows = NULL;
+    *n = 0;
+    if (!s_container(&r, true, &keys) || keys != 2 || !s_str(&r, &key, &key_len)
+        || !s_is(key, key_len, "target") || !s_str_into(&r, target, FEEDBACK_IO_TARGET_MAX, true)
+        || !s_str(&r, &key, &key_len) || !s_is(key, key_len, "rows"))
+        return mlops_err_set(err, MLOPS_EPROTO, "feedback set: not {\"target\": str, \"rows\": [...]}");
+    return s_rows(&r, FEEDBACK_IO_SET_ROWS_MAX, true, rows, n, err);
 }
 
 int feedback_io_row_decode(const uint8_t *data, size_t len, feedback_io_row_t *row, mlops_err_t *err)

@@ -102,6 +102,28 @@ int feedback_io_answer_encode(const feedback_io_answer_t *a, uint8_t **out, size
 int feedback_io_answer_decode(const uint8_t *data, size_t len, feedback_io_answer_t *a,
                               mlops_err_t *err);
 
+//  The feedback set as a run's extract reads it (an object in the data
+//  service that extract's TASK names in `dataset` for a "+feedback"
+//  source): {"target": str, "rows": [row, ...]}, target the column the
+//  labels go into ("" = the default, FEEDBACK_IO_TARGET_DEFAULT).
+//  FEEDBACK_IO_SET_ROWS_MAX rows at most.
+#define FEEDBACK_IO_TARGET_DEFAULT "Survived"   //  the label column without --target (as ml/prep.c)
+#define FEEDBACK_IO_SET_ROWS_MAX 10000000
+#define FEEDBACK_IO_TARGET_MAX 255
+
+//  Encodes target and n rows encoded one by one (feedback_io_row_encode).
+//  Returns 0, MLOPS_EINVAL (target over its limit, n over the
+//  limit) or MLOPS_ENOMEM.
+int feedback_io_set_encode(const char *target, const uint8_t *const *rows, const size_t *lens,
+                           size_t n, uint8_t **out, size_t *out_len);
+
+//  Decodes a set: target into target (FEEDBACK_IO_TARGET_MAX + 1 bytes),
+//  its rows as feedback_io_rows_decode does (records borrowed from data).
+//  Returns 0, MLOPS_EPROTO naming the row and key, MLOPS_ETOOBIG or
+//  MLOPS_ENOMEM.
+int feedback_io_set_decode(const uint8_t *data, size_t len, char *target, feedback_io_row_t **rows,
+                           size_t *n, mlops_err_t *err);
+
 //  A walk over the records of an encoded PREDICT frame (ours: the
 //  gateway's queued frame), allocating nothing.
 typedef struct {
