@@ -118,3 +118,40 @@ def test_bad_rows_and_flag(procs):
     r = subprocess.run([os.path.join(BIN, "mlops-broker"), "--feedback-max-bytes", "10"],
                        capture_output=True, text=True, timeout=10)
     assert r.returncode == 2 and "--feedback-max-bytes" in r.stderr
+
+
+SOURCE = TITANIC if os.path.exists(TITANIC) else None
+
+
+@pytest.mark.skipif(SOURCE is None, reason="the Titanic CSV is not there")
+def test_retrain_on_source_plus_feedback(procs, artifact):
+    """`mlops retrain --source csv:PATH+feedback --wait`: extract's table is
+    the CSV's rows and then the labelled live rows (the log says how many of
+    each), and the run goes through; with an empty set the run fails saying
+    so."""
+    broker = Broker(procs)
+    broker.all_workers(trains=1)
+    empty = broker.cli("retrain", "--source", "csv:%s+feedback" % SOURCE, "--wait", timeout=120)
+    assert empty.returncode != 0
+    run = broker.runs()[0]
+    assert run["state"] == "failed" and "the feedback set is empty" in run["error"], run
+    gw = _serve(procs, broker, artifact)
+    _label(gw, 3)
+    r = requests.post(gw.url + "/predict/batch", json={"instances": [PASSENGER, dict(PASSENGER, Sex="female")]},
+                      timeout=5).json()
+    items = [{"request_id": r["request_id"], "index": i, "label": i} for i in range(2)]
+    assert requests.post(gw.url + "/feedback", data=json.dumps({"items": items}),
+                         headers={"Content-Type": "application/json"}, timeout=5).json()["accepted"] == 2
+    wait_for(lambda: feedback_set(broker)["rows"] == 5, what="5 rows stored")
+    with open(SOURCE) as f:
+        source_rows = sum(1 for line in f if line.strip()) - 1
+    out = broker.cli("retrain", "--source", "csv:%s+feedback" % SOURCE, "--wait", timeout=180)
+    assert out.returncode == 0, out.stdout + out.stderr
+    run = broker.runs()[0]
+    assert run["state"] == "succeeded" and run["source"] == "csv:%s+feedback" % SOURCE
+    logs = broker.cli("logs", str(run["id"]))
+    assert "extract: %d source rows and 5 feedback rows" % source_rows in logs.stdout, logs.stdout
+    # the same CSV without the join is another dataset (fewer rows)
+    plain = broker.cli("retrain", "--source", "csv:" + SOURCE, "--wait", timeout=180)
+    assert plain.returncode == 0, plain.stdout + plain.stderr
+    assert broker.runs()[0]["dataset_hash"] != run["dataset_hash"]
