@@ -363,7 +363,8 @@ int feedback_io_answer_decode(const uint8_t *data, size_t len, feedback_io_answe
         for (size_t i = 0; i < S_ANSWER_KEYS && !known; i++)
             if (s_is(key, key_len, s_answer_keys[i])) {
                 known = true;
-                if (!s_number(&r, &x, &is_int, &is_bool) || !is_int || is_bool || x < 0)
+                if (!s_number(&r, &x, &is_int, &is_bool) || !is_int || is_bool || x < 0
+                    || !(x < 18446744073709551616.0))   //  2^64: the cast below is defined
                     return mlops_err_set(err, MLOPS_EPROTO, "FEEDBACK answer: %s is not a uint",
                                          s_answer_keys[i]);
                 *f[i] = (uint64_t)x;
@@ -423,8 +424,10 @@ static bool s_row_key(s_rd_t *r, const char *key, size_t key_len, feedback_io_ro
     bool index = s_is(key, key_len, "index"), version = s_is(key, key_len, "version");
     if (!index && !version && !s_is(key, key_len, "time_ms"))
         return false;   //  an unknown key
+    //  every value below 2^63 in magnitude (a double's cast is then defined; the
+    //  counts, versions and times we write are far below it)
     if (!s_number(r, &x, &is_int, &is_bool) || !is_int || is_bool || (x < 0 && (index || version))
-        || (index && x > UINT32_MAX))
+        || (index && x > UINT32_MAX) || !(fabs(x) < 9223372036854775808.0))
         return false;
     if (index)
         row->index = (uint32_t)x;
