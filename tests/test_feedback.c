@@ -9,6 +9,7 @@
 #include "testing.h"
 
 #include <math.h>
+#include <stdlib.h>
 
 static const feedback_label_t ONE = {FEEDBACK_LABEL_NUMBER, 1}, ZERO = {FEEDBACK_LABEL_NUMBER, 0};
 
@@ -197,6 +198,39 @@ static void test_record_kept(void)
     feedback_destroy(&f);
 }
 
+//  The outbox keeps FEEDBACK_OUTBOX_ROWS rows, the oldest dropped past
+//  them (counted); rows sent are marked and stay until popped (counted as
+//  forwarded); a drop takes a marked row off the mark too.
+static void test_outbox(void)
+{
+    feedback_t *f = feedback_new(4, 1, 1);
+    for (int i = 0; i < FEEDBACK_OUTBOX_ROWS + 2; i++) {
+        uint8_t *b = malloc(sizeof i);
+        memcpy(b, &i, sizeof i);
+        feedback_outbox_put(f, b, sizeof i);
+    }
+    feedback_counts_t c = feedback_counts(f);
+    CHECK_INT(c.forward_dropped, 2);
+    CHECK_INT(c.outbox, FEEDBACK_OUTBOX_ROWS);
+    size_t len;
+    int first;
+    memcpy(&first, feedback_outbox_peek(f, 0, &len), sizeof first);
+    CHECK_INT(first, 2);   //  0 and 1 went
+    feedback_outbox_mark(f, 3);
+    CHECK_INT(feedback_outbox_marked(f), 3);
+    feedback_outbox_put(f, malloc(1), 1);   //  full: drops the oldest, a marked one
+    CHECK_INT(feedback_outbox_marked(f), 2);
+    feedback_outbox_pop(f, feedback_outbox_marked(f));
+    CHECK_INT(feedback_outbox_marked(f), 0);
+    c = feedback_counts(f);
+    CHECK_INT(c.forwarded, 2);
+    CHECK_INT(c.outbox, FEEDBACK_OUTBOX_ROWS - 2);
+    char *s = feedback_summary(f, &len);
+    CHECK_CONTAINS(s, "\"forwarded\":2,\"forward_dropped\":3");
+    free(s);
+    feedback_destroy(&f);   //  frees what is left
+}
+
 //  Accuracy and log loss on a known sequence; regression's MAE.
 static void test_live_metrics(void)
 {
@@ -306,6 +340,7 @@ int main(void)
     RUN(test_live_metrics);
     RUN(test_multiclass);
     RUN(test_record_kept);
+    RUN(test_outbox);
     RUN(test_auc);
     RUN(test_sampling);
     RUN(test_versions_bounded);
