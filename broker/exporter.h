@@ -35,6 +35,8 @@
       mlops_feature_psi{version,field}               gauge, the same field's PSI (reported only)
       mlops_drift_window_rows{version}               gauge, live rows in the version's drift window
       mlops_store_objects_collected_total, ..._bytes_total   counters, objects collected (store.h)
+      mlops_feedback_rows, _bytes, _max_bytes         gauges, the feedback set (feedback_store.h)
+      mlops_feedback_stored_total, _duplicates_total, _rotated_total   counters, kept in the store
 
     Counters count what this broker process handled since it started (a
     restart starts them at 0, as Prometheus expects of counters).
