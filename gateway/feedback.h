@@ -16,9 +16,13 @@
     keeps its record (the PREDICT's msgpack map, when it fits
     FEEDBACK_ROW_BYTES) so that a labelled row can be stored and trained on.
 
+    Labelled rows wait in an outbox (bytes the caller encoded) for the
+    broker, which keeps them (http_feedback.c sends them, FEEDBACK).
+
     Caveats: the log lives in the gateway's memory only: a restart forgets
-    it, and with several gateways a label must reach the one that
-    answered. A row overwritten by newer ones is expired: its id is then
+    the unlabelled rows and the live metrics (labelled rows already sent
+    are the broker's), and with several gateways a label must reach the
+    one that answered. A row overwritten by newer ones is expired: its id is then
     unknown (both answer 404, as nothing tells them apart). A client that
     reuses an id gets its newest prediction joined.
 */
