@@ -14,7 +14,14 @@
     (a malformed list, not its items, is a 400 / 422 as a whole).
 
     The id costs the hot path one header lookup and 29 bytes written into
-    the request's slot; logging copies into the ring: nothing allocates.
+    the request's slot; logging copies into the ring, each record's bytes
+    found by a walk over the PREDICT frame still queued for re-sending:
+    nothing allocates (a multiclass version's class labels are parsed
+    once, at its first row).
+
+    An accepted label's row, with its record, goes to the outbox and from
+    there to the broker (FEEDBACK, at most one request waiting for its
+    REPLY in the control DEALER's FIFO, under a call no request owns).
 */
 #include "gateway_internal.h"
 
