@@ -155,3 +155,12 @@ def test_retrain_on_source_plus_feedback(procs, artifact):
     plain = broker.cli("retrain", "--source", "csv:" + SOURCE, "--wait", timeout=180)
     assert plain.returncode == 0, plain.stdout + plain.stderr
     assert broker.runs()[0]["dataset_hash"] != run["dataset_hash"]
+    # a label that does not fit the target column (sent straight to the
+    # broker: the gateway refuses it for a binary model) fails the run, naming it
+    row = {"request_id": "odd-1", "index": 0, "version": VERSION, "record": {"Age": 30.0}, "label": "yes",
+           "time_ms": 1}
+    assert feedback_set(broker, [row])["stored"] == 1
+    bad = broker.cli("retrain", "--source", "csv:%s+feedback" % SOURCE, "--wait", timeout=180)
+    assert bad.returncode != 0
+    run = broker.runs()[0]
+    assert run["state"] == "failed" and 'label "yes" is not a number, as column Survived is' in run["error"], run
