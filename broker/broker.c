@@ -218,6 +218,7 @@ void broker_metrics_publish(broker_t *self)
     exporter_drift_t *drift = NULL;
     g.n_drift = broker_drift_gauges(self, &drift);
     g.drift = drift;
+    broker_feedback_gauges(self, &g);
     if (exporter_publish(self->exporter, &g) != 0)
         log_warning("metrics page not rendered: out of memory");
     free(drift);

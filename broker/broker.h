@@ -75,6 +75,7 @@ typedef struct {
     int64_t keep_versions;           //  versions kept beyond production and its rollback target, 0 = all
     int64_t trigger_min_interval_msec; //  per source, between accepted RETRAINs, 0 = no limit
     drift_config_t drift;            //  --drift-*: threshold 0 = no drift watch (drift.h)
+    size_t feedback_max_bytes;       //  --feedback-max-bytes: the feedback set's cap, 0 = 64 MiB
 } broker_config_t;
 
 typedef struct broker broker_t;

@@ -151,6 +151,26 @@ int broker_drift_answer(broker_t *self, uint8_t **out, size_t *out_len, mlops_er
 //  the watch off, or out of memory: the page then goes without them).
 size_t broker_drift_gauges(broker_t *self, exporter_drift_t **out);
 
+/* --- feedback_store.c: the feedback set ------------------------------------- */
+
+//  FEEDBACK: stores msg's rows (none: only the counts) in the open batch
+//  under --feedback-max-bytes, and encodes the answer
+//  (proto/feedback_io.h). Returns 0, MLOPS_EPROTO / MLOPS_ETOOBIG (bad
+//  rows: nothing stored), a store error, or MLOPS_ENOMEM, with err.
+int broker_feedback_answer(broker_t *self, const proto_msg_t *msg, uint8_t **out, size_t *out_len,
+                           mlops_err_t *err);
+
+//  For a "+feedback" source (proto/source.h): the feedback set, written
+//  as an object in the open batch (feedback_io_set_encode, labels under
+//  --target), named in *ref for extract's TASK. Other sources: 0, ref
+//  untouched. Returns 0, MLOPS_ENOTFOUND (the set is empty: the run fails
+//  saying so) or a store error, with err.
+int broker_feedback_ref(broker_t *self, const char *source, stage_ref_t *ref, mlops_err_t *err);
+
+//  The feedback set's counts into the metrics page's gauges (left 0 when
+//  the store cannot say).
+void broker_feedback_gauges(broker_t *self, exporter_gauges_t *g);
+
 /* --- engine.c: the run engine ---------------------------------------------- */
 
 //  Picks up the store's unfinished runs at start. Returns 0 or an error

@@ -413,6 +413,7 @@ static void s_control_dispatch(broker_t *self, const proto_msg_t *msg, s_reply_t
     case PROTO_LOGS: s_cmd_logs(self, msg, r); break;
     case PROTO_AUDIT: s_cmd_audit(self, r); break;
     case PROTO_DRIFT: s_reply_data(r, broker_drift_answer(self, &r->data, &r->data_len, &r->err), "DRIFT"); break;
+    case PROTO_FEEDBACK: s_reply_data(r, broker_feedback_answer(self, msg, &r->data, &r->data_len, &r->err), "FEEDBACK"); break;
     default:
         mlops_err_set(&r->err, MLOPS_ECOMMAND, "%s is not a control command", proto_cmd_name(msg->cmd));
         r->ok = false;
@@ -430,6 +431,7 @@ static bool s_allowed(broker_t *self, zframe_t *frame, proto_cmd_t cmd, mlops_er
     static const char *const model[] = {"infer", "read", "admin", "gateway", NULL};
     static const char *const serving[] = {"infer", NULL};
     const char *const *roles = cmd == PROTO_RETRAIN || cmd == PROTO_PROMOTE || cmd == PROTO_ROLLBACK
+                               || cmd == PROTO_FEEDBACK
                                    ? change
                                : cmd == PROTO_GET_MODEL ? model
                                : cmd == PROTO_SERVING   ? serving

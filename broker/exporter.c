@@ -306,6 +306,25 @@ static void s_render_drift(FILE *f, const exporter_gauges_t *g)
                     (unsigned long long)g->drift[i].version, (unsigned long long)g->drift[i].rows);
 }
 
+//  The feedback set (broker/feedback_store.h): read from the store at each
+//  publish, so its totals survive a restart as the store does.
+static void s_render_feedback(FILE *f, const exporter_gauges_t *g)
+{
+    const struct { const char *name, *type, *help; uint64_t v; } rows[] = {
+        {"mlops_feedback_rows", "gauge", "Labelled live rows in the feedback set.", g->feedback_rows},
+        {"mlops_feedback_bytes", "gauge", "Their bytes.", g->feedback_bytes},
+        {"mlops_feedback_max_bytes", "gauge", "The set's cap (--feedback-max-bytes).", g->feedback_max_bytes},
+        {"mlops_feedback_stored_total", "counter", "Labelled rows stored.", g->feedback_stored},
+        {"mlops_feedback_duplicates_total", "counter", "Rows refused: (request id, index) stored already.",
+         g->feedback_duplicate},
+        {"mlops_feedback_rotated_total", "counter", "Rows dropped, oldest first, to keep the cap.",
+         g->feedback_rotated}};
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        s_head(f, rows[i].name, rows[i].type, rows[i].help);
+        fprintf(f, "%s %llu\n", rows[i].name, (unsigned long long)rows[i].v);
+    }
+}
+
 static void s_render_counters(FILE *f, const exporter_t *self)
 {
     const struct { const char *name, *help; const uint64_t *v; } per_stage[] = {
@@ -357,6 +376,7 @@ int exporter_publish(exporter_t *self, const exporter_gauges_t *g)
     s_render_gauges(f, g);
     if (g->n_drift)
         s_render_drift(f, g);
+    s_render_feedback(f, g);
     s_render_counters(f, self);
     if (fclose(f) != 0 || !page) {
         free(page);

@@ -35,6 +35,8 @@
       mlops_feature_psi{version,field}               gauge, the same field's PSI (reported only)
       mlops_drift_window_rows{version}               gauge, live rows in the version's drift window
       mlops_store_objects_collected_total, ..._bytes_total   counters, objects collected (store.h)
+      mlops_feedback_rows, _bytes, _max_bytes         gauges, the feedback set (feedback_store.h)
+      mlops_feedback_stored_total, _duplicates_total, _rotated_total   counters, kept in the store
 
     Counters count what this broker process handled since it started (a
     restart starts them at 0, as Prometheus expects of counters).
@@ -73,6 +75,9 @@ typedef struct {
     uint64_t active_run;           //  0 = none
     const exporter_drift_t *drift; //  per watched version and field (broker/drift.h), borrowed
     size_t n_drift;                //  entries; none without the drift watch
+    uint64_t feedback_rows, feedback_bytes, feedback_max_bytes;   //  the feedback set now
+    uint64_t feedback_stored, feedback_duplicate, feedback_rotated; //  its rows ever stored,
+                                   //  refused as duplicates, dropped for the cap
 } exporter_gauges_t;
 
 //  Counters at zero and an empty page; nothing listens yet. NULL on ENOMEM.

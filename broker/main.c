@@ -82,6 +82,8 @@ static void s_usage(FILE *out)
             "  --drift-min-rows N     live rows in the window before any decision (default 1000)\n"
             "  --drift-cooldown DURATION  at least this long between two drift retrains\n"
             "                         (default 1h)\n"
+            "  --feedback-max-bytes SIZE  the feedback set (labelled live rows) keeps at most\n"
+            "                         SIZE bytes, dropping its oldest rows (default 64M)\n"
             "  --help                 this text\n\n"
             DURATION_HELP,
             duration_format(HEARTBEAT_IVL_MSEC, heartbeat, sizeof heartbeat), HEARTBEAT_LIVENESS_MAX, HEARTBEAT_LIVENESS);
@@ -141,6 +143,7 @@ static int s_value(broker_config_t *cfg, int c, const char *text)
     case 'z':   //  at least 1 MiB, so LMDB has room for its own pages
         rc = flags_size("--store-size", text, 1 << 20, &cfg->store_max_bytes, &err);
         break;
+    case 'B': rc = flags_size("--feedback-max-bytes", text, 1024, &cfg->feedback_max_bytes, &err); break;
     case 'H':
         rc = flags_duration("--heartbeat", text, DURATION_INTERVAL_MIN_MSEC,
                             DURATION_INTERVAL_MAX_MSEC, &cfg->heartbeat_msec, &err);
@@ -187,7 +190,7 @@ static int s_parse(broker_config_t *cfg, int argc, char **argv)
         {"trigger-min-interval", 1, 0, 'G'},
         {"task", 1, 0, 'Y'},
         {"drift-threshold", 1, 0, 'D'}, {"drift-min-rows", 1, 0, 'R'},
-        {"drift-cooldown", 1, 0, 'C'},
+        {"drift-cooldown", 1, 0, 'C'}, {"feedback-max-bytes", 1, 0, 'B'},
         {0, 0, 0, 0},
     };
     int c, rc = 0;
@@ -203,7 +206,7 @@ static int s_parse(broker_config_t *cfg, int argc, char **argv)
         case 'I': s_insecure = true; break;
         case 'd': cfg->data_endpoint = optarg; break;
         case 'x': cfg->metrics_listen = optarg; break;
-        case 'z': case 'H': case 'M': case 'L': case 'a': case 'r': case 'K': case 'V':
+        case 'z': case 'H': case 'M': case 'L': case 'a': case 'r': case 'K': case 'V': case 'B':
             rc = s_value(cfg, c, optarg);
             break;
         case 'b': rc = s_duration("--backoff", optarg, &cfg->policy.backoff_msec); break;

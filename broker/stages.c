@@ -163,7 +163,8 @@ static int s_input_extract(broker_t *self, const run_task_t *task, uint8_t **out
     if (strncmp(source, "dataset:", 8) == 0)
         source += 8;
     snprintf(p.source, sizeof p.source, "%s", self->active.source);
-    int rc = s_is_hash(source) ? s_dataset_ref(self, source, &p.dataset, err) : 0;
+    int rc = s_is_hash(source) ? s_dataset_ref(self, source, &p.dataset, err)
+                               : broker_feedback_ref(self, source, &p.dataset, err);
     return rc ? rc : stage_extract_in_encode(&p, out, len);
 }
 

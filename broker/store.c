@@ -41,12 +41,13 @@
 #define STORE_KEY_MAX_BYTES 511                     //  LMDB's default key limit
 
 typedef enum { DB_DATASETS, DB_RUNS, DB_BLOBS, DB_VERSIONS, DB_ARTIFACTS, DB_AUDIT, DB_META,
-               DB_OBJECTS, DB_LOGS, DB_COUNT } s_db_t;
+               DB_OBJECTS, DB_LOGS, DB_FEEDBACK, DB_FEEDBACK_KEYS, DB_COUNT } s_db_t;
 static const char *const s_db_names[DB_COUNT] = {"datasets", "runs",  "blobs", "versions",
-                                                 "artifacts", "audit", "meta", "objects", "logs"};
+                                                 "artifacts", "audit", "meta", "objects", "logs",
+                                                 "feedback", "feedback_keys"};
 //  Databases added after a store format's first release: an existing store
 //  gets them, empty, when it is opened (no format change: nothing old moves).
-#define S_DB_ADDED(i) ((i) == DB_OBJECTS || (i) == DB_LOGS)
+#define S_DB_ADDED(i) ((i) == DB_OBJECTS || (i) == DB_LOGS || (i) == DB_FEEDBACK || (i) == DB_FEEDBACK_KEYS)
 
 struct store {
     int lock_fd;                  //  store.lock, flock'ed while open; -1 = none
@@ -1687,4 +1688,163 @@ int store_object_stats(store_t *self, store_txn_t *txn, store_object_stats_t *ou
     memset(out, 0, sizeof *out);
     int rc = s_object_read_in(self, txn, s_stats_fn, out);
     return rc ? s_fail(self, rc, "objects", err) : 0;
+}
+
+//  --- feedback: labelled live rows, oldest first ----------------------------
+
+//  feedback holds seq (8 bytes, big-endian) -> key length (1 byte), key,
+//  row; feedback_keys holds key -> seq, and the stats under S_FEEDBACK_STATS
+//  (a key no row has: '#' is not in a request id).
+#define S_FEEDBACK_STATS "#stats"
+#define S_FEEDBACK_STATS_BYTES (5 * 8)
+
+typedef struct {
+    const char *key;          //  "<request id>#<index>"
+    const uint8_t *row;       //  its bytes
+    size_t len;
+    bool duplicate;           //  out: the key was there, nothing written
+} s_feedback_put_t;
+
+static int s_feedback_put_fn(store_t *self, MDB_txn *txn, void *arg, mlops_err_t *err)
+{
+    s_feedback_put_t *put = arg;
+    size_t klen = strlen(put->key);
+    MDB_val k = {klen, (void *)put->key}, v;
+    int rc = mdb_get(txn, self->dbi[DB_FEEDBACK_KEYS], &k, &v);
+    if (rc == 0) {
+        put->duplicate = true;
+        return 0;
+    }
+    if (rc != MDB_NOTFOUND)
+        return rc;
+    s_counter_t c = {"feedback_seq", 0};
+    rc = s_counter_fn(self, txn, &c, err);
+    uint8_t seq[8];
+    s_key_u64(seq, c.value);
+    MDB_val sk = {8, seq}, sv = {8, seq}, row = {1 + klen + put->len, NULL};
+    if (rc == 0)
+        rc = mdb_put(txn, self->dbi[DB_FEEDBACK], &sk, &row, MDB_RESERVE);
+    if (rc == 0) {
+        uint8_t *at = row.mv_data;
+        at[0] = (uint8_t)klen;
+        memcpy(at + 1, put->key, klen);
+        memcpy(at + 1 + klen, put->row, put->len);
+        rc = mdb_put(txn, self->dbi[DB_FEEDBACK_KEYS], &k, &sv, 0);
+    }
+    return rc;
+}
+
+int store_feedback_put(store_t *self, store_txn_t *txn, const char *key, const uint8_t *row,
+                       size_t len, mlops_err_t *err)
+{
+    assert(self && key && row);
+    size_t klen = strlen(key);
+    if (klen == 0 || klen > 255 || key[0] == '#')
+        return mlops_err_set(err, MLOPS_EINVAL, "feedback key of %zu bytes (1..255, not '#...')", klen);
+    s_feedback_put_t put = {key, row, len, false};
+    int rc = s_write(self, txn, "feedback row", klen + len + 64, s_feedback_put_fn, &put, err);
+    if (rc == 0 && put.duplicate)
+        return mlops_err_set(err, MLOPS_ESTATE, "feedback row %.80s is stored already", key);
+    return rc;
+}
+
+typedef struct {
+    size_t bytes;             //  out: the row's bytes (without its key)
+    bool found;               //  out: there was one
+} s_feedback_drop_t;
+
+static int s_feedback_drop_fn(store_t *self, MDB_txn *txn, void *arg, mlops_err_t *err)
+{
+    s_feedback_drop_t *drop = arg;
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, self->dbi[DB_FEEDBACK], &cur);
+    if (rc)
+        return rc;
+    MDB_val k, v;
+    rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    if (rc == 0) {
+        const uint8_t *at = v.mv_data;
+        size_t klen = v.mv_size ? at[0] : 0;
+        if (v.mv_size < 1 + klen)
+            rc = mlops_err_set(err, MLOPS_ECORRUPT, "store %s: a feedback row of %zu bytes", self->dir,
+                               v.mv_size);
+        MDB_val key = {klen, (void *)(at + 1)};
+        drop->bytes = v.mv_size - 1 - klen;
+        drop->found = true;
+        if (rc == 0)
+            rc = mdb_del(txn, self->dbi[DB_FEEDBACK_KEYS], &key, NULL);
+        if (rc == 0 || rc == MDB_NOTFOUND)
+            rc = mdb_cursor_del(cur, 0);
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+int store_feedback_drop_oldest(store_t *self, store_txn_t *txn, size_t *bytes, mlops_err_t *err)
+{
+    assert(self && bytes);
+    s_feedback_drop_t drop = {0, false};
+    int rc = s_write(self, txn, "feedback rotation", 64, s_feedback_drop_fn, &drop, err);
+    if (rc == 0 && !drop.found)
+        return mlops_err_set(err, MLOPS_ENOTFOUND, "no feedback row to drop");
+    *bytes = drop.bytes;
+    return rc;
+}
+
+int store_feedback_stats_get(store_t *self, store_txn_t *txn, store_feedback_stats_t *out,
+                             mlops_err_t *err)
+{
+    assert(self && out);
+    uint8_t *data = NULL;
+    size_t len = 0;
+    memset(out, 0, sizeof *out);
+    int rc = s_get(self, txn, DB_FEEDBACK_KEYS, S_FEEDBACK_STATS, strlen(S_FEEDBACK_STATS), &data,
+                   &len, "feedback stats", err);
+    if (rc == MLOPS_ENOTFOUND)
+        return 0;   //  none stored yet
+    if (rc == 0 && len != S_FEEDBACK_STATS_BYTES)
+        rc = mlops_err_set(err, MLOPS_ECORRUPT, "store %s: feedback stats of %zu bytes", self->dir, len);
+    if (rc == 0) {
+        uint64_t *f[] = {&out->rows, &out->bytes, &out->stored, &out->duplicate, &out->rotated};
+        for (size_t i = 0; i < 5; i++)
+            *f[i] = s_u64_key(data + 8 * i);
+    }
+    free(data);
+    return rc;
+}
+
+int store_feedback_stats_put(store_t *self, store_txn_t *txn, const store_feedback_stats_t *in,
+                             mlops_err_t *err)
+{
+    assert(self && in);
+    uint8_t data[S_FEEDBACK_STATS_BYTES];
+    const uint64_t f[] = {in->rows, in->bytes, in->stored, in->duplicate, in->rotated};
+    for (size_t i = 0; i < 5; i++)
+        s_key_u64(data + 8 * i, f[i]);
+    return s_put(self, txn, DB_FEEDBACK_KEYS, S_FEEDBACK_STATS, strlen(S_FEEDBACK_STATS), data,
+                 sizeof data, "feedback stats", err);
+}
+
+typedef struct {
+    store_feedback_fn *fn;
+    void *arg;
+} s_feedback_scan_t;
+
+static int s_feedback_scan_fn(const MDB_val *key, const MDB_val *val, void *arg, mlops_err_t *err)
+{
+    (void)key;
+    s_feedback_scan_t *scan = arg;
+    const uint8_t *at = val->mv_data;
+    size_t klen = val->mv_size ? at[0] : 0;
+    if (val->mv_size < 1 + klen)
+        return mlops_err_set(err, MLOPS_ECORRUPT, "a feedback row of %zu bytes", val->mv_size);
+    int rc = scan->fn(scan->arg, at + 1 + klen, val->mv_size - 1 - klen, err);
+    return rc == STORE_FEEDBACK_STOP ? S_SCAN_STOP : rc;
+}
+
+int store_feedback_scan(store_t *self, store_feedback_fn *fn, void *arg, mlops_err_t *err)
+{
+    assert(self && fn);
+    s_feedback_scan_t scan = {fn, arg};
+    return s_scan(self, DB_FEEDBACK, false, s_feedback_scan_fn, &scan, err);
 }

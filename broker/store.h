@@ -6,7 +6,8 @@
     existing store when it is opened),
     blobs (stage outputs by task id), versions (version_t by number),
     artifacts (model bytes by version number), audit (audit_t by sequence),
-    meta (format marker, counters).
+    meta (format marker, counters), feedback and feedback_keys (labelled
+    live rows in arrival order, and their keys; added like logs).
 
     Every write goes through a write transaction; one state change = one
     transaction, so a crash leaves either the old or the new state. Functions
@@ -246,6 +247,36 @@ typedef struct {
 //  Counts the objects, in txn or a read transaction of its own.
 int store_object_stats(store_t *self, store_txn_t *txn, store_object_stats_t *out,
                        mlops_err_t *err);
+
+//  Feedback: labelled live rows (proto/feedback_io.h bytes) in arrival
+//  order, each under its key "<request id>#<index>", and their stats
+//  (broker/feedback_store.c keeps the byte cap; these only store).
+typedef struct {
+    uint64_t rows;          //  rows held
+    uint64_t bytes;         //  their row bytes
+    uint64_t stored;        //  rows ever stored
+    uint64_t duplicate;     //  rows refused as stored already
+    uint64_t rotated;       //  rows dropped, oldest first, for the cap
+} store_feedback_stats_t;
+//  put: 0, MLOPS_ESTATE (the key is stored already: nothing written, the
+//  txn stays usable), MLOPS_EINVAL (a key not of 1..255 bytes or starting
+//  '#'), or a write error as above.
+int store_feedback_put(store_t *self, store_txn_t *txn, const char *key, const uint8_t *row,
+                       size_t len, mlops_err_t *err);
+//  Deletes the oldest row (and its key): 0 with its row bytes in *bytes,
+//  MLOPS_ENOTFOUND (none), or a write error.
+int store_feedback_drop_oldest(store_t *self, store_txn_t *txn, size_t *bytes, mlops_err_t *err);
+//  The stats (all 0 before the first put) and their update.
+int store_feedback_stats_get(store_t *self, store_txn_t *txn, store_feedback_stats_t *out,
+                             mlops_err_t *err);
+int store_feedback_stats_put(store_t *self, store_txn_t *txn, const store_feedback_stats_t *in,
+                             mlops_err_t *err);
+//  Calls fn on each row, oldest first, in a read transaction of its own
+//  (row borrowed for the call); fn returns 0 to go on, STORE_FEEDBACK_STOP
+//  to stop, or an error code that ends the scan and is returned.
+#define STORE_FEEDBACK_STOP (-2)
+typedef int (store_feedback_fn)(void *arg, const uint8_t *row, size_t len, mlops_err_t *err);
+int store_feedback_scan(store_t *self, store_feedback_fn *fn, void *arg, mlops_err_t *err);
 
 //  Audit log: append (seq assigned here) and list ascending.
 int store_audit_append(store_t *self, store_txn_t *txn, audit_t *entry, mlops_err_t *err);

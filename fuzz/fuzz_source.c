@@ -44,6 +44,16 @@ static void s_check_accepted(const char *text, const source_t *s)
             s_fail("a dataset source without a 64-digit lower-case hex hash was accepted");
     } else if (s->kind != SOURCE_PATH)
         s_fail("an unknown kind");
+    //  the base reads back as itself, never joined again; a joined dataset is refused
+    source_t base;
+    mlops_err_t err;
+    if (s->base[0] == '\0' || strlen(s->base) > n)
+        s_fail("an accepted source has an empty or longer base");
+    if (s->feedback && s->kind == SOURCE_DATASET)
+        s_fail("a stored dataset joined with the feedback set was accepted");
+    if (strcmp(s->base, text) != 0
+        && (source_parse(s->base, &base, &err) != 0 || base.feedback || base.kind != s->kind))
+        s_fail("a source's base does not read back as the same kind, unjoined");
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -75,6 +75,7 @@ static void s_timers(gateway_t *self)
     backend_timers(self, now);
     broker_link_timers(self, now);
     drift_gauges_timers(self, now);
+    http_feedback_flush(self);
     http_guard_timers(self, now);
     backend_dispatch(self);
 }

@@ -188,6 +188,14 @@ void http_feedback_complete(gateway_t *self, request_t *req);
 //  GET /api/feedback: the log's summary and the live metrics.
 void http_feedback_summary(gateway_t *self, request_t *req, bool get);
 
+//  Sends the labelled rows waiting for the broker (FEEDBACK), one request
+//  at a time; the rest wait (after each POST /feedback and each turn).
+void http_feedback_flush(gateway_t *self);
+
+//  The broker's REPLY to a FEEDBACK (a broker_reply_fn: NULL when none
+//  came in time, and the rows are sent again).
+void http_feedback_reply(gateway_t *self, const proto_msg_t *msg);
+
 /* --- backend.c ----------------------------------------------------------- */
 
 //  Creates and binds the ROUTER (and its disconnect monitor). Returns 0, or

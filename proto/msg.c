@@ -100,6 +100,7 @@ static const msg_field_t s_serving[] = {
 static const msg_field_t s_logs[] = {
     {"run_id", F_INT, offsetof(proto_msg_t, logs.run_id), 0, true, 0, 2},
     {"task_id", F_STR, offsetof(proto_msg_t, logs.task_id), 0, false, PROTO_TASK_ID_MAX, 2}};
+static const msg_field_t s_feedback[] = {S_BIN2(feedback, rows, rows_len)};
 static const msg_field_t s_signature[] = {
     S_F(signature, model_version, F_INT, REQ), S_F(signature, signature, F_STR, REQ)};
 
@@ -132,6 +133,7 @@ static const msg_command_t s_commands[] = {
     [PROTO_SIGNATURE] = S_CMD2("SIGNATURE", s_signature),
     [PROTO_DRIFT] = {"DRIFT", NULL, 0, 2},
     [PROTO_AUDIT] = {"AUDIT", NULL, 0, 2},
+    [PROTO_FEEDBACK] = S_CMD2("FEEDBACK", s_feedback),
 };
 #define S_N_COMMANDS (sizeof(s_commands) / sizeof(s_commands[0]))
 

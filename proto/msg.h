@@ -105,6 +105,9 @@ typedef enum {
     PROTO_DRIFT,
     //  control side, MLOPS/2: the registry's audit log (records.h audit_t)
     PROTO_AUDIT,
+    //  control side, MLOPS/2: labelled live rows for the feedback set
+    //  (proto/feedback_io.h), from the gateway
+    PROTO_FEEDBACK,
 } proto_cmd_t;
 
 //  One value of a prediction record, as a user sent it.
@@ -223,6 +226,10 @@ typedef struct {
         //  each swap. signature is the served version's signature as JSON
         //  text (PROTOCOL.md section 12, "Signature").
         struct { int64_t model_version; const char *signature; } signature;
+        //  FEEDBACK (MLOPS/2): rows, FEEDBACK.rows bytes (feedback_io.h:
+        //  an array of labelled rows; omitted when empty: then the REPLY
+        //  only says the feedback set's counts).
+        struct { const uint8_t *rows; size_t rows_len; } feedback;
     };
 } proto_msg_t;
 

@@ -10,7 +10,9 @@
 #define S_QUOTE_MAX 40                     //  bytes of a bad part quoted in a message
 #define S_SYNTHETIC "synthetic"
 #define S_DATASET "dataset:"
+#define S_CSV "csv:"
 #define S_RULE "synthetic[:ROWS[:SEED]], dataset:HASH or a CSV path"
+#define S_JOINED "csv:PATH, PATH+feedback or synthetic[:ROWS[:SEED]]+feedback"
 
 //  The decimal of s[0..n) (digits only, no sign, no blank) into *out;
 //  false when it is not one or does not fit 64 bits.
@@ -74,6 +76,30 @@ static source_kind_t s_kind(const char *text, size_t n)
     return SOURCE_PATH;
 }
 
+//  The base of text (n bytes, checked by source_parse): "+feedback" and
+//  "csv:" taken off into s, what is left parsed as a base.
+static int s_parse_joined(const char *text, size_t n, source_t *s, mlops_err_t *err)
+{
+    size_t flen = sizeof SOURCE_FEEDBACK - 1, clen = sizeof S_CSV - 1;
+    bool feedback = n >= flen && memcmp(text + n - flen, SOURCE_FEEDBACK, flen) == 0;
+    size_t at = strncmp(text, S_CSV, clen) == 0 ? clen : 0, len = n - at - (feedback ? flen : 0);
+    if (at + (feedback ? flen : 0) >= n || len == 0)
+        return mlops_err_set(err, MLOPS_EINVAL, "source: nothing before \"+feedback\" or after "
+                             "\"csv:\" (" S_JOINED ")");
+    char base[SOURCE_MAX_BYTES + 1];
+    memcpy(base, text + at, len);
+    base[len] = '\0';
+    int rc = source_parse(base, s, err);
+    if (rc == 0 && (s->feedback || (at && (s->kind != SOURCE_PATH || strncmp(base, S_CSV, clen) == 0))))
+        return mlops_err_set(err, MLOPS_EINVAL, "source: \"csv:\" names a CSV path, once, and "
+                             "\"+feedback\" comes once, last");
+    if (rc == 0 && feedback && s->kind == SOURCE_DATASET)
+        return mlops_err_set(err, MLOPS_EINVAL, "source: a stored dataset cannot be joined with "
+                             "the feedback set (use its CSV path: PATH+feedback)");
+    s->feedback = feedback;
+    return rc;
+}
+
 int source_parse(const char *text, source_t *out, mlops_err_t *err)
 {
     size_t n = text ? strlen(text) : 0;
@@ -87,6 +113,16 @@ int source_parse(const char *text, source_t *out, mlops_err_t *err)
         if ((unsigned char)text[i] < 0x20 || text[i] == 0x7f)
             return mlops_err_set(err, MLOPS_EINVAL, "source: byte %zu is a control character", i);
     source_t s = {.kind = out->kind};
+    size_t flen = sizeof SOURCE_FEEDBACK - 1;
+    if (strncmp(text, S_CSV, sizeof S_CSV - 1) == 0
+        || (n >= flen && memcmp(text + n - flen, SOURCE_FEEDBACK, flen) == 0)) {
+        int rc = s_parse_joined(text, n, &s, err);
+        if (rc)
+            return rc;
+        *out = s;
+        return 0;
+    }
+    memcpy(s.base, text, n + 1);
     size_t plen = sizeof S_SYNTHETIC - 1, dlen = sizeof S_DATASET - 1;
     const char *hash = strncmp(text, S_DATASET, dlen) == 0 ? text + dlen : text;
     if (s.kind == SOURCE_SYNTHETIC) {

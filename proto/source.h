@@ -3,8 +3,10 @@
     refuses a bad one before any run starts, and for the extract stage and
     `mlops train`, which read it (ml/synth.c parses its spec here).
 
-        source    = synthetic | dataset | path
+        source    = base [ "+feedback" ] | dataset
+        base      = synthetic | csv | path
         synthetic = "synthetic" [ ":" ROWS [ ":" SEED ] ]
+        csv       = "csv:" PATH                 (a CSV path said as one)
                     ROWS: decimal, SOURCE_SYNTH_MIN_ROWS..SOURCE_SYNTH_MAX_ROWS
                     (default SOURCE_SYNTH_DEFAULT_ROWS); SEED: decimal,
                     0..2^64-1 (default SOURCE_SYNTH_DEFAULT_SEED)
@@ -13,12 +15,19 @@
         path      = anything else: a CSV file on the extract worker's host,
                     1..SOURCE_MAX_BYTES bytes, no control character
 
+    "+feedback" joins the base's rows with the broker's feedback set
+    (labelled live rows, broker/feedback_store.h): the extract table is the
+    base's rows and then the feedback rows, columns matched by name and the
+    label in the target column. A path that ends in "+feedback" is read so;
+    a stored dataset is not joined (retrain from its CSV instead).
+
     Only the syntax is checked here: whether a path may be read (the extract
     worker's --data-root) or a dataset is stored is for those who hold them.
 */
 #ifndef MLOPS_SOURCE_H
 #define MLOPS_SOURCE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -42,7 +51,12 @@ typedef struct {
     size_t rows;                           //  SOURCE_SYNTHETIC: rows to generate
     uint64_t seed;                         //  SOURCE_SYNTHETIC: the generator's seed
     char hash[HASH_HEX_LEN + 1];           //  SOURCE_DATASET: the table's name
+    bool feedback;                         //  "+feedback": joined with the feedback set
+    char base[SOURCE_MAX_BYTES + 1];       //  the base as extract reads it: "csv:" and
+                                           //  "+feedback" taken off (the text otherwise)
 } source_t;
+
+#define SOURCE_FEEDBACK "+feedback"        //  the suffix that joins the feedback set
 
 //  Parses text by the grammar above into *out. Returns 0, or MLOPS_EINVAL
 //  with err naming the rule broken ("synthetic: rows 9 outside

@@ -2,12 +2,14 @@
     made unique), the ring and its hash (join, duplicates, expiry when
     overwritten, a reused id), labels of the wrong type, sampling, and the
     live metrics on a known sequence (binary accuracy and log loss,
-    regression MAE) with their /metrics and /api/feedback text. */
+    regression MAE, multiclass accuracy and log loss and its labels) with
+    their /metrics and /api/feedback text, and the record a row keeps. */
 #include "err.h"
 #include "feedback.h"
 #include "testing.h"
 
 #include <math.h>
+#include <stdlib.h>
 
 static const feedback_label_t ONE = {FEEDBACK_LABEL_NUMBER, 1}, ZERO = {FEEDBACK_LABEL_NUMBER, 0};
 
@@ -112,12 +114,121 @@ static void test_wrong_label_type(void)
     CHECK_INT(feedback_label(f, "b", 0, &text, &why), MLOPS_ECHECK);
     CHECK_INT(feedback_label(f, "r", 0, &text, &why), MLOPS_ECHECK);
     CHECK_CONTAINS(why, "must be a number");
-    CHECK_INT(feedback_label(f, "m", 0, &ONE, &why), MLOPS_ECHECK);
-    CHECK_CONTAINS(why, "multiclass");
+    CHECK_INT(feedback_label(f, "m", 0, &ONE, &why), MLOPS_ECHECK);   //  its classes never told
+    CHECK_CONTAINS(why, "label 1 is not one of the model's classes");
     feedback_label_t yes = {FEEDBACK_LABEL_BOOL, 1};
     CHECK_INT(feedback_label(f, "b", 0, &yes, &why), 0);   //  a refused label did not mark it
     CHECK_INT(feedback_counts(f).invalid, 4);
     feedback_destroy(&f);
+}
+
+//  Multiclass: a label must be one of the version's classes, as the target
+//  had it (a string class by a string, a number class by a number);
+//  accuracy and log loss (from the row's class probabilities) on a known
+//  sequence.
+static void test_multiclass(void)
+{
+    feedback_t *f = feedback_new(16, 1, 1);
+    const char *why;
+    CHECK_INT(feedback_classes(f, 4, "[\"a\",\"b\",\"c\"]"), 0);
+    CHECK_INT(feedback_classes(f, 5, "[3,5,7]"), 0);
+    CHECK_INT(feedback_classes(f, 6, "{\"a\":1}"), MLOPS_EINVAL);
+    CHECK_INT(feedback_classes(f, 6, "[[1]]"), MLOPS_EINVAL);
+    double p1[] = {0.7, 0.2, 0.1}, p2[] = {0.1, 0.3, 0.6};
+    feedback_row_t r1 = {.id = "m1", .version = 4, .task = FEEDBACK_MULTICLASS, .predicted = 0,
+                         .value = 0.7, .class_probabilities = p1, .k = 3};
+    feedback_row_t r2 = r1;
+    r2.id = "m2", r2.predicted = 2, r2.value = 0.6, r2.class_probabilities = p2;
+    feedback_row_t r3 = r1;
+    r3.id = "m3", r3.version = 5;
+    feedback_log_row(f, &r1);
+    feedback_log_row(f, &r2);
+    feedback_log_row(f, &r3);
+    feedback_label_t a = {FEEDBACK_LABEL_STRING, 0, "a"}, b = {FEEDBACK_LABEL_STRING, 0, "b"};
+    feedback_label_t z = {FEEDBACK_LABEL_STRING, 0, "z"}, seven = {FEEDBACK_LABEL_NUMBER, 7, NULL};
+    feedback_label_t three_text = {FEEDBACK_LABEL_STRING, 0, "3"}, yes = {FEEDBACK_LABEL_BOOL, 1, NULL};
+    CHECK_INT(feedback_label(f, "m1", 0, &z, &why), MLOPS_ECHECK);
+    CHECK_CONTAINS(why, "label \"z\" is not one of the model's classes: [\"a\",\"b\",\"c\"]");
+    CHECK_INT(feedback_label(f, "m1", 0, &ONE, &why), MLOPS_ECHECK);   //  a number for string classes
+    CHECK_INT(feedback_label(f, "m3", 0, &three_text, &why), MLOPS_ECHECK);   //  "3" is not 3
+    CHECK_INT(feedback_label(f, "m3", 0, &yes, &why), MLOPS_ECHECK);
+    CHECK_CONTAINS(why, "a boolean");
+    CHECK_INT(feedback_label(f, "m1", 0, &a, &why), 0);    //  right, p(a) 0.7
+    CHECK_INT(feedback_label(f, "m2", 0, &b, &why), 0);    //  wrong, p(b) 0.3
+    CHECK_INT(feedback_label(f, "m3", 0, &seven, &why), 0);  //  wrong, p(7) 0.1
+    feedback_version_t v[FEEDBACK_VERSIONS_MAX];
+    CHECK_INT(feedback_versions(f, v), 2);
+    CHECK_INT(v[0].labelled, 2);
+    CHECK_INT(v[0].correct, 1);
+    CHECK_NEAR(v[0].log_loss_sum / 2, -(log(0.7) + log(0.3)) / 2, 1e-6);   //  kept as floats
+    CHECK_INT(v[1].correct, 0);
+    size_t len;
+    char *m = feedback_metrics(f, &len);
+    CHECK_CONTAINS(m, "mlops_live_accuracy{version=\"4\"} 0.5\n");
+    CHECK_CONTAINS(m, "mlops_live_log_loss{version=\"5\"} 2.30258");
+    CHECK(strstr(m, "mlops_live_auc{version=\"4\"}") == NULL);
+    free(m);
+    char *s = feedback_summary(f, &len);
+    CHECK_CONTAINS(s, "\"version\":4,\"labelled\":2,\"accuracy\":0.5");
+    free(s);
+    feedback_destroy(&f);
+}
+
+//  A row keeps its record when it fits beside its probabilities, and a
+//  label hands the row back with it; one too big is logged without it.
+static void test_record_kept(void)
+{
+    feedback_t *f = feedback_new(8, 1, 1);
+    const char *why;
+    uint8_t rec[] = {0x81, 0xa1, 'x', 0x05}, big[FEEDBACK_ROW_BYTES + 1] = {0};
+    feedback_row_t in = {.id = "k", .version = 2, .task = FEEDBACK_BINARY, .predicted = 1,
+                         .value = 0.8, .time_ms = 77, .record = rec, .record_len = sizeof rec};
+    feedback_log_row(f, &in);
+    in.id = "big", in.record = big, in.record_len = sizeof big;
+    feedback_log_row(f, &in);
+    CHECK_INT(feedback_counts(f).unkept, 1);
+    feedback_row_t out;
+    CHECK_INT(feedback_label_row(f, "k", 0, &ONE, &why, &out), 0);
+    CHECK_INT(out.record_len, sizeof rec);
+    CHECK(memcmp(out.record, rec, sizeof rec) == 0);
+    CHECK_INT(out.time_ms, 77);
+    CHECK_INT(out.version, 2);
+    CHECK_INT(feedback_label_row(f, "big", 0, &ONE, &why, &out), 0);
+    CHECK(out.record == NULL);
+    feedback_destroy(&f);
+}
+
+//  The outbox keeps FEEDBACK_OUTBOX_ROWS rows, the oldest dropped past
+//  them (counted); rows sent are marked and stay until popped (counted as
+//  forwarded); a drop takes a marked row off the mark too.
+static void test_outbox(void)
+{
+    feedback_t *f = feedback_new(4, 1, 1);
+    for (int i = 0; i < FEEDBACK_OUTBOX_ROWS + 2; i++) {
+        uint8_t *b = malloc(sizeof i);
+        memcpy(b, &i, sizeof i);
+        feedback_outbox_put(f, b, sizeof i);
+    }
+    feedback_counts_t c = feedback_counts(f);
+    CHECK_INT(c.forward_dropped, 2);
+    CHECK_INT(c.outbox, FEEDBACK_OUTBOX_ROWS);
+    size_t len;
+    int first;
+    memcpy(&first, feedback_outbox_peek(f, 0, &len), sizeof first);
+    CHECK_INT(first, 2);   //  0 and 1 went
+    feedback_outbox_mark(f, 3);
+    CHECK_INT(feedback_outbox_marked(f), 3);
+    feedback_outbox_put(f, malloc(1), 1);   //  full: drops the oldest, a marked one
+    CHECK_INT(feedback_outbox_marked(f), 2);
+    feedback_outbox_pop(f, feedback_outbox_marked(f));
+    CHECK_INT(feedback_outbox_marked(f), 0);
+    c = feedback_counts(f);
+    CHECK_INT(c.forwarded, 2);
+    CHECK_INT(c.outbox, FEEDBACK_OUTBOX_ROWS - 2);
+    char *s = feedback_summary(f, &len);
+    CHECK_CONTAINS(s, "\"forwarded\":2,\"forward_dropped\":3");
+    free(s);
+    feedback_destroy(&f);   //  frees what is left
 }
 
 //  Accuracy and log loss on a known sequence; regression's MAE.
@@ -227,6 +338,9 @@ int main(void)
     RUN(test_batch_rows_and_reuse);
     RUN(test_wrong_label_type);
     RUN(test_live_metrics);
+    RUN(test_multiclass);
+    RUN(test_record_kept);
+    RUN(test_outbox);
     RUN(test_auc);
     RUN(test_sampling);
     RUN(test_versions_bounded);

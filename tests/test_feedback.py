@@ -197,3 +197,57 @@ def test_sampling_and_flags(procs, artifact):
         r = subprocess.run([os.path.join(BIN, "mlops-gateway"), flag, value], capture_output=True,
                            text=True, timeout=10)
         assert r.returncode == 2 and flag in r.stderr, (flag, value, r.stderr)
+
+
+@pytest.fixture(scope="module")
+def multiclass_artifacts(tmp_path_factory):
+    """Two multiclass forests: string classes a/b/c and integer classes 3/5/8."""
+    tmp = str(tmp_path_factory.mktemp("feedback_mc"))
+    out = {}
+    for name, classes in (("strings", ["a", "b", "c"]), ("ints", [3, 5, 8])):
+        csv = os.path.join(tmp, name + ".csv")
+        with open(csv, "w") as f:
+            f.write("x1,x2,label\n")
+            for i in range(240):
+                c = i % 3
+                f.write("%.3f,%.3f,%s\n" % (2 * c + (i % 7) / 7.0, (i % 5) / 5.0 + (c == 1), classes[c]))
+        out[name] = os.path.join(tmp, name + ".art")
+        r = subprocess.run([os.path.join(BIN, "mlops"), "train", "--source", csv, "--target", "label",
+                            "--task", "multiclass", "--families", "logreg", "--out", out[name]],
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stderr
+    return out
+
+
+def test_multiclass_labels_are_scored(procs, multiclass_artifacts):
+    """A multiclass label is one of the classes as the target had them; live
+    accuracy and log loss (from the answered probabilities) per version."""
+    gw = _serve(procs, multiclass_artifacts["strings"])
+    records = [{"x1": 0.2, "x2": 0.1}, {"x1": 2.1, "x2": 1.3}, {"x1": 4.3, "x2": 0.4}, {"x1": 2.0, "x2": 0.2}]
+    r = requests.post(gw.url + "/predict/batch", json={"instances": records}, timeout=5)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    rid, truth = body["request_id"], ["a", "b", "c", "a"]
+    items = [{"request_id": rid, "index": i, "label": t} for i, t in enumerate(truth)]
+    assert _feedback(gw, {"items": items}).json()["accepted"] == 4
+    right = sum(p == t for p, t in zip(body["predictions"], truth))
+    loss = -sum(math.log(max(p[t], 1e-15)) for p, t in zip(body["probabilities"], truth)) / 4
+    summary = requests.get(gw.url + "/api/feedback", timeout=5).json()
+    assert summary["unkept"] == 0   # every row kept its record (from the PREDICT frame)
+    v = summary["versions"][0]
+    assert v["version"] == VERSION and v["labelled"] == 4 and v["auc"] is None
+    assert v["accuracy"] == right / 4 and abs(v["log_loss"] - loss) < 1e-5
+    assert _gauge(gw, 'mlops_live_accuracy{version="%d"}' % VERSION) == right / 4
+    # anything but one of the classes: 422 naming the label
+    rid = _predict(gw, records[0]).json()["request_id"]
+    for bad, said in (("z", '"z"'), (1, "label 1 "), (True, "a boolean"), (None, "non-label")):
+        r = _feedback(gw, {"request_id": rid, "label": bad})
+        assert r.status_code == 422 and said in r.json()["detail"], (bad, r.text)
+        assert "not one of the model's classes" in r.json()["detail"]
+    assert _feedback(gw, {"request_id": rid, "label": "b"}).status_code == 200
+    # integer classes: the number, not its text
+    gw2 = _serve(procs, multiclass_artifacts["ints"])
+    rid = _predict(gw2, records[1]).json()["request_id"]
+    assert _feedback(gw2, {"request_id": rid, "label": "5"}).status_code == 422
+    assert _feedback(gw2, {"request_id": rid, "label": 4}).status_code == 422
+    assert _feedback(gw2, {"request_id": rid, "label": 5}).status_code == 200

@@ -109,10 +109,52 @@ static void test_every_error_names_its_rule(void)
     CHECK_CONTAINS(err.msg, "source is empty");
 }
 
+//  "csv:PATH" names a path; "+feedback" joins the feedback set to a path,
+//  a csv: path or the generator, never a stored dataset; base is what
+//  extract reads.
+static void test_feedback_and_csv(void)
+{
+    source_t s;
+    mlops_err_t err;
+    CHECK_INT(source_parse("csv:/data/titanic.csv+feedback", &s, &err), 0);
+    CHECK_INT(s.kind, SOURCE_PATH);
+    CHECK(s.feedback);
+    CHECK_STR(s.base, "/data/titanic.csv");
+    CHECK_INT(source_parse("/data/t.csv+feedback", &s, &err), 0);
+    CHECK(s.feedback);
+    CHECK_STR(s.base, "/data/t.csv");
+    CHECK_INT(source_parse("csv:/data/t.csv", &s, &err), 0);
+    CHECK(!s.feedback);
+    CHECK_STR(s.base, "/data/t.csv");
+    CHECK_INT(source_parse("synthetic:500:7+feedback", &s, &err), 0);
+    CHECK_INT(s.kind, SOURCE_SYNTHETIC);
+    CHECK_INT(s.rows, 500);
+    CHECK_STR(s.base, "synthetic:500:7");
+    CHECK_INT(source_parse("/data/t.csv", &s, &err), 0);
+    CHECK(!s.feedback);
+    CHECK_STR(s.base, "/data/t.csv");
+    const struct { const char *text, *says; } bad[] = {
+        {"+feedback", "nothing before"},
+        {"csv:", "nothing before"},
+        {"csv:+feedback", "nothing before"},
+        {"a.csv+feedback+feedback", "comes once, last"},
+        {"csv:csv:a.csv", "names a CSV path, once"},
+        {"csv:synthetic", "names a CSV path"},
+        {"dataset:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef+feedback",
+         "a stored dataset cannot be joined"},
+        {"synthetic:5+feedback", "rows 5 outside"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        CHECK_INT(source_parse(bad[i].text, &s, &err), MLOPS_EINVAL);
+        CHECK_CONTAINS(err.msg, bad[i].says);
+    }
+}
+
 int main(void)
 {
     RUN(test_synthetic_with_defaults_and_parts);
     RUN(test_datasets_and_paths);
     RUN(test_every_error_names_its_rule);
+    RUN(test_feedback_and_csv);
     return TEST_REPORT("test_source");
 }

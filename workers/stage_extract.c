@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "csv_stream.h"
+#include "extract_feedback.h"
 #include "log.h"
 #include "synth.h"
 #include "table.h"
@@ -274,6 +275,8 @@ int stage_extract_run(void *arg, const uint8_t *input, size_t input_len, uint8_t
     int rc = stage_extract_in_decode(input, input_len, &in, &sub);
     if (rc)
         return mlops_err_set(err, rc, "extract: bad input: %s", mlops_err_text(&sub, rc));
+    if (extract_feedback_wanted(&in))   //  csv:PATH, BASE+feedback (extract_feedback.h)
+        return extract_feedback_run(arg, &in, output, output_len, err);
     stage_extract_out_t out = {0};
     if (!in.dataset.hash[0] && !s_is_synthetic(in.source))
         rc = s_extract_file(arg, in.source, &out.table, err);
