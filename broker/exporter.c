@@ -320,7 +320,7 @@ static void s_render_feedback(FILE *f, const exporter_gauges_t *g)
         {"mlops_feedback_rotated_total", "counter", "Rows dropped, oldest first, to keep the cap.",
          g->feedback_rotated}};
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
-        s_head(f, rows[i].name, rows[i].type, rows[i].help);
+        prom_head(f, rows[i].name, rows[i].type, rows[i].help);
         fprintf(f, "%s %llu\n", rows[i].name, (unsigned long long)rows[i].v);
     }
 }
