@@ -6,7 +6,8 @@
     waiting on it are a FIFO ring and each REPLY settles the oldest. When
     the broker is silent past broker_timeout_ms every waiting request gets
     503 and the DEALER is replaced, so a late reply can never be paired
-    with a newer request.
+    with a newer request. The rollout poll's CANARY (rollout_link.c) waits
+    in the same FIFO, marked as no request's: its REPLY goes back there.
 */
 #include "gateway_internal.h"
 
@@ -38,23 +39,34 @@ int broker_link_open(gateway_t *self, mlops_err_t *err)
 }
 
 //  Takes the oldest call off the ring: its request, or NULL when its
-//  client went away.
-static request_t *s_pop(gateway_t *self)
+//  client went away or it was the rollout poll's (then *poll is true).
+static request_t *s_pop(gateway_t *self, bool *poll)
 {
     const broker_call_t *c = &self->calls[self->calls_head];
     self->calls_head = (self->calls_head + 1) % GATEWAY_CONTROL_INFLIGHT_MAX;
     self->calls_n--;
-    request_t *req = requests_find(self->requests, c->req_id);
+    *poll = c->poll;
+    request_t *req = c->poll ? NULL : requests_find(self->requests, c->req_id);
     return req && req->state == REQ_CONTROL ? req : NULL;
 }
 
 void broker_link_fail_all(gateway_t *self, int status, const char *why)
 {
     while (self->calls_n) {
-        request_t *req = s_pop(self);
+        bool poll;
+        request_t *req = s_pop(self, &poll);
         if (req)
             gateway_settle_detail(self, req, status, why);
+        else if (poll)
+            rollout_link_reply(self, NULL);
     }
+}
+
+//  Appends a call sent now to the ring.
+static void s_push(gateway_t *self, uint64_t req_id, bool poll)
+{
+    size_t tail = (self->calls_head + self->calls_n++) % GATEWAY_CONTROL_INFLIGHT_MAX;
+    self->calls[tail] = (broker_call_t){.req_id = req_id, .sent_ms = clock_mono_ms(), .poll = poll};
 }
 
 //  Sends an encoded request frame (taken) for req, or settles req with why not.
@@ -68,9 +80,7 @@ static void s_send(gateway_t *self, request_t *req, uint8_t *frame, size_t frame
         gateway_settle_detail(self, req, 503, why);
         return;
     }
-    size_t tail = (self->calls_head + self->calls_n++) % GATEWAY_CONTROL_INFLIGHT_MAX;
-    self->calls[tail] = (broker_call_t){.req_id = requests_id(self->requests, req),
-                                        .sent_ms = clock_mono_ms()};
+    s_push(self, requests_id(self->requests, req), false);
     req->state = REQ_CONTROL;
 }
 
@@ -117,15 +127,28 @@ void broker_link_send_logs(gateway_t *self, request_t *req, const char *path, co
         free(frame);
 }
 
+int broker_link_send_poll(gateway_t *self, const uint8_t *frame, size_t len)
+{
+    if (!self->control_sock || self->calls_n == GATEWAY_CONTROL_INFLIGHT_MAX)
+        return MLOPS_ESTATE;
+    if (zmq_send(zsock_resolve(self->control_sock), frame, len, ZMQ_DONTWAIT) < 0)
+        return errno;
+    s_push(self, 0, true);
+    return 0;
+}
+
 static void s_handle_reply(gateway_t *self, const proto_msg_t *msg)
 {
     if (self->calls_n == 0) {
         self->late++;
         return;
     }
-    request_t *req = s_pop(self);
+    bool poll;
+    request_t *req = s_pop(self, &poll);
+    if (poll)
+        rollout_link_reply(self, msg);
     if (!req)
-        return;   //  its client went away
+        return;   //  its client went away, or the poll's
     if (!msg->reply.ok) {
         char why[512];
         snprintf(why, sizeof why, "%s", msg->reply.error ? msg->reply.error : "refused");
@@ -182,7 +205,9 @@ void broker_link_timers(gateway_t *self, int64_t now)
     char why[320];
     snprintf(why, sizeof why, "broker unreachable at %s: no answer within %" PRId64 " ms",
              self->cfg.broker, self->cfg.broker_timeout_ms);
-    log_warning("broker silent broker=%s requests_failed=%zu", self->cfg.broker, self->calls_n);
+    size_t requests = self->calls_n - (self->poll_waiting ? 1 : 0);   //  the poll logs its own
+    if (requests)
+        log_warning("broker silent broker=%s requests_failed=%zu", self->cfg.broker, requests);
     broker_link_fail_all(self, 503, why);
     mlops_err_t err;
     if (broker_link_open(self, &err) != 0)

@@ -19,6 +19,9 @@
         requests.c     the request table (requests.h, no I/O)
         http_feedback.c  request ids, the prediction log (feedback.h, no
                        I/O), POST /feedback and GET /api/feedback
+        rollout_link.c the shadow or canary (rollout.h, no I/O) on the
+                       sockets: the poll of the broker (CANARY), a
+                       request's side, shadow copies out and back
 
     Everything runs on the reactor's one thread; nothing here locks.
 */
@@ -35,6 +38,7 @@
 #include "guard.h"
 #include "msg.h"
 #include "requests.h"
+#include "rollout.h"
 #include "router.h"
 #include "schema.h"
 #include "vec.h"
@@ -50,8 +54,9 @@
 #define SCHEMAS_MAX 16    //  signatures kept, by version (the oldest goes first)
 
 typedef struct {
-    uint64_t req_id;                  //  the request waiting for this REPLY
+    uint64_t req_id;                  //  the request waiting for this REPLY (unless poll)
     int64_t sent_ms;                  //  when it went to the broker
+    bool poll;                        //  the rollout poll's CANARY, no request waits
 } broker_call_t;
 
 struct gateway {
@@ -87,6 +92,11 @@ struct gateway {
     zsock_t *control_sock;            //  DEALER to the broker's control socket (/api)
     broker_call_t calls[GATEWAY_CONTROL_INFLIGHT_MAX]; //  requests at the broker, a FIFO ring
     size_t calls_head, calls_n;       //  ring's oldest entry, and its length
+    //  rollout_link.c
+    rollout_t *rollout;               //  the shadow or canary, as the broker said
+    int64_t next_poll_ms;             //  when the next CANARY goes (0 = off for good)
+    bool poll_waiting;                //  a CANARY is at the broker
+    bool poll_failing;                //  the last poll failed (logged once until one works)
 };
 
 /* --- gateway.c ---------------------------------------------------------- */
@@ -192,6 +202,10 @@ void backend_close(gateway_t *self);
 //  Sends queued requests while some worker has credit.
 void backend_dispatch(gateway_t *self);
 
+//  Sends one frame to the worker in slot. Returns 0, or the errno of
+//  zmq_send; an unreachable worker (EHOSTUNREACH) is lost before it returns.
+int backend_send(gateway_t *self, int slot, const uint8_t *frame, size_t len);
+
 //  Handles what waits on the ROUTER / on the monitor.
 void backend_drain(gateway_t *self);
 void backend_monitor_drain(gateway_t *self);
@@ -214,6 +228,11 @@ void broker_link_send(gateway_t *self, request_t *req, const char *body, size_t 
 //  The same for GET /api/runs/{run}/logs: path and the ?task= value (NULL = every task).
 void broker_link_send_logs(gateway_t *self, request_t *req, const char *path, const char *task);
 
+//  Sends the rollout poll's encoded CANARY (rollout_link.c), its REPLY going
+//  to rollout_link_reply. Returns 0, MLOPS_ESTATE (no broker, or the FIFO
+//  is full) or the errno of zmq_send.
+int broker_link_send_poll(gateway_t *self, const uint8_t *frame, size_t len);
+
 //  Handles what waits on the DEALER (REPLYs).
 void broker_link_drain(gateway_t *self);
 
@@ -225,5 +244,40 @@ int64_t broker_link_due_ms(const gateway_t *self);
 
 //  Answers every request waiting on the broker with status / why.
 void broker_link_fail_all(gateway_t *self, int status, const char *why);
+
+/* --- rollout_link.c ----------------------------------------------------- */
+
+//  A predict its client did not pin: picks its side (a canary may pin it to
+//  the candidate), before its PREDICT is encoded.
+void rollout_link_route(gateway_t *self, request_t *req);
+
+//  After req's PREDICT (msg) was queued and dispatched: during a shadow, a
+//  copy pinned to the candidate goes to a worker with spare credit when
+//  production's went out and nothing waits; else it is counted skipped.
+void rollout_link_shadow(gateway_t *self, request_t *req, const proto_msg_t *msg);
+
+//  req is settled with status: counted on its side.
+void rollout_link_settled(gateway_t *self, const request_t *req, int status);
+
+//  Production's PREDICTION for req, whose copy is out: handed to the comparison.
+void rollout_link_production(gateway_t *self, const request_t *req, const proto_msg_t *msg);
+
+//  A PREDICTION or ERROR whose id is a shadow copy's (rollout_shadow_is):
+//  its worker's credit back, counted and compared, never a client's answer.
+void rollout_link_copy_answered(gateway_t *self, const proto_msg_t *msg);
+
+//  The worker in slot is lost: its copies are forgotten.
+void rollout_link_lost(gateway_t *self, int slot);
+
+//  Sends the poll when due, expires copies; when next due (monotonic ms).
+void rollout_link_timers(gateway_t *self, int64_t now);
+int64_t rollout_link_due_ms(const gateway_t *self);
+
+//  The broker's REPLY to the poll (NULL: it failed or timed out).
+void rollout_link_reply(gateway_t *self, const proto_msg_t *msg);
+
+//  The mlops_rollout_* lines appended to a /metrics text (malloc'd, *len
+//  its length; kept as it was when out of memory).
+char *rollout_link_metrics(gateway_t *self, char *text, size_t *len);
 
 #endif

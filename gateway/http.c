@@ -97,6 +97,7 @@ static void s_answer_metrics(gateway_t *self, request_t *req)
         text = both, len += more;
     }
     free(live);
+    text = text ? rollout_link_metrics(self, text, &len) : NULL;
     gateway_settle(self, req, 200, text, len);
     req->content_type = "text/plain; version=0.0.4; charset=utf-8";
 }
@@ -261,6 +262,7 @@ static void s_route(gateway_t *self, request_t *req, const char *url, const char
 void http_predict(gateway_t *self, request_t *req, const body_t *body)
 {
     http_feedback_id(self, req);
+    rollout_link_route(self, req);
     if (req->pin_version && router_pinning(self->router) == 0) {
         gateway_settle_detail(self, req, 503, "no inference worker takes requests pinned to a "
                               "version (they predate it)");
@@ -280,6 +282,7 @@ void http_predict(gateway_t *self, request_t *req, const body_t *body)
     req->body = NULL;
     requests_queue(self->requests, req, clock_mono_ms() + self->cfg.deadline_ms);
     backend_dispatch(self);
+    rollout_link_shadow(self, req, &msg);
 }
 
 //  The body is in: parse, encode, queue and send (or send the /api call).

@@ -49,7 +49,7 @@ typedef struct {
 struct rollout {
     char gateway_id[ROLLOUT_GATEWAY_ID_MAX + 1]; //  "gw-" + 16 hex digits
     rollout_state_t state;                       //  the broker's word
-    s_side_t sides[3];                           //  by rollout_side_t (NONE unused)
+    s_side_t sides[3];                           //  by rollout_target_t (NONE unused)
     s_baseline_t baselines[3];                   //  feedback at the start, by side
     uint64_t compared, agreed, skipped;          //  shadow
     s_shadow_t shadows[ROLLOUT_SHADOWS_MAX];     //  copies in flight
@@ -122,11 +122,11 @@ static s_baseline_t s_feedback_of(rollout_t *self, const feedback_t *fb, int64_t
 static rollout_state_t s_sane(const rollout_state_t *in)
 {
     rollout_state_t s = *in;
-    bool ok = (s.kind == ROLLOUT_SHADOW || s.kind == ROLLOUT_CANARY) && s.version > 0
-           && (s.kind == ROLLOUT_SHADOW || (s.percent > 0 && s.percent <= 100));
+    bool ok = (s.rollout == ROLLOUT_SHADOW || s.rollout == ROLLOUT_CANARY) && s.version > 0
+           && (s.rollout == ROLLOUT_SHADOW || (s.percent > 0 && s.percent <= 100));
     if (!ok)
-        s = (rollout_state_t){.kind = ROLLOUT_NONE, .production = in->production};
-    if (s.kind == ROLLOUT_SHADOW)
+        s = (rollout_state_t){.rollout = ROLLOUT_NONE, .production = in->production};
+    if (s.rollout == ROLLOUT_SHADOW)
         s.percent = 0;
     return s;
 }
@@ -134,15 +134,15 @@ static rollout_state_t s_sane(const rollout_state_t *in)
 bool rollout_apply(rollout_t *self, const rollout_state_t *state, const feedback_t *fb)
 {
     rollout_state_t s = s_sane(state);
-    bool changed = s.kind != self->state.kind || s.version != self->state.version
+    bool changed = s.rollout != self->state.rollout || s.version != self->state.version
                 || s.started_ms != self->state.started_ms;
     if (changed) {
         memset(self->sides, 0, sizeof self->sides);
         self->compared = self->agreed = self->skipped = 0;
-        self->baselines[ROLLOUT_CAND] = s_feedback_of(self, fb, s.version);
+        self->baselines[ROLLOUT_TO_CAND] = s_feedback_of(self, fb, s.version);
     }
-    if (changed || s.production != self->baselines[ROLLOUT_PROD].version)
-        self->baselines[ROLLOUT_PROD] = s_feedback_of(self, fb, s.production);
+    if (changed || s.production != self->baselines[ROLLOUT_TO_PROD].version)
+        self->baselines[ROLLOUT_TO_PROD] = s_feedback_of(self, fb, s.production);
     self->state = s;
     return changed;
 }
@@ -166,15 +166,15 @@ uint32_t rollout_bucket(int64_t version, const char *key, size_t len)
     return (uint32_t)(h % ROLLOUT_BUCKETS);
 }
 
-rollout_side_t rollout_route(const rollout_t *self, const char *key, size_t len)
+rollout_target_t rollout_route(const rollout_t *self, const char *key, size_t len)
 {
-    if (self->state.kind == ROLLOUT_NONE)
-        return ROLLOUT_SIDE_NONE;
-    if (self->state.kind == ROLLOUT_SHADOW)
-        return ROLLOUT_PROD;
+    if (self->state.rollout == ROLLOUT_NONE)
+        return ROLLOUT_TO_NONE;
+    if (self->state.rollout == ROLLOUT_SHADOW)
+        return ROLLOUT_TO_PROD;
     //  percent x 100 buckets, rounded: 0.01 % is the finest share
     uint32_t below = (uint32_t)llround(self->state.percent * (ROLLOUT_BUCKETS / 100));
-    return rollout_bucket(self->state.version, key, len) < below ? ROLLOUT_CAND : ROLLOUT_PROD;
+    return rollout_bucket(self->state.version, key, len) < below ? ROLLOUT_TO_CAND : ROLLOUT_TO_PROD;
 }
 
 /* --- counting ------------------------------------------------------------------- */
@@ -187,13 +187,13 @@ static size_t s_bucket_of(int64_t latency_us)
     return b >= ROLLOUT_LATENCY_BUCKETS - 1 ? ROLLOUT_LATENCY_BUCKETS - 1 : (size_t)b;
 }
 
-void rollout_count(rollout_t *self, rollout_side_t side, int status, int64_t latency_us)
+void rollout_count(rollout_t *self, rollout_target_t side, int status, int64_t latency_us)
 {
-    if (side != ROLLOUT_PROD && side != ROLLOUT_CAND)
+    if (side != ROLLOUT_TO_PROD && side != ROLLOUT_TO_CAND)
         return;
     s_side_t *s = &self->sides[side];
     s->requests++;
-    if (status >= 500 || (side == ROLLOUT_CAND && status == 404))
+    if (status >= 500 || (side == ROLLOUT_TO_CAND && status == 404))
         s->errors++;
     s->buckets[s_bucket_of(latency_us)]++;
 }
@@ -203,11 +203,11 @@ void rollout_skip(rollout_t *self)
     self->skipped++;
 }
 
-//  The upper edge of the bucket holding the 99th percentile, in ms; NaN when empty.
+//  The upper edge of the bucket holding the 99th percentile, in ms; 0 when empty.
 static double s_p99_ms(const s_side_t *s)
 {
     if (s->requests == 0)
-        return NAN;
+        return 0;
     uint64_t rank = (s->requests * 99 + 99) / 100, seen = 0;   //  ceil(0.99 n)
     size_t b = 0;
     while (b < ROLLOUT_LATENCY_BUCKETS - 1 && (seen += s->buckets[b]) < rank)
@@ -215,16 +215,16 @@ static double s_p99_ms(const s_side_t *s)
     return LATENCY_BASE_US * pow(LATENCY_GROWTH, (double)b) / 1000.0;
 }
 
-static rollout_side_report_t s_side_report(rollout_t *self, const feedback_t *fb, rollout_side_t side)
+static rollout_side_t s_side_report(rollout_t *self, const feedback_t *fb, rollout_target_t side)
 {
     const s_side_t *s = &self->sides[side];
-    rollout_side_report_t r = {.requests = s->requests, .errors = s->errors, .p99_ms = s_p99_ms(s),
-                               .metric = NAN};
+    rollout_side_t r = {.requests = (int64_t)s->requests, .errors = (int64_t)s->errors,
+                        .p99_ms = s_p99_ms(s)};
     const s_baseline_t *base = &self->baselines[side];
     s_baseline_t now = s_feedback_of(self, fb, base->version);
     if (now.labelled <= base->labelled)
         return r;
-    r.labelled = now.labelled - base->labelled;
+    r.labelled = (int64_t)(now.labelled - base->labelled);
     r.metric = now.regression ? (now.abs_error_sum - base->abs_error_sum) / (double)r.labelled
                           : (double)(now.correct - base->correct) / (double)r.labelled;
     return r;
@@ -233,10 +233,10 @@ static rollout_side_report_t s_side_report(rollout_t *self, const feedback_t *fb
 rollout_report_t rollout_report(rollout_t *self, const feedback_t *fb)
 {
     return (rollout_report_t){.version = self->state.version,
-                              .prod = s_side_report(self, fb, ROLLOUT_PROD),
-                              .cand = s_side_report(self, fb, ROLLOUT_CAND),
-                              .compared = self->compared, .agreed = self->agreed,
-                              .skipped = self->skipped};
+                              .prod = s_side_report(self, fb, ROLLOUT_TO_PROD),
+                              .cand = s_side_report(self, fb, ROLLOUT_TO_CAND),
+                              .compared = (int64_t)self->compared, .agreed = (int64_t)self->agreed,
+                              .skipped = (int64_t)self->skipped};
 }
 
 /* --- shadow copies ---------------------------------------------------------------- */
@@ -330,7 +330,7 @@ void rollout_shadow_answered(rollout_t *self, uint64_t wire_id, int status,
     if (!s || s->worker < 0)
         return;
     s->worker = -1;
-    rollout_count(self, ROLLOUT_CAND, status, now_us - s->started_us);
+    rollout_count(self, ROLLOUT_TO_CAND, status, now_us - s->started_us);
     if (status != 200 || s->prod_failed || s_meet(self, s, answer, false))
         s_shadow_free(self, s);
 }
@@ -348,6 +348,15 @@ void rollout_shadow_production(rollout_t *self, uint64_t wire_id, bool ok, const
     }
     if (s_meet(self, s, answer, true))
         s_shadow_free(self, s);
+}
+
+void rollout_shadow_cancel(rollout_t *self, uint64_t wire_id)
+{
+    s_shadow_t *s = s_find(self, wire_id);
+    if (!s)
+        return;
+    s_shadow_free(self, s);
+    self->skipped++;
 }
 
 size_t rollout_shadow_lost(rollout_t *self, int worker)
@@ -371,7 +380,7 @@ uint64_t rollout_shadow_expire(rollout_t *self, int64_t now_ms, int *worker)
         uint64_t id = (uint64_t)s->gen << 32 | (ROLLOUT_SHADOW_ID_BASE + (uint32_t)i);
         if (s->worker >= 0) {   //  the candidate never answered: as a 504
             *worker = s->worker;
-            rollout_count(self, ROLLOUT_CAND, 504, (now_ms * 1000) - s->started_us);
+            rollout_count(self, ROLLOUT_TO_CAND, 504, (now_ms * 1000) - s->started_us);
         }
         s_shadow_free(self, s);
         return id;
@@ -400,15 +409,15 @@ static void s_append(char *text, size_t cap, size_t *n, const char *fmt, ...)
 }
 
 static void s_side_metrics(char *text, size_t cap, size_t *n, const char *side,
-                           const rollout_side_report_t *r)
+                           const rollout_side_t *r)
 {
-    s_append(text, cap, n, "mlops_rollout_requests_total{side=\"%s\"} %" PRIu64 "\n"
-             "mlops_rollout_errors_total{side=\"%s\"} %" PRIu64 "\n"
-             "mlops_rollout_labelled{side=\"%s\"} %" PRIu64 "\n",
+    s_append(text, cap, n, "mlops_rollout_requests_total{side=\"%s\"} %" PRId64 "\n"
+             "mlops_rollout_errors_total{side=\"%s\"} %" PRId64 "\n"
+             "mlops_rollout_labelled{side=\"%s\"} %" PRId64 "\n",
              side, r->requests, side, r->errors, side, r->labelled);
-    if (!isnan(r->p99_ms))
+    if (r->requests > 0)
         s_append(text, cap, n, "mlops_rollout_p99_seconds{side=\"%s\"} %.17g\n", side, r->p99_ms / 1000);
-    if (!isnan(r->metric))
+    if (r->labelled > 0)
         s_append(text, cap, n, "mlops_rollout_metric{side=\"%s\"} %.17g\n", side, r->metric);
 }
 
@@ -424,13 +433,13 @@ char *rollout_metrics(rollout_t *self, const feedback_t *fb, size_t *len)
              "# TYPE mlops_rollout_requests_total counter\n# TYPE mlops_rollout_errors_total counter\n"
              "# TYPE mlops_rollout_labelled gauge\n# TYPE mlops_rollout_p99_seconds gauge\n"
              "# TYPE mlops_rollout_metric gauge\n",
-             S_KIND[self->state.kind], self->state.version, self->state.percent);
+             S_KIND[self->state.rollout], self->state.version, self->state.percent);
     s_side_metrics(text, cap, &n, "prod", &r.prod);
     s_side_metrics(text, cap, &n, "cand", &r.cand);
     s_append(text, cap, &n, "# TYPE mlops_rollout_shadow_total counter\n"
-             "mlops_rollout_shadow_total{result=\"compared\"} %" PRIu64 "\n"
-             "mlops_rollout_shadow_total{result=\"agreed\"} %" PRIu64 "\n"
-             "mlops_rollout_shadow_total{result=\"skipped\"} %" PRIu64 "\n",
+             "mlops_rollout_shadow_total{result=\"compared\"} %" PRId64 "\n"
+             "mlops_rollout_shadow_total{result=\"agreed\"} %" PRId64 "\n"
+             "mlops_rollout_shadow_total{result=\"skipped\"} %" PRId64 "\n",
              r.compared, r.agreed, r.skipped);
     *len = n < cap ? n : cap - 1;
     return text;

@@ -36,7 +36,7 @@
     the bucket the 99th percentile falls in (at most 10% high).
 
     Caveats: counters are cumulative since this gateway began the rollout
-    (its (kind, version, started_ms) changed) and are reset then; labelled
+    (its (rollout, version, started_ms) changed) and are reset then; labelled
     rows and the live metric are the feedback log's for the version since
     that moment (a label arriving then for an older prediction counts).
 */
@@ -48,6 +48,7 @@
 #include <stdint.h>
 
 #include "feedback.h"
+#include "rollout_io.h"
 
 #define ROLLOUT_GATEWAY_ID_MAX 64          //  bytes of the gateway's instance id
 #define ROLLOUT_LATENCY_BUCKETS 160        //  histogram buckets (10% wide from 50 us)
@@ -55,45 +56,13 @@
 #define ROLLOUT_SHADOW_ID_BASE 0xffffff00u //  low 32 bits of a copy's wire id: BASE + slot
 #define ROLLOUT_BUCKETS 10000              //  the canary's hash buckets (0.01 % each)
 
+//  Where a request goes (rollout_kind_t, rollout_state_t, rollout_side_t
+//  and rollout_report_t are the wire's: proto/rollout_io.h).
 typedef enum {
-    ROLLOUT_NONE = 0,       //  no rollout: everything goes to production
-    ROLLOUT_SHADOW,         //  production answers; a copy goes to the candidate
-    ROLLOUT_CANARY,         //  percent of requests go to the candidate
-} rollout_kind_t;
-
-typedef enum {
-    ROLLOUT_SIDE_NONE = 0,  //  not counted (pinned by its client, or no rollout)
-    ROLLOUT_PROD,           //  production's answers
-    ROLLOUT_CAND,           //  the candidate's (canary answers, shadow copies)
-} rollout_side_t;
-
-//  The broker's word (CANARY's REPLY: rollout, version, production,
-//  percent, started_ms).
-typedef struct {
-    rollout_kind_t kind;    //  see rollout_kind_t
-    int64_t version;        //  the candidate, 0 with none
-    int64_t production;     //  production's version now
-    double percent;         //  the canary's share, 0 < p <= 100 (0 otherwise)
-    int64_t started_ms;     //  when the broker started it (wall clock): its identity with the rest
-} rollout_state_t;
-
-//  One side's figures as the report carries them.
-typedef struct {
-    uint64_t requests;      //  answered
-    uint64_t errors;        //  of them errors (see above)
-    double p99_ms;          //  NaN without requests
-    uint64_t labelled;      //  feedback labels for the side's version since the start
-    double metric;          //  accuracy (binary), MAE (regression) of those; NaN without
-} rollout_side_report_t;
-
-//  CANARY's report (PROTOCOL.md): the counters for the current rollout.
-typedef struct {
-    int64_t version;                 //  the candidate they are for
-    rollout_side_report_t prod, cand;
-    uint64_t compared;               //  shadow: records compared with production's
-    uint64_t agreed;                 //  shadow: of them, the same prediction
-    uint64_t skipped;                //  shadow: copies not sent (no spare credit, table full)
-} rollout_report_t;
+    ROLLOUT_TO_NONE = 0,    //  not counted (pinned by its client, or no rollout)
+    ROLLOUT_TO_PROD,        //  production's answers
+    ROLLOUT_TO_CAND,        //  the candidate's (canary answers, shadow copies)
+} rollout_target_t;
 
 //  One answer's per-record predictions, as the shadow compares them: the
 //  class index of each record (binary, multiclass), or its value
@@ -117,10 +86,11 @@ void rollout_destroy(rollout_t **p);
 //  This gateway's instance id. Borrowed for the object's life.
 const char *rollout_gateway_id(const rollout_t *self);
 
-//  Applies the broker's word at now_ms (monotonic). When (kind, version,
+//  Applies the broker's word (CANARY's REPLY; only rollout, version,
+//  production, percent and started_ms matter here). When (rollout, version,
 //  started_ms) changed the counters restart and the feedback baselines are
 //  taken from fb (may be NULL: no labels). Returns true when it changed.
-//  A state the gateway cannot route (an unknown kind, a version <= 0, a
+//  A state the gateway cannot route (an unknown rollout, a version <= 0, a
 //  canary percent outside (0, 100]) is taken as none.
 bool rollout_apply(rollout_t *self, const rollout_state_t *state, const feedback_t *fb);
 
@@ -131,20 +101,21 @@ const rollout_state_t *rollout_state(const rollout_t *self);
 //  sends buckets below percent x 100 to the candidate).
 uint32_t rollout_bucket(int64_t version, const char *key, size_t len);
 
-//  Where a request its client did not pin goes: ROLLOUT_CAND for a canary
-//  whose hash picked key, else ROLLOUT_PROD (ROLLOUT_SIDE_NONE with no
+//  Where a request its client did not pin goes: ROLLOUT_TO_CAND for a canary
+//  whose hash picked key, else ROLLOUT_TO_PROD (ROLLOUT_TO_NONE with no
 //  rollout). key is X-Client-Key when sent, else the request id.
-rollout_side_t rollout_route(const rollout_t *self, const char *key, size_t len);
+rollout_target_t rollout_route(const rollout_t *self, const char *key, size_t len);
 
-//  Counts an answer on side (ROLLOUT_SIDE_NONE: nothing) of status, which
+//  Counts an answer on side (ROLLOUT_TO_NONE: nothing) of status, which
 //  took latency_us. Allocates nothing.
-void rollout_count(rollout_t *self, rollout_side_t side, int status, int64_t latency_us);
+void rollout_count(rollout_t *self, rollout_target_t side, int status, int64_t latency_us);
 
 //  A shadow copy was not sent (no worker with spare credit).
 void rollout_skip(rollout_t *self);
 
 //  The report for the current rollout, with labelled rows and metrics from
-//  fb (may be NULL). A report of version 0 when there is none.
+//  fb (may be NULL). A report of version 0 when there is none; p99_ms 0
+//  without requests, metric 0 without labels.
 rollout_report_t rollout_report(rollout_t *self, const feedback_t *fb);
 
 /* --- shadow copies --------------------------------------------------------- */
@@ -173,6 +144,9 @@ void rollout_shadow_answered(rollout_t *self, uint64_t wire_id, int status,
 //  failed, so nothing is compared). Nothing happens for an unknown id.
 void rollout_shadow_production(rollout_t *self, uint64_t wire_id, bool ok,
                                const rollout_answer_t *answer);
+
+//  The copy wire_id could not be sent: its slot is freed, counted skipped.
+void rollout_shadow_cancel(rollout_t *self, uint64_t wire_id);
 
 //  The worker of slot is gone: its copies are forgotten (not counted: the
 //  candidate did nothing wrong). Returns how many.

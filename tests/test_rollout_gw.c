@@ -33,7 +33,7 @@ static size_t s_routed(rollout_t *r, size_t n)
     char key[64];
     for (size_t i = 0; i < n; i++) {
         s_key(&seed, key, sizeof key);
-        cand += rollout_route(r, key, strlen(key)) == ROLLOUT_CAND;
+        cand += rollout_route(r, key, strlen(key)) == ROLLOUT_TO_CAND;
     }
     return cand;
 }
@@ -44,7 +44,7 @@ static void test_route_share(void)
 {
     rollout_t *r = rollout_new(1);
     size_t n = 20000;
-    CHECK_INT(rollout_route(r, "k", 1), ROLLOUT_SIDE_NONE);
+    CHECK_INT(rollout_route(r, "k", 1), ROLLOUT_TO_NONE);
     CHECK_INT(s_routed(r, n), 0);
     rollout_apply(r, &CANARY10, NULL);
     double sd = sqrt(n * 0.1 * 0.9);
@@ -61,7 +61,7 @@ static void test_route_share(void)
     CHECK_INT(s_routed(r, n), n);
     rollout_apply(r, &SHADOW4, NULL);
     CHECK_INT(s_routed(r, n), 0);
-    CHECK_INT(rollout_route(r, "k", 1), ROLLOUT_PROD);
+    CHECK_INT(rollout_route(r, "k", 1), ROLLOUT_TO_PROD);
     rollout_destroy(&r);
     CHECK(r == NULL);
 }
@@ -77,7 +77,7 @@ static void test_route_sticky(void)
     size_t moved = 0;
     for (int i = 0; i < 2000; i++) {
         s_key(&seed, key, sizeof key);
-        rollout_side_t first = rollout_route(r, key, strlen(key));
+        rollout_target_t first = rollout_route(r, key, strlen(key));
         for (int k = 0; k < 3; k++)
             CHECK_INT(rollout_route(r, key, strlen(key)), first);
         moved += rollout_bucket(4, key, strlen(key)) != rollout_bucket(5, key, strlen(key));
@@ -98,7 +98,7 @@ static void test_apply(void)
     CHECK_INT(strlen(rollout_gateway_id(other)), 19);
     rollout_destroy(&other);
     CHECK(rollout_apply(r, &CANARY10, NULL));
-    rollout_count(r, ROLLOUT_PROD, 200, 1000);
+    rollout_count(r, ROLLOUT_TO_PROD, 200, 1000);
     CHECK(!rollout_apply(r, &CANARY10, NULL));
     CHECK_INT(rollout_report(r, NULL).prod.requests, 1);
     rollout_state_t later = CANARY10;
@@ -111,7 +111,7 @@ static void test_apply(void)
                              {(rollout_kind_t)7, 4, 3, 10, 1}};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         rollout_apply(r, &bad[i], NULL);
-        CHECK_INT(rollout_state(r)->kind, ROLLOUT_NONE);
+        CHECK_INT(rollout_state(r)->rollout, ROLLOUT_NONE);
         CHECK_INT(rollout_state(r)->version, 0);
         CHECK_INT(rollout_state(r)->production, 3);
         CHECK_INT(rollout_report(r, NULL).version, 0);
@@ -125,17 +125,17 @@ static void test_counts(void)
 {
     rollout_t *r = rollout_new(1);
     rollout_apply(r, &CANARY10, NULL);
-    CHECK(isnan(rollout_report(r, NULL).prod.p99_ms));
+    CHECK(rollout_report(r, NULL).prod.p99_ms == 0);   //  no requests
     for (int i = 0; i < 990; i++)
-        rollout_count(r, ROLLOUT_PROD, 200, 2000);
+        rollout_count(r, ROLLOUT_TO_PROD, 200, 2000);
     for (int i = 0; i < 10; i++)
-        rollout_count(r, ROLLOUT_PROD, 200, 80000);
-    rollout_count(r, ROLLOUT_PROD, 404, 2000);
-    rollout_count(r, ROLLOUT_PROD, 503, 2000);
-    rollout_count(r, ROLLOUT_CAND, 404, 2000);
-    rollout_count(r, ROLLOUT_CAND, 422, 2000);
-    rollout_count(r, ROLLOUT_CAND, 500, 100);
-    rollout_count(r, ROLLOUT_SIDE_NONE, 500, 100);
+        rollout_count(r, ROLLOUT_TO_PROD, 200, 80000);
+    rollout_count(r, ROLLOUT_TO_PROD, 404, 2000);
+    rollout_count(r, ROLLOUT_TO_PROD, 503, 2000);
+    rollout_count(r, ROLLOUT_TO_CAND, 404, 2000);
+    rollout_count(r, ROLLOUT_TO_CAND, 422, 2000);
+    rollout_count(r, ROLLOUT_TO_CAND, 500, 100);
+    rollout_count(r, ROLLOUT_TO_NONE, 500, 100);
     rollout_report_t rep = rollout_report(r, NULL);
     CHECK_INT(rep.prod.requests, 1002);
     CHECK_INT(rep.prod.errors, 1);
@@ -144,11 +144,11 @@ static void test_counts(void)
     CHECK(rep.prod.p99_ms >= 2.0 && rep.prod.p99_ms <= 2.2);
     CHECK(rep.cand.p99_ms >= 2.0 && rep.cand.p99_ms <= 2.2);
     for (int i = 0; i < 20; i++)
-        rollout_count(r, ROLLOUT_PROD, 200, 80000);
+        rollout_count(r, ROLLOUT_TO_PROD, 200, 80000);
     rep = rollout_report(r, NULL);
     CHECK(rep.prod.p99_ms >= 80 && rep.prod.p99_ms <= 88);
-    rollout_count(r, ROLLOUT_CAND, 200, INT64_MAX / 2);   //  the last bucket holds the rest
-    rollout_count(r, ROLLOUT_CAND, 200, -5);
+    rollout_count(r, ROLLOUT_TO_CAND, 200, INT64_MAX / 2);   //  the last bucket holds the rest
+    rollout_count(r, ROLLOUT_TO_CAND, 200, -5);
     CHECK_INT(rollout_report(r, NULL).cand.requests, 5);
     rollout_destroy(&r);
 }
@@ -262,7 +262,7 @@ static void test_feedback_metric(void)
     rollout_apply(r, &CANARY10, fb);
     rollout_report_t rep = rollout_report(r, fb);
     CHECK_INT(rep.prod.labelled, 0);
-    CHECK(isnan(rep.prod.metric));
+    CHECK(rep.prod.metric == 0);
     const char *ids[] = {"p1", "p2", "p3", "p4"};
     for (int i = 0; i < 4; i++) {
         feedback_log(fb, ids[i], 0, 3, FEEDBACK_BINARY, i < 3, 0.5, 2);
@@ -289,7 +289,7 @@ static void test_metrics_text(void)
     CHECK_INT(strlen(text), len);
     free(text);
     rollout_apply(r, &CANARY10, NULL);
-    rollout_count(r, ROLLOUT_CAND, 500, 1000);
+    rollout_count(r, ROLLOUT_TO_CAND, 500, 1000);
     rollout_skip(r);
     text = rollout_metrics(r, NULL, &len);
     CHECK_CONTAINS(text, "mlops_rollout_info{rollout=\"canary\",version=\"4\",percent=\"10\"} 1\n");
