@@ -169,7 +169,7 @@ static void s_route_api(gateway_t *self, request_t *req, const char *url, bool g
     bool action = api_call_is_action(req->call);
     if (req->call == API_NONE)
         gateway_settle_detail(self, req, 404, "not found: the /api endpoints are GET /api/runs, "
-                              "/api/runs/RUN/logs, /api/models, /api/workers, /api/drift and POST /api/retrain, "
+                              "/api/runs/RUN/logs, /api/models, /api/workers, /api/drift, /api/canary and POST /api/retrain, "
                               "/api/promote, /api/rollback");
     else if (action && !post) {
         req->allow = "POST";

@@ -196,8 +196,10 @@ static int s_flag(gateway_config_t *cfg, const char *flag, const char *value)
         cfg->model_name = value;
     else if (strcmp(flag, "--static") == 0 && value)
         cfg->static_dir = value;
+    else if (strcmp(flag, "--rollout-poll") == 0 && value && strcmp(value, "0") == 0)
+        s_rollout_poll = 0;   //  a duration is positive: 0 alone says never
     else if (strcmp(flag, "--rollout-poll") == 0)
-        return s_duration(flag, value, 0, 3600000, &s_rollout_poll);
+        return s_duration(flag, value, 1, 3600000, &s_rollout_poll);
     else if (strcmp(flag, "--broker-timeout") == 0)
         return s_duration(flag, value, 1, 3600000, &cfg->broker_timeout_ms);
     else if (strcmp(flag, "--port") == 0)
