@@ -251,10 +251,11 @@ void broker_link_fail_all(gateway_t *self, int status, const char *why);
 //  the candidate), before its PREDICT is encoded.
 void rollout_link_route(gateway_t *self, request_t *req);
 
-//  After req's PREDICT (msg) was queued and dispatched: during a shadow, a
-//  copy pinned to the candidate goes to a worker with spare credit when
-//  production's went out and nothing waits; else it is counted skipped.
-void rollout_link_shadow(gateway_t *self, request_t *req, const proto_msg_t *msg);
+//  After req's PREDICT (msg) was queued and dispatched: the warm-up copies
+//  of a new rollout, or during a shadow a copy pinned to the candidate to a
+//  worker with spare credit when production's went out and nothing waits
+//  (else counted skipped).
+void rollout_link_copies(gateway_t *self, request_t *req, const proto_msg_t *msg);
 
 //  req is settled with status: counted on its side.
 void rollout_link_settled(gateway_t *self, const request_t *req, int status);

@@ -282,7 +282,7 @@ void http_predict(gateway_t *self, request_t *req, const body_t *body)
     req->body = NULL;
     requests_queue(self->requests, req, clock_mono_ms() + self->cfg.deadline_ms);
     backend_dispatch(self);
-    rollout_link_shadow(self, req, &msg);
+    rollout_link_copies(self, req, &msg);
 }
 
 //  The body is in: parse, encode, queue and send (or send the /api call).

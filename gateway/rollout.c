@@ -44,6 +44,7 @@ typedef struct {
     double *kept;           //  the first answer's per-record predictions, NULL = none yet
     size_t n_kept;          //  their count
     bool kept_values;       //  kept are regression values (else class indexes)
+    bool warm;              //  a warm-up copy: neither counted nor compared
 } s_shadow_t;
 
 struct rollout {
@@ -52,6 +53,9 @@ struct rollout {
     s_side_t sides[3];                           //  by rollout_target_t (NONE unused)
     s_baseline_t baselines[3];                   //  feedback at the start, by side
     uint64_t compared, agreed, skipped;          //  shadow
+    bool warming;                                //  the candidate is loading: no canary request yet
+    bool warm_sent;                              //  the warm-up copies went out
+    size_t warm_out;                             //  warm-up copies not back yet
     s_shadow_t shadows[ROLLOUT_SHADOWS_MAX];     //  copies in flight
     size_t n_shadows;                            //  slots used
     feedback_version_t *fb_buf;                  //  FEEDBACK_VERSIONS_MAX, for feedback_versions
@@ -78,6 +82,8 @@ rollout_t *rollout_new(uint64_t seed)
 
 static void s_shadow_free(rollout_t *self, s_shadow_t *s)
 {
+    if (s->warm && --self->warm_out == 0 && self->warm_sent)
+        self->warming = false;
     free(s->kept);
     uint32_t gen = s->gen + 1;
     *s = (s_shadow_t){.gen = gen, .worker = -1};
@@ -139,6 +145,8 @@ bool rollout_apply(rollout_t *self, const rollout_state_t *state, const feedback
     if (changed) {
         memset(self->sides, 0, sizeof self->sides);
         self->compared = self->agreed = self->skipped = 0;
+        self->warming = s.rollout != ROLLOUT_NONE;
+        self->warm_sent = false;
         self->baselines[ROLLOUT_TO_CAND] = s_feedback_of(self, fb, s.version);
     }
     if (changed || s.production != self->baselines[ROLLOUT_TO_PROD].version)
@@ -170,7 +178,7 @@ rollout_target_t rollout_route(const rollout_t *self, const char *key, size_t le
 {
     if (self->state.rollout == ROLLOUT_NONE)
         return ROLLOUT_TO_NONE;
-    if (self->state.rollout == ROLLOUT_SHADOW)
+    if (self->state.rollout == ROLLOUT_SHADOW || self->warming)
         return ROLLOUT_TO_PROD;
     //  percent x 100 buckets, rounded: 0.01 % is the finest share
     uint32_t below = (uint32_t)llround(self->state.percent * (ROLLOUT_BUCKETS / 100));
@@ -256,19 +264,44 @@ static s_shadow_t *s_find(const rollout_t *self, uint64_t wire_id)
     return s->used && s->gen == (uint32_t)(wire_id >> 32) ? (s_shadow_t *)s : NULL;
 }
 
-uint64_t rollout_shadow_open(rollout_t *self, int worker, int64_t started_us, int64_t deadline_ms)
+//  A free slot made a copy's; its wire id, or 0 when every slot is taken.
+static uint64_t s_open(rollout_t *self, int worker, int64_t started_us, int64_t deadline_ms, bool warm)
 {
     for (size_t i = 0; i < ROLLOUT_SHADOWS_MAX; i++) {
         s_shadow_t *s = &self->shadows[i];
         if (s->used)
             continue;
         *s = (s_shadow_t){.used = true, .gen = s->gen, .worker = worker, .started_us = started_us,
-                          .deadline_ms = deadline_ms};
+                          .deadline_ms = deadline_ms, .warm = warm};
         self->n_shadows++;
+        self->warm_out += warm;
         return (uint64_t)s->gen << 32 | (ROLLOUT_SHADOW_ID_BASE + (uint32_t)i);
     }
-    self->skipped++;
     return 0;
+}
+
+uint64_t rollout_shadow_open(rollout_t *self, int worker, int64_t started_us, int64_t deadline_ms)
+{
+    uint64_t id = s_open(self, worker, started_us, deadline_ms, false);
+    self->skipped += id == 0;
+    return id;
+}
+
+bool rollout_warming(const rollout_t *self)
+{
+    return self->warming;
+}
+
+uint64_t rollout_warm_open(rollout_t *self, int worker, int64_t deadline_ms)
+{
+    return self->warming && !self->warm_sent ? s_open(self, worker, 0, deadline_ms, true) : 0;
+}
+
+void rollout_warm_sent(rollout_t *self)
+{
+    self->warm_sent = true;
+    if (self->warm_out == 0)
+        self->warming = false;
 }
 
 int rollout_shadow_worker(const rollout_t *self, uint64_t wire_id)
@@ -330,6 +363,10 @@ void rollout_shadow_answered(rollout_t *self, uint64_t wire_id, int status,
     if (!s || s->worker < 0)
         return;
     s->worker = -1;
+    if (s->warm) {   //  the candidate is loaded (or failed to): the canary may begin
+        s_shadow_free(self, s);
+        return;
+    }
     rollout_count(self, ROLLOUT_TO_CAND, status, now_us - s->started_us);
     if (status != 200 || s->prod_failed || s_meet(self, s, answer, false))
         s_shadow_free(self, s);
@@ -378,10 +415,10 @@ uint64_t rollout_shadow_expire(rollout_t *self, int64_t now_ms, int *worker)
         if (!s->used || s->deadline_ms > now_ms)
             continue;
         uint64_t id = (uint64_t)s->gen << 32 | (ROLLOUT_SHADOW_ID_BASE + (uint32_t)i);
-        if (s->worker >= 0) {   //  the candidate never answered: as a 504
-            *worker = s->worker;
+        if (s->worker >= 0 && !s->warm) {   //  the candidate never answered: as a 504
             rollout_count(self, ROLLOUT_TO_CAND, 504, (now_ms * 1000) - s->started_us);
         }
+        *worker = s->worker;
         s_shadow_free(self, s);
         return id;
     }
@@ -432,8 +469,9 @@ char *rollout_metrics(rollout_t *self, const feedback_t *fb, size_t *len)
              "version=\"%" PRId64 "\",percent=\"%g\"} 1\n"
              "# TYPE mlops_rollout_requests_total counter\n# TYPE mlops_rollout_errors_total counter\n"
              "# TYPE mlops_rollout_labelled gauge\n# TYPE mlops_rollout_p99_seconds gauge\n"
-             "# TYPE mlops_rollout_metric gauge\n",
-             S_KIND[self->state.rollout], self->state.version, self->state.percent);
+             "# TYPE mlops_rollout_metric gauge\n"
+             "# TYPE mlops_rollout_warming gauge\nmlops_rollout_warming %d\n",
+             S_KIND[self->state.rollout], self->state.version, self->state.percent, self->warming);
     s_side_metrics(text, cap, &n, "prod", &r.prod);
     s_side_metrics(text, cap, &n, "cand", &r.cand);
     s_append(text, cap, &n, "# TYPE mlops_rollout_shadow_total counter\n"

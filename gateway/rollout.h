@@ -31,6 +31,15 @@
     for the copy too, so both sides measure the same span. Statuses 4xx
     other than that are the client's mistakes and count as answered.
 
+    Warming up: a worker loads a version the first time a PREDICT pinned
+    to it comes (PROTOCOL.md, PREDICT), and that request waits, which would
+    put the load in the candidate's p99. So when a rollout begins, the
+    first production request after it is also copied, pinned, to every
+    worker that pins (uncounted, not compared), and the canary sends
+    nothing to the candidate until those copies are back (answered, failed
+    or expired). A worker that joins later loads on its first candidate
+    request, which then counts.
+
     The histogram has fixed log-spaced buckets (10% wide, 50 us to about
     10 minutes): counting allocates nothing and p99 is the upper edge of
     the bucket the 99th percentile falls in (at most 10% high).
@@ -145,6 +154,18 @@ void rollout_shadow_answered(rollout_t *self, uint64_t wire_id, int status,
 void rollout_shadow_production(rollout_t *self, uint64_t wire_id, bool ok,
                                const rollout_answer_t *answer);
 
+//  True while a new rollout's warm-up copies are not all back (the
+//  canary routes nothing to the candidate meanwhile).
+bool rollout_warming(const rollout_t *self);
+
+//  Opens a slot for a warm-up copy to worker (answered by deadline_ms):
+//  its wire id; 0 when not warming, when the warm-ups went out already,
+//  or every slot is taken. Its answer is neither counted nor compared.
+uint64_t rollout_warm_open(rollout_t *self, int worker, int64_t deadline_ms);
+
+//  The warm-up copies went out (none, maybe): warming ends once all are back.
+void rollout_warm_sent(rollout_t *self);
+
 //  The copy wire_id could not be sent: its slot is freed, counted skipped.
 void rollout_shadow_cancel(rollout_t *self, uint64_t wire_id);
 
@@ -153,8 +174,8 @@ void rollout_shadow_cancel(rollout_t *self, uint64_t wire_id);
 size_t rollout_shadow_lost(rollout_t *self, int worker);
 
 //  The next copy whose deadline passed at now_ms (counted a candidate
-//  error), its slot freed and its worker in *worker (to give its credit
-//  back) when it still held it; 0 when none.
+//  error unless a warm-up), its slot freed and its worker in *worker (to
+//  give its credit back) when it still held it, else -1; 0 when none.
 uint64_t rollout_shadow_expire(rollout_t *self, int64_t now_ms, int *worker);
 
 //  Copies in flight now.

@@ -12,7 +12,9 @@
     production's PREDICT went out, a copy pinned to the candidate goes to a
     worker that pins and has spare credit, only when no request waits for
     credit (a copy never takes a turn from a client). The copy's answer
-    comes back here by its id and is compared, counted and dropped.
+    comes back here by its id and is compared, counted and dropped. The
+    first production request of a new rollout is copied to every worker
+    that pins instead, to warm the candidate up (rollout.h).
 */
 #include "gateway_internal.h"
 
@@ -45,36 +47,64 @@ void rollout_link_route(gateway_t *self, request_t *req)
         req->pin_version = st->version;
 }
 
-void rollout_link_shadow(gateway_t *self, request_t *req, const proto_msg_t *msg)
+//  Sends msg pinned to the candidate as copy id to the worker in slot.
+//  Returns 0, or an error (the slot then freed as skipped).
+static int s_copy_send(gateway_t *self, int slot, uint64_t id, const proto_msg_t *msg, size_t records)
 {
-    const rollout_state_t *st = rollout_state(self->rollout);
-    if (st->rollout != ROLLOUT_SHADOW || req->rollout_side != ROLLOUT_TO_PROD)
-        return;
-    int slot = req->state == REQ_SENT && !requests_next(self->requests)
-             ? router_pick_pinning(self->router) : -1;
-    if (slot < 0) {
-        rollout_skip(self->rollout);
-        return;
-    }
-    uint64_t id = rollout_shadow_open(self->rollout, slot, req->started_us,
-                                      clock_mono_ms() + self->cfg.deadline_ms);
-    if (!id)
-        return;   //  every slot taken: counted skipped
     proto_msg_t copy = *msg;
     copy.predict.req_id = id;
-    copy.predict.version = st->version;
+    copy.predict.version = rollout_state(self->rollout)->version;
     uint8_t *frame = NULL;
     size_t len = 0;
     int rc = proto_msg_encode(&copy, &frame, &len);
     if (rc == 0)
         rc = backend_send(self, slot, frame, len);
     free(frame);
-    if (rc != 0) {
+    if (rc != 0)
         rollout_shadow_cancel(self->rollout, id);
+    else
+        router_sent(self->router, slot, records);
+    return rc;
+}
+
+//  A new rollout's first request: a warm-up copy to every worker that pins
+//  and has a credit to spare, so each loads the candidate before it counts.
+static void s_warm_up(gateway_t *self, const request_t *req, const proto_msg_t *msg)
+{
+    int64_t deadline = clock_mono_ms() + self->cfg.deadline_ms;
+    for (int i = 0; i < router_slots(self->router); i++) {
+        const router_worker_t *w = router_worker(self->router, i);
+        if (!w || !w->pins || w->model_version <= 0 || w->in_flight >= self->cfg.credit)
+            continue;
+        uint64_t id = rollout_warm_open(self->rollout, i, deadline);
+        if (id)
+            s_copy_send(self, i, id, msg, req->n_records);
+    }
+    rollout_warm_sent(self->rollout);
+}
+
+void rollout_link_copies(gateway_t *self, request_t *req, const proto_msg_t *msg)
+{
+    const rollout_state_t *st = rollout_state(self->rollout);
+    if (st->rollout == ROLLOUT_NONE || req->rollout_side != ROLLOUT_TO_PROD)
+        return;
+    bool sent = req->state == REQ_SENT && !requests_next(self->requests);
+    if (rollout_warming(self->rollout)) {
+        if (sent)
+            s_warm_up(self, req, msg);
         return;
     }
-    router_sent(self->router, slot, req->n_records);
-    req->shadow_id = id;
+    if (st->rollout != ROLLOUT_SHADOW)
+        return;
+    int slot = sent ? router_pick_pinning(self->router) : -1;
+    if (slot < 0) {
+        rollout_skip(self->rollout);
+        return;
+    }
+    uint64_t id = rollout_shadow_open(self->rollout, slot, req->started_us,
+                                      clock_mono_ms() + self->cfg.deadline_ms);
+    if (id && s_copy_send(self, slot, id, msg, req->n_records) == 0)
+        req->shadow_id = id;
 }
 
 void rollout_link_settled(gateway_t *self, const request_t *req, int status)

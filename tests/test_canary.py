@@ -21,8 +21,8 @@ import pytest
 import requests
 import zmq
 
-from procs import Gateway, read_log, start_infer, wait_for
-from serving_util import PASSENGER, FakeBroker
+from procs import Broker, Gateway, read_log, start_infer, wait_for
+from serving_util import PASSENGER, FakeBroker, FakeWorker
 from test_v2 import artifact  # noqa: F401  (the module's artifact fixture)
 from test_v2_pinning import _two_models
 from wire import pack, unpack
@@ -105,6 +105,13 @@ def applied(gw, line):
     wait_for(lambda: line in metrics(gw), what=line)
 
 
+def warm(gw):
+    """The first request of a new rollout warms the candidate up (rollout.h):
+    sends it and waits until the warm-up copies are back."""
+    assert predict(gw, rid="warm-up").status_code == 200
+    applied(gw, "mlops_rollout_warming 0")
+
+
 def predict(gw, rid=None, key=None, params=None):
     headers = {}
     if rid:
@@ -133,6 +140,7 @@ def test_canary_share_stickiness_and_report(setup, procs):
     broker, gw = setup
     broker.set_state(rollout="canary", version=2, production=1, percent=30)
     applied(gw, 'mlops_rollout_info{rollout="canary",version="2",percent="30"} 1')
+    warm(gw)
     n, versions = 200, {1: 0, 2: 0}
     for i in range(n):
         r = predict(gw, rid="share-%04d" % i)
@@ -149,8 +157,8 @@ def test_canary_share_stickiness_and_report(setup, procs):
     # a pinned request is the client's choice: not routed, not counted
     assert predict(gw, params={"version": "1"}).json()["model_version"] == 1
     cand = versions[2] + sum(5 for v in seen.values() if v == 2)
-    prod = versions[1] + sum(5 for v in seen.values() if v == 1)
-    rep = latest_report(broker, lambda r: r["cand"]["requests"] + r["prod"]["requests"] == n + 30,
+    prod = versions[1] + sum(5 for v in seen.values() if v == 1) + 1   # and the warm-up
+    rep = latest_report(broker, lambda r: r["cand"]["requests"] + r["prod"]["requests"] == n + 31,
                         "a report of every request")
     assert rep["version"] == 2
     assert (rep["cand"]["requests"], rep["prod"]["requests"]) == (cand, prod)
@@ -167,6 +175,7 @@ def test_canary_share_stickiness_and_report(setup, procs):
                   port=gw.port, backend_port=gw.backend_port)
     gw2.wait_workers(1)
     applied(gw2, 'mlops_rollout_info{rollout="canary",version="2",percent="30"} 1')
+    warm(gw2)
     wait_for(lambda: broker.canary[-1]["gateway"] != first_id, what="the new gateway's poll")
     for key, version in seen.items():
         assert predict(gw2, key=key).json()["model_version"] == version, key
@@ -176,11 +185,12 @@ def test_candidate_that_cannot_load_counts_errors(setup):
     broker, gw = setup
     broker.set_state(rollout="canary", version=9, production=1, percent=100)
     applied(gw, 'mlops_rollout_info{rollout="canary",version="9",percent="100"} 1')
+    warm(gw)   # its warm-up copy failed to load v9: warming is over all the same
     for i in range(4):
         r = predict(gw, rid="err-%d" % i)
         assert r.status_code == 404 and "no version 9" in r.json()["detail"], r.text
     rep = latest_report(broker, lambda r: r["cand"]["requests"] == 4, "4 candidate answers")
-    assert rep["cand"]["errors"] == 4 and rep["prod"]["requests"] == 0
+    assert rep["cand"]["errors"] == 4 and rep["prod"]["requests"] == 1   # the warm-up
 
 
 def test_shadow_answers_never_reach_clients(setup):
@@ -188,6 +198,7 @@ def test_shadow_answers_never_reach_clients(setup):
     plain = [predict(gw, rid="plain-%d" % i) for i in range(5)]
     broker.set_state(rollout="shadow", version=2, production=1, started_ms=2000)
     applied(gw, 'mlops_rollout_info{rollout="shadow",version="2",percent="0"} 1')
+    warm(gw)   # a shadow warms up too: its first request is not copied
     n = 40
     for i in range(n):
         r = predict(gw, rid="plain-%d" % (i % 5))
@@ -197,7 +208,7 @@ def test_shadow_answers_never_reach_clients(setup):
     assert batch.status_code == 200 and batch.json()["model_version"] == 1
     rep = latest_report(broker, lambda r: r["cand"]["requests"] + r["skipped"] == n + 1,
                         "every copy answered or skipped")
-    assert rep["version"] == 2 and rep["prod"]["requests"] == n + 1
+    assert rep["version"] == 2 and rep["prod"]["requests"] == n + 2
     copies = rep["cand"]["requests"]
     assert copies > 0   # one worker with 32 credits and one request at a time: room for copies
     assert rep["cand"]["errors"] == 0
@@ -242,3 +253,158 @@ def test_rollout_poll_zero_asks_nothing(procs):
         assert [b.get("gateway", "") for b in broker.canary] == [""]   # only that read
     finally:
         broker.close()
+
+
+# --- with the real broker ------------------------------------------------------
+# The broker decides (tests/test_canary_broker.py checks its margins with
+# fabricated reports); here real gateways report what they counted.
+
+SOURCE = "synthetic:400:7"
+
+
+class PinningWorker(FakeWorker):
+    """A Python inference worker that takes pinned PREDICTs (it sends
+    SIGNATURE) and answers each pinned to `failing` with ERROR 500: a
+    candidate that breaks on live traffic."""
+
+    def __init__(self, endpoint, version, failing):
+        self.failing = failing
+        super().__init__(endpoint, version=version)
+
+    def _answer(self, sock, body):
+        if body.get("version") == self.failing:
+            sock.send(pack("ERROR", {"req_id": body["req_id"], "status": 500,
+                                     "message": "candidate broke"}))
+            return
+        super()._answer(sock, body)
+
+    def _run(self):
+        ctx = zmq.Context()
+        sock = ctx.socket(zmq.DEALER)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.connect(self.endpoint)
+        sock.send(pack("READY", {"stage": "infer", "host": self.host, "pid": 1,
+                                 "model_version": self.version}))
+        sock.send(pack("SIGNATURE", {"model_version": self.version, "signature": "{}"}, version=2))
+        last = time.time()
+        while not self.stop_flag.is_set():
+            if sock.poll(50):
+                command, body = unpack(sock.recv())
+                if command == "PREDICT":
+                    self._answer(sock, body)
+            if time.time() - last > 0.5:
+                sock.send(pack("HEARTBEAT", {"task_id": "", "model_version": self.version}))
+                last = time.time()
+        sock.close()
+        ctx.term()
+
+
+def control(broker, command, body):
+    """The REPLY body to one MLOPS/2 control request."""
+    sock = zmq.Context.instance().socket(zmq.REQ)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.connect(broker.control)
+    try:
+        sock.send(pack(command, body, version=2))
+        assert sock.poll(5000), command
+        return unpack(sock.recv())[1]
+    finally:
+        sock.close()
+
+
+def rollout(broker):
+    return control(broker, "CANARY", {})["data"]
+
+
+@pytest.fixture
+def real(procs):
+    """A real broker with three versions (v3 in production, v1 and v2
+    archived), skipped when it predates CANARY."""
+    broker = Broker(procs, extra=["--margin", "-1"])   # every run promotes
+    if not control(broker, "CANARY", {})["ok"]:
+        pytest.skip("this broker does not know CANARY (the broker side of #19 is not in this tree)")
+    broker.all_workers(trains=1)
+    for reason in ("first", "second", "third"):
+        run_id = broker.request("RETRAIN", {"source": SOURCE, "reason": reason})["run_id"]
+        assert broker.wait_run(run_id, timeout=90)["state"] == "succeeded"
+    assert broker.models()["production"] == 3
+    return broker
+
+
+def drive(gw, until, what, prefix):
+    """Sends /predict with fresh request ids until until() holds; the statuses."""
+    statuses = []
+
+    def step():
+        for _ in range(5):
+            statuses.append(predict(gw, rid="%s-%d" % (prefix, len(statuses))).status_code)
+        return until()
+    wait_for(step, timeout=60, what=what)
+    return statuses
+
+
+def test_real_broker_rolls_back_a_failing_candidate(procs, real):
+    gw = Gateway(procs, "--broker", real.control, "--rollout-poll", POLL)
+    worker = PinningWorker(gw.backend, version=3, failing=1)
+    try:
+        gw.wait_workers(1, version=3)
+        started = control(real, "PROMOTE", {"version": 1, "reason": "try", "canary_percent": 50.0,
+                                            "canary_requests": 30})
+        assert started["ok"], started
+        applied(gw, 'mlops_rollout_info{rollout="canary",version="1",percent="50"} 1')
+        warm(gw)
+        statuses = drive(gw, lambda: rollout(real)["rollout"] == "none", "the canary's end", "bad")
+        assert set(statuses) == {200, 500}   # the candidate's clients saw its failures
+        last = rollout(real)["last"]
+        assert last.startswith("rolled back v1: canary 50% for 30 requests: error rate ") \
+            and last.endswith("> 0% + 1 point"), last
+        assert real.models()["production"] == 3
+        applied(gw, 'mlops_rollout_info{rollout="none",version="0",percent="0"} 1')
+        assert {predict(gw, rid="after-%d" % i).status_code for i in range(10)} == {200}
+    finally:
+        worker.close()
+
+
+def test_real_broker_promotes_a_sound_canary_across_a_gateway_restart(procs, real):
+    gw = Gateway(procs, "--broker", real.control, "--rollout-poll", POLL)
+    start_infer(procs, gw.backend, "--broker", real.control)
+    gw.wait_workers(1, version=3)
+    assert control(real, "PROMOTE", {"version": 2, "reason": "try", "canary_percent": 50.0,
+                                     "canary_requests": 40})["ok"]
+    applied(gw, 'mlops_rollout_info{rollout="canary",version="2",percent="50"} 1')
+    warm(gw)
+    drive(gw, lambda: rollout(real)["cand_requests"] >= 15, "15 candidate requests", "one")
+    counted = rollout(real)["cand_requests"]
+    procs.kill(gw.proc)   # its last report stays counted at the broker
+    gw2 = Gateway(procs, "--broker", real.control, "--rollout-poll", POLL,
+                  port=gw.port, backend_port=gw.backend_port)
+    gw2.wait_workers(1)
+    applied(gw2, 'mlops_rollout_info{rollout="canary",version="2",percent="50"} 1')
+    warm(gw2)
+    assert rollout(real)["cand_requests"] >= counted   # the restart lost nothing reported
+    statuses = drive(gw2, lambda: rollout(real)["rollout"] == "none", "the canary's end", "two")
+    assert set(statuses) == {200}
+    assert rollout(real)["last"].startswith("promoted v2: canary 50% for 40 requests"), rollout(real)
+    wait_for(lambda: predict(gw2).json()["model_version"] == 2, what="v2 served")
+
+
+def test_real_broker_shadow_is_compared_and_never_answers(procs, real):
+    gw = Gateway(procs, "--broker", real.control, "--rollout-poll", POLL)
+    start_infer(procs, gw.backend, "--broker", real.control)
+    gw.wait_workers(1, version=3)
+    assert control(real, "PROMOTE", {"version": 1, "reason": "look", "shadow": True})["ok"]
+    applied(gw, 'mlops_rollout_info{rollout="shadow",version="1",percent="0"} 1')
+    warm(gw)
+    versions = set()
+
+    def compared():
+        for i in range(5):
+            versions.add(predict(gw, rid="sh-%d" % i).json()["model_version"])
+        return rollout(real)["compared"] >= 20
+    wait_for(compared, timeout=60, what="20 records compared at the broker")
+    assert versions == {3}   # only production answered clients
+    s = rollout(real)
+    assert s["cand_requests"] >= 20 and s["cand_errors"] == 0 and 0 <= s["agreed"] <= s["compared"]
+    assert control(real, "ROLLBACK", {"reason": "seen enough"})["ok"]
+    applied(gw, 'mlops_rollout_info{rollout="none",version="0",percent="0"} 1')
+    assert real.models()["production"] == 3

@@ -16,6 +16,13 @@
 static const rollout_state_t CANARY10 = {ROLLOUT_CANARY, 4, 3, 10.0, 1000};
 static const rollout_state_t SHADOW4 = {ROLLOUT_SHADOW, 4, 3, 0, 2000};
 
+//  Applies state and ends its warm-up at once (no worker to warm).
+static void s_apply(rollout_t *r, const rollout_state_t *state)
+{
+    rollout_apply(r, state, NULL);
+    rollout_warm_sent(r);
+}
+
 //  A fixed-seed key: what a client's request id looks like.
 static void s_key(uint64_t *state, char *out, size_t size)
 {
@@ -46,18 +53,18 @@ static void test_route_share(void)
     size_t n = 20000;
     CHECK_INT(rollout_route(r, "k", 1), ROLLOUT_TO_NONE);
     CHECK_INT(s_routed(r, n), 0);
-    rollout_apply(r, &CANARY10, NULL);
+    s_apply(r, &CANARY10);
     double sd = sqrt(n * 0.1 * 0.9);
     size_t got = s_routed(r, n);
     CHECK(fabs((double)got - n * 0.1) < 5 * sd);
     rollout_state_t small = CANARY10;
     small.percent = 0.5;
-    rollout_apply(r, &small, NULL);
+    s_apply(r, &small);
     got = s_routed(r, n);
     CHECK(got > 0 && fabs((double)got - n * 0.005) < 5 * sqrt(n * 0.005 * 0.995));
     rollout_state_t all = CANARY10;
     all.percent = 100;
-    rollout_apply(r, &all, NULL);
+    s_apply(r, &all);
     CHECK_INT(s_routed(r, n), n);
     rollout_apply(r, &SHADOW4, NULL);
     CHECK_INT(s_routed(r, n), 0);
@@ -71,7 +78,7 @@ static void test_route_share(void)
 static void test_route_sticky(void)
 {
     rollout_t *r = rollout_new(1);
-    rollout_apply(r, &CANARY10, NULL);
+    s_apply(r, &CANARY10);
     uint64_t seed = 7;
     char key[64];
     size_t moved = 0;
@@ -293,6 +300,7 @@ static void test_metrics_text(void)
     rollout_skip(r);
     text = rollout_metrics(r, NULL, &len);
     CHECK_CONTAINS(text, "mlops_rollout_info{rollout=\"canary\",version=\"4\",percent=\"10\"} 1\n");
+    CHECK_CONTAINS(text, "mlops_rollout_warming 1\n");
     CHECK_CONTAINS(text, "mlops_rollout_requests_total{side=\"cand\"} 1\n");
     CHECK_CONTAINS(text, "mlops_rollout_errors_total{side=\"cand\"} 1\n");
     CHECK_CONTAINS(text, "mlops_rollout_requests_total{side=\"prod\"} 0\n");
@@ -300,6 +308,46 @@ static void test_metrics_text(void)
     CHECK_CONTAINS(text, "mlops_rollout_shadow_total{result=\"skipped\"} 1\n");
     CHECK(strstr(text, "mlops_rollout_metric{") == NULL);
     free(text);
+    rollout_destroy(&r);
+}
+
+//  A new rollout warms up: the canary routes nothing to the candidate
+//  until every warm-up copy is back (answered, failed, expired or lost),
+//  and those copies are neither counted nor compared.
+static void test_warm_up(void)
+{
+    rollout_t *r = rollout_new(1);
+    rollout_state_t all = CANARY10;
+    all.percent = 100;
+    rollout_apply(r, &all, NULL);
+    CHECK(rollout_warming(r));
+    CHECK_INT(rollout_route(r, "k", 1), ROLLOUT_TO_PROD);
+    uint64_t a = rollout_warm_open(r, 0, 50), b = rollout_warm_open(r, 1, 50);
+    CHECK(a && b && rollout_shadow_is(a));
+    rollout_warm_sent(r);
+    CHECK_INT(rollout_warm_open(r, 2, 50), 0);   //  once per rollout
+    rollout_answer_t cand = {CAND_CLASSES, NULL, 4};
+    rollout_shadow_answered(r, a, 200, &cand, 10);
+    CHECK(rollout_warming(r));
+    CHECK_INT(rollout_route(r, "k", 1), ROLLOUT_TO_PROD);
+    int worker;
+    CHECK(rollout_shadow_expire(r, 50, &worker) == b);
+    CHECK_INT(worker, 1);   //  its credit to give back
+    CHECK(!rollout_warming(r));
+    CHECK_INT(rollout_route(r, "k", 1), ROLLOUT_TO_CAND);
+    rollout_report_t rep = rollout_report(r, NULL);
+    CHECK_INT(rep.cand.requests, 0);
+    CHECK_INT(rep.cand.errors, 0);
+    CHECK_INT(rep.compared, 0);
+    //  the next rollout warms up again; a lost worker's warm-up is back too
+    rollout_state_t next = all;
+    next.started_ms = 9999;
+    rollout_apply(r, &next, NULL);
+    CHECK(rollout_warming(r));
+    CHECK(rollout_warm_open(r, 3, 50) != 0);
+    rollout_warm_sent(r);
+    CHECK_INT(rollout_shadow_lost(r, 3), 1);
+    CHECK(!rollout_warming(r));
     rollout_destroy(&r);
 }
 
@@ -314,5 +362,6 @@ int main(void)
     RUN(test_shadow_ends);
     RUN(test_feedback_metric);
     RUN(test_metrics_text);
+    RUN(test_warm_up);
     return TEST_REPORT("test_rollout_gw");
 }
