@@ -369,11 +369,13 @@ def test_real_broker_promotes_a_sound_canary_across_a_gateway_restart(procs, rea
     gw = Gateway(procs, "--broker", real.control, "--rollout-poll", POLL)
     start_infer(procs, gw.backend, "--broker", real.control)
     gw.wait_workers(1, version=3)
+    # 200 requests: p99 then leaves out the two slowest, so a hiccup of the
+    # shared machine on one candidate request does not decide the test
     assert control(real, "PROMOTE", {"version": 2, "reason": "try", "canary_percent": 50.0,
-                                     "canary_requests": 40})["ok"]
+                                     "canary_requests": 200})["ok"]
     applied(gw, 'mlops_rollout_info{rollout="canary",version="2",percent="50"} 1')
     warm(gw)
-    drive(gw, lambda: rollout(real)["cand_requests"] >= 15, "15 candidate requests", "one")
+    drive(gw, lambda: rollout(real)["cand_requests"] >= 60, "60 candidate requests", "one")
     counted = rollout(real)["cand_requests"]
     procs.kill(gw.proc)   # its last report stays counted at the broker
     gw2 = Gateway(procs, "--broker", real.control, "--rollout-poll", POLL,
@@ -384,7 +386,7 @@ def test_real_broker_promotes_a_sound_canary_across_a_gateway_restart(procs, rea
     assert rollout(real)["cand_requests"] >= counted   # the restart lost nothing reported
     statuses = drive(gw2, lambda: rollout(real)["rollout"] == "none", "the canary's end", "two")
     assert set(statuses) == {200}
-    assert rollout(real)["last"].startswith("promoted v2: canary 50% for 40 requests"), rollout(real)
+    assert rollout(real)["last"].startswith("promoted v2: canary 50% for 200 requests"), rollout(real)
     wait_for(lambda: predict(gw2).json()["model_version"] == 2, what="v2 served")
 
 
