@@ -55,22 +55,12 @@ class CanaryBroker(FakeBroker):
                     "code": "invalid"}
         return {"ok": True, "error": "", "data": self.state, "code": ""}
 
-    def _run(self):
-        while not self.stop_flag.is_set():
-            if not self.control.poll(50):
-                continue
-            frames = self.control.recv_multipart()
-            command, body = unpack(frames[-1])
-            self.requests.append((command, body))
-            if command == "CANARY":
-                with self.lock:
-                    self.canary.append(body)
-                    frames[-1] = pack("REPLY", self._canary_reply(), version=2)
-            elif command == "GET_MODEL":
-                frames[-1] = pack("REPLY", self._reply(body))
-            else:
-                continue
-            self.control.send_multipart(frames)
+    def _answer(self, command, body):
+        if command != "CANARY":
+            return super()._answer(command, body)
+        with self.lock:
+            self.canary.append(body)
+            return pack("REPLY", self._canary_reply(), version=2)
 
     def set_state(self, **kw):
         with self.lock:
@@ -269,7 +259,7 @@ class PinningWorker(FakeWorker):
 
     def __init__(self, endpoint, version, failing):
         self.failing = failing
-        super().__init__(endpoint, version=version)
+        super().__init__(endpoint, version=version, pins=True)
 
     def _answer(self, sock, body):
         if body.get("version") == self.failing:
@@ -277,26 +267,6 @@ class PinningWorker(FakeWorker):
                                      "message": "candidate broke"}))
             return
         super()._answer(sock, body)
-
-    def _run(self):
-        ctx = zmq.Context()
-        sock = ctx.socket(zmq.DEALER)
-        sock.setsockopt(zmq.LINGER, 0)
-        sock.connect(self.endpoint)
-        sock.send(pack("READY", {"stage": "infer", "host": self.host, "pid": 1,
-                                 "model_version": self.version}))
-        sock.send(pack("SIGNATURE", {"model_version": self.version, "signature": "{}"}, version=2))
-        last = time.time()
-        while not self.stop_flag.is_set():
-            if sock.poll(50):
-                command, body = unpack(sock.recv())
-                if command == "PREDICT":
-                    self._answer(sock, body)
-            if time.time() - last > 0.5:
-                sock.send(pack("HEARTBEAT", {"task_id": "", "model_version": self.version}))
-                last = time.time()
-        sock.close()
-        ctx.term()
 
 
 def control(broker, command, body):
