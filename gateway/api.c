@@ -22,7 +22,7 @@
 //  API_LOGS has a run segment: s_logs_run finds it, not this table
 static const char *const s_paths[API_LOGS] = {"/api/runs", "/api/models", "/api/workers",
                                               "/api/retrain", "/api/promote", "/api/rollback",
-                                              "/api/drift"};
+                                              "/api/drift", "/api/canary"};
 #define LOGS_PREFIX "/api/runs/"
 #define LOGS_SUFFIX "/logs"
 
@@ -165,6 +165,8 @@ int api_request_encode(api_call_t call, const char *body, size_t len, uint8_t **
         msg.cmd = PROTO_MODELS;
     else if (call == API_DRIFT)
         msg.cmd = PROTO_DRIFT;
+    else if (call == API_CANARY)
+        msg = (proto_msg_t){.cmd = PROTO_CANARY, .canary = {.gateway = ""}};
     json_t *obj = NULL;
     if (api_call_is_action(call)) {
         json_error_t jerr;

@@ -28,6 +28,7 @@ typedef enum {
     API_PROMOTE,     //  POST /api/promote  -> PROMOTE
     API_ROLLBACK,    //  POST /api/rollback -> ROLLBACK
     API_DRIFT,       //  GET /api/drift     -> DRIFT (proto/drift_io.h)
+    API_CANARY,      //  GET /api/canary    -> CANARY (proto/rollout_io.h), no report
     API_LOGS,        //  GET /api/runs/{run}/logs[?task=TASK_ID] -> LOGS
     API_NONE         //  not an /api path
 } api_call_t;

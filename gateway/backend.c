@@ -70,6 +70,14 @@ static void s_send_disconnect(gateway_t *self, const uint8_t *id, size_t id_len,
 
 static void s_worker_lost(gateway_t *self, int slot, const char *reason);
 
+int backend_send(gateway_t *self, int slot, const uint8_t *frame, size_t len)
+{
+    int rc = s_send_to(self, slot, frame, len);
+    if (rc == EHOSTUNREACH)
+        s_worker_lost(self, slot, "connection closed");
+    return rc;
+}
+
 void backend_dispatch(gateway_t *self)
 {
     request_t *req;
@@ -110,6 +118,7 @@ static void s_worker_lost(gateway_t *self, int slot, const char *reason)
     size_t moved = requests_requeue(self->requests, slot);
     log_warning("infer worker lost worker=%s reason=%s requests_resent=%zu", w->name, reason, moved);
     self->resent += moved;
+    rollout_link_lost(self, slot);   //  shadow copies are not re-sent: they only measure
     router_remove(self->router, slot);
     if (router_serving(self->router) == 0)
         s_fail_queue(self, "no inference worker with a model is connected");
@@ -170,6 +179,8 @@ static void s_handle_prediction(gateway_t *self, const proto_msg_t *msg)
         return;
     }
     http_feedback_log(self, req, msg);
+    if (req->shadow_id)
+        rollout_link_production(self, req, msg);
     if (req->v2) {
         http_v2_prediction(self, req, msg);
         return;
@@ -231,6 +242,17 @@ static void s_handle_ready(gateway_t *self, const uint8_t *id, size_t id_len, co
     log_info("infer worker ready worker=%s model_version=%" PRId64, name, msg->ready.model_version);
 }
 
+//  True when a PREDICTION answers a request of the version the worker
+//  serves: not a shadow copy, not pinned (by its client or a canary), so
+//  its model_version says what the worker serves now.
+static bool s_answers_served(gateway_t *self, const proto_msg_t *msg)
+{
+    if (rollout_shadow_is(msg->prediction.req_id))
+        return false;
+    const request_t *req = requests_find(self->requests, msg->prediction.req_id);
+    return !req || req->pin_version == 0;
+}
+
 static void s_handle_message(gateway_t *self, const uint8_t *id, size_t id_len, const proto_msg_t *msg)
 {
     if (msg->cmd == PROTO_READY) {
@@ -243,13 +265,23 @@ static void s_handle_message(gateway_t *self, const uint8_t *id, size_t id_len, 
         int64_t version = router_worker(self->router, slot)->model_version;
         if (msg->cmd == PROTO_HEARTBEAT)
             version = msg->heartbeat.model_version;
-        else if (msg->cmd == PROTO_PREDICTION)
+        else if (msg->cmd == PROTO_PREDICTION && s_answers_served(self, msg))
             version = msg->prediction.model_version;
         router_heard(self->router, slot, version, clock_mono_ms());
     }
     switch (msg->cmd) {
-    case PROTO_PREDICTION: s_handle_prediction(self, msg); break;
-    case PROTO_ERROR: s_handle_error(self, msg); break;
+    case PROTO_PREDICTION:
+        if (rollout_shadow_is(msg->prediction.req_id))
+            rollout_link_copy_answered(self, msg);
+        else
+            s_handle_prediction(self, msg);
+        break;
+    case PROTO_ERROR:
+        if (rollout_shadow_is(msg->error.req_id))
+            rollout_link_copy_answered(self, msg);
+        else
+            s_handle_error(self, msg);
+        break;
     case PROTO_HEARTBEAT: break;
     case PROTO_SIGNATURE:
         if (slot >= 0) {

@@ -7,7 +7,8 @@
     waiting on it are a FIFO ring and each REPLY settles the oldest. When
     the broker is silent past broker_timeout_ms every waiting request gets
     503 and the DEALER is replaced, so a late reply can never be paired
-    with a newer request.
+    with a newer request. The rollout poll's CANARY (rollout_link.c) waits
+    in the same FIFO, marked as no request's: its REPLY goes back there.
 */
 #include "gateway_internal.h"
 
@@ -63,6 +64,14 @@ void broker_link_fail_all(gateway_t *self, int status, const char *why)
     }
 }
 
+//  Appends a call sent now to the ring.
+static void s_push(gateway_t *self, uint64_t req_id, broker_reply_fn *own_fn)
+{
+    size_t tail = (self->calls_head + self->calls_n++) % GATEWAY_CONTROL_INFLIGHT_MAX;
+    self->calls[tail] = (broker_call_t){.req_id = req_id, .sent_ms = clock_mono_ms(), .own_fn = own_fn};
+    self->calls_own += own_fn != NULL;
+}
+
 //  Sends an encoded request frame (taken) for req, or settles req with why not.
 static void s_send(gateway_t *self, request_t *req, uint8_t *frame, size_t frame_len)
 {
@@ -74,9 +83,7 @@ static void s_send(gateway_t *self, request_t *req, uint8_t *frame, size_t frame
         gateway_settle_detail(self, req, 503, why);
         return;
     }
-    size_t tail = (self->calls_head + self->calls_n++) % GATEWAY_CONTROL_INFLIGHT_MAX;
-    self->calls[tail] = (broker_call_t){.req_id = requests_id(self->requests, req),
-                                        .sent_ms = clock_mono_ms()};
+    s_push(self, requests_id(self->requests, req), NULL);
     req->state = REQ_CONTROL;
 }
 
@@ -87,9 +94,7 @@ int broker_link_send_own(gateway_t *self, uint8_t *frame, size_t frame_len, brok
     free(frame);
     if (!sent)
         return -1;
-    size_t tail = (self->calls_head + self->calls_n++) % GATEWAY_CONTROL_INFLIGHT_MAX;
-    self->calls[tail] = (broker_call_t){.sent_ms = clock_mono_ms(), .own_fn = fn};
-    self->calls_own++;
+    s_push(self, 0, fn);
     return 0;
 }
 
@@ -204,7 +209,9 @@ void broker_link_timers(gateway_t *self, int64_t now)
     char why[320];
     snprintf(why, sizeof why, "broker unreachable at %s: no answer within %" PRId64 " ms",
              self->cfg.broker, self->cfg.broker_timeout_ms);
-    log_warning("broker silent broker=%s requests_failed=%zu", self->cfg.broker, self->calls_n);
+    size_t requests = self->calls_n - self->calls_own;   //  the gateway's own calls log their own
+    if (requests)
+        log_warning("broker silent broker=%s requests_failed=%zu", self->cfg.broker, requests);
     broker_link_fail_all(self, 503, why);
     mlops_err_t err;
     if (broker_link_open(self, &err) != 0)

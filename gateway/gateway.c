@@ -32,6 +32,7 @@
 
 void gateway_settle(gateway_t *self, request_t *req, int status, char *answer, size_t len)
 {
+    rollout_link_settled(self, req, status);
     if (req->state == REQ_SENT && router_worker(self->router, req->worker))
         router_abandoned(self->router, req->worker);
     requests_settle(self->requests, req, status, answer, len);
@@ -76,6 +77,7 @@ static void s_timers(gateway_t *self)
     broker_link_timers(self, now);
     drift_gauges_timers(self, now);
     http_feedback_flush(self);
+    rollout_link_timers(self, now);
     http_guard_timers(self, now);
     backend_dispatch(self);
 }
@@ -92,6 +94,8 @@ static long s_poll_timeout(gateway_t *self)
         next = broker_link_due_ms(self);
     if (http_guard_due_ms(self) < next)
         next = http_guard_due_ms(self);
+    if (rollout_link_due_ms(self) < next)
+        next = rollout_link_due_ms(self);
     MHD_UNSIGNED_LONG_LONG mhd_ms;
     if (MHD_get_timeout(self->httpd, &mhd_ms) == MHD_YES && now + (int64_t)mhd_ms < next)
         next = now + (int64_t)mhd_ms;
@@ -134,7 +138,7 @@ static int s_check_config(const gateway_config_t *cfg, mlops_err_t *err)
     if (cfg->batch_max == 0 || cfg->batch_max > PROTO_RECORDS_MAX)
         return mlops_err_set(err, MLOPS_EINVAL, "batch limit must be 1..%d records", PROTO_RECORDS_MAX);
     if (cfg->deadline_ms <= 0 || cfg->heartbeat_msec <= 0 || cfg->liveness <= 0
-        || cfg->broker_timeout_ms <= 0 || cfg->header_timeout_ms <= 0)
+        || cfg->broker_timeout_ms <= 0 || cfg->header_timeout_ms <= 0 || cfg->rollout_poll_ms < 0)
         return mlops_err_set(err, MLOPS_EINVAL, "deadline and heartbeat settings must be positive");
     if (cfg->feedback_rows == 0 || cfg->feedback_rows > FEEDBACK_LOG_ROWS_MAX
         || !(cfg->feedback_sample >= 0 && cfg->feedback_sample <= 1))
@@ -197,7 +201,8 @@ gateway_t *gateway_new(const gateway_config_t *cfg, mlops_err_t *err)
     self->router = router_new(cfg->credit, liveness_interval(cfg->heartbeat_msec) * cfg->liveness);
     self->counters = counters_new();
     self->feedback = feedback_new(cfg->feedback_rows, cfg->feedback_sample, 0);
-    if (!self->requests || !self->router || !self->counters || !self->feedback) {
+    self->rollout = rollout_new(0);
+    if (!self->requests || !self->router || !self->counters || !self->feedback || !self->rollout) {
         mlops_err_set(err, MLOPS_ENOMEM, "out of memory for %u request slots", n_requests);
         gateway_destroy(&self);
         return NULL;
@@ -206,6 +211,8 @@ gateway_t *gateway_new(const gateway_config_t *cfg, mlops_err_t *err)
         gateway_destroy(&self);
         return NULL;
     }
+    if (cfg->broker && cfg->rollout_poll_ms > 0)
+        self->next_poll_ms = clock_mono_ms();   //  ask at once: a canary may be under way
     log_info("gateway listening http_port=%u backend=%s broker=%s admin_token=%s static=%s",
              (unsigned)self->port, self->backend_endpoint, cfg->broker ? cfg->broker : "none",
              cfg->admin_token && *cfg->admin_token ? "set" : "none",
@@ -301,6 +308,7 @@ void gateway_destroy(gateway_t **p)
     router_destroy(&self->router);
     counters_destroy(&self->counters);
     feedback_destroy(&self->feedback);
+    rollout_destroy(&self->rollout);
     requests_destroy(&self->requests);
     http_v2_close(self);
     free(self);

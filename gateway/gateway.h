@@ -54,6 +54,7 @@
 #define GATEWAY_CONTROL_INFLIGHT_MAX 64            //  /api requests at the broker at once
 #define GATEWAY_MODEL_NAME "titanic"               //  the served model's V2 name
 #define GATEWAY_FEEDBACK_SAMPLE 1.0                //  share of predictions logged for /feedback
+#define GATEWAY_ROLLOUT_POLL_MSEC 1000             //  CANARY to the broker (mlops-gateway with --broker)
 
 typedef struct {
     const char *bind_address;        //  HTTP address, NULL = all interfaces
@@ -82,6 +83,8 @@ typedef struct {
     size_t feedback_rows;            //  prediction log rows (feedback.h), 1..FEEDBACK_LOG_ROWS_MAX
     double feedback_sample;          //  share of predictions logged, 0..1
     const char *feedback_token;      //  bearer token for POST /feedback, NULL = the admin token's rule
+    int64_t rollout_poll_ms;         //  asks the broker for the rollout this often, 0 = never
+                                     //  (the default here; main.c: GATEWAY_ROLLOUT_POLL_MSEC with --broker)
 } gateway_config_t;
 
 typedef struct gateway gateway_t;

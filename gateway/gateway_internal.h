@@ -19,6 +19,9 @@
         requests.c     the request table (requests.h, no I/O)
         http_feedback.c  request ids, the prediction log (feedback.h, no
                        I/O), POST /feedback and GET /api/feedback
+        rollout_link.c the shadow or canary (rollout.h, no I/O) on the
+                       sockets: the poll of the broker (CANARY), a
+                       request's side, shadow copies out and back
 
     Everything runs on the reactor's one thread; nothing here locks.
 */
@@ -36,6 +39,7 @@
 #include "guard.h"
 #include "msg.h"
 #include "requests.h"
+#include "rollout.h"
 #include "router.h"
 #include "schema.h"
 #include "vec.h"
@@ -55,7 +59,7 @@
 typedef void (broker_reply_fn)(gateway_t *self, const proto_msg_t *msg);
 
 typedef struct {
-    uint64_t req_id;                  //  the request waiting for this REPLY
+    uint64_t req_id;                  //  the request waiting for this REPLY (unless own_fn)
     int64_t sent_ms;                  //  when it went to the broker
     broker_reply_fn *own_fn;          //  or, a call of the gateway's own: where its REPLY goes
 } broker_call_t;
@@ -95,6 +99,11 @@ struct gateway {
     size_t calls_head, calls_n;       //  ring's oldest entry, and its length
     size_t calls_own;                 //  of those, the gateway's own (a stop does not wait for them)
     drift_gauges_t *drift_gauges;     //  the broker's drift on /metrics (drift_gauges.c)
+    //  rollout_link.c
+    rollout_t *rollout;               //  the shadow or canary, as the broker said
+    int64_t next_poll_ms;             //  when the next CANARY goes (0 = off for good)
+    bool poll_waiting;                //  a CANARY is at the broker
+    bool poll_failing;                //  the last poll failed (logged once until one works)
 };
 
 /* --- gateway.c ---------------------------------------------------------- */
@@ -208,6 +217,10 @@ void backend_close(gateway_t *self);
 //  Sends queued requests while some worker has credit.
 void backend_dispatch(gateway_t *self);
 
+//  Sends one frame to the worker in slot. Returns 0, or the errno of
+//  zmq_send; an unreachable worker (EHOSTUNREACH) is lost before it returns.
+int backend_send(gateway_t *self, int slot, const uint8_t *frame, size_t len);
+
 //  Handles what waits on the ROUTER / on the monitor.
 void backend_drain(gateway_t *self);
 void backend_monitor_drain(gateway_t *self);
@@ -246,5 +259,41 @@ int64_t broker_link_due_ms(const gateway_t *self);
 //  Answers every request waiting on the broker with status / why (and the
 //  gateway's own calls with no REPLY).
 void broker_link_fail_all(gateway_t *self, int status, const char *why);
+
+/* --- rollout_link.c ----------------------------------------------------- */
+
+//  A predict its client did not pin: picks its side (a canary may pin it to
+//  the candidate), before its PREDICT is encoded.
+void rollout_link_route(gateway_t *self, request_t *req);
+
+//  After req's PREDICT (msg) was queued and dispatched: the warm-up copies
+//  of a new rollout, or during a shadow a copy pinned to the candidate to a
+//  worker with spare credit when production's went out and nothing waits
+//  (else counted skipped).
+void rollout_link_copies(gateway_t *self, request_t *req, const proto_msg_t *msg);
+
+//  req is settled with status: counted on its side.
+void rollout_link_settled(gateway_t *self, const request_t *req, int status);
+
+//  Production's PREDICTION for req, whose copy is out: handed to the comparison.
+void rollout_link_production(gateway_t *self, const request_t *req, const proto_msg_t *msg);
+
+//  A PREDICTION or ERROR whose id is a shadow copy's (rollout_shadow_is):
+//  its worker's credit back, counted and compared, never a client's answer.
+void rollout_link_copy_answered(gateway_t *self, const proto_msg_t *msg);
+
+//  The worker in slot is lost: its copies are forgotten.
+void rollout_link_lost(gateway_t *self, int slot);
+
+//  Sends the poll when due, expires copies; when next due (monotonic ms).
+void rollout_link_timers(gateway_t *self, int64_t now);
+int64_t rollout_link_due_ms(const gateway_t *self);
+
+//  The broker's REPLY to the poll (NULL: it failed or timed out).
+void rollout_link_reply(gateway_t *self, const proto_msg_t *msg);
+
+//  The mlops_rollout_* lines appended to a /metrics text (malloc'd, *len
+//  its length; kept as it was when out of memory).
+char *rollout_link_metrics(gateway_t *self, char *text, size_t *len);
 
 #endif

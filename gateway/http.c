@@ -98,6 +98,7 @@ static void s_answer_metrics(gateway_t *self, request_t *req)
     }
     free(live);
     text = drift_gauges_append(self->drift_gauges, text, &len);
+    text = text ? rollout_link_metrics(self, text, &len) : NULL;
     gateway_settle(self, req, 200, text, len);
     req->content_type = "text/plain; version=0.0.4; charset=utf-8";
 }
@@ -169,7 +170,7 @@ static void s_route_api(gateway_t *self, request_t *req, const char *url, bool g
     bool action = api_call_is_action(req->call);
     if (req->call == API_NONE)
         gateway_settle_detail(self, req, 404, "not found: the /api endpoints are GET /api/runs, "
-                              "/api/runs/RUN/logs, /api/models, /api/workers, /api/drift and POST /api/retrain, "
+                              "/api/runs/RUN/logs, /api/models, /api/workers, /api/drift, /api/canary and POST /api/retrain, "
                               "/api/promote, /api/rollback");
     else if (action && !post) {
         req->allow = "POST";
@@ -262,6 +263,7 @@ static void s_route(gateway_t *self, request_t *req, const char *url, const char
 void http_predict(gateway_t *self, request_t *req, const body_t *body)
 {
     http_feedback_id(self, req);
+    rollout_link_route(self, req);
     if (req->pin_version && router_pinning(self->router) == 0) {
         gateway_settle_detail(self, req, 503, "no inference worker takes requests pinned to a "
                               "version (they predate it)");
@@ -281,6 +283,7 @@ void http_predict(gateway_t *self, request_t *req, const body_t *body)
     req->body = NULL;
     requests_queue(self->requests, req, clock_mono_ms() + self->cfg.deadline_ms);
     backend_dispatch(self);
+    rollout_link_copies(self, req, &msg);
 }
 
 //  The body is in: parse, encode, queue and send (or send the /api call).

@@ -29,6 +29,8 @@ static char s_backend[ENDPOINT_MAX];    //  the backend --listen makes
 static const char *s_listen;            //  --listen ADDR, NULL = loopback
 static bool s_bind_given, s_backend_given; //  typed, so --listen leaves them
 static bool s_insecure;                 //  --insecure
+static bool s_broker_given;             //  --broker: the rollout poll is on
+static int64_t s_rollout_poll = GATEWAY_ROLLOUT_POLL_MSEC; //  --rollout-poll
 
 static void s_signal_fn(int sig)
 {
@@ -57,6 +59,8 @@ static void s_usage(FILE *out)
         "                       (default %s; HOST alone means port 5556)\n"
         "  --broker-timeout DURATION  /api answers 503 when the broker is silent\n"
         "                       this long, 1ms..1h (default %s)\n"
+        "  --rollout-poll DURATION  ask the broker for the shadow or canary this\n"
+        "                       often, 0 = never (default 1s; only with --broker)\n"
         "  --admin-token TOKEN  every /api call needs Authorization: Bearer TOKEN\n"
         "                       (default: env MLOPS_ADMIN_TOKEN; unset = no token needed)\n"
         "  --read-token TOKEN   a second token that the /api reads (GET) take too, for\n"
@@ -173,6 +177,7 @@ static int s_flag(gateway_config_t *cfg, const char *flag, const char *value)
             return -1;
         }
         cfg->broker = s_broker;
+        s_broker_given = true;
     } else if (strcmp(flag, "--admin-token") == 0 && value)
         cfg->admin_token = value;
     else if (strcmp(flag, "--read-token") == 0 && value)
@@ -191,6 +196,10 @@ static int s_flag(gateway_config_t *cfg, const char *flag, const char *value)
         cfg->model_name = value;
     else if (strcmp(flag, "--static") == 0 && value)
         cfg->static_dir = value;
+    else if (strcmp(flag, "--rollout-poll") == 0 && value && strcmp(value, "0") == 0)
+        s_rollout_poll = 0;   //  a duration is positive: 0 alone says never
+    else if (strcmp(flag, "--rollout-poll") == 0)
+        return s_duration(flag, value, 1, 3600000, &s_rollout_poll);
     else if (strcmp(flag, "--broker-timeout") == 0)
         return s_duration(flag, value, 1, 3600000, &cfg->broker_timeout_ms);
     else if (strcmp(flag, "--port") == 0)
@@ -320,6 +329,7 @@ int main(int argc, char **argv)
         cfg.feedback_token = getenv("MLOPS_FEEDBACK_TOKEN");
     if (!cfg.static_dir)
         cfg.static_dir = s_find_static();
+    cfg.rollout_poll_ms = s_broker_given ? s_rollout_poll : 0;
     s_apply_listen(&cfg);
     log_init("gateway");
     if (s_check_open(&cfg))

@@ -76,6 +76,8 @@ typedef struct {
     int64_t pin_version;              //  the model version asked for, 0 = production
     bool feedback;                    //  POST /feedback
     char request_id[FEEDBACK_ID_MAX + 1]; //  a prediction's id (X-Request-Id), "" = none
+    uint8_t rollout_side;             //  rollout_target_t: counted as production's or the candidate's
+    uint64_t shadow_id;               //  its shadow copy's wire id, 0 = none (rollout.h)
 } request_t;
 
 typedef struct requests requests_t;

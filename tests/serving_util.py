@@ -25,10 +25,12 @@ class FakeWorker:
     answers; "slow" answers as "echo" after 0.5 s; "error" answers ERROR 422
     naming each field called "bad"; "short" answers as "echo" with the last
     record left out; "uneven" as "echo" with one probability fewer than
-    predictions (a PREDICTION that does not decode)."""
+    predictions (a PREDICTION that does not decode). pins: it sends
+    SIGNATURE after READY, so the gateway sends it pinned PREDICTs too."""
 
-    def __init__(self, endpoint, version=1, mode="echo", host="fake"):
+    def __init__(self, endpoint, version=1, mode="echo", host="fake", pins=False):
         self.endpoint, self.version, self.mode, self.host = endpoint, version, mode, host
+        self.pins = pins
         self.received = []
         self.disconnects = []
         self.stop_flag = threading.Event()
@@ -64,6 +66,8 @@ class FakeWorker:
         sock.connect(self.endpoint)
         sock.send(pack("READY", {"stage": "infer", "host": self.host, "pid": os.getpid(),
                                  "model_version": self.version}))
+        if self.pins:
+            sock.send(pack("SIGNATURE", {"model_version": self.version, "signature": "{}"}, version=2))
         last = time.time()
         while not self.stop_flag.is_set():
             if sock.poll(50):
@@ -120,6 +124,15 @@ class FakeBroker:
         return {"ok": True, "error": "", "data": {"version": version, "sha256": sha,
                                                   "family": "x", "artifact": data}}
 
+    def _answer(self, command, body):
+        """The REPLY payload to a request, or None for no answer."""
+        if command == "GET_MODEL":
+            return pack("REPLY", self._reply(body))
+        if command == "SERVING" and self.answer_serving:
+            return pack("REPLY", {"ok": True, "error": "",
+                                  "data": {"production_version": self.production}})
+        return None
+
     def _run(self):
         while not self.stop_flag.is_set():
             if not self.control.poll(50):
@@ -127,12 +140,9 @@ class FakeBroker:
             frames = self.control.recv_multipart()
             command, body = unpack(frames[-1])
             self.requests.append((command, body))
-            if command == "GET_MODEL":
-                frames[-1] = pack("REPLY", self._reply(body))
-                self.control.send_multipart(frames)
-            elif command == "SERVING" and self.answer_serving:
-                frames[-1] = pack("REPLY", {"ok": True, "error": "",
-                                            "data": {"production_version": self.production}})
+            answer = self._answer(command, body)
+            if answer is not None:
+                frames[-1] = answer
                 self.control.send_multipart(frames)
 
     def promote(self, version):

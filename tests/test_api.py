@@ -20,6 +20,7 @@ from wire import pack, unpack
 
 TOKEN = "s3cret-token"
 NO_SYNC = ["--no-sync"]    # a real broker with an empty store; its durability is not under test here
+NO_POLL = ["--rollout-poll", "0"]   # a scripted broker answers in order: no CANARY may take a turn
 
 
 class ScriptedBroker:
@@ -181,7 +182,7 @@ def test_requests_sent_and_answers_passed_on(procs, scripted):
         b"\x93\x01",   # not an MLOPS/1 message at all
         {"ok": True, "error": "", "data": {"runs": [{"id": 1, "tasks": [], "x": b"\x00\x01"}]}},
     ])
-    gw = Gateway(procs, "--broker", b.endpoint)
+    gw = Gateway(procs, "--broker", b.endpoint, *NO_POLL)
     r = requests.post(gw.url + "/api/promote", json={"version": 3, "reason": "better"}, timeout=5)
     assert r.status_code == 200 and r.json() == {"version": 3, "previous": 2}
     assert b.got[0] == ("PROMOTE", {"version": 3, "reason": "better"})
@@ -211,7 +212,7 @@ def test_refusal_status_follows_the_reply_code(procs, scripted):
         {"ok": False, "error": "no version 9", "data": None},   # an older broker: no code
     ]
     b = scripted(answers)
-    gw = Gateway(procs, "--broker", b.endpoint)
+    gw = Gateway(procs, "--broker", b.endpoint, *NO_POLL)
 
     def post(path, body=None):
         return requests.post(gw.url + path, json=body or {}, timeout=5)
@@ -227,7 +228,7 @@ def test_refusal_status_follows_the_reply_code(procs, scripted):
 
 def test_silent_broker_is_503_and_predict_is_not_blocked(procs, scripted, workers):
     b = scripted([None, {"ok": True, "error": "", "data": {"runs": []}}])
-    gw = Gateway(procs, "--broker", b.endpoint, "--broker-timeout", "3s")
+    gw = Gateway(procs, "--broker", b.endpoint, "--broker-timeout", "3s", *NO_POLL)
     workers.append(FakeWorker(gw.backend))
     gw.wait_workers(1)
     got = {}

@@ -12,7 +12,7 @@ read of a run's task logs (the broker's LOGS through the /api link).
 import requests
 
 from procs import Broker, Gateway, wait_for
-from test_api import NO_SYNC, TOKEN, auth, scripted  # noqa: F401 (scripted: a fixture)
+from test_api import NO_POLL, NO_SYNC, TOKEN, auth, scripted  # noqa: F401 (scripted: a fixture)
 
 
 def logs_url(gw, run, task=None):
@@ -48,7 +48,7 @@ def test_a_runs_logs_through_the_gateway(procs):
 
 def test_bad_run_or_task_id_is_400(procs, scripted):  # noqa: F811
     b = scripted([])
-    gw = Gateway(procs, "--broker", b.endpoint)
+    gw = Gateway(procs, "--broker", b.endpoint, *NO_POLL)
     for run in ("abc", "0", "-1", "07", "1.5", "99999999999999999999"):
         r = requests.get(logs_url(gw, run), timeout=5)
         assert r.status_code == 400, (run, r.text)
@@ -76,7 +76,7 @@ def test_request_sent_and_data_answered(procs, scripted):  # noqa: F811
                       "bytes_dropped": 10, "text": "line one\nline <two>\n"}]}
     b = scripted([{"ok": True, "error": "", "data": data, "code": ""},
                   {"ok": True, "error": "", "data": {"logs": []}, "code": ""}])
-    gw = Gateway(procs, "--broker", b.endpoint)
+    gw = Gateway(procs, "--broker", b.endpoint, *NO_POLL)
     r = requests.get(logs_url(gw, 5, "5-train-forest"), timeout=5)
     assert r.status_code == 200 and r.json() == data
     assert b.got[0] == ("LOGS", {"run_id": 5, "task_id": "5-train-forest"})

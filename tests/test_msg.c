@@ -44,7 +44,8 @@ static void test_cmd_names(void)
     CHECK(proto_cmd_name(0) == NULL);
     CHECK_STR(proto_cmd_name(PROTO_AUDIT), "AUDIT");
     CHECK_STR(proto_cmd_name(PROTO_FEEDBACK), "FEEDBACK");
-    CHECK(proto_cmd_name(PROTO_FEEDBACK + 1) == NULL);
+    CHECK_STR(proto_cmd_name(PROTO_CANARY), "CANARY");
+    CHECK(proto_cmd_name(PROTO_CANARY + 1) == NULL);
     CHECK(proto_cmd_name((proto_cmd_t)-1) == NULL);
 }
 
