@@ -190,6 +190,11 @@ static void s_connect(agent_t *self)
     self->announced = false;
     liveness_rest(&self->awake);   //  the back-off was a wait, not a stall
     self->stale_job = self->busy;
+    if (self->stale_job) {   //  its RESULT would be dropped: stop computing it
+        log_warning("task=%s cancelled: the connection was renewed while it computed",
+                    self->job.task->task.task_id);
+        progress_cancel();
+    }
     s_broker_heard(self);
     if (!self->busy)
         s_send_ready(self);
@@ -200,7 +205,7 @@ static void s_connect(agent_t *self)
 static void s_busy(int64_t msec)
 {
     int64_t start = zclock_mono(), end = start + msec, next = start;
-    for (int64_t now = start; now < end; now = zclock_mono())
+    for (int64_t now = start; now < end && !progress_cancelled(); now = zclock_mono())
         if (now >= next) {
             progress_report(now - start, msec, "ms");
             next = now + BUSY_REPORT_MSEC;
@@ -211,12 +216,15 @@ static void *s_job_fn(void *arg)
 {
     s_job_t *job = arg;
     job->started_ms = (int64_t)zclock_time();
-    if (job->delay_msec > 0)
-        zclock_sleep((int)job->delay_msec);
+    for (int64_t until = zclock_mono() + job->delay_msec; zclock_mono() < until && !progress_cancelled();)
+        zclock_sleep(10);
     s_busy(job->busy_msec);
     mlops_err_clear(&job->err);
-    job->rc = job->handler(job->arg, job->task->task.input, job->task->task.input_len, &job->output,
-                           &job->output_len, &job->err);
+    if (progress_cancelled())
+        job->rc = mlops_err_set(&job->err, MLOPS_ECANCELED, "cancelled before the stage ran");
+    else
+        job->rc = job->handler(job->arg, job->task->task.input, job->task->task.input_len,
+                               &job->output, &job->output_len, &job->err);
     job->ended_ms = (int64_t)zclock_time();
     zsock_signal(job->signal, 0);
     return NULL;
@@ -271,7 +279,10 @@ static void s_job_done(agent_t *self)
     res.result.output_len = job->rc ? 0 : job->output_len;
     res.result.started_ms = job->started_ms;
     res.result.ended_ms = job->ended_ms;
-    if (job->rc)
+    if (job->rc && progress_cancelled())
+        log_info("task cancelled task=%s ms=%lld: %s", res.result.task_id,
+                 (long long)(job->ended_ms - job->started_ms), res.result.error);
+    else if (job->rc)
         log_warning("task failed task=%s error=%s", res.result.task_id, res.result.error);
     else
         log_info("task done task=%s ms=%lld bytes=%zu", res.result.task_id,
@@ -324,6 +335,22 @@ static void s_reconnect_later(agent_t *self, const char *why)
     s_connect(self);
 }
 
+//  CANCEL: the broker gave up on the attempt (a timeout): the job thread
+//  stops at its next progress check (progress.h) and the RESULT it then
+//  sends (ok=false, "cancelled") frees this worker at the broker. A CANCEL
+//  for another task (one already finished) is stale and ignored.
+static void s_handle_cancel(agent_t *self, const proto_msg_t *msg)
+{
+    const char *task = agent_task_in_progress(self);
+    if (!task || strcmp(task, msg->cancel.task_id) != 0) {
+        log_debug("CANCEL for task %s not in progress: ignored", msg->cancel.task_id);
+        return;
+    }
+    if (!progress_cancelled())
+        log_warning("task=%s cancelled by the broker: stopping it", task);
+    progress_cancel();
+}
+
 static void s_handle_broker(agent_t *self)
 {
     zframe_t *frame = zframe_recv(self->dealer);
@@ -343,6 +370,8 @@ static void s_handle_broker(agent_t *self)
         s_handle_task(self, &msg);
     } else if (msg->cmd == PROTO_HEARTBEAT) {
         self->reconnect_msec = RECONNECT_MIN_MSEC;
+    } else if (msg->cmd == PROTO_CANCEL) {
+        s_handle_cancel(self, msg);
     } else if (msg->cmd == PROTO_DISCONNECT && *msg->disconnect.code) {
         //  refused for good: coming back would be refused again
         log_sanitize(msg->disconnect.reason, strlen(msg->disconnect.reason), self->refused,

@@ -35,9 +35,17 @@
     latest progress report, if any (progress.h; PROTOCOL.md "Task
     progress"), so at most one a heartbeat interval leaves the worker.
 
-    Caveat: a task that is still computing when the connection is renewed is
-    finished, but its RESULT is dropped (the new broker has given the task to
-    someone else); the agent announces itself again once it is idle.
+    Cancel: a CANCEL from the broker for the task in progress (it timed
+    out there), or a connection renewed while a task computes (its RESULT
+    would be dropped: the broker has given the task to someone else), asks
+    the computation to stop (progress_cancel, progress.h). The stage code
+    checks where it reports progress (the busy and delay knobs, extract's
+    chunks, forest trees, gbdt iterations, data transfers) and fails with
+    MLOPS_ECANCELED, so the core and memory are free within one chunk or
+    tree. The worker then sends a RESULT ok=false "cancelled" (the broker
+    ignores it and frees the worker), or, after a renewal, nothing, and
+    announces itself again. Code that reports no progress (logistic
+    regression's solver) finishes first.
 */
 #ifndef MLOPS_AGENT_H
 #define MLOPS_AGENT_H
