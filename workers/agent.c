@@ -22,6 +22,7 @@
 #define RECONNECT_MAX_MSEC 5000    //  a broker back after a restart is found within this
 #define STALL_SLACK_MSEC 200        //  a loop turn later than the heartbeat plus this was a stall of ours
 #define BUSY_REPORT_MSEC 100        //  the busy knob reports its progress this often
+#define BUSY_ATTEMPTS_MAX 8         //  values of MLOPS_TASK_BUSY_MS, one per attempt
 
 typedef struct {
     proto_msg_t *task;            //  the TASK being worked (owns the input)
@@ -57,10 +58,31 @@ struct agent {
     int64_t next_heartbeat;       //  monotonic
     int64_t reconnect_msec;       //  back-off for the next reconnect
     int64_t delay_msec;           //  MLOPS_TASK_DELAY_MS
-    int64_t busy_msec;            //  MLOPS_TASK_BUSY_MS
+    int64_t busy_msec[BUSY_ATTEMPTS_MAX]; //  MLOPS_TASK_BUSY_MS, per attempt
+    int n_busy;                   //  values given
     liveness_t awake;             //  turns of the loop
     tasklog_t *tasklog;           //  the lines logged while a task runs (the log tap)
 };
+
+//  MLOPS_TASK_BUSY_MS=N[,M...] (agent.h): the i-th value for attempt i,
+//  the last for later ones.
+static void s_busy_parse(agent_t *self, const char *text)
+{
+    for (char *end = NULL; text && *text && self->n_busy < BUSY_ATTEMPTS_MAX; text = end + 1) {
+        self->busy_msec[self->n_busy++] = strtoll(text, &end, 10);
+        if (*end != ',')
+            break;
+    }
+}
+
+//  The busy knob's time for attempt (1, 2, ...), 0 when not set.
+static int64_t s_busy_for(const agent_t *self, int64_t attempt)
+{
+    if (self->n_busy == 0)
+        return 0;
+    int64_t i = attempt < 1 ? 0 : attempt > self->n_busy ? self->n_busy - 1 : attempt - 1;
+    return self->busy_msec[i];
+}
 
 agent_t *agent_new(const agent_config_t *cfg, mlops_err_t *err)
 {
@@ -93,8 +115,7 @@ agent_t *agent_new(const agent_config_t *cfg, mlops_err_t *err)
     self->reconnect_msec = RECONNECT_MIN_MSEC;
     const char *delay = getenv("MLOPS_TASK_DELAY_MS");
     self->delay_msec = delay ? atoll(delay) : 0;
-    const char *busy = getenv("MLOPS_TASK_BUSY_MS");
-    self->busy_msec = busy ? atoll(busy) : 0;
+    s_busy_parse(self, getenv("MLOPS_TASK_BUSY_MS"));
     self->curve = curve_new_from_env(err);
     self->pipe = zsys_create_pipe(&self->pipe_thread);
     self->tasklog = tasklog_new(0);
@@ -254,7 +275,7 @@ static void s_handle_task(agent_t *self, proto_msg_t **msg)
     self->job.arg = self->cfg.handler_arg;
     self->job.signal = self->pipe_thread;
     self->job.delay_msec = self->delay_msec;
-    self->job.busy_msec = self->busy_msec;
+    self->job.busy_msec = s_busy_for(self, task->task.attempt);
     if (pthread_create(&self->thread, NULL, s_job_fn, &self->job) != 0) {
         //  no thread: run it here; heartbeats pause but the task is not lost
         s_job_fn(&self->job);

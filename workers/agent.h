@@ -29,7 +29,10 @@
     is surely in progress; it is never set in normal use. MLOPS_TASK_BUSY_MS=N
     makes the task's thread compute (spin on a core) for N ms instead, so a
     test can show a worker busy past the broker's liveness is not lost; it
-    reports its progress in "ms" (progress.h) as a real stage reports rows.
+    reports its progress in "ms" (progress.h) as a real stage reports rows;
+    MLOPS_TASK_BUSY_MS=N,M,... gives attempt 1 N ms, attempt 2 M ms, and
+    later attempts the last value (a test cancels a slow first attempt and
+    sees the retry run). Both knobs stop at a cancel.
 
     Progress: each heartbeat sent while a task runs carries the task's
     latest progress report, if any (progress.h; PROTOCOL.md "Task
