@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "csv_stream.h"
+#include "table_spill.h"
 #include "log.h"
 #include "synth.h"
 #include "table.h"
@@ -196,7 +197,7 @@ static int s_extract_file(stage_data_t *d, const char *source, stage_ref_t *ref,
     mlops_err_clear(&sub);
     s_check_t check = {source, zclock_mono() + S_READ_DEADLINE_MSEC, fd, (int64_t)size, 0, 0};
     struct stat st;
-    int rc = (out = csv_stream_temp(&sub)) < 0 ? sub.code : 0;
+    int rc = (out = table_spill_temp(&sub)) < 0 ? sub.code : 0;
     if (rc == 0)
         rc = csv_stream_encode(fd, out, s_check_fn, &check, &rows, &cols, &sub);
     if (rc)
