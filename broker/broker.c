@@ -626,7 +626,7 @@ static void s_cancel(broker_t *self, dispatch_worker_t *w, const char *task_id)
 {
     proto_msg_t msg = {.cmd = PROTO_CANCEL};
     msg.cancel.task_id = task_id;
-    log_info("cancel task=%s worker=%s", task_id, w->name);
+    log_debug("cancel task=%s worker=%s", task_id, w->name);   //  the timeout said why
     broker_send_worker(self, w, &msg);
 }
 
