@@ -211,11 +211,6 @@ static void s_connect(agent_t *self)
     self->announced = false;
     liveness_rest(&self->awake);   //  the back-off was a wait, not a stall
     self->stale_job = self->busy;
-    if (self->stale_job) {   //  its RESULT would be dropped: stop computing it
-        log_warning("task=%s cancelled: the connection was renewed while it computed",
-                    self->job.task->task.task_id);
-        progress_cancel();
-    }
     s_broker_heard(self);
     if (!self->busy)
         s_send_ready(self);
@@ -332,6 +327,11 @@ static void s_reconnect_later(agent_t *self, const char *why)
                 (long long)self->reconnect_msec);
     zpoller_destroy(&self->poller);
     zsock_destroy(&self->dealer);
+    if (self->busy && !progress_cancelled()) {   //  its RESULT could not be delivered
+        log_warning("task=%s cancelled: the connection was renewed while it computed",
+                    self->job.task->task.task_id);
+        progress_cancel();
+    }
     //  wait, but still collect a job that ends meanwhile
     int64_t until = zclock_mono() + self->reconnect_msec;
     while (!zsys_interrupted && zclock_mono() < until) {
@@ -343,6 +343,8 @@ static void s_reconnect_later(agent_t *self, const char *why)
             //  the result cannot be delivered: collect the thread
             zsock_wait(self->pipe);
             s_join(self);
+            log_info("task %s task=%s: its result dropped (no connection)",
+                     progress_cancelled() ? "cancelled" : "done", self->job.task->task.task_id);
             tasklog_end(self->tasklog);
             progress_end();
             proto_msg_destroy(&self->job.task);

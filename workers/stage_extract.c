@@ -126,7 +126,7 @@ static int s_open_source(const char *source, int *fd, size_t *size, mlops_err_t 
     return 0;
 }
 
-//  Between chunks of the CSV: stop at SIGTERM and at the deadline, and
+//  Between chunks of the CSV: stop at a cancel, at SIGTERM and at the deadline, and
 //  report the bytes read; the file is read twice (csv_stream.h), so the
 //  count runs to twice its size, a pass being found by the offset going back.
 typedef struct {
@@ -141,6 +141,8 @@ typedef struct {
 static int s_check_fn(void *arg, mlops_err_t *err)
 {
     s_check_t *check = arg;
+    if (progress_cancelled())   //  the broker gave up on this attempt (agent.h)
+        return mlops_err_set(err, MLOPS_ECANCELED, "cancelled");
     if (zsys_interrupted || zclock_mono() > check->deadline)
         return mlops_err_set(err, MLOPS_ETIMEOUT, "%s",
                              zsys_interrupted ? "interrupted" : "read too slow: refused");
