@@ -334,9 +334,9 @@ static void test_task_forests(void)
 //  A task cancelled (progress.h) grows no more trees and fits nothing.
 static void test_cancelled_fit_stops(void)
 {
-    size_t n = 200;
-    double *X = malloc(n * 3 * sizeof *X);
-    uint8_t *y = malloc(n);
+    enum { n = 200 };
+    double X[n * 3];
+    uint8_t y[n];
     s_data(n, X, y);
     forest_params_t pr = {.n_trees = 50, .n_threads = 2};
     mlops_err_t err;
@@ -351,8 +351,6 @@ static void test_cancelled_fit_stops(void)
     f = forest_fit(X, y, n, 3, &pr, 1, &err);   //  outside a task: never cancelled
     CHECK(f && f->n_trees == 50);
     forest_destroy(&f);
-    free(X);
-    free(y);
 }
 
 int main(void)
