@@ -39,9 +39,10 @@
     progress"), so at most one a heartbeat interval leaves the worker.
 
     Cancel: a CANCEL from the broker for the task in progress (it timed
-    out there), or a connection renewed while a task computes (its RESULT
-    would be dropped: the broker has given the task to someone else), asks
-    the computation to stop (progress_cancel, progress.h). The stage code
+    out there), or a connection dropped while a task computes (the broker
+    silent or saying DISCONNECT: its RESULT could not be delivered, and the
+    broker gives the task to someone else), asks the computation to stop
+    (progress_cancel, progress.h). The stage code
     checks where it reports progress (the busy and delay knobs, extract's
     chunks, forest trees, gbdt iterations, data transfers) and fails with
     MLOPS_ECANCELED, so the core and memory are free within one chunk or
