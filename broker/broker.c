@@ -239,6 +239,7 @@ void broker_config_defaults(broker_config_t *cfg)
     cfg->policy = (dag_policy_t){.max_attempts = 3, .backoff_msec = 1000, .backoff_max_msec = 60000};
     for (int s = 0; s < STAGE_COUNT; s++)
         cfg->timeout_msec[s] = BROKER_STAGE_TIMEOUT_MSEC;
+    cfg->timeout_max_msec = BROKER_TASK_TIMEOUT_MAX_MSEC;
     cfg->rule.metric[0] = 0;   //  the task type's default (registry_default_metric)
     snprintf(cfg->task, sizeof cfg->task, "auto");
     cfg->rule.margin = 0;
@@ -619,15 +620,32 @@ static void s_progress(broker_t *self, dispatch_worker_t *w, const proto_msg_t *
     broker_publish(self, "progress", self->active.id, t->stage, task_state_name(t->state), 0, message);
 }
 
+//  Tells a worker to stop computing an attempt the broker gave up on
+//  (PROTOCOL.md 5.1, CANCEL): it frees its core and memory, and answers
+//  with a RESULT the broker ignores, or says it is idle.
+static void s_cancel(broker_t *self, dispatch_worker_t *w, const char *task_id)
+{
+    proto_msg_t msg = {.cmd = PROTO_CANCEL};
+    msg.cancel.task_id = task_id;
+    log_debug("cancel task=%s worker=%s", task_id, w->name);   //  the timeout said why
+    broker_send_worker(self, w, &msg);
+}
+
 static void s_handle_heartbeat(broker_t *self, dispatch_worker_t *w, const proto_msg_t *msg)
 {
+    bool in_hand = strcmp(msg->heartbeat.task_id, w->task_id) == 0;
     //  the lines its task logged so far (a worker that dies keeps these)
-    run_task_t *t = *msg->heartbeat.log && strcmp(msg->heartbeat.task_id, w->task_id) == 0
-                    ? s_task_of(self, w) : NULL;
+    run_task_t *t = *msg->heartbeat.log && in_hand ? s_task_of(self, w) : NULL;
     if (t)
         runlogs_append(self, t, w->name, msg->heartbeat.log);
-    if (*msg->heartbeat.unit && strcmp(msg->heartbeat.task_id, w->task_id) == 0)
+    if (*msg->heartbeat.unit && in_hand) {
+        dispatch_worker_progress(w, msg->heartbeat.done, msg->heartbeat.unit, zclock_mono());
         s_progress(self, w, msg);
+    }
+    //  still computing an attempt we gave up on (our CANCEL was lost, or
+    //  went before it took the task): say it again, once a heartbeat
+    if (*msg->heartbeat.task_id && !in_hand)
+        s_cancel(self, w, msg->heartbeat.task_id);
     //  a worker we gave up on (timeout) says it is idle again: it may work
     if (w->busy && !w->task_id[0] && !msg->heartbeat.task_id[0]) {
         dispatch_worker_release(w, zclock_mono());
@@ -815,6 +833,30 @@ static void s_infer_gone_fn(const fleet_worker_t *w, void *arg)
                 w->name, w->host, (long long)w->pid, (long long)w->version, (long long)(w->interval_ms * self->cfg.liveness));
 }
 
+//  Gives up on the attempt of t when its progress stalled for the stage's
+//  --timeout, or it ran for --timeout-max (PROTOCOL.md 7, "Task
+//  timeouts"); the worker is told to cancel it and stays busy until it
+//  answers or says it is idle.
+static void s_check_timeout(broker_t *self, dispatch_worker_t *w, run_task_t *t, int64_t now)
+{
+    int64_t limit = self->cfg.timeout_msec[w->stage], cap = self->cfg.timeout_max_msec;
+    dispatch_overdue_t overdue = dispatch_worker_overdue(w, now, limit, cap);
+    if (overdue == DISPATCH_IN_TIME)
+        return;
+    char why[160];
+    if (overdue == DISPATCH_STALLED)
+        snprintf(why, sizeof why, "timed out: no progress for %lld ms on worker %.63s",
+                 (long long)limit, w->name);
+    else
+        snprintf(why, sizeof why, "timed out: ran past --timeout-max %lld ms on worker %.63s",
+                 (long long)cap, w->name);
+    s_cancel(self, w, w->task_id);
+    w->task_id[0] = '\0';   //  still busy until it answers or says it is idle
+    if (self->exporter)
+        exporter_task_timed_out(self->exporter, w->stage);
+    engine_task_failed(self, t, why);
+}
+
 static void s_check_workers(broker_t *self)
 {
     s_expire_workers(self);
@@ -824,16 +866,8 @@ static void s_check_workers(broker_t *self)
     for (size_t i = dispatch_worker_count(self->dispatch); i-- > 0;) {
         dispatch_worker_t *w = dispatch_worker_at(self->dispatch, i);
         run_task_t *t = s_task_of(self, w);
-        int64_t limit = self->cfg.timeout_msec[w->stage];
-        if (t && now - w->task_since_mono > limit) {
-            char why[128];
-            snprintf(why, sizeof why, "timed out after %lld ms on worker %.63s",
-                     (long long)limit, w->name);
-            w->task_id[0] = '\0';   //  still busy until it answers or says it is idle
-            if (self->exporter)
-                exporter_task_timed_out(self->exporter, w->stage);
-            engine_task_failed(self, t, why);
-        }
+        if (t)
+            s_check_timeout(self, w, t, now);
         if (now - w->last_sent_mono >= self->cfg.heartbeat_msec) {
             proto_msg_t hb = {.cmd = PROTO_HEARTBEAT};
             hb.heartbeat.task_id = "";

@@ -35,7 +35,8 @@
 #include "registry.h"
 #include "stage_io.h"
 
-#define BROKER_STAGE_TIMEOUT_MSEC (10 * 60 * 1000)
+#define BROKER_STAGE_TIMEOUT_MSEC (10 * 60 * 1000)   //  --timeout: progress stalled this long
+#define BROKER_TASK_TIMEOUT_MAX_MSEC (24 * 60 * 60 * 1000LL) //  --timeout-max: a task's hard cap
 #define BROKER_LOAD_WAIT_MSEC (30 * 1000)   //  --load-wait default
 //  ZMQ_MAXMSGSIZE per bound socket: a peer that sends a larger frame is
 //  disconnected before the broker holds it. Stage payloads name their data
@@ -58,7 +59,8 @@ typedef struct {
     int64_t heartbeat_msec;          //  interval of heartbeats to workers
     int liveness;                    //  silent intervals before a worker is dead
     dag_policy_t policy;             //  attempts and backoff
-    int64_t timeout_msec[STAGE_COUNT]; //  per-stage task timeout
+    int64_t timeout_msec[STAGE_COUNT]; //  per-stage task timeout: longest time without progress
+    int64_t timeout_max_msec;        //  longest time a task may run, progress or not
     int64_t schedule_msec;           //  start a run this often, 0 = never
     int64_t load_wait_msec;          //  longest wait for the inference workers, 0 = none
     registry_rule_t rule;            //  promotion metric and margin

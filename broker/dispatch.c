@@ -123,6 +123,32 @@ void dispatch_worker_assign(dispatch_worker_t *worker, const char *task_id, int6
     worker->busy = true;
     snprintf(worker->task_id, sizeof worker->task_id, "%s", task_id);
     worker->task_since_mono = now_mono;
+    worker->progress_mono = now_mono;
+    worker->progress_done = 0;
+    worker->progress_unit[0] = '\0';
+}
+
+bool dispatch_worker_progress(dispatch_worker_t *worker, int64_t done, const char *unit,
+                              int64_t now_mono)
+{
+    bool advanced = strncmp(worker->progress_unit, unit, sizeof worker->progress_unit) != 0
+                    || done > worker->progress_done;
+    if (!advanced)
+        return false;
+    snprintf(worker->progress_unit, sizeof worker->progress_unit, "%s", unit);
+    worker->progress_done = done;
+    worker->progress_mono = now_mono;
+    return true;
+}
+
+dispatch_overdue_t dispatch_worker_overdue(const dispatch_worker_t *worker, int64_t now_mono,
+                                           int64_t timeout_msec, int64_t cap_msec)
+{
+    if (now_mono - worker->task_since_mono > cap_msec)
+        return DISPATCH_OVER_CAP;
+    if (now_mono - worker->progress_mono > timeout_msec)
+        return DISPATCH_STALLED;
+    return DISPATCH_IN_TIME;
 }
 
 void dispatch_worker_release(dispatch_worker_t *worker, int64_t now_mono)

@@ -5,7 +5,7 @@
     READY's instance name, host:pid for a worker older than names), which
     tells workers apart when they share a host and pid (containers). It is idle (may take a task) or
     busy (has a task in hand, or is still finishing one the broker gave up on
-    after a timeout). Dispatch picks the least recently used idle worker of a
+    after a timeout and told it to cancel). Dispatch picks the least recently used idle worker of a
     stage: the one idle longest. A worker silent past its expiry is dead.
 
     Each stage has a FIFO of task ids ready to run. A task id is in at most
@@ -45,6 +45,9 @@ typedef struct {
     int64_t expires_mono;         //  dead when silent past this (liveness_expiry, monotonic ms)
     int64_t idle_since_mono;      //  LRU order among idle workers
     int64_t task_since_mono;      //  when the task in hand was given
+    int64_t progress_mono;        //  when its progress last advanced (task_since_mono before any)
+    int64_t progress_done;        //  its latest progress count, in progress_unit
+    char progress_unit[16];       //  the unit of progress_done, "" before any report
     int64_t last_seen_ms;         //  wall clock of its last message
     int64_t last_sent_mono;       //  when the broker last sent it anything
 } dispatch_worker_t;
@@ -81,6 +84,20 @@ dispatch_worker_t *dispatch_idle_lru(dispatch_t *self, stage_t stage);
 
 //  Hands a task to a worker: busy, task_id set.
 void dispatch_worker_assign(dispatch_worker_t *worker, const char *task_id, int64_t now_mono);
+
+//  A progress report (HEARTBEAT done, unit) for the task in hand at
+//  now_mono. Returns true when it advanced: a larger count, or a count of
+//  another unit (a new phase: bytes read, then rows made, then trees).
+bool dispatch_worker_progress(dispatch_worker_t *worker, int64_t done, const char *unit,
+                              int64_t now_mono);
+
+//  Whether the task in hand has run too long at now_mono: DISPATCH_STALLED
+//  when its progress has not advanced for timeout_msec (counted from the
+//  dispatch when it never reported), DISPATCH_OVER_CAP when it has run for
+//  cap_msec whatever its progress, else DISPATCH_IN_TIME.
+typedef enum { DISPATCH_IN_TIME = 0, DISPATCH_STALLED, DISPATCH_OVER_CAP } dispatch_overdue_t;
+dispatch_overdue_t dispatch_worker_overdue(const dispatch_worker_t *worker, int64_t now_mono,
+                                           int64_t timeout_msec, int64_t cap_msec);
 
 //  The worker finished (or gave up) its task: idle again, last in LRU order.
 void dispatch_worker_release(dispatch_worker_t *worker, int64_t now_mono);

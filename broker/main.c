@@ -52,7 +52,10 @@ static void s_usage(FILE *out)
             "  --liveness N           silent intervals before a worker is dead, 1..%d (default %d)\n"
             "  --max-attempts N       dispatches per task before the run fails (default 3)\n"
             "  --backoff DURATION     wait before the first retry, doubling (default 1s)\n"
-            "  --timeout [STAGE=]DURATION  task timeout, for one stage or all (default 10m)\n"
+            "  --timeout [STAGE=]DURATION  a task whose progress stalls this long is timed out,\n"
+            "                         for one stage or all (default 10m)\n"
+            "  --timeout-max DURATION  a task running this long is timed out, progress or not\n"
+            "                         (default 24h)\n"
             "  --schedule DURATION    start a run this often, e.g. 24h (default: never)\n"
             "  --load-wait DURATION   a promoting load_model is done once every live inference\n"
             "                         worker serves the new version, or after this long (the\n"
@@ -184,7 +187,7 @@ static int s_parse(broker_config_t *cfg, int argc, char **argv)
         {"source", 1, 0, 'o'},    {"target", 1, 0, 'T'},    {"families", 1, 0, 'f'},
         {"seed", 1, 0, 'r'},      {"no-sync", 0, 0, 'N'},   {"help", 0, 0, 'h'},
         {"store-size", 1, 0, 'z'}, {"load-wait", 1, 0, 'W'}, {"data", 1, 0, 'd'},
-        {"metrics", 1, 0, 'x'},
+        {"metrics", 1, 0, 'x'},    {"timeout-max", 1, 0, 'X'},
         {"listen", 1, 0, 'l'},    {"insecure", 0, 0, 'I'},
         {"keep-runs", 1, 0, 'K'}, {"keep-versions", 1, 0, 'V'},
         {"trigger-min-interval", 1, 0, 'G'},
@@ -211,6 +214,7 @@ static int s_parse(broker_config_t *cfg, int argc, char **argv)
             break;
         case 'b': rc = s_duration("--backoff", optarg, &cfg->policy.backoff_msec); break;
         case 't': rc = s_timeout(cfg, optarg); break;
+        case 'X': rc = s_duration("--timeout-max", optarg, &cfg->timeout_max_msec); break;
         case 'S': rc = s_duration("--schedule", optarg, &cfg->schedule_msec); break;
         case 'G': rc = s_duration("--trigger-min-interval", optarg, &cfg->trigger_min_interval_msec); break;
         case 'D': drift[0] = optarg; break;

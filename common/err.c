@@ -26,6 +26,7 @@ const char *mlops_strerror(int code)
     case MLOPS_ENOMEM: return "out of memory";
     case MLOPS_EFOREIGN: return "not an mlops file";
     case MLOPS_ECHECK: return "validation failed";
+    case MLOPS_ECANCELED: return "cancelled";
     default:
         if (code > 0)
             return strerror(code);

@@ -33,6 +33,7 @@ enum {
     MLOPS_ENOMEM = -30914,   //  out of memory
     MLOPS_EFOREIGN = -30915, //  the file or blob is not ours
     MLOPS_ECHECK = -30916,   //  a record fails validation (see problems)
+    MLOPS_ECANCELED = -30917, //  the work was cancelled (progress_cancel)
 };
 
 #define MLOPS_ERRMSG_MAX 512

@@ -3,6 +3,7 @@
 
 #include <assert.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -12,6 +13,7 @@ static struct {
     bool reported;                    //  a report came since progress_begin
     int64_t done, total;              //  the latest report
     char unit[PROGRESS_UNIT_MAX + 1];
+    atomic_bool cancelled;            //  progress_cancel since progress_begin
 } s_slot = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 static void s_reset(bool open)
@@ -19,7 +21,21 @@ static void s_reset(bool open)
     pthread_mutex_lock(&s_slot.lock);
     s_slot.open = open;
     s_slot.reported = false;
+    atomic_store(&s_slot.cancelled, false);
     pthread_mutex_unlock(&s_slot.lock);
+}
+
+void progress_cancel(void)
+{
+    pthread_mutex_lock(&s_slot.lock);
+    if (s_slot.open)
+        atomic_store(&s_slot.cancelled, true);
+    pthread_mutex_unlock(&s_slot.lock);
+}
+
+bool progress_cancelled(void)
+{
+    return atomic_load(&s_slot.cancelled);
 }
 
 void progress_begin(void)

@@ -18,6 +18,12 @@
     dropped (`mlops train`, an inference worker's data client: nothing
     begins, so their reports cost a lock and go nowhere).
 
+    Cancel: the same slot carries the task's cancel flag. The agent sets it
+    (progress_cancel) when the broker gives up on the attempt; the code
+    that reports progress checks it (progress_cancelled) where it reports,
+    per chunk or per tree, and gives up with MLOPS_ECANCELED, so a
+    cancelled task stops within one report's worth of work.
+
     Thread-safe: reports come from the job thread, reads from the agent.
 */
 #ifndef MLOPS_PROGRESS_H
@@ -45,6 +51,14 @@ void progress_report(int64_t done, int64_t total, const char *unit);
 //  below the latest of the same unit and total is dropped (threads report
 //  out of order), so the count never goes back.
 void progress_advance(int64_t done, int64_t total, const char *unit);
+
+//  Asks the task in progress to stop (the agent, on CANCEL); no effect
+//  outside progress_begin..progress_end. progress_begin clears it.
+void progress_cancel(void);
+
+//  True when the task in progress was asked to stop: its code should give
+//  up with MLOPS_ECANCELED. Cheap (one atomic load): call it per chunk.
+bool progress_cancelled(void);
 
 //  The latest report into done, total and unit (PROGRESS_UNIT_MAX + 1 bytes);
 //  false (and nothing written) when the task has reported nothing.

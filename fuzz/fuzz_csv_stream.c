@@ -6,6 +6,7 @@
 */
 #include "csv_load.h"
 #include "csv_stream.h"
+#include "table_spill.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -24,7 +25,7 @@ static void s_fail(const char *what, const char *a, const char *b)
 //  The stream's encoding, hashed; its code.
 static int s_stream(const uint8_t *data, size_t size, char hex[HASH_HEX_LEN + 1], mlops_err_t *err)
 {
-    int in = csv_stream_temp(err), out = csv_stream_temp(err);
+    int in = table_spill_temp(err), out = table_spill_temp(err);
     if (in < 0 || out < 0 || write(in, data, size) != (ssize_t)size)
         abort();   //  the environment, not the input
     size_t rows, cols;

@@ -10,6 +10,7 @@
 #include "csv_internal.h"
 #include "csv_load.h"
 #include "dict.h"
+#include "table_spill.h"
 #include "table_stream.h"
 #include "vec.h"
 
@@ -29,10 +30,6 @@ typedef struct {
     size_t present;       //  present cells
     dict_t *dict;         //  first pass: the distinct values while few; second: the levels
     table_kind_t kind;    //  decided after the first pass
-    uint64_t missing_at;  //  spill offset of the missing bitmap
-    uint64_t cells_at;    //  spill offset of the values or codes
-    uint8_t *missing;     //  second pass: flags of the buffered rows
-    uint8_t *cells;       //  second pass: the buffered rows' encoded cells
 } s_col_t;
 
 typedef struct {
@@ -50,11 +47,8 @@ typedef struct {
     bool content;         //  a byte other than blanks was seen
     size_t raw_newlines;  //  first pass: line breaks read so far, for a NUL's line
     uint64_t offset;      //  bytes read after the BOM
-    size_t buf_rows;      //  second pass: rows buffered per flush (a multiple of 8)
-    size_t in_buf;        //  rows in the buffer
-    size_t flushed;       //  rows written to the spill file
-    uint8_t *bits;        //  buf_rows / 8 bytes: one column's bitmap being flushed
-    int spill;            //  spill file descriptor
+    table_spill_t *spill; //  second pass: the rows, a chunk at a time (table_spill.h)
+    size_t in_buf;        //  rows in the spill's buffer
     mlops_err_t *err;
     int rc;               //  first error
 } s_stream_t;
@@ -100,15 +94,16 @@ static int s_scan_cell(s_stream_t *st, s_col_t *col, const char *s, size_t len)
 //  Second pass: the cell's encoded bytes into the row buffer.
 static int s_fill_cell(s_stream_t *st, s_col_t *col, const char *s, size_t len)
 {
-    size_t i = st->in_buf;
+    size_t i = st->in_buf, c = (size_t)(col - st->cols);
     bool missing = len == 0;
-    col->missing[i] = missing;
+    uint8_t *cells = table_spill_cells(st->spill, c);
+    table_spill_missing(st->spill, c)[i] = missing;
     if (col->kind == TABLE_NUMBER) {
         double v = 0;
         if (!missing && !csv_parse_number(s, len, &v))
             return mlops_err_set(st->err, MLOPS_EINVAL, "line %zu: the file changed while "
                                  "read (a number column holds a string now)", st->line);
-        table_stream_number(col->cells + 8 * i, v, missing);
+        table_stream_number(cells + 8 * i, v, missing);
         return 0;
     }
     uint32_t code = 0;
@@ -118,83 +113,41 @@ static int s_fill_cell(s_stream_t *st, s_col_t *col, const char *s, size_t len)
                              st->line, col->name);
     if (rc)
         return mlops_err_set(st->err, rc, "out of memory");
-    table_stream_code(col->cells + 4 * i, code, missing);
+    table_stream_code(cells + 4 * i, code, missing);
     return 0;
 }
 
 /* --- the spill file -------------------------------------------------------- */
 
-static int s_pwrite(int fd, const void *data, size_t len, uint64_t at, mlops_err_t *err)
-{
-    const uint8_t *p = data;
-    while (len > 0) {
-        ssize_t n = pwrite(fd, p, len, (off_t)at);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return mlops_err_set(err, errno, "spill file: %s", strerror(errno));
-        p += n, len -= (size_t)n, at += (uint64_t)n;
-    }
-    return 0;
-}
-
-//  Writes the buffered rows into each column's regions; flushed stays a
-//  multiple of 8 until the last flush, so bitmaps start on a byte.
+//  Writes the buffered rows (table_spill.h).
 static int s_flush(s_stream_t *st)
 {
-    uint8_t *bits = st->bits;
-    size_t k = st->in_buf;
-    for (size_t c = 0; c < st->n_cols && k > 0; c++) {
-        s_col_t *col = &st->cols[c];
-        size_t width = col->kind == TABLE_NUMBER ? 8 : 4;
-        memset(bits, 0, (k + 7) / 8);
-        for (size_t i = 0; i < k; i++)
-            bits[i >> 3] |= (uint8_t)(col->missing[i] << (i & 7));
-        int rc = s_pwrite(st->spill, bits, (k + 7) / 8, col->missing_at + st->flushed / 8, st->err);
-        if (rc == 0)
-            rc = s_pwrite(st->spill, col->cells, width * k, col->cells_at + width * st->flushed,
-                          st->err);
-        if (rc)
-            return rc;
-    }
-    st->flushed += k;
+    int rc = table_spill_flush(st->spill, st->in_buf, st->err);
     st->in_buf = 0;
-    return 0;
+    return rc;
 }
 
-//  After the first pass: each column's kind, regions and row buffer.
+//  After the first pass: each column's kind and the spill.
 static int s_plan(s_stream_t *st)
 {
-    size_t n = st->first_rows;
-    size_t per_row = 0;
-    uint64_t at = 0;
+    table_kind_t *kinds = malloc((st->n_cols ? st->n_cols : 1) * sizeof *kinds);
+    if (!kinds)
+        return mlops_err_set(st->err, MLOPS_ENOMEM, "out of memory");
     for (size_t c = 0; c < st->n_cols; c++) {
         s_col_t *col = &st->cols[c];
         size_t levels = col->dict ? dict_size(col->dict) : SIZE_MAX;
         bool few = !col->many && levels <= CSV_CATEGORY_MAX_LEVELS && 2 * levels <= col->present;
         col->kind = !col->string ? TABLE_NUMBER : few ? TABLE_CATEGORY : TABLE_TEXT;
+        kinds[c] = col->kind;
         dict_destroy(&col->dict);
-        if (col->kind != TABLE_NUMBER && !(col->dict = dict_new(64)))
+        if (col->kind != TABLE_NUMBER && !(col->dict = dict_new(64))) {
+            free(kinds);
             return mlops_err_set(st->err, MLOPS_ENOMEM, "out of memory");
-        col->missing_at = at;
-        at += (n + 7) / 8;
-        col->cells_at = at;
-        at += (col->kind == TABLE_NUMBER ? 8 : 4) * (uint64_t)n;
-        per_row += 1 + (col->kind == TABLE_NUMBER ? 8 : 4);
+        }
     }
-    st->buf_rows = CSV_STREAM_ROWS_BYTES / (per_row ? per_row : 1) / 8 * 8;
-    if (st->buf_rows < 8)
-        st->buf_rows = 8;
-    if (!(st->bits = malloc(st->buf_rows / 8)))
-        return mlops_err_set(st->err, MLOPS_ENOMEM, "out of memory");
-    for (size_t c = 0; c < st->n_cols; c++) {
-        s_col_t *col = &st->cols[c];
-        col->missing = malloc(st->buf_rows);
-        col->cells = malloc(st->buf_rows * 8);
-        if (!col->missing || !col->cells)
-            return mlops_err_set(st->err, MLOPS_ENOMEM, "out of memory");
-    }
-    return 0;
+    st->spill = table_spill_new(st->first_rows, st->n_cols, kinds, CSV_STREAM_ROWS_BYTES, st->err);
+    free(kinds);
+    return st->spill ? 0 : st->err->code;
 }
 
 /* --- libcsv callbacks ------------------------------------------------------ */
@@ -233,7 +186,7 @@ static void s_row_fn(int term, void *arg)
                                                "rows", st->line, TABLE_MAX_ROWS)
                                : mlops_err_set(st->err, MLOPS_EINVAL, "the file changed while "
                                                "read (more rows than at first)");
-    else if (st->n_rows++, st->pass == 2 && ++st->in_buf == st->buf_rows)
+    else if (st->n_rows++, st->pass == 2 && ++st->in_buf == table_spill_buf_rows(st->spill))
         st->rc = s_flush(st);
     st->field = 0;
     st->row_newlines = 0;
@@ -321,94 +274,29 @@ static int s_pass(s_stream_t *st, int fd, char *buf, csv_stream_check_fn *check,
 
 /* --- the output ------------------------------------------------------------- */
 
-typedef struct {
-    int fd;
-    uint8_t *buf;         //  CSV_STREAM_READ_BYTES
-    size_t used;
-} s_out_t;
-
-static int s_out_flush(s_out_t *out)
+//  The encoding from the spill, each string column's levels taken from
+//  its dict (the spill's caller keeps the names and levels).
+static int s_assemble(s_stream_t *st, int out_fd)
 {
-    size_t done = 0;
-    while (done < out->used) {
-        ssize_t n = write(out->fd, out->buf + done, out->used - done);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return errno;
-        done += (size_t)n;
+    size_t n = st->n_cols ? st->n_cols : 1;
+    const char **names = calloc(n, sizeof *names);
+    char ***levels = calloc(n, sizeof *levels);
+    size_t *n_levels = calloc(n, sizeof *n_levels);
+    int rc = names && levels && n_levels ? 0 : mlops_err_set(st->err, MLOPS_ENOMEM, "out of memory");
+    for (size_t c = 0; c < st->n_cols && rc == 0; c++) {
+        names[c] = st->cols[c].name;
+        n_levels[c] = st->cols[c].dict ? dict_size(st->cols[c].dict) : 0;
+        levels[c] = st->cols[c].dict ? dict_take_levels(st->cols[c].dict) : NULL;
     }
-    out->used = 0;
-    return 0;
-}
-
-static int s_out_write_fn(void *arg, const void *data, size_t len)
-{
-    s_out_t *out = arg;
-    const uint8_t *p = data;
-    while (len > 0) {
-        if (out->used == CSV_STREAM_READ_BYTES && s_out_flush(out) != 0)
-            return errno ? errno : EIO;
-        size_t n = CSV_STREAM_READ_BYTES - out->used < len ? CSV_STREAM_READ_BYTES - out->used : len;
-        memcpy(out->buf + out->used, p, n);
-        out->used += n, p += n, len -= n;
+    if (rc == 0)
+        rc = table_spill_write(st->spill, out_fd, names, (char *const *const *)levels, n_levels,
+                               st->err);
+    for (size_t c = 0; levels && c < st->n_cols; c++) {
+        for (size_t l = 0; levels[c] && l < n_levels[c]; l++)
+            free(levels[c][l]);
+        free(levels[c]);
     }
-    return 0;
-}
-
-//  Copies len bytes of the spill file from at to the output.
-static int s_copy(s_stream_t *st, s_out_t *out, uint64_t at, uint64_t len, char *buf)
-{
-    while (len > 0) {
-        size_t want = len < CSV_STREAM_READ_BYTES ? (size_t)len : CSV_STREAM_READ_BYTES;
-        ssize_t n = pread(st->spill, buf, want, (off_t)at);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return mlops_err_set(st->err, n < 0 ? errno : EIO, "spill file: %s",
-                                 n < 0 ? strerror(errno) : "short read");
-        int rc = s_out_write_fn(out, buf, (size_t)n);
-        if (rc)
-            return mlops_err_set(st->err, rc, "output: %s", strerror(rc));
-        at += (uint64_t)n, len -= (uint64_t)n;
-    }
-    return 0;
-}
-
-//  One column: its head, then its regions of the spill file.
-static int s_write_column(s_stream_t *st, s_col_t *col, s_out_t *out, char *buf)
-{
-    uint64_t n = st->first_rows;
-    int rc = table_stream_column(s_out_write_fn, out, col->name, col->kind, n);
-    rc = rc ? rc : s_copy(st, out, col->missing_at, (n + 7) / 8, buf);
-    if (rc == 0 && col->kind == TABLE_NUMBER) {
-        rc = table_stream_values(s_out_write_fn, out, n);
-    } else if (rc == 0) {
-        size_t n_levels = dict_size(col->dict);
-        char **levels = dict_take_levels(col->dict);
-        rc = table_stream_levels(s_out_write_fn, out, levels, n_levels, n);
-        for (size_t l = 0; l < n_levels; l++)
-            free(levels[l]);
-        free(levels);
-    }
-    if (rc && !st->err->code)
-        mlops_err_set(st->err, rc, "output: %s", mlops_strerror(rc));
-    return rc ? rc : s_copy(st, out, col->cells_at, (col->kind == TABLE_NUMBER ? 8 : 4) * n, buf);
-}
-
-static int s_assemble(s_stream_t *st, int out_fd, char *buf)
-{
-    s_out_t out = {.fd = out_fd, .buf = malloc(CSV_STREAM_READ_BYTES)};
-    if (!out.buf)
-        return mlops_err_set(st->err, MLOPS_ENOMEM, "out of memory");
-    int rc = table_stream_head(s_out_write_fn, &out, st->first_rows, st->n_cols);
-    if (rc)
-        mlops_err_set(st->err, rc, "output: %s", mlops_strerror(rc));
-    for (size_t c = 0; c < st->n_cols && rc == 0; c++)
-        rc = s_write_column(st, &st->cols[c], &out, buf);
-    if (rc == 0 && (rc = s_out_flush(&out)) != 0)
-        mlops_err_set(st->err, rc, "output: %s", strerror(rc));
-    free(out.buf);
+    free(names), free(levels), free(n_levels);
     return rc;
 }
 
@@ -419,48 +307,29 @@ static void s_stream_free(s_stream_t *st)
     for (size_t c = 0; c < st->n_cols; c++) {
         free(st->cols[c].name);
         dict_destroy(&st->cols[c].dict);
-        free(st->cols[c].missing);
-        free(st->cols[c].cells);
     }
     free(st->cols);
-    free(st->bits);
     dict_destroy(&st->names);
-    if (st->spill >= 0)
-        close(st->spill);
-}
-
-int csv_stream_temp(mlops_err_t *err)
-{
-    const char *dir = getenv("TMPDIR");
-    char path[4096];
-    snprintf(path, sizeof path, "%s/mlops-XXXXXX", dir && *dir ? dir : "/tmp");
-    int fd = mkstemp(path);
-    if (fd < 0)
-        return mlops_err_set(err, errno, "temporary file in %s: %s", dir && *dir ? dir : "/tmp",
-                             strerror(errno)), -1;
-    unlink(path);
-    return fd;
+    table_spill_destroy(&st->spill);
 }
 
 int csv_stream_encode(int in_fd, int out_fd, csv_stream_check_fn *check, void *check_arg,
                       size_t *rows, size_t *cols, mlops_err_t *err)
 {
     mlops_err_clear(err);
-    s_stream_t st = {.pass = 1, .err = err, .spill = -1, .names = dict_new(64)};
+    s_stream_t st = {.pass = 1, .err = err, .names = dict_new(64)};
     char *buf = malloc(CSV_STREAM_READ_BYTES);
     if (!buf || !st.names)
         st.rc = mlops_err_set(err, MLOPS_ENOMEM, "out of memory");
     if (!st.rc && s_pass(&st, in_fd, buf, check, check_arg) == 0 && st.n_rows == 0)
         st.rc = mlops_err_set(err, MLOPS_ECSV, "header only: no data rows");
     st.first_rows = st.n_rows;
-    if (!st.rc && (st.spill = csv_stream_temp(err)) < 0)
-        st.rc = err->code;
     if (!st.rc && s_plan(&st) == 0 && (st.pass = 2, s_pass(&st, in_fd, buf, check, check_arg)) == 0
         && st.n_rows != st.first_rows)
         st.rc = mlops_err_set(err, MLOPS_EINVAL, "the file changed while read (fewer rows than "
                               "at first)");
     if (!st.rc && s_flush(&st) == 0)
-        s_assemble(&st, out_fd, buf);
+        s_assemble(&st, out_fd);
     int rc = st.rc ? st.rc : err->code;
     if (rc == 0)
         *rows = st.first_rows, *cols = st.n_cols;

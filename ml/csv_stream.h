@@ -9,9 +9,8 @@
     Two passes over the file, read in chunks of CSV_STREAM_READ_BYTES:
     the first checks every row and decides each column's kind (a string
     column keeps at most 33 distinct values then); the second puts the
-    cells, a few thousand rows at a time, into an unlinked spill file, one
-    region per column, so that the column-major encoding can be written
-    out at the end by copying regions.
+    cells, a few thousand rows at a time, into a spill (table_spill.h),
+    which writes the column-major encoding out at the end.
 
     Caveats:
     - A text column's distinct strings are held in memory in the second
@@ -44,9 +43,5 @@ typedef int (csv_stream_check_fn)(void *arg, mlops_err_t *err);
 //  MLOPS_ENOMEM, errno, or check's code; out_fd then holds junk.
 int csv_stream_encode(int in_fd, int out_fd, csv_stream_check_fn *check, void *check_arg,
                       size_t *rows, size_t *cols, mlops_err_t *err);
-
-//  An unlinked read-write temporary file under $TMPDIR (else /tmp):
-//  a descriptor, or -1 with err (errno).
-int csv_stream_temp(mlops_err_t *err);
 
 #endif

@@ -106,7 +106,8 @@ typedef struct {
 //  Grows a forest on n rows of X (row-major, n x p), labels y in {0, 1}.
 //  params may be NULL for the defaults. Returns a new forest or NULL with
 //  err: MLOPS_EINVAL (no rows, a label not 0/1, a non-finite feature, bad
-//  params), MLOPS_ENOMEM.
+//  params), MLOPS_ENOMEM, MLOPS_ECANCELED (the worker's task was cancelled,
+//  progress.h).
 forest_t *forest_fit(const double *X, const uint8_t *y, size_t n, size_t p,
                      const forest_params_t *params, uint64_t seed, mlops_err_t *err);
 

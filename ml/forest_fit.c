@@ -146,7 +146,8 @@ int forest_grown_init(forest_grown_t *g, task_t task, size_t p, size_t k, size_t
 size_t forest_grown_next(forest_grown_t *g)
 {
     size_t t = atomic_fetch_add(&g->next, 1);
-    return t >= g->n_trees || atomic_load(&g->failed) ? g->n_trees : t;
+    //  a cancelled task (progress.h) grows no more trees
+    return t >= g->n_trees || atomic_load(&g->failed) || progress_cancelled() ? g->n_trees : t;
 }
 
 void forest_grown_fail(forest_grown_t *g)
@@ -217,6 +218,11 @@ forest_t *forest_grown_run(forest_grown_t *g, int n_threads, void *(*fn)(void *)
     fn(arg);
     for (int i = 0; i < started; i++)
         pthread_join(th[i], NULL);
+    if (progress_cancelled()) {
+        mlops_err_set(err, MLOPS_ECANCELED, "forest: cancelled after %zu of %zu trees",
+                      (size_t)atomic_load(&g->kept), g->n_trees);
+        return NULL;
+    }
     if (atomic_load(&g->failed)) {
         mlops_err_set(err, MLOPS_ENOMEM, "forest: out of memory while growing trees");
         return NULL;

@@ -1085,6 +1085,8 @@ static int s_boost(s_fit_t *fx)
     if (fx->n_val)
         fx->m->val_loss[0] = s_val_loss(fx);
     for (int it = 0; it < fx->pr.max_iter; it++) {
+        if (progress_cancelled())   //  the task was cancelled (progress.h)
+            return MLOPS_ECANCELED;
         int rc = s_iterate(fx);
         if (rc)
             return rc;

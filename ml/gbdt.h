@@ -101,7 +101,8 @@ gbdt_params_t gbdt_params_default(void);
 //  model or NULL with err: MLOPS_EINVAL (no rows or features, too many
 //  rows, an infinite feature, a label not of its task (naming the row), a
 //  single class, a class at or over TASK_MAX_CLASSES, a NaN or infinite
-//  regression target, bad params, a bad categorical value), MLOPS_ENOMEM.
+//  regression target, bad params, a bad categorical value), MLOPS_ENOMEM,
+//  MLOPS_ECANCELED (the worker's task was cancelled, progress.h).
 gbdt_t *gbdt_fit(const double *X, const double *y, size_t n, size_t p, task_t task,
                  const gbdt_params_t *params, uint64_t seed, mlops_err_t *err);
 

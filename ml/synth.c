@@ -17,7 +17,10 @@
 #include "synth.h"
 
 #include "dict.h"
+#include "progress.h"
 #include "rng.h"
+#include "table_spill.h"
+#include "table_stream.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -460,7 +463,8 @@ static int s_put_pooled(s_build_t *b, int c, size_t row, uint32_t *known,
     return rc;
 }
 
-static int s_fill_row(s_build_t *b, rng_t *r, size_t row)
+//  Draws passenger row (0-based) into the build's buffer at index i.
+static int s_fill_row(s_build_t *b, rng_t *r, size_t row, size_t i)
 {
     s_passenger_t p;
     char cabin[SYNTH_STR_MAX];
@@ -468,38 +472,44 @@ static int s_fill_row(s_build_t *b, rng_t *r, size_t row)
     uint32_t name_id = rng_below32(r, SYNTH_NAME_POOL) + (p.male ? 0 : SYNTH_NAME_POOL);
     uint32_t ticket_id = s_draw_ticket(r, p.pclass);
     int has_cabin = s_format_cabin(r, p.pclass, cabin) == 0;
-    b->cols[C_ID].num[row] = (double)(row + 1);
-    b->cols[C_SURVIVED].num[row] = p.survived;
-    b->cols[C_PCLASS].num[row] = p.pclass;
-    b->cols[C_AGE].num[row] = p.age_missing ? NAN : p.age;
-    b->cols[C_AGE].missing[row] = (uint8_t)p.age_missing;
-    b->cols[C_SIBSP].num[row] = p.sibsp;
-    b->cols[C_PARCH].num[row] = p.parch;
-    b->cols[C_FARE].num[row] = p.fare;
+    b->cols[C_ID].num[i] = (double)(row + 1);
+    b->cols[C_SURVIVED].num[i] = p.survived;
+    b->cols[C_PCLASS].num[i] = p.pclass;
+    b->cols[C_AGE].num[i] = p.age_missing ? NAN : p.age;
+    b->cols[C_AGE].missing[i] = (uint8_t)p.age_missing;
+    b->cols[C_SIBSP].num[i] = p.sibsp;
+    b->cols[C_PARCH].num[i] = p.parch;
+    b->cols[C_FARE].num[i] = p.fare;
     uint32_t *name_known = &b->name_codes[(size_t)p.title * 2 * SYNTH_NAME_POOL + name_id];
-    int rc = s_put_pooled(b, C_NAME, row, name_known, &p, name_id);
-    rc = rc ? rc : s_put_str(b, C_SEX, row, p.male ? "male" : "female");
-    rc = rc ? rc : s_put_pooled(b, C_TICKET, row, &b->ticket_codes[ticket_id], &p, ticket_id);
-    rc = rc ? rc : s_put_str(b, C_CABIN, row, has_cabin ? cabin : NULL);
-    rc = rc ? rc : s_put_str(b, C_EMBARKED, row, p.port < 0 ? NULL : s_ports[p.port]);
+    int rc = s_put_pooled(b, C_NAME, i, name_known, &p, name_id);
+    rc = rc ? rc : s_put_str(b, C_SEX, i, p.male ? "male" : "female");
+    rc = rc ? rc : s_put_pooled(b, C_TICKET, i, &b->ticket_codes[ticket_id], &p, ticket_id);
+    rc = rc ? rc : s_put_str(b, C_CABIN, i, has_cabin ? cabin : NULL);
+    rc = rc ? rc : s_put_str(b, C_EMBARKED, i, p.port < 0 ? NULL : s_ports[p.port]);
     return rc;
+}
+
+//  0, or MLOPS_EINVAL with err when rows is outside the spec's range.
+static int s_check_rows(size_t rows, mlops_err_t *err)
+{
+    mlops_err_clear(err);
+    if (rows < SYNTH_MIN_ROWS || rows > SYNTH_MAX_ROWS)
+        return mlops_err_set(err, MLOPS_EINVAL, "synthetic: %zu rows outside %d..%d", rows,
+                             SYNTH_MIN_ROWS, SYNTH_MAX_ROWS);
+    return 0;
 }
 
 table_t *synth_generate(size_t rows, uint64_t seed, mlops_err_t *err)
 {
-    mlops_err_clear(err);
-    if (rows < SYNTH_MIN_ROWS || rows > SYNTH_MAX_ROWS) {
-        mlops_err_set(err, MLOPS_EINVAL, "synthetic: %zu rows outside %d..%d", rows,
-                      SYNTH_MIN_ROWS, SYNTH_MAX_ROWS);
+    if (s_check_rows(rows, err))
         return NULL;
-    }
     rng_t rng;
     rng_seed(&rng, seed, 0);
     s_build_t b;
     table_t *t = NULL;
     int rc = s_build_alloc(&b, rows);
     for (size_t row = 0; row < rows && rc == 0; row++)
-        rc = s_fill_row(&b, &rng, row);
+        rc = s_fill_row(&b, &rng, row, row);
     if (rc == 0 && !(t = table_new(rows)))
         rc = MLOPS_ENOMEM;
     for (int c = 0; c < C_COUNT && rc == 0; c++) {
@@ -515,6 +525,92 @@ table_t *synth_generate(size_t rows, uint64_t seed, mlops_err_t *err)
         mlops_err_set(err, rc, "synthetic: %s", mlops_strerror(rc));
     }
     return t;
+}
+
+//  ---------------------------------------------------------------------------
+//  The table, streamed
+
+//  The k rows of the build's buffer into the spill's (table_spill.h).
+static void s_to_spill(const s_build_t *b, table_spill_t *sp, size_t k)
+{
+    for (int c = 0; c < C_COUNT; c++) {
+        const table_col_t *col = &b->cols[c];
+        uint8_t *missing = table_spill_missing(sp, (size_t)c), *cells = table_spill_cells(sp, (size_t)c);
+        memcpy(missing, col->missing, k);
+        for (size_t i = 0; i < k; i++)
+            if (col->kind == TABLE_NUMBER)
+                table_stream_number(cells + 8 * i, col->num[i], col->missing[i]);
+            else
+                table_stream_code(cells + 4 * i, col->codes[i], col->missing[i]);
+    }
+}
+
+//  Draws every row into the spill, a chunk at a time; 0 or an error code
+//  with err (MLOPS_ENOMEM, errno, MLOPS_ECANCELED).
+static int s_stream_rows(s_build_t *b, table_spill_t *sp, size_t rows, uint64_t seed,
+                         mlops_err_t *err)
+{
+    rng_t rng;
+    rng_seed(&rng, seed, 0);
+    size_t chunk = table_spill_buf_rows(sp);
+    int rc = 0;
+    for (size_t row = 0; row < rows && rc == 0;) {
+        size_t k = rows - row < chunk ? rows - row : chunk;
+        for (int c = 0; c < C_COUNT; c++)
+            memset(b->cols[c].missing, 0, k);
+        for (size_t i = 0; i < k && rc == 0; i++)
+            rc = s_fill_row(b, &rng, row + i, i);
+        if (rc)
+            return mlops_err_set(err, rc, "synthetic: %s", mlops_strerror(rc));
+        s_to_spill(b, sp, k);
+        rc = table_spill_flush(sp, k, err);
+        row += k;
+        progress_report((int64_t)row, (int64_t)rows, "rows");
+        if (rc == 0 && progress_cancelled())   //  the task was cancelled (progress.h)
+            rc = mlops_err_set(err, MLOPS_ECANCELED, "synthetic: cancelled after %zu rows", row);
+    }
+    return rc;
+}
+
+//  The spill's encoding to out_fd, each string column's levels taken from
+//  its dict.
+static int s_stream_write(s_build_t *b, table_spill_t *sp, int out_fd, mlops_err_t *err)
+{
+    char **levels[C_COUNT] = {0};
+    size_t n_levels[C_COUNT] = {0};
+    for (int c = 0; c < C_COUNT; c++)
+        if (b->dicts[c]) {
+            n_levels[c] = dict_size(b->dicts[c]);
+            levels[c] = dict_take_levels(b->dicts[c]);
+        }
+    int rc = table_spill_write(sp, out_fd, s_col_names, (char *const *const *)levels, n_levels, err);
+    for (int c = 0; c < C_COUNT; c++) {
+        for (size_t l = 0; levels[c] && l < n_levels[c]; l++)
+            free(levels[c][l]);
+        free(levels[c]);
+    }
+    return rc;
+}
+
+int synth_stream(size_t rows, uint64_t seed, int out_fd, size_t chunk_bytes, mlops_err_t *err)
+{
+    if (s_check_rows(rows, err))
+        return err->code;
+    table_spill_t *sp = table_spill_new(rows, C_COUNT, s_col_kinds,
+                                        chunk_bytes ? chunk_bytes : SYNTH_CHUNK_BYTES, err);
+    if (!sp)
+        return err->code;
+    s_build_t b;
+    int rc = s_build_alloc(&b, table_spill_buf_rows(sp));
+    if (rc)
+        mlops_err_set(err, rc, "synthetic: %s", mlops_strerror(rc));
+    if (rc == 0)
+        rc = s_stream_rows(&b, sp, rows, seed, err);
+    if (rc == 0)
+        rc = s_stream_write(&b, sp, out_fd, err);
+    s_build_free(&b);
+    table_spill_destroy(&sp);
+    return rc;
 }
 
 //  ---------------------------------------------------------------------------

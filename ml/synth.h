@@ -51,4 +51,17 @@ int synth_parse_spec(const char *spec, size_t *rows, uint64_t *seed, mlops_err_t
 //  SYNTH_MIN_ROWS..SYNTH_MAX_ROWS), MLOPS_ENOMEM.
 table_t *synth_generate(size_t rows, uint64_t seed, mlops_err_t *err);
 
+#define SYNTH_CHUNK_BYTES (1 << 20)   //  synth_stream's row buffer, all columns together
+
+//  As synth_generate, written as the table's canonical encoding (the
+//  same bytes as table_encode of synth_generate's table, so the same
+//  dataset version) to out_fd from its current offset, a chunk of about
+//  chunk_bytes of rows at a time (0 = SYNTH_CHUNK_BYTES) through a spill
+//  file (table_spill.h): memory is bounded by the chunk and the string
+//  pools, not by rows. Reports "rows" progress per chunk and stops at a
+//  cancel (progress.h). Returns 0, or an error code with err:
+//  MLOPS_EINVAL (rows out of range), MLOPS_ENOMEM, errno (the spill or
+//  out_fd), MLOPS_ECANCELED; out_fd then holds junk.
+int synth_stream(size_t rows, uint64_t seed, int out_fd, size_t chunk_bytes, mlops_err_t *err);
+
 #endif

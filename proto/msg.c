@@ -63,6 +63,8 @@ static const msg_field_t s_result[] = {
     S_F(result, started_ms, F_INT, REQ), S_F(result, ended_ms, F_INT, REQ), S_STR2(result, log, 0)};
 static const msg_field_t s_disconnect[] = {S_F(disconnect, reason, F_STR, OPT),
                                            S_STR2(disconnect, code, PROTO_STAGE_MAX)};
+static const msg_field_t s_cancel[] = {
+    {"task_id", F_STR, offsetof(proto_msg_t, cancel.task_id), 0, true, PROTO_TASK_ID_MAX, 2}};
 static const msg_field_t s_retrain[] = {
     S_STR(retrain, source, OPT, PROTO_TEXT_MAX), S_STR(retrain, reason, OPT, PROTO_TEXT_MAX)};
 static const msg_field_t s_runs[] = {S_F(runs, limit, F_INT, OPT)};
@@ -142,6 +144,7 @@ static const msg_command_t s_commands[] = {
     [PROTO_AUDIT] = {"AUDIT", NULL, 0, 2},
     [PROTO_FEEDBACK] = S_CMD2("FEEDBACK", s_feedback),
     [PROTO_CANARY] = S_CMD2("CANARY", s_canary),
+    [PROTO_CANCEL] = S_CMD2("CANCEL", s_cancel),
 };
 #define S_N_COMMANDS (sizeof(s_commands) / sizeof(s_commands[0]))
 

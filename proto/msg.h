@@ -30,7 +30,7 @@
     pointers and call proto_msg_encode; the encoder owns nothing.
 
     Versions (PROTOCOL.md, section 4.1): MLOPS/2 is MLOPS/1 plus the LOGS
-    command and a few optional keys (READY.name, SERVING.name,
+    and CANCEL commands and a few optional keys (READY.name, SERVING.name,
     HEARTBEAT.log, HEARTBEAT.done/total/unit, RESULT.log, DISCONNECT.code). The encoder writes a key
     added after version 1 only when it is set (a non-empty string), and
     writes the envelope version the message needs: a message that uses
@@ -112,6 +112,9 @@ typedef enum {
     //  control side, MLOPS/2: a rollout's state; a gateway's report of its
     //  counters for it (proto/rollout_io.h)
     PROTO_CANARY,
+    //  worker side, MLOPS/2: the broker gave up on an attempt; its worker
+    //  stops computing it (PROTOCOL.md 5.1)
+    PROTO_CANCEL,
 } proto_cmd_t;
 
 //  One value of a prediction record, as a user sent it.
@@ -170,6 +173,9 @@ typedef struct {
         //  reconnect and say READY again; a code (PROTO_REPLY_*, MLOPS/2)
         //  says the broker refused it for good: it must not come back.
         struct { const char *reason; const char *code; } disconnect;
+        //  CANCEL (MLOPS/2): broker to stage worker. The broker gave up on
+        //  the attempt of task_id (timed out, settled): stop computing it.
+        struct { const char *task_id; } cancel;
         //  RETRAIN: start (or coalesce into the next) run. source "" = default.
         struct { const char *source; const char *reason; } retrain;
         //  RUNS: the newest `limit` runs (0 = default 20).

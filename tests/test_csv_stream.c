@@ -3,6 +3,7 @@
     small inputs and on files of several read chunks. */
 #include "csv_load.h"
 #include "csv_stream.h"
+#include "table_spill.h"
 #include "testing.h"
 
 #include <errno.h>
@@ -15,7 +16,7 @@
 static int s_file(const char *text, size_t len)
 {
     mlops_err_t err;
-    int fd = csv_stream_temp(&err);
+    int fd = table_spill_temp(&err);
     if (fd >= 0 && write(fd, text, len) != (ssize_t)len) {
         close(fd);
         fd = -1;
@@ -28,7 +29,7 @@ static int s_stream(const char *text, size_t len, char hex[HASH_HEX_LEN + 1], si
                     mlops_err_t *err)
 {
     int in = s_file(text, len);
-    int out = csv_stream_temp(err);
+    int out = table_spill_temp(err);
     size_t cols = 0;
     int rc = csv_stream_encode(in, out, NULL, NULL, rows, &cols, err);
     if (rc == 0) {
@@ -145,7 +146,7 @@ static int s_stop_fn(void *arg, mlops_err_t *err)
 static void test_check_stops(void)
 {
     mlops_err_t err;
-    int in = s_file("a\n1\n", 4), out = csv_stream_temp(&err);
+    int in = s_file("a\n1\n", 4), out = table_spill_temp(&err);
     size_t rows, cols;
     CHECK_INT(csv_stream_encode(in, out, s_stop_fn, NULL, &rows, &cols, &err), MLOPS_ETIMEOUT);
     CHECK_STR(err.msg, "stopped");

@@ -2,7 +2,7 @@
     sockets: LRU among idle workers, per-stage FIFO queues, expiry with the
     broker's own stalls forgiven, and what it refuses (an empty or too long
     identity, more than DISPATCH_WORKERS_MAX workers, a task id too long for
-    a queue).
+    a queue), and task timeouts: a stall of progress, the hard cap.
 */
 #include <stdlib.h>
 #include <string.h>
@@ -149,8 +149,39 @@ static void test_dispatch_refuses_past_its_limits(void)
     dispatch_destroy(&d);
 }
 
+//  The timeout counts from the last advance of progress (a larger count or
+//  a new unit), from the dispatch before any; the cap from the dispatch.
+static void test_dispatch_timeout_follows_progress(void)
+{
+    dispatch_t *d = dispatch_new();
+    CHECK(d);
+    dispatch_worker_t *w = dispatch_worker_add(d, (const uint8_t *)"A", 1, STAGE_TRAIN, "h", 1, 0);
+    dispatch_worker_assign(w, "1-train-forest", 1000);
+    CHECK_INT(dispatch_worker_overdue(w, 1100, 100, 10000), DISPATCH_IN_TIME);   //  at the limit
+    CHECK_INT(dispatch_worker_overdue(w, 1101, 100, 10000), DISPATCH_STALLED);   //  no report yet
+    CHECK(dispatch_worker_progress(w, 5, "trees", 1050));
+    CHECK_INT(dispatch_worker_overdue(w, 1101, 100, 10000), DISPATCH_IN_TIME);
+    CHECK(!dispatch_worker_progress(w, 5, "trees", 1140));   //  the same count: no advance
+    CHECK(!dispatch_worker_progress(w, 4, "trees", 1145));   //  nor a smaller one
+    CHECK_INT(dispatch_worker_overdue(w, 1151, 100, 10000), DISPATCH_STALLED);
+    CHECK(dispatch_worker_progress(w, 1, "bytes", 1150));    //  a new phase advances
+    CHECK_INT(dispatch_worker_overdue(w, 1200, 100, 10000), DISPATCH_IN_TIME);
+    //  progress all along, yet past the cap
+    for (int64_t t = 1200; t <= 11000; t += 50)
+        dispatch_worker_progress(w, t, "bytes", t);
+    CHECK_INT(dispatch_worker_overdue(w, 11000, 100, 10000), DISPATCH_IN_TIME);
+    CHECK_INT(dispatch_worker_overdue(w, 11001, 100, 10000), DISPATCH_OVER_CAP);
+    //  a new task starts afresh
+    dispatch_worker_release(w, 11001);
+    dispatch_worker_assign(w, "2-train-forest", 20000);
+    CHECK(dispatch_worker_progress(w, 1, "trees", 20010));   //  a count below the old task's
+    CHECK_INT(dispatch_worker_overdue(w, 20100, 100, 10000), DISPATCH_IN_TIME);
+    dispatch_destroy(&d);
+}
+
 int main(void)
 {
+    RUN(test_dispatch_timeout_follows_progress);
     RUN(test_dispatch_lru_and_queues);
     RUN(test_dispatch_stall_is_forgiven);
     RUN(test_dispatch_readd_resets_worker);

@@ -26,6 +26,7 @@ FLAGS = [
     (BROKER, "--heartbeat", "200ms", "10ms", "10m"),
     (BROKER, "--backoff", "100ms", None, None),
     (BROKER, "--timeout", "2m", None, None),
+    (BROKER, "--timeout-max", "6h", None, None),
     (BROKER, "--schedule", "24h", None, None),
     (BROKER, "--load-wait", "2s", None, None),
     (STAGE, "--heartbeat", "1.5s", "10ms", "10m"),

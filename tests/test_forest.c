@@ -2,6 +2,7 @@
     the thread count, probabilities in [0, 1], the stopping rules, quantile
     binning beyond max_bins, and every check of forest_new on stored trees. */
 #include "forest.h"
+#include "progress.h"
 #include "testing.h"
 
 #include <math.h>
@@ -330,8 +331,31 @@ static void test_task_forests(void)
     free(X);
 }
 
+//  A task cancelled (progress.h) grows no more trees and fits nothing.
+static void test_cancelled_fit_stops(void)
+{
+    enum { n = 200 };
+    double X[n * 3];
+    uint8_t y[n];
+    s_data(n, X, y);
+    forest_params_t pr = {.n_trees = 50, .n_threads = 2};
+    mlops_err_t err;
+    mlops_err_clear(&err);
+    progress_begin();
+    progress_cancel();
+    forest_t *f = forest_fit(X, y, n, 3, &pr, 1, &err);
+    progress_end();
+    CHECK(f == NULL);
+    CHECK_INT(err.code, MLOPS_ECANCELED);
+    CHECK_CONTAINS(err.msg, "forest: cancelled after 0 of 50 trees");
+    f = forest_fit(X, y, n, 3, &pr, 1, &err);   //  outside a task: never cancelled
+    CHECK(f && f->n_trees == 50);
+    forest_destroy(&f);
+}
+
 int main(void)
 {
+    RUN(test_cancelled_fit_stops);
     RUN(test_task_forests);
     RUN(test_known_split_at_midpoint);
     RUN(test_same_seed_same_trees_any_thread_count);

@@ -4,6 +4,7 @@
     three task types on generated data, categorical splits, early
     stopping, the tree limits, and every error path. */
 #include "gbdt.h"
+#include "progress.h"
 #include "testing.h"
 
 #include <math.h>
@@ -565,8 +566,26 @@ static void test_defaults(void)
     gbdt_destroy(NULL);
 }
 
+//  A task cancelled (progress.h) stops before its next iteration.
+static void test_cancelled_fit_stops(void)
+{
+    double X[3 * KN_ROWS], yb[KN_ROWS], ym[KN_ROWS], yr[KN_ROWS];
+    s_known(X, yb, ym, yr);
+    gbdt_params_t pr = s_params(3);
+    mlops_err_t err;
+    mlops_err_clear(&err);
+    progress_begin();
+    progress_cancel();
+    gbdt_t *m = gbdt_fit(X, yb, KN_ROWS, 3, TASK_BINARY, &pr, 1, &err);
+    progress_end();
+    CHECK(m == NULL);
+    CHECK_INT(err.code, MLOPS_ECANCELED);
+    CHECK_STR(err.msg, "gbdt: cancelled");
+}
+
 int main(void)
 {
+    RUN(test_cancelled_fit_stops);
     RUN(test_binary_as_sklearn);
     RUN(test_binary_params_as_sklearn);
     RUN(test_multiclass_as_sklearn);

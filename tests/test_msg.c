@@ -45,7 +45,8 @@ static void test_cmd_names(void)
     CHECK_STR(proto_cmd_name(PROTO_AUDIT), "AUDIT");
     CHECK_STR(proto_cmd_name(PROTO_FEEDBACK), "FEEDBACK");
     CHECK_STR(proto_cmd_name(PROTO_CANARY), "CANARY");
-    CHECK(proto_cmd_name(PROTO_CANARY + 1) == NULL);
+    CHECK_STR(proto_cmd_name(PROTO_CANCEL), "CANCEL");
+    CHECK(proto_cmd_name(PROTO_CANCEL + 1) == NULL);
     CHECK(proto_cmd_name((proto_cmd_t)-1) == NULL);
 }
 

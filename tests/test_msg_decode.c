@@ -566,6 +566,19 @@ static void test_version_2_keys(void)
     }
     proto_msg_destroy(&m);
 
+    f = f_start("CANCEL", 1);   //  MLOPS/2 only, task_id required
+    f_str(&f, "task_id"), f_str(&f, "3-train-forest");
+    CHECK_REFUSED(f, MLOPS_EVERSION, "command \"CANCEL\" at byte 2", "needs version 2");
+    f.b[1] = 0x02;
+    m = proto_msg_decode(f.b, f.n, NULL);
+    CHECK(m && m->cmd == PROTO_CANCEL);
+    if (m)
+        CHECK_STR(m->cancel.task_id, "3-train-forest");
+    proto_msg_destroy(&m);
+    f = f_start("CANCEL", 0);
+    f.b[1] = 0x02;
+    CHECK_REFUSED(f, MLOPS_EPROTO, "CANCEL", "task_id");
+
     f = f_start("READY", 3);   //  version 2, no name: read, name ""
     f.b[1] = 0x02;
     f_str(&f, "stage"), f_str(&f, "train"), f_str(&f, "host"), f_str(&f, "h"), f_str(&f, "pid"), f_byte(&f, 9);

@@ -82,8 +82,25 @@ static void test_threads_end_at_the_total(void)
     progress_end();
 }
 
+//  A cancel holds only inside a task, and the next task starts without it.
+static void test_cancel_lives_inside_a_task(void)
+{
+    progress_cancel();   //  no task: nothing to cancel
+    CHECK(!progress_cancelled());
+    progress_begin();
+    CHECK(!progress_cancelled());
+    progress_cancel();
+    CHECK(progress_cancelled());
+    progress_end();
+    CHECK(!progress_cancelled());
+    progress_begin();
+    CHECK(!progress_cancelled());
+    progress_end();
+}
+
 int main(void)
 {
+    RUN(test_cancel_lives_inside_a_task);
     RUN(test_reports_only_inside_a_task);
     RUN(test_advance_never_goes_back);
     RUN(test_threads_end_at_the_total);

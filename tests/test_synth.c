@@ -3,12 +3,20 @@
     Marginals are checked on 20,000 rows against tolerances around the real
     file's figures (with the real file itself checked the same way when it
     is present), and a logistic regression fitted here must score on the
-    synthetic data about as it does on the real data.
+    synthetic data about as it does on the real data. synth_stream writes
+    the same bytes as table_encode of synth_generate's table, for row
+    counts that are and are not a multiple of its chunk.
 */
 #include "csv_load.h"
+#include "hash.h"
 #include "synth.h"
+#include "table_spill.h"
 #include "testing.h"
 #include "titanic_schema.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #define SYNTH_TEST_ROWS 20000
 
@@ -175,6 +183,74 @@ static void test_stream_is_pinned(void)
         CHECK_INT(rc, 0);
         CHECK_STR(hex, pins[i].hash);
     }
+}
+
+//  The bytes synth_stream writes for rows, seed and chunk_bytes, malloc'd
+//  (*len of them), or NULL with rc its code.
+static uint8_t *s_streamed(size_t rows, uint64_t seed, size_t chunk_bytes, size_t *len, int *rc)
+{
+    mlops_err_t err;
+    int fd = table_spill_temp(&err);
+    *rc = fd < 0 ? err.code : synth_stream(rows, seed, fd, chunk_bytes, &err);
+    off_t size = *rc == 0 ? lseek(fd, 0, SEEK_END) : -1;
+    uint8_t *bytes = size > 0 ? malloc((size_t)size) : NULL;
+    if (bytes && pread(fd, bytes, (size_t)size, 0) != size) {
+        free(bytes);
+        bytes = NULL;
+    }
+    if (fd >= 0)
+        close(fd);
+    *len = bytes ? (size_t)size : 0;
+    return bytes;
+}
+
+//  The streamed encoding is table_encode's, byte for byte: small chunks
+//  (8 and 40 rows: 1000 and 4000 bytes of about 88 per row) over row
+//  counts below, at and past a chunk, and the default chunk over a few.
+static void test_streamed_equals_generated(void)
+{
+    static const struct { size_t rows; uint64_t seed; size_t chunk_bytes; } cases[] = {
+        {10, 0, 1000}, {16, 5, 1000}, {891, 42, 1000}, {2000, 99, 4000},
+        {12345, 7, 4000}, {40, 3, 4000}, {30001, 11, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        mlops_err_t err;
+        table_t *t = synth_generate(cases[i].rows, cases[i].seed, &err);
+        uint8_t *want = NULL, *got;
+        size_t want_len = 0, got_len;
+        int rc;
+        CHECK(t && table_encode(t, &want, &want_len) == 0);
+        got = s_streamed(cases[i].rows, cases[i].seed, cases[i].chunk_bytes, &got_len, &rc);
+        CHECK_INT(rc, 0);
+        CHECK_INT(got_len, want_len);
+        CHECK(got && want && memcmp(got, want, want_len) == 0);
+        free(got);
+        free(want);
+        table_destroy(&t);
+    }
+    //  the dataset version of a pinned table (test_stream_is_pinned), streamed
+    size_t len;
+    int rc;
+    uint8_t *bytes = s_streamed(2000, 99, 0, &len, &rc);
+    char hex[HASH_HEX_LEN + 1] = "";
+    if (bytes)
+        hash_sha256_hex(bytes, len, hex);
+    CHECK_STR(hex, "ea25de3f7f3ff5810dfc607c13f77ba00d2ea663a1dd67930cad0c41bf5d2785");
+    free(bytes);
+}
+
+static void test_stream_refuses_bad_row_counts(void)
+{
+    mlops_err_t err;
+    CHECK_INT(synth_stream(SYNTH_MIN_ROWS - 1, 1, -1, 0, &err), MLOPS_EINVAL);
+    CHECK_CONTAINS(err.msg, "rows outside");
+    CHECK_INT(synth_stream((size_t)SYNTH_MAX_ROWS + 1, 1, -1, 0, &err), MLOPS_EINVAL);
+    int fd = open("/dev/full", O_WRONLY);   //  every write fails with ENOSPC
+    CHECK(fd >= 0);
+    CHECK_INT(synth_stream(100, 1, fd, 0, &err), ENOSPC);
+    CHECK_INT(err.code, ENOSPC);
+    CHECK_CONTAINS(err.msg, "output");
+    close(fd);
 }
 
 static void test_class_sex_and_survival_marginals(void)
@@ -445,6 +521,8 @@ int main(void)
     RUN(test_kinds_match_the_real_file);
     RUN(test_same_seed_same_hash);
     RUN(test_stream_is_pinned);
+    RUN(test_streamed_equals_generated);
+    RUN(test_stream_refuses_bad_row_counts);
     RUN(test_class_sex_and_survival_marginals);
     RUN(test_age_family_fare_port_cabin_marginals);
     RUN(test_names_titles_sex_and_age_agree);

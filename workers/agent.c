@@ -22,6 +22,7 @@
 #define RECONNECT_MAX_MSEC 5000    //  a broker back after a restart is found within this
 #define STALL_SLACK_MSEC 200        //  a loop turn later than the heartbeat plus this was a stall of ours
 #define BUSY_REPORT_MSEC 100        //  the busy knob reports its progress this often
+#define BUSY_ATTEMPTS_MAX 8         //  values of MLOPS_TASK_BUSY_MS, one per attempt
 
 typedef struct {
     proto_msg_t *task;            //  the TASK being worked (owns the input)
@@ -57,10 +58,31 @@ struct agent {
     int64_t next_heartbeat;       //  monotonic
     int64_t reconnect_msec;       //  back-off for the next reconnect
     int64_t delay_msec;           //  MLOPS_TASK_DELAY_MS
-    int64_t busy_msec;            //  MLOPS_TASK_BUSY_MS
+    int64_t busy_msec[BUSY_ATTEMPTS_MAX]; //  MLOPS_TASK_BUSY_MS, per attempt
+    int n_busy;                   //  values given
     liveness_t awake;             //  turns of the loop
     tasklog_t *tasklog;           //  the lines logged while a task runs (the log tap)
 };
+
+//  MLOPS_TASK_BUSY_MS=N[,M...] (agent.h): the i-th value for attempt i,
+//  the last for later ones.
+static void s_busy_parse(agent_t *self, const char *text)
+{
+    for (char *end = NULL; text && *text && self->n_busy < BUSY_ATTEMPTS_MAX; text = end + 1) {
+        self->busy_msec[self->n_busy++] = strtoll(text, &end, 10);
+        if (*end != ',')
+            break;
+    }
+}
+
+//  The busy knob's time for attempt (1, 2, ...), 0 when not set.
+static int64_t s_busy_for(const agent_t *self, int64_t attempt)
+{
+    if (self->n_busy == 0)
+        return 0;
+    int64_t i = attempt < 1 ? 0 : attempt > self->n_busy ? self->n_busy - 1 : attempt - 1;
+    return self->busy_msec[i];
+}
 
 agent_t *agent_new(const agent_config_t *cfg, mlops_err_t *err)
 {
@@ -93,8 +115,7 @@ agent_t *agent_new(const agent_config_t *cfg, mlops_err_t *err)
     self->reconnect_msec = RECONNECT_MIN_MSEC;
     const char *delay = getenv("MLOPS_TASK_DELAY_MS");
     self->delay_msec = delay ? atoll(delay) : 0;
-    const char *busy = getenv("MLOPS_TASK_BUSY_MS");
-    self->busy_msec = busy ? atoll(busy) : 0;
+    s_busy_parse(self, getenv("MLOPS_TASK_BUSY_MS"));
     self->curve = curve_new_from_env(err);
     self->pipe = zsys_create_pipe(&self->pipe_thread);
     self->tasklog = tasklog_new(0);
@@ -200,7 +221,7 @@ static void s_connect(agent_t *self)
 static void s_busy(int64_t msec)
 {
     int64_t start = zclock_mono(), end = start + msec, next = start;
-    for (int64_t now = start; now < end; now = zclock_mono())
+    for (int64_t now = start; now < end && !progress_cancelled(); now = zclock_mono())
         if (now >= next) {
             progress_report(now - start, msec, "ms");
             next = now + BUSY_REPORT_MSEC;
@@ -211,12 +232,15 @@ static void *s_job_fn(void *arg)
 {
     s_job_t *job = arg;
     job->started_ms = (int64_t)zclock_time();
-    if (job->delay_msec > 0)
-        zclock_sleep((int)job->delay_msec);
+    for (int64_t until = zclock_mono() + job->delay_msec; zclock_mono() < until && !progress_cancelled();)
+        zclock_sleep(10);
     s_busy(job->busy_msec);
     mlops_err_clear(&job->err);
-    job->rc = job->handler(job->arg, job->task->task.input, job->task->task.input_len, &job->output,
-                           &job->output_len, &job->err);
+    if (progress_cancelled())
+        job->rc = mlops_err_set(&job->err, MLOPS_ECANCELED, "cancelled before the stage ran");
+    else
+        job->rc = job->handler(job->arg, job->task->task.input, job->task->task.input_len,
+                               &job->output, &job->output_len, &job->err);
     job->ended_ms = (int64_t)zclock_time();
     zsock_signal(job->signal, 0);
     return NULL;
@@ -246,7 +270,7 @@ static void s_handle_task(agent_t *self, proto_msg_t **msg)
     self->job.arg = self->cfg.handler_arg;
     self->job.signal = self->pipe_thread;
     self->job.delay_msec = self->delay_msec;
-    self->job.busy_msec = self->busy_msec;
+    self->job.busy_msec = s_busy_for(self, task->task.attempt);
     if (pthread_create(&self->thread, NULL, s_job_fn, &self->job) != 0) {
         //  no thread: run it here; heartbeats pause but the task is not lost
         s_job_fn(&self->job);
@@ -271,7 +295,10 @@ static void s_job_done(agent_t *self)
     res.result.output_len = job->rc ? 0 : job->output_len;
     res.result.started_ms = job->started_ms;
     res.result.ended_ms = job->ended_ms;
-    if (job->rc)
+    if (job->rc && progress_cancelled())
+        log_info("task cancelled task=%s ms=%lld: %s", res.result.task_id,
+                 (long long)(job->ended_ms - job->started_ms), res.result.error);
+    else if (job->rc)
         log_warning("task failed task=%s error=%s", res.result.task_id, res.result.error);
     else
         log_info("task done task=%s ms=%lld bytes=%zu", res.result.task_id,
@@ -300,6 +327,11 @@ static void s_reconnect_later(agent_t *self, const char *why)
                 (long long)self->reconnect_msec);
     zpoller_destroy(&self->poller);
     zsock_destroy(&self->dealer);
+    if (self->busy && !progress_cancelled()) {   //  its RESULT could not be delivered
+        log_warning("task=%s cancelled: the connection was renewed while it computed",
+                    self->job.task->task.task_id);
+        progress_cancel();
+    }
     //  wait, but still collect a job that ends meanwhile
     int64_t until = zclock_mono() + self->reconnect_msec;
     while (!zsys_interrupted && zclock_mono() < until) {
@@ -311,6 +343,8 @@ static void s_reconnect_later(agent_t *self, const char *why)
             //  the result cannot be delivered: collect the thread
             zsock_wait(self->pipe);
             s_join(self);
+            log_info("task %s task=%s: its result dropped (no connection)",
+                     progress_cancelled() ? "cancelled" : "done", self->job.task->task.task_id);
             tasklog_end(self->tasklog);
             progress_end();
             proto_msg_destroy(&self->job.task);
@@ -322,6 +356,22 @@ static void s_reconnect_later(agent_t *self, const char *why)
     if (self->reconnect_msec < RECONNECT_MAX_MSEC)
         self->reconnect_msec *= 2;
     s_connect(self);
+}
+
+//  CANCEL: the broker gave up on the attempt (a timeout): the job thread
+//  stops at its next progress check (progress.h) and the RESULT it then
+//  sends (ok=false, "cancelled") frees this worker at the broker. A CANCEL
+//  for another task (one already finished) is stale and ignored.
+static void s_handle_cancel(agent_t *self, const proto_msg_t *msg)
+{
+    const char *task = agent_task_in_progress(self);
+    if (!task || strcmp(task, msg->cancel.task_id) != 0) {
+        log_debug("CANCEL for task %s not in progress: ignored", msg->cancel.task_id);
+        return;
+    }
+    if (!progress_cancelled())
+        log_warning("task=%s cancelled by the broker: stopping it", task);
+    progress_cancel();
 }
 
 static void s_handle_broker(agent_t *self)
@@ -343,6 +393,8 @@ static void s_handle_broker(agent_t *self)
         s_handle_task(self, &msg);
     } else if (msg->cmd == PROTO_HEARTBEAT) {
         self->reconnect_msec = RECONNECT_MIN_MSEC;
+    } else if (msg->cmd == PROTO_CANCEL) {
+        s_handle_cancel(self, msg);
     } else if (msg->cmd == PROTO_DISCONNECT && *msg->disconnect.code) {
         //  refused for good: coming back would be refused again
         log_sanitize(msg->disconnect.reason, strlen(msg->disconnect.reason), self->refused,

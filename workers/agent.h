@@ -29,15 +29,27 @@
     is surely in progress; it is never set in normal use. MLOPS_TASK_BUSY_MS=N
     makes the task's thread compute (spin on a core) for N ms instead, so a
     test can show a worker busy past the broker's liveness is not lost; it
-    reports its progress in "ms" (progress.h) as a real stage reports rows.
+    reports its progress in "ms" (progress.h) as a real stage reports rows;
+    MLOPS_TASK_BUSY_MS=N,M,... gives attempt 1 N ms, attempt 2 M ms, and
+    later attempts the last value (a test cancels a slow first attempt and
+    sees the retry run). Both knobs stop at a cancel.
 
     Progress: each heartbeat sent while a task runs carries the task's
     latest progress report, if any (progress.h; PROTOCOL.md "Task
     progress"), so at most one a heartbeat interval leaves the worker.
 
-    Caveat: a task that is still computing when the connection is renewed is
-    finished, but its RESULT is dropped (the new broker has given the task to
-    someone else); the agent announces itself again once it is idle.
+    Cancel: a CANCEL from the broker for the task in progress (it timed
+    out there), or a connection dropped while a task computes (the broker
+    silent or saying DISCONNECT: its RESULT could not be delivered, and the
+    broker gives the task to someone else), asks the computation to stop
+    (progress_cancel, progress.h). The stage code
+    checks where it reports progress (the busy and delay knobs, extract's
+    chunks, forest trees, gbdt iterations, data transfers) and fails with
+    MLOPS_ECANCELED, so the core and memory are free within one chunk or
+    tree. The worker then sends a RESULT ok=false "cancelled" (the broker
+    ignores it and frees the worker), or, after a renewal, nothing, and
+    announces itself again. Code that reports no progress (logistic
+    regression's solver) finishes first.
 */
 #ifndef MLOPS_AGENT_H
 #define MLOPS_AGENT_H

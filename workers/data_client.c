@@ -212,6 +212,8 @@ int data_client_fetch(data_client_t *self, const char *hash, uint8_t **data, siz
         in_flight--;
         uint64_t pending = in_flight * DATA_CHUNK_MAX_BYTES;   //  at most: the last may be short
         progress_report(next > pending ? (int64_t)(next - pending) : 0, (int64_t)total, "bytes");
+        if (rc == 0 && progress_cancelled())   //  the task was cancelled (progress.h)
+            rc = mlops_err_set(err, MLOPS_ECANCELED, "fetch of %.12s cancelled", hash);
     }
     char got[HASH_HEX_LEN + 1];
     hash_sha256_hex(buf, (size_t)total, got);
@@ -276,6 +278,8 @@ int data_client_put(data_client_t *self, const uint8_t *data, size_t len,
             rc = s_take_ack(self, hash, &stored, err);
         in_flight--;
         progress_report((int64_t)next, (int64_t)len, "bytes");
+        if (rc == 0 && !stored && progress_cancelled())   //  the task was cancelled (progress.h)
+            rc = mlops_err_set(err, MLOPS_ECANCELED, "upload of %.12s cancelled", hash);
     } while (rc == 0 && !stored && (in_flight > 0 || next < len));
     if (rc)
         s_open(self, NULL);   //  answers still on their way go to the old socket

@@ -10,8 +10,9 @@
     non-blocking and read in chunks that stop at SIGTERM and at a deadline.
     A CSV is streamed (ml/csv_stream.h): read twice in chunks, encoded
     into an unlinked temporary file and uploaded from it, so extract's
-    memory is bounded by the chunk, not the file; a stored dataset and a
-    synthetic source are built in memory (synth generates the table whole).
+    memory is bounded by the chunk, not the file. A synthetic source is
+    streamed the same way (synth_stream: rows drawn a chunk at a time into
+    a spill file); a stored dataset is fetched and checked in memory.
     A CSV error that would quote the file (a cell, a header name) keeps
     only its line number: run records are readable by anyone with read
     access. */
@@ -32,6 +33,7 @@
 
 #include "csv_stream.h"
 #include "extract_feedback.h"
+#include "table_spill.h"
 #include "log.h"
 #include "synth.h"
 #include "table.h"
@@ -125,7 +127,7 @@ static int s_open_source(const char *source, int *fd, size_t *size, mlops_err_t 
     return 0;
 }
 
-//  Between chunks of the CSV: stop at SIGTERM and at the deadline, and
+//  Between chunks of the CSV: stop at a cancel, at SIGTERM and at the deadline, and
 //  report the bytes read; the file is read twice (csv_stream.h), so the
 //  count runs to twice its size, a pass being found by the offset going back.
 typedef struct {
@@ -140,6 +142,8 @@ typedef struct {
 static int s_check_fn(void *arg, mlops_err_t *err)
 {
     s_check_t *check = arg;
+    if (progress_cancelled())   //  the broker gave up on this attempt (agent.h)
+        return mlops_err_set(err, MLOPS_ECANCELED, "cancelled");
     if (zsys_interrupted || zclock_mono() > check->deadline)
         return mlops_err_set(err, MLOPS_ETIMEOUT, "%s",
                              zsys_interrupted ? "interrupted" : "read too slow: refused");
@@ -197,7 +201,7 @@ static int s_extract_file(stage_data_t *d, const char *source, stage_ref_t *ref,
     mlops_err_clear(&sub);
     s_check_t check = {source, zclock_mono() + S_READ_DEADLINE_MSEC, fd, (int64_t)size, 0, 0};
     struct stat st;
-    int rc = (out = csv_stream_temp(&sub)) < 0 ? sub.code : 0;
+    int rc = (out = table_spill_temp(&sub)) < 0 ? sub.code : 0;
     if (rc == 0)
         rc = csv_stream_encode(fd, out, s_check_fn, &check, &rows, &cols, &sub);
     if (rc)
@@ -215,6 +219,29 @@ static int s_extract_file(stage_data_t *d, const char *source, stage_ref_t *ref,
     return rc;
 }
 
+//  A synthetic source, streamed (synth_stream) into an unlinked temporary
+//  file and uploaded from it: the same bytes, hence the same dataset
+//  version, as the table synth_generate builds.
+static int s_extract_synthetic(stage_data_t *d, const char *source, stage_ref_t *ref,
+                               mlops_err_t *err)
+{
+    size_t rows;
+    uint64_t seed;
+    mlops_err_t sub;
+    mlops_err_clear(&sub);
+    int out = -1;
+    int rc = synth_parse_spec(source, &rows, &seed, &sub);
+    if (rc == 0)
+        rc = (out = table_spill_temp(&sub)) < 0 ? sub.code : synth_stream(rows, seed, out, 0, &sub);
+    if (rc)
+        mlops_err_set(err, rc, "extract: cannot read '%.200s': %s", source, mlops_err_text(&sub, rc));
+    else
+        rc = s_upload_file(d, out, ref, err);
+    if (out >= 0)
+        close(out);
+    return rc;
+}
+
 //  True when source names the synthetic generator ("synthetic" or
 //  "synthetic:..."); its spec is then checked by synth_parse_spec.
 static bool s_is_synthetic(const char *source)
@@ -222,31 +249,11 @@ static bool s_is_synthetic(const char *source)
     return strncmp(source, "synthetic", 9) == 0 && (source[9] == '\0' || source[9] == ':');
 }
 
-static table_t *s_load(stage_data_t *d, const stage_extract_in_t *in, mlops_err_t *err)
+//  A stored dataset, fetched, checked and uploaded again (named again).
+static int s_extract_dataset(stage_data_t *d, const stage_extract_in_t *in, stage_ref_t *ref,
+                             mlops_err_t *err)
 {
-    mlops_err_t sub;
-    mlops_err_clear(&sub);
-    if (in->dataset.hash[0])
-        return stage_table_fetch(d, "extract", &in->dataset, err);
-    size_t rows;
-    uint64_t seed;
-    table_t *t = NULL;
-    if (synth_parse_spec(in->source, &rows, &seed, &sub) == 0)
-        t = synth_generate(rows, seed, &sub);
-    const char *why = mlops_err_text(&sub, sub.code);
-    if (!t && strstr(why, in->source))   //  the loader's message names the path already
-        mlops_err_set(err, sub.code ? sub.code : MLOPS_ECSV, "extract: %s", why);
-    else if (!t)
-        mlops_err_set(err, sub.code ? sub.code : MLOPS_ECSV, "extract: cannot read '%.200s': %s",
-                      in->source, why);
-    return t;
-}
-
-//  A table built in memory (a stored dataset, synthetic), uploaded.
-static int s_extract_table(stage_data_t *d, const stage_extract_in_t *in, stage_ref_t *ref,
-                           mlops_err_t *err)
-{
-    table_t *table = s_load(d, in, err);
+    table_t *table = stage_table_fetch(d, "extract", &in->dataset, err);
     if (!table)
         return err->code ? err->code : MLOPS_ECSV;
     progress_report((int64_t)table->n_rows, (int64_t)table->n_rows, "rows");
@@ -278,10 +285,12 @@ int stage_extract_run(void *arg, const uint8_t *input, size_t input_len, uint8_t
     if (extract_feedback_wanted(&in))   //  csv:PATH, BASE+feedback (extract_feedback.h)
         return extract_feedback_run(arg, &in, output, output_len, err);
     stage_extract_out_t out = {0};
-    if (!in.dataset.hash[0] && !s_is_synthetic(in.source))
-        rc = s_extract_file(arg, in.source, &out.table, err);
+    if (in.dataset.hash[0])
+        rc = s_extract_dataset(arg, &in, &out.table, err);
+    else if (s_is_synthetic(in.source))
+        rc = s_extract_synthetic(arg, in.source, &out.table, err);
     else
-        rc = s_extract_table(arg, &in, &out.table, err);
+        rc = s_extract_file(arg, in.source, &out.table, err);
     if (rc == 0 && (rc = stage_extract_out_encode(&out, output, output_len)) != 0)
         mlops_err_set(err, rc, "extract: cannot encode the output");
     return rc;
