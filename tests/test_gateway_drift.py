@@ -13,7 +13,7 @@ import requests
 import drift_stack
 from drift_stack import drift, post, shifted, titanic_records, window_rows
 from procs import TITANIC, Gateway, read_log, wait_for
-from test_api import scripted  # noqa: F401 (a fixture)
+from test_api import NO_POLL, scripted  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.skipif(not os.path.exists(TITANIC), reason="no Titanic file")
 
@@ -73,7 +73,7 @@ def test_a_refused_or_unreadable_answer_shows_none(procs, scripted):  # noqa: F8
     refused = {"ok": False, "error": "DRIFT is not a control command", "data": None, "code": "invalid"}
     unreadable = {"ok": True, "error": "", "data": {"threshold": "high"}, "code": ""}
     b = scripted([refused, unreadable])
-    gw = Gateway(procs, "--broker", b.endpoint)
+    gw = Gateway(procs, "--broker", b.endpoint, *NO_POLL)
     assert drift_lines(gw) == ({}, [])   # the first scrape starts the polls
     wait_for(lambda: len(b.got) == 1, what="the first DRIFT")
     assert b.got[0] == ("DRIFT", {})
