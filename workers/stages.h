@@ -110,4 +110,25 @@ model_t *stage_model_fetch(stage_data_t *d, const char *stage, const char *what,
 int stage_split_fetch(stage_data_t *d, const char *stage, const stage_ref_t *ref, size_t n_rows,
                       stage_split_t *split, mlops_err_t *err);
 
+//  The test rows evaluate and load_model score: the table holding them and
+//  their indexes into it. With preprocess's test table, that table and
+//  each of its rows in order (the raw table is never fetched); without one
+//  (a preprocess from before it), the raw table and the split's test rows.
+typedef struct {
+    table_t *table;                  //  owned
+    size_t *rows;                    //  owned: n row indexes into table
+    size_t n;
+} stage_test_t;
+
+//  Fetches the test rows (see stage_test_t) named by test_table, else by
+//  table and split. 0 or the codes of stage_table_fetch /
+//  stage_split_fetch / MLOPS_ENOMEM with err; out owns its parts either
+//  way (stage_test_clear).
+int stage_test_fetch(stage_data_t *d, const char *stage, const stage_ref_t *table,
+                     const stage_ref_t *split, const stage_ref_t *test_table, stage_test_t *out,
+                     mlops_err_t *err);
+
+//  Frees what stage_test_fetch filled; safe on a zeroed struct.
+void stage_test_clear(stage_test_t *t);
+
 #endif
