@@ -74,9 +74,10 @@ static void s_place(matrix_t *m, uint8_t *blob)
 
 int matrix_alloc(matrix_t *m, uint8_t **blob, size_t *len, mlops_err_t *err)
 {
-    int rc = s_shape(m, len, err);
-    if (rc)
-        return mlops_err_set(err, MLOPS_EINVAL, "%s", err ? err->msg : "matrix: bad shape");
+    mlops_err_t sub;
+    mlops_err_clear(&sub);
+    if (s_shape(m, len, &sub) != 0)   //  our caller's bug or its data's: not a peer's bytes
+        return mlops_err_set(err, MLOPS_EINVAL, "%s", sub.msg);
     if (!(*blob = calloc(1, *len)))
         return mlops_err_set(err, MLOPS_ENOMEM, "matrix: out of memory for %zu bytes", *len);
     memcpy(*blob, MATRIX_MAGIC, 4);
