@@ -3,7 +3,9 @@
     under its sha256, its metrics, every family (gbdt included) for the
     binary, multiclass and regression task types with that task's metrics,
     and each refusal (rows past the table, an unknown family, a split never
-    uploaded, a task other than the recipe's, a payload that is not one). */
+    uploaded, a task other than the recipe's, a payload that is not one);
+    preprocess's matrix gives the artifact the raw table gives, and a
+    matrix that is none or another task's is refused by name. */
 #include "stage_fixtures.h"
 #include "testing.h"
 
@@ -87,6 +89,49 @@ static int s_train(const sf_chain_t *c, stage_train_in_t *in, mlops_err_t *err)
     return rc;
 }
 
+//  Train on preprocess's matrix (the chain's) and on the raw table and
+//  split (an input with no matrix, from an older preprocess): one artifact.
+static void test_matrix_and_table_give_one_artifact(void)
+{
+    for (size_t i = 0; i < 3; i++) {
+        sf_chain_t c;
+        CHECK_INT(sf_chain_task(&c, "", "", s_families[i]), 0);
+        stage_train_in_t in = {.table = c.x.table, .recipe = c.p.recipe, .split = c.p.split,
+                               .seed = 2};
+        snprintf(in.family, sizeof in.family, "%s", s_families[i]);
+        stage_train_out_t old;
+        int rc;
+        SF_STEP(rc, stage_train_run, stage_train_in_encode, &in, stage_train_out_decode, &old);
+        stage_ref_t matrix = c.p.matrix, from_matrix = c.t.artifact;
+        sf_chain_clear(&c);
+        CHECK_INT(rc, 0);
+        CHECK(matrix.size > 0);
+        CHECK_STR(old.artifact.hash, from_matrix.hash);
+    }
+}
+
+//  A matrix that is none, or another task's: named.
+static void test_matrix_refusals(void)
+{
+    sf_chain_t c, multi;
+    CHECK_INT(sf_chain(&c, false), 0);
+    CHECK_INT(sf_chain_task(&multi, "Pclass", "multiclass", NULL), 0);
+    mlops_err_t err, junk_err;
+    stage_train_in_t in = {.split = c.p.split, .family = "logreg"};
+    CHECK_INT(sf_put("junk", 4, &in.matrix), 0);
+    int junk_rc = s_train(&c, &in, &junk_err);
+    in.matrix = multi.p.matrix;   //  binary recipe, multiclass matrix
+    int task_rc = s_train(&c, &in, &err);
+    sf_chain_clear(&c);
+    sf_chain_clear(&multi);
+    CHECK_INT(junk_rc, MLOPS_EFOREIGN);
+    CHECK_STR(junk_err.msg, "train: the matrix does not decode: matrix: not a feature matrix "
+                            "(no MXF1 magic)");
+    CHECK_INT(task_rc, MLOPS_EPROTO);
+    CHECK_CONTAINS(err.msg, "train logreg: the matrix holds ");
+    CHECK_CONTAINS(err.msg, " multiclass features, the recipe makes 16 binary ones");
+}
+
 static void test_refusals_name_the_problem(void)
 {
     sf_chain_t c;
@@ -142,6 +187,8 @@ int main(void)
     RUN(test_multiclass_families);
     RUN(test_regression_families);
     RUN(test_refusals_name_the_problem);
+    RUN(test_matrix_and_table_give_one_artifact);
+    RUN(test_matrix_refusals);
     RUN(test_task_must_be_the_recipes);
     sf_down();
     return TEST_REPORT("test_stage_train");
