@@ -9,6 +9,8 @@
 #include "stage_fixtures.h"
 #include "testing.h"
 
+#include <unistd.h>
+
 
 static void test_trains_one_family(void)
 {
@@ -110,6 +112,45 @@ static void test_matrix_and_table_give_one_artifact(void)
     }
 }
 
+//  With a blob cache, as a worker has: preprocess keeps the matrix there,
+//  train maps it from the file (the artifact is the copy's); a damaged
+//  file is fetched again, kept and mapped.
+static void test_matrix_mapped_from_the_cache(void)
+{
+    char dir[128], path[256];
+    snprintf(dir, sizeof dir, "%s/cache", sf_fx.dir);
+    mlops_err_t err;
+    blob_cache_t *cache = blob_cache_new(dir, 0, &err);
+    CHECK(cache != NULL);
+    sf_chain_t plain, c;
+    CHECK_INT(sf_chain(&plain, true), 0);   //  no cache: copies
+    sf_data.cache = cache;
+    int rc = sf_chain(&c, true);
+    uint8_t *bytes = NULL, *copy = NULL;
+    size_t len = 0, copy_len = 0;
+    bool mapped = false, mapped_again = false;
+    int mrc = stage_fetch_mapped(&sf_data, "train", "matrix", &c.p.matrix, &bytes, &len, &mapped, &err);
+    int grc = sf_get(&c.p.matrix, &copy, &copy_len);
+    bool same = mrc == 0 && grc == 0 && copy_len == len && memcmp(copy, bytes, len) == 0;
+    stage_blob_release(bytes, len, mapped);
+    snprintf(path, sizeof path, "%s/%s", dir, c.p.matrix.hash);
+    int trc = truncate(path, 100);   //  damaged on disk
+    int again_rc = stage_fetch_mapped(&sf_data, "train", "matrix", &c.p.matrix, &bytes, &len,
+                                      &mapped_again, &err);
+    bool same_again = again_rc == 0 && copy_len == len && memcmp(copy, bytes, len) == 0;
+    stage_blob_release(bytes, len, mapped_again);
+    free(copy);
+    sf_data.cache = NULL;
+    blob_cache_destroy(&cache);
+    CHECK_INT(rc, 0);
+    CHECK_STR(c.t.artifact.hash, plain.t.artifact.hash);
+    CHECK(mapped && same);
+    CHECK_INT(trc, 0);
+    CHECK(mapped_again && same_again);
+    sf_chain_clear(&c);
+    sf_chain_clear(&plain);
+}
+
 //  A matrix that is none, or another task's: named.
 static void test_matrix_refusals(void)
 {
@@ -189,6 +230,7 @@ int main(void)
     RUN(test_refusals_name_the_problem);
     RUN(test_matrix_and_table_give_one_artifact);
     RUN(test_matrix_refusals);
+    RUN(test_matrix_mapped_from_the_cache);
     RUN(test_task_must_be_the_recipes);
     sf_down();
     return TEST_REPORT("test_stage_train");

@@ -44,6 +44,53 @@ int stage_fetch(stage_data_t *d, const char *stage, const char *what, const stag
     return 0;
 }
 
+//  The mapping of a cached blob, its size checked against ref's; false
+//  when the cache cannot map it (err, a size mismatch, says why).
+static bool s_map(stage_data_t *d, const char *stage, const char *what, const stage_ref_t *ref,
+                  uint8_t **data, size_t *len, mlops_err_t *err)
+{
+    const uint8_t *map = NULL;
+    size_t n = 0;
+    mlops_err_t sub;
+    mlops_err_clear(&sub);
+    if (!d->cache || ref->size == 0 || blob_cache_map(d->cache, ref->hash, &map, &n, &sub) != 0)
+        return false;
+    if ((int64_t)n != ref->size) {
+        blob_cache_unmap(map, n);
+        mlops_err_set(err, MLOPS_ECORRUPT, "%s: the %s %.12s has %zu bytes, the task says %lld",
+                      stage, what, ref->hash, n, (long long)ref->size);
+        return false;
+    }
+    *data = (uint8_t *)map, *len = n;
+    return true;
+}
+
+int stage_fetch_mapped(stage_data_t *d, const char *stage, const char *what,
+                       const stage_ref_t *ref, uint8_t **data, size_t *len, bool *mapped,
+                       mlops_err_t *err)
+{
+    mlops_err_clear(err);
+    if ((*mapped = s_map(d, stage, what, ref, data, len, err))) {
+        log_info("fetched %s hash=%.12s bytes=%zu from=cache mapped", what, ref->hash, *len);
+        return 0;
+    }
+    if (err->code)
+        return err->code;
+    int rc = stage_fetch(d, stage, what, ref, data, len, err);   //  kept in the cache, if any
+    uint8_t *copy = *data;
+    if (rc == 0 && (*mapped = s_map(d, stage, what, ref, data, len, err)))
+        free(copy);
+    return rc;
+}
+
+void stage_blob_release(uint8_t *data, size_t len, bool mapped)
+{
+    if (mapped)
+        blob_cache_unmap(data, len);
+    else
+        free(data);
+}
+
 int stage_upload(stage_data_t *d, const char *stage, const char *what, const uint8_t *bytes,
                  size_t len, stage_ref_t *ref, mlops_err_t *err)
 {

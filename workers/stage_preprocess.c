@@ -6,54 +6,49 @@
     then encodes once what the later stages read, so none of them fetches
     the raw table: the feature matrix train fits on (ml/matrix.h) and the
     raw table of the test rows that evaluate and load_model score through
-    each model's serving path. The raw table is freed before the uploads. */
+    each model's serving path. The matrix is made last: the raw table is
+    freed as soon as it is made. */
 #include "stages.h"
 
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "log.h"
 #include "train.h"
 
-//  The blobs made from the raw table: the matrix and the test table.
-typedef struct {
-    uint8_t *matrix;
-    size_t matrix_len;
-    uint8_t *test_table;
-    size_t test_table_len;
-} s_encoded_t;
-
-static void s_encoded_clear(s_encoded_t *e)
+//  The raw table's test rows, uploaded as a table; the ref goes into out.
+static int s_upload_test_table(stage_data_t *d, const table_t *raw, const prep_result_t *prep,
+                               stage_preprocess_out_t *out, mlops_err_t *err)
 {
-    free(e->matrix);
-    free(e->test_table);
-    memset(e, 0, sizeof *e);
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    table_t *test = table_take(raw, prep->test_rows, prep->n_test);
+    int rc = test ? table_encode(test, &bytes, &len) : MLOPS_ENOMEM;
+    table_destroy(&test);
+    if (rc)
+        return mlops_err_set(err, rc, "preprocess: cannot encode the test table");
+    rc = stage_upload(d, "preprocess", "test_table", bytes, len, &out->test_table, err);
+    free(bytes);
+    return rc;
 }
 
-//  The matrix and the test table of prep's split of raw.
-static int s_encode(const table_t *raw, const prep_result_t *prep, s_encoded_t *e,
-                    mlops_err_t *err)
+//  The matrix of prep's split of *raw, made and uploaded; *raw is freed as
+//  soon as the matrix is made, so the two big things overlap only there.
+static int s_upload_matrix(stage_data_t *d, table_t **raw, const prep_result_t *prep,
+                           stage_preprocess_out_t *out, mlops_err_t *err)
 {
+    uint8_t *bytes = NULL;
+    size_t len = 0;
     mlops_err_t sub;
     mlops_err_clear(&sub);
-    int rc = train_matrix(raw, prep, &e->matrix, &e->matrix_len, &sub);
+    int rc = train_matrix(*raw, prep, &bytes, &len, &sub);
+    table_destroy(raw);
     if (rc)
         return mlops_err_set(err, rc, "preprocess: cannot encode the matrix: %s",
                              mlops_err_text(&sub, rc));
-    table_t *test = table_take(raw, prep->test_rows, prep->n_test);
-    rc = test ? table_encode(test, &e->test_table, &e->test_table_len) : MLOPS_ENOMEM;
-    table_destroy(&test);
-    return rc ? mlops_err_set(err, rc, "preprocess: cannot encode the test table") : 0;
-}
-
-//  Uploads the matrix and the test table; their refs go into out.
-static int s_upload_encoded(stage_data_t *d, const s_encoded_t *e, stage_preprocess_out_t *out,
-                            mlops_err_t *err)
-{
-    int rc = stage_upload(d, "preprocess", "matrix", e->matrix, e->matrix_len, &out->matrix, err);
-    return rc ? rc : stage_upload(d, "preprocess", "test_table", e->test_table,
-                                  e->test_table_len, &out->test_table, err);
+    rc = stage_upload(d, "preprocess", "matrix", bytes, len, &out->matrix, err);
+    free(bytes);
+    return rc;
 }
 
 //  Uploads the recipe and the split; their refs go into out.
@@ -88,17 +83,11 @@ int stage_preprocess_run(void *arg, const uint8_t *input, size_t input_len, uint
                            .test_fraction = in.test_fraction, .seed = in.seed,
                            .task = in.task[0] ? in.task : "auto"};
     prep_result_t prep = {0};
-    s_encoded_t enc = {0};
     mlops_err_clear(&sub);
     rc = train_prepare(raw, &opts, &prep, &sub);
-    if (rc)
-        mlops_err_set(err, rc, "preprocess: %s", mlops_err_text(&sub, rc));
-    else
-        rc = s_encode(raw, &prep, &enc, err);
-    table_destroy(&raw);
     if (rc) {
-        prep_result_clear(&prep);
-        return rc;
+        table_destroy(&raw);
+        return mlops_err_set(err, rc, "preprocess: %s", mlops_err_text(&sub, rc));
     }
     stage_preprocess_out_t out = {0};
     snprintf(out.notes, sizeof out.notes, "%s", prep.notes);
@@ -107,8 +96,10 @@ int stage_preprocess_run(void *arg, const uint8_t *input, size_t input_len, uint
              out.task[0] ? out.task : "binary", prep.n_train, prep.n_test, prep.n_unlabelled);
     rc = s_upload(arg, &prep, &out, err);
     if (rc == 0)
-        rc = s_upload_encoded(arg, &enc, &out, err);
-    s_encoded_clear(&enc);
+        rc = s_upload_test_table(arg, raw, &prep, &out, err);
+    if (rc == 0)
+        rc = s_upload_matrix(arg, &raw, &prep, &out, err);
+    table_destroy(&raw);
     if (rc == 0 && (rc = stage_preprocess_out_encode(&out, output, output_len)) != 0)
         mlops_err_set(err, rc, "preprocess: cannot encode the output");
     prep_result_clear(&prep);

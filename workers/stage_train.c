@@ -34,22 +34,24 @@ static int s_fit_table(stage_data_t *d, const stage_train_in_t *in, const uint8_
     return rc;
 }
 
-//  train_fit_matrix on preprocess's fetched matrix, used in place.
+//  train_fit_matrix on preprocess's fetched matrix, used in place (mapped
+//  from the blob cache when there is one: training never writes to it).
 static int s_fit_matrix(stage_data_t *d, const stage_train_in_t *in, const uint8_t *recipe,
                         size_t recipe_len, uint8_t **artifact, size_t *len, mlops_err_t *err)
 {
     uint8_t *bytes = NULL;
     size_t n = 0;
+    bool mapped = false;
     matrix_t m;
     mlops_err_t sub;
     mlops_err_clear(&sub);
-    int rc = stage_fetch(d, "train", "matrix", &in->matrix, &bytes, &n, err);
+    int rc = stage_fetch_mapped(d, "train", "matrix", &in->matrix, &bytes, &n, &mapped, err);
     if (rc == 0 && (rc = matrix_decode(bytes, n, &m, &sub)) != 0)
         mlops_err_set(err, rc, "train: the matrix does not decode: %s", mlops_err_text(&sub, rc));
     if (rc == 0 && (rc = train_fit_matrix(&m, recipe, recipe_len, in->family, in->params, in->seed,
                                           artifact, len, &sub)) != 0)
         mlops_err_set(err, rc, "train %s: %s", in->family, mlops_err_text(&sub, rc));
-    free(bytes);
+    stage_blob_release(bytes, n, mapped);
     return rc;
 }
 

@@ -89,6 +89,19 @@ int stage_score(const model_t *model, const table_t *raw, const size_t *rows, si
 int stage_fetch(stage_data_t *d, const char *stage, const char *what, const stage_ref_t *ref,
                 uint8_t **data, size_t *len, mlops_err_t *err);
 
+//  stage_fetch for a big blob read in place (the feature matrix): mapped
+//  read-only from the blob cache's file when the cache holds it or keeps
+//  it once fetched, so its pages are page cache the kernel can reclaim,
+//  not the worker's anonymous memory; else (no cache, a blob over its
+//  limit) a malloc'd copy. *mapped says which; stage_blob_release frees
+//  either. Returns as stage_fetch.
+int stage_fetch_mapped(stage_data_t *d, const char *stage, const char *what,
+                       const stage_ref_t *ref, uint8_t **data, size_t *len, bool *mapped,
+                       mlops_err_t *err);
+
+//  Frees what stage_fetch_mapped gave; ignores NULL.
+void stage_blob_release(uint8_t *data, size_t len, bool mapped);
+
 //  Uploads len bytes and names them in *ref (sha256 and size). Returns 0
 //  or the code of data_client_put with err prefixed by the stage.
 int stage_upload(stage_data_t *d, const char *stage, const char *what, const uint8_t *bytes,
