@@ -489,51 +489,72 @@ static int s_fit_score(const s_params_t *pr, const prep_recipe_t *r, const s_row
     return rc;
 }
 
-//  What train_fit and train_fit_matrix share once the rows are made: the
-//  fit, its score on the test rows, and the artifact. Takes *profile (the
-//  training rows' profile, which the artifact carries).
-static int s_fit_artifact(const s_params_t *pr, const prep_recipe_t *r, const char *family,
-                          const uint8_t *recipe, size_t recipe_len, const s_rows_t *train,
-                          const s_rows_t *test, profile_t **profile, uint64_t seed,
-                          uint8_t **artifact, size_t *artifact_len, mlops_err_t *err)
+//  One fit of train_fit or train_fit_matrix: what it was given and what
+//  it made on the way.
+typedef struct {
+    const char *family;        //  as asked
+    const uint8_t *recipe;     //  the recipe's bytes (the artifact embeds them)
+    size_t recipe_len;
+    uint64_t seed;
+    s_params_t pr;             //  the family's parameters, parsed
+    prep_recipe_t *r;          //  the recipe, decoded, owned
+    s_rows_t train, test;      //  the rows, owned (or views into a matrix)
+    profile_t *profile;        //  the training rows' profile, owned
+} s_fit_job_t;
+
+//  The family's parameters and the decoded recipe, as both fits start.
+static int s_fit_start(s_fit_job_t *job, const char *params_json, mlops_err_t *err)
 {
+    int rc = s_parse_params(job->family, params_json, &job->pr, err);
+    if (rc != 0)
+        return rc;
+    if (!(job->r = artifact_recipe_decode(job->recipe, job->recipe_len, err)))
+        return err && err->code ? err->code : MLOPS_ECORRUPT;
+    return 0;
+}
+
+//  The fit, its score on the test rows and the artifact, from the rows made.
+static int s_fit_artifact(s_fit_job_t *job, uint8_t **artifact, size_t *artifact_len,
+                          mlops_err_t *err)
+{
+    const prep_recipe_t *r = job->r;
     s_fitted_t fit = {0};
-    artifact_t a = {.profile = *profile};
-    *profile = NULL;
-    s_params_t used = *pr;
-    int rc = s_fit_score(pr, r, train, test, seed, &fit, &a.score, err);
+    artifact_t a = {.profile = job->profile};
+    s_params_t used = job->pr;
+    int rc = s_fit_score(&job->pr, r, &job->train, &job->test, job->seed, &fit, &a.score, err);
     if (rc == 0) {
         a.metrics = a.score.bin;
-        snprintf(a.family, sizeof a.family, "%s", family);
+        snprintf(a.family, sizeof a.family, "%s", job->family);
         if (used.family == S_FOREST && !used.rf.min_samples_leaf) //  the one the fit used
-            used.rf.min_samples_leaf = forest_default_leaf(train->n);
+            used.rf.min_samples_leaf = forest_default_leaf(job->train.n);
         s_params_json(&used, r->task, r->n_features, a.params, sizeof a.params);
-        a.seed = seed;
-        a.recipe = (uint8_t *)recipe, a.recipe_len = recipe_len;
+        a.seed = job->seed;
+        a.recipe = (uint8_t *)job->recipe, a.recipe_len = job->recipe_len;
         a.logreg = fit.lr, a.forest = fit.rf, a.gbdt = fit.gb;
         a.signature = signature_json(r);
-        a.n_train = train->n, a.n_test = test->n;
+        a.n_train = job->train.n, a.n_test = job->test.n;
         rc = a.signature ? artifact_encode(&a, artifact, artifact_len) : MLOPS_ENOMEM;
         if (rc != 0)
             mlops_err_set(err, rc, "cannot encode the artifact: %s", mlops_strerror(rc));
         free(a.signature);
     }
-    profile_destroy(&a.profile);
     score_clear(&a.score);
     s_fitted_clear(&fit);
     return rc;
 }
 
-//  The family's parameters and the decoded recipe, as both fits start.
-static int s_fit_start(const char *family, const char *params_json, const uint8_t *recipe,
-                       size_t recipe_len, s_params_t *pr, prep_recipe_t **r, mlops_err_t *err)
+//  Ends a fit: the artifact when the rows were made (rc 0), then frees the
+//  job. Returns the first failing code.
+static int s_fit_finish(s_fit_job_t *job, int rc, uint8_t **artifact, size_t *artifact_len,
+                        mlops_err_t *err)
 {
-    int rc = s_parse_params(family, params_json, pr, err);
-    if (rc != 0)
-        return rc;
-    if (!(*r = artifact_recipe_decode(recipe, recipe_len, err)))
-        return err && err->code ? err->code : MLOPS_ECORRUPT;
-    return 0;
+    if (rc == 0)
+        rc = s_fit_artifact(job, artifact, artifact_len, err);
+    profile_destroy(&job->profile);
+    prep_destroy(&job->r);
+    s_rows_clear(&job->train);
+    s_rows_clear(&job->test);
+    return rc;
 }
 
 int train_fit(const table_t *raw, const uint8_t *recipe, size_t recipe_len,
@@ -541,27 +562,16 @@ int train_fit(const table_t *raw, const uint8_t *recipe, size_t recipe_len,
               const char *family, const char *params_json, uint64_t seed, uint8_t **artifact,
               size_t *artifact_len, mlops_err_t *err)
 {
-    s_params_t pr;
-    prep_recipe_t *r = NULL;
-    int rc = s_fit_start(family, params_json, recipe, recipe_len, &pr, &r, err);
-    if (rc != 0)
-        return rc;
-    s_rows_t train = {0}, test = {0};
-    rc = s_matrix(r, raw, train_rows, n_train, &train, err);
+    s_fit_job_t job = {.family = family, .recipe = recipe, .recipe_len = recipe_len, .seed = seed};
+    int rc = s_fit_start(&job, params_json, err);
     if (rc == 0)
-        rc = s_matrix(r, raw, test_rows, n_test, &test, err);
+        rc = s_matrix(job.r, raw, train_rows, n_train, &job.train, err);
+    if (rc == 0)
+        rc = s_matrix(job.r, raw, test_rows, n_test, &job.test, err);
     //  the training rows' profile: what live requests are compared to
-    profile_t *profile = rc == 0 ? profile_fit(r, raw, train_rows, n_train, err) : NULL;
-    if (rc == 0 && !profile)
+    if (rc == 0 && !(job.profile = profile_fit(job.r, raw, train_rows, n_train, err)))
         rc = err && err->code ? err->code : MLOPS_ENOMEM;
-    if (rc == 0)
-        rc = s_fit_artifact(&pr, r, family, recipe, recipe_len, &train, &test, &profile, seed,
-                            artifact, artifact_len, err);
-    profile_destroy(&profile);
-    prep_destroy(&r);
-    s_rows_clear(&train);
-    s_rows_clear(&test);
-    return rc;
+    return s_fit_finish(&job, rc, artifact, artifact_len, err);
 }
 
 /* --- the feature matrix (ml/matrix.h) ------------------------------------------- */
@@ -640,26 +650,15 @@ int train_fit_matrix(const matrix_t *m, const uint8_t *recipe, size_t recipe_len
                      const char *family, const char *params_json, uint64_t seed,
                      uint8_t **artifact, size_t *artifact_len, mlops_err_t *err)
 {
-    s_params_t pr;
-    prep_recipe_t *r = NULL;
-    int rc = s_fit_start(family, params_json, recipe, recipe_len, &pr, &r, err);
-    if (rc != 0)
-        return rc;
-    s_rows_t train = {0}, test = {0};
-    profile_t *profile = NULL;
-    rc = s_matrix_check(m, r, &profile, err);
+    s_fit_job_t job = {.family = family, .recipe = recipe, .recipe_len = recipe_len, .seed = seed};
+    int rc = s_fit_start(&job, params_json, err);
     if (rc == 0)
-        rc = s_rows_view(r, m->X_train, m->y_train, m->v_train, m->n_train, &train, err);
+        rc = s_matrix_check(m, job.r, &job.profile, err);
     if (rc == 0)
-        rc = s_rows_view(r, m->X_test, m->y_test, m->v_test, m->n_test, &test, err);
+        rc = s_rows_view(job.r, m->X_train, m->y_train, m->v_train, m->n_train, &job.train, err);
     if (rc == 0)
-        rc = s_fit_artifact(&pr, r, family, recipe, recipe_len, &train, &test, &profile, seed,
-                            artifact, artifact_len, err);
-    profile_destroy(&profile);
-    prep_destroy(&r);
-    s_rows_clear(&train);
-    s_rows_clear(&test);
-    return rc;
+        rc = s_rows_view(job.r, m->X_test, m->y_test, m->v_test, m->n_test, &job.test, err);
+    return s_fit_finish(&job, rc, artifact, artifact_len, err);
 }
 
 int train_evaluate(const model_t *model, const table_t *raw, const size_t *rows, size_t n,
