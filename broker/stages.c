@@ -193,6 +193,7 @@ static int s_input_train(broker_t *self, const run_task_t *task, uint8_t **out, 
         return rc;
     p.recipe = prep.recipe;
     p.split = prep.split;
+    p.matrix = prep.matrix;   //  none from a preprocess before it: train reads the table
     snprintf(p.task, sizeof p.task, "%s", prep.task);
     snprintf(p.family, sizeof p.family, "%s", task->family);
     return stage_train_in_encode(&p, out, len);
@@ -206,6 +207,7 @@ static int s_input_evaluate(broker_t *self, const run_task_t *task, uint8_t **ou
     stage_evaluate_in_t p = {0};
     int rc = s_load_prep(self, &p.table, &prep, err);
     p.split = prep.split;
+    p.test_table = prep.test_table;
     snprintf(p.task, sizeof p.task, "%s", rc == 0 ? prep.task : "");
     for (size_t i = 0; i < self->active.n_tasks && rc == 0; i++) {
         const run_task_t *t = &self->active.tasks[i];
@@ -245,6 +247,7 @@ static int s_input_load_model(broker_t *self, const run_task_t *task, uint8_t **
     if (rc)
         return rc;
     p.split = prep.split;
+    p.test_table = prep.test_table;
     snprintf(p.task, sizeof p.task, "%s", prep.task);
     p.expected = v.metrics;
     version_t prod;   //  whose signature the candidate's is compared with
@@ -423,6 +426,10 @@ static int s_settle_preprocess(broker_t *self, store_txn_t *txn, const run_task_
         rc = s_check_ref(self, txn, "preprocess", "recipe", &p.recipe, err);
     if (rc == 0)
         rc = s_check_ref(self, txn, "preprocess", "split", &p.split, err);
+    if (rc == 0 && p.matrix.hash[0])   //  optional: a preprocess before them names none
+        rc = s_check_ref(self, txn, "preprocess", "matrix", &p.matrix, err);
+    if (rc == 0 && p.test_table.hash[0])
+        rc = s_check_ref(self, txn, "preprocess", "test_table", &p.test_table, err);
     return rc ? rc : s_store_blob(self, txn, task, output, len, err);
 }
 

@@ -13,6 +13,7 @@
 #include "forest.h"
 #include "gbdt.h"
 #include "logreg.h"
+#include "matrix.h"
 #include "score.h"
 #include "prep.h"
 #include "profile_fit.h"
@@ -46,6 +47,8 @@ typedef struct {
     uint8_t *y;                //  BINARY, MULTICLASS: class indexes
     double *v;                 //  class indexes as doubles, or REGRESSION targets
     size_t n;                  //  rows
+    bool view;                 //  X, y (and a regression v) point into a matrix blob: only
+                               //  a classification v is owned
 } s_rows_t;
 
 static int s_int_param(json_t *v, const char *key, int lo, int hi, int *out, mlops_err_t *err)
@@ -291,8 +294,31 @@ static void s_fitted_clear(s_fitted_t *f)
 
 static void s_rows_clear(s_rows_t *t)
 {
-    free(t->X), free(t->y), free(t->v);
+    if (!t->view)
+        free(t->X), free(t->y);
+    if (!t->view || t->y)
+        free(t->v);
     memset(t, 0, sizeof *t);
+}
+
+//  The targets of the given rows: REGRESSION values into v, else classes into y.
+static int s_targets(const prep_recipe_t *r, const table_t *raw, const size_t *rows, size_t n,
+                     uint8_t *y, double *v, mlops_err_t *err)
+{
+    if (r->task == TASK_REGRESSION)
+        return prep_values(r, raw, rows, n, v, err);
+    return prep_labels(r, raw, rows, n, y, err);
+}
+
+//  A classification's targets as doubles too (what gbdt and the task
+//  forests fit on): a new t->v from t->y.
+static int s_class_values(s_rows_t *t, mlops_err_t *err)
+{
+    if (!(t->v = malloc((t->n ? t->n : 1) * sizeof *t->v)))
+        return mlops_err_set(err, MLOPS_ENOMEM, "out of memory for %zu targets", t->n);
+    for (size_t i = 0; i < t->n; i++)
+        t->v[i] = t->y[i];
+    return 0;
 }
 
 //  Features and targets of the given rows, into new arrays.
@@ -307,11 +333,9 @@ static int s_matrix(const prep_recipe_t *r, const table_t *raw, const size_t *ro
         return mlops_err_set(err, MLOPS_ENOMEM, "out of memory for %zu x %zu features", n,
                              r->n_features);
     int rc = prep_transform_table(r, raw, rows, n, t->X, err);
-    if (rc == 0 && r->task == TASK_REGRESSION)
-        return prep_values(r, raw, rows, n, t->v, err);
     if (rc == 0)
-        rc = prep_labels(r, raw, rows, n, t->y, err);
-    for (size_t i = 0; rc == 0 && i < n; i++)
+        rc = s_targets(r, raw, rows, n, t->y, t->v, err);
+    for (size_t i = 0; rc == 0 && r->task != TASK_REGRESSION && i < n; i++)
         t->v[i] = t->y[i];
     return rc;
 }
@@ -465,52 +489,176 @@ static int s_fit_score(const s_params_t *pr, const prep_recipe_t *r, const s_row
     return rc;
 }
 
+//  One fit of train_fit or train_fit_matrix: what it was given and what
+//  it made on the way.
+typedef struct {
+    const char *family;        //  as asked
+    const uint8_t *recipe;     //  the recipe's bytes (the artifact embeds them)
+    size_t recipe_len;
+    uint64_t seed;
+    s_params_t pr;             //  the family's parameters, parsed
+    prep_recipe_t *r;          //  the recipe, decoded, owned
+    s_rows_t train, test;      //  the rows, owned (or views into a matrix)
+    profile_t *profile;        //  the training rows' profile, owned
+} s_fit_job_t;
+
+//  The family's parameters and the decoded recipe, as both fits start.
+static int s_fit_start(s_fit_job_t *job, const char *params_json, mlops_err_t *err)
+{
+    int rc = s_parse_params(job->family, params_json, &job->pr, err);
+    if (rc != 0)
+        return rc;
+    if (!(job->r = artifact_recipe_decode(job->recipe, job->recipe_len, err)))
+        return err && err->code ? err->code : MLOPS_ECORRUPT;
+    return 0;
+}
+
+//  The fit, its score on the test rows and the artifact, from the rows made.
+static int s_fit_artifact(s_fit_job_t *job, uint8_t **artifact, size_t *artifact_len,
+                          mlops_err_t *err)
+{
+    const prep_recipe_t *r = job->r;
+    s_fitted_t fit = {0};
+    artifact_t a = {.profile = job->profile};
+    s_params_t used = job->pr;
+    int rc = s_fit_score(&job->pr, r, &job->train, &job->test, job->seed, &fit, &a.score, err);
+    if (rc == 0) {
+        a.metrics = a.score.bin;
+        snprintf(a.family, sizeof a.family, "%s", job->family);
+        if (used.family == S_FOREST && !used.rf.min_samples_leaf) //  the one the fit used
+            used.rf.min_samples_leaf = forest_default_leaf(job->train.n);
+        s_params_json(&used, r->task, r->n_features, a.params, sizeof a.params);
+        a.seed = job->seed;
+        a.recipe = (uint8_t *)job->recipe, a.recipe_len = job->recipe_len;
+        a.logreg = fit.lr, a.forest = fit.rf, a.gbdt = fit.gb;
+        a.signature = signature_json(r);
+        a.n_train = job->train.n, a.n_test = job->test.n;
+        rc = a.signature ? artifact_encode(&a, artifact, artifact_len) : MLOPS_ENOMEM;
+        if (rc != 0)
+            mlops_err_set(err, rc, "cannot encode the artifact: %s", mlops_strerror(rc));
+        free(a.signature);
+    }
+    score_clear(&a.score);
+    s_fitted_clear(&fit);
+    return rc;
+}
+
+//  Ends a fit: the artifact when the rows were made (rc 0), then frees the
+//  job. Returns the first failing code.
+static int s_fit_finish(s_fit_job_t *job, int rc, uint8_t **artifact, size_t *artifact_len,
+                        mlops_err_t *err)
+{
+    if (rc == 0)
+        rc = s_fit_artifact(job, artifact, artifact_len, err);
+    profile_destroy(&job->profile);
+    prep_destroy(&job->r);
+    s_rows_clear(&job->train);
+    s_rows_clear(&job->test);
+    return rc;
+}
+
 int train_fit(const table_t *raw, const uint8_t *recipe, size_t recipe_len,
               const size_t *train_rows, size_t n_train, const size_t *test_rows, size_t n_test,
               const char *family, const char *params_json, uint64_t seed, uint8_t **artifact,
               size_t *artifact_len, mlops_err_t *err)
 {
-    s_params_t pr;
-    int rc = s_parse_params(family, params_json, &pr, err);
-    if (rc != 0)
-        return rc;
-    prep_recipe_t *r = artifact_recipe_decode(recipe, recipe_len, err);
-    if (!r)
-        return err && err->code ? err->code : MLOPS_ECORRUPT;
-    s_rows_t train = {0}, test = {0};
-    s_fitted_t fit = {0};
-    artifact_t a = {0};
-    rc = s_matrix(r, raw, train_rows, n_train, &train, err);
+    s_fit_job_t job = {.family = family, .recipe = recipe, .recipe_len = recipe_len, .seed = seed};
+    int rc = s_fit_start(&job, params_json, err);
     if (rc == 0)
-        rc = s_matrix(r, raw, test_rows, n_test, &test, err);
+        rc = s_matrix(job.r, raw, train_rows, n_train, &job.train, err);
     if (rc == 0)
-        rc = s_fit_score(&pr, r, &train, &test, seed, &fit, &a.score, err);
+        rc = s_matrix(job.r, raw, test_rows, n_test, &job.test, err);
+    //  the training rows' profile: what live requests are compared to
+    if (rc == 0 && !(job.profile = profile_fit(job.r, raw, train_rows, n_train, err)))
+        rc = err && err->code ? err->code : MLOPS_ENOMEM;
+    return s_fit_finish(&job, rc, artifact, artifact_len, err);
+}
+
+/* --- the feature matrix (ml/matrix.h) ------------------------------------------- */
+
+//  The training rows' profile, encoded (a new buffer in *bytes).
+static int s_profile_bytes(const prep_recipe_t *r, const table_t *raw, const size_t *rows,
+                           size_t n, uint8_t **bytes, size_t *len, mlops_err_t *err)
+{
+    profile_t *p = profile_fit(r, raw, rows, n, err);
+    if (!p)
+        return err && err->code ? err->code : MLOPS_ENOMEM;
+    int rc = profile_encode(p, bytes, len);
+    profile_destroy(&p);
+    return rc ? mlops_err_set(err, rc, "cannot encode the profile: %s", mlops_strerror(rc)) : 0;
+}
+
+int train_matrix(const table_t *raw, const prep_result_t *prep, uint8_t **blob, size_t *len,
+                 mlops_err_t *err)
+{
+    *blob = NULL;
+    uint8_t *profile = NULL;
+    matrix_t m = {.n_train = prep->n_train, .n_test = prep->n_test};
+    //  the recipe as train decodes it, so the features are the ones it would compute
+    prep_recipe_t *r = artifact_recipe_decode(prep->recipe, prep->recipe_len, err);
+    int rc = r ? 0 : (err && err->code ? err->code : MLOPS_ECORRUPT);
+    if (rc == 0)
+        rc = s_profile_bytes(r, raw, prep->train_rows, prep->n_train, &profile, &m.profile_len, err);
     if (rc == 0) {
-        a.metrics = a.score.bin;
-        snprintf(a.family, sizeof a.family, "%s", family);
-        if (pr.family == S_FOREST && !pr.rf.min_samples_leaf) //  the one the fit used
-            pr.rf.min_samples_leaf = forest_default_leaf(train.n);
-        s_params_json(&pr, r->task, r->n_features, a.params, sizeof a.params);
-        a.seed = seed;
-        a.recipe = (uint8_t *)recipe, a.recipe_len = recipe_len;
-        a.logreg = fit.lr, a.forest = fit.rf, a.gbdt = fit.gb;
-        a.signature = signature_json(r);
-        a.n_train = n_train, a.n_test = n_test;
-        //  the training rows' profile: what live requests are compared to
-        a.profile = profile_fit(r, raw, train_rows, n_train, err);
-        rc = a.signature && a.profile ? artifact_encode(&a, artifact, artifact_len)
-                                      : MLOPS_ENOMEM;
-        if (rc != 0)
-            mlops_err_set(err, rc, "cannot encode the artifact: %s", mlops_strerror(rc));
-        free(a.signature);
-        profile_destroy(&a.profile);
+        m.task = r->task, m.n_features = r->n_features;
+        rc = matrix_alloc(&m, blob, len, err);
     }
-    score_clear(&a.score);
-    s_fitted_clear(&fit);
+    if (rc == 0)
+        rc = prep_transform_table(r, raw, prep->train_rows, m.n_train, m.X_train, err);
+    if (rc == 0)
+        rc = prep_transform_table(r, raw, prep->test_rows, m.n_test, m.X_test, err);
+    if (rc == 0)
+        rc = s_targets(r, raw, prep->train_rows, m.n_train, m.y_train, m.v_train, err);
+    if (rc == 0)
+        rc = s_targets(r, raw, prep->test_rows, m.n_test, m.y_test, m.v_test, err);
+    if (rc == 0)
+        memcpy(m.profile, profile, m.profile_len);
+    if (rc != 0)
+        free(*blob), *blob = NULL;
+    free(profile);
     prep_destroy(&r);
-    s_rows_clear(&train);
-    s_rows_clear(&test);
     return rc;
+}
+
+//  Rows of one part of a matrix (a view into its blob).
+static int s_rows_view(const prep_recipe_t *r, double *X, uint8_t *y, double *v, size_t n,
+                       s_rows_t *t, mlops_err_t *err)
+{
+    *t = (s_rows_t){.X = X, .y = y, .v = v, .n = n, .view = true};
+    size_t k = r->task == TASK_BINARY ? 2 : r->n_classes;
+    for (size_t i = 0; y && i < n; i++)
+        if (y[i] >= k)
+            return mlops_err_set(err, MLOPS_EPROTO, "matrix: row %zu has class %u of %zu", i,
+                                 y[i], k);
+    return y ? s_class_values(t, err) : 0;
+}
+
+//  The matrix's shape against the recipe's, and its profile decoded.
+static int s_matrix_check(const matrix_t *m, const prep_recipe_t *r, profile_t **profile,
+                          mlops_err_t *err)
+{
+    if (m->task != r->task || m->n_features != r->n_features)
+        return mlops_err_set(err, MLOPS_EPROTO, "the matrix holds %zu %s features, the recipe "
+                             "makes %zu %s ones", m->n_features, task_name(m->task),
+                             r->n_features, task_name(r->task));
+    if (!(*profile = profile_decode(m->profile, m->profile_len, err)))
+        return err && err->code ? err->code : MLOPS_ENOMEM;
+    return profile_fit_check(*profile, r, err);
+}
+
+int train_fit_matrix(const matrix_t *m, const uint8_t *recipe, size_t recipe_len,
+                     const char *family, const char *params_json, uint64_t seed,
+                     uint8_t **artifact, size_t *artifact_len, mlops_err_t *err)
+{
+    s_fit_job_t job = {.family = family, .recipe = recipe, .recipe_len = recipe_len, .seed = seed};
+    int rc = s_fit_start(&job, params_json, err);
+    if (rc == 0)
+        rc = s_matrix_check(m, job.r, &job.profile, err);
+    if (rc == 0)
+        rc = s_rows_view(job.r, m->X_train, m->y_train, m->v_train, m->n_train, &job.train, err);
+    if (rc == 0)
+        rc = s_rows_view(job.r, m->X_test, m->y_test, m->v_test, m->n_test, &job.test, err);
+    return s_fit_finish(&job, rc, artifact, artifact_len, err);
 }
 
 int train_evaluate(const model_t *model, const table_t *raw, const size_t *rows, size_t n,

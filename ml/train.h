@@ -4,6 +4,8 @@
 
         preprocess:  train_prepare   raw table -> fitted recipe + split
         train:       train_fit       recipe + train rows + family -> artifact
+                     (or train_matrix once at preprocess, train_fit_matrix per
+                     family: the same artifact without the raw table)
         evaluate:    model_load + train_score on the test rows (model.h)
         load_model:  model_load + train_score, compared with model_metrics
 
@@ -17,6 +19,7 @@
 #include <stdint.h>
 
 #include "err.h"
+#include "matrix.h"
 #include "model.h"
 #include "records.h"
 #include "score.h"
@@ -75,6 +78,24 @@ int train_fit(const table_t *raw, const uint8_t *recipe, size_t recipe_len,
               const size_t *test_rows, size_t n_test,
               const char *family, const char *params_json, uint64_t seed,
               uint8_t **artifact, size_t *artifact_len, mlops_err_t *err);
+
+//  The feature matrix of prep's split of raw (ml/matrix.h): the features
+//  and targets train_fit computes from raw for prep's recipe, and the
+//  training rows' profile, in a new blob (*blob, caller frees). Returns 0,
+//  or with err: MLOPS_ECORRUPT (prep's recipe does not decode), the codes
+//  of prep_labels / prep_values, MLOPS_EINVAL, MLOPS_ENOMEM.
+int train_matrix(const table_t *raw, const prep_result_t *prep, uint8_t **blob, size_t *len,
+                 mlops_err_t *err);
+
+//  train_fit on a decoded matrix instead of the raw table: for the matrix
+//  train_matrix made from the same table, recipe and split, the same
+//  artifact, byte for byte. Returns train_fit's codes, or with err:
+//  MLOPS_EPROTO (the matrix's task or width is not the recipe's, a class
+//  index out of range, a profile of another shape: ECORRUPT) and the codes
+//  of profile_decode.
+int train_fit_matrix(const matrix_t *m, const uint8_t *recipe, size_t recipe_len,
+                     const char *family, const char *params_json, uint64_t seed,
+                     uint8_t **artifact, size_t *artifact_len, mlops_err_t *err);
 
 //  Metrics of a binary model on the given rows of raw (which must hold the
 //  target). Returns 0, or with err: MLOPS_ENOTFOUND (no target column),

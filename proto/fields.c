@@ -127,7 +127,8 @@ static int s_pack_value(msgpack_packer *pk, const void *base, const fields_spec_
     return MLOPS_EINVAL;
 }
 
-//  True for an optional scalar left at zero: it is not written (FIELD_OSTR).
+//  True for an optional field left at zero: it is not written (FIELD_OSTR,
+//  FIELD_OF64, FIELD_OMAP).
 static bool s_omitted(const void *base, const fields_spec_t *f)
 {
     if (!f->optional)
@@ -136,6 +137,8 @@ static bool s_omitted(const void *base, const fields_spec_t *f)
         return CAT(base, f->off, char)[0] == 0;
     if (f->kind == F_F64)
         return *CAT(base, f->off, double) == 0;
+    if (f->kind == F_MAP)   //  FIELD_OMAP: its first field names it
+        return f->sub[0].kind == F_STR && CAT(base, f->off + f->sub[0].off, char)[0] == 0;
     return false;
 }
 

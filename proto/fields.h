@@ -110,6 +110,10 @@ typedef struct {
 //  a struct that does not use it are the bytes an older peer wrote.
 #define FIELD_OSTR(T, f) {#f, F_STR, offsetof(T, f), 0, FIELD_SIZE_(T, f), 0, NULL, 0, NULL, true}
 #define FIELD_OF64(T, f) {#f, F_F64, offsetof(T, f), 0, FIELD_SIZE_(T, f), 0, NULL, 0, NULL, true}
+//  An F_MAP added after a struct's first version: omitted on encode while
+//  its first field (a str: a ref's hash) is "", zero when absent.
+#define FIELD_OMAP(T, f, sub) \
+    {#f, F_MAP, offsetof(T, f), 0, FIELD_SIZE_(T, f), 0, sub, FIELDS_N(sub), NULL, true}
 
 //  Defines PREFIX_NAME_encode / PREFIX_NAME_decode (the signatures of
 //  stage_io.h and control_io.h) over a nameless table of T; FIELDS_CLEAR

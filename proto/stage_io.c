@@ -17,6 +17,7 @@
 #define ROWS(T, f, n) FIELD_ROWS(T, f, n, STAGE_ROWS_MAX)
 #define REF(T, f) FIELD_MAP(T, f, s_ref)
 #define VER(T) FIELD_I64(T, v)
+#define OREF(T, f) FIELD_OMAP(T, f, s_ref)   //  a ref added in version 2, absent = none
 
 static const fields_spec_t s_ref[] = {
     FIELD_STR(stage_ref_t, hash),
@@ -45,6 +46,8 @@ static const fields_spec_t s_preprocess_out[] = {
     REF(stage_preprocess_out_t, split),
     FIELD_STR(stage_preprocess_out_t, notes),
     FIELD_OSTR(stage_preprocess_out_t, task),
+    OREF(stage_preprocess_out_t, matrix),
+    OREF(stage_preprocess_out_t, test_table),
 };
 static const fields_spec_t s_split[] = {
     VER(stage_split_t),
@@ -60,6 +63,7 @@ static const fields_spec_t s_train_in[] = {
     FIELD_STR(stage_train_in_t, params),
     FIELD_U64(stage_train_in_t, seed),
     FIELD_OSTR(stage_train_in_t, task),
+    OREF(stage_train_in_t, matrix),
 };
 static const fields_spec_t s_train_out[] = {
     VER(stage_train_out_t),
@@ -81,6 +85,7 @@ static const fields_spec_t s_evaluate_in[] = {
     FIELD_I64(stage_evaluate_in_t, production_version),
     REF(stage_evaluate_in_t, production),
     FIELD_OSTR(stage_evaluate_in_t, task),
+    OREF(stage_evaluate_in_t, test_table),
 };
 static const fields_spec_t s_scored[] = {
     FIELD_STR(stage_scored_t, key),
@@ -103,6 +108,7 @@ static const fields_spec_t s_load_model_in[] = {
     FIELD_I64(stage_load_model_in_t, production_version),
     REF(stage_load_model_in_t, production),
     FIELD_OSTR(stage_load_model_in_t, task),
+    OREF(stage_load_model_in_t, test_table),
 };
 static const fields_spec_t s_load_model_out[] = {
     VER(stage_load_model_out_t),

@@ -20,6 +20,16 @@
     what it decided ("" = binary), and the broker passes that on. Metrics say
     their own task (metrics_t.task, records.h).
 
+    Encoded once (preprocess's `matrix` and `test_table`, optional keys
+    added in version 2 and written only when set, so a payload without them
+    is the bytes it was): preprocess uploads the feature matrix training
+    needs (ml/matrix.h: the train and test rows' features and targets, and
+    the training rows' profile) and the raw table of the test rows only;
+    the broker passes `matrix` to train and `test_table` to evaluate and
+    load_model, which then fetch neither the raw table nor the split. A
+    stage given no `matrix` / `test_table` (a preprocess worker from before
+    them) reads the raw table and the split as before.
+
     Ownership: strings and refs are copied into the structs. Row index arrays
     of a decoded stage_split_t are malloc'd and owned by it; stage_split_clear
     frees them (safe on a zeroed struct). The other payloads own nothing. The
@@ -96,6 +106,8 @@ typedef struct {
     stage_ref_t split;               //  a stage_split_t blob
     char notes[512];                 //  what the recipe decided
     char task[RECORD_NAME_MAX];      //  the task type decided: "" = binary, multiclass, regression
+    stage_ref_t matrix;              //  optional: the encoded features and targets (ml/matrix.h)
+    stage_ref_t test_table;          //  optional: the raw table of the test rows, in split order
 } stage_preprocess_out_t;
 
 //  The split blob preprocess uploads: row indexes into the table.
@@ -117,6 +129,8 @@ typedef struct {
     char params[RECORD_TEXT_MAX];    //  compact JSON, "" = defaults
     uint64_t seed;                   //  training seed
     char task[RECORD_NAME_MAX];      //  preprocess's task ("" = binary): the recipe's must match
+    stage_ref_t matrix;              //  optional: preprocess's matrix; set, table and split
+                                     //  are not fetched
 } stage_train_in_t;
 
 typedef struct {
@@ -143,6 +157,8 @@ typedef struct {
     int64_t production_version;      //  0 = no production model
     stage_ref_t production;          //  its artifact, none when no production model
     char task[RECORD_NAME_MAX];      //  preprocess's task ("" = binary): the metrics computed
+    stage_ref_t test_table;          //  optional: preprocess's test rows; set, every row of
+                                     //  it is scored and table and split are not fetched
 } stage_evaluate_in_t;
 
 typedef struct {
@@ -170,6 +186,7 @@ typedef struct {
     int64_t production_version;      //  0 = no production model
     stage_ref_t production;          //  its artifact (its signature is compared), none when none
     char task[RECORD_NAME_MAX];      //  preprocess's task ("" = binary)
+    stage_ref_t test_table;          //  optional: as evaluate's
 } stage_load_model_in_t;
 
 typedef struct {

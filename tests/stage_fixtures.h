@@ -115,8 +115,8 @@ static inline int sf_get(const stage_ref_t *ref, uint8_t **bytes, size_t *len)
 
 //  Runs extract, then preprocess for target and task ("" = the defaults:
 //  Survived, binary), then (when family is not NULL) a train of family on
-//  SF_SOURCE, passing preprocess's task on. Returns 0 or the first
-//  failing stage's code.
+//  SF_SOURCE, passing preprocess's task and matrix on, as the broker does.
+//  Returns 0 or the first failing stage's code.
 static inline int sf_chain_task(sf_chain_t *c, const char *target, const char *task,
                                 const char *family)
 {
@@ -140,7 +140,7 @@ static inline int sf_chain_task(sf_chain_t *c, const char *target, const char *t
     if (rc || !family)
         return rc;
     stage_train_in_t tin = {.table = c->x.table, .recipe = c->p.recipe, .split = c->p.split,
-                            .seed = 2};
+                            .seed = 2, .matrix = c->p.matrix};
     snprintf(tin.family, sizeof tin.family, "%s", family);
     snprintf(tin.task, sizeof tin.task, "%s", c->p.task);
     SF_STEP(rc, stage_train_run, stage_train_in_encode, &tin, stage_train_out_decode, &c->t);

@@ -62,11 +62,12 @@ def test_keep_runs_collects_the_objects_only_removed_runs_named(procs):
         broker.request("RETRAIN", {"source": source, "reason": "r"})
         assert broker.wait_run(run_id, timeout=60)["state"] == "succeeded"
     assert [r["id"] for r in broker.runs()] == [2]
-    # run 1 named five objects (table, recipe, split, two artifacts); its
-    # version still names its table and artifact, so three go
+    # run 1 named seven objects (table, recipe, split, matrix, test table,
+    # two artifacts); its version still names its table and artifact, so
+    # five go
     log = procs.log(broker.proc)
     found = re.findall(r"objects collected=(\d+) bytes=(\d+)", log)
-    assert [int(n) for n, _ in found] == [3], log
+    assert [int(n) for n, _ in found] == [5], log
     collected_bytes = int(found[0][1])
     assert collected_bytes > 0
 
@@ -74,7 +75,7 @@ def test_keep_runs_collects_the_objects_only_removed_runs_named(procs):
         s = parse(requests.get("http://127.0.0.1:%d/metrics" % port, timeout=5).text)
         return s if value(s, "mlops_runs_total", state="succeeded") == 2 else None
     s = wait_for(scraped, what="both runs in the metrics")
-    assert value(s, "mlops_store_objects_collected_total") == 3
+    assert value(s, "mlops_store_objects_collected_total") == 5
     assert value(s, "mlops_store_objects_collected_bytes_total") == collected_bytes
     # production's artifact and dataset, and every version's, stay
     versions = broker.models()["versions"]

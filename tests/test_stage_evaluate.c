@@ -11,7 +11,8 @@ static int s_evaluate(const sf_chain_t *c, const stage_ref_t *artifact, const st
                       stage_evaluate_out_t *out, mlops_err_t *err)
 {
     stage_evaluate_in_t in = {.table = c->x.table, .split = c->p.split, .n_candidates = 1,
-                              .production_version = production ? 4 : 0};
+                              .production_version = production ? 4 : 0,
+                              .test_table = c->p.test_table};
     snprintf(in.task, sizeof in.task, "%s", c->p.task);
     if (production)
         in.production = *production;
@@ -108,6 +109,33 @@ static void test_other_task_types(void)
     CHECK_STR(err.msg, "evaluate: cannot score 9-train-logreg: it predicts binary, the run is regression");
 }
 
+//  preprocess's test table and the raw table's split test rows: the same
+//  metrics, to the bit (an input without test_table is an older broker's).
+static void test_test_table_scores_the_split_rows(void)
+{
+    sf_chain_t c;
+    CHECK_INT(sf_chain(&c, true), 0);
+    stage_evaluate_out_t with, without;
+    mlops_err_t err;
+    int rc = s_evaluate(&c, &c.t.artifact, &c.t.artifact, &with, &err);
+    sf_chain_t old = c;
+    memset(&old.p.test_table, 0, sizeof old.p.test_table);
+    int rc2 = s_evaluate(&old, &c.t.artifact, &c.t.artifact, &without, &err);
+    stage_ref_t junk;   //  a test table that is no table
+    CHECK_INT(sf_put("junk", 4, &junk), 0);
+    old.p.test_table = junk;
+    int rc3 = s_evaluate(&old, &c.t.artifact, NULL, &(stage_evaluate_out_t){0}, &err);
+    bool named = c.p.test_table.hash[0] != 0;
+    sf_chain_clear(&c);
+    CHECK(named);
+    CHECK_INT(rc, 0);
+    CHECK_INT(rc2, 0);
+    CHECK(memcmp(&with.scored[0].metrics, &without.scored[0].metrics, sizeof(metrics_t)) == 0);
+    CHECK(memcmp(&with.production, &without.production, sizeof(metrics_t)) == 0);
+    CHECK_INT(rc3, MLOPS_EPROTO);
+    CHECK_CONTAINS(err.msg, "evaluate: the test_table does not decode: ");
+}
+
 static void test_refusals_name_the_problem(void)
 {
     sf_chain_t c;
@@ -133,6 +161,7 @@ int main(void)
     RUN(test_scores_candidates_and_production);
     RUN(test_multiclass_and_regression);
     RUN(test_other_task_types);
+    RUN(test_test_table_scores_the_split_rows);
     RUN(test_refusals_name_the_problem);
     sf_down();
     return TEST_REPORT("test_stage_evaluate");

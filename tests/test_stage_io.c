@@ -394,9 +394,55 @@ static void test_other_payloads_round_trip(void)
     free(buf);
 }
 
+//  The refs added for the matrix: absent, no key (the bytes a payload had
+//  before them) and a zero ref; present, they round-trip; a bad one names
+//  its key.
+static void test_matrix_refs_are_optional(void)
+{
+    stage_preprocess_out_t out = {.recipe = s_ref(1), .split = s_ref(2), .notes = "n"};
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    mlops_err_t err;
+    stage_preprocess_out_t back;
+    CHECK_INT(stage_preprocess_out_encode(&out, &buf, &len), 0);
+    CHECK(memmem(buf, len, "matrix", 6) == NULL && memmem(buf, len, "test_table", 10) == NULL);
+    CHECK_INT(stage_preprocess_out_decode(buf, len, &back, &err), 0);
+    free(buf);
+    CHECK_STR(back.matrix.hash, "");
+    CHECK_INT(back.test_table.size, 0);
+    out.matrix = s_ref(5), out.test_table = s_ref(6);
+    CHECK_INT(stage_preprocess_out_encode(&out, &buf, &len), 0);
+    CHECK_INT(stage_preprocess_out_decode(buf, len, &back, &err), 0);
+    free(buf);
+    CHECK_STR(back.matrix.hash, S_HASH);
+    CHECK_INT(back.matrix.size, 5);
+    CHECK_INT(back.test_table.size, 6);
+
+    stage_train_in_t tin = {.table = s_ref(3), .recipe = s_ref(1), .split = s_ref(7),
+                            .matrix = s_ref(8), .family = "logreg"};
+    stage_train_in_t tback;
+    CHECK_INT(stage_train_in_encode(&tin, &buf, &len), 0);
+    CHECK_INT(stage_train_in_decode(buf, len, &tback, &err), 0);
+    free(buf);
+    CHECK_INT(tback.matrix.size, 8);
+    stage_load_model_in_t lin = {.version = 2, .artifact = s_ref(1), .table = s_ref(2),
+                                 .split = s_ref(3), .test_table = s_ref(4)};
+    stage_load_model_in_t lback;
+    CHECK_INT(stage_load_model_in_encode(&lin, &buf, &len), 0);
+    CHECK_INT(stage_load_model_in_decode(buf, len, &lback, &err), 0);
+    free(buf);
+    CHECK_INT(lback.test_table.size, 4);
+
+    char bad[64];
+    size_t n = s_pack_map_str(bad, sizeof bad, "matrix", "x");
+    CHECK_INT(stage_train_in_decode((uint8_t *)bad, n, &tback, &err), MLOPS_EPROTO);
+    CHECK_CONTAINS(err.msg, "matrix: expected map, got string");
+}
+
 int main(void)
 {
     RUN(test_stage_names);
+    RUN(test_matrix_refs_are_optional);
     RUN(test_task_type_is_optional);
     RUN(test_other_payloads_round_trip);
     RUN(test_train_in_round_trip);

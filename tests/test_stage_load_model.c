@@ -8,12 +8,16 @@
 #include "stage_fixtures.h"
 #include "testing.h"
 
-//  Checks the artifact ref names against expected on the split.
-static int s_load(const sf_chain_t *c, const stage_ref_t *artifact, const metrics_t *expected,
-                  const stage_ref_t *split, stage_load_model_out_t *out, mlops_err_t *err)
+//  Checks the artifact ref names against expected on the split (on the
+//  test table instead when test_table is not NULL).
+static int s_load_on(const sf_chain_t *c, const stage_ref_t *artifact, const metrics_t *expected,
+                     const stage_ref_t *split, const stage_ref_t *test_table,
+                     stage_load_model_out_t *out, mlops_err_t *err)
 {
     stage_load_model_in_t in = {.version = 6, .artifact = *artifact, .expected = *expected,
                                 .table = c->x.table, .split = *split};
+    if (test_table)
+        in.test_table = *test_table;
     uint8_t *buf = NULL;
     size_t len = 0;
     int rc;
@@ -25,18 +29,35 @@ static int s_load(const sf_chain_t *c, const stage_ref_t *artifact, const metric
     return rc;
 }
 
+static int s_load(const sf_chain_t *c, const stage_ref_t *artifact, const metrics_t *expected,
+                  const stage_ref_t *split, stage_load_model_out_t *out, mlops_err_t *err)
+{
+    return s_load_on(c, artifact, expected, split, NULL, out, err);
+}
+
 static void test_artifact_reproduces_its_metrics(void)
 {
     sf_chain_t c;
     CHECK_INT(sf_chain(&c, true), 0);
-    stage_load_model_out_t out;
-    mlops_err_t err;
+    stage_load_model_out_t out, on_test;
+    mlops_err_t err, test_err;
     int rc = s_load(&c, &c.t.artifact, &c.t.metrics, &c.p.split, &out, &err);
+    int test_rc = s_load_on(&c, &c.t.artifact, &c.t.metrics, &c.p.split, &c.p.test_table,
+                            &on_test, &test_err);
+    stage_ref_t junk;   //  a test table that is no table
+    CHECK_INT(sf_put("junk", 4, &junk), 0);
+    int junk_rc = s_load_on(&c, &c.t.artifact, &c.t.metrics, &c.p.split, &junk,
+                            &(stage_load_model_out_t){0}, &err);
     size_t n_test = c.split.n_test;
     sf_chain_clear(&c);
     CHECK_INT(rc, 0);
     CHECK_INT(out.version, 6);
     CHECK_INT(out.n_predicted, n_test);
+    CHECK_INT(test_rc, 0);   //  preprocess's test table: the same rows, the same metrics
+    CHECK_INT(on_test.n_predicted, n_test);
+    CHECK(memcmp(&on_test.metrics, &out.metrics, sizeof(metrics_t)) == 0);
+    CHECK_INT(junk_rc, MLOPS_EPROTO);
+    CHECK_CONTAINS(err.msg, "load_model: the test_table does not decode: ");
 }
 
 static void test_refusals_name_the_problem(void)

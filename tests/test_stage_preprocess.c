@@ -1,10 +1,13 @@
 /*  test_stage_preprocess.c: the preprocess stage handler
     (workers/stage_preprocess.c), run in-process on an extracted synthetic
-    table: the split (an uploaded blob) covers every row once, the task
+    table: the split (an uploaded blob) covers every row once, the matrix
+    and the test table are that split's rows, the task
     type it decides (multiclass Pclass, regression Age with its rows
     without a target counted), and each refusal names its problem. */
 #include "stage_fixtures.h"
 #include "testing.h"
+
+#include "matrix.h"
 
 static void test_split_covers_every_row_once(void)
 {
@@ -23,6 +26,32 @@ static void test_split_covers_every_row_once(void)
         once += seen[i] == 1;
     sf_chain_clear(&c);
     CHECK_INT(once, 300);
+}
+
+//  The matrix and the test table are uploaded: the split's rows, encoded.
+static void test_matrix_and_test_table(void)
+{
+    sf_chain_t c;
+    CHECK_INT(sf_chain(&c, false), 0);
+    uint8_t *bytes = NULL, *tbytes = NULL;
+    size_t len = 0, tlen = 0;
+    matrix_t m = {0};
+    mlops_err_t err;
+    int rc = sf_get(&c.p.matrix, &bytes, &len);
+    int mrc = rc ? rc : matrix_decode(bytes, len, &m, &err);
+    int trc = sf_get(&c.p.test_table, &tbytes, &tlen);
+    table_t *test = trc == 0 ? table_decode(tbytes, tlen, &err) : NULL;
+    size_t n_train = c.split.n_train, n_test = c.split.n_test;
+    sf_chain_clear(&c);
+    CHECK_INT(mrc, 0);
+    CHECK_INT(m.n_train, n_train);
+    CHECK_INT(m.n_test, n_test);
+    CHECK_INT(m.n_features, 16);
+    CHECK(test != NULL);
+    CHECK_INT(test ? test->n_rows : 0, n_test);
+    table_destroy(&test);
+    free(bytes);
+    free(tbytes);
 }
 
 static void test_binary_says_no_task(void)
@@ -114,6 +143,7 @@ int main(void)
     if (sf_up("stage-preprocess") != 0)
         return 1;
     RUN(test_split_covers_every_row_once);
+    RUN(test_matrix_and_test_table);
     RUN(test_binary_says_no_task);
     RUN(test_multiclass_decided_from_target);
     RUN(test_regression_counts_rows_without_target);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -80,6 +81,21 @@ static int s_read_file(const char *path, uint8_t **data, size_t *len)
     return 0;
 }
 
+//  A cached file's bytes against its name: a damaged file is removed.
+static int s_check(const char *path, const char *hash, const uint8_t *data, size_t len,
+                   mlops_err_t *err)
+{
+    char got[HASH_HEX_LEN + 1];
+    hash_sha256_hex(data, len, got);
+    if (strcmp(got, hash) != 0) {
+        log_warning("cache: %s fails its hash (%zu bytes): removed, to be fetched again", path, len);
+        unlink(path);
+        return mlops_err_set(err, MLOPS_ENOTFOUND, "cached %.12s was damaged", hash);
+    }
+    utimensat(AT_FDCWD, path, NULL, 0);   //  recency, for eviction
+    return 0;
+}
+
 int blob_cache_get(blob_cache_t *self, const char *hash, uint8_t **data, size_t *len,
                    mlops_err_t *err)
 {
@@ -91,17 +107,45 @@ int blob_cache_get(blob_cache_t *self, const char *hash, uint8_t **data, size_t 
     if (rc)
         return mlops_err_set(err, rc, rc == MLOPS_ENOMEM ? "out of memory" : "%.12s is not cached",
                              hash);
-    char got[HASH_HEX_LEN + 1];
-    hash_sha256_hex(*data, *len, got);
-    if (strcmp(got, hash) != 0) {
-        log_warning("cache: %s fails its hash (%zu bytes): removed, to be fetched again", path, *len);
-        unlink(path);
+    if ((rc = s_check(path, hash, *data, *len, err)) != 0) {
         free(*data);
         *data = NULL;
-        return mlops_err_set(err, MLOPS_ENOTFOUND, "cached %.12s was damaged", hash);
     }
-    utimensat(AT_FDCWD, path, NULL, 0);   //  recency, for eviction
+    return rc;
+}
+
+int blob_cache_map(blob_cache_t *self, const char *hash, const uint8_t **data, size_t *len,
+                   mlops_err_t *err)
+{
+    if (!data_hash_valid(hash))
+        return mlops_err_set(err, MLOPS_ENOTFOUND, "'%.70s' is not a blob name", hash);
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/%s", self->dir, hash);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0 || st.st_size == 0) {   //  mmap refuses 0 bytes
+        if (fd >= 0)
+            close(fd);
+        return mlops_err_set(err, MLOPS_ENOTFOUND, "%.12s is not cached", hash);
+    }
+    void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    int e = errno;
+    close(fd);
+    if (p == MAP_FAILED)
+        return mlops_err_set(err, e, "cache: cannot map %s: %s", path, strerror(e));
+    int rc = s_check(path, hash, p, (size_t)st.st_size, err);
+    if (rc) {
+        munmap(p, (size_t)st.st_size);
+        return rc;
+    }
+    *data = p, *len = (size_t)st.st_size;
     return 0;
+}
+
+void blob_cache_unmap(const uint8_t *data, size_t len)
+{
+    if (data)
+        munmap((void *)data, len);
 }
 
 static int s_by_age(const void *a, const void *b)

@@ -37,6 +37,18 @@ void blob_cache_destroy(blob_cache_t **p);
 int blob_cache_get(blob_cache_t *self, const char *hash, uint8_t **data, size_t *len,
                    mlops_err_t *err);
 
+//  The cached bytes of hash mapped read-only from their file (*data, *len;
+//  blob_cache_unmap them), checked as blob_cache_get checks: for a blob
+//  too big to copy, whose pages are then the file's (reclaimable page
+//  cache, not the process's anonymous memory). The file may be evicted
+//  meanwhile: the mapping stays valid. 0, or MLOPS_ENOTFOUND (not cached,
+//  empty, or damaged and removed), an errno with err.
+int blob_cache_map(blob_cache_t *self, const char *hash, const uint8_t **data, size_t *len,
+                   mlops_err_t *err);
+
+//  Unmaps what blob_cache_map gave; ignores NULL.
+void blob_cache_unmap(const uint8_t *data, size_t len);
+
 //  Keeps bytes the caller checked hash to hash, evicting the least recently
 //  used files until they fit; a blob over the whole limit is not kept.
 //  Returns 0 or an errno with err (the cache is an optimisation: callers

@@ -44,6 +44,53 @@ int stage_fetch(stage_data_t *d, const char *stage, const char *what, const stag
     return 0;
 }
 
+//  The mapping of a cached blob, its size checked against ref's; false
+//  when the cache cannot map it (err, a size mismatch, says why).
+static bool s_map(stage_data_t *d, const char *stage, const char *what, const stage_ref_t *ref,
+                  uint8_t **data, size_t *len, mlops_err_t *err)
+{
+    const uint8_t *map = NULL;
+    size_t n = 0;
+    mlops_err_t sub;
+    mlops_err_clear(&sub);
+    if (!d->cache || ref->size == 0 || blob_cache_map(d->cache, ref->hash, &map, &n, &sub) != 0)
+        return false;
+    if ((int64_t)n != ref->size) {
+        blob_cache_unmap(map, n);
+        mlops_err_set(err, MLOPS_ECORRUPT, "%s: the %s %.12s has %zu bytes, the task says %lld",
+                      stage, what, ref->hash, n, (long long)ref->size);
+        return false;
+    }
+    *data = (uint8_t *)map, *len = n;
+    return true;
+}
+
+int stage_fetch_mapped(stage_data_t *d, const char *stage, const char *what,
+                       const stage_ref_t *ref, uint8_t **data, size_t *len, bool *mapped,
+                       mlops_err_t *err)
+{
+    mlops_err_clear(err);
+    if ((*mapped = s_map(d, stage, what, ref, data, len, err))) {
+        log_info("fetched %s hash=%.12s bytes=%zu from=cache mapped", what, ref->hash, *len);
+        return 0;
+    }
+    if (err->code)
+        return err->code;
+    int rc = stage_fetch(d, stage, what, ref, data, len, err);   //  kept in the cache, if any
+    uint8_t *copy = *data;
+    if (rc == 0 && (*mapped = s_map(d, stage, what, ref, data, len, err)))
+        free(copy);
+    return rc;
+}
+
+void stage_blob_release(uint8_t *data, size_t len, bool mapped)
+{
+    if (mapped)
+        blob_cache_unmap(data, len);
+    else
+        free(data);
+}
+
 int stage_upload(stage_data_t *d, const char *stage, const char *what, const uint8_t *bytes,
                  size_t len, stage_ref_t *ref, mlops_err_t *err)
 {
@@ -62,21 +109,28 @@ int stage_upload(stage_data_t *d, const char *stage, const char *what, const uin
     return 0;
 }
 
-table_t *stage_table_fetch(stage_data_t *d, const char *stage, const stage_ref_t *ref,
-                           mlops_err_t *err)
+//  A table blob (what: "table", "test_table"), fetched and decoded.
+static table_t *s_table_fetch(stage_data_t *d, const char *stage, const char *what,
+                              const stage_ref_t *ref, mlops_err_t *err)
 {
     uint8_t *bytes = NULL;
     size_t len = 0;
-    if (stage_fetch(d, stage, "table", ref, &bytes, &len, err))
+    if (stage_fetch(d, stage, what, ref, &bytes, &len, err))
         return NULL;
     mlops_err_t sub;
     mlops_err_clear(&sub);
     table_t *t = table_decode(bytes, len, &sub);
     free(bytes);
     if (!t)
-        mlops_err_set(err, sub.code ? sub.code : MLOPS_EPROTO, "%s: the table does not decode: %s",
-                      stage, mlops_err_text(&sub, sub.code));
+        mlops_err_set(err, sub.code ? sub.code : MLOPS_EPROTO, "%s: the %s does not decode: %s",
+                      stage, what, mlops_err_text(&sub, sub.code));
     return t;
+}
+
+table_t *stage_table_fetch(stage_data_t *d, const char *stage, const stage_ref_t *ref,
+                           mlops_err_t *err)
+{
+    return s_table_fetch(d, stage, "table", ref, err);
 }
 
 model_t *stage_model_fetch(stage_data_t *d, const char *stage, const char *what,
@@ -115,6 +169,37 @@ int stage_split_fetch(stage_data_t *d, const char *stage, const stage_ref_t *ref
     if (rc)
         stage_split_clear(split);
     return rc;
+}
+
+int stage_test_fetch(stage_data_t *d, const char *stage, const stage_ref_t *table,
+                     const stage_ref_t *split, const stage_ref_t *test_table, stage_test_t *out,
+                     mlops_err_t *err)
+{
+    memset(out, 0, sizeof *out);
+    if (!test_table->hash[0]) {
+        stage_split_t s = {0};
+        if (!(out->table = stage_table_fetch(d, stage, table, err)))
+            return err->code;
+        int rc = stage_split_fetch(d, stage, split, out->table->n_rows, &s, err);
+        out->rows = s.test_rows, out->n = s.n_test;   //  the train rows are not needed
+        free(s.train_rows);
+        return rc;
+    }
+    if (!(out->table = s_table_fetch(d, stage, "test_table", test_table, err)))
+        return err->code;
+    out->n = out->table->n_rows;
+    if (!(out->rows = malloc((out->n ? out->n : 1) * sizeof *out->rows)))
+        return mlops_err_set(err, MLOPS_ENOMEM, "%s: out of memory for %zu rows", stage, out->n);
+    for (size_t i = 0; i < out->n; i++)
+        out->rows[i] = i;
+    return 0;
+}
+
+void stage_test_clear(stage_test_t *t)
+{
+    table_destroy(&t->table);
+    free(t->rows);
+    memset(t, 0, sizeof *t);
 }
 
 /* --- task types ------------------------------------------------------------ */

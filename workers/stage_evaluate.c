@@ -1,6 +1,8 @@
 /*  stage_evaluate.c: the evaluate stage (the fan-in): every candidate and
     the production model scored on the same test rows, with the metrics of
-    the run's task type (the input's `task`). The promotion rule
+    the run's task type (the input's `task`): preprocess's test table when
+    the input names one (never the raw table), else the raw table's split
+    test rows. The promotion rule
     itself lives in the broker's registry (broker/registry.h), which owns
     the metric and margin flags; this stage only measures. */
 #include "stages.h"
@@ -34,8 +36,7 @@ static int s_score_model(const model_t *model, const char *what, task_t task, co
 //  task type is named with its task and no metrics: the registry refuses
 //  to compare across task types.
 static void s_score_production(stage_data_t *d, const stage_evaluate_in_t *in, task_t task,
-                               const table_t *raw, const stage_split_t *split,
-                               stage_evaluate_out_t *out)
+                               const stage_test_t *test, stage_evaluate_out_t *out)
 {
     mlops_err_t prod_err;
     mlops_err_clear(&prod_err);
@@ -46,8 +47,8 @@ static void s_score_production(stage_data_t *d, const stage_evaluate_in_t *in, t
                  task_name(model_task(model)));
         log_warning("production v%lld predicts %s, this run %s: not compared",
                     (long long)in->production_version, out->production.task, task_name(task));
-    } else if (model && s_score_model(model, "production", task, raw, split->test_rows,
-                                      split->n_test, &out->production, &prod_err) == 0) {
+    } else if (model && s_score_model(model, "production", task, test->table, test->rows,
+                                      test->n, &out->production, &prod_err) == 0) {
         out->production_version = in->production_version;
     } else {
         log_warning("production v%lld is not comparable: %s", (long long)in->production_version,
@@ -58,15 +59,14 @@ static void s_score_production(stage_data_t *d, const stage_evaluate_in_t *in, t
 
 //  Scores candidate i (fetched) into out->scored[i].
 static int s_score_candidate(stage_data_t *d, const stage_evaluate_in_t *in, size_t i, task_t task,
-                             const table_t *raw, const stage_split_t *split,
-                             stage_evaluate_out_t *out, mlops_err_t *err)
+                             const stage_test_t *test, stage_evaluate_out_t *out, mlops_err_t *err)
 {
     stage_scored_t *s = &out->scored[i];
     snprintf(s->key, sizeof s->key, "%s", in->candidates[i].key);
     snprintf(s->family, sizeof s->family, "%s", in->candidates[i].family);
     out->n_scored = i + 1;
     model_t *model = stage_model_fetch(d, "evaluate", s->key, &in->candidates[i].artifact, err);
-    int rc = model ? s_score_model(model, s->key, task, raw, split->test_rows, split->n_test,
+    int rc = model ? s_score_model(model, s->key, task, test->table, test->rows, test->n,
                                    &s->metrics, err)
                    : err->code;
     model_destroy(&model);
@@ -81,20 +81,18 @@ int stage_evaluate_run(void *arg, const uint8_t *input, size_t input_len, uint8_
     int rc = stage_evaluate_in_decode(input, input_len, &in, &sub);
     if (rc)
         return mlops_err_set(err, rc, "evaluate: bad input: %s", mlops_err_text(&sub, rc));
-    stage_split_t split = {0};
     task_t task;
     if (stage_task_parse("evaluate", in.task, &task, err))
         return err->code;
-    table_t *raw = stage_table_fetch(arg, "evaluate", &in.table, err);
-    rc = raw ? stage_split_fetch(arg, "evaluate", &in.split, raw->n_rows, &split, err) : err->code;
+    stage_test_t test;
+    rc = stage_test_fetch(arg, "evaluate", &in.table, &in.split, &in.test_table, &test, err);
     stage_evaluate_out_t out = {0};
     for (size_t i = 0; rc == 0 && i < in.n_candidates; i++)
-        rc = s_score_candidate(arg, &in, i, task, raw, &split, &out, err);
+        rc = s_score_candidate(arg, &in, i, task, &test, &out, err);
     if (rc == 0 && in.production.hash[0])
-        s_score_production(arg, &in, task, raw, &split, &out);
+        s_score_production(arg, &in, task, &test, &out);
     if (rc == 0 && (rc = stage_evaluate_out_encode(&out, output, output_len)) != 0)
         mlops_err_set(err, rc, "evaluate: cannot encode the output");
-    table_destroy(&raw);
-    stage_split_clear(&split);
+    stage_test_clear(&test);
     return rc;
 }

@@ -1,5 +1,6 @@
 /*  stage_load_model.c: the load_model stage: before a version is announced
-    its artifact must be intact (fetched by its registered sha256), load, predict every test row with a
+    its artifact must be intact (fetched by its registered sha256), load, predict every test row
+    (preprocess's test table, or the raw table's split test rows) through the serving path with a
     probability in [0, 1], and reproduce the metrics evaluate recorded; and
     its serving contract is compared with production's (signature_diff), so
     the broker never promotes a schema change on its own. */
@@ -70,16 +71,16 @@ int stage_load_model_run(void *arg, const uint8_t *input, size_t input_len, uint
     int rc = stage_load_model_in_decode(input, input_len, &in, &sub);
     if (rc)
         return mlops_err_set(err, rc, "load_model: bad input: %s", mlops_err_text(&sub, rc));
-    stage_split_t split = {0};
+    stage_test_t test = {0};
     char what[48];   //  fetched by its registered sha256: its bytes hash to it, or the fetch fails
     snprintf(what, sizeof what, "artifact of v%lld", (long long)in.version);
     model_t *model = stage_model_fetch(arg, "load_model", what, &in.artifact, err);
-    table_t *raw = model ? stage_table_fetch(arg, "load_model", &in.table, err) : NULL;
-    rc = raw ? stage_split_fetch(arg, "load_model", &in.split, raw->n_rows, &split, err) : err->code;
-    stage_load_model_out_t out = {.version = in.version, .n_predicted = (int64_t)split.n_test};
+    rc = model ? stage_test_fetch(arg, "load_model", &in.table, &in.split, &in.test_table, &test, err)
+               : err->code;
+    stage_load_model_out_t out = {.version = in.version, .n_predicted = (int64_t)test.n};
     if (rc == 0 && model_task(model) == TASK_BINARY)   //  a regression value is no probability
-        rc = s_predict_all(model, raw, split.test_rows, split.n_test, err);
-    if (rc == 0 && (rc = stage_score(model, raw, split.test_rows, split.n_test, &out.metrics, &sub)) != 0)
+        rc = s_predict_all(model, test.table, test.rows, test.n, err);
+    if (rc == 0 && (rc = stage_score(model, test.table, test.rows, test.n, &out.metrics, &sub)) != 0)
         mlops_err_set(err, rc, "load_model: cannot score: %s", mlops_err_text(&sub, rc));
     if (rc == 0)
         rc = s_compare(&out.metrics, &in.expected, err);
@@ -88,7 +89,6 @@ int stage_load_model_run(void *arg, const uint8_t *input, size_t input_len, uint
     if (rc == 0 && (rc = stage_load_model_out_encode(&out, output, output_len)) != 0)
         mlops_err_set(err, rc, "load_model: cannot encode the output");
     model_destroy(&model);
-    table_destroy(&raw);
-    stage_split_clear(&split);
+    stage_test_clear(&test);
     return rc;
 }

@@ -89,6 +89,19 @@ int stage_score(const model_t *model, const table_t *raw, const size_t *rows, si
 int stage_fetch(stage_data_t *d, const char *stage, const char *what, const stage_ref_t *ref,
                 uint8_t **data, size_t *len, mlops_err_t *err);
 
+//  stage_fetch for a big blob read in place (the feature matrix): mapped
+//  read-only from the blob cache's file when the cache holds it or keeps
+//  it once fetched, so its pages are page cache the kernel can reclaim,
+//  not the worker's anonymous memory; else (no cache, a blob over its
+//  limit) a malloc'd copy. *mapped says which; stage_blob_release frees
+//  either. Returns as stage_fetch.
+int stage_fetch_mapped(stage_data_t *d, const char *stage, const char *what,
+                       const stage_ref_t *ref, uint8_t **data, size_t *len, bool *mapped,
+                       mlops_err_t *err);
+
+//  Frees what stage_fetch_mapped gave; ignores NULL.
+void stage_blob_release(uint8_t *data, size_t len, bool mapped);
+
 //  Uploads len bytes and names them in *ref (sha256 and size). Returns 0
 //  or the code of data_client_put with err prefixed by the stage.
 int stage_upload(stage_data_t *d, const char *stage, const char *what, const uint8_t *bytes,
@@ -109,5 +122,26 @@ model_t *stage_model_fetch(stage_data_t *d, const char *stage, const char *what,
 //  (stage_split_clear).
 int stage_split_fetch(stage_data_t *d, const char *stage, const stage_ref_t *ref, size_t n_rows,
                       stage_split_t *split, mlops_err_t *err);
+
+//  The test rows evaluate and load_model score: the table holding them and
+//  their indexes into it. With preprocess's test table, that table and
+//  each of its rows in order (the raw table is never fetched); without one
+//  (a preprocess from before it), the raw table and the split's test rows.
+typedef struct {
+    table_t *table;                  //  owned
+    size_t *rows;                    //  owned: n row indexes into table
+    size_t n;
+} stage_test_t;
+
+//  Fetches the test rows (see stage_test_t) named by test_table, else by
+//  table and split. 0 or the codes of stage_table_fetch /
+//  stage_split_fetch / MLOPS_ENOMEM with err; out owns its parts either
+//  way (stage_test_clear).
+int stage_test_fetch(stage_data_t *d, const char *stage, const stage_ref_t *table,
+                     const stage_ref_t *split, const stage_ref_t *test_table, stage_test_t *out,
+                     mlops_err_t *err);
+
+//  Frees what stage_test_fetch filled; safe on a zeroed struct.
+void stage_test_clear(stage_test_t *t);
 
 #endif
