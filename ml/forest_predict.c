@@ -404,10 +404,12 @@ static int s_set_sums(const forest_t *self, const forest_steps_t *st, const uint
     int rc = pend && above ? 0 : -1;
     if (rc == 0)
         s_above(st, self->n_features, R, m, above);
+    uint64_t all[SET_WORDS]; //  the m rows
+    for (size_t w = 0; w < SET_WORDS; w++)
+        all[w] = m >= 64 * (w + 1) ? ~0ull : m <= 64 * w ? 0 : (1ull << (m % 64)) - 1;
     for (size_t t = 0; rc == 0 && t < self->n_trees; t++) {
-        uint64_t s[SET_WORDS] = {0};
-        for (size_t i = 0; i < m; i++)
-            s[i / 64] |= 1ull << (i % 64);
+        uint64_t s[SET_WORDS];
+        memcpy(s, all, sizeof s);
         s_set_tree(st, self->roots[t], above, s, pend, acc);
     }
     free(above);
