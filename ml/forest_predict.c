@@ -320,7 +320,7 @@ static void s_walk_sums(const forest_t *self, const forest_steps_t *st, const ui
 enum {
     SET_ROWS = 128,     //  rows in one set: SET_WORDS words
     SET_WORDS = SET_ROWS / 64,
-    SETS_MIN_ROWS = 16, //  fewer rows share too little of a tree to pay
+    SETS_MIN_ROWS = 24, //  fewer rows share too little of a tree to pay (bench/README.md)
     SET_STACK = 64,     //  pending subtrees on the C stack; deeper trees allocate
 };
 
