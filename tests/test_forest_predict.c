@@ -209,7 +209,7 @@ static forest_t *s_left_chain(size_t k)
 
 //  Row sets walk a tree deeper than their pending stack on the C stack (64)
 //  holds: 100 cuts and 4 features are fewer than the 128 a set may cost
-//  for one tree, so 16 rows and more go by sets.
+//  for one tree, so 24 rows and more go by sets.
 static void test_row_sets_deeper_than_their_stack(void)
 {
     enum { K = 100 };
