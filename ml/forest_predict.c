@@ -24,6 +24,13 @@
     array, at the leaf's index, and each row's values are summed in tree
     order, so the result is the same bits as the plain walk of the stored
     nodes (s_plain_one, also the fallback when the steps cannot be built).
+
+    A batch of SETS_MIN_ROWS rows and more does not walk each row: it walks
+    each tree once with sets of rows (a bit a row), parting the set at each
+    split with an AND against the rows above that split's cut, and visits
+    only the nodes some row reaches. The rows of a batch share the top of
+    every tree: the serving bench's 100 rows visit 73 nodes a tree where
+    their walks take 900 steps (bench/README.md).
 */
 #include "forest.h"
 
