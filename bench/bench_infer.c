@@ -18,10 +18,15 @@
     model's data out of L2 (512 KB a core here), which is what a request
     meets under wrk, not in this loop.
 
+    With --batch-body FILE the batch is that file's /predict/batch body
+    (its records, 100 of them, as bench/serving.sh sends: real passengers,
+    where the built-in records repeat a few values) instead of the built-in
+    one; the V2 steps keep the built-in records.
+
     With --family logreg|forest|gbdt only that family is trained and
     measured (the others' columns print 0), for perf on one walk.
 
-    usage: bench_infer [--data CSV] [--out DIR] [--reps N] [--evict KB] [--family F]
+    usage: bench_infer [--data CSV] [--out DIR] [--reps N] [--evict KB] [--family F] [--batch-body FILE]
 */
 #include "answer.h"
 #include "body.h"
@@ -45,6 +50,26 @@ static const char *s_step_names[STEPS] = {"JSON body -> records", "PREDICT encod
                                           "V2: JSON body -> records", "V2: JSON answer"};
 
 static size_t s_evict_bytes; //  --evict: bytes written over before each predict step
+static char *s_batch_body;   //  --batch-body: the batch's body read from a file, or NULL
+
+//  The whole of file path as a string, or NULL.
+static char *s_read_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    char *text = NULL;
+    long len = f && fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+    if (len >= 0 && fseek(f, 0, SEEK_SET) == 0 && (text = malloc((size_t)len + 1))) {
+        if (fread(text, 1, (size_t)len, f) != (size_t)len) {
+            free(text);
+            text = NULL;
+        } else {
+            text[len] = 0;
+        }
+    }
+    if (f)
+        fclose(f);
+    return text;
+}
 
 //  Writes over s_evict_bytes of memory of our own, pushing the model's
 //  data out of the caches that size covers.
@@ -176,7 +201,7 @@ static int s_pass(const model_t *model, const schema_t *schema, const char *text
     s_evict();
     double d = s_now_us();
     proto_problem_t problems[16];
-    size_t n = in ? in->predict.n_records : 0, bad = 1;
+    size_t n = in && in->predict.n_records <= BATCH_RECORDS ? in->predict.n_records : 0, bad = 1;
     double proba[BATCH_RECORDS];
     int64_t pred[BATCH_RECORDS];
     int rc = in ? model_serve(model, in->predict.records, n, false, problems, 16, &bad, proba, &err)
@@ -214,7 +239,8 @@ static int s_pass(const model_t *model, const schema_t *schema, const char *text
 //  Medians over reps passes, per step, into med[].
 static int s_measure(const model_t *model, size_t n, int reps, double med[STEPS])
 {
-    char *text = s_body_text(n, n > 1), *v2_text = s_v2_text(n), *sig = model_signature_json(model);
+    char *text = n > 1 && s_batch_body ? strdup(s_batch_body) : s_body_text(n, n > 1);
+    char *v2_text = s_v2_text(n), *sig = model_signature_json(model);
     mlops_err_t err;
     schema_t *schema = sig ? schema_parse(sig, strlen(sig), 1, &err) : NULL;
     double *t = malloc((size_t)reps * STEPS * sizeof *t);
@@ -276,13 +302,16 @@ int main(int argc, char **argv)
             out_dir = argv[i + 1];
         else if (strcmp(argv[i], "--reps") == 0)
             reps = atoi(argv[i + 1]) > 0 ? atoi(argv[i + 1]) : reps;
-        else if (strcmp(argv[i], "--family") == 0)
+        else if (strcmp(argv[i], "--batch-body") == 0 && !(s_batch_body = s_read_file(argv[i + 1]))) {
+            fprintf(stderr, "bench_infer: cannot read %s\n", argv[i + 1]);
+            return 2;
+        } else if (strcmp(argv[i], "--family") == 0)
             only = argv[i + 1];
         else if (strcmp(argv[i], "--evict") == 0)
             s_evict_bytes = (size_t)(atoi(argv[i + 1]) > 0 ? atoi(argv[i + 1]) : 0) * 1024;
     }
     if (argc % 2 == 0) {
-        fprintf(stderr, "usage: bench_infer [--data CSV] [--out DIR] [--reps N] [--evict KB] [--family F]\n");
+        fprintf(stderr, "usage: bench_infer [--data CSV] [--out DIR] [--reps N] [--evict KB] [--family F] [--batch-body FILE]\n");
         return 2;
     }
     mlops_err_t err;

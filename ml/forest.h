@@ -40,8 +40,7 @@
     Trees are flattened into one node array (children adjacent), which keeps
     prediction a tight loop over a few cache lines per tree; prediction
     walks a compact copy of it in which a leaf loops to itself and a
-    threshold is a rank among its feature's thresholds, a batch's rows
-    walking each tree together as one set (forest_predict.c).
+    threshold is a rank among its feature's thresholds (forest_predict.c).
 
     Other task types (forest_fit_task, grown by forest_task.c on the same
     codes, with the same bootstrap, feature draws and thresholds):
@@ -148,9 +147,9 @@ void forest_destroy(forest_t **p);
 double forest_predict_one(const forest_t *self, const double *x);
 
 //  Probabilities of class 1 for n rows of X (row-major, n x p) into proba:
-//  the same bits as forest_predict_one, each tree walked once by sets of
-//  up to 128 rows (24 rows and more; fewer walk in lock step), and large
-//  batches (16384 rows and more) shared out over the online CPUs.
+//  the same bits as forest_predict_one, each tree walked by a block of rows
+//  in lock step, and large batches (16384 rows and more) shared out over
+//  the online CPUs.
 void forest_predict(const forest_t *self, const double *X, size_t n, double *proba);
 
 //  forest_predict, kept for the serving path's blocks (model.c).

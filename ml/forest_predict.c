@@ -24,13 +24,6 @@
     array, at the leaf's index, and each row's values are summed in tree
     order, so the result is the same bits as the plain walk of the stored
     nodes (s_plain_one, also the fallback when the steps cannot be built).
-
-    A batch of SETS_MIN_ROWS rows and more does not walk each row: it walks
-    each tree once with sets of rows (a bit a row), parting the set at each
-    split with an AND against the rows above that split's cut, and visits
-    only the nodes some row reaches. The rows of a batch share the top of
-    every tree: the serving bench's 100 rows visit 73 nodes a tree where
-    their walks take 900 steps (bench/README.md).
 */
 #include "forest.h"
 
@@ -52,10 +45,6 @@ struct forest_steps_s {
     const double *cut;      //  each feature's distinct thresholds, ascending
     const uint32_t *cut_at; //  p + 1: feature j's cuts are cut[cut_at[j] .. cut_at[j + 1])
     const s_step_t *step;   //  n_nodes steps
-    const uint32_t *cut_of; //  n_nodes: a split's cut, cut_at[feature] + rank; n_cuts for
-                            //  a NaN threshold (no row goes right) and on a leaf
-    uint32_t n_cuts;        //  cuts of all features
-    uint32_t depth;         //  the deepest leaf's depth (a root is 0)
 };
 
 enum {
@@ -119,14 +108,11 @@ static size_t s_cuts(const forest_t *self, double *cut, uint32_t *cut_at)
     return total;
 }
 
-//  The steps, leaf values and split cuts of self's nodes, the cuts in st
-//  already.
-static void s_fill(const forest_t *self, const forest_steps_t *st, double *leaf, s_step_t *step,
-                   uint32_t *cut_of)
+//  The steps and leaf values of self's nodes, the cuts in st already.
+static void s_fill(const forest_t *self, const forest_steps_t *st, double *leaf, s_step_t *step)
 {
     for (size_t k = 0; k < self->n_nodes; k++) {
         const forest_node_t *nd = &self->nodes[k];
-        cut_of[k] = st->n_cuts;
         if (nd->feature < 0) {
             leaf[k] = nd->value, step[k] = (s_step_t){0, RANK_NEVER, (uint32_t)k};
             continue;
@@ -136,27 +122,7 @@ static void s_fill(const forest_t *self, const forest_steps_t *st, double *leaf,
         //  there; NaN is none of them, and no row is above it
         uint32_t r = isnan(nd->value) ? RANK_NEVER : s_rank(st->cut + at[0], at[1] - at[0], nd->value);
         leaf[k] = 0, step[k] = (s_step_t){(uint16_t)nd->feature, (uint16_t)r, nd->left};
-        if (r != RANK_NEVER)
-            cut_of[k] = at[0] + r;
     }
-}
-
-//  The deepest leaf's depth: a child's index is above its parent's
-//  (forest_new checks it), so one pass in index order sees every parent
-//  before its children. UINT32_MAX: out of memory.
-static uint32_t s_depth(const forest_t *self)
-{
-    uint32_t *depth = calloc(self->n_nodes, sizeof *depth), max = 0;
-    if (!depth)
-        return UINT32_MAX;
-    for (size_t k = 0; k < self->n_nodes; k++) {
-        const forest_node_t *nd = &self->nodes[k];
-        max = depth[k] > max ? depth[k] : max;
-        if (nd->feature >= 0)
-            depth[nd->left] = depth[nd->left + 1] = depth[k] + 1;
-    }
-    free(depth);
-    return max;
 }
 
 //  The steps of self, or NULL (out of memory, no features, or too many
@@ -178,19 +144,17 @@ static forest_steps_t *s_steps_build(const forest_t *self)
     int fits = d != SIZE_MAX;
     for (size_t j = 0; fits && j < p; j++)
         fits = cut_at[j + 1] - cut_at[j] < RANK_NEVER;
-    uint32_t depth = fits ? s_depth(self) : UINT32_MAX;
-    fits = fits && depth != UINT32_MAX && d < UINT32_MAX;
     forest_steps_t *st = NULL;
     size_t head = sizeof *st, bytes = head + (n + d) * sizeof(double) + n * sizeof(s_step_t) +
-                                      (p + 1 + n) * sizeof(uint32_t);
+                                      (p + 1) * sizeof(uint32_t);
     if (fits && (st = malloc(bytes))) {
         double *leaf = (double *)((char *)st + head), *c = leaf + n;
         s_step_t *step = (s_step_t *)(c + d);
-        uint32_t *at = (uint32_t *)(step + n), *cut_of = at + p + 1;
+        uint32_t *at = (uint32_t *)(step + n);
         memcpy(c, cut, d * sizeof *c);
         memcpy(at, cut_at, (p + 1) * sizeof *at);
-        *st = (forest_steps_t){leaf, c, at, step, cut_of, (uint32_t)d, depth};
-        s_fill(self, st, leaf, step, cut_of);
+        *st = (forest_steps_t){leaf, c, at, step};
+        s_fill(self, st, leaf, step);
     }
     free(cut_at);
     free(cut);
@@ -295,16 +259,18 @@ double forest_predict_one(const forest_t *self, const double *x)
     return sum / (double)self->n_trees;
 }
 
-//  Rows X[at..at+m) into their sums over the trees in acc (zeroed by the
-//  caller), tree by tree so that a large tree is used by many rows while it
-//  is in cache; each tree walked by WALKS rows in lock step; a row's leaf
-//  values summed in tree order. R holds the m coded rows.
-static void s_walk_sums(const forest_t *self, const forest_steps_t *st, const uint16_t *R,
-                        size_t m, double *acc)
+//  Rows X[at..at+m) into their sums over the trees in acc, tree by tree so
+//  that a large tree is used by many rows while it is in cache; each tree
+//  walked by WALKS rows in lock step; a row's leaf values summed in tree
+//  order. R holds the m coded rows.
+static void s_block_sums(const forest_t *self, const forest_steps_t *st, const uint16_t *R,
+                         size_t m, double *acc)
 {
     size_t p = self->n_features;
     uint32_t cur[WALKS], slot[WALKS], leaf[WALKS];
     const uint16_t *xs[WALKS];
+    for (size_t i = 0; i < m; i++)
+        acc[i] = 0;
     for (size_t t = 0; t < self->n_trees; t++)
         for (size_t g = 0; g < m; g += WALKS) {
             size_t k = m - g < WALKS ? m - g : WALKS;
@@ -314,134 +280,6 @@ static void s_walk_sums(const forest_t *self, const forest_steps_t *st, const ui
             for (size_t i = 0; i < k; i++)
                 acc[g + i] += st->leaf[leaf[i]];
         }
-}
-
-/*  Row sets: a tree walked once by a set of up to SET_ROWS rows, a bit a
-    row, not once per row. At a split the set parts in two with one AND
-    against the rows above its cut (the table above[], built once per
-    block from the coded rows), and only the nodes some row reaches are
-    visited: in a batch the rows share the top of every tree, so a 100-row
-    batch visits about a third of the steps its rows' walks would take,
-    and a visit costs about one step (bench/README.md). Each row still gets
-    exactly one leaf value per tree, added in tree order: the same bits. */
-enum {
-    SET_ROWS = 128,     //  rows in one set: SET_WORDS words
-    SET_WORDS = SET_ROWS / 64,
-    SETS_MIN_ROWS = 24, //  fewer rows share too little of a tree to pay (bench/README.md)
-    SET_STACK = 64,     //  pending subtrees on the C stack; deeper trees allocate
-};
-
-typedef struct {
-    uint32_t node;              //  a subtree still to walk
-    uint64_t rows[SET_WORDS];   //  the rows that reach it
-} s_pending_t;
-
-//  above[k] (SET_WORDS words each) for every cut k: the rows among the m
-//  coded rows R whose rank of k's feature is above k's rank; above[n_cuts]
-//  is empty (a split no row passes). A row of rank r is above cuts 0..r-1:
-//  it is marked at r - 1, then each feature's marks are ORed downwards.
-static void s_above(const forest_steps_t *st, size_t p, const uint16_t *R, size_t m, uint64_t *above)
-{
-    memset(above, 0, ((size_t)st->n_cuts + 1) * SET_WORDS * sizeof *above);
-    for (size_t i = 0; i < m; i++)
-        for (size_t j = 0; j < p; j++)
-            if (R[i * p + j] > 0)
-                above[(st->cut_at[j] + R[i * p + j] - 1) * SET_WORDS + i / 64] |= 1ull << (i % 64);
-    for (size_t j = 0; j < p; j++)
-        for (size_t k = st->cut_at[j + 1]; k-- > st->cut_at[j] + 1;)
-            for (size_t w = 0; w < SET_WORDS; w++)
-                above[(k - 1) * SET_WORDS + w] |= above[k * SET_WORDS + w];
-}
-
-//  Adds leaf value v to acc[i] for every row i of set s.
-static void s_set_leaf(const uint64_t *s, double v, double *acc)
-{
-    for (size_t w = 0; w < SET_WORDS; w++)
-        for (uint64_t b = s[w]; b; b &= b - 1)
-            acc[w * 64 + (size_t)__builtin_ctzll(b)] += v;
-}
-
-//  The tree at root walked by the rows of set s (not empty), each row's
-//  leaf value added to acc; pend holds the subtrees left for later (no
-//  more than the tree is deep).
-static void s_set_tree(const forest_steps_t *st, uint32_t root, const uint64_t *above,
-                       uint64_t s[SET_WORDS], s_pending_t *pend, double *acc)
-{
-    size_t top = 0;
-    uint32_t c = root;
-    for (;;) {
-        uint32_t left = st->step[c].left;
-        if (left == c) { //  a leaf
-            s_set_leaf(s, st->leaf[c], acc);
-            if (top == 0)
-                return;
-            top--, c = pend[top].node;
-            memcpy(s, pend[top].rows, sizeof pend[top].rows);
-            continue;
-        }
-        const uint64_t *a = above + (size_t)st->cut_of[c] * SET_WORDS;
-        uint64_t right[SET_WORDS], any_left = 0, any_right = 0;
-        for (size_t w = 0; w < SET_WORDS; w++) {
-            right[w] = s[w] & a[w], s[w] &= ~a[w];
-            any_left |= s[w], any_right |= right[w];
-        }
-        if (!any_left) { //  all go right
-            c = left + 1;
-            memcpy(s, right, sizeof right);
-            continue;
-        }
-        if (any_right) {
-            pend[top].node = left + 1;
-            memcpy(pend[top].rows, right, sizeof right);
-            top++;
-        }
-        c = left;
-    }
-}
-
-//  The m (<= SET_ROWS) coded rows R into their sums over the trees in acc
-//  (zeroed by the caller), the trees walked by row sets. Returns 0, or -1
-//  when out of memory (nothing added then).
-static int s_set_sums(const forest_t *self, const forest_steps_t *st, const uint16_t *R, size_t m,
-                      double *acc)
-{
-    s_pending_t on_stack[SET_STACK];
-    s_pending_t *pend = st->depth < SET_STACK ? on_stack : malloc((st->depth + 1) * sizeof *pend);
-    uint64_t *above = malloc(((size_t)st->n_cuts + 1) * SET_WORDS * sizeof *above);
-    int rc = pend && above ? 0 : -1;
-    if (rc == 0)
-        s_above(st, self->n_features, R, m, above);
-    uint64_t all[SET_WORDS]; //  the m rows
-    for (size_t w = 0; w < SET_WORDS; w++)
-        all[w] = m >= 64 * (w + 1) ? ~0ull : m <= 64 * w ? 0 : (1ull << (m % 64)) - 1;
-    for (size_t t = 0; rc == 0 && t < self->n_trees; t++) {
-        uint64_t s[SET_WORDS];
-        memcpy(s, all, sizeof s);
-        s_set_tree(st, self->roots[t], above, s, pend, acc);
-    }
-    free(above);
-    if (pend != on_stack)
-        free(pend);
-    return rc;
-}
-
-//  The m coded rows R into their sums over the trees in acc: by row sets
-//  when there are enough rows to share the trees and the table of cuts
-//  costs less than the walks it saves, else by lock-step walks.
-static void s_block_sums(const forest_t *self, const forest_steps_t *st, const uint16_t *R,
-                         size_t m, double *acc)
-{
-    size_t p = self->n_features;
-    for (size_t i = 0; i < m; i++)
-        acc[i] = 0;
-    int sets = m >= SETS_MIN_ROWS && (size_t)st->n_cuts + p <= SET_ROWS * self->n_trees;
-    for (size_t g = 0; sets && g < m; g += SET_ROWS) {
-        size_t k = m - g < SET_ROWS ? m - g : SET_ROWS;
-        if (s_set_sums(self, st, R + g * p, k, acc + g) != 0)
-            s_walk_sums(self, st, R + g * p, k, acc + g);
-    }
-    if (!sets)
-        s_walk_sums(self, st, R, m, acc);
 }
 
 //  n rows, BLOCK_ROWS at a time, each block's rows coded once.

@@ -1,5 +1,4 @@
-/*  test_forest_predict.c: ml/forest_predict.c's lock-step walks and row
-    sets against the
+/*  test_forest_predict.c: ml/forest_predict.c's lock-step walks against the
     plain walk of the stored nodes, bit for bit: single rows (trees in lock
     step, more trees than one lock step holds), blocks of rows of every
     size, the threaded batch, NaN features (they go left, as x > t is
@@ -91,8 +90,7 @@ static void test_walks_equal_the_plain_walk(void)
 {
     forest_t *f = s_fit(300); //  more trees than one lock step of a row
     CHECK(f != NULL);
-    //  row sets from 24 rows (23 walk, 24 go by sets), 128 a set, then more sets
-    size_t sizes[] = {1, 3, 23, 24, 127, 128, 129, 1000};
+    size_t sizes[] = {1, 3, 127, 128, 129, 1000};
     for (size_t s = 0; f && s < sizeof sizes / sizeof sizes[0]; s++) {
         CHECK_INT(s_differ(f, sizes[s], 0), 0);
         CHECK_INT(s_differ(f, sizes[s], 1), 0);
@@ -188,46 +186,6 @@ static void test_ranks_past_16_bits(void)
     free(X);
 }
 
-//  One tree, k splits of feature 2 in a chain down the left: split i at
-//  k - i, its right child a leaf. A row of value v stops at depth k - v, so
-//  rows of every value keep a subtree pending at every level.
-static forest_t *s_left_chain(size_t k)
-{
-    size_t n_nodes = 2 * k + 1;
-    forest_node_t *nodes = malloc(n_nodes * sizeof *nodes);
-    for (size_t i = 0; i < k; i++) {
-        nodes[i == 0 ? 0 : 2 * i - 1] = (forest_node_t){(double)(k - i), 2, (uint32_t)(2 * i + 1)};
-        nodes[2 * i + 2] = (forest_node_t){(double)(i % 10) / 10, -1, 0};
-    }
-    nodes[2 * k - 1] = (forest_node_t){1, -1, 0};
-    uint32_t root = 0;
-    mlops_err_t err;
-    forest_t *f = forest_new(P, 1, &root, n_nodes, nodes, &err);
-    free(nodes);
-    return f;
-}
-
-//  Row sets walk a tree deeper than their pending stack on the C stack (64)
-//  holds: 100 cuts and 4 features are fewer than the 128 a set may cost
-//  for one tree, so 24 rows and more go by sets.
-static void test_row_sets_deeper_than_their_stack(void)
-{
-    enum { K = 100 };
-    double values[K + 3];
-    for (size_t v = 0; v <= K; v++)
-        values[v] = (double)v;
-    values[K + 1] = -1, values[K + 2] = NAN;
-    size_t n;
-    double *X = s_rows_at(values, K + 3, &n);
-    forest_t *f = s_left_chain(K);
-    CHECK(f != NULL);
-    size_t sizes[] = {24, 128, n};
-    for (size_t s = 0; f && s < sizeof sizes / sizeof sizes[0]; s++)
-        CHECK_INT(s_differ_rows(f, X, sizes[s]), 0);
-    forest_destroy(&f);
-    free(X);
-}
-
 int main(void)
 {
     RUN(test_walks_equal_the_plain_walk);
@@ -235,6 +193,5 @@ int main(void)
     RUN(test_forest_of_leaves);
     RUN(test_shared_thresholds_and_unsplit_features);
     RUN(test_ranks_past_16_bits);
-    RUN(test_row_sets_deeper_than_their_stack);
     return TEST_REPORT("test_forest_predict");
 }
