@@ -84,7 +84,8 @@ for name, rows in (("v2_1", [one]), ("v2_100", many)):
         'local dir = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"\n'
         'dofile(dir .. "post_body.lua")\nload_body("%s.json")\n' % name)
 EOF
-build/release/bench/bench_infer --data "$DATA" --out "$WORK" --reps 501 | tee "$OUT/bench_infer.txt"
+# in process, the batch being the 100 passengers wrk sends
+build/release/bench/bench_infer --data "$DATA" --out "$WORK" --reps 501 --batch-body "$LUA/batch100.json" | tee "$OUT/bench_infer.txt"
 
 # --- wrk ------------------------------------------------------------------
 ROWS=()
