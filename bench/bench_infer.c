@@ -18,7 +18,15 @@
     model's data out of L2 (512 KB a core here), which is what a request
     meets under wrk, not in this loop.
 
-    usage: bench_infer [--data CSV] [--out DIR] [--reps N] [--evict KB]
+    With --batch-body FILE the batch is that file's /predict/batch body
+    (its records, 100 of them, as bench/serving.sh sends: real passengers,
+    where the built-in records repeat a few values) instead of the built-in
+    one; the V2 steps keep the built-in records.
+
+    With --family logreg|forest|gbdt only that family is trained and
+    measured (the others' columns print 0), for perf on one walk.
+
+    usage: bench_infer [--data CSV] [--out DIR] [--reps N] [--evict KB] [--family F] [--batch-body FILE]
 */
 #include "answer.h"
 #include "body.h"
@@ -42,6 +50,26 @@ static const char *s_step_names[STEPS] = {"JSON body -> records", "PREDICT encod
                                           "V2: JSON body -> records", "V2: JSON answer"};
 
 static size_t s_evict_bytes; //  --evict: bytes written over before each predict step
+static char *s_batch_body;   //  --batch-body: the batch's body read from a file, or NULL
+
+//  The whole of file path as a string, or NULL.
+static char *s_read_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    char *text = NULL;
+    long len = f && fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+    if (len >= 0 && fseek(f, 0, SEEK_SET) == 0 && (text = malloc((size_t)len + 1))) {
+        if (fread(text, 1, (size_t)len, f) != (size_t)len) {
+            free(text);
+            text = NULL;
+        } else {
+            text[len] = 0;
+        }
+    }
+    if (f)
+        fclose(f);
+    return text;
+}
 
 //  Writes over s_evict_bytes of memory of our own, pushing the model's
 //  data out of the caches that size covers.
@@ -173,7 +201,7 @@ static int s_pass(const model_t *model, const schema_t *schema, const char *text
     s_evict();
     double d = s_now_us();
     proto_problem_t problems[16];
-    size_t n = in ? in->predict.n_records : 0, bad = 1;
+    size_t n = in && in->predict.n_records <= BATCH_RECORDS ? in->predict.n_records : 0, bad = 1;
     double proba[BATCH_RECORDS];
     int64_t pred[BATCH_RECORDS];
     int rc = in ? model_serve(model, in->predict.records, n, false, problems, 16, &bad, proba, &err)
@@ -211,7 +239,8 @@ static int s_pass(const model_t *model, const schema_t *schema, const char *text
 //  Medians over reps passes, per step, into med[].
 static int s_measure(const model_t *model, size_t n, int reps, double med[STEPS])
 {
-    char *text = s_body_text(n, n > 1), *v2_text = s_v2_text(n), *sig = model_signature_json(model);
+    char *text = n > 1 && s_batch_body ? strdup(s_batch_body) : s_body_text(n, n > 1);
+    char *v2_text = s_v2_text(n), *sig = model_signature_json(model);
     mlops_err_t err;
     schema_t *schema = sig ? schema_parse(sig, strlen(sig), 1, &err) : NULL;
     double *t = malloc((size_t)reps * STEPS * sizeof *t);
@@ -264,7 +293,7 @@ static model_t *s_train(const table_t *raw, const prep_result_t *prep, const cha
 
 int main(int argc, char **argv)
 {
-    const char *data = "../shared/data/titanic.csv", *out_dir = NULL;
+    const char *data = "../shared/data/titanic.csv", *out_dir = NULL, *only = NULL;
     int reps = 2001;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--data") == 0)
@@ -273,11 +302,16 @@ int main(int argc, char **argv)
             out_dir = argv[i + 1];
         else if (strcmp(argv[i], "--reps") == 0)
             reps = atoi(argv[i + 1]) > 0 ? atoi(argv[i + 1]) : reps;
+        else if (strcmp(argv[i], "--batch-body") == 0 && !(s_batch_body = s_read_file(argv[i + 1]))) {
+            fprintf(stderr, "bench_infer: cannot read %s\n", argv[i + 1]);
+            return 2;
+        } else if (strcmp(argv[i], "--family") == 0)
+            only = argv[i + 1];
         else if (strcmp(argv[i], "--evict") == 0)
             s_evict_bytes = (size_t)(atoi(argv[i + 1]) > 0 ? atoi(argv[i + 1]) : 0) * 1024;
     }
     if (argc % 2 == 0) {
-        fprintf(stderr, "usage: bench_infer [--data CSV] [--out DIR] [--reps N] [--evict KB]\n");
+        fprintf(stderr, "usage: bench_infer [--data CSV] [--out DIR] [--reps N] [--evict KB] [--family F] [--batch-body FILE]\n");
         return 2;
     }
     mlops_err_t err;
@@ -294,9 +328,11 @@ int main(int argc, char **argv)
     }
     const char *families[FAMILIES] = {"logreg", "forest", "gbdt"};
     const char *params[FAMILIES] = {NULL, NULL, "{\"max_iter\":100,\"early_stopping\":false}"};
-    double med[FAMILIES][2][STEPS];
+    double med[FAMILIES][2][STEPS] = {{{0}}};
     int rc = 0;
     for (int f = 0; f < FAMILIES && rc == 0; f++) {
+        if (only && strcmp(only, families[f]) != 0)
+            continue; //  its columns stay 0
         model_t *model = s_train(raw, &prep, families[f], params[f], out_dir);
         rc = model ? s_measure(model, 1, reps, med[f][0]) | s_measure(model, BATCH_RECORDS, reps / 4 + 1, med[f][1])
                    : -1;
