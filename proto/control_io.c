@@ -49,6 +49,7 @@ static const fields_spec_t s_status[] = {
 static const fields_spec_t s_promote[] = {
     FIELD_I64(control_promote_t, version),
     FIELD_I64(control_promote_t, previous),
+    FIELD_OSTR(control_promote_t, rollout),
 };
 static const fields_spec_t s_model[] = {
     FIELD_I64(control_model_t, version),

@@ -79,8 +79,10 @@ typedef struct {
 } control_audit_t;                 //  AUDIT (MLOPS/2)
 
 typedef struct {
-    int64_t version;               //  now in production
-    int64_t previous;              //  before, 0 = none
+    int64_t version;               //  now in production; for a started rollout its candidate
+    int64_t previous;              //  before, 0 = none; for a started rollout production (unchanged)
+    char rollout[RECORD_NAME_MAX]; //  "shadow" or "canary" when PROMOTE started a rollout,
+                                   //  else "" (omitted then: the bytes of a plain PROMOTE's answer)
 } control_promote_t;               //  PROMOTE and ROLLBACK
 
 typedef struct {

@@ -37,6 +37,10 @@
 #define S_BOOL2(c, k) { #k, F_BOOL, offsetof(proto_msg_t, c.k), 0, false, 0, 2 }
 //  An optional bin key added by MLOPS/2: on the wire only when not empty.
 #define S_BIN2(c, k, n) { #k, F_BIN, offsetof(proto_msg_t, c.k), offsetof(proto_msg_t, c.n), false, 0, 2 }
+//  An optional float key added by MLOPS/2: on the wire only when not 0.
+#define S_FLOAT2(c, k) { #k, F_FLOAT, offsetof(proto_msg_t, c.k), 0, false, 0, 2 }
+//  An optional msgpack object added by MLOPS/2: on the wire only when set.
+#define S_ANY2(c, k, n) { #k, F_ANY, offsetof(proto_msg_t, c.k), offsetof(proto_msg_t, c.n), false, 0, 2 }
 #define REQ true
 #define OPT false
 
@@ -64,7 +68,8 @@ static const msg_field_t s_retrain[] = {
 static const msg_field_t s_runs[] = {S_F(runs, limit, F_INT, OPT)};
 static const msg_field_t s_promote[] = {
     S_F(promote, version, F_INT, REQ), S_STR(promote, reason, OPT, PROTO_TEXT_MAX),
-    S_BOOL2(promote, schema_change)};
+    S_BOOL2(promote, schema_change), S_BOOL2(promote, shadow), S_FLOAT2(promote, canary_percent),
+    S_INT2(promote, canary_for_ms), S_INT2(promote, canary_requests)};
 static const msg_field_t s_rollback[] = {S_STR(rollback, reason, OPT, PROTO_TEXT_MAX)};
 static const msg_field_t s_get_model[] = {S_F(get_model, version, F_INT, OPT), S_INT2(get_model, by_hash)};
 static const msg_field_t s_reply[] = {
@@ -102,6 +107,8 @@ static const msg_field_t s_logs[] = {
     {"task_id", F_STR, offsetof(proto_msg_t, logs.task_id), 0, false, PROTO_TASK_ID_MAX, 2}};
 static const msg_field_t s_signature[] = {
     S_F(signature, model_version, F_INT, REQ), S_F(signature, signature, F_STR, REQ)};
+static const msg_field_t s_canary[] = {
+    S_STR2(canary, gateway, PROTO_GATEWAY_ID_MAX), S_ANY2(canary, report, report_len)};
 
 //  what a str limit lets through fits the record that keeps it
 _Static_assert(PROTO_TEXT_MAX + 1 == RECORD_TEXT_MAX, "source and reason fit a run record");
@@ -132,6 +139,7 @@ static const msg_command_t s_commands[] = {
     [PROTO_SIGNATURE] = S_CMD2("SIGNATURE", s_signature),
     [PROTO_DRIFT] = {"DRIFT", NULL, 0, 2},
     [PROTO_AUDIT] = {"AUDIT", NULL, 0, 2},
+    [PROTO_CANARY] = S_CMD2("CANARY", s_canary),
 };
 #define S_N_COMMANDS (sizeof(s_commands) / sizeof(s_commands[0]))
 
@@ -162,12 +170,19 @@ bool msg_field_omitted(const proto_msg_t *msg, const msg_field_t *f)
 {
     if (f->since <= 1)
         return false;
+    if (f->kind == F_ANY) {  //  nil, what an absent one decodes as, is not set
+        size_t n = *MSG_CAT(msg, f->len_off, size_t);
+        const uint8_t *p = *MSG_CAT(msg, f->off, const uint8_t *);
+        return n == 0 || !p || (n == 1 && p[0] == 0xc0);
+    }
     if (f->len_off)
         return *MSG_CAT(msg, f->len_off, size_t) == 0;
     if (f->kind == F_INT)
         return *MSG_CAT(msg, f->off, int64_t) == 0;
     if (f->kind == F_BOOL)
         return !*MSG_CAT(msg, f->off, bool);
+    if (f->kind == F_FLOAT)
+        return *MSG_CAT(msg, f->off, double) == 0;
     if (f->kind == F_BIN)
         return *MSG_CAT(msg, f->len_off, size_t) == 0;
     if (f->kind != F_STR)
@@ -412,6 +427,7 @@ static bool s_same_field(const proto_msg_t *a, const proto_msg_t *b, const msg_f
     case F_INT: return *MSG_CAT(a, f->off, int64_t) == *MSG_CAT(b, f->off, int64_t);
     case F_UINT: return *MSG_CAT(a, f->off, uint64_t) == *MSG_CAT(b, f->off, uint64_t);
     case F_BOOL: return *MSG_CAT(a, f->off, bool) == *MSG_CAT(b, f->off, bool);
+    case F_FLOAT: return memcmp(MSG_CAT(a, f->off, double), MSG_CAT(b, f->off, double), sizeof(double)) == 0;
     case F_BIN:
     case F_ANY: return n == 0 || memcmp(pa, pb, n) == 0;
     case F_RECORDS: return s_same_records(pa, pb, n);
@@ -436,8 +452,11 @@ bool proto_msg_equal(const proto_msg_t *a, const proto_msg_t *b)
     const msg_command_t *c = msg_command(a->cmd);
     if (!c)
         return false;
+    //  a key both leave off the wire is the same (an unset report and the
+    //  nil an absent one decodes as)
     for (size_t i = 0; i < c->n_fields; i++)
-        if (!s_same_field(a, b, &c->fields[i]))
+        if (!(msg_field_omitted(a, &c->fields[i]) && msg_field_omitted(b, &c->fields[i]))
+            && !s_same_field(a, b, &c->fields[i]))
             return false;
     return true;
 }
@@ -510,6 +529,7 @@ static void s_dump_field(FILE *f, const proto_msg_t *m, const msg_field_t *fd)
     case F_INT: fprintf(f, "%lld", (long long)*MSG_CAT(m, fd->off, int64_t)); break;
     case F_UINT: fprintf(f, "%llu", (unsigned long long)*MSG_CAT(m, fd->off, uint64_t)); break;
     case F_BOOL: fputs(*MSG_CAT(m, fd->off, bool) ? "true" : "false", f); break;
+    case F_FLOAT: s_dump_double(f, *MSG_CAT(m, fd->off, double)); break;
     case F_BIN:
     case F_ANY: s_dump_hex(f, ptr, n); break;
     case F_RECORDS: s_dump_records(f, ptr, n); break;

@@ -70,6 +70,7 @@
 #define PROTO_HOST_MAX 63          //  READY and SERVING host
 #define PROTO_TASK_ID_MAX 47       //  HEARTBEAT and RESULT task_id
 #define PROTO_UNIT_MAX PROGRESS_UNIT_MAX //  HEARTBEAT unit of progress (rows, bytes, trees, ms)
+#define PROTO_GATEWAY_ID_MAX 64    //  CANARY gateway: a gateway's instance id
 
 typedef enum {
     //  worker side (work and backend sockets)
@@ -105,6 +106,9 @@ typedef enum {
     PROTO_DRIFT,
     //  control side, MLOPS/2: the registry's audit log (records.h audit_t)
     PROTO_AUDIT,
+    //  control side, MLOPS/2: a rollout's state; a gateway's report of its
+    //  counters for it (proto/rollout_io.h)
+    PROTO_CANARY,
 } proto_cmd_t;
 
 //  One value of a prediction record, as a user sent it.
@@ -170,7 +174,12 @@ typedef struct {
         //  PROMOTE: put version in production.
         //  schema_change (MLOPS/2): the version's inputs differ from
         //  production's and that is meant (PROTOCOL.md, PROMOTE).
-        struct { int64_t version; const char *reason; bool schema_change; } promote;
+        //  The rollout keys (MLOPS/2, each on the wire only when set) start
+        //  a rollout of version instead: shadow, or a canary at
+        //  canary_percent (0 < p <= 100, the broker checks) ending after
+        //  canary_for_ms or after canary_requests candidate requests.
+        struct { int64_t version; const char *reason; bool schema_change; bool shadow;
+                 double canary_percent; int64_t canary_for_ms; int64_t canary_requests; } promote;
         //  ROLLBACK: restore the previous production version.
         struct { const char *reason; } rollback;
         //  GET_MODEL: a version's artifact, 0 = the production one. by_hash
@@ -223,6 +232,12 @@ typedef struct {
         //  each swap. signature is the served version's signature as JSON
         //  text (PROTOCOL.md section 12, "Signature").
         struct { int64_t model_version; const char *signature; } signature;
+        //  CANARY (MLOPS/2): the rollout's state, answered with
+        //  rollout_state_t. A gateway names itself (gateway, its instance
+        //  id, at most PROTO_GATEWAY_ID_MAX bytes; "" = a client like
+        //  `mlops canary`) and sends its counters (report: one msgpack map,
+        //  rollout_report_t's encoding; length 0 or nil = none).
+        struct { const char *gateway; const uint8_t *report; size_t report_len; } canary;
     };
 } proto_msg_t;
 

@@ -626,6 +626,7 @@ static int s_read_field(s_reader_t *r, const msg_field_t *f)
         return 0;
     }
     case F_BOOL: return s_read_bool(r, MSG_AT(m, f->off, bool));
+    case F_FLOAT: return s_read_float(r, MSG_AT(m, f->off, double));
     case F_BIN:
     case F_ANY:
         return s_read_bytes(r, f->kind == F_ANY, MSG_AT(m, f->off, const uint8_t *),

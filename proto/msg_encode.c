@@ -361,6 +361,7 @@ static int s_pack_field(msgpack_packer *pk, msgpack_sbuffer *sb, const proto_msg
         break;
     case F_UINT: rc = msgpack_pack_uint64(pk, *MSG_CAT(m, f->off, uint64_t)); break;
     case F_BOOL: rc = *MSG_CAT(m, f->off, bool) ? msgpack_pack_true(pk) : msgpack_pack_false(pk); break;
+    case F_FLOAT: rc = msgpack_pack_double(pk, *MSG_CAT(m, f->off, double)); break;
     case F_BIN:
         if (!ptr && len)
             return MLOPS_EINVAL;

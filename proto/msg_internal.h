@@ -27,6 +27,7 @@ typedef enum {
     F_INT,      //  int64_t, >= 0
     F_UINT,     //  uint64_t
     F_BOOL,     //  bool
+    F_FLOAT,    //  double, float 64 on the wire (float 32 read too)
     F_BIN,      //  const uint8_t * + size_t length
     F_ANY,      //  const uint8_t * + size_t length: one encoded msgpack object
     F_RECORDS,  //  proto_record_t * + size_t count

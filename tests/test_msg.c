@@ -43,7 +43,8 @@ static void test_cmd_names(void)
     CHECK_STR(proto_cmd_name(PROTO_SERVING), "SERVING");
     CHECK(proto_cmd_name(0) == NULL);
     CHECK_STR(proto_cmd_name(PROTO_AUDIT), "AUDIT");
-    CHECK(proto_cmd_name(PROTO_AUDIT + 1) == NULL);
+    CHECK_STR(proto_cmd_name(PROTO_CANARY), "CANARY");
+    CHECK(proto_cmd_name(PROTO_CANARY + 1) == NULL);
     CHECK(proto_cmd_name((proto_cmd_t)-1) == NULL);
 }
 

@@ -26,7 +26,7 @@ static void test_encoder_refuses_bad_messages(void)
 {
     proto_msg_t m = {.cmd = 0};
     CHECK_INT(s_encode_rc(&m), MLOPS_EINVAL);
-    m.cmd = PROTO_AUDIT + 1;
+    m.cmd = PROTO_CANARY + 1;
     CHECK_INT(s_encode_rc(&m), MLOPS_EINVAL);
 
     m = sample_msg(PROTO_READY);

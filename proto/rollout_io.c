@@ -1,0 +1,51 @@
+/*  rollout_io.c: see rollout_io.h. Both bodies are field tables of
+    fields.h, so their bytes are the canonical encoding of every other
+    control answer. */
+#include "rollout_io.h"
+
+#include "fields.h"
+
+static const char *const s_kinds[] = {"none", "shadow", "canary"};
+
+static const fields_spec_t s_side[] = {
+    FIELD_NAT(rollout_side_t, requests),
+    FIELD_NAT(rollout_side_t, errors),
+    FIELD_F64(rollout_side_t, p99_ms),
+    FIELD_NAT(rollout_side_t, labelled),
+    FIELD_OF64(rollout_side_t, metric),
+};
+static const fields_spec_t s_report[] = {
+    FIELD_NAT(rollout_report_t, version),
+    FIELD_MAP(rollout_report_t, prod, s_side),
+    FIELD_MAP(rollout_report_t, cand, s_side),
+    FIELD_NAT(rollout_report_t, compared),
+    FIELD_NAT(rollout_report_t, agreed),
+    FIELD_NAT(rollout_report_t, skipped),
+};
+static const fields_spec_t s_state[] = {
+    FIELD_ENUM(rollout_state_t, rollout, s_kinds),
+    FIELD_NAT(rollout_state_t, version),
+    FIELD_NAT(rollout_state_t, production),
+    FIELD_F64(rollout_state_t, percent),
+    FIELD_NAT(rollout_state_t, started_ms),
+    FIELD_NAT(rollout_state_t, ends_ms),
+    FIELD_NAT(rollout_state_t, requests_target),
+    FIELD_NAT(rollout_state_t, cand_requests),
+    FIELD_NAT(rollout_state_t, cand_errors),
+    FIELD_NAT(rollout_state_t, prod_requests),
+    FIELD_NAT(rollout_state_t, prod_errors),
+    FIELD_F64(rollout_state_t, cand_p99_ms),
+    FIELD_F64(rollout_state_t, prod_p99_ms),
+    FIELD_NAT(rollout_state_t, compared),
+    FIELD_NAT(rollout_state_t, agreed),
+    FIELD_STR(rollout_state_t, last),
+};
+_Static_assert(sizeof(rollout_kind_t) == sizeof(int), "F_ENUM reads an int");
+
+const char *rollout_kind_name(rollout_kind_t kind)
+{
+    return (unsigned)kind < FIELDS_N(s_kinds) ? s_kinds[kind] : NULL;
+}
+
+FIELDS_CODEC(rollout, report, rollout_report_t, s_report)
+FIELDS_CODEC(rollout, state, rollout_state_t, s_state)
