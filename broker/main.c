@@ -82,6 +82,11 @@ static void s_usage(FILE *out)
             "  --drift-min-rows N     live rows in the window before any decision (default 1000)\n"
             "  --drift-cooldown DURATION  at least this long between two drift retrains\n"
             "                         (default 1h)\n"
+            "  --promote-via HOW      a run's version that beats production goes there\n"
+            "                         directly (direct, the default) or through a canary:\n"
+            "                         canary:P%%:DURATION starts a canary of it at P %% of the\n"
+            "                         requests for DURATION, promoted or rolled back on its\n"
+            "                         figures (mlops canary)\n"
             "  --help                 this text\n\n"
             DURATION_HELP,
             duration_format(HEARTBEAT_IVL_MSEC, heartbeat, sizeof heartbeat), HEARTBEAT_LIVENESS_MAX, HEARTBEAT_LIVENESS);
@@ -92,6 +97,13 @@ static int s_duration(const char *flag, const char *text, int64_t *msec)
 {
     mlops_err_t err;
     return flags_report(S_PROG, flags_duration(flag, text, 1, INT64_MAX, msec, &err), &err);
+}
+
+//  --promote-via direct | canary:P%:DURATION (rollout.h); 0 or -1 with a message.
+static int s_promote_via(broker_config_t *cfg, const char *text)
+{
+    mlops_err_t err;
+    return flags_report(S_PROG, rollout_via_parse(text, &cfg->promote_via, &err), &err);
 }
 
 static int s_timeout(broker_config_t *cfg, const char *text)
@@ -187,7 +199,7 @@ static int s_parse(broker_config_t *cfg, int argc, char **argv)
         {"trigger-min-interval", 1, 0, 'G'},
         {"task", 1, 0, 'Y'},
         {"drift-threshold", 1, 0, 'D'}, {"drift-min-rows", 1, 0, 'R'},
-        {"drift-cooldown", 1, 0, 'C'},
+        {"drift-cooldown", 1, 0, 'C'}, {"promote-via", 1, 0, 'P'},
         {0, 0, 0, 0},
     };
     int c, rc = 0;
@@ -213,6 +225,7 @@ static int s_parse(broker_config_t *cfg, int argc, char **argv)
         case 'D': drift[0] = optarg; break;
         case 'R': drift[1] = optarg; break;
         case 'C': drift[2] = optarg; break;
+        case 'P': rc = s_promote_via(cfg, optarg); break;
         case 'W':
             cfg->load_wait_msec = 0;
             rc = strcmp(optarg, "0") == 0 ? 0 : s_duration("--load-wait", optarg, &cfg->load_wait_msec);

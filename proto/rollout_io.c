@@ -3,6 +3,12 @@
     control answer. */
 #include "rollout_io.h"
 
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "fields.h"
 
 static const char *const s_kinds[] = {"none", "shadow", "canary"};
@@ -45,6 +51,21 @@ _Static_assert(sizeof(rollout_kind_t) == sizeof(int), "F_ENUM reads an int");
 const char *rollout_kind_name(rollout_kind_t kind)
 {
     return (unsigned)kind < FIELDS_N(s_kinds) ? s_kinds[kind] : NULL;
+}
+
+int rollout_percent_parse(const char *text, double *percent, mlops_err_t *err)
+{
+    char *end = NULL;
+    //  strtod reads "nan", "inf" and hex: refused below by the range and
+    //  by asking for a digit first
+    double p = text && (isdigit((unsigned char)text[0]) || text[0] == '.') ? strtod(text, &end) : NAN;
+    if (end && *end == '%')
+        end++;
+    if (!end || *end || !(p > 0 && p <= 100))
+        return mlops_err_set(err, MLOPS_EINVAL, "canary percentage '%.32s' is not a number in (0, 100]",
+                             text ? text : "");
+    *percent = p;
+    return 0;
 }
 
 FIELDS_CODEC(rollout, report, rollout_report_t, s_report)

@@ -75,6 +75,12 @@ typedef struct {
 //  "none", "shadow", "canary"; NULL for anything else.
 const char *rollout_kind_name(rollout_kind_t kind);
 
+//  Parses a canary's share as a person writes it ("10%", "2.5", "100%")
+//  into *percent: a decimal number in (0, 100], the % sign optional.
+//  Returns 0, or MLOPS_EINVAL with err quoting the text (not a number,
+//  NaN, out of range).
+int rollout_percent_parse(const char *text, double *percent, mlops_err_t *err);
+
 int rollout_report_encode(const rollout_report_t *p, uint8_t **out, size_t *out_len);
 int rollout_report_decode(const uint8_t *data, size_t len, rollout_report_t *p, mlops_err_t *err);
 int rollout_state_encode(const rollout_state_t *p, uint8_t **out, size_t *out_len);
