@@ -3,7 +3,7 @@
     control answer. */
 #include "rollout_io.h"
 
-#include <ctype.h>
+#include <stdbool.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,13 +55,12 @@ const char *rollout_kind_name(rollout_kind_t kind)
 
 int rollout_percent_parse(const char *text, double *percent, mlops_err_t *err)
 {
+    //  digits and a point only: strtod alone would take "nan", "inf", hex
+    size_t n = text ? strspn(text, "0123456789.") : 0;
     char *end = NULL;
-    //  strtod reads "nan", "inf" and hex: refused below by the range and
-    //  by asking for a digit first
-    double p = text && (isdigit((unsigned char)text[0]) || text[0] == '.') ? strtod(text, &end) : NAN;
-    if (end && *end == '%')
-        end++;
-    if (!end || *end || !(p > 0 && p <= 100))
+    double p = n ? strtod(text, &end) : NAN;
+    bool whole = n && end == text + n && (!text[n] || (text[n] == '%' && !text[n + 1]));
+    if (!whole || !(p > 0 && p <= 100))
         return mlops_err_set(err, MLOPS_EINVAL, "canary percentage '%.32s' is not a number in (0, 100]",
                              text ? text : "");
     *percent = p;

@@ -308,8 +308,28 @@ static void test_promote_answer(void)
     CHECK(same);
 }
 
+static void test_percent_parse(void)
+{
+    double p = -1;
+    mlops_err_t err;
+    CHECK_INT(rollout_percent_parse("10%", &p, &err), 0);
+    CHECK(p == 10);
+    CHECK_INT(rollout_percent_parse("2.5", &p, &err), 0);
+    CHECK(p == 2.5);
+    CHECK_INT(rollout_percent_parse("100%", &p, &err), 0);
+    CHECK(p == 100);
+    const char *bad[] = {"0", "0%", "100.1", "-5", "nan", "inf", "10%%", "10 %", "ten", "", "0x10", "1e1x"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        p = -1;
+        CHECK_INT(rollout_percent_parse(bad[i], &p, &err), MLOPS_EINVAL);
+        CHECK_CONTAINS(err.msg, "is not a number in (0, 100]");
+        CHECK(p == -1);
+    }
+}
+
 int main(void)
 {
+    RUN(test_percent_parse);
     RUN(test_promote_rollout_keys);
     RUN(test_promote_rollout_keys_refused);
     RUN(test_canary_request);
