@@ -166,9 +166,9 @@ int broker_rollout_start(broker_t *self, store_txn_t *txn, const proto_msg_t *ms
                          control_promote_t *answer, mlops_err_t *err);
 
 //  ROLLBACK during a rollout: ends it in txn without promoting, audited
-//  with why. *candidate gets its version, 0 when none was active (nothing
-//  done). Returns 0 or a store error.
-int broker_rollout_stop(broker_t *self, store_txn_t *txn, const char *why, uint64_t *candidate,
+//  with why. *ended gets the rollout ended (rollout none when none was
+//  active: nothing done). Returns 0 or a store error.
+int broker_rollout_stop(broker_t *self, store_txn_t *txn, const char *why, rollout_state_t *ended,
                         mlops_err_t *err);
 
 //  A plain PROMOTE of version: ends an active rollout first in txn (rolled

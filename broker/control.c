@@ -305,28 +305,33 @@ static void s_cmd_audit(broker_t *self, s_reply_t *r)
     s_reply_data(r, rc, "AUDIT");
 }
 
-//  PROMOTE or ROLLBACK in txn, ending an active rollout first (a plain
-//  PROMOTE) or instead (ROLLBACK: production does not change, *ended set).
+//  PROMOTE or ROLLBACK in txn into *answer, ending an active rollout first
+//  (a plain PROMOTE) or instead (ROLLBACK: production does not change,
+//  answer->rollout names what ended).
 static int s_change(broker_t *self, store_txn_t *txn, const proto_msg_t *msg, const char *reason,
-                    uint64_t *version, uint64_t *previous, bool *ended, mlops_err_t *err)
+                    control_promote_t *answer, mlops_err_t *err)
 {
-    *ended = false;
+    uint64_t version = 0, previous = 0;
+    int rc;
     if (msg->cmd == PROTO_PROMOTE) {
-        *version = (uint64_t)msg->promote.version;
-        int rc = broker_rollout_superseded(self, txn, *version, err);
-        return rc ? rc : registry_promote_manual(self->store, txn, *version, msg->promote.schema_change,
-                                                 reason, broker_wall(), previous, err);
+        version = (uint64_t)msg->promote.version;
+        rc = broker_rollout_superseded(self, txn, version, err);
+        rc = rc ? rc : registry_promote_manual(self->store, txn, version, msg->promote.schema_change,
+                                               reason, broker_wall(), &previous, err);
+    } else {
+        char why[RECORD_TEXT_MAX];
+        rollout_state_t ended;
+        snprintf(why, sizeof why, "ended by ROLLBACK: %.200s", *reason ? reason : "manual");
+        rc = broker_rollout_stop(self, txn, why, &ended, err);
+        if (rc == 0 && ended.rollout != ROLLOUT_NONE) {
+            *answer = (control_promote_t){.version = ended.production, .previous = ended.version};
+            snprintf(answer->rollout, sizeof answer->rollout, "%s", rollout_kind_name(ended.rollout));
+            return 0;
+        }
+        rc = rc ? rc : registry_rollback(self->store, txn, reason, broker_wall(), &version, &previous, err);
     }
-    char why[RECORD_TEXT_MAX];
-    snprintf(why, sizeof why, "ended by ROLLBACK: %.200s", *reason ? reason : "manual");
-    int rc = broker_rollout_stop(self, txn, why, previous, err);
-    if (rc || (*ended = *previous != 0)) {
-        version_t prod;
-        mlops_err_t none;
-        *version = registry_production(self->store, &prod, &none) == 0 ? prod.version : 0;
-        return rc;
-    }
-    return registry_rollback(self->store, txn, reason, broker_wall(), version, previous, err);
+    *answer = (control_promote_t){.version = (int64_t)version, .previous = (int64_t)previous};
+    return rc;
 }
 
 //  PROMOTE with a rollout key: the rollout starts, production stays.
@@ -343,12 +348,11 @@ static void s_cmd_rollout(broker_t *self, const proto_msg_t *msg, store_txn_t *t
         s_reply_data(r, control_promote_encode(&answer, &r->data, &r->data_len), "PROMOTE");
 }
 
-//  PROMOTE and ROLLBACK: one transaction, then the "model" event.
+//  PROMOTE and ROLLBACK: one transaction, then the "model" event (none
+//  when a ROLLBACK ended a rollout: production stays).
 static void s_cmd_production(broker_t *self, const proto_msg_t *msg, s_reply_t *r)
 {
     control_promote_t answer = {0};
-    uint64_t version = 0, previous = 0;
-    bool ended = false;
     if (s_held(self, proto_cmd_name(msg->cmd), r))
         return;
     int rc = broker_flush(self);   //  an empty batch: a refusal aborts only this
@@ -360,7 +364,7 @@ static void s_cmd_production(broker_t *self, const proto_msg_t *msg, s_reply_t *
     }
     const char *reason = msg->cmd == PROTO_PROMOTE ? msg->promote.reason : msg->rollback.reason;
     if (rc == 0)
-        rc = s_change(self, txn, msg, reason, &version, &previous, &ended, &r->err);
+        rc = s_change(self, txn, msg, reason, &answer, &r->err);
     if (rc)
         batch_abort(self->batch);   //  only this: the batch was empty
     const char *what = proto_cmd_name(msg->cmd);
@@ -368,21 +372,21 @@ static void s_cmd_production(broker_t *self, const proto_msg_t *msg, s_reply_t *
         s_reply_fail(r, rc, what);
         return;
     }
+    bool ended = answer.rollout[0] != '\0';
     char message[RECORD_TEXT_MAX + 32];
     snprintf(message, sizeof message, "%s: %s", msg->cmd == PROTO_PROMOTE ? "promote" : "rollback",
              *reason ? reason : "manual");
-    if (!ended)   //  a rollout's end leaves production where it was
-        broker_publish(self, "model", 0, "", "production", version, message);
+    if (!ended)
+        broker_publish(self, "model", 0, "", "production", (uint64_t)answer.version, message);
     if (s_commit(self, what, r))
         return;
     char shown[128];
-    log_info("%s version=%llu previous=%llu reason=%s%s", what, (unsigned long long)version,
-             (unsigned long long)previous, broker_clean(*reason ? reason : "manual", shown, sizeof shown),
+    log_info("%s version=%lld previous=%lld reason=%s%s", what, (long long)answer.version,
+             (long long)answer.previous, broker_clean(*reason ? reason : "manual", shown, sizeof shown),
              ended ? " (ended the rollout)" : "");
     if (!ended)
-        engine_load_wait_superseded(self, version, msg->cmd == PROTO_PROMOTE ? "promote" : "rollback");
-    answer.version = (int64_t)version;
-    answer.previous = (int64_t)previous;
+        engine_load_wait_superseded(self, (uint64_t)answer.version,
+                                    msg->cmd == PROTO_PROMOTE ? "promote" : "rollback");
     s_reply_data(r, control_promote_encode(&answer, &r->data, &r->data_len), what);
 }
 

@@ -157,16 +157,13 @@ static int s_roll_back(broker_t *self, store_txn_t *txn, const rollout_state_t *
     return rc ? rc : s_finish(self, txn, def, "rolled back", why, err);
 }
 
-int broker_rollout_stop(broker_t *self, store_txn_t *txn, const char *why, uint64_t *candidate,
+int broker_rollout_stop(broker_t *self, store_txn_t *txn, const char *why, rollout_state_t *ended,
                         mlops_err_t *err)
 {
-    rollout_state_t def;
-    *candidate = 0;
-    int rc = s_def_get(self, txn, &def, err);
-    if (rc || def.rollout == ROLLOUT_NONE)
+    int rc = s_def_get(self, txn, ended, err);
+    if (rc || ended->rollout == ROLLOUT_NONE)
         return rc;
-    *candidate = (uint64_t)def.version;
-    return s_roll_back(self, txn, &def, why, err);
+    return s_roll_back(self, txn, ended, why, err);
 }
 
 int broker_rollout_superseded(broker_t *self, store_txn_t *txn, uint64_t version, mlops_err_t *err)
