@@ -228,9 +228,11 @@ static int s_decide(broker_t *self, const rollout_state_t *def, const rollout_re
 {
     version_t v;
     int rc = store_version_get(self->store, NULL, (uint64_t)def->version, &v, err);
-    store_txn_t *txn = rc ? NULL : broker_txn(self);
+    store_txn_t *txn = rc == 0 || rc == MLOPS_ENOTFOUND ? broker_txn(self) : NULL;
     if (!txn)
         return rc ? rc : MLOPS_ESTORE;
+    if (rc == MLOPS_ENOTFOUND)   //  removed meanwhile (--keep-versions): nothing to decide
+        return s_finish(self, txn, def, "ended", "the version is no longer in the registry", err);
     char why[160], reason[RECORD_TEXT_MAX];
     *promoted = rollout_decide(sum, strcmp(v.metrics.task, "regression") == 0, why, sizeof why);
     if (!*promoted)
