@@ -175,6 +175,11 @@ int broker_rollout_stop(broker_t *self, store_txn_t *txn, const char *why, rollo
 //  back, or promoted when version is its candidate). 0 or a store error.
 int broker_rollout_superseded(broker_t *self, store_txn_t *txn, uint64_t version, mlops_err_t *err);
 
+//  The candidate of the rollout active in txn (NULL: the last commit) into
+//  *version, 0 when none is. 0 or a store error (MLOPS_ECORRUPT: the
+//  stored rollout does not decode).
+int broker_rollout_candidate(broker_t *self, store_txn_t *txn, uint64_t *version, mlops_err_t *err);
+
 //  True for a CANARY that carries a gateway's report (its role is checked).
 bool broker_rollout_reporting(const proto_msg_t *msg);
 

@@ -179,6 +179,14 @@ int broker_rollout_superseded(broker_t *self, store_txn_t *txn, uint64_t version
     return s_roll_back(self, txn, &def, why, err);
 }
 
+int broker_rollout_candidate(broker_t *self, store_txn_t *txn, uint64_t *version, mlops_err_t *err)
+{
+    rollout_state_t def;
+    int rc = s_def_get(self, txn, &def, err);
+    *version = rc == 0 && def.rollout != ROLLOUT_NONE ? (uint64_t)def.version : 0;
+    return rc;
+}
+
 //  Reads a CANARY's report into the table. 0, or MLOPS_EPROTO /
 //  MLOPS_EINVAL / MLOPS_ETOOBIG with err.
 static int s_take_report(broker_t *self, const rollout_state_t *def, const proto_msg_t *msg,
