@@ -215,24 +215,3 @@ void rollout_describe(const rollout_state_t *def, char *out, size_t size)
     else
         snprintf(out, size, "%s", "");
 }
-
-int rollout_via_parse(const char *text, rollout_via_t *out, mlops_err_t *err)
-{
-    memset(out, 0, sizeof *out);
-    if (strcmp(text, "direct") == 0)
-        return 0;
-    char percent[32];
-    const char *colon = strncmp(text, "canary:", 7) == 0 ? strchr(text + 7, ':') : NULL;
-    size_t n = colon ? (size_t)(colon - text - 7) : 0;
-    if (!colon || n == 0 || n >= sizeof percent)
-        return mlops_err_set(err, MLOPS_EINVAL, "--promote-via '%.64s': expected direct or "
-                             "canary:P%%:DURATION (canary:10%%:10m)", text);
-    memcpy(percent, text + 7, n);
-    percent[n] = '\0';
-    mlops_err_t why;
-    if (rollout_percent_parse(percent, &out->percent, &why) || duration_parse(colon + 1, &out->for_ms, &why)) {
-        out->percent = 0;
-        return mlops_err_set(err, MLOPS_EINVAL, "--promote-via '%.64s': %s", text, why.msg);
-    }
-    return 0;
-}

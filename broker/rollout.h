@@ -96,15 +96,4 @@ bool rollout_decide(const rollout_report_t *sum, bool regression, char *why, siz
 //  60s", "2.5% for 500 requests", "10%"; "" for a shadow.
 void rollout_describe(const rollout_state_t *def, char *out, size_t size);
 
-//  --promote-via: how a run's version that beats production goes there.
-typedef struct {
-    double percent;           //  0 = direct (promoted at once), else a canary at this share ...
-    int64_t for_ms;           //  ... ending this long after it started
-} rollout_via_t;
-
-//  Parses "direct" or "canary:P%:DURATION" (P in (0, 100], the % optional;
-//  DURATION as duration_parse, > 0) into *out. Returns 0 or MLOPS_EINVAL
-//  with err saying what is expected.
-int rollout_via_parse(const char *text, rollout_via_t *out, mlops_err_t *err);
-
 #endif

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "duration.h"
 #include "fields.h"
 
 static const char *const s_kinds[] = {"none", "shadow", "canary"};
@@ -64,6 +65,27 @@ int rollout_percent_parse(const char *text, double *percent, mlops_err_t *err)
         return mlops_err_set(err, MLOPS_EINVAL, "canary percentage '%.32s' is not a number in (0, 100]",
                              text ? text : "");
     *percent = p;
+    return 0;
+}
+
+int rollout_via_parse(const char *text, rollout_via_t *out, mlops_err_t *err)
+{
+    memset(out, 0, sizeof *out);
+    if (strcmp(text, "direct") == 0)
+        return 0;
+    char percent[32];
+    const char *colon = strncmp(text, "canary:", 7) == 0 ? strchr(text + 7, ':') : NULL;
+    size_t n = colon ? (size_t)(colon - text - 7) : 0;
+    if (!colon || n == 0 || n >= sizeof percent)
+        return mlops_err_set(err, MLOPS_EINVAL, "--promote-via '%.64s': expected direct or "
+                             "canary:P%%:DURATION (canary:10%%:10m)", text);
+    memcpy(percent, text + 7, n);
+    percent[n] = '\0';
+    mlops_err_t why;
+    if (rollout_percent_parse(percent, &out->percent, &why) || duration_parse(colon + 1, &out->for_ms, &why)) {
+        out->percent = 0;
+        return mlops_err_set(err, MLOPS_EINVAL, "--promote-via '%.64s': %s", text, why.msg);
+    }
     return 0;
 }
 

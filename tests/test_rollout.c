@@ -1,7 +1,7 @@
 /*  test_rollout.c: the broker's rollout logic (broker/rollout.c): each
     margin of the decision on both sides, too little evidence, the sum over
-    gateways, a restarted gateway, reports for another rollout, PROMOTE's
-    rollout keys and --promote-via. */
+    gateways, a restarted gateway, reports for another rollout and PROMOTE's
+    rollout keys (--promote-via's grammar: test_rollout_io.c). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -251,26 +251,6 @@ static void test_check_promote(void)
     CHECK_CONTAINS(err.msg, "canary_requests needs canary_percent");
 }
 
-static void test_via_parse(void)
-{
-    rollout_via_t via;
-    mlops_err_t err;
-    CHECK_INT(rollout_via_parse("direct", &via, &err), 0);
-    CHECK(via.percent == 0);
-    CHECK_INT(rollout_via_parse("canary:10%:10m", &via, &err), 0);
-    CHECK(via.percent == 10 && via.for_ms == 600000);
-    CHECK_INT(rollout_via_parse("canary:2.5:30s", &via, &err), 0);
-    CHECK(via.percent == 2.5 && via.for_ms == 30000);
-    CHECK_INT(rollout_via_parse("canary:10%", &via, &err), MLOPS_EINVAL);
-    CHECK_CONTAINS(err.msg, "expected direct or canary:P%:DURATION");
-    CHECK_INT(rollout_via_parse("canary:0%:1m", &via, &err), MLOPS_EINVAL);
-    CHECK_CONTAINS(err.msg, "'0%' is not a number in (0, 100]");
-    CHECK_INT(rollout_via_parse("canary:nan:1m", &via, &err), MLOPS_EINVAL);
-    CHECK_INT(rollout_via_parse("canary:10%:0s", &via, &err), MLOPS_EINVAL);
-    CHECK(via.percent == 0);   //  a refused flag leaves it direct
-    CHECK_INT(rollout_via_parse("shadow", &via, &err), MLOPS_EINVAL);
-}
-
 int main(void)
 {
     RUN(test_decide_promotes_sound_figures);
@@ -284,6 +264,5 @@ int main(void)
     RUN(test_due);
     RUN(test_describe);
     RUN(test_check_promote);
-    RUN(test_via_parse);
     return TEST_REPORT("test_rollout");
 }

@@ -1,7 +1,8 @@
 /*  test_rollout_io.c: the wire of a canary or shadow rollout, pinned.
     PROMOTE's rollout keys and the CANARY request (proto/msg.c's tables),
     the gateway's report and the broker's state (proto/rollout_io.c) and
-    the rollout key of PROMOTE's answer (proto/control_io.c). The golden
+    the rollout key of PROMOTE's answer (proto/control_io.c); the flag
+    grammars of a canary's share and --promote-via. The golden
     hex was written by Python's msgpack from PROTOCOL.md's description,
     not by these encoders, so each case checks the C bytes against an
     independent reading of the spec, then decodes them back. */
@@ -327,9 +328,30 @@ static void test_percent_parse(void)
     }
 }
 
+static void test_via_parse(void)
+{
+    rollout_via_t via;
+    mlops_err_t err;
+    CHECK_INT(rollout_via_parse("direct", &via, &err), 0);
+    CHECK(via.percent == 0);
+    CHECK_INT(rollout_via_parse("canary:10%:10m", &via, &err), 0);
+    CHECK(via.percent == 10 && via.for_ms == 600000);
+    CHECK_INT(rollout_via_parse("canary:2.5:30s", &via, &err), 0);
+    CHECK(via.percent == 2.5 && via.for_ms == 30000);
+    CHECK_INT(rollout_via_parse("canary:10%", &via, &err), MLOPS_EINVAL);
+    CHECK_CONTAINS(err.msg, "expected direct or canary:P%:DURATION");
+    CHECK_INT(rollout_via_parse("canary:0%:1m", &via, &err), MLOPS_EINVAL);
+    CHECK_CONTAINS(err.msg, "'0%' is not a number in (0, 100]");
+    CHECK_INT(rollout_via_parse("canary:nan:1m", &via, &err), MLOPS_EINVAL);
+    CHECK_INT(rollout_via_parse("canary:10%:0s", &via, &err), MLOPS_EINVAL);
+    CHECK(via.percent == 0);   //  a refused flag leaves it direct
+    CHECK_INT(rollout_via_parse("shadow", &via, &err), MLOPS_EINVAL);
+}
+
 int main(void)
 {
     RUN(test_percent_parse);
+    RUN(test_via_parse);
     RUN(test_promote_rollout_keys);
     RUN(test_promote_rollout_keys_refused);
     RUN(test_canary_request);
