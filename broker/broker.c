@@ -378,8 +378,10 @@ static broker_t *s_new(const broker_config_t *cfg, bool detached, mlops_err_t *e
         self->drift = drift_new(&self->cfg.drift);
     bool drift_ok = self->cfg.drift.threshold <= 0 || self->drift;
     self->progress = progress_table_new();
+    self->rollout = rollout_new();
+    self->rollout_check_mono = zclock_mono() + ROLLOUT_GRACE_MSEC;
     if (!self->store || !self->batch || !self->curve || !self->dispatch || !self->fleet || !drift_ok
-        || !self->progress) {
+        || !self->progress || !self->rollout) {
         broker_destroy(&self);
         return NULL;
     }
@@ -444,6 +446,7 @@ void broker_destroy(broker_t **p)
     dispatch_destroy(&self->dispatch);
     fleet_destroy(&self->fleet);
     progress_table_destroy(&self->progress);
+    rollout_destroy(&self->rollout);
     run_clear(&self->active);
     store_destroy(&self->store);
     for (size_t i = 0; i < sizeof self->strings / sizeof self->strings[0]; i++)
@@ -891,6 +894,7 @@ static int s_tick_fn(zloop_t *loop, int timer_id, void *arg)
     }
     engine_pump(self);
     broker_flush(self);
+    broker_rollout_tick(self);
     if (self->exporter && zclock_mono() >= self->next_publish_mono)
         broker_metrics_publish(self);
     return 0;

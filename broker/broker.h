@@ -30,6 +30,7 @@
 
 #include "dag.h"
 #include "drift.h"
+#include "rollout.h"
 #include "err.h"
 #include "msg.h"
 #include "registry.h"
@@ -78,6 +79,8 @@ typedef struct {
     int64_t trigger_min_interval_msec; //  per source, between accepted RETRAINs, 0 = no limit
     drift_config_t drift;            //  --drift-*: threshold 0 = no drift watch (drift.h)
     size_t feedback_max_bytes;       //  --feedback-max-bytes: the feedback set's cap, 0 = 64 MiB
+    rollout_via_t promote_via;       //  --promote-via: a run's version goes to production
+                                     //  directly (percent 0) or through a canary (rollout.h)
 } broker_config_t;
 
 typedef struct broker broker_t;

@@ -41,6 +41,7 @@
 #include "msg.h"
 #include "outage.h"
 #include "progress_table.h"
+#include "rollout.h"
 #include "store.h"
 #include "throttle.h"
 
@@ -72,6 +73,9 @@ struct broker {
     drift_t *drift;               //  --drift-threshold: live profiles per version, NULL = off
     uint64_t drift_unwatched[DRIFT_VERSIONS_MAX]; //  versions whose artifact has no profile
     size_t drift_n_unwatched;     //  ring position in drift_unwatched
+    rollout_t *rollout;           //  the gateways' reports on the current rollout (rollout.h)
+    int64_t rollout_check_mono;   //  the tick looks at a canary's period again then (first:
+                                  //  ROLLOUT_GRACE_MSEC after start, for the gateways to report)
     //  figures for the bench: time inside handlers (commits: batch_figures)
     uint64_t n_messages;          //  work + control messages handled
     int64_t handler_usec;         //  total time in their handlers
@@ -170,6 +174,50 @@ int broker_feedback_ref(broker_t *self, const char *source, stage_ref_t *ref, ml
 //  The feedback set's counts into the metrics page's gauges (left 0 when
 //  the store cannot say).
 void broker_feedback_gauges(broker_t *self, exporter_gauges_t *g);
+/* --- rollout_watch.c: canary and shadow (rollout.h) ------------------------ */
+
+//  PROMOTE with a rollout key (rollout_requested): starts the rollout in
+//  txn and fills the answer. Returns 0, or with err MLOPS_EINVAL (the keys,
+//  rollout_check_promote), MLOPS_ENOTFOUND (no such version, no production),
+//  MLOPS_ESTATE (a rollout is active, the version is production, the schema
+//  rule) or a store error.
+int broker_rollout_start(broker_t *self, store_txn_t *txn, const proto_msg_t *msg,
+                         control_promote_t *answer, mlops_err_t *err);
+
+//  ROLLBACK during a rollout: ends it in txn without promoting, audited
+//  with why. *ended gets the rollout ended (rollout none when none was
+//  active: nothing done). Returns 0 or a store error.
+int broker_rollout_stop(broker_t *self, store_txn_t *txn, const char *why, rollout_state_t *ended,
+                        mlops_err_t *err);
+
+//  A plain PROMOTE of version: ends an active rollout first in txn (rolled
+//  back, or promoted when version is its candidate). 0 or a store error.
+int broker_rollout_superseded(broker_t *self, store_txn_t *txn, uint64_t version, mlops_err_t *err);
+
+//  The candidate of the rollout active in txn (NULL: the last commit) into
+//  *version, 0 when none is. 0 or a store error (MLOPS_ECORRUPT: the
+//  stored rollout does not decode).
+int broker_rollout_candidate(broker_t *self, store_txn_t *txn, uint64_t *version, mlops_err_t *err);
+
+//  True for a CANARY that carries a gateway's report (its role is checked).
+bool broker_rollout_reporting(const proto_msg_t *msg);
+
+//  CANARY: takes the report if any, answers the state (rollout_io.h) in a
+//  malloc'd *out. Returns 0, or with err MLOPS_EPROTO (a bad report),
+//  MLOPS_EINVAL (a report without a gateway id), MLOPS_ETOOBIG, a store error.
+int broker_rollout_answer(broker_t *self, const proto_msg_t *msg, uint8_t **out, size_t *len,
+                          mlops_err_t *err);
+
+//  The tick: a canary whose period is over is decided and ended (promoted
+//  or rolled back, in a batch of its own). Failures are logged.
+void broker_rollout_tick(broker_t *self);
+
+//  --promote-via canary: load_model validated v, which beats production;
+//  starts a canary of it in txn instead of promoting it (or archives it
+//  when a rollout is active), saying so in the run's outcome. False when v
+//  goes to production directly (--promote-via direct, no production yet);
+//  else true with *rc 0 or a store error.
+bool broker_rollout_via(broker_t *self, store_txn_t *txn, const version_t *v, int *rc, mlops_err_t *err);
 
 /* --- engine.c: the run engine ---------------------------------------------- */
 

@@ -2,7 +2,8 @@
     function per command, each filling a reply; broker_control_handle
     decodes the request and encodes the REPLY around them. A command that
     changes something (RETRAIN, PROMOTE, ROLLBACK) starts from an empty
-    batch, so a refusal aborts only its own change.
+    batch, so a refusal aborts only its own change. CANARY and PROMOTE's
+    rollouts are rollout_watch.c's.
 */
 #include "broker.h"
 
@@ -304,24 +305,66 @@ static void s_cmd_audit(broker_t *self, s_reply_t *r)
     s_reply_data(r, rc, "AUDIT");
 }
 
-//  PROMOTE and ROLLBACK: one transaction, then the "model" event.
+//  PROMOTE or ROLLBACK in txn into *answer, ending an active rollout first
+//  (a plain PROMOTE) or instead (ROLLBACK: production does not change,
+//  answer->rollout names what ended).
+static int s_change(broker_t *self, store_txn_t *txn, const proto_msg_t *msg, const char *reason,
+                    control_promote_t *answer, mlops_err_t *err)
+{
+    uint64_t version = 0, previous = 0;
+    int rc;
+    if (msg->cmd == PROTO_PROMOTE) {
+        version = (uint64_t)msg->promote.version;
+        rc = broker_rollout_superseded(self, txn, version, err);
+        rc = rc ? rc : registry_promote_manual(self->store, txn, version, msg->promote.schema_change,
+                                               reason, broker_wall(), &previous, err);
+    } else {
+        char why[RECORD_TEXT_MAX];
+        rollout_state_t ended;
+        snprintf(why, sizeof why, "ended by ROLLBACK: %.200s", *reason ? reason : "manual");
+        rc = broker_rollout_stop(self, txn, why, &ended, err);
+        if (rc == 0 && ended.rollout != ROLLOUT_NONE) {
+            *answer = (control_promote_t){.version = ended.production, .previous = ended.version};
+            snprintf(answer->rollout, sizeof answer->rollout, "%s", rollout_kind_name(ended.rollout));
+            return 0;
+        }
+        rc = rc ? rc : registry_rollback(self->store, txn, reason, broker_wall(), &version, &previous, err);
+    }
+    *answer = (control_promote_t){.version = (int64_t)version, .previous = (int64_t)previous};
+    return rc;
+}
+
+//  PROMOTE with a rollout key: the rollout starts, production stays.
+static void s_cmd_rollout(broker_t *self, const proto_msg_t *msg, store_txn_t *txn, s_reply_t *r)
+{
+    control_promote_t answer = {0};
+    int rc = broker_rollout_start(self, txn, msg, &answer, &r->err);
+    if (rc) {
+        batch_abort(self->batch);   //  only this: the batch was empty
+        s_reply_fail(r, rc, "PROMOTE");
+        return;
+    }
+    if (s_commit(self, "PROMOTE", r) == 0)
+        s_reply_data(r, control_promote_encode(&answer, &r->data, &r->data_len), "PROMOTE");
+}
+
+//  PROMOTE and ROLLBACK: one transaction, then the "model" event (none
+//  when a ROLLBACK ended a rollout: production stays).
 static void s_cmd_production(broker_t *self, const proto_msg_t *msg, s_reply_t *r)
 {
     control_promote_t answer = {0};
-    uint64_t version = 0, previous = 0;
     if (s_held(self, proto_cmd_name(msg->cmd), r))
         return;
     int rc = broker_flush(self);   //  an empty batch: a refusal aborts only this
     store_txn_t *txn = rc ? NULL : broker_txn(self);
     rc = txn ? 0 : MLOPS_ESTORE;
-    const char *reason = msg->cmd == PROTO_PROMOTE ? msg->promote.reason : msg->rollback.reason;
-    if (rc == 0 && msg->cmd == PROTO_PROMOTE) {
-        version = (uint64_t)msg->promote.version;
-        rc = registry_promote_manual(self->store, txn, version, msg->promote.schema_change, reason,
-                                     broker_wall(), &previous, &r->err);
-    } else if (rc == 0) {
-        rc = registry_rollback(self->store, txn, reason, broker_wall(), &version, &previous, &r->err);
+    if (rc == 0 && msg->cmd == PROTO_PROMOTE && rollout_requested(msg)) {
+        s_cmd_rollout(self, msg, txn, r);
+        return;
     }
+    const char *reason = msg->cmd == PROTO_PROMOTE ? msg->promote.reason : msg->rollback.reason;
+    if (rc == 0)
+        rc = s_change(self, txn, msg, reason, &answer, &r->err);
     if (rc)
         batch_abort(self->batch);   //  only this: the batch was empty
     const char *what = proto_cmd_name(msg->cmd);
@@ -329,18 +372,21 @@ static void s_cmd_production(broker_t *self, const proto_msg_t *msg, s_reply_t *
         s_reply_fail(r, rc, what);
         return;
     }
+    bool ended = answer.rollout[0] != '\0';
     char message[RECORD_TEXT_MAX + 32];
     snprintf(message, sizeof message, "%s: %s", msg->cmd == PROTO_PROMOTE ? "promote" : "rollback",
              *reason ? reason : "manual");
-    broker_publish(self, "model", 0, "", "production", version, message);
+    if (!ended)
+        broker_publish(self, "model", 0, "", "production", (uint64_t)answer.version, message);
     if (s_commit(self, what, r))
         return;
     char shown[128];
-    log_info("%s version=%llu previous=%llu reason=%s", what, (unsigned long long)version,
-             (unsigned long long)previous, broker_clean(*reason ? reason : "manual", shown, sizeof shown));
-    engine_load_wait_superseded(self, version, msg->cmd == PROTO_PROMOTE ? "promote" : "rollback");
-    answer.version = (int64_t)version;
-    answer.previous = (int64_t)previous;
+    log_info("%s version=%lld previous=%lld reason=%s%s", what, (long long)answer.version,
+             (long long)answer.previous, broker_clean(*reason ? reason : "manual", shown, sizeof shown),
+             ended ? " (ended the rollout)" : "");
+    if (!ended)
+        engine_load_wait_superseded(self, (uint64_t)answer.version,
+                                    msg->cmd == PROTO_PROMOTE ? "promote" : "rollback");
     s_reply_data(r, control_promote_encode(&answer, &r->data, &r->data_len), what);
 }
 
@@ -414,6 +460,9 @@ static void s_control_dispatch(broker_t *self, const proto_msg_t *msg, s_reply_t
     case PROTO_AUDIT: s_cmd_audit(self, r); break;
     case PROTO_DRIFT: s_reply_data(r, broker_drift_answer(self, &r->data, &r->data_len, &r->err), "DRIFT"); break;
     case PROTO_FEEDBACK: s_reply_data(r, broker_feedback_answer(self, msg, &r->data, &r->data_len, &r->err), "FEEDBACK"); break;
+    case PROTO_CANARY:
+        s_reply_data(r, broker_rollout_answer(self, msg, &r->data, &r->data_len, &r->err), "CANARY");
+        break;
     default:
         mlops_err_set(&r->err, MLOPS_ECOMMAND, "%s is not a control command", proto_cmd_name(msg->cmd));
         r->ok = false;
@@ -423,15 +472,18 @@ static void s_control_dispatch(broker_t *self, const proto_msg_t *msg, s_reply_t
 //  Roles (common/curve.h): which keys may send each command. Changing the
 //  registry or starting runs is admin's (and the gateway's, which relays
 //  /api with its own token check); reading is read's; models go to the
-//  inference workers; SERVING comes only from them.
-static bool s_allowed(broker_t *self, zframe_t *frame, proto_cmd_t cmd, mlops_err_t *err)
+//  inference workers; SERVING comes only from them. A CANARY with a
+//  gateway's report decides promotions: admin's and the gateway's.
+static bool s_allowed(broker_t *self, zframe_t *frame, const proto_msg_t *msg, mlops_err_t *err)
 {
+    proto_cmd_t cmd = msg->cmd;
     static const char *const change[] = {"admin", "gateway", NULL};
     static const char *const read[] = {"read", "admin", "gateway", NULL};
     static const char *const model[] = {"infer", "read", "admin", "gateway", NULL};
     static const char *const serving[] = {"infer", NULL};
     const char *const *roles = cmd == PROTO_RETRAIN || cmd == PROTO_PROMOTE || cmd == PROTO_ROLLBACK
                                || cmd == PROTO_FEEDBACK
+                               || broker_rollout_reporting(msg)
                                    ? change
                                : cmd == PROTO_GET_MODEL ? model
                                : cmd == PROTO_SERVING   ? serving
@@ -459,7 +511,7 @@ zmsg_t *broker_control_handle(broker_t *self, zmsg_t **in)
                       frames ? frames - 1 : 0);
     } else {
         proto_msg_t *msg = proto_msg_decode(zframe_data(payload), zframe_size(payload), &r.err);
-        if (msg && !s_allowed(self, payload, msg->cmd, &r.err))
+        if (msg && !s_allowed(self, payload, msg, &r.err))
             r.ok = false;
         else if (msg)
             s_control_dispatch(self, msg, &r);

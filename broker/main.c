@@ -75,7 +75,8 @@ static void s_usage(FILE *out)
             "  --keep-runs N          keep the newest N ended runs with their stage outputs and\n"
             "                         datasets; older ones are removed as runs end (default: all)\n"
             "  --keep-versions N      keep the newest N versions with their artifacts, and always\n"
-            "                         production and its rollback target (default: all)\n"
+            "                         production, its rollback target and the candidate of an\n"
+            "                         active canary or shadow (default: all)\n"
             "  --trigger-min-interval DURATION  refuse a RETRAIN of a source triggered less than\n"
             "                         this long ago, code unavailable (default: no limit)\n"
             "  --drift-threshold X    watch live requests for drift: retrain when 10%% of the\n"
@@ -87,6 +88,11 @@ static void s_usage(FILE *out)
             "                         (default 1h)\n"
             "  --feedback-max-bytes SIZE  the feedback set (labelled live rows) keeps at most\n"
             "                         SIZE bytes, dropping its oldest rows (default 64M)\n"
+            "  --promote-via HOW      a run's version that beats production goes there\n"
+            "                         directly (direct, the default) or through a canary:\n"
+            "                         canary:P%%:DURATION starts a canary of it at P %% of the\n"
+            "                         requests for DURATION, promoted or rolled back on its\n"
+            "                         figures (mlops canary)\n"
             "  --help                 this text\n\n"
             DURATION_HELP,
             duration_format(HEARTBEAT_IVL_MSEC, heartbeat, sizeof heartbeat), HEARTBEAT_LIVENESS_MAX, HEARTBEAT_LIVENESS);
@@ -97,6 +103,13 @@ static int s_duration(const char *flag, const char *text, int64_t *msec)
 {
     mlops_err_t err;
     return flags_report(S_PROG, flags_duration(flag, text, 1, INT64_MAX, msec, &err), &err);
+}
+
+//  --promote-via direct | canary:P%:DURATION (rollout.h); 0 or -1 with a message.
+static int s_promote_via(broker_config_t *cfg, const char *text)
+{
+    mlops_err_t err;
+    return flags_report(S_PROG, rollout_via_parse(text, &cfg->promote_via, &err), &err);
 }
 
 static int s_timeout(broker_config_t *cfg, const char *text)
@@ -194,6 +207,7 @@ static int s_parse(broker_config_t *cfg, int argc, char **argv)
         {"task", 1, 0, 'Y'},
         {"drift-threshold", 1, 0, 'D'}, {"drift-min-rows", 1, 0, 'R'},
         {"drift-cooldown", 1, 0, 'C'}, {"feedback-max-bytes", 1, 0, 'B'},
+        {"promote-via", 1, 0, 'P'},
         {0, 0, 0, 0},
     };
     int c, rc = 0;
@@ -220,6 +234,7 @@ static int s_parse(broker_config_t *cfg, int argc, char **argv)
         case 'D': drift[0] = optarg; break;
         case 'R': drift[1] = optarg; break;
         case 'C': drift[2] = optarg; break;
+        case 'P': rc = s_promote_via(cfg, optarg); break;
         case 'W':
             cfg->load_wait_msec = 0;
             rc = strcmp(optarg, "0") == 0 ? 0 : s_duration("--load-wait", optarg, &cfg->load_wait_msec);

@@ -223,18 +223,30 @@ int registry_promote(store_t *store, store_txn_t *txn, uint64_t version, const c
     return rc;
 }
 
+//  True when v was archived for a schema other than production's.
+static bool s_schema_changed(const version_t *v)
+{
+    return strncmp(v->reason, REGISTRY_SCHEMA_REASON, strlen(REGISTRY_SCHEMA_REASON)) == 0;
+}
+
+int registry_schema_check(const version_t *v, bool schema_change, mlops_err_t *err)
+{
+    if (!s_schema_changed(v) || schema_change)
+        return 0;
+    return mlops_err_set(err, MLOPS_ESTATE, "v%llu has another schema than production (%.200s): "
+                         "promote it with --schema-change if that is meant",
+                         (unsigned long long)v->version, v->reason + strlen("not promoted: "));
+}
+
 int registry_promote_manual(store_t *store, store_txn_t *txn, uint64_t version, bool schema_change,
                             const char *reason, int64_t now_ms, uint64_t *previous,
                             mlops_err_t *err)
 {
     version_t v;
     int rc = store_version_get(store, NULL, version, &v, err);
-    bool changed = rc == 0 && strncmp(v.reason, REGISTRY_SCHEMA_REASON,
-                                      strlen(REGISTRY_SCHEMA_REASON)) == 0;
-    if (changed && !schema_change)
-        return mlops_err_set(err, MLOPS_ESTATE, "v%llu has another schema than production (%.200s): "
-                             "promote it with --schema-change if that is meant",
-                             (unsigned long long)version, v.reason + strlen("not promoted: "));
+    bool changed = rc == 0 && s_schema_changed(&v);
+    if (rc == 0 && (rc = registry_schema_check(&v, schema_change, err)) != 0)
+        return rc;
     char why[RECORD_TEXT_MAX];
     snprintf(why, sizeof why, "%s%.200s", changed ? "schema-change: " : "",
              reason && *reason ? reason : "manual");
@@ -290,4 +302,13 @@ int registry_archive(store_t *store, store_txn_t *txn, uint64_t version, const c
     v.stage = VERSION_ARCHIVED;
     snprintf(v.reason, sizeof v.reason, "%s", reason);
     return store_version_put(store, txn, &v, err);
+}
+
+int registry_rollout_end(store_t *store, store_txn_t *txn, uint64_t candidate, uint64_t production,
+                         const char *reason, int64_t now_ms, mlops_err_t *err)
+{
+    char why[RECORD_TEXT_MAX];
+    snprintf(why, sizeof why, "rolled back: %.240s", reason);
+    int rc = registry_archive(store, txn, candidate, why, err);
+    return rc ? rc : s_audit(store, txn, "rollback", candidate, production, reason, now_ms, err);
 }

@@ -88,6 +88,11 @@ int registry_promote(store_t *store, store_txn_t *txn, uint64_t version, const c
 //  (PROTOCOL.md section 14).
 #define REGISTRY_SCHEMA_REASON "not promoted: schema differs from production"
 
+//  The schema rule of a person's PROMOTE for version v: a version archived
+//  for a schema change (REGISTRY_SCHEMA_REASON) needs schema_change.
+//  Returns 0 or MLOPS_ESTATE saying to add --schema-change.
+int registry_schema_check(const version_t *v, bool schema_change, mlops_err_t *err);
+
 //  A PROMOTE from a person: registry_promote with action "promote", except
 //  that a version archived for a schema change (REGISTRY_SCHEMA_REASON)
 //  needs schema_change, else MLOPS_ESTATE saying to add --schema-change;
@@ -113,5 +118,13 @@ int registry_rollback_target(store_t *store, uint64_t production, uint64_t *targ
 //  validation failed). Returns 0, MLOPS_ENOTFOUND or a store error.
 int registry_archive(store_t *store, store_txn_t *txn, uint64_t version, const char *reason,
                      mlops_err_t *err);
+
+//  A canary or shadow of candidate ended without promoting it (rolled back
+//  on its figures, or by ROLLBACK), production staying at production (0 =
+//  none), in txn: the candidate is archived with "rolled back: REASON" and
+//  an audit entry "rollback" of it is written (previous = production).
+//  Returns 0, MLOPS_ENOTFOUND or a store error.
+int registry_rollout_end(store_t *store, store_txn_t *txn, uint64_t candidate, uint64_t production,
+                         const char *reason, int64_t now_ms, mlops_err_t *err);
 
 #endif

@@ -4,8 +4,9 @@
     newest keep_runs go, with their stage outputs (blobs, keyed by task id)
     and their dataset when no run or version that stays names it; versions
     beyond the newest keep_versions go with their artifacts, except
-    production, the version a rollback would restore, and the ending run's
-    own. Running and queued runs always stay.
+    production, the version a rollback would restore, the candidate of an
+    active canary or shadow (rollout_watch.c) and the ending run's own.
+    Running and queued runs always stay.
 
     Then, in the same batch, whatever retention kept or not, the data
     service's objects no run, version or stage output names any more are
@@ -44,20 +45,23 @@ static void s_pick_runs(broker_t *self, const run_t *runs, size_t n, uint64_t en
 }
 
 //  Marks in drop the versions (ascending in vs) past the newest keep that
-//  are not protected: production, its rollback target, the ending run's.
+//  are not protected: production, its rollback target, the candidate of an
+//  active rollout (read in the run-ending batch, so one --promote-via
+//  started in it counts), the ending run's.
 static void s_pick_versions(broker_t *self, const version_t *vs, size_t n, uint64_t own, bool *drop)
 {
-    uint64_t production = 0, target = 0;
+    uint64_t production = 0, target = 0, candidate = 0;
     for (size_t i = 0; i < n; i++)
         if (vs[i].stage == VERSION_PRODUCTION)
             production = vs[i].version;
     mlops_err_t err;
-    if (production && registry_rollback_target(self->store, production, &target, &err) != 0)
-        target = UINT64_MAX;   //  unknown: keep every version this time
+    bool unknown = production && registry_rollback_target(self->store, production, &target, &err) != 0;
+    if (broker_rollout_candidate(self, broker_txn(self), &candidate, &err) != 0)
+        unknown = true;
     for (size_t i = n, newest = 0; i-- > 0; newest++) {
         uint64_t v = vs[i].version;
         bool keep = newest < (size_t)self->cfg.keep_versions || v == production || v == target ||
-                    v == own || target == UINT64_MAX;
+                    v == candidate || v == own || unknown;   //  unknown: keep every version this time
         drop[i] = !keep;
     }
 }

@@ -404,6 +404,8 @@ static int s_settle_load_model(broker_t *self, store_txn_t *txn, const run_task_
     rc = s_check_schema(self, txn, &v, out.schema, &same, settled, err);
     if (rc || !same)
         return rc;
+    if (broker_rollout_via(self, txn, &v, &rc, err))   //  --promote-via canary (rollout_watch.c)
+        return rc;
     uint64_t previous = 0;
     rc = registry_promote(self->store, txn, v.version, "promote", v.reason, broker_wall(), &previous, err);
     if (rc)

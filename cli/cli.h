@@ -16,5 +16,24 @@ int cli_promote(int argc, char **argv);   //  put a version in production
 int cli_rollback(int argc, char **argv);  //  restore the previous production version
 int cli_train(int argc, char **argv);     //  the ML stages in one process, no broker
 int cli_keygen(int argc, char **argv);    //  CURVE key pairs
+int cli_canary(int argc, char **argv);    //  the canary or shadow rollout's state
+
+#include <stdbool.h>
+
+#include "msg.h"
+
+//  The rollout flags of `mlops promote` as typed (NULL = not given).
+typedef struct {
+    bool shadow;                  //  --shadow
+    const char *canary;           //  --canary P%
+    const char *for_;             //  --for DURATION
+    const char *requests;         //  --requests N
+} cli_rollout_flags_t;
+
+//  Checks f and sets req's (a PROMOTE) rollout keys from it: --shadow or
+//  --canary, not both; --for or --requests, only with --canary, not both;
+//  a percentage in (0, 100]. Returns 0, or 2 (bad usage) with the reason
+//  printed. (rollout.c)
+int cli_rollout_flags(const cli_rollout_flags_t *f, proto_msg_t *req);
 
 #endif

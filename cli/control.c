@@ -535,35 +535,72 @@ static bool s_take_flag(int *argc, char **argv, const char *flag)
     return found;
 }
 
+//  What PROMOTE or ROLLBACK did, in one line.
+static void s_print_production(const char *cmd, const control_promote_t *a)
+{
+    if (strcmp(cmd, "promote") == 0 && a->rollout[0])
+        printf("%s of v%lld started; production stays v%lld (mlops canary shows it)\n", a->rollout,
+               (long long)a->version, (long long)a->previous);
+    else if (a->rollout[0])
+        printf("ended the %s of v%lld; production stays v%lld\n", a->rollout, (long long)a->previous,
+               (long long)a->version);
+    else if (a->previous)
+        printf("v%lld is in production (was v%lld)\n", (long long)a->version, (long long)a->previous);
+    else
+        printf("v%lld is in production\n", (long long)a->version);
+}
+
+//  PROMOTE's request from VERSION and the flags; 0 or 2 (printed).
+static int s_promote_request(const char *version, const char *reason, bool schema_change,
+                             const cli_rollout_flags_t *flags, proto_msg_t *req)
+{
+    const char *text = version[0] == 'v' ? version + 1 : version;
+    long long v;
+    if (flags_int("VERSION", text, 1, INT64_MAX, &v, NULL)) {
+        fprintf(stderr, "mlops promote: VERSION must be a number like 3 or v3, got '%s'\n", version);
+        return 2;
+    }
+    req->promote.version = v;
+    req->promote.reason = reason;
+    req->promote.schema_change = schema_change;
+    return cli_rollout_flags(flags, req);
+}
+
 static int s_production(int argc, char **argv, bool promote)
 {
-    static const char *const own[] = {"--reason", NULL};
-    const char *vals[1] = {""};
+    static const char *const own[] = {"--reason", "--canary", "--for", "--requests", NULL};
+    const char *vals[4] = {"", NULL, NULL, NULL};
     const char *pos[1] = {NULL};
     client_opts_t opts;
     bool schema_change = promote && s_take_flag(&argc, argv, "--schema-change");
+    bool shadow = promote && s_take_flag(&argc, argv, "--shadow");
     int rc = client_parse_args(argc, argv, &opts,
-                               promote ? "promote VERSION [--reason TEXT] [--schema-change] [--json]\n\n"
+                               promote ? "promote VERSION [--reason TEXT] [--schema-change] [--json]\n"
+                                         "        [--shadow | --canary P% [--for DURATION | --requests N]]\n\n"
                                          "--schema-change  promote a version whose input fields "
                                          "differ from production's\n"
-                                       : "rollback [--reason TEXT] [--json]",
+                                         "--shadow         send a copy of live requests to VERSION; "
+                                         "answers go to no client\n"
+                                         "--canary P%      answer P % of requests with VERSION, then "
+                                         "promote or roll back on the figures\n"
+                                         "--for, --requests  the canary ends after this long, or "
+                                         "this many of its requests\n"
+                                       : "rollback [--reason TEXT] [--json]\n\n"
+                                         "During a canary or shadow it ends that instead; production "
+                                         "stays.",
                                own, vals, NULL, pos, promote ? 1 : 0);
     if (rc)
         return rc == 1 ? 0 : 2;
     proto_msg_t req = {.cmd = promote ? PROTO_PROMOTE : PROTO_ROLLBACK}, *reply = NULL;
-    if (promote) {
-        const char *text = pos[0][0] == 'v' ? pos[0] + 1 : pos[0];
-        long long v;
-        if (flags_int("VERSION", text, 1, INT64_MAX, &v, NULL)) {
-            fprintf(stderr, "mlops promote: VERSION must be a number like 3 or v3, got '%s'\n", pos[0]);
-            return 2;
-        }
-        req.promote.version = v;
-        req.promote.reason = vals[0];
-        req.promote.schema_change = schema_change;
-    } else {
-        req.rollback.reason = vals[0];
+    cli_rollout_flags_t flags = {.shadow = shadow, .canary = vals[1], .for_ = vals[2], .requests = vals[3]};
+    if (promote && (rc = s_promote_request(pos[0], vals[0], schema_change, &flags, &req)) != 0)
+        return rc;
+    if (!promote && (vals[1] || vals[2] || vals[3])) {
+        fprintf(stderr, "mlops rollback: --canary, --for and --requests belong to mlops promote\n");
+        return 2;
     }
+    if (!promote)
+        req.rollback.reason = vals[0];
     if (s_request(&opts, argv[0], &req, &reply))
         return 1;
     control_promote_t answer;
@@ -573,10 +610,8 @@ static int s_production(int argc, char **argv, bool promote)
         fprintf(stderr, "mlops %s: bad answer: %s\n", argv[0], err.msg);
     else if (opts.json)
         rc = s_print_data(reply, argv[0]);
-    else if (answer.previous)
-        printf("v%lld is in production (was v%lld)\n", (long long)answer.version, (long long)answer.previous);
     else
-        printf("v%lld is in production\n", (long long)answer.version);
+        s_print_production(argv[0], &answer);
     proto_msg_destroy(&reply);
     return rc ? 1 : 0;
 }

@@ -20,8 +20,11 @@ static const s_command_t s_commands[] = {
     {"audit", cli_audit, "the registry's audit log: promotions, rollbacks [--json]"},
     {"logs", cli_logs, "the log lines of a run's tasks: RUN [TASK] [--json]"},
     {"drift", cli_drift, "live requests against the training data, per field [--json]"},
-    {"promote", cli_promote, "promote VERSION [--reason TEXT] [--schema-change]"},
-    {"rollback", cli_rollback, "restore the previous production version [--reason TEXT]"},
+    {"promote", cli_promote, "promote VERSION [--reason TEXT] [--schema-change] [--shadow | "
+                             "--canary P% [--for DURATION | --requests N]]"},
+    {"rollback", cli_rollback, "restore the previous production version, or end a canary or shadow "
+                               "[--reason TEXT]"},
+    {"canary", cli_canary, "the canary or shadow rollout: share, period, figures [--json]"},
     {"train", cli_train, "run the ML stages in one process: --source CSV|synthetic[:rows[:seed]]"},
     {"keygen", cli_keygen, "write a CURVE key pair"},
 };

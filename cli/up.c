@@ -24,6 +24,7 @@
 #include "clock.h"
 #include "endpoint.h"
 #include "flags.h"
+#include "rollout_io.h"
 #include "task_name.h"
 
 #include <errno.h>
@@ -81,6 +82,7 @@ typedef struct {
     const char *target;            //  --target, passed to the broker
     const char *task;              //  --task, passed to the broker
     const char *drift[3];          //  --drift-threshold, -min-rows, -cooldown: to the broker, NULL = not given
+    const char *promote_via;       //  --promote-via, checked here, to the broker; NULL = not given
     int train_workers;             //  --train-workers
     int infer_workers;             //  --infer-workers
     s_child_t children[UP_CHILDREN_MAX];
@@ -128,6 +130,9 @@ static void s_usage(FILE *out)
             "  --drift-threshold X, --drift-min-rows N, --drift-cooldown DURATION\n"
             "                       passed to the broker: retrain when live requests drift\n"
             "                       (mlops-broker --help; default off)\n"
+            "  --promote-via HOW    passed to the broker: direct, or canary:P%%:DURATION to\n"
+            "                       start a canary of a run's better version instead of\n"
+            "                       promoting it (default direct)\n"
             "  --metrics-port N     the broker's Prometheus metrics on 127.0.0.1:N/metrics\n"
             "                       (default: a free port, printed in the banner)\n"
             "  --bin DIR            where the mlops-* binaries are (default: beside mlops)\n"
@@ -513,6 +518,8 @@ static int s_plan(s_up_t *self)
     for (size_t i = 0; i < 3; i++)
         if (self->drift[i])
             s_child_arg(broker, drift_flags[i], self->drift[i]);
+    if (self->promote_via)
+        s_child_arg(broker, "--promote-via", self->promote_via);
     if (self->data_root[0])
         s_child_add(self, "extract", "mlops-worker", "--stage", "extract", "--broker", work,
                     "--data-root", self->data_root, NULL);
@@ -580,6 +587,7 @@ static int s_parse(s_up_t *self, int argc, char **argv)
         {"drift-threshold", required_argument, NULL, 'D'},
         {"drift-min-rows", required_argument, NULL, 'R'},
         {"drift-cooldown", required_argument, NULL, 'C'},
+        {"promote-via", required_argument, NULL, 'P'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -628,6 +636,16 @@ static int s_parse(s_up_t *self, int argc, char **argv)
         case 'D': self->drift[0] = optarg; break;
         case 'R': self->drift[1] = optarg; break;
         case 'C': self->drift[2] = optarg; break;
+        case 'P': {
+            rollout_via_t via;
+            mlops_err_t err;
+            if (rollout_via_parse(optarg, &via, &err) != 0) {
+                fprintf(stderr, "mlops up: %s\n", err.msg);
+                return 2;
+            }
+            self->promote_via = optarg;
+            break;
+        }
         case 'b': snprintf(self->bin_dir, sizeof self->bin_dir, "%s", optarg); break;
         case 'p':
             if (value < 1 || value > 65535) {

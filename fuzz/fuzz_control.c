@@ -11,10 +11,16 @@
     payload], [id] alone, [id, non-empty delimiter, payload, extra]) and the
     form (bit 2). Raw form: the rest is the payload. Structured form: byte 1
     picks a command (every control command, and some that are not), and the
-    payload is the array [1, COMMAND, <rest>], so the rest is fuzzed as the
-    body. Every input must be answered (a REPLY with the identity echoed,
-    except when there is no identity), a refusal must say why, and nothing
-    may crash or leak.
+    payload is the array [V, COMMAND, <rest>], V 2 when bit 3 is set (CANARY
+    and PROMOTE's rollout keys are MLOPS/2) else 1, so the rest is fuzzed as
+    the body. Every input must be answered (a REPLY with the identity
+    echoed, except when there is no identity), a refusal must say why, and
+    nothing may crash or leak.
+
+    After each input the rollout tick runs as the broker's loop runs it
+    (without its pacing), so a canary that the inputs started and reported
+    enough requests for is decided (promoted or rolled back) in the store
+    the next inputs see.
 */
 #include <czmq.h>
 #include <stdint.h>
@@ -23,6 +29,7 @@
 #include <string.h>
 
 #include "broker.h"
+#include "broker_internal.h"
 #include "hash.h"
 #include "log.h"
 #include "msg.h"
@@ -41,6 +48,7 @@ static char s_dir[] = "/tmp/fuzz_control.XXXXXX";
 static const char *const s_commands[] = {
     "RETRAIN", "STATUS", "RUNS", "MODELS", "PROMOTE", "ROLLBACK", "GET_MODEL",
     "READY", "HEARTBEAT", "REPLY", "EVENT", "NOPE", "SERVING",
+    "CANARY",   //  last: the seeds' command bytes keep their meaning
 };
 
 //  Two versions of a made-up artifact; v1 promoted.
@@ -105,7 +113,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     return 0;
 }
 
-static zframe_t *s_payload(const uint8_t *data, size_t size, bool structured)
+static zframe_t *s_payload(const uint8_t *data, size_t size, bool structured, uint8_t version)
 {
     if (!structured || size < 1)
         return zframe_new(data, size);
@@ -114,7 +122,7 @@ static zframe_t *s_payload(const uint8_t *data, size_t size, bool structured)
     zframe_t *f = zframe_new(NULL, 3 + n + size - 1);
     uint8_t *p = zframe_data(f);
     p[0] = 0x93;                 //  array of 3
-    p[1] = 0x01;                 //  version 1
+    p[1] = version;              //  positive fixint
     p[2] = (uint8_t)(0xa0 | n);  //  fixstr
     memcpy(p + 3, cmd, n);
     memcpy(p + 3 + n, data + 1, size - 1);
@@ -133,7 +141,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (shape == 3)
         zmsg_addstr(in, "x");
     if (shape != 2) {
-        zframe_t *payload = s_payload(data + 1, size - 1, data[0] & 4);
+        zframe_t *payload = s_payload(data + 1, size - 1, data[0] & 4, data[0] & 8 ? 2 : 1);
         zmsg_append(in, &payload);
     }
     if (shape == 3)
@@ -152,5 +160,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     proto_msg_destroy(&msg);
     zframe_destroy(&id);
     zmsg_destroy(&reply);
+    //  at every input, not every 250 ms nor after the start's grace: a
+    //  canary and the report that ends it are rarely 250 ms of inputs apart
+    s_broker->rollout_check_mono = 0;
+    broker_rollout_tick(s_broker);
     return 0;
 }

@@ -81,8 +81,9 @@ typedef struct {
 typedef struct {
     int64_t version;               //  now in production; for a started rollout its candidate
     int64_t previous;              //  before, 0 = none; for a started rollout production (unchanged)
-    char rollout[RECORD_NAME_MAX]; //  "shadow" or "canary" when PROMOTE started a rollout,
-                                   //  else "" (omitted then: the bytes of a plain PROMOTE's answer)
+    char rollout[RECORD_NAME_MAX]; //  "shadow" or "canary" when PROMOTE started a rollout or
+                                   //  ROLLBACK ended one (version production, previous the
+                                   //  candidate), else "" (omitted then: the bytes as before)
 } control_promote_t;               //  PROMOTE and ROLLBACK
 
 typedef struct {

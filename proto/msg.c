@@ -177,7 +177,7 @@ bool msg_field_omitted(const proto_msg_t *msg, const msg_field_t *f)
         return false;
     if (f->kind == F_ANY) {  //  nil, what an absent one decodes as, is not set
         size_t n = *MSG_CAT(msg, f->len_off, size_t);
-        const uint8_t *p = *MSG_CAT(msg, f->off, const uint8_t *);
+        const uint8_t *p = *MSG_CAT(msg, f->off, uint8_t *);
         return n == 0 || !p || (n == 1 && p[0] == 0xc0);
     }
     if (f->len_off)

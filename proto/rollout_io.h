@@ -1,7 +1,8 @@
 /*  rollout_io.h: the bodies of a canary or shadow rollout on the control
     socket (PROTOCOL.md, "CANARY"): the counters a gateway reports in a
     CANARY request (its `report` key) and the state the broker answers in
-    the REPLY's data, as typed structs with their codecs.
+    the REPLY's data, as typed structs with their codecs; and the grammar
+    of a canary's share and of --promote-via, which the CLI parses too.
 
         report: {"version": int, "prod": SIDE, "cand": SIDE,
                  "compared": int, "agreed": int, "skipped": int}
@@ -74,6 +75,25 @@ typedef struct {
 
 //  "none", "shadow", "canary"; NULL for anything else.
 const char *rollout_kind_name(rollout_kind_t kind);
+
+//  Parses a canary's share as a person writes it ("10%", "2.5", "100%")
+//  into *percent: a decimal number in (0, 100], the % sign optional.
+//  Returns 0, or MLOPS_EINVAL with err quoting the text (not a number,
+//  NaN, out of range).
+int rollout_percent_parse(const char *text, double *percent, mlops_err_t *err);
+
+//  mlops-broker --promote-via: how a run's version that beats production
+//  goes there. Here, not in the broker, so that `mlops up` refuses a bad
+//  one before it starts a broker that would.
+typedef struct {
+    double percent;           //  0 = direct (promoted at once), else a canary at this share ...
+    int64_t for_ms;           //  ... ending this long after it started
+} rollout_via_t;
+
+//  Parses "direct" or "canary:P%:DURATION" (P in (0, 100], the % optional;
+//  DURATION as duration_parse, > 0) into *out. Returns 0 or MLOPS_EINVAL
+//  with err saying what is expected.
+int rollout_via_parse(const char *text, rollout_via_t *out, mlops_err_t *err);
 
 int rollout_report_encode(const rollout_report_t *p, uint8_t **out, size_t *out_len);
 int rollout_report_decode(const uint8_t *data, size_t len, rollout_report_t *p, mlops_err_t *err);

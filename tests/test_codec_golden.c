@@ -10,41 +10,11 @@
     A mismatch prints the bytes the encoder wrote, in hex.
 */
 #include "control_io.h"
+#include "golden_hex.h"
 #include "msg.h"
 #include "records.h"
 #include "stage_io.h"
 #include "testing.h"
-
-//  Hex text -> bytes (malloc'd, exact size so ASan sees any overread).
-static uint8_t *s_unhex(const char *hex, size_t *len)
-{
-    *len = strlen(hex) / 2;
-    uint8_t *out = malloc(*len ? *len : 1);
-    for (size_t i = 0; i < *len; i++) {
-        unsigned v = 0;
-        sscanf(hex + 2 * i, "%2x", &v);
-        out[i] = (uint8_t)v;
-    }
-    return out;
-}
-
-//  True when bytes equal the golden hex; prints the bytes otherwise.
-static bool s_same(const char *name, const uint8_t *bytes, size_t len, const char *hex)
-{
-    bool same = strlen(hex) == 2 * len;
-    for (size_t i = 0; same && i < len; i++) {
-        unsigned v = 0;
-        sscanf(hex + 2 * i, "%2x", &v);
-        same = v == bytes[i];
-    }
-    if (!same) {
-        fprintf(stderr, "  %s: encoder wrote %zu bytes:\n  \"", name, len);
-        for (size_t i = 0; i < len; i++)
-            fprintf(stderr, "%02x%s", bytes[i], i % 48 == 47 && i + 1 < len ? "\"\n  \"" : "");
-        fprintf(stderr, "\"\n");
-    }
-    return same;
-}
 
 //  Encodes *in with NAME_encode and checks the bytes against hex, then
 //  decodes the golden bytes with NAME_decode into *back and checks that it
@@ -55,10 +25,10 @@ static bool s_same(const char *name, const uint8_t *bytes, size_t len, const cha
         uint8_t *bytes_ = NULL;                                               \
         size_t len_ = 0;                                                      \
         CHECK_INT(name##_encode(in, &bytes_, &len_), 0);                      \
-        bool same_ = s_same(#name, bytes_, len_, hex);                        \
+        bool same_ = golden_same(#name, bytes_, len_, hex);                   \
         free(bytes_);                                                         \
         CHECK(same_);                                                         \
-        golden = s_unhex(hex, &len_);                                         \
+        golden = golden_unhex(hex, &len_);                                    \
         mlops_err_t err_;                                                     \
         int rc_ = name##_decode(golden, len_, back, &err_);                   \
         if (rc_) {                                                            \
@@ -178,7 +148,7 @@ static void test_run_bytes(void)
     run_clear(&run);
     free(golden);
     CHECK_INT(run_encode(&back, &again, &len), 0);
-    bool same = s_same("run again", again, len, s_run_hex);
+    bool same = golden_same("run again", again, len, s_run_hex);
     free(again);
     CHECK(same);
     CHECK_INT(back.id, (uint64_t)1 << 40);
@@ -356,31 +326,16 @@ static const char s_result_v2_hex[] =
     "726f72a4626f6f6da66f7574707574c400aa737461727465645f6d7301a8656e6465645f6d7302a36c6f67ad6c696e65"
     "20310a6c696e652032";
 
-//  Encodes m, compares with hex, decodes hex back and compares the message.
-static bool s_msg_golden(const char *name, const proto_msg_t *m, const char *hex)
-{
-    uint8_t *bytes = NULL;
-    size_t len = 0;
-    bool same = proto_msg_encode(m, &bytes, &len) == 0 && s_same(name, bytes, len, hex);
-    free(bytes);
-    uint8_t *golden = s_unhex(hex, &len);
-    proto_msg_t *back = proto_msg_decode(golden, len, NULL);
-    same = same && back && proto_msg_equal(back, m);
-    proto_msg_destroy(&back);
-    free(golden);
-    return same;
-}
-
 static void test_msg_v2_bytes(void)
 {
     proto_msg_t m = {.cmd = PROTO_READY, .ready = {.stage = "train", .host = "node-1", .pid = 4242}};
-    CHECK(s_msg_golden("ready v1", &m, s_ready_v1_hex));
+    CHECK(golden_msg("ready v1", &m, s_ready_v1_hex));
     m.ready.name = "node-1-3fa9c2";
-    CHECK(s_msg_golden("ready v2", &m, s_ready_v2_hex));
+    CHECK(golden_msg("ready v2", &m, s_ready_v2_hex));
     m = (proto_msg_t){.cmd = PROTO_RESULT,
                       .result = {.task_id = "7-train-forest", .run_id = 7, .error = "boom",
                                  .started_ms = 1, .ended_ms = 2, .log = "line 1\nline 2"}};
-    CHECK(s_msg_golden("result v2", &m, s_result_v2_hex));
+    CHECK(golden_msg("result v2", &m, s_result_v2_hex));
 }
 
 static void test_control_logs_bytes(void)
@@ -417,7 +372,7 @@ static void test_control_bytes(void)
     CHECK(fields);
     //  the 6-key answer of an older broker (no `serving`, no `name`) still decodes
     size_t len;
-    golden = s_unhex(s_status_hex, &len);
+    golden = golden_unhex(s_status_hex, &len);
     control_status_t old;
     mlops_err_t err;
     int rc = control_status_decode(golden, len, &old, &err);

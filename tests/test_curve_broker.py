@@ -18,6 +18,7 @@ import zmq
 
 import wire
 from procs import BIN, STAGES, Broker, read_log, wait_for, worker_argv
+from test_canary_broker import side
 
 CURVE_VARS = ("MLOPS_CURVE_SERVER_CERT", "MLOPS_CURVE_CLIENTS_DIR",
               "MLOPS_CURVE_CLIENT_CERT", "MLOPS_CURVE_SERVER_KEY")
@@ -111,11 +112,11 @@ class CurveBroker(Broker):
         sock.connect(endpoint)
         return sock
 
-    def reply_as(self, key, command, body, timeout_ms=1500):
+    def reply_as(self, key, command, body, timeout_ms=1500, version=wire.VERSION):
         """The REPLY body from a fresh REQ socket, or None on silence."""
         sock = self.socket(zmq.REQ, key, self.control)
         try:
-            return wire.request(sock, command, body, timeout_ms)
+            return wire.exchange(sock, wire.pack(command, body, version=version), timeout_ms)
         finally:
             sock.close()
 
@@ -251,3 +252,26 @@ def test_keygen_role_writes_the_layout_the_broker_enforces(procs, tmp_path):
     refused = broker.reply_as("dash", "RETRAIN", {"source": SOURCE})
     assert refused["code"] == "invalid" and "it needs the role admin" in refused["error"], refused
     assert broker.reply_as("ops", "RETRAIN", {"source": SOURCE})["ok"]
+
+
+def test_a_canary_report_needs_a_role_that_may_change(procs, tmp_path):
+    """A CANARY carrying a gateway's counters feeds the canary's decision:
+    a read key is refused it, naming the role, and the report is not
+    counted; the same key asking without a report is answered (mlops
+    canary); a gateway key may report (broker/control.c, s_allowed)."""
+    keys = Keys(tmp_path / "roles")
+    for name, role in (("cli", "read"), ("dash", "read"), ("gw", "gateway")):   # cli: the fixture's own
+        out = keygen_role(keys, name, role)
+        assert out.returncode == 0, out.stderr
+    broker = CurveBroker(procs, keys)
+    counters = {"version": 2, "prod": side(10), "cand": side(10), "compared": 0, "agreed": 0,
+                "skipped": 0}
+    report = {"gateway": "gw-1", "report": counters}
+    refused = broker.reply_as("dash", "CANARY", report, version=2)
+    assert refused is not None and not refused["ok"], refused
+    assert refused["code"] == "invalid", refused
+    assert "CANARY is not allowed for this key: it needs the role admin" in refused["error"], refused
+    answered = broker.reply_as("dash", "CANARY", {}, version=2)
+    assert wire.data(answered, "CANARY")["rollout"] == "none"
+    assert wire.data(broker.reply_as("gw", "CANARY", report, version=2), "CANARY")["rollout"] == "none"
+    assert "control: CANARY refused: the key has no role that may send it" in broker.log()

@@ -5,7 +5,8 @@
     version, the name of the stored table the extract output names); an output that
     does not decode fails only that attempt; the queued run starts when the
     active one ends; a store that refuses writes holds the engine off and
-    fails the run once.
+    fails the run once; retention at a run end keeps what is named,
+    production, its rollback target and an active rollout's candidate.
 */
 #include <errno.h>
 #include <stdlib.h>
@@ -305,6 +306,16 @@ static int s_version(broker_t *b, uint64_t number, const char *dataset, bool pro
     return rc;
 }
 
+//  Ends b's active run (triggered, in the batch): its first task fails.
+static void s_fail_active(broker_t *b)
+{
+    CHECK_INT(broker_flush(b), 0);
+    run_task_t *t = &b->active.tasks[0];
+    dag_task_start(&b->active, t, "test", broker_wall());
+    engine_task_failed(b, t, "boom");
+    CHECK_INT(broker_flush(b), 0);
+}
+
 //  --keep-runs 1, --keep-versions 1: as runs end, older ended runs go with
 //  their outputs and a dataset nothing kept names; versions beyond the
 //  newest go, but never production (v2) nor its rollback target (v1); the
@@ -334,11 +345,7 @@ static void test_engine_retention_keeps_what_is_named(void)
             snprintf(b->active.dataset_hash, sizeof b->active.dataset_hash, "%s", S_HASH);
             CHECK_INT(store_blob_put(b->store, broker_txn(b), "1-extract", (const uint8_t *)"o", 1, &err), 0);
         }
-        CHECK_INT(broker_flush(b), 0);
-        run_task_t *t = &b->active.tasks[0];
-        dag_task_start(&b->active, t, "test", broker_wall());
-        engine_task_failed(b, t, "boom");
-        CHECK_INT(broker_flush(b), 0);
+        s_fail_active(b);
     }
     CHECK_INT(engine_trigger(b, "", "queued", &answer, &err), 0);
     CHECK_INT(broker_flush(b), 0);
@@ -367,6 +374,61 @@ static void test_engine_retention_keeps_what_is_named(void)
     fx_rmdir(dir);
 }
 
+//  The store's versions are exactly want (ascending, n of them).
+static void s_check_versions(broker_t *b, const uint64_t *want, size_t n)
+{
+    version_t *vs = NULL;
+    size_t got = 0;
+    mlops_err_t err;
+    CHECK_INT(store_version_list(b->store, &vs, &got, &err), 0);
+    CHECK_INT(got, n);
+    for (size_t i = 0; i < n && i < got; i++)
+        CHECK_INT(vs[i].version, want[i]);
+    free(vs);
+}
+
+//  A run triggered and ended by its task failing, retention in its batch.
+static void s_run_ends(broker_t *b)
+{
+    control_retrain_t answer = {0};
+    mlops_err_t err;
+    mlops_err_clear(&err);
+    CHECK_INT(engine_trigger(b, "", "test", &answer, &err), 0);
+    s_fail_active(b);
+}
+
+//  --keep-versions 1 during a shadow of v2: a run end keeps production
+//  (v1), the candidate (v2) and the newest (v4) and removes v3; once the
+//  shadow is rolled back, the next run end removes v2 as well.
+static void test_engine_retention_keeps_the_rollout_candidate(void)
+{
+    char dir[64];
+    broker_t *b = fx_broker(dir, "engine");
+    CHECK(b != NULL);
+    b->cfg.policy.max_attempts = 1;
+    b->cfg.keep_versions = 1;
+    mlops_err_t err;
+    mlops_err_clear(&err);
+    CHECK_INT(s_version(b, 1, S_HASH, true), 0);
+    for (uint64_t v = 2; v <= 4; v++)
+        CHECK_INT(s_version(b, v, S_HASH, false), 0);
+    proto_msg_t promote = {.cmd = PROTO_PROMOTE, .promote = {.version = 2, .shadow = true}};
+    control_promote_t started;
+    CHECK_INT(broker_rollout_start(b, broker_txn(b), &promote, &started, &err), 0);
+    CHECK_STR(started.rollout, "shadow");
+    CHECK_INT(broker_flush(b), 0);
+    s_run_ends(b);
+    s_check_versions(b, (const uint64_t[]){1, 2, 4}, 3);
+    rollout_state_t ended;
+    CHECK_INT(broker_rollout_stop(b, broker_txn(b), "test", &ended, &err), 0);
+    CHECK_INT(ended.version, 2);
+    CHECK_INT(broker_flush(b), 0);
+    s_run_ends(b);
+    s_check_versions(b, (const uint64_t[]){1, 4}, 2);
+    broker_destroy(&b);
+    fx_rmdir(dir);
+}
+
 int main(void)
 {
     RUN(test_engine_next_input_reads_the_batch);
@@ -374,5 +436,6 @@ int main(void)
     RUN(test_engine_queued_run_starts_after_failure);
     RUN(test_engine_store_refusal_holds_then_fails_the_run_once);
     RUN(test_engine_retention_keeps_what_is_named);
+    RUN(test_engine_retention_keeps_the_rollout_candidate);
     return TEST_REPORT("test_engine");
 }

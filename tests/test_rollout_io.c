@@ -1,7 +1,8 @@
 /*  test_rollout_io.c: the wire of a canary or shadow rollout, pinned.
     PROMOTE's rollout keys and the CANARY request (proto/msg.c's tables),
     the gateway's report and the broker's state (proto/rollout_io.c) and
-    the rollout key of PROMOTE's answer (proto/control_io.c). The golden
+    the rollout key of PROMOTE's answer (proto/control_io.c); the flag
+    grammars of a canary's share and --promote-via. The golden
     hex was written by Python's msgpack from PROTOCOL.md's description,
     not by these encoders, so each case checks the C bytes against an
     independent reading of the spec, then decodes them back. */
@@ -10,66 +11,17 @@
 #include <string.h>
 
 #include "control_io.h"
+#include "golden_hex.h"
 #include "msg.h"
 #include "rollout_io.h"
 #include "testing.h"
-
-//  Hex text -> bytes (malloc'd, exact size so ASan sees any overread).
-static uint8_t *s_unhex(const char *hex, size_t *len)
-{
-    *len = strlen(hex) / 2;
-    uint8_t *out = malloc(*len ? *len : 1);
-    for (size_t i = 0; i < *len; i++) {
-        unsigned v = 0;
-        sscanf(hex + 2 * i, "%2x", &v);
-        out[i] = (uint8_t)v;
-    }
-    return out;
-}
-
-//  True when bytes[0..len) are the hex; prints the bytes otherwise.
-static bool s_same(const char *name, const uint8_t *bytes, size_t len, const char *hex)
-{
-    bool same = strlen(hex) == 2 * len;
-    for (size_t i = 0; same && i < len; i++) {
-        unsigned v = 0;
-        sscanf(hex + 2 * i, "%2x", &v);
-        same = v == bytes[i];
-    }
-    if (!same) {
-        fprintf(stderr, "  %s: encoder wrote %zu bytes: ", name, len);
-        for (size_t i = 0; i < len; i++)
-            fprintf(stderr, "%02x", bytes[i]);
-        fputc('\n', stderr);
-    }
-    return same;
-}
-
-//  Encodes m, checks the bytes, decodes the golden bytes and checks that
-//  they give m back (proto_msg_equal).
-static bool s_msg_golden(const char *name, const proto_msg_t *m, const char *hex)
-{
-    uint8_t *bytes = NULL;
-    size_t len = 0;
-    bool same = proto_msg_encode(m, &bytes, &len) == 0 && s_same(name, bytes, len, hex);
-    free(bytes);
-    uint8_t *golden = s_unhex(hex, &len);
-    mlops_err_t err;
-    proto_msg_t *back = proto_msg_decode(golden, len, &err);
-    free(golden);
-    if (!back)
-        fprintf(stderr, "  %s: %s\n", name, err.msg);
-    same = same && back && proto_msg_equal(m, back);
-    proto_msg_destroy(&back);
-    return same;
-}
 
 //  Decodes hex as a message; returns the code (0 when it decoded) and
 //  leaves the error in *err.
 static int s_decode_rc(const char *hex, mlops_err_t *err)
 {
     size_t len;
-    uint8_t *bytes = s_unhex(hex, &len);
+    uint8_t *bytes = golden_unhex(hex, &len);
     proto_msg_t *m = proto_msg_decode(bytes, len, err);
     free(bytes);
     int rc = m ? 0 : err->code;
@@ -91,12 +43,12 @@ static void test_promote_rollout_keys(void)
     proto_msg_t m = {.cmd = PROTO_PROMOTE,
                      .promote = {.version = 4, .reason = "try it", .canary_percent = 10.0,
                                  .canary_for_ms = 60000}};
-    CHECK(s_msg_golden("promote canary for", &m, s_promote_canary_hex));
+    CHECK(golden_msg("promote canary for", &m, s_promote_canary_hex));
     m = (proto_msg_t){.cmd = PROTO_PROMOTE, .promote = {.version = 4, .reason = "", .shadow = true}};
-    CHECK(s_msg_golden("promote shadow", &m, s_promote_shadow_hex));
+    CHECK(golden_msg("promote shadow", &m, s_promote_shadow_hex));
     m = (proto_msg_t){.cmd = PROTO_PROMOTE, .promote = {.version = 5, .reason = "", .canary_percent = 2.5,
                                                          .canary_requests = 500}};
-    CHECK(s_msg_golden("promote canary requests", &m, s_promote_requests_hex));
+    CHECK(golden_msg("promote canary requests", &m, s_promote_requests_hex));
 
     //  none set: the MLOPS/1 PROMOTE it always was
     m = (proto_msg_t){.cmd = PROTO_PROMOTE, .promote = {.version = 4, .reason = ""}};
@@ -153,7 +105,7 @@ static void test_canary_request(void)
     uint8_t *bytes = NULL;
     size_t len = 0;
     CHECK_INT(rollout_report_encode(&rep, &bytes, &len), 0);
-    CHECK(s_same("report", bytes, len, s_report_hex));
+    CHECK(golden_same("report", bytes, len, s_report_hex));
     mlops_err_t err;
     CHECK_INT(rollout_report_decode(bytes, len, &back, &err), 0);
     CHECK_INT(back.prod.labelled, 40);
@@ -163,16 +115,16 @@ static void test_canary_request(void)
                      .canary = {.gateway = "gw-9f3a", .report = bytes, .report_len = len}};
     char hex[sizeof s_canary_hex_head + sizeof s_report_hex];
     snprintf(hex, sizeof hex, "%s%s", s_canary_hex_head, s_report_hex);
-    bool same = s_msg_golden("canary", &m, hex);
+    bool same = golden_msg("canary", &m, hex);
     free(bytes);
     CHECK(same);
 
     //  `mlops canary` sends nothing: an empty version-2 body, which
     //  decodes as no gateway and a nil report and encodes back the same
     m = (proto_msg_t){.cmd = PROTO_CANARY};
-    CHECK(s_msg_golden("canary empty", &m, "9302a643414e41525980"));
+    CHECK(golden_msg("canary empty", &m, "9302a643414e41525980"));
     size_t n;
-    uint8_t *empty = s_unhex("9302a643414e41525980", &n);
+    uint8_t *empty = golden_unhex("9302a643414e41525980", &n);
     proto_msg_t *d = proto_msg_decode(empty, n, &err);
     free(empty);
     CHECK(d != NULL);
@@ -180,7 +132,7 @@ static void test_canary_request(void)
     CHECK(d->canary.report_len == 1 && d->canary.report[0] == 0xc0);
     CHECK_INT(proto_msg_encode(d, &bytes, &len), 0);
     proto_msg_destroy(&d);
-    CHECK(s_same("canary empty again", bytes, len, "9302a643414e41525980"));
+    CHECK(golden_same("canary empty again", bytes, len, "9302a643414e41525980"));
     free(bytes);
 }
 
@@ -237,7 +189,7 @@ static void test_report_is_strict(void)
     CHECK_CONTAINS(err.msg, "prod");
     //  p99 as an int
     size_t n;
-    uint8_t *b = s_unhex(s_report_hex, &n);
+    uint8_t *b = golden_unhex(s_report_hex, &n);
     uint8_t *p99 = memmem(b, n, "\xa6p99_ms\xcb", 8);
     CHECK(p99 != NULL);
     p99[7] = 0xc0;  //  nil instead of the float: the 8 bytes after it are left over
@@ -265,7 +217,7 @@ static void test_state(void)
     uint8_t *bytes = NULL;
     size_t len = 0;
     CHECK_INT(rollout_state_encode(&st, &bytes, &len), 0);
-    bool same = s_same("state", bytes, len, s_state_hex);
+    bool same = golden_same("state", bytes, len, s_state_hex);
     mlops_err_t err;
     int rc = rollout_state_decode(bytes, len, &back, &err);
     free(bytes);
@@ -278,7 +230,7 @@ static void test_state(void)
 
     //  an unknown rollout kind is refused, naming it
     size_t n;
-    uint8_t *b = s_unhex(s_state_hex, &n);
+    uint8_t *b = golden_unhex(s_state_hex, &n);
     memcpy(memmem(b, n, "canary", 6), "canard", 6);
     CHECK_INT(rollout_state_decode(b, n, &back, &err), MLOPS_EPROTO);
     free(b);
@@ -292,7 +244,7 @@ static void test_promote_answer(void)
     uint8_t *bytes = NULL;
     size_t len = 0;
     CHECK_INT(control_promote_encode(&p, &bytes, &len), 0);
-    bool same = s_same("promote answer", bytes, len,
+    bool same = golden_same("promote answer", bytes, len,
                        "83a776657273696f6e04a870726576696f757303a7726f6c6c6f7574a663616e617279");
     mlops_err_t err;
     int rc = control_promote_decode(bytes, len, &back, &err);
@@ -303,13 +255,54 @@ static void test_promote_answer(void)
     //  a plain promotion's answer has two keys, as before
     p.rollout[0] = 0;
     CHECK_INT(control_promote_encode(&p, &bytes, &len), 0);
-    same = s_same("plain promote answer", bytes, len, "82a776657273696f6e04a870726576696f757303");
+    same = golden_same("plain promote answer", bytes, len, "82a776657273696f6e04a870726576696f757303");
     free(bytes);
     CHECK(same);
 }
 
+static void test_percent_parse(void)
+{
+    double p = -1;
+    mlops_err_t err;
+    CHECK_INT(rollout_percent_parse("10%", &p, &err), 0);
+    CHECK(p == 10);
+    CHECK_INT(rollout_percent_parse("2.5", &p, &err), 0);
+    CHECK(p == 2.5);
+    CHECK_INT(rollout_percent_parse("100%", &p, &err), 0);
+    CHECK(p == 100);
+    const char *bad[] = {"0", "0%", "100.1", "-5", "nan", "inf", "10%%", "10 %", "ten", "", "0x10", "1e1x"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        p = -1;
+        CHECK_INT(rollout_percent_parse(bad[i], &p, &err), MLOPS_EINVAL);
+        CHECK_CONTAINS(err.msg, "is not a number in (0, 100]");
+        CHECK(p == -1);
+    }
+}
+
+static void test_via_parse(void)
+{
+    rollout_via_t via;
+    mlops_err_t err;
+    CHECK_INT(rollout_via_parse("direct", &via, &err), 0);
+    CHECK(via.percent == 0);
+    CHECK_INT(rollout_via_parse("canary:10%:10m", &via, &err), 0);
+    CHECK(via.percent == 10 && via.for_ms == 600000);
+    CHECK_INT(rollout_via_parse("canary:2.5:30s", &via, &err), 0);
+    CHECK(via.percent == 2.5 && via.for_ms == 30000);
+    CHECK_INT(rollout_via_parse("canary:10%", &via, &err), MLOPS_EINVAL);
+    CHECK_CONTAINS(err.msg, "expected direct or canary:P%:DURATION");
+    CHECK_INT(rollout_via_parse("canary:0%:1m", &via, &err), MLOPS_EINVAL);
+    CHECK_CONTAINS(err.msg, "'0%' is not a number in (0, 100]");
+    CHECK_INT(rollout_via_parse("canary:nan:1m", &via, &err), MLOPS_EINVAL);
+    CHECK_INT(rollout_via_parse("canary:10%:0s", &via, &err), MLOPS_EINVAL);
+    CHECK(via.percent == 0);   //  a refused flag leaves it direct
+    CHECK_INT(rollout_via_parse("shadow", &via, &err), MLOPS_EINVAL);
+}
+
 int main(void)
 {
+    RUN(test_percent_parse);
+    RUN(test_via_parse);
     RUN(test_promote_rollout_keys);
     RUN(test_promote_rollout_keys_refused);
     RUN(test_canary_request);

@@ -107,15 +107,20 @@ def test_up_trains_serves_and_stops_everything(up_stack):
     assert survivors(kids) == [], up.text()[-3000:]
 
 
+def _argv(pid):
+    """The command line of process pid, as a list of str."""
+    with open(f"/proc/{pid}/cmdline", "rb") as f:
+        return f.read().decode().split("\0")[:-1]
+
+
 def test_up_restarts_a_child_that_dies_and_stops_on_sigterm(up_stack):
     up = up_stack("--infer-workers", "1", "--train-workers", "1")
     up.wait_for(r"ready, a model is being served", READY_TIMEOUT_SEC)
     kids = children_of(up.proc.pid)
     victim = None
     for k in kids:
-        with open(f"/proc/{k}/cmdline", "rb") as f:
-            argv = f.read().split(b"\0")
-        if b"--stage" in argv and argv[argv.index(b"--stage") + 1] == b"train":
+        argv = _argv(k)
+        if "--stage" in argv and argv[argv.index("--stage") + 1] == "train":
             victim = k
     assert victim, "no train worker among the children"
     os.kill(victim, signal.SIGKILL)
@@ -168,6 +173,9 @@ def test_up_names_a_port_in_use():
     (["--base-port", "65534"], "leaves no room"),
     (["extra"], "unexpected argument 'extra'"),
     (["--task", "ordinal"], "--task 'ordinal' is not auto, binary, multiclass or regression"),
+    (["--promote-via", "canary:0%:1m"],
+     "--promote-via 'canary:0%:1m': canary percentage '0%' is not a number in (0, 100]"),
+    (["--promote-via", "shadow"], "--promote-via 'shadow': expected direct or canary:P%:DURATION"),
 ])
 def test_up_refuses_bad_flags(args, message):
     out = subprocess.run([f"{BIN}/mlops", "up", *args], capture_output=True, text=True, timeout=10)
@@ -180,7 +188,7 @@ def test_up_help_lists_every_flag():
                          timeout=10)
     assert out.returncode == 0
     for flag in ("--store", "--port", "--source", "--train-workers", "--infer-workers",
-                 "--base-port", "--bin", "--task"):
+                 "--base-port", "--bin", "--task", "--promote-via"):
         assert flag in out.stdout
 
 
@@ -194,6 +202,19 @@ def test_up_passes_the_task_type_to_the_broker(up_stack):
     assert out.returncode == 0, out.stderr
     row = next(line for line in out.stdout.splitlines() if line.strip().startswith("v1"))
     assert "production" in row and "r2 " in row and "rmse " in row, out.stdout
+
+
+def test_up_passes_promote_via_to_the_broker(up_stack):
+    """--promote-via reaches the broker's command line as given, and the
+    broker takes it: the first version, with nothing in production to
+    compare with, is promoted directly and served."""
+    up = up_stack("--infer-workers", "1", "--train-workers", "1", "--promote-via", "canary:10%:1h")
+    up.wait_for(r"ready, a model is being served", READY_TIMEOUT_SEC)
+    brokers = [a for a in map(_argv, children_of(up.proc.pid)) if a[0].endswith("/mlops-broker")]
+    assert len(brokers) == 1, brokers
+    argv = brokers[0]
+    assert argv[argv.index("--promote-via") + 1] == "canary:10%:1h", argv
+    assert "broker exited" not in up.text()
 
 
 def test_up_kills_a_child_that_ignores_sigterm(tmp_path):
