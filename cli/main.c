@@ -20,6 +20,7 @@ static const s_command_t s_commands[] = {
     {"audit", cli_audit, "the registry's audit log: promotions, rollbacks [--json]"},
     {"logs", cli_logs, "the log lines of a run's tasks: RUN [TASK] [--json]"},
     {"drift", cli_drift, "live requests against the training data, per field [--json]"},
+    {"feedback", cli_feedback, "the broker's feedback set: rows, bytes, cap, rotated [--json]"},
     {"promote", cli_promote, "promote VERSION [--reason TEXT] [--schema-change]"},
     {"rollback", cli_rollback, "restore the previous production version [--reason TEXT]"},
     {"train", cli_train, "run the ML stages in one process: --source CSV|synthetic[:rows[:seed]]"},

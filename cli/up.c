@@ -23,6 +23,7 @@
 #include "cli.h"
 #include "clock.h"
 #include "endpoint.h"
+#include "feedback_io.h"
 #include "flags.h"
 #include "task_name.h"
 
@@ -81,6 +82,7 @@ typedef struct {
     const char *target;            //  --target, passed to the broker
     const char *task;              //  --task, passed to the broker
     const char *drift[3];          //  --drift-threshold, -min-rows, -cooldown: to the broker, NULL = not given
+    const char *feedback_max;      //  --feedback-max-bytes: to the broker (checked), NULL = not given
     int train_workers;             //  --train-workers
     int infer_workers;             //  --infer-workers
     s_child_t children[UP_CHILDREN_MAX];
@@ -128,6 +130,8 @@ static void s_usage(FILE *out)
             "  --drift-threshold X, --drift-min-rows N, --drift-cooldown DURATION\n"
             "                       passed to the broker: retrain when live requests drift\n"
             "                       (mlops-broker --help; default off)\n"
+            "  --feedback-max-bytes SIZE  passed to the broker: the feedback set's cap\n"
+            "                       (default 64M; mlops feedback shows the set)\n"
             "  --metrics-port N     the broker's Prometheus metrics on 127.0.0.1:N/metrics\n"
             "                       (default: a free port, printed in the banner)\n"
             "  --bin DIR            where the mlops-* binaries are (default: beside mlops)\n"
@@ -513,6 +517,8 @@ static int s_plan(s_up_t *self)
     for (size_t i = 0; i < 3; i++)
         if (self->drift[i])
             s_child_arg(broker, drift_flags[i], self->drift[i]);
+    if (self->feedback_max)
+        s_child_arg(broker, "--feedback-max-bytes", self->feedback_max);
     if (self->data_root[0])
         s_child_add(self, "extract", "mlops-worker", "--stage", "extract", "--broker", work,
                     "--data-root", self->data_root, NULL);
@@ -580,6 +586,7 @@ static int s_parse(s_up_t *self, int argc, char **argv)
         {"drift-threshold", required_argument, NULL, 'D'},
         {"drift-min-rows", required_argument, NULL, 'R'},
         {"drift-cooldown", required_argument, NULL, 'C'},
+        {"feedback-max-bytes", required_argument, NULL, 'F'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -587,7 +594,7 @@ static int s_parse(s_up_t *self, int argc, char **argv)
     self->port = 8000;
     self->base_port = 0;
     self->source = "synthetic";
-    self->target = "Survived";
+    self->target = FEEDBACK_IO_TARGET_DEFAULT;
     self->task = "auto";
     self->train_workers = 2;
     self->infer_workers = 2;
@@ -628,6 +635,15 @@ static int s_parse(s_up_t *self, int argc, char **argv)
         case 'D': self->drift[0] = optarg; break;
         case 'R': self->drift[1] = optarg; break;
         case 'C': self->drift[2] = optarg; break;
+        case 'F': {
+            size_t bytes;   //  the broker's own check, so a typo stops nothing running
+            mlops_err_t err;
+            if (flags_report("mlops up", flags_size("--feedback-max-bytes", optarg,
+                                                    FEEDBACK_IO_MAX_BYTES_MIN, &bytes, &err), &err))
+                return 2;
+            self->feedback_max = optarg;
+            break;
+        }
         case 'b': snprintf(self->bin_dir, sizeof self->bin_dir, "%s", optarg); break;
         case 'p':
             if (value < 1 || value > 65535) {
