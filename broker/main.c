@@ -13,6 +13,7 @@
 #include "curve.h"
 #include "duration.h"
 #include "endpoint.h"
+#include "feedback_io.h"
 #include "flags.h"
 #include "heartbeat.h"
 #include "log.h"
@@ -159,7 +160,10 @@ static int s_value(broker_config_t *cfg, int c, const char *text)
     case 'z':   //  at least 1 MiB, so LMDB has room for its own pages
         rc = flags_size("--store-size", text, 1 << 20, &cfg->store_max_bytes, &err);
         break;
-    case 'B': rc = flags_size("--feedback-max-bytes", text, 1024, &cfg->feedback_max_bytes, &err); break;
+    case 'B':
+        rc = flags_size("--feedback-max-bytes", text, FEEDBACK_IO_MAX_BYTES_MIN,
+                        &cfg->feedback_max_bytes, &err);
+        break;
     case 'H':
         rc = flags_duration("--heartbeat", text, DURATION_INTERVAL_MIN_MSEC,
                             DURATION_INTERVAL_MAX_MSEC, &cfg->heartbeat_msec, &err);

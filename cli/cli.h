@@ -12,6 +12,7 @@ int cli_models(int argc, char **argv);    //  registry versions
 int cli_audit(int argc, char **argv);     //  the registry's audit log
 int cli_logs(int argc, char **argv);      //  a run's task logs
 int cli_drift(int argc, char **argv);     //  drift windows per version
+int cli_feedback(int argc, char **argv);  //  the feedback set's counts
 int cli_promote(int argc, char **argv);   //  put a version in production
 int cli_rollback(int argc, char **argv);  //  restore the previous production version
 int cli_train(int argc, char **argv);     //  the ML stages in one process, no broker

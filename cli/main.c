@@ -20,6 +20,7 @@ static const s_command_t s_commands[] = {
     {"audit", cli_audit, "the registry's audit log: promotions, rollbacks [--json]"},
     {"logs", cli_logs, "the log lines of a run's tasks: RUN [TASK] [--json]"},
     {"drift", cli_drift, "live requests against the training data, per field [--json]"},
+    {"feedback", cli_feedback, "the broker's feedback set: rows, bytes, cap, rotated [--json]"},
     {"promote", cli_promote, "promote VERSION [--reason TEXT] [--schema-change] [--shadow | "
                              "--canary P% [--for DURATION | --requests N]]"},
     {"rollback", cli_rollback, "restore the previous production version, or end a canary or shadow "

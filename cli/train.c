@@ -14,6 +14,7 @@
 #include "hash.h"
 #include "model.h"
 #include "prep.h"
+#include "source.h"
 #include "synth.h"
 #include "task_name.h"
 #include "train.h"
@@ -77,7 +78,9 @@ static void s_usage(FILE *f)
             "and, when the held-out split has at most 50,000 rows, scored again and\n"
             "checked against its recorded metrics.\n"
             "\n"
-            "  --source SPEC        a CSV file with a header, or synthetic[:ROWS[:SEED]]\n"
+            "  --source SPEC        a CSV file with a header (PATH or csv:PATH), or\n"
+            "                       synthetic[:ROWS[:SEED]]; the feedback set (+feedback)\n"
+            "                       and stored datasets are the broker's: mlops retrain\n"
             "  --target COL         target column (default Survived)\n"
             "  --task T             binary, multiclass, regression or auto (default):\n"
             "                       2 distinct values are binary; strings or at most 20\n"
@@ -242,21 +245,31 @@ static int s_parse(int argc, char **argv, s_opts_t *o)
     return 0;
 }
 
+//  The source by the one grammar (proto/source.h). What only a broker holds
+//  is refused with the way there: the feedback set and stored datasets.
 static table_t *s_extract(const s_opts_t *o, mlops_err_t *err)
 {
-    if (strncmp(o->source, "synthetic", 9) == 0 && (o->source[9] == 0 || o->source[9] == ':')) {
-        size_t rows;
-        uint64_t seed;
-        if (synth_parse_spec(o->source, &rows, &seed, err) != 0)
-            return NULL;
-        return synth_generate(rows, seed, err);
+    source_t src;
+    if (source_parse(o->source, &src, err) != 0)
+        return NULL;
+    if (src.feedback) {
+        mlops_err_set(err, MLOPS_EINVAL, "source: the feedback set lives in the broker; "
+                      "train on it with mlops retrain --source %s", o->source);
+        return NULL;
     }
+    if (src.kind == SOURCE_DATASET) {
+        mlops_err_set(err, MLOPS_EINVAL, "source: a stored dataset lives in the broker's store; "
+                      "train on it with mlops retrain --source %s", o->source);
+        return NULL;
+    }
+    if (src.kind == SOURCE_SYNTHETIC)
+        return synth_generate(src.rows, src.seed, err);
     const char **numeric = o->numeric ? s_split_list(o->numeric) : NULL;
     const char **strings = o->strings ? s_split_list(o->strings) : NULL;
     csv_options_t co = {0, numeric, strings};
-    table_t *t = csv_load_file(o->source, &co, err);
+    table_t *t = csv_load_file(src.base, &co, err);
     if (!t && err->code > 0) //  errno: say which file
-        mlops_err_set(err, err->code, "cannot read '%s': %s", o->source, strerror(err->code));
+        mlops_err_set(err, err->code, "cannot read '%s': %s", src.base, strerror(err->code));
     free(numeric);
     free(strings);
     return t;

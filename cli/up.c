@@ -23,6 +23,7 @@
 #include "cli.h"
 #include "clock.h"
 #include "endpoint.h"
+#include "feedback_io.h"
 #include "flags.h"
 #include "rollout_io.h"
 #include "task_name.h"
@@ -83,6 +84,7 @@ typedef struct {
     const char *task;              //  --task, passed to the broker
     const char *drift[3];          //  --drift-threshold, -min-rows, -cooldown: to the broker, NULL = not given
     const char *promote_via;       //  --promote-via, checked here, to the broker; NULL = not given
+    const char *feedback_max;      //  --feedback-max-bytes: to the broker (checked), NULL = not given
     int train_workers;             //  --train-workers
     int infer_workers;             //  --infer-workers
     s_child_t children[UP_CHILDREN_MAX];
@@ -133,6 +135,8 @@ static void s_usage(FILE *out)
             "  --promote-via HOW    passed to the broker: direct, or canary:P%%:DURATION to\n"
             "                       start a canary of a run's better version instead of\n"
             "                       promoting it (default direct)\n"
+            "  --feedback-max-bytes SIZE  passed to the broker: the feedback set's cap\n"
+            "                       (default 64M; mlops feedback shows the set)\n"
             "  --metrics-port N     the broker's Prometheus metrics on 127.0.0.1:N/metrics\n"
             "                       (default: a free port, printed in the banner)\n"
             "  --bin DIR            where the mlops-* binaries are (default: beside mlops)\n"
@@ -520,6 +524,8 @@ static int s_plan(s_up_t *self)
             s_child_arg(broker, drift_flags[i], self->drift[i]);
     if (self->promote_via)
         s_child_arg(broker, "--promote-via", self->promote_via);
+    if (self->feedback_max)
+        s_child_arg(broker, "--feedback-max-bytes", self->feedback_max);
     if (self->data_root[0])
         s_child_add(self, "extract", "mlops-worker", "--stage", "extract", "--broker", work,
                     "--data-root", self->data_root, NULL);
@@ -588,6 +594,7 @@ static int s_parse(s_up_t *self, int argc, char **argv)
         {"drift-min-rows", required_argument, NULL, 'R'},
         {"drift-cooldown", required_argument, NULL, 'C'},
         {"promote-via", required_argument, NULL, 'P'},
+        {"feedback-max-bytes", required_argument, NULL, 'F'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -595,7 +602,7 @@ static int s_parse(s_up_t *self, int argc, char **argv)
     self->port = 8000;
     self->base_port = 0;
     self->source = "synthetic";
-    self->target = "Survived";
+    self->target = FEEDBACK_IO_TARGET_DEFAULT;
     self->task = "auto";
     self->train_workers = 2;
     self->infer_workers = 2;
@@ -644,6 +651,15 @@ static int s_parse(s_up_t *self, int argc, char **argv)
                 return 2;
             }
             self->promote_via = optarg;
+            break;
+        }
+        case 'F': {
+            size_t bytes;   //  the broker's own check, so a typo stops nothing running
+            mlops_err_t err;
+            if (flags_report("mlops up", flags_size("--feedback-max-bytes", optarg,
+                                                    FEEDBACK_IO_MAX_BYTES_MIN, &bytes, &err), &err))
+                return 2;
+            self->feedback_max = optarg;
             break;
         }
         case 'b': snprintf(self->bin_dir, sizeof self->bin_dir, "%s", optarg); break;

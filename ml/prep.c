@@ -5,6 +5,7 @@
     signature.c); fitting (medians, modes, scaler, the two recipes).
 */
 #include "prep.h"
+#include "feedback_io.h"
 #include "signature.h"
 #include "task_name.h"
 
@@ -364,7 +365,7 @@ static void s_describe(const prep_recipe_t *r, char *desc, size_t desc_size)
 prep_recipe_t *prep_target_fit(const table_t *raw, const char *target, int task, char *desc,
                                size_t desc_size, mlops_err_t *err)
 {
-    target = target ? target : "Survived";
+    target = target ? target : FEEDBACK_IO_TARGET_DEFAULT;
     int col = table_find(raw, target);
     if (col < 0) {
         mlops_err_set(err, MLOPS_ENOTFOUND, "no target column '%s' in the data", target);
@@ -430,7 +431,7 @@ const char *prep_class_name(const prep_recipe_t *r, size_t k, char *buf, size_t 
 int prep_read_labels(const table_t *raw, const char *target, uint8_t *y, char *desc,
                      size_t desc_size, mlops_err_t *err)
 {
-    target = target ? target : "Survived";
+    target = target ? target : FEEDBACK_IO_TARGET_DEFAULT;
     int col = table_find(raw, target);
     if (col < 0)
         return mlops_err_set(err, MLOPS_ENOTFOUND, "no target column '%s' in the data", target);
@@ -807,7 +808,7 @@ static int s_add_feature(prep_recipe_t *r, const char *a, const char *b)
 //  True when every Titanic input column is there, in the reference's form.
 static int s_is_titanic(const table_t *raw, const char *target)
 {
-    if (strcmp(target, "Survived") != 0)
+    if (strcmp(target, FEEDBACK_IO_TARGET_DEFAULT) != 0)
         return 0;
     for (size_t k = 0; k < sizeof s_titanic_cols / sizeof s_titanic_cols[0]; k++)
         if (table_find(raw, s_titanic_cols[k]) < 0)
@@ -1039,7 +1040,7 @@ prep_recipe_t *prep_fit_task(const table_t *raw, const size_t *rows, size_t n,
                              const char *target, int task, char *notes, size_t notes_size,
                              mlops_err_t *err)
 {
-    target = target ? target : "Survived";
+    target = target ? target : FEEDBACK_IO_TARGET_DEFAULT;
     if (notes && notes_size)
         notes[0] = 0;
     int tc = table_find(raw, target);

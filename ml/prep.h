@@ -117,7 +117,8 @@ typedef struct {
     int32_t level;     //  CAT: index in levels if known, -1 unseen, -2 look str up
 } prep_cell_t;
 
-//  Fits a recipe on the given rows of raw. target NULL means "Survived".
+//  Fits a recipe on the given rows of raw. target NULL means
+//  FEEDBACK_IO_TARGET_DEFAULT (Survived).
 //  notes (may be NULL) receives what was decided, one "; "-separated item
 //  each. Returns a new recipe or NULL with err: MLOPS_ENOTFOUND (no target
 //  column), MLOPS_EINVAL (target not binary, no usable column, too wide),

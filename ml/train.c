@@ -10,6 +10,7 @@
     one recipe for all families keeps training and serving identical. */
 #include "train.h"
 #include "artifact.h"
+#include "feedback_io.h"
 #include "forest.h"
 #include "gbdt.h"
 #include "logreg.h"
@@ -425,7 +426,7 @@ int train_prepare(const table_t *raw, const prep_options_t *opts, prep_result_t 
                   mlops_err_t *err)
 {
     memset(out, 0, sizeof *out);
-    const char *target = opts && opts->target ? opts->target : "Survived";
+    const char *target = opts && opts->target ? opts->target : FEEDBACK_IO_TARGET_DEFAULT;
     double frac = opts && opts->test_fraction > 0 ? opts->test_fraction : 0.2;
     uint64_t seed = opts ? opts->seed : 42;
     size_t *rows = NULL, n = 0, rare = 0;
@@ -782,7 +783,7 @@ int train_cv(const table_t *raw, const prep_options_t *opts, int k, int repeats,
              const char *const *families, size_t n_families, const char *const *params_json,
              void (*progress)(size_t done, size_t total), train_cv_t *out, mlops_err_t *err)
 {
-    const char *target = opts && opts->target ? opts->target : "Survived";
+    const char *target = opts && opts->target ? opts->target : FEEDBACK_IO_TARGET_DEFAULT;
     uint64_t seed = opts ? opts->seed : 42;
     if (repeats < 1 || repeats > 1000 || n_families == 0 || n_families > 8)
         return mlops_err_set(err, MLOPS_EINVAL, "cross-validation needs 1..1000 repeats and "

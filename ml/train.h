@@ -31,7 +31,7 @@
 #define TRAIN_FAMILY_GBDT "gbdt"
 
 typedef struct {
-    const char *target;      //  label column; NULL = "Survived"
+    const char *target;      //  label column; NULL = FEEDBACK_IO_TARGET_DEFAULT (Survived)
     double test_fraction;    //  held-out share, 0 = 0.2
     uint64_t seed;           //  split seed (42 in the reference)
     const char *task;        //  binary, multiclass, regression or auto (inferred, see

@@ -94,6 +94,8 @@ typedef struct {
     uint64_t rotated_total;      //  rows dropped, oldest first, for the cap
 } feedback_io_answer_t;
 
+#define FEEDBACK_IO_MAX_BYTES_MIN 1024   //  the smallest --feedback-max-bytes (broker, mlops up)
+
 //  Encodes into a malloc'd buffer. Returns 0 or MLOPS_ENOMEM.
 int feedback_io_answer_encode(const feedback_io_answer_t *a, uint8_t **out, size_t *out_len);
 
@@ -107,7 +109,10 @@ int feedback_io_answer_decode(const uint8_t *data, size_t len, feedback_io_answe
 //  source): {"target": str, "rows": [row, ...]}, target the column the
 //  labels go into ("" = the default, FEEDBACK_IO_TARGET_DEFAULT).
 //  FEEDBACK_IO_SET_ROWS_MAX rows at most.
-#define FEEDBACK_IO_TARGET_DEFAULT "Survived"   //  the label column without --target (as ml/prep.c)
+//  The label column when none is named (--target, TASK.target ""): the one
+//  definition, here in the lowest layer that needs it, for ml/prep.c,
+//  ml/train.c, `mlops up` and the extract stage's join.
+#define FEEDBACK_IO_TARGET_DEFAULT "Survived"
 #define FEEDBACK_IO_SET_ROWS_MAX 10000000
 #define FEEDBACK_IO_TARGET_MAX 255
 

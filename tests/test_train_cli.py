@@ -250,3 +250,28 @@ def test_titanic_matches_the_reference_quality():
     # HistGradientBoosting on the same features: 0.823 / 0.868 (bench/tasks.sh)
     assert cv["gbdt"]["cv"]["accuracy_mean"] > 0.78 and cv["gbdt"]["cv"]["roc_auc_mean"] > 0.84
     assert list(cv) == ["logreg", "forest", "gbdt"]
+
+
+def test_source_grammar(tmp_path):
+    """--source by the one grammar (proto/source.h): csv:PATH reads the same
+    file as PATH; what only a broker holds (+feedback, a stored dataset) is
+    refused naming `mlops retrain`; a bad part is named."""
+    csv = tmp_path / "s.csv"
+    csv.write_text("x,kind,Survived\n" + "".join("%d,%s,%d\n" % (i % 5, "abc"[i % 3], i % 2)
+                                                for i in range(40)))
+    rc, plain, err = run("--source", str(csv), "--families", "logreg", "--json")
+    assert rc == 0, err
+    rc, prefixed, err = run("--source", "csv:%s" % csv, "--families", "logreg", "--json")
+    assert rc == 0, err
+    assert json.loads(prefixed)["dataset"] == json.loads(plain)["dataset"]
+    assert json.loads(prefixed)["rows"] == 40
+    for source in ("synthetic:200+feedback", "csv:%s+feedback" % csv, "%s+feedback" % csv):
+        rc, out, err = run("--source", source)
+        assert rc == 1 and out == ""
+        assert "the feedback set lives in the broker" in err and "mlops retrain --source " + source in err
+    rc, _, err = run("--source", "dataset:" + "a" * 64)
+    assert rc == 1 and "a stored dataset lives in the broker's store" in err
+    rc, _, err = run("--source", "csv:")
+    assert rc == 1 and 'nothing before "+feedback" or after "csv:"' in err
+    rc, _, err = run("--source", "csv:%s" % (tmp_path / "missing.csv"))
+    assert rc == 1 and "cannot read '%s'" % (tmp_path / "missing.csv") in err

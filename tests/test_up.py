@@ -176,6 +176,8 @@ def test_up_names_a_port_in_use():
     (["--promote-via", "canary:0%:1m"],
      "--promote-via 'canary:0%:1m': canary percentage '0%' is not a number in (0, 100]"),
     (["--promote-via", "shadow"], "--promote-via 'shadow': expected direct or canary:P%:DURATION"),
+    (["--feedback-max-bytes", "12"], "--feedback-max-bytes: expected a size of at least 1K"),
+    (["--feedback-max-bytes", "lots"], "got 'lots'"),
 ])
 def test_up_refuses_bad_flags(args, message):
     out = subprocess.run([f"{BIN}/mlops", "up", *args], capture_output=True, text=True, timeout=10)
@@ -215,6 +217,22 @@ def test_up_passes_promote_via_to_the_broker(up_stack):
     argv = brokers[0]
     assert argv[argv.index("--promote-via") + 1] == "canary:10%:1h", argv
     assert "broker exited" not in up.text()
+def test_up_passes_the_feedback_cap_to_the_broker(up_stack):
+    """--feedback-max-bytes 8K reaches the broker: `mlops feedback` says its
+    cap is 8192 bytes (asked as soon as the broker answers)."""
+    up = up_stack("--infer-workers", "1", "--train-workers", "1", "--feedback-max-bytes", "8K")
+    deadline = time.time() + READY_TIMEOUT_SEC
+    while True:
+        out = subprocess.run([f"{BIN}/mlops", "feedback", "--json", "--timeout", "1s", "--broker",
+                              f"127.0.0.1:{up.base + 1}"], capture_output=True, text=True, timeout=20)
+        if out.returncode == 0 or time.time() > deadline or up.proc.poll() is not None:
+            break
+        time.sleep(0.2)
+    assert out.returncode == 0, out.stderr + up.text()[-2000:]
+    assert json.loads(out.stdout)["max_bytes"] == 8192
+    help_text = subprocess.run([f"{BIN}/mlops", "up", "--help"], capture_output=True, text=True,
+                               timeout=10).stdout
+    assert "--feedback-max-bytes SIZE" in help_text
 
 
 def test_up_kills_a_child_that_ignores_sigterm(tmp_path):
