@@ -75,15 +75,19 @@ static void s_buf_json_string(s_buf_t *b, const char *s)
 {
     s_buf_put(b, "\"", 1);
     for (const unsigned char *p = (const unsigned char *)s; *p;) {
-        size_t n = 1;
-        if (*p == '"' || *p == '\\') {
+        size_t n = 0;
+        while (p[n] >= 0x20 && p[n] < 0x80 && p[n] != '"' && p[n] != '\\')
+            n++;   //  a run of plain ASCII in one put (an id, a name): most strings are one
+        if (n > 0)
+            s_buf_put(b, (const char *)p, n);
+        else if (*p == '"' || *p == '\\') {
             char esc[2] = {'\\', (char)*p};
             s_buf_put(b, esc, 2);
-        } else if (*p < 0x20)
+            n = 1;
+        } else if (*p < 0x20) {
             s_buf_printf(b, "\\u%04x", *p);
-        else if (*p < 0x80)
-            s_buf_put(b, (const char *)p, 1);
-        else if ((n = utf8_sequence_len(p)) > 0)
+            n = 1;
+        } else if ((n = utf8_sequence_len(p)) > 0)
             s_buf_put(b, (const char *)p, n);
         else {
             s_buf_put(b, "\\ufffd", 6);

@@ -19,13 +19,13 @@ typedef struct {
     bool oom;      //  an allocation failed
 } s_scan_t;
 
-static void s_ws(s_scan_t *sc)
+static inline void s_ws(s_scan_t *sc)
 {
-    while (*sc->p == ' ' || *sc->p == '\n' || *sc->p == '\r' || *sc->p == '\t')
+    while (*sc->p <= ' ' && (*sc->p == ' ' || *sc->p == '\n' || *sc->p == '\r' || *sc->p == '\t'))
         sc->p++;
 }
 
-static bool s_char(s_scan_t *sc, char c)
+static inline bool s_char(s_scan_t *sc, char c)
 {
     s_ws(sc);
     if (*sc->p != c)
@@ -33,6 +33,24 @@ static bool s_char(s_scan_t *sc, char c)
     sc->p++;
     s_ws(sc);
     return true;
+}
+
+//  The key at sc->p when it is one of keys (n of them, each quoted as
+//  written: "\"name\""), its index, with the colon after it read; -1 when it
+//  is another or not a key. A key needs no unescaping to be compared: one
+//  with an escape is none of ours (a \u one the caller leaves to jansson).
+static int s_key(s_scan_t *sc, const char *const *keys, int n)
+{
+    for (int k = 0; k < n; k++) {
+        const char *q = sc->p, *w = keys[k];
+        while (*w && *q == *w)
+            q++, w++;
+        if (*w == '\0') {
+            sc->p = (char *)q;
+            return s_char(sc, ':') ? k : -1;
+        }
+    }
+    return -1;
 }
 
 //  A string at sc->p, unescaped and cut in place (it ends with a NUL where
@@ -196,17 +214,13 @@ static bool s_shape(s_scan_t *sc, v2_tensor_t *t)
 //  One tensor object: exactly name, datatype, shape and data.
 static bool s_tensor(s_scan_t *sc, v2_tensor_t *t)
 {
+    static const char *const keys[] = {"\"name\"", "\"datatype\"", "\"shape\"", "\"data\""};
     unsigned seen = 0;
     if (!s_char(sc, '{'))
         return false;
     do {
-        const char *key = s_string(sc);
-        if (!key || !s_char(sc, ':'))
-            return false;
-        static const char *keys[] = {"name", "datatype", "shape", "data"};
-        unsigned bit = 0;
-        for (unsigned k = 0; k < 4 && !bit; k++)   //  (first letters first: no call)
-            bit = key[0] == keys[k][0] && strcmp(key, keys[k]) == 0 ? 1u << k : 0;
+        int k = s_key(sc, keys, 4);
+        unsigned bit = k < 0 ? 0 : 1u << k;
         if (!bit || (seen & bit))
             return false;   //  another key (parameters), or one twice
         seen |= bit;
@@ -234,14 +248,15 @@ static bool s_inputs(s_scan_t *sc, v2_tensors_t *ts)
 
 int v2_fast_scan(char *text, size_t len, v2_tensors_t *ts, char *id, size_t id_size, bool *has_id)
 {
+    static const char *const keys[] = {"\"id\"", "\"inputs\""};
     s_scan_t sc = {.p = text, .end = text + len};
     bool seen_id = false, seen_inputs = false, ok = s_char(&sc, '{');
     while (ok) {
-        const char *key = s_string(&sc), *value = NULL;
-        ok = key && s_char(&sc, ':');
-        if (ok && strcmp(key, "id") == 0 && !seen_id)
+        const char *value = NULL;
+        int key = s_key(&sc, keys, 2);
+        if (key == 0 && !seen_id)
             ok = seen_id = (value = s_string(&sc)) != NULL && strlen(value) < id_size;
-        else if (ok && strcmp(key, "inputs") == 0 && !seen_inputs)
+        else if (key == 1 && !seen_inputs)
             ok = seen_inputs = s_inputs(&sc, ts);
         else
             ok = false;

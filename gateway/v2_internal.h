@@ -8,6 +8,7 @@
 #define MLOPS_V2_INTERNAL_H
 
 #include "msg.h"
+#include "schema.h"
 #include "vec.h"
 
 #include <stdbool.h>
@@ -31,6 +32,7 @@ typedef struct {
     long long dims[2];         //  and their values
     VEC(v2_leaf_t) values;     //  data, flattened row-major
     const void *dtype;         //  v2.c's datatype entry, once checked
+    const schema_field_t *field; //  the signature's input, once checked against one (else NULL)
     size_t rows;               //  shape[0], once checked
 } v2_tensor_t;
 
