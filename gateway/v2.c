@@ -31,15 +31,15 @@ typedef struct {
     double lo, hi;        //  range of an integer type
 } s_dtype_t;
 
+//  (the three the metadata advertises first: they are the ones sent)
 static const s_dtype_t s_dtypes[] = {
-    {"BOOL", 4, S_BOOL, 0, 1},
+    {"INT64", 5, S_INT, -9223372036854775808.0, 9223372036854775807.0},
+    {"FP64", 4, S_FP, 0, 0}, {"BYTES", 5, S_BYTES, 0, 0}, {"BOOL", 4, S_BOOL, 0, 1},
     {"UINT8", 5, S_UINT, 0, 255}, {"UINT16", 6, S_UINT, 0, 65535},
     {"UINT32", 6, S_UINT, 0, 4294967295.0}, {"UINT64", 6, S_UINT, 0, 18446744073709551615.0},
     {"INT8", 4, S_INT, -128, 127}, {"INT16", 5, S_INT, -32768, 32767},
     {"INT32", 5, S_INT, -2147483648.0, 2147483647.0},
-    {"INT64", 5, S_INT, -9223372036854775808.0, 9223372036854775807.0},
-    {"FP16", 4, S_FP, 0, 0}, {"FP32", 4, S_FP, 0, 0}, {"FP64", 4, S_FP, 0, 0},
-    {"BYTES", 5, S_BYTES, 0, 0}};
+    {"FP16", 4, S_FP, 0, 0}, {"FP32", 4, S_FP, 0, 0}};
 
 //  (length, first and last letter tell the names apart: one memcmp per
 //  lookup, where a strcmp per INT* name was a tenth of a one-row request)
@@ -203,14 +203,6 @@ static bool s_fits(schema_type_t type, s_family_t family)
     return family == S_INT || family == S_UINT || (type == SCHEMA_NUMBER && family == S_FP);
 }
 
-//  The signature's input named name, looked for at k first (clients send
-//  the inputs in the signature's order).
-static const schema_field_t *s_field(const schema_t *schema, const char *name, size_t k)
-{
-    const schema_field_t *f = k < schema->n_fields ? &schema->fields[k] : NULL;
-    return f && strcmp(f->name, name) == 0 ? f : schema_field(schema, name);
-}
-
 //  The first required input none of the n tensors gives, NULL when none is
 //  missing. The tensors have distinct names (s_tensors), so they name
 //  distinct inputs: when as many required ones are given as there are, none
@@ -236,7 +228,7 @@ static int s_against(const schema_t *schema, v2_tensor_t *ts, size_t n, mlops_er
 {
     for (size_t k = 0; k < n; k++) {
         const s_dtype_t *dtype = ts[k].dtype;
-        const schema_field_t *f = ts[k].field = s_field(schema, ts[k].name, k);
+        const schema_field_t *f = ts[k].field = schema_field(schema, ts[k].name);
         if (!f)
             return mlops_err_set(err, MLOPS_EPROTO, "input '%s' is not an input of the model "
                                  "(GET /v2/models/NAME lists them)", ts[k].name);
@@ -420,11 +412,11 @@ int v2_infer_parse(v2_infer_t *self, const char *text, size_t len, const schema_
 {
     s_reset(self);
     body_clear(&self->body);
-    char *copy = malloc(len + 1);
+    char *copy = len < SIZE_MAX - 1 - V2_SCAN_PAD ? malloc(len + 1 + V2_SCAN_PAD) : NULL;
     if (!copy)
         return mlops_err_set(err, MLOPS_ENOMEM, "out of memory for a body of %zu bytes", len);
     memcpy(copy, text, len);
-    copy[len] = '\0';
+    memset(copy + len, 0, 1 + V2_SCAN_PAD);
     v2_tensors_t ts = {0};
     int fast = v2_fast_scan(copy, len, &ts, self->id, sizeof self->id, &self->has_id);
     int rc = fast < 0 ? mlops_err_set(err, MLOPS_ENOMEM, "out of memory") : 0;

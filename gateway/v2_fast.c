@@ -10,6 +10,7 @@
 #include "utf8.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,23 +36,20 @@ static inline bool s_char(s_scan_t *sc, char c)
     return true;
 }
 
-//  The key at sc->p when it is one of keys (n of them, each quoted as
-//  written: "\"name\""), its index, with the colon after it read; -1 when it
-//  is another or not a key. A key needs no unescaping to be compared: one
-//  with an escape is none of ours (a \u one the caller leaves to jansson).
-static int s_key(s_scan_t *sc, const char *const *keys, int n)
+//  Whether the text at sc->p starts with lit (n bytes), then stepped over.
+//  The text has V2_SCAN_PAD readable bytes after it, so the compare may run
+//  past its end: with n a constant it is a few loads, not a call. A key is
+//  compared as written, quotes and all: one with an escape in it is none of
+//  ours (and a \u one is left to jansson).
+static inline bool s_at(s_scan_t *sc, const char *lit, size_t n)
 {
-    for (int k = 0; k < n; k++) {
-        const char *q = sc->p, *w = keys[k];
-        while (*w && *q == *w)
-            q++, w++;
-        if (*w == '\0') {
-            sc->p = (char *)q;
-            return s_char(sc, ':') ? k : -1;
-        }
-    }
-    return -1;
+    if (memcmp(sc->p, lit, n) != 0)
+        return false;
+    sc->p += n;
+    return true;
 }
+
+#define S_AT(sc, lit) s_at((sc), (lit), sizeof(lit) - 1)
 
 //  A string at sc->p, unescaped and cut in place (it ends with a NUL where
 //  the text had its closing quote or before); NULL for a \u escape (the
@@ -98,6 +96,32 @@ static const char *s_string(s_scan_t *sc)
     return start;
 }
 
+//  The decimal text..end ("-7.25") when it has no exponent and at most 15
+//  digits: their integer (exact in a double) over a power of ten (exact up
+//  to 10^22), one rounding, the correctly rounded value strtod gives at a
+//  tenth of its cost. false for any other form (strtod reads it).
+static bool s_decimal(const char *text, const char *end, double *out)
+{
+    static const double pow10[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
+                                   1e11, 1e12, 1e13, 1e14, 1e15};
+    bool neg = *text == '-';
+    uint64_t m = 0;
+    int digits = 0, places = -1;
+    for (const char *c = text + neg; c < end; c++) {
+        if (*c == '.' && places < 0) {
+            places = 0;
+            continue;
+        }
+        if (*c < '0' || *c > '9' || ++digits > 15)
+            return false;
+        m = m * 10 + (uint64_t)(*c - '0');
+        places += places >= 0;
+    }
+    double v = (double)m / pow10[places > 0 ? places : 0];
+    *out = neg ? -v : v;
+    return true;
+}
+
 //  A JSON number: INT when it has no fraction or exponent (and fits
 //  jansson's integer), else FLOAT.
 static bool s_number(s_scan_t *sc, v2_leaf_t *leaf)
@@ -129,7 +153,6 @@ static bool s_number(s_scan_t *sc, v2_leaf_t *leaf)
         if (end != q)
             return false;   //  a leading zero: not JSON
     } else {
-        leaf->kind = PROTO_VAL_FLOAT, leaf->num = strtod(sc->p, &end);
         //  strtod takes forms JSON does not ("1.", ".5e"): the grammar decides
         char *g = q;
         if (*g == '.' && !(*++g >= '0' && *g <= '9'))
@@ -143,7 +166,9 @@ static bool s_number(s_scan_t *sc, v2_leaf_t *leaf)
             while (*g >= '0' && *g <= '9')
                 g++;
         }
-        if (g != end)
+        leaf->kind = PROTO_VAL_FLOAT;
+        end = g;
+        if (!s_decimal(sc->p, g, &leaf->num) && (leaf->num = strtod(sc->p, &end), g != end))
             return false;
     }
     if (errno == ERANGE || end == sc->p)
@@ -214,14 +239,13 @@ static bool s_shape(s_scan_t *sc, v2_tensor_t *t)
 //  One tensor object: exactly name, datatype, shape and data.
 static bool s_tensor(s_scan_t *sc, v2_tensor_t *t)
 {
-    static const char *const keys[] = {"\"name\"", "\"datatype\"", "\"shape\"", "\"data\""};
     unsigned seen = 0;
     if (!s_char(sc, '{'))
         return false;
     do {
-        int k = s_key(sc, keys, 4);
-        unsigned bit = k < 0 ? 0 : 1u << k;
-        if (!bit || (seen & bit))
+        unsigned bit = S_AT(sc, "\"name\"") ? 1 : S_AT(sc, "\"datatype\"") ? 2
+                     : S_AT(sc, "\"shape\"") ? 4 : S_AT(sc, "\"data\"") ? 8 : 0;
+        if (!bit || (seen & bit) || !s_char(sc, ':'))
             return false;   //  another key (parameters), or one twice
         seen |= bit;
         bool ok = bit == 1 ? (t->name = s_string(sc)) != NULL
@@ -248,13 +272,14 @@ static bool s_inputs(s_scan_t *sc, v2_tensors_t *ts)
 
 int v2_fast_scan(char *text, size_t len, v2_tensors_t *ts, char *id, size_t id_size, bool *has_id)
 {
-    static const char *const keys[] = {"\"id\"", "\"inputs\""};
     s_scan_t sc = {.p = text, .end = text + len};
     bool seen_id = false, seen_inputs = false, ok = s_char(&sc, '{');
     while (ok) {
         const char *value = NULL;
-        int key = s_key(&sc, keys, 2);
-        if (key == 0 && !seen_id)
+        int key = S_AT(&sc, "\"id\"") ? 0 : S_AT(&sc, "\"inputs\"") ? 1 : -1;
+        if (key >= 0 && !s_char(&sc, ':'))
+            ok = false;
+        else if (key == 0 && !seen_id)
             ok = seen_id = (value = s_string(&sc)) != NULL && strlen(value) < id_size;
         else if (key == 1 && !seen_inputs)
             ok = seen_inputs = s_inputs(&sc, ts);

@@ -15,6 +15,7 @@
 #include <stddef.h>
 
 #define V2_NEST_MAX 8          //  nesting of a tensor's data lists
+#define V2_SCAN_PAD 16         //  zero bytes v2_fast_scan may read past the text's NUL
 
 //  One value of a tensor's data.
 typedef struct {
@@ -38,8 +39,8 @@ typedef struct {
 
 typedef VEC(v2_tensor_t) v2_tensors_t;
 
-//  Reads text (len bytes, a writable copy with a NUL after it: strings are
-//  cut in place) as {"id": str, "inputs": [{"name", "datatype", "shape",
+//  Reads text (len bytes, a writable copy with a NUL and V2_SCAN_PAD more
+//  zero bytes after it: strings are cut in place, keys compared in words) as {"id": str, "inputs": [{"name", "datatype", "shape",
 //  "data"}, ...]} in any key order, no other key, no \u escape, no
 //  duplicate key, numbers JSON's. Returns 1 with the tensors and the id
 //  (id_size bytes, has_id), 0 when the text is anything else (the caller
