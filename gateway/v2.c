@@ -78,11 +78,12 @@ static v2_leaf_t s_leaf_of(json_t *v)
     return leaf;
 }
 
-//  Appends the leaves of data (nested lists, row-major) to t->values.
-static int s_flatten(v2_tensor_t *t, json_t *data, int depth, mlops_err_t *err)
+//  Appends the leaves of data (nested lists, row-major) to the tensors'
+//  values (t's: t->first was set).
+static int s_flatten(v2_tensors_t *ts, v2_tensor_t *t, json_t *data, int depth, mlops_err_t *err)
 {
     if (!json_is_array(data)) {
-        if (vec_push(&t->values, s_leaf_of(data)) != 0)
+        if (vec_push(&ts->leaves, s_leaf_of(data)) != 0)
             return mlops_err_set(err, MLOPS_ENOMEM, "out of memory");
         return 0;
     }
@@ -92,7 +93,7 @@ static int s_flatten(v2_tensor_t *t, json_t *data, int depth, mlops_err_t *err)
     size_t i;
     json_t *v;
     json_array_foreach(data, i, v) {
-        int rc = s_flatten(t, v, depth + 1, err);
+        int rc = s_flatten(ts, t, v, depth + 1, err);
         if (rc)
             return rc;
     }
@@ -108,8 +109,9 @@ static int s_binary_refused(const char *where, mlops_err_t *err)
 
 //  Reads tensor k of the document as the fast path reads one, with the
 //  checks only the document can fail (the fast path gives those up).
-static int s_tensor_doc(v2_tensor_t *t, json_t *in, size_t k, mlops_err_t *err)
+static int s_tensor_doc(v2_tensors_t *ts, v2_tensor_t *t, json_t *in, size_t k, mlops_err_t *err)
 {
+    t->first = ts->leaves.len;
     t->name = json_string_value(json_object_get(in, "name"));
     if (!json_is_object(in) || !t->name)
         return mlops_err_set(err, MLOPS_EPROTO, "inputs[%zu]: must be an object with a \"name\"", k);
@@ -130,7 +132,9 @@ static int s_tensor_doc(v2_tensor_t *t, json_t *in, size_t k, mlops_err_t *err)
         t->dims_int = t->dims_int && json_is_integer(v);
         t->dims[d] = json_integer_value(v);
     }
-    return s_flatten(t, data, 0, err);
+    int rc = s_flatten(ts, t, data, 0, err);
+    t->n_values = ts->leaves.len - t->first;
+    return rc;
 }
 
 /* --- one tensor, checked ------------------------------------------------- */
@@ -148,18 +152,20 @@ static int s_tensor_check(v2_tensor_t *t, mlops_err_t *err)
         return mlops_err_set(err, MLOPS_EPROTO, "input '%s': shape must be [N] or [N, 1] "
                              "(one column of the batch)", t->name);
     t->rows = (size_t)t->dims[0];
-    if (t->rows != t->values.len)
+    if (t->rows != t->n_values)
         return mlops_err_set(err, MLOPS_EPROTO, "input '%s': shape says %zu values, data holds %zu",
-                             t->name, t->rows, t->values.len);
+                             t->name, t->rows, t->n_values);
     return 0;
 }
 
 /* --- one value ----------------------------------------------------------- */
 
-//  Value row of tensor t into f, checked against its datatype.
-static int s_value(const v2_tensor_t *t, size_t row, proto_field_t *f, mlops_err_t *err)
+//  Value row of tensor t (its values in leaves) into f, checked against
+//  its datatype.
+static int s_value(const v2_tensor_t *t, const v2_leaf_t *leaves, size_t row, proto_field_t *f,
+                   mlops_err_t *err)
 {
-    const v2_leaf_t *v = &t->values.at[row];
+    const v2_leaf_t *v = &leaves[t->first + row];
     const s_dtype_t *dtype = t->dtype;
     f->name = t->name;
     f->str = v->str;
@@ -312,11 +318,12 @@ static int s_header(v2_infer_t *self, json_t *root, const schema_t *schema, mlop
 
 //  Checks every tensor (read from the document when doc is not NULL), the
 //  rows they share in *rows.
-static int s_tensors(v2_tensor_t *ts, json_t *inputs, size_t n, size_t rows_max, size_t *rows,
+static int s_tensors(v2_tensors_t *all, json_t *inputs, size_t n, size_t rows_max, size_t *rows,
                      mlops_err_t *err)
 {
+    v2_tensor_t *ts = all->at;
     for (size_t k = 0; k < n; k++) {
-        int rc = inputs ? s_tensor_doc(&ts[k], json_array_get(inputs, k), k, err) : 0;
+        int rc = inputs ? s_tensor_doc(all, &ts[k], json_array_get(inputs, k), k, err) : 0;
         if (rc == 0)
             rc = s_tensor_check(&ts[k], err);
         if (rc)
@@ -337,9 +344,10 @@ static int s_tensors(v2_tensor_t *ts, json_t *inputs, size_t n, size_t rows_max,
 }
 
 //  Row i of every tensor makes record i.
-static int s_records(v2_infer_t *self, const v2_tensor_t *ts, size_t n, size_t rows,
+static int s_records(v2_infer_t *self, const v2_tensors_t *all, size_t n, size_t rows,
                      mlops_err_t *err)
 {
+    const v2_tensor_t *ts = all->at;
     body_t *b = &self->body;
     b->records = calloc(rows, sizeof *b->records);
     b->fields = calloc(rows * n, sizeof *b->fields);
@@ -350,7 +358,7 @@ static int s_records(v2_infer_t *self, const v2_tensor_t *ts, size_t n, size_t r
         b->records[i] = (proto_record_t){.fields = b->fields + i * n, .n_fields = n};
         for (size_t k = 0; k < n; k++) {
             proto_field_t *f = &b->fields[i * n + k];
-            int rc = s_value(&ts[k], i, f, err);
+            int rc = s_value(&ts[k], all->leaves.at, i, f, err);
             if (rc == 0)
                 rc = s_category(&ts[k], f, i, err);
             if (rc)
@@ -362,7 +370,7 @@ static int s_records(v2_infer_t *self, const v2_tensor_t *ts, size_t n, size_t r
 
 //  The checks both paths share, on tensors read (from the document when
 //  inputs is not NULL).
-static int s_check(v2_infer_t *self, const schema_t *schema, size_t rows_max, v2_tensor_t *ts,
+static int s_check(v2_infer_t *self, const schema_t *schema, size_t rows_max, v2_tensors_t *ts,
                    size_t n, json_t *inputs, mlops_err_t *err)
 {
     if (n == 0 || n > PROTO_FIELDS_MAX)
@@ -371,7 +379,7 @@ static int s_check(v2_infer_t *self, const schema_t *schema, size_t rows_max, v2
     size_t rows = 0;
     int rc = s_tensors(ts, inputs, n, rows_max, &rows, err);
     if (rc == 0 && schema)
-        rc = s_against(schema, ts, n, err);
+        rc = s_against(schema, ts->at, n, err);
     return rc ? rc : s_records(self, ts, n, rows, err);
 }
 
@@ -402,7 +410,7 @@ int v2_infer_parse_full(v2_infer_t *self, const char *text, size_t len, const sc
         return mlops_err_set(err, MLOPS_ENOMEM, "out of memory");
     for (size_t k = 0; k < n && k < ts.cap; k++)
         ts.at[ts.len++] = (v2_tensor_t){0};
-    rc = s_check(self, schema, rows_max, ts.at, n <= PROTO_FIELDS_MAX ? n : 0, inputs, err);
+    rc = s_check(self, schema, rows_max, &ts, n <= PROTO_FIELDS_MAX ? n : 0, inputs, err);
     v2_tensors_free(&ts);
     return rc;
 }
@@ -423,7 +431,7 @@ int v2_infer_parse(v2_infer_t *self, const char *text, size_t len, const schema_
     if (fast > 0) {
         self->body.copy = copy;   //  the strings the tensors point to
         self->outputs = V2_OUTPUT_PREDICT | V2_OUTPUT_PROBABILITY;
-        rc = s_check(self, schema, rows_max, ts.at, ts.len, NULL, err);
+        rc = s_check(self, schema, rows_max, &ts, ts.len, NULL, err);
     } else
         free(copy);
     v2_tensors_free(&ts);

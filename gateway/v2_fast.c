@@ -18,6 +18,7 @@ typedef struct {
     char *p;       //  cursor
     char *end;     //  end of the text (a NUL sits there)
     bool oom;      //  an allocation failed
+    v2_tensors_t *ts;  //  where values go
 } s_scan_t;
 
 static inline void s_ws(s_scan_t *sc)
@@ -194,8 +195,8 @@ static bool s_leaf(s_scan_t *sc, v2_leaf_t *leaf)
     return s_number(sc, leaf);
 }
 
-//  data: a list of values or of lists, flattened into t->values.
-static bool s_data(s_scan_t *sc, v2_tensor_t *t, int depth)
+//  data: a list of values or of lists, flattened onto the leaves.
+static bool s_data(s_scan_t *sc, int depth)
 {
     if (depth >= V2_NEST_MAX || !s_char(sc, '['))
         return false;
@@ -203,14 +204,14 @@ static bool s_data(s_scan_t *sc, v2_tensor_t *t, int depth)
         return true;
     do {
         if (*sc->p == '[') {
-            if (!s_data(sc, t, depth + 1))
+            if (!s_data(sc, depth + 1))
                 return false;
             continue;
         }
         v2_leaf_t leaf;
         if (!s_leaf(sc, &leaf))
             return false;
-        if (vec_push(&t->values, leaf) != 0)
+        if (vec_push(&sc->ts->leaves, leaf) != 0)
             return !(sc->oom = true);
     } while (s_char(sc, ','));
     return s_char(sc, ']');
@@ -240,6 +241,7 @@ static bool s_shape(s_scan_t *sc, v2_tensor_t *t)
 static bool s_tensor(s_scan_t *sc, v2_tensor_t *t)
 {
     unsigned seen = 0;
+    t->first = sc->ts->leaves.len;
     if (!s_char(sc, '{'))
         return false;
     do {
@@ -250,10 +252,11 @@ static bool s_tensor(s_scan_t *sc, v2_tensor_t *t)
         seen |= bit;
         bool ok = bit == 1 ? (t->name = s_string(sc)) != NULL
                 : bit == 2 ? (t->datatype = s_string(sc)) != NULL
-                : bit == 4 ? s_shape(sc, t) : s_data(sc, t, 0);
+                : bit == 4 ? s_shape(sc, t) : s_data(sc, 0);
         if (!ok)
             return false;
     } while (s_char(sc, ','));
+    t->n_values = sc->ts->leaves.len - t->first;
     return seen == 15 && s_char(sc, '}');
 }
 
@@ -272,7 +275,7 @@ static bool s_inputs(s_scan_t *sc, v2_tensors_t *ts)
 
 int v2_fast_scan(char *text, size_t len, v2_tensors_t *ts, char *id, size_t id_size, bool *has_id)
 {
-    s_scan_t sc = {.p = text, .end = text + len};
+    s_scan_t sc = {.p = text, .end = text + len, .ts = ts};
     bool seen_id = false, seen_inputs = false, ok = s_char(&sc, '{');
     while (ok) {
         const char *value = NULL;
@@ -299,7 +302,6 @@ int v2_fast_scan(char *text, size_t len, v2_tensors_t *ts, char *id, size_t id_s
 
 void v2_tensors_free(v2_tensors_t *ts)
 {
-    for (size_t k = 0; k < ts->len; k++)
-        vec_free(&ts->at[k].values);
+    vec_free(&ts->leaves);
     vec_free(ts);
 }
