@@ -35,6 +35,8 @@ static bool s_buf_room(s_buf_t *b, size_t more)
 {
     if (b->failed)
         return false;
+    if (more < b->cap - b->len)
+        return true;   //  (room for the text and its NUL: the usual case, without a call)
     if (more < SIZE_MAX && vec_reserve_(&b->data, &b->cap, b->len, more + 1, 1) == 0)
         return true;   //  + 1: the NUL kept after the text
     free(b->data);

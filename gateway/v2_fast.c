@@ -21,19 +21,26 @@ typedef struct {
     v2_tensors_t *ts;  //  where values go
 } s_scan_t;
 
-static inline void s_ws(s_scan_t *sc)
+static void s_ws(s_scan_t *sc)
 {
-    while (*sc->p <= ' ' && (*sc->p == ' ' || *sc->p == '\n' || *sc->p == '\r' || *sc->p == '\t'))
-        sc->p++;
+    char *p = sc->p;
+    while (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')
+        p++;
+    sc->p = p;
 }
 
+//  c, with any whitespace around it read. (Most tokens have none on one
+//  side: one compare tells, where the loop cost a sixth of the scan.)
 static inline bool s_char(s_scan_t *sc, char c)
 {
-    s_ws(sc);
-    if (*sc->p != c)
-        return false;
+    if (*sc->p != c) {
+        s_ws(sc);
+        if (*sc->p != c)
+            return false;
+    }
     sc->p++;
-    s_ws(sc);
+    if ((unsigned char)*sc->p <= ' ')
+        s_ws(sc);
     return true;
 }
 
