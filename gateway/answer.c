@@ -35,6 +35,8 @@ static bool s_buf_room(s_buf_t *b, size_t more)
 {
     if (b->failed)
         return false;
+    if (more < b->cap - b->len)
+        return true;   //  (room for the text and its NUL: the usual case, without a call)
     if (more < SIZE_MAX && vec_reserve_(&b->data, &b->cap, b->len, more + 1, 1) == 0)
         return true;   //  + 1: the NUL kept after the text
     free(b->data);
@@ -75,15 +77,19 @@ static void s_buf_json_string(s_buf_t *b, const char *s)
 {
     s_buf_put(b, "\"", 1);
     for (const unsigned char *p = (const unsigned char *)s; *p;) {
-        size_t n = 1;
-        if (*p == '"' || *p == '\\') {
+        size_t n = 0;
+        while (p[n] >= 0x20 && p[n] < 0x80 && p[n] != '"' && p[n] != '\\')
+            n++;   //  a run of plain ASCII in one put (an id, a name): most strings are one
+        if (n > 0)
+            s_buf_put(b, (const char *)p, n);
+        else if (*p == '"' || *p == '\\') {
             char esc[2] = {'\\', (char)*p};
             s_buf_put(b, esc, 2);
-        } else if (*p < 0x20)
+            n = 1;
+        } else if (*p < 0x20) {
             s_buf_printf(b, "\\u%04x", *p);
-        else if (*p < 0x80)
-            s_buf_put(b, (const char *)p, 1);
-        else if ((n = utf8_sequence_len(p)) > 0)
+            n = 1;
+        } else if ((n = utf8_sequence_len(p)) > 0)
             s_buf_put(b, (const char *)p, n);
         else {
             s_buf_put(b, "\\ufffd", 6);
@@ -220,6 +226,7 @@ static void s_labels_free(s_labels_t *l)
     free(l->text);
     free(l->value);
     free(l->key);
+    memset(l, 0, sizeof *l);
 }
 
 //  The V2 datatype of one label, NULL when it is neither a string nor a number.
@@ -296,22 +303,23 @@ static int s_labels_parse(const proto_msg_t *msg, s_labels_t *l, char *why, size
     return rc;
 }
 
-int answer_prediction_check(const proto_msg_t *msg, char *why, size_t size)
-{
-    s_labels_t l;
-    if (!msg->prediction.task || strcmp(msg->prediction.task, "multiclass") != 0)
-        return 0;
-    int rc = s_labels_parse(msg, &l, why, size);
-    if (rc == MLOPS_ENOMEM)
-        snprintf(why, size, "out of memory");
-    if (rc == 0)
-        s_labels_free(&l);
-    return rc;
-}
-
 static bool s_is_task(const proto_msg_t *msg, const char *task)
 {
     return msg->prediction.task && strcmp(msg->prediction.task, task) == 0;
+}
+
+//  A multiclass PREDICTION's labels into l, read once for the whole answer
+//  (l empty for the other tasks). 0, or MLOPS_EPROTO / MLOPS_ENOMEM with
+//  why saying what is wrong (l empty then too).
+static int s_labels_of(const proto_msg_t *msg, s_labels_t *l, char *why, size_t size)
+{
+    memset(l, 0, sizeof *l);
+    if (!s_is_task(msg, "multiclass"))
+        return 0;
+    int rc = s_labels_parse(msg, l, why, size);
+    if (rc == MLOPS_ENOMEM)
+        snprintf(why, size, "out of memory");
+    return rc;
 }
 
 //  {"a":0.1,"b":0.8,"c":0.1}: record i's class probabilities by label.
@@ -340,29 +348,25 @@ static void s_buf_tail(s_buf_t *b, const proto_msg_t *msg, const char *request_i
     s_buf_put(b, "}", 1);
 }
 
-//  The /predict and /predict/batch bodies of a multiclass model.
-static char *s_multiclass(const proto_msg_t *msg, bool batch, const char *request_id, size_t *len)
+//  The /predict and /predict/batch bodies of a multiclass model (labels l).
+static char *s_multiclass(const proto_msg_t *msg, const s_labels_t *l, bool batch,
+                          const char *request_id, size_t *len)
 {
-    s_labels_t l;
-    char why[160];
-    if (s_labels_parse(msg, &l, why, sizeof why) != 0)
-        return NULL;   //  answer_prediction_check said why before
     s_buf_t b;
     size_t n = batch ? msg->prediction.n : msg->prediction.n ? 1 : 0;
-    s_buf_init(&b, 96 + n * (l.k + 1) * 28);
+    s_buf_init(&b, 96 + n * (l->k + 1) * 28);
     s_buf_str(&b, batch ? "{\"predictions\":[" : "{\"prediction\":");
     for (size_t i = 0; i < n; i++) {
         s_buf_str(&b, i ? "," : "");
-        s_buf_str(&b, l.value[msg->prediction.predictions[i]]);
+        s_buf_str(&b, l->value[msg->prediction.predictions[i]]);
     }
     s_buf_str(&b, batch ? "],\"probabilities\":[" : ",\"probabilities\":");
     for (size_t i = 0; i < n; i++) {
         s_buf_str(&b, i ? "," : "");
-        s_buf_class_probabilities(&b, msg, &l, i);
+        s_buf_class_probabilities(&b, msg, l, i);
     }
     s_buf_str(&b, batch ? "]" : "");
     s_buf_tail(&b, msg, request_id);
-    s_labels_free(&l);
     return s_buf_finish(&b, len);
 }
 
@@ -389,8 +393,17 @@ char *answer_prediction(const proto_msg_t *msg, bool batch, size_t *len)
 
 char *answer_prediction_id(const proto_msg_t *msg, bool batch, const char *request_id, size_t *len)
 {
+    char why[160], *body;
+    answer_prediction_make(msg, batch, request_id, &body, len, why, sizeof why);
+    return body;
+}
+
+//  A binary model's body, or the body of the PREDICTION's task (labels l).
+static char *s_prediction_body(const proto_msg_t *msg, const s_labels_t *l, bool batch,
+                               const char *request_id, size_t *len)
+{
     if (s_is_task(msg, "multiclass"))
-        return s_multiclass(msg, batch, request_id, len);
+        return s_multiclass(msg, l, batch, request_id, len);
     if (s_is_task(msg, "regression"))
         return s_regression(msg, batch, request_id, len);
     s_buf_t b;
@@ -417,6 +430,16 @@ char *answer_prediction_id(const proto_msg_t *msg, bool batch, const char *reque
     }
     s_buf_tail(&b, msg, request_id);
     return s_buf_finish(&b, len);
+}
+
+int answer_prediction_make(const proto_msg_t *msg, bool batch, const char *request_id, char **body,
+                           size_t *len, char *why, size_t size)
+{
+    s_labels_t l;
+    int rc = s_labels_of(msg, &l, why, size);
+    *body = rc == 0 ? s_prediction_body(msg, &l, batch, request_id, len) : NULL;
+    s_labels_free(&l);
+    return rc;
 }
 
 char *answer_problems(const proto_problem_t *problems, size_t n, size_t total, bool single,
@@ -546,13 +569,18 @@ static void s_buf_v2_regression(s_buf_t *b, const proto_msg_t *msg, bool predict
 char *answer_v2_infer(const proto_msg_t *msg, const char *model_name, const char *id,
                       bool predict, bool probability, size_t *len)
 {
-    s_labels_t l;
-    char why[160];
+    char why[160], *body;
+    answer_v2_make(msg, model_name, id, predict, probability, &body, len, why, sizeof why);
+    return body;
+}
+
+//  The V2 body with the labels l read.
+static char *s_v2_body(const proto_msg_t *msg, const s_labels_t *l, const char *model_name,
+                       const char *id, bool predict, bool probability, size_t *len)
+{
     bool multiclass = s_is_task(msg, "multiclass"), regression = s_is_task(msg, "regression");
-    if (multiclass && s_labels_parse(msg, &l, why, sizeof why) != 0)
-        return NULL;   //  answer_prediction_check said why before
     s_buf_t b;
-    s_buf_init(&b, 192 + msg->prediction.n * (multiclass ? l.k + 1 : 1) * 28);
+    s_buf_init(&b, 192 + msg->prediction.n * (multiclass ? l->k + 1 : 1) * 28);
     s_buf_str(&b, "{\"model_name\":");
     s_buf_json_string(&b, model_name);
     s_buf_printf(&b, ",\"model_version\":\"%" PRId64 "\"", msg->prediction.model_version);
@@ -561,10 +589,9 @@ char *answer_v2_infer(const proto_msg_t *msg, const char *model_name, const char
         s_buf_json_string(&b, id);
     }
     s_buf_str(&b, ",\"outputs\":[");
-    if (multiclass) {
-        s_buf_v2_multiclass(&b, msg, &l, predict, probability);
-        s_labels_free(&l);
-    } else if (regression)
+    if (multiclass)
+        s_buf_v2_multiclass(&b, msg, l, predict, probability);
+    else if (regression)
         s_buf_v2_regression(&b, msg, predict);
     else {
         if (predict)
@@ -577,6 +604,16 @@ char *answer_v2_infer(const proto_msg_t *msg, const char *model_name, const char
     }
     s_buf_str(&b, "]}");
     return s_buf_finish(&b, len);
+}
+
+int answer_v2_make(const proto_msg_t *msg, const char *model_name, const char *id, bool predict,
+                   bool probability, char **body, size_t *len, char *why, size_t size)
+{
+    s_labels_t l;
+    int rc = s_labels_of(msg, &l, why, size);
+    *body = rc == 0 ? s_v2_body(msg, &l, model_name, id, predict, probability, len) : NULL;
+    s_labels_free(&l);
+    return rc;
 }
 
 char *answer_v2_error(const char *message, size_t *len)

@@ -29,8 +29,8 @@
 //                  batch: {"predictions":["b",..],"probabilities":[{..},..],"model_version":3}
 //      regression  {"prediction":151.3,"model_version":3}, batch {"predictions":[..],..}
 //  A label is written as the worker sent it: a string, or a number (then
-//  quoted as a key). A multiclass PREDICTION must pass
-//  answer_prediction_check first (else NULL).
+//  quoted as a key). NULL too for a multiclass PREDICTION whose labels are
+//  wrong (answer_prediction_make says what is wrong).
 char *answer_prediction(const proto_msg_t *prediction, bool batch, size_t *len);
 
 //  The same with "request_id":ID after "model_version" (NULL or "" = none,
@@ -38,11 +38,13 @@ char *answer_prediction(const proto_msg_t *prediction, bool batch, size_t *len);
 char *answer_prediction_id(const proto_msg_t *prediction, bool batch, const char *request_id,
                            size_t *len);
 
-//  Checks what answer_prediction and answer_v2_infer read from a PREDICTION
-//  beyond the codec's checks: a multiclass one's class labels, a JSON list
-//  of k strings or numbers. Returns 0, or MLOPS_EPROTO / MLOPS_ENOMEM with
-//  why (size bytes) saying what is wrong.
-int answer_prediction_check(const proto_msg_t *prediction, char *why, size_t size);
+//  answer_prediction_id's body in *body (NULL when out of memory), checking
+//  as it goes what it reads from a PREDICTION beyond the codec's checks: a
+//  multiclass one's class labels, a JSON list of k strings or numbers,
+//  read once per answer. Returns 0, or MLOPS_EPROTO / MLOPS_ENOMEM with why
+//  (size bytes) saying what is wrong and *body NULL.
+int answer_prediction_make(const proto_msg_t *prediction, bool batch, const char *request_id,
+                           char **body, size_t *len, char *why, size_t size);
 
 //  Body for a 422: the n problems listed (of total found; when total > n a
 //  last entry says how many more there were). A problem with index >= 0 is
@@ -68,6 +70,11 @@ char *answer_syntax(const char *message, size_t position, size_t *len);
 //  Binary as above.
 char *answer_v2_infer(const proto_msg_t *prediction, const char *model_name, const char *id,
                       bool predict, bool probability, size_t *len);
+
+//  answer_v2_infer's body, checked as answer_prediction_make checks.
+int answer_v2_make(const proto_msg_t *prediction, const char *model_name, const char *id,
+                   bool predict, bool probability, char **body, size_t *len, char *why,
+                   size_t size);
 
 //  V2 error body {"error": message}.
 char *answer_v2_error(const char *message, size_t *len);

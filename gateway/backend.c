@@ -174,19 +174,18 @@ static void s_handle_prediction(gateway_t *self, const proto_msg_t *msg)
         gateway_settle_detail(self, req, 502, why);
         return;
     }
-    if (answer_prediction_check(msg, why, sizeof why) != 0 || s_probability_bad(msg, why, sizeof why)) {
+    char *answer = NULL;   //  built first: it reads (and checks) a multiclass one's labels once
+    size_t len = 0;
+    int rc = req->v2 ? http_v2_prediction(self, req, msg, &answer, &len, why, sizeof why)
+                     : answer_prediction_make(msg, req->batch, req->request_id, &answer, &len, why, sizeof why);
+    if (rc != 0 || s_probability_bad(msg, why, sizeof why)) {
+        free(answer);
         gateway_settle_detail(self, req, 502, why);
         return;
     }
     http_feedback_log(self, req, msg);
     if (req->shadow_id)
         rollout_link_production(self, req, msg);
-    if (req->v2) {
-        http_v2_prediction(self, req, msg);
-        return;
-    }
-    size_t len = 0;
-    char *answer = answer_prediction_id(msg, req->batch, req->request_id, &len);
     gateway_settle(self, req, 200, answer, len);
 }
 

@@ -169,8 +169,10 @@ void http_v2_complete(gateway_t *self, request_t *req);
 //  A worker's SIGNATURE: keeps it for its version (replacing one kept).
 void http_v2_signature(gateway_t *self, const proto_msg_t *msg);
 
-//  Answers a worker's PREDICTION / ERROR for a V2 request.
-void http_v2_prediction(gateway_t *self, request_t *req, const proto_msg_t *msg);
+//  The body of a V2 request's answer to a worker's PREDICTION (as
+//  answer_v2_make: 0, or an error with why); answers its ERROR.
+int http_v2_prediction(const gateway_t *self, const request_t *req, const proto_msg_t *msg,
+                       char **body, size_t *len, char *why, size_t size);
 void http_v2_error(gateway_t *self, request_t *req, const proto_msg_t *msg);
 
 //  The signature kept for version, or NULL. Borrowed until the next SIGNATURE.

@@ -310,14 +310,13 @@ void http_v2_complete(gateway_t *self, request_t *req)
     v2_infer_clear(&parsed);
 }
 
-void http_v2_prediction(gateway_t *self, request_t *req, const proto_msg_t *msg)
+int http_v2_prediction(const gateway_t *self, const request_t *req, const proto_msg_t *msg,
+                       char **body, size_t *len, char *why, size_t size)
 {
-    size_t len = 0;
     //  V2's own "id": the client's when it sent one, else the request id
-    char *text = answer_v2_infer(msg, self->cfg.model_name, req->v2_id ? req->v2_id : req->request_id,
-                                 req->v2_outputs & V2_OUTPUT_PREDICT,
-                                 req->v2_outputs & V2_OUTPUT_PROBABILITY, &len);
-    gateway_settle(self, req, 200, text, len);
+    return answer_v2_make(msg, self->cfg.model_name, req->v2_id ? req->v2_id : req->request_id,
+                          req->v2_outputs & V2_OUTPUT_PREDICT,
+                          req->v2_outputs & V2_OUTPUT_PROBABILITY, body, len, why, size);
 }
 
 void http_v2_error(gateway_t *self, request_t *req, const proto_msg_t *msg)

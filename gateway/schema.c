@@ -187,8 +187,8 @@ void schema_destroy(schema_t **p)
 const schema_field_t *schema_field(const schema_t *self, const char *name)
 {
     for (size_t k = 0; k < self->n_fields; k++)
-        if (strcmp(self->fields[k].name, name) == 0)
-            return &self->fields[k];
+        if (self->fields[k].name[0] == name[0] && strcmp(self->fields[k].name, name) == 0)
+            return &self->fields[k];   //  (first letters first: V2 looks up every input)
     return NULL;
 }
 

@@ -26,24 +26,32 @@ typedef enum { S_BOOL = 1, S_UINT, S_INT, S_FP, S_BYTES } s_family_t;
 
 typedef struct {
     const char *name;     //  wire name
+    size_t len;           //  its length
     s_family_t family;    //  how its values read
     double lo, hi;        //  range of an integer type
 } s_dtype_t;
 
+//  (the three the metadata advertises first: they are the ones sent)
 static const s_dtype_t s_dtypes[] = {
-    {"BOOL", S_BOOL, 0, 1},
-    {"UINT8", S_UINT, 0, 255}, {"UINT16", S_UINT, 0, 65535}, {"UINT32", S_UINT, 0, 4294967295.0},
-    {"UINT64", S_UINT, 0, 18446744073709551615.0},
-    {"INT8", S_INT, -128, 127}, {"INT16", S_INT, -32768, 32767},
-    {"INT32", S_INT, -2147483648.0, 2147483647.0},
-    {"INT64", S_INT, -9223372036854775808.0, 9223372036854775807.0},
-    {"FP16", S_FP, 0, 0}, {"FP32", S_FP, 0, 0}, {"FP64", S_FP, 0, 0}, {"BYTES", S_BYTES, 0, 0}};
+    {"INT64", 5, S_INT, -9223372036854775808.0, 9223372036854775807.0},
+    {"FP64", 4, S_FP, 0, 0}, {"BYTES", 5, S_BYTES, 0, 0}, {"BOOL", 4, S_BOOL, 0, 1},
+    {"UINT8", 5, S_UINT, 0, 255}, {"UINT16", 6, S_UINT, 0, 65535},
+    {"UINT32", 6, S_UINT, 0, 4294967295.0}, {"UINT64", 6, S_UINT, 0, 18446744073709551615.0},
+    {"INT8", 4, S_INT, -128, 127}, {"INT16", 5, S_INT, -32768, 32767},
+    {"INT32", 5, S_INT, -2147483648.0, 2147483647.0},
+    {"FP16", 4, S_FP, 0, 0}, {"FP32", 4, S_FP, 0, 0}};
 
+//  (length, first and last letter tell the names apart: one memcmp per
+//  lookup, where a strcmp per INT* name was a tenth of a one-row request)
 static const s_dtype_t *s_dtype(const char *name)
 {
-    for (size_t i = 0; name && i < sizeof s_dtypes / sizeof s_dtypes[0]; i++)
-        if (s_dtypes[i].name[0] == name[0] && strcmp(s_dtypes[i].name, name) == 0)
-            return &s_dtypes[i];
+    size_t len = name ? strlen(name) : 0;
+    for (size_t i = 0; len && i < sizeof s_dtypes / sizeof s_dtypes[0]; i++) {
+        const s_dtype_t *d = &s_dtypes[i];
+        if (d->len == len && d->name[0] == name[0] && d->name[len - 1] == name[len - 1]
+            && memcmp(d->name, name, len) == 0)
+            return d;
+    }
     return NULL;
 }
 
@@ -70,11 +78,12 @@ static v2_leaf_t s_leaf_of(json_t *v)
     return leaf;
 }
 
-//  Appends the leaves of data (nested lists, row-major) to t->values.
-static int s_flatten(v2_tensor_t *t, json_t *data, int depth, mlops_err_t *err)
+//  Appends the leaves of data (nested lists, row-major) to the tensors'
+//  values (t's: t->first was set).
+static int s_flatten(v2_tensors_t *ts, v2_tensor_t *t, json_t *data, int depth, mlops_err_t *err)
 {
     if (!json_is_array(data)) {
-        if (vec_push(&t->values, s_leaf_of(data)) != 0)
+        if (vec_push(&ts->leaves, s_leaf_of(data)) != 0)
             return mlops_err_set(err, MLOPS_ENOMEM, "out of memory");
         return 0;
     }
@@ -84,7 +93,7 @@ static int s_flatten(v2_tensor_t *t, json_t *data, int depth, mlops_err_t *err)
     size_t i;
     json_t *v;
     json_array_foreach(data, i, v) {
-        int rc = s_flatten(t, v, depth + 1, err);
+        int rc = s_flatten(ts, t, v, depth + 1, err);
         if (rc)
             return rc;
     }
@@ -100,8 +109,9 @@ static int s_binary_refused(const char *where, mlops_err_t *err)
 
 //  Reads tensor k of the document as the fast path reads one, with the
 //  checks only the document can fail (the fast path gives those up).
-static int s_tensor_doc(v2_tensor_t *t, json_t *in, size_t k, mlops_err_t *err)
+static int s_tensor_doc(v2_tensors_t *ts, v2_tensor_t *t, json_t *in, size_t k, mlops_err_t *err)
 {
+    t->first = ts->leaves.len;
     t->name = json_string_value(json_object_get(in, "name"));
     if (!json_is_object(in) || !t->name)
         return mlops_err_set(err, MLOPS_EPROTO, "inputs[%zu]: must be an object with a \"name\"", k);
@@ -122,7 +132,9 @@ static int s_tensor_doc(v2_tensor_t *t, json_t *in, size_t k, mlops_err_t *err)
         t->dims_int = t->dims_int && json_is_integer(v);
         t->dims[d] = json_integer_value(v);
     }
-    return s_flatten(t, data, 0, err);
+    int rc = s_flatten(ts, t, data, 0, err);
+    t->n_values = ts->leaves.len - t->first;
+    return rc;
 }
 
 /* --- one tensor, checked ------------------------------------------------- */
@@ -140,18 +152,20 @@ static int s_tensor_check(v2_tensor_t *t, mlops_err_t *err)
         return mlops_err_set(err, MLOPS_EPROTO, "input '%s': shape must be [N] or [N, 1] "
                              "(one column of the batch)", t->name);
     t->rows = (size_t)t->dims[0];
-    if (t->rows != t->values.len)
+    if (t->rows != t->n_values)
         return mlops_err_set(err, MLOPS_EPROTO, "input '%s': shape says %zu values, data holds %zu",
-                             t->name, t->rows, t->values.len);
+                             t->name, t->rows, t->n_values);
     return 0;
 }
 
 /* --- one value ----------------------------------------------------------- */
 
-//  Value row of tensor t into f, checked against its datatype.
-static int s_value(const v2_tensor_t *t, size_t row, proto_field_t *f, mlops_err_t *err)
+//  Value row of tensor t (its values in leaves) into f, checked against
+//  its datatype.
+static int s_value(const v2_tensor_t *t, const v2_leaf_t *leaves, size_t row, proto_field_t *f,
+                   mlops_err_t *err)
 {
-    const v2_leaf_t *v = &t->values.at[row];
+    const v2_leaf_t *v = &leaves[t->first + row];
     const s_dtype_t *dtype = t->dtype;
     f->name = t->name;
     f->str = v->str;
@@ -195,11 +209,32 @@ static bool s_fits(schema_type_t type, s_family_t family)
     return family == S_INT || family == S_UINT || (type == SCHEMA_NUMBER && family == S_FP);
 }
 
-static int s_against(const schema_t *schema, const v2_tensor_t *ts, size_t n, mlops_err_t *err)
+//  The first required input none of the n tensors gives, NULL when none is
+//  missing. The tensors have distinct names (s_tensors), so they name
+//  distinct inputs: when as many required ones are given as there are, none
+//  is missing, and the search by name is left for a request that lacks one.
+static const schema_field_t *s_missing(const schema_t *schema, const v2_tensor_t *ts, size_t n)
+{
+    size_t required = 0, given = 0;
+    for (size_t j = 0; j < schema->n_fields; j++)
+        required += schema->fields[j].required;
+    for (size_t k = 0; k < n; k++)
+        given += ts[k].field->required;
+    for (size_t j = 0; j < schema->n_fields && given < required; j++) {
+        bool found = false;
+        for (size_t k = 0; k < n && !found; k++)
+            found = strcmp(ts[k].name, schema->fields[j].name) == 0;
+        if (schema->fields[j].required && !found)
+            return &schema->fields[j];
+    }
+    return NULL;
+}
+
+static int s_against(const schema_t *schema, v2_tensor_t *ts, size_t n, mlops_err_t *err)
 {
     for (size_t k = 0; k < n; k++) {
         const s_dtype_t *dtype = ts[k].dtype;
-        const schema_field_t *f = schema_field(schema, ts[k].name);
+        const schema_field_t *f = ts[k].field = schema_field(schema, ts[k].name);
         if (!f)
             return mlops_err_set(err, MLOPS_EPROTO, "input '%s' is not an input of the model "
                                  "(GET /v2/models/NAME lists them)", ts[k].name);
@@ -210,22 +245,16 @@ static int s_against(const schema_t *schema, const v2_tensor_t *ts, size_t n, ml
                                  : f->type == SCHEMA_INTEGER ? "INT8..INT64 or UINT8..UINT64"
                                  : "FP16..FP64 or an integer type");
     }
-    for (size_t j = 0; j < schema->n_fields; j++) {
-        bool given = false;
-        for (size_t k = 0; k < n && !given; k++)
-            given = strcmp(ts[k].name, schema->fields[j].name) == 0;
-        if (schema->fields[j].required && !given)
-            return mlops_err_set(err, MLOPS_EPROTO, "input '%s' is required by the model",
-                                 schema->fields[j].name);
-    }
+    const schema_field_t *missing = s_missing(schema, ts, n);
+    if (missing)
+        return mlops_err_set(err, MLOPS_EPROTO, "input '%s' is required by the model", missing->name);
     return 0;
 }
 
 //  A closed category's value must be one of its levels.
-static int s_category(const schema_t *schema, const v2_tensor_t *t, const proto_field_t *f,
-                      size_t row, mlops_err_t *err)
+static int s_category(const v2_tensor_t *t, const proto_field_t *f, size_t row, mlops_err_t *err)
 {
-    const schema_field_t *sf = schema ? schema_field(schema, t->name) : NULL;
+    const schema_field_t *sf = t->field;
     if (!sf || !sf->closed || f->kind != PROTO_VAL_STR || schema_level_known(sf, f->str))
         return 0;
     char known[160] = "";
@@ -289,17 +318,18 @@ static int s_header(v2_infer_t *self, json_t *root, const schema_t *schema, mlop
 
 //  Checks every tensor (read from the document when doc is not NULL), the
 //  rows they share in *rows.
-static int s_tensors(v2_tensor_t *ts, json_t *inputs, size_t n, size_t rows_max, size_t *rows,
+static int s_tensors(v2_tensors_t *all, json_t *inputs, size_t n, size_t rows_max, size_t *rows,
                      mlops_err_t *err)
 {
+    v2_tensor_t *ts = all->at;
     for (size_t k = 0; k < n; k++) {
-        int rc = inputs ? s_tensor_doc(&ts[k], json_array_get(inputs, k), k, err) : 0;
+        int rc = inputs ? s_tensor_doc(all, &ts[k], json_array_get(inputs, k), k, err) : 0;
         if (rc == 0)
             rc = s_tensor_check(&ts[k], err);
         if (rc)
             return rc;
         for (size_t j = 0; j < k; j++)
-            if (strcmp(ts[j].name, ts[k].name) == 0)
+            if (ts[j].name[0] == ts[k].name[0] && strcmp(ts[j].name, ts[k].name) == 0)
                 return mlops_err_set(err, MLOPS_EPROTO, "input '%s' is given twice", ts[k].name);
         if (ts[k].rows != ts[0].rows)
             return mlops_err_set(err, MLOPS_EPROTO, "input '%s' has %zu rows, input '%s' has %zu: "
@@ -314,9 +344,10 @@ static int s_tensors(v2_tensor_t *ts, json_t *inputs, size_t n, size_t rows_max,
 }
 
 //  Row i of every tensor makes record i.
-static int s_records(v2_infer_t *self, const v2_tensor_t *ts, size_t n, size_t rows,
-                     const schema_t *schema, mlops_err_t *err)
+static int s_records(v2_infer_t *self, const v2_tensors_t *all, size_t n, size_t rows,
+                     mlops_err_t *err)
 {
+    const v2_tensor_t *ts = all->at;
     body_t *b = &self->body;
     b->records = calloc(rows, sizeof *b->records);
     b->fields = calloc(rows * n, sizeof *b->fields);
@@ -327,9 +358,9 @@ static int s_records(v2_infer_t *self, const v2_tensor_t *ts, size_t n, size_t r
         b->records[i] = (proto_record_t){.fields = b->fields + i * n, .n_fields = n};
         for (size_t k = 0; k < n; k++) {
             proto_field_t *f = &b->fields[i * n + k];
-            int rc = s_value(&ts[k], i, f, err);
+            int rc = s_value(&ts[k], all->leaves.at, i, f, err);
             if (rc == 0)
-                rc = s_category(schema, &ts[k], f, i, err);
+                rc = s_category(&ts[k], f, i, err);
             if (rc)
                 return rc;
         }
@@ -339,7 +370,7 @@ static int s_records(v2_infer_t *self, const v2_tensor_t *ts, size_t n, size_t r
 
 //  The checks both paths share, on tensors read (from the document when
 //  inputs is not NULL).
-static int s_check(v2_infer_t *self, const schema_t *schema, size_t rows_max, v2_tensor_t *ts,
+static int s_check(v2_infer_t *self, const schema_t *schema, size_t rows_max, v2_tensors_t *ts,
                    size_t n, json_t *inputs, mlops_err_t *err)
 {
     if (n == 0 || n > PROTO_FIELDS_MAX)
@@ -348,8 +379,8 @@ static int s_check(v2_infer_t *self, const schema_t *schema, size_t rows_max, v2
     size_t rows = 0;
     int rc = s_tensors(ts, inputs, n, rows_max, &rows, err);
     if (rc == 0 && schema)
-        rc = s_against(schema, ts, n, err);
-    return rc ? rc : s_records(self, ts, n, rows, schema, err);
+        rc = s_against(schema, ts->at, n, err);
+    return rc ? rc : s_records(self, ts, n, rows, err);
 }
 
 static void s_reset(v2_infer_t *self)
@@ -379,7 +410,7 @@ int v2_infer_parse_full(v2_infer_t *self, const char *text, size_t len, const sc
         return mlops_err_set(err, MLOPS_ENOMEM, "out of memory");
     for (size_t k = 0; k < n && k < ts.cap; k++)
         ts.at[ts.len++] = (v2_tensor_t){0};
-    rc = s_check(self, schema, rows_max, ts.at, n <= PROTO_FIELDS_MAX ? n : 0, inputs, err);
+    rc = s_check(self, schema, rows_max, &ts, n <= PROTO_FIELDS_MAX ? n : 0, inputs, err);
     v2_tensors_free(&ts);
     return rc;
 }
@@ -389,18 +420,18 @@ int v2_infer_parse(v2_infer_t *self, const char *text, size_t len, const schema_
 {
     s_reset(self);
     body_clear(&self->body);
-    char *copy = malloc(len + 1);
+    char *copy = len < SIZE_MAX - 1 - V2_SCAN_PAD ? malloc(len + 1 + V2_SCAN_PAD) : NULL;
     if (!copy)
         return mlops_err_set(err, MLOPS_ENOMEM, "out of memory for a body of %zu bytes", len);
     memcpy(copy, text, len);
-    copy[len] = '\0';
+    memset(copy + len, 0, 1 + V2_SCAN_PAD);
     v2_tensors_t ts = {0};
     int fast = v2_fast_scan(copy, len, &ts, self->id, sizeof self->id, &self->has_id);
     int rc = fast < 0 ? mlops_err_set(err, MLOPS_ENOMEM, "out of memory") : 0;
     if (fast > 0) {
         self->body.copy = copy;   //  the strings the tensors point to
         self->outputs = V2_OUTPUT_PREDICT | V2_OUTPUT_PROBABILITY;
-        rc = s_check(self, schema, rows_max, ts.at, ts.len, NULL, err);
+        rc = s_check(self, schema, rows_max, &ts, ts.len, NULL, err);
     } else
         free(copy);
     v2_tensors_free(&ts);

@@ -10,6 +10,7 @@
 #include "utf8.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,23 +18,46 @@ typedef struct {
     char *p;       //  cursor
     char *end;     //  end of the text (a NUL sits there)
     bool oom;      //  an allocation failed
+    v2_tensors_t *ts;  //  where values go
 } s_scan_t;
 
 static void s_ws(s_scan_t *sc)
 {
-    while (*sc->p == ' ' || *sc->p == '\n' || *sc->p == '\r' || *sc->p == '\t')
-        sc->p++;
+    char *p = sc->p;
+    while (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')
+        p++;
+    sc->p = p;
 }
 
-static bool s_char(s_scan_t *sc, char c)
+//  c, with any whitespace around it read. (Most tokens have none on one
+//  side: one compare tells, where the loop cost a sixth of the scan.)
+static inline bool s_char(s_scan_t *sc, char c)
 {
-    s_ws(sc);
-    if (*sc->p != c)
-        return false;
+    if (*sc->p != c) {
+        s_ws(sc);
+        if (*sc->p != c)
+            return false;
+    }
     sc->p++;
-    s_ws(sc);
+    if ((unsigned char)*sc->p <= ' ')
+        s_ws(sc);
     return true;
 }
+
+//  Whether the text at sc->p starts with lit (n bytes), then stepped over.
+//  The text has V2_SCAN_PAD readable bytes after it, so the compare may run
+//  past its end: with n a constant it is a few loads, not a call. A key is
+//  compared as written, quotes and all: one with an escape in it is none of
+//  ours (and a \u one is left to jansson).
+static inline bool s_at(s_scan_t *sc, const char *lit, size_t n)
+{
+    if (memcmp(sc->p, lit, n) != 0)
+        return false;
+    sc->p += n;
+    return true;
+}
+
+#define S_AT(sc, lit) s_at((sc), (lit), sizeof(lit) - 1)
 
 //  A string at sc->p, unescaped and cut in place (it ends with a NUL where
 //  the text had its closing quote or before); NULL for a \u escape (the
@@ -80,6 +104,32 @@ static const char *s_string(s_scan_t *sc)
     return start;
 }
 
+//  The decimal text..end ("-7.25") when it has no exponent and at most 15
+//  digits: their integer (exact in a double) over a power of ten (exact up
+//  to 10^22), one rounding, the correctly rounded value strtod gives at a
+//  tenth of its cost. false for any other form (strtod reads it).
+static bool s_decimal(const char *text, const char *end, double *out)
+{
+    static const double pow10[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
+                                   1e11, 1e12, 1e13, 1e14, 1e15};
+    bool neg = *text == '-';
+    uint64_t m = 0;
+    int digits = 0, places = -1;
+    for (const char *c = text + neg; c < end; c++) {
+        if (*c == '.' && places < 0) {
+            places = 0;
+            continue;
+        }
+        if (*c < '0' || *c > '9' || ++digits > 15)
+            return false;
+        m = m * 10 + (uint64_t)(*c - '0');
+        places += places >= 0;
+    }
+    double v = (double)m / pow10[places > 0 ? places : 0];
+    *out = neg ? -v : v;
+    return true;
+}
+
 //  A JSON number: INT when it has no fraction or exponent (and fits
 //  jansson's integer), else FLOAT.
 static bool s_number(s_scan_t *sc, v2_leaf_t *leaf)
@@ -111,7 +161,6 @@ static bool s_number(s_scan_t *sc, v2_leaf_t *leaf)
         if (end != q)
             return false;   //  a leading zero: not JSON
     } else {
-        leaf->kind = PROTO_VAL_FLOAT, leaf->num = strtod(sc->p, &end);
         //  strtod takes forms JSON does not ("1.", ".5e"): the grammar decides
         char *g = q;
         if (*g == '.' && !(*++g >= '0' && *g <= '9'))
@@ -125,7 +174,9 @@ static bool s_number(s_scan_t *sc, v2_leaf_t *leaf)
             while (*g >= '0' && *g <= '9')
                 g++;
         }
-        if (g != end)
+        leaf->kind = PROTO_VAL_FLOAT;
+        end = g;
+        if (!s_decimal(sc->p, g, &leaf->num) && (leaf->num = strtod(sc->p, &end), g != end))
             return false;
     }
     if (errno == ERANGE || end == sc->p)
@@ -151,8 +202,8 @@ static bool s_leaf(s_scan_t *sc, v2_leaf_t *leaf)
     return s_number(sc, leaf);
 }
 
-//  data: a list of values or of lists, flattened into t->values.
-static bool s_data(s_scan_t *sc, v2_tensor_t *t, int depth)
+//  data: a list of values or of lists, flattened onto the leaves.
+static bool s_data(s_scan_t *sc, int depth)
 {
     if (depth >= V2_NEST_MAX || !s_char(sc, '['))
         return false;
@@ -160,14 +211,14 @@ static bool s_data(s_scan_t *sc, v2_tensor_t *t, int depth)
         return true;
     do {
         if (*sc->p == '[') {
-            if (!s_data(sc, t, depth + 1))
+            if (!s_data(sc, depth + 1))
                 return false;
             continue;
         }
         v2_leaf_t leaf;
         if (!s_leaf(sc, &leaf))
             return false;
-        if (vec_push(&t->values, leaf) != 0)
+        if (vec_push(&sc->ts->leaves, leaf) != 0)
             return !(sc->oom = true);
     } while (s_char(sc, ','));
     return s_char(sc, ']');
@@ -197,25 +248,22 @@ static bool s_shape(s_scan_t *sc, v2_tensor_t *t)
 static bool s_tensor(s_scan_t *sc, v2_tensor_t *t)
 {
     unsigned seen = 0;
+    t->first = sc->ts->leaves.len;
     if (!s_char(sc, '{'))
         return false;
     do {
-        const char *key = s_string(sc);
-        if (!key || !s_char(sc, ':'))
-            return false;
-        static const char *keys[] = {"name", "datatype", "shape", "data"};
-        unsigned bit = 0;
-        for (unsigned k = 0; k < 4 && !bit; k++)   //  (first letters first: no call)
-            bit = key[0] == keys[k][0] && strcmp(key, keys[k]) == 0 ? 1u << k : 0;
-        if (!bit || (seen & bit))
+        unsigned bit = S_AT(sc, "\"name\"") ? 1 : S_AT(sc, "\"datatype\"") ? 2
+                     : S_AT(sc, "\"shape\"") ? 4 : S_AT(sc, "\"data\"") ? 8 : 0;
+        if (!bit || (seen & bit) || !s_char(sc, ':'))
             return false;   //  another key (parameters), or one twice
         seen |= bit;
         bool ok = bit == 1 ? (t->name = s_string(sc)) != NULL
                 : bit == 2 ? (t->datatype = s_string(sc)) != NULL
-                : bit == 4 ? s_shape(sc, t) : s_data(sc, t, 0);
+                : bit == 4 ? s_shape(sc, t) : s_data(sc, 0);
         if (!ok)
             return false;
     } while (s_char(sc, ','));
+    t->n_values = sc->ts->leaves.len - t->first;
     return seen == 15 && s_char(sc, '}');
 }
 
@@ -234,14 +282,16 @@ static bool s_inputs(s_scan_t *sc, v2_tensors_t *ts)
 
 int v2_fast_scan(char *text, size_t len, v2_tensors_t *ts, char *id, size_t id_size, bool *has_id)
 {
-    s_scan_t sc = {.p = text, .end = text + len};
+    s_scan_t sc = {.p = text, .end = text + len, .ts = ts};
     bool seen_id = false, seen_inputs = false, ok = s_char(&sc, '{');
     while (ok) {
-        const char *key = s_string(&sc), *value = NULL;
-        ok = key && s_char(&sc, ':');
-        if (ok && strcmp(key, "id") == 0 && !seen_id)
+        const char *value = NULL;
+        int key = S_AT(&sc, "\"id\"") ? 0 : S_AT(&sc, "\"inputs\"") ? 1 : -1;
+        if (key >= 0 && !s_char(&sc, ':'))
+            ok = false;
+        else if (key == 0 && !seen_id)
             ok = seen_id = (value = s_string(&sc)) != NULL && strlen(value) < id_size;
-        else if (ok && strcmp(key, "inputs") == 0 && !seen_inputs)
+        else if (key == 1 && !seen_inputs)
             ok = seen_inputs = s_inputs(&sc, ts);
         else
             ok = false;
@@ -259,7 +309,6 @@ int v2_fast_scan(char *text, size_t len, v2_tensors_t *ts, char *id, size_t id_s
 
 void v2_tensors_free(v2_tensors_t *ts)
 {
-    for (size_t k = 0; k < ts->len; k++)
-        vec_free(&ts->at[k].values);
+    vec_free(&ts->leaves);
     vec_free(ts);
 }

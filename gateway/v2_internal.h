@@ -8,12 +8,14 @@
 #define MLOPS_V2_INTERNAL_H
 
 #include "msg.h"
+#include "schema.h"
 #include "vec.h"
 
 #include <stdbool.h>
 #include <stddef.h>
 
 #define V2_NEST_MAX 8          //  nesting of a tensor's data lists
+#define V2_SCAN_PAD 16         //  zero bytes v2_fast_scan may read past the text's NUL
 
 //  One value of a tensor's data.
 typedef struct {
@@ -29,15 +31,25 @@ typedef struct {
     size_t n_dims;             //  its length
     bool dims_int;             //  its first two entries are integers
     long long dims[2];         //  and their values
-    VEC(v2_leaf_t) values;     //  data, flattened row-major
+    size_t first;              //  its data, flattened row-major: leaves[first..]
+    size_t n_values;           //  and how many
     const void *dtype;         //  v2.c's datatype entry, once checked
+    const schema_field_t *field; //  the signature's input, once checked against one (else NULL)
     size_t rows;               //  shape[0], once checked
 } v2_tensor_t;
 
-typedef VEC(v2_tensor_t) v2_tensors_t;
+//  The tensors (a VEC's three fields, so vec_push works on it) and their
+//  values in one list, tensor after tensor: one allocation, not one per
+//  input, which a one-row request noticed.
+typedef struct {
+    v2_tensor_t *at;           //  the tensors, len used of cap
+    size_t len;
+    size_t cap;
+    VEC(v2_leaf_t) leaves;     //  every tensor's values
+} v2_tensors_t;
 
-//  Reads text (len bytes, a writable copy with a NUL after it: strings are
-//  cut in place) as {"id": str, "inputs": [{"name", "datatype", "shape",
+//  Reads text (len bytes, a writable copy with a NUL and V2_SCAN_PAD more
+//  zero bytes after it: strings are cut in place, keys compared in words) as {"id": str, "inputs": [{"name", "datatype", "shape",
 //  "data"}, ...]} in any key order, no other key, no \u escape, no
 //  duplicate key, numbers JSON's. Returns 1 with the tensors and the id
 //  (id_size bytes, has_id), 0 when the text is anything else (the caller
@@ -45,7 +57,7 @@ typedef VEC(v2_tensor_t) v2_tensors_t;
 int v2_fast_scan(char *text, size_t len, v2_tensors_t *tensors, char *id, size_t id_size,
                  bool *has_id);
 
-//  Frees the tensors' values and the list.
+//  Frees the tensors and their values.
 void v2_tensors_free(v2_tensors_t *tensors);
 
 #endif

@@ -46,9 +46,13 @@ static void test_answer_multiclass(void)
                        .prediction = {.model_version = 7, .predictions = pred, .probabilities = proba,
                                       .n = 2, .task = "multiclass", .classes = "[\"a\",\"b\",\"c\"]",
                                       .class_probabilities = classes, .n_class_probabilities = 6}};
-    char why[160];
+    char why[160], *made = NULL;
     size_t len = 0;
-    CHECK_INT(answer_prediction_check(&msg, why, sizeof why), 0);
+    CHECK_INT(answer_prediction_make(&msg, false, "r", &made, &len, why, sizeof why), 0);
+    CHECK_STR(made, "{\"prediction\":\"b\",\"probabilities\":{\"a\":0.1,\"b\":0.8,\"c\":0.1},"
+                    "\"model_version\":7,\"request_id\":\"r\"}");
+    CHECK_INT(len, strlen(made));
+    free(made);
     char *one = answer_prediction(&msg, false, &len);
     CHECK_STR(one, "{\"prediction\":\"b\",\"probabilities\":{\"a\":0.1,\"b\":0.8,\"c\":0.1},"
                    "\"model_version\":7}");
@@ -94,16 +98,28 @@ static void test_answer_multiclass_bad_labels(void)
                        .prediction = {.predictions = pred, .probabilities = proba, .n = 1,
                                       .task = "multiclass", .classes = "[\"a\"]",
                                       .class_probabilities = classes, .n_class_probabilities = 2}};
-    char why[160];
-    CHECK_INT(answer_prediction_check(&msg, why, sizeof why), MLOPS_EPROTO);
-    CHECK_CONTAINS(why, "not a list of 2");
-    msg.prediction.classes = "[\"a\", 2]";
-    CHECK_INT(answer_prediction_check(&msg, why, sizeof why), MLOPS_EPROTO);
-    CHECK_CONTAINS(why, "class label 1 that is not a string or a number like the others");
-    msg.prediction.classes = "[\"a\", null]";
-    CHECK_INT(answer_prediction_check(&msg, why, sizeof why), MLOPS_EPROTO);
-    msg.prediction.classes = "not json";
-    CHECK_INT(answer_prediction_check(&msg, why, sizeof why), MLOPS_EPROTO);
+    const char *bad[][2] = {
+        {"[\"a\"]", "the inference worker sent 2 class probabilities per record and class labels "
+                    "that are not a list of 2"},
+        {"[\"a\", 2]", "class label 1 that is not a string or a number like the others"},
+        {"[\"a\", null]", "class label 1 that is not a string or a number like the others"},
+        {"not json", "not a list of 2"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        //  both builders refuse them, saying why, with no body
+        char why[160] = "", why_v2[160] = "", *body = (char *)"x", *body_v2 = (char *)"x";
+        size_t len = 0;
+        msg.prediction.classes = bad[i][0];
+        CHECK_INT(answer_prediction_make(&msg, true, NULL, &body, &len, why, sizeof why), MLOPS_EPROTO);
+        CHECK_CONTAINS(why, bad[i][1]);
+        CHECK(body == NULL);
+        CHECK_INT(answer_v2_make(&msg, "m", NULL, true, true, &body_v2, &len, why_v2, sizeof why_v2),
+                  MLOPS_EPROTO);
+        CHECK_STR(why_v2, why);
+        CHECK(body_v2 == NULL);
+        CHECK(answer_prediction(&msg, false, &len) == NULL);
+        CHECK(answer_v2_infer(&msg, "m", NULL, true, true, &len) == NULL);
+    }
 }
 
 //  A regression answer: the value, no class, no probability.
@@ -115,8 +131,13 @@ static void test_answer_regression(void)
                        .prediction = {.model_version = 2, .predictions = pred, .probabilities = nan2,
                                       .n = 2, .task = "regression", .values = values, .n_values = 2}};
     size_t len;
-    char why[160];
-    CHECK_INT(answer_prediction_check(&msg, why, sizeof why), 0);
+    char why[160], *made = NULL, *made_v2 = NULL;
+    CHECK_INT(answer_prediction_make(&msg, true, NULL, &made, &len, why, sizeof why), 0);
+    CHECK_STR(made, "{\"predictions\":[151.3,-2],\"model_version\":2}");
+    free(made);
+    CHECK_INT(answer_v2_make(&msg, "m", NULL, true, false, &made_v2, &len, why, sizeof why), 0);
+    CHECK_CONTAINS(made_v2, "\"data\":[151.3,-2]");
+    free(made_v2);
     char *one = answer_prediction(&msg, false, &len);
     CHECK_STR(one, "{\"prediction\":151.3,\"model_version\":2}");
     free(one);
