@@ -482,7 +482,7 @@ static bool s_allowed(broker_t *self, zframe_t *frame, const proto_msg_t *msg, m
     static const char *const model[] = {"infer", "read", "admin", "gateway", NULL};
     static const char *const serving[] = {"infer", NULL};
     const char *const *roles = cmd == PROTO_RETRAIN || cmd == PROTO_PROMOTE || cmd == PROTO_ROLLBACK
-                               || cmd == PROTO_FEEDBACK
+                               || (cmd == PROTO_FEEDBACK && msg->feedback.rows_len > 0)
                                || broker_rollout_reporting(msg)
                                    ? change
                                : cmd == PROTO_GET_MODEL ? model

@@ -275,3 +275,19 @@ def test_a_canary_report_needs_a_role_that_may_change(procs, tmp_path):
     assert wire.data(answered, "CANARY")["rollout"] == "none"
     assert wire.data(broker.reply_as("gw", "CANARY", report, version=2), "CANARY")["rollout"] == "none"
     assert "control: CANARY refused: the key has no role that may send it" in broker.log()
+
+
+def test_feedback_rows_need_a_role_that_may_change_the_counts_only_read(procs, tmp_path):
+    """FEEDBACK with rows writes the feedback set: a read key is refused it,
+    naming the role; the same key asking for the counts (no rows, as
+    `mlops feedback` does) is answered (broker/control.c, s_allowed)."""
+    keys = Keys(tmp_path / "roles")
+    for name, role in (("cli", "read"), ("dash", "read")):   # cli: the fixture's own
+        out = keygen_role(keys, name, role)
+        assert out.returncode == 0, out.stderr
+    broker = CurveBroker(procs, keys)
+    refused = broker.reply_as("dash", "FEEDBACK", {"rows": b"\x90"}, version=2)
+    assert refused is not None and not refused["ok"], refused
+    assert "FEEDBACK is not allowed for this key: it needs the role admin" in refused["error"], refused
+    counts = wire.data(broker.reply_as("dash", "FEEDBACK", {}, version=2), "FEEDBACK")
+    assert counts["rows"] == 0, counts
