@@ -26,6 +26,7 @@
 #include "feedback_io.h"
 #include "flags.h"
 #include "rollout_io.h"
+#include "source.h"
 #include "task_name.h"
 
 #include <errno.h>
@@ -568,9 +569,11 @@ static int s_prepare_dirs(s_up_t *self)
         return 1;
     }
     char source[PATH_MAX];
-    if (strncmp(self->source, "synthetic", 9) == 0 || strncmp(self->source, "dataset:", 8) == 0
-        || !realpath(self->source, source))
-        return 0;   //  not a file here: the extract worker says why when it runs
+    source_t spec;   //  the file of PATH, csv:PATH and PATH+feedback alike
+    mlops_err_t err;
+    if (source_parse(self->source, &spec, &err) != 0 || spec.kind != SOURCE_PATH
+        || !realpath(spec.base, source))
+        return 0;   //  not a file here: the broker or the extract worker says why
     char *slash = strrchr(source, '/');
     *slash = '\0';
     snprintf(self->data_root, sizeof self->data_root, "%s", slash == source ? "/" : source);

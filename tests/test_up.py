@@ -311,3 +311,24 @@ def test_up_listens_on_loopback_http_only(up_stack):
                          capture_output=True, text=True, timeout=30)
     assert out.returncode == 0 and "run 2" in out.stdout, out.stdout + out.stderr
     up.wait_for(r"reachable:\s+HTTP on 127.0.0.1:%d only; broker and backend as ipc sockets" % up.port, 5)
+
+
+def test_up_gives_extract_the_directory_of_a_csv_source(up_stack, tmp_path):
+    """--source csv:PATH+feedback names the same file as PATH: the extract
+    worker is started with --data-root its directory (the prefix and the
+    suffix are the source grammar's, proto/source.h), so the first retrain
+    may read it."""
+    csv = tmp_path / "rows.csv"
+    csv.write_text("Pclass,Sex,Age,Fare,Survived\n" + "".join(
+        "%d,%s,%d,%d.5,%d\n" % (1 + i % 3, ("male", "female")[i % 2], 20 + i % 40, 7 + i, i % 2)
+        for i in range(60)))
+    up = up_stack("--infer-workers", "1", "--train-workers", "1", "--source", "csv:%s+feedback" % csv)
+    deadline = time.time() + READY_TIMEOUT_SEC
+    extract = []
+    while not extract and time.time() < deadline and up.proc.poll() is None:
+        extract = [a for a in map(_argv, children_of(up.proc.pid))
+                   if a and a[0].endswith("/mlops-worker") and "extract" in a]
+        time.sleep(0.2)
+    assert extract, up.text()[-2000:]
+    argv = extract[0]
+    assert argv[argv.index("--data-root") + 1] == str(tmp_path), argv
