@@ -378,7 +378,7 @@ static broker_t *s_new(const broker_config_t *cfg, bool detached, mlops_err_t *e
         self->drift = drift_new(&self->cfg.drift);
     bool drift_ok = self->cfg.drift.threshold <= 0 || self->drift;
     self->progress = progress_table_new();
-    self->rollout = rollout_new();
+    self->rollout = rollout_reports_new();
     self->rollout_check_mono = zclock_mono() + ROLLOUT_GRACE_MSEC;
     if (!self->store || !self->batch || !self->curve || !self->dispatch || !self->fleet || !drift_ok
         || !self->progress || !self->rollout) {
@@ -446,7 +446,7 @@ void broker_destroy(broker_t **p)
     dispatch_destroy(&self->dispatch);
     fleet_destroy(&self->fleet);
     progress_table_destroy(&self->progress);
-    rollout_destroy(&self->rollout);
+    rollout_reports_destroy(&self->rollout);
     run_clear(&self->active);
     store_destroy(&self->store);
     for (size_t i = 0; i < sizeof self->strings / sizeof self->strings[0]; i++)

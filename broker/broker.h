@@ -30,7 +30,7 @@
 
 #include "dag.h"
 #include "drift.h"
-#include "rollout.h"
+#include "rollout_reports.h"
 #include "err.h"
 #include "msg.h"
 #include "registry.h"
@@ -80,7 +80,7 @@ typedef struct {
     drift_config_t drift;            //  --drift-*: threshold 0 = no drift watch (drift.h)
     size_t feedback_max_bytes;       //  --feedback-max-bytes: the feedback set's cap, 0 = 64 MiB
     rollout_via_t promote_via;       //  --promote-via: a run's version goes to production
-                                     //  directly (percent 0) or through a canary (rollout.h)
+                                     //  directly (percent 0) or through a canary (rollout_reports.h)
 } broker_config_t;
 
 typedef struct broker broker_t;

@@ -41,7 +41,7 @@
 #include "msg.h"
 #include "outage.h"
 #include "progress_table.h"
-#include "rollout.h"
+#include "rollout_reports.h"
 #include "store.h"
 #include "throttle.h"
 
@@ -73,7 +73,7 @@ struct broker {
     drift_t *drift;               //  --drift-threshold: live profiles per version, NULL = off
     uint64_t drift_unwatched[DRIFT_VERSIONS_MAX]; //  versions whose artifact has no profile
     size_t drift_n_unwatched;     //  ring position in drift_unwatched
-    rollout_t *rollout;           //  the gateways' reports on the current rollout (rollout.h)
+    rollout_reports_t *rollout;           //  the gateways' reports on the current rollout (rollout_reports.h)
     int64_t rollout_check_mono;   //  the tick looks at a canary's period again then (first:
                                   //  ROLLOUT_GRACE_MSEC after start, for the gateways to report)
     //  figures for the bench: time inside handlers (commits: batch_figures)
@@ -174,7 +174,7 @@ int broker_feedback_ref(broker_t *self, const char *source, stage_ref_t *ref, ml
 //  The feedback set's counts into the metrics page's gauges (left 0 when
 //  the store cannot say).
 void broker_feedback_gauges(broker_t *self, exporter_gauges_t *g);
-/* --- rollout_watch.c: canary and shadow (rollout.h) ------------------------ */
+/* --- rollout_watch.c: canary and shadow (rollout_reports.h) ------------------------ */
 
 //  PROMOTE with a rollout key (rollout_requested): starts the rollout in
 //  txn and fills the answer. Returns 0, or with err MLOPS_EINVAL (the keys,

@@ -106,7 +106,7 @@ static int s_duration(const char *flag, const char *text, int64_t *msec)
     return flags_report(S_PROG, flags_duration(flag, text, 1, INT64_MAX, msec, &err), &err);
 }
 
-//  --promote-via direct | canary:P%:DURATION (rollout.h); 0 or -1 with a message.
+//  --promote-via direct | canary:P%:DURATION (rollout_reports.h); 0 or -1 with a message.
 static int s_promote_via(broker_config_t *cfg, const char *text)
 {
     mlops_err_t err;

@@ -1,6 +1,6 @@
 /*  rollout_watch.c: the broker's side of canary and shadow rollouts
     (PROTOCOL.md, PROMOTE "Rollouts" and CANARY) around the pure
-    rollout.h: PROMOTE with a rollout key starts one, CANARY reports and
+    rollout_reports.h: PROMOTE with a rollout key starts one, CANARY reports and
     answers, the tick ends a canary whose period is over by promoting or
     rolling back through the registry, ROLLBACK or a plain PROMOTE ends one
     at once, and --promote-via canary starts one for a run's version.
@@ -10,12 +10,12 @@
     ROLLOUT_BLOB_KEY, written in the same transaction as the registry change
     that goes with it, and read back from the store whenever it is needed
     (there is no copy beside it): a broker restart carries on with it. The
-    gateways' reports are in memory (rollout.h says why that is enough).
+    gateways' reports are in memory (rollout_reports.h says why that is enough).
 */
 #include "broker_internal.h"
 #include "log.h"
 #include "registry.h"
-#include "rollout.h"
+#include "rollout_reports.h"
 #include "rollout_io.h"
 
 #include <stdio.h>
@@ -196,7 +196,7 @@ static int s_take_report(broker_t *self, const rollout_state_t *def, const proto
     mlops_err_t why;
     if (rollout_report_decode(msg->canary.report, msg->canary.report_len, &report, &why) != 0)
         return mlops_err_set(err, why.code, "report: %s", why.msg);
-    return rollout_report(self->rollout, def, msg->canary.gateway, &report, err);
+    return rollout_reports_add(self->rollout, def, msg->canary.gateway, &report, err);
 }
 
 //  True when a CANARY carries a report (not absent, not nil).
@@ -224,7 +224,7 @@ int broker_rollout_answer(broker_t *self, const proto_msg_t *msg, uint8_t **out,
         return rc;
     }
     rollout_report_t sum;
-    rollout_sum(self->rollout, &def, &sum);
+    rollout_reports_sum(self->rollout, &def, &sum);
     rollout_fill(&def, &sum);
     def.production = (int64_t)s_production(self);
     return rollout_state_encode(&def, out, len);
@@ -284,7 +284,7 @@ void broker_rollout_tick(broker_t *self)
     mlops_err_t err;
     if (s_def_get(self, NULL, &def, &err) != 0 || def.rollout != ROLLOUT_CANARY)
         return;
-    rollout_sum(self->rollout, &def, &sum);
+    rollout_reports_sum(self->rollout, &def, &sum);
     if (rollout_due(&def, &sum, broker_wall()))
         s_end_due(self, &def, &sum);
 }

@@ -1,4 +1,4 @@
-/*  test_rollout.c: the broker's rollout logic (broker/rollout.c): each
+/*  test_rollout.c: the broker's rollout logic (broker/rollout_reports.c): each
     margin of the decision on both sides, too little evidence, the sum over
     gateways, a restarted gateway, reports for another rollout and PROMOTE's
     rollout keys (--promote-via's grammar: test_rollout_io.c). */
@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rollout.h"
+#include "rollout_reports.h"
 #include "testing.h"
 
 //  A canary's sum: production 1000 requests, 2 errors (0.2 %), p99 10 ms;
@@ -114,17 +114,17 @@ static rollout_report_t s_report(int64_t cand, int64_t cand_err, double p99, int
 
 static void test_sum_over_gateways(void)
 {
-    rollout_t *r = rollout_new();
+    rollout_reports_t *r = rollout_reports_new();
     CHECK(r);
     rollout_state_t def = s_canary();
     rollout_report_t a = s_report(10, 1, 4.0, 10, 0.9), b = s_report(30, 0, 6.0, 30, 0.7), sum;
     mlops_err_t err;
-    CHECK_INT(rollout_report(r, &def, "gw-a", &a, &err), 0);
-    CHECK_INT(rollout_report(r, &def, "gw-b", &b, &err), 0);
+    CHECK_INT(rollout_reports_add(r, &def, "gw-a", &a, &err), 0);
+    CHECK_INT(rollout_reports_add(r, &def, "gw-b", &b, &err), 0);
     //  a newer report of gw-a replaces its older one (counters are cumulative)
     a.cand.requests = 20;
-    CHECK_INT(rollout_report(r, &def, "gw-a", &a, &err), 0);
-    rollout_sum(r, &def, &sum);
+    CHECK_INT(rollout_reports_add(r, &def, "gw-a", &a, &err), 0);
+    rollout_reports_sum(r, &def, &sum);
     CHECK_INT(sum.cand.requests, 50);
     CHECK_INT(sum.cand.errors, 1);
     CHECK_INT(sum.prod.requests, 9 * 10 + 9 * 30);
@@ -136,59 +136,59 @@ static void test_sum_over_gateways(void)
     rollout_fill(&state, &sum);
     CHECK_INT(state.cand_requests, 50);
     CHECK(state.cand_p99_ms == 6.0);
-    rollout_destroy(&r);
+    rollout_reports_destroy(&r);
     CHECK(r == NULL);
 }
 
 static void test_restarted_gateway_stays_counted(void)
 {
-    rollout_t *r = rollout_new();
+    rollout_reports_t *r = rollout_reports_new();
     rollout_state_t def = s_canary();
     rollout_report_t before = s_report(15, 0, 3, 0, 0), after = s_report(8, 0, 3, 0, 0), sum;
     mlops_err_t err;
-    CHECK_INT(rollout_report(r, &def, "gw-1111", &before, &err), 0);
+    CHECK_INT(rollout_reports_add(r, &def, "gw-1111", &before, &err), 0);
     //  the gateway restarts: a new id, counters from 0 again
-    CHECK_INT(rollout_report(r, &def, "gw-2222", &after, &err), 0);
-    rollout_sum(r, &def, &sum);
+    CHECK_INT(rollout_reports_add(r, &def, "gw-2222", &after, &err), 0);
+    rollout_reports_sum(r, &def, &sum);
     CHECK_INT(sum.cand.requests, 23);
-    rollout_destroy(&r);
+    rollout_reports_destroy(&r);
 }
 
 static void test_reports_follow_the_rollout(void)
 {
-    rollout_t *r = rollout_new();
+    rollout_reports_t *r = rollout_reports_new();
     rollout_state_t def = s_canary();
     rollout_report_t rep = s_report(25, 0, 3, 0, 0), sum;
     mlops_err_t err;
     //  a report for another version is ignored
     rep.version = 5;
-    CHECK_INT(rollout_report(r, &def, "gw-a", &rep, &err), 0);
-    rollout_sum(r, &def, &sum);
+    CHECK_INT(rollout_reports_add(r, &def, "gw-a", &rep, &err), 0);
+    rollout_reports_sum(r, &def, &sum);
     CHECK_INT(sum.cand.requests, 0);
     rep.version = 4;
-    CHECK_INT(rollout_report(r, &def, "gw-a", &rep, &err), 0);
+    CHECK_INT(rollout_reports_add(r, &def, "gw-a", &rep, &err), 0);
     //  the same version started again later is another rollout: counted afresh
     rollout_state_t again = def;
     again.started_ms = 99000;
-    rollout_sum(r, &again, &sum);
+    rollout_reports_sum(r, &again, &sum);
     CHECK_INT(sum.cand.requests, 0);
-    rollout_sum(r, &def, &sum);
+    rollout_reports_sum(r, &def, &sum);
     CHECK_INT(sum.cand.requests, 25);
     //  no gateway id
-    CHECK_INT(rollout_report(r, &def, "", &rep, &err), MLOPS_EINVAL);
+    CHECK_INT(rollout_reports_add(r, &def, "", &rep, &err), MLOPS_EINVAL);
     CHECK_CONTAINS(err.msg, "gateway");
     //  no rollout: nothing kept
     rollout_state_t none = {.rollout = ROLLOUT_NONE};
-    CHECK_INT(rollout_report(r, &none, "gw-a", &rep, &err), 0);
+    CHECK_INT(rollout_reports_add(r, &none, "gw-a", &rep, &err), 0);
     //  the table is bounded
     char id[32];
     for (int i = 1; i < ROLLOUT_GATEWAYS_MAX; i++) {
         snprintf(id, sizeof id, "gw-%d", i);
-        CHECK_INT(rollout_report(r, &def, id, &rep, &err), 0);
+        CHECK_INT(rollout_reports_add(r, &def, id, &rep, &err), 0);
     }
-    CHECK_INT(rollout_report(r, &def, "one-too-many", &rep, &err), MLOPS_ETOOBIG);
-    CHECK_INT(rollout_report(r, &def, "gw-7", &rep, &err), 0);   //  a known one still reports
-    rollout_destroy(&r);
+    CHECK_INT(rollout_reports_add(r, &def, "one-too-many", &rep, &err), MLOPS_ETOOBIG);
+    CHECK_INT(rollout_reports_add(r, &def, "gw-7", &rep, &err), 0);   //  a known one still reports
+    rollout_reports_destroy(&r);
 }
 
 static void test_due(void)

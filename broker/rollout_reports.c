@@ -1,7 +1,7 @@
-/*  rollout.c: see rollout.h. The report table is a small array searched by
+/*  rollout_reports.c: see rollout_reports.h. The report table is a small array searched by
     gateway id: a rollout sees a handful of gateways (one per process
     start), and each reports once a second. */
-#include "rollout.h"
+#include "rollout_reports.h"
 
 #include <assert.h>
 #include <math.h>
@@ -16,24 +16,24 @@ typedef struct {
     rollout_report_t report;                 //  its latest report
 } s_entry_t;
 
-struct rollout {
+struct rollout_reports {
     int64_t version;          //  the rollout the table holds: candidate ...
     int64_t started_ms;       //  ... and start; 0 = none
     s_entry_t *entries;       //  ROLLOUT_GATEWAYS_MAX, n used
     size_t n;
 };
 
-rollout_t *rollout_new(void)
+rollout_reports_t *rollout_reports_new(void)
 {
-    rollout_t *self = calloc(1, sizeof *self);
+    rollout_reports_t *self = calloc(1, sizeof *self);
     if (self)
         self->entries = calloc(ROLLOUT_GATEWAYS_MAX, sizeof *self->entries);
     if (self && !self->entries)
-        rollout_destroy(&self);
+        rollout_reports_destroy(&self);
     return self;
 }
 
-void rollout_destroy(rollout_t **p)
+void rollout_reports_destroy(rollout_reports_t **p)
 {
     if (!p || !*p)
         return;
@@ -67,7 +67,7 @@ int rollout_check_promote(const proto_msg_t *promote, mlops_err_t *err)
 }
 
 //  Empties the table when it holds another rollout than def.
-static void s_follow(rollout_t *self, const rollout_state_t *def)
+static void s_follow(rollout_reports_t *self, const rollout_state_t *def)
 {
     if (self->version == def->version && self->started_ms == def->started_ms)
         return;
@@ -76,7 +76,7 @@ static void s_follow(rollout_t *self, const rollout_state_t *def)
     self->n = 0;
 }
 
-int rollout_report(rollout_t *self, const rollout_state_t *def, const char *gateway,
+int rollout_reports_add(rollout_reports_t *self, const rollout_state_t *def, const char *gateway,
                    const rollout_report_t *report, mlops_err_t *err)
 {
     assert(self && def && gateway && report);
@@ -112,7 +112,7 @@ static void s_add_side(rollout_side_t *a, const rollout_side_t *b)
     a->p99_ms = fmax(a->p99_ms, b->p99_ms);
 }
 
-void rollout_sum(const rollout_t *self, const rollout_state_t *def, rollout_report_t *sum)
+void rollout_reports_sum(const rollout_reports_t *self, const rollout_state_t *def, rollout_report_t *sum)
 {
     memset(sum, 0, sizeof *sum);
     sum->version = def->version;

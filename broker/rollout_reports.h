@@ -1,4 +1,4 @@
-/*  rollout.h: the broker's side of a canary or shadow rollout, the pure
+/*  rollout_reports.h: the broker's side of a canary or shadow rollout, the pure
     part (PROTOCOL.md, CANARY): the gateways' latest reports and their sum,
     when a canary's period is over, and the decision to promote or roll
     back. No store, no clock of its own: rollout_watch.c feeds it the
@@ -48,13 +48,13 @@
 #define ROLLOUT_METRIC_MARGIN 0.02    //  accuracy may be this much lower
 #define ROLLOUT_MAE_FACTOR 1.10       //  MAE may be 10 % higher
 
-typedef struct rollout rollout_t;
+typedef struct rollout_reports rollout_reports_t;
 
 //  A new, empty report table; NULL when memory is short.
-rollout_t *rollout_new(void);
+rollout_reports_t *rollout_reports_new(void);
 
 //  Frees it; ignores NULL; sets *p to NULL.
-void rollout_destroy(rollout_t **p);
+void rollout_reports_destroy(rollout_reports_t **p);
 
 //  Checks PROMOTE's rollout keys (msg.h promote) before anything is read
 //  from the store: at most one of shadow and canary_percent, a percentage
@@ -71,13 +71,13 @@ bool rollout_requested(const proto_msg_t *promote);
 //  another rollout than the one it held (version, started_ms). Returns 0,
 //  MLOPS_EINVAL (no gateway id) or MLOPS_ETOOBIG (ROLLOUT_GATEWAYS_MAX
 //  gateways reported already) with err.
-int rollout_report(rollout_t *self, const rollout_state_t *def, const char *gateway,
+int rollout_reports_add(rollout_reports_t *self, const rollout_state_t *def, const char *gateway,
                    const rollout_report_t *report, mlops_err_t *err);
 
 //  The sum of the reports kept for def into *sum: counts added, p99 the
 //  largest, metric the mean weighted by labelled; version = def's. Zero
 //  when the table holds another rollout.
-void rollout_sum(const rollout_t *self, const rollout_state_t *def, rollout_report_t *sum);
+void rollout_reports_sum(const rollout_reports_t *self, const rollout_state_t *def, rollout_report_t *sum);
 
 //  Copies sum's figures into the state answered to CANARY.
 void rollout_fill(rollout_state_t *state, const rollout_report_t *sum);
