@@ -269,17 +269,19 @@ static proto_msg_t *s_decoded_batch(void)
 
 //  The worker's steps for one batch, as workers/infer.c takes them: serve,
 //  then count into prof; the microseconds into *us.
+//  cells: the worker's scratch, BATCH_RECORDS x n_inputs.
 static int s_serve_profiled(const model_t *model, const proto_msg_t *in, infer_profile_t *prof,
-                            double *us)
+                            prep_cell_t *cells, double *us)
 {
     static double proba[BATCH_RECORDS];
-    proto_problem_t problems[16];
     size_t n = in->predict.n_records, bad = 1;
+    proto_problem_t problems[16];
     mlops_err_t err;
     double a = s_now_us();
-    int rc = model_serve(model, in->predict.records, n, false, problems, 16, &bad, proba, &err);
+    int rc = model_serve_cells(model, in->predict.records, n, problems, 16, &bad, proba, cells,
+                               &err);
     if (rc == 0 && bad == 0)
-        infer_profile_add(prof, 1, model, in->predict.records, n);
+        infer_profile_add(prof, 1, model, cells, n);
     *us = s_now_us() - a;
     return rc == 0 && bad == 0 ? 0 : -1;
 }
@@ -291,16 +293,18 @@ static int s_profile_cost(const model_t *model, int reps, double med[2])
     proto_msg_t *in = s_decoded_batch();
     infer_profile_t *prof[2] = {infer_profile_new(0), infer_profile_new(0)};
     double *t = malloc(2 * (size_t)reps * sizeof *t);
-    int rc = in && prof[0] && prof[1] && t ? 0 : -1;
+    prep_cell_t *cells = malloc((BATCH_RECORDS * model_recipe(model)->n_inputs + 1) * sizeof *cells);
+    int rc = in && prof[0] && prof[1] && t && cells ? 0 : -1;
     if (rc == 0)
         infer_profile_set_on(prof[1], false);
     for (int r = 0; r < 2 * reps && rc == 0; r++)
-        rc = s_serve_profiled(model, in, prof[r % 2], &t[(size_t)(r % 2) * reps + r / 2]);
+        rc = s_serve_profiled(model, in, prof[r % 2], cells, &t[(size_t)(r % 2) * reps + r / 2]);
     for (int m = 0; m < 2 && rc == 0; m++) {
         qsort(t + (size_t)m * reps, (size_t)reps, sizeof *t, s_cmp_fn);
         med[m] = t[(size_t)m * reps + reps / 2];
     }
     free(t);
+    free(cells);
     infer_profile_destroy(&prof[0]);
     infer_profile_destroy(&prof[1]);
     proto_msg_destroy(&in);
