@@ -26,11 +26,19 @@
     With --family logreg|forest|gbdt only that family is trained and
     measured (the others' columns print 0), for perf on one walk.
 
+    With --profile-cost N it measures instead what live profiling (issue
+    #19, workers/infer_profile.h) costs the inference worker: its serving
+    of the batch (decoded as the worker gets it) followed by the live
+    profile's counting of it, on and off in turn, N passes of each in this
+    one process; medians in microseconds a batch.
+
     usage: bench_infer [--data CSV] [--out DIR] [--reps N] [--evict KB] [--family F] [--batch-body FILE]
+                       [--profile-cost N]
 */
 #include "answer.h"
 #include "body.h"
 #include "csv_load.h"
+#include "infer_profile.h"
 #include "model.h"
 #include "msg.h"
 #include "train.h"
@@ -236,6 +244,73 @@ static int s_pass(const model_t *model, const schema_t *schema, const char *text
     return 0;
 }
 
+//  The batch of s_batch_body (else the built-in one) as the worker decodes
+//  it from a PREDICT, or NULL.
+static proto_msg_t *s_decoded_batch(void)
+{
+    char *text = s_batch_body ? strdup(s_batch_body) : s_body_text(BATCH_RECORDS, true);
+    body_t body = {0};
+    mlops_err_t err;
+    proto_msg_t *in = NULL;
+    if (text && body_parse(&body, text, strlen(text), true, 10000, &err) == 0) {
+        proto_msg_t msg = {.cmd = PROTO_PREDICT,
+                           .predict = {.req_id = 1, .records = body.records,
+                                       .n_records = body.n_records}};
+        uint8_t *frame = NULL;
+        size_t len = 0;
+        if (proto_msg_encode(&msg, &frame, &len) == 0)
+            in = proto_msg_decode(frame, len, &err);
+        free(frame);
+    }
+    body_clear(&body);
+    free(text);
+    return in && in->predict.n_records <= BATCH_RECORDS ? in : (proto_msg_destroy(&in), NULL);
+}
+
+//  The worker's steps for one batch, as workers/infer.c takes them: serve,
+//  then count into prof; the microseconds into *us.
+//  cells: the worker's scratch, BATCH_RECORDS x n_inputs.
+static int s_serve_profiled(const model_t *model, const proto_msg_t *in, infer_profile_t *prof,
+                            prep_cell_t *cells, double *us)
+{
+    static double proba[BATCH_RECORDS];
+    size_t n = in->predict.n_records, bad = 1;
+    proto_problem_t problems[16];
+    mlops_err_t err;
+    double a = s_now_us();
+    int rc = model_serve_cells(model, in->predict.records, n, problems, 16, &bad, proba, cells,
+                               &err);
+    if (rc == 0 && bad == 0)
+        infer_profile_add(prof, 1, model, cells, n);
+    *us = s_now_us() - a;
+    return rc == 0 && bad == 0 ? 0 : -1;
+}
+
+//  --profile-cost: reps passes with the profile on and as many off, in
+//  turn; their medians into med[0] (on) and med[1] (off).
+static int s_profile_cost(const model_t *model, int reps, double med[2])
+{
+    proto_msg_t *in = s_decoded_batch();
+    infer_profile_t *prof[2] = {infer_profile_new(0), infer_profile_new(0)};
+    double *t = malloc(2 * (size_t)reps * sizeof *t);
+    prep_cell_t *cells = malloc((BATCH_RECORDS * model_recipe(model)->n_inputs + 1) * sizeof *cells);
+    int rc = in && prof[0] && prof[1] && t && cells ? 0 : -1;
+    if (rc == 0)
+        infer_profile_set_on(prof[1], false);
+    for (int r = 0; r < 2 * reps && rc == 0; r++)
+        rc = s_serve_profiled(model, in, prof[r % 2], cells, &t[(size_t)(r % 2) * reps + r / 2]);
+    for (int m = 0; m < 2 && rc == 0; m++) {
+        qsort(t + (size_t)m * reps, (size_t)reps, sizeof *t, s_cmp_fn);
+        med[m] = t[(size_t)m * reps + reps / 2];
+    }
+    free(t);
+    free(cells);
+    infer_profile_destroy(&prof[0]);
+    infer_profile_destroy(&prof[1]);
+    proto_msg_destroy(&in);
+    return rc;
+}
+
 //  Medians over reps passes, per step, into med[].
 static int s_measure(const model_t *model, size_t n, int reps, double med[STEPS])
 {
@@ -274,6 +349,23 @@ static int s_write(const char *dir, const char *family, const uint8_t *blob, siz
     return 0;
 }
 
+//  The --profile-cost table: each family's medians (med[f][0][0] on,
+//  [0][1] off), their difference a batch and a record.
+static void s_print_profile_cost(const char *const families[FAMILIES],
+                                 double med[FAMILIES][2][STEPS], const char *only, int reps)
+{
+    printf("live profiling's cost: serve + count a batch of %d records, median us (%d passes each)\n",
+           BATCH_RECORDS, reps);
+    printf("%-8s %9s %9s %9s %11s %7s\n", "family", "on", "off", "on-off", "per record", "on/off");
+    for (int f = 0; f < FAMILIES; f++) {
+        if (only && strcmp(only, families[f]) != 0)
+            continue;
+        double on = med[f][0][0], off = med[f][0][1];
+        printf("%-8s %9.2f %9.2f %9.2f %11.3f %7.3f\n", families[f], on, off, on - off,
+               (on - off) / BATCH_RECORDS, on / off);
+    }
+}
+
 static model_t *s_train(const table_t *raw, const prep_result_t *prep, const char *family,
                         const char *params, const char *out_dir)
 {
@@ -294,7 +386,7 @@ static model_t *s_train(const table_t *raw, const prep_result_t *prep, const cha
 int main(int argc, char **argv)
 {
     const char *data = "../shared/data/titanic.csv", *out_dir = NULL, *only = NULL;
-    int reps = 2001;
+    int reps = 2001, profile_reps = 0;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--data") == 0)
             data = argv[i + 1];
@@ -307,11 +399,13 @@ int main(int argc, char **argv)
             return 2;
         } else if (strcmp(argv[i], "--family") == 0)
             only = argv[i + 1];
+        else if (strcmp(argv[i], "--profile-cost") == 0)
+            profile_reps = atoi(argv[i + 1]) > 0 ? atoi(argv[i + 1]) : 0;
         else if (strcmp(argv[i], "--evict") == 0)
             s_evict_bytes = (size_t)(atoi(argv[i + 1]) > 0 ? atoi(argv[i + 1]) : 0) * 1024;
     }
     if (argc % 2 == 0) {
-        fprintf(stderr, "usage: bench_infer [--data CSV] [--out DIR] [--reps N] [--evict KB] [--family F] [--batch-body FILE]\n");
+        fprintf(stderr, "usage: bench_infer [--data CSV] [--out DIR] [--reps N] [--evict KB] [--family F] [--batch-body FILE] [--profile-cost N]\n");
         return 2;
     }
     mlops_err_t err;
@@ -334,14 +428,21 @@ int main(int argc, char **argv)
         if (only && strcmp(only, families[f]) != 0)
             continue; //  its columns stay 0
         model_t *model = s_train(raw, &prep, families[f], params[f], out_dir);
-        rc = model ? s_measure(model, 1, reps, med[f][0]) | s_measure(model, BATCH_RECORDS, reps / 4 + 1, med[f][1])
-                   : -1;
+        if (model && profile_reps)
+            rc = s_profile_cost(model, profile_reps, med[f][0]);
+        else
+            rc = model ? s_measure(model, 1, reps, med[f][0]) | s_measure(model, BATCH_RECORDS, reps / 4 + 1, med[f][1])
+                       : -1;
         model_destroy(&model);
     }
     prep_result_clear(&prep);
     table_destroy(&raw);
     if (rc != 0)
         return 1;
+    if (profile_reps) {
+        s_print_profile_cost(families, med, only, profile_reps);
+        return 0;
+    }
     printf("serving path without HTTP, median us (%d passes; batch %d records)\n", reps, BATCH_RECORDS);
     printf("%-26s %9s %9s %9s %9s %9s %9s\n", "step", "LR 1", "LR 100", "RF 1", "RF 100",
            "GB 1", "GB 100");

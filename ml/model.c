@@ -184,12 +184,14 @@ typedef void(s_block_fn)(const model_t *self, const double *X, size_t n, double 
 //  inputs once (after the record before, whose map is kept), checked, and
 //  the cells its check produced are transformed; feature rows are
 //  predicted BLOCK_ROWS at a time by block_fn, k values a record into
-//  proba. proba NULL: check only. After the first
+//  proba. proba NULL: check only. keep (n x n_inputs, may be NULL) gets
+//  every record's cells, else one record's scratch holds them. After the first
 //  problem the walk only checks (there will be no answer to fill), still
 //  counting every problem into *bad. Returns 0 or MLOPS_ENOMEM.
 static int s_walk_with(const model_t *self, const proto_record_t *records, size_t n,
                        bool single, proto_problem_t *problems, size_t max, size_t *bad,
-                       s_block_fn *block_fn, size_t k, double *proba, mlops_err_t *err)
+                       s_block_fn *block_fn, size_t k, double *proba, prep_cell_t *keep,
+                       mlops_err_t *err)
 {
     enum { BLOCK_ROWS = 128 };
     const prep_recipe_t *r = self->recipe;
@@ -205,12 +207,13 @@ static int s_walk_with(const model_t *self, const proto_record_t *records, size_
     *bad = 0;
     for (size_t i = 0; rc == 0 && i < n; i++) {
         const proto_field_t **map = maps + (i % 2) * ni, **prev_map = maps + (1 - i % 2) * ni;
+        prep_cell_t *c = keep ? keep + i * ni : cells;
         signature_map_after(r, &records[i], i ? &records[i - 1] : NULL, prev_map, map);
-        signature_validate(r, map, single ? -1 : (int64_t)i, problems, max, bad, cells);
+        signature_validate(r, map, single ? -1 : (int64_t)i, problems, max, bad, c);
         if (*bad || !rows)
             continue;
         size_t row = i % BLOCK_ROWS;
-        prep_transform_row(r, cells, X + row * p);
+        prep_transform_row(r, c, X + row * p);
         if (row == BLOCK_ROWS - 1 || i == n - 1)
             block_fn(self, X, row + 1, proba + (i - row) * k);
     }
@@ -224,7 +227,7 @@ static int s_walk(const model_t *self, const proto_record_t *records, size_t n, 
                   mlops_err_t *err)
 {
     return s_walk_with(self, records, n, single, problems, max, bad, s_predict_block, 1, proba,
-                       err);
+                       NULL, err);
 }
 
 size_t model_validate(const model_t *self, const proto_record_t *records, size_t n,
@@ -253,7 +256,18 @@ int model_serve_outputs(const model_t *self, const proto_record_t *records, size
                         double *out, mlops_err_t *err)
 {
     return s_walk_with(self, records, n, single, problems, max, bad, s_outputs_block,
-                       model_outputs(self), out, err);
+                       model_outputs(self), out, NULL, err);
+}
+
+int model_serve_cells(const model_t *self, const proto_record_t *records, size_t n,
+                      proto_problem_t *problems, size_t max, size_t *bad, double *out,
+                      prep_cell_t *cells, mlops_err_t *err)
+{
+    if (self->recipe->task == TASK_MULTICLASS)
+        return s_walk_with(self, records, n, false, problems, max, bad, s_outputs_block,
+                           model_outputs(self), out, cells, err);
+    return s_walk_with(self, records, n, false, problems, max, bad, s_predict_block, 1, out,
+                       cells, err);
 }
 
 int model_predict(const model_t *self, const proto_record_t *records, size_t n,

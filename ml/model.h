@@ -19,6 +19,7 @@
 
 #include "err.h"
 #include "msg.h"
+#include "prep.h"
 #include "records.h"
 #include "table.h"
 #include "task.h"
@@ -99,6 +100,16 @@ int model_serve(const model_t *self, const proto_record_t *records, size_t n, bo
 int model_serve_outputs(const model_t *self, const proto_record_t *records, size_t n,
                         bool single, proto_problem_t *problems, size_t max, size_t *bad,
                         double *out, mlops_err_t *err);
+
+//  The inference worker's serving of a batch: model_serve_outputs for a
+//  multiclass model (model_outputs values a record in out), model_serve
+//  for any other (one), that also leaves each record's checked cells in
+//  cells (n x model_recipe's n_inputs; strings borrowed from the records),
+//  so the live profile (workers/infer_profile.h) counts them without
+//  mapping the records again. Same returns.
+int model_serve_cells(const model_t *self, const proto_record_t *records, size_t n,
+                      proto_problem_t *problems, size_t max, size_t *bad, double *out,
+                      prep_cell_t *cells, mlops_err_t *err);
 
 //  The most probable of k class probabilities (ties to the lower index, as
 //  numpy's argmax): the class model_predict answers.

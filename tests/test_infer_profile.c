@@ -1,6 +1,8 @@
 /*  test_infer_profile.c: the inference worker's live profiles
     (workers/infer_profile.c) and the SERVING key that carries them:
-    served records counted as profile_fit counts the same table rows, a
+    served records counted as profile_fit counts the same table rows, from
+    the cells model_serve_cells kept, to the byte as counting each record
+    mapped again (what the worker did before it kept them), a
     take hands each version's rows over once, a model without a reference
     profile is not profiled, slots are reused for new versions, and rows
     counted on one thread while another takes are neither lost nor counted
@@ -11,6 +13,7 @@
 #include "ml_fixtures.h"
 #include "model.h"
 #include "profile_fit.h"
+#include "signature.h"
 #include "testing.h"
 
 #include <pthread.h>
@@ -23,7 +26,19 @@ typedef struct {
     model_t *model;
     proto_field_t fields[ROWS_MAX][FIELDS_MAX];
     proto_record_t recs[ROWS_MAX];
+    prep_cell_t cells[ROWS_MAX * FIELDS_MAX];   //  the records' cells, as served
 } s_fx_t;
+
+//  The cells the worker's serving keeps of n records (all valid) into cells.
+static void s_cells(const model_t *m, const proto_record_t *recs, size_t n, prep_cell_t *cells)
+{
+    static double out[ROWS_MAX];
+    proto_problem_t pb[1];
+    size_t bad = 1;
+    if (model_recipe(m)->n_inputs > FIELDS_MAX
+        || model_serve_cells(m, recs, n, pb, 1, &bad, out, cells, NULL) != 0 || bad != 0)
+        abort();
+}
 
 static void s_fx_init(s_fx_t *fx)
 {
@@ -31,6 +46,7 @@ static void s_fx_init(s_fx_t *fx)
         abort();
     for (size_t i = 0; i < fx->s.t->n_rows; i++)
         fx->recs[i] = fx_record(fx->s.t, i, fx->fields[i]);
+    s_cells(fx->model, fx->recs, fx->s.t->n_rows, fx->cells);
 }
 
 static void s_fx_free(s_fx_t *fx)
@@ -60,10 +76,13 @@ static void test_counts_served_records_as_the_table_rows(void)
     size_t n = fx.s.pr.n_test;
     const size_t *rows = fx.s.pr.test_rows;
     proto_record_t recs[ROWS_MAX];
+    static prep_cell_t cells[ROWS_MAX * FIELDS_MAX];
     for (size_t i = 0; i < n; i++)
         recs[i] = fx.recs[rows[i]];
-    infer_profile_add(p, 7, fx.model, recs, n / 2);
-    infer_profile_add(p, 7, fx.model, recs + n / 2, n - n / 2);
+    s_cells(fx.model, recs, n, cells);
+    size_t ni = model_recipe(fx.model)->n_inputs;
+    infer_profile_add(p, 7, fx.model, cells, n / 2);
+    infer_profile_add(p, 7, fx.model, cells + n / 2 * ni, n - n / 2);
     int64_t v = -1;
     profile_t *got = s_take(p, &v);
     CHECK(got != NULL);
@@ -83,11 +102,46 @@ static void test_counts_served_records_as_the_table_rows(void)
     CHECK(s_take(p, &v) == NULL);
     CHECK_INT(v, 0);
     //  version 0 (none) and an empty batch count nothing
-    infer_profile_add(p, 0, fx.model, recs, n);
-    infer_profile_add(p, 7, fx.model, recs, 0);
+    infer_profile_add(p, 0, fx.model, cells, n);
+    infer_profile_add(p, 7, fx.model, cells, 0);
     CHECK(s_take(p, &v) == NULL);
     infer_profile_destroy(&p);
     CHECK(p == NULL);
+    s_fx_free(&fx);
+}
+
+//  The profile of the served cells is, to the byte, the one of the same
+//  records each mapped to the signature again (signature_map, as the worker
+//  counted before model_serve_cells kept the cells): a batch of every
+//  fixture row, its names shared as the PREDICT decoder shares them.
+static void test_served_cells_count_as_records_mapped_again(void)
+{
+    s_fx_t fx;
+    s_fx_init(&fx);
+    size_t n = fx.s.t->n_rows;
+    const prep_recipe_t *r = model_recipe(fx.model);
+    profile_t *want = profile_new_like(model_profile(fx.model));
+    CHECK(want != NULL);
+    const proto_field_t *map[FIELDS_MAX];
+    prep_cell_t cells[FIELDS_MAX];
+    for (size_t i = 0; want && i < n; i++) {
+        signature_map(r, &fx.recs[i], map);
+        signature_cells(r, map, cells);
+        profile_fit_add_cells(want, r, cells);
+    }
+    infer_profile_t *p = infer_profile_new(0);
+    infer_profile_add(p, 9, fx.model, fx.cells, n);
+    int64_t v = 0;
+    uint8_t *got = NULL, *wb = NULL;
+    size_t got_len = 0, want_len = 0;
+    CHECK_INT(infer_profile_take(p, &v, &got, &got_len), 0);
+    CHECK_INT(v, 9);
+    CHECK_INT(want ? profile_encode(want, &wb, &want_len) : -1, 0);
+    CHECK(got && wb && got_len == want_len && memcmp(got, wb, got_len) == 0);
+    free(got);
+    free(wb);
+    profile_destroy(&want);
+    infer_profile_destroy(&p);
     s_fx_free(&fx);
 }
 
@@ -97,7 +151,7 @@ static void test_too_wide_to_report(void)
     s_fx_t fx;
     s_fx_init(&fx);
     infer_profile_t *p = infer_profile_new(64);
-    infer_profile_add(p, 2, fx.model, fx.recs, 10);
+    infer_profile_add(p, 2, fx.model, fx.cells, 10);
     int64_t v = -1;
     uint8_t *b = (uint8_t *)"x";
     size_t n = 1;
@@ -122,7 +176,7 @@ static void test_model_without_profile_is_not_profiled(void)
     model_t *old = model_load(blob, len, NULL);
     CHECK(old != NULL && model_profile(old) == NULL);
     infer_profile_t *p = infer_profile_new(0);
-    infer_profile_add(p, 3, old, fx.recs, 10);
+    infer_profile_add(p, 3, old, fx.cells, 10);
     int64_t v = -1;
     CHECK(s_take(p, &v) == NULL);
     infer_profile_destroy(&p);
@@ -139,12 +193,12 @@ static void test_off_counts_nothing(void)
     s_fx_init(&fx);
     infer_profile_t *p = infer_profile_new(0);
     infer_profile_set_on(p, false);
-    infer_profile_add(p, 4, fx.model, fx.recs, 10);
+    infer_profile_add(p, 4, fx.model, fx.cells, 10);
     int64_t v = -1;
     CHECK(s_take(p, &v) == NULL);
     CHECK_INT(v, 0);
     infer_profile_set_on(p, true);
-    infer_profile_add(p, 4, fx.model, fx.recs, 10);
+    infer_profile_add(p, 4, fx.model, fx.cells, 10);
     profile_t *got = s_take(p, &v);
     CHECK(got != NULL && got->rows == 10);
     CHECK_INT(v, 4);
@@ -160,7 +214,7 @@ static void test_versions_take_turns_and_slots_are_reused(void)
     infer_profile_t *p = infer_profile_new(0);
     //  one more version than slots: the one served longest ago (1) goes
     for (int64_t v = 1; v <= INFER_PROFILE_VERSIONS + 1; v++)
-        infer_profile_add(p, v, fx.model, fx.recs, (size_t)v);
+        infer_profile_add(p, v, fx.model, fx.cells, (size_t)v);
     bool seen[INFER_PROFILE_VERSIONS + 2] = {0};
     for (int k = 0; k < INFER_PROFILE_VERSIONS; k++) {
         int64_t v = 0;
@@ -190,7 +244,7 @@ static void *s_serve_fn(void *arg)
 {
     s_server_t *sv = arg;
     for (int i = 0; i < SERVE_TURNS; i++)
-        infer_profile_add(sv->p, 1 + i % 2, sv->fx->model, sv->fx->recs, 1 + (size_t)i % 3);
+        infer_profile_add(sv->p, 1 + i % 2, sv->fx->model, sv->fx->cells, 1 + (size_t)i % 3);
     return NULL;
 }
 
@@ -260,6 +314,7 @@ static void test_serving_carries_a_profile(void)
 int main(void)
 {
     RUN(test_counts_served_records_as_the_table_rows);
+    RUN(test_served_cells_count_as_records_mapped_again);
     RUN(test_model_without_profile_is_not_profiled);
     RUN(test_too_wide_to_report);
     RUN(test_off_counts_nothing);

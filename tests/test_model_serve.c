@@ -1,11 +1,13 @@
 /*  test_model_serve.c: what ml/model.c gives the inference worker for a
     multiclass and a regression model, every family: model_serve_outputs
     answers records as model_predict_outputs answers the same table rows
-    (to the bit), its most probable class is model_predict's, a bad record
+    (to the bit), its most probable class is model_predict's,
+    model_serve_cells answers the same and keeps each record's cells, a bad record
     is named and fills nothing; the class labels as JSON
     (model_classes_json) and the signature naming the task and classes. */
 #include "ml_fixtures.h"
 #include "model.h"
+#include "signature.h"
 #include "testing.h"
 #include "train.h"
 
@@ -77,6 +79,32 @@ static void s_records(proto_field_t (*fields)[2], proto_record_t *recs)
     }
 }
 
+//  model_serve_cells answers as model_serve_outputs did (served: k values a
+//  record) and keeps each record's cells as signature_record_cells reads them.
+static void s_check_cells(const model_t *m, const proto_record_t *recs, const double *served,
+                          size_t k)
+{
+    static double out[SERVED * 3];
+    static prep_cell_t cells[SERVED * 2];
+    const prep_recipe_t *r = model_recipe(m);
+    CHECK_INT(r->n_inputs, 2);
+    proto_problem_t pb[4];
+    size_t bad = 9;
+    mlops_err_t err;
+    CHECK_INT(model_serve_cells(m, recs, SERVED, pb, 4, &bad, out, cells, &err), 0);
+    CHECK_INT(bad, 0);
+    CHECK(memcmp(out, served, SERVED * k * sizeof *out) == 0);
+    for (size_t i = 0; i < SERVED; i++) {
+        prep_cell_t want[2];
+        signature_record_cells(r, &recs[i], want);
+        for (size_t c = 0; c < 2; c++) {
+            const prep_cell_t *got = &cells[i * 2 + c];
+            CHECK(got->missing == want[c].missing && got->num == want[c].num
+                  && got->str == want[c].str);
+        }
+    }
+}
+
 //  Serving and the table path agree on every output of every row.
 static void s_check_outputs(const model_t *m, table_t *t, size_t k)
 {
@@ -105,6 +133,7 @@ static void s_check_outputs(const model_t *m, table_t *t, size_t k)
         } else
             CHECK(one[i] == served[i]);
     }
+    s_check_cells(m, recs, served, k);
     //  a bad record is named and nothing is filled
     served[0] = -7;
     fields[3][1] = (proto_field_t){"x2", PROTO_VAL_STR, 0, "two"};

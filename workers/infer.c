@@ -21,6 +21,7 @@
 #include "log.h"
 #include "model.h"
 #include "msg.h"
+#include "prep.h"
 #include "task_name.h"
 #include "vec.h"
 
@@ -72,6 +73,8 @@ struct infer {
     size_t cap;                               //  scratch size
     double *outs;                             //  scratch, outs_cap entries: n x k outputs
     size_t outs_cap;                          //  its size
+    prep_cell_t *cells;                       //  scratch, cells_cap: n x n_inputs, for the profile
+    size_t cells_cap;                         //  its size
     proto_problem_t problems[PROTO_DETAIL_MAX]; //  validation scratch
     s_pinned_t pinned[INFER_PINNED_MAX];      //  pinned versions held (LRU)
     uint64_t seq;                             //  use counter for the LRU
@@ -159,9 +162,17 @@ static int s_open(infer_t *self)
     return 0;
 }
 
-//  Room for n records of k outputs each (outs: n x k; proba, pred: n).
-static bool s_scratch(infer_t *self, size_t n, size_t k)
+//  Room for n records of k outputs and ni inputs each (outs: n x k;
+//  cells: n x ni; proba, pred: n).
+static bool s_scratch(infer_t *self, size_t n, size_t k, size_t ni)
 {
+    if (n * ni > self->cells_cap) {
+        prep_cell_t *cells = realloc(self->cells, n * ni * sizeof *cells);
+        if (!cells)
+            return false;
+        self->cells = cells;
+        self->cells_cap = n * ni;
+    }
     if (n * k > self->outs_cap) {
         double *outs = realloc(self->outs, n * k * sizeof *outs);
         if (!outs)
@@ -288,18 +299,17 @@ static bool s_handle_predict(infer_t *self, proto_msg_t *msg)
     }
     task_t task = model_task(model);
     size_t k = task == TASK_MULTICLASS ? model_outputs(model) : 1;
-    if (!s_scratch(self, n, k)) {
+    if (!s_scratch(self, n, k, model_recipe(model)->n_inputs)) {
         s_send_error(self, id, 500, "out of memory", NULL, 0);
         return false;
     }
-    //  One walk checks and predicts: each record is mapped to the signature once.
+    //  One walk checks and predicts: each record is mapped to the signature
+    //  once, its cells kept for the profile.
     size_t bad = 0;
     mlops_err_t err;
-    int rc = task == TASK_MULTICLASS
-           ? model_serve_outputs(model, records, n, false, self->problems, PROTO_DETAIL_MAX, &bad,
-                                 self->outs, &err)
-           : model_serve(model, records, n, false, self->problems, PROTO_DETAIL_MAX, &bad,
-                         self->proba, &err);
+    int rc = model_serve_cells(model, records, n, self->problems, PROTO_DETAIL_MAX, &bad,
+                               task == TASK_MULTICLASS ? self->outs : self->proba, self->cells,
+                               &err);
     if (rc != 0) {
         log_warning("prediction failed records=%zu error=%s", n, mlops_err_text(&err, rc));
         s_send_error(self, id, 500, mlops_err_text(&err, rc), NULL, 0);
@@ -317,7 +327,7 @@ static bool s_handle_predict(infer_t *self, proto_msg_t *msg)
                                       .predictions = self->pred, .probabilities = self->proba, .n = n}};
     s_fill_prediction(self, model, &out);
     s_send(self, &out);
-    infer_profile_add(infer_profile_process(), version, model, records, n);   //  for drift
+    infer_profile_add(infer_profile_process(), version, model, self->cells, n);   //  for drift
     return false;
 }
 
@@ -565,6 +575,7 @@ void infer_destroy(infer_t **p)
     free(self->proba);
     free(self->pred);
     free(self->outs);
+    free(self->cells);
     free(self);
     *p = NULL;
 }

@@ -7,7 +7,6 @@
 #include "log.h"
 #include "prep.h"
 #include "profile_fit.h"
-#include "signature.h"
 
 #include <sched.h>
 #include <stdatomic.h>
@@ -19,8 +18,6 @@ typedef struct {
     atomic_int busy;              //  buffer being filled + 1, 0 between requests
     atomic_int reading;           //  the feed is reading the slot
     profile_t *buf[2];            //  the double buffer, the version's reference shape
-    prep_cell_t *cells;           //  serving thread's scratch: one record's cells
-    const proto_field_t **map[2]; //  its scratch: two records' field maps (signature_map_after)
     uint64_t used_seq;            //  serving thread: last use, for reuse
 } s_slot_t;
 
@@ -57,11 +54,6 @@ static void s_slot_free(s_slot_t *slot)
 {
     profile_destroy(&slot->buf[0]);
     profile_destroy(&slot->buf[1]);
-    free(slot->cells);
-    free(slot->map[0]);
-    free(slot->map[1]);
-    slot->cells = NULL;
-    slot->map[0] = slot->map[1] = NULL;
 }
 
 void infer_profile_clear(infer_profile_t *self)
@@ -83,7 +75,7 @@ void infer_profile_destroy(infer_profile_t **p)
 
 //  Makes slot version's, shaped as ref; false when the feed is reading it
 //  (try again on a later request) or memory ran out (slot left free).
-static bool s_claim(s_slot_t *slot, int64_t version, const profile_t *ref, size_t n_inputs)
+static bool s_claim(s_slot_t *slot, int64_t version, const profile_t *ref)
 {
     atomic_store(&slot->version, 0);
     if (atomic_load(&slot->reading))
@@ -91,11 +83,7 @@ static bool s_claim(s_slot_t *slot, int64_t version, const profile_t *ref, size_
     s_slot_free(slot);
     slot->buf[0] = profile_new_like(ref);
     slot->buf[1] = profile_new_like(ref);
-    size_t n = n_inputs ? n_inputs : 1;
-    slot->cells = malloc(n * sizeof *slot->cells);
-    slot->map[0] = malloc(n * sizeof *slot->map[0]);
-    slot->map[1] = malloc(n * sizeof *slot->map[1]);
-    if (!slot->buf[0] || !slot->buf[1] || !slot->cells || !slot->map[0] || !slot->map[1]) {
+    if (!slot->buf[0] || !slot->buf[1]) {
         s_slot_free(slot);
         return false;
     }
@@ -118,12 +106,11 @@ static s_slot_t *s_slot_for(infer_profile_t *self, int64_t version, const model_
             && (atomic_load(&s->version) == 0 || s->used_seq < oldest->used_seq))
             oldest = s;
     }
-    const prep_recipe_t *r = model_recipe(model);
-    return s_claim(oldest, version, model_profile(model), r->n_inputs) ? oldest : NULL;
+    return s_claim(oldest, version, model_profile(model)) ? oldest : NULL;
 }
 
 void infer_profile_add(infer_profile_t *self, int64_t version, const model_t *model,
-                       const proto_record_t *records, size_t n)
+                       const prep_cell_t *cells, size_t n)
 {
     if (self->off || version <= 0 || n == 0 || !model_profile(model))
         return;
@@ -136,18 +123,9 @@ void infer_profile_add(infer_profile_t *self, int64_t version, const model_t *mo
         idx = atomic_load(&slot->active);
         atomic_store(&slot->busy, idx + 1);
     } while (atomic_load(&slot->active) != idx);
-    //  a batch's records share their names (the PREDICT decoder's doing), so
-    //  each record's map is mostly the one before it moved over (signature.h)
     const prep_recipe_t *r = model_recipe(model);
-    for (size_t i = 0; i < n; i++) {
-        const proto_field_t **map = slot->map[i & 1], **prev = slot->map[(i & 1) ^ 1];
-        if (i == 0)
-            signature_map(r, &records[i], map);
-        else
-            signature_map_after(r, &records[i], &records[i - 1], prev, map);
-        signature_cells(r, map, slot->cells);
-        profile_fit_add_cells(slot->buf[idx], r, slot->cells);
-    }
+    for (size_t i = 0; i < n; i++)
+        profile_fit_add_cells(slot->buf[idx], r, cells + i * r->n_inputs);
     atomic_store(&slot->busy, 0);
 }
 

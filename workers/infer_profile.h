@@ -71,11 +71,12 @@ void infer_profile_set_on(infer_profile_t *self, bool on);
 void infer_profile_clear(infer_profile_t *self);
 
 //  Serving thread: counts n records (already validated and answered) that
-//  version served with model. Allocates only when version is new to self.
-//  Does nothing when model has no reference profile, version <= 0 or
-//  counting is off.
+//  version served with model, by the cells model_serve_cells left of them
+//  (n x n_inputs: each record is mapped to the signature once, by the
+//  serving). Allocates only when version is new to self. Does nothing when
+//  model has no reference profile, version <= 0 or counting is off.
 void infer_profile_add(infer_profile_t *self, int64_t version, const model_t *model,
-                       const proto_record_t *records, size_t n);
+                       const prep_cell_t *cells, size_t n);
 
 //  Feed thread: the next version with rows since its last take, as an
 //  encoded profile (*out malloc'd, the caller frees) and its version; the
