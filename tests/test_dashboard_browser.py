@@ -25,12 +25,10 @@ import time
 import pytest
 import requests
 
-from procs import Gateway, start_infer, wait_for
-from test_canary import POLL, CanaryBroker, warm
+from test_canary import setup, warm  # noqa: F401  (setup: the scripted broker, gateway and worker)
 from test_canary import state as canary_state
 from test_up import Up
 from test_v2 import artifact  # noqa: F401  (the module's artifact fixture)
-from test_v2_pinning import _two_models
 
 TOKEN = "dash-token"
 WAIT_SEC = 45   # whole-test bound is the caller's: these are upper limits, not thresholds
@@ -183,21 +181,6 @@ def test_dashboard_retrain_and_promote(stack, browser, tmp_path):
     print("screenshot:", shot)
 
 
-@pytest.fixture
-def rollout_stack(procs, artifact, tmp_path):  # noqa: F811
-    """A scripted CANARY broker with versions 1 (production) and 2, a gateway
-    polling it, one inference worker that pins."""
-    a1, a2 = _two_models(tmp_path, artifact)
-    broker = CanaryBroker({1: a1, 2: a2})
-    gw = Gateway(procs, "--broker", broker.endpoint, "--rollout-poll", POLL)
-    start_infer(procs, gw.backend, "--broker", broker.endpoint)
-    gw.wait_workers(1, version=1)
-    wait_for(lambda: requests.get(gw.url + "/v2/models/titanic", timeout=2).status_code == 200,
-             what="signature")
-    yield broker, gw
-    broker.close()
-
-
 def set_rollout(broker, **figures):
     """The broker's CANARY answer from now on: canary_state's keys (rollout,
     version, production, percent, started_ms) and any of its figures."""
@@ -211,8 +194,8 @@ def text_of(driver, css):
     return driver.find_element(By.CSS_SELECTOR, css).text
 
 
-def test_live_feedback_and_rollout_panels(rollout_stack, browser, tmp_path):
-    broker, gw = rollout_stack
+def test_live_feedback_and_rollout_panels(setup, browser, tmp_path):  # noqa: F811
+    broker, gw = setup
     wait = WebDriverWait(browser, WAIT_SEC, poll_frequency=0.2,
                          ignored_exceptions=[StaleElementReferenceException])
     browser.get(gw.url + "/")
