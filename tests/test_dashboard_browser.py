@@ -4,7 +4,8 @@ Headless Chromium (Debian's chromium + chromium-driver, driven by
 python3-selenium) opens the dashboard of a whole stack started with
 `mlops up` (fresh store, free ports, admin token set), checks that runs,
 model versions and workers (with their instance names) render once the
-token is typed (with an admin token the gateway wants one for reads too),
+token is typed (with an admin token the gateway wants one for reads too;
+before it the live panels say they cannot read, after it "no rollout"),
 shows a task's log lines when its stage is clicked and a run's with its
 "logs" button (as text: a log line never becomes markup), clicks Retrain (refused without
 the token, accepted with it), waits for the new version, promotes it with its
@@ -115,8 +116,16 @@ def test_dashboard_retrain_and_promote(stack, browser, tmp_path):
     wait.until(lambda d: "401" in d.find_element(By.ID, "message").text)
     browser.find_element(By.ID, "token").send_keys(TOKEN)
 
+    #  the live panels say why they are empty, each in its own place
+    wait.until(lambda d: d.find_element(By.ID, "rollout-state").text.startswith("rollout unknown: "))
+    assert "token" in browser.find_element(By.ID, "rollout-state").text
+    assert browser.find_element(By.ID, "feedback-counts").text.startswith("cannot read the feedback log: ")
+
     #  first model, its run and the workers render
     wait.until(lambda d: d.find_element(By.ID, "conn").text == "live")
+    #  the real broker's CANARY: no rollout; nothing labelled yet
+    wait.until(lambda d: d.find_element(By.ID, "rollout-state").text == "no rollout")
+    wait.until(lambda d: cells(d, "feedback") == [["no labels yet"]])
     wait.until(lambda d: (version_row(d, 1) or [None, None])[1] == "production")
     assert browser.find_element(By.ID, "prod").text == "production: v1"
     row = version_row(browser, 1)
