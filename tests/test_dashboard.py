@@ -2,10 +2,14 @@
 /static/NAME from the directory it finds (--static, $MLOPS_STATIC, beside
 the executable in the repo or as installed by `make install`), with the
 right Content-Type, 404 for a missing file and 403 for any path that tries
-to leave the directory. Processes on 127.0.0.1, free ports, stopped by pid.
+to leave the directory; the page loads the Live feedback and Rollout
+panels' script (live.js, after app.js whose helpers it uses), which puts
+API text on the page as text only. Processes on 127.0.0.1, free ports,
+stopped by pid.
 """
 import http.client
 import os
+import re
 import subprocess
 
 import requests
@@ -44,10 +48,31 @@ def test_files_served_from_the_repo_by_default(procs, monkeypatch):
         assert r.headers["Content-Type"] == ctype
     r = requests.get(gw.url + "/static/missing.js", timeout=5)
     assert r.status_code == 404 and "not found" in r.json()["detail"]
+    r = requests.get(gw.url + "/static/live.js", timeout=5)
+    assert r.status_code == 200 and r.content == read("live.js")
+    assert r.headers["Content-Type"] == "text/javascript; charset=utf-8"
+    r = requests.get(gw.url + "/static/missing.js", timeout=5)
+    assert r.status_code == 404 and "not found" in r.json()["detail"]
     status, _, body = raw_get(gw.port, "/", "HEAD")
     assert status == 200 and body == b""
     r = requests.post(gw.url + "/", timeout=5)
     assert r.status_code == 405 and r.headers["Allow"] == "GET, HEAD"
+
+
+def test_live_panels_on_the_page():
+    page = read("index.html").decode()
+    for element in ('id="feedback-panel"', 'id="feedback-counts"', 'id="feedback"',
+                    'id="rollout-panel"', 'id="rollout-state"', 'id="rollout-agreement"',
+                    'id="rollout-sides"', 'id="rollout-last"'):
+        assert element in page, element
+    scripts = re.findall(r'<script src="/static/([a-z]+\.js)"></script>', page)
+    assert scripts.index("live.js") > scripts.index("app.js"), scripts
+    code = read("live.js").decode()
+    for call in ("/api/feedback", "/api/canary", "textContent"):
+        assert call in code, call
+    #  text only: no API string is ever parsed as markup
+    for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("):
+        assert sink not in code, sink
 
 
 def test_no_way_out_of_the_directory(procs, tmp_path):
