@@ -1,9 +1,16 @@
 /*  feedback.c: the prediction log and live metrics (see feedback.h).
 
     The ring is an array of rows written round-robin; a chained hash on
-    (id, index) finds a row: heads[] holds the first row of each bucket,
-    row.next the following one (-1 ends a chain). A row is unlinked from
-    its chain when the ring overwrites it, so chains only hold live rows.
+    the request id finds a request's run of rows: heads[] holds the first
+    linked row of each bucket, row.next the following one (-1 ends a
+    chain). Only the first row of a run is linked (a request's records are
+    logged one after the other, index 0, 1, ...); record i of it is i rows
+    further on, checked by id and index. One hash insert a request, not one
+    a record: a batch of 100 records touched 100 random buckets, the
+    gateway's largest cost in /predict/batch (perf). A linked row is
+    unlinked when the ring overwrites it, so chains only hold live rows;
+    the rest of its run can no longer be found then (it is the next to be
+    overwritten: the whole request expires at once).
     Everything is allocated in feedback_new; nothing on the hot path
     (feedback_id_new, feedback_sampled, feedback_log) allocates. A row's
     extra bytes hold a multiclass row's class probabilities (as floats:
@@ -31,8 +38,9 @@
 typedef struct {
     char id[FEEDBACK_ID_MAX + 1];     //  request id, "" = row unused
     uint32_t index;                   //  record within the request
-    uint32_t hash;                    //  of (id, index)
-    int32_t next;                     //  next row in the bucket, -1 = none
+    uint32_t hash;                    //  of the id
+    int32_t next;                     //  linked: next row in the bucket, -1 = none
+    bool linked;                      //  the first of its run: in a bucket's chain
     uint8_t task;                     //  feedback_task_t
     bool labelled;                    //  a label was joined
     int64_t version;                  //  model version that predicted
@@ -167,12 +175,12 @@ bool feedback_sampled(feedback_t *self)
     return in;
 }
 
-static uint32_t s_hash(const char *id, uint32_t index)
+static uint32_t s_hash(const char *id)
 {
     uint32_t h = 2166136261u;   //  FNV-1a
     for (const unsigned char *p = (const unsigned char *)id; *p; p++)
         h = (h ^ *p) * 16777619u;
-    return (h ^ index) * 16777619u;
+    return h;
 }
 
 //  Takes row r off its bucket's chain.
@@ -217,13 +225,14 @@ void feedback_log_row(feedback_t *self, const feedback_row_t *in)
     int32_t r = (int32_t)self->next_row;
     self->next_row = (self->next_row + 1) % self->n_rows;
     s_row_t *row = &self->rows[r];
-    if (row->id[0])
+    if (row->id[0] && row->linked)
         s_unlink(self, r);
     size_t len = strnlen(in->id, FEEDBACK_ID_MAX);
     memcpy(row->id, in->id, len);
     row->id[len] = '\0';
     row->index = in->index;
-    row->hash = s_hash(row->id, in->index);
+    const s_row_t *prev = &self->rows[r == 0 ? self->n_rows - 1 : (size_t)r - 1];
+    row->linked = !(in->index > 0 && prev->index == in->index - 1 && strcmp(prev->id, row->id) == 0);
     row->task = (uint8_t)in->task;
     row->labelled = false;
     row->version = in->version;
@@ -231,10 +240,13 @@ void feedback_log_row(feedback_t *self, const feedback_row_t *in)
     row->value = in->value;
     row->time_ms = in->time_ms;
     s_keep_extra(self, row, in);
+    self->counts.logged++;
+    if (!row->linked)
+        return;   //  found from the first row of its run
+    row->hash = s_hash(row->id);
     int32_t *head = &self->heads[row->hash & self->mask];
     row->next = *head;   //  at the head: a reused id finds its newest row first
     *head = r;
-    self->counts.logged++;
 }
 
 //  The class labels of version, NULL when not told.
@@ -270,10 +282,16 @@ int feedback_classes(feedback_t *self, int64_t version, const char *classes_json
 
 static s_row_t *s_find(feedback_t *self, const char *id, uint32_t index)
 {
-    uint32_t h = s_hash(id, index);
+    uint32_t h = s_hash(id);
     for (int32_t r = self->heads[h & self->mask]; r != -1; r = self->rows[r].next) {
-        s_row_t *row = &self->rows[r];
-        if (row->hash == h && row->index == index && strcmp(row->id, id) == 0)
+        const s_row_t *first = &self->rows[r];
+        if (first->hash != h || first->index > index || strcmp(first->id, id) != 0)
+            continue;
+        size_t at = (size_t)r + (index - first->index);   //  record index is that many rows on
+        if (index - first->index >= self->n_rows)
+            continue;
+        s_row_t *row = &self->rows[at % self->n_rows];
+        if (row->index == index && strcmp(row->id, id) == 0)
             return row;
     }
     return NULL;

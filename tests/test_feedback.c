@@ -101,6 +101,31 @@ static void test_batch_rows_and_reuse(void)
     feedback_destroy(&f);
 }
 
+//  Only the first row of a request's run is hashed: the others are found
+//  by their offset from it, across the ring's wrap; a run whose first row
+//  is overwritten expires whole; runs that are not in order still join.
+static void test_runs_found_by_offset(void)
+{
+    feedback_t *f = feedback_new(8, 1, 1);
+    const char *why;
+    for (uint32_t i = 0; i < 5; i++)   //  rows 0..4
+        feedback_log(f, "a", i, 1, FEEDBACK_BINARY, 0, 0.5, 0);
+    for (uint32_t i = 0; i < 5; i++)   //  rows 5, 6, 7, then 0, 1 (a's first two overwritten)
+        feedback_log(f, "b", i, 1, FEEDBACK_BINARY, 0, 0.5, 0);
+    for (uint32_t i = 0; i < 5; i++)
+        CHECK_INT(feedback_label(f, "b", i, &ZERO, &why), 0);   //  across the wrap
+    CHECK_INT(feedback_label(f, "b", 5, &ZERO, &why), MLOPS_ENOTFOUND);
+    CHECK_INT(feedback_label(f, "a", 3, &ZERO, &why), MLOPS_ENOTFOUND);   //  its run's head is gone
+    feedback_log(f, "c", 4, 1, FEEDBACK_BINARY, 0, 0.5, 0);   //  out of order: each its own run
+    feedback_log(f, "c", 2, 1, FEEDBACK_BINARY, 0, 0.5, 0);
+    feedback_log(f, "c", 3, 1, FEEDBACK_BINARY, 0, 0.5, 0);   //  follows c#2: found from it
+    CHECK_INT(feedback_label(f, "c", 3, &ZERO, &why), 0);
+    CHECK_INT(feedback_label(f, "c", 4, &ZERO, &why), 0);
+    CHECK_INT(feedback_label(f, "c", 2, &ZERO, &why), 0);
+    CHECK_INT(feedback_label(f, "c", 0, &ZERO, &why), MLOPS_ENOTFOUND);
+    feedback_destroy(&f);
+}
+
 static void test_wrong_label_type(void)
 {
     feedback_t *f = feedback_new(8, 1, 1);
@@ -336,6 +361,7 @@ int main(void)
     RUN(test_join_and_duplicate);
     RUN(test_expiry);
     RUN(test_batch_rows_and_reuse);
+    RUN(test_runs_found_by_offset);
     RUN(test_wrong_label_type);
     RUN(test_live_metrics);
     RUN(test_multiclass);
