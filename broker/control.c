@@ -334,6 +334,29 @@ static int s_change(broker_t *self, store_txn_t *txn, const proto_msg_t *msg, co
     return rc;
 }
 
+//  FEEDBACK: rows are stored in a batch of their own and committed before
+//  the answer says so (the gateway drops what the answer counts as
+//  stored); a refusal aborts only them. Without rows, the counts.
+static void s_cmd_feedback(broker_t *self, const proto_msg_t *msg, s_reply_t *r)
+{
+    bool writes = msg->feedback.rows_len > 0;
+    if (writes && s_held(self, "FEEDBACK", r))
+        return;
+    int rc = writes && broker_flush(self) != 0 ? MLOPS_ESTORE : 0;
+    if (rc == 0)
+        rc = broker_feedback_answer(self, msg, &r->data, &r->data_len, &r->err);
+    if (rc == 0 && (!writes || s_commit(self, "FEEDBACK", r) == 0)) {
+        r->ok = true;
+        return;
+    }
+    if (rc && writes)
+        batch_abort(self->batch);   //  only these rows: the batch was empty
+    free(r->data);
+    r->data = NULL;
+    r->data_len = 0;
+    s_reply_fail(r, rc ? rc : r->err.code, "FEEDBACK");
+}
+
 //  PROMOTE with a rollout key: the rollout starts, production stays.
 static void s_cmd_rollout(broker_t *self, const proto_msg_t *msg, store_txn_t *txn, s_reply_t *r)
 {
@@ -459,7 +482,7 @@ static void s_control_dispatch(broker_t *self, const proto_msg_t *msg, s_reply_t
     case PROTO_LOGS: s_cmd_logs(self, msg, r); break;
     case PROTO_AUDIT: s_cmd_audit(self, r); break;
     case PROTO_DRIFT: s_reply_data(r, broker_drift_answer(self, &r->data, &r->data_len, &r->err), "DRIFT"); break;
-    case PROTO_FEEDBACK: s_reply_data(r, broker_feedback_answer(self, msg, &r->data, &r->data_len, &r->err), "FEEDBACK"); break;
+    case PROTO_FEEDBACK: s_cmd_feedback(self, msg, r); break;
     case PROTO_CANARY:
         s_reply_data(r, broker_rollout_answer(self, msg, &r->data, &r->data_len, &r->err), "CANARY");
         break;

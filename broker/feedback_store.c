@@ -161,9 +161,12 @@ static int s_set_bytes(broker_t *self, uint8_t **out, size_t *len, mlops_err_t *
         rc = mlops_err_set(err, MLOPS_ENOTFOUND, "the feedback set is empty: no labelled row to join "
                            "(labels reach it through POST /feedback at a gateway given --broker); "
                            "retrain without +feedback");
-    if (rc == 0 && feedback_io_set_encode(self->cfg.target ? self->cfg.target : "", (const uint8_t *const *)set.rows.at,
-                                          set.lens.at, set.rows.len, out, len) != 0)
-        rc = mlops_err_set(err, MLOPS_ENOMEM, "feedback set: cannot encode %zu rows", set.rows.len);
+    int enc = rc ? 0 : feedback_io_set_encode(self->cfg.target ? self->cfg.target : "",
+                                              (const uint8_t *const *)set.rows.at, set.lens.at,
+                                              set.rows.len, out, len);
+    if (enc)   //  EINVAL: a --target or a row count past the set's format (feedback_io.h)
+        rc = mlops_err_set(err, enc, "feedback set: cannot encode %zu rows under target '%.64s': %s",
+                           set.rows.len, self->cfg.target ? self->cfg.target : "", mlops_strerror(enc));
     for (size_t i = 0; i < set.rows.len; i++)
         free(set.rows.at[i]);
     vec_free(&set.rows);

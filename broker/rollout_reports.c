@@ -99,16 +99,22 @@ int rollout_reports_add(rollout_reports_t *self, const rollout_state_t *def, con
     return 0;
 }
 
+//  a + b for counts >= 0 a peer sent: saturated, never a signed overflow.
+static int64_t s_sat_add(int64_t a, int64_t b)
+{
+    return a > INT64_MAX - b ? INT64_MAX : a + b;
+}
+
 //  Adds side b into a: counts summed, p99 the largest, metric weighted.
 static void s_add_side(rollout_side_t *a, const rollout_side_t *b)
 {
-    int64_t labelled = a->labelled + b->labelled;
+    int64_t labelled = s_sat_add(a->labelled, b->labelled);
     if (labelled > 0)
         a->metric = (a->metric * (double)a->labelled + (b->labelled ? b->metric * (double)b->labelled : 0))
                     / (double)labelled;
     a->labelled = labelled;
-    a->requests += b->requests;
-    a->errors += b->errors;
+    a->requests = s_sat_add(a->requests, b->requests);
+    a->errors = s_sat_add(a->errors, b->errors);
     a->p99_ms = fmax(a->p99_ms, b->p99_ms);
 }
 
@@ -122,9 +128,9 @@ void rollout_reports_sum(const rollout_reports_t *self, const rollout_state_t *d
         const rollout_report_t *r = &self->entries[i].report;
         s_add_side(&sum->prod, &r->prod);
         s_add_side(&sum->cand, &r->cand);
-        sum->compared += r->compared;
-        sum->agreed += r->agreed;
-        sum->skipped += r->skipped;
+        sum->compared = s_sat_add(sum->compared, r->compared);
+        sum->agreed = s_sat_add(sum->agreed, r->agreed);
+        sum->skipped = s_sat_add(sum->skipped, r->skipped);
     }
 }
 

@@ -35,8 +35,9 @@ static int s_def_get(broker_t *self, store_txn_t *txn, rollout_state_t *def, mlo
     int rc = store_blob_get(self->store, txn, ROLLOUT_BLOB_KEY, &data, &len, err);
     if (rc == MLOPS_ENOTFOUND)
         return 0;
-    if (rc == 0 && rollout_state_decode(data, len, def, err) != 0)
-        rc = mlops_err_set(err, MLOPS_ECORRUPT, "the stored rollout does not decode: %s", err->msg);
+    mlops_err_t why;
+    if (rc == 0 && rollout_state_decode(data, len, def, &why) != 0)
+        rc = mlops_err_set(err, MLOPS_ECORRUPT, "the stored rollout does not decode: %s", why.msg);
     free(data);
     return rc;
 }

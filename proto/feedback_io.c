@@ -200,17 +200,25 @@ static bool s_scalar_byte(uint8_t b)
 }
 
 //  True when record is exactly one map of scalar values under str keys.
+//  A record as PREDICT carries one: a map of distinct str keys to scalars
+//  (a repeated key would leave extract to pick one: refused, as
+//  msg_decode refuses it in a PREDICT).
 static bool s_record_ok(const uint8_t *record, size_t len)
 {
     s_rd_t r = {record, record + len};
     uint64_t n;
     if (len == 0 || len > FEEDBACK_IO_RECORD_MAX || !s_container(&r, true, &n))
         return false;
+    const char *keys[FEEDBACK_IO_RECORD_MAX / 2];   //  a pair takes at least 2 bytes
+    size_t key_lens[FEEDBACK_IO_RECORD_MAX / 2];
+    if (n > FEEDBACK_IO_RECORD_MAX / 2)
+        return false;
     for (uint64_t i = 0; i < n; i++) {
-        const char *key;
-        size_t key_len;
-        if (!s_str(&r, &key, &key_len) || r.p == r.end || !s_scalar_byte(*r.p) || !s_skip(&r, 0))
+        if (!s_str(&r, &keys[i], &key_lens[i]) || r.p == r.end || !s_scalar_byte(*r.p) || !s_skip(&r, 0))
             return false;
+        for (uint64_t j = 0; j < i; j++)
+            if (key_lens[j] == key_lens[i] && memcmp(keys[j], keys[i], key_lens[i]) == 0)
+                return false;
     }
     return r.p == r.end;
 }

@@ -83,6 +83,9 @@ static void test_codec(void)
     feedback_io_row_t r = s_row("b", 0, 1);
     r.record = nested, r.record_len = sizeof nested;
     CHECK_INT(feedback_io_row_encode(&r, &data, &len), MLOPS_EINVAL);
+    uint8_t twice[] = {0x82, 0xa1, 'x', 0x01, 0xa1, 'x', 0x02};   //  {"x": 1, "x": 2}
+    r.record = twice, r.record_len = sizeof twice;
+    CHECK_INT(feedback_io_row_encode(&r, &data, &len), MLOPS_EINVAL);
     r = s_row("", 0, 1);
     CHECK_INT(feedback_io_row_encode(&r, &data, &len), MLOPS_EINVAL);
     //  the answer
