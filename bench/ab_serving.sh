@@ -28,14 +28,7 @@ for f in mlops-gateway mlops-worker; do
 done
 [ -f "$DATA" ] || { echo "ab_serving.sh: no data at $DATA" >&2; exit 1; }
 make -s all
-WORK="$(mktemp -d)"
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT INT TERM
+. bench/procs.sh   # WORK, PIDS, stop_pids; all stopped at exit
 
 cp -r "$ANCHORS" "$WORK/ref"
 (cd "$WORK/ref" && /usr/bin/python3 gen_bodies.py "$DATA" >/dev/null)

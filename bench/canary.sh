@@ -30,14 +30,7 @@ for tool in wrk curl; do
 done
 [ -n "${MLOPS_BIN:-}" ] || make -s all
 rm -rf "$OUT"; mkdir -p "$OUT"
-WORK="$(mktemp -d)"
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT INT TERM
+. bench/procs.sh   # WORK, PIDS, stop_pids; all stopped at exit
 
 # free ports: broker W..W+4 (work, control, events, -, data), gateway HTTP, backend
 BASE=$($PY -c 'import socket,random

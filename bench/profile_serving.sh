@@ -23,14 +23,7 @@ for tool in wrk perf curl; do
 done
 [ -f "$DATA" ] && [ -d "$ANCHORS" ] || { echo "profile_serving.sh: no $DATA or $ANCHORS: skipped"; exit 0; }
 make -s all build/release/bench/bench_infer
-WORK="$(mktemp -d)"
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT INT TERM
+. bench/procs.sh   # WORK, PIDS, stop_pids; all stopped at exit
 build/release/bench/bench_infer --data "$DATA" --out "$WORK" --reps 3 >/dev/null
 cp -r "$ANCHORS/." "$WORK/ref"
 (cd "$WORK/ref" && $PY gen_bodies.py "$DATA" >/dev/null)

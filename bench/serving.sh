@@ -38,22 +38,11 @@ done
 [ -d "$ANCHORS" ] || { echo "serving.sh: no reference at $ANCHORS" >&2; exit 1; }
 make -s all build/release/bench/bench_infer
 rm -rf "$OUT"; mkdir -p "$OUT"
-WORK="$(mktemp -d)"
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT INT TERM
+. bench/procs.sh   # WORK, PIDS, stop_pids; all stopped at exit
 
 wait_http() {  # url: bounded wait for any HTTP answer
   for _ in $(seq 1 100); do curl -s -o /dev/null "$1" && return 0; sleep 0.2; done
   echo "serving.sh: nothing answers at $1" >&2; return 1
-}
-stop_pids() {  # stops the pids given, by pid
-  for p in "$@"; do kill "$p" 2>/dev/null || true; done
-  for p in "$@"; do wait "$p" 2>/dev/null || true; done
 }
 
 # --- models: the reference's (joblib) and ours (artifacts) ------------------
