@@ -7,6 +7,8 @@
 */
 #include "feedback_io.h"
 
+#include "fields.h"
+
 #include "mpcheck.h"
 
 #include <math.h>
@@ -245,7 +247,7 @@ static void s_pack_label(msgpack_packer *pk, const feedback_io_row_t *row)
         msgpack_pack_double(pk, x);
 }
 
-static void s_pack_row(msgpack_packer *pk, msgpack_sbuffer *sb, const feedback_io_row_t *row)
+static void s_pack_row(msgpack_packer *pk, fields_buffer_t *b, const feedback_io_row_t *row)
 {
     msgpack_pack_map(pk, 6);
     s_pack_str(pk, "request_id");
@@ -255,7 +257,7 @@ static void s_pack_row(msgpack_packer *pk, msgpack_sbuffer *sb, const feedback_i
     s_pack_str(pk, "version");
     msgpack_pack_uint64(pk, row->version);
     s_pack_str(pk, "record");
-    msgpack_sbuffer_write(sb, (const char *)row->record, row->record_len);   //  verbatim
+    fields_buffer_write(b, (const char *)row->record, row->record_len);   //  verbatim
     s_pack_str(pk, "label");
     s_pack_label(pk, row);
     s_pack_str(pk, "time_ms");
@@ -271,21 +273,14 @@ static int s_encode(const feedback_io_row_t *rows, size_t n, bool array, uint8_t
     for (size_t i = 0; i < n; i++)
         if (!s_row_ok(&rows[i]))
             return MLOPS_EINVAL;
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
+    fields_buffer_t b;
     msgpack_packer pk;
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    fields_buffer_init(&b, &pk);
     if (array)
         msgpack_pack_array(&pk, n);
     for (size_t i = 0; i < n; i++)
-        s_pack_row(&pk, &sb, &rows[i]);
-    if (!sb.data) {
-        msgpack_sbuffer_destroy(&sb);
-        return MLOPS_ENOMEM;
-    }
-    *out = (uint8_t *)sb.data;
-    *out_len = sb.size;
-    return 0;
+        s_pack_row(&pk, &b, &rows[i]);
+    return fields_buffer_finish(&b, 0, out, out_len);
 }
 
 int feedback_io_rows_encode(const feedback_io_row_t *rows, size_t n, uint8_t **out, size_t *out_len)
@@ -305,18 +300,13 @@ int feedback_io_rows_join(const uint8_t *const *rows, const size_t *lens, size_t
 {
     if (n > FEEDBACK_IO_ROWS_MAX)
         return MLOPS_EINVAL;
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
+    fields_buffer_t b;
     msgpack_packer pk;
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    fields_buffer_init(&b, &pk);
     msgpack_pack_array(&pk, n);
     for (size_t i = 0; i < n; i++)
-        msgpack_sbuffer_write(&sb, (const char *)rows[i], lens[i]);
-    if (!sb.data)
-        return MLOPS_ENOMEM;
-    *out = (uint8_t *)sb.data;
-    *out_len = sb.size;
-    return 0;
+        fields_buffer_write(&b, (const char *)rows[i], lens[i]);
+    return fields_buffer_finish(&b, 0, out, out_len);
 }
 
 static const char *const s_answer_keys[] = {"stored", "duplicate", "rows", "bytes", "max_bytes",
@@ -336,20 +326,15 @@ int feedback_io_answer_encode(const feedback_io_answer_t *a, uint8_t **out, size
     feedback_io_answer_t copy = *a;
     uint64_t *f[S_ANSWER_KEYS];
     s_answer_fields(&copy, f);
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
+    fields_buffer_t b;
     msgpack_packer pk;
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    fields_buffer_init(&b, &pk);
     msgpack_pack_map(&pk, S_ANSWER_KEYS);
     for (size_t i = 0; i < S_ANSWER_KEYS; i++) {
         s_pack_str(&pk, s_answer_keys[i]);
         msgpack_pack_uint64(&pk, *f[i]);
     }
-    if (!sb.data)
-        return MLOPS_ENOMEM;
-    *out = (uint8_t *)sb.data;
-    *out_len = sb.size;
-    return 0;
+    return fields_buffer_finish(&b, 0, out, out_len);
 }
 
 int feedback_io_answer_decode(const uint8_t *data, size_t len, feedback_io_answer_t *a,
@@ -509,22 +494,17 @@ int feedback_io_set_encode(const char *target, const uint8_t *const *rows, const
     size_t tlen = target ? strlen(target) : 0;
     if (tlen > FEEDBACK_IO_TARGET_MAX || n > FEEDBACK_IO_SET_ROWS_MAX)
         return MLOPS_EINVAL;
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
+    fields_buffer_t b;
     msgpack_packer pk;
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    fields_buffer_init(&b, &pk);
     msgpack_pack_map(&pk, 2);
     s_pack_str(&pk, "target");
     s_pack_str(&pk, target ? target : "");
     s_pack_str(&pk, "rows");
     msgpack_pack_array(&pk, n);
     for (size_t i = 0; i < n; i++)
-        msgpack_sbuffer_write(&sb, (const char *)rows[i], lens[i]);
-    if (!sb.data)
-        return MLOPS_ENOMEM;
-    *out = (uint8_t *)sb.data;
-    *out_len = sb.size;
-    return 0;
+        fields_buffer_write(&b, (const char *)rows[i], lens[i]);
+    return fields_buffer_finish(&b, 0, out, out_len);
 }
 
 int feedback_io_set_decode(const uint8_t *data, size_t len, char *target, feedback_io_row_t **rows,

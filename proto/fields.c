@@ -159,38 +159,41 @@ static int s_pack_fields(msgpack_packer *pk, const void *base, const fields_spec
     return 0;
 }
 
-//  An sbuffer that remembers a failed write, so the packing code can ignore
-//  each pack call's result and the encoder checks once at the end.
-typedef struct {
-    msgpack_sbuffer sbuf; //  the bytes
-    bool failed;          //  a realloc failed: the bytes are incomplete
-} s_buffer_t;
-
-static int s_buffer_write_fn(void *data, const char *buf, size_t len)
+void fields_buffer_init(fields_buffer_t *b, msgpack_packer *pk)
 {
-    s_buffer_t *b = data;
+    b->failed = false;
+    msgpack_sbuffer_init(&b->sbuf);
+    msgpack_packer_init(pk, b, fields_buffer_write);
+}
+
+int fields_buffer_write(void *data, const char *buf, size_t len)
+{
+    fields_buffer_t *b = data;
     if (!b->failed && msgpack_sbuffer_write(&b->sbuf, buf, len) != 0)
         b->failed = true;
     return b->failed ? -1 : 0;
 }
 
+int fields_buffer_finish(fields_buffer_t *b, int rc, uint8_t **out, size_t *out_len)
+{
+    if (rc == 0 && b->failed)
+        rc = MLOPS_ENOMEM;
+    if (rc) {
+        msgpack_sbuffer_destroy(&b->sbuf);
+        return rc;
+    }
+    *out_len = b->sbuf.size;
+    *out = (uint8_t *)msgpack_sbuffer_release(&b->sbuf);   //  malloc'd: handed over
+    return 0;
+}
+
 int fields_encode(const fields_table_t *t, const void *base, uint8_t **out, size_t *out_len)
 {
     assert(t && base && out && out_len);
-    s_buffer_t b = {.failed = false};
-    msgpack_sbuffer_init(&b.sbuf);
+    fields_buffer_t b;
     msgpack_packer pk;
-    msgpack_packer_init(&pk, &b, s_buffer_write_fn);
-    int rc = s_pack_fields(&pk, base, t->f, t->n);
-    if (rc == 0 && b.failed)
-        rc = MLOPS_ENOMEM;
-    if (rc) {
-        msgpack_sbuffer_destroy(&b.sbuf);
-        return rc;
-    }
-    *out_len = b.sbuf.size;
-    *out = (uint8_t *)msgpack_sbuffer_release(&b.sbuf);   //  malloc'd: handed over
-    return 0;
+    fields_buffer_init(&b, &pk);
+    return fields_buffer_finish(&b, s_pack_fields(&pk, base, t->f, t->n), out, out_len);
 }
 
 /* --- freeing ------------------------------------------------------------- */

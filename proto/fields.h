@@ -31,6 +31,7 @@
 #ifndef MLOPS_FIELDS_H
 #define MLOPS_FIELDS_H
 
+#include <msgpack.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -133,6 +134,19 @@ typedef struct {
     {                                                \
         fields_free_owned(&s_##name##_table, p);     \
     }
+
+//  An sbuffer that remembers a failed write, so packing code can ignore
+//  each pack call's result and the encoder checks once, at the end:
+//  fields_buffer_init sets pk to write into b; fields_buffer_finish hands
+//  the bytes over (0) or frees them and returns rc, or MLOPS_ENOMEM when
+//  a write failed.
+typedef struct {
+    msgpack_sbuffer sbuf; //  the bytes
+    bool failed;          //  a realloc failed: the bytes are incomplete
+} fields_buffer_t;
+void fields_buffer_init(fields_buffer_t *b, msgpack_packer *pk);
+int fields_buffer_write(void *data, const char *buf, size_t len);
+int fields_buffer_finish(fields_buffer_t *b, int rc, uint8_t **out, size_t *out_len);
 
 //  Encodes the struct at base into a malloc'd buffer the caller frees.
 //  Returns 0, MLOPS_EINVAL (a count over its limit, bytes missing behind a
