@@ -159,8 +159,9 @@ static int s_set_bytes(broker_t *self, uint8_t **out, size_t *len, mlops_err_t *
     int rc = store_feedback_scan(self->store, s_copy_fn, &set, err);
     if (rc == 0 && set.rows.len == 0)
         rc = mlops_err_set(err, MLOPS_ENOTFOUND, "the feedback set is empty: no labelled row to join "
-                           "(labels reach it through POST /feedback at a gateway given --broker); "
-                           "retrain without +feedback");
+                           "(labels reach it through POST /feedback at a gateway given --broker, for "
+                           "records of at most 512 bytes: a gateway counts the others as "
+                           "mlops_feedback_unkept_total); retrain without +feedback");
     int enc = rc ? 0 : feedback_io_set_encode(self->cfg.target ? self->cfg.target : "",
                                               (const uint8_t *const *)set.rows.at, set.lens.at,
                                               set.rows.len, out, len);
