@@ -45,6 +45,7 @@ typedef struct {
     size_t n_kept;          //  their count
     bool kept_values;       //  kept are regression values (else class indexes)
     bool warm;              //  a warm-up copy: neither counted nor compared
+    uint64_t epoch;         //  the rollout it was sent for (rollout_t.epoch)
 } s_shadow_t;
 
 struct rollout {
@@ -58,6 +59,8 @@ struct rollout {
     size_t warm_out;                             //  warm-up copies not back yet
     s_shadow_t shadows[ROLLOUT_SHADOWS_MAX];     //  copies in flight
     size_t n_shadows;                            //  slots used
+    uint64_t epoch;                              //  bumped when the rollout changes: a copy
+                                                 //  of an earlier one is not counted
     feedback_version_t *fb_buf;                  //  FEEDBACK_VERSIONS_MAX, for feedback_versions
 };
 
@@ -143,6 +146,7 @@ bool rollout_apply(rollout_t *self, const rollout_state_t *state, const feedback
     bool changed = s.rollout != self->state.rollout || s.version != self->state.version
                 || s.started_ms != self->state.started_ms;
     if (changed) {
+        self->epoch++;
         memset(self->sides, 0, sizeof self->sides);
         self->compared = self->agreed = self->skipped = 0;
         self->warming = s.rollout != ROLLOUT_NONE;
@@ -272,7 +276,7 @@ static uint64_t s_open(rollout_t *self, int worker, int64_t started_us, int64_t 
         if (s->used)
             continue;
         *s = (s_shadow_t){.used = true, .gen = s->gen, .worker = worker, .started_us = started_us,
-                          .deadline_ms = deadline_ms, .warm = warm};
+                          .deadline_ms = deadline_ms, .warm = warm, .epoch = self->epoch};
         self->n_shadows++;
         self->warm_out += warm;
         return (uint64_t)s->gen << 32 | (ROLLOUT_SHADOW_ID_BASE + (uint32_t)i);
@@ -363,7 +367,9 @@ void rollout_shadow_answered(rollout_t *self, uint64_t wire_id, int status,
     if (!s || s->worker < 0)
         return;
     s->worker = -1;
-    if (s->warm) {   //  the candidate is loaded (or failed to): the canary may begin
+    //  a warm-up copy: the candidate is loaded (or failed to), the canary
+    //  may begin; a copy of an earlier rollout: its counters were reset
+    if (s->warm || s->epoch != self->epoch) {
         s_shadow_free(self, s);
         return;
     }

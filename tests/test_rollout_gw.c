@@ -201,6 +201,27 @@ static void test_shadow_compare(void)
 
 //  Regression values agree within 1e-6 relative; a classifier never agrees
 //  with a regression; lengths that differ compare what both have.
+//  A copy sent for one rollout and answered in the next is not counted in
+//  the new one's figures (they were reset when it began).
+static void test_shadow_of_an_earlier_rollout(void)
+{
+    rollout_t *r = rollout_new(1);
+    rollout_apply(r, &SHADOW4, NULL);
+    rollout_answer_t prod = {PROD_CLASSES, NULL, 4}, cand = {CAND_CLASSES, NULL, 4};
+    uint64_t a = rollout_shadow_open(r, 2, 0, 50);
+    rollout_state_t next = SHADOW4;
+    next.started_ms += 1000;   //  a new shadow of the same version
+    CHECK(rollout_apply(r, &next, NULL));
+    rollout_shadow_production(r, a, true, &prod);
+    rollout_shadow_answered(r, a, 200, &cand, 10);
+    CHECK_INT(rollout_shadow_worker(r, a), -1);   //  its credit is back all the same
+    CHECK_INT(rollout_shadows(r), 0);
+    rollout_report_t rep = rollout_report(r, NULL);
+    CHECK_INT(rep.cand.requests, 0);
+    CHECK_INT(rep.compared, 0);
+    rollout_destroy(&r);
+}
+
 static void test_shadow_values(void)
 {
     rollout_t *r = rollout_new(1);
@@ -358,6 +379,7 @@ int main(void)
     RUN(test_apply);
     RUN(test_counts);
     RUN(test_shadow_compare);
+    RUN(test_shadow_of_an_earlier_rollout);
     RUN(test_shadow_values);
     RUN(test_shadow_ends);
     RUN(test_feedback_metric);
