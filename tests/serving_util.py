@@ -7,13 +7,25 @@ processes (the gateway, the broker) are tests/procs.py's.
 """
 import hashlib
 import os
+import subprocess
 import threading
 import time
 
 import zmq
 
-from procs import free_port_run
+from procs import BIN, TITANIC, free_port_run
 from wire import pack, unpack
+
+def train_artifact(directory, name="m.art"):
+    """`mlops train --out`: an artifact of the real Titanic file (a
+    synthetic source where it is absent) in directory; its path."""
+    out = os.path.join(str(directory), name)
+    source = TITANIC if os.path.exists(TITANIC) else "synthetic:1500:3"
+    r = subprocess.run([os.path.join(BIN, "mlops"), "train", "--source", source, "--out", out],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    return out
+
 
 PASSENGER = {"Pclass": 3, "Sex": "male", "Age": 22, "SibSp": 1, "Parch": 0, "Fare": 7.25,
              "Embarked": "S", "Name": "Braund, Mr. Owen Harris"}

@@ -16,20 +16,15 @@ import subprocess
 import pytest
 import requests
 
-from procs import BIN, TITANIC, Gateway, start_infer
-from serving_util import PASSENGER
+from procs import BIN, Gateway, start_infer
+from serving_util import PASSENGER, train_artifact
 
 VERSION = 6
 
 
 @pytest.fixture(scope="module")
 def artifact(tmp_path_factory):
-    out = os.path.join(str(tmp_path_factory.mktemp("feedback")), "m.art")
-    source = TITANIC if os.path.exists(TITANIC) else "synthetic:1500:3"
-    r = subprocess.run([os.path.join(BIN, "mlops"), "train", "--source", source, "--out", out],
-                       capture_output=True, text=True, timeout=120)
-    assert r.returncode == 0, r.stderr
-    return out
+    return train_artifact(tmp_path_factory.mktemp("feedback"))
 
 
 def _serve(procs, artifact, *extra):

@@ -15,19 +15,14 @@ import zmq
 
 import wire
 from procs import BIN, TITANIC, Broker, Gateway, start_infer, wait_for
-from serving_util import PASSENGER
+from serving_util import PASSENGER, train_artifact
 
 VERSION = 4
 
 
 @pytest.fixture(scope="module")
 def artifact(tmp_path_factory):
-    out = os.path.join(str(tmp_path_factory.mktemp("feedback_retrain")), "m.art")
-    source = TITANIC if os.path.exists(TITANIC) else "synthetic:1500:3"
-    r = subprocess.run([os.path.join(BIN, "mlops"), "train", "--source", source, "--out", out],
-                       capture_output=True, text=True, timeout=120)
-    assert r.returncode == 0, r.stderr
-    return out
+    return train_artifact(tmp_path_factory.mktemp("feedback_retrain"))
 
 
 def feedback_set(broker, rows=None):
