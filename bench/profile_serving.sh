@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # profile_serving.sh: where a served request's CPU goes. Starts the gateway and
-# two inference workers (logistic regression trained on titanic.csv), loads
+# two inference workers (logistic regression trained on titanic.csv, or the
+# random forest with FAMILY=forest), loads
 # them with wrk -t2 -c16 (the serving benchmark's load), records every CPU
 # with perf for a few seconds and prints the share of each process/library
 # (kernel and ZeroMQ I/O threads included) and the top functions.
 #
 #   bench/profile_serving.sh                 # /predict/batch, 100 records
 #   ENDPOINT=predict SECS=5 bench/profile_serving.sh
+#   FAMILY=forest bench/profile_serving.sh
 # Needs: make all; wrk and perf (Debian: wrk, linux-perf), root or a
 # perf_event_paranoid that allows system-wide recording,
 # ../shared/data/titanic.csv and ../shared/anchors/python (for its bodies).
@@ -15,7 +17,7 @@ set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO"
 PY=/usr/bin/python3
-ENDPOINT="${ENDPOINT:-batch}"; SECS="${SECS:-5}"
+ENDPOINT="${ENDPOINT:-batch}"; SECS="${SECS:-5}"; FAMILY="${FAMILY:-logreg}"
 DATA="${DATA:-$REPO/../shared/data/titanic.csv}"
 ANCHORS="${ANCHORS:-$REPO/../shared/anchors/python}"
 for tool in wrk perf curl; do
@@ -33,7 +35,7 @@ MLOPS_LOG_LEVEL=warning bin/mlops-gateway --port "$PORT" --bind 127.0.0.1 --back
   >"$WORK/gateway.log" 2>&1 &
 PIDS+=("$!")
 for i in 1 2; do
-  MLOPS_LOG_LEVEL=warning bin/mlops-worker --stage infer --gateway "$BACKEND" --model "$WORK/logreg.art" \
+  MLOPS_LOG_LEVEL=warning bin/mlops-worker --stage infer --gateway "$BACKEND" --model "$WORK/$FAMILY.art" \
     >>"$WORK/infer.log" 2>&1 &
   PIDS+=("$!")
 done
@@ -57,4 +59,4 @@ echo "top functions:"
 perf report -i "$WORK/perf.data" --no-children --sort comm,sym --stdio -g none 2>/dev/null \
   | grep -v '^#' | grep -v '^$' | head -25
 echo
-echo "reproduce: ENDPOINT=$ENDPOINT SECS=$SECS bench/profile_serving.sh"
+echo "reproduce: FAMILY=$FAMILY ENDPOINT=$ENDPOINT SECS=$SECS bench/profile_serving.sh"

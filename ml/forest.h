@@ -156,6 +156,12 @@ void forest_predict(const forest_t *self, const double *X, size_t n, double *pro
 //  forest_predict, kept for the serving path's blocks (model.c).
 void forest_predict_block(const forest_t *self, const double *X, size_t n, double *proba);
 
+//  Which walk forest_predict takes for self, built on first use: "octo"
+//  (three levels a step, forest_predict.c), "steps" (one level a step) or
+//  "plain" (the stored nodes: the steps could not be built). For tests and
+//  benchmarks.
+const char *forest_walk_name(const forest_t *self);
+
 //  The thread count forest_fit uses for n_threads = 0.
 int forest_default_threads(void);
 

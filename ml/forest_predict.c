@@ -32,11 +32,28 @@
 #include <stdlib.h>
 #include <string.h>
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define OCTO_SIMD 1 //  the three-level step needs SSSE3's byte shuffle
+#endif
+
 typedef struct {
     uint16_t feature; //  feature whose rank is compared; 0 on a leaf
     uint16_t rank;    //  go to left + 1 when the row's rank > rank; RANK_NEVER on a leaf
     uint32_t left;    //  left child; a leaf's own index
 } s_step_t;
+
+//  Three levels of a tree in one step: the split of its head and the
+//  splits under it, in breadth-first slots (0; 1, 2; 3 .. 6), and the
+//  eight places a row can be three levels down. A slot holding a leaf
+//  never goes right and its slots below hold the same leaf, so every
+//  outcome under it is that leaf.
+typedef struct {
+    uint8_t shuffle[16]; //  slot k's feature f as the bytes 2f, 2f + 1 of the coded row,
+                         //  bit 7 set for the row's second half (f >= 8); slot 7 unused
+    uint16_t rank[8];    //  each slot's threshold rank ^ 0x8000 (OCTO_NEVER: goes left)
+    uint32_t next[8];    //  by outcome: the next octo, or OCTO_LEAF | the leaf's value's index
+} s_octo_t;
 
 //  One allocation (forest_destroy frees it with free): this header, then
 //  the arrays it points into.
@@ -45,6 +62,12 @@ struct forest_steps_s {
     const double *cut;      //  each feature's distinct thresholds, ascending
     const uint32_t *cut_at; //  p + 1: feature j's cuts are cut[cut_at[j] .. cut_at[j + 1])
     const s_step_t *step;   //  n_nodes steps
+    //  the octos, when the forest fits them (NULL otherwise):
+    const s_octo_t *octo;       //  each tree's octos, breadth first, tree after tree
+    const uint32_t *octo_root;  //  n_trees: a tree's first octo, or OCTO_LEAF | value index
+    const double *octo_leaf;    //  the leaves' distinct values (a few dozen for a classifier's
+                                //  fractions: they stay in cache, where one per leaf would not)
+    const uint8_t *octo_pick;   //  128: the outcome of each mask of slot comparisons
 };
 
 enum {
@@ -52,7 +75,11 @@ enum {
     LEVELS = 4,           //  steps between two drops of the finished walks
     RANK_NEVER = 0xFFFF,  //  above every rank: no row goes right
     ROW_STACK_MAX = 512,  //  features of a single row coded on the stack
+    OCTO_FEATURES_MAX = 16, //  a coded row is two 16-byte registers
+    OCTO_NEVER = RANK_NEVER ^ 0x8000, //  a slot's biased rank no row's exceeds
+    OCTO_ROW_BYTES = 32,  //  a coded row: 16-bit ranks
 };
+#define OCTO_LEAF 0x80000000u //  in an octo's next: a leaf, its value's index in the low bits
 
 static int s_cmp_fn(const void *a, const void *b)
 {
@@ -125,15 +152,141 @@ static void s_fill(const forest_t *self, const forest_steps_t *st, double *leaf,
     }
 }
 
+//  Building the octos: a queue of the nodes that head one (its index is
+//  the octo's), and the leaves' distinct values. Counting (step NULL) and
+//  filling take the same path, so they agree.
+typedef struct {
+    const forest_t *forest;
+    const s_step_t *step;  //  the nodes' ranks; NULL: only count
+    uint32_t *queue;       //  the node heading each octo
+    size_t n_octo;         //  octos queued
+    const uint64_t *value; //  the leaves' distinct values as bits, ascending
+    size_t n_values;
+} s_octo_build_t;
+
+static uint64_t s_bits(double x)
+{
+    uint64_t u;
+    memcpy(&u, &x, sizeof u);
+    return u;
+}
+
+static int s_cmp_bits_fn(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+//  The distinct leaf values of self's nodes, bit for bit (so -0 and +0
+//  stay apart), ascending into value; returns how many.
+static size_t s_leaf_values(const forest_t *self, uint64_t *value)
+{
+    size_t m = 0, d = 0;
+    for (size_t k = 0; k < self->n_nodes; k++)
+        if (self->nodes[k].feature < 0)
+            value[m++] = s_bits(self->nodes[k].value);
+    qsort(value, m, sizeof *value, s_cmp_bits_fn);
+    for (size_t i = 0; i < m; i++)
+        if (d == 0 || value[i] != value[d - 1])
+            value[d++] = value[i];
+    return d;
+}
+
+//  What an octo's outcome holds for node k: its octo, queued, or its leaf.
+static uint32_t s_octo_target(s_octo_build_t *b, uint32_t k)
+{
+    const forest_node_t *nd = &b->forest->nodes[k];
+    if (nd->feature >= 0) {
+        b->queue[b->n_octo] = k;
+        return (uint32_t)b->n_octo++;
+    }
+    uint64_t bits = s_bits(nd->value);
+    const uint64_t *at = bsearch(&bits, b->value, b->n_values, sizeof bits, s_cmp_bits_fn);
+    return OCTO_LEAF | (uint32_t)(at - b->value);
+}
+
+//  The octo headed by node head into o (when filling).
+static void s_octo_make(s_octo_build_t *b, uint32_t head, s_octo_t *o)
+{
+    const forest_node_t *nodes = b->forest->nodes;
+    uint32_t at[7], out[8]; //  the node in each slot; below them, by outcome
+    at[0] = head;
+    for (int k = 0; k < 7; k++) {
+        uint32_t n = at[k];
+        int split = nodes[n].feature >= 0;
+        uint32_t l = split ? nodes[n].left : n, r = split ? l + 1 : n;
+        if (k < 3)
+            at[2 * k + 1] = l, at[2 * k + 2] = r;
+        else
+            out[2 * (k - 3)] = l, out[2 * (k - 3) + 1] = r;
+        if (b->step) {
+            unsigned f = split ? b->step[n].feature : 0, half = f >= 8 ? 0x80 : 0;
+            o->shuffle[2 * k] = (uint8_t)(half | (2 * f % 16));
+            o->shuffle[2 * k + 1] = (uint8_t)(half | (2 * f % 16 + 1));
+            o->rank[k] = split ? b->step[n].rank ^ 0x8000 : OCTO_NEVER;
+        }
+    }
+    uint32_t next[8];
+    for (int j = 0; j < 8; j++) //  a leaf above fills a run of outcomes: one number
+        next[j] = j > 0 && out[j] == out[j - 1] ? next[j - 1] : s_octo_target(b, out[j]);
+    if (b->step) {
+        o->shuffle[14] = 0, o->shuffle[15] = 1, o->rank[7] = OCTO_NEVER;
+        memcpy(o->next, next, sizeof next);
+    }
+}
+
+//  Every tree's octos (breadth first, tree after tree) and roots into octo
+//  and root, or with b->step NULL only counted; returns the octos.
+static size_t s_octo_fill(s_octo_build_t *b, s_octo_t *octo, uint32_t *root)
+{
+    const forest_t *f = b->forest;
+    b->n_octo = 0;
+    for (size_t t = 0; t < f->n_trees; t++) {
+        size_t first = b->n_octo;
+        uint32_t r = s_octo_target(b, f->roots[t]);
+        if (b->step)
+            root[t] = r;
+        for (size_t q = first; q < b->n_octo; q++)
+            s_octo_make(b, b->queue[q], b->step ? &octo[q] : NULL);
+    }
+    return b->n_octo;
+}
+
+//  pick[mask]: the outcome of a row whose slot k went right when bit k of
+//  mask is set; only the slots on its path count.
+static void s_octo_picks(uint8_t *pick)
+{
+    for (unsigned m = 0; m < 128; m++) {
+        unsigned b0 = m & 1, b1 = m >> (1 + b0) & 1, b2 = m >> (3 + 2 * b0 + b1) & 1;
+        pick[m] = (uint8_t)(4 * b0 + 2 * b1 + b2);
+    }
+}
+
+//  Whether self's forest fits octos (its steps built): a coded row in two
+//  registers, indexes below OCTO_LEAF, and a CPU with the byte shuffle.
+static int s_octo_fits(const forest_t *self)
+{
+#ifdef OCTO_SIMD
+    return self->n_features <= OCTO_FEATURES_MAX && self->n_nodes < OCTO_LEAF &&
+           __builtin_cpu_supports("ssse3");
+#else
+    (void)self;
+    return 0;
+#endif
+}
+
 //  The steps of self, or NULL (out of memory, no features, or too many
-//  features or cuts of one feature for 16 bits).
+//  features or cuts of one feature for 16 bits). The octos are in the same
+//  block when the forest fits them.
 static forest_steps_t *s_steps_build(const forest_t *self)
 {
     size_t p = self->n_features, n = self->n_nodes;
     uint32_t *cut_at = calloc(p + 1, sizeof *cut_at);
     double *cut = malloc((n ? n : 1) * sizeof *cut);
-    if (!cut_at || !cut) {
-        free(cut_at), free(cut);
+    uint32_t *queue = malloc((n ? n : 1) * sizeof *queue);
+    uint64_t *value = malloc((n ? n : 1) * sizeof *value);
+    if (!cut_at || !cut || !queue || !value) {
+        free(cut_at), free(cut), free(queue), free(value);
         return NULL;
     }
     for (size_t k = 0; k < n; k++) //  counts, then where each feature starts
@@ -144,20 +297,43 @@ static forest_steps_t *s_steps_build(const forest_t *self)
     int fits = d != SIZE_MAX;
     for (size_t j = 0; fits && j < p; j++)
         fits = cut_at[j + 1] - cut_at[j] < RANK_NEVER;
+    s_octo_build_t ob = {self, NULL, queue, 0, value, 0};
+    size_t n_octo = 0;
+    if (fits && s_octo_fits(self)) {
+        ob.n_values = s_leaf_values(self, value);
+        n_octo = s_octo_fill(&ob, NULL, NULL);
+    }
     forest_steps_t *st = NULL;
     size_t head = sizeof *st, bytes = head + (n + d) * sizeof(double) + n * sizeof(s_step_t) +
                                       (p + 1) * sizeof(uint32_t);
-    if (fits && (st = malloc(bytes))) {
+    size_t octo_at = (bytes + 63) / 64 * 64; //  an octo a cache line, after the steps
+    if (n_octo)
+        bytes = octo_at + n_octo * sizeof(s_octo_t) + ob.n_values * sizeof(double) +
+                self->n_trees * sizeof(uint32_t) + 128;
+    if (fits && (st = aligned_alloc(64, (bytes + 63) / 64 * 64))) {
         double *leaf = (double *)((char *)st + head), *c = leaf + n;
         s_step_t *step = (s_step_t *)(c + d);
         uint32_t *at = (uint32_t *)(step + n);
         memcpy(c, cut, d * sizeof *c);
         memcpy(at, cut_at, (p + 1) * sizeof *at);
-        *st = (forest_steps_t){leaf, c, at, step};
+        *st = (forest_steps_t){leaf, c, at, step, NULL, NULL, NULL, NULL};
         s_fill(self, st, leaf, step);
+        if (n_octo) {
+            s_octo_t *octo = (s_octo_t *)((char *)st + octo_at);
+            double *oleaf = (double *)(octo + n_octo);
+            uint32_t *root = (uint32_t *)(oleaf + ob.n_values);
+            uint8_t *pick = (uint8_t *)(root + self->n_trees);
+            memcpy(oleaf, value, ob.n_values * sizeof *oleaf);
+            ob.step = step;
+            s_octo_fill(&ob, octo, root);
+            s_octo_picks(pick);
+            st->octo = octo, st->octo_root = root, st->octo_leaf = oleaf, st->octo_pick = pick;
+        }
     }
     free(cut_at);
     free(cut);
+    free(queue);
+    free(value);
     return st;
 }
 
@@ -233,10 +409,120 @@ static void s_walk(const s_step_t *st, uint32_t *cur, const uint16_t **xs, uint3
     }
 }
 
+#ifdef OCTO_SIMD
+//  m rows of X (m x p) coded into OCTO_ROW_BYTES each: a feature's rank ^
+//  0x8000, so that a signed 16-bit comparison is the ranks' (the lanes past
+//  p are 0, and no slot reads them).
+static void s_octo_code(const forest_steps_t *st, size_t p, const double *X, size_t m, uint16_t *R)
+{
+    enum { LANES = OCTO_ROW_BYTES / 2 };
+    memset(R, 0, m * OCTO_ROW_BYTES);
+    for (size_t j = 0; j < p; j++) {
+        const double *cut = st->cut + st->cut_at[j];
+        uint32_t n_cuts = st->cut_at[j + 1] - st->cut_at[j];
+        for (size_t i = 0; i < m; i++)
+            R[i * LANES + j] = (uint16_t)(s_rank(cut, n_cuts, X[i * p + j]) ^ 0x8000);
+    }
+}
+
+//  Walks live (<= WALKS) walks to their leaves, three levels a step: walk
+//  i is at octo (uint32_t)walk[i] with coded row R + (walk[i] >> 32) *
+//  stride, and its leaf's number goes to leaf[walk[i] >> 32]. One step
+//  gathers the seven slots' features from the row's two halves with two
+//  byte shuffles (a lane the other half holds comes out 0) and compares
+//  them at once; the mask of the comparisons picks the outcome. After each
+//  step the walks that reached a leaf are dropped, in a pass of its own:
+//  stores whose place depends on the walks would hold back the next
+//  walk's loads. Inlined, so that stride is a constant.
+__attribute__((target("ssse3"), always_inline)) static inline void
+s_octo_walk(const forest_steps_t *st, const uint8_t *R, size_t stride, uint64_t *walk, size_t live,
+            uint32_t *leaf)
+{
+    const s_octo_t *octo = st->octo;
+    const uint8_t *pick = st->octo_pick;
+    const __m128i other = _mm_set1_epi8((char)0x80); //  the shuffle of the second half
+    while (live) {
+        for (size_t i = 0; i < live; i++) {
+            uint64_t w = walk[i];
+            const s_octo_t *o = &octo[(uint32_t)w];
+            const __m128i *x = (const __m128i *)(R + (w >> 32) * stride);
+            __m128i f = _mm_load_si128((const __m128i *)o->shuffle);
+            __m128i v = _mm_or_si128(_mm_shuffle_epi8(_mm_load_si128(x), f),
+                                     _mm_shuffle_epi8(_mm_load_si128(x + 1), _mm_xor_si128(f, other)));
+            __m128i gt = _mm_cmpgt_epi16(v, _mm_load_si128((const __m128i *)o->rank));
+            int mask = _mm_movemask_epi8(_mm_packs_epi16(gt, gt));
+            walk[i] = (w & ~(uint64_t)UINT32_MAX) | o->next[pick[mask & 0x7F]];
+        }
+        size_t kept = 0;
+        for (size_t i = 0; i < live; i++) {
+            uint64_t w = walk[i];
+            leaf[w >> 32] = (uint32_t)w & ~OCTO_LEAF; //  the last write of a walk that ends here
+            walk[kept] = w;
+            kept += !((uint32_t)w & OCTO_LEAF);
+        }
+        live = kept;
+    }
+}
+
+//  The trees of one coded row in lock step, WALKS at a time: the sum of
+//  their leaf values in tree order.
+__attribute__((target("ssse3"))) static double s_octo_one(const forest_t *self,
+                                                          const forest_steps_t *st, const uint16_t *r)
+{
+    uint64_t walk[WALKS];
+    uint32_t leaf[WALKS];
+    double sum = 0;
+    for (size_t t0 = 0; t0 < self->n_trees; t0 += WALKS) {
+        size_t k = self->n_trees - t0 < WALKS ? self->n_trees - t0 : WALKS, live = 0;
+        for (size_t i = 0; i < k; i++) { //  a tree that is a leaf needs no walk
+            uint32_t root = st->octo_root[t0 + i];
+            leaf[i] = root & ~OCTO_LEAF;
+            walk[live] = (uint64_t)i << 32 | root;
+            live += !(root & OCTO_LEAF);
+        }
+        s_octo_walk(st, (const uint8_t *)r, 0, walk, live, leaf);
+        for (size_t i = 0; i < k; i++)
+            sum += st->octo_leaf[leaf[i]];
+    }
+    return sum;
+}
+
+//  s_block_sums on the octos: R holds the m rows coded by s_octo_code.
+__attribute__((target("ssse3"))) static void s_octo_block_sums(const forest_t *self,
+                                                               const forest_steps_t *st,
+                                                               const uint16_t *R, size_t m,
+                                                               double *acc)
+{
+    uint64_t walk[WALKS];
+    uint32_t leaf[WALKS];
+    for (size_t i = 0; i < m; i++)
+        acc[i] = 0;
+    for (size_t t = 0; t < self->n_trees; t++) {
+        uint32_t root = st->octo_root[t];
+        for (size_t g = 0; g < m; g += WALKS) {
+            size_t k = m - g < WALKS ? m - g : WALKS;
+            for (size_t i = 0; i < k; i++)
+                walk[i] = (uint64_t)i << 32 | root, leaf[i] = root & ~OCTO_LEAF;
+            if (!(root & OCTO_LEAF))
+                s_octo_walk(st, (const uint8_t *)R + g * OCTO_ROW_BYTES, OCTO_ROW_BYTES, walk, k, leaf);
+            for (size_t i = 0; i < k; i++)
+                acc[g + i] += st->octo_leaf[leaf[i]];
+        }
+    }
+}
+#endif
+
 double forest_predict_one(const forest_t *self, const double *x)
 {
     const forest_steps_t *st = s_steps(self);
     size_t p = self->n_features;
+#ifdef OCTO_SIMD
+    if (st && st->octo) {
+        _Alignas(16) uint16_t row[OCTO_ROW_BYTES / 2];
+        s_octo_code(st, p, x, 1, row);
+        return s_octo_one(self, st, row) / (double)self->n_trees;
+    }
+#endif
     uint16_t on_stack[ROW_STACK_MAX];
     uint16_t *r = !st ? NULL : p <= ROW_STACK_MAX ? on_stack : malloc(p * sizeof *r);
     if (!r)
@@ -282,13 +568,16 @@ static void s_block_sums(const forest_t *self, const forest_steps_t *st, const u
         }
 }
 
-//  n rows, BLOCK_ROWS at a time, each block's rows coded once.
+//  n rows, BLOCK_ROWS at a time, each block's rows coded once (for the
+//  octos when the forest has them, else for the 8-byte steps).
 static void s_predict_rows(const forest_t *self, const double *X, size_t n, double *proba)
 {
     enum { BLOCK_ROWS = 4096 };
     const forest_steps_t *st = s_steps(self);
     size_t p = self->n_features, rows = n < BLOCK_ROWS ? n : BLOCK_ROWS;
-    uint16_t *R = st && n ? malloc(rows * p * sizeof *R) : NULL;
+    int octo = st && st->octo;
+    size_t row_bytes = octo ? OCTO_ROW_BYTES : p * sizeof(uint16_t);
+    void *R = st && n ? aligned_alloc(16, (rows * row_bytes + 15) / 16 * 16) : NULL;
     if (!R) {
         for (size_t i = 0; i < n; i++)
             proba[i] = s_plain_one(self, X + i * p);
@@ -296,8 +585,16 @@ static void s_predict_rows(const forest_t *self, const double *X, size_t n, doub
     }
     for (size_t at = 0; at < n; at += BLOCK_ROWS) {
         size_t m = n - at < BLOCK_ROWS ? n - at : BLOCK_ROWS;
-        s_code(st, p, X + at * p, m, R);
-        s_block_sums(self, st, R, m, proba + at);
+#ifdef OCTO_SIMD
+        if (octo) {
+            s_octo_code(st, p, X + at * p, m, R);
+            s_octo_block_sums(self, st, R, m, proba + at);
+        } else
+#endif
+        {
+            s_code(st, p, X + at * p, m, R);
+            s_block_sums(self, st, R, m, proba + at);
+        }
         for (size_t i = 0; i < m; i++)
             proba[at + i] /= (double)self->n_trees;
     }
@@ -384,4 +681,10 @@ void forest_predict_outputs(const forest_t *self, const double *X, size_t n, dou
         for (size_t c = 0; c < k; c++)
             o[c] /= (double)self->n_trees;
     }
+}
+
+const char *forest_walk_name(const forest_t *self)
+{
+    const forest_steps_t *st = s_steps(self);
+    return !st ? "plain" : st->octo ? "octo" : "steps";
 }
