@@ -5,7 +5,10 @@
     false), a forest that is all leaves, and the rank coding's edges:
     thresholds shared by several nodes (and -0 beside +0), rows exactly at,
     just below and just above them, features no node splits on, and a
-    feature with more thresholds than 16-bit ranks hold (the plain walk). */
+    feature with more thresholds than 16-bit ranks hold (the plain walk);
+    the octo walk (three levels a step) on rows of up to 16 features, both
+    halves of its coded row, trees that are a leaf among trees that split,
+    and the one-level steps past 16 features. */
 #include "forest.h"
 #include "testing.h"
 
@@ -37,15 +40,16 @@ static double *s_rows(size_t n, unsigned seed, int with_nan)
     return X;
 }
 
-//  Rows of X (n x P) differing from the plain walk, through each entry point.
+//  Rows of X (n x the forest's features) differing from the plain walk,
+//  through each entry point.
 static size_t s_differ_rows(const forest_t *f, const double *X, size_t n)
 {
     double *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b);
     forest_predict(f, X, n, a);
     forest_predict_block(f, X, n, b);
-    size_t differ = 0;
+    size_t differ = 0, p = f->n_features;
     for (size_t i = 0; i < n; i++) {
-        double want = s_plain(f, X + i * P), one = forest_predict_one(f, X + i * P);
+        double want = s_plain(f, X + i * p), one = forest_predict_one(f, X + i * p);
         differ += memcmp(&a[i], &want, sizeof want) != 0 || memcmp(&b[i], &want, sizeof want) != 0 ||
                   memcmp(&one, &want, sizeof want) != 0;
     }
@@ -186,6 +190,96 @@ static void test_ranks_past_16_bits(void)
     free(X);
 }
 
+//  A forest fitted on p features whose label depends on the last ones (so
+//  that splits use both halves of an octo's coded row), and n rows of p
+//  features (NaN among them) in *X.
+static forest_t *s_fit_wide(size_t p, size_t n, double **X)
+{
+    double *T = malloc(N_TRAIN * p * sizeof *T);
+    uint8_t y[N_TRAIN];
+    srand(11);
+    for (size_t i = 0; i < N_TRAIN * p; i++)
+        T[i] = (double)(rand() % 1000) / 100.0;
+    for (size_t i = 0; i < N_TRAIN; i++) {
+        const double *t = T + i * p;
+        y[i] = t[p - 1] + t[p - 2] > 10.0 || (t[0] < 3.0 && t[p / 2] > 5.0);
+    }
+    forest_params_t params = {.n_trees = 60, .n_threads = 2};
+    mlops_err_t err;
+    forest_t *f = forest_fit(T, y, N_TRAIN, p, &params, 23, &err);
+    free(T);
+    *X = malloc(n * p * sizeof **X);
+    for (size_t i = 0; i < n * p; i++)
+        (*X)[i] = rand() % 9 == 0 ? NAN : (double)(rand() % 1000) / 100.0;
+    return f;
+}
+
+static int s_splits_on(const forest_t *f, size_t lo, size_t hi)
+{
+    for (size_t k = 0; k < f->n_nodes; k++)
+        if (f->nodes[k].feature >= (int)lo && f->nodes[k].feature < (int)hi)
+            return 1;
+    return 0;
+}
+
+static void test_octo_walk_on_16_features(void)
+{
+    double *X;
+    forest_t *f = s_fit_wide(16, 700, &X);
+    CHECK(f != NULL);
+    if (f) {
+        CHECK(s_splits_on(f, 0, 8) && s_splits_on(f, 8, 16)); //  both halves of the row
+        CHECK_INT(s_differ_rows(f, X, 700), 0);
+#if defined(__x86_64__) || defined(__i386__)
+        if (__builtin_cpu_supports("ssse3"))
+            CHECK_STR(forest_walk_name(f), "octo");
+#endif
+    }
+    forest_destroy(&f);
+    free(X);
+}
+
+static void test_steps_past_16_features(void)
+{
+    double *X;
+    forest_t *f = s_fit_wide(17, 300, &X);
+    CHECK(f != NULL);
+    if (f) {
+        CHECK(s_splits_on(f, 16, 17));
+        CHECK_INT(s_differ_rows(f, X, 300), 0);
+        CHECK_STR(forest_walk_name(f), "steps");
+    }
+    forest_destroy(&f);
+    free(X);
+}
+
+//  Trees that are a leaf between trees that split, leaves at every depth
+//  of an octo (a leaf under the head, a split whose children are leaves,
+//  a chain four deep), and leaf values that repeat across trees.
+static void test_octo_shapes_and_leaf_trees(void)
+{
+    forest_node_t nodes[] = {
+        {0.75, -1, 0},                                                      //  tree 0: a leaf
+        {1.0, 0, 2},   {0.25, -1, 0}, {2.0, 1, 4}, {0.75, -1, 0},           //  tree 1: a chain
+        {3.0, 3, 6},   {0.5, -1, 0},  {4.0, 2, 8}, {0.25, -1, 0}, {0.0, -1, 0},
+        {0.5, -1, 0},                                                       //  tree 2: a leaf
+        {5.0, 1, 12},  {6.0, 0, 14},  {7.0, 2, 16}, {0.1, -1, 0}, {0.2, -1, 0}, //  tree 3
+        {0.3, -1, 0},  {0.4, -1, 0},
+    };
+    uint32_t roots[] = {0, 1, 10, 11};
+    mlops_err_t err;
+    forest_t *f = forest_new(P, 4, roots, sizeof nodes / sizeof nodes[0], nodes, &err);
+    CHECK(f != NULL);
+    if (f) {
+        CHECK_INT(s_differ(f, 400, 1), 0);
+        double x[P] = {9, 9, 9, 9}; //  tree 1 right four times (0.0), tree 3 right twice (0.4)
+        CHECK_NEAR(forest_predict_one(f, x), (0.75 + 0.0 + 0.5 + 0.4) / 4, 0);
+        x[0] = 0; //  tree 1 left at once (0.25)
+        CHECK_NEAR(forest_predict_one(f, x), (0.75 + 0.25 + 0.5 + 0.4) / 4, 0);
+    }
+    forest_destroy(&f);
+}
+
 int main(void)
 {
     RUN(test_walks_equal_the_plain_walk);
@@ -193,5 +287,8 @@ int main(void)
     RUN(test_forest_of_leaves);
     RUN(test_shared_thresholds_and_unsplit_features);
     RUN(test_ranks_past_16_bits);
+    RUN(test_octo_walk_on_16_features);
+    RUN(test_steps_past_16_features);
+    RUN(test_octo_shapes_and_leaf_trees);
     return TEST_REPORT("test_forest_predict");
 }
