@@ -39,8 +39,9 @@
 
     Trees are flattened into one node array (children adjacent), which keeps
     prediction a tight loop over a few cache lines per tree; prediction
-    walks a compact copy of it in which a leaf loops to itself and a
-    threshold is a rank among its feature's thresholds (forest_predict.c).
+    walks a compact copy of it in which a threshold is a rank among its
+    feature's thresholds, three levels a step where the CPU and the
+    feature count allow (forest_predict.c).
 
     Other task types (forest_fit_task, grown by forest_task.c on the same
     codes, with the same bootstrap, feature draws and thresholds):
