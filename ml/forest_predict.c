@@ -31,11 +31,14 @@
       instructions a step instead of 16 per level (the step's slots are
       compared whether the walk passes them or not). A leaf is an index
       into the forest's distinct leaf values (49 for the Titanic forest's
-      15,302 leaves), so the last load of a walk hits the cache.
-      The drop of finished walks is a pass of its own: a store whose
-      address depends on a walk (the drop's) would hold back the next
-      walk's loads, and the walks would go one at a time (measured: the
-      fused loop was slower than the 8-byte steps).
+      15,302 leaves), so the last load of a walk hits the cache. Each
+      distinct value has an octo of its own that loops to itself, so a
+      walk that has ended takes the same step as the others, and the
+      finished walks are dropped every OCTO_LEVELS steps, in a pass of its
+      own: a store whose address depends on a walk (the drop's) would hold
+      back the next walk's loads, and the walks would go one at a time
+      (measured: the drop fused into the step was slower than the 8-byte
+      steps).
     - steps: 8 bytes a node (feature, rank, left child), a leaf looping to
       itself so that a walk is the same step whether it has reached its
       leaf or not; the finished ones are dropped every LEVELS steps.
@@ -71,7 +74,7 @@ typedef struct {
     uint8_t shuffle[16]; //  slot k's feature f as the bytes 2f, 2f + 1 of the coded row,
                          //  bit 7 set for the row's second half (f >= 8); slot 7 unused
     uint16_t rank[8];    //  each slot's threshold rank ^ 0x8000 (OCTO_NEVER: goes left)
-    uint32_t next[8];    //  by outcome: the next octo, or OCTO_LEAF | the leaf's value's index
+    uint32_t next[8];    //  by outcome: the next octo (a leaf's: octo_leaf_at + its value's index)
 } s_octo_t;
 
 //  One allocation (forest_destroy frees it with free): this header, then
@@ -83,7 +86,9 @@ struct forest_steps_s {
     const s_step_t *step;   //  n_nodes steps
     //  the octos, when the forest fits them (NULL otherwise):
     const s_octo_t *octo;       //  each tree's octos, breadth first, tree after tree
-    const uint32_t *octo_root;  //  n_trees: a tree's first octo, or OCTO_LEAF | value index
+    const uint32_t *octo_root;  //  n_trees: a tree's first octo (a leaf's, for a leaf)
+    uint32_t octo_leaf_at;      //  the first leaf's octo: one per distinct leaf value, where
+                                //  every outcome is itself (a walk there has ended)
     const double *octo_leaf;    //  the leaves' distinct values (a few dozen for a classifier's
                                 //  fractions: they stay in cache, where one per leaf would not)
     const uint8_t *octo_pick;   //  128: the outcome of each mask of slot comparisons
@@ -97,8 +102,8 @@ enum {
     OCTO_FEATURES_MAX = 16, //  a coded row is two 16-byte registers
     OCTO_NEVER = RANK_NEVER ^ 0x8000, //  a slot's biased rank no row's exceeds
     OCTO_ROW_BYTES = 32,  //  a coded row: 16-bit ranks
+    OCTO_LEVELS = 2,      //  octo steps between two drops of the finished walks
 };
-#define OCTO_LEAF 0x80000000u //  in an octo's next: a leaf, its value's index in the low bits
 
 static int s_cmp_fn(const void *a, const void *b)
 {
@@ -181,6 +186,7 @@ typedef struct {
     size_t n_octo;         //  octos queued
     const uint64_t *value; //  the leaves' distinct values as bits, ascending
     size_t n_values;
+    size_t leaf_at;        //  the first leaf's octo (after counting)
 } s_octo_build_t;
 
 static uint64_t s_bits(double x)
@@ -221,7 +227,7 @@ static uint32_t s_octo_target(s_octo_build_t *b, uint32_t k)
     }
     uint64_t bits = s_bits(nd->value);
     const uint64_t *at = bsearch(&bits, b->value, b->n_values, sizeof bits, s_cmp_bits_fn);
-    return OCTO_LEAF | (uint32_t)(at - b->value);
+    return (uint32_t)(b->leaf_at + (size_t)(at - b->value));
 }
 
 //  The octo headed by node head into o (when filling).
@@ -254,8 +260,9 @@ static void s_octo_make(s_octo_build_t *b, uint32_t head, s_octo_t *o)
     }
 }
 
-//  Every tree's octos (breadth first, tree after tree) and roots into octo
-//  and root, or with b->step NULL only counted; returns the octos.
+//  Every tree's octos (breadth first, tree after tree), then the leaves'
+//  octos, and the roots into octo and root, or with b->step NULL only
+//  counted; returns the octos, the leaves' included.
 static size_t s_octo_fill(s_octo_build_t *b, s_octo_t *octo, uint32_t *root)
 {
     const forest_t *f = b->forest;
@@ -268,7 +275,14 @@ static size_t s_octo_fill(s_octo_build_t *b, s_octo_t *octo, uint32_t *root)
         for (size_t q = first; q < b->n_octo; q++)
             s_octo_make(b, b->queue[q], b->step ? &octo[q] : NULL);
     }
-    return b->n_octo;
+    b->leaf_at = b->n_octo;
+    for (size_t v = 0; b->step && v < b->n_values; v++) {
+        s_octo_t *o = &octo[b->leaf_at + v];
+        for (int k = 0; k < 8; k++) //  no slot goes right, and every outcome is here
+            o->shuffle[2 * k] = 0, o->shuffle[2 * k + 1] = 1, o->rank[k] = OCTO_NEVER,
+            o->next[k] = (uint32_t)(b->leaf_at + v);
+    }
+    return b->n_octo + b->n_values;
 }
 
 //  pick[mask]: the outcome of a row whose slot k went right when bit k of
@@ -282,11 +296,11 @@ static void s_octo_picks(uint8_t *pick)
 }
 
 //  Whether self's forest fits octos (its steps built): a coded row in two
-//  registers, indexes below OCTO_LEAF, and a CPU with the byte shuffle.
+//  registers, indexes in 32 bits, and a CPU with the byte shuffle.
 static int s_octo_fits(const forest_t *self)
 {
 #ifdef OCTO_SIMD
-    return self->n_features <= OCTO_FEATURES_MAX && self->n_nodes < OCTO_LEAF &&
+    return self->n_features <= OCTO_FEATURES_MAX && self->n_nodes < UINT32_MAX / 2 &&
            __builtin_cpu_supports("ssse3");
 #else
     (void)self;
@@ -316,11 +330,11 @@ static forest_steps_t *s_steps_build(const forest_t *self)
     int fits = d != SIZE_MAX;
     for (size_t j = 0; fits && j < p; j++)
         fits = cut_at[j + 1] - cut_at[j] < RANK_NEVER;
-    s_octo_build_t ob = {self, NULL, queue, 0, value, 0};
+    s_octo_build_t ob = {self, NULL, queue, 0, value, 0, 0};
     size_t n_octo = 0;
     if (fits && s_octo_fits(self)) {
         ob.n_values = s_leaf_values(self, value);
-        n_octo = s_octo_fill(&ob, NULL, NULL);
+        n_octo = s_octo_fill(&ob, NULL, NULL); //  counts; leaf_at is now known
     }
     forest_steps_t *st = NULL;
     size_t head = sizeof *st, bytes = head + (n + d) * sizeof(double) + n * sizeof(s_step_t) +
@@ -335,7 +349,7 @@ static forest_steps_t *s_steps_build(const forest_t *self)
         uint32_t *at = (uint32_t *)(step + n);
         memcpy(c, cut, d * sizeof *c);
         memcpy(at, cut_at, (p + 1) * sizeof *at);
-        *st = (forest_steps_t){leaf, c, at, step, NULL, NULL, NULL, NULL};
+        *st = (forest_steps_t){leaf, c, at, step, NULL, NULL, 0, NULL, NULL};
         s_fill(self, st, leaf, step);
         if (n_octo) {
             s_octo_t *octo = (s_octo_t *)((char *)st + octo_at);
@@ -346,7 +360,8 @@ static forest_steps_t *s_steps_build(const forest_t *self)
             ob.step = step;
             s_octo_fill(&ob, octo, root);
             s_octo_picks(pick);
-            st->octo = octo, st->octo_root = root, st->octo_leaf = oleaf, st->octo_pick = pick;
+            st->octo = octo, st->octo_root = root, st->octo_leaf_at = (uint32_t)ob.leaf_at;
+            st->octo_leaf = oleaf, st->octo_pick = pick;
         }
     }
     free(cut_at);
@@ -446,38 +461,42 @@ static void s_octo_code(const forest_steps_t *st, size_t p, const double *X, siz
 
 //  Walks live (<= WALKS) walks to their leaves, three levels a step: walk
 //  i is at octo (uint32_t)walk[i] with coded row R + (walk[i] >> 32) *
-//  stride, and its leaf's number goes to leaf[walk[i] >> 32]. One step
-//  gathers the seven slots' features from the row's two halves with two
-//  byte shuffles (a lane the other half holds comes out 0) and compares
-//  them at once; the mask of the comparisons picks the outcome. After each
-//  step the walks that reached a leaf are dropped, in a pass of its own:
-//  stores whose place depends on the walks would hold back the next
-//  walk's loads. Inlined, so that stride is a constant.
+//  stride, and its leaf's value index goes to leaf[walk[i] >> 32]. One
+//  step gathers the seven slots' features from the row's two halves with
+//  two byte shuffles (a lane the other half holds comes out 0) and
+//  compares them at once; the mask of the comparisons picks the outcome.
+//  Every OCTO_LEVELS steps the walks that reached a leaf (whose octo loops
+//  to itself) are dropped, in a pass of its own: stores whose place
+//  depends on the walks would hold back the next walk's loads. Inlined, so
+//  that stride is a constant.
 __attribute__((target("ssse3"), always_inline)) static inline void
 s_octo_walk(const forest_steps_t *st, const uint8_t *R, size_t stride, uint64_t *walk, size_t live,
             uint32_t *leaf)
 {
     const s_octo_t *octo = st->octo;
     const uint8_t *pick = st->octo_pick;
+    const uint32_t leaf_at = st->octo_leaf_at;
     const __m128i other = _mm_set1_epi8((char)0x80); //  the shuffle of the second half
     while (live) {
-        for (size_t i = 0; i < live; i++) {
-            uint64_t w = walk[i];
-            const s_octo_t *o = &octo[(uint32_t)w];
-            const __m128i *x = (const __m128i *)(R + (w >> 32) * stride);
-            __m128i f = _mm_load_si128((const __m128i *)o->shuffle);
-            __m128i v = _mm_or_si128(_mm_shuffle_epi8(_mm_load_si128(x), f),
-                                     _mm_shuffle_epi8(_mm_load_si128(x + 1), _mm_xor_si128(f, other)));
-            __m128i gt = _mm_cmpgt_epi16(v, _mm_load_si128((const __m128i *)o->rank));
-            int mask = _mm_movemask_epi8(_mm_packs_epi16(gt, gt));
-            walk[i] = (w & ~(uint64_t)UINT32_MAX) | o->next[pick[mask & 0x7F]];
-        }
+        for (int l = 0; l < OCTO_LEVELS; l++)
+            for (size_t i = 0; i < live; i++) {
+                uint64_t w = walk[i];
+                const s_octo_t *o = &octo[(uint32_t)w];
+                const __m128i *x = (const __m128i *)(R + (w >> 32) * stride);
+                __m128i f = _mm_load_si128((const __m128i *)o->shuffle);
+                __m128i v = _mm_or_si128(_mm_shuffle_epi8(_mm_load_si128(x), f),
+                                         _mm_shuffle_epi8(_mm_load_si128(x + 1), _mm_xor_si128(f, other)));
+                __m128i gt = _mm_cmpgt_epi16(v, _mm_load_si128((const __m128i *)o->rank));
+                int mask = _mm_movemask_epi8(_mm_packs_epi16(gt, gt));
+                walk[i] = (w & ~(uint64_t)UINT32_MAX) | o->next[pick[mask & 0x7F]];
+            }
         size_t kept = 0;
         for (size_t i = 0; i < live; i++) {
             uint64_t w = walk[i];
-            leaf[w >> 32] = (uint32_t)w & ~OCTO_LEAF; //  the last write of a walk that ends here
+            uint32_t at = (uint32_t)w;
+            leaf[w >> 32] = at - leaf_at; //  the last write of a walk that ends here
             walk[kept] = w;
-            kept += !((uint32_t)w & OCTO_LEAF);
+            kept += at < leaf_at;
         }
         live = kept;
     }
@@ -492,14 +511,10 @@ __attribute__((target("ssse3"))) static double s_octo_one(const forest_t *self,
     uint32_t leaf[WALKS];
     double sum = 0;
     for (size_t t0 = 0; t0 < self->n_trees; t0 += WALKS) {
-        size_t k = self->n_trees - t0 < WALKS ? self->n_trees - t0 : WALKS, live = 0;
-        for (size_t i = 0; i < k; i++) { //  a tree that is a leaf needs no walk
-            uint32_t root = st->octo_root[t0 + i];
-            leaf[i] = root & ~OCTO_LEAF;
-            walk[live] = (uint64_t)i << 32 | root;
-            live += !(root & OCTO_LEAF);
-        }
-        s_octo_walk(st, (const uint8_t *)r, 0, walk, live, leaf);
+        size_t k = self->n_trees - t0 < WALKS ? self->n_trees - t0 : WALKS;
+        for (size_t i = 0; i < k; i++)
+            walk[i] = (uint64_t)i << 32 | st->octo_root[t0 + i];
+        s_octo_walk(st, (const uint8_t *)r, 0, walk, k, leaf);
         for (size_t i = 0; i < k; i++)
             sum += st->octo_leaf[leaf[i]];
     }
@@ -521,9 +536,8 @@ __attribute__((target("ssse3"))) static void s_octo_block_sums(const forest_t *s
         for (size_t g = 0; g < m; g += WALKS) {
             size_t k = m - g < WALKS ? m - g : WALKS;
             for (size_t i = 0; i < k; i++)
-                walk[i] = (uint64_t)i << 32 | root, leaf[i] = root & ~OCTO_LEAF;
-            if (!(root & OCTO_LEAF))
-                s_octo_walk(st, (const uint8_t *)R + g * OCTO_ROW_BYTES, OCTO_ROW_BYTES, walk, k, leaf);
+                walk[i] = (uint64_t)i << 32 | root;
+            s_octo_walk(st, (const uint8_t *)R + g * OCTO_ROW_BYTES, OCTO_ROW_BYTES, walk, k, leaf);
             for (size_t i = 0; i < k; i++)
                 acc[g + i] += st->octo_leaf[leaf[i]];
         }
