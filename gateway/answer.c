@@ -195,6 +195,12 @@ size_t answer_number(double v, char *out)
     size_t n = v > 1e-4 && v < 1 ? s_shortest_fraction(v, out) : 0;
     if (n > 0)
         return n;
+    //  a forest's probability is often exactly 0 or 1 (every tree's leaf
+    //  pure): the texts "%.16g" writes, without its cost
+    if ((v == 0 && !signbit(v)) || v == 1) {
+        out[0] = v == 0 ? '0' : '1', out[1] = '\0';
+        return 1;
+    }
     //  elsewhere (rare for probabilities): 16 digits read back for most
     //  doubles, 17 always do
     int k = snprintf(out, 32, "%.16g", v);

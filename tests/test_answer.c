@@ -167,6 +167,14 @@ static void test_answer_number_round_trips(void)
     CHECK(strtod(out, NULL) == 0.0001000000000000001);
     answer_number(1 - 1e-16, out);
     CHECK_STR(out, "0.9999999999999999");
+    //  0 and 1 (a forest's pure answers) as %.16g writes them, -0 too
+    double edges[] = {0.0, -0.0, 1.0, -1.0, 2.0, 1e-4};
+    for (size_t i = 0; i < sizeof edges / sizeof edges[0]; i++) {
+        char ref[32];
+        snprintf(ref, sizeof ref, "%.16g", edges[i]);
+        CHECK_INT(answer_number(edges[i], out), strlen(ref));
+        CHECK_STR(out, ref);
+    }
     //  random probabilities: shortest (as few digits as the first %.Ng that
     //  reads back) and exact, including powers of two and their neighbours
     unsigned long long x = 88172645463325252ull;
