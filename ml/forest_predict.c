@@ -43,9 +43,10 @@
       itself so that a walk is the same step whether it has reached its
       leaf or not; the finished ones are dropped every LEVELS steps.
 
-    bench_infer --batch-body (100 passengers, validate + predict, median):
-    steps 320-348 us, octos 207-222 us; with 4 MB of other data read
-    between passes (--evict 4096) 383-447 against 219-231 us.
+    bench_infer --batch-body (100 passengers, validate + predict, medians
+    of 5 alternating runs): steps 317 us, octos 197; with 4 MB of other
+    data read between passes (--evict 4096) 331 against 198 (bench/README.md,
+    "Three levels a step").
 */
 #include "forest.h"
 
@@ -80,10 +81,10 @@ typedef struct {
 //  One allocation (forest_destroy frees it with free): this header, then
 //  the arrays it points into.
 struct forest_steps_s {
-    const double *leaf;     //  n_nodes: a leaf's value at its index; 0 elsewhere
+    const double *leaf;     //  n_nodes: a leaf's value at its index; 0 elsewhere (no octos)
     const double *cut;      //  each feature's distinct thresholds, ascending
     const uint32_t *cut_at; //  p + 1: feature j's cuts are cut[cut_at[j] .. cut_at[j + 1])
-    const s_step_t *step;   //  n_nodes steps
+    const s_step_t *step;   //  n_nodes steps (NULL with octos: those are walked instead)
     //  the octos, when the forest fits them (NULL otherwise):
     const s_octo_t *octo;       //  each tree's octos, breadth first, tree after tree
     const uint32_t *octo_root;  //  n_trees: a tree's first octo (a leaf's, for a leaf)
@@ -336,23 +337,29 @@ static forest_steps_t *s_steps_build(const forest_t *self)
         ob.n_values = s_leaf_values(self, value);
         n_octo = s_octo_fill(&ob, NULL, NULL); //  counts; leaf_at is now known
     }
+    //  the block: this header, the cuts, then either the steps (with the
+    //  leaf values at their nodes' indexes) or the octos, cache-line aligned;
+    //  the octos are built from steps that are then freed
     forest_steps_t *st = NULL;
-    size_t head = sizeof *st, bytes = head + (n + d) * sizeof(double) + n * sizeof(s_step_t) +
-                                      (p + 1) * sizeof(uint32_t);
-    size_t octo_at = (bytes + 63) / 64 * 64; //  an octo a cache line, after the steps
-    if (n_octo)
-        bytes = octo_at + n_octo * sizeof(s_octo_t) + ob.n_values * sizeof(double) +
-                self->n_trees * sizeof(uint32_t) + 128;
-    if (fits && (st = aligned_alloc(64, (bytes + 63) / 64 * 64))) {
-        double *leaf = (double *)((char *)st + head), *c = leaf + n;
-        s_step_t *step = (s_step_t *)(c + d);
-        uint32_t *at = (uint32_t *)(step + n);
+    size_t cut_at_off = sizeof *st + d * sizeof(double);
+    size_t tail = (cut_at_off + (p + 1) * sizeof(uint32_t) + 63) / 64 * 64;
+    size_t steps_bytes = n * (sizeof(double) + sizeof(s_step_t));
+    size_t bytes = tail + (n_octo ? n_octo * sizeof(s_octo_t) + ob.n_values * sizeof(double) +
+                                        self->n_trees * sizeof(uint32_t) + 128
+                                  : steps_bytes);
+    void *scratch = n_octo ? malloc(steps_bytes ? steps_bytes : 1) : NULL;
+    if (fits && (!n_octo || scratch) && (st = aligned_alloc(64, (bytes + 63) / 64 * 64))) {
+        double *c = (double *)(st + 1), *leaf = n_octo ? scratch : (double *)((char *)st + tail);
+        uint32_t *at = (uint32_t *)((char *)st + cut_at_off);
+        s_step_t *step = (s_step_t *)(leaf + n);
         memcpy(c, cut, d * sizeof *c);
         memcpy(at, cut_at, (p + 1) * sizeof *at);
-        *st = (forest_steps_t){leaf, c, at, step, NULL, NULL, 0, NULL, NULL};
+        *st = (forest_steps_t){NULL, c, at, NULL, NULL, NULL, 0, NULL, NULL};
         s_fill(self, st, leaf, step);
-        if (n_octo) {
-            s_octo_t *octo = (s_octo_t *)((char *)st + octo_at);
+        if (!n_octo) {
+            st->leaf = leaf, st->step = step;
+        } else {
+            s_octo_t *octo = (s_octo_t *)((char *)st + tail);
             double *oleaf = (double *)(octo + n_octo);
             uint32_t *root = (uint32_t *)(oleaf + ob.n_values);
             uint8_t *pick = (uint8_t *)(root + self->n_trees);
@@ -364,6 +371,7 @@ static forest_steps_t *s_steps_build(const forest_t *self)
             st->octo_leaf = oleaf, st->octo_pick = pick;
         }
     }
+    free(scratch);
     free(cut_at);
     free(cut);
     free(queue);
