@@ -185,6 +185,9 @@ typedef struct {
     const s_step_t *step;  //  the nodes' ranks; NULL: only count
     uint32_t *queue;       //  the node heading each octo
     size_t n_octo;         //  octos queued
+    size_t max_octo;       //  the queue's room: the nodes (a node heads one octo at most,
+                           //  unless trees share nodes, which forest_new allows)
+    int shared;            //  more octos than nodes: nodes are shared, no octos
     const uint64_t *value; //  the leaves' distinct values as bits, ascending
     size_t n_values;
     size_t leaf_at;        //  the first leaf's octo (after counting)
@@ -223,6 +226,10 @@ static uint32_t s_octo_target(s_octo_build_t *b, uint32_t k)
 {
     const forest_node_t *nd = &b->forest->nodes[k];
     if (nd->feature >= 0) {
+        if (b->n_octo == b->max_octo) { //  the same subtree queued again: shared nodes
+            b->shared = 1;
+            return 0;
+        }
         b->queue[b->n_octo] = k;
         return (uint32_t)b->n_octo++;
     }
@@ -263,7 +270,9 @@ static void s_octo_make(s_octo_build_t *b, uint32_t head, s_octo_t *o)
 
 //  Every tree's octos (breadth first, tree after tree), then the leaves'
 //  octos, and the roots into octo and root, or with b->step NULL only
-//  counted; returns the octos, the leaves' included.
+//  counted; returns the octos, the leaves' included, or 0 when trees share
+//  nodes (a stored forest may: its walks end, but a node would head an
+//  octo for each path to it, and there can be exponentially many).
 static size_t s_octo_fill(s_octo_build_t *b, s_octo_t *octo, uint32_t *root)
 {
     const forest_t *f = b->forest;
@@ -273,9 +282,11 @@ static size_t s_octo_fill(s_octo_build_t *b, s_octo_t *octo, uint32_t *root)
         uint32_t r = s_octo_target(b, f->roots[t]);
         if (b->step)
             root[t] = r;
-        for (size_t q = first; q < b->n_octo; q++)
+        for (size_t q = first; q < b->n_octo && !b->shared; q++)
             s_octo_make(b, b->queue[q], b->step ? &octo[q] : NULL);
     }
+    if (b->shared)
+        return 0;
     b->leaf_at = b->n_octo;
     for (size_t v = 0; b->step && v < b->n_values; v++) {
         s_octo_t *o = &octo[b->leaf_at + v];
@@ -331,7 +342,7 @@ static forest_steps_t *s_steps_build(const forest_t *self)
     int fits = d != SIZE_MAX;
     for (size_t j = 0; fits && j < p; j++)
         fits = cut_at[j + 1] - cut_at[j] < RANK_NEVER;
-    s_octo_build_t ob = {self, NULL, queue, 0, value, 0, 0};
+    s_octo_build_t ob = {self, NULL, queue, 0, n, 0, value, 0, 0};
     size_t n_octo = 0;
     if (fits && s_octo_fits(self)) {
         ob.n_values = s_leaf_values(self, value);

@@ -8,7 +8,8 @@
     feature with more thresholds than 16-bit ranks hold (the plain walk);
     the octo walk (three levels a step) on rows of up to 16 features, both
     halves of its coded row, trees that are a leaf among trees that split,
-    and the one-level steps past 16 features. */
+    the one-level steps past 16 features, and a stored forest whose trees
+    share nodes (no octos: one per path would be needed). */
 #include "forest.h"
 #include "testing.h"
 
@@ -280,6 +281,29 @@ static void test_octo_shapes_and_leaf_trees(void)
     forest_destroy(&f);
 }
 
+//  A stored forest whose nodes are shared (node k's children are k + 1 and
+//  k + 2, both splits: paths double every two levels). forest_new accepts
+//  it, as every walk ends; the octos would need one per path, so the
+//  walks take the steps, with the same answers.
+static void test_shared_nodes_take_the_steps(void)
+{
+    enum { SPLITS = 60 };
+    forest_node_t nodes[SPLITS + 2];
+    for (uint32_t k = 0; k < SPLITS; k++)
+        nodes[k] = (forest_node_t){(double)(k % 7), (int32_t)(k % P), k + 1};
+    nodes[SPLITS] = (forest_node_t){0.25, -1, 0};
+    nodes[SPLITS + 1] = (forest_node_t){0.75, -1, 0};
+    uint32_t roots[] = {0, 1, 5};
+    mlops_err_t err;
+    forest_t *f = forest_new(P, 3, roots, SPLITS + 2, nodes, &err);
+    CHECK(f != NULL);
+    if (f) {
+        CHECK_INT(s_differ(f, 300, 1), 0);
+        CHECK_STR(forest_walk_name(f), "steps");
+    }
+    forest_destroy(&f);
+}
+
 int main(void)
 {
     RUN(test_walks_equal_the_plain_walk);
@@ -290,5 +314,6 @@ int main(void)
     RUN(test_octo_walk_on_16_features);
     RUN(test_steps_past_16_features);
     RUN(test_octo_shapes_and_leaf_trees);
+    RUN(test_shared_nodes_take_the_steps);
     return TEST_REPORT("test_forest_predict");
 }
