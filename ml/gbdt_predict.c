@@ -240,7 +240,7 @@ static uint32_t s_rank(const double *cut, uint32_t m, double x)
     for (uint32_t step = m ? 1u << (31 - __builtin_clz(m)) : 0; step; step >>= 1) {
         uint32_t at = below + step;
         int fits = at <= m;
-        below = fits & (x > cut[fits ? at - 1 : m - 1]) ? at : below;
+        below = (fits & (x > cut[fits ? at - 1 : m - 1])) ? at : below;
     }
     return below;
 }
