@@ -134,8 +134,10 @@ void gbdt_destroy(gbdt_t **p);
 void gbdt_predict_row(const gbdt_t *self, const double *x, double *out);
 
 //  Predicts n rows of X (row-major, n x p) into out (n x n_outputs,
-//  row-major): the same values as gbdt_predict_row, tree by tree over
-//  blocks of rows so each tree stays in cache.
+//  row-major): the same values as gbdt_predict_row, to the bit. Blocks of
+//  rows are coded once and walked tree by tree; fewer than 4 rows go one
+//  at a time. The first call on a model builds its walk (gbdt_predict.c);
+//  if that fails (out of memory) the plain walk answers, the same values.
 void gbdt_predict_block(const gbdt_t *self, const double *X, size_t n, double *out);
 
 //  The raw (link-scale) sums for one row into raw (n_outputs values).
