@@ -29,7 +29,6 @@
 #define CAT_SUPPORT 10.0       //  levels with less hessian are not sorted into splits
 #define CAT_MAX_THRESHOLD 32   //  levels at most on the sorted side of a split
 #define ROW_BLOCK 16384        //  rows per item of a row-parallel step
-#define PREDICT_BLOCK 64       //  rows per tree pass in gbdt_predict_block
 
 //  --------------------------------------------------------------------------
 //  Parameters and input checks
@@ -642,80 +641,14 @@ static int s_tree_init(s_tree_t *t, const s_data_t *d)
 }
 
 //  --------------------------------------------------------------------------
-//  Prediction on raw rows
-
-static const gbdt_node_t *s_leaf_of(const gbdt_t *self, const gbdt_node_t *nd, const double *x)
-{
-    while (nd->feature >= 0) {
-        double v = x[nd->feature];
-        int left;
-        if (isnan(v)) {
-            left = nd->missing_left;
-        } else if (nd->categorical) {
-            const uint64_t *set = self->cat_sets + 4 * (size_t)nd->cat_set;
-            int known = v >= 0 && v < BINS_MAX_LEVEL && v == floor(v);
-            //  a level unseen in training is in no set: it follows missing values
-            left = known ? (int)((set[(int)v / 64] >> ((int)v % 64)) & 1) : nd->missing_left;
-        } else {
-            left = v <= nd->value;
-        }
-        nd = self->nodes + nd->left + !left;
-    }
-    return nd;
-}
-
-void gbdt_predict_raw(const gbdt_t *self, const double *x, double *raw)
-{
-    size_t K = self->n_outputs;
-    memcpy(raw, self->baseline, K * sizeof *raw);
-    for (size_t t = 0; t < self->n_trees; t++)
-        raw[t % K] += s_leaf_of(self, self->nodes + self->roots[t], x)->value;
-}
-
-//  raw values (n_outputs of them) into the task's answer, in place.
-static void s_link(const gbdt_t *self, double *v)
-{
-    size_t K = self->n_outputs;
-    if (self->task == TASK_BINARY) {
-        v[0] = s_sigmoid(v[0]);
-    } else if (self->task == TASK_MULTICLASS) {
-        double top = v[0], sum = 0;
-        for (size_t c = 1; c < K; c++)
-            top = v[c] > top ? v[c] : top;
-        for (size_t c = 0; c < K; c++)
-            sum += (v[c] = exp(v[c] - top));
-        for (size_t c = 0; c < K; c++)
-            v[c] /= sum;
-    }
-}
-
-void gbdt_predict_row(const gbdt_t *self, const double *x, double *out)
-{
-    gbdt_predict_raw(self, x, out);
-    s_link(self, out);
-}
-
-void gbdt_predict_block(const gbdt_t *self, const double *X, size_t n, double *out)
-{
-    size_t K = self->n_outputs, p = self->n_features;
-    for (size_t i0 = 0; i0 < n; i0 += PREDICT_BLOCK) {
-        size_t i1 = i0 + PREDICT_BLOCK < n ? i0 + PREDICT_BLOCK : n;
-        for (size_t i = i0; i < i1; i++)
-            memcpy(out + i * K, self->baseline, K * sizeof *out);
-        //  trees in the same order as gbdt_predict_raw: the same sums to the bit
-        for (size_t t = 0; t < self->n_trees; t++)
-            for (size_t i = i0; i < i1; i++)
-                out[i * K + t % K] += s_leaf_of(self, self->nodes + self->roots[t], X + i * p)->value;
-        for (size_t i = i0; i < i1; i++)
-            s_link(self, out + i * K);
-    }
-}
+//  Models
 
 void gbdt_destroy(gbdt_t **p)
 {
     if (!p || !*p)
         return;
     gbdt_t *self = *p;
+    free(atomic_load(&self->walk));
     free(self->val_loss);
     free(self->cat_sets);
     free(self->nodes);
@@ -1027,7 +960,7 @@ static void s_update_val_fn(void *arg, size_t item)
     size_t end = (item + 1) * ROW_BLOCK < fx->n_val ? (item + 1) * ROW_BLOCK : fx->n_val;
     for (size_t i = item * ROW_BLOCK; i < end; i++)
         fx->raw_val[i * fx->k + j->c] +=
-            s_leaf_of(fx->m, fx->m->nodes + j->root, fx->X + fx->val[i] * fx->p)->value;
+            gbdt_leaf_of(fx->m, j->root, fx->X + fx->val[i] * fx->p)->value;
 }
 
 static double s_val_loss(s_fit_t *fx)

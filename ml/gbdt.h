@@ -27,12 +27,17 @@
     gradients and updates over fixed row blocks; every sum is taken in a
     fixed order, so a model is bit-identical for a seed whatever n_threads.
 
-    Prediction walks flat node arrays (children adjacent), raw values are
-    summed over trees and turned into P(class 1), K probabilities or a value.
+    Prediction (gbdt_predict.c) codes each row once into ranks and walks a
+    copy of the nodes built on first use, many walks in lock step with no
+    branch on the data; raw values are summed over trees in tree order (the
+    same bits as the plain walk, gbdt_leaf_of) and turned into P(class 1),
+    K probabilities or a value. The first prediction of a model builds the
+    copy (about the nodes' size again); models are not changed after fit.
 */
 #ifndef MLOPS_GBDT_H
 #define MLOPS_GBDT_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -89,6 +94,8 @@ typedef struct {
     size_t n_cat_sets;    //  level sets of categorical splits
     uint64_t *cat_sets;   //  4 words (levels 0..255) per set, owned
     double *val_loss;     //  n_iter + 1 validation losses (baseline first), or NULL
+    _Atomic(struct gbdt_walk_s *) walk; //  nodes as prediction walks them (gbdt_predict.c),
+                                        //  built on first use, owned; NULL until then
 } gbdt_t;
 
 //  scikit-learn's defaults, as listed on each field.
@@ -127,11 +134,22 @@ void gbdt_destroy(gbdt_t **p);
 void gbdt_predict_row(const gbdt_t *self, const double *x, double *out);
 
 //  Predicts n rows of X (row-major, n x p) into out (n x n_outputs,
-//  row-major): the same values as gbdt_predict_row, tree by tree over
-//  blocks of rows so each tree stays in cache.
+//  row-major): the same values as gbdt_predict_row, to the bit. Blocks of
+//  rows are coded once and walked tree by tree; fewer than 4 rows go one
+//  at a time. The first call on a model builds its walk (gbdt_predict.c);
+//  if that fails (out of memory) the plain walk answers, the same values.
 void gbdt_predict_block(const gbdt_t *self, const double *X, size_t n, double *out);
 
 //  The raw (link-scale) sums for one row into raw (n_outputs values).
 void gbdt_predict_raw(const gbdt_t *self, const double *x, double *raw);
+
+//  The leaf row x reaches in the tree whose root is nodes[root], by the
+//  stored nodes: the plain walk every prediction equals (fitting uses it
+//  on its validation rows). NaN and unseen levels follow missing_left.
+const gbdt_node_t *gbdt_leaf_of(const gbdt_t *self, uint32_t root, const double *x);
+
+//  How predictions walk: "steps" (the coded walk, gbdt_predict.c) or
+//  "plain" (it could not be built). Builds the walk. For tests and benches.
+const char *gbdt_walk_name(const gbdt_t *self);
 
 #endif
