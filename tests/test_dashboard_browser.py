@@ -111,15 +111,17 @@ def test_dashboard_retrain_and_promote(stack, browser, tmp_path):
 
     #  with an admin token the reads need it too: the page says so
     wait.until(lambda d: d.find_element(By.ID, "conn").text.startswith("token needed"))
+    #  the live panels say why they are empty, each in its own place (read
+    #  before the token is typed: the live panels' next poll sends it, and
+    #  under load that poll can come before these reads)
+    wait.until(lambda d: d.find_element(By.ID, "rollout-state").text.startswith("rollout unknown: "))
+    assert "token" in browser.find_element(By.ID, "rollout-state").text
+    wait.until(lambda d: d.find_element(By.ID, "feedback-counts").text
+               .startswith("cannot read the feedback log: "))
     #  without the token the button's action is refused, and the page says so
     browser.find_element(By.ID, "retrain").click()
     wait.until(lambda d: "401" in d.find_element(By.ID, "message").text)
     browser.find_element(By.ID, "token").send_keys(TOKEN)
-
-    #  the live panels say why they are empty, each in its own place
-    wait.until(lambda d: d.find_element(By.ID, "rollout-state").text.startswith("rollout unknown: "))
-    assert "token" in browser.find_element(By.ID, "rollout-state").text
-    assert browser.find_element(By.ID, "feedback-counts").text.startswith("cannot read the feedback log: ")
 
     #  first model, its run and the workers render
     wait.until(lambda d: d.find_element(By.ID, "conn").text == "live")
