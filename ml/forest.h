@@ -84,8 +84,8 @@ typedef struct forest_node_s {
     uint32_t left;    //  index of the left child in nodes; the right is left + 1
 } forest_node_t;
 
-//  The nodes as prediction walks them (forest_predict.c): 8-byte steps
-//  comparing ranks, where a leaf loops to itself, and the per-feature
+//  The nodes as prediction walks them (forest_predict.c): octos (three
+//  levels a step) or 8-byte steps, comparing ranks, and the per-feature
 //  threshold tables that code a row into ranks.
 typedef struct forest_steps_s forest_steps_t;
 

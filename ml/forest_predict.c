@@ -79,7 +79,8 @@ typedef struct {
 } s_octo_t;
 
 //  One allocation (forest_destroy frees it with free): this header, then
-//  the arrays it points into.
+//  the arrays it points into. A header alone, all NULL, says that the
+//  steps cannot be built (so each prediction does not try again).
 struct forest_steps_s {
     const double *leaf;     //  n_nodes: a leaf's value at its index; 0 elsewhere (no octos)
     const double *cut;      //  each feature's distinct thresholds, ascending
@@ -328,9 +329,10 @@ static forest_steps_t *s_steps_build(const forest_t *self)
     size_t p = self->n_features, n = self->n_nodes;
     uint32_t *cut_at = calloc(p + 1, sizeof *cut_at);
     double *cut = malloc((n ? n : 1) * sizeof *cut);
-    uint32_t *queue = malloc((n ? n : 1) * sizeof *queue);
-    uint64_t *value = malloc((n ? n : 1) * sizeof *value);
-    if (!cut_at || !cut || !queue || !value) {
+    int octo_fits = s_octo_fits(self); //  the octos' build needs 12 bytes a node more
+    uint32_t *queue = octo_fits ? malloc((n ? n : 1) * sizeof *queue) : NULL;
+    uint64_t *value = octo_fits ? malloc((n ? n : 1) * sizeof *value) : NULL;
+    if (!cut_at || !cut || (octo_fits && (!queue || !value))) {
         free(cut_at), free(cut), free(queue), free(value);
         return NULL;
     }
@@ -344,7 +346,7 @@ static forest_steps_t *s_steps_build(const forest_t *self)
         fits = cut_at[j + 1] - cut_at[j] < RANK_NEVER;
     s_octo_build_t ob = {self, NULL, queue, 0, n, 0, value, 0, 0};
     size_t n_octo = 0;
-    if (fits && s_octo_fits(self)) {
+    if (fits && octo_fits) {
         ob.n_values = s_leaf_values(self, value);
         n_octo = s_octo_fill(&ob, NULL, NULL); //  counts; leaf_at is now known
     }
@@ -397,16 +399,18 @@ static const forest_steps_t *s_steps(const forest_t *self)
 {
     forest_t *f = (forest_t *)self; //  only the cache is written
     forest_steps_t *st = atomic_load(&f->steps);
-    if (st || self->n_features == 0 || self->n_features > RANK_NEVER)
-        return st;
-    if (!(st = s_steps_build(self)))
-        return NULL;
-    forest_steps_t *none = NULL;
-    if (!atomic_compare_exchange_strong(&f->steps, &none, st)) {
-        free(st);
-        st = none;
+    if (!st && self->n_features > 0 && self->n_features <= RANK_NEVER) {
+        //  a failure is kept too (a header with no steps): a forest whose
+        //  steps cannot be built would otherwise rebuild on every call
+        if (!(st = s_steps_build(self)) && !(st = calloc(1, sizeof *st)))
+            return NULL;
+        forest_steps_t *none = NULL;
+        if (!atomic_compare_exchange_strong(&f->steps, &none, st)) {
+            free(st);
+            st = none;
+        }
     }
-    return st;
+    return st && (st->step || st->octo) ? st : NULL;
 }
 
 //  m rows of X (m x p) coded into ranks R (m x p). Feature by feature:

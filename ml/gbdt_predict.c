@@ -43,7 +43,8 @@ typedef struct {
 } s_step_t;
 
 //  One allocation (gbdt_destroy frees it with free): this header, then
-//  the arrays it points into.
+//  the arrays it points into. A header alone (no steps) says that the walk
+//  cannot be built, so each prediction does not try again.
 struct gbdt_walk_s {
     size_t n_slots;         //  a coded row's codes: 2 per feature, then 1 per categorical split
     const s_step_t *step;   //  n_nodes steps
@@ -60,6 +61,8 @@ enum {
     ROW_WALKS = 128,     //  trees of a single row walked in lock step
     ROW_SLOTS_MAX = 512, //  slots of a single row coded on the stack
     BLOCK_MIN_ROWS = 4,  //  fewer rows go one at a time, their trees in lock step
+    HEIGHT_MAX = 256,    //  a taller tree (never trained: a stored one) takes the plain walk,
+                         //  as every row would take all its steps
 };
 
 //  --------------------------------------------------------------------------
@@ -111,27 +114,35 @@ static int s_cmp_fn(const void *a, const void *b)
 //  Every feature's sorted distinct numeric thresholds into cut, feature
 //  after feature, and where each feature's start into cut_at (p + 1).
 //  Returns their total, or SIZE_MAX when one feature has RANK_NEVER or
-//  more (its ranks would not fit 16 bits).
+//  more (its ranks would not fit 16 bits). One pass to count, one to
+//  place: O(nodes + p), whatever p.
 static size_t s_cuts(const gbdt_t *self, double *cut, uint32_t *cut_at)
 {
     size_t p = self->n_features, total = 0;
-    for (size_t j = 0; j < p; j++) {
-        size_t m = 0;
-        double *c = cut + total;
-        for (size_t k = 0; k < self->n_nodes; k++) {
-            const gbdt_node_t *nd = &self->nodes[k];
-            if (nd->feature == (int32_t)j && !nd->categorical)
-                c[m++] = nd->value;
-        }
-        qsort(c, m, sizeof *c, s_cmp_fn);
-        size_t d = 0;
-        for (size_t k = 0; k < m; k++) //  -0 and +0 compare equal: one cut
-            if (d == 0 || c[k] != c[d - 1])
-                c[d++] = c[k];
+    memset(cut_at, 0, (p + 1) * sizeof *cut_at);
+    for (size_t k = 0; k < self->n_nodes; k++) {
+        const gbdt_node_t *nd = &self->nodes[k];
+        cut_at[nd->feature + 1] += nd->feature >= 0 && !nd->categorical;
+    }
+    for (size_t j = 0; j < p; j++) //  where each feature's thresholds go
+        cut_at[j + 1] += cut_at[j];
+    for (size_t k = 0; k < self->n_nodes; k++) { //  cut_at[j] moves to feature j's end
+        const gbdt_node_t *nd = &self->nodes[k];
+        if (nd->feature >= 0 && !nd->categorical)
+            cut[cut_at[nd->feature]++] = nd->value;
+    }
+    for (size_t j = 0, start = 0; j < p; j++) {
+        size_t end = cut_at[j], d = 0;
+        double *c = cut + start;
+        qsort(c, end - start, sizeof *c, s_cmp_fn);
+        for (size_t k = 0; k < end - start; k++) //  -0 and +0 compare equal: one cut
+            if (d == 0 || c[k] != cut[total + d - 1])
+                cut[total + d++] = c[k];
         if (d >= RANK_NEVER)
             return SIZE_MAX;
         cut_at[j] = (uint32_t)total;
         total += d;
+        start = end;
     }
     cut_at[p] = (uint32_t)total;
     return total;
@@ -183,8 +194,8 @@ static void s_fill(const gbdt_t *self, struct gbdt_walk_s *w, s_step_t *step, do
     }
 }
 
-//  The walk of self, or NULL (out of memory, or too many slots or cuts of
-//  one feature for 16 bits).
+//  The walk of self, or NULL (out of memory, too many slots or cuts of one
+//  feature for 16 bits, or a tree taller than HEIGHT_MAX).
 static struct gbdt_walk_s *s_walk_build(const gbdt_t *self)
 {
     size_t p = self->n_features, n = self->n_nodes, n_cat = 0;
@@ -206,6 +217,11 @@ static struct gbdt_walk_s *s_walk_build(const gbdt_t *self)
         memcpy(at, cut_at, (p + 1) * sizeof *at);
         *w = (struct gbdt_walk_s){2 * p + n_cat, step, leaf, height, c, at, cat};
         s_fill(self, w, step, leaf, height, cat);
+        for (size_t t = 0; w && t < self->n_trees; t++)
+            if (height[t] > HEIGHT_MAX) {
+                free(w);
+                w = NULL;
+            }
     }
     free(cut);
     free(cut_at);
@@ -219,14 +235,18 @@ static const struct gbdt_walk_s *s_walk(const gbdt_t *self)
 {
     gbdt_t *g = (gbdt_t *)self; //  only the cache is written
     struct gbdt_walk_s *w = atomic_load(&g->walk);
-    if (w || !(w = s_walk_build(self)))
-        return w;
-    struct gbdt_walk_s *none = NULL;
-    if (!atomic_compare_exchange_strong(&g->walk, &none, w)) {
-        free(w);
-        w = none;
+    if (!w) {
+        //  a failure is kept too (a header with no steps): a model whose
+        //  walk cannot be built would otherwise rebuild it on every row
+        if (!(w = s_walk_build(self)) && !(w = calloc(1, sizeof *w)))
+            return NULL;
+        struct gbdt_walk_s *none = NULL;
+        if (!atomic_compare_exchange_strong(&g->walk, &none, w)) {
+            free(w);
+            w = none;
+        }
     }
-    return w;
+    return w->step ? w : NULL;
 }
 
 //  --------------------------------------------------------------------------

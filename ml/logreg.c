@@ -235,7 +235,8 @@ static int s_problem_init(s_problem_t *pb, const double *X, const uint8_t *y, si
                           size_t p, double C)
 {
     memset(pb, 0, sizeof *pb);
-    pb->n = n, pb->q = p + 1, pb->X = X, pb->y = y, pb->inv_c = 1.0 / C;
+    static const double no_rows = 0; //  X may be NULL with no features: X + i * 0 must point
+    pb->n = n, pb->q = p + 1, pb->X = X ? X : &no_rows, pb->y = y, pb->inv_c = 1.0 / C;
     pb->zs = malloc((n < BLOCK_ROWS ? n : BLOCK_ROWS) * pb->q * sizeof(double));
     pb->z = malloc(n * sizeof(double));
     pb->r = malloc(n * sizeof(double));

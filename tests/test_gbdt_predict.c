@@ -130,7 +130,8 @@ static double s_numeric(void)
     }
 }
 
-//  A value of a categorical feature: a level, or one no set can hold.
+//  A value of a categorical feature: a level, or one no set can hold (and
+//  -0, which is level 0).
 static double s_level(void)
 {
     static const double unseen[] = {NAN, -1, 255, 300, 2.5, 0.5, -0.0, INFINITY, 1e9};
@@ -246,17 +247,16 @@ static void test_fitted_models(void)
     free(y);
 }
 
-//  A feature with more distinct thresholds than 16-bit ranks hold: the
-//  plain walk, the same answers. One chain tree, each split one cut.
-static void test_too_many_cuts(void)
+//  A chain tree of splits on feature 1 at 0, 1, .., splits - 1, NaN going
+//  left at every other split; its leaves s / splits, the last 1.
+static gbdt_t *s_chain(size_t splits)
 {
-    enum { SPLITS = 0x10000 };
-    size_t n = 2 * SPLITS + 1;
+    size_t n = 2 * splits + 1;
     gbdt_node_t *nd = calloc(n, sizeof *nd);
-    for (size_t s = 0; s < SPLITS; s++) {
+    for (size_t s = 0; s < splits; s++) {
         nd[2 * s] = (gbdt_node_t){.value = (double)s, .feature = 1, .left = (uint32_t)(2 * s + 1),
                                   .missing_left = (uint8_t)(s % 2)};
-        nd[2 * s + 1] = (gbdt_node_t){.value = (double)s / SPLITS, .feature = -1};
+        nd[2 * s + 1] = (gbdt_node_t){.value = (double)s / (double)splits, .feature = -1};
     }
     nd[n - 1] = (gbdt_node_t){.value = 1, .feature = -1};
     double base = 0;
@@ -265,14 +265,46 @@ static void test_too_many_cuts(void)
     mlops_err_t err = {0};
     gbdt_t *m = gbdt_new(TASK_REGRESSION, P, 1, &base, 1, &root, n, nd, 0, sets, &err);
     free(nd);
+    return m;
+}
+
+//  A tree taller than a trained one can be (HEIGHT_MAX): the plain walk,
+//  as the coded walk would take every row down all its steps.
+static void test_tall_tree(void)
+{
+    size_t heights[] = {256, 257};
+    for (size_t h = 0; h < 2; h++) {
+        gbdt_t *m = s_chain(heights[h]);
+        CHECK(m != NULL);
+        if (!m)
+            return;
+        CHECK_STR(gbdt_walk_name(m), h == 0 ? "steps" : "plain");
+        double *X = s_rows(200, 7);
+        for (size_t i = 0; i < 200; i++)
+            X[i * P + 1] = i % 5 ? (double)(rand() % 300) - 5 : X[i * P + 1];
+        CHECK(s_same(m, X, 200));
+        free(X);
+        gbdt_destroy(&m);
+    }
+}
+
+//  A feature with more distinct thresholds than 16-bit ranks hold: the
+//  plain walk, the same answers, and the walk is not tried again.
+static void test_too_many_cuts(void)
+{
+    enum { SPLITS = 0x10000 };
+    gbdt_t *m = s_chain(SPLITS);
     CHECK(m != NULL);
     if (!m)
         return;
     CHECK_STR(gbdt_walk_name(m), "plain");
+    struct gbdt_walk_s *kept = atomic_load(&m->walk); //  the failure, kept
+    CHECK(kept != NULL);
     double *X = s_rows(200, 9);
     for (size_t i = 0; i < 200; i++)
         X[i * P + 1] = i % 5 ? (double)(rand() % (SPLITS + 10)) - 5 : X[i * P + 1];
     CHECK(s_same(m, X, 200));
+    CHECK(atomic_load(&m->walk) == kept);
     free(X);
     gbdt_destroy(&m);
 }
@@ -282,6 +314,7 @@ int main(void)
     RUN(test_generated_models);
     RUN(test_nan_sides);
     RUN(test_fitted_models);
+    RUN(test_tall_tree);
     RUN(test_too_many_cuts);
     return TEST_REPORT("test_gbdt_predict");
 }

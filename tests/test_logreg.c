@@ -11,6 +11,9 @@
 #include "logreg.h"
 #include "testing.h"
 
+#include <math.h>
+#include <stdlib.h>
+
 #define N 24
 #define P 3
 
@@ -263,6 +266,51 @@ static void test_ridge_matches_sklearn(void)
     CHECK_CONTAINS(err.msg, "row 7 is not finite");
 }
 
+//  The fit is the optimum whatever the row count against the solver's
+//  blocks of 2048 rows (under, at, just past, several with a tail) and
+//  with no features: the penalised objective's gradient at the returned
+//  coefficients, computed here from the rows, is zero.
+static void test_optimal_across_row_blocks(void)
+{
+    size_t sizes[] = {7, 2047, 2048, 2049, 6145};
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++)
+        for (size_t p = 0; p <= 3; p += 3) {
+            size_t n = sizes[k];
+            double *X = malloc((n * p + 1) * sizeof *X);
+            uint8_t *y = malloc(n);
+            for (size_t i = 0; i < n; i++) {
+                for (size_t j = 0; j < p; j++)
+                    X[i * p + j] = (double)((i * (7 + 2 * j) + j) % 23) / 5.0 - 2.0;
+                double z = p ? X[i * p] - 0.7 * X[i * p + 1] + 0.2 * X[i * p + 2] : 0.3;
+                y[i] = z + (double)((i * 13) % 17) / 8.0 - 1.0 > 0;
+            }
+            logreg_params_t pr = {.C = 0.5};
+            mlops_err_t err;
+            logreg_t *m = logreg_fit(X, y, n, p, &pr, &err);
+            CHECK(m != NULL);
+            if (!m) {
+                free(X), free(y);
+                return;
+            }
+            double g[4] = {0}; //  p weights, then the intercept
+            for (size_t i = 0; i < n; i++) {
+                double z = m->intercept;
+                for (size_t j = 0; j < p; j++)
+                    z += m->coef[j] * X[i * p + j];
+                double r = 1 / (1 + exp(-z)) - y[i];
+                for (size_t j = 0; j < p; j++)
+                    g[j] += r * X[i * p + j];
+                g[p] += r;
+            }
+            for (size_t j = 0; j < p; j++)
+                g[j] += m->coef[j] / pr.C;
+            for (size_t j = 0; j <= p; j++)
+                CHECK(fabs(g[j]) < 1e-6 * (double)n);
+            logreg_destroy(&m);
+            free(X), free(y);
+        }
+}
+
 int main(void)
 {
     RUN(test_matches_sklearn_c1);
@@ -276,5 +324,6 @@ int main(void)
     RUN(test_multinomial_absent_class_gets_probability_zero);
     RUN(test_multinomial_bad_input);
     RUN(test_ridge_matches_sklearn);
+    RUN(test_optimal_across_row_blocks);
     return TEST_REPORT("test_logreg");
 }
