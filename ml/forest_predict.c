@@ -49,6 +49,7 @@
     "Three levels a step").
 */
 #include "forest.h"
+#include "cuts.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -107,27 +108,6 @@ enum {
     OCTO_LEVELS = 2,      //  octo steps between two drops of the finished walks
 };
 
-static int s_cmp_fn(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-//  The number of the m ascending cuts below x: x > cut is false for NaN,
-//  so NaN ranks 0. Without branches on the data.
-static uint32_t s_rank(const double *cut, uint32_t m, double x)
-{
-    if (m == 0)
-        return 0;
-    const double *b = cut;
-    while (m > 1) {
-        uint32_t half = m / 2;
-        b = x > b[half - 1] ? b + half : b;
-        m -= half;
-    }
-    return (uint32_t)(b - cut) + (x > *b);
-}
-
 //  Every feature's sorted distinct thresholds (its cuts) into cut, feature
 //  after feature. On entry cut_at[j] is where feature j's thresholds may
 //  start (the counts before it); on return where its cuts start, and
@@ -147,12 +127,7 @@ static size_t s_cuts(const forest_t *self, double *cut, uint32_t *cut_at)
             cut[fill[nd->feature]++] = nd->value;
     }
     for (size_t j = 0; j < p; j++) {
-        double *c = cut + cut_at[j];
-        size_t m = fill[j] - cut_at[j], d = 0;
-        qsort(c, m, sizeof *c, s_cmp_fn);
-        for (size_t i = 0; i < m; i++)
-            if (d == 0 || c[i] != cut[total + d - 1])
-                cut[total + d++] = c[i];
+        size_t d = cuts_sort_unique(cut + cut_at[j], fill[j] - cut_at[j], cut + total);
         cut_at[j] = (uint32_t)total;
         total += d;
     }
@@ -173,7 +148,7 @@ static void s_fill(const forest_t *self, const forest_steps_t *st, double *leaf,
         const uint32_t *at = st->cut_at + nd->feature;
         //  a threshold is one of its feature's cuts: its rank is its index
         //  there; NaN is none of them, and no row is above it
-        uint32_t r = isnan(nd->value) ? RANK_NEVER : s_rank(st->cut + at[0], at[1] - at[0], nd->value);
+        uint32_t r = isnan(nd->value) ? RANK_NEVER : cuts_rank(st->cut + at[0], at[1] - at[0], nd->value);
         leaf[k] = 0, step[k] = (s_step_t){(uint16_t)nd->feature, (uint16_t)r, nd->left};
     }
 }
@@ -422,7 +397,7 @@ static void s_code(const forest_steps_t *st, size_t p, const double *X, size_t m
         const double *cut = st->cut + st->cut_at[j];
         uint32_t n_cuts = st->cut_at[j + 1] - st->cut_at[j];
         for (size_t i = 0; i < m; i++)
-            R[i * p + j] = (uint16_t)s_rank(cut, n_cuts, X[i * p + j]);
+            R[i * p + j] = (uint16_t)cuts_rank(cut, n_cuts, X[i * p + j]);
     }
 }
 
@@ -478,7 +453,7 @@ static void s_octo_code(const forest_steps_t *st, size_t p, const double *X, siz
         const double *cut = st->cut + st->cut_at[j];
         uint32_t n_cuts = st->cut_at[j + 1] - st->cut_at[j];
         for (size_t i = 0; i < m; i++)
-            R[i * LANES + j] = (uint16_t)(s_rank(cut, n_cuts, X[i * p + j]) ^ 0x8000);
+            R[i * LANES + j] = (uint16_t)(cuts_rank(cut, n_cuts, X[i * p + j]) ^ 0x8000);
     }
 }
 

@@ -31,6 +31,7 @@
 */
 #include "gbdt.h"
 #include "bins.h"
+#include "cuts.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -105,12 +106,6 @@ static void s_plain_raw(const gbdt_t *self, const double *x, double *raw)
 //  --------------------------------------------------------------------------
 //  Building the walk
 
-static int s_cmp_fn(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 //  Every feature's sorted distinct numeric thresholds into cut, feature
 //  after feature, and where each feature's start into cut_at (p + 1).
 //  Returns their total, or SIZE_MAX when one feature has RANK_NEVER or
@@ -132,12 +127,7 @@ static size_t s_cuts(const gbdt_t *self, double *cut, uint32_t *cut_at)
             cut[cut_at[nd->feature]++] = nd->value;
     }
     for (size_t j = 0, start = 0; j < p; j++) {
-        size_t end = cut_at[j], d = 0;
-        double *c = cut + start;
-        qsort(c, end - start, sizeof *c, s_cmp_fn);
-        for (size_t k = 0; k < end - start; k++) //  -0 and +0 compare equal: one cut
-            if (d == 0 || c[k] != cut[total + d - 1])
-                cut[total + d++] = c[k];
+        size_t end = cut_at[j], d = cuts_sort_unique(cut + start, end - start, cut + total);
         if (d >= RANK_NEVER)
             return SIZE_MAX;
         cut_at[j] = (uint32_t)total;
@@ -146,20 +136,6 @@ static size_t s_cuts(const gbdt_t *self, double *cut, uint32_t *cut_at)
     }
     cut_at[p] = (uint32_t)total;
     return total;
-}
-
-//  The index of t among the m ascending cuts (it is one of them).
-static uint16_t s_cut_index(const double *cut, uint32_t m, double t)
-{
-    uint32_t lo = 0, hi = m - 1;
-    while (lo < hi) {
-        uint32_t mid = (lo + hi) / 2;
-        if (cut[mid] < t)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return (uint16_t)lo;
 }
 
 //  Steps, leaf values and tree heights from the stored nodes. Children
@@ -188,7 +164,7 @@ static void s_fill(const gbdt_t *self, struct gbdt_walk_s *w, s_step_t *step, do
             step[k] = (s_step_t){nd->left, (uint16_t)(2 * p + n_cat++), 0};
         } else {
             const double *c = w->cut + w->cut_at[f];
-            uint16_t r = s_cut_index(c, w->cut_at[f + 1] - w->cut_at[f], nd->value);
+            uint16_t r = (uint16_t)cuts_rank(c, w->cut_at[f + 1] - w->cut_at[f], nd->value);
             step[k] = (s_step_t){nd->left, (uint16_t)(2 * f + nd->missing_left), r};
         }
     }
@@ -250,20 +226,7 @@ static const struct gbdt_walk_s *s_walk(const gbdt_t *self)
 }
 
 //  --------------------------------------------------------------------------
-//  Coding rows
-
-//  The number of the m ascending cuts below x (0 for NaN, as x > cut is
-//  false), found bit by bit from the top, without branches on the data.
-static uint32_t s_rank(const double *cut, uint32_t m, double x)
-{
-    uint32_t below = 0;
-    for (uint32_t step = m ? 1u << (31 - __builtin_clz(m)) : 0; step; step >>= 1) {
-        uint32_t at = below + step;
-        int fits = at <= m;
-        below = (fits & (x > cut[fits ? at - 1 : m - 1])) ? at : below;
-    }
-    return below;
-}
+//  Coding rows (ranks: cuts.h)
 
 //  m rows of X (m x p) coded into R (m x n_slots), feature by feature, so
 //  every row's search of one feature takes the same number of steps.
@@ -276,7 +239,7 @@ static void s_code(const gbdt_t *self, const struct gbdt_walk_s *w, const double
         uint32_t n_cuts = w->cut_at[j + 1] - w->cut_at[j];
         for (size_t i = 0; i < m; i++) {
             double x = X[i * p + j];
-            uint16_t r = (uint16_t)s_rank(cut, n_cuts, x);
+            uint16_t r = (uint16_t)cuts_rank(cut, n_cuts, x);
             R[i * S + 2 * j] = isnan(x) ? RANK_NEVER : r;
             R[i * S + 2 * j + 1] = r;
         }
