@@ -102,6 +102,7 @@ enum {
     LEVELS = 4,           //  steps between two drops of the finished walks
     RANK_NEVER = 0xFFFF,  //  above every rank: no row goes right
     ROW_STACK_MAX = 512,  //  features of a single row coded on the stack
+    ROWS_STACK_BYTES = 8192, //  coded rows of a batch on the stack, at most
     OCTO_FEATURES_MAX = 16, //  a coded row is two 16-byte registers
     OCTO_NEVER = RANK_NEVER ^ 0x8000, //  a slot's biased rank no row's exceeds
     OCTO_ROW_BYTES = 32,  //  a coded row: 16-bit ranks
@@ -608,7 +609,11 @@ static void s_predict_rows(const forest_t *self, const double *X, size_t n, doub
     size_t p = self->n_features, rows = n < BLOCK_ROWS ? n : BLOCK_ROWS;
     int octo = st && st->octo;
     size_t row_bytes = octo ? OCTO_ROW_BYTES : p * sizeof(uint16_t);
-    void *R = st && n ? aligned_alloc(16, (rows * row_bytes + 15) / 16 * 16) : NULL;
+    size_t bytes = (rows * row_bytes + 15) / 16 * 16;
+    //  a served batch (up to 256 rows for the octos) is coded on the stack:
+    //  no allocation a request
+    _Alignas(16) uint8_t on_stack[ROWS_STACK_BYTES];
+    void *R = !st || !n ? NULL : bytes <= sizeof on_stack ? on_stack : aligned_alloc(16, bytes);
     if (!R) {
         for (size_t i = 0; i < n; i++)
             proba[i] = s_plain_one(self, X + i * p);
@@ -629,7 +634,8 @@ static void s_predict_rows(const forest_t *self, const double *X, size_t n, doub
         for (size_t i = 0; i < m; i++)
             proba[at + i] /= (double)self->n_trees;
     }
-    free(R);
+    if (R != on_stack)
+        free(R);
 }
 
 void forest_predict_block(const forest_t *self, const double *X, size_t n, double *proba)

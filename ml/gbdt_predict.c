@@ -61,6 +61,7 @@ enum {
     WALKS = 128,         //  rows of a block walked in lock step
     ROW_WALKS = 128,     //  trees of a single row walked in lock step
     ROW_SLOTS_MAX = 512, //  slots of a single row coded on the stack
+    BLOCK_STACK_CODES = 4096, //  codes of a block's rows on the stack (8 KB), at most
     BLOCK_MIN_ROWS = 4,  //  fewer rows go one at a time, their trees in lock step
     HEIGHT_MAX = 256,    //  a taller tree (never trained: a stored one) takes the plain walk,
                          //  as every row would take all its steps
@@ -359,13 +360,18 @@ void gbdt_predict_block(const gbdt_t *self, const double *X, size_t n, double *o
 {
     size_t K = self->n_outputs, p = self->n_features;
     const struct gbdt_walk_s *w = n >= BLOCK_MIN_ROWS ? s_walk(self) : NULL;
-    uint16_t *R = w ? malloc(WALKS * w->n_slots * sizeof *R) : NULL;
+    //  a block of coded rows on the stack when it fits (the Titanic model's
+    //  32 slots do): no allocation a request
+    uint16_t on_stack[BLOCK_STACK_CODES];
+    size_t codes = w ? WALKS * w->n_slots : 0;
+    uint16_t *R = !w ? NULL : codes <= BLOCK_STACK_CODES ? on_stack : malloc(codes * sizeof *R);
     if (R)
         s_block_rows(self, w, X, n, R, out);
     else
         for (size_t i = 0; i < n; i++)
             gbdt_predict_raw(self, X + i * p, out + i * K);
-    free(R);
+    if (R != on_stack)
+        free(R);
     for (size_t i = 0; i < n; i++)
         s_link(self, out + i * K);
 }
